@@ -1,0 +1,1 @@
+"""Measuring models: metrics (evaluate modules kept in this repository) and bootstrap statistics."""

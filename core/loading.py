@@ -1,0 +1,137 @@
+"""Load a catalogued model: verified weights, safetensors only, no remote code.
+
+Packaged weights must match the sha256 pinned in the catalog; trained-here weights must
+match the sha256 written into their metadata when training finished. A mismatch is refused
+before a single byte reaches torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from pathlib import Path
+
+from core import catalog, settings
+from core.catalog import HUB, PACKAGED, TRAINED, ModelSpec
+from core.errors import IntegrityError, ModelUnavailableError
+
+WEIGHTS_FILE = "model.safetensors"
+
+_verified: dict[tuple[str, int, int], str] = {}
+_verified_lock = threading.Lock()
+
+
+def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_file(path: Path, expected: str) -> None:
+    """Raise ``IntegrityError`` unless ``path`` hashes to ``expected``.
+
+    The result is remembered per (path, size, mtime), so a file is hashed once per process
+    unless it changes.
+    """
+    try:
+        stat = path.stat()
+    except OSError as error:
+        raise ModelUnavailableError(f"Weight file {path.name!r} is missing: {error.strerror}.") from None
+    marker = (str(path), stat.st_size, stat.st_mtime_ns)
+    with _verified_lock:
+        known = _verified.get(marker)
+    actual = known or sha256_of(path)
+    if actual != expected:
+        raise IntegrityError(
+            f"Refusing to load {path.parent.name}/{path.name}: its sha256 is {actual[:12]}…, "
+            f"expected {expected[:12]}…. The file was changed or damaged; reinstall the package "
+            "(pip install --force-reinstall -r requirements.txt) or retrain the model."
+        )
+    with _verified_lock:
+        _verified[marker] = actual
+
+
+def local_dir(spec: ModelSpec) -> Path:
+    """The verified local folder of a packaged or trained model."""
+    if spec.source == PACKAGED:
+        path = catalog.package_path(spec.location)
+        if spec.sha256 is None:
+            raise IntegrityError(f"Packaged model {spec.key!r} has no pinned sha256; refusing to load it.")
+        verify_file(path / WEIGHTS_FILE, spec.sha256)
+        return path
+    if spec.source == TRAINED:
+        meta = catalog.read_metadata(spec.key)
+        if meta is None:
+            raise ModelUnavailableError(
+                f"Model {spec.key!r} is not trained yet on this machine. Train it from its page "
+                f"or run: python -m core.train --model {spec.key}"
+            )
+        path = catalog.cache_entry_dir(spec.key)
+        expected = meta.get("sha256")
+        if not expected:
+            raise IntegrityError(f"Cache entry {spec.key!r} has no recorded sha256; retrain it.")
+        verify_file(path / WEIGHTS_FILE, expected)
+        return path
+    raise ModelUnavailableError(f"Model {spec.key!r} comes from the Hub and has no local folder.")
+
+
+def model_source(spec: ModelSpec) -> tuple[str, dict]:
+    """What to pass to ``from_pretrained``: a verified folder, or a validated Hub id when online."""
+    common = {"trust_remote_code": False, "use_safetensors": True}
+    if spec.source == HUB:
+        if not settings.current_mode().online:
+            raise ModelUnavailableError(
+                f"{spec.title} needs internet and LM Lab is offline ({settings.current_mode().reason}). "
+                "Pick a packaged or trained-here model."
+            )
+        return catalog.validate_hub_id(spec.location), common
+    return str(local_dir(spec)), {**common, "local_files_only": True}
+
+
+def load_tokenizer(spec: ModelSpec):
+    from transformers import AutoTokenizer
+
+    source, kwargs = model_source(spec)
+    kwargs.pop("use_safetensors", None)
+    return AutoTokenizer.from_pretrained(source, **kwargs)
+
+
+def load_classifier(spec: ModelSpec, *, eager_attention: bool = False):
+    """Tokenizer and sequence-classification model in eval mode, on the CPU, float32."""
+    from transformers import AutoModelForSequenceClassification
+
+    source, kwargs = model_source(spec)
+    if eager_attention:
+        kwargs["attn_implementation"] = "eager"
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(source, **kwargs)
+    except OSError as error:
+        raise ModelUnavailableError(f"Could not load {spec.title}: {error}") from None
+    model.eval()
+    return load_tokenizer(spec), model
+
+
+def load_encoder(spec: ModelSpec, *, eager_attention: bool = False):
+    """Tokenizer and bare encoder (no task head) in eval mode."""
+    from transformers import AutoModel
+
+    source, kwargs = model_source(spec)
+    if eager_attention:
+        kwargs["attn_implementation"] = "eager"
+    model = AutoModel.from_pretrained(source, **kwargs)
+    model.eval()
+    return load_tokenizer(spec), model
+
+
+def token_limit(tokenizer, model) -> int:
+    """The most tokens this model accepts, capped by LM Lab's own limit."""
+    candidates = [settings.limits().max_tokens]
+    positions = getattr(model.config, "max_position_embeddings", None)
+    if isinstance(positions, int) and positions > 0:
+        candidates.append(positions)
+    declared = getattr(tokenizer, "model_max_length", None)
+    if isinstance(declared, int) and 0 < declared < 1_000_000:
+        candidates.append(declared)
+    return min(candidates)

@@ -1,0 +1,152 @@
+"""Paths, online/offline mode and limits. Cheap to import: no torch, no transformers.
+
+Every value can be overridden by an environment variable (``LMLAB_*``), so a deployment,
+a classroom server or a test run can change it without touching code.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from platformdirs import user_cache_dir
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+HF_OFFLINE_VARIABLES = (
+    "HF_HUB_OFFLINE",
+    "HF_DATASETS_OFFLINE",
+    "HF_EVALUATE_OFFLINE",
+    "TRANSFORMERS_OFFLINE",
+)
+HUB_HOST = "huggingface.co"
+
+
+def _int_env(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+@dataclass(frozen=True)
+class Limits:
+    # 5,000 characters is about two pages of text: more than any demo needs, and it keeps a
+    # tokenizer call on a shared classroom server well under a second.
+    max_chars: int = 5_000
+    # The hard cap on tokens fed to any model; a model's own maximum applies when smaller.
+    max_tokens: int = 512
+    # How many forward passes may run at once across all sessions. On 2 cores more only thrash.
+    max_concurrent_inferences: int = 2
+    # Training jobs running at once (each is a process using all cores).
+    max_concurrent_jobs: int = 1
+
+
+def limits() -> Limits:
+    return Limits(
+        max_chars=_int_env("LMLAB_MAX_CHARS", Limits.max_chars),
+        max_tokens=_int_env("LMLAB_MAX_TOKENS", Limits.max_tokens),
+        max_concurrent_inferences=_int_env("LMLAB_MAX_INFERENCES", Limits.max_concurrent_inferences),
+        max_concurrent_jobs=_int_env("LMLAB_MAX_JOBS", Limits.max_concurrent_jobs),
+    )
+
+
+def cache_home() -> Path:
+    """Where trained models, job progress and results live. ``LMLAB_CACHE_HOME`` overrides."""
+    override = os.environ.get("LMLAB_CACHE_HOME", "").strip()
+    path = Path(override).expanduser() if override else Path(user_cache_dir("lm-lab"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path.resolve()
+
+
+def models_dir() -> Path:
+    path = cache_home() / "models"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def jobs_dir() -> Path:
+    path = cache_home() / "jobs"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclass(frozen=True)
+class Mode:
+    online: bool
+    reason: str
+    seconds: float
+
+    @property
+    def label(self) -> str:
+        return "online" if self.online else "offline"
+
+
+_mode: Mode | None = None
+_mode_lock = threading.Lock()
+
+
+def _probe(host: str, port: int, timeout: float) -> bool:
+    """True when a TCP connection to host:port opens within ``timeout`` seconds.
+
+    DNS lookups ignore socket timeouts and can hang for a long time on a closed network,
+    so the probe runs in a daemon thread and we stop waiting after ``timeout``.
+    """
+    result: list[bool] = []
+
+    def attempt() -> None:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                result.append(True)
+        except OSError:
+            result.append(False)
+
+    worker = threading.Thread(target=attempt, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    return bool(result and result[0])
+
+
+def _truthy(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def decide_mode(*, timeout: float = 1.5, refresh: bool = False) -> Mode:
+    """Decide once whether the Hugging Face Hub is reachable, and set the HF offline variables if not.
+
+    ``LMLAB_OFFLINE=1`` forces offline, ``LMLAB_OFFLINE=0`` forces online; ``HF_HUB_OFFLINE=1``
+    set by the user also means offline. Otherwise a TCP probe to the Hub decides in at most
+    ``timeout`` seconds. Call this before importing transformers: huggingface_hub reads the
+    variables at import time.
+    """
+    global _mode
+    with _mode_lock:
+        if _mode is not None and not refresh:
+            return _mode
+        started = time.perf_counter()
+        forced = os.environ.get("LMLAB_OFFLINE", "").strip()
+        if forced:
+            online = not _truthy(forced)
+            reason = f"set by LMLAB_OFFLINE={forced}"
+        elif _truthy(os.environ.get("HF_HUB_OFFLINE", "")):
+            online, reason = False, "set by HF_HUB_OFFLINE"
+        else:
+            online = _probe(HUB_HOST, 443, timeout)
+            reason = f"{HUB_HOST} {'answered' if online else 'did not answer'} within {timeout:g} s"
+        if not online:
+            for name in HF_OFFLINE_VARIABLES:
+                os.environ[name] = "1"
+        _mode = Mode(online=online, reason=reason, seconds=time.perf_counter() - started)
+        return _mode
+
+
+def current_mode() -> Mode:
+    return _mode if _mode is not None else decide_mode()

@@ -1,0 +1,1 @@
+"""One predictor per scenario: preprocess → forward → postprocess, returning plain data."""

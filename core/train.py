@@ -1,0 +1,115 @@
+"""Train a model from the command line; writes the same cache entry the app uses.
+
+    python -m core.train --list
+    python -m core.train --model sentiment-minilm
+    python -m core.train --model sentiment-tiny --set epochs=3 --force
+
+Exit codes: 0 trained (or already cached), 1 failed, 2 bad arguments, 3 already being
+trained elsewhere, 130 cancelled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from core import settings
+from core.errors import CoreError, JobCancelled, JobError
+
+
+def _parse_overrides(pairs: list[str]) -> dict:
+    overrides = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise CoreError(f"--set expects NAME=VALUE, got {pair!r}.")
+        overrides[name.strip()] = value.strip()
+    return overrides
+
+
+def _terminal_bar():
+    from tqdm import tqdm
+
+    bar = tqdm(total=100, unit="%", bar_format="{l_bar}{bar}| {n:.0f}% [{elapsed}<{remaining}] {postfix}")
+    phase = {"last": ""}
+
+    def echo(data: dict) -> None:
+        if data.get("phase") != phase["last"]:
+            phase["last"] = data.get("phase", "")
+            bar.set_description(phase["last"])
+        total = data.get("total_steps") or 0
+        if total:
+            done = 5 + 95 * data.get("step", 0) / total
+            bar.update(max(0.0, done - bar.n))
+        loss = data.get("loss")
+        bar.set_postfix_str(f"loss {loss:.4f}" if isinstance(loss, float) else data.get("message", ""))
+
+    return bar, echo
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m core.train", description="Train an LM Lab model into the cache."
+    )
+    parser.add_argument("--model", help="recipe key, e.g. sentiment-minilm (see --list)")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="override a hyperparameter"
+    )
+    parser.add_argument("--force", action="store_true", help="retrain even if the model is cached")
+    parser.add_argument("--list", action="store_true", help="list the recipes and exit")
+    parser.add_argument("--background", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    settings.decide_mode()  # before transformers is imported: sets the HF offline variables if needed
+    from core.catalog import read_metadata
+    from core.training import jobs
+    from core.training.recipes import RECIPES
+
+    if args.list:
+        for key, recipe in RECIPES.items():
+            cached = "cached" if read_metadata(key) else "not trained"
+            print(f"{key:20s} {cached:12s} {recipe.description}")
+        return 0
+    if not args.model:
+        parser.error("--model is required (or --list)")
+    try:
+        overrides = _parse_overrides(args.set)
+        if read_metadata(args.model) and not (args.force or args.background or overrides):
+            print(
+                f"{args.model} is already in the cache ({settings.models_dir() / args.model}); use --force to retrain."
+            )
+            return 0
+        bar, echo = (None, None) if args.background else _terminal_bar()
+        try:
+            path = jobs.run_here(args.model, overrides, echo=echo)
+        finally:
+            if bar is not None:
+                bar.close()
+    except JobCancelled as error:
+        print(f"cancelled: {error}", file=sys.stderr)
+        return 130
+    except JobError as error:
+        print(f"busy: {error}", file=sys.stderr)
+        return 3
+    except CoreError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    meta = read_metadata(args.model) or {}
+    accuracy = meta.get("metrics", {}).get("accuracy", {})
+    print(
+        json.dumps(
+            {
+                "model": args.model,
+                "path": str(path),
+                "accuracy": accuracy,
+                "train_seconds": meta.get("train_seconds"),
+            },
+            indent=2,
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Training on Hugging Face Trainer, background jobs, and the atomic model cache."""

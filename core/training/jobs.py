@@ -1,0 +1,291 @@
+"""Background training jobs: one process per model key, progress in a file any session can read.
+
+* ``start(key)`` spawns ``python -m core.train --model KEY --background`` unless a job for
+  that key is already running (then every caller shares it) and refuses when the global cap
+  of concurrent jobs is reached.
+* The training process holds ``train.lock`` for its key for its whole life, so the app, a
+  second app process and the command line can never train the same model at once.
+* Progress is ``jobs/<key>/progress.json``, replaced atomically; ``cancel(key)`` drops a stop
+  flag that the training loop checks at every step.
+* A job whose process vanished (killed, out of memory) is reported as ``died``; its
+  half-written model lives only in a hidden temporary folder that nothing loads.
+
+Cheap to import: no torch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+from filelock import FileLock, Timeout
+
+from core import settings
+from core.catalog import validate_key
+from core.errors import JobCancelled, JobError, JobLimitError
+from core.training.recipes import get_recipe
+from core.training.store import write_json_atomic
+
+ACTIVE = ("starting", "running")
+FINISHED = ("done", "failed", "cancelled", "died")
+
+_children: dict[int, subprocess.Popen] = {}
+
+
+def job_dir(key: str) -> Path:
+    path = settings.jobs_dir() / validate_key(key)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    key: str
+    state: str  # "none", one of ACTIVE or one of FINISHED
+    phase: str = ""
+    message: str = ""
+    step: int = 0
+    total_steps: int = 0
+    loss: float | None = None
+    eta_s: float | None = None
+    elapsed_s: float = 0.0
+    pid: int | None = None
+    error: str = ""
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE
+
+    @property
+    def fraction(self) -> float:
+        """Share of the job done, for a progress bar: setup counts as the first 5 %, training the rest."""
+        if self.state == "done":
+            return 1.0
+        if self.total_steps > 0:
+            return min(1.0, 0.05 + 0.95 * self.step / self.total_steps)
+        return 0.0
+
+
+def _process_matches(pid: int | None, created: float | None) -> bool:
+    """Is ``pid`` alive, not a zombie, and the same process that started the job (not a reused pid)?"""
+    if not pid:
+        return False
+    child = _children.get(pid)
+    if child is not None and child.poll() is not None:
+        _children.pop(pid, None)  # reaped: no zombie left behind
+        return False
+    try:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return created is None or abs(process.create_time() - created) < 1.0
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def _read(key: str) -> dict:
+    try:
+        return json.loads((job_dir(key) / "progress.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def status(key: str) -> JobStatus:
+    data = _read(key)
+    if not data:
+        return JobStatus(key=key, state="none")
+    state = data.get("state", "none")
+    message = data.get("message", "")
+    if state in ACTIVE and not _process_matches(data.get("pid"), data.get("pid_created")):
+        state = "died"
+        message = "The training process stopped unexpectedly (killed or out of memory). Start it again."
+    started = data.get("started_at") or time.time()
+    ended = data.get("updated_at") if state in FINISHED else time.time()
+    return JobStatus(
+        key=key,
+        state=state,
+        phase=data.get("phase", ""),
+        message=message,
+        step=int(data.get("step") or 0),
+        total_steps=int(data.get("total_steps") or 0),
+        loss=data.get("loss"),
+        eta_s=data.get("eta_s"),
+        elapsed_s=max(0.0, float(ended or started) - float(started)),
+        pid=data.get("pid"),
+        error=data.get("error", ""),
+    )
+
+
+def active_jobs() -> list[JobStatus]:
+    found = []
+    for folder in sorted(settings.jobs_dir().iterdir()):
+        if folder.is_dir() and not folder.name.startswith("."):
+            try:
+                current = status(folder.name)
+            except Exception:  # a stray folder with an odd name is not a job
+                continue
+            if current.active:
+                found.append(current)
+    return found
+
+
+def _train_lock(key: str) -> FileLock:
+    return FileLock(str(job_dir(key) / "train.lock"))
+
+
+def _busy_elsewhere(key: str) -> bool:
+    lock = _train_lock(key)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return True
+    lock.release()
+    return False
+
+
+def start(key: str, overrides: dict | None = None) -> JobStatus:
+    """Start training ``key`` in a background process, or join the job already running for it."""
+    recipe = get_recipe(key)  # unknown keys fail here, with the valid choices
+    if overrides:
+        recipe.with_overrides(overrides)  # validate now, in the caller, not later in the child
+    folder = job_dir(key)
+    with FileLock(str(folder / "start.lock"), timeout=30):
+        current = status(key)
+        if current.active or _busy_elsewhere(key):
+            return status(key)
+        cap = settings.limits().max_concurrent_jobs
+        running = active_jobs()
+        if len(running) >= cap:
+            names = ", ".join(job.key for job in running)
+            raise JobLimitError(
+                f"{len(running)} training job(s) already running ({names}); the limit is {cap}. "
+                "Wait for one to finish, or cancel it."
+            )
+        (folder / "stop").unlink(missing_ok=True)
+        command = [sys.executable, "-m", "core.train", "--model", key, "--background"]
+        for name, value in (overrides or {}).items():
+            command += ["--set", f"{name}={value}"]
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(settings.PROJECT_ROOT), env.get("PYTHONPATH", "")])
+        )
+        with (folder / "log.txt").open("ab") as log:
+            child = subprocess.Popen(
+                command,
+                cwd=settings.PROJECT_ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # a Streamlit rerun or Ctrl-C in the app does not kill training
+            )
+        _children[child.pid] = child
+        now = time.time()
+        write_json_atomic(
+            folder / "progress.json",
+            {
+                "state": "starting",
+                "phase": "starting",
+                "message": "starting the training process",
+                "pid": child.pid,
+                "pid_created": psutil.Process(child.pid).create_time(),
+                "started_at": now,
+                "updated_at": now,
+            },
+        )
+        return status(key)
+
+
+def cancel(key: str) -> JobStatus:
+    """Ask the job for ``key`` to stop at its next step; nothing half-trained is kept."""
+    (job_dir(key) / "stop").touch()
+    return status(key)
+
+
+def wait(key: str, timeout: float = 600.0, poll: float = 0.2) -> JobStatus:
+    deadline = time.monotonic() + timeout
+    while True:
+        current = status(key)
+        if not current.active or time.monotonic() > deadline:
+            return current
+        time.sleep(poll)
+
+
+class ProgressWriter:
+    """Writes ``progress.json`` for the running process: throttled, atomic, phase changes always."""
+
+    def __init__(self, key: str, echo: Callable[[dict], None] | None = None, interval: float = 0.25):
+        self.path = job_dir(key) / "progress.json"
+        self.echo = echo
+        self.interval = interval
+        me = psutil.Process(os.getpid())
+        previous = _read(key)
+        started = previous.get("started_at") if previous.get("pid") == me.pid else None
+        self.data: dict = {
+            "state": "running",
+            "phase": "starting",
+            "message": "",
+            "pid": me.pid,
+            "pid_created": me.create_time(),
+            "started_at": started or time.time(),
+        }
+        self.last_write = 0.0
+        self.write(force=True)
+
+    def write(self, force: bool = False) -> None:
+        now = time.time()
+        if force or now - self.last_write >= self.interval:
+            self.data["updated_at"] = now
+            write_json_atomic(self.path, self.data)
+            self.last_write = now
+
+    def update(self, changes: dict) -> None:
+        phase_changed = changes.get("phase") not in (None, self.data.get("phase"))
+        self.data.update(changes)
+        if self.echo is not None:
+            self.echo(dict(self.data))
+        self.write(force=phase_changed)
+
+    def finish(self, state: str, message: str, error: str = "") -> None:
+        self.data.update({"state": state, "message": message, "error": error, "eta_s": 0})
+        self.write(force=True)
+
+
+def run_here(key: str, overrides: dict | None = None, echo: Callable[[dict], None] | None = None) -> Path:
+    """Train ``key`` in this process (the command line, or the background child), holding its lock."""
+    recipe = get_recipe(key).with_overrides(overrides or {})
+    folder = job_dir(key)
+    lock = _train_lock(key)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        other = status(key)
+        raise JobError(
+            f"Model {key!r} is already being trained (process {other.pid}, {other.message or other.phase}). "
+            "Wait for it to finish or cancel it."
+        ) from None
+    stop_flag = folder / "stop"
+    try:
+        writer = ProgressWriter(key, echo=echo)
+        try:
+            from core.training.runner import train_recipe
+
+            path = train_recipe(recipe, report=writer.update, should_stop=stop_flag.exists)
+        except JobCancelled:
+            writer.finish("cancelled", "Cancelled; nothing was saved.")
+            raise
+        except BaseException as error:  # noqa: BLE001 — record every failure, then re-raise it
+            writer.finish("failed", "Training failed.", error=f"{type(error).__name__}: {error}")
+            raise
+        writer.finish("done", f"Saved to the model cache as {key!r}.")
+        return path
+    finally:
+        stop_flag.unlink(missing_ok=True)
+        lock.release()

@@ -1,0 +1,1 @@
+"""Figure builders: return plotly figures or HTML strings, never draw."""

@@ -1,0 +1,37 @@
+"""Sentiment: a label and class probabilities for your sentence, from real models side by side."""
+
+import streamlit as st
+
+from ui import jobs, models, sentiment
+
+st.title("Sentiment analysis")
+st.markdown(
+    "Is a sentence positive or negative? A classifier reads the tokens, and its last layer gives one "
+    "score per class; softmax turns the scores into probabilities that add up to 1."
+)
+
+spec = models.picker("sentiment", key="sentiment-model", default="sentiment-minilm")
+ready = sentiment.ensure_ready(spec)
+if spec.trained_here:
+    jobs.panel(spec.key, title=spec.title)
+
+st.pills(
+    "Examples",
+    sentiment.EXAMPLES,
+    key="sentiment-example",
+    on_change=sentiment.use_example,
+    help="Click one to put it in the box.",
+)
+text = st.text_area(
+    "Your text",
+    key="sentiment-text",
+    height=110,
+    placeholder="Type a sentence, e.g. a line from a film review…",
+)
+compare = st.toggle("Compare every ready model", key="sentiment-compare")
+clicked = st.button("Analyse", key="sentiment-run", type="primary", disabled=not (ready or compare))
+
+if clicked:
+    sentiment.run(spec, text, compare=compare)
+sentiment.show_results()
+sentiment.model_card(spec)

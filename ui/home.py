@@ -1,0 +1,101 @@
+"""Home page blocks. Imports no torch: the device comes from a child-process probe."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core import catalog, settings
+from core.training import jobs
+from ui import runtime
+
+
+def environment() -> None:
+    mode = settings.current_mode()
+    left, middle, right = st.columns(3)
+    left.metric(
+        "Mode",
+        mode.label,
+        help=f"Decided in {mode.seconds:.2f} s: {mode.reason}. Set LMLAB_OFFLINE=1 or 0 to force it.",
+    )
+    with middle:
+        _device_metric()
+    limits = settings.limits()
+    right.metric(
+        "Training jobs",
+        f"{len(jobs.active_jobs())} / {limits.max_concurrent_jobs}",
+        help="Running now / the most that may run at once (LMLAB_MAX_JOBS).",
+    )
+    if not mode.online:
+        st.info(
+            "Offline: LM Lab uses what is installed — the packaged MiniLM encoder, the VADER lexicon, and "
+            "models it trains itself on data shipped inside installed packages. Hub models are listed but greyed out.",
+            icon=":material/cloud_off:",
+        )
+
+
+def _device_metric() -> None:
+    info = runtime.device_info()
+    if info is None:
+        _device_pending()
+        return
+    detail = info["name"] + (f", {info['memory_gb']} GB" if info.get("memory_gb") else "")
+    st.metric(
+        "Device",
+        info["device"].upper(),
+        help=f"{detail}; {info['threads']} CPU threads; training precision {info['train_dtype']}, "
+        f"inference {info['infer_dtype']}; torch {info['torch_version']}. LMLAB_DEVICE overrides.",
+    )
+
+
+@st.fragment(run_every=1.0)
+def _device_pending() -> None:
+    if runtime.device_info() is not None or runtime.device_error():
+        st.rerun()
+    st.metric("Device", "detecting…")
+
+
+SECTIONS = [
+    (
+        "Apply → Sentiment",
+        "Type a sentence and get positive or negative with class probabilities, from a MiniLM encoder "
+        "fine-tuned here, a model trained from scratch, the VADER lexicon, or a Hub model when online — "
+        "side by side, each with its held-out accuracy and a 95 % confidence interval.",
+    ),
+]
+
+
+def sections() -> None:
+    st.subheader("What you can do")
+    for title, text in SECTIONS:
+        st.markdown(f"**{title}** — {text}")
+
+
+def _row(spec: catalog.ModelSpec) -> dict:
+    state = catalog.availability(spec)
+    meta = catalog.read_metadata(spec.key) if spec.trained_here else None
+    size = (meta or {}).get("size_bytes") or spec.size_bytes
+    accuracy = ((meta or {}).get("metrics") or {}).get("accuracy")
+    return {
+        "model": spec.title,
+        "key": spec.key,
+        "task": spec.task,
+        "source": catalog.SOURCE_LABELS[spec.source],
+        "status": "ready" if state.ready else state.reason,
+        "size (MB)": round(size / 1e6, 1) if size else None,
+        "trained": (meta or {}).get("created_at", "")[:16].replace("T", " "),
+        "train time (s)": (meta or {}).get("train_seconds"),
+        "held-out accuracy": (
+            f"{100 * accuracy['value']:.0f} % [{100 * accuracy['low']:.0f}, {100 * accuracy['high']:.0f}]"
+            if accuracy
+            else ""
+        ),
+        "license": spec.license,
+    }
+
+
+def model_table() -> None:
+    st.subheader("Models")
+    st.caption(f"Trained models are cached in `{settings.models_dir()}` (set LMLAB_CACHE_HOME to move it).")
+    frame = pd.DataFrame([_row(spec) for spec in catalog.all_specs()])
+    st.dataframe(frame, hide_index=True, key="home-models")

@@ -1,0 +1,64 @@
+"""Background training jobs, as seen in a page: start, watch, cancel.
+
+The job itself runs in its own process (core.training.jobs); this module only reads its
+progress file, so the bar survives reruns and page switches and every session that asks for
+the same model sees the same job.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.errors import CoreError
+from core.training import jobs
+
+
+def _eta(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    seconds = int(round(seconds))
+    return (
+        f"about {seconds // 60} min {seconds % 60:02d} s left" if seconds >= 60 else f"about {seconds} s left"
+    )
+
+
+def start(key: str) -> None:
+    try:
+        jobs.start(key)
+    except CoreError as error:
+        st.error(str(error))
+
+
+def panel(key: str, *, title: str) -> None:
+    """Progress of the job for ``key``, refreshed every second while it runs."""
+    current = jobs.status(key)
+    if current.active:
+        _live(key, title)
+        return
+    if current.state == "failed":
+        st.error(f"Training {title} failed: {current.error or current.message}")
+    elif current.state == "died":
+        st.warning(current.message)
+    elif current.state == "cancelled":
+        st.info(f"Training {title} was cancelled; nothing was saved.")
+
+
+@st.fragment(run_every=1.0)
+def _live(key: str, title: str) -> None:
+    current = jobs.status(key)
+    if not current.active:
+        st.rerun()  # the whole page, so the model picker sees the new model
+    caption = f"Training **{title}** — {current.phase or current.state}"
+    if current.total_steps:
+        caption += f", step {current.step}/{current.total_steps}"
+    if current.loss is not None:
+        caption += f", loss {current.loss:.3f}"
+    st.progress(current.fraction, text=caption)
+    eta = _eta(current.eta_s) if current.phase == "training" else ""
+    st.caption(
+        f"Running in a background process (pid {current.pid}) for {current.elapsed_s:.0f} s. {eta}. "
+        "You can switch pages or close the tab; everyone asking for this model shares this job."
+    )
+    if st.button("Cancel training", key=f"cancel-{key}", icon=":material/stop_circle:"):
+        jobs.cancel(key)
+        st.toast("Stopping at the next step…")

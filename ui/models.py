@@ -1,0 +1,81 @@
+"""Shared models (one instance per process, used by every session) and the model picker."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core import catalog
+from core.catalog import ModelSpec
+from core.errors import CoreError
+
+
+# Community Cloud gives 2.7 GB: keep at most three loaded models (MiniLM-sized ones take ~100 MB,
+# a Hub DistilBERT ~270 MB); the least recently used one is dropped first.
+@st.cache_resource(max_entries=3, show_spinner=False)
+def _predictor(key: str, fingerprint: str):
+    from core.tasks.sentiment import make_predictor
+
+    return make_predictor(catalog.get_spec(key))
+
+
+def predictor(spec: ModelSpec):
+    """The shared predictor for ``spec``; a retrained model (new sha256) gets a fresh instance."""
+    meta = catalog.read_metadata(spec.key) if spec.trained_here else None
+    fingerprint = (meta or {}).get("sha256", "")
+    with st.spinner(f"Loading {spec.title}…"):
+        return _predictor(spec.key, fingerprint)
+
+
+@st.cache_data(show_spinner="Scoring VADER on the held-out sentences…")
+def _vader_heldout() -> dict:
+    from core.tasks.sentiment import heldout_accuracy_vader
+
+    return heldout_accuracy_vader().as_dict()
+
+
+def quality(spec: ModelSpec) -> dict | None:
+    """Held-out accuracy with its 95 % CI (a dict of value/low/high/n), when LM Lab has measured it."""
+    if spec.kind == "vader":
+        try:
+            return _vader_heldout()
+        except CoreError:
+            return None
+    if spec.trained_here:
+        meta = catalog.read_metadata(spec.key) or {}
+        return meta.get("metrics", {}).get("accuracy")
+    return None
+
+
+def quality_text(estimate: dict | None) -> str:
+    if not estimate:
+        return ""
+    return (
+        f"accuracy {100 * estimate['value']:.0f} % "
+        f"(95 % CI {100 * estimate['low']:.0f}–{100 * estimate['high']:.0f}, n={estimate['n']})"
+    )
+
+
+def picker(task: str, *, key: str, default: str | None = None) -> ModelSpec:
+    """A selectbox of every model for ``task``; unavailable ones stay listed with the reason."""
+    specs = catalog.specs_for_task(task)
+    keys = [spec.key for spec in specs]
+    by_key = {spec.key: spec for spec in specs}
+
+    def label(model_key: str) -> str:
+        spec = by_key[model_key]
+        state = catalog.availability(spec)
+        parts = [spec.title, f"[{catalog.SOURCE_LABELS[spec.source]}]"]
+        if state.ready:
+            measured = quality_text(quality(spec))
+            if measured:
+                parts.append("· " + measured)
+        else:
+            parts.append(f"— {state.reason}")
+        return " ".join(parts)
+
+    requested = st.query_params.get("model")
+    if key not in st.session_state:
+        initial = requested if requested in by_key else default if default in by_key else keys[0]
+        st.session_state[key] = initial
+    chosen = st.selectbox("Model", keys, format_func=label, key=key)
+    return by_key[chosen]

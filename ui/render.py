@@ -1,0 +1,40 @@
+"""Draw what core returns: figures, results, snippets."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.viz import charts
+
+
+def figure(fig, *, key: str) -> None:
+    st.plotly_chart(fig, key=key, config={"displaylogo": False})
+
+
+def sentiment_result(result, *, title: str, key: str) -> None:
+    """Label, scores chart, latency and truncation note for one prediction."""
+    from core.tasks.sentiment import LEXICON_SHARE
+
+    label_colour = {"positive": "green", "negative": "red"}.get(result.label, "gray")
+    first, second, third = st.columns(3)
+    first.markdown(f"**Label**  \n:{label_colour}[**{result.label}**]")
+    top = max(result.scores.values())
+    what = "share of wording" if result.score_kind == LEXICON_SHARE else "probability"
+    second.metric(f"Top {what}", f"{100 * top:.1f} %")
+    third.metric(
+        "Latency",
+        f"{result.latency_ms:.1f} ms",
+        help="Tokenize + forward pass on the server, this call only.",
+    )
+    figure(charts.class_scores(result.scores, score_kind=what, title=title), key=key)
+    if result.score_kind == LEXICON_SHARE:
+        compound = result.details.get("compound", 0.0)
+        st.caption(
+            f"VADER's bars are the shares of negative, neutral and positive words it found — not probabilities. "
+            f"Its compound score is {compound:+.3f} (≥ +0.05 positive, ≤ −0.05 negative)."
+        )
+    if result.truncated:
+        st.warning(
+            f"Your text is {result.n_tokens_input} tokens long; this model reads at most {result.max_tokens}, "
+            f"so only the first {result.n_tokens} tokens were used."
+        )

@@ -1,0 +1,95 @@
+"""Process-wide facts shown in every page: online/offline mode and the device.
+
+The device is probed in a child process (``python -m core.device``) so that the Home page
+answers without importing torch; the sidebar shows "detecting…" for the second it takes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+
+import streamlit as st
+
+from core import settings
+
+
+def boot() -> settings.Mode:
+    """Decide online/offline once per process, before any page imports transformers."""
+    return settings.decide_mode()
+
+
+class _DeviceProbe:
+    def __init__(self) -> None:
+        self.result: dict | None = None
+        self.error = ""
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(settings.PROJECT_ROOT), env.get("PYTHONPATH", "")])
+        )
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "core.device"],
+            cwd=settings.PROJECT_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        threading.Thread(target=self._collect, daemon=True).start()
+
+    def _collect(self) -> None:
+        try:
+            out, err = self._process.communicate(timeout=120)
+            self.result = json.loads(out)
+        except Exception as error:  # shown in the sidebar, never fatal
+            self.error = f"device probe failed: {error}"
+
+
+@st.cache_resource(show_spinner=False)
+def _device_probe() -> _DeviceProbe:
+    return _DeviceProbe()
+
+
+def device_info() -> dict | None:
+    """The device description once the probe has answered, else None."""
+    return _device_probe().result
+
+
+def device_error() -> str:
+    return _device_probe().error
+
+
+def sidebar_status() -> None:
+    """Mode and device, in view on every page."""
+    mode = settings.current_mode()
+    with st.sidebar:
+        if mode.online:
+            st.badge("online", icon=":material/cloud_done:", color="green", help=mode.reason)
+        else:
+            st.badge("offline", icon=":material/cloud_off:", color="orange", help=mode.reason)
+        if device_info() is None and not device_error():
+            _device_pending()
+        else:
+            _device_line()
+
+
+def _device_line() -> None:
+    info = device_info()
+    if info is None:
+        st.caption(device_error())
+        return
+    st.caption(
+        f"device: **{info['device']}** · {info['threads']} threads · training in {info['train_dtype']}"
+    )
+
+
+@st.fragment(run_every=1.0)
+def _device_pending() -> None:
+    """Polls until the probe answers, then reruns the app once so the static line replaces it."""
+    if device_info() is not None or device_error():
+        st.rerun()
+    st.caption("device: detecting…")
