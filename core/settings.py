@@ -59,6 +59,11 @@ def limits() -> Limits:
     )
 
 
+def autotrain() -> bool:
+    """Train a trained-here model in the background the first time a page needs it (``LMLAB_AUTOTRAIN=0`` turns it off)."""
+    return os.environ.get("LMLAB_AUTOTRAIN", "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
 def cache_home() -> Path:
     """Where trained models, job progress and results live. ``LMLAB_CACHE_HOME`` overrides."""
     override = os.environ.get("LMLAB_CACHE_HOME", "").strip()

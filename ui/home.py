@@ -81,7 +81,7 @@ def _row(spec: catalog.ModelSpec) -> dict:
         "key": spec.key,
         "task": spec.task,
         "source": catalog.SOURCE_LABELS[spec.source],
-        "status": "ready" if state.ready else state.reason,
+        "status": "ready" if state.ready else state.reason.split(":")[0],
         "size (MB)": round(size / 1e6, 1) if size else None,
         "trained": (meta or {}).get("created_at", "")[:16].replace("T", " "),
         "train time (s)": (meta or {}).get("train_seconds"),
@@ -98,4 +98,15 @@ def model_table() -> None:
     st.subheader("Models")
     st.caption(f"Trained models are cached in `{settings.models_dir()}` (set LMLAB_CACHE_HOME to move it).")
     frame = pd.DataFrame([_row(spec) for spec in catalog.all_specs()])
-    st.dataframe(frame, hide_index=True, key="home-models")
+    order = [
+        "model",
+        "source",
+        "status",
+        "held-out accuracy",
+        "size (MB)",
+        "trained",
+        "train time (s)",
+        "key",
+        "task",
+    ]
+    st.dataframe(frame, hide_index=True, key="home-models", column_order=[*order, "license"])

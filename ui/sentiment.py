@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import catalog, snippets
+from core import catalog, settings, snippets
 from core.catalog import ModelSpec
 from core.errors import CoreError
 from core.training import jobs as core_jobs
@@ -39,7 +39,7 @@ def ensure_ready(spec: ModelSpec) -> bool:
         return True
     if spec.trained_here:
         current = core_jobs.status(spec.key)
-        if current.state == "none":
+        if current.state == "none" and settings.autotrain():
             jobs.start(spec.key)  # first use: train in the background, shared by every session
         elif not current.active and st.button(
             "Train it now", key=f"train-{spec.key}", icon=":material/model_training:"
@@ -81,14 +81,16 @@ def show_results() -> None:
     columns = st.columns(len(results)) if len(results) > 1 else [st.container()]
     for column, (model_spec, result) in zip(columns, results, strict=True):
         with column:
-            st.markdown(f"#### {model_spec.title}")
+            st.markdown(f"{'#####' if len(results) > 1 else '####'} {model_spec.title}")
             measured = models.quality_text(models.quality(model_spec))
             st.caption(
                 f"{catalog.SOURCE_LABELS[model_spec.source]}"
                 + (f" · held-out {measured}" if measured else "")
             )
-            render.sentiment_result(result, title="", key=f"sentiment-chart-{model_spec.key}")
-    model_spec, result = results[-1] if len(results) == 1 else results[0]
+            render.sentiment_result(
+                result, title="", key=f"sentiment-chart-{model_spec.key}", compact=len(results) > 1
+            )
+    model_spec, result = results[0]
     with st.expander("Code to reproduce this", icon=":material/code:"):
         text = st.session_state.get("sentiment-text", "")
         st.code(snippets.sentiment(model_spec, text, max(result.max_tokens, 1)), language="python")

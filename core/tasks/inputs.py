@@ -27,7 +27,7 @@ def check_text(text: str, *, max_chars: int | None = None) -> str:
     """The cleaned text, or a clear error when it is empty or longer than the character cap."""
     limit = max_chars or settings.limits().max_chars
     cleaned = clean_text(text)
-    if not cleaned:
+    if not any(not ch.isspace() and unicodedata.category(ch) != "Cf" for ch in cleaned):
         raise EmptyInputError(
             "Please enter some text: the box is empty (or holds only spaces and invisible characters)."
         )

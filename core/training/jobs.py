@@ -140,10 +140,15 @@ def _train_lock(key: str) -> FileLock:
     return FileLock(str(job_dir(key) / "train.lock"))
 
 
-def _busy_elsewhere(key: str) -> bool:
+# A killed multi-threaded process shows as a zombie while its other threads are still being torn
+# down, and its file lock is released only when the last one exits: allow it that moment.
+_DEATH_GRACE_S = 15.0
+
+
+def _busy_elsewhere(key: str, wait: float = 0.0) -> bool:
     lock = _train_lock(key)
     try:
-        lock.acquire(timeout=0)
+        lock.acquire(timeout=wait)
     except Timeout:
         return True
     lock.release()
@@ -158,7 +163,8 @@ def start(key: str, overrides: dict | None = None) -> JobStatus:
     folder = job_dir(key)
     with FileLock(str(folder / "start.lock"), timeout=30):
         current = status(key)
-        if current.active or _busy_elsewhere(key):
+        grace = _DEATH_GRACE_S if current.state == "died" else 0.0
+        if current.active or _busy_elsewhere(key, wait=grace):
             return status(key)
         cap = settings.limits().max_concurrent_jobs
         running = active_jobs()
@@ -264,7 +270,7 @@ def run_here(key: str, overrides: dict | None = None, echo: Callable[[dict], Non
     folder = job_dir(key)
     lock = _train_lock(key)
     try:
-        lock.acquire(timeout=0)
+        lock.acquire(timeout=_DEATH_GRACE_S if status(key).state == "died" else 0)
     except Timeout:
         other = status(key)
         raise JobError(

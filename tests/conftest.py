@@ -1,0 +1,47 @@
+"""Test setup: offline, a private model cache, and one tiny model trained for real with Trainer."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+# Decided before anything imports transformers: tests never reach the Hub.
+os.environ["LMLAB_OFFLINE"] = "1"
+for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "HF_EVALUATE_OFFLINE", "TRANSFORMERS_OFFLINE"):
+    os.environ[name] = "1"
+os.environ["LMLAB_AUTOTRAIN"] = "0"  # tests start jobs on purpose, never as a side effect
+os.environ["TOKENIZERS_PARALLELISM"] = "false"
+SESSION_CACHE = Path(tempfile.mkdtemp(prefix="lmlab-test-cache-"))
+os.environ["LMLAB_CACHE_HOME"] = str(SESSION_CACHE)
+
+TINY_KEY = "sentiment-tiny"
+# Enough epochs for the tiny model to fit its training sentences; about 5 s on 2 cores.
+TINY_OVERRIDES = {"epochs": 6}
+
+
+@pytest.fixture(scope="session")
+def tiny_model() -> Path:
+    """The tiny from-scratch sentiment model, trained once per session into the session cache."""
+    from core.catalog import read_metadata
+    from core.training import jobs
+
+    os.environ["LMLAB_CACHE_HOME"] = str(SESSION_CACHE)
+    if read_metadata(TINY_KEY) is None:
+        jobs.run_here(TINY_KEY, TINY_OVERRIDES)
+    return SESSION_CACHE / "models" / TINY_KEY
+
+
+@pytest.fixture
+def fresh_cache(tmp_path, monkeypatch) -> Path:
+    """An empty model cache for one test (child processes inherit it through the environment)."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("LMLAB_CACHE_HOME", str(cache))
+    return cache

@@ -1,0 +1,84 @@
+"""Catalog entries, name validation, and refusing weights whose sha256 does not match."""
+
+import shutil
+
+import pytest
+
+from core import catalog, loading
+from core.errors import IntegrityError, ModelUnavailableError, UnknownModelError, UnsafeNameError
+
+
+def test_catalog_has_the_three_sentiment_sources():
+    sources = {spec.source for spec in catalog.specs_for_task("sentiment")}
+    assert sources == {catalog.PACKAGED, catalog.TRAINED, catalog.HUB}
+    for spec in catalog.all_specs():
+        assert spec.license and spec.description
+        if spec.source == catalog.PACKAGED and spec.kind == "transformers":
+            assert spec.sha256 and len(spec.sha256) == 64
+
+
+@pytest.mark.parametrize("bad", ["../etc", "..", "/abs", "a/b", "Upper", "", "x" * 65, "name\x00", ".hidden"])
+def test_unsafe_keys_are_refused(bad):
+    with pytest.raises(UnsafeNameError):
+        catalog.validate_key(bad)
+    with pytest.raises(UnsafeNameError):
+        catalog.cache_entry_dir(bad)
+
+
+@pytest.mark.parametrize("bad", ["../../etc/passwd", "https://evil.example/x", "owner/../x", "/root/x", "a", "a/b/c"])
+def test_unsafe_hub_ids_are_refused(bad):
+    with pytest.raises(UnsafeNameError):
+        catalog.validate_hub_id(bad)
+
+
+def test_unknown_model_lists_choices():
+    with pytest.raises(UnknownModelError, match="choose one of"):
+        catalog.get_spec("../../etc/passwd")
+
+
+def test_hub_model_greyed_out_offline():
+    state = catalog.availability(catalog.SST2_DISTILBERT, online=False)
+    assert not state.ready and "internet" in state.reason
+    assert catalog.availability(catalog.SST2_DISTILBERT, online=True).ready
+    with pytest.raises(ModelUnavailableError, match="needs internet"):
+        loading.model_source(catalog.SST2_DISTILBERT)
+
+
+def test_packaged_minilm_verifies_and_loads():
+    path = loading.local_dir(catalog.MINILM)
+    assert (path / "model.safetensors").stat().st_size == catalog.MINILM.size_bytes
+    tokenizer, model = loading.load_encoder(catalog.MINILM)
+    assert model.config.num_hidden_layers == 6 and model.config.hidden_size == 384
+    assert loading.token_limit(tokenizer, model) == 512
+
+
+def test_tampered_packaged_weights_are_refused(tmp_path, monkeypatch):
+    original = catalog.package_path(catalog.MINILM.location)
+    copy = tmp_path / "model"
+    shutil.copytree(original, copy)
+    weights = copy / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte deep inside a tensor
+    weights.write_bytes(bytes(data))
+    monkeypatch.setattr(catalog, "package_path", lambda location: copy)
+    with pytest.raises(IntegrityError, match="Refusing to load"):
+        loading.load_encoder(catalog.MINILM)
+
+
+def test_tampered_trained_weights_are_refused(tiny_model):
+    spec = catalog.get_spec("sentiment-tiny")
+    loading.local_dir(spec)  # intact: passes
+    weights = tiny_model / "model.safetensors"
+    original = weights.read_bytes()
+    try:
+        weights.write_bytes(original[:-8] + b"tampered")
+        with pytest.raises(IntegrityError):
+            loading.load_classifier(spec)
+    finally:
+        weights.write_bytes(original)
+    loading.local_dir(spec)
+
+
+def test_untrained_model_says_how_to_train(fresh_cache):
+    with pytest.raises(ModelUnavailableError, match="python -m core.train --model sentiment-minilm"):
+        loading.local_dir(catalog.SENTIMENT_MINILM)

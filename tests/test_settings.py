@@ -1,0 +1,77 @@
+import os
+import socket
+import threading
+import time
+
+import pytest
+
+from core import settings
+
+
+def test_forced_offline_sets_hf_variables(monkeypatch):
+    monkeypatch.setenv("LMLAB_OFFLINE", "1")
+    for name in settings.HF_OFFLINE_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    mode = settings.decide_mode(refresh=True)
+    assert not mode.online and "LMLAB_OFFLINE" in mode.reason
+    assert all(os.environ[name] == "1" for name in settings.HF_OFFLINE_VARIABLES)
+
+
+def test_forced_online(monkeypatch):
+    monkeypatch.setenv("LMLAB_OFFLINE", "0")
+    assert settings.decide_mode(refresh=True).online
+    monkeypatch.setenv("LMLAB_OFFLINE", "1")
+    settings.decide_mode(refresh=True)
+
+
+def test_hanging_network_decides_offline_within_the_timeout(monkeypatch):
+    """A DNS lookup that hangs (as on a closed network) must not hold the app up."""
+    monkeypatch.delenv("LMLAB_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+
+    def hang(*args, **kwargs):
+        time.sleep(30)
+
+    monkeypatch.setattr(socket, "create_connection", hang)
+    started = time.perf_counter()
+    mode = settings.decide_mode(timeout=0.5, refresh=True)
+    elapsed = time.perf_counter() - started
+    assert not mode.online
+    assert elapsed < 1.5
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
+    monkeypatch.setenv("LMLAB_OFFLINE", "1")
+    settings.decide_mode(refresh=True)
+
+
+def test_probe_against_local_listener():
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+    accepted = threading.Thread(target=lambda: server.accept()[0].close(), daemon=True)
+    accepted.start()
+    try:
+        assert settings._probe("127.0.0.1", port, 1.0)
+    finally:
+        server.close()
+    assert not settings._probe("127.0.0.1", port, 1.0)  # closed now: refused at once
+
+
+def test_limits_from_environment(monkeypatch):
+    monkeypatch.setenv("LMLAB_MAX_CHARS", "123")
+    monkeypatch.setenv("LMLAB_MAX_JOBS", "not-a-number")
+    limits = settings.limits()
+    assert limits.max_chars == 123
+    assert limits.max_concurrent_jobs == settings.Limits.max_concurrent_jobs
+
+
+def test_cache_home_override(tmp_path, monkeypatch):
+    monkeypatch.setenv("LMLAB_CACHE_HOME", str(tmp_path / "somewhere"))
+    assert settings.cache_home() == (tmp_path / "somewhere").resolve()
+    assert settings.models_dir().is_dir()
+
+
+@pytest.mark.parametrize("value, expected", [("0", False), ("off", False), ("1", True), ("", True)])
+def test_autotrain_switch(monkeypatch, value, expected):
+    monkeypatch.setenv("LMLAB_AUTOTRAIN", value)
+    assert settings.autotrain() is expected

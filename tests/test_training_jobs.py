@@ -1,0 +1,132 @@
+"""Background jobs for real: atomic cache entries, killed jobs, shared jobs, cancel, the cap, the CLI."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from conftest import ROOT, TINY_KEY
+from core import catalog, settings
+from core.errors import JobLimitError
+from core.loading import sha256_of
+from core.training import jobs
+
+LONG = {"epochs": 400}  # long enough to catch the job mid-way; the tests stop it themselves
+
+
+def _wait_for(condition, timeout=120.0, poll=0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError("timed out waiting for the job")
+
+
+def _visible_entries():
+    return [p.name for p in settings.models_dir().iterdir() if not p.name.startswith(".")]
+
+
+def test_cache_entry_appears_atomically(fresh_cache):
+    seen_during_training = []
+
+    def echo(progress):
+        if progress.get("phase") in ("training", "saving"):
+            seen_during_training.append(list(_visible_entries()))
+
+    path = jobs.run_here(TINY_KEY, {"epochs": 1}, echo=echo)
+    assert seen_during_training and all(entries == [] for entries in seen_during_training)
+    meta = json.loads((path / "metadata.json").read_text())
+    assert meta["sha256"] == sha256_of(path / "model.safetensors")
+    assert meta["data"]["test_size"] == 50 and meta["hyperparameters"]["epochs"] == 1
+    for field in ("versions", "seed", "train_seconds", "metrics", "created_at", "device"):
+        assert field in meta
+    assert _visible_entries() == [TINY_KEY]
+    assert not [p for p in settings.models_dir().iterdir() if p.name.startswith(".tmp-")]
+    assert jobs.status(TINY_KEY).state == "done"
+
+
+def test_killed_job_leaves_nothing_loadable(fresh_cache):
+    started = jobs.start(TINY_KEY, LONG)
+    _wait_for(lambda: jobs.status(TINY_KEY).step >= 2)
+    os.kill(started.pid, signal.SIGKILL)
+    died = _wait_for(lambda: (s := jobs.status(TINY_KEY)).state == "died" and s)
+    assert "stopped unexpectedly" in died.message
+    assert catalog.read_metadata(TINY_KEY) is None
+    assert not catalog.availability(catalog.get_spec(TINY_KEY)).ready
+    assert _visible_entries() == []
+    leftovers = [p for p in settings.models_dir().iterdir() if p.name.startswith(".tmp-")]
+    assert leftovers, "the killed job's temporary folder should still be there (and hidden)"
+    # The next job for the key cleans up and publishes a complete entry.
+    jobs.run_here(TINY_KEY, {"epochs": 1})
+    assert catalog.read_metadata(TINY_KEY) is not None
+    assert not [p for p in settings.models_dir().iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_two_requests_share_one_job_and_cancel_saves_nothing(fresh_cache):
+    results = []
+    barrier = threading.Barrier(2)
+
+    def ask():
+        barrier.wait()
+        results.append(jobs.start(TINY_KEY, LONG))
+
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({status.pid for status in results}) == 1
+    running = _wait_for(lambda: (s := jobs.status(TINY_KEY)).step >= 1 and s)
+    assert running.state == "running" and 0 < running.fraction < 1
+    again = jobs.start(TINY_KEY, LONG)  # a third request, later: still the same job
+    assert again.pid == running.pid
+    jobs.cancel(TINY_KEY)
+    final = jobs.wait(TINY_KEY, timeout=120)
+    assert final.state == "cancelled"
+    assert catalog.read_metadata(TINY_KEY) is None and _visible_entries() == []
+
+
+def test_global_cap_on_concurrent_jobs(fresh_cache, monkeypatch):
+    monkeypatch.setenv("LMLAB_MAX_JOBS", "1")
+    jobs.start(TINY_KEY, LONG)
+    try:
+        with pytest.raises(JobLimitError, match="the limit is 1"):
+            jobs.start("sentiment-minilm")
+    finally:
+        jobs.cancel(TINY_KEY)
+        assert jobs.wait(TINY_KEY, timeout=120).state == "cancelled"
+
+
+def test_bad_overrides_are_refused_before_starting(fresh_cache):
+    with pytest.raises(Exception, match="Unknown training option"):
+        jobs.start(TINY_KEY, {"learning_rat": 1})
+    assert jobs.status(TINY_KEY).state == "none"
+
+
+def _cli(*args, env):
+    return subprocess.run(
+        [sys.executable, "-m", "core.train", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_cli_trains_the_same_cache_entry(fresh_cache):
+    env = dict(os.environ)
+    listed = _cli("--list", env=env)
+    assert listed.returncode == 0 and "sentiment-minilm" in listed.stdout
+    trained = _cli("--model", TINY_KEY, "--set", "epochs=1", env=env)
+    assert trained.returncode == 0, trained.stderr
+    report = json.loads(trained.stdout[trained.stdout.index("{") :])
+    assert report["model"] == TINY_KEY and 0 <= report["accuracy"]["value"] <= 1
+    assert "training" in trained.stderr  # the terminal progress bar
+    assert catalog.read_metadata(TINY_KEY)["hyperparameters"]["epochs"] == 1
+    cached = _cli("--model", TINY_KEY, env=env)
+    assert cached.returncode == 0 and "already in the cache" in cached.stdout
+    assert _cli("--model", "no-such-model", env=env).returncode == 2
+    assert _cli("--model", TINY_KEY, "--set", "bogus=1", "--force", env=env).returncode == 2
