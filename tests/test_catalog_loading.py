@@ -25,7 +25,9 @@ def test_unsafe_keys_are_refused(bad):
         catalog.cache_entry_dir(bad)
 
 
-@pytest.mark.parametrize("bad", ["../../etc/passwd", "https://evil.example/x", "owner/../x", "/root/x", "a", "a/b/c"])
+@pytest.mark.parametrize(
+    "bad", ["../../etc/passwd", "https://evil.example/x", "owner/../x", "/root/x", "a", "a/b/c"]
+)
 def test_unsafe_hub_ids_are_refused(bad):
     with pytest.raises(UnsafeNameError):
         catalog.validate_hub_id(bad)

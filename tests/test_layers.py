@@ -48,7 +48,11 @@ def test_pages_may_not_import_torch(tmp_path):
     page.write_text("import torch\n\nprint(torch.__version__)\n")
     try:
         result = subprocess.run(
-            [sys.executable, "-m", "ruff", "check", str(page)], cwd=ROOT, capture_output=True, text=True, timeout=120
+            [sys.executable, "-m", "ruff", "check", str(page)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
     finally:
         page.unlink()

@@ -62,7 +62,10 @@ def test_odd_unicode_is_handled(tiny):
 
 
 def test_sixteen_threads_agree_with_serial_calls(tiny):
-    texts = [f"{adjective} film number {i}" for i, adjective in enumerate(["dull", "lovely", "awful", "superb"] * 12)]
+    texts = [
+        f"{adjective} film number {i}"
+        for i, adjective in enumerate(["dull", "lovely", "awful", "superb"] * 12)
+    ]
     serial = [tiny.predict(text) for text in texts]
     with ThreadPoolExecutor(max_workers=16) as pool:
         parallel = list(pool.map(tiny.predict, texts))

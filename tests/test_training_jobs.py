@@ -9,8 +9,8 @@ import threading
 import time
 
 import pytest
-
 from conftest import ROOT, TINY_KEY
+
 from core import catalog, settings
 from core.errors import JobLimitError
 from core.loading import sha256_of
@@ -112,7 +112,12 @@ def test_bad_overrides_are_refused_before_starting(fresh_cache):
 
 def _cli(*args, env):
     return subprocess.run(
-        [sys.executable, "-m", "core.train", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "core.train", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
