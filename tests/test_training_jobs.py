@@ -9,12 +9,13 @@ import threading
 import time
 
 import pytest
-from conftest import ROOT, TINY_KEY
 
 from core import catalog, settings
 from core.errors import JobLimitError
 from core.loading import sha256_of
 from core.training import jobs
+
+from conftest import ROOT, TINY_KEY
 
 LONG = {"epochs": 400}  # long enough to catch the job mid-way; the tests stop it themselves
 

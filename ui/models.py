@@ -56,26 +56,32 @@ def quality_text(estimate: dict | None) -> str:
 
 
 def picker(task: str, *, key: str, default: str | None = None) -> ModelSpec:
-    """A selectbox of every model for ``task``; unavailable ones stay listed with the reason."""
+    """A selectbox of every model for ``task``, then the chosen one's status and held-out accuracy.
+
+    Option labels stay fixed (title and source): a label that changed when a model finished
+    training would make Streamlit treat the box as a new widget and lose the user's choice.
+    """
     specs = catalog.specs_for_task(task)
     keys = [spec.key for spec in specs]
     by_key = {spec.key: spec for spec in specs}
 
     def label(model_key: str) -> str:
         spec = by_key[model_key]
-        state = catalog.availability(spec)
-        parts = [spec.title, f"[{catalog.SOURCE_LABELS[spec.source]}]"]
-        if state.ready:
-            measured = quality_text(quality(spec))
-            if measured:
-                parts.append("· " + measured)
-        else:
-            parts.append(f"— {state.reason}")
-        return " ".join(parts)
+        return f"{spec.title} [{catalog.SOURCE_LABELS[spec.source]}]"
 
     requested = st.query_params.get("model")
-    if key not in st.session_state:
+    if key not in st.session_state or st.session_state[key] not in by_key:
         initial = requested if requested in by_key else default if default in by_key else keys[0]
         st.session_state[key] = initial
-    chosen = st.selectbox("Model", keys, format_func=label, key=key)
-    return by_key[chosen]
+    chosen = by_key[st.selectbox("Model", keys, format_func=label, key=key)]
+    state = catalog.availability(chosen)
+    measured = quality_text(quality(chosen)) if state.ready else ""
+    if state.ready:
+        st.caption(
+            f":material/check_circle: ready · held-out {measured}"
+            if measured
+            else ":material/check_circle: ready"
+        )
+    else:
+        st.caption(f":material/block: {state.reason}")
+    return chosen

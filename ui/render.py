@@ -11,21 +11,26 @@ def figure(fig, *, key: str) -> None:
     st.plotly_chart(fig, key=key, config={"displaylogo": False})
 
 
-def sentiment_result(result, *, title: str, key: str) -> None:
+def sentiment_result(result, *, title: str, key: str, compact: bool = False) -> None:
     """Label, scores chart, latency and truncation note for one prediction."""
     from core.tasks.sentiment import LEXICON_SHARE
 
     label_colour = {"positive": "green", "negative": "red"}.get(result.label, "gray")
-    first, second, third = st.columns(3)
-    first.markdown(f"**Label**  \n:{label_colour}[**{result.label}**]")
     top = max(result.scores.values())
     what = "share of wording" if result.score_kind == LEXICON_SHARE else "probability"
-    second.metric(f"Top {what}", f"{100 * top:.1f} %")
-    third.metric(
-        "Latency",
-        f"{result.latency_ms:.1f} ms",
-        help="Tokenize + forward pass on the server, this call only.",
-    )
+    if compact:
+        st.markdown(
+            f":{label_colour}[**{result.label}**] · {what} {100 * top:.1f} % · {result.latency_ms:.1f} ms"
+        )
+    else:
+        first, second, third = st.columns(3)
+        first.markdown(f"**Label**  \n:{label_colour}[**{result.label}**]")
+        second.metric(f"Top {what}", f"{100 * top:.1f} %")
+        third.metric(
+            "Latency",
+            f"{result.latency_ms:.1f} ms",
+            help="Tokenize + forward pass on the server, this call only.",
+        )
     figure(charts.class_scores(result.scores, score_kind=what, title=title), key=key)
     if result.score_kind == LEXICON_SHARE:
         compound = result.details.get("compound", 0.0)

@@ -1,0 +1,108 @@
+"""End to end: the real server in headless Chromium, every page, no error box, one real prediction."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, TINY_KEY
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)"),
+]
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tiny_model):
+    port = _free_port()
+    env = dict(os.environ, LMLAB_AUTOTRAIN="0")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=1) as answer:
+                if answer.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        pytest.fail("streamlit did not answer within 60 s")
+    yield url
+    process.terminate()
+    process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def page():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run"],
+        )  # fmt: skip
+        context = browser.new_context(viewport={"width": 1300, "height": 1000})
+        # Only this machine: any request to another host is refused, as in a classroom without internet.
+        context.route(
+            "**/*",
+            lambda route: (
+                route.continue_()
+                if route.request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:"))
+                else route.abort()
+            ),
+        )
+        yield context.new_page()
+        browser.close()
+
+
+def _settle(page, text: str) -> None:
+    page.get_by_text(text).first.wait_for(timeout=90_000)
+    page.wait_for_timeout(1500)
+    assert page.locator("[data-testid='stException']").count() == 0
+    assert page.locator("[data-testid='stAlertContentError']").count() == 0
+
+
+def _shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(Path(ARTIFACTS) / name), full_page=True)
+
+
+def test_home_in_a_browser(server, page):
+    page.goto(server + "/")
+    _settle(page, "What you can do")
+    assert page.get_by_text("offline").first.is_visible()
+    page.get_by_text("CPU").first.wait_for(timeout=60_000)  # the device probe answered
+    _shot(page, "home.png")
+
+
+def test_sentiment_in_a_browser(server, page):
+    page.goto(server + f"/sentiment?model={TINY_KEY}")
+    _settle(page, "Sentiment analysis")
+    page.get_by_role("button", name="Analyse").click()
+    page.get_by_text("Latency").first.wait_for(timeout=90_000)
+    page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=30_000)
+    page.wait_for_timeout(1000)
+    assert page.locator("[data-testid='stException']").count() == 0
+    _shot(page, "sentiment.png")
