@@ -111,7 +111,7 @@ def _probe(host: str, port: int, timeout: float) -> bool:
         try:
             with socket.create_connection((host, port), timeout=timeout):
                 result.append(True)
-        except OSError:
+        except Exception:  # any failure to connect means "not reachable"
             result.append(False)
 
     worker = threading.Thread(target=attempt, daemon=True)
@@ -145,7 +145,9 @@ def decide_mode(*, timeout: float = 1.5, refresh: bool = False) -> Mode:
             online, reason = False, "set by HF_HUB_OFFLINE"
         else:
             online = _probe(HUB_HOST, 443, timeout)
-            reason = f"{HUB_HOST} {'answered' if online else 'did not answer'} within {timeout:g} s"
+            reason = (
+                f"{HUB_HOST} {'answered' if online else 'could not be reached'} (probe limit {timeout:g} s)"
+            )
         if not online:
             for name in HF_OFFLINE_VARIABLES:
                 os.environ[name] = "1"

@@ -3,6 +3,9 @@
 import streamlit as st
 
 from ui import home
+from ui.runtime import through_router
+
+through_router()  # before anything is drawn
 
 st.title("LM Lab")
 st.markdown(

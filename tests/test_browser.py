@@ -89,20 +89,24 @@ def _shot(page, name: str) -> None:
     page.screenshot(path=str(Path(ARTIFACTS) / name), full_page=True)
 
 
-def test_home_in_a_browser(server, page):
-    page.goto(server + "/")
-    _settle(page, "What you can do")
-    assert page.get_by_text("offline").first.is_visible()
-    page.get_by_text("CPU").first.wait_for(timeout=60_000)  # the device probe answered
-    _shot(page, "home.png")
-
-
-def test_sentiment_in_a_browser(server, page):
+def test_deep_link_first_and_sentiment_in_a_browser(server, page):
+    """The server's very first session opens a deep link: it must still run inside the router."""
     page.goto(server + f"/sentiment?model={TINY_KEY}")
     _settle(page, "Sentiment analysis")
+    navigation = page.locator("[data-testid='stSidebarNav']").inner_text()
+    assert "Apply" in navigation and "Sentiment" in navigation, navigation
+    assert page.get_by_text("offline").first.is_visible()
     page.get_by_role("button", name="Analyse").click()
     page.get_by_text("Latency").first.wait_for(timeout=90_000)
     page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=30_000)
     page.wait_for_timeout(1000)
     assert page.locator("[data-testid='stException']").count() == 0
     _shot(page, "sentiment.png")
+
+
+def test_home_in_a_browser(server, page):
+    page.goto(server + "/")
+    _settle(page, "What you can do")
+    assert page.get_by_text("offline").first.is_visible()
+    page.get_by_text("CPU").first.wait_for(timeout=60_000)  # the device probe answered
+    _shot(page, "home.png")

@@ -94,9 +94,19 @@ def _row(spec: catalog.ModelSpec) -> dict:
     }
 
 
+def _tilde(path) -> str:
+    """A path under the home folder written with ~, shorter on a projector."""
+    from pathlib import Path
+
+    home = Path.home()
+    return f"~/{path.relative_to(home)}" if path.is_relative_to(home) else str(path)
+
+
 def model_table() -> None:
     st.subheader("Models")
-    st.caption(f"Trained models are cached in `{settings.models_dir()}` (set LMLAB_CACHE_HOME to move it).")
+    st.caption(
+        f"Trained models are cached in `{_tilde(settings.models_dir())}` (set LMLAB_CACHE_HOME to move it)."
+    )
     frame = pd.DataFrame([_row(spec) for spec in catalog.all_specs()])
     order = [
         "model",

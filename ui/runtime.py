@@ -16,10 +16,33 @@ import streamlit as st
 
 from core import settings
 
+_ROUTED = "_lmlab_routed"
+
 
 def boot() -> settings.Mode:
     """Decide online/offline once per process, before any page imports transformers."""
+    st.session_state[_ROUTED] = True
     return settings.decide_mode()
+
+
+def through_router() -> None:
+    """First call in every page: make sure the page runs inside the router.
+
+    Streamlit decides per process whether the app uses its old folder-based pages (a ``pages/``
+    folder exists) until ``st.navigation`` is first called. So on a server's very first
+    session, a deep link such as ``/sentiment`` runs ``pages/sentiment.py`` directly, without
+    the router's page config, sidebar and navigation. Switch that old mode off, as
+    ``st.navigation`` itself does, and rerun: the router then opens the requested page.
+    """
+    if st.session_state.get(_ROUTED):
+        return
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+
+        PagesManager.uses_pages_directory = False
+    except ImportError:  # a Streamlit without this switch has no folder-based mode to leave
+        return
+    st.rerun()
 
 
 class _DeviceProbe:
