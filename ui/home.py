@@ -7,7 +7,7 @@ import streamlit as st
 
 from core import catalog, settings
 from core.training import jobs
-from ui import runtime
+from ui import models, runtime
 
 
 def environment() -> None:
@@ -75,7 +75,9 @@ def _row(spec: catalog.ModelSpec) -> dict:
     state = catalog.availability(spec)
     meta = catalog.read_metadata(spec.key) if spec.trained_here else None
     size = (meta or {}).get("size_bytes") or spec.size_bytes
-    accuracy = ((meta or {}).get("metrics") or {}).get("accuracy")
+    accuracy = ((meta or {}).get("metrics") or {}).get("accuracy") or (
+        models.quality(spec) if state.ready else None
+    )
     return {
         "model": spec.title,
         "key": spec.key,
