@@ -1,0 +1,83 @@
+"""Positional encodings: the paper's sinusoids, the article's variant, and rotary embeddings (RoPE).
+
+The paper (Vaswani et al., 2017, §3.5) interleaves sine and cosine:
+    PE(pos, 2i) = sin(pos / base^(2i/d_model)),  PE(pos, 2i+1) = cos(pos / base^(2i/d_model)).
+The article LM Lab is built from writes PE(i, j) = sin(i / base^(2j/d)) + cos(i / base^(2j/d)) for
+every dimension j. That is not the same encoding: every dimension becomes one sinusoid
+√2·sin(ω_j·i + π/4) with its own frequency, so no pair of dimensions can be rotated together and
+PE(pos + k) is no longer a fixed linear function of PE(pos).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def frequencies(d_model: int, base: float = 10_000.0) -> np.ndarray:
+    """ω_i = 1 / base^(2i/d_model) for each sine/cosine pair i.  # (d_model/2,)"""
+    return 1.0 / base ** (np.arange(0, d_model, 2) / d_model)
+
+
+def sinusoidal(n_positions: int, d_model: int, base: float = 10_000.0) -> np.ndarray:
+    """The paper's encoding: sin on even dimensions, cos on odd ones.  # (n_positions, d_model)"""
+    if d_model % 2:
+        raise ValueError(f"d_model must be even for sine/cosine pairs, got {d_model}.")
+    angles = np.arange(n_positions)[:, None] * frequencies(d_model, base)[None, :]  # (N, d/2)
+    pe = np.empty((n_positions, d_model))
+    pe[:, 0::2] = np.sin(angles)
+    pe[:, 1::2] = np.cos(angles)
+    return pe
+
+
+def article_variant(n_positions: int, d_model: int, base: float = 10_000.0) -> np.ndarray:
+    """The article's formula, taken literally: PE(i, j) = sin(i/base^(2j/d)) + cos(i/base^(2j/d)).  # (N, d)"""
+    omega = 1.0 / base ** (2 * np.arange(d_model) / d_model)  # one frequency per dimension
+    angles = np.arange(n_positions)[:, None] * omega[None, :]
+    return np.sin(angles) + np.cos(angles)
+
+
+def shift_matrix(d_model: int, k: int, base: float = 10_000.0) -> np.ndarray:
+    """M_k with PE(pos + k) = M_k · PE(pos) for the paper's encoding: a rotation by ω_i·k in each pair.  # (d, d)"""
+    m = np.zeros((d_model, d_model))
+    for i, omega in enumerate(frequencies(d_model, base)):
+        c, s = np.cos(omega * k), np.sin(omega * k)
+        # (sin(a+b), cos(a+b)) = (sin a cos b + cos a sin b, cos a cos b − sin a sin b)
+        m[2 * i, 2 * i], m[2 * i, 2 * i + 1] = c, s
+        m[2 * i + 1, 2 * i], m[2 * i + 1, 2 * i + 1] = -s, c
+    return m
+
+
+def best_linear_shift(pe: np.ndarray, k: int) -> tuple[np.ndarray, float]:
+    """The least-squares linear map A with PE(pos + k) ≈ A · PE(pos) over all positions, and its worst error.
+
+    For the paper's encoding the error is at rounding level (A = M_k); for the article's variant
+    it is not, whatever A is.
+    """
+    x, y = pe[:-k], pe[k:]
+    solution, *_ = np.linalg.lstsq(x, y, rcond=None)  # y ≈ x @ solution
+    residual = float(np.abs(x @ solution - y).max())
+    return solution.T, residual
+
+
+def similarity_by_offset(pe: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean dot product PE(pos)·PE(pos + k) for each offset k ≥ 0.  # (N,), (N,)"""
+    gram = pe @ pe.T
+    n = len(pe)
+    offsets = np.arange(n)
+    means = np.array([np.diagonal(gram, offset=k).mean() for k in offsets])
+    return offsets, means
+
+
+def rope_rotate(x: np.ndarray, positions: np.ndarray, base: float = 10_000.0) -> np.ndarray:
+    """Rotary position embedding (Su et al., 2021): rotate each pair (x_2i, x_2i+1) by pos·ω_i.
+
+    ``x`` (T, d) and ``positions`` (T,). Then ⟨RoPE(q, m), RoPE(k, n)⟩ depends on m − n only.  # (T, d)
+    """
+    d = x.shape[-1]
+    angles = positions[:, None] * frequencies(d, base)[None, :]  # (T, d/2)
+    cos, sin = np.cos(angles), np.sin(angles)
+    even, odd = x[..., 0::2], x[..., 1::2]
+    out = np.empty_like(x, dtype=float)
+    out[..., 0::2] = even * cos - odd * sin
+    out[..., 1::2] = even * sin + odd * cos
+    return out
