@@ -11,12 +11,33 @@ pages = {
     "LM Lab": [
         st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     ],
+    "Learn": [
+        st.Page(
+            "pages/self_attention.py",
+            title="Self-attention",
+            icon=":material/visibility:",
+        ),
+        st.Page(
+            "pages/multi_head.py",
+            title="Multi-head attention",
+            icon=":material/grid_view:",
+        ),
+        st.Page(
+            "pages/positional_encoding.py",
+            title="Positional encoding",
+            icon=":material/timeline:",
+        ),
+        st.Page(
+            "pages/encoder_decoder.py",
+            title="Encoder and decoder",
+            icon=":material/swap_horiz:",
+        ),
+    ],
     "Apply": [
         st.Page(
             "pages/sentiment.py",
             title="Sentiment",
             icon=":material/sentiment_satisfied:",
-            url_path="sentiment",
         ),
     ],
 }

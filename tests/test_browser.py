@@ -110,3 +110,21 @@ def test_home_in_a_browser(server, page):
     assert page.get_by_text("offline").first.is_visible()
     page.get_by_text("CPU").first.wait_for(timeout=60_000)  # the device probe answered
     _shot(page, "home.png")
+
+
+@pytest.mark.parametrize(
+    "path, heading",
+    [
+        ("/self_attention", "Self-attention, step by step"),
+        ("/multi_head", "Multi-head attention"),
+        ("/positional_encoding", "Positional encoding"),
+        ("/encoder_decoder", "Encoder and decoder"),
+    ],
+)
+def test_learn_pages_in_a_browser(server, page, path, heading):
+    page.goto(server + path)
+    _settle(page, heading)
+    page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=90_000)
+    page.wait_for_timeout(1500)
+    assert page.locator("[data-testid='stException']").count() == 0
+    _shot(page, path.strip("/") + ".png")

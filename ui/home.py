@@ -57,6 +57,24 @@ def _device_pending() -> None:
 
 SECTIONS = [
     (
+        "Learn → Self-attention",
+        "Q, K, V, scores, softmax and the weighted sum of one real MiniLM head (or a toy example), as heatmaps; "
+        "the causal mask; why scores are divided by √d_k.",
+    ),
+    (
+        "Learn → Multi-head attention",
+        "A real MiniLM layer split into its 12 heads and recomputed by LM Lab's own code — checked against "
+        "Hugging Face — with statistics of how each head attends.",
+    ),
+    (
+        "Learn → Positional encoding",
+        "The paper's sinusoids, the article's differing formula and what it costs, BERT's learned positions, RoPE.",
+    ),
+    (
+        "Learn → Encoder and decoder",
+        "Padding, causal and cross-attention masks and the shapes flowing through an encoder and a decoder layer.",
+    ),
+    (
         "Apply → Sentiment",
         "Type a sentence and get positive or negative with class probabilities, from a MiniLM encoder "
         "fine-tuned here, a model trained from scratch, the VADER lexicon, or a Hub model when online — "

@@ -80,3 +80,9 @@ def recompute_layer(model, tokenizer, text: str, layer: int, max_tokens: int = 6
         head_outputs=trace["heads"][0].numpy(),
         stats=head_statistics(ours_np, tokens),
     )
+
+
+def learned_positions(model, n_positions: int) -> np.ndarray:
+    """BERT's learned absolute position embeddings (rows 0…n−1), as trained — no formula behind them.  # (N, d)"""
+    table = model.embeddings.position_embeddings.weight
+    return table[:n_positions].detach().numpy().astype(float)

@@ -16,7 +16,9 @@ def _diff(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 @torch.no_grad()
-def attention_vs_torch(seed: int = 0, batch: int = 2, heads: int = 3, t: int = 7, d_k: int = 16) -> dict[str, float]:
+def attention_vs_torch(
+    seed: int = 0, batch: int = 2, heads: int = 3, t: int = 7, d_k: int = 16
+) -> dict[str, float]:
     """Ours vs ``torch.nn.functional.scaled_dot_product_attention``: no mask, causal, padding mask."""
     generator = torch.Generator().manual_seed(seed)
     q, k, v = (torch.randn(batch, heads, t, d_k, generator=generator) for _ in range(3))

@@ -81,3 +81,27 @@ def rope_rotate(x: np.ndarray, positions: np.ndarray, base: float = 10_000.0) ->
     out[..., 0::2] = even * cos - odd * sin
     out[..., 1::2] = even * sin + odd * cos
     return out
+
+
+def cosine_similarity(vectors: np.ndarray) -> np.ndarray:
+    """Cosine similarity of every pair of rows.  # (N, N)"""
+    unit = vectors / np.linalg.norm(vectors, axis=-1, keepdims=True).clip(min=1e-12)
+    return unit @ unit.T
+
+
+def rope_scores(
+    d_model: int, n_positions: int, seed: int = 0, base: float = 10_000.0
+) -> tuple[np.ndarray, float]:
+    """S[m, n] = ⟨RoPE(q, m), RoPE(k, n)⟩ for one fixed q and k, and how far S is from depending on m − n only.
+
+    Returns the matrix and the largest spread (max − min) along any of its diagonals: rounding
+    level, because a rotation by m·ω and one by n·ω leave only (m − n)·ω between q and k.  # (N, N), float
+    """
+    rng = np.random.default_rng(seed)
+    q, k = rng.standard_normal(d_model), rng.standard_normal(d_model)
+    positions = np.arange(n_positions, dtype=float)
+    rq = rope_rotate(np.tile(q, (n_positions, 1)), positions, base)
+    rk = rope_rotate(np.tile(k, (n_positions, 1)), positions, base)
+    scores = rq @ rk.T
+    spread = max(np.ptp(np.diagonal(scores, offset=o)) for o in range(-n_positions + 1, n_positions))
+    return scores, float(spread)

@@ -1,0 +1,121 @@
+"""Heatmaps and small multiples for attention, projections and positional encodings."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+
+def _unique(labels: list[str]) -> list[str]:
+    """Plotly merges equal category labels; number repeated tokens so each keeps its own row."""
+    seen: dict[str, int] = {}
+    out = []
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+        out.append(label if seen[label] == 1 else f"{label} ({seen[label]})")
+    return out
+
+
+def heatmap(
+    matrix: np.ndarray,
+    *,
+    title: str,
+    x_labels: list[str] | None = None,
+    y_labels: list[str] | None = None,
+    x_title: str = "",
+    y_title: str = "",
+    colorscale: str = "Blues",
+    zmin: float | None = None,
+    zmax: float | None = None,
+    text_values: bool = False,
+    height: int | None = None,
+) -> go.Figure:
+    """One matrix, rows top to bottom, with optional token labels and printed values."""
+    values = np.where(np.isfinite(matrix), matrix, np.nan)
+    rows, cols = values.shape
+    trace = go.Heatmap(
+        z=values,
+        x=_unique(x_labels) if x_labels is not None else list(range(cols)),
+        y=_unique(y_labels) if y_labels is not None else list(range(rows)),
+        colorscale=colorscale,
+        zmin=zmin,
+        zmax=zmax,
+        # diverging scales are centred on 0 so the sign reads at a glance
+        zmid=0 if colorscale in ("RdBu", "RdBu_r") and zmin is None and zmax is None else None,
+        hovertemplate="row %{y}<br>column %{x}<br>value %{z:.4f}<extra></extra>",
+        texttemplate="%{z:.2f}" if text_values else None,
+    )
+    figure = go.Figure(trace)
+    figure.update_layout(
+        title=title,
+        xaxis={"title": x_title, "side": "bottom"},
+        yaxis={"title": y_title, "autorange": "reversed"},
+        height=height or min(620, 160 + 22 * rows),
+        margin={"l": 10, "r": 10, "t": 50, "b": 40},
+    )
+    return figure
+
+
+def head_grid(weights: np.ndarray, tokens: list[str], *, title: str, columns: int = 4) -> go.Figure:
+    """Every head's attention map, small, in one figure.  ``weights`` (h, T, T)."""
+    heads = weights.shape[0]
+    rows = math.ceil(heads / columns)
+    labels = _unique(tokens)
+    figure = make_subplots(
+        rows=rows,
+        cols=columns,
+        subplot_titles=[f"head {h}" for h in range(heads)],
+        horizontal_spacing=0.03,
+        vertical_spacing=0.08,
+    )
+    for h in range(heads):
+        figure.add_trace(
+            go.Heatmap(
+                z=weights[h],
+                x=labels,
+                y=labels,
+                coloraxis="coloraxis",
+                hovertemplate=f"head {h}<br>query %{{y}}<br>key %{{x}}<br>weight %{{z:.3f}}<extra></extra>",
+            ),
+            row=h // columns + 1,
+            col=h % columns + 1,
+        )
+    figure.update_yaxes(autorange="reversed", showticklabels=False)
+    figure.update_xaxes(showticklabels=False)
+    figure.update_layout(
+        title=title,
+        coloraxis={"colorscale": "Blues", "cmin": 0, "cmax": 1},
+        height=230 * rows + 60,
+        margin={"l": 10, "r": 10, "t": 70, "b": 10},
+    )
+    return figure
+
+
+def lines(
+    x, series: dict[str, np.ndarray], *, title: str, x_title: str, y_title: str, log_x: bool = False
+) -> go.Figure:
+    figure = go.Figure()
+    for name, values in series.items():
+        figure.add_trace(
+            go.Scatter(x=x, y=values, mode="lines+markers" if len(x) < 30 else "lines", name=name)
+        )
+    figure.update_layout(
+        title=title,
+        xaxis={"title": x_title, "type": "log" if log_x else "linear"},
+        yaxis_title=y_title,
+        height=340,
+        margin={"l": 10, "r": 10, "t": 50, "b": 40},
+        legend={"orientation": "h", "y": -0.25},
+    )
+    return figure
+
+
+def bars(labels: list[str], values: np.ndarray, *, title: str, y_title: str) -> go.Figure:
+    figure = go.Figure(go.Bar(x=labels, y=values, hovertemplate="%{x}: %{y:.3f}<extra></extra>"))
+    figure.update_layout(
+        title=title, yaxis_title=y_title, height=300, margin={"l": 10, "r": 10, "t": 50, "b": 40}
+    )
+    return figure

@@ -1,0 +1,106 @@
+"""Learn → Positional encoding: the paper's sinusoids, the article's formula, BERT's learned table, RoPE."""
+
+import numpy as np
+import streamlit as st
+
+from core.transformer import positional as pe
+from core.viz import heatmaps
+from ui import learn, render
+from ui.runtime import through_router
+
+through_router()
+
+st.title("Positional encoding")
+st.markdown(
+    "Attention alone cannot tell 'dog bites man' from 'man bites dog': it treats tokens as a set. A "
+    "positional encoding adds a position-dependent vector to each token. The original Transformer uses "
+    "sines and cosines of geometrically spaced frequencies, interleaved:"
+)
+st.latex(r"PE_{(pos,2i)}=\sin\!\left(\frac{pos}{\text{base}^{2i/d_{model}}}\right),\qquad "
+         r"PE_{(pos,2i+1)}=\cos\!\left(\frac{pos}{\text{base}^{2i/d_{model}}}\right)")  # fmt: skip
+st.warning(
+    "The article this app is built from gives PE(i, j) = sin(i / 10000^(2j/d)) + cos(i / 10000^(2j/d)) for "
+    "every dimension j. That is not the paper's formula: it adds sine and cosine in every dimension instead "
+    "of putting them in alternate dimensions. The cost is shown below — the shift by k positions is no longer "
+    "a fixed linear map, which is the property that lets attention find relative positions easily.",
+    icon=":material/report:",
+)
+left, middle, right = st.columns(3)
+d_model = left.select_slider("d_model", [8, 16, 32, 64, 128, 256, 384, 512], value=64, key="pe-dmodel")
+length = middle.slider("positions", 8, 512, 100, key="pe-length")
+base = right.select_slider("base", [10, 100, 1_000, 10_000, 100_000], value=10_000, key="pe-base")
+
+paper = pe.sinusoidal(length, d_model, base)
+variant = pe.article_variant(length, d_model, base)
+left, right = st.columns(2)
+with left:
+    render.figure(heatmaps.heatmap(paper, title="Paper: sin / cos interleaved", x_title="dimension",
+                                   y_title="position", colorscale="RdBu", zmin=-1.5, zmax=1.5, height=420), key="pe-paper")  # fmt: skip
+with right:
+    render.figure(heatmaps.heatmap(variant, title="Article: sin + cos in every dimension", x_title="dimension",
+                                   y_title="position", colorscale="RdBu", zmin=-1.5, zmax=1.5, height=420), key="pe-variant")  # fmt: skip
+
+st.subheader("Each dimension is a wave")
+chosen = st.multiselect("Dimensions", list(range(d_model)), default=[0, 1, min(6, d_model - 1), min(7, d_model - 1)],
+                        key="pe-dims")  # fmt: skip
+render.figure(
+    heatmaps.lines(np.arange(length), {f"dim {d}": paper[:, d] for d in chosen}, title="Paper's encoding, chosen dimensions",
+                   x_title="position", y_title="value"),
+    key="pe-curves",
+)  # fmt: skip
+
+st.subheader("Similarity falls with distance")
+offsets, paper_sim = pe.similarity_by_offset(paper)
+_, variant_sim = pe.similarity_by_offset(variant)
+render.figure(
+    heatmaps.lines(offsets, {"paper": paper_sim, "article variant": variant_sim},
+                   title="Mean PE(pos) · PE(pos + k)", x_title="offset k", y_title="dot product"),
+    key="pe-offset",
+)  # fmt: skip
+
+st.subheader("Relative positions: PE(pos + k) as a linear function of PE(pos)")
+k = st.slider("Shift k", 1, min(50, length - 2), 3, key="pe-shift")
+exact = np.abs(paper[k:] - paper[:-k] @ pe.shift_matrix(d_model, k, base).T).max()
+_, paper_fit = pe.best_linear_shift(paper, k)
+_, variant_fit = pe.best_linear_shift(variant, k)
+left, middle, right = st.columns(3)
+left.metric(
+    "Paper, with the rotation M_k", f"{exact:.1e}", help="max |PE(pos+k) − M_k PE(pos)| over all positions"
+)
+middle.metric("Paper, best linear fit", f"{paper_fit:.1e}")
+right.metric(
+    "Article variant, best linear fit", f"{variant_fit:.2f}", help="No matrix does it: the error stays large."
+)
+st.markdown(
+    "For the paper's encoding, each (sin, cos) pair at frequency ω is rotated by the angle ω·k — the same "
+    "rotation at every position, so M_k exists and a layer can learn 'look k tokens back'. In the article's "
+    "version each dimension is one wave √2·sin(ω_j·pos + π/4) with its own frequency; shifting it needs the "
+    "matching cosine, which no other dimension holds, so even the best matrix leaves the error above."
+)
+
+st.subheader("BERT learns its positions instead")
+n_learned = min(length, 512)
+learned = learn.learned_positions(n_learned)
+left, right = st.columns(2)
+with left:
+    render.figure(heatmaps.heatmap(pe.cosine_similarity(learned), title=f"MiniLM's learned positions (first {n_learned})",
+                                   x_title="position", y_title="position", colorscale="Viridis", height=420), key="pe-learned")  # fmt: skip
+with right:
+    render.figure(heatmaps.heatmap(pe.cosine_similarity(pe.sinusoidal(n_learned, 384)), title="Sinusoidal, d_model = 384",
+                                   x_title="position", y_title="position", colorscale="Viridis", height=420), key="pe-sinsim")  # fmt: skip
+st.caption(
+    "Cosine similarity between positions. Training made MiniLM's table resemble the sinusoids: nearby positions are alike."
+)
+
+st.subheader("Rotary position embedding (RoPE)")
+st.markdown(
+    "Modern decoders (LLaMA, Qwen, …) rotate queries and keys instead of adding a vector: the pair "
+    "(x₂ᵢ, x₂ᵢ₊₁) at position m turns by m·ωᵢ. A query at m and a key at n then meet at angle (m − n)·ωᵢ, so "
+    "their dot product depends on the distance only."
+)
+scores, spread = pe.rope_scores(d_model, min(length, 64))
+render.figure(heatmaps.heatmap(scores, title="⟨RoPE(q, m), RoPE(k, n)⟩ for one q and k", x_title="key position n",
+                               y_title="query position m", colorscale="RdBu", height=420), key="pe-rope")  # fmt: skip
+st.metric("Largest spread along a diagonal (m − n fixed)", f"{spread:.1e}")
+with st.expander("The code that computed this", icon=":material/code:"):
+    st.code(learn.source_of("sinusoidal") + "\n\n" + learn.source_of("rope_rotate"), language="python")

@@ -1,0 +1,116 @@
+"""Learn → Self-attention, step by step: tokens → vectors → Q, K, V → scores → softmax → weighted sum."""
+
+import streamlit as st
+
+from core.errors import CoreError
+from core.viz import heatmaps
+from ui import learn, render
+from ui.runtime import through_router
+
+through_router()
+
+st.title("Self-attention, step by step")
+st.markdown(
+    "Each token asks a question (its **query**), offers a label (its **key**) and carries content (its "
+    "**value**). A token's new vector is a mix of every value, weighted by how well its query matches "
+    "each key. Here is one attention head doing exactly that, stage by stage."
+)
+st.latex(r"\mathrm{Attention}(Q,K,V)=\mathrm{softmax}\!\left(\frac{QK^\top}{\sqrt{d_k}}\right)V")
+
+mode = st.segmented_control(
+    "Input", ["A sentence through a real MiniLM head", "A toy example"], default="A sentence through a real MiniLM head",
+    key="attn-mode", required=True,
+)  # fmt: skip
+causal = st.toggle(
+    "Causal mask (each token sees only itself and earlier tokens, as in a decoder)", key="attn-causal"
+)
+try:
+    if mode == "A toy example":
+        left, middle, right = st.columns(3)
+        words = st.text_input("Words", "the cat sat on the mat", key="attn-words")
+        d_model = left.select_slider("d_model", [4, 8, 16, 32], value=8, key="attn-dmodel")
+        d_k = middle.select_slider("d_k", [2, 4, 8, 16], value=4, key="attn-dk")
+        seed = right.number_input("seed", 0, 9999, 0, key="attn-seed")
+        steps = learn.toy_steps(words, d_model, d_k, causal, int(seed))
+    else:
+        text = st.text_input(
+            "Sentence", "The animal didn't cross the street because it was too tired.", key="attn-text"
+        )
+        left, right = st.columns(2)
+        layer = left.slider("Layer", 0, 5, 0, key="attn-layer")
+        head = right.slider("Head", 0, 11, 0, key="attn-head")
+        steps = learn.head_steps(text, layer, head, causal)
+except (CoreError, ValueError) as error:
+    st.error(str(error))
+    st.stop()
+
+tokens = steps.tokens
+small = steps.d_k <= 8 and len(tokens) <= 12
+st.caption(f"{steps.source} · {len(tokens)} tokens · d_k = {steps.d_k}")
+st.subheader("1 · Tokens → vectors")
+render.figure(
+    heatmaps.heatmap(
+        steps.x, title="X: one vector per token", y_labels=tokens, x_title="dimension", colorscale="RdBu"
+    ),
+    key="attn-x",
+)
+st.subheader("2 · Queries, keys, values")
+columns = st.columns(3)
+for column, (name, matrix) in zip(
+    columns, (("Q = X W_Q", steps.q), ("K = X W_K", steps.k), ("V = X W_V", steps.v)), strict=True
+):
+    with column:
+        render.figure(
+            heatmaps.heatmap(
+                matrix, title=name, y_labels=tokens, x_title="d_k", colorscale="RdBu", text_values=small
+            ),
+            key=f"attn-{name[0]}",
+        )
+st.subheader("3 · Scores: how well each query matches each key")
+render.figure(
+    heatmaps.heatmap(steps.scores, title="Q Kᵀ / √d_k  (blank = masked, −∞)", x_labels=tokens, y_labels=tokens,
+                     x_title="key", y_title="query", colorscale="RdBu", text_values=len(tokens) <= 12),
+    key="attn-scores",
+)  # fmt: skip
+st.subheader("4 · Softmax: each row becomes weights that sum to 1")
+render.figure(
+    heatmaps.heatmap(steps.weights, title="attention weights", x_labels=tokens, y_labels=tokens, x_title="key",
+                     y_title="query", zmin=0, zmax=1, text_values=len(tokens) <= 12),
+    key="attn-weights",
+)  # fmt: skip
+st.caption(f"Row sums: min {steps.weights.sum(axis=1).min():.6f}, max {steps.weights.sum(axis=1).max():.6f}.")
+st.subheader("5 · Weighted sum of the values")
+render.figure(
+    heatmaps.heatmap(steps.output, title="output = weights · V", y_labels=tokens, x_title="d_k", colorscale="RdBu",
+                     text_values=small),
+    key="attn-output",
+)  # fmt: skip
+st.metric(
+    "Max |ours − torch.nn.functional.scaled_dot_product_attention|", f"{steps.diff_vs_torch:.1e}",
+    help="The same Q, K, V (and mask) through PyTorch's own attention.",
+)  # fmt: skip
+
+st.header("Why divide by √d_k?")
+st.markdown(
+    "If the entries of q and k have variance 1, their dot product has variance d_k. Without scaling, "
+    "scores grow with the head size, the softmax saturates — one key takes almost all the weight — and "
+    "its gradients vanish. Dividing by √d_k brings the variance back to 1."
+)
+n_keys = st.slider("Number of keys", 4, 128, 32, key="attn-nkeys")
+demo = learn.scaling((1, 2, 4, 8, 16, 32, 64, 128, 256, 512), n_keys)
+left, right = st.columns(2)
+with left:
+    render.figure(
+        heatmaps.lines(demo["d_k"], {"scaled by √d_k": demo["entropy scaled"], "unscaled": demo["entropy unscaled"],
+                                     "uniform (log n)": demo["uniform entropy"]},
+                       title="Softmax entropy (nats)", x_title="d_k", y_title="entropy", log_x=True),
+        key="attn-entropy",
+    )  # fmt: skip
+with right:
+    render.figure(
+        heatmaps.lines(demo["d_k"], {"scaled by √d_k": demo["top weight scaled"], "unscaled": demo["top weight unscaled"]},
+                       title="Largest weight in a row", x_title="d_k", y_title="weight", log_x=True),
+        key="attn-top",
+    )  # fmt: skip
+with st.expander("The code that computed this", icon=":material/code:"):
+    st.code(learn.source_of("scaled_dot_product_attention"), language="python")

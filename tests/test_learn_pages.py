@@ -1,0 +1,89 @@
+"""The Learn pages in AppTest: each renders, reacts to its widgets, and shows its verification."""
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT
+
+TIMEOUT = 180
+
+
+@pytest.fixture(autouse=True)
+def clear_streamlit_caches():
+    st.cache_data.clear()
+    yield
+    st.cache_data.clear()
+
+
+def _page(path: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    at.switch_page(path).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _charts(at: AppTest) -> int:
+    return len(at.get("plotly_chart"))
+
+
+def _metric(at: AppTest, starts: str) -> str:
+    return next(m.value for m in at.metric if m.label.startswith(starts))
+
+
+def test_self_attention_page():
+    at = _page("pages/self_attention.py")
+    assert _charts(at) >= 8
+    assert float(_metric(at, "Max |ours − torch")) < 1e-5
+    at.toggle(key="attn-causal").set_value(True).run()
+    at.slider(key="attn-layer").set_value(3).run()
+    at.slider(key="attn-head").set_value(7).run()
+    assert not at.exception and float(_metric(at, "Max |ours − torch")) < 1e-5
+    at.segmented_control(key="attn-mode").set_value("A toy example").run()
+    at.text_input(key="attn-words").input("dogs chase cats").run()
+    at.select_slider(key="attn-dk").set_value(2).run()
+    assert not at.exception
+    at.text_input(key="attn-words").input("   ").run()
+    assert any("Please enter some text" in e.value for e in at.error)
+
+
+def test_multi_head_page():
+    at = _page("pages/multi_head.py")
+    assert float(_metric(at, "Max |ours − Hugging Face|, attention probabilities")) <= 1e-5
+    assert float(_metric(at, "Max |ours − Hugging Face|, attention block output")) <= 1e-5
+    table = at.dataframe[0].value
+    assert len(table) == 12 and "entropy (nats)" in table.columns
+    at.slider(key="mha-layer").set_value(5).run()
+    at.slider(key="mha-head").set_value(11).run()
+    at.selectbox(key="mha-stat").set_value("share to [CLS]").run()
+    assert not at.exception
+    verification = at.dataframe[-1].value
+    assert verification["within 1e-5"].all()
+
+
+def test_positional_page():
+    at = _page("pages/positional_encoding.py")
+    assert any("not the paper's formula" in w.value for w in at.warning)
+    assert float(_metric(at, "Paper, with the rotation")) < 1e-6
+    assert float(_metric(at, "Article variant")) > 0.01
+    at.select_slider(key="pe-dmodel").set_value(128).run()
+    at.slider(key="pe-length").set_value(200).run()
+    at.slider(key="pe-shift").set_value(10).run()
+    assert not at.exception
+    assert float(_metric(at, "Paper, best linear fit")) < 1e-6
+    assert float(_metric(at, "Largest spread")) < 1e-9
+    assert _charts(at) >= 7
+
+
+def test_encoder_decoder_page():
+    at = _page("pages/encoder_decoder.py")
+    assert _charts(at) == 6
+    trace = at.dataframe[0].value
+    assert "cross-attention weights" in set(trace["step"])
+    at.slider(key="ed-pad").set_value(0).run()
+    at.select_slider(key="ed-dmodel").set_value(32).run()
+    at.select_slider(key="ed-heads").set_value(4).run()
+    assert not at.exception
+    assert at.dataframe[-1].value["within 1e-5"].all()
+    at.text_input(key="ed-source").input(" ".join(["w"] * 30)).run()
+    assert any("24 tokens" in e.value for e in at.error)

@@ -1,0 +1,121 @@
+"""Learn section glue: the shared MiniLM encoder (eager attention) and cached computations."""
+
+from __future__ import annotations
+
+import inspect
+import threading
+
+import streamlit as st
+
+from core import catalog
+from core.errors import CoreError
+
+_lock = threading.Lock()
+
+
+@st.cache_resource(show_spinner="Loading the packaged MiniLM encoder…")
+def minilm():
+    """Tokenizer and encoder, eager attention (SDPA returns no attention weights)."""
+    from core import loading
+
+    return loading.load_encoder(catalog.MINILM, eager_attention=True)
+
+
+def _checked(text: str, max_chars: int = 500) -> str:
+    from core.tasks.inputs import check_text
+
+    return check_text(text, max_chars=max_chars)
+
+
+def head_steps(text: str, layer: int, head: int, causal: bool):
+    from core.transformer import explain
+
+    tokenizer, model = minilm()
+    cleaned = _checked(text)
+    with _lock:  # one shared tokenizer: never used by two sessions at once
+        return explain.minilm_head(model, tokenizer, cleaned, layer, head, causal)
+
+
+def toy_steps(words: str, d_model: int, d_k: int, causal: bool, seed: int):
+    from core.transformer import explain
+
+    tokens = _checked(words).split()
+    if len(tokens) > 16:
+        raise CoreError(
+            f"The toy example takes at most 16 words (got {len(tokens)}); use the sentence mode for more."
+        )
+    return explain.toy(tokens, d_model=d_model, d_k=d_k, causal=causal, seed=seed)
+
+
+@st.cache_data(show_spinner=False)
+def scaling(d_ks: tuple[int, ...], n_keys: int) -> dict:
+    from core.transformer import explain
+
+    return explain.scaling_demo(list(d_ks), n_keys=n_keys)
+
+
+def layer_report(text: str, layer: int):
+    from core.transformer.bert_layer import recompute_layer
+
+    tokenizer, model = minilm()
+    cleaned = _checked(text)
+    with _lock:
+        return recompute_layer(model, tokenizer, cleaned, layer)
+
+
+@st.cache_data(show_spinner="Checking our code against PyTorch…")
+def torch_checks() -> dict[str, dict[str, float]]:
+    from core.transformer import checks
+
+    return {
+        "scaled dot-product attention vs torch SDPA": checks.attention_vs_torch(),
+        "multi-head attention vs torch.nn.MultiheadAttention": checks.multihead_vs_torch(),
+        "layers vs torch.nn.TransformerEncoderLayer / DecoderLayer": checks.layers_vs_torch(),
+    }
+
+
+def source_of(name: str) -> str:
+    """The source of one of our Transformer functions, shown on the page so text and code cannot drift."""
+    from core.transformer import attention, layers, multihead, positional
+
+    objects = {
+        "scaled_dot_product_attention": attention.scaled_dot_product_attention,
+        "MultiHeadAttention.forward": multihead.MultiHeadAttention.forward,
+        "EncoderLayer.forward": layers.EncoderLayer.forward,
+        "DecoderLayer.forward": layers.DecoderLayer.forward,
+        "sinusoidal": positional.sinusoidal,
+        "rope_rotate": positional.rope_rotate,
+    }
+    return inspect.getsource(objects[name])
+
+
+def verification_table(results: dict[str, dict[str, float]], tolerance: float = 1e-5):
+    import pandas as pd
+
+    rows = [
+        {"check": group, "case": case, "max |ours − reference|": diff, "within 1e-5": diff <= tolerance}
+        for group, cases in results.items()
+        for case, diff in cases.items()
+    ]
+    st.dataframe(
+        pd.DataFrame(rows),
+        hide_index=True,
+        column_config={"max |ours − reference|": st.column_config.NumberColumn(format="%.2e")},
+        key=f"verify-{abs(hash(tuple(results))) % 10_000}",
+    )
+
+
+def learned_positions(n_positions: int):
+    from core.transformer.bert_layer import learned_positions as read
+
+    _, model = minilm()
+    return read(model, n_positions)
+
+
+def walkthrough(source: str, target: str, d_model: int, n_heads: int, n_pad: int, seed: int):
+    from core.transformer import walkthrough as walk
+
+    source_words, target_words = _checked(source).split(), _checked(target).split()
+    if len(source_words) + n_pad > 24 or len(target_words) > 24:
+        raise CoreError("Keep the toy sentences to 24 tokens or fewer each, padding included.")
+    return walk.run(source_words, target_words, d_model=d_model, n_heads=n_heads, n_pad=n_pad, seed=seed)
