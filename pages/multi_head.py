@@ -63,6 +63,12 @@ st.markdown(
     f"side into {len(report.tokens)} × {report.head_outputs.shape[0] * report.head_outputs.shape[-1]}, and W_O "
     "(384 × 384) lets every output dimension draw on every head."
 )
+concat = report.head_outputs.transpose(1, 0, 2).reshape(len(report.tokens), -1)
+render.figure(
+    heatmaps.heatmap(concat, title="Concat(head_1, …, head_12): 32 columns per head, side by side",
+                     y_labels=report.tokens, x_title="dimension (head h owns 32h … 32h+31)", colorscale="RdBu"),
+    key="mha-concat",
+)  # fmt: skip
 with st.expander("The code that computed this", icon=":material/code:"):
     st.code(learn.source_of("MultiHeadAttention.forward"), language="python")
 st.subheader("Checked against PyTorch")

@@ -98,6 +98,13 @@ st.markdown(
     "(x₂ᵢ, x₂ᵢ₊₁) at position m turns by m·ωᵢ. A query at m and a key at n then meet at angle (m − n)·ωᵢ, so "
     "their dot product depends on the distance only."
 )
+left, right = st.columns(2)
+pair = left.slider("Pair i", 0, d_model // 2 - 1, 0, key="pe-pair")
+steps = right.slider("Positions shown", 2, 16, 8, key="pe-rope-steps")
+path = pe.rope_pair_path(d_model, pair, steps, base=base)
+omega = pe.frequencies(d_model, base)[pair]
+render.figure(heatmaps.rotation_plot(path, title=f"A query's pair {pair} at positions 0…{steps - 1}: turned by m·ω, ω = {omega:.4g}"),
+              key="pe-rope-pair")  # fmt: skip
 scores, spread = pe.rope_scores(d_model, min(length, 64))
 render.figure(heatmaps.heatmap(scores, title="⟨RoPE(q, m), RoPE(k, n)⟩ for one q and k", x_title="key position n",
                                y_title="query position m", colorscale="RdBu", height=420), key="pe-rope")  # fmt: skip

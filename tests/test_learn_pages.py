@@ -69,6 +69,7 @@ def test_positional_page():
     at.select_slider(key="pe-dmodel").set_value(128).run()
     at.slider(key="pe-length").set_value(200).run()
     at.slider(key="pe-shift").set_value(10).run()
+    at.slider(key="pe-pair").set_value(5).run()
     assert not at.exception
     assert float(_metric(at, "Paper, best linear fit")) < 1e-6
     assert float(_metric(at, "Largest spread")) < 1e-9

@@ -94,6 +94,15 @@ def test_rope_depends_on_relative_position_only():
     assert np.allclose(np.linalg.norm(rotated, axis=1), np.linalg.norm(x, axis=1))
 
 
+def test_rope_pair_moves_on_a_circle():
+    path = positional.rope_pair_path(16, 2, 8)
+    radii = np.linalg.norm(path, axis=1)
+    assert np.allclose(radii, radii[0])
+    omega = positional.frequencies(16)[2]
+    angles = np.unwrap(np.arctan2(path[:, 1], path[:, 0]))
+    assert np.allclose(np.diff(angles), omega)
+
+
 def test_learned_positions_and_walkthrough(minilm):
     _, model = minilm
     assert learned_positions(model, 10).shape == (10, 384)

@@ -105,3 +105,14 @@ def rope_scores(
     scores = rq @ rk.T
     spread = max(np.ptp(np.diagonal(scores, offset=o)) for o in range(-n_positions + 1, n_positions))
     return scores, float(spread)
+
+
+def rope_pair_path(
+    d_model: int, pair: int, n_positions: int, seed: int = 0, base: float = 10_000.0
+) -> np.ndarray:
+    """One query's pair (x₂ᵢ, x₂ᵢ₊₁) after RoPE at positions 0…n−1: points on a circle, angle m·ωᵢ.  # (N, 2)"""
+    if not 0 <= pair < d_model // 2:
+        raise ValueError(f"pair must be between 0 and {d_model // 2 - 1}, got {pair}.")
+    q = np.random.default_rng(seed).standard_normal(d_model)
+    rotated = rope_rotate(np.tile(q, (n_positions, 1)), np.arange(n_positions, dtype=float), base)
+    return rotated[:, 2 * pair : 2 * pair + 2]

@@ -119,3 +119,31 @@ def bars(labels: list[str], values: np.ndarray, *, title: str, y_title: str) -> 
         title=title, yaxis_title=y_title, height=300, margin={"l": 10, "r": 10, "t": 50, "b": 40}
     )
     return figure
+
+
+def rotation_plot(points: np.ndarray, *, title: str) -> go.Figure:
+    """A 2-D vector at successive positions (rows of ``points``), drawn from the origin and labelled by position."""
+    figure = go.Figure()
+    for position, (x, y) in enumerate(points):
+        figure.add_trace(
+            go.Scatter(
+                x=[0, x],
+                y=[0, y],
+                mode="lines+markers+text",
+                text=["", f"m={position}"],
+                textposition="top center",
+                marker={"size": [0, 8]},
+                line={"width": 1.5},
+                showlegend=False,
+                hovertemplate=f"position {position}<br>(%{{x:.3f}}, %{{y:.3f}})<extra></extra>",
+            )
+        )
+    limit = float(np.abs(points).max()) * 1.25 or 1.0
+    figure.update_layout(
+        title=title,
+        xaxis={"range": [-limit, limit], "zeroline": True, "title": "x₂ᵢ"},
+        yaxis={"range": [-limit, limit], "zeroline": True, "scaleanchor": "x", "title": "x₂ᵢ₊₁"},
+        height=420,
+        margin={"l": 10, "r": 10, "t": 50, "b": 40},
+    )
+    return figure
