@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from ui.runtime import boot, sidebar_status
+from ui.runtime import boot, favicon, sidebar_status
 
-st.set_page_config(page_title="LM Lab", page_icon=":material/neurology:", layout="wide")
+st.set_page_config(page_title="LM Lab", page_icon=favicon(), layout="wide")
 boot()  # online/offline decided before any page can import transformers
 
 pages = {
@@ -32,6 +32,9 @@ pages = {
             title="Encoder and decoder",
             icon=":material/swap_horiz:",
         ),
+    ],
+    "Inspect": [
+        st.Page("pages/inspect_attention.py", title="Attention", icon=":material/hub:"),
     ],
     "Apply": [
         st.Page(

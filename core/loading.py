@@ -77,6 +77,14 @@ def local_dir(spec: ModelSpec) -> Path:
     raise ModelUnavailableError(f"Model {spec.key!r} comes from the Hub and has no local folder.")
 
 
+def _quiet_transformers() -> None:
+    """Loading reports and weight-loading bars go to the server log otherwise; LM Lab reports its own way."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
 def model_source(spec: ModelSpec) -> tuple[str, dict]:
     """What to pass to ``from_pretrained``: a verified folder, or a validated Hub id when online."""
     common = {"trust_remote_code": False, "use_safetensors": True}
@@ -102,6 +110,7 @@ def load_classifier(spec: ModelSpec, *, eager_attention: bool = False):
     """Tokenizer and sequence-classification model in eval mode, on the CPU, float32."""
     from transformers import AutoModelForSequenceClassification
 
+    _quiet_transformers()
     source, kwargs = model_source(spec)
     if eager_attention:
         kwargs["attn_implementation"] = "eager"
@@ -117,10 +126,14 @@ def load_encoder(spec: ModelSpec, *, eager_attention: bool = False):
     """Tokenizer and bare encoder (no task head) in eval mode."""
     from transformers import AutoModel
 
+    _quiet_transformers()
     source, kwargs = model_source(spec)
     if eager_attention:
         kwargs["attn_implementation"] = "eager"
-    model = AutoModel.from_pretrained(source, **kwargs)
+    try:
+        model = AutoModel.from_pretrained(source, **kwargs)
+    except OSError as error:
+        raise ModelUnavailableError(f"Could not load {spec.title}: {error}") from None
     model.eval()
     return load_tokenizer(spec), model
 

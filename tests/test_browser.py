@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -128,3 +129,30 @@ def test_learn_pages_in_a_browser(server, page, path, heading):
     page.wait_for_timeout(1500)
     assert page.locator("[data-testid='stException']").count() == 0
     _shot(page, path.strip("/") + ".png")
+
+
+def test_offline_bertviz_draws_and_a_hostile_token_stays_text(server, page):
+    """bertviz inside Streamlit's iframe, external hosts blocked: tokens drawn, no script runs from a token."""
+    dialogs, external = [], []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.on("requestfailed", lambda request: external.append(request.url))
+    hostile = "</script><img src=x onerror=alert(1)>"
+    page.goto(server + "/inspect_attention?text=" + urllib.parse.quote("a cat " + hostile + " sat"))
+    _settle(page, "Inspect attention")
+    page.wait_for_selector("iframe", timeout=90_000)
+    deadline = time.monotonic() + 60
+    texts: list[str] = []
+    while time.monotonic() < deadline and not texts:
+        for frame in page.frames:
+            if frame != page.main_frame:
+                texts = frame.evaluate(
+                    "Array.from(document.querySelectorAll('svg text')).map(t => t.textContent)"
+                )
+                if texts:
+                    break
+        page.wait_for_timeout(500)
+    assert "[CLS]" in texts and "cat" in texts, texts
+    assert any("script" in t for t in texts)  # the hostile token's word pieces are drawn as text
+    assert dialogs == []
+    assert [url for url in external if not url.startswith("http://127.0.0.1")] == []
+    _shot(page, "inspect.png")

@@ -75,6 +75,11 @@ SECTIONS = [
         "Padding, causal and cross-attention masks and the shapes flowing through an encoder and a decoder layer.",
     ),
     (
+        "Inspect → Attention",
+        "bertviz's head and model views that work offline, every layer × head, head statistics, attention "
+        "rollout, and two models compared head by head (what fine-tuning changed).",
+    ),
+    (
         "Apply → Sentiment",
         "Type a sentence and get positive or negative with class probabilities, from a MiniLM encoder "
         "fine-tuned here, a model trained from scratch, the VADER lexicon, or a Hub model when online — "

@@ -19,6 +19,22 @@ from core import settings
 _ROUTED = "_lmlab_routed"
 
 
+@st.cache_resource(show_spinner=False)
+def favicon():
+    """A small icon drawn here, so the browser tab needs no icon font from the internet."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    draw.rounded_rectangle((2, 2, 62, 62), radius=14, fill=(38, 70, 140, 255))
+    left, right = [(16, 14 + 12 * i) for i in range(4)], [(48, 14 + 12 * i) for i in range(4)]
+    for a, b, width in ((0, 1, 3), (1, 1, 5), (2, 3, 3), (3, 2, 2), (0, 0, 2)):  # attention lines
+        draw.line((left[a], right[b]), fill=(255, 255, 255, 230), width=width)
+    for x, y in left + right:
+        draw.ellipse((x - 4, y - 4, x + 4, y + 4), fill=(255, 200, 80, 255))
+    return image
+
+
 def boot() -> settings.Mode:
     """Decide online/offline once per process, before any page imports transformers."""
     st.session_state[_ROUTED] = True

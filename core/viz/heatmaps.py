@@ -59,17 +59,20 @@ def heatmap(
     return figure
 
 
-def head_grid(weights: np.ndarray, tokens: list[str], *, title: str, columns: int = 4) -> go.Figure:
+def head_grid(
+    weights: np.ndarray, tokens: list[str], *, title: str, columns: int = 4, titles: list[str] | None = None
+) -> go.Figure:
     """Every head's attention map, small, in one figure.  ``weights`` (h, T, T)."""
     heads = weights.shape[0]
+    titles = titles or [f"head {h}" for h in range(heads)]
     rows = math.ceil(heads / columns)
     labels = _unique(tokens)
     figure = make_subplots(
         rows=rows,
         cols=columns,
-        subplot_titles=[f"head {h}" for h in range(heads)],
-        horizontal_spacing=0.03,
-        vertical_spacing=0.08,
+        subplot_titles=titles,
+        horizontal_spacing=0.02 if columns > 6 else 0.03,
+        vertical_spacing=0.04 if rows > 3 else 0.08,
     )
     for h in range(heads):
         figure.add_trace(
@@ -78,7 +81,7 @@ def head_grid(weights: np.ndarray, tokens: list[str], *, title: str, columns: in
                 x=labels,
                 y=labels,
                 coloraxis="coloraxis",
-                hovertemplate=f"head {h}<br>query %{{y}}<br>key %{{x}}<br>weight %{{z:.3f}}<extra></extra>",
+                hovertemplate=f"{titles[h]}<br>query %{{y}}<br>key %{{x}}<br>weight %{{z:.3f}}<extra></extra>",
             ),
             row=h // columns + 1,
             col=h % columns + 1,
@@ -88,7 +91,7 @@ def head_grid(weights: np.ndarray, tokens: list[str], *, title: str, columns: in
     figure.update_layout(
         title=title,
         coloraxis={"colorscale": "Blues", "cmin": 0, "cmax": 1},
-        height=230 * rows + 60,
+        height=(130 if columns > 6 else 230) * rows + 60,
         margin={"l": 10, "r": 10, "t": 70, "b": 10},
     )
     return figure

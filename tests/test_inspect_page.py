@@ -1,0 +1,59 @@
+"""The Inspect page in AppTest: models, sentences, pairs, layer/head choice, compare mode."""
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT, TINY_KEY
+
+TIMEOUT = 180
+
+
+@pytest.fixture(autouse=True)
+def clear_streamlit_caches():
+    st.cache_resource.clear()
+    yield
+    st.cache_resource.clear()
+
+
+def _inspect() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    at.switch_page("pages/inspect_attention.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_inspect_minilm_views_and_controls():
+    at = _inspect()
+    assert len(at.get("iframe")) == 2  # bertviz head view and model view
+    assert len(at.get("plotly_chart")) >= 4  # all heads, one head, statistics, rollout
+    at.slider(key="inspect-layer").set_value(2).run()
+    at.slider(key="inspect-head").set_value(7).run()
+    at.selectbox(key="inspect-stat").set_value("mean distance (tokens)").run()
+    at.toggle(key="inspect-pair-on").set_value(True).run()
+    at.text_input(key="inspect-text-b").input("It purred loudly.").run()
+    assert not at.exception
+    at.text_input(key="inspect-text").input(" ".join(["long"] * 90)).run()
+    at.slider(key="inspect-window").set_value(20).run()
+    at.slider(key="inspect-start").set_value(30).run()
+    assert not at.exception
+    assert any("Showing tokens 30–49" in i.value for i in at.info)
+
+
+def test_compare_mode_and_a_trained_model(tiny_model):
+    at = _inspect()
+    at.selectbox(key="inspect-other").set_value("minilm-l6").run()
+    assert not at.exception
+    assert any("Most changed" in c.value and "0.000" in c.value for c in at.caption)
+    at.selectbox(key="inspect-model").set_value(TINY_KEY).run()
+    assert not at.exception
+    assert any("different shapes" in e.value for e in at.error)
+
+
+def test_untrained_model_and_empty_text(fresh_cache):
+    at = _inspect()
+    at.selectbox(key="inspect-model").set_value("sentiment-minilm").run()
+    assert any("not trained yet" in w.value for w in at.warning)
+    at.selectbox(key="inspect-model").set_value("minilm-l6").run()
+    at.text_input(key="inspect-text").input("").run()
+    assert any("Please enter some text" in e.value for e in at.error)

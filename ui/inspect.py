@@ -1,0 +1,49 @@
+"""Inspect page glue: shared attention models and the bertviz views in an iframe."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core import catalog
+from core.catalog import ModelSpec
+
+
+# Two attention models at once (the compare mode); each MiniLM-sized one takes ~100 MB.
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _attention_model(key: str, fingerprint: str):
+    from core.attention import AttentionModel
+
+    return AttentionModel(catalog.get_spec(key))
+
+
+def attention_model(spec: ModelSpec):
+    meta = catalog.read_metadata(spec.key) if spec.trained_here else None
+    with st.spinner(f"Loading {spec.title} with its attention weights…"):
+        return _attention_model(spec.key, (meta or {}).get("sha256", ""))
+
+
+def picker(label: str, *, key: str, default: str) -> ModelSpec:
+    from core.attention import inspectable_specs
+
+    specs = {spec.key: spec for spec in inspectable_specs()}
+    if key not in st.session_state or st.session_state[key] not in specs:
+        requested = st.query_params.get("model") if key == "inspect-model" else None
+        st.session_state[key] = requested if requested in specs else default
+    chosen = specs[
+        st.selectbox(
+            label,
+            list(specs),
+            format_func=lambda k: f"{specs[k].title} [{catalog.SOURCE_LABELS[specs[k].source]}]",
+            key=key,
+        )
+    ]
+    state = catalog.availability(chosen)
+    if not state.ready:
+        hint = " Train it on the Sentiment page first." if chosen.trained_here else ""
+        st.warning(f"{chosen.title}: {state.reason}.{hint}", icon=":material/block:")
+    return chosen
+
+
+def bertviz(html: str, *, height: int) -> None:
+    """Self-contained bertviz HTML (built by core.viz.bertviz_html: no CDN, tokens escaped)."""
+    st.iframe(html, height=height)
