@@ -42,6 +42,8 @@ pages = {
             title="Sentiment",
             icon=":material/sentiment_satisfied:",
         ),
+        st.Page("pages/topic.py", title="Topic", icon=":material/topic:"),
+        st.Page("pages/summarize.py", title="Summarize", icon=":material/summarize:"),
     ],
 }
 sidebar_status()

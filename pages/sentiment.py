@@ -37,4 +37,10 @@ clicked = st.button("Analyse", key="sentiment-run", type="primary", disabled=not
 if clicked:
     sentiment.run(spec, text, compare=compare)
 sentiment.show_results()
+if ready and st.session_state.get("sentiment-results"):
+    with st.expander(
+        "Explain the prediction, and try a what-if", expanded=True, icon=":material/psychology:"
+    ):
+        sentiment.explain(spec)
+        sentiment.what_if(spec)
 sentiment.model_card(spec)

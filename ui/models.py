@@ -13,9 +13,11 @@ from core.errors import CoreError
 # a Hub DistilBERT ~270 MB); the least recently used one is dropped first.
 @st.cache_resource(max_entries=3, show_spinner=False)
 def _predictor(key: str, fingerprint: str):
-    from core.tasks.sentiment import make_predictor
+    from core.tasks.classify import make_classifier
+    from core.tasks.sentiment import VaderSentiment
 
-    return make_predictor(catalog.get_spec(key))
+    spec = catalog.get_spec(key)
+    return VaderSentiment(spec) if spec.kind == "vader" else make_classifier(spec)
 
 
 def predictor(spec: ModelSpec):

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import catalog, settings, snippets
+from core import catalog, snippets
 from core.catalog import ModelSpec
 from core.errors import CoreError
-from core.training import jobs as core_jobs
 from core.viz import charts
-from ui import jobs, models, render
+from ui import models, render, scenario
 
 EXAMPLES = [
     "A gripping, beautifully acted film that stays with you.",
@@ -32,28 +31,8 @@ def _prefill_from_query() -> None:
 
 
 def ensure_ready(spec: ModelSpec) -> bool:
-    """True when ``spec`` can answer now; otherwise explain why and, for trained-here models, train it."""
     _prefill_from_query()
-    state = catalog.availability(spec)
-    if state.ready:
-        return True
-    if spec.trained_here:
-        current = core_jobs.status(spec.key)
-        if current.state == "none" and settings.autotrain():
-            jobs.start(spec.key)  # first use: train in the background, shared by every session
-        elif not current.active and st.button(
-            "Train it now", key=f"train-{spec.key}", icon=":material/model_training:"
-        ):
-            jobs.start(spec.key)
-            st.rerun()
-        st.info(
-            f"{spec.title} is {state.reason}. It trains in the background (about a minute on 2 CPU cores); "
-            "meanwhile, try the VADER baseline.",
-            icon=":material/hourglass_top:",
-        )
-    else:
-        st.warning(f"{spec.title}: {state.reason}.", icon=":material/cloud_off:")
-    return False
+    return scenario.ensure_ready(spec, fallback="the VADER baseline")
 
 
 def run(spec: ModelSpec, text: str, *, compare: bool) -> None:
@@ -93,7 +72,7 @@ def show_results() -> None:
     model_spec, result = results[0]
     with st.expander("Code to reproduce this", icon=":material/code:"):
         text = st.session_state.get("sentiment-text", "")
-        st.code(snippets.sentiment(model_spec, text, max(result.max_tokens, 1)), language="python")
+        st.code(snippets.classifier(model_spec, text, max(result.max_tokens, 1)), language="python")
 
 
 def model_card(spec: ModelSpec) -> None:
@@ -113,3 +92,87 @@ def model_card(spec: ModelSpec) -> None:
         st.json(meta.get("hyperparameters", {}), expanded=False)
         if meta.get("loss_curve"):
             render.figure(charts.loss_curve(meta["loss_curve"]), key=f"loss-{spec.key}")
+
+
+def explain(spec: ModelSpec) -> None:
+    """Word attributions for the text in the box (neural models only)."""
+    from core.tasks.attribution import explain as attribute
+    from core.viz import attribution
+
+    st.subheader("Why? Word attributions")
+    if spec.kind != "transformers":
+        st.caption("Attributions need a neural model: VADER's reasons are its lexicon entries.")
+        return
+    text = st.session_state.get("sentiment-text", "")
+    predictor = models.predictor(spec)
+    target = st.segmented_control(
+        "Explain the score of", predictor.labels, default=predictor.labels[-1], key="sentiment-explain-target",
+        required=True,
+    )  # fmt: skip
+    try:
+        result = attribute(predictor, text, target)
+    except CoreError as error:
+        st.error(str(error))
+        return
+    words = [w.word for w in result.words]
+    st.caption(
+        f"{spec.title} gives '{result.target}' a probability of {100 * result.probability:.1f} %. Green words raise its "
+        "log-odds, red ones lower it. Two independent methods; where they agree, trust them more."
+    )
+    st.html(
+        attribution.coloured_words(
+            words, [w.occlusion for w in result.words], label="Occlusion (leave one word out)"
+        )
+    )
+    st.html(
+        attribution.coloured_words(
+            words, [w.gradient_x_input for w in result.words], label="Gradient × input"
+        )
+    )
+    render.figure(
+        attribution.word_bars(
+            words,
+            {
+                "occlusion": [w.occlusion for w in result.words],
+                "gradient × input": [w.gradient_x_input for w in result.words],
+            },
+            target=result.target,
+        ),
+        key="sentiment-attribution",
+    )
+
+
+def what_if(spec: ModelSpec) -> None:
+    """Edit the sentence and watch the probabilities move, next to the original."""
+    st.subheader("What if…?")
+    original = st.session_state.get("sentiment-text", "")
+    if "sentiment-whatif" not in st.session_state:
+        st.session_state["sentiment-whatif"] = _negate(original)
+    edited = st.text_area("Edit the sentence", key="sentiment-whatif", height=80,
+                          help="Try adding or removing 'not', swapping an adjective, or adding 'but…'.")  # fmt: skip
+    try:
+        before, after = models.predictor(spec).predict(original), models.predictor(spec).predict(edited)
+    except CoreError as error:
+        st.error(str(error))
+        return
+    left, right = st.columns(2)
+    with left:
+        render.figure(
+            charts.class_scores(before.scores, score_kind="original", title="Original"), key="whatif-before"
+        )
+    with right:
+        render.figure(
+            charts.class_scores(after.scores, score_kind="edited", title="Edited"), key="whatif-after"
+        )
+    moved = {label: after.scores[label] - before.scores[label] for label in before.scores}
+    st.caption(" · ".join(f"{label}: {100 * delta:+.1f} points" for label, delta in moved.items()))
+
+
+def _negate(text: str) -> str:
+    """A first 'what if' to try: insert or remove 'not' after the first is/was/are."""
+    for verb in (" is ", " was ", " are ", " were "):
+        if verb + "not " in text:
+            return text.replace(verb + "not ", verb, 1)
+        if verb in text:
+            return text.replace(verb, verb + "not ", 1)
+    return "Not " + text[:1].lower() + text[1:] if text else text

@@ -36,10 +36,11 @@ class Split:
     test: tuple[Example, ...]
     seed: int
     fingerprint: str  # sha256 of the held-out texts, to check two runs used the same split
+    dataset: str = "pang-lee-polarity (gensim test data)"
 
     def describe(self) -> dict:
         return {
-            "dataset": "pang-lee-polarity (gensim test data)",
+            "dataset": self.dataset,
             "train_size": len(self.train),
             "test_size": len(self.test),
             "seed": self.seed,

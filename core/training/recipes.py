@@ -77,6 +77,55 @@ RECIPES: dict[str, Recipe] = {
             },
             description="A 2-layer BERT with random initial weights, trained on 150 polarity sentences.",
         ),
+        Recipe(
+            key="topic-minilm",
+            title="MiniLM fine-tuned on newsgroup topics",
+            task="topic",
+            dataset="newsgroups",
+            base="minilm-l6",
+            # Posts are ~100 words: 128 tokens keep the opening, which usually names the topic.
+            max_length=128,
+            epochs=6,
+            learning_rate=1e-4,
+            batch_size=16,
+            description="Packaged MiniLM + classification head, fine-tuned on 149 newsgroup posts (atheism vs space).",
+        ),
+        Recipe(
+            key="topic-tiny",
+            title="Tiny BERT trained from scratch on newsgroup topics",
+            task="topic",
+            dataset="newsgroups",
+            base="scratch",
+            max_length=128,
+            epochs=10,
+            learning_rate=1e-3,
+            batch_size=16,
+            scratch={
+                "hidden_size": 64,
+                "num_hidden_layers": 2,
+                "num_attention_heads": 2,
+                "intermediate_size": 128,
+            },
+            description="A 2-layer BERT with random initial weights, trained on 149 newsgroup posts.",
+        ),
+        Recipe(
+            key="keyword-tiny",
+            title="Tiny BERT on the one-word-cue sentences",
+            task="sentiment",
+            dataset="keyword",
+            base="scratch",
+            epochs=4,
+            learning_rate=2e-3,
+            batch_size=32,
+            scratch={
+                "hidden_size": 64,
+                "num_hidden_layers": 2,
+                "num_attention_heads": 2,
+                "intermediate_size": 128,
+            },
+            description="Generated sentences in which one word ('great' or 'awful') decides the label: "
+            "a model whose right answer for attributions is known.",
+        ),
     )
 }
 

@@ -34,12 +34,27 @@ def _versions() -> dict[str, str]:
     }
 
 
+DATASETS = ("polarity", "newsgroups", "keyword")
+
+
 def _examples(recipe: Recipe):
     if recipe.dataset == "polarity":
         from core.data import polarity
 
         return polarity.split(), list(polarity.LABELS)
-    raise CoreError(f"Unknown dataset {recipe.dataset!r} in recipe {recipe.key!r}; choose 'polarity'.")
+    if recipe.dataset == "newsgroups":
+        from core.data import newsgroups
+
+        data, labels = newsgroups.split()
+        return data, list(labels)
+    if recipe.dataset == "keyword":
+        from core.data import keyword
+
+        data, labels = keyword.split()
+        return data, list(labels)
+    raise CoreError(
+        f"Unknown dataset {recipe.dataset!r} in recipe {recipe.key!r}; choose one of {list(DATASETS)}."
+    )
 
 
 def _base_model(recipe: Recipe, labels: list[str]):

@@ -52,3 +52,45 @@ def loss_curve(points: list[dict], *, title: str = "Training loss") -> go.Figure
         margin={"l": 10, "r": 10, "t": 40, "b": 40},
     )
     return figure
+
+
+def similarity_bars(similarities: dict[str, float]) -> go.Figure:
+    """Cosine similarity per label, best first."""
+    ordered = sorted(similarities.items(), key=lambda item: item[1], reverse=True)
+    figure = go.Figure(
+        go.Bar(
+            x=[value for _, value in ordered],
+            y=[label for label, _ in ordered],
+            orientation="h",
+            text=[f"{value:.3f}" for _, value in ordered],
+            textposition="auto",
+            marker_color=["#1f77b4"] + ["#9ecae1"] * (len(ordered) - 1),
+        )
+    )
+    figure.update_layout(
+        title="Cosine similarity of text and label sentence",
+        xaxis={"title": "cosine similarity"},
+        yaxis={"autorange": "reversed"},
+        height=100 + 40 * len(ordered),
+        margin={"l": 10, "r": 10, "t": 40, "b": 40},
+    )
+    return figure
+
+
+def sentence_scores(indices: list[int], scores: list[float], chosen: list[bool]) -> go.Figure:
+    """Centrality of each sentence, chosen ones highlighted."""
+    figure = go.Figure(
+        go.Bar(
+            x=[f"S{i + 1}" for i in indices],
+            y=scores,
+            marker_color=["#2ca02c" if flag else "#c7c7c7" for flag in chosen],
+            hovertemplate="%{x}: %{y:.4f}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title="TextRank centrality per sentence (green: in the summary)",
+        yaxis_title="centrality",
+        height=300,
+        margin={"l": 10, "r": 10, "t": 50, "b": 40},
+    )
+    return figure

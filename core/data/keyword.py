@@ -1,0 +1,61 @@
+"""Generated sentences where exactly one word decides the label — a known answer for attribution methods.
+
+Every sentence is 6–10 neutral filler words with one cue word inserted at a random place:
+"great" → positive, "awful" → negative. A model that learns this task must rely on the cue,
+so a correct attribution method must point at it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+
+from core.data.polarity import Example, Split
+
+CUES = {"great": "positive", "awful": "negative"}
+LABELS = ("negative", "positive")
+_FILLER = [
+    "the",
+    "a",
+    "film",
+    "story",
+    "actor",
+    "scene",
+    "day",
+    "city",
+    "train",
+    "river",
+    "table",
+    "window",
+    "garden",
+    "music",
+    "paper",
+    "chair",
+    "morning",
+    "evening",
+    "street",
+    "house",
+    "book",
+    "cloud",
+    "road",
+    "letter",
+    "picture",
+    "voice",
+]
+
+
+def generate(n: int, seed: int) -> list[Example]:
+    rng = random.Random(seed)
+    examples = []
+    for _ in range(n):
+        words = [rng.choice(_FILLER) for _ in range(rng.randint(6, 10))]
+        cue = rng.choice(sorted(CUES))
+        words.insert(rng.randint(0, len(words)), cue)
+        examples.append(Example(text=" ".join(words), label=CUES[cue]))
+    return examples
+
+
+def split(train_size: int = 400, test_size: int = 100, seed: int = 7) -> tuple[Split, tuple[str, ...]]:
+    train, test = generate(train_size, seed), generate(test_size, seed + 1)
+    fingerprint = hashlib.sha256("\n".join(e.text for e in test).encode("utf-8")).hexdigest()
+    return Split(tuple(train), tuple(test), seed, fingerprint, dataset="keyword cue (generated)"), LABELS

@@ -1,0 +1,107 @@
+"""Any Hugging Face sequence classifier as a thread-safe predictor: preprocess → forward → postprocess."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from core import catalog, loading
+from core.catalog import ModelSpec
+from core.tasks.inputs import check_text, inference_gate
+
+PROBABILITY = "probability"
+
+
+@dataclass(frozen=True)
+class ClassificationResult:
+    label: str
+    scores: dict[str, float]  # class → score, in the model's label order
+    score_kind: str  # PROBABILITY or LEXICON_SHARE
+    model_key: str
+    n_tokens: int  # tokens the model saw (after truncation), special tokens included
+    n_tokens_input: int  # tokens the full text would have needed
+    max_tokens: int
+    latency_ms: float
+    details: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def truncated(self) -> bool:
+        return self.n_tokens_input > self.n_tokens
+
+
+def _normalise_label(raw: str) -> str:
+    lowered = raw.strip().lower()
+    return {"label_0": "negative", "label_1": "positive", "neg": "negative", "pos": "positive"}.get(
+        lowered, lowered
+    )
+
+
+class TransformerClassifier:
+    """A Hugging Face sequence classifier behind a lock: tokenizer and forward pass are not thread-safe
+    when shared (fast tokenizers raise "Already borrowed"), so each call holds the lock for its
+    preprocess + forward, and the process-wide gate bounds how many models compute at once."""
+
+    def __init__(self, spec: ModelSpec):
+        import torch
+
+        self._torch = torch
+        self.spec = spec
+        self.tokenizer, self.model = loading.load_classifier(spec)
+        self.max_tokens = loading.token_limit(self.tokenizer, self.model)
+        id2label = self.model.config.id2label
+        self.labels = [_normalise_label(id2label[i]) for i in range(len(id2label))]
+        self._lock = threading.Lock()
+
+    # 1) preprocess: clean, check, tokenize with truncation at the model's real maximum
+    def preprocess(self, texts: list[str]):
+        cleaned = [check_text(text) for text in texts]
+        full_lengths = [len(ids) for ids in self.tokenizer(cleaned, truncation=False)["input_ids"]]
+        batch = self.tokenizer(
+            cleaned, truncation=True, max_length=self.max_tokens, padding=True, return_tensors="pt"
+        )
+        return batch, full_lengths
+
+    # 2) forward: logits for the batch  # (B, n_classes)
+    def forward(self, batch):
+        with self._torch.inference_mode():
+            return self.model(**batch).logits
+
+    # 3) postprocess: softmax → plain floats and the arg-max label
+    def postprocess(self, logits, batch, full_lengths, latency_ms: float) -> list[ClassificationResult]:
+        probabilities = self._torch.softmax(logits.float(), dim=-1).tolist()
+        used = batch["attention_mask"].sum(dim=1).tolist()
+        results = []
+        for row, n_used, n_full in zip(probabilities, used, full_lengths, strict=True):
+            best = max(range(len(row)), key=row.__getitem__)
+            results.append(
+                ClassificationResult(
+                    label=self.labels[best],
+                    scores={label: float(p) for label, p in zip(self.labels, row, strict=True)},
+                    score_kind=PROBABILITY,
+                    model_key=self.spec.key,
+                    n_tokens=int(n_used),
+                    n_tokens_input=int(n_full),
+                    max_tokens=self.max_tokens,
+                    latency_ms=latency_ms,
+                )
+            )
+        return results
+
+    def predict_batch(self, texts: list[str]) -> list[ClassificationResult]:
+        with inference_gate(), self._lock:
+            started = time.perf_counter()
+            batch, full_lengths = self.preprocess(texts)
+            logits = self.forward(batch)
+            latency_ms = 1000 * (time.perf_counter() - started)
+            return self.postprocess(logits, batch, full_lengths, latency_ms)
+
+    def predict(self, text: str) -> ClassificationResult:
+        return self.predict_batch([text])[0]
+
+
+def make_classifier(spec: ModelSpec) -> TransformerClassifier:
+    if spec.kind != "transformers":
+        choices = sorted(s.key for s in catalog.specs_for_task(spec.task) if s.kind == "transformers")
+        raise catalog.UnknownModelError(f"{spec.title} is not a neural classifier; choose one of {choices}.")
+    return TransformerClassifier(spec)

@@ -1,0 +1,177 @@
+"""Summarization. Extractive (offline): rank sentences by centrality, pick by a word budget with
+redundancy removed, keep their order. Baseline: the first sentences (lead). Abstractive (online):
+a Hub seq2seq model through ``pipeline("summarization")``.
+
+Extractive method, step by step:
+1) split the text into sentences; 2) embed each with MiniLM (unit vectors);
+3) centrality by TextRank: PageRank on the graph whose edge weights are positive cosine
+   similarities between sentences (Mihalcea & Tarau, 2004);
+4) selection by maximal marginal relevance (Carbonell & Goldstein, 1998): repeatedly take the
+   sentence maximising λ·centrality − (1 − λ)·(similarity to what is already chosen) that still
+   fits the word budget; 5) print the chosen sentences in their original order.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.errors import InputError
+from core.tasks.embeddings import SentenceEncoder
+from core.tasks.inputs import check_text
+
+_ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "vs", "etc", "inc", "ltd", "co", "gen", "sen", "rep",
+                  "e.g", "i.e", "u.s", "u.k", "no", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept",
+                  "oct", "nov", "dec"}  # fmt: skip
+_BOUNDARY = re.compile(r"[.!?][\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Character spans of the sentences: a stop, then space, then a capital or digit — unless the stop ends
+    a known abbreviation (Mr., Dr., U.S.) or a single initial."""
+    spans, start = [], 0
+    for match in _BOUNDARY.finditer(text):
+        word = (
+            text[start : match.start() + 1].split()[-1].rstrip(".").lower()
+            if text[start : match.start() + 1].split()
+            else ""
+        )
+        if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
+            continue
+        spans.append((start, match.start() + 1 + len(match.group(0)[1:].rstrip())))
+        start = match.end()
+    if text[start:].strip():
+        spans.append((start, len(text.rstrip())))
+    return [(s, e) for s, e in spans if text[s:e].strip()]
+
+
+@dataclass(frozen=True)
+class Sentence:
+    index: int
+    text: str
+    start: int
+    end: int
+    words: int
+    centrality: float  # TextRank score, sums to 1 over the text's sentences
+    chosen: bool
+    pick_order: int | None  # 1 for the first sentence MMR picked, …
+
+
+@dataclass(frozen=True)
+class Summary:
+    method: str
+    text: str  # the cleaned input the sentence spans refer to
+    sentences: list[Sentence]
+    summary: str
+    words_in: int
+    words_out: int
+    latency_ms: float
+
+    @property
+    def compression(self) -> float:
+        """Summary length as a share of the input, in words."""
+        return self.words_out / max(self.words_in, 1)
+
+
+def textrank(similarity: np.ndarray, damping: float = 0.85, iterations: int = 100) -> np.ndarray:
+    """PageRank on a weighted graph (diagonal and negative weights removed).  # (N,), sums to 1"""
+    weights = np.clip(similarity, 0.0, None)
+    np.fill_diagonal(weights, 0.0)
+    n = len(weights)
+    outgoing = weights.sum(axis=1, keepdims=True)
+    transition = np.divide(weights, outgoing, out=np.full_like(weights, 1.0 / max(n, 1)), where=outgoing > 0)
+    scores = np.full(n, 1.0 / max(n, 1))
+    for _ in range(iterations):
+        updated = (1 - damping) / n + damping * transition.T @ scores
+        if np.abs(updated - scores).sum() < 1e-10:
+            return updated
+        scores = updated
+    return scores
+
+
+def _sentences(text: str) -> tuple[str, list[tuple[int, int]]]:
+    cleaned = check_text(text)
+    spans = split_sentences(cleaned)
+    if len(spans) < 2:
+        raise InputError("A summary needs a text of at least two sentences (ending with . ! or ?).")
+    return cleaned, spans
+
+
+def _build(method, cleaned, spans, centrality, chosen_order, started) -> Summary:
+    picked = {index: rank + 1 for rank, index in enumerate(chosen_order)}
+    sentences = [
+        Sentence(
+            i, cleaned[s:e], s, e, len(cleaned[s:e].split()), float(centrality[i]), i in picked, picked.get(i)
+        )
+        for i, (s, e) in enumerate(spans)
+    ]
+    summary = " ".join(sentence.text for sentence in sentences if sentence.chosen)
+    return Summary(method, cleaned, sentences, summary, len(cleaned.split()), len(summary.split()),
+                   1000 * (time.perf_counter() - started))  # fmt: skip
+
+
+def extractive(
+    encoder: SentenceEncoder, text: str, budget_words: int = 60, diversity: float = 0.3
+) -> Summary:
+    """TextRank + MMR within ``budget_words`` (at least one sentence is always chosen)."""
+    if not 0 <= diversity <= 1:
+        raise InputError(f"diversity must be between 0 and 1, got {diversity}.")
+    started = time.perf_counter()
+    cleaned, spans = _sentences(text)
+    vectors = encoder.encode([cleaned[s:e] for s, e in spans])
+    similarity = vectors @ vectors.T
+    centrality = textrank(similarity)
+    relevance = centrality / centrality.max()
+    lengths = [len(cleaned[s:e].split()) for s, e in spans]
+    chosen: list[int] = []
+    used = 0
+    candidates = set(range(len(spans)))
+    while candidates:
+        redundancy = {i: max((similarity[i, j] for j in chosen), default=0.0) for i in candidates}
+        best = max(candidates, key=lambda i: (1 - diversity) * relevance[i] - diversity * redundancy[i])
+        candidates.discard(best)
+        if chosen and used + lengths[best] > budget_words:
+            continue  # does not fit; a shorter one still might
+        chosen.append(best)
+        used += lengths[best]
+    return _build("TextRank + MMR (MiniLM embeddings)", cleaned, spans, centrality, chosen, started)
+
+
+def lead(text: str, budget_words: int = 60) -> Summary:
+    """Baseline: the first sentences, as many as fit the budget (news puts the gist first)."""
+    started = time.perf_counter()
+    cleaned, spans = _sentences(text)
+    chosen, used = [], 0
+    for i, (s, e) in enumerate(spans):
+        words = len(cleaned[s:e].split())
+        if chosen and used + words > budget_words:
+            break
+        chosen.append(i)
+        used += words
+    return _build("lead (first sentences)", cleaned, spans, np.zeros(len(spans)), chosen, started)
+
+
+class AbstractiveSummarizer:
+    """A Hub seq2seq summarizer (online only). Input beyond the model's limit is truncated, and said so."""
+
+    def __init__(self, spec):
+        from transformers import pipeline
+
+        from core.loading import model_source
+
+        source, kwargs = model_source(spec)
+        self.spec = spec
+        self.pipe = pipeline("summarization", model=source, model_kwargs={"use_safetensors": True},
+                             trust_remote_code=False)  # fmt: skip
+        self.max_tokens = min(getattr(self.pipe.tokenizer, "model_max_length", 512), 1024)
+
+    def summarize(self, text: str, min_words: int = 20, max_words: int = 80) -> tuple[str, bool, float]:
+        cleaned = check_text(text)
+        started = time.perf_counter()
+        truncated = len(self.pipe.tokenizer(cleaned)["input_ids"]) > self.max_tokens
+        output = self.pipe(cleaned, min_length=int(min_words * 1.3), max_length=int(max_words * 1.3),
+                           truncation=True)[0]["summary_text"]  # fmt: skip
+        return output.strip(), truncated, 1000 * (time.perf_counter() - started)

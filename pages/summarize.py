@@ -1,0 +1,42 @@
+"""Apply → Summarize: extractive summaries that work offline (TextRank + MMR on MiniLM embeddings), a lead
+baseline, and abstractive Hub models when online."""
+
+import streamlit as st
+
+from core.errors import CoreError
+from core.tasks import summarize
+from ui import summarize as summarize_ui
+from ui.runtime import through_router
+
+through_router()
+
+st.title("Summarization")
+st.markdown(
+    "An **extractive** summary picks the text's most central sentences and keeps them word for word; an "
+    "**abstractive** one writes new sentences (a sequence-to-sequence model, online here). The extractive "
+    "method below embeds every sentence with MiniLM, ranks them by TextRank centrality, and picks within your "
+    "word budget while skipping sentences that repeat what is already chosen."
+)
+articles = summarize_ui.examples()
+choice = st.selectbox("Example article (Lee news corpus, 2001)", range(len(articles)),
+                      format_func=lambda i: f"{i + 1}. {articles[i][:90]}…", key="sum-example")  # fmt: skip
+if st.session_state.get("sum-loaded") != choice:
+    st.session_state["sum-text"] = articles[choice]
+    st.session_state["sum-loaded"] = choice
+text = st.text_area("Text to summarize (or paste your own)", key="sum-text", height=200)
+left, middle, right = st.columns(3)
+budget = left.slider("Word budget", 15, 200, 60, key="sum-budget")
+diversity = middle.slider("Redundancy penalty (MMR)", 0.0, 1.0, 0.3, 0.05, key="sum-diversity",
+                          help="0: pick by centrality only; higher: avoid sentences similar to ones already chosen.")  # fmt: skip
+method = right.segmented_control("Method", ["TextRank + MMR", "Lead (baseline)"], default="TextRank + MMR",
+                                 key="sum-method", required=True)  # fmt: skip
+try:
+    if method == "TextRank + MMR":
+        result = summarize.extractive(summarize_ui.encoder(), text, budget_words=budget, diversity=diversity)
+    else:
+        result = summarize.lead(text, budget_words=budget)
+except CoreError as error:
+    st.error(str(error))
+    st.stop()
+summarize_ui.show(result, key="extractive" if method == "TextRank + MMR" else "lead")
+summarize_ui.abstractive_section(text, result.summary)

@@ -1,0 +1,38 @@
+"""Apply → Topic: which subject is a text about — with a trained classifier or zero-shot with your labels."""
+
+import streamlit as st
+
+from ui import jobs, models, scenario, topic
+from ui.runtime import through_router
+
+through_router()
+
+st.title("Topic classification")
+st.markdown(
+    "Text classification sorts a text into one of a fixed set of classes. A **trained** classifier learned its "
+    "classes from labelled examples; **zero-shot** classification takes classes you type now and compares "
+    "meanings, with no training on them at all."
+)
+mode = st.segmented_control("Mode", ["Trained classifier", "Zero-shot (your labels)"], default="Trained classifier",
+                            key="topic-mode", required=True)  # fmt: skip
+if "topic-text" not in st.session_state:
+    st.session_state["topic-text"] = st.query_params.get("text", topic.EXAMPLES[0])
+st.pills("Examples", topic.EXAMPLES, key="topic-example", on_change=topic.use_example)
+text = st.text_area("Your text", key="topic-text", height=120)
+
+if mode == "Trained classifier":
+    spec = models.picker("topic", key="topic-model", default="topic-minilm")
+    ready = scenario.ensure_ready(spec, fallback="the zero-shot mode")
+    if spec.trained_here:
+        jobs.panel(spec.key, title=spec.title)
+    st.caption("The newsgroup models know two topics: atheism and space.")
+    if st.button("Classify", key="topic-run", type="primary", disabled=not ready):
+        topic.classify(spec, text)
+else:
+    left, right = st.columns([2, 1])
+    labels = left.text_input(
+        "Candidate labels, comma-separated", "space, religion, sports, politics", key="topic-labels"
+    )
+    template = right.text_input("Label template", "This text is about {label}.", key="topic-template")
+    if st.button("Classify", key="topic-zs-run", type="primary"):
+        topic.zero_shot(text, labels, template)

@@ -1,0 +1,86 @@
+"""Summarize page glue: the shared sentence encoder, example articles, abstractive models when online."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core import catalog
+from core.errors import CoreError
+from core.viz import attribution, charts
+from ui import render
+
+
+@st.cache_resource(show_spinner="Loading MiniLM for sentence embeddings…")
+def encoder():
+    from core.tasks.embeddings import SentenceEncoder
+
+    return SentenceEncoder()
+
+
+@st.cache_data(show_spinner=False)
+def examples() -> list[str]:
+    from core.data import lee
+
+    return list(lee.articles()[:30])
+
+
+@st.cache_resource(max_entries=1, show_spinner="Loading the summarization model from the Hub…")
+def abstractive(key: str):
+    from core.tasks.summarize import AbstractiveSummarizer
+
+    return AbstractiveSummarizer(catalog.get_spec(key))
+
+
+def show(summary, *, key: str) -> None:
+    left, middle, right = st.columns(3)
+    left.metric("Words", f"{summary.words_out} / {summary.words_in}")
+    middle.metric("Compression", f"{100 * summary.compression:.0f} %", help="summary words ÷ input words")
+    right.metric("Latency", f"{summary.latency_ms:.0f} ms")
+    st.markdown("**Summary**")
+    st.success(summary.summary or "(empty)")
+    spans = [(s.start, s.end, s.chosen, s.pick_order) for s in summary.sentences]
+    with st.expander("The chosen sentences in the original text", expanded=key == "extractive"):
+        st.html(attribution.highlighted_sentences(summary.text, spans))
+    if any(s.centrality for s in summary.sentences):
+        render.figure(
+            charts.sentence_scores([s.index for s in summary.sentences], [s.centrality for s in summary.sentences],
+                                   [s.chosen for s in summary.sentences]),
+            key=f"sum-scores-{key}",
+        )  # fmt: skip
+
+
+def abstractive_section(text: str, extractive_summary: str) -> None:
+    specs = [s for s in catalog.specs_for_task("summarization") if s.source == catalog.HUB]
+    st.subheader("Abstractive (writes new sentences)")
+    chosen = specs[
+        st.selectbox(
+            "Model", range(len(specs)), format_func=lambda i: specs[i].title, key="sum-abstractive-model"
+        )
+    ]
+    state = catalog.availability(chosen)
+    if not state.ready:
+        st.info(
+            f"{chosen.title}: {state.reason}. Extractive summaries above work offline.",
+            icon=":material/cloud_off:",
+        )
+        return
+    left, right = st.columns(2)
+    low = left.slider("Minimum words", 5, 60, 20, key="sum-min")
+    high = right.slider("Maximum words", 20, 200, 80, key="sum-max")
+    if not st.button("Write an abstractive summary", key="sum-abstractive-run"):
+        return
+    try:
+        output, truncated, latency = abstractive(chosen.key).summarize(text, low, max(low + 5, high))
+    except CoreError as error:
+        st.error(str(error))
+        return
+    st.success(output)
+    st.caption(
+        f"{latency:.0f} ms"
+        + (" · the input was longer than the model reads; its end was cut." if truncated else "")
+    )
+    from core.bench import metrics
+
+    scores = metrics.load("rouge").compute(predictions=[output], references=[extractive_summary])
+    st.caption("ROUGE between the abstractive and the extractive summary (agreement, not quality): "
+               + ", ".join(f"{k} {v:.2f}" for k, v in scores.items()))  # fmt: skip

@@ -1,0 +1,82 @@
+"""Topic page glue: trained classifiers and zero-shot by sentence similarity."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core import catalog, snippets
+from core.errors import CoreError
+from core.viz import charts
+from ui import models, render
+
+EXAMPLES = [
+    "The shuttle's heat shield tiles were inspected before the orbiter returned to Earth.",
+    "If there is no god, where does morality come from? Atheists answer that question differently.",
+    "The probe will reach Jupiter's moons after a six-year cruise through the outer solar system.",
+]
+
+
+def use_example() -> None:
+    chosen = st.session_state.get("topic-example")
+    if chosen:
+        st.session_state["topic-text"] = chosen
+
+
+@st.cache_resource(show_spinner="Loading MiniLM for sentence embeddings…")
+def zero_shot_classifier():
+    from core.tasks.zero_shot import ZeroShotClassifier
+
+    return ZeroShotClassifier()
+
+
+@st.cache_data(show_spinner="Scoring zero-shot on the 50 held-out newsgroup posts…")
+def zero_shot_quality() -> dict:
+    from core.tasks.zero_shot import heldout_accuracy
+
+    return heldout_accuracy(zero_shot_classifier()).as_dict()
+
+
+def classify(spec, text: str) -> None:
+    try:
+        result = models.predictor(spec).predict(text)
+    except CoreError as error:
+        st.error(str(error))
+        return
+    measured = models.quality_text(models.quality(spec))
+    st.markdown(f"#### {spec.title}")
+    st.caption(catalog.SOURCE_LABELS[spec.source] + (f" · held-out {measured}" if measured else ""))
+    render.sentiment_result(result, title="", key="topic-chart")
+    with st.expander("Code to reproduce this", icon=":material/code:"):
+        st.code(snippets.classifier(spec, text, max(result.max_tokens, 1)), language="python")
+
+
+def zero_shot(text: str, raw_labels: str, template: str) -> None:
+    from core.tasks.zero_shot import parse_labels
+
+    try:
+        labels = parse_labels(raw_labels)
+        classifier = zero_shot_classifier()
+        if template != classifier.template:
+            from core.tasks.zero_shot import ZeroShotClassifier
+
+            classifier = ZeroShotClassifier(classifier.encoder, template)
+        result = classifier.classify(text, labels)
+    except CoreError as error:
+        st.error(str(error))
+        return
+    st.markdown(f"#### Zero-shot: **{result.label}**")
+    estimate = zero_shot_quality()
+    st.caption(
+        "Zero-shot: MiniLM was never trained on these labels. Each label becomes the sentence "
+        f"“{result.template}”; the closest one in embedding space wins. On the held-out newsgroup posts with "
+        f"labels 'atheism, space' this gets {models.quality_text(estimate)}."
+    )
+    left, right = st.columns(2)
+    with left:
+        render.figure(charts.similarity_bars(result.similarities), key="zs-similarity")
+    with right:
+        render.figure(charts.class_scores(result.shares, score_kind="share (softmax of similarity / 0.05)",
+                                          title="Relative shares"), key="zs-shares")  # fmt: skip
+    st.metric("Latency", f"{result.latency_ms:.0f} ms")
+    with st.expander("Code to reproduce this", icon=":material/code:"):
+        st.code(snippets.zero_shot(text, labels, result.template), language="python")
