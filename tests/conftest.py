@@ -45,3 +45,15 @@ def fresh_cache(tmp_path, monkeypatch) -> Path:
     cache = tmp_path / "cache"
     monkeypatch.setenv("LMLAB_CACHE_HOME", str(cache))
     return cache
+
+
+@pytest.fixture(scope="session")
+def topic_tiny_model() -> Path:
+    """The tiny from-scratch newsgroup topic model, trained once per session (about 10 s)."""
+    from core.catalog import read_metadata
+    from core.training import jobs
+
+    os.environ["LMLAB_CACHE_HOME"] = str(SESSION_CACHE)
+    if read_metadata("topic-tiny") is None:
+        jobs.run_here("topic-tiny", {"epochs": 4})
+    return SESSION_CACHE / "models" / "topic-tiny"

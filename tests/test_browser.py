@@ -120,9 +120,11 @@ def test_home_in_a_browser(server, page):
         ("/multi_head", "Multi-head attention"),
         ("/positional_encoding", "Positional encoding"),
         ("/encoder_decoder", "Encoder and decoder"),
+        ("/topic", "Topic classification"),
+        ("/summarize", "Summarization"),
     ],
 )
-def test_learn_pages_in_a_browser(server, page, path, heading):
+def test_more_pages_in_a_browser(server, page, path, heading):
     page.goto(server + path)
     _settle(page, heading)
     page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=90_000)

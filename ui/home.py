@@ -83,7 +83,18 @@ SECTIONS = [
         "Apply → Sentiment",
         "Type a sentence and get positive or negative with class probabilities, from a MiniLM encoder "
         "fine-tuned here, a model trained from scratch, the VADER lexicon, or a Hub model when online — "
-        "side by side, each with its held-out accuracy and a 95 % confidence interval.",
+        "side by side, each with its held-out accuracy and a 95 % confidence interval — and which words pushed "
+        "the answer (occlusion, integrated gradients), with a what-if box.",
+    ),
+    (
+        "Apply → Topic",
+        "Newsgroup topics from a MiniLM fine-tuned here, or zero-shot with labels you type (sentence-embedding "
+        "similarity), each with its held-out accuracy.",
+    ),
+    (
+        "Apply → Summarize",
+        "Extractive summaries offline (TextRank + MMR on MiniLM embeddings, lead baseline) with the chosen "
+        "sentences highlighted; abstractive Hub models when online.",
     ),
 ]
 

@@ -117,7 +117,7 @@ def explain(spec: ModelSpec) -> None:
     words = [w.word for w in result.words]
     st.caption(
         f"{spec.title} gives '{result.target}' a probability of {100 * result.probability:.1f} %. Green words raise its "
-        "log-odds, red ones lower it. Two independent methods; where they agree, trust them more."
+        "log-odds, red ones lower it. The methods work differently; where they agree, trust them more."
     )
     st.html(
         attribution.coloured_words(
@@ -126,19 +126,19 @@ def explain(spec: ModelSpec) -> None:
     )
     st.html(
         attribution.coloured_words(
-            words, [w.gradient_x_input for w in result.words], label="Gradient × input"
+            words, [w.integrated_gradients for w in result.words], label="Integrated gradients"
         )
     )
-    render.figure(
-        attribution.word_bars(
-            words,
-            {
-                "occlusion": [w.occlusion for w in result.words],
-                "gradient × input": [w.gradient_x_input for w in result.words],
-            },
-            target=result.target,
-        ),
-        key="sentiment-attribution",
+    methods = {
+        "occlusion": [w.occlusion for w in result.words],
+        "integrated gradients": [w.integrated_gradients for w in result.words],
+        "gradient × input": [w.gradient_x_input for w in result.words],
+    }
+    render.figure(attribution.word_bars(words, methods, target=result.target), key="sentiment-attribution")
+    st.caption(
+        "Gradient × input is the classic one-step method; it fades when the model is very sure. Integrated "
+        f"gradients add up to the change in log-odds from an all-[PAD] baseline ({result.baseline_log_odds:+.2f}) "
+        f"to your text ({result.log_odds:+.2f})."
     )
 
 

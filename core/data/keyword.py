@@ -1,8 +1,9 @@
 """Generated sentences where exactly one word decides the label — a known answer for attribution methods.
 
-Every sentence is 6–10 neutral filler words with one cue word inserted at a random place:
-"great" → positive, "awful" → negative. A model that learns this task must rely on the cue,
-so a correct attribution method must point at it.
+Every sentence is 6–10 neutral filler words; a third of them get "great" (→ positive), a third
+"awful" (→ negative), at a random place, and the rest no cue (→ neutral). With the neutral class
+a model cannot get by on spotting just one of the cues: it must use both, so a correct
+attribution method must point at the cue word, with the right sign.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import random
 from core.data.polarity import Example, Split
 
 CUES = {"great": "positive", "awful": "negative"}
-LABELS = ("negative", "positive")
+LABELS = ("negative", "neutral", "positive")
 _FILLER = [
     "the",
     "a",
@@ -49,13 +50,14 @@ def generate(n: int, seed: int) -> list[Example]:
     examples = []
     for _ in range(n):
         words = [rng.choice(_FILLER) for _ in range(rng.randint(6, 10))]
-        cue = rng.choice(sorted(CUES))
-        words.insert(rng.randint(0, len(words)), cue)
-        examples.append(Example(text=" ".join(words), label=CUES[cue]))
+        cue = rng.choice([*sorted(CUES), None])
+        if cue is not None:
+            words.insert(rng.randint(0, len(words)), cue)
+        examples.append(Example(text=" ".join(words), label=CUES[cue] if cue else "neutral"))
     return examples
 
 
-def split(train_size: int = 400, test_size: int = 100, seed: int = 7) -> tuple[Split, tuple[str, ...]]:
+def split(train_size: int = 600, test_size: int = 150, seed: int = 7) -> tuple[Split, tuple[str, ...]]:
     train, test = generate(train_size, seed), generate(test_size, seed + 1)
     fingerprint = hashlib.sha256("\n".join(e.text for e in test).encode("utf-8")).hexdigest()
     return Split(tuple(train), tuple(test), seed, fingerprint, dataset="keyword cue (generated)"), LABELS

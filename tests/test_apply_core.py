@@ -1,0 +1,154 @@
+"""Topic data, zero-shot, attributions with a known answer, summarization, ROUGE — on real models."""
+
+import pickle
+import zlib
+
+import numpy as np
+import pytest
+from rouge_score import rouge_scorer
+
+from core import catalog
+from core.bench import metrics
+from core.data import keyword, lee, newsgroups
+from core.errors import InputError
+from core.tasks import summarize
+from core.tasks.attribution import explain
+from core.tasks.classify import TransformerClassifier
+from core.tasks.embeddings import SentenceEncoder
+from core.tasks.zero_shot import ZeroShotClassifier, parse_labels
+
+from conftest import SESSION_CACHE
+
+
+class _Boom:
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("echo pwned",))
+
+
+def test_newsgroups_split_and_restricted_unpickler():
+    split, labels = newsgroups.split()
+    assert labels == ("atheism", "space")
+    assert len(split.test) == 50 and {e.label for e in split.test} == set(labels)
+    assert not {e.text for e in split.train} & {e.text for e in split.test}
+    assert all("From:" not in e.text[:5] for e in split.train)
+    with pytest.raises(pickle.UnpicklingError, match="not allowed"):
+        newsgroups.restricted_loads(pickle.dumps(_Boom(), protocol=2))
+    with pytest.raises(pickle.UnpicklingError):
+        newsgroups.restricted_loads(zlib.decompress(zlib.compress(pickle.dumps(print))))
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    return SentenceEncoder()
+
+
+def test_zero_shot_labels_and_choices(encoder):
+    assert parse_labels("sports, politics ,science,Sports") == ["sports", "politics", "science"]
+    for bad in ("", "one", ",,,", ", ".join(f"l{i}" for i in range(13)), "a, " + "x" * 61):
+        with pytest.raises(InputError):
+            parse_labels(bad)
+    classifier = ZeroShotClassifier(encoder)
+    assert (
+        classifier.classify("NASA launched a rocket to the moon.", ["religion", "space", "cooking"]).label
+        == "space"
+    )
+    result = classifier.classify("The church service ended with a prayer.", ["religion", "space", "cooking"])
+    assert result.label == "religion" and sum(result.shares.values()) == pytest.approx(1)
+    with pytest.raises(InputError):
+        ZeroShotClassifier(encoder, template="no placeholder")
+
+
+@pytest.fixture(scope="module")
+def keyword_model():
+    """A tiny model trained (for real, with Trainer) on sentences where one word decides the label."""
+    import os
+
+    from core.training import jobs
+
+    os.environ["LMLAB_CACHE_HOME"] = str(SESSION_CACHE)
+    if catalog.read_metadata("keyword-tiny") is None:
+        jobs.run_here("keyword-tiny")
+    assert catalog.read_metadata("keyword-tiny")["metrics"]["accuracy"]["value"] > 0.95
+    return TransformerClassifier(catalog.get_spec("keyword-tiny"))
+
+
+@pytest.mark.parametrize("cue", ["great", "awful"])
+def test_both_attribution_methods_find_the_deciding_word(keyword_model, cue):
+    sentences = [example.text for example in keyword.generate(12, seed=99) if cue in example.text.split()]
+    assert sentences
+    for sentence in sentences:
+        result = explain(keyword_model, sentence, keyword.CUES[cue])  # explain the class the cue decides
+        cue_index = sentence.split().index(cue)
+        for method in ("occlusion", "integrated_gradients"):
+            scores = np.array([getattr(w, method) for w in result.words])
+            assert int(np.argmax(np.abs(scores))) == cue_index, (method, sentence, scores.round(3))
+            assert scores[cue_index] > 0
+        # completeness: integrated gradients add up to the change from the baseline
+        total = sum(w.integrated_gradients for w in result.words)
+        assert total == pytest.approx(result.log_odds - result.baseline_log_odds, rel=0.05, abs=0.05)
+
+
+def test_attribution_merges_word_pieces_and_limits_length(keyword_model):
+    result = explain(keyword_model, "unbelievably great storytelling")
+    assert [w.word for w in result.words] == ["unbelievably", "great", "storytelling"]
+    with pytest.raises(InputError, match="at most"):
+        explain(keyword_model, "word " * 61)
+
+
+def test_sentence_splitting():
+    text = (
+        'Mr. Smith went to Washington. He met Dr. Jones at 4.30 pm. Then U.S. officials said "Yes." It ended!'
+    )
+    sentences = [text[s:e] for s, e in summarize.split_sentences(text)]
+    assert sentences == ["Mr. Smith went to Washington.", "He met Dr. Jones at 4.30 pm.",
+                         'Then U.S. officials said "Yes."', "It ended!"]  # fmt: skip
+
+
+def test_extractive_summary_keeps_order_and_budget(encoder):
+    article = lee.articles()[0]
+    for budget in (30, 60, 120):
+        result = summarize.extractive(encoder, article, budget_words=budget)
+        chosen = [s for s in result.sentences if s.chosen]
+        assert chosen and (result.words_out <= budget or len(chosen) == 1)
+        assert [s.index for s in chosen] == sorted(s.index for s in chosen)
+        assert result.summary == " ".join(s.text for s in chosen)
+        assert all(s.text in article for s in chosen)
+        assert sum(s.centrality for s in result.sentences) == pytest.approx(1.0)
+        assert 0 < result.compression < 1
+
+
+def test_lead_baseline_and_bad_inputs(encoder):
+    article = lee.articles()[1]
+    result = summarize.lead(article, budget_words=40)
+    assert result.sentences[0].chosen and all(
+        s.chosen for s in result.sentences[: len([x for x in result.sentences if x.chosen])]
+    )
+    with pytest.raises(InputError, match="at least two sentences"):
+        summarize.extractive(encoder, "Just one sentence here.")
+    with pytest.raises(InputError):
+        summarize.extractive(encoder, "Two. Sentences.", diversity=2)
+
+
+def test_textrank_prefers_the_hub_of_a_star():
+    similarity = np.eye(4)
+    similarity[0, 1:] = similarity[1:, 0] = 0.9
+    scores = summarize.textrank(similarity)
+    assert scores.sum() == pytest.approx(1) and int(np.argmax(scores)) == 0
+
+
+def test_rouge_module_matches_rouge_score():
+    predictions = ["the cat sat on the mat today", "rain fell in sydney", "nothing in common"]
+    references = [
+        "a cat sat on a mat",
+        "heavy rain fell across sydney and the hunter",
+        "entirely different words",
+    ]
+    ours = metrics.load("rouge").compute(predictions=predictions, references=references)
+    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"])
+    for name in ("rouge1", "rouge2", "rougeL"):
+        reference = np.mean(
+            [scorer.score(r, p)[name].fmeasure for p, r in zip(predictions, references, strict=True)]
+        )
+        assert ours[name] == pytest.approx(reference, abs=1e-9)

@@ -1,0 +1,82 @@
+"""Topic, Summarize and the explained Sentiment page in AppTest, with real models and bad inputs."""
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT, TINY_KEY
+
+TIMEOUT = 180
+
+
+@pytest.fixture(autouse=True)
+def clear_streamlit_caches():
+    st.cache_data.clear()
+    yield
+    st.cache_data.clear()
+
+
+def _page(path: str, **query) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    for name, value in query.items():
+        at.query_params[name] = value
+    at.switch_page(path).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_topic_with_a_trained_model(topic_tiny_model):
+    at = _page("pages/topic.py", model="topic-tiny")
+    assert at.selectbox(key="topic-model").value == "topic-tiny"
+    at.button_group(key="topic-example").set_value(at.button_group(key="topic-example").options[2]).run()
+    at.button(key="topic-run").click().run()
+    assert not at.exception and not at.error
+    assert any(m.label == "Latency" for m in at.metric)
+    assert any("held-out accuracy" in c.value for c in at.caption)
+    assert any("pipeline" in c.value for c in at.code)
+    at.text_area(key="topic-text").input("").run()
+    at.button(key="topic-run").click().run()
+    assert any("Please enter some text" in e.value for e in at.error)
+
+
+def test_zero_shot_with_custom_labels():
+    at = _page("pages/topic.py")
+    at.segmented_control(key="topic-mode").set_value("Zero-shot (your labels)").run()
+    at.text_area(key="topic-text").input("The striker scored twice and the team won the cup final.").run()
+    at.text_input(key="topic-labels").input("football, astronomy, cooking").run()
+    at.button(key="topic-zs-run").click().run()
+    assert not at.exception and not at.error
+    assert any("Zero-shot: **football**" in m.value for m in at.markdown)
+    assert any("never trained on these labels" in c.value for c in at.caption)
+    at.text_input(key="topic-labels").input("football").run()
+    at.button(key="topic-zs-run").click().run()
+    assert any("at least two candidate labels" in e.value for e in at.error)
+
+
+def test_sentiment_explanation_and_what_if(tiny_model):
+    at = _page("pages/sentiment.py", model=TINY_KEY)
+    at.text_area(key="sentiment-text").input("The plot was dull and the acting was awful.").run()
+    at.button(key="sentiment-run").click().run()
+    assert not at.exception and not at.error
+    html = " ".join(str(element.proto) for element in at.get("html"))
+    assert "Occlusion" in html and "Integrated gradients" in html and "awful" in html
+    assert at.text_area(key="sentiment-whatif").value == "The plot was not dull and the acting was awful."
+    at.text_area(key="sentiment-whatif").input("The plot was lively and the acting was superb.").run()
+    assert not at.exception
+    assert any("points" in c.value for c in at.caption)
+    at.segmented_control(key="sentiment-explain-target").set_value("negative").run()
+    assert not at.exception
+
+
+def test_summarize_page():
+    at = _page("pages/summarize.py")
+    assert any(m.label == "Compression" for m in at.metric)
+    at.slider(key="sum-budget").set_value(100).run()
+    words = next(m.value for m in at.metric if m.label == "Words")
+    assert 60 < int(words.split("/")[0]) <= 100
+    at.segmented_control(key="sum-method").set_value("Lead (baseline)").run()
+    at.selectbox(key="sum-example").set_value(4).run()
+    assert not at.exception
+    assert any("needs internet" in i.value for i in at.info)  # abstractive models are greyed out offline
+    at.text_area(key="sum-text").input("Only one sentence here").run()
+    assert any("at least two sentences" in e.value for e in at.error)
