@@ -203,6 +203,21 @@ T5_SMALL = ModelSpec(
     description="A 60 M-parameter text-to-text model, prompted with 'summarize:'; from the Hub, needs internet.",
 )
 
+BART_MNLI = ModelSpec(
+    key="hub-bart-large-mnli",
+    title="BART-large MNLI zero-shot (Hub)",
+    task="zero-shot",
+    source=HUB,
+    kind="transformers",
+    location="facebook/bart-large-mnli",
+    license="MIT",
+    size_bytes=1_630_000_000,
+    description=(
+        "A 407 M-parameter model trained for natural-language inference: it scores whether the text entails "
+        "'This text is about {label}.' for each label. From the Hub; needs internet."
+    ),
+)
+
 STATIC_SPECS: tuple[ModelSpec, ...] = (
     MINILM,
     SENTIMENT_MINILM,
@@ -214,6 +229,7 @@ STATIC_SPECS: tuple[ModelSpec, ...] = (
     AG_NEWS_HUB,
     DISTILBART_CNN,
     T5_SMALL,
+    BART_MNLI,
 )
 
 

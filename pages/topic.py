@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from core import catalog
 from ui import jobs, models, scenario, topic
 from ui.runtime import through_router
 
@@ -34,5 +35,7 @@ else:
         "Candidate labels, comma-separated", "space, religion, sports, politics", key="topic-labels"
     )
     template = right.text_input("Label template", "This text is about {label}.", key="topic-template")
-    if st.button("Classify", key="topic-zs-run", type="primary"):
-        topic.zero_shot(text, labels, template)
+    method = topic.zero_shot_method()
+    blocked = method == "nli" and not catalog.availability(catalog.BART_MNLI).ready
+    if st.button("Classify", key="topic-zs-run", type="primary", disabled=blocked):
+        topic.zero_shot(text, labels, template, method)

@@ -48,6 +48,9 @@ def test_zero_shot_with_custom_labels():
     assert not at.exception and not at.error
     assert any("Zero-shot: **football**" in m.value for m in at.markdown)
     assert any("never trained on these labels" in c.value for c in at.caption)
+    at.segmented_control(key="topic-zs-method").set_value("BART-large MNLI (Hub)").run()
+    assert any("needs internet" in w.value for w in at.warning) and at.button(key="topic-zs-run").disabled
+    at.segmented_control(key="topic-zs-method").set_value("MiniLM similarity (offline)").run()
     at.text_input(key="topic-labels").input("football").run()
     at.button(key="topic-zs-run").click().run()
     assert any("at least two candidate labels" in e.value for e in at.error)

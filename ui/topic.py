@@ -50,11 +50,37 @@ def classify(spec, text: str) -> None:
         st.code(snippets.classifier(spec, text, max(result.max_tokens, 1)), language="python")
 
 
-def zero_shot(text: str, raw_labels: str, template: str) -> None:
+@st.cache_resource(max_entries=1, show_spinner="Loading the NLI model from the Hub…")
+def nli_classifier():
+    from core.tasks.zero_shot import NliZeroShot
+
+    return NliZeroShot(catalog.BART_MNLI)
+
+
+def zero_shot_method() -> str:
+    """MiniLM similarity always; the Hub's NLI model when online (listed with the reason otherwise)."""
+    state = catalog.availability(catalog.BART_MNLI)
+    options = ["MiniLM similarity (offline)", "BART-large MNLI (Hub)"]
+    choice = st.segmented_control(
+        "Zero-shot method", options, default=options[0], key="topic-zs-method", required=True
+    )
+    if choice == options[1] and not state.ready:
+        st.warning(f"{catalog.BART_MNLI.title}: {state.reason}.", icon=":material/cloud_off:")
+    return "nli" if choice == options[1] else "similarity"
+
+
+def zero_shot(text: str, raw_labels: str, template: str, method: str = "similarity") -> None:
     from core.tasks.zero_shot import parse_labels
 
     try:
         labels = parse_labels(raw_labels)
+        if method == "nli":
+            result = nli_classifier().classify(text, labels, template)
+            st.markdown(f"#### Zero-shot (NLI): **{result.label}**")
+            render.figure(charts.class_scores(result.shares, score_kind="entailment probability", title=""),
+                          key="zs-nli")  # fmt: skip
+            st.metric("Latency", f"{result.latency_ms:.0f} ms")
+            return
         classifier = zero_shot_classifier()
         if template != classifier.template:
             from core.tasks.zero_shot import ZeroShotClassifier

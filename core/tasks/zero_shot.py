@@ -89,3 +89,26 @@ def heldout_accuracy(classifier: ZeroShotClassifier | None = None, seed: int = 0
     similarities = vectors[: len(texts)] @ vectors[len(texts) :].T  # (n_texts, n_labels)
     predictions = [labels[int(i)] for i in similarities.argmax(axis=1)]
     return accuracy_with_ci(predictions, [example.label for example in split.test], seed=seed)
+
+
+class NliZeroShot:
+    """The Hub's NLI-based zero-shot pipeline (online only): entailment of "This text is about {label}."."""
+
+    def __init__(self, spec):
+        from transformers import pipeline
+
+        from core.loading import model_source
+
+        source, _ = model_source(spec)  # refuses clearly when offline
+        self.pipe = pipeline("zero-shot-classification", model=source, model_kwargs={"use_safetensors": True},
+                             trust_remote_code=False)  # fmt: skip
+
+    def classify(self, text: str, labels: list[str], template: str = TEMPLATE) -> ZeroShotResult:
+        cleaned = check_text(text)
+        started = time.perf_counter()
+        output = self.pipe(cleaned, candidate_labels=labels, hypothesis_template=template, truncation=True)
+        scores = dict(zip(output["labels"], output["scores"], strict=True))
+        ordered = {label: float(scores[label]) for label in labels}
+        return ZeroShotResult(
+            output["labels"][0], ordered, ordered, template, 1000 * (time.perf_counter() - started)
+        )
