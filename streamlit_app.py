@@ -33,6 +33,9 @@ pages = {
             icon=":material/swap_horiz:",
         ),
     ],
+    "Train": [
+        st.Page("pages/train.py", title="Train a classifier", icon=":material/model_training:"),
+    ],
     "Inspect": [
         st.Page("pages/inspect_attention.py", title="Attention", icon=":material/hub:"),
     ],

@@ -3,6 +3,10 @@
     python -m core.train --list
     python -m core.train --model sentiment-minilm
     python -m core.train --model sentiment-tiny --set epochs=3 --force
+    python -m core.train --name my-reviews --dataset csv --csv reviews.csv --text-column review \
+        --label-column stars --task sentiment --base minilm-l6 --set epochs=4 --set patience=2
+    torchrun --nproc_per_node 4 -m core.train --name big-run --dataset hub --hub-dataset imdb \
+        --text-column text --label-column label --task sentiment --base minilm-l6
 
 Exit codes: 0 trained (or already cached), 1 failed, 2 bad arguments, 3 already being
 trained elsewhere, 130 cancelled.
@@ -26,6 +30,53 @@ def _parse_overrides(pairs: list[str]) -> dict:
             raise CoreError(f"--set expects NAME=VALUE, got {pair!r}.")
         overrides[name.strip()] = value.strip()
     return overrides
+
+
+def _custom_recipe(args, overrides: dict):
+    from pathlib import Path
+
+    from core.data import uploads
+    from core.training.recipes import Recipe
+
+    if not args.dataset:
+        raise CoreError("--name needs --dataset (polarity, newsgroups, csv or hub).")
+    data_file = ""
+    if args.dataset == "csv":
+        if not args.csv:
+            raise CoreError("--dataset csv needs --csv FILE.")
+        try:
+            raw = Path(args.csv).read_bytes()
+        except OSError as error:
+            raise CoreError(f"Could not read {args.csv}: {error.strerror}.") from None
+        data_file = uploads.store(raw).data_id
+    task = args.task or {"polarity": "sentiment", "newsgroups": "topic"}.get(args.dataset)
+    if task is None:
+        raise CoreError("Say which page should offer the model: --task sentiment or --task topic.")
+    recipe = Recipe(
+        key=args.name,
+        title=args.name,
+        task=task,
+        dataset=args.dataset,
+        base=args.base,
+        epochs=4,
+        learning_rate=1e-4 if args.base != "scratch" else 1e-3,
+        batch_size=16,
+        description=f"Trained from the command line on {args.dataset}.",
+        data_file=data_file,
+        text_column=args.text_column,
+        label_column=args.label_column,
+        hub_dataset=args.hub_dataset,
+        hub_model=args.hub_model,
+        scratch={
+            "hidden_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "intermediate_size": 128,
+        }
+        if args.base == "scratch"
+        else {},
+    )
+    return recipe.with_overrides(overrides) if overrides else recipe.validated()
 
 
 def _terminal_bar():
@@ -59,6 +110,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="retrain even if the model is cached")
     parser.add_argument("--list", action="store_true", help="list the recipes and exit")
     parser.add_argument("--background", action="store_true", help=argparse.SUPPRESS)
+    custom = parser.add_argument_group("a new run (instead of --model)")
+    custom.add_argument("--name", help="cache name for the new model (lowercase letters, digits, . _ -)")
+    custom.add_argument("--dataset", choices=["polarity", "newsgroups", "csv", "hub"], help="training data")
+    custom.add_argument("--csv", help="a CSV file (with --dataset csv)")
+    custom.add_argument(
+        "--hub-dataset", default="", help="e.g. glue/sst2, ag_news, imdb (with --dataset hub; online)"
+    )
+    custom.add_argument("--text-column", default="text")
+    custom.add_argument("--label-column", default="label")
+    custom.add_argument("--base", choices=["minilm-l6", "scratch", "hub"], default="minilm-l6")
+    custom.add_argument(
+        "--hub-model", default="", help="Hub checkpoint to fine-tune (with --base hub; online)"
+    )
+    custom.add_argument("--task", choices=["sentiment", "topic"], help="which page offers the model")
     args = parser.parse_args(argv)
 
     settings.decide_mode()  # before transformers is imported: sets the HF offline variables if needed
@@ -71,18 +136,21 @@ def main(argv: list[str] | None = None) -> int:
             cached = "cached" if read_metadata(key) else "not trained"
             print(f"{key:20s} {cached:12s} {recipe.description}")
         return 0
-    if not args.model:
-        parser.error("--model is required (or --list)")
+    if not args.model and not args.name:
+        parser.error("--model or --name is required (or --list)")
     try:
         overrides = _parse_overrides(args.set)
-        if read_metadata(args.model) and not (args.force or args.background or overrides):
+        recipe = _custom_recipe(args, overrides) if args.name else None
+        if recipe is not None:
+            args.model, overrides = recipe.key, {}
+        if recipe is None and read_metadata(args.model) and not (args.force or args.background or overrides):
             print(
                 f"{args.model} is already in the cache ({settings.models_dir() / args.model}); use --force to retrain."
             )
             return 0
         bar, echo = (None, None) if args.background else _terminal_bar()
         try:
-            path = jobs.run_here(args.model, overrides, echo=echo)
+            path = jobs.run_here(args.model, overrides, echo=echo, recipe=recipe)
         finally:
             if bar is not None:
                 bar.close()
@@ -95,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     except CoreError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if path is None:  # a non-zero rank of a multi-process run: rank 0 reports
+        return 0
     meta = read_metadata(args.model) or {}
     accuracy = meta.get("metrics", {}).get("accuracy", {})
     print(

@@ -59,3 +59,67 @@ def accuracy_with_ci(predictions: Sequence, references: Sequence, **kwargs) -> E
         raise ValueError(f"{len(predictions)} predictions but {len(references)} references.")
     correct = [float(p == r) for p, r in zip(predictions, references, strict=True)]
     return bootstrap_mean(correct, **kwargs)
+
+
+def macro_f1(predictions: Sequence[int], references: Sequence[int], n_classes: int) -> float:
+    scores = []
+    for label in range(n_classes):
+        tp = sum(1 for p, r in zip(predictions, references, strict=True) if p == label and r == label)
+        fp = sum(1 for p, r in zip(predictions, references, strict=True) if p == label and r != label)
+        fn = sum(1 for p, r in zip(predictions, references, strict=True) if p != label and r == label)
+        if tp + fp + fn:
+            scores.append(0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn))
+    return sum(scores) / len(scores) if scores else 0.0
+
+
+def macro_f1_with_ci(
+    predictions: Sequence[int],
+    references: Sequence[int],
+    n_classes: int,
+    *,
+    n_resamples: int = 2000,
+    seed: int = 0,
+) -> Estimate:
+    """Macro-F1 with a percentile-bootstrap CI (F1 is not a mean of per-example values, so resample pairs)."""
+    pred, ref = np.asarray(predictions), np.asarray(references)
+    if pred.size == 0:
+        raise ValueError("macro_f1_with_ci needs at least one example.")
+    rng = np.random.default_rng(seed)
+    indices = rng.integers(0, pred.size, size=(n_resamples, pred.size))
+    # confusion counts per resample, vectorised: one-hot rows summed  # (R, C)
+    hits = np.zeros((n_resamples, n_classes))
+    predicted = np.zeros((n_resamples, n_classes))
+    actual = np.zeros((n_resamples, n_classes))
+    for c in range(n_classes):
+        p_c, r_c = pred[indices] == c, ref[indices] == c
+        hits[:, c] = (p_c & r_c).sum(1)
+        predicted[:, c] = p_c.sum(1)
+        actual[:, c] = r_c.sum(1)
+    present = (predicted + actual) > 0
+    f1 = np.where(present, 2 * hits / np.maximum(predicted + actual, 1), 0.0)
+    values = f1.sum(1) / np.maximum(present.sum(1), 1)
+    low, high = np.quantile(values, [0.025, 0.975])
+    return Estimate(macro_f1(pred.tolist(), ref.tolist(), n_classes), float(low), float(high), int(pred.size))
+
+
+def confusion(predictions: Sequence[int], references: Sequence[int], n_classes: int) -> np.ndarray:
+    """Counts: rows are true classes, columns predicted ones.  # (C, C)"""
+    matrix = np.zeros((n_classes, n_classes), dtype=int)
+    for p, r in zip(predictions, references, strict=True):
+        matrix[r, p] += 1
+    return matrix
+
+
+def per_class(matrix: np.ndarray) -> list[dict]:
+    """Precision, recall, F1 and support per class from a confusion matrix."""
+    rows = []
+    for c in range(len(matrix)):
+        tp = matrix[c, c]
+        predicted, actual = matrix[:, c].sum(), matrix[c, :].sum()
+        precision = tp / predicted if predicted else 0.0
+        recall = tp / actual if actual else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        rows.append(
+            {"precision": float(precision), "recall": float(recall), "f1": float(f1), "support": int(actual)}
+        )
+    return rows

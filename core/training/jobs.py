@@ -30,7 +30,7 @@ from filelock import FileLock, Timeout
 from core import settings
 from core.catalog import validate_key
 from core.errors import JobCancelled, JobError, JobLimitError
-from core.training.recipes import get_recipe
+from core.training.recipes import RECIPES, Recipe, get_recipe
 from core.training.store import write_json_atomic
 
 ACTIVE = ("starting", "running")
@@ -123,6 +123,11 @@ def status(key: str) -> JobStatus:
     )
 
 
+def progress_data(key: str) -> dict:
+    """The raw progress record (with the loss curve so far), for live plots."""
+    return _read(key)
+
+
 def active_jobs() -> list[JobStatus]:
     found = []
     for folder in sorted(settings.jobs_dir().iterdir()):
@@ -155,11 +160,35 @@ def _busy_elsewhere(key: str, wait: float = 0.0) -> bool:
     return False
 
 
-def start(key: str, overrides: dict | None = None) -> JobStatus:
-    """Start training ``key`` in a background process, or join the job already running for it."""
-    recipe = get_recipe(key)  # unknown keys fail here, with the valid choices
-    if overrides:
-        recipe.with_overrides(overrides)  # validate now, in the caller, not later in the child
+def custom_recipe(recipe: Recipe) -> Recipe:
+    """Check a run defined on the Train page or the command line: a fresh name, valid options."""
+    from core.catalog import STATIC_SPECS
+
+    validate_key(recipe.key)
+    if recipe.key in {spec.key for spec in STATIC_SPECS} and recipe.key not in RECIPES:
+        raise JobError(f"{recipe.key!r} is the name of a built-in model; choose another name for your run.")
+    return recipe.validated()
+
+
+def _resolve(key: str, overrides: dict | None, recipe: Recipe | None) -> Recipe:
+    if recipe is not None:
+        base = custom_recipe(recipe)
+    elif key in RECIPES:
+        base = get_recipe(key)
+    else:
+        stored = job_dir(key) / "recipe.json"
+        if not stored.is_file():
+            get_recipe(key)  # raises with the list of recipes
+        base = Recipe.from_json(json.loads(stored.read_text(encoding="utf-8")))
+    return base.with_overrides(overrides) if overrides else base
+
+
+def start(key: str, overrides: dict | None = None, recipe: Recipe | None = None) -> JobStatus:
+    """Start training ``key`` in a background process, or join the job already running for it.
+
+    ``key`` is a built-in recipe, or — with ``recipe`` — a run defined on the Train page.
+    """
+    resolved = _resolve(key, overrides, recipe)  # unknown keys and bad options fail here, in the caller
     folder = job_dir(key)
     with FileLock(str(folder / "start.lock"), timeout=30):
         current = status(key)
@@ -175,6 +204,8 @@ def start(key: str, overrides: dict | None = None) -> JobStatus:
                 "Wait for one to finish, or cancel it."
             )
         (folder / "stop").unlink(missing_ok=True)
+        if recipe is not None:
+            write_json_atomic(folder / "recipe.json", resolved.to_json())
         command = [sys.executable, "-m", "core.train", "--model", key, "--background"]
         for name, value in (overrides or {}).items():
             command += ["--set", f"{name}={value}"]
@@ -264,9 +295,25 @@ class ProgressWriter:
         self.write(force=True)
 
 
-def run_here(key: str, overrides: dict | None = None, echo: Callable[[dict], None] | None = None) -> Path:
-    """Train ``key`` in this process (the command line, or the background child), holding its lock."""
-    recipe = get_recipe(key).with_overrides(overrides or {})
+def run_here(
+    key: str,
+    overrides: dict | None = None,
+    echo: Callable[[dict], None] | None = None,
+    recipe: Recipe | None = None,
+) -> Path | None:
+    """Train ``key`` in this process (the command line, or the background child), holding its lock.
+
+    Under ``torchrun`` / ``accelerate launch`` only rank 0 takes the lock, reports progress and
+    publishes the model; the other ranks train alongside it and return None.
+    """
+    recipe = _resolve(key, overrides, recipe)
+    if recipe is not None and recipe.key != key:
+        raise JobError(f"The recipe is named {recipe.key!r}, not {key!r}.")
+    if int(os.environ.get("RANK", "0")) > 0:
+        from core.training.runner import train_without_publishing
+
+        train_without_publishing(recipe)
+        return None
     folder = job_dir(key)
     lock = _train_lock(key)
     try:

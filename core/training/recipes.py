@@ -27,6 +27,26 @@ class Recipe:
     # For base="scratch": the size of the randomly initialised BERT.
     scratch: dict = field(default_factory=dict)
     description: str = ""
+    # Dropout on hidden states and attention probabilities (BERT's default); None keeps the base's own.
+    dropout: float | None = None
+    # Early stopping: stop after this many epochs without a lower validation loss (0 = off).
+    patience: int = 0
+    # Data augmentation on the training split: "none", "word-dropout" or "word-swap", with rate augment_p.
+    augment: str = "none"
+    augment_p: float = 0.1
+    # Share of the training split held back for validation curves (and early stopping).
+    validation_fraction: float = 0.15
+    # "dynamic": pad each batch to its longest text; "max_length": pad every text to max_length.
+    padding: str = "dynamic"
+    # Batches of similar lengths waste less compute on padding.
+    group_by_length: bool = False
+    # For dataset="csv": the stored upload and its columns; for dataset="hub": "name" or "name/config".
+    data_file: str = ""
+    text_column: str = "text"
+    label_column: str = "label"
+    hub_dataset: str = ""
+    # For base="hub": a Hub checkpoint id (online only).
+    hub_model: str = ""
 
     def with_overrides(self, overrides: dict) -> Recipe:
         allowed = {f.name for f in dataclasses.fields(self)} - {"key", "task", "dataset", "base", "title"}
@@ -36,14 +56,67 @@ class Recipe:
         typed = {}
         for name, value in overrides.items():
             current = getattr(self, name)
-            typed[name] = type(current)(value) if not isinstance(current, dict) else value
-        return dataclasses.replace(self, **typed)
+            try:
+                typed[name] = _convert(current, value, name)
+            except (TypeError, ValueError):
+                raise CoreError(f"Option {name}={value!r} is not a valid {type(current).__name__}.") from None
+        return dataclasses.replace(self, **typed).validated()
+
+    def validated(self) -> Recipe:
+        problems = []
+        if self.epochs <= 0 or self.epochs > 200:
+            problems.append(f"epochs must be in (0, 200], got {self.epochs}")
+        if not 0 < self.learning_rate < 1:
+            problems.append(f"learning_rate must be in (0, 1), got {self.learning_rate}")
+        if not 1 <= self.batch_size <= 1024:
+            problems.append(f"batch_size must be 1–1024, got {self.batch_size}")
+        if not 8 <= self.max_length <= 512:
+            problems.append(f"max_length must be 8–512, got {self.max_length}")
+        if self.augment not in ("none", "word-dropout", "word-swap"):
+            problems.append(f"augment must be none, word-dropout or word-swap, got {self.augment!r}")
+        if self.padding not in ("dynamic", "max_length"):
+            problems.append(f"padding must be dynamic or max_length, got {self.padding!r}")
+        if not 0 <= self.validation_fraction < 0.5:
+            problems.append(f"validation_fraction must be in [0, 0.5), got {self.validation_fraction}")
+        if self.dropout is not None and not 0 <= self.dropout < 1:
+            problems.append(f"dropout must be in [0, 1), got {self.dropout}")
+        if problems:
+            raise CoreError("Invalid training options: " + "; ".join(problems) + ".")
+        return self
 
     def hyperparameters(self) -> dict:
-        keep = ("epochs", "learning_rate", "batch_size", "max_length", "weight_decay", "warmup_ratio", "seed")
+        keep = ("epochs", "learning_rate", "batch_size", "max_length", "weight_decay", "warmup_ratio", "seed",
+                "dropout", "patience", "augment", "augment_p", "validation_fraction", "padding", "group_by_length")  # fmt: skip
         return {name: getattr(self, name) for name in keep}
 
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
 
+    @classmethod
+    def from_json(cls, data: dict) -> Recipe:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names}).validated()
+
+
+def _convert(current, value, name: str):
+    if isinstance(value, str) and name == "dropout" and value.lower() in ("", "none"):
+        return None
+    if isinstance(current, bool):
+        if isinstance(value, bool):
+            return value
+        lowered = str(value).strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(value)
+    if isinstance(current, dict) or current is None:
+        return float(value) if name == "dropout" else value
+    return type(current)(value)
+
+
+# The built-in recipes train on their whole training split (validation_fraction=0), as measured in the
+# README; runs started from the Train page hold 15 % back for validation curves and early stopping.
 RECIPES: dict[str, Recipe] = {
     recipe.key: recipe
     for recipe in (
@@ -59,6 +132,7 @@ RECIPES: dict[str, Recipe] = {
             learning_rate=1e-4,
             batch_size=16,
             description="Packaged MiniLM + classification head, fine-tuned on 150 polarity sentences.",
+            validation_fraction=0.0,
         ),
         Recipe(
             key="sentiment-tiny",
@@ -76,6 +150,7 @@ RECIPES: dict[str, Recipe] = {
                 "intermediate_size": 128,
             },
             description="A 2-layer BERT with random initial weights, trained on 150 polarity sentences.",
+            validation_fraction=0.0,
         ),
         Recipe(
             key="topic-minilm",
@@ -89,6 +164,7 @@ RECIPES: dict[str, Recipe] = {
             learning_rate=1e-4,
             batch_size=16,
             description="Packaged MiniLM + classification head, fine-tuned on 149 newsgroup posts (atheism vs space).",
+            validation_fraction=0.0,
         ),
         Recipe(
             key="topic-tiny",
@@ -107,6 +183,7 @@ RECIPES: dict[str, Recipe] = {
                 "intermediate_size": 128,
             },
             description="A 2-layer BERT with random initial weights, trained on 149 newsgroup posts.",
+            validation_fraction=0.0,
         ),
         Recipe(
             key="keyword-tiny",
@@ -125,6 +202,7 @@ RECIPES: dict[str, Recipe] = {
             },
             description="Generated sentences in which one word ('great' or 'awful') decides the label: "
             "a model whose right answer for attributions is known.",
+            validation_fraction=0.0,
         ),
     )
 }

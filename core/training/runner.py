@@ -13,8 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from core import catalog
-from core.errors import CoreError, JobCancelled
+from core.errors import JobCancelled
 from core.training import store
 from core.training.recipes import Recipe
 
@@ -34,63 +33,6 @@ def _versions() -> dict[str, str]:
     }
 
 
-DATASETS = ("polarity", "newsgroups", "keyword")
-
-
-def _examples(recipe: Recipe):
-    if recipe.dataset == "polarity":
-        from core.data import polarity
-
-        return polarity.split(), list(polarity.LABELS)
-    if recipe.dataset == "newsgroups":
-        from core.data import newsgroups
-
-        data, labels = newsgroups.split()
-        return data, list(labels)
-    if recipe.dataset == "keyword":
-        from core.data import keyword
-
-        data, labels = keyword.split()
-        return data, list(labels)
-    raise CoreError(
-        f"Unknown dataset {recipe.dataset!r} in recipe {recipe.key!r}; choose one of {list(DATASETS)}."
-    )
-
-
-def _base_model(recipe: Recipe, labels: list[str]):
-    from transformers import AutoModelForSequenceClassification, BertConfig, BertForSequenceClassification
-
-    from core.loading import load_tokenizer, local_dir
-
-    id2label = dict(enumerate(labels))
-    label2id = {label: i for i, label in id2label.items()}
-    # Both starting points use the packaged MiniLM's WordPiece tokenizer (bert-base-uncased vocab).
-    tokenizer = load_tokenizer(catalog.MINILM)
-    if recipe.base == "minilm-l6":
-        model = AutoModelForSequenceClassification.from_pretrained(
-            str(local_dir(catalog.MINILM)),
-            num_labels=len(labels),
-            id2label=id2label,
-            label2id=label2id,
-            local_files_only=True,
-            use_safetensors=True,
-            trust_remote_code=False,
-        )
-    elif recipe.base == "scratch":
-        config = BertConfig(
-            vocab_size=tokenizer.vocab_size,
-            max_position_embeddings=max(128, recipe.max_length),
-            num_labels=len(labels),
-            id2label=id2label,
-            label2id=label2id,
-            **recipe.scratch,
-        )
-        model = BertForSequenceClassification(config)
-    else:
-        raise CoreError(f"Unknown base {recipe.base!r}; choose 'minilm-l6' or 'scratch'.")
-    return tokenizer, model
-
-
 class _ProgressCallback:
     """Forwards Trainer's steps and logs to ``report`` and honours ``should_stop``."""
 
@@ -108,11 +50,18 @@ class _ProgressCallback:
                     outer.losses.append(
                         {"step": state.global_step, "epoch": state.epoch, "loss": logs["loss"]}
                     )
+                if logs and "eval_loss" in logs:
+                    point = {"step": state.global_step, "epoch": state.epoch, "eval_loss": logs["eval_loss"]}
+                    if "eval_accuracy" in logs:
+                        point["eval_accuracy"] = logs["eval_accuracy"]
+                    outer.evals.append(point)
+                    outer.report({"eval_curve": list(outer.evals)})
 
         self.callback = Callback()
         self.report = report
         self.should_stop = should_stop
         self.losses: list[dict] = []
+        self.evals: list[dict] = []
         self.started = time.perf_counter()
 
     def step(self, state) -> None:
@@ -128,6 +77,8 @@ class _ProgressCallback:
                 "total_steps": total,
                 "epoch": round(state.epoch or 0.0, 3),
                 "loss": self.losses[-1]["loss"] if self.losses else None,
+                # the curve so far, thinned to at most 300 points so the progress file stays small
+                "curve": self.losses[:: max(1, len(self.losses) // 300)][-300:],
                 "eta_s": round(rate * (total - state.global_step), 1),
                 "message": f"step {state.global_step}/{total}",
             }
@@ -145,40 +96,53 @@ def train_recipe(recipe: Recipe, *, report: Report, should_stop: Callable[[], bo
     return store.publish(recipe.key, build)
 
 
+def train_without_publishing(recipe: Recipe) -> None:
+    """A non-zero rank of a multi-process run: train in step with rank 0, keep nothing."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="lmlab-rank-") as folder:
+        _train_into(recipe, Path(folder), report=lambda _: None, should_stop=lambda: False)
+
+
 def _train_into(recipe: Recipe, folder: Path, report: Report, should_stop: Callable[[], bool]) -> dict:
+    import numpy as np
     import torch
-    from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, TrainingArguments
+    from transformers import (
+        DataCollatorWithPadding,
+        EarlyStoppingCallback,
+        PrinterCallback,
+        Trainer,
+        TrainingArguments,
+    )
     from transformers.utils import logging as hf_logging
 
-    from core.bench import metrics
-    from core.bench.stats import accuracy_with_ci
     from core.device import describe, mixed_precision_flags
+    from core.training.evaluation import evaluate_predictions, overfitting
+    from core.training.prepare import base_model, encode, prepare
 
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
     started = time.perf_counter()
     device = describe()
 
+    # 1) data: the fixed split, a validation hold-out from the training part, augmentation
     report({"phase": "loading data", "message": f"reading dataset {recipe.dataset!r}"})
-    split, labels = _examples(recipe)
-    label_ids = {label: i for i, label in enumerate(labels)}
+    data = prepare(recipe)
+    label_ids = {label: i for i, label in enumerate(data.labels)}
 
+    # 2) architecture
     report({"phase": "loading model", "message": f"building the model from {recipe.base!r}"})
     torch.manual_seed(recipe.seed)
-    tokenizer, model = _base_model(recipe, labels)
-
-    def encode(examples):
-        encoded = tokenizer([e.text for e in examples], truncation=True, max_length=recipe.max_length)
-        return [
-            {"input_ids": ids, "attention_mask": mask, "labels": label_ids[e.label]}
-            for ids, mask, e in zip(encoded["input_ids"], encoded["attention_mask"], examples, strict=True)
-        ]
-
-    train_rows = encode(split.train)
-    test_rows = encode(split.test)
+    tokenizer, model = base_model(recipe, data.labels)
+    train_rows = encode(tokenizer, data.train, label_ids, recipe)
+    validation_rows = encode(tokenizer, data.validation, label_ids, recipe)
+    test_rows = encode(tokenizer, list(data.split.test), label_ids, recipe)
     if should_stop():
         raise JobCancelled("Training was cancelled.")
 
+    # 3) training with Trainer; validation once per epoch when there is a validation set
+    evaluate_each_epoch = bool(validation_rows)
+    early_stopping = recipe.patience > 0 and evaluate_each_epoch
     args = TrainingArguments(
         output_dir=str(folder / "checkpoints"),
         num_train_epochs=recipe.epochs,
@@ -189,52 +153,82 @@ def _train_into(recipe: Recipe, folder: Path, report: Report, should_stop: Calla
         warmup_steps=recipe.warmup_ratio,  # a float below 1 is a ratio of all steps
         seed=recipe.seed,
         logging_steps=1,
-        save_strategy="no",
-        eval_strategy="no",
+        eval_strategy="epoch" if evaluate_each_epoch else "no",
+        # early stopping restores the best epoch, which needs that epoch's checkpoint
+        save_strategy="epoch" if early_stopping else "no",
+        save_total_limit=1 if early_stopping else None,
+        load_best_model_at_end=early_stopping,
+        metric_for_best_model="eval_loss" if early_stopping else None,
+        greater_is_better=False if early_stopping else None,
+        train_sampling_strategy="group_by_length" if recipe.group_by_length else "random",
         report_to="none",
         disable_tqdm=True,
         use_cpu=device.device == "cpu",
         dataloader_num_workers=0,
         **mixed_precision_flags(device),
     )
+
+    def accuracy_metric(prediction) -> dict:
+        return {
+            "accuracy": float((np.argmax(prediction.predictions, axis=-1) == prediction.label_ids).mean())
+        }
+
     progress = _ProgressCallback(report, should_stop)
+    callbacks = [progress.callback]
+    if early_stopping:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=recipe.patience))
     trainer = Trainer(
         model=model,
         args=args,
         train_dataset=train_rows,
+        eval_dataset=validation_rows or None,
         data_collator=DataCollatorWithPadding(tokenizer),
         processing_class=tokenizer,
-        callbacks=[progress.callback],
+        compute_metrics=accuracy_metric if evaluate_each_epoch else None,
+        callbacks=callbacks,
     )
     trainer.remove_callback(PrinterCallback)  # progress goes through report(), never print
     train_started = time.perf_counter()
-    trainer.train()
+    result = trainer.train()
     train_seconds = time.perf_counter() - train_started
 
-    report({"phase": "evaluating", "message": f"scoring {len(test_rows)} held-out sentences"})
+    # 4) evaluation on the held-out test split
+    report({"phase": "evaluating", "message": f"scoring {len(test_rows)} held-out examples"})
     output = trainer.predict(test_rows)
     predictions = output.predictions.argmax(axis=-1).tolist()
     references = [row["labels"] for row in test_rows]
-    accuracy = metrics.load("accuracy").compute(predictions=predictions, references=references)["accuracy"]
-    estimate = accuracy_with_ci(predictions, references, seed=recipe.seed)
-    assert abs(estimate.value - accuracy) < 1e-9, "evaluate and the bootstrap disagree on accuracy"
+    scores = evaluate_predictions(predictions, references, data.labels, recipe.seed)
+    lengths = [
+        len(ids) for ids in tokenizer([e.text for e in data.split.train], truncation=False)["input_ids"]
+    ]
 
+    # 5) deployment: safetensors, tokenizer, and the model card (metadata.json, written last by the store)
     report({"phase": "saving", "message": "writing safetensors, tokenizer and metadata"})
-    model.save_pretrained(folder, safe_serialization=True)
-    tokenizer.save_pretrained(folder)
+    if trainer.is_world_process_zero():
+        model.save_pretrained(folder, safe_serialization=True)
+        tokenizer.save_pretrained(folder)
     shutil.rmtree(folder / "checkpoints", ignore_errors=True)
-
     return {
         "key": recipe.key,
         "title": recipe.title,
         "task": recipe.task,
         "description": recipe.description,
-        "labels": labels,
-        "base": recipe.base,
-        "data": split.describe(),
+        "labels": data.labels,
+        "base": recipe.base if recipe.base != "hub" else f"hub:{recipe.hub_model}",
+        "data": {
+            **data.split.describe(),
+            "validation_size": len(data.validation),
+            "train_size_after_augmentation": len(data.train),
+            "truncated_at_max_length": sum(length > recipe.max_length for length in lengths),
+        },
         "hyperparameters": recipe.hyperparameters(),
-        "metrics": {"accuracy": estimate.as_dict()},
+        "recipe": recipe.to_json(),
+        **scores,
         "loss_curve": progress.losses,
+        "eval_curve": progress.evals,
+        "overfitting": overfitting(progress.evals),
+        "stopped_early": early_stopping and result.global_step < trainer.state.max_steps,
+        "epochs_run": round(float(trainer.state.epoch or 0), 2),
         "parameters": sum(p.numel() for p in model.parameters()),
         "train_seconds": round(train_seconds, 2),
         "total_seconds": round(time.perf_counter() - started, 2),

@@ -94,3 +94,50 @@ def sentence_scores(indices: list[int], scores: list[float], chosen: list[bool])
         margin={"l": 10, "r": 10, "t": 50, "b": 40},
     )
     return figure
+
+
+def training_curves(runs: dict[str, dict], *, title: str = "Loss during training") -> go.Figure:
+    """Training loss (lines) and validation loss (markers) of one or more runs, against epochs.
+
+    ``runs`` maps a run name to {"loss_curve": [...], "eval_curve": [...], "overfitting": {...} | None}.
+    """
+    figure = go.Figure()
+    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+    for index, (name, run) in enumerate(runs.items()):
+        colour = palette[index % len(palette)]
+        train = run.get("loss_curve") or []
+        if train:
+            figure.add_trace(go.Scatter(x=[p["epoch"] for p in train], y=[p["loss"] for p in train], mode="lines",
+                                        name=f"{name}: training", line={"color": colour, "width": 1.5}, opacity=0.7))  # fmt: skip
+        evals = run.get("eval_curve") or []
+        if evals:
+            figure.add_trace(go.Scatter(x=[p["epoch"] for p in evals], y=[p["eval_loss"] for p in evals],
+                                        mode="lines+markers", name=f"{name}: validation",
+                                        line={"color": colour, "dash": "dash"}, marker={"size": 8}))  # fmt: skip
+        flag = run.get("overfitting")
+        if flag:
+            figure.add_vline(x=flag["best_epoch"], line_dash="dot", line_color=colour,
+                             annotation_text=f"{name}: validation loss rises after epoch {flag['best_epoch']:g}")  # fmt: skip
+    figure.update_layout(title=title, xaxis_title="epoch", yaxis_title="cross-entropy loss", height=360,
+                         margin={"l": 10, "r": 10, "t": 50, "b": 40}, legend={"orientation": "h", "y": -0.25})  # fmt: skip
+    return figure
+
+
+def histogram(values: list[int], *, title: str, x_title: str, marker: float | None = None) -> go.Figure:
+    figure = go.Figure(go.Histogram(x=values, nbinsx=40, marker_color="#6baed6"))
+    if marker is not None:
+        figure.add_vline(
+            x=marker, line_dash="dash", line_color="#d62728", annotation_text=f"max length {marker:g}"
+        )
+    figure.update_layout(title=title, xaxis_title=x_title, yaxis_title="examples", height=280,
+                         margin={"l": 10, "r": 10, "t": 50, "b": 40})  # fmt: skip
+    return figure
+
+
+def class_balance(labels: list[str], balance: dict[str, list[int]]) -> go.Figure:
+    figure = go.Figure()
+    for split, counts in balance.items():
+        figure.add_trace(go.Bar(x=labels, y=counts, name=split, text=counts, textposition="auto"))
+    figure.update_layout(barmode="group", title="Examples per class and split", height=300,
+                         margin={"l": 10, "r": 10, "t": 50, "b": 40})  # fmt: skip
+    return figure

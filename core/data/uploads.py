@@ -1,0 +1,148 @@
+"""User CSV files for training: checked thoroughly, stored in the cache under their content hash.
+
+Every problem gets a message that says what is wrong and what to do: not a CSV, not UTF-8,
+too large, a missing column, empty or single-class data, too few rows, too many classes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import random
+from dataclasses import dataclass
+
+from core import settings
+from core.data.polarity import Example, Split
+from core.errors import DataError
+
+MAX_BYTES = (
+    5 * 1024 * 1024
+)  # 5 MB: tens of thousands of sentences; bigger sets belong on a GPU box via the CLI
+MIN_ROWS = 20
+MIN_PER_CLASS = 4  # at least one for test, one for validation, two to learn from
+MAX_CLASSES = 20
+TEST_FRACTION = 0.25
+
+
+@dataclass(frozen=True)
+class Upload:
+    data_id: str  # sha256 prefix: the stored file's name
+    columns: list[str]
+    rows: int
+
+
+def _decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise DataError(
+            f"The file is not UTF-8 text (byte {error.start} is 0x{raw[error.start]:02x}). "
+            "Save it as 'CSV UTF-8' in your spreadsheet program and upload it again."
+        ) from None
+
+
+def _frame(text: str):
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as error:
+        raise DataError(
+            f"Could not read the file as CSV: {str(error).splitlines()[0]}. Check the commas and quotes."
+        ) from None
+    if frame.empty or len(frame.columns) < 2:
+        raise DataError(
+            "The CSV needs a header row and at least two columns (a text column and a label column)."
+        )
+    return frame
+
+
+def store(raw: bytes) -> Upload:
+    """Check the bytes are a usable CSV and keep them in the cache; returns its id and columns."""
+    if not raw:
+        raise DataError("The file is empty.")
+    if len(raw) > MAX_BYTES:
+        raise DataError(
+            f"The file is {len(raw) / 1e6:.1f} MB; the limit is {MAX_BYTES / 1e6:.0f} MB. Upload a sample."
+        )
+    frame = _frame(_decode(raw))
+    data_id = hashlib.sha256(raw).hexdigest()[:16]
+    folder = settings.cache_home() / "datasets"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{data_id}.csv").write_bytes(raw)
+    return Upload(data_id, [str(c) for c in frame.columns], len(frame))
+
+
+def load(data_id: str, text_column: str, label_column: str) -> tuple[list[Example], tuple[str, ...]]:
+    if not data_id.isalnum() or len(data_id) != 16:
+        raise DataError(f"Unknown dataset id {data_id!r}.")
+    path = settings.cache_home() / "datasets" / f"{data_id}.csv"
+    if not path.is_file():
+        raise DataError("The uploaded file is no longer in the cache; upload it again.")
+    frame = _frame(_decode(path.read_bytes()))
+    missing = [c for c in (text_column, label_column) if c not in frame.columns]
+    if missing:
+        raise DataError(f"Column(s) {missing} not found; the file has {list(frame.columns)}.")
+    if text_column == label_column:
+        raise DataError("Choose two different columns for the text and the label.")
+    texts = frame[text_column].astype(str).str.strip()
+    labels = frame[label_column].astype(str).str.strip()
+    keep = (texts != "") & (labels != "")
+    examples = [Example(t, lab) for t, lab in zip(texts[keep], labels[keep], strict=True)]
+    if len(examples) < MIN_ROWS:
+        raise DataError(
+            f"Only {len(examples)} rows have both a text and a label; at least {MIN_ROWS} are needed."
+        )
+    classes = sorted(set(labels[keep]))
+    if len(classes) < 2:
+        raise DataError(f"Every row has the label {classes[0]!r}: a classifier needs at least two classes.")
+    if len(classes) > MAX_CLASSES:
+        raise DataError(f"The label column has {len(classes)} different values; at most {MAX_CLASSES} classes are supported. "
+                        "Is it the right column?")  # fmt: skip
+    counts = {c: sum(1 for e in examples if e.label == c) for c in classes}
+    rare = {c: n for c, n in counts.items() if n < MIN_PER_CLASS}
+    if rare:
+        raise DataError(
+            f"Some classes have fewer than {MIN_PER_CLASS} rows: {rare}. Add examples or merge classes."
+        )
+    return examples, tuple(classes)
+
+
+def stratified_split(examples: list[Example], labels: tuple[str, ...], seed: int, name: str,
+                     test_fraction: float = TEST_FRACTION) -> Split:  # fmt: skip
+    rng = random.Random(seed)
+    train, test = [], []
+    for label in labels:
+        group = [e for e in examples if e.label == label]
+        rng.shuffle(group)
+        share = max(1, round(test_fraction * len(group)))
+        test.extend(group[:share])
+        train.extend(group[share:])
+    rng.shuffle(train)
+    rng.shuffle(test)
+    fingerprint = hashlib.sha256("\n".join(e.text for e in test).encode("utf-8")).hexdigest()
+    return Split(tuple(train), tuple(test), seed, fingerprint, dataset=name)
+
+
+def hub_examples(
+    name: str, text_column: str, label_column: str, limit: int = 4000
+) -> tuple[list[Example], tuple[str, ...]]:
+    """A Hub dataset's train split (online only), e.g. "glue/sst2", "ag_news", "imdb"; at most ``limit`` rows."""
+    if not settings.current_mode().online:
+        raise DataError(
+            "Hub datasets need internet; LM Lab is offline. Use the packaged datasets or a CSV upload."
+        )
+    import datasets
+
+    path, _, config = name.partition("/")
+    try:
+        data = datasets.load_dataset(path, config or None, split=f"train[:{limit}]")
+    except Exception as error:  # the Hub's errors are many and varied; all mean "could not load"
+        raise DataError(f"Could not load {name!r} from the Hub: {error}") from None
+    feature = data.features.get(label_column)
+    names = getattr(feature, "names", None)
+    examples = [
+        Example(str(row[text_column]), names[row[label_column]] if names else str(row[label_column]))
+        for row in data
+    ]
+    return examples, tuple(sorted({e.label for e in examples}))

@@ -1,0 +1,142 @@
+"""Data and model preparation for a training run: the split, validation set, augmentation, encoding, base model."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from core import catalog
+from core.data.polarity import Example, Split
+from core.errors import CoreError
+from core.training.recipes import Recipe
+
+DATASETS = ("polarity", "newsgroups", "keyword", "csv", "hub")
+BASES = ("minilm-l6", "scratch", "hub")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    split: Split
+    labels: list[str]
+    train: list[Example]  # after validation hold-out and augmentation
+    validation: list[Example]
+
+
+def load_split(recipe: Recipe) -> tuple[Split, list[str]]:
+    if recipe.dataset == "polarity":
+        from core.data import polarity
+
+        return polarity.split(), list(polarity.LABELS)
+    if recipe.dataset == "newsgroups":
+        from core.data import newsgroups
+
+        data, labels = newsgroups.split()
+        return data, list(labels)
+    if recipe.dataset == "keyword":
+        from core.data import keyword
+
+        data, labels = keyword.split()
+        return data, list(labels)
+    if recipe.dataset in ("csv", "hub"):
+        from core.data import uploads
+
+        if recipe.dataset == "csv":
+            examples, labels = uploads.load(recipe.data_file, recipe.text_column, recipe.label_column)
+            name = f"uploaded CSV {recipe.data_file} ({recipe.text_column} → {recipe.label_column})"
+        else:
+            examples, labels = uploads.hub_examples(
+                recipe.hub_dataset, recipe.text_column, recipe.label_column
+            )
+            name = f"Hub dataset {recipe.hub_dataset}"
+        return uploads.stratified_split(examples, labels, seed=13, name=name), list(labels)
+    raise CoreError(
+        f"Unknown dataset {recipe.dataset!r} in recipe {recipe.key!r}; choose one of {list(DATASETS)}."
+    )
+
+
+def hold_out_validation(
+    train: list[Example], fraction: float, seed: int
+) -> tuple[list[Example], list[Example]]:
+    """Stratified: ``fraction`` of each class (at least one when the fraction is above 0) becomes validation."""
+    if fraction <= 0:
+        return list(train), []
+    rng = random.Random(seed)
+    kept, held = [], []
+    for label in sorted({e.label for e in train}):
+        group = [e for e in train if e.label == label]
+        rng.shuffle(group)
+        share = max(1, round(fraction * len(group))) if len(group) > 2 else 0
+        held.extend(group[:share])
+        kept.extend(group[share:])
+    rng.shuffle(kept)
+    return kept, held
+
+
+def prepare(recipe: Recipe) -> Prepared:
+    from core.data.augment import augmented
+
+    split, labels = load_split(recipe)
+    train, validation = hold_out_validation(list(split.train), recipe.validation_fraction, recipe.seed)
+    train = augmented(train, recipe.augment, recipe.augment_p, recipe.seed)
+    return Prepared(split, labels, train, validation)
+
+
+def base_model(recipe: Recipe, labels: list[str]):
+    """Tokenizer and a sequence classifier to fine-tune: the packaged MiniLM, a Hub checkpoint, or random weights."""
+    from transformers import (
+        AutoConfig,
+        AutoModelForSequenceClassification,
+        BertConfig,
+        BertForSequenceClassification,
+    )
+    from transformers.utils import logging as hf_logging
+
+    from core.loading import load_tokenizer, local_dir
+
+    hf_logging.set_verbosity_error()  # "classifier weights newly initialised" is the point of fine-tuning
+    id2label = dict(enumerate(labels))
+    label2id = {label: i for i, label in id2label.items()}
+    head = {"num_labels": len(labels), "id2label": id2label, "label2id": label2id}
+    dropout = {}
+    if recipe.dropout is not None:
+        dropout = {"hidden_dropout_prob": recipe.dropout, "attention_probs_dropout_prob": recipe.dropout}
+    safe = {"use_safetensors": True, "trust_remote_code": False}
+    if recipe.base == "minilm-l6":
+        tokenizer = load_tokenizer(catalog.MINILM)
+        source = str(local_dir(catalog.MINILM))
+        model = AutoModelForSequenceClassification.from_pretrained(
+            source, local_files_only=True, **head, **dropout, **safe
+        )
+    elif recipe.base == "scratch":
+        tokenizer = load_tokenizer(catalog.MINILM)  # the bert-base-uncased WordPiece vocabulary
+        config = BertConfig(vocab_size=tokenizer.vocab_size, max_position_embeddings=max(128, recipe.max_length),
+                            **head, **dropout, **recipe.scratch)  # fmt: skip
+        model = BertForSequenceClassification(config)
+    elif recipe.base == "hub":
+        from transformers import AutoTokenizer
+
+        from core.loading import model_source
+
+        hub_id, _ = model_source(
+            catalog.ModelSpec(key="hub-base", title=recipe.hub_model, task="encoder", source=catalog.HUB,
+                              kind="transformers", location=catalog.validate_hub_id(recipe.hub_model), license="",
+                              size_bytes=None, description="")
+        )  # fmt: skip
+        tokenizer = AutoTokenizer.from_pretrained(hub_id, trust_remote_code=False)
+        config = AutoConfig.from_pretrained(hub_id, **head, trust_remote_code=False)
+        model = AutoModelForSequenceClassification.from_pretrained(hub_id, config=config, ignore_mismatched_sizes=True,
+                                                                   **safe)  # fmt: skip
+    else:
+        raise CoreError(f"Unknown base {recipe.base!r}; choose one of {list(BASES)}.")
+    return tokenizer, model
+
+
+def encode(tokenizer, examples: list[Example], label_ids: dict[str, int], recipe: Recipe) -> list[dict]:
+    padding = "max_length" if recipe.padding == "max_length" else False
+    encoded = tokenizer(
+        [e.text for e in examples], truncation=True, max_length=recipe.max_length, padding=padding
+    )
+    return [
+        {"input_ids": ids, "attention_mask": mask, "labels": label_ids[e.label]}
+        for ids, mask, e in zip(encoded["input_ids"], encoded["attention_mask"], examples, strict=True)
+    ]

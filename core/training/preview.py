@@ -1,0 +1,58 @@
+"""What the Train page shows before training: the data as the model will see it, and the architecture."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from core import catalog
+from core.training.prepare import hold_out_validation, load_split
+from core.training.recipes import Recipe
+
+
+def data_preview(recipe: Recipe) -> dict:
+    """Class balance per split, one example's tokens / ids / attention mask, token lengths, truncation count."""
+    from core.loading import load_tokenizer
+
+    split, labels = load_split(recipe)
+    train, validation = hold_out_validation(list(split.train), recipe.validation_fraction, recipe.seed)
+    tokenizer = load_tokenizer(catalog.MINILM)
+    lengths = [len(ids) for ids in tokenizer([e.text for e in split.train], truncation=False)["input_ids"]]
+    example = split.train[0]
+    encoded = tokenizer(example.text, truncation=True, max_length=recipe.max_length)
+    counts = {name: Counter(e.label for e in part) for name, part in
+              (("train", train), ("validation", validation), ("test", split.test))}  # fmt: skip
+    return {
+        "dataset": split.dataset,
+        "labels": labels,
+        "balance": {name: [counts[name].get(label, 0) for label in labels] for name in counts},
+        "example": {
+            "text": example.text,
+            "label": example.label,
+            "tokens": tokenizer.convert_ids_to_tokens(encoded["input_ids"]),
+            "input_ids": encoded["input_ids"],
+            "attention_mask": encoded["attention_mask"],
+        },
+        "lengths": lengths,
+        "truncated": sum(length > recipe.max_length for length in lengths),
+    }
+
+
+def architecture(recipe: Recipe, n_labels: int) -> dict:
+    """Parameter count and configuration of the model the recipe would train (built, not trained)."""
+    if recipe.base == "hub":
+        return {
+            "parameters": None,
+            "config": {"hub_model": recipe.hub_model},
+            "note": "Read from the Hub when training starts.",
+        }
+    from core.training.prepare import base_model
+
+    _, model = base_model(recipe, [f"class {i}" for i in range(n_labels)])
+    config = model.config.to_dict()
+    keep = ("model_type", "num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size",
+            "max_position_embeddings", "vocab_size", "hidden_dropout_prob", "attention_probs_dropout_prob")  # fmt: skip
+    return {
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "config": {name: config[name] for name in keep if name in config},
+        "note": "",
+    }

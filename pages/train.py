@@ -1,0 +1,77 @@
+"""Train: the article's five steps — data, architecture, training, evaluation, deployment — as one page."""
+
+import streamlit as st
+
+from core.catalog import validate_key
+from core.errors import CoreError
+from core.training import jobs as core_jobs
+from core.training.recipes import Recipe
+from ui import train
+from ui.runtime import through_router
+
+through_router()
+
+st.title("Train a classifier")
+st.markdown(
+    "Fine-tune a BERT-style model the way the article describes — `AutoTokenizer`, "
+    "`AutoModelForSequenceClassification`, `Trainer` — and watch every step. The run goes to a background "
+    "process; you can leave the page and come back."
+)
+
+st.header("1 · Data")
+data_fields = train.data_choice()
+if data_fields is None:
+    st.stop()
+task = train.TASK_OF.get(data_fields["dataset"])
+if task is None:
+    task = st.radio(
+        "Which page should offer the trained model?",
+        ["sentiment", "topic"],
+        key="train-task",
+        horizontal=True,
+    )
+
+st.header("2 · Architecture")
+arch_fields = train.architecture_choice()
+
+st.header("3 · Training")
+hyper = train.hyperparameters()
+default_name = f"my-{data_fields['dataset']}-run"
+name = st.text_input(
+    "Name of the run (also the model's name in the cache)", default_name, key="train-name"
+).strip()
+try:
+    recipe = Recipe(key=validate_key(name), title=name, task=task, description=f"Trained on the Train page ({name}).",
+                    **data_fields, **arch_fields, **hyper).validated()  # fmt: skip
+except (CoreError, TypeError) as error:
+    st.error(str(error))
+    st.stop()
+
+with st.expander("Data as the model sees it", expanded=True, icon=":material/table_view:"):
+    preview = train.data_preview(recipe)
+with st.expander("The model", icon=":material/account_tree:"):
+    if preview:
+        train.architecture_summary(recipe, len(preview["labels"]))
+
+status = core_jobs.status(recipe.key)
+if st.button("Start training", key="train-start", type="primary", disabled=status.active or preview is None,
+             icon=":material/model_training:"):  # fmt: skip
+    train.start(recipe)
+watching = st.session_state.get("train-watching") or (recipe.key if status.active else None)
+if watching:
+    train.live(watching)
+
+all_runs = train.runs()
+if not all_runs:
+    st.stop()
+st.header("4 · Evaluation")
+keys = [meta["key"] for meta in all_runs]
+shown = st.selectbox("Run", keys, key="train-shown")
+meta = next(m for m in all_runs if m["key"] == shown)
+train.results(meta)
+
+st.header("5 · Deployment")
+train.deployment(meta)
+
+st.header("Compare runs")
+train.compare_runs(all_runs)

@@ -1,0 +1,292 @@
+"""Train page glue: dataset choice (with CSV upload), previews, the run form, live progress, results, runs table."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core import catalog, settings, snippets
+from core.errors import CoreError
+from core.training import jobs as core_jobs
+from core.training.recipes import Recipe
+from core.viz import charts, heatmaps
+from ui import render
+
+DATASETS = {
+    "polarity": "Movie-review polarity — 200 sentences (offline)",
+    "newsgroups": "Newsgroups: atheism vs space — 200 posts (offline)",
+    "csv": "Your CSV file",
+    "hub": "A Hugging Face Hub dataset (online)",
+}
+TASK_OF = {"polarity": "sentiment", "newsgroups": "topic"}
+
+
+def data_choice() -> dict | None:
+    """The dataset fields of the recipe, or None when the choice is not usable yet (with the reason shown)."""
+    dataset = st.radio(
+        "Dataset", list(DATASETS), format_func=DATASETS.get, key="train-dataset", horizontal=True
+    )
+    fields = {"dataset": dataset}
+    if dataset == "csv":
+        upload = st.file_uploader("CSV with a header row: one column of text, one of labels", type=["csv"],
+                                  key="train-csv")  # fmt: skip
+        if upload is None:
+            st.info("Upload a CSV to continue (UTF-8, at most 5 MB, at least 20 labelled rows).")
+            return None
+        try:
+            from core.data import uploads
+
+            stored = uploads.store(upload.getvalue())
+        except CoreError as error:
+            st.error(str(error))
+            return None
+        left, right = st.columns(2)
+        text_column = left.selectbox("Text column", stored.columns, key="train-text-column")
+        label_column = right.selectbox("Label column", stored.columns, index=min(1, len(stored.columns) - 1),
+                                       key="train-label-column")  # fmt: skip
+        fields.update(data_file=stored.data_id, text_column=text_column, label_column=label_column)
+    elif dataset == "hub":
+        if not settings.current_mode().online:
+            st.warning("Hub datasets need internet; LM Lab is offline. Choose a packaged dataset or upload a CSV.",
+                       icon=":material/cloud_off:")  # fmt: skip
+            return None
+        a, b, c = st.columns(3)
+        fields.update(
+            hub_dataset=a.text_input(
+                "Dataset id", "glue/sst2", key="train-hub-dataset", help="e.g. glue/sst2, ag_news, imdb"
+            ),
+            text_column=b.text_input("Text column", "sentence", key="train-hub-text"),
+            label_column=c.text_input("Label column", "label", key="train-hub-label"),
+        )
+    return fields
+
+
+@st.cache_data(show_spinner="Reading and tokenizing the data…", max_entries=8)
+def _preview(recipe_json: dict) -> dict:
+    from core.training.preview import data_preview
+
+    return data_preview(Recipe.from_json(recipe_json))
+
+
+def data_preview(recipe: Recipe) -> dict | None:
+    try:
+        preview = _preview(recipe.to_json())
+    except CoreError as error:
+        st.error(str(error))
+        return None
+    labels = preview["labels"]
+    render.figure(charts.class_balance(labels, preview["balance"]), key="train-balance")
+    sizes = {name: sum(counts) for name, counts in preview["balance"].items()}
+    st.caption(f"{preview['dataset']}: {sizes['train']} to train on, {sizes['validation']} for validation curves, "
+               f"{sizes['test']} held out for the final scores (never seen in training).")  # fmt: skip
+    st.markdown("**Preprocessing** — what the tokenizer makes of the first training example:")
+    example = preview["example"]
+    st.caption(f"“{example['text'][:200]}” → {example['label']}")
+    table = pd.DataFrame([example["tokens"], example["input_ids"], example["attention_mask"]],
+                         index=["token", "id", "attention mask"]).astype(str)  # fmt: skip
+    st.dataframe(table, key="train-tokens")
+    render.figure(charts.histogram(preview["lengths"], title="Tokens per training example", x_title="tokens",
+                                   marker=recipe.max_length), key="train-lengths")  # fmt: skip
+    st.caption(f"{preview['truncated']} of {len(preview['lengths'])} examples are longer than max length "
+               f"{recipe.max_length} and will be cut.")  # fmt: skip
+    return preview
+
+
+def architecture_choice() -> dict:
+    base = st.radio("Start from", ["minilm-l6", "scratch", "hub"], key="train-base", horizontal=True,
+                    format_func={"minilm-l6": "Packaged MiniLM (pretrained)", "scratch": "Random BERT (from scratch)",
+                                 "hub": "A Hub checkpoint (online)"}.get)  # fmt: skip
+    fields: dict = {"base": base}
+    if base == "scratch":
+        a, b, c = st.columns(3)
+        layers = a.slider("Layers", 1, 6, 2, key="train-layers")
+        hidden = b.select_slider("Hidden size", [32, 64, 128, 256], value=64, key="train-hidden")
+        heads = c.select_slider("Heads", [1, 2, 4, 8], value=2, key="train-heads")
+        if hidden % heads:
+            st.error(f"Hidden size {hidden} is not divisible by {heads} heads.")
+        fields["scratch"] = {"num_hidden_layers": layers, "hidden_size": hidden, "num_attention_heads": heads,
+                             "intermediate_size": 2 * hidden}  # fmt: skip
+    elif base == "hub":
+        fields["hub_model"] = st.text_input(
+            "Hub model id", "distilbert/distilbert-base-uncased", key="train-hub-model"
+        )
+        if not settings.current_mode().online:
+            st.warning("Hub checkpoints need internet; LM Lab is offline.", icon=":material/cloud_off:")
+    return fields
+
+
+@st.cache_data(show_spinner="Building the model to count its parameters…", max_entries=8)
+def _architecture(recipe_json: dict, n_labels: int) -> dict:
+    from core.training.preview import architecture
+
+    return architecture(Recipe.from_json(recipe_json), n_labels)
+
+
+def architecture_summary(recipe: Recipe, n_labels: int) -> None:
+    try:
+        info = _architecture(recipe.to_json(), n_labels)
+    except CoreError as error:
+        st.error(str(error))
+        return
+    if info["parameters"]:
+        st.metric("Parameters", f"{info['parameters'] / 1e6:.2f} M")
+    st.json(info["config"], expanded=False)
+    if info["note"]:
+        st.caption(info["note"])
+
+
+def hyperparameters() -> dict:
+    a, b, c, d = st.columns(4)
+    values = {
+        "learning_rate": a.select_slider("Learning rate", [1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3], value=1e-4,
+                                         key="train-lr", format_func=lambda v: f"{v:g}"),
+        "epochs": float(b.number_input("Epochs", 1, 50, 4, key="train-epochs")),
+        "batch_size": c.select_slider("Batch size", [4, 8, 16, 32, 64], value=16, key="train-batch"),
+        "max_length": d.select_slider("Max length (tokens)", [16, 32, 64, 128, 256, 512], value=64, key="train-maxlen"),
+    }  # fmt: skip
+    a, b, c, d = st.columns(4)
+    values["weight_decay"] = a.select_slider(
+        "Weight decay", [0.0, 0.01, 0.05, 0.1], value=0.01, key="train-wd"
+    )
+    values["warmup_ratio"] = b.select_slider(
+        "Warmup (share of steps)", [0.0, 0.05, 0.1, 0.2], value=0.1, key="train-warmup"
+    )
+    values["dropout"] = c.select_slider("Dropout", [0.0, 0.1, 0.2, 0.3, 0.5], value=0.1, key="train-dropout")
+    values["seed"] = int(d.number_input("Seed", 0, 99_999, 42, key="train-seed"))
+    a, b, c, d = st.columns(4)
+    values["patience"] = int(
+        a.number_input("Early stopping patience (0 = off)", 0, 10, 2, key="train-patience")
+    )
+    values["augment"] = b.selectbox(
+        "Augmentation", ["none", "word-dropout", "word-swap"], key="train-augment"
+    )
+    values["augment_p"] = c.select_slider(
+        "Augmentation rate", [0.05, 0.1, 0.2, 0.3], value=0.1, key="train-augment-p"
+    )
+    values["validation_fraction"] = d.select_slider("Validation share", [0.0, 0.1, 0.15, 0.2, 0.3], value=0.15,
+                                                    key="train-validation")  # fmt: skip
+    values["group_by_length"] = st.toggle(
+        "Group batches by length (less padding, faster)", True, key="train-group"
+    )
+    return values
+
+
+def start(recipe: Recipe) -> None:
+    try:
+        core_jobs.start(recipe.key, recipe=recipe)
+    except CoreError as error:
+        st.error(str(error))
+        return
+    st.session_state["train-watching"] = recipe.key
+    st.toast(f"Training {recipe.key} started in the background.")
+
+
+@st.fragment(run_every=1.0)
+def live(key: str) -> None:
+    """Progress, ETA, the loss curve as it grows, and a cancel button, refreshed every second."""
+    status = core_jobs.status(key)
+    data = core_jobs.progress_data(key)
+    if not status.active:
+        if status.state in ("failed", "died"):
+            st.error(f"Training {key} {status.state}: {status.error or status.message}")
+        elif status.state == "cancelled":
+            st.info(f"Training {key} was cancelled; nothing was saved.")
+        if st.session_state.get("train-watching") == key and status.state != "none":
+            st.session_state["train-watching"] = None
+            st.rerun()
+        return
+    text = f"**{key}** — {status.phase}" + (
+        f", step {status.step}/{status.total_steps}" if status.total_steps else ""
+    )
+    if status.eta_s is not None and status.phase == "training":
+        text += f", about {status.eta_s:.0f} s left"
+    st.progress(status.fraction, text=text)
+    if data.get("curve"):
+        render.figure(charts.training_curves({key: {"loss_curve": data["curve"], "eval_curve": data.get("eval_curve")}},
+                                             title="Live: loss so far"), key="train-live-curve")  # fmt: skip
+    if st.button("Cancel", key="train-cancel", icon=":material/stop_circle:"):
+        core_jobs.cancel(key)
+        st.toast("Stopping at the next step…")
+
+
+def runs() -> list[dict]:
+    """Every finished model in the cache with its card."""
+    found = []
+    for spec in catalog.all_specs():
+        if spec.trained_here:
+            meta = catalog.read_metadata(spec.key)
+            if meta:
+                found.append(meta)
+    return sorted(found, key=lambda meta: meta.get("created_at", ""), reverse=True)
+
+
+def results(meta: dict) -> None:
+    metrics = meta.get("metrics", {})
+    columns = st.columns(4)
+    for column, name in zip(columns, ("accuracy", "macro_f1"), strict=False):
+        estimate = metrics.get(name)
+        if estimate:
+            column.metric(name.replace("_", "-"), f"{100 * estimate['value']:.1f} %",
+                          help=f"95 % bootstrap CI {100 * estimate['low']:.1f}–{100 * estimate['high']:.1f}, n={estimate['n']}")  # fmt: skip
+            column.caption(f"95 % CI {100 * estimate['low']:.0f}–{100 * estimate['high']:.0f} %")
+    columns[2].metric("Training time", f"{meta.get('train_seconds', 0):.0f} s")
+    columns[3].metric("Epochs run", f"{meta.get('epochs_run', meta.get('hyperparameters', {}).get('epochs'))}",
+                      help="Fewer than asked when early stopping ended the run.")  # fmt: skip
+    labels = meta.get("labels", [])
+    if meta.get("confusion"):
+        left, right = st.columns(2)
+        with left:
+            render.figure(heatmaps.heatmap(pd.DataFrame(meta["confusion"]).to_numpy(), title="Confusion matrix (test)",
+                                           x_labels=labels, y_labels=labels, x_title="predicted", y_title="true",
+                                           text_values=True, height=320), key=f"train-confusion-{meta['key']}")  # fmt: skip
+        with right:
+            st.dataframe(
+                pd.DataFrame(meta.get("per_class", {})).T.round(3), key=f"train-perclass-{meta['key']}"
+            )
+    render.figure(charts.training_curves({meta["key"]: meta}), key=f"train-curves-{meta['key']}")
+    if meta.get("overfitting"):
+        flag = meta["overfitting"]
+        st.warning(f"Overfitting: validation loss was lowest after epoch {flag['best_epoch']:g} "
+                   f"({flag['best_eval_loss']:.3f}) and rose to {flag['last_eval_loss']:.3f}. Try early stopping, "
+                   "more dropout, augmentation or fewer epochs.", icon=":material/trending_up:")  # fmt: skip
+
+
+def deployment(meta: dict) -> None:
+    from core.training.export import zip_bytes
+
+    spec = catalog.get_spec(meta["key"])
+    page = {"sentiment": "pages/sentiment.py", "topic": "pages/topic.py"}.get(meta.get("task"))
+    if page:
+        st.page_link(page, label=f"Use {meta['key']} on the {meta['task'].title()} page", icon=":material/open_in_new:",
+                     query_params={"model": meta["key"]})  # fmt: skip
+    try:
+        st.download_button("Download the model (zip)", zip_bytes(meta["key"]), file_name=f"{meta['key']}.zip",
+                           mime="application/zip", key=f"train-zip-{meta['key']}")  # fmt: skip
+    except CoreError as error:
+        st.error(str(error))
+    st.code(snippets.classifier(spec, "Your text here.", meta.get("hyperparameters", {}).get("max_length", 128)),
+            language="python")  # fmt: skip
+
+
+def compare_runs(all_runs: list[dict]) -> None:
+    rows = []
+    for meta in all_runs:
+        hp = meta.get("hyperparameters", {})
+        acc = meta.get("metrics", {}).get("accuracy", {})
+        f1 = meta.get("metrics", {}).get("macro_f1", {})
+        rows.append({
+            "run": meta["key"], "data": meta.get("data", {}).get("dataset", ""), "base": meta.get("base"),
+            "accuracy": acc.get("value"), "acc CI": f"{100 * acc['low']:.0f}–{100 * acc['high']:.0f}" if acc else "",
+            "macro-F1": f1.get("value"), "lr": hp.get("learning_rate"), "epochs": meta.get("epochs_run", hp.get("epochs")),
+            "batch": hp.get("batch_size"), "dropout": hp.get("dropout"), "augment": hp.get("augment"),
+            "patience": hp.get("patience"), "train s": meta.get("train_seconds"), "created": meta.get("created_at", "")[:16],
+        })  # fmt: skip
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="train-runs",
+                 column_config={"accuracy": st.column_config.NumberColumn(format="percent"),
+                                "macro-F1": st.column_config.NumberColumn(format="percent")})  # fmt: skip
+    chosen = st.multiselect("Overlay the curves of", [r["run"] for r in rows], default=[r["run"] for r in rows[:3]],
+                            key="train-overlay")  # fmt: skip
+    if chosen:
+        by_key = {meta["key"]: meta for meta in all_runs}
+        render.figure(charts.training_curves({key: by_key[key] for key in chosen}, title="Runs compared"),
+                      key="train-overlay-chart")  # fmt: skip
