@@ -1,0 +1,181 @@
+"""Training workflow pieces: CSV validation, augmentation, options, metrics, custom runs, export, the CLI."""
+
+import json
+import os
+import random
+import subprocess
+import sys
+import zipfile
+from io import BytesIO
+
+import numpy as np
+import pytest
+from scipy import stats as scipy_stats
+from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
+
+from core import catalog
+from core.bench import metrics
+from core.bench.stats import confusion, macro_f1, macro_f1_with_ci, per_class
+from core.data import augment, uploads
+from core.data.polarity import Example
+from core.errors import CoreError, DataError
+from core.training import jobs
+from core.training.evaluation import overfitting
+from core.training.export import zip_bytes
+from core.training.prepare import hold_out_validation
+from core.training.recipes import Recipe, get_recipe
+
+from conftest import ROOT
+
+
+def _csv(rows, header="text,label") -> bytes:
+    return (header + "\n" + "\n".join(rows) + "\n").encode("utf-8")
+
+
+GOOD = _csv(
+    [f"a lovely charming film {i},good" if i % 2 else f"a dull tedious mess {i},bad" for i in range(40)]
+)
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (b"", "empty"),
+        ("text,label\ncafé,x\n".encode("cp1252"), "not UTF-8"),
+        (b"x" * (uploads.MAX_BYTES + 1), "limit is 5 MB"),
+        (b"just one column\nvalue\n", "at least two columns"),
+        (b'text,label\n"unclosed,quote\n', "Could not read"),
+    ],
+)
+def test_bad_files_are_refused_on_upload(fresh_cache, raw, message):
+    with pytest.raises(DataError, match=message):
+        uploads.store(raw)
+
+
+@pytest.mark.parametrize(
+    "raw, columns, message",
+    [
+        (GOOD, ("review", "label"), "not found"),
+        (GOOD, ("text", "text"), "two different columns"),
+        (_csv([f"t{i},same" for i in range(30)]), ("text", "label"), "at least two classes"),
+        (_csv([f"t{i},{i % 2}" for i in range(10)]), ("text", "label"), "at least 20 are needed"),
+        (_csv([f"t{i},{i}" for i in range(30)]), ("text", "label"), "at most 20 classes"),
+        (_csv([f"t{i},{'a' if i < 28 else 'b'}" for i in range(30)]), ("text", "label"), "fewer than 4 rows"),
+        (_csv([f",{i % 2}" for i in range(30)]), ("text", "label"), "have both a text and a label"),
+    ],
+)
+def test_bad_data_gets_a_clear_message(fresh_cache, raw, columns, message):
+    stored = uploads.store(raw)
+    with pytest.raises(DataError, match=message):
+        uploads.load(stored.data_id, *columns)
+
+
+def test_good_csv_and_split(fresh_cache):
+    stored = uploads.store(GOOD)
+    assert stored.columns == ["text", "label"] and stored.rows == 40
+    examples, labels = uploads.load(stored.data_id, "text", "label")
+    split = uploads.stratified_split(examples, labels, seed=1, name="toy")
+    assert len(split.test) == 10 and {e.label for e in split.test} == {"bad", "good"}
+    with pytest.raises(DataError, match="Unknown dataset id"):
+        uploads.load("../../etc/passwd", "text", "label")
+
+
+def test_augmentation_and_validation_hold_out():
+    rng = random.Random(0)
+    assert augment.word_dropout("a b c d e f g h", 0.5, rng) != "a b c d e f g h"
+    swapped = augment.word_swap("one two three four", 0.25, random.Random(1))
+    assert sorted(swapped.split()) == sorted(["one", "two", "three", "four"])
+    examples = [Example(f"text {i}", "x" if i % 2 else "y") for i in range(40)]
+    assert len(augment.augmented(examples, "word-swap", 0.1, 0)) == 80
+    kept, held = hold_out_validation(examples, 0.15, 0)
+    assert len(held) == 6 and {e.label for e in held} == {"x", "y"} and not set(kept) & set(held)
+
+
+def test_recipe_options_are_typed_and_checked():
+    recipe = get_recipe("sentiment-tiny").with_overrides(
+        {"group_by_length": "false", "patience": "3", "dropout": "none"}
+    )
+    assert recipe.group_by_length is False and recipe.patience == 3 and recipe.dropout is None
+    for bad in ({"epochs": "0"}, {"augment": "shuffle"}, {"learning_rate": "2"}, {"batch_size": "x"}):
+        with pytest.raises(CoreError):
+            get_recipe("sentiment-tiny").with_overrides(bad)
+    assert Recipe.from_json(recipe.to_json()) == recipe
+
+
+def test_f1_module_confusion_and_bootstrap_against_references():
+    rng = np.random.default_rng(3)
+    references = rng.integers(0, 3, 200).tolist()
+    predictions = [r if rng.random() < 0.7 else int(rng.integers(0, 3)) for r in references]
+    ours = metrics.load("f1").compute(predictions=predictions, references=references)["f1"]
+    assert ours == pytest.approx(f1_score(references, predictions, average="macro"))
+    assert macro_f1(predictions, references, 3) == pytest.approx(ours)
+    matrix = confusion(predictions, references, 3)
+    assert (matrix == confusion_matrix(references, predictions, labels=[0, 1, 2])).all()
+    precision, recall, f1, support = precision_recall_fscore_support(
+        references, predictions, labels=[0, 1, 2]
+    )
+    rows = per_class(matrix)
+    assert [r["precision"] for r in rows] == pytest.approx(precision.tolist())
+    assert [r["recall"] for r in rows] == pytest.approx(recall.tolist())
+    estimate = macro_f1_with_ci(predictions, references, 3, n_resamples=4000, seed=1)
+    theirs = scipy_stats.bootstrap(
+        (np.array(predictions), np.array(references)),
+        lambda p, r: f1_score(r, p, average="macro"),
+        paired=True, vectorized=False, n_resamples=1000, method="percentile", random_state=2,
+    ).confidence_interval  # fmt: skip
+    assert estimate.low == pytest.approx(theirs.low, abs=0.02) and estimate.high == pytest.approx(
+        theirs.high, abs=0.02
+    )
+
+
+def test_overfitting_flag():
+    rising = [{"epoch": e, "eval_loss": loss} for e, loss in [(1, 0.6), (2, 0.5), (3, 0.55), (4, 0.7)]]
+    assert overfitting(rising) == {"best_epoch": 2, "best_eval_loss": 0.5, "last_eval_loss": 0.7}
+    falling = [{"epoch": e, "eval_loss": 1 / e} for e in (1, 2, 3, 4)]
+    assert overfitting(falling) is None
+
+
+# Labels that do not depend on the text: the model can only memorise, so validation loss must rise.
+NOISE = _csv([f"{' '.join(random.Random(i).choices(['red', 'blue', 'cat', 'dog', 'sun', 'rain'], k=6))},"
+              f"{'good' if random.Random(1000 + i).random() < 0.5 else 'bad'}" for i in range(40)])  # fmt: skip
+
+
+def test_custom_run_with_early_stopping_and_export(fresh_cache):
+    stored = uploads.store(NOISE)
+    recipe = Recipe(key="toy-csv", title="toy", task="sentiment", dataset="csv", base="scratch", epochs=30,
+                    learning_rate=2e-3, batch_size=8, data_file=stored.data_id, patience=1, validation_fraction=0.2,
+                    augment="word-dropout", scratch={"hidden_size": 32, "num_hidden_layers": 1,
+                                                     "num_attention_heads": 2, "intermediate_size": 64})  # fmt: skip
+    jobs.run_here("toy-csv", recipe=recipe)
+    meta = catalog.read_metadata("toy-csv")
+    assert meta["stopped_early"] and meta["epochs_run"] < 30
+    assert {"accuracy", "macro_f1"} <= set(meta["metrics"]) and len(meta["confusion"]) == 2
+    assert meta["eval_curve"] and meta["data"]["validation_size"] >= 5
+    assert meta["data"]["train_size_after_augmentation"] == 2 * (40 - 10 - meta["data"]["validation_size"])
+    assert catalog.get_spec("toy-csv").task == "sentiment"  # offered on the Sentiment page
+    archive = zipfile.ZipFile(BytesIO(zip_bytes("toy-csv")))
+    names = archive.namelist()
+    assert "toy-csv/model.safetensors" in names and "toy-csv/README.md" in names
+    assert "macro_f1" in archive.read("toy-csv/README.md").decode()
+    with pytest.raises(CoreError, match="built-in model"):
+        jobs.start("vader", recipe=Recipe(key="vader", title="x", task="sentiment", dataset="polarity",
+                                          base="scratch", epochs=1, learning_rate=1e-3, batch_size=8))  # fmt: skip
+
+
+def test_cli_new_run_from_a_csv(fresh_cache, tmp_path):
+    path = tmp_path / "reviews.csv"
+    path.write_bytes(GOOD.replace(b"text,label", b"review,stars"))
+    result = subprocess.run(
+        [sys.executable, "-m", "core.train", "--name", "cli-reviews", "--dataset", "csv", "--csv", str(path),
+         "--text-column", "review", "--label-column", "stars", "--task", "sentiment", "--base", "scratch",
+         "--set", "epochs=2", "--set", "validation_fraction=0.2"],
+        cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout[result.stdout.index("{") :])
+    assert report["model"] == "cli-reviews"
+    meta = catalog.read_metadata("cli-reviews")
+    assert meta["data"]["dataset"].startswith("uploaded CSV") and meta["hyperparameters"]["epochs"] == 2
+    missing = subprocess.run([sys.executable, "-m", "core.train", "--name", "x-run", "--dataset", "csv"], cwd=ROOT,
+                             env=dict(os.environ), capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert missing.returncode == 2 and "--csv FILE" in missing.stderr

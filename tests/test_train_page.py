@@ -1,0 +1,84 @@
+"""The Train page in AppTest: data, architecture, a real background training run, results, then the model elsewhere."""
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from core import catalog
+from core.training import jobs
+
+from conftest import ROOT
+
+TIMEOUT = 180
+
+
+@pytest.fixture(autouse=True)
+def clear_streamlit_caches():
+    st.cache_data.clear()
+    yield
+    st.cache_data.clear()
+
+
+def _train_page() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    at.switch_page("pages/train.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_train_a_tiny_model_and_use_it_on_sentiment(fresh_cache):
+    at = _train_page()
+    assert [h.value for h in at.header][:3] == ["1 · Data", "2 · Architecture", "3 · Training"]
+    assert at.get("plotly_chart"), "class balance and length histogram expected"
+    assert any("will be cut" in c.value for c in at.caption)
+    at.radio(key="train-base").set_value("scratch").run()
+    at.slider(key="train-layers").set_value(1).run()
+    at.select_slider(key="train-hidden").set_value(32).run()
+    at.number_input(key="train-epochs").set_value(2).run()
+    at.number_input(key="train-patience").set_value(0).run()
+    at.text_input(key="train-name").input("ui-run").run()
+    assert any(m.label == "Parameters" for m in at.metric)
+    at.button(key="train-start").click().run()
+    assert not at.exception and not at.error
+    assert jobs.status("ui-run").state in ("starting", "running", "done")
+    finished = jobs.wait("ui-run", timeout=300)
+    assert finished.state == "done", finished
+    at.run()
+    assert "4 · Evaluation" in [h.value for h in at.header]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["accuracy"].endswith("%") and metrics["macro-f1"].endswith("%")
+    assert "ui-run" in set(at.dataframe[-1].value["run"])
+    assert any(b.label == "Download the model (zip)" for b in at.get("download_button"))
+    assert catalog.read_metadata("ui-run")["task"] == "sentiment"
+
+    sentiment = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    sentiment.query_params["model"] = "ui-run"
+    sentiment.switch_page("pages/sentiment.py").run()
+    assert sentiment.selectbox(key="sentiment-model").value == "ui-run"
+    sentiment.button(key="sentiment-run").click().run()
+    assert not sentiment.exception and any(m.label == "Latency" for m in sentiment.metric)
+
+
+def test_csv_upload_and_its_checks(fresh_cache):
+    at = _train_page()
+    at.radio(key="train-dataset").set_value("csv").run()
+    assert any("Upload a CSV" in i.value for i in at.info)
+    at.file_uploader(key="train-csv").set_value(
+        ("bad.csv", "text,label\ncafé,x\n".encode("cp1252"), "text/csv")
+    ).run()
+    assert any("not UTF-8" in e.value for e in at.error)
+    rows = "\n".join(
+        f"sentence number {i} is {'great' if i % 2 else 'awful'},{'pos' if i % 2 else 'neg'}"
+        for i in range(40)
+    )
+    at.file_uploader(key="train-csv").set_value(
+        ("ok.csv", f"sentence,mood\n{rows}\n".encode(), "text/csv")
+    ).run()
+    assert not at.exception
+    assert at.selectbox(key="train-text-column").options == ["sentence", "mood"]
+    at.selectbox(key="train-label-column").set_value("sentence").run()
+    at.selectbox(key="train-text-column").set_value("sentence").run()
+    assert any("two different columns" in e.value for e in at.error)
+    at.selectbox(key="train-label-column").set_value("mood").run()
+    assert not at.error
+    assert at.radio(key="train-task").value == "sentiment"
