@@ -75,6 +75,11 @@ SECTIONS = [
         "Padding, causal and cross-attention masks and the shapes flowing through an encoder and a decoder layer.",
     ),
     (
+        "Train → Train a classifier",
+        "The article's five steps — data, architecture, training, evaluation, deployment — with your own CSV or the "
+        "packaged data, live curves, early stopping, augmentation, confidence intervals and runs compared.",
+    ),
+    (
         "Inspect → Attention",
         "bertviz's head and model views that work offline, every layer × head, head statistics, attention "
         "rollout, and two models compared head by head (what fine-tuning changed).",
