@@ -132,6 +132,8 @@ def base_model(recipe: Recipe, labels: list[str]):
 
 
 def encode(tokenizer, examples: list[Example], label_ids: dict[str, int], recipe: Recipe) -> list[dict]:
+    if not examples:
+        return []
     padding = "max_length" if recipe.padding == "max_length" else False
     encoded = tokenizer(
         [e.text for e in examples], truncation=True, max_length=recipe.max_length, padding=padding
