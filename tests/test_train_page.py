@@ -40,7 +40,10 @@ def test_train_a_tiny_model_and_use_it_on_sentiment(fresh_cache):
     assert any(m.label == "Parameters" for m in at.metric)
     at.button(key="train-start").click().run()
     assert not at.exception and not at.error
-    assert jobs.status("ui-run").state in ("starting", "running", "done")
+    state = jobs.status("ui-run").state
+    assert state in ("starting", "running", "done")
+    if state != "done":
+        assert at.get("progress"), "a live progress bar while the job runs"
     finished = jobs.wait("ui-run", timeout=300)
     assert finished.state == "done", finished
     at.run()

@@ -196,7 +196,10 @@ def _train_into(recipe: Recipe, folder: Path, report: Report, should_stop: Calla
     report({"phase": "evaluating", "message": f"scoring {len(test_rows)} held-out examples"})
     output = trainer.predict(test_rows)
     predictions = output.predictions.argmax(axis=-1).tolist()
-    references = [row["labels"] for row in test_rows]
+    # Use the labels Trainer returns alongside the predictions, not the dataset's order: with
+    # train_sampling_strategy="group_by_length", transformers 5 also length-groups the evaluation
+    # sampler, so predictions come back permuted relative to the dataset.
+    references = output.label_ids.tolist()
     scores = evaluate_predictions(predictions, references, data.labels, recipe.seed)
     lengths = [
         len(ids) for ids in tokenizer([e.text for e in data.split.train], truncation=False)["input_ids"]
