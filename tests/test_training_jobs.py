@@ -17,7 +17,7 @@ from core.training import jobs
 
 from conftest import ROOT, TINY_KEY
 
-LONG = {"epochs": 400}  # long enough to catch the job mid-way; the tests stop it themselves
+LONG = {"epochs": 150}  # long enough to catch the job mid-way; the tests stop it themselves
 
 
 def _wait_for(condition, timeout=120.0, poll=0.1):
