@@ -179,3 +179,21 @@ def test_cli_new_run_from_a_csv(fresh_cache, tmp_path):
     missing = subprocess.run([sys.executable, "-m", "core.train", "--name", "x-run", "--dataset", "csv"], cwd=ROOT,
                              env=dict(os.environ), capture_output=True, text=True, timeout=120)  # fmt: skip
     assert missing.returncode == 2 and "--csv FILE" in missing.stderr
+
+
+def test_torchrun_two_processes_publish_one_model(fresh_cache):
+    """The multi-GPU path, on the CPU: two ranks (gloo) train together; only rank 0 writes the cache entry."""
+    import shutil
+
+    torchrun = shutil.which("torchrun")
+    if torchrun is None:
+        pytest.skip("torchrun is not on PATH")
+    result = subprocess.run(
+        [torchrun, "--nproc_per_node", "2", "-m", "core.train", "--name", "ddp-run", "--dataset", "polarity",
+         "--base", "scratch", "--set", "epochs=1", "--set", "validation_fraction=0.1"],
+        cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count('"model": "ddp-run"') == 1  # one report, from rank 0
+    meta = catalog.read_metadata("ddp-run")
+    assert meta is not None and meta["data"]["validation_size"] > 0
