@@ -138,9 +138,9 @@ def architecture_summary(recipe: Recipe, n_labels: int) -> None:
 def hyperparameters() -> dict:
     a, b, c, d = st.columns(4)
     values = {
-        "learning_rate": a.select_slider("Learning rate", [1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3], value=1e-4,
+        "learning_rate": a.select_slider("Learning rate", [1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3], value=2e-4,
                                          key="train-lr", format_func=lambda v: f"{v:g}"),
-        "epochs": float(b.number_input("Epochs", 1, 50, 4, key="train-epochs")),
+        "epochs": float(b.number_input("Epochs", 1, 50, 3, key="train-epochs")),
         "batch_size": c.select_slider("Batch size", [4, 8, 16, 32, 64], value=16, key="train-batch"),
         "max_length": d.select_slider("Max length (tokens)", [16, 32, 64, 128, 256, 512], value=64, key="train-maxlen"),
     }  # fmt: skip
