@@ -123,3 +123,47 @@ def per_class(matrix: np.ndarray) -> list[dict]:
             {"precision": float(precision), "recall": float(recall), "f1": float(f1), "support": int(actual)}
         )
     return rows
+
+
+def paired_bootstrap_difference(
+    correct_a: Sequence[float], correct_b: Sequence[float], *, n_resamples: int = 2000, seed: int = 0
+) -> Estimate:
+    """Accuracy of A minus accuracy of B on the same examples, with a paired percentile-bootstrap CI."""
+    a, b = np.asarray(correct_a, dtype=float), np.asarray(correct_b, dtype=float)
+    if a.shape != b.shape or a.size == 0:
+        raise ValueError("paired_bootstrap_difference needs two equal-length, non-empty sequences.")
+    rng = np.random.default_rng(seed)
+    indices = rng.integers(0, a.size, size=(n_resamples, a.size))
+    differences = (a[indices] - b[indices]).mean(axis=1)
+    low, high = np.quantile(differences, [0.025, 0.975])
+    return Estimate(float((a - b).mean()), float(low), float(high), int(a.size))
+
+
+def mcnemar(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> dict:
+    """McNemar's exact test on the discordant pairs: b = A right & B wrong, c = A wrong & B right.
+
+    Under the null both kinds are equally likely, so min(b, c) ~ Binomial(b + c, 1/2); the two-sided
+    p-value is 2·P(X ≤ min(b, c)), capped at 1.
+    """
+    from scipy.stats import binom
+
+    a, b_ = np.asarray(correct_a, dtype=bool), np.asarray(correct_b, dtype=bool)
+    only_a, only_b = int((a & ~b_).sum()), int((~a & b_).sum())
+    n = only_a + only_b
+    p = 1.0 if n == 0 else min(1.0, 2 * float(binom.cdf(min(only_a, only_b), n, 0.5)))
+    return {"only_a": only_a, "only_b": only_b, "p_value": p}
+
+
+def expected_calibration_error(confidences: Sequence[float], correct: Sequence[bool], bins: int = 10) -> dict:
+    """ECE: the gap between confidence and accuracy, averaged over equal-width confidence bins (weighted by size)."""
+    conf, hit = np.asarray(confidences, dtype=float), np.asarray(correct, dtype=float)
+    edges = np.linspace(0, 1, bins + 1)
+    rows, ece = [], 0.0
+    for low, high in zip(edges[:-1], edges[1:], strict=True):
+        inside = (conf > low) & (conf <= high) if low > 0 else (conf >= low) & (conf <= high)
+        if inside.any():
+            gap = abs(conf[inside].mean() - hit[inside].mean())
+            ece += inside.mean() * gap
+            rows.append({"low": float(low), "high": float(high), "confidence": float(conf[inside].mean()),
+                         "accuracy": float(hit[inside].mean()), "count": int(inside.sum())})  # fmt: skip
+    return {"ece": float(ece), "bins": rows}

@@ -1,0 +1,67 @@
+"""Benchmark models side by side from the command line; the same table as the Evaluate page.
+
+    python -m core.bench --task sentiment --models sentiment-minilm,sentiment-minilm@int8,vader,baseline:tfidf-lr \\
+        --baseline vader --out results.csv
+
+Model ids: catalog keys (add @int8, @bf16 or @eager for a precision or attention variant) and the
+baselines baseline:majority, baseline:tfidf-lr, baseline:zero-shot. Writes CSV (or JSON when the
+name ends in .json), keeps the run in the cache, prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from core import settings
+from core.errors import CoreError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--task", default="sentiment", choices=["sentiment", "topic"])
+    parser.add_argument("--models", required=True, help="comma-separated model ids")
+    parser.add_argument("--baseline", help="the model the others are compared to (default: the first)")
+    parser.add_argument("--repeats", type=int, default=20, help="timed single-example calls per model")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", help="results.csv or results.json")
+    args = parser.parse_args(argv)
+    settings.decide_mode()
+    import pandas as pd
+    from tqdm import tqdm
+
+    from core.bench import run
+
+    bar = tqdm(total=100, unit="%", bar_format="{l_bar}{bar}| {n:.0f}% {postfix}", file=sys.stderr)
+
+    def progress(fraction: float, message: str) -> None:
+        bar.update(max(0.0, 100 * fraction - bar.n))
+        bar.set_postfix_str(message)
+
+    try:
+        models = [m.strip() for m in args.models.split(",") if m.strip()]
+        result = run.run(args.task, models, baseline=args.baseline, repeats=args.repeats, seed=args.seed,
+                         progress=progress)  # fmt: skip
+    except CoreError as error:
+        bar.close()
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    bar.close()
+    run_id = run.save(result)
+    table = pd.DataFrame(result.rows)
+    if args.out:
+        if args.out.endswith(".json"):
+            with open(args.out, "w", encoding="utf-8") as handle:
+                json.dump(result.rows, handle, indent=2)
+        else:
+            table.to_csv(args.out, index=False)
+    columns = ["model", "accuracy", "accuracy_low", "accuracy_high", "macro_f1", "diff_vs_baseline", "mcnemar_p",
+               "tied_with_baseline", "latency_p50_ms", "latency_p95_ms", "throughput_per_s", "memory_added_mb"]  # fmt: skip
+    print(table[columns].round(3).to_string(index=False))
+    print(f"saved as benchmark run {run_id}" + (f", table written to {args.out}" if args.out else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""Everything the benchmark can score, behind one interface: class probabilities for a batch of texts.
+
+Neural models from the catalog (optionally as precision/attention variants: ``key@int8``,
+``key@bf16``, ``key@eager``) and baselines fitted on the same training split: majority class,
+TF-IDF + logistic regression, the VADER lexicon, and zero-shot MiniLM similarity.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core import catalog
+from core.errors import CoreError, UnknownModelError
+
+BASELINES = {
+    "baseline:majority": "Majority class (always the most frequent training label)",
+    "baseline:tfidf-lr": "TF-IDF + logistic regression (fitted on the same training split)",
+    "baseline:zero-shot": "Zero-shot MiniLM similarity ('This review is {label}.')",
+}
+VARIANTS = ("fp32", "int8", "bf16", "eager")
+
+
+class Adapter:
+    name: str
+    source: str
+    precision: str = "fp32"
+    parameters: int | None = None
+    size_bytes: int | None = None
+    train_seconds: float | None = None
+
+    def probabilities(self, texts: list[str]) -> np.ndarray:  # (N, C) in the task's label order
+        raise NotImplementedError
+
+
+class TransformerAdapter(Adapter):
+    def __init__(self, spec: catalog.ModelSpec, labels: list[str], variant: str = "fp32"):
+        import torch
+
+        from core import loading
+
+        self.name = spec.key if variant == "fp32" else f"{spec.key}@{variant}"
+        self.source = catalog.SOURCE_LABELS[spec.source]
+        self._torch = torch
+        tokenizer, model = loading.load_classifier(spec, eager_attention=variant == "eager")
+        if variant == "int8":
+            model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        elif variant == "bf16":
+            model = model.to(torch.bfloat16)
+        self.precision = {"int8": "dynamic int8", "bf16": "bf16"}.get(variant, "fp32") + (
+            ", eager attention" if variant == "eager" else ""
+        )
+        self.tokenizer, self.model = tokenizer, model
+        self.max_tokens = loading.token_limit(tokenizer, model)
+        id2label = model.config.id2label
+        own = [str(id2label[i]).lower() for i in range(len(id2label))]
+        missing = [label for label in labels if label not in own]
+        if missing:
+            raise CoreError(f"{spec.title} has classes {own}; this task needs {labels}.")
+        self.order = [own.index(label) for label in labels]
+        self.parameters = sum(p.numel() for p in model.parameters())
+        meta = catalog.read_metadata(spec.key) if spec.trained_here else None
+        self.size_bytes = (meta or {}).get("size_bytes") or spec.size_bytes
+        self.train_seconds = (meta or {}).get("train_seconds")
+
+    def probabilities(self, texts: list[str]) -> np.ndarray:
+        torch = self._torch
+        batch = self.tokenizer(
+            texts, truncation=True, max_length=self.max_tokens, padding=True, return_tensors="pt"
+        )
+        with torch.inference_mode():
+            logits = self.model(**batch).logits.float()
+        return torch.softmax(logits, dim=-1).numpy()[:, self.order]
+
+
+class VaderAdapter(Adapter):
+    name, source = "vader", "packaged"
+
+    def __init__(self, labels: list[str]):
+        from core.tasks.sentiment import VaderSentiment
+
+        if labels != ["negative", "positive"]:
+            raise CoreError("VADER scores sentiment only (negative / positive).")
+        self.vader = VaderSentiment()
+
+    def probabilities(self, texts: list[str]) -> np.ndarray:
+        # the compound score in [-1, 1] mapped to [0, 1]: a monotone score, not a calibrated probability;
+        # a compound of exactly 0 counts as positive, the same rule as the Sentiment page's held-out score
+        compound = np.array([self.vader.predict(t).details["compound"] for t in texts])
+        positive = np.where(compound >= 0, np.maximum((compound + 1) / 2, 0.5 + 1e-9), (compound + 1) / 2)
+        return np.stack([1 - positive, positive], axis=1)
+
+
+class MajorityAdapter(Adapter):
+    name, source = "baseline:majority", "baseline"
+
+    def __init__(self, labels: list[str], train_labels: list[str]):
+        counts = np.array([train_labels.count(label) for label in labels], dtype=float)
+        self.share = counts / counts.sum()
+        self.parameters = 0
+
+    def probabilities(self, texts: list[str]) -> np.ndarray:
+        return np.tile(self.share, (len(texts), 1))
+
+
+class TfidfAdapter(Adapter):
+    name, source = "baseline:tfidf-lr", "baseline"
+
+    def __init__(self, labels: list[str], train_texts: list[str], train_labels: list[str]):
+        import time
+
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+
+        started = time.perf_counter()
+        self.pipe = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True),
+                                  LogisticRegression(max_iter=1000, C=10.0))  # fmt: skip
+        self.pipe.fit(train_texts, train_labels)
+        self.train_seconds = time.perf_counter() - started
+        classes = list(self.pipe.classes_)
+        self.order = [classes.index(label) for label in labels]
+        self.parameters = int(self.pipe[-1].coef_.size + self.pipe[-1].intercept_.size)
+
+    def probabilities(self, texts: list[str]) -> np.ndarray:
+        return self.pipe.predict_proba(texts)[:, self.order]
+
+
+class ZeroShotAdapter(Adapter):
+    name, source = "baseline:zero-shot", "baseline (packaged MiniLM)"
+
+    def __init__(self, labels: list[str]):
+        from core.tasks.zero_shot import ZeroShotClassifier
+
+        self.labels = labels
+        self.classifier = ZeroShotClassifier(template="This review is {label}.")
+        self.parameters = sum(p.numel() for p in self.classifier.encoder.model.parameters())
+
+    def probabilities(self, texts: list[str]) -> np.ndarray:
+        from core.tasks.zero_shot import TEMPERATURE
+
+        encoder = self.classifier.encoder
+        vectors = encoder.encode(
+            texts + [self.classifier.template.format(label=label) for label in self.labels]
+        )
+        similarity = vectors[: len(texts)] @ vectors[len(texts) :].T
+        weights = np.exp((similarity - similarity.max(axis=1, keepdims=True)) / TEMPERATURE)
+        return weights / weights.sum(axis=1, keepdims=True)
+
+
+def make(model_id: str, labels: list[str], train_texts: list[str], train_labels: list[str]) -> Adapter:
+    if model_id == "vader":
+        return VaderAdapter(labels)
+    if model_id == "baseline:majority":
+        return MajorityAdapter(labels, train_labels)
+    if model_id == "baseline:tfidf-lr":
+        return TfidfAdapter(labels, train_texts, train_labels)
+    if model_id == "baseline:zero-shot":
+        return ZeroShotAdapter(labels)
+    key, _, variant = model_id.partition("@")
+    variant = variant or "fp32"
+    if variant not in VARIANTS:
+        raise UnknownModelError(
+            f"Unknown variant {variant!r} in {model_id!r}; choose one of {list(VARIANTS)}."
+        )
+    spec = catalog.get_spec(key)
+    if spec.kind != "transformers":
+        raise UnknownModelError(f"{model_id!r} cannot be benchmarked as a Transformer classifier.")
+    return TransformerAdapter(spec, labels, variant)

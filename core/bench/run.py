@@ -1,0 +1,194 @@
+"""Run a side-by-side benchmark: every model on the same held-out examples, with CIs, paired tests,
+latency after warm-up, throughput, memory, load time — one row per model, as plain data."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+import psutil
+
+from core import settings
+from core.bench import adapters
+from core.bench.stats import (
+    accuracy_with_ci,
+    expected_calibration_error,
+    macro_f1_with_ci,
+    mcnemar,
+    paired_bootstrap_difference,
+)
+from core.errors import CoreError
+
+TASKS = ("sentiment", "topic")
+
+
+@dataclass
+class BenchResult:
+    task: str
+    dataset: str
+    labels: list[str]
+    texts: list[str]
+    references: list[int]
+    rows: list[dict]
+    predictions: dict[str, list[int]] = field(default_factory=dict)
+    confidences: dict[str, list[float]] = field(default_factory=dict)
+    created_at: str = ""
+
+    def to_json(self) -> dict:
+        return {k: getattr(self, k) for k in ("task", "dataset", "labels", "texts", "references", "rows",
+                                              "predictions", "confidences", "created_at")}  # fmt: skip
+
+    def disagreements(self, limit: int = 50) -> list[dict]:
+        """Examples where the models do not all give the same answer."""
+        names = list(self.predictions)
+        found = []
+        for i, text in enumerate(self.texts):
+            answers = {name: self.predictions[name][i] for name in names}
+            if len(set(answers.values())) > 1:
+                found.append({"index": i, "text": text, "truth": self.labels[self.references[i]],
+                              **{name: f"{self.labels[a]} ({100 * self.confidences[name][i]:.0f} %)"
+                                 for name, a in answers.items()}})  # fmt: skip
+        return found[:limit]
+
+
+def _data(task: str):
+    if task == "sentiment":
+        from core.data import polarity
+
+        return polarity.split(), list(polarity.LABELS)
+    if task == "topic":
+        from core.data import newsgroups
+
+        split, labels = newsgroups.split()
+        return split, list(labels)
+    raise CoreError(f"Unknown task {task!r}; choose one of {list(TASKS)}.")
+
+
+def _versions() -> dict:
+    import sklearn
+    import torch
+    import transformers
+
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "transformers": transformers.__version__, "scikit-learn": sklearn.__version__}  # fmt: skip
+
+
+def run(
+    task: str,
+    model_ids: list[str],
+    *,
+    baseline: str | None = None,
+    repeats: int = 20,
+    batch_size: int = 16,
+    seed: int = 0,
+    progress: Callable[[float, str], None] = lambda fraction, message: None,
+) -> BenchResult:
+    """Score every model on the task's held-out split. ``baseline`` names the row the others are compared to."""
+    if not model_ids:
+        raise CoreError("Choose at least one model to benchmark.")
+    if baseline is not None and baseline not in model_ids:
+        raise CoreError(f"The baseline {baseline!r} must be one of the chosen models {model_ids}.")
+    split, labels = _data(task)
+    texts = [e.text for e in split.test]
+    references = [labels.index(e.label) for e in split.test]
+    train_texts, train_labels = [e.text for e in split.train], [e.label for e in split.train]
+    result = BenchResult(task, split.dataset, labels, texts, references, [],
+                         created_at=datetime.now(UTC).isoformat(timespec="seconds"))  # fmt: skip
+    process = psutil.Process()
+    versions = _versions()
+    for index, model_id in enumerate(model_ids):
+        share = index / len(model_ids)
+        progress(share, f"loading {model_id}")
+        rss_before = process.memory_info().rss
+        started = time.perf_counter()
+        adapter = adapters.make(model_id, labels, train_texts, train_labels)
+        load_seconds = time.perf_counter() - started
+        # 1) quality: the whole held-out split in batches (also the throughput measurement)
+        progress(share + 0.3 / len(model_ids), f"scoring {model_id}")
+        adapter.probabilities(texts[:2])  # warm-up
+        started = time.perf_counter()
+        probabilities = np.concatenate([adapter.probabilities(texts[i : i + batch_size])
+                                        for i in range(0, len(texts), batch_size)])  # fmt: skip
+        throughput = len(texts) / (time.perf_counter() - started)
+        predictions = probabilities.argmax(axis=1).tolist()
+        confidences = probabilities.max(axis=1).tolist()
+        # 2) latency: one example per call, after three warm-up calls, `repeats` timed calls
+        progress(share + 0.7 / len(model_ids), f"timing {model_id}")
+        for text in texts[:3]:
+            adapter.probabilities([text])
+        timings = []
+        for i in range(repeats):
+            started = time.perf_counter()
+            adapter.probabilities([texts[i % len(texts)]])
+            timings.append(1000 * (time.perf_counter() - started))
+        memory_mb = (process.memory_info().rss - rss_before) / 1e6
+        accuracy = accuracy_with_ci(predictions, references, seed=seed)
+        f1 = macro_f1_with_ci(predictions, references, len(labels), seed=seed)
+        calibration = expected_calibration_error(
+            confidences, [p == r for p, r in zip(predictions, references, strict=True)]
+        )
+        result.predictions[model_id] = predictions
+        result.confidences[model_id] = confidences
+        result.rows.append({
+            "model": model_id, "source": adapter.source, "parameters": adapter.parameters,
+            "size_mb": round(adapter.size_bytes / 1e6, 1) if adapter.size_bytes else None,
+            "device / precision": f"cpu / {adapter.precision}",
+            "accuracy": accuracy.value, "accuracy_low": accuracy.low, "accuracy_high": accuracy.high,
+            "macro_f1": f1.value, "macro_f1_low": f1.low, "macro_f1_high": f1.high, "n": accuracy.n,
+            "ece": calibration["ece"],
+            "latency_p50_ms": float(np.percentile(timings, 50)), "latency_p95_ms": float(np.percentile(timings, 95)),
+            "latency_repeats": repeats, "throughput_per_s": throughput, "memory_added_mb": round(memory_mb, 1),
+            "load_s": load_seconds, "train_s": adapter.train_seconds, "seed": seed,
+            "versions": json.dumps(versions),
+        })  # fmt: skip
+        del adapter
+    _compare_to_baseline(result, baseline or model_ids[0], seed)
+    progress(1.0, "done")
+    return result
+
+
+def _compare_to_baseline(result: BenchResult, baseline: str, seed: int) -> None:
+    truth = np.array(result.references)
+    base = np.array(result.predictions[baseline]) == truth
+    for row in result.rows:
+        mine = np.array(result.predictions[row["model"]]) == truth
+        difference = paired_bootstrap_difference(mine, base, seed=seed)
+        test = mcnemar(mine, base)
+        row.update({
+            "baseline": baseline, "diff_vs_baseline": difference.value, "diff_low": difference.low,
+            "diff_high": difference.high, "mcnemar_p": test["p_value"],
+            # tied: the paired CI includes 0 (and McNemar does not reject at 5 %)
+            "tied_with_baseline": row["model"] == baseline or (difference.low <= 0 <= difference.high),
+        })  # fmt: skip
+
+
+def save(result: BenchResult) -> str:
+    """Keep a run in the cache (bench/<time>.json) so it can be reloaded; returns its id."""
+    folder = settings.cache_home() / "bench"
+    folder.mkdir(parents=True, exist_ok=True)
+    run_id = result.created_at.replace(":", "").replace("-", "").replace("+0000", "")
+    from core.training.store import write_json_atomic
+
+    write_json_atomic(folder / f"{run_id}.json", result.to_json())
+    return run_id
+
+
+def saved_runs() -> list[str]:
+    folder = settings.cache_home() / "bench"
+    return sorted((p.stem for p in folder.glob("*.json")), reverse=True) if folder.is_dir() else []
+
+
+def load(run_id: str) -> BenchResult:
+    if not run_id.replace("T", "").isalnum():
+        raise CoreError(f"Unknown benchmark run {run_id!r}.")
+    path = settings.cache_home() / "bench" / f"{run_id}.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise CoreError(f"Benchmark run {run_id!r} is missing or damaged.") from None
+    return BenchResult(**data)
