@@ -36,6 +36,9 @@ pages = {
     "Train": [
         st.Page("pages/train.py", title="Train a classifier", icon=":material/model_training:"),
     ],
+    "Evaluate": [
+        st.Page("pages/evaluate.py", title="Benchmark", icon=":material/leaderboard:"),
+    ],
     "Inspect": [
         st.Page("pages/inspect_attention.py", title="Attention", icon=":material/hub:"),
     ],

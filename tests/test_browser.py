@@ -122,6 +122,8 @@ def test_home_in_a_browser(server, page):
         ("/encoder_decoder", "Encoder and decoder", True),
         ("/topic", "Topic classification", False),  # its chart appears after "Classify"
         ("/summarize", "Summarization", True),
+        ("/evaluate", "Benchmark models side by side", False),  # tables appear after a run
+        ("/train", "Train a classifier", True),
     ],
 )
 def test_more_pages_in_a_browser(server, page, path, heading, chart):

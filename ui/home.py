@@ -80,6 +80,12 @@ SECTIONS = [
         "packaged data, live curves, early stopping, augmentation, confidence intervals and runs compared.",
     ),
     (
+        "Evaluate → Benchmark",
+        "Models side by side on the same held-out examples: accuracy and macro-F1 with 95 % CIs, paired bootstrap "
+        "and McNemar against a baseline, latency p50/p95 after warm-up, throughput, memory, int8/bf16 variants, "
+        "calibration, and the examples where models disagree.",
+    ),
+    (
         "Inspect → Attention",
         "bertviz's head and model views that work offline, every layer × head, head statistics, attention "
         "rollout, and two models compared head by head (what fine-tuning changed).",

@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=20, help="timed single-example calls per model")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", help="results.csv or results.json")
+    parser.add_argument("--progress-file", help=argparse.SUPPRESS)  # written by background runs from the app
     args = parser.parse_args(argv)
     settings.decide_mode()
     import pandas as pd
@@ -35,9 +36,18 @@ def main(argv: list[str] | None = None) -> int:
 
     bar = tqdm(total=100, unit="%", bar_format="{l_bar}{bar}| {n:.0f}% {postfix}", file=sys.stderr)
 
+    def report(data: dict) -> None:
+        if args.progress_file:
+            from pathlib import Path
+
+            from core.training.store import write_json_atomic
+
+            write_json_atomic(Path(args.progress_file), data)
+
     def progress(fraction: float, message: str) -> None:
         bar.update(max(0.0, 100 * fraction - bar.n))
         bar.set_postfix_str(message)
+        report({"state": "running", "fraction": fraction, "message": message})
 
     try:
         models = [m.strip() for m in args.models.split(",") if m.strip()]
@@ -45,10 +55,12 @@ def main(argv: list[str] | None = None) -> int:
                          progress=progress)  # fmt: skip
     except CoreError as error:
         bar.close()
+        report({"state": "failed", "fraction": 1.0, "message": str(error)})
         print(f"error: {error}", file=sys.stderr)
         return 2
     bar.close()
     run_id = run.save(result)
+    report({"state": "done", "fraction": 1.0, "message": "done", "run_id": run_id})
     table = pd.DataFrame(result.rows)
     if args.out:
         if args.out.endswith(".json"):

@@ -141,3 +141,44 @@ def class_balance(labels: list[str], balance: dict[str, list[int]]) -> go.Figure
     figure.update_layout(barmode="group", title="Examples per class and split", height=300,
                          margin={"l": 10, "r": 10, "t": 50, "b": 40})  # fmt: skip
     return figure
+
+
+def quality_latency(rows: list[dict], *, metric: str = "accuracy") -> go.Figure:
+    """Quality against median latency, with 95 % CI error bars; the Pareto front (no model both better and faster) joined."""
+    points = sorted(rows, key=lambda r: r["latency_p50_ms"])
+    front, best = [], -1.0
+    for row in points:
+        if row[metric] > best:
+            front.append(row)
+            best = row[metric]
+    figure = go.Figure()
+    figure.add_trace(
+        go.Scatter(
+            x=[r["latency_p50_ms"] for r in rows],
+            y=[r[metric] for r in rows],
+            error_y={"type": "data", "symmetric": False,
+                     "array": [r[f"{metric}_high"] - r[metric] for r in rows],
+                     "arrayminus": [r[metric] - r[f"{metric}_low"] for r in rows]},
+            mode="markers+text", text=[r["model"] for r in rows], textposition="top center",
+            marker={"size": 11}, name="models",
+            hovertemplate="%{text}<br>latency %{x:.2f} ms<br>" + metric + " %{y:.3f}<extra></extra>",
+        )
+    )  # fmt: skip
+    figure.add_trace(go.Scatter(x=[r["latency_p50_ms"] for r in front], y=[r[metric] for r in front], mode="lines",
+                                line={"dash": "dot", "color": "#2ca02c"}, name="Pareto front"))  # fmt: skip
+    figure.update_layout(title=f"{metric} (95 % CI) against median latency", xaxis={"title": "latency p50 (ms), log", "type": "log"},
+                         yaxis={"title": metric, "tickformat": ".0%"}, height=420, margin={"l": 10, "r": 10, "t": 50, "b": 40})  # fmt: skip
+    return figure
+
+
+def reliability(bins_by_model: dict[str, list[dict]]) -> go.Figure:
+    """Reliability diagram: accuracy per confidence bin against the diagonal of perfect calibration."""
+    figure = go.Figure(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dash", "color": "#999"},
+                                  name="perfectly calibrated"))  # fmt: skip
+    for name, bins in bins_by_model.items():
+        figure.add_trace(go.Scatter(x=[b["confidence"] for b in bins], y=[b["accuracy"] for b in bins],
+                                    mode="lines+markers", name=name,
+                                    text=[f"n={b['count']}" for b in bins]))  # fmt: skip
+    figure.update_layout(title="Reliability: accuracy per confidence bin", xaxis_title="confidence", yaxis_title="accuracy",
+                         height=380, margin={"l": 10, "r": 10, "t": 50, "b": 40})  # fmt: skip
+    return figure

@@ -1,0 +1,50 @@
+"""Evaluate: models side by side — quality with confidence intervals, paired tests, latency, memory."""
+
+import streamlit as st
+
+from core.bench import run as bench
+from core.errors import CoreError
+from ui import evaluate
+from ui.runtime import through_router
+
+through_router()
+
+st.title("Benchmark models side by side")
+st.markdown(
+    "Every model answers the same held-out examples. Each score comes with a 95 % bootstrap confidence "
+    "interval; each model is compared with a baseline of your choice on the *same* examples (paired "
+    "bootstrap and McNemar's test), and timed after warm-up."
+)
+left, right = st.columns([1, 3])
+task = left.selectbox("Task", ["sentiment", "topic"], key="bench-task")
+options = evaluate.choices(task)
+default = [m for m in options if "@" not in m][:4]
+models = right.multiselect("Models", options, default=default, key=f"bench-models-{task}")
+left, right = st.columns(2)
+baseline = left.selectbox("Baseline for the comparison", models or ["—"], key=f"bench-baseline-{task}")
+repeats = right.slider("Timed single-example calls per model", 5, 100, 20, key="bench-repeats")
+if st.button("Run the benchmark", key="bench-run-button", type="primary", disabled=not models):
+    evaluate.start(task, models, baseline if baseline in models else None, repeats)
+evaluate.watch()
+if st.session_state.get("bench-error"):
+    st.error(st.session_state.pop("bench-error"))
+
+saved = bench.saved_runs()
+if not saved:
+    st.info("No benchmark has run yet on this server.")
+    st.stop()
+current = st.session_state.get("bench-run")
+index = saved.index(current) if current in saved else 0
+chosen = st.selectbox("Results of the run", saved, index=index, key="bench-shown")
+try:
+    result = bench.load(chosen)
+except CoreError as error:
+    st.error(str(error))
+    st.stop()
+st.caption(
+    f"Task {result.task} · {result.dataset} · {len(result.texts)} held-out examples · run {result.created_at}"
+)
+evaluate.table(result)
+evaluate.plots(result)
+st.subheader("Where the models disagree")
+evaluate.disagreements(result)

@@ -1,0 +1,49 @@
+"""The Evaluate page in AppTest: a real background benchmark of two tiny models and baselines."""
+
+import math
+import time
+
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from core.bench import background
+
+from conftest import ROOT, TINY_KEY
+
+
+def test_benchmark_two_models_from_the_page(tiny_model, fresh_cache):
+    import shutil
+
+    # the tiny model lives in the session cache; this test's cache gets a copy
+    shutil.copytree(tiny_model, fresh_cache / "models" / TINY_KEY)
+    st.cache_data.clear()
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=180)
+    at.switch_page("pages/evaluate.py").run()
+    assert not at.exception
+    assert any("No benchmark has run yet" in i.value for i in at.info)
+    options = at.multiselect(key="bench-models-sentiment").options
+    assert f"{TINY_KEY}@int8" in options and "baseline:tfidf-lr" in options
+    at.multiselect(key="bench-models-sentiment").set_value(
+        [TINY_KEY, f"{TINY_KEY}@int8", "baseline:majority"]
+    ).run()
+    at.selectbox(key="bench-baseline-sentiment").set_value("baseline:majority").run()
+    at.slider(key="bench-repeats").set_value(5).run()
+    at.button(key="bench-run-button").click().run()
+    job = at.session_state["bench-job"]
+    assert at.get("progress") or background.status(job)["state"] == "done"
+    deadline = time.monotonic() + 240
+    while background.status(job)["state"] in ("starting", "running") and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert background.status(job)["state"] == "done", background.status(job)
+    at.run()
+    at.run()
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    assert list(table["model"]) == [TINY_KEY, f"{TINY_KEY}@int8", "baseline:majority"]
+    for column in ("latency p50 (ms)", "latency p95 (ms)", "throughput (ex/s)", "McNemar p"):
+        assert table[column].map(lambda v: math.isfinite(float(v))).all(), column
+    assert "Δ vs baseline:majority (points) [CI]" in table.columns
+    assert table.set_index("model").loc["baseline:majority", "tied"] == "tied"
+    assert len(at.get("plotly_chart")) >= 4  # Pareto, confusion matrices, reliability
+    assert any("Calibration from 50 examples" in w.value for w in at.warning)
+    assert any(b.label == "Download CSV" for b in at.get("download_button"))

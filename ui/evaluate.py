@@ -1,0 +1,127 @@
+"""Evaluate page glue: model choice, the background benchmark, the table, plots and disagreements."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core import catalog
+from core.bench import adapters
+from core.bench import background as bench_jobs
+from core.bench import run as bench
+from core.bench.stats import confusion, expected_calibration_error
+from core.errors import CoreError
+from core.viz import charts, heatmaps
+from ui import render
+
+
+def choices(task: str) -> list[str]:
+    """Ready catalog models for the task, their precision variants, and the baselines."""
+    found = []
+    for spec in catalog.specs_for_task(task):
+        if not catalog.availability(spec).ready:
+            continue
+        found.append(spec.key)
+        if spec.kind == "transformers" and spec.source != catalog.HUB:
+            found += [f"{spec.key}@{variant}" for variant in ("int8", "bf16", "eager")]
+    baselines = [b for b in adapters.BASELINES if task == "sentiment" or b != "baseline:zero-shot"]
+    return found + baselines
+
+
+def start(task: str, models: list[str], baseline: str | None, repeats: int) -> None:
+    try:
+        st.session_state["bench-job"] = bench_jobs.start(task, models, baseline, repeats)
+    except CoreError as error:
+        st.error(str(error))
+
+
+@st.fragment(run_every=1.0)
+def watch() -> None:
+    job = st.session_state.get("bench-job")
+    if not job:
+        return
+    state = bench_jobs.status(job)
+    if state["state"] in ("starting", "running"):
+        st.progress(float(state["fraction"]), text=f"Benchmark running in the background: {state['message']}")
+        return
+    st.session_state["bench-job"] = None
+    if state["state"] == "done":
+        st.session_state["bench-run"] = state["run_id"]
+        st.session_state["bench-shown"] = state["run_id"]  # show the new run
+    else:
+        st.session_state["bench-error"] = state["message"]
+    st.rerun()
+
+
+def _interval(row: dict, name: str) -> str:
+    return f"{100 * row[name]:.1f} [{100 * row[f'{name}_low']:.1f}, {100 * row[f'{name}_high']:.1f}]"
+
+
+def table(result: bench.BenchResult) -> pd.DataFrame:
+    frame = pd.DataFrame([{
+        "model": r["model"], "source": r["source"], "parameters (M)": (r["parameters"] or 0) / 1e6,
+        "size (MB)": r["size_mb"], "device / precision": r["device / precision"],
+        "accuracy % [95 % CI]": _interval(r, "accuracy"), "macro-F1 % [95 % CI]": _interval(r, "macro_f1"), "n": r["n"],
+        f"Δ vs {r['baseline']} (points) [CI]": f"{100 * r['diff_vs_baseline']:+.1f} [{100 * r['diff_low']:+.1f}, {100 * r['diff_high']:+.1f}]",
+        "McNemar p": r["mcnemar_p"], "tied": "tied" if r["tied_with_baseline"] else "",
+        "latency p50 (ms)": r["latency_p50_ms"], "latency p95 (ms)": r["latency_p95_ms"], "repeats": r["latency_repeats"],
+        "throughput (ex/s)": r["throughput_per_s"], "memory added (MB)": r["memory_added_mb"], "load (s)": r["load_s"],
+        "training (s)": r["train_s"], "ECE": r["ece"], "seed": r["seed"],
+    } for r in result.rows])  # fmt: skip
+    st.dataframe(frame, hide_index=True, key="bench-table",
+                 column_config={"McNemar p": st.column_config.NumberColumn(format="%.3f"),
+                                "latency p50 (ms)": st.column_config.NumberColumn(format="%.2f"),
+                                "latency p95 (ms)": st.column_config.NumberColumn(format="%.2f"),
+                                "throughput (ex/s)": st.column_config.NumberColumn(format="%.0f"),
+                                "parameters (M)": st.column_config.NumberColumn(format="%.2f"),
+                                "load (s)": st.column_config.NumberColumn(format="%.2f"),
+                                "ECE": st.column_config.NumberColumn(format="%.3f")})  # fmt: skip
+    left, right = st.columns(2)
+    left.download_button("Download CSV", pd.DataFrame(result.rows).to_csv(index=False), "benchmark.csv", "text/csv",
+                         key="bench-csv")  # fmt: skip
+    right.download_button("Download JSON", json.dumps(result.rows, indent=2), "benchmark.json", "application/json",
+                          key="bench-json")  # fmt: skip
+    st.caption(f"Versions: {result.rows[0]['versions']}. 'tied' = the paired bootstrap CI of the difference "
+               "includes 0: these data cannot tell the two apart.")  # fmt: skip
+    return frame
+
+
+def plots(result: bench.BenchResult) -> None:
+    render.figure(charts.quality_latency(result.rows), key="bench-pareto")
+    models = list(result.predictions)
+    columns = st.columns(min(3, len(models)))
+    for index, model in enumerate(models):
+        matrix = confusion(result.predictions[model], result.references, len(result.labels))
+        with columns[index % len(columns)]:
+            render.figure(heatmaps.heatmap(matrix.astype(float), title=model, x_labels=result.labels,
+                                           y_labels=result.labels, x_title="predicted", y_title="true", text_values=True,
+                                           height=300), key=f"bench-confusion-{index}")  # fmt: skip
+    truth = np.array(result.references)
+    bins = {m: expected_calibration_error(result.confidences[m], np.array(result.predictions[m]) == truth)["bins"]
+            for m in models}  # fmt: skip
+    render.figure(charts.reliability(bins), key="bench-reliability")
+    if len(result.texts) < 300:
+        st.warning(f"Calibration from {len(result.texts)} examples is rough: each bin holds only a few. "
+                   "Read ECE and the reliability curve as a sketch (300+ examples make them meaningful).")  # fmt: skip
+
+
+def disagreements(result: bench.BenchResult) -> None:
+    rows = result.disagreements()
+    if not rows:
+        st.caption("Every model gave the same answer on every example.")
+        return
+    page = "sentiment" if result.task == "sentiment" else "topic"
+    first = next(iter(result.predictions)).partition("@")[0]
+    for row in rows:
+        text = urllib.parse.quote(row["text"][:1000])
+        row["open"] = f"/{page}?text={text}"
+        row["inspect"] = f"/inspect_attention?text={text}" + (
+            f"&model={first}" if not first.startswith(("baseline", "vader")) else ""
+        )
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="bench-disagree",
+                 column_config={"open": st.column_config.LinkColumn("open", display_text="scenario page"),
+                                "inspect": st.column_config.LinkColumn("inspect", display_text="attention")})  # fmt: skip
