@@ -13,7 +13,7 @@ from core import catalog
 from core.bench import adapters
 from core.bench import background as bench_jobs
 from core.bench import run as bench
-from core.bench.stats import confusion, expected_calibration_error
+from core.bench.stats import confusion, expected_calibration_error, per_class
 from core.errors import CoreError
 from core.viz import charts, heatmaps
 from ui import render
@@ -69,7 +69,7 @@ def table(result: bench.BenchResult) -> pd.DataFrame:
         f"Δ vs {r['baseline']} (points) [CI]": f"{100 * r['diff_vs_baseline']:+.1f} [{100 * r['diff_low']:+.1f}, {100 * r['diff_high']:+.1f}]",
         "McNemar p": r["mcnemar_p"], "tied": "tied" if r["tied_with_baseline"] else "",
         "latency p50 (ms)": r["latency_p50_ms"], "latency p95 (ms)": r["latency_p95_ms"], "repeats": r["latency_repeats"],
-        "throughput (ex/s)": r["throughput_per_s"], "memory added (MB)": r["memory_added_mb"], "load (s)": r["load_s"],
+        "throughput (ex/s)": r["throughput_per_s"], "peak memory added (MB)": r["peak_memory_mb"], "load (s)": r["load_s"],
         "training (s)": r["train_s"], "ECE": r["ece"], "seed": r["seed"],
     } for r in result.rows])  # fmt: skip
     st.dataframe(frame, hide_index=True, key="bench-table",
@@ -100,6 +100,13 @@ def plots(result: bench.BenchResult) -> None:
             render.figure(heatmaps.heatmap(matrix.astype(float), title=model, x_labels=result.labels,
                                            y_labels=result.labels, x_title="predicted", y_title="true", text_values=True,
                                            height=300), key=f"bench-confusion-{index}")  # fmt: skip
+    st.markdown("**Per class** (test split)")
+    per_class_rows = []
+    for model in models:
+        matrix = confusion(result.predictions[model], result.references, len(result.labels))
+        for label, row in zip(result.labels, per_class(matrix), strict=True):
+            per_class_rows.append({"model": model, "class": label, **row})
+    st.dataframe(pd.DataFrame(per_class_rows).round(3), hide_index=True, key="bench-per-class")
     truth = np.array(result.references)
     bins = {m: expected_calibration_error(result.confidences[m], np.array(result.predictions[m]) == truth)["bins"]
             for m in models}  # fmt: skip

@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             table.to_csv(args.out, index=False)
     columns = ["model", "accuracy", "accuracy_low", "accuracy_high", "macro_f1", "diff_vs_baseline", "mcnemar_p",
-               "tied_with_baseline", "latency_p50_ms", "latency_p95_ms", "throughput_per_s", "memory_added_mb"]  # fmt: skip
+               "tied_with_baseline", "latency_p50_ms", "latency_p95_ms", "throughput_per_s", "peak_memory_mb"]  # fmt: skip
     print(table[columns].round(3).to_string(index=False))
     print(f"saved as benchmark run {run_id}" + (f", table written to {args.out}" if args.out else ""))
     return 0
