@@ -106,36 +106,31 @@ def load_tokenizer(spec: ModelSpec):
     return AutoTokenizer.from_pretrained(source, **kwargs)
 
 
-def load_classifier(spec: ModelSpec, *, eager_attention: bool = False):
-    """Tokenizer and sequence-classification model in eval mode, on the CPU, float32."""
-    from transformers import AutoModelForSequenceClassification
-
+def _load(auto_class, spec: ModelSpec, eager_attention: bool):
     _quiet_transformers()
     source, kwargs = model_source(spec)
     if eager_attention:
-        kwargs["attn_implementation"] = "eager"
+        kwargs["attn_implementation"] = "eager"  # SDPA kernels return no attention weights
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(source, **kwargs)
+        model = auto_class.from_pretrained(source, **kwargs)
     except OSError as error:
         raise ModelUnavailableError(f"Could not load {spec.title}: {error}") from None
     model.eval()
     return load_tokenizer(spec), model
+
+
+def load_classifier(spec: ModelSpec, *, eager_attention: bool = False):
+    """Tokenizer and sequence-classification model in eval mode, on the CPU, float32."""
+    from transformers import AutoModelForSequenceClassification
+
+    return _load(AutoModelForSequenceClassification, spec, eager_attention)
 
 
 def load_encoder(spec: ModelSpec, *, eager_attention: bool = False):
     """Tokenizer and bare encoder (no task head) in eval mode."""
     from transformers import AutoModel
 
-    _quiet_transformers()
-    source, kwargs = model_source(spec)
-    if eager_attention:
-        kwargs["attn_implementation"] = "eager"
-    try:
-        model = AutoModel.from_pretrained(source, **kwargs)
-    except OSError as error:
-        raise ModelUnavailableError(f"Could not load {spec.title}: {error}") from None
-    model.eval()
-    return load_tokenizer(spec), model
+    return _load(AutoModel, spec, eager_attention)
 
 
 def token_limit(tokenizer, model) -> int:

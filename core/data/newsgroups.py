@@ -8,17 +8,15 @@ needs (a dict subclass, numpy arrays and their dtype) and refuses everything els
 from __future__ import annotations
 
 import copyreg
-import hashlib
 import io
 import pickle
-import random
 import re
 import zlib
 
 import numpy as np
 
 from core.catalog import package_path
-from core.data.polarity import Example, Split
+from core.data.polarity import Example, Split, stratified
 from core.errors import DataError
 
 LOCATION = "package:gensim/test/test_data/mini_newsgroup"
@@ -92,17 +90,7 @@ def load() -> tuple[list[Example], tuple[str, ...]]:
 
 def split(*, test_size: int = TEST_SIZE, seed: int = SPLIT_SEED) -> tuple[Split, tuple[str, ...]]:
     examples, labels = load()
-    rng = random.Random(seed)
-    train: list[Example] = []
-    test: list[Example] = []
-    for label in labels:
-        group = [example for example in examples if example.label == label]
-        rng.shuffle(group)
-        share = round(test_size * len(group) / len(examples))
-        test.extend(group[:share])
-        train.extend(group[share:])
-    rng.shuffle(train)
-    rng.shuffle(test)
-    fingerprint = hashlib.sha256("\n".join(e.text for e in test).encode("utf-8")).hexdigest()
-    split_ = Split(tuple(train), tuple(test), seed, fingerprint, dataset="mini-newsgroups (gensim test data)")
-    return split_, labels
+    data = stratified(
+        examples, labels, test_size=test_size, seed=seed, dataset="mini-newsgroups (gensim test data)"
+    )
+    return data, labels

@@ -82,15 +82,12 @@ def load() -> list[Example]:
     return examples
 
 
-def split(
-    examples: list[Example] | None = None, *, test_size: int = TEST_SIZE, seed: int = SPLIT_SEED
-) -> Split:
-    """A stratified train/test split, the same for a given seed on every machine."""
-    examples = load() if examples is None else examples
+def stratified(examples: list[Example], labels, *, test_size: int, seed: int, dataset: str) -> Split:
+    """A stratified train/test split with ``test_size`` held-out examples in all, the same for a given seed."""
     rng = random.Random(seed)
     train: list[Example] = []
     test: list[Example] = []
-    for label in LABELS:
+    for label in labels:
         group = [example for example in examples if example.label == label]
         rng.shuffle(group)
         share = round(test_size * len(group) / len(examples))
@@ -99,4 +96,14 @@ def split(
     rng.shuffle(train)
     rng.shuffle(test)
     fingerprint = hashlib.sha256("\n".join(example.text for example in test).encode("utf-8")).hexdigest()
-    return Split(train=tuple(train), test=tuple(test), seed=seed, fingerprint=fingerprint)
+    return Split(train=tuple(train), test=tuple(test), seed=seed, fingerprint=fingerprint, dataset=dataset)
+
+
+def split(
+    examples: list[Example] | None = None, *, test_size: int = TEST_SIZE, seed: int = SPLIT_SEED
+) -> Split:
+    """The polarity sentences' fixed split: 150 to train on, 50 held out."""
+    examples = load() if examples is None else examples
+    return stratified(
+        examples, LABELS, test_size=test_size, seed=seed, dataset="pang-lee-polarity (gensim test data)"
+    )
