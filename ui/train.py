@@ -8,6 +8,7 @@ import streamlit as st
 from core import catalog, settings, snippets
 from core.errors import CoreError
 from core.training import jobs as core_jobs
+from core.training.preview import ARCHITECTURE_FIELDS, DATA_FIELDS, relevant
 from core.training.recipes import Recipe
 from core.viz import charts, heatmaps
 from ui import render
@@ -62,15 +63,15 @@ def data_choice() -> dict | None:
 
 
 @st.cache_data(show_spinner="Reading and tokenizing the data…", max_entries=8)
-def _preview(recipe_json: dict) -> dict:
+def _preview(fields: dict) -> dict:
     from core.training.preview import data_preview
 
-    return data_preview(Recipe.from_json(recipe_json))
+    return data_preview(fields)
 
 
 def data_preview(recipe: Recipe) -> dict | None:
     try:
-        preview = _preview(recipe.to_json())
+        preview = _preview(relevant(recipe, DATA_FIELDS))
     except CoreError as error:
         st.error(str(error))
         return None
@@ -116,15 +117,15 @@ def architecture_choice() -> dict:
 
 
 @st.cache_data(show_spinner="Building the model to count its parameters…", max_entries=8)
-def _architecture(recipe_json: dict, n_labels: int) -> dict:
+def _architecture(fields: dict, n_labels: int) -> dict:
     from core.training.preview import architecture
 
-    return architecture(Recipe.from_json(recipe_json), n_labels)
+    return architecture(fields, n_labels)
 
 
 def architecture_summary(recipe: Recipe, n_labels: int) -> None:
     try:
-        info = _architecture(recipe.to_json(), n_labels)
+        info = _architecture(relevant(recipe, ARCHITECTURE_FIELDS), n_labels)
     except CoreError as error:
         st.error(str(error))
         return

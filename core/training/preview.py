@@ -8,11 +8,30 @@ from core import catalog
 from core.training.prepare import hold_out_validation, load_split
 from core.training.recipes import Recipe
 
+# What each preview reads from a recipe: the page caches on these fields only, so changing the
+# learning rate or the epochs does not re-tokenize the data or reload the base model.
+DATA_FIELDS = ("dataset", "data_file", "text_column", "label_column", "hub_dataset", "max_length",
+               "validation_fraction", "seed")  # fmt: skip
+ARCHITECTURE_FIELDS = ("base", "scratch", "hub_model", "dropout", "max_length")
 
-def data_preview(recipe: Recipe) -> dict:
+
+def relevant(recipe: Recipe, fields: tuple[str, ...]) -> dict:
+    """The part of a recipe that a preview depends on, as a cache key."""
+    return {name: getattr(recipe, name) for name in fields}
+
+
+def _with(fields: dict) -> Recipe:
+    """A recipe carrying ``fields`` over neutral defaults for everything a preview does not read."""
+    base = {"key": "preview", "title": "preview", "task": "sentiment", "dataset": "polarity", "base": "minilm-l6",
+            "epochs": 1, "learning_rate": 1e-4, "batch_size": 16}  # fmt: skip
+    return Recipe(**{**base, **fields})
+
+
+def data_preview(recipe: Recipe | dict) -> dict:
     """Class balance per split, one example's tokens / ids / attention mask, token lengths, truncation count."""
     from core.loading import load_tokenizer
 
+    recipe = _with(recipe) if isinstance(recipe, dict) else recipe
     split, labels = load_split(recipe)
     train, validation = hold_out_validation(list(split.train), recipe.validation_fraction, recipe.seed)
     tokenizer = load_tokenizer(catalog.MINILM)
@@ -37,8 +56,9 @@ def data_preview(recipe: Recipe) -> dict:
     }
 
 
-def architecture(recipe: Recipe, n_labels: int) -> dict:
+def architecture(recipe: Recipe | dict, n_labels: int) -> dict:
     """Parameter count and configuration of the model the recipe would train (built, not trained)."""
+    recipe = _with(recipe) if isinstance(recipe, dict) else recipe
     if recipe.base == "hub":
         return {
             "parameters": None,
