@@ -52,14 +52,15 @@ class AttentionModel:
         self.spec = spec
         self.tokenizer, self.model = loading.load_encoder(spec, eager_attention=True)
         self.max_tokens = loading.token_limit(self.tokenizer, self.model)
-        self._lock = threading.Lock()
+        # one lock for the shared tokenizer and model; the Learn pages borrow this model and take it too
+        self.lock = threading.Lock()
 
     def attend(self, text: str, text_pair: str | None = None) -> Attention:
         import torch
 
         cleaned = check_text(text)
         pair = check_text(text_pair) if text_pair else None
-        with self._lock:
+        with self.lock:
             full = len(self.tokenizer(cleaned, pair)["input_ids"])
             batch = self.tokenizer(
                 cleaned, pair, truncation=True, max_length=self.max_tokens, return_tensors="pt"

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import inspect
-import threading
 
 import streamlit as st
 
 from core import catalog
 from core.errors import CoreError
 
-_lock = threading.Lock()
 
-
-@st.cache_resource(show_spinner="Loading the packaged MiniLM encoder…")
 def minilm():
-    """Tokenizer and encoder, eager attention (SDPA returns no attention weights)."""
-    from core import loading
+    """The packaged MiniLM with eager attention (SDPA returns no weights), shared with the Inspect page:
+    the same loaded model, and its lock, so the tokenizer is never used by two sessions at once."""
+    from ui.inspect import attention_model
 
-    return loading.load_encoder(catalog.MINILM, eager_attention=True)
+    return attention_model(catalog.MINILM)
 
 
 def _checked(text: str, max_chars: int = 500) -> str:
@@ -30,10 +27,10 @@ def _checked(text: str, max_chars: int = 500) -> str:
 def head_steps(text: str, layer: int, head: int, causal: bool):
     from core.transformer import explain
 
-    tokenizer, model = minilm()
+    shared = minilm()
     cleaned = _checked(text)
-    with _lock:  # one shared tokenizer: never used by two sessions at once
-        return explain.minilm_head(model, tokenizer, cleaned, layer, head, causal)
+    with shared.lock:
+        return explain.minilm_head(shared.model, shared.tokenizer, cleaned, layer, head, causal)
 
 
 def toy_steps(words: str, d_model: int, d_k: int, causal: bool, seed: int):
@@ -57,10 +54,10 @@ def scaling(d_ks: tuple[int, ...], n_keys: int) -> dict:
 def layer_report(text: str, layer: int):
     from core.transformer.bert_layer import recompute_layer
 
-    tokenizer, model = minilm()
+    shared = minilm()
     cleaned = _checked(text)
-    with _lock:
-        return recompute_layer(model, tokenizer, cleaned, layer)
+    with shared.lock:
+        return recompute_layer(shared.model, shared.tokenizer, cleaned, layer)
 
 
 @st.cache_data(show_spinner="Checking our code against PyTorch…")
@@ -108,8 +105,7 @@ def verification_table(results: dict[str, dict[str, float]], tolerance: float = 
 def learned_positions(n_positions: int):
     from core.transformer.bert_layer import learned_positions as read
 
-    _, model = minilm()
-    return read(model, n_positions)
+    return read(minilm().model, n_positions)
 
 
 def walkthrough(source: str, target: str, d_model: int, n_heads: int, n_pad: int, seed: int):

@@ -28,6 +28,14 @@ def predictor(spec: ModelSpec):
         return _predictor(spec.key, fingerprint)
 
 
+@st.cache_resource(show_spinner="Loading MiniLM for sentence embeddings…")
+def sentence_encoder():
+    """One MiniLM sentence encoder for every page that embeds text (Topic's zero-shot, Summarize)."""
+    from core.tasks.embeddings import SentenceEncoder
+
+    return SentenceEncoder()
+
+
 @st.cache_data(show_spinner="Scoring VADER on the held-out sentences…")
 def _vader_heldout() -> dict:
     from core.tasks.sentiment import heldout_accuracy_vader

@@ -7,14 +7,11 @@ import streamlit as st
 from core import catalog
 from core.errors import CoreError
 from core.viz import attribution, charts
-from ui import render
+from ui import models, render
 
 
-@st.cache_resource(show_spinner="Loading MiniLM for sentence embeddings…")
 def encoder():
-    from core.tasks.embeddings import SentenceEncoder
-
-    return SentenceEncoder()
+    return models.sentence_encoder()
 
 
 @st.cache_data(show_spinner=False)

@@ -22,11 +22,10 @@ def use_example() -> None:
         st.session_state["topic-text"] = chosen
 
 
-@st.cache_resource(show_spinner="Loading MiniLM for sentence embeddings…")
 def zero_shot_classifier():
     from core.tasks.zero_shot import ZeroShotClassifier
 
-    return ZeroShotClassifier()
+    return ZeroShotClassifier(models.sentence_encoder())
 
 
 @st.cache_data(show_spinner="Scoring zero-shot on the 50 held-out newsgroup posts…")
