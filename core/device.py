@@ -6,6 +6,7 @@ This module imports torch; the app's Home page asks for this information through
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -87,6 +88,18 @@ def _cpu_name() -> str:
     except OSError:
         pass
     return "CPU"
+
+
+def library_versions() -> dict[str, str]:
+    """The versions that decide a result, recorded with every trained model and benchmark run."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"python": platform.python_version(), "torch": torch.__version__}
+    for package in ("transformers", "accelerate", "scikit-learn"):
+        with contextlib.suppress(PackageNotFoundError):
+            found[package] = version(package)
+    return found
 
 
 def mixed_precision_flags(info: DeviceInfo) -> dict[str, bool]:

@@ -86,7 +86,8 @@ class VaderAdapter(Adapter):
         # the compound score in [-1, 1] mapped to [0, 1]: a monotone score, not a calibrated probability;
         # a compound of exactly 0 counts as positive, the same rule as the Sentiment page's held-out score
         compound = np.array([self.vader.predict(t).details["compound"] for t in texts])
-        positive = np.where(compound >= 0, np.maximum((compound + 1) / 2, 0.5 + 1e-9), (compound + 1) / 2)
+        positive = (compound + 1) / 2
+        positive[compound == 0] += 1e-9  # break the exact tie toward positive, so argmax agrees
         return np.stack([1 - positive, positive], axis=1)
 
 

@@ -4,7 +4,6 @@ latency after warm-up, throughput, memory, load time — one row per model, as p
 from __future__ import annotations
 
 import json
-import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -100,15 +99,6 @@ def _data(task: str):
     raise CoreError(f"Unknown task {task!r}; choose one of {list(TASKS)}.")
 
 
-def _versions() -> dict:
-    import sklearn
-    import torch
-    import transformers
-
-    return {"python": platform.python_version(), "torch": torch.__version__,
-            "transformers": transformers.__version__, "scikit-learn": sklearn.__version__}  # fmt: skip
-
-
 def run(
     task: str,
     model_ids: list[str],
@@ -130,7 +120,9 @@ def run(
     train_texts, train_labels = [e.text for e in split.train], [e.label for e in split.train]
     result = BenchResult(task, split.dataset, labels, texts, references, [],
                          created_at=datetime.now(UTC).isoformat(timespec="seconds"))  # fmt: skip
-    versions = _versions()
+    from core.device import library_versions
+
+    versions = library_versions()
     for index, model_id in enumerate(model_ids):
         share = index / len(model_ids)
         progress(share, f"loading {model_id}")

@@ -62,13 +62,10 @@ def accuracy_with_ci(predictions: Sequence, references: Sequence, **kwargs) -> E
 
 
 def macro_f1(predictions: Sequence[int], references: Sequence[int], n_classes: int) -> float:
-    scores = []
-    for label in range(n_classes):
-        tp = sum(1 for p, r in zip(predictions, references, strict=True) if p == label and r == label)
-        fp = sum(1 for p, r in zip(predictions, references, strict=True) if p == label and r != label)
-        fn = sum(1 for p, r in zip(predictions, references, strict=True) if p != label and r == label)
-        if tp + fp + fn:
-            scores.append(0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn))
+    """Mean F1 over the classes that occur (in the predictions or the references), as scikit-learn does."""
+    matrix = confusion(predictions, references, n_classes)
+    present = (matrix.sum(axis=0) + matrix.sum(axis=1)) > 0
+    scores = [row["f1"] for row, seen in zip(per_class(matrix), present, strict=True) if seen]
     return sum(scores) / len(scores) if scores else 0.0
 
 

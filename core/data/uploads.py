@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import io
-import random
 from dataclasses import dataclass
 
 from core import settings
-from core.data.polarity import Example, Split
+from core.data.polarity import Example, Split, stratified
 from core.errors import DataError
 
 MAX_BYTES = (
@@ -110,18 +109,10 @@ def load(data_id: str, text_column: str, label_column: str) -> tuple[list[Exampl
 
 def stratified_split(examples: list[Example], labels: tuple[str, ...], seed: int, name: str,
                      test_fraction: float = TEST_FRACTION) -> Split:  # fmt: skip
-    rng = random.Random(seed)
-    train, test = [], []
-    for label in labels:
-        group = [e for e in examples if e.label == label]
-        rng.shuffle(group)
-        share = max(1, round(test_fraction * len(group)))
-        test.extend(group[:share])
-        train.extend(group[share:])
-    rng.shuffle(train)
-    rng.shuffle(test)
-    fingerprint = hashlib.sha256("\n".join(e.text for e in test).encode("utf-8")).hexdigest()
-    return Split(tuple(train), tuple(test), seed, fingerprint, dataset=name)
+    """A quarter of each class held out (at least one: every class has MIN_PER_CLASS rows)."""
+    return stratified(
+        examples, labels, test_size=round(test_fraction * len(examples)), seed=seed, dataset=name
+    )
 
 
 def hub_examples(

@@ -6,7 +6,6 @@ Knows nothing about Streamlit or terminals: progress goes out through ``report(d
 
 from __future__ import annotations
 
-import platform
 import shutil
 import time
 from collections.abc import Callable
@@ -18,19 +17,6 @@ from core.training import store
 from core.training.recipes import Recipe
 
 Report = Callable[[dict], None]
-
-
-def _versions() -> dict[str, str]:
-    import accelerate
-    import torch
-    import transformers
-
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "accelerate": accelerate.__version__,
-    }
 
 
 class _ProgressCallback:
@@ -116,7 +102,7 @@ def _train_into(recipe: Recipe, folder: Path, report: Report, should_stop: Calla
     )
     from transformers.utils import logging as hf_logging
 
-    from core.device import describe, mixed_precision_flags
+    from core.device import describe, library_versions, mixed_precision_flags
     from core.training.evaluation import evaluate_predictions, overfitting
     from core.training.prepare import base_model, encode, prepare
 
@@ -238,7 +224,7 @@ def _train_into(recipe: Recipe, folder: Path, report: Report, should_stop: Calla
         "device": device.device,
         "precision": device.train_dtype,
         "threads": device.threads,
-        "versions": _versions(),
+        "versions": library_versions(),
         "seed": recipe.seed,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
