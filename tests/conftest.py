@@ -57,3 +57,27 @@ def topic_tiny_model() -> Path:
     if read_metadata("topic-tiny") is None:
         jobs.run_here("topic-tiny", {"epochs": 4})
     return SESSION_CACHE / "models" / "topic-tiny"
+
+
+@pytest.fixture
+def clear_streamlit_caches():
+    """Each page test starts and ends with empty Streamlit caches (models and data are loaded afresh)."""
+    import streamlit as st
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def open_page(path: str, timeout: float = 180, **query):
+    """An AppTest of the whole app switched to ``path`` (query parameters as keywords), checked to run cleanly."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=timeout)
+    for name, value in query.items():
+        at.query_params[name] = value
+    at.switch_page(path).run()
+    assert not at.exception, at.exception
+    return at

@@ -1,32 +1,14 @@
 """Topic, Summarize and the explained Sentiment page in AppTest, with real models and bad inputs."""
 
 import pytest
-import streamlit as st
-from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, TINY_KEY
+from conftest import TINY_KEY, open_page
 
-TIMEOUT = 180
-
-
-@pytest.fixture(autouse=True)
-def clear_streamlit_caches():
-    st.cache_data.clear()
-    yield
-    st.cache_data.clear()
-
-
-def _page(path: str, **query) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
-    for name, value in query.items():
-        at.query_params[name] = value
-    at.switch_page(path).run()
-    assert not at.exception, at.exception
-    return at
+pytestmark = pytest.mark.usefixtures("clear_streamlit_caches")
 
 
 def test_topic_with_a_trained_model(topic_tiny_model):
-    at = _page("pages/topic.py", model="topic-tiny")
+    at = open_page("pages/topic.py", model="topic-tiny")
     assert at.selectbox(key="topic-model").value == "topic-tiny"
     at.button_group(key="topic-example").set_value(at.button_group(key="topic-example").options[2]).run()
     at.button(key="topic-run").click().run()
@@ -40,7 +22,7 @@ def test_topic_with_a_trained_model(topic_tiny_model):
 
 
 def test_zero_shot_with_custom_labels():
-    at = _page("pages/topic.py")
+    at = open_page("pages/topic.py")
     at.segmented_control(key="topic-mode").set_value("Zero-shot (your labels)").run()
     at.text_area(key="topic-text").input("The striker scored twice and the team won the cup final.").run()
     at.text_input(key="topic-labels").input("football, astronomy, cooking").run()
@@ -57,7 +39,7 @@ def test_zero_shot_with_custom_labels():
 
 
 def test_sentiment_explanation_and_what_if(tiny_model):
-    at = _page("pages/sentiment.py", model=TINY_KEY)
+    at = open_page("pages/sentiment.py", model=TINY_KEY)
     at.text_area(key="sentiment-text").input("The plot was dull and the acting was awful.").run()
     at.button(key="sentiment-run").click().run()
     assert not at.exception and not at.error
@@ -71,8 +53,8 @@ def test_sentiment_explanation_and_what_if(tiny_model):
     assert not at.exception
 
 
-def test_summarize_page():
-    at = _page("pages/summarize.py")
+def test_summarizeopen_page():
+    at = open_page("pages/summarize.py")
     assert any(m.label == "Compression" for m in at.metric)
     at.slider(key="sum-budget").set_value(100).run()
     words = next(m.value for m in at.metric if m.label == "Words")

@@ -1,30 +1,14 @@
 """The Inspect page in AppTest: models, sentences, pairs, layer/head choice, compare mode."""
 
 import pytest
-import streamlit as st
-from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, TINY_KEY
+from conftest import TINY_KEY, open_page
 
-TIMEOUT = 180
-
-
-@pytest.fixture(autouse=True)
-def clear_streamlit_caches():
-    st.cache_resource.clear()
-    yield
-    st.cache_resource.clear()
-
-
-def _inspect() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
-    at.switch_page("pages/inspect_attention.py").run()
-    assert not at.exception, at.exception
-    return at
+pytestmark = pytest.mark.usefixtures("clear_streamlit_caches")
 
 
 def test_inspect_minilm_views_and_controls():
-    at = _inspect()
+    at = open_page("pages/inspect_attention.py")
     assert len(at.get("iframe")) == 2  # bertviz head view and model view
     assert len(at.get("plotly_chart")) >= 4  # all heads, one head, statistics, rollout
     at.slider(key="inspect-layer").set_value(2).run()
@@ -41,7 +25,7 @@ def test_inspect_minilm_views_and_controls():
 
 
 def test_compare_mode_and_a_trained_model(tiny_model):
-    at = _inspect()
+    at = open_page("pages/inspect_attention.py")
     at.selectbox(key="inspect-other").set_value("minilm-l6").run()
     assert not at.exception
     assert any("Most changed" in c.value and "0.000" in c.value for c in at.caption)
@@ -51,7 +35,7 @@ def test_compare_mode_and_a_trained_model(tiny_model):
 
 
 def test_untrained_model_and_empty_text(fresh_cache):
-    at = _inspect()
+    at = open_page("pages/inspect_attention.py")
     at.selectbox(key="inspect-model").set_value("sentiment-minilm").run()
     assert any("not trained yet" in w.value for w in at.warning)
     at.selectbox(key="inspect-model").set_value("minilm-l6").run()

@@ -1,26 +1,11 @@
 """The Learn pages in AppTest: each renders, reacts to its widgets, and shows its verification."""
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
+from conftest import open_page
 
-TIMEOUT = 180
-
-
-@pytest.fixture(autouse=True)
-def clear_streamlit_caches():
-    st.cache_data.clear()
-    yield
-    st.cache_data.clear()
-
-
-def _page(path: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
-    at.switch_page(path).run()
-    assert not at.exception, at.exception
-    return at
+pytestmark = pytest.mark.usefixtures("clear_streamlit_caches")
 
 
 def _charts(at: AppTest) -> int:
@@ -31,8 +16,8 @@ def _metric(at: AppTest, starts: str) -> str:
     return next(m.value for m in at.metric if m.label.startswith(starts))
 
 
-def test_self_attention_page():
-    at = _page("pages/self_attention.py")
+def test_self_attentionopen_page():
+    at = open_page("pages/self_attention.py")
     assert _charts(at) >= 8
     assert float(_metric(at, "Max |ours − torch")) < 1e-5
     at.toggle(key="attn-causal").set_value(True).run()
@@ -47,8 +32,8 @@ def test_self_attention_page():
     assert any("Please enter some text" in e.value for e in at.error)
 
 
-def test_multi_head_page():
-    at = _page("pages/multi_head.py")
+def test_multi_headopen_page():
+    at = open_page("pages/multi_head.py")
     assert float(_metric(at, "Max |ours − Hugging Face|, attention probabilities")) <= 1e-5
     assert float(_metric(at, "Max |ours − Hugging Face|, attention block output")) <= 1e-5
     table = at.dataframe[0].value
@@ -61,8 +46,8 @@ def test_multi_head_page():
     assert verification["within 1e-5"].all()
 
 
-def test_positional_page():
-    at = _page("pages/positional_encoding.py")
+def test_positionalopen_page():
+    at = open_page("pages/positional_encoding.py")
     assert any("not the paper's formula" in w.value for w in at.warning)
     assert float(_metric(at, "Paper, with the rotation")) < 1e-6
     assert float(_metric(at, "Article variant")) > 0.01
@@ -76,8 +61,8 @@ def test_positional_page():
     assert _charts(at) >= 7
 
 
-def test_encoder_decoder_page():
-    at = _page("pages/encoder_decoder.py")
+def test_encoder_decoderopen_page():
+    at = open_page("pages/encoder_decoder.py")
     assert _charts(at) == 6
     trace = at.dataframe[0].value
     assert "cross-attention weights" in set(trace["step"])

@@ -1,7 +1,6 @@
 """Every page rendered by Streamlit's AppTest, with real interactions on real (tiny) models."""
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from core import catalog
@@ -12,13 +11,7 @@ from conftest import ROOT, TINY_KEY
 TIMEOUT = 120  # model loading on a cold, busy 2-core machine
 
 
-@pytest.fixture(autouse=True)
-def clear_streamlit_caches():
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
+pytestmark = pytest.mark.usefixtures("clear_streamlit_caches")
 
 
 def _app() -> AppTest:

@@ -1,33 +1,18 @@
 """The Train page in AppTest: data, architecture, a real background training run, results, then the model elsewhere."""
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from core import catalog
 from core.training import jobs
 
-from conftest import ROOT
+from conftest import ROOT, open_page
 
-TIMEOUT = 180
-
-
-@pytest.fixture(autouse=True)
-def clear_streamlit_caches():
-    st.cache_data.clear()
-    yield
-    st.cache_data.clear()
-
-
-def _train_page() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
-    at.switch_page("pages/train.py").run()
-    assert not at.exception, at.exception
-    return at
+pytestmark = pytest.mark.usefixtures("clear_streamlit_caches")
 
 
 def test_train_a_tiny_model_and_use_it_on_sentiment(fresh_cache):
-    at = _train_page()
+    at = open_page("pages/train.py")
     assert [h.value for h in at.header][:3] == ["1 · Data", "2 · Architecture", "3 · Training"]
     assert at.get("plotly_chart"), "class balance and length histogram expected"
     assert any("will be cut" in c.value for c in at.caption)
@@ -54,7 +39,7 @@ def test_train_a_tiny_model_and_use_it_on_sentiment(fresh_cache):
     assert any(b.label == "Download the model (zip)" for b in at.get("download_button"))
     assert catalog.read_metadata("ui-run")["task"] == "sentiment"
 
-    sentiment = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=TIMEOUT)
+    sentiment = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=180)
     sentiment.query_params["model"] = "ui-run"
     sentiment.switch_page("pages/sentiment.py").run()
     assert sentiment.selectbox(key="sentiment-model").value == "ui-run"
@@ -63,7 +48,7 @@ def test_train_a_tiny_model_and_use_it_on_sentiment(fresh_cache):
 
 
 def test_csv_upload_and_its_checks(fresh_cache):
-    at = _train_page()
+    at = open_page("pages/train.py")
     at.radio(key="train-dataset").set_value("csv").run()
     assert any("Upload a CSV" in i.value for i in at.info)
     at.file_uploader(key="train-csv").set_value(
