@@ -50,6 +50,9 @@ pages = {
         ),
         st.Page("pages/topic.py", title="Topic", icon=":material/topic:"),
         st.Page("pages/summarize.py", title="Summarize", icon=":material/summarize:"),
+        st.Page("pages/translate.py", title="Translate", icon=":material/translate:"),
+        st.Page("pages/srl.py", title="Semantic roles", icon=":material/account_tree:"),
+        st.Page("pages/generate.py", title="Generate", icon=":material/edit_note:"),
     ],
 }
 sidebar_status()

@@ -219,6 +219,78 @@ BART_MNLI = ModelSpec(
     ),
 )
 
+TRANSLATE_EN_ZH = ModelSpec(
+    key="translate-en-zh",
+    title="Small encoder-decoder, English to Chinese",
+    task="translation",
+    source=TRAINED,
+    kind="transformers",
+    location="translate-en-zh",
+    license="Trained here; data: LM Lab's generated English-Chinese grammar",
+    size_bytes=None,
+    recipe="translate-en-zh",
+    description=(
+        "A classroom model: a 2+2-layer BART-style encoder-decoder (about 1 M parameters) trained from scratch "
+        "here on 10,000 sentence pairs that LM Lab generates from a controlled grammar. It translates that "
+        "grammar's sentences well and anything else badly."
+    ),
+)
+
+SRL_MINILM = ModelSpec(
+    key="srl-minilm",
+    title="MiniLM semantic role labeler",
+    task="srl",
+    source=TRAINED,
+    kind="transformers",
+    location="srl-minilm",
+    license="Apache-2.0 (base model); data: LM Lab's generated PropBank-style sentences",
+    size_bytes=None,
+    recipe="srl-minilm",
+    description=(
+        "The packaged MiniLM with a token-classification head, fine-tuned here on generated sentences whose "
+        "PropBank-style roles are known exactly. A classroom model: real text with other verbs, idioms or "
+        "long clauses is outside what it saw."
+    ),
+)
+
+LM_LEE = ModelSpec(
+    key="lm-lee-gpt",
+    title="Small GPT trained on Lee news articles",
+    task="generation",
+    source=TRAINED,
+    kind="transformers",
+    location="lm-lee-gpt",
+    license="Trained here; data: Lee news corpus shipped with gensim",
+    size_bytes=None,
+    recipe="lm-lee-gpt",
+    description=(
+        "A classroom model: a 2-layer GPT-2-class Transformer (about 0.7 M parameters) with a 2,000-token BPE "
+        "vocabulary, both trained here on 270 short Australian news articles from 2001 (about 77,000 tokens)."
+    ),
+)
+
+
+def _hub(
+    key: str, title: str, task: str, repo: str, size: int, description: str, license: str = "Apache-2.0"
+):
+    return ModelSpec(key=key, title=title, task=task, source=HUB, kind="transformers", location=repo,
+                     license=license, size_bytes=size, description=description)  # fmt: skip
+
+
+OPUS_EN_ZH = _hub("hub-opus-mt-en-zh", "Marian opus-mt English to Chinese (Hub)", "translation",
+                  "Helsinki-NLP/opus-mt-en-zh", 312_000_000, "A 77 M-parameter Marian model trained on OPUS "
+                  "parallel data; needs internet.", "CC-BY-4.0")  # fmt: skip
+OPUS_EN_DE = _hub("hub-opus-mt-en-de", "Marian opus-mt English to German (Hub)", "translation",
+                  "Helsinki-NLP/opus-mt-en-de", 298_000_000, "A Marian model trained on OPUS; needs internet.",
+                  "CC-BY-4.0")  # fmt: skip
+OPUS_EN_FR = _hub("hub-opus-mt-en-fr", "Marian opus-mt English to French (Hub)", "translation",
+                  "Helsinki-NLP/opus-mt-en-fr", 301_000_000, "A Marian model trained on OPUS; needs internet.",
+                  "CC-BY-4.0")  # fmt: skip
+GPT2 = _hub("hub-gpt2", "GPT-2 small (Hub)", "generation", "openai-community/gpt2", 548_000_000,
+            "OpenAI's 124 M-parameter GPT-2, trained on 8 M web pages; needs internet.", "MIT")  # fmt: skip
+DISTILGPT2 = _hub("hub-distilgpt2", "DistilGPT-2 (Hub)", "generation", "distilbert/distilgpt2", 353_000_000,
+                  "An 82 M-parameter distilled GPT-2; needs internet.")  # fmt: skip
+
 STATIC_SPECS: tuple[ModelSpec, ...] = (
     MINILM,
     SENTIMENT_MINILM,
@@ -231,6 +303,14 @@ STATIC_SPECS: tuple[ModelSpec, ...] = (
     DISTILBART_CNN,
     T5_SMALL,
     BART_MNLI,
+    TRANSLATE_EN_ZH,
+    OPUS_EN_ZH,
+    OPUS_EN_DE,
+    OPUS_EN_FR,
+    SRL_MINILM,
+    LM_LEE,
+    GPT2,
+    DISTILGPT2,
 )
 
 

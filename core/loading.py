@@ -143,3 +143,24 @@ def token_limit(tokenizer, model) -> int:
     if isinstance(declared, int) and 0 < declared < 1_000_000:
         candidates.append(declared)
     return min(candidates)
+
+
+def load_seq2seq(spec: ModelSpec, *, eager_attention: bool = False):
+    """Tokenizer and encoder-decoder (translation) model in eval mode."""
+    from transformers import AutoModelForSeq2SeqLM
+
+    return _load(AutoModelForSeq2SeqLM, spec, eager_attention)
+
+
+def load_token_classifier(spec: ModelSpec, *, eager_attention: bool = False):
+    """Tokenizer and token-classification (SRL tagging) model in eval mode."""
+    from transformers import AutoModelForTokenClassification
+
+    return _load(AutoModelForTokenClassification, spec, eager_attention)
+
+
+def load_causal_lm(spec: ModelSpec, *, eager_attention: bool = False):
+    """Tokenizer and causal language model in eval mode."""
+    from transformers import AutoModelForCausalLM
+
+    return _load(AutoModelForCausalLM, spec, eager_attention)

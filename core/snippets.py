@@ -49,3 +49,85 @@ def zero_shot(text: str, labels: list[str], template: str) -> str:
         "similarities = vectors[1:] @ vectors[0]\n"
         "print(dict(zip(labels, similarities.tolist())))\n"
     )
+
+
+def _where(spec: ModelSpec) -> tuple[str, str]:
+    if spec.source == HUB:
+        return repr(spec.location), "# Downloads the model from the Hugging Face Hub on first use.\n"
+    return (
+        f"{str(catalog.cache_entry_dir(spec.key))!r}",
+        f"# The folder LM Lab trained this model into (python -m core.train --model {spec.key}).\n",
+    )
+
+
+def translation(spec: ModelSpec, text: str, *, beams: int = 1) -> str:
+    where, note = _where(spec)
+    return (
+        "import re\n\nimport torch\nfrom transformers import AutoModelForSeq2SeqLM, AutoTokenizer\n\n"
+        + note
+        + f"folder = {where}\n"
+        "tokenizer = AutoTokenizer.from_pretrained(folder)\n"
+        'model = AutoModelForSeq2SeqLM.from_pretrained(folder, attn_implementation="eager").eval()\n\n'
+        f'batch = tokenizer({text[:300]!r}, return_tensors="pt", return_token_type_ids=False)\n'
+        "with torch.no_grad():\n"
+        f"    output = model.generate(**batch, num_beams={beams}, do_sample=False, max_new_tokens=64)\n"
+        "text = tokenizer.decode(output[0], skip_special_tokens=True)\n"
+        "# the WordPiece decoder puts spaces between Chinese characters; remove them\n"
+        'print(re.sub(r"(?<=[\\u3000-\\u9fff\\uff00-\\uffef]) +(?=[\\u3000-\\u9fff\\uff00-\\uffef])", "", text))\n\n'
+        "# cross-attention of the chosen output: (layers) x (batch, heads, target, source)\n"
+        "with torch.no_grad():\n"
+        "    cross = model(**batch, decoder_input_ids=output[:, :-1], output_attentions=True).cross_attentions\n"
+    )
+
+
+def srl(spec: ModelSpec, words: list[str], predicates: list[int]) -> str:
+    where, note = _where(spec)
+    return (
+        "import torch\nfrom transformers import AutoModelForTokenClassification, AutoTokenizer\n\n"
+        + note
+        + f"folder = {where}\n"
+        "tokenizer = AutoTokenizer.from_pretrained(folder)\n"
+        "model = AutoModelForTokenClassification.from_pretrained(folder).eval()\n\n"
+        f"words = {words[:80]!r}\n"
+        f"for predicate in {predicates!r}:\n"
+        "    # [CLS] sentence [SEP] predicate [SEP]; the predicate's own pieces get token type 1\n"
+        "    batch = tokenizer(words, [words[predicate]], is_split_into_words=True, return_tensors='pt')\n"
+        "    ids, seq = batch.word_ids(), batch.sequence_ids()\n"
+        "    batch['token_type_ids'] = torch.tensor([[1 if s == 1 or (s == 0 and w == predicate) else 0\n"
+        "                                            for w, s in zip(ids, seq)]])\n"
+        "    with torch.no_grad():\n"
+        "        best = model(**batch).logits[0].argmax(-1).tolist()\n"
+        "    first = {}\n"
+        "    for i, (w, s) in enumerate(zip(ids, seq)):\n"
+        "        if s == 0 and w is not None and w not in first:\n"
+        "            first[w] = i\n"
+        "    print(words[predicate], [(words[w], model.config.id2label[best[i]]) for w, i in first.items()])\n"
+    )
+
+
+def generation(spec: ModelSpec, prompt: str, options: dict) -> str:
+    where, note = _where(spec)
+    temperature = options.get("temperature", 0.8)
+    sampling = (
+        "do_sample=False"
+        if temperature <= 0
+        else f"do_sample=True, temperature={temperature}, top_k={options.get('top_k', 50)}, "
+        f"top_p={options.get('top_p', 1.0)}"
+    )
+    return (
+        "import torch\nfrom transformers import AutoModelForCausalLM, AutoTokenizer\n\n"
+        + note
+        + f"folder = {where}\n"
+        "tokenizer = AutoTokenizer.from_pretrained(folder)\n"
+        "model = AutoModelForCausalLM.from_pretrained(folder).eval()\n\n"
+        f"torch.manual_seed({options.get('seed', 0)})  # transformers samples with torch's generator\n"
+        f'batch = tokenizer({prompt[:300]!r}, return_tensors="pt")\n'
+        f"output = model.generate(**batch, max_new_tokens={options.get('max_new_tokens', 40)}, {sampling},\n"
+        "                        pad_token_id=tokenizer.eos_token_id)\n"
+        "print(tokenizer.decode(output[0], skip_special_tokens=True))\n\n"
+        "# the next-token distribution after the prompt\n"
+        "with torch.no_grad():\n"
+        "    probs = model(**batch).logits[0, -1].softmax(-1)\n"
+        "top = probs.topk(10)\n"
+        "print([(tokenizer.decode([int(i)]), round(float(p), 4)) for p, i in zip(top.values, top.indices)])\n"
+    )

@@ -81,3 +81,33 @@ def open_page(path: str, timeout: float = 180, **query):
     at.switch_page(path).run()
     assert not at.exception, at.exception
     return at
+
+
+def _train_once(key: str, overrides: dict) -> Path:
+    from core.catalog import read_metadata
+    from core.training import jobs
+
+    os.environ["LMLAB_CACHE_HOME"] = str(SESSION_CACHE)
+    if read_metadata(key) is None:
+        jobs.run_here(key, overrides)
+    return SESSION_CACHE / "models" / key
+
+
+@pytest.fixture(scope="session")
+def translate_tiny_model() -> Path:
+    """A tiny encoder-decoder under the default translation key (about 15 s): the pages find it there."""
+    return _train_once("translate-en-zh", {"examples": 2000, "epochs": 3, "learning_rate": 2e-3,
+                                           "scratch": {"d_model": 64, "layers": 1, "heads": 2, "ffn": 128}})  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def srl_tiny_model() -> Path:
+    """MiniLM fine-tuned for one epoch on 150 generated sentences under the default SRL key (about 20 s)."""
+    return _train_once("srl-minilm", {"examples": 150, "epochs": 1})
+
+
+@pytest.fixture(scope="session")
+def lm_tiny_model() -> Path:
+    """A tiny GPT on 40 Lee articles under the default language-model key (about 15 s)."""
+    return _train_once("lm-lee-gpt", {"examples": 40, "epochs": 10, "learning_rate": 3e-3, "max_length": 64,
+                                      "scratch": {"n_embd": 64, "n_layer": 2, "n_head": 2, "vocab_size": 1000}})  # fmt: skip

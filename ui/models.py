@@ -65,6 +65,50 @@ def quality_text(estimate: dict | None) -> str:
     )
 
 
+@st.cache_resource(max_entries=3, show_spinner=False)
+def _task_model(key: str, fingerprint: str):
+    spec = catalog.get_spec(key)
+    if spec.task == "translation":
+        from core.tasks.translate import Translator
+
+        return Translator(spec)
+    if spec.task == "srl":
+        from core.tasks.srl import SrlLabeler
+
+        return SrlLabeler(spec)
+    from core.tasks.generate import LanguageModel
+
+    return LanguageModel(spec)
+
+
+def task_model(spec: ModelSpec):
+    """The shared translator, role labeler or language model for ``spec`` (one per process)."""
+    meta = catalog.read_metadata(spec.key) if spec.trained_here else None
+    with st.spinner(f"Loading {spec.title}…"):
+        return _task_model(spec.key, (meta or {}).get("sha256", ""))
+
+
+def headline(spec: ModelSpec) -> str:
+    """The measured held-out quality of ``spec`` in words, for the caption under the picker."""
+    if spec.task not in ("translation", "srl", "generation"):
+        return quality_text(quality(spec))
+    meta = (catalog.read_metadata(spec.key) or {}) if spec.trained_here else {}
+    found = meta.get("metrics", {})
+    if spec.task == "translation" and "chrf" in found:
+        chrf, bleu = found["chrf"], found["bleu"]
+        return (f"chrF {chrf['value']:.1f} (95 % CI {chrf['low']:.1f}–{chrf['high']:.1f}), "
+                f"BLEU {bleu['value']:.1f} on {chrf['n']} unseen generated sentences")  # fmt: skip
+    if spec.task == "srl" and "span_f1" in found:
+        f1 = found["span_f1"]
+        return (f"argument span F1 {100 * f1['value']:.1f} % (95 % CI {100 * f1['low']:.1f}–{100 * f1['high']:.1f}, "
+                f"{f1['n']} frames) on unseen generated sentences")  # fmt: skip
+    if spec.task == "generation" and "perplexity" in found:
+        ppl, kn = found["perplexity"], found["ngram_perplexity"]
+        return (f"perplexity {ppl['value']:.0f} (95 % CI {ppl['low']:.0f}–{ppl['high']:.0f}) on {ppl['n']} unseen "
+                f"articles; Kneser–Ney trigram {kn['value']:.0f}")  # fmt: skip
+    return ""
+
+
 def picker(task: str, *, key: str, default: str | None = None) -> ModelSpec:
     """A selectbox of every model for ``task``, then the chosen one's status and held-out accuracy.
 
@@ -85,7 +129,7 @@ def picker(task: str, *, key: str, default: str | None = None) -> ModelSpec:
         st.session_state[key] = initial
     chosen = by_key[st.selectbox("Model", keys, format_func=label, key=key)]
     state = catalog.availability(chosen)
-    measured = quality_text(quality(chosen)) if state.ready else ""
+    measured = headline(chosen) if state.ready else ""
     if state.ready:
         st.caption(
             f":material/check_circle: ready · held-out {measured}"

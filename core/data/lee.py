@@ -24,3 +24,12 @@ def articles() -> tuple[str, ...]:
     if not found:
         raise DataError("The Lee corpus file holds no articles.")
     return found
+
+
+def lm_split(test_articles: int = 30, seed: int = 17) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(training, held-out) articles for language modelling: whole articles are held out, never parts."""
+    import random
+
+    found = list(articles())
+    random.Random(seed).shuffle(found)
+    return tuple(found[test_articles:]), tuple(found[:test_articles])

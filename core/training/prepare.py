@@ -81,14 +81,18 @@ def prepare(recipe: Recipe) -> Prepared:
     return Prepared(split, labels, train, validation)
 
 
-def base_model(recipe: Recipe, labels: list[str]):
-    """Tokenizer and a sequence classifier to fine-tune: the packaged MiniLM, a Hub checkpoint, or random weights."""
-    from transformers import (
-        AutoConfig,
-        AutoModelForSequenceClassification,
-        BertConfig,
-        BertForSequenceClassification,
-    )
+def base_model(recipe: Recipe, labels: list[str], *, per_token: bool = False):
+    """Tokenizer and a classifier to fine-tune: the packaged MiniLM, a Hub checkpoint, or random weights.
+
+    ``per_token`` gives a token-classification head (one label per token, as SRL needs) instead of
+    one label per text.
+    """
+    import transformers
+    from transformers import AutoConfig, BertConfig
+
+    head_name = "TokenClassification" if per_token else "SequenceClassification"
+    auto_head = getattr(transformers, f"AutoModelFor{head_name}")
+    bert_head = getattr(transformers, f"BertFor{head_name}")
     from transformers.utils import logging as hf_logging
 
     from core.loading import load_tokenizer, local_dir
@@ -104,14 +108,12 @@ def base_model(recipe: Recipe, labels: list[str]):
     if recipe.base == "minilm-l6":
         tokenizer = load_tokenizer(catalog.MINILM)
         source = str(local_dir(catalog.MINILM))
-        model = AutoModelForSequenceClassification.from_pretrained(
-            source, local_files_only=True, **head, **dropout, **safe
-        )
+        model = auto_head.from_pretrained(source, local_files_only=True, **head, **dropout, **safe)
     elif recipe.base == "scratch":
         tokenizer = load_tokenizer(catalog.MINILM)  # the bert-base-uncased WordPiece vocabulary
         config = BertConfig(vocab_size=tokenizer.vocab_size, max_position_embeddings=max(128, recipe.max_length),
                             **head, **dropout, **recipe.scratch)  # fmt: skip
-        model = BertForSequenceClassification(config)
+        model = bert_head(config)
     elif recipe.base == "hub":
         from transformers import AutoTokenizer
 
@@ -124,7 +126,7 @@ def base_model(recipe: Recipe, labels: list[str]):
         )  # fmt: skip
         tokenizer = AutoTokenizer.from_pretrained(hub_id, trust_remote_code=False)
         config = AutoConfig.from_pretrained(hub_id, **head, trust_remote_code=False)
-        model = AutoModelForSequenceClassification.from_pretrained(hub_id, config=config, ignore_mismatched_sizes=True,
+        model = auto_head.from_pretrained(hub_id, config=config, ignore_mismatched_sizes=True,
                                                                    **safe)  # fmt: skip
     else:
         raise CoreError(f"Unknown base {recipe.base!r}; choose one of {list(BASES)}.")

@@ -47,6 +47,9 @@ class Recipe:
     hub_dataset: str = ""
     # For base="hub": a Hub checkpoint id (online only).
     hub_model: str = ""
+    # For generated corpora (translation, SRL): how many training sentences; for the language model,
+    # how many training articles. 0 keeps the dataset's default.
+    examples: int = 0
 
     def with_overrides(self, overrides: dict) -> Recipe:
         allowed = {f.name for f in dataclasses.fields(self)} - {"key", "task", "dataset", "base", "title"}
@@ -78,6 +81,8 @@ class Recipe:
             problems.append(f"padding must be dynamic or max_length, got {self.padding!r}")
         if not 0 <= self.validation_fraction < 0.5:
             problems.append(f"validation_fraction must be in [0, 0.5), got {self.validation_fraction}")
+        if not 0 <= self.examples <= 1_000_000:
+            problems.append(f"examples must be 0–1,000,000, got {self.examples}")
         if self.dropout is not None and not 0 <= self.dropout < 1:
             problems.append(f"dropout must be in [0, 1), got {self.dropout}")
         if problems:
@@ -86,7 +91,8 @@ class Recipe:
 
     def hyperparameters(self) -> dict:
         keep = ("epochs", "learning_rate", "batch_size", "max_length", "weight_decay", "warmup_ratio", "seed",
-                "dropout", "patience", "augment", "augment_p", "validation_fraction", "padding", "group_by_length")  # fmt: skip
+                "dropout", "patience", "augment", "augment_p", "validation_fraction", "padding", "group_by_length",
+                "examples")  # fmt: skip
         return {name: getattr(self, name) for name in keep}
 
     def to_json(self) -> dict:
@@ -204,6 +210,58 @@ RECIPES: dict[str, Recipe] = {
             },
             description="Generated sentences in which one word ('great' or 'awful') decides the label: "
             "a model whose right answer for attributions is known.",
+            validation_fraction=0.0,
+        ),
+        Recipe(
+            key="translate-en-zh",
+            title="Encoder-decoder Transformer, English to Chinese (generated grammar)",
+            task="translation",
+            dataset="en-zh-grammar",
+            base="scratch",
+            max_length=64,
+            epochs=6,
+            learning_rate=5e-4,
+            batch_size=64,
+            warmup_ratio=0.05,
+            examples=10000,
+            scratch={"d_model": 128, "layers": 2, "heads": 4, "ffn": 256},
+            description="A 2+2-layer BART-style encoder-decoder trained from scratch on 10,000 generated "
+            "English-Chinese sentence pairs.",
+            validation_fraction=0.0,
+        ),
+        Recipe(
+            key="srl-minilm",
+            title="MiniLM semantic role labeler (generated PropBank-style data)",
+            task="srl",
+            dataset="srl-generated",
+            base="minilm-l6",
+            max_length=64,
+            epochs=2,
+            learning_rate=1e-4,
+            batch_size=16,
+            examples=1500,
+            description="Packaged MiniLM + token-classification head, fine-tuned on generated sentences "
+            "with exact PropBank-style role spans.",
+            validation_fraction=0.0,
+        ),
+        Recipe(
+            key="lm-lee-gpt",
+            title="Small GPT trained on the Lee news corpus",
+            task="generation",
+            dataset="lee",
+            base="scratch",
+            # Tuned on 2 CPU cores (77k training tokens): more, smaller steps and dropout 0.2 beat larger
+            # models and longer blocks at the same time budget; the trigram still wins on so little text.
+            max_length=64,
+            epochs=12,
+            learning_rate=2e-3,
+            batch_size=8,
+            warmup_ratio=0.05,
+            weight_decay=0.1,
+            dropout=0.2,
+            scratch={"n_embd": 128, "n_layer": 2, "n_head": 4, "vocab_size": 2000},
+            description="A 2-layer GPT-2-class model with a byte-level BPE tokenizer, both trained here on 270 "
+            "news articles; a Kneser-Ney trigram model on the same tokens is the baseline.",
             validation_fraction=0.0,
         ),
     )

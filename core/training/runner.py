@@ -75,7 +75,7 @@ def train_recipe(recipe: Recipe, *, report: Report, should_stop: Callable[[], bo
     """Train ``recipe`` and publish it under ``recipe.key``; returns the cache folder."""
 
     def build(folder: Path) -> dict:
-        return _train_into(recipe, folder, report, should_stop)
+        return _train(recipe, folder, report, should_stop)
 
     report({"phase": "preparing", "message": "removing leftovers of earlier jobs"})
     store.remove_leftovers(recipe.key)
@@ -87,7 +87,15 @@ def train_without_publishing(recipe: Recipe) -> None:
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="lmlab-rank-") as folder:
-        _train_into(recipe, Path(folder), report=lambda _: None, should_stop=lambda: False)
+        _train(recipe, Path(folder), report=lambda _: None, should_stop=lambda: False)
+
+
+def _train(recipe: Recipe, folder: Path, report: Report, should_stop: Callable[[], bool]) -> dict:
+    from core.training import sequence
+
+    if recipe.task in sequence.TASKS:
+        return sequence.train_into(recipe, folder, report, should_stop)
+    return _train_into(recipe, folder, report, should_stop)
 
 
 def _train_into(recipe: Recipe, folder: Path, report: Report, should_stop: Callable[[], bool]) -> dict:

@@ -182,3 +182,78 @@ def reliability(bins_by_model: dict[str, list[dict]]) -> go.Figure:
     figure.update_layout(title="Reliability: accuracy per confidence bin", xaxis_title="confidence", yaxis_title="accuracy",
                          height=380, margin={"l": 10, "r": 10, "t": 50, "b": 40})  # fmt: skip
     return figure
+
+
+def _visible(token: str) -> str:
+    """Tokens with their spaces and newlines shown: ' the' reads as '␣the'."""
+    return token.replace(" ", "␣").replace("\n", "↵") or "∅"
+
+
+def next_token_bars(models: dict[str, list[dict]]) -> go.Figure:
+    """Top-k next tokens, one panel per model, probability bars best first."""
+    from plotly.subplots import make_subplots
+
+    names = list(models)
+    figure = make_subplots(rows=1, cols=len(names), subplot_titles=names, horizontal_spacing=0.18)
+    for column, name in enumerate(names, start=1):
+        rows = models[name]
+        figure.add_trace(
+            go.Bar(
+                x=[row["probability"] for row in rows],
+                y=[f"{_visible(row['token'])}" for row in rows],
+                orientation="h",
+                text=[f"{100 * row['probability']:.1f} %" for row in rows],
+                textposition="auto",
+                marker_color="#1f77b4" if column == 1 else "#ff7f0e",
+                hovertemplate="%{y}: %{x:.4f}<extra></extra>",
+                showlegend=False,
+            ),
+            row=1,
+            col=column,
+        )
+        figure.update_yaxes(autorange="reversed", row=1, col=column)
+        figure.update_xaxes(tickformat=".0%", title="probability", row=1, col=column)
+    height = 120 + 26 * max(len(rows) for rows in models.values())
+    figure.update_layout(height=height, margin={"l": 10, "r": 10, "t": 40, "b": 40})
+    return figure
+
+
+def token_logprobs(tokens: list[str], series: dict[str, list[float]], *, title: str = "") -> go.Figure:
+    """log₂-probability of each token given the ones before it, one bar group per model (lower = more surprising)."""
+    import math
+
+    labels = [f"{i}:{_visible(token)}" for i, token in enumerate(tokens, start=1)]
+    figure = go.Figure()
+    for name, values in series.items():
+        figure.add_trace(
+            go.Bar(
+                x=labels,
+                y=[v / math.log(2) for v in values],
+                name=name,
+                hovertemplate="%{x}: %{y:.2f} bits<extra>" + name + "</extra>",
+            )  # fmt: skip
+        )
+    figure.update_layout(
+        title=title or None, barmode="group", yaxis_title="log₂ P(token | before)", height=330,
+        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 40},
+        legend={"orientation": "h", "y": 1.12},
+    )  # fmt: skip
+    return figure
+
+
+def generation_steps(steps: list[dict]) -> go.Figure:
+    """The probability (before sampling settings) of every token the sampler chose."""
+    labels = [f"{i}:{_visible(step['token'])}" for i, step in enumerate(steps, start=1)]
+    figure = go.Figure(
+        go.Bar(
+            x=labels,
+            y=[step["probability"] for step in steps],
+            customdata=[step["kept"] for step in steps],
+            hovertemplate="%{x}: P=%{y:.3f}, %{customdata} candidates kept<extra></extra>",
+        )  # fmt: skip
+    )
+    figure.update_layout(
+        yaxis={"title": "model probability", "range": [0, 1], "tickformat": ".0%"}, height=280,
+        margin={"l": 10, "r": 10, "t": 10, "b": 40},
+    )  # fmt: skip
+    return figure

@@ -1,0 +1,367 @@
+"""Generated PropBank-style semantic role labeling data with exact gold spans.
+
+No SRL corpus can be installed offline, so LM Lab writes sentences whose roles it knows by
+construction. Each sentence is built from phrases; every phrase carries its role for every
+predicate of the sentence, so the gold spans are exact. Constructions: active and passive voice,
+ditransitives ("gave the girl a book" / "gave a book to the girl"), intransitives, modal and
+negation, time / place / manner / cause modifiers, noun phrases with nested prepositional
+phrases ("the man with the red hat"), and sentences with two predicates (reported speech
+"said that …", control "wanted to …", coordination "… and …").
+
+Roles follow PropBank: ARG0 the agent, ARG1 the thing acted on, ARG2 the recipient (or the
+source for "buy"), ARGM-TMP, ARGM-LOC, ARGM-MNR, ARGM-NEG, ARGM-MOD, ARGM-CAU, and V for the
+predicate itself. Held-out sentences use (verb, construction) pairs that never occur in training.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass
+
+ROLES = ("ARG0", "ARG1", "ARG2", "ARGM-TMP", "ARGM-LOC", "ARGM-MNR", "ARGM-NEG", "ARGM-MOD", "ARGM-CAU")
+ROLE_MEANINGS = {
+    "ARG0": "who acts (agent)",
+    "ARG1": "what is acted on (theme)",
+    "ARG2": "to / from whom (recipient, source)",
+    "ARGM-TMP": "when",
+    "ARGM-LOC": "where",
+    "ARGM-MNR": "how",
+    "ARGM-NEG": "negation",
+    "ARGM-MOD": "modal",
+    "ARGM-CAU": "why",
+    "V": "the predicate",
+}
+LABELS = ("O", "B-V", "I-V", *(f"{prefix}-{role}" for role in ROLES for prefix in ("B", "I")))
+
+# --- lexicon ------------------------------------------------------------------------------------
+_PEOPLE = ["the teacher", "my sister", "the old man", "a young doctor", "the children", "Maria", "John",
+           "the farmer", "the police", "our neighbour", "the chef", "the students", "the manager", "Aisha",
+           "the pilot", "her brother", "a tourist", "the nurse", "the king", "Chen"]  # fmt: skip
+_PEOPLE_PP = ["with the red hat", "from the village", "of the school", "next door", "in the blue coat"]
+_THINGS = ["the book", "a letter", "the car", "a new bike", "the keys", "the window", "the report", "some flowers",
+           "the old bridge", "a present", "the money", "the map", "a painting", "the door", "a computer",
+           "the photos", "a ticket", "the box", "an umbrella", "the radio"]  # fmt: skip
+_THINGS_PP = ["on the table", "from the library", "with a blue cover", "in the drawer", "of the museum"]
+_FOOD = ["the soup", "a cake", "some bread", "the apples", "a pizza", "the rice", "fresh fish", "an omelette"]
+_PLACES = ["in the kitchen", "at the station", "in the garden", "near the river", "at school", "in the office",
+           "on the bus", "in the market", "at the airport", "in Paris"]  # fmt: skip
+_TIMES = ["yesterday", "last night", "on Monday", "after lunch", "in the morning", "every day", "two days ago",
+          "last summer", "at noon", "before dinner"]  # fmt: skip
+_MANNER_ADVERBS = ["quickly", "carefully", "slowly", "happily", "quietly", "suddenly"]
+_MANNER_PHRASES = ["with great care", "with a smile", "in a hurry", "without a word"]
+_CAUSES = ["because of the rain", "because of the storm", "because of the noise", "because of the strike"]
+_MODALS = ["will", "can", "must", "should", "might"]
+
+# verbs: base, past, past participle, frame type
+_VERBS = {
+    # transitive: ARG0 V ARG1
+    "buy": ("buy", "bought", "bought", "trans"), "read": ("read", "read", "read", "trans"),
+    "write": ("write", "wrote", "written", "trans"), "build": ("build", "built", "built", "trans"),
+    "repair": ("repair", "repaired", "repaired", "trans"), "open": ("open", "opened", "opened", "trans"),
+    "clean": ("clean", "cleaned", "cleaned", "trans"), "find": ("find", "found", "found", "trans"),
+    "paint": ("paint", "painted", "painted", "trans"), "carry": ("carry", "carried", "carried", "trans"),
+    "break": ("break", "broke", "broken", "trans"), "lose": ("lose", "lost", "lost", "trans"),
+    "steal": ("steal", "stole", "stolen", "trans"), "hide": ("hide", "hid", "hidden", "trans"),
+    "eat": ("eat", "ate", "eaten", "food"), "cook": ("cook", "cooked", "cooked", "food"),
+    # ditransitive: ARG0 V ARG2 ARG1 / ARG0 V ARG1 to ARG2
+    "give": ("give", "gave", "given", "ditrans"), "send": ("send", "sent", "sent", "ditrans"),
+    "show": ("show", "showed", "shown", "ditrans"), "offer": ("offer", "offered", "offered", "ditrans"),
+    "lend": ("lend", "lent", "lent", "ditrans"), "sell": ("sell", "sold", "sold", "ditrans"),
+    "bring": ("bring", "brought", "brought", "ditrans"),
+    # intransitive: agentive subject (ARG0) or undergoer subject (ARG1)
+    "sleep": ("sleep", "slept", "slept", "intrans0"), "work": ("work", "worked", "worked", "intrans0"),
+    "laugh": ("laugh", "laughed", "laughed", "intrans0"), "swim": ("swim", "swam", "swum", "intrans0"),
+    "arrive": ("arrive", "arrived", "arrived", "intrans1"), "fall": ("fall", "fell", "fallen", "intrans1"),
+    # a clause as ARG1
+    "say": ("say", "said", "said", "clausal"), "think": ("think", "thought", "thought", "clausal"),
+    "report": ("report", "reported", "reported", "clausal"), "know": ("know", "knew", "known", "clausal"),
+    # control: an infinitive as ARG1 whose agent is the subject
+    "want": ("want", "wanted", "wanted", "control"), "try": ("try", "tried", "tried", "control"),
+    "decide": ("decide", "decided", "decided", "control"), "hope": ("hope", "hoped", "hoped", "control"),
+    "promise": ("promise", "promised", "promised", "control"),
+}  # fmt: skip
+_BY_TYPE: dict[str, list[str]] = {}
+for _verb, _forms in _VERBS.items():
+    _BY_TYPE.setdefault(_forms[3], []).append(_verb)
+_INFINITIVE_VERBS = _BY_TYPE["trans"] + _BY_TYPE["food"] + _BY_TYPE["ditrans"]
+# every form a predicate can take in the generated text (used to suggest predicates in any text)
+VERB_FORMS = frozenset(form for forms in _VERBS.values() for form in forms[:3]) | frozenset(
+    f"{base}s" if not base.endswith(("s", "sh", "ch", "y")) else base for base in _VERBS
+)
+
+
+@dataclass(frozen=True)
+class Frame:
+    predicate: int  # index of the predicate word
+    tags: tuple[str, ...]  # one BIO tag per word
+    verb: str  # lemma
+    construction: str
+
+    def spans(self) -> list[tuple[str, int, int]]:
+        """(role, first word, last word) for every span, the predicate included."""
+        found, start, role = [], None, None
+        for index, tag in enumerate((*self.tags, "O")):
+            if start is not None and not tag.startswith("I-"):
+                found.append((role, start, index - 1))
+                start = None
+            if tag.startswith("B-"):
+                start, role = index, tag[2:]
+        return found
+
+
+@dataclass(frozen=True)
+class SrlSentence:
+    words: tuple[str, ...]
+    frames: tuple[Frame, ...]
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.words).replace(" .", ".").replace(" ,", ",")
+
+
+class _Builder:
+    """Collects phrases; each phrase carries its role per predicate (frame number)."""
+
+    def __init__(self):
+        self.phrases: list[tuple[list[str], dict[int, str]]] = []
+        self.predicates: list[tuple[int, str, str]] = []  # (frame, lemma, construction)
+
+    def add(self, text: str, roles: dict[int, str] | None = None) -> None:
+        if text:
+            self.phrases.append((text.split(), dict(roles or {})))
+
+    def verb(self, frame: int, word: str, lemma: str, construction: str, roles: dict[int, str] | None = None):
+        self.predicates.append((frame, lemma, construction))
+        self.add(word, {**(roles or {}), frame: "V"})
+
+    def build(self) -> SrlSentence:
+        words: list[str] = []
+        owners: list[dict[int, str]] = []
+        starts: list[bool] = []
+        for phrase, roles in self.phrases:
+            for position, word in enumerate(phrase):
+                words.append(word)
+                owners.append(roles)
+                starts.append(position == 0)
+        words[0] = words[0][0].upper() + words[0][1:]
+        frames = []
+        for frame, lemma, construction in self.predicates:
+            tags, previous = [], None
+            for index, roles in enumerate(owners):
+                role = roles.get(frame)
+                # phrases of one role that follow each other form one span (a clause as ARG1)
+                same_span = role is not None and role == previous and (not starts[index] or role != "V")
+                tags.append("O" if role is None else ("I-" if same_span else "B-") + role)
+                previous = role
+            predicate = next(i for i, tag in enumerate(tags) if tag == "B-V")
+            frames.append(Frame(predicate=predicate, tags=tuple(tags), verb=lemma, construction=construction))
+        return SrlSentence(words=tuple(words), frames=tuple(frames))
+
+
+def _person(rng: random.Random) -> str:
+    person = rng.choice(_PEOPLE)
+    if person[0].islower() and rng.random() < 0.2:
+        person = f"{person} {rng.choice(_PEOPLE_PP)}"
+    return person
+
+
+def _thing(rng: random.Random, food: bool = False) -> str:
+    if food:
+        return rng.choice(_FOOD)
+    thing = rng.choice(_THINGS)
+    if rng.random() < 0.2:
+        thing = f"{thing} {rng.choice(_THINGS_PP)}"
+    return thing
+
+
+def _clause(b: _Builder, rng: random.Random, frame: int, lemma: str, outer: dict[int, str], *,
+            passive: bool, subject: str | None = None, infinitive: bool = False) -> None:  # fmt: skip
+    """One predicate with its arguments; ``outer`` are the roles the whole clause has for other frames."""
+    base, past, participle, kind = _VERBS[lemma]
+    construction = f"{kind}-{'passive' if passive else 'active'}" + ("-infinitive" if infinitive else "")
+
+    def role(name: str) -> dict[int, str]:
+        return {**outer, frame: name}
+
+    tail_modifiers = []
+    if not infinitive and rng.random() < 0.45:
+        tail_modifiers.append(("ARGM-LOC", rng.choice(_PLACES)))
+    if not infinitive and rng.random() < 0.5:
+        tail_modifiers.append(("ARGM-TMP", rng.choice(_TIMES)))
+    if not infinitive and rng.random() < 0.12:
+        tail_modifiers.append(("ARGM-CAU", rng.choice(_CAUSES)))
+    rng.shuffle(tail_modifiers)
+    manner_before = rng.random() < 0.15
+    manner_after = not manner_before and rng.random() < 0.15
+
+    # subject and auxiliaries
+    if infinitive:
+        b.add("to", outer)
+        verb_word = base
+    else:
+        if passive:
+            b.add(subject or _thing(rng, kind == "food"), role("ARG1"))
+        elif kind == "intrans1":
+            b.add(subject or rng.choice([_person(rng), _thing(rng)]), role("ARG1"))
+        else:
+            b.add(subject or _person(rng), role("ARG0"))
+        modal = rng.choice(_MODALS) if rng.random() < 0.2 else None
+        negated = rng.random() < 0.2
+        if modal:
+            b.add(modal, role("ARGM-MOD"))
+        if passive:
+            if negated and not modal:
+                b.add("was", outer)
+                b.add(rng.choice(["not", "never"]), role("ARGM-NEG"))
+            else:
+                if negated:
+                    b.add("not", role("ARGM-NEG"))
+                b.add("be" if modal else "was", outer)
+            verb_word = participle
+        elif modal:
+            if negated:
+                b.add("not", role("ARGM-NEG"))
+            verb_word = base
+        elif negated:
+            b.add("did", outer)
+            b.add("not", role("ARGM-NEG"))
+            verb_word = base
+        else:
+            verb_word = past
+    if manner_before:
+        b.add(rng.choice(_MANNER_ADVERBS), role("ARGM-MNR"))
+    b.verb(frame, verb_word, lemma, construction, outer)
+
+    # objects
+    if kind in ("trans", "food") and not passive:
+        b.add(_thing(rng, kind == "food"), role("ARG1"))
+    elif kind == "ditrans":
+        recipient = _person(rng)
+        if passive:
+            b.add(f"to {recipient}", role("ARG2"))
+        elif rng.random() < 0.5:
+            b.add(recipient, role("ARG2"))
+            b.add(_thing(rng), role("ARG1"))
+        else:
+            b.add(_thing(rng), role("ARG1"))
+            b.add(f"to {recipient}", role("ARG2"))
+    if passive and rng.random() < 0.7:
+        b.add(f"by {_person(rng)}", role("ARG0"))
+    if manner_after:
+        b.add(rng.choice(_MANNER_ADVERBS + _MANNER_PHRASES), role("ARGM-MNR"))
+    for name, text in tail_modifiers:
+        b.add(text, role(name))
+
+
+def construct(rng: random.Random, verb: str, construction: str) -> SrlSentence:
+    """A sentence whose first predicate is ``verb`` in ``construction`` (see ``constructions()``)."""
+    b = _Builder()
+    if construction == "passive":
+        _clause(b, rng, 0, verb, {}, passive=True)
+    elif construction == "active":
+        _clause(b, rng, 0, verb, {}, passive=False)
+    elif construction == "clausal":  # [ARG0 X] said [ARG1 that <clause>]
+        b.add(_person(rng), {0: "ARG0"})
+        b.verb(0, _VERBS[verb][1], verb, "clausal")
+        b.add("that", {0: "ARG1"})
+        inner = rng.choice(_INFINITIVE_VERBS)
+        _clause(b, rng, 1, inner, {0: "ARG1"}, passive=rng.random() < 0.3)
+    elif construction == "control":  # [ARG0 X] wanted [ARG1 to <verb> …]; X is also the inner ARG0
+        subject = _person(rng)
+        b.add(subject, {0: "ARG0", 1: "ARG0"})
+        b.verb(0, _VERBS[verb][1], verb, "control")
+        _clause(b, rng, 1, rng.choice(_INFINITIVE_VERBS), {0: "ARG1"}, passive=False, infinitive=True)
+    else:  # coordination: [ARG0 X] V1 … and V2 …, the subject shared
+        subject = _person(rng)
+        second = rng.choice([v for v in _INFINITIVE_VERBS if v != verb])
+        b.add(subject, {0: "ARG0", 1: "ARG0"})
+        b.verb(0, _VERBS[verb][1], verb, "coordination")
+        kind = _VERBS[verb][3]
+        b.add(_thing(rng, kind == "food"), {0: "ARG1"})
+        b.add("and")
+        b.verb(1, _VERBS[second][1], second, "coordination")
+        b.add(_thing(rng, _VERBS[second][3] == "food"), {1: "ARG1"})
+        if rng.random() < 0.5:
+            b.add(rng.choice(_PLACES), {1: "ARGM-LOC"})
+    b.add(".")
+    return b.build()
+
+
+def constructions() -> list[tuple[str, str]]:
+    """Every (verb, construction) pair the generator makes."""
+    pairs = []
+    for verb, (_, _, _, kind) in _VERBS.items():
+        if kind in ("trans", "food", "ditrans"):
+            pairs += [(verb, "active"), (verb, "passive"), (verb, "coordination")]
+        elif kind in ("intrans0", "intrans1"):
+            pairs.append((verb, "active"))
+        else:
+            pairs.append((verb, kind))
+    return pairs
+
+
+def held_out_constructions(seed: int = 3) -> frozenset[tuple[str, str]]:
+    """Passive, active and coordination uses of a few verbs kept for the test set only."""
+    rng = random.Random(seed)
+    verbs = sorted(_BY_TYPE["trans"] + _BY_TYPE["food"] + _BY_TYPE["ditrans"])
+    rng.shuffle(verbs)
+    held = {(verb, "passive") for verb in verbs[:4]}
+    held |= {(verb, "active") for verb in verbs[4:7]}
+    held |= {(verb, "coordination") for verb in verbs[7:9]}
+    return frozenset(held)
+
+
+@dataclass(frozen=True)
+class SrlCorpus:
+    train: tuple[SrlSentence, ...]
+    test: tuple[SrlSentence, ...]
+    seed: int
+    fingerprint: str
+    dataset: str = "LM Lab generated PropBank-style SRL"
+
+    def describe(self) -> dict:
+        return {
+            "dataset": self.dataset,
+            "train_size": len(self.train),
+            "test_size": len(self.test),
+            "train_frames": sum(len(s.frames) for s in self.train),
+            "test_frames": sum(len(s.frames) for s in self.test),
+            "seed": self.seed,
+            "test_fingerprint": self.fingerprint,
+            "held_out": "sentences with (verb, construction) pairs that never occur in training",
+        }
+
+
+def corpus(train_size: int = 1500, test_size: int = 200, seed: int = 9) -> SrlCorpus:
+    held = held_out_constructions()
+    pairs = constructions()
+    train_pairs = [pair for pair in pairs if pair not in held]
+    rng = random.Random(seed)
+    seen: set[str] = set()
+
+    def draw(choices: list[tuple[str, str]], n: int, allowed) -> list[SrlSentence]:
+        found: list[SrlSentence] = []
+        attempts = 0
+        while len(found) < n and attempts < 30 * n:
+            attempts += 1
+            sentence = construct(rng, *rng.choice(choices))
+            if sentence.text in seen or not allowed(sentence):
+                continue
+            seen.add(sentence.text)
+            found.append(sentence)
+        return found
+
+    def is_test(sentence: SrlSentence) -> bool:
+        return any((f.verb, _construction_key(f)) in held for f in sentence.frames)
+
+    test = draw(sorted(held), test_size, is_test)
+    train = draw(train_pairs, train_size, lambda s: not is_test(s))
+    fingerprint = hashlib.sha256("\n".join(s.text for s in test).encode("utf-8")).hexdigest()[:16]
+    return SrlCorpus(train=tuple(train), test=tuple(test), seed=seed, fingerprint=fingerprint)
+
+
+def _construction_key(frame: Frame) -> str:
+    if frame.construction in ("clausal", "control", "coordination"):
+        return frame.construction
+    return "passive" if "-passive" in frame.construction else "active"

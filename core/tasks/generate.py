@@ -1,0 +1,257 @@
+"""A causal language model, the article's definition made visible: P(next token | tokens so far).
+
+Next-token distributions, sampling with temperature / top-k / top-p and a seed, the log-probability
+of a sentence token by token, and perplexity — each also from a Kneser–Ney n-gram model fitted on
+the same training text with the same tokenizer, so the two can be compared token for token.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.bench.stats import Estimate
+from core.catalog import ModelSpec
+from core.errors import InputError
+from core.tasks.inputs import check_text, inference_gate
+from core.tasks.ngram import KneserNey
+
+MAX_PROMPT_TOKENS = 256
+MAX_NEW_TOKENS = 200
+
+
+def perplexity_with_ci(nll_sums: Sequence[float], counts: Sequence[int], *, seed: int = 0,
+                       n_resamples: int = 1000) -> dict:  # fmt: skip
+    """exp(total NLL / total tokens), with a 95 % bootstrap CI that resamples whole documents."""
+    nll, count = np.asarray(nll_sums, dtype=float), np.asarray(counts, dtype=float)
+    if nll.size == 0 or count.sum() <= 0:
+        raise ValueError("perplexity needs at least one document with tokens")
+    rng = np.random.default_rng(seed)
+    index = rng.integers(0, nll.size, size=(n_resamples, nll.size))
+    values = np.exp(nll[index].sum(axis=1) / np.maximum(count[index].sum(axis=1), 1))
+    low, high = np.quantile(values, [0.025, 0.975])
+    return Estimate(
+        float(math.exp(nll.sum() / count.sum())), float(low), float(high), int(nll.size)
+    ).as_dict()
+
+
+def document_nll(model, token_ids: Sequence[int], block: int) -> tuple[float, int]:
+    """Summed negative log-likelihood (nats) of a document's tokens after the first.
+
+    A sliding window of ``block`` tokens moving by half a block: every token is scored once, and
+    (after the first window) with at least half a block of context — the usual strided evaluation,
+    so a token at the start of a window is not judged without its past.
+    """
+    import torch
+
+    ids = list(token_ids)
+    stride = max(1, block // 2)
+    total, count, scored_until = 0.0, 0, 1  # token 0 has no context: never scored
+    start = 0
+    while scored_until < len(ids):
+        window = ids[start : start + block]
+        with torch.no_grad():
+            logits = model(torch.tensor([window])).logits[0].float()
+        logprobs = torch.log_softmax(logits, dim=-1)
+        for position in range(max(scored_until - start, 1), len(window)):
+            total -= float(logprobs[position - 1, window[position]])
+            count += 1
+        scored_until = start + len(window)
+        start += stride
+    return total, count
+
+
+def ngram_nll(ngram: KneserNey, token_ids: Sequence[int]) -> tuple[float, int]:
+    logprobs = ngram.token_logprobs(list(token_ids))
+    return -sum(logprobs), len(logprobs)
+
+
+def fit_ngram(tokenizer, texts: Sequence[str], order: int = 3) -> KneserNey:
+    sequences = [tokenizer(text)["input_ids"] for text in texts]
+    return KneserNey(order=order).fit(sequences, vocab_size=len(tokenizer))
+
+
+def sample_next(probs: np.ndarray, *, temperature: float, top_k: int, top_p: float,
+                rng: np.random.Generator) -> tuple[int, np.ndarray]:  # fmt: skip
+    """One draw from ``probs`` reshaped by temperature, then cut to the top-k and to the top-p nucleus.
+
+    Returns the chosen id and the distribution it was drawn from. temperature 0 means greedy.
+    """
+    if temperature <= 0:
+        shaped = np.zeros_like(probs)
+        shaped[int(np.argmax(probs))] = 1.0
+        return int(np.argmax(probs)), shaped
+    logits = np.log(np.maximum(probs, 1e-30)) / temperature
+    shaped = np.exp(logits - logits.max())
+    shaped /= shaped.sum()
+    order = np.argsort(-shaped, kind="stable")
+    keep = np.zeros_like(shaped, dtype=bool)
+    limit = len(order) if top_k <= 0 else min(top_k, len(order))
+    cumulative = np.cumsum(shaped[order])
+    # the smallest set whose mass reaches top_p (always at least one token)
+    nucleus = int(np.searchsorted(cumulative, top_p, side="left")) + 1 if top_p < 1 else len(order)
+    keep[order[: max(1, min(limit, nucleus))]] = True
+    shaped = np.where(keep, shaped, 0.0)
+    shaped /= shaped.sum()
+    return int(rng.choice(len(shaped), p=shaped)), shaped
+
+
+@dataclass(frozen=True)
+class TokenScore:
+    token: str
+    logprob: float  # natural log, Transformer
+    ngram_logprob: float | None
+
+
+@dataclass(frozen=True)
+class SentenceScore:
+    tokens: list[TokenScore]
+    logprob: float
+    perplexity: float
+    ngram_logprob: float | None
+    ngram_perplexity: float | None
+
+
+@dataclass(frozen=True)
+class Generation:
+    prompt: str
+    text: str  # prompt + continuation
+    continuation: str
+    steps: list[dict]  # per new token: token, probability under the shaped distribution, candidates kept
+    latency_ms: float
+    seed: int
+
+
+class LanguageModel:
+    def __init__(self, spec: ModelSpec, tokenizer=None, model=None, ngram: KneserNey | None = None):
+        self.spec = spec
+        if model is None:
+            from core.loading import load_causal_lm
+
+            tokenizer, model = load_causal_lm(spec)
+        self.tokenizer, self.model = tokenizer, model
+        if ngram is None:
+            from core.catalog import read_metadata
+            from core.data.lee import lm_split
+
+            articles = lm_split()[0]
+            # the same training articles the Transformer saw (a recipe may have used fewer)
+            used = (
+                ((read_metadata(spec.key) or {}).get("recipe") or {}).get("examples")
+                if spec.trained_here
+                else 0
+            )
+            ngram = fit_ngram(tokenizer, articles[:used] if used else articles)
+        self.ngram = ngram
+        self.context = int(
+            getattr(model.config, "n_positions", 0) or getattr(model.config, "max_position_embeddings", 1024)
+        )
+        self._lock = threading.Lock()
+
+    def _ids(self, text: str, *, allow_empty: bool = False) -> list[int]:
+        if allow_empty and not text.strip():
+            ids: list[int] = []
+        else:
+            ids = self.tokenizer(check_text(text))["input_ids"]
+        if len(ids) > MAX_PROMPT_TOKENS:
+            raise InputError(
+                f"The text has {len(ids)} tokens; the limit here is {MAX_PROMPT_TOKENS}. Shorten it."
+            )
+        return [self.tokenizer.bos_token_id, *ids] if self.tokenizer.bos_token_id is not None else ids
+
+    def _distribution(self, ids: list[int]) -> np.ndarray:
+        import torch
+
+        window = ids[-self.context :]
+        with torch.no_grad():
+            logits = self.model(torch.tensor([window])).logits[0, -1].float()
+        return torch.softmax(logits, dim=-1).numpy().astype(np.float64)
+
+    def next_tokens(self, text: str, k: int = 10) -> dict:
+        """Top-k next tokens under the Transformer and under the n-gram model, with the entropy of each."""
+        ids = self._ids(text, allow_empty=True)
+        with inference_gate(), self._lock:
+            started = time.perf_counter()
+            probs = self._distribution(ids)
+            latency = 1000 * (time.perf_counter() - started)
+        ngram = self.ngram.distribution(ids)
+        vocab = min(len(probs), len(ngram))
+
+        def top(p: np.ndarray) -> list[dict]:
+            best = np.argsort(-p[:vocab], kind="stable")[:k]
+            return [
+                {"token": self.tokenizer.decode([int(i)]), "id": int(i), "probability": float(p[i])}
+                for i in best
+            ]
+
+        def entropy(p: np.ndarray) -> float:
+            q = p[p > 0]
+            return float(-(q * np.log2(q)).sum())
+
+        return {"transformer": top(probs), "ngram": top(ngram), "entropy_bits": entropy(probs),
+                "ngram_entropy_bits": entropy(ngram), "latency_ms": latency, "context_tokens": len(ids)}  # fmt: skip
+
+    def generate(self, prompt: str, *, max_new_tokens: int = 40, temperature: float = 0.8, top_k: int = 50,
+                 top_p: float = 0.95, seed: int = 0, use_ngram: bool = False) -> Generation:  # fmt: skip
+        if not 1 <= max_new_tokens <= MAX_NEW_TOKENS:
+            raise InputError(f"Generate between 1 and {MAX_NEW_TOKENS} new tokens.")
+        if not 0 <= temperature <= 5 or not 0 < top_p <= 1 or top_k < 0:
+            raise InputError("Temperature must be 0–5, top-p in (0, 1] and top-k ≥ 0 (0 = no cut).")
+        ids = self._ids(prompt, allow_empty=True)
+        start = len(ids)
+        rng = np.random.default_rng(seed)
+        steps = []
+        end = self.tokenizer.eos_token_id
+        with inference_gate(), self._lock:
+            started = time.perf_counter()
+            for _ in range(max_new_tokens):
+                probs = self.ngram.distribution(ids) if use_ngram else self._distribution(ids)
+                chosen, shaped = sample_next(
+                    probs, temperature=temperature, top_k=top_k, top_p=top_p, rng=rng
+                )
+                steps.append({"token": self.tokenizer.decode([chosen]), "probability": float(probs[chosen]),
+                              "kept": int((shaped > 0).sum())})  # fmt: skip
+                if chosen == end:
+                    break
+                ids.append(chosen)
+            latency = 1000 * (time.perf_counter() - started)
+        continuation = self.tokenizer.decode(ids[start:], skip_special_tokens=True)
+        prefix = self.tokenizer.decode(ids[:start], skip_special_tokens=True)
+        return Generation(prompt=prompt, text=prefix + continuation, continuation=continuation, steps=steps,
+                          latency_ms=latency, seed=seed)  # fmt: skip
+
+    def score(self, text: str) -> SentenceScore:
+        """Log-probability of every token given the ones before it, and the sentence's perplexity."""
+        import torch
+
+        ids = self._ids(text)
+        if len(ids) < 2:
+            raise InputError("Score needs at least one token of text.")
+        with inference_gate(), self._lock, torch.no_grad():
+            logits = self.model(torch.tensor([ids[-self.context :]])).logits[0].float()
+        logprobs = torch.log_softmax(logits, dim=-1)
+        window = ids[-self.context :]
+        transformer = [float(logprobs[i - 1, window[i]]) for i in range(1, len(window))]
+        ngram = self.ngram.token_logprobs(window)
+        tokens = [TokenScore(self.tokenizer.decode([window[i]]), transformer[i - 1], ngram[i - 1])
+                  for i in range(1, len(window))]  # fmt: skip
+        total, ngram_total = sum(transformer), sum(ngram)
+        n = len(transformer)
+        return SentenceScore(tokens=tokens, logprob=total, perplexity=math.exp(-total / n),
+                             ngram_logprob=ngram_total, ngram_perplexity=math.exp(-ngram_total / n))  # fmt: skip
+
+
+def scramble(text: str, seed: int = 0) -> str:
+    """The same words in a random order: what a language model should find far less likely."""
+    words = text.split()
+    rng = np.random.default_rng(seed)
+    for _ in range(10):
+        shuffled = [words[i] for i in rng.permutation(len(words))]
+        if shuffled != words or len(set(words)) < 2:
+            return " ".join(shuffled)
+    return " ".join(shuffled)

@@ -1,0 +1,221 @@
+"""Semantic role labeling as token classification: one BIO tag per word, for one predicate at a time.
+
+The input is the sentence paired with its predicate — ``[CLS] sentence [SEP] predicate [SEP]`` —
+and the predicate's own word pieces get token type 1, so the model knows which verb's frame to
+label even when a sentence has several (the predicate-indicator input of Shi & Lin, 2019).
+Only the first word piece of each word is trained and read out.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.bench.stats import Estimate
+from core.catalog import ModelSpec
+from core.data.srl import VERB_FORMS, Frame
+from core.errors import InputError
+from core.tasks.inputs import check_text, inference_gate
+
+MAX_TOKENS = 96
+MAX_WORDS = 60
+_WORD = re.compile(r"\w+(?:['’]\w+)*|[^\w\s]")
+
+
+def split_words(text: str) -> list[str]:
+    """Words and punctuation marks, the units SRL labels."""
+    return _WORD.findall(text)
+
+
+def encode_frame(tokenizer, words: Sequence[str], predicate: int, tags: Sequence[str] | None = None,
+                 label_ids: dict[str, int] | None = None, max_length: int = MAX_TOKENS) -> dict:  # fmt: skip
+    """Token ids, mask, predicate indicator and (when ``tags`` are given) one label per first word piece."""
+    encoded = tokenizer(list(words), [words[predicate]], is_split_into_words=True, truncation="only_first",
+                        max_length=max_length)  # fmt: skip
+    word_ids = encoded.word_ids()
+    sequence_ids = encoded.sequence_ids()
+    token_types = [
+        1 if sequence == 1 or (sequence == 0 and word == predicate) else 0
+        for word, sequence in zip(word_ids, sequence_ids, strict=True)
+    ]
+    row = {
+        "input_ids": encoded["input_ids"],
+        "attention_mask": encoded["attention_mask"],
+        "token_type_ids": token_types,
+    }
+    if tags is not None:
+        labels, previous = [], None
+        for word, sequence in zip(word_ids, sequence_ids, strict=True):
+            first_piece = sequence == 0 and word is not None and word != previous
+            labels.append(label_ids[tags[word]] if first_piece else -100)
+            previous = word if sequence == 0 else None
+        row["labels"] = labels
+    return row
+
+
+def first_pieces(
+    tokenizer, words: Sequence[str], predicate: int, max_length: int = MAX_TOKENS
+) -> list[int | None]:
+    """For each word, the index of its first word piece in ``encode_frame``'s output (None if cut off)."""
+    encoded = tokenizer(list(words), [words[predicate]], is_split_into_words=True, truncation="only_first",
+                        max_length=max_length)  # fmt: skip
+    found: list[int | None] = [None] * len(words)
+    for index, (word, sequence) in enumerate(zip(encoded.word_ids(), encoded.sequence_ids(), strict=True)):
+        if sequence == 0 and word is not None and found[word] is None:
+            found[word] = index
+    return found
+
+
+def repair_bio(tags: list[str]) -> list[str]:
+    """An I- tag that does not continue a span of its role starts one (the usual BIO repair)."""
+    fixed, previous = [], "O"
+    for tag in tags:
+        if tag.startswith("I-") and previous[2:] != tag[2:]:
+            tag = "B-" + tag[2:]
+        fixed.append(tag)
+        previous = tag
+    return fixed
+
+
+def suggest_predicates(words: Sequence[str]) -> list[int]:
+    """Likely predicates: verb forms the model was trained on, and other past-tense-looking words."""
+    found = []
+    for index, word in enumerate(words):
+        lower = word.lower()
+        if lower in VERB_FORMS or (lower.endswith("ed") and len(lower) > 4 and index > 0):
+            found.append(index)
+    return found
+
+
+@dataclass(frozen=True)
+class LabeledFrame:
+    predicate: int
+    tags: list[str]
+    confidence: list[float]  # probability of the chosen tag, per word
+
+    def spans(self) -> list[tuple[str, int, int]]:
+        return Frame(predicate=self.predicate, tags=tuple(self.tags), verb="", construction="").spans()
+
+
+@dataclass(frozen=True)
+class SrlResult:
+    words: list[str]
+    frames: list[LabeledFrame]
+    latency_ms: float
+    truncated: bool
+
+
+class SrlLabeler:
+    def __init__(self, spec: ModelSpec, tokenizer=None, model=None):
+        self.spec = spec
+        if model is None:
+            from core.loading import load_token_classifier
+
+            tokenizer, model = load_token_classifier(spec)
+        self.tokenizer, self.model = tokenizer, model
+        self.labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+        self._lock = threading.Lock()
+
+    def label_words(self, words: Sequence[str], predicates: Sequence[int]) -> tuple[list[LabeledFrame], bool]:
+        import torch
+
+        frames, truncated = [], False
+        for predicate in predicates:
+            row = encode_frame(self.tokenizer, words, predicate)
+            pieces = first_pieces(self.tokenizer, words, predicate)
+            truncated = truncated or any(piece is None for piece in pieces)
+            batch = {name: torch.tensor([values]) for name, values in row.items()}
+            with torch.no_grad():
+                probs = torch.softmax(self.model(**batch).logits[0], dim=-1).numpy()
+            tags, confidence = [], []
+            for piece in pieces:
+                if piece is None:
+                    tags.append("O")
+                    confidence.append(0.0)
+                    continue
+                best = int(np.argmax(probs[piece]))
+                tags.append(self.labels[best])
+                confidence.append(float(probs[piece, best]))
+            tags = repair_bio(tags)
+            tags[predicate] = "B-V"  # the predicate is given, not predicted
+            frames.append(LabeledFrame(predicate=predicate, tags=tags, confidence=confidence))
+        return frames, truncated
+
+    def label(self, text: str, predicates: Sequence[int] | None = None) -> SrlResult:
+        text = check_text(text, max_chars=2000)
+        words = split_words(text)
+        if len(words) > MAX_WORDS:
+            raise InputError(
+                f"Your sentence has {len(words)} words; SRL here takes one sentence of at most {MAX_WORDS}."
+            )
+        predicates = suggest_predicates(words) if predicates is None else list(predicates)
+        if any(not 0 <= p < len(words) for p in predicates):
+            raise InputError("A chosen predicate is not a word of this sentence; choose again.")
+        if not predicates:
+            raise InputError(
+                "No predicate (verb) was found or chosen: pick the verb(s) whose roles you want."
+            )
+        with inference_gate(), self._lock:
+            started = time.perf_counter()
+            frames, truncated = self.label_words(words, predicates)
+            latency = 1000 * (time.perf_counter() - started)
+        return SrlResult(words=words, frames=frames, latency_ms=latency, truncated=truncated)
+
+
+def span_scores(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]], *, seed: int = 0,
+                n_resamples: int = 1000) -> dict:  # fmt: skip
+    """Argument-span precision, recall and F1 (seqeval, predicates excluded as in CoNLL-2005), with a
+    95 % bootstrap CI over frames, and F1 per role."""
+    from seqeval.metrics import f1_score
+    from seqeval.metrics.sequence_labeling import get_entities
+
+    def arguments(tags):
+        return [[t if not t.endswith("-V") else "O" for t in seq] for seq in tags]
+
+    gold, predicted = arguments(gold), arguments(predicted)
+    counts = np.zeros((len(gold), 3))  # true positives, predicted, gold
+    per_role: dict[str, list[int]] = {}
+    for i, (g, p) in enumerate(zip(gold, predicted, strict=True)):
+        gold_spans, predicted_spans = set(get_entities(g)), set(get_entities(p))
+        counts[i] = (len(gold_spans & predicted_spans), len(predicted_spans), len(gold_spans))
+        for role, *_ in gold_spans | predicted_spans:
+            per_role.setdefault(role, [0, 0, 0])
+        for span in gold_spans & predicted_spans:
+            per_role[span[0]][0] += 1
+        for span in predicted_spans:
+            per_role[span[0]][1] += 1
+        for span in gold_spans:
+            per_role[span[0]][2] += 1
+
+    def f1(total) -> float:
+        tp, pred, true = total
+        return 0.0 if tp == 0 else 2 * tp / (pred + true)
+
+    value = f1(counts.sum(axis=0))
+    reference = f1_score(gold, predicted)
+    if abs(reference - value) > 1e-9:
+        raise AssertionError("seqeval and LM Lab's span count disagree; this is a bug in LM Lab")
+    rng = np.random.default_rng(seed)
+    resamples = rng.integers(0, len(gold), size=(n_resamples, len(gold)))
+    scores = [f1(counts[index].sum(axis=0)) for index in resamples]
+    low, high = np.quantile(scores, [0.025, 0.975])
+    tp, pred, true = counts.sum(axis=0)
+    return {
+        "span_f1": Estimate(value, float(low), float(high), len(gold)).as_dict(),
+        "precision": float(tp / pred) if pred else 0.0,
+        "recall": float(tp / true) if true else 0.0,
+        "per_role": {
+            role: {
+                "precision": c[0] / c[1] if c[1] else 0.0,
+                "recall": c[0] / c[2] if c[2] else 0.0,
+                "f1": f1(c),
+                "support": c[2],
+            }
+            for role, c in sorted(per_role.items())
+        },  # fmt: skip
+    }

@@ -1,0 +1,289 @@
+"""Training for the generative and structured tasks: translation, semantic role labeling, language modelling.
+
+Each builds its model the standard Hugging Face way (a seq2seq / token-classification / causal-LM
+class from a config or the packaged MiniLM), trains it with ``Trainer``, scores it on held-out data
+nobody trained on, and returns the model card the store writes as ``metadata.json``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from core.errors import CoreError, JobCancelled
+from core.training.recipes import Recipe
+
+Report = Callable[[dict], None]
+TASKS = ("translation", "srl", "generation")
+
+
+def train_into(recipe: Recipe, folder: Path, report: Report, should_stop: Callable[[], bool]) -> dict:
+    builders = {"translation": _translation, "srl": _srl, "generation": _language_model}
+    if recipe.task not in builders:
+        raise CoreError(f"No sequence trainer for task {recipe.task!r}.")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    started = time.perf_counter()
+    card = builders[recipe.task](recipe, folder, report, should_stop)
+    from core.device import describe, library_versions
+
+    device = describe()
+    shutil.rmtree(folder / "checkpoints", ignore_errors=True)
+    return {
+        "key": recipe.key,
+        "title": recipe.title,
+        "task": recipe.task,
+        "description": recipe.description,
+        "base": recipe.base,
+        "hyperparameters": recipe.hyperparameters(),
+        "recipe": recipe.to_json(),
+        **card,
+        "total_seconds": round(time.perf_counter() - started, 2),
+        "device": device.device,
+        "precision": device.train_dtype,
+        "threads": device.threads,
+        "versions": library_versions(),
+        "seed": recipe.seed,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _fit(recipe: Recipe, folder: Path, model, rows: list[dict], collator, report: Report,
+         should_stop: Callable[[], bool]) -> tuple[list[dict], float]:  # fmt: skip
+    """Train with Trainer (no evaluation during training; the held-out score comes after). Returns the loss curve."""
+    from transformers import PrinterCallback, Trainer, TrainingArguments
+
+    from core.device import describe, mixed_precision_flags
+    from core.training.runner import _ProgressCallback
+
+    if should_stop():
+        raise JobCancelled("Training was cancelled.")
+    device = describe()
+    args = TrainingArguments(
+        output_dir=str(folder / "checkpoints"),
+        num_train_epochs=recipe.epochs,
+        learning_rate=recipe.learning_rate,
+        per_device_train_batch_size=recipe.batch_size,
+        weight_decay=recipe.weight_decay,
+        warmup_steps=recipe.warmup_ratio,
+        seed=recipe.seed,
+        logging_steps=1,
+        eval_strategy="no",
+        save_strategy="no",
+        train_sampling_strategy="group_by_length" if recipe.group_by_length else "random",
+        report_to="none",
+        disable_tqdm=True,
+        use_cpu=device.device == "cpu",
+        dataloader_num_workers=0,
+        **mixed_precision_flags(device),
+    )
+    progress = _ProgressCallback(report, should_stop)
+    trainer = Trainer(
+        model=model, args=args, train_dataset=rows, data_collator=collator, callbacks=[progress.callback]
+    )
+    trainer.remove_callback(PrinterCallback)
+    started = time.perf_counter()
+    trainer.train()
+    model.eval()
+    return progress.losses, round(time.perf_counter() - started, 2)
+
+
+def _thin(curve: list[dict], at_most: int = 400) -> list[dict]:
+    return curve[:: max(1, len(curve) // at_most)]
+
+
+# --- translation ------------------------------------------------------------------------------------
+
+
+def _translation(recipe: Recipe, folder: Path, report: Report, should_stop) -> dict:
+    import torch
+    from transformers import BartConfig, BartForConditionalGeneration, DataCollatorForSeq2Seq
+
+    from core.data import translation
+    from core.tasks.translate import Translator, corpus_scores
+    from core.training.tokenizers import wordpiece_bilingual
+
+    report({"phase": "loading data", "message": "generating the English-Chinese corpus"})
+    data = translation.corpus(train_size=recipe.examples or 10000, seed=recipe.seed)
+    report({"phase": "loading model", "message": "training the tokenizer and building the encoder-decoder"})
+    tokenizer = wordpiece_bilingual([p.english for p in data.train] + [p.chinese for p in data.train])
+    torch.manual_seed(recipe.seed)
+    size = {"d_model": 128, "layers": 2, "heads": 4, "ffn": 256, **recipe.scratch}
+    config = BartConfig(
+        vocab_size=len(tokenizer), d_model=size["d_model"], encoder_layers=size["layers"],
+        decoder_layers=size["layers"], encoder_attention_heads=size["heads"], decoder_attention_heads=size["heads"],
+        encoder_ffn_dim=size["ffn"], decoder_ffn_dim=size["ffn"], max_position_embeddings=recipe.max_length,
+        dropout=0.1 if recipe.dropout is None else recipe.dropout, pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        decoder_start_token_id=tokenizer.bos_token_id, forced_eos_token_id=None,
+    )  # fmt: skip
+    model = BartForConditionalGeneration(config)
+
+    def row(pair) -> dict:
+        source = tokenizer(pair.english, truncation=True, max_length=recipe.max_length)
+        target = tokenizer(pair.chinese, truncation=True, max_length=recipe.max_length)
+        return {"input_ids": source["input_ids"], "attention_mask": source["attention_mask"], "labels": target["input_ids"]}  # fmt: skip
+
+    rows = [row(pair) for pair in data.train]
+    losses, seconds = _fit(
+        recipe, folder, model, rows, DataCollatorForSeq2Seq(tokenizer, model=model), report, should_stop
+    )
+
+    report({"phase": "evaluating", "message": f"translating {len(data.test)} held-out sentences"})
+    translator = Translator(_unsaved_spec(recipe), tokenizer, model)
+    greedy = translator.translate_batch([p.english for p in data.test])
+    references = [p.chinese for p in data.test]
+    scores = corpus_scores(greedy, references)
+    exact = sum(h == r for h, r in zip(greedy, references, strict=True)) / len(references)
+    report({"phase": "saving", "message": "writing safetensors and tokenizer"})
+    model.generation_config.max_length = None
+    model.save_pretrained(folder, safe_serialization=True)
+    tokenizer.save_pretrained(folder)
+    return {
+        "data": data.describe(),
+        "metrics": {**scores, "exact_match": exact},
+        "samples": [
+            {"source": p.english, "reference": p.chinese, "output": h, "form": p.form}
+            for p, h in list(zip(data.test, greedy, strict=True))[:40]
+        ],  # fmt: skip
+        "loss_curve": _thin(losses),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "train_seconds": seconds,
+        "architecture": {"class": "BartForConditionalGeneration", **size, "vocab_size": len(tokenizer)},
+    }
+
+
+# --- semantic role labeling ----------------------------------------------------------------------------
+
+
+def _srl(recipe: Recipe, folder: Path, report: Report, should_stop) -> dict:
+    import torch
+    from transformers import DataCollatorForTokenClassification
+
+    from core.data import srl as srl_data
+    from core.tasks.srl import SrlLabeler, encode_frame, span_scores
+    from core.training.prepare import base_model
+
+    report({"phase": "loading data", "message": "generating PropBank-style sentences"})
+    data = srl_data.corpus(train_size=recipe.examples or 1500, seed=recipe.seed)
+    labels = list(srl_data.LABELS)
+    label_ids = {label: i for i, label in enumerate(labels)}
+    report({"phase": "loading model", "message": f"building the tagger from {recipe.base!r}"})
+    torch.manual_seed(recipe.seed)
+    tokenizer, model = base_model(recipe, labels, per_token=True)
+    rows = [
+        encode_frame(tokenizer, sentence.words, frame.predicate, frame.tags, label_ids, recipe.max_length)
+        for sentence in data.train
+        for frame in sentence.frames
+    ]
+    losses, seconds = _fit(
+        recipe, folder, model, rows, DataCollatorForTokenClassification(tokenizer), report, should_stop
+    )
+
+    report({"phase": "evaluating", "message": f"labelling {len(data.test)} held-out sentences"})
+    labeler = SrlLabeler(_unsaved_spec(recipe), tokenizer, model)
+    gold, predicted, samples = [], [], []
+    for sentence in data.test:
+        frames, _ = labeler.label_words(sentence.words, [f.predicate for f in sentence.frames])
+        for truth, guess in zip(sentence.frames, frames, strict=True):
+            gold.append(list(truth.tags))
+            predicted.append(guess.tags)
+            if len(samples) < 30:
+                samples.append({"words": list(sentence.words), "predicate": truth.predicate,
+                                "gold": list(truth.tags), "predicted": guess.tags})  # fmt: skip
+    scores = span_scores(gold, predicted, seed=recipe.seed)
+    report({"phase": "saving", "message": "writing safetensors and tokenizer"})
+    model.save_pretrained(folder, safe_serialization=True)
+    tokenizer.save_pretrained(folder)
+    return {
+        "labels": labels,
+        "data": data.describe(),
+        "metrics": {
+            "span_f1": scores["span_f1"],
+            "precision": scores["precision"],
+            "recall": scores["recall"],
+        },
+        "per_role": scores["per_role"],
+        "samples": samples,
+        "loss_curve": _thin(losses),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "train_seconds": seconds,
+    }
+
+
+# --- language model ----------------------------------------------------------------------------------
+
+
+def _language_model(recipe: Recipe, folder: Path, report: Report, should_stop) -> dict:
+    import torch
+    from transformers import DataCollatorForLanguageModeling, GPT2Config, GPT2LMHeadModel
+
+    from core.data.lee import lm_split
+    from core.tasks.generate import document_nll, fit_ngram, ngram_nll, perplexity_with_ci
+    from core.training.tokenizers import byte_level_bpe
+
+    report({"phase": "loading data", "message": "reading the Lee news corpus"})
+    train_articles, test_articles = lm_split()
+    if recipe.examples:
+        train_articles = train_articles[: recipe.examples]
+    size = {"n_embd": 128, "n_layer": 2, "n_head": 4, "vocab_size": 2000, **recipe.scratch}
+    report({"phase": "loading model", "message": "training the BPE tokenizer and building the GPT"})
+    tokenizer = byte_level_bpe(train_articles, vocab_size=size["vocab_size"])
+    end = tokenizer.eos_token_id
+    stream: list[int] = []
+    for article in train_articles:
+        stream += [end, *tokenizer(article)["input_ids"]]
+    block = recipe.max_length
+    rows = [{"input_ids": stream[i : i + block]} for i in range(0, len(stream) - block + 1, block)]
+    torch.manual_seed(recipe.seed)
+    dropout = 0.1 if recipe.dropout is None else recipe.dropout
+    config = GPT2Config(
+        vocab_size=len(tokenizer), n_positions=block, n_embd=size["n_embd"], n_layer=size["n_layer"],
+        n_head=size["n_head"], bos_token_id=end, eos_token_id=end, pad_token_id=end,
+        resid_pdrop=dropout, embd_pdrop=dropout, attn_pdrop=dropout,
+    )  # fmt: skip
+    model = GPT2LMHeadModel(config)
+    collator = DataCollatorForLanguageModeling(tokenizer, mlm=False)
+    losses, seconds = _fit(recipe, folder, model, rows, collator, report, should_stop)
+
+    report({"phase": "evaluating", "message": f"perplexity on {len(test_articles)} held-out articles"})
+    ngram = fit_ngram(tokenizer, train_articles)
+    neural, baseline = [], []
+    for article in test_articles:
+        ids = [end, *tokenizer(article)["input_ids"]]
+        neural.append(document_nll(model, ids, block))
+        baseline.append(ngram_nll(ngram, ids))
+    report({"phase": "saving", "message": "writing safetensors and tokenizer"})
+    model.save_pretrained(folder, safe_serialization=True)
+    tokenizer.save_pretrained(folder)
+    return {
+        "data": {
+            "dataset": "Lee news corpus (gensim test data)",
+            "train_size": len(train_articles),
+            "test_size": len(test_articles),
+            "train_tokens": len(stream),
+            "test_tokens": sum(count for _, count in neural),
+            "held_out": "whole articles never seen in training",
+        },
+        "metrics": {
+            "perplexity": perplexity_with_ci(*zip(*neural, strict=True), seed=recipe.seed),
+            "ngram_perplexity": perplexity_with_ci(*zip(*baseline, strict=True), seed=recipe.seed),
+        },
+        "ngram": {"order": ngram.order, "discount": ngram.discount},
+        "loss_curve": _thin(losses),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "train_seconds": seconds,
+        "architecture": {"class": "GPT2LMHeadModel", **size, "block": block},
+    }
+
+
+def _unsaved_spec(recipe: Recipe):
+    from core.catalog import TRAINED, ModelSpec
+
+    return ModelSpec(key=recipe.key, title=recipe.title, task=recipe.task, source=TRAINED, kind="transformers",
+                     location=recipe.key, license="", size_bytes=None, description="")  # fmt: skip

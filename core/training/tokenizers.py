@@ -1,0 +1,59 @@
+"""Tokenizers trained here with Hugging Face ``tokenizers``, wrapped so ``transformers`` uses them as usual."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+PAD, UNK, BOS, EOS = "[PAD]", "[UNK]", "[BOS]", "[EOS]"
+
+# CJK ideographs and full-width punctuation: written without spaces between them
+_CJK = r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]"
+_SPACE_BETWEEN_CJK = re.compile(rf"(?<={_CJK}) +(?={_CJK})")
+
+
+def join_cjk(text: str) -> str:
+    """Remove the spaces a WordPiece decoder puts between Chinese characters; keep them between English words."""
+    return _SPACE_BETWEEN_CJK.sub("", text).strip()
+
+
+def wordpiece_bilingual(texts: Iterable[str], vocab_size: int = 2000):
+    """One WordPiece vocabulary for English words and Chinese characters (each character its own token).
+
+    Ids 0–3 are [PAD], [UNK], [BOS], [EOS]; every encoded text ends with [EOS], as a seq2seq label must.
+    """
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = Tokenizer(models.WordPiece(unk_token=UNK))
+    tokenizer.normalizer = normalizers.BertNormalizer(handle_chinese_chars=True, lowercase=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.decoder = decoders.WordPiece()
+    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=[PAD, UNK, BOS, EOS])
+    tokenizer.train_from_iterator(texts, trainer)
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single=f"$A {EOS}", special_tokens=[(EOS, tokenizer.token_to_id(EOS))]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, pad_token=PAD, unk_token=UNK, bos_token=BOS, eos_token=EOS,
+        model_input_names=["input_ids", "attention_mask"],
+    )  # fmt: skip
+
+
+def byte_level_bpe(texts: Iterable[str], vocab_size: int = 4000):
+    """A GPT-2-style byte-level BPE: any text encodes (no unknown token); "<|endoftext|>" separates documents."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    end = "<|endoftext|>"
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=[end], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    tokenizer.train_from_iterator(texts, trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, bos_token=end, eos_token=end, unk_token=end, pad_token=end,
+        model_input_names=["input_ids", "attention_mask"],
+    )  # fmt: skip

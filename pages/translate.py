@@ -1,0 +1,36 @@
+"""Apply → Translate: English to Chinese with an encoder-decoder trained here, its cross-attention drawn."""
+
+import streamlit as st
+
+from ui import jobs, models, scenario, translate
+from ui.runtime import through_router
+
+through_router()
+
+st.title("Machine translation")
+st.markdown(
+    "The article's encoder-decoder made real: the **encoder** reads the English sentence, the **decoder** writes the "
+    "Chinese one token by token, and at every step its **cross-attention** looks back at the source. The default "
+    "model is a small classroom model LM Lab trains itself on sentences it generates from a grammar with the "
+    "hard parts of English→Chinese: word order, measure words, tense and plural marking, questions and negation."
+)
+spec = models.picker("translation", key="translate-model", default="translate-en-zh")
+ready = scenario.ensure_ready(spec, fallback="the examples once it is ready")
+if spec.trained_here:
+    jobs.panel(spec.key, title=spec.title)
+if "translate-text" not in st.session_state:
+    st.session_state["translate-text"] = st.query_params.get("text", translate.EXAMPLES[0])
+st.pills("Examples", translate.EXAMPLES, key="translate-example", on_change=translate.use_example)
+text = st.text_area("English sentence", key="translate-text", height=80)
+left, right = st.columns([1, 2])
+decoding = left.segmented_control("Decoding", ["Greedy", "Beam search"], default="Greedy", key="translate-decoding",
+                                  required=True)  # fmt: skip
+beams = 1
+if decoding == "Beam search":
+    beams = right.slider("Beams", 2, 8, 4, key="translate-beams",
+                         help="Keep the n best partial translations at each step instead of only the best one.")  # fmt: skip
+if st.button("Translate", key="translate-run", type="primary", disabled=not ready):
+    translate.translate(spec, text, beams)
+translate.show(spec)
+if ready:
+    translate.held_out(spec)

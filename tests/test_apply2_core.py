@@ -1,0 +1,260 @@
+"""Apply II in core: the generators, the n-gram model, sampling, and tiny models trained for real."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+import pytest
+
+from core.data import srl as srl_data
+from core.data import translation
+from core.errors import CoreError, InputError
+
+
+# --- the translation grammar ------------------------------------------------------------------------
+def test_translation_corpus_is_deterministic_for_a_seed():
+    first, second = translation.corpus(300, 40, seed=4), translation.corpus(300, 40, seed=4)
+    assert first.train == second.train and first.test == second.test
+    assert translation.corpus(300, 40, seed=5).train != first.train
+
+
+def test_held_out_translations_are_unseen_sentences_and_unseen_combinations():
+    data = translation.corpus(3000, 200)
+    train_sentences = {p.english for p in data.train}
+    assert not train_sentences & {p.english for p in data.test}
+    held = translation.held_out_combinations()
+    assert all((p.verb, p.noun) in held for p in data.test)
+    assert not any((p.verb, p.noun) in held for p in data.train)
+    # every word of a held-out verb and noun still occurs in training, in other combinations
+    assert {p.verb for p in data.test} <= {p.verb for p in data.train}
+    assert {p.noun for p in data.test} <= {p.noun for p in data.train}
+    assert translation.lexicon_size() >= 250
+
+
+@pytest.mark.parametrize(
+    ("verb", "noun", "form", "expect_en", "expect_zh"),
+    [
+        ("read", "book", "statement", None, "本"),  # measure word
+        ("buy", "car", "negation", "not", "没有|不|不会"),
+        ("eat", "apple", "yes-no question", "?", "吗？"),
+        ("sell", "box", "what question", "What", "什么？"),
+    ],
+)
+def test_translation_pairs_show_the_phenomena(verb, noun, form, expect_en, expect_zh):
+    import re
+
+    rng = random.Random(0)
+    found = [translation.make_pair(rng, verb, noun) for _ in range(400)]
+    chosen = [p for p in found if p.form == form]
+    assert chosen, form
+    for pair in chosen:
+        assert pair.english[0].isupper() and pair.english[-1] in ".?"
+        assert pair.chinese[-1] in "。？"
+        if expect_en:
+            assert expect_en in pair.english
+        counted = any(
+            f" {word} " in f" {pair.english} " for word in ("a", "an", "the", "this", "that", "two", "three")
+        )
+        if form != "statement" or counted:  # a counted noun takes its measure word in Chinese
+            assert re.search(expect_zh, pair.chinese), pair
+
+
+def test_time_and_place_move_before_the_verb_in_chinese():
+    rng = random.Random(1)
+    for _ in range(300):
+        pair = translation.make_pair(rng, "read", "book")
+        if pair.form == "statement" and "in the library" in pair.english and "yesterday" in pair.english:
+            assert pair.english.index("library") > pair.english.index("read")
+            assert pair.chinese.index("昨天") < pair.chinese.index("在图书馆") < pair.chinese.index("看")
+            return
+    pytest.fail("no sentence with both a time and a place was drawn")
+
+
+# --- the SRL generator -----------------------------------------------------------------------------
+def test_srl_gold_spans_are_consistent_with_the_sentence():
+    data = srl_data.corpus(400, 80)
+    for sentence in data.train + data.test:
+        assert sentence.words[-1] == "."
+        for frame in sentence.frames:
+            assert len(frame.tags) == len(sentence.words)
+            assert frame.tags[frame.predicate] == "B-V"
+            assert all(tag in srl_data.LABELS for tag in frame.tags)
+            spans = frame.spans()
+            covered = [i for _, start, end in spans for i in range(start, end + 1)]
+            assert len(covered) == len(set(covered)), "spans of one frame overlap"
+            for index, tag in enumerate(frame.tags):  # an I- tag always continues its own role
+                if tag.startswith("I-"):
+                    assert frame.tags[index - 1][2:] == tag[2:]
+            assert sum(role == "V" for role, *_ in spans) == 1
+            assert sentence.words[frame.predicate].lower() in srl_data.VERB_FORMS
+
+
+def test_srl_passive_puts_the_agent_in_a_by_phrase():
+    rng = random.Random(2)
+    for _ in range(50):
+        sentence = srl_data.construct(rng, "give", "passive")
+        frame = sentence.frames[0]
+        roles = {role: " ".join(sentence.words[s : e + 1]) for role, s, e in frame.spans()}
+        if "ARG0" in roles:
+            assert roles["ARG0"].startswith("by ")
+            assert roles["ARG2"].startswith("to ")
+            return
+    pytest.fail("no passive with an agent was drawn")
+
+
+def test_srl_two_predicates_share_the_subject_in_control_sentences():
+    sentence = srl_data.construct(random.Random(3), "want", "control")
+    assert len(sentence.frames) == 2
+    outer, inner = sentence.frames
+    arg0_outer = [(s, e) for role, s, e in outer.spans() if role == "ARG0"]
+    arg0_inner = [(s, e) for role, s, e in inner.spans() if role == "ARG0"]
+    assert arg0_outer == arg0_inner
+    arg1_outer = next((s, e) for role, s, e in outer.spans() if role == "ARG1")
+    assert arg1_outer[0] <= inner.predicate <= arg1_outer[1], "the infinitive clause is the outer ARG1"
+
+
+def test_srl_held_out_split_has_no_sentence_overlap_and_only_unseen_pairs():
+    data = srl_data.corpus(600, 100)
+    assert not {s.text for s in data.train} & {s.text for s in data.test}
+    held = srl_data.held_out_constructions()
+    for sentence in data.train:
+        assert all((f.verb, srl_data._construction_key(f)) not in held for f in sentence.frames)
+    for sentence in data.test:
+        assert any((f.verb, srl_data._construction_key(f)) in held for f in sentence.frames)
+
+
+def test_span_f1_matches_seqeval_and_counts_by_hand():
+    from seqeval.metrics import f1_score
+
+    from core.tasks.srl import span_scores
+
+    gold = [["B-ARG0", "I-ARG0", "B-V", "B-ARG1", "O"], ["B-ARG1", "B-V", "B-ARGM-TMP", "O"]]
+    pred = [["B-ARG0", "I-ARG0", "B-V", "B-ARG2", "O"], ["B-ARG1", "B-V", "O", "O"]]
+    scores = span_scores(gold, pred, n_resamples=200)
+    # gold arguments: ARG0, ARG1, ARG1, TMP (4); predicted: ARG0, ARG2, ARG1 (3); correct: ARG0, ARG1 (2)
+    assert scores["span_f1"]["value"] == pytest.approx(2 * 2 / (3 + 4))
+    assert scores["precision"] == pytest.approx(2 / 3) and scores["recall"] == pytest.approx(2 / 4)
+    no_v = [[t if not t.endswith("-V") else "O" for t in s] for s in gold], [[t if not t.endswith("-V") else "O" for t in s] for s in pred]  # fmt: skip
+    assert scores["span_f1"]["value"] == pytest.approx(f1_score(*no_v))
+    assert scores["span_f1"]["low"] <= scores["span_f1"]["value"] <= scores["span_f1"]["high"]
+    assert scores["per_role"]["ARGM-TMP"]["recall"] == 0.0
+
+
+def test_bio_repair_and_predicate_suggestions():
+    from core.tasks.srl import repair_bio, split_words, suggest_predicates
+
+    assert repair_bio(["I-ARG0", "I-ARG0", "B-V", "I-ARG1"]) == ["B-ARG0", "I-ARG0", "B-V", "B-ARG1"]
+    words = split_words("The teacher gave the student a book, and Maria smiled.")
+    assert words[-1] == "." and "," in words
+    assert [words[i] for i in suggest_predicates(words)] == ["gave", "smiled"]
+
+
+# --- n-gram model and sampling ------------------------------------------------------------------------
+def test_kneser_ney_distribution_sums_to_one_and_matches_pointwise():
+    from core.tasks.ngram import KneserNey
+
+    rng = random.Random(0)
+    sequences = [[rng.randrange(30) for _ in range(300)] for _ in range(4)] + [[1, 2, 3, 4] * 40]
+    model = KneserNey(order=3).fit(sequences, vocab_size=40)
+    for context in [(1, 2), (2,), (), (39, 39), (7, 8)]:
+        distribution = model.distribution(context)
+        assert distribution.sum() == pytest.approx(1.0)
+        assert (distribution > 0).all(), "unseen tokens keep some probability"
+        for token in (3, 17, 39):
+            assert distribution[token] == pytest.approx(model.probability(context, token))
+    assert model.perplexity([[1, 2, 3, 4] * 5]) < model.perplexity([[4, 3, 2, 1] * 5])
+
+
+def test_sampling_respects_temperature_top_k_and_top_p():
+    from core.tasks.generate import sample_next
+
+    probs = np.array([0.5, 0.3, 0.15, 0.05])
+    rng = np.random.default_rng(0)
+    assert sample_next(probs, temperature=0, top_k=0, top_p=1, rng=rng)[0] == 0
+    _, kept = sample_next(probs, temperature=1, top_k=2, top_p=1, rng=rng)
+    assert (kept > 0).sum() == 2 and kept[:2].sum() == pytest.approx(1)
+    _, kept = sample_next(probs, temperature=1, top_k=0, top_p=0.75, rng=rng)
+    assert (kept > 0).sum() == 2  # 0.5 + 0.3 reaches 0.75
+    _, sharp = sample_next(probs, temperature=0.5, top_k=0, top_p=1, rng=rng)
+    _, flat = sample_next(probs, temperature=2.0, top_k=0, top_p=1, rng=rng)
+    assert sharp[0] > probs[0] > flat[0]
+    draws = [
+        sample_next(probs, temperature=1, top_k=0, top_p=1, rng=np.random.default_rng(s))[0] for s in range(5)
+    ]
+    assert draws == [sample_next(probs, temperature=1, top_k=0, top_p=1, rng=np.random.default_rng(s))[0] for s in range(5)]  # fmt: skip
+
+
+def test_perplexity_ci_resamples_documents():
+    from core.tasks.generate import perplexity_with_ci
+
+    estimate = perplexity_with_ci([10.0, 20.0, 30.0], [10, 10, 10], n_resamples=500)
+    assert estimate["value"] == pytest.approx(math.exp(2.0))
+    assert estimate["low"] <= estimate["value"] <= estimate["high"] and estimate["n"] == 3
+
+
+# --- tiny models trained for real ------------------------------------------------------------------------
+def test_tiny_translator_translates_held_out_sentences(translate_tiny_model):
+    from core import catalog
+    from core.tasks.translate import Translator
+
+    meta = catalog.read_metadata("translate-en-zh")
+    assert meta["task"] == "translation" and meta["train_seconds"] > 0
+    assert (
+        0
+        <= meta["metrics"]["chrf"]["low"]
+        <= meta["metrics"]["chrf"]["value"]
+        <= meta["metrics"]["chrf"]["high"]
+    )
+    translator = Translator(catalog.TRANSLATE_EN_ZH)
+    held_out = translation.corpus(train_size=0, test_size=3).test[0].english
+    result = translator.translate(held_out, beams=2)
+    assert result.text.strip(), "the tiny model produced no translation"
+    layers, heads, target, source = result.cross_attentions.shape
+    assert source == len(result.source_tokens) and target == len(result.target_tokens)
+    assert np.allclose(result.cross_attentions.sum(axis=-1), 1, atol=1e-4)
+    assert translator.unseen_words("Tom read a xylophone") == ["xylophone"]
+    with pytest.raises(CoreError):
+        translator.translate("   ")
+
+
+def test_tiny_srl_model_labels_frames(srl_tiny_model):
+    from core import catalog
+    from core.tasks.srl import SrlLabeler
+
+    meta = catalog.read_metadata("srl-minilm")
+    assert 0 <= meta["metrics"]["span_f1"]["value"] <= 1
+    labeler = SrlLabeler(catalog.SRL_MINILM)
+    result = labeler.label("The teacher gave the student a book yesterday.")
+    assert [result.words[f.predicate] for f in result.frames] == ["gave"]
+    frame = result.frames[0]
+    assert frame.tags[frame.predicate] == "B-V" and len(frame.tags) == len(result.words)
+    with pytest.raises(InputError):
+        labeler.label("The teacher gave a book.", predicates=[99])
+    with pytest.raises(InputError):
+        labeler.label("Blue green red.")  # no verb found, none chosen
+
+
+def test_tiny_language_model_prefers_real_text_to_scrambled(lm_tiny_model):
+    from core import catalog
+    from core.data.lee import lm_split
+    from core.tasks.generate import LanguageModel, scramble
+
+    meta = catalog.read_metadata("lm-lee-gpt")
+    assert meta["metrics"]["perplexity"]["value"] > 1 and meta["metrics"]["ngram_perplexity"]["value"] > 1
+    model = LanguageModel(catalog.LM_LEE)
+    training_text = " ".join(lm_split()[0][0].split()[:60])
+    real, shuffled = model.score(training_text), model.score(scramble(training_text, seed=1))
+    assert real.perplexity < shuffled.perplexity
+    assert real.ngram_perplexity < shuffled.ngram_perplexity
+    top = model.next_tokens("The government", k=5)
+    assert len(top["transformer"]) == 5 and sum(t["probability"] for t in top["transformer"]) <= 1 + 1e-6
+    first = model.generate("The government", max_new_tokens=8, temperature=1.0, seed=3)
+    again = model.generate("The government", max_new_tokens=8, temperature=1.0, seed=3)
+    assert first.text == again.text and first.text.startswith("The government")
+    assert model.generate("Police", max_new_tokens=5, use_ngram=True, seed=1).steps
+    with pytest.raises(InputError):
+        model.generate("x", max_new_tokens=0)
+    with pytest.raises(CoreError):
+        model.score("")

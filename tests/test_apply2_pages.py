@@ -1,0 +1,101 @@
+"""Translate, Semantic roles and Generate in AppTest, on tiny models trained for real, with bad inputs."""
+
+import pytest
+
+from conftest import open_page
+
+pytestmark = pytest.mark.usefixtures("clear_streamlit_caches")
+
+
+def test_translate_page(translate_tiny_model):
+    at = open_page("pages/translate.py")
+    assert at.selectbox(key="translate-model").value == "translate-en-zh"
+    assert any("chrF" in c.value for c in at.caption), "the picker shows the held-out chrF"
+    at.button(key="translate-run").click().run()
+    assert not at.exception and not at.error
+    assert any(m.label == "Latency" for m in at.metric)
+    assert any(m.label == "Decoding" and m.value == "greedy" for m in at.metric)
+    assert any("AutoModelForSeq2SeqLM" in c.value for c in at.code)
+    assert any("Cross-attention" in m.value for m in at.markdown)
+    # beam search, another layer and head of the alignment
+    at.segmented_control(key="translate-decoding").set_value("Beam search").run()
+    at.slider(key="translate-beams").set_value(3).run()
+    at.button(key="translate-run").click().run()
+    assert any(m.label == "Decoding" and "3 beams" in m.value for m in at.metric)
+    at.segmented_control(key="translate-head").set_value("1").run()
+    assert not at.exception
+    # a sentence outside the grammar is translated, with a warning naming the unseen words
+    at.button_group(key="translate-example").set_value(
+        at.button_group(key="translate-example").options[-1]
+    ).run()
+    at.button(key="translate-run").click().run()
+    assert any("Never seen in training" in w.value and "Sydney" in w.value for w in at.warning)
+    # bad input: empty, then odd Unicode only
+    at.text_area(key="translate-text").input("").run()
+    at.button(key="translate-run").click().run()
+    assert any("Please enter some text" in e.value for e in at.error)
+    at.text_area(key="translate-text").input("\u200b\u0000 ").run()
+    at.button(key="translate-run").click().run()
+    assert any("Please enter some text" in e.value for e in at.error)
+    at.text_area(key="translate-text").input("word " * 3000).run()
+    at.button(key="translate-run").click().run()
+    assert any("limit" in e.value for e in at.error)
+
+
+def test_translate_page_without_the_model_offers_training(fresh_cache):
+    at = open_page("pages/translate.py")
+    assert any("not trained yet" in c.value for c in at.caption)
+    assert at.button(key="train-translate-en-zh") is not None
+    assert at.button(key="translate-run").disabled
+
+
+def test_srl_page(srl_tiny_model):
+    at = open_page("pages/srl.py")
+    assert any("span F1" in c.value for c in at.caption)
+    chosen = [ms for ms in at.multiselect if ms.key.startswith("srl-predicates-")][0]
+    assert chosen.value == [2], "the verb 'gave' (word 3) is pre-selected"
+    at.button(key="srl-run").click().run()
+    assert not at.exception and not at.error
+    html = " ".join(str(element.proto) for element in at.get("html"))
+    assert "Frame of “gave”" in html and "ARG0" in html or "V" in html
+    assert any("AutoModelForTokenClassification" in c.value for c in at.code)
+    # two predicates in one sentence
+    at.button_group(key="srl-example").set_value(at.button_group(key="srl-example").options[2]).run()
+    chosen = [ms for ms in at.multiselect if ms.key.startswith("srl-predicates-")][0]
+    assert len(chosen.value) == 2  # said, ate
+    at.button(key="srl-run").click().run()
+    html = " ".join(str(element.proto) for element in at.get("html"))
+    assert "Frame of “said”" in html and "Frame of “ate”" in html
+    # no predicate chosen; markup in the text is shown, never run
+    chosen.set_value([]).run()
+    at.button(key="srl-run").click().run()
+    assert any("Choose at least one predicate" in e.value for e in at.error)
+    at.text_area(key="srl-text").input("<script>alert(1)</script> The cat ate fish.").run()
+    at.button(key="srl-run").click().run()
+    html = " ".join(str(element.proto) for element in at.get("html"))
+    assert "<script>" not in html
+
+
+def test_generate_page(lm_tiny_model):
+    at = open_page("pages/generate.py")
+    assert any(m.label.startswith("Held-out perplexity — Transformer") for m in at.metric)
+    assert any(m.label == "Entropy — Transformer" for m in at.metric), "next-token bars on first view"
+    at.button(key="generate-append").click().run()
+    assert at.text_input(key="generate-prompt").value != "The Prime Minister said"
+    at.slider(key="generate-temperature").set_value(1.2).run()
+    at.slider(key="generate-length").set_value(10).run()
+    at.button(key="generate-run").click().run()
+    assert not at.exception and not at.error
+    first = [m.value for m in at.markdown if m.value.startswith("> ")]
+    at.button(key="generate-run").click().run()
+    assert [m.value for m in at.markdown if m.value.startswith("> ")] == first, "same seed, same text"
+    assert any("AutoModelForCausalLM" in c.value for c in at.code)
+    at.button(key="generate-score-run").click().run()
+    assert any(m.label == "Kneser–Ney trigram" for m in at.metric)
+    at.button(key="generate-compare-run").click().run()
+    assert not at.exception and not at.error
+    assert any("more likely" in m.value for m in at.markdown)
+    # bad input
+    at.text_input(key="generate-score-text").input("").run()
+    at.button(key="generate-score-run").click().run()
+    assert any("Please enter some text" in e.value for e in at.error)

@@ -1,0 +1,120 @@
+"""Semantic role labeling page glue: predicate choice, frames as coloured spans and as a table."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pandas as pd
+import streamlit as st
+
+from core import catalog, snippets
+from core.data.srl import ROLE_MEANINGS
+from core.errors import CoreError
+from core.viz import spans
+from ui import models
+
+EXAMPLES = [
+    "The teacher gave the student a book in the classroom yesterday.",
+    "A letter was sent to my sister by John on Monday.",
+    "Maria said that the children ate the cake in the kitchen.",
+    "The old man wanted to repair the radio carefully.",
+    "The police did not find the keys because of the storm.",
+    "Officials said the fire destroyed several homes near Sydney on Tuesday.",
+]
+
+
+def use_example() -> None:
+    chosen = st.session_state.get("srl-example")
+    if chosen:
+        st.session_state["srl-text"] = chosen
+
+
+def predicate_choice(text: str) -> list[int] | None:
+    """A multiselect of the sentence's words, pre-filled with the likely verbs; None when the text is unusable."""
+    from core.tasks.srl import split_words, suggest_predicates
+
+    words = split_words(text)
+    if not words:
+        return None
+    key = "srl-predicates-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+    options = list(range(len(words)))
+    chosen = st.multiselect(
+        "Predicates (verbs) to label — one frame each", options, default=suggest_predicates(words)[:6],
+        format_func=lambda i: f"{words[i]} (word {i + 1})", key=key, max_selections=6,
+        help="LM Lab pre-selects the verbs it recognises; add or remove any word.",
+    )  # fmt: skip
+    return chosen
+
+
+def label(spec, text: str, predicates: list[int]) -> None:
+    try:
+        result = models.task_model(spec).label(text, predicates)
+    except CoreError as error:
+        st.error(str(error))
+        return
+    st.session_state["srl-result"] = (spec.key, result)
+
+
+def show(spec) -> None:
+    stored = st.session_state.get("srl-result")
+    if not stored or stored[0] != spec.key:
+        return
+    result = stored[1]
+    rows, roles_seen = [], set()
+    for frame in sorted(result.frames, key=lambda f: f.predicate):
+        frame_spans = frame.spans()
+        roles_seen.update(role for role, *_ in frame_spans)
+        title = f"Frame of “{result.words[frame.predicate]}”"
+        st.html(spans.frame_row(result.words, frame_spans, title=title))
+        for role, start, end in frame_spans:
+            if role == "V":
+                continue
+            confidence = min(frame.confidence[start : end + 1]) if end >= start else 0.0
+            rows.append({"predicate": result.words[frame.predicate], "role": role,
+                         "meaning": ROLE_MEANINGS.get(role, role), "text": " ".join(result.words[start : end + 1]),
+                         "lowest word confidence": round(confidence, 3)})  # fmt: skip
+    order = ["V", *[r for r in ROLE_MEANINGS if r != "V"]]
+    st.html(spans.legend([role for role in order if role in roles_seen]))
+    st.markdown("#### Who did what to whom, when and where")
+    if rows:
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    else:
+        st.info("The model found no arguments for these predicates.")
+    st.caption(
+        f"Latency {result.latency_ms:.0f} ms for {len(result.frames)} frame(s) (one forward pass each)."
+    )
+    if result.truncated:
+        st.warning(
+            "The sentence was longer than the model's window; words past the end were left unlabelled."
+        )
+    with st.expander("Code to reproduce this", icon=":material/code:"):
+        st.code(snippets.srl(spec, result.words, [f.predicate for f in result.frames]), language="python")
+
+
+def quality(spec) -> None:
+    meta = catalog.read_metadata(spec.key) if spec.trained_here else None
+    if not meta or "per_role" not in meta:
+        return
+    with st.expander("Held-out quality per role, and where this model fails", icon=":material/fact_check:"):
+        table = pd.DataFrame(meta["per_role"]).T.reset_index(names="role")
+        table["meaning"] = table["role"].map(ROLE_MEANINGS)
+        st.dataframe(table[["role", "meaning", "precision", "recall", "f1", "support"]], hide_index=True,
+                     width="stretch")  # fmt: skip
+        data = meta.get("data", {})
+        st.markdown(
+            f"Trained on {data.get('train_frames', '?')} generated frames, scored on {data.get('test_frames', '?')} "
+            "frames whose (verb, construction) pair never occurred in training — for example a verb seen only in "
+            "the active voice, tested in the passive. **Trained on generated data:** the sentences are simple and "
+            "complete, every verb comes from a list of about 40, and roles are always in their usual places. On real "
+            'text expect errors with verbs it never saw, light verbs and idioms ("take a walk"), long or nested '
+            "clauses, questions, and arguments far from their verb."
+        )
+    with st.expander("Train on real SRL data (CoNLL-2012, online)", icon=":material/cloud_download:"):
+        st.markdown(
+            "The CoNLL-2012 (OntoNotes 5) frames are on the Hugging Face Hub as `ontonotes/conll2012_ontonotesv5`. "
+            "Each sentence there has `words` and, per predicate, `srl_frames` with BIO tags in the same PropBank "
+            "labels used here (ARG0, ARGM-TMP, …). With internet, run\n\n"
+            "```\npython -m core.train --name srl-conll --task srl --dataset hub "
+            "--hub-dataset ontonotes/conll2012_ontonotesv5/english_v4 --base minilm-l6\n```\n\n"
+            "and the model appears in this page's picker. Offline, LM Lab cannot fetch it."
+        )

@@ -1,0 +1,125 @@
+"""Translate page glue: the translation, its cross-attention alignment, bertviz, held-out samples, code."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core import catalog, snippets
+from core.catalog import HUB
+from core.errors import CoreError
+from core.viz import heatmaps
+from ui import models, render
+
+# Sentences of the generated grammar (the model was trained on its kind) and one from outside it.
+EXAMPLES = [
+    "Tom read a book in the library yesterday.",
+    "Did Mary buy two red cars last week?",
+    "What will the teacher eat tomorrow?",
+    "My sister does not like cats.",
+    "The children are feeding three rabbits in the garden now.",
+    "The weather in Sydney was lovely this afternoon.",
+]
+
+
+def use_example() -> None:
+    chosen = st.session_state.get("translate-example")
+    if chosen:
+        st.session_state["translate-text"] = chosen
+
+
+def translate(spec, text: str, beams: int) -> None:
+    try:
+        translator = models.task_model(spec)
+        result = translator.translate(text, beams=beams)
+    except CoreError as error:
+        st.error(str(error))
+        return
+    st.session_state["translate-result"] = (spec.key, result)
+
+
+def show(spec) -> None:
+    stored = st.session_state.get("translate-result")
+    if not stored or stored[0] != spec.key:
+        return
+    result = stored[1]
+    st.markdown(f"### {result.text or '∅ (the model produced no text)'}")
+    first, second, third = st.columns(3)
+    first.metric("Decoding", result.decoding)
+    second.metric(
+        "Latency", f"{result.latency_ms:.0f} ms", help="Tokenize + generate on the server, this call only."
+    )
+    third.metric("Tokens in → out", f"{len(result.source_tokens)} → {len(result.target_tokens)}")
+    if result.truncated:
+        st.warning(
+            "The input was longer than the model's 64-token window; only its beginning was translated."
+        )
+    if spec.source != HUB:
+        unseen = models.task_model(spec).unseen_words(result.source)
+        if unseen:
+            st.warning(
+                f"Never seen in training: {', '.join(unseen)}. This classroom model knows only the words of LM Lab's "
+                "generated grammar; outside it, expect a fluent-looking but wrong translation.",
+                icon=":material/warning:",
+            )
+    if result.cross_attentions is not None:
+        _alignment(result)
+    with st.expander("Code to reproduce this", icon=":material/code:"):
+        st.code(snippets.translation(spec, result.source, beams=1 if "greedy" in result.decoding else int(result.decoding.split("(")[1].split()[0])), language="python")  # fmt: skip
+
+
+def _alignment(result) -> None:
+    layers, heads = result.cross_attentions.shape[:2]
+    st.markdown("#### Cross-attention: which source words each output character looked at")
+    left, right = st.columns(2)
+    layer = left.select_slider(
+        "Decoder layer", options=list(range(1, layers + 1)), value=layers, key="translate-layer"
+    )
+    head = right.segmented_control("Head", ["mean", *[str(h) for h in range(1, heads + 1)]], default="mean",
+                                   key="translate-head", required=True)  # fmt: skip
+    weights = result.cross_attentions[layer - 1]
+    matrix = weights.mean(axis=0) if head == "mean" else weights[int(head) - 1]
+    figure = heatmaps.heatmap(
+        matrix, title=f"Layer {layer}, {'mean of heads' if head == 'mean' else f'head {head}'}",
+        x_labels=result.source_tokens, y_labels=result.target_tokens[: matrix.shape[0]],
+        x_title="source (English)", y_title="output (Chinese)", zmin=0, zmax=1,
+    )  # fmt: skip
+    render.figure(figure, key="translate-alignment")
+    st.caption(
+        "Each row is one output token; its colours are the attention weights over the source tokens (a row sums to "
+        "1). Read a row to see where the decoder looked while writing that character — word order changes show up "
+        "as rows that jump back and forth across the source."
+    )
+    with st.expander(
+        "The same attention in bertviz (encoder, decoder and cross-attention)", icon=":material/hub:"
+    ):
+        from core.viz.bertviz_html import encoder_decoder_view
+        from ui.inspect import bertviz
+
+        html = encoder_decoder_view(
+            result.encoder_attentions, result.decoder_attentions, result.cross_attentions,
+            result.source_tokens, result.target_tokens[: result.cross_attentions.shape[2]],
+        )  # fmt: skip
+        bertviz(html, height=560)
+        st.caption("Choose Encoder, Decoder or Cross in the view's menu; hover a token to see its attention.")
+
+
+def held_out(spec) -> None:
+    meta = catalog.read_metadata(spec.key) if spec.trained_here else None
+    if not meta or "samples" not in meta:
+        return
+    with st.expander(
+        "Held-out sentences: the model's output next to the reference", icon=":material/fact_check:"
+    ):
+        rows = pd.DataFrame(meta["samples"])
+        rows["match"] = rows["output"] == rows["reference"]
+        st.dataframe(
+            rows[["source", "output", "reference", "match", "form"]], hide_index=True, width="stretch"
+        )
+        data = meta.get("data", {})
+        st.caption(
+            f"{data.get('test_size', '?')} held-out sentences built on (verb, noun) pairs the model never saw "
+            f"together in its {data.get('train_size', '?'):,} training pairs; exact match on all of them: "
+            f"{100 * meta['metrics'].get('exact_match', 0):.0f} %. Trained in {meta.get('train_seconds', 0):.0f} s "
+            f"on {meta.get('device', '?')}."
+        )
