@@ -1,6 +1,7 @@
 """Train a model from the command line; writes the same cache entry the app uses.
 
     python -m core.train --list
+    python -m core.train --all            # pre-build every embedded default (a classroom server, before the lesson)
     python -m core.train --model sentiment-minilm
     python -m core.train --model sentiment-tiny --set epochs=3 --force
     python -m core.train --name my-reviews --dataset csv --csv reviews.csv --text-column review \
@@ -51,7 +52,11 @@ def _custom_recipe(args, overrides: dict):
         data_file = uploads.store(raw).data_id
     task = args.task or {"polarity": "sentiment", "newsgroups": "topic"}.get(args.dataset)
     if task is None:
-        raise CoreError("Say which page should offer the model: --task sentiment or --task topic.")
+        raise CoreError("Say which page should offer the model: --task sentiment, topic or srl.")
+    if task == "srl" and args.dataset != "hub":
+        raise CoreError(
+            "--task srl trains on CoNLL-2012 frames from the Hub: use --dataset hub --hub-dataset NAME."
+        )
     recipe = Recipe(
         key=args.name,
         title=args.name,
@@ -62,6 +67,7 @@ def _custom_recipe(args, overrides: dict):
         learning_rate=1e-4 if args.base != "scratch" else 1e-3,
         batch_size=16,
         description=f"Trained from the command line on {args.dataset}.",
+        max_length=128 if task == "srl" else 64,
         data_file=data_file,
         text_column=args.text_column,
         label_column=args.label_column,
@@ -99,6 +105,35 @@ def _terminal_bar():
     return bar, echo
 
 
+def _train_all(*, force: bool) -> int:
+    """Every built-in recipe, one after another, each with its terminal bar; a summary table at the end."""
+    import time
+
+    from core.catalog import read_metadata
+    from core.training import jobs
+    from core.training.recipes import RECIPES
+
+    failures = 0
+    rows = []
+    for key in RECIPES:
+        if read_metadata(key) and not force:
+            rows.append((key, "cached", 0.0))
+            continue
+        started = time.perf_counter()
+        bar, echo = _terminal_bar()
+        try:
+            jobs.run_here(key, echo=echo)
+            rows.append((key, "trained", time.perf_counter() - started))
+        except CoreError as error:
+            failures += 1
+            rows.append((key, f"failed: {error}", time.perf_counter() - started))
+        finally:
+            bar.close()
+    for key, state, seconds in rows:
+        print(f"{key:20s} {state:10s} {seconds:6.0f} s")
+    return 1 if failures else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m core.train", description="Train an LM Lab model into the cache."
@@ -109,6 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--force", action="store_true", help="retrain even if the model is cached")
     parser.add_argument("--list", action="store_true", help="list the recipes and exit")
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="train every built-in model that is not cached yet (with --force: all)",
+    )
     parser.add_argument("--background", action="store_true", help=argparse.SUPPRESS)
     custom = parser.add_argument_group("a new run (instead of --model)")
     custom.add_argument("--name", help="cache name for the new model (lowercase letters, digits, . _ -)")
@@ -123,7 +163,11 @@ def main(argv: list[str] | None = None) -> int:
     custom.add_argument(
         "--hub-model", default="", help="Hub checkpoint to fine-tune (with --base hub; online)"
     )
-    custom.add_argument("--task", choices=["sentiment", "topic"], help="which page offers the model")
+    custom.add_argument(
+        "--task",
+        choices=["sentiment", "topic", "srl"],
+        help="which page offers the model (srl: with --dataset hub)",
+    )
     args = parser.parse_args(argv)
 
     settings.decide_mode()  # before transformers is imported: sets the HF offline variables if needed
@@ -136,8 +180,10 @@ def main(argv: list[str] | None = None) -> int:
             cached = "cached" if read_metadata(key) else "not trained"
             print(f"{key:20s} {cached:12s} {recipe.description}")
         return 0
+    if args.all:
+        return _train_all(force=args.force)
     if not args.model and not args.name:
-        parser.error("--model or --name is required (or --list)")
+        parser.error("--model, --name or --all is required (or --list)")
     try:
         overrides = _parse_overrides(args.set)
         recipe = _custom_recipe(args, overrides) if args.name else None

@@ -17,6 +17,7 @@ st.markdown(
     "`AutoModelForSequenceClassification`, `Trainer` — and watch every step. The run goes to a background "
     "process; you can leave the page and come back."
 )
+train.other_tasks()
 
 st.header("1 · Data")
 data_fields = train.data_choice()

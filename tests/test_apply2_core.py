@@ -128,14 +128,24 @@ def test_srl_two_predicates_share_the_subject_in_control_sentences():
     assert arg1_outer[0] <= inner.predicate <= arg1_outer[1], "the infinitive clause is the outer ARG1"
 
 
-def test_srl_held_out_split_has_no_sentence_overlap_and_only_unseen_pairs():
-    data = srl_data.corpus(600, 100)
+def test_srl_held_out_split_has_no_sentence_overlap_and_three_kinds_of_novelty():
+    data = srl_data.corpus(600, 90)
     assert not {s.text for s in data.train} & {s.text for s in data.test}
     held = srl_data.held_out_constructions()
     for sentence in data.train:
-        assert all((f.verb, srl_data._construction_key(f)) not in held for f in sentence.frames)
+        assert sentence.kind == "" and "," not in sentence.words
+        for frame in sentence.frames:
+            assert (frame.verb, srl_data._construction_key(frame)) not in held
+            assert frame.verb not in srl_data.NEW_VERBS
+    kinds = {s.kind for s in data.test}
+    assert kinds == set(srl_data.HELD_OUT_KINDS)
     for sentence in data.test:
-        assert any((f.verb, srl_data._construction_key(f)) in held for f in sentence.frames)
+        verbs = {f.verb for f in sentence.frames}
+        if sentence.kind == "unseen verb":
+            assert verbs & set(srl_data.NEW_VERBS)
+        elif sentence.kind == "fronted time phrase":
+            assert sentence.words[sentence.frames[0].spans()[0][2] + 1] == ","
+            assert sentence.frames[0].spans()[0][0] == "ARGM-TMP"
 
 
 def test_span_f1_matches_seqeval_and_counts_by_hand():
@@ -271,3 +281,44 @@ def test_tiny_language_model_prefers_real_text_to_scrambled(lm_tiny_model):
         model.generate("x", max_new_tokens=0)
     with pytest.raises(CoreError):
         model.score("")
+
+
+def test_conll2012_rows_become_frames_and_malformed_frames_are_skipped():
+    documents = [
+        {
+            "sentences": [
+                {
+                    "words": ["The", "cat", "sat", "on", "the", "mat", "."],
+                    "srl_frames": [
+                        {
+                            "verb": "sat",
+                            "frames": [
+                                "B-ARG1",
+                                "I-ARG1",
+                                "B-V",
+                                "B-ARGM-LOC",
+                                "I-ARGM-LOC",
+                                "I-ARGM-LOC",
+                                "O",
+                            ],
+                        },  # fmt: skip
+                        {"verb": "bad", "frames": ["O", "B-V"]},  # wrong length
+                    ],
+                },
+                {"words": ["Hello", "."], "srl_frames": []},
+            ]
+        }
+    ]
+    sentences = srl_data.from_conll2012(documents, limit=10)
+    assert len(sentences) == 1 and len(sentences[0].frames) == 1
+    frame = sentences[0].frames[0]
+    assert frame.predicate == 2 and frame.spans() == [("ARG1", 0, 1), ("V", 2, 2), ("ARGM-LOC", 3, 5)]
+
+
+def test_conll2012_needs_the_hub_and_the_cli_says_how(capsys):
+    from core import train
+
+    with pytest.raises(CoreError, match="offline"):
+        srl_data.hub_corpus("ontonotes/conll2012_ontonotesv5/english_v4")
+    assert train.main(["--name", "srl-x", "--task", "srl", "--dataset", "polarity"]) == 2
+    assert "--dataset hub" in capsys.readouterr().err

@@ -161,3 +161,27 @@ def test_offline_bertviz_draws_and_a_hostile_token_stays_text(server, page):
     assert dialogs == []
     assert [url for url in external if not url.startswith("http://127.0.0.1")] == []
     _shot(page, "inspect.png")
+
+
+def test_apply_two_pages_in_a_browser(server, page, translate_tiny_model, srl_tiny_model, lm_tiny_model):
+    """Translate, Semantic roles and Generate with their tiny models: each draws its result, no error box."""
+    page.goto(server + "/translate")
+    _settle(page, "Machine translation")
+    page.get_by_role("button", name="Translate").click()
+    page.get_by_text("Cross-attention: which source words").first.wait_for(timeout=90_000)
+    page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=60_000)
+    _settle(page, "Decoding")
+    _shot(page, "translate.png")
+
+    page.goto(server + "/srl")
+    _settle(page, "Semantic role labeling")
+    page.get_by_role("button", name="Label roles").click()
+    page.get_by_text("Who did what to whom").first.wait_for(timeout=90_000)
+    _settle(page, "Frame of")
+    _shot(page, "srl.png")
+
+    page.goto(server + "/generate")
+    _settle(page, "Text generation and next-token probabilities")
+    page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=90_000)
+    _settle(page, "Entropy")
+    _shot(page, "generate.png")

@@ -38,7 +38,7 @@ def test_home_renders_mode_device_and_models(tiny_model):
     table = at.dataframe[0].value
     assert {"minilm-l6", "sentiment-minilm", TINY_KEY, "vader", "hub-distilbert-sst2"} <= set(table["key"])
     tiny_row = table[table["key"] == TINY_KEY].iloc[0]
-    assert tiny_row["status"] == "ready" and "%" in tiny_row["held-out accuracy"]
+    assert tiny_row["status"] == "ready" and "%" in tiny_row["held-out quality"]
     hub_row = table[table["key"] == "hub-distilbert-sst2"].iloc[0]
     assert hub_row["status"] == "needs internet"
 

@@ -96,6 +96,16 @@ def quality(spec) -> None:
     if not meta or "per_role" not in meta:
         return
     with st.expander("Held-out quality per role, and where this model fails", icon=":material/fact_check:"):
+        from core.data.srl import HELD_OUT_KINDS
+
+        by_kind = meta.get("by_kind", {})
+        if by_kind:
+            st.dataframe(
+                pd.DataFrame([{"held-out sentences": kind, "what is new": HELD_OUT_KINDS.get(kind, ""),
+                               "span F1": f"{100 * e['value']:.1f} % [{100 * e['low']:.1f}, {100 * e['high']:.1f}]",
+                               "frames": e["n"]} for kind, e in by_kind.items()]),
+                hide_index=True, width="stretch",
+            )  # fmt: skip
         table = pd.DataFrame(meta["per_role"]).T.reset_index(names="role")
         table["meaning"] = table["role"].map(ROLE_MEANINGS)
         st.dataframe(table[["role", "meaning", "precision", "recall", "f1", "support"]], hide_index=True,

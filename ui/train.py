@@ -291,3 +291,22 @@ def compare_runs(all_runs: list[dict]) -> None:
         by_key = {meta["key"]: meta for meta in all_runs}
         render.figure(charts.training_curves({key: by_key[key] for key in chosen}, title="Runs compared"),
                       key="train-overlay-chart")  # fmt: skip
+
+
+def other_tasks() -> None:
+    """Where the translation, role-labeling and language models are trained, and real SRL data from the Hub."""
+    with st.expander(
+        "Translation, semantic roles, text generation — and real SRL data", icon=":material/info:"
+    ):
+        st.markdown(
+            "This page trains classifiers. The models of the **Translate**, **Semantic roles** and **Generate** pages "
+            "train from those pages (a *Train it now* button, one shared background job) or from the command line; "
+            "`python -m core.train --all` builds every built-in model before a lesson.\n\n"
+            "**Semantic role labeling on real data (online).** The CoNLL-2012 (OntoNotes 5) frames are on the Hub "
+            "as `ontonotes/conll2012_ontonotesv5`: documents of sentences with `words` and, per predicate, "
+            "`srl_frames` holding BIO tags in PropBank's labels. LM Lab converts them into the same frames it "
+            "generates and fine-tunes MiniLM the same way:\n\n"
+            "```\npython -m core.train --name srl-conll --task srl --dataset hub \\\n"
+            "    --hub-dataset ontonotes/conll2012_ontonotesv5/english_v4 --set examples=4000\n```\n\n"
+            "The model then appears in the Semantic roles page's picker with its span F1 on the CoNLL test split."
+        )

@@ -35,14 +35,14 @@ def translate(spec, text: str, beams: int) -> None:
     except CoreError as error:
         st.error(str(error))
         return
-    st.session_state["translate-result"] = (spec.key, result)
+    st.session_state["translate-result"] = (spec.key, result, beams)
 
 
 def show(spec) -> None:
     stored = st.session_state.get("translate-result")
     if not stored or stored[0] != spec.key:
         return
-    result = stored[1]
+    _, result, beams = stored
     st.markdown(f"### {result.text or '∅ (the model produced no text)'}")
     first, second, third = st.columns(3)
     first.metric("Decoding", result.decoding)
@@ -65,7 +65,7 @@ def show(spec) -> None:
     if result.cross_attentions is not None:
         _alignment(result)
     with st.expander("Code to reproduce this", icon=":material/code:"):
-        st.code(snippets.translation(spec, result.source, beams=1 if "greedy" in result.decoding else int(result.decoding.split("(")[1].split()[0])), language="python")  # fmt: skip
+        st.code(snippets.translation(spec, result.source, beams=beams), language="python")
 
 
 def _alignment(result) -> None:

@@ -15,6 +15,7 @@ predicate itself. Held-out sentences use (verb, construction) pairs that never o
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import random
 from dataclasses import dataclass
@@ -114,6 +115,8 @@ class Frame:
 class SrlSentence:
     words: tuple[str, ...]
     frames: tuple[Frame, ...]
+    # for held-out sentences, what makes them new: see HELD_OUT_KINDS
+    kind: str = ""
 
     @property
     def text(self) -> str:
@@ -176,7 +179,7 @@ def _thing(rng: random.Random, food: bool = False) -> str:
 
 
 def _clause(b: _Builder, rng: random.Random, frame: int, lemma: str, outer: dict[int, str], *,
-            passive: bool, subject: str | None = None, infinitive: bool = False) -> None:  # fmt: skip
+            passive: bool, subject: str | None = None, infinitive: bool = False, timed: bool = True) -> None:  # fmt: skip
     """One predicate with its arguments; ``outer`` are the roles the whole clause has for other frames."""
     base, past, participle, kind = _VERBS[lemma]
     construction = f"{kind}-{'passive' if passive else 'active'}" + ("-infinitive" if infinitive else "")
@@ -187,7 +190,7 @@ def _clause(b: _Builder, rng: random.Random, frame: int, lemma: str, outer: dict
     tail_modifiers = []
     if not infinitive and rng.random() < 0.45:
         tail_modifiers.append(("ARGM-LOC", rng.choice(_PLACES)))
-    if not infinitive and rng.random() < 0.5:
+    if not infinitive and timed and rng.random() < 0.5:
         tail_modifiers.append(("ARGM-TMP", rng.choice(_TIMES)))
     if not infinitive and rng.random() < 0.12:
         tail_modifiers.append(("ARGM-CAU", rng.choice(_CAUSES)))
@@ -254,10 +257,18 @@ def _clause(b: _Builder, rng: random.Random, frame: int, lemma: str, outer: dict
         b.add(text, role(name))
 
 
-def construct(rng: random.Random, verb: str, construction: str) -> SrlSentence:
-    """A sentence whose first predicate is ``verb`` in ``construction`` (see ``constructions()``)."""
+def construct(rng: random.Random, verb: str, construction: str, *, fronted_time: bool = False) -> SrlSentence:
+    """A sentence whose first predicate is ``verb`` in ``construction`` (see ``constructions()``).
+
+    ``fronted_time`` puts a time phrase first ("Yesterday, the teacher …"): never in training data,
+    so the held-out set can test a word order the model has not seen.
+    """
     b = _Builder()
-    if construction == "passive":
+    if fronted_time and construction in ("active", "passive"):
+        b.add(rng.choice(_TIMES), {0: "ARGM-TMP"})
+        b.add(",")
+        _clause(b, rng, 0, verb, {}, passive=construction == "passive", timed=False)
+    elif construction == "passive":
         _clause(b, rng, 0, verb, {}, passive=True)
     elif construction == "active":
         _clause(b, rng, 0, verb, {}, passive=False)
@@ -301,10 +312,21 @@ def constructions() -> list[tuple[str, str]]:
     return pairs
 
 
+# Verbs that never occur in training, in any role of any sentence: can the model label a new verb's frame?
+NEW_VERBS = ("repair", "lend", "arrive")
+HELD_OUT_KINDS = {
+    "unseen combination": "a verb in a construction it never had in training (e.g. only active, now passive)",
+    "unseen verb": "a verb that never occurs in training",
+    "fronted time phrase": "a time phrase before the subject, a word order never seen in training",
+}
+
+
 def held_out_constructions(seed: int = 3) -> frozenset[tuple[str, str]]:
     """Passive, active and coordination uses of a few verbs kept for the test set only."""
     rng = random.Random(seed)
-    verbs = sorted(_BY_TYPE["trans"] + _BY_TYPE["food"] + _BY_TYPE["ditrans"])
+    verbs = sorted(
+        v for v in _BY_TYPE["trans"] + _BY_TYPE["food"] + _BY_TYPE["ditrans"] if v not in NEW_VERBS
+    )
     rng.shuffle(verbs)
     held = {(verb, "passive") for verb in verbs[:4]}
     held |= {(verb, "active") for verb in verbs[4:7]}
@@ -329,34 +351,48 @@ class SrlCorpus:
             "test_frames": sum(len(s.frames) for s in self.test),
             "seed": self.seed,
             "test_fingerprint": self.fingerprint,
-            "held_out": "sentences with (verb, construction) pairs that never occur in training",
+            "held_out": "sentences with a (verb, construction) pair, a verb or a word order never seen in training",
+            "test_kinds": {kind: sum(s.kind == kind for s in self.test) for kind in HELD_OUT_KINDS},
         }
 
 
 def corpus(train_size: int = 1500, test_size: int = 200, seed: int = 9) -> SrlCorpus:
+    """Training sentences, and held-out sentences of three kinds (``HELD_OUT_KINDS``), a third each."""
     held = held_out_constructions()
     pairs = constructions()
-    train_pairs = [pair for pair in pairs if pair not in held]
+    new_verb_pairs = [pair for pair in pairs if pair[0] in NEW_VERBS]
+    train_pairs = [pair for pair in pairs if pair not in held and pair[0] not in NEW_VERBS]
+    single = [pair for pair in train_pairs if pair[1] in ("active", "passive")]
     rng = random.Random(seed)
     seen: set[str] = set()
 
-    def draw(choices: list[tuple[str, str]], n: int, allowed) -> list[SrlSentence]:
+    def kind_of(sentence: SrlSentence, fronted: bool) -> str:
+        if any(frame.verb in NEW_VERBS for frame in sentence.frames):
+            return "unseen verb"
+        if fronted:
+            return "fronted time phrase"
+        if any((frame.verb, _construction_key(frame)) in held for frame in sentence.frames):
+            return "unseen combination"
+        return ""
+
+    def draw(choices: list[tuple[str, str]], n: int, wanted: str, fronted: bool = False) -> list[SrlSentence]:
         found: list[SrlSentence] = []
         attempts = 0
         while len(found) < n and attempts < 30 * n:
             attempts += 1
-            sentence = construct(rng, *rng.choice(choices))
-            if sentence.text in seen or not allowed(sentence):
+            sentence = construct(rng, *rng.choice(choices), fronted_time=fronted)
+            kind = kind_of(sentence, fronted)
+            if sentence.text in seen or kind != wanted:
                 continue
             seen.add(sentence.text)
-            found.append(sentence)
+            found.append(dataclasses.replace(sentence, kind=kind))
         return found
 
-    def is_test(sentence: SrlSentence) -> bool:
-        return any((f.verb, _construction_key(f)) in held for f in sentence.frames)
-
-    test = draw(sorted(held), test_size, is_test)
-    train = draw(train_pairs, train_size, lambda s: not is_test(s))
+    third = test_size // 3
+    test = draw(sorted(held), test_size - 2 * third, "unseen combination")
+    test += draw(new_verb_pairs, third, "unseen verb")
+    test += draw(single, third, "fronted time phrase", fronted=True)
+    train = draw(train_pairs, train_size, "")
     fingerprint = hashlib.sha256("\n".join(s.text for s in test).encode("utf-8")).hexdigest()[:16]
     return SrlCorpus(train=tuple(train), test=tuple(test), seed=seed, fingerprint=fingerprint)
 
@@ -365,3 +401,49 @@ def _construction_key(frame: Frame) -> str:
     if frame.construction in ("clausal", "control", "coordination"):
         return frame.construction
     return "passive" if "-passive" in frame.construction else "active"
+
+
+def from_conll2012(documents, limit: int) -> tuple[SrlSentence, ...]:
+    """Sentences with their frames from the Hub's ``conll2012_ontonotesv5`` rows (documents → sentences →
+    ``words`` and ``srl_frames`` of ``{"verb", "frames"}`` with BIO tags); at most ``limit`` sentences."""
+    found: list[SrlSentence] = []
+    for document in documents:
+        for sentence in document.get("sentences", []):
+            words = tuple(str(word) for word in sentence.get("words", []))
+            frames = []
+            for frame in sentence.get("srl_frames", []):
+                tags = tuple(str(tag) for tag in frame.get("frames", []))
+                if len(tags) != len(words) or "B-V" not in tags:
+                    continue  # a malformed frame: skip it rather than train on shifted labels
+                frames.append(Frame(predicate=tags.index("B-V"), tags=tags, verb=str(frame.get("verb", "")),
+                                    construction="conll2012"))  # fmt: skip
+            if words and frames:
+                found.append(SrlSentence(words=words, frames=tuple(frames)))
+                if len(found) >= limit:
+                    return tuple(found)
+    return tuple(found)
+
+
+def hub_corpus(name: str, train_size: int = 4000, test_size: int = 500) -> SrlCorpus:
+    """CoNLL-2012 SRL frames from the Hugging Face Hub (online only), e.g.
+    ``ontonotes/conll2012_ontonotesv5/english_v4`` (repository id, then the configuration)."""
+    from core import settings
+    from core.errors import DataError
+
+    if not settings.current_mode().online:
+        raise DataError("The CoNLL-2012 frames come from the Hugging Face Hub; LM Lab is offline.")
+    import datasets
+
+    parts = name.split("/")
+    path, config = ("/".join(parts[:2]), parts[2]) if len(parts) == 3 else (name, None)
+    try:
+        train = from_conll2012(datasets.load_dataset(path, config, split="train"), train_size)
+        test = from_conll2012(datasets.load_dataset(path, config, split="test"), test_size)
+    except Exception as error:  # the Hub's errors are many; all mean "could not load"
+        raise DataError(f"Could not load {name!r} from the Hub: {error}") from None
+    if not train or not test:
+        raise DataError(f"{name!r} has no sentences with SRL frames in the expected format.")
+    fingerprint = hashlib.sha256("\n".join(s.text for s in test).encode("utf-8")).hexdigest()[:16]
+    return SrlCorpus(
+        train=train, test=test, seed=0, fingerprint=fingerprint, dataset=f"{name} (Hugging Face Hub)"
+    )

@@ -169,9 +169,17 @@ def _srl(recipe: Recipe, folder: Path, report: Report, should_stop) -> dict:
     from core.tasks.srl import SrlLabeler, encode_frame, span_scores
     from core.training.prepare import base_model
 
-    report({"phase": "loading data", "message": "generating PropBank-style sentences"})
-    data = srl_data.corpus(train_size=recipe.examples or 1500, seed=recipe.seed)
-    labels = list(srl_data.LABELS)
+    if recipe.dataset == "hub":
+        report({"phase": "loading data", "message": f"downloading {recipe.hub_dataset} from the Hub"})
+        data = srl_data.hub_corpus(recipe.hub_dataset, train_size=recipe.examples or 4000)
+        found = {
+            tag for sentence in data.train + data.test for frame in sentence.frames for tag in frame.tags
+        }
+        labels = [*srl_data.LABELS, *sorted(found - set(srl_data.LABELS))]
+    else:
+        report({"phase": "loading data", "message": "generating PropBank-style sentences"})
+        data = srl_data.corpus(train_size=recipe.examples or 1500, seed=recipe.seed)
+        labels = list(srl_data.LABELS)
     label_ids = {label: i for i, label in enumerate(labels)}
     report({"phase": "loading model", "message": f"building the tagger from {recipe.base!r}"})
     torch.manual_seed(recipe.seed)
@@ -187,16 +195,23 @@ def _srl(recipe: Recipe, folder: Path, report: Report, should_stop) -> dict:
 
     report({"phase": "evaluating", "message": f"labelling {len(data.test)} held-out sentences"})
     labeler = SrlLabeler(_unsaved_spec(recipe), tokenizer, model)
-    gold, predicted, samples = [], [], []
+    gold, predicted, kinds, samples = [], [], [], []
     for sentence in data.test:
         frames, _ = labeler.label_words(sentence.words, [f.predicate for f in sentence.frames])
         for truth, guess in zip(sentence.frames, frames, strict=True):
             gold.append(list(truth.tags))
             predicted.append(guess.tags)
+            kinds.append(sentence.kind)
             if len(samples) < 30:
                 samples.append({"words": list(sentence.words), "predicate": truth.predicate,
-                                "gold": list(truth.tags), "predicted": guess.tags})  # fmt: skip
+                                "gold": list(truth.tags), "predicted": guess.tags, "kind": sentence.kind})  # fmt: skip
     scores = span_scores(gold, predicted, seed=recipe.seed)
+    by_kind = {}
+    for kind in sorted(set(kinds) - {""}):
+        chosen = [i for i, k in enumerate(kinds) if k == kind]
+        by_kind[kind] = span_scores(
+            [gold[i] for i in chosen], [predicted[i] for i in chosen], seed=recipe.seed
+        )["span_f1"]
     report({"phase": "saving", "message": "writing safetensors and tokenizer"})
     model.save_pretrained(folder, safe_serialization=True)
     tokenizer.save_pretrained(folder)
@@ -209,6 +224,7 @@ def _srl(recipe: Recipe, folder: Path, report: Report, should_stop) -> dict:
             "recall": scores["recall"],
         },
         "per_role": scores["per_role"],
+        "by_kind": by_kind,
         "samples": samples,
         "loss_curve": _thin(losses),
         "parameters": sum(p.numel() for p in model.parameters()),
