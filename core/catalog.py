@@ -265,7 +265,7 @@ LM_LEE = ModelSpec(
     recipe="lm-lee-gpt",
     description=(
         "A classroom model: a 2-layer GPT-2-class Transformer (about 0.7 M parameters) with a 2,000-token BPE "
-        "vocabulary, both trained here on 270 short Australian news articles from 2001 (about 77,000 tokens)."
+        "vocabulary, both trained here on 270 short Australian news articles from 2001 (about 94,000 tokens)."
     ),
 )
 
