@@ -19,6 +19,13 @@ st.markdown(
     "Every layer of a Transformer encoder has several attention heads; each head decides, for every "
     "token, how much to read from every other token. Pick a model and a sentence (or a pair) and look."
 )
+architecture = st.segmented_control(
+    "Architecture", ["Encoder", "Encoder-decoder (translation)"], key="inspect-architecture", required=True,
+    default="Encoder-decoder (translation)" if st.query_params.get("architecture") == "seq2seq" else "Encoder",
+)  # fmt: skip
+if architecture != "Encoder":
+    inspect_ui.translation_views()
+    st.stop()
 spec = inspect_ui.picker("Model", key="inspect-model", default="minilm-l6")
 text = st.text_input(
     "Sentence", st.query_params.get("text", "The cat sat on the mat because it was warm."), key="inspect-text"

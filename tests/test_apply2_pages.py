@@ -99,3 +99,13 @@ def test_generate_page(lm_tiny_model):
     at.text_input(key="generate-score-text").input("").run()
     at.button(key="generate-score-run").click().run()
     assert any("Please enter some text" in e.value for e in at.error)
+
+
+def test_inspect_shows_a_translation_models_attention(translate_tiny_model):
+    at = open_page("pages/inspect_attention.py", architecture="seq2seq", text="Tom read a book.")
+    assert at.segmented_control(key="inspect-architecture").value == "Encoder-decoder (translation)"
+    assert any(m.value.startswith("**Tom read a book.** →") for m in at.markdown)
+    at.text_input(key="inspect-seq2seq-text").input("").run()
+    assert any("Please enter some text" in e.value for e in at.error)
+    at.segmented_control(key="inspect-architecture").set_value("Encoder").run()
+    assert not at.exception and at.selectbox(key="inspect-model").value == "minilm-l6"

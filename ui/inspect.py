@@ -47,3 +47,38 @@ def picker(label: str, *, key: str, default: str) -> ModelSpec:
 def bertviz(html: str, *, height: int) -> None:
     """Self-contained bertviz HTML (built by core.viz.bertviz_html: no CDN, tokens escaped)."""
     st.iframe(html, height=height)
+
+
+def translation_views() -> None:
+    """Encoder, decoder and cross-attention of a translation model trained here, in bertviz's two views."""
+    from core.errors import CoreError
+    from core.viz.bertviz_html import encoder_decoder_view
+    from ui import models
+
+    specs = [s for s in catalog.specs_for_task("translation") if s.source != catalog.HUB]
+    spec = specs[0] if len(specs) == 1 else st.selectbox(
+        "Translation model", specs, format_func=lambda s: s.title, key="inspect-seq2seq-model"
+    )  # fmt: skip
+    state = catalog.availability(spec)
+    if not state.ready:
+        st.warning(
+            f"{spec.title}: {state.reason}. Train it on the Translate page first.", icon=":material/block:"
+        )
+        return
+    text = st.text_input("English sentence", st.query_params.get("text", "Did Mary buy two red cars last week?"),
+                         key="inspect-seq2seq-text")  # fmt: skip
+    try:
+        result = models.task_model(spec).translate(text)
+    except CoreError as error:
+        st.error(str(error))
+        return
+    st.markdown(f"**{result.source}** → **{result.text}**")
+    target = result.target_tokens[: result.cross_attentions.shape[2]]
+    head_tab, model_tab = st.tabs(["bertviz: heads", "bertviz: model"])
+    for tab, kind in ((head_tab, "head"), (model_tab, "model")):
+        with tab:
+            st.caption("Choose Encoder, Decoder or Cross in the view's menu. Cross: each output token (left) and the "
+                       "source tokens (right) it reads.")  # fmt: skip
+            html = encoder_decoder_view(result.encoder_attentions, result.decoder_attentions,
+                                        result.cross_attentions, result.source_tokens, target, kind=kind)  # fmt: skip
+            bertviz(html, height=620 if kind == "head" else 900)

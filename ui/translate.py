@@ -102,6 +102,8 @@ def _alignment(result) -> None:
         )  # fmt: skip
         bertviz(html, height=560)
         st.caption("Choose Encoder, Decoder or Cross in the view's menu; hover a token to see its attention.")
+        st.page_link("pages/inspect_attention.py", label="Open it on the Inspect page (head and model views)",
+                     icon=":material/hub:", query_params={"architecture": "seq2seq", "text": result.source})  # fmt: skip
 
 
 def held_out(spec) -> None:
