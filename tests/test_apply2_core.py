@@ -322,3 +322,18 @@ def test_conll2012_needs_the_hub_and_the_cli_says_how(capsys):
         srl_data.hub_corpus("ontonotes/conll2012_ontonotesv5/english_v4")
     assert train.main(["--name", "srl-x", "--task", "srl", "--dataset", "polarity"]) == 2
     assert "--dataset hub" in capsys.readouterr().err
+
+
+def test_cli_all_builds_every_missing_default_once(fresh_cache, monkeypatch, capsys):
+    """`python -m core.train --all` trains what is missing and skips what is cached (here: one recipe kept)."""
+    from core import train
+    from core.catalog import read_metadata
+    from core.training import recipes
+
+    for key in [k for k in recipes.RECIPES if k != "keyword-tiny"]:
+        monkeypatch.delitem(recipes.RECIPES, key)
+    assert train.main(["--all"]) == 0
+    assert read_metadata("keyword-tiny")["task"] == "sentiment"
+    assert "keyword-tiny" in capsys.readouterr().out
+    assert train.main(["--all"]) == 0
+    assert "cached" in capsys.readouterr().out
