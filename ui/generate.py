@@ -54,6 +54,13 @@ def heldout(spec) -> None:
         f"tokens {better}: a Transformer needs far more text than an n-gram model to pay off, and GPT-2 was trained "
         "on billions. Expect grammatical fragments of Australian 2001 news, not facts."
     )
+    if meta.get("loss_curve"):
+        with st.expander("Training loss", icon=":material/show_chart:"):
+            render.figure(charts.loss_curve(meta["loss_curve"]), key="generate-loss")
+            st.caption(
+                f"Cross-entropy per token on the training blocks; its exp is the training perplexity. The held-out "
+                f"perplexity above ({ppl['value']:.0f}) is higher: the gap is what the model memorised."
+            )
 
 
 def next_token(spec, prompt: str, k: int) -> None:

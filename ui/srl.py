@@ -10,8 +10,8 @@ import streamlit as st
 from core import catalog, snippets
 from core.data.srl import ROLE_MEANINGS
 from core.errors import CoreError
-from core.viz import spans
-from ui import models
+from core.viz import charts, spans
+from ui import models, render
 
 EXAMPLES = [
     "The teacher gave the student a book in the classroom yesterday.",
@@ -123,6 +123,8 @@ def quality(spec) -> None:
             "the thing that destroyed) and splits *on Tuesday* — in its training data a reported clause always "
             "begins with *that*, and its only weekday is *Monday*."
         )
+        if meta.get("loss_curve"):
+            render.figure(charts.loss_curve(meta["loss_curve"]), key="srl-loss")
     with st.expander("Train on real SRL data (CoNLL-2012, online)", icon=":material/cloud_download:"):
         st.markdown(
             "The CoNLL-2012 (OntoNotes 5) frames are on the Hugging Face Hub as `ontonotes/conll2012_ontonotesv5`. "

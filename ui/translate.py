@@ -8,7 +8,7 @@ import streamlit as st
 from core import catalog, snippets
 from core.catalog import HUB
 from core.errors import CoreError
-from core.viz import heatmaps
+from core.viz import charts, heatmaps
 from ui import models, render
 
 # Sentences of the generated grammar (the model was trained on its kind) and one from outside it.
@@ -125,3 +125,5 @@ def held_out(spec) -> None:
             f"{100 * meta['metrics'].get('exact_match', 0):.0f} %. Trained in {meta.get('train_seconds', 0):.0f} s "
             f"on {meta.get('device', '?')}."
         )
+        if meta.get("loss_curve"):
+            render.figure(charts.loss_curve(meta["loss_curve"]), key="translate-loss")
