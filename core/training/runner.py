@@ -110,7 +110,7 @@ def _train_into(recipe: Recipe, folder: Path, report: Report, should_stop: Calla
     )
     from transformers.utils import logging as hf_logging
 
-    from core.device import describe, library_versions, mixed_precision_flags
+    from core.device import describe, mixed_precision_flags
     from core.training.evaluation import evaluate_predictions, overfitting
     from core.training.prepare import base_model, encode, prepare
 
@@ -228,6 +228,15 @@ def _train_into(recipe: Recipe, folder: Path, report: Report, should_stop: Calla
         "epochs_run": round(float(trainer.state.epoch or 0), 2),
         "parameters": sum(p.numel() for p in model.parameters()),
         "train_seconds": round(train_seconds, 2),
+        **provenance(recipe, device, started),
+    }
+
+
+def provenance(recipe: Recipe, device, started: float) -> dict:
+    """Where, when and with what a model was trained: the last fields of every model card."""
+    from core.device import library_versions
+
+    return {
         "total_seconds": round(time.perf_counter() - started, 2),
         "device": device.device,
         "precision": device.train_dtype,

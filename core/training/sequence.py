@@ -10,7 +10,6 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 from core.errors import CoreError, JobCancelled
@@ -30,9 +29,9 @@ def train_into(recipe: Recipe, folder: Path, report: Report, should_stop: Callab
     hf_logging.set_verbosity_error()
     started = time.perf_counter()
     card = builders[recipe.task](recipe, folder, report, should_stop)
-    from core.device import describe, library_versions
+    from core.device import describe
+    from core.training.runner import provenance
 
-    device = describe()
     shutil.rmtree(folder / "checkpoints", ignore_errors=True)
     return {
         "key": recipe.key,
@@ -43,13 +42,7 @@ def train_into(recipe: Recipe, folder: Path, report: Report, should_stop: Callab
         "hyperparameters": recipe.hyperparameters(),
         "recipe": recipe.to_json(),
         **card,
-        "total_seconds": round(time.perf_counter() - started, 2),
-        "device": device.device,
-        "precision": device.train_dtype,
-        "threads": device.threads,
-        "versions": library_versions(),
-        "seed": recipe.seed,
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **provenance(recipe, describe(), started),
     }
 
 
