@@ -16,13 +16,19 @@ st.markdown(
     "bootstrap and McNemar's test), and timed after warm-up."
 )
 left, right = st.columns([1, 3])
-task = left.selectbox("Task", ["sentiment", "topic"], key="bench-task")
+task = left.selectbox(
+    "Task", list(evaluate.TASK_LABELS), format_func=evaluate.TASK_LABELS.get, key="bench-task"
+)
 options = evaluate.choices(task)
 default = [m for m in options if "@" not in m][:4]
 models = right.multiselect("Models", options, default=default, key=f"bench-models-{task}")
 left, right = st.columns(2)
 baseline = left.selectbox("Baseline for the comparison", models or ["—"], key=f"bench-baseline-{task}")
 repeats = right.slider("Timed single-example calls per model", 5, 100, 20, key="bench-repeats")
+if not options:
+    st.info(
+        "No model for this task is ready yet: train it on its Apply page (or `python -m core.train --all`)."
+    )
 if st.button("Run the benchmark", key="bench-run-button", type="primary", disabled=not models):
     evaluate.start(task, models, baseline if baseline in models else None, repeats)
 evaluate.watch()
@@ -44,6 +50,9 @@ except CoreError as error:
 st.caption(
     f"Task {result.task} · {result.dataset} · {len(result.texts)} held-out examples · run {result.created_at}"
 )
+if result.task in evaluate.SEQUENCE_TASKS:
+    evaluate.sequence_table(result)
+    st.stop()
 evaluate.table(result)
 evaluate.plots(result)
 st.subheader("Where the models disagree")

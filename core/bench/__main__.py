@@ -4,7 +4,9 @@
         --baseline vader --out results.csv
 
 Model ids: catalog keys (add @int8, @bf16 or @eager for a precision or attention variant) and the
-baselines baseline:majority, baseline:tfidf-lr, baseline:zero-shot. Writes CSV (or JSON when the
+baselines baseline:majority, baseline:tfidf-lr, baseline:zero-shot. Tasks translation, srl and
+generation score chrF, span F1 and perplexity per word (variants @beam4 and @int8; the baseline
+baseline:kneser-ney for generation). Writes CSV (or JSON when the
 name ends in .json), keeps the run in the cache, prints the table.
 """
 
@@ -20,7 +22,9 @@ from core.errors import CoreError
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--task", default="sentiment", choices=["sentiment", "topic"])
+    parser.add_argument(
+        "--task", default="sentiment", choices=["sentiment", "topic", "translation", "srl", "generation"]
+    )
     parser.add_argument("--models", required=True, help="comma-separated model ids")
     parser.add_argument("--baseline", help="the model the others are compared to (default: the first)")
     parser.add_argument("--repeats", type=int, default=20, help="timed single-example calls per model")
@@ -32,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     import pandas as pd
     from tqdm import tqdm
 
-    from core.bench import run
+    from core.bench import run, sequence
 
     bar = tqdm(total=100, unit="%", bar_format="{l_bar}{bar}| {n:.0f}% {postfix}", file=sys.stderr)
 
@@ -51,8 +55,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         models = [m.strip() for m in args.models.split(",") if m.strip()]
-        result = run.run(args.task, models, baseline=args.baseline, repeats=args.repeats, seed=args.seed,
-                         progress=progress)  # fmt: skip
+        runner = sequence.run if args.task in sequence.TASKS else run.run
+        result = runner(args.task, models, baseline=args.baseline, repeats=args.repeats, seed=args.seed,
+                        progress=progress)  # fmt: skip
     except CoreError as error:
         bar.close()
         report({"state": "failed", "fraction": 1.0, "message": str(error)})
@@ -68,8 +73,15 @@ def main(argv: list[str] | None = None) -> int:
                 json.dump(result.rows, handle, indent=2)
         else:
             table.to_csv(args.out, index=False)
-    columns = ["model", "accuracy", "accuracy_low", "accuracy_high", "macro_f1", "diff_vs_baseline", "mcnemar_p",
-               "tied_with_baseline", "latency_p50_ms", "latency_p95_ms", "throughput_per_s", "peak_memory_mb"]  # fmt: skip
+    if args.task in sequence.TASKS:
+        columns = ["model", "value", "low", "high", "secondary", "diff_vs_baseline", "diff_low", "diff_high",
+                   "tied_with_baseline", "latency_p50_ms", "latency_p95_ms", "throughput_per_s", "peak_memory_mb"]  # fmt: skip
+        print(
+            f"{result.rows[0]['metric']} as value [low, high]; secondary: {result.rows[0]['secondary_metric']}"
+        )
+    else:
+        columns = ["model", "accuracy", "accuracy_low", "accuracy_high", "macro_f1", "diff_vs_baseline", "mcnemar_p",
+                   "tied_with_baseline", "latency_p50_ms", "latency_p95_ms", "throughput_per_s", "peak_memory_mb"]  # fmt: skip
     print(table[columns].round(3).to_string(index=False))
     print(f"saved as benchmark run {run_id}" + (f", table written to {args.out}" if args.out else ""))
     return 0

@@ -143,14 +143,16 @@ def class_balance(labels: list[str], balance: dict[str, list[int]]) -> go.Figure
     return figure
 
 
-def quality_latency(rows: list[dict], *, metric: str = "accuracy") -> go.Figure:
+def quality_latency(rows: list[dict], *, metric: str = "accuracy", label: str | None = None,
+                    higher_is_better: bool = True, percent: bool = True) -> go.Figure:  # fmt: skip
     """Quality against median latency, with 95 % CI error bars; the Pareto front (no model both better and faster) joined."""
     points = sorted(rows, key=lambda r: r["latency_p50_ms"])
-    front, best = [], -1.0
+    sign = 1 if higher_is_better else -1
+    front, best = [], -float("inf")
     for row in points:
-        if row[metric] > best:
+        if sign * row[metric] > best:
             front.append(row)
-            best = row[metric]
+            best = sign * row[metric]
     figure = go.Figure()
     figure.add_trace(
         go.Scatter(
@@ -166,8 +168,11 @@ def quality_latency(rows: list[dict], *, metric: str = "accuracy") -> go.Figure:
     )  # fmt: skip
     figure.add_trace(go.Scatter(x=[r["latency_p50_ms"] for r in front], y=[r[metric] for r in front], mode="lines",
                                 line={"dash": "dot", "color": "#2ca02c"}, name="Pareto front"))  # fmt: skip
-    figure.update_layout(title=f"{metric} (95 % CI) against median latency", xaxis={"title": "latency p50 (ms), log", "type": "log"},
-                         yaxis={"title": metric, "tickformat": ".0%"}, height=420, margin={"l": 10, "r": 10, "t": 50, "b": 40})  # fmt: skip
+    name = label or metric
+    figure.update_layout(title=f"{name} (95 % CI) against median latency", xaxis={"title": "latency p50 (ms), log", "type": "log"},
+                         yaxis={"title": name + ("" if higher_is_better else " (lower is better)"),
+                                "tickformat": ".0%" if percent else None},
+                         height=420, margin={"l": 10, "r": 10, "t": 50, "b": 40})  # fmt: skip
     return figure
 
 

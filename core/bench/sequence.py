@@ -1,0 +1,268 @@
+"""Benchmarks for translation, semantic role labeling and language modelling — the same table as for the
+classifiers (quality with a 95 % CI, a paired comparison with a baseline, latency after warm-up,
+throughput, peak memory, size), with each task's own metric:
+
+* translation: chrF (and BLEU) on the held-out generated sentences; the paired comparison is on
+  sentence-level chrF; variants ``@beam4`` (beam search) and ``@int8`` (dynamic quantisation);
+* srl: argument-span F1 on the held-out frames; paired on frames; variant ``@int8``;
+* generation: perplexity per *word* on the held-out Lee articles — comparable across tokenizers,
+  unlike perplexity per token — with the Kneser–Ney trigram as ``baseline:kneser-ney``; paired on
+  articles. Lower is better.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import numpy as np
+
+from core import catalog
+from core.bench.run import BenchResult, PeakMemory
+from core.errors import CoreError
+
+TASKS = ("translation", "srl", "generation")
+# the headline metric of each task, and whether more is better
+METRIC = {"translation": ("chrf", True), "srl": ("span_f1", True), "generation": ("word_perplexity", False)}
+VARIANTS = {"translation": ("beam4", "int8"), "srl": ("int8",), "generation": ("int8",)}
+KNESER_NEY = "baseline:kneser-ney"
+
+
+def choices(task: str) -> list[str]:
+    """Ready models for the task, their variants, and (for generation) the n-gram baseline."""
+    found = []
+    for spec in catalog.specs_for_task(task):
+        if not catalog.availability(spec).ready:
+            continue
+        found.append(spec.key)
+        if spec.source != catalog.HUB:
+            found += [f"{spec.key}@{variant}" for variant in VARIANTS[task]]
+    if task == "generation" and catalog.availability(catalog.LM_LEE).ready:
+        found.append(KNESER_NEY)
+    return found
+
+
+def _quantised(model):
+    import torch
+
+    return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+
+def _spec_and_variant(model_id: str, task: str):
+    key, _, variant = model_id.partition("@")
+    spec = catalog.get_spec(key)
+    if spec.task != task:
+        raise CoreError(f"{key!r} is a {spec.task} model, not a {task} model.")
+    if variant and variant not in VARIANTS[task]:
+        raise CoreError(f"Unknown variant @{variant} for {task}; choose from {list(VARIANTS[task])}.")
+    if not catalog.availability(spec).ready:
+        raise CoreError(f"{spec.title} is {catalog.availability(spec).reason}.")
+    return spec, variant
+
+
+def _paired(statistic: Callable[[np.ndarray], float], stats_a: np.ndarray, stats_b: np.ndarray, *,
+            seed: int, n_resamples: int = 1000) -> tuple[float, float, float]:  # fmt: skip
+    """statistic(A) − statistic(B) on the same items, with a paired percentile-bootstrap CI."""
+    rng = np.random.default_rng(seed)
+    index = rng.integers(0, len(stats_a), size=(n_resamples, len(stats_a)))
+    differences = [statistic(stats_a[i]) - statistic(stats_b[i]) for i in index]
+    low, high = np.quantile(differences, [0.025, 0.975])
+    return statistic(stats_a) - statistic(stats_b), float(low), float(high)
+
+
+def _f1(counts: np.ndarray) -> float:
+    tp, predicted, gold = counts.sum(axis=0)
+    return 0.0 if tp == 0 else 2 * tp / (predicted + gold)
+
+
+def _word_perplexity(stats: np.ndarray) -> float:
+    return float(np.exp(stats[:, 0].sum() / max(stats[:, 1].sum(), 1)))
+
+
+# --- one model at a time -----------------------------------------------------------------------------
+
+
+def _translation(model_id: str, data, repeats: int) -> dict:
+    from sacrebleu.metrics import CHRF
+
+    from core.tasks.translate import Translator, corpus_scores
+
+    spec, variant = _spec_and_variant(model_id, "translation")
+    translator = Translator(spec)
+    if variant == "int8":
+        translator.model = _quantised(translator.model)
+    beams = 4 if variant == "beam4" else 1
+    sources, references = [p.english for p in data.test], [p.chinese for p in data.test]
+    translator.translate_batch(sources[:2], beams=beams)  # warm-up
+    started = time.perf_counter()
+    outputs = translator.translate_batch(sources, beams=beams)
+    throughput = len(sources) / (time.perf_counter() - started)
+    scores = corpus_scores(outputs, references)
+    sentence = CHRF()
+    per_item = np.array(
+        [[sentence.sentence_score(o, [r]).score] for o, r in zip(outputs, references, strict=True)]
+    )
+    timings = _timed(
+        lambda text: translator.translate(text, beams=beams, with_attention=False), sources, repeats
+    )
+    return {"spec": spec, "variant": variant, "model": translator.model, "outputs": outputs, "per_item": per_item,
+            "quality": scores["chrf"], "secondary": ("BLEU", scores["bleu"]["value"]), "throughput": throughput,
+            "timings": timings, "precision": "dynamic int8" if variant == "int8" else "fp32",
+            "note": "beam search, 4 beams" if beams > 1 else "greedy"}  # fmt: skip
+
+
+def _srl(model_id: str, data, repeats: int) -> dict:
+    from core.tasks.srl import SrlLabeler, span_scores
+
+    spec, variant = _spec_and_variant(model_id, "srl")
+    labeler = SrlLabeler(spec)
+    if variant == "int8":
+        labeler.model = _quantised(labeler.model)
+    from seqeval.metrics.sequence_labeling import get_entities
+
+    gold, predicted, per_item = [], [], []
+    labeler.label_words(data.test[0].words, [data.test[0].frames[0].predicate])  # warm-up
+    started = time.perf_counter()
+    for sentence in data.test:
+        frames, _ = labeler.label_words(sentence.words, [f.predicate for f in sentence.frames])
+        for truth, guess in zip(sentence.frames, frames, strict=True):
+            g = [t if not t.endswith("-V") else "O" for t in truth.tags]
+            p = [t if not t.endswith("-V") else "O" for t in guess.tags]
+            gold.append(list(truth.tags))
+            predicted.append(guess.tags)
+            gs, ps = set(get_entities(g)), set(get_entities(p))
+            per_item.append([len(gs & ps), len(ps), len(gs)])
+    throughput = len(gold) / (time.perf_counter() - started)
+    scores = span_scores(gold, predicted)
+    texts = [sentence.text for sentence in data.test]
+    timings = _timed(lambda text: labeler.label(text), texts, repeats)
+    return {"spec": spec, "variant": variant, "model": labeler.model, "outputs": [" ".join(t) for t in predicted],
+            "per_item": np.array(per_item, dtype=float), "quality": scores["span_f1"],
+            "secondary": ("precision", scores["precision"]), "throughput": throughput, "timings": timings,
+            "precision": "dynamic int8" if variant == "int8" else "fp32", "note": "one forward pass per frame"}  # fmt: skip
+
+
+def _generation(model_id: str, articles: list[str], repeats: int) -> dict:
+    from core.tasks.generate import LanguageModel, document_nll, ngram_nll, perplexity_with_ci
+
+    baseline = model_id == KNESER_NEY
+    spec, variant = (catalog.LM_LEE, "") if baseline else _spec_and_variant(model_id, "generation")
+    lm = LanguageModel(spec)
+    if variant == "int8":
+        lm.model = _quantised(lm.model)
+    block = min(lm.context, 128)
+    per_item, tokens = [], 0
+    started = time.perf_counter()
+    for article in articles:
+        ids = [
+            lm.tokenizer.eos_token_id,
+            *lm.tokenizer(article)["input_ids"],
+        ]  # as in training: a document boundary first
+        nll, count = ngram_nll(lm.ngram, ids) if baseline else document_nll(lm.model, ids, block)
+        per_item.append([nll, len(article.split()), count])
+        tokens += count
+    throughput = tokens / (time.perf_counter() - started)
+    stats = np.array(per_item)
+    token_ppl = perplexity_with_ci(stats[:, 0], stats[:, 2])
+    word = perplexity_with_ci(stats[:, 0], stats[:, 1])
+    prompts = [" ".join(article.split()[:40]) for article in articles]
+    if baseline:
+        timings = _timed(
+            lambda text: lm.ngram.distribution(lm.tokenizer(text)["input_ids"]), prompts, repeats
+        )
+    else:
+        timings = _timed(lambda text: lm.next_tokens(text, k=5), prompts, repeats)
+    return {"spec": spec, "variant": variant, "model": None if baseline else lm.model, "outputs": [],
+            "per_item": stats[:, :2], "quality": word, "secondary": ("token perplexity", token_ppl["value"]),
+            "throughput": throughput, "timings": timings,
+            "precision": "counts" if baseline else ("dynamic int8" if variant == "int8" else "fp32"),
+            "note": "Kneser-Ney trigram, same tokens as lm-lee-gpt" if baseline else f"{block}-token window, stride {block // 2}"}  # fmt: skip
+
+
+def _timed(call: Callable[[str], object], texts: list[str], repeats: int) -> list[float]:
+    for text in texts[:3]:
+        call(text)
+    timings = []
+    for i in range(repeats):
+        started = time.perf_counter()
+        call(texts[i % len(texts)])
+        timings.append(1000 * (time.perf_counter() - started))
+    return timings
+
+
+# --- the whole run -----------------------------------------------------------------------------------
+
+
+def run(task: str, model_ids: list[str], *, baseline: str | None = None, repeats: int = 20, seed: int = 0,
+        progress: Callable[[float, str], None] = lambda fraction, message: None) -> BenchResult:  # fmt: skip
+    if task not in TASKS:
+        raise CoreError(f"Unknown task {task!r}; choose one of {list(TASKS)}.")
+    if not model_ids:
+        raise CoreError("Choose at least one model to benchmark.")
+    if baseline is not None and baseline not in model_ids:
+        raise CoreError(f"The baseline {baseline!r} must be one of the chosen models {model_ids}.")
+    if task == "translation":
+        from core.data import translation
+
+        data = translation.corpus(train_size=0)  # the held-out sentences every translation model is scored on
+        texts, dataset = [p.english for p in data.test], data.dataset
+        references = [p.chinese for p in data.test]
+    elif task == "srl":
+        from core.data import srl
+
+        data = srl.corpus(train_size=0)
+        texts, dataset = [s.text for s in data.test], data.dataset
+        references = [" ".join(f.tags) for s in data.test for f in s.frames]
+    else:
+        from core.data.lee import lm_split
+
+        data = list(lm_split()[1])
+        texts, dataset, references = data, "Lee news corpus, 30 held-out articles", []
+    from core.device import library_versions
+
+    versions = json.dumps(library_versions())
+    result = BenchResult(task, dataset, [], texts, references, [],
+                         created_at=datetime.now(UTC).isoformat(timespec="seconds"))  # fmt: skip
+    measured = {}
+    for index, model_id in enumerate(model_ids):
+        progress(index / len(model_ids), f"scoring {model_id}")
+        with PeakMemory() as memory:
+            started = time.perf_counter()
+            one = {"translation": _translation, "srl": _srl, "generation": _generation}[task](
+                model_id, data, repeats
+            )
+            seconds = time.perf_counter() - started
+        model = one.pop("model")
+        meta = catalog.read_metadata(one["spec"].key) if one["spec"].trained_here else None
+        quality = one["quality"]
+        name, value = one["secondary"]
+        result.rows.append({
+            "model": model_id, "source": "baseline" if model_id == KNESER_NEY else catalog.SOURCE_LABELS[one["spec"].source],
+            "parameters": sum(p.numel() for p in model.parameters()) if model is not None else None,
+            "size_mb": round(meta["size_bytes"] / 1e6, 1) if meta and model_id != KNESER_NEY else None,
+            "device / precision": f"cpu / {one['precision']}", "decoding": one["note"],
+            "metric": METRIC[task][0], "value": quality["value"], "low": quality["low"], "high": quality["high"],
+            "n": quality["n"], "secondary_metric": name, "secondary": value,
+            "latency_p50_ms": float(np.percentile(one["timings"], 50)),
+            "latency_p95_ms": float(np.percentile(one["timings"], 95)), "latency_repeats": repeats,
+            "throughput_per_s": one["throughput"], "peak_memory_mb": round(memory.peak_mb, 1),
+            "run_s": round(seconds, 2), "train_s": (meta or {}).get("train_seconds"), "seed": seed,
+            "versions": versions,
+        })  # fmt: skip
+        result.predictions[model_id] = one["outputs"]
+        measured[model_id] = one["per_item"]
+    _compare(result, measured, baseline or model_ids[0], seed)
+    progress(1.0, "done")
+    return result
+
+
+def _compare(result: BenchResult, measured: dict[str, np.ndarray], baseline: str, seed: int) -> None:
+    statistic = {"translation": lambda s: float(s[:, 0].mean()), "srl": _f1, "generation": _word_perplexity}[
+        result.task
+    ]
+    for row in result.rows:
+        value, low, high = _paired(statistic, measured[row["model"]], measured[baseline], seed=seed)
+        row.update({"baseline": baseline, "diff_vs_baseline": value, "diff_low": low, "diff_high": high,
+                    "tied_with_baseline": row["model"] == baseline or low <= 0 <= high})  # fmt: skip
