@@ -230,7 +230,7 @@ TRANSLATE_EN_ZH = ModelSpec(
     size_bytes=None,
     recipe="translate-en-zh",
     description=(
-        "A classroom model: a 2+2-layer BART-style encoder-decoder (about 1 M parameters) trained from scratch "
+        "A classroom model: a 2+2-layer BART-style encoder-decoder (0.8 M parameters) trained from scratch "
         "here on 10,000 sentence pairs that LM Lab generates from a controlled grammar. It translates that "
         "grammar's sentences well and anything else badly."
     ),

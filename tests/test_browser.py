@@ -182,6 +182,7 @@ def test_apply_two_pages_in_a_browser(server, page, translate_tiny_model, srl_ti
 
     page.goto(server + "/generate")
     _settle(page, "Text generation and next-token probabilities")
-    page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=90_000)
-    _settle(page, "Entropy")
+    # the next-token bars (the loss curve above them sits in a closed expander)
+    page.locator("[data-testid='stPlotlyChart'] >> visible=true").first.wait_for(timeout=90_000)
+    _settle(page, "Entropy — Transformer")
     _shot(page, "generate.png")

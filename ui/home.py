@@ -83,7 +83,8 @@ SECTIONS = [
         "Evaluate → Benchmark",
         "Models side by side on the same held-out examples: accuracy and macro-F1 with 95 % CIs, paired bootstrap "
         "and McNemar against a baseline, latency p50/p95 after warm-up, throughput, memory, int8/bf16 variants, "
-        "calibration, and the examples where models disagree.",
+        "calibration, and the examples where models disagree; translation (chrF), semantic roles (span F1) and "
+        "language models (perplexity per word, against a Kneser–Ney trigram) the same way.",
     ),
     (
         "Inspect → Attention",

@@ -72,7 +72,9 @@ def ngram_nll(ngram: KneserNey, token_ids: Sequence[int]) -> tuple[float, int]:
 
 
 def fit_ngram(tokenizer, texts: Sequence[str], order: int = 3) -> KneserNey:
-    sequences = [tokenizer(text)["input_ids"] for text in texts]
+    """The trigram on the same token stream the Transformer learns from: each text after a document boundary."""
+    start = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+    sequences = [start + tokenizer(text)["input_ids"] for text in texts]
     return KneserNey(order=order).fit(sequences, vocab_size=len(tokenizer))
 
 
