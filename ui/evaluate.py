@@ -152,7 +152,7 @@ def sequence_table(result: bench.BenchResult) -> None:
         return f"{scale * r[value]:.{digits}f} [{scale * r[lo]:.{digits}f}, {scale * r[hi]:.{digits}f}]"
 
     frame = pd.DataFrame([{
-        "model": r["model"], "source": r["source"], "parameters (M)": (r["parameters"] or 0) / 1e6,
+        "model": r["model"], "source": r["source"], "parameters (M)": r["parameters"] / 1e6 if r["parameters"] else None,
         "size (MB)": r["size_mb"], "device / precision": r["device / precision"], "decoding": r["decoding"],
         f"{unit} [95 % CI]": interval(r, "low", "high", "value"), "n": r["n"],
         r["secondary_metric"]: scale * r["secondary"] if r["secondary_metric"] == "precision" else r["secondary"],
