@@ -337,3 +337,16 @@ def test_cli_all_builds_every_missing_default_once(fresh_cache, monkeypatch, cap
     assert "keyword-tiny" in capsys.readouterr().out
     assert train.main(["--all"]) == 0
     assert "cached" in capsys.readouterr().out
+
+
+def test_conll_recipe_fails_cleanly_offline_and_publishes_nothing(fresh_cache):
+    from core.catalog import read_metadata
+    from core.training import jobs
+    from core.training.recipes import conll_srl_recipe
+
+    recipe = conll_srl_recipe(examples=100)
+    assert recipe.task == "srl" and recipe.dataset == "hub" and recipe.base == "minilm-l6"
+    with pytest.raises(CoreError, match="offline"):
+        jobs.run_here(recipe.key, recipe=recipe)
+    assert read_metadata(recipe.key) is None
+    assert jobs.status(recipe.key).state == "failed"

@@ -109,3 +109,10 @@ def test_inspect_shows_a_translation_models_attention(translate_tiny_model):
     assert any("Please enter some text" in e.value for e in at.error)
     at.segmented_control(key="inspect-architecture").set_value("Encoder").run()
     assert not at.exception and at.selectbox(key="inspect-model").value == "minilm-l6"
+
+
+def test_train_page_offers_conll_srl_only_online():
+    at = open_page("pages/train.py")
+    assert at.button(key="train-conll").disabled
+    assert any("needs internet" in c.value for c in at.caption)
+    assert any("conll2012_ontonotesv5" in m.value for m in at.markdown)

@@ -126,11 +126,15 @@ def quality(spec) -> None:
         if meta.get("loss_curve"):
             render.figure(charts.loss_curve(meta["loss_curve"]), key="srl-loss")
     with st.expander("Train on real SRL data (CoNLL-2012, online)", icon=":material/cloud_download:"):
+        from core.training.recipes import CONLL_DATASET
+
         st.markdown(
-            "The CoNLL-2012 (OntoNotes 5) frames are on the Hugging Face Hub as `ontonotes/conll2012_ontonotesv5`. "
-            "Each sentence there has `words` and, per predicate, `srl_frames` with BIO tags in the same PropBank "
-            "labels used here (ARG0, ARGM-TMP, …). With internet, run\n\n"
+            f"The CoNLL-2012 (OntoNotes 5) frames are on the Hugging Face Hub as `{CONLL_DATASET}`. Each sentence "
+            "there has `words` and, per predicate, `srl_frames` with BIO tags in the same PropBank labels used here "
+            "(ARG0, ARGM-TMP, …). With internet, start it from the **Train** page (*Translation, semantic roles, "
+            "text generation — and real SRL data*), or run\n\n"
             "```\npython -m core.train --name srl-conll --task srl --dataset hub "
-            "--hub-dataset ontonotes/conll2012_ontonotesv5/english_v4 --base minilm-l6\n```\n\n"
+            f"--hub-dataset {CONLL_DATASET} --set examples=4000\n```\n\n"
             "and the model appears in this page's picker. Offline, LM Lab cannot fetch it."
         )
+        st.page_link("pages/train.py", label="Open the Train page", icon=":material/model_training:")

@@ -211,12 +211,13 @@ def live(key: str) -> None:
 
 
 def runs() -> list[dict]:
-    """Every finished model in the cache with its card."""
+    """Every finished classifier in the cache with its card (translation, SRL and language models have their
+    own pages and metrics)."""
     found = []
     for spec in catalog.all_specs():
         if spec.trained_here:
             meta = catalog.read_metadata(spec.key)
-            if meta:
+            if meta and "accuracy" in meta.get("metrics", {}):
                 found.append(meta)
     return sorted(found, key=lambda meta: meta.get("created_at", ""), reverse=True)
 
@@ -295,6 +296,9 @@ def compare_runs(all_runs: list[dict]) -> None:
 
 def other_tasks() -> None:
     """Where the translation, role-labeling and language models are trained, and real SRL data from the Hub."""
+    from core import settings
+    from core.training.recipes import CONLL_DATASET, conll_srl_recipe
+
     with st.expander(
         "Translation, semantic roles, text generation — and real SRL data", icon=":material/info:"
     ):
@@ -302,11 +306,17 @@ def other_tasks() -> None:
             "This page trains classifiers. The models of the **Translate**, **Semantic roles** and **Generate** pages "
             "train from those pages (a *Train it now* button, one shared background job) or from the command line; "
             "`python -m core.train --all` builds every built-in model before a lesson.\n\n"
-            "**Semantic role labeling on real data (online).** The CoNLL-2012 (OntoNotes 5) frames are on the Hub "
-            "as `ontonotes/conll2012_ontonotesv5`: documents of sentences with `words` and, per predicate, "
-            "`srl_frames` holding BIO tags in PropBank's labels. LM Lab converts them into the same frames it "
-            "generates and fine-tunes MiniLM the same way:\n\n"
+            f"**Semantic role labeling on real data (online).** The CoNLL-2012 (OntoNotes 5) frames are on the Hub "
+            f"as `{CONLL_DATASET}`: documents of sentences with `words` and, per predicate, `srl_frames` holding "
+            "BIO tags in PropBank's labels. LM Lab converts them into the same frames it generates and fine-tunes "
+            "MiniLM the same way (4,000 sentences, 2 epochs); the model then appears in the Semantic roles page's "
+            "picker with its span F1 on the CoNLL test split. From the command line:\n\n"
             "```\npython -m core.train --name srl-conll --task srl --dataset hub \\\n"
-            "    --hub-dataset ontonotes/conll2012_ontonotesv5/english_v4 --set examples=4000\n```\n\n"
-            "The model then appears in the Semantic roles page's picker with its span F1 on the CoNLL test split."
+            f"    --hub-dataset {CONLL_DATASET} --set examples=4000\n```"
         )
+        mode = settings.current_mode()
+        if st.button("Fine-tune MiniLM on CoNLL-2012 now", key="train-conll", icon=":material/cloud_download:",
+                     disabled=not mode.online):  # fmt: skip
+            start(conll_srl_recipe())
+        if not mode.online:
+            st.caption(f":material/cloud_off: needs internet: LM Lab is offline ({mode.reason}).")
