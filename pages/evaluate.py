@@ -41,7 +41,9 @@ if not saved:
     st.stop()
 current = st.session_state.get("bench-run")
 index = saved.index(current) if current in saved else 0
-chosen = st.selectbox("Results of the run", saved, index=index, key="bench-shown")
+chosen = st.selectbox(
+    "Results of the run", saved, index=index, key="bench-shown", format_func=evaluate.run_label
+)
 try:
     result = bench.load(chosen)
 except CoreError as error:

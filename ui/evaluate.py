@@ -39,6 +39,17 @@ def choices(task: str) -> list[str]:
     return found + baselines
 
 
+@st.cache_data(show_spinner=False, max_entries=200)
+def run_label(run_id: str) -> str:
+    """A saved run as people read it: when, which task, how many models."""
+    try:
+        result = bench.load(run_id)
+    except CoreError:
+        return f"{run_id} (damaged)"
+    when = result.created_at[:16].replace("T", " ")
+    return f"{when} · {TASK_LABELS.get(result.task, result.task)} · {len(result.rows)} model(s)"
+
+
 def start(task: str, models: list[str], baseline: str | None, repeats: int) -> None:
     try:
         st.session_state["bench-job"] = bench_jobs.start(task, models, baseline, repeats)
