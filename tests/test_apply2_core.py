@@ -8,8 +8,8 @@ import random
 import numpy as np
 import pytest
 
+from core.data import conll2012, translation
 from core.data import srl as srl_data
-from core.data import translation
 from core.errors import CoreError, InputError
 
 
@@ -309,7 +309,7 @@ def test_conll2012_rows_become_frames_and_malformed_frames_are_skipped():
             ]
         }
     ]
-    sentences = srl_data.from_conll2012(documents, limit=10)
+    sentences = conll2012.from_conll2012(documents, limit=10)
     assert len(sentences) == 1 and len(sentences[0].frames) == 1
     frame = sentences[0].frames[0]
     assert frame.predicate == 2 and frame.spans() == [("ARG1", 0, 1), ("V", 2, 2), ("ARGM-LOC", 3, 5)]
@@ -319,7 +319,7 @@ def test_conll2012_needs_the_hub_and_the_cli_says_how(capsys):
     from core import train
 
     with pytest.raises(CoreError, match="offline"):
-        srl_data.hub_corpus("ontonotes/conll2012_ontonotesv5/english_v4")
+        conll2012.hub_corpus("ontonotes/conll2012_ontonotesv5/english_v4")
     assert train.main(["--name", "srl-x", "--task", "srl", "--dataset", "polarity"]) == 2
     assert "--dataset hub" in capsys.readouterr().err
 

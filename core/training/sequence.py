@@ -159,13 +159,14 @@ def _srl(recipe: Recipe, folder: Path, report: Report, should_stop) -> dict:
     import torch
     from transformers import DataCollatorForTokenClassification
 
+    from core.data import conll2012
     from core.data import srl as srl_data
     from core.tasks.srl import SrlLabeler, encode_frame, span_scores
     from core.training.prepare import base_model
 
     if recipe.dataset == "hub":
         report({"phase": "loading data", "message": f"downloading {recipe.hub_dataset} from the Hub"})
-        data = srl_data.hub_corpus(recipe.hub_dataset, train_size=recipe.examples or 4000)
+        data = conll2012.hub_corpus(recipe.hub_dataset, train_size=recipe.examples or 4000)
         found = {
             tag for sentence in data.train + data.test for frame in sentence.frames for tag in frame.tags
         }
