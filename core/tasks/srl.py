@@ -32,43 +32,40 @@ def split_words(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
-def encode_frame(tokenizer, words: Sequence[str], predicate: int, tags: Sequence[str] | None = None,
-                 label_ids: dict[str, int] | None = None, max_length: int = MAX_TOKENS) -> dict:  # fmt: skip
-    """Token ids, mask, predicate indicator and (when ``tags`` are given) one label per first word piece."""
+def _encode(tokenizer, words: Sequence[str], predicate: int, max_length: int) -> tuple[dict, list, list]:
+    """Ids, mask and predicate indicator of ``[CLS] words [SEP] predicate [SEP]``, with each token's word
+    and sequence index."""
     encoded = tokenizer(list(words), [words[predicate]], is_split_into_words=True, truncation="only_first",
                         max_length=max_length)  # fmt: skip
-    word_ids = encoded.word_ids()
-    sequence_ids = encoded.sequence_ids()
+    word_ids, sequence_ids = encoded.word_ids(), encoded.sequence_ids()
     token_types = [
         1 if sequence == 1 or (sequence == 0 and word == predicate) else 0
         for word, sequence in zip(word_ids, sequence_ids, strict=True)
     ]
-    row = {
-        "input_ids": encoded["input_ids"],
-        "attention_mask": encoded["attention_mask"],
-        "token_type_ids": token_types,
-    }
-    if tags is not None:
-        labels, previous = [], None
-        for word, sequence in zip(word_ids, sequence_ids, strict=True):
-            first_piece = sequence == 0 and word is not None and word != previous
-            labels.append(label_ids[tags[word]] if first_piece else -100)
-            previous = word if sequence == 0 else None
-        row["labels"] = labels
-    return row
+    row = {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"], "token_type_ids": token_types}  # fmt: skip
+    return row, word_ids, sequence_ids
 
 
-def first_pieces(
-    tokenizer, words: Sequence[str], predicate: int, max_length: int = MAX_TOKENS
-) -> list[int | None]:
-    """For each word, the index of its first word piece in ``encode_frame``'s output (None if cut off)."""
-    encoded = tokenizer(list(words), [words[predicate]], is_split_into_words=True, truncation="only_first",
-                        max_length=max_length)  # fmt: skip
-    found: list[int | None] = [None] * len(words)
-    for index, (word, sequence) in enumerate(zip(encoded.word_ids(), encoded.sequence_ids(), strict=True)):
+def _first_pieces(word_ids: list, sequence_ids: list, n_words: int) -> list[int | None]:
+    """For each word of the sentence, the index of its first word piece (None if truncation cut it off)."""
+    found: list[int | None] = [None] * n_words
+    for index, (word, sequence) in enumerate(zip(word_ids, sequence_ids, strict=True)):
         if sequence == 0 and word is not None and found[word] is None:
             found[word] = index
     return found
+
+
+def encode_frame(tokenizer, words: Sequence[str], predicate: int, tags: Sequence[str] | None = None,
+                 label_ids: dict[str, int] | None = None, max_length: int = MAX_TOKENS) -> dict:  # fmt: skip
+    """Token ids, mask, predicate indicator and (when ``tags`` are given) one label per first word piece."""
+    row, word_ids, sequence_ids = _encode(tokenizer, words, predicate, max_length)
+    if tags is not None:
+        labels = [-100] * len(word_ids)
+        for word, piece in enumerate(_first_pieces(word_ids, sequence_ids, len(words))):
+            if piece is not None:
+                labels[piece] = label_ids[tags[word]]
+        row["labels"] = labels
+    return row
 
 
 def repair_bio(tags: list[str]) -> list[str]:
@@ -126,8 +123,8 @@ class SrlLabeler:
 
         frames, truncated = [], False
         for predicate in predicates:
-            row = encode_frame(self.tokenizer, words, predicate)
-            pieces = first_pieces(self.tokenizer, words, predicate)
+            row, word_ids, sequence_ids = _encode(self.tokenizer, words, predicate, MAX_TOKENS)
+            pieces = _first_pieces(word_ids, sequence_ids, len(words))
             truncated = truncated or any(piece is None for piece in pieces)
             batch = {name: torch.tensor([values]) for name, values in row.items()}
             with torch.no_grad():
