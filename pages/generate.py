@@ -26,7 +26,13 @@ next_tab, sample_tab, score_tab, compare_tab = st.tabs(
     ["Next token", "Generate", "Score a sentence", "Compare two"]
 )
 with next_tab:
-    st.pills("Prompts", generate.PROMPTS, key="generate-example", on_change=generate.use_prompt)
+    st.pills(
+        "Prompts",
+        generate.PROMPTS,
+        key="generate-example",
+        on_change=scenario.copy_example,
+        args=("generate-example", "generate-prompt"),
+    )
     prompt = st.text_input("Prompt", key="generate-prompt")
     k = st.slider("Show the top k tokens", 3, 25, 10, key="generate-k")
     if ready:

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import jobs, models, sentiment
+from ui import jobs, models, scenario, sentiment
 from ui.runtime import through_router
 
 through_router()  # before anything is drawn
@@ -22,7 +22,8 @@ st.pills(
     "Examples",
     sentiment.EXAMPLES,
     key="sentiment-example",
-    on_change=sentiment.use_example,
+    on_change=scenario.copy_example,
+    args=("sentiment-example", "sentiment-text"),
     help="Click one to put it in the box.",
 )
 text = st.text_area(

@@ -20,7 +20,13 @@ if spec.trained_here:
     jobs.panel(spec.key, title=spec.title)
 if "srl-text" not in st.session_state:
     st.session_state["srl-text"] = st.query_params.get("text", srl.EXAMPLES[0])
-st.pills("Examples", srl.EXAMPLES, key="srl-example", on_change=srl.use_example)
+st.pills(
+    "Examples",
+    srl.EXAMPLES,
+    key="srl-example",
+    on_change=scenario.copy_example,
+    args=("srl-example", "srl-text"),
+)
 text = st.text_area("Sentence", key="srl-text", height=80)
 predicates = srl.predicate_choice(text)
 if st.button("Label roles", key="srl-run", type="primary", disabled=not ready):

@@ -18,7 +18,13 @@ mode = st.segmented_control("Mode", ["Trained classifier", "Zero-shot (your labe
                             key="topic-mode", required=True)  # fmt: skip
 if "topic-text" not in st.session_state:
     st.session_state["topic-text"] = st.query_params.get("text", topic.EXAMPLES[0])
-st.pills("Examples", topic.EXAMPLES, key="topic-example", on_change=topic.use_example)
+st.pills(
+    "Examples",
+    topic.EXAMPLES,
+    key="topic-example",
+    on_change=scenario.copy_example,
+    args=("topic-example", "topic-text"),
+)
 text = st.text_area("Your text", key="topic-text", height=120)
 
 if mode == "Trained classifier":

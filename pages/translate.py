@@ -20,7 +20,13 @@ if spec.trained_here:
     jobs.panel(spec.key, title=spec.title)
 if "translate-text" not in st.session_state:
     st.session_state["translate-text"] = st.query_params.get("text", translate.EXAMPLES[0])
-st.pills("Examples", translate.EXAMPLES, key="translate-example", on_change=translate.use_example)
+st.pills(
+    "Examples",
+    translate.EXAMPLES,
+    key="translate-example",
+    on_change=scenario.copy_example,
+    args=("translate-example", "translate-text"),
+)
 text = st.text_area("English sentence", key="translate-text", height=80)
 left, right = st.columns([1, 2])
 decoding = left.segmented_control("Decoding", ["Greedy", "Beam search"], default="Greedy", key="translate-decoding",

@@ -19,12 +19,6 @@ PROMPTS = [
 SENTENCE = "The Prime Minister said the government would not change its policy."
 
 
-def use_prompt() -> None:
-    chosen = st.session_state.get("generate-example")
-    if chosen:
-        st.session_state["generate-prompt"] = chosen
-
-
 def _model(spec):
     try:
         return models.task_model(spec)

@@ -32,3 +32,10 @@ def ensure_ready(spec: ModelSpec, *, fallback: str = "another model") -> bool:
     else:
         st.warning(f"{spec.title}: {state.reason}.", icon=":material/cloud_off:")
     return False
+
+
+def copy_example(example_key: str, text_key: str) -> None:
+    """``on_change`` of a row of example pills: put the chosen example in the text box."""
+    chosen = st.session_state.get(example_key)
+    if chosen:
+        st.session_state[text_key] = chosen

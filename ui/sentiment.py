@@ -18,12 +18,6 @@ EXAMPLES = [
 ]
 
 
-def use_example() -> None:
-    chosen = st.session_state.get("sentiment-example")
-    if chosen:
-        st.session_state["sentiment-text"] = chosen
-
-
 def _prefill_from_query() -> None:
     """``?text=…`` opens the page with that text in the box (links from other pages)."""
     if "sentiment-text" not in st.session_state:

@@ -23,12 +23,6 @@ EXAMPLES = [
 ]
 
 
-def use_example() -> None:
-    chosen = st.session_state.get("srl-example")
-    if chosen:
-        st.session_state["srl-text"] = chosen
-
-
 def predicate_choice(text: str) -> list[int] | None:
     """A multiselect of the sentence's words, pre-filled with the likely verbs; None when the text is unusable."""
     from core.tasks.srl import split_words, suggest_predicates

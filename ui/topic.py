@@ -16,12 +16,6 @@ EXAMPLES = [
 ]
 
 
-def use_example() -> None:
-    chosen = st.session_state.get("topic-example")
-    if chosen:
-        st.session_state["topic-text"] = chosen
-
-
 def zero_shot_classifier():
     from core.tasks.zero_shot import ZeroShotClassifier
 

@@ -22,12 +22,6 @@ EXAMPLES = [
 ]
 
 
-def use_example() -> None:
-    chosen = st.session_state.get("translate-example")
-    if chosen:
-        st.session_state["translate-text"] = chosen
-
-
 def translate(spec, text: str, beams: int) -> None:
     try:
         translator = models.task_model(spec)
