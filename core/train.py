@@ -37,7 +37,7 @@ def _custom_recipe(args, overrides: dict):
     from pathlib import Path
 
     from core.data import uploads
-    from core.training.recipes import Recipe
+    from core.training.recipes import TINY_BERT, Recipe
 
     if not args.dataset:
         raise CoreError("--name needs --dataset (polarity, newsgroups, csv or hub).")
@@ -73,14 +73,7 @@ def _custom_recipe(args, overrides: dict):
         label_column=args.label_column,
         hub_dataset=args.hub_dataset,
         hub_model=args.hub_model,
-        scratch={
-            "hidden_size": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "intermediate_size": 128,
-        }
-        if args.base == "scratch"
-        else {},
+        scratch=TINY_BERT if args.base == "scratch" else {},
     )
     return recipe.with_overrides(overrides) if overrides else recipe.validated()
 

@@ -121,6 +121,9 @@ def _convert(current, value, name: str):
     return type(current)(value)
 
 
+# The random BERT every "tiny" model starts from: 2 layers of width 64, trained in seconds.
+TINY_BERT = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128}
+
 # The built-in recipes train on their whole training split (validation_fraction=0), as measured in the
 # README; runs started from the Train page hold 15 % back for validation curves and early stopping.
 RECIPES: dict[str, Recipe] = {
@@ -151,12 +154,7 @@ RECIPES: dict[str, Recipe] = {
             epochs=10,
             learning_rate=1e-3,
             batch_size=16,
-            scratch={
-                "hidden_size": 64,
-                "num_hidden_layers": 2,
-                "num_attention_heads": 2,
-                "intermediate_size": 128,
-            },
+            scratch=TINY_BERT,
             description="A 2-layer BERT with random initial weights, trained on 150 polarity sentences.",
             validation_fraction=0.0,
         ),
@@ -184,12 +182,7 @@ RECIPES: dict[str, Recipe] = {
             epochs=10,
             learning_rate=1e-3,
             batch_size=16,
-            scratch={
-                "hidden_size": 64,
-                "num_hidden_layers": 2,
-                "num_attention_heads": 2,
-                "intermediate_size": 128,
-            },
+            scratch=TINY_BERT,
             description="A 2-layer BERT with random initial weights, trained on 149 newsgroup posts.",
             validation_fraction=0.0,
         ),
@@ -202,12 +195,7 @@ RECIPES: dict[str, Recipe] = {
             epochs=4,
             learning_rate=2e-3,
             batch_size=32,
-            scratch={
-                "hidden_size": 64,
-                "num_hidden_layers": 2,
-                "num_attention_heads": 2,
-                "intermediate_size": 128,
-            },
+            scratch=TINY_BERT,
             description="Generated sentences in which one word ('great' or 'awful') decides the label: "
             "a model whose right answer for attributions is known.",
             validation_fraction=0.0,
