@@ -11,7 +11,7 @@ import numpy as np
 from core import catalog, loading
 from core.catalog import ModelSpec
 from core.errors import CoreError, ModelUnavailableError
-from core.tasks.inputs import check_text
+from core.tasks.inputs import check_text, inference_gate
 from core.transformer.bert_layer import head_statistics
 
 
@@ -60,7 +60,7 @@ class AttentionModel:
 
         cleaned = check_text(text)
         pair = check_text(text_pair) if text_pair else None
-        with self.lock:
+        with self.lock, inference_gate():
             full = len(self.tokenizer(cleaned, pair)["input_ids"])
             batch = self.tokenizer(
                 cleaned, pair, truncation=True, max_length=self.max_tokens, return_tensors="pt"

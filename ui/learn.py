@@ -8,6 +8,7 @@ import streamlit as st
 
 from core import catalog
 from core.errors import CoreError
+from core.tasks.inputs import inference_gate
 
 
 def minilm():
@@ -29,7 +30,7 @@ def head_steps(text: str, layer: int, head: int, causal: bool):
 
     shared = minilm()
     cleaned = _checked(text)
-    with shared.lock:
+    with shared.lock, inference_gate():
         return explain.minilm_head(shared.model, shared.tokenizer, cleaned, layer, head, causal)
 
 
@@ -56,7 +57,7 @@ def layer_report(text: str, layer: int):
 
     shared = minilm()
     cleaned = _checked(text)
-    with shared.lock:
+    with shared.lock, inference_gate():
         return recompute_layer(shared.model, shared.tokenizer, cleaned, layer)
 
 

@@ -89,7 +89,7 @@ class TransformerClassifier:
         return results
 
     def predict_batch(self, texts: list[str]) -> list[ClassificationResult]:
-        with inference_gate(), self._lock:
+        with self._lock, inference_gate():
             started = time.perf_counter()
             batch, full_lengths = self.preprocess(texts)
             logits = self.forward(batch)

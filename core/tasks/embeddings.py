@@ -27,7 +27,7 @@ class SentenceEncoder:
         """Unit-length embeddings, one row per text.  # (N, 384)"""
         torch = self._torch
         rows = []
-        with inference_gate(), self._lock:
+        with self._lock, inference_gate():
             for start in range(0, len(texts), batch_size):
                 batch = self.tokenizer(
                     texts[start : start + batch_size],

@@ -177,7 +177,7 @@ class LanguageModel:
     def next_tokens(self, text: str, k: int = 10) -> dict:
         """Top-k next tokens under the Transformer and under the n-gram model, with the entropy of each."""
         ids = self._ids(text, allow_empty=True)
-        with inference_gate(), self._lock:
+        with self._lock, inference_gate():
             started = time.perf_counter()
             probs = self._distribution(ids)
             latency = 1000 * (time.perf_counter() - started)
@@ -209,7 +209,7 @@ class LanguageModel:
         rng = np.random.default_rng(seed)
         steps = []
         end = self.tokenizer.eos_token_id
-        with inference_gate(), self._lock:
+        with self._lock, inference_gate():
             started = time.perf_counter()
             for _ in range(max_new_tokens):
                 probs = self.ngram.distribution(ids) if use_ngram else self._distribution(ids)
@@ -234,7 +234,7 @@ class LanguageModel:
         ids = self._ids(text)
         if len(ids) < 2:
             raise InputError("Score needs at least one token of text.")
-        with inference_gate(), self._lock, torch.no_grad():
+        with self._lock, inference_gate(), torch.no_grad():
             logits = self.model(torch.tensor([ids[-self.context :]])).logits[0].float()
         logprobs = torch.log_softmax(logits, dim=-1)
         window = ids[-self.context :]

@@ -39,14 +39,68 @@ def check_text(text: str, *, max_chars: int | None = None) -> str:
     return cleaned
 
 
-_gate: threading.BoundedSemaphore | None = None
+class Gate:
+    """A process-wide cap on forward passes running at once, served first come, first served.
+
+    Callers take their model's own lock *before* a slot (``with model_lock, inference_gate():``):
+    a request waiting for a busy model then holds no slot, so a slow call on one model never
+    keeps another model's requests waiting. ``waiting`` and ``running`` tell a page how many
+    requests are ahead of a new one.
+    """
+
+    def __init__(self, slots: int):
+        self.slots = max(1, int(slots))
+        self._condition = threading.Condition()
+        self._running = 0
+        self._tickets = 0  # the next ticket to hand out
+        self._serving = 0  # the lowest ticket not yet admitted
+
+    @property
+    def running(self) -> int:
+        return self._running
+
+    @property
+    def waiting(self) -> int:
+        return self._tickets - self._serving
+
+    def ahead(self) -> int:
+        """Requests a new caller would find in front of it (running beyond the free slots, plus waiting)."""
+        with self._condition:
+            return max(0, self._running + self.waiting - self.slots + 1)
+
+    def acquire(self) -> None:
+        """Wait for a slot; callers are admitted in the order they arrived."""
+        with self._condition:
+            ticket = self._tickets
+            self._tickets += 1
+            self._condition.wait_for(lambda: self._serving == ticket and self._running < self.slots)
+            self._serving += 1
+            self._running += 1
+            self._condition.notify_all()
+
+    def release(self) -> None:
+        with self._condition:
+            if self._running <= 0:
+                raise RuntimeError("Gate released more often than acquired.")
+            self._running -= 1
+            self._condition.notify_all()
+
+    def __enter__(self) -> Gate:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+_gate: Gate | None = None
 _gate_lock = threading.Lock()
 
 
-def inference_gate() -> threading.BoundedSemaphore:
-    """A process-wide cap on forward passes running at once (``Limits.max_concurrent_inferences``)."""
+def inference_gate() -> Gate:
+    """The process-wide gate (``Limits.max_concurrent_inferences`` slots), created on first use."""
     global _gate
     with _gate_lock:
         if _gate is None:
-            _gate = threading.BoundedSemaphore(settings.limits().max_concurrent_inferences)
+            _gate = Gate(settings.limits().max_concurrent_inferences)
         return _gate

@@ -157,7 +157,7 @@ class SrlLabeler:
             raise InputError(
                 "No predicate (verb) was found or chosen: pick the verb(s) whose roles you want."
             )
-        with inference_gate(), self._lock:
+        with self._lock, inference_gate():
             started = time.perf_counter()
             frames, truncated = self.label_words(words, predicates)
             latency = 1000 * (time.perf_counter() - started)

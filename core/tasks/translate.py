@@ -79,7 +79,7 @@ class Translator:
         if not 1 <= beams <= 8:
             raise ValueError("beams must be 1–8")
         full = self.tokenizer(text, truncation=False)["input_ids"]
-        with inference_gate(), self._lock:
+        with self._lock, inference_gate():
             started = time.perf_counter()
             encoded = self.tokenizer(
                 text, truncation=True, max_length=self.max_source, return_tensors="pt",
@@ -131,7 +131,7 @@ class Translator:
         import torch
 
         found: list[str] = []
-        with inference_gate(), self._lock:
+        with self._lock, inference_gate():
             for start in range(0, len(texts), batch_size):
                 encoded = self.tokenizer(
                     texts[start : start + batch_size], truncation=True, max_length=self.max_source,
