@@ -82,9 +82,33 @@ def read_metadata(key: str) -> dict | None:
     """The metadata of a finished cache entry, or None when there is no complete entry."""
     path = cache_entry_dir(key) / "metadata.json"
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return data if isinstance(data, dict) else None  # a JSON list or number is no model card
+
+
+def _spec_from_metadata(name: str, meta: dict) -> ModelSpec | None:
+    """A cache entry's spec, or None when its metadata is malformed (one bad file never breaks a page)."""
+    task, labels, size = meta.get("task"), meta.get("labels", ()), meta.get("size_bytes")
+    if not isinstance(task, str) or not task:
+        return None
+    if not isinstance(labels, (list, tuple)) or not all(isinstance(label, str) for label in labels):
+        return None
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
+        size = None
+    return ModelSpec(
+        key=name,
+        title=str(meta.get("title", name))[:200],
+        task=task,
+        source=TRAINED,
+        kind="transformers",
+        location=name,
+        license=str(meta.get("license", "trained here"))[:200],
+        size_bytes=size,
+        labels=tuple(labels),
+        description=str(meta.get("description", "Trained on this machine."))[:2000],
+    )
 
 
 def trained_specs() -> list[ModelSpec]:
@@ -95,22 +119,9 @@ def trained_specs() -> list[ModelSpec]:
         if entry.name.startswith(".") or entry.name in static_keys or not _KEY_PATTERN.fullmatch(entry.name):
             continue
         meta = read_metadata(entry.name)
-        if not meta or "task" not in meta:
-            continue
-        found.append(
-            ModelSpec(
-                key=entry.name,
-                title=str(meta.get("title", entry.name)),
-                task=str(meta["task"]),
-                source=TRAINED,
-                kind="transformers",
-                location=entry.name,
-                license=str(meta.get("license", "trained here")),
-                size_bytes=meta.get("size_bytes"),
-                labels=tuple(meta.get("labels", ())),
-                description=str(meta.get("description", "Trained on this machine.")),
-            )
-        )
+        spec = _spec_from_metadata(entry.name, meta) if meta else None
+        if spec is not None:
+            found.append(spec)
     return found
 
 
