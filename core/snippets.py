@@ -45,7 +45,7 @@ def zero_shot(text: str, labels: list[str], template: str) -> str:
         '    mask = batch["attention_mask"].unsqueeze(-1).float()\n'
         "    return torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1)\n\n"
         f"labels = {labels!r}\n"
-        f"vectors = embed([{text[:300]!r}] + [{template!r}.format(label=l) for l in labels])\n"
+        f"vectors = embed([{text[:300]!r}] + [{template!r}.replace('{{label}}', l) for l in labels])\n"
         "similarities = vectors[1:] @ vectors[0]\n"
         "print(dict(zip(labels, similarities.tolist())))\n"
     )

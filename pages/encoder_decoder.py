@@ -5,7 +5,7 @@ import streamlit as st
 
 from core.errors import CoreError
 from core.viz import heatmaps
-from ui import learn, render
+from ui import learn, render, safe
 from ui.runtime import through_router
 
 through_router()
@@ -30,7 +30,7 @@ seed = d.number_input("seed", 0, 9999, 0, key="ed-seed")
 try:
     walk = learn.walkthrough(source, target, d_model, n_heads, n_pad, int(seed))
 except (CoreError, ValueError) as error:
-    st.error(str(error))
+    safe.error(error)
     st.stop()
 
 st.subheader("The masks")

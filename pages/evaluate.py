@@ -4,7 +4,7 @@ import streamlit as st
 
 from core.bench import run as bench
 from core.errors import CoreError
-from ui import evaluate
+from ui import evaluate, safe
 from ui.runtime import through_router
 
 through_router()
@@ -33,7 +33,7 @@ if st.button("Run the benchmark", key="bench-run-button", type="primary", disabl
     evaluate.start(task, models, baseline if baseline in models else None, repeats)
 evaluate.watch()
 if st.session_state.get("bench-error"):
-    st.error(st.session_state.pop("bench-error"))
+    safe.error(st.session_state.pop("bench-error"))
 
 saved = bench.saved_runs()
 if not saved:
@@ -47,7 +47,7 @@ chosen = st.selectbox(
 try:
     result = bench.load(chosen)
 except CoreError as error:
-    st.error(str(error))
+    safe.error(error)
     st.stop()
 st.caption(
     f"Task {result.task} · {result.dataset} · {len(result.texts)} held-out examples · run {result.created_at}"

@@ -9,7 +9,7 @@ from core.attention import compare, rollout, statistics_by_layer
 from core.errors import CoreError
 from core.viz import bertviz_html, heatmaps
 from ui import inspect as inspect_ui
-from ui import render
+from ui import render, safe
 from ui.runtime import through_router
 
 through_router()
@@ -37,7 +37,7 @@ if not catalog.availability(spec).ready:
 try:
     full = inspect_ui.attention_model(spec).attend(text, text_b)
 except CoreError as error:
-    st.error(str(error))
+    safe.error(error)
     st.stop()
 
 n_layers, n_heads, n_tokens = full.weights.shape[0], full.weights.shape[1], len(full.tokens)
@@ -116,7 +116,7 @@ with views[6]:
             second = inspect_ui.attention_model(other).attend(text, text_b)
             distance = compare(full, second)
         except CoreError as error:
-            st.error(str(error))
+            safe.error(error)
         else:
             layer_most, head_most = np.unravel_index(np.argmax(distance), distance.shape)
             render.figure(

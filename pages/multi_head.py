@@ -5,7 +5,7 @@ import streamlit as st
 
 from core.errors import CoreError
 from core.viz import heatmaps
-from ui import learn, render
+from ui import learn, render, safe
 from ui.runtime import through_router
 
 through_router()
@@ -25,7 +25,7 @@ layer = st.slider("Layer", 0, 5, 2, key="mha-layer")
 try:
     report = learn.layer_report(text, layer)
 except (CoreError, ValueError) as error:
-    st.error(str(error))
+    safe.error(error)
     st.stop()
 
 left, right = st.columns(2)

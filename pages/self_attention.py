@@ -4,7 +4,7 @@ import streamlit as st
 
 from core.errors import CoreError
 from core.viz import heatmaps
-from ui import learn, render
+from ui import learn, render, safe
 from ui.runtime import through_router
 
 through_router()
@@ -41,7 +41,7 @@ try:
         head = right.slider("Head", 0, 11, 0, key="attn-head")
         steps = learn.head_steps(text, layer, head, causal)
 except (CoreError, ValueError) as error:
-    st.error(str(error))
+    safe.error(error)
     st.stop()
 
 tokens = steps.tokens

@@ -3,8 +3,10 @@ baseline, and abstractive Hub models when online."""
 
 import streamlit as st
 
+from core import settings
 from core.errors import CoreError
 from core.tasks import summarize
+from ui import safe
 from ui import summarize as summarize_ui
 from ui.runtime import through_router
 
@@ -30,13 +32,18 @@ diversity = middle.slider("Redundancy penalty (MMR)", 0.0, 1.0, 0.3, 0.05, key="
                           help="0: pick by centrality only; higher: avoid sentences similar to ones already chosen.")  # fmt: skip
 method = right.segmented_control("Method", ["TextRank + MMR", "Lead (baseline)"], default="TextRank + MMR",
                                  key="sum-method", required=True)  # fmt: skip
+st.caption(
+    f"Up to {settings.limits().max_chars:,} characters and {summarize.MAX_SENTENCES} sentences. "
+    "Press **Summarize** to embed the sentences; afterwards the sliders re-pick at once."
+)
+clicked = st.button("Summarize", key="sum-run", type="primary", icon=":material/summarize:")
 try:
-    if method == "TextRank + MMR":
-        result = summarize.extractive(summarize_ui.encoder(), text, budget_words=budget, diversity=diversity)
-    else:
-        result = summarize.lead(text, budget_words=budget)
+    result = summarize_ui.summary(text, method, budget, diversity, clicked=clicked)
 except CoreError as error:
-    st.error(str(error))
+    safe.error(error)
+    st.stop()
+if result is None:
+    st.info("Press **Summarize** to summarize the text in the box.", icon=":material/summarize:")
     st.stop()
 summarize_ui.show(result, key="extractive" if method == "TextRank + MMR" else "lead")
 summarize_ui.abstractive_section(text, result.summary)

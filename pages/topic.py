@@ -38,9 +38,15 @@ if mode == "Trained classifier":
 else:
     left, right = st.columns([2, 1])
     labels = left.text_input(
-        "Candidate labels, comma-separated", "space, religion, sports, politics", key="topic-labels"
+        "Candidate labels, comma-separated (2 to 12, each up to 60 characters)",
+        "space, religion, sports, politics",
+        key="topic-labels",
+        max_chars=1000,
     )
-    template = right.text_input("Label template", "This text is about {label}.", key="topic-template")
+    template = right.text_input(
+        "Label template", "This text is about {label}.", key="topic-template", max_chars=200,
+        help="Must contain {label} once; no other braces.",
+    )  # fmt: skip
     method = topic.zero_shot_method()
     blocked = method == "nli" and not catalog.availability(catalog.BART_MNLI).ready
     if st.button("Classify", key="topic-zs-run", type="primary", disabled=blocked):

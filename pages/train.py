@@ -6,7 +6,7 @@ from core.catalog import validate_key
 from core.errors import CoreError
 from core.training import jobs as core_jobs
 from core.training.recipes import Recipe
-from ui import train
+from ui import safe, train
 from ui.runtime import through_router
 
 through_router()
@@ -45,7 +45,7 @@ try:
     recipe = Recipe(key=validate_key(name), title=name, task=task, description=f"Trained on the Train page ({name}).",
                     **data_fields, **arch_fields, **hyper).validated()  # fmt: skip
 except (CoreError, TypeError) as error:
-    st.error(str(error))
+    safe.error(error)
     st.stop()
 
 with st.expander("Data as the model sees it", expanded=True, icon=":material/table_view:"):

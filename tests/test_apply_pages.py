@@ -55,6 +55,8 @@ def test_sentiment_explanation_and_what_if(tiny_model):
 
 def test_summarizeopen_page():
     at = open_page("pages/summarize.py")
+    assert not at.metric and any("Press **Summarize**" in i.value for i in at.info)  # nothing runs unasked
+    at.button(key="sum-run").click().run()
     assert any(m.label == "Compression" for m in at.metric)
     at.slider(key="sum-budget").set_value(100).run()
     words = next(m.value for m in at.metric if m.label == "Words")
@@ -63,5 +65,7 @@ def test_summarizeopen_page():
     at.selectbox(key="sum-example").set_value(4).run()
     assert not at.exception
     assert any("needs internet" in i.value for i in at.info)  # abstractive models are greyed out offline
+    at.segmented_control(key="sum-method").set_value("TextRank + MMR").run()
     at.text_area(key="sum-text").input("Only one sentence here").run()
+    at.button(key="sum-run").click().run()
     assert any("at least two sentences" in e.value for e in at.error)

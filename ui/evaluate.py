@@ -17,7 +17,7 @@ from core.bench import sequence as sequence_bench
 from core.bench.stats import confusion, expected_calibration_error, per_class
 from core.errors import CoreError
 from core.viz import charts, heatmaps
-from ui import render
+from ui import render, safe
 
 SEQUENCE_TASKS = sequence_bench.TASKS
 TASK_LABELS = {"sentiment": "sentiment", "topic": "topic", "translation": "translation (chrF)",
@@ -54,7 +54,7 @@ def start(task: str, models: list[str], baseline: str | None, repeats: int) -> N
     try:
         st.session_state["bench-job"] = bench_jobs.start(task, models, baseline, repeats)
     except CoreError as error:
-        st.error(str(error))
+        safe.error(error)
 
 
 @st.fragment(run_every=1.0)

@@ -8,7 +8,7 @@ import streamlit as st
 from core import catalog, snippets
 from core.errors import CoreError
 from core.viz import charts
-from ui import models, render
+from ui import models, render, safe
 
 PROMPTS = [
     "The Prime Minister said",
@@ -23,7 +23,7 @@ def _model(spec):
     try:
         return models.task_model(spec)
     except CoreError as error:
-        st.error(str(error))
+        safe.error(error)
         return None
 
 
@@ -64,7 +64,7 @@ def next_token(spec, prompt: str, k: int) -> None:
     try:
         found = model.next_tokens(prompt, k=k)
     except CoreError as error:
-        st.error(str(error))
+        safe.error(error)
         return
     render.figure(charts.next_token_bars({"Transformer": found["transformer"], "Kneser–Ney trigram": found["ngram"]}),
                   key="generate-next")  # fmt: skip
@@ -94,7 +94,7 @@ def generate(spec, prompt: str, options: dict) -> None:
     try:
         result = model.generate(prompt, **options)
     except CoreError as error:
-        st.error(str(error))
+        safe.error(error)
         return
     st.session_state["generate-result"] = (spec.key, result, options)
 
@@ -126,7 +126,7 @@ def score(spec, text: str) -> None:
     try:
         found = model.score(text)
     except CoreError as error:
-        st.error(str(error))
+        safe.error(error)
         return
     left, right = st.columns(2)
     left.metric("Transformer", f"perplexity {found.perplexity:.1f}", f"log P = {found.logprob:.1f} nats",
@@ -153,7 +153,7 @@ def compare(spec, first: str, second: str) -> None:
         try:
             found = model.score(text)
         except CoreError as error:
-            st.error(f"Sentence {name}: {error}")
+            safe.error(f"Sentence {name}: {error}")
             return
         rows.append({"sentence": name, "text": text, "tokens": len(found.tokens),
                      "Transformer log P": round(found.logprob, 2), "Transformer perplexity": round(found.perplexity, 1),

@@ -6,6 +6,7 @@ import streamlit as st
 
 from core import catalog
 from core.catalog import ModelSpec
+from ui import safe
 
 
 # Two attention models at once (the compare mode); each MiniLM-sized one takes ~100 MB.
@@ -70,7 +71,7 @@ def translation_views() -> None:
     try:
         result = models.task_model(spec).translate(text)
     except CoreError as error:
-        st.error(str(error))
+        safe.error(error)
         return
     st.markdown(f"**{result.source}** → **{result.text}**")
     target = result.target_tokens[: result.cross_attentions.shape[2]]

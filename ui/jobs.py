@@ -11,6 +11,7 @@ import streamlit as st
 
 from core.errors import CoreError
 from core.training import jobs
+from ui import safe
 
 
 def _eta(seconds: float | None) -> str:
@@ -26,7 +27,7 @@ def start(key: str) -> None:
     try:
         jobs.start(key)
     except CoreError as error:
-        st.error(str(error))
+        safe.error(error)
 
 
 def panel(key: str, *, title: str) -> None:
@@ -36,7 +37,7 @@ def panel(key: str, *, title: str) -> None:
         _live(key, title)
         return
     if current.state == "failed":
-        st.error(f"Training {title} failed: {current.error or current.message}")
+        safe.error(f"Training {title} failed: {current.error or current.message}")
     elif current.state == "died":
         st.warning(current.message)
     elif current.state == "cancelled":

@@ -5,10 +5,20 @@ from __future__ import annotations
 import streamlit as st
 
 from core.viz import charts
+from ui import safe
+
+
+def queue_note(action: str) -> str:
+    """A spinner text with this request's place in the server's queue of forward passes."""
+    from core.tasks.inputs import inference_gate
+
+    ahead = inference_gate().ahead()
+    return f"{action} ({ahead} request{'s' if ahead != 1 else ''} of other users ahead of yours)" if ahead else action
 
 
 def figure(fig, *, key: str) -> None:
-    st.plotly_chart(fig, key=key, config={"displaylogo": False})
+    """Draw a Plotly figure; labels that came from users (class names, model names) are drawn as text."""
+    st.plotly_chart(safe.figure(fig), key=key, config={"displaylogo": False})
 
 
 def sentiment_result(result, *, title: str, key: str, compact: bool = False) -> None:
@@ -20,11 +30,11 @@ def sentiment_result(result, *, title: str, key: str, compact: bool = False) -> 
     what = "share of wording" if result.score_kind == LEXICON_SHARE else "probability"
     if compact:
         st.markdown(
-            f":{label_colour}[**{result.label}**] · {what} {100 * top:.1f} % · {result.latency_ms:.1f} ms"
+            f":{label_colour}[**{safe.md(result.label)}**] · {what} {100 * top:.1f} % · {result.latency_ms:.1f} ms"
         )
     else:
         first, second, third = st.columns(3)
-        first.markdown(f"**Label**  \n:{label_colour}[**{result.label}**]")
+        first.markdown(f"**Label**  \n:{label_colour}[**{safe.md(result.label)}**]")
         second.metric(f"Top {what}", f"{100 * top:.1f} %")
         third.metric(
             "Latency",

@@ -8,7 +8,7 @@ from core import catalog, snippets
 from core.catalog import ModelSpec
 from core.errors import CoreError
 from core.viz import charts
-from ui import models, render, scenario
+from ui import models, render, safe, scenario
 
 EXAMPLES = [
     "A gripping, beautifully acted film that stays with you.",
@@ -41,7 +41,7 @@ def run(spec: ModelSpec, text: str, *, compare: bool) -> None:
             result = models.predictor(model_spec).predict(text)
         except CoreError as error:
             st.session_state["sentiment-results"] = []
-            st.error(str(error))
+            safe.error(error)
             return
         results.append((model_spec, result))
     st.session_state["sentiment-results"] = results
@@ -54,7 +54,7 @@ def show_results() -> None:
     columns = st.columns(len(results)) if len(results) > 1 else [st.container()]
     for column, (model_spec, result) in zip(columns, results, strict=True):
         with column:
-            st.markdown(f"{'#####' if len(results) > 1 else '####'} {model_spec.title}")
+            st.markdown(f"{'#####' if len(results) > 1 else '####'} {safe.md(model_spec.title)}")
             measured = models.quality_text(models.quality(model_spec))
             st.caption(
                 f"{catalog.SOURCE_LABELS[model_spec.source]}"
@@ -70,7 +70,7 @@ def show_results() -> None:
 
 
 def model_card(spec: ModelSpec) -> None:
-    with st.expander(f"About {spec.title}", icon=":material/info:"):
+    with st.expander(f"About {safe.md(spec.title)}", icon=":material/info:"):
         st.markdown(spec.description)
         st.markdown(f"**Source:** {catalog.SOURCE_LABELS[spec.source]} · **License:** {spec.license}")
         meta = catalog.read_metadata(spec.key) if spec.trained_here else None
@@ -106,11 +106,11 @@ def explain(spec: ModelSpec) -> None:
     try:
         result = attribute(predictor, text, target)
     except CoreError as error:
-        st.error(str(error))
+        safe.error(error)
         return
     words = [w.word for w in result.words]
     st.caption(
-        f"{spec.title} gives '{result.target}' a probability of {100 * result.probability:.1f} %. Green words raise its "
+        f"{safe.md(spec.title)} gives '{safe.md(result.target)}' a probability of {100 * result.probability:.1f} %. Green words raise its "
         "log-odds, red ones lower it. The methods work differently; where they agree, trust them more."
     )
     st.html(
@@ -130,9 +130,10 @@ def explain(spec: ModelSpec) -> None:
     }
     render.figure(attribution.word_bars(words, methods, target=result.target), key="sentiment-attribution")
     st.caption(
-        "Gradient × input is the classic one-step method; it fades when the model is very sure. Integrated "
-        f"gradients add up to the change in log-odds from an all-[PAD] baseline ({result.baseline_log_odds:+.2f}) "
-        f"to your text ({result.log_odds:+.2f})."
+        "Gradient × input is the classic one-step method: a local, linear estimate at your text, which can "
+        "misjudge words whose effect is not linear. Integrated gradients sum the gradient along the way from an "
+        f"all-[PAD] baseline ({result.baseline_log_odds:+.2f}) to your text ({result.log_odds:+.2f}) and add up "
+        "to that change in log-odds (up to the error of a 32-step sum)."
     )
 
 
@@ -147,7 +148,7 @@ def what_if(spec: ModelSpec) -> None:
     try:
         before, after = models.predictor(spec).predict(original), models.predictor(spec).predict(edited)
     except CoreError as error:
-        st.error(str(error))
+        safe.error(error)
         return
     left, right = st.columns(2)
     with left:
@@ -159,7 +160,7 @@ def what_if(spec: ModelSpec) -> None:
             charts.class_scores(after.scores, score_kind="edited", title="Edited"), key="whatif-after"
         )
     moved = {label: after.scores[label] - before.scores[label] for label in before.scores}
-    st.caption(" · ".join(f"{label}: {100 * delta:+.1f} points" for label, delta in moved.items()))
+    st.caption(" · ".join(f"{safe.md(label)}: {100 * delta:+.1f} points" for label, delta in moved.items()))
 
 
 def _negate(text: str) -> str:

@@ -11,7 +11,7 @@ from core import catalog, snippets
 from core.data.srl import ROLE_MEANINGS
 from core.errors import CoreError
 from core.viz import charts, spans
-from ui import models, render
+from ui import models, render, safe
 
 EXAMPLES = [
     "The teacher gave the student a book in the classroom yesterday.",
@@ -44,7 +44,7 @@ def label(spec, text: str, predicates: list[int]) -> None:
     try:
         result = models.task_model(spec).label(text, predicates)
     except CoreError as error:
-        st.error(str(error))
+        safe.error(error)
         return
     st.session_state["srl-result"] = (spec.key, result)
 

@@ -7,11 +7,36 @@ import streamlit as st
 from core import catalog
 from core.errors import CoreError
 from core.viz import attribution, charts
-from ui import models, render
+from ui import models, render, safe
 
 
 def encoder():
     return models.sentence_encoder()
+
+
+def summary(text: str, method: str, budget: int, diversity: float, *, clicked: bool):
+    """The summary of ``text``, or None until the user presses the button for this text.
+
+    Embedding is the expensive half (one MiniLM pass per sentence, under the inference gate): it runs
+    only on a click and is kept in this session for this text, so moving a slider re-picks sentences
+    without embedding them again.
+    """
+    from core.tasks import summarize
+
+    if method != "TextRank + MMR":
+        return summarize.lead(text, budget_words=budget)  # linear in the text: no button needed
+    if clicked:
+        with st.spinner(render.queue_note("Embedding the sentences…")):
+            st.session_state["sum-embedded"] = summarize.embed(encoder(), text)
+    embedded = _embedded_for(text)
+    return summarize.select(embedded, budget_words=budget, diversity=diversity) if embedded else None
+
+
+def _embedded_for(text: str):
+    from core.tasks.inputs import clean_text
+
+    embedded = st.session_state.get("sum-embedded")
+    return embedded if embedded is not None and embedded.text == clean_text(text) else None
 
 
 @st.cache_data(show_spinner=False)
@@ -69,7 +94,7 @@ def abstractive_section(text: str, extractive_summary: str) -> None:
     try:
         output, truncated, latency = abstractive(chosen.key).summarize(text, low, max(low + 5, high))
     except CoreError as error:
-        st.error(str(error))
+        safe.error(error)
         return
     st.success(output)
     st.caption(

@@ -7,7 +7,7 @@ import streamlit as st
 from core import catalog, snippets
 from core.errors import CoreError
 from core.viz import charts
-from ui import models, render
+from ui import models, render, safe
 
 EXAMPLES = [
     "The shuttle's heat shield tiles were inspected before the orbiter returned to Earth.",
@@ -33,10 +33,10 @@ def classify(spec, text: str) -> None:
     try:
         result = models.predictor(spec).predict(text)
     except CoreError as error:
-        st.error(str(error))
+        safe.error(error)
         return
     measured = models.quality_text(models.quality(spec))
-    st.markdown(f"#### {spec.title}")
+    st.markdown(f"#### {safe.md(spec.title)}")
     st.caption(catalog.SOURCE_LABELS[spec.source] + (f" · held-out {measured}" if measured else ""))
     render.sentiment_result(result, title="", key="topic-chart")
     with st.expander("Code to reproduce this", icon=":material/code:"):
@@ -69,7 +69,7 @@ def zero_shot(text: str, raw_labels: str, template: str, method: str = "similari
         labels = parse_labels(raw_labels)
         if method == "nli":
             result = nli_classifier().classify(text, labels, template)
-            st.markdown(f"#### Zero-shot (NLI): **{result.label}**")
+            st.markdown(f"#### Zero-shot (NLI): **{safe.md(result.label)}**")
             render.figure(charts.class_scores(result.shares, score_kind="entailment probability", title=""),
                           key="zs-nli")  # fmt: skip
             st.metric("Latency", f"{result.latency_ms:.0f} ms")
@@ -81,14 +81,21 @@ def zero_shot(text: str, raw_labels: str, template: str, method: str = "similari
             classifier = ZeroShotClassifier(classifier.encoder, template)
         result = classifier.classify(text, labels)
     except CoreError as error:
-        st.error(str(error))
+        safe.error(error)
         return
-    st.markdown(f"#### Zero-shot: **{result.label}**")
+    st.markdown(f"#### Zero-shot: **{safe.md(result.label)}**")
     estimate = zero_shot_quality()
+    from core.tasks.zero_shot import TEMPLATE
+
+    template_note = (
+        "the same template"
+        if result.template == TEMPLATE
+        else f"the default template “{safe.md(TEMPLATE)}”, not yours (a different template scores differently)"
+    )
     st.caption(
         "Zero-shot: MiniLM was never trained on these labels. Each label becomes the sentence "
-        f"“{result.template}”; the closest one in embedding space wins. On the held-out newsgroup posts with "
-        f"labels 'atheism, space' this gets {models.quality_text(estimate)}."
+        f"“{safe.md(result.template)}”; the closest one in embedding space wins. On the held-out newsgroup posts "
+        f"with the labels 'atheism, space' and {template_note}, this gets {models.quality_text(estimate)}."
     )
     left, right = st.columns(2)
     with left:

@@ -11,7 +11,7 @@ from core.training import jobs as core_jobs
 from core.training.preview import ARCHITECTURE_FIELDS, DATA_FIELDS, relevant
 from core.training.recipes import Recipe
 from core.viz import charts, heatmaps
-from ui import render
+from ui import render, safe
 
 DATASETS = {
     "polarity": "Movie-review polarity — 200 sentences (offline)",
@@ -39,7 +39,7 @@ def data_choice() -> dict | None:
 
             stored = uploads.store(upload.getvalue())
         except CoreError as error:
-            st.error(str(error))
+            safe.error(error)
             return None
         left, right = st.columns(2)
         text_column = left.selectbox("Text column", stored.columns, key="train-text-column")
@@ -73,7 +73,7 @@ def data_preview(recipe: Recipe) -> dict | None:
     try:
         preview = _preview(relevant(recipe, DATA_FIELDS))
     except CoreError as error:
-        st.error(str(error))
+        safe.error(error)
         return None
     labels = preview["labels"]
     render.figure(charts.class_balance(labels, preview["balance"]), key="train-balance")
@@ -82,7 +82,7 @@ def data_preview(recipe: Recipe) -> dict | None:
                f"{sizes['test']} held out for the final scores (never seen in training).")  # fmt: skip
     st.markdown("**Preprocessing** — what the tokenizer makes of the first training example:")
     example = preview["example"]
-    st.caption(f"“{example['text'][:200]}” → {example['label']}")
+    st.caption(f"“{safe.md(example['text'][:200])}” → {safe.md(example['label'])}")
     table = pd.DataFrame([example["tokens"], example["input_ids"], example["attention_mask"]],
                          index=["token", "id", "attention mask"]).astype(str)  # fmt: skip
     st.dataframe(table, key="train-tokens")
@@ -127,7 +127,7 @@ def architecture_summary(recipe: Recipe, n_labels: int) -> None:
     try:
         info = _architecture(relevant(recipe, ARCHITECTURE_FIELDS), n_labels)
     except CoreError as error:
-        st.error(str(error))
+        safe.error(error)
         return
     if info["parameters"]:
         st.metric("Parameters", f"{info['parameters'] / 1e6:.2f} M")
@@ -176,7 +176,7 @@ def start(recipe: Recipe) -> None:
     try:
         core_jobs.start(recipe.key, recipe=recipe)
     except CoreError as error:
-        st.error(str(error))
+        safe.error(error)
         return
     st.session_state["train-watching"] = recipe.key
     st.toast(f"Training {recipe.key} started in the background.")
@@ -189,7 +189,7 @@ def live(key: str) -> None:
     data = core_jobs.progress_data(key)
     if not status.active:
         if status.state in ("failed", "died"):
-            st.error(f"Training {key} {status.state}: {status.error or status.message}")
+            safe.error(f"Training {key} {status.state}: {status.error or status.message}")
         elif status.state == "cancelled":
             st.info(f"Training {key} was cancelled; nothing was saved.")
         if st.session_state.get("train-watching") == key and status.state != "none":
@@ -265,7 +265,7 @@ def deployment(meta: dict) -> None:
         st.download_button("Download the model (zip)", zip_bytes(meta["key"]), file_name=f"{meta['key']}.zip",
                            mime="application/zip", key=f"train-zip-{meta['key']}")  # fmt: skip
     except CoreError as error:
-        st.error(str(error))
+        safe.error(error)
     st.code(snippets.classifier(spec, "Your text here.", meta.get("hyperparameters", {}).get("max_length", 128)),
             language="python")  # fmt: skip
 

@@ -9,7 +9,7 @@ from core import catalog, snippets
 from core.catalog import HUB
 from core.errors import CoreError
 from core.viz import charts, heatmaps
-from ui import models, render
+from ui import models, render, safe
 
 # Sentences of the generated grammar (the model was trained on its kind) and one from outside it.
 EXAMPLES = [
@@ -27,7 +27,7 @@ def translate(spec, text: str, beams: int) -> None:
         translator = models.task_model(spec)
         result = translator.translate(text, beams=beams)
     except CoreError as error:
-        st.error(str(error))
+        safe.error(error)
         return
     st.session_state["translate-result"] = (spec.key, result, beams)
 

@@ -137,11 +137,11 @@ class ZeroShotAdapter(Adapter):
         self.parameters = sum(p.numel() for p in self.classifier.encoder.model.parameters())
 
     def probabilities(self, texts: list[str]) -> np.ndarray:
-        from core.tasks.zero_shot import TEMPERATURE
+        from core.tasks.zero_shot import TEMPERATURE, fill
 
         encoder = self.classifier.encoder
         vectors = encoder.encode(
-            texts + [self.classifier.template.format(label=label) for label in self.labels]
+            texts + [fill(self.classifier.template, label) for label in self.labels]
         )
         similarity = vectors[: len(texts)] @ vectors[len(texts) :].T
         weights = np.exp((similarity - similarity.max(axis=1, keepdims=True)) / TEMPERATURE)

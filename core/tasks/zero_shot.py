@@ -9,6 +9,7 @@ for the chart, and the page says which is which.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from dataclasses import dataclass
 
@@ -16,19 +17,49 @@ import numpy as np
 
 from core.errors import InputError
 from core.tasks.embeddings import SentenceEncoder
-from core.tasks.inputs import check_text
+from core.tasks.inputs import check_text, inference_gate
 
 TEMPLATE = "This text is about {label}."
 # Cosine similarities of MiniLM embeddings differ by a few hundredths between labels; dividing by
 # 0.05 before the softmax spreads them into shares a reader can compare (a display choice).
 TEMPERATURE = 0.05
 MAX_LABELS = 12
+MAX_LABEL_CHARS = 60
+MAX_LABELS_FIELD = 1_000  # characters in the whole labels box: 12 labels of 60 and separators fit
+MAX_TEMPLATE_CHARS = 200
+PLACEHOLDER = "{label}"
+
+
+def check_template(template: str) -> str:
+    """A label template: at most 200 characters, exactly one ``{label}`` and no other braces.
+
+    The label is put in with ``str.replace``, never ``str.format``: a format field such as
+    ``{label:>100000000}`` would build a 100 MB string, and ``{0}`` would raise.
+    """
+    if not isinstance(template, str) or not template.strip():
+        raise InputError("The label template is empty; use e.g. 'This text is about {label}.'")
+    template = " ".join(template.split())
+    if len(template) > MAX_TEMPLATE_CHARS:
+        raise InputError(f"The label template has {len(template)} characters; the limit is {MAX_TEMPLATE_CHARS}.")
+    if template.count(PLACEHOLDER) != 1:
+        raise InputError("The label template must contain {label} exactly once, e.g. 'This text is about {label}.'")
+    if "{" in template.replace(PLACEHOLDER, "") or "}" in template.replace(PLACEHOLDER, ""):
+        raise InputError("The label template may hold no braces other than {label}.")
+    return template
+
+
+def fill(template: str, label: str) -> str:
+    """The template with the label put in (plain replacement, no formatting language)."""
+    return template.replace(PLACEHOLDER, label)
 
 
 def parse_labels(raw: str) -> list[str]:
-    """Comma- or newline-separated labels: trimmed, de-duplicated, 2 to 12 of them, each at most 60 characters."""
+    """Labels separated by commas (, or ，), semicolons (; or ；), 、 or newlines: trimmed, de-duplicated,
+    2 to 12 of them, each at most 60 characters."""
+    if raw and len(raw) > MAX_LABELS_FIELD:
+        raise InputError(f"The labels box holds {len(raw):,} characters; the limit is {MAX_LABELS_FIELD:,}.")
     labels: list[str] = []
-    for part in re.split(r"[,\n;]", raw or ""):
+    for part in re.split(r"[,\n;，；、]", raw or ""):
         label = " ".join(part.split())
         if label and label.lower() not in {seen.lower() for seen in labels}:
             labels.append(label)
@@ -38,9 +69,9 @@ def parse_labels(raw: str) -> list[str]:
         )
     if len(labels) > MAX_LABELS:
         raise InputError(f"Give at most {MAX_LABELS} labels; you gave {len(labels)}.")
-    too_long = [label for label in labels if len(label) > 60]
+    too_long = [label for label in labels if len(label) > MAX_LABEL_CHARS]
     if too_long:
-        raise InputError(f"Labels must be at most 60 characters: {too_long[0][:60]!r}… is longer.")
+        raise InputError(f"Labels must be at most {MAX_LABEL_CHARS} characters: {too_long[0][:60]!r}… is longer.")
     return labels
 
 
@@ -55,15 +86,13 @@ class ZeroShotResult:
 
 class ZeroShotClassifier:
     def __init__(self, encoder: SentenceEncoder | None = None, template: str = TEMPLATE):
-        if "{label}" not in template:
-            raise InputError("The label template must contain {label}.")
+        self.template = check_template(template)
         self.encoder = encoder or SentenceEncoder()
-        self.template = template
 
     def classify(self, text: str, labels: list[str]) -> ZeroShotResult:
         cleaned = check_text(text)
         started = time.perf_counter()
-        vectors = self.encoder.encode([cleaned, *[self.template.format(label=label) for label in labels]])
+        vectors = self.encoder.encode([cleaned, *[fill(self.template, label) for label in labels]])
         similarities = vectors[1:] @ vectors[0]  # (n_labels,)
         shares = np.exp((similarities - similarities.max()) / TEMPERATURE)
         shares /= shares.sum()
@@ -85,10 +114,15 @@ def heldout_accuracy(classifier: ZeroShotClassifier | None = None, seed: int = 0
     classifier = classifier or ZeroShotClassifier()
     split, labels = newsgroups.split()
     texts = [example.text for example in split.test]
-    vectors = classifier.encoder.encode(texts + [classifier.template.format(label=label) for label in labels])
+    vectors = classifier.encoder.encode(texts + [fill(classifier.template, label) for label in labels])
     similarities = vectors[: len(texts)] @ vectors[len(texts) :].T  # (n_texts, n_labels)
     predictions = [labels[int(i)] for i in similarities.argmax(axis=1)]
     return accuracy_with_ci(predictions, [example.label for example in split.test], seed=seed)
+
+
+def nli_hypothesis(template: str) -> str:
+    """Our ``{label}`` template in the form the NLI pipeline fills: ``str.format`` with one positional field."""
+    return check_template(template).replace(PLACEHOLDER, "{}")
 
 
 class NliZeroShot:
@@ -100,13 +134,17 @@ class NliZeroShot:
         from core.loading import model_source
 
         source, _ = model_source(spec)  # refuses clearly when offline
+        self._lock = threading.Lock()
         self.pipe = pipeline("zero-shot-classification", model=source, model_kwargs={"use_safetensors": True},
                              trust_remote_code=False)  # fmt: skip
 
     def classify(self, text: str, labels: list[str], template: str = TEMPLATE) -> ZeroShotResult:
         cleaned = check_text(text)
+        template = check_template(template)
         started = time.perf_counter()
-        output = self.pipe(cleaned, candidate_labels=labels, hypothesis_template=template, truncation=True)
+        hypothesis = nli_hypothesis(template)
+        with self._lock, inference_gate():
+            output = self.pipe(cleaned, candidate_labels=labels, hypothesis_template=hypothesis, truncation=True)
         scores = dict(zip(output["labels"], output["scores"], strict=True))
         ordered = {label: float(scores[label]) for label in labels}
         return ZeroShotResult(

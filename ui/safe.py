@@ -1,0 +1,80 @@
+"""Strings that came from a user are shown as text, never interpreted.
+
+Many sessions share one server: a CSV cell, a column name, a label, a run name, a query parameter
+or an error message quoting any of them reaches other students' pages. Streamlit renders
+Markdown (links, images, emphasis, ``:colour[...]`` directives) in ``st.markdown``, captions,
+widget labels, ``st.error`` and friends; Plotly renders a subset of HTML (``<a href>``, ``<b>``) in
+trace names, tick labels and texts. Every untrusted string goes through ``md`` or ``figure``
+before it is drawn.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+import streamlit as st
+
+# Every character CommonMark lets a backslash escape, plus ":" (bare URLs autolink; Streamlit's
+# ":material/…:" and ":red[…]" directives) and "~" / "|" / "$" (strikethrough, tables, LaTeX).
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:&\"'=])")
+
+
+def md(value: object) -> str:
+    """``value`` as a string that Markdown shows literally: no link, emphasis, HTML, heading or directive."""
+    text = str(value)
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    # a newline would start a new Markdown block (a heading, a list): keep the text on its lines as text
+    return escaped.replace("\n", "  \n")
+
+
+def plain(value: object) -> str:
+    """``value`` for a place that renders a subset of HTML (Plotly labels): ``<``, ``>``, ``&`` as entities."""
+    return html.escape(str(value), quote=False)
+
+
+def error(problem: object) -> None:
+    """``st.error`` for a message that may quote what the user typed."""
+    st.error(md(problem))
+
+
+_TRACE_TEXT_FIELDS = ("x", "y", "text", "name", "labels", "hovertext", "ids")
+
+
+def _escaped(value):
+    if isinstance(value, str):
+        return plain(value)
+    if isinstance(value, (list, tuple)):
+        return [_escaped(item) for item in value]
+    return value
+
+
+def figure(fig):
+    """Escape every string a Plotly trace or axis would draw as HTML; numbers and our templates stay."""
+    for trace in fig.data:
+        for field in _TRACE_TEXT_FIELDS:
+            if field not in trace:
+                continue
+            value = trace[field]
+            if isinstance(value, str) or (
+                isinstance(value, (list, tuple)) and any(isinstance(item, str) for item in value)
+            ):
+                trace[field] = _escaped(list(value) if isinstance(value, tuple) else value)
+            elif hasattr(value, "dtype") and value.dtype.kind in "OUS":  # numpy arrays of strings
+                trace[field] = [_escaped(item) for item in value.tolist()]
+    layout = fig.layout
+    if layout.title.text:
+        layout.title.text = plain(layout.title.text)
+    for name in dir(layout):
+        if name.startswith(("xaxis", "yaxis")):
+            axis = getattr(layout, name, None)
+            if axis is None:
+                continue
+            if getattr(axis, "ticktext", None) is not None:
+                axis.ticktext = _escaped(list(axis.ticktext))
+            if axis.title.text:
+                axis.title.text = plain(axis.title.text)
+    for annotation in layout.annotations or ():
+        if annotation.text:
+            annotation.text = plain(annotation.text)
+    return fig
