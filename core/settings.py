@@ -48,6 +48,14 @@ class Limits:
     max_concurrent_inferences: int = 2
     # Training jobs running at once (each is a process using all cores).
     max_concurrent_jobs: int = 1
+    # Wall-clock limit of one training job: the app's recipes finish in minutes on 2 cores; a run
+    # still going after an hour is stopped and reported, so a hung job cannot hold the queue.
+    job_timeout_s: int = 3_600
+    # What the cache keeps of a semester's use: runs trained from sessions, uploaded CSV files and
+    # benchmark results. Beyond the cap the oldest go first; built-in and pinned runs never do.
+    max_runs: int = 40
+    max_uploads: int = 50
+    max_results: int = 200
 
 
 def limits() -> Limits:
@@ -56,6 +64,10 @@ def limits() -> Limits:
         max_tokens=_int_env("LMLAB_MAX_TOKENS", Limits.max_tokens),
         max_concurrent_inferences=_int_env("LMLAB_MAX_INFERENCES", Limits.max_concurrent_inferences),
         max_concurrent_jobs=_int_env("LMLAB_MAX_JOBS", Limits.max_concurrent_jobs),
+        job_timeout_s=_int_env("LMLAB_JOB_TIMEOUT", Limits.job_timeout_s),
+        max_runs=_int_env("LMLAB_MAX_RUNS", Limits.max_runs),
+        max_uploads=_int_env("LMLAB_MAX_UPLOADS", Limits.max_uploads),
+        max_results=_int_env("LMLAB_MAX_RESULTS", Limits.max_results),
     )
 
 

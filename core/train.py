@@ -189,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         bar, echo = (None, None) if args.background else _terminal_bar()
         try:
-            path = jobs.run_here(args.model, overrides, echo=echo, recipe=recipe)
+            limit = settings.limits().job_timeout_s if args.background else None  # the app's jobs only
+            path = jobs.run_here(args.model, overrides, echo=echo, recipe=recipe, time_limit_s=limit)
         finally:
             if bar is not None:
                 bar.close()

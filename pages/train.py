@@ -7,7 +7,7 @@ from core.errors import CoreError
 from core.training import jobs as core_jobs
 from core.training.recipes import Recipe
 from ui import safe, train
-from ui.runtime import through_router
+from ui.runtime import session_owner, through_router
 
 through_router()
 
@@ -37,7 +37,7 @@ arch_fields = train.architecture_choice()
 
 st.header("3 · Training")
 hyper = train.hyperparameters()
-default_name = f"my-{data_fields['dataset']}-run"
+default_name = f"{data_fields['dataset']}-{session_owner()[:6]}"  # unique per session: nobody joins another's run
 name = st.text_input(
     "Name of the run (also the model's name in the cache)", default_name, key="train-name"
 ).strip()
@@ -73,6 +73,7 @@ train.results(meta)
 
 st.header("5 · Deployment")
 train.deployment(meta)
+train.delete_button(meta)
 
 st.header("Compare runs")
 train.compare_runs(all_runs)

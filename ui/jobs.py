@@ -12,6 +12,7 @@ import streamlit as st
 from core.errors import CoreError
 from core.training import jobs
 from ui import safe
+from ui.runtime import session_owner
 
 
 def _eta(seconds: float | None) -> str:
@@ -25,7 +26,7 @@ def _eta(seconds: float | None) -> str:
 
 def start(key: str) -> None:
     try:
-        jobs.start(key)
+        jobs.start(key, owner=session_owner())
     except CoreError as error:
         safe.error(error)
 
@@ -38,7 +39,7 @@ def panel(key: str, *, title: str) -> None:
         return
     if current.state == "failed":
         safe.error(f"Training {title} failed: {current.error or current.message}")
-    elif current.state == "died":
+    elif current.state in ("died", "timed out"):
         st.warning(current.message)
     elif current.state == "cancelled":
         st.info(f"Training {title} was cancelled; nothing was saved.")
@@ -60,6 +61,12 @@ def _live(key: str, title: str) -> None:
         f"Running in a background process (pid {current.pid}) for {current.elapsed_s:.0f} s. {eta}. "
         "You can switch pages or close the tab; everyone asking for this model shares this job."
     )
-    if st.button("Cancel training", key=f"cancel-{key}", icon=":material/stop_circle:"):
-        jobs.cancel(key)
-        st.toast("Stopping at the next step…")
+    if not jobs.may_change(key, session_owner()):
+        st.caption("Another session started this job; only it can cancel it.")
+    elif st.button("Cancel training", key=f"cancel-{key}", icon=":material/stop_circle:"):
+        try:
+            jobs.cancel(key, owner=session_owner())
+        except CoreError as error:
+            safe.error(error)
+        else:
+            st.toast("Stopping at the next step…")

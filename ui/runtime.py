@@ -35,6 +35,16 @@ def favicon():
     return image
 
 
+def session_owner() -> str:
+    """This browser session's opaque owner id: runs it starts belong to it (cancel, overwrite, delete).
+
+    Kept in session state only, never shown, never put in a URL: another student cannot borrow it.
+    """
+    import uuid
+
+    return st.session_state.setdefault("_lmlab_owner", uuid.uuid4().hex)
+
+
 def boot() -> settings.Mode:
     """Decide online/offline once per process, before any page imports transformers."""
     st.session_state[_ROUTED] = True

@@ -15,17 +15,23 @@ import re
 
 import streamlit as st
 
-# Every character CommonMark lets a backslash escape, plus ":" (bare URLs autolink; Streamlit's
-# ":material/…:" and ":red[…]" directives) and "~" / "|" / "$" (strikethrough, tables, LaTeX).
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:&\"'=])")
+# Characters that start Markdown or HTML anywhere in a line: emphasis, code, links and images, HTML
+# and entities, tables, strikethrough, LaTeX, and ":" (bare URLs autolink; Streamlit's
+# ":material/…:" icons and ":red[…]" directives). Backslash-escaped, they show as themselves.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]()<>#!|~$:&@])")  # "@": e-mail addresses autolink too
+# Characters that mean something only at the start of a line: lists ("- ", "+ ", "1. "), headings
+# made by underlining ("===", "---"), block quotes (">", handled above).
+_LINE_START = re.compile(r"^(\s*)(?:([-+=])|(\d+)([.)]))", re.MULTILINE)
+_WWW = re.compile(r"(?i)\bwww\.")  # "www.example.com" autolinks without a scheme
 
 
 def md(value: object) -> str:
     """``value`` as a string that Markdown shows literally: no link, emphasis, HTML, heading or directive."""
-    text = str(value)
-    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    text = _MARKDOWN_SPECIAL.sub(r"\\\1", str(value))
+    text = _LINE_START.sub(lambda m: m.group(1) + (f"\\{m.group(2)}" if m.group(2) else f"{m.group(3)}\\{m.group(4)}"), text)
+    text = _WWW.sub(lambda m: m.group(0)[:3] + "\\.", text)
     # a newline would start a new Markdown block (a heading, a list): keep the text on its lines as text
-    return escaped.replace("\n", "  \n")
+    return text.replace("\n", "  \n")
 
 
 def plain(value: object) -> str:

@@ -12,6 +12,7 @@ from core.training.preview import ARCHITECTURE_FIELDS, DATA_FIELDS, relevant
 from core.training.recipes import Recipe
 from core.viz import charts, heatmaps
 from ui import render, safe
+from ui.runtime import session_owner
 
 DATASETS = {
     "polarity": "Movie-review polarity — 200 sentences (offline)",
@@ -174,7 +175,7 @@ def hyperparameters() -> dict:
 
 def start(recipe: Recipe) -> None:
     try:
-        core_jobs.start(recipe.key, recipe=recipe)
+        core_jobs.start(recipe.key, recipe=recipe, owner=session_owner())
     except CoreError as error:
         safe.error(error)
         return
@@ -188,7 +189,7 @@ def live(key: str) -> None:
     status = core_jobs.status(key)
     data = core_jobs.progress_data(key)
     if not status.active:
-        if status.state in ("failed", "died"):
+        if status.state in ("failed", "died", "timed out"):
             safe.error(f"Training {key} {status.state}: {status.error or status.message}")
         elif status.state == "cancelled":
             st.info(f"Training {key} was cancelled; nothing was saved.")
@@ -205,9 +206,15 @@ def live(key: str) -> None:
     if data.get("curve"):
         render.figure(charts.training_curves({key: {"loss_curve": data["curve"], "eval_curve": data.get("eval_curve")}},
                                              title="Live: loss so far"), key="train-live-curve")  # fmt: skip
-    if st.button("Cancel", key="train-cancel", icon=":material/stop_circle:"):
-        core_jobs.cancel(key)
-        st.toast("Stopping at the next step…")
+    if not core_jobs.may_change(key, session_owner()):
+        st.caption("Another session started this run; only it can cancel it.")
+    elif st.button("Cancel", key="train-cancel", icon=":material/stop_circle:"):
+        try:
+            core_jobs.cancel(key, owner=session_owner())
+        except CoreError as error:
+            safe.error(error)
+        else:
+            st.toast(f"Stopping at the next step (or within {core_jobs.STOP_GRACE_S:.0f} s)…")
 
 
 def runs() -> list[dict]:
@@ -261,13 +268,28 @@ def deployment(meta: dict) -> None:
     if page:
         st.page_link(page, label=f"Use {meta['key']} on the {meta['task'].title()} page", icon=":material/open_in_new:",
                      query_params={"model": meta["key"]})  # fmt: skip
-    try:
-        st.download_button("Download the model (zip)", zip_bytes(meta["key"]), file_name=f"{meta['key']}.zip",
-                           mime="application/zip", key=f"train-zip-{meta['key']}")  # fmt: skip
-    except CoreError as error:
-        safe.error(error)
+    key = meta["key"]
+    # zipped only when the button is pressed, not on every rerun of every session that shows it
+    st.download_button("Download the model (zip)", lambda: zip_bytes(key), file_name=f"{key}.zip",
+                       mime="application/zip", key=f"train-zip-{key}", on_click="ignore")  # fmt: skip
     st.code(snippets.classifier(spec, "Your text here.", meta.get("hyperparameters", {}).get("max_length", 128)),
             language="python")  # fmt: skip
+
+
+def delete_button(meta: dict) -> None:
+    """"Delete this run", for the session that trained it (built-in models and others' runs have none)."""
+    key = meta["key"]
+    if core_jobs.builtin(key) or core_jobs.owner_of(key) is None or not core_jobs.may_change(key, session_owner()):
+        return
+    if st.button("Delete this run", key=f"train-delete-{key}", icon=":material/delete:",
+                 help="Removes the model and its job record from the server's cache."):  # fmt: skip
+        try:
+            core_jobs.delete_run(key, owner=session_owner())
+        except CoreError as error:
+            safe.error(error)
+            return
+        st.toast(f"Deleted {key}.")
+        st.rerun()
 
 
 def compare_runs(all_runs: list[dict]) -> None:

@@ -9,6 +9,9 @@ import subprocess
 import sys
 import uuid
 
+import psutil
+from filelock import FileLock
+
 from core import settings
 from core.errors import CoreError, JobLimitError
 
@@ -21,10 +24,37 @@ def _folder():
     return folder
 
 
+def _alive(record: dict) -> bool:
+    try:
+        process = psutil.Process(int(record["pid"]))
+        return process.status() != psutil.STATUS_ZOMBIE and abs(process.create_time() - record["created"]) < 1.0
+    except (psutil.Error, KeyError, TypeError, ValueError):
+        return False
+
+
+def running() -> list[str]:
+    """Benchmark jobs alive on this machine, started by any app process (each leaves ``<job>.pid``)."""
+    found = []
+    for path in _folder().glob("*.pid"):
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(record, dict) and _alive(record):
+            found.append(path.stem)
+        else:
+            path.unlink(missing_ok=True)  # finished or died: no longer counted
+    return found
+
+
 def start(task: str, models: list[str], baseline: str | None, repeats: int) -> str:
-    running = [job for job, child in _children.items() if child.poll() is None]
-    if len(running) >= settings.limits().max_concurrent_jobs:
-        raise JobLimitError("A benchmark is already running on this server; wait for it to finish.")
+    with FileLock(str(_folder() / ".start.lock"), timeout=30):  # count, then spawn, as one step
+        if len(running()) >= settings.limits().max_concurrent_jobs:
+            raise JobLimitError("A benchmark is already running on this server; wait for it to finish.")
+        return _spawn(task, models, baseline, repeats)
+
+
+def _spawn(task: str, models: list[str], baseline: str | None, repeats: int) -> str:
     job = uuid.uuid4().hex[:12]
     progress = _folder() / f"{job}.json"
     command = [sys.executable, "-m", "core.bench", "--task", task, "--models", ",".join(models),
@@ -36,6 +66,9 @@ def start(task: str, models: list[str], baseline: str | None, repeats: int) -> s
     with (_folder() / f"{job}.log").open("wb") as log:
         _children[job] = subprocess.Popen(command, cwd=settings.PROJECT_ROOT, env=env, stdin=subprocess.DEVNULL,
                                           stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    child = _children[job]
+    record = {"pid": child.pid, "created": psutil.Process(child.pid).create_time()}
+    (_folder() / f"{job}.pid").write_text(json.dumps(record), encoding="utf-8")
     return job
 
 
@@ -46,11 +79,13 @@ def status(job: str) -> dict:
         data = json.loads((_folder() / f"{job}.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         data = {"state": "starting", "fraction": 0.0, "message": "starting"}
+    if not isinstance(data, dict) or "state" not in data:
+        data = {"state": "starting", "fraction": 0.0, "message": "starting"}
     child = _children.get(job)
-    if data["state"] in ("starting", "running") and child is not None and child.poll() is not None:
-        data = {
-            "state": "failed",
-            "fraction": 1.0,
-            "message": f"the benchmark process exited with code {child.returncode}",
-        }
+    if data["state"] in ("starting", "running"):
+        if child is not None and child.poll() is not None:
+            data = {"state": "failed", "fraction": 1.0,
+                    "message": f"the benchmark process exited with code {child.returncode}"}  # fmt: skip
+        elif child is None and job not in running():  # started by another app process, now gone
+            data = {"state": "failed", "fraction": 1.0, "message": "the benchmark process is no longer running"}
     return data

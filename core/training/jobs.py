@@ -9,16 +9,25 @@
   flag that the training loop checks at every step.
 * A job whose process vanished (killed, out of memory) is reported as ``died``; its
   half-written model lives only in a hidden temporary folder that nothing loads.
+* Ownership: a job started for a session records that session's opaque ``owner`` id; only that
+  session (or the command line, ``owner=None``) may cancel it, overwrite its model or delete it.
+  Built-in names are reserved for their recipes.
+* Limits: one global lock around "count the running jobs, then spawn" (the cap holds across
+  sessions and processes); a wall-clock limit per job (``LMLAB_JOB_TIMEOUT``); a cancel that the
+  training loop has not honoured within ``STOP_GRACE_S`` kills the process.
 
 Cheap to import: no torch.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,7 +43,8 @@ from core.training.recipes import RECIPES, Recipe, get_recipe
 from core.training.store import write_json_atomic
 
 ACTIVE = ("starting", "running")
-FINISHED = ("done", "failed", "cancelled", "died")
+FINISHED = ("done", "failed", "cancelled", "died", "timed out")
+STOP_GRACE_S = 10.0  # a cancelled job still running this long after the request is killed
 
 _children: dict[int, subprocess.Popen] = {}
 
@@ -97,6 +107,37 @@ def _read(key: str) -> dict:
         return {}
 
 
+def _kill(pid: int) -> None:
+    """Kill a training process and its process group (it was started in a session of its own)."""
+    with contextlib.suppress(OSError, psutil.Error):
+        if hasattr(os, "killpg"):
+            os.killpg(pid, signal.SIGKILL)
+        else:  # pragma: no cover - Windows
+            psutil.Process(pid).kill()
+    with contextlib.suppress(OSError, psutil.Error, subprocess.TimeoutExpired):
+        child = _children.pop(pid, None)
+        if child is not None:
+            child.wait(timeout=10)
+        else:
+            psutil.Process(pid).wait(timeout=10)
+
+
+def _overdue(key: str, data: dict) -> tuple[str, str] | None:
+    """(state, message) when a live job must be stopped now: past the time limit, or ignoring a cancel."""
+    limit = data.get("time_limit_s")  # background jobs only: a command-line run may take as long as it needs
+    started = float(data.get("started_at") or time.time())
+    if isinstance(limit, int) and time.time() - started > limit:
+        return "timed out", (f"Stopped after {limit // 60} min {limit % 60:02d} s, the time limit of one training "
+                             "job (LMLAB_JOB_TIMEOUT); nothing was saved.")  # fmt: skip
+    try:
+        asked = (job_dir(key) / "stop").stat().st_mtime
+    except OSError:
+        return None
+    if time.time() - asked > STOP_GRACE_S:
+        return "cancelled", "Cancelled (the process was stopped mid-step); nothing was saved."
+    return None
+
+
 def status(key: str) -> JobStatus:
     data = _read(key)
     if not data:
@@ -106,6 +147,12 @@ def status(key: str) -> JobStatus:
     if state in ACTIVE and not _process_matches(data.get("pid"), data.get("pid_created")):
         state = "died"
         message = "The training process stopped unexpectedly (killed or out of memory). Start it again."
+    elif state in ACTIVE and data.get("pid") != os.getpid() and (verdict := _overdue(key, data)) is not None:
+        _kill(int(data["pid"]))
+        state, message = verdict
+        data.update({"state": state, "message": message, "error": message if state == "timed out" else "",
+                     "updated_at": time.time(), "eta_s": 0})  # fmt: skip
+        write_json_atomic(job_dir(key) / "progress.json", data)
     started = data.get("started_at") or time.time()
     ended = data.get("updated_at") if state in FINISHED else time.time()
     return JobStatus(
@@ -160,14 +207,115 @@ def _busy_elsewhere(key: str, wait: float = 0.0) -> bool:
     return False
 
 
-def custom_recipe(recipe: Recipe) -> Recipe:
-    """Check a run defined on the Train page or the command line: a fresh name, valid options."""
+def builtin(key: str) -> bool:
+    """A name reserved for LM Lab's own models (a recipe or a catalog entry)."""
     from core.catalog import STATIC_SPECS
 
+    return key in RECIPES or key in {spec.key for spec in STATIC_SPECS}
+
+
+def custom_recipe(recipe: Recipe) -> Recipe:
+    """Check a run defined on the Train page or the command line: a fresh name, valid options."""
     validate_key(recipe.key)
-    if recipe.key in {spec.key for spec in STATIC_SPECS} and recipe.key not in RECIPES:
+    if builtin(recipe.key):
         raise JobError(f"{recipe.key!r} is the name of a built-in model; choose another name for your run.")
     return recipe.validated()
+
+
+# -- ownership ---------------------------------------------------------------------------------------------
+
+
+def owner_of(key: str) -> str | None:
+    """The owner id recorded for ``key``'s run, or None (built-in, started from the command line, or none)."""
+    try:
+        return (job_dir(key) / "owner").read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+def may_change(key: str, owner: str | None) -> bool:
+    """May ``owner`` cancel, overwrite or delete ``key``'s run? The command line (None) always may."""
+    return owner is None or owner_of(key) == owner
+
+
+def _name_taken(key: str, owner: str | None) -> bool:
+    """A session's new run may not reuse a name another session (or the command line) already holds."""
+    from core.catalog import read_metadata
+
+    if owner is None or owner_of(key) == owner:
+        return False
+    return read_metadata(key) is not None or (job_dir(key) / "recipe.json").is_file()
+
+
+def pinned(key: str) -> bool:
+    """Pinned runs (``python -m core.train --pin KEY``) are never dropped by the cache quota."""
+    return (job_dir(key) / "pinned").is_file()
+
+
+def set_pinned(key: str, value: bool) -> None:
+    marker = job_dir(key) / "pinned"
+    if value:
+        marker.touch()
+    else:
+        marker.unlink(missing_ok=True)
+
+
+def delete_run(key: str, owner: str | None) -> None:
+    """Delete a run trained here (its model and its job folder); built-in models are never deleted."""
+    import shutil
+
+    from core.training import store
+
+    validate_key(key)
+    if builtin(key):
+        raise JobError(f"{key!r} is a built-in model; it cannot be deleted from here.")
+    if not may_change(key, owner):
+        raise JobError(f"The run {key!r} belongs to another session; only that session can delete it.")
+    with _start_lock():
+        if status(key).active or _busy_elsewhere(key):
+            raise JobError(f"The run {key!r} is still training; cancel it first.")
+        store.delete(key)
+        shutil.rmtree(job_dir(key), ignore_errors=True)
+
+
+def session_runs() -> list[tuple[float, str]]:
+    """(created, key) of every droppable run: trained for a session, not built-in, not pinned, oldest first."""
+    from core.catalog import read_metadata
+
+    found = []
+    for folder in settings.models_dir().iterdir():
+        key = folder.name
+        if key.startswith(".") or builtin(key) or owner_of(key) is None or pinned(key):
+            continue
+        meta = read_metadata(key)
+        if meta is None:
+            continue
+        created = (folder / "metadata.json").stat().st_mtime
+        found.append((created, key))
+    return sorted(found)
+
+
+def _make_room_for_a_run() -> None:
+    """Keep the stored session runs under ``LMLAB_MAX_RUNS``: drop the oldest idle ones first."""
+    from core.training import store
+
+    cap = settings.limits().max_runs
+    runs = session_runs()
+    total = len(runs)
+    for _, key in runs:
+        if total < cap:
+            return
+        if status(key).active:
+            continue
+        store.delete(key)
+        total -= 1
+    if total >= cap:
+        raise JobLimitError(f"The cache holds {total} runs, the limit (LMLAB_MAX_RUNS={cap}); delete one first.")
+
+
+def _start_lock() -> FileLock:
+    """One lock for every "count, then spawn" or "check, then delete": the job cap holds across processes."""
+    return FileLock(str(settings.jobs_dir() / ".start.lock"), timeout=30)
 
 
 def _resolve(key: str, overrides: dict | None, recipe: Recipe | None) -> Recipe:
@@ -183,18 +331,25 @@ def _resolve(key: str, overrides: dict | None, recipe: Recipe | None) -> Recipe:
     return base.with_overrides(overrides) if overrides else base
 
 
-def start(key: str, overrides: dict | None = None, recipe: Recipe | None = None) -> JobStatus:
+def start(key: str, overrides: dict | None = None, recipe: Recipe | None = None,
+          owner: str | None = None) -> JobStatus:  # fmt: skip
     """Start training ``key`` in a background process, or join the job already running for it.
 
-    ``key`` is a built-in recipe, or — with ``recipe`` — a run defined on the Train page.
+    ``key`` is a built-in recipe, or — with ``recipe`` — a run defined on the Train page. ``owner``
+    is the starting session's id (None from the command line): a session joins a built-in job
+    that is already running, but never another session's run.
     """
     resolved = _resolve(key, overrides, recipe)  # unknown keys and bad options fail here, in the caller
     folder = job_dir(key)
-    with FileLock(str(folder / "start.lock"), timeout=30):
+    with _start_lock():
+        if recipe is not None and _name_taken(key, owner):
+            raise JobError(f"The name {key!r} is taken by another run; choose another name for yours.")
         current = status(key)
         grace = _DEATH_GRACE_S if current.state == "died" else 0.0
         if current.active or _busy_elsewhere(key, wait=grace):
             return status(key)
+        if recipe is not None and owner is not None:
+            _make_room_for_a_run()
         cap = settings.limits().max_concurrent_jobs
         running = active_jobs()
         if len(running) >= cap:
@@ -204,6 +359,10 @@ def start(key: str, overrides: dict | None = None, recipe: Recipe | None = None)
                 "Wait for one to finish, or cancel it."
             )
         (folder / "stop").unlink(missing_ok=True)
+        if owner is not None:
+            (folder / "owner").write_text(owner, encoding="utf-8")
+        elif recipe is not None:
+            (folder / "owner").unlink(missing_ok=True)  # the command line's run: no session owns it
         if recipe is not None:
             write_json_atomic(folder / "recipe.json", resolved.to_json())
         command = [sys.executable, "-m", "core.train", "--model", key, "--background"]
@@ -240,9 +399,16 @@ def start(key: str, overrides: dict | None = None, recipe: Recipe | None = None)
         return status(key)
 
 
-def cancel(key: str) -> JobStatus:
-    """Ask the job for ``key`` to stop at its next step; nothing half-trained is kept."""
-    (job_dir(key) / "stop").touch()
+def cancel(key: str, owner: str | None = None) -> JobStatus:
+    """Ask the job for ``key`` to stop at its next step (killed after ``STOP_GRACE_S``); nothing is kept.
+
+    A session may cancel only a job it started; the command line (``owner=None``) may cancel any.
+    """
+    if not may_change(key, owner):
+        raise JobError(f"The job for {key!r} was started by another session; only that session can cancel it.")
+    stop = job_dir(key) / "stop"
+    if not stop.exists():  # a second click does not restart the grace period
+        stop.touch()
     return status(key)
 
 
@@ -258,7 +424,8 @@ def wait(key: str, timeout: float = 600.0, poll: float = 0.2) -> JobStatus:
 class ProgressWriter:
     """Writes ``progress.json`` for the running process: throttled, atomic, phase changes always."""
 
-    def __init__(self, key: str, echo: Callable[[dict], None] | None = None, interval: float = 0.25):
+    def __init__(self, key: str, echo: Callable[[dict], None] | None = None, interval: float = 0.25,
+                 time_limit_s: int | None = None):  # fmt: skip
         self.path = job_dir(key) / "progress.json"
         self.echo = echo
         self.interval = interval
@@ -273,15 +440,19 @@ class ProgressWriter:
             "pid_created": me.create_time(),
             "started_at": started or time.time(),
         }
+        if time_limit_s:
+            self.data["time_limit_s"] = int(time_limit_s)
         self.last_write = 0.0
+        self._write_lock = threading.Lock()  # the watchdog thread may finish the record too
         self.write(force=True)
 
     def write(self, force: bool = False) -> None:
         now = time.time()
         if force or now - self.last_write >= self.interval:
-            self.data["updated_at"] = now
-            write_json_atomic(self.path, self.data)
-            self.last_write = now
+            with self._write_lock:
+                self.data["updated_at"] = now
+                write_json_atomic(self.path, self.data)
+                self.last_write = now
 
     def update(self, changes: dict) -> None:
         phase_changed = changes.get("phase") not in (None, self.data.get("phase"))
@@ -295,16 +466,40 @@ class ProgressWriter:
         self.write(force=True)
 
 
+def _watchdog(writer: ProgressWriter, stop_flag: Path, time_limit_s: int, done: threading.Event) -> None:
+    """In a background job: end the process when it runs past its time limit or ignores a cancel.
+
+    A training step stuck in native code never reaches the loop's stop check; this thread does not
+    depend on it. The model is never half-published: publishing renames a finished folder in one step.
+    """
+    started = time.monotonic()
+    while not done.wait(1.0):
+        if time.monotonic() - started > time_limit_s:
+            message = (f"Stopped after {time_limit_s // 60} min {time_limit_s % 60:02d} s, the time limit of one "
+                       "training job (LMLAB_JOB_TIMEOUT); nothing was saved.")  # fmt: skip
+            writer.finish("timed out", message, error=message)
+            os._exit(124)
+        try:
+            asked = stop_flag.stat().st_mtime
+        except OSError:
+            continue
+        if time.time() - asked > STOP_GRACE_S:
+            writer.finish("cancelled", "Cancelled (the process was stopped mid-step); nothing was saved.")
+            os._exit(130)
+
+
 def run_here(
     key: str,
     overrides: dict | None = None,
     echo: Callable[[dict], None] | None = None,
     recipe: Recipe | None = None,
+    time_limit_s: int | None = None,
 ) -> Path | None:
     """Train ``key`` in this process (the command line, or the background child), holding its lock.
 
     Under ``torchrun`` / ``accelerate launch`` only rank 0 takes the lock, reports progress and
-    publishes the model; the other ranks train alongside it and return None.
+    publishes the model; the other ranks train alongside it and return None. ``time_limit_s`` (the
+    app's background jobs) ends the whole process past that wall-clock limit.
     """
     recipe = _resolve(key, overrides, recipe)
     if recipe is not None and recipe.key != key:
@@ -325,8 +520,11 @@ def run_here(
             "Wait for it to finish or cancel it."
         ) from None
     stop_flag = folder / "stop"
+    done = threading.Event()
     try:
-        writer = ProgressWriter(key, echo=echo)
+        writer = ProgressWriter(key, echo=echo, time_limit_s=time_limit_s)
+        if time_limit_s:
+            threading.Thread(target=_watchdog, args=(writer, stop_flag, time_limit_s, done), daemon=True).start()
         try:
             from core.training.runner import train_recipe
 
@@ -340,5 +538,6 @@ def run_here(
         writer.finish("done", f"Saved to the model cache as {key!r}.")
         return path
     finally:
+        done.set()
         stop_flag.unlink(missing_ok=True)
         lock.release()

@@ -1,0 +1,168 @@
+"""Training and benchmark jobs on a shared server: one cap for everyone, runs that belong to a session,
+time limits, cancel that always works, quotas — with real background processes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import threading
+import time
+
+import psutil
+import pytest
+
+from core import catalog, settings
+from core.bench import background as bench_jobs
+from core.errors import JobError, JobLimitError
+from core.training import jobs
+from core.training.recipes import get_recipe
+
+from conftest import TINY_KEY
+
+LONG = {"epochs": 150}
+
+
+def _custom(name: str, epochs: int = 150):
+    """A session's run: the tiny recipe under a new name (long enough to catch it running by default)."""
+    return dataclasses.replace(get_recipe(TINY_KEY), key=name, title=name, epochs=epochs)
+
+
+def _stop(key: str) -> None:
+    jobs.cancel(key)
+    assert jobs.wait(key, timeout=120).state in ("cancelled", "done")
+
+
+def test_the_job_cap_holds_when_two_students_click_at_once(fresh_cache, monkeypatch):
+    monkeypatch.setenv("LMLAB_MAX_JOBS", "1")
+    for _ in range(2):
+        outcomes: dict[str, object] = {}
+        barrier = threading.Barrier(2)
+
+        def click(key, outcomes=outcomes, barrier=barrier):
+            barrier.wait()
+            try:
+                outcomes[key] = jobs.start(key, LONG)
+            except JobLimitError as error:
+                outcomes[key] = error
+
+        threads = [threading.Thread(target=click, args=(key,)) for key in (TINY_KEY, "keyword-tiny")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        started = [key for key, value in outcomes.items() if not isinstance(value, Exception)]
+        assert len(started) == 1, outcomes
+        assert len(jobs.active_jobs()) == 1
+        _stop(started[0])
+
+
+def test_built_in_names_are_reserved():
+    for name in ("sentiment-minilm", TINY_KEY, "minilm-l6"):
+        with pytest.raises(JobError, match="built-in"):
+            jobs.custom_recipe(_custom(name))
+
+
+def test_a_run_belongs_to_the_session_that_started_it(fresh_cache):
+    recipe = _custom("csv-shared-name")
+    first = jobs.start(recipe.key, recipe=recipe, owner="alice")
+    assert first.active and jobs.owner_of(recipe.key) == "alice"
+    with pytest.raises(JobError, match="taken"):  # bob does not silently join alice's run
+        jobs.start(recipe.key, recipe=recipe, owner="bob")
+    with pytest.raises(JobError, match="another session"):
+        jobs.cancel(recipe.key, owner="bob")
+    with pytest.raises(JobError, match="another session"):
+        jobs.delete_run(recipe.key, owner="bob")
+    with pytest.raises(JobError, match="still training"):
+        jobs.delete_run(recipe.key, owner="alice")
+    jobs.cancel(recipe.key, owner="alice")
+    assert jobs.wait(recipe.key, timeout=120).state == "cancelled"
+
+
+def test_the_owner_deletes_a_finished_run_and_nobody_else_overwrites_it(fresh_cache):
+    recipe = _custom("csv-finished", epochs=1)
+    jobs.start(recipe.key, recipe=recipe, owner="alice")
+    assert jobs.wait(recipe.key, timeout=180).state == "done"
+    assert catalog.read_metadata(recipe.key) is not None
+    with pytest.raises(JobError, match="taken"):
+        jobs.start(recipe.key, recipe=recipe, owner="bob")
+    with pytest.raises(JobError, match="built-in"):
+        jobs.delete_run("sentiment-minilm", owner=None)
+    jobs.delete_run(recipe.key, owner="alice")
+    assert catalog.read_metadata(recipe.key) is None
+    assert recipe.key not in {spec.key for spec in catalog.all_specs()}
+
+
+def test_a_cancel_the_loop_ignores_is_enforced_by_killing(fresh_cache):
+    started = jobs.start(TINY_KEY, LONG)
+    running = _wait(lambda: (s := jobs.status(TINY_KEY)).step >= 1 and s)
+    stop = jobs.job_dir(TINY_KEY) / "stop"
+    stop.touch()  # as if the loop never looked: the request is older than the grace period
+    old = time.time() - jobs.STOP_GRACE_S - 5
+    os.utime(stop, (old, old))
+    final = jobs.status(TINY_KEY)
+    assert final.state == "cancelled" and "stopped mid-step" in final.message
+    assert not psutil.pid_exists(started.pid) or psutil.Process(started.pid).status() == psutil.STATUS_ZOMBIE
+    assert running.pid == started.pid and catalog.read_metadata(TINY_KEY) is None
+
+
+def test_a_job_past_its_time_limit_is_stopped_and_reported(fresh_cache, monkeypatch):
+    monkeypatch.setenv("LMLAB_JOB_TIMEOUT", "4")
+    started = jobs.start(TINY_KEY, LONG)
+    final = jobs.wait(TINY_KEY, timeout=120, poll=0.5)
+    assert final.state == "timed out", final
+    assert "time limit" in final.message and "LMLAB_JOB_TIMEOUT" in final.message
+    assert 3 < final.elapsed_s < 60
+    _wait(lambda: not psutil.pid_exists(started.pid) or psutil.Process(started.pid).status() == psutil.STATUS_ZOMBIE)
+    assert catalog.read_metadata(TINY_KEY) is None
+
+
+def test_the_quota_drops_the_oldest_session_run(fresh_cache, monkeypatch):
+    from core.training import store
+
+    monkeypatch.setenv("LMLAB_MAX_RUNS", "2")
+
+    def fake_run(key, owner, age):  # a finished run as the cache stores it
+        folder = settings.models_dir() / key
+        folder.mkdir(parents=True)
+        store.write_json_atomic(folder / "metadata.json", {"task": "sentiment", "labels": ["neg", "pos"]})
+        os.utime(folder / "metadata.json", (time.time() - age, time.time() - age))
+        if owner:
+            (jobs.job_dir(key) / "owner").write_text(owner)
+
+    fake_run("oldest", "alice", 300)
+    fake_run("pinned-run", "bob", 400)
+    jobs.set_pinned("pinned-run", True)
+    fake_run("teachers", None, 500)  # from the command line: not a session's, never dropped
+    fake_run("newer", "carol", 100)
+    recipe = _custom("csv-new")
+    jobs.start(recipe.key, recipe=recipe, owner="dave")
+    try:
+        keys = {spec.key for spec in catalog.trained_specs()}
+        assert "oldest" not in keys and {"pinned-run", "teachers", "newer"} <= keys
+    finally:
+        jobs.cancel(recipe.key, owner="dave")
+        jobs.wait(recipe.key, timeout=120)
+
+
+def test_benchmark_jobs_are_counted_across_processes(fresh_cache, monkeypatch):
+    monkeypatch.setenv("LMLAB_MAX_JOBS", "1")
+    folder = settings.cache_home() / "bench" / "jobs"
+    folder.mkdir(parents=True, exist_ok=True)
+    other = psutil.Process(os.getppid())  # a live process that is not this one: "another app process"
+    (folder / "elsewhere.pid").write_text(json.dumps({"pid": other.pid, "created": other.create_time()}))
+    assert bench_jobs.running() == ["elsewhere"]
+    with pytest.raises(JobLimitError):
+        bench_jobs.start("sentiment", ["vader"], None, 1)
+    (folder / "elsewhere.pid").write_text(json.dumps({"pid": 999_999_999, "created": 0}))
+    assert bench_jobs.running() == []
+
+
+def _wait(condition, timeout=120.0, poll=0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError("timed out waiting for the job")
