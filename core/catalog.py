@@ -69,6 +69,26 @@ def validate_hub_id(repo_id: str) -> str:
     return repo_id
 
 
+_HUB_PART = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}"
+_HUB_DATASET_PATTERN = re.compile(rf"^(?:{_HUB_PART}/)?{_HUB_PART}(?:/[A-Za-z0-9][A-Za-z0-9_.-]{{0,63}})?$")
+
+
+def split_hub_dataset(name: str) -> tuple[str, str | None]:
+    """A Hub dataset given as ``name``, ``owner/name`` or ``owner/name/configuration``: (repository, configuration).
+
+    Anything else (``..``, a path, a URL, spaces) is refused before it reaches ``datasets``, which would
+    otherwise read a local folder of that name.
+    """
+    name = name.strip() if isinstance(name, str) else ""
+    if not _HUB_DATASET_PATTERN.fullmatch(name) or ".." in name:
+        raise UnsafeNameError(
+            f"Hub dataset {name[:100]!r} is not of the form 'name', 'owner/name' or 'owner/name/configuration' "
+            "(e.g. stanfordnlp/sst2, nyu-mll/glue/sst2)."
+        )
+    parts = name.split("/")
+    return ("/".join(parts[:2]), parts[2]) if len(parts) == 3 else (name, None)
+
+
 def cache_entry_dir(key: str) -> Path:
     """The folder of a trained model in the cache; never outside the cache."""
     root = settings.models_dir()

@@ -6,7 +6,7 @@
     python -m core.train --model sentiment-tiny --set epochs=3 --force
     python -m core.train --name my-reviews --dataset csv --csv reviews.csv --text-column review \
         --label-column stars --task sentiment --base minilm-l6 --set epochs=4 --set patience=2
-    torchrun --nproc_per_node 4 -m core.train --name big-run --dataset hub --hub-dataset imdb \
+    torchrun --nproc_per_node 4 -m core.train --name big-run --dataset hub --hub-dataset stanfordnlp/imdb \
         --text-column text --label-column label --task sentiment --base minilm-l6
 
 Exit codes: 0 trained (or already cached), 1 failed, 2 bad arguments, 3 already being
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     custom.add_argument("--dataset", choices=["polarity", "newsgroups", "csv", "hub"], help="training data")
     custom.add_argument("--csv", help="a CSV file (with --dataset csv)")
     custom.add_argument(
-        "--hub-dataset", default="", help="e.g. glue/sst2, ag_news, imdb (with --dataset hub; online)"
+        "--hub-dataset", default="", help="owner/name[/configuration], e.g. stanfordnlp/sst2 (with --dataset hub; online)"
     )
     custom.add_argument("--text-column", default="text")
     custom.add_argument("--label-column", default="label")

@@ -32,7 +32,8 @@ text = st.text_area(
     height=110,
     placeholder="Type a sentence, e.g. a line from a film review…",
 )
-compare = st.toggle("Compare every ready model", key="sentiment-compare")
+compare = st.toggle("Compare ready models", key="sentiment-compare",
+                    help=f"The chosen model next to the other ready ones, at most {sentiment.MAX_COMPARE}.")
 clicked = st.button("Analyse", key="sentiment-run", type="primary", disabled=not (ready or compare))
 
 if clicked:

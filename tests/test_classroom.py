@@ -210,3 +210,173 @@ def test_inspect_takes_a_gate_slot(monkeypatch):
     gate.release()
     assert done.wait(30)
     worker.join()
+
+
+# -- row 6: CSV files with an unquoted comma, thousands of columns, concurrent uploads ------------------------
+
+
+def _csv(rows: int = 40, extra: str = "") -> bytes:
+    body = "\n".join(f"sentence {i} is {'great' if i % 2 else 'awful'},{'pos' if i % 2 else 'neg'}" for i in range(rows))
+    return f"text,label\n{body}\n{extra}".encode()
+
+
+def test_an_unquoted_comma_is_refused_not_shifted(fresh_cache):
+    from core.data import uploads
+    from core.errors import DataError
+
+    with pytest.raises(DataError, match="Line 42 has 3 fields but the header has 2"):
+        uploads.store(_csv(extra="I did not like the ending, but the cast was fine,pos\n"))
+    stored = uploads.store(_csv(extra='"I did not like the ending, but the cast was fine",pos\n'))
+    examples, labels = uploads.load(stored.data_id, "text", "label")
+    assert examples[-1].text == "I did not like the ending, but the cast was fine" and labels == ("neg", "pos")
+
+
+def test_a_file_with_thousands_of_columns_is_refused_at_once(fresh_cache):
+    from core.data import uploads
+    from core.errors import DataError
+
+    wide = (",".join(f"c{i}" for i in range(450_000)) + "\n" + ",".join("x" * 450_000) + "\n").encode()[:5_000_000]
+    started = time.perf_counter()
+    with pytest.raises(DataError, match="columns"):
+        uploads.store(wide)
+    assert time.perf_counter() - started < 1.0
+
+
+def test_concurrent_uploads_of_one_file_never_expose_half_a_file(fresh_cache):
+    from core import settings
+    from core.data import uploads
+
+    raw = _csv(rows=4000)
+    data_id = uploads.store(raw).data_id
+    path = settings.cache_home() / "datasets" / f"{data_id}.csv"
+    path.unlink()
+    failures, stop = [], threading.Event()
+
+    def read():
+        while not stop.is_set():
+            if path.is_file() and path.read_bytes() != raw:
+                failures.append(1)
+
+    readers = [threading.Thread(target=read) for _ in range(4)]
+    for reader in readers:
+        reader.start()
+    writers = [threading.Thread(target=uploads.store, args=(raw,)) for _ in range(12)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
+    stop.set()
+    for reader in readers:
+        reader.join()
+    assert not failures and path.read_bytes() == raw
+
+
+def test_uploads_are_capped_oldest_first(fresh_cache, monkeypatch):
+    from core import settings
+    from core.data import uploads
+
+    monkeypatch.setenv("LMLAB_MAX_UPLOADS", "3")
+    ids = [uploads.store(_csv(rows=30 + i)).data_id for i in range(5)]
+    kept = {path.stem for path in (settings.cache_home() / "datasets").glob("*.csv")}
+    assert kept == set(ids[-3:])
+
+
+# -- row 8: labels that differ only in case ---------------------------------------------------------------------
+
+
+def test_labels_differing_only_in_case_are_refused(fresh_cache):
+    from core.data import uploads
+    from core.errors import DataError
+
+    body = "\n".join(f"sentence {i},{'A' if i % 3 == 0 else 'a' if i % 3 == 1 else 'b'}" for i in range(60))
+    stored = uploads.store(f"text,label\n{body}\n".encode())
+    with pytest.raises(DataError, match="differ only in upper/lower case"):
+        uploads.load(stored.data_id, "text", "label")
+
+
+# -- row 9: Hub dataset ids -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["..", "../secrets", "/etc/passwd", "a/b/c/d", "https://evil.example/x", "a b",
+                                  "", "owner/..", "./local", "C:\\data"])  # fmt: skip
+def test_hub_dataset_ids_that_are_paths_are_refused(name):
+    from core.catalog import split_hub_dataset
+    from core.errors import UnsafeNameError
+
+    with pytest.raises(UnsafeNameError):
+        split_hub_dataset(name)
+
+
+def test_hub_dataset_ids_are_split_into_repository_and_configuration():
+    from core.catalog import split_hub_dataset
+
+    assert split_hub_dataset("imdb") == ("imdb", None)
+    assert split_hub_dataset("stanfordnlp/sst2") == ("stanfordnlp/sst2", None)  # not mangled into ("stanfordnlp", "sst2")
+    assert split_hub_dataset("nyu-mll/glue/sst2") == ("nyu-mll/glue", "sst2")
+
+
+def test_a_recipe_with_a_bad_hub_dataset_is_refused():
+    import dataclasses
+
+    from core.errors import CoreError
+    from core.training.recipes import get_recipe
+
+    with pytest.raises(CoreError, match="Hub dataset"):
+        dataclasses.replace(get_recipe("sentiment-tiny"), key="x", dataset="hub", hub_dataset="..").validated()
+
+
+# -- row 13: one malformed model card ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("content", ['[1, 2]', '{"task": "sentiment", "labels": 5}', '{"task": 7}', "not json",
+                                     '{"task": "sentiment", "labels": ["a", {"b": 1}]}', '"text"'])  # fmt: skip
+def test_a_malformed_model_card_is_skipped(fresh_cache, content):
+    from core import settings
+
+    folder = settings.models_dir() / "broken-run"
+    folder.mkdir(parents=True)
+    (folder / "metadata.json").write_text(content)
+    assert "broken-run" not in {spec.key for spec in catalog.all_specs()}
+    assert catalog.specs_for_task("sentiment")  # the built-in ones are still there
+
+
+# -- row 14: leftovers, result ids ------------------------------------------------------------------------------
+
+
+def test_start_up_sweep_removes_what_killed_processes_left(fresh_cache):
+    import os
+
+    from core import housekeeping, settings
+    from core.training import jobs
+
+    models = settings.models_dir()
+    dead = models / ".tmp-some-run-999999999-abcd1234"
+    trash = models / ".trash-some-run-abcd1234"
+    live = models / f".tmp-other-run-{os.getpid()}-abcd1234"  # this process is alive: still being built
+    for folder in (dead, trash, live):
+        folder.mkdir(parents=True)
+        (folder / "weights").write_bytes(b"x")
+        os.utime(folder, (time.time() - 7200, time.time() - 7200))
+    old_job = jobs.job_dir("finished-long-ago")
+    (old_job / "progress.json").write_text('{"state": "failed"}')
+    stray = jobs.job_dir("recent") / ".progress.json.1234.tmp"
+    stray.write_text("{")
+    for path in (old_job / "progress.json", old_job, stray):
+        os.utime(path, (time.time() - 30 * 86400, time.time() - 30 * 86400))
+    removed = housekeeping.sweep()
+    assert not dead.exists() and not trash.exists() and live.exists()
+    assert not old_job.exists() and not stray.exists()
+    assert removed["temporary models"] == 2 and removed["job records"] == 1
+
+
+def test_two_benchmark_runs_in_one_second_keep_both(fresh_cache, monkeypatch):
+    from core.bench import run as bench
+
+    result = bench.BenchResult(task="sentiment", dataset="d", labels=["neg", "pos"], texts=["a"], references=[0],
+                               rows=[], created_at="2026-11-30T10:00:00+00:00")  # fmt: skip
+    first, second = bench.save(result), bench.save(result)
+    assert first != second and {first, second} <= set(bench.saved_runs())
+    monkeypatch.setenv("LMLAB_MAX_RESULTS", "2")
+    third = bench.save(result)
+    assert len(bench.saved_runs()) == 2 and third in bench.saved_runs()
+    assert bench.load(third).task == "sentiment"

@@ -45,9 +45,21 @@ def session_owner() -> str:
     return st.session_state.setdefault("_lmlab_owner", uuid.uuid4().hex)
 
 
+@st.cache_resource(show_spinner=False)
+def _swept_once() -> dict:
+    """Leftovers of killed processes, removed once when the server process starts."""
+    from core import housekeeping
+
+    try:
+        return housekeeping.sweep()
+    except OSError as error:  # a read-only or shared cache: clean nothing, break nothing
+        return {"error": str(error)}
+
+
 def boot() -> settings.Mode:
-    """Decide online/offline once per process, before any page imports transformers."""
+    """Decide online/offline once per process, before any page imports transformers; sweep the cache."""
     st.session_state[_ROUTED] = True
+    _swept_once()
     return settings.decide_mode()
 
 

@@ -29,12 +29,27 @@ def ensure_ready(spec: ModelSpec) -> bool:
     return scenario.ensure_ready(spec, fallback="the VADER baseline")
 
 
+# Models compared per click: as many as the process keeps loaded (ui.models keeps three), so a click
+# never loads and drops models in turn, whatever the number of students' runs in the cache.
+MAX_COMPARE = 3
+
+
+def compared_models(spec: ModelSpec) -> tuple[list[ModelSpec], int]:
+    """The chosen model, then the other ready built-in ones, then the newest trained here: at most MAX_COMPARE.
+
+    Returns them and how many models were ready in all.
+    """
+    ready = [s for s in catalog.specs_for_task("sentiment") if catalog.availability(s).ready]
+    ordered = sorted(ready, key=lambda s: (s.key != spec.key, s.trained_here))
+    return ordered[:MAX_COMPARE], len(ready)
+
+
 def run(spec: ModelSpec, text: str, *, compare: bool) -> None:
-    chosen = (
-        [s for s in catalog.specs_for_task("sentiment") if catalog.availability(s).ready]
-        if compare
-        else [spec]
-    )
+    chosen, ready = compared_models(spec) if compare else ([spec], 1)
+    if ready > len(chosen):
+        st.info(f"Comparing {len(chosen)} of the {ready} ready models (at most {MAX_COMPARE} per click on a shared "
+                "server): the one chosen above and the built-in ones first. Choose another model above to see it.",
+                icon=":material/info:")  # fmt: skip
     results = []
     for model_spec in chosen:
         try:
@@ -90,6 +105,7 @@ def model_card(spec: ModelSpec) -> None:
 
 def explain(spec: ModelSpec) -> None:
     """Word attributions for the text in the box (neural models only)."""
+    from core.tasks.attribution import IG_STEPS, MAX_TOKENS, MAX_WORDS
     from core.tasks.attribution import explain as attribute
     from core.viz import attribution
 
@@ -103,11 +119,22 @@ def explain(spec: ModelSpec) -> None:
         "Explain the score of", predictor.labels, default=predictor.labels[-1], key="sentiment-explain-target",
         required=True,
     )  # fmt: skip
-    try:
-        result = attribute(predictor, text, target)
-    except CoreError as error:
-        safe.error(error)
+    st.caption(f"Up to {MAX_WORDS} words and {MAX_TOKENS} tokens: integrated gradients run the model "
+               f"{IG_STEPS + 2} times forward and backward, occlusion once per word.")  # fmt: skip
+    wanted = (spec.key, text, target)
+    if st.button("Explain", key="sentiment-explain-run", icon=":material/psychology:"):
+        try:
+            with st.spinner(render.queue_note("Computing the attributions…")):
+                st.session_state["sentiment-explained"] = (wanted, attribute(predictor, text, target))
+        except CoreError as error:
+            st.session_state.pop("sentiment-explained", None)
+            safe.error(error)
+            return
+    stored = st.session_state.get("sentiment-explained")
+    if not stored or stored[0] != wanted:
+        st.caption("Press **Explain** to see which words pushed the score of the class chosen above.")
         return
+    result = stored[1]
     words = [w.word for w in result.words]
     st.caption(
         f"{safe.md(spec.title)} gives '{safe.md(result.target)}' a probability of {100 * result.probability:.1f} %. Green words raise its "
@@ -146,7 +173,7 @@ def what_if(spec: ModelSpec) -> None:
     edited = st.text_area("Edit the sentence", key="sentiment-whatif", height=80,
                           help="Try adding or removing 'not', swapping an adjective, or adding 'but…'.")  # fmt: skip
     try:
-        before, after = models.predictor(spec).predict(original), models.predictor(spec).predict(edited)
+        before, after = _memo_predict(spec, original), _memo_predict(spec, edited)
     except CoreError as error:
         safe.error(error)
         return
@@ -161,6 +188,16 @@ def what_if(spec: ModelSpec) -> None:
         )
     moved = {label: after.scores[label] - before.scores[label] for label in before.scores}
     st.caption(" · ".join(f"{safe.md(label)}: {100 * delta:+.1f} points" for label, delta in moved.items()))
+
+
+def _memo_predict(spec: ModelSpec, text: str):
+    """One forward pass per (model, text) in this session: reruns that change nothing cost nothing."""
+    memo = st.session_state.setdefault("sentiment-memo", {})
+    if (spec.key, text) not in memo:
+        if len(memo) >= 8:
+            memo.pop(next(iter(memo)))  # the oldest
+        memo[(spec.key, text)] = models.predictor(spec).predict(text)
+    return memo[(spec.key, text)]
 
 
 def _negate(text: str) -> str:

@@ -35,13 +35,18 @@ def data_choice() -> dict | None:
         if upload is None:
             st.info("Upload a CSV to continue (UTF-8, at most 5 MB, at least 20 labelled rows).")
             return None
-        try:
-            from core.data import uploads
+        remembered = st.session_state.get("train-csv-stored")
+        if remembered and remembered[0] == upload.file_id:
+            stored = remembered[1]  # checked and stored once per upload, not on every rerun
+        else:
+            try:
+                from core.data import uploads
 
-            stored = uploads.store(upload.getvalue())
-        except CoreError as error:
-            safe.error(error)
-            return None
+                stored = uploads.store(upload.getvalue())
+            except CoreError as error:
+                safe.error(error)
+                return None
+            st.session_state["train-csv-stored"] = (upload.file_id, stored)
         left, right = st.columns(2)
         text_column = left.selectbox("Text column", stored.columns, key="train-text-column")
         label_column = right.selectbox("Label column", stored.columns, index=min(1, len(stored.columns) - 1),
@@ -55,10 +60,12 @@ def data_choice() -> dict | None:
         a, b, c = st.columns(3)
         fields.update(
             hub_dataset=a.text_input(
-                "Dataset id", "glue/sst2", key="train-hub-dataset", help="e.g. glue/sst2, ag_news, imdb"
-            ),
-            text_column=b.text_input("Text column", "sentence", key="train-hub-text"),
-            label_column=c.text_input("Label column", "label", key="train-hub-label"),
+                "Dataset id", "stanfordnlp/sst2", key="train-hub-dataset", max_chars=200,
+                help="owner/name, or owner/name/configuration: e.g. stanfordnlp/sst2, stanfordnlp/imdb, "
+                "nyu-mll/glue/sst2",
+            ).strip(),
+            text_column=b.text_input("Text column", "sentence", key="train-hub-text", max_chars=200),
+            label_column=c.text_input("Label column", "label", key="train-hub-label", max_chars=200),
         )
     return fields
 

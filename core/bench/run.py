@@ -192,13 +192,29 @@ def _compare_to_baseline(result: BenchResult, baseline: str, seed: int) -> None:
 
 def save(result: BenchResult) -> str:
     """Keep a run in the cache (bench/<time>.json) so it can be reloaded; returns its id."""
+    import uuid
+
     folder = settings.cache_home() / "bench"
     folder.mkdir(parents=True, exist_ok=True)
-    run_id = result.created_at.replace(":", "").replace("-", "").replace("+0000", "")
+    # the time sorts the runs; the random suffix keeps two runs in the same second apart
+    run_id = result.created_at.replace(":", "").replace("-", "").replace("+0000", "") + uuid.uuid4().hex[:6]
     from core.training.store import write_json_atomic
 
     write_json_atomic(folder / f"{run_id}.json", result.to_json())
+    _prune_results(folder, keep=run_id)
     return run_id
+
+
+def _prune_results(folder, keep: str) -> None:
+    """At most ``LMLAB_MAX_RESULTS`` saved runs: the oldest go first."""
+    runs = sorted(folder.glob("*.json"), key=lambda path: path.stat().st_mtime)
+    excess = len(runs) - settings.limits().max_results
+    for path in runs:
+        if excess <= 0:
+            break
+        if path.stem != keep:
+            path.unlink(missing_ok=True)
+            excess -= 1
 
 
 def saved_runs() -> list[str]:
@@ -207,11 +223,14 @@ def saved_runs() -> list[str]:
 
 
 def load(run_id: str) -> BenchResult:
-    if not run_id.replace("T", "").isalnum():
+    if not run_id.replace("T", "").isalnum() or len(run_id) > 40:
         raise CoreError(f"Unknown benchmark run {run_id!r}.")
     path = settings.cache_home() / "bench" / f"{run_id}.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         raise CoreError(f"Benchmark run {run_id!r} is missing or damaged.") from None
-    return BenchResult(**data)
+    try:
+        return BenchResult(**data)
+    except TypeError:  # a list, or fields that are not BenchResult's
+        raise CoreError(f"Benchmark run {run_id!r} is damaged.") from None

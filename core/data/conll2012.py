@@ -43,8 +43,9 @@ def hub_corpus(name: str, train_size: int = 4000, test_size: int = 500) -> SrlCo
         raise DataError("The CoNLL-2012 frames come from the Hugging Face Hub; LM Lab is offline.")
     import datasets
 
-    parts = name.split("/")
-    path, config = ("/".join(parts[:2]), parts[2]) if len(parts) == 3 else (name, None)
+    from core.catalog import split_hub_dataset
+
+    path, config = split_hub_dataset(name)
     try:
         train = from_conll2012(datasets.load_dataset(path, config, split="train"), train_size)
         test = from_conll2012(datasets.load_dataset(path, config, split="test"), test_size)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import uuid
 from dataclasses import dataclass
 
 from core import settings
@@ -40,24 +42,83 @@ def _decode(raw: bytes) -> str:
         ) from None
 
 
-def _frame(text: str):
-    import pandas as pd
+MAX_COLUMNS = 50  # a text column and a label column are needed; a wide export is fine, 20,000 columns is not
 
+
+def _rows(text: str) -> tuple[list[str], list[list[str]]]:
+    """The header and the rows, read strictly: a row with more fields than the header is an error.
+
+    pandas would shift such a row's columns (an unquoted comma inside the text moves the label into
+    the text's place and silently loses the first part); Python's csv module reads in linear time and
+    lets every row be checked.
+    """
+    import csv
+
+    lines = io.StringIO(text, newline="")
+    first = lines.readline()
+    if first.count(",") + 1 > MAX_COLUMNS:  # before anything else: a huge header costs nothing more
+        raise DataError(f"The header has {first.count(',') + 1:,} columns; at most {MAX_COLUMNS} are read. "
+                        "Keep the text and label columns and delete the rest.")  # fmt: skip
+    lines.seek(0)
     try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as error:
-        raise DataError(
-            f"Could not read the file as CSV: {str(error).splitlines()[0]}. Check the commas and quotes."
-        ) from None
-    if frame.empty or len(frame.columns) < 2:
+        reader = csv.reader(lines, strict=True)
+        header = next(reader, None)
+        rows = list(reader)
+    except csv.Error as error:
+        raise DataError(f"Could not read the file as CSV: {error}. Check the commas and quotes.") from None
+    if not header or len(header) < 2:
         raise DataError(
             "The CSV needs a header row and at least two columns (a text column and a label column)."
         )
-    return frame
+    header = [name.strip() for name in header]
+    if len(header) > MAX_COLUMNS:
+        raise DataError(f"The header has {len(header):,} columns; at most {MAX_COLUMNS} are read.")
+    if len(set(header)) < len(header):
+        duplicate = next(name for name in header if header.count(name) > 1)
+        raise DataError(f"The header names the column {duplicate!r} twice; give every column its own name.")
+    for number, row in enumerate(rows, start=2):
+        if len(row) > len(header):
+            raise DataError(
+                f"Line {number} has {len(row)} fields but the header has {len(header)}: a comma inside the "
+                'text must be inside double quotes ("I liked it, mostly",pos). Fix that line and upload again.'
+            )
+    rows = [row + [""] * (len(header) - len(row)) for row in rows if any(cell.strip() for cell in row)]
+    if not rows:
+        raise DataError("The CSV has a header but no rows.")
+    return header, rows
+
+
+def _frame(text: str):
+    import pandas as pd
+
+    header, rows = _rows(text)
+    return pd.DataFrame(rows, columns=header, dtype=str)
+
+
+def _uploads_folder():
+    folder = settings.cache_home() / "datasets"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _prune(keep: str) -> None:
+    """At most ``LMLAB_MAX_UPLOADS`` stored files: the least recently used go first."""
+    files = sorted(_uploads_folder().glob("*.csv"), key=lambda path: path.stat().st_mtime)
+    excess = len(files) - settings.limits().max_uploads
+    for path in files:
+        if excess <= 0:
+            break
+        if path.stem != keep:
+            path.unlink(missing_ok=True)
+            excess -= 1
 
 
 def store(raw: bytes) -> Upload:
-    """Check the bytes are a usable CSV and keep them in the cache; returns its id and columns."""
+    """Check the bytes are a usable CSV and keep them in the cache; returns its id and columns.
+
+    The file is named by its content hash and written once, atomically (a temporary name, then a
+    rename): many sessions may read it while another uploads the same file.
+    """
     if not raw:
         raise DataError("The file is empty.")
     if len(raw) > MAX_BYTES:
@@ -66,9 +127,14 @@ def store(raw: bytes) -> Upload:
         )
     frame = _frame(_decode(raw))
     data_id = hashlib.sha256(raw).hexdigest()[:16]
-    folder = settings.cache_home() / "datasets"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{data_id}.csv").write_bytes(raw)
+    path = _uploads_folder() / f"{data_id}.csv"
+    if path.is_file():
+        os.utime(path)  # recently used: the quota keeps it
+    else:
+        temporary = path.with_name(f".{data_id}.{uuid.uuid4().hex[:8]}.tmp")
+        temporary.write_bytes(raw)
+        os.replace(temporary, path)
+        _prune(keep=data_id)
     return Upload(data_id, [str(c) for c in frame.columns], len(frame))
 
 
@@ -93,6 +159,12 @@ def load(data_id: str, text_column: str, label_column: str) -> tuple[list[Exampl
             f"Only {len(examples)} rows have both a text and a label; at least {MIN_ROWS} are needed."
         )
     classes = sorted(set(labels[keep]))
+    folded: dict[str, str] = {}
+    for label in classes:
+        other = folded.setdefault(label.casefold(), label)
+        if other != label:
+            raise DataError(f"The labels {other!r} and {label!r} differ only in upper/lower case; they would be "
+                            "two classes. Write every label the same way and upload again.")  # fmt: skip
     if len(classes) < 2:
         raise DataError(f"Every row has the label {classes[0]!r}: a classifier needs at least two classes.")
     if len(classes) > MAX_CLASSES:
@@ -118,14 +190,17 @@ def stratified_split(examples: list[Example], labels: tuple[str, ...], seed: int
 def hub_examples(
     name: str, text_column: str, label_column: str, limit: int = 4000
 ) -> tuple[list[Example], tuple[str, ...]]:
-    """A Hub dataset's train split (online only), e.g. "glue/sst2", "ag_news", "imdb"; at most ``limit`` rows."""
+    """A Hub dataset's train split (online only), e.g. "stanfordnlp/sst2", "fancyzhx/ag_news" or
+    "nyu-mll/glue/sst2" (repository, then configuration); at most ``limit`` rows."""
+    from core.catalog import split_hub_dataset
+
+    path, config = split_hub_dataset(name)  # refused before anything is read, online or not
     if not settings.current_mode().online:
         raise DataError(
             "Hub datasets need internet; LM Lab is offline. Use the packaged datasets or a CSV upload."
         )
     import datasets
 
-    path, _, config = name.partition("/")
     try:
         data = datasets.load_dataset(path, config or None, split=f"train[:{limit}]")
     except Exception as error:  # the Hub's errors are many and varied; all mean "could not load"

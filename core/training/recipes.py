@@ -85,6 +85,17 @@ class Recipe:
             problems.append(f"examples must be 0–1,000,000, got {self.examples}")
         if self.dropout is not None and not 0 <= self.dropout < 1:
             problems.append(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.dataset == "hub" or self.hub_dataset:
+            from core.catalog import split_hub_dataset
+            from core.errors import UnsafeNameError
+
+            try:
+                split_hub_dataset(self.hub_dataset)
+            except UnsafeNameError as error:
+                problems.append(str(error))
+        for column in (self.text_column, self.label_column):
+            if not isinstance(column, str) or len(column) > 200:
+                problems.append("column names must be text of at most 200 characters")
         if problems:
             raise CoreError("Invalid training options: " + "; ".join(problems) + ".")
         return self

@@ -1,0 +1,83 @@
+"""What a semester of classes leaves in the cache, cleaned: run once when a server process starts.
+
+Training publishes through hidden ``.tmp-*`` folders and replaces models through ``.trash-*`` ones;
+JSON files are written through hidden ``.*.tmp`` files; benchmark jobs leave progress, log and pid
+files. A process killed at the wrong moment leaves these behind. ``sweep`` removes the ones no live
+process is using. The caps on what is kept (runs, uploads, results) are enforced where each is
+written (``core.training.jobs``, ``core.data.uploads``, ``core.bench.run``).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import psutil
+
+from core import settings
+
+STALE_S = 3600.0  # a temporary file untouched for an hour belongs to no running writer
+OLD_JOB_S = 7 * 24 * 3600.0  # the record of a finished job with no model is kept for a week
+
+
+def _age(path: Path) -> float:
+    try:
+        return time.time() - path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _pid_of_temporary(name: str) -> int | None:
+    """``.tmp-<key>-<pid>-<random>``: the pid of the process that is building it."""
+    parts = name.rsplit("-", 2)
+    try:
+        return int(parts[-2])
+    except (IndexError, ValueError):
+        return None
+
+
+def sweep(now_stale_s: float = STALE_S, old_job_s: float = OLD_JOB_S) -> dict[str, int]:
+    """Remove leftovers no live process uses; returns how many of each kind went."""
+    from core.catalog import read_metadata
+    from core.training import jobs
+
+    removed = {"temporary models": 0, "temporary files": 0, "job records": 0, "benchmark files": 0}
+    models = settings.models_dir()
+    for leftover in models.iterdir():
+        if leftover.name.startswith(".trash-") or (
+            leftover.name.startswith(".tmp-")
+            and not psutil.pid_exists(_pid_of_temporary(leftover.name) or -1)
+            and _age(leftover) > now_stale_s
+        ):
+            shutil.rmtree(leftover, ignore_errors=True)
+            removed["temporary models"] += 1
+    for root in (models, settings.jobs_dir(), settings.cache_home() / "datasets", settings.cache_home() / "bench"):
+        if not root.is_dir():
+            continue
+        for temporary in root.rglob(".*.tmp"):
+            if _age(temporary) > now_stale_s:
+                temporary.unlink(missing_ok=True)
+                removed["temporary files"] += 1
+    for folder in settings.jobs_dir().iterdir():
+        if not folder.is_dir() or folder.name.startswith("."):
+            continue
+        try:
+            state = jobs.status(folder.name).state
+        except Exception:  # a stray folder with a name that is no key
+            continue
+        if state in ("starting", "running") or read_metadata(folder.name) is not None or jobs.pinned(folder.name):
+            continue
+        if _age(folder / "progress.json") > old_job_s and _age(folder) > old_job_s:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed["job records"] += 1
+    bench_jobs = settings.cache_home() / "bench" / "jobs"
+    if bench_jobs.is_dir():
+        from core.bench import background
+
+        alive = set(background.running())
+        for path in bench_jobs.iterdir():
+            if path.is_file() and not path.name.startswith(".") and path.stem not in alive and _age(path) > old_job_s:
+                path.unlink(missing_ok=True)
+                removed["benchmark files"] += 1
+    return removed
