@@ -55,7 +55,8 @@ with sample_tab:
                "seed": int(seed), "use_ngram": use_ngram}  # fmt: skip
     if st.button("Generate", key="generate-run", type="primary", disabled=not ready):
         generate.generate(spec, st.session_state["generate-prompt"], options)
-    generate.show_generation(spec)
+    with st.container(key="generate-answer"):
+        generate.show_generation(spec)
 with score_tab:
     sentence = st.text_input("Sentence to score", generate.SENTENCE, key="generate-score-text")
     if st.button("Score", key="generate-score-run", disabled=not ready):

@@ -38,7 +38,8 @@ clicked = st.button("Analyse", key="sentiment-run", type="primary", disabled=not
 
 if clicked:
     sentiment.run(spec, text, compare=compare)
-sentiment.show_results()
+with st.container(key="sentiment-answer"):  # a stable hook for browser checks of the answer
+    sentiment.show_results()
 if ready and st.session_state.get("sentiment-results"):
     with st.expander(
         "Explain the prediction, and try a what-if", expanded=True, icon=":material/psychology:"

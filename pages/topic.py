@@ -50,4 +50,5 @@ else:
     method = topic.zero_shot_method()
     blocked = method == "nli" and not catalog.availability(catalog.BART_MNLI).ready
     if st.button("Classify", key="topic-zs-run", type="primary", disabled=blocked):
-        topic.zero_shot(text, labels, template, method)
+        with st.container(key="topic-answer"):
+            topic.zero_shot(text, labels, template, method)

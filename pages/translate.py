@@ -37,6 +37,7 @@ if decoding == "Beam search":
                          help="Keep the n best partial translations at each step instead of only the best one.")  # fmt: skip
 if st.button("Translate", key="translate-run", type="primary", disabled=not ready):
     translate.translate(spec, text, beams)
-translate.show(spec)
+with st.container(key="translate-answer"):
+    translate.show(spec)
 if ready:
     translate.held_out(spec)

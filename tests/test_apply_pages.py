@@ -43,6 +43,9 @@ def test_sentiment_explanation_and_what_if(tiny_model):
     at.text_area(key="sentiment-text").input("The plot was dull and the acting was awful.").run()
     at.button(key="sentiment-run").click().run()
     assert not at.exception and not at.error
+    assert not at.get("html")  # attributions wait for their button
+    at.button(key="sentiment-explain-run").click().run()
+    assert not at.exception and not at.error
     html = " ".join(str(element.proto) for element in at.get("html"))
     assert "Occlusion" in html and "Integrated gradients" in html and "awful" in html
     assert at.text_area(key="sentiment-whatif").value == "The plot was not dull and the acting was awful."
@@ -50,7 +53,9 @@ def test_sentiment_explanation_and_what_if(tiny_model):
     assert not at.exception
     assert any("points" in c.value for c in at.caption)
     at.segmented_control(key="sentiment-explain-target").set_value("negative").run()
-    assert not at.exception
+    assert not at.exception and not at.get("html")  # another class: explained again only on a click
+    at.button(key="sentiment-explain-run").click().run()
+    assert not at.exception and at.get("html")
 
 
 def test_summarizeopen_page():

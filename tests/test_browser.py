@@ -121,7 +121,7 @@ def test_home_in_a_browser(server, page):
         ("/positional_encoding", "Positional encoding", True),
         ("/encoder_decoder", "Encoder and decoder", True),
         ("/topic", "Topic classification", False),  # its chart appears after "Classify"
-        ("/summarize", "Summarization", True),
+        ("/summarize", "Summarization", False),  # the summary appears after "Summarize"
         ("/evaluate", "Benchmark models side by side", False),  # tables appear after a run
         ("/train", "Train a classifier", True),
     ],

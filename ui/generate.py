@@ -105,7 +105,7 @@ def show_generation(spec) -> None:
         return
     _, result, options = stored
     prompt_part = result.text[: len(result.text) - len(result.continuation)]
-    st.markdown(f"> {prompt_part}**{result.continuation}**")
+    st.markdown(f"> {safe.md(prompt_part)}**{safe.md(result.continuation)}**")
     st.caption(
         f"{len(result.steps)} tokens in {result.latency_ms:.0f} ms · seed {result.seed} (the same seed and settings "
         "give the same text) · bold: generated"

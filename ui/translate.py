@@ -37,7 +37,7 @@ def show(spec) -> None:
     if not stored or stored[0] != spec.key:
         return
     _, result, beams = stored
-    st.markdown(f"### {result.text or '∅ (the model produced no text)'}")
+    st.markdown(f"### {safe.md(result.text) if result.text else '∅ (the model produced no text)'}")
     first, second, third = st.columns(3)
     first.metric("Decoding", result.decoding)
     second.metric(
@@ -52,7 +52,7 @@ def show(spec) -> None:
         unseen = models.task_model(spec).unseen_words(result.source)
         if unseen:
             st.warning(
-                f"Never seen in training: {', '.join(unseen)}. This classroom model knows only the words of LM Lab's "
+                f"Never seen in training: {safe.md(', '.join(unseen))}. This classroom model knows only the words of LM Lab's "
                 "generated grammar; outside it, expect a fluent-looking but wrong translation.",
                 icon=":material/warning:",
             )
