@@ -140,23 +140,50 @@ class Tally:
 async def _open(page, url: str, heading: str) -> None:
     await page.goto(url, timeout=ANSWER_TIMEOUT_MS)
     await page.get_by_text(heading).first.wait_for(timeout=ANSWER_TIMEOUT_MS)
-    await page.wait_for_timeout(300)
+    await _idle(page)
+
+
+async def _idle(page) -> None:
+    """Wait until the page's script run has finished (Streamlit's "running" indicator is gone)."""
+    await page.wait_for_timeout(250)
+    for _ in range(int(ANSWER_TIMEOUT_MS / 250)):
+        if not await page.locator("[data-testid='stStatusWidget']").count():
+            return
+        await page.wait_for_timeout(250)
 
 
 async def _type(page, key: str, text: str, kind: str = "textarea") -> None:
     box = page.locator(f".st-key-{key} {kind}")
     await box.fill(text)
     await box.press("Control+Enter" if kind == "textarea" else "Enter")
-    await page.wait_for_timeout(400)
+    await _idle(page)  # a click sent while the text's own rerun runs can be dropped by Streamlit
+
+
+RESENT: list[int] = []  # clicks the page dropped (no script run started) and the student clicked again
 
 
 async def _click_and_wait(page, button: str, answer: str, must_contain: str) -> tuple[float, str]:
+    """Click and wait for the answer; seconds are counted from the first click.
+
+    Streamlit can drop a click that arrives while the same session's previous rerun is being replaced
+    (seen here under load on a fresh server): when no script run starts within 5 s, the student clicks
+    again, as a person would, and the benchmark counts it.
+    """
     started = time.perf_counter()
     await page.locator(f".st-key-{button} button").click()
     target = page.locator(f".st-key-{answer}").filter(has_text=must_contain)
-    await target.first.wait_for(timeout=ANSWER_TIMEOUT_MS)
-    elapsed = time.perf_counter() - started
-    return elapsed, (await target.first.inner_text())
+    ran = False
+    last_click = started
+    while time.perf_counter() - started < ANSWER_TIMEOUT_MS / 1000:
+        if await target.count():
+            return time.perf_counter() - started, await target.first.inner_text()
+        ran = ran or bool(await page.locator("[data-testid='stStatusWidget']").count())
+        if not ran and time.perf_counter() - last_click > 5:
+            RESENT.append(1)
+            await page.locator(f".st-key-{button} button").click()
+            last_click = time.perf_counter()
+        await page.wait_for_timeout(200)
+    raise TimeoutError(f"no answer in {answer} within {ANSWER_TIMEOUT_MS / 1000:.0f} s")
 
 
 async def _problems(page) -> list[str]:
@@ -195,6 +222,7 @@ async def _flow(page, url: str, name: str, index: int) -> tuple[float, str]:
     if name == "generate":
         await _open(page, url + "/generate", "Text generation")
         await _type(page, "generate-prompt", GENERATE[index % 4], kind="input")
+        await page.get_by_role("tab", name="Generate").click()
         elapsed, text = await _click_and_wait(page, "generate-run", "generate-answer", "tokens in")
         return elapsed, _first_line(text)
     if name == "inspect":
@@ -203,7 +231,7 @@ async def _flow(page, url: str, name: str, index: int) -> tuple[float, str]:
 
         await page.goto(url + "/inspect_attention?text=" + quote(INSPECT[index % 4]), timeout=ANSWER_TIMEOUT_MS)
         await page.get_by_text("Inspect attention").first.wait_for(timeout=ANSWER_TIMEOUT_MS)
-        await page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=ANSWER_TIMEOUT_MS)
+        await page.locator("iframe").first.wait_for(timeout=ANSWER_TIMEOUT_MS)  # the bertviz view
         box = await page.locator(".st-key-inspect-text input").input_value()
         return time.perf_counter() - started, box
     raise ValueError(name)
@@ -332,6 +360,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         for count in [int(part) for part in args.sessions.split(",") if part.strip()]:
             server.reset_peak()
+            RESENT.clear()
             started = time.perf_counter()
             tally = asyncio.run(_run(server.url, count, args.rounds, mischief=count >= 5))
             wall = time.perf_counter() - started
@@ -340,15 +369,15 @@ def main(argv: list[str] | None = None) -> int:
             p95 = latencies[max(0, int(round(0.95 * len(latencies))) - 1)] if latencies else float("nan")
             rows.append((count, len(latencies), statistics.median(latencies) if latencies else float("nan"), p95,
                          max(latencies, default=float("nan")), len(tally.errors), len(tally.wrong),
-                         tally.refused, len(tally.bad_unclear), server.peak_rss / 2**30, wall))  # fmt: skip
+                         tally.refused, len(tally.bad_unclear), len(RESENT), server.peak_rss / 2**30, wall))  # fmt: skip
             for line in (tally.errors + tally.wrong + tally.bad_unclear)[:10]:
                 print("   ", line)
         print()
         print("| sessions | normal requests | p50 s | p95 s | max s | errors | wrong answers | bad inputs refused "
-              "| bad inputs unanswered | peak RSS GB | wall s |")
-        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+              "| bad inputs unanswered | clicks sent again | peak RSS GB | wall s |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for row in rows:
-            print("| {} | {} | {:.2f} | {:.2f} | {:.2f} | {} | {} | {} | {} | {:.2f} | {:.0f} |".format(*row))
+            print("| {} | {} | {:.2f} | {:.2f} | {:.2f} | {} | {} | {} | {} | {} | {:.2f} | {:.0f} |".format(*row))
     finally:
         server.close()
     return 0

@@ -2,8 +2,10 @@
 
 Training publishes through hidden ``.tmp-*`` folders and replaces models through ``.trash-*`` ones;
 JSON files are written through hidden ``.*.tmp`` files; benchmark jobs leave progress, log and pid
-files. A process killed at the wrong moment leaves these behind. ``sweep`` removes the ones no live
-process is using. The caps on what is kept (runs, uploads, results) are enforced where each is
+files. A process killed at the wrong moment leaves these behind. ``sweep`` removes them: a model
+build whose process is dead and that is over an hour old, every ``.trash-*`` folder (each is already
+out of use when it gets its name), temporary files over an hour old, records of finished jobs
+and benchmarks a week old, and job folders of runs that never started. The caps on what is kept (runs, uploads, results) are enforced where each is
 written (``core.training.jobs``, ``core.data.uploads``, ``core.bench.run``).
 """
 
@@ -38,7 +40,7 @@ def _pid_of_temporary(name: str) -> int | None:
 
 
 def sweep(now_stale_s: float = STALE_S, old_job_s: float = OLD_JOB_S) -> dict[str, int]:
-    """Remove leftovers no live process uses; returns how many of each kind went."""
+    """Remove leftovers by age (and, for model builds, by a dead building process); returns counts by kind."""
     from core.catalog import read_metadata
     from core.training import jobs
 
@@ -68,7 +70,10 @@ def sweep(now_stale_s: float = STALE_S, old_job_s: float = OLD_JOB_S) -> dict[st
             continue
         if state in ("starting", "running") or read_metadata(folder.name) is not None or jobs.pinned(folder.name):
             continue
-        if _age(folder / "progress.json") > old_job_s and _age(folder) > old_job_s:
+        progress = folder / "progress.json"
+        finished_long_ago = progress.exists() and _age(progress) > old_job_s and _age(folder) > old_job_s
+        never_started = not progress.exists() and _age(folder) > now_stale_s  # e.g. a name only asked about
+        if finished_long_ago or never_started:
             shutil.rmtree(folder, ignore_errors=True)
             removed["job records"] += 1
     bench_jobs = settings.cache_home() / "bench" / "jobs"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 from core import catalog, settings
@@ -98,12 +99,28 @@ def model_source(spec: ModelSpec) -> tuple[str, dict]:
     return str(local_dir(spec)), {**common, "local_files_only": True}
 
 
+# One model load at a time in this process. ``from_pretrained`` builds a model on torch's "meta" device
+# and then fills in its weights, and two loads in two threads at once interfere: in the classroom load
+# test, two sessions opening Translate and Generate together got a translation model with weights left
+# on the meta device ("Tensor on device cpu is not on the expected device meta!") and a language model
+# that sampled from NaN probabilities. Loads are rare and cached: serialising them costs little.
+LOAD_LOCK = threading.RLock()
+
+
+@contextmanager
+def loading_alone():
+    """Load a model (or tokenizer, or pipeline) with no other load running in this process."""
+    with LOAD_LOCK:
+        yield
+
+
 def load_tokenizer(spec: ModelSpec):
     from transformers import AutoTokenizer
 
     source, kwargs = model_source(spec)
     kwargs.pop("use_safetensors", None)
-    return AutoTokenizer.from_pretrained(source, **kwargs)
+    with loading_alone():
+        return AutoTokenizer.from_pretrained(source, **kwargs)
 
 
 def _load(auto_class, spec: ModelSpec, eager_attention: bool):
@@ -112,7 +129,8 @@ def _load(auto_class, spec: ModelSpec, eager_attention: bool):
     if eager_attention:
         kwargs["attn_implementation"] = "eager"  # SDPA kernels return no attention weights
     try:
-        model = auto_class.from_pretrained(source, **kwargs)
+        with loading_alone():
+            model = auto_class.from_pretrained(source, **kwargs)
     except OSError as error:
         raise ModelUnavailableError(f"Could not load {spec.title}: {error}") from None
     model.eval()

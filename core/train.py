@@ -142,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="train every built-in model that is not cached yet (with --force: all)",
     )
+    parser.add_argument("--pin", metavar="KEY", help="keep this run whatever the cache quota (LMLAB_MAX_RUNS)")
+    parser.add_argument("--unpin", metavar="KEY", help="let the cache quota drop this run again")
+    parser.add_argument("--delete", metavar="KEY", help="delete a run trained here (never a built-in model)")
     parser.add_argument("--background", action="store_true", help=argparse.SUPPRESS)
     custom = parser.add_argument_group("a new run (instead of --model)")
     custom.add_argument("--name", help="cache name for the new model (lowercase letters, digits, . _ -)")
@@ -168,6 +171,21 @@ def main(argv: list[str] | None = None) -> int:
     from core.training import jobs
     from core.training.recipes import RECIPES
 
+    if args.pin or args.unpin or args.delete:
+        try:
+            if args.delete:
+                jobs.delete_run(args.delete, owner=None)  # the command line may delete any session's run
+                print(f"deleted {args.delete}")
+            else:
+                key = args.pin or args.unpin
+                if read_metadata(key) is None:
+                    raise CoreError(f"{key!r} is not in the cache.")
+                jobs.set_pinned(key, bool(args.pin))
+                print(f"{'pinned' if args.pin else 'unpinned'} {key}")
+        except CoreError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        return 0
     if args.list:
         for key, recipe in RECIPES.items():
             cached = "cached" if read_metadata(key) else "not trained"

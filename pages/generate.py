@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core.tasks.generate import scramble
-from ui import generate, jobs, models, scenario
+from ui import generate, jobs, models, safe, scenario
 from ui.runtime import through_router
 
 through_router()
@@ -38,7 +38,7 @@ with next_tab:
     if ready:
         generate.next_token(spec, prompt, k)
 with sample_tab:
-    st.caption(f"Prompt: “{st.session_state['generate-prompt']}” (change it in the Next token tab)")
+    st.caption(f"Prompt: “{safe.md(st.session_state['generate-prompt'])}” (change it in the Next token tab)")
     first, second, third = st.columns(3)
     temperature = first.slider("Temperature", 0.0, 2.0, 0.8, 0.05, key="generate-temperature",
                                help="Divides the log-probabilities: below 1 sharpens, above 1 flattens. 0 = greedy.")  # fmt: skip

@@ -17,7 +17,7 @@ st.markdown(
     "An **extractive** summary picks the text's most central sentences and keeps them word for word; an "
     "**abstractive** one writes new sentences (a sequence-to-sequence model, online here). The extractive "
     "method below embeds every sentence with MiniLM, ranks them by TextRank centrality, and picks within your "
-    "word budget while skipping sentences that repeat what is already chosen."
+    "word budget while penalising sentences similar to those already chosen (the redundancy penalty)."
 )
 articles = summarize_ui.examples()
 choice = st.selectbox("Example article (Lee news corpus, 2001)", range(len(articles)),
@@ -29,7 +29,8 @@ text = st.text_area("Text to summarize (or paste your own)", key="sum-text", hei
 left, middle, right = st.columns(3)
 budget = left.slider("Word budget", 15, 200, 60, key="sum-budget")
 diversity = middle.slider("Redundancy penalty (MMR)", 0.0, 1.0, 0.3, 0.05, key="sum-diversity",
-                          help="0: pick by centrality only; higher: avoid sentences similar to ones already chosen.")  # fmt: skip
+                          help="0: pick by centrality only; higher: penalise sentences similar to ones already chosen; "
+                          "at 1 centrality is ignored and only novelty counts.")  # fmt: skip
 method = right.segmented_control("Method", ["TextRank + MMR", "Lead (baseline)"], default="TextRank + MMR",
                                  key="sum-method", required=True)  # fmt: skip
 st.caption(

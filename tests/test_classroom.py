@@ -380,3 +380,37 @@ def test_two_benchmark_runs_in_one_second_keep_both(fresh_cache, monkeypatch):
     third = bench.save(result)
     assert len(bench.saved_runs()) == 2 and third in bench.saved_runs()
     assert bench.load(third).task == "sentiment"
+
+
+# -- found by the load test: two sessions loading two models at the same moment ---------------------------------
+
+
+def test_models_load_one_at_a_time(tiny_model, lm_tiny_model, monkeypatch):
+    """Concurrent loads are serialised (the load test saw two at once leave weights on the meta device)."""
+    from transformers import AutoModelForCausalLM
+
+    from core import loading
+
+    inside, most = [0], [0]
+    original = AutoModelForCausalLM.from_pretrained.__func__
+
+    def counting(cls, *args, **kwargs):
+        inside[0] += 1
+        most[0] = max(most[0], inside[0])
+        time.sleep(0.2)
+        try:
+            return original(cls, *args, **kwargs)
+        finally:
+            inside[0] -= 1
+
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", classmethod(counting))
+    spec = catalog.get_spec("lm-lee-gpt")
+    results: list = []
+    threads = [threading.Thread(target=lambda: results.append(loading.load_causal_lm(spec))) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 4 and most[0] == 1
+    weights = [next(model.parameters()) for _, model in results]
+    assert all(w.device.type == "cpu" and bool(w.isfinite().all()) for w in weights)

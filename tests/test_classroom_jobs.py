@@ -101,7 +101,7 @@ def test_a_cancel_the_loop_ignores_is_enforced_by_killing(fresh_cache):
     old = time.time() - jobs.STOP_GRACE_S - 5
     os.utime(stop, (old, old))
     final = jobs.status(TINY_KEY)
-    assert final.state == "cancelled" and "stopped mid-step" in final.message
+    assert final.state == "cancelled" and "did not stop within" in final.message
     assert not psutil.pid_exists(started.pid) or psutil.Process(started.pid).status() == psutil.STATUS_ZOMBIE
     assert running.pid == started.pid and catalog.read_metadata(TINY_KEY) is None
 
@@ -166,3 +166,29 @@ def _wait(condition, timeout=120.0, poll=0.1):
             return value
         time.sleep(poll)
     raise AssertionError("timed out waiting for the job")
+
+
+def test_the_command_line_pins_and_deletes_any_run(fresh_cache, capsys):
+    from core.train import main
+    from core.training import store
+
+    folder = settings.models_dir() / "students-run"
+    folder.mkdir(parents=True)
+    store.write_json_atomic(folder / "metadata.json", {"task": "sentiment", "labels": ["neg", "pos"]})
+    (jobs.job_dir("students-run") / "owner").write_text("alice")
+    assert main(["--pin", "students-run"]) == 0 and jobs.pinned("students-run")
+    assert jobs.session_runs() == []  # pinned: never dropped by the quota
+    assert main(["--unpin", "students-run"]) == 0 and not jobs.pinned("students-run")
+    assert main(["--delete", "sentiment-minilm"]) == 2 and "built-in" in capsys.readouterr().err
+    assert main(["--pin", "no-such-run"]) == 2
+    assert main(["--delete", "students-run"]) == 0 and catalog.read_metadata("students-run") is None
+
+
+def test_the_shared_conll_name_cannot_be_taken_by_a_session(fresh_cache):
+    recipe = _custom("srl-conll")
+    with pytest.raises(JobError, match="shares"):
+        jobs.start(recipe.key, recipe=recipe, owner="mallory")
+    with pytest.raises(JobError, match="built-in"):
+        jobs.delete_run("srl-conll", owner="mallory")
+    assert not (settings.jobs_dir() / "asked-about").exists()
+    assert jobs.status("asked-about").state == "none" and not (settings.jobs_dir() / "asked-about").exists()

@@ -79,7 +79,7 @@ def next_token(spec, prompt: str, k: int) -> None:
         "for every token of the vocabulary, given the tokens so far. Lower entropy means a more confident guess."
     )
     best = found["transformer"][0]["token"]
-    st.button(f"Append the most likely token “{best}”", key="generate-append", icon=":material/add:",
+    st.button(f"Append the most likely token “{safe.md(best)}”", key="generate-append", icon=":material/add:",
               on_click=_set_prompt, args=(prompt + best,))  # fmt: skip
 
 
@@ -105,7 +105,11 @@ def show_generation(spec) -> None:
         return
     _, result, options = stored
     prompt_part = result.text[: len(result.text) - len(result.continuation)]
-    st.markdown(f"> {safe.md(prompt_part)}**{safe.md(result.continuation)}**")
+    continuation = result.continuation
+    core = continuation.strip()
+    lead = continuation[: len(continuation) - len(continuation.lstrip())]
+    bold = f"**{safe.md(core)}**" if core else ""  # "** text**" would not be bold: spaces go outside
+    st.markdown(f"> {safe.md(prompt_part)}{' ' if lead else ''}{bold}")
     st.caption(
         f"{len(result.steps)} tokens in {result.latency_ms:.0f} ms · seed {result.seed} (the same seed and settings "
         "give the same text) · bold: generated"

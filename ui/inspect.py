@@ -73,7 +73,7 @@ def translation_views() -> None:
     except CoreError as error:
         safe.error(error)
         return
-    st.markdown(f"**{result.source}** → **{result.text}**")
+    st.markdown(f"**{safe.md(result.source)}** → **{safe.md(result.text)}**")
     target = result.target_tokens[: result.cross_attentions.shape[2]]
     head_tab, model_tab = st.tabs(["bertviz: heads", "bertviz: model"])
     for tab, kind in ((head_tab, "head"), (model_tab, "model")):

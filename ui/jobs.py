@@ -38,11 +38,11 @@ def panel(key: str, *, title: str) -> None:
         _live(key, title)
         return
     if current.state == "failed":
-        safe.error(f"Training {title} failed: {current.error or current.message}")
+        safe.error(f"Training {title} failed: {current.error or current.message}")  # title and message escaped
     elif current.state in ("died", "timed out"):
         st.warning(current.message)
     elif current.state == "cancelled":
-        st.info(f"Training {title} was cancelled; nothing was saved.")
+        st.info(f"Training {safe.md(title)} was cancelled; nothing was saved.")
 
 
 @st.fragment(run_every=1.0)
@@ -50,7 +50,7 @@ def _live(key: str, title: str) -> None:
     current = jobs.status(key)
     if not current.active:
         st.rerun()  # the whole page, so the model picker sees the new model
-    caption = f"Training **{title}** — {current.phase or current.state}"
+    caption = f"Training **{safe.md(title)}** — {safe.md(current.phase or current.state)}"
     if current.total_steps:
         caption += f", step {current.step}/{current.total_steps}"
     if current.loss is not None:
@@ -59,7 +59,8 @@ def _live(key: str, title: str) -> None:
     eta = _eta(current.eta_s) if current.phase == "training" else ""
     st.caption(
         f"Running in a background process (pid {current.pid}) for {current.elapsed_s:.0f} s. {eta}. "
-        "You can switch pages or close the tab; everyone asking for this model shares this job."
+        "The job keeps running if you switch pages or close the tab, but only this browser session can cancel it. "
+        "Everyone asking for this model sees this same job."
     )
     if not jobs.may_change(key, session_owner()):
         st.caption("Another session started this job; only it can cancel it.")

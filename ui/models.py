@@ -7,6 +7,7 @@ import streamlit as st
 from core import catalog
 from core.catalog import ModelSpec
 from core.errors import CoreError
+from ui import safe
 
 
 # Community Cloud gives 2.7 GB: keep at most three loaded models (MiniLM-sized ones take ~100 MB,
@@ -24,7 +25,7 @@ def predictor(spec: ModelSpec):
     """The shared predictor for ``spec``; a retrained model (new sha256) gets a fresh instance."""
     meta = catalog.read_metadata(spec.key) if spec.trained_here else None
     fingerprint = (meta or {}).get("sha256", "")
-    with st.spinner(f"Loading {spec.title}…"):
+    with st.spinner(f"Loading {safe.md(spec.title)}…"):
         return _predictor(spec.key, fingerprint)
 
 
@@ -84,7 +85,7 @@ def _task_model(key: str, fingerprint: str):
 def task_model(spec: ModelSpec):
     """The shared translator, role labeler or language model for ``spec`` (one per process)."""
     meta = catalog.read_metadata(spec.key) if spec.trained_here else None
-    with st.spinner(f"Loading {spec.title}…"):
+    with st.spinner(f"Loading {safe.md(spec.title)}…"):
         return _task_model(spec.key, (meta or {}).get("sha256", ""))
 
 

@@ -150,7 +150,13 @@ def _device_line() -> None:
 
 @st.fragment(run_every=1.0)
 def _device_pending() -> None:
-    """Polls until the probe answers, then reruns the app once so the static line replaces it."""
+    """Polls until the probe answers, then shows the line in place.
+
+    Never a whole-app ``st.rerun()``: on a fresh server every session would rerun at the moment the probe
+    answers, and a button click sent in that moment was lost. The polling stops at the session's next
+    rerun, which draws the static line instead of this fragment.
+    """
     if device_info() is not None or device_error():
-        st.rerun()
+        _device_line()
+        return
     st.caption("device: detecting…")

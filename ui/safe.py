@@ -27,7 +27,8 @@ _WWW = re.compile(r"(?i)\bwww\.")  # "www.example.com" autolinks without a schem
 
 def md(value: object) -> str:
     """``value`` as a string that Markdown shows literally: no link, emphasis, HTML, heading or directive."""
-    text = _MARKDOWN_SPECIAL.sub(r"\\\1", str(value))
+    text = str(value).replace("\r\n", "\n").replace("\r", "\n")  # a lone CR also ends a Markdown line
+    text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
     text = _LINE_START.sub(lambda m: m.group(1) + (f"\\{m.group(2)}" if m.group(2) else f"{m.group(3)}\\{m.group(4)}"), text)
     text = _WWW.sub(lambda m: m.group(0)[:3] + "\\.", text)
     # a newline would start a new Markdown block (a heading, a list): keep the text on its lines as text

@@ -35,7 +35,7 @@ MAX_COMPARE = 3
 
 
 def compared_models(spec: ModelSpec) -> tuple[list[ModelSpec], int]:
-    """The chosen model, then the other ready built-in ones, then the newest trained here: at most MAX_COMPARE.
+    """The chosen model, then the other ready built-in ones, then runs trained here (by name): at most MAX_COMPARE.
 
     Returns them and how many models were ready in all.
     """
@@ -86,7 +86,7 @@ def show_results() -> None:
 
 def model_card(spec: ModelSpec) -> None:
     with st.expander(f"About {safe.md(spec.title)}", icon=":material/info:"):
-        st.markdown(spec.description)
+        st.markdown(spec.description if not spec.trained_here else safe.md(spec.description))
         st.markdown(f"**Source:** {catalog.SOURCE_LABELS[spec.source]} · **License:** {spec.license}")
         meta = catalog.read_metadata(spec.key) if spec.trained_here else None
         if not meta:
@@ -94,7 +94,7 @@ def model_card(spec: ModelSpec) -> None:
         data = meta.get("data", {})
         st.markdown(
             f"**Trained** {meta.get('created_at', '')} on {meta.get('device', '?')} "
-            f"in {meta.get('train_seconds', 0):.0f} s · **data** {data.get('dataset', '')}: "
+            f"in {meta.get('train_seconds', 0):.0f} s · **data** {safe.md(data.get('dataset', ''))}: "
             f"{data.get('train_size')} train / {data.get('test_size')} held out (seed {data.get('seed')}) · "
             f"**parameters** {meta.get('parameters', 0) / 1e6:.1f} M"
         )
@@ -117,7 +117,7 @@ def explain(spec: ModelSpec) -> None:
     predictor = models.predictor(spec)
     target = st.segmented_control(
         "Explain the score of", predictor.labels, default=predictor.labels[-1], key="sentiment-explain-target",
-        required=True,
+        required=True, format_func=safe.md,
     )  # fmt: skip
     st.caption(f"Up to {MAX_WORDS} words and {MAX_TOKENS} tokens: integrated gradients run the model "
                f"{IG_STEPS + 2} times forward and backward, occlusion once per word.")  # fmt: skip
@@ -159,8 +159,10 @@ def explain(spec: ModelSpec) -> None:
     st.caption(
         "Gradient × input is the classic one-step method: a local, linear estimate at your text, which can "
         "misjudge words whose effect is not linear. Integrated gradients sum the gradient along the way from an "
-        f"all-[PAD] baseline ({result.baseline_log_odds:+.2f}) to your text ({result.log_odds:+.2f}) and add up "
-        "to that change in log-odds (up to the error of a 32-step sum)."
+        f"baseline with every word replaced by [PAD] ({result.baseline_log_odds:+.2f}) to your text "
+        f"({result.log_odds:+.2f}) and add up to that change in log-odds up to the error of a {IG_STEPS}-step sum: "
+        f"here they add up to {sum(w.integrated_gradients for w in result.words):+.2f} for a change of "
+        f"{result.log_odds - result.baseline_log_odds:+.2f}."
     )
 
 

@@ -25,8 +25,14 @@ EXAMPLES = [
 
 def predicate_choice(text: str) -> list[int] | None:
     """A multiselect of the sentence's words, pre-filled with the likely verbs; None when the text is unusable."""
+    from core.errors import CoreError
+    from core.tasks.inputs import check_text
     from core.tasks.srl import split_words, suggest_predicates
 
+    try:
+        text = check_text(text)  # the length cap before one option per word is built
+    except CoreError:
+        return None
     words = split_words(text)
     if not words:
         return None

@@ -59,7 +59,7 @@ def show(summary, *, key: str) -> None:
     middle.metric("Compression", f"{100 * summary.compression:.0f} %", help="summary words ÷ input words")
     right.metric("Latency", f"{summary.latency_ms:.0f} ms")
     st.markdown("**Summary**")
-    st.success(summary.summary or "(empty)")
+    st.success(safe.md(summary.summary) if summary.summary else "(empty)")
     spans = [(s.start, s.end, s.chosen, s.pick_order) for s in summary.sentences]
     with st.expander("The chosen sentences in the original text", expanded=key == "extractive"):
         st.html(attribution.highlighted_sentences(summary.text, spans))
@@ -96,7 +96,7 @@ def abstractive_section(text: str, extractive_summary: str) -> None:
     except CoreError as error:
         safe.error(error)
         return
-    st.success(output)
+    st.success(safe.md(output))
     st.caption(
         f"{latency:.0f} ms"
         + (" · the input was longer than the model reads; its end was cut." if truncated else "")

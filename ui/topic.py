@@ -70,7 +70,7 @@ def zero_shot(text: str, raw_labels: str, template: str, method: str = "similari
         if method == "nli":
             result = nli_classifier().classify(text, labels, template)
             st.markdown(f"#### Zero-shot (NLI): **{safe.md(result.label)}**")
-            render.figure(charts.class_scores(result.shares, score_kind="entailment probability", title=""),
+            render.figure(charts.class_scores(result.shares, score_kind="entailment share (softmax across labels)", title=""),
                           key="zs-nli")  # fmt: skip
             st.metric("Latency", f"{result.latency_ms:.0f} ms")
             return

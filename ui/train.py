@@ -86,7 +86,7 @@ def data_preview(recipe: Recipe) -> dict | None:
     labels = preview["labels"]
     render.figure(charts.class_balance(labels, preview["balance"]), key="train-balance")
     sizes = {name: sum(counts) for name, counts in preview["balance"].items()}
-    st.caption(f"{preview['dataset']}: {sizes['train']} to train on, {sizes['validation']} for validation curves, "
+    st.caption(f"{safe.md(preview['dataset'])}: {sizes['train']} to train on, {sizes['validation']} for validation curves, "
                f"{sizes['test']} held out for the final scores (never seen in training).")  # fmt: skip
     st.markdown("**Preprocessing** — what the tokenizer makes of the first training example:")
     example = preview["example"]

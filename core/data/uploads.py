@@ -42,6 +42,7 @@ def _decode(raw: bytes) -> str:
         ) from None
 
 
+MAX_ROWS = 50_000  # more than a classroom run needs on 2 cores; bigger sets belong to the CLI on a GPU box
 MAX_COLUMNS = 50  # a text column and a label column are needed; a wide export is fine, 20,000 columns is not
 
 
@@ -83,6 +84,9 @@ def _rows(text: str) -> tuple[list[str], list[list[str]]]:
                 'text must be inside double quotes ("I liked it, mostly",pos). Fix that line and upload again.'
             )
     rows = [row + [""] * (len(header) - len(row)) for row in rows if any(cell.strip() for cell in row)]
+    if len(rows) > MAX_ROWS:
+        raise DataError(f"The file has {len(rows):,} rows; at most {MAX_ROWS:,} are trained on here. Upload a sample "
+                        "(or train on all of it with python -m core.train on a bigger machine).")  # fmt: skip
     if not rows:
         raise DataError("The CSV has a header but no rows.")
     return header, rows

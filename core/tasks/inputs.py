@@ -26,6 +26,11 @@ def clean_text(text: str) -> str:
 def check_text(text: str, *, max_chars: int | None = None) -> str:
     """The cleaned text, or a clear error when it is empty or longer than the character cap."""
     limit = max_chars or settings.limits().max_chars
+    if isinstance(text, str) and len(text) > 4 * limit:
+        # refused before the per-character cleaning: a 200 KB paste costs nothing more than its length
+        raise InputTooLongError(
+            f"Your text has {len(text):,} characters; the limit is {limit:,}. Shorten it or split it into parts."
+        )
     cleaned = clean_text(text)
     if not any(not ch.isspace() and unicodedata.category(ch) != "Cf" for ch in cleaned):
         raise EmptyInputError(
@@ -51,9 +56,10 @@ class Gate:
     def __init__(self, slots: int):
         self.slots = max(1, int(slots))
         self._condition = threading.Condition()
-        self._running = 0
+        self._running = 0  # slots taken
         self._tickets = 0  # the next ticket to hand out
         self._serving = 0  # the lowest ticket not yet admitted
+        self._local = threading.local()  # slots this thread holds: a nested acquire never waits for itself
 
     @property
     def running(self) -> int:
@@ -68,22 +74,29 @@ class Gate:
         with self._condition:
             return max(0, self._running + self.waiting - self.slots + 1)
 
-    def acquire(self) -> None:
-        """Wait for a slot; callers are admitted in the order they arrived."""
+    def acquire(self, weight: int = 1) -> None:
+        """Wait for ``weight`` slots; callers are admitted in the order they arrived."""
+        weight = min(max(1, weight), self.slots)
+        held = getattr(self._local, "held", 0)
         with self._condition:
             ticket = self._tickets
             self._tickets += 1
-            self._condition.wait_for(lambda: self._serving == ticket and self._running < self.slots)
+            self._condition.wait_for(
+                lambda: self._serving == ticket and self._running - held + weight <= self.slots
+            )
             self._serving += 1
-            self._running += 1
+            self._running += weight
             self._condition.notify_all()
+        self._local.held = held + weight
 
-    def release(self) -> None:
+    def release(self, weight: int = 1) -> None:
+        weight = min(max(1, weight), self.slots)
         with self._condition:
-            if self._running <= 0:
+            if self._running < weight:
                 raise RuntimeError("Gate released more often than acquired.")
-            self._running -= 1
+            self._running -= weight
             self._condition.notify_all()
+        self._local.held = max(0, getattr(self._local, "held", 0) - weight)
 
     def __enter__(self) -> Gate:
         self.acquire()

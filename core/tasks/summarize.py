@@ -1,5 +1,5 @@
 """Summarization. Extractive (offline): rank sentences by centrality, pick by a word budget with
-redundancy removed, keep their order. Baseline: the first sentences (lead). Abstractive (online):
+redundancy penalised, keep their order. Baseline: the first sentences (lead). Abstractive (online):
 a Hub seq2seq model through ``pipeline("summarization")``.
 
 Extractive method, step by step:
@@ -7,8 +7,10 @@ Extractive method, step by step:
 3) centrality by TextRank: PageRank on the graph whose edge weights are positive cosine
    similarities between sentences (Mihalcea & Tarau, 2004);
 4) selection by maximal marginal relevance (Carbonell & Goldstein, 1998): repeatedly take the
-   sentence maximising λ·centrality − (1 − λ)·(similarity to what is already chosen) that still
-   fits the word budget; 5) print the chosen sentences in their original order.
+   sentence maximising λ·relevance − (1 − λ)·(its highest similarity to what is already chosen),
+   where relevance is centrality divided by its maximum and λ = 1 − the redundancy penalty, among
+   those that still fit the word budget (the first pick always counts); 5) print the chosen
+   sentences in their original order.
 """
 
 from __future__ import annotations
@@ -93,8 +95,8 @@ def textrank(similarity: np.ndarray, damping: float = 0.85, iterations: int = 10
     return scores
 
 
-# Every sentence is embedded (one MiniLM pass each) and TextRank builds an N × N graph: 150 sentences is
-# three times a long news article and keeps one summary under ~2 s on 2 CPU cores.
+# Every sentence is embedded (MiniLM, in batches of 32) and TextRank builds an N × N graph. Within the
+# 5,000-character cap real prose has far fewer sentences; the cap stops degenerate input ("Go. Go. …").
 MAX_SENTENCES = 150
 
 
@@ -209,12 +211,13 @@ class AbstractiveSummarizer:
     def __init__(self, spec):
         from transformers import pipeline
 
-        from core.loading import model_source
+        from core.loading import loading_alone, model_source
 
         source, kwargs = model_source(spec)
         self.spec = spec
-        self.pipe = pipeline("summarization", model=source, model_kwargs={"use_safetensors": True},
-                             trust_remote_code=False)  # fmt: skip
+        with loading_alone():
+            self.pipe = pipeline("summarization", model=source, model_kwargs={"use_safetensors": True},
+                                 trust_remote_code=False)  # fmt: skip
         self.max_tokens = min(getattr(self.pipe.tokenizer, "model_max_length", 512), 1024)
         self._lock = threading.Lock()
 

@@ -131,12 +131,13 @@ class NliZeroShot:
     def __init__(self, spec):
         from transformers import pipeline
 
-        from core.loading import model_source
+        from core.loading import loading_alone, model_source
 
         source, _ = model_source(spec)  # refuses clearly when offline
         self._lock = threading.Lock()
-        self.pipe = pipeline("zero-shot-classification", model=source, model_kwargs={"use_safetensors": True},
-                             trust_remote_code=False)  # fmt: skip
+        with loading_alone():
+            self.pipe = pipeline("zero-shot-classification", model=source, model_kwargs={"use_safetensors": True},
+                                 trust_remote_code=False)  # fmt: skip
 
     def classify(self, text: str, labels: list[str], template: str = TEMPLATE) -> ZeroShotResult:
         cleaned = check_text(text)

@@ -49,8 +49,13 @@ STOP_GRACE_S = 10.0  # a cancelled job still running this long after the request
 _children: dict[int, subprocess.Popen] = {}
 
 
+def _job_path(key: str) -> Path:
+    """The job folder of ``key`` for reading: not created (a page asking about a name leaves nothing behind)."""
+    return settings.jobs_dir() / validate_key(key)
+
+
 def job_dir(key: str) -> Path:
-    path = settings.jobs_dir() / validate_key(key)
+    path = _job_path(key)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -102,9 +107,10 @@ def _process_matches(pid: int | None, created: float | None) -> bool:
 
 def _read(key: str) -> dict:
     try:
-        return json.loads((job_dir(key) / "progress.json").read_text(encoding="utf-8"))
+        data = json.loads((_job_path(key) / "progress.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _kill(pid: int) -> None:
@@ -130,11 +136,11 @@ def _overdue(key: str, data: dict) -> tuple[str, str] | None:
         return "timed out", (f"Stopped after {limit // 60} min {limit % 60:02d} s, the time limit of one training "
                              "job (LMLAB_JOB_TIMEOUT); nothing was saved.")  # fmt: skip
     try:
-        asked = (job_dir(key) / "stop").stat().st_mtime
+        asked = (_job_path(key) / "stop").stat().st_mtime
     except OSError:
         return None
     if time.time() - asked > STOP_GRACE_S:
-        return "cancelled", "Cancelled (the process was stopped mid-step); nothing was saved."
+        return "cancelled", f"Cancelled: the job did not stop within {STOP_GRACE_S:.0f} s and was killed; nothing was saved."
     return None
 
 
@@ -207,17 +213,28 @@ def _busy_elsewhere(key: str, wait: float = 0.0) -> bool:
     return False
 
 
+# Runs the whole class shares that are not in RECIPES (the CoNLL-2012 SRL model, started from the
+# Train page when online): sessions may start only the real recipe under this name, and nobody owns it.
+SHARED_RUNS = ("srl-conll",)
+
+
 def builtin(key: str) -> bool:
-    """A name reserved for LM Lab's own models (a recipe or a catalog entry)."""
+    """A name reserved for LM Lab's own models (a recipe, a catalog entry or a shared run)."""
     from core.catalog import STATIC_SPECS
 
-    return key in RECIPES or key in {spec.key for spec in STATIC_SPECS}
+    return key in RECIPES or key in SHARED_RUNS or key in {spec.key for spec in STATIC_SPECS}
+
+
+def _shared_run(recipe: Recipe) -> bool:
+    from core.training.recipes import conll_srl_recipe
+
+    return recipe.key in SHARED_RUNS and recipe == conll_srl_recipe(examples=recipe.examples, key=recipe.key)
 
 
 def custom_recipe(recipe: Recipe) -> Recipe:
     """Check a run defined on the Train page or the command line: a fresh name, valid options."""
     validate_key(recipe.key)
-    if builtin(recipe.key):
+    if builtin(recipe.key) and recipe.key not in SHARED_RUNS:
         raise JobError(f"{recipe.key!r} is the name of a built-in model; choose another name for your run.")
     return recipe.validated()
 
@@ -228,7 +245,7 @@ def custom_recipe(recipe: Recipe) -> Recipe:
 def owner_of(key: str) -> str | None:
     """The owner id recorded for ``key``'s run, or None (built-in, started from the command line, or none)."""
     try:
-        return (job_dir(key) / "owner").read_text(encoding="utf-8").strip() or None
+        return (_job_path(key) / "owner").read_text(encoding="utf-8").strip() or None
     except OSError:
         return None
 
@@ -244,12 +261,12 @@ def _name_taken(key: str, owner: str | None) -> bool:
 
     if owner is None or owner_of(key) == owner:
         return False
-    return read_metadata(key) is not None or (job_dir(key) / "recipe.json").is_file()
+    return read_metadata(key) is not None or (_job_path(key) / "recipe.json").is_file()
 
 
 def pinned(key: str) -> bool:
     """Pinned runs (``python -m core.train --pin KEY``) are never dropped by the cache quota."""
-    return (job_dir(key) / "pinned").is_file()
+    return (_job_path(key) / "pinned").is_file()
 
 
 def set_pinned(key: str, value: bool) -> None:
@@ -340,6 +357,10 @@ def start(key: str, overrides: dict | None = None, recipe: Recipe | None = None,
     that is already running, but never another session's run.
     """
     resolved = _resolve(key, overrides, recipe)  # unknown keys and bad options fail here, in the caller
+    if recipe is not None and recipe.key in SHARED_RUNS and owner is not None:
+        if not _shared_run(recipe):
+            raise JobError(f"{recipe.key!r} is the name of a model the class shares; choose another name for your run.")
+        owner = None  # the class's model: nobody's own
     folder = job_dir(key)
     with _start_lock():
         if recipe is not None and _name_taken(key, owner):
@@ -484,7 +505,8 @@ def _watchdog(writer: ProgressWriter, stop_flag: Path, time_limit_s: int, done: 
         except OSError:
             continue
         if time.time() - asked > STOP_GRACE_S:
-            writer.finish("cancelled", "Cancelled (the process was stopped mid-step); nothing was saved.")
+            writer.finish("cancelled", f"Cancelled: the job did not stop within {STOP_GRACE_S:.0f} s and was killed; "
+                          "nothing was saved.")
             os._exit(130)
 
 

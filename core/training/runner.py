@@ -221,7 +221,7 @@ def _train_into(recipe: Recipe, folder: Path, report: Report, should_stop: Calla
         "hyperparameters": recipe.hyperparameters(),
         "recipe": recipe.to_json(),
         **scores,
-        "loss_curve": progress.losses,
+        "loss_curve": progress.losses[:: max(1, len(progress.losses) // 400)],  # a card stays small, however long the run
         "eval_curve": progress.evals,
         "overfitting": overfitting(progress.evals),
         "stopped_early": early_stopping and result.global_step < trainer.state.max_steps,

@@ -1,0 +1,200 @@
+"""Bad input on every page, in a real browser: each probe typed into every text box, then the primary button.
+
+No exception box, no dialog (no script ran), no request to another host, and a clear message where the
+input is refused. The sidebar's "View more" is unfolded to check that the list below is every page.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from conftest import ROOT
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)"),
+]
+
+# Every page of the router, by URL path, with a heading that shows it has rendered.
+PAGES = {
+    "": "What you can do",
+    "self_attention": "Self-attention, step by step",
+    "multi_head": "Multi-head attention",
+    "positional_encoding": "Positional encoding",
+    "encoder_decoder": "Encoder and decoder",
+    "train": "Train a classifier",
+    "evaluate": "Benchmark models side by side",
+    "inspect_attention": "Inspect attention",
+    "sentiment": "Sentiment analysis",
+    "topic": "Topic classification",
+    "summarize": "Summarization",
+    "translate": "Machine translation",
+    "srl": "Semantic role labeling",
+    "generate": "Text generation",
+}
+
+HOSTILE = "</script><img src=x onerror=alert(1)>"
+PROBES = {
+    "empty": "",
+    "spaces": "   \t  ",
+    "200 KB": "word " * 40_000,
+    "scripts": "中文句子 😀👍🏽 مرحبا بالعالم zero\u200bwidth\u200d end",
+    "html": f"a cat {HOSTILE} sat",
+    "markdown": "**[claim your grade](https://evil.example/grade)** :red[alarm]",
+}
+REFUSED = ("empty", "spaces", "200 KB")  # where a pressed button must say why nothing ran (or the box cut it)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tiny_model, translate_tiny_model, srl_tiny_model, lm_tiny_model):
+    port = _free_port()
+    env = dict(os.environ, LMLAB_AUTOTRAIN="0")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=1) as answer:
+                if answer.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        pytest.fail("streamlit did not answer within 60 s")
+    yield url
+    process.terminate()
+    process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )  # fmt: skip
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh session with every request to another host refused and recorded, and dialogs recorded."""
+    context = browser.new_context(viewport={"width": 1300, "height": 1000})
+    external: list[str] = []
+    dialogs: list[str] = []
+
+    def route(route):
+        url = route.request.url
+        if url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:", "about:")):
+            route.continue_()
+        else:
+            external.append(url)
+            route.abort()
+
+    context.route("**/*", route)
+    opened = context.new_page()
+    opened.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    opened.external, opened.dialogs = external, dialogs
+    yield opened
+    context.close()
+
+
+def _idle(page, timeout: float = 90.0) -> None:
+    """Wait until the script run the last action started has finished."""
+    page.wait_for_timeout(300)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if page.locator("[data-testid='stStatusWidget']").count() == 0:
+            page.wait_for_timeout(300)
+            if page.locator("[data-testid='stStatusWidget']").count() == 0:
+                return
+        page.wait_for_timeout(200)
+    raise AssertionError("the page was still running after 90 s")
+
+
+def _text_boxes(page):
+    main = page.locator("[data-testid='stMain']")
+    boxes = main.locator("textarea, input[type='text']:not([role='combobox']):not([aria-autocomplete])")
+    return [boxes.nth(i) for i in range(boxes.count()) if boxes.nth(i).is_visible() and boxes.nth(i).is_editable()]
+
+
+def _visible_count(page, selector: str) -> int:
+    found = page.locator(f"[data-testid='stMain'] {selector}")
+    return sum(1 for i in range(found.count()) if found.nth(i).is_visible())
+
+
+def test_the_page_list_is_every_page_in_the_sidebar(server, page):
+    page.goto(server + "/")
+    page.get_by_text(PAGES[""]).first.wait_for(timeout=90_000)
+    more = page.locator("[data-testid='stSidebarNavViewButton']")
+    if more.count():
+        more.first.click()  # "View N more"
+        page.wait_for_timeout(500)
+    links = page.locator("[data-testid='stSidebarNav'] a")
+    paths = {re.sub(r"^https?://[^/]+/?", "", links.nth(i).get_attribute("href") or "").split("?")[0]
+             for i in range(links.count())}  # fmt: skip
+    assert paths == set(PAGES), paths ^ set(PAGES)
+    router = (ROOT / "streamlit_app.py").read_text(encoding="utf-8")
+    assert router.count("st.Page(") == len(PAGES)
+
+
+@pytest.mark.parametrize("path", list(PAGES))
+def test_bad_input_on_every_text_box(server, page, path):
+    page.goto(f"{server}/{path}")
+    page.get_by_text(PAGES[path]).first.wait_for(timeout=90_000)
+    _idle(page)
+    seen_boxes = 0
+    for name, probe in PROBES.items():
+        boxes = _text_boxes(page)
+        seen_boxes = max(seen_boxes, len(boxes))
+        for box in boxes:
+            box.fill(probe)
+            box.press("Control+Enter" if box.evaluate("e => e.tagName") == "TEXTAREA" else "Enter")
+            _idle(page)
+        primary = page.locator("[data-testid='stMain'] [data-testid='stBaseButton-primary']")
+        pressed = False
+        if primary.count() and primary.first.is_visible() and primary.first.is_enabled():
+            primary.first.click()
+            pressed = True
+            _idle(page)
+        exceptions = page.locator("[data-testid='stException']")
+        assert exceptions.count() == 0, f"{path} / {name}: {exceptions.first.inner_text()[:300]}"
+        assert page.dialogs == [], f"{path} / {name}: a dialog opened: {page.dialogs}"
+        assert page.external == [], f"{path} / {name}: requests to other hosts: {page.external[:3]}"
+        if name in REFUSED and pressed and boxes:
+            cut = all((box.get_attribute("maxlength") or "") != "" for box in boxes)
+            messages = _visible_count(page, "[data-testid='stAlert']") + _visible_count(
+                page, "[data-testid='stAlertContainer']"
+            )
+            assert cut or messages, f"{path} / {name}: the button ran and nothing said why the input was refused"
+        hostile_html = page.locator("[data-testid='stMain'] img[src='x']")
+        assert hostile_html.count() == 0, f"{path} / {name}: an <img> from the input was rendered as HTML"
+        link = page.locator("[data-testid='stMain'] a[href^='https://evil.example']")
+        assert link.count() == 0, f"{path} / {name}: the markdown link became a live link"
+    if path not in ("", "positional_encoding", "evaluate"):  # pages whose inputs are sliders and pickers only
+        assert seen_boxes, f"{path}: no text box found"
