@@ -192,3 +192,22 @@ def test_the_shared_conll_name_cannot_be_taken_by_a_session(fresh_cache):
         jobs.delete_run("srl-conll", owner="mallory")
     assert not (settings.jobs_dir() / "asked-about").exists()
     assert jobs.status("asked-about").state == "none" and not (settings.jobs_dir() / "asked-about").exists()
+
+
+def test_a_session_keeps_at_most_three_runs(fresh_cache):
+    from core.training import store
+
+    for index, age in enumerate((400, 300, 200)):
+        folder = settings.models_dir() / f"mine-{index}"
+        folder.mkdir(parents=True)
+        store.write_json_atomic(folder / "metadata.json", {"task": "sentiment", "labels": ["neg", "pos"]})
+        os.utime(folder / "metadata.json", (time.time() - age, time.time() - age))
+        (jobs.job_dir(f"mine-{index}") / "owner").write_text("mallory")
+    recipe = _custom("mine-3")
+    jobs.start(recipe.key, recipe=recipe, owner="mallory")
+    try:
+        left = {key for _, key in jobs.session_runs()}
+        assert left == {"mine-1", "mine-2"}  # the oldest of hers went; the new one is still training
+    finally:
+        jobs.cancel(recipe.key, owner="mallory")
+        jobs.wait(recipe.key, timeout=120)

@@ -312,10 +312,17 @@ def session_runs() -> list[tuple[float, str]]:
     return sorted(found)
 
 
-def _make_room_for_a_run() -> None:
-    """Keep the stored session runs under ``LMLAB_MAX_RUNS``: drop the oldest idle ones first."""
+RUNS_PER_SESSION = 3  # a session's fourth run replaces its own oldest: one tab cannot push out the class's runs
+
+
+def _make_room_for_a_run(owner: str) -> None:
+    """Keep the stored session runs under ``LMLAB_MAX_RUNS`` and each session's under ``RUNS_PER_SESSION``:
+    the oldest idle ones go first (the session's own first)."""
     from core.training import store
 
+    own = [key for _, key in session_runs() if owner_of(key) == owner and not status(key).active]
+    for key in own[: max(0, len(own) - RUNS_PER_SESSION + 1)]:
+        store.delete(key)
     cap = settings.limits().max_runs
     runs = session_runs()
     total = len(runs)
@@ -370,7 +377,7 @@ def start(key: str, overrides: dict | None = None, recipe: Recipe | None = None,
         if current.active or _busy_elsewhere(key, wait=grace):
             return status(key)
         if recipe is not None and owner is not None:
-            _make_room_for_a_run()
+            _make_room_for_a_run(owner)
         cap = settings.limits().max_concurrent_jobs
         running = active_jobs()
         if len(running) >= cap:
