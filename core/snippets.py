@@ -105,29 +105,46 @@ def srl(spec: ModelSpec, words: list[str], predicates: list[int]) -> str:
     )
 
 
+def _clean_prompt(prompt: str) -> str:
+    from core.tasks.inputs import clean_text
+
+    return clean_text(prompt)
+
+
 def generation(spec: ModelSpec, prompt: str, options: dict) -> str:
+    """The page's own computation: the same prompt ids (after <|endoftext|>), the same sampling function, the
+    same numpy generator and seed — so this code prints the text the page showed."""
+    import inspect
+
+    from core.tasks import generate
+
     where, note = _where(spec)
-    temperature = options.get("temperature", 0.8)
-    sampling = (
-        "do_sample=False"
-        if temperature <= 0
-        else f"do_sample=True, temperature={temperature}, top_k={options.get('top_k', 50)}, "
-        f"top_p={options.get('top_p', 1.0)}"
-    )
+    sampler = inspect.getsource(generate.sample_next)
+    if options.get("use_ngram"):
+        note += "# The page sampled from LM Lab's trigram model; this code samples from the Transformer.\n"
     return (
-        "import torch\nfrom transformers import AutoModelForCausalLM, AutoTokenizer\n\n"
+        "import numpy as np\nimport torch\nfrom transformers import AutoModelForCausalLM, AutoTokenizer\n\n"
         + note
         + f"folder = {where}\n"
         "tokenizer = AutoTokenizer.from_pretrained(folder)\n"
-        "model = AutoModelForCausalLM.from_pretrained(folder).eval()\n\n"
-        f"torch.manual_seed({options.get('seed', 0)})  # transformers samples with torch's generator\n"
-        f'batch = tokenizer({prompt[:300]!r}, return_tensors="pt")\n'
-        f"output = model.generate(**batch, max_new_tokens={options.get('max_new_tokens', 40)}, {sampling},\n"
-        "                        pad_token_id=tokenizer.eos_token_id)\n"
-        "print(tokenizer.decode(output[0], skip_special_tokens=True))\n\n"
-        "# the next-token distribution after the prompt\n"
-        "with torch.no_grad():\n"
-        "    probs = model(**batch).logits[0, -1].softmax(-1)\n"
-        "top = probs.topk(10)\n"
-        "print([(tokenizer.decode([int(i)]), round(float(p), 4)) for p, i in zip(top.values, top.indices)])\n"
+        "model = AutoModelForCausalLM.from_pretrained(folder).eval()\n"
+        "context = model.config.n_positions\n\n\n"
+        + sampler
+        + "\n\n"
+        f"prompt = {_clean_prompt(prompt)!r}  # as the page cleaned it (Unicode NFC, no control characters, trimmed)\n"
+        "ids = tokenizer(prompt)[\"input_ids\"] if prompt.strip() else []\n"
+        "ids = [tokenizer.bos_token_id, *ids]  # <|endoftext|> first: a document starts here\n"
+        "start = len(ids)\n"
+        f"rng = np.random.default_rng({int(options.get('seed', 0))})\n"
+        f"for _ in range({int(options.get('max_new_tokens', 40))}):\n"
+        "    with torch.no_grad():\n"
+        "        logits = model(torch.tensor([ids[-context:]])).logits[0, -1].float()\n"
+        "    probs = torch.softmax(logits, dim=-1).numpy().astype(np.float64)\n"
+        f"    chosen, _ = sample_next(probs, temperature={float(options.get('temperature', 0.8))}, "
+        f"top_k={int(options.get('top_k', 50))}, top_p={float(options.get('top_p', 0.95))}, rng=rng)\n"
+        "    if chosen == tokenizer.eos_token_id:\n"
+        "        break\n"
+        "    ids.append(chosen)\n"
+        "print(tokenizer.decode(ids[1:start], skip_special_tokens=True)\n"
+        "      + tokenizer.decode(ids[start:], skip_special_tokens=True))\n"
     )

@@ -24,7 +24,8 @@ default = [m for m in options if "@" not in m][:4]
 models = right.multiselect("Models", options, default=default, key=f"bench-models-{task}")
 left, right = st.columns(2)
 baseline = left.selectbox("Baseline for the comparison", models or ["—"], key=f"bench-baseline-{task}")
-repeats = right.slider("Timed single-example calls per model", 5, 100, 20, key="bench-repeats")
+repeats = right.slider("Timed single-example calls per model", 20, 300, 100, 10, key="bench-repeats",
+                       help="On one fixed held-out text of median length. The p95 column needs at least 100 calls.")
 if not options:
     st.info(
         "No model for this task is ready yet: train it on its Apply page (or `python -m core.train --all`)."

@@ -102,8 +102,9 @@ with views[5]:
     flow = rollout(full.weights)
     st.markdown(
         "Attention **rollout** (Abnar & Zuidema, 2020) follows attention through all layers: average the heads, "
-        "add the residual connection, multiply the layers. Row *i* says how much each input token reaches position *i* "
-        "at the top of the model — for [CLS], what a classifier built on it has read."
+        "add the residual connection, multiply the layers. Row *i* is a heuristic estimate of how much each input "
+        "token flows into position *i* at the top of the model. It ignores the values, the output projection W_O "
+        "and the feed-forward layers, so read it as a hint of what [CLS] gathered, not as a measurement."
     )
     target = st.selectbox("Position", list(range(n_tokens)), format_func=lambda i: f"{i}: {full.tokens[i]}",
                           key="inspect-rollout-target")  # fmt: skip

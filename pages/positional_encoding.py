@@ -12,7 +12,8 @@ through_router()
 
 st.title("Positional encoding")
 st.markdown(
-    "Attention alone cannot tell 'dog bites man' from 'man bites dog': it treats tokens as a set. A "
+    "Attention alone cannot tell 'dog bites man' from 'man bites dog': without a causal mask it treats the "
+    "tokens as a set (permute the input and the output is permuted the same way). A "
     "positional encoding adds a position-dependent vector to each token. The original Transformer uses "
     "sines and cosines of geometrically spaced frequencies, interleaved:"
 )
@@ -22,7 +23,8 @@ st.warning(
     "The article this app is built from gives PE(i, j) = sin(i / 10000^(2j/d)) + cos(i / 10000^(2j/d)) for "
     "every dimension j. That is not the paper's formula: it adds sine and cosine in every dimension instead "
     "of putting them in alternate dimensions. The cost is shown below — the shift by k positions is no longer "
-    "a fixed linear map, which is the property that lets attention find relative positions easily.",
+    "one fixed linear map for every position, which is the property that lets attention find relative positions "
+    "easily.",
     icon=":material/report:",
 )
 left, middle, right = st.columns(3)
@@ -49,7 +51,7 @@ render.figure(
     key="pe-curves",
 )  # fmt: skip
 
-st.subheader("Similarity falls with distance")
+st.subheader("Similarity by distance")
 offsets, paper_sim = pe.similarity_by_offset(paper)
 _, variant_sim = pe.similarity_by_offset(variant)
 render.figure(
@@ -57,25 +59,35 @@ render.figure(
                    title="Mean PE(pos) · PE(pos + k)", x_title="offset k", y_title="dot product"),
     key="pe-offset",
 )  # fmt: skip
+first_rise = next((int(o) for o in offsets[1:-1] if paper_sim[o + 1] > paper_sim[o] + 1e-9), None)
+st.caption(
+    "Nearby positions are most alike. "
+    + (f"The fall is not monotonic here: for the paper's encoding the dot product first rises again after offset "
+       f"{first_rise} (the fastest waves come back into phase), while the slow waves keep the overall trend."
+       if first_rise is not None else "At these settings the paper's curve falls all the way.")
+)  # fmt: skip
 
 st.subheader("Relative positions: PE(pos + k) as a linear function of PE(pos)")
 k = st.slider("Shift k", 1, min(50, length - 2), 3, key="pe-shift")
 exact = np.abs(paper[k:] - paper[:-k] @ pe.shift_matrix(d_model, k, base).T).max()
-_, paper_fit = pe.best_linear_shift(paper, k)
-_, variant_fit = pe.best_linear_shift(variant, k)
+n_fit = pe.fit_positions(d_model, length)
+_, paper_fit = pe.best_linear_shift(pe.sinusoidal(n_fit + k, d_model, base), k)
+_, variant_fit = pe.best_linear_shift(pe.article_variant(n_fit + k, d_model, base), k)
 left, middle, right = st.columns(3)
 left.metric(
-    "Paper, with the rotation M_k", f"{exact:.1e}", help="max |PE(pos+k) − M_k PE(pos)| over all positions"
+    "Paper, with the rotation M_k", f"{exact:.1e}", help="max |PE(pos+k) − M_k PE(pos)| over the positions shown"
 )
-middle.metric("Paper, best linear fit", f"{paper_fit:.1e}")
-right.metric(
-    "Article variant, best linear fit", f"{variant_fit:.2f}", help="No matrix does it: the error stays large."
-)
+middle.metric("Paper, best single matrix", f"{paper_fit:.1e}",
+              help=f"Least squares over {n_fit} positions; the worst error.")  # fmt: skip
+right.metric("Article variant, best single matrix", f"{variant_fit:.2f}",
+             help=f"Least squares over {n_fit} positions; the worst error.")  # fmt: skip
 st.markdown(
-    "For the paper's encoding, each (sin, cos) pair at frequency ω is rotated by the angle ω·k — the same "
-    "rotation at every position, so M_k exists and a layer can learn 'look k tokens back'. In the article's "
-    "version each dimension is one wave √2·sin(ω_j·pos + π/4) with its own frequency; shifting it needs the "
-    "matching cosine, which no other dimension holds, so even the best matrix leaves the error above."
+    f"The best single matrix is fitted by least squares over {n_fit} positions — at least twice d_model: with "
+    "fewer positions than dimensions some matrix maps any sequence onto its shift exactly, which would prove "
+    "nothing. For the paper's encoding, each (sin, cos) pair at frequency ω is rotated by the angle ω·k — one "
+    "fixed rotation M_k for every position, at any d_model, so a layer can learn 'look k tokens back'. In the "
+    "article's version each dimension is one wave √2·sin(ω_j·pos + π/4) with its own frequency; shifting it "
+    "needs the matching cosine, which no other dimension holds, so no single matrix works for all positions."
 )
 
 st.subheader("BERT learns its positions instead")
@@ -88,15 +100,23 @@ with left:
 with right:
     render.figure(heatmaps.heatmap(pe.cosine_similarity(pe.sinusoidal(n_learned, 384)), title="Sinusoidal, d_model = 384",
                                    x_title="position", y_title="position", colorscale="Viridis", height=420), key="pe-sinsim")  # fmt: skip
+learned_sim, sinusoid_sim = pe.cosine_similarity(learned), pe.cosine_similarity(pe.sinusoidal(n_learned, 384))
+offset = min(20, n_learned - 1)
+near = np.diagonal(learned_sim, offset=offset).mean(), np.diagonal(sinusoid_sim, offset=offset).mean()
+upper = np.triu_indices(n_learned, 1)
+agreement = np.corrcoef(learned_sim[upper], sinusoid_sim[upper])[0, 1]
 st.caption(
-    "Cosine similarity between positions. Training made MiniLM's table resemble the sinusoids: nearby positions are alike."
+    f"Cosine similarity between positions. In both tables nearby positions are alike; the two similarity "
+    f"matrices correlate only moderately (r = {agreement:.2f}), and far apart they differ: at offset {offset} the "
+    f"mean cosine is {near[0]:.2f} for MiniLM and {near[1]:.2f} for the sinusoids."
 )
 
 st.subheader("Rotary position embedding (RoPE)")
 st.markdown(
     "Modern decoders (LLaMA, Qwen, …) rotate queries and keys instead of adding a vector: the pair "
     "(x₂ᵢ, x₂ᵢ₊₁) at position m turns by m·ωᵢ. A query at m and a key at n then meet at angle (m − n)·ωᵢ, so "
-    "their dot product depends on the distance only."
+    "their dot product depends only on the signed offset m − n: the same for (10, 3) and (17, 10), but in "
+    "general not the same for (10, 3) and (3, 10)."
 )
 left, right = st.columns(2)
 pair = left.slider("Pair i", 0, d_model // 2 - 1, 0, key="pe-pair")
@@ -105,7 +125,7 @@ path = pe.rope_pair_path(d_model, pair, steps, base=base)
 omega = pe.frequencies(d_model, base)[pair]
 render.figure(heatmaps.rotation_plot(path, title=f"A query's pair {pair} at positions 0…{steps - 1}: turned by m·ω, ω = {omega:.4g}"),
               key="pe-rope-pair")  # fmt: skip
-scores, spread = pe.rope_scores(d_model, min(length, 64))
+scores, spread = pe.rope_scores(d_model, min(length, 64), base=base)
 render.figure(heatmaps.heatmap(scores, title="⟨RoPE(q, m), RoPE(k, n)⟩ for one q and k", x_title="key position n",
                                y_title="query position m", colorscale="RdBu", height=420), key="pe-rope")  # fmt: skip
 st.metric("Largest spread along a diagonal (m − n fixed)", f"{spread:.1e}")

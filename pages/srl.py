@@ -10,7 +10,7 @@ through_router()
 st.title("Semantic role labeling")
 st.markdown(
     "For each verb (the **predicate**), semantic role labeling finds its frame: who acted (**ARG0**), on what "
-    "(**ARG1**), for or to whom (**ARG2**), and when, where, how and why (**ARGM-…**), in PropBank's labels. The "
+    "(**ARG1**), to whom (**ARG2** here: the recipient of give, send, sell…; PropBank's ARG2 differs from verb to verb), and when, where, how and why (**ARGM-…**), in PropBank's labels. The "
     "default model is the packaged MiniLM fine-tuned here as a token classifier on sentences LM Lab generates with "
     "exact gold roles — a classroom model, measured below on constructions it never saw."
 )

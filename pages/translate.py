@@ -41,3 +41,4 @@ with st.container(key="translate-answer"):
     translate.show(spec)
 if ready:
     translate.held_out(spec)
+translate.grammar_rules()

@@ -52,13 +52,20 @@ def test_expected_calibration_error_by_hand():
 
 def test_benchmark_of_two_models_and_baselines(tiny_model):
     result = run.run("sentiment", [TINY_KEY, f"{TINY_KEY}@int8", "vader", "baseline:majority", "baseline:tfidf-lr"],
-                     baseline="baseline:majority", repeats=5)  # fmt: skip
+                     baseline="baseline:majority", repeats=100)  # fmt: skip
     table = pd.DataFrame(result.rows)
-    for column in ("accuracy", "accuracy_low", "accuracy_high", "macro_f1", "diff_vs_baseline", "mcnemar_p",
-                   "latency_p50_ms", "latency_p95_ms", "throughput_per_s", "load_s", "ece"):  # fmt: skip
+    for column in ("accuracy", "accuracy_low", "accuracy_high", "macro_f1", "diff_vs_baseline", "mcnemar_p", "p_holm",
+                   "latency_p50_ms", "latency_p95_ms", "throughput_per_s", "load_s"):  # fmt: skip
         assert table[column].map(lambda v: isinstance(v, float) and math.isfinite(v)).all(), column
     assert (table["n"] == 50).all() and (table["accuracy_low"] <= table["accuracy"]).all()
     assert (table["latency_p50_ms"] <= table["latency_p95_ms"]).all()
+    by_model = table.set_index("model")
+    vader = next(row for row in result.rows if row["model"] == "vader")
+    assert vader["ece"] is None and vader["scores"] == "not a probability"
+    assert math.isfinite(by_model.loc[TINY_KEY, "ece"])
+    assert (table["comparisons"] == 4).all()  # Holm over the four models compared with the baseline
+    few = run.run("sentiment", ["baseline:majority"], repeats=20)
+    assert few.rows[0]["latency_p95_ms"] is None  # 20 calls cannot estimate a 95th percentile
     majority = table.set_index("model").loc["baseline:majority"]
     assert majority["accuracy"] == 0.5 and majority["tied_with_baseline"]
     assert table.set_index("model").loc[f"{TINY_KEY}@int8", "device / precision"] == "cpu / dynamic int8"

@@ -27,7 +27,7 @@ def test_benchmark_two_models_from_the_page(tiny_model, fresh_cache):
         [TINY_KEY, f"{TINY_KEY}@int8", "baseline:majority"]
     ).run()
     at.selectbox(key="bench-baseline-sentiment").set_value("baseline:majority").run()
-    at.slider(key="bench-repeats").set_value(5).run()
+    at.slider(key="bench-repeats").set_value(100).run()
     at.button(key="bench-run-button").click().run()
     job = at.session_state["bench-job"]
     assert at.get("progress") or background.status(job)["state"] == "done"

@@ -85,13 +85,14 @@ def table(result: bench.BenchResult) -> pd.DataFrame:
         "size (MB)": r["size_mb"], "device / precision": r["device / precision"],
         "accuracy % [95 % CI]": _interval(r, "accuracy"), "macro-F1 % [95 % CI]": _interval(r, "macro_f1"), "n": r["n"],
         f"Δ vs {r['baseline']} (points) [CI]": f"{100 * r['diff_vs_baseline']:+.1f} [{100 * r['diff_low']:+.1f}, {100 * r['diff_high']:+.1f}]",
-        "McNemar p": r["mcnemar_p"], "tied": "tied" if r["tied_with_baseline"] else "",
+        "McNemar p": r["mcnemar_p"], "p (Holm)": r.get("p_holm"), "tied": "tied" if r["tied_with_baseline"] else "",
         "latency p50 (ms)": r["latency_p50_ms"], "latency p95 (ms)": r["latency_p95_ms"], "repeats": r["latency_repeats"],
         "throughput (ex/s)": r["throughput_per_s"], "peak memory added (MB)": r["peak_memory_mb"], "load (s)": r["load_s"],
-        "training (s)": r["train_s"], "ECE": r["ece"], "seed": r["seed"],
+        "training (s)": r["train_s"], "ECE": r["ece"], "scores": r.get("scores", "probability"), "seed": r["seed"],
     } for r in result.rows])  # fmt: skip
     st.dataframe(frame, hide_index=True, key="bench-table",
                  column_config={"McNemar p": st.column_config.NumberColumn(format="%.3f"),
+                                "p (Holm)": st.column_config.NumberColumn(format="%.3f"),
                                 "latency p50 (ms)": st.column_config.NumberColumn(format="%.2f"),
                                 "latency p95 (ms)": st.column_config.NumberColumn(format="%.2f"),
                                 "throughput (ex/s)": st.column_config.NumberColumn(format="%.0f"),
@@ -103,8 +104,10 @@ def table(result: bench.BenchResult) -> pd.DataFrame:
                          key="bench-csv")  # fmt: skip
     right.download_button("Download JSON", json.dumps(result.rows, indent=2), "benchmark.json", "application/json",
                           key="bench-json")  # fmt: skip
-    st.caption(f"Versions: {result.rows[0]['versions']}. 'tied' = the paired bootstrap CI of the difference "
-               "includes 0: these data cannot tell the two apart.")  # fmt: skip
+    st.caption(f"'tied' = McNemar's exact test does not find a difference from the baseline at 5 % after Holm's "
+               f"correction for the {result.rows[0].get('comparisons', len(result.rows) - 1)} models compared with it "
+               "(p (Holm)): these data cannot tell them apart. The Δ interval is the size of the difference, a 95 % "
+               f"paired bootstrap CI without correction. Versions: {result.rows[0]['versions']}.")  # fmt: skip
     return frame
 
 
@@ -126,8 +129,13 @@ def plots(result: bench.BenchResult) -> None:
             per_class_rows.append({"model": model, "class": label, **row})
     st.dataframe(pd.DataFrame(per_class_rows).round(3), hide_index=True, key="bench-per-class")
     truth = np.array(result.references)
+    not_probabilities = {r["model"] for r in result.rows if r.get("scores") == "not a probability"}
     bins = {m: expected_calibration_error(result.confidences[m], np.array(result.predictions[m]) == truth)["bins"]
-            for m in models}  # fmt: skip
+            for m in models if m not in not_probabilities}  # fmt: skip
+    if not_probabilities:
+        st.caption(f"No calibration for {', '.join(sorted(not_probabilities))}: their scores rank the classes but are "
+                   "not probabilities (VADER's rescaled compound score, zero-shot's softmax at a display "
+                   "temperature), so ECE would measure nothing.")  # fmt: skip
     render.figure(charts.reliability(bins), key="bench-reliability")
     if len(result.texts) < 300:
         st.warning(f"Calibration from {len(result.texts)} examples is rough: each bin holds only a few. "
@@ -169,7 +177,7 @@ def sequence_table(result: bench.BenchResult) -> None:
         r["secondary_metric"]: scale * r["secondary"] if r["secondary_metric"] == "precision" else r["secondary"],
         f"Δ vs {r['baseline']} [CI]": f"{scale * r['diff_vs_baseline']:+.{digits + 1}f} "
                                      f"[{scale * r['diff_low']:+.{digits + 1}f}, {scale * r['diff_high']:+.{digits + 1}f}]",
-        "tied": "tied" if r["tied_with_baseline"] else "",
+        "p (Holm)": r.get("p_holm"), "tied": "tied" if r["tied_with_baseline"] else "",
         "latency p50 (ms)": r["latency_p50_ms"], "latency p95 (ms)": r["latency_p95_ms"], "repeats": r["latency_repeats"],
         "throughput (/s)": r["throughput_per_s"], "peak memory added (MB)": r["peak_memory_mb"],
         "training (s)": r["train_s"], "seed": r["seed"],
@@ -190,7 +198,8 @@ def sequence_table(result: bench.BenchResult) -> None:
                            "tokenizers, unlike perplexity per token (shown as the secondary column). Lower is better; "
                            "Δ is paired on articles. Latency: one next-token distribution; throughput: tokens scored "
                            "per second.",
-    }[metric] + " 'tied': the paired bootstrap CI of Δ includes 0.")  # fmt: skip
+    }[metric] + " 'tied': the paired bootstrap finds no difference from the baseline at 5 % after Holm's correction "
+                "for the models compared with it (p (Holm)); the Δ interval is an uncorrected 95 % CI.")  # fmt: skip
     rows = [
         dict(r, value=scale * r["value"], value_low=scale * r["low"], value_high=scale * r["high"])
         for r in result.rows

@@ -41,19 +41,24 @@ def heldout(spec) -> None:
     data = meta.get("data", {})
     third.metric("Training text", f"{data.get('train_tokens', 0):,} tokens",
                  help=f"{data.get('train_size')} articles; trained in {meta.get('train_seconds', 0):.0f} s")  # fmt: skip
-    better = "the trigram still wins" if kn["value"] < ppl["value"] else "the Transformer wins"
+    if kn["value"] < ppl["value"]:
+        verdict = ("the trigram still wins: a Transformer needs far more text than an n-gram model to pay off, and "
+                   "GPT-2 was trained on billions")  # fmt: skip
+    else:
+        verdict = "the Transformer wins, though GPT-2 was trained on billions"
     st.caption(
         "Perplexity is exp(average negative log-probability per token): the number of equally likely tokens the "
         f"model is, on average, choosing between. Lower is better. On {data.get('train_tokens', 0):,} training "
-        f"tokens {better}: a Transformer needs far more text than an n-gram model to pay off, and GPT-2 was trained "
-        "on billions. Expect grammatical fragments of Australian 2001 news, not facts."
+        f"tokens {verdict}. Expect grammatical fragments of Australian 2001 news, not facts."
     )
     if meta.get("loss_curve"):
         with st.expander("Training loss", icon=":material/show_chart:"):
             render.figure(charts.loss_curve(meta["loss_curve"]), key="generate-loss")
             st.caption(
-                f"Cross-entropy per token on the training blocks; its exp is the training perplexity. The held-out "
-                f"perplexity above ({ppl['value']:.0f}) is higher: the gap is what the model memorised."
+                "Cross-entropy per token on the training blocks, a running value during training with dropout on; "
+                f"the held-out perplexity above ({ppl['value']:.0f}) is measured afterwards in eval mode on unseen "
+                "articles. Part of the gap is fitting the training text, part is that difference in how they are "
+                "measured."
             )
 
 
@@ -148,6 +153,22 @@ def score(spec, text: str) -> None:
     )
 
 
+def more_likely(rows: list[dict], model_name: str) -> str:
+    """Which of two scored sentences the model finds more likely: by total log P, with perplexity beside it."""
+    a, b = rows
+    key = f"{model_name} log P"
+    if a[key] == b[key]:
+        return f"The **{model_name}** gives both sentences the same probability."
+    better, worse = (a, b) if a[key] > b[key] else (b, a)
+    by_perplexity = better[f"{model_name} perplexity"] <= worse[f"{model_name} perplexity"]
+    note = "it also has the lower perplexity" if by_perplexity else (
+        f"per token it does worse (perplexity {better[f'{model_name} perplexity']} vs "
+        f"{worse[f'{model_name} perplexity']}): the token counts differ ({better['tokens']} vs {worse['tokens']})"
+    )
+    return (f"The **{model_name}** finds sentence **{better['sentence']}** more likely "
+            f"(log P {better[key]} vs {worse[key]} nats); {note}.")  # fmt: skip
+
+
 def compare(spec, first: str, second: str) -> None:
     model = _model(spec)
     if model is None:
@@ -164,7 +185,8 @@ def compare(spec, first: str, second: str) -> None:
                      "trigram log P": round(found.ngram_logprob, 2),
                      "trigram perplexity": round(found.ngram_perplexity, 1)})  # fmt: skip
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-    a, b = rows
     for model_name in ("Transformer", "trigram"):
-        better = "A" if a[f"{model_name} perplexity"] < b[f"{model_name} perplexity"] else "B"
-        st.markdown(f"- The **{model_name}** finds sentence **{better}** more likely (lower perplexity).")
+        st.markdown(f"- {more_likely(rows, model_name)}")
+    st.caption("More likely = higher total log-probability of the sentence's tokens as the start of a text (after "
+               "<|endoftext|>, with no end marker). Perplexity is per token, so two sentences with different token "
+               "counts can rank differently by it.")

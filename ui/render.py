@@ -45,7 +45,9 @@ def sentiment_result(result, *, title: str, key: str, compact: bool = False) -> 
     if result.score_kind == LEXICON_SHARE:
         compound = result.details.get("compound", 0.0)
         st.caption(
-            f"VADER's bars are the shares of negative, neutral and positive words it found — not probabilities. "
+            "VADER's bars are shares, not probabilities: each positive or negative word adds its lexicon valence "
+            "(adjusted for intensifiers, negation and capitals) plus 1 to its side, each word without valence adds "
+            "1 to neutral, '!' and '?' add to the stronger side, and the three are normalised to add up to 1. "
             f"Its compound score is {compound:+.3f} (≥ +0.05 positive, ≤ −0.05 negative)."
         )
     if result.truncated:

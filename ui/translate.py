@@ -100,6 +100,16 @@ def _alignment(result) -> None:
                      icon=":material/hub:", query_params={"architecture": "seq2seq", "text": result.source})  # fmt: skip
 
 
+def grammar_rules() -> None:
+    """What the generated English–Chinese grammar covers (the classroom model knows exactly this)."""
+    from core.data.translation import GRAMMAR_COVERS, GRAMMAR_LEAVES_OUT, lexicon_size
+
+    with st.expander("What the classroom grammar covers, and what it leaves out", icon=":material/rule:"):
+        st.dataframe(pd.DataFrame(GRAMMAR_COVERS, columns=["rule", "English", "Chinese"]), hide_index=True,
+                     width="stretch", key="translate-grammar")  # fmt: skip
+        st.caption(f"{lexicon_size()} English words. Not covered: {GRAMMAR_LEAVES_OUT}")
+
+
 def held_out(spec) -> None:
     meta = catalog.read_metadata(spec.key) if spec.trained_here else None
     if not meta or "samples" not in meta:

@@ -27,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--models", required=True, help="comma-separated model ids")
     parser.add_argument("--baseline", help="the model the others are compared to (default: the first)")
-    parser.add_argument("--repeats", type=int, default=20, help="timed single-example calls per model")
+    parser.add_argument("--repeats", type=int, default=100,
+                        help="timed single-example calls per model on one fixed text (p95 needs at least 100)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", help="results.csv or results.json")
     parser.add_argument("--progress-file", help=argparse.SUPPRESS)  # written by background runs from the app
@@ -75,13 +76,13 @@ def main(argv: list[str] | None = None) -> int:
             table.to_csv(args.out, index=False)
     if args.task in sequence.TASKS:
         columns = ["model", "value", "low", "high", "secondary", "diff_vs_baseline", "diff_low", "diff_high",
-                   "tied_with_baseline", "latency_p50_ms", "latency_p95_ms", "throughput_per_s", "peak_memory_mb"]  # fmt: skip
+                   "p_holm", "tied_with_baseline", "latency_p50_ms", "latency_p95_ms", "throughput_per_s", "peak_memory_mb"]  # fmt: skip
         print(
             f"{result.rows[0]['metric']} as value [low, high]; secondary: {result.rows[0]['secondary_metric']}"
         )
     else:
         columns = ["model", "accuracy", "accuracy_low", "accuracy_high", "macro_f1", "diff_vs_baseline", "mcnemar_p",
-                   "tied_with_baseline", "latency_p50_ms", "latency_p95_ms", "throughput_per_s", "peak_memory_mb"]  # fmt: skip
+                   "p_holm", "tied_with_baseline", "latency_p50_ms", "latency_p95_ms", "throughput_per_s", "peak_memory_mb"]  # fmt: skip
     print(table[columns].round(3).to_string(index=False))
     print(f"saved as benchmark run {run_id}" + (f", table written to {args.out}" if args.out else ""))
     return 0

@@ -27,6 +27,9 @@ class Adapter:
     parameters: int | None = None
     size_bytes: int | None = None
     train_seconds: float | None = None
+    # False where the scores rank the classes but are no probabilities (VADER's rescaled compound, zero-shot's
+    # softmax at a display temperature): no ECE or reliability curve for those rows.
+    is_probability: bool = True
 
     def probabilities(self, texts: list[str]) -> np.ndarray:  # (N, C) in the task's label order
         raise NotImplementedError
@@ -74,6 +77,7 @@ class TransformerAdapter(Adapter):
 
 class VaderAdapter(Adapter):
     name, source = "vader", "packaged"
+    is_probability = False
 
     def __init__(self, labels: list[str]):
         from core.tasks.sentiment import VaderSentiment
@@ -128,6 +132,7 @@ class TfidfAdapter(Adapter):
 
 class ZeroShotAdapter(Adapter):
     name, source = "baseline:zero-shot", "baseline (packaged MiniLM)"
+    is_probability = False
 
     def __init__(self, labels: list[str]):
         from core.tasks.zero_shot import ZeroShotClassifier

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from core import catalog
-from core.bench.run import BenchResult, PeakMemory
+from core.bench.run import BenchResult, PeakMemory, p95
 from core.errors import CoreError
 
 TASKS = ("translation", "srl", "generation")
@@ -65,13 +65,16 @@ def _spec_and_variant(model_id: str, task: str):
 
 
 def _paired(statistic: Callable[[np.ndarray], float], stats_a: np.ndarray, stats_b: np.ndarray, *,
-            seed: int, n_resamples: int = 1000) -> tuple[float, float, float]:  # fmt: skip
-    """statistic(A) − statistic(B) on the same items, with a paired percentile-bootstrap CI."""
+            seed: int, n_resamples: int = 1000) -> tuple[float, float, float, float]:  # fmt: skip
+    """statistic(A) − statistic(B) on the same items: the value, a paired percentile-bootstrap 95 % CI, and the
+    bootstrap's two-sided p-value for "no difference" (twice the smaller share of resamples on one side of 0)."""
     rng = np.random.default_rng(seed)
     index = rng.integers(0, len(stats_a), size=(n_resamples, len(stats_a)))
-    differences = [statistic(stats_a[i]) - statistic(stats_b[i]) for i in index]
+    differences = np.array([statistic(stats_a[i]) - statistic(stats_b[i]) for i in index])
     low, high = np.quantile(differences, [0.025, 0.975])
-    return statistic(stats_a) - statistic(stats_b), float(low), float(high)
+    below, above = int((differences <= 0).sum()), int((differences >= 0).sum())
+    p_value = float(min(1.0, 2 * (1 + min(below, above)) / (n_resamples + 1)))  # never 0 from finite resamples
+    return statistic(stats_a) - statistic(stats_b), float(low), float(high), p_value
 
 
 def _f1(counts: np.ndarray) -> float:
@@ -182,12 +185,14 @@ def _generation(model_id: str, articles: list[str], repeats: int) -> dict:
 
 
 def _timed(call: Callable[[str], object], texts: list[str], repeats: int) -> list[float]:
-    for text in texts[:3]:
+    """``repeats`` timed calls on one fixed input (the median-length one) after three warm-up calls."""
+    text = sorted(texts, key=len)[len(texts) // 2]
+    for _ in range(3):
         call(text)
     timings = []
-    for i in range(repeats):
+    for _ in range(repeats):
         started = time.perf_counter()
-        call(texts[i % len(texts)])
+        call(text)
         timings.append(1000 * (time.perf_counter() - started))
     return timings
 
@@ -195,7 +200,7 @@ def _timed(call: Callable[[str], object], texts: list[str], repeats: int) -> lis
 # --- the whole run -----------------------------------------------------------------------------------
 
 
-def run(task: str, model_ids: list[str], *, baseline: str | None = None, repeats: int = 20, seed: int = 0,
+def run(task: str, model_ids: list[str], *, baseline: str | None = None, repeats: int = 100, seed: int = 0,
         progress: Callable[[float, str], None] = lambda fraction, message: None) -> BenchResult:  # fmt: skip
     if task not in TASKS:
         raise CoreError(f"Unknown task {task!r}; choose one of {list(TASKS)}.")
@@ -246,7 +251,7 @@ def run(task: str, model_ids: list[str], *, baseline: str | None = None, repeats
             "metric": METRIC[task][0], "value": quality["value"], "low": quality["low"], "high": quality["high"],
             "n": quality["n"], "secondary_metric": name, "secondary": value,
             "latency_p50_ms": float(np.percentile(one["timings"], 50)),
-            "latency_p95_ms": float(np.percentile(one["timings"], 95)), "latency_repeats": repeats,
+            "latency_p95_ms": p95(one["timings"]), "latency_repeats": repeats,
             "throughput_per_s": one["throughput"], "peak_memory_mb": round(memory.peak_mb, 1),
             "run_s": round(seconds, 2), "train_s": (meta or {}).get("train_seconds"), "seed": seed,
             "versions": versions,
@@ -262,7 +267,17 @@ def _compare(result: BenchResult, measured: dict[str, np.ndarray], baseline: str
     statistic = {"translation": lambda s: float(s[:, 0].mean()), "srl": _f1, "generation": _word_perplexity}[
         result.task
     ]
+    from core.bench.stats import holm
+
+    p_values = {}
     for row in result.rows:
-        value, low, high = _paired(statistic, measured[row["model"]], measured[baseline], seed=seed)
+        value, low, high, p_value = _paired(statistic, measured[row["model"]], measured[baseline], seed=seed)
+        p_values[row["model"]] = p_value
         row.update({"baseline": baseline, "diff_vs_baseline": value, "diff_low": low, "diff_high": high,
-                    "tied_with_baseline": row["model"] == baseline or low <= 0 <= high})  # fmt: skip
+                    "bootstrap_p": p_value})  # fmt: skip
+    others = [row["model"] for row in result.rows if row["model"] != baseline]
+    adjusted = dict(zip(others, holm([p_values[model] for model in others]), strict=True))
+    for row in result.rows:  # one rule with the classifiers': Holm-corrected p at 5 %
+        row["p_holm"] = adjusted.get(row["model"], 1.0)
+        row["comparisons"] = len(others)
+        row["tied_with_baseline"] = row["model"] == baseline or row["p_holm"] >= 0.05

@@ -151,6 +151,22 @@ def mcnemar(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> dict:
     return {"only_a": only_a, "only_b": only_b, "p_value": p}
 
 
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment for several tests at once (controls the family-wise error rate).
+
+    Sort the m p-values; the i-th smallest (from 0) is multiplied by m − i, and the adjusted values are made
+    non-decreasing in that order and capped at 1. Reject where the adjusted p is below α.
+    """
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [1.0] * m
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * float(p_values[index])))
+        adjusted[index] = running
+    return adjusted
+
+
 def expected_calibration_error(confidences: Sequence[float], correct: Sequence[bool], bins: int = 10) -> dict:
     """ECE: the gap between confidence and accuracy, averaged over equal-width confidence bins (weighted by size)."""
     conf, hit = np.asarray(confidences, dtype=float), np.asarray(correct, dtype=float)

@@ -24,7 +24,7 @@ ROLES = ("ARG0", "ARG1", "ARG2", "ARGM-TMP", "ARGM-LOC", "ARGM-MNR", "ARGM-NEG",
 ROLE_MEANINGS = {
     "ARG0": "who acts (agent)",
     "ARG1": "what is acted on (theme)",
-    "ARG2": "to / from whom (recipient, source)",
+    "ARG2": "to whom (the recipient)",
     "ARGM-TMP": "when",
     "ARGM-LOC": "where",
     "ARGM-MNR": "how",

@@ -1,8 +1,8 @@
 """A generated English → Chinese parallel corpus over a controlled grammar, with exact translations.
 
 No parallel corpus can be installed offline, so LM Lab writes its own. The grammar is small enough
-to translate exactly and large enough to be worth learning (a lexicon of about 250 English words),
-and it has the phenomena that make translation hard:
+to translate exactly and large enough to be worth learning (a lexicon of about 300 English words:
+``lexicon_size()``), and it has the phenomena that make translation hard:
 
 * **word order** — English puts time and place at the end ("Tom read a book in the library
   yesterday"), Chinese before the verb ("汤姆昨天在图书馆看了一本书"); wh-words stay in place
@@ -82,7 +82,7 @@ _VERBS = [
     ("feed", "feeds", "fed", "feeding", "喂", {"animal"}),
     ("build", "builds", "built", "building", "建", {"building"}),
     ("fix", "fixes", "fixed", "fixing", "修", {"vehicle", "machine", "furniture"}),
-    ("carry", "carries", "carried", "carrying", "拿着", {"thing", "read", "drink"}),
+    ("carry", "carries", "carried", "carrying", "带", {"thing", "read", "drink"}),
     ("order", "orders", "ordered", "ordering", "点", {"food", "drink"}),
     ("plant", "plants", "planted", "planting", "种", {"plant"}),
 ]  # fmt: skip
@@ -237,7 +237,16 @@ def _do(person: int, plural: bool, tense: str) -> str:
     return "does" if person == 3 and not plural else "do"
 
 
-_STATIVE = {"like", "want"}  # Chinese marks no completed action on these: no 了 in the past
+# Chinese grammar the generator keeps (each rule is checked over the whole corpus by the tests):
+# * stative verbs (喜欢, 想要) take no 了 in the past and are negated with 不, not 没有: 她昨天不喜欢猫;
+# * stative verbs (like, want) have no progressive in either language ("is liking" / 正在喜欢): with "now"
+#   they take the simple present (她现在喜欢猫);
+# * 看见, 找到 and 丢 name an outcome, not an ongoing action: 正在看见 is not said, so "now" sentences with
+#   see / find / lose are put in the past (她找到了钥匙), and "does not see / find" (不看见, 不找到) is not
+#   generated either — present negation of these verbs is put in the past too (她没有找到钥匙);
+# * 正在 takes a place phrase without a second 在: 她正在市场买菜, not 正在在市场.
+_STATIVE = {"like", "want"}
+_OUTCOME = {"see", "find", "lose"}
 
 
 def _verb_phrase(verb: tuple, tense: str, person: int, plural: bool, negated: bool, question: bool) -> tuple:
@@ -256,7 +265,10 @@ def _verb_phrase(verb: tuple, tense: str, person: int, plural: bool, negated: bo
     if negated or question:
         aux = _do(person, plural, tense)
         if tense == "past":
-            pre, zh_verb = ("没有", zh) if negated else ("", done)
+            if negated:
+                pre, zh_verb = ("不" if base in _STATIVE else "没有"), zh
+            else:
+                pre, zh_verb = "", done
         else:
             pre, zh_verb = ("不" if negated else ""), zh
         return aux, ("not " if negated else "") + base, pre, zh_verb
@@ -282,9 +294,15 @@ def make_pair(rng: random.Random, verb_key: str, noun_key: str) -> Pair:
     noun = next(n for n in _NOUNS if n[0] == noun_key)
     form = rng.choices(FORMS, weights=[0.45, 0.2, 0.15, 0.08, 0.06, 0.06])[0]
     tense, time = _pick_tense_and_time(rng)
+    if tense == "progressive" and verb_key in _STATIVE:
+        tense = "present"  # "she likes cats now" / 她现在喜欢猫: the time phrase stays, the progressive goes
+    elif tense == "progressive" and verb_key in _OUTCOME:
+        tense, time = "past", None  # "she found the key" / 她找到了钥匙
     place = rng.choice(_PLACES) if rng.random() < 0.45 else None
     subject_en, subject_zh, person, plural = _subject(rng)
     negated = form == "negation"
+    if negated and tense == "present" and verb_key in _OUTCOME:
+        tense, time = "past", None  # 没有找到, never 不找到 (an "every day" time phrase goes with the tense)
     question = form != "statement" and not negated
     aux, main, pre, zh_verb = _verb_phrase(verb, tense, person, plural, negated, question)
     object_en, object_zh = _object(rng, noun, tense, negated)
@@ -293,16 +311,19 @@ def make_pair(rng: random.Random, verb_key: str, noun_key: str) -> Pair:
     place_zh = (place or ("", ""))[1]
     if tense == "progressive" and negated and not place_zh:
         pre += "在"  # 他没有在看书
+    before_verb = f"{pre}{place_zh}"
+    if verb_key in _STATIVE and pre == "不":
+        before_verb = f"{place_zh}{pre}"  # 他在伦敦不喜欢苹果: the negation stays on the stative verb
 
     if form in ("statement", "negation"):
         english = " ".join(p for p in (subject_en, aux, main, object_en, tail_en) if p) + "."
-        chinese = f"{subject_zh}{time_zh}{pre}{place_zh}{zh_verb}{object_zh}。"
+        chinese = f"{subject_zh}{time_zh}{before_verb}{zh_verb}{object_zh}。"
     elif form == "yes-no question":
         english = " ".join(p for p in (_capitalise(aux), subject_en, main, object_en, tail_en) if p) + "?"
-        chinese = f"{subject_zh}{time_zh}{pre}{place_zh}{zh_verb}{object_zh}吗？"
+        chinese = f"{subject_zh}{time_zh}{before_verb}{zh_verb}{object_zh}吗？"
     elif form == "what question":  # the wh-word moves in English, stays in place in Chinese
         english = " ".join(p for p in ("What", aux, subject_en, main, tail_en) if p) + "?"
-        chinese = f"{subject_zh}{time_zh}{pre}{place_zh}{zh_verb}什么？"
+        chinese = f"{subject_zh}{time_zh}{before_verb}{zh_verb}什么？"
     elif form == "where question":
         english = (
             " ".join(p for p in ("Where", aux, subject_en, main, object_en, (time or ("", ""))[0]) if p) + "?"
@@ -313,6 +334,7 @@ def make_pair(rng: random.Random, verb_key: str, noun_key: str) -> Pair:
         english = " ".join(p for p in ("Who", aux, main, object_en, tail_en) if p) + "?"
         chinese = f"谁{time_zh}{pre}{place_zh}{zh_verb}{object_zh}？"
     english = _capitalise(english.replace("  ", " "))
+    chinese = chinese.replace("正在在", "正在")  # 正在 + 在市场 → 正在市场
     return Pair(english=english, chinese=chinese, verb=verb_key, noun=noun_key, form=form, tense=tense)
 
 
@@ -358,3 +380,29 @@ def corpus(train_size: int = 20000, test_size: int = 400, seed: int = 5) -> Corp
     train = _draw(rng, train_pairs, train_size, seen)
     fingerprint = hashlib.sha256("\n".join(p.english for p in test).encode("utf-8")).hexdigest()[:16]
     return Corpus(train=tuple(train), test=tuple(test), seed=seed, fingerprint=fingerprint)
+
+
+# What the grammar covers and what it leaves out, for the Translate page (a teacher's checklist).
+GRAMMAR_COVERS = [
+    ("Time and place before the verb", "Tom read a book in the library yesterday.", "汤姆昨天在图书馆看了一本书。"),
+    ("A measure word with every count", "Mary bought two cats.", "玛丽买了两只猫。"),
+    ("了 after a completed action", "Mary bought a car.", "玛丽买了一辆车。"),
+    ("没有 for a past action not done; 一 + measure word dropped", "Tom did not buy a car.", "汤姆没有买车。"),
+    ("Stative verbs (喜欢, 想要): no 了, negated with 不", "Tom did not like apples.", "汤姆不喜欢苹果。"),
+    ("正在 for an action in progress, with no second 在", "She is buying buses at the market now.",
+     "她现在正在市场买公共汽车。"),
+    ("No progressive for stative verbs (like, want): the simple present with 现在", "She likes cats now.",
+     "她现在喜欢猫。"),
+    ("看见, 找到, 丢 name an outcome: past with 了, negated with 没有", "She did not find the key.", "她没有找到那把钥匙。"),
+    ("会 / 不会 for the future", "He will not read a book tomorrow.", "他明天不会看书。"),
+    ("吗 for yes-no questions; wh-words stay in place", "What did Tom buy?", "汤姆买了什么？"),
+    ("Plural -s in English, bare nouns in Chinese; 们 on people", "The teachers read these books.",
+     "老师们看这些书。"),
+]  # fmt: skip
+GRAMMAR_LEAVES_OUT = (
+    "过 (experience), 把 and 被, productive resultative and potential complements (看完, 洗干净, 看不见; 看见 and 找到 "
+    "are single words of the lexicon here), sentence-final 了 for a "
+    "change of state, modal verbs other than 会, relative clauses, degree adverbs (很, 非常), more than one "
+    "object or verb per sentence, and dropped subjects. Sentences outside the grammar get a fluent-looking "
+    "but unreliable translation."
+)

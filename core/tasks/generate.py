@@ -80,7 +80,8 @@ def fit_ngram(tokenizer, texts: Sequence[str], order: int = 3) -> KneserNey:
 
 def sample_next(probs: np.ndarray, *, temperature: float, top_k: int, top_p: float,
                 rng: np.random.Generator) -> tuple[int, np.ndarray]:  # fmt: skip
-    """One draw from ``probs`` reshaped by temperature, then cut to the top-k and to the top-p nucleus.
+    """One draw from ``probs`` reshaped by temperature, cut to the top-k, renormalised, then cut to the top-p
+    nucleus of what is left — the order Hugging Face's ``generate`` applies them in.
 
     Returns the chosen id and the distribution it was drawn from. temperature 0 means greedy.
     """
@@ -91,14 +92,15 @@ def sample_next(probs: np.ndarray, *, temperature: float, top_k: int, top_p: flo
     logits = np.log(np.maximum(probs, 1e-30)) / temperature
     shaped = np.exp(logits - logits.max())
     shaped /= shaped.sum()
-    order = np.argsort(-shaped, kind="stable")
-    keep = np.zeros_like(shaped, dtype=bool)
-    limit = len(order) if top_k <= 0 else min(top_k, len(order))
-    cumulative = np.cumsum(shaped[order])
-    # the smallest set whose mass reaches top_p (always at least one token)
-    nucleus = int(np.searchsorted(cumulative, top_p, side="left")) + 1 if top_p < 1 else len(order)
-    keep[order[: max(1, min(limit, nucleus))]] = True
-    shaped = np.where(keep, shaped, 0.0)
+    order = np.argsort(-shaped, kind="stable")  # most likely first
+    if top_k > 0:
+        order = order[:top_k]
+    kept = shaped[order] / shaped[order].sum()
+    if top_p < 1:  # the smallest set of the top-k whose (renormalised) mass reaches top_p, at least one token
+        nucleus = int(np.searchsorted(np.cumsum(kept), top_p, side="left")) + 1
+        order = order[:nucleus]
+    shaped = np.zeros_like(shaped)
+    shaped[order] = kept[: len(order)]
     shaped /= shaped.sum()
     return int(rng.choice(len(shaped), p=shaped)), shaped
 

@@ -50,13 +50,22 @@ def shift_matrix(d_model: int, k: int, base: float = 10_000.0) -> np.ndarray:
 def best_linear_shift(pe: np.ndarray, k: int) -> tuple[np.ndarray, float]:
     """The least-squares linear map A with PE(pos + k) ≈ A · PE(pos) over all positions, and its worst error.
 
-    For the paper's encoding the error is at rounding level (A = M_k); for the article's variant
-    it is not, whatever A is.
+    Given more positions than dimensions (``fit_positions``), the error is at rounding level for the
+    paper's encoding (M_k exists) and large for the article's variant: no single A works for every position.
     """
     x, y = pe[:-k], pe[k:]
     solution, *_ = np.linalg.lstsq(x, y, rcond=None)  # y ≈ x @ solution
     residual = float(np.abs(x @ solution - y).max())
     return solution.T, residual
+
+
+def fit_positions(d_model: int, shown: int) -> int:
+    """How many positions a least-squares shift fit uses: at least twice d_model.
+
+    With fewer positions than dimensions some matrix maps any sequence onto its shift exactly (at
+    d_model = 16, 8 positions and a shift of 3, even the article's formula fits to 1e-13), which proves nothing.
+    """
+    return max(shown, 2 * d_model)
 
 
 def similarity_by_offset(pe: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -93,6 +102,8 @@ def rope_scores(
     d_model: int, n_positions: int, seed: int = 0, base: float = 10_000.0
 ) -> tuple[np.ndarray, float]:
     """S[m, n] = ⟨RoPE(q, m), RoPE(k, n)⟩ for one fixed q and k, and how far S is from depending on m − n only.
+
+    The signed offset: S[m, n] and S[n, m] differ in general (the angle is (m − n)·ω, and sin is odd).
 
     Returns the matrix and the largest spread (max − min) along any of its diagonals: rounding
     level, because a rotation by m·ω and one by n·ω leave only (m − n)·ω between q and k.  # (N, N), float
