@@ -23,6 +23,8 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]()<>#!|~$:&@])")  # "@": e-mail addr
 # made by underlining ("===", "---"), block quotes (">", handled above).
 _LINE_START = re.compile(r"^(\s*)(?:([-+=])|(\d+)([.)]))", re.MULTILINE)
 _WWW = re.compile(r"(?i)\bwww\.")  # "www.example.com" autolinks without a scheme
+_SCHEME = re.compile(r"(?i)\b(https?|ftp|mailto|xmpp)(\\:)")  # after the ":" was escaped
+ZERO_WIDTH = "\u200b"
 
 
 def md(value: object) -> str:
@@ -30,7 +32,11 @@ def md(value: object) -> str:
     text = str(value).replace("\r\n", "\n").replace("\r", "\n")  # a lone CR also ends a Markdown line
     text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
     text = _LINE_START.sub(lambda m: m.group(1) + (f"\\{m.group(2)}" if m.group(2) else f"{m.group(3)}\\{m.group(4)}"), text)
-    text = _WWW.sub(lambda m: m.group(0)[:3] + "\\.", text)
+    # GitHub-flavoured autolinks are found in the text *after* escapes are resolved, so a backslash does not
+    # stop "https://…", "www.…" or "a@b.c" from becoming live links: a zero-width space breaks the pattern.
+    text = _SCHEME.sub(lambda m: m.group(1) + ZERO_WIDTH + m.group(2), text)
+    text = _WWW.sub(lambda m: m.group(0)[:3] + ZERO_WIDTH + ".", text)
+    text = text.replace("\\@", ZERO_WIDTH + "\\@")
     # a newline would start a new Markdown block (a heading, a list): keep the text on its lines as text
     return text.replace("\n", "  \n")
 
