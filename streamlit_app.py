@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui.runtime import boot, favicon, sidebar_status
+from ui.runtime import boot, favicon, run_page, sidebar_status
 
 st.set_page_config(page_title="LM Lab", page_icon=favicon(), layout="wide")
 boot()  # online/offline decided before any page can import transformers
@@ -56,4 +56,4 @@ pages = {
     ],
 }
 sidebar_status()
-st.navigation(pages).run()
+run_page(st.navigation(pages))

@@ -49,6 +49,6 @@ else:
     )  # fmt: skip
     method = topic.zero_shot_method()
     blocked = method == "nli" and not catalog.availability(catalog.BART_MNLI).ready
-    if st.button("Classify", key="topic-zs-run", type="primary", disabled=blocked):
-        with st.container(key="topic-answer"):
-            topic.zero_shot(text, labels, template, method)
+    clicked = st.button("Classify", key="topic-zs-run", type="primary", disabled=blocked)
+    with st.container(key="topic-answer"):
+        topic.zero_shot(text, labels, template, method, clicked=clicked)

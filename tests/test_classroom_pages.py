@@ -131,3 +131,24 @@ def test_one_malformed_model_card_breaks_no_page(fresh_cache, page):
     other.mkdir()
     (other / "metadata.json").write_text("[1, 2, 3]")
     open_page(page)  # runs without an exception
+
+
+def test_the_zero_shot_answer_survives_reruns_until_the_input_changes():
+    at = open_page("pages/topic.py")
+    at.segmented_control(key="topic-mode").set_value("Zero-shot (your labels)").run()
+    at.button(key="topic-zs-run").click().run()
+    assert any("Zero-shot:" in m.value for m in at.markdown)
+    at.run()
+    assert any("Zero-shot:" in m.value for m in at.markdown)  # a rerun without a click keeps the answer
+    at.text_area(key="topic-text").input("A different text about rockets.").run()
+    assert not any("Zero-shot:" in m.value for m in at.markdown)  # an answer never shows beside other input
+
+
+def test_script_runs_are_timed_for_the_load_test(tmp_path, monkeypatch):
+    log = tmp_path / "runs.jsonl"
+    monkeypatch.setenv("LMLAB_TIMING_LOG", str(log))
+    open_page("pages/home.py")
+    import json
+
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert records and all(record["s"] >= 0 for record in records)

@@ -56,6 +56,24 @@ def _swept_once() -> dict:
         return {"error": str(error)}
 
 
+def run_page(navigation) -> None:
+    """Run the chosen page. With ``LMLAB_TIMING_LOG`` set (the classroom load test sets it), append how long
+    this script run took on the server, so the server's own time can be told from the browsers'."""
+    path = os.environ.get("LMLAB_TIMING_LOG", "").strip()
+    if not path:
+        navigation.run()
+        return
+    import time
+
+    started = time.perf_counter()
+    try:
+        navigation.run()
+    finally:
+        record = {"t": time.time(), "page": str(getattr(navigation, "title", "")), "s": round(time.perf_counter() - started, 4)}
+        with open(path, "a", encoding="utf-8") as log:
+            log.write(json.dumps(record) + "\n")
+
+
 def boot() -> settings.Mode:
     """Decide online/offline once per process, before any page imports transformers; sweep the cache."""
     st.session_state[_ROUTED] = True

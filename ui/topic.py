@@ -62,26 +62,38 @@ def zero_shot_method() -> str:
     return "nli" if choice == options[1] else "similarity"
 
 
-def zero_shot(text: str, raw_labels: str, template: str, method: str = "similarity") -> None:
+def zero_shot(text: str, raw_labels: str, template: str, method: str = "similarity", *, clicked: bool = True) -> None:
+    """Classify on a click and keep the result in the session: it stays on screen across reruns (a slider moved
+    elsewhere, another session's job finishing) as long as the inputs are unchanged."""
     from core.tasks.zero_shot import parse_labels
 
-    try:
-        labels = parse_labels(raw_labels)
-        if method == "nli":
-            result = nli_classifier().classify(text, labels, template)
-            st.markdown(f"#### Zero-shot (NLI): **{safe.md(result.label)}**")
-            render.figure(charts.class_scores(result.shares, score_kind="entailment share (softmax across labels)", title=""),
-                          key="zs-nli")  # fmt: skip
-            st.metric("Latency", f"{result.latency_ms:.0f} ms")
-            return
-        classifier = zero_shot_classifier()
-        if template != classifier.template:
-            from core.tasks.zero_shot import ZeroShotClassifier
+    asked = (text, raw_labels, template, method)
+    if clicked:
+        try:
+            labels = parse_labels(raw_labels)
+            if method == "nli":
+                result = nli_classifier().classify(text, labels, template)
+            else:
+                classifier = zero_shot_classifier()
+                if template != classifier.template:
+                    from core.tasks.zero_shot import ZeroShotClassifier
 
-            classifier = ZeroShotClassifier(classifier.encoder, template)
-        result = classifier.classify(text, labels)
-    except CoreError as error:
-        safe.error(error)
+                    classifier = ZeroShotClassifier(classifier.encoder, template)
+                result = classifier.classify(text, labels)
+        except CoreError as error:
+            st.session_state.pop("topic-zs-result", None)
+            safe.error(error)
+            return
+        st.session_state["topic-zs-result"] = (asked, labels, result)
+    stored = st.session_state.get("topic-zs-result")
+    if not stored or stored[0] != asked:
+        return
+    _, labels, result = stored
+    if method == "nli":
+        st.markdown(f"#### Zero-shot (NLI): **{safe.md(result.label)}**")
+        render.figure(charts.class_scores(result.shares, score_kind="entailment share (softmax across labels)", title=""),
+                      key="zs-nli")  # fmt: skip
+        st.metric("Latency", f"{result.latency_ms:.0f} ms")
         return
     st.markdown(f"#### Zero-shot: **{safe.md(result.label)}**")
     estimate = zero_shot_quality()
