@@ -39,6 +39,18 @@ def _pid_of_temporary(name: str) -> int | None:
         return None
 
 
+def keep_newest(folder: Path, pattern: str, cap: int, keep: str) -> None:
+    """At most ``cap`` files matching ``pattern`` in ``folder``: the least recently touched go first, never ``keep``."""
+    files = sorted(folder.glob(pattern), key=_age, reverse=True)  # oldest first
+    excess = len(files) - cap
+    for path in files:
+        if excess <= 0:
+            break
+        if path.stem != keep:
+            path.unlink(missing_ok=True)
+            excess -= 1
+
+
 def sweep(now_stale_s: float = STALE_S, old_job_s: float = OLD_JOB_S) -> dict[str, int]:
     """Remove leftovers by age (and, for model builds, by a dead building process); returns counts by kind."""
     from core.catalog import read_metadata

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from contextlib import contextmanager
 from pathlib import Path
 
 from core import catalog, settings
@@ -107,19 +106,12 @@ def model_source(spec: ModelSpec) -> tuple[str, dict]:
 LOAD_LOCK = threading.RLock()
 
 
-@contextmanager
-def loading_alone():
-    """Load a model (or tokenizer, or pipeline) with no other load running in this process."""
-    with LOAD_LOCK:
-        yield
-
-
 def load_tokenizer(spec: ModelSpec):
     from transformers import AutoTokenizer
 
     source, kwargs = model_source(spec)
     kwargs.pop("use_safetensors", None)
-    with loading_alone():
+    with LOAD_LOCK:
         return AutoTokenizer.from_pretrained(source, **kwargs)
 
 
@@ -129,7 +121,7 @@ def _load(auto_class, spec: ModelSpec, eager_attention: bool):
     if eager_attention:
         kwargs["attn_implementation"] = "eager"  # SDPA kernels return no attention weights
     try:
-        with loading_alone():
+        with LOAD_LOCK:
             model = auto_class.from_pretrained(source, **kwargs)
     except OSError as error:
         raise ModelUnavailableError(f"Could not load {spec.title}: {error}") from None

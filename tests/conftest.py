@@ -111,3 +111,49 @@ def lm_tiny_model() -> Path:
     """A tiny GPT on 40 Lee articles under the default language-model key (about 15 s)."""
     return _train_once("lm-lee-gpt", {"examples": 40, "epochs": 10, "learning_rate": 3e-3, "max_length": 64,
                                       "scratch": {"n_embd": 64, "n_layer": 2, "n_head": 2, "vocab_size": 1000}})  # fmt: skip
+
+
+def wait_for(condition, timeout: float = 120.0, poll: float = 0.1):
+    """``condition()``'s first truthy value, polled until ``timeout`` seconds (then the test fails)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError("timed out waiting for the job")
+
+
+def serve_app():
+    """The real server on a free local port (a generator for module fixtures: yields its URL, then stops it)."""
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = dict(os.environ, LMLAB_AUTOTRAIN="0")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=1) as answer:
+                if answer.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        pytest.fail("streamlit did not answer within 60 s")
+    yield url
+    process.terminate()
+    process.wait(timeout=20)

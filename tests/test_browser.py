@@ -1,10 +1,6 @@
 """End to end: the real server in headless Chromium, every page, no error box, one real prediction."""
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -12,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, TINY_KEY
+from conftest import ROOT, TINY_KEY, serve_app
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
@@ -22,36 +18,9 @@ pytestmark = [
 ARTIFACTS = ROOT / "test-artifacts"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tiny_model):
-    port = _free_port()
-    env = dict(os.environ, LMLAB_AUTOTRAIN="0")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=1) as answer:
-                if answer.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail("streamlit did not answer within 60 s")
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
+    yield from serve_app()
 
 
 @pytest.fixture(scope="module")

@@ -6,18 +6,13 @@ input is refused. The sidebar's "View more" is unfolded to check that the list b
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, serve_app
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
@@ -55,36 +50,9 @@ PROBES = {
 REFUSED = ("empty", "spaces", "200 KB")  # where a pressed button must say why nothing ran (or the box cut it)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tiny_model, translate_tiny_model, srl_tiny_model, lm_tiny_model):
-    port = _free_port()
-    env = dict(os.environ, LMLAB_AUTOTRAIN="0")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=1) as answer:
-                if answer.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail("streamlit did not answer within 60 s")
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
+    yield from serve_app()
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from core.errors import JobError, JobLimitError
 from core.training import jobs
 from core.training.recipes import get_recipe
 
-from conftest import TINY_KEY
+from conftest import TINY_KEY, wait_for
 
 LONG = {"epochs": 150}
 
@@ -95,7 +95,7 @@ def test_the_owner_deletes_a_finished_run_and_nobody_else_overwrites_it(fresh_ca
 
 def test_a_cancel_the_loop_ignores_is_enforced_by_killing(fresh_cache):
     started = jobs.start(TINY_KEY, LONG)
-    running = _wait(lambda: (s := jobs.status(TINY_KEY)).step >= 1 and s)
+    running = wait_for(lambda: (s := jobs.status(TINY_KEY)).step >= 1 and s)
     stop = jobs.job_dir(TINY_KEY) / "stop"
     stop.touch()  # as if the loop never looked: the request is older than the grace period
     old = time.time() - jobs.STOP_GRACE_S - 5
@@ -113,7 +113,7 @@ def test_a_job_past_its_time_limit_is_stopped_and_reported(fresh_cache, monkeypa
     assert final.state == "timed out", final
     assert "time limit" in final.message and "LMLAB_JOB_TIMEOUT" in final.message
     assert 3 < final.elapsed_s < 60
-    _wait(lambda: not psutil.pid_exists(started.pid) or psutil.Process(started.pid).status() == psutil.STATUS_ZOMBIE)
+    wait_for(lambda: not psutil.pid_exists(started.pid) or psutil.Process(started.pid).status() == psutil.STATUS_ZOMBIE)
     assert catalog.read_metadata(TINY_KEY) is None
 
 
@@ -158,14 +158,6 @@ def test_benchmark_jobs_are_counted_across_processes(fresh_cache, monkeypatch):
     assert bench_jobs.running() == []
 
 
-def _wait(condition, timeout=120.0, poll=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(poll)
-    raise AssertionError("timed out waiting for the job")
 
 
 def test_the_command_line_pins_and_deletes_any_run(fresh_cache, capsys):

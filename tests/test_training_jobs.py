@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 
@@ -15,19 +14,9 @@ from core.errors import JobLimitError
 from core.loading import sha256_of
 from core.training import jobs
 
-from conftest import ROOT, TINY_KEY
+from conftest import ROOT, TINY_KEY, wait_for
 
 LONG = {"epochs": 150}  # long enough to catch the job mid-way; the tests stop it themselves
-
-
-def _wait_for(condition, timeout=120.0, poll=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(poll)
-    raise AssertionError("timed out waiting for the job")
 
 
 def _visible_entries():
@@ -55,9 +44,9 @@ def test_cache_entry_appears_atomically(fresh_cache):
 
 def test_killed_job_leaves_nothing_loadable(fresh_cache):
     started = jobs.start(TINY_KEY, LONG)
-    _wait_for(lambda: jobs.status(TINY_KEY).step >= 2)
+    wait_for(lambda: jobs.status(TINY_KEY).step >= 2)
     os.kill(started.pid, signal.SIGKILL)
-    died = _wait_for(lambda: (s := jobs.status(TINY_KEY)).state == "died" and s)
+    died = wait_for(lambda: (s := jobs.status(TINY_KEY)).state == "died" and s)
     assert "stopped unexpectedly" in died.message
     assert catalog.read_metadata(TINY_KEY) is None
     assert not catalog.availability(catalog.get_spec(TINY_KEY)).ready
@@ -84,7 +73,7 @@ def test_two_requests_share_one_job_and_cancel_saves_nothing(fresh_cache):
     for thread in threads:
         thread.join()
     assert len({status.pid for status in results}) == 1
-    running = _wait_for(lambda: (s := jobs.status(TINY_KEY)).step >= 1 and s)
+    running = wait_for(lambda: (s := jobs.status(TINY_KEY)).step >= 1 and s)
     assert running.state == "running" and 0 < running.fraction < 1
     again = jobs.start(TINY_KEY, LONG)  # a third request, later: still the same job
     assert again.pid == running.pid

@@ -226,20 +226,10 @@ def save(result: BenchResult) -> str:
     from core.training.store import write_json_atomic
 
     write_json_atomic(folder / f"{run_id}.json", result.to_json())
-    _prune_results(folder, keep=run_id)
+    from core.housekeeping import keep_newest
+
+    keep_newest(folder, "*.json", settings.limits().max_results, keep=run_id)
     return run_id
-
-
-def _prune_results(folder, keep: str) -> None:
-    """At most ``LMLAB_MAX_RESULTS`` saved runs: the oldest go first."""
-    runs = sorted(folder.glob("*.json"), key=lambda path: path.stat().st_mtime)
-    excess = len(runs) - settings.limits().max_results
-    for path in runs:
-        if excess <= 0:
-            break
-        if path.stem != keep:
-            path.unlink(missing_ok=True)
-            excess -= 1
 
 
 def saved_runs() -> list[str]:

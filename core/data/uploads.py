@@ -105,18 +105,6 @@ def _uploads_folder():
     return folder
 
 
-def _prune(keep: str) -> None:
-    """At most ``LMLAB_MAX_UPLOADS`` stored files: the least recently used go first."""
-    files = sorted(_uploads_folder().glob("*.csv"), key=lambda path: path.stat().st_mtime)
-    excess = len(files) - settings.limits().max_uploads
-    for path in files:
-        if excess <= 0:
-            break
-        if path.stem != keep:
-            path.unlink(missing_ok=True)
-            excess -= 1
-
-
 def store(raw: bytes) -> Upload:
     """Check the bytes are a usable CSV and keep them in the cache; returns its id and columns.
 
@@ -138,7 +126,9 @@ def store(raw: bytes) -> Upload:
         temporary = path.with_name(f".{data_id}.{uuid.uuid4().hex[:8]}.tmp")
         temporary.write_bytes(raw)
         os.replace(temporary, path)
-        _prune(keep=data_id)
+        from core.housekeeping import keep_newest
+
+        keep_newest(_uploads_folder(), "*.csv", settings.limits().max_uploads, keep=data_id)
     return Upload(data_id, [str(c) for c in frame.columns], len(frame))
 
 

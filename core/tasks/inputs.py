@@ -59,7 +59,7 @@ class Gate:
         self._running = 0  # slots taken
         self._tickets = 0  # the next ticket to hand out
         self._serving = 0  # the lowest ticket not yet admitted
-        self._local = threading.local()  # slots this thread holds: a nested acquire never waits for itself
+        self._local = threading.local()  # whether this thread holds a slot: a nested acquire never waits for itself
 
     @property
     def running(self) -> int:
@@ -74,29 +74,25 @@ class Gate:
         with self._condition:
             return max(0, self._running + self.waiting - self.slots + 1)
 
-    def acquire(self, weight: int = 1) -> None:
-        """Wait for ``weight`` slots; callers are admitted in the order they arrived."""
-        weight = min(max(1, weight), self.slots)
+    def acquire(self) -> None:
+        """Wait for a slot; callers are admitted in the order they arrived."""
         held = getattr(self._local, "held", 0)
         with self._condition:
             ticket = self._tickets
             self._tickets += 1
-            self._condition.wait_for(
-                lambda: self._serving == ticket and self._running - held + weight <= self.slots
-            )
+            self._condition.wait_for(lambda: self._serving == ticket and self._running - held < self.slots)
             self._serving += 1
-            self._running += weight
+            self._running += 1
             self._condition.notify_all()
-        self._local.held = held + weight
+        self._local.held = held + 1
 
-    def release(self, weight: int = 1) -> None:
-        weight = min(max(1, weight), self.slots)
+    def release(self) -> None:
         with self._condition:
-            if self._running < weight:
+            if self._running <= 0:
                 raise RuntimeError("Gate released more often than acquired.")
-            self._running -= weight
+            self._running -= 1
             self._condition.notify_all()
-        self._local.held = max(0, getattr(self._local, "held", 0) - weight)
+        self._local.held = max(0, getattr(self._local, "held", 0) - 1)
 
     def __enter__(self) -> Gate:
         self.acquire()

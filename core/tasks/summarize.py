@@ -211,11 +211,11 @@ class AbstractiveSummarizer:
     def __init__(self, spec):
         from transformers import pipeline
 
-        from core.loading import loading_alone, model_source
+        from core.loading import LOAD_LOCK, model_source
 
         source, kwargs = model_source(spec)
         self.spec = spec
-        with loading_alone():
+        with LOAD_LOCK:
             self.pipe = pipeline("summarization", model=source, model_kwargs={"use_safetensors": True},
                                  trust_remote_code=False)  # fmt: skip
         self.max_tokens = min(getattr(self.pipe.tokenizer, "model_max_length", 512), 1024)

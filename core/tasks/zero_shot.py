@@ -131,11 +131,11 @@ class NliZeroShot:
     def __init__(self, spec):
         from transformers import pipeline
 
-        from core.loading import loading_alone, model_source
+        from core.loading import LOAD_LOCK, model_source
 
         source, _ = model_source(spec)  # refuses clearly when offline
         self._lock = threading.Lock()
-        with loading_alone():
+        with LOAD_LOCK:
             self.pipe = pipeline("zero-shot-classification", model=source, model_kwargs={"use_safetensors": True},
                                  trust_remote_code=False)  # fmt: skip
 
