@@ -54,7 +54,7 @@ def keep_newest(folder: Path, pattern: str, cap: int, keep: str) -> None:
 def sweep(now_stale_s: float = STALE_S, old_job_s: float = OLD_JOB_S) -> dict[str, int]:
     """Remove leftovers by age (and, for model builds, by a dead building process); returns counts by kind."""
     from core.catalog import read_metadata
-    from core.training import jobs
+    from core.training import jobs, ownership
 
     removed = {"temporary models": 0, "temporary files": 0, "job records": 0, "benchmark files": 0}
     models = settings.models_dir()
@@ -80,7 +80,7 @@ def sweep(now_stale_s: float = STALE_S, old_job_s: float = OLD_JOB_S) -> dict[st
             state = jobs.status(folder.name).state
         except Exception:  # a stray folder with a name that is no key
             continue
-        if state in ("starting", "running") or read_metadata(folder.name) is not None or jobs.pinned(folder.name):
+        if state in ("starting", "running") or read_metadata(folder.name) is not None or ownership.pinned(folder.name):
             continue
         progress = folder / "progress.json"
         finished_long_ago = progress.exists() and _age(progress) > old_job_s and _age(folder) > old_job_s

@@ -168,19 +168,19 @@ def main(argv: list[str] | None = None) -> int:
 
     settings.decide_mode()  # before transformers is imported: sets the HF offline variables if needed
     from core.catalog import read_metadata
-    from core.training import jobs
+    from core.training import jobs, ownership
     from core.training.recipes import RECIPES
 
     if args.pin or args.unpin or args.delete:
         try:
             if args.delete:
-                jobs.delete_run(args.delete, owner=None)  # the command line may delete any session's run
+                ownership.delete_run(args.delete, owner=None)  # the command line may delete any session's run
                 print(f"deleted {args.delete}")
             else:
                 key = args.pin or args.unpin
                 if read_metadata(key) is None:
                     raise CoreError(f"{key!r} is not in the cache.")
-                jobs.set_pinned(key, bool(args.pin))
+                ownership.set_pinned(key, bool(args.pin))
                 print(f"{'pinned' if args.pin else 'unpinned'} {key}")
         except CoreError as error:
             print(f"error: {error}", file=sys.stderr)

@@ -15,7 +15,7 @@ import pytest
 from core import catalog, settings
 from core.bench import background as bench_jobs
 from core.errors import JobError, JobLimitError
-from core.training import jobs
+from core.training import jobs, ownership
 from core.training.recipes import get_recipe
 
 from conftest import TINY_KEY, wait_for
@@ -60,21 +60,21 @@ def test_the_job_cap_holds_when_two_students_click_at_once(fresh_cache, monkeypa
 def test_built_in_names_are_reserved():
     for name in ("sentiment-minilm", TINY_KEY, "minilm-l6"):
         with pytest.raises(JobError, match="built-in"):
-            jobs.custom_recipe(_custom(name))
+            ownership.custom_recipe(_custom(name))
 
 
 def test_a_run_belongs_to_the_session_that_started_it(fresh_cache):
     recipe = _custom("csv-shared-name")
     first = jobs.start(recipe.key, recipe=recipe, owner="alice")
-    assert first.active and jobs.owner_of(recipe.key) == "alice"
+    assert first.active and ownership.owner_of(recipe.key) == "alice"
     with pytest.raises(JobError, match="taken"):  # bob does not silently join alice's run
         jobs.start(recipe.key, recipe=recipe, owner="bob")
     with pytest.raises(JobError, match="another session"):
         jobs.cancel(recipe.key, owner="bob")
     with pytest.raises(JobError, match="another session"):
-        jobs.delete_run(recipe.key, owner="bob")
+        ownership.delete_run(recipe.key, owner="bob")
     with pytest.raises(JobError, match="still training"):
-        jobs.delete_run(recipe.key, owner="alice")
+        ownership.delete_run(recipe.key, owner="alice")
     jobs.cancel(recipe.key, owner="alice")
     assert jobs.wait(recipe.key, timeout=120).state == "cancelled"
 
@@ -87,8 +87,8 @@ def test_the_owner_deletes_a_finished_run_and_nobody_else_overwrites_it(fresh_ca
     with pytest.raises(JobError, match="taken"):
         jobs.start(recipe.key, recipe=recipe, owner="bob")
     with pytest.raises(JobError, match="built-in"):
-        jobs.delete_run("sentiment-minilm", owner=None)
-    jobs.delete_run(recipe.key, owner="alice")
+        ownership.delete_run("sentiment-minilm", owner=None)
+    ownership.delete_run(recipe.key, owner="alice")
     assert catalog.read_metadata(recipe.key) is None
     assert recipe.key not in {spec.key for spec in catalog.all_specs()}
 
@@ -132,7 +132,7 @@ def test_the_quota_drops_the_oldest_session_run(fresh_cache, monkeypatch):
 
     fake_run("oldest", "alice", 300)
     fake_run("pinned-run", "bob", 400)
-    jobs.set_pinned("pinned-run", True)
+    ownership.set_pinned("pinned-run", True)
     fake_run("teachers", None, 500)  # from the command line: not a session's, never dropped
     fake_run("newer", "carol", 100)
     recipe = _custom("csv-new")
@@ -168,9 +168,9 @@ def test_the_command_line_pins_and_deletes_any_run(fresh_cache, capsys):
     folder.mkdir(parents=True)
     store.write_json_atomic(folder / "metadata.json", {"task": "sentiment", "labels": ["neg", "pos"]})
     (jobs.job_dir("students-run") / "owner").write_text("alice")
-    assert main(["--pin", "students-run"]) == 0 and jobs.pinned("students-run")
-    assert jobs.session_runs() == []  # pinned: never dropped by the quota
-    assert main(["--unpin", "students-run"]) == 0 and not jobs.pinned("students-run")
+    assert main(["--pin", "students-run"]) == 0 and ownership.pinned("students-run")
+    assert ownership.session_runs() == []  # pinned: never dropped by the quota
+    assert main(["--unpin", "students-run"]) == 0 and not ownership.pinned("students-run")
     assert main(["--delete", "sentiment-minilm"]) == 2 and "built-in" in capsys.readouterr().err
     assert main(["--pin", "no-such-run"]) == 2
     assert main(["--delete", "students-run"]) == 0 and catalog.read_metadata("students-run") is None
@@ -181,7 +181,7 @@ def test_the_shared_conll_name_cannot_be_taken_by_a_session(fresh_cache):
     with pytest.raises(JobError, match="shares"):
         jobs.start(recipe.key, recipe=recipe, owner="mallory")
     with pytest.raises(JobError, match="built-in"):
-        jobs.delete_run("srl-conll", owner="mallory")
+        ownership.delete_run("srl-conll", owner="mallory")
     assert not (settings.jobs_dir() / "asked-about").exists()
     assert jobs.status("asked-about").state == "none" and not (settings.jobs_dir() / "asked-about").exists()
 
@@ -198,7 +198,7 @@ def test_a_session_keeps_at_most_three_runs(fresh_cache):
     recipe = _custom("mine-3")
     jobs.start(recipe.key, recipe=recipe, owner="mallory")
     try:
-        left = {key for _, key in jobs.session_runs()}
+        left = {key for _, key in ownership.session_runs()}
         assert left == {"mine-1", "mine-2"}  # the oldest of hers went; the new one is still training
     finally:
         jobs.cancel(recipe.key, owner="mallory")

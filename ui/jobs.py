@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.errors import CoreError
-from core.training import jobs
+from core.training import jobs, ownership
 from ui import safe
 from ui.runtime import session_owner
 
@@ -62,7 +62,7 @@ def _live(key: str, title: str) -> None:
         "The job keeps running if you switch pages or close the tab, but only this browser session can cancel it. "
         "Everyone asking for this model sees this same job."
     )
-    if not jobs.may_change(key, session_owner()):
+    if not ownership.may_change(key, session_owner()):
         st.caption("Another session started this job; only it can cancel it.")
     elif st.button("Cancel training", key=f"cancel-{key}", icon=":material/stop_circle:"):
         try:

@@ -8,6 +8,7 @@ import streamlit as st
 from core import catalog, settings, snippets
 from core.errors import CoreError
 from core.training import jobs as core_jobs
+from core.training import ownership
 from core.training.preview import ARCHITECTURE_FIELDS, DATA_FIELDS, relevant
 from core.training.recipes import Recipe
 from core.viz import charts, heatmaps
@@ -213,7 +214,7 @@ def live(key: str) -> None:
     if data.get("curve"):
         render.figure(charts.training_curves({key: {"loss_curve": data["curve"], "eval_curve": data.get("eval_curve")}},
                                              title="Live: loss so far"), key="train-live-curve")  # fmt: skip
-    if not core_jobs.may_change(key, session_owner()):
+    if not ownership.may_change(key, session_owner()):
         st.caption("Another session started this run; only it can cancel it.")
     elif st.button("Cancel", key="train-cancel", icon=":material/stop_circle:"):
         try:
@@ -286,12 +287,12 @@ def deployment(meta: dict) -> None:
 def delete_button(meta: dict) -> None:
     """"Delete this run", for the session that trained it (built-in models and others' runs have none)."""
     key = meta["key"]
-    if core_jobs.builtin(key) or core_jobs.owner_of(key) is None or not core_jobs.may_change(key, session_owner()):
+    if ownership.builtin(key) or ownership.owner_of(key) is None or not ownership.may_change(key, session_owner()):
         return
     if st.button("Delete this run", key=f"train-delete-{key}", icon=":material/delete:",
                  help="Removes the model and its job record from the server's cache."):  # fmt: skip
         try:
-            core_jobs.delete_run(key, owner=session_owner())
+            ownership.delete_run(key, owner=session_owner())
         except CoreError as error:
             safe.error(error)
             return

@@ -9,9 +9,8 @@
   flag that the training loop checks at every step.
 * A job whose process vanished (killed, out of memory) is reported as ``died``; its
   half-written model lives only in a hidden temporary folder that nothing loads.
-* Ownership: a job started for a session records that session's opaque ``owner`` id; only that
-  session (or the command line, ``owner=None``) may cancel it, overwrite its model or delete it.
-  Built-in names are reserved for their recipes.
+* Ownership (``core.training.ownership``): a job started for a session records that session's
+  opaque ``owner`` id; only that session (or the command line) may cancel it.
 * Limits: one global lock around "count the running jobs, then spawn" (the cap holds across
   sessions and processes); a wall-clock limit per job (``LMLAB_JOB_TIMEOUT``); a cancel that the
   training loop has not honoured within ``STOP_GRACE_S`` kills the process.
@@ -213,130 +212,6 @@ def _busy_elsewhere(key: str, wait: float = 0.0) -> bool:
     return False
 
 
-# Runs the whole class shares that are not in RECIPES (the CoNLL-2012 SRL model, started from the
-# Train page when online): sessions may start only the real recipe under this name, and nobody owns it.
-SHARED_RUNS = ("srl-conll",)
-
-
-def builtin(key: str) -> bool:
-    """A name reserved for LM Lab's own models (a recipe, a catalog entry or a shared run)."""
-    from core.catalog import STATIC_SPECS
-
-    return key in RECIPES or key in SHARED_RUNS or key in {spec.key for spec in STATIC_SPECS}
-
-
-def _shared_run(recipe: Recipe) -> bool:
-    from core.training.recipes import conll_srl_recipe
-
-    return recipe.key in SHARED_RUNS and recipe == conll_srl_recipe(examples=recipe.examples, key=recipe.key)
-
-
-def custom_recipe(recipe: Recipe) -> Recipe:
-    """Check a run defined on the Train page or the command line: a fresh name, valid options."""
-    validate_key(recipe.key)
-    if builtin(recipe.key) and recipe.key not in SHARED_RUNS:
-        raise JobError(f"{recipe.key!r} is the name of a built-in model; choose another name for your run.")
-    return recipe.validated()
-
-
-# -- ownership ---------------------------------------------------------------------------------------------
-
-
-def owner_of(key: str) -> str | None:
-    """The owner id recorded for ``key``'s run, or None (built-in, started from the command line, or none)."""
-    try:
-        return (_job_path(key) / "owner").read_text(encoding="utf-8").strip() or None
-    except OSError:
-        return None
-
-
-def may_change(key: str, owner: str | None) -> bool:
-    """May ``owner`` cancel, overwrite or delete ``key``'s run? The command line (None) always may."""
-    return owner is None or owner_of(key) == owner
-
-
-def _name_taken(key: str, owner: str | None) -> bool:
-    """A session's new run may not reuse a name another session (or the command line) already holds."""
-    from core.catalog import read_metadata
-
-    if owner is None or owner_of(key) == owner:
-        return False
-    return read_metadata(key) is not None or (_job_path(key) / "recipe.json").is_file()
-
-
-def pinned(key: str) -> bool:
-    """Pinned runs (``python -m core.train --pin KEY``) are never dropped by the cache quota."""
-    return (_job_path(key) / "pinned").is_file()
-
-
-def set_pinned(key: str, value: bool) -> None:
-    marker = job_dir(key) / "pinned"
-    if value:
-        marker.touch()
-    else:
-        marker.unlink(missing_ok=True)
-
-
-def delete_run(key: str, owner: str | None) -> None:
-    """Delete a run trained here (its model and its job folder); built-in models are never deleted."""
-    import shutil
-
-    from core.training import store
-
-    validate_key(key)
-    if builtin(key):
-        raise JobError(f"{key!r} is a built-in model; it cannot be deleted from here.")
-    if not may_change(key, owner):
-        raise JobError(f"The run {key!r} belongs to another session; only that session can delete it.")
-    with _start_lock():
-        if status(key).active or _busy_elsewhere(key):
-            raise JobError(f"The run {key!r} is still training; cancel it first.")
-        store.delete(key)
-        shutil.rmtree(job_dir(key), ignore_errors=True)
-
-
-def session_runs() -> list[tuple[float, str]]:
-    """(created, key) of every droppable run: trained for a session, not built-in, not pinned, oldest first."""
-    from core.catalog import read_metadata
-
-    found = []
-    for folder in settings.models_dir().iterdir():
-        key = folder.name
-        if key.startswith(".") or builtin(key) or owner_of(key) is None or pinned(key):
-            continue
-        meta = read_metadata(key)
-        if meta is None:
-            continue
-        created = (folder / "metadata.json").stat().st_mtime
-        found.append((created, key))
-    return sorted(found)
-
-
-RUNS_PER_SESSION = 3  # a session's fourth run replaces its own oldest: one tab cannot push out the class's runs
-
-
-def _make_room_for_a_run(owner: str) -> None:
-    """Keep the stored session runs under ``LMLAB_MAX_RUNS`` and each session's under ``RUNS_PER_SESSION``:
-    the oldest idle ones go first (the session's own first)."""
-    from core.training import store
-
-    own = [key for _, key in session_runs() if owner_of(key) == owner and not status(key).active]
-    for key in own[: max(0, len(own) - RUNS_PER_SESSION + 1)]:
-        store.delete(key)
-    cap = settings.limits().max_runs
-    runs = session_runs()
-    total = len(runs)
-    for _, key in runs:
-        if total < cap:
-            return
-        if status(key).active:
-            continue
-        store.delete(key)
-        total -= 1
-    if total >= cap:
-        raise JobLimitError(f"The cache holds {total} runs, the limit (LMLAB_MAX_RUNS={cap}); delete one first.")
-
-
 def _start_lock() -> FileLock:
     """One lock for every "count, then spawn" or "check, then delete": the job cap holds across processes."""
     return FileLock(str(settings.jobs_dir() / ".start.lock"), timeout=30)
@@ -344,6 +219,8 @@ def _start_lock() -> FileLock:
 
 def _resolve(key: str, overrides: dict | None, recipe: Recipe | None) -> Recipe:
     if recipe is not None:
+        from core.training.ownership import custom_recipe
+
         base = custom_recipe(recipe)
     elif key in RECIPES:
         base = get_recipe(key)
@@ -363,21 +240,23 @@ def start(key: str, overrides: dict | None = None, recipe: Recipe | None = None,
     is the starting session's id (None from the command line): a session joins a built-in job
     that is already running, but never another session's run.
     """
+    from core.training import ownership
+
     resolved = _resolve(key, overrides, recipe)  # unknown keys and bad options fail here, in the caller
-    if recipe is not None and recipe.key in SHARED_RUNS and owner is not None:
-        if not _shared_run(recipe):
+    if recipe is not None and recipe.key in ownership.SHARED_RUNS and owner is not None:
+        if not ownership.shared_run(recipe):
             raise JobError(f"{recipe.key!r} is the name of a model the class shares; choose another name for your run.")
         owner = None  # the class's model: nobody's own
     folder = job_dir(key)
     with _start_lock():
-        if recipe is not None and _name_taken(key, owner):
+        if recipe is not None and ownership.name_taken(key, owner):
             raise JobError(f"The name {key!r} is taken by another run; choose another name for yours.")
         current = status(key)
         grace = _DEATH_GRACE_S if current.state == "died" else 0.0
         if current.active or _busy_elsewhere(key, wait=grace):
             return status(key)
         if recipe is not None and owner is not None:
-            _make_room_for_a_run(owner)
+            ownership.make_room_for_a_run(owner)
         cap = settings.limits().max_concurrent_jobs
         running = active_jobs()
         if len(running) >= cap:
@@ -432,6 +311,8 @@ def cancel(key: str, owner: str | None = None) -> JobStatus:
 
     A session may cancel only a job it started; the command line (``owner=None``) may cancel any.
     """
+    from core.training.ownership import may_change
+
     if not may_change(key, owner):
         raise JobError(f"The job for {key!r} was started by another session; only that session can cancel it.")
     stop = job_dir(key) / "stop"
