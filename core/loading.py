@@ -106,13 +106,25 @@ def model_source(spec: ModelSpec) -> tuple[str, dict]:
 LOAD_LOCK = threading.RLock()
 
 
-def load_tokenizer(spec: ModelSpec):
-    from transformers import AutoTokenizer
+def from_transformers(name: str):
+    """A class or function of transformers, first resolved under LOAD_LOCK.
 
+    transformers' top-level module resolves its names lazily, and that is not thread-safe: on a fresh
+    server, sessions asking for different classes at the same moment get ``ImportError: cannot import
+    name 'AutoModel'`` (7 to 10 of 12 threads in a fresh interpreter; the classroom load test met it
+    when five students opened five pages at once). Every import of transformers in the server goes here.
+    """
+    with LOAD_LOCK:
+        import transformers
+
+        return getattr(transformers, name)
+
+
+def load_tokenizer(spec: ModelSpec):
     source, kwargs = model_source(spec)
     kwargs.pop("use_safetensors", None)
     with LOAD_LOCK:
-        return AutoTokenizer.from_pretrained(source, **kwargs)
+        return from_transformers("AutoTokenizer").from_pretrained(source, **kwargs)
 
 
 def _load(auto_class, spec: ModelSpec, eager_attention: bool):
@@ -131,16 +143,12 @@ def _load(auto_class, spec: ModelSpec, eager_attention: bool):
 
 def load_classifier(spec: ModelSpec, *, eager_attention: bool = False):
     """Tokenizer and sequence-classification model in eval mode, on the CPU, float32."""
-    from transformers import AutoModelForSequenceClassification
-
-    return _load(AutoModelForSequenceClassification, spec, eager_attention)
+    return _load(from_transformers("AutoModelForSequenceClassification"), spec, eager_attention)
 
 
 def load_encoder(spec: ModelSpec, *, eager_attention: bool = False):
     """Tokenizer and bare encoder (no task head) in eval mode."""
-    from transformers import AutoModel
-
-    return _load(AutoModel, spec, eager_attention)
+    return _load(from_transformers("AutoModel"), spec, eager_attention)
 
 
 def token_limit(tokenizer, model) -> int:
@@ -157,20 +165,14 @@ def token_limit(tokenizer, model) -> int:
 
 def load_seq2seq(spec: ModelSpec, *, eager_attention: bool = False):
     """Tokenizer and encoder-decoder (translation) model in eval mode."""
-    from transformers import AutoModelForSeq2SeqLM
-
-    return _load(AutoModelForSeq2SeqLM, spec, eager_attention)
+    return _load(from_transformers("AutoModelForSeq2SeqLM"), spec, eager_attention)
 
 
 def load_token_classifier(spec: ModelSpec, *, eager_attention: bool = False):
     """Tokenizer and token-classification (SRL tagging) model in eval mode."""
-    from transformers import AutoModelForTokenClassification
-
-    return _load(AutoModelForTokenClassification, spec, eager_attention)
+    return _load(from_transformers("AutoModelForTokenClassification"), spec, eager_attention)
 
 
 def load_causal_lm(spec: ModelSpec, *, eager_attention: bool = False):
     """Tokenizer and causal language model in eval mode."""
-    from transformers import AutoModelForCausalLM
-
-    return _load(AutoModelForCausalLM, spec, eager_attention)
+    return _load(from_transformers("AutoModelForCausalLM"), spec, eager_attention)

@@ -5,8 +5,11 @@ Each test reproduces a row of the classroom table (README "A class on one server
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -414,3 +417,48 @@ def test_models_load_one_at_a_time(tiny_model, lm_tiny_model, monkeypatch):
     assert len(results) == 4 and most[0] == 1
     weights = [next(model.parameters()) for _, model in results]
     assert all(w.device.type == "cpu" and bool(w.isfinite().all()) for w in weights)
+
+
+ROOT = Path(__file__).resolve().parent.parent
+LAZY_NAMES = ["AutoModel", "AutoModelForSequenceClassification", "AutoModelForSeq2SeqLM", "AutoModelForCausalLM",
+              "AutoTokenizer", "AutoModelForTokenClassification", "pipeline"]  # fmt: skip
+
+
+def test_first_imports_of_transformers_from_many_sessions_at_once_all_succeed():
+    """A fresh server, many students opening pages at once: transformers' lazy names resolve one thread at a time.
+
+    Without the lock, `from transformers import AutoModel` in 14 threads of a fresh interpreter failed in 7 to
+    10 of them with ImportError (the classroom load test's first five sessions all got an exception box).
+    """
+    script = (
+        "import threading\n"
+        "from core.loading import from_transformers\n"
+        f"names = {LAZY_NAMES!r} * 2\n"
+        "failed = []\n"
+        "def get(name):\n"
+        "    try:\n"
+        "        assert from_transformers(name) is not None\n"
+        "    except Exception as error:\n"
+        "        failed.append(repr(error))\n"
+        "threads = [threading.Thread(target=get, args=(name,)) for name in names]\n"
+        "[t.start() for t in threads]\n"
+        "[t.join() for t in threads]\n"
+        "print(len(failed), failed[:2])\n"
+    )  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("0 "), done.stdout
+
+
+def test_the_server_imports_transformers_only_through_the_lock():
+    """Every module a page's thread can reach takes transformers' names through loading.from_transformers."""
+    server_side = [*(ROOT / "core").glob("*.py"), *(ROOT / "core" / "tasks").glob("*.py"),
+                   *(ROOT / "core" / "viz").glob("*.py"), *(ROOT / "core" / "transformer").glob("*.py"),
+                   *(ROOT / "core" / "bench").glob("*.py"), *(ROOT / "ui").glob("*.py")]  # fmt: skip
+    offenders = []
+    for path in server_side:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            stripped = line.strip()
+            if stripped.startswith(("from transformers import", "import transformers")) and path.name != "loading.py":
+                offenders.append(f"{path.relative_to(ROOT)}:{number}: {stripped}")
+    assert offenders == []

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.errors import InputError
+from core.loading import from_transformers
 from core.tasks.embeddings import SentenceEncoder
 from core.tasks.inputs import check_text, inference_gate
 
@@ -209,7 +210,7 @@ class AbstractiveSummarizer:
     """A Hub seq2seq summarizer (online only). Input beyond the model's limit is truncated, and said so."""
 
     def __init__(self, spec):
-        from transformers import pipeline
+        pipeline = from_transformers("pipeline")
 
         from core.loading import LOAD_LOCK, model_source
 

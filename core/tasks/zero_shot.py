@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.errors import InputError
+from core.loading import from_transformers
 from core.tasks.embeddings import SentenceEncoder
 from core.tasks.inputs import check_text, inference_gate
 
@@ -129,7 +130,7 @@ class NliZeroShot:
     """The Hub's NLI-based zero-shot pipeline (online only): entailment of "This text is about {label}."."""
 
     def __init__(self, spec):
-        from transformers import pipeline
+        pipeline = from_transformers("pipeline")
 
         from core.loading import LOAD_LOCK, model_source
 
