@@ -11,6 +11,7 @@ import numpy as np
 from core import catalog, loading
 from core.catalog import ModelSpec
 from core.errors import CoreError, ModelUnavailableError
+from core.memo import Memo
 from core.tasks.inputs import check_text, inference_gate
 from core.transformer.bert_layer import head_statistics
 
@@ -54,12 +55,18 @@ class AttentionModel:
         self.max_tokens = loading.token_limit(self.tokenizer, self.model)
         # one lock for the shared tokenizer and model; the Learn pages borrow this model and take it too
         self.lock = threading.Lock()
+        # every session of the class shares the maps: the page draws them on each rerun, the model runs once
+        self.memo = Memo(max_items=64, max_bytes=64 << 20)
 
     def attend(self, text: str, text_pair: str | None = None) -> Attention:
-        import torch
-
+        """Every layer's and head's attention for a text (or a pair); the same input is computed once."""
         cleaned = check_text(text)
         pair = check_text(text_pair) if text_pair else None
+        return self.memo.get((cleaned, pair), lambda: self._attend(cleaned, pair))
+
+    def _attend(self, cleaned: str, pair: str | None) -> Attention:
+        import torch
+
         with self.lock, inference_gate():
             full = len(self.tokenizer(cleaned, pair)["input_ids"])
             batch = self.tokenizer(
@@ -72,6 +79,7 @@ class AttentionModel:
                 f"{self.spec.title} returned no attention weights (eager attention is off)."
             )
         weights = torch.stack([layer[0] for layer in outputs.attentions]).float().numpy()  # (L, h, T, T)
+        weights.setflags(write=False)  # shared by every session that asks for this text
         tokens = self.tokenizer.convert_ids_to_tokens(batch["input_ids"][0])
         b_start = None
         if pair is not None and "token_type_ids" in batch:

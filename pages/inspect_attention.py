@@ -77,9 +77,7 @@ with views[1]:
         height=180 * n_layers + 120,
     )
 with views[2]:
-    titles = [f"L{layer} H{head}" for layer in range(n_layers) for head in range(n_heads)]
-    grid = shown.weights.reshape(n_layers * n_heads, len(shown.tokens), len(shown.tokens))
-    render.figure(heatmaps.head_grid(grid, shown.tokens, title="Every layer × head", columns=n_heads, titles=titles),
+    render.figure(heatmaps.layer_head_grid(shown.weights, shown.tokens, title="Every layer × head"),
                   key="inspect-grid")  # fmt: skip
 with views[3]:
     left, right = st.columns(2)

@@ -193,13 +193,10 @@ def what_if(spec: ModelSpec) -> None:
 
 
 def _memo_predict(spec: ModelSpec, text: str):
-    """One forward pass per (model, text) in this session: reruns that change nothing cost nothing."""
-    memo = st.session_state.setdefault("sentiment-memo", {})
-    if (spec.key, text) not in memo:
-        if len(memo) >= 8:
-            memo.pop(next(iter(memo)))  # the oldest
-        memo[(spec.key, text)] = models.predictor(spec).predict(text)
-    return memo[(spec.key, text)]
+    """Shared across sessions: a text any student already analysed costs no forward pass on a rerun."""
+    predictor = models.predictor(spec)
+    cached = getattr(predictor, "predict_cached", None)  # the neural classifiers; VADER is instant
+    return cached(text) if cached else predictor.predict(text)
 
 
 def _negate(text: str) -> str:

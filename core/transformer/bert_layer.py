@@ -34,7 +34,7 @@ def head_statistics(weights: np.ndarray, tokens: list[str]) -> dict[str, np.ndar
     t = weights.shape[-1]
     positions = np.arange(t)
     distance = np.abs(positions[:, None] - positions[None, :])  # (T, T)
-    entropy = softmax_entropy(torch.from_numpy(weights)).numpy().mean(axis=-1)
+    entropy = softmax_entropy(torch.tensor(weights)).numpy().mean(axis=-1)  # a copy: shared maps are read-only
     is_cls = np.array([tok == "[CLS]" for tok in tokens])
     is_sep = np.array([tok == "[SEP]" for tok in tokens])
     is_punct = np.array([bool(tok) and all(ch in string.punctuation for ch in tok) for tok in tokens])

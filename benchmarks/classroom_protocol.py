@@ -1,0 +1,153 @@
+"""The classroom flows over Streamlit's websocket protocol: the server sees what 20 browsers send.
+
+Used by benchmarks/classroom.py --client protocol (the default). Each session is one websocket, as
+one browser tab is; the students' browsers (their rendering) are not on the server's cores, as in a
+classroom. The answer's time is from the request to the moment the answer's element reached the socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import quote
+
+from lesson import (
+    ANSWER_TIMEOUT_S,
+    EXPLAIN_BOMB,
+    EXPLAIN_MAX,
+    GENERATE,
+    HEAVY,
+    INSPECT,
+    MISCHIEF,
+    PASTE_BOMB,
+    SENTIMENT,
+    SUMMARY_BOMB,
+    SUMMARY_MAX,
+    TEMPLATE_BOMB,  # fmt: skip
+    TOPIC,
+    TRANSLATE,
+    Tally,
+    flows_of,
+    without_timings,
+)
+from streamlit_client import Session
+
+ZERO_SHOT = ["Zero-shot (your labels)"]
+
+
+async def _ask(session: Session, widgets: dict, answer: str, containing: str) -> tuple[float, str]:
+    page = await session.rerun(widgets, timeout=ANSWER_TIMEOUT_S)
+    seconds = page.answered(answer, containing)
+    if seconds is None:
+        problems = page.problems()
+        raise RuntimeError(problems[0] if problems else f"no {containing!r} in {answer}")
+    return seconds, without_timings("\n".join(page.texts(answer)))
+
+
+async def _flow(session: Session, name: str, index: int) -> tuple[float, str]:
+    """One normal request: (seconds from the request to the answer, the answer without its timings)."""
+    if name == "sentiment":
+        await session.open("sentiment")
+        return await _ask(session, {"sentiment-text": SENTIMENT[index % 4], "sentiment-run": True},
+                          "sentiment-answer", "Latency")  # fmt: skip
+    if name == "topic":
+        await session.open("topic")
+        await session.rerun({"topic-mode": ZERO_SHOT})
+        return await _ask(session, {"topic-text": TOPIC[index % 4], "topic-zs-run": True}, "topic-answer",
+                          "Zero-shot:")  # fmt: skip
+    if name == "translate":
+        await session.open("translate")
+        return await _ask(session, {"translate-text": TRANSLATE[index % 4], "translate-run": True},
+                          "translate-answer", "Latency")  # fmt: skip
+    if name == "generate":
+        await session.open("generate")
+        return await _ask(session, {"generate-prompt": GENERATE[index % 4], "generate-run": True},
+                          "generate-answer", "tokens in")  # fmt: skip
+    if name == "inspect":  # a link with the text in its address: the whole page is the answer
+        page = await session.open("inspect_attention", "text=" + quote(INSPECT[index % 4]), ANSWER_TIMEOUT_S)
+        if not page.has("iframe"):
+            raise RuntimeError("no attention view on the page")
+        box = session.last.widgets.get("inspect-text")
+        value = next((e.proto.value for e in page.elements.values() if box and getattr(e.proto, "id", "") == box[0]),
+                     "")  # fmt: skip
+        return page.seconds, value
+    raise ValueError(name)
+
+
+async def _bad(session: Session, name: str) -> bool:
+    """One bad input (True when the server answered with a clear message in time) or one of the heaviest
+    accepted ones (True when its answer came)."""
+    if name == "summary":
+        await session.open("summarize")
+        page = await session.rerun({"sum-text": SUMMARY_BOMB, "sum-run": True}, ANSWER_TIMEOUT_S)
+        wanted = "summaries take at most"
+    elif name == "explain":
+        await session.open("sentiment")
+        await session.rerun({"sentiment-text": EXPLAIN_BOMB, "sentiment-run": True}, ANSWER_TIMEOUT_S)
+        page = await session.rerun({"sentiment-explain-run": True}, ANSWER_TIMEOUT_S)
+        wanted = "Explanations take at most"
+    elif name == "template":
+        await session.open("topic")
+        await session.rerun({"topic-mode": ZERO_SHOT})
+        page = await session.rerun({"topic-template": TEMPLATE_BOMB, "topic-zs-run": True}, ANSWER_TIMEOUT_S)
+        wanted = "no braces other than"
+    elif name == "paste":
+        await session.open("sentiment")
+        page = await session.rerun({"sentiment-text": PASTE_BOMB, "sentiment-run": True}, ANSWER_TIMEOUT_S)
+        wanted = "the limit is"
+    elif name == "explain-max":  # accepted: attributions for 51 words, the heaviest explanation allowed
+        await session.open("sentiment")
+        await session.rerun({"sentiment-text": EXPLAIN_MAX, "sentiment-run": True}, ANSWER_TIMEOUT_S)
+        page = await session.rerun({"sentiment-explain-run": True}, ANSWER_TIMEOUT_S)
+        wanted = "Integrated gradients sum the gradient"
+    else:  # summary-max, accepted: 150 sentences, the cap
+        await session.open("summarize")
+        page = await session.rerun({"sum-text": SUMMARY_MAX, "sum-run": True}, ANSWER_TIMEOUT_S)
+        wanted = "Summary"
+    return any(wanted in text for text in page.texts()) and not any(e.kind == "exception" for e in
+                                                                     page.elements.values())  # fmt: skip
+
+
+async def _session(url: str, number: int, mischievous: bool, tally: Tally, rounds: int) -> None:
+    session = Session(url)
+    await session.connect()
+    try:
+        for round_ in range(rounds):
+            for step, name in enumerate(flows_of(number)):
+                session.durations.clear()
+                if mischievous:
+                    bad = MISCHIEF[(step + round_ + number // 5) % len(MISCHIEF)]
+                    try:
+                        ok = await _bad(session, bad)
+                    except Exception as error:  # noqa: BLE001 - a timeout is a finding, not a crash of the benchmark
+                        ok = False
+                        tally.bad_unclear.append(f"session {number} {bad}: {type(error).__name__}")
+                    if bad in HEAVY:
+                        tally.heavy_done += ok
+                    else:
+                        tally.refused += ok
+                    if not ok:
+                        tally.bad_unclear.append(f"session {number}: {bad} got no message")
+                    continue
+                try:
+                    elapsed, answer = await _flow(session, name, number)
+                except Exception as error:  # noqa: BLE001
+                    tally.errors.append(
+                        f"session {number} {name}: {type(error).__name__}: {str(error)[:120]}"
+                    )
+                    continue
+                tally.steps.extend(session.durations)
+                problems = session.last.problems()
+                if problems:
+                    tally.errors.append(f"session {number} {name}: {problems[0]}")
+                    continue
+                tally.latencies.append(elapsed)
+                tally.answers[(name, f"{number % 4}:{number}:{round_}")] = answer
+    finally:
+        await session.close()
+
+
+async def run(url: str, sessions: int, rounds: int, mischief: bool) -> Tally:
+    tally = Tally()
+    await asyncio.gather(*[_session(url, number, mischief and number % 5 == 4, tally, rounds)
+                           for number in range(sessions)])  # fmt: skip
+    return tally
