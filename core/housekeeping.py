@@ -12,22 +12,14 @@ written (``core.training.jobs``, ``core.data.uploads``, ``core.bench.run``).
 from __future__ import annotations
 
 import shutil
-import time
-from pathlib import Path
 
 import psutil
 
 from core import settings
+from core.io import age as _age
 
 STALE_S = 3600.0  # a temporary file untouched for an hour belongs to no running writer
 OLD_JOB_S = 7 * 24 * 3600.0  # the record of a finished job with no model is kept for a week
-
-
-def _age(path: Path) -> float:
-    try:
-        return time.time() - path.stat().st_mtime
-    except OSError:
-        return 0.0
 
 
 def _pid_of_temporary(name: str) -> int | None:
@@ -37,18 +29,6 @@ def _pid_of_temporary(name: str) -> int | None:
         return int(parts[-2])
     except (IndexError, ValueError):
         return None
-
-
-def keep_newest(folder: Path, pattern: str, cap: int, keep: str) -> None:
-    """At most ``cap`` files matching ``pattern`` in ``folder``: the least recently touched go first, never ``keep``."""
-    files = sorted(folder.glob(pattern), key=_age, reverse=True)  # oldest first
-    excess = len(files) - cap
-    for path in files:
-        if excess <= 0:
-            break
-        if path.stem != keep:
-            path.unlink(missing_ok=True)
-            excess -= 1
 
 
 def sweep(now_stale_s: float = STALE_S, old_job_s: float = OLD_JOB_S) -> dict[str, int]:

@@ -12,8 +12,8 @@ import pytest
 from scipy import stats as scipy_stats
 
 from core.bench import run
-from core.bench.stats import expected_calibration_error, mcnemar, paired_bootstrap_difference
 from core.errors import CoreError
+from core.stats import expected_calibration_error, mcnemar, paired_bootstrap_difference
 
 from conftest import ROOT, TINY_KEY
 

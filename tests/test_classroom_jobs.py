@@ -118,14 +118,14 @@ def test_a_job_past_its_time_limit_is_stopped_and_reported(fresh_cache, monkeypa
 
 
 def test_the_quota_drops_the_oldest_session_run(fresh_cache, monkeypatch):
-    from core.training import store
+    from core import io
 
     monkeypatch.setenv("LMLAB_MAX_RUNS", "2")
 
     def fake_run(key, owner, age):  # a finished run as the cache stores it
         folder = settings.models_dir() / key
         folder.mkdir(parents=True)
-        store.write_json_atomic(folder / "metadata.json", {"task": "sentiment", "labels": ["neg", "pos"]})
+        io.write_json_atomic(folder / "metadata.json", {"task": "sentiment", "labels": ["neg", "pos"]})
         os.utime(folder / "metadata.json", (time.time() - age, time.time() - age))
         if owner:
             (jobs.job_dir(key) / "owner").write_text(owner)
@@ -161,12 +161,12 @@ def test_benchmark_jobs_are_counted_across_processes(fresh_cache, monkeypatch):
 
 
 def test_the_command_line_pins_and_deletes_any_run(fresh_cache, capsys):
+    from core import io
     from core.train import main
-    from core.training import store
 
     folder = settings.models_dir() / "students-run"
     folder.mkdir(parents=True)
-    store.write_json_atomic(folder / "metadata.json", {"task": "sentiment", "labels": ["neg", "pos"]})
+    io.write_json_atomic(folder / "metadata.json", {"task": "sentiment", "labels": ["neg", "pos"]})
     (jobs.job_dir("students-run") / "owner").write_text("alice")
     assert main(["--pin", "students-run"]) == 0 and ownership.pinned("students-run")
     assert ownership.session_runs() == []  # pinned: never dropped by the quota
@@ -187,12 +187,12 @@ def test_the_shared_conll_name_cannot_be_taken_by_a_session(fresh_cache):
 
 
 def test_a_session_keeps_at_most_three_runs(fresh_cache):
-    from core.training import store
+    from core import io
 
     for index, age in enumerate((400, 300, 200)):
         folder = settings.models_dir() / f"mine-{index}"
         folder.mkdir(parents=True)
-        store.write_json_atomic(folder / "metadata.json", {"task": "sentiment", "labels": ["neg", "pos"]})
+        io.write_json_atomic(folder / "metadata.json", {"task": "sentiment", "labels": ["neg", "pos"]})
         os.utime(folder / "metadata.json", (time.time() - age, time.time() - age))
         (jobs.job_dir(f"mine-{index}") / "owner").write_text("mallory")
     recipe = _custom("mine-3")

@@ -3,10 +3,11 @@ student's strings look like on another student's page."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from core import settings
-from core.training import store
+from core import io, settings
 
 from conftest import open_page
 
@@ -88,9 +89,9 @@ def test_compare_is_capped(tiny_model):
             source = tiny_model / name
             if source.is_file():
                 (folder / name).write_bytes(source.read_bytes())
-        meta = dict(store.json.loads((tiny_model / "metadata.json").read_text()))
+        meta = dict(json.loads((tiny_model / "metadata.json").read_text()))
         meta.update(key=f"student-{index}", title=f"Student run {index}")
-        store.write_json_atomic(folder / "metadata.json", meta)
+        io.write_json_atomic(folder / "metadata.json", meta)
     try:
         at = open_page("pages/sentiment.py")
         at.toggle(key="sentiment-compare").set_value(True).run()

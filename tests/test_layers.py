@@ -13,7 +13,7 @@ def _python(code: str) -> subprocess.CompletedProcess:
 def test_core_imports_without_streamlit():
     result = _python(
         "import sys, core, core.settings, core.catalog, core.loading, core.errors, core.training.jobs,"
-        " core.training.runner, core.training.store, core.tasks.sentiment, core.device, core.bench.stats,"
+        " core.training.runner, core.training.store, core.tasks.sentiment, core.device, core.stats,"
         " core.viz.charts, core.data.polarity, core.train\n"
         "assert 'streamlit' not in sys.modules, 'core imported streamlit'\n"
         "print('ok')"

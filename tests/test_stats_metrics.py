@@ -6,7 +6,7 @@ from scipy import stats as scipy_stats
 from sklearn.metrics import accuracy_score
 
 from core.bench import metrics
-from core.bench.stats import accuracy_with_ci, bootstrap_mean
+from core.stats import accuracy_with_ci, bootstrap_mean
 
 
 def test_bootstrap_matches_scipy_percentile():

@@ -60,7 +60,7 @@ def test_the_rule_table_examples_follow_the_rules():
 
 
 def test_holm_adjustment():
-    from core.bench.stats import holm
+    from core.stats import holm
 
     assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
     assert holm([0.5]) == [0.5] and holm([]) == []
@@ -129,7 +129,7 @@ def test_rope_depends_on_the_signed_offset_and_the_base():
 
 
 def test_the_generation_snippet_prints_what_the_page_generated(lm_tiny_model):
-    from core import snippets
+    from core.tasks import snippets
     from core.tasks.generate import LanguageModel
 
     spec = catalog.get_spec("lm-lee-gpt")

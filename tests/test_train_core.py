@@ -15,10 +15,10 @@ from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_
 
 from core import catalog
 from core.bench import metrics
-from core.bench.stats import confusion, macro_f1, macro_f1_with_ci, per_class
 from core.data import augment, uploads
-from core.data.polarity import Example
+from core.data.types import Example
 from core.errors import CoreError, DataError
+from core.stats import confusion, macro_f1, macro_f1_with_ci, per_class
 from core.training import jobs
 from core.training.evaluation import overfitting
 from core.training.export import zip_bytes

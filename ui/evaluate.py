@@ -14,8 +14,8 @@ from core.bench import adapters
 from core.bench import background as bench_jobs
 from core.bench import run as bench
 from core.bench import sequence as sequence_bench
-from core.bench.stats import confusion, expected_calibration_error, per_class
 from core.errors import CoreError
+from core.stats import confusion, expected_calibration_error, per_class
 from core.viz import charts, heatmaps
 from ui import render, safe
 

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import threading
 
 import streamlit as st
 
 from core import settings
+from core.io import spawn_module
 
 _ROUTED = "_lmlab_routed"
 
@@ -105,19 +104,7 @@ class _DeviceProbe:
     def __init__(self) -> None:
         self.result: dict | None = None
         self.error = ""
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            filter(None, [str(settings.PROJECT_ROOT), env.get("PYTHONPATH", "")])
-        )
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "core.device"],
-            cwd=settings.PROJECT_ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        self._process = spawn_module("core.device")
         threading.Thread(target=self._collect, daemon=True).start()
 
     def _collect(self) -> None:

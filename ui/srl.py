@@ -7,9 +7,10 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from core import catalog, snippets
+from core import catalog
 from core.data.srl import ROLE_MEANINGS
 from core.errors import CoreError
+from core.tasks import snippets
 from core.viz import charts, spans
 from ui import models, render, safe
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import catalog, snippets
+from core import catalog
 from core.errors import CoreError
+from core.tasks import snippets
 from core.viz import charts
 from ui import models, render, safe
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import catalog, settings, snippets
+from core import catalog, settings
 from core.errors import CoreError
+from core.tasks import snippets
 from core.training import jobs as core_jobs
 from core.training import ownership
 from core.training.preview import ARCHITECTURE_FIELDS, DATA_FIELDS, relevant

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import catalog, snippets
+from core import catalog
 from core.catalog import HUB
 from core.errors import CoreError
+from core.tasks import snippets
 from core.viz import charts, heatmaps
 from ui import models, render, safe
 

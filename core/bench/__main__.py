@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.progress_file:
             from pathlib import Path
 
-            from core.training.store import write_json_atomic
+            from core.io import write_json_atomic
 
             write_json_atomic(Path(args.progress_file), data)
 

@@ -4,9 +4,7 @@ through a progress file, like training jobs; the page only polls that file."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import uuid
 
 import psutil
@@ -14,6 +12,7 @@ from filelock import FileLock
 
 from core import settings
 from core.errors import CoreError, JobLimitError
+from core.io import spawn_module, write_json_atomic
 
 _children: dict[str, subprocess.Popen] = {}
 
@@ -57,18 +56,14 @@ def start(task: str, models: list[str], baseline: str | None, repeats: int) -> s
 def _spawn(task: str, models: list[str], baseline: str | None, repeats: int) -> str:
     job = uuid.uuid4().hex[:12]
     progress = _folder() / f"{job}.json"
-    command = [sys.executable, "-m", "core.bench", "--task", task, "--models", ",".join(models),
-               "--repeats", str(repeats), "--progress-file", str(progress)]  # fmt: skip
+    arguments = ["--task", task, "--models", ",".join(models), "--repeats", str(repeats), "--progress-file",
+                 str(progress)]  # fmt: skip
     if baseline:
-        command += ["--baseline", baseline]
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(settings.PROJECT_ROOT), env.get("PYTHONPATH", "")]))
-    with (_folder() / f"{job}.log").open("wb") as log:
-        _children[job] = subprocess.Popen(command, cwd=settings.PROJECT_ROOT, env=env, stdin=subprocess.DEVNULL,
-                                          stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        arguments += ["--baseline", baseline]
+    _children[job] = spawn_module("core.bench", *arguments, log=_folder() / f"{job}.log", detached=True)
     child = _children[job]
     record = {"pid": child.pid, "created": psutil.Process(child.pid).create_time()}
-    (_folder() / f"{job}.pid").write_text(json.dumps(record), encoding="utf-8")
+    write_json_atomic(_folder() / f"{job}.pid", record)
     return job
 
 

@@ -14,7 +14,8 @@ import psutil
 
 from core import settings
 from core.bench import adapters
-from core.bench.stats import (
+from core.errors import CoreError
+from core.stats import (
     accuracy_with_ci,
     expected_calibration_error,
     holm,
@@ -22,7 +23,6 @@ from core.bench.stats import (
     mcnemar,
     paired_bootstrap_difference,
 )
-from core.errors import CoreError
 
 TASKS = ("sentiment", "topic")
 
@@ -223,10 +223,10 @@ def save(result: BenchResult) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     # the time sorts the runs; the random suffix keeps two runs in the same second apart
     run_id = result.created_at.replace(":", "").replace("-", "").replace("+0000", "") + uuid.uuid4().hex[:6]
-    from core.training.store import write_json_atomic
+    from core.io import write_json_atomic
 
     write_json_atomic(folder / f"{run_id}.json", result.to_json())
-    from core.housekeeping import keep_newest
+    from core.io import keep_newest
 
     keep_newest(folder, "*.json", settings.limits().max_results, keep=run_id)
     return run_id

@@ -267,7 +267,7 @@ def _compare(result: BenchResult, measured: dict[str, np.ndarray], baseline: str
     statistic = {"translation": lambda s: float(s[:, 0].mean()), "srl": _f1, "generation": _word_perplexity}[
         result.task
     ]
-    from core.bench.stats import holm
+    from core.stats import holm
 
     p_values = {}
     for row in result.rows:

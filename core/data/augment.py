@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 
-from core.data.polarity import Example
+from core.data.types import Example
 
 
 def word_dropout(text: str, p: float, rng: random.Random) -> str:

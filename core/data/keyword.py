@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import random
 
-from core.data.polarity import Example, Split
+from core.data.types import Example, Split
 
 CUES = {"great": "positive", "awful": "negative"}
 LABELS = ("negative", "neutral", "positive")

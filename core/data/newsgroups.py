@@ -16,7 +16,7 @@ import zlib
 import numpy as np
 
 from core.catalog import package_path
-from core.data.polarity import Example, Split, stratified
+from core.data.types import Example, Split, stratified
 from core.errors import DataError
 
 LOCATION = "package:gensim/test/test_data/mini_newsgroup"

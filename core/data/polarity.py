@@ -7,11 +7,8 @@ so every model in the app is measured on the same held-out sentences.
 
 from __future__ import annotations
 
-import hashlib
-import random
-from dataclasses import dataclass
-
 from core.catalog import package_path
+from core.data.types import Example, Split, stratified
 from core.errors import DataError
 
 LOCATION = "package:gensim/test/test_data/pang_lee_polarity.cor"
@@ -22,30 +19,6 @@ _PREFIX = {"__label__neg": "negative", "__label__pos": "positive"}
 # say so — while leaving the classifier enough sentences to learn from.
 TEST_SIZE = 50
 SPLIT_SEED = 13
-
-
-@dataclass(frozen=True)
-class Example:
-    text: str
-    label: str  # one of LABELS
-
-
-@dataclass(frozen=True)
-class Split:
-    train: tuple[Example, ...]
-    test: tuple[Example, ...]
-    seed: int
-    fingerprint: str  # sha256 of the held-out texts, to check two runs used the same split
-    dataset: str = "pang-lee-polarity (gensim test data)"
-
-    def describe(self) -> dict:
-        return {
-            "dataset": self.dataset,
-            "train_size": len(self.train),
-            "test_size": len(self.test),
-            "seed": self.seed,
-            "test_fingerprint": self.fingerprint,
-        }
 
 
 def _decode(raw: bytes) -> str:
@@ -80,23 +53,6 @@ def load() -> list[Example]:
     if len(examples) < 100:
         raise DataError(f"Expected 200 polarity sentences in gensim's test data, found {len(examples)}.")
     return examples
-
-
-def stratified(examples: list[Example], labels, *, test_size: int, seed: int, dataset: str) -> Split:
-    """A stratified train/test split with ``test_size`` held-out examples in all, the same for a given seed."""
-    rng = random.Random(seed)
-    train: list[Example] = []
-    test: list[Example] = []
-    for label in labels:
-        group = [example for example in examples if example.label == label]
-        rng.shuffle(group)
-        share = round(test_size * len(group) / len(examples))
-        test.extend(group[:share])
-        train.extend(group[share:])
-    rng.shuffle(train)
-    rng.shuffle(test)
-    fingerprint = hashlib.sha256("\n".join(example.text for example in test).encode("utf-8")).hexdigest()
-    return Split(train=tuple(train), test=tuple(test), seed=seed, fingerprint=fingerprint, dataset=dataset)
 
 
 def split(

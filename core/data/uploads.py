@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 
 from core import settings
-from core.data.polarity import Example, Split, stratified
+from core.data.types import Example, Split, stratified
 from core.errors import DataError
 
 MAX_BYTES = (
@@ -126,7 +126,7 @@ def store(raw: bytes) -> Upload:
         temporary = path.with_name(f".{data_id}.{uuid.uuid4().hex[:8]}.tmp")
         temporary.write_bytes(raw)
         os.replace(temporary, path)
-        from core.housekeeping import keep_newest
+        from core.io import keep_newest
 
         keep_newest(_uploads_folder(), "*.csv", settings.limits().max_uploads, keep=data_id)
     return Upload(data_id, [str(c) for c in frame.columns], len(frame))

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.bench.stats import Estimate
 from core.catalog import ModelSpec
 from core.errors import InputError
+from core.stats import Estimate
 from core.tasks.inputs import check_text, inference_gate
 from core.tasks.ngram import KneserNey
 

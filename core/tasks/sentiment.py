@@ -88,8 +88,8 @@ def make_predictor(spec: ModelSpec):
 
 def heldout_accuracy_vader(seed: int = 0):
     """VADER's accuracy on the same held-out polarity sentences the trained models are scored on."""
-    from core.bench.stats import accuracy_with_ci
     from core.data import polarity
+    from core.stats import accuracy_with_ci
 
     test = polarity.split().test
     predictor = VaderSentiment()

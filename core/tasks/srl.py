@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.bench.stats import Estimate
 from core.catalog import ModelSpec
 from core.data.srl import VERB_FORMS, Frame
 from core.errors import InputError
+from core.stats import Estimate
 from core.tasks.inputs import check_text, inference_gate
 
 MAX_TOKENS = 96

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.bench.stats import Estimate
 from core.catalog import HUB, ModelSpec
+from core.data.text import join_cjk
+from core.stats import Estimate
 from core.tasks.inputs import check_text, inference_gate
-from core.training.tokenizers import join_cjk
 
 # Generated sentences are at most ~15 English words; 64 tokens keep any sentence of the grammar whole.
 MAX_SOURCE_TOKENS = 64

@@ -109,8 +109,8 @@ class ZeroShotClassifier:
 
 def heldout_accuracy(classifier: ZeroShotClassifier | None = None, seed: int = 0):
     """Zero-shot accuracy on the held-out newsgroup posts, with the topic names as the only labels given."""
-    from core.bench.stats import accuracy_with_ci
     from core.data import newsgroups
+    from core.stats import accuracy_with_ci
 
     classifier = classifier or ZeroShotClassifier()
     split, labels = newsgroups.split()

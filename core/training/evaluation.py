@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.bench import metrics
-from core.bench.stats import accuracy_with_ci, confusion, macro_f1_with_ci, per_class
+from core.stats import accuracy_with_ci, confusion, macro_f1_with_ci, per_class
 
 
 def evaluate_predictions(predictions: list[int], references: list[int], labels: list[str], seed: int) -> dict:

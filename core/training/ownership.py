@@ -12,7 +12,7 @@ from __future__ import annotations
 from core import settings
 from core.catalog import validate_key
 from core.errors import JobError, JobLimitError
-from core.training.jobs import _busy_elsewhere, _job_path, _start_lock, job_dir, status
+from core.training.jobstate import busy_elsewhere, job_dir, job_path, start_lock, status
 from core.training.recipes import RECIPES, Recipe
 
 # Runs the whole class shares that are not in RECIPES (the CoNLL-2012 SRL model, started from the
@@ -47,7 +47,7 @@ def custom_recipe(recipe: Recipe) -> Recipe:
 def owner_of(key: str) -> str | None:
     """The owner id recorded for ``key``'s run, or None (built-in, started from the command line, or none)."""
     try:
-        return (_job_path(key) / "owner").read_text(encoding="utf-8").strip() or None
+        return (job_path(key) / "owner").read_text(encoding="utf-8").strip() or None
     except OSError:
         return None
 
@@ -63,12 +63,12 @@ def name_taken(key: str, owner: str | None) -> bool:
 
     if owner is None or owner_of(key) == owner:
         return False
-    return read_metadata(key) is not None or (_job_path(key) / "recipe.json").is_file()
+    return read_metadata(key) is not None or (job_path(key) / "recipe.json").is_file()
 
 
 def pinned(key: str) -> bool:
     """Pinned runs (``python -m core.train --pin KEY``) are never dropped by the cache quota."""
-    return (_job_path(key) / "pinned").is_file()
+    return (job_path(key) / "pinned").is_file()
 
 
 def set_pinned(key: str, value: bool) -> None:
@@ -90,8 +90,8 @@ def delete_run(key: str, owner: str | None) -> None:
         raise JobError(f"{key!r} is a built-in model; it cannot be deleted from here.")
     if not may_change(key, owner):
         raise JobError(f"The run {key!r} belongs to another session; only that session can delete it.")
-    with _start_lock():
-        if status(key).active or _busy_elsewhere(key):
+    with start_lock():
+        if status(key).active or busy_elsewhere(key):
             raise JobError(f"The run {key!r} is still training; cancel it first.")
         store.delete(key)
         shutil.rmtree(job_dir(key), ignore_errors=True)

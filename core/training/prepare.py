@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass
 
 from core import catalog
-from core.data.polarity import Example, Split
+from core.data.types import Example, Split
 from core.errors import CoreError
 from core.training.recipes import Recipe
 

@@ -12,10 +12,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from core.errors import CoreError, JobCancelled
+from core.errors import CoreError
 from core.training.recipes import Recipe
+from core.training.trainer import CARD_POINTS, Report, card_header, fit, provenance, quiet_transformers, thin
 
-Report = Callable[[dict], None]
 TASKS = ("translation", "srl", "generation")
 
 
@@ -23,71 +23,20 @@ def train_into(recipe: Recipe, folder: Path, report: Report, should_stop: Callab
     builders = {"translation": _translation, "srl": _srl, "generation": _language_model}
     if recipe.task not in builders:
         raise CoreError(f"No sequence trainer for task {recipe.task!r}.")
-    from transformers.utils import logging as hf_logging
+    from core.device import describe
 
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
+    quiet_transformers()
     started = time.perf_counter()
     card = builders[recipe.task](recipe, folder, report, should_stop)
-    from core.device import describe
-    from core.training.runner import provenance
-
     shutil.rmtree(folder / "checkpoints", ignore_errors=True)
-    return {
-        "key": recipe.key,
-        "title": recipe.title,
-        "task": recipe.task,
-        "description": recipe.description,
-        "base": recipe.base,
-        "hyperparameters": recipe.hyperparameters(),
-        "recipe": recipe.to_json(),
-        **card,
-        **provenance(recipe, describe(), started),
-    }
+    return {**card_header(recipe), **card, **provenance(recipe, describe(), started)}
 
 
 def _fit(recipe: Recipe, folder: Path, model, rows: list[dict], collator, report: Report,
          should_stop: Callable[[], bool]) -> tuple[list[dict], float]:  # fmt: skip
-    """Train with Trainer (no evaluation during training; the held-out score comes after). Returns the loss curve."""
-    from transformers import PrinterCallback, Trainer, TrainingArguments
-
-    from core.device import describe, mixed_precision_flags
-    from core.training.runner import _ProgressCallback
-
-    if should_stop():
-        raise JobCancelled("Training was cancelled.")
-    device = describe()
-    args = TrainingArguments(
-        output_dir=str(folder / "checkpoints"),
-        num_train_epochs=recipe.epochs,
-        learning_rate=recipe.learning_rate,
-        per_device_train_batch_size=recipe.batch_size,
-        weight_decay=recipe.weight_decay,
-        warmup_steps=recipe.warmup_ratio,
-        seed=recipe.seed,
-        logging_steps=1,
-        eval_strategy="no",
-        save_strategy="no",
-        train_sampling_strategy="group_by_length" if recipe.group_by_length else "random",
-        report_to="none",
-        disable_tqdm=True,
-        use_cpu=device.device == "cpu",
-        dataloader_num_workers=0,
-        **mixed_precision_flags(device),
-    )
-    progress = _ProgressCallback(report, should_stop)
-    trainer = Trainer(
-        model=model, args=args, train_dataset=rows, data_collator=collator, callbacks=[progress.callback]
-    )
-    trainer.remove_callback(PrinterCallback)
-    started = time.perf_counter()
-    trainer.train()
-    model.eval()
-    return progress.losses, round(time.perf_counter() - started, 2)
-
-
-def _thin(curve: list[dict], at_most: int = 400) -> list[dict]:
-    return curve[:: max(1, len(curve) // at_most)]
+    """Train (no evaluation during training; the held-out score comes after): the loss curve and the seconds."""
+    fitted = fit(recipe, folder, model, rows, collator, report, should_stop)
+    return fitted.losses, fitted.seconds
 
 
 # --- translation ------------------------------------------------------------------------------------
@@ -145,7 +94,7 @@ def _translation(recipe: Recipe, folder: Path, report: Report, should_stop) -> d
             {"source": p.english, "reference": p.chinese, "output": h, "form": p.form}
             for p, h in list(zip(data.test, greedy, strict=True))[:40]
         ],  # fmt: skip
-        "loss_curve": _thin(losses),
+        "loss_curve": thin(losses, CARD_POINTS),
         "parameters": sum(p.numel() for p in model.parameters()),
         "train_seconds": seconds,
         "architecture": {"class": "BartForConditionalGeneration", **size, "vocab_size": len(tokenizer)},
@@ -221,7 +170,7 @@ def _srl(recipe: Recipe, folder: Path, report: Report, should_stop) -> dict:
         "per_role": scores["per_role"],
         "by_kind": by_kind,
         "samples": samples,
-        "loss_curve": _thin(losses),
+        "loss_curve": thin(losses, CARD_POINTS),
         "parameters": sum(p.numel() for p in model.parameters()),
         "train_seconds": seconds,
     }
@@ -286,7 +235,7 @@ def _language_model(recipe: Recipe, folder: Path, report: Report, should_stop) -
             "ngram_perplexity": perplexity_with_ci(*zip(*baseline, strict=True), seed=recipe.seed),
         },
         "ngram": {"order": ngram.order, "discount": ngram.discount},
-        "loss_curve": _thin(losses),
+        "loss_curve": thin(losses, CARD_POINTS),
         "parameters": sum(p.numel() for p in model.parameters()),
         "train_seconds": seconds,
         "architecture": {"class": "GPT2LMHeadModel", **size, "block": block},

@@ -8,7 +8,6 @@ a hidden ``.tmp-*`` folder that nothing loads and the next job for that key remo
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import uuid
@@ -17,19 +16,10 @@ from pathlib import Path
 
 from core import settings
 from core.catalog import cache_entry_dir, validate_key
+from core.io import write_json_atomic
 from core.loading import WEIGHTS_FILE, sha256_of
 
 METADATA_FILE = "metadata.json"
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Write JSON so a reader sees either the old file or the complete new one, never half."""
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    with temporary.open("w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2, ensure_ascii=False, default=str)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
 
 
 def folder_size(path: Path) -> int:

@@ -2,20 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 PAD, UNK, BOS, EOS = "[PAD]", "[UNK]", "[BOS]", "[EOS]"
-
-# CJK ideographs and full-width punctuation: written without spaces between them
-_CJK = r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]"
-_SPACE_BETWEEN_CJK = re.compile(rf"(?<={_CJK}) +(?={_CJK})")
-
-
-def join_cjk(text: str) -> str:
-    """Remove the spaces a WordPiece decoder puts between Chinese characters; keep them between English words."""
-    return _SPACE_BETWEEN_CJK.sub("", text).strip()
-
 
 def wordpiece_bilingual(texts: Iterable[str], vocab_size: int = 2000):
     """One WordPiece vocabulary for English words and Chinese characters (each character its own token).

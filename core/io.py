@@ -1,0 +1,62 @@
+"""Files and processes, the same way everywhere: atomic JSON, capped folders, child Python modules."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from core import settings
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    """Write JSON so a reader sees either the old file or the complete new one, never half."""
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    with temporary.open("w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2, ensure_ascii=False, default=str)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def age(path: Path) -> float:
+    """Seconds since ``path`` was last modified (0 when it is gone)."""
+    try:
+        return time.time() - path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def keep_newest(folder: Path, pattern: str, cap: int, keep: str) -> None:
+    """At most ``cap`` files matching ``pattern`` in ``folder``: the least recently touched go first, never ``keep``."""
+    files = sorted(folder.glob(pattern), key=age, reverse=True)  # oldest first
+    excess = len(files) - cap
+    for path in files:
+        if excess <= 0:
+            break
+        if path.stem != keep:
+            path.unlink(missing_ok=True)
+            excess -= 1
+
+
+def spawn_module(module: str, *args: str, log: Path | None = None, detached: bool = False,
+                 append: bool = False) -> subprocess.Popen:  # fmt: skip
+    """``python -m module args…`` from the project root, with the project importable.
+
+    With ``log`` the child's output goes there (appended with ``append``), else to pipes the caller reads.
+    ``detached`` starts a new session: a Streamlit rerun or Ctrl-C in the app does not stop the child.
+    """
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(settings.PROJECT_ROOT), env.get("PYTHONPATH", "")]))
+    command = [sys.executable, "-m", module, *args]
+    if log is None:
+        return subprocess.Popen(command, cwd=settings.PROJECT_ROOT, env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=detached)  # fmt: skip
+    with log.open("ab" if append else "wb") as handle:
+        return subprocess.Popen(command, cwd=settings.PROJECT_ROOT, env=env, stdin=subprocess.DEVNULL,
+                                stdout=handle, stderr=subprocess.STDOUT, start_new_session=detached)  # fmt: skip

@@ -1,0 +1,196 @@
+"""One way to train any task's model: Hugging Face ``Trainer`` set up once, progress and cancel, provenance.
+
+Every task builds its rows, model and collator, then calls ``fit``: the same ``TrainingArguments``
+(validation each epoch and early stopping where the task has a validation set), the same progress
+callback (``report(dict)`` at every step, ``should_stop()`` polled), the same thinning of curves and
+the same provenance fields at the end of every model card.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from core.errors import JobCancelled
+from core.training.recipes import Recipe
+
+Report = Callable[[dict], None]
+PROGRESS_POINTS = 300  # points of the loss curve in the progress file, read by every page that shows it
+CARD_POINTS = 400  # points of the loss curve kept in a model card
+
+
+def thin(curve: list, at_most: int) -> list:
+    """At most ``at_most`` points spread evenly over the whole curve, the first and the last always kept."""
+    if len(curve) <= at_most:
+        return list(curve)
+    if at_most < 2:
+        return curve[-at_most:] if at_most else []
+    step = (len(curve) - 1) / (at_most - 1)
+    return [curve[round(i * step)] for i in range(at_most)]
+
+
+class ProgressCallback:
+    """Forwards Trainer's steps and logs to ``report`` and honours ``should_stop``."""
+
+    def __init__(self, report: Report, should_stop: Callable[[], bool]):
+        from transformers import TrainerCallback
+
+        outer = self
+
+        class Callback(TrainerCallback):
+            def on_step_end(self, args, state, control, **kwargs):
+                outer.step(state)
+
+            def on_log(self, args, state, control, logs=None, **kwargs):
+                if logs and "loss" in logs:
+                    outer.losses.append({"step": state.global_step, "epoch": state.epoch, "loss": logs["loss"]})
+                if logs and "eval_loss" in logs:
+                    point = {"step": state.global_step, "epoch": state.epoch, "eval_loss": logs["eval_loss"]}
+                    if "eval_accuracy" in logs:
+                        point["eval_accuracy"] = logs["eval_accuracy"]
+                    outer.evals.append(point)
+                    outer.report({"eval_curve": list(outer.evals)})
+
+        self.callback = Callback()
+        self.report = report
+        self.should_stop = should_stop
+        self.losses: list[dict] = []
+        self.evals: list[dict] = []
+        self.started = time.perf_counter()
+
+    def step(self, state) -> None:
+        if self.should_stop():
+            raise JobCancelled("Training was cancelled.")
+        elapsed = time.perf_counter() - self.started
+        total = max(state.max_steps, 1)
+        rate = elapsed / max(state.global_step, 1)
+        self.report(
+            {
+                "phase": "training",
+                "step": state.global_step,
+                "total_steps": total,
+                "epoch": round(state.epoch or 0.0, 3),
+                "loss": self.losses[-1]["loss"] if self.losses else None,
+                "curve": thin(self.losses, PROGRESS_POINTS),  # the progress file stays small
+                "eta_s": round(rate * (total - state.global_step), 1),
+                "message": f"step {state.global_step}/{total}",
+            }
+        )
+
+
+@dataclass
+class Fitted:
+    """What training left: the trainer (to predict and save with), the curves, the seconds it took."""
+
+    trainer: object
+    losses: list[dict] = field(default_factory=list)
+    evals: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+    stopped_early: bool = False
+    epochs_run: float = 0.0
+
+
+def fit(recipe: Recipe, folder: Path, model, rows: list, collator, report: Report,
+        should_stop: Callable[[], bool], *, tokenizer=None, validation: list | None = None,
+        compute_metrics=None) -> Fitted:  # fmt: skip
+    """Train ``model`` on ``rows`` with Trainer. With ``validation`` rows: one evaluation per epoch, and
+    early stopping after ``recipe.patience`` epochs without improvement (restoring the best epoch)."""
+    from transformers import EarlyStoppingCallback, PrinterCallback, Trainer, TrainingArguments
+
+    from core.device import describe, mixed_precision_flags
+
+    if should_stop():
+        raise JobCancelled("Training was cancelled.")
+    device = describe()
+    evaluate_each_epoch = bool(validation)
+    early_stopping = recipe.patience > 0 and evaluate_each_epoch
+    args = TrainingArguments(
+        output_dir=str(folder / "checkpoints"),
+        num_train_epochs=recipe.epochs,
+        learning_rate=recipe.learning_rate,
+        per_device_train_batch_size=recipe.batch_size,
+        per_device_eval_batch_size=64,
+        weight_decay=recipe.weight_decay,
+        warmup_steps=recipe.warmup_ratio,  # a float below 1 is a ratio of all steps
+        seed=recipe.seed,
+        logging_steps=1,
+        eval_strategy="epoch" if evaluate_each_epoch else "no",
+        # early stopping restores the best epoch, which needs that epoch's checkpoint
+        save_strategy="epoch" if early_stopping else "no",
+        save_total_limit=1 if early_stopping else None,
+        load_best_model_at_end=early_stopping,
+        metric_for_best_model="eval_loss" if early_stopping else None,
+        greater_is_better=False if early_stopping else None,
+        train_sampling_strategy="group_by_length" if recipe.group_by_length else "random",
+        report_to="none",
+        disable_tqdm=True,
+        use_cpu=device.device == "cpu",
+        dataloader_num_workers=0,
+        **mixed_precision_flags(device),
+    )
+    progress = ProgressCallback(report, should_stop)
+    callbacks = [progress.callback]
+    if early_stopping:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=recipe.patience))
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=rows,
+        eval_dataset=validation or None,
+        data_collator=collator,
+        processing_class=tokenizer,
+        compute_metrics=compute_metrics if evaluate_each_epoch else None,
+        callbacks=callbacks,
+    )
+    trainer.remove_callback(PrinterCallback)  # progress goes through report(), never print
+    started = time.perf_counter()
+    result = trainer.train()
+    seconds = time.perf_counter() - started
+    model.eval()
+    return Fitted(
+        trainer=trainer,
+        losses=progress.losses,
+        evals=progress.evals,
+        seconds=round(seconds, 2),
+        stopped_early=early_stopping and result.global_step < trainer.state.max_steps,
+        epochs_run=round(float(trainer.state.epoch or 0), 2),
+    )
+
+
+def quiet_transformers() -> None:
+    """No progress bars or warnings from transformers: progress goes through ``report``."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+
+
+def provenance(recipe: Recipe, device, started: float) -> dict:
+    """Where, when and with what a model was trained: the last fields of every model card."""
+    from core.device import library_versions
+
+    return {
+        "total_seconds": round(time.perf_counter() - started, 2),
+        "device": device.device,
+        "precision": device.train_dtype,
+        "threads": device.threads,
+        "versions": library_versions(),
+        "seed": recipe.seed,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def card_header(recipe: Recipe) -> dict:
+    """The first fields of every model card: what the run is and how it was set up."""
+    return {
+        "key": recipe.key,
+        "title": recipe.title,
+        "task": recipe.task,
+        "description": recipe.description,
+        "base": recipe.base,
+        "hyperparameters": recipe.hyperparameters(),
+        "recipe": recipe.to_json(),
+    }
