@@ -147,15 +147,18 @@ class Server:
             self.process.kill()
 
 
-def _check(tally, reference: dict[tuple[str, int], str]) -> None:
-    for (name, tag), answer in tally.answers.items():
-        input_index = int(tag.split(":")[0])
-        expected = reference.get((name, input_index))
-        if expected is not None and answer != expected:
-            tally.wrong.append(f"{name} input {input_index}: {answer[:60]!r} ≠ {expected[:60]!r}")
+def _check(tally, reference: dict[tuple[str, str], str]) -> None:
+    for name, text, answer in tally.answers:
+        expected = reference.get((name, text))
+        if expected is None:
+            tally.wrong.append(f"{name} {text[:40]!r}: no reference answer")
+        elif answer != expected:
+            first = next(i for i, (a, b) in enumerate(zip(answer + "\0", expected + "\1", strict=False)) if a != b)
+            tally.wrong.append(f"{name} {text[:40]!r}: …{answer[max(0, first - 30):first + 50]!r} ≠ "
+                               f"…{expected[max(0, first - 30):first + 50]!r}")
 
 
-def _sessions(client: str, url: str, count: int, rounds: int, mischief: bool, server_pid: int):
+def _sessions(client: str, url: str, count: int, rounds: int, mischief: bool, server_pid: int, tag: str = ""):
     """Run `count` sessions with the chosen client: (tally, clicks sent again, browser CPU seconds)."""
     if client == "browser":
         import classroom_browser
@@ -166,7 +169,22 @@ def _sessions(client: str, url: str, count: int, rounds: int, mischief: bool, se
         return tally, len(classroom_browser.RESENT), meter.total
     import classroom_protocol
 
-    return asyncio.run(classroom_protocol.run(url, count, rounds, mischief)), 0, 0.0
+    return asyncio.run(classroom_protocol.run(url, count, rounds, mischief, tag)), 0, 0.0
+
+
+def _protocol_reference(cache: Path, counts: list[int]) -> dict[tuple[str, str], str]:
+    """Every input the measured sessions will send, answered one at a time by a lone session on a server of
+    its own: the measured server starts with nothing computed (no shared result is warm)."""
+    import classroom_protocol
+    from lesson import FLOWS, text_for
+
+    inputs = [(name, text_for(name, number, f"class of {count}, seat"))
+              for count in counts for number in range(count) for name in FLOWS]  # fmt: skip
+    server = Server(cache)
+    try:
+        return asyncio.run(classroom_protocol.reference(server.url, inputs))
+    finally:
+        server.close()
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -196,23 +214,26 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     args.cache.mkdir(parents=True, exist_ok=True)
     prepare(args.cache)
+    counts = [int(part) for part in args.sessions.split(",") if part.strip()]
+    if args.client == "protocol":
+        print(f"reference answers: {5 * sum(counts)} inputs, one lone session, a server of its own…", flush=True)
+        reference = _protocol_reference(args.cache, counts)
     server = Server(args.cache)
     try:
-        print(f"reference answers from lone sessions ({args.client})…", flush=True)
-        lone, _, _ = _sessions(
-            args.client, server.url, 4, 1, False, server.process.pid
-        )  # inputs 0–3; warms up
-        if lone.errors:
-            print("the reference run failed:", *lone.errors, sep="\n  ")
+        print("warming up: each model loaded once by a lesson with inputs nobody sends later…", flush=True)
+        warm, _, _ = _sessions(args.client, server.url, 4, 1, False, server.process.pid, "warm-up, seat")
+        if warm.errors:
+            print("the warm-up failed:", *warm.errors, sep="\n  ")
             return 1
-        reference = {(name, int(tag.split(":")[0])): answer for (name, tag), answer in lone.answers.items()}
+        if args.client == "browser":  # the browser sessions send the four base texts; their lone answers
+            reference = {(name, text): answer for name, text, answer in warm.answers}
         rows = []
-        for count in [int(part) for part in args.sessions.split(",") if part.strip()]:
+        for count in counts:
             server.reset_peak()
             started, server_cpu, wall_start = time.perf_counter(), server.cpu_seconds(), time.time()
             harness_cpu = sum(psutil.Process().cpu_times()[:2])  # this script: asyncio, the clients
             tally, resent, browser_cpu = _sessions(args.client, server.url, count, args.rounds, count >= 5,
-                                                   server.process.pid)  # fmt: skip
+                                                   server.process.pid, f"class of {count}, seat")  # fmt: skip
             wall = time.perf_counter() - started
             server_cpu = server.cpu_seconds() - server_cpu
             runs = server.script_runs(wall_start, time.time())

@@ -26,6 +26,7 @@ from lesson import (
     TRANSLATE,
     Tally,
     flows_of,
+    text_for,
 )
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -206,7 +207,7 @@ async def _session(browser, url: str, number: int, mischievous: bool, tally: Tal
                     tally.errors.append(f"session {number} {name}: {problems[0]}")
                     continue
                 tally.latencies.append(elapsed)
-                tally.answers[(name, f"{number % 4}:{number}:{round_}")] = answer
+                tally.answers.append((name, text_for(name, number), answer))
         if dialogs:
             tally.errors.append(f"session {number}: a dialog opened ({dialogs[0][:80]})")
     finally:

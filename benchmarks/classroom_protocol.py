@@ -8,25 +8,22 @@ classroom. The answer's time is from the request to the moment the answer's elem
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from urllib.parse import quote
 
 from lesson import (
     ANSWER_TIMEOUT_S,
     EXPLAIN_BOMB,
     EXPLAIN_MAX,
-    GENERATE,
     HEAVY,
-    INSPECT,
     MISCHIEF,
     PASTE_BOMB,
-    SENTIMENT,
     SUMMARY_BOMB,
     SUMMARY_MAX,
     TEMPLATE_BOMB,  # fmt: skip
-    TOPIC,
-    TRANSLATE,
     Tally,
     flows_of,
+    text_for,
     without_timings,
 )
 from streamlit_client import Session
@@ -43,33 +40,30 @@ async def _ask(session: Session, widgets: dict, answer: str, containing: str) ->
     return seconds, without_timings("\n".join(page.texts(answer)))
 
 
-async def _flow(session: Session, name: str, index: int) -> tuple[float, str]:
-    """One normal request: (seconds from the request to the answer, the answer without its timings)."""
+async def flow(session: Session, name: str, text: str) -> tuple[float, str]:
+    """One normal request: (seconds from the request to the answer, what must equal a lone session's answer)."""
     if name == "sentiment":
         await session.open("sentiment")
-        return await _ask(session, {"sentiment-text": SENTIMENT[index % 4], "sentiment-run": True},
-                          "sentiment-answer", "Latency")  # fmt: skip
+        seconds, answer = await _ask(session, {"sentiment-text": text, "sentiment-run": True}, "sentiment-answer",
+                                     "Latency")  # fmt: skip
+        what_if = [t for t in session.last.texts() if " points" in t]  # the what-if view, shared across sessions
+        return seconds, answer + "\n" + "\n".join(what_if)
     if name == "topic":
         await session.open("topic")
         await session.rerun({"topic-mode": ZERO_SHOT})
-        return await _ask(session, {"topic-text": TOPIC[index % 4], "topic-zs-run": True}, "topic-answer",
-                          "Zero-shot:")  # fmt: skip
+        return await _ask(session, {"topic-text": text, "topic-zs-run": True}, "topic-answer", "Zero-shot:")
     if name == "translate":
         await session.open("translate")
-        return await _ask(session, {"translate-text": TRANSLATE[index % 4], "translate-run": True},
-                          "translate-answer", "Latency")  # fmt: skip
+        return await _ask(session, {"translate-text": text, "translate-run": True}, "translate-answer", "Latency")
     if name == "generate":
         await session.open("generate")
-        return await _ask(session, {"generate-prompt": GENERATE[index % 4], "generate-run": True},
-                          "generate-answer", "tokens in")  # fmt: skip
+        return await _ask(session, {"generate-prompt": text, "generate-run": True}, "generate-answer", "tokens in")
     if name == "inspect":  # a link with the text in its address: the whole page is the answer
-        page = await session.open("inspect_attention", "text=" + quote(INSPECT[index % 4]), ANSWER_TIMEOUT_S)
+        page = await session.open("inspect_attention", "text=" + quote(text), ANSWER_TIMEOUT_S)
         if not page.has("iframe"):
             raise RuntimeError("no attention view on the page")
-        box = session.last.widgets.get("inspect-text")
-        value = next((e.proto.value for e in page.elements.values() if box and getattr(e.proto, "id", "") == box[0]),
-                     "")  # fmt: skip
-        return page.seconds, value
+        charts = [e.proto.spec for _, e in sorted(page.elements.items()) if e.kind == "plotly_chart"]
+        return page.seconds, hashlib.sha256("\n".join(charts).encode()).hexdigest()  # every map and statistic
     raise ValueError(name)
 
 
@@ -107,7 +101,7 @@ async def _bad(session: Session, name: str) -> bool:
                                                                      page.elements.values())  # fmt: skip
 
 
-async def _session(url: str, number: int, mischievous: bool, tally: Tally, rounds: int) -> None:
+async def _session(url: str, number: int, mischievous: bool, tally: Tally, rounds: int, tag: str) -> None:
     session = Session(url)
     await session.connect()
     try:
@@ -128,8 +122,9 @@ async def _session(url: str, number: int, mischievous: bool, tally: Tally, round
                     if not ok:
                         tally.bad_unclear.append(f"session {number}: {bad} got no message")
                     continue
+                text = text_for(name, number, tag)
                 try:
-                    elapsed, answer = await _flow(session, name, number)
+                    elapsed, answer = await flow(session, name, text)
                 except Exception as error:  # noqa: BLE001
                     tally.errors.append(
                         f"session {number} {name}: {type(error).__name__}: {str(error)[:120]}"
@@ -141,13 +136,27 @@ async def _session(url: str, number: int, mischievous: bool, tally: Tally, round
                     tally.errors.append(f"session {number} {name}: {problems[0]}")
                     continue
                 tally.latencies.append(elapsed)
-                tally.answers[(name, f"{number % 4}:{number}:{round_}")] = answer
+                tally.answers.append((name, text, answer))
     finally:
         await session.close()
 
 
-async def run(url: str, sessions: int, rounds: int, mischief: bool) -> Tally:
+async def run(url: str, sessions: int, rounds: int, mischief: bool, tag: str = "") -> Tally:
+    """``sessions`` at once; with a ``tag`` every session sends inputs of its own (nothing is shared)."""
     tally = Tally()
-    await asyncio.gather(*[_session(url, number, mischief and number % 5 == 4, tally, rounds)
+    await asyncio.gather(*[_session(url, number, mischief and number % 5 == 4, tally, rounds, tag)
                            for number in range(sessions)])  # fmt: skip
     return tally
+
+
+async def reference(url: str, inputs: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """Each (flow, text) answered by one lone session, one after another."""
+    session = Session(url)
+    await session.connect()
+    answers = {}
+    try:
+        for name, text in inputs:
+            answers[(name, text)] = (await flow(session, name, text))[1]
+    finally:
+        await session.close()
+    return answers

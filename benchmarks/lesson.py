@@ -40,11 +40,20 @@ class Tally:
     wrong: list[str] = field(default_factory=list)
     refused: int = 0
     bad_unclear: list[str] = field(default_factory=list)
-    answers: dict[tuple[str, str], str] = field(default_factory=dict)
+    answers: list[tuple[str, str, str]] = field(default_factory=list)  # (flow, input text, answer)
     steps: list[float] = field(
         default_factory=list
     )  # every script run of the normal sessions (page opens too)
     heavy_done: int = 0  # heaviest accepted inputs that got their answer
+
+
+INPUTS = {"sentiment": SENTIMENT, "topic": TOPIC, "translate": TRANSLATE, "generate": GENERATE, "inspect": INSPECT}
+
+
+def text_for(flow: str, number: int, tag: str = "") -> str:
+    """Session ``number``'s input for a flow; with a ``tag`` it is that session's own (no other sends it)."""
+    base = INPUTS[flow][number % 4]
+    return f"{base} ({tag} {number})" if tag else base
 
 
 def flows_of(number: int) -> list[str]:

@@ -11,7 +11,7 @@ import numpy as np
 from core import catalog, loading
 from core.catalog import ModelSpec
 from core.errors import CoreError, ModelUnavailableError
-from core.memo import Memo
+from core.memo import Memo, digest
 from core.tasks.inputs import check_text, inference_gate
 from core.transformer.bert_layer import head_statistics
 
@@ -19,7 +19,7 @@ from core.transformer.bert_layer import head_statistics
 @dataclass(frozen=True)
 class Attention:
     model_key: str
-    tokens: list[str]
+    tokens: tuple[str, ...]  # shared by every session that asks for this text: immutable
     weights: np.ndarray  # (layers, heads, T, T), rows sum to 1
     sentence_b_start: int | None  # first token of the second sentence of a pair
     n_tokens_input: int  # before truncation at the model's limit
@@ -55,14 +55,15 @@ class AttentionModel:
         self.max_tokens = loading.token_limit(self.tokenizer, self.model)
         # one lock for the shared tokenizer and model; the Learn pages borrow this model and take it too
         self.lock = threading.Lock()
-        # every session of the class shares the maps: the page draws them on each rerun, the model runs once
-        self.memo = Memo(max_items=64, max_bytes=64 << 20)
+        # every session of the class shares the maps: the page draws them on each rerun, the model runs once.
+        # A map over 5 MB (about 120 tokens on MiniLM) is recomputed instead of kept.
+        self.memo = Memo(max_entry_bytes=5 << 20)
 
     def attend(self, text: str, text_pair: str | None = None) -> Attention:
         """Every layer's and head's attention for a text (or a pair); the same input is computed once."""
         cleaned = check_text(text)
         pair = check_text(text_pair) if text_pair else None
-        return self.memo.get((cleaned, pair), lambda: self._attend(cleaned, pair))
+        return self.memo.get(digest(cleaned, pair), lambda: self._attend(cleaned, pair))
 
     def _attend(self, cleaned: str, pair: str | None) -> Attention:
         import torch
@@ -85,7 +86,7 @@ class AttentionModel:
         if pair is not None and "token_type_ids" in batch:
             second = (batch["token_type_ids"][0] == 1).nonzero()
             b_start = int(second[0]) if len(second) else None
-        return Attention(self.spec.key, tokens, weights, b_start, full)
+        return Attention(self.spec.key, tuple(tokens), weights, b_start, full)
 
 
 def statistics_by_layer(attention: Attention) -> dict[str, np.ndarray]:

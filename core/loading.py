@@ -111,8 +111,9 @@ def from_transformers(name: str):
 
     transformers' top-level module resolves its names lazily, and that is not thread-safe: on a fresh
     server, sessions asking for different classes at the same moment get ``ImportError: cannot import
-    name 'AutoModel'`` (7 to 10 of 12 threads in a fresh interpreter; the classroom load test met it
-    when five students opened five pages at once). Every import of transformers in the server goes here.
+    name 'AutoModel'`` (7 to 10 of 14 threads in a fresh interpreter; the classroom load test met it
+    when five students opened five pages at once). Every import of transformers in the server goes here (the training child processes, one thread
+    each, import it directly).
     """
     with LOAD_LOCK:
         import transformers

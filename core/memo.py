@@ -1,63 +1,118 @@
-"""Results shared by every session of the process: a small thread-safe LRU for deterministic work.
+"""Results shared by every session of the process: one bounded LRU for deterministic work.
 
 A class opens the same pages with the same default texts; an attention map or a probability computed
 for one student is the answer for the next one too. Only pure results go here (same model, same input,
-same output), keyed by everything that decides them, and the memo is bounded in entries and in bytes.
+same output), keyed by everything that decides them. All memos share one budget
+(``LMLAB_MEMO_MB``, 32 MB by default) and each entry has its own cap, so however many students paste
+however long texts, the memos hold at most that much; a result over its entry cap is computed and
+not kept. When several sessions ask for the same missing key at once, one computes and the others wait
+for its result.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import itertools
+import os
 import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
 
+_DEFAULT_BUDGET = int(float(os.environ.get("LMLAB_MEMO_MB", "32")) * 2**20)
 
-def _nbytes(value: Any) -> int:
-    """Rough size of a result: the numpy arrays inside a dataclass or a tuple count, the rest is small."""
-    if dataclasses.is_dataclass(value):
+
+def nbytes(value: Any, _depth: int = 0) -> int:
+    """Memory a result holds: numpy arrays by their buffers, strings, containers and dataclasses walked."""
+    size = getattr(value, "nbytes", None)
+    if isinstance(size, int):
+        return size + 112
+    total = sys.getsizeof(value)
+    if _depth > 4:
+        return total
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
         parts = [getattr(value, f.name) for f in dataclasses.fields(value)]
-    elif isinstance(value, tuple | list):
+    elif isinstance(value, dict):
+        parts = [*value.keys(), *value.values()]
+    elif isinstance(value, list | tuple | set | frozenset):
         parts = list(value)
     else:
         parts = []
-    return sys.getsizeof(value) + sum(getattr(part, "nbytes", None) or sys.getsizeof(part) for part in parts)
+    return total + sum(nbytes(part, _depth + 1) for part in parts)
+
+
+def digest(*parts: str | None) -> str:
+    """A fixed-size key for texts of any length."""
+    return hashlib.sha256("\x00".join("\x01" if p is None else p for p in parts).encode("utf-8")).hexdigest()
+
+
+class _Store:
+    """The one LRU behind every memo: the oldest entry of any memo goes first when the budget is full."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.items: OrderedDict[tuple[int, Hashable], tuple[Any, int]] = OrderedDict()
+        self.bytes = 0
+        self.lock = threading.Lock()
+        self.pending: dict[tuple[int, Hashable], threading.Event] = {}
+
+
+STORE = _Store(_DEFAULT_BUDGET)
+_ids = itertools.count()
 
 
 class Memo:
-    """``get(key, compute)``: the stored result for ``key``, or ``compute()``'s, stored (oldest dropped first)."""
+    """``get(key, compute)``: the stored result for ``key``, or ``compute()``'s (stored when it fits)."""
 
-    def __init__(self, max_items: int = 256, max_bytes: int = 64 << 20):
-        self.max_items, self.max_bytes = max_items, max_bytes
-        self._items: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
+    def __init__(self, max_entry_bytes: int, store: _Store = STORE):
+        self.max_entry_bytes = max_entry_bytes
+        self.store = store
+        self.id = next(_ids)
         self.hits = self.misses = 0
 
     def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                self.hits += 1
-                return self._items[key][0]
-            self.misses += 1
-        value = compute()  # outside the lock: two sessions never wait for each other's forward here
-        self.put(key, value)
-        return value
+        slot = (self.id, key)
+        store = self.store
+        while True:
+            with store.lock:
+                if slot in store.items:
+                    store.items.move_to_end(slot)
+                    self.hits += 1
+                    return store.items[slot][0]
+                waiting = store.pending.get(slot)
+                if waiting is None:
+                    store.pending[slot] = threading.Event()
+                    self.misses += 1
+                    break
+            waiting.wait()  # another session is computing this very result: take it when it is there
+            with store.lock:
+                if slot in store.items:
+                    continue
+            return compute()  # it failed or did not fit: compute our own (errors reach this caller)
+        try:
+            value = compute()
+            self.put(key, value)
+            return value
+        finally:
+            with store.lock:
+                store.pending.pop(slot).set()
 
     def put(self, key: Hashable, value: Any) -> None:
-        size = _nbytes(value)
-        if size > self.max_bytes:
+        size = nbytes(value) + nbytes(key)
+        if size > self.max_entry_bytes or size > self.store.max_bytes:
             return
-        with self._lock:
-            if key in self._items:
-                self._bytes -= self._items.pop(key)[1]
-            self._items[key] = (value, size)
-            self._bytes += size
-            while len(self._items) > self.max_items or self._bytes > self.max_bytes:
-                self._bytes -= self._items.popitem(last=False)[1][1]
+        slot = (self.id, key)
+        store = self.store
+        with store.lock:
+            if slot in store.items:
+                store.bytes -= store.items.pop(slot)[1]
+            store.items[slot] = (value, size)
+            store.bytes += size
+            while store.bytes > store.max_bytes:
+                store.bytes -= store.items.popitem(last=False)[1][1]
 
     def __len__(self) -> int:
-        return len(self._items)
+        with self.store.lock:
+            return sum(1 for memo_id, _ in self.store.items if memo_id == self.id)

@@ -28,7 +28,6 @@ class ModelSpec:
     size_bytes: int | None
     description: str
     sha256: str | None = None  # pinned for packaged weights; trained weights carry theirs in metadata
-    recipe: str | None = None  # how a trained-here model is made (core.training.recipes)
     labels: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -59,7 +58,7 @@ def _trained(
 ):
     """A model LM Lab trains itself: cached under its key, made by the recipe of the same name."""
     return ModelSpec(key=key, title=title, task=task, source=TRAINED, kind="transformers", location=key,
-                     license=license, size_bytes=None, recipe=key, labels=labels, description=description)  # fmt: skip
+                     license=license, size_bytes=None, labels=labels, description=description)  # fmt: skip
 
 
 def _hub(key: str, title: str, task: str, repo: str, size: int | None, description: str, *,

@@ -33,14 +33,23 @@ def _parse_overrides(pairs: list[str]) -> dict:
     return overrides
 
 
+def _datasets() -> list[str]:
+    """Named datasets of the registered classification tasks, then the two a run brings with it."""
+    from core.tasks.base import CLASSIFICATION, tasks
+
+    return [name for task in tasks().values() if task.family == CLASSIFICATION for name in task.datasets] + [
+        "csv", "hub"]  # fmt: skip
+
+
 def _custom_recipe(args, overrides: dict):
     from pathlib import Path
 
     from core.data import uploads
-    from core.training.recipes import TINY_BERT, Recipe
+    from core.tasks.base import CLASSIFICATION, get_task, task_for_dataset
+    from core.training.recipes import TINY_BERT, Recipe, new_run_defaults
 
     if not args.dataset:
-        raise CoreError("--name needs --dataset (polarity, newsgroups, csv or hub).")
+        raise CoreError(f"--name needs --dataset ({', '.join(_datasets())}).")
     data_file = ""
     if args.dataset == "csv":
         if not args.csv:
@@ -50,24 +59,23 @@ def _custom_recipe(args, overrides: dict):
         except OSError as error:
             raise CoreError(f"Could not read {args.csv}: {error.strerror}.") from None
         data_file = uploads.store(raw).data_id
-    task = args.task or {"polarity": "sentiment", "newsgroups": "topic"}.get(args.dataset)
+    known = task_for_dataset(args.dataset)
+    task = get_task(args.task) if args.task else known
     if task is None:
-        raise CoreError("Say which page should offer the model: --task sentiment, topic or srl.")
-    if task == "srl" and args.dataset != "hub":
-        raise CoreError(
-            "--task srl trains on CoNLL-2012 frames from the Hub: use --dataset hub --hub-dataset NAME."
-        )
+        raise CoreError("Say which page should offer the model: --task with one of the tasks listed by --help.")
+    if task.family != CLASSIFICATION and not (task.name == "srl" and args.dataset == "hub"):
+        raise CoreError(f"New {task.name!r} runs are not trained this way; the one exception is --task srl, which "
+                        "trains on CoNLL-2012 frames from the Hub: use --dataset hub --hub-dataset NAME.")  # fmt: skip
+    if known is not None and known.name != task.name:
+        raise CoreError(f"The dataset {args.dataset!r} trains the task {known.name!r}, not {task.name!r}.")
     recipe = Recipe(
         key=args.name,
         title=args.name,
-        task=task,
+        task=task.name,
         dataset=args.dataset,
         base=args.base,
-        epochs=4,
-        learning_rate=1e-4 if args.base != "scratch" else 1e-3,
-        batch_size=16,
         description=f"Trained from the command line on {args.dataset}.",
-        max_length=128 if task == "srl" else 64,
+        **new_run_defaults(args.base, task.max_length),
         data_file=data_file,
         text_column=args.text_column,
         label_column=args.label_column,
@@ -148,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--background", action="store_true", help=argparse.SUPPRESS)
     custom = parser.add_argument_group("a new run (instead of --model)")
     custom.add_argument("--name", help="cache name for the new model (lowercase letters, digits, . _ -)")
-    custom.add_argument("--dataset", choices=["polarity", "newsgroups", "csv", "hub"], help="training data")
+    custom.add_argument("--dataset", help="training data: " + ", ".join(_datasets()))
     custom.add_argument("--csv", help="a CSV file (with --dataset csv)")
     custom.add_argument(
         "--hub-dataset", default="", help="owner/name[/configuration], e.g. stanfordnlp/sst2 (with --dataset hub; online)"
@@ -160,9 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         "--hub-model", default="", help="Hub checkpoint to fine-tune (with --base hub; online)"
     )
     custom.add_argument(
-        "--task",
-        choices=["sentiment", "topic", "srl"],
-        help="which page offers the model (srl: with --dataset hub)",
+        "--task", help="which page offers the model (default: the dataset's task; srl: with --dataset hub)"
     )
     args = parser.parse_args(argv)
 
@@ -224,18 +230,16 @@ def main(argv: list[str] | None = None) -> int:
     if path is None:  # a non-zero rank of a multi-process run: rank 0 reports
         return 0
     meta = read_metadata(args.model) or {}
-    accuracy = meta.get("metrics", {}).get("accuracy", {})
-    print(
-        json.dumps(
-            {
-                "model": args.model,
-                "path": str(path),
-                "accuracy": accuracy,
-                "train_seconds": meta.get("train_seconds"),
-            },
-            indent=2,
-        )
-    )
+    from core.tasks.base import tasks
+
+    task = tasks().get(str(meta.get("task")))
+    metrics = meta.get("metrics") or {}
+    summary = {"model": args.model, "path": str(path), "task": meta.get("task")}
+    if task is not None and task.metric.key in metrics:
+        summary[task.metric.key] = metrics[task.metric.key]
+        summary["held_out"] = task.headline(metrics)
+    summary["train_seconds"] = meta.get("train_seconds")
+    print(json.dumps(summary, indent=2, ensure_ascii=False))
     return 0
 
 

@@ -16,9 +16,8 @@ st.markdown(
     "bootstrap and McNemar's test), and timed after warm-up."
 )
 left, right = st.columns([1, 3])
-task = left.selectbox(
-    "Task", list(evaluate.TASK_LABELS), format_func=evaluate.TASK_LABELS.get, key="bench-task"
-)
+labels = evaluate.task_labels()
+task = left.selectbox("Task", list(labels), format_func=labels.get, key="bench-task")
 options = evaluate.choices(task)
 default = [m for m in options if "@" not in m][:4]
 models = right.multiselect("Models", options, default=default, key=f"bench-models-{task}")
@@ -53,7 +52,7 @@ except CoreError as error:
 st.caption(
     f"Task {result.task} · {result.dataset} · {len(result.texts)} held-out examples · run {result.created_at}"
 )
-if result.task in evaluate.SEQUENCE_TASKS:
+if evaluate.is_sequence(result.task):
     evaluate.sequence_table(result)
     st.stop()
 evaluate.table(result)

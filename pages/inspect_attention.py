@@ -77,7 +77,12 @@ with views[1]:
         height=180 * n_layers + 120,
     )
 with views[2]:
-    render.figure(heatmaps.layer_head_grid(shown.weights, shown.tokens, title="Every layer × head"),
+    most = heatmaps.grid_tokens(n_layers, n_heads)
+    grid = shown.window(0, most) if len(shown.tokens) > most else shown
+    if grid is not shown:
+        st.caption(f"The grid draws the first {most} tokens of the window ({n_layers * n_heads} maps); the "
+                   "other views show all of them.")  # fmt: skip
+    render.figure(heatmaps.layer_head_grid(grid.weights, grid.tokens, title="Every layer × head", offset=start),
                   key="inspect-grid")  # fmt: skip
 with views[3]:
     left, right = st.columns(2)

@@ -23,11 +23,11 @@ st.header("1 · Data")
 data_fields = train.data_choice()
 if data_fields is None:
     st.stop()
-task = train.TASK_OF.get(data_fields["dataset"])
+task = train.task_of(data_fields["dataset"])
 if task is None:
     task = st.radio(
         "Which page should offer the trained model?",
-        ["sentiment", "topic"],
+        train.classification_tasks(),
         key="train-task",
         horizontal=True,
     )
@@ -36,7 +36,7 @@ st.header("2 · Architecture")
 arch_fields = train.architecture_choice()
 
 st.header("3 · Training")
-hyper = train.hyperparameters()
+hyper = train.hyperparameters(arch_fields["base"])
 default_name = f"{data_fields['dataset']}-{session_owner()[:6]}"  # unique per session: nobody joins another's run
 name = st.text_input(
     "Name of the run (also the model's name in the cache)", default_name, key="train-name"

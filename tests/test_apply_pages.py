@@ -56,6 +56,9 @@ def test_sentiment_explanation_and_what_if(tiny_model):
     assert not at.exception and not at.get("html")  # another class: explained again only on a click
     at.button(key="sentiment-explain-run").click().run()
     assert not at.exception and at.get("html")
+    at.text_area(key="sentiment-text").input("The film is a delight.").run()
+    at.button(key="sentiment-run").click().run()  # a new sentence analysed: the what-if starts again from it
+    assert at.text_area(key="sentiment-whatif").value == "The film is not a delight."
 
 
 def test_summarizeopen_page():

@@ -74,7 +74,7 @@ def test_benchmark_of_two_models_and_baselines(tiny_model):
     assert run.load(run_id).rows == result.rows and run_id in run.saved_runs()
     with pytest.raises(CoreError, match="baseline"):
         run.run("sentiment", ["vader"], baseline="baseline:majority")
-    with pytest.raises(CoreError, match="Unknown task"):
+    with pytest.raises(CoreError, match="not a classification task"):
         run.run("translation", ["vader"])
 
 

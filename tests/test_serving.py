@@ -9,25 +9,55 @@ import numpy as np
 import pytest
 
 from core import catalog
+from core import memo as memo_module
 from core.attention import AttentionModel
 from core.memo import Memo
 from core.tasks.classify import TransformerClassifier
 from core.viz import heatmaps
 
 
-def test_memo_keeps_the_newest_entries_within_its_item_and_byte_bounds():
-    memo = Memo(max_items=3, max_bytes=10_000)
-    calls = []
-    for key in ["a", "b", "c", "a", "d"]:  # "a" used again: "b" is now the oldest
-        memo.get(key, lambda key=key: calls.append(key) or key.upper())
-    assert calls == ["a", "b", "c", "d"] and memo.hits == 1 and len(memo) == 3
-    assert memo.get("b", lambda: "again") == "again"  # "b" was dropped
-    big = Memo(max_items=100, max_bytes=50_000)
-    for i in range(10):
-        big.put(i, (np.zeros(2_000, dtype=np.float32),))  # 8 kB each
-    assert 4 <= len(big) <= 6 and big.get(9, lambda: None) is not None and big.get(0, lambda: "gone") == "gone"
-    big.put("huge", (np.zeros(100_000),))  # over the whole budget: never stored
-    assert big.get("huge", lambda: "computed") == "computed"
+def test_memos_share_one_byte_budget_and_drop_the_oldest_entry_first():
+    store = memo_module._Store(max_bytes=100_000)
+    first, second = Memo(max_entry_bytes=30_000, store=store), Memo(max_entry_bytes=30_000, store=store)
+    for i in range(6):
+        first.put(i, np.zeros(5_000, dtype=np.float32))  # 20 kB each
+    assert len(first) == 4 and store.bytes <= 100_000  # the two oldest went
+    second.put("x", np.zeros(5_000, dtype=np.float32))
+    assert len(first) == 3 and len(second) == 1  # one budget: the oldest of any memo goes first
+    assert first.get(5, lambda: "recomputed") is not None and first.get(0, lambda: "recomputed") == "recomputed"
+    second.put("big", np.zeros(10_000, dtype=np.float32))  # 40 kB: over the entry cap, never kept
+    assert second.get("big", lambda: "computed") == "computed"
+
+
+def test_sizes_count_keys_strings_and_containers():
+    text = "a" + "\U000e0001" * 4999  # 5,000 characters of 4 bytes: 20 kB
+    assert memo_module.nbytes(text) > 20_000
+    assert memo_module.nbytes({"label": text}) > 20_000 and memo_module.nbytes((text, [text])) > 40_000
+    assert len(memo_module.digest(text)) == 64 and memo_module.digest(text, None) != memo_module.digest(text, "")
+
+
+def test_one_session_computes_and_the_others_wait_for_its_result():
+    memo = Memo(max_entry_bytes=1_000_000, store=memo_module._Store(10_000_000))
+    calls, results = [], []
+
+    def slow():
+        calls.append(1)
+        time.sleep(0.3)
+        return "answer"
+
+    threads = [threading.Thread(target=lambda: results.append(memo.get("k", slow))) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert calls == [1] and results == ["answer"] * 8
+
+
+def test_a_failed_computation_is_not_kept_and_reaches_its_caller():
+    memo = Memo(max_entry_bytes=1_000_000, store=memo_module._Store(10_000_000))
+    with pytest.raises(RuntimeError):
+        memo.get("k", lambda: (_ for _ in ()).throw(RuntimeError("model failed")))
+    assert memo.get("k", lambda: "fine") == "fine"
 
 
 @pytest.fixture(scope="module")
@@ -75,17 +105,18 @@ def test_what_if_predictions_reuse_the_answer_any_session_got(tiny_model):
 def test_the_layer_by_head_grid_is_one_trace_with_every_cell_named():
     rng = np.random.default_rng(0)
     weights = rng.random((6, 12, 9, 9))
-    tokens = ["[CLS]", "the", "cat", "sat", "on", "the", "mat", ".", "[SEP]"]
-    started = time.perf_counter()
-    figure = heatmaps.layer_head_grid(weights, tokens, title="Every layer × head")
-    took = time.perf_counter() - started
-    assert len(figure.data) == 1 and took < 0.1  # the 72-subplot version took ~0.17 s
+    tokens = ["[CLS]", "the", "cat", "sat", "<&>", "the", "mat", ".", "[SEP]"]
+    figure = heatmaps.layer_head_grid(weights, tokens, title="Every layer × head", offset=40)
+    assert len(figure.data) == 1 and "xaxis2" not in figure.to_plotly_json()["layout"]  # one trace, no subplots
     trace = figure.data[0]
     z = np.asarray(trace.z, dtype=float)
-    assert z.shape == (6 * 10 - 1, 12 * 10 - 1)
-    assert np.array_equal(z[2 * 10 : 2 * 10 + 9, 5 * 10 : 5 * 10 + 9], weights[2, 5])  # layer 2, head 5
+    assert z.shape == (6 * 10 - 1, 12 * 10 - 1) and np.asarray(trace.z).dtype == np.float32
+    assert np.allclose(z[2 * 10 : 2 * 10 + 9, 5 * 10 : 5 * 10 + 9], weights[2, 5], atol=1e-6)  # layer 2, head 5
     assert np.isnan(z[9]).all() and np.isnan(z[:, 9]).all()  # the gaps between tiles
-    assert trace.y[2 * 10 + 3] == "L2 · query 3:sat" and trace.x[5 * 10 + 6] == "H5 · key 6:mat"
+    assert trace.y[2 * 10 + 3] == "L2 · query 43:sat" and trace.x[5 * 10 + 6] == "H5 · key 46:mat"  # from offset
     assert len(set(trace.x)) == len(trace.x) and len(set(trace.y)) == len(trace.y)  # no merged categories
+    # ticks by category index, so escaping a token for display (the centre one is "<&>") cannot hide them
+    assert list(figure.layout.xaxis.tickvals) == [h * 10 + 4 for h in range(12)]
     assert list(figure.layout.xaxis.ticktext) == [f"H{h}" for h in range(12)]
     assert list(figure.layout.yaxis.ticktext) == [f"L{layer}" for layer in range(6)]
+    assert heatmaps.grid_tokens(6, 12) ** 2 * 72 <= heatmaps.GRID_CELLS  # MiniLM's grid stays bounded

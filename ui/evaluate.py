@@ -16,17 +16,24 @@ from core.bench import run as bench
 from core.bench import sequence as sequence_bench
 from core.errors import CoreError
 from core.stats import confusion, expected_calibration_error, per_class
+from core.tasks.base import SEQUENCE, get_task, tasks
 from core.viz import charts, heatmaps
 from ui import render, safe
 
-SEQUENCE_TASKS = sequence_bench.TASKS
-TASK_LABELS = {"sentiment": "sentiment", "topic": "topic", "translation": "translation (chrF)",
-               "srl": "semantic roles (span F1)", "generation": "language model (perplexity)"}  # fmt: skip
+
+def task_labels() -> dict[str, str]:
+    """Every registered task, as the task picker shows it."""
+    return {name: task.title for name, task in tasks().items()}
+
+
+def is_sequence(task: str) -> bool:
+    found = tasks().get(task)
+    return found is not None and found.family == SEQUENCE
 
 
 def choices(task: str) -> list[str]:
     """Ready catalog models for the task, their precision variants, and the baselines."""
-    if task in sequence_bench.TASKS:
+    if is_sequence(task):
         return sequence_bench.choices(task)
     found = []
     for spec in catalog.specs_for_task(task):
@@ -34,7 +41,7 @@ def choices(task: str) -> list[str]:
             continue
         found.append(spec.key)
         if spec.kind == "transformers" and spec.source != catalog.HUB:
-            found += [f"{spec.key}@{variant}" for variant in ("int8", "bf16", "eager")]
+            found += [f"{spec.key}@{variant}" for variant in get_task(task).variants]
     baselines = [b for b in adapters.BASELINES if task == "sentiment" or b != "baseline:zero-shot"]
     return found + baselines
 
@@ -47,7 +54,7 @@ def run_label(run_id: str) -> str:
     except CoreError:
         return f"{run_id} (damaged)"
     when = result.created_at[:16].replace("T", " ")
-    return f"{when} · {TASK_LABELS.get(result.task, result.task)} · {len(result.rows)} model(s)"
+    return f"{when} · {task_labels().get(result.task, result.task)} · {len(result.rows)} model(s)"
 
 
 def start(task: str, models: list[str], baseline: str | None, repeats: int) -> None:
@@ -147,11 +154,12 @@ def disagreements(result: bench.BenchResult) -> None:
     if not rows:
         st.caption("Every model gave the same answer on every example.")
         return
-    page = "sentiment" if result.task == "sentiment" else "topic"
+    page = get_task(result.task).page  # "pages/sentiment.py" is served at /sentiment
     first = next(iter(result.predictions)).partition("@")[0]
     for row in rows:
         text = urllib.parse.quote(row["text"][:1000])
-        row["open"] = f"/{page}?text={text}"
+        if page:
+            row["open"] = f"/{page.removeprefix('pages/').removesuffix('.py')}?text={text}"
         row["inspect"] = f"/inspect_attention?text={text}" + (
             f"&model={first}" if not first.startswith(("baseline", "vader")) else ""
         )

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core import catalog, settings
+from core.tasks.base import tasks
 from core.training import jobs
 from ui import models, runtime
 
@@ -134,15 +135,12 @@ def sections() -> None:
         st.markdown(f"**{title}** — {text}")
 
 
-def _other_quality(found: dict) -> str:
-    if "chrf" in found:
-        return f"chrF {found['chrf']['value']:.1f} [{found['chrf']['low']:.1f}, {found['chrf']['high']:.1f}]"
-    if "span_f1" in found:
-        f1 = found["span_f1"]
-        return f"span F1 {100 * f1['value']:.0f} % [{100 * f1['low']:.0f}, {100 * f1['high']:.0f}]"
-    if "perplexity" in found:
-        return f"perplexity {found['perplexity']['value']:.0f} (trigram {found['ngram_perplexity']['value']:.0f})"
-    return ""
+def _other_quality(spec: catalog.ModelSpec, found: dict) -> str:
+    """A sequence model's held-out headline (chrF, span F1, perplexity) from its card, as its task words it."""
+    task = tasks().get(spec.task)
+    if task is None or task.metric.key not in found:
+        return ""
+    return task.metric.short(found[task.metric.key])
 
 
 def _row(spec: catalog.ModelSpec) -> dict:
@@ -164,7 +162,7 @@ def _row(spec: catalog.ModelSpec) -> dict:
         "held-out quality": (
             f"accuracy {100 * accuracy['value']:.0f} % [{100 * accuracy['low']:.0f}, {100 * accuracy['high']:.0f}]"
             if accuracy
-            else _other_quality((meta or {}).get("metrics") or {})
+            else _other_quality(spec, (meta or {}).get("metrics") or {})
         ),
         "license": spec.license,
     }

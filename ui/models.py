@@ -7,6 +7,7 @@ import streamlit as st
 from core import catalog
 from core.catalog import ModelSpec
 from core.errors import CoreError
+from core.tasks.base import CLASSIFICATION, tasks
 from ui import safe
 
 
@@ -91,23 +92,11 @@ def task_model(spec: ModelSpec):
 
 def headline(spec: ModelSpec) -> str:
     """The measured held-out quality of ``spec`` in words, for the caption under the picker."""
-    if spec.task not in ("translation", "srl", "generation"):
+    task = tasks().get(spec.task)
+    if task is None or task.family == CLASSIFICATION:
         return quality_text(quality(spec))
     meta = (catalog.read_metadata(spec.key) or {}) if spec.trained_here else {}
-    found = meta.get("metrics", {})
-    if spec.task == "translation" and "chrf" in found:
-        chrf, bleu = found["chrf"], found["bleu"]
-        return (f"chrF {chrf['value']:.1f} (95 % CI {chrf['low']:.1f}–{chrf['high']:.1f}), "
-                f"BLEU {bleu['value']:.1f} on {chrf['n']} unseen generated sentences")  # fmt: skip
-    if spec.task == "srl" and "span_f1" in found:
-        f1 = found["span_f1"]
-        return (f"argument span F1 {100 * f1['value']:.1f} % (95 % CI {100 * f1['low']:.1f}–{100 * f1['high']:.1f}, "
-                f"{f1['n']} frames) on unseen generated sentences")  # fmt: skip
-    if spec.task == "generation" and "perplexity" in found:
-        ppl, kn = found["perplexity"], found["ngram_perplexity"]
-        return (f"perplexity {ppl['value']:.0f} (95 % CI {ppl['low']:.0f}–{ppl['high']:.0f}) on {ppl['n']} unseen "
-                f"articles; Kneser–Ney trigram {kn['value']:.0f}")  # fmt: skip
-    return ""
+    return task.headline(meta.get("metrics") or {})
 
 
 def picker(task: str, *, key: str, default: str | None = None) -> ModelSpec:

@@ -61,6 +61,7 @@ def run(spec: ModelSpec, text: str, *, compare: bool) -> None:
             return
         results.append((model_spec, result))
     st.session_state["sentiment-results"] = results
+    st.session_state["sentiment-whatif"] = _negate(text)  # the what-if starts again from the sentence just analysed
 
 
 def show_results() -> None:

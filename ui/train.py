@@ -8,28 +8,38 @@ import streamlit as st
 from core import catalog, settings
 from core.errors import CoreError
 from core.tasks import snippets
+from core.tasks.base import CLASSIFICATION, task_for_dataset, tasks
 from core.training import jobs as core_jobs
 from core.training import ownership
 from core.training.preview import ARCHITECTURE_FIELDS, DATA_FIELDS, relevant
-from core.training.recipes import Recipe
+from core.training.recipes import NEW_RUN, Recipe, new_run_defaults
 from core.viz import charts, heatmaps
 from ui import render, safe
 from ui.runtime import session_owner
 
-DATASETS = {
-    "polarity": "Movie-review polarity — 200 sentences (offline)",
-    "newsgroups": "Newsgroups: atheism vs space — 200 posts (offline)",
-    "csv": "Your CSV file",
-    "hub": "A Hugging Face Hub dataset (online)",
-}
-TASK_OF = {"polarity": "sentiment", "newsgroups": "topic"}
+UPLOADED = {"csv": "Your CSV file", "hub": "A Hugging Face Hub dataset (online)"}
+
+
+def datasets() -> dict[str, str]:
+    """Every named dataset of a registered classification task, then the two a run brings with it."""
+    named = {name: title for task in tasks().values() if task.family == CLASSIFICATION
+             for name, title in task.datasets.items()}  # fmt: skip
+    return {**named, **UPLOADED}
+
+
+def task_of(dataset: str) -> str | None:
+    found = task_for_dataset(dataset)
+    return found.name if found else None
+
+
+def classification_tasks() -> list[str]:
+    return [name for name, task in tasks().items() if task.family == CLASSIFICATION]
 
 
 def data_choice() -> dict | None:
     """The dataset fields of the recipe, or None when the choice is not usable yet (with the reason shown)."""
-    dataset = st.radio(
-        "Dataset", list(DATASETS), format_func=DATASETS.get, key="train-dataset", horizontal=True
-    )
+    choices = datasets()
+    dataset = st.radio("Dataset", list(choices), format_func=choices.get, key="train-dataset", horizontal=True)
     fields = {"dataset": dataset}
     if dataset == "csv":
         upload = st.file_uploader("CSV with a header row: one column of text, one of labels", type=["csv"],
@@ -146,38 +156,44 @@ def architecture_summary(recipe: Recipe, n_labels: int) -> None:
         st.caption(info["note"])
 
 
-def hyperparameters() -> dict:
+def hyperparameters(base: str) -> dict:
+    """The training settings, starting from the same defaults as ``python -m core.train --name``."""
+    start = new_run_defaults(base)
     a, b, c, d = st.columns(4)
     values = {
-        "learning_rate": a.select_slider("Learning rate", [1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3], value=2e-4,
-                                         key="train-lr", format_func=lambda v: f"{v:g}"),
-        "epochs": float(b.number_input("Epochs", 1, 50, 3, key="train-epochs")),
-        "batch_size": c.select_slider("Batch size", [4, 8, 16, 32, 64], value=16, key="train-batch"),
-        "max_length": d.select_slider("Max length (tokens)", [16, 32, 64, 128, 256, 512], value=64, key="train-maxlen"),
+        "learning_rate": a.select_slider("Learning rate", [1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3],
+                                         value=start["learning_rate"], key=f"train-lr-{base}",
+                                         format_func=lambda v: f"{v:g}"),
+        "epochs": float(b.number_input("Epochs", 1, 50, int(NEW_RUN["epochs"]), key="train-epochs")),
+        "batch_size": c.select_slider("Batch size", [4, 8, 16, 32, 64], value=NEW_RUN["batch_size"], key="train-batch"),
+        "max_length": d.select_slider("Max length (tokens)", [16, 32, 64, 128, 256, 512], value=start["max_length"],
+                                      key="train-maxlen"),
     }  # fmt: skip
     a, b, c, d = st.columns(4)
     values["weight_decay"] = a.select_slider(
-        "Weight decay", [0.0, 0.01, 0.05, 0.1], value=0.01, key="train-wd"
+        "Weight decay", [0.0, 0.01, 0.05, 0.1], value=NEW_RUN["weight_decay"], key="train-wd"
     )
     values["warmup_ratio"] = b.select_slider(
-        "Warmup (share of steps)", [0.0, 0.05, 0.1, 0.2], value=0.1, key="train-warmup"
+        "Warmup (share of steps)", [0.0, 0.05, 0.1, 0.2], value=NEW_RUN["warmup_ratio"], key="train-warmup"
     )
-    values["dropout"] = c.select_slider("Dropout", [0.0, 0.1, 0.2, 0.3, 0.5], value=0.1, key="train-dropout")
-    values["seed"] = int(d.number_input("Seed", 0, 99_999, 42, key="train-seed"))
+    values["dropout"] = c.select_slider("Dropout", [0.0, 0.1, 0.2, 0.3, 0.5], value=NEW_RUN["dropout"],
+                                        key="train-dropout")  # fmt: skip
+    values["seed"] = int(d.number_input("Seed", 0, 99_999, NEW_RUN["seed"], key="train-seed"))
     a, b, c, d = st.columns(4)
     values["patience"] = int(
-        a.number_input("Early stopping patience (0 = off)", 0, 10, 2, key="train-patience")
+        a.number_input("Early stopping patience (0 = off)", 0, 10, NEW_RUN["patience"], key="train-patience")
     )
     values["augment"] = b.selectbox(
         "Augmentation", ["none", "word-dropout", "word-swap"], key="train-augment"
     )
     values["augment_p"] = c.select_slider(
-        "Augmentation rate", [0.05, 0.1, 0.2, 0.3], value=0.1, key="train-augment-p"
+        "Augmentation rate", [0.05, 0.1, 0.2, 0.3], value=NEW_RUN["augment_p"], key="train-augment-p"
     )
-    values["validation_fraction"] = d.select_slider("Validation share", [0.0, 0.1, 0.15, 0.2, 0.3], value=0.15,
+    values["validation_fraction"] = d.select_slider("Validation share", [0.0, 0.1, 0.15, 0.2, 0.3],
+                                                    value=NEW_RUN["validation_fraction"],
                                                     key="train-validation")  # fmt: skip
     values["group_by_length"] = st.toggle(
-        "Group batches by length (less padding, faster)", True, key="train-group"
+        "Group batches by length (less padding, faster)", NEW_RUN["group_by_length"], key="train-group"
     )
     return values
 
@@ -273,7 +289,8 @@ def deployment(meta: dict) -> None:
     from core.training.export import zip_bytes
 
     spec = catalog.get_spec(meta["key"])
-    page = {"sentiment": "pages/sentiment.py", "topic": "pages/topic.py"}.get(meta.get("task"))
+    task = tasks().get(str(meta.get("task")))
+    page = task.page if task else None
     if page:
         st.page_link(page, label=f"Use {meta['key']} on the {meta['task'].title()} page", icon=":material/open_in_new:",
                      query_params={"model": meta["key"]})  # fmt: skip

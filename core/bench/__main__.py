@@ -1,4 +1,4 @@
-"""Benchmark models side by side from the command line; the same table as the Evaluate page.
+"""Benchmark models side by side from the command line; the same tables as the Evaluate page.
 
     python -m core.bench --task sentiment --models sentiment-minilm,sentiment-minilm@int8,vader,baseline:tfidf-lr \\
         --baseline vader --out results.csv
@@ -18,13 +18,12 @@ import sys
 
 from core import settings
 from core.errors import CoreError
+from core.tasks.base import SEQUENCE, get_task, names
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--task", default="sentiment", choices=["sentiment", "topic", "translation", "srl", "generation"]
-    )
+    parser.add_argument("--task", default="sentiment", help="a registered task: " + ", ".join(names()))
     parser.add_argument("--models", required=True, help="comma-separated model ids")
     parser.add_argument("--baseline", help="the model the others are compared to (default: the first)")
     parser.add_argument("--repeats", type=int, default=100,
@@ -56,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         models = [m.strip() for m in args.models.split(",") if m.strip()]
-        runner = sequence.run if args.task in sequence.TASKS else run.run
+        runner = sequence.run if get_task(args.task).family == SEQUENCE else run.run
         result = runner(args.task, models, baseline=args.baseline, repeats=args.repeats, seed=args.seed,
                         progress=progress)  # fmt: skip
     except CoreError as error:
@@ -74,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
                 json.dump(result.rows, handle, indent=2)
         else:
             table.to_csv(args.out, index=False)
-    if args.task in sequence.TASKS:
+    if get_task(args.task).family == SEQUENCE:
         columns = ["model", "value", "low", "high", "secondary", "diff_vs_baseline", "diff_low", "diff_high",
                    "p_holm", "tied_with_baseline", "latency_p50_ms", "latency_p95_ms", "throughput_per_s", "peak_memory_mb"]  # fmt: skip
         print(

@@ -1,4 +1,6 @@
-"""Everything the benchmark can score, behind one interface: class probabilities for a batch of texts.
+"""What the classification benchmark scores, behind one interface: class probabilities for a batch of texts.
+
+(Translation, role labelling and language models are scored by ``core.bench.sequence``.)
 
 Neural models from the catalog (optionally as precision/attention variants: ``key@int8``,
 ``key@bf16``, ``key@eager``) and baselines fitted on the same training split: majority class,

@@ -23,8 +23,7 @@ from core.stats import (
     mcnemar,
     paired_bootstrap_difference,
 )
-
-TASKS = ("sentiment", "topic")
+from core.tasks.base import CLASSIFICATION, get_task
 
 
 class PeakMemory:
@@ -88,16 +87,11 @@ class BenchResult:
 
 
 def _data(task: str):
-    if task == "sentiment":
-        from core.data import polarity
-
-        return polarity.split(), list(polarity.LABELS)
-    if task == "topic":
-        from core.data import newsgroups
-
-        split, labels = newsgroups.split()
-        return split, list(labels)
-    raise CoreError(f"Unknown task {task!r}; choose one of {list(TASKS)}.")
+    """The task's fixed held-out split and labels, from the task registry (classification tasks only)."""
+    found = get_task(task)
+    if found.family != CLASSIFICATION:
+        raise CoreError(f"{task!r} is not a classification task; python -m core.bench scores it separately.")
+    return found.held_out()
 
 
 def run(

@@ -1,6 +1,6 @@
-"""Benchmarks for translation, semantic role labeling and language modelling — the same table as for the
-classifiers (quality with a 95 % CI, a paired comparison with a baseline, latency after warm-up,
-throughput, peak memory, size), with each task's own metric:
+"""Benchmarks for translation, semantic role labeling and language modelling — the same measurements as
+for the classifiers (quality with a 95 % CI, a paired comparison with a baseline, latency after
+warm-up, throughput, peak memory, size), in a table of their own with each task's metric:
 
 * translation: chrF (and BLEU) on the held-out generated sentences; the paired comparison is on
   sentence-level chrF; variants ``@beam4`` (beam search) and ``@int8`` (dynamic quantisation);
@@ -22,13 +22,12 @@ import numpy as np
 from core import catalog
 from core.bench.run import BenchResult, PeakMemory, p95
 from core.errors import CoreError
+from core.tasks.base import SEQUENCE, get_task, names
 
-TASKS = ("translation", "srl", "generation")
 # the headline metric of each task, and whether more is better
 METRIC = {"translation": ("chrf", True), "srl": ("span_f1", True), "generation": ("word_perplexity", False)}
 # GPT-2's blocks are Conv1D layers, which dynamic quantisation leaves alone (only the output head would
 # change), so the language model has no @int8 variant: it would be the same model under another name.
-VARIANTS = {"translation": ("beam4", "int8"), "srl": ("int8",), "generation": ()}
 KNESER_NEY = "baseline:kneser-ney"
 
 
@@ -40,7 +39,7 @@ def choices(task: str) -> list[str]:
             continue
         found.append(spec.key)
         if spec.source != catalog.HUB:
-            found += [f"{spec.key}@{variant}" for variant in VARIANTS[task]]
+            found += [f"{spec.key}@{variant}" for variant in get_task(task).variants]
     if task == "generation" and catalog.availability(catalog.LM_LEE).ready:
         found.append(KNESER_NEY)
     return found
@@ -57,8 +56,8 @@ def _spec_and_variant(model_id: str, task: str):
     spec = catalog.get_spec(key)
     if spec.task != task:
         raise CoreError(f"{key!r} is a {spec.task} model, not a {task} model.")
-    if variant and variant not in VARIANTS[task]:
-        raise CoreError(f"Unknown variant @{variant} for {task}; choose from {list(VARIANTS[task])}.")
+    if variant and variant not in get_task(task).variants:
+        raise CoreError(f"Unknown variant @{variant} for {task}; choose from {list(get_task(task).variants)}.")
     if not catalog.availability(spec).ready:
         raise CoreError(f"{spec.title} is {catalog.availability(spec).reason}.")
     return spec, variant
@@ -202,8 +201,8 @@ def _timed(call: Callable[[str], object], texts: list[str], repeats: int) -> lis
 
 def run(task: str, model_ids: list[str], *, baseline: str | None = None, repeats: int = 100, seed: int = 0,
         progress: Callable[[float, str], None] = lambda fraction, message: None) -> BenchResult:  # fmt: skip
-    if task not in TASKS:
-        raise CoreError(f"Unknown task {task!r}; choose one of {list(TASKS)}.")
+    if task not in METRIC:
+        raise CoreError(f"Unknown task {task!r}; choose one of {names(SEQUENCE)}.")
     if not model_ids:
         raise CoreError("Choose at least one model to benchmark.")
     if baseline is not None and baseline not in model_ids:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from core import catalog, loading
 from core.catalog import ModelSpec
-from core.memo import Memo
+from core.memo import Memo, digest
 from core.tasks.inputs import check_text, inference_gate
 
 PROBABILITY = "probability"
@@ -53,7 +53,7 @@ class TransformerClassifier:
         id2label = self.model.config.id2label
         self.labels = [_normalise_label(id2label[i]) for i in range(len(id2label))]
         self._lock = threading.Lock()
-        self.memo = Memo(max_items=512, max_bytes=8 << 20)  # answers any session already got, by text
+        self.memo = Memo(max_entry_bytes=64 << 10)  # answers any session already got, by text
 
     # 1) preprocess: clean, check, tokenize with truncation at the model's real maximum
     def preprocess(self, texts: list[str]):
@@ -101,14 +101,14 @@ class TransformerClassifier:
     def predict(self, text: str) -> ClassificationResult:
         """A fresh forward pass (its latency is measured now); the answer is kept for ``predict_cached``."""
         result = self.predict_batch([text])[0]
-        self.memo.put(check_text(text), result)
+        self.memo.put(digest(check_text(text)), result)
         return result
 
     def predict_cached(self, text: str) -> ClassificationResult:
         """The answer any session already got for this text, else a forward pass: for views that redraw
         on every rerun (the what-if), where the latency is not shown."""
         cleaned = check_text(text)
-        return self.memo.get(cleaned, lambda: self.predict_batch([cleaned])[0])
+        return self.memo.get(digest(cleaned), lambda: self.predict_batch([cleaned])[0])
 
 
 def make_classifier(spec: ModelSpec) -> TransformerClassifier:

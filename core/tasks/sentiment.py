@@ -75,17 +75,6 @@ class VaderSentiment:
         return "positive" if self.predict(text).details["compound"] >= 0 else "negative"
 
 
-def make_predictor(spec: ModelSpec):
-    if spec.task != "sentiment":
-        raise catalog.UnknownModelError(
-            f"{spec.title} is not a sentiment model; choose one of "
-            f"{sorted(s.key for s in catalog.specs_for_task('sentiment'))}."
-        )
-    if spec.kind == "vader":
-        return VaderSentiment(spec)
-    return TransformerClassifier(spec)
-
-
 def heldout_accuracy_vader(seed: int = 0):
     """VADER's accuracy on the same held-out polarity sentences the trained models are scored on."""
     from core.data import polarity

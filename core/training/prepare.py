@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from core import catalog
 from core.data.types import Example, Split
 from core.errors import CoreError
+from core.tasks.base import dataset_split, tasks
 from core.training.recipes import Recipe
 
-DATASETS = ("polarity", "newsgroups", "keyword", "csv", "hub")
+UPLOADED = ("csv", "hub")  # datasets a run brings with it; the named ones come from the task registry
 BASES = ("minilm-l6", "scratch", "hub")
 
 
@@ -23,21 +24,11 @@ class Prepared:
 
 
 def load_split(recipe: Recipe) -> tuple[Split, list[str]]:
-    if recipe.dataset == "polarity":
-        from core.data import polarity
-
-        return polarity.split(), list(polarity.LABELS)
-    if recipe.dataset == "newsgroups":
-        from core.data import newsgroups
-
-        data, labels = newsgroups.split()
-        return data, list(labels)
-    if recipe.dataset == "keyword":
-        from core.data import keyword
-
-        data, labels = keyword.split()
-        return data, list(labels)
-    if recipe.dataset in ("csv", "hub"):
+    """A named dataset's fixed split (from the task registry), or an uploaded CSV or Hub dataset split here."""
+    registered = dataset_split(recipe.dataset)
+    if registered is not None:
+        return registered
+    if recipe.dataset in UPLOADED:
         from core.data import uploads
 
         if recipe.dataset == "csv":
@@ -49,8 +40,9 @@ def load_split(recipe: Recipe) -> tuple[Split, list[str]]:
             )
             name = f"Hub dataset {recipe.hub_dataset}"
         return uploads.stratified_split(examples, labels, seed=13, name=name), list(labels)
+    known = [name for task in tasks().values() for name in task.splits]
     raise CoreError(
-        f"Unknown dataset {recipe.dataset!r} in recipe {recipe.key!r}; choose one of {list(DATASETS)}."
+        f"Unknown dataset {recipe.dataset!r} in recipe {recipe.key!r}; choose one of {[*known, *UPLOADED]}."
     )
 
 
@@ -87,15 +79,12 @@ def base_model(recipe: Recipe, labels: list[str], *, per_token: bool = False):
     ``per_token`` gives a token-classification head (one label per token, as SRL needs) instead of
     one label per text.
     """
-    import transformers
-    from transformers import AutoConfig, BertConfig
+    from core.loading import LOAD_LOCK, from_transformers, load_tokenizer, local_dir
 
     head_name = "TokenClassification" if per_token else "SequenceClassification"
-    auto_head = getattr(transformers, f"AutoModelFor{head_name}")
-    bert_head = getattr(transformers, f"BertFor{head_name}")
-    from transformers.utils import logging as hf_logging
-
-    from core.loading import load_tokenizer, local_dir
+    auto_head = from_transformers(f"AutoModelFor{head_name}")
+    bert_head = from_transformers(f"BertFor{head_name}")
+    hf_logging = from_transformers("logging")  # transformers.utils.logging, re-exported at the top
 
     hf_logging.set_verbosity_error()  # "classifier weights newly initialised" is the point of fine-tuning
     id2label = dict(enumerate(labels))
@@ -108,15 +97,14 @@ def base_model(recipe: Recipe, labels: list[str], *, per_token: bool = False):
     if recipe.base == "minilm-l6":
         tokenizer = load_tokenizer(catalog.MINILM)
         source = str(local_dir(catalog.MINILM))
-        model = auto_head.from_pretrained(source, local_files_only=True, **head, **dropout, **safe)
+        with LOAD_LOCK:  # the Train page's preview builds this in the server, beside other sessions' loads
+            model = auto_head.from_pretrained(source, local_files_only=True, **head, **dropout, **safe)
     elif recipe.base == "scratch":
         tokenizer = load_tokenizer(catalog.MINILM)  # the bert-base-uncased WordPiece vocabulary
-        config = BertConfig(vocab_size=tokenizer.vocab_size, max_position_embeddings=max(128, recipe.max_length),
+        config = from_transformers("BertConfig")(vocab_size=tokenizer.vocab_size, max_position_embeddings=max(128, recipe.max_length),
                             **head, **dropout, **recipe.scratch)  # fmt: skip
         model = bert_head(config)
     elif recipe.base == "hub":
-        from transformers import AutoTokenizer
-
         from core.loading import model_source
 
         hub_id, _ = model_source(
@@ -124,10 +112,10 @@ def base_model(recipe: Recipe, labels: list[str], *, per_token: bool = False):
                               kind="transformers", location=catalog.validate_hub_id(recipe.hub_model), license="",
                               size_bytes=None, description="")
         )  # fmt: skip
-        tokenizer = AutoTokenizer.from_pretrained(hub_id, trust_remote_code=False)
-        config = AutoConfig.from_pretrained(hub_id, **head, trust_remote_code=False)
-        model = auto_head.from_pretrained(hub_id, config=config, ignore_mismatched_sizes=True,
-                                                                   **safe)  # fmt: skip
+        with LOAD_LOCK:
+            tokenizer = from_transformers("AutoTokenizer").from_pretrained(hub_id, trust_remote_code=False)
+            config = from_transformers("AutoConfig").from_pretrained(hub_id, **head, trust_remote_code=False)
+            model = auto_head.from_pretrained(hub_id, config=config, ignore_mismatched_sizes=True, **safe)
     else:
         raise CoreError(f"Unknown base {recipe.base!r}; choose one of {list(BASES)}.")
     return tokenizer, model

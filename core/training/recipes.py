@@ -13,8 +13,8 @@ class Recipe:
     key: str  # the cache key the model is saved under
     title: str
     task: str
-    dataset: str  # "polarity"
-    base: str  # "minilm-l6" (fine-tune the packaged encoder) or "scratch" (random weights)
+    dataset: str  # a registered dataset ("polarity", "newsgroups", …), "csv" or "hub"; sequence tasks name their corpus
+    base: str  # "minilm-l6" (fine-tune the packaged encoder), "scratch" (random weights) or "hub" (a Hub checkpoint)
     epochs: float
     learning_rate: float
     batch_size: int
@@ -24,7 +24,9 @@ class Recipe:
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     seed: int = 42
-    # For base="scratch": the size of the randomly initialised BERT.
+    # For base="scratch": the size of the randomly initialised model, in its own class's terms — BERT config
+    # fields for classifiers, {"d_model", "layers", "heads", "ffn"} for the BART translator, {"n_embd",
+    # "n_layer", "n_head", "vocab_size"} for the GPT.
     scratch: dict = field(default_factory=dict)
     description: str = ""
     # Dropout on hidden states and attention probabilities (BERT's default); None keeps the base's own.
@@ -294,3 +296,18 @@ def conll_srl_recipe(examples: int = 4000, key: str = "srl-conll") -> Recipe:
         description=f"Packaged MiniLM fine-tuned on {examples:,} CoNLL-2012 (OntoNotes 5) sentences from the Hub.",
         validation_fraction=0.0,
     ).validated()
+
+
+# What a new run (the Train page's, or `python -m core.train --name`) starts from: one source for both.
+NEW_RUN = {
+    "epochs": 3.0, "learning_rate": 2e-4, "batch_size": 16, "weight_decay": 0.01, "warmup_ratio": 0.1,
+    "dropout": 0.1, "seed": 42, "patience": 2, "augment": "none", "augment_p": 0.1, "validation_fraction": 0.15,
+    "group_by_length": True,
+}  # fmt: skip
+SCRATCH_LEARNING_RATE = 1e-3  # random weights need bigger steps than fine-tuning
+
+
+def new_run_defaults(base: str, max_length: int = 64) -> dict:
+    """The hyperparameters a new run starts from, for its base model and its task's token length."""
+    return {**NEW_RUN, "max_length": max_length,
+            "learning_rate": SCRATCH_LEARNING_RATE if base == "scratch" else NEW_RUN["learning_rate"]}  # fmt: skip

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from core.tasks.base import SEQUENCE, get_task
 from core.training import store
 from core.training.evaluation import evaluate_predictions, overfitting
 from core.training.recipes import Recipe
@@ -39,7 +40,7 @@ def train_without_publishing(recipe: Recipe) -> None:
 def _train(recipe: Recipe, folder: Path, report: Report, should_stop: Callable[[], bool]) -> dict:
     from core.training import sequence
 
-    if recipe.task in sequence.TASKS:
+    if get_task(recipe.task).family == SEQUENCE:
         return sequence.train_into(recipe, folder, report, should_stop)
     return _train_into(recipe, folder, report, should_stop)
 

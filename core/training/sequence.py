@@ -16,8 +16,6 @@ from core.errors import CoreError
 from core.training.recipes import Recipe
 from core.training.trainer import CARD_POINTS, Report, card_header, fit, provenance, quiet_transformers, thin
 
-TASKS = ("translation", "srl", "generation")
-
 
 def train_into(recipe: Recipe, folder: Path, report: Report, should_stop: Callable[[], bool]) -> dict:
     builders = {"translation": _translation, "srl": _srl, "generation": _language_model}

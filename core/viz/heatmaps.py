@@ -97,20 +97,29 @@ def head_grid(
     return figure
 
 
-def layer_head_grid(weights: np.ndarray, tokens: list[str], *, title: str) -> go.Figure:
+GRID_CELLS = 300_000  # at most this many cells in the layer × head grid (72 maps of 64 × 64 on MiniLM)
+
+
+def grid_tokens(n_layers: int, n_heads: int) -> int:
+    """How many tokens the layer × head grid shows at most, so it stays within ``GRID_CELLS``."""
+    return max(4, int((GRID_CELLS / (n_layers * n_heads)) ** 0.5))
+
+
+def layer_head_grid(weights: np.ndarray, tokens, *, title: str, offset: int = 0) -> go.Figure:
     """Every layer (rows) × head (columns) attention map, tiled into one heatmap.  ``weights`` (L, H, T, T).
 
     One trace instead of L·H subplots: for MiniLM's 72 maps, plotly's subplot layout took ~0.17 s of
     Python per page view, the largest share of the server's time under a class's load. A blank row and
-    column separate the tiles; hovering a cell names its layer, head, query and key.
+    column separate the tiles; hovering a cell names its layer, head, query and key (positions counted
+    from ``offset``, the first token shown). Callers keep T within ``grid_tokens``.
     """
     n_layers, n_heads, size = weights.shape[0], weights.shape[1], weights.shape[2]
     step = size + 1
-    tiled = np.full((n_layers * step - 1, n_heads * step - 1), np.nan)
+    tiled = np.full((n_layers * step - 1, n_heads * step - 1), np.nan, dtype=np.float32)
     for layer in range(n_layers):
         for head in range(n_heads):
             tiled[layer * step : layer * step + size, head * step : head * step + size] = weights[layer, head]
-    positions = [f"{i}:{token}" for i, token in enumerate(tokens)]
+    positions = [f"{offset + i}:{token}" for i, token in enumerate(tokens)]
     # category labels must be unique: the gaps get invisible, numbered ones
     x = [f"H{c // step} · key {positions[c % step]}" if c % step < size else "\u200b" * (c // step + 1)
          for c in range(tiled.shape[1])]  # fmt: skip
@@ -120,14 +129,14 @@ def layer_head_grid(weights: np.ndarray, tokens: list[str], *, title: str) -> go
         go.Heatmap(z=tiled, x=x, y=y, coloraxis="coloraxis", hoverongaps=False,
                    hovertemplate="%{y}<br>%{x}<br>weight %{z:.3f}<extra></extra>")
     )  # fmt: skip
-    centre = size // 2
+    centre = size // 2  # ticks by category index: the labels' text (escaped for display) plays no part
     figure.update_layout(
         title=title,
         coloraxis={"colorscale": "Blues", "cmin": 0, "cmax": 1},
-        xaxis={"tickvals": [x[h * step + centre] for h in range(n_heads)], "ticktext": [f"H{h}" for h in range(n_heads)],
-               "side": "top", "showgrid": False},
-        yaxis={"tickvals": [y[r * step + centre] for r in range(n_layers)], "ticktext": [f"L{r}" for r in range(n_layers)],
-               "autorange": "reversed", "showgrid": False},
+        xaxis={"tickmode": "array", "tickvals": [h * step + centre for h in range(n_heads)],
+               "ticktext": [f"H{h}" for h in range(n_heads)], "side": "top", "showgrid": False},
+        yaxis={"tickmode": "array", "tickvals": [r * step + centre for r in range(n_layers)],
+               "ticktext": [f"L{r}" for r in range(n_layers)], "autorange": "reversed", "showgrid": False},
         height=min(1400, 90 + n_layers * max(60, min(200, 1000 // n_heads))),
         margin={"l": 10, "r": 10, "t": 90, "b": 10},
         plot_bgcolor="white",

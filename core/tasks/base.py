@@ -1,0 +1,207 @@
+"""Every task LM Lab knows, in one registry: what it measures, which data trains it, which page runs it.
+
+A task is a ``Task``: its name (what model cards and recipes say in ``task``), a title for pickers and
+tables, its family, its headline metric, its benchmark variants, the datasets a new run can train it
+on and, for a classification task, its fixed held-out split. Everything that used to test a task's
+name as a bare string asks here instead: the command lines, the Train page's dataset list, the
+Evaluate page's task list, the held-out headline under a model picker.
+
+Adding a classification task is one module that calls ``register`` (see ``tests/test_task_registry.py``,
+which adds "length parity" and trains, benchmarks and picks it with no other edit). LM Lab's own tasks
+are registered at the bottom of this module; modules named in ``LMLAB_TASKS`` (comma-separated, e.g.
+``mylab.tasks``) are imported on first use, in the app and in the command lines alike.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from core.data.types import Split
+from core.errors import CoreError
+
+CLASSIFICATION = "classification"  # one label per text: accuracy and macro-F1, the classifier benchmark
+SEQUENCE = "sequence"  # an output sequence per input: translation, role labels, next tokens
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A task's headline number: the key under ``metrics`` in a model card, and how to write it."""
+
+    key: str
+    label: str
+    higher_is_better: bool = True
+    percent: bool = False  # stored as a fraction, written as a percentage
+    digits: int = 0
+
+    def text(self, estimate: Mapping) -> str:
+        """'chrF 96.6 (95 % CI 95.5–97.7)' from a card's {value, low, high}."""
+        scale, unit = (100, " %") if self.percent else (1, "")
+        value, low, high = (float(estimate[k]) * scale for k in ("value", "low", "high"))
+        d = self.digits
+        return f"{self.label} {value:.{d}f}{unit} (95 % CI {low:.{d}f}–{high:.{d}f}{unit})"
+
+    def short(self, estimate: Mapping) -> str:
+        """'chrF 96.6 [95.5, 97.7]', for tables."""
+        scale, unit = (100, " %") if self.percent else (1, "")
+        value, low, high = (float(estimate[k]) * scale for k in ("value", "low", "high"))
+        d = self.digits
+        return f"{self.label} {value:.{d}f}{unit} [{low:.{d}f}, {high:.{d}f}]"
+
+
+ACCURACY = Metric("accuracy", "accuracy", percent=True)
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    title: str
+    family: str
+    metric: Metric
+    page: str | None = None  # the page that runs its models, e.g. "pages/sentiment.py"
+    datasets: Mapping[str, str] = field(default_factory=dict)  # name → title of the datasets a new run trains on
+    # classification: dataset name → the fixed split and its labels (the same held-out examples for every model)
+    splits: Mapping[str, Callable[[], tuple[Split, list[str]]]] = field(default_factory=dict)
+    variants: tuple[str, ...] = ()  # benchmark variants of one model, e.g. "int8" for "model@int8"
+    languages: tuple[str, ...] = ("en",)
+    description: str = ""
+    max_length: int = 64  # tokens per example for a new run
+    # the held-out result of a model card in words (default: the headline metric with its CI)
+    describe: Callable[[Mapping], str] | None = None
+    def held_out(self, dataset: str | None = None) -> tuple[Split, list[str]]:
+        """The fixed split (default: the task's first dataset) and its labels."""
+        name = dataset or next(iter(self.datasets), "")
+        if name not in self.splits:
+            raise CoreError(f"The task {self.name!r} has no held-out data named {name!r}.")
+        split, labels = self.splits[name]()
+        return split, list(labels)
+
+    def headline(self, metrics: Mapping) -> str:
+        """A model card's held-out quality in words, '' when the card has no such measurement."""
+        try:
+            if self.describe is not None:
+                return self.describe(metrics)
+            return self.metric.text(metrics[self.metric.key]) + f" on {metrics[self.metric.key]['n']} held-out examples"
+        except (KeyError, TypeError, ValueError):
+            return ""
+
+
+_registered: dict[str, Task] = {}
+_lock = threading.Lock()
+_imported_from = ""  # the LMLAB_TASKS value whose modules have been imported
+
+
+def register(task: Task) -> Task:
+    """Add a task (or replace one of the same name); returns it, so a module can keep a handle."""
+    if task.family not in (CLASSIFICATION, SEQUENCE):
+        raise CoreError(f"A task's family is {CLASSIFICATION!r} or {SEQUENCE!r}, not {task.family!r}.")
+    if task.family == CLASSIFICATION and not all(name in task.splits for name in task.datasets):
+        raise CoreError(f"Every dataset of the classification task {task.name!r} needs its split.")
+    with _lock:
+        _registered[task.name] = task
+    return task
+
+
+def tasks() -> dict[str, Task]:
+    """Every registered task, LM Lab's own first, then those of the modules in ``LMLAB_TASKS``."""
+    global _imported_from
+    wanted = os.environ.get("LMLAB_TASKS", "")
+    if wanted != _imported_from:
+        for module in filter(None, (part.strip() for part in wanted.split(","))):
+            try:
+                importlib.import_module(module)
+            except ImportError as error:
+                raise CoreError(f"LMLAB_TASKS names {module!r}, which could not be imported: {error}") from None
+        _imported_from = wanted
+    with _lock:
+        return dict(_registered)
+
+
+def get_task(name: str) -> Task:
+    found = tasks()
+    if name not in found:
+        raise CoreError(f"Unknown task {name!r}; choose one of {sorted(found)}.")
+    return found[name]
+
+
+def names(family: str | None = None) -> list[str]:
+    return [name for name, task in tasks().items() if family is None or task.family == family]
+
+
+def task_for_dataset(dataset: str) -> Task | None:
+    """The task a named dataset trains (the first registered one that lists it)."""
+    return next((task for task in tasks().values() if dataset in task.datasets), None)
+
+
+def dataset_split(dataset: str) -> tuple[Split, list[str]] | None:
+    """The fixed split of a named dataset any classification task registered, or None."""
+    for task in tasks().values():
+        if dataset in task.splits:
+            return task.held_out(dataset)
+    return None
+
+
+# --- LM Lab's own tasks --------------------------------------------------------------------------------
+
+
+def _polarity() -> tuple[Split, list[str]]:
+    from core.data import polarity
+
+    return polarity.split(), list(polarity.LABELS)
+
+
+def _newsgroups() -> tuple[Split, list[str]]:
+    from core.data import newsgroups
+
+    split, labels = newsgroups.split()
+    return split, list(labels)
+
+
+def _keyword() -> tuple[Split, list[str]]:
+    from core.data import keyword
+
+    split, labels = keyword.split()
+    return split, list(labels)
+
+
+def _translation_words(found: Mapping) -> str:
+    chrf, bleu = found["chrf"], found["bleu"]
+    return (f"chrF {chrf['value']:.1f} (95 % CI {chrf['low']:.1f}–{chrf['high']:.1f}), "
+            f"BLEU {bleu['value']:.1f} on {chrf['n']} unseen generated sentences")  # fmt: skip
+
+
+def _srl_words(found: Mapping) -> str:
+    f1 = found["span_f1"]
+    return (f"argument span F1 {100 * f1['value']:.1f} % (95 % CI {100 * f1['low']:.1f}–{100 * f1['high']:.1f}, "
+            f"{f1['n']} frames) on unseen generated sentences")  # fmt: skip
+
+
+def _perplexity_words(found: Mapping) -> str:
+    ppl, kn = found["perplexity"], found["ngram_perplexity"]
+    return (f"perplexity {ppl['value']:.0f} (95 % CI {ppl['low']:.0f}–{ppl['high']:.0f}) on {ppl['n']} unseen "
+            f"articles; Kneser–Ney trigram {kn['value']:.0f}")  # fmt: skip
+
+
+CLASSIFIER_VARIANTS = ("int8", "bf16", "eager")
+
+register(Task("sentiment", "sentiment", CLASSIFICATION, ACCURACY, page="pages/sentiment.py",
+              datasets={"polarity": "Movie-review polarity — 200 sentences (offline)"},
+              splits={"polarity": _polarity, "keyword": _keyword},
+              variants=CLASSIFIER_VARIANTS, description="Is a film review positive or negative?"))  # fmt: skip
+register(Task("topic", "topic", CLASSIFICATION, ACCURACY, page="pages/topic.py",
+              datasets={"newsgroups": "Newsgroups: atheism vs space — 200 posts (offline)"},
+              splits={"newsgroups": _newsgroups}, variants=CLASSIFIER_VARIANTS,
+              description="Which newsgroup, atheism or space, is a post from?"))  # fmt: skip
+register(Task("translation", "translation (chrF)", SEQUENCE, Metric("chrf", "chrF", digits=1),
+              page="pages/translate.py", variants=("beam4", "int8"), languages=("en", "zh"), describe=_translation_words,
+              description="English to Chinese."))  # fmt: skip
+register(Task("srl", "semantic roles (span F1)", SEQUENCE, Metric("span_f1", "span F1", percent=True,
+              digits=1), page="pages/srl.py", variants=("int8",), max_length=128, describe=_srl_words,
+              description="Who did what to whom?"))  # fmt: skip
+register(Task("generation", "language model (perplexity)", SEQUENCE,
+              Metric("perplexity", "perplexity", higher_is_better=False), page="pages/generate.py",
+              describe=_perplexity_words,
+              description="The next token, and the one after it."))  # fmt: skip

@@ -1,0 +1,114 @@
+"""One task registry: a new classification task is one module, and everything else finds it there.
+
+The toy task "length parity" (is the number of words even or odd?) is written in a module of its own,
+outside the project, and named in LMLAB_TASKS. With no other edit it trains from the command line,
+benchmarks in the classifier table, and appears in the Train page's datasets, the Evaluate page's
+tasks and its model choices.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from core.tasks import base
+
+from conftest import ROOT, open_page
+
+TOY_MODULE = textwrap.dedent(
+    '''
+    """Length parity: is the number of words even or odd? A toy task in one module."""
+    import random
+
+    from core.data.types import Example, stratified
+    from core.tasks.base import ACCURACY, CLASSIFICATION, Task, register
+
+    WORDS = "red green blue cat dog bird runs sleeps sings under over near".split()
+
+
+    def split():
+        rng = random.Random(5)
+        examples = []
+        for _ in range(160):
+            words = [rng.choice(WORDS) for _ in range(rng.randint(3, 12))]
+            examples.append(Example(" ".join(words), "even" if len(words) % 2 == 0 else "odd"))
+        return stratified(examples, ("even", "odd"), test_size=40, seed=7, dataset="length parity"), ["even", "odd"]
+
+
+    register(Task("length-parity", "length parity", CLASSIFICATION, ACCURACY,
+                  datasets={"length-parity": "Generated word strings: even or odd length"},
+                  splits={"length-parity": split}))
+    '''
+)
+
+
+@pytest.fixture
+def toy_task(tmp_path, monkeypatch):
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "lmlab_length_parity.py").write_text(TOY_MODULE, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.setenv("LMLAB_TASKS", "lmlab_length_parity")
+    monkeypatch.setenv("LMLAB_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(folder), str(ROOT)]))
+    yield folder
+    base._registered.pop("length-parity", None)
+
+
+def _run(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env=dict(os.environ, LMLAB_OFFLINE="1"))  # fmt: skip
+
+
+def test_a_task_in_one_module_trains_benchmarks_and_is_offered_everywhere(toy_task):
+    assert "length-parity" in base.tasks() and base.task_for_dataset("length-parity").name == "length-parity"
+
+    trained = _run("core.train", "--name", "parity-run", "--dataset", "length-parity", "--base", "scratch",
+                   "--set", "epochs=2", "--set", "patience=0")  # fmt: skip
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    summary = json.loads(trained.stdout[trained.stdout.index("{") :])
+    assert summary["task"] == "length-parity" and 0 <= summary["accuracy"]["value"] <= 1
+    assert summary["accuracy"]["n"] == 40 and "accuracy" in summary["held_out"]
+
+    benched = _run("core.bench", "--task", "length-parity", "--models", "parity-run,baseline:majority",
+                   "--baseline", "baseline:majority", "--repeats", "5")  # fmt: skip
+    assert benched.returncode == 0, benched.stderr[-2000:]
+    assert "parity-run" in benched.stdout and "baseline:majority" in benched.stdout
+    assert "accuracy" in benched.stdout.splitlines()[0]  # the classifier table's columns
+
+    train_page = open_page("pages/train.py")
+    assert "Generated word strings: even or odd length" in train_page.radio(key="train-dataset").options
+    evaluate_page = open_page("pages/evaluate.py")
+    task_box = evaluate_page.selectbox(key="bench-task")
+    assert "length parity" in task_box.options  # shown by its title
+    task_box.set_value("length-parity").run()
+    assert not evaluate_page.exception
+    assert "parity-run" in evaluate_page.multiselect(key="bench-models-length-parity").options
+
+
+def test_a_task_module_that_cannot_be_imported_is_named_in_the_error(monkeypatch):
+    monkeypatch.setenv("LMLAB_TASKS", "no_such_task_module")
+    with pytest.raises(base.CoreError, match="no_such_task_module"):
+        base.tasks()
+    monkeypatch.setenv("LMLAB_TASKS", "")
+    assert "sentiment" in base.tasks()
+
+
+def test_every_task_the_app_knows_is_registered_with_what_its_pages_need():
+    found = base.tasks()
+    assert list(found)[:5] == ["sentiment", "topic", "translation", "srl", "generation"]
+    for task in found.values():
+        assert task.metric.key and task.family in (base.CLASSIFICATION, base.SEQUENCE)
+        if task.family == base.CLASSIFICATION:
+            split, labels = task.held_out()
+            assert split.test and set(labels) >= {example.label for example in split.test}
+    assert base.get_task("translation").headline({"chrf": {"value": 96.6, "low": 95.5, "high": 97.7, "n": 400},
+                                                  "bleu": {"value": 97.1}}).startswith("chrF 96.6 (95 % CI 95.5–97.7)")  # fmt: skip
+    assert base.get_task("sentiment").headline({}) == ""  # no measurement, no words
+    with pytest.raises(base.CoreError, match="Unknown task"):
+        base.get_task("astrology")
