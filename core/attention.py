@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core import catalog, loading
+from core import memo as memo_stores
 from core.catalog import ModelSpec
 from core.errors import CoreError, ModelUnavailableError
 from core.memo import Memo, digest
@@ -56,8 +57,8 @@ class AttentionModel:
         # one lock for the shared tokenizer and model; the Learn pages borrow this model and take it too
         self.lock = threading.Lock()
         # every session of the class shares the maps: the page draws them on each rerun, the model runs once.
-        # A map over 5 MB (about 120 tokens on MiniLM) is recomputed instead of kept.
-        self.memo = Memo(max_entry_bytes=5 << 20)
+        # A map over 5 MB (about 134 tokens on MiniLM) is recomputed instead of kept.
+        self.memo = Memo(max_entry_bytes=5 << 20, store=memo_stores.ATTENTION)
 
     def attend(self, text: str, text_pair: str | None = None) -> Attention:
         """Every layer's and head's attention for a text (or a pair); the same input is computed once."""

@@ -2,11 +2,11 @@
 
 A class opens the same pages with the same default texts; an attention map or a probability computed
 for one student is the answer for the next one too. Only pure results go here (same model, same input,
-same output), keyed by everything that decides them. All memos share one budget
-(``LMLAB_MEMO_MB``, 32 MB by default) and each entry has its own cap, so however many students paste
-however long texts, the memos hold at most that much; a result over its entry cap is computed and
-not kept. When several sessions ask for the same missing key at once, one computes and the others wait
-for its result.
+same output), keyed by everything that decides them. The memos hold at most ``LMLAB_MEMO_MB`` (32 MB by
+default) in two stores, three quarters for attention maps and a quarter for small results, so flooding
+one kind cannot flush the other; each entry has its own cap, and a result over it is computed and not
+kept. When several sessions ask for the same missing key at once, one computes and the others wait for
+its result (and take it even when it is too big to keep).
 """
 
 from __future__ import annotations
@@ -21,7 +21,13 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
 
-_DEFAULT_BUDGET = int(float(os.environ.get("LMLAB_MEMO_MB", "32")) * 2**20)
+
+def _budget_mb(default: float = 32.0) -> float:
+    try:
+        value = float(os.environ.get("LMLAB_MEMO_MB", default))
+    except ValueError:
+        return default
+    return value if 0 <= value < 1e6 else default  # nan and inf fail the test too
 
 
 def nbytes(value: Any, _depth: int = 0) -> int:
@@ -56,17 +62,28 @@ class _Store:
         self.items: OrderedDict[tuple[int, Hashable], tuple[Any, int]] = OrderedDict()
         self.bytes = 0
         self.lock = threading.Lock()
-        self.pending: dict[tuple[int, Hashable], threading.Event] = {}
+        self.pending: dict[tuple[int, Hashable], _Pending] = {}
 
 
-STORE = _Store(_DEFAULT_BUDGET)
+class _Pending:
+    """A result being computed: the others wait for ``done`` and take ``value`` (stored or not)."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.ok = False
+        self.value: Any = None
+
+
+# Two stores, so flooding one kind of result (say, many long texts on Inspect) cannot flush the other.
+ATTENTION = _Store(int(_budget_mb() * 0.75 * 2**20))  # attention maps: large, few
+PREDICTIONS = _Store(int(_budget_mb() * 0.25 * 2**20))  # class probabilities and other small results
 _ids = itertools.count()
 
 
 class Memo:
     """``get(key, compute)``: the stored result for ``key``, or ``compute()``'s (stored when it fits)."""
 
-    def __init__(self, max_entry_bytes: int, store: _Store = STORE):
+    def __init__(self, max_entry_bytes: int, store: _Store = PREDICTIONS):
         self.max_entry_bytes = max_entry_bytes
         self.store = store
         self.id = next(_ids)
@@ -75,29 +92,30 @@ class Memo:
     def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
         slot = (self.id, key)
         store = self.store
-        while True:
-            with store.lock:
-                if slot in store.items:
-                    store.items.move_to_end(slot)
-                    self.hits += 1
-                    return store.items[slot][0]
-                waiting = store.pending.get(slot)
-                if waiting is None:
-                    store.pending[slot] = threading.Event()
-                    self.misses += 1
-                    break
-            waiting.wait()  # another session is computing this very result: take it when it is there
-            with store.lock:
-                if slot in store.items:
-                    continue
-            return compute()  # it failed or did not fit: compute our own (errors reach this caller)
+        with store.lock:
+            if slot in store.items:
+                store.items.move_to_end(slot)
+                self.hits += 1
+                return store.items[slot][0]
+            waiting = store.pending.get(slot)
+            if waiting is None:
+                mine = store.pending[slot] = _Pending()
+                self.misses += 1
+        if waiting is not None:
+            waiting.done.wait()  # another session is computing this very result: take it when it is there
+            if waiting.ok:
+                self.hits += 1
+                return waiting.value
+            return compute()  # it failed there: compute here (an error reaches this caller too)
         try:
-            value = compute()
-            self.put(key, value)
-            return value
+            mine.value = compute()
+            mine.ok = True
+            self.put(key, mine.value)
+            return mine.value
         finally:
             with store.lock:
-                store.pending.pop(slot).set()
+                store.pending.pop(slot, None)
+            mine.done.set()
 
     def put(self, key: Hashable, value: Any) -> None:
         size = nbytes(value) + nbytes(key)

@@ -42,11 +42,12 @@ def _datasets() -> list[str]:
 
 
 def _custom_recipe(args, overrides: dict):
+    import dataclasses
     from pathlib import Path
 
     from core.data import uploads
-    from core.tasks.base import CLASSIFICATION, get_task, task_for_dataset
-    from core.training.recipes import TINY_BERT, Recipe, new_run_defaults
+    from core.tasks.base import CLASSIFICATION, get_task, task_for_dataset, tasks
+    from core.training.recipes import TINY_BERT, Recipe, conll_srl_recipe, new_run_defaults
 
     if not args.dataset:
         raise CoreError(f"--name needs --dataset ({', '.join(_datasets())}).")
@@ -59,6 +60,9 @@ def _custom_recipe(args, overrides: dict):
         except OSError as error:
             raise CoreError(f"Could not read {args.csv}: {error.strerror}.") from None
         data_file = uploads.store(raw).data_id
+    named = {name for task in tasks().values() for name in (*task.datasets, *task.splits)} | {"csv", "hub"}
+    if args.dataset not in named:
+        raise CoreError(f"Unknown dataset {args.dataset!r}; choose one of {sorted(named)}.")
     known = task_for_dataset(args.dataset)
     task = get_task(args.task) if args.task else known
     if task is None:
@@ -68,6 +72,11 @@ def _custom_recipe(args, overrides: dict):
                         "trains on CoNLL-2012 frames from the Hub: use --dataset hub --hub-dataset NAME.")  # fmt: skip
     if known is not None and known.name != task.name:
         raise CoreError(f"The dataset {args.dataset!r} trains the task {known.name!r}, not {task.name!r}.")
+    if task.family != CLASSIFICATION:  # SRL on CoNLL-2012 frames: the recipe the Train page's button uses
+        base_recipe = conll_srl_recipe(key=args.name)
+        recipe = dataclasses.replace(base_recipe, title=args.name, hub_dataset=args.hub_dataset or base_recipe.hub_dataset,
+                                     description=f"Trained from the command line on {args.hub_dataset or base_recipe.hub_dataset}.")  # fmt: skip
+        return recipe.with_overrides(overrides) if overrides else recipe.validated()
     recipe = Recipe(
         key=args.name,
         title=args.name,
@@ -136,6 +145,7 @@ def _train_all(*, force: bool) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    settings.decide_mode()  # before anything imports transformers (an LMLAB_TASKS module may, for the help text)
     parser = argparse.ArgumentParser(
         prog="python -m core.train", description="Train an LM Lab model into the cache."
     )
@@ -172,7 +182,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    settings.decide_mode()  # before transformers is imported: sets the HF offline variables if needed
     from core.catalog import read_metadata
     from core.training import jobs, ownership
     from core.training.recipes import RECIPES

@@ -52,10 +52,8 @@ except CoreError as error:
 st.caption(
     f"Task {result.task} · {result.dataset} · {len(result.texts)} held-out examples · run {result.created_at}"
 )
-if evaluate.is_sequence(result.task):
-    evaluate.sequence_table(result)
-    st.stop()
 evaluate.table(result)
-evaluate.plots(result)
+if result.labels:  # a classification: the per-class views, calibration
+    evaluate.plots(result)
 st.subheader("Where the models disagree")
 evaluate.disagreements(result)

@@ -53,6 +53,28 @@ def test_one_session_computes_and_the_others_wait_for_its_result():
     assert calls == [1] and results == ["answer"] * 8
 
 
+def test_waiters_take_a_result_too_big_to_keep_without_computing_it_again():
+    memo = Memo(max_entry_bytes=100, store=memo_module._Store(10_000_000))
+    calls, results = [], []
+
+    def slow():
+        calls.append(1)
+        time.sleep(0.3)
+        return np.zeros(1_000)  # 8 kB: over this memo's entry cap
+
+    threads = [threading.Thread(target=lambda: results.append(memo.get("k", slow))) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert calls == [1] and len(results) == 6 and len(memo) == 0
+
+
+def test_attention_maps_and_small_results_have_separate_budgets():
+    assert memo_module.ATTENTION is not memo_module.PREDICTIONS
+    assert memo_module.ATTENTION.max_bytes + memo_module.PREDICTIONS.max_bytes <= 32 * 2**20
+
+
 def test_a_failed_computation_is_not_kept_and_reaches_its_caller():
     memo = Memo(max_entry_bytes=1_000_000, store=memo_module._Store(10_000_000))
     with pytest.raises(RuntimeError):
@@ -119,4 +141,6 @@ def test_the_layer_by_head_grid_is_one_trace_with_every_cell_named():
     assert list(figure.layout.xaxis.tickvals) == [h * 10 + 4 for h in range(12)]
     assert list(figure.layout.xaxis.ticktext) == [f"H{h}" for h in range(12)]
     assert list(figure.layout.yaxis.ticktext) == [f"L{layer}" for layer in range(6)]
-    assert heatmaps.grid_tokens(6, 12) ** 2 * 72 <= heatmaps.GRID_CELLS  # MiniLM's grid stays bounded
+    most = heatmaps.grid_tokens(6, 12)  # MiniLM's grid stays bounded, gaps included
+    big = heatmaps.layer_head_grid(np.zeros((6, 12, most, most)), [str(i) for i in range(most)], title="t")
+    assert np.asarray(big.data[0].z).size <= heatmaps.GRID_CELLS and most >= 60

@@ -91,12 +91,17 @@ def test_a_task_in_one_module_trains_benchmarks_and_is_offered_everywhere(toy_ta
     assert "parity-run" in evaluate_page.multiselect(key="bench-models-length-parity").options
 
 
-def test_a_task_module_that_cannot_be_imported_is_named_in_the_error(monkeypatch):
-    monkeypatch.setenv("LMLAB_TASKS", "no_such_task_module")
-    with pytest.raises(base.CoreError, match="no_such_task_module"):
-        base.tasks()
+def test_a_task_module_that_fails_is_named_and_the_rest_carries_on(tmp_path, monkeypatch):
+    (tmp_path / "lmlab_broken_task.py").write_text("raise RuntimeError('typo in the plug-in')\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("LMLAB_TASKS", "no_such_task_module, lmlab_broken_task")
+    assert "sentiment" in base.tasks()  # LM Lab's own tasks still work: one bad plug-in takes no page down
+    errors = base.load_errors()
+    assert len(errors) == 2 and "no_such_task_module" in errors[0] and "typo in the plug-in" in errors[1]
+    home = open_page("pages/home.py")
+    assert any("typo in the plug-in" in e.value for e in home.error)
     monkeypatch.setenv("LMLAB_TASKS", "")
-    assert "sentiment" in base.tasks()
+    assert base.load_errors() == []
 
 
 def test_every_task_the_app_knows_is_registered_with_what_its_pages_need():
@@ -112,3 +117,27 @@ def test_every_task_the_app_knows_is_registered_with_what_its_pages_need():
     assert base.get_task("sentiment").headline({}) == ""  # no measurement, no words
     with pytest.raises(base.CoreError, match="Unknown task"):
         base.get_task("astrology")
+
+
+def test_one_table_for_every_task_disagreements_for_outputs_and_old_runs_still_load(fresh_cache):
+    from core.bench.run import BenchResult, load, save
+
+    translated = BenchResult("translation", "generated", [], ["a", "b"], ["甲", "乙"], [],
+                             predictions={"x": ["甲", "丙"], "y": ["甲", "乙"]})  # fmt: skip
+    assert translated.disagreements() == [{"index": 1, "text": "b", "truth": "乙", "x": "丙", "y": "乙"}]
+    per_frame = BenchResult("srl", "generated", [], ["one sentence"], ["B-ARG0 O", "O B-ARG1"], [],
+                            predictions={"x": ["B-ARG0 O", "O O"], "y": ["O O", "O B-ARG1"]})  # fmt: skip
+    assert per_frame.disagreements() == []  # outputs per frame, not per text: nothing to line up
+
+    old_row = {"model": "vader", "accuracy": 0.5, "accuracy_low": 0.4, "accuracy_high": 0.6, "n": 50}
+    run_id = save(BenchResult("sentiment", "polarity", ["negative", "positive"], ["t"], [0], [old_row]))
+    row = load(run_id).rows[0]
+    assert (row["metric"], row["value"], row["low"], row["high"]) == ("accuracy", 0.5, 0.4, 0.6)
+
+
+def test_the_command_line_names_the_datasets_it_knows(fresh_cache, capsys):
+    from core import train
+
+    assert train.main(["--name", "typo-run", "--dataset", "polarty"]) == 2
+    error = capsys.readouterr().err
+    assert "Unknown dataset 'polarty'" in error and "polarity" in error and "newsgroups" in error

@@ -16,7 +16,7 @@ from core.bench import run as bench
 from core.bench import sequence as sequence_bench
 from core.errors import CoreError
 from core.stats import confusion, expected_calibration_error, per_class
-from core.tasks.base import SEQUENCE, get_task, tasks
+from core.tasks.base import SEQUENCE, Metric, get_task, tasks
 from core.viz import charts, heatmaps
 from ui import render, safe
 
@@ -86,35 +86,97 @@ def _interval(row: dict, name: str) -> str:
     return f"{100 * row[name]:.1f} [{100 * row[f'{name}_low']:.1f}, {100 * row[f'{name}_high']:.1f}]"
 
 
+def scored_by(result: bench.BenchResult) -> Metric:
+    """The metric a saved run's rows rank by (also for runs of tasks no longer registered)."""
+    task = tasks().get(result.task)
+    key = result.rows[0].get("metric", "accuracy") if result.rows else "accuracy"
+    if task is not None and task.scored_by.key == key:
+        return task.scored_by
+    return Metric(key, key, percent=key == "accuracy", digits=1)
+
+
+def _unit(metric: Metric) -> str:
+    return metric.label + (" %" if metric.percent else "")
+
+
+CAPTIONS = {
+    "chrf": "chrF on the held-out generated sentences (sacrebleu); Δ is on sentence-level chrF, paired. "
+            "Throughput: sentences per second in batches of 64.",
+    "span_f1": "Argument-span F1 on held-out generated frames (seqeval, predicates excluded); Δ is paired on frames. "
+               "Throughput: frames per second.",
+    "word_perplexity": "Perplexity per word (whitespace-separated) on 30 held-out Lee articles: comparable across "
+                       "tokenizers, unlike perplexity per token (shown as the secondary column). Lower is better; "
+                       "Δ is paired on articles. Latency: one next-token distribution; throughput: tokens scored "
+                       "per second.",
+}  # fmt: skip
+
+
 def table(result: bench.BenchResult) -> pd.DataFrame:
-    frame = pd.DataFrame([{
-        "model": r["model"], "source": r["source"], "parameters (M)": (r["parameters"] or 0) / 1e6,
-        "size (MB)": r["size_mb"], "device / precision": r["device / precision"],
-        "accuracy % [95 % CI]": _interval(r, "accuracy"), "macro-F1 % [95 % CI]": _interval(r, "macro_f1"), "n": r["n"],
-        f"Δ vs {r['baseline']} (points) [CI]": f"{100 * r['diff_vs_baseline']:+.1f} [{100 * r['diff_low']:+.1f}, {100 * r['diff_high']:+.1f}]",
-        "McNemar p": r["mcnemar_p"], "p (Holm)": r.get("p_holm"), "tied": "tied" if r["tied_with_baseline"] else "",
-        "latency p50 (ms)": r["latency_p50_ms"], "latency p95 (ms)": r["latency_p95_ms"], "repeats": r["latency_repeats"],
-        "throughput (ex/s)": r["throughput_per_s"], "peak memory added (MB)": r["peak_memory_mb"], "load (s)": r["load_s"],
-        "training (s)": r["train_s"], "ECE": r["ece"], "scores": r.get("scores", "probability"), "seed": r["seed"],
-    } for r in result.rows])  # fmt: skip
+    """One table for every task: the headline metric with its CI, the paired comparison, speed and memory,
+    then what only some tasks have (macro-F1 and calibration for classifiers, decoding and a second metric for
+    sequence models)."""
+    metric = scored_by(result)
+    scale = 100 if metric.percent else 1
+    d = metric.digits
+
+    def interval(r: dict) -> str:
+        return f"{scale * r['value']:.{d}f} [{scale * r['low']:.{d}f}, {scale * r['high']:.{d}f}]"
+
+    def row(r: dict) -> dict:
+        out = {"model": r["model"], "source": r["source"],
+               "parameters (M)": r["parameters"] / 1e6 if r.get("parameters") else None, "size (MB)": r["size_mb"],
+               "device / precision": r["device / precision"]}  # fmt: skip
+        if "decoding" in r:
+            out["decoding"] = r["decoding"]
+        out[f"{_unit(metric)} [95 % CI]"] = interval(r)
+        if "macro_f1" in r:
+            out["macro-F1 % [95 % CI]"] = _interval(r, "macro_f1")
+        out["n"] = r["n"]
+        if "secondary_metric" in r:
+            out[r["secondary_metric"]] = scale * r["secondary"] if r["secondary_metric"] == "precision" else r["secondary"]
+        delta = " (points)" if metric.percent else ""
+        out[f"Δ vs {r['baseline']}{delta} [CI]"] = (f"{scale * r['diff_vs_baseline']:+.{d + 1}f} "
+                                                     f"[{scale * r['diff_low']:+.{d + 1}f}, {scale * r['diff_high']:+.{d + 1}f}]")  # fmt: skip
+        if "mcnemar_p" in r:
+            out["McNemar p"] = r["mcnemar_p"]
+        out.update({"p (Holm)": r.get("p_holm"), "tied": "tied" if r["tied_with_baseline"] else "",
+                    "latency p50 (ms)": r["latency_p50_ms"], "latency p95 (ms)": r["latency_p95_ms"],
+                    "repeats": r["latency_repeats"], "throughput (ex/s)": r["throughput_per_s"],
+                    "peak memory added (MB)": r["peak_memory_mb"]})  # fmt: skip
+        if "load_s" in r:
+            out["load (s)"] = r["load_s"]
+        out["training (s)"] = r["train_s"]
+        if "ece" in r:
+            out.update({"ECE": r["ece"], "scores": r.get("scores", "probability")})
+        out["seed"] = r["seed"]
+        return out
+
+    frame = pd.DataFrame([row(r) for r in result.rows])
+    number = st.column_config.NumberColumn
     st.dataframe(frame, hide_index=True, key="bench-table",
-                 column_config={"McNemar p": st.column_config.NumberColumn(format="%.3f"),
-                                "p (Holm)": st.column_config.NumberColumn(format="%.3f"),
-                                "latency p50 (ms)": st.column_config.NumberColumn(format="%.2f"),
-                                "latency p95 (ms)": st.column_config.NumberColumn(format="%.2f"),
-                                "throughput (ex/s)": st.column_config.NumberColumn(format="%.0f"),
-                                "parameters (M)": st.column_config.NumberColumn(format="%.2f"),
-                                "load (s)": st.column_config.NumberColumn(format="%.2f"),
-                                "ECE": st.column_config.NumberColumn(format="%.3f")})  # fmt: skip
+                 column_config={"McNemar p": number(format="%.3f"), "p (Holm)": number(format="%.3f"),
+                                "latency p50 (ms)": number(format="%.2f"), "latency p95 (ms)": number(format="%.2f"),
+                                "throughput (ex/s)": number(format="%.0f"), "parameters (M)": number(format="%.2f"),
+                                "load (s)": number(format="%.2f"), "ECE": number(format="%.3f")})  # fmt: skip
     left, right = st.columns(2)
     left.download_button("Download CSV", pd.DataFrame(result.rows).to_csv(index=False), "benchmark.csv", "text/csv",
                          key="bench-csv")  # fmt: skip
     right.download_button("Download JSON", json.dumps(result.rows, indent=2), "benchmark.json", "application/json",
                           key="bench-json")  # fmt: skip
-    st.caption(f"'tied' = McNemar's exact test does not find a difference from the baseline at 5 % after Holm's "
-               f"correction for the {result.rows[0].get('comparisons', len(result.rows) - 1)} models compared with it "
+    comparisons = result.rows[0].get("comparisons", len(result.rows) - 1)
+    if "mcnemar_p" in result.rows[0]:
+        test = "McNemar's exact test does not find a difference from the baseline"
+    else:
+        test = CAPTIONS.get(metric.key, "") + " 'tied': the paired bootstrap finds no difference from the baseline"
+    st.caption(f"'tied' = {test} at 5 % after Holm's correction for the {comparisons} models compared with it "
                "(p (Holm)): these data cannot tell them apart. The Δ interval is the size of the difference, a 95 % "
                f"paired bootstrap CI without correction. Versions: {result.rows[0]['versions']}.")  # fmt: skip
+    rows = [dict(r, value=scale * r["value"], value_low=scale * r["low"], value_high=scale * r["high"])
+            for r in result.rows]  # fmt: skip
+    if not result.labels:  # classifiers draw this plot with their per-class views below
+        render.figure(charts.quality_latency(rows, metric="value", label=_unit(metric),
+                                             higher_is_better=metric.higher_is_better, percent=False),
+                      key="bench-seq-pareto")  # fmt: skip
     return frame
 
 
@@ -152,76 +214,25 @@ def plots(result: bench.BenchResult) -> None:
 def disagreements(result: bench.BenchResult) -> None:
     rows = result.disagreements()
     if not rows:
-        st.caption("Every model gave the same answer on every example.")
+        if any(len(p) != len(result.texts) for p in result.predictions.values()):
+            st.caption("These outputs are not one per held-out example (role labels come per frame, a language "
+                       "model is scored, not asked), so there is no example-by-example comparison.")  # fmt: skip
+        else:
+            st.caption("Every model gave the same answer on every example.")
         return
-    page = get_task(result.task).page  # "pages/sentiment.py" is served at /sentiment
+    st.caption(f"{len(rows)} examples (at most 50) where the models' answers differ.")
+    task = tasks().get(result.task)
+    page = task.page if task else None  # "pages/sentiment.py" is served at /sentiment
     first = next(iter(result.predictions)).partition("@")[0]
     for row in rows:
         text = urllib.parse.quote(row["text"][:1000])
         if page:
             row["open"] = f"/{page.removeprefix('pages/').removesuffix('.py')}?text={text}"
-        row["inspect"] = f"/inspect_attention?text={text}" + (
-            f"&model={first}" if not first.startswith(("baseline", "vader")) else ""
-        )
-    st.dataframe(pd.DataFrame(rows), hide_index=True, key="bench-disagree",
-                 column_config={"open": st.column_config.LinkColumn("open", display_text="scenario page"),
-                                "inspect": st.column_config.LinkColumn("inspect", display_text="attention")})  # fmt: skip
-
-
-def sequence_table(result: bench.BenchResult) -> None:
-    """The table and the quality-vs-latency plot of a translation, SRL or language-model benchmark."""
-    metric, higher = sequence_bench.METRIC[result.task]
-    scale = 100 if metric == "span_f1" else 1
-    unit = {"chrf": "chrF", "span_f1": "span F1 %", "word_perplexity": "perplexity per word"}[metric]
-    digits = 0 if metric == "word_perplexity" else 1
-
-    def interval(r: dict, lo: str, hi: str, value: str) -> str:
-        return f"{scale * r[value]:.{digits}f} [{scale * r[lo]:.{digits}f}, {scale * r[hi]:.{digits}f}]"
-
-    frame = pd.DataFrame([{
-        "model": r["model"], "source": r["source"], "parameters (M)": r["parameters"] / 1e6 if r["parameters"] else None,
-        "size (MB)": r["size_mb"], "device / precision": r["device / precision"], "decoding": r["decoding"],
-        f"{unit} [95 % CI]": interval(r, "low", "high", "value"), "n": r["n"],
-        r["secondary_metric"]: scale * r["secondary"] if r["secondary_metric"] == "precision" else r["secondary"],
-        f"Δ vs {r['baseline']} [CI]": f"{scale * r['diff_vs_baseline']:+.{digits + 1}f} "
-                                     f"[{scale * r['diff_low']:+.{digits + 1}f}, {scale * r['diff_high']:+.{digits + 1}f}]",
-        "p (Holm)": r.get("p_holm"), "tied": "tied" if r["tied_with_baseline"] else "",
-        "latency p50 (ms)": r["latency_p50_ms"], "latency p95 (ms)": r["latency_p95_ms"], "repeats": r["latency_repeats"],
-        "throughput (/s)": r["throughput_per_s"], "peak memory added (MB)": r["peak_memory_mb"],
-        "training (s)": r["train_s"], "seed": r["seed"],
-    } for r in result.rows])  # fmt: skip
-    st.dataframe(frame, hide_index=True, key="bench-seq-table",
-                 column_config={"latency p50 (ms)": st.column_config.NumberColumn(format="%.2f"),
-                                "latency p95 (ms)": st.column_config.NumberColumn(format="%.2f"),
-                                "throughput (/s)": st.column_config.NumberColumn(format="%.0f"),
-                                "parameters (M)": st.column_config.NumberColumn(format="%.2f")})  # fmt: skip
-    st.download_button("Download CSV", pd.DataFrame(result.rows).to_csv(index=False), "benchmark.csv", "text/csv",
-                       key="bench-seq-csv")  # fmt: skip
-    st.caption({
-        "chrf": "chrF on the held-out generated sentences (sacrebleu); Δ is on sentence-level chrF, paired. "
-                "Throughput: sentences per second in batches of 64.",
-        "span_f1": "Argument-span F1 on held-out generated frames (seqeval, predicates excluded); Δ is paired on frames. "
-                   "Throughput: frames per second.",
-        "word_perplexity": "Perplexity per word (whitespace-separated) on 30 held-out Lee articles: comparable across "
-                           "tokenizers, unlike perplexity per token (shown as the secondary column). Lower is better; "
-                           "Δ is paired on articles. Latency: one next-token distribution; throughput: tokens scored "
-                           "per second.",
-    }[metric] + " 'tied': the paired bootstrap finds no difference from the baseline at 5 % after Holm's correction "
-                "for the models compared with it (p (Holm)); the Δ interval is an uncorrected 95 % CI.")  # fmt: skip
-    rows = [
-        dict(r, value=scale * r["value"], value_low=scale * r["low"], value_high=scale * r["high"])
-        for r in result.rows
-    ]
-    render.figure(charts.quality_latency(rows, metric="value", label=unit, higher_is_better=higher, percent=False),
-                  key="bench-seq-pareto")  # fmt: skip
-    if result.task == "translation" and len(result.predictions) > 1:
-        names = list(result.predictions)
-        differing = [{"source": text, "reference": result.references[i],
-                      **{name: result.predictions[name][i] for name in names}}
-                     for i, text in enumerate(result.texts)
-                     if len({result.predictions[name][i] for name in names}) > 1]  # fmt: skip
-        st.markdown(
-            f"**Sentences the models translate differently** ({len(differing)} of {len(result.texts)})"
-        )
-        if differing:
-            st.dataframe(pd.DataFrame(differing[:50]), hide_index=True, key="bench-seq-disagree")
+        if result.labels:
+            row["inspect"] = f"/inspect_attention?text={text}" + (
+                f"&model={first}" if not first.startswith(("baseline", "vader")) else ""
+            )
+    config = {"open": st.column_config.LinkColumn("open", display_text="scenario page")}
+    if result.labels:
+        config["inspect"] = st.column_config.LinkColumn("inspect", display_text="attention")
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="bench-disagree", column_config=config)

@@ -6,9 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from core import catalog, settings
-from core.tasks.base import tasks
+from core.tasks.base import load_errors, tasks
 from core.training import jobs
-from ui import models, runtime
+from ui import models, runtime, safe
 
 
 def environment() -> None:
@@ -130,6 +130,8 @@ SECTIONS = [
 
 
 def sections() -> None:
+    for problem in load_errors():  # an operator's LMLAB_TASKS plug-in that failed: the rest of the app works
+        safe.error(problem)
     st.subheader("What you can do")
     for title, text in SECTIONS:
         st.markdown(f"**{title}** — {text}")

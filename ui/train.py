@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pandas as pd
 import streamlit as st
 
@@ -290,10 +292,10 @@ def deployment(meta: dict) -> None:
 
     spec = catalog.get_spec(meta["key"])
     task = tasks().get(str(meta.get("task")))
-    page = task.page if task else None
-    if page:
-        st.page_link(page, label=f"Use {meta['key']} on the {meta['task'].title()} page", icon=":material/open_in_new:",
-                     query_params={"model": meta["key"]})  # fmt: skip
+    if task and task.page:
+        with contextlib.suppress(st.errors.StreamlitAPIException):  # a plug-in task's page this app lacks
+            st.page_link(task.page, label=f"Use {meta['key']} on its page ({task.title})", icon=":material/open_in_new:",
+                         query_params={"model": meta["key"]})  # fmt: skip
     key = meta["key"]
     # zipped only when the button is pressed, not on every rerun of every session that shows it
     st.download_button("Download the model (zip)", lambda: zip_bytes(key), file_name=f"{key}.zip",

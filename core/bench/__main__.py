@@ -1,4 +1,4 @@
-"""Benchmark models side by side from the command line; the same tables as the Evaluate page.
+"""Benchmark models side by side from the command line; the same table as the Evaluate page, for every task.
 
     python -m core.bench --task sentiment --models sentiment-minilm,sentiment-minilm@int8,vader,baseline:tfidf-lr \\
         --baseline vader --out results.csv
@@ -22,6 +22,7 @@ from core.tasks.base import SEQUENCE, get_task, names
 
 
 def main(argv: list[str] | None = None) -> int:
+    settings.decide_mode()  # before anything imports transformers (an LMLAB_TASKS module may, for the help text)
     parser = argparse.ArgumentParser(prog="python -m core.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--task", default="sentiment", help="a registered task: " + ", ".join(names()))
     parser.add_argument("--models", required=True, help="comma-separated model ids")
@@ -32,7 +33,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="results.csv or results.json")
     parser.add_argument("--progress-file", help=argparse.SUPPRESS)  # written by background runs from the app
     args = parser.parse_args(argv)
-    settings.decide_mode()
     import pandas as pd
     from tqdm import tqdm
 
@@ -73,15 +73,15 @@ def main(argv: list[str] | None = None) -> int:
                 json.dump(result.rows, handle, indent=2)
         else:
             table.to_csv(args.out, index=False)
-    if get_task(args.task).family == SEQUENCE:
-        columns = ["model", "value", "low", "high", "secondary", "diff_vs_baseline", "diff_low", "diff_high",
-                   "p_holm", "tied_with_baseline", "latency_p50_ms", "latency_p95_ms", "throughput_per_s", "peak_memory_mb"]  # fmt: skip
-        print(
-            f"{result.rows[0]['metric']} as value [low, high]; secondary: {result.rows[0]['secondary_metric']}"
-        )
-    else:
-        columns = ["model", "accuracy", "accuracy_low", "accuracy_high", "macro_f1", "diff_vs_baseline", "mcnemar_p",
-                   "p_holm", "tied_with_baseline", "latency_p50_ms", "latency_p95_ms", "throughput_per_s", "peak_memory_mb"]  # fmt: skip
+    # one table for every task: its metric as value [low, high], then what only some tasks have
+    first = result.rows[0]
+    extras = [name for name in ("macro_f1", "secondary") if name in first]
+    columns = ["model", "value", "low", "high", *extras, "diff_vs_baseline", "diff_low", "diff_high", "p_value",
+               "p_holm", "tied_with_baseline", "latency_p50_ms", "latency_p95_ms", "throughput_per_s",
+               "peak_memory_mb"]  # fmt: skip
+    test = "McNemar" if "mcnemar_p" in first else "paired bootstrap"
+    print(f"{first['metric']} as value [low, high]" + (f"; secondary: {first['secondary_metric']}" if
+          "secondary" in extras else "") + f"; p_value: {test}, p_holm: Holm-corrected")  # fmt: skip
     print(table[columns].round(3).to_string(index=False))
     print(f"saved as benchmark run {run_id}" + (f", table written to {args.out}" if args.out else ""))
     return 0

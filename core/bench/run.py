@@ -61,11 +61,11 @@ class PeakMemory:
 class BenchResult:
     task: str
     dataset: str
-    labels: list[str]
+    labels: list[str]  # a classification's classes; empty for sequence tasks
     texts: list[str]
-    references: list[int]
+    references: list[int] | list[str]  # label ids (classification) or reference outputs
     rows: list[dict]
-    predictions: dict[str, list[int]] = field(default_factory=dict)
+    predictions: dict[str, list[int] | list[str]] = field(default_factory=dict)
     confidences: dict[str, list[float]] = field(default_factory=dict)
     created_at: str = ""
 
@@ -74,15 +74,24 @@ class BenchResult:
                                               "predictions", "confidences", "created_at")}  # fmt: skip
 
     def disagreements(self, limit: int = 50) -> list[dict]:
-        """Examples where the models do not all give the same answer."""
+        """Examples where the models do not all give the same answer (a label with its confidence, or an output).
+
+        Empty when the outputs are not one per example (role labels come per frame, a language model has none).
+        """
         names = list(self.predictions)
+        if not names or any(len(self.predictions[name]) != len(self.texts) for name in names):
+            return []
         found = []
         for i, text in enumerate(self.texts):
             answers = {name: self.predictions[name][i] for name in names}
-            if len(set(answers.values())) > 1:
-                found.append({"index": i, "text": text, "truth": self.labels[self.references[i]],
-                              **{name: f"{self.labels[a]} ({100 * self.confidences[name][i]:.0f} %)"
-                                 for name, a in answers.items()}})  # fmt: skip
+            if len({str(answer) for answer in answers.values()}) < 2:
+                continue
+            if self.labels:  # a classification: label ids, with the model's confidence
+                shown = {name: f"{self.labels[a]} ({100 * self.confidences[name][i]:.0f} %)" for name, a in answers.items()}
+                truth = self.labels[self.references[i]]
+            else:
+                shown, truth = answers, self.references[i] if i < len(self.references) else ""
+            found.append({"index": i, "text": text, "truth": truth, **shown})
         return found[:limit]
 
 
@@ -158,6 +167,7 @@ def run(
             "model": model_id, "source": adapter.source, "parameters": adapter.parameters,
             "size_mb": round(adapter.size_bytes / 1e6, 1) if adapter.size_bytes else None,
             "device / precision": f"cpu / {adapter.precision}",
+            "metric": "accuracy", "value": accuracy.value, "low": accuracy.low, "high": accuracy.high,
             "accuracy": accuracy.value, "accuracy_low": accuracy.low, "accuracy_high": accuracy.high,
             "macro_f1": f1.value, "macro_f1_low": f1.low, "macro_f1_high": f1.high, "n": accuracy.n,
             "ece": calibration["ece"] if adapter.is_probability else None,
@@ -201,7 +211,8 @@ def _compare_to_baseline(result: BenchResult, baseline: str, seed: int) -> None:
         difference = paired_bootstrap_difference(mine, base, seed=seed)
         tests[row["model"]] = mcnemar(mine, base)["p_value"]
         row.update({"baseline": baseline, "diff_vs_baseline": difference.value, "diff_low": difference.low,
-                    "diff_high": difference.high, "mcnemar_p": tests[row["model"]]})  # fmt: skip
+                    "diff_high": difference.high, "mcnemar_p": tests[row["model"]],
+                    "p_value": tests[row["model"]]})  # fmt: skip
     adjusted = dict(zip([row["model"] for row in others], holm([tests[row["model"]] for row in others]), strict=True))
     for row in result.rows:
         row["p_holm"] = adjusted.get(row["model"], 1.0)
@@ -240,6 +251,12 @@ def load(run_id: str) -> BenchResult:
     except (OSError, ValueError):
         raise CoreError(f"Benchmark run {run_id!r} is missing or damaged.") from None
     try:
-        return BenchResult(**data)
+        result = BenchResult(**data)
     except TypeError:  # a list, or fields that are not BenchResult's
         raise CoreError(f"Benchmark run {run_id!r} is damaged.") from None
+    if not isinstance(result.rows, list) or not all(isinstance(row, dict) for row in result.rows):
+        raise CoreError(f"Benchmark run {run_id!r} is damaged.")
+    for row in result.rows:  # runs saved before every row named its metric: a classifier's is accuracy
+        if "value" not in row and "accuracy" in row:
+            row.update(metric="accuracy", value=row["accuracy"], low=row["accuracy_low"], high=row["accuracy_high"])
+    return result

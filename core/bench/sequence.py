@@ -1,6 +1,6 @@
 """Benchmarks for translation, semantic role labeling and language modelling — the same measurements as
 for the classifiers (quality with a 95 % CI, a paired comparison with a baseline, latency after
-warm-up, throughput, peak memory, size), in a table of their own with each task's metric:
+warm-up, throughput, peak memory, size) in the same table, each task with its own metric:
 
 * translation: chrF (and BLEU) on the held-out generated sentences; the paired comparison is on
   sentence-level chrF; variants ``@beam4`` (beam search) and ``@int8`` (dynamic quantisation);
@@ -25,7 +25,6 @@ from core.errors import CoreError
 from core.tasks.base import SEQUENCE, get_task, names
 
 # the headline metric of each task, and whether more is better
-METRIC = {"translation": ("chrf", True), "srl": ("span_f1", True), "generation": ("word_perplexity", False)}
 # GPT-2's blocks are Conv1D layers, which dynamic quantisation leaves alone (only the output head would
 # change), so the language model has no @int8 variant: it would be the same model under another name.
 KNESER_NEY = "baseline:kneser-ney"
@@ -201,7 +200,7 @@ def _timed(call: Callable[[str], object], texts: list[str], repeats: int) -> lis
 
 def run(task: str, model_ids: list[str], *, baseline: str | None = None, repeats: int = 100, seed: int = 0,
         progress: Callable[[float, str], None] = lambda fraction, message: None) -> BenchResult:  # fmt: skip
-    if task not in METRIC:
+    if task not in names(SEQUENCE):
         raise CoreError(f"Unknown task {task!r}; choose one of {names(SEQUENCE)}.")
     if not model_ids:
         raise CoreError("Choose at least one model to benchmark.")
@@ -247,7 +246,7 @@ def run(task: str, model_ids: list[str], *, baseline: str | None = None, repeats
             "parameters": sum(p.numel() for p in model.parameters()) if model is not None else None,
             "size_mb": round(meta["size_bytes"] / 1e6, 1) if meta and model_id != KNESER_NEY else None,
             "device / precision": f"cpu / {one['precision']}", "decoding": one["note"],
-            "metric": METRIC[task][0], "value": quality["value"], "low": quality["low"], "high": quality["high"],
+            "metric": get_task(task).scored_by.key, "value": quality["value"], "low": quality["low"], "high": quality["high"],
             "n": quality["n"], "secondary_metric": name, "secondary": value,
             "latency_p50_ms": float(np.percentile(one["timings"], 50)),
             "latency_p95_ms": p95(one["timings"]), "latency_repeats": repeats,
@@ -273,7 +272,7 @@ def _compare(result: BenchResult, measured: dict[str, np.ndarray], baseline: str
         value, low, high, p_value = _paired(statistic, measured[row["model"]], measured[baseline], seed=seed)
         p_values[row["model"]] = p_value
         row.update({"baseline": baseline, "diff_vs_baseline": value, "diff_low": low, "diff_high": high,
-                    "bootstrap_p": p_value})  # fmt: skip
+                    "bootstrap_p": p_value, "p_value": p_value})  # fmt: skip
     others = [row["model"] for row in result.rows if row["model"] != baseline]
     adjusted = dict(zip(others, holm([p_values[model] for model in others]), strict=True))
     for row in result.rows:  # one rule with the classifiers': Holm-corrected p at 5 %

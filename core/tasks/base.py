@@ -15,6 +15,7 @@ are registered at the bottom of this module; modules named in ``LMLAB_TASKS`` (c
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -71,6 +72,12 @@ class Task:
     max_length: int = 64  # tokens per example for a new run
     # the held-out result of a model card in words (default: the headline metric with its CI)
     describe: Callable[[Mapping], str] | None = None
+    bench_metric: Metric | None = None  # what the benchmark table ranks by, when not ``metric``
+
+    @property
+    def scored_by(self) -> Metric:
+        """The benchmark's headline metric for this task (its rows' value / low / high)."""
+        return self.bench_metric or self.metric
     def held_out(self, dataset: str | None = None) -> tuple[Split, list[str]]:
         """The fixed split (default: the task's first dataset) and its labels."""
         name = dataset or next(iter(self.datasets), "")
@@ -92,6 +99,7 @@ class Task:
 _registered: dict[str, Task] = {}
 _lock = threading.Lock()
 _imported_from = ""  # the LMLAB_TASKS value whose modules have been imported
+_failures: list[str] = []  # why a module named in LMLAB_TASKS could not be loaded (the app carries on without it)
 
 
 def register(task: Task) -> Task:
@@ -110,14 +118,22 @@ def tasks() -> dict[str, Task]:
     global _imported_from
     wanted = os.environ.get("LMLAB_TASKS", "")
     if wanted != _imported_from:
+        _imported_from = wanted
+        _failures.clear()
         for module in filter(None, (part.strip() for part in wanted.split(","))):
             try:
                 importlib.import_module(module)
-            except ImportError as error:
-                raise CoreError(f"LMLAB_TASKS names {module!r}, which could not be imported: {error}") from None
-        _imported_from = wanted
+            except Exception as error:  # noqa: BLE001 - one bad plug-in must not take the class's server down
+                _failures.append(f"LMLAB_TASKS names {module!r}, which could not be loaded: {error}")
+                logging.getLogger(__name__).warning(_failures[-1])
     with _lock:
         return dict(_registered)
+
+
+def load_errors() -> list[str]:
+    """Why modules named in ``LMLAB_TASKS`` are missing (shown on the Home page), empty when all loaded."""
+    tasks()
+    return list(_failures)
 
 
 def get_task(name: str) -> Task:
@@ -204,4 +220,5 @@ register(Task("srl", "semantic roles (span F1)", SEQUENCE, Metric("span_f1", "sp
 register(Task("generation", "language model (perplexity)", SEQUENCE,
               Metric("perplexity", "perplexity", higher_is_better=False), page="pages/generate.py",
               describe=_perplexity_words,
+              bench_metric=Metric("word_perplexity", "perplexity per word", higher_is_better=False),
               description="The next token, and the one after it."))  # fmt: skip

@@ -97,12 +97,15 @@ def head_grid(
     return figure
 
 
-GRID_CELLS = 300_000  # at most this many cells in the layer × head grid (72 maps of 64 × 64 on MiniLM)
+GRID_CELLS = 300_000  # at most this many cells in the layer × head grid (72 maps of 63 × 63 on MiniLM)
 
 
 def grid_tokens(n_layers: int, n_heads: int) -> int:
-    """How many tokens the layer × head grid shows at most, so it stays within ``GRID_CELLS``."""
-    return max(4, int((GRID_CELLS / (n_layers * n_heads)) ** 0.5))
+    """How many tokens the layer × head grid shows at most, so it stays within ``GRID_CELLS`` (gaps included)."""
+    size = int((GRID_CELLS / (n_layers * n_heads)) ** 0.5)
+    while size > 4 and (n_layers * (size + 1) - 1) * (n_heads * (size + 1) - 1) > GRID_CELLS:
+        size -= 1
+    return max(4, size)
 
 
 def layer_head_grid(weights: np.ndarray, tokens, *, title: str, offset: int = 0) -> go.Figure:
