@@ -144,3 +144,33 @@ def test_the_layer_by_head_grid_is_one_trace_with_every_cell_named():
     most = heatmaps.grid_tokens(6, 12)  # MiniLM's grid stays bounded, gaps included
     big = heatmaps.layer_head_grid(np.zeros((6, 12, most, most)), [str(i) for i in range(most)], title="t")
     assert np.asarray(big.data[0].z).size <= heatmaps.GRID_CELLS and most >= 60
+
+
+def test_a_long_explanation_lets_other_requests_on_the_same_model_in_between(tiny_model):
+    """Integrated gradients take the model one chunk at a time: an "Analyse" waits for one chunk, not all."""
+    from core.tasks.attribution import explain
+
+    classifier = TransformerClassifier(catalog.get_spec("sentiment-tiny"))
+    original = classifier.model.forward
+
+    def slow_on_the_path(*args, **kwargs):
+        if kwargs.get("inputs_embeds") is not None:
+            time.sleep(0.25)  # each chunk of the path takes a while, as on a loaded server
+        return original(*args, **kwargs)
+
+    classifier.model.forward = slow_on_the_path
+    finished = {}
+
+    def long_explanation():
+        explain(classifier, "the film was long but the actors were good and the music was fine")
+        finished["explanation"] = time.perf_counter()
+
+    worker = threading.Thread(target=long_explanation)
+    worker.start()
+    time.sleep(0.4)  # the explanation is on its path now
+    started = time.perf_counter()
+    classifier.predict("A short review.")
+    finished["analyse"] = time.perf_counter()
+    worker.join()
+    assert finished["analyse"] - started < 0.5  # one chunk's wait at most (the path has five)
+    assert finished["analyse"] < finished["explanation"]

@@ -85,6 +85,9 @@ def explain(classifier: TransformerClassifier, text: str, target: str | None = N
     tokenizer, model = classifier.tokenizer, classifier.model
     if target is not None and target not in classifier.labels:
         raise InputError(f"Unknown class {target!r}; choose one of {list(classifier.labels)}.")
+    # The model lock and an inference slot are taken one step at a time (the first forward pass, each chunk
+    # of the integrated-gradients path, the occlusion batch): another student's request on the same model
+    # waits for one step, not for the whole explanation.
     with classifier._lock, inference_gate():
         n_tokens = len(tokenizer(cleaned)["input_ids"])  # the whole text: a cut-off one is refused too
         if n_tokens > MAX_TOKENS:
@@ -95,44 +98,46 @@ def explain(classifier: TransformerClassifier, text: str, target: str | None = N
         batch = tokenizer(cleaned, truncation=True, max_length=classifier.max_tokens, return_tensors="pt",
                           return_offsets_mapping=True)  # fmt: skip
         offsets = batch.pop("offset_mapping")[0].tolist()
+        special = torch.tensor(tokenizer.get_special_tokens_mask(batch["input_ids"][0].tolist(),
+                                                                 already_has_special_tokens=True)).bool()  # fmt: skip
+        pad_id = tokenizer.pad_token_id or 0
+        variants = [" ".join((cleaned[:start] + cleaned[end:]).split()) or "." for start, end in spans]
+        occluded = tokenizer(variants, truncation=True, max_length=classifier.max_tokens, padding=True,
+                             return_tensors="pt")  # fmt: skip
         with torch.inference_mode():
             logits = model(**batch).logits[0].float()
             probabilities = torch.softmax(logits, dim=-1)
         target_index = classifier.labels.index(target) if target is not None else int(probabilities.argmax())
 
-        # 1) gradients on the token embeddings (only the embeddings get a gradient, never the shared weights)
-        extra = {k: v for k, v in batch.items() if k != "input_ids"}
-        with torch.enable_grad():
-            embeddings = model.get_input_embeddings()(batch["input_ids"]).detach()  # (1, T, d)
-            # the baseline keeps [CLS]/[SEP] and replaces every real token by [PAD]
-            special = torch.tensor(tokenizer.get_special_tokens_mask(batch["input_ids"][0].tolist(),
-                                                                     already_has_special_tokens=True)).bool()  # fmt: skip
-            pad_ids = torch.where(special, batch["input_ids"][0], tokenizer.pad_token_id or 0)
-            baseline = model.get_input_embeddings()(pad_ids[None]).detach()  # (1, T, d)
-            alphas = (torch.arange(IG_STEPS, dtype=embeddings.dtype) + 0.5) / IG_STEPS  # (m,)
-            path = baseline + alphas[:, None, None] * (embeddings - baseline)  # (m, T, d)
-            points = torch.cat([path, embeddings, baseline])  # (m + 2, T, d)
-            odds_parts, gradient_parts = [], []
-            for chunk in points.split(IG_CHUNK):  # bounded memory: a few path points at a time
-                chunk = chunk.clone().requires_grad_(True)
-                repeat = {k: v.expand(len(chunk), -1) for k, v in extra.items()}
-                chunk_odds = _log_odds(model(inputs_embeds=chunk, **repeat).logits.float(), target_index)
-                (chunk_gradient,) = torch.autograd.grad(chunk_odds.sum(), chunk)
-                odds_parts.append(chunk_odds.detach())
-                gradient_parts.append(chunk_gradient)
-            odds, gradient = torch.cat(odds_parts), torch.cat(gradient_parts)  # (m + 2,), (m + 2, T, d)
-        # gradient × input at the real input; integrated gradients along the path
-        per_token = (gradient[IG_STEPS] * embeddings[0]).sum(-1).tolist()  # (T,)
-        integrated = ((gradient[:IG_STEPS].mean(0) * (embeddings[0] - baseline[0])).sum(-1)).tolist()  # (T,)
-        baseline_odds = float(odds[-1].detach())
+    # 1) gradients on the token embeddings (only the embeddings get a gradient, never the shared weights)
+    extra = {k: v for k, v in batch.items() if k != "input_ids"}
+    with torch.no_grad():
+        embeddings = model.get_input_embeddings()(batch["input_ids"]).detach()  # (1, T, d)
+        # the baseline keeps [CLS]/[SEP] and replaces every real token by [PAD]
+        pad_ids = torch.where(special, batch["input_ids"][0], pad_id)
+        baseline = model.get_input_embeddings()(pad_ids[None]).detach()  # (1, T, d)
+    alphas = (torch.arange(IG_STEPS, dtype=embeddings.dtype) + 0.5) / IG_STEPS  # (m,)
+    path = baseline + alphas[:, None, None] * (embeddings - baseline)  # (m, T, d)
+    points = torch.cat([path, embeddings, baseline])  # (m + 2, T, d)
+    odds_parts, gradient_parts = [], []
+    for chunk in points.split(IG_CHUNK):  # bounded memory: a few path points at a time
+        with classifier._lock, inference_gate(), torch.enable_grad():
+            chunk = chunk.clone().requires_grad_(True)
+            repeat = {k: v.expand(len(chunk), -1) for k, v in extra.items()}
+            chunk_odds = _log_odds(model(inputs_embeds=chunk, **repeat).logits.float(), target_index)
+            (chunk_gradient,) = torch.autograd.grad(chunk_odds.sum(), chunk)
+        odds_parts.append(chunk_odds.detach())
+        gradient_parts.append(chunk_gradient)
+    odds, gradient = torch.cat(odds_parts), torch.cat(gradient_parts)  # (m + 2,), (m + 2, T, d)
+    # gradient × input at the real input; integrated gradients along the path
+    per_token = (gradient[IG_STEPS] * embeddings[0]).sum(-1).tolist()  # (T,)
+    integrated = ((gradient[:IG_STEPS].mean(0) * (embeddings[0] - baseline[0])).sum(-1)).tolist()  # (T,)
+    baseline_odds = float(odds[-1].detach())
 
-        # 2) occlusion: the same text with one word removed, all variants in one batch
-        variants = [" ".join((cleaned[:start] + cleaned[end:]).split()) or "." for start, end in spans]
-        occluded = tokenizer(variants, truncation=True, max_length=classifier.max_tokens, padding=True,
-                             return_tensors="pt")  # fmt: skip
-        with torch.inference_mode():
-            occluded_odds = _log_odds(model(**occluded).logits.float(), target_index).tolist()
-        base_odds = float(_log_odds(logits, target_index))
+    # 2) occlusion: the same text with one word removed, all variants in one batch
+    with classifier._lock, inference_gate(), torch.inference_mode():
+        occluded_odds = _log_odds(model(**occluded).logits.float(), target_index).tolist()
+    base_odds = float(_log_odds(logits, target_index))
 
     base = float(probabilities[target_index])
     words = []
