@@ -144,22 +144,14 @@ def _train_all(*, force: bool) -> int:
     return 1 if failures else 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    settings.decide_mode()  # before anything imports transformers (an LMLAB_TASKS module may, for the help text)
-    parser = argparse.ArgumentParser(
-        prog="python -m core.train", description="Train an LM Lab model into the cache."
-    )
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m core.train", description="Train an LM Lab model into the cache.")
     parser.add_argument("--model", help="recipe key, e.g. sentiment-minilm (see --list)")
-    parser.add_argument(
-        "--set", action="append", default=[], metavar="NAME=VALUE", help="override a hyperparameter"
-    )
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a hyperparameter")
     parser.add_argument("--force", action="store_true", help="retrain even if the model is cached")
     parser.add_argument("--list", action="store_true", help="list the recipes and exit")
-    parser.add_argument(
-        "--all",
-        action="store_true",
-        help="train every built-in model that is not cached yet (with --force: all)",
-    )
+    parser.add_argument("--all", action="store_true",
+                        help="train every built-in model that is not cached yet (with --force: all)")  # fmt: skip
     parser.add_argument("--pin", metavar="KEY", help="keep this run whatever the cache quota (LMLAB_MAX_RUNS)")
     parser.add_argument("--unpin", metavar="KEY", help="let the cache quota drop this run again")
     parser.add_argument("--delete", metavar="KEY", help="delete a run trained here (never a built-in model)")
@@ -168,39 +160,64 @@ def main(argv: list[str] | None = None) -> int:
     custom.add_argument("--name", help="cache name for the new model (lowercase letters, digits, . _ -)")
     custom.add_argument("--dataset", help="training data: " + ", ".join(_datasets()))
     custom.add_argument("--csv", help="a CSV file (with --dataset csv)")
-    custom.add_argument(
-        "--hub-dataset", default="", help="owner/name[/configuration], e.g. stanfordnlp/sst2 (with --dataset hub; online)"
-    )
+    custom.add_argument("--hub-dataset", default="",
+                        help="owner/name[/configuration], e.g. stanfordnlp/sst2 (with --dataset hub; online)")  # fmt: skip
     custom.add_argument("--text-column", default="text")
     custom.add_argument("--label-column", default="label")
     custom.add_argument("--base", choices=["minilm-l6", "scratch", "hub"], default="minilm-l6")
-    custom.add_argument(
-        "--hub-model", default="", help="Hub checkpoint to fine-tune (with --base hub; online)"
-    )
-    custom.add_argument(
-        "--task", help="which page offers the model (default: the dataset's task; srl: with --dataset hub)"
-    )
+    custom.add_argument("--hub-model", default="", help="Hub checkpoint to fine-tune (with --base hub; online)")
+    custom.add_argument("--task", help="which page offers the model (default: the dataset's task; srl: with --dataset hub)")
+    return parser
+
+
+def _manage(args) -> int:
+    """--pin, --unpin, --delete."""
+    from core.catalog import read_metadata
+    from core.training import ownership
+
+    try:
+        if args.delete:
+            ownership.delete_run(args.delete, owner=None)  # the command line may delete any session's run
+            print(f"deleted {args.delete}")
+        else:
+            key = args.pin or args.unpin
+            if read_metadata(key) is None:
+                raise CoreError(f"{key!r} is not in the cache.")
+            ownership.set_pinned(key, bool(args.pin))
+            print(f"{'pinned' if args.pin else 'unpinned'} {key}")
+    except CoreError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _summary(key: str, path) -> dict:
+    """What a finished run prints: where it is, its task, and its held-out score as its task words it."""
+    from core.catalog import read_metadata
+    from core.tasks.base import tasks
+
+    meta = read_metadata(key) or {}
+    task = tasks().get(str(meta.get("task")))
+    metrics = meta.get("metrics") or {}
+    summary = {"model": key, "path": str(path), "task": meta.get("task")}
+    if task is not None and task.metric.key in metrics:
+        summary[task.metric.key] = metrics[task.metric.key]
+        summary["held_out"] = task.headline(metrics)
+    summary["train_seconds"] = meta.get("train_seconds")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings.decide_mode()  # before anything imports transformers (an LMLAB_TASKS module may, for the help text)
+    parser = _parser()
     args = parser.parse_args(argv)
 
     from core.catalog import read_metadata
-    from core.training import jobs, ownership
+    from core.training import jobs
     from core.training.recipes import RECIPES
 
     if args.pin or args.unpin or args.delete:
-        try:
-            if args.delete:
-                ownership.delete_run(args.delete, owner=None)  # the command line may delete any session's run
-                print(f"deleted {args.delete}")
-            else:
-                key = args.pin or args.unpin
-                if read_metadata(key) is None:
-                    raise CoreError(f"{key!r} is not in the cache.")
-                ownership.set_pinned(key, bool(args.pin))
-                print(f"{'pinned' if args.pin else 'unpinned'} {key}")
-        except CoreError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-        return 0
+        return _manage(args)
     if args.list:
         for key, recipe in RECIPES.items():
             cached = "cached" if read_metadata(key) else "not trained"
@@ -216,9 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         if recipe is not None:
             args.model, overrides = recipe.key, {}
         if recipe is None and read_metadata(args.model) and not (args.force or args.background or overrides):
-            print(
-                f"{args.model} is already in the cache ({settings.models_dir() / args.model}); use --force to retrain."
-            )
+            print(f"{args.model} is already in the cache ({settings.models_dir() / args.model}); use --force to retrain.")
             return 0
         bar, echo = (None, None) if args.background else _terminal_bar()
         try:
@@ -236,19 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     except CoreError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    if path is None:  # a non-zero rank of a multi-process run: rank 0 reports
-        return 0
-    meta = read_metadata(args.model) or {}
-    from core.tasks.base import tasks
-
-    task = tasks().get(str(meta.get("task")))
-    metrics = meta.get("metrics") or {}
-    summary = {"model": args.model, "path": str(path), "task": meta.get("task")}
-    if task is not None and task.metric.key in metrics:
-        summary[task.metric.key] = metrics[task.metric.key]
-        summary["held_out"] = task.headline(metrics)
-    summary["train_seconds"] = meta.get("train_seconds")
-    print(json.dumps(summary, indent=2, ensure_ascii=False))
+    if path is not None:  # None: a non-zero rank of a multi-process run (rank 0 reports)
+        print(json.dumps(_summary(args.model, path), indent=2, ensure_ascii=False))
     return 0
 
 

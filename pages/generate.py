@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core.tasks.generate import scramble
-from ui import generate, jobs, models, safe, scenario
+from ui import generate, safe, scenario
 from ui.runtime import through_router
 
 through_router()
@@ -14,26 +14,16 @@ st.markdown(
     "drawing from that distribution again and again. The default model is a small GPT trained here on news "
     "articles, next to a Kneser–Ney trigram model fitted on the same tokens — the classic baseline."
 )
-spec = models.picker("generation", key="generate-model", default="lm-lee-gpt")
-ready = scenario.ensure_ready(spec, fallback="the Learn pages while it trains")
-if spec.trained_here:
-    jobs.panel(spec.key, title=spec.title)
+spec, ready = scenario.model_header("generation", "generate", default="lm-lee-gpt",
+                                    fallback="the Learn pages while it trains")  # fmt: skip
 if ready:
     generate.heldout(spec)
-if "generate-prompt" not in st.session_state:
-    st.session_state["generate-prompt"] = st.query_params.get("text", generate.PROMPTS[0])
 next_tab, sample_tab, score_tab, compare_tab = st.tabs(
     ["Next token", "Generate", "Score a sentence", "Compare two"]
 )
 with next_tab:
-    st.pills(
-        "Prompts",
-        generate.PROMPTS,
-        key="generate-example",
-        on_change=scenario.copy_example,
-        args=("generate-example", "generate-prompt"),
-    )
-    prompt = st.text_input("Prompt", key="generate-prompt")
+    prompt = scenario.text_box("generate", generate.PROMPTS, label="Prompt", text_key="generate-prompt",
+                               examples_label="Prompts", single_line=True)  # fmt: skip
     k = st.slider("Show the top k tokens", 3, 25, 10, key="generate-k")
     if ready:
         generate.next_token(spec, prompt, k)

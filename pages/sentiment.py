@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import jobs, models, scenario, sentiment
+from ui import scenario, sentiment
 from ui.runtime import through_router
 
 through_router()  # before anything is drawn
@@ -13,25 +13,9 @@ st.markdown(
     "score per class; softmax turns the scores into probabilities that add up to 1."
 )
 
-spec = models.picker("sentiment", key="sentiment-model", default="sentiment-minilm")
-ready = sentiment.ensure_ready(spec)
-if spec.trained_here:
-    jobs.panel(spec.key, title=spec.title)
-
-st.pills(
-    "Examples",
-    sentiment.EXAMPLES,
-    key="sentiment-example",
-    on_change=scenario.copy_example,
-    args=("sentiment-example", "sentiment-text"),
-    help="Click one to put it in the box.",
-)
-text = st.text_area(
-    "Your text",
-    key="sentiment-text",
-    height=110,
-    placeholder="Type a sentence, e.g. a line from a film review…",
-)
+spec, ready = scenario.model_header("sentiment", "sentiment", default="sentiment-minilm", fallback="the VADER baseline")
+text = scenario.text_box("sentiment", sentiment.EXAMPLES, label="Your text", height=110,
+                         placeholder="Type a sentence, e.g. a line from a film review…")  # fmt: skip
 compare = st.toggle("Compare ready models", key="sentiment-compare",
                     help=f"The chosen model next to the other ready ones, at most {sentiment.MAX_COMPARE}.")
 clicked = st.button("Analyse", key="sentiment-run", type="primary", disabled=not (ready or compare))

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import jobs, models, scenario, srl
+from ui import scenario, srl
 from ui.runtime import through_router
 
 through_router()
@@ -14,20 +14,8 @@ st.markdown(
     "default model is the packaged MiniLM fine-tuned here as a token classifier on sentences LM Lab generates with "
     "exact gold roles — a classroom model, measured below on constructions it never saw."
 )
-spec = models.picker("srl", key="srl-model", default="srl-minilm")
-ready = scenario.ensure_ready(spec, fallback="the examples once it is ready")
-if spec.trained_here:
-    jobs.panel(spec.key, title=spec.title)
-if "srl-text" not in st.session_state:
-    st.session_state["srl-text"] = st.query_params.get("text", srl.EXAMPLES[0])
-st.pills(
-    "Examples",
-    srl.EXAMPLES,
-    key="srl-example",
-    on_change=scenario.copy_example,
-    args=("srl-example", "srl-text"),
-)
-text = st.text_area("Sentence", key="srl-text", height=80)
+spec, ready = scenario.model_header("srl", "srl", default="srl-minilm", fallback="the examples once it is ready")
+text = scenario.text_box("srl", srl.EXAMPLES, label="Sentence")
 predicates = srl.predicate_choice(text)
 if st.button("Label roles", key="srl-run", type="primary", disabled=not ready):
     if not predicates:

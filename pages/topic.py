@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core import catalog
-from ui import jobs, models, scenario, topic
+from ui import scenario, topic
 from ui.runtime import through_router
 
 through_router()
@@ -16,22 +16,10 @@ st.markdown(
 )
 mode = st.segmented_control("Mode", ["Trained classifier", "Zero-shot (your labels)"], default="Trained classifier",
                             key="topic-mode", required=True)  # fmt: skip
-if "topic-text" not in st.session_state:
-    st.session_state["topic-text"] = st.query_params.get("text", topic.EXAMPLES[0])
-st.pills(
-    "Examples",
-    topic.EXAMPLES,
-    key="topic-example",
-    on_change=scenario.copy_example,
-    args=("topic-example", "topic-text"),
-)
-text = st.text_area("Your text", key="topic-text", height=120)
+text = scenario.text_box("topic", topic.EXAMPLES, label="Your text", height=120)
 
 if mode == "Trained classifier":
-    spec = models.picker("topic", key="topic-model", default="topic-minilm")
-    ready = scenario.ensure_ready(spec, fallback="the zero-shot mode")
-    if spec.trained_here:
-        jobs.panel(spec.key, title=spec.title)
+    spec, ready = scenario.model_header("topic", "topic", default="topic-minilm", fallback="the zero-shot mode")
     st.caption("The newsgroup models know two topics: atheism and space.")
     if st.button("Classify", key="topic-run", type="primary", disabled=not ready):
         topic.classify(spec, text)

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import jobs, models, scenario, translate
+from ui import scenario, translate
 from ui.runtime import through_router
 
 through_router()
@@ -14,20 +14,9 @@ st.markdown(
     "model is a small classroom model LM Lab trains itself on sentences it generates from a grammar with the "
     "hard parts of English→Chinese: word order, measure words, tense and plural marking, questions and negation."
 )
-spec = models.picker("translation", key="translate-model", default="translate-en-zh")
-ready = scenario.ensure_ready(spec, fallback="the examples once it is ready")
-if spec.trained_here:
-    jobs.panel(spec.key, title=spec.title)
-if "translate-text" not in st.session_state:
-    st.session_state["translate-text"] = st.query_params.get("text", translate.EXAMPLES[0])
-st.pills(
-    "Examples",
-    translate.EXAMPLES,
-    key="translate-example",
-    on_change=scenario.copy_example,
-    args=("translate-example", "translate-text"),
-)
-text = st.text_area("English sentence", key="translate-text", height=80)
+spec, ready = scenario.model_header("translation", "translate", default="translate-en-zh",
+                                    fallback="the examples once it is ready")  # fmt: skip
+text = scenario.text_box("translate", translate.EXAMPLES, label="English sentence")
 left, right = st.columns([1, 2])
 decoding = left.segmented_control("Decoding", ["Greedy", "Beam search"], default="Greedy", key="translate-decoding",
                                   required=True)  # fmt: skip

@@ -141,3 +141,15 @@ def test_the_command_line_names_the_datasets_it_knows(fresh_cache, capsys):
     assert train.main(["--name", "typo-run", "--dataset", "polarty"]) == 2
     error = capsys.readouterr().err
     assert "Unknown dataset 'polarty'" in error and "polarity" in error and "newsgroups" in error
+
+
+def test_an_option_a_task_does_not_use_is_refused_not_ignored():
+    from core.training.recipes import get_recipe
+
+    translation = get_recipe("translate-en-zh")
+    with pytest.raises(base.CoreError, match="does not use"):
+        translation.with_overrides({"patience": 2})  # no validation share, no early stopping for seq2seq
+    assert "patience" not in translation.hyperparameters()  # and its model card does not claim one
+    assert translation.with_overrides({"examples": 500}).examples == 500
+    with pytest.raises(base.CoreError, match="does not use"):
+        get_recipe("sentiment-tiny").with_overrides({"examples": 10})  # a classifier's split is fixed

@@ -1,4 +1,5 @@
-"""What every scenario page shares: model readiness (train on first use), errors, and result headers."""
+"""What every scenario page shares: the model picker with its readiness and job, the text box with its
+examples and ``?text=`` prefill, and training on first use."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import streamlit as st
 from core import catalog, settings
 from core.catalog import ModelSpec
 from core.training import jobs as core_jobs
-from ui import jobs
+from ui import jobs, models
 
 
 def ensure_ready(spec: ModelSpec, *, fallback: str = "another model") -> bool:
@@ -39,3 +40,27 @@ def copy_example(example_key: str, text_key: str) -> None:
     chosen = st.session_state.get(example_key)
     if chosen:
         st.session_state[text_key] = chosen
+
+
+def model_header(task: str, prefix: str, *, default: str, fallback: str) -> tuple[ModelSpec, bool]:
+    """The top of an Apply page: the model picker, whether the model can answer now (else it trains, shared by
+    the class, and the page says what to try meanwhile), and the progress of its training job."""
+    spec = models.picker(task, key=f"{prefix}-model", default=default)
+    ready = ensure_ready(spec, fallback=fallback)
+    if spec.trained_here:
+        jobs.panel(spec.key, title=spec.title)
+    return spec, ready
+
+
+def text_box(prefix: str, examples: list[str], *, label: str, height: int = 80, text_key: str | None = None,
+             examples_label: str = "Examples", single_line: bool = False, **options) -> str:  # fmt: skip
+    """The input of an Apply page: ``?text=…`` (a link from another page) or the first example in the box at
+    first, a row of examples that fill it when clicked, and the box (a text area, or one line)."""
+    key = text_key or f"{prefix}-text"
+    if key not in st.session_state:
+        st.session_state[key] = st.query_params.get("text", examples[0])
+    st.pills(examples_label, examples, key=f"{prefix}-example", on_change=copy_example,
+             args=(f"{prefix}-example", key), help="Click one to put it in the box.")  # fmt: skip
+    if single_line:
+        return st.text_input(label, key=key, **options)
+    return st.text_area(label, key=key, height=height, **options)

@@ -9,7 +9,7 @@ from core.catalog import ModelSpec
 from core.errors import CoreError
 from core.tasks import snippets
 from core.viz import charts
-from ui import models, render, safe, scenario
+from ui import models, render, safe
 
 EXAMPLES = [
     "A gripping, beautifully acted film that stays with you.",
@@ -17,17 +17,6 @@ EXAMPLES = [
     "I didn't expect to like it, but I did.",
     "Not good, not bad — just forgettable.",
 ]
-
-
-def _prefill_from_query() -> None:
-    """``?text=…`` opens the page with that text in the box (links from other pages)."""
-    if "sentiment-text" not in st.session_state:
-        st.session_state["sentiment-text"] = st.query_params.get("text", EXAMPLES[0])
-
-
-def ensure_ready(spec: ModelSpec) -> bool:
-    _prefill_from_query()
-    return scenario.ensure_ready(spec, fallback="the VADER baseline")
 
 
 # Models compared per click: as many as the process keeps loaded (ui.models keeps three), so a click

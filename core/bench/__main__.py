@@ -21,6 +21,29 @@ from core.errors import CoreError
 from core.tasks.base import SEQUENCE, get_task, names
 
 
+def _write_and_print(result, out: str | None) -> None:
+    """The rows to ``out`` (CSV, or JSON when it ends in .json), and one table for every task on the terminal."""
+    import pandas as pd
+
+    table = pd.DataFrame(result.rows)
+    if out:
+        if out.endswith(".json"):
+            with open(out, "w", encoding="utf-8") as handle:
+                json.dump(result.rows, handle, indent=2)
+        else:
+            table.to_csv(out, index=False)
+    # one table for every task: its metric as value [low, high], then what only some tasks have
+    first = result.rows[0]
+    extras = [name for name in ("macro_f1", "secondary") if name in first]
+    columns = ["model", "value", "low", "high", *extras, "diff_vs_baseline", "diff_low", "diff_high", "p_value",
+               "p_holm", "tied_with_baseline", "latency_p50_ms", "latency_p95_ms", "throughput_per_s",
+               "peak_memory_mb"]  # fmt: skip
+    test = "McNemar" if "mcnemar_p" in first else "paired bootstrap"
+    print(f"{first['metric']} as value [low, high]" + (f"; secondary: {first['secondary_metric']}" if
+          "secondary" in extras else "") + f"; p_value: {test}, p_holm: Holm-corrected")  # fmt: skip
+    print(table[columns].round(3).to_string(index=False))
+
+
 def main(argv: list[str] | None = None) -> int:
     settings.decide_mode()  # before anything imports transformers (an LMLAB_TASKS module may, for the help text)
     parser = argparse.ArgumentParser(prog="python -m core.bench", description=__doc__.split("\n\n")[0])
@@ -33,7 +56,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="results.csv or results.json")
     parser.add_argument("--progress-file", help=argparse.SUPPRESS)  # written by background runs from the app
     args = parser.parse_args(argv)
-    import pandas as pd
     from tqdm import tqdm
 
     from core.bench import run, sequence
@@ -66,23 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     bar.close()
     run_id = run.save(result)
     report({"state": "done", "fraction": 1.0, "message": "done", "run_id": run_id})
-    table = pd.DataFrame(result.rows)
-    if args.out:
-        if args.out.endswith(".json"):
-            with open(args.out, "w", encoding="utf-8") as handle:
-                json.dump(result.rows, handle, indent=2)
-        else:
-            table.to_csv(args.out, index=False)
-    # one table for every task: its metric as value [low, high], then what only some tasks have
-    first = result.rows[0]
-    extras = [name for name in ("macro_f1", "secondary") if name in first]
-    columns = ["model", "value", "low", "high", *extras, "diff_vs_baseline", "diff_low", "diff_high", "p_value",
-               "p_holm", "tied_with_baseline", "latency_p50_ms", "latency_p95_ms", "throughput_per_s",
-               "peak_memory_mb"]  # fmt: skip
-    test = "McNemar" if "mcnemar_p" in first else "paired bootstrap"
-    print(f"{first['metric']} as value [low, high]" + (f"; secondary: {first['secondary_metric']}" if
-          "secondary" in extras else "") + f"; p_value: {test}, p_holm: Holm-corrected")  # fmt: skip
-    print(table[columns].round(3).to_string(index=False))
+    _write_and_print(result, args.out)
     print(f"saved as benchmark run {run_id}" + (f", table written to {args.out}" if args.out else ""))
     return 0
 

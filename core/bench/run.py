@@ -134,26 +134,10 @@ def run(
         started = time.perf_counter()
         adapter = adapters.make(model_id, labels, train_texts, train_labels)
         load_seconds = time.perf_counter() - started
-        # 1) quality: the whole held-out split in batches (also the throughput measurement)
         progress(share + 0.3 / len(model_ids), f"scoring {model_id}")
-        adapter.probabilities(texts[:2])  # warm-up
-        started = time.perf_counter()
-        probabilities = np.concatenate([adapter.probabilities(texts[i : i + batch_size])
-                                        for i in range(0, len(texts), batch_size)])  # fmt: skip
-        throughput = len(texts) / (time.perf_counter() - started)
+        probabilities, throughput, timed_text, timings = _measure(adapter, texts, batch_size, repeats)
         predictions = probabilities.argmax(axis=1).tolist()
         confidences = probabilities.max(axis=1).tolist()
-        # 2) latency: one example per call, after three warm-up calls, `repeats` timed calls on one fixed text
-        # (the held-out text of median length), so the spread is the machine's, not the texts' lengths
-        progress(share + 0.7 / len(model_ids), f"timing {model_id}")
-        timed_text = sorted(texts, key=len)[len(texts) // 2]
-        for _ in range(3):
-            adapter.probabilities([timed_text])
-        timings = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            adapter.probabilities([timed_text])
-            timings.append(1000 * (time.perf_counter() - started))
         memory.__exit__(None, None, None)
         memory_mb = memory.peak_mb
         accuracy = accuracy_with_ci(predictions, references, seed=seed)
@@ -182,6 +166,26 @@ def run(
     _compare_to_baseline(result, baseline or model_ids[0], seed)
     progress(1.0, "done")
     return result
+
+
+def _measure(adapter, texts: list[str], batch_size: int, repeats: int):
+    """Quality and speed of one model: the whole held-out split in batches (also the throughput), then
+    latency, one example per call: after three warm-up calls, ``repeats`` timed calls on one fixed text (the
+    held-out text of median length), so the spread is the machine's, not the texts' lengths."""
+    adapter.probabilities(texts[:2])  # warm-up
+    started = time.perf_counter()
+    probabilities = np.concatenate([adapter.probabilities(texts[i : i + batch_size])
+                                    for i in range(0, len(texts), batch_size)])  # fmt: skip
+    throughput = len(texts) / (time.perf_counter() - started)
+    timed_text = sorted(texts, key=len)[len(texts) // 2]
+    for _ in range(3):
+        adapter.probabilities([timed_text])
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        adapter.probabilities([timed_text])
+        timings.append(1000 * (time.perf_counter() - started))
+    return probabilities, throughput, timed_text, timings
 
 
 ALPHA = 0.05

@@ -198,14 +198,8 @@ def _timed(call: Callable[[str], object], texts: list[str], repeats: int) -> lis
 # --- the whole run -----------------------------------------------------------------------------------
 
 
-def run(task: str, model_ids: list[str], *, baseline: str | None = None, repeats: int = 100, seed: int = 0,
-        progress: Callable[[float, str], None] = lambda fraction, message: None) -> BenchResult:  # fmt: skip
-    if task not in names(SEQUENCE):
-        raise CoreError(f"Unknown task {task!r}; choose one of {names(SEQUENCE)}.")
-    if not model_ids:
-        raise CoreError("Choose at least one model to benchmark.")
-    if baseline is not None and baseline not in model_ids:
-        raise CoreError(f"The baseline {baseline!r} must be one of the chosen models {model_ids}.")
+def _held_out(task: str):
+    """The data every model of ``task`` is scored on: (the corpus, its input texts, its name, the references)."""
     if task == "translation":
         from core.data import translation
 
@@ -223,6 +217,18 @@ def run(task: str, model_ids: list[str], *, baseline: str | None = None, repeats
 
         data = list(lm_split()[1])
         texts, dataset, references = data, "Lee news corpus, 30 held-out articles", []
+    return data, texts, dataset, references
+
+
+def run(task: str, model_ids: list[str], *, baseline: str | None = None, repeats: int = 100, seed: int = 0,
+        progress: Callable[[float, str], None] = lambda fraction, message: None) -> BenchResult:  # fmt: skip
+    if task not in names(SEQUENCE):
+        raise CoreError(f"Unknown task {task!r}; choose one of {names(SEQUENCE)}.")
+    if not model_ids:
+        raise CoreError("Choose at least one model to benchmark.")
+    if baseline is not None and baseline not in model_ids:
+        raise CoreError(f"The baseline {baseline!r} must be one of the chosen models {model_ids}.")
+    data, texts, dataset, references = _held_out(task)
     from core.device import library_versions
 
     versions = json.dumps(library_versions())

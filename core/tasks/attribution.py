@@ -73,6 +73,37 @@ IG_STEPS = 32  # midpoint Riemann sum; the tests check, on the tiny keyword mode
 # the change in log-odds within 5 % or 0.05 (whichever is larger); the page shows the gap for every text
 
 
+def _integrated_gradients(classifier: TransformerClassifier, batch, special, pad_id: int, target_index: int):
+    """Gradient × input at the text, integrated gradients from the all-[PAD] baseline, and the baseline's
+    log-odds; the model is taken one chunk of the path at a time."""
+    import torch
+
+    model = classifier.model
+    extra = {k: v for k, v in batch.items() if k != "input_ids"}
+    with torch.no_grad():
+        embeddings = model.get_input_embeddings()(batch["input_ids"]).detach()  # (1, T, d)
+        # the baseline keeps [CLS]/[SEP] and replaces every real token by [PAD]
+        pad_ids = torch.where(special, batch["input_ids"][0], pad_id)
+        baseline = model.get_input_embeddings()(pad_ids[None]).detach()  # (1, T, d)
+    alphas = (torch.arange(IG_STEPS, dtype=embeddings.dtype) + 0.5) / IG_STEPS  # (m,)
+    path = baseline + alphas[:, None, None] * (embeddings - baseline)  # (m, T, d)
+    points = torch.cat([path, embeddings, baseline])  # (m + 2, T, d)
+    odds_parts, gradient_parts = [], []
+    for chunk in points.split(IG_CHUNK):  # bounded memory: a few path points at a time
+        with classifier._lock, inference_gate(), torch.enable_grad():
+            chunk = chunk.clone().requires_grad_(True)
+            repeat = {k: v.expand(len(chunk), -1) for k, v in extra.items()}
+            chunk_odds = _log_odds(model(inputs_embeds=chunk, **repeat).logits.float(), target_index)
+            (chunk_gradient,) = torch.autograd.grad(chunk_odds.sum(), chunk)
+        odds_parts.append(chunk_odds.detach())
+        gradient_parts.append(chunk_gradient)
+    odds, gradient = torch.cat(odds_parts), torch.cat(gradient_parts)  # (m + 2,), (m + 2, T, d)
+    # gradient × input at the real input; integrated gradients along the path
+    per_token = (gradient[IG_STEPS] * embeddings[0]).sum(-1).tolist()  # (T,)
+    integrated = ((gradient[:IG_STEPS].mean(0) * (embeddings[0] - baseline[0])).sum(-1)).tolist()  # (T,)
+    return per_token, integrated, float(odds[-1].detach())
+
+
 def explain(classifier: TransformerClassifier, text: str, target: str | None = None) -> Explanation:
     import torch
 
@@ -110,29 +141,7 @@ def explain(classifier: TransformerClassifier, text: str, target: str | None = N
         target_index = classifier.labels.index(target) if target is not None else int(probabilities.argmax())
 
     # 1) gradients on the token embeddings (only the embeddings get a gradient, never the shared weights)
-    extra = {k: v for k, v in batch.items() if k != "input_ids"}
-    with torch.no_grad():
-        embeddings = model.get_input_embeddings()(batch["input_ids"]).detach()  # (1, T, d)
-        # the baseline keeps [CLS]/[SEP] and replaces every real token by [PAD]
-        pad_ids = torch.where(special, batch["input_ids"][0], pad_id)
-        baseline = model.get_input_embeddings()(pad_ids[None]).detach()  # (1, T, d)
-    alphas = (torch.arange(IG_STEPS, dtype=embeddings.dtype) + 0.5) / IG_STEPS  # (m,)
-    path = baseline + alphas[:, None, None] * (embeddings - baseline)  # (m, T, d)
-    points = torch.cat([path, embeddings, baseline])  # (m + 2, T, d)
-    odds_parts, gradient_parts = [], []
-    for chunk in points.split(IG_CHUNK):  # bounded memory: a few path points at a time
-        with classifier._lock, inference_gate(), torch.enable_grad():
-            chunk = chunk.clone().requires_grad_(True)
-            repeat = {k: v.expand(len(chunk), -1) for k, v in extra.items()}
-            chunk_odds = _log_odds(model(inputs_embeds=chunk, **repeat).logits.float(), target_index)
-            (chunk_gradient,) = torch.autograd.grad(chunk_odds.sum(), chunk)
-        odds_parts.append(chunk_odds.detach())
-        gradient_parts.append(chunk_gradient)
-    odds, gradient = torch.cat(odds_parts), torch.cat(gradient_parts)  # (m + 2,), (m + 2, T, d)
-    # gradient × input at the real input; integrated gradients along the path
-    per_token = (gradient[IG_STEPS] * embeddings[0]).sum(-1).tolist()  # (T,)
-    integrated = ((gradient[:IG_STEPS].mean(0) * (embeddings[0] - baseline[0])).sum(-1)).tolist()  # (T,)
-    baseline_odds = float(odds[-1].detach())
+    per_token, integrated, baseline_odds = _integrated_gradients(classifier, batch, special, pad_id, target_index)
 
     # 2) occlusion: the same text with one word removed, all variants in one batch
     with classifier._lock, inference_gate(), torch.inference_mode():

@@ -53,11 +53,21 @@ class Recipe:
     # how many training articles. 0 keeps the dataset's default.
     examples: int = 0
 
+    def unused(self) -> tuple[str, ...]:
+        """Options this recipe's task does not use: refused when set, left out of its model card."""
+        from core.tasks.base import SEQUENCE, tasks
+
+        task = tasks().get(self.task)
+        return SEQUENCE_IGNORES if task is not None and task.family == SEQUENCE else CLASSIFIER_IGNORES
+
     def with_overrides(self, overrides: dict) -> Recipe:
         allowed = {f.name for f in dataclasses.fields(self)} - {"key", "task", "dataset", "base", "title"}
         unknown = sorted(set(overrides) - allowed)
         if unknown:
             raise CoreError(f"Unknown training option(s) {unknown}; choose from {sorted(allowed)}.")
+        ignored = sorted(set(overrides) & set(self.unused()))
+        if ignored:
+            raise CoreError(f"Training a {self.task} model does not use {ignored}: setting them would change nothing.")
         typed = {}
         for name, value in overrides.items():
             current = getattr(self, name)
@@ -106,7 +116,7 @@ class Recipe:
         keep = ("epochs", "learning_rate", "batch_size", "max_length", "weight_decay", "warmup_ratio", "seed",
                 "dropout", "patience", "augment", "augment_p", "validation_fraction", "padding", "group_by_length",
                 "examples")  # fmt: skip
-        return {name: getattr(self, name) for name in keep}
+        return {name: getattr(self, name) for name in keep if name not in self.unused()}
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -115,6 +125,12 @@ class Recipe:
     def from_json(cls, data: dict) -> Recipe:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names}).validated()
+
+
+# Options only one family of tasks uses. Classifiers train on a fixed split (no generated examples); the
+# sequence models train on their whole corpus with no validation share, early stopping, augmentation or padding.
+CLASSIFIER_IGNORES = ("examples",)
+SEQUENCE_IGNORES = ("patience", "augment", "augment_p", "validation_fraction", "padding")
 
 
 def _convert(current, value, name: str):

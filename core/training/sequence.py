@@ -108,7 +108,7 @@ def _srl(recipe: Recipe, folder: Path, report: Report, should_stop) -> dict:
 
     from core.data import conll2012
     from core.data import srl as srl_data
-    from core.tasks.srl import SrlLabeler, encode_frame, span_scores
+    from core.tasks.srl import SrlLabeler, encode_frame
     from core.training.prepare import base_model
 
     if recipe.dataset == "hub":
@@ -137,23 +137,7 @@ def _srl(recipe: Recipe, folder: Path, report: Report, should_stop) -> dict:
 
     report({"phase": "evaluating", "message": f"labelling {len(data.test)} held-out sentences"})
     labeler = SrlLabeler(_unsaved_spec(recipe), tokenizer, model)
-    gold, predicted, kinds, samples = [], [], [], []
-    for sentence in data.test:
-        frames, _ = labeler.label_words(sentence.words, [f.predicate for f in sentence.frames])
-        for truth, guess in zip(sentence.frames, frames, strict=True):
-            gold.append(list(truth.tags))
-            predicted.append(guess.tags)
-            kinds.append(sentence.kind)
-            if len(samples) < 30:
-                samples.append({"words": list(sentence.words), "predicate": truth.predicate,
-                                "gold": list(truth.tags), "predicted": guess.tags, "kind": sentence.kind})  # fmt: skip
-    scores = span_scores(gold, predicted, seed=recipe.seed)
-    by_kind = {}
-    for kind in sorted(set(kinds) - {""}):
-        chosen = [i for i, k in enumerate(kinds) if k == kind]
-        by_kind[kind] = span_scores(
-            [gold[i] for i in chosen], [predicted[i] for i in chosen], seed=recipe.seed
-        )["span_f1"]
+    scores, by_kind, samples = _srl_scores(labeler, data, recipe.seed)
     report({"phase": "saving", "message": "writing safetensors and tokenizer"})
     model.save_pretrained(folder, safe_serialization=True)
     tokenizer.save_pretrained(folder)
@@ -172,6 +156,30 @@ def _srl(recipe: Recipe, folder: Path, report: Report, should_stop) -> dict:
         "parameters": sum(p.numel() for p in model.parameters()),
         "train_seconds": seconds,
     }
+
+
+def _srl_scores(labeler, data, seed: int) -> tuple[dict, dict, list[dict]]:
+    """Span F1 on the held-out sentences, by kind of sentence, and the first 30 frames as samples."""
+    from core.tasks.srl import span_scores
+
+    gold, predicted, kinds, samples = [], [], [], []
+    for sentence in data.test:
+        frames, _ = labeler.label_words(sentence.words, [f.predicate for f in sentence.frames])
+        for truth, guess in zip(sentence.frames, frames, strict=True):
+            gold.append(list(truth.tags))
+            predicted.append(guess.tags)
+            kinds.append(sentence.kind)
+            if len(samples) < 30:
+                samples.append({"words": list(sentence.words), "predicate": truth.predicate,
+                                "gold": list(truth.tags), "predicted": guess.tags, "kind": sentence.kind})  # fmt: skip
+    scores = span_scores(gold, predicted, seed=seed)
+    by_kind = {}
+    for kind in sorted(set(kinds) - {""}):
+        chosen = [i for i, k in enumerate(kinds) if k == kind]
+        by_kind[kind] = span_scores(
+            [gold[i] for i in chosen], [predicted[i] for i in chosen], seed=seed
+        )["span_f1"]
+    return scores, by_kind, samples
 
 
 # --- language model ----------------------------------------------------------------------------------

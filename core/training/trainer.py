@@ -98,39 +98,16 @@ def fit(recipe: Recipe, folder: Path, model, rows: list, collator, report: Repor
         compute_metrics=None) -> Fitted:  # fmt: skip
     """Train ``model`` on ``rows`` with Trainer. With ``validation`` rows: one evaluation per epoch, and
     early stopping after ``recipe.patience`` epochs without improvement (restoring the best epoch)."""
-    from transformers import EarlyStoppingCallback, PrinterCallback, Trainer, TrainingArguments
+    from transformers import EarlyStoppingCallback, PrinterCallback, Trainer
 
-    from core.device import describe, mixed_precision_flags
+    from core.device import describe
 
     if should_stop():
         raise JobCancelled("Training was cancelled.")
     device = describe()
     evaluate_each_epoch = bool(validation)
     early_stopping = recipe.patience > 0 and evaluate_each_epoch
-    args = TrainingArguments(
-        output_dir=str(folder / "checkpoints"),
-        num_train_epochs=recipe.epochs,
-        learning_rate=recipe.learning_rate,
-        per_device_train_batch_size=recipe.batch_size,
-        per_device_eval_batch_size=64,
-        weight_decay=recipe.weight_decay,
-        warmup_steps=recipe.warmup_ratio,  # a float below 1 is a ratio of all steps
-        seed=recipe.seed,
-        logging_steps=1,
-        eval_strategy="epoch" if evaluate_each_epoch else "no",
-        # early stopping restores the best epoch, which needs that epoch's checkpoint
-        save_strategy="epoch" if early_stopping else "no",
-        save_total_limit=1 if early_stopping else None,
-        load_best_model_at_end=early_stopping,
-        metric_for_best_model="eval_loss" if early_stopping else None,
-        greater_is_better=False if early_stopping else None,
-        train_sampling_strategy="group_by_length" if recipe.group_by_length else "random",
-        report_to="none",
-        disable_tqdm=True,
-        use_cpu=device.device == "cpu",
-        dataloader_num_workers=0,
-        **mixed_precision_flags(device),
-    )
+    args = _arguments(recipe, folder, device, evaluate_each_epoch, early_stopping)
     progress = ProgressCallback(report, should_stop)
     callbacks = [progress.callback]
     if early_stopping:
@@ -157,6 +134,38 @@ def fit(recipe: Recipe, folder: Path, model, rows: list, collator, report: Repor
         seconds=round(seconds, 2),
         stopped_early=early_stopping and result.global_step < trainer.state.max_steps,
         epochs_run=round(float(trainer.state.epoch or 0), 2),
+    )
+
+
+def _arguments(recipe: Recipe, folder: Path, device, evaluate_each_epoch: bool, early_stopping: bool):
+    """One TrainingArguments for every task: the recipe's settings, validation and early stopping when asked."""
+    from transformers import TrainingArguments
+
+    from core.device import mixed_precision_flags
+
+    return TrainingArguments(
+        output_dir=str(folder / "checkpoints"),
+        num_train_epochs=recipe.epochs,
+        learning_rate=recipe.learning_rate,
+        per_device_train_batch_size=recipe.batch_size,
+        per_device_eval_batch_size=64,
+        weight_decay=recipe.weight_decay,
+        warmup_steps=recipe.warmup_ratio,  # a float below 1 is a ratio of all steps
+        seed=recipe.seed,
+        logging_steps=1,
+        eval_strategy="epoch" if evaluate_each_epoch else "no",
+        # early stopping restores the best epoch, which needs that epoch's checkpoint
+        save_strategy="epoch" if early_stopping else "no",
+        save_total_limit=1 if early_stopping else None,
+        load_best_model_at_end=early_stopping,
+        metric_for_best_model="eval_loss" if early_stopping else None,
+        greater_is_better=False if early_stopping else None,
+        train_sampling_strategy="group_by_length" if recipe.group_by_length else "random",
+        report_to="none",
+        disable_tqdm=True,
+        use_cpu=device.device == "cpu",
+        dataloader_num_workers=0,
+        **mixed_precision_flags(device),
     )
 
 
