@@ -174,3 +174,33 @@ def test_a_long_explanation_lets_other_requests_on_the_same_model_in_between(tin
     worker.join()
     assert finished["analyse"] - started < 0.5  # one chunk's wait at most (the path has five)
     assert finished["analyse"] < finished["explanation"]
+
+
+def test_requests_from_many_sessions_share_forward_passes_and_get_their_own_answers(tiny_model):
+    classifier = TransformerClassifier(catalog.get_spec("sentiment-tiny"))
+    texts = [f"{word} film number {i}, {'truly ' * (i % 5)}worth seeing." for i, word in
+             enumerate(["A great", "An awful", "A dull", "A lovely"] * 4)]  # fmt: skip
+    alone = [classifier.predict_batch([text])[0] for text in texts]  # one at a time, unpadded
+    original = classifier.model.forward
+    passes = []
+
+    def slow(*args, **kwargs):
+        passes.append(len(kwargs.get("input_ids", args[0] if args else [])))
+        time.sleep(0.1)  # a loaded server: requests pile up while a pass runs
+        return original(*args, **kwargs)
+
+    classifier.model.forward = slow
+    answers: dict[int, object] = {}
+    threads = [threading.Thread(target=lambda i=i: answers.__setitem__(i, classifier.predict(texts[i])))
+               for i in range(len(texts))]  # fmt: skip
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(passes) < len(texts) and max(classifier.coalescer.batch_sizes) > 1  # batched
+    for i in range(len(texts)):  # each session got the answer for its own text
+        assert answers[i].label == alone[i].label
+        assert all(abs(answers[i].scores[k] - alone[i].scores[k]) < 1e-4 for k in alone[i].scores)
+    passes.clear()
+    classifier.predict("A lone request.")
+    assert passes == [1]  # alone: a batch of one, no waiting for company

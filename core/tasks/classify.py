@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field
 
 from core import catalog, loading
 from core.catalog import ModelSpec
 from core.memo import Memo, digest
-from core.tasks.inputs import check_text, inference_gate
+from core.tasks.batching import Coalescer
+from core.tasks.inputs import FairLock, check_text, inference_gate
 
 PROBABILITY = "probability"
 
@@ -52,16 +52,23 @@ class TransformerClassifier:
         self.max_tokens = loading.token_limit(self.tokenizer, self.model)
         id2label = self.model.config.id2label
         self.labels = [_normalise_label(id2label[i]) for i in range(len(id2label))]
-        self._lock = threading.Lock()
+        self._lock = FairLock()  # first come, first served: a long explanation cannot keep the model
         self.memo = Memo(max_entry_bytes=64 << 10)  # answers any session already got, by text
+        # single requests from every session, answered in batches by whoever takes the model next
+        self.coalescer = Coalescer(self._lock, lambda texts: self._run(texts, by_length=True))
 
     # 1) preprocess: clean, check, tokenize with truncation at the model's real maximum
     def preprocess(self, texts: list[str]):
         cleaned = [check_text(text) for text in texts]
-        full_lengths = [len(ids) for ids in self.tokenizer(cleaned, truncation=False)["input_ids"]]
         batch = self.tokenizer(
             cleaned, truncation=True, max_length=self.max_tokens, padding=True, return_tensors="pt"
         )
+        full_lengths = batch["attention_mask"].sum(dim=1).tolist()
+        cut = [i for i, length in enumerate(full_lengths) if length >= self.max_tokens]  # maybe truncated
+        if cut:  # only those are tokenized again, whole, to say how long they were
+            whole = self.tokenizer([cleaned[i] for i in cut], truncation=False)["input_ids"]
+            for i, ids in zip(cut, whole, strict=True):
+                full_lengths[i] = len(ids)
         return batch, full_lengths
 
     # 2) forward: logits for the batch  # (B, n_classes)
@@ -90,25 +97,38 @@ class TransformerClassifier:
             )
         return results
 
-    def predict_batch(self, texts: list[str]) -> list[ClassificationResult]:
-        with self._lock, inference_gate():
+    def _run(self, texts: list[str], *, by_length: bool = False) -> list[ClassificationResult]:
+        """One forward pass for ``texts`` (sorted by length first when asked: less padding); the caller holds
+        the model's lock. ``latency_ms`` is that pass's time, preprocessing included."""
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i])) if by_length else list(range(len(texts)))
+        with inference_gate():
             started = time.perf_counter()
-            batch, full_lengths = self.preprocess(texts)
+            batch, full_lengths = self.preprocess([texts[i] for i in order])
             logits = self.forward(batch)
             latency_ms = 1000 * (time.perf_counter() - started)
-            return self.postprocess(logits, batch, full_lengths, latency_ms)
+            results = self.postprocess(logits, batch, full_lengths, latency_ms)
+        answers: list[ClassificationResult] = [None] * len(texts)  # type: ignore[list-item]
+        for position, index in enumerate(order):
+            answers[index] = results[position]
+        return answers
+
+    def predict_batch(self, texts: list[str]) -> list[ClassificationResult]:
+        with self._lock:
+            return self._run(texts)
 
     def predict(self, text: str) -> ClassificationResult:
-        """A fresh forward pass (its latency is measured now); the answer is kept for ``predict_cached``."""
-        result = self.predict_batch([text])[0]
-        self.memo.put(digest(check_text(text)), result)
+        """A fresh forward pass (its latency is measured now), shared with the other sessions asking this model
+        at the same moment; the answer is kept for ``predict_cached``."""
+        cleaned = check_text(text)  # a refused text never joins a batch
+        result = self.coalescer.submit(cleaned)
+        self.memo.put(digest(cleaned), result)
         return result
 
     def predict_cached(self, text: str) -> ClassificationResult:
         """The answer any session already got for this text, else a forward pass: for views that redraw
         on every rerun (the what-if), where the latency is not shown."""
         cleaned = check_text(text)
-        return self.memo.get(digest(cleaned), lambda: self.predict_batch([cleaned])[0])
+        return self.memo.get(digest(cleaned), lambda: self.coalescer.submit(cleaned))
 
 
 def make_classifier(spec: ModelSpec) -> TransformerClassifier:

@@ -44,6 +44,37 @@ def check_text(text: str, *, max_chars: int | None = None) -> str:
     return cleaned
 
 
+class FairLock:
+    """A model's lock, handed to waiting threads in the order they asked for it.
+
+    ``threading.Lock`` lets the thread that releases it take it straight back: a long job that takes the
+    model step by step (an explanation) would then keep every other request waiting to the end.
+    """
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._tickets = 0  # the next ticket to hand out
+        self._serving = 0  # the ticket that may hold the lock
+
+    def acquire(self) -> None:
+        with self._condition:
+            ticket = self._tickets
+            self._tickets += 1
+            self._condition.wait_for(lambda: self._serving == ticket)
+
+    def release(self) -> None:
+        with self._condition:
+            self._serving += 1
+            self._condition.notify_all()
+
+    def __enter__(self) -> FairLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
 class Gate:
     """A process-wide cap on forward passes running at once, served first come, first served.
 

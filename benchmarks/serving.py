@@ -1,0 +1,145 @@
+"""Serving one shared classifier to many sessions: the article's per-text pipeline against LM Lab's predictor.
+
+    python benchmarks/serving.py [--cache DIR] [--sessions 1,4,16,32] [--texts 200]
+
+Side by side, in one run, on the sentiment MiniLM of the cache (trained for one epoch first if absent):
+the article's `pipeline("text-classification")` called once per text; the same pipeline with
+`batch_size=32`; LM Lab's predictor called once per text by one session; and the predictor called by N
+sessions at once (threads, as Streamlit serves a class), where requests that arrive together share a
+forward pass. Printed per way: texts per second, the ratio to the per-text pipeline, p50 / p95 latency
+of one request, label agreement with the per-text pipeline, and the process's peak resident memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _texts(count: int) -> list[str]:
+    from core.data import polarity
+
+    texts = [example.text for example in polarity.load()]
+    return (texts * (count // len(texts) + 1))[:count]
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, int(round(share * len(ordered))) - 1)]
+
+
+def _sessions(predictor, texts: list[str], sessions: int) -> tuple[float, list[float], list[str]]:
+    """``sessions`` threads take texts from one queue and ask the shared predictor, one text per request."""
+    labels: list[str] = [""] * len(texts)
+    latencies: list[float] = []
+    position = iter(range(len(texts)))
+    guard = threading.Lock()
+
+    def session() -> None:
+        while True:
+            with guard:
+                index = next(position, None)
+            if index is None:
+                return
+            started = time.perf_counter()
+            labels[index] = predictor.predict(texts[index]).label
+            with guard:
+                latencies.append(1000 * (time.perf_counter() - started))
+
+    threads = [threading.Thread(target=session) for _ in range(sessions)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return len(texts) / (time.perf_counter() - started), latencies, labels
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "lmlab-classroom-cache")
+    parser.add_argument("--sessions", default="1,4,16,32")
+    parser.add_argument("--texts", type=int, default=200)
+    args = parser.parse_args(argv)
+    os.environ.update(LMLAB_CACHE_HOME=str(args.cache), LMLAB_OFFLINE="1")
+    if not (args.cache / "models" / "sentiment-minilm" / "metadata.json").is_file():
+        print("training sentiment-minilm once (one epoch)…", flush=True)
+        subprocess.run([sys.executable, "-m", "core.train", "--model", "sentiment-minilm", "--set", "epochs=1"],
+                       cwd=ROOT, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+    from transformers import pipeline
+
+    from core import catalog, settings
+    from core.tasks.classify import TransformerClassifier
+
+    settings.decide_mode()
+    texts = _texts(args.texts)
+    folder = str(args.cache / "models" / "sentiment-minilm")
+    article = pipeline("text-classification", model=folder)
+    for text in texts[:5]:
+        article(text)  # warm-up
+    rows = []
+
+    def add(way: str, seconds_or_rate, latencies, labels, reference, *, rate: bool = False) -> None:
+        per_s = seconds_or_rate if rate else len(texts) / seconds_or_rate
+        agree = sum(a == b for a, b in zip(labels, reference, strict=True)) / len(texts)
+        rows.append((way, per_s, latencies, agree, psutil.Process().memory_info().rss / 2**30))
+
+    latencies, article_labels = [], []
+    started = time.perf_counter()
+    for text in texts:
+        one = time.perf_counter()
+        article_labels.append(article(text)[0]["label"])
+        latencies.append(1000 * (time.perf_counter() - one))
+    add("article: pipeline per text", time.perf_counter() - started, latencies, article_labels, article_labels)
+    started = time.perf_counter()
+    batched = [answer["label"] for answer in article(texts, batch_size=32)]
+    add("pipeline, batch_size=32", time.perf_counter() - started, [], batched, article_labels)
+
+    predictor = TransformerClassifier(catalog.get_spec("sentiment-minilm"))
+    names = {label.lower(): label for label in article.model.config.id2label.values()}
+
+    def as_article(label: str) -> str:  # LM Lab normalises LABEL_1/pos to "positive"; map back for agreement
+        return next((raw for raw in names.values() if label in (raw.lower(), {"label_0": "negative",
+                     "label_1": "positive"}.get(raw.lower()))), label)  # fmt: skip
+
+    for text in texts[:5]:
+        predictor.predict(text)
+    latencies, labels = [], []
+    started = time.perf_counter()
+    for text in texts:
+        one = time.perf_counter()
+        labels.append(as_article(predictor.predict(text).label))
+        latencies.append(1000 * (time.perf_counter() - one))
+    add("LM Lab predictor per text, one session", time.perf_counter() - started, latencies, labels, article_labels)
+    for count in [int(part) for part in args.sessions.split(",") if part.strip()]:
+        predictor.coalescer.batch_sizes = []
+        rate, latencies, labels = _sessions(predictor, texts, count)
+        sizes = predictor.coalescer.batch_sizes
+        add(f"LM Lab, {count} sessions at once (mean batch {statistics.mean(sizes):.1f})", rate, latencies,
+            [as_article(label) for label in labels], article_labels, rate=True)  # fmt: skip
+
+    base = rows[0][1]
+    print(f"{len(texts)} texts, sentiment MiniLM, torch threads {__import__('torch').get_num_threads()}\n")
+    print("| way | texts/s | vs the article's per-text pipeline | p50 ms | p95 ms | label agreement | RSS GB |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for way, per_s, latencies, agree, rss in rows:
+        p50 = f"{statistics.median(latencies):.1f}" if latencies else "–"
+        p95 = f"{_percentile(latencies, 0.95):.1f}" if latencies else "–"
+        print(f"| {way} | {per_s:.1f} | {per_s / base:.2f} | {p50} | {p95} | {100 * agree:.1f} % | {rss:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""Requests for one shared model from every session, answered together: opportunistic micro-batching.
+
+A class asks one model many small questions at once. Instead of one forward pass per question, each
+waiting in turn for the model, whoever takes the model next answers everyone who is waiting by then
+(up to ``max_batch``, sorted by length so the padding stays small) in one forward pass. A lone request
+waits for nothing: there is no batching window, so one session alone is as fast as before; under load,
+the requests that arrive while a batch runs form the next one.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class _Slot(Generic[T, R]):
+    __slots__ = ("item", "result", "error", "done")
+
+    def __init__(self, item: T):
+        self.item = item
+        self.result: R | None = None
+        self.error: BaseException | None = None
+        self.done = False
+
+
+class Coalescer(Generic[T, R]):
+    """``submit(item)`` returns ``run([items…])``'s answer for ``item``; ``run`` is called with ``lock`` held
+    (the model's own lock), so it must not take that lock itself."""
+
+    def __init__(self, lock: threading.Lock, run: Callable[[list[T]], list[R]], *, max_batch: int = 32):
+        self.lock = lock
+        self.run = run
+        self.max_batch = max(1, max_batch)
+        self._waiting: list[_Slot[T, R]] = []
+        self._guard = threading.Lock()
+        self.batch_sizes: list[int] = []  # the last few batches, for the serving benchmark
+
+    def submit(self, item: T) -> R:
+        slot: _Slot[T, R] = _Slot(item)
+        with self._guard:
+            self._waiting.append(slot)
+        while not slot.done:
+            with self.lock:
+                if slot.done:  # the session that held the model answered this request too
+                    break
+                with self._guard:
+                    batch = self._waiting[: self.max_batch]
+                    del self._waiting[: self.max_batch]
+                if batch:
+                    self._answer(batch)
+        if slot.error is not None:
+            raise slot.error
+        return slot.result  # type: ignore[return-value]
+
+    def _answer(self, batch: list[_Slot[T, R]]) -> None:
+        try:
+            results = self.run([slot.item for slot in batch])
+            for slot, result in zip(batch, results, strict=True):
+                slot.result = result
+        except BaseException as error:  # every request of the batch hears why, none waits forever
+            for slot in batch:
+                slot.error = error
+        finally:
+            for slot in batch:
+                slot.done = True
+            self.batch_sizes = [*self.batch_sizes[-999:], len(batch)]
