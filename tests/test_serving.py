@@ -204,3 +204,76 @@ def test_requests_from_many_sessions_share_forward_passes_and_get_their_own_answ
     passes.clear()
     classifier.predict("A lone request.")
     assert passes == [1]  # alone: a batch of one, no waiting for company
+
+
+def test_a_long_text_is_not_padded_together_with_short_ones(tiny_model, monkeypatch):
+    from core.tasks import classify
+
+    classifier = TransformerClassifier(catalog.get_spec("sentiment-tiny"))
+    monkeypatch.setattr(classify, "PADDED_TOKENS", 120)
+    passes = []
+    original = classifier._forward_once
+    monkeypatch.setattr(classifier, "_forward_once", lambda texts: passes.append(len(texts)) or original(texts))
+    texts = ["Fine."] * 6 + ["A long review " * 8 + "that goes on."] + ["Bad."] * 3
+    answers = classifier._run(texts, by_length=True)
+    assert len(passes) >= 2 and sum(passes) == len(texts)  # the long text in a pass of its own size
+    alone = [classifier.predict_batch([text])[0] for text in texts]
+    assert [a.label for a in answers] == [b.label for b in alone]
+
+
+def test_one_failing_request_does_not_fail_the_others_in_its_batch(tiny_model, monkeypatch):
+    classifier = TransformerClassifier(catalog.get_spec("sentiment-tiny"))
+    original = classifier._forward_once
+
+    def fragile(texts):
+        if "boom" in texts:
+            raise RuntimeError("this one text breaks the model")
+        return original(texts)
+
+    monkeypatch.setattr(classifier, "_forward_once", fragile)
+    with classifier._lock:  # hold the model while three requests queue up, so they form one batch
+        results: dict[str, object] = {}
+
+        def ask(text: str) -> None:
+            try:
+                results[text] = classifier.predict(text).label
+            except RuntimeError as error:
+                results[text] = error
+
+        threads = [threading.Thread(target=ask, args=(text,)) for text in ("good", "boom", "fine")]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.3)
+    for thread in threads:
+        thread.join()
+    assert isinstance(results["boom"], RuntimeError)
+    assert results["good"] in classifier.labels and results["fine"] in classifier.labels
+
+
+def test_the_model_lock_is_first_come_first_served_and_only_its_holder_releases_it():
+    from core.tasks.inputs import FairLock
+
+    lock, order = FairLock(), []
+    lock.acquire()
+    threads = []
+    for number in range(5):
+        thread = threading.Thread(target=lambda n=number: (lock.acquire(), order.append(n), lock.release()))
+        thread.start()
+        threads.append(thread)
+        time.sleep(0.05)  # they ask in this order
+    refused = []
+
+    def stray_release():
+        try:
+            lock.release()
+        except RuntimeError as error:
+            refused.append(error)
+
+    stranger = threading.Thread(target=stray_release)
+    stranger.start()
+    stranger.join()
+    assert refused  # another thread cannot release it
+    lock.release()
+    for thread in threads:
+        thread.join()
+    assert order == [0, 1, 2, 3, 4]

@@ -39,7 +39,9 @@ def sentiment_result(result, *, title: str, key: str, compact: bool = False) -> 
         third.metric(
             "Latency",
             f"{result.latency_ms:.1f} ms",
-            help="Tokenize + forward pass on the server, this call only.",
+            help="Tokenize + forward pass on the server: the pass that answered this call, which other "
+            "sessions' requests arriving at the same moment may have shared. Time waiting for the model is not "
+            "included.",
         )
     figure(charts.class_scores(result.scores, score_kind=what, title=title), key=key)
     if result.score_kind == LEXICON_SHARE:

@@ -61,10 +61,17 @@ class Coalescer(Generic[T, R]):
             results = self.run([slot.item for slot in batch])
             for slot, result in zip(batch, results, strict=True):
                 slot.result = result
-        except BaseException as error:  # every request of the batch hears why, none waits forever
+        except Exception as error:  # noqa: BLE001 - one request's failure must not fail the others: each alone
+            if len(batch) == 1:
+                batch[0].error = error
+            else:
+                for slot in batch:
+                    self._answer([slot])
+        except BaseException as error:  # every request hears why, none waits forever
             for slot in batch:
                 slot.error = error
         finally:
             for slot in batch:
                 slot.done = True
             self.batch_sizes = [*self.batch_sizes[-999:], len(batch)]
+

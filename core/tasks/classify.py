@@ -12,6 +12,7 @@ from core.tasks.batching import Coalescer
 from core.tasks.inputs import FairLock, check_text, inference_gate
 
 PROBABILITY = "probability"
+PADDED_TOKENS = 4096  # the most padded tokens one pass of batched single requests may hold
 
 
 @dataclass(frozen=True)
@@ -100,17 +101,31 @@ class TransformerClassifier:
     def _run(self, texts: list[str], *, by_length: bool = False) -> list[ClassificationResult]:
         """One forward pass for ``texts`` (sorted by length first when asked: less padding); the caller holds
         the model's lock. ``latency_ms`` is that pass's time, preprocessing included."""
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i])) if by_length else list(range(len(texts)))
+        if not by_length:
+            return self._forward_once(texts)
+        # Sorted by length and cut into passes of at most PADDED_TOKENS padded tokens: one long text does not
+        # pad thirty short ones to its length.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        answers: list[ClassificationResult] = [None] * len(texts)  # type: ignore[list-item]
+        group: list[int] = []
+        for index in [*order, None]:
+            if index is not None:
+                estimate = min(self.max_tokens, len(texts[index]) // 2 + 2)  # tokens, from characters (generous)
+                if not group or (len(group) + 1) * estimate <= PADDED_TOKENS:
+                    group.append(index)
+                    continue
+            for position, result in zip(group, self._forward_once([texts[i] for i in group]), strict=True):
+                answers[position] = result
+            group = [index] if index is not None else []
+        return answers
+
+    def _forward_once(self, texts: list[str]) -> list[ClassificationResult]:
         with inference_gate():
             started = time.perf_counter()
-            batch, full_lengths = self.preprocess([texts[i] for i in order])
+            batch, full_lengths = self.preprocess(texts)
             logits = self.forward(batch)
             latency_ms = 1000 * (time.perf_counter() - started)
-            results = self.postprocess(logits, batch, full_lengths, latency_ms)
-        answers: list[ClassificationResult] = [None] * len(texts)  # type: ignore[list-item]
-        for position, index in enumerate(order):
-            answers[index] = results[position]
-        return answers
+            return self.postprocess(logits, batch, full_lengths, latency_ms)
 
     def predict_batch(self, texts: list[str]) -> list[ClassificationResult]:
         with self._lock:

@@ -55,17 +55,36 @@ class FairLock:
         self._condition = threading.Condition()
         self._tickets = 0  # the next ticket to hand out
         self._serving = 0  # the ticket that may hold the lock
+        self._owner: int | None = None  # the thread holding it
+        self._abandoned: set[int] = set()  # tickets whose thread stopped waiting (interrupted)
 
     def acquire(self) -> None:
         with self._condition:
             ticket = self._tickets
             self._tickets += 1
-            self._condition.wait_for(lambda: self._serving == ticket)
+            try:
+                self._condition.wait_for(lambda: self._serving == ticket)
+            except BaseException:  # interrupted while waiting: give the turn up, never block the others
+                if self._serving == ticket:
+                    self._advance()
+                else:
+                    self._abandoned.add(ticket)
+                raise
+            self._owner = threading.get_ident()
 
     def release(self) -> None:
         with self._condition:
+            if self._owner != threading.get_ident():
+                raise RuntimeError("release of a FairLock this thread does not hold")
+            self._owner = None
+            self._advance()
+
+    def _advance(self) -> None:
+        self._serving += 1
+        while self._serving in self._abandoned:
+            self._abandoned.discard(self._serving)
             self._serving += 1
-            self._condition.notify_all()
+        self._condition.notify_all()
 
     def __enter__(self) -> FairLock:
         self.acquire()
