@@ -116,14 +116,14 @@ def test_offline_bertviz_draws_and_a_hostile_token_stays_text(server, page):
     page.wait_for_selector("iframe", timeout=90_000)
     deadline = time.monotonic() + 60
     texts: list[str] = []
-    while time.monotonic() < deadline and not texts:
-        for frame in page.frames:
+    while time.monotonic() < deadline and "[CLS]" not in texts:
+        for frame in page.frames:  # the head view's frame: the model view's may draw its labels first
             if frame != page.main_frame:
-                texts = frame.evaluate(
-                    "Array.from(document.querySelectorAll('svg text')).map(t => t.textContent)"
-                )
-                if texts:
+                drawn = frame.evaluate("Array.from(document.querySelectorAll('svg text')).map(t => t.textContent)")
+                if "[CLS]" in drawn:
+                    texts = drawn
                     break
+                texts = texts or drawn
         page.wait_for_timeout(500)
     assert "[CLS]" in texts and "cat" in texts, texts
     assert any("script" in t for t in texts)  # the hostile token's word pieces are drawn as text
