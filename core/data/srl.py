@@ -20,6 +20,8 @@ import hashlib
 import random
 from dataclasses import dataclass
 
+from core.data.types import Split
+
 ROLES = ("ARG0", "ARG1", "ARG2", "ARGM-TMP", "ARGM-LOC", "ARGM-MNR", "ARGM-NEG", "ARGM-MOD", "ARGM-CAU")
 ROLE_MEANINGS = {
     "ARG0": "who acts (agent)",
@@ -335,22 +337,14 @@ def held_out_constructions(seed: int = 3) -> frozenset[tuple[str, str]]:
 
 
 @dataclass(frozen=True)
-class SrlCorpus:
-    train: tuple[SrlSentence, ...]
-    test: tuple[SrlSentence, ...]
-    seed: int
-    fingerprint: str
+class SrlCorpus(Split[SrlSentence]):
     dataset: str = "LM Lab generated PropBank-style SRL"
 
     def describe(self) -> dict:
         return {
-            "dataset": self.dataset,
-            "train_size": len(self.train),
-            "test_size": len(self.test),
+            **super().describe(),
             "train_frames": sum(len(s.frames) for s in self.train),
             "test_frames": sum(len(s.frames) for s in self.test),
-            "seed": self.seed,
-            "test_fingerprint": self.fingerprint,
             "held_out": "sentences with a (verb, construction) pair, a verb or a word order never seen in training",
             "test_kinds": {kind: sum(s.kind == kind for s in self.test) for kind in HELD_OUT_KINDS},
         }

@@ -23,6 +23,8 @@ import hashlib
 import random
 from dataclasses import dataclass
 
+from core.data.types import Split
+
 # --- lexicon ------------------------------------------------------------------------------------
 # subjects: (English, Chinese, person: 1/2/3, plural)
 _NAMES = [("Tom", "汤姆"), ("Mary", "玛丽"), ("Lily", "莉莉"), ("Jack", "杰克"), ("Anna", "安娜"),
@@ -339,23 +341,12 @@ def make_pair(rng: random.Random, verb_key: str, noun_key: str) -> Pair:
 
 
 @dataclass(frozen=True)
-class Corpus:
-    train: tuple[Pair, ...]
-    test: tuple[Pair, ...]
-    seed: int
-    fingerprint: str
+class Corpus(Split[Pair]):
     dataset: str = "LM Lab generated English-Chinese grammar"
 
     def describe(self) -> dict:
-        return {
-            "dataset": self.dataset,
-            "train_size": len(self.train),
-            "test_size": len(self.test),
-            "seed": self.seed,
-            "test_fingerprint": self.fingerprint,
-            "held_out": "sentences built on (verb, noun) pairs that never occur in training",
-            "lexicon_words": lexicon_size(),
-        }
+        return {**super().describe(), "lexicon_words": lexicon_size(),
+                "held_out": "sentences built on (verb, noun) pairs that never occur in training"}  # fmt: skip
 
 
 def _draw(rng: random.Random, pairs: list[tuple[str, str]], n: int, seen: set[str]) -> list[Pair]:

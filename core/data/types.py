@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import random
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 
 @dataclass(frozen=True)
@@ -13,10 +14,15 @@ class Example:
     label: str  # one of the dataset's labels
 
 
+Item = TypeVar("Item")
+
+
 @dataclass(frozen=True)
-class Split:
-    train: tuple[Example, ...]
-    test: tuple[Example, ...]
+class Split(Generic[Item]):
+    """A fixed train/test split; the generated corpora (translation pairs, SRL sentences) are splits too."""
+
+    train: tuple[Item, ...]
+    test: tuple[Item, ...]
     seed: int
     fingerprint: str  # sha256 of the held-out texts, to check two runs used the same split
     dataset: str = "pang-lee-polarity (gensim test data)"
