@@ -9,10 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from core import catalog, loading
-from core import memo as memo_stores
 from core.catalog import ModelSpec
 from core.errors import CoreError, ModelUnavailableError
-from core.memo import Memo, digest
+from core.memo import ATTENTION, Memo, digest
 from core.tasks.inputs import check_text, inference_gate
 from core.transformer.bert_layer import head_statistics
 
@@ -58,7 +57,7 @@ class AttentionModel:
         self.lock = threading.Lock()
         # every session of the class shares the maps: the page draws them on each rerun, the model runs once.
         # A map over 5 MB (about 134 tokens on MiniLM) is recomputed instead of kept.
-        self.memo = Memo(max_entry_bytes=5 << 20, store=memo_stores.ATTENTION)
+        self.memo = Memo(max_entry_bytes=5 << 20, store=ATTENTION)
 
     def attend(self, text: str, text_pair: str | None = None) -> Attention:
         """Every layer's and head's attention for a text (or a pair); the same input is computed once."""

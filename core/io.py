@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -53,10 +54,8 @@ def spawn_module(module: str, *args: str, log: Path | None = None, detached: boo
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(settings.PROJECT_ROOT), env.get("PYTHONPATH", "")]))
     command = [sys.executable, "-m", module, *args]
-    if log is None:
+    with log.open("ab" if append else "wb") if log is not None else contextlib.nullcontext() as handle:
+        output = ({"stdout": handle, "stderr": subprocess.STDOUT} if log is not None
+                  else {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True})  # fmt: skip
         return subprocess.Popen(command, cwd=settings.PROJECT_ROOT, env=env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                start_new_session=detached)  # fmt: skip
-    with log.open("ab" if append else "wb") as handle:
-        return subprocess.Popen(command, cwd=settings.PROJECT_ROOT, env=env, stdin=subprocess.DEVNULL,
-                                stdout=handle, stderr=subprocess.STDOUT, start_new_session=detached)  # fmt: skip
+                                start_new_session=detached, **output)  # fmt: skip

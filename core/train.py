@@ -35,10 +35,10 @@ def _parse_overrides(pairs: list[str]) -> dict:
 
 def _datasets() -> list[str]:
     """Named datasets of the registered classification tasks, then the two a run brings with it."""
-    from core.tasks.base import CLASSIFICATION, tasks
+    from core.tasks.base import new_run_datasets
+    from core.training.prepare import UPLOADED
 
-    return [name for task in tasks().values() if task.family == CLASSIFICATION for name in task.datasets] + [
-        "csv", "hub"]  # fmt: skip
+    return [*new_run_datasets(), *UPLOADED]
 
 
 def _custom_recipe(args, overrides: dict):
@@ -46,7 +46,8 @@ def _custom_recipe(args, overrides: dict):
     from pathlib import Path
 
     from core.data import uploads
-    from core.tasks.base import CLASSIFICATION, get_task, task_for_dataset, tasks
+    from core.tasks.base import CLASSIFICATION, get_task, split_names, task_for_dataset
+    from core.training.prepare import UPLOADED
     from core.training.recipes import TINY_BERT, Recipe, conll_srl_recipe, new_run_defaults
 
     if not args.dataset:
@@ -60,7 +61,7 @@ def _custom_recipe(args, overrides: dict):
         except OSError as error:
             raise CoreError(f"Could not read {args.csv}: {error.strerror}.") from None
         data_file = uploads.store(raw).data_id
-    named = {name for task in tasks().values() for name in (*task.datasets, *task.splits)} | {"csv", "hub"}
+    named = {*split_names(), *UPLOADED}
     if args.dataset not in named:
         raise CoreError(f"Unknown dataset {args.dataset!r}; choose one of {sorted(named)}.")
     known = task_for_dataset(args.dataset)

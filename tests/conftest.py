@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -157,3 +159,23 @@ def serve_app():
     yield url
     process.terminate()
     process.wait(timeout=20)
+
+
+def run_together(*targets) -> None:
+    """Run the callables in threads at the same moment, as sessions of a class do, and wait for them all."""
+    threads = [threading.Thread(target=target) for target in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def start_in_order(count: int, action, gap: float = 0.05) -> list[threading.Thread]:
+    """Start ``count`` threads running ``action(i)``, each after the one before has had time to queue."""
+    threads = []
+    for i in range(count):
+        thread = threading.Thread(target=action, args=(i,))
+        thread.start()
+        threads.append(thread)
+        time.sleep(gap)
+    return threads

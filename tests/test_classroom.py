@@ -29,6 +29,8 @@ from core.tasks.zero_shot import (
     parse_labels,
 )
 
+from conftest import run_together, start_in_order
+
 
 @pytest.fixture(scope="module")
 def encoder():
@@ -158,12 +160,7 @@ def test_nli_hypothesis_is_positional():
 def test_gate_admits_first_come_first_served():
     gate, order = Gate(1), []
     gate.acquire()
-    threads = []
-    for i in range(5):
-        thread = threading.Thread(target=lambda i=i: (gate.acquire(), order.append(i), gate.release()))
-        thread.start()
-        threads.append(thread)
-        time.sleep(0.05)  # arrive in order
+    threads = start_in_order(5, lambda i: (gate.acquire(), order.append(i), gate.release()))  # arrive in order
     assert gate.waiting == 5 and gate.ahead() == 6
     gate.release()
     for thread in threads:
@@ -409,11 +406,7 @@ def test_models_load_one_at_a_time(tiny_model, lm_tiny_model, monkeypatch):
     monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", classmethod(counting))
     spec = catalog.get_spec("lm-lee-gpt")
     results: list = []
-    threads = [threading.Thread(target=lambda: results.append(loading.load_causal_lm(spec))) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(*[lambda: results.append(loading.load_causal_lm(spec))] * 4)
     assert len(results) == 4 and most[0] == 1
     weights = [next(model.parameters()) for _, model in results]
     assert all(w.device.type == "cpu" and bool(w.isfinite().all()) for w in weights)

@@ -15,6 +15,8 @@ from core.memo import Memo
 from core.tasks.classify import TransformerClassifier
 from core.viz import heatmaps
 
+from conftest import run_together, start_in_order
+
 
 def test_memos_share_one_byte_budget_and_drop_the_oldest_entry_first():
     store = memo_module._Store(max_bytes=100_000)
@@ -45,11 +47,7 @@ def test_one_session_computes_and_the_others_wait_for_its_result():
         time.sleep(0.3)
         return "answer"
 
-    threads = [threading.Thread(target=lambda: results.append(memo.get("k", slow))) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(*[lambda: results.append(memo.get("k", slow))] * 8)
     assert calls == [1] and results == ["answer"] * 8
 
 
@@ -62,11 +60,7 @@ def test_waiters_take_a_result_too_big_to_keep_without_computing_it_again():
         time.sleep(0.3)
         return np.zeros(1_000)  # 8 kB: over this memo's entry cap
 
-    threads = [threading.Thread(target=lambda: results.append(memo.get("k", slow))) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(*[lambda: results.append(memo.get("k", slow))] * 6)
     assert calls == [1] and len(results) == 6 and len(memo) == 0
 
 
@@ -93,11 +87,7 @@ def test_attention_is_computed_once_per_text_for_the_whole_class(minilm, monkeyp
     monkeypatch.setattr(minilm.model, "forward", lambda *a, **k: forwards.append(1) or original(*a, **k))
     text = "A sentence only this test uses, 4711."
     results = []
-    threads = [threading.Thread(target=lambda: results.append(minilm.attend(text))) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(*[lambda: results.append(minilm.attend(text))] * 8)
     again = minilm.attend(text)
     assert len(results) == 8 and 1 <= len(forwards) <= 8  # concurrent first asks may each compute
     assert all(np.array_equal(r.weights, again.weights) and r.tokens == again.tokens for r in results)
@@ -191,12 +181,7 @@ def test_requests_from_many_sessions_share_forward_passes_and_get_their_own_answ
 
     classifier.model.forward = slow
     answers: dict[int, object] = {}
-    threads = [threading.Thread(target=lambda i=i: answers.__setitem__(i, classifier.predict(texts[i])))
-               for i in range(len(texts))]  # fmt: skip
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(*[lambda i=i: answers.__setitem__(i, classifier.predict(texts[i])) for i in range(len(texts))])
     assert len(passes) < len(texts) and max(classifier.coalescer.batch_sizes) > 1  # batched
     for i in range(len(texts)):  # each session got the answer for its own text
         assert answers[i].label == alone[i].label
@@ -255,12 +240,7 @@ def test_the_model_lock_is_first_come_first_served_and_only_its_holder_releases_
 
     lock, order = FairLock(), []
     lock.acquire()
-    threads = []
-    for number in range(5):
-        thread = threading.Thread(target=lambda n=number: (lock.acquire(), order.append(n), lock.release()))
-        thread.start()
-        threads.append(thread)
-        time.sleep(0.05)  # they ask in this order
+    threads = start_in_order(5, lambda n: (lock.acquire(), order.append(n), lock.release()))  # they ask in this order
     refused = []
 
     def stray_release():

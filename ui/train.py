@@ -10,7 +10,7 @@ import streamlit as st
 from core import catalog, settings
 from core.errors import CoreError
 from core.tasks import snippets
-from core.tasks.base import CLASSIFICATION, task_for_dataset, tasks
+from core.tasks.base import CLASSIFICATION, new_run_datasets, task_for_dataset, tasks
 from core.training import jobs as core_jobs
 from core.training import ownership
 from core.training.preview import ARCHITECTURE_FIELDS, DATA_FIELDS, relevant
@@ -24,9 +24,7 @@ UPLOADED = {"csv": "Your CSV file", "hub": "A Hugging Face Hub dataset (online)"
 
 def datasets() -> dict[str, str]:
     """Every named dataset of a registered classification task, then the two a run brings with it."""
-    named = {name: title for task in tasks().values() if task.family == CLASSIFICATION
-             for name, title in task.datasets.items()}  # fmt: skip
-    return {**named, **UPLOADED}
+    return {**new_run_datasets(), **UPLOADED}
 
 
 def task_of(dataset: str) -> str | None:

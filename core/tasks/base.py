@@ -152,6 +152,17 @@ def task_for_dataset(dataset: str) -> Task | None:
     return next((task for task in tasks().values() if dataset in task.datasets), None)
 
 
+def new_run_datasets() -> dict[str, str]:
+    """Name → title of the named datasets a new classification run can train on (the Train page, the CLI)."""
+    return {name: title for task in tasks().values() if task.family == CLASSIFICATION
+            for name, title in task.datasets.items()}  # fmt: skip
+
+
+def split_names() -> list[str]:
+    """Every named dataset with a fixed split (a task's own and extra ones, e.g. the keyword sentences)."""
+    return [name for task in tasks().values() for name in task.splits]
+
+
 def dataset_split(dataset: str) -> tuple[Split, list[str]] | None:
     """The fixed split of a named dataset any classification task registered, or None."""
     for task in tasks().values():

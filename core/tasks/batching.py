@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -31,7 +32,7 @@ class Coalescer(Generic[T, R]):
     """``submit(item)`` returns ``run([items…])``'s answer for ``item``; ``run`` is called with ``lock`` held
     (the model's own lock), so it must not take that lock itself."""
 
-    def __init__(self, lock: threading.Lock, run: Callable[[list[T]], list[R]], *, max_batch: int = 32):
+    def __init__(self, lock: AbstractContextManager, run: Callable[[list[T]], list[R]], *, max_batch: int = 32):
         self.lock = lock
         self.run = run
         self.max_batch = max(1, max_batch)

@@ -101,22 +101,20 @@ class TransformerClassifier:
     def _run(self, texts: list[str], *, by_length: bool = False) -> list[ClassificationResult]:
         """One forward pass for ``texts`` (sorted by length first when asked: less padding); the caller holds
         the model's lock. ``latency_ms`` is that pass's time, preprocessing included."""
-        if not by_length:
-            return self._forward_once(texts)
+        if not by_length or not texts:
+            return self._forward_once(texts) if texts else []
         # Sorted by length and cut into passes of at most PADDED_TOKENS padded tokens: one long text does not
         # pad thirty short ones to its length.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        groups: list[list[int]] = [[]]
+        for index in sorted(range(len(texts)), key=lambda i: len(texts[i])):  # the longest text comes last
+            tokens = min(self.max_tokens, len(texts[index]) // 2 + 2)  # estimated from characters, generously
+            if groups[-1] and (len(groups[-1]) + 1) * tokens > PADDED_TOKENS:
+                groups.append([])
+            groups[-1].append(index)
         answers: list[ClassificationResult] = [None] * len(texts)  # type: ignore[list-item]
-        group: list[int] = []
-        for index in [*order, None]:
-            if index is not None:
-                estimate = min(self.max_tokens, len(texts[index]) // 2 + 2)  # tokens, from characters (generous)
-                if not group or (len(group) + 1) * estimate <= PADDED_TOKENS:
-                    group.append(index)
-                    continue
-            for position, result in zip(group, self._forward_once([texts[i] for i in group]), strict=True):
-                answers[position] = result
-            group = [index] if index is not None else []
+        for group in groups:
+            for index, result in zip(group, self._forward_once([texts[i] for i in group]), strict=True):
+                answers[index] = result
         return answers
 
     def _forward_once(self, texts: list[str]) -> list[ClassificationResult]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from core import catalog
 from core.data.types import Example, Split
 from core.errors import CoreError
-from core.tasks.base import dataset_split, tasks
+from core.tasks.base import dataset_split, split_names
 from core.training.recipes import Recipe
 
 UPLOADED = ("csv", "hub")  # datasets a run brings with it; the named ones come from the task registry
@@ -40,9 +40,8 @@ def load_split(recipe: Recipe) -> tuple[Split, list[str]]:
             )
             name = f"Hub dataset {recipe.hub_dataset}"
         return uploads.stratified_split(examples, labels, seed=13, name=name), list(labels)
-    known = [name for task in tasks().values() for name in task.splits]
     raise CoreError(
-        f"Unknown dataset {recipe.dataset!r} in recipe {recipe.key!r}; choose one of {[*known, *UPLOADED]}."
+        f"Unknown dataset {recipe.dataset!r} in recipe {recipe.key!r}; choose one of {[*split_names(), *UPLOADED]}."
     )
 
 
