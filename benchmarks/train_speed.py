@@ -30,7 +30,7 @@ def main() -> None:
 
     settings.decide_mode()
     from core.training.recipes import get_recipe
-    from core.training.runner import _train_into
+    from core.training.runner import train_into
 
     app = get_recipe("sentiment-minilm")
     plain = app.with_overrides({"learning_rate": 5e-5, "batch_size": 8, "epochs": 3, "warmup_ratio": 0.0,
@@ -42,7 +42,7 @@ def main() -> None:
         times, accuracies = [], []
         for seed in seeds:
             with tempfile.TemporaryDirectory() as folder:
-                meta = _train_into(recipe.with_overrides({"seed": seed}), Path(folder), report=lambda _: None,
+                meta = train_into(recipe.with_overrides({"seed": seed}), Path(folder), report=lambda _: None,
                                    should_stop=lambda: False)  # fmt: skip
             accuracy = meta["metrics"]["accuracy"]
             times.append(meta["train_seconds"])

@@ -46,9 +46,9 @@ def _custom_recipe(args, overrides: dict):
     from pathlib import Path
 
     from core.data import uploads
-    from core.tasks.base import CLASSIFICATION, get_task, split_names, task_for_dataset
+    from core.tasks.base import CLASSIFICATION, get_task, split_names, task_for_dataset, tasks
     from core.training.prepare import UPLOADED
-    from core.training.recipes import TINY_BERT, Recipe, conll_srl_recipe, new_run_defaults
+    from core.training.recipes import TINY_BERT, Recipe, new_run_defaults
 
     if not args.dataset:
         raise CoreError(f"--name needs --dataset ({', '.join(_datasets())}).")
@@ -68,13 +68,14 @@ def _custom_recipe(args, overrides: dict):
     task = get_task(args.task) if args.task else known
     if task is None:
         raise CoreError("Say which page should offer the model: --task with one of the tasks listed by --help.")
-    if task.family != CLASSIFICATION and not (task.name == "srl" and args.dataset == "hub"):
-        raise CoreError(f"New {task.name!r} runs are not trained this way; the one exception is --task srl, which "
-                        "trains on CoNLL-2012 frames from the Hub: use --dataset hub --hub-dataset NAME.")  # fmt: skip
+    if task.family != CLASSIFICATION and not (task.hub_recipe and args.dataset == "hub"):
+        exceptions = [name for name, found in tasks().items() if found.family != CLASSIFICATION and found.hub_recipe]
+        raise CoreError(f"New {task.name!r} runs are not trained this way; the exceptions ({', '.join(exceptions)}) "
+                        "train on a Hub dataset: use --task NAME --dataset hub --hub-dataset NAME.")  # fmt: skip
     if known is not None and known.name != task.name:
         raise CoreError(f"The dataset {args.dataset!r} trains the task {known.name!r}, not {task.name!r}.")
-    if task.family != CLASSIFICATION:  # SRL on CoNLL-2012 frames: the recipe the Train page's button uses
-        base_recipe = conll_srl_recipe(key=args.name)
+    if task.family != CLASSIFICATION:  # e.g. SRL on CoNLL-2012 frames: the recipe the Train page's button uses
+        base_recipe = task.hook("hub_recipe")(key=args.name)
         recipe = dataclasses.replace(base_recipe, title=args.name, hub_dataset=args.hub_dataset or base_recipe.hub_dataset,
                                      description=f"Trained from the command line on {args.hub_dataset or base_recipe.hub_dataset}.")  # fmt: skip
         return recipe.with_overrides(overrides) if overrides else recipe.validated()

@@ -119,6 +119,44 @@ def test_every_task_the_app_knows_is_registered_with_what_its_pages_need():
         base.get_task("astrology")
 
 
+def test_every_task_names_the_code_that_trains_scores_and_serves_it():
+    from core.bench.sequence import Scoring
+    from core.training.recipes import Recipe
+
+    for task in base.tasks().values():
+        assert callable(task.hook("trainer"))
+        if task.family == base.SEQUENCE:
+            assert isinstance(task.hook("scorer"), Scoring) and isinstance(task.hook("predictor"), type)
+        if task.hub_recipe:
+            recipe = task.hook("hub_recipe")(key="from-the-hub")
+            assert isinstance(recipe, Recipe) and recipe.task == task.name and recipe.dataset == "hub"
+    assert base.get_task("topic").baselines == base.CLASSIFIER_BASELINES  # the family's default
+    assert "baseline:zero-shot" in base.get_task("sentiment").baselines  # its template speaks of reviews
+    with pytest.raises(base.CoreError, match="names no scorer"):
+        base.get_task("sentiment").hook("scorer")
+    with pytest.raises(base.CoreError, match="names nothing"):
+        base.resolve("core.tasks.base:no_such_thing")
+    with pytest.raises(base.CoreError, match="names its trainer, scorer and predictor"):
+        base.register(base.Task("half-done", "half done", base.SEQUENCE, base.ACCURACY))
+
+
+def test_no_code_outside_the_registry_dispatches_on_a_task_name():
+    """A task's name compared as a bare string is a place the next task would have to edit."""
+    import re
+
+    own = "|".join(base.names()[:5])
+    pattern = re.compile(rf"""[=!]=\s*["']({own})["']|["']({own})["']\s*[=!]=|["']({own})["']\s*:\s*_""")
+    found = []
+    for folder in ("core", "ui", "pages"):
+        for path in (ROOT / folder).rglob("*.py"):
+            if path.name == "base.py" and path.parent.name == "tasks":
+                continue
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if pattern.search(line):
+                    found.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert not found, "\n".join(found)
+
+
 def test_one_table_for_every_task_disagreements_for_outputs_and_old_runs_still_load(fresh_cache):
     from core.bench.run import BenchResult, load, save
 

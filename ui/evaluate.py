@@ -10,7 +10,6 @@ import pandas as pd
 import streamlit as st
 
 from core import catalog
-from core.bench import adapters
 from core.bench import background as bench_jobs
 from core.bench import run as bench
 from core.bench import sequence as sequence_bench
@@ -42,8 +41,7 @@ def choices(task: str) -> list[str]:
         found.append(spec.key)
         if spec.kind == "transformers" and spec.source != catalog.HUB:
             found += [f"{spec.key}@{variant}" for variant in get_task(task).variants]
-    baselines = [b for b in adapters.BASELINES if task == "sentiment" or b != "baseline:zero-shot"]
-    return found + baselines
+    return found + list(get_task(task).baselines)
 
 
 @st.cache_data(show_spinner=False, max_entries=200)

@@ -7,7 +7,7 @@ import streamlit as st
 from core import catalog
 from core.catalog import ModelSpec
 from core.errors import CoreError
-from core.tasks.base import CLASSIFICATION, tasks
+from core.tasks.base import CLASSIFICATION, get_task, tasks
 from ui import safe
 
 
@@ -70,17 +70,7 @@ def quality_text(estimate: dict | None) -> str:
 @st.cache_resource(max_entries=3, show_spinner=False)
 def _task_model(key: str, fingerprint: str):
     spec = catalog.get_spec(key)
-    if spec.task == "translation":
-        from core.tasks.translate import Translator
-
-        return Translator(spec)
-    if spec.task == "srl":
-        from core.tasks.srl import SrlLabeler
-
-        return SrlLabeler(spec)
-    from core.tasks.generate import LanguageModel
-
-    return LanguageModel(spec)
+    return get_task(spec.task).hook("predictor")(spec)
 
 
 def task_model(spec: ModelSpec):

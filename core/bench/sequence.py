@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
@@ -24,23 +25,57 @@ from core.bench.run import BenchResult, PeakMemory, p95
 from core.errors import CoreError
 from core.tasks.base import SEQUENCE, get_task, names
 
-# the headline metric of each task, and whether more is better
 # GPT-2's blocks are Conv1D layers, which dynamic quantisation leaves alone (only the output head would
 # change), so the language model has no @int8 variant: it would be the same model under another name.
 KNESER_NEY = "baseline:kneser-ney"
 
 
+@dataclass
+class Scored:
+    """One model (or baseline) measured on a sequence task's held-out data."""
+
+    spec: catalog.ModelSpec
+    variant: str
+    model: object | None  # the torch module, for its parameter count; None for a baseline without one
+    outputs: list[str]  # one per item, for the disagreements view ([] when the task has no output text)
+    per_item: np.ndarray  # (items, k) statistics the paired comparison resamples
+    quality: dict  # the headline estimate: value, low, high, n
+    secondary: tuple[str, float]  # a second number for the table, e.g. ("BLEU", 31.2)
+    throughput: float  # items (or tokens) per second over the whole held-out set
+    timings: list[float]  # milliseconds per call on one median-length input
+    precision: str
+    note: str  # how it decoded, e.g. "greedy"
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    data: object  # what ``score`` reads
+    texts: list[str]  # the input of each item, for the table of disagreements
+    dataset: str
+    references: list[str]
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """How the benchmark scores one sequence task; a task names its Scoring in ``Task.scorer``."""
+
+    held_out: Callable[[], HeldOut]
+    score: Callable[[str, object, int], Scored]  # (model id, held-out data, timing repeats)
+    statistic: Callable[[np.ndarray], float]  # the headline metric from a resample of ``per_item`` rows
+    baseline_ready: Callable[[], bool] = lambda: False  # whether the task's baseline rows can run here
+
+
 def choices(task: str) -> list[str]:
-    """Ready models for the task, their variants, and (for generation) the n-gram baseline."""
-    found = []
+    """Ready models for the task, their variants, and the task's baselines when they can run."""
+    found, known = [], get_task(task)
     for spec in catalog.specs_for_task(task):
         if not catalog.availability(spec).ready:
             continue
         found.append(spec.key)
         if spec.source != catalog.HUB:
-            found += [f"{spec.key}@{variant}" for variant in get_task(task).variants]
-    if task == "generation" and catalog.availability(catalog.LM_LEE).ready:
-        found.append(KNESER_NEY)
+            found += [f"{spec.key}@{variant}" for variant in known.variants]
+    if known.baselines and known.hook("scorer").baseline_ready():
+        found += list(known.baselines)
     return found
 
 
@@ -87,7 +122,7 @@ def _word_perplexity(stats: np.ndarray) -> float:
 # --- one model at a time -----------------------------------------------------------------------------
 
 
-def _translation(model_id: str, data, repeats: int) -> dict:
+def _translation(model_id: str, data, repeats: int) -> Scored:
     from sacrebleu.metrics import CHRF
 
     from core.tasks.translate import Translator, corpus_scores
@@ -110,13 +145,12 @@ def _translation(model_id: str, data, repeats: int) -> dict:
     timings = _timed(
         lambda text: translator.translate(text, beams=beams, with_attention=False), sources, repeats
     )
-    return {"spec": spec, "variant": variant, "model": translator.model, "outputs": outputs, "per_item": per_item,
-            "quality": scores["chrf"], "secondary": ("BLEU", scores["bleu"]["value"]), "throughput": throughput,
-            "timings": timings, "precision": "dynamic int8" if variant == "int8" else "fp32",
-            "note": "beam search, 4 beams" if beams > 1 else "greedy"}  # fmt: skip
+    return Scored(spec, variant, translator.model, outputs, per_item, scores["chrf"], ("BLEU", scores["bleu"]["value"]),
+                  throughput, timings, "dynamic int8" if variant == "int8" else "fp32",
+                  "beam search, 4 beams" if beams > 1 else "greedy")  # fmt: skip
 
 
-def _srl(model_id: str, data, repeats: int) -> dict:
+def _srl(model_id: str, data, repeats: int) -> Scored:
     from core.tasks.srl import SrlLabeler, span_scores
 
     spec, variant = _spec_and_variant(model_id, "srl")
@@ -141,13 +175,12 @@ def _srl(model_id: str, data, repeats: int) -> dict:
     scores = span_scores(gold, predicted)
     texts = [sentence.text for sentence in data.test]
     timings = _timed(lambda text: labeler.label(text), texts, repeats)
-    return {"spec": spec, "variant": variant, "model": labeler.model, "outputs": [" ".join(t) for t in predicted],
-            "per_item": np.array(per_item, dtype=float), "quality": scores["span_f1"],
-            "secondary": ("precision", scores["precision"]), "throughput": throughput, "timings": timings,
-            "precision": "dynamic int8" if variant == "int8" else "fp32", "note": "one forward pass per frame"}  # fmt: skip
+    return Scored(spec, variant, labeler.model, [" ".join(t) for t in predicted], np.array(per_item, dtype=float),
+                  scores["span_f1"], ("precision", scores["precision"]), throughput, timings,
+                  "dynamic int8" if variant == "int8" else "fp32", "one forward pass per frame")  # fmt: skip
 
 
-def _generation(model_id: str, articles: list[str], repeats: int) -> dict:
+def _generation(model_id: str, articles: list[str], repeats: int) -> Scored:
     from core.tasks.generate import LanguageModel, document_nll, ngram_nll, perplexity_with_ci
 
     baseline = model_id == KNESER_NEY
@@ -175,11 +208,9 @@ def _generation(model_id: str, articles: list[str], repeats: int) -> dict:
         )
     else:
         timings = _timed(lambda text: lm.next_tokens(text, k=5), prompts, repeats)
-    return {"spec": spec, "variant": variant, "model": None if baseline else lm.model, "outputs": [],
-            "per_item": stats[:, :2], "quality": word, "secondary": ("token perplexity", token_ppl["value"]),
-            "throughput": throughput, "timings": timings,
-            "precision": "counts" if baseline else "fp32",
-            "note": "Kneser-Ney trigram, same tokens as lm-lee-gpt" if baseline else f"{block}-token window, stride {block // 2}"}  # fmt: skip
+    return Scored(spec, variant, None if baseline else lm.model, [], stats[:, :2], word,
+                  ("token perplexity", token_ppl["value"]), throughput, timings, "counts" if baseline else "fp32",
+                  "Kneser-Ney trigram, same tokens as lm-lee-gpt" if baseline else f"{block}-token window, stride {block // 2}")  # fmt: skip
 
 
 def _timed(call: Callable[[str], object], texts: list[str], repeats: int) -> list[float]:
@@ -198,26 +229,32 @@ def _timed(call: Callable[[str], object], texts: list[str], repeats: int) -> lis
 # --- the whole run -----------------------------------------------------------------------------------
 
 
-def _held_out(task: str):
-    """The data every model of ``task`` is scored on: (the corpus, its input texts, its name, the references)."""
-    if task == "translation":
-        from core.data import translation
+def _translation_data() -> HeldOut:
+    from core.data import translation
 
-        data = translation.corpus(train_size=0)  # the held-out sentences every translation model is scored on
-        texts, dataset = [p.english for p in data.test], data.dataset
-        references = [p.chinese for p in data.test]
-    elif task == "srl":
-        from core.data import srl
+    data = translation.corpus(train_size=0)  # the held-out sentences every translation model is scored on
+    return HeldOut(data, [p.english for p in data.test], data.dataset, [p.chinese for p in data.test])
 
-        data = srl.corpus(train_size=0)
-        texts, dataset = [s.text for s in data.test], data.dataset
-        references = [" ".join(f.tags) for s in data.test for f in s.frames]
-    else:
-        from core.data.lee import lm_split
 
-        data = list(lm_split()[1])
-        texts, dataset, references = data, "Lee news corpus, 30 held-out articles", []
-    return data, texts, dataset, references
+def _srl_data() -> HeldOut:
+    from core.data import srl
+
+    data = srl.corpus(train_size=0)
+    references = [" ".join(f.tags) for s in data.test for f in s.frames]
+    return HeldOut(data, [s.text for s in data.test], data.dataset, references)
+
+
+def _generation_data() -> HeldOut:
+    from core.data.lee import lm_split
+
+    articles = list(lm_split()[1])
+    return HeldOut(articles, articles, "Lee news corpus, 30 held-out articles", [])
+
+
+TRANSLATION = Scoring(_translation_data, _translation, lambda stats: float(stats[:, 0].mean()))
+SRL = Scoring(_srl_data, _srl, _f1)
+GENERATION = Scoring(_generation_data, _generation, _word_perplexity,
+                     baseline_ready=lambda: catalog.availability(catalog.LM_LEE).ready)  # fmt: skip
 
 
 def run(task: str, model_ids: list[str], *, baseline: str | None = None, repeats: int = 100, seed: int = 0,
@@ -228,49 +265,50 @@ def run(task: str, model_ids: list[str], *, baseline: str | None = None, repeats
         raise CoreError("Choose at least one model to benchmark.")
     if baseline is not None and baseline not in model_ids:
         raise CoreError(f"The baseline {baseline!r} must be one of the chosen models {model_ids}.")
-    data, texts, dataset, references = _held_out(task)
+    scoring: Scoring = get_task(task).hook("scorer")
+    held_out = scoring.held_out()
     from core.device import library_versions
 
     versions = json.dumps(library_versions())
-    result = BenchResult(task, dataset, [], texts, references, [],
+    result = BenchResult(task, held_out.dataset, [], held_out.texts, held_out.references, [],
                          created_at=datetime.now(UTC).isoformat(timespec="seconds"))  # fmt: skip
     measured = {}
     for index, model_id in enumerate(model_ids):
         progress(index / len(model_ids), f"scoring {model_id}")
         with PeakMemory() as memory:
             started = time.perf_counter()
-            one = {"translation": _translation, "srl": _srl, "generation": _generation}[task](
-                model_id, data, repeats
-            )
+            scored = scoring.score(model_id, held_out.data, repeats)
             seconds = time.perf_counter() - started
-        model = one.pop("model")
-        meta = catalog.read_metadata(one["spec"].key) if one["spec"].trained_here else None
-        quality = one["quality"]
-        name, value = one["secondary"]
-        result.rows.append({
-            "model": model_id, "source": "baseline" if model_id == KNESER_NEY else catalog.SOURCE_LABELS[one["spec"].source],
-            "parameters": sum(p.numel() for p in model.parameters()) if model is not None else None,
-            "size_mb": round(meta["size_bytes"] / 1e6, 1) if meta and model_id != KNESER_NEY else None,
-            "device / precision": f"cpu / {one['precision']}", "decoding": one["note"],
-            "metric": get_task(task).scored_by.key, "value": quality["value"], "low": quality["low"], "high": quality["high"],
-            "n": quality["n"], "secondary_metric": name, "secondary": value,
-            "latency_p50_ms": float(np.percentile(one["timings"], 50)),
-            "latency_p95_ms": p95(one["timings"]), "latency_repeats": repeats,
-            "throughput_per_s": one["throughput"], "peak_memory_mb": round(memory.peak_mb, 1),
-            "run_s": round(seconds, 2), "train_s": (meta or {}).get("train_seconds"), "seed": seed,
-            "versions": versions,
-        })  # fmt: skip
-        result.predictions[model_id] = one["outputs"]
-        measured[model_id] = one["per_item"]
-    _compare(result, measured, baseline or model_ids[0], seed)
+        row = _row(task, model_id, scored, memory.peak_mb, seconds)
+        result.rows.append({**row, "latency_repeats": repeats, "seed": seed, "versions": versions})
+        result.predictions[model_id] = scored.outputs
+        measured[model_id] = scored.per_item
+    _compare(result, measured, baseline or model_ids[0], scoring.statistic, seed)
     progress(1.0, "done")
     return result
 
 
-def _compare(result: BenchResult, measured: dict[str, np.ndarray], baseline: str, seed: int) -> None:
-    statistic = {"translation": lambda s: float(s[:, 0].mean()), "srl": _f1, "generation": _word_perplexity}[
-        result.task
-    ]
+def _row(task: str, model_id: str, scored: Scored, peak_mb: float, seconds: float) -> dict:
+    """The benchmark table's row for one measured model (the columns every task's rows share)."""
+    is_baseline = model_id in get_task(task).baselines
+    card = catalog.read_metadata(scored.spec.key) if scored.spec.trained_here and not is_baseline else None
+    quality, model = scored.quality, scored.model
+    return {
+        "model": model_id, "source": "baseline" if is_baseline else catalog.SOURCE_LABELS[scored.spec.source],
+        "parameters": sum(p.numel() for p in model.parameters()) if model is not None else None,
+        "size_mb": round(card["size_bytes"] / 1e6, 1) if card else None,
+        "device / precision": f"cpu / {scored.precision}", "decoding": scored.note,
+        "metric": get_task(task).scored_by.key, "value": quality["value"], "low": quality["low"],
+        "high": quality["high"], "n": quality["n"], "secondary_metric": scored.secondary[0],
+        "secondary": scored.secondary[1], "latency_p50_ms": float(np.percentile(scored.timings, 50)),
+        "latency_p95_ms": p95(scored.timings), "throughput_per_s": scored.throughput,
+        "peak_memory_mb": round(peak_mb, 1), "run_s": round(seconds, 2),
+        "train_s": (card or {}).get("train_seconds"),
+    }  # fmt: skip
+
+
+def _compare(result: BenchResult, measured: dict[str, np.ndarray], baseline: str,
+             statistic: Callable[[np.ndarray], float], seed: int) -> None:  # fmt: skip
     from core.stats import holm
 
     p_values = {}

@@ -2,12 +2,15 @@
 
 A task is a ``Task``: its name (what model cards and recipes say in ``task``), a title for pickers and
 tables, its family, its headline metric, its benchmark variants, the datasets a new run can train it
-on and, for a classification task, its fixed held-out split. Everything that used to test a task's
-name as a bare string asks here instead: the command lines, the Train page's dataset list, the
-Evaluate page's task list, the held-out headline under a model picker.
+on and, for a classification task, its fixed held-out split; and, by "module:attribute" name, the code
+that trains it, scores it in the benchmark and serves it on its page. Everything that used to test a
+task's name as a bare string asks here instead: the command lines, the trainer, the benchmark, the
+Train page's dataset list, the Evaluate page's task and baseline lists, the held-out headline under a
+model picker.
 
 Adding a classification task is one module that calls ``register`` (see ``tests/test_task_registry.py``,
-which adds "length parity" and trains, benchmarks and picks it with no other edit). LM Lab's own tasks
+which adds "length parity" and trains, benchmarks and picks it with no other edit); a sequence task adds
+its trainer, its ``Scoring`` and its predictor class, and names them. LM Lab's own tasks
 are registered at the bottom of this module; modules named in ``LMLAB_TASKS`` (comma-separated, e.g.
 ``mylab.tasks``) are imported on first use, in the app and in the command lines alike.
 """
@@ -54,6 +57,8 @@ class Metric:
 
 
 ACCURACY = Metric("accuracy", "accuracy", percent=True)
+# fitted on the task's own training split, so they fit any classification task
+CLASSIFIER_BASELINES = ("baseline:majority", "baseline:tfidf-lr")
 
 
 @dataclass(frozen=True)
@@ -73,11 +78,31 @@ class Task:
     # the held-out result of a model card in words (default: the headline metric with its CI)
     describe: Callable[[Mapping], str] | None = None
     bench_metric: Metric | None = None  # what the benchmark table ranks by, when not ``metric``
+    # What the layers above do for this task, named as "module:attribute" and imported only when used (a task
+    # sits below training and the benchmark, so it names their code instead of importing it):
+    trainer: str = "core.training.runner:train_classifier"  # (recipe, folder, report, should_stop) -> model card
+    scorer: str = ""  # a sequence task's ``core.bench.sequence.Scoring`` (held-out data, one model's scores)
+    predictor: str = ""  # a sequence task's predictor class, built from a ModelSpec (one shared per process)
+    hub_recipe: str = ""  # a sequence task that trains on a Hub dataset: (key=...) -> its Recipe
+    # benchmark rows that are not models of the catalog; a classification task gets majority class and TF-IDF
+    baselines: tuple[str, ...] | None = None
+
+    def __post_init__(self):
+        if self.baselines is None:
+            object.__setattr__(self, "baselines", CLASSIFIER_BASELINES if self.family == CLASSIFICATION else ())
 
     @property
     def scored_by(self) -> Metric:
         """The benchmark's headline metric for this task (its rows' value / low / high)."""
         return self.bench_metric or self.metric
+
+    def hook(self, which: str):
+        """The trainer, scorer, predictor or Hub recipe this task names (imported now)."""
+        reference = getattr(self, which)
+        if not reference:
+            raise CoreError(f"The task {self.name!r} names no {which}.")
+        return resolve(reference)
+
     def held_out(self, dataset: str | None = None) -> tuple[Split, list[str]]:
         """The fixed split (default: the task's first dataset) and its labels."""
         name = dataset or next(iter(self.datasets), "")
@@ -96,6 +121,15 @@ class Task:
             return ""
 
 
+def resolve(reference: str):
+    """The object a "module:attribute" reference names."""
+    module, _, attribute = reference.partition(":")
+    try:
+        return getattr(importlib.import_module(module), attribute)
+    except (ImportError, AttributeError) as error:
+        raise CoreError(f"{reference!r} names nothing that can be imported: {error}") from None
+
+
 _registered: dict[str, Task] = {}
 _lock = threading.Lock()
 _imported_from = ""  # the LMLAB_TASKS value whose modules have been imported
@@ -108,6 +142,8 @@ def register(task: Task) -> Task:
         raise CoreError(f"A task's family is {CLASSIFICATION!r} or {SEQUENCE!r}, not {task.family!r}.")
     if task.family == CLASSIFICATION and not all(name in task.splits for name in task.datasets):
         raise CoreError(f"Every dataset of the classification task {task.name!r} needs its split.")
+    if task.family == SEQUENCE and not (task.scorer and task.predictor and ":" in task.trainer):
+        raise CoreError(f"The sequence task {task.name!r} names its trainer, scorer and predictor as 'module:attribute'.")
     with _lock:
         _registered[task.name] = task
     return task
@@ -217,19 +253,26 @@ CLASSIFIER_VARIANTS = ("int8", "bf16", "eager")
 register(Task("sentiment", "sentiment", CLASSIFICATION, ACCURACY, page="pages/sentiment.py",
               datasets={"polarity": "Movie-review polarity — 200 sentences (offline)"},
               splits={"polarity": _polarity, "keyword": _keyword},
-              variants=CLASSIFIER_VARIANTS, description="Is a film review positive or negative?"))  # fmt: skip
+              variants=CLASSIFIER_VARIANTS, baselines=(*CLASSIFIER_BASELINES, "baseline:zero-shot"),
+              description="Is a film review positive or negative?"))  # fmt: skip
 register(Task("topic", "topic", CLASSIFICATION, ACCURACY, page="pages/topic.py",
               datasets={"newsgroups": "Newsgroups: atheism vs space — 200 posts (offline)"},
               splits={"newsgroups": _newsgroups}, variants=CLASSIFIER_VARIANTS,
               description="Which newsgroup, atheism or space, is a post from?"))  # fmt: skip
 register(Task("translation", "translation (chrF)", SEQUENCE, Metric("chrf", "chrF", digits=1),
               page="pages/translate.py", variants=("beam4", "int8"), languages=("en", "zh"), describe=_translation_words,
+              trainer="core.training.sequence:train_translation", scorer="core.bench.sequence:TRANSLATION",
+              predictor="core.tasks.translate:Translator",
               description="English to Chinese."))  # fmt: skip
 register(Task("srl", "semantic roles (span F1)", SEQUENCE, Metric("span_f1", "span F1", percent=True,
               digits=1), page="pages/srl.py", variants=("int8",), max_length=128, describe=_srl_words,
+              trainer="core.training.sequence:train_srl", scorer="core.bench.sequence:SRL",
+              predictor="core.tasks.srl:SrlLabeler", hub_recipe="core.training.recipes:conll_srl_recipe",
               description="Who did what to whom?"))  # fmt: skip
 register(Task("generation", "language model (perplexity)", SEQUENCE,
               Metric("perplexity", "perplexity", higher_is_better=False), page="pages/generate.py",
               describe=_perplexity_words,
               bench_metric=Metric("word_perplexity", "perplexity per word", higher_is_better=False),
+              trainer="core.training.sequence:train_language_model", scorer="core.bench.sequence:GENERATION",
+              predictor="core.tasks.generate:LanguageModel", baselines=("baseline:kneser-ney",),
               description="The next token, and the one after it."))  # fmt: skip

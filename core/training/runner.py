@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from core.tasks.base import SEQUENCE, get_task
+from core.tasks.base import get_task
 from core.training import store
 from core.training.evaluation import evaluate_predictions, overfitting
 from core.training.recipes import Recipe
@@ -22,7 +22,7 @@ def train_recipe(recipe: Recipe, *, report: Report, should_stop: Callable[[], bo
     """Train ``recipe`` and publish it under ``recipe.key``; returns the cache folder."""
 
     def build(folder: Path) -> dict:
-        return _train(recipe, folder, report, should_stop)
+        return train_into(recipe, folder, report, should_stop)
 
     report({"phase": "preparing", "message": "removing leftovers of earlier jobs"})
     store.remove_leftovers(recipe.key)
@@ -34,26 +34,26 @@ def train_without_publishing(recipe: Recipe) -> None:
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="lmlab-rank-") as folder:
-        _train(recipe, Path(folder), report=lambda _: None, should_stop=lambda: False)
+        train_into(recipe, Path(folder), report=lambda _: None, should_stop=lambda: False)
 
 
-def _train(recipe: Recipe, folder: Path, report: Report, should_stop: Callable[[], bool]) -> dict:
-    from core.training import sequence
+def train_into(recipe: Recipe, folder: Path, report: Report, should_stop: Callable[[], bool]) -> dict:
+    """The task's trainer builds, fits and scores the model in ``folder``; the card gets the run's header and provenance."""
+    from core.device import describe
 
-    if get_task(recipe.task).family == SEQUENCE:
-        return sequence.train_into(recipe, folder, report, should_stop)
-    return _train_into(recipe, folder, report, should_stop)
+    trainer = get_task(recipe.task).hook("trainer")
+    quiet_transformers()
+    started = time.perf_counter()
+    card = trainer(recipe, folder, report, should_stop)
+    shutil.rmtree(folder / "checkpoints", ignore_errors=True)
+    return {**card_header(recipe), **card, **provenance(recipe, describe(), started)}
 
 
-def _train_into(recipe: Recipe, folder: Path, report: Report, should_stop: Callable[[], bool]) -> dict:
+def train_classifier(recipe: Recipe, folder: Path, report: Report, should_stop: Callable[[], bool]) -> dict:
     """A text classifier: data → model → fit → held-out scores → saved weights and its model card."""
     import torch
 
-    from core.device import describe
     from core.training.prepare import base_model, encode, prepare
-
-    quiet_transformers()
-    started = time.perf_counter()
 
     # 1) data: the fixed split, a validation hold-out from the training part, augmentation
     report({"phase": "loading data", "message": f"reading dataset {recipe.dataset!r}"})
@@ -80,10 +80,8 @@ def _train_into(recipe: Recipe, folder: Path, report: Report, should_stop: Calla
     if fitted.trainer.is_world_process_zero():
         model.save_pretrained(folder, safe_serialization=True)
         tokenizer.save_pretrained(folder)
-    shutil.rmtree(folder / "checkpoints", ignore_errors=True)
     lengths = [len(ids) for ids in tokenizer([e.text for e in data.split.train], truncation=False)["input_ids"]]
     return {
-        **card_header(recipe),
         "labels": data.labels,
         "base": recipe.base if recipe.base != "hub" else f"hub:{recipe.hub_model}",
         "data": {
@@ -100,7 +98,6 @@ def _train_into(recipe: Recipe, folder: Path, report: Report, should_stop: Calla
         "epochs_run": fitted.epochs_run,
         "parameters": sum(p.numel() for p in model.parameters()),
         "train_seconds": fitted.seconds,
-        **provenance(recipe, describe(), started),
     }
 
 

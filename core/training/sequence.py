@@ -7,27 +7,11 @@ nobody trained on, and returns the model card the store writes as ``metadata.jso
 
 from __future__ import annotations
 
-import shutil
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-from core.errors import CoreError
 from core.training.recipes import Recipe
-from core.training.trainer import CARD_POINTS, Report, card_header, fit, provenance, quiet_transformers, thin
-
-
-def train_into(recipe: Recipe, folder: Path, report: Report, should_stop: Callable[[], bool]) -> dict:
-    builders = {"translation": _translation, "srl": _srl, "generation": _language_model}
-    if recipe.task not in builders:
-        raise CoreError(f"No sequence trainer for task {recipe.task!r}.")
-    from core.device import describe
-
-    quiet_transformers()
-    started = time.perf_counter()
-    card = builders[recipe.task](recipe, folder, report, should_stop)
-    shutil.rmtree(folder / "checkpoints", ignore_errors=True)
-    return {**card_header(recipe), **card, **provenance(recipe, describe(), started)}
+from core.training.trainer import CARD_POINTS, Report, fit, thin
 
 
 def _fit(recipe: Recipe, folder: Path, model, rows: list[dict], collator, report: Report,
@@ -40,7 +24,7 @@ def _fit(recipe: Recipe, folder: Path, model, rows: list[dict], collator, report
 # --- translation ------------------------------------------------------------------------------------
 
 
-def _translation(recipe: Recipe, folder: Path, report: Report, should_stop) -> dict:
+def train_translation(recipe: Recipe, folder: Path, report: Report, should_stop: Callable[[], bool]) -> dict:
     import torch
     from transformers import BartConfig, BartForConditionalGeneration, DataCollatorForSeq2Seq
 
@@ -102,7 +86,7 @@ def _translation(recipe: Recipe, folder: Path, report: Report, should_stop) -> d
 # --- semantic role labeling ----------------------------------------------------------------------------
 
 
-def _srl(recipe: Recipe, folder: Path, report: Report, should_stop) -> dict:
+def train_srl(recipe: Recipe, folder: Path, report: Report, should_stop: Callable[[], bool]) -> dict:
     import torch
     from transformers import DataCollatorForTokenClassification
 
@@ -185,7 +169,7 @@ def _srl_scores(labeler, data, seed: int) -> tuple[dict, dict, list[dict]]:
 # --- language model ----------------------------------------------------------------------------------
 
 
-def _language_model(recipe: Recipe, folder: Path, report: Report, should_stop) -> dict:
+def train_language_model(recipe: Recipe, folder: Path, report: Report, should_stop: Callable[[], bool]) -> dict:
     import torch
     from transformers import DataCollatorForLanguageModeling, GPT2Config, GPT2LMHeadModel
 
