@@ -11,12 +11,12 @@ Cheap to import: no torch, no transformers.
 from __future__ import annotations
 
 import importlib.util
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from core import settings
+from core import cards, settings
+from core.cards import ModelCard
 from core.errors import ModelUnavailableError, UnknownModelError, UnsafeNameError
 from core.specs import (  # noqa: F401 — re-exported: callers use catalog.MINILM, catalog.HUB, …
     AG_NEWS_HUB,
@@ -98,36 +98,26 @@ def cache_entry_dir(key: str) -> Path:
     return path
 
 
-def read_metadata(key: str) -> dict | None:
-    """The metadata of a finished cache entry, or None when there is no complete entry."""
-    path = cache_entry_dir(key) / "metadata.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None  # a JSON list or number is no model card
+def read_metadata(key: str) -> ModelCard | None:
+    """The model card of a finished cache entry, or None when there is no complete entry."""
+    return cards.read(cache_entry_dir(key))
 
 
-def _spec_from_metadata(name: str, meta: dict) -> ModelSpec | None:
-    """A cache entry's spec, or None when its metadata is malformed (one bad file never breaks a page)."""
-    task, labels, size = meta.get("task"), meta.get("labels", ()), meta.get("size_bytes")
-    if not isinstance(task, str) or not task:
+def _spec_from_metadata(name: str, card: ModelCard) -> ModelSpec | None:
+    """A cache entry's spec, or None when its card is malformed (one bad file never breaks a page)."""
+    if not card.well_formed:
         return None
-    if not isinstance(labels, (list, tuple)) or not all(isinstance(label, str) for label in labels):
-        return None
-    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
-        size = None
     return ModelSpec(
         key=name,
-        title=str(meta.get("title", name))[:200],
-        task=task,
+        title=card.title or name,
+        task=card.task,
         source=TRAINED,
         kind="transformers",
         location=name,
-        license=str(meta.get("license", "trained here"))[:200],
-        size_bytes=size,
-        labels=tuple(labels),
-        description=str(meta.get("description", "Trained on this machine."))[:2000],
+        license=str(card.get("license", "trained here"))[:200],
+        size_bytes=card.size_bytes,
+        labels=card.labels,
+        description=str(card.get("description", "Trained on this machine."))[:2000],
     )
 
 

@@ -84,3 +84,23 @@ def test_tampered_trained_weights_are_refused(tiny_model):
 def test_untrained_model_says_how_to_train(fresh_cache):
     with pytest.raises(ModelUnavailableError, match="python -m core.train --model sentiment-minilm"):
         loading.local_dir(catalog.SENTIMENT_MINILM)
+
+
+def test_a_model_card_is_read_once_per_version_of_its_file_and_typed(tmp_path):
+    from core import cards
+
+    assert cards.read(tmp_path) is None  # no card, no model
+    cards.write(tmp_path, {"task": "sentiment", "labels": ["negative", "positive"], "size_bytes": 1200,
+                           "train_seconds": 3.5, "metrics": {"accuracy": {"value": 0.8}}, "sha256": "ab"})  # fmt: skip
+    first = cards.read(tmp_path)
+    assert first is cards.read(tmp_path)  # the same parsed card while the file is unchanged
+    assert (first.task, first.labels, first.size_bytes, first.train_seconds, first.sha256) == (
+        "sentiment", ("negative", "positive"), 1200, 3.5, "ab")  # fmt: skip
+    assert first["metrics"]["accuracy"]["value"] == 0.8 and first.well_formed and first.recipe == {}
+    cards.write(tmp_path, {**first.to_json(), "train_seconds": 4.0})  # a retrained model: a new file
+    again = cards.read(tmp_path)
+    assert again is not first and again.train_seconds == 4.0
+    (tmp_path / cards.FILE).write_text('["not", "a", "card"]', encoding="utf-8")
+    assert cards.read(tmp_path) is None
+    odd = cards.ModelCard({"task": "sentiment", "labels": ["a", 3], "size_bytes": True, "train_seconds": "slow"})
+    assert not odd.well_formed and odd.size_bytes is None and odd.train_seconds is None

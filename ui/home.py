@@ -160,7 +160,7 @@ def _row(spec: catalog.ModelSpec) -> dict:
         "status": "ready" if state.ready else state.reason.split(":")[0],
         "size (MB)": round(size / 1e6, 1) if size else None,
         "trained": (meta or {}).get("created_at", "")[:16].replace("T", " "),
-        "train time (s)": (meta or {}).get("train_seconds"),
+        "train time (s)": meta.train_seconds if meta else None,
         "held-out quality": (
             f"accuracy {100 * accuracy['value']:.0f} % [{100 * accuracy['low']:.0f}, {100 * accuracy['high']:.0f}]"
             if accuracy

@@ -20,7 +20,7 @@ def _attention_model(key: str, fingerprint: str):
 def attention_model(spec: ModelSpec):
     meta = catalog.read_metadata(spec.key) if spec.trained_here else None
     with st.spinner(f"Loading {spec.title} with its attention weights…"):
-        return _attention_model(spec.key, (meta or {}).get("sha256", ""))
+        return _attention_model(spec.key, meta.sha256 if meta else "")
 
 
 def picker(label: str, *, key: str, default: str) -> ModelSpec:

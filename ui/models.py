@@ -25,7 +25,7 @@ def _predictor(key: str, fingerprint: str):
 def predictor(spec: ModelSpec):
     """The shared predictor for ``spec``; a retrained model (new sha256) gets a fresh instance."""
     meta = catalog.read_metadata(spec.key) if spec.trained_here else None
-    fingerprint = (meta or {}).get("sha256", "")
+    fingerprint = meta.sha256 if meta else ""
     with st.spinner(f"Loading {safe.md(spec.title)}…"):
         return _predictor(spec.key, fingerprint)
 
@@ -77,7 +77,7 @@ def task_model(spec: ModelSpec):
     """The shared translator, role labeler or language model for ``spec`` (one per process)."""
     meta = catalog.read_metadata(spec.key) if spec.trained_here else None
     with st.spinner(f"Loading {safe.md(spec.title)}…"):
-        return _task_model(spec.key, (meta or {}).get("sha256", ""))
+        return _task_model(spec.key, meta.sha256 if meta else "")
 
 
 def headline(spec: ModelSpec) -> str:
@@ -85,8 +85,8 @@ def headline(spec: ModelSpec) -> str:
     task = tasks().get(spec.task)
     if task is None or task.family == CLASSIFICATION:
         return quality_text(quality(spec))
-    meta = (catalog.read_metadata(spec.key) or {}) if spec.trained_here else {}
-    return task.headline(meta.get("metrics") or {})
+    card = catalog.read_metadata(spec.key) if spec.trained_here else None
+    return task.headline(card.metrics if card else {})
 
 
 def picker(task: str, *, key: str, default: str | None = None) -> ModelSpec:

@@ -64,8 +64,8 @@ class TransformerAdapter(Adapter):
         self.order = [own.index(label) for label in labels]
         self.parameters = sum(p.numel() for p in model.parameters())
         meta = catalog.read_metadata(spec.key) if spec.trained_here else None
-        self.size_bytes = (meta or {}).get("size_bytes") or spec.size_bytes
-        self.train_seconds = (meta or {}).get("train_seconds")
+        self.size_bytes = (meta.size_bytes if meta else None) or spec.size_bytes
+        self.train_seconds = meta.train_seconds if meta else None
 
     def probabilities(self, texts: list[str]) -> np.ndarray:
         torch = self._torch

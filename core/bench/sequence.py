@@ -296,14 +296,14 @@ def _row(task: str, model_id: str, scored: Scored, peak_mb: float, seconds: floa
     return {
         "model": model_id, "source": "baseline" if is_baseline else catalog.SOURCE_LABELS[scored.spec.source],
         "parameters": sum(p.numel() for p in model.parameters()) if model is not None else None,
-        "size_mb": round(card["size_bytes"] / 1e6, 1) if card else None,
+        "size_mb": round(card.size_bytes / 1e6, 1) if card and card.size_bytes else None,
         "device / precision": f"cpu / {scored.precision}", "decoding": scored.note,
         "metric": get_task(task).scored_by.key, "value": quality["value"], "low": quality["low"],
         "high": quality["high"], "n": quality["n"], "secondary_metric": scored.secondary[0],
         "secondary": scored.secondary[1], "latency_p50_ms": float(np.percentile(scored.timings, 50)),
         "latency_p95_ms": p95(scored.timings), "throughput_per_s": scored.throughput,
         "peak_memory_mb": round(peak_mb, 1), "run_s": round(seconds, 2),
-        "train_s": (card or {}).get("train_seconds"),
+        "train_s": card.train_seconds if card else None,
     }  # fmt: skip
 
 

@@ -145,11 +145,8 @@ class LanguageModel:
 
             articles = lm_split()[0]
             # the same training articles the Transformer saw (a recipe may have used fewer)
-            used = (
-                ((read_metadata(spec.key) or {}).get("recipe") or {}).get("examples")
-                if spec.trained_here
-                else 0
-            )
+            card = read_metadata(spec.key) if spec.trained_here else None
+            used = card.recipe.get("examples") if card else 0
             ngram = fit_ngram(tokenizer, articles[:used] if used else articles)
         self.ngram = ngram
         self.context = int(

@@ -14,12 +14,11 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from core import settings
+from core import cards, settings
 from core.catalog import cache_entry_dir, validate_key
-from core.io import write_json_atomic
 from core.loading import WEIGHTS_FILE, sha256_of
 
-METADATA_FILE = "metadata.json"
+METADATA_FILE = cards.FILE
 
 
 def folder_size(path: Path) -> int:
@@ -38,7 +37,7 @@ def remove_leftovers(key: str) -> int:
 
 
 def publish(key: str, build: Callable[[Path], dict]) -> Path:
-    """Run ``build(folder)`` in a temporary folder, add hash and size, write metadata last, move into place."""
+    """Run ``build(folder)`` in a temporary folder, add hash and size, write the model card last, move into place."""
     final = cache_entry_dir(key)
     temporary = settings.models_dir() / f".tmp-{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     temporary.mkdir()
@@ -49,7 +48,7 @@ def publish(key: str, build: Callable[[Path], dict]) -> Path:
             raise FileNotFoundError(f"Training wrote no {WEIGHTS_FILE}; nothing to publish.")
         metadata["sha256"] = sha256_of(weights)
         metadata["size_bytes"] = folder_size(temporary)
-        write_json_atomic(temporary / METADATA_FILE, metadata)
+        cards.write(temporary, metadata)
         trash = None
         if final.exists():
             trash = final.with_name(f".trash-{key}-{uuid.uuid4().hex[:8]}")
