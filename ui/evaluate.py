@@ -109,47 +109,46 @@ CAPTIONS = {
 }  # fmt: skip
 
 
+def _table_row(r: dict, metric: Metric) -> dict:
+    """One benchmark row as the table shows it: the columns every task has, then those only some tasks have."""
+    scale, d = (100 if metric.percent else 1), metric.digits
+    interval = f"{scale * r['value']:.{d}f} [{scale * r['low']:.{d}f}, {scale * r['high']:.{d}f}]"
+    out = {"model": r["model"], "source": r["source"],
+           "parameters (M)": r["parameters"] / 1e6 if r.get("parameters") else None, "size (MB)": r["size_mb"],
+           "device / precision": r["device / precision"]}  # fmt: skip
+    if "decoding" in r:
+        out["decoding"] = r["decoding"]
+    out[f"{_unit(metric)} [95 % CI]"] = interval
+    if "macro_f1" in r:
+        out["macro-F1 % [95 % CI]"] = _interval(r, "macro_f1")
+    out["n"] = r["n"]
+    if "secondary_metric" in r:
+        out[r["secondary_metric"]] = scale * r["secondary"] if r["secondary_metric"] == "precision" else r["secondary"]
+    delta = " (points)" if metric.percent else ""
+    out[f"Δ vs {r['baseline']}{delta} [CI]"] = (f"{scale * r['diff_vs_baseline']:+.{d + 1}f} "
+                                                 f"[{scale * r['diff_low']:+.{d + 1}f}, {scale * r['diff_high']:+.{d + 1}f}]")  # fmt: skip
+    if "mcnemar_p" in r:
+        out["McNemar p"] = r["mcnemar_p"]
+    out.update({"p (Holm)": r.get("p_holm"), "tied": "tied" if r["tied_with_baseline"] else "",
+                "latency p50 (ms)": r["latency_p50_ms"], "latency p95 (ms)": r["latency_p95_ms"],
+                "repeats": r["latency_repeats"], "throughput (ex/s)": r["throughput_per_s"],
+                "peak memory added (MB)": r["peak_memory_mb"]})  # fmt: skip
+    if "load_s" in r:
+        out["load (s)"] = r["load_s"]
+    out["training (s)"] = r["train_s"]
+    if "ece" in r:
+        out.update({"ECE": r["ece"], "scores": r.get("scores", "probability")})
+    out["seed"] = r["seed"]
+    return out
+
+
 def table(result: bench.BenchResult) -> pd.DataFrame:
     """One table for every task: the headline metric with its CI, the paired comparison, speed and memory,
     then what only some tasks have (macro-F1 and calibration for classifiers, decoding and a second metric for
     sequence models)."""
     metric = scored_by(result)
     scale = 100 if metric.percent else 1
-    d = metric.digits
-
-    def interval(r: dict) -> str:
-        return f"{scale * r['value']:.{d}f} [{scale * r['low']:.{d}f}, {scale * r['high']:.{d}f}]"
-
-    def row(r: dict) -> dict:
-        out = {"model": r["model"], "source": r["source"],
-               "parameters (M)": r["parameters"] / 1e6 if r.get("parameters") else None, "size (MB)": r["size_mb"],
-               "device / precision": r["device / precision"]}  # fmt: skip
-        if "decoding" in r:
-            out["decoding"] = r["decoding"]
-        out[f"{_unit(metric)} [95 % CI]"] = interval(r)
-        if "macro_f1" in r:
-            out["macro-F1 % [95 % CI]"] = _interval(r, "macro_f1")
-        out["n"] = r["n"]
-        if "secondary_metric" in r:
-            out[r["secondary_metric"]] = scale * r["secondary"] if r["secondary_metric"] == "precision" else r["secondary"]
-        delta = " (points)" if metric.percent else ""
-        out[f"Δ vs {r['baseline']}{delta} [CI]"] = (f"{scale * r['diff_vs_baseline']:+.{d + 1}f} "
-                                                     f"[{scale * r['diff_low']:+.{d + 1}f}, {scale * r['diff_high']:+.{d + 1}f}]")  # fmt: skip
-        if "mcnemar_p" in r:
-            out["McNemar p"] = r["mcnemar_p"]
-        out.update({"p (Holm)": r.get("p_holm"), "tied": "tied" if r["tied_with_baseline"] else "",
-                    "latency p50 (ms)": r["latency_p50_ms"], "latency p95 (ms)": r["latency_p95_ms"],
-                    "repeats": r["latency_repeats"], "throughput (ex/s)": r["throughput_per_s"],
-                    "peak memory added (MB)": r["peak_memory_mb"]})  # fmt: skip
-        if "load_s" in r:
-            out["load (s)"] = r["load_s"]
-        out["training (s)"] = r["train_s"]
-        if "ece" in r:
-            out.update({"ECE": r["ece"], "scores": r.get("scores", "probability")})
-        out["seed"] = r["seed"]
-        return out
-
-    frame = pd.DataFrame([row(r) for r in result.rows])
+    frame = pd.DataFrame([_table_row(r, metric) for r in result.rows])
     number = st.column_config.NumberColumn
     st.dataframe(frame, hide_index=True, key="bench-table",
                  column_config={"McNemar p": number(format="%.3f"), "p (Holm)": number(format="%.3f"),

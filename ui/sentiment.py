@@ -98,7 +98,6 @@ def explain(spec: ModelSpec) -> None:
     """Word attributions for the text in the box (neural models only)."""
     from core.tasks.attribution import IG_STEPS, MAX_TOKENS, MAX_WORDS
     from core.tasks.attribution import explain as attribute
-    from core.viz import attribution
 
     st.subheader("Why? Word attributions")
     if spec.kind != "transformers":
@@ -125,7 +124,14 @@ def explain(spec: ModelSpec) -> None:
     if not stored or stored[0] != wanted:
         st.caption("Press **Explain** to see which words pushed the score of the class chosen above.")
         return
-    result = stored[1]
+    _attributions(spec, stored[1])
+
+
+def _attributions(spec: ModelSpec, result) -> None:
+    """The three methods' word scores, coloured in the text and side by side, and what they add up to."""
+    from core.tasks.attribution import IG_STEPS
+    from core.viz import attribution
+
     words = [w.word for w in result.words]
     st.caption(
         f"{safe.md(spec.title)} gives '{safe.md(result.target)}' a probability of {100 * result.probability:.1f} %. Green words raise its "
@@ -149,7 +155,7 @@ def explain(spec: ModelSpec) -> None:
     render.figure(attribution.word_bars(words, methods, target=result.target), key="sentiment-attribution")
     st.caption(
         "Gradient × input is the classic one-step method: a local, linear estimate at your text, which can "
-        "misjudge words whose effect is not linear. Integrated gradients sum the gradient along the way from an "
+        "misjudge words whose effect is not linear. Integrated gradients sum the gradient along the way from a "
         f"baseline with every word replaced by [PAD] ({result.baseline_log_odds:+.2f}) to your text "
         f"({result.log_odds:+.2f}) and add up to that change in log-odds up to the error of a {IG_STEPS}-step sum: "
         f"here they add up to {sum(w.integrated_gradients for w in result.words):+.2f} for a change of "

@@ -136,36 +136,42 @@ def run(
         load_seconds = time.perf_counter() - started
         progress(share + 0.3 / len(model_ids), f"scoring {model_id}")
         probabilities, throughput, timed_text, timings = _measure(adapter, texts, batch_size, repeats)
+        memory.__exit__(None, None, None)
         predictions = probabilities.argmax(axis=1).tolist()
         confidences = probabilities.max(axis=1).tolist()
-        memory.__exit__(None, None, None)
-        memory_mb = memory.peak_mb
-        accuracy = accuracy_with_ci(predictions, references, seed=seed)
-        f1 = macro_f1_with_ci(predictions, references, len(labels), seed=seed)
-        calibration = expected_calibration_error(
-            confidences, [p == r for p, r in zip(predictions, references, strict=True)]
-        )
         result.predictions[model_id] = predictions
         result.confidences[model_id] = confidences
+        row = _row(model_id, adapter, predictions, confidences, references, len(labels), seed)
         result.rows.append({
-            "model": model_id, "source": adapter.source, "parameters": adapter.parameters,
-            "size_mb": round(adapter.size_bytes / 1e6, 1) if adapter.size_bytes else None,
-            "device / precision": f"cpu / {adapter.precision}",
-            "metric": "accuracy", "value": accuracy.value, "low": accuracy.low, "high": accuracy.high,
-            "accuracy": accuracy.value, "accuracy_low": accuracy.low, "accuracy_high": accuracy.high,
-            "macro_f1": f1.value, "macro_f1_low": f1.low, "macro_f1_high": f1.high, "n": accuracy.n,
-            "ece": calibration["ece"] if adapter.is_probability else None,
-            "scores": "probability" if adapter.is_probability else "not a probability",
-            "latency_p50_ms": float(np.percentile(timings, 50)), "latency_p95_ms": p95(timings),
-            "latency_text_chars": len(timed_text),
-            "latency_repeats": repeats, "throughput_per_s": throughput, "peak_memory_mb": round(memory_mb, 1),
-            "load_s": load_seconds, "train_s": adapter.train_seconds, "seed": seed,
-            "versions": json.dumps(versions),
+            **row, "latency_p50_ms": float(np.percentile(timings, 50)), "latency_p95_ms": p95(timings),
+            "latency_text_chars": len(timed_text), "latency_repeats": repeats, "throughput_per_s": throughput,
+            "peak_memory_mb": round(memory.peak_mb, 1), "load_s": load_seconds, "train_s": adapter.train_seconds,
+            "seed": seed, "versions": json.dumps(versions),
         })  # fmt: skip
         del adapter
     _compare_to_baseline(result, baseline or model_ids[0], seed)
     progress(1.0, "done")
     return result
+
+
+def _row(model_id: str, adapter, predictions: list[int], confidences: list[float], references: list[int], classes: int,
+         seed: int) -> dict:  # fmt: skip
+    """What one classifier scored: accuracy and macro-F1 with their CIs, calibration, what it is."""
+    accuracy = accuracy_with_ci(predictions, references, seed=seed)
+    f1 = macro_f1_with_ci(predictions, references, classes, seed=seed)
+    calibration = expected_calibration_error(
+        confidences, [p == r for p, r in zip(predictions, references, strict=True)]
+    )
+    return {
+        "model": model_id, "source": adapter.source, "parameters": adapter.parameters,
+        "size_mb": round(adapter.size_bytes / 1e6, 1) if adapter.size_bytes else None,
+        "device / precision": f"cpu / {adapter.precision}",
+        "metric": "accuracy", "value": accuracy.value, "low": accuracy.low, "high": accuracy.high,
+        "accuracy": accuracy.value, "accuracy_low": accuracy.low, "accuracy_high": accuracy.high,
+        "macro_f1": f1.value, "macro_f1_low": f1.low, "macro_f1_high": f1.high, "n": accuracy.n,
+        "ece": calibration["ece"] if adapter.is_probability else None,
+        "scores": "probability" if adapter.is_probability else "not a probability",
+    }  # fmt: skip
 
 
 def _measure(adapter, texts: list[str], batch_size: int, repeats: int):

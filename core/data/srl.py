@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.data.types import Split
@@ -183,7 +184,7 @@ def _thing(rng: random.Random, food: bool = False) -> str:
 def _clause(b: _Builder, rng: random.Random, frame: int, lemma: str, outer: dict[int, str], *,
             passive: bool, subject: str | None = None, infinitive: bool = False, timed: bool = True) -> None:  # fmt: skip
     """One predicate with its arguments; ``outer`` are the roles the whole clause has for other frames."""
-    base, past, participle, kind = _VERBS[lemma]
+    base, _, _, kind = _VERBS[lemma]
     construction = f"{kind}-{'passive' if passive else 'active'}" + ("-infinitive" if infinitive else "")
 
     def role(name: str) -> dict[int, str]:
@@ -200,45 +201,58 @@ def _clause(b: _Builder, rng: random.Random, frame: int, lemma: str, outer: dict
     manner_before = rng.random() < 0.15
     manner_after = not manner_before and rng.random() < 0.15
 
-    # subject and auxiliaries
     if infinitive:
         b.add("to", outer)
         verb_word = base
     else:
-        if passive:
-            b.add(subject or _thing(rng, kind == "food"), role("ARG1"))
-        elif kind == "intrans1":
-            b.add(subject or rng.choice([_person(rng), _thing(rng)]), role("ARG1"))
-        else:
-            b.add(subject or _person(rng), role("ARG0"))
-        modal = rng.choice(_MODALS) if rng.random() < 0.2 else None
-        negated = rng.random() < 0.2
-        if modal:
-            b.add(modal, role("ARGM-MOD"))
-        if passive:
-            if negated and not modal:
-                b.add("was", outer)
-                b.add(rng.choice(["not", "never"]), role("ARGM-NEG"))
-            else:
-                if negated:
-                    b.add("not", role("ARGM-NEG"))
-                b.add("be" if modal else "was", outer)
-            verb_word = participle
-        elif modal:
-            if negated:
-                b.add("not", role("ARGM-NEG"))
-            verb_word = base
-        elif negated:
-            b.add("did", outer)
-            b.add("not", role("ARGM-NEG"))
-            verb_word = base
-        else:
-            verb_word = past
+        verb_word = _subject_and_auxiliaries(b, rng, lemma, outer, role, passive, subject)
     if manner_before:
         b.add(rng.choice(_MANNER_ADVERBS), role("ARGM-MNR"))
     b.verb(frame, verb_word, lemma, construction, outer)
 
-    # objects
+    _objects(b, rng, kind, passive, role)
+    if manner_after:
+        b.add(rng.choice(_MANNER_ADVERBS + _MANNER_PHRASES), role("ARGM-MNR"))
+    for name, text in tail_modifiers:
+        b.add(text, role(name))
+
+
+def _subject_and_auxiliaries(b: _Builder, rng: random.Random, lemma: str, outer: dict[int, str],
+                             role: Callable[[str], dict[int, str]], passive: bool, subject: str | None) -> str:  # fmt: skip
+    """The subject, a modal, a negation and the auxiliary of a finite clause; returns the verb's form."""
+    base, past, participle, kind = _VERBS[lemma]
+    if passive:
+        b.add(subject or _thing(rng, kind == "food"), role("ARG1"))
+    elif kind == "intrans1":
+        b.add(subject or rng.choice([_person(rng), _thing(rng)]), role("ARG1"))
+    else:
+        b.add(subject or _person(rng), role("ARG0"))
+    modal = rng.choice(_MODALS) if rng.random() < 0.2 else None
+    negated = rng.random() < 0.2
+    if modal:
+        b.add(modal, role("ARGM-MOD"))
+    if passive:
+        if negated and not modal:
+            b.add("was", outer)
+            b.add(rng.choice(["not", "never"]), role("ARGM-NEG"))
+        else:
+            if negated:
+                b.add("not", role("ARGM-NEG"))
+            b.add("be" if modal else "was", outer)
+        return participle
+    if modal:
+        if negated:
+            b.add("not", role("ARGM-NEG"))
+        return base
+    if negated:
+        b.add("did", outer)
+        b.add("not", role("ARGM-NEG"))
+        return base
+    return past
+
+
+def _objects(b: _Builder, rng: random.Random, kind: str, passive: bool, role: Callable[[str], dict[int, str]]) -> None:
+    """What the verb takes after it: the object, the recipient, a passive's agent."""
     if kind in ("trans", "food") and not passive:
         b.add(_thing(rng, kind == "food"), role("ARG1"))
     elif kind == "ditrans":
@@ -253,10 +267,6 @@ def _clause(b: _Builder, rng: random.Random, frame: int, lemma: str, outer: dict
             b.add(f"to {recipient}", role("ARG2"))
     if passive and rng.random() < 0.7:
         b.add(f"by {_person(rng)}", role("ARG0"))
-    if manner_after:
-        b.add(rng.choice(_MANNER_ADVERBS + _MANNER_PHRASES), role("ARGM-MNR"))
-    for name, text in tail_modifiers:
-        b.add(text, role(name))
 
 
 def construct(rng: random.Random, verb: str, construction: str, *, fronted_time: bool = False) -> SrlSentence:

@@ -148,23 +148,19 @@ def explain(classifier: TransformerClassifier, text: str, target: str | None = N
         occluded_odds = _log_odds(model(**occluded).logits.float(), target_index).tolist()
     base_odds = float(_log_odds(logits, target_index))
 
+    words = _word_scores(cleaned, spans, offsets, per_token, integrated, [base_odds - o for o in occluded_odds])
     base = float(probabilities[target_index])
+    return Explanation(cleaned, classifier.labels[target_index], base, words, baseline_odds, base_odds)
+
+
+def _word_scores(text: str, spans: list[tuple[int, int]], offsets: list, per_token, integrated,
+                 occlusion: list[float]) -> list[WordScore]:  # fmt: skip
+    """Token scores summed into the words they belong to (a token belongs to the word whose span holds its
+    first character; special tokens have the span (0, 0) and belong to none)."""
     words = []
     for index, (start, end) in enumerate(spans):
-        # a token belongs to the word whose span holds its first character; special tokens have (0, 0)
-        inside = [
-            position
-            for position, (token_start, token_end) in enumerate(offsets)
-            if token_end > token_start and start <= token_start < end
-        ]
-        words.append(
-            WordScore(
-                cleaned[start:end],
-                start,
-                end,
-                float(sum(per_token[p] for p in inside)),
-                float(sum(integrated[p] for p in inside)),
-                base_odds - occluded_odds[index],
-            )
-        )
-    return Explanation(cleaned, classifier.labels[target_index], base, words, baseline_odds, base_odds)
+        inside = [position for position, (token_start, token_end) in enumerate(offsets)
+                  if token_end > token_start and start <= token_start < end]  # fmt: skip
+        words.append(WordScore(text[start:end], start, end, float(sum(per_token[p] for p in inside)),
+                               float(sum(integrated[p] for p in inside)), occlusion[index]))  # fmt: skip
+    return words

@@ -174,7 +174,7 @@ def train_language_model(recipe: Recipe, folder: Path, report: Report, should_st
     from transformers import DataCollatorForLanguageModeling, GPT2Config, GPT2LMHeadModel
 
     from core.data.lee import lm_split
-    from core.tasks.generate import document_nll, fit_ngram, ngram_nll, perplexity_with_ci
+    from core.tasks.generate import perplexity_with_ci
     from core.training.tokenizers import byte_level_bpe
 
     report({"phase": "loading data", "message": "reading the Lee news corpus"})
@@ -202,12 +202,7 @@ def train_language_model(recipe: Recipe, folder: Path, report: Report, should_st
     losses, seconds = _fit(recipe, folder, model, rows, collator, report, should_stop)
 
     report({"phase": "evaluating", "message": f"perplexity on {len(test_articles)} held-out articles"})
-    ngram = fit_ngram(tokenizer, train_articles)
-    neural, baseline = [], []
-    for article in test_articles:
-        ids = [end, *tokenizer(article)["input_ids"]]
-        neural.append(document_nll(model, ids, block))
-        baseline.append(ngram_nll(ngram, ids))
+    ngram, neural, baseline = _held_out_nll(model, tokenizer, train_articles, test_articles, block)
     report({"phase": "saving", "message": "writing safetensors and tokenizer"})
     model.save_pretrained(folder, safe_serialization=True)
     tokenizer.save_pretrained(folder)
@@ -230,6 +225,19 @@ def train_language_model(recipe: Recipe, folder: Path, report: Report, should_st
         "train_seconds": seconds,
         "architecture": {"class": "GPT2LMHeadModel", **size, "block": block},
     }
+
+
+def _held_out_nll(model, tokenizer, train_articles: list[str], test_articles: list[str], block: int):
+    """The Kneser–Ney trigram fitted on the same articles, and (NLL, tokens) per held-out article for both."""
+    from core.tasks.generate import document_nll, fit_ngram, ngram_nll
+
+    ngram = fit_ngram(tokenizer, train_articles)
+    neural, baseline = [], []
+    for article in test_articles:
+        ids = [tokenizer.eos_token_id, *tokenizer(article)["input_ids"]]  # a document boundary first, as in training
+        neural.append(document_nll(model, ids, block))
+        baseline.append(ngram_nll(ngram, ids))
+    return ngram, neural, baseline
 
 
 def _unsaved_spec(recipe: Recipe):
