@@ -76,6 +76,27 @@ def autotrain() -> bool:
     return os.environ.get("LMLAB_AUTOTRAIN", "1").strip().lower() not in {"0", "false", "no", "off"}
 
 
+RUNTIMES = {  # what computes a classifier's answers when it serves the pages (core/tasks/onnx_runtime.py)
+    "torch": "PyTorch fp32",
+    "onnx": "ONNX Runtime fp32",
+    "onnx-int8": "ONNX Runtime dynamic int8",
+}
+
+
+def serving_runtime() -> str:
+    """``LMLAB_SERVING``: onnx (the default: PyTorch's answers, faster), onnx-int8 (faster again, answers
+    can differ slightly), or torch. Without onnxruntime installed, torch."""
+    wanted = os.environ.get("LMLAB_SERVING", "").strip().lower()
+    wanted = wanted if wanted in RUNTIMES else "onnx"
+    return wanted if wanted == "torch" or onnx_available() else "torch"
+
+
+def onnx_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("onnxruntime") is not None
+
+
 def cache_home() -> Path:
     """Where trained models, job progress and results live. ``LMLAB_CACHE_HOME`` overrides."""
     override = os.environ.get("LMLAB_CACHE_HOME", "").strip()

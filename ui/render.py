@@ -43,6 +43,9 @@ def sentiment_result(result, *, title: str, key: str, compact: bool = False) -> 
             "sessions' requests arriving at the same moment may have shared. Time waiting for the model is not "
             "included.",
         )
+        if result.runtime:
+            note = f" ({result.runtime_note})" if result.runtime_note else ""
+            st.caption(f"Computed by {safe.md(result.runtime)} on the server's CPU{safe.md(note)}.")
     figure(charts.class_scores(result.scores, score_kind=what, title=title), key=key)
     if result.score_kind == LEXICON_SHARE:
         compound = result.details.get("compound", 0.0)

@@ -149,7 +149,11 @@ def _device_line() -> None:
         st.caption(device_error())
         return
     st.caption(
-        f"device: **{info['device']}** · {info['threads']} threads · training in {info['train_dtype']}"
+        f"device: **{info['device']}** · {info['threads']} threads · training in {info['train_dtype']} · "
+        f"classifiers served by {settings.RUNTIMES[settings.serving_runtime()]}",
+        help="LMLAB_SERVING chooses: onnx (the default; PyTorch's answers, to about 1e-6), onnx-int8 (faster again; "
+        "answers can differ slightly, see the benchmark's @onnx-int8 row) or torch. A model that cannot be "
+        "exported faithfully is served by PyTorch, and its page says so.",
     )
 
 

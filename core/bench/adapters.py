@@ -13,13 +13,14 @@ import numpy as np
 
 from core import catalog
 from core.errors import CoreError, UnknownModelError
+from core.tasks import onnx_runtime
 
 BASELINES = {
     "baseline:majority": "Majority class (always the most frequent training label)",
     "baseline:tfidf-lr": "TF-IDF + logistic regression (fitted on the same training split)",
     "baseline:zero-shot": "Zero-shot MiniLM similarity ('This review is {label}.')",
 }
-VARIANTS = ("fp32", "int8", "bf16", "eager")
+VARIANTS = ("fp32", "int8", "bf16", "eager", "onnx", "onnx-int8")
 
 
 class Adapter:
@@ -51,9 +52,14 @@ class TransformerAdapter(Adapter):
             model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
         elif variant == "bf16":
             model = model.to(torch.bfloat16)
-        self.precision = {"int8": "dynamic int8", "bf16": "bf16"}.get(variant, "fp32") + (
+        self.precision = {"int8": "dynamic int8", "bf16": "bf16", **onnx_runtime.RUNTIMES}.get(variant, "fp32") + (
             ", eager attention" if variant == "eager" else ""
         )
+        self.onnx = None
+        if variant.startswith("onnx"):
+            meta = catalog.read_metadata(spec.key) if spec.trained_here else None
+            self.onnx = onnx_runtime.load(model, tokenizer, key=spec.key, runtime=variant, threads=torch.get_num_threads(),
+                                          fingerprint=meta.sha256 if meta else spec.sha256 or "")  # fmt: skip
         self.tokenizer, self.model = tokenizer, model
         self.max_tokens = loading.token_limit(tokenizer, model)
         id2label = model.config.id2label
@@ -72,8 +78,11 @@ class TransformerAdapter(Adapter):
         batch = self.tokenizer(
             texts, truncation=True, max_length=self.max_tokens, padding=True, return_tensors="pt"
         )
-        with torch.inference_mode():
-            logits = self.model(**batch).logits.float()
+        if self.onnx is not None:
+            logits = torch.from_numpy(self.onnx.logits(batch)).float()
+        else:
+            with torch.inference_mode():
+                logits = self.model(**batch).logits.float()
         return torch.softmax(logits, dim=-1).numpy()[:, self.order]
 
 
@@ -173,4 +182,6 @@ def make(model_id: str, labels: list[str], train_texts: list[str], train_labels:
     spec = catalog.get_spec(key)
     if spec.kind != "transformers":
         raise UnknownModelError(f"{model_id!r} cannot be benchmarked as a Transformer classifier.")
+    if variant.startswith("onnx") and spec.source == catalog.HUB:
+        raise CoreError(f"{model_id}: models from the Hub have no fixed version to export to ONNX.")
     return TransformerAdapter(spec, labels, variant)

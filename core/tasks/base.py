@@ -248,7 +248,7 @@ def _perplexity_words(found: Mapping) -> str:
             f"articles; Kneser–Ney trigram {kn['value']:.0f}")  # fmt: skip
 
 
-CLASSIFIER_VARIANTS = ("int8", "bf16", "eager")
+CLASSIFIER_VARIANTS = ("int8", "bf16", "eager", "onnx", "onnx-int8")
 
 register(Task("sentiment", "sentiment", CLASSIFICATION, ACCURACY, page="pages/sentiment.py",
               datasets={"polarity": "Movie-review polarity — 200 sentences (offline)"},

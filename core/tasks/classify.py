@@ -5,9 +5,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from core import catalog, loading
+from core import catalog, loading, settings
 from core.catalog import ModelSpec
+from core.errors import CoreError
 from core.memo import Memo, digest
+from core.tasks import onnx_runtime
 from core.tasks.batching import Coalescer
 from core.tasks.inputs import FairLock, check_text, inference_gate
 
@@ -26,6 +28,8 @@ class ClassificationResult:
     max_tokens: int
     latency_ms: float
     details: dict[str, float] = field(default_factory=dict)
+    runtime: str = ""  # what computed it, e.g. "ONNX Runtime fp32" ("" for a lexicon)
+    runtime_note: str = ""  # why it is not the runtime LMLAB_SERVING asked for, when it is not
 
     @property
     def truncated(self) -> bool:
@@ -44,7 +48,7 @@ class TransformerClassifier:
     when shared (fast tokenizers raise "Already borrowed"), so each call holds the lock for its
     preprocess + forward, and the process-wide gate bounds how many models compute at once."""
 
-    def __init__(self, spec: ModelSpec):
+    def __init__(self, spec: ModelSpec, runtime: str | None = None):
         import torch
 
         self._torch = torch
@@ -53,10 +57,35 @@ class TransformerClassifier:
         self.max_tokens = loading.token_limit(self.tokenizer, self.model)
         id2label = self.model.config.id2label
         self.labels = [_normalise_label(id2label[i]) for i in range(len(id2label))]
+        # the serving runtime: ONNX Runtime when the model exports faithfully, else PyTorch (with the reason)
+        self.runtime, self.runtime_note, self.onnx = "torch", "", None
+        wanted = runtime or settings.serving_runtime()
+        if wanted != "torch":
+            self._serve_with(wanted)
         self._lock = FairLock()  # first come, first served: a long explanation cannot keep the model
         self.memo = Memo(max_entry_bytes=64 << 10)  # answers any session already got, by text
         # single requests from every session, answered in batches by whoever takes the model next
         self.coalescer = Coalescer(self._lock, lambda texts: self._run(texts, by_length=True))
+
+    def _serve_with(self, runtime: str) -> None:
+        if self.spec.source == catalog.HUB:  # no fixed version to export once: the Hub's copy can change
+            self.runtime_note = "models from the Hub are served by PyTorch"
+            return
+        fingerprint = self.spec.sha256 or ""
+        if self.spec.trained_here:
+            card = catalog.read_metadata(self.spec.key)
+            fingerprint = card.sha256 if card else ""
+        try:
+            self.onnx = onnx_runtime.load(self.model, self.tokenizer, key=self.spec.key, fingerprint=fingerprint,
+                                          runtime=runtime, threads=self._torch.get_num_threads())  # fmt: skip
+            self.runtime = runtime
+        except CoreError as error:
+            self.runtime_note = str(error)
+
+    @property
+    def runtime_title(self) -> str:
+        """'ONNX Runtime fp32', 'PyTorch fp32', …: what computes this model's answers."""
+        return onnx_runtime.RUNTIMES[self.runtime]
 
     # 1) preprocess: clean, check, tokenize with truncation at the model's real maximum
     def preprocess(self, texts: list[str]):
@@ -74,6 +103,8 @@ class TransformerClassifier:
 
     # 2) forward: logits for the batch  # (B, n_classes)
     def forward(self, batch):
+        if self.onnx is not None:
+            return self._torch.from_numpy(self.onnx.logits(batch))
         with self._torch.inference_mode():
             return self.model(**batch).logits
 
@@ -94,6 +125,8 @@ class TransformerClassifier:
                     n_tokens_input=int(n_full),
                     max_tokens=self.max_tokens,
                     latency_ms=latency_ms,
+                    runtime=self.runtime_title,
+                    runtime_note=self.runtime_note,
                 )
             )
         return results

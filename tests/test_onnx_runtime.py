@@ -1,0 +1,106 @@
+"""The faster CPU runtime: a trained classifier exported to ONNX and served by ONNX Runtime.
+
+Real exports of a model trained here with Trainer, run by the real ONNX Runtime, compared with PyTorch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core import catalog, settings
+from core.data import polarity
+from core.tasks.classify import TransformerClassifier
+
+from conftest import TINY_KEY, open_page
+
+TEXTS = [e.text for e in polarity.split().test][:40] + [
+    "Good.",
+    "not bad at all , really",
+    "an utterly " + "long " * 600 + "film",  # longer than the model reads: truncated the same way
+    "表演很好，但故事太长了。",
+]
+
+
+def _probabilities(results) -> np.ndarray:
+    return np.array([list(result.scores.values()) for result in results])
+
+
+def test_onnx_serves_pytorchs_answers_one_at_a_time_and_in_batches(tiny_model):
+    spec = catalog.get_spec(TINY_KEY)
+    torch_model = TransformerClassifier(spec, runtime="torch")
+    served = TransformerClassifier(spec, runtime="onnx")
+    assert (served.runtime, served.runtime_note, torch_model.runtime) == ("onnx", "", "torch")
+    expected = _probabilities(torch_model.predict_batch(TEXTS))
+    assert np.abs(_probabilities(served.predict_batch(TEXTS)) - expected).max() < 1e-4  # padded to the longest
+    alone = [served.predict(text) for text in TEXTS[-4:]]  # one text, no padding
+    assert np.abs(_probabilities(alone) - expected[-4:]).max() < 1e-4
+    assert alone[2].truncated and alone[0].runtime == "ONNX Runtime fp32"
+    assert [r.label for r in served.predict_batch(TEXTS)] == [r.label for r in torch_model.predict_batch(TEXTS)]
+
+
+def test_int8_is_faster_to_load_smaller_on_disk_and_close_to_fp32(tiny_model):
+    spec = catalog.get_spec(TINY_KEY)
+    fp32 = TransformerClassifier(spec, runtime="onnx")
+    int8 = TransformerClassifier(spec, runtime="onnx-int8")
+    assert int8.runtime == "onnx-int8" and int8.onnx.path.stat().st_size < fp32.onnx.path.stat().st_size / 2
+    a, b = fp32.predict_batch(TEXTS), int8.predict_batch(TEXTS)
+    agreement = np.mean([x.label == y.label for x, y in zip(a, b, strict=True)])
+    assert agreement >= 0.9, agreement  # the benchmark's @onnx-int8 row measures it on the held-out split
+    assert b[0].runtime == "ONNX Runtime dynamic int8"
+
+
+def test_an_export_is_made_once_and_a_damaged_one_is_replaced(tiny_model):
+    spec = catalog.get_spec(TINY_KEY)
+    first = TransformerClassifier(spec, runtime="onnx")
+    made = first.onnx.path.stat().st_mtime_ns
+    assert TransformerClassifier(spec, runtime="onnx").onnx.path.stat().st_mtime_ns == made  # reused
+    first.onnx.path.write_bytes(b"not an onnx graph")
+    damaged = TransformerClassifier(spec, runtime="onnx")
+    assert damaged.runtime == "torch" and "could not open" in damaged.runtime_note  # served, and says why
+    assert damaged.predict("Good.").runtime_note == damaged.runtime_note
+    again = TransformerClassifier(spec, runtime="onnx")  # exported afresh
+    assert again.runtime == "onnx" and again.predict("Good.").label == damaged.predict("Good.").label
+
+
+def test_serving_runtime_is_chosen_by_environment(monkeypatch):
+    monkeypatch.setenv("LMLAB_SERVING", "onnx-int8")
+    assert settings.serving_runtime() == "onnx-int8"
+    monkeypatch.setenv("LMLAB_SERVING", "quantum")
+    assert settings.serving_runtime() == "onnx"  # unknown: the default
+    monkeypatch.setenv("LMLAB_SERVING", "torch")
+    assert settings.serving_runtime() == "torch"
+    monkeypatch.setattr(settings, "onnx_available", lambda: False)
+    monkeypatch.setenv("LMLAB_SERVING", "onnx")
+    assert settings.serving_runtime() == "torch"  # without onnxruntime installed
+
+
+def test_the_benchmark_compares_the_runtimes_on_the_held_out_split(tiny_model):
+    from core.bench import run as bench
+
+    models = [TINY_KEY, f"{TINY_KEY}@onnx", f"{TINY_KEY}@onnx-int8"]
+    result = bench.run("sentiment", models, repeats=3)
+    rows = {row["model"]: row for row in result.rows}
+    assert rows[f"{TINY_KEY}@onnx"]["device / precision"] == "cpu / ONNX Runtime fp32"
+    assert rows[f"{TINY_KEY}@onnx-int8"]["device / precision"] == "cpu / ONNX Runtime dynamic int8"
+    assert result.predictions[f"{TINY_KEY}@onnx"] == result.predictions[TINY_KEY]  # identical labels
+    assert rows[f"{TINY_KEY}@onnx"]["accuracy"] == rows[TINY_KEY]["accuracy"]
+    assert rows[f"{TINY_KEY}@onnx"]["tied_with_baseline"]
+
+
+def test_the_sentiment_page_says_what_computed_the_answer(tiny_model, clear_streamlit_caches):
+    page = open_page("pages/sentiment.py", model=TINY_KEY)
+    page.text_area(key="sentiment-text").input("A warm, funny and clever film.").run()
+    page.button(key="sentiment-run").click().run(timeout=180)
+    assert not page.exception and not page.error
+    assert any("Computed by ONNX Runtime fp32" in caption.value for caption in page.caption)
+
+
+@pytest.mark.parametrize("variant", ["onnx", "onnx-int8"])
+def test_hub_models_are_not_exported(variant):
+    from core.bench import adapters
+    from core.errors import CoreError
+
+    hub = next(spec for spec in catalog.specs_for_task("sentiment") if spec.source == catalog.HUB)
+    with pytest.raises(CoreError, match="no fixed version"):
+        adapters.make(f"{hub.key}@{variant}", ["negative", "positive"], [], [])
