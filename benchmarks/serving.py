@@ -1,14 +1,16 @@
 """Serving one shared classifier to many sessions: the article's per-text pipeline against LM Lab's predictor.
 
-    python benchmarks/serving.py [--cache DIR] [--sessions 1,4,16,32] [--texts 200]
+    python benchmarks/serving.py [--cache DIR] [--sessions 1,4,16,32] [--texts 200] [--runtimes torch,onnx,onnx-int8]
 
-Side by side, in one run, on the sentiment MiniLM of the cache (trained for one epoch first if absent):
-the article's `pipeline("text-classification")` called once per text; the same pipeline with
-`batch_size=32`; LM Lab's predictor called once per text by one session; and the predictor called by N
-sessions at once (threads, as Streamlit serves a class), where requests that arrive together share a
-forward pass. Printed per way: texts per second, the ratio to the per-text pipeline, p50 / p95 latency
-of one request, label agreement with the per-text pipeline, and the process's peak resident memory so far.
-The texts are the 200 polarity sentences (short, of similar length): mixed lengths are not measured here.
+Side by side, in one run, on the sentiment MiniLM of the cache (trained with its default recipe first if
+absent): the article's `pipeline("text-classification")` called once per text; the same pipeline with
+`batch_size=32`; then for each serving runtime (PyTorch fp32, ONNX Runtime fp32, ONNX Runtime int8) LM
+Lab's predictor called once per text by one session, and called by N sessions at once (threads, as
+Streamlit serves a class), where requests that arrive together share a forward pass. Printed per way:
+texts per second, the ratio to the per-text pipeline, p50 / p95 latency of one request, label agreement
+with the per-text pipeline, and the process's peak resident memory so far; and each runtime's accuracy on
+the held-out polarity split. The texts are the 200 polarity sentences (short, of similar length): mixed
+lengths are not measured here.
 """
 
 from __future__ import annotations
@@ -33,6 +35,20 @@ def _texts(count: int) -> list[str]:
 
     texts = [example.text for example in polarity.load()]
     return (texts * (count // len(texts) + 1))[:count]
+
+
+class _OneAtATime:
+    """The same predictor without batching: each request its own forward pass, in turn."""
+
+    def __init__(self, predictor):
+        self.predictor = predictor
+
+    def predict(self, text: str):
+        return self.predictor.predict_batch([text])[0]
+
+
+def _normal(label: str) -> str:
+    return {"label_0": "negative", "label_1": "positive"}.get(label.lower(), label.lower())
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -72,11 +88,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "lmlab-classroom-cache")
     parser.add_argument("--sessions", default="1,4,16,32")
     parser.add_argument("--texts", type=int, default=200)
+    parser.add_argument("--runtimes", default="torch,onnx,onnx-int8", help="LM Lab's serving runtimes to measure")
     args = parser.parse_args(argv)
     os.environ.update(LMLAB_CACHE_HOME=str(args.cache), LMLAB_OFFLINE="1")
     if not (args.cache / "models" / "sentiment-minilm" / "metadata.json").is_file():
-        print("training sentiment-minilm once (one epoch)…", flush=True)
-        subprocess.run([sys.executable, "-m", "core.train", "--model", "sentiment-minilm", "--set", "epochs=1"],
+        print("training sentiment-minilm once…", flush=True)
+        subprocess.run([sys.executable, "-m", "core.train", "--model", "sentiment-minilm"],
                        cwd=ROOT, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
     from transformers import pipeline
 
@@ -106,40 +123,50 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     batched = [answer["label"] for answer in article(texts, batch_size=32)]
     add("pipeline, batch_size=32", time.perf_counter() - started, [], batched, article_labels)
+    from core.data import polarity
 
-    predictor = TransformerClassifier(catalog.get_spec("sentiment-minilm"))
+    test = polarity.split().test
+    answers = [answer["label"] for answer in article([e.text for e in test], batch_size=32)]
+    pipeline_accuracy = sum(_normal(a) == e.label for a, e in zip(answers, test, strict=True)) / len(test)
+
     names = {label.lower(): label for label in article.model.config.id2label.values()}
 
     def as_article(label: str) -> str:  # LM Lab normalises LABEL_1/pos to "positive"; map back for agreement
         return next((raw for raw in names.values() if label in (raw.lower(), {"label_0": "negative",
                      "label_1": "positive"}.get(raw.lower()))), label)  # fmt: skip
 
-    for text in texts[:5]:
-        predictor.predict(text)
-    latencies, labels = [], []
-    started = time.perf_counter()
-    for text in texts:
-        one = time.perf_counter()
-        labels.append(as_article(predictor.predict(text).label))
-        latencies.append(1000 * (time.perf_counter() - one))
-    add("LM Lab predictor per text, one session", time.perf_counter() - started, latencies, labels, article_labels)
-    class OneAtATime:  # the same predictor without batching: each request its own forward pass, in turn
-        @staticmethod
-        def predict(text: str):
-            return predictor.predict_batch([text])[0]
-
-    rate, latencies, labels = _sessions(OneAtATime, texts, 16)
-    add("LM Lab, 16 sessions at once, without batching", rate, latencies, [as_article(label) for label in labels],
-        article_labels, rate=True)  # fmt: skip
-    for count in [int(part) for part in args.sessions.split(",") if part.strip()]:
-        predictor.coalescer.batch_sizes = []
-        rate, latencies, labels = _sessions(predictor, texts, count)
-        sizes = predictor.coalescer.batch_sizes
-        add(f"LM Lab, {count} sessions at once (mean batch {statistics.mean(sizes):.1f})", rate, latencies,
-            [as_article(label) for label in labels], article_labels, rate=True)  # fmt: skip
+    split = polarity.split()
+    accuracy = {}
+    for runtime in [part.strip() for part in args.runtimes.split(",") if part.strip()]:
+        predictor = TransformerClassifier(catalog.get_spec("sentiment-minilm"), runtime=runtime)
+        title = predictor.runtime_title + (f" ({predictor.runtime_note})" if predictor.runtime_note else "")
+        held_out = predictor.predict_batch([e.text for e in split.test])
+        accuracy[title] = sum(r.label == e.label for r, e in zip(held_out, split.test, strict=True)) / len(split.test)
+        for text in texts[:5]:
+            predictor.predict(text)
+        latencies, labels = [], []
+        started = time.perf_counter()
+        for text in texts:
+            one = time.perf_counter()
+            labels.append(as_article(predictor.predict(text).label))
+            latencies.append(1000 * (time.perf_counter() - one))
+        add(f"LM Lab, {title}, per text, one session", time.perf_counter() - started, latencies, labels,
+            article_labels)  # fmt: skip
+        if runtime == "torch":
+            rate, latencies, labels = _sessions(_OneAtATime(predictor), texts, 16)
+            add(f"LM Lab, {title}, 16 sessions at once, without batching", rate, latencies,
+                [as_article(label) for label in labels], article_labels, rate=True)  # fmt: skip
+        for count in [int(part) for part in args.sessions.split(",") if part.strip()]:
+            predictor.coalescer.batch_sizes = []
+            rate, latencies, labels = _sessions(predictor, texts, count)
+            sizes = predictor.coalescer.batch_sizes
+            add(f"LM Lab, {title}, {count} sessions at once (mean batch {statistics.mean(sizes):.1f})", rate,
+                latencies, [as_article(label) for label in labels], article_labels, rate=True)  # fmt: skip
 
     base = rows[0][1]
     print(f"{len(texts)} texts, sentiment MiniLM, torch threads {__import__('torch').get_num_threads()}\n")
+    print(f"held-out accuracy ({len(split.test)} sentences): article pipeline (PyTorch fp32) {100 * pipeline_accuracy:.1f} %; "
+          + "; ".join(f"{title} {100 * value:.1f} %" for title, value in accuracy.items()) + "\n")
     print("| way | texts/s | vs the article's per-text pipeline | p50 ms | p95 ms | label agreement | peak RSS GB so far |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for way, per_s, latencies, agree, rss in rows:

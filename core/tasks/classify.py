@@ -10,11 +10,13 @@ from core.catalog import ModelSpec
 from core.errors import CoreError
 from core.memo import Memo, digest
 from core.tasks import onnx_runtime
+from core.tasks.base import get_task
 from core.tasks.batching import Coalescer
 from core.tasks.inputs import FairLock, check_text, inference_gate
 
 PROBABILITY = "probability"
 PADDED_TOKENS = 4096  # the most padded tokens one pass of batched single requests may hold
+MIN_INT8_AGREEMENT = 0.98  # the share of held-out labels int8 must share with PyTorch fp32 to serve
 
 
 @dataclass(frozen=True)
@@ -78,9 +80,29 @@ class TransformerClassifier:
         try:
             self.onnx = onnx_runtime.load(self.model, self.tokenizer, key=self.spec.key, fingerprint=fingerprint,
                                           runtime=runtime, threads=self._torch.get_num_threads())  # fmt: skip
-            self.runtime = runtime
         except CoreError as error:
-            self.runtime_note = str(error)
+            self.onnx, self.runtime_note = None, str(error)
+            return
+        self.runtime = runtime
+        if runtime == "onnx-int8":
+            texts = self._check_texts()
+            same, of = onnx_runtime.agreement(self.onnx, self.model, self.tokenizer, texts, self.max_tokens)
+            if not texts or same < MIN_INT8_AGREEMENT * of:
+                self.runtime = "torch"
+                self._serve_with("onnx")
+                found = f"on {same} of {of}" if texts else "with no held-out texts to check it on"
+                self.runtime_note = f"int8 gave PyTorch's label {found}; fp32 serves" + (
+                    f" ({self.runtime_note})" if self.runtime_note else "")
+                return
+            self.runtime_note = f"the same label as PyTorch fp32 on {same} of {of} held-out texts"
+
+    def _check_texts(self) -> list[str]:
+        """The held-out texts of this model's task (at most 200), on which int8 must give PyTorch's labels."""
+        try:
+            split, _ = get_task(self.spec.task).held_out()
+        except CoreError:
+            return []
+        return [example.text for example in split.test][:200]
 
     @property
     def runtime_title(self) -> str:

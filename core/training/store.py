@@ -70,4 +70,7 @@ def delete(key: str) -> bool:
     trash = final.with_name(f".trash-{key}-{uuid.uuid4().hex[:8]}")
     os.rename(final, trash)
     shutil.rmtree(trash, ignore_errors=True)
+    from core.tasks.onnx_runtime import forget
+
+    forget(key)  # its ONNX exports go with it
     return True
