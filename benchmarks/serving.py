@@ -160,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
             predictor.coalescer.batch_sizes = []
             rate, latencies, labels = _sessions(predictor, texts, count)
             sizes = predictor.coalescer.batch_sizes
-            add(f"LM Lab, {title}, {count} sessions at once (mean batch {statistics.mean(sizes):.1f})", rate,
+            shared = f"mean batch {statistics.mean(sizes):.1f}" if sizes else "a pass per request, side by side"
+            add(f"LM Lab, {title}, {count} sessions at once ({shared})", rate,
                 latencies, [as_article(label) for label in labels], article_labels, rate=True)  # fmt: skip
 
     base = rows[0][1]

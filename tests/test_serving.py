@@ -101,7 +101,7 @@ def test_attention_is_computed_once_per_text_for_the_whole_class(minilm, monkeyp
 
 
 def test_what_if_predictions_reuse_the_answer_any_session_got(tiny_model):
-    classifier = TransformerClassifier(catalog.get_spec("sentiment-tiny"))
+    classifier = TransformerClassifier(catalog.get_spec("sentiment-tiny"), runtime="torch")  # the batching path
     text = "A film I will remember."
     answer = classifier.predict(text)
     forwards = []
@@ -140,7 +140,7 @@ def test_a_long_explanation_lets_other_requests_on_the_same_model_in_between(tin
     """Integrated gradients take the model one chunk at a time: an "Analyse" waits for one chunk, not all."""
     from core.tasks.attribution import explain
 
-    classifier = TransformerClassifier(catalog.get_spec("sentiment-tiny"))
+    classifier = TransformerClassifier(catalog.get_spec("sentiment-tiny"), runtime="torch")  # the batching path
     original = classifier.model.forward
 
     def slow_on_the_path(*args, **kwargs):
@@ -167,7 +167,7 @@ def test_a_long_explanation_lets_other_requests_on_the_same_model_in_between(tin
 
 
 def test_requests_from_many_sessions_share_forward_passes_and_get_their_own_answers(tiny_model):
-    classifier = TransformerClassifier(catalog.get_spec("sentiment-tiny"))
+    classifier = TransformerClassifier(catalog.get_spec("sentiment-tiny"), runtime="torch")  # the batching path
     texts = [f"{word} film number {i}, {'truly ' * (i % 5)}worth seeing." for i, word in
              enumerate(["A great", "An awful", "A dull", "A lovely"] * 4)]  # fmt: skip
     alone = [classifier.predict_batch([text])[0] for text in texts]  # one at a time, unpadded
@@ -194,7 +194,7 @@ def test_requests_from_many_sessions_share_forward_passes_and_get_their_own_answ
 def test_a_long_text_is_not_padded_together_with_short_ones(tiny_model, monkeypatch):
     from core.tasks import classify
 
-    classifier = TransformerClassifier(catalog.get_spec("sentiment-tiny"))
+    classifier = TransformerClassifier(catalog.get_spec("sentiment-tiny"), runtime="torch")  # the batching path
     monkeypatch.setattr(classify, "PADDED_TOKENS", 120)
     passes = []
     original = classifier._forward_once
@@ -207,7 +207,7 @@ def test_a_long_text_is_not_padded_together_with_short_ones(tiny_model, monkeypa
 
 
 def test_one_failing_request_does_not_fail_the_others_in_its_batch(tiny_model, monkeypatch):
-    classifier = TransformerClassifier(catalog.get_spec("sentiment-tiny"))
+    classifier = TransformerClassifier(catalog.get_spec("sentiment-tiny"), runtime="torch")  # the batching path
     original = classifier._forward_once
 
     def fragile(texts):

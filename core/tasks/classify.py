@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -79,7 +80,7 @@ class TransformerClassifier:
             fingerprint = card.sha256 if card else ""
         try:
             self.onnx = onnx_runtime.load(self.model, self.tokenizer, key=self.spec.key, fingerprint=fingerprint,
-                                          runtime=runtime, threads=self._torch.get_num_threads())  # fmt: skip
+                                          runtime=runtime, threads=self._onnx_threads(runtime))  # fmt: skip
         except CoreError as error:
             self.onnx, self.runtime_note = None, str(error)
             return
@@ -95,6 +96,15 @@ class TransformerClassifier:
                     f" ({self.runtime_note})" if self.runtime_note else "")
                 return
             self.runtime_note = f"the same label as PyTorch fp32 on {same} of {of} held-out texts"
+            # fast tokenizers are not thread-safe when shared; this one only tokenizes, for a moment per request
+            self._serving_tokenizer, self._serving_lock = loading.load_tokenizer(self.spec), threading.Lock()
+
+    def _onnx_threads(self, runtime: str) -> int:
+        """int8 answers one request per pass, and the gate's slots run side by side: one thread each."""
+        threads = self._torch.get_num_threads()
+        if runtime == "onnx-int8":
+            return max(1, threads // max(1, settings.limits().max_concurrent_inferences))
+        return threads
 
     def _check_texts(self) -> list[str]:
         """The held-out texts of this model's task (at most 200), on which int8 must give PyTorch's labels."""
@@ -110,15 +120,16 @@ class TransformerClassifier:
         return onnx_runtime.RUNTIMES[self.runtime]
 
     # 1) preprocess: clean, check, tokenize with truncation at the model's real maximum
-    def preprocess(self, texts: list[str]):
+    def preprocess(self, texts: list[str], tokenizer=None):
         cleaned = [check_text(text) for text in texts]
-        batch = self.tokenizer(
+        tokenizer = tokenizer or self.tokenizer
+        batch = tokenizer(
             cleaned, truncation=True, max_length=self.max_tokens, padding=True, return_tensors="pt"
         )
         full_lengths = batch["attention_mask"].sum(dim=1).tolist()
         cut = [i for i, length in enumerate(full_lengths) if length >= self.max_tokens]  # maybe truncated
         if cut:  # only those are tokenized again, whole, to say how long they were
-            whole = self.tokenizer([cleaned[i] for i in cut], truncation=False)["input_ids"]
+            whole = tokenizer([cleaned[i] for i in cut], truncation=False)["input_ids"]
             for i, ids in zip(cut, whole, strict=True):
                 full_lengths[i] = len(ids)
         return batch, full_lengths
@@ -181,6 +192,8 @@ class TransformerClassifier:
             return self.postprocess(logits, batch, full_lengths, latency_ms)
 
     def predict_batch(self, texts: list[str]) -> list[ClassificationResult]:
+        if self.runtime == "onnx-int8":  # each text its own pass: the answers predict() gives (see _answer)
+            return [self._answer(check_text(text)) for text in texts]
         with self._lock:
             return self._run(texts)
 
@@ -188,7 +201,7 @@ class TransformerClassifier:
         """A fresh forward pass (its latency is measured now), shared with the other sessions asking this model
         at the same moment; the answer is kept for ``predict_cached``."""
         cleaned = check_text(text)  # a refused text never joins a batch
-        result = self.coalescer.submit(cleaned)
+        result = self._answer(cleaned)
         self.memo.put(digest(cleaned), result)
         return result
 
@@ -196,7 +209,24 @@ class TransformerClassifier:
         """The answer any session already got for this text, else a forward pass: for views that redraw
         on every rerun (the what-if), where the latency is not shown."""
         cleaned = check_text(text)
-        return self.memo.get(digest(cleaned), lambda: self.coalescer.submit(cleaned))
+        return self.memo.get(digest(cleaned), lambda: self._answer(cleaned))
+
+    def _answer(self, cleaned: str) -> ClassificationResult:
+        """One request's answer. int8 quantises each pass's activations with one scale for the whole batch, so a
+        text's probabilities would depend on what other sessions sent at the same moment: under int8 every
+        request is a pass of its own (the gate's slots run them side by side), the same answer every time.
+        Otherwise requests arriving together share a pass (their answers do not depend on it)."""
+        if self.runtime != "onnx-int8":
+            return self.coalescer.submit(cleaned)
+        with self._serving_lock:  # a tokenizer of its own: an explanation holding the model does not stop it
+            started = time.perf_counter()
+            batch, full_lengths = self.preprocess([cleaned], self._serving_tokenizer)
+            tokenizing = time.perf_counter() - started
+        with inference_gate():
+            started = time.perf_counter()
+            logits = self.forward(batch)
+            latency_ms = 1000 * (tokenizing + time.perf_counter() - started)
+        return self.postprocess(logits, batch, full_lengths, latency_ms)[0]
 
 
 def make_classifier(spec: ModelSpec) -> TransformerClassifier:

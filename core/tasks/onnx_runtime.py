@@ -138,12 +138,11 @@ def agreement(found: OnnxClassifier, model, tokenizer, texts: list[str], max_tok
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
     same = 0
-    for start in range(0, len(texts), 16):
-        batch = tokenizer(texts[start : start + 16], truncation=True, max_length=max_tokens, padding=True,
-                          return_tensors="pt")  # fmt: skip
+    for text in texts:  # one at a time, as int8 serves (its activation scale is per pass)
+        batch = tokenizer([text], truncation=True, max_length=max_tokens, return_tensors="pt")
         with torch.inference_mode():
-            expected = model(**batch).logits.float().numpy().argmax(axis=1)
-        same += int((np.asarray(found.logits(batch)).argmax(axis=1) == expected).sum())
+            expected = int(model(**batch).logits.float().numpy().argmax(axis=1)[0])
+        same += int(int(np.asarray(found.logits(batch)).argmax(axis=1)[0]) == expected)
     from core.io import write_json_atomic
 
     write_json_atomic(record, {"same": same, "texts": len(texts)})
