@@ -6,7 +6,8 @@ Side by side, in one run, on the sentiment MiniLM of the cache (trained with its
 absent): the article's `pipeline("text-classification")` called once per text; the same pipeline with
 `batch_size=32`; then for each serving runtime (PyTorch fp32, ONNX Runtime fp32, ONNX Runtime int8) LM
 Lab's predictor called once per text by one session, and called by N sessions at once (threads, as
-Streamlit serves a class), where requests that arrive together share a forward pass. Printed per way:
+Streamlit serves a class): on PyTorch requests that arrive together share a forward pass, on ONNX Runtime
+each request is a pass of its own and two run side by side. Printed per way:
 texts per second, the ratio to the per-text pipeline, p50 / p95 latency of one request, label agreement
 with the per-text pipeline, and the process's peak resident memory so far; and each runtime's accuracy on
 the held-out polarity split. The texts are the 200 polarity sentences (short, of similar length): mixed

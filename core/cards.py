@@ -79,7 +79,8 @@ class ModelCard(Mapping):
 
     @property
     def sha256(self) -> str:
-        return str(self._data.get("sha256", ""))
+        value = self._data.get("sha256")
+        return value if isinstance(value, str) else ""
 
     @property
     def train_seconds(self) -> float | None:

@@ -36,7 +36,8 @@ def sweep(now_stale_s: float = STALE_S, old_job_s: float = OLD_JOB_S) -> dict[st
     from core.catalog import read_metadata
     from core.training import jobs, ownership
 
-    removed = {"temporary models": 0, "temporary files": 0, "job records": 0, "benchmark files": 0}
+    removed = {"temporary models": 0, "temporary files": 0, "job records": 0, "benchmark files": 0,
+               "model exports": 0}  # fmt: skip
     models = settings.models_dir()
     for leftover in models.iterdir():
         if leftover.name.startswith(".trash-") or (
@@ -46,13 +47,15 @@ def sweep(now_stale_s: float = STALE_S, old_job_s: float = OLD_JOB_S) -> dict[st
         ):
             shutil.rmtree(leftover, ignore_errors=True)
             removed["temporary models"] += 1
-    for root in (models, settings.jobs_dir(), settings.cache_home() / "datasets", settings.cache_home() / "bench"):
+    exports = settings.cache_home() / "onnx"
+    for root in (models, settings.jobs_dir(), settings.cache_home() / "datasets", settings.cache_home() / "bench", exports):
         if not root.is_dir():
             continue
         for temporary in root.rglob(".*.tmp"):
             if _age(temporary) > now_stale_s:
                 temporary.unlink(missing_ok=True)
                 removed["temporary files"] += 1
+    removed["model exports"] = _sweep_exports(exports)
     for folder in settings.jobs_dir().iterdir():
         if not folder.is_dir() or folder.name.startswith("."):
             continue
@@ -77,4 +80,24 @@ def sweep(now_stale_s: float = STALE_S, old_job_s: float = OLD_JOB_S) -> dict[st
             if path.is_file() and not path.name.startswith(".") and path.stem not in alive and _age(path) > old_job_s:
                 path.unlink(missing_ok=True)
                 removed["benchmark files"] += 1
+    return removed
+
+
+def _sweep_exports(exports) -> int:
+    """ONNX exports of models that are gone (deleted while an export was being written, or by hand)."""
+    from core.catalog import STATIC_SPECS, read_metadata, validate_key
+    from core.errors import CoreError
+    from core.tasks.onnx_runtime import forget
+
+    if not exports.is_dir():
+        return 0
+    packaged = {spec.key for spec in STATIC_SPECS if not spec.trained_here}
+    removed = 0
+    for folder in exports.iterdir():
+        try:
+            key = validate_key(folder.name)
+        except CoreError:
+            continue
+        if folder.is_dir() and key not in packaged and read_metadata(key) is None and forget(key):
+            removed += 1
     return removed

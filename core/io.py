@@ -16,12 +16,22 @@ from core import settings
 
 def write_json_atomic(path: Path, data: dict) -> None:
     """Write JSON so a reader sees either the old file or the complete new one, never half."""
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write text so a reader sees either the old file or the complete new one, never half."""
+    temporary = temporary_name(path)
     with temporary.open("w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2, ensure_ascii=False, default=str)
+        handle.write(text)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)
+
+
+def temporary_name(path: Path) -> Path:
+    """A hidden name next to ``path`` to build it under (the start-up sweep removes old ones: ``.*.tmp``)."""
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
 
 
 def age(path: Path) -> float:

@@ -93,6 +93,11 @@ def test_the_benchmark_compares_the_runtimes_on_the_held_out_split(tiny_model):
     assert result.predictions[f"{TINY_KEY}@onnx"] == result.predictions[TINY_KEY]  # identical labels
     assert rows[f"{TINY_KEY}@onnx"]["accuracy"] == rows[TINY_KEY]["accuracy"]
     assert rows[f"{TINY_KEY}@onnx"]["tied_with_baseline"]
+    served = TransformerClassifier(catalog.get_spec(TINY_KEY), runtime="onnx-int8")
+    probabilities = result.confidences[f"{TINY_KEY}@onnx-int8"]
+    answers = [served.predict(text) for text in result.texts]  # the row scores what the pages serve
+    assert [result.labels.index(a.label) for a in answers] == result.predictions[f"{TINY_KEY}@onnx-int8"]
+    assert np.abs(np.array([max(a.scores.values()) for a in answers]) - probabilities).max() < 1e-5
 
 
 def test_the_sentiment_page_says_what_computed_the_answer(tiny_model, clear_streamlit_caches):
@@ -115,13 +120,37 @@ def test_hub_models_are_not_exported(variant):
 
 
 def test_exports_go_with_their_model_and_other_models_keep_theirs(fresh_cache):
+    from core import cards, housekeeping
     from core.tasks import onnx_runtime
 
-    folder = fresh_cache / "onnx"
-    folder.mkdir(parents=True)
-    names = ["run-0123456789abcdef.onnx", "run-0123456789abcdef-int8-per-channel.onnx",
-             "run-0123456789abcdef-int8-per-channel.agreement.json", "run-2-0123456789abcdef.onnx"]  # fmt: skip
-    for name in names:
-        (folder / name).write_bytes(b"x")
-    assert onnx_runtime.forget("run") == 3
-    assert sorted(path.name for path in folder.iterdir()) == ["run-2-0123456789abcdef.onnx"]
+    for key in ("run", "run-2", "gone"):
+        (onnx_runtime.folder_of(key) / "0123456789abcdef.onnx").write_bytes(b"x")
+    (fresh_cache / "models" / "run-2").mkdir(parents=True)
+    cards.write(fresh_cache / "models" / "run-2", {"task": "sentiment", "labels": ["negative", "positive"]})
+    assert onnx_runtime.forget("run") and not onnx_runtime.forget("run")  # "run" only, not "run-2"
+    assert housekeeping.sweep()["model exports"] == 1  # "gone" has no model any more; "run-2" has
+    assert sorted(path.name for path in (fresh_cache / "onnx").iterdir()) == ["run-2"]
+
+
+def test_a_failed_export_is_noted_and_not_tried_again_and_large_models_stay_on_pytorch(tiny_model, monkeypatch):
+    from core import loading
+    from core.errors import CoreError
+    from core.tasks import onnx_runtime
+
+    tokenizer, model = loading.load_classifier(catalog.get_spec(TINY_KEY))
+    attempts = []
+
+    def broken(*args):
+        attempts.append(1)
+        raise RuntimeError("an operator the exporter does not know")
+
+    monkeypatch.setattr(onnx_runtime, "_export", broken)
+    for _ in range(2):
+        with pytest.raises(CoreError, match="does not know"):
+            onnx_runtime.load(model, tokenizer, key="export-probe", fingerprint="feedfacefeedface", runtime="onnx",
+                              threads=1)  # fmt: skip
+    assert attempts == [1]  # the note answers the second time
+    monkeypatch.setattr(onnx_runtime, "MAX_PARAMETERS", 1000)
+    with pytest.raises(CoreError, match="served by PyTorch"):
+        onnx_runtime.load(model, tokenizer, key="export-probe", fingerprint="0" * 16, runtime="onnx", threads=1)
+    assert onnx_runtime.forget("export-probe")

@@ -39,9 +39,9 @@ def sentiment_result(result, *, title: str, key: str, compact: bool = False) -> 
         third.metric(
             "Latency",
             f"{result.latency_ms:.1f} ms",
-            help="Tokenize + forward pass on the server: the pass that answered this call, which other "
-            "sessions' requests arriving at the same moment may have shared. Time waiting for the model is not "
-            "included.",
+            help="Tokenize + forward pass on the server: the pass that answered this call (on PyTorch, other "
+            "sessions' requests arriving at the same moment may have shared it; on ONNX Runtime every request has "
+            "its own). Time waiting for the model is not included.",
         )
         if result.runtime:
             note = f" ({result.runtime_note})" if result.runtime_note else ""

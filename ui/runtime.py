@@ -152,9 +152,10 @@ def _device_line() -> None:
         f"device: **{info['device']}** · {info['threads']} threads · training in {info['train_dtype']} · "
         f"classifiers served by {settings.RUNTIMES[settings.serving_runtime()]}",
         help="LMLAB_SERVING chooses: onnx-int8 (the default; used for a model only where it gives PyTorch's label on "
-        "at least 98 % of its task's held-out texts, else fp32 serves it), onnx (PyTorch's answers to about 1e-6) "
-        "or torch. A model that cannot be exported faithfully is served by PyTorch. Each answer says what "
-        "computed it; the Evaluate page's @onnx and @onnx-int8 rows compare them on the held-out split.",
+        "at least 98 % of its task's held-out texts, else fp32 serves it), onnx (PyTorch's logits, checked to "
+        "within 1e-3 at export; about 1e-6 measured) or torch. A model whose export fails that check, models from "
+        "the Hub and models over 150 M parameters are served by PyTorch. Each answer says what computed it; the "
+        "Evaluate page's @onnx and @onnx-int8 rows compare them on the held-out split, one text per pass as served.",
     )
 
 

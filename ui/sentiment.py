@@ -134,7 +134,8 @@ def _attributions(spec: ModelSpec, result) -> None:
 
     words = [w.word for w in result.words]
     st.caption(
-        f"{safe.md(spec.title)} gives '{safe.md(result.target)}' a probability of {100 * result.probability:.1f} %. Green words raise its "
+        f"{safe.md(spec.title)} in PyTorch fp32 (the attributions need its gradients) gives '{safe.md(result.target)}' "
+        f"a probability of {100 * result.probability:.1f} %. Green words raise its "
         "log-odds, red ones lower it. The methods work differently; where they agree, trust them more."
     )
     st.html(

@@ -78,8 +78,10 @@ class TransformerAdapter(Adapter):
         batch = self.tokenizer(
             texts, truncation=True, max_length=self.max_tokens, padding=True, return_tensors="pt"
         )
-        if self.onnx is not None:
-            logits = torch.from_numpy(self.onnx.logits(batch)).float()
+        if self.onnx is not None:  # one text per pass, as the pages are served (int8's scale is per pass)
+            singles = [self.tokenizer([text], truncation=True, max_length=self.max_tokens, return_tensors="pt")
+                       for text in texts]  # fmt: skip
+            logits = torch.from_numpy(np.concatenate([self.onnx.logits(one) for one in singles])).float()
         else:
             with torch.inference_mode():
                 logits = self.model(**batch).logits.float()

@@ -56,6 +56,7 @@ class TransformerClassifier:
 
         self._torch = torch
         self.spec = spec
+        self._fingerprint = self._version()  # before loading: a retrain while this loads must not be exported as it
         self.tokenizer, self.model = loading.load_classifier(spec)
         self.max_tokens = loading.token_limit(self.tokenizer, self.model)
         id2label = self.model.config.id2label
@@ -70,34 +71,46 @@ class TransformerClassifier:
         # single requests from every session, answered in batches by whoever takes the model next
         self.coalescer = Coalescer(self._lock, lambda texts: self._run(texts, by_length=True))
 
+    def _version(self) -> str:
+        """The sha256 of the weights this spec names now (a trained model's card, a packaged model's pin)."""
+        if self.spec.trained_here:
+            card = catalog.read_metadata(self.spec.key)
+            return card.sha256 if card else ""
+        return self.spec.sha256 or ""
+
     def _serve_with(self, runtime: str) -> None:
         if self.spec.source == catalog.HUB:  # no fixed version to export once: the Hub's copy can change
             self.runtime_note = "models from the Hub are served by PyTorch"
             return
-        fingerprint = self.spec.sha256 or ""
-        if self.spec.trained_here:
-            card = catalog.read_metadata(self.spec.key)
-            fingerprint = card.sha256 if card else ""
+        if not self._fingerprint or self._version() != self._fingerprint:
+            self.runtime_note = "the model changed while it was loading; PyTorch serves this copy"
+            return
         try:
-            self.onnx = onnx_runtime.load(self.model, self.tokenizer, key=self.spec.key, fingerprint=fingerprint,
-                                          runtime=runtime, threads=self._onnx_threads(runtime))  # fmt: skip
-        except CoreError as error:
-            self.onnx, self.runtime_note = None, str(error)
+            with inference_gate():  # an export and its checks are heavy: they take a slot like any forward pass
+                self.onnx = onnx_runtime.load(self.model, self.tokenizer, key=self.spec.key, runtime=runtime,
+                                              fingerprint=self._fingerprint, threads=self._onnx_threads(runtime))  # fmt: skip
+                if runtime == "onnx-int8":
+                    texts = self._check_texts()
+                    same, of = onnx_runtime.agreement(self.onnx, self.model, self.tokenizer, texts, self.max_tokens)
+        except Exception as error:  # noqa: BLE001 - whatever went wrong, PyTorch still answers, and says why
+            self.onnx, self.runtime_note = None, str(error)[:300]
+            if runtime == "onnx-int8":  # int8 could not be had: fp32 ONNX, else PyTorch
+                self._serve_with("onnx")
+                self.runtime_note = f"int8 could not serve ({str(error)[:200]}); " + (
+                    "fp32 serves" if self.onnx is not None else f"PyTorch serves ({self.runtime_note})")
+            return
+        if runtime == "onnx-int8" and (not texts or same < MIN_INT8_AGREEMENT * of):
+            self.onnx = None
+            self._serve_with("onnx")
+            found = f"on {same} of {of}" if texts else "with no held-out texts to check it on"
+            fallback = "fp32 serves" if self.onnx is not None else f"PyTorch serves ({self.runtime_note})"
+            self.runtime_note = f"int8 gave PyTorch's label {found}; {fallback}"
             return
         self.runtime = runtime
+        if runtime == "onnx-int8":
+            self.runtime_note = f"the same label as PyTorch fp32 on {same} of {of} held-out texts"
         # fast tokenizers are not thread-safe when shared; this one only tokenizes, for a moment per request
         self._serving_tokenizer, self._serving_lock = loading.load_tokenizer(self.spec), threading.Lock()
-        if runtime == "onnx-int8":
-            texts = self._check_texts()
-            same, of = onnx_runtime.agreement(self.onnx, self.model, self.tokenizer, texts, self.max_tokens)
-            if not texts or same < MIN_INT8_AGREEMENT * of:
-                self.runtime = "torch"
-                self._serve_with("onnx")
-                found = f"on {same} of {of}" if texts else "with no held-out texts to check it on"
-                self.runtime_note = f"int8 gave PyTorch's label {found}; fp32 serves" + (
-                    f" ({self.runtime_note})" if self.runtime_note else "")
-                return
-            self.runtime_note = f"the same label as PyTorch fp32 on {same} of {of} held-out texts"
 
     def _onnx_threads(self, runtime: str) -> int:
         """ONNX Runtime answers one request per pass, and the gate's slots run side by side: a share of the cores each."""

@@ -138,7 +138,17 @@ class Gate:
             turn = threading.Lock()
             turn.acquire()
             self._queue.append((turn, held))
-        turn.acquire()  # opened by _admit, which has counted this caller's slot
+        try:
+            turn.acquire()  # opened by _admit, which has counted this caller's slot
+        except BaseException:  # interrupted while waiting: leave the queue, or give back the slot just granted
+            with self._guard:
+                if (turn, held) in self._queue:
+                    self._queue.remove((turn, held))
+                    self._admit()
+                    raise
+            self._local.held = held + 1
+            self.release()
+            raise
         self._local.held = held + 1
 
     def release(self) -> None:

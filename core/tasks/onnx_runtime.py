@@ -1,15 +1,17 @@
 """A classifier's forward pass on ONNX Runtime, the faster CPU runtime LM Lab serves with when it is installed.
 
 The PyTorch model is exported once per version of its weights (``torch.onnx.export``, opset 17, batch and
-length left free) into ``<cache>/onnx/``, checked against PyTorch on a sample before it is used, and run by
-ONNX Runtime on the CPU. ``onnx-int8`` quantises the exported weights to int8 (ONNX Runtime's dynamic
-quantisation, one scale per output channel): faster again, with answers that can differ slightly from fp32 — the benchmark's
-``@onnx-int8`` row says by how much.
+length left free) into ``<cache>/onnx/<key>/``, checked against PyTorch's logits on three batch shapes
+before it is kept (and before it is quantised), and run by ONNX Runtime on the CPU. ``onnx-int8``
+quantises the exported weights to int8 (ONNX Runtime's dynamic quantisation, one scale per output
+channel): faster again, with answers that can differ slightly from fp32 — the benchmark's ``@onnx-int8``
+row says by how much.
 
-Which runtime serves is ``LMLAB_SERVING``: ``onnx-int8`` (the default), ``onnx`` (the same answers as
-PyTorch, to about 1e-6 in the logits), or ``torch``. int8 serves a model only where it gives PyTorch's label
-on at least 98 % of the task's held-out texts (measured once per export); elsewhere fp32 serves. A model that cannot be exported (an architecture the
-exporter does not handle, no onnxruntime installed) is served by PyTorch, and the reason is kept.
+Which runtime serves is ``LMLAB_SERVING``: ``onnx-int8`` (the default), ``onnx`` (PyTorch's logits to
+within 1e-3, about 1e-6 measured) or ``torch``. int8 serves a model only where it gives PyTorch's label on
+at least 98 % of the task's held-out texts (measured once per export, CPU and runtime version); elsewhere
+fp32 serves. A model that cannot be exported faithfully, a model from the Hub, a model over
+``MAX_PARAMETERS``, or a machine without onnxruntime is served by PyTorch, and the reason is kept.
 Explanations, attention maps and training always use the PyTorch model.
 """
 
@@ -18,20 +20,22 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import uuid
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from core import settings
 from core.errors import CoreError
+from core.io import temporary_name
 
 RUNTIMES = settings.RUNTIMES
 AGREEMENT_TOLERANCE = 1e-3  # the most an fp32 export's logits may differ from PyTorch's on the check sample
 # Two lengths, so the traced graph applies the attention mask: traced on one unpadded text, transformers could
 # leave the mask out (an all-ones mask changes nothing) and the graph would then ignore padding for good.
 _SAMPLE = ["A short sentence.", "A second, somewhat longer sentence to check the padded positions with."]
-_export_lock = threading.Lock()  # one export at a time in this process (another process is kept apart by rename)
+MAX_PARAMETERS = 150_000_000  # larger models stay on PyTorch: an export holds the weights a second time
+_locks: dict[str, threading.Lock] = {}  # per model key; another process is kept apart by atomic renames
+_locks_guard = threading.Lock()
 
 
 @dataclass
@@ -56,44 +60,92 @@ def _as_numpy(value):
 def load(model, tokenizer, *, key: str, fingerprint: str, runtime: str, threads: int) -> OnnxClassifier:
     """The exported (and, for ``onnx-int8``, quantised) model, exported now when this version has none yet.
 
-    Raises CoreError when onnxruntime is missing or the export does not reproduce PyTorch's logits.
+    Exports live in ``<cache>/onnx/<key>/``, named by the first 16 hex digits of the weights' sha256; a new
+    version replaces the old ones. An export that failed leaves a note, so it is not tried again for that
+    version. Raises CoreError when onnxruntime is missing, the model is too large to hold twice, or the
+    export does not reproduce PyTorch's logits.
     """
     if runtime not in ("onnx", "onnx-int8"):
         raise CoreError(f"Unknown ONNX runtime {runtime!r}; choose 'onnx' or 'onnx-int8'.")
     if not settings.onnx_available():
         raise CoreError("ONNX Runtime is not installed (pip install -r requirements.txt).")
-    import onnxruntime
-
+    parameters = sum(p.numel() for p in model.parameters())
+    if parameters > MAX_PARAMETERS:
+        raise CoreError(f"models over {MAX_PARAMETERS // 10**6} M parameters are served by PyTorch (this one has "
+                        f"{parameters / 1e6:.0f} M: an export would hold its weights in memory a second time)")  # fmt: skip
     inputs = _inputs(model, tokenizer)
-    folder = settings.cache_home() / "onnx"
-    folder.mkdir(parents=True, exist_ok=True)
-    stem = f"{key}-{(fingerprint or 'packaged')[:16]}"
-    fp32 = folder / f"{stem}.onnx"
-    with _export_lock:
-        if not fp32.is_file():
-            forget(key)  # an earlier version's exports: this one replaces them
-            _export(model, tokenizer, inputs, fp32)
-        path = fp32
-        if runtime == "onnx-int8":
-            path = folder / f"{stem}-int8-per-channel.onnx"
-            if not path.is_file():
-                _quantise(fp32, path)
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = max(1, threads)
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3  # errors only: no graph-optimisation chatter in the server's log
+    folder = folder_of(key)
+    stem = (fingerprint or "packaged")[:16]
+    fp32, int8, failed = folder / f"{stem}.onnx", folder / f"{stem}-int8-per-channel.onnx", folder / f"{stem}.failed"
+    path = int8 if runtime == "onnx-int8" else fp32
+    with _lock_for(key):
+        if failed.is_file():
+            raise CoreError(failed.read_text(encoding="utf-8", errors="replace")[:300])
+        if not path.is_file():
+            _build(model, tokenizer, inputs, fp32, int8 if path == int8 else None, failed)
     try:
-        session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        found = OnnxClassifier(path, runtime, session, inputs)
+        found = _open(path, runtime, inputs, threads)
         if runtime == "onnx":
             _check(found, model, tokenizer)
     except Exception as error:  # a damaged or unfaithful file: removed, so that the next load exports afresh
-        for damaged in {path, fp32}:
-            damaged.unlink(missing_ok=True)
+        with _lock_for(key):
+            for damaged in {path, fp32}:
+                damaged.unlink(missing_ok=True)
         if isinstance(error, CoreError):
             raise
         raise CoreError(f"ONNX Runtime could not open the exported model: {str(error)[:300]}") from None
     return found
+
+
+def _build(model, tokenizer, inputs: list[str], fp32: Path, int8: Path | None, failed: Path) -> None:
+    """Export (checked against PyTorch before it is kept) and quantise; a failure is noted in ``failed``."""
+    from core.io import write_text_atomic
+
+    try:
+        if not fp32.is_file():
+            for older in fp32.parent.iterdir():  # an earlier version's exports: this one replaces them
+                if older.is_file():
+                    older.unlink(missing_ok=True)
+            _export(model, tokenizer, inputs, fp32)
+            try:
+                _check(_open(fp32, "onnx", inputs, 1), model, tokenizer)
+            except Exception:
+                fp32.unlink(missing_ok=True)
+                raise
+        if int8 is not None:
+            _quantise(fp32, int8)
+    except CoreError as error:
+        write_text_atomic(failed, str(error))
+        raise
+    except Exception as error:  # noqa: BLE001 - noted like the others: an exporter's odd failure is not retried
+        write_text_atomic(failed, f"Could not export the model to ONNX: {str(error)[:300]}")
+        raise CoreError(failed.read_text(encoding="utf-8")) from None
+
+
+def _open(path: Path, runtime: str, inputs: list[str], threads: int) -> OnnxClassifier:
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = max(1, threads)
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # errors only: no graph-optimisation chatter in the server's log
+    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return OnnxClassifier(path, runtime, session, inputs)
+
+
+def folder_of(key: str) -> Path:
+    """Where the exports of the model ``key`` live (created on first use)."""
+    from core.catalog import validate_key
+
+    folder = settings.cache_home() / "onnx" / validate_key(key)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _lock_for(key: str) -> threading.Lock:
+    """One lock per model: exporting one model never holds up another model's load."""
+    with _locks_guard:
+        return _locks.setdefault(key, threading.Lock())
 
 
 def _inputs(model, tokenizer) -> list[str]:
@@ -106,20 +158,16 @@ def _inputs(model, tokenizer) -> list[str]:
             if name in given and name in ("input_ids", "attention_mask", "token_type_ids")]  # fmt: skip
 
 
-def forget(key: str) -> int:
-    """Remove every export of the model ``key`` (all versions); returns how many files went."""
-    import re
+def forget(key: str) -> bool:
+    """Remove every export of the model ``key`` (all versions); True when there were any."""
+    import shutil
 
-    folder = settings.cache_home() / "onnx"
-    if not folder.is_dir():
-        return 0
-    mine = re.compile(rf"{re.escape(key)}-([0-9a-f]{{16}}|packaged)[.-]")  # not "KEY-2-…", another model's
-    removed = 0
-    for path in folder.iterdir():
-        if mine.match(path.name):
-            path.unlink(missing_ok=True)
-            removed += 1
-    return removed
+    folder = settings.cache_home() / "onnx" / key
+    with _lock_for(key):
+        if not folder.is_dir():
+            return False
+        shutil.rmtree(folder, ignore_errors=True)
+        return True
 
 
 def agreement(found: OnnxClassifier, model, tokenizer, texts: list[str], max_tokens: int) -> tuple[int, int]:
@@ -128,12 +176,17 @@ def agreement(found: OnnxClassifier, model, tokenizer, texts: list[str], max_tok
     import json
 
     import numpy as np
+    import onnxruntime
     import torch
 
     record = found.path.with_suffix(".agreement.json")
+    status = found.path.stat()
+    # int8 kernels differ between CPUs and versions: measured again on another runtime or another file
+    measured_on = {"texts": len(texts), "file": [status.st_size, status.st_mtime_ns], "onnxruntime": onnxruntime.__version__,
+                   "cpu": _cpu()}  # fmt: skip
     try:
         kept = json.loads(record.read_text(encoding="utf-8"))
-        if kept.get("texts") == len(texts):
+        if {key: kept.get(key) for key in measured_on} == measured_on:
             return int(kept["same"]), len(texts)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
@@ -145,15 +198,28 @@ def agreement(found: OnnxClassifier, model, tokenizer, texts: list[str], max_tok
         same += int(int(np.asarray(found.logits(batch)).argmax(axis=1)[0]) == expected)
     from core.io import write_json_atomic
 
-    write_json_atomic(record, {"same": same, "texts": len(texts)})
+    write_json_atomic(record, {**measured_on, "same": same})
     return same, len(texts)
+
+
+def _cpu() -> str:
+    """The processor's model name and instruction-set flags, as far as the system says (Linux: /proc/cpuinfo)."""
+    import platform
+
+    try:
+        lines = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return platform.processor() or platform.machine()
+    found = {line.split(":", 1)[0].strip(): line.split(":", 1)[1].strip() for line in lines if ":" in line}
+    flags = sorted(flag for flag in found.get("flags", "").split() if flag.startswith(("avx", "amx", "vnni")))
+    return f"{found.get('model name', platform.machine())} {' '.join(flags)}"
 
 
 def _export(model, tokenizer, inputs: list[str], target: Path) -> None:
     import torch
 
     sample = tokenizer(_SAMPLE, padding=True, return_tensors="pt")
-    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}")
+    temporary = temporary_name(target)
     axes = {name: {0: "batch", 1: "tokens"} for name in inputs}
     try:
         with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
@@ -170,7 +236,7 @@ def _export(model, tokenizer, inputs: list[str], target: Path) -> None:
 def _quantise(source: Path, target: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}")
+    temporary = temporary_name(target)
     quiet = logging.getLogger()
     level = quiet.level
     quiet.setLevel(logging.ERROR)  # "consider running pre-processing": advice for vision models
@@ -191,9 +257,15 @@ def _check(found: OnnxClassifier, model, tokenizer) -> None:
     import numpy as np
     import torch
 
-    sample = tokenizer(_SAMPLE, padding=True, return_tensors="pt")
-    with torch.inference_mode():
-        expected = model(**sample).logits.float().numpy()
-    difference = float(np.abs(found.logits(sample) - expected).max())
+    named = [entry.name for entry in found.session.get_inputs()]
+    if named != found.inputs:
+        raise CoreError(f"The ONNX export takes {named}, not {found.inputs}; PyTorch serves.")
+    difference = 0.0
+    # the traced shape, one text alone, and three texts at another padded length: the free axes are free
+    for texts in (_SAMPLE, _SAMPLE[1:], [*_SAMPLE, "A third one, longer than the other two, with a few more words in it."]):
+        sample = tokenizer(texts, padding=True, return_tensors="pt")
+        with torch.inference_mode():
+            expected = model(**sample).logits.float().numpy()
+        difference = max(difference, float(np.abs(found.logits(sample) - expected).max()))
     if not difference <= AGREEMENT_TOLERANCE:
-        raise CoreError(f"The ONNX export's logits differ from PyTorch's by {difference:.2g}; serving with PyTorch.")
+        raise CoreError(f"The ONNX export's logits differ from PyTorch's by {difference:.2g}; PyTorch serves.")
