@@ -1,9 +1,14 @@
-"""Time from `streamlit run` to the Home page showing its content in headless Chromium.
+"""Time from `streamlit run` to the first page showing its content, in headless Chromium.
 
     python benchmarks/startup.py [--runs 3]
 
-Also reports whether the server process has loaded torch after Home rendered (it should not:
-Home asks a child process for the device). Needs Debian's chromium and playwright.
+Measured, each run on a fresh server: LM Lab's Home page; a trivial one-page Streamlit app (a title and a
+line of text) in the same browser, the floor any Streamlit app pays; and the first visit to a Learn page
+(Self-attention, drawn with the real MiniLM) — opened by a student right after the teacher's Home page
+appeared, opened 20 s later (the warm-up has loaded MiniLM by then), and opened as the server's very
+first page. Also reports whether the server process has loaded torch just after Home appeared (Home itself
+does not import it; the warm-up thread, started after Home's script run, does).
+Needs Debian's chromium and playwright.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -30,30 +36,66 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def one_run(browser) -> tuple[float, bool]:
+TRIVIAL_APP = 'import streamlit as st\n\nst.title("A trivial app")\nst.write("What you can do")\n'
+LEARN_DONE = "4 · Softmax"  # a heading the Self-attention page draws after the model has answered
+
+
+def _serve(script: str, cwd: Path) -> tuple[subprocess.Popen, int]:
     port = _free_port()
-    started = time.perf_counter()
     server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-         "--server.headless", "true"],
-        cwd=ROOT, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port), "--server.headless", "true"],
+        cwd=cwd, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
+    return server, port
+
+
+def _open(page, url: str, started: float) -> None:
+    while True:
+        try:
+            page.goto(url, timeout=2000)
+            return
+        except Exception:
+            if time.perf_counter() - started > 60:
+                raise
+            time.sleep(0.05)
+
+
+def one_run(browser, script: str = "streamlit_app.py", cwd: Path = ROOT, pause: float = 0.0) -> tuple[float, bool, float | None]:
+    """Seconds to Home's content, whether torch was loaded by then, and (LM Lab only) seconds until the
+    Self-attention page, opened ``pause`` seconds after Home appeared, has drawn its MiniLM steps."""
+    started = time.perf_counter()
+    server, port = _serve(script, cwd)
     try:
         page = browser.new_page()
-        while True:
-            try:
-                page.goto(f"http://127.0.0.1:{port}/", timeout=2000)
-                break
-            except Exception:
-                if time.perf_counter() - started > 60:
-                    raise
-                time.sleep(0.05)
+        _open(page, f"http://127.0.0.1:{port}/", started)
         page.get_by_text("What you can do").first.wait_for(timeout=60_000)
         elapsed = time.perf_counter() - started
-        page.close()
         maps = [m.path for m in psutil.Process(server.pid).memory_maps()]
         torch_loaded = any("libtorch" in path for path in maps)
-        return elapsed, torch_loaded
+        learn = None
+        if script == "streamlit_app.py":
+            time.sleep(pause)
+            clicked = time.perf_counter()
+            page.goto(f"http://127.0.0.1:{port}/self_attention", timeout=60_000)
+            page.get_by_text(LEARN_DONE).first.wait_for(timeout=120_000)
+            learn = time.perf_counter() - clicked
+        page.close()
+        return elapsed, torch_loaded, learn
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def learn_first(browser) -> float:
+    """Seconds from `streamlit run` to the Self-attention page drawn, when it is the server's first page."""
+    started = time.perf_counter()
+    server, port = _serve("streamlit_app.py", ROOT)
+    try:
+        page = browser.new_page()
+        _open(page, f"http://127.0.0.1:{port}/self_attention", started)
+        page.get_by_text(LEARN_DONE).first.wait_for(timeout=120_000)
+        page.close()
+        return time.perf_counter() - started
     finally:
         server.terminate()
         server.wait(timeout=20)
@@ -70,11 +112,26 @@ def main() -> None:
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
         results = [one_run(browser) for _ in range(args.runs)]
+        with tempfile.TemporaryDirectory() as folder:
+            (Path(folder) / "app.py").write_text(TRIVIAL_APP, encoding="utf-8")
+            trivial = [one_run(browser, "app.py", Path(folder))[0] for _ in range(args.runs)]
+        direct = [learn_first(browser) for _ in range(args.runs)]
+        later = [one_run(browser, pause=20.0)[2] for _ in range(args.runs)]
         browser.close()
-    times = [seconds for seconds, _ in results]
-    print(f"streamlit run → Home content visible: median {statistics.median(times):.2f} s "
-          f"(runs: {', '.join(f'{t:.2f}' for t in times)})")  # fmt: skip
-    print(f"server process loaded torch after Home: {any(loaded for _, loaded in results)}")
+    times = [seconds for seconds, _, _ in results]
+    learn = [seconds for _, _, seconds in results]
+
+    def runs(values: list[float]) -> str:
+        return f"median {statistics.median(values):.2f} s (runs: {', '.join(f'{v:.2f}' for v in values)})"
+
+    print(f"streamlit run → LM Lab's Home content visible: {runs(times)}")
+    print(f"streamlit run → a trivial one-page app's content visible: {runs(trivial)}; "
+          f"Home / trivial = {statistics.median(times) / statistics.median(trivial):.2f}")  # fmt: skip
+    print(f"Home visible → Self-attention drawn with MiniLM, opened next: {runs(learn)}")
+    print(f"Home visible, 20 s later Self-attention opened → drawn: {runs(later)}")
+    print(f"streamlit run → Self-attention drawn, as the server's first page: {runs(direct)}")
+    print(f"server process had loaded torch just after Home appeared: {any(loaded for _, loaded, _ in results)} "
+          "(Home itself does not: the warm-up thread starts once Home's script run has finished)")
 
 
 if __name__ == "__main__":

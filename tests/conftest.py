@@ -20,6 +20,7 @@ os.environ["LMLAB_OFFLINE"] = "1"
 for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "HF_EVALUATE_OFFLINE", "TRANSFORMERS_OFFLINE"):
     os.environ[name] = "1"
 os.environ["LMLAB_AUTOTRAIN"] = "0"  # tests start jobs on purpose, never as a side effect
+os.environ["LMLAB_WARMUP"] = "0"  # no background model load competing with the tests (one test turns it on)
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 SESSION_CACHE = Path(tempfile.mkdtemp(prefix="lmlab-test-cache-"))
 os.environ["LMLAB_CACHE_HOME"] = str(SESSION_CACHE)

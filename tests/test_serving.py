@@ -257,3 +257,19 @@ def test_the_model_lock_is_first_come_first_served_and_only_its_holder_releases_
     for thread in threads:
         thread.join()
     assert order == [0, 1, 2, 3, 4]
+
+
+def test_the_warm_up_loads_the_learn_pages_model_once_in_the_background(monkeypatch):
+    from core import loading, warmup
+
+    monkeypatch.setenv("LMLAB_WARMUP", "1")
+    monkeypatch.setattr(warmup, "_started", None)
+    thread = warmup.start()
+    assert thread is not None and warmup.start() is thread  # once per process
+    thread.join(timeout=120)
+    assert warmup.seconds is not None and not thread.is_alive()
+    weights = loading.model_source(catalog.MINILM)[0]
+    assert any(str(weights) in marker[0] for marker in loading._verified)  # hashed: the first visit need not
+    monkeypatch.setenv("LMLAB_WARMUP", "0")
+    monkeypatch.setattr(warmup, "_started", None)
+    assert warmup.start() is None

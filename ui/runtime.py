@@ -12,7 +12,7 @@ import threading
 
 import streamlit as st
 
-from core import settings
+from core import settings, warmup
 from core.io import spawn_module
 
 _ROUTED = "_lmlab_routed"
@@ -61,12 +61,14 @@ def run_page(navigation) -> None:
     path = os.environ.get("LMLAB_TIMING_LOG", "").strip()
     if not path:
         navigation.run()
+        warmup.start()  # after the first page is served: the Learn pages' model, loaded in the background
         return
     import time
 
     started = time.perf_counter()
     try:
         navigation.run()
+        warmup.start()
     finally:
         record = {"t": time.time(), "page": str(getattr(navigation, "title", "")), "s": round(time.perf_counter() - started, 4)}
         with open(path, "a", encoding="utf-8") as log:

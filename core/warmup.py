@@ -1,0 +1,49 @@
+"""What a class would otherwise wait for on its first visit, done in the background once the server has
+answered its first page: import torch and transformers, and load (and hash-check) the packaged MiniLM
+that the Learn and Inspect pages draw, so that the weights file is verified and in the page cache.
+
+It runs at most once per process, in a daemon thread, after the first script run has finished (so the
+first page is not slowed down), and under the same load lock as every other load. ``LMLAB_WARMUP=0``
+turns it off (the test suite does, except where it tests this).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+
+_started: threading.Thread | None = None
+_guard = threading.Lock()
+seconds: float | None = None  # how long the warm-up took, once it has finished
+
+
+def enabled() -> bool:
+    return os.environ.get("LMLAB_WARMUP", "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
+def start() -> threading.Thread | None:
+    """Start the warm-up unless it has started already in this process (or is turned off)."""
+    global _started
+    if not enabled():
+        return None
+    with _guard:
+        if _started is None:
+            _started = threading.Thread(target=_warm, name="lmlab-warm-up", daemon=True)
+            _started.start()
+        return _started
+
+
+def _warm() -> None:
+    global seconds
+    began = time.perf_counter()
+    try:
+        from core import catalog, loading
+        from core.device import configure_threads
+
+        configure_threads()
+        loading.load_encoder(catalog.MINILM, eager_attention=True)  # imports, hash check; the copy is dropped
+    except Exception as error:  # noqa: BLE001 - a failed warm-up only means the first visit loads it itself
+        logging.getLogger(__name__).warning("warm-up skipped: %s", error)
+    seconds = time.perf_counter() - began
