@@ -90,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sessions", default="1,4,16,32")
     parser.add_argument("--texts", type=int, default=200)
     parser.add_argument("--runtimes", default="torch,onnx,onnx-int8", help="LM Lab's serving runtimes to measure")
+    parser.add_argument("--translation", action=argparse.BooleanOptionalAction, default=True,
+                        help="also measure the translation model (trained once if absent)")  # fmt: skip
     args = parser.parse_args(argv)
     os.environ.update(LMLAB_CACHE_HOME=str(args.cache), LMLAB_OFFLINE="1")
     if not (args.cache / "models" / "sentiment-minilm" / "metadata.json").is_file():
@@ -175,7 +177,57 @@ def main(argv: list[str] | None = None) -> int:
         p50 = f"{statistics.median(latencies):.1f}" if latencies else "–"
         p95 = f"{_percentile(latencies, 0.95):.1f}" if latencies else "–"
         print(f"| {way} | {per_s:.1f} | {per_s / base:.2f} | {p50} | {p95} | {100 * agree:.1f} % | {rss:.2f} |")
+    if args.translation:
+        _translation(args)
     return 0
+
+
+def _translation(args) -> None:
+    """The translation page's requests (greedy, with the cross-attention pass): one at a time, then N sessions."""
+    if not (args.cache / "models" / "translate-en-zh" / "metadata.json").is_file():
+        print("training translate-en-zh once…", flush=True)
+        subprocess.run([sys.executable, "-m", "core.train", "--model", "translate-en-zh"],
+                       cwd=ROOT, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+    import torch
+
+    from core import catalog
+    from core.data import translation
+    from core.tasks.translate import Translator
+
+    sources = [pair.english for pair in translation.corpus(train_size=0).test][: args.texts]
+    translator = Translator(catalog.get_spec("translate-en-zh"))
+
+    def alone(text: str) -> str:  # the pre-batching path: one generate per sentence, in turn
+        with translator._lock, torch.no_grad():
+            encoded = translator.tokenizer(text, truncation=True, max_length=translator.max_source,
+                                           return_tensors="pt", return_token_type_ids=False)  # fmt: skip
+            output = translator.model.generate(**encoded, num_beams=1, do_sample=False,
+                                               max_new_tokens=translator.max_new)  # fmt: skip
+        return translator._decode(output[0])
+
+    for text in sources[:5]:
+        alone(text)
+    started = time.perf_counter()
+    reference = [alone(text) for text in sources]
+    sequential = len(sources) / (time.perf_counter() - started)
+
+    class Page:  # what the Translate page asks for: greedy, with the attention views
+        @staticmethod
+        def predict(text: str):
+            return type("Answer", (), {"label": translator.translate(text).text})
+
+    print(f"\ntranslation, {len(sources)} held-out sentences, greedy\n")
+    print("| way | sentences/s | vs sequential per sentence | p50 ms | p95 ms | outputs identical |")
+    print("|---|---:|---:|---:|---:|---:|")
+    print(f"| one generate per sentence, in turn (no attention pass) | {sequential:.1f} | 1.00 | – | – | 100.0 % |")
+    for count in [int(part) for part in args.sessions.split(",") if part.strip()]:
+        translator.coalescer.batch_sizes = []
+        rate, latencies, outputs = _sessions(Page, sources, count)
+        same = sum(a == b for a, b in zip(outputs, reference, strict=True)) / len(sources)
+        mean = statistics.mean(translator.coalescer.batch_sizes)
+        print(f"| LM Lab page requests (with attention), {count} sessions (mean batch {mean:.1f}) | {rate:.1f} | "
+              f"{rate / sequential:.2f} | {statistics.median(latencies):.1f} | {_percentile(latencies, 0.95):.1f} | "
+              f"{100 * same:.1f} % |")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -273,3 +273,28 @@ def test_the_warm_up_loads_the_learn_pages_model_once_in_the_background(monkeypa
     monkeypatch.setenv("LMLAB_WARMUP", "0")
     monkeypatch.setattr(warmup, "_started", None)
     assert warmup.start() is None
+
+
+def test_translations_asked_at_once_share_a_generate_and_keep_their_outputs(translate_tiny_model):
+    from core.data import translation
+    from core.tasks.translate import Translator
+
+    translator = Translator(catalog.get_spec("translate-en-zh"))
+    sources = [pair.english for pair in translation.corpus(train_size=0).test][:24]
+    alone = [translator.translate(text) for text in sources]  # one after another: each a batch of one
+    original, passes = translator.model.generate, []
+
+    def slow(*args, **kwargs):  # slow enough that the others queue while one decodes
+        passes.append(len(kwargs["input_ids"]))
+        time.sleep(0.05)
+        return original(*args, **kwargs)
+
+    translator.model.generate = slow
+    together: list = [None] * len(sources)
+    run_together(*[lambda i=i: together.__setitem__(i, translator.translate(sources[i])) for i in range(len(sources))])
+    assert max(passes) > 1 and len(passes) < len(sources)  # shared passes
+    for one, other in zip(alone, together, strict=True):
+        assert (one.text, one.target_tokens, one.source_tokens) == (other.text, other.target_tokens, other.source_tokens)
+        assert np.allclose(one.alignment, other.alignment, atol=1e-5)  # the attention pass of the same output
+    beam = translator.translate(sources[0], beams=2)  # beam search decodes alone, as before
+    assert beam.decoding == "beam search (2 beams)" and beam.text

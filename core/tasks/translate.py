@@ -11,6 +11,7 @@ import numpy as np
 from core.catalog import HUB, ModelSpec
 from core.data.text import join_cjk
 from core.stats import Estimate
+from core.tasks.batching import Coalescer
 from core.tasks.inputs import check_text, inference_gate
 
 # Generated sentences are at most ~15 English words; 64 tokens keep any sentence of the grammar whole.
@@ -68,6 +69,28 @@ class Translator:
         self.max_source = min(MAX_SOURCE_TOKENS, positions)
         self.max_new = min(MAX_NEW_TOKENS, positions - 1)
         self._lock = threading.Lock()
+        # greedy requests from every session, decoded together by whoever takes the model next
+        self.coalescer = Coalescer(self._lock, self._greedy_group, max_batch=32)
+
+    def _greedy_group(self, texts: list[str]) -> list[tuple[list[int], float]]:
+        """Greedy decoding of ``texts`` in one padded ``generate`` (the caller holds the model's lock): each
+        text's output ids, cut after its end token, and the pass's milliseconds."""
+        import torch
+
+        with inference_gate():
+            started = time.perf_counter()
+            encoded = self.tokenizer(texts, truncation=True, max_length=self.max_source, padding=True,
+                                     return_tensors="pt", return_token_type_ids=False)  # fmt: skip
+            with torch.no_grad():
+                output = self.model.generate(**encoded, num_beams=1, do_sample=False, max_new_tokens=self.max_new)
+            milliseconds = 1000 * (time.perf_counter() - started)
+        end = self.model.generation_config.eos_token_id
+        ends = set(end if isinstance(end, list) else [end] if end is not None else [])
+        found = []
+        for row in output.tolist():
+            cut = next((i + 1 for i, token in enumerate(row[1:], 1) if token in ends), len(row))
+            found.append((row[:cut], milliseconds))
+        return found
 
     def _decode(self, ids) -> str:
         return join_cjk(self.tokenizer.decode(ids, skip_special_tokens=True))
@@ -79,19 +102,23 @@ class Translator:
         if not 1 <= beams <= 8:
             raise ValueError("beams must be 1–8")
         full = self.tokenizer(text, truncation=False)["input_ids"]
+        if beams == 1:  # shared with the other sessions' greedy requests of the moment: one generate for all
+            ids, latency = self.coalescer.submit(text)
+            generated = torch.tensor(ids)
         with self._lock, inference_gate():
-            started = time.perf_counter()
             encoded = self.tokenizer(
                 text, truncation=True, max_length=self.max_source, return_tensors="pt",
                 return_token_type_ids=False,
             )  # fmt: skip
-            with torch.no_grad():
-                output = self.model.generate(
-                    **encoded, num_beams=beams, do_sample=False, max_new_tokens=self.max_new,
-                    early_stopping=beams > 1,
-                )  # fmt: skip
-            latency = 1000 * (time.perf_counter() - started)
-            generated = output[0]
+            if beams > 1:
+                started = time.perf_counter()
+                with torch.no_grad():
+                    output = self.model.generate(
+                        **encoded, num_beams=beams, do_sample=False, max_new_tokens=self.max_new,
+                        early_stopping=True,
+                    )  # fmt: skip
+                latency = 1000 * (time.perf_counter() - started)
+                generated = output[0]
             attentions = encoder_attentions = decoder_attentions = None
             if with_attention and self.spec.source != HUB:
                 # one teacher-forced pass over the chosen output gives its cross-attention exactly
