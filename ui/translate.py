@@ -42,7 +42,8 @@ def show(spec) -> None:
     first, second, third = st.columns(3)
     first.metric("Decoding", result.decoding)
     second.metric(
-        "Latency", f"{result.latency_ms:.0f} ms", help="Tokenize + generate on the server, this call only."
+        "Latency", f"{result.latency_ms:.0f} ms", help="Tokenize, generate and the attention pass on the server; greedy sentences other sessions asked at "
+        "the same moment shared them. Time waiting for the model is not included."
     )
     third.metric("Tokens in → out", f"{len(result.source_tokens)} → {len(result.target_tokens)}")
     if result.truncated:

@@ -72,25 +72,58 @@ class Translator:
         # greedy requests from every session, decoded together by whoever takes the model next
         self.coalescer = Coalescer(self._lock, self._greedy_group, max_batch=32)
 
-    def _greedy_group(self, texts: list[str]) -> list[tuple[list[int], float]]:
-        """Greedy decoding of ``texts`` in one padded ``generate`` (the caller holds the model's lock): each
-        text's output ids, cut after its end token, and the pass's milliseconds."""
+    def _greedy_group(self, items: list[tuple[str, bool]]) -> list[dict]:
+        """Greedy decoding of the texts in one padded ``generate``, then, for those that asked, one padded
+        teacher-forced pass over the chosen outputs for their attention (the caller holds the model's lock).
+        Per text: its source ids, its output ids cut after the end token, the milliseconds of the passes, and
+        its attention maps cut to its own lengths (padding is masked, so they are those of a pass alone)."""
         import torch
 
+        texts = [text for text, _ in items]
         with inference_gate():
             started = time.perf_counter()
             encoded = self.tokenizer(texts, truncation=True, max_length=self.max_source, padding=True,
                                      return_tensors="pt", return_token_type_ids=False)  # fmt: skip
             with torch.no_grad():
                 output = self.model.generate(**encoded, num_beams=1, do_sample=False, max_new_tokens=self.max_new)
+            end = self.model.generation_config.eos_token_id
+            ends = set(end if isinstance(end, list) else [end] if end is not None else [])
+            rows = []
+            for row in output.tolist():
+                rows.append(row[: next((i + 1 for i, token in enumerate(row[1:], 1) if token in ends), len(row))])
+            attentions = None
+            if any(wanted for _, wanted in items) and self.spec.source != HUB:
+                attentions = self._attention_pass(encoded, rows)
             milliseconds = 1000 * (time.perf_counter() - started)
-        end = self.model.generation_config.eos_token_id
-        ends = set(end if isinstance(end, list) else [end] if end is not None else [])
         found = []
-        for row in output.tolist():
-            cut = next((i + 1 for i, token in enumerate(row[1:], 1) if token in ends), len(row))
-            found.append((row[:cut], milliseconds))
+        for i, ((_, wanted), row) in enumerate(zip(items, rows, strict=True)):
+            source = int(encoded["attention_mask"][i].sum())
+            ids = encoded["input_ids"][i].tolist()
+            source_ids = ids[:source] if self.tokenizer.padding_side == "right" else ids[len(ids) - source :]
+            maps = None
+            if wanted and attentions is not None:
+                target = len(row) - 1
+                maps = tuple(np.stack([layer[i, :, :size_q, :size_k] for layer in group]) for group, size_q, size_k
+                             in ((attentions[0], target, source), (attentions[1], source, source), (attentions[2], target, target)))  # fmt: skip
+            found.append({"source_ids": source_ids, "ids": row, "ms": milliseconds, "attentions": maps})
         return found
+
+    def _attention_pass(self, encoded, rows: list[list[int]]):
+        """Cross, encoder and decoder attention of every layer for the padded batch (numpy, batch first)."""
+        import torch
+
+        if self.tokenizer.padding_side != "right":  # the cuts below assume real tokens first
+            return None
+        longest = max(len(row) - 1 for row in rows)
+        pad = self.model.config.pad_token_id or 0
+        decoder = torch.tensor([row[:-1] + [pad] * (longest - len(row) + 1) for row in rows])
+        mask = torch.tensor([[1] * (len(row) - 1) + [0] * (longest - len(row) + 1) for row in rows])
+        with torch.no_grad():
+            forward = self.model(**encoded, decoder_input_ids=decoder, decoder_attention_mask=mask, output_attentions=True)
+        if not forward.cross_attentions:
+            return None
+        return tuple([layer.numpy() for layer in group]
+                     for group in (forward.cross_attentions, forward.encoder_attentions, forward.decoder_attentions))  # fmt: skip
 
     def _decode(self, ids) -> str:
         return join_cjk(self.tokenizer.decode(ids, skip_special_tokens=True))
@@ -102,35 +135,38 @@ class Translator:
         if not 1 <= beams <= 8:
             raise ValueError("beams must be 1–8")
         full = self.tokenizer(text, truncation=False)["input_ids"]
+        attentions = encoder_attentions = decoder_attentions = None
         if beams == 1:  # shared with the other sessions' greedy requests of the moment: one generate for all
-            ids, latency = self.coalescer.submit(text)
-            generated = torch.tensor(ids)
-        with self._lock, inference_gate():
-            encoded = self.tokenizer(
-                text, truncation=True, max_length=self.max_source, return_tensors="pt",
-                return_token_type_ids=False,
-            )  # fmt: skip
-            if beams > 1:
+            answer = self.coalescer.submit((text, with_attention))
+            generated, latency, source_ids = torch.tensor(answer["ids"]), answer["ms"], answer["source_ids"]
+            if answer["attentions"] is not None:
+                attentions, encoder_attentions, decoder_attentions = answer["attentions"]
+        else:
+            with self._lock, inference_gate():
+                encoded = self.tokenizer(
+                    text, truncation=True, max_length=self.max_source, return_tensors="pt",
+                    return_token_type_ids=False,
+                )  # fmt: skip
                 started = time.perf_counter()
                 with torch.no_grad():
                     output = self.model.generate(
                         **encoded, num_beams=beams, do_sample=False, max_new_tokens=self.max_new,
                         early_stopping=True,
                     )  # fmt: skip
-                latency = 1000 * (time.perf_counter() - started)
                 generated = output[0]
-            attentions = encoder_attentions = decoder_attentions = None
-            if with_attention and self.spec.source != HUB:
-                # one teacher-forced pass over the chosen output gives its cross-attention exactly
-                with torch.no_grad():
-                    forward = self.model(
-                        **encoded, decoder_input_ids=generated.unsqueeze(0)[:, :-1], output_attentions=True
-                    )
-                if forward.cross_attentions:
-                    attentions = torch.stack([a[0] for a in forward.cross_attentions]).numpy()
-                    encoder_attentions = torch.stack([a[0] for a in forward.encoder_attentions]).numpy()
-                    decoder_attentions = torch.stack([a[0] for a in forward.decoder_attentions]).numpy()
-        source_tokens = self.tokenizer.convert_ids_to_tokens(encoded["input_ids"][0].tolist())
+                if with_attention and self.spec.source != HUB:
+                    # one teacher-forced pass over the chosen output gives its cross-attention exactly
+                    with torch.no_grad():
+                        forward = self.model(
+                            **encoded, decoder_input_ids=generated.unsqueeze(0)[:, :-1], output_attentions=True
+                        )
+                    if forward.cross_attentions:
+                        attentions = torch.stack([a[0] for a in forward.cross_attentions]).numpy()
+                        encoder_attentions = torch.stack([a[0] for a in forward.encoder_attentions]).numpy()
+                        decoder_attentions = torch.stack([a[0] for a in forward.decoder_attentions]).numpy()
+                latency = 1000 * (time.perf_counter() - started)
+            source_ids = encoded["input_ids"][0].tolist()
+        source_tokens = self.tokenizer.convert_ids_to_tokens(source_ids)
         target_tokens = self.tokenizer.convert_ids_to_tokens(generated[1:].tolist())
         return Translation(
             source=text,
