@@ -21,6 +21,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from core.data import srl_lexicon as words
+from core.data.srl_lexicon import VERB_FORMS  # noqa: F401 - callers ask srl for the forms
 from core.data.types import Split
 
 ROLES = ("ARG0", "ARG1", "ARG2", "ARGM-TMP", "ARGM-LOC", "ARGM-MNR", "ARGM-NEG", "ARGM-MOD", "ARGM-CAU")
@@ -37,62 +39,6 @@ ROLE_MEANINGS = {
     "V": "the predicate",
 }
 LABELS = ("O", "B-V", "I-V", *(f"{prefix}-{role}" for role in ROLES for prefix in ("B", "I")))
-
-# --- lexicon ------------------------------------------------------------------------------------
-_PEOPLE = ["the teacher", "my sister", "the old man", "a young doctor", "the children", "Maria", "John",
-           "the farmer", "the police", "our neighbour", "the chef", "the students", "the manager", "Aisha",
-           "the pilot", "her brother", "a tourist", "the nurse", "the king", "Chen"]  # fmt: skip
-_PEOPLE_PP = ["with the red hat", "from the village", "of the school", "next door", "in the blue coat"]
-_THINGS = ["the book", "a letter", "the car", "a new bike", "the keys", "the window", "the report", "some flowers",
-           "the old bridge", "a present", "the money", "the map", "a painting", "the door", "a computer",
-           "the photos", "a ticket", "the box", "an umbrella", "the radio"]  # fmt: skip
-_THINGS_PP = ["on the table", "from the library", "with a blue cover", "in the drawer", "of the museum"]
-_FOOD = ["the soup", "a cake", "some bread", "the apples", "a pizza", "the rice", "fresh fish", "an omelette"]
-_PLACES = ["in the kitchen", "at the station", "in the garden", "near the river", "at school", "in the office",
-           "on the bus", "in the market", "at the airport", "in Paris"]  # fmt: skip
-_TIMES = ["yesterday", "last night", "on Monday", "after lunch", "in the morning", "every day", "two days ago",
-          "last summer", "at noon", "before dinner"]  # fmt: skip
-_MANNER_ADVERBS = ["quickly", "carefully", "slowly", "happily", "quietly", "suddenly"]
-_MANNER_PHRASES = ["with great care", "with a smile", "in a hurry", "without a word"]
-_CAUSES = ["because of the rain", "because of the storm", "because of the noise", "because of the strike"]
-_MODALS = ["will", "can", "must", "should", "might"]
-
-# verbs: base, past, past participle, frame type
-_VERBS = {
-    # transitive: ARG0 V ARG1
-    "buy": ("buy", "bought", "bought", "trans"), "read": ("read", "read", "read", "trans"),
-    "write": ("write", "wrote", "written", "trans"), "build": ("build", "built", "built", "trans"),
-    "repair": ("repair", "repaired", "repaired", "trans"), "open": ("open", "opened", "opened", "trans"),
-    "clean": ("clean", "cleaned", "cleaned", "trans"), "find": ("find", "found", "found", "trans"),
-    "paint": ("paint", "painted", "painted", "trans"), "carry": ("carry", "carried", "carried", "trans"),
-    "break": ("break", "broke", "broken", "trans"), "lose": ("lose", "lost", "lost", "trans"),
-    "steal": ("steal", "stole", "stolen", "trans"), "hide": ("hide", "hid", "hidden", "trans"),
-    "eat": ("eat", "ate", "eaten", "food"), "cook": ("cook", "cooked", "cooked", "food"),
-    # ditransitive: ARG0 V ARG2 ARG1 / ARG0 V ARG1 to ARG2
-    "give": ("give", "gave", "given", "ditrans"), "send": ("send", "sent", "sent", "ditrans"),
-    "show": ("show", "showed", "shown", "ditrans"), "offer": ("offer", "offered", "offered", "ditrans"),
-    "lend": ("lend", "lent", "lent", "ditrans"), "sell": ("sell", "sold", "sold", "ditrans"),
-    "bring": ("bring", "brought", "brought", "ditrans"),
-    # intransitive: agentive subject (ARG0) or undergoer subject (ARG1)
-    "sleep": ("sleep", "slept", "slept", "intrans0"), "work": ("work", "worked", "worked", "intrans0"),
-    "laugh": ("laugh", "laughed", "laughed", "intrans0"), "swim": ("swim", "swam", "swum", "intrans0"),
-    "arrive": ("arrive", "arrived", "arrived", "intrans1"), "fall": ("fall", "fell", "fallen", "intrans1"),
-    # a clause as ARG1
-    "say": ("say", "said", "said", "clausal"), "think": ("think", "thought", "thought", "clausal"),
-    "report": ("report", "reported", "reported", "clausal"), "know": ("know", "knew", "known", "clausal"),
-    # control: an infinitive as ARG1 whose agent is the subject
-    "want": ("want", "wanted", "wanted", "control"), "try": ("try", "tried", "tried", "control"),
-    "decide": ("decide", "decided", "decided", "control"), "hope": ("hope", "hoped", "hoped", "control"),
-    "promise": ("promise", "promised", "promised", "control"),
-}  # fmt: skip
-_BY_TYPE: dict[str, list[str]] = {}
-for _verb, _forms in _VERBS.items():
-    _BY_TYPE.setdefault(_forms[3], []).append(_verb)
-_INFINITIVE_VERBS = _BY_TYPE["trans"] + _BY_TYPE["food"] + _BY_TYPE["ditrans"]
-# every form a predicate can take in the generated text (used to suggest predicates in any text)
-VERB_FORMS = frozenset(form for forms in _VERBS.values() for form in forms[:3]) | frozenset(
-    f"{base}s" if not base.endswith(("s", "sh", "ch", "y")) else base for base in _VERBS
-)
 
 
 @dataclass(frozen=True)
@@ -166,25 +112,25 @@ class _Builder:
 
 
 def _person(rng: random.Random) -> str:
-    person = rng.choice(_PEOPLE)
+    person = rng.choice(words.PEOPLE)
     if person[0].islower() and rng.random() < 0.2:
-        person = f"{person} {rng.choice(_PEOPLE_PP)}"
+        person = f"{person} {rng.choice(words.PEOPLE_PP)}"
     return person
 
 
 def _thing(rng: random.Random, food: bool = False) -> str:
     if food:
-        return rng.choice(_FOOD)
-    thing = rng.choice(_THINGS)
+        return rng.choice(words.FOOD)
+    thing = rng.choice(words.THINGS)
     if rng.random() < 0.2:
-        thing = f"{thing} {rng.choice(_THINGS_PP)}"
+        thing = f"{thing} {rng.choice(words.THINGS_PP)}"
     return thing
 
 
 def _clause(b: _Builder, rng: random.Random, frame: int, lemma: str, outer: dict[int, str], *,
             passive: bool, subject: str | None = None, infinitive: bool = False, timed: bool = True) -> None:  # fmt: skip
     """One predicate with its arguments; ``outer`` are the roles the whole clause has for other frames."""
-    base, _, _, kind = _VERBS[lemma]
+    base, _, _, kind = words.VERBS[lemma]
     construction = f"{kind}-{'passive' if passive else 'active'}" + ("-infinitive" if infinitive else "")
 
     def role(name: str) -> dict[int, str]:
@@ -192,11 +138,11 @@ def _clause(b: _Builder, rng: random.Random, frame: int, lemma: str, outer: dict
 
     tail_modifiers = []
     if not infinitive and rng.random() < 0.45:
-        tail_modifiers.append(("ARGM-LOC", rng.choice(_PLACES)))
+        tail_modifiers.append(("ARGM-LOC", rng.choice(words.PLACES)))
     if not infinitive and timed and rng.random() < 0.5:
-        tail_modifiers.append(("ARGM-TMP", rng.choice(_TIMES)))
+        tail_modifiers.append(("ARGM-TMP", rng.choice(words.TIMES)))
     if not infinitive and rng.random() < 0.12:
-        tail_modifiers.append(("ARGM-CAU", rng.choice(_CAUSES)))
+        tail_modifiers.append(("ARGM-CAU", rng.choice(words.CAUSES)))
     rng.shuffle(tail_modifiers)
     manner_before = rng.random() < 0.15
     manner_after = not manner_before and rng.random() < 0.15
@@ -207,12 +153,12 @@ def _clause(b: _Builder, rng: random.Random, frame: int, lemma: str, outer: dict
     else:
         verb_word = _subject_and_auxiliaries(b, rng, lemma, outer, role, passive, subject)
     if manner_before:
-        b.add(rng.choice(_MANNER_ADVERBS), role("ARGM-MNR"))
+        b.add(rng.choice(words.MANNER_ADVERBS), role("ARGM-MNR"))
     b.verb(frame, verb_word, lemma, construction, outer)
 
     _objects(b, rng, kind, passive, role)
     if manner_after:
-        b.add(rng.choice(_MANNER_ADVERBS + _MANNER_PHRASES), role("ARGM-MNR"))
+        b.add(rng.choice(words.MANNER_ADVERBS + words.MANNER_PHRASES), role("ARGM-MNR"))
     for name, text in tail_modifiers:
         b.add(text, role(name))
 
@@ -220,14 +166,14 @@ def _clause(b: _Builder, rng: random.Random, frame: int, lemma: str, outer: dict
 def _subject_and_auxiliaries(b: _Builder, rng: random.Random, lemma: str, outer: dict[int, str],
                              role: Callable[[str], dict[int, str]], passive: bool, subject: str | None) -> str:  # fmt: skip
     """The subject, a modal, a negation and the auxiliary of a finite clause; returns the verb's form."""
-    base, past, participle, kind = _VERBS[lemma]
+    base, past, participle, kind = words.VERBS[lemma]
     if passive:
         b.add(subject or _thing(rng, kind == "food"), role("ARG1"))
     elif kind == "intrans1":
         b.add(subject or rng.choice([_person(rng), _thing(rng)]), role("ARG1"))
     else:
         b.add(subject or _person(rng), role("ARG0"))
-    modal = rng.choice(_MODALS) if rng.random() < 0.2 else None
+    modal = rng.choice(words.MODALS) if rng.random() < 0.2 else None
     negated = rng.random() < 0.2
     if modal:
         b.add(modal, role("ARGM-MOD"))
@@ -277,7 +223,7 @@ def construct(rng: random.Random, verb: str, construction: str, *, fronted_time:
     """
     b = _Builder()
     if fronted_time and construction in ("active", "passive"):
-        b.add(rng.choice(_TIMES), {0: "ARGM-TMP"})
+        b.add(rng.choice(words.TIMES), {0: "ARGM-TMP"})
         b.add(",")
         _clause(b, rng, 0, verb, {}, passive=construction == "passive", timed=False)
     elif construction == "passive":
@@ -286,27 +232,27 @@ def construct(rng: random.Random, verb: str, construction: str, *, fronted_time:
         _clause(b, rng, 0, verb, {}, passive=False)
     elif construction == "clausal":  # [ARG0 X] said [ARG1 that <clause>]
         b.add(_person(rng), {0: "ARG0"})
-        b.verb(0, _VERBS[verb][1], verb, "clausal")
+        b.verb(0, words.VERBS[verb][1], verb, "clausal")
         b.add("that", {0: "ARG1"})
-        inner = rng.choice(_INFINITIVE_VERBS)
+        inner = rng.choice(words.INFINITIVE_VERBS)
         _clause(b, rng, 1, inner, {0: "ARG1"}, passive=rng.random() < 0.3)
     elif construction == "control":  # [ARG0 X] wanted [ARG1 to <verb> …]; X is also the inner ARG0
         subject = _person(rng)
         b.add(subject, {0: "ARG0", 1: "ARG0"})
-        b.verb(0, _VERBS[verb][1], verb, "control")
-        _clause(b, rng, 1, rng.choice(_INFINITIVE_VERBS), {0: "ARG1"}, passive=False, infinitive=True)
+        b.verb(0, words.VERBS[verb][1], verb, "control")
+        _clause(b, rng, 1, rng.choice(words.INFINITIVE_VERBS), {0: "ARG1"}, passive=False, infinitive=True)
     else:  # coordination: [ARG0 X] V1 … and V2 …, the subject shared
         subject = _person(rng)
-        second = rng.choice([v for v in _INFINITIVE_VERBS if v != verb])
+        second = rng.choice([v for v in words.INFINITIVE_VERBS if v != verb])
         b.add(subject, {0: "ARG0", 1: "ARG0"})
-        b.verb(0, _VERBS[verb][1], verb, "coordination")
-        kind = _VERBS[verb][3]
+        b.verb(0, words.VERBS[verb][1], verb, "coordination")
+        kind = words.VERBS[verb][3]
         b.add(_thing(rng, kind == "food"), {0: "ARG1"})
         b.add("and")
-        b.verb(1, _VERBS[second][1], second, "coordination")
-        b.add(_thing(rng, _VERBS[second][3] == "food"), {1: "ARG1"})
+        b.verb(1, words.VERBS[second][1], second, "coordination")
+        b.add(_thing(rng, words.VERBS[second][3] == "food"), {1: "ARG1"})
         if rng.random() < 0.5:
-            b.add(rng.choice(_PLACES), {1: "ARGM-LOC"})
+            b.add(rng.choice(words.PLACES), {1: "ARGM-LOC"})
     b.add(".")
     return b.build()
 
@@ -314,7 +260,7 @@ def construct(rng: random.Random, verb: str, construction: str, *, fronted_time:
 def constructions() -> list[tuple[str, str]]:
     """Every (verb, construction) pair the generator makes."""
     pairs = []
-    for verb, (_, _, _, kind) in _VERBS.items():
+    for verb, (_, _, _, kind) in words.VERBS.items():
         if kind in ("trans", "food", "ditrans"):
             pairs += [(verb, "active"), (verb, "passive"), (verb, "coordination")]
         elif kind in ("intrans0", "intrans1"):
@@ -337,7 +283,7 @@ def held_out_constructions(seed: int = 3) -> frozenset[tuple[str, str]]:
     """Passive, active and coordination uses of a few verbs kept for the test set only."""
     rng = random.Random(seed)
     verbs = sorted(
-        v for v in _BY_TYPE["trans"] + _BY_TYPE["food"] + _BY_TYPE["ditrans"] if v not in NEW_VERBS
+        v for v in words.BY_TYPE["trans"] + words.BY_TYPE["food"] + words.BY_TYPE["ditrans"] if v not in NEW_VERBS
     )
     rng.shuffle(verbs)
     held = {(verb, "passive") for verb in verbs[:4]}
