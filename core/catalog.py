@@ -103,6 +103,14 @@ def read_metadata(key: str) -> ModelCard | None:
     return cards.read(cache_entry_dir(key))
 
 
+def weights_sha256(spec: ModelSpec) -> str:
+    """The sha256 of the weights ``spec`` names now: a trained model's card, a packaged model's pin ('' for the Hub)."""
+    if spec.trained_here:
+        card = read_metadata(spec.key)
+        return card.sha256 if card else ""
+    return spec.sha256 or ""
+
+
 def _spec_from_metadata(name: str, card: ModelCard) -> ModelSpec | None:
     """A cache entry's spec, or None when its card is malformed (one bad file never breaks a page)."""
     if not card.well_formed:

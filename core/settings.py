@@ -76,6 +76,11 @@ def autotrain() -> bool:
     return os.environ.get("LMLAB_AUTOTRAIN", "1").strip().lower() not in {"0", "false", "no", "off"}
 
 
+def warmup() -> bool:
+    """Load the Learn pages' model in the background once the first page is served (``LMLAB_WARMUP=0`` turns it off)."""
+    return os.environ.get("LMLAB_WARMUP", "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
 RUNTIMES = {  # what computes a classifier's answers when it serves the pages (core/tasks/onnx_runtime.py)
     "torch": "PyTorch fp32",
     "onnx": "ONNX Runtime fp32",

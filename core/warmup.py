@@ -10,23 +10,22 @@ turns it off (the test suite does, except where it tests this).
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
+
+from core import settings
 
 _started: threading.Thread | None = None
 _guard = threading.Lock()
 seconds: float | None = None  # how long the warm-up took, once it has finished
 
 
-def enabled() -> bool:
-    return os.environ.get("LMLAB_WARMUP", "1").strip().lower() not in {"0", "false", "no", "off"}
-
-
 def start() -> threading.Thread | None:
     """Start the warm-up unless it has started already in this process (or is turned off)."""
     global _started
-    if not enabled():
+    if _started is not None:  # every script run asks: the common answer needs no lock
+        return _started
+    if not settings.warmup():
         return None
     with _guard:
         if _started is None:

@@ -57,9 +57,8 @@ class TransformerAdapter(Adapter):
         )
         self.onnx = None
         if variant.startswith("onnx"):
-            meta = catalog.read_metadata(spec.key) if spec.trained_here else None
             self.onnx = onnx_runtime.load(model, tokenizer, key=spec.key, runtime=variant, threads=torch.get_num_threads(),
-                                          fingerprint=meta.sha256 if meta else spec.sha256 or "")  # fmt: skip
+                                          fingerprint=catalog.weights_sha256(spec))  # fmt: skip
         self.tokenizer, self.model = tokenizer, model
         self.max_tokens = loading.token_limit(tokenizer, model)
         id2label = model.config.id2label
@@ -75,14 +74,12 @@ class TransformerAdapter(Adapter):
 
     def probabilities(self, texts: list[str]) -> np.ndarray:
         torch = self._torch
-        batch = self.tokenizer(
-            texts, truncation=True, max_length=self.max_tokens, padding=True, return_tensors="pt"
-        )
         if self.onnx is not None:  # one text per pass, as the pages are served (int8's scale is per pass)
             singles = [self.tokenizer([text], truncation=True, max_length=self.max_tokens, return_tensors="pt")
                        for text in texts]  # fmt: skip
             logits = torch.from_numpy(np.concatenate([self.onnx.logits(one) for one in singles])).float()
         else:
+            batch = self.tokenizer(texts, truncation=True, max_length=self.max_tokens, padding=True, return_tensors="pt")
             with torch.inference_mode():
                 logits = self.model(**batch).logits.float()
         return torch.softmax(logits, dim=-1).numpy()[:, self.order]

@@ -56,7 +56,7 @@ class TransformerClassifier:
 
         self._torch = torch
         self.spec = spec
-        self._fingerprint = self._version()  # before loading: a retrain while this loads must not be exported as it
+        self._fingerprint = catalog.weights_sha256(spec)  # before loading: a retrain while this loads must not be exported as it
         self.tokenizer, self.model = loading.load_classifier(spec)
         self.max_tokens = loading.token_limit(self.tokenizer, self.model)
         id2label = self.model.config.id2label
@@ -71,18 +71,11 @@ class TransformerClassifier:
         # single requests from every session, answered in batches by whoever takes the model next
         self.coalescer = Coalescer(self._lock, lambda texts: self._run(texts, by_length=True))
 
-    def _version(self) -> str:
-        """The sha256 of the weights this spec names now (a trained model's card, a packaged model's pin)."""
-        if self.spec.trained_here:
-            card = catalog.read_metadata(self.spec.key)
-            return card.sha256 if card else ""
-        return self.spec.sha256 or ""
-
     def _serve_with(self, runtime: str) -> None:
         if self.spec.source == catalog.HUB:  # no fixed version to export once: the Hub's copy can change
             self.runtime_note = "models from the Hub are served by PyTorch"
             return
-        if not self._fingerprint or self._version() != self._fingerprint:
+        if not self._fingerprint or catalog.weights_sha256(self.spec) != self._fingerprint:
             self.runtime_note = "the model changed while it was loading; PyTorch serves this copy"
             return
         try:

@@ -156,14 +156,10 @@ class Translator:
                 generated = output[0]
                 if with_attention and self.spec.source != HUB:
                     # one teacher-forced pass over the chosen output gives its cross-attention exactly
-                    with torch.no_grad():
-                        forward = self.model(
-                            **encoded, decoder_input_ids=generated.unsqueeze(0)[:, :-1], output_attentions=True
-                        )
-                    if forward.cross_attentions:
-                        attentions = torch.stack([a[0] for a in forward.cross_attentions]).numpy()
-                        encoder_attentions = torch.stack([a[0] for a in forward.encoder_attentions]).numpy()
-                        decoder_attentions = torch.stack([a[0] for a in forward.decoder_attentions]).numpy()
+                    found = self._attention_pass(encoded, [generated.tolist()])
+                    if found is not None:
+                        attentions, encoder_attentions, decoder_attentions = (
+                            np.stack([layer[0] for layer in group]) for group in found)  # fmt: skip
                 latency = 1000 * (time.perf_counter() - started)
             source_ids = encoded["input_ids"][0].tolist()
         source_tokens = self.tokenizer.convert_ids_to_tokens(source_ids)
