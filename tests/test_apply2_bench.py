@@ -8,7 +8,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from core.bench import background, sequence
+from core.bench import background, run, scoring, sequence
 from core.errors import CoreError
 
 from conftest import ROOT
@@ -21,8 +21,8 @@ def _finite(rows, *columns):
 
 
 def test_translation_benchmark_with_variants(translate_tiny_model):
-    assert "translate-en-zh@beam4" in sequence.choices("translation")
-    result = sequence.run("translation", ["translate-en-zh", "translate-en-zh@int8"], repeats=3)
+    assert "translate-en-zh@beam4" in scoring.choices("translation")
+    result = run.run("translation", ["translate-en-zh", "translate-en-zh@int8"], repeats=3)
     assert [r["model"] for r in result.rows] == ["translate-en-zh", "translate-en-zh@int8"]
     _finite(
         result.rows, "value", "low", "high", "secondary", "latency_p50_ms", "throughput_per_s", "diff_low"
@@ -33,17 +33,17 @@ def test_translation_benchmark_with_variants(translate_tiny_model):
     assert int8["device / precision"] == "cpu / dynamic int8" and int8["parameters"] is not None
     assert len(result.predictions["translate-en-zh"]) == 400
     with pytest.raises(CoreError, match="variant"):
-        sequence.run("translation", ["translate-en-zh@bf16"], repeats=1)
+        run.run("translation", ["translate-en-zh@bf16"], repeats=1)
     with pytest.raises(CoreError, match="not a translation model"):
-        sequence.run("translation", ["minilm-l6"], repeats=1)
+        run.run("translation", ["minilm-l6"], repeats=1)
 
 
 def test_srl_and_language_model_benchmarks(srl_tiny_model, lm_tiny_model):
-    result = sequence.run("srl", ["srl-minilm"], repeats=2)
+    result = run.run("srl", ["srl-minilm"], repeats=2)
     _finite(result.rows, "value", "low", "high", "latency_p50_ms")
     assert 0 <= result.rows[0]["value"] <= 1 and result.rows[0]["metric"] == "span_f1"
-    assert sequence.KNESER_NEY in sequence.choices("generation")
-    result = sequence.run(
+    assert sequence.KNESER_NEY in scoring.choices("generation")
+    result = run.run(
         "generation", ["lm-lee-gpt", sequence.KNESER_NEY], baseline=sequence.KNESER_NEY, repeats=2
     )
     gpt, trigram = result.rows

@@ -53,11 +53,12 @@ def test_expected_calibration_error_by_hand():
 def test_benchmark_of_two_models_and_baselines(tiny_model):
     result = run.run("sentiment", [TINY_KEY, f"{TINY_KEY}@int8", "vader", "baseline:majority", "baseline:tfidf-lr"],
                      baseline="baseline:majority", repeats=100)  # fmt: skip
-    table = pd.DataFrame(result.rows)
-    for column in ("accuracy", "accuracy_low", "accuracy_high", "macro_f1", "diff_vs_baseline", "mcnemar_p", "p_holm",
+    table = pd.DataFrame([dict(row) for row in result.rows])
+    assert {row["metric"] for row in result.rows} == {"accuracy"} and {row["test"] for row in result.rows} == {"McNemar"}
+    for column in ("value", "low", "high", "macro_f1", "diff_vs_baseline", "p_value", "p_holm",
                    "latency_p50_ms", "latency_p95_ms", "throughput_per_s", "load_s"):  # fmt: skip
         assert table[column].map(lambda v: isinstance(v, float) and math.isfinite(v)).all(), column
-    assert (table["n"] == 50).all() and (table["accuracy_low"] <= table["accuracy"]).all()
+    assert (table["n"] == 50).all() and (table["low"] <= table["value"]).all()
     assert (table["latency_p50_ms"] <= table["latency_p95_ms"]).all()
     by_model = table.set_index("model")
     vader = next(row for row in result.rows if row["model"] == "vader")
@@ -67,14 +68,14 @@ def test_benchmark_of_two_models_and_baselines(tiny_model):
     few = run.run("sentiment", ["baseline:majority"], repeats=20)
     assert few.rows[0]["latency_p95_ms"] is None  # 20 calls cannot estimate a 95th percentile
     majority = table.set_index("model").loc["baseline:majority"]
-    assert majority["accuracy"] == 0.5 and majority["tied_with_baseline"]
+    assert majority["value"] == 0.5 and majority["tied_with_baseline"]
     assert table.set_index("model").loc[f"{TINY_KEY}@int8", "device / precision"] == "cpu / dynamic int8"
     assert len(result.predictions[TINY_KEY]) == 50
     run_id = run.save(result)
     assert run.load(run_id).rows == result.rows and run_id in run.saved_runs()
     with pytest.raises(CoreError, match="baseline"):
         run.run("sentiment", ["vader"], baseline="baseline:majority")
-    with pytest.raises(CoreError, match="not a classification task"):
+    with pytest.raises(CoreError, match="not a translation model"):
         run.run("translation", ["vader"])
 
 

@@ -120,20 +120,21 @@ def test_every_task_the_app_knows_is_registered_with_what_its_pages_need():
 
 
 def test_every_task_names_the_code_that_trains_scores_and_serves_it():
-    from core.bench.sequence import Scoring
+    from core.bench.scoring import Scoring
     from core.training.recipes import Recipe
 
     for task in base.tasks().values():
         assert callable(task.hook("trainer"))
+        assert isinstance(task.hook("scorer"), Scoring)  # every task: one benchmark loop
         if task.family == base.SEQUENCE:
-            assert isinstance(task.hook("scorer"), Scoring) and isinstance(task.hook("predictor"), type)
+            assert isinstance(task.hook("predictor"), type)
         if task.hub_recipe:
             recipe = task.hook("hub_recipe")(key="from-the-hub")
             assert isinstance(recipe, Recipe) and recipe.task == task.name and recipe.dataset == "hub"
     assert base.get_task("topic").baselines == base.CLASSIFIER_BASELINES  # the family's default
     assert "baseline:zero-shot" in base.get_task("sentiment").baselines  # its template speaks of reviews
-    with pytest.raises(base.CoreError, match="names no scorer"):
-        base.get_task("sentiment").hook("scorer")
+    with pytest.raises(base.CoreError, match="names no hub_recipe"):
+        base.get_task("sentiment").hook("hub_recipe")
     with pytest.raises(base.CoreError, match="names nothing"):
         base.resolve("core.tasks.base:no_such_thing")
     with pytest.raises(base.CoreError, match="names its trainer, scorer and predictor"):

@@ -69,20 +69,19 @@ def test_holm_adjustment():
 
 def test_tied_follows_mcnemar_with_holm_not_the_uncorrected_interval():
     """50 items, 7 discordant one way and 1 the other: the uncorrected CI excludes 0, McNemar p = 0.070."""
-    from core.bench.run import BenchResult, _compare_to_baseline
+    import numpy as np
 
-    references = [1] * 50
-    baseline = [1] * 42 + [0] * 8
+    from core.bench.classification import SCORING
+    from core.bench.run import _compare
+
+    baseline = [1] * 42 + [0] * 8  # right or wrong on each of 50 items
     better = [1] * 42 + [1] * 7 + [0]  # right on 7 the baseline misses
     better[0] = 0  # wrong on 1 the baseline gets
-    result = BenchResult(task="sentiment", dataset="d", labels=["0", "1"], texts=[""] * 50, references=references,
-                         rows=[{"model": "base"}, {"model": "new"}],
-                         predictions={"base": baseline, "new": better})  # fmt: skip
-    _compare_to_baseline(result, "base", seed=0)
-    new = result.rows[1]
+    as_items = {"base": np.array(baseline, dtype=float)[:, None], "new": np.array(better, dtype=float)[:, None]}
+    new = _compare(SCORING, as_items, "base", seed=0)["new"]
     assert new["diff_low"] > 0  # the uncorrected bootstrap CI alone would have said "not tied"
-    assert new["mcnemar_p"] == pytest.approx(0.0703, abs=1e-3)
-    assert new["tied_with_baseline"] and new["p_holm"] == new["mcnemar_p"]  # one comparison: Holm changes nothing
+    assert new["p_value"] == pytest.approx(0.0703, abs=1e-3)
+    assert new["tied_with_baseline"] and new["p_holm"] == new["p_value"]  # one comparison: Holm changes nothing
 
 
 # -- Generate ranks sentences by total log-probability ---------------------------------------------------------

@@ -9,13 +9,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import catalog
 from core.bench import background as bench_jobs
 from core.bench import run as bench
-from core.bench import sequence as sequence_bench
+from core.bench import scoring
 from core.errors import CoreError
 from core.stats import confusion, expected_calibration_error, per_class
-from core.tasks.base import SEQUENCE, Metric, get_task, tasks
+from core.tasks.base import Metric, tasks
 from core.viz import charts, heatmaps
 from ui import render, safe
 
@@ -25,23 +24,9 @@ def task_labels() -> dict[str, str]:
     return {name: task.title for name, task in tasks().items()}
 
 
-def is_sequence(task: str) -> bool:
-    found = tasks().get(task)
-    return found is not None and found.family == SEQUENCE
-
-
 def choices(task: str) -> list[str]:
     """Ready catalog models for the task, their precision variants, and the baselines."""
-    if is_sequence(task):
-        return sequence_bench.choices(task)
-    found = []
-    for spec in catalog.specs_for_task(task):
-        if not catalog.availability(spec).ready:
-            continue
-        found.append(spec.key)
-        if spec.kind == "transformers" and spec.source != catalog.HUB:
-            found += [f"{spec.key}@{variant}" for variant in get_task(task).variants]
-    return found + list(get_task(task).baselines)
+    return scoring.choices(task)
 
 
 @st.cache_data(show_spinner=False, max_entries=200)
@@ -127,8 +112,7 @@ def _table_row(r: dict, metric: Metric) -> dict:
     delta = " (points)" if metric.percent else ""
     out[f"Δ vs {r['baseline']}{delta} [CI]"] = (f"{scale * r['diff_vs_baseline']:+.{d + 1}f} "
                                                  f"[{scale * r['diff_low']:+.{d + 1}f}, {scale * r['diff_high']:+.{d + 1}f}]")  # fmt: skip
-    if "mcnemar_p" in r:
-        out["McNemar p"] = r["mcnemar_p"]
+    out[f"{r['test']} p"] = r["p_value"]
     out.update({"p (Holm)": r.get("p_holm"), "tied": "tied" if r["tied_with_baseline"] else "",
                 "latency p50 (ms)": r["latency_p50_ms"], "latency p95 (ms)": r["latency_p95_ms"],
                 "repeats": r["latency_repeats"], "throughput (ex/s)": r["throughput_per_s"],
@@ -151,34 +135,31 @@ def table(result: bench.BenchResult) -> pd.DataFrame:
     frame = pd.DataFrame([_table_row(r, metric) for r in result.rows])
     number = st.column_config.NumberColumn
     st.dataframe(frame, hide_index=True, key="bench-table",
-                 column_config={"McNemar p": number(format="%.3f"), "p (Holm)": number(format="%.3f"),
+                 column_config={"McNemar p": number(format="%.3f"), "paired bootstrap p": number(format="%.3f"), "p (Holm)": number(format="%.3f"),
                                 "latency p50 (ms)": number(format="%.2f"), "latency p95 (ms)": number(format="%.2f"),
                                 "throughput (ex/s)": number(format="%.0f"), "parameters (M)": number(format="%.2f"),
                                 "load (s)": number(format="%.2f"), "ECE": number(format="%.3f")})  # fmt: skip
     left, right = st.columns(2)
-    left.download_button("Download CSV", pd.DataFrame(result.rows).to_csv(index=False), "benchmark.csv", "text/csv",
+    rows = [dict(row) for row in result.rows]
+    left.download_button("Download CSV", pd.DataFrame(rows).to_csv(index=False), "benchmark.csv", "text/csv",
                          key="bench-csv")  # fmt: skip
-    right.download_button("Download JSON", json.dumps(result.rows, indent=2), "benchmark.json", "application/json",
+    right.download_button("Download JSON", json.dumps(rows, indent=2), "benchmark.json", "application/json",
                           key="bench-json")  # fmt: skip
     comparisons = result.rows[0].get("comparisons", len(result.rows) - 1)
-    if "mcnemar_p" in result.rows[0]:
+    if result.rows[0]["test"] == "McNemar":
         test = "McNemar's exact test does not find a difference from the baseline"
     else:
         test = CAPTIONS.get(metric.key, "") + " 'tied': the paired bootstrap finds no difference from the baseline"
     st.caption(f"'tied' = {test} at 5 % after Holm's correction for the {comparisons} models compared with it "
                "(p (Holm)): these data cannot tell them apart. The Δ interval is the size of the difference, a 95 % "
                f"paired bootstrap CI without correction. Versions: {result.rows[0]['versions']}.")  # fmt: skip
-    rows = [dict(r, value=scale * r["value"], value_low=scale * r["low"], value_high=scale * r["high"])
-            for r in result.rows]  # fmt: skip
-    if not result.labels:  # classifiers draw this plot with their per-class views below
-        render.figure(charts.quality_latency(rows, metric="value", label=_unit(metric),
-                                             higher_is_better=metric.higher_is_better, percent=False),
-                      key="bench-seq-pareto")  # fmt: skip
+    render.figure(charts.quality_latency(result.rows, label=_unit(metric), higher_is_better=metric.higher_is_better,
+                                         scale=scale), key="bench-pareto")  # fmt: skip
     return frame
 
 
 def plots(result: bench.BenchResult) -> None:
-    render.figure(charts.quality_latency(result.rows), key="bench-pareto")
+    """A classification's per-class views: confusion matrices, per-class scores, calibration."""
     models = list(result.predictions)
     columns = st.columns(min(3, len(models)))
     for index, model in enumerate(models):

@@ -3,7 +3,8 @@
     python -m core.bench --task sentiment --models sentiment-minilm,sentiment-minilm@int8,vader,baseline:tfidf-lr \\
         --baseline vader --out results.csv
 
-Model ids: catalog keys (add @int8, @bf16 or @eager for a precision or attention variant) and the
+Model ids: catalog keys (add @int8, @bf16, @eager, @onnx or @onnx-int8 for a precision, attention or
+runtime variant) and the
 baselines baseline:majority, baseline:tfidf-lr, baseline:zero-shot. Tasks translation, srl and
 generation score chrF, span F1 and perplexity per word (variants @beam4 and @int8; the baseline
 baseline:kneser-ney for generation). Writes CSV (or JSON when the
@@ -18,18 +19,19 @@ import sys
 
 from core import settings
 from core.errors import CoreError
-from core.tasks.base import SEQUENCE, get_task, names
+from core.tasks.base import names
 
 
 def _write_and_print(result, out: str | None) -> None:
     """The rows to ``out`` (CSV, or JSON when it ends in .json), and one table for every task on the terminal."""
     import pandas as pd
 
-    table = pd.DataFrame(result.rows)
+    rows = [dict(row) for row in result.rows]
+    table = pd.DataFrame(rows)
     if out:
         if out.endswith(".json"):
             with open(out, "w", encoding="utf-8") as handle:
-                json.dump(result.rows, handle, indent=2)
+                json.dump(rows, handle, indent=2)
         else:
             table.to_csv(out, index=False)
     # one table for every task: its metric as value [low, high], then what only some tasks have
@@ -38,7 +40,7 @@ def _write_and_print(result, out: str | None) -> None:
     columns = ["model", "value", "low", "high", *extras, "diff_vs_baseline", "diff_low", "diff_high", "p_value",
                "p_holm", "tied_with_baseline", "latency_p50_ms", "latency_p95_ms", "throughput_per_s",
                "peak_memory_mb"]  # fmt: skip
-    test = "McNemar" if "mcnemar_p" in first else "paired bootstrap"
+    test = first["test"]
     print(f"{first['metric']} as value [low, high]" + (f"; secondary: {first['secondary_metric']}" if
           "secondary" in extras else "") + f"; p_value: {test}, p_holm: Holm-corrected")  # fmt: skip
     print(table[columns].round(3).to_string(index=False))
@@ -58,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from tqdm import tqdm
 
-    from core.bench import run, sequence
+    from core.bench import run
 
     bar = tqdm(total=100, unit="%", bar_format="{l_bar}{bar}| {n:.0f}% {postfix}", file=sys.stderr)
 
@@ -77,9 +79,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         models = [m.strip() for m in args.models.split(",") if m.strip()]
-        runner = sequence.run if get_task(args.task).family == SEQUENCE else run.run
-        result = runner(args.task, models, baseline=args.baseline, repeats=args.repeats, seed=args.seed,
-                        progress=progress)  # fmt: skip
+        result = run.run(args.task, models, baseline=args.baseline, repeats=args.repeats, seed=args.seed,
+                         progress=progress)  # fmt: skip
     except CoreError as error:
         bar.close()
         report({"state": "failed", "fraction": 1.0, "message": str(error)})

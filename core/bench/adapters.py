@@ -1,6 +1,5 @@
-"""What the classification benchmark scores, behind one interface: class probabilities for a batch of texts.
-
-(Translation, role labelling and language models are scored by ``core.bench.sequence``.)
+"""What a classification task's benchmark scores (``core.bench.classification``), behind one interface:
+class probabilities for a batch of texts.
 
 Neural models from the catalog (optionally as precision/attention variants: ``key@int8``,
 ``key@bf16``, ``key@eager``) and baselines fitted on the same training split: majority class,

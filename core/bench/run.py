@@ -1,29 +1,22 @@
-"""Run a side-by-side benchmark: every model on the same held-out examples, with CIs, paired tests,
-latency after warm-up, throughput, memory, load time — one row per model, as plain data."""
+"""Run a side-by-side benchmark: every model on the same held-out data, with CIs, paired tests, latency
+after warm-up, throughput, memory, load time — one typed ``Row`` per model, one loop for every task."""
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 
 import numpy as np
 import psutil
 
 from core import settings
-from core.bench import adapters
+from core.bench.scoring import Scored, Scoring
 from core.errors import CoreError
-from core.stats import (
-    accuracy_with_ci,
-    expected_calibration_error,
-    holm,
-    macro_f1_with_ci,
-    mcnemar,
-    paired_bootstrap_difference,
-)
-from core.tasks.base import CLASSIFICATION, get_task
+from core.stats import holm
+from core.tasks.base import get_task
 
 
 class PeakMemory:
@@ -57,21 +50,102 @@ class PeakMemory:
         return (self.peak - self.start) / 1e6
 
 
+# the columns every task's rows have, in the table's order; "device / precision" is a field named device_precision
+@dataclass(frozen=True)
+class Row(Mapping):
+    """One model's row of the benchmark table, the same for every task.
+
+    Typed fields for what every row has; ``extras`` for the columns only one family of task has (macro-F1
+    and calibration for classifiers, decoding and a second metric for sequence models). It reads like the
+    JSON object it is saved as (``row["value"]``, ``"ece" in row``), extras included.
+    """
+
+    model: str
+    source: str | None = None
+    parameters: int | None = None
+    size_mb: float | None = None
+    device_precision: str | None = None
+    metric: str = "accuracy"
+    value: float | None = None
+    low: float | None = None
+    high: float | None = None
+    n: int | None = None
+    baseline: str | None = None
+    diff_vs_baseline: float | None = None
+    diff_low: float | None = None
+    diff_high: float | None = None
+    test: str | None = None  # the paired test behind p_value: "McNemar" or "paired bootstrap"
+    p_value: float | None = None
+    p_holm: float | None = None
+    comparisons: int | None = None
+    tied_with_baseline: bool | None = None
+    latency_p50_ms: float | None = None
+    latency_p95_ms: float | None = None
+    latency_repeats: int | None = None
+    latency_text_chars: int | None = None
+    throughput_per_s: float | None = None
+    peak_memory_mb: float | None = None
+    load_s: float | None = None
+    run_s: float | None = None
+    train_s: float | None = None
+    seed: int | None = None
+    versions: str | None = None
+    extras: Mapping = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        out = {}
+        for name in _FIELDS:
+            if name != "extras":
+                out[_KEYS.get(name, name)] = getattr(self, name)
+        return {**out, **self.extras}
+
+    def __getitem__(self, key: str):
+        return self.as_dict()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.as_dict())
+
+    def __len__(self) -> int:
+        return len(self.as_dict())
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> Row:
+        """A saved row, also one from before rows were typed (accuracy columns, mcnemar_p / bootstrap_p)."""
+        data = dict(data)
+        if "value" not in data and "accuracy" in data:  # a classifier's headline was its accuracy
+            data.update(metric="accuracy", value=data["accuracy"], low=data.get("accuracy_low"),
+                        high=data.get("accuracy_high"))  # fmt: skip
+        for old, test in (("mcnemar_p", "McNemar"), ("bootstrap_p", "paired bootstrap")):
+            if old in data:
+                data.setdefault("test", test)
+                data.setdefault("p_value", data[old])
+        for name in ("accuracy", "accuracy_low", "accuracy_high", "mcnemar_p", "bootstrap_p"):
+            data.pop(name, None)
+        known = {_KEYS.get(name, name): name for name in _FIELDS if name != "extras"}
+        typed = {known[key]: value for key, value in data.items() if key in known}
+        return cls(**typed, extras={key: value for key, value in data.items() if key not in known})
+
+
+_FIELDS = [f.name for f in fields(Row)]
+_KEYS = {"device_precision": "device / precision"}
+
+
 @dataclass
 class BenchResult:
     task: str
     dataset: str
     labels: list[str]  # a classification's classes; empty for sequence tasks
     texts: list[str]
-    references: list[int] | list[str]  # label ids (classification) or reference outputs
-    rows: list[dict]
-    predictions: dict[str, list[int] | list[str]] = field(default_factory=dict)
-    confidences: dict[str, list[float]] = field(default_factory=dict)
+    references: list  # label ids (classification) or reference outputs
+    rows: list[Row]
+    predictions: dict[str, list] = field(default_factory=dict)  # label ids or output texts, per model
+    confidences: dict[str, list[float]] = field(default_factory=dict)  # a classifier's, per model
     created_at: str = ""
 
     def to_json(self) -> dict:
-        return {k: getattr(self, k) for k in ("task", "dataset", "labels", "texts", "references", "rows",
-                                              "predictions", "confidences", "created_at")}  # fmt: skip
+        data = {k: getattr(self, k) for k in ("task", "dataset", "labels", "texts", "references", "predictions",
+                                              "confidences", "created_at")}  # fmt: skip
+        return {**data, "rows": [dict(row) for row in self.rows]}
 
     def disagreements(self, limit: int = 50) -> list[dict]:
         """Examples where the models do not all give the same answer (a label with its confidence, or an output).
@@ -95,103 +169,61 @@ class BenchResult:
         return found[:limit]
 
 
-def _data(task: str):
-    """The task's fixed held-out split and labels, from the task registry (classification tasks only)."""
-    found = get_task(task)
-    if found.family != CLASSIFICATION:
-        raise CoreError(f"{task!r} is not a classification task; python -m core.bench scores it separately.")
-    return found.held_out()
-
-
 def run(
     task: str,
     model_ids: list[str],
     *,
     baseline: str | None = None,
     repeats: int = 100,
-    batch_size: int = 16,
     seed: int = 0,
     progress: Callable[[float, str], None] = lambda fraction, message: None,
 ) -> BenchResult:
-    """Score every model on the task's held-out split. ``baseline`` names the row the others are compared to."""
+    """Score every model on the task's held-out data, one loop for every task (the task's ``Scoring``).
+
+    ``baseline`` names the row the others are compared to (default: the first model)."""
     if not model_ids:
         raise CoreError("Choose at least one model to benchmark.")
     if baseline is not None and baseline not in model_ids:
         raise CoreError(f"The baseline {baseline!r} must be one of the chosen models {model_ids}.")
-    split, labels = _data(task)
-    texts = [e.text for e in split.test]
-    references = [labels.index(e.label) for e in split.test]
-    train_texts, train_labels = [e.text for e in split.train], [e.label for e in split.train]
-    result = BenchResult(task, split.dataset, labels, texts, references, [],
+    found = get_task(task)
+    scoring: Scoring = found.hook("scorer")
+    held_out = scoring.held_out(task)
+    measured: dict[str, tuple[Scored, float, float]] = {}
+    for index, model_id in enumerate(model_ids):
+        progress(index / len(model_ids), f"scoring {model_id}")
+        with PeakMemory() as memory:
+            started = time.perf_counter()
+            scored = scoring.score(model_id, held_out, repeats, seed)
+            seconds = time.perf_counter() - started
+        measured[model_id] = (scored, memory.peak_mb, seconds)
+    result = BenchResult(task, held_out.dataset, held_out.labels, held_out.texts, held_out.references, [],
                          created_at=datetime.now(UTC).isoformat(timespec="seconds"))  # fmt: skip
+    for model_id, (scored, _, _) in measured.items():
+        result.predictions[model_id] = scored.outputs
+        if scored.confidences:
+            result.confidences[model_id] = scored.confidences
+    comparisons = _compare(scoring, {m: s.per_item for m, (s, _, _) in measured.items()}, baseline or model_ids[0], seed)
     from core.device import library_versions
 
-    versions = library_versions()
-    for index, model_id in enumerate(model_ids):
-        share = index / len(model_ids)
-        progress(share, f"loading {model_id}")
-        memory = PeakMemory().__enter__()
-        started = time.perf_counter()
-        adapter = adapters.make(model_id, labels, train_texts, train_labels)
-        load_seconds = time.perf_counter() - started
-        progress(share + 0.3 / len(model_ids), f"scoring {model_id}")
-        probabilities, throughput, timed_text, timings = _measure(adapter, texts, batch_size, repeats)
-        memory.__exit__(None, None, None)
-        predictions = probabilities.argmax(axis=1).tolist()
-        confidences = probabilities.max(axis=1).tolist()
-        result.predictions[model_id] = predictions
-        result.confidences[model_id] = confidences
-        row = _row(model_id, adapter, predictions, confidences, references, len(labels), seed)
-        result.rows.append({
-            **row, "latency_p50_ms": float(np.percentile(timings, 50)), "latency_p95_ms": p95(timings),
-            "latency_text_chars": len(timed_text), "latency_repeats": repeats, "throughput_per_s": throughput,
-            "peak_memory_mb": round(memory.peak_mb, 1), "load_s": load_seconds, "train_s": adapter.train_seconds,
-            "seed": seed, "versions": json.dumps(versions),
-        })  # fmt: skip
-        del adapter
-    _compare_to_baseline(result, baseline or model_ids[0], seed)
+    versions = json.dumps(library_versions())
+    for model_id, (scored, peak_mb, seconds) in measured.items():
+        result.rows.append(_row(found.scored_by.key, model_id, scored, peak_mb, seconds, comparisons[model_id],
+                                test=scoring.test, repeats=repeats, seed=seed, versions=versions))  # fmt: skip
     progress(1.0, "done")
     return result
 
 
-def _row(model_id: str, adapter, predictions: list[int], confidences: list[float], references: list[int], classes: int,
-         seed: int) -> dict:  # fmt: skip
-    """What one classifier scored: accuracy and macro-F1 with their CIs, calibration, what it is."""
-    accuracy = accuracy_with_ci(predictions, references, seed=seed)
-    f1 = macro_f1_with_ci(predictions, references, classes, seed=seed)
-    calibration = expected_calibration_error(
-        confidences, [p == r for p, r in zip(predictions, references, strict=True)]
-    )
-    return {
-        "model": model_id, "source": adapter.source, "parameters": adapter.parameters,
-        "size_mb": round(adapter.size_bytes / 1e6, 1) if adapter.size_bytes else None,
-        "device / precision": f"cpu / {adapter.precision}",
-        "metric": "accuracy", "value": accuracy.value, "low": accuracy.low, "high": accuracy.high,
-        "accuracy": accuracy.value, "accuracy_low": accuracy.low, "accuracy_high": accuracy.high,
-        "macro_f1": f1.value, "macro_f1_low": f1.low, "macro_f1_high": f1.high, "n": accuracy.n,
-        "ece": calibration["ece"] if adapter.is_probability else None,
-        "scores": "probability" if adapter.is_probability else "not a probability",
-    }  # fmt: skip
-
-
-def _measure(adapter, texts: list[str], batch_size: int, repeats: int):
-    """Quality and speed of one model: the whole held-out split in batches (also the throughput), then
-    latency, one example per call: after three warm-up calls, ``repeats`` timed calls on one fixed text (the
-    held-out text of median length), so the spread is the machine's, not the texts' lengths."""
-    adapter.probabilities(texts[:2])  # warm-up
-    started = time.perf_counter()
-    probabilities = np.concatenate([adapter.probabilities(texts[i : i + batch_size])
-                                    for i in range(0, len(texts), batch_size)])  # fmt: skip
-    throughput = len(texts) / (time.perf_counter() - started)
-    timed_text = sorted(texts, key=len)[len(texts) // 2]
-    for _ in range(3):
-        adapter.probabilities([timed_text])
-    timings = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        adapter.probabilities([timed_text])
-        timings.append(1000 * (time.perf_counter() - started))
-    return probabilities, throughput, timed_text, timings
+def _row(metric: str, model_id: str, scored: Scored, peak_mb: float, seconds: float, comparison: dict, **more) -> Row:
+    """The benchmark table's row for one measured model."""
+    quality = scored.quality
+    return Row(model=model_id, source=scored.source, parameters=scored.parameters, size_mb=scored.size_mb,
+               device_precision=f"cpu / {scored.precision}", metric=metric, value=float(quality["value"]),
+               low=float(quality["low"]), high=float(quality["high"]), n=int(quality["n"]),
+               latency_p50_ms=float(np.percentile(scored.timings, 50)), latency_p95_ms=p95(scored.timings),
+               latency_text_chars=len(scored.timed_text), throughput_per_s=scored.throughput,
+               peak_memory_mb=round(peak_mb, 1), load_s=scored.load_s, run_s=round(seconds, 2),
+               train_s=scored.train_s, latency_repeats=more["repeats"], seed=more["seed"], versions=more["versions"],
+               test=more["test"], **comparison, extras=dict(scored.extras))  # fmt: skip
 
 
 ALPHA = 0.05
@@ -205,29 +237,24 @@ def p95(timings: list[float]) -> float | None:
     return float(np.percentile(timings, 95)) if len(timings) >= MIN_CALLS_FOR_P95 else None
 
 
-def _compare_to_baseline(result: BenchResult, baseline: str, seed: int) -> None:
+def _compare(scoring: Scoring, measured: dict[str, np.ndarray], baseline: str, seed: int) -> dict[str, dict]:
     """Each model against the baseline: the paired difference with its 95 % CI, and one rule for "tied".
 
-    Tied means McNemar's exact test does not reject "equally accurate" at 5 % after Holm's correction
-    over every model compared with the baseline (several comparisons at once would otherwise find a
-    "significant" difference by chance). The CI shows the size of the difference, uncorrected.
+    Tied means the task's paired test (McNemar's exact test for a classifier, the paired bootstrap for a
+    sequence task) does not reject "no difference" at 5 % after Holm's correction over every model compared
+    with the baseline (several comparisons at once would otherwise find a "significant" difference by
+    chance). The CI shows the size of the difference, uncorrected.
     """
-    truth = np.array(result.references)
-    base = np.array(result.predictions[baseline]) == truth
-    others = [row for row in result.rows if row["model"] != baseline]
-    tests = {}
-    for row in result.rows:
-        mine = np.array(result.predictions[row["model"]]) == truth
-        difference = paired_bootstrap_difference(mine, base, seed=seed)
-        tests[row["model"]] = mcnemar(mine, base)["p_value"]
-        row.update({"baseline": baseline, "diff_vs_baseline": difference.value, "diff_low": difference.low,
-                    "diff_high": difference.high, "mcnemar_p": tests[row["model"]],
-                    "p_value": tests[row["model"]]})  # fmt: skip
-    adjusted = dict(zip([row["model"] for row in others], holm([tests[row["model"]] for row in others]), strict=True))
-    for row in result.rows:
-        row["p_holm"] = adjusted.get(row["model"], 1.0)
-        row["comparisons"] = len(others)
-        row["tied_with_baseline"] = row["model"] == baseline or row["p_holm"] >= ALPHA
+    found = {model: scoring.comparison(stats, measured[baseline], seed) for model, stats in measured.items()}
+    others = [model for model in measured if model != baseline]
+    adjusted = dict(zip(others, holm([found[model].p_value for model in others]), strict=True))
+    out = {}
+    for model, comparison in found.items():
+        p_holm = adjusted.get(model, 1.0)
+        out[model] = {"baseline": baseline, "diff_vs_baseline": comparison.value, "diff_low": comparison.low,
+                      "diff_high": comparison.high, "p_value": comparison.p_value, "p_holm": p_holm,
+                      "comparisons": len(others), "tied_with_baseline": model == baseline or p_holm >= ALPHA}  # fmt: skip
+    return out
 
 
 def save(result: BenchResult) -> str:
@@ -262,11 +289,9 @@ def load(run_id: str) -> BenchResult:
         raise CoreError(f"Benchmark run {run_id!r} is missing or damaged.") from None
     try:
         result = BenchResult(**data)
-    except TypeError:  # a list, or fields that are not BenchResult's
+        if not isinstance(result.rows, list) or not all(isinstance(row, dict) for row in result.rows):
+            raise TypeError
+        result.rows = [Row.from_dict(row) for row in result.rows]
+    except TypeError:  # a list, or fields that are not BenchResult's or a row's
         raise CoreError(f"Benchmark run {run_id!r} is damaged.") from None
-    if not isinstance(result.rows, list) or not all(isinstance(row, dict) for row in result.rows):
-        raise CoreError(f"Benchmark run {run_id!r} is damaged.")
-    for row in result.rows:  # runs saved before every row named its metric: a classifier's is accuracy
-        if "value" not in row and "accuracy" in row:
-            row.update(metric="accuracy", value=row["accuracy"], low=row["accuracy_low"], high=row["accuracy_high"])
     return result

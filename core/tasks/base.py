@@ -81,7 +81,7 @@ class Task:
     # What the layers above do for this task, named as "module:attribute" and imported only when used (a task
     # sits below training and the benchmark, so it names their code instead of importing it):
     trainer: str = "core.training.runner:train_classifier"  # (recipe, folder, report, should_stop) -> model card
-    scorer: str = ""  # a sequence task's ``core.bench.sequence.Scoring`` (held-out data, one model's scores)
+    scorer: str = ""  # its ``core.bench.scoring.Scoring`` (held-out data, one model's scores); classifiers share one
     predictor: str = ""  # a sequence task's predictor class, built from a ModelSpec (one shared per process)
     hub_recipe: str = ""  # a sequence task that trains on a Hub dataset: (key=...) -> its Recipe
     # benchmark rows that are not models of the catalog; a classification task gets majority class and TF-IDF
@@ -90,6 +90,8 @@ class Task:
     def __post_init__(self):
         if self.baselines is None:
             object.__setattr__(self, "baselines", CLASSIFIER_BASELINES if self.family == CLASSIFICATION else ())
+        if not self.scorer and self.family == CLASSIFICATION:
+            object.__setattr__(self, "scorer", "core.bench.classification:SCORING")
 
     @property
     def scored_by(self) -> Metric:

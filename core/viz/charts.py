@@ -143,9 +143,14 @@ def class_balance(labels: list[str], balance: dict[str, list[int]]) -> go.Figure
     return figure
 
 
-def quality_latency(rows: list[dict], *, metric: str = "accuracy", label: str | None = None,
-                    higher_is_better: bool = True, percent: bool = True) -> go.Figure:  # fmt: skip
-    """Quality against median latency, with 95 % CI error bars; the Pareto front (no model both better and faster) joined."""
+def quality_latency(rows: list, *, label: str = "accuracy", higher_is_better: bool = True, scale: float = 1.0,
+                    percent: bool = False) -> go.Figure:  # fmt: skip
+    """Quality against median latency, with 95 % CI error bars; the Pareto front (no model both better and faster) joined.
+
+    ``rows`` are benchmark rows (their ``value``, ``low``, ``high`` times ``scale``, and ``latency_p50_ms``)."""
+    rows = [{"model": r["model"], "latency_p50_ms": r["latency_p50_ms"], "q": scale * r["value"],
+             "q_low": scale * r["low"], "q_high": scale * r["high"]} for r in rows]  # fmt: skip
+    metric = "q"
     points = sorted(rows, key=lambda r: r["latency_p50_ms"])
     sign = 1 if higher_is_better else -1
     front, best = [], -float("inf")
@@ -163,12 +168,12 @@ def quality_latency(rows: list[dict], *, metric: str = "accuracy", label: str | 
                      "arrayminus": [r[metric] - r[f"{metric}_low"] for r in rows]},
             mode="markers+text", text=[r["model"] for r in rows], textposition="top center",
             marker={"size": 11}, name="models",
-            hovertemplate="%{text}<br>latency %{x:.2f} ms<br>" + metric + " %{y:.3f}<extra></extra>",
+            hovertemplate="%{text}<br>latency %{x:.2f} ms<br>" + label + " %{y:.3f}<extra></extra>",
         )
     )  # fmt: skip
     figure.add_trace(go.Scatter(x=[r["latency_p50_ms"] for r in front], y=[r[metric] for r in front], mode="lines",
                                 line={"dash": "dot", "color": "#2ca02c"}, name="Pareto front"))  # fmt: skip
-    name = label or metric
+    name = label
     figure.update_layout(title=f"{name} (95 % CI) against median latency", xaxis={"title": "latency p50 (ms), log", "type": "log"},
                          yaxis={"title": name + ("" if higher_is_better else " (lower is better)"),
                                 "tickformat": ".0%" if percent else None},
