@@ -41,7 +41,13 @@ class Attention:
 
 
 def inspectable(spec: ModelSpec) -> bool:
-    return spec.kind == "transformers" and spec.task in ("encoder", "sentiment")
+    """A Transformer encoder: the packaged one, or any classifier built on one (every classification task's)."""
+    if spec.kind != "transformers":
+        return False
+    from core.tasks.base import CLASSIFICATION, tasks
+
+    found = tasks().get(spec.task)
+    return spec.task == "encoder" or (found is not None and found.family == CLASSIFICATION)
 
 
 class AttentionModel:
