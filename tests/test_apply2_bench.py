@@ -42,6 +42,9 @@ def test_srl_and_language_model_benchmarks(srl_tiny_model, lm_tiny_model):
     result = run.run("srl", ["srl-minilm"], repeats=2)
     _finite(result.rows, "value", "low", "high", "latency_p50_ms")
     assert 0 <= result.rows[0]["value"] <= 1 and result.rows[0]["metric"] == "span_f1"
+    # one item per frame, its roles in brackets: the table of disagreements lines them up
+    assert len(result.predictions["srl-minilm"]) == len(result.texts) == len(result.references)
+    assert result.references[0].count("[") >= 2 and "[V " in result.references[0]
     assert sequence.KNESER_NEY in scoring.choices("generation")
     result = run.run(
         "generation", ["lm-lee-gpt", sequence.KNESER_NEY], baseline=sequence.KNESER_NEY, repeats=2

@@ -193,8 +193,8 @@ def disagreements(result: bench.BenchResult) -> None:
     rows = result.disagreements()
     if not rows:
         if any(len(p) != len(result.texts) for p in result.predictions.values()):
-            st.caption("These outputs are not one per held-out example (role labels come per frame, a language "
-                       "model is scored, not asked), so there is no example-by-example comparison.")  # fmt: skip
+            st.caption("A language model is scored, not asked: it gives no answer per held-out example, so there "
+                       "is no example-by-example comparison.")  # fmt: skip
         else:
             st.caption("Every model gave the same answer on every example.")
         return

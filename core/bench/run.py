@@ -150,7 +150,7 @@ class BenchResult:
     def disagreements(self, limit: int = 50) -> list[dict]:
         """Examples where the models do not all give the same answer (a label with its confidence, or an output).
 
-        Empty when the outputs are not one per example (role labels come per frame, a language model has none).
+        Empty when the outputs are not one per example (a language model is scored, not asked: it has none).
         """
         names = list(self.predictions)
         if not names or any(len(self.predictions[name]) != len(self.texts) for name in names):

@@ -75,13 +75,13 @@ def _translation(model_id: str, held_out: HeldOut, repeats: int, seed: int) -> S
 def _srl(model_id: str, held_out: HeldOut, repeats: int, seed: int) -> Scored:
     from seqeval.metrics.sequence_labeling import get_entities
 
-    from core.tasks.srl import SrlLabeler, span_scores
+    from core.tasks.srl import SrlLabeler, bracketed, span_scores
 
     spec, variant = spec_and_variant(model_id, held_out.task)
     labeler = SrlLabeler(spec)
     if variant == "int8":
         labeler.model = _quantised(labeler.model)
-    gold, predicted, per_item = [], [], []
+    gold, predicted, per_item, outputs = [], [], [], []
     sentences = held_out.data.test
     labeler.label_words(sentences[0].words, [sentences[0].frames[0].predicate])  # warm-up
     started = time.perf_counter()
@@ -92,12 +92,13 @@ def _srl(model_id: str, held_out: HeldOut, repeats: int, seed: int) -> Scored:
             p = [t if not t.endswith("-V") else "O" for t in guess.tags]
             gold.append(list(truth.tags))
             predicted.append(guess.tags)
+            outputs.append(bracketed(sentence.words, guess.tags))
             gs, ps = set(get_entities(g)), set(get_entities(p))
             per_item.append([len(gs & ps), len(ps), len(gs)])
     throughput = len(gold) / (time.perf_counter() - started)
     scores = span_scores(gold, predicted)
-    timings, text = timed(lambda text: labeler.label(text), held_out.texts, repeats)
-    return _seq(spec, variant, labeler.model, outputs=[" ".join(t) for t in predicted],
+    timings, text = timed(lambda text: labeler.label(text), [s.text for s in sentences], repeats)
+    return _seq(spec, variant, labeler.model, outputs=outputs,
                 per_item=np.array(per_item, dtype=float), quality=scores["span_f1"], throughput=throughput,
                 timings=timings, timed_text=text,
                 extras={"decoding": "one forward pass per frame", "secondary_metric": "precision",
@@ -148,11 +149,14 @@ def _translation_data(task: str) -> HeldOut:
 
 
 def _srl_data(task: str) -> HeldOut:
+    """One item per frame (a sentence with one of its predicates): its text, and the gold roles in brackets."""
     from core.data import srl
+    from core.tasks.srl import bracketed
 
     data = srl.corpus(train_size=0)
-    references = [" ".join(f.tags) for s in data.test for f in s.frames]
-    return HeldOut(task, data, [s.text for s in data.test], data.dataset, references)
+    texts = [s.text for s in data.test for _ in s.frames]
+    references = [bracketed(s.words, f.tags) for s in data.test for f in s.frames]
+    return HeldOut(task, data, texts, data.dataset, references)
 
 
 def _generation_data(task: str) -> HeldOut:

@@ -99,6 +99,22 @@ class LabeledFrame:
         return Frame(predicate=self.predicate, tags=tuple(self.tags), verb="", construction="").spans()
 
 
+def bracketed(words: Sequence[str], tags: Sequence[str]) -> str:
+    """A frame as people read it: '[ARG0 Mary] [V bought] [ARG1 two red cars] last week'."""
+    spans = {start: (role, end) for role, start, end in Frame(predicate=0, tags=tuple(tags), verb="",
+                                                             construction="").spans()}  # fmt: skip
+    out, index = [], 0
+    while index < len(words):
+        if index in spans:
+            role, end = spans[index]
+            out.append(f"[{role} {' '.join(words[index : end + 1])}]")
+            index = end + 1
+        else:
+            out.append(words[index])
+            index += 1
+    return " ".join(out)
+
+
 @dataclass(frozen=True)
 class SrlResult:
     words: list[str]
