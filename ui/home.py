@@ -9,30 +9,32 @@ from core import catalog, settings
 from core.tasks.base import load_errors, tasks
 from core.training import jobs
 from ui import models, runtime, safe
+from ui.i18n import N_, _
 
 
 def environment() -> None:
     mode = settings.current_mode()
     left, middle, right = st.columns(3)
     left.metric(
-        "Mode",
-        mode.label,
-        help=f"Decided in {mode.seconds:.2f} s: {mode.reason}. Set LMLAB_OFFLINE=1 or 0 to force it.",
-    )
+        _("Mode"),
+        _("online") if mode.online else _("offline"),
+        help=_("Decided in {seconds} s: {reason}. Set LMLAB_OFFLINE=1 or 0 to force it.",
+               seconds=f"{mode.seconds:.2f}", reason=mode.reason),
+    )  # fmt: skip
     with middle:
         _device_metric()
     limits = settings.limits()
     right.metric(
-        "Training jobs",
+        _("Training jobs"),
         f"{len(jobs.active_jobs())} / {limits.max_concurrent_jobs}",
-        help="Running now / the most that may run at once (LMLAB_MAX_JOBS).",
+        help=_("Running now / the most that may run at once (LMLAB_MAX_JOBS)."),
     )
     if not mode.online:
         st.info(
-            "Offline: LM Lab uses what is installed — the packaged MiniLM encoder, the VADER lexicon, and "
-            "models it trains itself on data shipped inside installed packages. Hub models are listed but greyed out.",
+            _("Offline: LM Lab uses what is installed — the packaged MiniLM encoder, the VADER lexicon, and models "
+              "it trains itself on data shipped inside installed packages. Hub models are listed but greyed out."),
             icon=":material/cloud_off:",
-        )
+        )  # fmt: skip
 
 
 def _device_metric() -> None:
@@ -42,89 +44,120 @@ def _device_metric() -> None:
         return
     detail = info["name"] + (f", {info['memory_gb']} GB" if info.get("memory_gb") else "")
     st.metric(
-        "Device",
+        _("Device"),
         info["device"].upper(),
-        help=f"{detail}; {info['threads']} CPU threads; training precision {info['train_dtype']}, "
-        f"inference {info['infer_dtype']}; torch {info['torch_version']}. LMLAB_DEVICE overrides.",
-    )
+        help=_("{detail}; {threads} CPU threads; training precision {train}, inference {infer}; torch {torch}. "
+               "LMLAB_DEVICE overrides.", detail=detail, threads=info["threads"], train=info["train_dtype"],
+               infer=info["infer_dtype"], torch=info["torch_version"]),
+    )  # fmt: skip
 
 
 @st.fragment(run_every=1.0)
 def _device_pending() -> None:
     if runtime.device_info() is not None or runtime.device_error():
         st.rerun()
-    st.metric("Device", "detecting…")
+    st.metric(_("Device"), _("detecting…"))
 
 
-SECTIONS = [
+SECTIONS = [  # (where, what): translated where they are shown
     (
-        "Learn → Self-attention",
-        "Q, K, V, scores, softmax and the weighted sum of one real MiniLM head (or a toy example), as heatmaps; "
-        "the causal mask; why scores are divided by √d_k.",
+        N_('Learn → Self-attention'),
+        N_(
+            'Q, K, V, scores, softmax and the weighted sum of one real MiniLM head (or a toy example), as '
+            'heatmaps; the causal mask; why scores are divided by √d_k.'
+        ),
     ),
     (
-        "Learn → Multi-head attention",
-        "A real MiniLM layer split into its 12 heads and recomputed by LM Lab's own code — checked against "
-        "Hugging Face — with statistics of how each head attends.",
+        N_('Learn → Multi-head attention'),
+        N_(
+            "A real MiniLM layer split into its 12 heads and recomputed by LM Lab's own code — checked against "
+            'Hugging Face — with statistics of how each head attends.'
+        ),
     ),
     (
-        "Learn → Positional encoding",
-        "The paper's sinusoids, the article's differing formula and what it costs, BERT's learned positions, RoPE.",
+        N_('Learn → Positional encoding'),
+        N_(
+            "The paper's sinusoids, the article's differing formula and what it costs, BERT's learned positions, "
+            'RoPE.'
+        ),
     ),
     (
-        "Learn → Encoder and decoder",
-        "Padding, causal and cross-attention masks and the shapes flowing through an encoder and a decoder layer.",
+        N_('Learn → Encoder and decoder'),
+        N_(
+            'Padding, causal and cross-attention masks and the shapes flowing through an encoder and a decoder '
+            'layer.'
+        ),
     ),
     (
-        "Train → Train a classifier",
-        "The article's five steps — data, architecture, training, evaluation, deployment — with your own CSV or the "
-        "packaged data, live curves, early stopping, augmentation, confidence intervals and runs compared.",
+        N_('Train → Train a classifier'),
+        N_(
+            "The article's five steps — data, architecture, training, evaluation, deployment — with your own CSV "
+            'or the packaged data, live curves, early stopping, augmentation, confidence intervals and runs '
+            'compared.'
+        ),
     ),
     (
-        "Evaluate → Benchmark",
-        "Models side by side on the same held-out examples: accuracy and macro-F1 with 95 % CIs, paired bootstrap "
-        "and McNemar against a baseline, latency p50/p95 after warm-up, throughput, memory, int8/bf16 variants, "
-        "calibration, and the examples where models disagree; translation (chrF), semantic roles (span F1) and "
-        "language models (perplexity per word, against a Kneser–Ney trigram) the same way.",
+        N_('Evaluate → Benchmark'),
+        N_(
+            'Models side by side on the same held-out examples: accuracy and macro-F1 with 95 % CIs, paired '
+            'bootstrap and McNemar against a baseline, latency p50/p95 after warm-up, throughput, memory, '
+            'int8/bf16 variants, calibration, and the examples where models disagree; translation (chrF), '
+            'semantic roles (span F1) and language models (perplexity per word, against a Kneser–Ney trigram) the'
+            ' same way.'
+        ),
     ),
     (
-        "Inspect → Attention",
-        "bertviz's head and model views that work offline, every layer × head, head statistics, attention "
-        "rollout, and two models compared head by head (what fine-tuning changed).",
+        N_('Inspect → Attention'),
+        N_(
+            "bertviz's head and model views that work offline, every layer × head, head statistics, attention "
+            'rollout, and two models compared head by head (what fine-tuning changed).'
+        ),
     ),
     (
-        "Apply → Sentiment",
-        "Type a sentence and get positive or negative with class probabilities, from a MiniLM encoder "
-        "fine-tuned here, a model trained from scratch, the VADER lexicon, or a Hub model when online — "
-        "side by side, each with its held-out accuracy and a 95 % confidence interval — and which words pushed "
-        "the answer (occlusion, integrated gradients), with a what-if box.",
+        N_('Apply → Sentiment'),
+        N_(
+            'Type a sentence and get positive or negative with class probabilities, from a MiniLM encoder fine-'
+            'tuned here, a model trained from scratch, the VADER lexicon, or a Hub model when online — side by '
+            'side, each with its held-out accuracy and a 95 % confidence interval — and which words pushed the '
+            'answer (occlusion, integrated gradients), with a what-if box.'
+        ),
     ),
     (
-        "Apply → Topic",
-        "Newsgroup topics from a MiniLM fine-tuned here, or zero-shot with labels you type (sentence-embedding "
-        "similarity), each with its held-out accuracy.",
+        N_('Apply → Topic'),
+        N_(
+            'Newsgroup topics from a MiniLM fine-tuned here, or zero-shot with labels you type (sentence-'
+            'embedding similarity), each with its held-out accuracy.'
+        ),
     ),
     (
-        "Apply → Summarize",
-        "Extractive summaries offline (TextRank + MMR on MiniLM embeddings, lead baseline) with the chosen "
-        "sentences highlighted; abstractive Hub models when online.",
+        N_('Apply → Summarize'),
+        N_(
+            'Extractive summaries offline (TextRank + MMR on MiniLM embeddings, lead baseline) with the chosen '
+            'sentences highlighted; abstractive Hub models when online.'
+        ),
     ),
     (
-        "Apply → Translate",
-        "English to Chinese with an encoder-decoder trained here on a generated grammar (word order, measure "
-        "words, tense, questions, negation): greedy or beam search, the cross-attention alignment as a heatmap and "
-        "in bertviz, chrF and BLEU with CIs; Marian models from the Hub when online.",
+        N_('Apply → Translate'),
+        N_(
+            'English to Chinese with an encoder-decoder trained here on a generated grammar (word order, measure '
+            'words, tense, questions, negation): greedy or beam search, the cross-attention alignment as a '
+            'heatmap and in bertviz, chrF and BLEU with CIs; Marian models from the Hub when online.'
+        ),
     ),
     (
-        "Apply → Semantic roles",
-        "Who did what to whom, when and where: PropBank frames for each verb as coloured spans and a table, from "
-        "MiniLM fine-tuned here on generated sentences, with span F1 per role.",
+        N_('Apply → Semantic roles'),
+        N_(
+            'Who did what to whom, when and where: PropBank frames for each verb as coloured spans and a table, '
+            'from MiniLM fine-tuned here on generated sentences, with span F1 per role.'
+        ),
     ),
     (
-        "Apply → Generate",
-        "A language model as the article defines it: next-token probabilities, sampling with temperature, top-k, "
-        "top-p and a seed, the log-probability of a sentence token by token, and a small GPT against a Kneser–Ney "
-        "trigram on held-out perplexity; GPT-2 from the Hub when online.",
+        N_('Apply → Generate'),
+        N_(
+            'A language model as the article defines it: next-token probabilities, sampling with temperature, '
+            'top-k, top-p and a seed, the log-probability of a sentence token by token, and a small GPT against a'
+            ' Kneser–Ney trigram on held-out perplexity; GPT-2 from the Hub when online.'
+        ),
     ),
 ]
 
@@ -132,9 +165,9 @@ SECTIONS = [
 def sections() -> None:
     for problem in load_errors():  # an operator's LMLAB_TASKS plug-in that failed: the rest of the app works
         safe.error(problem)
-    st.subheader("What you can do")
+    st.subheader(_("What you can do"))
     for title, text in SECTIONS:
-        st.markdown(f"**{title}** — {text}")
+        st.markdown(f"**{_(title)}** — {_(text)}")
 
 
 def _other_quality(spec: catalog.ModelSpec, found: dict) -> str:
@@ -143,6 +176,14 @@ def _other_quality(spec: catalog.ModelSpec, found: dict) -> str:
     if task is None or task.metric.key not in found:
         return ""
     return task.metric.short(found[task.metric.key])
+
+
+# words the catalog writes into the table, marked here for the message catalog
+CATALOG_WORDS = (N_("packaged"), N_("trained here"), N_("Hugging Face Hub"), N_("needs internet"),
+                 N_("not trained yet on this machine"))  # fmt: skip
+HEADERS = {"model": N_("model"), "source": N_("source"), "status": N_("status"),
+           "held-out quality": N_("held-out quality"), "size (MB)": N_("size (MB)"), "trained": N_("trained"),
+           "train time (s)": N_("train time (s)"), "key": N_("key"), "task": N_("task"), "license": N_("license")}  # fmt: skip
 
 
 def _row(spec: catalog.ModelSpec) -> dict:
@@ -156,13 +197,13 @@ def _row(spec: catalog.ModelSpec) -> dict:
         "model": spec.title,
         "key": spec.key,
         "task": spec.task,
-        "source": catalog.SOURCE_LABELS[spec.source],
-        "status": "ready" if state.ready else state.reason.split(":")[0],
+        "source": _(catalog.SOURCE_LABELS[spec.source]),
+        "status": _("ready") if state.ready else _(state.reason.split(":")[0]),
         "size (MB)": round(size / 1e6, 1) if size else None,
         "trained": (meta or {}).get("created_at", "")[:16].replace("T", " "),
         "train time (s)": meta.train_seconds if meta else None,
         "held-out quality": (
-            f"accuracy {100 * accuracy['value']:.0f} % [{100 * accuracy['low']:.0f}, {100 * accuracy['high']:.0f}]"
+            _("accuracy") + f" {100 * accuracy['value']:.0f} % [{100 * accuracy['low']:.0f}, {100 * accuracy['high']:.0f}]"
             if accuracy
             else _other_quality(spec, (meta or {}).get("metrics") or {})
         ),
@@ -179,10 +220,9 @@ def _tilde(path) -> str:
 
 
 def model_table() -> None:
-    st.subheader("Models")
-    st.caption(
-        f"Trained models are cached in `{_tilde(settings.models_dir())}` (set LMLAB_CACHE_HOME to move it)."
-    )
+    st.subheader(_("Models"))
+    st.caption(_("Trained models are cached in `{folder}` (set LMLAB_CACHE_HOME to move it).",
+                 folder=_tilde(settings.models_dir())))  # fmt: skip
     frame = pd.DataFrame([_row(spec) for spec in catalog.all_specs()])
     order = [
         "model",
@@ -195,4 +235,6 @@ def model_table() -> None:
         "key",
         "task",
     ]
-    st.dataframe(frame, hide_index=True, key="home-models", column_order=[*order, "license"])
+    names = {column: _(HEADERS[column]) for column in frame.columns}
+    st.dataframe(frame.rename(columns=names), hide_index=True, key="home-models",
+                 column_order=[names[column] for column in [*order, "license"]])  # fmt: skip

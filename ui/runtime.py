@@ -14,6 +14,7 @@ import streamlit as st
 
 from core import settings, warmup
 from core.io import spawn_module
+from ui.i18n import _
 
 _ROUTED = "_lmlab_routed"
 
@@ -136,9 +137,9 @@ def sidebar_status() -> None:
     mode = settings.current_mode()
     with st.sidebar:
         if mode.online:
-            st.badge("online", icon=":material/cloud_done:", color="green", help=mode.reason)
+            st.badge(_("online"), icon=":material/cloud_done:", color="green", help=mode.reason)
         else:
-            st.badge("offline", icon=":material/cloud_off:", color="orange", help=mode.reason)
+            st.badge(_("offline"), icon=":material/cloud_off:", color="orange", help=mode.reason)
         if device_info() is None and not device_error():
             _device_pending()
         else:
@@ -151,14 +152,16 @@ def _device_line() -> None:
         st.caption(device_error())
         return
     st.caption(
-        f"device: **{info['device']}** · {info['threads']} threads · training in {info['train_dtype']} · "
-        f"classifiers served by {settings.RUNTIMES[settings.serving_runtime()]}",
-        help="LMLAB_SERVING chooses: onnx-int8 (the default; used for a model only where it gives PyTorch's label on "
-        "at least 98 % of its task's held-out texts, else fp32 serves it), onnx (PyTorch's logits, checked to "
-        "within 1e-3 at export; about 1e-6 measured) or torch. A model whose export fails that check, models from "
-        "the Hub and models over 150 M parameters are served by PyTorch. Each answer says what computed it; the "
-        "Evaluate page's @onnx and @onnx-int8 rows compare them on the held-out split, one text per pass as served.",
-    )
+        _("device: **{device}** · {threads} threads · training in {dtype} · classifiers served by {runtime}",
+          device=info["device"], threads=info["threads"], dtype=info["train_dtype"],
+          runtime=settings.RUNTIMES[settings.serving_runtime()]),
+        help=_("LMLAB_SERVING chooses: onnx-int8 (the default; used for a model only where it gives PyTorch's label "
+               "on at least 98 % of its task's held-out texts, else fp32 serves it), onnx (PyTorch's logits, checked "
+               "to within 1e-3 at export; about 1e-6 measured) or torch. A model whose export fails that check, "
+               "models from the Hub and models over 150 M parameters are served by PyTorch. Each answer says what "
+               "computed it; the Evaluate page's @onnx and @onnx-int8 rows compare them on the held-out split, one "
+               "text per pass as served."),
+    )  # fmt: skip
 
 
 @st.fragment(run_every=1.0)
@@ -172,4 +175,4 @@ def _device_pending() -> None:
     if device_info() is not None or device_error():
         _device_line()
         return
-    st.caption("device: detecting…")
+    st.caption(_("device: detecting…"))

@@ -1,0 +1,84 @@
+"""The interface in English and Chinese: the message catalog is complete and current, a session's
+language is its own, and pages render in Chinese."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conftest import ROOT, open_page
+
+
+def _code_messages() -> dict[str, tuple[str, int]]:
+    """Every string the UI code marks with _() or N_(), as Babel extracts it with the project's babel.cfg."""
+    from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+    from babel.messages.frontend import parse_mapping_cfg
+
+    with open(ROOT / "babel.cfg", encoding="utf-8") as handle:
+        method_map, options_map = parse_mapping_cfg(handle)
+    found = {}
+    for filename, line, message, _comments, _context in extract_from_dir(
+        str(ROOT), method_map, options_map, keywords={**DEFAULT_KEYWORDS, "N_": None}
+    ):
+        if isinstance(message, str):
+            found.setdefault(message, (filename, line))
+    return found
+
+
+def _catalog():
+    from babel.messages.pofile import read_po
+
+    with open(ROOT / "ui" / "locale" / "zh" / "LC_MESSAGES" / "messages.po", "rb") as handle:
+        return read_po(handle)
+
+
+def test_every_string_of_the_code_has_a_chinese_translation_and_the_catalog_is_current():
+    code = _code_messages()
+    catalog = {message.id: message for message in _catalog() if message.id}
+    assert len(code) > 50  # the extraction found the UI's strings (a broken babel.cfg would find none)
+    untranslated = [f"{where[0]}:{where[1]}: {text!r}" for text, where in code.items()
+                    if text not in catalog or not catalog[text].string or catalog[text].fuzzy]  # fmt: skip
+    assert not untranslated, "no Chinese for:\n" + "\n".join(untranslated)
+    stale = sorted(set(catalog) - set(code))
+    assert not stale, f"the catalog holds strings the code no longer has (run pybabel update): {stale}"
+    for text, message in catalog.items():
+        assert set(re.findall(r"\{(\w+)\}", text)) == set(re.findall(r"\{(\w+)\}", message.string)), text
+        assert "`" not in text or text.count("`") == message.string.count("`"), text  # code stays code
+
+
+def test_a_translation_is_looked_up_per_session_and_numbers_follow_the_locale(monkeypatch):
+    import streamlit as st
+
+    from ui import i18n
+
+    assert i18n.catalog("zh")["Self-attention"] == "自注意力" and i18n.catalog("en") == {}
+    monkeypatch.setattr(st, "session_state", {"lang": "zh"})
+    assert i18n._("Self-attention") == "自注意力"
+    assert i18n._("Trained models are cached in `{folder}` (set LMLAB_CACHE_HOME to move it).",
+                  folder="~/x").startswith("训练好的模型缓存在 `~/x`")  # fmt: skip
+    assert i18n._("a sentence nobody translated") == "a sentence nobody translated"  # English, never an error
+    assert i18n.number(12345.678, 1) == "12,345.7"
+    monkeypatch.setattr(st, "session_state", {"lang": "en"})
+    assert i18n._("Self-attention") == "Self-attention"
+
+
+def test_the_home_page_in_chinese_and_the_choice_stays_with_the_session():
+    chinese = open_page("pages/home.py", lang="zh")
+    assert chinese.title[0].value == "LM Lab"
+    text = " ".join(m.value for m in chinese.markdown)
+    assert "语言模型为文本赋予概率" in text and "学习 → 自注意力" in text
+    assert chinese.subheader[0].value == "你可以做什么"
+    assert chinese.sidebar.radio(key="lang").value == "zh"
+    assert "模式" in [m.label for m in chinese.metric]
+    english = open_page("pages/home.py")  # another session, no ?lang=: the browser's language (English here)
+    assert english.subheader[0].value == "What you can do"
+    assert english.sidebar.radio(key="lang").value == "en"
+    chinese.sidebar.radio(key="lang").set_value("en").run()  # switching back in the sidebar
+    assert chinese.subheader[0].value == "What you can do"
+
+
+@pytest.mark.parametrize("value", ["fr", "zh<script>", ""])
+def test_an_unknown_language_in_the_url_falls_back_to_english(value):
+    page = open_page("pages/home.py", lang=value)
+    assert page.subheader[0].value == "What you can do"

@@ -1,0 +1,99 @@
+"""The app in English and Chinese: one language per session, chosen in the sidebar and kept in the URL.
+
+Every string of the UI is written in English inside ``_()`` (or ``N_()`` where it is defined before a
+session exists, e.g. a module-level table, and translated where it is shown). The Chinese text lives in
+``ui/locale/zh/LC_MESSAGES/messages.po``, a standard gettext catalog maintained with Babel::
+
+    pybabel extract -F babel.cfg -k N_ --no-location --sort-output -o ui/locale/messages.pot .
+    pybabel update -i ui/locale/messages.pot -d ui/locale -l zh --no-fuzzy-matching --width 100
+
+then write the Chinese of every new ``msgstr ""`` in the ``.po`` file.
+
+The catalog is read from the ``.po`` file itself (parsed once per process with Babel), so there is no
+compiled ``.mo`` to fall out of date. ``tests/test_i18n.py`` fails when a string in the code has no
+Chinese translation, when the catalog holds strings the code no longer has, or when a translation
+drops a ``{placeholder}``.
+
+A language is per session — one student's choice never changes another's: the default comes from the
+browser's language (``st.context.locale``), the choice is kept in ``st.session_state`` and in the URL
+(``?lang=zh``), so a teacher can share a link that opens in Chinese.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from pathlib import Path
+
+import streamlit as st
+
+LANGUAGES = {"en": "English", "zh": "中文"}
+KEY = "lang"  # the session-state key and the URL's query parameter
+FOLDER = Path(__file__).parent / "locale"
+_lock = threading.Lock()
+
+
+@functools.cache
+def catalog(language: str) -> dict[str, str]:
+    """msgid → translation for a language (empty for English, the language the code is written in)."""
+    path = FOLDER / language / "LC_MESSAGES" / "messages.po"
+    if language == "en" or not path.is_file():
+        return {}
+    from babel.messages.pofile import read_po
+
+    with _lock, path.open("rb") as handle:
+        found = read_po(handle, locale=language)
+    return {m.id: m.string for m in found if m.id and isinstance(m.id, str) and m.string and not m.fuzzy}
+
+
+def _browser_language() -> str:
+    try:
+        locale = (st.context.locale or "").lower()
+    except Exception:  # noqa: BLE001 - outside a browser session (a script, a test) there is no locale
+        locale = ""
+    return "zh" if locale.startswith("zh") else "en"
+
+
+def language() -> str:
+    """This session's language: its choice, else the URL's ``?lang=``, else the browser's."""
+    value = st.session_state.get(KEY)
+    if value in LANGUAGES:
+        return value
+    asked = st.query_params.get(KEY)
+    return asked if asked in LANGUAGES else _browser_language()
+
+
+def switch() -> str:
+    """The language switch in the sidebar (every page draws it through the router); returns the language.
+
+    The URL carries ``?lang=`` once a session is in Chinese or came with one, so its address opens the same way.
+    """
+    if st.session_state.get(KEY) not in LANGUAGES:
+        asked = st.query_params.get(KEY)
+        st.session_state[KEY] = asked if asked in LANGUAGES else _browser_language()
+    with st.sidebar:
+        st.radio("Language · 语言", list(LANGUAGES), format_func=LANGUAGES.get, key=KEY, horizontal=True,
+                 label_visibility="collapsed")  # fmt: skip
+    chosen = language()
+    if st.query_params.get(KEY) != chosen and (chosen != "en" or KEY in st.query_params):
+        st.query_params[KEY] = chosen
+    return chosen
+
+
+def _(message: str, /, **values) -> str:
+    """``message`` in this session's language, with ``{name}`` placeholders filled from ``values``."""
+    text = catalog(language()).get(message, message)
+    return text.format(**values) if values else text
+
+
+def N_(message: str, /) -> str:  # noqa: N802 - the gettext name for "mark for translation, translate later"
+    """Marks a string for the catalog where it is defined; ``_()`` translates it where it is shown."""
+    return message
+
+
+def number(value: float, digits: int = 0) -> str:
+    """A number written for this session's locale (digit grouping, decimal sign)."""
+    from babel.numbers import format_decimal
+
+    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    return format_decimal(value, format=pattern, locale="zh_Hans_CN" if language() == "zh" else "en_US")
