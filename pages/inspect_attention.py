@@ -43,7 +43,7 @@ except CoreError as error:
 n_layers, n_heads, n_tokens = full.weights.shape[0], full.weights.shape[1], len(full.tokens)
 if full.truncated:
     st.warning(
-        f"The text has {full.n_tokens_input} tokens; {spec.title} reads at most {n_tokens}, so the rest was cut."
+        f"The text has {full.n_tokens_input} tokens; {safe.md(spec.title)} reads at most {n_tokens}, so the rest was cut."
     )
 left, right = st.columns(2)
 size, start = n_tokens, 0

@@ -167,11 +167,23 @@ def test_one_table_for_every_task_disagreements_for_outputs_and_old_runs_still_l
     per_frame = BenchResult("srl", "generated", [], ["one sentence"], ["B-ARG0 O", "O B-ARG1"], [],
                             predictions={"x": ["B-ARG0 O", "O O"], "y": ["O O", "O B-ARG1"]})  # fmt: skip
     assert per_frame.disagreements() == []  # outputs per frame, not per text: nothing to line up
+    named_like_a_column = BenchResult("translation", "generated", [], ["a"], ["甲"], [],
+                                      predictions={"truth": ["乙"], "y": ["甲"]})  # fmt: skip
+    assert named_like_a_column.disagreements() == [{"index": 0, "text": "a", "truth": "甲", "truth (model)": "乙",
+                                                    "y": "甲"}]  # fmt: skip
 
     old_row = {"model": "vader", "accuracy": 0.5, "accuracy_low": 0.4, "accuracy_high": 0.6, "n": 50}
     run_id = save(BenchResult("sentiment", "polarity", ["negative", "positive"], ["t"], [0], [old_row]))
     row = load(run_id).rows[0]
     assert (row["metric"], row["value"], row["low"], row["high"]) == ("accuracy", 0.5, 0.4, 0.6)
+    assert row == dict(row) and "extras" not in row  # a typed Row reads like the JSON it was saved as
+    (fresh_cache / "bench" / "broken.json").write_text('{"task": "x", "rows": [], "created_at": 5}', encoding="utf-8")
+    with pytest.raises(base.CoreError, match="damaged"):
+        load("broken")
+    from core.bench.run import run
+
+    with pytest.raises(base.CoreError, match="once"):
+        run("sentiment", ["vader", "vader"])
 
 
 def test_the_command_line_names_the_datasets_it_knows(fresh_cache, capsys):

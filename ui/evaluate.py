@@ -34,10 +34,10 @@ def run_label(run_id: str) -> str:
     """A saved run as people read it: when, which task, how many models."""
     try:
         result = bench.load(run_id)
-    except CoreError:
+        when = str(result.created_at)[:16].replace("T", " ")
+        return f"{when} · {task_labels().get(str(result.task), str(result.task))} · {len(result.rows)} model(s)"
+    except Exception:  # noqa: BLE001 - one damaged file must not break the picker of every run
         return f"{run_id} (damaged)"
-    when = result.created_at[:16].replace("T", " ")
-    return f"{when} · {task_labels().get(result.task, result.task)} · {len(result.rows)} model(s)"
 
 
 def start(task: str, models: list[str], baseline: str | None, repeats: int) -> None:
@@ -112,12 +112,13 @@ def _table_row(r: dict, metric: Metric) -> dict:
     delta = " (points)" if metric.percent else ""
     out[f"Δ vs {r['baseline']}{delta} [CI]"] = (f"{scale * r['diff_vs_baseline']:+.{d + 1}f} "
                                                  f"[{scale * r['diff_low']:+.{d + 1}f}, {scale * r['diff_high']:+.{d + 1}f}]")  # fmt: skip
-    out[f"{r['test']} p"] = r["p_value"]
+    if r.get("test"):  # runs saved before the rows named their test have no p-value of it
+        out[f"{r['test']} p"] = r["p_value"]
     out.update({"p (Holm)": r.get("p_holm"), "tied": "tied" if r["tied_with_baseline"] else "",
                 "latency p50 (ms)": r["latency_p50_ms"], "latency p95 (ms)": r["latency_p95_ms"],
                 "repeats": r["latency_repeats"], "throughput (ex/s)": r["throughput_per_s"],
                 "peak memory added (MB)": r["peak_memory_mb"]})  # fmt: skip
-    if "load_s" in r:
+    if r.get("load_s") is not None:
         out["load (s)"] = r["load_s"]
     out["training (s)"] = r["train_s"]
     if "ece" in r:
@@ -149,7 +150,9 @@ def table(result: bench.BenchResult) -> pd.DataFrame:
     if result.rows[0]["test"] == "McNemar":
         test = "McNemar's exact test does not find a difference from the baseline"
     else:
-        test = CAPTIONS.get(metric.key, "") + " 'tied': the paired bootstrap finds no difference from the baseline"
+        test = "the paired bootstrap finds no difference from the baseline"
+    if CAPTIONS.get(metric.key):
+        st.caption(CAPTIONS[metric.key])
     st.caption(f"'tied' = {test} at 5 % after Holm's correction for the {comparisons} models compared with it "
                "(p (Holm)): these data cannot tell them apart. The Δ interval is the size of the difference, a 95 % "
                f"paired bootstrap CI without correction. Versions: {result.rows[0]['versions']}.")  # fmt: skip
@@ -193,8 +196,9 @@ def disagreements(result: bench.BenchResult) -> None:
     rows = result.disagreements()
     if not rows:
         if any(len(p) != len(result.texts) for p in result.predictions.values()):
-            st.caption("A language model is scored, not asked: it gives no answer per held-out example, so there "
-                       "is no example-by-example comparison.")  # fmt: skip
+            st.caption("These answers do not come one per held-out example (a language model is scored, not asked; "
+                       "runs saved before role frames were items have one answer per frame), so there is no "
+                       "example-by-example comparison.")  # fmt: skip
         else:
             st.caption("Every model gave the same answer on every example.")
         return

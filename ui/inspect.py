@@ -6,11 +6,12 @@ import streamlit as st
 
 from core import catalog
 from core.catalog import ModelSpec
+from core.tasks.base import tasks
 from ui import safe
 
 
 # Two attention models at once (the compare mode); each MiniLM-sized one takes ~100 MB.
-@st.cache_resource(max_entries=2, show_spinner=False)
+@st.cache_resource(max_entries=4, show_spinner=False)  # the Learn pages' MiniLM, a picked and a compared model
 def _attention_model(key: str, fingerprint: str):
     from core.attention import AttentionModel
 
@@ -19,7 +20,7 @@ def _attention_model(key: str, fingerprint: str):
 
 def attention_model(spec: ModelSpec):
     meta = catalog.read_metadata(spec.key) if spec.trained_here else None
-    with st.spinner(f"Loading {spec.title} with its attention weights…"):
+    with st.spinner(f"Loading {safe.md(spec.title)} with its attention weights…"):
         return _attention_model(spec.key, meta.sha256 if meta else "")
 
 
@@ -40,8 +41,10 @@ def picker(label: str, *, key: str, default: str) -> ModelSpec:
     ]
     state = catalog.availability(chosen)
     if not state.ready:
-        hint = " Train it on the Sentiment page first." if chosen.trained_here else ""
-        st.warning(f"{chosen.title}: {state.reason}.{hint}", icon=":material/block:")
+        page = tasks().get(chosen.task)
+        where = f"on the {page.title} page" if page is not None and page.page else "from the Train page"
+        hint = f" Train it {where} first." if chosen.trained_here else ""
+        st.warning(f"{safe.md(chosen.title)}: {state.reason}.{hint}", icon=":material/block:")
     return chosen
 
 
@@ -63,7 +66,7 @@ def translation_views() -> None:
     state = catalog.availability(spec)
     if not state.ready:
         st.warning(
-            f"{spec.title}: {state.reason}. Train it on the Translate page first.", icon=":material/block:"
+            f"{safe.md(spec.title)}: {state.reason}. Train it on the Translate page first.", icon=":material/block:"
         )
         return
     text = st.text_input("English sentence", st.query_params.get("text", "Did Mary buy two red cars last week?"),

@@ -70,4 +70,5 @@ def _compare(mine: np.ndarray, base: np.ndarray, seed: int) -> Comparison:
 
 
 SCORING = Scoring(_held_out, _score, lambda stats: float(stats[:, 0].mean()), test="McNemar", compare=_compare,
+                  metric="accuracy",
                   variants_for=lambda spec: spec.kind == "transformers" and spec.source != catalog.HUB)  # fmt: skip

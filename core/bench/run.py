@@ -51,7 +51,7 @@ class PeakMemory:
 
 
 # the columns every task's rows have, in the table's order; "device / precision" is a field named device_precision
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # equal as mappings are (also to the dict it was saved as); not hashable
 class Row(Mapping):
     """One model's row of the benchmark table, the same for every task.
 
@@ -130,6 +130,9 @@ _FIELDS = [f.name for f in fields(Row)]
 _KEYS = {"device_precision": "device / precision"}
 
 
+_COLUMNS = ("index", "text", "truth", "open", "inspect")  # the disagreements table's own columns
+
+
 @dataclass
 class BenchResult:
     task: str
@@ -165,6 +168,8 @@ class BenchResult:
                 truth = self.labels[self.references[i]]
             else:
                 shown, truth = answers, self.references[i] if i < len(self.references) else ""
+            # a model named like a column of the table ("text", "truth", …) does not overwrite that column
+            shown = {(f"{name} (model)" if name in _COLUMNS else name): answer for name, answer in shown.items()}
             found.append({"index": i, "text": text, "truth": truth, **shown})
         return found[:limit]
 
@@ -185,6 +190,8 @@ def run(
         raise CoreError("Choose at least one model to benchmark.")
     if baseline is not None and baseline not in model_ids:
         raise CoreError(f"The baseline {baseline!r} must be one of the chosen models {model_ids}.")
+    if len(set(model_ids)) < len(model_ids):
+        raise CoreError(f"Name each model once; {model_ids} repeats one.")
     found = get_task(task)
     scoring: Scoring = found.hook("scorer")
     held_out = scoring.held_out(task)
@@ -207,7 +214,7 @@ def run(
 
     versions = json.dumps(library_versions())
     for model_id, (scored, peak_mb, seconds) in measured.items():
-        result.rows.append(_row(found.scored_by.key, model_id, scored, peak_mb, seconds, comparisons[model_id],
+        result.rows.append(_row(scoring.metric or found.scored_by.key, model_id, scored, peak_mb, seconds, comparisons[model_id],
                                 test=scoring.test, repeats=repeats, seed=seed, versions=versions))  # fmt: skip
     progress(1.0, "done")
     return result
@@ -285,13 +292,16 @@ def load(run_id: str) -> BenchResult:
     path = settings.cache_home() / "bench" / f"{run_id}.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         raise CoreError(f"Benchmark run {run_id!r} is missing or damaged.") from None
     try:
         result = BenchResult(**data)
         if not isinstance(result.rows, list) or not all(isinstance(row, dict) for row in result.rows):
             raise TypeError
         result.rows = [Row.from_dict(row) for row in result.rows]
-    except TypeError:  # a list, or fields that are not BenchResult's or a row's
+        if not (isinstance(result.predictions, dict) and isinstance(result.texts, list)
+                and isinstance(result.references, list) and isinstance(result.created_at, str)):  # fmt: skip
+            raise TypeError
+    except (TypeError, ValueError, RecursionError):  # a list, or fields that are not BenchResult's or a row's
         raise CoreError(f"Benchmark run {run_id!r} is damaged.") from None
     return result

@@ -68,6 +68,7 @@ class Scoring:
     score: Callable[[str, HeldOut, int, int], Scored]  # (model id, held-out data, timing repeats, seed)
     statistic: Callable[[np.ndarray], float]  # the headline metric from a resample of ``per_item`` rows
     test: str = "paired bootstrap"  # the name of the test ``compare`` runs, for the table's caption
+    metric: str = ""  # the key of the metric ``score`` measures ("" for the task's own ``scored_by``)
     # (mine, baseline's, seed) → Comparison; by default a paired bootstrap of ``statistic``
     compare: Callable[[np.ndarray, np.ndarray, int], Comparison] | None = None
     baseline_ready: Callable[[], bool] = lambda: True  # whether the task's baseline rows can run here

@@ -92,10 +92,11 @@ def _srl(model_id: str, held_out: HeldOut, repeats: int, seed: int) -> Scored:
             p = [t if not t.endswith("-V") else "O" for t in guess.tags]
             gold.append(list(truth.tags))
             predicted.append(guess.tags)
-            outputs.append(bracketed(sentence.words, guess.tags))
             gs, ps = set(get_entities(g)), set(get_entities(p))
             per_item.append([len(gs & ps), len(ps), len(gs)])
     throughput = len(gold) / (time.perf_counter() - started)
+    words = [sentence.words for sentence in sentences for _ in sentence.frames]
+    outputs = [bracketed(w, tags) for w, tags in zip(words, predicted, strict=True)]
     scores = span_scores(gold, predicted)
     timings, text = timed(lambda text: labeler.label(text), [s.text for s in sentences], repeats)
     return _seq(spec, variant, labeler.model, outputs=outputs,

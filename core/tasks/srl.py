@@ -100,9 +100,11 @@ class LabeledFrame:
 
 
 def bracketed(words: Sequence[str], tags: Sequence[str]) -> str:
-    """A frame as people read it: '[ARG0 Mary] [V bought] [ARG1 two red cars] last week'."""
-    spans = {start: (role, end) for role, start, end in Frame(predicate=0, tags=tuple(tags), verb="",
-                                                             construction="").spans()}  # fmt: skip
+    """A frame as people read it: '[ARG0 Mary] [V bought] [ARG1 two red cars] last week' — the spans seqeval
+    scores (an I- tag without its B- starts a span of its own)."""
+    from seqeval.metrics.sequence_labeling import get_entities
+
+    spans = {start: (role, end) for role, start, end in get_entities(list(tags))}
     out, index = [], 0
     while index < len(words):
         if index in spans:
