@@ -29,6 +29,9 @@ class ModelSpec:
     description: str
     sha256: str | None = None  # pinned for packaged weights; trained weights carry theirs in metadata
     labels: tuple[str, ...] = field(default_factory=tuple)
+    # the languages of the text it reads (a translation model: its source language); every model LM Lab has
+    # today reads English — its vocabulary, its training data or its lexicon is English
+    languages: tuple[str, ...] = ("en",)
 
     @property
     def trained_here(self) -> bool:

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core.tasks.generate import scramble
-from ui import generate, safe, scenario
+from ui import generate, language, safe, scenario
 from ui.runtime import through_router
 
 through_router()
@@ -25,6 +25,7 @@ with next_tab:
     prompt = scenario.text_box("generate", generate.PROMPTS, label="Prompt", text_key="generate-prompt",
                                examples_label="Prompts", single_line=True)  # fmt: skip
     k = st.slider("Show the top k tokens", 3, 25, 10, key="generate-k")
+    language.warn_text(prompt, spec.languages, spec.title)  # a news GPT reads English: say so before its answer
     if ready:
         generate.next_token(spec, prompt, k)
 with sample_tab:

@@ -3,10 +3,10 @@ baseline, and abstractive Hub models when online."""
 
 import streamlit as st
 
-from core import settings
+from core import catalog, settings
 from core.errors import CoreError
 from core.tasks import summarize
-from ui import safe
+from ui import language, safe
 from ui import summarize as summarize_ui
 from ui.runtime import through_router
 
@@ -27,7 +27,8 @@ if st.session_state.get("sum-loaded") != choice:
     st.session_state["sum-loaded"] = choice
 text = st.text_area("Text to summarize (or paste your own)", key="sum-text", height=200)
 left, middle, right = st.columns(3)
-budget = left.slider("Word budget", 15, 200, 60, key="sum-budget")
+budget = left.slider("Word budget", 15, 200, 60, key="sum-budget",
+                     help="Words of the summary at most (in Chinese, characters: Chinese writes no spaces).")
 diversity = middle.slider("Redundancy penalty (MMR)", 0.0, 1.0, 0.3, 0.05, key="sum-diversity",
                           help="0: pick by centrality only; higher: penalise sentences similar to ones already chosen; "
                           "at 1 centrality is ignored and only novelty counts.")  # fmt: skip
@@ -38,6 +39,8 @@ st.caption(
     "Press **Summarize** to embed the sentences; afterwards the sliders re-pick at once."
 )
 clicked = st.button("Summarize", key="sum-run", type="primary", icon=":material/summarize:")
+if method == "TextRank + MMR":  # the lead baseline reads no words; TextRank compares MiniLM's embeddings
+    language.warn_text(text, catalog.MINILM.languages, catalog.MINILM.title)
 try:
     result = summarize_ui.summary(text, method, budget, diversity, clicked=clicked)
 except CoreError as error:

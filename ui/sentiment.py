@@ -67,7 +67,8 @@ def show_results() -> None:
                 + (f" · held-out {measured}" if measured else "")
             )
             render.sentiment_result(
-                result, title="", key=f"sentiment-chart-{model_spec.key}", compact=len(results) > 1
+                result, title="", key=f"sentiment-chart-{model_spec.key}", compact=len(results) > 1,
+                model=model_spec.title,
             )
     model_spec, result = results[0]
     with st.expander("Code to reproduce this", icon=":material/code:"):

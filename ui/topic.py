@@ -39,7 +39,7 @@ def classify(spec, text: str) -> None:
     measured = models.quality_text(models.quality(spec))
     st.markdown(f"#### {safe.md(spec.title)}")
     st.caption(catalog.SOURCE_LABELS[spec.source] + (f" · held-out {measured}" if measured else ""))
-    render.sentiment_result(result, title="", key="topic-chart")
+    render.sentiment_result(result, title="", key="topic-chart", model=spec.title)
     with st.expander("Code to reproduce this", icon=":material/code:"):
         st.code(snippets.classifier(spec, text, max(result.max_tokens, 1)), language="python")
 
@@ -90,6 +90,11 @@ def zero_shot(text: str, raw_labels: str, template: str, method: str = "similari
     if not stored or stored[0] != asked:
         return
     _, labels, result = stored
+    from ui.language import warn_text
+
+    title = catalog.BART_MNLI.title if method == "nli" else catalog.MINILM.title
+    warn_text(" ".join([text, *labels]), catalog.BART_MNLI.languages if method == "nli" else catalog.MINILM.languages,
+              title)  # fmt: skip
     if method == "nli":
         st.markdown(f"#### Zero-shot (NLI): **{safe.md(result.label)}**")
         render.figure(charts.class_scores(result.shares, score_kind="entailment share (softmax across labels)", title=""),

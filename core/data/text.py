@@ -9,6 +9,35 @@ _CJK = r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]"
 _SPACE_BETWEEN_CJK = re.compile(rf"(?<={_CJK}) +(?={_CJK})")
 
 
+# Chinese characters (CJK unified ideographs, extension A, compatibility ideographs)
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+CHINESE_AT = 0.3  # a text whose letters are at least this share Chinese characters is read as Chinese
+
+
+def han_share(text: str) -> float:
+    """The share of a text's letters (characters that are letters or ideographs, not digits, spaces or
+    punctuation) that are Chinese characters; 0.0 for a text without letters."""
+    letters = [ch for ch in text if ch.isalpha()]
+    return sum(1 for ch in letters if _HAN.match(ch)) / len(letters) if letters else 0.0
+
+
+def language_of(text: str) -> str:
+    """'zh' for a text that is mostly Chinese characters, else 'en' (the two languages LM Lab tells apart)."""
+    return "zh" if han_share(text) >= CHINESE_AT else "en"
+
+
+_CJK_PUNCTUATION = re.compile(r"[\u3000-\u303f\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65]")
+
+
+def count_words(text: str) -> int:
+    """Words as a reader counts them: whitespace-separated in English (exactly ``len(text.split())``), one per
+    character in Chinese, which writes no spaces; full-width punctuation is no word."""
+    if not _HAN.search(text):
+        return len(text.split())
+    spaced = _CJK_PUNCTUATION.sub(" ", _HAN.sub(" x ", text))
+    return len(re.sub("[\u2018-\u201f]", " ", spaced).split())  # Chinese quotes “…” are no words either
+
+
 def join_cjk(text: str) -> str:
     """Remove the spaces a WordPiece decoder puts between Chinese characters; keep them between English words."""
     return _SPACE_BETWEEN_CJK.sub("", text).strip()

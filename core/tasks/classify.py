@@ -13,7 +13,7 @@ from core.memo import Memo, digest
 from core.tasks import onnx_runtime
 from core.tasks.base import get_task
 from core.tasks.batching import Coalescer
-from core.tasks.inputs import FairLock, check_text, inference_gate
+from core.tasks.inputs import FairLock, LanguageFit, check_text, inference_gate, language_fit
 
 PROBABILITY = "probability"
 PADDED_TOKENS = 4096  # the most padded tokens one pass of batched single requests may hold
@@ -33,6 +33,7 @@ class ClassificationResult:
     details: dict[str, float] = field(default_factory=dict)
     runtime: str = ""  # what computed it, e.g. "ONNX Runtime fp32" ("" for a lexicon)
     runtime_note: str = ""  # why it is not the runtime LMLAB_SERVING asked for, when it is not
+    language: LanguageFit | None = None  # the text's language against the model's, and its [UNK] tokens
 
     @property
     def truncated(self) -> bool:
@@ -135,7 +136,11 @@ class TransformerClassifier:
             whole = tokenizer([cleaned[i] for i in cut], truncation=False)["input_ids"]
             for i, ids in zip(cut, whole, strict=True):
                 full_lengths[i] = len(ids)
-        return batch, full_lengths
+        # the text's language against the model's, counted on the ids just made (no second tokenization)
+        fits = [language_fit(text, self.spec.languages, tokenizer, ids[: int(n)])
+                for text, ids, n in zip(cleaned, batch["input_ids"].tolist(), batch["attention_mask"].sum(dim=1).tolist(),
+                                        strict=True)]  # fmt: skip
+        return batch, full_lengths, fits
 
     # 2) forward: logits for the batch  # (B, n_classes)
     def forward(self, batch):
@@ -145,11 +150,11 @@ class TransformerClassifier:
             return self.model(**batch).logits
 
     # 3) postprocess: softmax → plain floats and the arg-max label
-    def postprocess(self, logits, batch, full_lengths, latency_ms: float) -> list[ClassificationResult]:
+    def postprocess(self, logits, batch, full_lengths, latency_ms: float, fits) -> list[ClassificationResult]:
         probabilities = self._torch.softmax(logits.float(), dim=-1).tolist()
         used = batch["attention_mask"].sum(dim=1).tolist()
         results = []
-        for row, n_used, n_full in zip(probabilities, used, full_lengths, strict=True):
+        for row, n_used, n_full, fit in zip(probabilities, used, full_lengths, fits, strict=True):
             best = max(range(len(row)), key=row.__getitem__)
             results.append(
                 ClassificationResult(
@@ -163,6 +168,7 @@ class TransformerClassifier:
                     latency_ms=latency_ms,
                     runtime=self.runtime_title,
                     runtime_note=self.runtime_note,
+                    language=fit,
                 )
             )
         return results
@@ -189,10 +195,10 @@ class TransformerClassifier:
     def _forward_once(self, texts: list[str]) -> list[ClassificationResult]:
         with inference_gate():
             started = time.perf_counter()
-            batch, full_lengths = self.preprocess(texts)
+            batch, full_lengths, fits = self.preprocess(texts)
             logits = self.forward(batch)
             latency_ms = 1000 * (time.perf_counter() - started)
-            return self.postprocess(logits, batch, full_lengths, latency_ms)
+            return self.postprocess(logits, batch, full_lengths, latency_ms, fits)
 
     def predict_batch(self, texts: list[str]) -> list[ClassificationResult]:
         if self.onnx is not None:  # each text its own pass: the answers predict() gives (see _answer)
@@ -224,13 +230,13 @@ class TransformerClassifier:
             return self.coalescer.submit(cleaned)
         with self._serving_lock:  # a tokenizer of its own: an explanation holding the model does not stop it
             started = time.perf_counter()
-            batch, full_lengths = self.preprocess([cleaned], self._serving_tokenizer)
+            batch, full_lengths, fits = self.preprocess([cleaned], self._serving_tokenizer)
             tokenizing = time.perf_counter() - started
         with inference_gate():
             started = time.perf_counter()
             logits = self.forward(batch)
             latency_ms = 1000 * (tokenizing + time.perf_counter() - started)
-        return self.postprocess(logits, batch, full_lengths, latency_ms)[0]
+        return self.postprocess(logits, batch, full_lengths, latency_ms, fits)[0]
 
 
 def make_classifier(spec: ModelSpec) -> TransformerClassifier:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import threading
 import unicodedata
 from collections import deque
+from dataclasses import dataclass
 
 from core import settings
-from core.errors import EmptyInputError, InputTooLongError
+from core.errors import EmptyInputError, InputError, InputTooLongError
 
 # Control characters (other than tab and newline), lone surrogates, unassigned code points and
 # private-use characters carry no meaning for a model and can break tokenizers or renderers.
@@ -22,6 +23,52 @@ def clean_text(text: str) -> str:
     text = unicodedata.normalize("NFC", text)
     text = "".join(ch for ch in text if ch in _KEEP or unicodedata.category(ch) not in _DROP_CATEGORIES)
     return text.strip()
+
+
+@dataclass(frozen=True)
+class LanguageFit:
+    """How a model's language fits a text: what the text is, what the model reads, and — for a model with an
+    unknown-token ([UNK]) vocabulary — how many of the text's tokens it does not know."""
+
+    text_language: str  # "zh" or "en" (``core.data.text.language_of``)
+    model_languages: tuple[str, ...]
+    unknown: int | None = None  # tokens the vocabulary maps to [UNK]; None for a model without such a token
+    tokens: int = 0  # the text's tokens, special tokens excluded
+
+    @property
+    def fits(self) -> bool:
+        return self.text_language in self.model_languages
+
+    @property
+    def unknown_share(self) -> float:
+        return (self.unknown or 0) / self.tokens if self.tokens else 0.0
+
+
+def language_fit(text: str, languages: tuple[str, ...], tokenizer=None, input_ids=None) -> LanguageFit:
+    """The fit of ``text`` to a model reading ``languages``; with its tokenizer (and the text's ids, when they
+    are already there), how many tokens are [UNK]."""
+    from core.data.text import language_of
+
+    unknown, tokens = None, 0
+    unk = getattr(tokenizer, "unk_token_id", None) if tokenizer is not None else None
+    if tokenizer is not None:
+        ids = list(input_ids) if input_ids is not None else tokenizer(text, add_special_tokens=False)["input_ids"]
+        specials = set(tokenizer.all_special_ids) - {unk}
+        ids = [i for i in ids if i not in specials]
+        tokens = len(ids)
+        unknown = sum(1 for i in ids if i == unk) if unk is not None else None
+    return LanguageFit(language_of(text), tuple(languages), unknown, tokens)
+
+
+def refuse_other_language(text: str, languages: tuple[str, ...], title: str) -> None:
+    """A clear refusal for a model that cannot read the text's language at all (translation, role labels)."""
+    from core.data.text import language_of
+
+    found = language_of(text)
+    if found not in languages:
+        names = {"en": "English", "zh": "Chinese"}
+        raise InputError(f"{title} reads {' and '.join(names.get(x, x) for x in languages)} only; your text is "
+                         f"{names.get(found, found)}. Type a sentence in {names.get(languages[0], languages[0])}.")  # fmt: skip
 
 
 def check_text(text: str, *, max_chars: int | None = None) -> str:

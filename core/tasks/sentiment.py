@@ -17,7 +17,7 @@ import time
 from core import catalog
 from core.catalog import ModelSpec
 from core.tasks.classify import PROBABILITY, ClassificationResult, TransformerClassifier
-from core.tasks.inputs import check_text
+from core.tasks.inputs import check_text, language_fit
 
 # The sentiment names predate the generic classifier; pages and tests use both.
 SentimentResult = ClassificationResult
@@ -65,6 +65,7 @@ class VaderSentiment:
             max_tokens=0,
             latency_ms=latency_ms,
             details={"compound": compound},
+            language=language_fit(cleaned, self.spec.languages),  # a lexicon: no [UNK] to count
         )
 
     def predict_batch(self, texts: list[str]) -> list[SentimentResult]:

@@ -20,7 +20,7 @@ from core.catalog import ModelSpec
 from core.data.srl import VERB_FORMS, Frame
 from core.errors import InputError
 from core.stats import Estimate
-from core.tasks.inputs import check_text, inference_gate
+from core.tasks.inputs import check_text, inference_gate, refuse_other_language
 
 MAX_TOKENS = 96
 MAX_WORDS = 60
@@ -163,6 +163,7 @@ class SrlLabeler:
 
     def label(self, text: str, predicates: Sequence[int] | None = None) -> SrlResult:
         text = check_text(text, max_chars=2000)
+        refuse_other_language(text, self.spec.languages, self.spec.title)  # English words, English frames
         words = split_words(text)
         if len(words) > MAX_WORDS:
             raise InputError(

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.data.text import count_words, language_of
 from core.errors import InputError
 from core.loading import from_transformers
 from core.tasks.embeddings import SentenceEncoder
@@ -33,9 +34,15 @@ _ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "vs", "etc"
 _BOUNDARY = re.compile(r"[.!?][\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
 
 
+# Chinese ends a sentence with a full-width 。！？ or ； (and any closing quotes), with no space after it
+_CHINESE_BOUNDARY = re.compile(r"[。！？；!?][”’」』）)]*")
+
+
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """Character spans of the sentences: a stop, then space, then a capital or digit — unless the stop ends
-    a known abbreviation (Mr., Dr., U.S.) or a single initial."""
+    a known abbreviation (Mr., Dr., U.S.) or a single initial; in Chinese text, after 。！？ or ；."""
+    if language_of(text) == "zh":
+        return _chinese_sentences(text)
     spans, start = [], 0
     for match in _BOUNDARY.finditer(text):
         word = (
@@ -49,6 +56,18 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
         start = match.end()
     if text[start:].strip():
         spans.append((start, len(text.rstrip())))
+    return [(s, e) for s, e in spans if text[s:e].strip()]
+
+
+def _chinese_sentences(text: str) -> list[tuple[int, int]]:
+    spans, start = [], 0
+    for match in _CHINESE_BOUNDARY.finditer(text):
+        spans.append((start, match.end()))
+        start = match.end()
+    if text[start:].strip():
+        spans.append((start, len(text.rstrip())))
+    # no span starts with the spaces or line breaks between sentences
+    spans = [(s + len(text[s:e]) - len(text[s:e].lstrip()), e) for s, e in spans]
     return [(s, e) for s, e in spans if text[s:e].strip()]
 
 
@@ -105,7 +124,7 @@ def _sentences(text: str) -> tuple[str, list[tuple[int, int]]]:
     cleaned = check_text(text)
     spans = split_sentences(cleaned)
     if len(spans) < 2:
-        raise InputError("A summary needs a text of at least two sentences (ending with . ! or ?).")
+        raise InputError("A summary needs a text of at least two sentences (ending with . ! or ?, or 。！？ in Chinese).")
     if len(spans) > MAX_SENTENCES:
         raise InputError(
             f"The text has {len(spans):,} sentences; summaries take at most {MAX_SENTENCES}. Shorten the text."
@@ -142,12 +161,13 @@ def _build(method, cleaned, spans, centrality, chosen_order, started) -> Summary
     picked = {index: rank + 1 for rank, index in enumerate(chosen_order)}
     sentences = [
         Sentence(
-            i, cleaned[s:e], s, e, len(cleaned[s:e].split()), float(centrality[i]), i in picked, picked.get(i)
+            i, cleaned[s:e], s, e, count_words(cleaned[s:e]), float(centrality[i]), i in picked, picked.get(i)
         )
         for i, (s, e) in enumerate(spans)
     ]
-    summary = " ".join(sentence.text for sentence in sentences if sentence.chosen)
-    return Summary(method, cleaned, sentences, summary, len(cleaned.split()), len(summary.split()),
+    joiner = "" if language_of(cleaned) == "zh" else " "  # Chinese puts no space between sentences
+    summary = joiner.join(sentence.text for sentence in sentences if sentence.chosen)
+    return Summary(method, cleaned, sentences, summary, count_words(cleaned), count_words(summary),
                    1000 * (time.perf_counter() - started))  # fmt: skip
 
 
@@ -178,7 +198,7 @@ def select(embedded: Embedded, budget_words: int = 60, diversity: float = 0.3) -
     started = time.perf_counter() - embedded.embed_ms / 1000  # latency covers both halves
     cleaned, spans, centrality = embedded.text, embedded.spans, embedded.centrality
     relevance = centrality / centrality.max()
-    lengths = [len(cleaned[s:e].split()) for s, e in spans]
+    lengths = [count_words(cleaned[s:e]) for s, e in spans]
     chosen = mmr_select(embedded.similarity, relevance, lengths, budget_words, diversity)
     return _build("TextRank + MMR (MiniLM embeddings)", cleaned, spans, centrality, chosen, started)
 
@@ -198,7 +218,7 @@ def lead(text: str, budget_words: int = 60) -> Summary:
     cleaned, spans = _sentences(text)
     chosen, used = [], 0
     for i, (s, e) in enumerate(spans):
-        words = len(cleaned[s:e].split())
+        words = count_words(cleaned[s:e])
         if chosen and used + words > budget_words:
             break
         chosen.append(i)

@@ -12,7 +12,7 @@ from core.catalog import HUB, ModelSpec
 from core.data.text import join_cjk
 from core.stats import Estimate
 from core.tasks.batching import Coalescer
-from core.tasks.inputs import check_text, inference_gate
+from core.tasks.inputs import check_text, inference_gate, refuse_other_language
 
 # Generated sentences are at most ~15 English words; 64 tokens keep any sentence of the grammar whole.
 MAX_SOURCE_TOKENS = 64
@@ -132,6 +132,7 @@ class Translator:
         import torch
 
         text = check_text(text)
+        refuse_other_language(text, self.spec.languages, self.spec.title)  # it translates from English only
         if not 1 <= beams <= 8:
             raise ValueError("beams must be 1–8")
         full = self.tokenizer(text, truncation=False)["input_ids"]
