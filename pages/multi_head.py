@@ -6,22 +6,23 @@ import streamlit as st
 from core.errors import CoreError
 from core.viz import heatmaps
 from ui import learn, render, safe
+from ui.i18n import _
 from ui.runtime import through_router
 
 through_router()
 
-st.title("Multi-head attention")
+st.title(_("Multi-head attention"))
 st.markdown(
-    "One head can look for one kind of relation. A layer runs several heads side by side, each with its "
-    "own W_Q, W_K, W_V of size d_model × d_k (d_k = d_model / h), concatenates what they found and mixes it "
-    "with W_O. Below: one layer of the packaged MiniLM (d_model = 384, h = 12, d_k = 32), recomputed by "
-    "LM Lab's own code from the layer's real weights and compared with Hugging Face's result."
+    _("One head can look for one kind of relation. A layer runs several heads side by side, each with its "
+      "own W_Q, W_K, W_V of size d_model × d_k (d_k = d_model / h), concatenates what they found and mixes it "
+      "with W_O. Below: one layer of the packaged MiniLM (d_model = 384, h = 12, d_k = 32), recomputed by "
+      "LM Lab's own code from the layer's real weights and compared with Hugging Face's result.")
 )
 st.latex(r"\mathrm{MultiHead}(Q,K,V)=\mathrm{Concat}(\mathrm{head}_1,\dots,\mathrm{head}_h)\,W^O,\quad"
          r"\mathrm{head}_i=\mathrm{Attention}(QW_i^Q,\,KW_i^K,\,VW_i^V)")  # fmt: skip
 
-text = st.text_input("Sentence", "The keys to the cabinet are on the table.", key="mha-text")
-layer = st.slider("Layer", 0, 5, 2, key="mha-layer")
+text = st.text_input(_("Sentence"), "The keys to the cabinet are on the table.", key="mha-text")
+layer = st.slider(_("Layer"), 0, 5, 2, key="mha-layer")
 try:
     report = learn.layer_report(text, layer)
 except (CoreError, ValueError) as error:
@@ -29,47 +30,49 @@ except (CoreError, ValueError) as error:
     st.stop()
 
 left, right = st.columns(2)
-left.metric("Max |ours − Hugging Face|, attention probabilities", f"{report.weights_diff:.1e}")
-right.metric("Max |ours − Hugging Face|, attention block output", f"{report.output_diff:.1e}",
-             help="After W_O, the residual connection and LayerNorm (BertAttention's output).")  # fmt: skip
+left.metric(_("Max |ours − Hugging Face|, attention probabilities"), f"{report.weights_diff:.1e}")
+right.metric(_("Max |ours − Hugging Face|, attention block output"), f"{report.output_diff:.1e}",
+             help=_("After W_O, the residual connection and LayerNorm (BertAttention's output)."))  # fmt: skip
 
 render.figure(
-    heatmaps.head_grid(report.ours, report.tokens, title=f"Layer {layer}: the 12 heads"), key="mha-grid"
+    heatmaps.head_grid(report.ours, report.tokens, title=_("Layer {layer}: the 12 heads", layer=layer)), key="mha-grid"
 )
 
-st.subheader("How the heads differ")
+st.subheader(_("How the heads differ"))
 stats = pd.DataFrame(report.stats)
-stats.insert(0, "head", range(len(stats)))
-metric = st.selectbox("Statistic", list(report.stats), key="mha-stat")
-render.figure(heatmaps.bars([f"head {h}" for h in stats["head"]], stats[metric].to_numpy(), title=metric, y_title=metric),
-              key="mha-bars")  # fmt: skip
+metric = st.selectbox(_("Statistic"), list(report.stats), key="mha-stat", format_func=_)
+render.figure(heatmaps.bars([_("head {number}", number=h) for h in range(len(stats))], stats[metric].to_numpy(),
+                            title=_(metric), y_title=_(metric)), key="mha-bars")  # fmt: skip
+stats = stats.rename(columns=_)
+stats.insert(0, _("head"), range(len(stats)))
 st.dataframe(stats.round(3), hide_index=True, key="mha-table")
 st.caption(
-    "Entropy near 0: a head that looks at one token; near log T: a head that spreads evenly. Mean distance: "
-    "how far, in tokens, a head looks. Heads that pour weight on [CLS] or [SEP] often use them as a 'no-op' "
-    "place to park attention when nothing relevant is found."
+    _("Entropy near 0: a head that looks at one token; near log T: a head that spreads evenly. Mean distance: "
+      "how far, in tokens, a head looks. Heads that pour weight on [CLS] or [SEP] often use them as a 'no-op' "
+      "place to park attention when nothing relevant is found.")
 )
 
-st.subheader("One head, enlarged")
-head = st.slider("Head", 0, report.ours.shape[0] - 1, 0, key="mha-head")
+st.subheader(_("One head, enlarged"))
+head = st.slider(_("Head"), 0, report.ours.shape[0] - 1, 0, key="mha-head")
 render.figure(
-    heatmaps.heatmap(report.ours[head], title=f"Layer {layer}, head {head}", x_labels=report.tokens,
-                     y_labels=report.tokens, x_title="key", y_title="query", zmin=0, zmax=1),
+    heatmaps.heatmap(report.ours[head], title=_("Layer {layer}, head {head}", layer=layer, head=head),
+                     x_labels=report.tokens, y_labels=report.tokens, x_title=_("key"), y_title=_("query"), zmin=0,
+                     zmax=1),
     key="mha-one",
 )  # fmt: skip
-st.subheader("Concat and W_O")
+st.subheader(_("Concat and W_O"))
 st.markdown(
-    f"Each head returns a {len(report.tokens)} × {report.head_outputs.shape[-1]} matrix; the 12 are placed side by "
-    f"side into {len(report.tokens)} × {report.head_outputs.shape[0] * report.head_outputs.shape[-1]}, and W_O "
-    "(384 × 384) lets every output dimension draw on every head."
-)
+    _("Each head returns a {rows} × {columns} matrix; the 12 are placed side by side into {rows} × {all_columns}, "
+      "and W_O (384 × 384) lets every output dimension draw on every head.", rows=len(report.tokens),
+      columns=report.head_outputs.shape[-1], all_columns=report.head_outputs.shape[0] * report.head_outputs.shape[-1])
+)  # fmt: skip
 concat = report.head_outputs.transpose(1, 0, 2).reshape(len(report.tokens), -1)
 render.figure(
-    heatmaps.heatmap(concat, title="Concat(head_1, …, head_12): 32 columns per head, side by side",
-                     y_labels=report.tokens, x_title="dimension (head h owns 32h … 32h+31)", colorscale="RdBu"),
+    heatmaps.heatmap(concat, title=_("Concat(head_1, …, head_12): 32 columns per head, side by side"),
+                     y_labels=report.tokens, x_title=_("dimension (head h owns 32h … 32h+31)"), colorscale="RdBu"),
     key="mha-concat",
 )  # fmt: skip
-with st.expander("The code that computed this", icon=":material/code:"):
+with st.expander(_("The code that computed this"), icon=":material/code:"):
     st.code(learn.source_of("MultiHeadAttention.forward"), language="python")
-st.subheader("Checked against PyTorch")
-learn.verification_table(learn.torch_checks())
+st.subheader(_("Checked against PyTorch"))
+learn.verification_table(learn.checked())

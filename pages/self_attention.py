@@ -5,40 +5,39 @@ import streamlit as st
 from core.errors import CoreError
 from core.viz import heatmaps
 from ui import learn, render, safe
+from ui.i18n import N_, _
 from ui.runtime import through_router
 
 through_router()
 
-st.title("Self-attention, step by step")
+st.title(_("Self-attention, step by step"))
 st.markdown(
-    "Each token asks a question (its **query**), offers a label (its **key**) and carries content (its "
-    "**value**). A token's new vector is a mix of every value, weighted by how well its query matches "
-    "each key. Here is one attention head doing exactly that, stage by stage."
+    _("Each token asks a question (its **query**), offers a label (its **key**) and carries content (its "
+      "**value**). A token's new vector is a mix of every value, weighted by how well its query matches "
+      "each key. Here is one attention head doing exactly that, stage by stage.")
 )
 st.latex(r"\mathrm{Attention}(Q,K,V)=\mathrm{softmax}\!\left(\frac{QK^\top}{\sqrt{d_k}}\right)V")
 
-mode = st.segmented_control(
-    "Input", ["A sentence through a real MiniLM head", "A toy example"], default="A sentence through a real MiniLM head",
-    key="attn-mode", required=True,
-)  # fmt: skip
+REAL, TOY = N_("A sentence through a real MiniLM head"), N_("A toy example")
+mode = st.segmented_control(_("Input"), [REAL, TOY], default=REAL, key="attn-mode", required=True, format_func=_)
 causal = st.toggle(
-    "Causal mask (each token sees only itself and earlier tokens, as in a decoder)", key="attn-causal"
+    _("Causal mask (each token sees only itself and earlier tokens, as in a decoder)"), key="attn-causal"
 )
 try:
-    if mode == "A toy example":
+    if mode == TOY:
         left, middle, right = st.columns(3)
-        words = st.text_input("Words", "the cat sat on the mat", key="attn-words")
+        words = st.text_input(_("Words"), "the cat sat on the mat", key="attn-words")
         d_model = left.select_slider("d_model", [4, 8, 16, 32], value=8, key="attn-dmodel")
         d_k = middle.select_slider("d_k", [2, 4, 8, 16], value=4, key="attn-dk")
-        seed = right.number_input("seed", 0, 9999, 0, key="attn-seed")
+        seed = right.number_input(_("seed"), 0, 9999, 0, key="attn-seed")
         steps = learn.toy_steps(words, d_model, d_k, causal, int(seed))
     else:
         text = st.text_input(
-            "Sentence", "The animal didn't cross the street because it was too tired.", key="attn-text"
+            _("Sentence"), "The animal didn't cross the street because it was too tired.", key="attn-text"
         )
         left, right = st.columns(2)
-        layer = left.slider("Layer", 0, 5, 0, key="attn-layer")
-        head = right.slider("Head", 0, 11, 0, key="attn-head")
+        layer = left.slider(_("Layer"), 0, 5, 0, key="attn-layer")
+        head = right.slider(_("Head"), 0, 11, 0, key="attn-head")
         steps = learn.head_steps(text, layer, head, causal)
 except (CoreError, ValueError) as error:
     safe.error(error)
@@ -46,15 +45,15 @@ except (CoreError, ValueError) as error:
 
 tokens = steps.tokens
 small = steps.d_k <= 8 and len(tokens) <= 12
-st.caption(f"{steps.source} · {len(tokens)} tokens · d_k = {steps.d_k}")
-st.subheader("1 · Tokens → vectors")
+st.caption(_("{source} · {count} tokens · d_k = {d_k}", source=steps.source, count=len(tokens), d_k=steps.d_k))
+st.subheader(_("1 · Tokens → vectors"))
 render.figure(
     heatmaps.heatmap(
-        steps.x, title="X: one vector per token", y_labels=tokens, x_title="dimension", colorscale="RdBu"
+        steps.x, title=_("X: one vector per token"), y_labels=tokens, x_title=_("dimension"), colorscale="RdBu"
     ),
     key="attn-x",
 )
-st.subheader("2 · Queries, keys, values")
+st.subheader(_("2 · Queries, keys, values"))
 columns = st.columns(3)
 for column, (name, matrix) in zip(
     columns, (("Q = X W_Q", steps.q), ("K = X W_K", steps.k), ("V = X W_V", steps.v)), strict=True
@@ -66,51 +65,52 @@ for column, (name, matrix) in zip(
             ),
             key=f"attn-{name[0]}",
         )
-st.subheader("3 · Scores: how well each query matches each key")
+st.subheader(_("3 · Scores: how well each query matches each key"))
 render.figure(
-    heatmaps.heatmap(steps.scores, title="Q Kᵀ / √d_k  (blank = masked, −∞)", x_labels=tokens, y_labels=tokens,
-                     x_title="key", y_title="query", colorscale="RdBu", text_values=len(tokens) <= 12),
+    heatmaps.heatmap(steps.scores, title=_("Q Kᵀ / √d_k  (blank = masked, −∞)"), x_labels=tokens, y_labels=tokens,
+                     x_title=_("key"), y_title=_("query"), colorscale="RdBu", text_values=len(tokens) <= 12),
     key="attn-scores",
 )  # fmt: skip
-st.subheader("4 · Softmax: each row becomes weights that sum to 1")
+st.subheader(_("4 · Softmax: each row becomes weights that sum to 1"))
 render.figure(
-    heatmaps.heatmap(steps.weights, title="attention weights", x_labels=tokens, y_labels=tokens, x_title="key",
-                     y_title="query", zmin=0, zmax=1, text_values=len(tokens) <= 12),
+    heatmaps.heatmap(steps.weights, title=_("attention weights"), x_labels=tokens, y_labels=tokens, x_title=_("key"),
+                     y_title=_("query"), zmin=0, zmax=1, text_values=len(tokens) <= 12),
     key="attn-weights",
 )  # fmt: skip
-st.caption(f"Row sums: min {steps.weights.sum(axis=1).min():.6f}, max {steps.weights.sum(axis=1).max():.6f}.")
-st.subheader("5 · Weighted sum of the values")
+st.caption(_("Row sums: min {low}, max {high}.", low=f"{steps.weights.sum(axis=1).min():.6f}",
+             high=f"{steps.weights.sum(axis=1).max():.6f}"))  # fmt: skip
+st.subheader(_("5 · Weighted sum of the values"))
 render.figure(
-    heatmaps.heatmap(steps.output, title="output = weights · V", y_labels=tokens, x_title="d_k", colorscale="RdBu",
+    heatmaps.heatmap(steps.output, title=_("output = weights · V"), y_labels=tokens, x_title="d_k", colorscale="RdBu",
                      text_values=small),
     key="attn-output",
 )  # fmt: skip
 st.metric(
-    "Max |ours − torch.nn.functional.scaled_dot_product_attention|", f"{steps.diff_vs_torch:.1e}",
-    help="The same Q, K, V (and mask) through PyTorch's own attention.",
+    _("Max |ours − torch.nn.functional.scaled_dot_product_attention|"), f"{steps.diff_vs_torch:.1e}",
+    help=_("The same Q, K, V (and mask) through PyTorch's own attention."),
 )  # fmt: skip
 
-st.header("Why divide by √d_k?")
+st.header(_("Why divide by √d_k?"))
 st.markdown(
-    "If the entries of q and k have variance 1, their dot product has variance d_k. Without scaling, "
-    "scores grow with the head size, the softmax saturates — one key takes almost all the weight — and "
-    "its gradients vanish. Dividing by √d_k brings the variance back to 1."
+    _("If the entries of q and k have variance 1, their dot product has variance d_k. Without scaling, "
+      "scores grow with the head size, the softmax saturates — one key takes almost all the weight — and "
+      "its gradients vanish. Dividing by √d_k brings the variance back to 1.")
 )
-n_keys = st.slider("Number of keys", 4, 128, 32, key="attn-nkeys")
+n_keys = st.slider(_("Number of keys"), 4, 128, 32, key="attn-nkeys")
 demo = learn.scaling((1, 2, 4, 8, 16, 32, 64, 128, 256, 512), n_keys)
 left, right = st.columns(2)
 with left:
     render.figure(
-        heatmaps.lines(demo["d_k"], {"scaled by √d_k": demo["entropy scaled"], "unscaled": demo["entropy unscaled"],
-                                     "uniform (log n)": demo["uniform entropy"]},
-                       title="Softmax entropy (nats)", x_title="d_k", y_title="entropy", log_x=True),
+        heatmaps.lines(demo["d_k"], {_("scaled by √d_k"): demo["entropy scaled"], _("unscaled"): demo["entropy unscaled"],
+                                     _("uniform (log n)"): demo["uniform entropy"]},
+                       title=_("Softmax entropy (nats)"), x_title="d_k", y_title=_("entropy"), log_x=True),
         key="attn-entropy",
     )  # fmt: skip
 with right:
     render.figure(
-        heatmaps.lines(demo["d_k"], {"scaled by √d_k": demo["top weight scaled"], "unscaled": demo["top weight unscaled"]},
-                       title="Largest weight in a row", x_title="d_k", y_title="weight", log_x=True),
+        heatmaps.lines(demo["d_k"], {_("scaled by √d_k"): demo["top weight scaled"], _("unscaled"): demo["top weight unscaled"]},
+                       title=_("Largest weight in a row"), x_title="d_k", y_title=_("weight"), log_x=True),
         key="attn-top",
     )  # fmt: skip
-with st.expander("The code that computed this", icon=":material/code:"):
+with st.expander(_("The code that computed this"), icon=":material/code:"):
     st.code(learn.source_of("scaled_dot_product_attention"), language="python")

@@ -47,6 +47,21 @@ def test_every_string_of_the_code_has_a_chinese_translation_and_the_catalog_is_c
         assert "`" not in text or text.count("`") == message.string.count("`"), text  # code stays code
 
 
+def test_no_module_that_translates_assigns_to_the_name_of_its_translator():
+    """``_, x = f()`` in a module that imported ``_`` from ui.i18n would turn every later ``_("…")`` into a crash."""
+    import ast
+
+    offenders = []
+    for path in [ROOT / "streamlit_app.py", *(ROOT / "pages").glob("*.py"), *(ROOT / "ui").glob("*.py")]:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imports = any(isinstance(node, ast.ImportFrom) and node.module == "ui.i18n"
+                      and any(alias.name == "_" for alias in node.names) for node in ast.walk(tree))  # fmt: skip
+        if imports:
+            offenders += [f"{path.name}:{node.lineno}" for node in ast.walk(tree)
+                          if isinstance(node, ast.Name) and node.id == "_" and isinstance(node.ctx, ast.Store)]  # fmt: skip
+    assert not offenders, offenders
+
+
 def test_a_translation_is_looked_up_per_session_and_numbers_follow_the_locale(monkeypatch):
     import streamlit as st
 
@@ -82,3 +97,27 @@ def test_the_home_page_in_chinese_and_the_choice_stays_with_the_session():
 def test_an_unknown_language_in_the_url_falls_back_to_english(value):
     page = open_page("pages/home.py", lang=value)
     assert page.subheader[0].value == "What you can do"
+
+
+TRANSLATED_PAGES = ["pages/home.py", "pages/self_attention.py", "pages/multi_head.py", "pages/positional_encoding.py",
+                    "pages/encoder_decoder.py"]  # fmt: skip
+_ENGLISH_RUN = re.compile(r"\b[A-Za-z]{2,}(?:[ ,;'’-]+[A-Za-z]{2,}){4,}")  # five English words in a row
+
+
+def _english_left(page) -> list[str]:
+    """Sentences of English on a page (code, formulas and ``inline code`` excepted; model names are shorter)."""
+    found = []
+    for kind in ("title", "header", "subheader", "markdown", "caption", "warning", "info", "error", "success"):
+        for element in getattr(page, kind):
+            text = re.sub(r"`[^`]*`", "", str(element.value))
+            found += [match.group(0) for match in _ENGLISH_RUN.finditer(text)]
+    for element in page.metric:
+        found += [m.group(0) for m in _ENGLISH_RUN.finditer(element.label)]
+    return found
+
+
+@pytest.mark.parametrize("path", TRANSLATED_PAGES)
+def test_translated_pages_render_in_chinese_with_no_english_sentence_left(path):
+    page = open_page(path, lang="zh")
+    assert re.search(r"[\u4e00-\u9fff]", page.title[0].value + " ".join(s.value for s in page.subheader))
+    assert not _english_left(page), _english_left(page)

@@ -9,6 +9,16 @@ import streamlit as st
 from core import catalog
 from core.errors import CoreError
 from core.tasks.inputs import inference_gate
+from ui.i18n import N_, _
+
+# what core names, marked for the message catalog and translated where it is shown
+CORE_WORDS = (
+    N_("entropy (nats)"), N_("mean distance (tokens)"), N_("share to [CLS]"), N_("share to [SEP]"),
+    N_("share to punctuation"), N_("share to itself"), N_("encoder input"), N_("encoder self-attention weights"),
+    N_("after attention + residual + norm"), N_("encoder output"), N_("decoder input (shifted target)"),
+    N_("decoder self-attention weights (causal)"), N_("encoder output (memory)"), N_("cross-attention weights"),
+    N_("decoder output"),
+)  # fmt: skip
 
 
 def minilm():
@@ -40,7 +50,7 @@ def toy_steps(words: str, d_model: int, d_k: int, causal: bool, seed: int):
     tokens = _checked(words).split()
     if len(tokens) > 16:
         raise CoreError(
-            f"The toy example takes at most 16 words (got {len(tokens)}); use the sentence mode for more."
+            _("The toy example takes at most 16 words (got {count}); use the sentence mode for more.", count=len(tokens))
         )
     return explain.toy(tokens, d_model=d_model, d_k=d_k, causal=causal, seed=seed)
 
@@ -61,15 +71,21 @@ def layer_report(text: str, layer: int):
         return recompute_layer(shared.model, shared.tokenizer, cleaned, layer)
 
 
-@st.cache_data(show_spinner="Checking our code against PyTorch…")
+@st.cache_data(show_spinner=False)
 def torch_checks() -> dict[str, dict[str, float]]:
     from core.transformer import checks
 
     return {
-        "scaled dot-product attention vs torch SDPA": checks.attention_vs_torch(),
-        "multi-head attention vs torch.nn.MultiheadAttention": checks.multihead_vs_torch(),
-        "layers vs torch.nn.TransformerEncoderLayer / DecoderLayer": checks.layers_vs_torch(),
+        N_("scaled dot-product attention vs torch SDPA"): checks.attention_vs_torch(),
+        N_("multi-head attention vs torch.nn.MultiheadAttention"): checks.multihead_vs_torch(),
+        N_("layers vs torch.nn.TransformerEncoderLayer / DecoderLayer"): checks.layers_vs_torch(),
     }
+
+
+def checked() -> dict[str, dict[str, float]]:
+    """``torch_checks``, with a spinner in the session's language while they first run."""
+    with st.spinner(_("Checking our code against PyTorch…")):
+        return torch_checks()
 
 
 def source_of(name: str) -> str:
@@ -90,15 +106,16 @@ def source_of(name: str) -> str:
 def verification_table(results: dict[str, dict[str, float]], tolerance: float = 1e-5):
     import pandas as pd
 
+    largest = _("max |ours − reference|")
     rows = [
-        {"check": group, "case": case, "max |ours − reference|": diff, "within 1e-5": diff <= tolerance}
+        {_("check"): _(group), _("case"): case, largest: diff, _("within 1e-5"): diff <= tolerance}
         for group, cases in results.items()
         for case, diff in cases.items()
     ]
     st.dataframe(
         pd.DataFrame(rows),
         hide_index=True,
-        column_config={"max |ours − reference|": st.column_config.NumberColumn(format="%.2e")},
+        column_config={largest: st.column_config.NumberColumn(format="%.2e")},
         key=f"verify-{abs(hash(tuple(results))) % 10_000}",
     )
 
@@ -114,5 +131,5 @@ def walkthrough(source: str, target: str, d_model: int, n_heads: int, n_pad: int
 
     source_words, target_words = _checked(source).split(), _checked(target).split()
     if len(source_words) + n_pad > 24 or len(target_words) > 24:
-        raise CoreError("Keep the toy sentences to 24 tokens or fewer each, padding included.")
+        raise CoreError(_("Keep the toy sentences to 24 tokens or fewer each, padding included."))
     return walk.run(source_words, target_words, d_model=d_model, n_heads=n_heads, n_pad=n_pad, seed=seed)
