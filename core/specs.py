@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from core.messages import N_
+
 PACKAGED = "packaged"
 TRAINED = "trained"
 HUB = "hub"
@@ -40,7 +42,7 @@ class ModelSpec:
 
 MINILM = ModelSpec(
     key="minilm-l6",
-    title="MiniLM-L6 encoder (all-MiniLM-L6-v2)",
+    title=N_("MiniLM-L6 encoder (all-MiniLM-L6-v2)"),
     task="encoder",
     source=PACKAGED,
     kind="transformers",
@@ -49,9 +51,9 @@ MINILM = ModelSpec(
     size_bytes=90_868_376,
     sha256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
     description=(
-        "A 6-layer, 12-head BERT encoder (hidden size 384, 22.7 M parameters) with the uncased "
+        N_("A 6-layer, 12-head BERT encoder (hidden size 384, 22.7 M parameters) with the uncased "
         "WordPiece vocabulary of bert-base. Installed from PyPI, so it works with no internet. "
-        "It has no task head: LM Lab fine-tunes it for each scenario."
+        "It has no task head: LM Lab fine-tunes it for each scenario.")
     ),
 )
 
@@ -73,32 +75,32 @@ def _hub(key: str, title: str, task: str, repo: str, size: int | None, descripti
 
 SENTIMENT_MINILM = _trained(
     "sentiment-minilm",
-    "MiniLM fine-tuned on movie-review polarity",
+    N_("MiniLM fine-tuned on movie-review polarity"),
     "sentiment",
-    license="Apache-2.0 (base model); data: Pang & Lee sentence polarity sample shipped with gensim",
+    license=N_("Apache-2.0 (base model); data: Pang & Lee sentence polarity sample shipped with gensim"),
     labels=("negative", "positive"),
     description=(
-        "The packaged MiniLM encoder with a classification head, fine-tuned here with Hugging Face "
+        N_("The packaged MiniLM encoder with a classification head, fine-tuned here with Hugging Face "
         "Trainer on 150 real movie-review sentences (about 25 s on 2 CPU cores); 50 more are held out for"
-        " the accuracy shown."
+        " the accuracy shown.")
     ),
 )
 
 SENTIMENT_TINY = _trained(
     "sentiment-tiny",
-    "Tiny BERT trained from scratch on movie-review polarity",
+    N_("Tiny BERT trained from scratch on movie-review polarity"),
     "sentiment",
-    license="Trained here; data: Pang & Lee sentence polarity sample shipped with gensim",
+    license=N_("Trained here; data: Pang & Lee sentence polarity sample shipped with gensim"),
     labels=("negative", "positive"),
     description=(
-        "A 2-layer BERT (hidden size 64) with random initial weights, trained on the same 150 sentences "
-        "in seconds. Put it next to the fine-tuned MiniLM to see what pretraining buys."
+        N_("A 2-layer BERT (hidden size 64) with random initial weights, trained on the same 150 sentences "
+        "in seconds. Put it next to the fine-tuned MiniLM to see what pretraining buys.")
     ),
 )
 
 VADER = ModelSpec(
     key="vader",
-    title="VADER lexicon (rule-based baseline)",
+    title=N_("VADER lexicon (rule-based baseline)"),
     task="sentiment",
     source=PACKAGED,
     kind="vader",
@@ -107,170 +109,170 @@ VADER = ModelSpec(
     size_bytes=None,
     labels=("negative", "neutral", "positive"),
     description=(
-        "A hand-built lexicon of 7,500 words and emoticons with rules for negation, intensifiers "
-        "and punctuation. No neural network: a baseline every model should beat."
+        N_("A hand-built lexicon of 7,500 words and emoticons with rules for negation, intensifiers "
+        "and punctuation. No neural network: a baseline every model should beat.")
     ),
 )
 
 SST2_DISTILBERT = _hub(
     "hub-distilbert-sst2",
-    "DistilBERT fine-tuned on SST-2 (Hub)",
+    N_("DistilBERT fine-tuned on SST-2 (Hub)"),
     "sentiment",
     "distilbert/distilbert-base-uncased-finetuned-sst-2-english",
     267832558,
     (
-        "A 66 M-parameter DistilBERT fine-tuned on the Stanford Sentiment Treebank (67k sentences). "
-        "Downloaded from the Hugging Face Hub on first use; needs internet."
+        N_("A 66 M-parameter DistilBERT fine-tuned on the Stanford Sentiment Treebank (67k sentences). "
+        "Downloaded from the Hugging Face Hub on first use; needs internet.")
     ),
     labels=("negative", "positive"),
 )
 
 TOPIC_MINILM = _trained(
     "topic-minilm",
-    "MiniLM fine-tuned on newsgroup topics",
+    N_("MiniLM fine-tuned on newsgroup topics"),
     "topic",
-    license="Apache-2.0 (base model); data: 20 Newsgroups sample shipped with gensim",
+    license=N_("Apache-2.0 (base model); data: 20 Newsgroups sample shipped with gensim"),
     labels=("atheism", "space"),
     description=(
-        "The packaged MiniLM encoder fine-tuned here with Trainer on 149 posts from two newsgroups "
-        "(alt.atheism, sci.space); 50 more are held out for the accuracy shown."
+        N_("The packaged MiniLM encoder fine-tuned here with Trainer on 149 posts from two newsgroups "
+        "(alt.atheism, sci.space); 50 more are held out for the accuracy shown.")
     ),
 )
 
 TOPIC_TINY = _trained(
     "topic-tiny",
-    "Tiny BERT trained from scratch on newsgroup topics",
+    N_("Tiny BERT trained from scratch on newsgroup topics"),
     "topic",
-    license="Trained here; data: 20 Newsgroups sample shipped with gensim",
+    license=N_("Trained here; data: 20 Newsgroups sample shipped with gensim"),
     labels=("atheism", "space"),
-    description="A 2-layer BERT with random initial weights, trained on the same posts in seconds.",
+    description=N_("A 2-layer BERT with random initial weights, trained on the same posts in seconds."),
 )
 
 AG_NEWS_HUB = _hub(
     "hub-bert-ag-news",
-    "BERT fine-tuned on AG News (Hub)",
+    N_("BERT fine-tuned on AG News (Hub)"),
     "topic",
     "textattack/bert-base-uncased-ag-news",
     None,
-    "A BERT-base classifier for four news topics from the Hugging Face Hub; needs internet.",
-    license="see the model card on the Hub",
+    N_("A BERT-base classifier for four news topics from the Hugging Face Hub; needs internet."),
+    license=N_("see the model card on the Hub"),
     labels=("World", "Sports", "Business", "Sci/Tech"),
 )
 
 DISTILBART_CNN = _hub(
     "hub-distilbart-cnn",
-    "DistilBART CNN/DailyMail (Hub, abstractive)",
+    N_("DistilBART CNN/DailyMail (Hub, abstractive)"),
     "summarization",
     "sshleifer/distilbart-cnn-12-6",
     1222000000,
-    "A 306 M-parameter encoder-decoder that writes new sentences; from the Hub, needs internet.",
+    N_("A 306 M-parameter encoder-decoder that writes new sentences; from the Hub, needs internet."),
 )
 
 T5_SMALL = _hub(
     "hub-t5-small",
-    "T5-small (Hub, abstractive)",
+    N_("T5-small (Hub, abstractive)"),
     "summarization",
     "google-t5/t5-small",
     242000000,
-    "A 60 M-parameter text-to-text model, prompted with 'summarize:'; from the Hub, needs internet.",
+    N_("A 60 M-parameter text-to-text model, prompted with 'summarize:'; from the Hub, needs internet."),
 )
 
 BART_MNLI = _hub(
     "hub-bart-large-mnli",
-    "BART-large MNLI zero-shot (Hub)",
+    N_("BART-large MNLI zero-shot (Hub)"),
     "zero-shot",
     "facebook/bart-large-mnli",
     1630000000,
     (
-        "A 407 M-parameter model trained for natural-language inference: it scores whether the text "
-        "entails 'This text is about {label}.' for each label. From the Hub; needs internet."
+        N_("A 407 M-parameter model trained for natural-language inference: it scores whether the text "
+        "entails 'This text is about {label}.' for each label. From the Hub; needs internet.")
     ),
     license="MIT",
 )
 
 TRANSLATE_EN_ZH = _trained(
     "translate-en-zh",
-    "Small encoder-decoder, English to Chinese",
+    N_("Small encoder-decoder, English to Chinese"),
     "translation",
-    license="Trained here; data: LM Lab's generated English-Chinese grammar",
+    license=N_("Trained here; data: LM Lab's generated English-Chinese grammar"),
     description=(
-        "A classroom model: a 2+2-layer BART-style encoder-decoder (0.8 M parameters) trained from "
+        N_("A classroom model: a 2+2-layer BART-style encoder-decoder (0.8 M parameters) trained from "
         "scratch here on 10,000 sentence pairs that LM Lab generates from a controlled grammar. It "
-        "translates that grammar's sentences well and anything else badly."
+        "translates that grammar's sentences well and anything else badly.")
     ),
 )
 
 SRL_MINILM = _trained(
     "srl-minilm",
-    "MiniLM semantic role labeler",
+    N_("MiniLM semantic role labeler"),
     "srl",
-    license="Apache-2.0 (base model); data: LM Lab's generated PropBank-style sentences",
+    license=N_("Apache-2.0 (base model); data: LM Lab's generated PropBank-style sentences"),
     description=(
-        "The packaged MiniLM with a token-classification head, fine-tuned here on generated sentences "
+        N_("The packaged MiniLM with a token-classification head, fine-tuned here on generated sentences "
         "whose PropBank-style roles are known exactly. A classroom model: real text with other verbs, "
-        "idioms or long clauses is outside what it saw."
+        "idioms or long clauses is outside what it saw.")
     ),
 )
 
 LM_LEE = _trained(
     "lm-lee-gpt",
-    "Small GPT trained on Lee news articles",
+    N_("Small GPT trained on Lee news articles"),
     "generation",
-    license="Trained here; data: Lee news corpus shipped with gensim",
+    license=N_("Trained here; data: Lee news corpus shipped with gensim"),
     description=(
-        "A classroom model: a 2-layer GPT-2-class Transformer (about 0.7 M parameters) with a 2,000-token"
+        N_("A classroom model: a 2-layer GPT-2-class Transformer (about 0.7 M parameters) with a 2,000-token"
         " BPE vocabulary, both trained here on 270 short Australian news articles from 2001 (about 94,000"
-        " tokens)."
+        " tokens).")
     ),
 )
 
 OPUS_EN_ZH = _hub(
     "hub-opus-mt-en-zh",
-    "Marian opus-mt English to Chinese (Hub)",
+    N_("Marian opus-mt English to Chinese (Hub)"),
     "translation",
     "Helsinki-NLP/opus-mt-en-zh",
     312000000,
-    "A 77 M-parameter Marian model trained on OPUS parallel data; needs internet.",
+    N_("A 77 M-parameter Marian model trained on OPUS parallel data; needs internet."),
     license="CC-BY-4.0",
 )
 
 OPUS_EN_DE = _hub(
     "hub-opus-mt-en-de",
-    "Marian opus-mt English to German (Hub)",
+    N_("Marian opus-mt English to German (Hub)"),
     "translation",
     "Helsinki-NLP/opus-mt-en-de",
     298000000,
-    "A Marian model trained on OPUS; needs internet.",
+    N_("A Marian model trained on OPUS; needs internet."),
     license="CC-BY-4.0",
 )
 
 OPUS_EN_FR = _hub(
     "hub-opus-mt-en-fr",
-    "Marian opus-mt English to French (Hub)",
+    N_("Marian opus-mt English to French (Hub)"),
     "translation",
     "Helsinki-NLP/opus-mt-en-fr",
     301000000,
-    "A Marian model trained on OPUS; needs internet.",
+    N_("A Marian model trained on OPUS; needs internet."),
     license="CC-BY-4.0",
 )
 
 GPT2 = _hub(
     "hub-gpt2",
-    "GPT-2 small (Hub)",
+    N_("GPT-2 small (Hub)"),
     "generation",
     "openai-community/gpt2",
     548000000,
-    "OpenAI's 124 M-parameter GPT-2, trained on 8 M web pages; needs internet.",
+    N_("OpenAI's 124 M-parameter GPT-2, trained on 8 M web pages; needs internet."),
     license="MIT",
 )
 
 DISTILGPT2 = _hub(
     "hub-distilgpt2",
-    "DistilGPT-2 (Hub)",
+    N_("DistilGPT-2 (Hub)"),
     "generation",
     "distilbert/distilgpt2",
     353000000,
-    "An 82 M-parameter distilled GPT-2; needs internet.",
+    N_("An 82 M-parameter distilled GPT-2; needs internet."),
 )
 
 STATIC_SPECS: tuple[ModelSpec, ...] = (

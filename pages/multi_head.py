@@ -5,7 +5,7 @@ import streamlit as st
 
 from core.errors import CoreError
 from core.viz import heatmaps
-from ui import learn, render, safe
+from ui import i18n, learn, render, safe
 from ui.i18n import _
 from ui.runtime import through_router
 
@@ -40,7 +40,7 @@ render.figure(
 
 st.subheader(_("How the heads differ"))
 stats = pd.DataFrame(report.stats)
-metric = st.selectbox(_("Statistic"), list(report.stats), key="mha-stat", format_func=_)
+metric = st.selectbox(_("Statistic"), list(report.stats), key="mha-stat", format_func=i18n.labels(report.stats))
 render.figure(heatmaps.bars([_("head {number}", number=h) for h in range(len(stats))], stats[metric].to_numpy(),
                             title=_(metric), y_title=_(metric)), key="mha-bars")  # fmt: skip
 stats = stats.rename(columns=_)

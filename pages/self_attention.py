@@ -4,7 +4,7 @@ import streamlit as st
 
 from core.errors import CoreError
 from core.viz import heatmaps
-from ui import learn, render, safe
+from ui import i18n, learn, render, safe
 from ui.i18n import N_, _
 from ui.runtime import through_router
 
@@ -19,7 +19,8 @@ st.markdown(
 st.latex(r"\mathrm{Attention}(Q,K,V)=\mathrm{softmax}\!\left(\frac{QK^\top}{\sqrt{d_k}}\right)V")
 
 REAL, TOY = N_("A sentence through a real MiniLM head"), N_("A toy example")
-mode = st.segmented_control(_("Input"), [REAL, TOY], default=REAL, key="attn-mode", required=True, format_func=_)
+mode = st.segmented_control(_("Input"), [REAL, TOY], default=REAL, key="attn-mode", required=True,
+                            format_func=i18n.labels([REAL, TOY]))
 causal = st.toggle(
     _("Causal mask (each token sees only itself and earlier tokens, as in a decoder)"), key="attn-causal"
 )

@@ -3,22 +3,23 @@
 import streamlit as st
 
 from ui import scenario, sentiment
+from ui.i18n import N_, _
 from ui.runtime import through_router
 
 through_router()  # before anything is drawn
 
-st.title("Sentiment analysis")
+st.title(_("Sentiment analysis"))
 st.markdown(
-    "Is a sentence positive or negative? A classifier reads the tokens, and its last layer gives one "
-    "score per class; softmax turns the scores into probabilities that add up to 1."
+    _("Is a sentence positive or negative? A classifier reads the tokens, and its last layer gives one "
+      "score per class; softmax turns the scores into probabilities that add up to 1.")
 )
 
-spec, ready = scenario.model_header("sentiment", "sentiment", default="sentiment-minilm", fallback="the VADER baseline")
-text = scenario.text_box("sentiment", sentiment.EXAMPLES, label="Your text", height=110,
-                         placeholder="Type a sentence, e.g. a line from a film review…")  # fmt: skip
-compare = st.toggle("Compare ready models", key="sentiment-compare",
-                    help=f"The chosen model next to the other ready ones, at most {sentiment.MAX_COMPARE}.")
-clicked = st.button("Analyse", key="sentiment-run", type="primary", disabled=not (ready or compare))
+spec, ready = scenario.model_header("sentiment", "sentiment", default="sentiment-minilm", fallback=N_("the VADER baseline"))
+text = scenario.text_box("sentiment", sentiment.EXAMPLES, label=_("Your text"), height=110,
+                         placeholder=_("Type a sentence, e.g. a line from a film review…"))  # fmt: skip
+compare = st.toggle(_("Compare ready models"), key="sentiment-compare",
+                    help=_("The chosen model next to the other ready ones, at most {most}.", most=sentiment.MAX_COMPARE))
+clicked = st.button(_("Analyse"), key="sentiment-run", type="primary", disabled=not (ready or compare))
 
 if clicked:
     sentiment.run(spec, text, compare=compare)
@@ -26,7 +27,7 @@ with st.container(key="sentiment-answer"):  # a stable hook for browser checks o
     sentiment.show_results()
 if ready and st.session_state.get("sentiment-results"):
     with st.expander(
-        "Explain the prediction, and try a what-if", expanded=True, icon=":material/psychology:"
+        _("Explain the prediction, and try a what-if"), expanded=True, icon=":material/psychology:"
     ):
         sentiment.explain(spec)
         sentiment.what_if(spec)

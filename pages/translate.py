@@ -2,29 +2,32 @@
 
 import streamlit as st
 
-from ui import scenario, translate
+from ui import i18n, scenario, translate
+from ui.i18n import N_, _
 from ui.runtime import through_router
 
 through_router()
 
-st.title("Machine translation")
+st.title(_("Machine translation"))
 st.markdown(
-    "The article's encoder-decoder made real: the **encoder** reads the English sentence, the **decoder** writes the "
-    "Chinese one token by token, and at every step its **cross-attention** looks back at the source. The default "
-    "model is a small classroom model LM Lab trains itself on sentences it generates from a grammar with the "
-    "hard parts of English→Chinese: word order, measure words, tense and plural marking, questions and negation."
+    _("The article's encoder-decoder made real: the **encoder** reads the English sentence, the **decoder** writes "
+      "the Chinese one token by token, and at every step its **cross-attention** looks back at the source. The "
+      "default model is a small classroom model LM Lab trains itself on sentences it generates from a grammar with "
+      "the hard parts of English→Chinese: word order, measure words, tense and plural marking, questions and "
+      "negation.")
 )
 spec, ready = scenario.model_header("translation", "translate", default="translate-en-zh",
-                                    fallback="the examples once it is ready")  # fmt: skip
-text = scenario.text_box("translate", translate.EXAMPLES, label="English sentence")
+                                    fallback=N_("the examples once it is ready"))  # fmt: skip
+text = scenario.text_box("translate", translate.EXAMPLES, label=_("English sentence"))
 left, right = st.columns([1, 2])
-decoding = left.segmented_control("Decoding", ["Greedy", "Beam search"], default="Greedy", key="translate-decoding",
-                                  required=True)  # fmt: skip
+GREEDY, BEAM = N_("Greedy"), N_("Beam search")
+decoding = left.segmented_control(_("Decoding"), [GREEDY, BEAM], default=GREEDY, key="translate-decoding",
+                                  required=True, format_func=i18n.labels([GREEDY, BEAM]))  # fmt: skip
 beams = 1
-if decoding == "Beam search":
-    beams = right.slider("Beams", 2, 8, 4, key="translate-beams",
-                         help="Keep the n best partial translations at each step instead of only the best one.")  # fmt: skip
-if st.button("Translate", key="translate-run", type="primary", disabled=not ready):
+if decoding == BEAM:
+    beams = right.slider(_("Beams"), 2, 8, 4, key="translate-beams",
+                         help=_("Keep the n best partial translations at each step instead of only the best one."))  # fmt: skip
+if st.button(_("Translate"), key="translate-run", type="primary", disabled=not ready):
     translate.translate(spec, text, beams)
 with st.container(key="translate-answer"):
     translate.show(spec)

@@ -10,6 +10,7 @@ from core.errors import CoreError
 from core.tasks import snippets
 from core.viz import charts
 from ui import models, render, safe
+from ui.i18n import N_, _
 
 PROMPTS = [
     "The Prime Minister said",
@@ -35,32 +36,36 @@ def heldout(spec) -> None:
         return
     ppl, kn = found["perplexity"], found["ngram_perplexity"]
     left, right, third = st.columns(3)
-    left.metric("Held-out perplexity — Transformer", f"{ppl['value']:.0f}",
-                help=f"95 % CI {ppl['low']:.0f}–{ppl['high']:.0f}, resampling the {ppl['n']} unseen articles")  # fmt: skip
-    right.metric("Held-out perplexity — Kneser–Ney trigram", f"{kn['value']:.0f}",
-                 help=f"95 % CI {kn['low']:.0f}–{kn['high']:.0f}; fitted on the same training tokens")  # fmt: skip
+    left.metric(_("Held-out perplexity — Transformer"), f"{ppl['value']:.0f}",
+                help=_("95 % CI {low}–{high}, resampling the {n} unseen articles", low=f"{ppl['low']:.0f}",
+                       high=f"{ppl['high']:.0f}", n=ppl["n"]))  # fmt: skip
+    right.metric(_("Held-out perplexity — Kneser–Ney trigram"), f"{kn['value']:.0f}",
+                 help=_("95 % CI {low}–{high}; fitted on the same training tokens", low=f"{kn['low']:.0f}",
+                        high=f"{kn['high']:.0f}"))  # fmt: skip
     data = meta.get("data", {})
-    third.metric("Training text", f"{data.get('train_tokens', 0):,} tokens",
-                 help=f"{data.get('train_size')} articles; trained in {meta.get('train_seconds', 0):.0f} s")  # fmt: skip
+    tokens = f"{data.get('train_tokens', 0):,}"
+    third.metric(_("Training text"), _("{count} tokens", count=tokens),
+                 help=_("{articles} articles; trained in {seconds} s", articles=data.get("train_size"),
+                        seconds=f"{meta.get('train_seconds', 0):.0f}"))  # fmt: skip
     if kn["value"] < ppl["value"]:
-        verdict = ("the trigram still wins: a Transformer needs far more text than an n-gram model to pay off, and "
-                   "GPT-2 was trained on billions")  # fmt: skip
+        verdict = _("the trigram still wins: a Transformer needs far more text than an n-gram model to pay off, and "
+                    "GPT-2 was trained on billions")  # fmt: skip
     else:
-        verdict = "the Transformer wins, though GPT-2 was trained on billions"
+        verdict = _("the Transformer wins, though GPT-2 was trained on billions")
     st.caption(
-        "Perplexity is exp(average negative log-probability per token): the number of equally likely tokens the "
-        f"model is, on average, choosing between. Lower is better. On {data.get('train_tokens', 0):,} training "
-        f"tokens {verdict}. Expect grammatical fragments of Australian 2001 news, not facts."
-    )
+        _("Perplexity is exp(average negative log-probability per token): the number of equally likely tokens the "
+          "model is, on average, choosing between. Lower is better. On {tokens} training tokens {verdict}. Expect "
+          "grammatical fragments of Australian 2001 news, not facts.", tokens=tokens, verdict=verdict)
+    )  # fmt: skip
     if meta.get("loss_curve"):
-        with st.expander("Training loss", icon=":material/show_chart:"):
+        with st.expander(_("Training loss"), icon=":material/show_chart:"):
             render.figure(charts.loss_curve(meta["loss_curve"]), key="generate-loss")
             st.caption(
-                "Cross-entropy per token on the training blocks, a running value during training with dropout on; "
-                f"the held-out perplexity above ({ppl['value']:.0f}) is measured afterwards in eval mode on unseen "
-                "articles. Part of the gap is fitting the training text, part is that difference in how they are "
-                "measured."
-            )
+                _("Cross-entropy per token on the training blocks, a running value during training with dropout on; "
+                  "the held-out perplexity above ({perplexity}) is measured afterwards in eval mode on unseen "
+                  "articles. Part of the gap is fitting the training text, part is that difference in how they are "
+                  "measured.", perplexity=f"{ppl['value']:.0f}")
+            )  # fmt: skip
 
 
 def next_token(spec, prompt: str, k: int) -> None:
@@ -72,20 +77,20 @@ def next_token(spec, prompt: str, k: int) -> None:
     except CoreError as error:
         safe.error(error)
         return
-    render.figure(charts.next_token_bars({"Transformer": found["transformer"], "Kneser–Ney trigram": found["ngram"]}),
+    render.figure(charts.next_token_bars({"Transformer": found["transformer"], _("Kneser–Ney trigram"): found["ngram"]}),
                   key="generate-next")  # fmt: skip
     left, middle, right = st.columns(3)
-    left.metric("Entropy — Transformer", f"{found['entropy_bits']:.2f} bits")
-    middle.metric("Entropy — trigram", f"{found['ngram_entropy_bits']:.2f} bits")
+    left.metric(_("Entropy — Transformer"), _("{bits} bits", bits=f"{found['entropy_bits']:.2f}"))
+    middle.metric(_("Entropy — trigram"), _("{bits} bits", bits=f"{found['ngram_entropy_bits']:.2f}"))
     right.metric(
-        "Latency", f"{found['latency_ms']:.0f} ms", help=f"{found['context_tokens']} tokens of context"
+        _("Latency"), f"{found['latency_ms']:.0f} ms", help=_("{count} tokens of context", count=found["context_tokens"])
     )
     st.caption(
-        "␣ marks a leading space (the BPE keeps it with the word). A language model is exactly this: a probability "
-        "for every token of the vocabulary, given the tokens so far. Lower entropy means a more confident guess."
+        _("␣ marks a leading space (the BPE keeps it with the word). A language model is exactly this: a probability "
+          "for every token of the vocabulary, given the tokens so far. Lower entropy means a more confident guess.")
     )
     best = found["transformer"][0]["token"]
-    st.button(f"Append the most likely token “{safe.md(best)}”", key="generate-append", icon=":material/add:",
+    st.button(_("Append the most likely token “{token}”", token=safe.md(best)), key="generate-append", icon=":material/add:",
               on_click=_set_prompt, args=(prompt + best,))  # fmt: skip
 
 
@@ -109,7 +114,7 @@ def show_generation(spec) -> None:
     stored = st.session_state.get("generate-result")
     if not stored or stored[0] != spec.key:
         return
-    _, result, options = stored
+    result, options = stored[1], stored[2]
     prompt_part = result.text[: len(result.text) - len(result.continuation)]
     continuation = result.continuation
     core = continuation.strip()
@@ -117,15 +122,15 @@ def show_generation(spec) -> None:
     bold = f"**{safe.md(core)}**" if core else ""  # "** text**" would not be bold: spaces go outside
     st.markdown(f"> {safe.md(prompt_part)}{' ' if lead else ''}{bold}")
     st.caption(
-        f"{len(result.steps)} tokens in {result.latency_ms:.0f} ms · seed {result.seed} (the same seed and settings "
-        "give the same text) · bold: generated"
-    )
+        _("{count} tokens in {ms} ms · seed {seed} (the same seed and settings give the same text) · bold: generated",
+          count=len(result.steps), ms=f"{result.latency_ms:.0f}", seed=result.seed)
+    )  # fmt: skip
     if result.steps:
         render.figure(charts.generation_steps(result.steps), key="generate-steps")
         st.caption(
-            "Bars: the model's probability of each token it chose. Low bars are where sampling took a risk."
+            _("Bars: the model's probability of each token it chose. Low bars are where sampling took a risk.")
         )
-    with st.expander("Code to reproduce this", icon=":material/code:"):
+    with st.expander(_("Code to reproduce this"), icon=":material/code:"):
         st.code(snippets.generation(spec, result.prompt, options), language="python")
 
 
@@ -139,18 +144,18 @@ def score(spec, text: str) -> None:
         safe.error(error)
         return
     left, right = st.columns(2)
-    left.metric("Transformer", f"perplexity {found.perplexity:.1f}", f"log P = {found.logprob:.1f} nats",
-                delta_color="off")  # fmt: skip
-    right.metric("Kneser–Ney trigram", f"perplexity {found.ngram_perplexity:.1f}",
-                 f"log P = {found.ngram_logprob:.1f} nats", delta_color="off")  # fmt: skip
+    left.metric("Transformer", _("perplexity {value}", value=f"{found.perplexity:.1f}"),
+                _("log P = {value} nats", value=f"{found.logprob:.1f}"), delta_color="off")  # fmt: skip
+    right.metric(_("Kneser–Ney trigram"), _("perplexity {value}", value=f"{found.ngram_perplexity:.1f}"),
+                 _("log P = {value} nats", value=f"{found.ngram_logprob:.1f}"), delta_color="off")  # fmt: skip
     tokens = [t.token for t in found.tokens]
     render.figure(
         charts.token_logprobs(tokens, {"Transformer": [t.logprob for t in found.tokens],
-                                       "Kneser–Ney trigram": [t.ngram_logprob for t in found.tokens]}),
+                                       _("Kneser–Ney trigram"): [t.ngram_logprob for t in found.tokens]}),
         key="generate-score",
     )  # fmt: skip
     st.caption(
-        "Each bar: how surprised the model is by that token (0 = certain, −10 bits = one chance in 1,024)."
+        _("Each bar: how surprised the model is by that token (0 = certain, −10 bits = one chance in 1,024).")
     )
 
 
@@ -158,16 +163,17 @@ def more_likely(rows: list[dict], model_name: str) -> str:
     """Which of two scored sentences the model finds more likely: by total log P, with perplexity beside it."""
     a, b = rows
     key = f"{model_name} log P"
+    name = _(model_name)
     if a[key] == b[key]:
-        return f"The **{model_name}** gives both sentences the same probability."
+        return _("The **{model}** gives both sentences the same probability.", model=name)
     better, worse = (a, b) if a[key] > b[key] else (b, a)
     by_perplexity = better[f"{model_name} perplexity"] <= worse[f"{model_name} perplexity"]
-    note = "it also has the lower perplexity" if by_perplexity else (
-        f"per token it does worse (perplexity {better[f'{model_name} perplexity']} vs "
-        f"{worse[f'{model_name} perplexity']}): the token counts differ ({better['tokens']} vs {worse['tokens']})"
-    )
-    return (f"The **{model_name}** finds sentence **{better['sentence']}** more likely "
-            f"(log P {better[key]} vs {worse[key]} nats); {note}.")  # fmt: skip
+    note = _("it also has the lower perplexity") if by_perplexity else _(
+        "per token it does worse (perplexity {better} vs {worse}): the token counts differ ({better_tokens} vs "
+        "{worse_tokens})", better=better[f"{model_name} perplexity"], worse=worse[f"{model_name} perplexity"],
+        better_tokens=better["tokens"], worse_tokens=worse["tokens"])  # fmt: skip
+    return _("The **{model}** finds sentence **{sentence}** more likely (log P {better} vs {worse} nats); {note}.",
+             model=name, sentence=better["sentence"], better=better[key], worse=worse[key], note=note)  # fmt: skip
 
 
 def compare(spec, first: str, second: str) -> None:
@@ -179,15 +185,15 @@ def compare(spec, first: str, second: str) -> None:
         try:
             found = model.score(text)
         except CoreError as error:
-            safe.error(f"Sentence {name}: {error}")
+            safe.error(_("Sentence {name}: {error}", name=name, error=error))
             return
         rows.append({"sentence": name, "text": text, "tokens": len(found.tokens),
                      "Transformer log P": round(found.logprob, 2), "Transformer perplexity": round(found.perplexity, 1),
                      "trigram log P": round(found.ngram_logprob, 2),
                      "trigram perplexity": round(found.ngram_perplexity, 1)})  # fmt: skip
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-    for model_name in ("Transformer", "trigram"):
+    for model_name in ("Transformer", N_("trigram")):
         st.markdown(f"- {more_likely(rows, model_name)}")
-    st.caption("More likely = higher total log-probability of the sentence's tokens as the start of a text (after "
-               "<|endoftext|>, with no end marker). Perplexity is per token, so two sentences with different token "
-               "counts can rank differently by it.")
+    st.caption(_("More likely = higher total log-probability of the sentence's tokens as the start of a text (after "
+                 "<|endoftext|>, with no end marker). Perplexity is per token, so two sentences with different token "
+                 "counts can rank differently by it."))  # fmt: skip

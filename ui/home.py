@@ -180,7 +180,8 @@ def _other_quality(spec: catalog.ModelSpec, found: dict) -> str:
 
 # words the catalog writes into the table, marked here for the message catalog
 CATALOG_WORDS = (N_("packaged"), N_("trained here"), N_("Hugging Face Hub"), N_("needs internet"),
-                 N_("not trained yet on this machine"))  # fmt: skip
+                 N_("not trained yet on this machine"),
+                 N_("needs internet: LM Lab is offline (the Hugging Face Hub is not reachable)"))  # fmt: skip
 HEADERS = {"model": N_("model"), "source": N_("source"), "status": N_("status"),
            "held-out quality": N_("held-out quality"), "size (MB)": N_("size (MB)"), "trained": N_("trained"),
            "train time (s)": N_("train time (s)"), "key": N_("key"), "task": N_("task"), "license": N_("license")}  # fmt: skip
@@ -194,7 +195,7 @@ def _row(spec: catalog.ModelSpec) -> dict:
         models.quality(spec) if state.ready else None
     )
     return {
-        "model": spec.title,
+        "model": _(spec.title),
         "key": spec.key,
         "task": spec.task,
         "source": _(catalog.SOURCE_LABELS[spec.source]),
@@ -207,7 +208,7 @@ def _row(spec: catalog.ModelSpec) -> dict:
             if accuracy
             else _other_quality(spec, (meta or {}).get("metrics") or {})
         ),
-        "license": spec.license,
+        "license": _(spec.license),
     }
 
 

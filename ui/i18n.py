@@ -4,7 +4,7 @@ Every string of the UI is written in English inside ``_()`` (or ``N_()`` where i
 session exists, e.g. a module-level table, and translated where it is shown). The Chinese text lives in
 ``ui/locale/zh/LC_MESSAGES/messages.po``, a standard gettext catalog maintained with Babel::
 
-    pybabel extract -F babel.cfg -k N_ --no-location --sort-output -o ui/locale/messages.pot .
+    pybabel extract -F babel.cfg -k N_ -k Message --no-location --sort-output -o ui/locale/messages.pot .
     pybabel update -i ui/locale/messages.pot -d ui/locale -l zh --no-fuzzy-matching --width 100
 
 then write the Chinese of every new ``msgstr ""`` in the ``.po`` file.
@@ -23,9 +23,12 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
+
+from core.messages import Message
 
 LANGUAGES = {"en": "English", "zh": "中文"}
 KEY = "lang"  # the session-state key and the URL's query parameter
@@ -81,9 +84,27 @@ def switch() -> str:
 
 
 def _(message: str, /, **values) -> str:
-    """``message`` in this session's language, with ``{name}`` placeholders filled from ``values``."""
-    text = catalog(language()).get(message, message)
+    """``message`` in this session's language, with ``{name}`` placeholders filled from ``values``; a ``Message``
+    from core is looked up by its template and filled with its own arguments."""
+    found = catalog(language())
+    if isinstance(message, Message):  # its arguments may be words core wrote too ("English", a model's title)
+        args = {k: found.get(v, v) if isinstance(v, str) else v for k, v in message.args.items()}
+        message, values = message.template, {**args, **values}
+    text = found.get(message, message)
     return text.format(**values) if values else text
+
+
+def problem(error: object) -> str:
+    """An error from core (or its message) in this session's language: a ``Message`` translated, else as it is."""
+    found = error.args[0] if isinstance(error, BaseException) and len(error.args) == 1 else error
+    return _(found) if isinstance(found, Message) else str(error)
+
+
+def labels(options) -> Callable[[object], str]:
+    """A widget's ``format_func`` that shows each option in this session's language, translated now (while the
+    page runs) rather than whenever the widget asks again."""
+    shown = {option: _(str(option)) for option in options}
+    return lambda option: shown.get(option, str(option))
 
 
 def N_(message: str, /) -> str:  # noqa: N802 - the gettext name for "mark for translation, translate later"

@@ -12,6 +12,7 @@ import streamlit as st
 from core.errors import CoreError
 from core.training import jobs, ownership
 from ui import safe
+from ui.i18n import _
 from ui.runtime import session_owner
 
 
@@ -19,9 +20,9 @@ def _eta(seconds: float | None) -> str:
     if seconds is None:
         return ""
     seconds = int(round(seconds))
-    return (
-        f"about {seconds // 60} min {seconds % 60:02d} s left" if seconds >= 60 else f"about {seconds} s left"
-    )
+    if seconds >= 60:
+        return _("about {minutes} min {seconds} s left", minutes=seconds // 60, seconds=f"{seconds % 60:02d}")
+    return _("about {seconds} s left", seconds=seconds)
 
 
 def start(key: str) -> None:
@@ -38,11 +39,11 @@ def panel(key: str, *, title: str) -> None:
         _live(key, title)
         return
     if current.state == "failed":
-        safe.error(f"Training {title} failed: {current.error or current.message}")  # title and message escaped
+        safe.error(_("Training {title} failed: {reason}", title=title, reason=current.error or current.message))  # escaped
     elif current.state in ("died", "timed out"):
         st.warning(current.message)
     elif current.state == "cancelled":
-        st.info(f"Training {safe.md(title)} was cancelled; nothing was saved.")
+        st.info(_("Training {title} was cancelled; nothing was saved.", title=safe.md(title)))
 
 
 @st.fragment(run_every=1.0)
@@ -50,24 +51,24 @@ def _live(key: str, title: str) -> None:
     current = jobs.status(key)
     if not current.active:
         st.rerun()  # the whole page, so the model picker sees the new model
-    caption = f"Training **{safe.md(title)}** — {safe.md(current.phase or current.state)}"
+    caption = _("Training **{title}** — {phase}", title=safe.md(title), phase=safe.md(current.phase or current.state))
     if current.total_steps:
-        caption += f", step {current.step}/{current.total_steps}"
+        caption += _(", step {step}/{total}", step=current.step, total=current.total_steps)
     if current.loss is not None:
-        caption += f", loss {current.loss:.3f}"
+        caption += _(", loss {loss}", loss=f"{current.loss:.3f}")
     st.progress(current.fraction, text=caption)
     eta = _eta(current.eta_s) if current.phase == "training" else ""
     st.caption(
-        f"Running in a background process (pid {current.pid}) for {current.elapsed_s:.0f} s. {eta}. "
-        "The job keeps running if you switch pages or close the tab, but only this browser session can cancel it. "
-        "Everyone asking for this model sees this same job."
-    )
+        _("Running in a background process (pid {pid}) for {seconds} s. {eta}. The job keeps running if you switch "
+          "pages or close the tab, but only this browser session can cancel it. Everyone asking for this model sees "
+          "this same job.", pid=current.pid, seconds=f"{current.elapsed_s:.0f}", eta=eta)
+    )  # fmt: skip
     if not ownership.may_change(key, session_owner()):
-        st.caption("Another session started this job; only it can cancel it.")
-    elif st.button("Cancel training", key=f"cancel-{key}", icon=":material/stop_circle:"):
+        st.caption(_("Another session started this job; only it can cancel it."))
+    elif st.button(_("Cancel training"), key=f"cancel-{key}", icon=":material/stop_circle:"):
         try:
             jobs.cancel(key, owner=session_owner())
         except CoreError as error:
             safe.error(error)
         else:
-            st.toast("Stopping at the next step…")
+            st.toast(_("Stopping at the next step…"))

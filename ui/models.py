@@ -9,6 +9,7 @@ from core.catalog import ModelSpec
 from core.errors import CoreError
 from core.tasks.base import CLASSIFICATION, get_task, tasks
 from ui import safe
+from ui.i18n import _
 
 
 # Community Cloud gives 2.7 GB: keep at most three loaded models (MiniLM-sized ones take ~100 MB,
@@ -26,19 +27,24 @@ def predictor(spec: ModelSpec):
     """The shared predictor for ``spec``; a retrained model (new sha256) gets a fresh instance."""
     meta = catalog.read_metadata(spec.key) if spec.trained_here else None
     fingerprint = meta.sha256 if meta else ""
-    with st.spinner(f"Loading {safe.md(spec.title)}…"):
+    with st.spinner(_("Loading {model}…", model=safe.md(spec.title))):
         return _predictor(spec.key, fingerprint)
 
 
-@st.cache_resource(show_spinner="Loading MiniLM for sentence embeddings…")
-def sentence_encoder():
-    """One MiniLM sentence encoder for every page that embeds text (Topic's zero-shot, Summarize)."""
+@st.cache_resource(show_spinner=False)
+def _sentence_encoder():
     from core.tasks.embeddings import SentenceEncoder
 
     return SentenceEncoder()
 
 
-@st.cache_data(show_spinner="Scoring VADER on the held-out sentences…")
+def sentence_encoder():
+    """One MiniLM sentence encoder for every page that embeds text (Topic's zero-shot, Summarize)."""
+    with st.spinner(_("Loading MiniLM for sentence embeddings…")):
+        return _sentence_encoder()
+
+
+@st.cache_data(show_spinner=False)
 def _vader_heldout() -> dict:
     from core.tasks.sentiment import heldout_accuracy_vader
 
@@ -49,7 +55,8 @@ def quality(spec: ModelSpec) -> dict | None:
     """Held-out accuracy with its 95 % CI (a dict of value/low/high/n), when LM Lab has measured it."""
     if spec.kind == "vader":
         try:
-            return _vader_heldout()
+            with st.spinner(_("Scoring VADER on the held-out sentences…")):
+                return _vader_heldout()
         except CoreError:
             return None
     if spec.trained_here:
@@ -61,10 +68,8 @@ def quality(spec: ModelSpec) -> dict | None:
 def quality_text(estimate: dict | None) -> str:
     if not estimate:
         return ""
-    return (
-        f"accuracy {100 * estimate['value']:.0f} % "
-        f"(95 % CI {100 * estimate['low']:.0f}–{100 * estimate['high']:.0f}, n={estimate['n']})"
-    )
+    return _("accuracy {value} % (95 % CI {low}–{high}, n={n})", value=f"{100 * estimate['value']:.0f}",
+             low=f"{100 * estimate['low']:.0f}", high=f"{100 * estimate['high']:.0f}", n=estimate["n"])
 
 
 @st.cache_resource(max_entries=3, show_spinner=False)
@@ -76,7 +81,7 @@ def _task_model(key: str, fingerprint: str):
 def task_model(spec: ModelSpec):
     """The shared translator, role labeler or language model for ``spec`` (one per process)."""
     meta = catalog.read_metadata(spec.key) if spec.trained_here else None
-    with st.spinner(f"Loading {safe.md(spec.title)}…"):
+    with st.spinner(_("Loading {model}…", model=safe.md(spec.title))):
         return _task_model(spec.key, meta.sha256 if meta else "")
 
 
@@ -99,23 +104,23 @@ def picker(task: str, *, key: str, default: str | None = None) -> ModelSpec:
     keys = [spec.key for spec in specs]
     by_key = {spec.key: spec for spec in specs}
 
+    sources = {spec.key: _(catalog.SOURCE_LABELS[spec.source]) for spec in specs}  # translated now, not later
+    titles = {spec.key: _(spec.title) for spec in specs}
+
     def label(model_key: str) -> str:
-        spec = by_key[model_key]
-        return f"{spec.title} [{catalog.SOURCE_LABELS[spec.source]}]"
+        return f"{titles[model_key]} [{sources[model_key]}]"
 
     requested = st.query_params.get("model")
     if key not in st.session_state or st.session_state[key] not in by_key:
         initial = requested if requested in by_key else default if default in by_key else keys[0]
         st.session_state[key] = initial
-    chosen = by_key[st.selectbox("Model", keys, format_func=label, key=key)]
+    chosen = by_key[st.selectbox(_("Model"), keys, format_func=label, key=key)]
     state = catalog.availability(chosen)
     measured = headline(chosen) if state.ready else ""
     if state.ready:
         st.caption(
-            f":material/check_circle: ready · held-out {measured}"
-            if measured
-            else ":material/check_circle: ready"
+            ":material/check_circle: " + (_("ready · held-out {measured}", measured=measured) if measured else _("ready"))
         )
     else:
-        st.caption(f":material/block: {state.reason}")
+        st.caption(f":material/block: {_(state.reason)}")
     return chosen

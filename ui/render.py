@@ -6,6 +6,10 @@ import streamlit as st
 
 from core.viz import charts
 from ui import safe
+from ui.i18n import N_, _
+
+# class names of LM Lab's own classifiers, shown in the session's language (other labels as they are)
+LABELS = (N_("positive"), N_("negative"), N_("neutral"), N_("atheism"), N_("space"))
 
 
 def queue_note(action: str) -> str:
@@ -13,7 +17,9 @@ def queue_note(action: str) -> str:
     from core.tasks.inputs import inference_gate
 
     ahead = inference_gate().ahead()
-    return f"{action} ({ahead} request{'s' if ahead != 1 else ''} of other users ahead of yours)" if ahead else action
+    if not ahead:
+        return action
+    return action + " " + _("({count} request(s) of other users ahead of yours)", count=ahead)
 
 
 def figure(fig, *, key: str) -> None:
@@ -29,36 +35,37 @@ def sentiment_result(result, *, title: str, key: str, compact: bool = False, mod
     warn(getattr(result, "language", None), model or title or result.model_key)  # before the answer: does the model read this text at all?
     label_colour = {"positive": "green", "negative": "red"}.get(result.label, "gray")
     top = max(result.scores.values())
-    what = "share of wording" if result.score_kind == LEXICON_SHARE else "probability"
+    what = _("share of wording") if result.score_kind == LEXICON_SHARE else _("probability")
+    label = safe.md(_(result.label))
     if compact:
-        st.markdown(
-            f":{label_colour}[**{safe.md(result.label)}**] · {what} {100 * top:.1f} % · {result.latency_ms:.1f} ms"
-        )
+        st.markdown(f":{label_colour}[**{label}**] · {what} {100 * top:.1f} % · {result.latency_ms:.1f} ms")
     else:
         first, second, third = st.columns(3)
-        first.markdown(f"**Label**  \n:{label_colour}[**{safe.md(result.label)}**]")
-        second.metric(f"Top {what}", f"{100 * top:.1f} %")
+        first.markdown(f"**{_('Label')}**  \n:{label_colour}[**{label}**]")
+        second.metric(_("Top {what}", what=what), f"{100 * top:.1f} %")
         third.metric(
-            "Latency",
+            _("Latency"),
             f"{result.latency_ms:.1f} ms",
-            help="Tokenize + forward pass on the server: the pass that answered this call (on PyTorch, other "
-            "sessions' requests arriving at the same moment may have shared it; on ONNX Runtime every request has "
-            "its own). Time waiting for the model is not included.",
-        )
+            help=_("Tokenize + forward pass on the server: the pass that answered this call (on PyTorch, other "
+                   "sessions' requests arriving at the same moment may have shared it; on ONNX Runtime every request "
+                   "has its own). Time waiting for the model is not included."),
+        )  # fmt: skip
         if result.runtime:
-            note = f" ({result.runtime_note})" if result.runtime_note else ""
-            st.caption(f"Computed by {safe.md(result.runtime)} on the server's CPU{safe.md(note)}.")
-    figure(charts.class_scores(result.scores, score_kind=what, title=title), key=key)
+            note = f" ({_(result.runtime_note)})" if result.runtime_note else ""
+            st.caption(_("Computed by {runtime} on the server's CPU{note}.", runtime=safe.md(result.runtime),
+                         note=safe.md(note)))  # fmt: skip
+    scores = {_(name): value for name, value in result.scores.items()}
+    figure(charts.class_scores(scores, score_kind=what, title=title), key=key)
     if result.score_kind == LEXICON_SHARE:
         compound = result.details.get("compound", 0.0)
         st.caption(
-            "VADER's bars are shares, not probabilities: each positive or negative word adds its lexicon valence "
-            "(adjusted for intensifiers, negation and capitals) plus 1 to its side, each word without valence adds "
-            "1 to neutral, '!' and '?' add to the stronger side, and the three are normalised to add up to 1. "
-            f"Its compound score is {compound:+.3f} (≥ +0.05 positive, ≤ −0.05 negative)."
-        )
+            _("VADER's bars are shares, not probabilities: each positive or negative word adds its lexicon valence "
+              "(adjusted for intensifiers, negation and capitals) plus 1 to its side, each word without valence adds "
+              "1 to neutral, '!' and '?' add to the stronger side, and the three are normalised to add up to 1. Its "
+              "compound score is {compound} (≥ +0.05 positive, ≤ −0.05 negative).", compound=f"{compound:+.3f}")
+        )  # fmt: skip
     if result.truncated:
         st.warning(
-            f"Your text is {result.n_tokens_input} tokens long; this model reads at most {result.max_tokens}, "
-            f"so only the first {result.n_tokens} tokens were used."
-        )
+            _("Your text is {length} tokens long; this model reads at most {limit}, so only the first {used} tokens "
+              "were used.", length=result.n_tokens_input, limit=result.max_tokens, used=result.n_tokens)
+        )  # fmt: skip

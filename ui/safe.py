@@ -48,7 +48,9 @@ def plain(value: object) -> str:
 
 def error(problem: object) -> None:
     """``st.error`` for a message that may quote what the user typed."""
-    st.error(md(problem))
+    from ui.i18n import problem as translated
+
+    st.error(md(translated(problem)))
 
 
 _TRACE_TEXT_FIELDS = ("x", "y", "text", "name", "labels", "hovertext", "ids")

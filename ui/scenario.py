@@ -8,7 +8,8 @@ import streamlit as st
 from core import catalog, settings
 from core.catalog import ModelSpec
 from core.training import jobs as core_jobs
-from ui import jobs, models
+from ui import jobs, models, safe
+from ui.i18n import _
 
 
 def ensure_ready(spec: ModelSpec, *, fallback: str = "another model") -> bool:
@@ -21,17 +22,17 @@ def ensure_ready(spec: ModelSpec, *, fallback: str = "another model") -> bool:
         if current.state == "none" and settings.autotrain():
             jobs.start(spec.key)  # first use: train in the background, shared by every session
         elif not current.active and st.button(
-            "Train it now", key=f"train-{spec.key}", icon=":material/model_training:"
+            _("Train it now"), key=f"train-{spec.key}", icon=":material/model_training:"
         ):
             jobs.start(spec.key)
             st.rerun()
         st.info(
-            f"{spec.title} is {state.reason}. It trains in the background (one to two minutes on 2 CPU cores); "
-            f"meanwhile, try {fallback}.",
+            _("{model} is {reason}. It trains in the background (one to two minutes on 2 CPU cores); meanwhile, "
+              "try {fallback}.", model=safe.md(_(spec.title)), reason=_(state.reason), fallback=_(fallback)),
             icon=":material/hourglass_top:",
-        )
+        )  # fmt: skip
     else:
-        st.warning(f"{spec.title}: {state.reason}.", icon=":material/cloud_off:")
+        st.warning(f"{safe.md(_(spec.title))}: {_(state.reason)}.", icon=":material/cloud_off:")
     return False
 
 
@@ -53,14 +54,14 @@ def model_header(task: str, prefix: str, *, default: str, fallback: str) -> tupl
 
 
 def text_box(prefix: str, examples: list[str], *, label: str, height: int = 80, text_key: str | None = None,
-             examples_label: str = "Examples", single_line: bool = False, **options) -> str:  # fmt: skip
+             examples_label: str = "", single_line: bool = False, **options) -> str:  # fmt: skip
     """The input of an Apply page: ``?text=…`` (a link from another page) or the first example in the box at
     first, a row of examples that fill it when clicked, and the box (a text area, or one line)."""
     key = text_key or f"{prefix}-text"
     if key not in st.session_state:
         st.session_state[key] = st.query_params.get("text", examples[0])
-    st.pills(examples_label, examples, key=f"{prefix}-example", on_change=copy_example,
-             args=(f"{prefix}-example", key), help="Click one to put it in the box.")  # fmt: skip
+    st.pills(examples_label or _("Examples"), examples, key=f"{prefix}-example", on_change=copy_example,
+             args=(f"{prefix}-example", key), help=_("Click one to put it in the box."))  # fmt: skip
     if single_line:
         return st.text_input(label, key=key, **options)
     return st.text_area(label, key=key, height=height, **options)

@@ -10,6 +10,7 @@ from core.errors import CoreError
 from core.tasks import snippets
 from core.viz import charts
 from ui import models, render, safe
+from ui.i18n import _
 
 EXAMPLES = [
     "A gripping, beautifully acted film that stays with you.",
@@ -37,9 +38,9 @@ def compared_models(spec: ModelSpec) -> tuple[list[ModelSpec], int]:
 def run(spec: ModelSpec, text: str, *, compare: bool) -> None:
     chosen, ready = compared_models(spec) if compare else ([spec], 1)
     if ready > len(chosen):
-        st.info(f"Comparing {len(chosen)} of the {ready} ready models (at most {MAX_COMPARE} per click on a shared "
-                "server): the one chosen above and the built-in ones first. Choose another model above to see it.",
-                icon=":material/info:")  # fmt: skip
+        st.info(_("Comparing {shown} of the {ready} ready models (at most {most} per click on a shared server): the "
+                  "one chosen above and the built-in ones first. Choose another model above to see it.",
+                  shown=len(chosen), ready=ready, most=MAX_COMPARE), icon=":material/info:")  # fmt: skip
     results = []
     for model_spec in chosen:
         try:
@@ -60,36 +61,36 @@ def show_results() -> None:
     columns = st.columns(len(results)) if len(results) > 1 else [st.container()]
     for column, (model_spec, result) in zip(columns, results, strict=True):
         with column:
-            st.markdown(f"{'#####' if len(results) > 1 else '####'} {safe.md(model_spec.title)}")
+            st.markdown(f"{'#####' if len(results) > 1 else '####'} {safe.md(_(model_spec.title))}")
             measured = models.quality_text(models.quality(model_spec))
-            st.caption(
-                f"{catalog.SOURCE_LABELS[model_spec.source]}"
-                + (f" · held-out {measured}" if measured else "")
-            )
+            st.caption(_(catalog.SOURCE_LABELS[model_spec.source])
+                       + (" · " + _("held-out {measured}", measured=measured) if measured else ""))  # fmt: skip
             render.sentiment_result(
                 result, title="", key=f"sentiment-chart-{model_spec.key}", compact=len(results) > 1,
-                model=model_spec.title,
+                model=_(model_spec.title),
             )
     model_spec, result = results[0]
-    with st.expander("Code to reproduce this", icon=":material/code:"):
+    with st.expander(_("Code to reproduce this"), icon=":material/code:"):
         text = st.session_state.get("sentiment-text", "")
         st.code(snippets.classifier(model_spec, text, max(result.max_tokens, 1)), language="python")
 
 
 def model_card(spec: ModelSpec) -> None:
-    with st.expander(f"About {safe.md(spec.title)}", icon=":material/info:"):
-        st.markdown(spec.description if not spec.trained_here else safe.md(spec.description))
-        st.markdown(f"**Source:** {catalog.SOURCE_LABELS[spec.source]} · **License:** {spec.license}")
+    with st.expander(_("About {model}", model=safe.md(_(spec.title))), icon=":material/info:"):
+        st.markdown(_(spec.description) if not spec.trained_here else safe.md(_(spec.description)))
+        st.markdown(_("**Source:** {source} · **License:** {license}", source=_(catalog.SOURCE_LABELS[spec.source]),
+                      license=_(spec.license)))  # fmt: skip
         meta = catalog.read_metadata(spec.key) if spec.trained_here else None
         if not meta:
             return
         data = meta.get("data", {})
         st.markdown(
-            f"**Trained** {meta.get('created_at', '')} on {meta.get('device', '?')} "
-            f"in {meta.get('train_seconds', 0):.0f} s · **data** {safe.md(data.get('dataset', ''))}: "
-            f"{data.get('train_size')} train / {data.get('test_size')} held out (seed {data.get('seed')}) · "
-            f"**parameters** {meta.get('parameters', 0) / 1e6:.1f} M"
-        )
+            _("**Trained** {when} on {device} in {seconds} s · **data** {dataset}: {train} train / {test} held out "
+              "(seed {seed}) · **parameters** {parameters} M", when=meta.get("created_at", ""),
+              device=safe.md(str(meta.get("device", "?"))), seconds=f"{meta.get('train_seconds', 0):.0f}",
+              dataset=safe.md(data.get("dataset", "")), train=data.get("train_size"), test=data.get("test_size"),
+              seed=data.get("seed"), parameters=f"{meta.get('parameters', 0) / 1e6:.1f}")
+        )  # fmt: skip
         st.json(meta.get("hyperparameters", {}), expanded=False)
         if meta.get("loss_curve"):
             render.figure(charts.loss_curve(meta["loss_curve"]), key=f"loss-{spec.key}")
@@ -100,22 +101,23 @@ def explain(spec: ModelSpec) -> None:
     from core.tasks.attribution import IG_STEPS, MAX_TOKENS, MAX_WORDS
     from core.tasks.attribution import explain as attribute
 
-    st.subheader("Why? Word attributions")
+    st.subheader(_("Why? Word attributions"))
     if spec.kind != "transformers":
-        st.caption("Attributions need a neural model: VADER's reasons are its lexicon entries.")
+        st.caption(_("Attributions need a neural model: VADER's reasons are its lexicon entries."))
         return
     text = st.session_state.get("sentiment-text", "")
     predictor = models.predictor(spec)
+    shown = {label: safe.md(_(label)) for label in predictor.labels}  # translated now; markdown escaped
     target = st.segmented_control(
-        "Explain the score of", predictor.labels, default=predictor.labels[-1], key="sentiment-explain-target",
-        required=True, format_func=safe.md,
+        _("Explain the score of"), predictor.labels, default=predictor.labels[-1], key="sentiment-explain-target",
+        required=True, format_func=shown.get,
     )  # fmt: skip
-    st.caption(f"Up to {MAX_WORDS} words and {MAX_TOKENS} tokens: integrated gradients run the model "
-               f"{IG_STEPS + 2} times forward and backward, occlusion once per word.")  # fmt: skip
+    st.caption(_("Up to {words} words and {tokens} tokens: integrated gradients run the model {passes} times forward "
+                 "and backward, occlusion once per word.", words=MAX_WORDS, tokens=MAX_TOKENS, passes=IG_STEPS + 2))  # fmt: skip
     wanted = (spec.key, text, target)
-    if st.button("Explain", key="sentiment-explain-run", icon=":material/psychology:"):
+    if st.button(_("Explain"), key="sentiment-explain-run", icon=":material/psychology:"):
         try:
-            with st.spinner(render.queue_note("Computing the attributions…")):
+            with st.spinner(render.queue_note(_("Computing the attributions…"))):
                 st.session_state["sentiment-explained"] = (wanted, attribute(predictor, text, target))
         except CoreError as error:
             st.session_state.pop("sentiment-explained", None)
@@ -123,7 +125,7 @@ def explain(spec: ModelSpec) -> None:
             return
     stored = st.session_state.get("sentiment-explained")
     if not stored or stored[0] != wanted:
-        st.caption("Press **Explain** to see which words pushed the score of the class chosen above.")
+        st.caption(_("Press **Explain** to see which words pushed the score of the class chosen above."))
         return
     _attributions(spec, stored[1])
 
@@ -135,44 +137,46 @@ def _attributions(spec: ModelSpec, result) -> None:
 
     words = [w.word for w in result.words]
     st.caption(
-        f"{safe.md(spec.title)} in PyTorch fp32 (the attributions need its gradients) gives '{safe.md(result.target)}' "
-        f"a probability of {100 * result.probability:.1f} %. Green words raise its "
-        "log-odds, red ones lower it. The methods work differently; where they agree, trust them more."
-    )
+        _("{model} in PyTorch fp32 (the attributions need its gradients) gives '{label}' a probability of {share} %. "
+          "Green words raise its log-odds, red ones lower it. The methods work differently; where they agree, trust "
+          "them more.", model=safe.md(_(spec.title)), label=safe.md(_(result.target)),
+          share=f"{100 * result.probability:.1f}")
+    )  # fmt: skip
     st.html(
         attribution.coloured_words(
-            words, [w.occlusion for w in result.words], label="Occlusion (leave one word out)"
+            words, [w.occlusion for w in result.words], label=_("Occlusion (leave one word out)")
         )
     )
     st.html(
         attribution.coloured_words(
-            words, [w.integrated_gradients for w in result.words], label="Integrated gradients"
+            words, [w.integrated_gradients for w in result.words], label=_("Integrated gradients")
         )
     )
     methods = {
-        "occlusion": [w.occlusion for w in result.words],
-        "integrated gradients": [w.integrated_gradients for w in result.words],
-        "gradient × input": [w.gradient_x_input for w in result.words],
+        _("occlusion"): [w.occlusion for w in result.words],
+        _("integrated gradients"): [w.integrated_gradients for w in result.words],
+        _("gradient × input"): [w.gradient_x_input for w in result.words],
     }
     render.figure(attribution.word_bars(words, methods, target=result.target), key="sentiment-attribution")
     st.caption(
-        "Gradient × input is the classic one-step method: a local, linear estimate at your text, which can "
-        "misjudge words whose effect is not linear. Integrated gradients sum the gradient along the way from a "
-        f"baseline with every word replaced by [PAD] ({result.baseline_log_odds:+.2f}) to your text "
-        f"({result.log_odds:+.2f}) and add up to that change in log-odds up to the error of a {IG_STEPS}-step sum: "
-        f"here they add up to {sum(w.integrated_gradients for w in result.words):+.2f} for a change of "
-        f"{result.log_odds - result.baseline_log_odds:+.2f}."
-    )
+        _("Gradient × input is the classic one-step method: a local, linear estimate at your text, which can misjudge "
+          "words whose effect is not linear. Integrated gradients sum the gradient along the way from a baseline with "
+          "every word replaced by [PAD] ({baseline}) to your text ({mine}) and add up to that change in log-odds up to "
+          "the error of a {steps}-step sum: here they add up to {total} for a change of {change}.",
+          baseline=f"{result.baseline_log_odds:+.2f}", mine=f"{result.log_odds:+.2f}", steps=IG_STEPS,
+          total=f"{sum(w.integrated_gradients for w in result.words):+.2f}",
+          change=f"{result.log_odds - result.baseline_log_odds:+.2f}")
+    )  # fmt: skip
 
 
 def what_if(spec: ModelSpec) -> None:
     """Edit the sentence and watch the probabilities move, next to the original."""
-    st.subheader("What if…?")
+    st.subheader(_("What if…?"))
     original = st.session_state.get("sentiment-text", "")
     if "sentiment-whatif" not in st.session_state:
         st.session_state["sentiment-whatif"] = _negate(original)
-    edited = st.text_area("Edit the sentence", key="sentiment-whatif", height=80,
-                          help="Try adding or removing 'not', swapping an adjective, or adding 'but…'.")  # fmt: skip
+    edited = st.text_area(_("Edit the sentence"), key="sentiment-whatif", height=80,
+                          help=_("Try adding or removing 'not', swapping an adjective, or adding 'but…'."))  # fmt: skip
     try:
         before, after = _memo_predict(spec, original), _memo_predict(spec, edited)
     except CoreError as error:
@@ -181,14 +185,17 @@ def what_if(spec: ModelSpec) -> None:
     left, right = st.columns(2)
     with left:
         render.figure(
-            charts.class_scores(before.scores, score_kind="original", title="Original"), key="whatif-before"
+            charts.class_scores({_(k): v for k, v in before.scores.items()}, score_kind=_("original"),
+                                title=_("Original")), key="whatif-before"
         )
     with right:
         render.figure(
-            charts.class_scores(after.scores, score_kind="edited", title="Edited"), key="whatif-after"
+            charts.class_scores({_(k): v for k, v in after.scores.items()}, score_kind=_("edited"), title=_("Edited")),
+            key="whatif-after"
         )
     moved = {label: after.scores[label] - before.scores[label] for label in before.scores}
-    st.caption(" · ".join(f"{safe.md(label)}: {100 * delta:+.1f} points" for label, delta in moved.items()))
+    st.caption(" · ".join(_("{label}: {delta} points", label=safe.md(_(label)), delta=f"{100 * delta:+.1f}")
+                          for label, delta in moved.items()))  # fmt: skip
 
 
 def _memo_predict(spec: ModelSpec, text: str):

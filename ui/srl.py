@@ -13,6 +13,7 @@ from core.errors import CoreError
 from core.tasks import snippets
 from core.viz import charts, spans
 from ui import models, render, safe
+from ui.i18n import _
 
 EXAMPLES = [
     "The teacher gave the student a book in the classroom yesterday.",
@@ -40,9 +41,10 @@ def predicate_choice(text: str) -> list[int] | None:
     key = "srl-predicates-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
     options = list(range(len(words)))
     chosen = st.multiselect(
-        "Predicates (verbs) to label — one frame each", options, default=suggest_predicates(words)[:6],
-        format_func=lambda i: f"{words[i]} (word {i + 1})", key=key, max_selections=6,
-        help="LM Lab pre-selects the verbs it recognises; add or remove any word.",
+        _("Predicates (verbs) to label — one frame each"), options, default=suggest_predicates(words)[:6],
+        format_func=[_("{word} (word {number})", word=w, number=i + 1) for i, w in enumerate(words)].__getitem__, key=key,
+        max_selections=6,
+        help=_("LM Lab pre-selects the verbs it recognises; add or remove any word."),
     )  # fmt: skip
     return chosen
 
@@ -64,31 +66,32 @@ def show(spec) -> None:
     rows, roles_seen = [], set()
     for frame in sorted(result.frames, key=lambda f: f.predicate):
         frame_spans = frame.spans()
-        roles_seen.update(role for role, *_ in frame_spans)
-        title = f"Frame of “{result.words[frame.predicate]}”"
+        roles_seen.update(role for role, *where in frame_spans)
+        title = _("Frame of “{word}”", word=result.words[frame.predicate])
         st.html(spans.frame_row(result.words, frame_spans, title=title))
         for role, start, end in frame_spans:
             if role == "V":
                 continue
             confidence = min(frame.confidence[start : end + 1]) if end >= start else 0.0
-            rows.append({"predicate": result.words[frame.predicate], "role": role,
-                         "meaning": ROLE_MEANINGS.get(role, role), "text": " ".join(result.words[start : end + 1]),
-                         "lowest word confidence": round(confidence, 3)})  # fmt: skip
+            rows.append({_("predicate"): result.words[frame.predicate], _("role"): role,
+                         _("meaning"): ROLE_MEANINGS.get(role, role), _("text"): " ".join(result.words[start : end + 1]),
+                         _("lowest word confidence"): round(confidence, 3)})  # fmt: skip
     order = ["V", *[r for r in ROLE_MEANINGS if r != "V"]]
     st.html(spans.legend([role for role in order if role in roles_seen]))
-    st.markdown("#### Who did what to whom, when and where")
+    st.markdown("#### " + _("Who did what to whom, when and where"))
     if rows:
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     else:
-        st.info("The model found no arguments for these predicates.")
+        st.info(_("The model found no arguments for these predicates."))
     st.caption(
-        f"Latency {result.latency_ms:.0f} ms for {len(result.frames)} frame(s) (one forward pass each)."
-    )
+        _("Latency {ms} ms for {count} frame(s) (one forward pass each).", ms=f"{result.latency_ms:.0f}",
+          count=len(result.frames))
+    )  # fmt: skip
     if result.truncated:
         st.warning(
-            "The sentence was longer than the model's window; words past the end were left unlabelled."
+            _("The sentence was longer than the model's window; words past the end were left unlabelled.")
         )
-    with st.expander("Code to reproduce this", icon=":material/code:"):
+    with st.expander(_("Code to reproduce this"), icon=":material/code:"):
         st.code(snippets.srl(spec, result.words, [f.predicate for f in result.frames]), language="python")
 
 
@@ -96,15 +99,15 @@ def quality(spec) -> None:
     meta = catalog.read_metadata(spec.key) if spec.trained_here else None
     if not meta or "per_role" not in meta:
         return
-    with st.expander("Held-out quality per role, and where this model fails", icon=":material/fact_check:"):
+    with st.expander(_("Held-out quality per role, and where this model fails"), icon=":material/fact_check:"):
         from core.data.srl import HELD_OUT_KINDS
 
         by_kind = meta.get("by_kind", {})
         if by_kind:
             st.dataframe(
-                pd.DataFrame([{"held-out sentences": kind, "what is new": HELD_OUT_KINDS.get(kind, ""),
+                pd.DataFrame([{_("held-out sentences"): kind, _("what is new"): HELD_OUT_KINDS.get(kind, ""),
                                "span F1": f"{100 * e['value']:.1f} % [{100 * e['low']:.1f}, {100 * e['high']:.1f}]",
-                               "frames": e["n"]} for kind, e in by_kind.items()]),
+                               _("frames"): e["n"]} for kind, e in by_kind.items()]),
                 hide_index=True, width="stretch",
             )  # fmt: skip
         table = pd.DataFrame(meta["per_role"]).T.reset_index(names="role")
@@ -113,29 +116,29 @@ def quality(spec) -> None:
                      width="stretch")  # fmt: skip
         data = meta.get("data", {})
         st.markdown(
-            f"Trained on {data.get('train_frames', '?')} generated frames, scored on {data.get('test_frames', '?')} "
-            "frames with something never seen in training: a verb in a new construction (seen only in the active "
-            "voice, tested in the passive), three verbs absent from training, or a time phrase moved to the front "
-            "(table above). **Trained on generated data:** the sentences are simple and "
-            "complete, every verb comes from a list of about 40, and roles are always in their usual places. On real "
-            'text expect errors with verbs it never saw, light verbs and idioms ("take a walk"), long or nested '
-            "clauses, questions, and arguments far from their verb. Seen here: on “Officials said the fire destroyed "
-            "several homes near Sydney on Tuesday.” it labels *the fire* as ARG1 of *destroyed* (it is the ARG0, "
-            "the thing that destroyed) and splits *on Tuesday* — in its training data a reported clause always "
-            "begins with *that*, and its only weekday is *Monday*."
-        )
+            _("Trained on {train} generated frames, scored on {test} frames with something never seen in training: a "
+              "verb in a new construction (seen only in the active voice, tested in the passive), three verbs absent "
+              "from training, or a time phrase moved to the front (table above). **Trained on generated data:** the "
+              "sentences are simple and complete, every verb comes from a list of about 40, and roles are always in "
+              "their usual places. On real text expect errors with verbs it never saw, light verbs and idioms (\"take "
+              "a walk\"), long or nested clauses, questions, and arguments far from their verb. Seen here: on "
+              "“Officials said the fire destroyed several homes near Sydney on Tuesday.” it labels *the fire* as ARG1 "
+              "of *destroyed* (it is the ARG0, the thing that destroyed) and splits *on Tuesday* — in its training "
+              "data a reported clause always begins with *that*, and its only weekday is *Monday*.",
+              train=data.get("train_frames", "?"), test=data.get("test_frames", "?"))
+        )  # fmt: skip
         if meta.get("loss_curve"):
             render.figure(charts.loss_curve(meta["loss_curve"]), key="srl-loss")
-    with st.expander("Train on real SRL data (CoNLL-2012, online)", icon=":material/cloud_download:"):
+    with st.expander(_("Train on real SRL data (CoNLL-2012, online)"), icon=":material/cloud_download:"):
         from core.training.recipes import CONLL_DATASET
 
         st.markdown(
-            f"The CoNLL-2012 (OntoNotes 5) frames are on the Hugging Face Hub as `{CONLL_DATASET}`. Each sentence "
-            "there has `words` and, per predicate, `srl_frames` with BIO tags in the same PropBank labels used here "
-            "(ARG0, ARGM-TMP, …). With internet, start it from the **Train** page (*Translation, semantic roles, "
-            "text generation — and real SRL data*), or run\n\n"
-            "```\npython -m core.train --name srl-conll --task srl --dataset hub "
+            _("The CoNLL-2012 (OntoNotes 5) frames are on the Hugging Face Hub as `{dataset}`. Each sentence there has "
+              "`words` and, per predicate, `srl_frames` with BIO tags in the same PropBank labels used here (ARG0, "
+              "ARGM-TMP, …). With internet, start it from the **Train** page (*Translation, semantic roles, text "
+              "generation — and real SRL data*), or run", dataset=CONLL_DATASET)
+            + "\n\n```\npython -m core.train --name srl-conll --task srl --dataset hub "
             f"--hub-dataset {CONLL_DATASET} --set examples=4000\n```\n\n"
-            "and the model appears in this page's picker. Offline, LM Lab cannot fetch it."
-        )
-        st.page_link("pages/train.py", label="Open the Train page", icon=":material/model_training:")
+            + _("and the model appears in this page's picker. Offline, LM Lab cannot fetch it.")
+        )  # fmt: skip
+        st.page_link("pages/train.py", label=_("Open the Train page"), icon=":material/model_training:")

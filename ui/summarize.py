@@ -8,6 +8,7 @@ from core import catalog
 from core.errors import CoreError
 from core.viz import attribution, charts
 from ui import models, render, safe
+from ui.i18n import _
 
 
 def encoder():
@@ -26,7 +27,7 @@ def summary(text: str, method: str, budget: int, diversity: float, *, clicked: b
     if method != "TextRank + MMR":
         return summarize.lead(text, budget_words=budget)  # linear in the text: no button needed
     if clicked:
-        with st.spinner(render.queue_note("Embedding the sentences…")):
+        with st.spinner(render.queue_note(_("Embedding the sentences…"))):
             st.session_state["sum-embedded"] = summarize.embed(encoder(), text)
     embedded = _embedded_for(text)
     return summarize.select(embedded, budget_words=budget, diversity=diversity) if embedded else None
@@ -46,22 +47,27 @@ def examples() -> list[str]:
     return list(lee.articles()[:30])
 
 
-@st.cache_resource(max_entries=1, show_spinner="Loading the summarization model from the Hub…")
-def abstractive(key: str):
+@st.cache_resource(max_entries=1, show_spinner=False)
+def _abstractive(key: str):
     from core.tasks.summarize import AbstractiveSummarizer
 
     return AbstractiveSummarizer(catalog.get_spec(key))
 
 
+def abstractive(key: str):
+    with st.spinner(_("Loading the summarization model from the Hub…")):
+        return _abstractive(key)
+
+
 def show(summary, *, key: str) -> None:
     left, middle, right = st.columns(3)
-    left.metric("Words", f"{summary.words_out} / {summary.words_in}")
-    middle.metric("Compression", f"{100 * summary.compression:.0f} %", help="summary words ÷ input words")
-    right.metric("Latency", f"{summary.latency_ms:.0f} ms")
-    st.markdown("**Summary**")
-    st.success(safe.md(summary.summary) if summary.summary else "(empty)")
+    left.metric(_("Words"), f"{summary.words_out} / {summary.words_in}")
+    middle.metric(_("Compression"), f"{100 * summary.compression:.0f} %", help=_("summary words ÷ input words"))
+    right.metric(_("Latency"), f"{summary.latency_ms:.0f} ms")
+    st.markdown(f"**{_('Summary')}**")
+    st.success(safe.md(summary.summary) if summary.summary else _("(empty)"))
     spans = [(s.start, s.end, s.chosen, s.pick_order) for s in summary.sentences]
-    with st.expander("The chosen sentences in the original text", expanded=key == "extractive"):
+    with st.expander(_("The chosen sentences in the original text"), expanded=key == "extractive"):
         st.html(attribution.highlighted_sentences(summary.text, spans))
     if any(s.centrality for s in summary.sentences):
         render.figure(
@@ -73,23 +79,24 @@ def show(summary, *, key: str) -> None:
 
 def abstractive_section(text: str, extractive_summary: str) -> None:
     specs = [s for s in catalog.specs_for_task("summarization") if s.source == catalog.HUB]
-    st.subheader("Abstractive (writes new sentences)")
+    st.subheader(_("Abstractive (writes new sentences)"))
     chosen = specs[
         st.selectbox(
-            "Model", range(len(specs)), format_func=lambda i: specs[i].title, key="sum-abstractive-model"
+            _("Model"), range(len(specs)), format_func=lambda i: specs[i].title, key="sum-abstractive-model"
         )
     ]
     state = catalog.availability(chosen)
     if not state.ready:
         st.info(
-            f"{chosen.title}: {state.reason}. Extractive summaries above work offline.",
+            _("{model}: {reason}. Extractive summaries above work offline.", model=safe.md(chosen.title),
+              reason=_(state.reason)),
             icon=":material/cloud_off:",
-        )
+        )  # fmt: skip
         return
     left, right = st.columns(2)
-    low = left.slider("Minimum words", 5, 60, 20, key="sum-min")
-    high = right.slider("Maximum words", 20, 200, 80, key="sum-max")
-    if not st.button("Write an abstractive summary", key="sum-abstractive-run"):
+    low = left.slider(_("Minimum words"), 5, 60, 20, key="sum-min")
+    high = right.slider(_("Maximum words"), 20, 200, 80, key="sum-max")
+    if not st.button(_("Write an abstractive summary"), key="sum-abstractive-run"):
         return
     try:
         output, truncated, latency = abstractive(chosen.key).summarize(text, low, max(low + 5, high))
@@ -99,10 +106,10 @@ def abstractive_section(text: str, extractive_summary: str) -> None:
     st.success(safe.md(output))
     st.caption(
         f"{latency:.0f} ms"
-        + (" · the input was longer than the model reads; its end was cut." if truncated else "")
+        + (" · " + _("the input was longer than the model reads; its end was cut.") if truncated else "")
     )
     from core.bench import metrics
 
     scores = metrics.load("rouge").compute(predictions=[output], references=[extractive_summary])
-    st.caption("ROUGE between the abstractive and the extractive summary (agreement, not quality): "
+    st.caption(_("ROUGE between the abstractive and the extractive summary (agreement, not quality):") + " "
                + ", ".join(f"{k} {v:.2f}" for k, v in scores.items()))  # fmt: skip

@@ -8,7 +8,8 @@ from core import catalog
 from core.errors import CoreError
 from core.tasks import snippets
 from core.viz import charts
-from ui import models, render, safe
+from ui import i18n, models, render, safe
+from ui.i18n import N_, _
 
 EXAMPLES = [
     "The shuttle's heat shield tiles were inspected before the orbiter returned to Earth.",
@@ -23,11 +24,16 @@ def zero_shot_classifier():
     return ZeroShotClassifier(models.sentence_encoder())
 
 
-@st.cache_data(show_spinner="Scoring zero-shot on the 50 held-out newsgroup posts…")
-def zero_shot_quality() -> dict:
+@st.cache_data(show_spinner=False)
+def _zero_shot_quality() -> dict:
     from core.tasks.zero_shot import heldout_accuracy
 
     return heldout_accuracy(zero_shot_classifier()).as_dict()
+
+
+def zero_shot_quality() -> dict:
+    with st.spinner(_("Scoring zero-shot on the 50 held-out newsgroup posts…")):
+        return _zero_shot_quality()
 
 
 def classify(spec, text: str) -> None:
@@ -37,29 +43,36 @@ def classify(spec, text: str) -> None:
         safe.error(error)
         return
     measured = models.quality_text(models.quality(spec))
-    st.markdown(f"#### {safe.md(spec.title)}")
-    st.caption(catalog.SOURCE_LABELS[spec.source] + (f" · held-out {measured}" if measured else ""))
-    render.sentiment_result(result, title="", key="topic-chart", model=spec.title)
-    with st.expander("Code to reproduce this", icon=":material/code:"):
+    st.markdown(f"#### {safe.md(_(spec.title))}")
+    st.caption(_(catalog.SOURCE_LABELS[spec.source]) + (" · " + _("held-out {measured}", measured=measured)
+                                                          if measured else ""))  # fmt: skip
+    render.sentiment_result(result, title="", key="topic-chart", model=_(spec.title))
+    with st.expander(_("Code to reproduce this"), icon=":material/code:"):
         st.code(snippets.classifier(spec, text, max(result.max_tokens, 1)), language="python")
 
 
-@st.cache_resource(max_entries=1, show_spinner="Loading the NLI model from the Hub…")
-def nli_classifier():
+@st.cache_resource(max_entries=1, show_spinner=False)
+def _nli_classifier():
     from core.tasks.zero_shot import NliZeroShot
 
     return NliZeroShot(catalog.BART_MNLI)
 
 
+def nli_classifier():
+    with st.spinner(_("Loading the NLI model from the Hub…")):
+        return _nli_classifier()
+
+
 def zero_shot_method() -> str:
     """MiniLM similarity always; the Hub's NLI model when online (listed with the reason otherwise)."""
     state = catalog.availability(catalog.BART_MNLI)
-    options = ["MiniLM similarity (offline)", "BART-large MNLI (Hub)"]
+    options = [N_("MiniLM similarity (offline)"), N_("BART-large MNLI (Hub)")]
     choice = st.segmented_control(
-        "Zero-shot method", options, default=options[0], key="topic-zs-method", required=True
+        _("Zero-shot method"), options, default=options[0], key="topic-zs-method", required=True,
+        format_func=i18n.labels(options)
     )
     if choice == options[1] and not state.ready:
-        st.warning(f"{catalog.BART_MNLI.title}: {state.reason}.", icon=":material/cloud_off:")
+        st.warning(f"{_(catalog.BART_MNLI.title)}: {_(state.reason)}.", icon=":material/cloud_off:")
     return "nli" if choice == options[1] else "similarity"
 
 
@@ -89,38 +102,40 @@ def zero_shot(text: str, raw_labels: str, template: str, method: str = "similari
     stored = st.session_state.get("topic-zs-result")
     if not stored or stored[0] != asked:
         return
-    _, labels, result = stored
+    labels, result = stored[1], stored[2]
     from ui.language import warn_text
 
     title = catalog.BART_MNLI.title if method == "nli" else catalog.MINILM.title
     warn_text(" ".join([text, *labels]), catalog.BART_MNLI.languages if method == "nli" else catalog.MINILM.languages,
               title)  # fmt: skip
     if method == "nli":
-        st.markdown(f"#### Zero-shot (NLI): **{safe.md(result.label)}**")
-        render.figure(charts.class_scores(result.shares, score_kind="entailment share (softmax across labels)", title=""),
-                      key="zs-nli")  # fmt: skip
-        st.metric("Latency", f"{result.latency_ms:.0f} ms")
+        st.markdown("#### " + _("Zero-shot (NLI): **{label}**", label=safe.md(result.label)))
+        render.figure(charts.class_scores(result.shares, score_kind=_("entailment share (softmax across labels)"),
+                                          title=""), key="zs-nli")  # fmt: skip
+        st.metric(_("Latency"), f"{result.latency_ms:.0f} ms")
         return
-    st.markdown(f"#### Zero-shot: **{safe.md(result.label)}**")
+    st.markdown("#### " + _("Zero-shot: **{label}**", label=safe.md(result.label)))
     estimate = zero_shot_quality()
     from core.tasks.zero_shot import TEMPLATE
 
     template_note = (
-        "the same template"
+        _("the same template")
         if result.template == TEMPLATE
-        else f"the default template “{safe.md(TEMPLATE)}”, not yours (a different template scores differently)"
-    )
+        else _("the default template “{template}”, not yours (a different template scores differently)",
+               template=safe.md(TEMPLATE))
+    )  # fmt: skip
     st.caption(
-        "Zero-shot: MiniLM was never trained on these labels. Each label becomes the sentence "
-        f"“{safe.md(result.template)}”; the closest one in embedding space wins. On the held-out newsgroup posts "
-        f"with the labels 'atheism, space' and {template_note}, this gets {models.quality_text(estimate)}."
-    )
+        _("Zero-shot: MiniLM was never trained on these labels. Each label becomes the sentence “{template}”; the "
+          "closest one in embedding space wins. On the held-out newsgroup posts with the labels 'atheism, space' and "
+          "{note}, this gets {measured}.", template=safe.md(result.template), note=template_note,
+          measured=models.quality_text(estimate))
+    )  # fmt: skip
     left, right = st.columns(2)
     with left:
         render.figure(charts.similarity_bars(result.similarities), key="zs-similarity")
     with right:
-        render.figure(charts.class_scores(result.shares, score_kind="share (softmax of similarity / 0.05)",
-                                          title="Relative shares"), key="zs-shares")  # fmt: skip
-    st.metric("Latency", f"{result.latency_ms:.0f} ms")
-    with st.expander("Code to reproduce this", icon=":material/code:"):
+        render.figure(charts.class_scores(result.shares, score_kind=_("share (softmax of similarity / 0.05)"),
+                                          title=_("Relative shares")), key="zs-shares")  # fmt: skip
+    st.metric(_("Latency"), f"{result.latency_ms:.0f} ms")
+    with st.expander(_("Code to reproduce this"), icon=":material/code:"):
         st.code(snippets.zero_shot(text, labels, result.template), language="python")

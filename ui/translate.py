@@ -11,6 +11,9 @@ from core.errors import CoreError
 from core.tasks import snippets
 from core.viz import charts, heatmaps
 from ui import models, render, safe
+from ui.i18n import N_, _
+
+DECODINGS = (N_("greedy"),)  # what core names a decoding, translated where it is shown
 
 # Sentences of the generated grammar (the model was trained on its kind) and one from outside it.
 EXAMPLES = [
@@ -37,57 +40,61 @@ def show(spec) -> None:
     stored = st.session_state.get("translate-result")
     if not stored or stored[0] != spec.key:
         return
-    _, result, beams = stored
-    st.markdown(f"### {safe.md(result.text) if result.text else '∅ (the model produced no text)'}")
+    result, beams = stored[1], stored[2]
+    st.markdown(f"### {safe.md(result.text) if result.text else _('∅ (the model produced no text)')}")
     first, second, third = st.columns(3)
-    first.metric("Decoding", result.decoding)
+    first.metric(_("Decoding"), _(result.decoding))
     second.metric(
-        "Latency", f"{result.latency_ms:.0f} ms", help="Tokenize, generate and the attention pass on the server; greedy sentences other sessions asked at "
-        "the same moment shared them. Time waiting for the model is not included."
-    )
-    third.metric("Tokens in → out", f"{len(result.source_tokens)} → {len(result.target_tokens)}")
+        _("Latency"), f"{result.latency_ms:.0f} ms",
+        help=_("Tokenize, generate and the attention pass on the server; greedy sentences other sessions asked at the "
+               "same moment shared them. Time waiting for the model is not included."),
+    )  # fmt: skip
+    third.metric(_("Tokens in → out"), f"{len(result.source_tokens)} → {len(result.target_tokens)}")
     if result.truncated:
         st.warning(
-            "The input was longer than the model's 64-token window; only its beginning was translated."
+            _("The input was longer than the model's 64-token window; only its beginning was translated.")
         )
     if spec.source != HUB:
         unseen = models.task_model(spec).unseen_words(result.source)
         if unseen:
             st.warning(
-                f"Never seen in training: {safe.md(', '.join(unseen))}. This classroom model knows only the words of LM Lab's "
-                "generated grammar; outside it, expect a fluent-looking but wrong translation.",
+                _("Never seen in training: {words}. This classroom model knows only the words of LM Lab's generated "
+                  "grammar; outside it, expect a fluent-looking but wrong translation.", words=safe.md(", ".join(unseen))),
                 icon=":material/warning:",
-            )
+            )  # fmt: skip
     if result.cross_attentions is not None:
         _alignment(result)
-    with st.expander("Code to reproduce this", icon=":material/code:"):
+    with st.expander(_("Code to reproduce this"), icon=":material/code:"):
         st.code(snippets.translation(spec, result.source, beams=beams), language="python")
 
 
 def _alignment(result) -> None:
     layers, heads = result.cross_attentions.shape[:2]
-    st.markdown("#### Cross-attention: which source words each output character looked at")
+    st.markdown("#### " + _("Cross-attention: which source words each output character looked at"))
     left, right = st.columns(2)
     layer = left.select_slider(
-        "Decoder layer", options=list(range(1, layers + 1)), value=layers, key="translate-layer"
+        _("Decoder layer"), options=list(range(1, layers + 1)), value=layers, key="translate-layer"
     )
-    head = right.segmented_control("Head", ["mean", *[str(h) for h in range(1, heads + 1)]], default="mean",
-                                   key="translate-head", required=True)  # fmt: skip
+    mean = _("mean")
+    head = right.segmented_control(_("Head"), ["mean", *[str(h) for h in range(1, heads + 1)]], default="mean",
+                                   key="translate-head", required=True,
+                                   format_func=lambda h: mean if h == "mean" else h)  # fmt: skip
     weights = result.cross_attentions[layer - 1]
     matrix = weights.mean(axis=0) if head == "mean" else weights[int(head) - 1]
+    title = (_("Layer {layer}, mean of heads", layer=layer) if head == "mean"
+             else _("Layer {layer}, head {head}", layer=layer, head=head))  # fmt: skip
     figure = heatmaps.heatmap(
-        matrix, title=f"Layer {layer}, {'mean of heads' if head == 'mean' else f'head {head}'}",
-        x_labels=result.source_tokens, y_labels=result.target_tokens[: matrix.shape[0]],
-        x_title="source (English)", y_title="output (Chinese)", zmin=0, zmax=1,
+        matrix, title=title, x_labels=result.source_tokens, y_labels=result.target_tokens[: matrix.shape[0]],
+        x_title=_("source (English)"), y_title=_("output (Chinese)"), zmin=0, zmax=1,
     )  # fmt: skip
     render.figure(figure, key="translate-alignment")
     st.caption(
-        "Each row is one output token; its colours are the attention weights over the source tokens (a row sums to "
-        "1). Read a row to see where the decoder looked while writing that character — word order changes show up "
-        "as rows that jump back and forth across the source."
+        _("Each row is one output token; its colours are the attention weights over the source tokens (a row sums to "
+          "1). Read a row to see where the decoder looked while writing that character — word order changes show up "
+          "as rows that jump back and forth across the source.")
     )
     with st.expander(
-        "The same attention in bertviz (encoder, decoder and cross-attention)", icon=":material/hub:"
+        _("The same attention in bertviz (encoder, decoder and cross-attention)"), icon=":material/hub:"
     ):
         from core.viz.bertviz_html import encoder_decoder_view
         from ui.inspect import bertviz
@@ -97,8 +104,8 @@ def _alignment(result) -> None:
             result.source_tokens, result.target_tokens[: result.cross_attentions.shape[2]],
         )  # fmt: skip
         bertviz(html, height=560)
-        st.caption("Choose Encoder, Decoder or Cross in the view's menu; hover a token to see its attention.")
-        st.page_link("pages/inspect_attention.py", label="Open it on the Inspect page (head and model views)",
+        st.caption(_("Choose Encoder, Decoder or Cross in the view's menu; hover a token to see its attention."))
+        st.page_link("pages/inspect_attention.py", label=_("Open it on the Inspect page (head and model views)"),
                      icon=":material/hub:", query_params={"architecture": "seq2seq", "text": result.source})  # fmt: skip
 
 
@@ -106,10 +113,10 @@ def grammar_rules() -> None:
     """What the generated English–Chinese grammar covers (the classroom model knows exactly this)."""
     from core.data.translation import GRAMMAR_COVERS, GRAMMAR_LEAVES_OUT, lexicon_size
 
-    with st.expander("What the classroom grammar covers, and what it leaves out", icon=":material/rule:"):
-        st.dataframe(pd.DataFrame(GRAMMAR_COVERS, columns=["rule", "English", "Chinese"]), hide_index=True,
+    with st.expander(_("What the classroom grammar covers, and what it leaves out"), icon=":material/rule:"):
+        st.dataframe(pd.DataFrame(GRAMMAR_COVERS, columns=[_("rule"), _("English"), _("Chinese")]), hide_index=True,
                      width="stretch", key="translate-grammar")  # fmt: skip
-        st.caption(f"{lexicon_size()} English words. Not covered: {GRAMMAR_LEAVES_OUT}")
+        st.caption(_("{count} English words. Not covered: {missing}", count=lexicon_size(), missing=_(GRAMMAR_LEAVES_OUT)))
 
 
 def held_out(spec) -> None:
@@ -117,7 +124,7 @@ def held_out(spec) -> None:
     if not meta or "samples" not in meta:
         return
     with st.expander(
-        "Held-out sentences: the model's output next to the reference", icon=":material/fact_check:"
+        _("Held-out sentences: the model's output next to the reference"), icon=":material/fact_check:"
     ):
         rows = pd.DataFrame(meta["samples"])
         rows["match"] = rows["output"] == rows["reference"]
@@ -126,10 +133,11 @@ def held_out(spec) -> None:
         )
         data = meta.get("data", {})
         st.caption(
-            f"{data.get('test_size', '?')} held-out sentences built on (verb, noun) pairs the model never saw "
-            f"together in its {data.get('train_size', '?'):,} training pairs; exact match on all of them: "
-            f"{100 * meta['metrics'].get('exact_match', 0):.0f} %. Trained in {meta.get('train_seconds', 0):.0f} s "
-            f"on {meta.get('device', '?')}."
-        )
+            _("{test} held-out sentences built on (verb, noun) pairs the model never saw together in its {train} "
+              "training pairs; exact match on all of them: {exact} %. Trained in {seconds} s on {device}.",
+              test=data.get("test_size", "?"), train=f"{data.get('train_size', '?'):,}",
+              exact=f"{100 * meta['metrics'].get('exact_match', 0):.0f}", seconds=f"{meta.get('train_seconds', 0):.0f}",
+              device=safe.md(str(meta.get("device", "?"))))
+        )  # fmt: skip
         if meta.get("loss_curve"):
             render.figure(charts.loss_curve(meta["loss_curve"]), key="translate-loss")

@@ -24,6 +24,7 @@ import random
 from dataclasses import dataclass
 
 from core.data.types import Split
+from core.messages import N_
 
 # --- lexicon ------------------------------------------------------------------------------------
 # subjects: (English, Chinese, person: 1/2/3, plural)
@@ -390,7 +391,7 @@ GRAMMAR_COVERS = [
     ("Plural -s in English, bare nouns in Chinese; 们 on people", "The teachers read these books.",
      "老师们看这些书。"),
 ]  # fmt: skip
-GRAMMAR_LEAVES_OUT = (
+GRAMMAR_LEAVES_OUT = N_(
     "过 (experience), 把 and 被, productive resultative and potential complements (看完, 洗干净, 看不见; 看见 and 找到 "
     "are single words of the lexicon here), sentence-final 了 for a "
     "change of state, modal verbs other than 会, relative clauses, degree adverbs (很, 非常), more than one "

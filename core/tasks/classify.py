@@ -10,6 +10,7 @@ from core import catalog, loading, settings
 from core.catalog import ModelSpec
 from core.errors import CoreError
 from core.memo import Memo, digest
+from core.messages import Message
 from core.tasks import onnx_runtime
 from core.tasks.base import get_task
 from core.tasks.batching import Coalescer
@@ -74,10 +75,10 @@ class TransformerClassifier:
 
     def _serve_with(self, runtime: str) -> None:
         if self.spec.source == catalog.HUB:  # no fixed version to export once: the Hub's copy can change
-            self.runtime_note = "models from the Hub are served by PyTorch"
+            self.runtime_note = Message("models from the Hub are served by PyTorch")
             return
         if not self._fingerprint or catalog.weights_sha256(self.spec) != self._fingerprint:
-            self.runtime_note = "the model changed while it was loading; PyTorch serves this copy"
+            self.runtime_note = Message("the model changed while it was loading; PyTorch serves this copy")
             return
         try:
             with inference_gate():  # an export and its checks are heavy: they take a slot like any forward pass
@@ -102,7 +103,7 @@ class TransformerClassifier:
             return
         self.runtime = runtime
         if runtime == "onnx-int8":
-            self.runtime_note = f"the same label as PyTorch fp32 on {same} of {of} held-out texts"
+            self.runtime_note = Message("the same label as PyTorch fp32 on {same} of {of} held-out texts", same=same, of=of)
         # fast tokenizers are not thread-safe when shared; this one only tokenizes, for a moment per request
         self._serving_tokenizer, self._serving_lock = loading.load_tokenizer(self.spec), threading.Lock()
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from core import settings
 from core.errors import EmptyInputError, InputError, InputTooLongError
+from core.messages import Message
 
 # Control characters (other than tab and newline), lone surrogates, unassigned code points and
 # private-use characters carry no meaning for a model and can break tokenizers or renderers.
@@ -67,8 +68,10 @@ def refuse_other_language(text: str, languages: tuple[str, ...], title: str) -> 
     found = language_of(text)
     if found not in languages:
         names = {"en": "English", "zh": "Chinese"}
-        raise InputError(f"{title} reads {' and '.join(names.get(x, x) for x in languages)} only; your text is "
-                         f"{names.get(found, found)}. Type a sentence in {names.get(languages[0], languages[0])}.")  # fmt: skip
+        reads = " and ".join(names.get(x, x) for x in languages)
+        raise InputError(Message("{model} reads {reads} only; your text is {language}. Type a sentence in {wanted}.",
+                                 model=title, reads=reads, language=names.get(found, found),
+                                 wanted=names.get(languages[0], languages[0])))  # fmt: skip
 
 
 def check_text(text: str, *, max_chars: int | None = None) -> str:
@@ -77,17 +80,18 @@ def check_text(text: str, *, max_chars: int | None = None) -> str:
     if isinstance(text, str) and len(text) > 4 * limit:
         # refused before the per-character cleaning: a 200 KB paste costs nothing more than its length
         raise InputTooLongError(
-            f"Your text has {len(text):,} characters; the limit is {limit:,}. Shorten it or split it into parts."
+            Message("Your text has {length} characters; the limit is {limit}. Shorten it or split it into parts.",
+                    length=f"{len(text):,}", limit=f"{limit:,}")
         )
     cleaned = clean_text(text)
     if not any(not ch.isspace() and unicodedata.category(ch) != "Cf" for ch in cleaned):
         raise EmptyInputError(
-            "Please enter some text: the box is empty (or holds only spaces and invisible characters)."
+            Message("Please enter some text: the box is empty (or holds only spaces and invisible characters).")
         )
     if len(cleaned) > limit:
         raise InputTooLongError(
-            f"Your text has {len(cleaned):,} characters; the limit is {limit:,}. "
-            "Shorten it or split it into parts."
+            Message("Your text has {length} characters; the limit is {limit}. Shorten it or split it into parts.",
+                    length=f"{len(cleaned):,}", limit=f"{limit:,}")
         )
     return cleaned
 

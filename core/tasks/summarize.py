@@ -25,6 +25,7 @@ import numpy as np
 from core.data.text import count_words, language_of
 from core.errors import InputError
 from core.loading import from_transformers
+from core.messages import Message
 from core.tasks.embeddings import SentenceEncoder
 from core.tasks.inputs import check_text, inference_gate
 
@@ -124,7 +125,8 @@ def _sentences(text: str) -> tuple[str, list[tuple[int, int]]]:
     cleaned = check_text(text)
     spans = split_sentences(cleaned)
     if len(spans) < 2:
-        raise InputError("A summary needs a text of at least two sentences (ending with . ! or ?, or 。！？ in Chinese).")
+        raise InputError(Message("A summary needs a text of at least two sentences (ending with . ! or ?, or 。！？ in "
+                                 "Chinese)."))
     if len(spans) > MAX_SENTENCES:
         raise InputError(
             f"The text has {len(spans):,} sentences; summaries take at most {MAX_SENTENCES}. Shorten the text."
