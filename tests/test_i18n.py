@@ -106,12 +106,12 @@ _ENGLISH_RUN = re.compile(r"\b[A-Za-z]{2,}(?:[ ,;'’-]+[A-Za-z]{2,}){4,}")  # f
 
 
 def _english_left(page) -> list[str]:
-    """Sentences of English on a page (code, formulas and ``inline code`` excepted; model names are shorter)."""
+    """Sentences of English on a page (code, formulas, ``inline code`` and “quoted” example sentences excepted)."""
     found = []
     for kind in ("title", "header", "subheader", "markdown", "caption", "warning", "info", "error"):  # not success:
         # it shows what the user's own text made (a summary of an English article is English)
         for element in getattr(page, kind):
-            text = re.sub(r"`[^`]*`", "", str(element.value))
+            text = re.sub(r"`[^`]*`|“[^”]*”", "", str(element.value))  # code and quoted English examples
             found += [match.group(0) for match in _ENGLISH_RUN.finditer(text)]
     for element in page.metric:
         found += [m.group(0) for m in _ENGLISH_RUN.finditer(element.label)]

@@ -102,7 +102,11 @@ def zero_shot(text: str, raw_labels: str, template: str, method: str = "similari
     stored = st.session_state.get("topic-zs-result")
     if not stored or stored[0] != asked:
         return
-    labels, result = stored[1], stored[2]
+    _show_zero_shot(text, stored[1], stored[2], method)
+
+
+def _show_zero_shot(text: str, labels: list[str], result, method: str) -> None:
+    """A zero-shot answer: what the model reads, the winning label, its scores and how well the method does."""
     from ui.language import warn_text
 
     title = catalog.BART_MNLI.title if method == "nli" else catalog.MINILM.title
