@@ -5,31 +5,32 @@ import streamlit as st
 from core.bench import run as bench
 from core.errors import CoreError
 from ui import evaluate, safe
+from ui.i18n import _
 from ui.runtime import through_router
 
 through_router()
 
-st.title("Benchmark models side by side")
+st.title(_("Benchmark models side by side"))
 st.markdown(
-    "Every model answers the same held-out examples. Each score comes with a 95 % bootstrap confidence "
-    "interval; each model is compared with a baseline of your choice on the *same* examples (paired "
-    "bootstrap and McNemar's test), and timed after warm-up."
+    _("Every model answers the same held-out examples. Each score comes with a 95 % bootstrap confidence "
+      "interval; each model is compared with a baseline of your choice on the *same* examples (paired "
+      "bootstrap and McNemar's test), and timed after warm-up.")
 )
 left, right = st.columns([1, 3])
 labels = evaluate.task_labels()
-task = left.selectbox("Task", list(labels), format_func=labels.get, key="bench-task")
+task = left.selectbox(_("Task"), list(labels), format_func=labels.get, key="bench-task")
 options = evaluate.choices(task)
 default = [m for m in options if "@" not in m][:4]
-models = right.multiselect("Models", options, default=default, key=f"bench-models-{task}")
+models = right.multiselect(_("Models"), options, default=default, key=f"bench-models-{task}")
 left, right = st.columns(2)
-baseline = left.selectbox("Baseline for the comparison", models or ["—"], key=f"bench-baseline-{task}")
-repeats = right.slider("Timed single-example calls per model", 20, 300, 100, 10, key="bench-repeats",
-                       help="On one fixed held-out text of median length. The p95 column needs at least 100 calls.")
+baseline = left.selectbox(_("Baseline for the comparison"), models or ["—"], key=f"bench-baseline-{task}")
+repeats = right.slider(_("Timed single-example calls per model"), 20, 300, 100, 10, key="bench-repeats",
+                       help=_("On one fixed held-out text of median length. The p95 column needs at least 100 calls."))
 if not options:
     st.info(
-        "No model for this task is ready yet: train it on its Apply page (or `python -m core.train --all`)."
+        _("No model for this task is ready yet: train it on its Apply page (or `python -m core.train --all`).")
     )
-if st.button("Run the benchmark", key="bench-run-button", type="primary", disabled=not models):
+if st.button(_("Run the benchmark"), key="bench-run-button", type="primary", disabled=not models):
     evaluate.start(task, models, baseline if baseline in models else None, repeats)
 evaluate.watch()
 if st.session_state.get("bench-error"):
@@ -37,12 +38,13 @@ if st.session_state.get("bench-error"):
 
 saved = bench.saved_runs()
 if not saved:
-    st.info("No benchmark has run yet on this server.")
+    st.info(_("No benchmark has run yet on this server."))
     st.stop()
 current = st.session_state.get("bench-run")
 index = saved.index(current) if current in saved else 0
 chosen = st.selectbox(
-    "Results of the run", saved, index=index, key="bench-shown", format_func=evaluate.run_label
+    _("Results of the run"), saved, index=index, key="bench-shown",
+    format_func={run: evaluate.run_label(run) for run in saved}.get,
 )
 try:
     result = bench.load(chosen)
@@ -50,10 +52,11 @@ except CoreError as error:
     safe.error(error)
     st.stop()
 st.caption(
-    f"Task {result.task} · {result.dataset} · {len(result.texts)} held-out examples · run {result.created_at}"
-)
+    _("Task {task} · {dataset} · {count} held-out examples · run {when}", task=evaluate.task_labels().get(result.task, result.task),
+      dataset=result.dataset, count=len(result.texts), when=result.created_at)
+)  # fmt: skip
 evaluate.table(result)
 if result.labels:  # a classification: the per-class views, calibration
     evaluate.plots(result)
-st.subheader("Where the models disagree")
+st.subheader(_("Where the models disagree"))
 evaluate.disagreements(result)

@@ -7,39 +7,41 @@ from core.errors import CoreError
 from core.training import jobs as core_jobs
 from core.training.recipes import Recipe
 from ui import safe, train
+from ui.i18n import _
 from ui.runtime import session_owner, through_router
 
 through_router()
 
-st.title("Train a classifier")
+st.title(_("Train a classifier"))
 st.markdown(
-    "Fine-tune a BERT-style model the way the article describes — `AutoTokenizer`, "
-    "`AutoModelForSequenceClassification`, `Trainer` — and watch every step. The run goes to a background "
-    "process; you can leave the page and come back."
+    _("Fine-tune a BERT-style model the way the article describes — `AutoTokenizer`, "
+      "`AutoModelForSequenceClassification`, `Trainer` — and watch every step. The run goes to a background "
+      "process; you can leave the page and come back.")
 )
 train.other_tasks()
 
-st.header("1 · Data")
+st.header(_("1 · Data"))
 data_fields = train.data_choice()
 if data_fields is None:
     st.stop()
 task = train.task_of(data_fields["dataset"])
 if task is None:
     task = st.radio(
-        "Which page should offer the trained model?",
+        _("Which page should offer the trained model?"),
         train.classification_tasks(),
+        format_func=train.task_titles().get,
         key="train-task",
         horizontal=True,
     )
 
-st.header("2 · Architecture")
+st.header(_("2 · Architecture"))
 arch_fields = train.architecture_choice()
 
-st.header("3 · Training")
+st.header(_("3 · Training"))
 hyper = train.hyperparameters(arch_fields["base"])
 default_name = f"{data_fields['dataset']}-{session_owner()[:6]}"  # unique per session: nobody joins another's run
 name = st.text_input(
-    "Name of the run (also the model's name in the cache)", default_name, key="train-name"
+    _("Name of the run (also the model's name in the cache)"), default_name, key="train-name"
 ).strip()
 try:
     recipe = Recipe(key=validate_key(name), title=name, task=task, description=f"Trained on the Train page ({name}).",
@@ -48,14 +50,14 @@ except (CoreError, TypeError) as error:
     safe.error(error)
     st.stop()
 
-with st.expander("Data as the model sees it", expanded=True, icon=":material/table_view:"):
+with st.expander(_("Data as the model sees it"), expanded=True, icon=":material/table_view:"):
     preview = train.data_preview(recipe)
-with st.expander("The model", icon=":material/account_tree:"):
+with st.expander(_("The model"), icon=":material/account_tree:"):
     if preview:
         train.architecture_summary(recipe, len(preview["labels"]))
 
 status = core_jobs.status(recipe.key)
-if st.button("Start training", key="train-start", type="primary", disabled=status.active or preview is None,
+if st.button(_("Start training"), key="train-start", type="primary", disabled=status.active or preview is None,
              icon=":material/model_training:"):  # fmt: skip
     train.start(recipe)
 watching = st.session_state.get("train-watching") or (recipe.key if status.active else None)
@@ -65,15 +67,15 @@ if watching:
 all_runs = train.runs()
 if not all_runs:
     st.stop()
-st.header("4 · Evaluation")
+st.header(_("4 · Evaluation"))
 keys = [meta["key"] for meta in all_runs]
-shown = st.selectbox("Run", keys, key="train-shown")
+shown = st.selectbox(_("Run"), keys, key="train-shown")
 meta = next(m for m in all_runs if m["key"] == shown)
 train.results(meta)
 
-st.header("5 · Deployment")
+st.header(_("5 · Deployment"))
 train.deployment(meta)
 train.delete_button(meta)
 
-st.header("Compare runs")
+st.header(_("Compare runs"))
 train.compare_runs(all_runs)

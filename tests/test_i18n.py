@@ -101,7 +101,8 @@ def test_an_unknown_language_in_the_url_falls_back_to_english(value):
 
 TRANSLATED_PAGES = ["pages/home.py", "pages/self_attention.py", "pages/multi_head.py", "pages/positional_encoding.py",
                     "pages/encoder_decoder.py", "pages/sentiment.py", "pages/topic.py", "pages/summarize.py",
-                    "pages/translate.py", "pages/srl.py", "pages/generate.py"]  # fmt: skip
+                    "pages/translate.py", "pages/srl.py", "pages/generate.py", "pages/train.py", "pages/evaluate.py",
+                    "pages/inspect_attention.py"]  # fmt: skip
 _ENGLISH_RUN = re.compile(r"\b[A-Za-z]{2,}(?:[ ,;'’-]+[A-Za-z]{2,}){4,}")  # five English words in a row
 
 
@@ -136,3 +137,14 @@ def test_translated_pages_render_in_chinese_with_no_english_sentence_left(path):
     page = open_page(path, lang="zh")
     assert re.search(r"[\u4e00-\u9fff]", page.title[0].value + " ".join(s.value for s in page.subheader))
     assert not _english_left(page), _english_left(page)
+
+
+def test_a_benchmark_run_and_the_attention_views_in_chinese(fresh_cache):
+    from core.bench import run
+
+    run.save(run.run("sentiment", ["baseline:majority", "baseline:tfidf-lr"], repeats=3))
+    evaluate = open_page("pages/evaluate.py", lang="zh")
+    assert not _english_left(evaluate), _english_left(evaluate)
+    assert any("McNemar p 值" in str(frame.value.columns.tolist()) for frame in evaluate.dataframe)
+    inspect = open_page("pages/inspect_attention.py", lang="zh")
+    assert not _english_left(inspect), _english_left(inspect)

@@ -17,11 +17,12 @@ from core.stats import confusion, expected_calibration_error, per_class
 from core.tasks.base import Metric, tasks
 from core.viz import charts, heatmaps
 from ui import render, safe
+from ui.i18n import N_, _
 
 
 def task_labels() -> dict[str, str]:
     """Every registered task, as the task picker shows it."""
-    return {name: task.title for name, task in tasks().items()}
+    return {name: _(task.title) for name, task in tasks().items()}
 
 
 def choices(task: str) -> list[str]:
@@ -30,14 +31,22 @@ def choices(task: str) -> list[str]:
 
 
 @st.cache_data(show_spinner=False, max_entries=200)
-def run_label(run_id: str) -> str:
-    """A saved run as people read it: when, which task, how many models."""
+def _run_summary(run_id: str) -> tuple[str, str, int] | None:
+    """When a saved run ran, its task and how many models (shared by every session: no words of any language)."""
     try:
         result = bench.load(run_id)
-        when = str(result.created_at)[:16].replace("T", " ")
-        return f"{when} · {task_labels().get(str(result.task), str(result.task))} · {len(result.rows)} model(s)"
+        return str(result.created_at)[:16].replace("T", " "), str(result.task), len(result.rows)
     except Exception:  # noqa: BLE001 - one damaged file must not break the picker of every run
-        return f"{run_id} (damaged)"
+        return None
+
+
+def run_label(run_id: str) -> str:
+    """A saved run as people read it: when, which task, how many models."""
+    found = _run_summary(run_id)
+    if found is None:
+        return _("{run} (damaged)", run=run_id)
+    when, task, count = found
+    return _("{when} · {task} · {count} model(s)", when=when, task=task_labels().get(task, task), count=count)
 
 
 def start(task: str, models: list[str], baseline: str | None, repeats: int) -> None:
@@ -54,7 +63,8 @@ def watch() -> None:
         return
     state = bench_jobs.status(job)
     if state["state"] in ("starting", "running"):
-        st.progress(float(state["fraction"]), text=f"Benchmark running in the background: {state['message']}")
+        st.progress(float(state["fraction"]), text=_("Benchmark running in the background: {message}",
+                                                    message=state["message"]))  # fmt: skip
         return
     st.session_state["bench-job"] = None
     if state["state"] == "done":
@@ -79,18 +89,23 @@ def scored_by(result: bench.BenchResult) -> Metric:
 
 
 def _unit(metric: Metric) -> str:
-    return metric.label + (" %" if metric.percent else "")
+    return _(metric.label) + (" %" if metric.percent else "")
 
 
+# metric labels and other words the benchmark writes into its rows, translated where they are shown
+ROW_WORDS = (N_("accuracy"), N_("chrF"), N_("span F1"), N_("perplexity per word"), N_("BLEU"), N_("precision"),
+             N_("token perplexity"), N_("probability"), N_("not a probability"), N_("McNemar"), N_("paired bootstrap"),
+             N_("one forward pass per frame"), N_("beam search, 4 beams"), N_("baseline"),
+             N_("baseline (packaged MiniLM)"))  # fmt: skip
 CAPTIONS = {
-    "chrf": "chrF on the held-out generated sentences (sacrebleu); Δ is on sentence-level chrF, paired. "
-            "Throughput: sentences per second in batches of 64.",
-    "span_f1": "Argument-span F1 on held-out generated frames (seqeval, predicates excluded); Δ is paired on frames. "
-               "Throughput: frames per second.",
-    "word_perplexity": "Perplexity per word (whitespace-separated) on 30 held-out Lee articles: comparable across "
-                       "tokenizers, unlike perplexity per token (shown as the secondary column). Lower is better; "
-                       "Δ is paired on articles. Latency: one next-token distribution; throughput: tokens scored "
-                       "per second.",
+    "chrf": N_("chrF on the held-out generated sentences (sacrebleu); Δ is on sentence-level chrF, paired. "
+               "Throughput: sentences per second in batches of 64."),
+    "span_f1": N_("Argument-span F1 on held-out generated frames (seqeval, predicates excluded); Δ is paired on "
+                  "frames. Throughput: frames per second."),
+    "word_perplexity": N_("Perplexity per word (whitespace-separated) on 30 held-out Lee articles: comparable across "
+                          "tokenizers, unlike perplexity per token (shown as the secondary column). Lower is better; "
+                          "Δ is paired on articles. Latency: one next-token distribution; throughput: tokens scored "
+                          "per second."),
 }  # fmt: skip
 
 
@@ -98,32 +113,33 @@ def _table_row(r: dict, metric: Metric) -> dict:
     """One benchmark row as the table shows it: the columns every task has, then those only some tasks have."""
     scale, d = (100 if metric.percent else 1), metric.digits
     interval = f"{scale * r['value']:.{d}f} [{scale * r['low']:.{d}f}, {scale * r['high']:.{d}f}]"
-    out = {"model": r["model"], "source": r["source"],
-           "parameters (M)": r["parameters"] / 1e6 if r.get("parameters") else None, "size (MB)": r["size_mb"],
-           "device / precision": r["device / precision"]}  # fmt: skip
+    out = {_("model"): r["model"], _("source"): _(str(r["source"])),
+           _("parameters (M)"): r["parameters"] / 1e6 if r.get("parameters") else None, _("size (MB)"): r["size_mb"],
+           _("device / precision"): r["device / precision"]}  # fmt: skip
     if "decoding" in r:
-        out["decoding"] = r["decoding"]
-    out[f"{_unit(metric)} [95 % CI]"] = interval
+        out[_("decoding")] = _(str(r["decoding"]))
+    out[_("{metric} [95 % CI]", metric=_unit(metric))] = interval
     if "macro_f1" in r:
-        out["macro-F1 % [95 % CI]"] = _interval(r, "macro_f1")
+        out[_("macro-F1 % [95 % CI]")] = _interval(r, "macro_f1")
     out["n"] = r["n"]
     if "secondary_metric" in r:
-        out[r["secondary_metric"]] = scale * r["secondary"] if r["secondary_metric"] == "precision" else r["secondary"]
-    delta = " (points)" if metric.percent else ""
-    out[f"Δ vs {r['baseline']}{delta} [CI]"] = (f"{scale * r['diff_vs_baseline']:+.{d + 1}f} "
-                                                 f"[{scale * r['diff_low']:+.{d + 1}f}, {scale * r['diff_high']:+.{d + 1}f}]")  # fmt: skip
+        out[_(r["secondary_metric"])] = scale * r["secondary"] if r["secondary_metric"] == "precision" else r["secondary"]
+    delta = (_("Δ vs {baseline} (points) [CI]", baseline=r["baseline"]) if metric.percent
+             else _("Δ vs {baseline} [CI]", baseline=r["baseline"]))  # fmt: skip
+    out[delta] = (f"{scale * r['diff_vs_baseline']:+.{d + 1}f} "
+                  f"[{scale * r['diff_low']:+.{d + 1}f}, {scale * r['diff_high']:+.{d + 1}f}]")  # fmt: skip
     if r.get("test"):  # runs saved before the rows named their test have no p-value of it
-        out[f"{r['test']} p"] = r["p_value"]
-    out.update({"p (Holm)": r.get("p_holm"), "tied": "tied" if r["tied_with_baseline"] else "",
-                "latency p50 (ms)": r["latency_p50_ms"], "latency p95 (ms)": r["latency_p95_ms"],
-                "repeats": r["latency_repeats"], "throughput (ex/s)": r["throughput_per_s"],
-                "peak memory added (MB)": r["peak_memory_mb"]})  # fmt: skip
+        out[_("{test} p", test=_(r["test"]))] = r["p_value"]
+    out.update({_("p (Holm)"): r.get("p_holm"), _("tied"): _("tied") if r["tied_with_baseline"] else "",
+                _("latency p50 (ms)"): r["latency_p50_ms"], _("latency p95 (ms)"): r["latency_p95_ms"],
+                _("repeats"): r["latency_repeats"], _("throughput (ex/s)"): r["throughput_per_s"],
+                _("peak memory added (MB)"): r["peak_memory_mb"]})  # fmt: skip
     if r.get("load_s") is not None:
-        out["load (s)"] = r["load_s"]
-    out["training (s)"] = r["train_s"]
+        out[_("load (s)")] = r["load_s"]
+    out[_("training (s)")] = r["train_s"]
     if "ece" in r:
-        out.update({"ECE": r["ece"], "scores": r.get("scores", "probability")})
-    out["seed"] = r["seed"]
+        out.update({"ECE": r["ece"], _("scores"): _(r.get("scores", "probability"))})
+    out[_("seed")] = r["seed"]
     return out
 
 
@@ -135,29 +151,34 @@ def table(result: bench.BenchResult) -> pd.DataFrame:
     scale = 100 if metric.percent else 1
     frame = pd.DataFrame([_table_row(r, metric) for r in result.rows])
     number = st.column_config.NumberColumn
-    st.dataframe(frame, hide_index=True, key="bench-table",
-                 column_config={"McNemar p": number(format="%.3f"), "paired bootstrap p": number(format="%.3f"), "p (Holm)": number(format="%.3f"),
-                                "latency p50 (ms)": number(format="%.2f"), "latency p95 (ms)": number(format="%.2f"),
-                                "throughput (ex/s)": number(format="%.0f"), "parameters (M)": number(format="%.2f"),
-                                "load (s)": number(format="%.2f"), "ECE": number(format="%.3f")})  # fmt: skip
+    formats = {"{test} p": "%.3f", "p (Holm)": "%.3f", "latency p50 (ms)": "%.2f", "latency p95 (ms)": "%.2f",
+               "throughput (ex/s)": "%.0f", "parameters (M)": "%.2f", "load (s)": "%.2f"}
+    config = {_(name, test=_(test)) if "{test}" in name else _(name): number(format=shown)
+              for name, shown in formats.items() for test in ("McNemar", "paired bootstrap")}  # fmt: skip
+    st.dataframe(frame, hide_index=True, key="bench-table", column_config={**config, "ECE": number(format="%.3f")})
     left, right = st.columns(2)
     rows = [dict(row) for row in result.rows]
-    left.download_button("Download CSV", pd.DataFrame(rows).to_csv(index=False), "benchmark.csv", "text/csv",
+    left.download_button(_("Download CSV"), pd.DataFrame(rows).to_csv(index=False), "benchmark.csv", "text/csv",
                          key="bench-csv")  # fmt: skip
-    right.download_button("Download JSON", json.dumps(rows, indent=2), "benchmark.json", "application/json",
+    right.download_button(_("Download JSON"), json.dumps(rows, indent=2), "benchmark.json", "application/json",
                           key="bench-json")  # fmt: skip
     comparisons = result.rows[0].get("comparisons", len(result.rows) - 1)
     if result.rows[0]["test"] == "McNemar":
-        test = "McNemar's exact test does not find a difference from the baseline"
+        test = _("McNemar's exact test does not find a difference from the baseline")
     else:
-        test = "the paired bootstrap finds no difference from the baseline"
+        test = _("the paired bootstrap finds no difference from the baseline")
     if CAPTIONS.get(metric.key):
-        st.caption(CAPTIONS[metric.key])
-    st.caption(f"'tied' = {test} at 5 % after Holm's correction for the {comparisons} models compared with it "
-               "(p (Holm)): these data cannot tell them apart. The Δ interval is the size of the difference, a 95 % "
-               f"paired bootstrap CI without correction. Versions: {result.rows[0]['versions']}.")  # fmt: skip
-    render.figure(charts.quality_latency(result.rows, label=_unit(metric), higher_is_better=metric.higher_is_better,
-                                         scale=scale), key="bench-pareto")  # fmt: skip
+        st.caption(_(CAPTIONS[metric.key]))
+    st.caption(_("'tied' = {test} at 5 % after Holm's correction for the {comparisons} models compared with it "
+                 "(p (Holm)): these data cannot tell them apart. The Δ interval is the size of the difference, a 95 % "
+                 "paired bootstrap CI without correction. Versions: {versions}.", test=test, comparisons=comparisons,
+                 versions=result.rows[0]["versions"]))  # fmt: skip
+    unit = _unit(metric)
+    render.figure(charts.quality_latency(result.rows, label=unit, higher_is_better=metric.higher_is_better, scale=scale,
+                                         title=_("{metric} (95 % CI) against median latency", metric=unit),
+                                         y_title=unit if metric.higher_is_better else _("{metric} (lower is better)",
+                                                                                        metric=unit)),
+                  key="bench-pareto")  # fmt: skip
     return frame
 
 
@@ -169,40 +190,40 @@ def plots(result: bench.BenchResult) -> None:
         matrix = confusion(result.predictions[model], result.references, len(result.labels))
         with columns[index % len(columns)]:
             render.figure(heatmaps.heatmap(matrix.astype(float), title=model, x_labels=result.labels,
-                                           y_labels=result.labels, x_title="predicted", y_title="true", text_values=True,
+                                           y_labels=result.labels, x_title=_("predicted"), y_title=_("true"), text_values=True,
                                            height=300), key=f"bench-confusion-{index}")  # fmt: skip
-    st.markdown("**Per class** (test split)")
+    st.markdown(_("**Per class** (test split)"))
     per_class_rows = []
     for model in models:
         matrix = confusion(result.predictions[model], result.references, len(result.labels))
         for label, row in zip(result.labels, per_class(matrix), strict=True):
-            per_class_rows.append({"model": model, "class": label, **row})
+            per_class_rows.append({_("model"): model, _("class"): _(label), **row})
     st.dataframe(pd.DataFrame(per_class_rows).round(3), hide_index=True, key="bench-per-class")
     truth = np.array(result.references)
     not_probabilities = {r["model"] for r in result.rows if r.get("scores") == "not a probability"}
     bins = {m: expected_calibration_error(result.confidences[m], np.array(result.predictions[m]) == truth)["bins"]
             for m in models if m not in not_probabilities}  # fmt: skip
     if not_probabilities:
-        st.caption(f"No calibration for {', '.join(sorted(not_probabilities))}: their scores rank the classes but are "
-                   "not probabilities (VADER's rescaled compound score, zero-shot's softmax at a display "
-                   "temperature), so ECE would measure nothing.")  # fmt: skip
+        st.caption(_("No calibration for {models}: their scores rank the classes but are not probabilities (VADER's "
+                     "rescaled compound score, zero-shot's softmax at a display temperature), so ECE would measure "
+                     "nothing.", models=", ".join(sorted(not_probabilities))))  # fmt: skip
     render.figure(charts.reliability(bins), key="bench-reliability")
     if len(result.texts) < 300:
-        st.warning(f"Calibration from {len(result.texts)} examples is rough: each bin holds only a few. "
-                   "Read ECE and the reliability curve as a sketch (300+ examples make them meaningful).")  # fmt: skip
+        st.warning(_("Calibration from {count} examples is rough: each bin holds only a few. Read ECE and the "
+                     "reliability curve as a sketch (300+ examples make them meaningful).", count=len(result.texts)))  # fmt: skip
 
 
 def disagreements(result: bench.BenchResult) -> None:
     rows = result.disagreements()
     if not rows:
         if any(len(p) != len(result.texts) for p in result.predictions.values()):
-            st.caption("These answers do not come one per held-out example (a language model is scored, not asked; "
-                       "runs saved before role frames were items have one answer per frame), so there is no "
-                       "example-by-example comparison.")  # fmt: skip
+            st.caption(_("These answers do not come one per held-out example (a language model is scored, not asked; "
+                         "runs saved before role frames were items have one answer per frame), so there is no "
+                         "example-by-example comparison."))  # fmt: skip
         else:
-            st.caption("Every model gave the same answer on every example.")
+            st.caption(_("Every model gave the same answer on every example."))
         return
-    st.caption(f"{len(rows)} examples (at most 50) where the models' answers differ.")
+    st.caption(_("{count} examples (at most 50) where the models' answers differ.", count=len(rows)))
     task = tasks().get(result.task)
     page = task.page if task else None  # "pages/sentiment.py" is served at /sentiment
     first = next(iter(result.predictions)).partition("@")[0]
@@ -214,7 +235,7 @@ def disagreements(result: bench.BenchResult) -> None:
             row["inspect"] = f"/inspect_attention?text={text}" + (
                 f"&model={first}" if not first.startswith(("baseline", "vader")) else ""
             )
-    config = {"open": st.column_config.LinkColumn("open", display_text="scenario page")}
+    config = {"open": st.column_config.LinkColumn(_("open"), display_text=_("scenario page"))}
     if result.labels:
-        config["inspect"] = st.column_config.LinkColumn("inspect", display_text="attention")
+        config["inspect"] = st.column_config.LinkColumn(_("inspect"), display_text=_("attention"))
     st.dataframe(pd.DataFrame(rows), hide_index=True, key="bench-disagree", column_config=config)

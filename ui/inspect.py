@@ -8,6 +8,7 @@ from core import catalog
 from core.catalog import ModelSpec
 from core.tasks.base import tasks
 from ui import safe
+from ui.i18n import _
 
 
 # Two attention models at once (the compare mode); each MiniLM-sized one takes ~100 MB.
@@ -20,7 +21,7 @@ def _attention_model(key: str, fingerprint: str):
 
 def attention_model(spec: ModelSpec):
     meta = catalog.read_metadata(spec.key) if spec.trained_here else None
-    with st.spinner(f"Loading {safe.md(spec.title)} with its attention weights…"):
+    with st.spinner(_("Loading {model} with its attention weights…", model=safe.md(_(spec.title)))):
         return _attention_model(spec.key, meta.sha256 if meta else "")
 
 
@@ -31,20 +32,16 @@ def picker(label: str, *, key: str, default: str) -> ModelSpec:
     if key not in st.session_state or st.session_state[key] not in specs:
         requested = st.query_params.get("model") if key == "inspect-model" else None
         st.session_state[key] = requested if requested in specs else default
-    chosen = specs[
-        st.selectbox(
-            label,
-            list(specs),
-            format_func=lambda k: f"{specs[k].title} [{catalog.SOURCE_LABELS[specs[k].source]}]",
-            key=key,
-        )
-    ]
+    shown = {k: f"{_(spec.title)} [{_(catalog.SOURCE_LABELS[spec.source])}]" for k, spec in specs.items()}
+    chosen = specs[st.selectbox(label, list(specs), format_func=shown.get, key=key)]
     state = catalog.availability(chosen)
     if not state.ready:
         page = tasks().get(chosen.task)
-        where = f"on the {page.title} page" if page is not None and page.page else "from the Train page"
-        hint = f" Train it {where} first." if chosen.trained_here else ""
-        st.warning(f"{safe.md(chosen.title)}: {state.reason}.{hint}", icon=":material/block:")
+        hint = ""
+        if chosen.trained_here:
+            hint = " " + (_("Train it on the {page} page first.", page=_(page.title)) if page is not None and page.page
+                          else _("Train it from the Train page first."))  # fmt: skip
+        st.warning(f"{safe.md(_(chosen.title))}: {_(state.reason)}.{hint}", icon=":material/block:")
     return chosen
 
 
@@ -61,15 +58,16 @@ def translation_views() -> None:
 
     specs = [s for s in catalog.specs_for_task("translation") if s.source != catalog.HUB]
     spec = specs[0] if len(specs) == 1 else st.selectbox(
-        "Translation model", specs, format_func=lambda s: s.title, key="inspect-seq2seq-model"
+        _("Translation model"), specs, format_func=lambda s: s.title, key="inspect-seq2seq-model"
     )  # fmt: skip
     state = catalog.availability(spec)
     if not state.ready:
         st.warning(
-            f"{safe.md(spec.title)}: {state.reason}. Train it on the Translate page first.", icon=":material/block:"
+            f"{safe.md(_(spec.title))}: {_(state.reason)}. " + _("Train it on the Translate page first."),
+            icon=":material/block:",
         )
         return
-    text = st.text_input("English sentence", st.query_params.get("text", "Did Mary buy two red cars last week?"),
+    text = st.text_input(_("English sentence"), st.query_params.get("text", "Did Mary buy two red cars last week?"),
                          key="inspect-seq2seq-text")  # fmt: skip
     try:
         result = models.task_model(spec).translate(text)
@@ -78,11 +76,11 @@ def translation_views() -> None:
         return
     st.markdown(f"**{safe.md(result.source)}** → **{safe.md(result.text)}**")
     target = result.target_tokens[: result.cross_attentions.shape[2]]
-    head_tab, model_tab = st.tabs(["bertviz: heads", "bertviz: model"])
+    head_tab, model_tab = st.tabs([_("bertviz: heads"), _("bertviz: model")])
     for tab, kind in ((head_tab, "head"), (model_tab, "model")):
         with tab:
-            st.caption("Choose Encoder, Decoder or Cross in the view's menu. Cross: each output token (left) and the "
-                       "source tokens (right) it reads.")  # fmt: skip
+            st.caption(_("Choose Encoder, Decoder or Cross in the view's menu. Cross: each output token (left) and the "
+                         "source tokens (right) it reads."))  # fmt: skip
             html = encoder_decoder_view(result.encoder_attentions, result.decoder_attentions,
                                         result.cross_attentions, result.source_tokens, target, kind=kind)  # fmt: skip
             bertviz(html, height=620 if kind == "head" else 900)

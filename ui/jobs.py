@@ -51,7 +51,7 @@ def _live(key: str, title: str) -> None:
     current = jobs.status(key)
     if not current.active:
         st.rerun()  # the whole page, so the model picker sees the new model
-    caption = _("Training **{title}** — {phase}", title=safe.md(title), phase=safe.md(current.phase or current.state))
+    caption = _("Training **{title}** — {phase}", title=safe.md(_(title)), phase=safe.md(_(current.phase or current.state)))
     if current.total_steps:
         caption += _(", step {step}/{total}", step=current.step, total=current.total_steps)
     if current.loss is not None:

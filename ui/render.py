@@ -22,9 +22,31 @@ def queue_note(action: str) -> str:
     return action + " " + _("({count} request(s) of other users ahead of yours)", count=ahead)
 
 
+def _translated(fig):
+    """The words core's figure builders write (titles, axis titles, trace names, marked with N_) in this
+    session's language; anything else — numbers, tokens, model names — as it is."""
+    from ui.i18n import catalog, language
+
+    found = catalog(language())
+    if not found:
+        return fig
+    for trace in fig.data:
+        if isinstance(trace.name, str) and trace.name in found:
+            trace.name = found[trace.name]
+    layout = fig.layout
+    if layout.title and isinstance(layout.title.text, str) and layout.title.text in found:
+        layout.title.text = found[layout.title.text]
+    for axis in [name for name in layout if name.startswith(("xaxis", "yaxis"))]:
+        title = layout[axis].title
+        if title and isinstance(title.text, str) and title.text in found:
+            title.text = found[title.text]
+    return fig
+
+
 def figure(fig, *, key: str) -> None:
-    """Draw a Plotly figure; labels that came from users (class names, model names) are drawn as text."""
-    st.plotly_chart(safe.figure(fig), key=key, config={"displaylogo": False})
+    """Draw a Plotly figure in the session's language; labels that came from users (class names, model names)
+    are drawn as text."""
+    st.plotly_chart(safe.figure(_translated(fig)), key=key, config={"displaylogo": False})
 
 
 def sentiment_result(result, *, title: str, key: str, compact: bool = False, model: str = "") -> None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from core.data.types import Split
 from core.errors import CoreError
+from core.messages import N_
 
 CLASSIFICATION = "classification"  # one label per text: accuracy and macro-F1, the classifier benchmark
 SEQUENCE = "sequence"  # an output sequence per input: translation, role labels, next tokens
@@ -252,29 +253,29 @@ def _perplexity_words(found: Mapping) -> str:
 
 CLASSIFIER_VARIANTS = ("int8", "bf16", "eager", "onnx", "onnx-int8")
 
-register(Task("sentiment", "sentiment", CLASSIFICATION, ACCURACY, page="pages/sentiment.py",
-              datasets={"polarity": "Movie-review polarity — 200 sentences (offline)"},
+register(Task("sentiment", N_("sentiment"), CLASSIFICATION, ACCURACY, page="pages/sentiment.py",
+              datasets={"polarity": N_("Movie-review polarity — 200 sentences (offline)")},
               splits={"polarity": _polarity, "keyword": _keyword},
               variants=CLASSIFIER_VARIANTS, baselines=(*CLASSIFIER_BASELINES, "baseline:zero-shot"),
-              description="Is a film review positive or negative?"))  # fmt: skip
-register(Task("topic", "topic", CLASSIFICATION, ACCURACY, page="pages/topic.py",
-              datasets={"newsgroups": "Newsgroups: atheism vs space — 200 posts (offline)"},
+              description=N_("Is a film review positive or negative?")))  # fmt: skip
+register(Task("topic", N_("topic"), CLASSIFICATION, ACCURACY, page="pages/topic.py",
+              datasets={"newsgroups": N_("Newsgroups: atheism vs space — 200 posts (offline)")},
               splits={"newsgroups": _newsgroups}, variants=CLASSIFIER_VARIANTS,
-              description="Which newsgroup, atheism or space, is a post from?"))  # fmt: skip
-register(Task("translation", "translation (chrF)", SEQUENCE, Metric("chrf", "chrF", digits=1),
+              description=N_("Which newsgroup, atheism or space, is a post from?")))  # fmt: skip
+register(Task("translation", N_("translation (chrF)"), SEQUENCE, Metric("chrf", "chrF", digits=1),
               page="pages/translate.py", variants=("beam4", "int8"), languages=("en", "zh"), describe=_translation_words,
               trainer="core.training.sequence:train_translation", scorer="core.bench.sequence:TRANSLATION",
               predictor="core.tasks.translate:Translator",
-              description="English to Chinese."))  # fmt: skip
-register(Task("srl", "semantic roles (span F1)", SEQUENCE, Metric("span_f1", "span F1", percent=True,
+              description=N_("English to Chinese.")))  # fmt: skip
+register(Task("srl", N_("semantic roles (span F1)"), SEQUENCE, Metric("span_f1", "span F1", percent=True,
               digits=1), page="pages/srl.py", variants=("int8",), max_length=128, describe=_srl_words,
               trainer="core.training.sequence:train_srl", scorer="core.bench.sequence:SRL",
               predictor="core.tasks.srl:SrlLabeler", hub_recipe="core.training.recipes:conll_srl_recipe",
-              description="Who did what to whom?"))  # fmt: skip
-register(Task("generation", "language model (perplexity)", SEQUENCE,
+              description=N_("Who did what to whom?")))  # fmt: skip
+register(Task("generation", N_("language model (perplexity)"), SEQUENCE,
               Metric("perplexity", "perplexity", higher_is_better=False), page="pages/generate.py",
               describe=_perplexity_words,
               bench_metric=Metric("word_perplexity", "perplexity per word", higher_is_better=False),
               trainer="core.training.sequence:train_language_model", scorer="core.bench.sequence:GENERATION",
               predictor="core.tasks.generate:LanguageModel", baselines=("baseline:kneser-ney",),
-              description="The next token, and the one after it."))  # fmt: skip
+              description=N_("The next token, and the one after it.")))  # fmt: skip

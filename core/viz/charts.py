@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
+from core.messages import N_
+
 # Colours that stay distinct for colour-blind readers and on a classroom projector.
 LABEL_COLOURS = {"negative": "#d62728", "neutral": "#7f7f7f", "positive": "#2ca02c"}
 
@@ -33,21 +35,21 @@ def class_scores(scores: dict[str, float], *, score_kind: str, title: str = "") 
     return figure
 
 
-def loss_curve(points: list[dict], *, title: str = "Training loss") -> go.Figure:
+def loss_curve(points: list[dict], *, title: str = N_("Training loss")) -> go.Figure:
     """Loss per optimisation step, from a model's metadata."""
     figure = go.Figure(
         go.Scatter(
             x=[point["step"] for point in points],
             y=[point["loss"] for point in points],
             mode="lines",
-            name="training loss",
+            name=N_("training loss"),
             hovertemplate="step %{x}: %{y:.4f}<extra></extra>",
         )
     )
     figure.update_layout(
         title=title,
-        xaxis_title="step",
-        yaxis_title="cross-entropy loss",
+        xaxis_title=N_("step"),
+        yaxis_title=N_("cross-entropy loss"),
         height=260,
         margin={"l": 10, "r": 10, "t": 40, "b": 40},
     )
@@ -68,8 +70,8 @@ def similarity_bars(similarities: dict[str, float]) -> go.Figure:
         )
     )
     figure.update_layout(
-        title="Cosine similarity of text and label sentence",
-        xaxis={"title": "cosine similarity"},
+        title=N_("Cosine similarity of text and label sentence"),
+        xaxis={"title": N_("cosine similarity")},
         yaxis={"autorange": "reversed"},
         height=100 + 40 * len(ordered),
         margin={"l": 10, "r": 10, "t": 40, "b": 40},
@@ -88,15 +90,15 @@ def sentence_scores(indices: list[int], scores: list[float], chosen: list[bool])
         )
     )
     figure.update_layout(
-        title="TextRank centrality per sentence (green: in the summary)",
-        yaxis_title="centrality",
+        title=N_("TextRank centrality per sentence (green: in the summary)"),
+        yaxis_title=N_("centrality"),
         height=300,
         margin={"l": 10, "r": 10, "t": 50, "b": 40},
     )
     return figure
 
 
-def training_curves(runs: dict[str, dict], *, title: str = "Loss during training") -> go.Figure:
+def training_curves(runs: dict[str, dict], *, title: str = N_("Loss during training")) -> go.Figure:
     """Training loss (lines) and validation loss (markers) of one or more runs, against epochs.
 
     ``runs`` maps a run name to {"loss_curve": [...], "eval_curve": [...], "overfitting": {...} | None}.
@@ -118,7 +120,7 @@ def training_curves(runs: dict[str, dict], *, title: str = "Loss during training
         if flag:
             figure.add_vline(x=flag["best_epoch"], line_dash="dot", line_color=colour,
                              annotation_text=f"{name}: validation loss rises after epoch {flag['best_epoch']:g}")  # fmt: skip
-    figure.update_layout(title=title, xaxis_title="epoch", yaxis_title="cross-entropy loss", height=360,
+    figure.update_layout(title=title, xaxis_title=N_("epoch"), yaxis_title=N_("cross-entropy loss"), height=360,
                          margin={"l": 10, "r": 10, "t": 50, "b": 40}, legend={"orientation": "h", "y": -0.25})  # fmt: skip
     return figure
 
@@ -129,7 +131,7 @@ def histogram(values: list[int], *, title: str, x_title: str, marker: float | No
         figure.add_vline(
             x=marker, line_dash="dash", line_color="#d62728", annotation_text=f"max length {marker:g}"
         )
-    figure.update_layout(title=title, xaxis_title=x_title, yaxis_title="examples", height=280,
+    figure.update_layout(title=title, xaxis_title=x_title, yaxis_title=N_("examples"), height=280,
                          margin={"l": 10, "r": 10, "t": 50, "b": 40})  # fmt: skip
     return figure
 
@@ -138,13 +140,13 @@ def class_balance(labels: list[str], balance: dict[str, list[int]]) -> go.Figure
     figure = go.Figure()
     for split, counts in balance.items():
         figure.add_trace(go.Bar(x=labels, y=counts, name=split, text=counts, textposition="auto"))
-    figure.update_layout(barmode="group", title="Examples per class and split", height=300,
+    figure.update_layout(barmode="group", title=N_("Examples per class and split"), height=300,
                          margin={"l": 10, "r": 10, "t": 50, "b": 40})  # fmt: skip
     return figure
 
 
-def quality_latency(rows: list, *, label: str = "accuracy", higher_is_better: bool = True, scale: float = 1.0,
-                    percent: bool = False) -> go.Figure:  # fmt: skip
+def quality_latency(rows: list, *, label: str = N_("accuracy"), higher_is_better: bool = True, scale: float = 1.0,
+                    percent: bool = False, title: str | None = None, y_title: str | None = None) -> go.Figure:  # fmt: skip
     """Quality against median latency, with 95 % CI error bars; the Pareto front (no model both better and faster) joined.
 
     ``rows`` are benchmark rows (their ``value``, ``low``, ``high`` times ``scale``, and ``latency_p50_ms``)."""
@@ -167,15 +169,16 @@ def quality_latency(rows: list, *, label: str = "accuracy", higher_is_better: bo
                      "array": [r[f"{metric}_high"] - r[metric] for r in rows],
                      "arrayminus": [r[metric] - r[f"{metric}_low"] for r in rows]},
             mode="markers+text", text=[r["model"] for r in rows], textposition="top center",
-            marker={"size": 11}, name="models",
+            marker={"size": 11}, name=N_("models"),
             hovertemplate="%{text}<br>latency %{x:.2f} ms<br>" + label + " %{y:.3f}<extra></extra>",
         )
     )  # fmt: skip
     figure.add_trace(go.Scatter(x=[r["latency_p50_ms"] for r in front], y=[r[metric] for r in front], mode="lines",
-                                line={"dash": "dot", "color": "#2ca02c"}, name="Pareto front"))  # fmt: skip
+                                line={"dash": "dot", "color": "#2ca02c"}, name=N_("Pareto front")))  # fmt: skip
     name = label
-    figure.update_layout(title=f"{name} (95 % CI) against median latency", xaxis={"title": "latency p50 (ms), log", "type": "log"},
-                         yaxis={"title": name + ("" if higher_is_better else " (lower is better)"),
+    figure.update_layout(title=title or f"{name} (95 % CI) against median latency",
+                         xaxis={"title": N_("latency p50 (ms), log"), "type": "log"},
+                         yaxis={"title": y_title or name + ("" if higher_is_better else " (lower is better)"),
                                 "tickformat": ".0%" if percent else None},
                          height=420, margin={"l": 10, "r": 10, "t": 50, "b": 40})  # fmt: skip
     return figure
@@ -184,12 +187,12 @@ def quality_latency(rows: list, *, label: str = "accuracy", higher_is_better: bo
 def reliability(bins_by_model: dict[str, list[dict]]) -> go.Figure:
     """Reliability diagram: accuracy per confidence bin against the diagonal of perfect calibration."""
     figure = go.Figure(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dash", "color": "#999"},
-                                  name="perfectly calibrated"))  # fmt: skip
+                                  name=N_("perfectly calibrated")))  # fmt: skip
     for name, bins in bins_by_model.items():
         figure.add_trace(go.Scatter(x=[b["confidence"] for b in bins], y=[b["accuracy"] for b in bins],
                                     mode="lines+markers", name=name,
                                     text=[f"n={b['count']}" for b in bins]))  # fmt: skip
-    figure.update_layout(title="Reliability: accuracy per confidence bin", xaxis_title="confidence", yaxis_title="accuracy",
+    figure.update_layout(title=N_("Reliability: accuracy per confidence bin"), xaxis_title=N_("confidence"), yaxis_title=N_("accuracy"),
                          height=380, margin={"l": 10, "r": 10, "t": 50, "b": 40})  # fmt: skip
     return figure
 
@@ -222,7 +225,7 @@ def next_token_bars(models: dict[str, list[dict]]) -> go.Figure:
             col=column,
         )
         figure.update_yaxes(autorange="reversed", row=1, col=column)
-        figure.update_xaxes(tickformat=".0%", title="probability", row=1, col=column)
+        figure.update_xaxes(tickformat=".0%", title=N_("probability"), row=1, col=column)
     height = 120 + 26 * max(len(rows) for rows in models.values())
     figure.update_layout(height=height, margin={"l": 10, "r": 10, "t": 40, "b": 40})
     return figure
@@ -244,7 +247,7 @@ def token_logprobs(tokens: list[str], series: dict[str, list[float]], *, title: 
             )  # fmt: skip
         )
     figure.update_layout(
-        title=title or None, barmode="group", yaxis_title="log₂ P(token | before)", height=330,
+        title=title or None, barmode="group", yaxis_title=N_("log₂ P(token | before)"), height=330,
         margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 40},
         legend={"orientation": "h", "y": 1.12},
     )  # fmt: skip
@@ -263,7 +266,7 @@ def generation_steps(steps: list[dict]) -> go.Figure:
         )  # fmt: skip
     )
     figure.update_layout(
-        yaxis={"title": "model probability", "range": [0, 1], "tickformat": ".0%"}, height=280,
+        yaxis={"title": N_("model probability"), "range": [0, 1], "tickformat": ".0%"}, height=280,
         margin={"l": 10, "r": 10, "t": 10, "b": 40},
     )  # fmt: skip
     return figure
