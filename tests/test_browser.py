@@ -155,3 +155,55 @@ def test_apply_two_pages_in_a_browser(server, page, translate_tiny_model, srl_ti
     page.locator("[data-testid='stPlotlyChart'] >> visible=true").first.wait_for(timeout=90_000)
     _settle(page, "Entropy — Transformer")
     _shot(page, "generate.png")
+
+
+# Each Chinese character of the element drawn on a canvas in the element's own font, next to a private-use code
+# point no font has: if they come out the same, the browser has no glyph for it and draws a box ("tofu").
+_GLYPHS_DRAWN = r"""(selector) => {
+    const node = Array.from(document.querySelectorAll(selector)).find(n => /[\u4e00-\u9fff]/.test(n.textContent));
+    if (!node) return null;
+    const style = getComputedStyle(node);
+    const canvas = document.createElement('canvas');
+    canvas.width = canvas.height = 64;
+    const context = canvas.getContext('2d');
+    const draw = (text) => {
+        context.clearRect(0, 0, 64, 64);
+        context.font = '40px ' + style.fontFamily;
+        context.fillText(text, 4, 48);
+        return Array.from(context.getImageData(0, 0, 64, 64).data).join(',');
+    };
+    const missing = draw('\ue000');
+    const chinese = [...new Set(node.textContent.match(/[\u4e00-\u9fff]/g))].slice(0, 4);
+    return {text: node.textContent, drawn: chinese.map(ch => draw(ch) !== missing)};
+}"""
+
+
+def _glyphs_drawn(frame, selector: str) -> bool:
+    found = frame.evaluate(_GLYPHS_DRAWN, selector)
+    assert found is not None, f"no Chinese text under {selector}"
+    return all(found["drawn"]) and len(found["drawn"]) > 0
+
+
+def test_chinese_is_drawn_not_tofu_in_a_figure_and_in_bertviz(server, page):
+    page.goto(server + "/self_attention?lang=zh")
+    _settle(page, "自注意力")
+    chart = page.locator("[data-testid='stPlotlyChart']").first
+    chart.wait_for(timeout=90_000)
+    page.wait_for_timeout(1500)
+    assert _glyphs_drawn(page, ".gtitle, .xtitle, .ytitle"), "the figure's Chinese title is tofu"
+    _shot(page, "self_attention-zh.png")
+
+    page.goto(server + "/inspect_attention?lang=zh&text=" + urllib.parse.quote("中 国 人 大 小"))
+    _settle(page, "探查注意力")
+    page.wait_for_selector("iframe", timeout=90_000)
+    deadline, view = time.monotonic() + 60, None
+    while time.monotonic() < deadline and view is None:
+        for frame in page.frames:
+            if frame != page.main_frame and "中" in frame.evaluate(
+                "Array.from(document.querySelectorAll('svg text')).map(t => t.textContent).join(' ')"
+            ):
+                view = frame
+                break
+        page.wait_for_timeout(500)
+    assert view is not None, "bertviz drew no Chinese token"
+    assert _glyphs_drawn(view, "svg text"), "bertviz's Chinese tokens are tofu"
