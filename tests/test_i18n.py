@@ -148,3 +148,16 @@ def test_a_benchmark_run_and_the_attention_views_in_chinese(fresh_cache):
     assert any("McNemar p 值" in str(frame.value.columns.tolist()) for frame in evaluate.dataframe)
     inspect = open_page("pages/inspect_attention.py", lang="zh")
     assert not _english_left(inspect), _english_left(inspect)
+
+
+def test_an_error_from_core_reaches_the_page_in_chinese():
+    topic = open_page("pages/topic.py", lang="zh")
+    topic.segmented_control(key="topic-mode").set_value("Zero-shot (your labels)").run()
+    topic.text_input(key="topic-labels").input("体育").run()
+    topic.button(key="topic-zs-run").click().run()
+    assert any("请至少给出两个候选标签" in e.value for e in topic.error), [e.value for e in topic.error]
+    english = open_page("pages/topic.py")
+    english.segmented_control(key="topic-mode").set_value("Zero-shot (your labels)").run()
+    english.text_input(key="topic-labels").input("sports").run()
+    english.button(key="topic-zs-run").click().run()
+    assert any("Give at least two candidate labels" in e.value for e in english.error)

@@ -13,6 +13,7 @@ from filelock import FileLock
 from core import settings
 from core.errors import CoreError, JobLimitError
 from core.io import spawn_module, write_json_atomic
+from core.messages import Message
 
 _children: dict[str, subprocess.Popen] = {}
 
@@ -49,7 +50,7 @@ def running() -> list[str]:
 def start(task: str, models: list[str], baseline: str | None, repeats: int) -> str:
     with FileLock(str(_folder() / ".start.lock"), timeout=30):  # count, then spawn, as one step
         if len(running()) >= settings.limits().max_concurrent_jobs:
-            raise JobLimitError("A benchmark is already running on this server; wait for it to finish.")
+            raise JobLimitError(Message("A benchmark is already running on this server; wait for it to finish."))
         return _spawn(task, models, baseline, repeats)
 
 

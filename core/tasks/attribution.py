@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass
 
 from core.errors import InputError
+from core.messages import Message
 from core.tasks.classify import TransformerClassifier
 from core.tasks.inputs import check_text, inference_gate
 
@@ -111,7 +112,8 @@ def explain(classifier: TransformerClassifier, text: str, target: str | None = N
     spans = _words(cleaned)
     if len(spans) > MAX_WORDS:
         raise InputError(
-            f"Explanations take at most {MAX_WORDS} words (one model call per word); yours has {len(spans)}."
+            Message("Explanations take at most {most} words (one model call per word); yours has {count}.",
+                    most=MAX_WORDS, count=len(spans))
         )
     tokenizer, model = classifier.tokenizer, classifier.model
     if target is not None and target not in classifier.labels:
@@ -123,8 +125,9 @@ def explain(classifier: TransformerClassifier, text: str, target: str | None = N
         n_tokens = len(tokenizer(cleaned)["input_ids"])  # the whole text: a cut-off one is refused too
         if n_tokens > MAX_TOKENS:
             raise InputError(
-                f"Explanations take at most {MAX_TOKENS} tokens (integrated gradients run the model "
-                f"{IG_STEPS + 2} times forward and backward); your text has {n_tokens}. Shorten it."
+                Message("Explanations take at most {most} tokens (integrated gradients run the model {passes} times "
+                        "forward and backward); your text has {count}. Shorten it.", most=MAX_TOKENS,
+                        passes=IG_STEPS + 2, count=n_tokens)
             )
         batch = tokenizer(cleaned, truncation=True, max_length=classifier.max_tokens, return_tensors="pt",
                           return_offsets_mapping=True)  # fmt: skip

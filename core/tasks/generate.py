@@ -17,6 +17,7 @@ import numpy as np
 
 from core.catalog import ModelSpec
 from core.errors import InputError
+from core.messages import Message
 from core.stats import Estimate
 from core.tasks.inputs import check_text, inference_gate
 from core.tasks.ngram import KneserNey
@@ -161,7 +162,8 @@ class LanguageModel:
             ids = self.tokenizer(check_text(text))["input_ids"]
         if len(ids) > MAX_PROMPT_TOKENS:
             raise InputError(
-                f"The text has {len(ids)} tokens; the limit here is {MAX_PROMPT_TOKENS}. Shorten it."
+                Message("The text has {count} tokens; the limit here is {limit}. Shorten it.", count=len(ids),
+                        limit=MAX_PROMPT_TOKENS)
             )
         return [self.tokenizer.bos_token_id, *ids] if self.tokenizer.bos_token_id is not None else ids
 
@@ -200,9 +202,9 @@ class LanguageModel:
     def generate(self, prompt: str, *, max_new_tokens: int = 40, temperature: float = 0.8, top_k: int = 50,
                  top_p: float = 0.95, seed: int = 0, use_ngram: bool = False) -> Generation:  # fmt: skip
         if not 1 <= max_new_tokens <= MAX_NEW_TOKENS:
-            raise InputError(f"Generate between 1 and {MAX_NEW_TOKENS} new tokens.")
+            raise InputError(Message("Generate between 1 and {most} new tokens.", most=MAX_NEW_TOKENS))
         if not 0 <= temperature <= 5 or not 0 < top_p <= 1 or top_k < 0:
-            raise InputError("Temperature must be 0–5, top-p in (0, 1] and top-k ≥ 0 (0 = no cut).")
+            raise InputError(Message("Temperature must be 0–5, top-p in (0, 1] and top-k ≥ 0 (0 = no cut)."))
         ids = self._ids(prompt, allow_empty=True)
         start = len(ids)
         rng = np.random.default_rng(seed)
@@ -232,7 +234,7 @@ class LanguageModel:
 
         ids = self._ids(text)
         if len(ids) < 2:
-            raise InputError("Score needs at least one token of text.")
+            raise InputError(Message("Score needs at least one token of text."))
         with self._lock, inference_gate(), torch.no_grad():
             logits = self.model(torch.tensor([ids[-self.context :]])).logits[0].float()
         logprobs = torch.log_softmax(logits, dim=-1)

@@ -20,7 +20,7 @@ _KEEP = {"\n", "\t"}
 def clean_text(text: str) -> str:
     """NFC-normalise, drop invisible control characters, trim. Emoji and CJK stay as they are."""
     if not isinstance(text, str):
-        raise EmptyInputError("Please enter some text (got no text at all).")
+        raise EmptyInputError(Message("Please enter some text (got no text at all)."))
     text = unicodedata.normalize("NFC", text)
     text = "".join(ch for ch in text if ch in _KEEP or unicodedata.category(ch) not in _DROP_CATEGORIES)
     return text.strip()

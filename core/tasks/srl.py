@@ -19,6 +19,7 @@ import numpy as np
 from core.catalog import ModelSpec
 from core.data.srl import VERB_FORMS, Frame
 from core.errors import InputError
+from core.messages import Message
 from core.stats import Estimate
 from core.tasks.inputs import check_text, inference_gate, refuse_other_language
 
@@ -167,14 +168,15 @@ class SrlLabeler:
         words = split_words(text)
         if len(words) > MAX_WORDS:
             raise InputError(
-                f"Your sentence has {len(words)} words; SRL here takes one sentence of at most {MAX_WORDS}."
+                Message("Your sentence has {count} words; SRL here takes one sentence of at most {most}.",
+                        count=len(words), most=MAX_WORDS)
             )
         predicates = suggest_predicates(words) if predicates is None else list(predicates)
         if any(not 0 <= p < len(words) for p in predicates):
-            raise InputError("A chosen predicate is not a word of this sentence; choose again.")
+            raise InputError(Message("A chosen predicate is not a word of this sentence; choose again."))
         if not predicates:
             raise InputError(
-                "No predicate (verb) was found or chosen: pick the verb(s) whose roles you want."
+                Message("No predicate (verb) was found or chosen: pick the verb(s) whose roles you want.")
             )
         with self._lock, inference_gate():
             started = time.perf_counter()

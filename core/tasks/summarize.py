@@ -129,7 +129,8 @@ def _sentences(text: str) -> tuple[str, list[tuple[int, int]]]:
                                  "Chinese)."))
     if len(spans) > MAX_SENTENCES:
         raise InputError(
-            f"The text has {len(spans):,} sentences; summaries take at most {MAX_SENTENCES}. Shorten the text."
+            Message("The text has {count} sentences; summaries take at most {most}. Shorten the text.",
+                    count=f"{len(spans):,}", most=MAX_SENTENCES)
         )
     return cleaned, spans
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from core.errors import InputError
 from core.loading import from_transformers
+from core.messages import Message
 from core.tasks.embeddings import SentenceEncoder
 from core.tasks.inputs import check_text, inference_gate
 
@@ -38,14 +39,16 @@ def check_template(template: str) -> str:
     ``{label:>100000000}`` would build a 100 MB string, and ``{0}`` would raise.
     """
     if not isinstance(template, str) or not template.strip():
-        raise InputError("The label template is empty; use e.g. 'This text is about {label}.'")
+        raise InputError(Message("The label template is empty; use e.g. 'This text is about {example}.'", example="{label}"))
     template = " ".join(template.split())
     if len(template) > MAX_TEMPLATE_CHARS:
-        raise InputError(f"The label template has {len(template)} characters; the limit is {MAX_TEMPLATE_CHARS}.")
+        raise InputError(Message("The label template has {length} characters; the limit is {limit}.",
+                                 length=len(template), limit=MAX_TEMPLATE_CHARS))
     if template.count(PLACEHOLDER) != 1:
-        raise InputError("The label template must contain {label} exactly once, e.g. 'This text is about {label}.'")
+        raise InputError(Message("The label template must contain {placeholder} exactly once, e.g. 'This text is about "
+                                 "{placeholder}.'", placeholder="{label}"))
     if "{" in template.replace(PLACEHOLDER, "") or "}" in template.replace(PLACEHOLDER, ""):
-        raise InputError("The label template may hold no braces other than {label}.")
+        raise InputError(Message("The label template may hold no braces other than {placeholder}.", placeholder="{label}"))
     return template
 
 
@@ -58,7 +61,8 @@ def parse_labels(raw: str) -> list[str]:
     """Labels separated by commas (, or ，), semicolons (; or ；), 、 or newlines: trimmed, de-duplicated,
     2 to 12 of them, each at most 60 characters."""
     if raw and len(raw) > MAX_LABELS_FIELD:
-        raise InputError(f"The labels box holds {len(raw):,} characters; the limit is {MAX_LABELS_FIELD:,}.")
+        raise InputError(Message("The labels box holds {length} characters; the limit is {limit}.",
+                                 length=f"{len(raw):,}", limit=f"{MAX_LABELS_FIELD:,}"))
     labels: list[str] = []
     for part in re.split(r"[,\n;，；、]", raw or ""):
         label = " ".join(part.split())
@@ -66,13 +70,14 @@ def parse_labels(raw: str) -> list[str]:
             labels.append(label)
     if len(labels) < 2:
         raise InputError(
-            "Give at least two candidate labels, separated by commas (e.g. sports, politics, science)."
+            Message("Give at least two candidate labels, separated by commas (e.g. sports, politics, science).")
         )
     if len(labels) > MAX_LABELS:
-        raise InputError(f"Give at most {MAX_LABELS} labels; you gave {len(labels)}.")
+        raise InputError(Message("Give at most {most} labels; you gave {count}.", most=MAX_LABELS, count=len(labels)))
     too_long = [label for label in labels if len(label) > MAX_LABEL_CHARS]
     if too_long:
-        raise InputError(f"Labels must be at most {MAX_LABEL_CHARS} characters: {too_long[0][:60]!r}… is longer.")
+        raise InputError(Message("Labels must be at most {most} characters: {label}… is longer.", most=MAX_LABEL_CHARS,
+                                 label=repr(too_long[0][:60])))
     return labels
 
 

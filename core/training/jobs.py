@@ -33,6 +33,7 @@ from filelock import Timeout
 from core import settings
 from core.errors import JobCancelled, JobError, JobLimitError
 from core.io import spawn_module, write_json_atomic
+from core.messages import Message
 from core.training.jobstate import (  # noqa: F401 - status, job_dir, … are part of this module's interface
     ACTIVE,
     DEATH_GRACE_S,
@@ -81,12 +82,14 @@ def start(key: str, overrides: dict | None = None, recipe: Recipe | None = None,
     resolved = _resolve(key, overrides, recipe)  # unknown keys and bad options fail here, in the caller
     if recipe is not None and recipe.key in ownership.SHARED_RUNS and owner is not None:
         if not ownership.shared_run(recipe):
-            raise JobError(f"{recipe.key!r} is the name of a model the class shares; choose another name for your run.")
+            raise JobError(Message("{name} is the name of a model the class shares; choose another name for your run.",
+                                   name=repr(recipe.key)))
         owner = None  # the class's model: nobody's own
     folder = job_dir(key)
     with start_lock():
         if recipe is not None and ownership.name_taken(key, owner):
-            raise JobError(f"The name {key!r} is taken by another run; choose another name for yours.")
+            raise JobError(Message("The name {name} is taken by another run; choose another name for yours.",
+                                   name=repr(key)))
         current = status(key)
         grace = DEATH_GRACE_S if current.state == "died" else 0.0
         if current.active or busy_elsewhere(key, wait=grace):
@@ -98,8 +101,8 @@ def start(key: str, overrides: dict | None = None, recipe: Recipe | None = None,
         if len(running) >= cap:
             names = ", ".join(job.key for job in running)
             raise JobLimitError(
-                f"{len(running)} training job(s) already running ({names}); the limit is {cap}. "
-                "Wait for one to finish, or cancel it."
+                Message("{count} training job(s) already running ({names}); the limit is {cap}. Wait for one to "
+                        "finish, or cancel it.", count=len(running), names=names, cap=cap)
             )
         (folder / "stop").unlink(missing_ok=True)
         if owner is not None:
@@ -138,7 +141,8 @@ def cancel(key: str, owner: str | None = None) -> JobStatus:
     from core.training.ownership import may_change
 
     if not may_change(key, owner):
-        raise JobError(f"The job for {key!r} was started by another session; only that session can cancel it.")
+        raise JobError(Message("The job for {name} was started by another session; only that session can cancel it.",
+                               name=repr(key)))
     stop = job_dir(key) / "stop"
     if not stop.exists():  # a second click does not restart the grace period
         stop.touch()

@@ -12,6 +12,7 @@ from __future__ import annotations
 from core import settings
 from core.catalog import validate_key
 from core.errors import JobError, JobLimitError
+from core.messages import Message
 from core.training.jobstate import busy_elsewhere, job_dir, job_path, start_lock, status
 from core.training.recipes import RECIPES, Recipe
 
@@ -37,7 +38,8 @@ def custom_recipe(recipe: Recipe) -> Recipe:
     """Check a run defined on the Train page or the command line: a fresh name, valid options."""
     validate_key(recipe.key)
     if builtin(recipe.key) and recipe.key not in SHARED_RUNS:
-        raise JobError(f"{recipe.key!r} is the name of a built-in model; choose another name for your run.")
+        raise JobError(Message("{name} is the name of a built-in model; choose another name for your run.",
+                               name=repr(recipe.key)))
     return recipe.validated()
 
 
@@ -87,7 +89,7 @@ def delete_run(key: str, owner: str | None) -> None:
 
     validate_key(key)
     if builtin(key):
-        raise JobError(f"{key!r} is a built-in model; it cannot be deleted from here.")
+        raise JobError(Message("{name} is a built-in model; it cannot be deleted from here.", name=repr(key)))
     if not may_change(key, owner):
         raise JobError(f"The run {key!r} belongs to another session; only that session can delete it.")
     with start_lock():
