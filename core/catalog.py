@@ -18,6 +18,7 @@ from pathlib import Path
 from core import cards, settings
 from core.cards import ModelCard
 from core.errors import ModelUnavailableError, UnknownModelError, UnsafeNameError
+from core.messages import Message
 from core.specs import (  # noqa: F401 — re-exported: callers use catalog.MINILM, catalog.HUB, …
     AG_NEWS_HUB,
     BART_MNLI,
@@ -57,8 +58,8 @@ def validate_key(key: str) -> str:
     """Return ``key`` if it is a safe cache name, else raise ``UnsafeNameError``."""
     if not isinstance(key, str) or not _KEY_PATTERN.fullmatch(key):
         raise UnsafeNameError(
-            f"Model name {key!r} is not allowed: use 1-64 lowercase letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit."
+            Message("Model name {name} is not allowed: use 1-64 lowercase letters, digits, '.', '_' or '-', "
+                    "starting with a letter or digit.", name=repr(key))
         )
     return key
 

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core.tasks.generate import scramble
-from ui import generate, language, safe, scenario
+from ui import generate, i18n, language, safe, scenario
 from ui.i18n import N_, _
 from ui.runtime import through_router
 
@@ -26,7 +26,7 @@ with next_tab:
     prompt = scenario.text_box("generate", generate.PROMPTS, label=_("Prompt"), text_key="generate-prompt",
                                examples_label=_("Prompts"), single_line=True)  # fmt: skip
     k = st.slider(_("Show the top k tokens"), 3, 25, 10, key="generate-k")
-    language.warn_text(prompt, spec.languages, spec.title)  # a news GPT reads English: say so before its answer
+    language.warn_text(prompt, spec.languages, i18n.title(spec))  # a news GPT reads English: say so before its answer
     if ready:
         generate.next_token(spec, prompt, k)
 with sample_tab:

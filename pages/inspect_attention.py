@@ -47,7 +47,7 @@ n_layers, n_heads, n_tokens = full.weights.shape[0], full.weights.shape[1], len(
 if full.truncated:
     st.warning(
         _("The text has {length} tokens; {model} reads at most {limit}, so the rest was cut.", length=full.n_tokens_input,
-          model=safe.md(_(spec.title)), limit=n_tokens)
+          model=safe.md(i18n.title(spec)), limit=n_tokens)
     )  # fmt: skip
 left, right = st.columns(2)
 size, start = n_tokens, 0
@@ -95,7 +95,7 @@ with views[3]:
     layer = left.slider(_("Layer"), 0, n_layers - 1, n_layers - 1, key="inspect-layer")
     head = right.slider(_("Head"), 0, n_heads - 1, 0, key="inspect-head")
     render.figure(
-        heatmaps.heatmap(shown.weights[layer, head], title=_("{model}: layer {layer}, head {head}", model=_(spec.title),
+        heatmaps.heatmap(shown.weights[layer, head], title=_("{model}: layer {layer}, head {head}", model=i18n.title(spec),
                                                              layer=layer, head=head),
                          x_labels=shown.tokens, y_labels=shown.tokens, x_title=_("key"), y_title=_("query"), zmin=0,
                          zmax=1),
@@ -141,7 +141,7 @@ with views[6]:
             st.caption(_("Most changed: layer {layer}, head {head} (distance {distance}).", layer=layer_most,
                          head=head_most, distance=f"{distance.max():.3f}"))  # fmt: skip
             left, right = st.columns(2)
-            sides = ((_(spec.title), shown), (_(other.title), second.window(start, size)))
+            sides = ((i18n.title(spec), shown), (i18n.title(other), second.window(start, size)))
             for index, (column, (label, result)) in enumerate(zip((left, right), sides, strict=True)):
                 with column:
                     render.figure(

@@ -42,7 +42,7 @@ st.caption(
 )  # fmt: skip
 clicked = st.button(_("Summarize"), key="sum-run", type="primary", icon=":material/summarize:")
 if method == TEXTRANK:  # the lead baseline reads no words; TextRank compares MiniLM's embeddings
-    language.warn_text(text, catalog.MINILM.languages, catalog.MINILM.title)
+    language.warn_text(text, catalog.MINILM.languages, i18n.title(catalog.MINILM))
 try:
     result = summarize_ui.summary(text, method, budget, diversity, clicked=clicked)
 except CoreError as error:

@@ -18,11 +18,11 @@ def _code_messages() -> dict[str, tuple[str, int]]:
     with open(ROOT / "babel.cfg", encoding="utf-8") as handle:
         method_map, options_map = parse_mapping_cfg(handle)
     found = {}
-    for filename, line, message, _comments, _context in extract_from_dir(
+    for filename, line, message, _comments, context in extract_from_dir(
         str(ROOT), method_map, options_map, keywords={**DEFAULT_KEYWORDS, "N_": None, "Message": None}
     ):
         if isinstance(message, str):
-            found.setdefault(message, (filename, line))
+            found.setdefault(f"{context}\x04{message}" if context else message, (filename, line))
     return found
 
 
@@ -35,15 +35,20 @@ def _catalog():
 
 def test_every_string_of_the_code_has_a_chinese_translation_and_the_catalog_is_current():
     code = _code_messages()
-    catalog = {message.id: message for message in _catalog() if message.id}
+    catalog = {f"{m.context}\x04{m.id}" if m.context else m.id: m for m in _catalog() if m.id}
     assert len(code) > 50  # the extraction found the UI's strings (a broken babel.cfg would find none)
     untranslated = [f"{where[0]}:{where[1]}: {text!r}" for text, where in code.items()
                     if text not in catalog or not catalog[text].string or catalog[text].fuzzy]  # fmt: skip
     assert not untranslated, "no Chinese for:\n" + "\n".join(untranslated)
     stale = sorted(set(catalog) - set(code))
     assert not stale, f"the catalog holds strings the code no longer has (run pybabel update): {stale}"
+    from string import Formatter
+
+    def fields(text: str) -> set:  # what str.format would fill (a stray brace raises here, as it would on the page)
+        return {(name, spec, conversion) for _text, name, spec, conversion in Formatter().parse(text) if name is not None}
+
     for text, message in catalog.items():
-        assert set(re.findall(r"\{(\w+)\}", text)) == set(re.findall(r"\{(\w+)\}", message.string)), text
+        assert fields(text) == fields(message.string), text
         assert "`" not in text or text.count("`") == message.string.count("`"), text  # code stays code
 
 

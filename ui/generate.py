@@ -9,7 +9,7 @@ from core import catalog
 from core.errors import CoreError
 from core.tasks import snippets
 from core.viz import charts
-from ui import models, render, safe
+from ui import i18n, models, render, safe
 from ui.i18n import N_, _
 
 PROMPTS = [
@@ -185,7 +185,7 @@ def compare(spec, first: str, second: str) -> None:
         try:
             found = model.score(text)
         except CoreError as error:
-            safe.error(_("Sentence {name}: {error}", name=name, error=error))
+            safe.error(_("Sentence {name}: {error}", name=name, error=i18n.problem(error)))
             return
         rows.append({"sentence": name, "text": text, "tokens": len(found.tokens),
                      "Transformer log P": round(found.logprob, 2), "Transformer perplexity": round(found.perplexity, 1),

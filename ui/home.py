@@ -8,8 +8,8 @@ import streamlit as st
 from core import catalog, settings
 from core.tasks.base import load_errors, tasks
 from core.training import jobs
-from ui import models, runtime, safe
-from ui.i18n import N_, _
+from ui import i18n, models, runtime, safe
+from ui.i18n import N_, _, pgettext
 
 
 def environment() -> None:
@@ -184,7 +184,7 @@ CATALOG_WORDS = (N_("packaged"), N_("trained here"), N_("Hugging Face Hub"), N_(
                  N_("needs internet: LM Lab is offline (the Hugging Face Hub is not reachable)"))  # fmt: skip
 HEADERS = {"model": N_("model"), "source": N_("source"), "status": N_("status"),
            "held-out quality": N_("held-out quality"), "size (MB)": N_("size (MB)"), "trained": N_("trained"),
-           "train time (s)": N_("train time (s)"), "key": N_("key"), "task": N_("task"), "license": N_("license")}  # fmt: skip
+           "train time (s)": N_("train time (s)"), "key": "key", "task": N_("task"), "license": N_("license")}  # fmt: skip
 
 
 def _row(spec: catalog.ModelSpec) -> dict:
@@ -195,7 +195,7 @@ def _row(spec: catalog.ModelSpec) -> dict:
         models.quality(spec) if state.ready else None
     )
     return {
-        "model": _(spec.title),
+        "model": i18n.title(spec),
         "key": spec.key,
         "task": spec.task,
         "source": _(catalog.SOURCE_LABELS[spec.source]),
@@ -236,6 +236,7 @@ def model_table() -> None:
         "key",
         "task",
     ]
-    names = {column: _(HEADERS[column]) for column in frame.columns}
+    names = {column: pgettext("model table", "key") if column == "key" else _(HEADERS[column])
+             for column in frame.columns}  # fmt: skip
     st.dataframe(frame.rename(columns=names), hide_index=True, key="home-models",
                  column_order=[names[column] for column in [*order, "license"]])  # fmt: skip

@@ -46,7 +46,8 @@ def catalog(language: str) -> dict[str, str]:
 
     with _lock, path.open("rb") as handle:
         found = read_po(handle, locale=language)
-    return {m.id: m.string for m in found if m.id and isinstance(m.id, str) and m.string and not m.fuzzy}
+    return {(f"{m.context}\x04{m.id}" if m.context else m.id): m.string
+            for m in found if m.id and isinstance(m.id, str) and m.string and not m.fuzzy}
 
 
 def _browser_language() -> str:
@@ -94,6 +95,12 @@ def _(message: str, /, **values) -> str:
     return text.format(**values) if values else text
 
 
+def pgettext(context: str, message: str, /) -> str:
+    """``message`` where the same English word means something else elsewhere (``context`` tells them apart,
+    e.g. "key" of an attention head and "key" of a model in a table)."""
+    return catalog(language()).get(f"{context}\x04{message}", message)
+
+
 def problem(error: object) -> str:
     """An error from core (or its message) in this session's language: a ``Message`` translated, else as it is."""
     found = error.args[0] if isinstance(error, BaseException) and len(error.args) == 1 else error
@@ -105,6 +112,18 @@ def labels(options) -> Callable[[object], str]:
     page runs) rather than whenever the widget asks again."""
     shown = {option: _(str(option)) for option in options}
     return lambda option: shown.get(option, str(option))
+
+
+def title(spec) -> str:
+    """A model's title in this session's language: LM Lab's own models are translated; a run trained here is
+    called what its student named it, even when that name happens to be a word of the catalog."""
+    return spec.title if spec.trained_here and not _is_builtin(spec.key) else _(spec.title)
+
+
+def _is_builtin(key: str) -> bool:
+    from core.specs import STATIC_SPECS
+
+    return any(spec.key == key for spec in STATIC_SPECS)
 
 
 def N_(message: str, /) -> str:  # noqa: N802 - the gettext name for "mark for translation, translate later"

@@ -7,7 +7,7 @@ import streamlit as st
 from core import catalog
 from core.catalog import ModelSpec
 from core.tasks.base import tasks
-from ui import safe
+from ui import i18n, safe
 from ui.i18n import _
 
 
@@ -21,7 +21,7 @@ def _attention_model(key: str, fingerprint: str):
 
 def attention_model(spec: ModelSpec):
     meta = catalog.read_metadata(spec.key) if spec.trained_here else None
-    with st.spinner(_("Loading {model} with its attention weights…", model=safe.md(_(spec.title)))):
+    with st.spinner(_("Loading {model} with its attention weights…", model=safe.md(i18n.title(spec)))):
         return _attention_model(spec.key, meta.sha256 if meta else "")
 
 
@@ -32,7 +32,7 @@ def picker(label: str, *, key: str, default: str) -> ModelSpec:
     if key not in st.session_state or st.session_state[key] not in specs:
         requested = st.query_params.get("model") if key == "inspect-model" else None
         st.session_state[key] = requested if requested in specs else default
-    shown = {k: f"{_(spec.title)} [{_(catalog.SOURCE_LABELS[spec.source])}]" for k, spec in specs.items()}
+    shown = {k: f"{i18n.title(spec)} [{_(catalog.SOURCE_LABELS[spec.source])}]" for k, spec in specs.items()}
     chosen = specs[st.selectbox(label, list(specs), format_func=shown.get, key=key)]
     state = catalog.availability(chosen)
     if not state.ready:
@@ -41,7 +41,7 @@ def picker(label: str, *, key: str, default: str) -> ModelSpec:
         if chosen.trained_here:
             hint = " " + (_("Train it on the {page} page first.", page=_(page.title)) if page is not None and page.page
                           else _("Train it from the Train page first."))  # fmt: skip
-        st.warning(f"{safe.md(_(chosen.title))}: {_(state.reason)}.{hint}", icon=":material/block:")
+        st.warning(f"{safe.md(i18n.title(chosen))}: {_(state.reason)}.{hint}", icon=":material/block:")
     return chosen
 
 
@@ -63,7 +63,7 @@ def translation_views() -> None:
     state = catalog.availability(spec)
     if not state.ready:
         st.warning(
-            f"{safe.md(_(spec.title))}: {_(state.reason)}. " + _("Train it on the Translate page first."),
+            f"{safe.md(i18n.title(spec))}: {_(state.reason)}. " + _("Train it on the Translate page first."),
             icon=":material/block:",
         )
         return

@@ -21,7 +21,7 @@ def message(fit: LanguageFit | None, title: str) -> str:
     """What to say before the answer, or '' when the model reads the text."""
     if fit is None:
         return ""
-    model = safe.md(_(title))
+    model = safe.md(title)  # the caller's title, already in the session's language
     reads = _(" and ").join(_name(code) for code in fit.model_languages)
     if not fit.fits and fit.unknown is not None:
         return _("{model} was trained on {reads} text; your text is {language}, and {unknown} of its {tokens} tokens "

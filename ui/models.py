@@ -8,7 +8,7 @@ from core import catalog
 from core.catalog import ModelSpec
 from core.errors import CoreError
 from core.tasks.base import CLASSIFICATION, get_task, tasks
-from ui import safe
+from ui import i18n, safe
 from ui.i18n import _
 
 
@@ -105,7 +105,7 @@ def picker(task: str, *, key: str, default: str | None = None) -> ModelSpec:
     by_key = {spec.key: spec for spec in specs}
 
     sources = {spec.key: _(catalog.SOURCE_LABELS[spec.source]) for spec in specs}  # translated now, not later
-    titles = {spec.key: _(spec.title) for spec in specs}
+    titles = {spec.key: i18n.title(spec) for spec in specs}
 
     def label(model_key: str) -> str:
         return f"{titles[model_key]} [{sources[model_key]}]"
@@ -116,7 +116,7 @@ def picker(task: str, *, key: str, default: str | None = None) -> ModelSpec:
         st.session_state[key] = initial
     chosen = by_key[st.selectbox(_("Model"), keys, format_func=label, key=key)]
     state = catalog.availability(chosen)
-    measured = headline(chosen) if state.ready else ""
+    measured = _(headline(chosen)) if state.ready else ""  # a sequence task's words come as a Message
     if state.ready:
         st.caption(
             ":material/check_circle: " + (_("ready · held-out {measured}", measured=measured) if measured else _("ready"))

@@ -63,7 +63,7 @@ def sentiment_result(result, *, title: str, key: str, compact: bool = False, mod
         st.markdown(f":{label_colour}[**{label}**] · {what} {100 * top:.1f} % · {result.latency_ms:.1f} ms")
     else:
         first, second, third = st.columns(3)
-        first.markdown(f"**{_('Label')}**  \n:{label_colour}[**{label}**]")
+        first.markdown("**" + _("Label") + f"**  \n:{label_colour}[**{label}**]")
         second.metric(_("Top {what}", what=what), f"{100 * top:.1f} %")
         third.metric(
             _("Latency"),

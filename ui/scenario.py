@@ -8,7 +8,7 @@ import streamlit as st
 from core import catalog, settings
 from core.catalog import ModelSpec
 from core.training import jobs as core_jobs
-from ui import jobs, models, safe
+from ui import i18n, jobs, models, safe
 from ui.i18n import _
 
 
@@ -28,11 +28,11 @@ def ensure_ready(spec: ModelSpec, *, fallback: str = "another model") -> bool:
             st.rerun()
         st.info(
             _("{model} is {reason}. It trains in the background (one to two minutes on 2 CPU cores); meanwhile, "
-              "try {fallback}.", model=safe.md(_(spec.title)), reason=_(state.reason), fallback=_(fallback)),
+              "try {fallback}.", model=safe.md(i18n.title(spec)), reason=_(state.reason), fallback=_(fallback)),
             icon=":material/hourglass_top:",
         )  # fmt: skip
     else:
-        st.warning(f"{safe.md(_(spec.title))}: {_(state.reason)}.", icon=":material/cloud_off:")
+        st.warning(f"{safe.md(i18n.title(spec))}: {_(state.reason)}.", icon=":material/cloud_off:")
     return False
 
 

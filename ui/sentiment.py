@@ -9,7 +9,7 @@ from core.catalog import ModelSpec
 from core.errors import CoreError
 from core.tasks import snippets
 from core.viz import charts
-from ui import models, render, safe
+from ui import i18n, models, render, safe
 from ui.i18n import _
 
 EXAMPLES = [
@@ -61,13 +61,13 @@ def show_results() -> None:
     columns = st.columns(len(results)) if len(results) > 1 else [st.container()]
     for column, (model_spec, result) in zip(columns, results, strict=True):
         with column:
-            st.markdown(f"{'#####' if len(results) > 1 else '####'} {safe.md(_(model_spec.title))}")
+            st.markdown(f"{'#####' if len(results) > 1 else '####'} {safe.md(i18n.title(model_spec))}")
             measured = models.quality_text(models.quality(model_spec))
             st.caption(_(catalog.SOURCE_LABELS[model_spec.source])
                        + (" · " + _("held-out {measured}", measured=measured) if measured else ""))  # fmt: skip
             render.sentiment_result(
                 result, title="", key=f"sentiment-chart-{model_spec.key}", compact=len(results) > 1,
-                model=_(model_spec.title),
+                model=i18n.title(model_spec),
             )
     model_spec, result = results[0]
     with st.expander(_("Code to reproduce this"), icon=":material/code:"):
@@ -76,7 +76,7 @@ def show_results() -> None:
 
 
 def model_card(spec: ModelSpec) -> None:
-    with st.expander(_("About {model}", model=safe.md(_(spec.title))), icon=":material/info:"):
+    with st.expander(_("About {model}", model=safe.md(i18n.title(spec))), icon=":material/info:"):
         st.markdown(_(spec.description) if not spec.trained_here else safe.md(_(spec.description)))
         st.markdown(_("**Source:** {source} · **License:** {license}", source=_(catalog.SOURCE_LABELS[spec.source]),
                       license=_(spec.license)))  # fmt: skip
@@ -139,7 +139,7 @@ def _attributions(spec: ModelSpec, result) -> None:
     st.caption(
         _("{model} in PyTorch fp32 (the attributions need its gradients) gives '{label}' a probability of {share} %. "
           "Green words raise its log-odds, red ones lower it. The methods work differently; where they agree, trust "
-          "them more.", model=safe.md(_(spec.title)), label=safe.md(_(result.target)),
+          "them more.", model=safe.md(i18n.title(spec)), label=safe.md(_(result.target)),
           share=f"{100 * result.probability:.1f}")
     )  # fmt: skip
     st.html(

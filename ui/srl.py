@@ -64,20 +64,21 @@ def show(spec) -> None:
         return
     result = stored[1]
     rows, roles_seen = [], set()
+    meanings = {role: _(meaning) for role, meaning in ROLE_MEANINGS.items()}  # in the session's language
     for frame in sorted(result.frames, key=lambda f: f.predicate):
         frame_spans = frame.spans()
         roles_seen.update(role for role, *where in frame_spans)
         title = _("Frame of “{word}”", word=result.words[frame.predicate])
-        st.html(spans.frame_row(result.words, frame_spans, title=title))
+        st.html(spans.frame_row(result.words, frame_spans, title=title, meanings=meanings))
         for role, start, end in frame_spans:
             if role == "V":
                 continue
             confidence = min(frame.confidence[start : end + 1]) if end >= start else 0.0
             rows.append({_("predicate"): result.words[frame.predicate], _("role"): role,
-                         _("meaning"): ROLE_MEANINGS.get(role, role), _("text"): " ".join(result.words[start : end + 1]),
+                         _("meaning"): meanings.get(role, role), _("text"): " ".join(result.words[start : end + 1]),
                          _("lowest word confidence"): round(confidence, 3)})  # fmt: skip
     order = ["V", *[r for r in ROLE_MEANINGS if r != "V"]]
-    st.html(spans.legend([role for role in order if role in roles_seen]))
+    st.html(spans.legend([role for role in order if role in roles_seen], meanings))
     st.markdown("#### " + _("Who did what to whom, when and where"))
     if rows:
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
@@ -105,15 +106,16 @@ def quality(spec) -> None:
         by_kind = meta.get("by_kind", {})
         if by_kind:
             st.dataframe(
-                pd.DataFrame([{_("held-out sentences"): kind, _("what is new"): HELD_OUT_KINDS.get(kind, ""),
+                pd.DataFrame([{_("held-out sentences"): kind, _("what is new"): _(HELD_OUT_KINDS.get(kind, "")),
                                "span F1": f"{100 * e['value']:.1f} % [{100 * e['low']:.1f}, {100 * e['high']:.1f}]",
                                _("frames"): e["n"]} for kind, e in by_kind.items()]),
                 hide_index=True, width="stretch",
             )  # fmt: skip
         table = pd.DataFrame(meta["per_role"]).T.reset_index(names="role")
-        table["meaning"] = table["role"].map(ROLE_MEANINGS)
-        st.dataframe(table[["role", "meaning", "precision", "recall", "f1", "support"]], hide_index=True,
-                     width="stretch")  # fmt: skip
+        table["meaning"] = table["role"].map(lambda role: _(ROLE_MEANINGS.get(role, role)))
+        columns = {"role": _("role"), "meaning": _("meaning"), "precision": _("precision"), "recall": _("recall"),
+                   "f1": "F1", "support": _("support")}  # fmt: skip
+        st.dataframe(table[list(columns)].rename(columns=columns), hide_index=True, width="stretch")
         data = meta.get("data", {})
         st.markdown(
             _("Trained on {train} generated frames, scored on {test} frames with something never seen in training: a "

@@ -37,7 +37,9 @@ def _embedded_for(text: str):
     from core.tasks.inputs import clean_text
 
     embedded = st.session_state.get("sum-embedded")
-    return embedded if embedded is not None and embedded.text == clean_text(text) else None
+    if embedded is None or len(text) > 4 * len(embedded.text) + 100:  # a far longer text cannot clean down to it
+        return None
+    return embedded if embedded.text == clean_text(text) else None
 
 
 @st.cache_data(show_spinner=False)
@@ -64,7 +66,7 @@ def show(summary, *, key: str) -> None:
     left.metric(_("Words"), f"{summary.words_out} / {summary.words_in}")
     middle.metric(_("Compression"), f"{100 * summary.compression:.0f} %", help=_("summary words ÷ input words"))
     right.metric(_("Latency"), f"{summary.latency_ms:.0f} ms")
-    st.markdown(f"**{_('Summary')}**")
+    st.markdown("**" + _("Summary") + "**")
     st.success(safe.md(summary.summary) if summary.summary else _("(empty)"))
     spans = [(s.start, s.end, s.chosen, s.pick_order) for s in summary.sentences]
     with st.expander(_("The chosen sentences in the original text"), expanded=key == "extractive"):

@@ -43,10 +43,10 @@ def classify(spec, text: str) -> None:
         safe.error(error)
         return
     measured = models.quality_text(models.quality(spec))
-    st.markdown(f"#### {safe.md(_(spec.title))}")
+    st.markdown(f"#### {safe.md(i18n.title(spec))}")
     st.caption(_(catalog.SOURCE_LABELS[spec.source]) + (" · " + _("held-out {measured}", measured=measured)
                                                           if measured else ""))  # fmt: skip
-    render.sentiment_result(result, title="", key="topic-chart", model=_(spec.title))
+    render.sentiment_result(result, title="", key="topic-chart", model=i18n.title(spec))
     with st.expander(_("Code to reproduce this"), icon=":material/code:"):
         st.code(snippets.classifier(spec, text, max(result.max_tokens, 1)), language="python")
 
@@ -109,7 +109,7 @@ def _show_zero_shot(text: str, labels: list[str], result, method: str) -> None:
     """A zero-shot answer: what the model reads, the winning label, its scores and how well the method does."""
     from ui.language import warn_text
 
-    title = catalog.BART_MNLI.title if method == "nli" else catalog.MINILM.title
+    title = i18n.title(catalog.BART_MNLI if method == "nli" else catalog.MINILM)
     warn_text(" ".join([text, *labels]), catalog.BART_MNLI.languages if method == "nli" else catalog.MINILM.languages,
               title)  # fmt: skip
     if method == "nli":

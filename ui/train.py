@@ -17,7 +17,7 @@ from core.training.preview import ARCHITECTURE_FIELDS, DATA_FIELDS, relevant
 from core.training.recipes import NEW_RUN, Recipe, new_run_defaults
 from core.viz import charts, heatmaps
 from ui import render, safe
-from ui.i18n import N_, _
+from ui.i18n import N_, _, pgettext
 from ui.runtime import session_owner
 
 UPLOADED = {"csv": N_("Your CSV file"), "hub": N_("A Hugging Face Hub dataset (online)")}
@@ -349,7 +349,7 @@ def compare_runs(all_runs: list[dict]) -> None:
             "batch": hp.get("batch_size"), "dropout": hp.get("dropout"), "augment": hp.get("augment"),
             "patience": hp.get("patience"), "train s": meta.get("train_seconds"), "created": meta.get("created_at", "")[:16],
         })  # fmt: skip
-    names = {"run": _("run"), "data": _("data"), "base": _("base"), "accuracy": _("accuracy"), "acc CI": _("acc CI"),
+    names = {"run": _("run"), "data": _("data"), "base": pgettext("training run", "base"), "accuracy": _("accuracy"), "acc CI": _("acc CI"),
              "epochs": _("epochs"), "batch": _("batch"), "augment": _("augment"), "patience": _("patience"),
              "train s": _("train s"), "created": _("created")}  # fmt: skip
     st.dataframe(pd.DataFrame(rows).rename(columns=names), hide_index=True, key="train-runs",

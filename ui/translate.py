@@ -41,7 +41,8 @@ def show(spec) -> None:
     if not stored or stored[0] != spec.key:
         return
     result, beams = stored[1], stored[2]
-    st.markdown(f"### {safe.md(result.text) if result.text else _('∅ (the model produced no text)')}")
+    nothing = _("∅ (the model produced no text)")
+    st.markdown(f"### {safe.md(result.text) if result.text else nothing}")
     first, second, third = st.columns(3)
     first.metric(_("Decoding"), _(result.decoding))
     second.metric(

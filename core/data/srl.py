@@ -24,19 +24,20 @@ from dataclasses import dataclass
 from core.data import srl_lexicon as words
 from core.data.srl_lexicon import VERB_FORMS  # noqa: F401 - callers ask srl for the forms
 from core.data.types import Split
+from core.messages import N_
 
 ROLES = ("ARG0", "ARG1", "ARG2", "ARGM-TMP", "ARGM-LOC", "ARGM-MNR", "ARGM-NEG", "ARGM-MOD", "ARGM-CAU")
 ROLE_MEANINGS = {
-    "ARG0": "who acts (agent)",
-    "ARG1": "what is acted on (theme)",
-    "ARG2": "to whom (the recipient)",
-    "ARGM-TMP": "when",
-    "ARGM-LOC": "where",
-    "ARGM-MNR": "how",
-    "ARGM-NEG": "negation",
-    "ARGM-MOD": "modal",
-    "ARGM-CAU": "why",
-    "V": "the predicate",
+    "ARG0": N_("who acts (agent)"),
+    "ARG1": N_("what is acted on (theme)"),
+    "ARG2": N_("to whom (the recipient)"),
+    "ARGM-TMP": N_("when"),
+    "ARGM-LOC": N_("where"),
+    "ARGM-MNR": N_("how"),
+    "ARGM-NEG": N_("negation"),
+    "ARGM-MOD": N_("modal"),
+    "ARGM-CAU": N_("why"),
+    "V": N_("the predicate"),
 }
 LABELS = ("O", "B-V", "I-V", *(f"{prefix}-{role}" for role in ROLES for prefix in ("B", "I")))
 
@@ -273,9 +274,9 @@ def constructions() -> list[tuple[str, str]]:
 # Verbs that never occur in training, in any role of any sentence: can the model label a new verb's frame?
 NEW_VERBS = ("repair", "lend", "arrive")
 HELD_OUT_KINDS = {
-    "unseen combination": "a verb in a construction it never had in training (e.g. only active, now passive)",
-    "unseen verb": "a verb that never occurs in training",
-    "fronted time phrase": "a time phrase before the subject, a word order never seen in training",
+    "unseen combination": N_("a verb in a construction it never had in training (e.g. only active, now passive)"),
+    "unseen verb": N_("a verb that never occurs in training"),
+    "fronted time phrase": N_("a time phrase before the subject, a word order never seen in training"),
 }
 
 

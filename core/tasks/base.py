@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from core.data.types import Split
 from core.errors import CoreError
-from core.messages import N_
+from core.messages import N_, Message
 
 CLASSIFICATION = "classification"  # one label per text: accuracy and macro-F1, the classifier benchmark
 SEQUENCE = "sequence"  # an output sequence per input: translation, role labels, next tokens
@@ -235,20 +235,23 @@ def _keyword() -> tuple[Split, list[str]]:
 
 def _translation_words(found: Mapping) -> str:
     chrf, bleu = found["chrf"], found["bleu"]
-    return (f"chrF {chrf['value']:.1f} (95 % CI {chrf['low']:.1f}–{chrf['high']:.1f}), "
-            f"BLEU {bleu['value']:.1f} on {chrf['n']} unseen generated sentences")  # fmt: skip
+    return Message("chrF {value} (95 % CI {low}–{high}), BLEU {bleu} on {n} unseen generated sentences",
+                   value=f"{chrf['value']:.1f}", low=f"{chrf['low']:.1f}", high=f"{chrf['high']:.1f}",
+                   bleu=f"{bleu['value']:.1f}", n=chrf["n"])  # fmt: skip
 
 
 def _srl_words(found: Mapping) -> str:
     f1 = found["span_f1"]
-    return (f"argument span F1 {100 * f1['value']:.1f} % (95 % CI {100 * f1['low']:.1f}–{100 * f1['high']:.1f}, "
-            f"{f1['n']} frames) on unseen generated sentences")  # fmt: skip
+    return Message("argument span F1 {value} % (95 % CI {low}–{high}, {n} frames) on unseen generated sentences",
+                   value=f"{100 * f1['value']:.1f}", low=f"{100 * f1['low']:.1f}", high=f"{100 * f1['high']:.1f}",
+                   n=f1["n"])  # fmt: skip
 
 
 def _perplexity_words(found: Mapping) -> str:
     ppl, kn = found["perplexity"], found["ngram_perplexity"]
-    return (f"perplexity {ppl['value']:.0f} (95 % CI {ppl['low']:.0f}–{ppl['high']:.0f}) on {ppl['n']} unseen "
-            f"articles; Kneser–Ney trigram {kn['value']:.0f}")  # fmt: skip
+    return Message("perplexity {value} (95 % CI {low}–{high}) on {n} unseen articles; Kneser–Ney trigram {trigram}",
+                   value=f"{ppl['value']:.0f}", low=f"{ppl['low']:.0f}", high=f"{ppl['high']:.0f}", n=ppl["n"],
+                   trigram=f"{kn['value']:.0f}")  # fmt: skip
 
 
 CLASSIFIER_VARIANTS = ("int8", "bf16", "eager", "onnx", "onnx-int8")

@@ -69,6 +69,17 @@ def _resolve(key: str, overrides: dict | None, recipe: Recipe | None) -> Recipe:
     return base.with_overrides(overrides) if overrides else base
 
 
+def _refuse_over_the_limit() -> None:
+    """A clear refusal when as many training jobs run as the server allows (the caller holds the start lock)."""
+    cap = settings.limits().max_concurrent_jobs
+    running = active_jobs()
+    if len(running) >= cap:
+        raise JobLimitError(
+            Message("{count} training job(s) already running ({names}); the limit is {cap}. Wait for one to "
+                    "finish, or cancel it.", count=len(running), names=", ".join(job.key for job in running), cap=cap)
+        )
+
+
 def start(key: str, overrides: dict | None = None, recipe: Recipe | None = None,
           owner: str | None = None) -> JobStatus:  # fmt: skip
     """Start training ``key`` in a background process, or join the job already running for it.
@@ -96,14 +107,7 @@ def start(key: str, overrides: dict | None = None, recipe: Recipe | None = None,
             return status(key)
         if recipe is not None and owner is not None:
             ownership.make_room_for_a_run(owner)
-        cap = settings.limits().max_concurrent_jobs
-        running = active_jobs()
-        if len(running) >= cap:
-            names = ", ".join(job.key for job in running)
-            raise JobLimitError(
-                Message("{count} training job(s) already running ({names}); the limit is {cap}. Wait for one to "
-                        "finish, or cancel it.", count=len(running), names=names, cap=cap)
-            )
+        _refuse_over_the_limit()
         (folder / "stop").unlink(missing_ok=True)
         if owner is not None:
             (folder / "owner").write_text(owner, encoding="utf-8")

@@ -21,7 +21,7 @@ ROLE_COLOURS = {
 _OTHER = "#e0e0e0"
 
 
-def frame_row(words: list[str], spans: list[tuple[str, int, int]], *, title: str) -> str:
+def frame_row(words: list[str], spans: list[tuple[str, int, int]], *, title: str, meanings: dict | None = None) -> str:
     """One predicate's frame: each span a coloured box with its role above the words; other words plain."""
     starts = {start: (role, end) for role, start, end in spans}
     parts, index = [], 0
@@ -30,7 +30,7 @@ def frame_row(words: list[str], spans: list[tuple[str, int, int]], *, title: str
             role, end = starts[index]
             text = html.escape(" ".join(words[index : end + 1]))
             colour = ROLE_COLOURS.get(role, _OTHER)
-            meaning = html.escape(ROLE_MEANINGS.get(role, role))
+            meaning = html.escape((meanings or ROLE_MEANINGS).get(role, role))
             parts.append(
                 f'<span title="{html.escape(role)}: {meaning}" style="display:inline-flex; flex-direction:column; '
                 f'align-items:center; background:{colour}; color:#111; border-radius:6px; padding:1px 6px; margin:2px">'
@@ -48,10 +48,10 @@ def frame_row(words: list[str], spans: list[tuple[str, int, int]], *, title: str
     )
 
 
-def legend(roles: list[str]) -> str:
+def legend(roles: list[str], meanings: dict | None = None) -> str:
     items = [
         f'<span style="background:{ROLE_COLOURS.get(role, _OTHER)}; color:#111; border-radius:4px; padding:1px 6px; '
-        f'margin:2px; display:inline-block; font-size:0.8rem">{html.escape(role)} — {html.escape(ROLE_MEANINGS.get(role, role))}</span>'
+        f'margin:2px; display:inline-block; font-size:0.8rem">{html.escape(role)} — {html.escape((meanings or ROLE_MEANINGS).get(role, role))}</span>'
         for role in roles
     ]
     return f'<div style="margin-top:0.3rem">{"".join(items)}</div>'
