@@ -92,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runtimes", default="torch,onnx,onnx-int8", help="LM Lab's serving runtimes to measure")
     parser.add_argument("--translation", action=argparse.BooleanOptionalAction, default=True,
                         help="also measure the translation model (trained once if absent)")  # fmt: skip
+    parser.add_argument("--generation", action=argparse.BooleanOptionalAction, default=True,
+                        help="also measure the GPT's next-token bars (trained once if absent)")  # fmt: skip
     args = parser.parse_args(argv)
     os.environ.update(LMLAB_CACHE_HOME=str(args.cache), LMLAB_OFFLINE="1")
     if not (args.cache / "models" / "sentiment-minilm" / "metadata.json").is_file():
@@ -179,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {way} | {per_s:.1f} | {per_s / base:.2f} | {p50} | {p95} | {100 * agree:.1f} % | {rss:.2f} |")
     if args.translation:
         _translation(args)
+    if args.generation:
+        _generation(args)
     return 0
 
 
@@ -228,6 +232,43 @@ def _translation(args) -> None:
         print(f"| LM Lab page requests (with attention), {count} sessions (mean batch {mean:.1f}) | {rate:.1f} | "
               f"{rate / sequential:.2f} | {statistics.median(latencies):.1f} | {_percentile(latencies, 0.95):.1f} | "
               f"{100 * same:.1f} % |")  # fmt: skip
+
+
+def _generation(args) -> None:
+    """The Generate page's first view, the next-token bars: one forward pass per request, then shared passes."""
+    if not (args.cache / "models" / "lm-lee-gpt" / "metadata.json").is_file():
+        print("training lm-lee-gpt once…", flush=True)
+        subprocess.run([sys.executable, "-m", "core.train", "--model", "lm-lee-gpt"],
+                       cwd=ROOT, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+    from core import catalog
+    from core.data.lee import lm_split
+    from core.tasks.generate import LanguageModel
+
+    model = LanguageModel(catalog.LM_LEE)
+    prompts = [" ".join(article.split()[: 12 + 3 * (i % 8)]) for i, article in enumerate(lm_split()[1])]
+    prompts = (prompts * (args.texts // len(prompts) + 1))[: args.texts]
+
+    class Page:  # what the Generate page asks for: the top-10 next tokens of both models
+        @staticmethod
+        def predict(text: str):
+            return type("Answer", (), {"label": model.next_tokens(text, k=10)["transformer"][0]["token"]})
+
+    for text in prompts[:5]:
+        Page.predict(text)
+    print(f"\nnext-token bars, {len(prompts)} prompts of the held-out Lee articles (12–33 words)\n")
+    print("| way | requests/s | vs one pass per request | p50 ms | p95 ms | same top token |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for count in [int(part) for part in args.sessions.split(",") if part.strip()]:
+        model.coalescer.max_batch = 1  # one forward pass per request, in turn: as before the shared passes
+        single, single_latencies, reference = _sessions(Page, prompts, count)
+        model.coalescer.max_batch, model.coalescer.batch_sizes = 32, []
+        rate, latencies, outputs = _sessions(Page, prompts, count)
+        same = sum(a == b for a, b in zip(outputs, reference, strict=True)) / len(prompts)
+        mean = statistics.mean(model.coalescer.batch_sizes)
+        print(f"| {count} sessions, one pass per request | {single:.0f} | 1.00 | {statistics.median(single_latencies):.1f} | "
+              f"{_percentile(single_latencies, 0.95):.1f} | – |")  # fmt: skip
+        print(f"| {count} sessions, shared passes (mean batch {mean:.1f}) | {rate:.0f} | {rate / single:.2f} | "
+              f"{statistics.median(latencies):.1f} | {_percentile(latencies, 0.95):.1f} | {100 * same:.1f} % |")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -298,3 +298,33 @@ def test_translations_asked_at_once_share_a_generate_and_keep_their_outputs(tran
         assert np.allclose(one.alignment, other.alignment, atol=1e-5)  # the attention pass of the same output
     beam = translator.translate(sources[0], beams=2)  # beam search decodes alone, as before
     assert beam.decoding == "beam search (2 beams)" and beam.text
+
+
+def test_next_token_requests_from_many_sessions_share_a_padded_forward_pass(lm_tiny_model):
+    """Prompts of different lengths in one right-padded pass: each session gets its own prompt's distribution."""
+    import numpy as np
+
+    from core.tasks.generate import LanguageModel
+
+    model = LanguageModel(catalog.LM_LEE)
+    prompts = ["The government", "Police say the fire", "The Australian cricket team has", "Palestinian",
+               "The Prime Minister said on Tuesday that the", "Officials"] * 2  # fmt: skip
+    alone = [model._distribution(model._ids(prompt)) for prompt in prompts]  # one unpadded pass each
+    original = model.model.forward
+    passes = []
+
+    def slow(*args, **kwargs):
+        passes.append(len(kwargs.get("input_ids", args[0] if args else [])))
+        time.sleep(0.1)  # a loaded server: requests pile up while a pass runs
+        return original(*args, **kwargs)
+
+    model.model.forward = slow
+    answers: dict[int, dict] = {}
+    run_together(*[lambda i=i: answers.__setitem__(i, model.next_tokens(prompts[i], k=5)) for i in range(len(prompts))])
+    assert len(passes) < len(prompts) and max(model.coalescer.batch_sizes) > 1  # batched
+    for i, distribution in enumerate(alone):
+        best = np.argsort(-distribution, kind="stable")[:5]
+        assert [t["id"] for t in answers[i]["transformer"]] == best.tolist()
+        assert all(abs(t["probability"] - distribution[t["id"]]) < 1e-5 for t in answers[i]["transformer"])
+    model.model.forward = original
+    assert model.next_tokens("A lone request", k=3)["context_tokens"] > 0

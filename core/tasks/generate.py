@@ -19,6 +19,7 @@ from core.catalog import ModelSpec
 from core.errors import InputError
 from core.messages import Message
 from core.stats import Estimate
+from core.tasks.batching import Coalescer
 from core.tasks.inputs import check_text, inference_gate
 from core.tasks.ngram import KneserNey
 
@@ -154,6 +155,8 @@ class LanguageModel:
             getattr(model.config, "n_positions", 0) or getattr(model.config, "max_position_embeddings", 1024)
         )
         self._lock = threading.Lock()
+        # next-token requests from every session, answered in one padded forward pass by whoever takes the model
+        self.coalescer = Coalescer(self._lock, self._distributions)
 
     def _ids(self, text: str, *, allow_empty: bool = False) -> list[int]:
         if allow_empty and not text.strip():
@@ -175,13 +178,31 @@ class LanguageModel:
             logits = self.model(torch.tensor([window])).logits[0, -1].float()
         return torch.softmax(logits, dim=-1).numpy().astype(np.float64)
 
-    def next_tokens(self, text: str, k: int = 10) -> dict:
-        """Top-k next tokens under the Transformer and under the n-gram model, with the entropy of each."""
-        ids = self._ids(text, allow_empty=True)
-        with self._lock, inference_gate():
+    def _distributions(self, windows: list[tuple[int, ...]]) -> list[tuple[np.ndarray, float]]:
+        """The next-token distribution after each window, from one forward pass over them all (right-padded, so
+        every real token keeps its position and sees only the tokens before it), and that pass's milliseconds.
+        The caller (the coalescer) holds the model's lock."""
+        import torch
+
+        longest = max(len(window) for window in windows)
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        ids = torch.tensor([[*window, *[pad] * (longest - len(window))] for window in windows])
+        mask = torch.tensor([[1] * len(window) + [0] * (longest - len(window)) for window in windows])
+        with inference_gate(), torch.no_grad():
             started = time.perf_counter()
-            probs = self._distribution(ids)
+            logits = self.model(input_ids=ids, attention_mask=mask).logits.float()
+            last = logits[torch.arange(len(windows)), torch.tensor([len(window) - 1 for window in windows])]
+            probs = torch.softmax(last, dim=-1).numpy().astype(np.float64)
             latency = 1000 * (time.perf_counter() - started)
+        return [(row, latency) for row in probs]
+
+    def next_tokens(self, text: str, k: int = 10) -> dict:
+        """Top-k next tokens under the Transformer and under the n-gram model, with the entropy of each; requests
+        of other sessions arriving at the same moment share the Transformer's forward pass."""
+        ids = self._ids(text, allow_empty=True)
+        if not ids:
+            raise InputError(Message("Score needs at least one token of text."))
+        probs, latency = self.coalescer.submit(tuple(ids[-self.context :]))
         ngram = self.ngram.distribution(ids)
         vocab = min(len(probs), len(ngram))
 
