@@ -8,7 +8,7 @@ from core import catalog
 from core.attention import compare, rollout, statistics_by_layer
 from core.errors import CoreError
 from core.viz import bertviz_html, heatmaps
-from ui import i18n, render, safe
+from ui import i18n, language, render, safe
 from ui import inspect as inspect_ui
 from ui.i18n import N_, _
 from ui.runtime import through_router
@@ -37,6 +37,7 @@ pair = st.toggle(_("Add a second sentence (BERT reads pairs as [CLS] A [SEP] B [
 text_b = st.text_input(_("Second sentence"), "It fell asleep.", key="inspect-text-b") if pair else None
 if not catalog.availability(spec).ready:
     st.stop()
+language.warn_text(" ".join(filter(None, [text, text_b])), spec.languages, i18n.title(spec))
 try:
     full = inspect_ui.attention_model(spec).attend(text, text_b)
 except CoreError as error:

@@ -3,9 +3,10 @@
 import pandas as pd
 import streamlit as st
 
+from core import catalog
 from core.errors import CoreError
 from core.viz import heatmaps
-from ui import i18n, learn, render, safe
+from ui import i18n, language, learn, render, safe
 from ui.i18n import _
 from ui.runtime import through_router
 
@@ -23,6 +24,7 @@ st.latex(r"\mathrm{MultiHead}(Q,K,V)=\mathrm{Concat}(\mathrm{head}_1,\dots,\math
 
 text = st.text_input(_("Sentence"), "The keys to the cabinet are on the table.", key="mha-text")
 layer = st.slider(_("Layer"), 0, 5, 2, key="mha-layer")
+language.warn_text(text, catalog.MINILM.languages, i18n.title(catalog.MINILM))
 try:
     report = learn.layer_report(text, layer)
 except (CoreError, ValueError) as error:

@@ -2,9 +2,10 @@
 
 import streamlit as st
 
+from core import catalog
 from core.errors import CoreError
 from core.viz import heatmaps
-from ui import i18n, learn, render, safe
+from ui import i18n, language, learn, render, safe
 from ui.i18n import N_, _
 from ui.runtime import through_router
 
@@ -39,6 +40,7 @@ try:
         left, right = st.columns(2)
         layer = left.slider(_("Layer"), 0, 5, 0, key="attn-layer")
         head = right.slider(_("Head"), 0, 11, 0, key="attn-head")
+        language.warn_text(text, catalog.MINILM.languages, i18n.title(catalog.MINILM))
         steps = learn.head_steps(text, layer, head, causal)
 except (CoreError, ValueError) as error:
     safe.error(error)

@@ -85,3 +85,13 @@ def test_the_summarize_and_generate_pages_warn_for_chinese_text():
     generate = open_page("pages/generate.py")
     generate.text_input(key="generate-prompt").input("今天天气很好").run()
     assert any("Chinese" in w.value for w in generate.warning)
+
+
+def test_the_learn_and_inspect_pages_say_minilm_reads_english():
+    learn = open_page("pages/self_attention.py")
+    learn.text_input(key="attn-text").input(CHINESE).run()
+    assert any("MiniLM" in w.value and "Chinese" in w.value for w in learn.warning)
+    inspect = open_page("pages/inspect_attention.py", text=CHINESE)
+    assert any("Chinese" in w.value for w in inspect.warning)
+    english = open_page("pages/self_attention.py")
+    assert not any("Chinese" in w.value for w in english.warning)

@@ -20,9 +20,9 @@ def _eta(seconds: float | None) -> str:
     if seconds is None:
         return ""
     seconds = int(round(seconds))
-    if seconds >= 60:
-        return _("about {minutes} min {seconds} s left", minutes=seconds // 60, seconds=f"{seconds % 60:02d}")
-    return _("about {seconds} s left", seconds=seconds)
+    if seconds >= 60:  # a sentence of its own, with its space and full stop: "" when there is no estimate
+        return _(" About {minutes} min {seconds} s left.", minutes=seconds // 60, seconds=f"{seconds % 60:02d}")
+    return _(" About {seconds} s left.", seconds=seconds)
 
 
 def start(key: str) -> None:
@@ -59,7 +59,7 @@ def _live(key: str, title: str) -> None:
     st.progress(current.fraction, text=caption)
     eta = _eta(current.eta_s) if current.phase == "training" else ""
     st.caption(
-        _("Running in a background process (pid {pid}) for {seconds} s. {eta}. The job keeps running if you switch "
+        _("Running in a background process (pid {pid}) for {seconds} s.{eta} The job keeps running if you switch "
           "pages or close the tab, but only this browser session can cancel it. Everyone asking for this model sees "
           "this same job.", pid=current.pid, seconds=f"{current.elapsed_s:.0f}", eta=eta)
     )  # fmt: skip

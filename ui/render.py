@@ -77,6 +77,8 @@ def sentiment_result(result, *, title: str, key: str, compact: bool = False, mod
             st.caption(_("Computed by {runtime} on the server's CPU{note}.", runtime=safe.md(result.runtime),
                          note=safe.md(note)))  # fmt: skip
     scores = {_(name): value for name, value in result.scores.items()}
+    if len(scores) < len(result.scores):  # two classes that read the same once translated: keep them apart
+        scores = dict(result.scores)
     figure(charts.class_scores(scores, score_kind=what, title=title), key=key)
     if result.score_kind == LEXICON_SHARE:
         compound = result.details.get("compound", 0.0)
