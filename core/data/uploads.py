@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from core import settings
 from core.data.types import Example, Split, stratified
 from core.errors import DataError
+from core.messages import Message
 
 MAX_BYTES = (
     5 * 1024 * 1024
@@ -36,10 +37,10 @@ def _decode(raw: bytes) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise DataError(
-            f"The file is not UTF-8 text (byte {error.start} is 0x{raw[error.start]:02x}). "
-            "Save it as 'CSV UTF-8' in your spreadsheet program and upload it again."
-        ) from None
+        raise DataError(Message(
+            "The file is not UTF-8 text (byte {position} is 0x{value}). Save it as 'CSV UTF-8' in your spreadsheet "
+            "program and upload it again.", position=error.start, value=f"{raw[error.start]:02x}"
+        )) from None  # fmt: skip
 
 
 MAX_ROWS = 50_000  # more than a classroom run needs on 2 cores; bigger sets belong to the CLI on a GPU box
@@ -58,37 +59,41 @@ def _rows(text: str) -> tuple[list[str], list[list[str]]]:
     lines = io.StringIO(text, newline="")
     first = lines.readline()
     if first.count(",") + 1 > MAX_COLUMNS:  # before anything else: a huge header costs nothing more
-        raise DataError(f"The header has {first.count(',') + 1:,} columns; at most {MAX_COLUMNS} are read. "
-                        "Keep the text and label columns and delete the rest.")  # fmt: skip
+        raise DataError(Message("The header has {count} columns; at most {most} are read. Keep the text and label "
+                                "columns and delete the rest.", count=f"{first.count(',') + 1:,}", most=MAX_COLUMNS))  # fmt: skip
     lines.seek(0)
     try:
         reader = csv.reader(lines, strict=True)
         header = next(reader, None)
         rows = list(reader)
     except csv.Error as error:
-        raise DataError(f"Could not read the file as CSV: {error}. Check the commas and quotes.") from None
+        raise DataError(Message("Could not read the file as CSV: {error}. Check the commas and quotes.",
+                                error=str(error)[:200])) from None  # fmt: skip
     if not header or len(header) < 2:
         raise DataError(
-            "The CSV needs a header row and at least two columns (a text column and a label column)."
+            Message("The CSV needs a header row and at least two columns (a text column and a label column).")
         )
     header = [name.strip() for name in header]
     if len(header) > MAX_COLUMNS:
-        raise DataError(f"The header has {len(header):,} columns; at most {MAX_COLUMNS} are read.")
+        raise DataError(Message("The header has {count} columns; at most {most} are read. Keep the text and label "
+                                "columns and delete the rest.", count=f"{len(header):,}", most=MAX_COLUMNS))  # fmt: skip
     if len(set(header)) < len(header):
         duplicate = next(name for name in header if header.count(name) > 1)
-        raise DataError(f"The header names the column {duplicate!r} twice; give every column its own name.")
+        raise DataError(Message("The header names the column {name} twice; give every column its own name.",
+                                name=repr(duplicate)[:100]))  # fmt: skip
     for number, row in enumerate(rows, start=2):
         if len(row) > len(header):
-            raise DataError(
-                f"Line {number} has {len(row)} fields but the header has {len(header)}: a comma inside the "
-                'text must be inside double quotes ("I liked it, mostly",pos). Fix that line and upload again.'
-            )
+            raise DataError(Message(
+                "Line {number} has {fields} fields but the header has {columns}: a comma inside the text must be "
+                'inside double quotes ("I liked it, mostly",pos). Fix that line and upload again.', number=number,
+                fields=len(row), columns=len(header)))  # fmt: skip
     rows = [row + [""] * (len(header) - len(row)) for row in rows if any(cell.strip() for cell in row)]
     if len(rows) > MAX_ROWS:
-        raise DataError(f"The file has {len(rows):,} rows; at most {MAX_ROWS:,} are trained on here. Upload a sample "
-                        "(or train on all of it with python -m core.train on a bigger machine).")  # fmt: skip
+        raise DataError(Message("The file has {count} rows; at most {most} are trained on here. Upload a sample (or "
+                                "train on all of it with python -m core.train on a bigger machine).",
+                                count=f"{len(rows):,}", most=f"{MAX_ROWS:,}"))  # fmt: skip
     if not rows:
-        raise DataError("The CSV has a header but no rows.")
+        raise DataError(Message("The CSV has a header but no rows."))
     return header, rows
 
 
@@ -112,11 +117,10 @@ def store(raw: bytes) -> Upload:
     rename): many sessions may read it while another uploads the same file.
     """
     if not raw:
-        raise DataError("The file is empty.")
+        raise DataError(Message("The file is empty."))
     if len(raw) > MAX_BYTES:
-        raise DataError(
-            f"The file is {len(raw) / 1e6:.1f} MB; the limit is {MAX_BYTES / 1e6:.0f} MB. Upload a sample."
-        )
+        raise DataError(Message("The file is {size} MB; the limit is {limit} MB. Upload a sample.",
+                                size=f"{len(raw) / 1e6:.1f}", limit=f"{MAX_BYTES / 1e6:.0f}"))  # fmt: skip
     frame = _frame(_decode(raw))
     data_id = hashlib.sha256(raw).hexdigest()[:16]
     path = _uploads_folder() / f"{data_id}.csv"
@@ -137,39 +141,39 @@ def load(data_id: str, text_column: str, label_column: str) -> tuple[list[Exampl
         raise DataError(f"Unknown dataset id {data_id!r}.")
     path = settings.cache_home() / "datasets" / f"{data_id}.csv"
     if not path.is_file():
-        raise DataError("The uploaded file is no longer in the cache; upload it again.")
+        raise DataError(Message("The uploaded file is no longer in the cache; upload it again."))
     frame = _frame(_decode(path.read_bytes()))
     missing = [c for c in (text_column, label_column) if c not in frame.columns]
     if missing:
         raise DataError(f"Column(s) {missing} not found; the file has {list(frame.columns)}.")
     if text_column == label_column:
-        raise DataError("Choose two different columns for the text and the label.")
+        raise DataError(Message("Choose two different columns for the text and the label."))
     texts = frame[text_column].astype(str).str.strip()
     labels = frame[label_column].astype(str).str.strip()
     keep = (texts != "") & (labels != "")
     examples = [Example(t, lab) for t, lab in zip(texts[keep], labels[keep], strict=True)]
     if len(examples) < MIN_ROWS:
-        raise DataError(
-            f"Only {len(examples)} rows have both a text and a label; at least {MIN_ROWS} are needed."
-        )
+        raise DataError(Message("Only {count} rows have both a text and a label; at least {least} are needed.",
+                                count=len(examples), least=MIN_ROWS))  # fmt: skip
     classes = sorted(set(labels[keep]))
     folded: dict[str, str] = {}
     for label in classes:
         other = folded.setdefault(label.casefold(), label)
         if other != label:
-            raise DataError(f"The labels {other!r} and {label!r} differ only in upper/lower case; they would be "
-                            "two classes. Write every label the same way and upload again.")  # fmt: skip
+            raise DataError(Message("The labels {first} and {second} differ only in upper/lower case; they would be two "
+                                    "classes. Write every label the same way and upload again.",
+                                    first=repr(other)[:100], second=repr(label)[:100]))  # fmt: skip
     if len(classes) < 2:
-        raise DataError(f"Every row has the label {classes[0]!r}: a classifier needs at least two classes.")
+        raise DataError(Message("Every row has the label {label}: a classifier needs at least two classes.",
+                                label=repr(classes[0])[:100]))  # fmt: skip
     if len(classes) > MAX_CLASSES:
-        raise DataError(f"The label column has {len(classes)} different values; at most {MAX_CLASSES} classes are supported. "
-                        "Is it the right column?")  # fmt: skip
+        raise DataError(Message("The label column has {count} different values; at most {most} classes are supported. "
+                                "Is it the right column?", count=len(classes), most=MAX_CLASSES))  # fmt: skip
     counts = {c: sum(1 for e in examples if e.label == c) for c in classes}
     rare = {c: n for c, n in counts.items() if n < MIN_PER_CLASS}
     if rare:
-        raise DataError(
-            f"Some classes have fewer than {MIN_PER_CLASS} rows: {rare}. Add examples or merge classes."
-        )
+        raise DataError(Message("Some classes have fewer than {least} rows: {rare}. Add examples or merge classes.",
+                                least=MIN_PER_CLASS, rare=str(rare)[:300]))  # fmt: skip
     return examples, tuple(classes)
 
 
@@ -191,7 +195,7 @@ def hub_examples(
     path, config = split_hub_dataset(name)  # refused before anything is read, online or not
     if not settings.current_mode().online:
         raise DataError(
-            "Hub datasets need internet; LM Lab is offline. Use the packaged datasets or a CSV upload."
+            Message("Hub datasets need internet; LM Lab is offline. Use the packaged datasets or a CSV upload.")
         )
     import datasets
 
