@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from core import settings
 from core.bench import background as bench_jobs
 from core.bench import run as bench
 from core.bench import scoring
@@ -30,7 +31,7 @@ def choices(task: str) -> list[str]:
     return scoring.choices(task)
 
 
-@st.cache_data(show_spinner=False, max_entries=200)
+@st.cache_data(show_spinner=False, max_entries=max(200, settings.limits().max_results))  # every kept run
 def _run_summary(run_id: str) -> tuple[str, str, int] | None:
     """When a saved run ran, its task and how many models (shared by every session: no words of any language)."""
     try:

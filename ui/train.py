@@ -106,7 +106,8 @@ def data_preview(recipe: Recipe) -> dict | None:
         safe.error(error)
         return None
     labels = preview["labels"]
-    render.figure(charts.class_balance(labels, preview["balance"]), key="train-balance")
+    splits = {"train": _("training set"), "validation": _("validation set"), "test": _("test set")}
+    render.figure(charts.class_balance(labels, preview["balance"], splits), key="train-balance")
     sizes = {name: sum(counts) for name, counts in preview["balance"].items()}
     st.caption(_("{dataset}: {train} to train on, {validation} for validation curves, {test} held out for the final "
                  "scores (never seen in training).", dataset=safe.md(_(preview["dataset"])), train=sizes["train"],
@@ -118,7 +119,8 @@ def data_preview(recipe: Recipe) -> dict | None:
                          index=[_("token"), "id", _("attention mask")]).astype(str)  # fmt: skip
     st.dataframe(table, key="train-tokens")
     render.figure(charts.histogram(preview["lengths"], title=_("Tokens per training example"), x_title=_("tokens"),
-                                   marker=recipe.max_length), key="train-lengths")  # fmt: skip
+                                   marker=recipe.max_length, marker_label=_("max length {value}")),
+                  key="train-lengths")  # fmt: skip
     st.caption(_("{cut} of {count} examples are longer than max length {limit} and will be cut.",
                  cut=preview["truncated"], count=len(preview["lengths"]), limit=recipe.max_length))  # fmt: skip
     return preview
@@ -211,6 +213,12 @@ def hyperparameters(base: str) -> dict:
     return values
 
 
+def curve_words() -> dict[str, str]:
+    """The loss curves' legend and overfitting mark in the session's language."""
+    return {"training": pgettext("loss curve", "training"), "validation": pgettext("loss curve", "validation"),
+            "rises": _("validation loss rises after epoch {epoch}")}  # fmt: skip
+
+
 def start(recipe: Recipe) -> None:
     try:
         core_jobs.start(recipe.key, recipe=recipe, owner=session_owner())
@@ -244,7 +252,7 @@ def live(key: str) -> None:
     st.progress(status.fraction, text=text)
     if data.get("curve"):
         render.figure(charts.training_curves({key: {"loss_curve": data["curve"], "eval_curve": data.get("eval_curve")}},
-                                             title=_("Live: loss so far")), key="train-live-curve")  # fmt: skip
+                                             title=_("Live: loss so far"), **curve_words()), key="train-live-curve")  # fmt: skip
     if not ownership.may_change(key, session_owner()):
         st.caption(_("Another session started this run; only it can cancel it."))
     elif st.button(_("Cancel"), key="train-cancel", icon=":material/stop_circle:"):
@@ -293,7 +301,8 @@ def results(meta: dict) -> None:
             st.dataframe(
                 pd.DataFrame(meta.get("per_class", {})).T.round(3), key=f"train-perclass-{meta['key']}"
             )
-    render.figure(charts.training_curves({meta["key"]: meta}), key=f"train-curves-{meta['key']}")
+    render.figure(charts.training_curves({meta["key"]: meta}, title=_("Loss during training"), **curve_words()),
+                  key=f"train-curves-{meta['key']}")  # fmt: skip
     if meta.get("overfitting"):
         flag = meta["overfitting"]
         st.warning(_("Overfitting: validation loss was lowest after epoch {epoch} ({best}) and rose to {last}. Try "
@@ -359,7 +368,8 @@ def compare_runs(all_runs: list[dict]) -> None:
                             key="train-overlay")  # fmt: skip
     if chosen:
         by_key = {meta["key"]: meta for meta in all_runs}
-        render.figure(charts.training_curves({key: by_key[key] for key in chosen}, title=_("Runs compared")),
+        render.figure(charts.training_curves({key: by_key[key] for key in chosen}, title=_("Runs compared"),
+                                             **curve_words()),
                       key="train-overlay-chart")  # fmt: skip
 
 

@@ -98,10 +98,13 @@ def sentence_scores(indices: list[int], scores: list[float], chosen: list[bool])
     return figure
 
 
-def training_curves(runs: dict[str, dict], *, title: str = N_("Loss during training")) -> go.Figure:
+def training_curves(runs: dict[str, dict], *, title: str = N_("Loss during training"), training: str = "training",
+                    validation: str = "validation",
+                    rises: str = "validation loss rises after epoch {epoch}") -> go.Figure:  # fmt: skip
     """Training loss (lines) and validation loss (markers) of one or more runs, against epochs.
 
-    ``runs`` maps a run name to {"loss_curve": [...], "eval_curve": [...], "overfitting": {...} | None}.
+    ``runs`` maps a run name to {"loss_curve": [...], "eval_curve": [...], "overfitting": {...} | None};
+    ``training``, ``validation`` and ``rises`` are the words of the legend and the overfitting mark.
     """
     figure = go.Figure()
     palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
@@ -110,36 +113,38 @@ def training_curves(runs: dict[str, dict], *, title: str = N_("Loss during train
         train = run.get("loss_curve") or []
         if train:
             figure.add_trace(go.Scatter(x=[p["epoch"] for p in train], y=[p["loss"] for p in train], mode="lines",
-                                        name=f"{name}: training", line={"color": colour, "width": 1.5}, opacity=0.7))  # fmt: skip
+                                        name=f"{name}: {training}", line={"color": colour, "width": 1.5}, opacity=0.7))  # fmt: skip
         evals = run.get("eval_curve") or []
         if evals:
             figure.add_trace(go.Scatter(x=[p["epoch"] for p in evals], y=[p["eval_loss"] for p in evals],
-                                        mode="lines+markers", name=f"{name}: validation",
+                                        mode="lines+markers", name=f"{name}: {validation}",
                                         line={"color": colour, "dash": "dash"}, marker={"size": 8}))  # fmt: skip
         flag = run.get("overfitting")
         if flag:
             figure.add_vline(x=flag["best_epoch"], line_dash="dot", line_color=colour,
-                             annotation_text=f"{name}: validation loss rises after epoch {flag['best_epoch']:g}")  # fmt: skip
+                             annotation_text=f"{name}: " + rises.format(epoch=f"{flag['best_epoch']:g}"))  # fmt: skip
     figure.update_layout(title=title, xaxis_title=N_("epoch"), yaxis_title=N_("cross-entropy loss"), height=360,
                          margin={"l": 10, "r": 10, "t": 50, "b": 40}, legend={"orientation": "h", "y": -0.25})  # fmt: skip
     return figure
 
 
-def histogram(values: list[int], *, title: str, x_title: str, marker: float | None = None) -> go.Figure:
+def histogram(values: list[int], *, title: str, x_title: str, marker: float | None = None,
+              marker_label: str = "max length {value}") -> go.Figure:  # fmt: skip
     figure = go.Figure(go.Histogram(x=values, nbinsx=40, marker_color="#6baed6"))
     if marker is not None:
         figure.add_vline(
-            x=marker, line_dash="dash", line_color="#d62728", annotation_text=f"max length {marker:g}"
+            x=marker, line_dash="dash", line_color="#d62728", annotation_text=marker_label.format(value=f"{marker:g}")
         )
     figure.update_layout(title=title, xaxis_title=x_title, yaxis_title=N_("examples"), height=280,
                          margin={"l": 10, "r": 10, "t": 50, "b": 40})  # fmt: skip
     return figure
 
 
-def class_balance(labels: list[str], balance: dict[str, list[int]]) -> go.Figure:
+def class_balance(labels: list[str], balance: dict[str, list[int]], names: dict | None = None) -> go.Figure:
     figure = go.Figure()
     for split, counts in balance.items():
-        figure.add_trace(go.Bar(x=labels, y=counts, name=split, text=counts, textposition="auto"))
+        figure.add_trace(go.Bar(x=labels, y=counts, name=(names or {}).get(split, split), text=counts,
+                                textposition="auto"))  # fmt: skip
     figure.update_layout(barmode="group", title=N_("Examples per class and split"), height=300,
                          margin={"l": 10, "r": 10, "t": 50, "b": 40})  # fmt: skip
     return figure
