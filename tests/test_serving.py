@@ -166,20 +166,26 @@ def test_a_long_explanation_lets_other_requests_on_the_same_model_in_between(tin
     assert finished["analyse"] < finished["explanation"]
 
 
+def _slowed(model) -> list[int]:
+    """Make ``model``'s forward pass slow, as on a loaded server where requests pile up while a pass runs; the
+    returned list gets the batch size of every pass."""
+    original, passes = model.forward, []
+
+    def slow(*args, **kwargs):
+        passes.append(len(kwargs.get("input_ids", args[0] if args else [])))
+        time.sleep(0.1)
+        return original(*args, **kwargs)
+
+    model.forward = slow
+    return passes
+
+
 def test_requests_from_many_sessions_share_forward_passes_and_get_their_own_answers(tiny_model):
     classifier = TransformerClassifier(catalog.get_spec("sentiment-tiny"), runtime="torch")  # the batching path
     texts = [f"{word} film number {i}, {'truly ' * (i % 5)}worth seeing." for i, word in
              enumerate(["A great", "An awful", "A dull", "A lovely"] * 4)]  # fmt: skip
     alone = [classifier.predict_batch([text])[0] for text in texts]  # one at a time, unpadded
-    original = classifier.model.forward
-    passes = []
-
-    def slow(*args, **kwargs):
-        passes.append(len(kwargs.get("input_ids", args[0] if args else [])))
-        time.sleep(0.1)  # a loaded server: requests pile up while a pass runs
-        return original(*args, **kwargs)
-
-    classifier.model.forward = slow
+    passes = _slowed(classifier.model)
     answers: dict[int, object] = {}
     run_together(*[lambda i=i: answers.__setitem__(i, classifier.predict(texts[i])) for i in range(len(texts))])
     assert len(passes) < len(texts) and max(classifier.coalescer.batch_sizes) > 1  # batched
@@ -310,15 +316,7 @@ def test_next_token_requests_from_many_sessions_share_a_padded_forward_pass(lm_t
     prompts = ["The government", "Police say the fire", "The Australian cricket team has", "Palestinian",
                "The Prime Minister said on Tuesday that the", "Officials"] * 2  # fmt: skip
     alone = [model._distribution(model._ids(prompt)) for prompt in prompts]  # one unpadded pass each
-    original = model.model.forward
-    passes = []
-
-    def slow(*args, **kwargs):
-        passes.append(len(kwargs.get("input_ids", args[0] if args else [])))
-        time.sleep(0.1)  # a loaded server: requests pile up while a pass runs
-        return original(*args, **kwargs)
-
-    model.model.forward = slow
+    passes = _slowed(model.model)
     answers: dict[int, dict] = {}
     run_together(*[lambda i=i: answers.__setitem__(i, model.next_tokens(prompts[i], k=5)) for i in range(len(prompts))])
     assert len(passes) < len(prompts) and max(model.coalescer.batch_sizes) > 1  # batched
@@ -326,5 +324,5 @@ def test_next_token_requests_from_many_sessions_share_a_padded_forward_pass(lm_t
         best = np.argsort(-distribution, kind="stable")[:5]
         assert [t["id"] for t in answers[i]["transformer"]] == best.tolist()
         assert all(abs(t["probability"] - distribution[t["id"]]) < 1e-5 for t in answers[i]["transformer"])
-    model.model.forward = original
+    del model.model.forward  # the class's own forward again
     assert model.next_tokens("A lone request", k=3)["context_tokens"] > 0
