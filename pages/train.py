@@ -6,7 +6,7 @@ from core.catalog import validate_key
 from core.errors import CoreError
 from core.training import jobs as core_jobs
 from core.training.recipes import Recipe
-from ui import safe, train
+from ui import safe, train, train_runs
 from ui.i18n import _
 from ui.runtime import session_owner, through_router
 
@@ -64,18 +64,18 @@ watching = st.session_state.get("train-watching") or (recipe.key if status.activ
 if watching:
     train.live(watching)
 
-all_runs = train.runs()
+all_runs = train_runs.runs()
 if not all_runs:
     st.stop()
 st.header(_("4 · Evaluation"))
 keys = [meta["key"] for meta in all_runs]
 shown = st.selectbox(_("Run"), keys, key="train-shown")
 meta = next(m for m in all_runs if m["key"] == shown)
-train.results(meta)
+train_runs.results(meta)
 
 st.header(_("5 · Deployment"))
-train.deployment(meta)
-train.delete_button(meta)
+train_runs.deployment(meta)
+train_runs.delete_button(meta)
 
 st.header(_("Compare runs"))
-train.compare_runs(all_runs)
+train_runs.compare_runs(all_runs)

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import pandas as pd
 import streamlit as st
 
-from core import catalog, settings
+from core import settings
 from core.errors import CoreError
-from core.tasks import snippets
 from core.tasks.base import CLASSIFICATION, new_run_datasets, task_for_dataset, tasks
 from core.training import jobs as core_jobs
 from core.training import ownership
 from core.training.preview import ARCHITECTURE_FIELDS, DATA_FIELDS, relevant
 from core.training.recipes import NEW_RUN, Recipe, new_run_defaults
-from core.viz import charts, heatmaps
+from core.viz import charts
 from ui import render, safe
 from ui.i18n import N_, _, pgettext
 from ui.runtime import session_owner
@@ -262,115 +259,6 @@ def live(key: str) -> None:
             safe.error(error)
         else:
             st.toast(_("Stopping at the next step (or within {seconds} s)…", seconds=f"{core_jobs.STOP_GRACE_S:.0f}"))
-
-
-def runs() -> list[dict]:
-    """Every finished classifier in the cache with its card (translation, SRL and language models have their
-    own pages and metrics)."""
-    found = []
-    for spec in catalog.all_specs():
-        if spec.trained_here:
-            meta = catalog.read_metadata(spec.key)
-            if meta and "accuracy" in meta.get("metrics", {}):
-                found.append(meta)
-    return sorted(found, key=lambda meta: meta.get("created_at", ""), reverse=True)
-
-
-def results(meta: dict) -> None:
-    metrics = meta.get("metrics", {})
-    columns = st.columns(4)
-    for column, name in zip(columns, ("accuracy", "macro_f1"), strict=False):
-        estimate = metrics.get(name)
-        if estimate:
-            column.metric(_(name.replace("_", "-")), f"{100 * estimate['value']:.1f} %",
-                          help=_("95 % bootstrap CI {low}–{high}, n={n}", low=f"{100 * estimate['low']:.1f}",
-                                 high=f"{100 * estimate['high']:.1f}", n=estimate["n"]))  # fmt: skip
-            column.caption(_("95 % CI {low}–{high} %", low=f"{100 * estimate['low']:.0f}",
-                             high=f"{100 * estimate['high']:.0f}"))  # fmt: skip
-    columns[2].metric(_("Training time"), f"{meta.get('train_seconds', 0):.0f} s")
-    columns[3].metric(_("Epochs run"), f"{meta.get('epochs_run', meta.get('hyperparameters', {}).get('epochs'))}",
-                      help=_("Fewer than asked when early stopping ended the run."))  # fmt: skip
-    labels = meta.get("labels", [])
-    if meta.get("confusion"):
-        left, right = st.columns(2)
-        with left:
-            render.figure(heatmaps.heatmap(pd.DataFrame(meta["confusion"]).to_numpy(), title=_("Confusion matrix (test)"),
-                                           x_labels=labels, y_labels=labels, x_title=_("predicted"), y_title=_("true"),
-                                           text_values=True, height=320), key=f"train-confusion-{meta['key']}")  # fmt: skip
-        with right:
-            st.dataframe(
-                pd.DataFrame(meta.get("per_class", {})).T.round(3), key=f"train-perclass-{meta['key']}"
-            )
-    render.figure(charts.training_curves({meta["key"]: meta}, title=_("Loss during training"), **curve_words()),
-                  key=f"train-curves-{meta['key']}")  # fmt: skip
-    if meta.get("overfitting"):
-        flag = meta["overfitting"]
-        st.warning(_("Overfitting: validation loss was lowest after epoch {epoch} ({best}) and rose to {last}. Try "
-                     "early stopping, more dropout, augmentation or fewer epochs.", epoch=f"{flag['best_epoch']:g}",
-                     best=f"{flag['best_eval_loss']:.3f}", last=f"{flag['last_eval_loss']:.3f}"),
-                   icon=":material/trending_up:")  # fmt: skip
-
-
-def deployment(meta: dict) -> None:
-    from core.training.export import zip_bytes
-
-    spec = catalog.get_spec(meta["key"])
-    task = tasks().get(str(meta.get("task")))
-    if task and task.page:
-        with contextlib.suppress(st.errors.StreamlitAPIException):  # a plug-in task's page this app lacks
-            st.page_link(task.page, label=_("Use {run} on its page ({task})", run=meta["key"], task=_(task.title)),
-                         icon=":material/open_in_new:",
-                         query_params={"model": meta["key"]})  # fmt: skip
-    key = meta["key"]
-    # zipped only when the button is pressed, not on every rerun of every session that shows it
-    st.download_button(_("Download the model (zip)"), lambda: zip_bytes(key), file_name=f"{key}.zip",
-                       mime="application/zip", key=f"train-zip-{key}", on_click="ignore")  # fmt: skip
-    st.code(snippets.classifier(spec, _("Your text here."), meta.get("hyperparameters", {}).get("max_length", 128)),
-            language="python")  # fmt: skip
-
-
-def delete_button(meta: dict) -> None:
-    """"Delete this run", for the session that trained it (built-in models and others' runs have none)."""
-    key = meta["key"]
-    if ownership.builtin(key) or ownership.owner_of(key) is None or not ownership.may_change(key, session_owner()):
-        return
-    if st.button(_("Delete this run"), key=f"train-delete-{key}", icon=":material/delete:",
-                 help=_("Removes the model and its job record from the server's cache.")):  # fmt: skip
-        try:
-            ownership.delete_run(key, owner=session_owner())
-        except CoreError as error:
-            safe.error(error)
-            return
-        st.toast(_("Deleted {run}.", run=key))
-        st.rerun()
-
-
-def compare_runs(all_runs: list[dict]) -> None:
-    rows = []
-    for meta in all_runs:
-        hp = meta.get("hyperparameters", {})
-        acc = meta.get("metrics", {}).get("accuracy", {})
-        f1 = meta.get("metrics", {}).get("macro_f1", {})
-        rows.append({
-            "run": meta["key"], "data": meta.get("data", {}).get("dataset", ""), "base": meta.get("base"),
-            "accuracy": acc.get("value"), "acc CI": f"{100 * acc['low']:.0f}–{100 * acc['high']:.0f}" if acc else "",
-            "macro-F1": f1.get("value"), "lr": hp.get("learning_rate"), "epochs": meta.get("epochs_run", hp.get("epochs")),
-            "batch": hp.get("batch_size"), "dropout": hp.get("dropout"), "augment": hp.get("augment"),
-            "patience": hp.get("patience"), "train s": meta.get("train_seconds"), "created": meta.get("created_at", "")[:16],
-        })  # fmt: skip
-    names = {"run": _("run"), "data": _("data"), "base": pgettext("training run", "base"), "accuracy": _("accuracy"), "acc CI": _("acc CI"),
-             "epochs": _("epochs"), "batch": _("batch"), "augment": _("augment"), "patience": _("patience"),
-             "train s": _("train s"), "created": _("created")}  # fmt: skip
-    st.dataframe(pd.DataFrame(rows).rename(columns=names), hide_index=True, key="train-runs",
-                 column_config={names["accuracy"]: st.column_config.NumberColumn(format="percent"),
-                                "macro-F1": st.column_config.NumberColumn(format="percent")})  # fmt: skip
-    chosen = st.multiselect(_("Overlay the curves of"), [r["run"] for r in rows], default=[r["run"] for r in rows[:3]],
-                            key="train-overlay")  # fmt: skip
-    if chosen:
-        by_key = {meta["key"]: meta for meta in all_runs}
-        render.figure(charts.training_curves({key: by_key[key] for key in chosen}, title=_("Runs compared"),
-                                             **curve_words()),
-                      key="train-overlay-chart")  # fmt: skip
 
 
 def other_tasks() -> None:
