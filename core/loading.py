@@ -177,3 +177,8 @@ def load_token_classifier(spec: ModelSpec, *, eager_attention: bool = False):
 def load_causal_lm(spec: ModelSpec, *, eager_attention: bool = False):
     """Tokenizer and causal language model in eval mode."""
     return _load(from_transformers("AutoModelForCausalLM"), spec, eager_attention)
+
+
+def load_masked_lm(spec: ModelSpec, *, eager_attention: bool = False):
+    """Tokenizer and masked language model (a BERT with its word-prediction head) in eval mode."""
+    return _load(from_transformers("AutoModelForMaskedLM"), spec, eager_attention)

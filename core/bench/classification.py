@@ -58,8 +58,21 @@ def _score(model_id: str, held_out: HeldOut, repeats: int, seed: int) -> Scored:
         confidences=confidences, load_s=load_seconds,
         extras={"macro_f1": f1.value, "macro_f1_low": f1.low, "macro_f1_high": f1.high,
                 "ece": expected_calibration_error(confidences, correct.tolist())["ece"] if adapter.is_probability else None,
-                "scores": "probability" if adapter.is_probability else "not a probability"},
+                "scores": "probability" if adapter.is_probability else "not a probability",
+                **_unknown_share(adapter, texts)},
     )  # fmt: skip
+
+
+def _unknown_share(adapter, texts: list[str]) -> dict:
+    """For a model with an [UNK] token: the share of the held-out texts' tokens its vocabulary does not know (a
+    Chinese review read by an English vocabulary is mostly [UNK]), as ``unk_share``; {} for other models."""
+    tokenizer = getattr(adapter, "tokenizer", None)
+    unknown = getattr(tokenizer, "unk_token_id", None)
+    if unknown is None:
+        return {}
+    specials = set(tokenizer.all_special_ids) - {unknown}
+    ids = [i for row in tokenizer(texts, add_special_tokens=False)["input_ids"] for i in row if i not in specials]
+    return {"unk_share": sum(i == unknown for i in ids) / len(ids)} if ids else {}
 
 
 def _compare(mine: np.ndarray, base: np.ndarray, seed: int) -> Comparison:

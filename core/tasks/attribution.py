@@ -66,8 +66,13 @@ def _log_odds(logits, index: int):
     return logits[..., index] - torch.logsumexp(others, dim=-1)
 
 
+# A Chinese character is a word of its own here (Chinese is written without spaces); other runs of non-space
+# characters are words as in English.
+_WORD = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\s\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+
+
 def _words(text: str) -> list[tuple[int, int]]:
-    return [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
+    return [(m.start(), m.end()) for m in _WORD.finditer(text)]
 
 
 IG_STEPS = 32  # midpoint Riemann sum; the tests check, on the tiny keyword model, that the scores add up to

@@ -233,6 +233,19 @@ def _keyword() -> tuple[Split, list[str]]:
     return split, list(labels)
 
 
+def _reviews_zh() -> tuple[Split, list[str]]:
+    from core.data import reviews_zh
+
+    return reviews_zh.split(), list(reviews_zh.LABELS)
+
+
+def _mask_words(found: Mapping) -> str:
+    share = found["mask_accuracy"]
+    return Message("masked-character accuracy {value} % (95 % CI {low}–{high}) on {n} unseen paragraphs",
+                   value=f"{100 * share['value']:.1f}", low=f"{100 * share['low']:.1f}", high=f"{100 * share['high']:.1f}",
+                   n=share["n"])  # fmt: skip
+
+
 def _translation_words(found: Mapping) -> str:
     chrf, bleu = found["chrf"], found["bleu"]
     return Message("chrF {value} (95 % CI {low}–{high}), BLEU {bleu} on {n} unseen generated sentences",
@@ -282,3 +295,12 @@ register(Task("generation", N_("language model (perplexity)"), SEQUENCE,
               trainer="core.training.sequence:train_language_model", scorer="core.bench.sequence:GENERATION",
               predictor="core.tasks.generate:LanguageModel", baselines=("baseline:kneser-ney",),
               description=N_("The next token, and the one after it.")))  # fmt: skip
+register(Task("sentiment-zh", N_("Chinese sentiment"), CLASSIFICATION, ACCURACY, page="pages/sentiment.py",
+              datasets={"reviews-zh": N_("Chinese product and book reviews — 17,358 unique (offline)")},
+              splits={"reviews-zh": _reviews_zh}, variants=CLASSIFIER_VARIANTS, languages=("zh",), max_length=128,
+              description=N_("Is a Chinese product or book review positive or negative?")))  # fmt: skip
+register(Task("fill-mask", N_("masked characters (accuracy)"), SEQUENCE,
+              Metric("mask_accuracy", "masked-character accuracy", percent=True, digits=1), languages=("zh",),
+              max_length=64, describe=_mask_words, trainer="core.training.pretrain:train_masked_lm",
+              scorer="core.bench.masked:FILL_MASK", predictor="core.tasks.fill_mask:FillMask",
+              description=N_("Hide characters of a Chinese text; the model fills them in.")))  # fmt: skip

@@ -12,7 +12,8 @@ from core.tasks.base import dataset_split, split_names
 from core.training.recipes import Recipe
 
 UPLOADED = ("csv", "hub")  # datasets a run brings with it; the named ones come from the task registry
-BASES = ("minilm-l6", "scratch", "hub")
+BASES = ("minilm-l6", "scratch", "hub", "zh-bert", "zh-scratch")
+PRETRAINED_ZH = "zh-bert-mlm"  # the Chinese BERT pretrained here, which base "zh-bert" fine-tunes
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,8 @@ def base_model(recipe: Recipe, labels: list[str], *, per_token: bool = False):
         config = from_transformers("BertConfig")(vocab_size=tokenizer.vocab_size, max_position_embeddings=max(128, recipe.max_length),
                             **head, **dropout, **recipe.scratch)  # fmt: skip
         model = bert_head(config)
+    elif recipe.base in ("zh-bert", "zh-scratch"):
+        tokenizer, model = _chinese_base(recipe, head, dropout)
     elif recipe.base == "hub":
         from core.loading import model_source
 
@@ -117,6 +120,29 @@ def base_model(recipe: Recipe, labels: list[str], *, per_token: bool = False):
             model = auto_head.from_pretrained(hub_id, config=config, ignore_mismatched_sizes=True, **safe)
     else:
         raise CoreError(f"Unknown base {recipe.base!r}; choose one of {list(BASES)}.")
+    return tokenizer, model
+
+
+def _chinese_base(recipe: Recipe, head: dict, dropout: dict):
+    """The Chinese BERT pretrained here (trained first when it is not in the cache), or the same architecture with
+    the same vocabulary and random weights."""
+    from core.loading import LOAD_LOCK, from_transformers, load_tokenizer, local_dir
+
+    if recipe.base == "zh-scratch":
+        from core.training.pretrain import bert_config, chinese_tokenizer
+
+        tokenizer = chinese_tokenizer()
+        config = bert_config(tokenizer, recipe.scratch, max_length=recipe.max_length, dropout=recipe.dropout, **head)
+        return tokenizer, from_transformers("BertForSequenceClassification")(config)
+    spec = catalog.get_spec(PRETRAINED_ZH)
+    if catalog.read_metadata(PRETRAINED_ZH) is None:
+        from core.training import jobs
+
+        jobs.run_here(PRETRAINED_ZH)  # the pretraining this fine-tuning starts from, once
+    tokenizer = load_tokenizer(spec)
+    with LOAD_LOCK:
+        model = from_transformers("AutoModelForSequenceClassification").from_pretrained(
+            str(local_dir(spec)), local_files_only=True, use_safetensors=True, trust_remote_code=False, **head, **dropout)
     return tokenizer, model
 
 

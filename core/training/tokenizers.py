@@ -46,3 +46,31 @@ def byte_level_bpe(texts: Iterable[str], vocab_size: int = 4000):
         tokenizer_object=tokenizer, bos_token=end, eos_token=end, unk_token=end, pad_token=end,
         model_input_names=["input_ids", "attention_mask"],
     )  # fmt: skip
+
+
+CLS, SEP, MASK = "[CLS]", "[SEP]", "[MASK]"
+
+
+def chinese_wordpiece(texts: Iterable[str], vocab_size: int = 6000, min_frequency: int = 3):
+    """A BERT-style vocabulary for Chinese built here: every Chinese character its own token, other scripts in
+    WordPiece pieces. NFKC first (full-width and half-width forms agree); [CLS] … [SEP] around every text."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = Tokenizer(models.WordPiece(unk_token=UNK))
+    tokenizer.normalizer = normalizers.Sequence(
+        [normalizers.NFKC(), normalizers.BertNormalizer(handle_chinese_chars=True, lowercase=True)]
+    )
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.decoder = decoders.WordPiece()
+    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_frequency,
+                                        special_tokens=[PAD, UNK, CLS, SEP, MASK])  # fmt: skip
+    tokenizer.train_from_iterator(texts, trainer)
+    cls, sep = tokenizer.token_to_id(CLS), tokenizer.token_to_id(SEP)
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single=f"{CLS} $A {SEP}", pair=f"{CLS} $A {SEP} $B:1 {SEP}:1", special_tokens=[(CLS, cls), (SEP, sep)]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, pad_token=PAD, unk_token=UNK, cls_token=CLS, sep_token=SEP, mask_token=MASK,
+        model_input_names=["input_ids", "token_type_ids", "attention_mask"],
+    )  # fmt: skip

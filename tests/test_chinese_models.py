@@ -1,0 +1,157 @@
+"""Chinese models trained here: the review split, People's Daily, the character vocabulary, BERT pretrained by
+masked language modelling and fine-tuned, the same BERT from random weights, and their benchmark."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import _train_once, open_page
+
+# A BERT small enough to pretrain in seconds on 400 paragraphs; the real size is in core/training/recipes.py.
+TINY_BERT_ZH = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
+                "vocab_size": 1500}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tiny_mlm():
+    return _train_once("zh-bert-mlm", {"examples": 400, "max_length": 32, "scratch": TINY_BERT_ZH})
+
+
+@pytest.fixture(scope="module")
+def tiny_zh_classifier(tiny_mlm):
+    """The tiny pretrained BERT (vocabulary from 400 paragraphs only) fine-tuned for a twentieth of an epoch."""
+    return _train_once("sentiment-zh-bert", {"epochs": 0.05, "max_length": 64})
+
+
+def test_the_review_split_has_no_duplicate_no_contradiction_and_no_leak():
+    from core.data import reviews_zh
+
+    examples, counts = reviews_zh.load()
+    assert counts["lines"] == {"positive": 16548, "negative": 18576}
+    assert counts["contradictory_dropped"] == 47 and counts["kept"] == counts["unique"] - 47 == len(examples)
+    split = reviews_zh.split()
+    assert len(split.test) == 2000 and len(split.train) + len(split.test) == len(examples)
+    train = {reviews_zh.normalise(e.text) for e in split.train}
+    assert not any(reviews_zh.normalise(e.text) in train for e in split.test)  # no held-out text in training
+    assert len({e.text for e in examples}) == len(examples)
+    overall = sum(e.label == "positive" for e in examples) / len(examples)
+    assert abs(sum(e.label == "positive" for e in split.test) / 2000 - overall) < 0.002  # stratified
+    assert reviews_zh.normalise("好，　很好\n") == "好, 很好"  # NFKC: one form for full and half width
+    assert split.fingerprint == reviews_zh.split().fingerprint and len(split.fingerprint) == 64
+
+
+def test_peoples_daily_holds_out_whole_blocks_never_used_for_pretraining():
+    from core.data import peoples_daily
+    from core.training.pretrain import corpus
+
+    paragraphs = peoples_daily.paragraphs()
+    assert paragraphs[0][:3] == ("迈向", "充满", "希望") and all("/" not in w for w in paragraphs[1])
+    assert "[" not in "".join(paragraphs[4]) and "]" not in "".join(paragraphs[4])
+    train, test = peoples_daily.split()
+    assert len(train) + len(test) == len(paragraphs) and 0.08 < len(test) / len(paragraphs) < 0.12
+    held = {"".join(words) for words in test}
+    texts = corpus()
+    assert not held & set(texts[: len(train)]) - {"".join(w) for w in train}  # only training paragraphs
+    from core.data import reviews_zh
+
+    reviews_held = {e.text for e in reviews_zh.split().test}
+    assert not reviews_held & set(texts)  # pretraining never reads a held-out review
+
+
+def test_the_character_vocabulary_gives_each_chinese_character_a_token():
+    from core.training.tokenizers import chinese_wordpiece
+
+    tokenizer = chinese_wordpiece(["这本书写得很好，我很喜欢。", "质量一般，不值这个价。"] * 5, vocab_size=200,
+                                  min_frequency=1)  # fmt: skip
+    assert tokenizer.tokenize("这本书很好") == ["这", "本", "书", "很", "好"]
+    assert tokenizer.tokenize("好，") == tokenizer.tokenize("好,")  # full-width comma normalised
+    ids = tokenizer("很好")["input_ids"]
+    assert ids[0] == tokenizer.cls_token_id and ids[-1] == tokenizer.sep_token_id and tokenizer.mask_token == "[MASK]"
+    assert tokenizer.convert_ids_to_tokens(tokenizer("龘")["input_ids"][1:-1]) == ["[UNK]"]
+
+
+def test_the_masked_measurement_hides_the_same_positions_for_every_model():
+    from core.tasks.fill_mask import masked_positions, share_with_ci
+
+    assert masked_positions(20, seed=3) == masked_positions(20, seed=3) and len(masked_positions(20, seed=3)) == 3
+    assert len(masked_positions(2, seed=0)) == 1 and masked_positions(0, seed=0) == []
+    estimate = share_with_ci(np.array([[1, 2], [3, 4], [0, 4]], dtype=float))
+    assert estimate["value"] == pytest.approx(4 / 10) and estimate["low"] <= 0.4 <= estimate["high"]
+
+
+def test_bert_pretrained_here_fills_in_hidden_characters(tiny_mlm):
+    from core import catalog
+    from core.errors import InputError
+    from core.tasks.fill_mask import MAX_MASKS, FillMask
+
+    card = catalog.read_metadata("zh-bert-mlm")
+    accuracy = card.metrics["mask_accuracy"]
+    assert 0 <= accuracy["low"] <= accuracy["value"] <= accuracy["high"] <= 1 and accuracy["n"] == 400
+    assert "provenance" in card["data"] and "PKU" in card["data"]["provenance"]
+    filler = FillMask(catalog.get_spec("zh-bert-mlm"))
+    filled = filler.fill("中国人民＿放军", k=3)
+    (guess,) = filled.guesses
+    assert filled.tokens[guess.position] == "[MASK]" and len(guess.candidates) == 3
+    assert all(0 <= p <= 1 for _, p in guess.candidates) and sum(p for _, p in guess.candidates) <= 1 + 1e-6
+    with pytest.raises(InputError, match="Hide at least one"):
+        filler.fill("没有空")
+    with pytest.raises(InputError, match="At most"):
+        filler.fill("_" * (MAX_MASKS + 1))
+
+
+def test_the_chinese_classifier_starts_from_the_pretrained_encoder(tiny_zh_classifier):
+    import torch
+    from safetensors.torch import load_file
+
+    from core import catalog
+    from core.tasks.classify import make_classifier
+
+    card = catalog.read_metadata("sentiment-zh-bert")
+    assert card["data"]["test_size"] == 2000 and card.metrics["accuracy"]["n"] == 2000
+    pretrained = load_file(str(tiny_zh_classifier.parent / "zh-bert-mlm" / "model.safetensors"))
+    tuned = load_file(str(tiny_zh_classifier / "model.safetensors"))
+    name = next(k for k in pretrained if k.endswith("word_embeddings.weight"))
+    assert pretrained[name].shape == tuned[name].shape  # the same vocabulary
+    assert torch.allclose(pretrained[name], tuned[name], atol=0.05)  # fine-tuned from it, not from scratch
+    result = make_classifier(catalog.get_spec("sentiment-zh-bert")).predict("这本书写得很好，孩子很喜欢。")
+    assert result.label in ("negative", "positive") and result.language.fits and result.language.unknown == 0
+
+
+def test_the_benchmark_scores_chinese_models_against_character_tfidf(tiny_zh_classifier):
+    from core.bench import adapters
+    from core.bench.run import run
+
+    result = run("sentiment-zh", ["baseline:tfidf-lr", "sentiment-zh-bert", "baseline:majority"], repeats=3)
+    rows = {row["model"]: row for row in result.rows}
+    tfidf = rows["baseline:tfidf-lr"]
+    assert tfidf["n"] == 2000 and tfidf["value"] > 0.8  # character n-grams read Chinese; word n-grams would not
+    bert = rows["sentiment-zh-bert"]
+    assert bert["unk_share"] < 0.1 and bert["test"] == "McNemar" and bert["low"] <= bert["value"] <= bert["high"]
+    from core.data import reviews_zh
+
+    test = reviews_zh.split().test
+    negative = sum(e.label == "negative" for e in test) / len(test)
+    assert rows["baseline:majority"]["value"] == pytest.approx(max(negative, 1 - negative))
+    adapter = adapters.make("baseline:tfidf-lr", ["negative", "positive"], ["好", "坏"] * 3, ["positive", "negative"] * 3)
+    assert adapter.features == "character 1–3-grams"
+
+
+def test_the_sentiment_page_reads_chinese_reviews_with_chinese_models(tiny_zh_classifier):
+    at = open_page("pages/sentiment.py", lang="zh")
+    assert at.session_state["sentiment-language"] == "zh"
+    assert at.selectbox(key="sentiment-model").value == "sentiment-zh-bert"
+    options = at.selectbox(key="sentiment-model").options  # the three Chinese review models, by their titles
+    assert len(options) == 3 and any("随机权重" in option for option in options)
+    at.button(key="sentiment-run").click().run()
+    assert not at.exception and not at.error
+    assert not [w for w in at.warning if "[UNK]" in w.value]  # a Chinese model reading Chinese: no warning
+    english = open_page("pages/sentiment.py", model="sentiment-tiny", lang="zh")  # a link to an English model
+    assert english.session_state["sentiment-language"] == "en"
+
+
+def test_attributions_score_each_chinese_character():
+    from core.tasks.attribution import _words
+
+    text = "很好，but not great"
+    assert [text[s:e] for s, e in _words(text)] == ["很", "好", "，but", "not", "great"]
