@@ -68,7 +68,8 @@ def blocks(tokenizer, texts: list[str], length: int) -> list[dict]:
     """The texts' tokens one after another ([SEP] between texts), cut into [CLS] … [SEP] rows of ``length``."""
     sep = tokenizer.sep_token_id
     stream: list[int] = []
-    for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]:
+    encoded = tokenizer(texts, add_special_tokens=False, return_attention_mask=False, return_token_type_ids=False)
+    for ids in encoded["input_ids"]:
         stream += [*ids, sep]
     inner = length - 2
     return [{"input_ids": [tokenizer.cls_token_id, *stream[i : i + inner], sep]}
