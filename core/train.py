@@ -239,6 +239,12 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         bar, echo = (None, None) if args.background else _terminal_bar()
         try:
+            from core.training.prepare import prerequisite
+
+            first = None if args.background or recipe is not None else prerequisite(args.model)
+            if first:  # the model this one starts from, trained first (the app starts that job itself)
+                print(f"{args.model} starts from {first}, which is not trained yet: training it first.", file=sys.stderr)
+                jobs.run_here(first, echo=echo)
             limit = settings.limits().job_timeout_s if args.background else None  # the app's jobs only
             path = jobs.run_here(args.model, overrides, echo=echo, recipe=recipe, time_limit_s=limit)
         finally:

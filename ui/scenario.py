@@ -18,14 +18,18 @@ def ensure_ready(spec: ModelSpec, *, fallback: str = "another model") -> bool:
     if state.ready:
         return True
     if spec.trained_here:
-        current = core_jobs.status(spec.key)
+        first = job_key(spec)  # the model it starts from, when that must be trained first
+        current = core_jobs.status(first)
         if current.state == "none" and settings.autotrain():
-            jobs.start(spec.key)  # first use: train in the background, shared by every session
+            jobs.start(first)  # first use: train in the background, shared by every session
         elif not current.active and st.button(
             _("Train it now"), key=f"train-{spec.key}", icon=":material/model_training:"
         ):
-            jobs.start(spec.key)
+            jobs.start(first)
             st.rerun()
+        if first != spec.key:
+            st.caption(_("It starts from {base}, which is trained first (about 2½ minutes); then it is fine-tuned "
+                         "(about 2 minutes).", base=first))  # fmt: skip
         st.info(
             _("{model} is {reason}. It trains in the background (one to two minutes on 2 CPU cores); meanwhile, "
               "try {fallback}.", model=safe.md(i18n.title(spec)), reason=_(state.reason), fallback=_(fallback)),
@@ -34,6 +38,13 @@ def ensure_ready(spec: ModelSpec, *, fallback: str = "another model") -> bool:
     else:
         st.warning(f"{safe.md(i18n.title(spec))}: {_(state.reason)}.", icon=":material/cloud_off:")
     return False
+
+
+def job_key(spec: ModelSpec) -> str:
+    """The training job a model that is not ready waits for: its own, or that of the model it starts from."""
+    from core.training.prepare import prerequisite
+
+    return prerequisite(spec.key) or spec.key
 
 
 def copy_example(example_key: str, text_key: str) -> None:
@@ -49,7 +60,8 @@ def model_header(task: str, prefix: str, *, default: str, fallback: str) -> tupl
     spec = models.picker(task, key=f"{prefix}-model", default=default)
     ready = ensure_ready(spec, fallback=fallback)
     if spec.trained_here:
-        jobs.panel(spec.key, title=spec.title)
+        first = job_key(spec) if not ready else spec.key
+        jobs.panel(first, title=spec.title if first == spec.key else first)
     return spec, ready
 
 

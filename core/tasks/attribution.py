@@ -66,9 +66,11 @@ def _log_odds(logits, index: int):
     return logits[..., index] - torch.logsumexp(others, dim=-1)
 
 
-# A Chinese character is a word of its own here (Chinese is written without spaces); other runs of non-space
-# characters are words as in English.
-_WORD = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\s\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+# A Chinese character is a word of its own here (Chinese is written without spaces); full-width punctuation is
+# no word (，。！ would otherwise use up the word cap of a Chinese review); other runs of non-space characters
+# are words as in English.
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_WORD = re.compile(rf"[{_HAN}]|[^\s{_HAN}\u3000-\u303f\uff00-\uffef]+")
 
 
 def _words(text: str) -> list[tuple[int, int]]:

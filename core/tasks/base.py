@@ -241,7 +241,7 @@ def _reviews_zh() -> tuple[Split, list[str]]:
 
 def _mask_words(found: Mapping) -> str:
     share = found["mask_accuracy"]
-    return Message("masked-character accuracy {value} % (95 % CI {low}–{high}) on {n} unseen paragraphs",
+    return Message("masked-token accuracy {value} % (95 % CI {low}–{high}) on {n} held-out paragraphs",
                    value=f"{100 * share['value']:.1f}", low=f"{100 * share['low']:.1f}", high=f"{100 * share['high']:.1f}",
                    n=share["n"])  # fmt: skip
 
@@ -296,11 +296,11 @@ register(Task("generation", N_("language model (perplexity)"), SEQUENCE,
               predictor="core.tasks.generate:LanguageModel", baselines=("baseline:kneser-ney",),
               description=N_("The next token, and the one after it.")))  # fmt: skip
 register(Task("sentiment-zh", N_("Chinese sentiment"), CLASSIFICATION, ACCURACY, page="pages/sentiment.py",
-              datasets={"reviews-zh": N_("Chinese product and book reviews — 17,358 unique (offline)")},
+              datasets={"reviews-zh": N_("Chinese hotel, computer and book reviews — 17,358 after deduplication (offline)")},
               splits={"reviews-zh": _reviews_zh}, variants=CLASSIFIER_VARIANTS, languages=("zh",), max_length=128,
-              description=N_("Is a Chinese product or book review positive or negative?")))  # fmt: skip
-register(Task("fill-mask", N_("masked characters (accuracy)"), SEQUENCE,
-              Metric("mask_accuracy", "masked-character accuracy", percent=True, digits=1), languages=("zh",),
+              description=N_("Is a Chinese review (of a hotel, a computer or a book) positive or negative?")))  # fmt: skip
+register(Task("fill-mask", N_("masked tokens (accuracy)"), SEQUENCE,
+              Metric("mask_accuracy", "masked-token accuracy", percent=True, digits=1), languages=("zh",),
               max_length=64, describe=_mask_words, trainer="core.training.pretrain:train_masked_lm",
               scorer="core.bench.masked:FILL_MASK", predictor="core.tasks.fill_mask:FillMask",
               description=N_("Hide characters of a Chinese text; the model fills them in.")))  # fmt: skip

@@ -21,7 +21,10 @@ from core.stats import Estimate
 from core.tasks.inputs import FairLock, check_text, inference_gate
 
 MASK_SHARE = 0.15  # BERT's share of hidden tokens, in training and in the held-out measurement
-PLACEHOLDERS = ("＿", "_")  # what a student may type for a hidden character
+HELD_OUT_TOKENS = 64  # the measurement reads each paragraph's first 62 tokens (the pretraining's block length)
+MASK_SEED = 0  # the hidden positions of the measurement: the same for every model and every run
+HELD_OUT_PARAGRAPHS = 400  # held-out People's Daily paragraphs the measurement reads
+PLACEHOLDERS = ("＿",)  # what a student may type for a hidden character, besides [MASK] ("_" is in code and names)
 MAX_MASKS = 16
 
 
@@ -45,7 +48,8 @@ def masked_positions(n_tokens: int, seed: int) -> list[int]:
     return sorted(random.Random(seed).sample(range(n_tokens), count))
 
 
-def mask_counts(model, tokenizer, texts: Sequence[str], *, seed: int = 0, max_length: int = 128) -> np.ndarray:
+def mask_counts(model, tokenizer, texts: Sequence[str], *, seed: int = MASK_SEED,
+                max_length: int = HELD_OUT_TOKENS) -> np.ndarray:  # fmt: skip
     """(texts, 2) rows of [tokens guessed right, tokens hidden]: each text's fixed positions hidden at once."""
     import torch
 
@@ -96,15 +100,19 @@ class FillMask:
         mask = self.tokenizer.mask_token
         for placeholder in PLACEHOLDERS:
             cleaned = cleaned.replace(placeholder, f" {mask} ")
+        asked = cleaned.count(mask)  # counted before tokenizing: a thousand placeholders cost nothing to refuse
+        if asked > MAX_MASKS:
+            raise InputError(Message("At most {most} hidden characters at once; you hid {count}.",
+                                     most=MAX_MASKS, count=asked))  # fmt: skip
         with self._lock, inference_gate():
             batch = self.tokenizer(cleaned, truncation=True, max_length=self.max_tokens, return_tensors="pt")
             ids = batch["input_ids"][0].tolist()
             hidden = [i for i, token in enumerate(ids) if token == self.tokenizer.mask_token_id]
-            if not hidden:
-                raise InputError(Message("Hide at least one character: type [MASK], ＿ or _ in its place."))
-            if len(hidden) > MAX_MASKS:
-                raise InputError(Message("At most {most} hidden characters at once; you hid {count}.",
-                                         most=MAX_MASKS, count=len(hidden)))  # fmt: skip
+            if not asked:
+                raise InputError(Message("Hide at least one character: type [MASK] or ＿ in its place."))
+            if len(hidden) < asked:
+                raise InputError(Message("Hide characters within the first {most} tokens: the model reads no further.",
+                                         most=self.max_tokens))  # fmt: skip
             with torch.inference_mode():
                 logits = self.model(**batch).logits[0, hidden].float()
         probabilities = torch.softmax(logits, dim=-1)

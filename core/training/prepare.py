@@ -123,9 +123,20 @@ def base_model(recipe: Recipe, labels: list[str], *, per_token: bool = False):
     return tokenizer, model
 
 
+def prerequisite(key: str) -> str | None:
+    """The model a built-in recipe starts from that must be trained first (the Chinese BERT's pretraining), while it
+    is not in the cache; None otherwise."""
+    from core.training.recipes import RECIPES
+
+    recipe = RECIPES.get(key)
+    if recipe is not None and recipe.base == "zh-bert" and catalog.read_metadata(PRETRAINED_ZH) is None:
+        return PRETRAINED_ZH
+    return None
+
+
 def _chinese_base(recipe: Recipe, head: dict, dropout: dict):
-    """The Chinese BERT pretrained here (trained first when it is not in the cache), or the same architecture with
-    the same vocabulary and random weights."""
+    """The Chinese BERT pretrained here (it must be in the cache: see ``prerequisite``), or the same architecture
+    with the same vocabulary and random weights."""
     from core.loading import LOAD_LOCK, from_transformers, load_tokenizer, local_dir
 
     if recipe.base == "zh-scratch":
@@ -135,10 +146,12 @@ def _chinese_base(recipe: Recipe, head: dict, dropout: dict):
         config = bert_config(tokenizer, recipe.scratch, max_length=recipe.max_length, dropout=recipe.dropout, **head)
         return tokenizer, from_transformers("BertForSequenceClassification")(config)
     spec = catalog.get_spec(PRETRAINED_ZH)
-    if catalog.read_metadata(PRETRAINED_ZH) is None:
-        from core.training import jobs
+    if catalog.read_metadata(PRETRAINED_ZH) is None:  # never trained here: a job or the command line does it first
+        from core.errors import ModelUnavailableError
+        from core.messages import Message
 
-        jobs.run_here(PRETRAINED_ZH)  # the pretraining this fine-tuning starts from, once
+        raise ModelUnavailableError(Message("This run starts from the Chinese BERT pretrained here, which is not "
+                                            "trained yet: train {key} first.", key=PRETRAINED_ZH))  # fmt: skip
     tokenizer = load_tokenizer(spec)
     with LOAD_LOCK:
         model = from_transformers("AutoModelForSequenceClassification").from_pretrained(

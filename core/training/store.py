@@ -9,6 +9,7 @@ a hidden ``.tmp-*`` folder that nothing loads and the next job for that key remo
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Callable
@@ -29,8 +30,9 @@ def remove_leftovers(key: str) -> int:
     """Delete temporary and trash folders a killed job left for ``key``. Call while holding its train lock."""
     validate_key(key)
     removed = 0
+    own = re.compile(rf"\.tmp-{re.escape(key)}-\d+-[0-9a-f]{{8}}|\.trash-{re.escape(key)}-[0-9a-f]{{8}}")
     for leftover in settings.models_dir().iterdir():
-        if leftover.name.startswith((f".tmp-{key}-", f".trash-{key}-")):
+        if own.fullmatch(leftover.name):  # "zh-bert"'s leftovers are not those of "zh-bert-mlm"
             shutil.rmtree(leftover, ignore_errors=True)
             removed += 1
     return removed
