@@ -66,13 +66,15 @@ def _score(model_id: str, held_out: HeldOut, repeats: int, seed: int) -> Scored:
 def _unknown_share(adapter, texts: list[str]) -> dict:
     """For a model with an [UNK] token: the share of the held-out texts' tokens its vocabulary does not know (a
     Chinese review read by an English vocabulary is mostly [UNK]), as ``unk_share``; {} for other models."""
+    from core.tasks.inputs import language_fit
+
     tokenizer = getattr(adapter, "tokenizer", None)
-    unknown = getattr(tokenizer, "unk_token_id", None)
-    if unknown is None:
+    if getattr(tokenizer, "unk_token_id", None) is None:
         return {}
-    specials = set(tokenizer.all_special_ids) - {unknown}
-    ids = [i for row in tokenizer(texts, add_special_tokens=False)["input_ids"] for i in row if i not in specials]
-    return {"unk_share": sum(i == unknown for i in ids) / len(ids)} if ids else {}
+    rows = tokenizer(texts, add_special_tokens=False)["input_ids"]
+    fits = [language_fit(text, (), tokenizer, ids) for text, ids in zip(texts, rows, strict=True)]
+    tokens = sum(fit.tokens for fit in fits)
+    return {"unk_share": sum(fit.unknown for fit in fits) / tokens} if tokens else {}
 
 
 def _compare(mine: np.ndarray, base: np.ndarray, seed: int) -> Comparison:

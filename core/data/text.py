@@ -10,7 +10,8 @@ _SPACE_BETWEEN_CJK = re.compile(rf"(?<={_CJK}) +(?={_CJK})")
 
 
 # Chinese characters (CJK unified ideographs, extension A, compatibility ideographs)
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+HAN_RANGES = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # for a regular expression's [...] class
+_HAN = re.compile(f"[{HAN_RANGES}]")
 CHINESE_AT = 0.3  # a text whose letters are at least this share Chinese characters is read as Chinese
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from core.data.text import HAN_RANGES
 from core.errors import InputError
 from core.messages import Message
 from core.tasks.classify import TransformerClassifier
@@ -69,8 +70,7 @@ def _log_odds(logits, index: int):
 # A Chinese character is a word of its own here (Chinese is written without spaces); full-width punctuation is
 # no word (，。！ would otherwise use up the word cap of a Chinese review); other runs of non-space characters
 # are words as in English.
-_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_WORD = re.compile(rf"[{_HAN}]|[^\s{_HAN}\u3000-\u303f\uff00-\uffef]+")
+_WORD = re.compile(rf"[{HAN_RANGES}]|[^\s{HAN_RANGES}\u3000-\u303f\uff00-\uffef]+")
 
 
 def _words(text: str) -> list[tuple[int, int]]:

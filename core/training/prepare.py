@@ -9,7 +9,7 @@ from core import catalog
 from core.data.types import Example, Split
 from core.errors import CoreError
 from core.tasks.base import dataset_split, split_names
-from core.training.recipes import Recipe
+from core.training.recipes import RECIPES, Recipe
 
 UPLOADED = ("csv", "hub")  # datasets a run brings with it; the named ones come from the task registry
 BASES = ("minilm-l6", "scratch", "hub", "zh-bert", "zh-scratch")
@@ -126,8 +126,6 @@ def base_model(recipe: Recipe, labels: list[str], *, per_token: bool = False):
 def prerequisite(key: str) -> str | None:
     """The model a built-in recipe starts from that must be trained first (the Chinese BERT's pretraining), while it
     is not in the cache; None otherwise."""
-    from core.training.recipes import RECIPES
-
     recipe = RECIPES.get(key)
     if recipe is not None and recipe.base == "zh-bert" and catalog.read_metadata(PRETRAINED_ZH) is None:
         return PRETRAINED_ZH

@@ -14,9 +14,6 @@ from pathlib import Path
 from core.training.recipes import CHINESE_BERT_SIZE, Recipe
 from core.training.trainer import CARD_POINTS, Report, fit, thin
 
-# The BERT both Chinese classifiers share (pretrained or not): 2 layers of width 128, a 6,000-token vocabulary.
-CHINESE_BERT = CHINESE_BERT_SIZE
-
 
 def corpus() -> list[str]:
     """The unlabelled text: People's Daily's training paragraphs, then the Chinese reviews' training split."""
@@ -25,7 +22,7 @@ def corpus() -> list[str]:
     return [*peoples_daily.training_text(), *(example.text for example in reviews_zh.split().train)]
 
 
-def chinese_tokenizer(texts: list[str] | None = None, vocab_size: int = CHINESE_BERT["vocab_size"]):
+def chinese_tokenizer(texts: list[str] | None = None, vocab_size: int = CHINESE_BERT_SIZE["vocab_size"]):
     """The character vocabulary built from ``corpus()`` (a few seconds; the same text gives the same vocabulary)."""
     from core.training.tokenizers import chinese_wordpiece
 
@@ -35,7 +32,7 @@ def chinese_tokenizer(texts: list[str] | None = None, vocab_size: int = CHINESE_
 def bert_config(tokenizer, size: dict, *, max_length: int, dropout: float | None, **head):
     from transformers import BertConfig
 
-    shape = {name: value for name, value in {**CHINESE_BERT, **size}.items() if name != "vocab_size"}
+    shape = {name: value for name, value in {**CHINESE_BERT_SIZE, **size}.items() if name != "vocab_size"}
     rates = {} if dropout is None else {"hidden_dropout_prob": dropout, "attention_probs_dropout_prob": dropout}
     return BertConfig(vocab_size=len(tokenizer), max_position_embeddings=max(128, max_length),
                       pad_token_id=tokenizer.pad_token_id, **shape, **rates, **head)  # fmt: skip
@@ -87,7 +84,7 @@ def train_masked_lm(recipe: Recipe, folder: Path, report: Report, should_stop: C
     if recipe.examples:
         texts = texts[: recipe.examples]
     report({"phase": "loading model", "message": "building the character vocabulary and the BERT"})
-    size = {**CHINESE_BERT, **recipe.scratch}
+    size = {**CHINESE_BERT_SIZE, **recipe.scratch}
     tokenizer = chinese_tokenizer(texts, size["vocab_size"])
     rows = blocks(tokenizer, texts, recipe.max_length)
     torch.manual_seed(recipe.seed)

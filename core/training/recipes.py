@@ -133,7 +133,7 @@ CLASSIFIER_IGNORES = ("examples",)
 SEQUENCE_IGNORES = ("patience", "augment", "augment_p", "validation_fraction", "padding")
 
 
-_FLOAT_FIELDS = {f.name: f.type for f in dataclasses.fields(Recipe)}
+_FIELD_TYPES = {f.name: f.type for f in dataclasses.fields(Recipe)}
 
 
 def _convert(current, value, name: str):
@@ -150,7 +150,7 @@ def _convert(current, value, name: str):
         raise ValueError(value)
     if isinstance(current, dict) or current is None:
         return float(value) if name == "dropout" else value
-    if _FLOAT_FIELDS.get(name) == "float":  # a recipe may write epochs=2: an override of 0.5 is still a float
+    if _FIELD_TYPES.get(name) == "float":  # a recipe may write epochs=2: an override of 0.5 is still a float
         return float(value)
     return type(current)(value)
 
@@ -158,8 +158,8 @@ def _convert(current, value, name: str):
 # The random BERT every "tiny" model starts from: 2 layers of width 64, trained in seconds.
 TINY_BERT = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128}
 
-# The Chinese BERT (pretrained here, or from random weights): core.training.pretrain.CHINESE_BERT, written out
-# here so the recipes stay plain data.
+# The Chinese BERT both Chinese classifiers share (pretrained here, or from random weights): 2 layers of width 128,
+# a 6,000-token vocabulary.
 CHINESE_BERT_SIZE = {"hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
                      "intermediate_size": 512, "vocab_size": 6000}  # fmt: skip
 
