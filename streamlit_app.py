@@ -55,6 +55,7 @@ pages = {
         st.Page("pages/summarize.py", title=_("Summarize"), icon=":material/summarize:"),
         st.Page("pages/translate.py", title=_("Translate"), icon=":material/translate:"),
         st.Page("pages/srl.py", title=_("Semantic roles"), icon=":material/account_tree:"),
+        st.Page("pages/segment.py", title=_("Word segmentation"), icon=":material/space_bar:"),
         st.Page("pages/generate.py", title=_("Generate"), icon=":material/edit_note:"),
     ],
 }

@@ -339,6 +339,21 @@ SENTIMENT_ZH_MINILM = _trained(
     ),
 )
 
+SEGMENT_ZH = _trained(
+    "segment-zh",
+    N_("Chinese word segmenter trained here (character tagger)"),
+    "segmentation",
+    license=N_("Trained here; data: People's Daily 1998 (PKU corpus, research and teaching use)"),
+    languages=("zh",),
+    description=(
+        N_("A 2-layer Transformer (RoFormer: BERT's layers with rotary position embeddings; 1.1 M parameters) that "
+        "tags every character as the beginning, middle or end of a word or a word of its own, trained here from "
+        "random weights in under three minutes on People's Daily (January 1998), segmented by hand in Peking "
+        "University's standard. It follows that standard (a person's surname and given name are two words, 江 / "
+        "泽民), which jieba, built for other text, does not always.")
+    ),
+)
+
 STATIC_SPECS: tuple[ModelSpec, ...] = (
     MINILM,
     SENTIMENT_MINILM,
@@ -363,4 +378,5 @@ STATIC_SPECS: tuple[ModelSpec, ...] = (
     SENTIMENT_ZH_BERT,
     SENTIMENT_ZH_SCRATCH,
     SENTIMENT_ZH_MINILM,
+    SEGMENT_ZH,
 )

@@ -71,3 +71,9 @@ def held_out_sample(count: int) -> list[str]:
 def training_text() -> list[str]:
     """The training paragraphs as plain text (no spaces between words), e.g. to pretrain on."""
     return ["".join(words) for words in split()[0]]
+
+
+@functools.lru_cache(maxsize=1)
+def training_words() -> frozenset[str]:
+    """Every word of the training paragraphs: a held-out word outside this set is out of vocabulary (OOV)."""
+    return frozenset(word for words in split()[0] for word in words)

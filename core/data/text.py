@@ -26,6 +26,11 @@ def han_share(text: str) -> float:
     return len(_HAN.findall(sample)) / letters if letters else 0.0
 
 
+def has_han(text: str) -> bool:
+    """Whether the text has at least one Chinese character."""
+    return _HAN.search(text) is not None
+
+
 def language_of(text: str) -> str:
     """'zh' for a text that is mostly Chinese characters, else 'en' (the two languages LM Lab tells apart)."""
     return "zh" if han_share(text) >= CHINESE_AT else "en"

@@ -246,6 +246,13 @@ def _mask_words(found: Mapping) -> str:
                    n=share["n"])  # fmt: skip
 
 
+def _segmentation_words(found: Mapping) -> str:
+    f1, oov = found["word_f1"], found["oov_recall"]
+    return Message("word F1 {value} % (95 % CI {low}–{high}) on {n} held-out paragraphs; recall of unseen words {oov} %",
+                   value=f"{100 * f1['value']:.1f}", low=f"{100 * f1['low']:.1f}", high=f"{100 * f1['high']:.1f}",
+                   n=f1["n"], oov=f"{100 * oov['value']:.1f}")  # fmt: skip
+
+
 def _translation_words(found: Mapping) -> str:
     chrf, bleu = found["chrf"], found["bleu"]
     return Message("chrF {value} (95 % CI {low}–{high}), BLEU {bleu} on {n} unseen generated sentences",
@@ -304,3 +311,9 @@ register(Task("fill-mask", N_("masked tokens (accuracy)"), SEQUENCE,
               max_length=64, describe=_mask_words, trainer="core.training.pretrain:train_masked_lm",
               scorer="core.bench.masked:FILL_MASK", predictor="core.tasks.fill_mask:FillMask",
               description=N_("Hide characters of a Chinese text; the model fills them in.")))  # fmt: skip
+register(Task("segmentation", N_("Chinese word segmentation (word F1)"), SEQUENCE,
+              Metric("word_f1", "word F1", percent=True, digits=1), page="pages/segment.py", languages=("zh",),
+              max_length=64, describe=_segmentation_words, trainer="core.training.segment:train_segmenter",
+              scorer="core.bench.segment:SEGMENTATION", predictor="core.tasks.segment:Segmenter",
+              baselines=("baseline:jieba",),
+              description=N_("Where does each Chinese word begin and end?")))  # fmt: skip

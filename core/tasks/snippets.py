@@ -105,6 +105,44 @@ def srl(spec: ModelSpec, words: list[str], predicates: list[int]) -> str:
     )
 
 
+def segmentation(spec: ModelSpec, text: str) -> str:
+    where, note = _where(spec)
+    return (
+        "# pip install jieba\nimport jieba\nimport numpy as np\nimport torch\n"
+        "from transformers import AutoModelForTokenClassification, AutoTokenizer\n\n"
+        + note
+        + f"folder = {where}\n"
+        "tokenizer = AutoTokenizer.from_pretrained(folder)\n"
+        "model = AutoModelForTokenClassification.from_pretrained(folder).eval()\n"
+        'tags = [model.config.id2label[i] for i in range(4)]  # "B", "M", "E", "S"\n\n'
+        f"text = {''.join(text.split())[:62]!r}  # one window: LM Lab cuts longer text after 。，、 into 62-character pieces\n"
+        "batch = tokenizer(list(text), is_split_into_words=True, return_tensors='pt')\n"
+        "with torch.no_grad():\n"
+        "    scores = torch.log_softmax(model(**batch).logits[0], -1).numpy()\n"
+        "first = {w: i for i, w in reversed(list(enumerate(batch.word_ids()))) if w is not None}\n"
+        "scores = np.array([scores[first[c]] for c in range(len(text))])\n\n"
+        "# Viterbi: the best tag sequence in which B/M go on to M/E and E/S go on to B/S\n"
+        'ok = np.array([[t in ("M", "E") if s in ("B", "M") else t in ("B", "S") for t in tags] for s in tags])\n'
+        'best = np.where([t in ("B", "S") for t in tags], scores[0], -np.inf)\n'
+        "back = []\n"
+        "for row in scores[1:]:\n"
+        "    options = best[:, None] + np.where(ok, 0, -np.inf)\n"
+        "    back.append(options.argmax(0))\n"
+        "    best = options.max(0) + row\n"
+        'path = [int(np.argmax(np.where([t in ("E", "S") for t in tags], best, -np.inf)))]\n'
+        "for pointers in reversed(back):\n"
+        "    path.append(int(pointers[path[-1]]))\n"
+        "words, word = [], ''\n"
+        "for char, k in zip(text, reversed(path)):\n"
+        "    word += char\n"
+        '    if tags[k] in ("E", "S"):\n'
+        "        words.append(word)\n"
+        "        word = ''\n"
+        'print(" / ".join(words))\n'
+        'print(" / ".join(jieba.lcut(text)))  # the baseline: a dictionary and an HMM\n'
+    )
+
+
 def _clean_prompt(prompt: str) -> str:
     from core.tasks.inputs import clean_text
 

@@ -55,3 +55,15 @@ def legend(roles: list[str], meanings: dict | None = None) -> str:
         for role in roles
     ]
     return f'<div style="margin-top:0.3rem">{"".join(items)}</div>'
+
+
+def word_chips(words: list[str], different: set[int], titles: list[str] | None = None) -> str:
+    """Words as chips in a row (escaped HTML); the chips at the indices in ``different`` highlighted."""
+    chips = []
+    for index, word in enumerate(words):
+        look = ("background:#ffe0b2; border:2px solid #fb8c00" if index in different
+                else "background:#eceff1; border:2px solid transparent")  # fmt: skip
+        title = f' title="{html.escape(titles[index])}"' if titles else ""
+        chips.append(f'<span{title} style="{look}; color:#111; border-radius:6px; padding:1px 6px; margin:2px; '
+                     f'display:inline-block; font-size:1.05rem">{html.escape(word)}</span>')  # fmt: skip
+    return '<div style="line-height:2.1">' + "".join(chips) + "</div>"

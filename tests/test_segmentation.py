@@ -1,0 +1,148 @@
+"""Chinese word segmentation: B/M/E/S tags, word F1 checked by hand and against seqeval, Viterbi, windows, a
+character tagger trained for real on People's Daily next to jieba, its benchmark row and its page."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import numpy as np
+import pytest
+
+from conftest import _train_once, open_page
+
+TINY = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64, "vocab_size": 2500}
+
+
+@pytest.fixture(scope="module")
+def tiny_segmenter():
+    """A tiny tagger on 2,000 paragraphs for one pass: seconds of training, scored on every held-out paragraph."""
+    return _train_once("segment-zh", {"examples": 2000, "epochs": 1.0, "scratch": TINY})
+
+
+def test_tags_words_and_spans_round_trip():
+    from core.tasks.segment import chunks, spans, tags_of, words_of
+
+    words = ["中国", "人民", "站起来", "了"]
+    assert tags_of(words) == ["B", "E", "B", "E", "B", "M", "E", "S"]
+    assert words_of(list("中国人民站起来了"), tags_of(words)) == words
+    assert spans(words) == {(0, 2), (2, 4), (4, 7), (7, 8)}
+    assert list(chunks(words, 4)) == [["中国", "人民"], ["站起来", "了"]]
+    assert list(chunks(["一二三四五六"], 4)) == [["一二三四五六"]]  # a longer word stays whole
+
+
+def test_word_f1_by_hand_and_as_seqeval_counts_spans():
+    from seqeval.metrics.sequence_labeling import get_entities
+
+    from core.tasks.segment import f1_of, spans, tags_of, word_counts, word_scores
+
+    gold, guess = ["中国", "人民", "站起来", "了"], ["中国人民", "站起来", "了"]
+    counts = word_counts(gold, guess, known={"中国", "站起来", "了"})
+    # right: 站起来 and 了; predicted 3, gold 4; 人民 is the one unseen gold word, and it was missed
+    assert counts == [2, 3, 4, 0, 1]
+    assert f1_of(np.array([counts])) == pytest.approx(2 * 2 / (3 + 4))
+    as_entities = [{(start, end + 1) for _, start, end in get_entities([f"{'I' if t == 'M' else t}-W" for t in tags_of(words)])}
+                   for words in (gold, guess)]  # fmt: skip
+    assert as_entities[0] == spans(gold) and as_entities[1] == spans(guess)  # seqeval reads B/M/E/S (as B/I/E/S) alike
+    assert len(as_entities[0] & as_entities[1]) == counts[0]
+    scores = word_scores(np.array([counts, [3, 3, 3, 1, 1]]), seed=0)
+    assert scores["word_f1"]["value"] == pytest.approx(2 * 5 / (6 + 7))
+    assert scores["oov_recall"]["value"] == pytest.approx(1 / 2) and scores["oov_recall"]["n"] == 2
+    assert scores["word_f1"]["low"] <= scores["word_f1"]["value"] <= scores["word_f1"]["high"]
+
+
+def test_viterbi_only_returns_valid_segmentations():
+    from core.tasks.segment import viterbi
+
+    greedy_wants = np.log(np.array([[0.1, 0.6, 0.2, 0.1], [0.1, 0.1, 0.1, 0.7], [0.7, 0.1, 0.1, 0.1]]))  # M S B
+    tags = viterbi(greedy_wants)
+    assert tags[0] in "BS" and tags[-1] in "ES"
+    assert all(b in ("ME" if a in "BM" else "BS") for a, b in zip(tags, tags[1:], strict=False))
+    assert viterbi(np.log(np.full((1, 4), 0.25))) == ["S"]  # one character alone is a word
+
+
+def test_windows_cut_after_punctuation_and_keep_every_character():
+    from core.tasks.segment import WINDOW, windows
+
+    text = ("我们今天学习分词。" * 20) + "长" * 150
+    pieces = windows(text)
+    assert "".join(pieces) == text and all(0 < len(p) <= WINDOW for p in pieces)
+    assert all(p.endswith("。") for p in pieces[:2])  # a full stop in the window's second half ends it
+
+
+def test_jieba_is_the_baseline_and_runs_offline():
+    from core.tasks.segment import jieba_words
+
+    assert jieba_words("我爱北京天安门") == ["我", "爱", "北京", "天安门"]
+    assert jieba_words("你好  世界") == ["你好", "世界"]  # white space is no word
+
+
+def test_the_tagger_trains_for_real_and_beats_one_word_per_character(tiny_segmenter):
+    from core import catalog
+    from core.data import peoples_daily
+    from core.tasks.segment import Segmenter, held_out_counts, word_scores
+
+    card = catalog.read_metadata("segment-zh")
+    train, test = peoples_daily.split()
+    held = {"".join(words) for words in test}
+    assert not held & {"".join(words) for words in train}  # no held-out paragraph is also a training one
+    assert card["data"]["test_size"] == len(test) == card.metrics["word_f1"]["n"] and card["data"]["train_size"] == 2000
+    single = word_scores(held_out_counts(test, [list("".join(words)) for words in test]))["word_f1"]["value"]
+    assert card.metrics["word_f1"]["value"] > single + 0.05  # it learnt where words end, not just "every character"
+    assert card["jieba"]["word_f1"]["value"] > 0.75 and "p_value" in card["vs_jieba"]
+    assert card["architecture"]["class"] == "RoFormerForTokenClassification"
+    result = Segmenter(catalog.get_spec("segment-zh")).segment("研究 生命的起源")
+    assert "".join(result.words) == "研究生命的起源" and len(result.confidence) == len(result.words)
+    assert all(0 < c <= 1 for c in result.confidence)
+
+
+def test_bad_input_gets_a_clear_message(tiny_segmenter):
+    from core import catalog
+    from core.errors import InputError
+    from core.tasks.segment import MAX_CHARS, Segmenter
+
+    segmenter = Segmenter(catalog.get_spec("segment-zh"))
+    for text in ("", "   ", "hello world", "好" * (MAX_CHARS + 1)):
+        with pytest.raises(InputError):
+            segmenter.segment(text)
+    long = segmenter.segment("分词" * 900)  # 1,800 characters: 30 windows in one batch
+    assert "".join(long.words) == "分词" * 900
+
+
+def test_the_copyable_code_gives_the_page_s_segmentation(tiny_segmenter):
+    from core import catalog
+    from core.tasks import snippets
+    from core.tasks.segment import Segmenter, jieba_words
+
+    spec = catalog.get_spec("segment-zh")
+    text = "同学们在教室里讨论人工智能的发展。"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(snippets.segmentation(spec, text), {})  # noqa: S102 - the snippet LM Lab shows, run as a user would
+    mine, theirs = printed.getvalue().splitlines()
+    assert mine == " / ".join(Segmenter(spec).segment(text).words) and theirs == " / ".join(jieba_words(text))
+
+
+def test_the_benchmark_pairs_the_tagger_with_jieba(tiny_segmenter):
+    from core import catalog
+    from core.bench.run import run
+
+    result = run("segmentation", ["baseline:jieba", "segment-zh"], repeats=3)
+    rows = {row.model: row for row in result.rows}
+    card = catalog.read_metadata("segment-zh")
+    assert rows["segment-zh"].value == pytest.approx(card.metrics["word_f1"]["value"])  # the card's paragraphs
+    assert rows["baseline:jieba"].value == pytest.approx(card["jieba"]["word_f1"]["value"])
+    assert rows["segment-zh"].diff_vs_baseline == pytest.approx(card["vs_jieba"]["value"])
+    assert rows["segment-zh"].extras["secondary_metric"] == "OOV recall"
+
+
+def test_the_page_shows_both_segmentations_and_where_they_differ(tiny_segmenter):
+    at = open_page("pages/segment.py", lang="zh")
+    at.text_area(key="segment-text").set_value("南京市长江大桥横跨长江。").run()
+    at.button(key="segment-run").click().run()
+    assert not at.exception and not at.error
+    assert any("jieba" in m.value for m in at.markdown)
+    assert len(at.dataframe) >= 1  # the held-out table (and the differences, when there are any)
+    at.text_area(key="segment-text").set_value("only English here").run()
+    at.button(key="segment-run").click().run()
+    assert at.error and "中文" in at.error[0].value
