@@ -348,9 +348,9 @@ SEGMENT_ZH = _trained(
     description=(
         N_("A 2-layer Transformer (RoFormer: BERT's layers with rotary position embeddings; 1.1 M parameters) that "
         "tags every character as the beginning, middle or end of a word or a word of its own, trained here from "
-        "random weights in under three minutes on People's Daily (January 1998), segmented by hand in Peking "
-        "University's standard. It follows that standard (a person's surname and given name are two words, 江 / "
-        "泽民), which jieba, built for other text, does not always.")
+        "random weights in under three minutes on People's Daily (January 1998), segmented at Peking University "
+        "and proofread by hand. It follows that corpus's standard (a person's surname and given name are two words, "
+        "江 / 泽民); jieba, whose dictionary blends several corpora, often does not.")
     ),
 )
 

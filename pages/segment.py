@@ -11,12 +11,15 @@ through_router()
 
 st.title(_("Chinese word segmentation"))
 st.markdown(
-    _("Chinese is written without spaces between words, so the first step of Chinese preprocessing (数据预处理) is to "
-      "find them: 研究生命的起源 is 研究 / 生命 / 的 / 起源 (studying the origin of life), not 研究生 / 命 (a graduate "
-      "student's fate). The model trained here reads the task as **tagging every character**: the Beginning, a "
-      "Middle or the End of a word, or a Single-character word (B/M/E/S), learnt from People's Daily (January 1998), "
-      "which Peking University segmented by hand. **jieba**, the widely used segmenter, is its baseline: a "
-      "dictionary of words and a hidden Markov model for words the dictionary lacks.")
+    _("Chinese is written without spaces between words, so finding them has traditionally been the first step of "
+      "Chinese preprocessing (数据预处理); Chinese BERTs, LM Lab's own included, read single characters and skip it. "
+      "Words overlap: 研究生命的起源 is 研究 / 生命 / 的 / 起源 (studying the origin of life), not 研究生 / 命 (a "
+      "graduate student's fate), and 南京市长江大桥 is the Nanjing Yangtze River Bridge (南京市 / 长江 / 大桥), not a "
+      "mayor of Nanjing called 江大桥 (南京 / 市长 / 江大桥). The model trained here reads the task as **tagging every "
+      "character**: the Beginning, a Middle or the End of a word, or a Single-character word (B/M/E/S), learnt from "
+      "People's Daily (January 1998), segmented at Peking University by machine and proofread by hand. **jieba**, the "
+      "widely used segmenter, is its baseline: a dictionary of words and a hidden Markov model for words the "
+      "dictionary lacks.")
 )  # fmt: skip
 spec, ready = scenario.model_header("segmentation", "segment", default="segment-zh",
                                     fallback=N_("jieba's segmentation alone"))  # fmt: skip

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -31,7 +32,7 @@ TAGS = ("B", "M", "E", "S")
 WINDOW = 62  # characters per row: the training rows' length (64 tokens with [CLS] and [SEP])
 MAX_CHARS = 2000  # what one request may segment (about 33 windows, one batch)
 # After these a new word always starts: the corpus marks each as a word of its own.
-BREAKS = frozenset("。！？；，、：…）」』》”")
+BREAKS = frozenset("。！？；，、：）」』》”")  # not "…": "……" is one word
 _START = np.array([True, False, False, True])  # a text starts with B or S
 _END = np.array([False, False, True, True])  # and ends with E or S
 # _ALLOWED[a, b]: tag b may follow tag a (after B or M the word goes on; after E or S a new one starts)
@@ -247,8 +248,15 @@ _jieba_lock = threading.Lock()
 _jieba_ready = False
 
 
+def half_width(text: str) -> str:
+    """Each full-width digit or letter as its ASCII twin (NFKC where it keeps one character), so the text keeps its
+    length: People's Daily writes １９９７年 and ＣＤＭＡ, which jieba would cut into single characters."""
+    return "".join(n if len(n := unicodedata.normalize("NFKC", c)) == 1 else c for c in text)
+
+
 def jieba_words(text: str) -> list[str]:
-    """jieba's words for ``text`` (its dictionary and HMM for unknown words), white space left out."""
+    """jieba's words for ``text`` (its dictionary and HMM for unknown words), read in half width and given back in
+    the text's own characters; white space left out."""
     global _jieba_ready
     import jieba
 
@@ -257,7 +265,13 @@ def jieba_words(text: str) -> list[str]:
             jieba.setLogLevel(logging.WARNING)
             jieba.initialize()
             _jieba_ready = True
-    return [stripped for word in jieba.lcut(text, HMM=True) if (stripped := "".join(word.split()))]
+    words, start = [], 0
+    for token in jieba.lcut(half_width(text), HMM=True):
+        word = "".join(text[start : start + len(token)].split())
+        start += len(token)
+        if word:
+            words.append(word)
+    return words
 
 
 def word_counts(gold: Sequence[str], predicted: Sequence[str], known: frozenset[str] | set[str]) -> list[int]:
