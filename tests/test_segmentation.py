@@ -107,6 +107,10 @@ def test_bad_input_gets_a_clear_message(tiny_segmenter):
             segmenter.segment(text)
     long = segmenter.segment("分词" * 900)  # 1,800 characters: 30 windows in one batch
     assert "".join(long.words) == "分词" * 900
+    dotted = "他说" + "…" * 18 + "今天下午同学们在教室里讨论人工智能的发展自然语言处理是人工智能的一个重要方面"
+    rows = [row for part in segmenter.scores([dotted])[0] for row in part]  # "…" is three tokens after NFKC
+    assert len(rows) == len(dotted) and not any(np.allclose(row, np.log(0.25)) for row in rows)  # none cut off
+    assert "".join(segmenter.segment("研究\u200b生命").words) == "研究\u200b生命"  # a zero-width space is kept
 
 
 def test_the_copyable_code_gives_the_page_s_segmentation(tiny_segmenter):
@@ -121,6 +125,17 @@ def test_the_copyable_code_gives_the_page_s_segmentation(tiny_segmenter):
         exec(snippets.segmentation(spec, text), {})  # noqa: S102 - the snippet LM Lab shows, run as a user would
     mine, theirs = printed.getvalue().splitlines()
     assert mine == " / ".join(Segmenter(spec).segment(text).words) and theirs == " / ".join(jieba_words(text))
+    for odd in ("研究\u200b生命的起源", "中" + "…" * 61):  # a character with no token; more tokens than a window
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(snippets.segmentation(spec, odd), {})  # noqa: S102
+
+
+def test_word_chips_escape_and_show_invisible_words():
+    from core.viz.spans import word_chips
+
+    drawn = word_chips(["<b>x</b>", "\u200b", "好"], {2}, ['"quoted"', "b", "c"])
+    assert "<b>x</b>" not in drawn and "&lt;b&gt;" in drawn and "U+200B" in drawn and "&quot;quoted&quot;" in drawn
+    assert drawn.count("lmlab-d") == 2  # the style rule and the one highlighted chip
 
 
 def test_the_benchmark_pairs_the_tagger_with_jieba(tiny_segmenter):

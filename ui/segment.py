@@ -29,39 +29,56 @@ def run(spec, ready: bool, text: str) -> None:
 
     try:
         segmenter = models.task_model(spec) if ready else None
-        st.session_state[RESULT] = side_by_side(segmenter, text)
+        st.session_state[RESULT] = _drawn(side_by_side(segmenter, text))
     except CoreError as error:
         safe.error(error)
         st.session_state.pop(RESULT, None)
 
 
-def show(spec) -> None:
+def _drawn(result) -> dict:
+    """What the page shows of a result, drawn once when it is computed (a rerun only sends it again)."""
     from core.tasks.segment import differences
     from core.tasks.segment import spans as word_spans
 
-    result = st.session_state.get(RESULT)
-    if result is None:
+    if result.model is None:
+        return {"result": result, "jieba": spans.word_chips(result.jieba, set())}
+    mine, theirs = result.model.words, result.jieba
+    ours, other = word_spans(mine), word_spans(theirs)
+
+    def marked(words: list[str], elsewhere: set) -> set[int]:
+        found, start = set(), 0
+        for index, word in enumerate(words):
+            if (start, start + len(word)) not in elsewhere:
+                found.add(index)
+            start += len(word)
+        return found
+
+    titles = [_("confidence {value}", value=f"{c:.2f}") for c in result.model.confidence]
+    return {"result": result, "model": spans.word_chips(mine, marked(mine, other), titles),
+            "jieba": spans.word_chips(theirs, marked(theirs, ours)), "differences": differences(mine, theirs)}
+
+
+def show(spec) -> None:
+    drawn = st.session_state.get(RESULT)
+    if drawn is None:
         return
+    result = drawn["result"]
     if result.model is None:
         st.markdown("#### jieba")
-        st.html(spans.word_chips(result.jieba, set()))
+        st.html(drawn["jieba"])
         st.caption(_("{count} words, {ms} ms. The model trained here joins in when it is ready.",
                      count=len(result.jieba), ms=f"{result.jieba_ms:.1f}"))  # fmt: skip
         return
-    mine, theirs = result.model.words, result.jieba
-    only_mine, only_theirs = word_spans(mine) - word_spans(theirs), word_spans(theirs) - word_spans(mine)
     left, right = st.columns(2)
     with left:
         st.markdown("#### " + _("Trained here (PKU standard)"))
-        marked = {i for i, span in enumerate(sorted(word_spans(mine))) if span in only_mine}
-        titles = [_("confidence {value}", value=f"{c:.2f}") for c in result.model.confidence]
-        st.html(spans.word_chips(mine, marked, titles))
-        st.caption(_("{count} words, {ms} ms", count=len(mine), ms=f"{result.model.latency_ms:.0f}"))
+        st.html(drawn["model"])
+        st.caption(_("{count} words, {ms} ms", count=len(result.model.words), ms=f"{result.model.latency_ms:.0f}"))
     with right:
         st.markdown("#### " + _("jieba (dictionary + HMM)"))
-        st.html(spans.word_chips(theirs, {i for i, span in enumerate(sorted(word_spans(theirs))) if span in only_theirs}))
-        st.caption(_("{count} words, {ms} ms", count=len(theirs), ms=f"{result.jieba_ms:.1f}"))
-    found = differences(mine, theirs)
+        st.html(drawn["jieba"])
+        st.caption(_("{count} words, {ms} ms", count=len(result.jieba), ms=f"{result.jieba_ms:.1f}"))
+    found = drawn["differences"]
     if not found:
         st.success(_("The two segmentations agree on every word."))
     else:
@@ -71,7 +88,7 @@ def show(spec) -> None:
         st.dataframe(pd.DataFrame([{_("trained here"): " / ".join(a), "jieba": " / ".join(b)} for a, b in found]),
                      hide_index=True, width="stretch")  # fmt: skip
     with st.expander(_("Code to reproduce this"), icon=":material/code:"):
-        st.code(snippets.segmentation(spec, "".join(mine)), language="python")
+        st.code(snippets.segmentation(spec, "".join(result.model.words)), language="python")
 
 
 def quality(spec) -> None:

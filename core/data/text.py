@@ -9,8 +9,8 @@ _CJK = r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]"
 _SPACE_BETWEEN_CJK = re.compile(rf"(?<={_CJK}) +(?={_CJK})")
 
 
-# Chinese characters (CJK unified ideographs, extension A, compatibility ideographs)
-HAN_RANGES = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # for a regular expression's [...] class
+# Chinese characters (CJK unified ideographs, extension A, compatibility ideographs, extensions B to G)
+HAN_RANGES = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"  # for a regular expression's [...]
 _HAN = re.compile(f"[{HAN_RANGES}]")
 CHINESE_AT = 0.3  # a text whose letters are at least this share Chinese characters is read as Chinese
 

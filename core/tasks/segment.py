@@ -13,11 +13,12 @@ never seen in training (out of vocabulary, OOV) apart.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,15 +87,17 @@ def chunks(words: Sequence[str], length: int = WINDOW) -> Iterator[list[str]]:
         yield current
 
 
-def windows(text: str, length: int = WINDOW) -> list[str]:
-    """``text`` (no white space) cut into pieces of at most ``length`` characters, each after a break mark where
-    there is one in its second half (so a window starts a word), else at ``length``."""
+def windows(text: str, length: int = WINDOW, cost: Callable[[str], int] = lambda char: 1) -> list[str]:
+    """``text`` (no white space) cut into pieces of at most ``length`` tokens (``cost``: a character's tokens; NFKC
+    makes three of "…"), each after a break mark where there is one in its second half (so a window starts a word)."""
     out, start = [], 0
     while start < len(text):
-        end = min(start + length, len(text))
+        end, used = start, 0
+        while end < len(text) and (end == start or used + cost(text[end]) <= length):
+            used += cost(text[end])
+            end += 1
         if end < len(text):
-            cut = max((i + 1 for i in range(start + length // 2, end) if text[i] in BREAKS), default=end)
-            end = cut
+            end = max((i + 1 for i in range(start + (end - start) // 2, end) if text[i] in BREAKS), default=end)
         out.append(text[start:end])
         start = end
     return out
@@ -117,6 +120,19 @@ def viterbi(log_probs: np.ndarray) -> list[str]:
     return [TAGS[k] for k in reversed(path)]
 
 
+def decode(joined: Sequence[Sequence[np.ndarray]]) -> list[tuple[list[str], list[float]]]:
+    """Viterbi tags, and the probability of each chosen tag, from each text's windows' log-probabilities."""
+    out = []
+    for parts in joined:
+        if not parts:
+            out.append(([], []))
+            continue
+        tags = [tag for part in parts for tag in viterbi(part)]  # a window starts a word (unless no break mark was near)
+        log_probs = np.concatenate(parts)
+        out.append((tags, [float(np.exp(log_probs[i, TAGS.index(t)])) for i, t in enumerate(tags)]))
+    return out
+
+
 @dataclass(frozen=True)
 class Segmentation:
     words: list[str]
@@ -136,6 +152,8 @@ class Segmenter:
         self.tokenizer, self.model = tokenizer, model
         self.labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
         self._lock = FairLock()
+        # a character's tokens after the tokenizer's NFKC ("…" is three), so that no window is cut by truncation
+        self._cost = functools.lru_cache(maxsize=20_000)(lambda char: len(self.tokenizer.tokenize(char)))
 
     def _log_probs(self, pieces: list[str]) -> list[np.ndarray]:
         """(characters, 4) tag log-probabilities for each piece, in B/M/E/S order, from one batched forward pass."""
@@ -149,7 +167,7 @@ class Segmenter:
         scores = torch.log_softmax(logits.float(), dim=-1)[..., order].numpy()
         out = []
         for row, piece in enumerate(pieces):
-            found = np.zeros((len(piece), 4))  # a character the vocabulary drops: no preference, Viterbi decides
+            found = np.full((len(piece), 4), np.log(0.25))  # a character the tokenizer drops: no preference
             seen = set()
             for index, char in enumerate(encoded.word_ids(row)):
                 if char is not None and char not in seen:
@@ -158,26 +176,21 @@ class Segmenter:
             out.append(found)
         return out
 
-    def tag(self, texts: Sequence[str], batch: int = 64) -> list[tuple[list[str], list[float]]]:
-        """Tags and each tag's probability for every character of each text (white space removed first)."""
+    def scores(self, texts: Sequence[str], batch: int = 64) -> list[list[np.ndarray]]:
+        """Each text's windows' tag log-probabilities (white space removed first): the forward passes."""
         runs = ["".join(text.split()) for text in texts]
-        pieces = [(i, piece) for i, run in enumerate(runs) for piece in windows(run)]
+        pieces = [(i, piece) for i, run in enumerate(runs) for piece in windows(run, cost=self._cost)]
         scores: list[np.ndarray] = []
         for start in range(0, len(pieces), batch):
             scores += self._log_probs([piece for _, piece in pieces[start : start + batch]])
         joined: list[list[np.ndarray]] = [[] for _ in runs]
         for (i, _), piece_scores in zip(pieces, scores, strict=True):
             joined[i].append(piece_scores)
-        out = []
-        for run, parts in zip(runs, joined, strict=True):
-            if not run:
-                out.append(([], []))
-                continue
-            tags = [tag for part in parts for tag in viterbi(part)]  # each window starts a word (or is cut at 62)
-            log_probs = np.concatenate(parts)
-            chosen = [float(np.exp(log_probs[i, TAGS.index(t)])) for i, t in enumerate(tags)]
-            out.append((tags, chosen))
-        return out
+        return joined
+
+    def tag(self, texts: Sequence[str]) -> list[tuple[list[str], list[float]]]:
+        """Tags and each tag's probability for every character of each text (white space removed first)."""
+        return decode(self.scores(texts))
 
     def words(self, texts: Sequence[str]) -> list[list[str]]:
         """Each text's words (the held-out measurement reads these)."""
@@ -189,8 +202,9 @@ class Segmenter:
         refuse_without_chinese(text)
         with self._lock, inference_gate():
             started = time.perf_counter()
-            tags, chosen = self.tag([text])[0]
-            latency = 1000 * (time.perf_counter() - started)
+            scores = self.scores([text])
+        tags, chosen = decode(scores)[0]  # outside the gate: numbers only
+        latency = 1000 * (time.perf_counter() - started)
         words = words_of("".join(text.split()), tags)
         confidence, start = [], 0
         for word in words:
@@ -262,7 +276,10 @@ def jieba_words(text: str) -> list[str]:
 
     if not _jieba_ready:
         with _jieba_lock:  # loading the dictionary once (about a second), never twice at the same time
+            from core.settings import cache_home
+
             jieba.setLogLevel(logging.WARNING)
+            jieba.dt.tmp_dir = str(cache_home())  # its dictionary cache: LM Lab's own folder, not a shared /tmp
             jieba.initialize()
             _jieba_ready = True
     words, start = [], 0

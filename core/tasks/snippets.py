@@ -116,11 +116,12 @@ def segmentation(spec: ModelSpec, text: str) -> str:
         "model = AutoModelForTokenClassification.from_pretrained(folder).eval()\n"
         'tags = [model.config.id2label[i] for i in range(4)]  # "B", "M", "E", "S"\n\n'
         f"text = {''.join(text.split())[:62]!r}  # one window: LM Lab cuts longer text after 。，、 into 62-character pieces\n"
-        "batch = tokenizer(list(text), is_split_into_words=True, return_tensors='pt')\n"
+        "batch = tokenizer(list(text), is_split_into_words=True, truncation=True, max_length=64, return_tensors='pt')\n"
         "with torch.no_grad():\n"
         "    scores = torch.log_softmax(model(**batch).logits[0], -1).numpy()\n"
         "first = {w: i for i, w in reversed(list(enumerate(batch.word_ids()))) if w is not None}\n"
-        "scores = np.array([scores[first[c]] for c in range(len(text))])\n\n"
+        "# a character the tokenizer drops (a zero-width space) gets no preference\n"
+        "scores = np.array([scores[first[c]] if c in first else np.log(np.full(4, 0.25)) for c in range(len(text))])\n\n"
         "# Viterbi: the best tag sequence in which B/M go on to M/E and E/S go on to B/S\n"
         'ok = np.array([[t in ("M", "E") if s in ("B", "M") else t in ("B", "S") for t in tags] for s in tags])\n'
         'best = np.where([t in ("B", "S") for t in tags], scores[0], -np.inf)\n'

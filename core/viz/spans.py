@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import unicodedata
 
 from core.data.srl import ROLE_MEANINGS
 
@@ -57,13 +58,27 @@ def legend(roles: list[str], meanings: dict | None = None) -> str:
     return f'<div style="margin-top:0.3rem">{"".join(items)}</div>'
 
 
+
+_CHIPS_STYLE = (
+    "<style>.lmlab-w{background:#eceff1;color:#111;border:2px solid transparent;border-radius:6px;padding:1px 6px;"
+    "margin:2px;display:inline-block;font-size:1.05rem;unicode-bidi:isolate}"
+    ".lmlab-w.lmlab-d{background:#ffe0b2;border-color:#fb8c00}</style>"
+)
+
+
+def _visible(word: str) -> str:
+    """The word, or its code points when nothing in it is visible (a zero-width space, a direction mark)."""
+    if any(unicodedata.category(char)[0] in "LNPS" for char in word):
+        return word
+    return " ".join(f"U+{ord(char):04X}" for char in word)
+
+
 def word_chips(words: list[str], different: set[int], titles: list[str] | None = None) -> str:
-    """Words as chips in a row (escaped HTML); the chips at the indices in ``different`` highlighted."""
+    """Words as chips in a row (escaped HTML, one style block, each chip isolated from the text direction of the
+    next); the chips at the indices in ``different`` highlighted."""
     chips = []
     for index, word in enumerate(words):
-        look = ("background:#ffe0b2; border:2px solid #fb8c00" if index in different
-                else "background:#eceff1; border:2px solid transparent")  # fmt: skip
+        kind = "lmlab-w lmlab-d" if index in different else "lmlab-w"
         title = f' title="{html.escape(titles[index])}"' if titles else ""
-        chips.append(f'<span{title} style="{look}; color:#111; border-radius:6px; padding:1px 6px; margin:2px; '
-                     f'display:inline-block; font-size:1.05rem">{html.escape(word)}</span>')  # fmt: skip
-    return '<div style="line-height:2.1">' + "".join(chips) + "</div>"
+        chips.append(f'<span class="{kind}"{title}>{html.escape(_visible(word))}</span>')
+    return _CHIPS_STYLE + '<div style="line-height:2.1">' + "".join(chips) + "</div>"
