@@ -15,6 +15,7 @@ pages = {
         st.Page("pages/home.py", title=_("Home"), icon=":material/home:", default=True),
     ],
     _("Learn"): [
+        st.Page("pages/tokenization.py", title=_("Tokenization"), icon=":material/data_array:"),
         st.Page(
             "pages/self_attention.py",
             title=_("Self-attention"),

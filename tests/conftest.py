@@ -86,6 +86,12 @@ def open_page(path: str, timeout: float = 180, **query):
     return at
 
 
+# The tiny Chinese word segmenter the segmentation and tokenization tests share (one run, from the session's cache).
+TINY_SEGMENTER = {"examples": 2000, "epochs": 1.0,
+                  "scratch": {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
+                              "intermediate_size": 64, "vocab_size": 2500}}  # fmt: skip
+
+
 def _train_once(key: str, overrides: dict) -> Path:
     from core.catalog import read_metadata
     from core.training import jobs

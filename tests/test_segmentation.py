@@ -9,15 +9,13 @@ import io
 import numpy as np
 import pytest
 
-from conftest import _train_once, open_page
-
-TINY = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64, "vocab_size": 2500}
+from conftest import TINY_SEGMENTER, _train_once, open_page
 
 
 @pytest.fixture(scope="module")
 def tiny_segmenter():
     """A tiny tagger on 2,000 paragraphs for one pass: seconds of training, scored on every held-out paragraph."""
-    return _train_once("segment-zh", {"examples": 2000, "epochs": 1.0, "scratch": TINY})
+    return _train_once("segment-zh", TINY_SEGMENTER)
 
 
 def test_tags_words_and_spans_round_trip():

@@ -73,7 +73,8 @@ def train_segmenter(recipe: Recipe, folder: Path, report: Report, should_stop: C
     size = {"hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 512,
             "vocab_size": 6000, **recipe.scratch}  # fmt: skip
     report({"phase": "loading model", "message": "building the character vocabulary and the tagger"})
-    tokenizer = chinese_tokenizer(["".join(words) for words in train], size["vocab_size"])
+    # the Chinese BERT's own vocabulary (the same text gives the same one); a shortened run builds its own
+    tokenizer = chinese_tokenizer(["".join(words) for words in train] if recipe.examples else None, size["vocab_size"])
     examples = rows(tokenizer, train, {tag: i for i, tag in enumerate(TAGS)}, recipe.max_length - 2)
     torch.manual_seed(recipe.seed)
     model = build_model(tokenizer, size, max_length=recipe.max_length, dropout=recipe.dropout)
