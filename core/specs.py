@@ -204,6 +204,20 @@ TRANSLATE_EN_ZH = _trained(
     ),
 )
 
+TRANSLATE_ZH_EN = _trained(
+    "translate-zh-en",
+    N_("Small encoder-decoder, Chinese to English"),
+    "translation-zh-en",
+    license=N_("Trained here; data: LM Lab's generated English-Chinese grammar"),
+    languages=("zh",),
+    description=(
+        N_("The English-to-Chinese classroom model's twin: the same architecture trained from scratch here on the "
+        "same 10,000 generated sentence pairs, read from the Chinese side. Chinese often leaves out what English "
+        "must say (a or the, one or many), so some sentences have more than one right English translation and "
+        "the model can only guess which one the grammar generated.")
+    ),
+)
+
 SRL_MINILM = _trained(
     "srl-minilm",
     N_("MiniLM semantic role labeler"),
@@ -346,7 +360,7 @@ SEGMENT_ZH = _trained(
     license=N_("Trained here; data: People's Daily 1998 (PKU corpus, research and teaching use)"),
     languages=("zh",),
     description=(
-        N_("A 2-layer Transformer (RoFormer: BERT's layers with rotary position embeddings; 1.1 M parameters) that "
+        N_("A 2-layer Transformer (RoFormer: BERT's layers with rotary position embeddings; 1.2 M parameters) that "
         "tags every character as the beginning, middle or end of a word or a word of its own, trained here from "
         "random weights in under three minutes on People's Daily (January 1998), segmented at Peking University "
         "and proofread by hand. It follows that corpus's standard (a person's surname and given name are two words, "
@@ -367,6 +381,7 @@ STATIC_SPECS: tuple[ModelSpec, ...] = (
     T5_SMALL,
     BART_MNLI,
     TRANSLATE_EN_ZH,
+    TRANSLATE_ZH_EN,
     OPUS_EN_ZH,
     OPUS_EN_DE,
     OPUS_EN_FR,

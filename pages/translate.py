@@ -1,4 +1,4 @@
-"""Apply → Translate: English to Chinese with an encoder-decoder trained here, its cross-attention drawn."""
+"""Apply → Translate: English to Chinese and back with encoder-decoders trained here, cross-attention drawn."""
 
 import streamlit as st
 
@@ -10,15 +10,15 @@ through_router()
 
 st.title(_("Machine translation"))
 st.markdown(
-    _("The article's encoder-decoder made real: the **encoder** reads the English sentence, the **decoder** writes "
-      "the Chinese one token by token, and at every step its **cross-attention** looks back at the source. The "
-      "default model is a small classroom model LM Lab trains itself on sentences it generates from a grammar with "
-      "the hard parts of English→Chinese: word order, measure words, tense and plural marking, questions and "
-      "negation.")
+    _("The article's encoder-decoder made real: the **encoder** reads the source sentence, the **decoder** writes "
+      "the translation token by token, and at every step its **cross-attention** looks back at the source. The "
+      "default models are small classroom models LM Lab trains itself, one per direction, on sentences it generates "
+      "from a grammar with the hard parts of English and Chinese: word order, measure words, tense and plural "
+      "marking, questions and negation.")
 )
-spec, ready = scenario.model_header("translation", "translate", default="translate-en-zh",
-                                    fallback=N_("the examples once it is ready"))  # fmt: skip
-text = scenario.text_box("translate", translate.EXAMPLES, label=_("English sentence"))
+task, default, examples, label = translate.DIRECTIONS[translate.direction()]
+spec, ready = scenario.model_header(task, "translate", default=default, fallback=N_("the examples once it is ready"))
+text = scenario.text_box("translate", examples, label=_(label))
 left, right = st.columns([1, 2])
 GREEDY, BEAM = N_("Greedy"), N_("Beam search")
 decoding = left.segmented_control(_("Decoding"), [GREEDY, BEAM], default=GREEDY, key="translate-decoding",

@@ -56,10 +56,11 @@ def translation_views() -> None:
     from core.viz.bertviz_html import encoder_decoder_view
     from ui import models
 
-    specs = [s for s in catalog.specs_for_task("translation") if s.source != catalog.HUB]
-    spec = specs[0] if len(specs) == 1 else st.selectbox(
-        _("Translation model"), specs, format_func=lambda s: s.title, key="inspect-seq2seq-model"
-    )  # fmt: skip
+    specs = [s for task in ("translation", "translation-zh-en") for s in catalog.specs_for_task(task)
+             if s.source != catalog.HUB]  # fmt: skip
+    linked = next((i for i, s in enumerate(specs) if s.key == st.query_params.get("model")), 0)
+    spec = st.selectbox(_("Translation model"), specs, index=linked, format_func=i18n.title, key="inspect-seq2seq-model",
+                        on_change=lambda: st.session_state.pop("inspect-seq2seq-text", None))  # its own example
     state = catalog.availability(spec)
     if not state.ready:
         st.warning(
@@ -67,7 +68,8 @@ def translation_views() -> None:
             icon=":material/block:",
         )
         return
-    text = st.text_input(_("English sentence"), st.query_params.get("text", "Did Mary buy two red cars last week?"),
+    example = "汤姆昨天在图书馆看了一本书。" if "zh" in spec.languages else "Did Mary buy two red cars last week?"
+    text = st.text_input(_("Sentence to translate"), st.query_params.get("text", example),
                          key="inspect-seq2seq-text")  # fmt: skip
     try:
         result = models.task_model(spec).translate(text)

@@ -26,6 +26,46 @@ EXAMPLES = [
 ]
 
 
+# Chinese sentences of the grammar (from the table of what it covers) and one from outside it.
+EXAMPLES_ZH = [
+    "汤姆昨天在图书馆看了一本书。",
+    "玛丽买了两只猫。",
+    "汤姆没有买车。",
+    "她没有找到那把钥匙。",
+    "汤姆买了什么？",
+    "悉尼今天下午的天气很好。",
+]
+# direction → (task, default model, examples, the text box's label)
+DIRECTIONS = {
+    "en-zh": ("translation", "translate-en-zh", EXAMPLES, N_("English sentence")),
+    "zh-en": ("translation-zh-en", "translate-zh-en", EXAMPLES_ZH, N_("Chinese sentence")),
+}
+DIRECTION_NAMES = {"en-zh": "English → 中文", "zh-en": "中文 → English"}
+
+
+def direction() -> str:
+    """English → Chinese or Chinese → English: the page's task. A ``?model=`` link opens in its model's direction."""
+    if st.session_state.get("translate-direction") not in DIRECTIONS:
+        try:
+            task = catalog.get_spec(str(st.query_params.get("model", ""))).task
+        except CoreError:
+            task = ""
+        st.session_state["translate-direction"] = "zh-en" if task == DIRECTIONS["zh-en"][0] else "en-zh"
+    return st.segmented_control(_("Direction"), list(DIRECTIONS), key="translate-direction", required=True,
+                                format_func=DIRECTION_NAMES.get, on_change=_direction_changed,
+                                help=_("Two models trained on the same generated sentence pairs, one for each "
+                                       "direction."))  # fmt: skip
+
+
+def _direction_changed() -> None:
+    """A new direction starts from its first example, with no answer of the other direction's model on screen."""
+    chosen = st.session_state.get("translate-direction")
+    if chosen in DIRECTIONS:
+        st.session_state["translate-text"] = DIRECTIONS[chosen][2][0]
+    for key in ("translate-result", "translate-example"):
+        st.session_state.pop(key, None)
+
+
 def translate(spec, text: str, beams: int) -> None:
     try:
         translator = models.task_model(spec)
@@ -64,14 +104,14 @@ def show(spec) -> None:
                 icon=":material/warning:",
             )  # fmt: skip
     if result.cross_attentions is not None:
-        _alignment(result)
+        _alignment(spec, result)
     with st.expander(_("Code to reproduce this"), icon=":material/code:"):
         st.code(snippets.translation(spec, result.source, beams=beams), language="python")
 
 
-def _alignment(result) -> None:
+def _alignment(spec, result) -> None:
     layers, heads = result.cross_attentions.shape[:2]
-    st.markdown("#### " + _("Cross-attention: which source words each output character looked at"))
+    st.markdown("#### " + _("Cross-attention: which source tokens each output token looked at"))
     left, right = st.columns(2)
     layer = left.select_slider(
         _("Decoder layer"), options=list(range(1, layers + 1)), value=layers, key="translate-layer"
@@ -86,12 +126,12 @@ def _alignment(result) -> None:
              else _("Layer {layer}, head {head}", layer=layer, head=head))  # fmt: skip
     figure = heatmaps.heatmap(
         matrix, title=title, x_labels=result.source_tokens, y_labels=result.target_tokens[: matrix.shape[0]],
-        x_title=_("source (English)"), y_title=_("output (Chinese)"), zmin=0, zmax=1,
+        x_title=_("source"), y_title=_("output"), zmin=0, zmax=1,
     )  # fmt: skip
     render.figure(figure, key="translate-alignment")
     st.caption(
         _("Each row is one output token; its colours are the attention weights over the source tokens (a row sums to "
-          "1). Read a row to see where the decoder looked while writing that character — word order changes show up "
+          "1). Read a row to see where the decoder looked while writing that token — word order changes show up "
           "as rows that jump back and forth across the source.")
     )
     with st.expander(
@@ -107,7 +147,7 @@ def _alignment(result) -> None:
         bertviz(html, height=560)
         st.caption(_("Choose Encoder, Decoder or Cross in the view's menu; hover a token to see its attention."))
         st.page_link("pages/inspect_attention.py", label=_("Open it on the Inspect page (head and model views)"),
-                     icon=":material/hub:", query_params={"architecture": "seq2seq", "text": result.source})  # fmt: skip
+                     icon=":material/hub:", query_params={"architecture": "seq2seq", "text": result.source, "model": spec.key})  # fmt: skip
 
 
 def grammar_rules() -> None:

@@ -144,9 +144,11 @@ def _generation(model_id: str, held_out: HeldOut, repeats: int, seed: int) -> Sc
 
 def _translation_data(task: str) -> HeldOut:
     from core.data import translation
+    from core.tasks.translate import direction
 
     data = translation.corpus(train_size=0)  # the held-out sentences every translation model is scored on
-    return HeldOut(task, data, [p.english for p in data.test], data.dataset, [p.chinese for p in data.test])
+    source_of, target_of = direction(task)  # the same pairs, read from the other side for Chinese → English
+    return HeldOut(task, data, [source_of(p) for p in data.test], data.dataset, [target_of(p) for p in data.test])
 
 
 def _srl_data(task: str) -> HeldOut:

@@ -290,6 +290,11 @@ register(Task("translation", N_("translation (chrF)"), SEQUENCE, Metric("chrf", 
               trainer="core.training.sequence:train_translation", scorer="core.bench.sequence:TRANSLATION",
               predictor="core.tasks.translate:Translator",
               description=N_("English to Chinese.")))  # fmt: skip
+register(Task("translation-zh-en", N_("Chinese → English translation (chrF)"), SEQUENCE,
+              Metric("chrf", "chrF", digits=1), page="pages/translate.py", variants=("beam4", "int8"),
+              languages=("zh",), describe=_translation_words, trainer="core.training.sequence:train_translation",
+              scorer="core.bench.sequence:TRANSLATION", predictor="core.tasks.translate:Translator",
+              description=N_("Chinese to English.")))  # fmt: skip
 register(Task("srl", N_("semantic roles (span F1)"), SEQUENCE, Metric("span_f1", "span F1", percent=True,
               digits=1), page="pages/srl.py", variants=("int8",), max_length=128, describe=_srl_words,
               trainer="core.training.sequence:train_srl", scorer="core.bench.sequence:SRL",

@@ -54,6 +54,16 @@ def corpus_scores(hypotheses: list[str], references: list[str], *, n_bootstrap: 
     return found
 
 
+ZH_EN = "translation-zh-en"  # the task that reads the Chinese side and writes the English one
+
+
+def direction(task: str):
+    """(source, target) of a pair for a translation task: English → Chinese, or Chinese → English for ``ZH_EN``."""
+    if task == ZH_EN:
+        return (lambda pair: pair.chinese), (lambda pair: pair.english)
+    return (lambda pair: pair.english), (lambda pair: pair.chinese)
+
+
 class Translator:
     """A seq2seq model (trained here, or a Hub Marian model) behind one lock, like every shared predictor."""
 
@@ -180,10 +190,15 @@ class Translator:
         )
 
     def unseen_words(self, text: str) -> list[str]:
-        """Words of ``text`` that are not whole entries of the vocabulary (for a model trained here: never seen)."""
+        """Words of ``text`` that are not whole entries of the vocabulary (for a model trained here: never seen);
+        for a model that reads Chinese, its characters."""
         import re
 
+        from core.data.text import HAN_RANGES
+
         vocabulary = self.tokenizer.get_vocab()
+        if "zh" in self.spec.languages:
+            return sorted({char for char in re.findall(f"[{HAN_RANGES}]", text) if char not in vocabulary})
         words = re.findall(r"[A-Za-z]+", text)
         return sorted({w for w in words if w.lower() not in vocabulary})
 

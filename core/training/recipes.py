@@ -266,6 +266,23 @@ RECIPES: dict[str, Recipe] = {
             validation_fraction=0.0,
         ),
         Recipe(
+            key="translate-zh-en",
+            title="Encoder-decoder Transformer, Chinese to English (generated grammar)",
+            task="translation-zh-en",
+            dataset="en-zh-grammar",
+            base="scratch",
+            max_length=64,
+            epochs=6,
+            learning_rate=5e-4,
+            batch_size=64,
+            warmup_ratio=0.05,
+            examples=10000,
+            scratch={"d_model": 128, "layers": 2, "heads": 4, "ffn": 256},
+            description="The English-to-Chinese recipe the other way round: the same generated pairs, read from the "
+            "Chinese side; its vocabulary keeps English capitals.",
+            validation_fraction=0.0,
+        ),
+        Recipe(
             key="srl-minilm",
             title="MiniLM semantic role labeler (generated PropBank-style data)",
             task="srl",

@@ -29,14 +29,17 @@ def train_translation(recipe: Recipe, folder: Path, report: Report, should_stop:
     from transformers import BartConfig, BartForConditionalGeneration, DataCollatorForSeq2Seq
 
     from core.data import translation
-    from core.tasks.translate import Translator, corpus_scores
+    from core.tasks.translate import ZH_EN, Translator, corpus_scores, direction
     from core.training.tokenizers import wordpiece_bilingual
 
     report({"phase": "loading data", "message": "generating the English-Chinese corpus"})
     # the corpus seed is fixed (not the recipe's): every model is scored on the same held-out sentences
     data = translation.corpus(train_size=recipe.examples or 10000)
+    source_of, target_of = direction(recipe.task)
     report({"phase": "loading model", "message": "training the tokenizer and building the encoder-decoder"})
-    tokenizer = wordpiece_bilingual([p.english for p in data.train] + [p.chinese for p in data.train])
+    # a model that writes English keeps its capitals; one that reads English reads it lowercased
+    tokenizer = wordpiece_bilingual([p.english for p in data.train] + [p.chinese for p in data.train],
+                                    lowercase=recipe.task != ZH_EN)  # fmt: skip
     torch.manual_seed(recipe.seed)
     size = {"d_model": 128, "layers": 2, "heads": 4, "ffn": 256, **recipe.scratch}
     config = BartConfig(
@@ -50,8 +53,8 @@ def train_translation(recipe: Recipe, folder: Path, report: Report, should_stop:
     model = BartForConditionalGeneration(config)
 
     def row(pair) -> dict:
-        source = tokenizer(pair.english, truncation=True, max_length=recipe.max_length)
-        target = tokenizer(pair.chinese, truncation=True, max_length=recipe.max_length)
+        source = tokenizer(source_of(pair), truncation=True, max_length=recipe.max_length)
+        target = tokenizer(target_of(pair), truncation=True, max_length=recipe.max_length)
         return {"input_ids": source["input_ids"], "attention_mask": source["attention_mask"], "labels": target["input_ids"]}  # fmt: skip
 
     rows = [row(pair) for pair in data.train]
@@ -61,8 +64,8 @@ def train_translation(recipe: Recipe, folder: Path, report: Report, should_stop:
 
     report({"phase": "evaluating", "message": f"translating {len(data.test)} held-out sentences"})
     translator = Translator(_unsaved_spec(recipe), tokenizer, model)
-    greedy = translator.translate_batch([p.english for p in data.test])
-    references = [p.chinese for p in data.test]
+    greedy = translator.translate_batch([source_of(p) for p in data.test])
+    references = [target_of(p) for p in data.test]
     scores = corpus_scores(greedy, references)
     exact = sum(h == r for h, r in zip(greedy, references, strict=True)) / len(references)
     report({"phase": "saving", "message": "writing safetensors and tokenizer"})
@@ -73,7 +76,7 @@ def train_translation(recipe: Recipe, folder: Path, report: Report, should_stop:
         "data": data.describe(),
         "metrics": {**scores, "exact_match": exact},
         "samples": [
-            {"source": p.english, "reference": p.chinese, "output": h, "form": p.form}
+            {"source": source_of(p), "reference": target_of(p), "output": h, "form": p.form}
             for p, h in list(zip(data.test, greedy, strict=True))[:40]
         ],  # fmt: skip
         "loss_curve": thin(losses, CARD_POINTS),

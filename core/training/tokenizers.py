@@ -6,16 +6,17 @@ from collections.abc import Iterable
 
 PAD, UNK, BOS, EOS = "[PAD]", "[UNK]", "[BOS]", "[EOS]"
 
-def wordpiece_bilingual(texts: Iterable[str], vocab_size: int = 2000):
+def wordpiece_bilingual(texts: Iterable[str], vocab_size: int = 2000, *, lowercase: bool = True):
     """One WordPiece vocabulary for English words and Chinese characters (each character its own token).
 
     Ids 0–3 are [PAD], [UNK], [BOS], [EOS]; every encoded text ends with [EOS], as a seq2seq label must.
+    ``lowercase=False`` keeps English capitals, for a model that writes English.
     """
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
     tokenizer = Tokenizer(models.WordPiece(unk_token=UNK))
-    tokenizer.normalizer = normalizers.BertNormalizer(handle_chinese_chars=True, lowercase=True)
+    tokenizer.normalizer = normalizers.BertNormalizer(handle_chinese_chars=True, lowercase=lowercase)
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tokenizer.decoder = decoders.WordPiece()
     trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=[PAD, UNK, BOS, EOS])
