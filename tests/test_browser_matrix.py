@@ -23,6 +23,7 @@ pytestmark = [
 # Every page of the router, by URL path, with a heading that shows it has rendered.
 PAGES = {
     "": "What you can do",
+    "tokenization": "Tokenization",
     "self_attention": "Self-attention, step by step",
     "multi_head": "Multi-head attention",
     "positional_encoding": "Positional encoding",
@@ -35,6 +36,7 @@ PAGES = {
     "summarize": "Summarization",
     "translate": "Machine translation",
     "srl": "Semantic role labeling",
+    "segment": "Chinese word segmentation",
     "generate": "Text generation",
 }
 
