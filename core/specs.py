@@ -212,9 +212,10 @@ TRANSLATE_ZH_EN = _trained(
     languages=("zh",),
     description=(
         N_("The English-to-Chinese classroom model's twin: the same architecture trained from scratch here on the "
-        "same 10,000 generated sentence pairs, read from the Chinese side. Chinese often leaves out what English "
-        "must say (a or the, one or many), so some sentences have more than one right English translation and "
-        "the model can only guess which one the grammar generated.")
+        "same 10,000 generated sentence pairs, read from the Chinese side. Chinese often says less than English "
+        "must (那 is both \"the\" and \"that\"; 你喜欢那首歌 is both \"You like that song.\" and \"You liked the "
+        "song.\"), so about a third of the held-out sentences have a second right English translation, which the "
+        "measurement counts as a miss; most misses, though, are plain errors, such as a 了 or a time word ignored.")
     ),
 )
 

@@ -14,8 +14,9 @@ st.markdown(
     _("A model never reads text: the first step of every pipeline (数据预处理, data preprocessing) cuts it into "
       "**tokens** from a fixed vocabulary and hands the model their ids. What the vocabulary lacks is lost "
       "(**[UNK]**, unknown) or spread over several tokens, and every token costs the model work: self-attention "
-      "compares every token with every other, so twice the tokens is four times the attention. Type a text and see "
-      "it cut four ways; the highlighted chips are what the way does not know.")
+      "compares every token with every other, so twice the tokens is four times the attention scores (the rest of "
+      "the model only doubles). Type a text and see it cut four ways; the highlighted chips are what the way does "
+      "not know.")
 )  # fmt: skip
 text = scenario.text_box("tokenization", tokenization.EXAMPLES, label=_("Text"), max_chars=MAX_CHARS,
                          help=_("Up to {most} characters.", most=f"{MAX_CHARS:,}"))  # fmt: skip

@@ -23,6 +23,8 @@ def test_minilm_wordpiece_loses_most_of_a_chinese_sentence():
     assert tokens.tokens == ["[UNK]", "部", "[UNK]", "[UNK]", "[UNK]", "[UNK]", "[UNK]", "，", "我", "[UNK]", "[UNK]",
                              "[UNK]", "[UNK]", "。"]  # fmt: skip
     assert sum(tokens.unknown) == 10 and tokens.characters == 14 and tokens.vocabulary == 30522
+    typed = cut("wordpiece", loading.load_tokenizer(catalog.MINILM), "a [UNK] b [SEP]")
+    assert not any(typed.unknown) and "[SEP]" not in typed.tokens  # typed brackets are text, not special tokens
 
 
 def test_jieba_words_flag_only_chinese_words_outside_its_dictionary():

@@ -68,8 +68,9 @@ def translation_views() -> None:
             icon=":material/block:",
         )
         return
-    example = "汤姆昨天在图书馆看了一本书。" if "zh" in spec.languages else "Did Mary buy two red cars last week?"
-    text = st.text_input(_("Sentence to translate"), st.query_params.get("text", example),
+    example = "玛丽买了两只猫。" if "zh" in spec.languages else "Did Mary buy two red cars last week?"
+    linked_text = st.query_params.get("text") if st.query_params.get("model", spec.key) == spec.key else None
+    text = st.text_input(_("Sentence to translate"), linked_text or example,
                          key="inspect-seq2seq-text")  # fmt: skip
     try:
         result = models.task_model(spec).translate(text)

@@ -72,11 +72,15 @@ def show(text: str) -> None:
         tokens, spec = found[way.key]
         unknown = {i for i, flag in enumerate(tokens.unknown) if flag}
         st.html(spans.word_chips(tokens.tokens, unknown))
-        what = _("not in its dictionary") if way.key == "jieba" else "[UNK]"
-        st.caption(_("{count} tokens for {chars} characters ({ratio} per character) · {unknown} {what} · vocabulary "
-                     "{size} · from {model}", count=len(tokens.tokens), chars=tokens.characters,
-                     ratio=f"{tokens.per_character:.2f}", unknown=len(unknown), what=what, size=f"{tokens.vocabulary:,}",
-                     model=i18n.title(spec) if spec else "jieba"))  # fmt: skip
+        if way.key == "jieba":
+            st.caption(_("{count} words for {chars} characters ({ratio} per character) · {unknown} not in its "
+                         "dictionary · dictionary of {size} words", count=len(tokens.tokens), chars=tokens.characters,
+                         ratio=f"{tokens.per_character:.2f}", unknown=len(unknown), size=f"{tokens.vocabulary:,}"))  # fmt: skip
+        else:
+            st.caption(_("{count} tokens for {chars} characters ({ratio} per character) · {unknown} [UNK] · vocabulary "
+                         "{size} · from {model}", count=len(tokens.tokens), chars=tokens.characters,
+                         ratio=f"{tokens.per_character:.2f}", unknown=len(unknown), size=f"{tokens.vocabulary:,}",
+                         model=i18n.title(spec)))  # fmt: skip
         counts.append((_(way.title), len(tokens.tokens), len(unknown)))
     if counts:
         figure = go.Figure([go.Bar(x=[c[0] for c in counts], y=[c[1] - c[2] for c in counts], name=_("known tokens")),
@@ -98,6 +102,18 @@ def coverage() -> None:
     if not st.button(_("Measure on the 2,000 held-out Chinese reviews"), key="tokenization-coverage",
                      help=_("About two seconds per way, once per server: the result is shared.")):  # fmt: skip
         return
+    try:
+        rows = _coverage_rows()
+    except CoreError as error:
+        safe.error(error)
+        return
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    st.caption(_("Unknown: [UNK] for the model vocabularies; for jieba, words its HMM made up. A model reads nothing "
+                 "of an [UNK] but that something was there: MiniLM fine-tuned on these reviews stays at the majority "
+                 "class (see the Benchmark page, task Chinese sentiment)."))  # fmt: skip
+
+
+def _coverage_rows() -> list[dict]:
     rows = []
     with st.spinner(_("Tokenizing 2,000 reviews four ways…")):
         for way in tokenization.WAYS:
@@ -110,7 +126,4 @@ def coverage() -> None:
                          _("unknown tokens (%)"): round(100 * found["unknown_share"], 1),
                          _("reviews with an unknown token (%)"): round(100 * found["texts_with_unknown"], 1),
                          _("vocabulary"): found["vocabulary"]})  # fmt: skip
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-    st.caption(_("Unknown: [UNK] for the model vocabularies; for jieba, words its HMM made up. A model reads nothing "
-                 "of an [UNK] but that something was there: MiniLM fine-tuned on these reviews stays at the majority "
-                 "class (see the Benchmark page, task Chinese sentiment)."))  # fmt: skip
+    return rows

@@ -28,8 +28,8 @@ EXAMPLES = [
 
 # Chinese sentences of the grammar (from the table of what it covers) and one from outside it.
 EXAMPLES_ZH = [
-    "汤姆昨天在图书馆看了一本书。",
     "玛丽买了两只猫。",
+    "汤姆昨天在图书馆看了一本书。",
     "汤姆没有买车。",
     "她没有找到那把钥匙。",
     "汤姆买了什么？",
@@ -126,7 +126,7 @@ def _alignment(spec, result) -> None:
              else _("Layer {layer}, head {head}", layer=layer, head=head))  # fmt: skip
     figure = heatmaps.heatmap(
         matrix, title=title, x_labels=result.source_tokens, y_labels=result.target_tokens[: matrix.shape[0]],
-        x_title=_("source"), y_title=_("output"), zmin=0, zmax=1,
+        x_title=_("source tokens"), y_title=_("output tokens"), zmin=0, zmax=1,
     )  # fmt: skip
     render.figure(figure, key="translate-alignment")
     st.caption(

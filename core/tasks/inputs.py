@@ -66,8 +66,11 @@ def refuse_other_language(text: str, languages: tuple[str, ...], title: str) -> 
     from core.data.text import language_of
 
     found = language_of(text)
+    names = {"en": "English", "zh": "Chinese"}
+    if not any(char.isalpha() for char in text[:4000]):
+        raise InputError(Message("Your text has no words, only digits, punctuation or symbols. Type a sentence in "
+                                 "{wanted}.", wanted=names.get(languages[0], languages[0])))  # fmt: skip
     if found not in languages:
-        names = {"en": "English", "zh": "Chinese"}
         reads = " and ".join(names.get(x, x) for x in languages)
         raise InputError(Message("{model} reads {reads} only; your text is {language}. Type a sentence in {wanted}.",
                                  model=title, reads=reads, language=names.get(found, found),

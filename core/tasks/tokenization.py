@@ -31,18 +31,23 @@ class Way:
 
 WAYS = (
     Way("wordpiece", N_("MiniLM's WordPiece (English)"),
-        N_("30,522 entries of bert-base-uncased: whole English words and word pieces (##ing); a character it lacks "
-           "becomes [UNK]. Only 244 entries are single Chinese characters."), (catalog.MINILM.key,)),
+        N_("30,522 entries of bert-base-uncased: whole English words and word pieces (##ing); a word with a piece it "
+           "lacks becomes [UNK], and each Chinese character counts as a word. Only 244 entries are single Chinese "
+           "characters, many of them Japanese kanji or radicals: 我, 的 and 不 are there, 好, 很, 是, 了 and 这 "
+           "are not."), (catalog.MINILM.key,)),
     Way("characters", N_("Character vocabulary built here (Chinese)"),
-        N_("At most 6,000 entries, built with the tokenizers library from People's Daily and the training reviews: "
-           "one token per Chinese character seen at least three times, NFKC first (full-width ，becomes ,)."), ("zh-bert-mlm", "segment-zh")),
+        N_("6,000 entries, built with the tokenizers library from People's Daily and the training reviews: one token "
+           "for every Chinese character in that text, plus English and number pieces; NFKC first (full-width ，"
+           "becomes ,)."), ("zh-bert-mlm", "segment-zh")),
     Way("jieba", N_("jieba's words"),
         N_("Whole words from jieba's dictionary, and its HMM's guesses for words the dictionary lacks (highlighted). "
-           "No model here reads words: a vocabulary of words needs hundreds of thousands of entries and still meets "
-           "new ones."), ()),
+           "No neural model here reads words: a vocabulary of words needs hundreds of thousands of entries and still "
+           "meets new ones."), ()),
     Way("bpe", N_("Byte-level BPE built here (English news)"),
         N_("2,000 entries learnt from English news by merging frequent byte pairs: nothing is ever [UNK], but a "
-           "Chinese character is three UTF-8 bytes and often three tokens (Ġ marks a leading space)."),
+           "Chinese character is three UTF-8 bytes and, with this English vocabulary, three tokens, shown as odd "
+           "Latin symbols (è, ¿, Ļ); Ġ marks a leading space. Nothing is highlighted, yet the model knows nothing "
+           "about those bytes."),
         ("lm-lee-gpt",)),
 )  # fmt: skip
 BY_KEY = {way.key: way for way in WAYS}
@@ -81,8 +86,11 @@ def _jieba_dictionary() -> tuple[dict, int]:
 
 
 def cut(way_key: str, tokenizer, text: str) -> Tokens:
-    """One text's tokens by one way (``tokenizer``: that way's, None for jieba)."""
-    text = check_text(text, max_chars=MAX_CHARS)
+    """One student's text, checked and capped, cut by one way (``tokenizer``: that way's, None for jieba)."""
+    return _tokens(way_key, tokenizer, check_text(text, max_chars=MAX_CHARS))
+
+
+def _tokens(way_key: str, tokenizer, text: str) -> Tokens:
     characters = sum(1 for char in text if not char.isspace())
     if way_key == "jieba":
         from core.data.text import has_han
@@ -90,7 +98,8 @@ def cut(way_key: str, tokenizer, text: str) -> Tokens:
 
         words, (dictionary, size) = jieba_words(text), _jieba_dictionary()
         return Tokens(words, [has_han(word) and not dictionary.get(word) for word in words], characters, size)
-    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    # typed "[UNK]" or "[SEP]" is text like any other, not the special token itself
+    ids = tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"]
     unk = tokenizer.unk_token_id
     return Tokens(tokenizer.convert_ids_to_tokens(ids), [i == unk for i in ids], characters, len(tokenizer))
 
@@ -99,8 +108,8 @@ def coverage(way_key: str, tokenizer, texts: Sequence[str]) -> dict:
     """How a way fits a set of texts: tokens per character, the share of tokens that are [UNK] and of texts with
     at least one, and the vocabulary's size."""
     tokens = unknown = characters = with_unknown = 0
-    for text in texts:
-        found = cut(way_key, tokenizer, text[:MAX_CHARS])
+    for text in texts:  # whole reviews: the data is LM Lab's, not a student's
+        found = _tokens(way_key, tokenizer, text)
         tokens += len(found.tokens)
         characters += found.characters
         unknown += sum(found.unknown)

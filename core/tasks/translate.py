@@ -145,7 +145,8 @@ class Translator:
         refuse_other_language(text, self.spec.languages, self.spec.title)  # it translates from English only
         if not 1 <= beams <= 8:
             raise ValueError("beams must be 1–8")
-        full = self.tokenizer(text, truncation=False)["input_ids"]
+        with self._lock:  # the shared tokenizer's truncation settings change under the lock, so it is read there too
+            full = self.tokenizer(text, truncation=False)["input_ids"]
         attentions = encoder_attentions = decoder_attentions = None
         if beams == 1:  # shared with the other sessions' greedy requests of the moment: one generate for all
             answer = self.coalescer.submit((text, with_attention))
@@ -194,11 +195,11 @@ class Translator:
         for a model that reads Chinese, its characters."""
         import re
 
-        from core.data.text import HAN_RANGES
-
-        vocabulary = self.tokenizer.get_vocab()
-        if "zh" in self.spec.languages:
-            return sorted({char for char in re.findall(f"[{HAN_RANGES}]", text) if char not in vocabulary})
+        with self._lock:
+            vocabulary = self.tokenizer.get_vocab()
+        if "zh" in self.spec.languages:  # every character of the text the vocabulary lacks (Chinese, "…", emoji)
+            return sorted({char for char in text if not char.isspace() and char not in vocabulary
+                           and char.lower() not in vocabulary})  # fmt: skip
         words = re.findall(r"[A-Za-z]+", text)
         return sorted({w for w in words if w.lower() not in vocabulary})
 
