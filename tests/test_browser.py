@@ -137,7 +137,7 @@ def test_apply_two_pages_in_a_browser(server, page, translate_tiny_model, srl_ti
     page.goto(server + "/translate")
     _settle(page, "Machine translation")
     page.get_by_role("button", name="Translate").click()
-    page.get_by_text("Cross-attention: which source words").first.wait_for(timeout=90_000)
+    page.get_by_text("Cross-attention: which source tokens").first.wait_for(timeout=90_000)
     page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=60_000)
     _settle(page, "Decoding")
     _shot(page, "translate.png")
