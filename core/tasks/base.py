@@ -290,11 +290,6 @@ register(Task("translation", N_("translation (chrF)"), SEQUENCE, Metric("chrf", 
               trainer="core.training.sequence:train_translation", scorer="core.bench.sequence:TRANSLATION",
               predictor="core.tasks.translate:Translator",
               description=N_("English to Chinese.")))  # fmt: skip
-register(Task("translation-zh-en", N_("Chinese → English translation (chrF)"), SEQUENCE,
-              Metric("chrf", "chrF", digits=1), page="pages/translate.py", variants=("beam4", "int8"),
-              languages=("zh",), describe=_translation_words, trainer="core.training.sequence:train_translation",
-              scorer="core.bench.sequence:TRANSLATION", predictor="core.tasks.translate:Translator",
-              description=N_("Chinese to English.")))  # fmt: skip
 register(Task("srl", N_("semantic roles (span F1)"), SEQUENCE, Metric("span_f1", "span F1", percent=True,
               digits=1), page="pages/srl.py", variants=("int8",), max_length=128, describe=_srl_words,
               trainer="core.training.sequence:train_srl", scorer="core.bench.sequence:SRL",
@@ -307,6 +302,11 @@ register(Task("generation", N_("language model (perplexity)"), SEQUENCE,
               trainer="core.training.sequence:train_language_model", scorer="core.bench.sequence:GENERATION",
               predictor="core.tasks.generate:LanguageModel", baselines=("baseline:kneser-ney",),
               description=N_("The next token, and the one after it.")))  # fmt: skip
+register(Task("translation-zh-en", N_("Chinese → English translation (chrF)"), SEQUENCE,
+              Metric("chrf", "chrF", digits=1), page="pages/translate.py", variants=("beam4", "int8"),
+              languages=("zh",), describe=_translation_words, trainer="core.training.sequence:train_translation",
+              scorer="core.bench.sequence:TRANSLATION", predictor="core.tasks.translate:Translator",
+              description=N_("Chinese to English.")))  # fmt: skip
 register(Task("sentiment-zh", N_("Chinese sentiment"), CLASSIFICATION, ACCURACY, page="pages/sentiment.py",
               datasets={"reviews-zh": N_("Chinese hotel, computer and book reviews — 17,358 after deduplication (offline)")},
               splits={"reviews-zh": _reviews_zh}, variants=CLASSIFIER_VARIANTS, languages=("zh",), max_length=128,

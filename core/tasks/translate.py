@@ -145,8 +145,6 @@ class Translator:
         refuse_other_language(text, self.spec.languages, self.spec.title)  # it translates from English only
         if not 1 <= beams <= 8:
             raise ValueError("beams must be 1–8")
-        with self._lock:  # the shared tokenizer's truncation settings change under the lock, so it is read there too
-            full = self.tokenizer(text, truncation=False)["input_ids"]
         attentions = encoder_attentions = decoder_attentions = None
         if beams == 1:  # shared with the other sessions' greedy requests of the moment: one generate for all
             answer = self.coalescer.submit((text, with_attention))
@@ -183,7 +181,9 @@ class Translator:
             target_tokens=target_tokens,
             decoding="greedy" if beams == 1 else f"beam search ({beams} beams)",
             latency_ms=latency,
-            truncated=len(full) > self.max_source,
+            # the shared tokenizer is used only under the model's lock (the batch changes its settings): a source
+            # that fills the whole window is taken as cut
+            truncated=len(source_ids) >= self.max_source,
             alignment=None if attentions is None else attentions[-1].mean(axis=0),
             cross_attentions=attentions,
             encoder_attentions=encoder_attentions,
