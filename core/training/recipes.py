@@ -172,6 +172,14 @@ def _chinese_classifier(key: str, title: str, base: str, learning_rate: float, d
                   scratch=CHINESE_BERT_SIZE, description=description, validation_fraction=0.0)  # fmt: skip
 
 
+def _translation(key: str, direction: str, task: str, description: str) -> Recipe:
+    """A 2+2-layer encoder-decoder from scratch on 10,000 pairs of the generated grammar, in one direction."""
+    return Recipe(key=key, title=f"Encoder-decoder Transformer, {direction} (generated grammar)", task=task,
+                  dataset="en-zh-grammar", base="scratch", max_length=64, epochs=6, learning_rate=5e-4, batch_size=64,
+                  warmup_ratio=0.05, examples=10000, scratch={"d_model": 128, "layers": 2, "heads": 4, "ffn": 256},
+                  description=description, validation_fraction=0.0)  # fmt: skip
+
+
 # The built-in recipes train on their whole training split (validation_fraction=0), as measured in the
 # README; runs started from the Train page hold 15 % back for validation curves and early stopping.
 RECIPES: dict[str, Recipe] = {
@@ -248,40 +256,11 @@ RECIPES: dict[str, Recipe] = {
             "a model whose right answer for attributions is known.",
             validation_fraction=0.0,
         ),
-        Recipe(
-            key="translate-en-zh",
-            title="Encoder-decoder Transformer, English to Chinese (generated grammar)",
-            task="translation",
-            dataset="en-zh-grammar",
-            base="scratch",
-            max_length=64,
-            epochs=6,
-            learning_rate=5e-4,
-            batch_size=64,
-            warmup_ratio=0.05,
-            examples=10000,
-            scratch={"d_model": 128, "layers": 2, "heads": 4, "ffn": 256},
-            description="A 2+2-layer BART-style encoder-decoder trained from scratch on 10,000 generated "
-            "English-Chinese sentence pairs.",
-            validation_fraction=0.0,
-        ),
-        Recipe(
-            key="translate-zh-en",
-            title="Encoder-decoder Transformer, Chinese to English (generated grammar)",
-            task="translation-zh-en",
-            dataset="en-zh-grammar",
-            base="scratch",
-            max_length=64,
-            epochs=6,
-            learning_rate=5e-4,
-            batch_size=64,
-            warmup_ratio=0.05,
-            examples=10000,
-            scratch={"d_model": 128, "layers": 2, "heads": 4, "ffn": 256},
-            description="The English-to-Chinese recipe the other way round: the same generated pairs, read from the "
-            "Chinese side; its vocabulary keeps English capitals.",
-            validation_fraction=0.0,
-        ),
+        _translation("translate-en-zh", "English to Chinese", "translation", "A 2+2-layer BART-style encoder-decoder "
+                     "trained from scratch on 10,000 generated English-Chinese sentence pairs."),
+        _translation("translate-zh-en", "Chinese to English", "translation-zh-en", "The English-to-Chinese recipe the "
+                     "other way round: the same generated pairs, read from the Chinese side; its vocabulary keeps "
+                     "English capitals."),
         Recipe(
             key="srl-minilm",
             title="MiniLM semantic role labeler (generated PropBank-style data)",
@@ -343,27 +322,16 @@ RECIPES: dict[str, Recipe] = {
         _chinese_classifier("sentiment-zh-scratch", "The same Chinese BERT from random weights, trained on reviews",
                             "zh-scratch", 3e-4, "The Chinese BERT's architecture and vocabulary with random weights, "
                             "trained on the same reviews: what pretraining buys."),
-        Recipe(
-            key="segment-zh",
-            title="Chinese word segmenter: a character tagger trained here",
-            task="segmentation",
-            dataset="peoples-daily",
-            base="scratch",
-            # Tuned on 2 CPU cores by word F1 on the held-out paragraphs themselves (there is no separate
-            # development set, so the card's F1 is slightly optimistic): rows of 62 characters, no dropout (it
-            # underfits in this budget), 2.2 passes at 2e-3 (2.5 passes gave 94.1 % in 3 min 8 s, over the budget);
-            # a BERT of the same size stays at F1 0.59 (see core.training.segment).
-            max_length=64,
-            epochs=2.2,
-            learning_rate=2e-3,
-            batch_size=32,
-            warmup_ratio=0.02,
-            dropout=0.0,
-            scratch={"hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 512},
-            description="A 2-layer RoFormer tagging each character B/M/E/S, trained from random weights on People's "
-            "Daily (January 1998) with a character vocabulary built here; jieba is its baseline.",
-            validation_fraction=0.0,
-        ),
+        # Tuned on 2 CPU cores by word F1 on the held-out paragraphs themselves (there is no separate development
+        # set, so the card's F1 is slightly optimistic): rows of 62 characters, no dropout (it underfits in this
+        # budget), 2.2 passes at 2e-3 (2.5 passes gave 94.1 % in 3 min 8 s, over the budget); a BERT of the same size
+        # stays at F1 0.59 (see core.training.segment).
+        Recipe(key="segment-zh", title="Chinese word segmenter: a character tagger trained here", task="segmentation",
+               dataset="peoples-daily", base="scratch", max_length=64, epochs=2.2, learning_rate=2e-3, batch_size=32,
+               warmup_ratio=0.02, dropout=0.0, validation_fraction=0.0,
+               scratch={"hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 512},
+               description="A 2-layer RoFormer tagging each character B/M/E/S, trained from random weights on People's "
+               "Daily (January 1998) with a character vocabulary built here; jieba is its baseline."),  # fmt: skip
         Recipe(
             key="sentiment-zh-minilm",
             title="MiniLM fine-tuned on Chinese reviews",
