@@ -190,6 +190,50 @@ def test_kneser_ney_distribution_sums_to_one_and_matches_pointwise():
     assert model.perplexity([[1, 2, 3, 4] * 5]) < model.perplexity([[4, 3, 2, 1] * 5])
 
 
+def _reference_kneser_ney(sequences, vocab_size, order, context, token, discount=0.75):
+    """Interpolated Kneser–Ney written the plain way (dictionaries of counts), to check the array version."""
+    from collections import Counter, defaultdict
+
+    levels = [defaultdict(Counter)]
+    for sequence in sequences:
+        for i in range(order - 1, len(sequence)):
+            levels[0][tuple(sequence[i - order + 1 : i])][sequence[i]] += 1
+    for _ in range(order - 1):
+        lower = defaultdict(Counter)
+        for seen, following in levels[-1].items():
+            for item in following:
+                lower[seen[1:]][item] += 1
+        levels.append(lower)
+    levels = levels[::-1]
+
+    def probability(level, seen):
+        if level < 0:
+            return 1 / vocab_size
+        seen = seen[len(seen) - level :] if level else ()
+        lower = probability(level - 1, seen[1:] if level else ())
+        following = levels[level].get(seen)
+        if not following:
+            return lower
+        total = sum(following.values())
+        return max(following[token] - discount, 0) / total + discount * len(following) / total * lower
+
+    context = tuple(context)[-(order - 1) :]
+    return probability(len(context), context)
+
+
+def test_kneser_ney_arrays_agree_with_the_plain_definition():
+    from core.tasks.ngram import KneserNey
+
+    rng = random.Random(1)
+    sequences = [[rng.randrange(12) for _ in range(rng.randrange(1, 80))] for _ in range(15)] + [[5]]
+    for order in (2, 3, 4):
+        model = KneserNey(order=order).fit(sequences, vocab_size=15)
+        for context in [(), (3,), (1, 2), (4, 4, 4), (14, 13)]:
+            for token in (0, 3, 11, 14):
+                expected = _reference_kneser_ney(sequences, 15, order, context, token)
+                assert model.probability(context, token) == pytest.approx(expected, rel=1e-12)
+
+
 def test_sampling_respects_temperature_top_k_and_top_p():
     from core.tasks.generate import sample_next
 
