@@ -45,6 +45,7 @@ from core.specs import (  # noqa: F401 — re-exported: callers use catalog.MINI
     TRAINED,
     TRANSLATE_EN_ZH,
     VADER,
+    ZH_CHAR_GPT,
     ModelSpec,
 )
 

@@ -2,7 +2,6 @@
 
 import streamlit as st
 
-from core.tasks.generate import scramble
 from ui import generate, i18n, language, safe, scenario
 from ui.i18n import N_, _
 from ui.runtime import through_router
@@ -12,18 +11,19 @@ through_router()
 st.title(_("Text generation and next-token probabilities"))
 st.markdown(
     _("A language model gives a probability to every possible next token given the text so far; generating text is "
-      "drawing from that distribution again and again. The default model is a small GPT trained here on news "
-      "articles, next to a Kneser–Ney trigram model fitted on the same tokens — the classic baseline.")
+      "drawing from that distribution again and again. The default models are small GPTs trained here — one on "
+      "English news articles, one on People's Daily one Chinese character at a time — each next to a Kneser–Ney "
+      "trigram model fitted on the same tokens, the classic baseline.")
 )
-spec, ready = scenario.model_header("generation", "generate", default="lm-lee-gpt",
-                                    fallback=N_("the Learn pages while it trains"))  # fmt: skip
+task, default, prompts, _sentence, _scrambled = generate.LANGUAGES[generate.text_language()]
+spec, ready = scenario.model_header(task, "generate", default=default, fallback=N_("the Learn pages while it trains"))
 if ready:
     generate.heldout(spec)
 next_tab, sample_tab, score_tab, compare_tab = st.tabs(
     [_("Next token"), _("Generate"), _("Score a sentence"), _("Compare two")]
 )
 with next_tab:
-    prompt = scenario.text_box("generate", generate.PROMPTS, label=_("Prompt"), text_key="generate-prompt",
+    prompt = scenario.text_box("generate", prompts, label=_("Prompt"), text_key="generate-prompt",
                                examples_label=_("Prompts"), single_line=True)  # fmt: skip
     k = st.slider(_("Show the top k tokens"), 3, 25, 10, key="generate-k")
     language.warn_text(prompt, spec.languages, i18n.title(spec))  # a news GPT reads English: say so before its answer
@@ -51,13 +51,11 @@ with sample_tab:
     with st.container(key="generate-answer"):
         generate.show_generation(spec)
 with score_tab:
-    sentence = st.text_input(_("Sentence to score"), generate.SENTENCE, key="generate-score-text")
+    sentence = st.text_input(_("Sentence to score"), key="generate-score-text")
     if st.button(_("Score"), key="generate-score-run", disabled=not ready):
         generate.score(spec, sentence)
 with compare_tab:
-    first_text = st.text_input(_("Sentence A"), generate.SENTENCE, key="generate-a")
-    if "generate-b" not in st.session_state:
-        st.session_state["generate-b"] = scramble(generate.SENTENCE)
+    first_text = st.text_input(_("Sentence A"), key="generate-a")
     second_text = st.text_input(_("Sentence B (by default: A with its words shuffled)"), key="generate-b")
     if st.button(_("Compare"), key="generate-compare-run", disabled=not ready):
         generate.compare(spec, first_text, second_text)

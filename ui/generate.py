@@ -8,6 +8,7 @@ import streamlit as st
 from core import catalog
 from core.errors import CoreError
 from core.tasks import snippets
+from core.tasks.generate import scramble
 from core.viz import charts
 from ui import i18n, models, render, safe
 from ui.i18n import N_, _
@@ -19,6 +20,52 @@ PROMPTS = [
     "Palestinian",
 ]
 SENTENCE = "The Prime Minister said the government would not change its policy."
+# Written here in the style of People's Daily (January 1998); none is from the data.
+PROMPTS_ZH = ["新华社北京", "今年我国经济", "中国人民", "记者从有关部门获悉"]
+SENTENCE_ZH = "国务院今天召开会议，研究明年的经济工作。"
+SCRAMBLED_ZH = "明年今天会议国务院，召开经济研究的工作。"  # the same words (as jieba cuts them) shuffled
+# Which text the page's models read: the task, the default model, the prompts, the sentence to score and its shuffle.
+LANGUAGES = {
+    "en": ("generation", "lm-lee-gpt", PROMPTS, SENTENCE, None),
+    "zh": ("generation-zh", "zh-char-gpt", PROMPTS_ZH, SENTENCE_ZH, SCRAMBLED_ZH),
+}
+LANGUAGE_NAMES = {"en": "English", "zh": "中文"}
+
+
+def text_language() -> str:
+    """English news or Chinese People's Daily: the page's task. It starts in the interface's language, or in the
+    language of the model a ``?model=`` link names."""
+    if st.session_state.get("generate-language") not in LANGUAGES:
+        try:
+            task = catalog.get_spec(str(st.query_params.get("model", ""))).task
+        except CoreError:
+            task = ""
+        linked = next((code for code, (name, *_rest) in LANGUAGES.items() if name == task), None)
+        st.session_state["generate-language"] = linked or i18n.language()
+    _fill(st.session_state["generate-language"], missing_only=True)
+    return st.segmented_control(_("Text in"), list(LANGUAGES), key="generate-language", required=True,
+                                format_func=LANGUAGE_NAMES.get, on_change=_language_changed,
+                                help=_("Each language has its own model, trained here on text in that language: "
+                                       "English news articles, or People's Daily one character at a time."))  # fmt: skip
+
+
+def _fill(language: str, *, missing_only: bool = False) -> None:
+    """The boxes of a language start from its own examples (a ``?text=`` link fills the prompt)."""
+    _task, _default, prompts, sentence, scrambled = LANGUAGES[language]
+    values = {"generate-prompt": st.query_params.get("text", prompts[0]), "generate-score-text": sentence,
+              "generate-a": sentence, "generate-b": scrambled or scramble(sentence)}  # fmt: skip
+    for key, value in values.items():
+        if not missing_only or key not in st.session_state:
+            st.session_state[key] = value
+
+
+def _language_changed() -> None:
+    language = st.session_state.get("generate-language")
+    if language in LANGUAGES:
+        _fill(language)
+        st.session_state["generate-prompt"] = LANGUAGES[language][2][0]  # not the link's text: that was the other's
+    for key in ("generate-result", "generate-example"):
+        st.session_state.pop(key, None)
 
 
 def _model(spec):
@@ -35,27 +82,35 @@ def heldout(spec) -> None:
     if "perplexity" not in found:
         return
     ppl, kn = found["perplexity"], found["ngram_perplexity"]
+    data = meta.get("data", {})
+    chinese = data.get("unit") == "paragraphs"
     left, right, third = st.columns(3)
-    left.metric(_("Held-out perplexity — Transformer"), f"{ppl['value']:.0f}",
-                help=_("95 % CI {low}–{high}, resampling the {n} unseen articles", low=f"{ppl['low']:.0f}",
-                       high=f"{ppl['high']:.0f}", n=ppl["n"]))  # fmt: skip
+    unseen = (_("95 % CI {low}–{high}, resampling the {n} unseen paragraphs", low=f"{ppl['low']:.0f}",
+                high=f"{ppl['high']:.0f}", n=ppl["n"]) if chinese else
+              _("95 % CI {low}–{high}, resampling the {n} unseen articles", low=f"{ppl['low']:.0f}",
+                high=f"{ppl['high']:.0f}", n=ppl["n"]))  # fmt: skip
+    left.metric(_("Held-out perplexity — Transformer"), f"{ppl['value']:.0f}", help=unseen)
     right.metric(_("Held-out perplexity — Kneser–Ney trigram"), f"{kn['value']:.0f}",
                  help=_("95 % CI {low}–{high}; fitted on the same training tokens", low=f"{kn['low']:.0f}",
                         high=f"{kn['high']:.0f}"))  # fmt: skip
-    data = meta.get("data", {})
-    tokens = f"{data.get('train_tokens', 0):,}"
-    third.metric(_("Training text"), _("{count} tokens", count=tokens),
-                 help=_("{articles} articles; trained in {seconds} s", articles=data.get("train_size"),
-                        seconds=f"{meta.get('train_seconds', 0):.0f}"))  # fmt: skip
+    tokens = i18n.number(data.get("train_tokens", 0))
+    seconds = f"{meta.get('train_seconds', 0):.0f}"
+    trained = (_("{count} paragraphs; trained in {seconds} s", count=i18n.number(data.get("train_size", 0)),
+                 seconds=seconds) if chinese else
+               _("{articles} articles; trained in {seconds} s", articles=data.get("train_size"), seconds=seconds))  # fmt: skip
+    third.metric(_("Training text"), _("{count} tokens", count=tokens), help=trained)
     if kn["value"] < ppl["value"]:
         verdict = _("the trigram still wins: a Transformer needs far more text than an n-gram model to pay off, and "
                     "GPT-2 was trained on billions")  # fmt: skip
     else:
         verdict = _("the Transformer wins, though GPT-2 was trained on billions")
+    expect = (_("One token is one character, so this is perplexity per character. Expect phrases in the style of "
+                "People's Daily of January 1998, not facts.") if chinese else
+              _("Expect grammatical fragments of Australian 2001 news, not facts."))  # fmt: skip
     st.caption(
         _("Perplexity is exp(average negative log-probability per token): the number of equally likely tokens the "
-          "model is, on average, choosing between. Lower is better. On {tokens} training tokens {verdict}. Expect "
-          "grammatical fragments of Australian 2001 news, not facts.", tokens=tokens, verdict=verdict)
+          "model is, on average, choosing between. Lower is better. On {tokens} training tokens {verdict}.",
+          tokens=tokens, verdict=verdict) + " " + expect
     )  # fmt: skip
     if meta.get("loss_curve"):
         with st.expander(_("Training loss"), icon=":material/show_chart:"):
@@ -85,10 +140,10 @@ def next_token(spec, prompt: str, k: int) -> None:
     right.metric(
         _("Latency"), f"{found['latency_ms']:.0f} ms", help=_("{count} tokens of context", count=found["context_tokens"])
     )
-    st.caption(
-        _("␣ marks a leading space (the BPE keeps it with the word). A language model is exactly this: a probability "
-          "for every token of the vocabulary, given the tokens so far. Lower entropy means a more confident guess.")
-    )
+    how = (_("Each token is one Chinese character (or other symbol).") if "zh" in spec.languages else
+           _("␣ marks a leading space (the BPE keeps it with the word)."))  # fmt: skip
+    st.caption(how + " " + _("A language model is exactly this: a probability for every token of the vocabulary, "
+                             "given the tokens so far. Lower entropy means a more confident guess."))  # fmt: skip
     best = found["transformer"][0]["token"]
     st.button(_("Append the most likely token “{token}”", token=safe.md(best)), key="generate-append", icon=":material/add:",
               on_click=_set_prompt, args=(prompt + best,))  # fmt: skip
@@ -195,5 +250,6 @@ def compare(spec, first: str, second: str) -> None:
     for model_name in ("Transformer", N_("trigram")):
         st.markdown(f"- {more_likely(rows, model_name)}")
     st.caption(_("More likely = higher total log-probability of the sentence's tokens as the start of a text (after "
-                 "<|endoftext|>, with no end marker). Perplexity is per token, so two sentences with different token "
-                 "counts can rank differently by it."))  # fmt: skip
+                 "the model's document-boundary token {boundary}, with no end marker). Perplexity is per token, so two "
+                 "sentences with different token counts can rank differently by it.",
+                 boundary=str(model.tokenizer.eos_token)))  # fmt: skip

@@ -110,7 +110,9 @@ def _generation(model_id: str, held_out: HeldOut, repeats: int, seed: int) -> Sc
     from core.tasks.generate import LanguageModel, document_nll, ngram_nll, perplexity_with_ci
 
     baseline = model_id == KNESER_NEY
-    spec, variant = (catalog.LM_LEE, "") if baseline else spec_and_variant(model_id, held_out.task)
+    chinese = held_out.task == "generation-zh"  # perplexity per character, not per whitespace-separated word
+    own = catalog.ZH_CHAR_GPT if chinese else catalog.LM_LEE
+    spec, variant = (own, "") if baseline else spec_and_variant(model_id, held_out.task)
     lm = LanguageModel(spec)
     block = min(lm.context, 128)
     per_item, tokens, articles = [], 0, held_out.data
@@ -118,20 +120,21 @@ def _generation(model_id: str, held_out: HeldOut, repeats: int, seed: int) -> Sc
     for article in articles:
         ids = [lm.tokenizer.eos_token_id, *lm.tokenizer(article)["input_ids"]]  # as in training: a boundary first
         nll, count = ngram_nll(lm.ngram, ids) if baseline else document_nll(lm.model, ids, block)
-        per_item.append([nll, len(article.split()), count])
+        units = len("".join(article.split())) if chinese else len(article.split())
+        per_item.append([nll, units, count])
         tokens += count
     throughput = tokens / (time.perf_counter() - started)
     stats = np.array(per_item)
     token_ppl = perplexity_with_ci(stats[:, 0], stats[:, 2])
     word = perplexity_with_ci(stats[:, 0], stats[:, 1])
-    prompts = [" ".join(article.split()[:40]) for article in articles]
+    prompts = ["".join(article.split())[:40] if chinese else " ".join(article.split()[:40]) for article in articles]
     if baseline:
         timings, text = timed(lambda text: lm.ngram.distribution(lm.tokenizer(text)["input_ids"]), prompts, repeats)
     else:
         timings, text = timed(lambda text: lm.next_tokens(text, k=5), prompts, repeats)
     fields = {"outputs": [], "per_item": stats[:, :2], "quality": word, "throughput": throughput, "timings": timings,
               "timed_text": text,
-              "extras": {"decoding": "Kneser-Ney trigram, same tokens as lm-lee-gpt" if baseline
+              "extras": {"decoding": f"Kneser-Ney trigram, same tokens as {own.key}" if baseline
                          else f"{block}-token window, stride {block // 2}",
                          "secondary_metric": "token perplexity", "secondary": token_ppl["value"]}}  # fmt: skip
     if baseline:
@@ -163,13 +166,16 @@ def _srl_data(task: str) -> HeldOut:
 
 
 def _generation_data(task: str) -> HeldOut:
-    from core.data.lee import lm_split
+    from core.tasks.generate import lm_corpus
 
-    articles = list(lm_split()[1])
-    return HeldOut(task, articles, articles, "Lee news corpus, 30 held-out articles", [])
+    corpus = lm_corpus("peoples-daily" if task == "generation-zh" else "lee")
+    articles = list(corpus.split()[1])
+    return HeldOut(task, articles, articles, f"{corpus.name}, {len(articles)} held-out {corpus.unit}", [])
 
 
 TRANSLATION = Scoring(_translation_data, _translation, lambda stats: float(stats[:, 0].mean()))
 SRL = Scoring(_srl_data, _srl, _f1)
 GENERATION = Scoring(_generation_data, _generation, _word_perplexity,
                      baseline_ready=lambda: catalog.availability(catalog.LM_LEE).ready)  # fmt: skip
+GENERATION_ZH = Scoring(_generation_data, _generation, _word_perplexity,
+                        baseline_ready=lambda: catalog.availability(catalog.ZH_CHAR_GPT).ready)  # fmt: skip

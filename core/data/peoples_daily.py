@@ -73,6 +73,13 @@ def training_text() -> list[str]:
     return ["".join(words) for words in split()[0]]
 
 
+def lm_split() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(training, held-out) paragraphs as plain text for a language model: the same held-out blocks as every
+    other People's Daily model, so no held-out paragraph was seen in any pretraining either."""
+    train, test = split()
+    return tuple("".join(words) for words in train), tuple("".join(words) for words in test)
+
+
 @functools.lru_cache(maxsize=1)
 def training_words() -> frozenset[str]:
     """Every word of the training paragraphs: a held-out word outside this set is out of vocabulary (OOV)."""

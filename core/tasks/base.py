@@ -274,6 +274,13 @@ def _perplexity_words(found: Mapping) -> str:
                    trigram=f"{kn['value']:.0f}")  # fmt: skip
 
 
+def _character_perplexity_words(found: Mapping) -> str:
+    ppl, kn = found["perplexity"], found["ngram_perplexity"]
+    return Message("perplexity per character {value} (95 % CI {low}–{high}) on {n} unseen paragraphs; Kneser–Ney "
+                   "character trigram {trigram}", value=f"{ppl['value']:.0f}", low=f"{ppl['low']:.0f}",
+                   high=f"{ppl['high']:.0f}", n=ppl["n"], trigram=f"{kn['value']:.0f}")  # fmt: skip
+
+
 CLASSIFIER_VARIANTS = ("int8", "bf16", "eager", "onnx", "onnx-int8")
 
 register(Task("sentiment", N_("sentiment"), CLASSIFICATION, ACCURACY, page="pages/sentiment.py",
@@ -322,3 +329,10 @@ register(Task("segmentation", N_("Chinese word segmentation (word F1)"), SEQUENC
               scorer="core.bench.segment:SEGMENTATION", predictor="core.tasks.segment:Segmenter",
               baselines=("baseline:jieba",),
               description=N_("Where does each Chinese word begin and end?")))  # fmt: skip
+register(Task("generation-zh", N_("Chinese character language model (perplexity)"), SEQUENCE,
+              Metric("perplexity", "perplexity per character", higher_is_better=False), page="pages/generate.py",
+              languages=("zh",), describe=_character_perplexity_words,
+              bench_metric=Metric("char_perplexity", "perplexity per character", higher_is_better=False),
+              trainer="core.training.sequence:train_language_model", scorer="core.bench.sequence:GENERATION_ZH",
+              predictor="core.tasks.generate:LanguageModel", baselines=("baseline:kneser-ney",),
+              description=N_("The next Chinese character, and the one after it.")))  # fmt: skip

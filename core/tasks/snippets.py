@@ -151,7 +151,7 @@ def _clean_prompt(prompt: str) -> str:
 
 
 def generation(spec: ModelSpec, prompt: str, options: dict) -> str:
-    """The page's own computation: the same prompt ids (after <|endoftext|>), the same sampling function, the
+    """The page's own computation: the same prompt ids (after the boundary token), the same sampling function, the
     same numpy generator and seed — so this code prints the text the page showed."""
     import inspect
 
@@ -172,7 +172,7 @@ def generation(spec: ModelSpec, prompt: str, options: dict) -> str:
         + "\n\n"
         f"prompt = {_clean_prompt(prompt)!r}  # as the page cleaned it (Unicode NFC, no control characters, trimmed)\n"
         "ids = tokenizer(prompt)[\"input_ids\"] if prompt.strip() else []\n"
-        "ids = [tokenizer.bos_token_id, *ids]  # <|endoftext|> first: a document starts here\n"
+        "ids = [tokenizer.bos_token_id, *ids]  # the document-boundary token first: a document starts here\n"
         "start = len(ids)\n"
         f"rng = np.random.default_rng({int(options.get('seed', 0))})\n"
         f"for _ in range({int(options.get('max_new_tokens', 40))}):\n"

@@ -176,17 +176,16 @@ def train_language_model(recipe: Recipe, folder: Path, report: Report, should_st
     import torch
     from transformers import DataCollatorForLanguageModeling, GPT2Config, GPT2LMHeadModel
 
-    from core.data.lee import lm_split
-    from core.tasks.generate import perplexity_with_ci
-    from core.training.tokenizers import byte_level_bpe
+    from core.tasks.generate import lm_corpus, perplexity_with_ci
 
-    report({"phase": "loading data", "message": "reading the Lee news corpus"})
-    train_articles, test_articles = lm_split()
+    corpus = lm_corpus(recipe.dataset)
+    report({"phase": "loading data", "message": f"reading {corpus.name}"})
+    train_articles, test_articles = corpus.split()
     if recipe.examples:
         train_articles = train_articles[: recipe.examples]
     size = {"n_embd": 128, "n_layer": 2, "n_head": 4, "vocab_size": 2000, **recipe.scratch}
-    report({"phase": "loading model", "message": "training the BPE tokenizer and building the GPT"})
-    tokenizer = byte_level_bpe(train_articles, vocab_size=size["vocab_size"])
+    report({"phase": "loading model", "message": "building the tokenizer and the GPT"})
+    tokenizer = _lm_tokenizer(recipe.dataset, train_articles, size["vocab_size"])
     end = tokenizer.eos_token_id
     stream: list[int] = []
     for article in train_articles:
@@ -204,19 +203,20 @@ def train_language_model(recipe: Recipe, folder: Path, report: Report, should_st
     collator = DataCollatorForLanguageModeling(tokenizer, mlm=False)
     losses, seconds = _fit(recipe, folder, model, rows, collator, report, should_stop)
 
-    report({"phase": "evaluating", "message": f"perplexity on {len(test_articles)} held-out articles"})
-    ngram, neural, baseline = _held_out_nll(model, tokenizer, train_articles, test_articles, block)
+    report({"phase": "evaluating", "message": f"perplexity on {len(test_articles)} held-out {corpus.unit}"})
+    ngram, neural, baseline = _held_out_nll(model, tokenizer, train_articles, test_articles, block, corpus.order)
     report({"phase": "saving", "message": "writing safetensors and tokenizer"})
     model.save_pretrained(folder, safe_serialization=True)
     tokenizer.save_pretrained(folder)
     return {
         "data": {
-            "dataset": "Lee news corpus (gensim test data)",
+            "dataset": corpus.name,
+            "unit": corpus.unit,
             "train_size": len(train_articles),
             "test_size": len(test_articles),
             "train_tokens": len(stream),
             "test_tokens": sum(count for _, count in neural),
-            "held_out": "whole articles never seen in training",
+            "held_out": f"whole {corpus.unit} never seen in training",
         },
         "metrics": {
             "perplexity": perplexity_with_ci(*zip(*neural, strict=True), seed=recipe.seed),
@@ -230,16 +230,22 @@ def train_language_model(recipe: Recipe, folder: Path, report: Report, should_st
     }
 
 
-def _held_out_nll(model, tokenizer, train_articles: list[str], test_articles: list[str], block: int):
-    """The Kneser–Ney trigram fitted on the same articles, and (NLL, tokens) per held-out article for both."""
-    from core.tasks.generate import document_nll, fit_ngram, ngram_nll
+def _lm_tokenizer(dataset: str, texts, vocab_size: int):
+    """Characters for Chinese (each one a token, as the article's Chinese readers count), byte-level BPE else."""
+    from core.training.tokenizers import byte_level_bpe, chinese_characters
 
-    ngram = fit_ngram(tokenizer, train_articles)
-    neural, baseline = [], []
-    for article in test_articles:
-        ids = [tokenizer.eos_token_id, *tokenizer(article)["input_ids"]]  # a document boundary first, as in training
-        neural.append(document_nll(model, ids, block))
-        baseline.append(ngram_nll(ngram, ids))
+    return chinese_characters(texts) if dataset == "peoples-daily" else byte_level_bpe(texts, vocab_size=vocab_size)
+
+
+def _held_out_nll(model, tokenizer, train_articles, test_articles, block: int, order: int):
+    """The Kneser–Ney n-gram fitted on the same articles, and (NLL, tokens) per held-out article for both."""
+    from core.tasks.generate import documents_nll, fit_ngram, ngram_nll
+
+    ngram = fit_ngram(tokenizer, train_articles, order=order)
+    # a document boundary first, as in training
+    documents = [[tokenizer.eos_token_id, *tokenizer(article)["input_ids"]] for article in test_articles]
+    neural = documents_nll(model, documents, block)
+    baseline = [ngram_nll(ngram, ids) for ids in documents]
     return ngram, neural, baseline
 
 

@@ -49,6 +49,25 @@ def byte_level_bpe(texts: Iterable[str], vocab_size: int = 4000):
     )  # fmt: skip
 
 
+def chinese_characters(texts: Iterable[str], min_frequency: int = 2):
+    """One token per character, for a character-level GPT: NFKC first, white space dropped (People's Daily has
+    none), characters seen fewer than ``min_frequency`` times become [UNK]; "[EOS]" separates documents and
+    decoding joins the characters back with nothing between them."""
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = Tokenizer(models.WordLevel(unk_token=UNK))
+    tokenizer.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Replace(Regex(r"\s+"), "")])
+    tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
+    tokenizer.decoder = decoders.Fuse()
+    trainer = trainers.WordLevelTrainer(min_frequency=min_frequency, special_tokens=[EOS, UNK])
+    tokenizer.train_from_iterator(texts, trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, bos_token=EOS, eos_token=EOS, unk_token=UNK, pad_token=EOS,
+        clean_up_tokenization_spaces=False, model_input_names=["input_ids", "attention_mask"],
+    )  # fmt: skip
+
+
 CLS, SEP, MASK = "[CLS]", "[SEP]", "[MASK]"
 
 
