@@ -41,13 +41,14 @@ class Attention:
 
 
 def inspectable(spec: ModelSpec) -> bool:
-    """A Transformer encoder: the packaged one, or any classifier built on one (every classification task's)."""
+    """A Transformer encoder: the packaged one, the Chinese BERT pretrained here (its masked-LM head left out), or
+    any classifier built on one (every classification task's)."""
     if spec.kind != "transformers":
         return False
     from core.tasks.base import CLASSIFICATION, tasks
 
     found = tasks().get(spec.task)
-    return spec.task == "encoder" or (found is not None and found.family == CLASSIFICATION)
+    return spec.task in ("encoder", "fill-mask") or (found is not None and found.family == CLASSIFICATION)
 
 
 class AttentionModel:

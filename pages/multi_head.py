@@ -3,11 +3,10 @@
 import pandas as pd
 import streamlit as st
 
-from core import catalog
 from core.errors import CoreError
 from core.viz import heatmaps
 from ui import i18n, language, learn, render, safe
-from ui.i18n import _
+from ui.i18n import N_, _
 from ui.runtime import through_router
 
 through_router()
@@ -16,17 +15,22 @@ st.title(_("Multi-head attention"))
 st.markdown(
     _("One head can look for one kind of relation. A layer runs several heads side by side, each with its "
       "own W_Q, W_K, W_V of size d_model × d_k (d_k = d_model / h), concatenates what they found and mixes it "
-      "with W_O. Below: one layer of the packaged MiniLM (d_model = 384, h = 12, d_k = 32), recomputed by "
-      "LM Lab's own code from the layer's real weights and compared with Hugging Face's result.")
+      "with W_O. Below: one layer of the packaged MiniLM (d_model = 384, h = 12, d_k = 32) or of the Chinese BERT "
+      "pretrained here (d_model = 128, h = 4, d_k = 32), recomputed by LM Lab's own code from the layer's real "
+      "weights and compared with Hugging Face's result.")
 )
 st.latex(r"\mathrm{MultiHead}(Q,K,V)=\mathrm{Concat}(\mathrm{head}_1,\dots,\mathrm{head}_h)\,W^O,\quad"
          r"\mathrm{head}_i=\mathrm{Attention}(QW_i^Q,\,KW_i^K,\,VW_i^V)")  # fmt: skip
 
-text = st.text_input(_("Sentence"), "The keys to the cabinet are on the table.", key="mha-text")
-layer = st.slider(_("Layer"), 0, 5, 2, key="mha-layer")
-language.warn_text(text, catalog.MINILM.languages, i18n.title(catalog.MINILM))
+spec = learn.encoder_choice("mha", "mha-text", fallback=N_("MiniLM"))
+if spec is None:
+    st.stop()
+layers, heads, width = learn.shape(spec)
+text = st.text_input(_("Sentence"), key="mha-text")
+layer = learn.pick(st, _("Layer"), layers, "mha-layer", default=2)
+language.warn_text(text, spec.languages, i18n.title(spec))
 try:
-    report = learn.layer_report(text, layer)
+    report = learn.layer_report(text, layer, spec)
 except (CoreError, ValueError) as error:
     safe.error(error)
     st.stop()
@@ -37,8 +41,9 @@ right.metric(_("Max |ours − Hugging Face|, attention block output"), f"{report
              help=_("After W_O, the residual connection and LayerNorm (BertAttention's output)."))  # fmt: skip
 
 render.figure(
-    heatmaps.head_grid(report.ours, report.tokens, title=_("Layer {layer}: the 12 heads", layer=layer)), key="mha-grid"
-)
+    heatmaps.head_grid(report.ours, report.tokens, title=_("Layer {layer}: the {heads} heads", layer=layer,
+                                                           heads=heads)), key="mha-grid"
+)  # fmt: skip
 
 st.subheader(_("How the heads differ"))
 stats = pd.DataFrame(report.stats)
@@ -63,15 +68,18 @@ render.figure(
     key="mha-one",
 )  # fmt: skip
 st.subheader(_("Concat and W_O"))
+d_k = report.head_outputs.shape[-1]
 st.markdown(
-    _("Each head returns a {rows} × {columns} matrix; the 12 are placed side by side into {rows} × {all_columns}, "
-      "and W_O (384 × 384) lets every output dimension draw on every head.", rows=len(report.tokens),
-      columns=report.head_outputs.shape[-1], all_columns=report.head_outputs.shape[0] * report.head_outputs.shape[-1])
+    _("Each head returns a {rows} × {columns} matrix; the {heads} are placed side by side into {rows} × "
+      "{all_columns}, and W_O ({width} × {width}) lets every output dimension draw on every head.",
+      rows=len(report.tokens), columns=d_k, heads=heads, all_columns=heads * d_k, width=width)
 )  # fmt: skip
 concat = report.head_outputs.transpose(1, 0, 2).reshape(len(report.tokens), -1)
 render.figure(
-    heatmaps.heatmap(concat, title=_("Concat(head_1, …, head_12): 32 columns per head, side by side"),
-                     y_labels=report.tokens, x_title=_("dimension (head h owns 32h … 32h+31)"), colorscale="RdBu"),
+    heatmaps.heatmap(concat, title=_("Concat(head_1, …, head_{heads}): {d_k} columns per head, side by side",
+                                     heads=heads, d_k=d_k),
+                     y_labels=report.tokens, x_title=_("dimension (head h owns {d_k}h … {d_k}h+{last})", d_k=d_k,
+                                                       last=d_k - 1), colorscale="RdBu"),
     key="mha-concat",
 )  # fmt: skip
 with st.expander(_("The code that computed this"), icon=":material/code:"):

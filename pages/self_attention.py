@@ -2,7 +2,6 @@
 
 import streamlit as st
 
-from core import catalog
 from core.errors import CoreError
 from core.viz import heatmaps
 from ui import i18n, language, learn, render, safe
@@ -19,7 +18,7 @@ st.markdown(
 )
 st.latex(r"\mathrm{Attention}(Q,K,V)=\mathrm{softmax}\!\left(\frac{QK^\top}{\sqrt{d_k}}\right)V")
 
-REAL, TOY = N_("A sentence through a real MiniLM head"), N_("A toy example")
+REAL, TOY = N_("A sentence through a real head (MiniLM or the Chinese BERT)"), N_("A toy example")
 mode = st.segmented_control(_("Input"), [REAL, TOY], default=REAL, key="attn-mode", required=True,
                             format_func=i18n.labels([REAL, TOY]))
 causal = st.toggle(
@@ -34,14 +33,16 @@ try:
         seed = right.number_input(_("seed"), 0, 9999, 0, key="attn-seed")
         steps = learn.toy_steps(words, d_model, d_k, causal, int(seed))
     else:
-        text = st.text_input(
-            _("Sentence"), "The animal didn't cross the street because it was too tired.", key="attn-text"
-        )
+        spec = learn.encoder_choice("attn", "attn-text", fallback=N_("the toy example, or MiniLM"))
+        if spec is None:
+            st.stop()
+        layers, heads, _width = learn.shape(spec)
+        text = st.text_input(_("Sentence"), key="attn-text")
         left, right = st.columns(2)
-        layer = left.slider(_("Layer"), 0, 5, 0, key="attn-layer")
-        head = right.slider(_("Head"), 0, 11, 0, key="attn-head")
-        language.warn_text(text, catalog.MINILM.languages, i18n.title(catalog.MINILM))
-        steps = learn.head_steps(text, layer, head, causal)
+        layer = learn.pick(left, _("Layer"), layers, "attn-layer")
+        head = learn.pick(right, _("Head"), heads, "attn-head")
+        language.warn_text(text, spec.languages, i18n.title(spec))
+        steps = learn.head_steps(text, layer, head, causal, spec)
 except (CoreError, ValueError) as error:
     safe.error(error)
     st.stop()

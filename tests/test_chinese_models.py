@@ -160,3 +160,23 @@ def test_attributions_score_each_chinese_character():
 
     text = "很好，but not great。"
     assert [text[s:e] for s, e in _words(text)] == ["很", "好", "but", "not", "great"]  # no punctuation "word"
+
+
+def test_the_learn_pages_open_the_chinese_bert_on_a_chinese_sentence(tiny_mlm):
+    at = open_page("pages/self_attention.py")
+    at.slider(key="attn-layer").set_value(5).run()  # MiniLM's last layer: the Chinese BERT has fewer
+    at.segmented_control(key="attn-encoder").set_value("zh-bert-mlm").run()
+    assert not at.exception and not at.error
+    assert at.text_input(key="attn-text").value == "这只动物没有过马路，因为它太累了。"
+    assert any("the only one" in c.value for c in at.caption), "one layer: no slider"
+    assert at.slider(key="attn-head").max == 1  # 2 heads
+    assert any("zh-bert-mlm layer 0, head 0" in c.value for c in at.caption)
+    assert not any("MiniLM" in w.value for w in at.warning), "a Chinese sentence for a Chinese model: no warning"
+    mha = open_page("pages/multi_head.py")
+    mha.segmented_control(key="mha-encoder").set_value("zh-bert-mlm").run()
+    assert not mha.exception and not mha.error
+    assert mha.text_input(key="mha-text").value == "柜子的钥匙在桌子上。"
+    differences = [float(m.value) for m in mha.metric if m.label.startswith("Max |ours − Hugging Face|")]
+    assert len(differences) == 2 and max(differences) < 1e-4, "our recomputation matches Hugging Face on the Chinese BERT"
+    mha.segmented_control(key="mha-encoder").set_value("minilm-l6").run()
+    assert mha.text_input(key="mha-text").value == "The keys to the cabinet are on the table."

@@ -21,12 +21,72 @@ CORE_WORDS = (
 )  # fmt: skip
 
 
-def minilm():
-    """The packaged MiniLM with eager attention (SDPA returns no weights), shared with the Inspect page:
-    the same loaded model, and its lock, so the tokenizer is never used by two sessions at once."""
+# The encoders the Learn pages open: the packaged MiniLM, and the small Chinese BERT pretrained here, each with an
+# example sentence of its language per page (self-attention, multi-head).
+ENCODERS = {
+    "minilm-l6": (N_("MiniLM (English)"), {"attn": "The animal didn't cross the street because it was too tired.",
+                                       "mha": "The keys to the cabinet are on the table."}),
+    "zh-bert-mlm": (N_("Chinese BERT pretrained here (中文)"), {"attn": "这只动物没有过马路，因为它太累了。",
+                                                              "mha": "柜子的钥匙在桌子上。"}),
+}  # fmt: skip
+
+
+def minilm(spec=None):
+    """An encoder with eager attention (SDPA returns no weights), shared with the Inspect page: the same loaded
+    model, and its lock, so the tokenizer is never used by two sessions at once. MiniLM unless ``spec`` says."""
     from ui.inspect import attention_model
 
-    return attention_model(catalog.MINILM)
+    return attention_model(spec or catalog.MINILM)
+
+
+def encoder_choice(prefix: str, text_key: str, *, fallback: str):
+    """Which encoder the page opens (MiniLM, or the Chinese BERT once trained: choosing it starts its training
+    job, shared by the class) and its shape; None while the chosen one trains. A new choice puts its example
+    sentence in the box."""
+    from ui import jobs, scenario
+
+    key = f"{prefix}-encoder"
+    if st.session_state.get(key) not in ENCODERS:
+        st.session_state[key] = "minilm-l6"
+    if text_key not in st.session_state:
+        st.session_state[text_key] = ENCODERS[st.session_state[key]][1][prefix]
+    chosen = st.segmented_control(_("Model"), list(ENCODERS), key=key, required=True,
+                                  format_func=lambda k: _(ENCODERS[k][0]), on_change=_encoder_changed,
+                                  args=(key, prefix, text_key),
+                                  help=_("The packaged English MiniLM (6 layers, 12 heads), or the 2-layer, 4-head "
+                                         "Chinese BERT LM Lab pretrains on People's Daily and reviews, one token per "
+                                         "Chinese character."))  # fmt: skip
+    spec = catalog.get_spec(chosen)
+    if not scenario.ensure_ready(spec, fallback=fallback):
+        jobs.panel(scenario.job_key(spec), title=spec.title)
+        return None
+    return spec
+
+
+def _encoder_changed(key: str, prefix: str, text_key: str) -> None:
+    chosen = st.session_state.get(key)
+    if chosen in ENCODERS:
+        st.session_state[text_key] = ENCODERS[chosen][1][prefix]
+
+
+def pick(where, label: str, count: int, key: str, default: int = 0) -> int:
+    """A layer or head number from a slider in ``where``, whose value is set before it is drawn (so it takes no
+    default of its own): ``default`` at first, then kept inside a smaller model's range (MiniLM has 6 layers, the
+    Chinese BERT 2). A model with only one just says so."""
+    if count <= 1:
+        where.caption(_("{label}: 0 (the only one)", label=label))
+        return 0
+    if not isinstance(st.session_state.get(key), int):
+        st.session_state[key] = min(default, count - 1)
+    elif st.session_state[key] > count - 1:
+        st.session_state[key] = count - 1
+    return where.slider(label, 0, count - 1, key=key)
+
+
+def shape(spec) -> tuple[int, int, int]:
+    """(layers, heads, width) of an encoder the Learn pages open."""
+    config = minilm(spec).model.config
+    return config.num_hidden_layers, config.num_attention_heads, config.hidden_size
 
 
 def _checked(text: str, max_chars: int = 500) -> str:
@@ -35,13 +95,14 @@ def _checked(text: str, max_chars: int = 500) -> str:
     return check_text(text, max_chars=max_chars)
 
 
-def head_steps(text: str, layer: int, head: int, causal: bool):
+def head_steps(text: str, layer: int, head: int, causal: bool, spec=None):
     from core.transformer import explain
 
-    shared = minilm()
+    shared = minilm(spec)
     cleaned = _checked(text)
+    name = "MiniLM" if spec is None or spec.key == catalog.MINILM.key else spec.key
     with shared.lock, inference_gate():
-        return explain.minilm_head(shared.model, shared.tokenizer, cleaned, layer, head, causal)
+        return explain.minilm_head(shared.model, shared.tokenizer, cleaned, layer, head, causal, name=name)
 
 
 def toy_steps(words: str, d_model: int, d_k: int, causal: bool, seed: int):
@@ -62,10 +123,10 @@ def scaling(d_ks: tuple[int, ...], n_keys: int) -> dict:
     return explain.scaling_demo(list(d_ks), n_keys=n_keys)
 
 
-def layer_report(text: str, layer: int):
+def layer_report(text: str, layer: int, spec=None):
     from core.transformer.bert_layer import recompute_layer
 
-    shared = minilm()
+    shared = minilm(spec)
     cleaned = _checked(text)
     with shared.lock, inference_gate():
         return recompute_layer(shared.model, shared.tokenizer, cleaned, layer)

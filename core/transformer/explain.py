@@ -55,9 +55,10 @@ def _attend(tokens, x, w_q, b_q, w_k, b_k, w_v, b_v, causal: bool, source: str) 
 
 @torch.no_grad()
 def minilm_head(
-    model, tokenizer, text: str, layer: int, head: int, causal: bool, max_tokens: int = 32
+    model, tokenizer, text: str, layer: int, head: int, causal: bool, max_tokens: int = 32, name: str = "MiniLM"
 ) -> Steps:
-    """Head ``head`` of MiniLM layer ``layer`` on ``text``, with the layer's real weights and inputs."""
+    """Head ``head`` of layer ``layer`` of a BERT-style encoder (MiniLM by default) on ``text``, with the layer's
+    real weights and inputs."""
     config = model.config
     if not 0 <= head < config.num_attention_heads:
         raise ValueError(f"head must be between 0 and {config.num_attention_heads - 1}, got {head}.")
@@ -70,7 +71,7 @@ def minilm_head(
     for linear in (attention.query, attention.key, attention.value):
         parts += [linear.weight[rows], linear.bias[rows]]
     tokens = tokenizer.convert_ids_to_tokens(batch["input_ids"][0])
-    return _attend(tokens, hidden, *parts, causal=causal, source=f"MiniLM layer {layer}, head {head}")
+    return _attend(tokens, hidden, *parts, causal=causal, source=f"{name} layer {layer}, head {head}")
 
 
 @torch.no_grad()
