@@ -45,6 +45,7 @@ pages = {
     ],
     _("Inspect"): [
         st.Page("pages/inspect_attention.py", title=_("Attention"), icon=":material/hub:"),
+        st.Page("pages/logit_lens.py", title=_("Layers"), icon=":material/layers:"),
     ],
     _("Apply"): [
         st.Page(

@@ -31,6 +31,7 @@ PAGES = {
     "train": "Train a classifier",
     "evaluate": "Benchmark models side by side",
     "inspect_attention": "Inspect attention",
+    "logit_lens": "Layers: the logit lens",
     "sentiment": "Sentiment analysis",
     "topic": "Topic classification",
     "summarize": "Summarization",

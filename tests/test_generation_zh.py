@@ -5,16 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import _train_once, open_page
-
-TINY_ZH_GPT = {"examples": 400, "epochs": 1.0, "learning_rate": 3e-3, "max_length": 32, "batch_size": 8,
-               "scratch": {"n_embd": 32, "n_layer": 1, "n_head": 2, "vocab_size": 0}}  # fmt: skip
-
-
-@pytest.fixture(scope="session")
-def tiny_zh_gpt():
-    """A one-layer character GPT on 400 training paragraphs under the default key (about 20 s with its scoring)."""
-    return _train_once("zh-char-gpt", TINY_ZH_GPT)
+from conftest import open_page
 
 
 def test_the_character_tokenizer_reads_one_character_per_token():

@@ -333,6 +333,15 @@ class LanguageModel:
                              ngram_logprob=ngram_total, ngram_perplexity=math.exp(-ngram_total / n))  # fmt: skip
 
 
+    def lens(self, text: str):
+        """The logit lens over ``text`` (core.tasks.lens): what each block's residual stream would predict."""
+        from core.tasks.lens import read_lens
+
+        ids = self._ids(text)
+        with self._lock, inference_gate():
+            return read_lens(self.model, self.tokenizer, ids)
+
+
 def scramble(text: str, seed: int = 0) -> str:
     """The same words in a random order: what a language model should find far less likely."""
     words = text.split()

@@ -187,3 +187,25 @@ def generation(spec: ModelSpec, prompt: str, options: dict) -> str:
         "print(tokenizer.decode(ids[1:start], skip_special_tokens=True)\n"
         "      + tokenizer.decode(ids[start:], skip_special_tokens=True))\n"
     )
+
+
+def logit_lens(spec: ModelSpec, text: str) -> str:
+    """The Layers page's lens with Hugging Face's hidden states: the same top tokens the page drew."""
+    where, note = _where(spec)
+    return (
+        "import torch\nfrom transformers import AutoModelForCausalLM, AutoTokenizer\n\n"
+        + note
+        + f"folder = {where}\n"
+        "tokenizer = AutoTokenizer.from_pretrained(folder)\n"
+        "model = AutoModelForCausalLM.from_pretrained(folder).eval()\n\n"
+        f"text = {_clean_prompt(text)!r}\n"
+        "ids = [tokenizer.bos_token_id, *tokenizer(text)[\"input_ids\"]][:48]  # the boundary token first\n"
+        "with torch.no_grad():\n"
+        "    out = model(torch.tensor([ids]), output_hidden_states=True)\n"
+        "    # hidden_states: the embeddings, then the stream after each block; the last has the final norm already\n"
+        "    streams = [model.transformer.ln_f(h) for h in out.hidden_states[:-1]] + [out.hidden_states[-1]]\n"
+        "    probs = [torch.softmax(model.lm_head(h)[0], dim=-1) for h in streams]\n"
+        "names = [\"embeddings\"] + [f\"block {n}\" for n in range(1, len(streams))]\n"
+        "for name, p in zip(names, probs):\n"
+        "    print(f\"{name:>10}\", \" \".join(tokenizer.decode([int(i)]) for i in p.argmax(dim=-1)))\n"
+    )

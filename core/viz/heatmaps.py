@@ -59,6 +59,18 @@ def heatmap(
     return figure
 
 
+def token_grid(values: np.ndarray, texts: list[list[str]], *, title: str, x_labels: list[str],
+               y_labels: list[str], colorscale: str = "Blues", zmin: float = 0.0, zmax: float = 1.0,
+               hover: str = "%{y}, after %{x}: %{text} (%{z:.2f})") -> go.Figure:  # fmt: skip
+    """A layer × position grid with a token written in every cell (the logit lens)."""
+    figure = go.Figure(go.Heatmap(z=values, text=texts, texttemplate="%{text}", x=_unique(x_labels), y=y_labels,
+                                  colorscale=colorscale, zmin=zmin, zmax=zmax,
+                                  hovertemplate=hover + "<extra></extra>"))  # fmt: skip
+    figure.update_layout(title=title, yaxis={"autorange": "reversed"}, height=160 + 34 * len(y_labels),
+                         margin={"l": 10, "r": 10, "t": 50, "b": 40})  # fmt: skip
+    return figure
+
+
 def head_grid(
     weights: np.ndarray, tokens: list[str], *, title: str, columns: int = 4, titles: list[str] | None = None
 ) -> go.Figure:

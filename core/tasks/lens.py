@@ -1,0 +1,88 @@
+"""The logit lens: what a causal language model would predict if it stopped after each block.
+
+A GPT adds each block's work to a running vector per position, the residual stream; only at the end does
+it apply its final layer norm and the unembedding (the output matrix) to turn that vector into a
+probability for every token of the vocabulary. The logit lens (nostalgebraist, 2020) applies the same
+final layer norm and unembedding to the residual stream after every block, so one can watch the
+prediction form layer by layer. The row after the last block is the model's own output, exactly: the
+lens checks that, and says by how much it differs (rounding only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.errors import CoreError
+from core.messages import Message
+
+MAX_TOKENS = 48  # positions drawn in the grid (the lens itself is one forward pass)
+
+
+@dataclass(frozen=True)
+class Lens:
+    tokens: list[str]  # the input, one entry per position (the document-boundary token first)
+    layers: list[str]  # "embeddings", "block 1", …, "block n"
+    top_tokens: list[list[str]]  # [layer][position]: the most likely next token there
+    top_probs: np.ndarray  # (layers, positions): its probability
+    true_probs: np.ndarray  # (layers, positions − 1): the probability of the token that really comes next
+    true_ranks: np.ndarray  # (layers, positions − 1): its rank, 1 = the top prediction
+    final_difference: float  # max |lens logits after the last block − the model's own logits|
+
+    def summary(self) -> dict[str, np.ndarray]:
+        """Per layer: mean log-probability (nats) of the real next token, and how often it is the top prediction."""
+        return {"mean_logprob": np.log(np.maximum(self.true_probs, 1e-30)).mean(axis=1),
+                "top1": (self.true_ranks == 1).mean(axis=1)}  # fmt: skip
+
+
+def _parts(model):
+    """(embedding dropout, blocks, final layer norm, unembedding) of a GPT-2-class model."""
+    body = getattr(model, "transformer", None)
+    if body is None or not hasattr(body, "ln_f") or not hasattr(model, "lm_head"):
+        raise CoreError(Message("The logit lens reads GPT-2-class models (a final layer norm and an output matrix); "
+                                "{name} is not one.", name=type(model).__name__))  # fmt: skip
+    return body.drop, list(body.h), body.ln_f, model.lm_head
+
+
+def read_lens(model, tokenizer, ids: Sequence[int]) -> Lens:
+    """The lens over ``ids`` (at most MAX_TOKENS of them): one forward pass, the residual stream read by hooks
+    after the embeddings and after every block, each decoded with the model's own final norm and unembedding."""
+    import torch
+
+    ids = list(ids)[:MAX_TOKENS]
+    if len(ids) < 2:
+        raise CoreError(Message("The lens needs at least one token of text."))
+    embeddings, blocks, final_norm, unembed = _parts(model)
+    streams: list = []
+
+    def keep(_module, _inputs, output):
+        streams.append(output[0] if isinstance(output, tuple) else output)
+
+    hooks = [module.register_forward_hook(keep) for module in (embeddings, *blocks)]
+    try:
+        with torch.no_grad():
+            own = model(torch.tensor([ids])).logits[0].float()
+            logits = torch.stack([unembed(final_norm(stream[0])).float() for stream in streams])  # (L+1, T, V)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    probs = torch.softmax(logits, dim=-1)
+    top_probs, top_ids = probs.max(dim=-1)
+    following = torch.tensor(ids[1:])
+    true = probs[:, :-1, :].gather(-1, following.view(1, -1, 1).expand(len(streams), -1, 1))[..., 0]
+    ranks = (probs[:, :-1, :] > true.unsqueeze(-1)).sum(dim=-1) + 1
+
+    def shown(token_id: int) -> str:
+        return tokenizer.decode([int(token_id)]).replace(" ", "␣") or "∅"
+
+    return Lens(
+        tokens=[shown(i) for i in ids],
+        layers=["embeddings", *[f"block {n}" for n in range(1, len(blocks) + 1)]],
+        top_tokens=[[shown(i) for i in row] for row in top_ids.tolist()],
+        top_probs=top_probs.numpy(),
+        true_probs=true.numpy(),
+        true_ranks=ranks.numpy(),
+        final_difference=float((logits[-1] - own).abs().max()),
+    )

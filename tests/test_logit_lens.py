@@ -1,0 +1,96 @@
+"""Inspect → Layers: the logit lens reads each block's residual stream with the model's own final norm and output
+matrix; the last row is the model's output, ranks agree with the top predictions, and the page's code prints
+what the page drew."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import numpy as np
+import pytest
+
+from conftest import open_page
+
+
+def _tiny_gpt(layers: int = 3):
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    return GPT2LMHeadModel(GPT2Config(vocab_size=40, n_positions=64, n_embd=16, n_layer=layers, n_head=2)).eval()
+
+
+class _Digits:
+    """A tokenizer stand-in for the lens's labels: token i is written as the number i."""
+
+    def decode(self, ids):
+        return " ".join(str(i) for i in ids)
+
+
+def test_the_last_row_is_the_models_output_and_ranks_agree_with_the_top_tokens():
+    import torch
+
+    from core.tasks.lens import read_lens
+
+    model = _tiny_gpt()
+    ids = [3, 17, 5, 5, 22, 39, 0, 8]
+    lens = read_lens(model, _Digits(), ids)
+    assert lens.layers == ["embeddings", "block 1", "block 2", "block 3"]
+    assert lens.top_probs.shape == (4, 8) and lens.true_ranks.shape == (4, 7)
+    assert lens.final_difference < 1e-5
+    with torch.no_grad():
+        own = torch.softmax(model(torch.tensor([ids])).logits[0], dim=-1)
+    assert np.allclose(lens.top_probs[-1], own.max(dim=-1).values.numpy(), atol=1e-6)
+    assert np.allclose(lens.true_probs[-1], own[torch.arange(7), torch.tensor(ids[1:])].numpy(), atol=1e-6)
+    for layer in range(4):
+        for position in range(7):
+            is_top = lens.top_tokens[layer][position] == str(ids[position + 1])
+            assert (lens.true_ranks[layer, position] == 1) == is_top
+    summary = lens.summary()
+    assert ((0 <= summary["top1"]) & (summary["top1"] <= 1)).all() and (summary["mean_logprob"] <= 0).all()
+
+
+def test_the_lens_refuses_what_it_cannot_read():
+    from transformers import BertConfig, BertModel
+
+    from core.errors import CoreError
+    from core.tasks.lens import MAX_TOKENS, read_lens
+
+    with pytest.raises(CoreError, match="GPT-2-class"):
+        read_lens(BertModel(BertConfig(vocab_size=40, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                       intermediate_size=32)), _Digits(), [1, 2, 3])  # fmt: skip
+    with pytest.raises(CoreError, match="at least one token"):
+        read_lens(_tiny_gpt(), _Digits(), [1])
+    long = read_lens(_tiny_gpt(1), _Digits(), list(range(30)) * 3)
+    assert len(long.tokens) == MAX_TOKENS
+
+
+def test_the_code_on_the_page_prints_the_lens_the_page_drew(tiny_zh_gpt):
+    from core import catalog
+    from core.tasks import snippets
+    from core.tasks.generate import LanguageModel
+
+    spec = catalog.get_spec("zh-char-gpt")
+    text = "中国人民银行今天宣布"
+    lens = LanguageModel(spec).lens(text)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(snippets.logit_lens(spec, text), {})  # noqa: S102 — the page's own snippet
+    rows = printed.getvalue().splitlines()
+    assert len(rows) == len(lens.layers) == 2  # the embeddings and one block
+    for row, name, tokens in zip(rows, lens.layers, lens.top_tokens, strict=True):
+        assert row.strip() == f"{name} {' '.join(tokens)}"
+
+
+def test_the_layers_page_reads_the_chinese_gpt(tiny_zh_gpt):
+    at = open_page("pages/logit_lens.py", model="zh-char-gpt")
+    assert at.text_input(key="lens-text").value == "国务院今天召开会议，研究明年的经济工作。"
+    at.button(key="lens-run").click().run()
+    assert not at.exception and not at.error
+    difference = [m for m in at.metric if m.label.startswith("Last row vs the model's own output")]
+    assert difference and float(difference[0].value) < 1e-4
+    assert any("output_hidden_states" in c.value for c in at.code)
+    at.text_input(key="lens-text").input("").run()
+    at.button(key="lens-run").click().run()
+    assert at.error, "empty text gets a clear message"

@@ -1,0 +1,100 @@
+"""Inspect → Layers glue: the causal language models the logit lens reads, its grids, curves and code."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from core import catalog
+from core.errors import CoreError
+from core.tasks import snippets
+from core.tasks.lens import MAX_TOKENS
+from core.viz import heatmaps
+from ui import i18n, models, render, safe, scenario
+from ui.i18n import N_, _
+
+LAYER_WORDS = (N_("embeddings"),)  # what core names the first row, translated where it is shown
+EXAMPLES = {"en": "The Prime Minister said the government would not change its policy.",
+            "zh": "国务院今天召开会议，研究明年的经济工作。"}  # fmt: skip
+
+
+def candidates() -> list[catalog.ModelSpec]:
+    """Every causal language model LM Lab has: the news GPT, the Chinese character GPT, GPT-2 from the Hub."""
+    return [spec for task in ("generation", "generation-zh") for spec in catalog.specs_for_task(task)]
+
+
+def pick_model() -> catalog.ModelSpec | None:
+    """The model picker; None while the chosen one trains (its job shared by the class) or is offline."""
+    specs = {spec.key: spec for spec in candidates()}
+    if st.session_state.get("lens-model") not in specs:
+        asked = st.query_params.get("model")
+        st.session_state["lens-model"] = asked if asked in specs else "lm-lee-gpt"
+    chosen = st.selectbox(_("Model"), list(specs), key="lens-model", on_change=_model_changed,
+                          format_func=lambda key: i18n.title(specs[key]))  # fmt: skip
+    spec = specs[chosen]
+    if "lens-text" not in st.session_state:
+        st.session_state["lens-text"] = st.query_params.get("text", _example(spec))
+    if not scenario.ensure_ready(spec, fallback=N_("the Attention page")):
+        if spec.trained_here:
+            from ui import jobs
+
+            jobs.panel(scenario.job_key(spec), title=spec.title)
+        return None
+    return spec
+
+
+def _example(spec: catalog.ModelSpec) -> str:
+    return EXAMPLES["zh" if "zh" in spec.languages else "en"]
+
+
+def _model_changed() -> None:
+    specs = {spec.key: spec for spec in candidates()}
+    chosen = specs.get(st.session_state.get("lens-model"))
+    if chosen is not None:
+        st.session_state["lens-text"] = _example(chosen)
+    st.session_state.pop("lens-result", None)
+
+
+def run(spec: catalog.ModelSpec, text: str) -> None:
+    try:
+        found = models.task_model(spec).lens(text)
+    except CoreError as error:
+        safe.error(error)
+        return
+    st.session_state["lens-result"] = (spec.key, text, found)
+
+
+def show(spec: catalog.ModelSpec) -> None:
+    stored = st.session_state.get("lens-result")
+    if not stored or stored[0] != spec.key:
+        return
+    text, lens = stored[1], stored[2]
+    layers = [_(name) if name == "embeddings" else _("block {number}", number=name.split()[-1]) for name in lens.layers]
+    st.metric(_("Last row vs the model's own output: max |difference| of the logits"), f"{lens.final_difference:.1e}",
+              help=_("The lens after the last block is exactly what the model outputs; only rounding may differ."))  # fmt: skip
+    render.figure(heatmaps.token_grid(lens.top_probs, lens.top_tokens, x_labels=lens.tokens, y_labels=layers,
+                                      title=_("Top prediction after each block (colour: its probability)")),
+                  key="lens-top")  # fmt: skip
+    st.caption(_("Column: the text up to and including that token; cell: the token the model would write next if it "
+                 "stopped at that row. The first column is the document-boundary token. With input and output "
+                 "embeddings shared (as in GPT-2), the embeddings row mostly predicts the token itself."))  # fmt: skip
+    ranks = lens.true_ranks
+    texts = [[str(int(rank)) for rank in row] for row in ranks]
+    render.figure(heatmaps.token_grid(np.log10(ranks), texts, x_labels=lens.tokens[:-1], y_labels=layers,
+                                      colorscale="Reds_r", zmin=0, zmax=max(1.0, float(np.log10(ranks).max())),
+                                      title=_("Rank of the token that really comes next (1 = top prediction)"),
+                                      hover="%{y}, after %{x}: rank %{text}"), key="lens-rank")  # fmt: skip
+    summary = lens.summary()
+    render.figure(heatmaps.lines(layers, {_("probability of the real next token (geometric mean)"): np.exp(summary["mean_logprob"]),
+                                          _("share of positions where it is the top prediction"): summary["top1"]},
+                                 title=_("How the prediction forms, layer by layer"), x_title=_("layer"),
+                                 y_title=_("share")), key="lens-lines")  # fmt: skip
+    st.caption(_("{count} positions of “{text}”. A curve that rises only at the last block means the earlier layers "
+                 "do not yet hold the answer in a form the output matrix can read; the tuned lens (Belrose et al., "
+                 "2023) trains a small map per layer for that.", count=ranks.shape[1], text=safe.md(text[:80])))  # fmt: skip
+    with st.expander(_("Code to reproduce this"), icon=":material/code:"):
+        st.code(snippets.logit_lens(spec, text), language="python")
+
+
+def limits() -> str:
+    return _("At most {count} tokens are read (the grid's width).", count=MAX_TOKENS)
