@@ -31,7 +31,7 @@ with next_tab:
         generate.next_token(spec, prompt, k)
 with sample_tab:
     st.caption(_("Prompt: “{prompt}” (change it in the Next token tab)",
-                 prompt=safe.md(st.session_state["generate-prompt"])))  # fmt: skip
+                 prompt=safe.md(generate.shortened(st.session_state["generate-prompt"]))))  # fmt: skip
     first, second, third = st.columns(3)
     temperature = first.slider(_("Temperature"), 0.0, 2.0, 0.8, 0.05, key="generate-temperature",
                                help=_("Divides the log-probabilities: below 1 sharpens, above 1 flattens. 0 = greedy."))  # fmt: skip

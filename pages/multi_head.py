@@ -1,4 +1,4 @@
-"""Learn → Multi-head attention: a real MiniLM layer split into its 12 heads, recomputed by our code."""
+"""Learn → Multi-head attention: a real MiniLM (or Chinese BERT) layer split into its heads, recomputed by our code."""
 
 import pandas as pd
 import streamlit as st
@@ -25,7 +25,11 @@ st.latex(r"\mathrm{MultiHead}(Q,K,V)=\mathrm{Concat}(\mathrm{head}_1,\dots,\math
 spec = learn.encoder_choice("mha", "mha-text", fallback=N_("MiniLM"))
 if spec is None:
     st.stop()
-layers, heads, width = learn.shape(spec)
+try:
+    layers, heads, width = learn.shape(spec)
+except CoreError as error:
+    safe.error(error)
+    st.stop()
 text = st.text_input(_("Sentence"), key="mha-text")
 layer = learn.pick(st, _("Layer"), layers, "mha-layer", default=2)
 language.warn_text(text, spec.languages, i18n.title(spec))

@@ -63,6 +63,10 @@ def test_deep_link_first_and_sentiment_in_a_browser(server, page):
     """The server's very first session opens a deep link: it must still run inside the router."""
     page.goto(server + f"/sentiment?model={TINY_KEY}")
     _settle(page, "Sentiment analysis")
+    more = page.locator("[data-testid='stSidebarNavViewButton']")
+    if more.count():
+        more.first.click()  # Streamlit folds a long page list behind "View N more"
+        page.wait_for_timeout(500)
     navigation = page.locator("[data-testid='stSidebarNav']").inner_text()
     assert "Apply" in navigation and "Sentiment" in navigation, navigation
     assert page.get_by_text("offline").first.is_visible()

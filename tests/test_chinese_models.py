@@ -180,3 +180,13 @@ def test_the_learn_pages_open_the_chinese_bert_on_a_chinese_sentence(tiny_mlm):
     assert len(differences) == 2 and max(differences) < 1e-4, "our recomputation matches Hugging Face on the Chinese BERT"
     mha.segmented_control(key="mha-encoder").set_value("minilm-l6").run()
     assert mha.text_input(key="mha-text").value == "The keys to the cabinet are on the table."
+
+
+def test_a_learn_page_never_starts_the_chinese_berts_pretraining(fresh_cache):
+    from core.training import jobs
+
+    at = open_page("pages/multi_head.py")
+    at.segmented_control(key="mha-encoder").set_value("zh-bert-mlm").run()
+    assert not at.exception and not at.error
+    assert any("not trained on this server yet" in i.value for i in at.info)
+    assert jobs.status("zh-bert-mlm").state == "none", "1.7 GB of pretraining is the teacher's to start"

@@ -48,7 +48,7 @@ def test_the_last_row_is_the_models_output_and_ranks_agree_with_the_top_tokens()
             is_top = lens.top_tokens[layer][position] == str(ids[position + 1])
             assert (lens.true_ranks[layer, position] == 1) == is_top
     summary = lens.summary()
-    assert ((0 <= summary["top1"]) & (summary["top1"] <= 1)).all() and (summary["mean_logprob"] <= 0).all()
+    assert ((summary["top1"] >= 0) & (summary["top1"] <= 1)).all() and (summary["mean_logprob"] <= 0).all()
 
 
 def test_the_lens_refuses_what_it_cannot_read():

@@ -113,7 +113,7 @@ CAPTIONS = {
                           "per second."),
     "char_perplexity": N_("Perplexity per character on the 1,880 held-out People's Daily paragraphs (white space not "
                           "counted): comparable across tokenizers; for a character GPT it equals perplexity per token "
-                          "but for the few characters NFKC splits (… becomes ...). Lower is better; Δ is paired on "
+                          "apart from the few characters NFKC splits (… becomes ...). Lower is better; Δ is paired on "
                           "paragraphs. Latency: one next-token distribution; throughput: tokens scored per second."),
 }  # fmt: skip
 

@@ -20,10 +20,10 @@ PROMPTS = [
     "Palestinian",
 ]
 SENTENCE = "The Prime Minister said the government would not change its policy."
-# Written here in the style of People's Daily (January 1998); none is from the data.
+# Stock openings of People's Daily (January 1998), not sentences copied from it; the sentence is in neither split.
 PROMPTS_ZH = ["新华社北京", "今年我国经济", "中国人民", "记者从有关部门获悉"]
 SENTENCE_ZH = "国务院今天召开会议，研究明年的经济工作。"
-SCRAMBLED_ZH = "明年今天会议国务院，召开经济研究的工作。"  # the same words (as jieba cuts them) shuffled
+SCRAMBLED_ZH = "明年今天会议国务院，召开经济研究的工作。"  # the same words (as jieba cuts them) shuffled, punctuation kept in place
 # Which text the page's models read: the task, the default model, the prompts, the sentence to score and its shuffle.
 LANGUAGES = {
     "en": ("generation", "lm-lee-gpt", PROMPTS, SENTENCE, None),
@@ -41,12 +41,18 @@ def text_language() -> str:
         except CoreError:
             task = ""
         linked = next((code for code, (name, *_rest) in LANGUAGES.items() if name == task), None)
-        st.session_state["generate-language"] = linked or i18n.language()
+        interface = i18n.language()
+        st.session_state["generate-language"] = linked or (interface if interface in LANGUAGES else "en")
     _fill(st.session_state["generate-language"], missing_only=True)
     return st.segmented_control(_("Text in"), list(LANGUAGES), key="generate-language", required=True,
                                 format_func=LANGUAGE_NAMES.get, on_change=_language_changed,
                                 help=_("Each language has its own model, trained here on text in that language: "
                                        "English news articles, or People's Daily one character at a time."))  # fmt: skip
+
+
+def shortened(text: str, most: int = 200) -> str:
+    """A user's text as a caption quotes it: at most ``most`` characters (escaping is linear, but not free)."""
+    return text if len(text) <= most else text[:most] + "…"
 
 
 def _fill(language: str, *, missing_only: bool = False) -> None:
@@ -99,28 +105,46 @@ def heldout(spec) -> None:
                  seconds=seconds) if chinese else
                _("{articles} articles; trained in {seconds} s", articles=data.get("train_size"), seconds=seconds))  # fmt: skip
     third.metric(_("Training text"), _("{count} tokens", count=tokens), help=trained)
-    if kn["value"] < ppl["value"]:
-        verdict = _("the trigram still wins: a Transformer needs far more text than an n-gram model to pay off, and "
-                    "GPT-2 was trained on billions")  # fmt: skip
-    else:
-        verdict = _("the Transformer wins, though GPT-2 was trained on billions")
-    expect = (_("One token is one character, so this is perplexity per character. Expect phrases in the style of "
-                "People's Daily of January 1998, not facts.") if chinese else
-              _("Expect grammatical fragments of Australian 2001 news, not facts."))  # fmt: skip
-    st.caption(
+    verdict, expect = _verdict(chinese, kn["value"] < ppl["value"])
+    st.caption(_join(
         _("Perplexity is exp(average negative log-probability per token): the number of equally likely tokens the "
           "model is, on average, choosing between. Lower is better. On {tokens} training tokens {verdict}.",
-          tokens=tokens, verdict=verdict) + " " + expect
-    )  # fmt: skip
+          tokens=tokens, verdict=verdict), expect))  # fmt: skip
     if meta.get("loss_curve"):
         with st.expander(_("Training loss"), icon=":material/show_chart:"):
             render.figure(charts.loss_curve(meta["loss_curve"]), key="generate-loss")
-            st.caption(
-                _("Cross-entropy per token on the training blocks, a running value during training with dropout on; "
-                  "the held-out perplexity above ({perplexity}) is measured afterwards in eval mode on unseen "
-                  "articles. Part of the gap is fitting the training text, part is that difference in how they are "
-                  "measured.", perplexity=f"{ppl['value']:.0f}")
-            )  # fmt: skip
+            st.caption(_loss_caption(chinese, f"{ppl['value']:.0f}"))
+
+
+def _join(*sentences: str) -> str:
+    """Sentences side by side: a space between English ones, none between Chinese ones."""
+    return ("" if i18n.language() == "zh" else " ").join(sentences)
+
+
+def _verdict(chinese: bool, ngram_wins: bool) -> tuple[str, str]:
+    """Who wins on held-out text and why, and what to expect of the samples."""
+    if chinese:
+        verdict = (_("the trigram wins: in three minutes on a CPU the GPT sees each training character less than once "
+                     "(a full pass, over the time budget, still leaves it far behind)") if ngram_wins else
+                   _("the Transformer wins"))  # fmt: skip
+        return verdict, _("One token is one character, so this is perplexity per character. Expect phrases in the "
+                          "style of People's Daily of January 1998, not facts.")  # fmt: skip
+    verdict = (_("the trigram still wins: a Transformer needs far more text than an n-gram model to pay off, and "
+                 "GPT-2 was trained on billions") if ngram_wins else
+               _("the Transformer wins, though GPT-2 was trained on billions"))  # fmt: skip
+    return verdict, _("Expect grammatical fragments of Australian 2001 news, not facts.")
+
+
+def _loss_caption(chinese: bool, perplexity: str) -> str:
+    if chinese:
+        return _("Cross-entropy per token on the training blocks, a running value during training (no dropout); the "
+                 "held-out perplexity above ({perplexity}) is measured afterwards on unseen paragraphs. The two are "
+                 "close: in this budget the model is still learning, not yet memorising its training text.",
+                 perplexity=perplexity)  # fmt: skip
+    return _("Cross-entropy per token on the training blocks, a running value during training with dropout on; "
+             "the held-out perplexity above ({perplexity}) is measured afterwards in eval mode on unseen "
+             "articles. Part of the gap is fitting the training text, part is that difference in how they are "
+             "measured.", perplexity=perplexity)  # fmt: skip
 
 
 def next_token(spec, prompt: str, k: int) -> None:
@@ -140,11 +164,15 @@ def next_token(spec, prompt: str, k: int) -> None:
     right.metric(
         _("Latency"), f"{found['latency_ms']:.0f} ms", help=_("{count} tokens of context", count=found["context_tokens"])
     )
-    how = (_("Each token is one Chinese character (or other symbol).") if "zh" in spec.languages else
+    how = (_("Each token is one character (or other symbol), after NFKC normalisation: full-width punctuation, "
+             "digits and letters appear in half-width form (，becomes ,), … is three tokens, and spaces are "
+             "dropped.") if "zh" in spec.languages else
            _("␣ marks a leading space (the BPE keeps it with the word)."))  # fmt: skip
-    st.caption(how + " " + _("A language model is exactly this: a probability for every token of the vocabulary, "
-                             "given the tokens so far. Lower entropy means a more confident guess."))  # fmt: skip
+    st.caption(_join(how, _("A language model is exactly this: a probability for every token of the vocabulary, "
+                            "given the tokens so far. Lower entropy means a more confident guess.")))  # fmt: skip
     best = found["transformer"][0]["token"]
+    if best in model.tokenizer.all_special_tokens:
+        return  # appending "[EOS]" or "[UNK]" as text would not append that token
     st.button(_("Append the most likely token “{token}”", token=safe.md(best)), key="generate-append", icon=":material/add:",
               on_click=_set_prompt, args=(prompt + best,))  # fmt: skip
 

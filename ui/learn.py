@@ -41,7 +41,7 @@ def minilm(spec=None):
 
 def encoder_choice(prefix: str, text_key: str, *, fallback: str):
     """Which encoder the page opens (MiniLM, or the Chinese BERT once trained: choosing it starts its training
-    job, shared by the class) and its shape; None while the chosen one trains. A new choice puts its example
+    job, shared by the class); None while the chosen one trains. A new choice puts its example
     sentence in the box."""
     from ui import jobs, scenario
 
@@ -57,10 +57,15 @@ def encoder_choice(prefix: str, text_key: str, *, fallback: str):
                                          "Chinese BERT LM Lab pretrains on People's Daily and reviews, one token per "
                                          "Chinese character."))  # fmt: skip
     spec = catalog.get_spec(chosen)
-    if not scenario.ensure_ready(spec, fallback=fallback):
-        jobs.panel(scenario.job_key(spec), title=spec.title)
-        return None
-    return spec
+    if catalog.availability(spec).ready:
+        return spec
+    # A Learn page never starts a training job: pretraining peaks at 1.7 GB and holds the class's job slot, so it
+    # is the teacher's (or the Chinese Sentiment page's) to start. Its progress shows here while it runs.
+    st.info(_("The Chinese BERT is not trained on this server yet. The teacher can train it (about 2½ minutes): "
+              "python -m core.train --model zh-bert-mlm — or it is trained with the first Chinese model of the "
+              "Sentiment page. Meanwhile, try {fallback}.", fallback=_(fallback)), icon=":material/hourglass_top:")  # fmt: skip
+    jobs.panel(scenario.job_key(spec), title=spec.title)
+    return None
 
 
 def _encoder_changed(key: str, prefix: str, text_key: str) -> None:
@@ -84,8 +89,11 @@ def pick(where, label: str, count: int, key: str, default: int = 0) -> int:
 
 
 def shape(spec) -> tuple[int, int, int]:
-    """(layers, heads, width) of an encoder the Learn pages open."""
-    config = minilm(spec).model.config
+    """(layers, heads, width) of an encoder the Learn pages open (a damaged model folder is a CoreError)."""
+    try:
+        config = minilm(spec).model.config
+    except OSError as error:
+        raise CoreError(_("{model} could not be loaded: {error}", model=spec.key, error=str(error))) from None
     return config.num_hidden_layers, config.num_attention_heads, config.hidden_size
 
 

@@ -72,10 +72,11 @@ def quality_text(estimate: dict | None) -> str:
              low=f"{100 * estimate['low']:.0f}", high=f"{100 * estimate['high']:.0f}", n=estimate["n"])
 
 
-# One each for the Translate, Semantic roles, Generate and Word segmentation pages' defaults, and two more: fewer made
-# students on different pages evict each other's models (each reload waits on the load lock). The models trained
-# here are 1–90 MB; the Hub's larger ones come only online.
-@st.cache_resource(max_entries=6, show_spinner=False)
+# One each for the offline defaults — two translation directions, semantic roles, two language models (the Generate
+# and Layers pages share them) and word segmentation — and two more: fewer made students on different pages evict
+# each other's models (each reload waits on the load lock). The models trained here are 1–90 MB; the Hub's larger
+# ones come only online.
+@st.cache_resource(max_entries=8, show_spinner=False)
 def _task_model(key: str, fingerprint: str):
     spec = catalog.get_spec(key)
     return get_task(spec.task).hook("predictor")(spec)

@@ -7,6 +7,7 @@ the same training text with the same tokenizer, so the two can be compared token
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -225,7 +226,7 @@ class LanguageModel:
         if allow_empty and not text.strip():
             ids: list[int] = []
         else:
-            ids = self.tokenizer(check_text(text))["input_ids"]
+            ids = self.tokenizer(check_text(text), split_special_tokens=True)["input_ids"]  # typed "[EOS]" is text
         if len(ids) > MAX_PROMPT_TOKENS:
             raise InputError(
                 Message("The text has {count} tokens; the limit here is {limit}. Shorten it.", count=len(ids),
@@ -294,7 +295,9 @@ class LanguageModel:
         rng = np.random.default_rng(seed)
         steps = []
         end = self.tokenizer.eos_token_id
-        with self._lock, inference_gate():
+        # the trigram needs neither the model nor an inference slot: sampling from it never blocks the class
+        guard = contextlib.nullcontext() if use_ngram else _both(self._lock, inference_gate())
+        with guard:
             started = time.perf_counter()
             for _ in range(max_new_tokens):
                 probs = self.ngram.distribution(ids) if use_ngram else self._distribution(ids)
@@ -319,6 +322,10 @@ class LanguageModel:
         ids = self._ids(text)
         if len(ids) < 2:
             raise InputError(Message("Score needs at least one token of text."))
+        if len(ids) > self.context:  # scored whole or not at all: never silently from the middle
+            raise InputError(Message("The sentence has {count} tokens; after its boundary token this model reads "
+                                     "at most {limit}. Shorten it.", count=len(ids) - 1,
+                                     limit=self.context - 1))  # fmt: skip
         with self._lock, inference_gate(), torch.no_grad():
             logits = self.model(torch.tensor([ids[-self.context :]])).logits[0].float()
         logprobs = torch.log_softmax(logits, dim=-1)
@@ -340,6 +347,12 @@ class LanguageModel:
         ids = self._ids(text)
         with self._lock, inference_gate():
             return read_lens(self.model, self.tokenizer, ids)
+
+
+@contextlib.contextmanager
+def _both(first, second):
+    with first, second:
+        yield
 
 
 def scramble(text: str, seed: int = 0) -> str:

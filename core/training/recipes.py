@@ -338,7 +338,8 @@ RECIPES: dict[str, Recipe] = {
                group_by_length=True, validation_fraction=0.0,
                description="The packaged English MiniLM fine-tuned on Chinese reviews: most characters are [UNK] to it."),
         # Tuned on 2 CPU cores: many small steps (8 blocks of 64 characters), 0.9 of a pass to fit the budget; at 5e-3
-        # Trainer's run stalled (perplexity 296 vs 125 at 3e-3), one layer is worse, batches of 16 no better.
+        # Trainer's run stalled (perplexity 296 vs 125 for a full pass at 3e-3; 0.9 of a pass gives 144), one layer is
+        # worse, batches of 16 no better.
         Recipe(key="zh-char-gpt", title="Chinese character GPT trained on People's Daily", task="generation-zh",
                dataset="peoples-daily", base="scratch", max_length=64, epochs=0.9, learning_rate=3e-3, batch_size=8,
                warmup_ratio=0.01, dropout=0.0, validation_fraction=0.0,

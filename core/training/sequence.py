@@ -226,7 +226,7 @@ def train_language_model(recipe: Recipe, folder: Path, report: Report, should_st
         "loss_curve": thin(losses, CARD_POINTS),
         "parameters": sum(p.numel() for p in model.parameters()),
         "train_seconds": seconds,
-        "architecture": {"class": "GPT2LMHeadModel", **size, "block": block},
+        "architecture": {"class": "GPT2LMHeadModel", **size, "vocab_size": len(tokenizer), "block": block},
     }
 
 

@@ -7,7 +7,7 @@ probabilities of all heads and the attention block's output (after W_O, residual
 
 from __future__ import annotations
 
-import string
+import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,7 +37,8 @@ def head_statistics(weights: np.ndarray, tokens: list[str]) -> dict[str, np.ndar
     entropy = softmax_entropy(torch.tensor(weights)).numpy().mean(axis=-1)  # a copy: shared maps are read-only
     is_cls = np.array([tok == "[CLS]" for tok in tokens])
     is_sep = np.array([tok == "[SEP]" for tok in tokens])
-    is_punct = np.array([bool(tok) and all(ch in string.punctuation for ch in tok) for tok in tokens])
+    # Unicode punctuation (P*), so Chinese 。、“” count as well as ASCII , and .
+    is_punct = np.array([bool(tok) and all(unicodedata.category(ch).startswith("P") for ch in tok) for tok in tokens])
     return {
         "entropy (nats)": entropy,
         "mean distance (tokens)": (weights * distance).sum(axis=-1).mean(axis=-1),
