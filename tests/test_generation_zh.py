@@ -111,3 +111,21 @@ def test_batched_scoring_equals_scoring_one_document_at_a_time():
         alone = document_nll(model, ids, 16)
         assert count == alone[1] == len(ids) - 1
         assert nll == pytest.approx(alone[0], abs=1e-4)
+
+
+def test_the_trigram_is_saved_with_the_model_and_loaded_instead_of_refitted(tiny_zh_gpt):
+    import numpy as np
+
+    from core import catalog
+    from core.tasks.generate import NGRAM_FILE, LanguageModel, fit_ngram, lm_corpus
+
+    assert (tiny_zh_gpt / NGRAM_FILE).exists()
+    model = LanguageModel(catalog.get_spec("zh-char-gpt"))
+    refitted = fit_ngram(model.tokenizer, lm_corpus("peoples-daily").split()[0][:400])
+    for text in ("中国", "新华社北京"):
+        context = model._ids(text)
+        assert np.allclose(model.ngram.distribution(context), refitted.distribution(context))
+    (tiny_zh_gpt / NGRAM_FILE).write_bytes(b"not an npz")  # damaged: fitted again, never a crash
+    again = LanguageModel(catalog.get_spec("zh-char-gpt"))
+    assert np.allclose(again.ngram.distribution(context), refitted.distribution(context))
+    model.ngram.save(tiny_zh_gpt / NGRAM_FILE)

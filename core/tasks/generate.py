@@ -26,6 +26,7 @@ from core.tasks.ngram import KneserNey
 
 MAX_PROMPT_TOKENS = 256
 MAX_NEW_TOKENS = 200
+NGRAM_FILE = "ngram.npz"  # the Kneser–Ney counts fitted at training time, saved beside the model
 
 
 def perplexity_with_ci(nll_sums: Sequence[float], counts: Sequence[int], *, seed: int = 0,
@@ -206,6 +207,8 @@ class LanguageModel:
             tokenizer, model = load_causal_lm(spec)
         self.tokenizer, self.model = tokenizer, model
         if ngram is None:
+            ngram = _saved_ngram(spec, len(tokenizer))
+        if ngram is None:
             from core.catalog import read_metadata
 
             card = read_metadata(spec.key) if spec.trained_here else None
@@ -347,6 +350,21 @@ class LanguageModel:
         ids = self._ids(text)
         with self._lock, inference_gate():
             return read_lens(self.model, self.tokenizer, ids)
+
+
+def _saved_ngram(spec: ModelSpec, vocab_size: int) -> KneserNey | None:
+    """The n-gram model saved when ``spec`` was trained here, or None (a Hub model, an older run, a damaged file):
+    then it is fitted again from the training text, as before."""
+    if not spec.trained_here:
+        return None
+    from core.catalog import cache_entry_dir
+
+    path = cache_entry_dir(spec.key) / NGRAM_FILE
+    try:
+        found = KneserNey.load(path)
+    except (OSError, KeyError, ValueError):
+        return None
+    return found if found.vocab_size == vocab_size else None
 
 
 @contextlib.contextmanager

@@ -62,6 +62,21 @@ class KneserNey:
         return {"tokens": (grams % self.vocab_size).astype(np.int64), "counts": counts.astype(np.float64),
                 "contexts": contexts, "first": first.astype(np.int64), "end": end, "totals": totals.astype(np.float64)}  # fmt: skip
 
+    FIELDS = ("tokens", "counts", "contexts", "first", "end", "totals")
+
+    def save(self, path) -> None:
+        """The fitted counts as plain arrays in one .npz (no pickle), next to the model they belong to."""
+        arrays = {f"{level}_{name}": found[name] for level, found in enumerate(self.levels) for name in self.FIELDS}
+        np.savez(path, order=self.order, discount=self.discount, vocab_size=self.vocab_size, **arrays)
+
+    @classmethod
+    def load(cls, path) -> KneserNey:
+        with np.load(path, allow_pickle=False) as stored:
+            model = cls(order=int(stored["order"]), discount=float(stored["discount"]))
+            model.vocab_size = int(stored["vocab_size"])
+            model.levels = [{name: stored[f"{level}_{name}"] for name in cls.FIELDS} for level in range(model.order)]
+        return model
+
     def _following(self, level: int, context: tuple) -> tuple[np.ndarray, np.ndarray, float] | None:
         """The tokens seen after ``context`` at this level, their counts and total, or None if it was never seen."""
         found = self.levels[level]

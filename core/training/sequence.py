@@ -176,7 +176,7 @@ def train_language_model(recipe: Recipe, folder: Path, report: Report, should_st
     import torch
     from transformers import DataCollatorForLanguageModeling, GPT2Config, GPT2LMHeadModel
 
-    from core.tasks.generate import lm_corpus, perplexity_with_ci
+    from core.tasks.generate import NGRAM_FILE, lm_corpus, perplexity_with_ci
 
     corpus = lm_corpus(recipe.dataset)
     report({"phase": "loading data", "message": f"reading {corpus.name}"})
@@ -208,6 +208,7 @@ def train_language_model(recipe: Recipe, folder: Path, report: Report, should_st
     report({"phase": "saving", "message": "writing safetensors and tokenizer"})
     model.save_pretrained(folder, safe_serialization=True)
     tokenizer.save_pretrained(folder)
+    ngram.save(folder / NGRAM_FILE)  # the server loads it instead of reading the corpus and refitting
     return {
         "data": {
             "dataset": corpus.name,
