@@ -32,6 +32,7 @@ PAGES = {
     "evaluate": "Benchmark models side by side",
     "inspect_attention": "Inspect attention",
     "logit_lens": "Layers: the logit lens",
+    "ablate": "Ablation: switch parts of the model off",
     "sentiment": "Sentiment analysis",
     "topic": "Topic classification",
     "summarize": "Summarization",

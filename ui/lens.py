@@ -23,17 +23,19 @@ def candidates() -> list[catalog.ModelSpec]:
     return [spec for task in ("generation", "generation-zh") for spec in catalog.specs_for_task(task)]
 
 
-def pick_model() -> catalog.ModelSpec | None:
-    """The model picker; None while the chosen one trains (its job shared by the class) or is offline."""
+def pick_model(prefix: str = "lens") -> catalog.ModelSpec | None:
+    """The model picker of an Inspect page on causal language models (``{prefix}-model``, its text box
+    ``{prefix}-text``); None while the chosen one trains (its job shared by the class) or is offline."""
     specs = {spec.key: spec for spec in candidates()}
-    if st.session_state.get("lens-model") not in specs:
+    key, text_key = f"{prefix}-model", f"{prefix}-text"
+    if st.session_state.get(key) not in specs:
         asked = st.query_params.get("model")
-        st.session_state["lens-model"] = asked if asked in specs else "lm-lee-gpt"
-    chosen = st.selectbox(_("Model"), list(specs), key="lens-model", on_change=_model_changed,
-                          format_func=lambda key: i18n.title(specs[key]))  # fmt: skip
+        st.session_state[key] = asked if asked in specs else "lm-lee-gpt"
+    chosen = st.selectbox(_("Model"), list(specs), key=key, on_change=_model_changed, args=(prefix,),
+                          format_func=lambda name: i18n.title(specs[name]))  # fmt: skip
     spec = specs[chosen]
-    if "lens-text" not in st.session_state:
-        st.session_state["lens-text"] = st.query_params.get("text", _example(spec))
+    if text_key not in st.session_state:
+        st.session_state[text_key] = st.query_params.get("text", _example(spec))
     if not scenario.ensure_ready(spec, fallback=N_("the Attention page")):
         if spec.trained_here:
             from ui import jobs
@@ -47,12 +49,12 @@ def _example(spec: catalog.ModelSpec) -> str:
     return EXAMPLES["zh" if "zh" in spec.languages else "en"]
 
 
-def _model_changed() -> None:
+def _model_changed(prefix: str) -> None:
     specs = {spec.key: spec for spec in candidates()}
-    chosen = specs.get(st.session_state.get("lens-model"))
+    chosen = specs.get(st.session_state.get(f"{prefix}-model"))
     if chosen is not None:
-        st.session_state["lens-text"] = _example(chosen)
-    st.session_state.pop("lens-result", None)
+        st.session_state[f"{prefix}-text"] = _example(chosen)
+    st.session_state.pop(f"{prefix}-result", None)
 
 
 def run(spec: catalog.ModelSpec, text: str) -> None:

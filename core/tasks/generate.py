@@ -318,10 +318,8 @@ class LanguageModel:
         return Generation(prompt=prompt, text=prefix + continuation, continuation=continuation, steps=steps,
                           latency_ms=latency, seed=seed)  # fmt: skip
 
-    def score(self, text: str) -> SentenceScore:
-        """Log-probability of every token given the ones before it, and the sentence's perplexity."""
-        import torch
-
+    def scored_ids(self, text: str) -> list[int]:
+        """The ids of a text to score whole: the boundary token, then at least one and at most context − 1 tokens."""
         ids = self._ids(text)
         if len(ids) < 2:
             raise InputError(Message("Score needs at least one token of text."))
@@ -329,6 +327,19 @@ class LanguageModel:
             raise InputError(Message("The sentence has {count} tokens; after its boundary token this model reads "
                                      "at most {limit}. Shorten it.", count=len(ids) - 1,
                                      limit=self.context - 1))  # fmt: skip
+        return ids
+
+    @contextlib.contextmanager
+    def exclusive(self):
+        """The model to oneself for a moment: its lock and one of the process's inference slots."""
+        with self._lock, inference_gate():
+            yield self.model
+
+    def score(self, text: str) -> SentenceScore:
+        """Log-probability of every token given the ones before it, and the sentence's perplexity."""
+        import torch
+
+        ids = self.scored_ids(text)
         with self._lock, inference_gate(), torch.no_grad():
             logits = self.model(torch.tensor([ids[-self.context :]])).logits[0].float()
         logprobs = torch.log_softmax(logits, dim=-1)

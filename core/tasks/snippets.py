@@ -209,3 +209,40 @@ def logit_lens(spec: ModelSpec, text: str) -> str:
         "for name, p in zip(names, probs):\n"
         "    print(f\"{name:>10}\", \" \".join(tokenizer.decode([int(i)]) for i in p.argmax(dim=-1)))\n"
     )
+
+
+def ablation(spec: ModelSpec, text: str, heads, mlps) -> str:
+    """The Ablate page's computation with plain hooks: the same perplexities the page showed."""
+    where, note = _where(spec)
+    return (
+        "import math\n\nimport torch\nfrom transformers import AutoModelForCausalLM, AutoTokenizer\n\n"
+        + note
+        + f"folder = {where}\n"
+        "tokenizer = AutoTokenizer.from_pretrained(folder)\n"
+        "model = AutoModelForCausalLM.from_pretrained(folder).eval()\n"
+        f"heads = {sorted(tuple(pair) for pair in heads)!r}  # (layer, head) pairs to switch off\n"
+        f"mlps = {sorted(mlps)!r}  # layers whose MLP is switched off\n"
+        f"text = {_clean_prompt(text)!r}\n"
+        "ids = torch.tensor([[tokenizer.bos_token_id, *tokenizer(text, split_special_tokens=True)[\"input_ids\"]]])\n"
+        "width = model.config.n_embd // model.config.n_head\n\n\n"
+        "def silence(chosen):\n"
+        "    def hook(module, inputs):  # the heads side by side, before W_O: zero the chosen ones\n"
+        "        merged = inputs[0].clone()\n"
+        "        for head in chosen:\n"
+        "            merged[..., head * width : (head + 1) * width] = 0\n"
+        "        return (merged, *inputs[1:])\n"
+        "    return hook\n\n\n"
+        "def perplexity():\n"
+        "    with torch.no_grad():\n"
+        "        logprobs = torch.log_softmax(model(ids).logits[0], dim=-1)\n"
+        "    picked = logprobs[torch.arange(ids.shape[1] - 1), ids[0, 1:]]\n"
+        "    return math.exp(-picked.mean().item())\n\n\n"
+        "before = perplexity()\n"
+        "hooks = [model.transformer.h[layer].attn.c_proj.register_forward_pre_hook(silence([h for l, h in heads if l == layer]))\n"
+        "         for layer in {l for l, _ in heads}]\n"
+        "hooks += [model.transformer.h[layer].mlp.register_forward_hook(lambda m, i, out: out * 0) for layer in mlps]\n"
+        "after = perplexity()\n"
+        "for hook in hooks:\n"
+        "    hook.remove()\n"
+        "print(f\"perplexity {before:.1f} -> {after:.1f}\")\n"
+    )

@@ -1,0 +1,167 @@
+"""Ablation: switch parts of a GPT off and measure what it costs.
+
+A head is switched off by zeroing its output before the attention block's output projection (W_O), so
+the other heads' outputs and everything else are untouched ("zero ablation"); an MLP is switched off by
+replacing its output with zeros, so that block adds only its attention to the residual stream. Hooks on
+the real model do it; nothing is copied or retrained, and removing the hooks restores the model exactly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.errors import CoreError
+from core.messages import Message
+
+MAX_SWEEP_HEADS = 64  # a sweep scores the held-out text once per head: 2 × 4 heads here, GPT-2 small has 144
+SWEEP_DOCUMENTS = 200  # held-out documents a sweep scores (all of them when there are fewer)
+
+
+def shape(model) -> tuple[int, int]:
+    """(layers, heads per layer) of a GPT-2-class model."""
+    config = model.config
+    if not hasattr(getattr(model, "transformer", None), "h"):
+        raise CoreError(Message("Ablation reads GPT-2-class models; {name} is not one.", name=type(model).__name__))
+    return int(config.n_layer), int(config.n_head)
+
+
+@contextlib.contextmanager
+def ablated(model, heads: Iterable[tuple[int, int]] = (), mlps: Iterable[int] = ()):
+    """Within the block, ``model`` runs with those heads ((layer, head) pairs) and MLPs (layers) switched off."""
+    layers, count = shape(model)
+    width = model.config.n_embd // count
+    by_layer: dict[int, list[int]] = {}
+    for layer, head in heads:
+        if not (0 <= layer < layers and 0 <= head < count):
+            raise CoreError(Message("There is no head {head} in layer {layer}.", head=head, layer=layer))
+        by_layer.setdefault(layer, []).append(head)
+    hooks = []
+
+    def silence(chosen: list[int]) -> Callable:
+        def hook(_module, inputs):
+            merged = inputs[0].clone()  # (batch, tokens, heads × width): the heads side by side, before W_O
+            for head in chosen:
+                merged[..., head * width : (head + 1) * width] = 0
+            return (merged, *inputs[1:])
+
+        return hook
+
+    try:
+        for layer, chosen in by_layer.items():
+            hooks.append(model.transformer.h[layer].attn.c_proj.register_forward_pre_hook(silence(chosen)))
+        for layer in set(mlps):
+            if not 0 <= layer < layers:
+                raise CoreError(Message("There is no layer {layer}.", layer=layer))
+            hooks.append(model.transformer.h[layer].mlp.register_forward_hook(lambda _m, _i, out: out * 0))
+        yield model
+    finally:
+        for hook in hooks:
+            hook.remove()
+
+
+@dataclass(frozen=True)
+class Effect:
+    tokens: list[str]  # the tokens scored (each given the ones before it)
+    before: list[float]  # log-probability of each, the whole model
+    after: list[float]  # the same with the chosen parts switched off
+    perplexity_before: float
+    perplexity_after: float
+
+
+def effect(model, tokenizer, ids: Sequence[int], heads=(), mlps=()) -> Effect:
+    """Each token's log-probability with and without the chosen parts, and the text's perplexity both ways."""
+    import torch
+
+    ids = list(ids)
+    if len(ids) < 2:
+        raise CoreError(Message("Score needs at least one token of text."))
+
+    def logprobs() -> list[float]:
+        with torch.no_grad():
+            found = torch.log_softmax(model(torch.tensor([ids])).logits[0].float(), dim=-1)
+        return [float(found[i - 1, ids[i]]) for i in range(1, len(ids))]
+
+    before = logprobs()
+    with ablated(model, heads, mlps):
+        after = logprobs()
+    return Effect(tokens=[tokenizer.decode([i]) for i in ids[1:]], before=before, after=after,
+                  perplexity_before=math.exp(-sum(before) / len(before)),
+                  perplexity_after=math.exp(-sum(after) / len(after)))  # fmt: skip
+
+
+def paired_change(base: np.ndarray, changed: np.ndarray, counts: np.ndarray, *, seed: int = 0,
+                  n_resamples: int = 1000) -> tuple[float, float, float]:  # fmt: skip
+    """Δ perplexity (changed − base) over documents, with a 95 % bootstrap CI resampling the same documents for
+    both (paired): base and changed are each document's summed NLL, counts its scored tokens."""
+    rng = np.random.default_rng(seed)
+    index = rng.integers(0, len(base), size=(n_resamples, len(base)))
+    total = np.maximum(counts[index].sum(axis=1), 1)
+    deltas = np.exp(changed[index].sum(axis=1) / total) - np.exp(base[index].sum(axis=1) / total)
+    low, high = np.quantile(deltas, [0.025, 0.975])
+    value = math.exp(changed.sum() / counts.sum()) - math.exp(base.sum() / counts.sum())
+    return float(value), float(low), float(high)
+
+
+def sweep(score: Callable[[Iterable[tuple[int, int]]], list[tuple[float, int]]], layers: int, heads: int,
+          report: Callable[[float], None] = lambda done: None) -> dict[str, np.ndarray]:  # fmt: skip
+    """Every head switched off alone, ranked by what it costs on held-out text.
+
+    ``score(heads)`` returns (summed NLL, tokens) per held-out document with those heads off (the caller takes
+    the model's lock for each call, so other sessions are served between heads). Returns (layers, heads) arrays:
+    Δ perplexity and its CI, and the base perplexity.
+    """
+    if layers * heads > MAX_SWEEP_HEADS:
+        raise CoreError(Message("This model has {count} heads; a sweep here scores at most {most} (one held-out pass "
+                                "per head). Switch heads off by hand instead.", count=layers * heads,
+                                most=MAX_SWEEP_HEADS))  # fmt: skip
+    base = np.array(score(()), dtype=float)
+    found = {name: np.zeros((layers, heads)) for name in ("delta", "low", "high")}
+    for n, (layer, head) in enumerate((layer, head) for layer in range(layers) for head in range(heads)):
+        changed = np.array(score([(layer, head)]), dtype=float)
+        delta, low, high = paired_change(base[:, 0], changed[:, 0], base[:, 1])
+        found["delta"][layer, head], found["low"][layer, head], found["high"][layer, head] = delta, low, high
+        report((n + 1) / (layers * heads))
+    found["base"] = np.array(math.exp(base[:, 0].sum() / base[:, 1].sum()))
+    return found
+
+
+def effect_on(lm, text: str, heads=(), mlps=()) -> Effect:
+    """``effect`` for a shared ``core.tasks.generate.LanguageModel`` and a user's text."""
+    ids = lm.scored_ids(text)
+    with lm.exclusive() as model:
+        return effect(model, lm.tokenizer, ids, heads, mlps)
+
+
+def held_out_ids(lm) -> list[list[int]]:
+    """The held-out documents of the text ``lm`` was trained on (Lee news otherwise), at most SWEEP_DOCUMENTS spread
+    over them, as ids with the boundary token first."""
+    from core import catalog
+    from core.tasks.generate import lm_corpus
+
+    card = catalog.read_metadata(lm.spec.key) if lm.spec.trained_here else None
+    documents = lm_corpus(card.recipe.get("dataset", "lee") if card else "lee").split()[1]
+    step = max(1, len(documents) // SWEEP_DOCUMENTS)
+    with lm.exclusive():  # the shared tokenizer, one session at a time
+        return [[lm.tokenizer.eos_token_id, *lm.tokenizer(text)["input_ids"]] for text in documents[::step]]
+
+
+def sweep_model(lm, report: Callable[[float], None] = lambda done: None) -> dict[str, np.ndarray]:
+    """``sweep`` on a shared language model: its held-out documents, the lock taken per head."""
+    from core.tasks.generate import documents_nll
+
+    layers, heads = shape(lm.model)
+    documents = held_out_ids(lm)
+    block = min(lm.context, 128)
+
+    def score(chosen) -> list[tuple[float, int]]:
+        with lm.exclusive() as model, ablated(model, chosen):
+            return documents_nll(model, documents, block)
+
+    found = sweep(score, layers, heads, report)
+    found["documents"] = np.array(len(documents))
+    return found

@@ -1,0 +1,29 @@
+"""Inspect → Ablate: switch heads and MLPs of a GPT off with hooks on the real model, and see what it costs."""
+
+import streamlit as st
+
+from ui import ablate, i18n, language, lens
+from ui.i18n import _
+from ui.runtime import through_router
+
+through_router()
+
+st.title(_("Ablation: switch parts of the model off"))
+st.markdown(
+    _("Which parts of a Transformer does a prediction depend on? Switch attention heads (their output zeroed "
+      "before W_O) or whole MLPs off, with hooks on the real model, and see how the probability of each token and "
+      "the perplexity change; then rank every head by what switching it off costs on held-out text. For the GPTs "
+      "LM Lab has: the news GPT and the Chinese character GPT.")
+)
+spec = lens.pick_model("ablate")
+text = st.text_input(_("Text"), key="ablate-text")
+if spec is not None:
+    language.warn_text(text, spec.languages, i18n.title(spec))
+    chosen = ablate.choices(spec)
+    if chosen is not None:
+        if st.button(_("Run with these switched off"), key="ablate-run", type="primary"):
+            ablate.run(spec, text, *chosen)
+        with st.container(key="ablate-answer"):
+            ablate.show(spec)
+        st.subheader(_("Every head, ranked"))
+        ablate.sweep(spec)

@@ -1,0 +1,95 @@
+"""Inspect → Ablate: heads and MLPs switched off with hooks on the real model; the hooks leave nothing behind;
+a sweep ranks every head with paired CIs; the page's code prints the page's numbers."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import numpy as np
+import pytest
+
+from conftest import open_page
+
+
+def _tiny_gpt():
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    return GPT2LMHeadModel(GPT2Config(vocab_size=40, n_positions=32, n_embd=16, n_layer=2, n_head=4)).eval()
+
+
+def _logits(model, ids):
+    import torch
+
+    with torch.no_grad():
+        return model(torch.tensor([ids])).logits[0].numpy()
+
+
+def test_every_head_off_means_no_token_sees_another_and_the_hooks_leave_nothing_behind():
+    from core.tasks.ablation import ablated
+
+    model = _tiny_gpt()
+    first, second = [1, 2, 3, 4, 5], [9, 2, 3, 4, 5]
+    original = _logits(model, first)
+    every_head = [(layer, head) for layer in range(2) for head in range(4)]
+    with ablated(model, every_head):
+        alone_a, alone_b = _logits(model, first), _logits(model, second)
+        assert np.allclose(alone_a[1:], alone_b[1:], atol=1e-6), "no attention: a token's output ignores the others"
+        assert not np.allclose(alone_a, original)
+    with ablated(model, [(0, 1)], mlps=[1]):
+        assert not np.allclose(_logits(model, first), original)
+    assert np.array_equal(_logits(model, first), original), "the model is exactly itself again"
+    with ablated(model):
+        assert np.array_equal(_logits(model, first), original), "nothing switched off, nothing changed"
+
+
+def test_bad_choices_are_refused_and_a_sweep_stays_within_its_cap():
+    from core.errors import CoreError
+    from core.tasks.ablation import MAX_SWEEP_HEADS, ablated, paired_change, sweep
+
+    model = _tiny_gpt()
+    with pytest.raises(CoreError, match="no head 4 in layer 0"), ablated(model, [(0, 4)]):
+        pass
+    with pytest.raises(CoreError, match="no layer 7"), ablated(model, mlps=[7]):
+        pass
+    calls = []
+    with pytest.raises(CoreError, match=f"at most {MAX_SWEEP_HEADS}"):
+        sweep(lambda heads: calls.append(heads) or [], 12, 12)
+    assert not calls, "refused before any scoring"
+    base = np.array([10.0, 20.0, 30.0])
+    counts = np.array([5.0, 5.0, 5.0])
+    assert paired_change(base, base, counts) == (0.0, 0.0, 0.0)
+    value, low, high = paired_change(base, base + 2.0, counts)
+    assert low <= value <= high and value > 0
+
+
+def test_a_sweep_ranks_the_heads_of_the_chinese_gpt_and_the_code_prints_the_pages_numbers(tiny_zh_gpt):
+    from core import catalog
+    from core.tasks import ablation, snippets
+    from core.tasks.generate import LanguageModel
+
+    spec = catalog.get_spec("zh-char-gpt")
+    lm = LanguageModel(spec)
+    shares = []
+    found = ablation.sweep_model(lm, shares.append)
+    assert found["delta"].shape == (1, 2) and shares[-1] == pytest.approx(1.0)
+    assert (found["low"] <= found["delta"] + 1e-9).all() and (found["delta"] <= found["high"] + 1e-9).all()
+    assert int(found["documents"]) >= 200
+    effect = ablation.effect_on(lm, "国务院今天召开会议", heads=[(0, 1)])
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(snippets.ablation(spec, "国务院今天召开会议", [(0, 1)], []), {})  # noqa: S102 — the page's own code
+    assert printed.getvalue().strip() == f"perplexity {effect.perplexity_before:.1f} -> {effect.perplexity_after:.1f}"
+
+
+def test_the_ablate_page_switches_a_head_off_and_ranks_them_all(tiny_zh_gpt):
+    at = open_page("pages/ablate.py", model="zh-char-gpt")
+    at.multiselect(key="ablate-heads-zh-char-gpt").set_value([(0, 0)]).run()
+    at.button(key="ablate-run").click().run()
+    assert not at.exception and not at.error
+    assert any(m.label.startswith("Perplexity with 1 switched off") for m in at.metric)
+    at.button(key="ablate-sweep").click().run()
+    assert not at.exception and not at.error and len(at.dataframe) == 1
+    assert any("held-out documents" in c.value for c in at.caption)
