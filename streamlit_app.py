@@ -45,7 +45,7 @@ pages = {
     ],
     _("Inspect"): [
         st.Page("pages/inspect_attention.py", title=_("Attention"), icon=":material/hub:"),
-        st.Page("pages/logit_lens.py", title=_("Layers"), icon=":material/layers:"),
+        st.Page("pages/logit_lens.py", title=_("Layers (logit lens)"), icon=":material/layers:"),
         st.Page("pages/ablate.py", title=_("Ablate"), icon=":material/content_cut:"),
     ],
     _("Apply"): [

@@ -12,8 +12,8 @@ st.title(_("Ablation: switch parts of the model off"))
 st.markdown(
     _("Which parts of a Transformer does a prediction depend on? Switch attention heads (their output zeroed "
       "before W_O) or whole MLPs off, with hooks on the real model, and see how the probability of each token and "
-      "the perplexity change; then rank every head by what switching it off costs on held-out text. For the GPTs "
-      "LM Lab has: the news GPT and the Chinese character GPT.")
+      "the perplexity change; then rank every head by what switching it off alone costs on held-out text (for "
+      "models of at most 64 heads: the news GPT and the Chinese character GPT trained here).")
 )
 spec = lens.pick_model("ablate")
 text = st.text_input(_("Text"), key="ablate-text")

@@ -76,7 +76,7 @@ def test_a_sweep_ranks_the_heads_of_the_chinese_gpt_and_the_code_prints_the_page
     found = ablation.sweep_model(lm, shares.append)
     assert found["delta"].shape == (1, 2) and shares[-1] == pytest.approx(1.0)
     assert (found["low"] <= found["delta"] + 1e-9).all() and (found["delta"] <= found["high"] + 1e-9).all()
-    assert int(found["documents"]) >= 200
+    assert 150 <= int(found["documents"]) <= 200  # at most SWEEP_DOCUMENTS, spread over the held-out paragraphs
     effect = ablation.effect_on(lm, "国务院今天召开会议", heads=[(0, 1)])
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):

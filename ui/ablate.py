@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pandas as pd
@@ -54,34 +55,56 @@ def show(spec: catalog.ModelSpec) -> None:
                  delta_color="inverse")  # fmt: skip
     render.figure(charts.token_logprobs(found.tokens, {_("whole model"): found.before,
                                                        _("switched off"): found.after}), key="ablate-tokens")  # fmt: skip
-    st.caption(_("Each bar: the log-probability of that token given the ones before it. Where the two differ most, "
-                 "the parts you switched off were doing the work."))  # fmt: skip
+    st.caption(_("Each bar: the log-probability of that token given the ones before it. Where the whole model's bar "
+                 "is higher, the parts you switched off helped predict that token; where it is lower, they worked "
+                 "against it."))  # fmt: skip
     with st.expander(_("Code to reproduce this"), icon=":material/code:"):
         st.code(snippets.ablation(spec, text, heads, mlps), language="python")
 
 
 @st.cache_resource(show_spinner=False)
 def _sweeps() -> tuple[dict, threading.Lock]:
-    """Sweeps already run, per model (and its weights): the class shares them, the first click pays."""
+    """Sweeps per model (and its weights), shared by the class: each one's progress, result or error. A sweep runs
+    in a thread of its own, so a student who clicks away cannot lose it and no page waits on another's."""
     return {}, threading.Lock()
 
 
+def _run_sweep(lm, state: dict) -> None:
+    try:
+        state["result"] = ablation.sweep_model(lm, lambda share: state.__setitem__("share", share))
+    except CoreError as error:
+        state["error"] = error
+
+
 def sweep(spec: catalog.ModelSpec) -> None:
+    lm = models.task_model(spec)
+    layers, heads = ablation.shape(lm.model)
+    if layers * heads > ablation.MAX_SWEEP_HEADS:
+        st.caption(_("This model has {count} heads; a sweep here scores at most {most} (one held-out pass per head). "
+                     "Switch heads off by hand instead.", count=layers * heads, most=ablation.MAX_SWEEP_HEADS))  # fmt: skip
+        return
     meta = catalog.read_metadata(spec.key) if spec.trained_here else None
     key = (spec.key, meta.sha256 if meta else "")
-    done, lock = _sweeps()
-    if key not in done and st.button(_("Rank every head on held-out text"), key="ablate-sweep"):
-        bar = st.progress(0.0, text=_("Switching each head off in turn…"))
+    sweeps, lock = _sweeps()
+    state = sweeps.get(key)
+    if (state is None or "error" in state) and st.button(_("Rank every head on held-out text"), key="ablate-sweep"):
         with lock:
-            if key not in done:
-                try:
-                    done[key] = ablation.sweep_model(models.task_model(spec), lambda share: bar.progress(share))
-                except CoreError as error:
-                    safe.error(error)
-                    return
+            if key not in sweeps or "error" in sweeps[key]:
+                sweeps[key] = state = {"share": 0.0}
+                threading.Thread(target=_run_sweep, args=(lm, state), daemon=True).start()
+            state = sweeps[key]
+    if state is None:
+        return
+    if "result" not in state and "error" not in state:
+        bar = st.progress(0.0, text=_("Switching each head off in turn…"))
+        while "result" not in state and "error" not in state:  # the thread works on if this page goes away
+            bar.progress(min(1.0, float(state["share"])))
+            time.sleep(0.3)
         bar.empty()
-    if key in done:
-        _show_sweep(done[key])
+    if "error" in state:
+        safe.error(state["error"])
+    else:
+        _show_sweep(state["result"])
 
 
 def _show_sweep(found: dict) -> None:
@@ -97,5 +120,6 @@ def _show_sweep(found: dict) -> None:
     st.dataframe(pd.DataFrame([rows[i] for i in order]), hide_index=True, key="ablate-sweep-table")
     st.caption(_("Perplexity of the whole model on {count} held-out documents: {base}. Each head is switched off "
                  "alone (its output zeroed before W_O); the CI resamples the same documents for both (paired "
-                 "bootstrap). A large Δ marks a head the model relies on; one near 0 could go without much loss.",
+                 "bootstrap). A large Δ marks a head the model relies on; one near 0 costs little on its own (heads that back "
+                 "each other up can still cost a lot together).",
                  count=int(found["documents"]), base=f"{float(found['base']):.1f}"))  # fmt: skip

@@ -2,7 +2,8 @@
 
 A head is switched off by zeroing its output before the attention block's output projection (W_O), so
 the other heads' outputs and everything else are untouched ("zero ablation"); an MLP is switched off by
-replacing its output with zeros, so that block adds only its attention to the residual stream. Hooks on
+replacing its output with zeros, so that block adds only its attention to the residual stream. The other
+heads of that layer are untouched (W_O's bias is still added); later layers see the changed stream. Hooks on
 the real model do it; nothing is copied or retrained, and removing the hooks restores the model exactly.
 """
 
@@ -33,6 +34,8 @@ def shape(model) -> tuple[int, int]:
 @contextlib.contextmanager
 def ablated(model, heads: Iterable[tuple[int, int]] = (), mlps: Iterable[int] = ()):
     """Within the block, ``model`` runs with those heads ((layer, head) pairs) and MLPs (layers) switched off."""
+    import torch
+
     layers, count = shape(model)
     width = model.config.n_embd // count
     by_layer: dict[int, list[int]] = {}
@@ -57,7 +60,7 @@ def ablated(model, heads: Iterable[tuple[int, int]] = (), mlps: Iterable[int] = 
         for layer in set(mlps):
             if not 0 <= layer < layers:
                 raise CoreError(Message("There is no layer {layer}.", layer=layer))
-            hooks.append(model.transformer.h[layer].mlp.register_forward_hook(lambda _m, _i, out: out * 0))
+            hooks.append(model.transformer.h[layer].mlp.register_forward_hook(lambda _m, _i, out: torch.zeros_like(out)))
         yield model
     finally:
         for hook in hooks:
@@ -145,9 +148,10 @@ def held_out_ids(lm) -> list[list[int]]:
 
     card = catalog.read_metadata(lm.spec.key) if lm.spec.trained_here else None
     documents = lm_corpus(card.recipe.get("dataset", "lee") if card else "lee").split()[1]
-    step = max(1, len(documents) // SWEEP_DOCUMENTS)
-    with lm.exclusive():  # the shared tokenizer, one session at a time
-        return [[lm.tokenizer.eos_token_id, *lm.tokenizer(text)["input_ids"]] for text in documents[::step]]
+    step = max(1, math.ceil(len(documents) / SWEEP_DOCUMENTS))
+    # split_special_tokens as every request does: the shared tokenizer's setting is never flipped under another
+    return [[lm.tokenizer.eos_token_id, *lm.tokenizer(text, split_special_tokens=True)["input_ids"]]
+            for text in documents[::step]]
 
 
 def sweep_model(lm, report: Callable[[float], None] = lambda done: None) -> dict[str, np.ndarray]:
@@ -155,6 +159,8 @@ def sweep_model(lm, report: Callable[[float], None] = lambda done: None) -> dict
     from core.tasks.generate import documents_nll
 
     layers, heads = shape(lm.model)
+    if layers * heads > MAX_SWEEP_HEADS:
+        return sweep(lambda chosen: [], layers, heads)  # refused before any text is read
     documents = held_out_ids(lm)
     block = min(lm.context, 128)
 

@@ -60,19 +60,32 @@ def read_lens(model, tokenizer, ids: Sequence[int]) -> Lens:
     def keep(_module, _inputs, output):
         streams.append(output[0] if isinstance(output, tuple) else output)
 
-    hooks = [module.register_forward_hook(keep) for module in (embeddings, *blocks)]
+    hooks = []
     try:
+        for module in (embeddings, *blocks):
+            hooks.append(module.register_forward_hook(keep))
         with torch.no_grad():
             own = model(torch.tensor([ids])).logits[0].float()
-            logits = torch.stack([unembed(final_norm(stream[0])).float() for stream in streams])  # (L+1, T, V)
     finally:
         for hook in hooks:
             hook.remove()
-    probs = torch.softmax(logits, dim=-1)
-    top_probs, top_ids = probs.max(dim=-1)
     following = torch.tensor(ids[1:])
-    true = probs[:, :-1, :].gather(-1, following.view(1, -1, 1).expand(len(streams), -1, 1))[..., 0]
-    ranks = (probs[:, :-1, :] > true.unsqueeze(-1)).sum(dim=-1) + 1
+    rows = {"top_probs": [], "top_ids": [], "true": [], "ranks": []}
+    difference = 0.0
+    with torch.no_grad():
+        for stream in streams:  # one layer at a time: a 50,257-token vocabulary never sits in memory per layer
+            logits = unembed(final_norm(stream[0])).float()  # (T, V)
+            difference = float((logits - own).abs().max())  # the last layer's is kept
+            probs = torch.softmax(logits, dim=-1)
+            best, best_ids = probs.max(dim=-1)
+            true = probs[:-1].gather(-1, following.view(-1, 1))[:, 0]
+            rows["top_probs"].append(best)
+            rows["top_ids"].append(best_ids)
+            rows["true"].append(true)
+            rows["ranks"].append((probs[:-1] > true.unsqueeze(-1)).sum(dim=-1) + 1)
+            del logits, probs
+    top_probs, top_ids = torch.stack(rows["top_probs"]), torch.stack(rows["top_ids"])
+    true, ranks = torch.stack(rows["true"]), torch.stack(rows["ranks"])
 
     def shown(token_id: int) -> str:
         return tokenizer.decode([int(token_id)]).replace(" ", "␣") or "∅"
@@ -84,5 +97,5 @@ def read_lens(model, tokenizer, ids: Sequence[int]) -> Lens:
         top_probs=top_probs.numpy(),
         true_probs=true.numpy(),
         true_ranks=ranks.numpy(),
-        final_difference=float((logits[-1] - own).abs().max()),
+        final_difference=difference,
     )

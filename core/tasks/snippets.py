@@ -199,7 +199,7 @@ def logit_lens(spec: ModelSpec, text: str) -> str:
         "tokenizer = AutoTokenizer.from_pretrained(folder)\n"
         "model = AutoModelForCausalLM.from_pretrained(folder).eval()\n\n"
         f"text = {_clean_prompt(text)!r}\n"
-        "ids = [tokenizer.bos_token_id, *tokenizer(text)[\"input_ids\"]][:48]  # the boundary token first\n"
+        "ids = [tokenizer.bos_token_id, *tokenizer(text, split_special_tokens=True)[\"input_ids\"]][:48]\n"
         "with torch.no_grad():\n"
         "    out = model(torch.tensor([ids]), output_hidden_states=True)\n"
         "    # hidden_states: the embeddings, then the stream after each block; the last has the final norm already\n"
