@@ -12,7 +12,7 @@ from core import catalog, loading
 from core.catalog import ModelSpec
 from core.errors import CoreError, ModelUnavailableError
 from core.memo import ATTENTION, Memo, digest
-from core.tasks.inputs import check_text, inference_gate
+from core.tasks.inputs import check_text, inference_gate, to_cpu
 from core.transformer.bert_layer import head_statistics
 
 
@@ -86,7 +86,7 @@ class AttentionModel:
             raise ModelUnavailableError(
                 f"{self.spec.title} returned no attention weights (eager attention is off)."
             )
-        weights = torch.stack([layer[0] for layer in outputs.attentions]).float().numpy()  # (L, h, T, T)
+        weights = to_cpu(torch.stack([layer[0] for layer in outputs.attentions])).numpy()  # (L, h, T, T), drawn on the CPU
         weights.setflags(write=False)  # shared by every session that asks for this text
         tokens = self.tokenizer.convert_ids_to_tokens(batch["input_ids"][0])
         b_start = None

@@ -22,7 +22,7 @@ class DeviceInfo:
     # Precision for training: bf16 where the GPU supports it (no loss scaling needed),
     # fp16 on older GPUs, fp32 on CPU and Apple's MPS (mixed precision there is still fragile).
     train_dtype: str
-    # Precision for inference: fp32 everywhere; small models gain little from halving and
+    # Precision for inference: fp32 unless ``LMLAB_PRECISION`` asks for bf16/fp16 (see inference_placement);
     # fp32 keeps results identical between the page, the tests and the benchmark.
     infer_dtype: str
     threads: int
@@ -40,6 +40,76 @@ def pick_device() -> str:
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return "mps"
     return "cpu"
+
+
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def inference_placement() -> tuple[str, str]:
+    """Where the served models compute and in which precision: ("cuda", "fp32"), ("cpu", "fp32") ….
+
+    The device is ``pick_device()``'s. The precision is fp32 unless ``LMLAB_PRECISION`` asks for ``bf16`` or
+    ``fp16``: halving changes a few answers (the benchmark's ``@cuda-bf16`` rows say how many), so it is a
+    choice, never a default. bf16 on a GPU without it becomes fp16; on a CPU, fp16 becomes bf16 (CPUs have
+    no fast fp16 kernels).
+    """
+    device = pick_device()
+    wanted = os.environ.get("LMLAB_PRECISION", "").strip().lower()
+    precision = wanted if wanted in PRECISIONS else "fp32"
+    if device == "cuda" and precision == "bf16" and not torch.cuda.is_bf16_supported():
+        precision = "fp16"
+    if device == "cpu" and precision == "fp16":
+        precision = "bf16"
+    return device, precision
+
+
+def _move_inputs(module, args, kwargs):
+    """A forward pre-hook: the call's tensors go to the device of the model's weights, wherever it is now."""
+    weight = next(module.parameters(), None)
+    if weight is None or weight.device.type == "cpu" and not _on_other_device(args, kwargs):
+        return None
+    device = weight.device
+
+    def move(value):
+        if isinstance(value, torch.Tensor) and value.device != device:
+            return value.to(device)
+        if isinstance(value, dict):
+            return {name: move(item) for name, item in value.items()}
+        return value
+
+    return tuple(move(arg) for arg in args), {name: move(item) for name, item in kwargs.items()}
+
+
+def _on_other_device(args, kwargs) -> bool:
+    return any(isinstance(v, torch.Tensor) and v.device.type != "cpu" for v in (*args, *kwargs.values()))
+
+
+def follows_inputs(model):
+    """Make ``model`` take each call's input tensors to its own device (once per model; idempotent). Pages and
+    tasks build inputs on the CPU (``model(**batch)``); a model LM Lab placed on a GPU, or one ``Trainer`` left
+    there after training, answers on its device, and callers bring results back with
+    ``core.tasks.inputs.to_cpu``. ``generate`` builds tensors of its own from its inputs' device: its callers
+    move the inputs first (``core.tasks.inputs.inputs_for``)."""
+    if not getattr(model, "_lmlab_follows_inputs", False):
+        model.register_forward_pre_hook(_move_inputs, with_kwargs=True)
+        model._lmlab_follows_inputs = True
+    return model
+
+
+def place(model, placement: tuple[str, str] | None = None):
+    """``model`` on the serving device and precision (``inference_placement()`` unless given), in place, taking
+    its inputs there (``follows_inputs``)."""
+    device, precision = placement or inference_placement()
+    dtype = PRECISIONS[precision]
+    if device != "cpu" or dtype != torch.float32:
+        model.to(device=device, dtype=dtype)
+    return follows_inputs(model)
+
+
+def placement_title(placement: tuple[str, str] | None = None) -> str:
+    """'PyTorch fp32', 'PyTorch bf16 on cuda': what computes an answer, for the pages and the benchmark."""
+    device, precision = placement or inference_placement()
+    return f"PyTorch {precision}" + ("" if device == "cpu" else f" on {device}")
 
 
 def configure_threads() -> int:
@@ -60,7 +130,7 @@ def describe() -> DeviceInfo:
             device=device,
             name=props.name,
             train_dtype=train_dtype,
-            infer_dtype="fp32",
+            infer_dtype=inference_placement()[1],
             threads=threads,
             torch_version=torch.__version__,
             gpu_count=torch.cuda.device_count(),
@@ -71,7 +141,7 @@ def describe() -> DeviceInfo:
         device=device,
         name=name,
         train_dtype="fp32",
-        infer_dtype="fp32",
+        infer_dtype=inference_placement()[1],
         threads=threads,
         torch_version=torch.__version__,
         gpu_count=0,

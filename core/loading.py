@@ -128,7 +128,9 @@ def load_tokenizer(spec: ModelSpec):
         return from_transformers("AutoTokenizer").from_pretrained(source, **kwargs)
 
 
-def _load(auto_class, spec: ModelSpec, eager_attention: bool):
+def _load(auto_class, spec: ModelSpec, eager_attention: bool, place: bool = True):
+    """Tokenizer and model in eval mode, on the serving device and precision (``core.device.place``) unless
+    ``place`` is False (an ONNX export or an int8 quantisation needs the CPU fp32 copy)."""
     _quiet_transformers()
     source, kwargs = model_source(spec)
     if eager_attention:
@@ -139,12 +141,17 @@ def _load(auto_class, spec: ModelSpec, eager_attention: bool):
     except OSError as error:
         raise ModelUnavailableError(f"Could not load {spec.title}: {error}") from None
     model.eval()
+    if place:
+        from core.device import place as to_serving_device
+
+        to_serving_device(model)
     return load_tokenizer(spec), model
 
 
-def load_classifier(spec: ModelSpec, *, eager_attention: bool = False):
-    """Tokenizer and sequence-classification model in eval mode, on the CPU, float32."""
-    return _load(from_transformers("AutoModelForSequenceClassification"), spec, eager_attention)
+def load_classifier(spec: ModelSpec, *, eager_attention: bool = False, place: bool = True):
+    """Tokenizer and sequence-classification model in eval mode, on the serving device (the CPU, fp32 unless
+    a GPU or ``LMLAB_PRECISION`` says otherwise) or, with ``place=False``, on the CPU in fp32."""
+    return _load(from_transformers("AutoModelForSequenceClassification"), spec, eager_attention, place)
 
 
 def load_encoder(spec: ModelSpec, *, eager_attention: bool = False):

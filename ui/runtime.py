@@ -146,6 +146,13 @@ def sidebar_status() -> None:
             _device_line()
 
 
+def _served_by(info: dict) -> str:
+    """What computes the classifiers' answers: the serving runtime on a CPU in fp32, else PyTorch on the device."""
+    if info["device"] == "cpu" and info.get("infer_dtype", "fp32") == "fp32":
+        return settings.RUNTIMES[settings.serving_runtime()]
+    return f"PyTorch {info.get('infer_dtype', 'fp32')}"
+
+
 def _device_line() -> None:
     info = device_info()
     if info is None:
@@ -154,7 +161,7 @@ def _device_line() -> None:
     st.caption(
         _("device: **{device}** · {threads} threads · training in {dtype} · classifiers served by {runtime}",
           device=info["device"], threads=info["threads"], dtype=info["train_dtype"],
-          runtime=settings.RUNTIMES[settings.serving_runtime()]),
+          runtime=_served_by(info)),
         help=_("LMLAB_SERVING chooses: onnx-int8 (the default; used for a model only where it gives PyTorch's label "
                "on at least 98 % of its task's held-out texts, else fp32 serves it), onnx (PyTorch's logits, checked "
                "to within 1e-3 at export; about 1e-6 measured) or torch. A model whose export fails that check, "

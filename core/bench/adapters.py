@@ -13,19 +13,22 @@ import numpy as np
 from core import catalog
 from core.errors import CoreError, UnknownModelError
 from core.tasks import onnx_runtime
+from core.tasks.inputs import to_cpu
 
 BASELINES = {
     "baseline:majority": "Majority class (always the most frequent training label)",
     "baseline:tfidf-lr": "TF-IDF (word 1–2-grams; character 1–3-grams for Chinese) + logistic regression (fitted on the same training split)",
     "baseline:zero-shot": "Zero-shot MiniLM similarity ('This review is {label}.')",
 }
-VARIANTS = ("fp32", "int8", "bf16", "eager", "onnx", "onnx-int8")
+VARIANTS = ("fp32", "int8", "bf16", "eager", "onnx", "onnx-int8", "cuda", "cuda-bf16")
+GPU_VARIANTS = ("cuda", "cuda-bf16")  # offered where an NVIDIA GPU is (``scoring.choices``)
 
 
 class Adapter:
     name: str
     source: str
     precision: str = "fp32"
+    device: str = "cpu"
     parameters: int | None = None
     size_bytes: int | None = None
     train_seconds: float | None = None
@@ -46,12 +49,21 @@ class TransformerAdapter(Adapter):
         self.name = spec.key if variant == "fp32" else f"{spec.key}@{variant}"
         self.source = catalog.SOURCE_LABELS[spec.source]
         self._torch = torch
-        tokenizer, model = loading.load_classifier(spec, eager_attention=variant == "eager")
-        if variant == "int8":
+        # the CPU fp32 copy, whatever the serving placement: each variant says where and how it computes
+        tokenizer, model = loading.load_classifier(spec, eager_attention=variant == "eager", place=False)
+        if variant in GPU_VARIANTS:
+            from core.device import place
+
+            if not torch.cuda.is_available():
+                raise CoreError(f"{self.name} needs an NVIDIA GPU with CUDA; this machine has none.")
+            place(model, ("cuda", "bf16" if variant == "cuda-bf16" else "fp32"))
+            self.device = "cuda"
+        elif variant == "int8":
             model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
         elif variant == "bf16":
             model = model.to(torch.bfloat16)
-        self.precision = {"int8": "dynamic int8", "bf16": "bf16", **onnx_runtime.RUNTIMES}.get(variant, "fp32") + (
+        self.precision = {"int8": "dynamic int8", "bf16": "bf16", "cuda-bf16": "bf16",
+                          **onnx_runtime.RUNTIMES}.get(variant, "fp32") + (  # fmt: skip
             ", eager attention" if variant == "eager" else ""
         )
         self.onnx = None
@@ -80,7 +92,7 @@ class TransformerAdapter(Adapter):
         else:
             batch = self.tokenizer(texts, truncation=True, max_length=self.max_tokens, padding=True, return_tensors="pt")
             with torch.inference_mode():
-                logits = self.model(**batch).logits.float()
+                logits = to_cpu(self.model(**batch).logits)
         return torch.softmax(logits, dim=-1).numpy()[:, self.order]
 
 

@@ -55,7 +55,7 @@ def _score(model_id: str, held_out: HeldOut, repeats: int, seed: int) -> Scored:
         outputs=predictions, per_item=correct.astype(float)[:, None],
         quality={"value": accuracy.value, "low": accuracy.low, "high": accuracy.high, "n": accuracy.n},
         throughput=throughput, timings=timings, timed_text=timed_text, precision=adapter.precision,
-        confidences=confidences, load_s=load_seconds,
+        confidences=confidences, load_s=load_seconds, device=adapter.device,
         extras={"macro_f1": f1.value, "macro_f1_low": f1.low, "macro_f1_high": f1.high,
                 "ece": expected_calibration_error(confidences, correct.tolist())["ece"] if adapter.is_probability else None,
                 "scores": "probability" if adapter.is_probability else "not a probability",

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from core.bench.scoring import HeldOut, Scored, Scoring, described, spec_and_variant, timed
+from core.bench.scoring import HeldOut, Scored, Scoring, described, precision_of, spec_and_variant, timed
 from core.tasks.fill_mask import HELD_OUT_PARAGRAPHS
 
 
@@ -33,7 +33,7 @@ def _score(model_id: str, held_out: HeldOut, repeats: int, seed: int) -> Scored:
     throughput = len(texts) / (time.perf_counter() - started)
     timings, text = timed(lambda text: filler.fill(text[:20] + "＿" + text[21:60]), [t for t in texts if len(t) > 30], repeats)
     return Scored(**described(spec, filler.model), outputs=[], per_item=counts, quality=share_with_ci(counts, seed=seed),
-                  throughput=throughput, timings=timings, timed_text=text, precision="fp32",
+                  throughput=throughput, timings=timings, timed_text=text, precision=precision_of(filler.model),
                   extras={"decoding": "15 % of the first 62 tokens hidden at once"})  # fmt: skip
 
 

@@ -214,6 +214,7 @@ def run(
 
     versions = json.dumps(library_versions())
     for model_id, (scored, peak_mb, seconds) in measured.items():
+        scored.extras.update(_same_as_plain(model_id, result.predictions))
         result.rows.append(_row(scoring.metric or found.scored_by.key, model_id, scored, peak_mb, seconds, comparisons[model_id],
                                 test=scoring.test, repeats=repeats, seed=seed, versions=versions))  # fmt: skip
     progress(1.0, "done")
@@ -224,13 +225,23 @@ def _row(metric: str, model_id: str, scored: Scored, peak_mb: float, seconds: fl
     """The benchmark table's row for one measured model."""
     quality = scored.quality
     return Row(model=model_id, source=scored.source, parameters=scored.parameters, size_mb=scored.size_mb,
-               device_precision=f"cpu / {scored.precision}", metric=metric, value=float(quality["value"]),
+               device_precision=f"{scored.device} / {scored.precision}", metric=metric, value=float(quality["value"]),
                low=float(quality["low"]), high=float(quality["high"]), n=int(quality["n"]),
                latency_p50_ms=float(np.percentile(scored.timings, 50)), latency_p95_ms=p95(scored.timings),
                latency_text_chars=len(scored.timed_text), throughput_per_s=scored.throughput,
                peak_memory_mb=round(peak_mb, 1), load_s=scored.load_s, run_s=round(seconds, 2),
                train_s=scored.train_s, latency_repeats=more["repeats"], seed=more["seed"], versions=more["versions"],
                test=more["test"], **comparison, extras=dict(scored.extras))  # fmt: skip
+
+
+def _same_as_plain(model_id: str, predictions: dict[str, list]) -> dict:
+    """For a variant row (``key@cuda-bf16``) measured beside its plain model: the share of items where both give
+    the same answer, as ``same_as_plain`` (what halving, quantising or another runtime changed); {} otherwise."""
+    plain = model_id.partition("@")[0]
+    mine, theirs = predictions.get(model_id) or [], predictions.get(plain) or []
+    if plain == model_id or not mine or len(mine) != len(theirs):
+        return {}
+    return {"same_as_plain": sum(a == b for a, b in zip(mine, theirs, strict=True)) / len(mine)}
 
 
 ALPHA = 0.05

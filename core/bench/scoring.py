@@ -48,6 +48,7 @@ class Scored:
     confidences: list[float] = field(default_factory=list)  # a classifier's probability of its answer
     load_s: float | None = None
     extras: dict = field(default_factory=dict)  # columns only this family of task has (macro-F1, decoding, …)
+    device: str = "cpu"  # where it computed: "cpu", "cuda" or "mps"
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,15 @@ def timed(call: Callable[[str], object], texts: list[str], repeats: int) -> tupl
     return timings, text
 
 
+def variant_here(variant: str) -> bool:
+    """Whether this machine can run a variant: ``@cuda`` and ``@cuda-bf16`` need an NVIDIA GPU."""
+    if not variant.startswith("cuda"):
+        return True
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def choices(task: str) -> list[str]:
     """Ready models for the task, their variants where the task's scoring allows them, and its baselines."""
     from core.tasks.base import get_task
@@ -119,7 +129,7 @@ def choices(task: str) -> list[str]:
             continue
         found.append(spec.key)
         if scoring.variants_for(spec):
-            found += [f"{spec.key}@{variant}" for variant in known.variants]
+            found += [f"{spec.key}@{variant}" for variant in known.variants if variant_here(variant)]
     if known.baselines and scoring.baseline_ready():
         found += list(known.baselines)
     return found
@@ -140,11 +150,19 @@ def spec_and_variant(model_id: str, task: str) -> tuple[catalog.ModelSpec, str]:
     return spec, variant
 
 
+def precision_of(model) -> str:
+    """"fp32", "bf16" or "fp16": the precision of a model's weights (LM Lab's placement decides it)."""
+    weight = next(model.parameters(), None) if model is not None else None
+    dtype = str(weight.dtype).removeprefix("torch.") if weight is not None else "float32"
+    return {"bfloat16": "bf16", "float16": "fp16"}.get(dtype, "fp32")
+
+
 def described(spec: catalog.ModelSpec, model) -> dict:
     """A catalog model's source, parameter count, size and training time (from its card), as ``Scored`` holds them."""
     card = catalog.read_metadata(spec.key) if spec.trained_here else None
     size = (card.size_bytes if card else None) or spec.size_bytes
-    return {"source": catalog.SOURCE_LABELS[spec.source],
+    weight = next(model.parameters(), None) if model is not None else None
+    return {"source": catalog.SOURCE_LABELS[spec.source], "device": weight.device.type if weight is not None else "cpu",
             "parameters": sum(p.numel() for p in model.parameters()) if model is not None else None,
             "size_mb": round(size / 1e6, 1) if size else None,
             "train_s": card.train_seconds if card else None}  # fmt: skip

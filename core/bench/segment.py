@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from core.bench.scoring import HeldOut, Scored, Scoring, described, spec_and_variant, timed
+from core.bench.scoring import HeldOut, Scored, Scoring, described, precision_of, spec_and_variant, timed
 
 JIEBA = "baseline:jieba"
 
@@ -47,7 +47,7 @@ def _score(model_id: str, held_out: HeldOut, repeats: int, seed: int) -> Scored:
                          "throughput_unit": "characters/s"}}  # fmt: skip
     if spec is None:
         return Scored(source="baseline", parameters=None, size_mb=None, train_s=None, precision="dictionary", **fields)
-    return Scored(**described(spec, model), precision="fp32", **fields)
+    return Scored(**described(spec, model), precision=precision_of(model), **fields)
 
 
 def _f1(counts: np.ndarray) -> float:

@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from core import catalog
-from core.bench.scoring import HeldOut, Scored, Scoring, described, spec_and_variant, timed
+from core.bench.scoring import HeldOut, Scored, Scoring, described, precision_of, spec_and_variant, timed
 
 # GPT-2's blocks are Conv1D layers, which dynamic quantisation leaves alone (only the output head would
 # change), so the language model has no @int8 variant: it would be the same model under another name.
@@ -27,7 +27,8 @@ KNESER_NEY = "baseline:kneser-ney"
 def _quantised(model):
     import torch
 
-    return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    # dynamic int8 runs on the CPU: a model placed on a GPU (or in bf16) is brought back in fp32 first
+    return torch.ao.quantization.quantize_dynamic(model.to("cpu", torch.float32), {torch.nn.Linear}, dtype=torch.qint8)
 
 
 def _f1(counts: np.ndarray) -> float:
@@ -43,7 +44,7 @@ def _word_perplexity(stats: np.ndarray) -> float:
 
 
 def _seq(spec: catalog.ModelSpec, variant: str, model, **fields) -> Scored:
-    precision = "dynamic int8" if variant == "int8" else "fp32"
+    precision = "dynamic int8" if variant == "int8" else precision_of(model)
     return Scored(**described(spec, model), precision=precision, **fields)
 
 

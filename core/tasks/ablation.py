@@ -18,6 +18,7 @@ import numpy as np
 
 from core.errors import CoreError
 from core.messages import Message
+from core.tasks.inputs import to_cpu
 
 MAX_SWEEP_HEADS = 64  # a sweep scores the held-out text once per head: 2 × 4 heads here, GPT-2 small has 144
 SWEEP_DOCUMENTS = 200  # held-out documents a sweep scores (all of them when there are fewer)
@@ -86,7 +87,7 @@ def effect(model, tokenizer, ids: Sequence[int], heads=(), mlps=()) -> Effect:
 
     def logprobs() -> list[float]:
         with torch.no_grad():
-            found = torch.log_softmax(model(torch.tensor([ids])).logits[0].float(), dim=-1)
+            found = torch.log_softmax(to_cpu(model(torch.tensor([ids])).logits[0]), dim=-1)
         return [float(found[i - 1, ids[i]]) for i in range(1, len(ids))]
 
     before = logprobs()

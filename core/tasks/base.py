@@ -281,7 +281,7 @@ def _character_perplexity_words(found: Mapping) -> str:
                    high=f"{ppl['high']:.0f}", n=ppl["n"], trigram=f"{kn['value']:.0f}")  # fmt: skip
 
 
-CLASSIFIER_VARIANTS = ("int8", "bf16", "eager", "onnx", "onnx-int8")
+CLASSIFIER_VARIANTS = ("int8", "bf16", "eager", "onnx", "onnx-int8", "cuda", "cuda-bf16")  # cuda: where a GPU is
 
 register(Task("sentiment", N_("sentiment"), CLASSIFICATION, ACCURACY, page="pages/sentiment.py",
               datasets={"polarity": N_("Movie-review polarity — 200 sentences (offline)")},

@@ -14,7 +14,7 @@ from core.messages import Message
 from core.tasks import onnx_runtime
 from core.tasks.base import get_task
 from core.tasks.batching import Coalescer
-from core.tasks.inputs import FairLock, LanguageFit, check_text, inference_gate, language_fit
+from core.tasks.inputs import FairLock, LanguageFit, check_text, inference_gate, language_fit, to_cpu
 
 PROBABILITY = "probability"
 PADDED_TOKENS = 4096  # the most padded tokens one pass of batched single requests may hold
@@ -35,6 +35,7 @@ class ClassificationResult:
     runtime: str = ""  # what computed it, e.g. "ONNX Runtime fp32" ("" for a lexicon)
     runtime_note: str = ""  # why it is not the runtime LMLAB_SERVING asked for, when it is not
     language: LanguageFit | None = None  # the text's language against the model's, and its [UNK] tokens
+    device: str = "cpu"  # where it was computed: "cpu", "cuda" or "mps"
 
     @property
     def truncated(self) -> bool:
@@ -66,7 +67,13 @@ class TransformerClassifier:
         # the serving runtime: ONNX Runtime when the model exports faithfully, else PyTorch (with the reason)
         self.runtime, self.runtime_note, self.onnx = "torch", "", None
         wanted = runtime or settings.serving_runtime()
-        if wanted != "torch":
+        from core import device
+
+        self._device, self._placement = device, device.inference_placement()
+        if wanted != "torch" and self._placement != ("cpu", "fp32"):  # ONNX Runtime here computes on the CPU in fp32
+            self.runtime_note = Message("PyTorch serves on {device} in {precision}, as LM Lab's device settings ask",
+                                        device=self._placement[0], precision=self._placement[1])  # fmt: skip
+        elif wanted != "torch":
             self._serve_with(wanted)
         self._lock = FairLock()  # first come, first served: a long explanation cannot keep the model
         self.memo = Memo(max_entry_bytes=64 << 10)  # answers any session already got, by text
@@ -121,7 +128,9 @@ class TransformerClassifier:
 
     @property
     def runtime_title(self) -> str:
-        """'ONNX Runtime fp32', 'PyTorch fp32', …: what computes this model's answers."""
+        """'ONNX Runtime fp32', 'PyTorch fp32', 'PyTorch bf16 on cuda' …: what computes this model's answers."""
+        if self.runtime == "torch":
+            return f"PyTorch {self._placement[1]}"
         return onnx_runtime.RUNTIMES[self.runtime]
 
     # 1) preprocess: clean, check, tokenize with truncation at the model's real maximum
@@ -148,7 +157,7 @@ class TransformerClassifier:
         if self.onnx is not None:
             return self._torch.from_numpy(self.onnx.logits(batch))
         with self._torch.inference_mode():
-            return self.model(**batch).logits
+            return to_cpu(self.model(**batch).logits)
 
     # 3) postprocess: softmax → plain floats and the arg-max label
     def postprocess(self, logits, batch, full_lengths, latency_ms: float, fits) -> list[ClassificationResult]:
@@ -170,6 +179,7 @@ class TransformerClassifier:
                     runtime=self.runtime_title,
                     runtime_note=self.runtime_note,
                     language=fit,
+                    device=self._placement[0] if self.runtime == "torch" else "cpu",
                 )
             )
         return results

@@ -25,6 +25,8 @@ class SentenceEncoder:
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         """Unit-length embeddings, one row per text.  # (N, 384)"""
+        from core.tasks.inputs import to_cpu
+
         torch = self._torch
         rows = []
         with self._lock, inference_gate():
@@ -37,7 +39,7 @@ class SentenceEncoder:
                     return_tensors="pt",
                 )
                 with torch.inference_mode():
-                    hidden = self.model(**batch).last_hidden_state  # (B, T, d)
+                    hidden = to_cpu(self.model(**batch).last_hidden_state)  # (B, T, d), back from the device
                 mask = batch["attention_mask"].unsqueeze(-1).float()  # (B, T, 1)
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp_min(1e-9)  # mean over real tokens
                 rows.append(torch.nn.functional.normalize(pooled, dim=-1).numpy())

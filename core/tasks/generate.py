@@ -21,7 +21,7 @@ from core.errors import InputError
 from core.messages import Message
 from core.stats import Estimate
 from core.tasks.batching import Coalescer
-from core.tasks.inputs import check_text, inference_gate
+from core.tasks.inputs import check_text, follows_inputs, inference_gate, to_cpu
 from core.tasks.ngram import KneserNey
 
 MAX_PROMPT_TOKENS = 256
@@ -53,6 +53,7 @@ def document_nll(model, token_ids: Sequence[int], block: int) -> tuple[float, in
     """
     import torch
 
+    follows_inputs(model)
     ids = list(token_ids)
     stride = max(1, block // 2)
     total, count, scored_until = 0.0, 0, 1  # token 0 has no context: never scored
@@ -60,7 +61,7 @@ def document_nll(model, token_ids: Sequence[int], block: int) -> tuple[float, in
     while scored_until < len(ids):
         window = ids[start : start + block]
         with torch.no_grad():
-            logits = model(torch.tensor([window])).logits[0].float()
+            logits = to_cpu(model(torch.tensor([window])).logits[0])
         logprobs = torch.log_softmax(logits, dim=-1)
         for position in range(max(scored_until - start, 1), len(window)):
             total -= float(logprobs[position - 1, window[position]])
@@ -87,6 +88,7 @@ def documents_nll(model, documents: Sequence[Sequence[int]], block: int, batch: 
     model's logits at real positions do not see the padding after them), several times faster on a CPU."""
     import torch
 
+    follows_inputs(model)  # a model training left on a GPU answers there
     jobs = [(d, window, first) for d, ids in enumerate(documents) for window, first in _windows(list(ids), block)]
     jobs.sort(key=lambda job: len(job[1]))  # similar lengths together: less padding
     totals = [[0.0, 0] for _ in documents]
@@ -96,7 +98,7 @@ def documents_nll(model, documents: Sequence[Sequence[int]], block: int, batch: 
         ids = torch.tensor([window + [0] * (longest - len(window)) for _, window, _ in chunk])
         mask = torch.tensor([[1] * len(window) + [0] * (longest - len(window)) for _, window, _ in chunk])
         with torch.no_grad():
-            logprobs = torch.log_softmax(model(input_ids=ids, attention_mask=mask).logits.float(), dim=-1)
+            logprobs = torch.log_softmax(to_cpu(model(input_ids=ids, attention_mask=mask).logits), dim=-1)
         for row, (d, window, first) in enumerate(chunk):
             targets = torch.tensor(window[first:])
             picked = logprobs[row, torch.arange(first - 1, len(window) - 1), targets]
@@ -205,7 +207,7 @@ class LanguageModel:
             from core.loading import load_causal_lm
 
             tokenizer, model = load_causal_lm(spec)
-        self.tokenizer, self.model = tokenizer, model
+        self.tokenizer, self.model = tokenizer, follows_inputs(model)
         if ngram is None:
             ngram = _saved_ngram(spec, len(tokenizer))
         if ngram is None:
@@ -242,7 +244,7 @@ class LanguageModel:
 
         window = ids[-self.context :]
         with torch.no_grad():
-            logits = self.model(torch.tensor([window])).logits[0, -1].float()
+            logits = to_cpu(self.model(torch.tensor([window])).logits[0, -1])
         return torch.softmax(logits, dim=-1).numpy().astype(np.float64)
 
     def _distributions(self, windows: list[tuple[int, ...]]) -> list[tuple[np.ndarray, float]]:
@@ -257,8 +259,9 @@ class LanguageModel:
         mask = torch.tensor([[1] * len(window) + [0] * (longest - len(window)) for window in windows])
         with inference_gate(), torch.no_grad():
             started = time.perf_counter()
-            logits = self.model(input_ids=ids, attention_mask=mask).logits.float()
-            last = logits[torch.arange(len(windows)), torch.tensor([len(window) - 1 for window in windows])]
+            logits = self.model(input_ids=ids, attention_mask=mask).logits  # on the model's device
+            rows, ends = torch.arange(len(windows), device=logits.device), (mask.sum(dim=1) - 1).to(logits.device)
+            last = to_cpu(logits[rows, ends])  # each window's last real token
             probs = torch.softmax(last, dim=-1).numpy().astype(np.float64)
             latency = 1000 * (time.perf_counter() - started)
         return [(row, latency) for row in probs]
@@ -341,7 +344,7 @@ class LanguageModel:
 
         ids = self.scored_ids(text)
         with self._lock, inference_gate(), torch.no_grad():
-            logits = self.model(torch.tensor([ids[-self.context :]])).logits[0].float()
+            logits = to_cpu(self.model(torch.tensor([ids[-self.context :]])).logits[0])
         logprobs = torch.log_softmax(logits, dim=-1)
         window = ids[-self.context :]
         transformer = [float(logprobs[i - 1, window[i]]) for i in range(1, len(window))]

@@ -239,3 +239,26 @@ def inference_gate() -> Gate:
         if _gate is None:
             _gate = Gate(settings.limits().max_concurrent_inferences)
         return _gate
+
+
+def inputs_for(model, batch):
+    """``batch`` (a dict of tensors, or one tensor) on ``model``'s device: for ``generate`` and for layers called
+    directly (a model's own forward moves its inputs, see ``core.device.place``)."""
+    device = next(model.parameters()).device
+    if hasattr(batch, "to") and not hasattr(batch, "items"):
+        return batch.to(device)
+    return {name: value.to(device) if hasattr(value, "device") else value for name, value in batch.items()}
+
+
+def to_cpu(tensor):
+    """A model's output back on the CPU in float32 (numpy has no bf16), detached, ready for ``.numpy()``."""
+    tensor = tensor.detach()
+    return (tensor.float() if tensor.is_floating_point() else tensor).cpu()
+
+
+def follows_inputs(model):
+    """``model`` taking each call's inputs to its own device (``core.device.follows_inputs``): for models handed
+    over by training, which ``Trainer`` may have left on a GPU."""
+    from core.device import follows_inputs as follow
+
+    return follow(model)

@@ -17,6 +17,7 @@ import numpy as np
 
 from core.errors import CoreError
 from core.messages import Message
+from core.tasks.inputs import to_cpu
 
 MAX_TOKENS = 48  # positions drawn in the grid (the lens itself is one forward pass)
 
@@ -69,7 +70,7 @@ def read_lens(model, tokenizer, ids: Sequence[int]) -> Lens:
     finally:
         for hook in hooks:
             hook.remove()
-    following = torch.tensor(ids[1:])
+    following = torch.tensor(ids[1:], device=own.device)
     rows = {"top_probs": [], "top_ids": [], "true": [], "ranks": []}
     difference = 0.0
     with torch.no_grad():
@@ -94,8 +95,8 @@ def read_lens(model, tokenizer, ids: Sequence[int]) -> Lens:
         tokens=[shown(i) for i in ids],
         layers=["embeddings", *[f"block {n}" for n in range(1, len(blocks) + 1)]],
         top_tokens=[[shown(i) for i in row] for row in top_ids.tolist()],
-        top_probs=top_probs.numpy(),
-        true_probs=true.numpy(),
-        true_ranks=ranks.numpy(),
+        top_probs=to_cpu(top_probs).numpy(),
+        true_probs=to_cpu(true).numpy(),
+        true_ranks=to_cpu(ranks).numpy(),
         final_difference=difference,
     )

@@ -27,7 +27,7 @@ from core.catalog import ModelSpec
 from core.errors import InputError
 from core.messages import Message
 from core.stats import Estimate
-from core.tasks.inputs import FairLock, check_text, inference_gate
+from core.tasks.inputs import FairLock, check_text, follows_inputs, inference_gate, to_cpu
 
 TAGS = ("B", "M", "E", "S")
 WINDOW = 62  # characters per row: the training rows' length (64 tokens with [CLS] and [SEP])
@@ -149,7 +149,7 @@ class Segmenter:
             from core.loading import load_token_classifier
 
             tokenizer, model = load_token_classifier(spec)
-        self.tokenizer, self.model = tokenizer, model
+        self.tokenizer, self.model = tokenizer, follows_inputs(model)
         self.labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
         self._lock = FairLock()
         # a character's tokens after the tokenizer's NFKC ("…" is three), so that no window is cut by truncation
@@ -164,7 +164,7 @@ class Segmenter:
         with torch.inference_mode():
             logits = self.model(input_ids=encoded["input_ids"], attention_mask=encoded["attention_mask"]).logits
         order = [self.labels.index(tag) for tag in TAGS]
-        scores = torch.log_softmax(logits.float(), dim=-1)[..., order].numpy()
+        scores = torch.log_softmax(to_cpu(logits), dim=-1)[..., order].numpy()
         out = []
         for row, piece in enumerate(pieces):
             found = np.full((len(piece), 4), np.log(0.25))  # a character the tokenizer drops: no preference

@@ -21,7 +21,7 @@ from core.data.srl import VERB_FORMS, Frame
 from core.errors import InputError
 from core.messages import Message
 from core.stats import Estimate
-from core.tasks.inputs import check_text, inference_gate, refuse_other_language
+from core.tasks.inputs import check_text, follows_inputs, inference_gate, refuse_other_language, to_cpu
 
 MAX_TOKENS = 96
 MAX_WORDS = 60
@@ -133,7 +133,7 @@ class SrlLabeler:
             from core.loading import load_token_classifier
 
             tokenizer, model = load_token_classifier(spec)
-        self.tokenizer, self.model = tokenizer, model
+        self.tokenizer, self.model = tokenizer, follows_inputs(model)
         self.labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
         self._lock = threading.Lock()
 
@@ -147,7 +147,7 @@ class SrlLabeler:
             truncated = truncated or any(piece is None for piece in pieces)
             batch = {name: torch.tensor([values]) for name, values in row.items()}
             with torch.no_grad():
-                probs = torch.softmax(self.model(**batch).logits[0], dim=-1).numpy()
+                probs = torch.softmax(to_cpu(self.model(**batch).logits[0]), dim=-1).numpy()
             tags, confidence = [], []
             for piece in pieces:
                 if piece is None:

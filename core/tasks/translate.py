@@ -12,7 +12,14 @@ from core.catalog import HUB, ModelSpec
 from core.data.text import join_cjk
 from core.stats import Estimate
 from core.tasks.batching import Coalescer
-from core.tasks.inputs import check_text, inference_gate, refuse_other_language
+from core.tasks.inputs import (
+    check_text,
+    follows_inputs,
+    inference_gate,
+    inputs_for,
+    refuse_other_language,
+    to_cpu,
+)
 
 # Generated sentences are at most ~15 English words; 64 tokens keep any sentence of the grammar whole.
 MAX_SOURCE_TOKENS = 64
@@ -73,7 +80,7 @@ class Translator:
             from core.loading import load_seq2seq
 
             tokenizer, model = load_seq2seq(spec, eager_attention=spec.source != HUB)
-        self.tokenizer, self.model = tokenizer, model
+        self.tokenizer, self.model = tokenizer, follows_inputs(model)
         # never ask for positions the model has no embedding for
         positions = int(getattr(model.config, "max_position_embeddings", 1024) or 1024)
         self.max_source = min(MAX_SOURCE_TOKENS, positions)
@@ -95,7 +102,8 @@ class Translator:
             encoded = self.tokenizer(texts, truncation=True, max_length=self.max_source, padding=True,
                                      return_tensors="pt", return_token_type_ids=False)  # fmt: skip
             with torch.no_grad():
-                output = self.model.generate(**encoded, num_beams=1, do_sample=False, max_new_tokens=self.max_new)
+                output = self.model.generate(**inputs_for(self.model, encoded), num_beams=1, do_sample=False,
+                                             max_new_tokens=self.max_new)  # fmt: skip
             end = self.model.generation_config.eos_token_id
             ends = set(end if isinstance(end, list) else [end] if end is not None else [])
             rows = []
@@ -132,7 +140,7 @@ class Translator:
             forward = self.model(**encoded, decoder_input_ids=decoder, decoder_attention_mask=mask, output_attentions=True)
         if not forward.cross_attentions:
             return None
-        return tuple([layer.numpy() for layer in group]
+        return tuple([to_cpu(layer).numpy() for layer in group]
                      for group in (forward.cross_attentions, forward.encoder_attentions, forward.decoder_attentions))  # fmt: skip
 
     def _decode(self, ids) -> str:
@@ -160,10 +168,10 @@ class Translator:
                 started = time.perf_counter()
                 with torch.no_grad():
                     output = self.model.generate(
-                        **encoded, num_beams=beams, do_sample=False, max_new_tokens=self.max_new,
-                        early_stopping=True,
+                        **inputs_for(self.model, encoded), num_beams=beams, do_sample=False,
+                        max_new_tokens=self.max_new, early_stopping=True,
                     )  # fmt: skip
-                generated = output[0]
+                generated = output[0].cpu()
                 if with_attention and self.spec.source != HUB:
                     # one teacher-forced pass over the chosen output gives its cross-attention exactly
                     found = self._attention_pass(encoded, [generated.tolist()])
@@ -215,7 +223,8 @@ class Translator:
                 )  # fmt: skip
                 with torch.no_grad():
                     output = self.model.generate(
-                        **encoded, num_beams=beams, do_sample=False, max_new_tokens=self.max_new
-                    )
-                found += [self._decode(ids) for ids in output]
+                        **inputs_for(self.model, encoded), num_beams=beams, do_sample=False,
+                        max_new_tokens=self.max_new,
+                    )  # fmt: skip
+                found += [self._decode(ids) for ids in output.cpu()]
         return found

@@ -56,6 +56,8 @@ def recompute_layer(model, tokenizer, text: str, layer: int, max_tokens: int = 6
     if not 0 <= layer < n_layers:
         raise ValueError(f"layer must be between 0 and {n_layers - 1}, got {layer}.")
     batch = tokenizer(text, return_tensors="pt", truncation=True, max_length=max_tokens)
+    device = next(model.parameters()).device  # where LM Lab placed the model; ours computes there too
+    batch = {name: value.to(device) for name, value in batch.items()}
     outputs = model(**batch, output_hidden_states=True, output_attentions=True)
     hidden_in = outputs.hidden_states[layer]  # what enters the layer  # (1, T, d_model)
     theirs = outputs.attentions[layer][0]  # (h, T, T)
@@ -63,22 +65,23 @@ def recompute_layer(model, tokenizer, text: str, layer: int, max_tokens: int = 6
 
     config = model.config
     ours_mha = MultiHeadAttention(config.hidden_size, config.num_attention_heads).load_from_bert(block).eval()
+    ours_mha.to(device=hidden_in.device, dtype=hidden_in.dtype)
     trace: dict = {}
     projected, weights = ours_mha(hidden_in, mask=padding_mask(batch["attention_mask"]), trace=trace)
     # BERT's attention block ends with residual + LayerNorm around W_O (dropout is off in eval mode)
     ours_out = block.output.LayerNorm(projected + hidden_in)
     theirs_out = block(hidden_in)[0]
 
-    tokens = tokenizer.convert_ids_to_tokens(batch["input_ids"][0])
-    ours_np = weights[0].numpy()
+    tokens = tokenizer.convert_ids_to_tokens(batch["input_ids"][0].tolist())
+    ours_np = weights[0].float().cpu().numpy()  # back on the CPU only to be drawn
     return LayerReport(
         tokens=tokens,
         layer=layer,
         ours=ours_np,
-        theirs=theirs.numpy(),
+        theirs=theirs.float().cpu().numpy(),
         weights_diff=float((weights[0] - theirs).abs().max()),
         output_diff=float((ours_out - theirs_out).abs().max()),
-        head_outputs=trace["heads"][0].numpy(),
+        head_outputs=trace["heads"][0].float().cpu().numpy(),
         stats=head_statistics(ours_np, tokens),
     )
 
@@ -86,4 +89,4 @@ def recompute_layer(model, tokenizer, text: str, layer: int, max_tokens: int = 6
 def learned_positions(model, n_positions: int) -> np.ndarray:
     """BERT's learned absolute position embeddings (rows 0…n−1), as trained — no formula behind them.  # (N, d)"""
     table = model.embeddings.position_embeddings.weight
-    return table[:n_positions].detach().numpy().astype(float)
+    return table[:n_positions].detach().float().cpu().numpy().astype(float)

@@ -40,15 +40,15 @@ def _attend(tokens, x, w_q, b_q, w_k, b_k, w_v, b_v, causal: bool, source: str) 
     reference = F.scaled_dot_product_attention(q[None], k[None], v[None], is_causal=causal)[0]
     return Steps(
         tokens=tokens,
-        x=x.numpy(),
-        q=q.numpy(),
-        k=k.numpy(),
-        v=v.numpy(),
-        scores=scores.numpy(),
-        weights=weights.numpy(),
-        output=output.numpy(),
+        x=x.float().cpu().numpy(),
+        q=q.float().cpu().numpy(),
+        k=k.float().cpu().numpy(),
+        v=v.float().cpu().numpy(),
+        scores=scores.float().cpu().numpy(),
+        weights=weights.float().cpu().numpy(),
+        output=output.float().cpu().numpy(),
         d_k=d_k,
-        diff_vs_torch=float((output - reference).abs().max()),
+        diff_vs_torch=float((output - reference).abs().max()),  # computed where the model is, then drawn on the CPU
         source=source,
     )
 
