@@ -70,12 +70,8 @@ def _move_inputs(module, args, kwargs):
         return None
     device = weight.device
 
-    def move(value):
-        if isinstance(value, torch.Tensor) and value.device != device:
-            return value.to(device)
-        if isinstance(value, dict):
-            return {name: move(item) for name, item in value.items()}
-        return value
+    def move(value):  # top-level tensors only: encoder outputs and caches that generate passes keep their types
+        return value.to(device) if isinstance(value, torch.Tensor) and value.device != device else value
 
     return tuple(move(arg) for arg in args), {name: move(item) for name, item in kwargs.items()}
 
