@@ -48,6 +48,9 @@ pages = {
         st.Page("pages/logit_lens.py", title=_("Layers (logit lens)"), icon=":material/layers:"),
         st.Page("pages/ablate.py", title=_("Ablate"), icon=":material/content_cut:"),
     ],
+    _("Challenges"): [
+        st.Page("pages/compute.py", title=_("Compute"), icon=":material/memory:"),
+    ],
     _("Apply"): [
         st.Page(
             "pages/sentiment.py",

@@ -1,0 +1,52 @@
+"""Plotly figures for the Compute page: memory by part, measured vs predicted training time, extrapolation."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+from core.messages import N_
+
+PART_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c")
+
+
+def memory_bars(rows: dict[str, dict[str, float]], part_names: dict[str, str]) -> go.Figure:
+    """Stacked bars, one per precision: the bytes of each part (weights, training states, activations) in GB."""
+    precisions = list(rows)
+    parts = list(dict.fromkeys(part for row in rows.values() for part in row))
+    figure = go.Figure()
+    for colour, part in zip(PART_COLOURS, parts, strict=False):
+        values = [rows[p].get(part, 0) / 1e9 for p in precisions]
+        figure.add_bar(x=precisions, y=values, name=part_names.get(part, part), marker_color=colour,
+                       hovertemplate="%{x}: %{y:.3g} GB<extra></extra>")  # fmt: skip
+    figure.update_layout(barmode="stack", title=N_("Memory by precision"), height=340,
+                         xaxis={"title": N_("precision")}, yaxis={"title": N_("GB")},
+                         margin={"l": 10, "r": 10, "t": 40, "b": 40}, legend={"orientation": "h", "y": -0.25})  # fmt: skip
+    return figure
+
+
+def predicted_vs_measured(names: list[str], predicted: list[float], measured: list[float]) -> go.Figure:
+    """Each run trained here: the time 6 N D predicts at the measured throughput against the time it took (log-log),
+    with the line where they agree."""
+    low = min([*predicted, *measured]) / 2
+    high = max([*predicted, *measured]) * 2
+    figure = go.Figure()
+    figure.add_scatter(x=[low, high], y=[low, high], mode="lines", line={"dash": "dot", "color": "#7f7f7f"},
+                       name=N_("prediction = measurement"), hoverinfo="skip")  # fmt: skip
+    figure.add_scatter(x=predicted, y=measured, mode="markers+text", text=names, textposition="top center",
+                       name=N_("runs trained here"), marker={"size": 10, "color": "#1f77b4"},
+                       hovertemplate="%{text}: %{x:.3g} s → %{y:.3g} s<extra></extra>")  # fmt: skip
+    figure.update_layout(title=N_("Training time: predicted by 6 N D vs measured"), height=380,
+                         xaxis={"title": N_("predicted (s)"), "type": "log"},
+                         yaxis={"title": N_("measured (s)"), "type": "log"},
+                         margin={"l": 10, "r": 10, "t": 40, "b": 40}, showlegend=True)  # fmt: skip
+    return figure
+
+
+def training_days(names: list[str], days: list[float]) -> go.Figure:
+    """Days to train each model at this machine's measured throughput, on a log scale."""
+    figure = go.Figure(go.Bar(x=names, y=days, marker_color="#d62728", text=[f"{d:.3g}" for d in days],
+                              textposition="outside", hovertemplate="%{x}: %{y:.3g}<extra></extra>"))  # fmt: skip
+    figure.update_layout(title=N_("Days of training on this machine (log scale)"), height=360,
+                         yaxis={"title": N_("days"), "type": "log"}, xaxis={"title": N_("model")},
+                         margin={"l": 10, "r": 10, "t": 40, "b": 40})  # fmt: skip
+    return figure

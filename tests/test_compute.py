@@ -1,0 +1,107 @@
+"""Challenges → Compute: the counts against torch's own FLOP counter and a real optimizer, the live measurement,
+the runs trained here, and the page in both languages."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from core import catalog, compute
+from core.errors import CoreError
+
+from conftest import open_page
+
+
+def _gpt2(layers=2, width=64, vocab=500, context=32):
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    config = GPT2Config(n_layer=layers, n_embd=width, n_head=4, vocab_size=vocab, n_positions=context,
+                        bos_token_id=0, eos_token_id=0)  # fmt: skip
+    config._attn_implementation = "eager"  # attention as two matrix products the FLOP counter sees
+    return GPT2LMHeadModel(config).eval()
+
+
+def test_the_hand_count_of_a_gpt2_is_the_real_model_and_gpt2_small_is_124_million():
+    model = _gpt2()
+    assert compute.shape_from_size(2, 64, 500, 32).parameters == sum(p.numel() for p in model.parameters())
+    assert compute.shape_from_size(12, 768, 50_257, 1024).parameters == 124_439_808  # GPT-2 small, as published
+    with pytest.raises(CoreError):
+        compute.shape_from_size(0, 64, 500, 32)
+
+
+def test_flops_per_token_match_torch_flop_counter_on_a_real_forward_pass():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model, tokens = _gpt2(), 32
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.randint(0, 500, (1, tokens)))
+    counted = counter.get_total_flops() / tokens
+    shape = compute.shape_from_size(2, 64, 500, 32)
+    ours = compute.flops_per_token(shape, tokens)
+    # the counter sees matrix products only: ours also counts 2 FLOPs per bias and layer-norm weight (13 d + 2 d)
+    biases_and_norms = 2 * (2 * 13 * 64 + 2 * 64)
+    assert ours["forward"] - biases_and_norms == counted
+    assert ours["training"] == 3 * ours["forward"]
+
+
+def test_adamw_keeps_16_bytes_per_weight_as_the_memory_table_says():
+    model = _gpt2()
+    n = sum(p.numel() for p in model.parameters())
+    optimizer = torch.optim.AdamW(model.parameters())
+    model.train()
+    loss = model(torch.randint(0, 500, (2, 16)), labels=torch.randint(0, 500, (2, 16))).loss
+    loss.backward()
+    optimizer.step()
+    states = sum(t.numel() * t.element_size() for s in optimizer.state.values() for t in s.values() if t.dim())
+    gradients = sum(p.grad.numel() * p.grad.element_size() for p in model.parameters())
+    weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    table = compute.memory(compute.shape_from_size(2, 64, 500, 32), batch=2, context=16)
+    assert weights == table["fp32"]["weights (serving)"] == 4 * n
+    assert weights + gradients + states == n * compute.ADAM_BYTES  # fp32: 4 + 4 + 8 bytes, no master copy
+    assert table["bf16"]["training: weights, gradients, AdamW"] == 16 * n  # bf16 mixed: + the fp32 master copy
+    assert "training: activations" not in table["int8"]
+
+
+def test_a_catalog_model_is_counted_from_its_config_without_reading_its_weights():
+    shape = compute.shape_of(catalog.MINILM)
+    assert (shape.layers, shape.d_model, shape.heads) == (6, 384, 12)
+    assert shape.parameters == 22_713_216  # all-MiniLM-L6-v2 with its pooler, as the loaded model counts it
+    assert shape.embedding == (30_522 + 512 + 2) * 384
+
+
+def test_the_measured_throughput_is_a_real_matrix_product_and_caps_its_size():
+    found = compute.measure_matmul("cpu", "fp32", 256, repeats=3)
+    assert found.flops_per_s == pytest.approx(2 * 256**3 / found.seconds) and found.flops_per_s > 1e8
+    with pytest.raises(CoreError):
+        compute.measure_matmul("cpu", "fp32", compute.MAX_MATMUL * 2)
+
+
+def test_runs_trained_here_predict_their_time_from_6nd(tiny_model):
+    runs = {run.key: run for run in compute.runs_here()}
+    run = runs["sentiment-tiny"]
+    card = catalog.read_metadata("sentiment-tiny")
+    assert run.parameters == card["parameters"] and run.seconds == card["train_seconds"]
+    examples = card["data"]["train_size_after_augmentation"]
+    assert not run.tokens_exact
+    assert run.tokens == examples * card["hyperparameters"]["epochs"] * card["hyperparameters"]["max_length"]
+    assert run.predicted_seconds(1e9) == pytest.approx(6 * run.parameters * run.tokens / 1e9)
+
+
+def test_gpt3s_training_compute_is_the_papers_and_costs_add_up():
+    assert compute.training_flops(175e9, 300e9) == pytest.approx(3.14e23, rel=0.01)
+    found = compute.cost(3.6e15, 1e12, 1000, 500)  # an hour at 1 kW on a 500 g/kWh grid
+    assert found == pytest.approx({"seconds": 3600, "kwh": 1.0, "co2_kg": 0.5})
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_page_counts_measures_and_extrapolates_in_both_languages(tiny_model, clear_streamlit_caches, lang):
+    at = open_page("pages/compute.py", lang=lang)
+    assert at.metric[0].value.endswith(" M")
+    at.radio(key="compute-mode").set_value("size").run()
+    assert at.metric[0].value == "124.44 M"  # the default size is GPT-2 small
+    at.selectbox(key="compute-size").set_value(512).run()
+    at.button(key="compute-measure").click().run()
+    assert not at.exception
+    assert any("GFLOP/s" in metric.value for metric in at.metric)
+    assert len(at.dataframe) >= 4  # FLOPs, memory, runs here, the article's models
+    assert "GPT-3" in at.dataframe[-1].value.iloc[:, 0].tolist()

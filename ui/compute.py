@@ -1,0 +1,176 @@
+"""Challenges → Compute glue: counts for a model or a typed size, the live throughput measurement, the runs
+trained here against 6 N D, and the article's models extrapolated to this machine."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core import catalog, compute
+from core.errors import CoreError
+from core.viz import compute as figures
+from ui import i18n, render, safe
+from ui.i18n import N_, _
+
+PARTS = {"weights (serving)": N_("weights (serving)"),
+         "training: weights, gradients, AdamW": N_("training: weights, gradients, AdamW"),
+         "training: activations": N_("training: activations")}  # fmt: skip
+SIZES = (512, 1024, 2048)
+GRID_G_PER_KWH = 500  # a round default for the grid's carbon intensity; the page says to edit it
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _shape(key: str, fingerprint: str) -> compute.Shape:  # the fingerprint: a retrained model is counted again
+    return compute.shape_of(catalog.get_spec(key))
+
+
+def candidates() -> list[catalog.ModelSpec]:
+    """Every model with weights on this machine (packaged, or trained here and finished)."""
+    return [spec for spec in catalog.all_specs()
+            if spec.kind == "transformers" and spec.source != catalog.HUB and catalog.availability(spec).ready]  # fmt: skip
+
+
+def pick_shape() -> compute.Shape | None:
+    """A model LM Lab has, or a GPT-style size the user types."""
+    modes = {"model": _("a model LM Lab has"), "size": _("a size you type")}  # translated now, not when asked
+    mode = st.radio(_("Count"), list(modes), horizontal=True, key="compute-mode", format_func=modes.get)
+    if mode == "model":
+        specs = {spec.key: spec for spec in candidates()}
+        if not specs:
+            st.info(_("No model with weights on this machine yet: type a size instead."))
+            return None
+        titles = {k: i18n.title(spec) for k, spec in specs.items()}
+        key = st.selectbox(_("Model"), list(specs), key="compute-model", format_func=titles.get)
+        try:
+            return _shape(key, catalog.weights_sha256(specs[key]))
+        except CoreError as error:
+            safe.error(error)
+            return None
+    columns = st.columns(4)
+    layers = columns[0].number_input(_("Layers"), 1, 1000, 12, key="compute-layers")
+    width = columns[1].number_input(_("Width (d_model)"), 1, 100_000, 768, key="compute-width")
+    vocab = columns[2].number_input(_("Vocabulary"), 1, 10_000_000, 50_257, key="compute-vocab")
+    context = columns[3].number_input(_("Context (tokens)"), 1, 10_000_000, 1024, key="compute-context")
+    st.caption(_("Counted as a GPT-2-style decoder: per block 12 d² + 13 d weights (attention, a 4 d feed-forward "
+                 "layer, two layer norms), token and position tables, the output matrix tied to the token table. "
+                 "12 layers × 768 with 50,257 tokens and 1,024 positions is GPT-2 small: 124 M."))  # fmt: skip
+    try:
+        return compute.shape_from_size(int(layers), int(width), int(vocab), int(context))
+    except CoreError as error:
+        safe.error(error)
+        return None
+
+
+def _gb(value: float) -> str:
+    return f"{value / 1e9:.3g} GB" if value >= 1e8 else f"{value / 1e6:.3g} MB"
+
+
+def show_counts(shape: compute.Shape) -> None:
+    total, embedding = shape.parameters, shape.embedding
+    first, second, third = st.columns(3)
+    first.metric(_("Parameters"), f"{total / 1e6:,.2f} M")
+    second.metric(_("of which token and position tables"), f"{embedding / 1e6:,.2f} M")
+    third.metric(_("in the blocks (N in 6 N D)"), f"{shape.non_embedding / 1e6:,.2f} M")
+    left, right = st.columns(2)
+    context = left.number_input(_("Tokens in the context"), 1, max(1, shape.context), max(1, shape.context),
+                                key=f"compute-ctx-{shape.name}")  # fmt: skip
+    batch = right.number_input(_("Batch (sequences) while training"), 1, 4096, 8, key="compute-batch")
+    flops = compute.flops_per_token(shape, int(context))
+    names = {"weights": _("weights of the blocks (2 per weight)"), "output layer": _("output layer (2 · vocabulary · d)"),
+             "attention": _("attention scores and sums (4 · layers · context · d)"),
+             "forward": _("forward pass, per token"), "training": _("training, per token (≈ 3 forward passes)")}  # fmt: skip
+    st.dataframe(pd.DataFrame({_("part"): [names[k] for k in flops], _("FLOPs per token"): list(flops.values())}),
+                 hide_index=True, column_config={_("FLOPs per token"): st.column_config.NumberColumn(format="%.3e")})  # fmt: skip
+    rows = compute.memory(shape, batch=int(batch), context=int(context))
+    table = pd.DataFrame([{_("precision"): p, **{_(PARTS[k]): _gb(v) for k, v in parts.items()}} for p, parts in rows.items()])
+    st.dataframe(table, hide_index=True)
+    render.figure(figures.memory_bars(rows, PARTS), key="compute-memory")
+    st.caption(_("Serving needs the weights (plus small activations); training with AdamW needs 16 bytes per weight "
+                 "(the weights, their gradients, two fp32 moments, and an fp32 master copy in mixed precision) plus "
+                 "the activations kept for the backward pass: context · batch · d · (34 + 5 · heads · context / d) "
+                 "bytes per layer in 16-bit (Korthikanti et al. 2022), twice that in fp32. int8 is for serving only."))  # fmt: skip
+
+
+def measure_panel() -> compute.Throughput | None:
+    """The button that measures this machine's matrix throughput (kept for this session)."""
+    import torch
+
+    from core.device import pick_device
+    from core.tasks.inputs import inference_gate
+
+    device = pick_device()
+    size = st.selectbox(_("Matrix size"), SIZES, index=1, key="compute-size",
+                        help=_("Two random square matrices multiplied: 2 · size³ FLOPs, the median of five after a "
+                               "warm-up. At most {most} rows; the measurement waits for a free inference slot.",
+                               most=compute.MAX_MATMUL))  # fmt: skip
+    precisions = ["fp32", "bf16"] if device == "cuda" and torch.cuda.is_bf16_supported() else ["fp32"]
+    if st.button(_("Measure this machine"), key="compute-measure", type="primary"):
+        found = []
+        with st.spinner(render.queue_note(_("Multiplying matrices…"))), inference_gate():
+            for precision in precisions:
+                found.append(compute.measure_matmul(device, precision, int(size)))
+        st.session_state["compute-throughput"] = found
+    measured = st.session_state.get("compute-throughput")
+    if not measured:
+        st.info(_("Press the button: the page predicts nothing until it has measured this machine."))
+        return None
+    columns = st.columns(len(measured))
+    for column, one in zip(columns, measured, strict=True):
+        column.metric(_("{device}, {precision}, {size} × {size}", device=one.device, precision=one.precision,
+                        size=one.size), f"{one.flops_per_s / 1e9:,.1f} GFLOP/s")  # fmt: skip
+    return measured[0]
+
+
+def show_runs(throughput: compute.Throughput) -> None:
+    runs = compute.runs_here()
+    if not runs:
+        st.info(_("No model trained here yet: train one (Train page or python -m core.train) and come back."))
+        return
+    rate = throughput.flops_per_s
+    frame = pd.DataFrame([{_("model"): run.key, _("parameters (M)"): run.parameters / 1e6,
+                           _("tokens trained"): ("" if run.tokens_exact else "≤ ") + f"{run.tokens:,.0f}",
+                           _("device"): run.device, _("measured (s)"): run.seconds,
+                           _("6 N D at this throughput (s)"): run.predicted_seconds(rate),
+                           _("measured ÷ predicted"): run.seconds / run.predicted_seconds(rate)} for run in runs])  # fmt: skip
+    st.dataframe(frame, hide_index=True)
+    render.figure(figures.predicted_vs_measured([r.key for r in runs], [r.predicted_seconds(rate) for r in runs],
+                                                [r.seconds for r in runs]), key="compute-runs")  # fmt: skip
+    st.caption(_("Small models keep the processor far below its matrix throughput: each step also tokenizes, pads, "
+                 "launches hundreds of small operations and evaluates, so the measured time is many times what "
+                 "6 N D predicts; the ratio shrinks as models grow. \"≤\": examples × epochs × the longest length a "
+                 "batch is padded to, an upper bound (the language models count their tokens exactly). Runs made on "
+                 "another device than this one are compared with this machine's throughput all the same."))  # fmt: skip
+
+
+def show_extrapolation(throughput: compute.Throughput) -> None:
+    left, middle, right = st.columns(3)
+    watts = left.number_input(_("Power while training (W)"), 0.0, 1e7, 700.0 if throughput.device == "cuda" else 100.0,
+                              key="compute-watts", help=_("An assumption: edit it for your machine."))  # fmt: skip
+    grid = middle.number_input(_("Grid carbon intensity (g CO₂/kWh)"), 0.0, 2000.0, float(GRID_G_PER_KWH),
+                               key="compute-grid", help=_("A round default: edit it for your grid."))  # fmt: skip
+    gpt2_tokens = right.number_input(_("GPT-2's training tokens (billions; not published)"), 0.1, 1e4, 30.0,
+                                     key="compute-gpt2", help=_("OpenAI did not publish it; 30 B is 20 tokens per "
+                                                                "parameter (Hoffmann et al. 2022), an assumption."))  # fmt: skip
+    rows, names, days = [], [], []
+    for famous in compute.FAMOUS:
+        tokens = famous.tokens if famous.tokens is not None else gpt2_tokens * 1e9
+        flops = compute.training_flops(famous.parameters, tokens)
+        found = compute.cost(flops, throughput.flops_per_s, watts, grid)
+        rows.append({_("model"): famous.name, _("parameters"): f"{famous.parameters:,.0f}", _("tokens"): f"{tokens:.3g}",
+                     _("training FLOPs (6 N D)"): f"{flops:.3g}", _("days here"): found["seconds"] / 86400,
+                     _("energy (kWh)"): found["kwh"], _("CO₂ (t)"): found["co2_kg"] / 1000, _("source"): _(famous.source)})  # fmt: skip
+        names.append(famous.name)
+        days.append(found["seconds"] / 86400)
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    render.figure(figures.training_days(names, days), key="compute-days")
+    st.caption(_("6 N D for GPT-3 gives {ours:.3g} FLOPs; the paper reports 3.14e23. Real runs use thousands of "
+                 "accelerators at a fraction of their peak: divide the days by the number of devices and by the share "
+                 "of this throughput they sustain.", ours=compute.training_flops(175e9, 300e9)))  # fmt: skip
+
+
+def code() -> None:
+    """Copyable code that counts the chosen model (or GPT-2 small) and measures the matrix throughput."""
+    with st.expander(_("Code: count and measure it yourself")):
+        chosen = st.session_state.get("compute-model") if st.session_state.get("compute-mode") == "model" else None
+        spec = catalog.get_spec(chosen) if chosen else None
+        st.code(compute.snippet(spec, int(st.session_state.get("compute-size", 1024))), language="python")
