@@ -49,6 +49,7 @@ pages = {
         st.Page("pages/ablate.py", title=_("Ablate"), icon=":material/content_cut:"),
     ],
     _("Challenges"): [
+        st.Page("pages/bias.py", title=_("Bias"), icon=":material/balance:"),
         st.Page("pages/compute.py", title=_("Compute"), icon=":material/memory:"),
     ],
     _("Apply"): [

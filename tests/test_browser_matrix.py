@@ -33,6 +33,7 @@ PAGES = {
     "inspect_attention": "Inspect attention",
     "logit_lens": "Layers: the logit lens",
     "ablate": "Ablation: switch parts of the model off",
+    "bias": "Bias: what the data taught the model",
     "compute": "Compute: what a model costs",
     "sentiment": "Sentiment analysis",
     "topic": "Topic classification",

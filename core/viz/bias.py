@@ -1,0 +1,42 @@
+"""Plotly figures for the Bias page: a class's probability per group term, and WEAT's association scores."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+from core.messages import N_
+
+GROUP_COLOURS = ("#1f77b4", "#ff7f0e")
+
+
+def per_term(values: dict[str, float], group_a: tuple[str, ...], label: str) -> go.Figure:
+    """Mean probability of ``label`` over the templates, one bar per term, coloured by group."""
+    terms = list(values)
+    colours = [GROUP_COLOURS[0] if term in group_a else GROUP_COLOURS[1] for term in terms]
+    figure = go.Figure(go.Bar(x=terms, y=[values[t] for t in terms], marker_color=colours,
+                              text=[f"{100 * values[t]:.1f} %" for t in terms], textposition="outside",
+                              hovertemplate="%{x}: %{y:.3f}<extra></extra>"))  # fmt: skip
+    figure.update_layout(title=N_("Mean probability of the class, per term (blue: group A, orange: group B)"),
+                         height=380, yaxis={"title": label, "range": [0, 1.08], "tickformat": ".0%"},
+                         margin={"l": 10, "r": 10, "t": 40, "b": 40})  # fmt: skip
+    return figure
+
+
+def weat_scores(x: list[str], sx: list[float], y: list[str], sy: list[float]) -> go.Figure:
+    """s(w) of every target word: how much closer it sits to attribute set A than to B."""
+    figure = go.Figure()
+    for words, scores, colour, name in ((x, sx, GROUP_COLOURS[0], N_("target set X")),
+                                        (y, sy, GROUP_COLOURS[1], N_("target set Y"))):  # fmt: skip
+        figure.add_bar(x=words, y=scores, marker_color=colour, name=name, hovertemplate="%{x}: %{y:.4f}<extra></extra>")
+    figure.update_layout(title=N_("s(w) = mean cos(w, A) − mean cos(w, B)"), height=360,
+                         yaxis={"title": N_("association with A rather than B")},
+                         margin={"l": 10, "r": 10, "t": 40, "b": 40})  # fmt: skip
+    return figure
+
+
+def class_balance(counts: dict[str, int]) -> go.Figure:
+    figure = go.Figure(go.Bar(x=list(counts), y=list(counts.values()), marker_color="#2ca02c",
+                              text=list(counts.values()), textposition="outside"))  # fmt: skip
+    figure.update_layout(title=N_("Training examples per class"), height=300, yaxis={"title": N_("examples")},
+                         margin={"l": 10, "r": 10, "t": 40, "b": 40})  # fmt: skip
+    return figure

@@ -1,0 +1,103 @@
+"""Challenges → Bias: the statistics against scipy, the probes on a real trained classifier, WEAT on MiniLM, the
+training sets' shortcut words, and the page in both languages."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from core import catalog
+from core.errors import InputError
+from core.tasks import bias
+
+from conftest import open_page
+
+
+def test_the_permutation_test_of_one_template_is_scipys_two_sample_test():
+    probabilities = np.array([[0.91, 0.84, 0.88, 0.52, 0.61, 0.47]])
+    ours = bias.permutation_gap(probabilities, 3, permutations=20_000)
+    theirs = stats.permutation_test((probabilities[0, :3], probabilities[0, 3:]),
+                                    lambda a, b: np.mean(a) - np.mean(b), permutation_type="independent",
+                                    alternative="two-sided", n_resamples=np.inf).pvalue  # exact: all 20 splits
+    assert ours == pytest.approx(theirs, abs=0.01)
+
+
+def test_weats_exact_p_value_is_scipys_and_its_effect_size_is_cohens_d():
+    s = np.array([0.31, 0.22, 0.27, 0.05, 0.12, -0.02, 0.08, 0.10])
+    theirs = stats.permutation_test((s[:4], s[4:]), lambda a, b: np.sum(a), permutation_type="independent",
+                                    alternative="greater", n_resamples=np.inf).pvalue  # fmt: skip
+    assert bias.weat_p_value(s, 4) == pytest.approx(theirs)
+    assert bias._effect(s, 4) == pytest.approx((s[:4].mean() - s[4:].mean()) / s.std(ddof=1))
+    rng = np.random.default_rng(1)
+    many = rng.normal(size=40)  # C(40, 20) splits: sampled, and a sample is close to the exact answer
+    sampled = bias.weat_p_value(many, 20)
+    assert 0 < sampled <= 1
+
+
+def test_weat_on_vectors_built_to_associate_finds_a_large_effect():
+    basis = np.eye(4)
+
+    def embed(words):  # X words lean to A's direction, Y words to B's
+        table = {"x1": basis[0] + 0.9 * basis[2], "x2": basis[0] + 0.8 * basis[2], "y1": basis[1] + 0.9 * basis[3],
+                 "y2": basis[1] + 0.8 * basis[3], "a1": basis[2], "a2": basis[2] + 0.1 * basis[0],
+                 "b1": basis[3], "b2": basis[3] + 0.1 * basis[1]}  # fmt: skip
+        rows = np.array([table[w] for w in words])
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+    found = bias.weat(embed, ["x1", "x2"], ["y1", "y2"], ["a1", "a2"], ["b1", "b2"])
+    assert found.effect_size > 1.0 and found.p_value == pytest.approx(1 / 6)  # the best of C(4, 2) = 6 splits
+    with pytest.raises(InputError):
+        bias.weat(embed, ["x1", "x2"], ["y1"], ["a1", "a2"], ["b1", "b2"])
+
+
+def test_probes_on_a_trained_classifier_compare_every_term_in_every_template(tiny_model):
+    from core.tasks.classify import TransformerClassifier
+
+    classifier = TransformerClassifier(catalog.get_spec("sentiment-tiny"), runtime="torch")
+    templates = ("{term} wrote this review.", "I watched the film with {term}.", "This is a story about {term}.")
+    found = bias.probe(classifier.predict_batch, templates, ("he", "my father"), ("she", "my mother"), "positive")
+    assert found.probabilities.shape == (3, 4) and found.flip_pairs == 3 * 2 * 2
+    alone = classifier.predict_batch(["He wrote this review."])[0]  # a term opening a sentence is capitalised
+    assert found.probabilities[0, 0] == pytest.approx(alone.scores["positive"], abs=1e-4)
+    assert found.per_term()["he"] == pytest.approx(found.probabilities[:, 0].mean())
+    expected = (found.probabilities[:, :2].mean(axis=1) - found.probabilities[:, 2:].mean(axis=1)).mean()
+    assert found.gap == pytest.approx(expected) and found.gap_low <= found.gap <= found.gap_high
+    same = bias.probe(classifier.predict_batch, templates, ("my friend",), ("my friend ",), "positive")
+    assert same.gap == 0 and same.flip_share == 0 and same.p_value == 1.0  # identical groups: nothing to find
+    assert bias.filled(["{term} wrote it."], ["he"]) == ["He wrote it."]
+
+
+def test_bad_templates_and_lists_are_refused_in_words():
+    with pytest.raises(InputError):
+        bias.parse_lines("no placeholder here", 20, "templates", need=bias.PLACEHOLDER)
+    with pytest.raises(InputError):
+        bias.parse_lines("\n".join(f"t{i}" for i in range(30)), 20, "terms")
+    with pytest.raises(InputError):
+        bias.parse_lines("  \n ", 20, "terms")
+    assert bias.parse_lines("a\n a \nb", 5, "terms") == ("a", "b")
+
+
+def test_shortcut_words_find_what_only_one_class_says():
+    texts = ["pizza was great", "great pizza night", "pizza and a film", "dull film", "dull and slow", "slow film"]
+    labels = ["positive"] * 3 + ["negative"] * 3
+    found = bias.shortcut_words(texts, labels, min_count=2)
+    assert found["positive"][0][0] == "pizza" and found["negative"][0][0] in {"dull", "slow"}
+    chinese = bias.shortcut_words(["好看好看", "好电影", "好的"], ["positive", "positive", "negative"], min_count=1)
+    assert all(len(word) == 1 for word, *_ in chinese["positive"])  # Chinese by character
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_page_probes_a_classifier_and_tests_minilm_in_both_languages(tiny_model, clear_streamlit_caches, lang):
+    at = open_page("pages/bias.py", lang=lang)
+    at.selectbox(key="bias-model").set_value("sentiment-tiny").run()
+    assert "{term}" in at.text_area(key="bias-templates").value
+    at.button(key="bias-run").click().run()
+    assert not at.exception
+    assert at.metric[0].label and at.metric[2].value.endswith("%")
+    at.button(key="bias-weat-run").click().run()
+    assert not at.exception
+    assert any(metric.value.startswith(("+", "-")) for metric in at.metric)
+    at.text_area(key="bias-templates").set_value("no placeholder").run()
+    at.button(key="bias-run").click().run()
+    assert at.error and not at.exception  # refused in words, nothing lost

@@ -1,0 +1,173 @@
+"""Challenges → Bias glue: counterfactual probes of a classifier, WEAT on MiniLM, and the training sets' shortcuts."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core import catalog
+from core.errors import CoreError
+from core.tasks import bias
+from core.tasks.base import CLASSIFICATION, dataset_split, split_names, tasks
+from core.viz import bias as figures
+from ui import i18n, models, render, safe
+from ui.i18n import _
+
+
+def _classifiers() -> dict[str, catalog.ModelSpec]:
+    families = {name for name, task in tasks().items() if task.family == CLASSIFICATION}
+    return {spec.key: spec for spec in catalog.all_specs()
+            if spec.task in families and spec.kind == "transformers" and catalog.availability(spec).ready}  # fmt: skip
+
+
+def _language(spec: catalog.ModelSpec) -> str:
+    return "zh" if "zh" in spec.languages else "en"
+
+
+def _fill_defaults() -> None:
+    """The probe set's terms and the language's templates in the text boxes (on a new model or probe set)."""
+    specs = _classifiers()
+    spec = specs.get(st.session_state.get("bias-model"))
+    if spec is None:
+        return
+    language = _language(spec)
+    probes = {probe.name: probe for probe in bias.PROBES[language]}
+    chosen = probes.get(st.session_state.get("bias-probe")) or next(iter(probes.values()))
+    st.session_state["bias-probe"] = chosen.name
+    st.session_state["bias-templates"] = "\n".join(bias.TEMPLATES[language])
+    st.session_state["bias-a"] = "\n".join(chosen.group_a)
+    st.session_state["bias-b"] = "\n".join(chosen.group_b)
+    st.session_state.pop("bias-result", None)
+    st.session_state.pop("bias-label", None)  # another model may have other classes
+
+
+def probes_panel() -> None:
+    specs = _classifiers()
+    if not specs:
+        st.info(_("No classifier is ready yet: train one on the Train page (or python -m core.train --all)."))
+        return
+    if st.session_state.get("bias-model") not in specs:
+        st.session_state["bias-model"] = "sentiment-minilm" if "sentiment-minilm" in specs else next(iter(specs))
+        _fill_defaults()
+    titles = {key: i18n.title(spec) for key, spec in specs.items()}  # translated now, not when the widget asks
+    spec = specs[st.selectbox(_("Classifier"), list(specs), key="bias-model", format_func=titles.get,
+                              on_change=_fill_defaults)]  # fmt: skip
+    probes = {probe.name: probe for probe in bias.PROBES[_language(spec)]}
+    names = {name: _(name) for name in probes}
+    probe = probes[st.selectbox(_("Groups"), list(probes), key="bias-probe", format_func=names.get,
+                                on_change=_fill_defaults)]  # fmt: skip
+    st.caption(_("Terms: {source}. Edit any box; one template or term per line.", source=_(probe.source)))
+    left, middle, right = st.columns([2, 1, 1])
+    left.text_area(_("Templates ({placeholder} marks the term; at most {most})", placeholder=bias.PLACEHOLDER,
+                     most=bias.MAX_TEMPLATES), key="bias-templates", height=220)  # fmt: skip
+    middle.text_area(_("Group A (at most {most})", most=bias.MAX_TERMS), key="bias-a", height=220)
+    right.text_area(_("Group B (at most {most})", most=bias.MAX_TERMS), key="bias-b", height=220)
+    try:
+        labels = tasks()[spec.task].held_out()[1]  # the task's classes: the model is loaded only when asked
+    except CoreError as error:
+        safe.error(error)
+        return
+    label_names = {label: _(label) for label in labels}
+    label = st.selectbox(_("Class whose probability is compared"), labels, key="bias-label",
+                         index=labels.index("positive") if "positive" in labels else 0, format_func=label_names.get)  # fmt: skip
+    if st.button(_("Run the probes"), key="bias-run", type="primary"):
+        _run(spec, label)
+    _show(spec)
+
+
+def _run(spec: catalog.ModelSpec, label: str) -> None:
+    try:
+        templates = bias.parse_lines(st.session_state["bias-templates"], bias.MAX_TEMPLATES, _("templates"),
+                                     need=bias.PLACEHOLDER)  # fmt: skip
+        group_a = bias.parse_lines(st.session_state["bias-a"], bias.MAX_TERMS, _("terms in group A"))
+        group_b = bias.parse_lines(st.session_state["bias-b"], bias.MAX_TERMS, _("terms in group B"))
+        classifier = models.predictor(spec)
+        with st.spinner(render.queue_note(_("Classifying {count} sentences…",
+                                            count=len(templates) * (len(group_a) + len(group_b))))):  # fmt: skip
+            found = bias.probe(classifier.predict_batch, templates, group_a, group_b, label)
+    except CoreError as error:
+        safe.error(error)
+        return
+    st.session_state["bias-result"] = (spec.key, found)
+
+
+def _show(spec: catalog.ModelSpec) -> None:
+    stored = st.session_state.get("bias-result")
+    if not stored or stored[0] != spec.key:
+        return
+    found: bias.ProbeResult = stored[1]
+    first, second, third = st.columns(3)
+    first.metric(_("Mean gap, A − B (points)"), f"{100 * found.gap:+.2f}",
+                 help=_("95 % bootstrap CI over templates: [{low}, {high}]", low=f"{100 * found.gap_low:+.2f}",
+                        high=f"{100 * found.gap_high:+.2f}"))  # fmt: skip
+    second.metric(_("Permutation p"), f"{found.p_value:.4f}",
+                  help=_("Two-sided: within each template the terms were assigned to the groups at random {count} "
+                         "times.", count=f"{bias.PERMUTATIONS:,}"))  # fmt: skip
+    third.metric(_("Pairs whose label flips"), f"{100 * found.flip_share:.1f} %",
+                 help=_("Of {count} (template, A term, B term) pairs.", count=found.flip_pairs))
+    st.caption(_("95 % CI of the gap: {low} to {high} points. A CI that excludes 0 and a small p say the model treats "
+                 "the groups differently in these sentences; a CI around 0 says these sentences find no gap, not that "
+                 "there is none.", low=f"{100 * found.gap_low:+.2f}", high=f"{100 * found.gap_high:+.2f}"))  # fmt: skip
+    render.figure(figures.per_term(found.per_term(), found.group_a, _(found.label)), key="bias-terms")
+    rows = []
+    k = len(found.group_a)
+    for template, labels in zip(found.templates, found.predictions, strict=True):
+        for a, term_a in enumerate(found.group_a):
+            for b, term_b in enumerate(found.group_b):
+                if labels[a] != labels[k + b]:
+                    rows.append({_("template"): template, _("group A"): f"{term_a} → {_(labels[a])}",
+                                 _("group B"): f"{term_b} → {_(labels[k + b])}"})  # fmt: skip
+    if rows:
+        st.dataframe(pd.DataFrame(rows[:200]), hide_index=True)  # shown as text: the templates came from a user
+
+
+def weat_panel() -> None:
+    sets = bias.WEAT_SETS["en"]
+    for name, words in sets.items():
+        st.session_state.setdefault(f"bias-weat-{name}", "\n".join(words))
+    st.caption(_("Word sets: {source}. MiniLM reads English; one word per line, at most {most} per set.",
+                 source=_(bias.WEAT_SOURCE), most=bias.MAX_WORDS))  # fmt: skip
+    columns = st.columns(4)
+    titles = {"x": _("Targets X"), "y": _("Targets Y"), "a": _("Attributes A"), "b": _("Attributes B")}
+    for column, name in zip(columns, sets, strict=True):
+        column.text_area(titles[name], key=f"bias-weat-{name}", height=220)
+    if st.button(_("Run the association test"), key="bias-weat-run"):
+        try:
+            words = {name: bias.parse_lines(st.session_state[f"bias-weat-{name}"], bias.MAX_WORDS, titles[name])
+                     for name in sets}  # fmt: skip
+            with st.spinner(render.queue_note(_("Embedding the words…"))):
+                found = bias.weat(models.sentence_encoder().encode, words["x"], words["y"], words["a"], words["b"])
+        except CoreError as error:
+            safe.error(error)
+            return
+        st.session_state["bias-weat"] = (words, found)
+    stored = st.session_state.get("bias-weat")
+    if stored:
+        words, found = stored
+        left, right = st.columns(2)
+        left.metric(_("Effect size d"), f"{found.effect_size:+.2f}")
+        right.metric(_("Permutation p (one-sided)"), f"{found.p_value:.4f}")
+        render.figure(figures.weat_scores(list(words["x"]), found.scores_x.tolist(), list(words["y"]),
+                                          found.scores_y.tolist()), key="bias-weat-plot")  # fmt: skip
+        st.caption(_("d is the difference of the two target sets' mean association in units of its spread (|d| ≥ 0.8 "
+                     "is large by Cohen's convention); p is the share of equal-size re-splits of X ∪ Y whose X "
+                     "associates with A at least as strongly."))  # fmt: skip
+
+
+def data_panel() -> None:
+    names = split_names()
+    dataset = st.selectbox(_("Training set"), names, key="bias-data")
+    found = dataset_split(dataset)
+    if found is None:
+        return
+    split, labels = found
+    texts, classes = [e.text for e in split.train], [e.label for e in split.train]
+    render.figure(figures.class_balance({label: classes.count(label) for label in labels}), key="bias-balance")
+    words = bias.shortcut_words(texts, classes)
+    rows = [{_("class"): _(label), _("word"): word, _("log-odds"): round(odds, 2), _("texts of the class"): inside,
+             _("texts of other classes"): outside} for label, found_words in words.items()
+            for word, odds, inside, outside in found_words]  # fmt: skip
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    st.caption(_("Each word's smoothed log-odds of appearing in a text of the class rather than of another class "
+                 "(words, or characters for Chinese, in at least 3 training texts). A word that names no sentiment or "
+                 "topic but predicts a class is a shortcut the model can learn instead of the task."))  # fmt: skip
