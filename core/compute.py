@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from core import catalog
@@ -83,8 +84,9 @@ def shape_of(spec: catalog.ModelSpec) -> Shape:
     parameters = sum(p.numel() for p in model.parameters())  # a tied output matrix is counted once
     embedding = sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Embedding))
     layers, d_model, heads, vocab, context = _dims(config)
-    return Shape(spec.key, layers, d_model, heads, vocab, context, parameters, embedding,
-                 predicts_tokens=causal or spec.task.startswith("translation"))  # fmt: skip
+    # a language model, a translator and a masked LM (its head scores every position) multiply by the vocabulary
+    predicts = causal or spec.task.startswith("translation") or spec.task == "fill-mask"
+    return Shape(spec.key, layers, d_model, heads, vocab, context, parameters, embedding, predicts)
 
 
 def shape_from_size(layers: int, d_model: int, vocab: int, context: int, heads: int = 0, name: str = "") -> Shape:
@@ -162,10 +164,11 @@ def measure_matmul(device: str = "cpu", precision: str = "fp32", size: int = 102
 
 @dataclass(frozen=True)
 class Run:
-    """A model trained here: its measured training time against the time 6 N D predicts."""
+    """A model trained here: its measured training time against the time its FLOP count predicts."""
 
     key: str
-    parameters: int
+    parameters: int  # every weight, as its card says
+    training_flops_per_token: float  # ``flops_per_token(shape, max_length)["training"]``: 6 N plus attention and output
     tokens: float  # tokens it trained on (see ``tokens_trained``)
     tokens_exact: bool  # False: an upper bound (examples × epochs × the longest length a batch is padded to)
     seconds: float
@@ -173,7 +176,7 @@ class Run:
     threads: int | None
 
     def predicted_seconds(self, flops_per_s: float) -> float:
-        return 6 * self.parameters * self.tokens / flops_per_s
+        return self.training_flops_per_token * self.tokens / flops_per_s
 
 
 def tokens_trained(card) -> tuple[float, bool] | None:
@@ -191,8 +194,10 @@ def tokens_trained(card) -> tuple[float, bool] | None:
     return None
 
 
-def runs_here() -> list[Run]:
-    """Every finished training run in the cache whose card says its size, time and tokens."""
+def runs_here(shape: Callable[[catalog.ModelSpec], Shape] | None = None) -> list[Run]:
+    """Every finished training run in the cache whose card says its size, time and tokens (``shape`` counts a
+    model, ``shape_of`` unless the caller keeps its own cache of counts)."""
+    shape = shape or shape_of
     found = []
     for spec in catalog.all_specs():
         if not spec.trained_here:
@@ -203,8 +208,13 @@ def runs_here() -> list[Run]:
         tokens = tokens_trained(card)
         if tokens is None:
             continue
-        found.append(Run(spec.key, int(card["parameters"]), tokens[0], tokens[1], float(card["train_seconds"]),
-                         str(card.get("device", "cpu")), card.get("threads")))  # fmt: skip
+        try:
+            counted = shape(spec)
+        except CoreError:
+            continue
+        per_token = flops_per_token(counted, int((card.get("hyperparameters") or {}).get("max_length") or counted.context))
+        found.append(Run(spec.key, int(card["parameters"]), per_token["training"], tokens[0], tokens[1],
+                         float(card["train_seconds"]), str(card.get("device", "cpu")), card.get("threads")))  # fmt: skip
     return found
 
 

@@ -122,7 +122,7 @@ def measure_panel() -> compute.Throughput | None:
 
 
 def show_runs(throughput: compute.Throughput) -> None:
-    runs = compute.runs_here()
+    runs = compute.runs_here(lambda spec: _shape(spec.key, catalog.weights_sha256(spec)))
     if not runs:
         st.info(_("No model trained here yet: train one (Train page or python -m core.train) and come back."))
         return
@@ -135,11 +135,12 @@ def show_runs(throughput: compute.Throughput) -> None:
     st.dataframe(frame, hide_index=True)
     render.figure(figures.predicted_vs_measured([r.key for r in runs], [r.predicted_seconds(rate) for r in runs],
                                                 [r.seconds for r in runs]), key="compute-runs")  # fmt: skip
-    st.caption(_("Small models keep the processor far below its matrix throughput: each step also tokenizes, pads, "
-                 "launches hundreds of small operations and evaluates, so the measured time is many times what "
-                 "6 N D predicts; the ratio shrinks as models grow. \"≤\": examples × epochs × the longest length a "
-                 "batch is padded to, an upper bound (the language models count their tokens exactly). Runs made on "
-                 "another device than this one are compared with this machine's throughput all the same."))  # fmt: skip
+    st.caption(_("The prediction is the run's FLOPs (3 forward passes per token, counted as above at its training "
+                 "length) at the throughput just measured. A ratio above 1 is everything else a step does (tokenizing, "
+                 "padding, hundreds of small operations, evaluation) and matrices too small to reach that rate; below "
+                 "1, the token count was an upper bound (\"≤\": examples × epochs × the length batches are padded to "
+                 "at most; the language models count their tokens exactly). Runs made on another device are compared "
+                 "with this machine's throughput all the same."))  # fmt: skip
 
 
 def show_extrapolation(throughput: compute.Throughput) -> None:
