@@ -107,7 +107,9 @@ def _show(spec: catalog.ModelSpec) -> None:
                  help=_("Of {count} (template, A term, B term) pairs.", count=found.flip_pairs))
     st.caption(_("95 % CI of the gap: {low} to {high} points. A CI that excludes 0 and a small p say the model treats "
                  "the groups differently in these sentences; a CI around 0 says these sentences find no gap, not that "
-                 "there is none.", low=f"{100 * found.gap_low:+.2f}", high=f"{100 * found.gap_high:+.2f}"))  # fmt: skip
+                 "there is none. Neutral sentences sit near 50 %, where any change of wording flips a label one way or "
+                 "the other: read the flips with the gap, not alone.", low=f"{100 * found.gap_low:+.2f}",
+                 high=f"{100 * found.gap_high:+.2f}"))  # fmt: skip
     render.figure(figures.per_term(found.per_term(), found.group_a, _(found.label)), key="bias-terms")
     rows = []
     k = len(found.group_a)

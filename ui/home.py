@@ -114,6 +114,22 @@ SECTIONS = [  # (where, what): translated where they are shown
         ),
     ),
     (
+        N_('Challenges → Bias'),
+        N_(
+            "The article's data-bias challenge measured: sentences where only a group term changes, the "
+            'probability gap with a 95 % CI and a permutation test; an embedding association test on MiniLM; each '
+            "training set's class balance and shortcut words."
+        ),
+    ),
+    (
+        N_('Challenges → Compute'),
+        N_(
+            'Parameters, FLOPs per token and memory for any model or size; this machine\'s matrix throughput '
+            'measured live; runs trained here against their FLOP count; BERT, GPT-2 and GPT-3 extrapolated in '
+            'days, kWh and CO₂.'
+        ),
+    ),
+    (
         N_('Apply → Sentiment'),
         N_(
             'Type a sentence and get positive or negative with class probabilities, from a MiniLM encoder fine-'
