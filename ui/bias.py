@@ -156,16 +156,25 @@ def weat_panel() -> None:
                      "associates with A at least as strongly."))  # fmt: skip
 
 
+@st.cache_data(max_entries=8, show_spinner=False)
+def _data_facts(dataset: str) -> tuple[dict[str, int], dict[str, list]] | None:
+    """A training set's class counts and shortcut words, computed once per process (every session reads them)."""
+    found = dataset_split(dataset)
+    if found is None:
+        return None
+    split, labels = found
+    texts, classes = [e.text for e in split.train], [e.label for e in split.train]
+    return {label: classes.count(label) for label in labels}, bias.shortcut_words(texts, classes)
+
+
 def data_panel() -> None:
     names = split_names()
     dataset = st.selectbox(_("Training set"), names, key="bias-data")
-    found = dataset_split(dataset)
-    if found is None:
+    facts = _data_facts(dataset)
+    if facts is None:
         return
-    split, labels = found
-    texts, classes = [e.text for e in split.train], [e.label for e in split.train]
-    render.figure(figures.class_balance({label: classes.count(label) for label in labels}), key="bias-balance")
-    words = bias.shortcut_words(texts, classes)
+    counts, words = facts
+    render.figure(figures.class_balance(counts), key="bias-balance")
     rows = [{_("class"): _(label), _("word"): word, _("log-odds"): round(odds, 2), _("texts of the class"): inside,
              _("texts of other classes"): outside} for label, found_words in words.items()
             for word, odds, inside, outside in found_words]  # fmt: skip
