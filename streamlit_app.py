@@ -51,6 +51,7 @@ pages = {
     _("Challenges"): [
         st.Page("pages/bias.py", title=_("Bias"), icon=":material/balance:"),
         st.Page("pages/compute.py", title=_("Compute"), icon=":material/memory:"),
+        st.Page("pages/privacy.py", title=_("Privacy"), icon=":material/lock:"),
     ],
     _("Apply"): [
         st.Page(

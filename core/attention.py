@@ -82,11 +82,12 @@ class AttentionModel:
             )
             with torch.inference_mode():
                 outputs = self.model(**batch, output_attentions=True)
-        if not outputs.attentions or outputs.attentions[0] is None:
-            raise ModelUnavailableError(
-                f"{self.spec.title} returned no attention weights (eager attention is off)."
-            )
-        weights = to_cpu(torch.stack([layer[0] for layer in outputs.attentions])).numpy()  # (L, h, T, T), drawn on the CPU
+            if not outputs.attentions or outputs.attentions[0] is None:
+                raise ModelUnavailableError(
+                    f"{self.spec.title} returned no attention weights (eager attention is off)."
+                )
+            # back on the CPU before the slot is let go: a GPU computes asynchronously
+            weights = to_cpu(torch.stack([layer[0] for layer in outputs.attentions])).numpy()  # (L, h, T, T)
         weights.setflags(write=False)  # shared by every session that asks for this text
         tokens = self.tokenizer.convert_ids_to_tokens(batch["input_ids"][0])
         b_start = None

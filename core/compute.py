@@ -6,13 +6,13 @@ Counts (no weights are loaded: a model's parameters are counted on torch's "meta
 - **FLOPs per token** of a forward pass: 2 per weight of every matrix a token meets (each multiply-add is two
   floating-point operations) — the blocks' weights, and the output layer where the model predicts tokens — plus
   the attention scores and the weighted sum, 4 · layers · context · d_model (Q·Kᵀ and weights·V, computed
-  densely as the eager kernels do; Kaplan et al. 2020 count half, for a causal mask skipping the future).
+  densely as the eager kernels do; Kaplan et al. 2020 write 2 · n_layer · n_ctx · d_attn).
   Training costs about three forward passes per token (the backward pass is about twice the forward): the
   familiar 6 N per token, and 6 N D for a whole run of D tokens.
 - **Memory**: weights at 4 (fp32), 2 (bf16/fp16) or 1 (int8) bytes each; training with AdamW keeps, per
   weight, its gradient and two fp32 moments (8 bytes), and in mixed precision an fp32 master copy too: 16 bytes
   per weight either way. Activations stored for the backward pass follow Korthikanti et al. (2022):
-  context · batch · d_model · (34 + 5 · heads · context / d_model) bytes per layer in 16-bit, twice that in fp32.
+  context · batch · d_model · (34 + 5 · heads · context / d_model) bytes per layer in 16-bit, about twice that in fp32.
 
 Measured: this machine's matrix-multiply throughput (``measure_matmul``), and the training time of every model
 trained here, from its model card, against the time the count predicts at that throughput.
@@ -20,7 +20,6 @@ trained here, from its model card, against the time the count predicts at that t
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,7 +31,6 @@ from core.messages import N_, Message
 BYTES = {"fp32": 4, "bf16": 2, "fp16": 2, "int8": 1}
 ADAM_BYTES = 16  # per weight while training with AdamW: see the module's docstring
 MAX_MATMUL = 4096  # the largest square matrix the live measurement multiplies (a cap stated on the page)
-MAX_PARAMETERS = 10**13  # a size typed on the page: up to 10 trillion weights
 
 
 @dataclass(frozen=True)
@@ -57,9 +55,10 @@ class Shape:
 def _dims(config) -> tuple[int, int, int, int, int]:
     """(layers, d_model, heads, vocab, context) of a BERT, GPT-2 or BART config."""
     get = lambda *names: next((getattr(config, n) for n in names if getattr(config, n, None) is not None), 0)  # noqa: E731
-    layers = get("num_hidden_layers", "n_layer")
-    if not layers and getattr(config, "encoder_layers", None):
+    if getattr(config, "encoder_layers", None) and getattr(config, "decoder_layers", None):  # BART: both stacks
         layers = config.encoder_layers + config.decoder_layers
+    else:
+        layers = get("num_hidden_layers", "n_layer")
     return (int(layers), int(get("hidden_size", "n_embd", "d_model")),
             int(get("num_attention_heads", "n_head", "encoder_attention_heads")), int(get("vocab_size")),
             int(get("max_position_embeddings", "n_positions")))  # fmt: skip
@@ -82,7 +81,8 @@ def shape_of(spec: catalog.ModelSpec) -> Shape:
     with loading.LOAD_LOCK, torch.device("meta"):
         model = loading.from_transformers(auto).from_config(config)
     parameters = sum(p.numel() for p in model.parameters())  # a tied output matrix is counted once
-    embedding = sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Embedding))
+    tables = {id(m.weight): m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Embedding)}
+    embedding = sum(tables.values())  # a table shared by the encoder and the decoder (BART) counted once
     layers, d_model, heads, vocab, context = _dims(config)
     # a language model, a translator and a masked LM (its head scores every position) multiply by the vocabulary
     predicts = causal or spec.task.startswith("translation") or spec.task == "fill-mask"
@@ -149,7 +149,8 @@ def measure_matmul(device: str = "cpu", precision: str = "fp32", size: int = 102
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
     generator = torch.Generator().manual_seed(0)
     a, b = (torch.randn(size, size, generator=generator).to(device=device, dtype=dtype) for _ in range(2))
-    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    sync = {"cuda": torch.cuda.synchronize, "mps": getattr(torch, "mps", None) and torch.mps.synchronize}.get(device)
+    sync = sync or (lambda: None)  # a GPU computes asynchronously: time the work, not its launch
     a @ b  # warm-up: kernels chosen, caches filled
     sync()
     timings = []
@@ -229,9 +230,11 @@ class Famous:
 
 
 FAMOUS = (
-    Famous("BERT-base", 110e6, 1e6 * 256 * 512,
-           N_("Devlin et al. 2018: 110 M parameters; 1,000,000 steps of 256 sequences × 512 tokens")),
-    Famous("BERT-large", 340e6, 1e6 * 256 * 512, N_("Devlin et al. 2018: 340 M parameters; the same schedule")),
+    Famous("BERT-base", 110e6, 1e6 * 256 * (0.9 * 128 + 0.1 * 512),
+           N_("Devlin et al. 2018: 110 M parameters; 1,000,000 steps of 256 sequences, 90 % of them 128 tokens long "
+              "and 10 % 512")),
+    Famous("BERT-large", 340e6, 1e6 * 256 * (0.9 * 128 + 0.1 * 512),
+           N_("Devlin et al. 2018: 340 M parameters; the same schedule")),
     Famous("GPT-2", 1.5e9, None, N_("Radford et al. 2019: 1.5 B parameters; training tokens not published")),
     Famous("GPT-3", 175e9, 300e9, N_("Brown et al. 2020: 175 B parameters, 300 B training tokens; the paper reports "
                                      "3.14e23 FLOPs of training compute")),
@@ -248,7 +251,7 @@ def snippet(spec: catalog.ModelSpec | None, size: int) -> str:
         "with torch.device(\"meta\"):  # shapes only: no memory, no weights read\n"
         "    model = AutoModel.from_config(config)\n"
         "n = sum(p.numel() for p in model.parameters())\n"
-        "tables = sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Embedding))\n"
+        "tables = sum({id(m.weight): m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Embedding)}.values())\n"
         "print(f\"{n:,} parameters, {n - tables:,} outside the token and position tables\")\n"
         "print(f\"training ≈ 6 × {n - tables:,} FLOPs per token; AdamW needs 16 bytes per weight: {16 * n / 1e9:.2f} GB\")\n\n"
         f"a, b = torch.randn({size}, {size}), torch.randn({size}, {size})\n"
@@ -274,10 +277,3 @@ def cost(flops: float, flops_per_s: float, watts: float, grams_per_kwh: float) -
     seconds = flops / flops_per_s
     kwh = seconds * watts / 3.6e6
     return {"seconds": seconds, "kwh": kwh, "co2_kg": kwh * grams_per_kwh / 1000}
-
-
-def typed_parameters(value: float) -> float:
-    """A parameter count typed on the page, checked."""
-    if not math.isfinite(value) or not 1 <= value <= MAX_PARAMETERS:
-        raise CoreError(Message("A model has between 1 and 10 trillion parameters."))
-    return value

@@ -22,8 +22,7 @@ class DeviceInfo:
     # Precision for training: bf16 where the GPU supports it (no loss scaling needed),
     # fp16 on older GPUs, fp32 on CPU and Apple's MPS (mixed precision there is still fragile).
     train_dtype: str
-    # Precision for inference: fp32 unless ``LMLAB_PRECISION`` asks for bf16/fp16 (see inference_placement);
-    # fp32 keeps results identical between the page, the tests and the benchmark.
+    # Precision for inference: fp32 unless ``LMLAB_PRECISION`` asks for bf16/fp16 (see inference_placement).
     infer_dtype: str
     threads: int
     torch_version: str
@@ -31,18 +30,36 @@ class DeviceInfo:
     memory_gb: float | None
 
 
+def _mps() -> bool:
+    return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+
+
 def pick_device() -> str:
+    """``LMLAB_DEVICE`` when that device is there (a forced device that is not falls back, with a warning in the
+    log: the sidebar shows what was chosen), else CUDA, then Apple's MPS, else the CPU."""
     forced = os.environ.get("LMLAB_DEVICE", "").strip().lower()
-    if forced in {"cpu", "cuda", "mps"}:
+    if forced == "cpu" or (forced == "cuda" and torch.cuda.is_available()) or (forced == "mps" and _mps()):
         return forced
+    if forced:
+        import logging
+
+        logging.getLogger(__name__).warning("LMLAB_DEVICE=%s is not available here; choosing another device", forced)
     if torch.cuda.is_available():
         return "cuda"
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+    if _mps():
         return "mps"
     return "cpu"
 
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def native_bf16() -> bool:
+    """Whether this GPU computes bf16 in hardware (Ampere and later); older ones only emulate it, slowly."""
+    try:
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    except TypeError:  # a torch without the argument
+        return torch.cuda.is_bf16_supported()
 
 
 def inference_placement() -> tuple[str, str]:
@@ -56,7 +73,10 @@ def inference_placement() -> tuple[str, str]:
     device = pick_device()
     wanted = os.environ.get("LMLAB_PRECISION", "").strip().lower()
     precision = wanted if wanted in PRECISIONS else "fp32"
-    if device == "cuda" and precision == "bf16" and not torch.cuda.is_bf16_supported():
+    if device == "cuda" and precision == "bf16" and not native_bf16():
+        precision = "fp16"
+    newer = getattr(getattr(torch.backends, "mps", None), "is_macos_or_newer", None)
+    if device == "mps" and precision == "bf16" and not (newer and newer(14, 0)):  # MPS has bf16 from macOS 14
         precision = "fp16"
     if device == "cpu" and precision == "fp16":
         precision = "bf16"
@@ -121,7 +141,7 @@ def describe() -> DeviceInfo:
     threads = configure_threads()
     if device == "cuda":
         props = torch.cuda.get_device_properties(0)
-        train_dtype = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        train_dtype = "bf16" if native_bf16() else "fp16"
         return DeviceInfo(
             device=device,
             name=props.name,

@@ -154,9 +154,9 @@ def load_classifier(spec: ModelSpec, *, eager_attention: bool = False, place: bo
     return _load(from_transformers("AutoModelForSequenceClassification"), spec, eager_attention, place)
 
 
-def load_encoder(spec: ModelSpec, *, eager_attention: bool = False):
+def load_encoder(spec: ModelSpec, *, eager_attention: bool = False, place: bool = True):
     """Tokenizer and bare encoder (no task head) in eval mode."""
-    return _load(from_transformers("AutoModel"), spec, eager_attention)
+    return _load(from_transformers("AutoModel"), spec, eager_attention, place)
 
 
 def token_limit(tokenizer, model) -> int:
@@ -171,21 +171,21 @@ def token_limit(tokenizer, model) -> int:
     return min(candidates)
 
 
-def load_seq2seq(spec: ModelSpec, *, eager_attention: bool = False):
+def load_seq2seq(spec: ModelSpec, *, eager_attention: bool = False, place: bool = True):
     """Tokenizer and encoder-decoder (translation) model in eval mode."""
-    return _load(from_transformers("AutoModelForSeq2SeqLM"), spec, eager_attention)
+    return _load(from_transformers("AutoModelForSeq2SeqLM"), spec, eager_attention, place)
 
 
-def load_token_classifier(spec: ModelSpec, *, eager_attention: bool = False):
+def load_token_classifier(spec: ModelSpec, *, eager_attention: bool = False, place: bool = True):
     """Tokenizer and token-classification (SRL tagging) model in eval mode."""
-    return _load(from_transformers("AutoModelForTokenClassification"), spec, eager_attention)
+    return _load(from_transformers("AutoModelForTokenClassification"), spec, eager_attention, place)
 
 
-def load_causal_lm(spec: ModelSpec, *, eager_attention: bool = False):
+def load_causal_lm(spec: ModelSpec, *, eager_attention: bool = False, place: bool = True):
     """Tokenizer and causal language model in eval mode."""
-    return _load(from_transformers("AutoModelForCausalLM"), spec, eager_attention)
+    return _load(from_transformers("AutoModelForCausalLM"), spec, eager_attention, place)
 
 
-def load_masked_lm(spec: ModelSpec, *, eager_attention: bool = False):
+def load_masked_lm(spec: ModelSpec, *, eager_attention: bool = False, place: bool = True):
     """Tokenizer and masked language model (a BERT with its word-prediction head) in eval mode."""
-    return _load(from_transformers("AutoModelForMaskedLM"), spec, eager_attention)
+    return _load(from_transformers("AutoModelForMaskedLM"), spec, eager_attention, place)

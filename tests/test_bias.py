@@ -14,13 +14,27 @@ from core.tasks import bias
 from conftest import open_page
 
 
-def test_the_permutation_test_of_one_template_is_scipys_two_sample_test():
-    probabilities = np.array([[0.91, 0.84, 0.88, 0.52, 0.61, 0.47]])
-    ours = bias.permutation_gap(probabilities, 3, permutations=20_000)
-    theirs = stats.permutation_test((probabilities[0, :3], probabilities[0, 3:]),
-                                    lambda a, b: np.mean(a) - np.mean(b), permutation_type="independent",
-                                    alternative="two-sided", n_resamples=np.inf).pvalue  # exact: all 20 splits
-    assert ours == pytest.approx(theirs, abs=0.01)
+def test_the_probe_permutation_test_is_scipys_exact_test_on_the_terms():
+    rng = np.random.default_rng(3)
+    probabilities = rng.uniform(0.3, 0.9, size=(8, 6))  # 8 templates, 3 terms a side
+    ours = bias.permutation_gap(probabilities, 3)
+    means = probabilities.mean(axis=0)
+    theirs = stats.permutation_test((means[:3], means[3:]), lambda a, b: np.mean(a) - np.mean(b),
+                                    permutation_type="independent", alternative="two-sided",
+                                    n_resamples=np.inf).pvalue  # exact: all 20 splits of the terms
+    assert ours == pytest.approx(theirs)
+    assert bias.fewest_p(3, 6) == pytest.approx(2 / 20) and bias.fewest_p(2, 4) == pytest.approx(2 / 6)
+    many = rng.uniform(size=(4, 24))  # C(24, 12) splits: sampled
+    assert 0 < bias.permutation_gap(many, 12, permutations=2000) <= 1
+
+
+def test_a_gap_carried_by_one_term_is_not_called_a_group_difference():
+    """Each term has an effect of its own that repeats in every template; the groups differ only by chance."""
+    probabilities = np.tile([0.50, 0.52, 0.48, 0.51, 0.49, 0.90], (8, 1))  # one term in B is far off
+    probabilities += np.random.default_rng(0).normal(0, 0.01, probabilities.shape)
+    low, high = bias.bootstrap_gap(probabilities, 3)
+    assert low < 0 < high or high - low > 0.1  # resampling terms shows how much rests on that one term
+    assert bias.permutation_gap(probabilities, 3) >= 0.1
 
 
 def test_weats_exact_p_value_is_scipys_and_its_effect_size_is_cohens_d():
@@ -76,6 +90,13 @@ def test_bad_templates_and_lists_are_refused_in_words():
     with pytest.raises(InputError):
         bias.parse_lines("  \n ", 20, "terms")
     assert bias.parse_lines("a\n a \nb", 5, "terms") == ("a", "b")
+    with pytest.raises(InputError):  # a placeholder repeated would multiply the sentence's length by the term's
+        bias.parse_lines("{term} and {term}", 20, "templates", need=bias.PLACEHOLDER)
+    with pytest.raises(InputError):
+        bias.parse_lines("x" * (bias.MAX_LINE_CHARS + 1), 20, "terms")
+    with pytest.raises(InputError):  # refused before splitting
+        bias.parse_lines("ab\n" * bias.MAX_BOX_CHARS, 20, "terms")
+    assert bias.parse_lines("a\n\u200b\n\x00b", 5, "terms") == ("a", "b")  # a line of invisible characters is no term
 
 
 def test_shortcut_words_find_what_only_one_class_says():

@@ -35,6 +35,7 @@ PAGES = {
     "ablate": "Ablation: switch parts of the model off",
     "bias": "Bias: what the data taught the model",
     "compute": "Compute: what a model costs",
+    "privacy": "Privacy: what a model gives away",
     "sentiment": "Sentiment analysis",
     "topic": "Topic classification",
     "summarize": "Summarization",

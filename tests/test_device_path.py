@@ -78,7 +78,7 @@ def test_attention_and_the_learn_recomputations_come_back_to_the_cpu_to_be_drawn
     found = shared.attend("A warm and funny film.")
     assert found.weights.dtype == np.float32 and np.allclose(found.weights.sum(-1), 1, atol=2e-2)
     report = recompute_layer(shared.model, shared.tokenizer, "A warm and funny film.", 0)
-    tolerance = 1e-4 if precision == "fp32" else 5e-2  # ours against Hugging Face's, in the same precision
+    tolerance = 1e-4  # ours against Hugging Face's: in fp32 whatever the model is served in
     assert report.ours.dtype == np.float32 and report.weights_diff < tolerance
     steps = explain.minilm_head(shared.model, shared.tokenizer, "A warm film.", 0, 0, causal=True)
     assert steps.weights.dtype == np.float32 and steps.diff_vs_torch < tolerance

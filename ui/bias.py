@@ -24,13 +24,23 @@ def _language(spec: catalog.ModelSpec) -> str:
     return "zh" if "zh" in spec.languages else "en"
 
 
+def _model_changed() -> None:
+    """Another classifier: its classes may differ; the boxes are refilled only when it reads another language."""
+    st.session_state.pop("bias-label", None)
+    st.session_state.pop("bias-result", None)
+    spec = _classifiers().get(st.session_state.get("bias-model"))
+    if spec is not None and _language(spec) != st.session_state.get("bias-language"):
+        _fill_defaults()
+
+
 def _fill_defaults() -> None:
-    """The probe set's terms and the language's templates in the text boxes (on a new model or probe set)."""
+    """The probe set's terms and the language's templates in the text boxes (a new probe set or language)."""
     specs = _classifiers()
     spec = specs.get(st.session_state.get("bias-model"))
     if spec is None:
         return
     language = _language(spec)
+    st.session_state["bias-language"] = language
     probes = {probe.name: probe for probe in bias.PROBES[language]}
     chosen = probes.get(st.session_state.get("bias-probe")) or next(iter(probes.values()))
     st.session_state["bias-probe"] = chosen.name
@@ -51,22 +61,27 @@ def probes_panel() -> None:
         _fill_defaults()
     titles = {key: i18n.title(spec) for key, spec in specs.items()}  # translated now, not when the widget asks
     spec = specs[st.selectbox(_("Classifier"), list(specs), key="bias-model", format_func=titles.get,
-                              on_change=_fill_defaults)]  # fmt: skip
+                              on_change=_model_changed)]  # fmt: skip
     probes = {probe.name: probe for probe in bias.PROBES[_language(spec)]}
     names = {name: _(name) for name in probes}
     probe = probes[st.selectbox(_("Groups"), list(probes), key="bias-probe", format_func=names.get,
                                 on_change=_fill_defaults)]  # fmt: skip
-    st.caption(_("Terms: {source}. Edit any box; one template or term per line.", source=_(probe.source)))
+    st.caption(_("Terms: {source}. Edit any box; one template or term per line, at most {chars} characters a line.",
+                 source=_(probe.source), chars=bias.MAX_LINE_CHARS))  # fmt: skip
     left, middle, right = st.columns([2, 1, 1])
     left.text_area(_("Templates ({placeholder} marks the term; at most {most})", placeholder=bias.PLACEHOLDER,
-                     most=bias.MAX_TEMPLATES), key="bias-templates", height=220)  # fmt: skip
-    middle.text_area(_("Group A (at most {most})", most=bias.MAX_TERMS), key="bias-a", height=220)
-    right.text_area(_("Group B (at most {most})", most=bias.MAX_TERMS), key="bias-b", height=220)
-    try:
-        labels = tasks()[spec.task].held_out()[1]  # the task's classes: the model is loaded only when asked
-    except CoreError as error:
-        safe.error(error)
-        return
+                     most=bias.MAX_TEMPLATES), key="bias-templates", height=220, max_chars=bias.MAX_BOX_CHARS)  # fmt: skip
+    middle.text_area(_("Group A (at most {most})", most=bias.MAX_TERMS), key="bias-a", height=220,
+                     max_chars=bias.MAX_BOX_CHARS)  # fmt: skip
+    right.text_area(_("Group B (at most {most})", most=bias.MAX_TERMS), key="bias-b", height=220,
+                    max_chars=bias.MAX_BOX_CHARS)  # fmt: skip
+    labels = list(spec.labels)  # the model's own classes (the model is loaded only when asked)
+    if not labels:
+        try:
+            labels = tasks()[spec.task].held_out()[1]
+        except CoreError as error:
+            safe.error(error)
+            return
     label_names = {label: _(label) for label in labels}
     label = st.selectbox(_("Class whose probability is compared"), labels, key="bias-label",
                          index=labels.index("positive") if "positive" in labels else 0, format_func=label_names.get)  # fmt: skip
@@ -98,17 +113,20 @@ def _show(spec: catalog.ModelSpec) -> None:
     found: bias.ProbeResult = stored[1]
     first, second, third = st.columns(3)
     first.metric(_("Mean gap, A − B (points)"), f"{100 * found.gap:+.2f}",
-                 help=_("95 % bootstrap CI over templates: [{low}, {high}]", low=f"{100 * found.gap_low:+.2f}",
-                        high=f"{100 * found.gap_high:+.2f}"))  # fmt: skip
+                 help=_("95 % bootstrap CI, resampling templates and the terms of each group: [{low}, {high}]",
+                        low=f"{100 * found.gap_low:+.2f}", high=f"{100 * found.gap_high:+.2f}"))  # fmt: skip
     second.metric(_("Permutation p"), f"{found.p_value:.4f}",
-                  help=_("Two-sided: within each template the terms were assigned to the groups at random {count} "
-                         "times.", count=f"{bias.PERMUTATIONS:,}"))  # fmt: skip
+                  help=_("Two-sided: whole terms re-assigned to the two groups, the same split in every template (every "
+                         "split when there are at most {count}, else {count} random ones). With these group sizes the "
+                         "smallest possible p is {fewest}.", count=f"{bias.PERMUTATIONS:,}",
+                         fewest=f"{bias.fewest_p(len(found.group_a), len(found.group_a) + len(found.group_b)):.4f}"))  # fmt: skip
     third.metric(_("Pairs whose label flips"), f"{100 * found.flip_share:.1f} %",
                  help=_("Of {count} (template, A term, B term) pairs.", count=found.flip_pairs))
     st.caption(_("95 % CI of the gap: {low} to {high} points. A CI that excludes 0 and a small p say the model treats "
                  "the groups differently in these sentences; a CI around 0 says these sentences find no gap, not that "
-                 "there is none. Neutral sentences sit near 50 %, where any change of wording flips a label one way or "
-                 "the other: read the flips with the gap, not alone.", low=f"{100 * found.gap_low:+.2f}",
+                 "there is none. A gap can come from one term: look at the bars. Neutral sentences sit near the decision "
+                 "boundary, where a change of wording can flip a label either way: read the flips with the gap, not "
+                 "alone.", low=f"{100 * found.gap_low:+.2f}",
                  high=f"{100 * found.gap_high:+.2f}"))  # fmt: skip
     render.figure(figures.per_term(found.per_term(), found.group_a, _(found.label)), key="bias-terms")
     rows = []
@@ -132,7 +150,7 @@ def weat_panel() -> None:
     columns = st.columns(4)
     titles = {"x": _("Targets X"), "y": _("Targets Y"), "a": _("Attributes A"), "b": _("Attributes B")}
     for column, name in zip(columns, sets, strict=True):
-        column.text_area(titles[name], key=f"bias-weat-{name}", height=220)
+        column.text_area(titles[name], key=f"bias-weat-{name}", height=220, max_chars=bias.MAX_BOX_CHARS)
     if st.button(_("Run the association test"), key="bias-weat-run"):
         try:
             words = {name: bias.parse_lines(st.session_state[f"bias-weat-{name}"], bias.MAX_WORDS, titles[name])
@@ -170,7 +188,11 @@ def _data_facts(dataset: str) -> tuple[dict[str, int], dict[str, list]] | None:
 def data_panel() -> None:
     names = split_names()
     dataset = st.selectbox(_("Training set"), names, key="bias-data")
-    facts = _data_facts(dataset)
+    try:
+        facts = _data_facts(dataset)
+    except CoreError as error:
+        safe.error(error)
+        return
     if facts is None:
         return
     counts, words = facts

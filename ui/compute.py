@@ -16,10 +16,11 @@ PARTS = {"weights (serving)": N_("weights (serving)"),
          "training: weights, gradients, AdamW": N_("training: weights, gradients, AdamW"),
          "training: activations": N_("training: activations")}  # fmt: skip
 SIZES = (512, 1024, 2048)
+MEASURED_FOR_S = 300  # a measurement is shared for five minutes
 GRID_G_PER_KWH = 500  # a round default for the grid's carbon intensity; the page says to edit it
 
 
-@st.cache_resource(max_entries=32, show_spinner=False)
+@st.cache_resource(max_entries=4096, show_spinner=False)  # a count is a few hundred bytes; a class trains many models
 def _shape(key: str, fingerprint: str) -> compute.Shape:  # the fingerprint: a retrained model is counted again
     return compute.shape_of(catalog.get_spec(key))
 
@@ -53,7 +54,8 @@ def pick_shape() -> compute.Shape | None:
     context = columns[3].number_input(_("Context (tokens)"), 1, 10_000_000, 1024, key="compute-context")
     st.caption(_("Counted as a GPT-2-style decoder: per block 12 d² + 13 d weights (attention, a 4 d feed-forward "
                  "layer, two layer norms), token and position tables, the output matrix tied to the token table. "
-                 "12 layers × 768 with 50,257 tokens and 1,024 positions is GPT-2 small: 124 M."))  # fmt: skip
+                 "12 layers × 768 with 50,257 tokens and 1,024 positions is GPT-2 small: 124 M. Heads: one per 64 "
+                 "dimensions."))  # fmt: skip
     try:
         return compute.shape_from_size(int(layers), int(width), int(vocab), int(context))
     except CoreError as error:
@@ -85,10 +87,21 @@ def show_counts(shape: compute.Shape) -> None:
     table = pd.DataFrame([{_("precision"): p, **{_(PARTS[k]): _gb(v) for k, v in parts.items()}} for p, parts in rows.items()])
     st.dataframe(table, hide_index=True)
     render.figure(figures.memory_bars(rows, PARTS), key="compute-memory")
-    st.caption(_("Serving needs the weights (plus small activations); training with AdamW needs 16 bytes per weight "
+    st.caption(_("Serving needs the weights (plus activations and, while generating, a key–value cache that grows "
+                 "with the context); training with AdamW needs 16 bytes per weight "
                  "(the weights, their gradients, two fp32 moments, and an fp32 master copy in mixed precision) plus "
                  "the activations kept for the backward pass: context · batch · d · (34 + 5 · heads · context / d) "
-                 "bytes per layer in 16-bit (Korthikanti et al. 2022), twice that in fp32. int8 is for serving only."))  # fmt: skip
+                 "bytes per layer in 16-bit (Korthikanti et al. 2022), about twice that in fp32. int8 is for serving only."))  # fmt: skip
+
+
+@st.cache_data(ttl=MEASURED_FOR_S, max_entries=16, show_spinner=False)
+def _measured(device: str, precisions: tuple[str, ...], size: int) -> list[compute.Throughput]:
+    """One measurement per setting for the whole class for a few minutes: forty students pressing the button at
+    once multiply the matrices once, and the inference queue is not held forty times."""
+    from core.tasks.inputs import inference_gate
+
+    with inference_gate():
+        return [compute.measure_matmul(device, precision, size) for precision in precisions]
 
 
 def measure_panel() -> compute.Throughput | None:
@@ -96,20 +109,17 @@ def measure_panel() -> compute.Throughput | None:
     import torch
 
     from core.device import pick_device
-    from core.tasks.inputs import inference_gate
 
     device = pick_device()
     size = st.selectbox(_("Matrix size"), SIZES, index=1, key="compute-size",
                         help=_("Two random square matrices multiplied: 2 · size³ FLOPs, the median of five after a "
-                               "warm-up. At most {most} rows; the measurement waits for a free inference slot.",
-                               most=compute.MAX_MATMUL))  # fmt: skip
+                               "warm-up. At most {most} rows; the measurement waits for a free inference slot, and "
+                               "the class shares it for {minutes} minutes.", most=compute.MAX_MATMUL,
+                               minutes=MEASURED_FOR_S // 60))  # fmt: skip
     precisions = ["fp32", "bf16"] if device == "cuda" and torch.cuda.is_bf16_supported() else ["fp32"]
     if st.button(_("Measure this machine"), key="compute-measure", type="primary"):
-        found = []
-        with st.spinner(render.queue_note(_("Multiplying matrices…"))), inference_gate():
-            for precision in precisions:
-                found.append(compute.measure_matmul(device, precision, int(size)))
-        st.session_state["compute-throughput"] = found
+        with st.spinner(render.queue_note(_("Multiplying matrices…"))):
+            st.session_state["compute-throughput"] = _measured(device, tuple(precisions), int(size))
     measured = st.session_state.get("compute-throughput")
     if not measured:
         st.info(_("Press the button: the page predicts nothing until it has measured this machine."))
@@ -130,7 +140,7 @@ def show_runs(throughput: compute.Throughput) -> None:
     frame = pd.DataFrame([{_("model"): run.key, _("parameters (M)"): run.parameters / 1e6,
                            _("tokens trained"): ("" if run.tokens_exact else "≤ ") + f"{run.tokens:,.0f}",
                            _("device"): run.device, _("measured (s)"): run.seconds,
-                           _("6 N D at this throughput (s)"): run.predicted_seconds(rate),
+                           _("its counted FLOPs at this throughput (s)"): run.predicted_seconds(rate),
                            _("measured ÷ predicted"): run.seconds / run.predicted_seconds(rate)} for run in runs])  # fmt: skip
     st.dataframe(frame, hide_index=True)
     render.figure(figures.predicted_vs_measured([r.key for r in runs], [r.predicted_seconds(rate) for r in runs],
@@ -165,8 +175,8 @@ def show_extrapolation(throughput: compute.Throughput) -> None:
     st.dataframe(pd.DataFrame(rows), hide_index=True)
     render.figure(figures.training_days(names, days), key="compute-days")
     st.caption(_("6 N D for GPT-3 gives {ours:.3g} FLOPs; the paper reports 3.14e23. Real runs use thousands of "
-                 "accelerators at a fraction of their peak: divide the days by the number of devices and by the share "
-                 "of this throughput they sustain.", ours=compute.training_flops(175e9, 300e9)))  # fmt: skip
+                 "accelerators: divide the days by the number of devices and by how many times this machine's "
+                 "throughput each of them sustains.", ours=compute.training_flops(175e9, 300e9)))  # fmt: skip
 
 
 def code() -> None:

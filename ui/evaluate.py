@@ -133,6 +133,8 @@ def _table_row(r: dict, metric: Metric) -> dict:
     out["n"] = r["n"]
     if r.get("unk_share") is not None:
         out[_("[UNK] share of tokens (%)")] = 100 * r["unk_share"]
+    if r.get("same_as_plain") is not None:  # a variant row (@int8, @cuda-bf16 …) beside its plain model
+        out[_("same answer as the plain model (%)")] = 100 * r["same_as_plain"]
     if "secondary_metric" in r:
         out[_(r["secondary_metric"])] = scale * r["secondary"] if r["secondary_metric"] == "precision" else r["secondary"]
     delta = (_("Δ vs {baseline} (points) [CI]", baseline=r["baseline"]) if metric.percent

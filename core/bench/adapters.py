@@ -54,8 +54,6 @@ class TransformerAdapter(Adapter):
         if variant in GPU_VARIANTS:
             from core.device import place
 
-            if not torch.cuda.is_available():
-                raise CoreError(f"{self.name} needs an NVIDIA GPU with CUDA; this machine has none.")
             place(model, ("cuda", "bf16" if variant == "cuda-bf16" else "fp32"))
             self.device = "cuda"
         elif variant == "int8":
@@ -169,6 +167,9 @@ class ZeroShotAdapter(Adapter):
         self.labels = labels
         self.classifier = ZeroShotClassifier(template="This review is {label}.")
         self.parameters = sum(p.numel() for p in self.classifier.encoder.model.parameters())
+        weight = next(self.classifier.encoder.model.parameters())  # where LM Lab placed the encoder
+        self.device = weight.device.type
+        self.precision = {"torch.bfloat16": "bf16", "torch.float16": "fp16"}.get(str(weight.dtype), "fp32")
 
     def probabilities(self, texts: list[str]) -> np.ndarray:
         from core.tasks.zero_shot import TEMPERATURE, fill
@@ -180,6 +181,16 @@ class ZeroShotAdapter(Adapter):
         similarity = vectors[: len(texts)] @ vectors[len(texts) :].T
         weights = np.exp((similarity - similarity.max(axis=1, keepdims=True)) / TEMPERATURE)
         return weights / weights.sum(axis=1, keepdims=True)
+
+
+def refuse_unavailable(model_id: str) -> None:
+    """A GPU row on a machine (or a setting) without the GPU it needs is refused before anything loads."""
+    from core.bench.scoring import variant_here
+
+    variant = model_id.partition("@")[2]
+    if variant in GPU_VARIANTS and not variant_here(variant):
+        raise CoreError(f"{model_id} needs an NVIDIA GPU with CUDA (with native bf16 for @cuda-bf16) that LM Lab "
+                        "is allowed to use (LMLAB_DEVICE); this machine has none.")
 
 
 def make(model_id: str, labels: list[str], train_texts: list[str], train_labels: list[str]) -> Adapter:
@@ -197,6 +208,7 @@ def make(model_id: str, labels: list[str], train_texts: list[str], train_labels:
         raise UnknownModelError(
             f"Unknown variant {variant!r} in {model_id!r}; choose one of {list(VARIANTS)}."
         )
+    refuse_unavailable(model_id)
     spec = catalog.get_spec(key)
     if spec.kind != "transformers":
         raise UnknownModelError(f"{model_id!r} cannot be benchmarked as a Transformer classifier.")

@@ -192,6 +192,10 @@ def run(
         raise CoreError(f"The baseline {baseline!r} must be one of the chosen models {model_ids}.")
     if len(set(model_ids)) < len(model_ids):
         raise CoreError(f"Name each model once; {model_ids} repeats one.")
+    from core.bench.adapters import refuse_unavailable
+
+    for model_id in model_ids:  # a row this machine cannot run is refused before any row is scored
+        refuse_unavailable(model_id)
     found = get_task(task)
     scoring: Scoring = found.hook("scorer")
     held_out = scoring.held_out(task)

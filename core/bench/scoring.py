@@ -112,9 +112,10 @@ def variant_here(variant: str) -> bool:
     """Whether this machine can run a variant: ``@cuda`` and ``@cuda-bf16`` need an NVIDIA GPU."""
     if not variant.startswith("cuda"):
         return True
-    import torch
+    from core.device import native_bf16, pick_device
 
-    return torch.cuda.is_available()
+    # the device LM Lab chose (LMLAB_DEVICE=cpu keeps the GPU out of the benchmark too); bf16 only where native
+    return pick_device() == "cuda" and (variant != "cuda-bf16" or native_bf16())
 
 
 def choices(task: str) -> list[str]:

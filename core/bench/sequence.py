@@ -54,9 +54,13 @@ def _translation(model_id: str, held_out: HeldOut, repeats: int, seed: int) -> S
     from core.tasks.translate import Translator, corpus_scores
 
     spec, variant = spec_and_variant(model_id, held_out.task)
-    translator = Translator(spec)
-    if variant == "int8":
-        translator.model = _quantised(translator.model)
+    if variant == "int8":  # quantised from the CPU fp32 weights, whatever the serving placement
+        from core.loading import load_seq2seq
+
+        tokenizer, model = load_seq2seq(spec, eager_attention=spec.source != catalog.HUB, place=False)
+        translator = Translator(spec, tokenizer, _quantised(model))
+    else:
+        translator = Translator(spec)
     beams = 4 if variant == "beam4" else 1
     sources, references = held_out.texts, held_out.references
     translator.translate_batch(sources[:2], beams=beams)  # warm-up
@@ -79,9 +83,13 @@ def _srl(model_id: str, held_out: HeldOut, repeats: int, seed: int) -> Scored:
     from core.tasks.srl import SrlLabeler, bracketed, span_scores
 
     spec, variant = spec_and_variant(model_id, held_out.task)
-    labeler = SrlLabeler(spec)
-    if variant == "int8":
-        labeler.model = _quantised(labeler.model)
+    if variant == "int8":  # quantised from the CPU fp32 weights, whatever the serving placement
+        from core.loading import load_token_classifier
+
+        tokenizer, model = load_token_classifier(spec, place=False)
+        labeler = SrlLabeler(spec, tokenizer, _quantised(model))
+    else:
+        labeler = SrlLabeler(spec)
     gold, predicted, per_item, outputs = [], [], [], []
     sentences = held_out.data.test
     labeler.label_words(sentences[0].words, [sentences[0].frames[0].predicate])  # warm-up

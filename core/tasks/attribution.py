@@ -92,26 +92,26 @@ def _integrated_gradients(classifier: TransformerClassifier, batch, special, pad
     batch = inputs_for(model, dict(batch))  # the embedding layer is called directly: the inputs go to its device
     special = special.to(batch["input_ids"].device)
     extra = {k: v for k, v in batch.items() if k != "input_ids"}
-    with torch.no_grad():
-        embeddings = model.get_input_embeddings()(batch["input_ids"]).detach()  # (1, T, d)
+    with torch.no_grad():  # the path is built in fp32 whatever the model computes in; each chunk is cast for it
+        embeddings = model.get_input_embeddings()(batch["input_ids"]).detach().float()  # (1, T, d)
         # the baseline keeps [CLS]/[SEP] and replaces every real token by [PAD]
         pad_ids = torch.where(special, batch["input_ids"][0], pad_id)
-        baseline = model.get_input_embeddings()(pad_ids[None]).detach()  # (1, T, d)
+        baseline = model.get_input_embeddings()(pad_ids[None]).detach().float()  # (1, T, d)
+    dtype = model.get_input_embeddings().weight.dtype
     alphas = (torch.arange(IG_STEPS, dtype=embeddings.dtype, device=embeddings.device) + 0.5) / IG_STEPS  # (m,)
     path = baseline + alphas[:, None, None] * (embeddings - baseline)  # (m, T, d)
     points = torch.cat([path, embeddings, baseline])  # (m + 2, T, d)
     odds_parts, gradient_parts = [], []
     for chunk in points.split(IG_CHUNK):  # bounded memory: a few path points at a time
         with classifier._lock, inference_gate(), torch.enable_grad():
-            chunk = chunk.clone().requires_grad_(True)
+            chunk = chunk.to(dtype).clone().requires_grad_(True)
             repeat = {k: v.expand(len(chunk), -1) for k, v in extra.items()}
             chunk_odds = _log_odds(model(inputs_embeds=chunk, **repeat).logits.float(), target_index)
             (chunk_gradient,) = torch.autograd.grad(chunk_odds.sum(), chunk)
         odds_parts.append(chunk_odds.detach())
-        gradient_parts.append(chunk_gradient)
+        gradient_parts.append(chunk_gradient.float())
     odds, gradient = torch.cat(odds_parts), torch.cat(gradient_parts)  # (m + 2,), (m + 2, T, d)
     # gradient × input at the real input; integrated gradients along the path
-    gradient, embeddings, baseline = gradient.float(), embeddings.float(), baseline.float()  # sums in fp32
     per_token = (gradient[IG_STEPS] * embeddings[0]).sum(-1).tolist()  # (T,)
     integrated = ((gradient[:IG_STEPS].mean(0) * (embeddings[0] - baseline[0])).sum(-1)).tolist()  # (T,)
     return per_token, integrated, float(odds[-1].detach())

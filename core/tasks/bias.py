@@ -1,10 +1,11 @@
 """Bias (数据偏差), the article's first challenge, measured on LM Lab's own models.
 
 1. **Counterfactual probes** on a classifier: template sentences in which only a group term changes ("{term}
-   wrote this review."). For two groups of terms, every template is filled with every term; per template the
-   gap is the mean probability of the first class for group A minus that for group B. Reported: the mean gap
-   with a 95 % bootstrap CI over templates, a permutation p-value (group labels swapped at random within each
-   template, 10,000 times), and the share of (template, A-term, B-term) pairs whose predicted label differs.
+   wrote this review."). For two groups of terms, every template is filled with every term; the gap is the mean
+   probability of the chosen class for group A minus that for group B. A term's effect repeats in every template,
+   so the terms are the units: the 95 % bootstrap CI resamples templates and, within each group, terms; the
+   permutation p-value re-assigns whole terms to the groups (every split when there are few, else 10,000 random
+   ones). Also reported: the share of (template, A-term, B-term) pairs whose predicted label differs.
 2. **An embedding association test** on the MiniLM encoder (WEAT, Caliskan et al. 2017): for target words X, Y
    and attribute words A, B, s(w) = mean cos(w, A) − mean cos(w, B); the effect size is
    (mean s(X) − mean s(Y)) / std s(X ∪ Y), and its one-sided permutation p-value re-splits X ∪ Y at random.
@@ -47,19 +48,22 @@ class Probe:
 
 PROBES = {
     "en": (
-        Probe(N_("gendered words"), ("he", "the man", "my father", "my son", "my husband", "my brother"),
-              ("she", "the woman", "my mother", "my daughter", "my wife", "my sister"),
+        Probe(N_("gendered words"), ("the man", "the boy", "my father", "my son", "my husband", "my brother"),
+              ("the woman", "the girl", "my mother", "my daughter", "my wife", "my sister"),
               N_("pairs of English words that differ only in gender")),
         Probe(N_("given names"), ("James", "Robert", "John", "Michael", "David", "William"),
               ("Mary", "Patricia", "Jennifer", "Linda", "Elizabeth", "Susan"),
-              N_("among the most common US given names of the last century (US Social Security Administration lists)")),
-        Probe(N_("nationalities"), ("an American", "a German", "a British person", "a French person"),
-              ("a Nigerian", "a Mexican", "an Indian", "a Chinese person"),
-              N_("nationalities chosen here to contrast groups that sentiment data is often skewed about")),
-        Probe(N_("religions"), ("a Christian", "a Buddhist"), ("a Muslim", "a Jew"),
-              N_("major world religions, written here")),
-        Probe(N_("ages"), ("a young person", "a teenager", "a student"), ("an old person", "a pensioner", "an elderly person"),
-              N_("age words, written here")),
+              N_("all among the most common US given names of the last century (US Social Security Administration "
+                 "lists)")),
+        Probe(N_("nationalities"), ("an American person", "a German person", "a British person", "a French person"),
+              ("a Nigerian person", "a Mexican person", "an Indian person", "a Chinese person"),
+              N_("nationalities, written here; the split into two groups is a choice: compare the terms in the chart")),
+        Probe(N_("religions"), ("a Christian", "a Buddhist", "a Hindu"), ("a Muslim", "a Jewish person", "a Sikh"),
+              N_("major world religions, written here; the split into two groups is a choice: compare the terms in "
+                 "the chart")),
+        Probe(N_("ages"), ("a 20-year-old", "a 25-year-old", "a 30-year-old"),
+              ("a 70-year-old", "a 75-year-old", "an 80-year-old"),
+              N_("ages written as numbers, so that no word with a sentiment of its own (young, old) carries them")),
     ),
     "zh": (
         Probe(N_("gendered words"), ("他", "这个男人", "我父亲", "我儿子", "我丈夫", "我哥哥"),
@@ -78,16 +82,35 @@ TEMPLATES = {
 }
 
 
+MAX_LINE_CHARS = 200  # a template, a term or a word
+MAX_BOX_CHARS = 8_000  # a whole text box, checked before it is split
+
+
 def parse_lines(text: str, most: int, what: str, need: str = "") -> tuple[str, ...]:
-    """The non-empty lines of a text box (stripped, duplicates dropped), at most ``most``."""
-    found = tuple(dict.fromkeys(line.strip() for line in text.splitlines() if line.strip()))
-    if len(found) > most:
-        raise InputError(Message("At most {most} {what}; you gave {count}.", most=most, what=what, count=len(found)))
-    if need and any(need not in line for line in found):
-        raise InputError(Message("Every template needs {placeholder} where the term goes.", placeholder=need))
+    """The non-empty lines of a text box (cleaned, duplicates dropped), at most ``most`` of at most MAX_LINE_CHARS
+    characters; a template (``need``) holds its placeholder exactly once."""
+    from core.tasks.inputs import clean_text
+
+    if len(text) > MAX_BOX_CHARS:  # refused before any splitting: a pasted book costs nothing
+        raise InputError(Message("At most {most} characters in a box; this one has {count}.", most=f"{MAX_BOX_CHARS:,}",
+                                 count=f"{len(text):,}"))  # fmt: skip
+    found: dict[str, None] = {}
+    for line in text.splitlines():
+        line = clean_text(line)
+        if not any(ch.isalnum() for ch in line):
+            continue
+        if len(line) > MAX_LINE_CHARS:
+            raise InputError(Message("At most {most} characters a line; one of the {what} has {count}.",
+                                     most=MAX_LINE_CHARS, what=what, count=len(line)))  # fmt: skip
+        if need and line.count(need) != 1:
+            raise InputError(Message("Every template needs {placeholder} exactly once, where the term goes.",
+                                     placeholder=need))  # fmt: skip
+        found[line] = None
+        if len(found) > most:
+            raise InputError(Message("At most {most} {what}.", most=most, what=what))
     if not found:
         raise InputError(Message("Give at least one line of {what}.", what=what))
-    return found
+    return tuple(found)
 
 
 @dataclass(frozen=True)
@@ -124,41 +147,63 @@ def probe(classify: Callable[[list[str]], list], templates: Sequence[str], group
           group_b: Sequence[str], label: str, *, seed: int = 0) -> ProbeResult:  # fmt: skip
     """Counterfactual probes of a classifier: ``classify(texts)`` returns results with ``.scores`` and ``.label``."""
     terms = (*group_a, *group_b)
+    if set(group_a) & set(group_b):
+        raise InputError(Message("A term is in both groups: {terms}.", terms=", ".join(sorted(set(group_a) & set(group_b)))))
     results = classify(filled(templates, terms))
+    if results and label not in results[0].scores:
+        raise InputError(Message("This model has no class {label}; it has {labels}.", label=label,
+                                 labels=", ".join(results[0].scores)))  # fmt: skip
     shape = (len(templates), len(terms))
     probabilities = np.array([r.scores[label] for r in results], dtype=float).reshape(shape)
     predictions = [[r.label for r in results[i * len(terms) : (i + 1) * len(terms)]] for i in range(len(templates))]
     k = len(group_a)
     gaps = probabilities[:, :k].mean(axis=1) - probabilities[:, k:].mean(axis=1)  # one per template
-    low, high = bootstrap_mean(gaps, seed=seed)
+    low, high = bootstrap_gap(probabilities, k, seed=seed)
     flips = [row[a] != row[k + b] for row in predictions for a in range(k) for b in range(len(group_b))]
     return ProbeResult(tuple(templates), tuple(group_a), tuple(group_b), label, probabilities, predictions,
                        float(gaps.mean()), low, high, permutation_gap(probabilities, k, seed=seed),
                        float(np.mean(flips)), len(flips))  # fmt: skip
 
 
-def bootstrap_mean(values: np.ndarray, *, seed: int = 0, resamples: int = 2000) -> tuple[float, float]:
-    """95 % percentile-bootstrap CI of the mean (templates resampled); a single value has no spread."""
-    if len(values) < 2:
-        return float(values.mean()), float(values.mean())
+def bootstrap_gap(probabilities: np.ndarray, k: int, *, seed: int = 0, resamples: int = 2000) -> tuple[float, float]:
+    """95 % percentile-bootstrap CI of the gap, resampling templates and, within each group, terms: a term's effect
+    repeats in every template, so the terms are the units a claim about the groups rests on."""
     rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, len(values), size=(resamples, len(values)))].mean(axis=1)
-    low, high = np.quantile(means, [0.025, 0.975])
+    n_templates, n_terms = probabilities.shape
+    gaps = np.empty(resamples)
+    for r in range(resamples):
+        rows = probabilities[rng.integers(0, n_templates, n_templates)]
+        a = rng.integers(0, k, k)
+        b = k + rng.integers(0, n_terms - k, n_terms - k)
+        gaps[r] = rows[:, a].mean() - rows[:, b].mean()
+    low, high = np.quantile(gaps, [0.025, 0.975])
     return float(low), float(high)
 
 
 def permutation_gap(probabilities: np.ndarray, k: int, *, seed: int = 0, permutations: int = PERMUTATIONS) -> float:
-    """Two-sided p-value of the mean gap when, within each template, which terms are "group A" is random."""
+    """Two-sided p-value of the mean gap when whole terms are re-assigned to the two groups (the same split in every
+    template): exact over every split when there are at most ``permutations`` of them, else sampled. With few terms
+    the smallest possible p is large: 2 terms a side have 6 splits, so p ≥ 2/6."""
+    means = probabilities.mean(axis=0)  # each term's mean over the templates; the gap is linear in them
+    n = len(means)
+    observed = abs(means[:k].mean() - means[k:].mean())
+    total = math.comb(n, k)
+    if total <= permutations:
+        from itertools import combinations
+
+        gaps = [abs(means[list(chosen)].mean() - np.delete(means, list(chosen)).mean()) for chosen in combinations(range(n), k)]
+        return float(np.mean(np.array(gaps) >= observed - 1e-12))
     rng = np.random.default_rng(seed)
-    observed = abs((probabilities[:, :k].mean(axis=1) - probabilities[:, k:].mean(axis=1)).mean())
-    at_least = 0
-    for start in range(0, permutations, 1000):  # a thousand shuffles at a time: a few MB, whatever the sizes
-        count = min(1000, permutations - start)
-        order = rng.random((count, *probabilities.shape)).argsort(axis=2)  # a shuffle of the terms per template
-        shuffled = np.take_along_axis(np.broadcast_to(probabilities, order.shape), order, axis=2)
-        null = np.abs((shuffled[..., :k].mean(axis=2) - shuffled[..., k:].mean(axis=2)).mean(axis=1))
-        at_least += int((null >= observed - 1e-12).sum())
-    return float((1 + at_least) / (permutations + 1))
+    order = rng.random((permutations, n)).argsort(axis=1)
+    shuffled = means[order]
+    null = np.abs(shuffled[:, :k].mean(axis=1) - shuffled[:, k:].mean(axis=1))
+    return float((1 + (null >= observed - 1e-12).sum()) / (permutations + 1))
+
+
+def fewest_p(k: int, n: int) -> float:
+    """The smallest two-sided p the exact test can give with ``k`` of ``n`` terms in group A."""
+    total = math.comb(n, k)
+    return (2 if 2 * k == n else 1) / total if total <= PERMUTATIONS else 1 / (PERMUTATIONS + 1)
 
 
 @dataclass(frozen=True)
@@ -170,12 +215,13 @@ class Weat:
 
 
 WEAT_SETS = {
-    "en": {"x": ("John", "Paul", "Mike", "Kevin", "Steve", "Greg", "Jeff", "Bill"),
-           "y": ("Amy", "Joan", "Lisa", "Sarah", "Diana", "Kate", "Ann", "Donna"),
-           "a": ("executive", "management", "professional", "corporation", "salary", "office", "business", "career"),
-           "b": ("home", "parents", "children", "family", "cousins", "marriage", "wedding", "relatives")},
+    "en": {"x": ("David", "Richard", "Thomas", "Daniel", "Matthew", "Andrew", "Peter", "George"),
+           "y": ("Emma", "Laura", "Rachel", "Helen", "Sophie", "Claire", "Julia", "Anna"),
+           "a": ("manager", "engineer", "company", "promotion", "profession", "employer", "meeting", "income"),
+           "b": ("home", "children", "household", "siblings", "grandparents", "kitchen", "nursery", "babies")},
 }  # fmt: skip
-WEAT_SOURCE = N_("Common given names and career/family words, written here after the design of Caliskan et al. 2017")
+WEAT_SOURCE = N_("Common given names and career and family words, written here (no gendered family words), after the "
+                 "design of Caliskan et al. 2017 (their test 6)")
 
 
 def weat(embed: Callable[[list[str]], np.ndarray], x: Sequence[str], y: Sequence[str], a: Sequence[str],

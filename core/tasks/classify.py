@@ -214,8 +214,8 @@ class TransformerClassifier:
     def predict_batch(self, texts: list[str]) -> list[ClassificationResult]:
         if self.onnx is not None:  # each text its own pass: the answers predict() gives (see _answer)
             return [self._answer(check_text(text)) for text in texts]
-        with self._lock:
-            return self._run(texts)
+        with self._lock:  # sorted and cut into passes of at most PADDED_TOKENS: no unbounded pass
+            return self._run(texts, by_length=True)
 
     def predict(self, text: str) -> ClassificationResult:
         """A fresh forward pass (its latency is measured now), shared with the other sessions asking this model

@@ -18,7 +18,7 @@ from core.catalog import ModelSpec
 from core.errors import InputError
 from core.messages import Message
 from core.stats import Estimate
-from core.tasks.inputs import FairLock, check_text, inference_gate
+from core.tasks.inputs import FairLock, check_text, follows_inputs, inference_gate
 
 MASK_SHARE = 0.15  # BERT's share of hidden tokens, in training and in the held-out measurement
 HELD_OUT_TOKENS = 64  # the measurement reads each paragraph's first 62 tokens (the pretraining's block length)
@@ -53,6 +53,7 @@ def mask_counts(model, tokenizer, texts: Sequence[str], *, seed: int = MASK_SEED
     """(texts, 2) rows of [tokens guessed right, tokens hidden]: each text's fixed positions hidden at once."""
     import torch
 
+    follows_inputs(model)  # a model pretraining left on a GPU answers there
     rows = []
     for index, text in enumerate(texts):
         ids = tokenizer(text, truncation=True, max_length=max_length)["input_ids"]

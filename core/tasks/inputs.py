@@ -262,3 +262,12 @@ def follows_inputs(model):
     from core.device import follows_inputs as follow
 
     return follow(model)
+
+
+def pipeline_placement() -> dict:
+    """``device`` and ``dtype`` for a transformers ``pipeline``: LM Lab's placement (a pipeline otherwise picks the
+    first accelerator and its own precision, whatever ``LMLAB_DEVICE`` and ``LMLAB_PRECISION`` say)."""
+    from core.device import PRECISIONS, inference_placement
+
+    device, precision = inference_placement()
+    return {"device": device, "dtype": PRECISIONS[precision]}

@@ -27,7 +27,7 @@ from core.errors import InputError
 from core.loading import from_transformers
 from core.messages import Message
 from core.tasks.embeddings import SentenceEncoder
-from core.tasks.inputs import check_text, inference_gate
+from core.tasks.inputs import check_text, inference_gate, pipeline_placement
 
 _ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "vs", "etc", "inc", "ltd", "co", "gen", "sen", "rep",
                   "e.g", "i.e", "u.s", "u.k", "no", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept",
@@ -241,7 +241,7 @@ class AbstractiveSummarizer:
         self.spec = spec
         with LOAD_LOCK:
             self.pipe = pipeline("summarization", model=source, model_kwargs={"use_safetensors": True},
-                                 trust_remote_code=False)  # fmt: skip
+                                 trust_remote_code=False, **pipeline_placement())  # fmt: skip
         self.max_tokens = min(getattr(self.pipe.tokenizer, "model_max_length", 512), 1024)
         self._lock = threading.Lock()
 

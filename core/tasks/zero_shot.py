@@ -19,7 +19,7 @@ from core.errors import InputError
 from core.loading import from_transformers
 from core.messages import Message
 from core.tasks.embeddings import SentenceEncoder
-from core.tasks.inputs import check_text, inference_gate
+from core.tasks.inputs import check_text, inference_gate, pipeline_placement
 
 TEMPLATE = "This text is about {label}."
 # Cosine similarities of MiniLM embeddings differ by a few hundredths between labels; dividing by
@@ -143,7 +143,7 @@ class NliZeroShot:
         self._lock = threading.Lock()
         with LOAD_LOCK:
             self.pipe = pipeline("zero-shot-classification", model=source, model_kwargs={"use_safetensors": True},
-                                 trust_remote_code=False)  # fmt: skip
+                                 trust_remote_code=False, **pipeline_placement())  # fmt: skip
 
     def classify(self, text: str, labels: list[str], template: str = TEMPLATE) -> ZeroShotResult:
         cleaned = check_text(text)

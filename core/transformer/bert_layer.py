@@ -62,6 +62,11 @@ def recompute_layer(model, tokenizer, text: str, layer: int, max_tokens: int = 6
     hidden_in = outputs.hidden_states[layer]  # what enters the layer  # (1, T, d_model)
     theirs = outputs.attentions[layer][0]  # (h, T, T)
     block = model.encoder.layer[layer].attention  # BertAttention: self + output (dense, LayerNorm)
+    if hidden_in.dtype != torch.float32:  # a model served in bf16/fp16: both sides recompute this layer in fp32
+        import copy
+
+        block, hidden_in = copy.deepcopy(block).float(), hidden_in.float()
+        theirs = block(hidden_in)[1][0]
 
     config = model.config
     ours_mha = MultiHeadAttention(config.hidden_size, config.num_attention_heads).load_from_bert(block).eval()

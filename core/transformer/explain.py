@@ -63,13 +63,13 @@ def minilm_head(
     if not 0 <= head < config.num_attention_heads:
         raise ValueError(f"head must be between 0 and {config.num_attention_heads - 1}, got {head}.")
     batch = tokenizer(text, return_tensors="pt", truncation=True, max_length=max_tokens)
-    hidden = model(**batch, output_hidden_states=True).hidden_states[layer][0]  # (T, d_model)
+    hidden = model(**batch, output_hidden_states=True).hidden_states[layer][0].float()  # (T, d_model), in fp32
     attention = model.encoder.layer[layer].attention.self
     d_k = config.hidden_size // config.num_attention_heads
     rows = slice(head * d_k, (head + 1) * d_k)  # this head's slice of W_Q, W_K, W_V
     parts = []
-    for linear in (attention.query, attention.key, attention.value):
-        parts += [linear.weight[rows], linear.bias[rows]]
+    for linear in (attention.query, attention.key, attention.value):  # in fp32 whatever the model is served in
+        parts += [linear.weight[rows].float(), linear.bias[rows].float()]
     tokens = tokenizer.convert_ids_to_tokens(batch["input_ids"][0])
     return _attend(tokens, hidden, *parts, causal=causal, source=f"{name} layer {layer}, head {head}")
 

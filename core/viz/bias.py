@@ -18,6 +18,7 @@ def per_term(values: dict[str, float], group_a: tuple[str, ...], label: str) -> 
                               hovertemplate="%{x}: %{y:.3f}<extra></extra>"))  # fmt: skip
     figure.update_layout(title=N_("Mean probability of the class, per term (blue: group A, orange: group B)"),
                          height=380, yaxis={"title": label, "range": [0, 1.08], "tickformat": ".0%"},
+                         xaxis={"type": "category"},  # terms that look like numbers stay labels
                          margin={"l": 10, "r": 10, "t": 40, "b": 40})  # fmt: skip
     return figure
 
@@ -28,7 +29,7 @@ def weat_scores(x: list[str], sx: list[float], y: list[str], sy: list[float]) ->
     for words, scores, colour, name in ((x, sx, GROUP_COLOURS[0], N_("target set X")),
                                         (y, sy, GROUP_COLOURS[1], N_("target set Y"))):  # fmt: skip
         figure.add_bar(x=words, y=scores, marker_color=colour, name=name, hovertemplate="%{x}: %{y:.4f}<extra></extra>")
-    figure.update_layout(title=N_("s(w) = mean cos(w, A) − mean cos(w, B)"), height=360,
+    figure.update_layout(title=N_("s(w) = mean cos(w, A) − mean cos(w, B)"), height=360, xaxis={"type": "category"},
                          yaxis={"title": N_("association with A rather than B")},
                          margin={"l": 10, "r": 10, "t": 40, "b": 40})  # fmt: skip
     return figure

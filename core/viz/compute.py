@@ -25,7 +25,7 @@ def memory_bars(rows: dict[str, dict[str, float]], part_names: dict[str, str]) -
 
 
 def predicted_vs_measured(names: list[str], predicted: list[float], measured: list[float]) -> go.Figure:
-    """Each run trained here: the time 6 N D predicts at the measured throughput against the time it took (log-log),
+    """Each run trained here: the time its FLOP count predicts at the measured throughput against the time it took (log-log),
     with the line where they agree."""
     low = min([*predicted, *measured]) / 2
     high = max([*predicted, *measured]) * 2
@@ -35,7 +35,7 @@ def predicted_vs_measured(names: list[str], predicted: list[float], measured: li
     figure.add_scatter(x=predicted, y=measured, mode="markers+text", text=names, textposition="top center",
                        name=N_("runs trained here"), marker={"size": 10, "color": "#1f77b4"},
                        hovertemplate="%{text}: %{x:.3g} s → %{y:.3g} s<extra></extra>")  # fmt: skip
-    figure.update_layout(title=N_("Training time: predicted by 6 N D vs measured"), height=380,
+    figure.update_layout(title=N_("Training time: predicted from the FLOP count vs measured"), height=380,
                          xaxis={"title": N_("predicted (s)"), "type": "log"},
                          yaxis={"title": N_("measured (s)"), "type": "log"},
                          margin={"l": 10, "r": 10, "t": 40, "b": 40}, showlegend=True)  # fmt: skip

@@ -1,0 +1,31 @@
+"""Plotly figures for the Privacy page: the attack's ROC curve and the two loss distributions."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from core.messages import N_
+
+
+def roc(fpr: np.ndarray, tpr: np.ndarray, auc: float) -> go.Figure:
+    figure = go.Figure()
+    figure.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "#7f7f7f"},
+                       name=N_("guessing"), hoverinfo="skip")  # fmt: skip
+    figure.add_scatter(x=fpr, y=tpr, mode="lines", line={"color": "#d62728"}, name=f"AUC {auc:.3f}",
+                       hovertemplate="%{x:.2f} → %{y:.2f}<extra></extra>")  # fmt: skip
+    figure.update_layout(title=N_("The attack's ROC curve"), height=380,
+                         xaxis={"title": N_("held-out texts called members (false positives)"), "range": [0, 1]},
+                         yaxis={"title": N_("training texts found (true positives)"), "range": [0, 1]},
+                         margin={"l": 10, "r": 10, "t": 40, "b": 40})  # fmt: skip
+    return figure
+
+
+def losses(members: np.ndarray, others: np.ndarray) -> go.Figure:
+    figure = go.Figure()
+    for values, name, colour in ((members, N_("training texts"), "#1f77b4"), (others, N_("held-out texts"), "#ff7f0e")):
+        figure.add_histogram(x=values, name=name, marker_color=colour, opacity=0.6, nbinsx=30)
+    figure.update_layout(barmode="overlay", title=N_("The model's loss on each text"), height=340,
+                         xaxis={"title": N_("loss (negative log-likelihood)")}, yaxis={"title": N_("texts")},
+                         margin={"l": 10, "r": 10, "t": 40, "b": 40})  # fmt: skip
+    return figure

@@ -1,0 +1,21 @@
+"""Challenges → Privacy (隐私性): a membership-inference attack on the models trained here, and personal data in text."""
+
+import streamlit as st
+
+from ui import privacy
+from ui.i18n import _
+from ui.runtime import through_router
+
+through_router()
+
+st.title(_("Privacy: what a model gives away"))
+st.markdown(
+    _("The article names **privacy** (隐私性) as a challenge: a model trained on people's texts can give away "
+      "which texts it saw, and the texts may hold personal data. Here both are measured: an attack on the models "
+      "trained here, and a detector for personal data in text.")
+)
+attack, personal = st.tabs([_("Membership inference"), _("Personal data in text")])
+with attack:
+    privacy.attack_panel()
+with personal:
+    privacy.pii_panel()

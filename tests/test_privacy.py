@@ -1,0 +1,88 @@
+"""Challenges → Privacy: the attack's statistics against scikit-learn, the attack on a memorising tiny model and on a
+language model, the personal-data detector against a labelled list (Chinese formats included), and the page."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score, roc_curve
+
+from core import catalog
+from core.errors import CoreError
+from core.training import privacy
+
+from conftest import open_page
+
+
+def test_the_attacks_auc_and_roc_are_scikit_learns():
+    rng = np.random.default_rng(0)
+    members, others = rng.exponential(0.3, 50), rng.exponential(0.7, 60)
+    members[:5] = others[:5]  # ties count a half
+    truth, score = [1] * 50 + [0] * 60, -np.concatenate([members, others])
+    found = privacy.attack(members, others)
+    assert found.auc == pytest.approx(roc_auc_score(truth, score))
+    assert found.auc_low < found.auc < found.auc_high
+    fpr, tpr, _ = roc_curve(truth, score)
+    assert found.advantage == pytest.approx((tpr - fpr).max())
+    assert privacy.attack(np.ones(5), np.ones(7)).auc == 0.5  # a model that gives nothing away
+    with pytest.raises(CoreError):
+        privacy.attack(np.ones(1), np.ones(7))
+
+
+def test_the_tiny_model_that_memorised_150_sentences_gives_them_away(tiny_model):
+    from core.tasks.classify import TransformerClassifier
+
+    spec = catalog.get_spec("sentiment-tiny")
+    members, others = privacy.classifier_texts(spec)
+    card = catalog.read_metadata("sentiment-tiny")
+    assert len(members) == card["data"]["train_size_after_augmentation"] and len(others) == 50
+    classify = TransformerClassifier(spec, runtime="torch").predict_batch
+    found = privacy.attack(privacy.classifier_losses(classify, members), privacy.classifier_losses(classify, others))
+    assert found.member_losses.mean() < found.other_losses.mean() and found.auc_low > 0.5
+
+
+def test_a_language_models_training_documents_are_its_own(lm_tiny_model):
+    from core.tasks.generate import LanguageModel
+
+    members, others = privacy.lm_documents(catalog.LM_LEE)
+    assert len(members) == 40 and not set(members) & set(others)  # the fixture trained on 40 articles
+    lm = LanguageModel(catalog.LM_LEE)
+    found = privacy.attack(privacy.lm_losses(lm, members), privacy.lm_losses(lm, others))
+    assert found.member_losses.mean() < found.other_losses.mean()
+
+
+LABELLED = [  # (text, the personal data in it)
+    ("Mail zhang.san@example.com today", ["zhang.san@example.com"]),
+    ("手机13812345678，谢谢", ["13812345678"]),
+    ("call +86 138 1234 5678 now", ["+86 138 1234 5678"]),
+    ("座机 010-12345678。", ["010-12345678"]),
+    ("US: +1 (415) 555-2671 or 415-555-2671.", ["+1 (415) 555-2671", "415-555-2671"]),
+    ("身份证号11010519491231002X。", ["11010519491231002X"]),
+    ("see https://example.com/a?b=1，或 www.example.cn", ["https://example.com/a?b=1", "www.example.cn"]),
+    ("Date 2024-01-01, price 123456, version 1.2.3", []),
+    ("a wrong check digit: 110105194912310021", []),
+    ("an order number 20240101123456789012", []),
+    ("ten digits 1381234567 are no mobile", []),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), LABELLED)
+def test_the_personal_data_detector_on_a_labelled_list(text, expected):
+    assert [item.text for item in privacy.find_pii(text)] == expected
+
+
+def test_masking_replaces_each_item_by_its_kind_and_long_text_is_refused():
+    assert privacy.mask("write a@b.cn or 13812345678") == "write [e-mail] or [phone]"
+    assert privacy.valid_chinese_id("11010519491231002X") and not privacy.valid_chinese_id("11010519491231002Y")
+    with pytest.raises(CoreError):
+        privacy.find_pii("x" * (privacy.MAX_PII_CHARS + 1))
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_page_attacks_a_model_and_masks_personal_data(tiny_model, clear_streamlit_caches, lang):
+    at = open_page("pages/privacy.py", lang=lang)
+    at.selectbox(key="privacy-model").set_value("sentiment-tiny").run()
+    at.button(key="privacy-run").click().run()
+    assert not at.exception
+    assert float(at.metric[0].value) > 0.5
+    assert "[e-mail]" in at.text[0].value and "[Chinese ID]" in at.text[0].value

@@ -1,0 +1,101 @@
+"""Challenges → Privacy glue: the membership-inference attack on a model trained here, and personal data in text."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core import catalog
+from core.errors import CoreError
+from core.tasks.base import CLASSIFICATION, tasks
+from core.training import privacy
+from core.viz import privacy as figures
+from ui import i18n, models, render, safe
+from ui.i18n import N_, _
+
+KINDS = {"e-mail": N_("e-mail"), "URL": N_("URL"), "Chinese ID": N_("Chinese ID"), "phone": N_("phone")}
+LANGUAGE_MODELS = ("generation", "generation-zh")
+
+
+def _attackable() -> dict[str, catalog.ModelSpec]:
+    """Finished models trained here whose training texts LM Lab can list: classifiers and language models."""
+    families = {name for name, task in tasks().items() if task.family == CLASSIFICATION}
+    return {spec.key: spec for spec in catalog.all_specs()
+            if spec.trained_here and (spec.task in families or spec.task in LANGUAGE_MODELS)
+            and catalog.availability(spec).ready}  # fmt: skip
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _run_attack(key: str, fingerprint: str, _model) -> privacy.Attack:  # one attack per model version, for the class
+    spec = catalog.get_spec(key)
+    if spec.task in LANGUAGE_MODELS:
+        members, others = privacy.lm_documents(spec)
+        return privacy.attack(privacy.lm_losses(_model, members), privacy.lm_losses(_model, others))
+    members, others = privacy.classifier_texts(spec)
+    classify = _model.predict_batch
+    return privacy.attack(privacy.classifier_losses(classify, members), privacy.classifier_losses(classify, others))
+
+
+def attack_panel() -> None:
+    specs = _attackable()
+    if not specs:
+        st.info(_("No model has been trained here yet: train one on the Train page, then attack it here."))
+        return
+    titles = {key: i18n.title(spec) for key, spec in specs.items()}
+    key = st.selectbox(_("Model trained here"), list(specs), key="privacy-model", format_func=titles.get)
+    st.caption(_("The attacker asks the model for its loss on {most} of its training texts and {most} held-out "
+                 "texts (fewer where there are fewer) and calls a text a member when its loss is low.",
+                 most=privacy.MAX_TEXTS))  # fmt: skip
+    if st.button(_("Run the attack"), key="privacy-run", type="primary"):
+        try:
+            with st.spinner(render.queue_note(_("Asking the model about up to {count} texts…",
+                                                count=2 * privacy.MAX_TEXTS))):  # fmt: skip
+                spec = specs[key]
+                model = models.task_model(spec) if spec.task in LANGUAGE_MODELS else models.predictor(spec)
+                st.session_state["privacy-result"] = (key, _run_attack(key, catalog.weights_sha256(spec), model))
+        except CoreError as error:
+            safe.error(error)
+            return
+    stored = st.session_state.get("privacy-result")
+    if not stored or stored[0] != key:
+        return
+    found: privacy.Attack = stored[1]
+    first, second, third = st.columns(3)
+    first.metric(_("Attack AUC"), f"{found.auc:.3f}", help=_("95 % bootstrap CI: [{low}, {high}]. 0.5 is guessing.",
+                                                              low=f"{found.auc_low:.3f}", high=f"{found.auc_high:.3f}"))  # fmt: skip
+    second.metric(_("Advantage"), f"{100 * found.advantage:.1f} %",
+                  help=_("The largest (training texts found) − (held-out texts wrongly called members) at one loss "
+                         "threshold."))  # fmt: skip
+    third.metric(_("Mean loss: training / held-out"), f"{found.member_losses.mean():.2f} / {found.other_losses.mean():.2f}")
+    st.caption(_("95 % CI of the AUC: {low} to {high}. A model that memorised its training texts gives them a lower "
+                 "loss than texts it never saw, and the attack finds them; the overfitting remedies of the Train page "
+                 "(more data, early stopping, dropout, weight decay, augmentation) close the gap.",
+                 low=f"{found.auc_low:.3f}", high=f"{found.auc_high:.3f}"))  # fmt: skip
+    left, right = st.columns(2)
+    with left:
+        render.figure(figures.roc(found.fpr, found.tpr, found.auc), key="privacy-roc")
+    with right:
+        render.figure(figures.losses(found.member_losses, found.other_losses), key="privacy-losses")
+
+
+def pii_panel() -> None:
+    st.session_state.setdefault("privacy-text", _("Write to zhang.san@example.com or call +86 138 1234 5678; "
+                                                  "ID 11010519491231002X; see https://example.com/profile."))  # fmt: skip
+    text = st.text_area(_("Text (at most {most} characters)", most=f"{privacy.MAX_PII_CHARS:,}"), key="privacy-text",
+                        height=140)  # fmt: skip
+    try:
+        found = privacy.find_pii(text)
+    except CoreError as error:
+        safe.error(error)
+        return
+    if not found:
+        st.info(_("No e-mail address, URL, phone number or Chinese ID number found."))
+        return
+    st.dataframe(pd.DataFrame([{_("kind"): _(KINDS[item.kind]), _("found"): item.text,
+                                _("position"): f"{item.start}–{item.end}"} for item in found]), hide_index=True)  # fmt: skip
+    st.markdown(_("**Masked** (what a training run should read instead):"))
+    st.text(privacy.mask(text, found))  # shown as text: it came from a user
+    st.caption(_("Found by patterns: e-mail addresses; URLs; phone numbers in Chinese mobile (1[3-9] and 9 digits) "
+                 "and landline (0 area code - 7 or 8 digits) and North American formats, with an optional +country "
+                 "code; 18-character Chinese resident ID numbers whose check digit is right (GB 11643-1999). Patterns "
+                 "miss what they were not written for (a name, an address, a phone number written in words)."))  # fmt: skip
