@@ -149,3 +149,12 @@ def test_a_gpu_variant_is_refused_in_words_without_a_gpu(tiny_model):
 
     with pytest.raises(CoreError, match="needs an NVIDIA GPU"):
         adapters.make("sentiment-tiny@cuda", ["negative", "positive"], [], [])
+
+
+def test_an_overflow_in_half_precision_is_refused_in_words():
+    from core.errors import CoreError
+    from core.tasks.inputs import to_cpu
+
+    assert to_cpu(torch.tensor([1.0, 2.0], dtype=torch.bfloat16)).dtype == torch.float32
+    with pytest.raises(CoreError, match="overflowed in fp16"):
+        to_cpu(torch.tensor([60000.0], dtype=torch.float16) * 2)  # beyond fp16's 65,504: inf

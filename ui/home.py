@@ -130,6 +130,14 @@ SECTIONS = [  # (where, what): translated where they are shown
         ),
     ),
     (
+        N_('Challenges → Privacy'),
+        N_(
+            'A membership-inference attack on the models trained here (AUC with its 95 % CI, the ROC curve, the loss '
+            'of training and held-out texts), and e-mail addresses, phone numbers, URLs and Chinese ID numbers found '
+            'and masked in a text.'
+        ),
+    ),
+    (
         N_('Apply → Sentiment'),
         N_(
             'Type a sentence and get positive or negative with class probabilities, from a MiniLM encoder fine-'

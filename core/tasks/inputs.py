@@ -8,7 +8,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from core import settings
-from core.errors import EmptyInputError, InputError, InputTooLongError
+from core.errors import CoreError, EmptyInputError, InputError, InputTooLongError
 from core.messages import Message
 
 # Control characters (other than tab and newline), lone surrogates, unassigned code points and
@@ -251,8 +251,12 @@ def inputs_for(model, batch):
 
 
 def to_cpu(tensor):
-    """A model's output back on the CPU in float32 (numpy has no bf16), detached, ready for ``.numpy()``."""
+    """A model's output back on the CPU in float32 (numpy has no bf16), detached, ready for ``.numpy()``. In half
+    precision a number can overflow: such an answer is refused in words, never shown as "nan"."""
     tensor = tensor.detach()
+    if str(tensor.dtype) in ("torch.float16", "torch.bfloat16") and not bool(tensor.isfinite().all()):
+        raise CoreError(Message("The model's numbers overflowed in {precision}; LMLAB_PRECISION=fp32 avoids it.",
+                                precision="fp16" if str(tensor.dtype) == "torch.float16" else "bf16"))  # fmt: skip
     return (tensor.float() if tensor.is_floating_point() else tensor).cpu()
 
 
