@@ -86,3 +86,19 @@ def test_the_page_attacks_a_model_and_masks_personal_data(tiny_model, clear_stre
     assert not at.exception
     assert float(at.metric[0].value) > 0.5
     assert "[e-mail]" in at.text[0].value and "[Chinese ID]" in at.text[0].value
+
+
+def test_an_upload_with_personal_data_is_counted_and_a_masked_copy_trains_instead(fresh_cache):
+    from core.data import uploads
+
+    rows = ["text,label"] + [f"review {i} by user{i}@example.com call 1381234{i:04d},{'pos' if i % 2 else 'neg'}"
+                             for i in range(30)]  # fmt: skip
+    stored = uploads.store("\n".join(rows).encode("utf-8"))
+    assert privacy.pii_counts(uploads.column(stored.data_id, "text")) == {"e-mail": 30, "phone": 30}
+    masked = uploads.rewritten(stored.data_id, "text", privacy.mask_all)
+    assert masked.data_id != stored.data_id and masked.columns == stored.columns
+    examples, labels = uploads.load(masked.data_id, "text", "label")
+    assert examples[0].text == "review 0 by [e-mail] call [phone]" and labels == ("neg", "pos")
+    assert privacy.pii_counts([e.text for e in examples]) == {}
+    original, _ = uploads.load(stored.data_id, "text", "label")
+    assert "@example.com" in original[0].text  # the student's own file is left as it was

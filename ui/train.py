@@ -69,7 +69,8 @@ def data_choice() -> dict | None:
         text_column = left.selectbox(_("Text column"), stored.columns, key="train-text-column")
         label_column = right.selectbox(_("Label column"), stored.columns, index=min(1, len(stored.columns) - 1),
                                        key="train-label-column")  # fmt: skip
-        fields.update(data_file=stored.data_id, text_column=text_column, label_column=label_column)
+        fields.update(data_file=_personal_data(stored.data_id, text_column), text_column=text_column,
+                      label_column=label_column)  # fmt: skip
     elif dataset == "hub":
         if not settings.current_mode().online:
             st.warning(_("Hub datasets need internet; LM Lab is offline. Choose a packaged dataset or upload a CSV."),
@@ -86,6 +87,46 @@ def data_choice() -> dict | None:
             label_column=c.text_input(_("Label column"), "label", key="train-hub-label", max_chars=200),
         )
     return fields
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _pii(data_id: str, text_column: str) -> dict[str, int]:  # once per upload and column, for every session
+    from core.data import uploads
+    from core.training.privacy import pii_counts
+
+    return pii_counts(uploads.column(data_id, text_column))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _masked(data_id: str, text_column: str) -> str:
+    from core.data import uploads
+    from core.training.privacy import mask_all
+
+    return uploads.rewritten(data_id, text_column, mask_all).data_id
+
+
+def _personal_data(data_id: str, text_column: str) -> str:
+    """The upload to train on: the student's, or a copy with its personal data masked when they ask for it."""
+    from ui.privacy import KINDS
+
+    try:
+        counts = _pii(data_id, text_column)
+    except CoreError as error:
+        safe.error(error)
+        return data_id
+    if not counts:
+        return data_id
+    found = ", ".join(f"{count} × {_(KINDS[kind])}" for kind, count in sorted(counts.items()))
+    st.warning(_("The text column holds personal data: {found}. A model can give away what it was trained on "
+                 "(see Challenges → Privacy).", found=found), icon=":material/privacy_tip:")  # fmt: skip
+    if not st.checkbox(_("Mask it before training (e-mail addresses become [e-mail], and so on)"), value=True,
+                       key="train-mask-pii"):  # fmt: skip
+        return data_id
+    try:
+        return _masked(data_id, text_column)
+    except CoreError as error:
+        safe.error(error)
+        return data_id
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

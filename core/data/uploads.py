@@ -10,6 +10,7 @@ import hashlib
 import io
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from core import settings
@@ -136,13 +137,33 @@ def store(raw: bytes) -> Upload:
     return Upload(data_id, [str(c) for c in frame.columns], len(frame))
 
 
-def load(data_id: str, text_column: str, label_column: str) -> tuple[list[Example], tuple[str, ...]]:
+def _stored_frame(data_id: str):
     if not data_id.isalnum() or len(data_id) != 16:
         raise DataError(f"Unknown dataset id {data_id!r}.")
     path = settings.cache_home() / "datasets" / f"{data_id}.csv"
     if not path.is_file():
         raise DataError(Message("The uploaded file is no longer in the cache; upload it again."))
-    frame = _frame(_decode(path.read_bytes()))
+    return _frame(_decode(path.read_bytes()))
+
+
+def column(data_id: str, name: str) -> list[str]:
+    """One column of a stored upload, as text."""
+    frame = _stored_frame(data_id)
+    if name not in frame.columns:
+        raise DataError(f"Column {name!r} not found; the file has {list(frame.columns)}.")
+    return frame[name].astype(str).tolist()
+
+
+def rewritten(data_id: str, name: str, rewrite: Callable[[str], str]) -> Upload:
+    """A copy of a stored upload with one column rewritten (personal data masked, say), stored like any upload; the
+    original stays as it was."""
+    frame = _stored_frame(data_id)
+    frame[name] = frame[name].astype(str).map(rewrite)
+    return store(frame.to_csv(index=False).encode("utf-8"))
+
+
+def load(data_id: str, text_column: str, label_column: str) -> tuple[list[Example], tuple[str, ...]]:
+    frame = _stored_frame(data_id)
     missing = [c for c in (text_column, label_column) if c not in frame.columns]
     if missing:
         raise DataError(f"Column(s) {missing} not found; the file has {list(frame.columns)}.")

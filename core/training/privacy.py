@@ -192,3 +192,19 @@ def mask(text: str, found: list[Found] | None = None) -> str:
         out += [text[last : item.start], f"[{item.kind}]"]
         last = item.end
     return "".join([*out, text[last:]])
+
+
+def pii_counts(texts: list[str]) -> dict[str, int]:
+    """How many pieces of personal data of each kind the texts hold (a text longer than the finder's cap counts up to
+    the cap)."""
+    from collections import Counter
+
+    counts: Counter = Counter()
+    for text in texts:
+        counts.update(item.kind for item in find_pii(text[:MAX_PII_CHARS]))
+    return dict(counts)
+
+
+def mask_all(text: str) -> str:
+    """``mask`` for a text of any length (masked a cap's worth at a time)."""
+    return "".join(mask(text[i : i + MAX_PII_CHARS]) for i in range(0, len(text), MAX_PII_CHARS))
