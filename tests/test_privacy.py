@@ -25,6 +25,8 @@ def test_the_attacks_auc_and_roc_are_scikit_learns():
     fpr, tpr, _ = roc_curve(truth, score)
     assert found.advantage == pytest.approx((tpr - fpr).max())
     assert privacy.attack(np.ones(5), np.ones(7)).auc == 0.5  # a model that gives nothing away
+    same = privacy.attack(rng.normal(size=150), rng.normal(size=50))  # no leak: the best threshold still finds some
+    assert 0 < same.advantage and 0.1 < same.chance_advantage < 0.4
     with pytest.raises(CoreError):
         privacy.attack(np.ones(1), np.ones(7))
 
@@ -59,6 +61,8 @@ LABELLED = [  # (text, the personal data in it)
     ("US: +1 (415) 555-2671 or 415-555-2671.", ["+1 (415) 555-2671", "415-555-2671"]),
     ("身份证号11010519491231002X。", ["11010519491231002X"]),
     ("see https://example.com/a?b=1，或 www.example.cn", ["https://example.com/a?b=1", "www.example.cn"]),
+    ("(see https://example.com/a), then", ["https://example.com/a"]),  # sentence punctuation stays outside
+    ("log in at https://bob@example.com/x today", ["https://bob@example.com/x"]),  # the address is part of the URL
     ("Date 2024-01-01, price 123456, version 1.2.3", []),
     ("a wrong check digit: 110105194912310021", []),
     ("an order number 20240101123456789012", []),
@@ -69,6 +73,15 @@ LABELLED = [  # (text, the personal data in it)
 @pytest.mark.parametrize(("text", "expected"), LABELLED)
 def test_the_personal_data_detector_on_a_labelled_list(text, expected):
     assert [item.text for item in privacy.find_pii(text)] == expected
+
+
+def test_adversarial_text_costs_linear_time_on_the_shared_server():
+    import time
+
+    for text in ("a" * 199_999, "." * 199_999, "1" * 199_999, "a@" + "a" * 199_990, "www." * 49_999):
+        started = time.perf_counter()
+        privacy.find_pii(text)
+        assert time.perf_counter() - started < 1.0, text[:10]
 
 
 def test_masking_replaces_each_item_by_its_kind_and_long_text_is_refused():

@@ -19,10 +19,19 @@ LANGUAGE_MODELS = ("generation", "generation-zh")
 
 def _attackable() -> dict[str, catalog.ModelSpec]:
     """Finished models trained here whose training texts LM Lab can list: classifiers and language models."""
+    from core.tasks.base import dataset_split
+
     families = {name for name, task in tasks().items() if task.family == CLASSIFICATION}
-    return {spec.key: spec for spec in catalog.all_specs()
-            if spec.trained_here and (spec.task in families or spec.task in LANGUAGE_MODELS)
-            and catalog.availability(spec).ready}  # fmt: skip
+    found = {}
+    for spec in catalog.all_specs():
+        if not (spec.trained_here and (spec.task in families or spec.task in LANGUAGE_MODELS)
+                and catalog.availability(spec).ready):  # fmt: skip
+            continue
+        card = catalog.read_metadata(spec.key)
+        # a classifier trained on a named dataset: its training texts can be listed (not an upload's or the Hub's)
+        if spec.task in LANGUAGE_MODELS or (card is not None and dataset_split(card.recipe.get("dataset", "")) is not None):
+            found[spec.key] = spec
+    return found
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -52,24 +61,29 @@ def attack_panel() -> None:
                                                 count=2 * privacy.MAX_TEXTS))):  # fmt: skip
                 spec = specs[key]
                 model = models.task_model(spec) if spec.task in LANGUAGE_MODELS else models.predictor(spec)
-                st.session_state["privacy-result"] = (key, _run_attack(key, catalog.weights_sha256(spec), model))
+                fingerprint = catalog.weights_sha256(spec)
+                st.session_state["privacy-result"] = (key, fingerprint, _run_attack(key, fingerprint, model))
         except CoreError as error:
             safe.error(error)
             return
     stored = st.session_state.get("privacy-result")
-    if not stored or stored[0] != key:
+    if not stored or stored[0] != key or stored[1] != catalog.weights_sha256(specs[key]):  # a retrained model: ask again
         return
-    found: privacy.Attack = stored[1]
+    found: privacy.Attack = stored[2]
     first, second, third = st.columns(3)
     first.metric(_("Attack AUC"), f"{found.auc:.3f}", help=_("95 % bootstrap CI: [{low}, {high}]. 0.5 is guessing.",
                                                               low=f"{found.auc_low:.3f}", high=f"{found.auc_high:.3f}"))  # fmt: skip
     second.metric(_("Advantage"), f"{100 * found.advantage:.1f} %",
-                  help=_("The largest (training texts found) − (held-out texts wrongly called members) at one loss "
-                         "threshold."))  # fmt: skip
+                  delta=_("chance: up to {chance} %", chance=f"{100 * found.chance_advantage:.1f}"), delta_color="off",
+                  help=_("The largest (share of training texts found) − (share of held-out texts wrongly called members) "
+                         "over all loss thresholds. The threshold is chosen knowing the answers, so even a model that "
+                         "leaks nothing reaches about the 'chance' figure: 95 % of random labellings of the same "
+                         "losses stay below it."))  # fmt: skip
     third.metric(_("Mean loss: training / held-out"), f"{found.member_losses.mean():.2f} / {found.other_losses.mean():.2f}")
     st.caption(_("95 % CI of the AUC: {low} to {high}. A model that memorised its training texts gives them a lower "
                  "loss than texts it never saw, and the attack finds them; the overfitting remedies of the Train page "
-                 "(more data, early stopping, dropout, weight decay, augmentation) close the gap.",
+                 "(more data, early stopping, dropout, weight decay) can narrow the gap, and training with differential "
+                 "privacy (DP-SGD) bounds it.",
                  low=f"{found.auc_low:.3f}", high=f"{found.auc_high:.3f}"))  # fmt: skip
     left, right = st.columns(2)
     with left:
@@ -82,7 +96,7 @@ def pii_panel() -> None:
     st.session_state.setdefault("privacy-text", _("Write to zhang.san@example.com or call +86 138 1234 5678; "
                                                   "ID 11010519491231002X; see https://example.com/profile."))  # fmt: skip
     text = st.text_area(_("Text (at most {most} characters)", most=f"{privacy.MAX_PII_CHARS:,}"), key="privacy-text",
-                        height=140)  # fmt: skip
+                        height=140, max_chars=privacy.MAX_PII_CHARS)  # fmt: skip
     try:
         found = privacy.find_pii(text)
     except CoreError as error:
@@ -95,7 +109,9 @@ def pii_panel() -> None:
                                 _("position"): f"{item.start}–{item.end}"} for item in found]), hide_index=True)  # fmt: skip
     st.markdown(_("**Masked** (what a training run should read instead):"))
     st.text(privacy.mask(text, found))  # shown as text: it came from a user
-    st.caption(_("Found by patterns: e-mail addresses; URLs; phone numbers in Chinese mobile (1[3-9] and 9 digits) "
+    st.caption(_("Found by patterns: URLs; e-mail addresses; phone numbers in Chinese mobile (1[3-9] and 9 digits) "
                  "and landline (0 area code - 7 or 8 digits) and North American formats, with an optional +country "
                  "code; 18-character Chinese resident ID numbers whose check digit is right (GB 11643-1999). Patterns "
-                 "miss what they were not written for (a name, an address, a phone number written in words)."))  # fmt: skip
+                 "miss what they were not written for (a name, an address, a phone number written in words, other countries' "
+                 "formats) and flag look-alikes (any 3-3-4 group of digits; about one random 18-digit number in 11 has "
+                 "a right check digit)."))  # fmt: skip

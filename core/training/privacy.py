@@ -2,16 +2,20 @@
 which texts it was trained on?
 
 A **loss-threshold membership-inference attack** (Yeom et al. 2018): an attacker who can ask the model for its
-loss on a text guesses "it was in the training set" when the loss is low. Members are the exact texts the run
-trained on (its training split less the examples it held back for validation, rebuilt from its model card);
-non-members are the held-out texts. The attack's AUC is the probability that a random member has a lower loss
-than a random non-member (0.5: the model gives nothing away), with a 95 % bootstrap CI; its advantage is the
-largest gap between the share of members and of non-members below one threshold. A model that memorised its
+loss on a text guesses "it was in the training set" when the loss is low. Members are the texts of the run's
+training set (a classifier's training split less the examples it held back for validation, rebuilt from its
+model card; a language model's training documents — one trained for less than an epoch, like the Chinese
+character GPT's 0.9, saw about that share of them); non-members are the held-out texts. The attack's AUC is the
+probability that a random member has a lower loss than a random non-member (0.5: the model gives nothing away),
+with a 95 % bootstrap CI; its advantage is the largest gap between the share of members and of non-members
+below one threshold, chosen knowing the answers — so it is shown beside the same maximum for texts labelled at
+random (its 95th percentile), which is what it reaches for a model that leaks nothing. A model that memorised its
 training texts — the tiny models trained from scratch on 150 sentences — is easy to attack; one that
 generalises is not.
 
-Personal data in text (**PII**): e-mail addresses, URLs, phone numbers (international and Chinese formats) and
-Chinese resident ID numbers (their check digit verified), found and masked before a text is trained on.
+Personal data in text (**PII**): URLs, e-mail addresses, phone numbers (Chinese and North American formats, with
+an optional country code) and Chinese resident ID numbers (their check digit verified), found and masked before a
+text is trained on.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ class Attack:
     advantage: float  # max over thresholds of (share of members below) − (share of non-members below)
     fpr: np.ndarray  # the ROC curve, thresholds from low to high loss
     tpr: np.ndarray
+    chance_advantage: float  # the 95th percentile of that maximum when membership is assigned at random
 
 
 def auc_lower_is_member(members: np.ndarray, others: np.ndarray) -> float:
@@ -73,11 +78,36 @@ def attack(members: np.ndarray, others: np.ndarray, *, seed: int = 0, resamples:
     aucs = [auc_lower_is_member(members[rng.integers(0, len(members), len(members))],
                                 others[rng.integers(0, len(others), len(others))]) for _ in range(resamples)]  # fmt: skip
     low, high = np.quantile(aucs, [0.025, 0.975])
-    thresholds = np.unique(np.concatenate([members, others]))
-    tpr = np.array([0.0, *[(members <= t).mean() for t in thresholds]])
-    fpr = np.array([0.0, *[(others <= t).mean() for t in thresholds]])
+    fpr, tpr = roc_points(members, others)
+    chance = [_advantage(*roc_points(*_relabelled(members, others, rng))) for _ in range(CHANCE_DRAWS)]
     return Attack(members, others, auc_lower_is_member(members, others), float(low), float(high),
-                  float((tpr - fpr).max()), fpr, tpr)  # fmt: skip
+                  _advantage(fpr, tpr), fpr, tpr, float(np.quantile(chance, 0.95)))  # fmt: skip
+
+
+CHANCE_DRAWS = 500
+
+
+def roc_points(members: np.ndarray, others: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(FPR, TPR) when "member" means a loss at most the threshold, for every threshold, from (0, 0) to (1, 1)."""
+    losses = np.concatenate([members, others])
+    is_member = np.concatenate([np.ones(len(members)), np.zeros(len(others))])
+    order = np.argsort(losses, kind="stable")
+    losses, is_member = losses[order], is_member[order]
+    last = np.r_[losses[1:] != losses[:-1], True]  # a threshold takes every text of a tied loss at once
+    tpr = np.cumsum(is_member)[last] / len(members)
+    fpr = np.cumsum(1 - is_member)[last] / len(others)
+    return np.r_[0.0, fpr], np.r_[0.0, tpr]
+
+
+def _advantage(fpr: np.ndarray, tpr: np.ndarray) -> float:
+    return float((tpr - fpr).max())
+
+
+def _relabelled(members: np.ndarray, others: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The same losses with "member" given to random texts: what the best threshold finds in a model that leaks
+    nothing."""
+    pooled = rng.permutation(np.concatenate([members, others]))
+    return pooled[: len(members)], pooled[len(members) :]
 
 
 def _spread(items: list, most: int) -> list:
@@ -105,7 +135,10 @@ def classifier_texts(spec: catalog.ModelSpec) -> tuple[list, list]:
 
 def classifier_losses(classify, examples: list) -> np.ndarray:
     """−log p(true label) of each example from ``classify(texts)`` (results with ``.scores``)."""
-    results = classify([e.text for e in examples])
+    from core import settings
+
+    limit = settings.limits().max_chars  # a page refuses longer texts; the model reads far fewer tokens anyway
+    results = classify([e.text[:limit] for e in examples])
     return np.array([-math.log(max(r.scores.get(e.label, 0.0), 1e-12)) for r, e in zip(results, examples, strict=True)])
 
 
@@ -135,9 +168,12 @@ def lm_losses(lm, documents: list[str]) -> np.ndarray:
 
 # --- personal data ----------------------------------------------------------------------------------------
 
-PII_PATTERNS = {
-    "e-mail": re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"),
-    "URL": re.compile(r"(?:https?://|www\.)[^\s<>\"'，。！？；、）]+", re.IGNORECASE),
+PII_PATTERNS = {  # tried in this order; a later match never overlaps an earlier one
+    # a URL first (an address inside it is part of it), ending on a character that is no sentence punctuation
+    "URL": re.compile(r"(?:https?://|www\.)[^\s<>\"'，。！？；、）]{0,2000}[^\s<>\"'，。！？；、）.,;:!?)\]]", re.IGNORECASE),
+    # bounded and anchored: a long run of letters or dots costs linear time, not quadratic
+    "e-mail": re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}"
+                         r"\.[A-Za-z]{2,24}(?![A-Za-z0-9-])"),
     "Chinese ID": re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)"),
     # a Chinese mobile (1[3-9] and 9 digits), a Chinese landline (0 area code - 7 or 8 digits), a North American
     # number ((415) 555-2671, 415-555-2671), each with an optional +country code
@@ -166,11 +202,15 @@ class Found:
 
 
 def find_pii(text: str) -> list[Found]:
-    """Every e-mail address, URL, Chinese ID number (check digit verified) and phone number, without overlaps
-    (an e-mail or URL first, then IDs, then phones)."""
+    """Every URL, e-mail address, Chinese ID number (check digit verified) and phone number, without overlaps (in
+    that order of precedence); a text over MAX_PII_CHARS is refused (the page's box)."""
     if len(text) > MAX_PII_CHARS:
         raise CoreError(Message("At most {most} characters at once; this text has {count}.", most=MAX_PII_CHARS,
                                 count=len(text)))  # fmt: skip
+    return _find(text)
+
+
+def _find(text: str) -> list[Found]:
     found: list[Found] = []
     taken = np.zeros(len(text) + 1, dtype=bool)
     for kind, pattern in PII_PATTERNS.items():
@@ -200,11 +240,11 @@ def pii_counts(texts: list[str]) -> dict[str, int]:
     from collections import Counter
 
     counts: Counter = Counter()
-    for text in texts:
-        counts.update(item.kind for item in find_pii(text[:MAX_PII_CHARS]))
+    for text in texts:  # an upload's cells: the file itself is capped (5 MB), and the patterns run in linear time
+        counts.update(item.kind for item in _find(text))
     return dict(counts)
 
 
 def mask_all(text: str) -> str:
-    """``mask`` for a text of any length (masked a cap's worth at a time)."""
-    return "".join(mask(text[i : i + MAX_PII_CHARS]) for i in range(0, len(text), MAX_PII_CHARS))
+    """``mask`` for a cell of an upload, whatever its length."""
+    return mask(text, _find(text))

@@ -24,8 +24,8 @@ def roc(fpr: np.ndarray, tpr: np.ndarray, auc: float) -> go.Figure:
 def losses(members: np.ndarray, others: np.ndarray) -> go.Figure:
     figure = go.Figure()
     for values, name, colour in ((members, N_("training texts"), "#1f77b4"), (others, N_("held-out texts"), "#ff7f0e")):
-        figure.add_histogram(x=values, name=name, marker_color=colour, opacity=0.6, nbinsx=30)
+        figure.add_histogram(x=values, name=name, marker_color=colour, opacity=0.6, nbinsx=30, histnorm="probability")
     figure.update_layout(barmode="overlay", title=N_("The model's loss on each text"), height=340,
-                         xaxis={"title": N_("loss (negative log-likelihood)")}, yaxis={"title": N_("texts")},
+                         xaxis={"title": N_("loss (negative log-likelihood)")}, yaxis={"title": N_("share of the group's texts")},
                          margin={"l": 10, "r": 10, "t": 40, "b": 40})  # fmt: skip
     return figure
