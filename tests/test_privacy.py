@@ -26,7 +26,7 @@ def test_the_attacks_auc_and_roc_are_scikit_learns():
     assert found.advantage == pytest.approx((tpr - fpr).max())
     assert privacy.attack(np.ones(5), np.ones(7)).auc == 0.5  # a model that gives nothing away
     same = privacy.attack(rng.normal(size=150), rng.normal(size=50))  # no leak: the best threshold still finds some
-    assert 0 < same.advantage and 0.1 < same.chance_advantage < 0.4
+    assert same.advantage > 0 and 0.1 < same.chance_advantage < 0.4
     with pytest.raises(CoreError):
         privacy.attack(np.ones(1), np.ones(7))
 
