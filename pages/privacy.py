@@ -14,8 +14,8 @@ st.markdown(
       "which texts it saw, and the texts may hold personal data. Here both are measured: an attack on the models "
       "trained here, and a detector for personal data in text.")
 )
-attack, personal = st.tabs([_("Membership inference"), _("Personal data in text")])
-with attack:
-    privacy.attack_panel()
+personal, attack = st.tabs([_("Personal data in text"), _("Membership inference")])
 with personal:
     privacy.pii_panel()
+with attack:
+    privacy.attack_panel()

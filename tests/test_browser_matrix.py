@@ -112,7 +112,7 @@ def _idle(page, timeout: float = 90.0) -> None:
     raise AssertionError("the page was still running after 90 s")
 
 
-NO_TEXT_BOXES = ("", "positional_encoding", "evaluate")  # pages whose inputs are sliders and pickers only
+NO_TEXT_BOXES = ("", "positional_encoding", "evaluate", "compute")  # pages whose inputs are sliders, numbers and pickers only
 TEXT_BOX = "textarea, input[type='text']:not([role='combobox']):not([aria-autocomplete])"
 
 
