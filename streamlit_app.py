@@ -52,6 +52,7 @@ pages = {
         st.Page("pages/bias.py", title=_("Bias"), icon=":material/balance:"),
         st.Page("pages/compute.py", title=_("Compute"), icon=":material/memory:"),
         st.Page("pages/privacy.py", title=_("Privacy"), icon=":material/lock:"),
+        st.Page("pages/robustness.py", title=_("Robustness"), icon=":material/shield:"),
     ],
     _("Apply"): [
         st.Page(

@@ -1,0 +1,17 @@
+"""Challenges → Robustness (安全性): how few typing mistakes turn a classifier's answer."""
+
+import streamlit as st
+
+from ui import robustness
+from ui.i18n import _
+from ui.runtime import through_router
+
+through_router()
+
+st.title(_("Robustness: a few typos against a model"))
+st.markdown(
+    _("The article names **safety** (安全性) as a challenge: a model that a few small, deliberate changes can fool "
+      "cannot be trusted with decisions. Here a classifier is attacked with typing mistakes placed where they hurt "
+      "it most, on its own held-out texts.")
+)
+robustness.panel()
