@@ -126,7 +126,9 @@ def test_the_language_model_and_its_inspections_run_on_its_device(lm_tiny_model,
 def test_the_benchmark_names_the_device_and_how_often_a_variant_agrees_with_fp32(tiny_model, monkeypatch):
     from core.bench import run, scoring
 
-    monkeypatch.setenv("LMLAB_DEVICE", "cpu")
+    monkeypatch.setenv("LMLAB_DEVICE", "cpu")  # the GPU kept out: no GPU rows offered
+    assert not any(v.endswith("@cuda") for v in scoring.choices("sentiment"))
+    monkeypatch.delenv("LMLAB_DEVICE")
     variants = ["@bf16"] + (["@cuda", "@cuda-bf16"] if torch.cuda.is_available() else [])
     assert any(v.endswith("@cuda") for v in scoring.choices("sentiment")) == torch.cuda.is_available()
     models = ["sentiment-tiny", *[f"sentiment-tiny{v}" for v in variants]]
