@@ -15,7 +15,8 @@ def test_each_edit_is_one_typing_mistake():
     assert robustness.edit_word("terrible") == "terirble"  # two inner letters swapped
     assert robustness.edit_word("book") == "boo"  # the swap would change nothing: the last letter goes
     assert robustness.edit_word("bad") == "ba"
-    assert robustness.edit_word("好") == ""  # a Chinese character is removed
+    assert robustness.edit_word("喜欢") == "欢喜"  # two Chinese characters swapped, none deleted
+    assert robustness.edit_word("好") == "好"  # a lone character is left alone (no edit is counted)
 
 
 def test_the_attack_on_a_trained_classifier_reports_what_it_did(tiny_model):

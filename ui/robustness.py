@@ -74,6 +74,7 @@ def _show(found: robustness.Robustness) -> None:
     if rows:
         st.dataframe(pd.DataFrame(rows), hide_index=True)  # shown as text
     st.caption(_("Each edit is a typing mistake in the word whose removal most lowered the model's confidence: two "
-                 "inner letters swapped (four letters or more), else the last letter dropped; a Chinese character is "
-                 "removed. A reader still understands the text; a model that reads subword pieces may not. Compare "
+                 "inner letters swapped (four letters or more), else the last letter dropped; two neighbouring Chinese "
+                 "characters swapped. A reader usually still understands the text; a model that reads subword pieces "
+                 "may not. Compare "
                  "the models: MiniLM, pretrained on a large corpus, against the tiny model trained from scratch."))  # fmt: skip

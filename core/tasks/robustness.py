@@ -3,7 +3,8 @@
 A greedy **character-edit attack**, guided by occlusion (the same word scores the Sentiment page explains with):
 every word of the text is removed once, in one batch; the words whose removal most lowers the probability of the
 model's answer are edited first, one per step — two inner letters swapped for an English word of four letters
-or more, the last letter dropped for a shorter one, a Chinese character removed — and the text is classified again
+or more, the last letter dropped for a shorter one, two neighbouring Chinese characters swapped — and the text is
+classified again
 after each edit, until the answer changes or ``max_edits`` edits are spent. A human still reads the edited text
 as before; a robust model should too.
 
@@ -27,12 +28,15 @@ from core.stats import bootstrap_mean
 MAX_TEXTS = 50
 MAX_EDITS = 5
 MAX_WORDS = 60  # a longer text is not attacked (one batch of variants per text)
-_WORD = re.compile(rf"[{HAN_RANGES}]|[A-Za-z][A-Za-z'-]*")
+_WORD = re.compile(rf"[{HAN_RANGES}]{{1,2}}|[A-Za-z][A-Za-z'-]*")  # Chinese in pairs of characters
 
 
 def edit_word(word: str) -> str:
     """A typing mistake in ``word``: two inner letters swapped (four letters or more), else its last letter dropped;
-    a Chinese character is removed."""
+    a pair of Chinese characters swapped (喜欢 → 欢喜: a reader usually still reads it right; deleting a character
+    could delete a 不 and change the meaning). A single Chinese character is left as it is."""
+    if re.fullmatch(rf"[{HAN_RANGES}]+", word):
+        return word[::-1] if len(word) == 2 else word
     if len(word) >= 4:
         middle = len(word) // 2
         swapped = word[: middle - 1] + word[middle] + word[middle - 1] + word[middle + 1 :]
@@ -69,7 +73,10 @@ def attack_one(classify: Callable[[list[str]], list], text: str, label: str, *, 
     current, edits = label, 0
     for rank in np.argsort(kept, kind="stable")[:max_edits]:
         index = words[rank]
-        pieces[index] = edit_word(pieces[index])
+        new = edit_word(pieces[index])
+        if new == pieces[index]:  # nothing to mistype here (a lone Chinese character, 喜喜)
+            continue
+        pieces[index] = new
         edits += 1
         if not any(ch.isalnum() for ch in "".join(pieces)):  # nothing left to read
             break
