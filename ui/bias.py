@@ -8,16 +8,10 @@ import streamlit as st
 from core import catalog
 from core.errors import CoreError
 from core.tasks import bias
-from core.tasks.base import CLASSIFICATION, dataset_split, split_names, tasks
+from core.tasks.base import dataset_split, split_names, tasks
 from core.viz import bias as figures
 from ui import i18n, models, render, safe
 from ui.i18n import _
-
-
-def _classifiers() -> dict[str, catalog.ModelSpec]:
-    families = {name for name, task in tasks().items() if task.family == CLASSIFICATION}
-    return {spec.key: spec for spec in catalog.all_specs()
-            if spec.task in families and spec.kind == "transformers" and catalog.availability(spec).ready}  # fmt: skip
 
 
 def _language(spec: catalog.ModelSpec) -> str:
@@ -28,14 +22,14 @@ def _model_changed() -> None:
     """Another classifier: its classes may differ; the boxes are refilled only when it reads another language."""
     st.session_state.pop("bias-label", None)
     st.session_state.pop("bias-result", None)
-    spec = _classifiers().get(st.session_state.get("bias-model"))
+    spec = models.ready_classifiers().get(st.session_state.get("bias-model"))
     if spec is not None and _language(spec) != st.session_state.get("bias-language"):
         _fill_defaults()
 
 
 def _fill_defaults() -> None:
     """The probe set's terms and the language's templates in the text boxes (a new probe set or language)."""
-    specs = _classifiers()
+    specs = models.ready_classifiers()
     spec = specs.get(st.session_state.get("bias-model"))
     if spec is None:
         return
@@ -52,7 +46,7 @@ def _fill_defaults() -> None:
 
 
 def probes_panel() -> None:
-    specs = _classifiers()
+    specs = models.ready_classifiers()
     if not specs:
         st.info(_("No classifier is ready yet: train one on the Train page (or python -m core.train --all)."))
         return

@@ -128,3 +128,11 @@ def picker(task: str, *, key: str, default: str | None = None) -> ModelSpec:
     else:
         st.caption(f":material/block: {_(state.reason)}")
     return chosen
+
+
+def ready_classifiers() -> dict[str, ModelSpec]:
+    """Every Transformer classifier of any classification task that is ready here, by key (the Challenges pages'
+    pickers)."""
+    families = {name for name, task in tasks().items() if task.family == CLASSIFICATION}
+    return {spec.key: spec for spec in catalog.all_specs()
+            if spec.task in families and spec.kind == "transformers" and catalog.availability(spec).ready}  # fmt: skip

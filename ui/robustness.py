@@ -8,15 +8,9 @@ import streamlit as st
 from core import catalog
 from core.errors import CoreError
 from core.tasks import robustness
-from core.tasks.base import CLASSIFICATION, tasks
+from core.tasks.base import tasks
 from ui import i18n, models, render, safe
 from ui.i18n import _
-
-
-def _classifiers() -> dict[str, catalog.ModelSpec]:
-    families = {name for name, task in tasks().items() if task.family == CLASSIFICATION}
-    return {spec.key: spec for spec in catalog.all_specs()
-            if spec.task in families and spec.kind == "transformers" and catalog.availability(spec).ready}  # fmt: skip
 
 
 def _spread(items: list, most: int) -> list:
@@ -33,7 +27,7 @@ def _attack(key: str, fingerprint: str, texts: int, edits: int, _model) -> robus
 
 
 def panel() -> None:
-    specs = _classifiers()
+    specs = models.ready_classifiers()
     if not specs:
         st.info(_("No classifier is ready yet: train one on the Train page (or python -m core.train --all)."))
         return
