@@ -180,3 +180,17 @@ def expected_calibration_error(confidences: Sequence[float], correct: Sequence[b
             rows.append({"low": float(low), "high": float(high), "confidence": float(conf[inside].mean()),
                          "accuracy": float(hit[inside].mean()), "count": int(inside.sum())})  # fmt: skip
     return {"ece": float(ece), "bins": rows}
+
+
+def wilson(successes: int, n: int, *, confidence: float = 0.95) -> Estimate:
+    """A proportion with its Wilson score interval (Wilson, 1927): unlike the bootstrap, it does not collapse to a
+    single point when every case (or none) succeeded, and it stays inside [0, 1]."""
+    if n <= 0 or not 0 <= successes <= n:
+        raise ValueError("wilson needs 0 <= successes <= n and n > 0.")
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    share = successes / n
+    centre = (share + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * np.sqrt(share * (1 - share) / n + z * z / (4 * n * n))
+    return Estimate(share, float(max(0.0, centre - half)), float(min(1.0, centre + half)), n, confidence)

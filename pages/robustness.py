@@ -11,7 +11,7 @@ through_router()
 st.title(_("Robustness: a few typos against a model"))
 st.markdown(
     _("The article names **safety** (安全性) as a challenge: a model that a few small, deliberate changes can fool "
-      "cannot be trusted with decisions. Here a classifier is attacked with typing mistakes placed where they hurt "
-      "it most, on its own held-out texts.")
+      "cannot be trusted with decisions. Here a classifier is attacked with typing mistakes in the words its answer "
+      "leans on most (found by removing each word once), on held-out texts it never saw in training.")
 )
 robustness.panel()

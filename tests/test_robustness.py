@@ -13,10 +13,22 @@ from conftest import open_page
 
 def test_each_edit_is_one_typing_mistake():
     assert robustness.edit_word("terrible") == "terirble"  # two inner letters swapped
-    assert robustness.edit_word("book") == "boo"  # the swap would change nothing: the last letter goes
-    assert robustness.edit_word("bad") == "ba"
+    assert robustness.edit_word("letter") == "lteter"  # the middle pair is alike: the next inner pair is swapped
+    assert robustness.edit_word("book") == "bookk"  # no inner swap changes it: a doubled key
+    assert robustness.edit_word("not") == "nott"  # a short word gets a doubled key, never a shorter word
+    assert robustness.edit_word("I") == "I"  # a one-letter word is not touched
     assert robustness.edit_word("喜欢") == "欢喜"  # two Chinese characters swapped, none deleted
     assert robustness.edit_word("好") == "好"  # a lone character is left alone (no edit is counted)
+    assert robustness.edit_word("不好") == "不好"  # moving a negation would change the meaning
+
+
+def test_texts_are_cut_into_words_and_chinese_into_jieba_words():
+    pieces, words = robustness.pieces_of("我不喜欢这部电影。It was bad!")
+    assert "".join(pieces) == "我不喜欢这部电影。It was bad!"
+    assert [pieces[i] for i in words][-3:] == ["It", "was", "bad"]
+    assert "电影" in [pieces[i] for i in words]  # a word, not a pair of characters across a word boundary
+    long_pieces, long_words = robustness.pieces_of("word " * 10_000)
+    assert len(long_words) == robustness.MAX_WORDS and len("".join(long_pieces)) < 400
 
 
 def test_the_attack_on_a_trained_classifier_reports_what_it_did(tiny_model):
@@ -26,24 +38,43 @@ def test_the_attack_on_a_trained_classifier_reports_what_it_did(tiny_model):
     classifier = TransformerClassifier(catalog.get_spec("sentiment-tiny"), runtime="torch")
     split, _ = get_task("sentiment").held_out()
     examples = list(split.test)[:12]
-    found = robustness.measure(classifier.predict_batch, [e.text for e in examples], [e.label for e in examples],
-                               max_edits=3)  # fmt: skip
-    assert len(found.attacked) + found.skipped == 12
-    for attacked in found.attacked:
-        assert 0 <= attacked.edits <= 3
-        again = classifier.predict_batch([attacked.edited])[0].label
-        assert again == attacked.new_label and attacked.flipped == (again != attacked.label)
-        if attacked.edits:
-            assert attacked.edited != attacked.text
-    assert 0 <= found.flip_low <= found.flip_share <= found.flip_high <= 1
+    found = robustness.run(classifier.predict_batch, [e.text for e in examples], [e.label for e in examples])
+    assert len(found.results) == 12
+    for attacked in filter(None, found.results):
+        previous = attacked.text
+        for edits in range(1, robustness.MAX_EDITS + 1):
+            text, label, made = attacked.after(edits)
+            assert made <= edits and classifier.predict_batch([text])[0].label == label
+            if made:
+                assert text != previous or made < edits  # each counted edit changed the text
+            previous = text
+    for edits in (1, 5):
+        summary = found.summary(12, edits)
+        assert summary.clean.n == 12 and 0 <= summary.attacked.value <= summary.clean.value
+        turned = len(summary.examples)
+        assert summary.clean.value * 12 - summary.attacked.value * 12 == pytest.approx(turned)
+        assert all(0 < count <= edits for *_, count in summary.examples)
+    assert len(found.summary(12, 5).examples) >= len(found.summary(12, 1).examples)  # more edits never turn fewer
     with pytest.raises(InputError):
-        robustness.measure(classifier.predict_batch, ["a"] * 51, ["positive"] * 51)
+        robustness.run(classifier.predict_batch, ["a"] * 51, ["positive"] * 51)
 
 
-def test_the_page_attacks_a_classifier(tiny_model, clear_streamlit_caches):
+def test_the_page_attacks_a_classifier_once_and_the_sliders_read_it(tiny_model, clear_streamlit_caches):
     at = open_page("pages/robustness.py")
     at.selectbox(key="robust-model").set_value("sentiment-tiny").run()
-    at.slider(key="robust-texts").set_value(10).run()
-    at.button(key="robust-run").click().run()
+    at.button(key="robust-run").click().run(timeout=240)
     assert not at.exception
-    assert at.metric[0].value.endswith("%")
+    values = [metric.value for metric in at.metric]
+    assert values[0].endswith("%") and values[1].endswith("%")
+    at.slider(key="robust-edits").set_value(1).run()
+    assert not at.exception
+    assert [metric.value for metric in at.metric][0] == values[0]  # the same texts: accuracy before is unchanged
+
+
+def test_the_cli_prints_the_attack_and_refuses_a_model_without_known_held_out_texts(tiny_model, capsys):
+    from core.bench.__main__ import main
+
+    assert main(["--attack", "2", "--models", "sentiment-tiny"]) == 0
+    printed = capsys.readouterr().out
+    assert "sentiment-tiny" in printed and "under attack" in printed and "%" in printed
+    assert main(["--attack", "2", "--models", "vader"]) == 2

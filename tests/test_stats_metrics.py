@@ -42,3 +42,13 @@ def test_only_project_metrics_can_be_loaded():
     assert "accuracy" in metrics.available()
     with pytest.raises(Exception, match="Unknown metric"):
         metrics.load("../../somewhere")
+
+
+def test_wilson_interval_matches_the_textbook_and_does_not_collapse_at_the_edges():
+    from core.stats import wilson
+
+    seven = wilson(7, 20)
+    assert (round(seven.low, 4), round(seven.high, 4)) == (0.1812, 0.5671)  # Wilson (1927); Newcombe (1998) table
+    none, every = wilson(0, 20), wilson(20, 20)
+    assert none.low == 0.0 and 0.16 < none.high < 0.17  # a bootstrap gives [0, 0] here
+    assert every.high == 1.0 and abs(every.low - (1 - none.high)) < 1e-12

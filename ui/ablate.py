@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
-
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -13,7 +10,7 @@ from core import catalog
 from core.errors import CoreError
 from core.tasks import ablation, snippets
 from core.viz import charts, heatmaps
-from ui import models, render, safe
+from ui import models, render, safe, shared_runs
 from ui.i18n import _
 
 
@@ -62,20 +59,6 @@ def show(spec: catalog.ModelSpec) -> None:
         st.code(snippets.ablation(spec, text, heads, mlps), language="python")
 
 
-@st.cache_resource(show_spinner=False)
-def _sweeps() -> tuple[dict, threading.Lock]:
-    """Sweeps per model (and its weights), shared by the class: each one's progress, result or error. A sweep runs
-    in a thread of its own, so a student who clicks away cannot lose it and no page waits on another's."""
-    return {}, threading.Lock()
-
-
-def _run_sweep(lm, state: dict) -> None:
-    try:
-        state["result"] = ablation.sweep_model(lm, lambda share: state.__setitem__("share", share))
-    except CoreError as error:
-        state["error"] = error
-
-
 def sweep(spec: catalog.ModelSpec) -> None:
     lm = models.task_model(spec)
     layers, heads = ablation.shape(lm.model)
@@ -84,23 +67,13 @@ def sweep(spec: catalog.ModelSpec) -> None:
                      "Switch heads off by hand instead.", count=layers * heads, most=ablation.MAX_SWEEP_HEADS))  # fmt: skip
         return
     meta = catalog.read_metadata(spec.key) if spec.trained_here else None
-    key = (spec.key, meta.sha256 if meta else "")
-    sweeps, lock = _sweeps()
-    state = sweeps.get(key)
+    key = ("ablation", spec.key, meta.sha256 if meta else "")
+    state = shared_runs.state(key)
     if (state is None or "error" in state) and st.button(_("Rank every head on held-out text"), key="ablate-sweep"):
-        with lock:
-            if key not in sweeps or "error" in sweeps[key]:
-                sweeps[key] = state = {"share": 0.0}
-                threading.Thread(target=_run_sweep, args=(lm, state), daemon=True).start()
-            state = sweeps[key]
+        state = shared_runs.start(key, lambda progress: ablation.sweep_model(lm, progress))
     if state is None:
         return
-    if "result" not in state and "error" not in state:
-        bar = st.progress(0.0, text=_("Switching each head off in turn…"))
-        while "result" not in state and "error" not in state:  # the thread works on if this page goes away
-            bar.progress(min(1.0, float(state["share"])))
-            time.sleep(0.3)
-        bar.empty()
+    shared_runs.wait(state, _("Switching each head off in turn…"))
     if "error" in state:
         safe.error(state["error"])
     else:

@@ -136,3 +136,4 @@ def ready_classifiers() -> dict[str, ModelSpec]:
     families = {name for name, task in tasks().items() if task.family == CLASSIFICATION}
     return {spec.key: spec for spec in catalog.all_specs()
             if spec.task in families and spec.kind == "transformers" and catalog.availability(spec).ready}  # fmt: skip
+

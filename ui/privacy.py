@@ -7,7 +7,7 @@ import streamlit as st
 
 from core import catalog
 from core.errors import CoreError
-from core.tasks.base import CLASSIFICATION, tasks
+from core.tasks.base import CLASSIFICATION, own_dataset, tasks
 from core.training import privacy
 from core.viz import privacy as figures
 from ui import i18n, models, render, safe
@@ -19,17 +19,14 @@ LANGUAGE_MODELS = ("generation", "generation-zh")
 
 def _attackable() -> dict[str, catalog.ModelSpec]:
     """Finished models trained here whose training texts LM Lab can list: classifiers and language models."""
-    from core.tasks.base import dataset_split
-
     families = {name for name, task in tasks().items() if task.family == CLASSIFICATION}
     found = {}
     for spec in catalog.all_specs():
         if not (spec.trained_here and (spec.task in families or spec.task in LANGUAGE_MODELS)
                 and catalog.availability(spec).ready):  # fmt: skip
             continue
-        card = catalog.read_metadata(spec.key)
         # a classifier trained on a named dataset: its training texts can be listed (not an upload's or the Hub's)
-        if spec.task in LANGUAGE_MODELS or (card is not None and dataset_split(card.recipe.get("dataset", "")) is not None):
+        if spec.task in LANGUAGE_MODELS or own_dataset(spec) is not None:
             found[spec.key] = spec
     return found
 

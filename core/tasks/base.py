@@ -210,6 +210,16 @@ def dataset_split(dataset: str) -> tuple[Split, list[str]] | None:
     return None
 
 
+def own_dataset(spec) -> str | None:
+    """The named dataset the model ``spec`` was trained on here when LM Lab holds its fixed split (so its held-out
+    texts are known to be unseen); None for the Hub's models, uploads and models not trained yet."""
+    from core import catalog
+
+    card = catalog.read_metadata(spec.key) if spec.trained_here else None
+    dataset = card.recipe.get("dataset", "") if card is not None else ""
+    return dataset if dataset and dataset_split(dataset) is not None else None
+
+
 # --- LM Lab's own tasks --------------------------------------------------------------------------------
 
 
