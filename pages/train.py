@@ -6,7 +6,7 @@ from core.catalog import validate_key
 from core.errors import CoreError
 from core.training import jobs as core_jobs
 from core.training.recipes import Recipe
-from ui import safe, train, train_runs
+from ui import article, safe, train, train_runs
 from ui.i18n import _
 from ui.runtime import session_owner, through_router
 
@@ -76,6 +76,7 @@ train_runs.results(meta)
 st.header(_("5 · Deployment"))
 train_runs.deployment(meta)
 train_runs.delete_button(meta)
+article.code_panel(meta)
 
 st.header(_("Compare runs"))
 train_runs.compare_runs(all_runs)

@@ -37,6 +37,8 @@ def test_train_a_tiny_model_and_use_it_on_sentiment(fresh_cache):
     assert metrics["accuracy"].endswith("%") and metrics["macro-f1"].endswith("%")
     assert "ui-run" in set(at.dataframe[-1].value["run"])
     assert any(b.label == "Download the model (zip)" for b in at.get("download_button"))
+    assert any(b.label == "Download the script" for b in at.get("download_button"))  # the article's code, fixed
+    assert any("held-out accuracy" in block.value for block in at.code)
     assert catalog.read_metadata("ui-run")["task"] == "sentiment"
 
     sentiment = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=180)

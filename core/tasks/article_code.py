@@ -1,0 +1,166 @@
+"""The article's code sample, its mistakes named, and the script that reproduces one of LM Lab's training runs.
+
+The article trains a BERT text classifier in five snippets (``AutoTokenizer`` → ``AutoModelForSequenceClassification``
+→ ``TrainingArguments``/``Trainer`` → ``pipeline``). Run as printed, they fail or mislead; ``MISTAKES`` says where and
+why, each tied to a line of ``ARTICLE_CODE`` by its marker. ``training_script`` writes the same workflow as one script
+that runs: the Train page's settings of a run (its model card's recipe), LM Lab's fixed split of the data, plain
+``transformers`` for everything else. Run in the LM Lab folder on the same machine, it trains the same model again.
+"""
+
+from __future__ import annotations
+
+import pprint
+
+from core.messages import N_
+
+# The article's five snippets, as printed there (the circled numbers mark the mistakes below).
+ARTICLE_CODE = """\
+pip install torch transformers  # ①
+
+from transformers import AutoTokenizer
+
+tokenizer = AutoTokenizer.from_pretrained("bert-base-uncased")
+
+from transformers import AutoModelForSequenceClassification
+
+model = AutoModelForSequenceClassification.from_pretrained("bert-base-uncased")  # ②
+
+from transformers import Trainer, TrainingArguments
+
+training_args = TrainingArguments("test")  # ③
+trainer = Trainer(
+    model=model,
+    args=training_args,
+    train_dataset=train_dataset,  # ④
+    eval_dataset=eval_dataset,
+)
+trainer.train()
+
+from transformers import pipeline
+
+classifier = pipeline("text-classification", model="bert-base-uncased")  # ⑤
+predictions = classifier("This is a great example of BERT text classification.")
+print(predictions)
+"""
+
+MISTAKES = (
+    ("①", N_("`pip install …` is a shell command: inside a Python file it is a syntax error. And `Trainer` on PyTorch "
+             "also needs `accelerate`, which the line leaves out.")),
+    ("②", N_("No labels are given: the classification head gets two outputs called LABEL_0 and LABEL_1, with random "
+             "weights (transformers says so in a warning). That is the point of fine-tuning, but the number and the "
+             "names of the classes must be passed (`num_labels`, `id2label`, `label2id`).")),
+    ("③", N_("Only the output folder is set: 3 epochs, learning rate 5e-5, batches of 8, and no evaluation during "
+             "training, so `eval_dataset` is never used while it trains and nothing stops it when it starts to "
+             "overfit.")),
+    ("④", N_("`train_dataset` and `eval_dataset` are never defined, and nothing is tokenized: `Trainer` needs each "
+             "example as token ids with its label id (and a collator that pads each batch).")),
+    ("⑤", N_("The pipeline loads `bert-base-uncased` again, not the model just trained: its classification head is "
+             "random anew, so the prediction is a coin toss. Save the trained model and load that folder.")),
+)
+
+_LOCAL = "from core import catalog\nfrom core.loading import local_dir\n"
+_BASES = {  # base: (extra transformers classes, LM Lab imports, where the base comes from)
+    "minilm-l6": ("", _LOCAL, "BASE = local_dir(catalog.MINILM)  # LM Lab's packaged copy of "
+                  "sentence-transformers/all-MiniLM-L6-v2\n"),
+    "scratch": ("BertConfig, BertForSequenceClassification", _LOCAL,
+                "BASE = local_dir(catalog.MINILM)  # only its WordPiece vocabulary (bert-base-uncased's): the weights "
+                "start random\n"),
+    "zh-bert": ("", _LOCAL, 'BASE = local_dir(catalog.get_spec("zh-bert-mlm"))  # the Chinese BERT pretrained in LM '
+                "Lab (python -m core.train --model zh-bert-mlm)\n"),
+    "zh-scratch": ("BertForSequenceClassification", "from core.training.pretrain import bert_config, "
+                   "chinese_tokenizer\n", ""),
+}  # fmt: skip
+
+
+def _model_lines(recipe: dict) -> str:
+    """The tokenizer and the model to fine-tune, as the run built them."""
+    head = "num_labels=len(labels), id2label=dict(enumerate(labels)), label2id=label2id"
+    dropout = recipe.get("dropout")
+    extra = f", hidden_dropout_prob={dropout!r}, attention_probs_dropout_prob={dropout!r}" if dropout is not None else ""
+    base = recipe["base"]
+    if base == "scratch":
+        size = max(128, recipe["max_length"])
+        return ("tokenizer = AutoTokenizer.from_pretrained(BASE)\n"
+                f"config = BertConfig(vocab_size=tokenizer.vocab_size, max_position_embeddings={size},\n"
+                f"                    {head}{extra},\n                    **{recipe['scratch']!r})\nmodel = BertForSequenceClassification(config)  # random "
+                "weights: nothing pretrained\n")  # fmt: skip
+    if base == "zh-scratch":
+        return ("tokenizer = chinese_tokenizer()  # the character vocabulary LM Lab built for its Chinese BERT\n"
+                f"config = bert_config(tokenizer, {recipe['scratch']!r}, max_length={recipe['max_length']}, "
+                f"dropout={dropout!r}, {head})\nmodel = BertForSequenceClassification(config)  # random weights\n")  # fmt: skip
+    source = f"{recipe['hub_model']!r}" if base == "hub" else "BASE"
+    mismatched = ", ignore_mismatched_sizes=True" if base == "hub" else ""
+    return (f"tokenizer = AutoTokenizer.from_pretrained({source})\n"
+            f"model = AutoModelForSequenceClassification.from_pretrained({source}, {head}{extra}{mismatched})  # ② "
+            "a new head for these labels\n")  # fmt: skip
+
+
+def _arguments(recipe: dict, precision: str) -> str:
+    early = recipe["patience"] > 0 and recipe["validation_fraction"] > 0
+    evaluate = recipe["validation_fraction"] > 0
+    lines = [f'output_dir="checkpoints-{recipe["key"]}"', f"num_train_epochs={recipe['epochs']!r}",
+             f"learning_rate={recipe['learning_rate']!r}", f"per_device_train_batch_size={recipe['batch_size']}",
+             "per_device_eval_batch_size=64", f"weight_decay={recipe['weight_decay']!r}",
+             f"warmup_steps={recipe['warmup_ratio']!r}",
+             f"seed={recipe['seed']}", f'eval_strategy="{"epoch" if evaluate else "no"}"',
+             f'save_strategy="{"epoch" if early else "no"}"']  # fmt: skip
+    if early:
+        lines += ["save_total_limit=1", "load_best_model_at_end=True", 'metric_for_best_model="eval_loss"',
+                  "greater_is_better=False"]  # fmt: skip
+    if recipe.get("group_by_length"):
+        lines.append('train_sampling_strategy="group_by_length"')
+    if precision in ("bf16", "fp16"):  # the run was trained on a GPU in mixed precision
+        lines.append(f"{precision}=True")
+    lines.append('report_to="none"')
+    return "".join(f"    {line},\n" for line in lines)  # warmup_steps below 1 is a share of all steps
+
+
+def training_script(recipe: dict, precision: str = "fp32",
+                    sample: str = "This is a great example of BERT text classification.") -> str:  # fmt: skip
+    """A runnable script that trains the classifier ``recipe`` (a model card's ``recipe``) the way LM Lab did, in
+    the card's training ``precision``."""
+    classes, imports, base = _BASES.get(recipe["base"], ("", "", ""))
+    early = recipe["patience"] > 0 and recipe["validation_fraction"] > 0
+    padding = ', padding="max_length"' if recipe.get("padding") == "max_length" else ""
+    settings = pprint.pformat(recipe, width=100, sort_dicts=True)  # Python literals, whatever the texts hold
+    return (
+        f'"""Trains LM Lab\'s run {recipe["key"]!r} again with Hugging Face Trainer — the article\'s workflow, fixed.\n\n'
+        "Run it in the LM Lab folder (it reads LM Lab's fixed split of the data):  python this_file.py\n"
+        "It needs, in a shell (not in Python, ①):  pip install torch transformers accelerate\n"
+        '"""\n\n'
+        "import torch\n"
+        "from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,\n"
+        "                          EarlyStoppingCallback, Trainer, TrainingArguments, pipeline)\n"
+        + (f"from transformers import {classes}\n" if classes else "") + "\n"
+        + imports
+        + "from core.training.prepare import prepare\nfrom core.training.recipes import Recipe\n\n"
+        + f"# The run's settings, from its model card\nrecipe = Recipe.from_json({settings})\n\n"
+        "# 1 · Data: the fixed train/test split, a stratified validation share of the training part, augmentation\n"
+        "data = prepare(recipe)\nlabels = data.labels\nlabel2id = {label: i for i, label in enumerate(labels)}\n\n"
+        "# 2 · Architecture\ntorch.manual_seed(recipe.seed)\n" + base + _model_lines(recipe) + "\n\n"
+        "def encode(examples):  # ④ token ids and a label id per example; each batch is padded by the collator\n"
+        "    if not examples:\n        return []\n"
+        f"    encoded = tokenizer([e.text for e in examples], truncation=True, max_length={recipe['max_length']}"
+        f"{padding})\n"
+        '    return [{"input_ids": ids, "attention_mask": mask, "labels": label2id[e.label]}\n'
+        '            for ids, mask, e in zip(encoded["input_ids"], encoded["attention_mask"], examples)]\n\n\n'
+        "train_dataset, eval_dataset = encode(data.train), encode(data.validation)\n"
+        "test_dataset = encode(list(data.split.test))\n\n\n"
+        "def accuracy(prediction):\n"
+        '    return {"accuracy": float((prediction.predictions.argmax(-1) == prediction.label_ids).mean())}\n\n\n'
+        "# 3 · Training (③ every setting stated; validation each epoch when there is a validation share)\n"
+        "args = TrainingArguments(\n" + _arguments(recipe, precision) + ")\n"
+        "trainer = Trainer(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset or None,\n"
+        "                  data_collator=DataCollatorWithPadding(tokenizer), processing_class=tokenizer,\n"
+        "                  compute_metrics=accuracy if eval_dataset else None"
+        + (f",\n                  callbacks=[EarlyStoppingCallback(early_stopping_patience={recipe['patience']})])\n"
+           if early else ")\n")
+        + "trainer.train()\n\n"
+        "# 4 · Evaluation on the held-out test split, never seen in training\n"
+        "output = trainer.predict(test_dataset)\n"
+        'print("held-out accuracy:", float((output.predictions.argmax(-1) == output.label_ids).mean()))\n\n'
+        "# 5 · Deployment: save the trained model and load that folder (⑤ not the base checkpoint again)\n"
+        f'trainer.save_model("{recipe["key"]}-model")\n'
+        f'classifier = pipeline("text-classification", model="{recipe["key"]}-model")\n'
+        f"print(classifier({sample!r}))\n"
+    )
