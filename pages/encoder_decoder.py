@@ -5,7 +5,7 @@ import streamlit as st
 
 from core.errors import CoreError
 from core.viz import heatmaps
-from ui import learn, render, safe
+from ui import article, learn, render, safe
 from ui.i18n import _
 from ui.runtime import through_router
 
@@ -86,3 +86,5 @@ with right, st.expander("DecoderLayer.forward", icon=":material/code:"):
     st.code(learn.source_of("DecoderLayer.forward"), language="python")
 st.subheader(_("Checked against PyTorch"))
 learn.verification_table(learn.checked())
+article.erratum("decoder")
+article.erratum("polarization")

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import generate, i18n, language, safe, scenario
+from ui import article, generate, i18n, language, safe, scenario
 from ui.i18n import N_, _
 from ui.runtime import through_router
 
@@ -59,3 +59,5 @@ with compare_tab:
     second_text = st.text_input(_("Sentence B (by default: A with its words shuffled)"), key="generate-b")
     if st.button(_("Compare"), key="generate-compare-run", disabled=not ready):
         generate.compare(spec, first_text, second_text)
+article.erratum("polarization")
+article.erratum("bert-generates")

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import scenario, srl
+from ui import article, scenario, srl
 from ui.i18n import N_, _
 from ui.runtime import through_router
 
@@ -27,3 +27,4 @@ if st.button(_("Label roles"), key="srl-run", type="primary", disabled=not ready
 srl.show(spec)
 if ready:
     srl.quality(spec)
+article.erratum("srl")

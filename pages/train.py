@@ -36,6 +36,7 @@ if task is None:
 
 st.header(_("2 · Architecture"))
 arch_fields = train.architecture_choice()
+article.erratum("pretraining")
 
 st.header(_("3 · Training"))
 hyper = train.hyperparameters(arch_fields["base"])

@@ -50,3 +50,21 @@ def test_the_script_trains_the_same_model_again_offline(tiny_model, tmp_path):
     last = done.stdout.strip().splitlines()[-1]
     assert any(f"'label': '{label}'" in last for label in card.labels)  # ⑤ the saved model answered with its labels
     assert (tmp_path / "sentiment-tiny-model" / "model.safetensors").exists()
+
+
+@pytest.mark.parametrize(("page", "keys"), [("pages/encoder_decoder.py", ("decoder", "polarization")),
+                                            ("pages/generate.py", ("polarization", "bert-generates")),
+                                            ("pages/srl.py", ("srl",)), ("pages/train.py", ("pretraining",))])
+def test_each_erratum_is_on_its_page_in_both_languages(page, keys, clear_streamlit_caches):
+    from core.errata import ERRATA
+    from ui.i18n import catalog as messages
+
+    from conftest import open_page
+
+    for lang in ("en", "zh"):
+        at = open_page(page, lang=lang)
+        shown = "\n".join(block.value for block in at.markdown)
+        for key in keys:
+            entry = ERRATA[key]
+            assert entry.quote in shown  # the article's own words, as printed
+            assert messages(lang).get(entry.right, entry.right) in shown

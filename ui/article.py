@@ -31,3 +31,34 @@ def code_panel(meta: dict) -> None:
             st.code(script, language="python")
             st.download_button(_("Download the script"), script, file_name=f"train_{meta['key']}.py",
                                mime="text/x-python", key=f"train-script-{meta['key']}", on_click="ignore")  # fmt: skip
+
+
+def _pretraining_measured() -> str:
+    """The Chinese BERT fine-tuned from its pretrained weights against the same architecture from random weights,
+    from their model cards, when both are trained."""
+    from core import catalog
+
+    cards = [catalog.read_metadata(key) for key in ("sentiment-zh-bert", "sentiment-zh-scratch")]
+    if not all(card and "accuracy" in card.metrics for card in cards):
+        return ""
+    pretrained, scratch = (card.metrics["accuracy"] for card in cards)
+    return _("Measured here on the Chinese reviews, same architecture, data and epochs (each with its own learning "
+             "rate): pretrained first {a} % [{a_low}, {a_high}], from random weights {b} % [{b_low}, {b_high}] "
+             "held-out accuracy.",
+             a=f"{100 * pretrained['value']:.1f}", a_low=f"{100 * pretrained['low']:.1f}",
+             a_high=f"{100 * pretrained['high']:.1f}", b=f"{100 * scratch['value']:.1f}",
+             b_low=f"{100 * scratch['low']:.1f}", b_high=f"{100 * scratch['high']:.1f}")  # fmt: skip
+
+
+def erratum(key: str) -> None:
+    """A box: the article's words, what is wrong with them, what is right, and what on this page shows it."""
+    from core.errata import ERRATA
+
+    entry = ERRATA[key]
+    with st.container(border=True, key=f"erratum-{key}"):
+        st.markdown(f":material/fact_check: **{_('Erratum')}: {_(entry.title)}**")
+        st.markdown(_("The article says:") + f"\n\n> {entry.quote}")
+        st.markdown(f"**{_('Wrong')}:** " + _(entry.wrong))
+        st.markdown(f"**{_('Right')}:** " + _(entry.right))
+        measured = _pretraining_measured() if key == "pretraining" else ""
+        st.caption(_(entry.shown) + (" " + measured if measured else ""))
