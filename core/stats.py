@@ -183,8 +183,8 @@ def expected_calibration_error(confidences: Sequence[float], correct: Sequence[b
 
 
 def wilson(successes: int, n: int, *, confidence: float = 0.95) -> Estimate:
-    """A proportion with its Wilson score interval (Wilson, 1927): unlike the bootstrap, it does not collapse to a
-    single point when every case (or none) succeeded, and it stays inside [0, 1]."""
+    """A proportion with its Wilson score interval (Wilson, 1927): unlike a bootstrap of the 0/1 outcomes, it does not
+    collapse to a single point when every case (or none) succeeded."""
     if n <= 0 or not 0 <= successes <= n:
         raise ValueError("wilson needs 0 <= successes <= n and n > 0.")
     from statistics import NormalDist

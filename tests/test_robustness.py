@@ -11,15 +11,21 @@ from core.tasks import robustness
 from conftest import open_page
 
 
-def test_each_edit_is_one_typing_mistake():
+def test_each_edit_is_one_typing_mistake_and_never_a_real_word():
     assert robustness.edit_word("terrible") == "terirble"  # two inner letters swapped
     assert robustness.edit_word("letter") == "lteter"  # the middle pair is alike: the next inner pair is swapped
-    assert robustness.edit_word("book") == "bookk"  # no inner swap changes it: a doubled key
-    assert robustness.edit_word("not") == "nott"  # a short word gets a doubled key, never a shorter word
+    assert robustness.edit_word("casual") == "csaual"  # causal is a word: the next swap
+    assert robustness.edit_word("good") == "goood"  # no inner swap changes it: an inner letter doubled
+    assert robustness.edit_word("the") == "thhe"  # never thee
+    assert robustness.edit_word("to") == "tto"  # never too
+    assert robustness.edit_word("it'") == "itt'"  # a letter doubled, not the apostrophe
     assert robustness.edit_word("I") == "I"  # a one-letter word is not touched
-    assert robustness.edit_word("喜欢") == "欢喜"  # two Chinese characters swapped, none deleted
+    assert robustness.edit_word("电影") == "影电"  # two Chinese characters swapped, none deleted
+    assert robustness.edit_word("故事") == "故事"  # 事故 is a word: no edit
     assert robustness.edit_word("好") == "好"  # a lone character is left alone (no edit is counted)
-    assert robustness.edit_word("不好") == "不好"  # moving a negation would change the meaning
+    assert robustness.edit_word("不好") == "不好" and robustness.edit_word("非常") == "非常"  # a negation never moves
+    for word in ("form", "terrible", "movie", "the", "of", "电影院"):
+        assert not robustness._is_word(robustness.edit_word(word))
 
 
 def test_texts_are_cut_into_words_and_chinese_into_jieba_words():
@@ -29,6 +35,8 @@ def test_texts_are_cut_into_words_and_chinese_into_jieba_words():
     assert "电影" in [pieces[i] for i in words]  # a word, not a pair of characters across a word boundary
     long_pieces, long_words = robustness.pieces_of("word " * 10_000)
     assert len(long_words) == robustness.MAX_WORDS and len("".join(long_pieces)) < 400
+    few = "a" * 2395 + " wonderful ending"  # fewer than 60 words, longer than the scan: no half word is kept
+    assert "".join(robustness.pieces_of(few)[0]) == "a" * 2395
 
 
 def test_the_attack_on_a_trained_classifier_reports_what_it_did(tiny_model):
@@ -77,4 +85,5 @@ def test_the_cli_prints_the_attack_and_refuses_a_model_without_known_held_out_te
     assert main(["--attack", "2", "--models", "sentiment-tiny"]) == 0
     printed = capsys.readouterr().out
     assert "sentiment-tiny" in printed and "under attack" in printed and "%" in printed
-    assert main(["--attack", "2", "--models", "vader"]) == 2
+    assert main(["--attack", "2", "--models", "vader,sentiment-tiny"]) == 2  # vader's held-out texts: unknown
+    assert "sentiment-tiny" in capsys.readouterr().out  # the other model's row is still printed

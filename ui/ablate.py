@@ -66,8 +66,7 @@ def sweep(spec: catalog.ModelSpec) -> None:
         st.caption(_("This model has {count} heads; a sweep here scores at most {most} (one held-out pass per head). "
                      "Switch heads off by hand instead.", count=layers * heads, most=ablation.MAX_SWEEP_HEADS))  # fmt: skip
         return
-    meta = catalog.read_metadata(spec.key) if spec.trained_here else None
-    key = ("ablation", spec.key, meta.sha256 if meta else "")
+    key = ("ablation", spec.key, catalog.weights_sha256(spec))
     state = shared_runs.state(key)
     if (state is None or "error" in state) and st.button(_("Rank every head on held-out text"), key="ablate-sweep"):
         state = shared_runs.start(key, lambda progress: ablation.sweep_model(lm, progress))

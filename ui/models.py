@@ -31,6 +31,11 @@ def predictor(spec: ModelSpec):
         return _predictor(spec.key, fingerprint)
 
 
+def predictor_quietly(spec: ModelSpec, fingerprint: str):
+    """The shared predictor for ``spec`` at ``fingerprint``, loaded without a spinner (from a background run)."""
+    return _predictor(spec.key, fingerprint)
+
+
 @st.cache_resource(show_spinner=False)
 def _sentence_encoder():
     from core.tasks.embeddings import SentenceEncoder
@@ -136,4 +141,3 @@ def ready_classifiers() -> dict[str, ModelSpec]:
     families = {name for name, task in tasks().items() if task.family == CLASSIFICATION}
     return {spec.key: spec for spec in catalog.all_specs()
             if spec.task in families and spec.kind == "transformers" and catalog.availability(spec).ready}  # fmt: skip
-

@@ -9,6 +9,7 @@ import streamlit as st
 
 from core import catalog
 from core.errors import CoreError
+from core.messages import Message
 from core.tasks import robustness
 from core.tasks.base import own_dataset
 from ui import i18n, models, render, safe, shared_runs
@@ -29,24 +30,22 @@ def panel() -> None:
     titles = {key: i18n.title(spec) for key, spec in specs.items()}
     key = st.selectbox(_("Classifier"), list(specs), key="robust-model", format_func=titles.get)
     spec = specs[key]
-    run_key = ("robustness", key, catalog.weights_sha256(spec))
+    card = catalog.read_metadata(key)  # read once: the run's key, its data and its model agree
+    if card is None:
+        st.info(_("This model is being retrained or was deleted: pick it again in a moment."))
+        return
+    run_key = ("robustness", key, card.sha256)
     run = shared_runs.state(run_key)
     if run is None or "error" in run:
-        st.caption(_("The attack runs once per model on {texts} of its held-out texts with up to {edits} edits each "
-                     "(texts cut to their first {words} words); everyone in the class then reads it.",
+        st.caption(_("The attack runs once per model version on {texts} of its held-out texts with up to {edits} "
+                     "edits each (texts cut to their first {words} words); everyone in the class then reads it.",
                      texts=robustness.MAX_TEXTS, edits=robustness.MAX_EDITS, words=robustness.MAX_WORDS))  # fmt: skip
         if not st.button(_("Run the attack"), key="robust-run", type="primary"):
             if run is not None:
                 safe.error(run["error"])
             return
-        try:
-            texts, labels = robustness.held_out_texts(own_dataset(spec))
-            model = models.predictor(spec)
-        except CoreError as error:
-            safe.error(error)
-            return
-        run = shared_runs.start(run_key, lambda progress: robustness.run(
-            model.predict_batch, texts, labels, progress=lambda done, total: progress(done / total)))
+        run = shared_runs.start(run_key, lambda progress: _attack(spec, card.sha256, card.recipe.get("dataset", ""),
+                                                                  progress))  # fmt: skip
     shared_runs.wait(run, render.queue_note(_("Attacking {count} held-out texts…", count=robustness.MAX_TEXTS)))
     if "error" in run:
         safe.error(run["error"])
@@ -54,17 +53,36 @@ def panel() -> None:
     _show(run["result"])
 
 
+def _attack(spec: catalog.ModelSpec, sha256: str, dataset: str, progress) -> robustness.Attack:
+    """The attack at the caps, in a background run: the model is loaded here, once a run slot is free."""
+    texts, labels = robustness.held_out_texts(dataset)
+    model = models.predictor_quietly(spec, sha256)
+    found = robustness.run(model.predict_batch, texts, labels, progress=lambda done, total: progress(done / total))
+    if catalog.weights_sha256(spec) != sha256:
+        raise CoreError(Message("The model was retrained during the attack: run it again."))
+    return found
+
+
 def _show(found: robustness.Attack) -> None:
-    st.session_state.setdefault("robust-texts", len(found.results))  # set before the sliders: they take no default
+    most = len(found.results)
+    least = min(5, most)
+    if not least <= st.session_state.get("robust-texts", most) <= most:  # left over from another model
+        st.session_state["robust-texts"] = most
+    st.session_state.setdefault("robust-texts", most)  # set before the sliders: they take no default
     st.session_state.setdefault("robust-edits", 3)
     left, right = st.columns(2)
-    texts = left.slider(_("Held-out texts (at most {most})", most=len(found.results)), 5, len(found.results),
-                        step=5, key="robust-texts")  # fmt: skip
+    texts = most if least == most else left.slider(_("Held-out texts (at most {most})", most=most), least, most,
+                                                   step=least, key="robust-texts")  # fmt: skip
     edits = right.slider(_("Edits allowed per text"), 1, robustness.MAX_EDITS, key="robust-edits")
-    summary = found.summary(texts, edits)
+    try:
+        summary = found.summary(texts, edits)
+    except CoreError as error:
+        safe.error(error)
+        return
     first, second, third, fourth = st.columns(4)
     for column, title, estimate, help_text in (
-        (first, _("Accuracy"), summary.clean, _("Before the attack, on {count} held-out texts.", count=texts)),
+        (first, _("Accuracy"), summary.clean, _("Before the attack, on {count} held-out texts (each cut to its first {words} words).",
+                                                     count=texts, words=robustness.MAX_WORDS)),
         (second, _("Accuracy under attack"), summary.attacked,
          _("With at most {edits} edits per text.", edits=edits)),
         (third, _("Answers turned"), summary.turned,
@@ -74,8 +92,8 @@ def _show(found: robustness.Attack) -> None:
         if estimate is None:
             column.metric(title, "–")
             continue
-        column.metric(title, f"{100 * estimate.value:.0f} %", help=help_text + " " + _(
-            "95 % Wilson interval: [{low} %, {high} %].", low=f"{100 * estimate.low:.0f}",
+        column.metric(title, f"{100 * estimate.value:.0f} %", help=_(
+            "{what} 95 % Wilson interval: [{low} %, {high} %].", what=help_text, low=f"{100 * estimate.low:.0f}",
             high=f"{100 * estimate.high:.0f}"))  # fmt: skip
     fourth.metric(_("Mean edits needed"), "–" if summary.mean_edits is None else f"{summary.mean_edits:.1f}",
                   help=_("Over the texts whose answer turned."))  # fmt: skip
@@ -83,10 +101,13 @@ def _show(found: robustness.Attack) -> None:
             for before, after, old, new, count in summary.examples]  # fmt: skip
     if rows:
         st.dataframe(pd.DataFrame(rows), hide_index=True)  # shown as text
-    st.caption(_("Words are edited in the order of how much removing each one lowered the model's confidence in its "
-                 "answer (occlusion). An edit swaps two inner letters of an English word (a word of two or three "
-                 "letters gets its last letter doubled; one-letter words are left alone) or two neighbouring "
-                 "characters of a Chinese word (jieba's words; one-character words and words holding a negation such "
-                 "as 不 or 没 are left alone). A reader still understands the text; a model that reads subword pieces "
-                 "may not. Compare accuracy under attack across models: the share turned alone favours a model that "
-                 "got fewer texts right to begin with."))  # fmt: skip
+    st.caption(_("The word whose removal lowered the model's confidence in its answer most is edited first "
+                 "(occlusion). An edit swaps two inner letters of an English word, else doubles one of its inner "
+                 "letters (a two-letter word: one of its letters), or swaps two neighbouring characters of a Chinese "
+                 "word (jieba's words; a swap never moves a negation character such as 不, 没 or 非). An edit that "
+                 "would make another real word (the → thee, form → from, 故事 → 事故) is not used; one-letter and "
+                 "one-character words are left alone. A reader usually still understands the text; a model that "
+                 "reads subword pieces may not. The share turned ignores how many texts a model got right to begin "
+                 "with (a model that gives every text the same answer shows 0 % turned): compare accuracy under "
+                 "attack. Models are attacked on the same texts, so overlapping intervals are no test of a "
+                 "difference between two of them."))  # fmt: skip

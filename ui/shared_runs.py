@@ -1,8 +1,10 @@
 """Long measurements shared by the class: one background thread per (kind, model version), whoever clicked first.
 
 A student who clicks away cannot lose the run, a second student who asks for the same one waits on it instead of
-starting it again, and no page's rerun waits on another's. Each run's state is a dict: its progress share, then its
-result or the error to show.
+starting it again, and no page's rerun waits on another's. At most ``AT_ONCE`` runs work at the same time (the
+others queue, and say so); a run that stops reporting progress for ``STALLED_S`` seconds counts as failed, and a
+failed one can be started again. Each run's state is a dict: its progress share, then its result or the error to
+show (without its traceback, which would keep the run's model alive).
 """
 
 from __future__ import annotations
@@ -16,23 +18,34 @@ import streamlit as st
 
 from core.errors import CoreError
 from core.messages import Message
+from ui.i18n import _
 
 log = logging.getLogger(__name__)
+AT_ONCE = 2  # runs working at the same time; each holds a model and many forward passes
+KEPT = 32  # finished runs kept for the class (the oldest go first)
+STALLED_S = 600.0
 
 
 @st.cache_resource(show_spinner=False)
-def _runs() -> tuple[dict, threading.Lock]:
-    return {}, threading.Lock()
+def _runs() -> tuple[dict, threading.Lock, threading.Semaphore]:
+    return {}, threading.Lock(), threading.Semaphore(AT_ONCE)
 
 
-def _work(job: Callable[[Callable[[float], None]], object], state: dict) -> None:
+def _fail(state: dict, error: CoreError) -> None:
+    error.__traceback__ = error.__cause__ = error.__context__ = None  # frames would keep the model in memory
+    state["error"] = error
+
+
+def _work(job: Callable[[Callable[[float], None]], object], state: dict, slots: threading.Semaphore) -> None:
     try:
-        state["result"] = job(lambda share: state.__setitem__("share", share))
+        with slots:  # queued until one of the AT_ONCE slots is free
+            state["started"] = state["updated"] = time.monotonic()
+            state["result"] = job(lambda share: state.update(share=share, updated=time.monotonic()))
     except CoreError as error:
-        state["error"] = error
-    except Exception:  # never leave a page waiting on a thread that died
+        _fail(state, error)
+    except BaseException:  # never leave a page waiting on a thread that died
         log.exception("A shared run failed")
-        state["error"] = CoreError(Message("The measurement failed; the server log says why. Try again."))
+        _fail(state, CoreError(Message("The measurement failed; the server log says why. Try again.")))
 
 
 def state(key: Hashable) -> dict | None:
@@ -40,22 +53,41 @@ def state(key: Hashable) -> dict | None:
     return _runs()[0].get(key)
 
 
+def _forget_old(runs: dict) -> None:
+    finished = [key for key, run in runs.items() if "result" in run or "error" in run]
+    for key in finished[: max(0, len(runs) - KEPT)]:  # insertion order: the oldest first
+        del runs[key]
+
+
 def start(key: Hashable, job: Callable[[Callable[[float], None]], object]) -> dict:
     """Start ``job(progress)`` for ``key`` unless it runs or ran already (a failed run is started again)."""
-    runs, lock = _runs()
+    runs, lock, slots = _runs()
     with lock:
         if key not in runs or "error" in runs[key]:
-            runs[key] = {"share": 0.0}
-            threading.Thread(target=_work, args=(job, runs[key]), daemon=True).start()
+            _forget_old(runs)
+            runs[key] = {"share": 0.0, "queued": time.monotonic()}
+            try:
+                threading.Thread(target=_work, args=(job, runs[key], slots), daemon=True).start()
+            except RuntimeError:  # no thread could be started: say so instead of waiting for ever
+                _fail(runs[key], CoreError(Message("The server is too busy to start this now. Try again.")))
         return runs[key]
 
 
 def wait(run: dict, text: str) -> None:
-    """A progress bar until ``run`` has its result or error."""
+    """A progress bar until ``run`` has its result or error; a run that stopped reporting progress is failed."""
     if "result" in run or "error" in run:
         return
     bar = st.progress(0.0, text=text)
     while "result" not in run and "error" not in run:  # the thread works on if this page goes away
-        bar.progress(min(1.0, float(run["share"])), text=text)
+        if "started" not in run:
+            bar.progress(0.0, text=text + " " + _waiting())
+        else:
+            bar.progress(min(1.0, float(run["share"])), text=text)
+            if time.monotonic() - run["updated"] > STALLED_S:
+                _fail(run, CoreError(Message("The measurement stopped making progress. Try again.")))
         time.sleep(0.3)
     bar.empty()
+
+
+def _waiting() -> str:
+    return _("(waiting for another measurement to finish; at most {count} run at once)", count=AT_ONCE)

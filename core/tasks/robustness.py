@@ -3,10 +3,12 @@
 A greedy **character-edit attack**, guided by occlusion (the same word scores the Sentiment page explains with):
 every word of the text is removed once, in one batch; the words whose removal most lowers the probability of the
 model's answer are edited first, one per step, and the text is classified again after each edit, until the answer
-changes or ``MAX_EDITS`` edits are spent. An edit is a typing mistake a reader sees through: two inner letters of an
-English word swapped (a word of two or three letters gets its last letter doubled; a one-letter word is never
-touched), two neighbouring characters of a Chinese word swapped (jieba's words; a word holding a negation such as
-不 or 没 is left alone, and so is a one-character word). A robust model should read the edited text as before.
+changes or ``MAX_EDITS`` edits are spent. An edit is a typing mistake a reader usually sees through, and never a
+real word (checked against MiniLM's WordPiece vocabulary and jieba's dictionary, so the → thee, form → from and
+故事 → 事故 are refused): two inner letters of an English word swapped, else one of its inner letters doubled (good →
+goood), else, for a word of two letters, one of them doubled; two neighbouring characters of a Chinese word swapped
+(jieba's words; a swap never moves a negation character 不没无非未别莫勿否, so 不好 and 非常 are left alone).
+One-letter and one-character words are never touched, and a word with no such mistake costs no edit.
 
 The attack runs once per model version at the caps (``MAX_TEXTS`` texts, ``MAX_EDITS`` edits each) and keeps every
 step, so a smaller setting is read off it: the greedy attack with k edits is the first k steps of the attack with
@@ -19,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
@@ -32,25 +35,56 @@ MAX_EDITS = 5
 MAX_WORDS = 60  # a text is cut to its first 60 words: one batch of variants per text
 _PIECE = re.compile(rf"[{HAN_RANGES}]+|[A-Za-z][A-Za-z'-]*")
 _HAN = re.compile(rf"[{HAN_RANGES}]+")
-NEGATIONS = frozenset("不没无非未别莫勿否")  # swapping around these would change the meaning, not mistype it
+NEGATIONS = frozenset("不没无非未别莫勿否")  # a swap never moves one of these: it could change the meaning
+
+
+@cache
+def _known_words() -> tuple[frozenset, dict]:
+    """Whole English words of MiniLM's WordPiece vocabulary (bert-base-uncased's) and jieba's Chinese dictionary."""
+    from core import catalog
+    from core.loading import load_tokenizer
+    from core.tasks.segment import jieba_words
+
+    jieba_words("预热")  # loads jieba's dictionary once
+    import jieba
+
+    english = frozenset(w for w in load_tokenizer(catalog.MINILM).get_vocab() if w.isalpha())
+    return english, jieba.dt.FREQ
+
+
+def _is_word(candidate: str) -> bool:
+    english, chinese = _known_words()
+    return bool(chinese.get(candidate)) if _HAN.fullmatch(candidate) else candidate.lower() in english
+
+
+def _swapped(word: str, at: int) -> str:
+    return word[: at - 1] + word[at] + word[at - 1] + word[at + 1 :]
+
+
+def _candidates(word: str) -> list[str]:
+    """Typing mistakes for ``word``, the likeliest first."""
+    by_middle = sorted(range(len(word)), key=lambda i: abs(i - len(word) // 2))
+    if _HAN.fullmatch(word):  # two neighbouring characters swapped, never moving a negation
+        return [_swapped(word, i) for i in by_middle
+                if i >= 1 and word[i - 1] != word[i] and not NEGATIONS.intersection(word[i - 1 : i + 1])]  # fmt: skip
+    letters = [i for i, ch in enumerate(word) if ch.isalpha()]
+    if len(letters) < 2:
+        return []  # a one-letter word is never touched
+    first, last = letters[0], letters[-1]
+    swaps = [_swapped(word, i) for i in by_middle if first < i - 1 and i < last  # two inner letters swapped
+             and word[i - 1] != word[i] and word[i - 1].isalpha() and word[i].isalpha()]  # fmt: skip
+    doubled = [word[: i + 1] + word[i] + word[i + 1 :] for i in by_middle if first < i < last and word[i].isalpha()]
+    ends = [word[: i + 1] + word[i] + word[i + 1 :] for i in (last, first)]  # a two-letter word: an end doubled
+    return swaps + doubled + ends
 
 
 def edit_word(word: str) -> str:
-    """``word`` with one typing mistake, or unchanged when it has nothing safe to mistype."""
-    if _HAN.fullmatch(word):
-        if len(word) < 2 or NEGATIONS.intersection(word):
-            return word
-        middle = len(word) // 2  # 喜欢 → 欢喜, 电影院 → 影电院
-        return word[: middle - 1] + word[middle] + word[middle - 1] + word[middle + 1 :]
-    letters = sum(ch.isalpha() for ch in word)
-    if letters < 2:
-        return word
-    if letters >= 4:
-        inner = sorted(range(2, len(word) - 1), key=lambda m: abs(m - len(word) // 2))  # pairs, middle first
-        for middle in inner:  # the first swap of two inner letters that changes the word
-            if word[middle - 1] != word[middle] and word[middle - 1].isalpha() and word[middle].isalpha():
-                return word[: middle - 1] + word[middle] + word[middle - 1] + word[middle + 1 :]
-    return word + word[-1]  # not → nott: a doubled key, never a shorter word (not → no)
+    """``word`` with one typing mistake that is not itself a word (the → thee, form → from and 故事 → 事故 are
+    refused), or ``word`` unchanged when it has none."""
+    for candidate in _candidates(word):
+        if candidate != word and not _is_word(candidate):
+            return candidate
+    return word
 
 
 def pieces_of(text: str) -> tuple[list[str], list[int]]:
@@ -58,8 +92,11 @@ def pieces_of(text: str) -> tuple[list[str], list[int]]:
     of the word pieces. Chinese runs are split into jieba's words."""
     from core.tasks.segment import jieba_words
 
+    scanned = text[: 40 * MAX_WORDS]  # no word of 40 characters is needed to reach the cap
     pieces, words, last = [], [], 0
-    for match in _PIECE.finditer(text[: 40 * MAX_WORDS]):  # no word of 40 characters is needed to reach the cap
+    for match in _PIECE.finditer(scanned):
+        if match.end() == len(scanned) < len(text):  # a word the scan cut in half: the text ends before it
+            break
         found = jieba_words(match.group()) if _HAN.fullmatch(match.group()) else [match.group()]
         pieces.append(text[last : match.start()])
         for word in found[: MAX_WORDS - len(words)]:
@@ -70,7 +107,7 @@ def pieces_of(text: str) -> tuple[list[str], list[int]]:
         last = match.end()
         if len(words) >= MAX_WORDS:
             return pieces, words
-    pieces.append(text[last : 40 * MAX_WORDS])
+    pieces.append(scanned[last:] if len(scanned) == len(text) else "")
     return pieces, words
 
 
@@ -79,7 +116,10 @@ def held_out_texts(dataset: str) -> tuple[list[str], list[str]]:
     setting attacks a prefix."""
     from core.tasks.base import dataset_split
 
-    split, _labels = dataset_split(dataset)
+    found = dataset_split(dataset)
+    if found is None:
+        raise InputError(Message("LM Lab holds no held-out texts of the dataset {name}.", name=dataset))
+    split, _labels = found
     examples = list(split.test)
     order = np.random.default_rng(0).permutation(len(examples))[:MAX_TEXTS]
     return [examples[i].text for i in order], [examples[i].label for i in order]
@@ -97,10 +137,10 @@ class Attacked:
         return (taken[-1][0], taken[-1][1], len(taken)) if taken else (self.text, self.label, 0)
 
 
-def attack_one(classify: Callable[[list[str]], list], text: str, label: str) -> Attacked:
-    """The greedy attack on one text the model labels ``label``; ``classify(texts)`` returns results with
-    ``.label`` and ``.scores``."""
-    pieces, words = pieces_of(text)
+def attack_one(classify: Callable[[list[str]], list], cut: tuple[list[str], list[int]], label: str) -> Attacked:
+    """The greedy attack on one text, given as ``pieces_of`` cut it, that the model labels ``label``;
+    ``classify(texts)`` returns results with ``.label`` and ``.scores``."""
+    pieces, words = list(cut[0]), cut[1]
     text = "".join(pieces)
     if not words:
         return Attacked(text, label, ())
@@ -153,11 +193,11 @@ def run(classify: Callable[[list[str]], list], texts: Sequence[str], labels: Seq
     if not 1 <= len(texts) <= MAX_TEXTS:
         raise InputError(Message("Attack 1 to {texts} texts with 1 to {edits} edits each.", texts=MAX_TEXTS,
                                  edits=MAX_EDITS))  # fmt: skip
-    cut = ["".join(pieces_of(text)[0]) or "." for text in texts]
-    first = classify(cut)
+    cut = [pieces_of(text) for text in texts]
+    first = classify(["".join(pieces) or "." for pieces, _words in cut])
     results = []
-    for done, (text, truth, answer) in enumerate(zip(cut, labels, first, strict=True)):
-        results.append(attack_one(classify, text, truth) if answer.label == truth else None)
+    for done, (pieces, truth, answer) in enumerate(zip(cut, labels, first, strict=True)):
+        results.append(attack_one(classify, pieces, truth) if answer.label == truth else None)
         if progress:
             progress(done + 1, len(cut))
     return Attack(results)

@@ -1,0 +1,79 @@
+"""Shared background runs: one per key, a dead or failing job never leaves a page waiting, errors free the model."""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+
+import pytest
+
+from core.errors import CoreError
+
+pytestmark = pytest.mark.usefixtures("clear_streamlit_caches")
+
+
+def _finished(run: dict, timeout: float = 10) -> dict:
+    deadline = time.monotonic() + timeout
+    while "result" not in run and "error" not in run:
+        assert time.monotonic() < deadline, run
+        time.sleep(0.01)
+    return run
+
+
+def test_one_run_per_key_with_its_progress_and_result():
+    from ui import shared_runs
+
+    gate = threading.Event()
+
+    def job(progress):
+        progress(0.5)
+        gate.wait(5)
+        return 42
+
+    first = shared_runs.start("k", job)
+    assert shared_runs.start("k", lambda progress: 0) is first  # a second click joins the run under way
+    gate.set()
+    assert _finished(first)["result"] == 42 and first["share"] == 0.5
+    assert shared_runs.state("k") is first and shared_runs.start("k", lambda progress: 0) is first  # not rerun
+
+
+def test_a_dying_job_ends_in_an_error_and_a_failed_run_can_start_again():
+    from ui import shared_runs
+
+    def dies(progress):
+        raise SystemExit(3)
+
+    assert isinstance(_finished(shared_runs.start("dead", dies))["error"], CoreError)
+    assert _finished(shared_runs.start("dead", lambda progress: "again"))["result"] == "again"
+
+
+def test_a_failed_run_does_not_keep_its_model_alive():
+    from ui import shared_runs
+
+    class Model:
+        pass
+
+    model = Model()
+    alive = weakref.ref(model)
+
+    def fails(progress, held=model):
+        raise CoreError("no")
+
+    run = _finished(shared_runs.start("fails", fails))
+    del model, fails
+    assert isinstance(run["error"], CoreError) and run["error"].__traceback__ is None
+    import gc
+
+    gc.collect()
+    assert alive() is None
+
+
+def test_a_thread_that_cannot_start_is_an_error_not_a_wait(monkeypatch):
+    from ui import shared_runs
+
+    def refuse(self):
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    assert isinstance(shared_runs.start("no-thread", lambda progress: 1)["error"], CoreError)
