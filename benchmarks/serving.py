@@ -106,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     from core.tasks.classify import TransformerClassifier
 
     settings.decide_mode()
+    import torch
+
+    threads_at_start = torch.get_num_threads()
     texts = _texts(args.texts)
     folder = str(args.cache / "models" / "sentiment-minilm")
     article = pipeline("text-classification", model=folder)
@@ -135,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     pipeline_accuracy = sum(_normal(a) == e.label for a, e in zip(answers, test, strict=True)) / len(test)
 
     names = {label.lower(): label for label in article.model.config.id2label.values()}
+    from core.device import threads_for_serving
+
+    serving_threads = threads_for_serving()  # as the server sets them (the article's rows above ran with every core)
 
     def as_article(label: str) -> str:  # LM Lab normalises LABEL_1/pos to "positive"; map back for agreement
         return next((raw for raw in names.values() if label in (raw.lower(), {"label_0": "negative",
@@ -170,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
                 latencies, [as_article(label) for label in labels], article_labels, rate=True)  # fmt: skip
 
     base = rows[0][1]
-    print(f"{len(texts)} texts, sentiment MiniLM, torch threads {__import__('torch').get_num_threads()}\n")
+    print(f"{len(texts)} texts, sentiment MiniLM, torch threads {threads_at_start} for the article's rows, "
+          f"{serving_threads} for LM Lab's (as the server sets them)\n")
     print(f"held-out accuracy ({len(split.test)} sentences): article pipeline (PyTorch fp32) {100 * pipeline_accuracy:.1f} %; "
           + "; ".join(f"{title} {100 * value:.1f} %" for title, value in accuracy.items()) + "\n")
     print("| way | texts/s | vs the article's per-text pipeline | p50 ms | p95 ms | label agreement | peak RSS GB so far |")

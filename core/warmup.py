@@ -39,9 +39,9 @@ def _warm() -> None:
     began = time.perf_counter()
     try:
         from core import catalog, loading
-        from core.device import configure_threads
+        from core.device import threads_for_serving
 
-        configure_threads()
+        threads_for_serving()  # before the pages' threads run torch: see its note
         loading.load_encoder(catalog.MINILM, eager_attention=True)  # imports, hash check; the copy is dropped
     except Exception as error:  # noqa: BLE001 - a failed warm-up only means the first visit loads it itself
         logging.getLogger(__name__).warning("warm-up skipped: %s", error)

@@ -268,12 +268,18 @@ def test_the_model_lock_is_first_come_first_served_and_only_its_holder_releases_
 def test_the_warm_up_loads_the_learn_pages_model_once_in_the_background(monkeypatch):
     from core import loading, warmup
 
+    import torch
+
+    threads = torch.get_num_threads()
     monkeypatch.setenv("LMLAB_WARMUP", "1")
+    monkeypatch.setenv("LMLAB_THREADS", "")
     monkeypatch.setattr(warmup, "_started", None)
     thread = warmup.start()
     assert thread is not None and warmup.start() is thread  # once per process
     thread.join(timeout=120)
     assert warmup.seconds is not None and not thread.is_alive()
+    assert torch.get_num_threads() == 1  # the server's pages run torch in threads of their own: one each
+    torch.set_num_threads(threads)  # the rest of the suite trains in this process
     weights = loading.model_source(catalog.MINILM)[0]
     assert any(str(weights) in marker[0] for marker in loading._verified)  # hashed: the first visit need not
     monkeypatch.setenv("LMLAB_WARMUP", "0")
@@ -326,3 +332,35 @@ def test_next_token_requests_from_many_sessions_share_a_padded_forward_pass(lm_t
         assert all(abs(t["probability"] - distribution[t["id"]]) < 1e-5 for t in answers[i]["transformer"])
     del model.model.forward  # the class's own forward again
     assert model.next_tokens("A lone request", k=3)["context_tokens"] > 0
+
+
+def test_only_the_request_that_runs_a_batch_takes_the_model_lock():
+    """An answered request never queues for the model lock just to learn it was answered: the lock is taken once
+    per batch, not once per request (which made every answer wait for the next batch's turn)."""
+    import threading
+    import time
+
+    from core.tasks.batching import Coalescer
+    from core.tasks.inputs import FairLock
+
+    class CountingLock(FairLock):
+        taken = 0
+
+        def acquire(self) -> None:
+            super().acquire()
+            CountingLock.taken += 1
+
+    coalescer = Coalescer(CountingLock(), lambda items: [item.upper() for item in items])
+    coalescer.lock.acquire()  # eight requests arrive while the model is busy
+    answers: dict[str, str] = {}
+    threads = [threading.Thread(target=lambda item=item: answers.__setitem__(item, coalescer.submit(item)))
+               for item in "abcdefgh"]  # fmt: skip
+    for thread in threads:
+        thread.start()
+    time.sleep(0.3)
+    coalescer.lock.release()
+    for thread in threads:
+        thread.join(10)
+    assert answers == {item: item.upper() for item in "abcdefgh"}
+    assert coalescer.batch_sizes == [8]
+    assert CountingLock.taken == 1 + 1  # the test's own hold, then one turn for the whole batch

@@ -33,26 +33,39 @@ class Coalescer(Generic[T, R]):
     (the model's own lock), so it must not take that lock itself."""
 
     def __init__(self, lock: AbstractContextManager, run: Callable[[list[T]], list[R]], *, max_batch: int = 32):
-        self.lock = lock
+        self.lock = lock  # the model's own lock
         self.run = run
         self.max_batch = max(1, max_batch)
         self._waiting: list[_Slot[T, R]] = []
         self._guard = threading.Lock()
+        self._changed = threading.Condition()  # a turn at the model is over (its requests are answered)
+        self._queued = False  # one request is in line for the model lock, on behalf of all who wait
         self.batch_sizes: list[int] = []  # the last few batches, for the serving benchmark
 
     def submit(self, item: T) -> R:
+        """One waiting request at a time queues for the model lock (in turn with the model's other users) and,
+        once it has it, answers everyone waiting; the others sleep until their answer is there or that turn is
+        over. An answered request never queues for the model lock just to learn that it was answered."""
         slot: _Slot[T, R] = _Slot(item)
         with self._guard:
             self._waiting.append(slot)
         while not slot.done:
-            with self.lock:
-                if slot.done:  # the session that held the model answered this request too
-                    break
-                with self._guard:
-                    batch = self._waiting[: self.max_batch]
-                    del self._waiting[: self.max_batch]
-                if batch:
-                    self._answer(batch)
+            with self._changed:
+                if self._queued:  # another request is in line for the model: it will answer this one too
+                    self._changed.wait(timeout=0.05)
+                    continue
+                self._queued = True
+            try:
+                with self.lock:
+                    with self._guard:
+                        batch = self._waiting[: self.max_batch]
+                        del self._waiting[: self.max_batch]
+                    if batch:
+                        self._answer(batch)
+            finally:
+                with self._changed:
+                    self._queued = False
+                    self._changed.notify_all()
         if slot.error is not None:
             raise slot.error
         return slot.result  # type: ignore[return-value]
