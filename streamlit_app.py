@@ -53,6 +53,7 @@ pages = {
         st.Page("pages/compute.py", title=_("Compute"), icon=":material/memory:"),
         st.Page("pages/privacy.py", title=_("Privacy"), icon=":material/lock:"),
         st.Page("pages/robustness.py", title=_("Robustness"), icon=":material/shield:"),
+        st.Page("pages/faq.py", title=_("FAQ"), icon=":material/quiz:"),
     ],
     _("Apply"): [
         st.Page(

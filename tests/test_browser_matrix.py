@@ -37,6 +37,7 @@ PAGES = {
     "compute": "Compute: what a model costs",
     "privacy": "Privacy: what a model gives away",
     "robustness": "Robustness: a few typos against a model",
+    "faq": "FAQ: the article's questions, measured",
     "sentiment": "Sentiment analysis",
     "topic": "Topic classification",
     "summarize": "Summarization",
@@ -113,7 +114,7 @@ def _idle(page, timeout: float = 90.0) -> None:
     raise AssertionError("the page was still running after 90 s")
 
 
-NO_TEXT_BOXES = ("", "positional_encoding", "evaluate", "compute", "robustness")  # pages whose inputs are sliders, numbers and pickers only
+NO_TEXT_BOXES = ("", "positional_encoding", "evaluate", "compute", "robustness", "faq")  # pages whose inputs are sliders, numbers and pickers only
 TEXT_BOX = "textarea, input[type='text']:not([role='combobox']):not([aria-autocomplete])"
 
 

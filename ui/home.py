@@ -140,8 +140,15 @@ SECTIONS = [  # (where, what): translated where they are shown
     (
         N_('Challenges → Robustness'),
         N_(
-            'A few typing mistakes, placed where the model looks, against a classifier on its own held-out texts: '
-            'how many answers turn, with a 95 % CI, and how many edits it took.'
+            "A few typing mistakes, in the words a classifier's answer leans on most, on held-out texts it never "
+            'saw: accuracy before and under attack with 95 % intervals, and how many edits it took.'
+        ),
+    ),
+    (
+        N_('Challenges → FAQ'),
+        N_(
+            "The article's five questions — choosing a model, training, evaluating, overfitting, improving — "
+            'answered with what was trained and measured on this machine, each with a link to the page that shows it.'
         ),
     ),
     (

@@ -1,0 +1,95 @@
+"""The article's FAQ (附录：常见问题与解答), answered by what LM Lab measured here: model cards, not prose.
+
+Each of the five questions keeps the article's own answer (quoted as printed) and gets numbers read from the model
+cards in the cache, so the page says only what this machine trained and scored:
+model choice (held-out accuracy against size), training (what each run cost), evaluation (accuracy against macro-F1
+when the classes are imbalanced, computed exactly from a card's confusion matrix), overfitting (runs whose
+validation loss rose, runs stopped early) and improvement (pretrained against random starting weights).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from core import catalog
+from core.messages import N_
+from core.stats import per_class
+
+
+@dataclass(frozen=True)
+class Question:
+    key: str
+    asked: str  # the article's question, as printed
+    title: str  # in English, for the message catalog
+    answer: str  # the article's answer, as printed
+    page: str  # the page that shows it live
+    page_title: str
+
+
+QUESTIONS = (
+    Question("choose", "如何选择合适的预训练语言模型？", N_("How do I choose a pretrained language model?"),
+             "选择合适的预训练语言模型需要根据具体的应用场景和需求。一般来说，根据模型的性能和计算资源，可以选择不同的预训练语言模型。",
+             "pages/evaluate.py", N_("Benchmark models side by side")),
+    Question("train", "如何训练大规模语言模型？", N_("How are large language models trained?"),
+             "训练大规模语言模型需要大量的计算资源和预训练数据。一般来说，可以使用分布式训练、混合精度训练等技术来加速训练过程。",
+             "pages/compute.py", N_("Count and measure compute")),
+    Question("evaluate", "如何评估大规模语言模型的性能？", N_("How is a model's performance evaluated?"),
+             "大规模语言模型的性能可以通过各种自然语言处理任务来评估，例如文本分类、摘要生成、机器翻译等。一般来说，通过准确性、F1-score等"
+             "指标来评估模型的性能。", "pages/evaluate.py", N_("Benchmark models side by side")),
+    Question("overfit", "如何解决大规模语言模型中的过拟合问题？", N_("How is overfitting dealt with?"),
+             "解决大规模语言模型中的过拟合问题可以通过正则化、数据增强、早停等技术来实现。例如，可以使用L1正则化、L2正则化等正则化技术来减少"
+             "过拟合。", "pages/train.py", N_("Train a classifier")),
+    Question("improve", "如何提高大规模语言模型的性能？", N_("How can a model's performance be improved?"),
+             "提高大规模语言模型的性能可以通过各种方法来实现，例如增加模型的深度和宽度、使用更好的优化算法、使用更好的初始化方法等。另外，还"
+             "可以通过数据增强、正则化等技术来减少过拟合，提高模型的泛化能力。", "pages/train.py", N_("Train a classifier")),
+)  # fmt: skip
+
+# Same data and task, a different starting point: what pretraining buys (the first of each pair is pretrained).
+PRETRAINING_PAIRS = (("sentiment-minilm", "sentiment-tiny"), ("topic-minilm", "topic-tiny"),
+                     ("sentiment-zh-bert", "sentiment-zh-scratch"))  # fmt: skip
+
+
+def trained_cards() -> list[dict]:
+    """Every finished model trained here, as the facts the answers use (newest first)."""
+    rows = []
+    for spec in catalog.all_specs():
+        card = catalog.read_metadata(spec.key) if spec.trained_here else None
+        if card is None:
+            continue
+        accuracy = (card.get("metrics") or {}).get("accuracy")
+        rows.append({"key": spec.key, "task": card.get("task", spec.task), "accuracy": accuracy,
+                     "parameters": card.get("parameters"), "size_mb": (card.get("size_bytes") or 0) / 1e6,
+                     "train_seconds": card.get("train_seconds"), "device": card.get("device", ""),
+                     "precision": card.get("precision", ""), "epochs": card.get("epochs_run"),
+                     "created_at": card.get("created_at", ""), "confusion": card.get("confusion"),
+                     "labels": card.get("labels") or [], "overfitting": card.get("overfitting"),
+                     "stopped_early": bool(card.get("stopped_early")), "eval_curve": card.get("eval_curve") or [],
+                     "loss_curve": card.get("loss_curve") or []})  # fmt: skip
+    return sorted(rows, key=lambda row: row["created_at"], reverse=True)
+
+
+def under_prior(confusion: list[list[int]], prior: list[float]) -> dict:
+    """Accuracy and macro-F1 the model would score on a test set whose classes come in ``prior`` shares, from its
+    confusion matrix (rows true, columns predicted): each class's row keeps its recall pattern, only its weight
+    changes. The same for the majority-class baseline (always the largest class)."""
+    matrix = np.asarray(confusion, dtype=float)
+    rows = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)  # P(predicted | true)
+    weights = np.asarray(prior, dtype=float) / sum(prior)
+    expected = rows * weights[:, None]
+    majority = np.zeros_like(expected)
+    majority[:, int(np.argmax(weights))] = weights
+
+    def scores(table: np.ndarray) -> tuple[float, float]:
+        classes = per_class(table)
+        return float(np.trace(table)), float(np.mean([c["f1"] for c in classes]))
+
+    (accuracy, f1), (base_accuracy, base_f1) = scores(expected), scores(majority)
+    return {"accuracy": accuracy, "macro_f1": f1, "majority_accuracy": base_accuracy, "majority_macro_f1": base_f1}
+
+
+def pretraining_pairs(cards: list[dict]) -> list[tuple[dict, dict]]:
+    """The (pretrained, from random weights) pairs whose two models are both trained here."""
+    by_key = {card["key"]: card for card in cards if card["accuracy"]}
+    return [(by_key[a], by_key[b]) for a, b in PRETRAINING_PAIRS if a in by_key and b in by_key]

@@ -1,0 +1,45 @@
+"""Challenges → FAQ: the imbalanced-prior arithmetic against scikit-learn, and the page in both languages."""
+
+from __future__ import annotations
+
+import pytest
+
+from core import faq
+
+from conftest import open_page
+
+
+def test_scores_under_another_class_prior_match_scikit_learn_on_the_expanded_test_set():
+    from sklearn.metrics import accuracy_score, f1_score
+
+    confusion = [[21, 4], [4, 21]]
+    found = faq.under_prior(confusion, [80, 20])
+    # the same recalls on a test set of 2,000 + 500 texts
+    truth = [0] * 2000 + [1] * 500
+    predicted = [0] * 1680 + [1] * 320 + [1] * 420 + [0] * 80
+    assert found["accuracy"] == pytest.approx(accuracy_score(truth, predicted))
+    assert found["macro_f1"] == pytest.approx(f1_score(truth, predicted, average="macro"))
+    assert found["majority_accuracy"] == pytest.approx(0.8)
+    assert found["majority_macro_f1"] == pytest.approx(f1_score(truth, [0] * 2500, average="macro", zero_division=0))
+    assert faq.under_prior(confusion, [1, 1])["macro_f1"] == pytest.approx(0.84)
+
+
+def test_every_question_quotes_the_article_and_links_a_page():
+    assert len(faq.QUESTIONS) == 5
+    for question in faq.QUESTIONS:
+        assert question.asked.endswith("？") and question.answer.endswith("。")
+        assert question.page.startswith("pages/")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_page_answers_from_the_models_trained_here(tiny_model, lang, clear_streamlit_caches):
+    at = open_page("pages/faq.py", lang=lang)
+    assert not at.exception
+    assert len(at.subheader) == 5
+    shown = "\n".join(block.value for block in at.markdown)
+    assert all(question.answer in shown for question in faq.QUESTIONS)
+    tables = [frame.value for frame in at.dataframe]
+    assert any("sentiment-tiny" in table.to_string() for table in tables)  # the run's cost and its scores
+    before = tables[1].to_string()
+    at.slider(key="faq-prior").set_value(50).run()
+    assert not at.exception and [frame.value for frame in at.dataframe][1].to_string() != before

@@ -1,0 +1,120 @@
+"""The FAQ page glue: the article's five questions, its answers as printed, and what LM Lab measured here."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core import faq
+from core.viz import charts
+from core.viz import faq as figures
+from ui import i18n, render
+from ui.i18n import _
+from ui.train import curve_words
+
+
+def _ci(estimate: dict | None) -> str:
+    if not estimate:
+        return "–"
+    return f"{100 * estimate['value']:.1f} % [{100 * estimate['low']:.1f}, {100 * estimate['high']:.1f}]"
+
+
+def _nothing_yet() -> None:
+    st.info(_("No model has been trained on this machine yet: the answer fills in as models are trained (the Train "
+              "page, or python -m core.train --all)."))  # fmt: skip
+
+
+def _choose(cards: list[dict]) -> None:
+    rows = [card for card in cards if card["accuracy"] and card["parameters"]]
+    if not rows:
+        _nothing_yet()
+        return
+    render.figure(figures.accuracy_vs_size(rows), key="faq-size")
+    st.caption(_("Each point is a classifier trained here: its held-out accuracy (95 % CI) against its parameter "
+                 "count, one colour per task. Within a task, a model that is smaller and as accurate as another is the "
+                 "better choice for a classroom server; overlapping intervals alone cannot rank two models. The "
+                 "benchmark adds latency, memory and a paired test on the same texts."))  # fmt: skip
+
+
+def _train(cards: list[dict]) -> None:
+    if not cards:
+        _nothing_yet()
+        return
+    st.dataframe(pd.DataFrame([{_("model"): c["key"], _("parameters"): c["parameters"],
+                                _("training time (s)"): c["train_seconds"], _("device"): c["device"],
+                                _("precision"): c["precision"], _("epochs run"): c["epochs"]} for c in cards]),
+                 hide_index=True)  # fmt: skip
+    st.caption(_("What each run here cost. Training in mixed precision (bf16 or fp16) is what LM Lab does on a GPU; "
+                 "on a CPU it trains in fp32. Distributed training splits one run over many GPUs — "
+                 "beyond a classroom server. The Compute page predicts a run's time from 6 × parameters × tokens and "
+                 "this machine's measured throughput."))  # fmt: skip
+
+
+def _evaluate(cards: list[dict]) -> None:
+    usable = [c for c in cards if c["confusion"] and len(c["labels"]) == len(c["confusion"]) >= 2]
+    if not usable:
+        _nothing_yet()
+        return
+    card = next((c for c in usable if c["key"] == "sentiment-minilm"), usable[0])
+    st.session_state.setdefault("faq-prior", 90)  # set before the slider: it takes no default
+    share = st.slider(_("Share of the test texts in the class “{label}”", label=card["labels"][0]), 50, 95, step=5,
+                      key="faq-prior", format="%d %%")  # fmt: skip
+    others = (100 - share) / (len(card["labels"]) - 1)
+    found = faq.under_prior(card["confusion"], [share] + [others] * (len(card["labels"]) - 1))
+    st.dataframe(pd.DataFrame([
+        {_("model"): card["key"], _("accuracy"): f"{100 * found['accuracy']:.1f} %",
+         _("macro-F1"): f"{100 * found['macro_f1']:.1f} %"},
+        {_("model"): _("always the largest class"), _("accuracy"): f"{100 * found['majority_accuracy']:.1f} %",
+         _("macro-F1"): f"{100 * found['majority_macro_f1']:.1f} %"},
+    ]), hide_index=True)  # fmt: skip
+    st.caption(_("Computed exactly from {model}'s held-out confusion matrix: each class keeps the recall it had, only "
+                 "the shares of the classes change. When one class dominates, a model that always answers it reaches "
+                 "high accuracy and learns nothing; macro-F1, the mean of the classes' F1, shows it.",
+                 model=card["key"]))  # fmt: skip
+
+
+def _overfit(cards: list[dict]) -> None:
+    runs = [c for c in cards if c["eval_curve"]]
+    runs = sorted(runs, key=lambda c: (not c["overfitting"], not c["stopped_early"]))[:3]
+    if runs:
+        render.figure(charts.training_curves({c["key"]: c for c in runs}, title=_("Loss during training"),
+                                             **curve_words()), key="faq-curves")  # fmt: skip
+    else:
+        st.info(_("No run here has validation curves yet. On the Train page keep a validation share and train twice "
+                  "on the same data: once for many epochs, once with early stopping; then compare the curves here."))  # fmt: skip
+    st.caption(_("LM Lab's Train page offers the article's remedies: early stopping (the best epoch is kept), dropout, "
+                 "weight decay — AdamW's, applied to the weights directly; close to L2 regularization but not the same "
+                 "under Adam — and data augmentation (word dropout, word swap). L1 regularization is rarely used for "
+                 "Transformers."))  # fmt: skip
+
+
+def _improve(cards: list[dict]) -> None:
+    pairs = faq.pretraining_pairs(cards)
+    if not pairs:
+        st.info(_("Train a pretrained model and its from-scratch twin (for example sentiment-minilm and "
+                  "sentiment-tiny) to see what the starting weights buy."))  # fmt: skip
+        return
+    render.figure(figures.pretraining_bars(pairs), key="faq-pretraining")
+    st.dataframe(pd.DataFrame([{_("pretrained"): a["key"], _("accuracy (pretrained)"): _ci(a["accuracy"]),
+                                _("parameters (pretrained)"): a["parameters"], _("from random weights"): b["key"],
+                                _("accuracy (random weights)"): _ci(b["accuracy"]),
+                                _("parameters (random weights)"): b["parameters"]} for a, b in pairs]),
+                 hide_index=True)  # fmt: skip
+    st.caption(_("The article lists depth, width, optimizers and initialization. Here the starting point is measured: "
+                 "each pair learns the same task from the same data, once from pretrained weights and once from random "
+                 "ones. Only the Chinese pair has the same architecture; the English tiny models are also much "
+                 "smaller, so their gap mixes both."))  # fmt: skip
+
+
+ANSWERS = {"choose": _choose, "train": _train, "evaluate": _evaluate, "overfit": _overfit, "improve": _improve}
+
+
+def page() -> None:
+    cards = faq.trained_cards()
+    chinese = i18n.language() == "zh"
+    for question in faq.QUESTIONS:
+        st.subheader(question.asked if chinese else f"{_(question.title)} ({question.asked})")
+        st.markdown(_("The article's answer:") + f"\n\n> {question.answer}")
+        st.markdown(f"**{_('Measured here')}**")
+        ANSWERS[question.key](cards)
+        st.page_link(question.page, label=_(question.page_title), icon=":material/open_in_new:")
