@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from core import settings
+
 
 @dataclass(frozen=True)
 class DeviceInfo:
@@ -138,13 +140,13 @@ def configure_threads() -> int:
 
 def threads_for_serving() -> int:
     """Torch threads for a server whose requests run in many threads (Streamlit runs every page in a thread of its
-    own): ``LMLAB_THREADS``, else 1. Measured on 2 cores: with 2 OpenMP threads, torch called from a thread that is
-    not the main one wakes sleeping workers for every small op (libgomp stops spin-waiting once it manages more
-    threads than there are cores), so a translation request took 60 ms in a page's thread against 20 ms in the main
-    thread; with 1 thread it takes 21 ms in either, and sessions running side by side fill the cores instead.
-    Training runs in processes of its own and keeps every core."""
-    wanted = os.environ.get("LMLAB_THREADS", "").strip()
-    torch.set_num_threads(int(wanted) if wanted.isdigit() and int(wanted) > 0 else 1)
+    own): ``core.settings.serving_threads()``, 1 on 2 cores. Measured on 2 cores: with 2 OpenMP threads, torch called
+    from a thread that is not the main one wakes sleeping workers for every small op (libgomp stops spin-waiting
+    once it manages more threads than there are cores), so a translation request took 60 ms in a page's thread
+    against 20 ms in the main thread; with 1 thread it takes 21 ms in either, and sessions running side by side
+    fill the cores instead. Threads that already ran torch keep their count; new ones take this one. Training runs
+    in processes of its own and keeps every core."""
+    torch.set_num_threads(settings.serving_threads())
     return torch.get_num_threads()
 
 

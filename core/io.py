@@ -62,6 +62,8 @@ def spawn_module(module: str, *args: str, log: Path | None = None, detached: boo
     ``detached`` starts a new session: a Streamlit rerun or Ctrl-C in the app does not stop the child.
     """
     env = dict(os.environ)
+    if env.pop(settings.SERVER_SET_OMP, None):  # the server's one-thread setting, not the child's: training uses every core
+        env.pop("OMP_NUM_THREADS", None)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(settings.PROJECT_ROOT), env.get("PYTHONPATH", "")]))
     command = [sys.executable, "-m", module, *args]
     with log.open("ab" if append else "wb") if log is not None else contextlib.nullcontext() as handle:

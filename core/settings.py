@@ -71,6 +71,27 @@ def limits() -> Limits:
     )
 
 
+SERVER_SET_OMP = "LMLAB_SERVER_SET_OMP_NUM_THREADS"  # marks an OMP_NUM_THREADS the server set (children drop it)
+
+
+def serving_threads() -> int:
+    """Threads for one forward pass in the server: ``LMLAB_SERVING_THREADS``, else the cores shared by the inference
+    gate's slots (on 2 cores and 2 slots: 1). See ``core.device.threads_for_serving`` for why it matters."""
+    wanted = os.environ.get("LMLAB_SERVING_THREADS", "").strip()
+    if wanted.isdigit() and int(wanted) > 0:
+        return int(wanted)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cores // max(1, limits().max_concurrent_inferences))
+
+
+def serve_threads_before_torch() -> None:
+    """Before torch is imported in the server: its OpenMP pool starts with ``serving_threads()`` threads in every
+    thread (unless OMP_NUM_THREADS is set already); the training processes it starts drop the setting again."""
+    if "OMP_NUM_THREADS" not in os.environ:
+        os.environ["OMP_NUM_THREADS"] = str(serving_threads())
+        os.environ[SERVER_SET_OMP] = "1"
+
+
 def autotrain() -> bool:
     """Train a trained-here model in the background the first time a page needs it (``LMLAB_AUTOTRAIN=0`` turns it off)."""
     return os.environ.get("LMLAB_AUTOTRAIN", "1").strip().lower() not in {"0", "false", "no", "off"}

@@ -100,6 +100,17 @@ SENTIMENT_TINY = _trained(
     ),
 )
 
+SENTIMENT_SKEWED = _trained(
+    "sentiment-minilm-skewed",
+    N_("MiniLM fine-tuned on a skewed sample of movie-review polarity"),
+    "sentiment",
+    license=N_("Apache-2.0 (base model); data: Pang & Lee sentence polarity sample shipped with gensim"),
+    labels=("negative", "positive"),
+    description=N_("The fine-tuned MiniLM's recipe on its training sentences cut to 75 % positive (all 75 positive "
+                   "ones, 25 negative ones; 6 epochs for about as many steps): the Bias page compares what the two "
+                   "answer."),
+)
+
 VADER = ModelSpec(
     key="vader",
     title=N_("VADER lexicon (rule-based baseline)"),
@@ -387,6 +398,7 @@ STATIC_SPECS: tuple[ModelSpec, ...] = (
     MINILM,
     SENTIMENT_MINILM,
     SENTIMENT_TINY,
+    SENTIMENT_SKEWED,
     VADER,
     SST2_DISTILBERT,
     TOPIC_MINILM,

@@ -28,3 +28,4 @@ with data:
     st.markdown(_("What a model can learn as a shortcut: each training set's class balance, and the words that "
                   "predict a class most strongly."))
     bias.data_panel()
+    bias.skew_panel()

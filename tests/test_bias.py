@@ -122,3 +122,34 @@ def test_the_page_probes_a_classifier_and_tests_minilm_in_both_languages(tiny_mo
     at.text_area(key="bias-templates").set_value("no placeholder").run()
     at.button(key="bias-run").click().run()
     assert at.error and not at.exception  # refused in words, nothing lost
+
+
+def test_the_skewed_sample_keeps_every_positive_sentence_and_the_held_out_part():
+    from collections import Counter
+
+    from core.data import polarity
+
+    full, skewed = polarity.split(), polarity.skewed_split()
+    counts = Counter(e.label for e in skewed.train)
+    assert counts["positive"] == 75 and counts["positive"] / sum(counts.values()) == pytest.approx(0.75)
+    assert set(skewed.train) <= set(full.train) and skewed.test == full.test and skewed.fingerprint == full.fingerprint
+
+
+def test_the_answer_shift_counts_shares_accuracy_and_recall():
+    truth = ["positive", "negative"] * 5
+    rows = bias.answer_shift({"always": ["positive"] * 10, "right": list(truth)}, truth, "positive")
+    always, right = rows
+    assert always["share"].value == 1.0 and always["accuracy"].value == 0.5 and always["true_share"] == 0.5
+    assert always["recall"] == {"negative": 0.0, "positive": 1.0}
+    assert right["share"].value == 0.5 and right["accuracy"].value == 1.0 and 0 < right["share"].low < 0.5
+
+
+def test_the_page_compares_a_model_trained_on_a_skewed_sample(fresh_cache, clear_streamlit_caches):
+    from core.training import jobs
+
+    for key in ("sentiment-minilm", "sentiment-minilm-skewed"):
+        jobs.run_here(key, {"epochs": 1})
+    at = open_page("pages/bias.py")
+    assert not at.exception
+    tables = [frame.value.to_string() for frame in at.dataframe]
+    assert any("sentiment-minilm-skewed" in table and "answered positive" in table for table in tables)

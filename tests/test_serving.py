@@ -274,7 +274,7 @@ def test_the_warm_up_loads_the_learn_pages_model_once_in_the_background(monkeypa
 
     threads = torch.get_num_threads()
     monkeypatch.setenv("LMLAB_WARMUP", "1")
-    monkeypatch.setenv("LMLAB_THREADS", "")
+    monkeypatch.setenv("LMLAB_SERVING_THREADS", "1")
     monkeypatch.setattr(warmup, "_started", None)
     thread = warmup.start()
     assert thread is not None and warmup.start() is thread  # once per process

@@ -25,7 +25,11 @@ def code_panel(meta: dict) -> None:
             st.code(article_code.ARTICLE_CODE, language="python")
             for marker, mistake in article_code.MISTAKES:
                 st.markdown(f"{marker} " + _(mistake))
-        script = article_code.training_script(recipe, str(meta.get("precision", "fp32")))
+        try:
+            script = article_code.training_script(recipe, str(meta.get("precision", "fp32")))
+        except (KeyError, TypeError, ValueError):  # a card written by an older or foreign LM Lab: no script
+            st.info(_("This run's model card lacks settings the script needs."))
+            return
         with right:
             st.caption(_("This run, as a script"))
             st.code(script, language="python")
@@ -42,6 +46,8 @@ def _pretraining_measured() -> str:
     if not all(card and "accuracy" in card.metrics for card in cards):
         return ""
     pretrained, scratch = (card.metrics["accuracy"] for card in cards)
+    if not all(isinstance(e, dict) and {"value", "low", "high"} <= e.keys() for e in (pretrained, scratch)):
+        return ""
     return _("Measured here on the Chinese reviews, same architecture, data and epochs (each with its own learning "
              "rate): pretrained first {a} % [{a_low}, {a_high}], from random weights {b} % [{b_low}, {b_high}] "
              "held-out accuracy.",

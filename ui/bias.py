@@ -11,7 +11,7 @@ from core.tasks import bias
 from core.tasks.base import dataset_split, split_names, tasks
 from core.viz import bias as figures
 from ui import i18n, models, render, safe
-from ui.i18n import _
+from ui.i18n import N_, _
 
 
 def _language(spec: catalog.ModelSpec) -> str:
@@ -198,3 +198,57 @@ def data_panel() -> None:
     st.caption(_("Each word's smoothed log-odds of appearing in a text of the class rather than of another class "
                  "(words, or characters for Chinese, in at least 3 training texts). A word that names no sentiment or "
                  "topic but predicts a class is a shortcut the model can learn instead of the task."))  # fmt: skip
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _answers(fingerprints: tuple[str, str], _balanced, _skewed) -> tuple[dict[str, list[str]], list[str]]:
+    """Both models' answers on the held-out sentences, once per pair of model versions (for the whole class)."""
+    split, _labels = dataset_split("polarity")
+    texts, truth = [e.text for e in split.test], [e.label for e in split.test]
+    answers = {name: [r.label for r in model.predict_batch(texts)]
+               for name, model in ((BALANCED, _balanced), (SKEWED, _skewed))}  # fmt: skip
+    return answers, truth
+
+
+BALANCED, SKEWED = "sentiment-minilm", "sentiment-minilm-skewed"
+
+
+def skew_panel() -> None:
+    from core.data.polarity import SKEWED_SHARE
+    from ui import jobs, scenario
+
+    st.subheader(_("A skewed training set shifts the answers"))
+    st.markdown(_("MiniLM fine-tuned twice with the same recipe: on the 150 training sentences, half of them "
+                  "positive, and on those cut to {share} % positive (all 75 positive ones, 25 negative ones; 6 "
+                  "epochs instead of 3, for about as many steps). Both answer the same 50 held-out sentences, half of "
+                  "them positive.", share=round(100 * SKEWED_SHARE)))  # fmt: skip
+    specs = [catalog.get_spec(key) for key in (BALANCED, SKEWED)]
+    ready = [scenario.ensure_ready(spec, fallback=N_("the other tabs")) for spec in specs]
+    for spec, is_ready in zip(specs, ready, strict=True):
+        if not is_ready:
+            jobs.panel(spec.key, title=spec.title)
+    if not all(ready):
+        return
+    fingerprints = tuple(catalog.weights_sha256(spec) for spec in specs)
+    try:
+        with st.spinner(render.queue_note(_("Both models answer the held-out sentences…"))):
+            answers, truth = _answers(fingerprints, *(models.predictor(spec) for spec in specs))
+    except CoreError as error:
+        safe.error(error)
+        return
+    rows = bias.answer_shift(answers, truth, "positive")
+    render.figure(figures.answer_shift(rows, _("Share of held-out sentences answered “{label}” (95 % CI)",
+                                               label=_("positive"))), key="bias-shift")  # fmt: skip
+    st.dataframe(pd.DataFrame([{_("model"): row["model"], _("answered positive"): _interval(row["share"]),
+                                _("accuracy"): _interval(row["accuracy"]),
+                                _("recall, negative"): f"{100 * row['recall']['negative']:.0f} %",
+                                _("recall, positive"): f"{100 * row['recall']['positive']:.0f} %"} for row in rows]),
+                 hide_index=True)  # fmt: skip
+    st.caption(_("The skewed model says “positive” far more often than the sentences are positive: it learned the "
+                 "class balance of its sample along with the task. It also saw fewer sentences (100 rather than 150), "
+                 "so part of its lower accuracy may come from the smaller sample; but a balanced sample gives a model "
+                 "no class to lean toward."))  # fmt: skip
+
+
+def _interval(estimate) -> str:
+    return f"{100 * estimate.value:.0f} % [{100 * estimate.low:.0f}, {100 * estimate.high:.0f}]"

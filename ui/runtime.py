@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 
 import streamlit as st
@@ -80,6 +81,8 @@ def boot() -> settings.Mode:
     """Decide online/offline once per process, before any page imports transformers; sweep the cache."""
     st.session_state[_ROUTED] = True
     _swept_once()
+    if settings.warmup() and "torch" not in sys.modules:  # the server's pages: one thread count for every thread
+        settings.serve_threads_before_torch()
     return settings.decide_mode()
 
 

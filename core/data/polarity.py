@@ -7,6 +7,8 @@ so every model in the app is measured on the same held-out sentences.
 
 from __future__ import annotations
 
+import dataclasses
+
 from core.catalog import package_path
 from core.data.types import Example, Split, stratified
 from core.errors import DataError
@@ -63,3 +65,24 @@ def split(
     return stratified(
         examples, LABELS, test_size=test_size, seed=seed, dataset="pang-lee-polarity (gensim test data)"
     )
+
+
+SKEWED_SHARE = 0.75  # the share of positive sentences in the skewed training part
+
+
+def skewed_split(share: float = SKEWED_SHARE) -> Split:
+    """The same fixed split with its training part cut down to mostly positive sentences: every positive one is
+    kept and negative ones are dropped (the last ones of the fixed order) until positives make ``share`` of it.
+    The held-out part, and so the fingerprint, is unchanged: both models are scored on the same balanced texts."""
+    full = split()
+    positives = sum(e.label == "positive" for e in full.train)
+    keep = round(positives * (1 - share) / share)
+    kept, negatives = [], 0
+    for example in full.train:
+        if example.label == "negative":
+            negatives += 1
+            if negatives > keep:
+                continue
+        kept.append(example)
+    return dataclasses.replace(full, train=tuple(kept),
+                               dataset=f"{full.dataset}, training part cut to {round(100 * share)} % positive")  # fmt: skip

@@ -109,8 +109,8 @@ def _arguments(recipe: dict, precision: str) -> str:
                   "greater_is_better=False"]  # fmt: skip
     if recipe.get("group_by_length"):
         lines.append('train_sampling_strategy="group_by_length"')
-    if precision in ("bf16", "fp16"):  # the run was trained on a GPU in mixed precision
-        lines.append(f"{precision}=True")
+    if precision in ("bf16", "fp16"):  # the run was trained on a GPU in mixed precision: so is this one, on a GPU
+        lines.append(f"{precision}=torch.cuda.is_available()")
     lines.append('report_to="none"')
     return "".join(f"    {line},\n" for line in lines)  # warmup_steps below 1 is a share of all steps
 

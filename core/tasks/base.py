@@ -236,6 +236,12 @@ def _newsgroups() -> tuple[Split, list[str]]:
     return split, list(labels)
 
 
+def _polarity_skewed() -> tuple[Split, list[str]]:
+    from core.data import polarity
+
+    return polarity.skewed_split(), list(polarity.LABELS)
+
+
 def _keyword() -> tuple[Split, list[str]]:
     from core.data import keyword
 
@@ -295,7 +301,7 @@ CLASSIFIER_VARIANTS = ("int8", "bf16", "eager", "onnx", "onnx-int8", "cuda", "cu
 
 register(Task("sentiment", N_("sentiment"), CLASSIFICATION, ACCURACY, page="pages/sentiment.py",
               datasets={"polarity": N_("Movie-review polarity — 200 sentences (offline)")},
-              splits={"polarity": _polarity, "keyword": _keyword},
+              splits={"polarity": _polarity, "keyword": _keyword, "polarity-skewed": _polarity_skewed},
               variants=CLASSIFIER_VARIANTS, baselines=(*CLASSIFIER_BASELINES, "baseline:zero-shot"),
               description=N_("Is a film review positive or negative?")))  # fmt: skip
 register(Task("topic", N_("topic"), CLASSIFICATION, ACCURACY, page="pages/topic.py",

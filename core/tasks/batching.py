@@ -51,6 +51,8 @@ class Coalescer(Generic[T, R]):
             self._waiting.append(slot)
         while not slot.done:
             with self._changed:
+                if slot.done:  # answered while this thread was between checks
+                    break
                 if self._queued:  # another request is in line for the model: it will answer this one too
                     self._changed.wait(timeout=0.05)
                     continue

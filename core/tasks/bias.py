@@ -281,3 +281,19 @@ def shortcut_words(texts: Sequence[str], labels: Sequence[str], *, top: int = 10
             scored.append((word, odds, inside, outside))
         out[label] = sorted(scored, key=lambda row: -row[1])[:top]
     return out
+
+
+def answer_shift(answers: dict[str, list[str]], truth: list[str], label: str) -> list[dict]:
+    """For each model's answers on the same held-out texts: the share it gives ``label`` (95 % Wilson interval)
+    against the true share, its accuracy, and its recall on each class."""
+    from core.stats import wilson
+
+    rows = []
+    for model, given in answers.items():
+        share = wilson(sum(answer == label for answer in given), len(given))
+        correct = wilson(sum(a == t for a, t in zip(given, truth, strict=True)), len(given))
+        recall = {name: sum(a == t for a, t in zip(given, truth, strict=True) if t == name) / max(1, truth.count(name))
+                  for name in sorted(set(truth))}  # fmt: skip
+        rows.append({"model": model, "share": share, "true_share": truth.count(label) / len(truth),
+                     "accuracy": correct, "recall": recall})  # fmt: skip
+    return rows

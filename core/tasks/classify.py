@@ -116,7 +116,7 @@ class TransformerClassifier:
 
     def _onnx_threads(self, runtime: str) -> int:
         """ONNX Runtime answers one request per pass, and the gate's slots run side by side: a share of the cores each."""
-        return max(1, self._torch.get_num_threads() // max(1, settings.limits().max_concurrent_inferences))
+        return settings.serving_threads()
 
     def _check_texts(self) -> list[str]:
         """The held-out texts of this model's task (at most 200), on which int8 must give PyTorch's labels."""

@@ -41,3 +41,19 @@ def class_balance(counts: dict[str, int]) -> go.Figure:
     figure.update_layout(title=N_("Training examples per class"), height=300, yaxis={"title": N_("examples")},
                          margin={"l": 10, "r": 10, "t": 40, "b": 40})  # fmt: skip
     return figure
+
+
+def answer_shift(rows: list[dict], title: str) -> go.Figure:
+    """The share of answers each model gives one class (95 % Wilson interval), against the true share (a line)."""
+    figure = go.Figure()
+    figure.add_bar(x=[row["model"] for row in rows], y=[row["share"].value for row in rows],
+                   error_y={"type": "data", "symmetric": False,
+                            "array": [row["share"].high - row["share"].value for row in rows],
+                            "arrayminus": [row["share"].value - row["share"].low for row in rows]},
+                   marker_color=["#1f77b4", "#d62728", "#7f7f7f"][: len(rows)], text=[row["model"] for row in rows])  # fmt: skip
+    if rows:
+        figure.add_hline(y=rows[0]["true_share"], line_dash="dot", annotation_text=N_("true share"))
+    figure.update_layout(title=title,
+                         yaxis={"tickformat": ".0%", "range": [0, 1]}, height=360, showlegend=False,
+                         margin={"l": 10, "r": 10, "t": 50, "b": 40})  # fmt: skip
+    return figure
