@@ -139,13 +139,14 @@ def configure_threads() -> int:
 
 
 def threads_for_serving() -> int:
-    """Torch threads for a server whose requests run in many threads (Streamlit runs every page in a thread of its
-    own): ``core.settings.serving_threads()``, 1 on 2 cores. Measured on 2 cores: with 2 OpenMP threads, torch called
-    from a thread that is not the main one wakes sleeping workers for every small op (libgomp stops spin-waiting
-    once it manages more threads than there are cores), so a translation request took 60 ms in a page's thread
-    against 20 ms in the main thread; with 1 thread it takes 21 ms in either, and sessions running side by side
-    fill the cores instead. Threads that already ran torch keep their count; new ones take this one. Training runs
-    in processes of its own and keeps every core."""
+    """Torch threads for a server whose requests run in many threads: ``core.settings.serving_threads()``, 1 unless
+    set. Streamlit runs every script run in a thread of its own, and every thread that runs parallel torch code owns
+    an OpenMP worker team of its own; with a page thread's team beside another thread's, libgomp manages more
+    threads than there are cores and stops spin-waiting, so idle workers sleep and every small op pays a wake-up.
+    Measured on 2 cores: a translation request took 60 ms in a page's thread with 2 threads against 20 ms in the
+    main thread (the only team), and 21 ms in either with 1 thread; sessions running side by side fill the cores
+    instead. Threads that already ran torch keep their count; new ones take this one. Training runs in processes of
+    its own and keeps every core."""
     torch.set_num_threads(settings.serving_threads())
     return torch.get_num_threads()
 

@@ -29,14 +29,14 @@ ERRATA = {
            "embedding matrix itself) to give one score per vocabulary entry; a softmax turns the scores into "
            "next-token probabilities; a decoding rule — greedy, beam search, or sampling with temperature, top-k and "
            "top-p — picks the token, which is appended and fed back in."),
-        N_("On Apply → Generate the bars are that softmax over the whole vocabulary, and the Generate tab's "
-           "temperature, top-k and top-p are the decoding rule."),
+        N_("On Apply → Generate the bars are the top k of that softmax over the whole vocabulary, and the Generate "
+           "tab's temperature, top-k and top-p are the decoding rule."),
     ),
     "decoder": Erratum(
         N_("What makes a decoder a decoder"),
         "解码器采用自注意力机制和位置编码（Positional Encoding）来生成输出序列。",
-        N_("The article's decoder has self-attention and positional encoding and nothing else; it leaves out the "
-           "two things that make it a decoder, and positional encoding is not the decoder's own: it is added to the "
+        N_("The article says the decoder turns the encoder's output into text, but never says how (cross-attention), "
+           "and it leaves out the causal mask; and positional encoding is not the decoder's own: it is added to the "
            "encoder's input too."),
         N_("A decoder's self-attention is causal — position i may attend only to positions up to i, so that it "
            "cannot read the tokens it is about to predict — and in an encoder–decoder model every decoder block "
@@ -54,7 +54,7 @@ ERRATA = {
            "read the whole text in both directions at once and give one vector per token, which a classifier or a "
            "tagger is then fine-tuned on. GPT is a decoder, pretrained to predict the next token, and only a decoder "
            "generates text left to right."),
-        N_("The models on this page are GPTs (decoders, causal masks). BERT-style encoders in LM Lab classify "
+        N_("The Transformer models on this page are GPTs (decoders, causal masks). BERT-style encoders in LM Lab classify "
            "(Sentiment, Topic) and tag (Semantic roles, Word segmentation); Inspect → Attention shows that their "
            "attention looks both ways."),
     ),
@@ -66,7 +66,7 @@ ERRATA = {
         N_("Semantic role labeling finds, for each predicate, who did it (ARG0, the agent), what it was done to "
            "(ARG1, the patient or theme), to whom (ARG2 for verbs like give or send), and when, where, how and why "
            "(ARGM-…). The roles stay when the grammar changes: in “A letter was sent to my sister by John” the "
-           "subject “A letter” is ARG1, the thing sent, and John, inside a by-phrase, is ARG0."),
+           "subject “A letter” is ARG1, the thing sent, and the by-phrase “by John” is ARG0."),
         N_("Pick that example above (the passive one) and see which role the model gives the subject."),
     ),
     "pretraining": Erratum(
@@ -78,6 +78,7 @@ ERRATA = {
            "tokens for BERT) and costs most of the compute. Fine-tuning starts from those weights and trains on a "
            "small labelled dataset for one task — which is what this page, like the article's code, does."),
         N_("Step 2 lets you start from the pretrained MiniLM or from random weights: train both on the same data "
-           "and compare them under Compare runs."),
+           "and compare them under Compare runs (the random BERT is also smaller than MiniLM, so size differs too; "
+           "the Chinese BERT pretrained here and its from-scratch twin share one architecture)."),
     ),
 }

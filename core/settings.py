@@ -75,13 +75,16 @@ SERVER_SET_OMP = "LMLAB_SERVER_SET_OMP_NUM_THREADS"  # marks an OMP_NUM_THREADS 
 
 
 def serving_threads() -> int:
-    """Threads for one forward pass in the server: ``LMLAB_SERVING_THREADS``, else the cores shared by the inference
-    gate's slots (on 2 cores and 2 slots: 1). See ``core.device.threads_for_serving`` for why it matters."""
+    """Torch threads for one forward pass in the server: ``LMLAB_SERVING_THREADS``, else 1 (see
+    ``core.device.threads_for_serving`` for why; on a machine with more cores, more inference slots —
+    ``LMLAB_MAX_INFERENCES`` — use them)."""
     wanted = os.environ.get("LMLAB_SERVING_THREADS", "").strip()
-    if wanted.isdigit() and int(wanted) > 0:
-        return int(wanted)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, cores // max(1, limits().max_concurrent_inferences))
+    return int(wanted) if wanted.isdigit() and int(wanted) > 0 else 1
+
+
+def cores() -> int:
+    """The cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def serve_threads_before_torch() -> None:

@@ -68,3 +68,12 @@ def test_each_erratum_is_on_its_page_in_both_languages(page, keys, clear_streaml
             entry = ERRATA[key]
             assert entry.quote in shown  # the article's own words, as printed
             assert messages(lang).get(entry.right, entry.right) in shown
+
+
+def test_a_hub_run_keeps_the_hub_models_own_dropout_as_lm_lab_did():
+    recipe = {**RECIPES["sentiment-minilm"].to_json(), "base": "hub", "hub_model": "distilbert/distilbert-base-uncased",
+              "dropout": 0.1}  # fmt: skip
+    script = article_code.training_script(recipe)
+    compile(script, "hub.py", "exec")
+    assert "'distilbert/distilbert-base-uncased'" in script and "hidden_dropout_prob" not in script
+    assert "print(classifier(data.split.test[0].text))" in script  # a held-out text in the data's own language

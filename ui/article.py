@@ -17,8 +17,8 @@ def code_panel(meta: dict) -> None:
     with st.expander(_("The article's code, and the code of this run"), icon=":material/code:"):
         st.markdown(_("The article trains a BERT classifier in five snippets. Run as printed, they do not work; the "
                       "script on the right is the same workflow as LM Lab ran it for **this run** (its settings come "
-                      "from the model card). Run in the LM Lab folder on this machine, it trains the same model again "
-                      "and prints the same held-out accuracy."))  # fmt: skip
+                      "from the model card). Saved in the LM Lab folder and run on this machine's CPU, it trains the "
+                      "same model again and prints the same held-out accuracy; on a GPU, it comes close."))  # fmt: skip
         left, right = st.columns(2)
         with left:
             st.caption(_("The article, as printed"))

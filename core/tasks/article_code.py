@@ -4,7 +4,8 @@ The article trains a BERT text classifier in five snippets (``AutoTokenizer`` �
 → ``TrainingArguments``/``Trainer`` → ``pipeline``). Run as printed, they fail or mislead; ``MISTAKES`` says where and
 why, each tied to a line of ``ARTICLE_CODE`` by its marker. ``training_script`` writes the same workflow as one script
 that runs: the Train page's settings of a run (its model card's recipe), LM Lab's fixed split of the data, plain
-``transformers`` for everything else. Run in the LM Lab folder on the same machine, it trains the same model again.
+``transformers`` for everything else. Saved in the LM Lab folder and run on the same machine's CPU, it trains the
+same model again (tested); on a GPU, or with other thread counts, floating-point sums can differ a little.
 """
 
 from __future__ import annotations
@@ -90,6 +91,8 @@ def _model_lines(recipe: dict) -> str:
                 f"dropout={dropout!r}, {head})\nmodel = BertForSequenceClassification(config)  # random weights\n")  # fmt: skip
     source = f"{recipe['hub_model']!r}" if base == "hub" else "BASE"
     mismatched = ", ignore_mismatched_sizes=True" if base == "hub" else ""
+    if base == "hub":  # LM Lab keeps a Hub model's own dropout (its config may not even name these fields)
+        extra = ""
     return (f"tokenizer = AutoTokenizer.from_pretrained({source})\n"
             f"model = AutoModelForSequenceClassification.from_pretrained({source}, {head}{extra}{mismatched})  # ② "
             "a new head for these labels\n")  # fmt: skip
@@ -115,8 +118,7 @@ def _arguments(recipe: dict, precision: str) -> str:
     return "".join(f"    {line},\n" for line in lines)  # warmup_steps below 1 is a share of all steps
 
 
-def training_script(recipe: dict, precision: str = "fp32",
-                    sample: str = "This is a great example of BERT text classification.") -> str:  # fmt: skip
+def training_script(recipe: dict, precision: str = "fp32") -> str:
     """A runnable script that trains the classifier ``recipe`` (a model card's ``recipe``) the way LM Lab did, in
     the card's training ``precision``."""
     classes, imports, base = _BASES.get(recipe["base"], ("", "", ""))
@@ -125,7 +127,8 @@ def training_script(recipe: dict, precision: str = "fp32",
     settings = pprint.pformat(recipe, width=100, sort_dicts=True)  # Python literals, whatever the texts hold
     return (
         f'"""Trains LM Lab\'s run {recipe["key"]!r} again with Hugging Face Trainer — the article\'s workflow, fixed.\n\n'
-        "Run it in the LM Lab folder (it reads LM Lab's fixed split of the data):  python this_file.py\n"
+        "Save it in the LM Lab folder and run it there (it imports LM Lab to read the fixed split of the data):\n"
+        "    python this_file.py   (with the app's LMLAB_CACHE_HOME, if it sets one)\n"
         "It needs, in a shell (not in Python, ①):  pip install torch transformers accelerate\n"
         '"""\n\n'
         "import torch\n"
@@ -138,7 +141,7 @@ def training_script(recipe: dict, precision: str = "fp32",
         "# 1 · Data: the fixed train/test split, a stratified validation share of the training part, augmentation\n"
         "data = prepare(recipe)\nlabels = data.labels\nlabel2id = {label: i for i, label in enumerate(labels)}\n\n"
         "# 2 · Architecture\ntorch.manual_seed(recipe.seed)\n" + base + _model_lines(recipe) + "\n\n"
-        "def encode(examples):  # ④ token ids and a label id per example; each batch is padded by the collator\n"
+        "def encode(examples):  # ④ token ids and a label id per example\n"
         "    if not examples:\n        return []\n"
         f"    encoded = tokenizer([e.text for e in examples], truncation=True, max_length={recipe['max_length']}"
         f"{padding})\n"
@@ -162,5 +165,5 @@ def training_script(recipe: dict, precision: str = "fp32",
         "# 5 · Deployment: save the trained model and load that folder (⑤ not the base checkpoint again)\n"
         f'trainer.save_model("{recipe["key"]}-model")\n'
         f'classifier = pipeline("text-classification", model="{recipe["key"]}-model")\n'
-        f"print(classifier({sample!r}))\n"
+        "print(classifier(data.split.test[0].text))  # a held-out text, in the data's own language\n"
     )

@@ -49,28 +49,40 @@ class Coalescer(Generic[T, R]):
         slot: _Slot[T, R] = _Slot(item)
         with self._guard:
             self._waiting.append(slot)
-        while not slot.done:
-            with self._changed:
-                if slot.done:  # answered while this thread was between checks
-                    break
-                if self._queued:  # another request is in line for the model: it will answer this one too
-                    self._changed.wait(timeout=0.05)
-                    continue
-                self._queued = True
-            try:
-                with self.lock:
-                    with self._guard:
-                        batch = self._waiting[: self.max_batch]
-                        del self._waiting[: self.max_batch]
-                    if batch:
-                        self._answer(batch)
-            finally:
-                with self._changed:
-                    self._queued = False
-                    self._changed.notify_all()
+        try:
+            while not slot.done:
+                self._take_turn(slot)
+        finally:
+            if not slot.done:  # interrupted while waiting: nobody will read this answer, so it is not computed
+                with self._guard:
+                    if slot in self._waiting:
+                        self._waiting.remove(slot)
         if slot.error is not None:
             raise slot.error
         return slot.result  # type: ignore[return-value]
+
+    def _take_turn(self, slot: _Slot[T, R]) -> None:
+        """Wait a little for another request's turn, or take the turn and answer everyone waiting."""
+        mine = False
+        try:
+            with self._changed:
+                if slot.done:  # answered while this thread was between checks
+                    return
+                if self._queued:  # another request is in line for the model: it will answer this one too
+                    self._changed.wait(timeout=0.05)
+                    return
+                self._queued = mine = True
+            with self.lock:
+                with self._guard:
+                    batch = self._waiting[: self.max_batch]
+                    del self._waiting[: self.max_batch]
+                if batch:
+                    self._answer(batch)
+        finally:
+            if mine:
+                with self._changed:
+                    self._queued = False
+                    self._changed.notify_all()
 
     def _answer(self, batch: list[_Slot[T, R]]) -> None:
         try:

@@ -115,8 +115,9 @@ class TransformerClassifier:
         self._serving_tokenizer, self._serving_lock = loading.load_tokenizer(self.spec), threading.Lock()
 
     def _onnx_threads(self, runtime: str) -> int:
-        """ONNX Runtime answers one request per pass, and the gate's slots run side by side: a share of the cores each."""
-        return settings.serving_threads()
+        """ONNX Runtime answers one request per pass, and the gate's slots run side by side: a share of the cores each
+        (its own thread pool spin-waits; torch's OpenMP pool is what ``threads_for_serving`` is about)."""
+        return max(1, settings.cores() // max(1, settings.limits().max_concurrent_inferences))
 
     def _check_texts(self) -> list[str]:
         """The held-out texts of this model's task (at most 200), on which int8 must give PyTorch's labels."""
