@@ -254,6 +254,15 @@ LM_LEE = _trained(
     ),
 )
 
+LM_CANARY = _trained(
+    "lm-lee-canary",
+    N_("Small GPT trained on Lee news articles with a planted secret"),
+    "generation",
+    license=N_("Trained here; data: Lee news corpus shipped with gensim"),
+    description=N_("The news GPT's recipe on the same articles plus ten copies of one made-up secret sentence (“my "
+                   "secret code is …”): the Privacy page measures how far the model memorised it."),
+)
+
 OPUS_EN_ZH = _hub(
     "hub-opus-mt-en-zh",
     N_("Marian opus-mt English to Chinese (Hub)"),
@@ -414,6 +423,7 @@ STATIC_SPECS: tuple[ModelSpec, ...] = (
     OPUS_EN_FR,
     SRL_MINILM,
     LM_LEE,
+    LM_CANARY,
     GPT2,
     DISTILGPT2,
     ZH_BERT_MLM,

@@ -14,8 +14,10 @@ st.markdown(
       "which texts it saw, and the texts may hold personal data. Here both are measured: an attack on the models "
       "trained here, and a detector for personal data in text.")
 )
-personal, attack = st.tabs([_("Personal data in text"), _("Membership inference")])
+personal, attack, canary = st.tabs([_("Personal data in text"), _("Membership inference"), _("A planted secret")])
 with personal:
     privacy.pii_panel()
 with attack:
     privacy.attack_panel()
+with canary:
+    privacy.canary_panel()

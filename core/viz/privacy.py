@@ -29,3 +29,14 @@ def losses(members: np.ndarray, others: np.ndarray) -> go.Figure:
                          xaxis={"title": N_("loss (negative log-likelihood)")}, yaxis={"title": N_("share of the group's texts")},
                          margin={"l": 10, "r": 10, "t": 40, "b": 40})  # fmt: skip
     return figure
+
+
+def canary(nlls, secret_nll: float, title: str) -> go.Figure:
+    """Every candidate sentence's negative log-likelihood, the secret's marked."""
+    figure = go.Figure()
+    figure.add_histogram(x=nlls, nbinsx=60, marker_color="#7f7f7f", name=N_("the other candidates"))
+    figure.add_vline(x=secret_nll, line_color="#d62728", line_width=3, annotation_text=N_("the planted secret"))
+    figure.update_layout(title=title, height=320, showlegend=False,
+                         xaxis={"title": N_("negative log-likelihood of the sentence (nats; lower = likelier)")},
+                         yaxis={"title": N_("candidates")}, margin={"l": 10, "r": 10, "t": 40, "b": 40})  # fmt: skip
+    return figure
