@@ -15,6 +15,7 @@ import numpy as np
 
 from core import catalog
 from core.messages import N_
+from core.specs import DEMONSTRATIONS
 from core.stats import per_class
 
 
@@ -51,22 +52,57 @@ PRETRAINING_PAIRS = (("sentiment-minilm", "sentiment-tiny"), ("topic-minilm", "t
                      ("sentiment-zh-bert", "sentiment-zh-scratch"))  # fmt: skip
 
 
+def _estimate(value) -> dict | None:
+    """An accuracy as the cards write it ({value, low, high, n}), or None for anything else."""
+    if isinstance(value, dict) and all(isinstance(value.get(k), int | float) for k in ("value", "low", "high")):
+        return value
+    return None
+
+
+def _confusion(card) -> tuple[list[list[int]], list[str]] | None:
+    """A card's held-out confusion matrix and labels when square, non-negative, with every class present."""
+    matrix, labels = card.get("confusion"), card.get("labels")
+    try:
+        table = np.asarray(matrix, dtype=float)
+    except (TypeError, ValueError):
+        return None
+    if (not isinstance(labels, list) or table.ndim != 2 or table.shape != (len(labels), len(labels)) or len(labels) < 2
+            or (table < 0).any() or (table.sum(axis=1) == 0).any()):  # fmt: skip
+        return None
+    return table.tolist(), [str(label) for label in labels]
+
+
+def _number(value) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _curve(points, *fields: str) -> list[dict]:
+    """The points of a card's curve that carry ``fields`` as numbers (an odd card draws what it can)."""
+    if not isinstance(points, list):
+        return []
+    return [p for p in points if isinstance(p, dict) and all(isinstance(p.get(f), int | float) for f in fields)]
+
+
 def trained_cards() -> list[dict]:
-    """Every finished model trained here, as the facts the answers use (newest first)."""
+    """Every finished model trained here, as the facts the answers use (newest first); an odd field is left out,
+    never allowed to break the page."""
     rows = []
     for spec in catalog.all_specs():
         card = catalog.read_metadata(spec.key) if spec.trained_here else None
         if card is None:
             continue
-        accuracy = (card.get("metrics") or {}).get("accuracy")
-        rows.append({"key": spec.key, "task": card.get("task", spec.task), "accuracy": accuracy,
-                     "parameters": card.get("parameters"), "size_mb": (card.get("size_bytes") or 0) / 1e6,
-                     "train_seconds": card.get("train_seconds"), "device": card.get("device", ""),
-                     "precision": card.get("precision", ""), "epochs": card.get("epochs_run"),
-                     "created_at": card.get("created_at", ""), "confusion": card.get("confusion"),
-                     "labels": card.get("labels") or [], "overfitting": card.get("overfitting"),
-                     "stopped_early": bool(card.get("stopped_early")), "eval_curve": card.get("eval_curve") or [],
-                     "loss_curve": card.get("loss_curve") or []})  # fmt: skip
+        metrics = card.get("metrics") if isinstance(card.get("metrics"), dict) else {}
+        flag = card.get("overfitting")
+        rows.append({"key": spec.key, "task": str(card.get("task") or spec.task),
+                     "accuracy": _estimate(metrics.get("accuracy")), "parameters": _number(card.get("parameters")),
+                     "train_seconds": _number(card.get("train_seconds")), "device": str(card.get("device") or ""),
+                     "precision": str(card.get("precision") or ""), "epochs": _number(card.get("epochs_run")),
+                     "created_at": str(card.get("created_at") or ""), "confusion": _confusion(card),
+                     "overfitting": flag if isinstance(flag, dict) and isinstance(flag.get("best_epoch"), int | float)
+                     else None, "stopped_early": bool(card.get("stopped_early")),
+                     "eval_curve": _curve(card.get("eval_curve"), "epoch", "eval_loss"),
+                     "loss_curve": _curve(card.get("loss_curve"), "epoch", "loss"),
+                     "demonstration": spec.key in DEMONSTRATIONS})  # fmt: skip
     return sorted(rows, key=lambda row: row["created_at"], reverse=True)
 
 

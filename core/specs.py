@@ -107,8 +107,7 @@ SENTIMENT_SKEWED = _trained(
     license=N_("Apache-2.0 (base model); data: Pang & Lee sentence polarity sample shipped with gensim"),
     labels=("negative", "positive"),
     description=N_("The fine-tuned MiniLM's recipe on its training sentences cut to 75 % positive (all 75 positive "
-                   "ones, 25 negative ones; 6 epochs for about as many steps): the Bias page compares what the two "
-                   "answer."),
+                   "ones, 25 negative ones; 6 epochs instead of 3): the Bias page compares what the two answer."),
 )
 
 VADER = ModelSpec(
@@ -402,6 +401,10 @@ ZH_CHAR_GPT = _trained(
         "its baseline.")
     ),
 )
+
+# Models trained to show one effect (a skewed sample): left out where students choose a model for its quality
+# and where an attack would measure the demonstration instead of the model.
+DEMONSTRATIONS = ("sentiment-minilm-skewed",)
 
 STATIC_SPECS: tuple[ModelSpec, ...] = (
     MINILM,

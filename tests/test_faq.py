@@ -43,3 +43,20 @@ def test_the_page_answers_from_the_models_trained_here(tiny_model, lang, clear_s
     before = tables[1].to_string()
     at.slider(key="faq-prior").set_value(50).run()
     assert not at.exception and [frame.value for frame in at.dataframe][1].to_string() != before
+
+
+def test_an_odd_model_card_is_read_as_far_as_it_makes_sense(fresh_cache):
+    import json
+
+    folder = fresh_cache / "models" / "sentiment-minilm"
+    folder.mkdir(parents=True)
+    odd = {"key": "sentiment-minilm", "task": "sentiment", "metrics": ["not", "a", "dict"], "size_bytes": "big",
+           "confusion": [[1, 2], [3]], "labels": {"a": 1}, "created_at": None, "overfitting": True,
+           "eval_curve": [{"epoch": 1}], "sha256": "0" * 64}  # fmt: skip
+    (folder / "metadata.json").write_text(json.dumps(odd), encoding="utf-8")
+    cards = faq.trained_cards()
+    found = [card for card in cards if card["key"] == "sentiment-minilm"]
+    assert found  # the card is read: every odd field is left out instead of breaking the page
+    card = found[0]
+    assert card["accuracy"] is None and card["confusion"] is None and card["overfitting"] is None
+    assert card["eval_curve"] == [] and card["created_at"] == ""

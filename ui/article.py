@@ -62,9 +62,10 @@ def erratum(key: str) -> None:
 
     entry = ERRATA[key]
     with st.container(border=True, key=f"erratum-{key}"):
-        st.markdown(f":material/fact_check: **{_('Erratum')}: {_(entry.title)}**")
+        erratum, wrong, right = _("Erratum"), _("Wrong"), _("Right")  # outside f-strings: the extractor reads these
+        st.markdown(f":material/fact_check: **{erratum}: {_(entry.title)}**")
         st.markdown(_("The article says:") + f"\n\n> {entry.quote}")
-        st.markdown(f"**{_('Wrong')}:** " + _(entry.wrong))
-        st.markdown(f"**{_('Right')}:** " + _(entry.right))
+        st.markdown(f"**{wrong}:** " + _(entry.wrong))
+        st.markdown(f"**{right}:** " + _(entry.right))
         measured = _pretraining_measured() if key == "pretraining" else ""
         st.caption(_(entry.shown) + (" " + measured if measured else ""))

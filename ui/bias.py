@@ -201,12 +201,15 @@ def data_panel() -> None:
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
-def _answers(fingerprints: tuple[str, str], _balanced, _skewed) -> tuple[dict[str, list[str]], list[str]]:
-    """Both models' answers on the held-out sentences, once per pair of model versions (for the whole class)."""
+def _answers(fingerprints: tuple[str, str]) -> tuple[dict[str, list[str]], list[str]]:
+    """Both models' answers on the held-out sentences, once per pair of model versions (for the whole class); the
+    models are loaded only when the answers are not cached yet."""
     split, _labels = dataset_split("polarity")
     texts, truth = [e.text for e in split.test], [e.label for e in split.test]
-    answers = {name: [r.label for r in model.predict_batch(texts)]
-               for name, model in ((BALANCED, _balanced), (SKEWED, _skewed))}  # fmt: skip
+    answers = {}
+    for key, fingerprint in zip((BALANCED, SKEWED), fingerprints, strict=True):
+        model = models.predictor_quietly(catalog.get_spec(key), fingerprint)
+        answers[key] = [r.label for r in model.predict_batch(texts)]
     return answers, truth
 
 
@@ -220,8 +223,12 @@ def skew_panel() -> None:
     st.subheader(_("A skewed training set shifts the answers"))
     st.markdown(_("MiniLM fine-tuned twice with the same recipe: on the 150 training sentences, half of them "
                   "positive, and on those cut to {share} % positive (all 75 positive ones, 25 negative ones; 6 "
-                  "epochs instead of 3, for about as many steps). Both answer the same 50 held-out sentences, half of "
-                  "them positive.", share=round(100 * SKEWED_SHARE)))  # fmt: skip
+                  "epochs instead of 3: 42 optimizer steps against 30). Both answer the same 50 held-out sentences, "
+                  "half of them positive.", share=round(100 * SKEWED_SHARE)))  # fmt: skip
+    if not st.session_state.get("bias-skew-asked"):  # nothing is loaded or trained until a student asks
+        if not st.button(_("Compare the two models"), key="bias-skew-run"):
+            return
+        st.session_state["bias-skew-asked"] = True
     specs = [catalog.get_spec(key) for key in (BALANCED, SKEWED)]
     ready = [scenario.ensure_ready(spec, fallback=N_("the other tabs")) for spec in specs]
     for spec, is_ready in zip(specs, ready, strict=True):
@@ -229,10 +236,9 @@ def skew_panel() -> None:
             jobs.panel(spec.key, title=spec.title)
     if not all(ready):
         return
-    fingerprints = tuple(catalog.weights_sha256(spec) for spec in specs)
     try:
         with st.spinner(render.queue_note(_("Both models answer the held-out sentences…"))):
-            answers, truth = _answers(fingerprints, *(models.predictor(spec) for spec in specs))
+            answers, truth = _answers(tuple(catalog.weights_sha256(spec) for spec in specs))
     except CoreError as error:
         safe.error(error)
         return
@@ -244,10 +250,11 @@ def skew_panel() -> None:
                                 _("recall, negative"): f"{100 * row['recall']['negative']:.0f} %",
                                 _("recall, positive"): f"{100 * row['recall']['positive']:.0f} %"} for row in rows]),
                  hide_index=True)  # fmt: skip
-    st.caption(_("The skewed model says “positive” far more often than the sentences are positive: it learned the "
-                 "class balance of its sample along with the task. It also saw fewer sentences (100 rather than 150), "
-                 "so part of its lower accuracy may come from the smaller sample; but a balanced sample gives a model "
-                 "no class to lean toward."))  # fmt: skip
+    st.caption(_("Intervals: 95 % Wilson intervals over the 50 sentences (the model cards' accuracy uses a bootstrap, "
+                 "so its bounds differ a little); they do not include the variation between training runs with other "
+                 "seeds. The skewed model says “positive” far more often than the sentences are positive: it learned "
+                 "the class balance of its sample along with the task. It also saw fewer sentences (100 rather than "
+                 "150), each twice as often, so part of its lower accuracy may come from that."))  # fmt: skip
 
 
 def _interval(estimate) -> str:

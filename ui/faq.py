@@ -25,7 +25,7 @@ def _nothing_yet() -> None:
 
 
 def _choose(cards: list[dict]) -> None:
-    rows = [card for card in cards if card["accuracy"] and card["parameters"]]
+    rows = [card for card in cards if card["accuracy"] and card["parameters"] and not card["demonstration"]]
     if not rows:
         _nothing_yet()
         return
@@ -51,30 +51,32 @@ def _train(cards: list[dict]) -> None:
 
 
 def _evaluate(cards: list[dict]) -> None:
-    usable = [c for c in cards if c["confusion"] and len(c["labels"]) == len(c["confusion"]) >= 2]
+    usable = [c for c in cards if c["confusion"] and not c["demonstration"]]
     if not usable:
         _nothing_yet()
         return
     card = next((c for c in usable if c["key"] == "sentiment-minilm"), usable[0])
+    confusion, labels = card["confusion"]
     st.session_state.setdefault("faq-prior", 90)  # set before the slider: it takes no default
-    share = st.slider(_("Share of the test texts in the class “{label}”", label=card["labels"][0]), 50, 95, step=5,
+    share = st.slider(_("Share of the test texts in the class “{label}”", label=_(labels[0])), 50, 95, step=5,
                       key="faq-prior", format="%d %%")  # fmt: skip
-    others = (100 - share) / (len(card["labels"]) - 1)
-    found = faq.under_prior(card["confusion"], [share] + [others] * (len(card["labels"]) - 1))
+    others = (100 - share) / (len(labels) - 1)
+    found = faq.under_prior(confusion, [share] + [others] * (len(labels) - 1))
     st.dataframe(pd.DataFrame([
         {_("model"): card["key"], _("accuracy"): f"{100 * found['accuracy']:.1f} %",
          _("macro-F1"): f"{100 * found['macro_f1']:.1f} %"},
         {_("model"): _("always the largest class"), _("accuracy"): f"{100 * found['majority_accuracy']:.1f} %",
          _("macro-F1"): f"{100 * found['majority_macro_f1']:.1f} %"},
     ]), hide_index=True)  # fmt: skip
-    st.caption(_("Computed exactly from {model}'s held-out confusion matrix: each class keeps the recall it had, only "
-                 "the shares of the classes change. When one class dominates, a model that always answers it reaches "
-                 "high accuracy and learns nothing; macro-F1, the mean of the classes' F1, shows it.",
-                 model=card["key"]))  # fmt: skip
+    st.caption(_("What {model} would score if each class kept the recall it had on its {n} held-out texts and only "
+                 "the shares of the classes changed (the arithmetic is exact; those recalls are estimates from few "
+                 "texts). When one class dominates, a model that always answers it reaches high accuracy and learns "
+                 "nothing; macro-F1, the mean of the classes' F1, shows it.", model=card["key"],
+                 n=int(sum(map(sum, confusion)))))  # fmt: skip
 
 
 def _overfit(cards: list[dict]) -> None:
-    runs = [c for c in cards if c["eval_curve"]]
+    runs = [c for c in cards if c["eval_curve"] and not c["demonstration"]]
     runs = sorted(runs, key=lambda c: (not c["overfitting"], not c["stopped_early"]))[:3]
     if runs:
         render.figure(charts.training_curves({c["key"]: c for c in runs}, title=_("Loss during training"),
@@ -115,6 +117,7 @@ def page() -> None:
     for question in faq.QUESTIONS:
         st.subheader(question.asked if chinese else f"{_(question.title)} ({question.asked})")
         st.markdown(_("The article's answer:") + f"\n\n> {question.answer}")
-        st.markdown(f"**{_('Measured here')}**")
+        measured = _("Measured here")
+        st.markdown(f"**{measured}**")
         ANSWERS[question.key](cards)
         st.page_link(question.page, label=_(question.page_title), icon=":material/open_in_new:")

@@ -7,6 +7,7 @@ import streamlit as st
 
 from core import catalog
 from core.errors import CoreError
+from core.specs import DEMONSTRATIONS
 from core.tasks.base import CLASSIFICATION, own_dataset, tasks
 from core.training import privacy
 from core.viz import privacy as figures
@@ -23,7 +24,7 @@ def _attackable() -> dict[str, catalog.ModelSpec]:
     found = {}
     for spec in catalog.all_specs():
         if not (spec.trained_here and (spec.task in families or spec.task in LANGUAGE_MODELS)
-                and catalog.availability(spec).ready):  # fmt: skip
+                and spec.key not in DEMONSTRATIONS and catalog.availability(spec).ready):  # fmt: skip
             continue
         # a classifier trained on a named dataset: its training texts can be listed (not an upload's or the Hub's)
         if spec.task in LANGUAGE_MODELS or own_dataset(spec) is not None:
@@ -133,24 +134,27 @@ def canary_panel() -> None:
                   "the secret ranks it anywhere, 1.4 bits on average (the news GPT trained without it is measured "
                   "alongside).",
                   sentence=canary_sentence(), copies=CANARY_COPIES))  # fmt: skip
+    if not st.session_state.get("privacy-canary-asked"):  # nothing is loaded or trained until a student asks
+        if not st.button(_("Measure the exposure"), key="privacy-canary-run", type="primary"):
+            return
+        st.session_state["privacy-canary-asked"] = True
     specs = [catalog.get_spec(key) for key in (CANARY, CONTROL)]
     ready = [scenario.ensure_ready(spec, fallback=N_("the other tabs")) for spec in specs]
     for spec, is_ready in zip(specs, ready, strict=True):
         if not is_ready:
             jobs.panel(spec.key, title=spec.title)
-    if not ready[0]:
-        return
-    if st.button(_("Measure the exposure"), key="privacy-canary-run", type="primary"):
-        try:
-            with st.spinner(render.queue_note(_("Scoring 10,000 candidate sentences with each model…"))):
-                st.session_state["privacy-canary"] = {
-                    spec.key: (catalog.weights_sha256(spec),
-                               _exposure(spec.key, catalog.weights_sha256(spec), models.task_model(spec)))
-                    for spec, is_ready in zip(specs, ready, strict=True) if is_ready}  # fmt: skip
+    stored = st.session_state.setdefault("privacy-canary", {})
+    for spec, is_ready in zip(specs, ready, strict=True):
+        fingerprint = catalog.weights_sha256(spec)
+        if not is_ready or stored.get(spec.key, (None,))[0] == fingerprint:
+            continue
+        try:  # once per model version for the class (cached), once per session here
+            with st.spinner(render.queue_note(_("Scoring 10,000 candidate sentences with {model}…", model=spec.key))):
+                stored[spec.key] = (fingerprint, _exposure(spec.key, fingerprint, models.task_model(spec)))
         except CoreError as error:
             safe.error(error)
             return
-    found = {key: value for key, (fingerprint, value) in st.session_state.get("privacy-canary", {}).items()
+    found = {key: value for key, (fingerprint, value) in stored.items()
              if fingerprint == catalog.weights_sha256(catalog.get_spec(key))}  # fmt: skip
     if not found:
         return

@@ -40,6 +40,9 @@ def _translated(fig):
         title = layout[axis].title
         if title and isinstance(title.text, str) and title.text in found:
             title.text = found[title.text]
+    for note in layout.annotations or ():  # a marked line's label (add_vline/add_hline annotation_text)
+        if isinstance(note.text, str) and note.text in found:
+            note.text = found[note.text]
     return fig
 
 

@@ -351,8 +351,8 @@ RECIPES: dict[str, Recipe] = {
 
 
 # The Bias page's demonstration: sentiment-minilm's recipe on a training part cut to 75 % positive sentences (100
-# sentences instead of 150, so 6 epochs instead of 3 for about as many steps; at 3 epochs, or at 90 % positive, it
-# answers "positive" to every held-out sentence).
+# sentences instead of 150; 6 epochs instead of 3, 42 optimizer steps against 30: at 3 epochs, or at 90 % positive,
+# it answers "positive" to every held-out sentence).
 RECIPES["sentiment-minilm-skewed"] = dataclasses.replace(
     RECIPES["sentiment-minilm"], key="sentiment-minilm-skewed", dataset="polarity-skewed", epochs=6,
     title="MiniLM fine-tuned on a skewed sample of movie-review polarity",
