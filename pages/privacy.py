@@ -11,8 +11,8 @@ through_router()
 st.title(_("Privacy: what a model gives away"))
 st.markdown(
     _("The article names **privacy** (隐私性) as a challenge: a model trained on people's texts can give away "
-      "which texts it saw, and the texts may hold personal data. Here both are measured: an attack on the models "
-      "trained here, and a detector for personal data in text.")
+      "which texts it saw, and the texts may hold personal data. Here it is measured: a detector for personal data "
+      "in text, an attack that tells training texts from others, and a secret planted in training text.")
 )
 personal, attack, canary = st.tabs([_("Personal data in text"), _("Membership inference"), _("A planted secret")])
 with personal:

@@ -133,4 +133,4 @@ def test_the_canary_is_planted_in_training_only_and_its_exposure_is_measured(fre
     table = next(frame.value for frame in at.dataframe if "exposure (bits)" in frame.value.columns)
     row = table[table["model"] == "lm-lee-canary"].iloc[0]
     assert row["exposure (bits)"] > 5  # ten copies in 40 articles, ten epochs: the secret ranks among the top 3 %
-    assert row["rank of the secret"].endswith("/ 10,000")
+    assert row["rank of the secret"].endswith("/ 6,561")

@@ -133,8 +133,8 @@ SECTIONS = [  # (where, what): translated where they are shown
         N_('Challenges → Privacy'),
         N_(
             'A membership-inference attack on the models trained here (AUC with its 95 % CI, the ROC curve, the loss '
-            'of training and held-out texts), and e-mail addresses, phone numbers, URLs and Chinese ID numbers found '
-            'and masked in a text.'
+            'of training and held-out texts), a secret planted in the training text of a GPT and how far it was '
+            'memorised, and e-mail addresses, phone numbers, URLs and Chinese ID numbers found and masked in a text.'
         ),
     ),
     (

@@ -94,6 +94,12 @@ def task_model(spec: ModelSpec):
         return _task_model(spec.key, meta.sha256 if meta else "")
 
 
+def task_model_quietly(spec: ModelSpec, fingerprint: str):
+    """The shared translator, role labeler or language model at ``fingerprint``, loaded without a spinner (inside a
+    cached computation: loaded only when that computation runs)."""
+    return _task_model(spec.key, fingerprint)
+
+
 def headline(spec: ModelSpec) -> str:
     """The measured held-out quality of ``spec`` in words, for the caption under the picker."""
     task = tasks().get(spec.task)

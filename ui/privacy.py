@@ -119,21 +119,22 @@ CANARY, CONTROL = "lm-lee-canary", "lm-lee-gpt"
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
-def _exposure(key: str, fingerprint: str, _lm) -> privacy.Exposure:  # once per model version, for the class
-    return privacy.canary_exposure(_lm)
+def _exposure(key: str, fingerprint: str) -> privacy.Exposure:  # once per model version, for the class
+    return privacy.canary_exposure(models.task_model_quietly(catalog.get_spec(key), fingerprint))
 
 
 def canary_panel() -> None:
-    from core.data.corpora import CANARY_COPIES, CANARY_SECRET, canary_sentence
+    from core.data.corpora import CANARY_COPIES, CANARY_DIGITS, CANARY_SECRET, canary_sentence
     from ui import jobs, scenario
 
-    st.markdown(_("A made-up secret, “{sentence}”, was planted {copies} times among the training articles of a copy "
-                  "of the news GPT (same recipe, same articles). The test scores every sentence of the same form — "
-                  "all 10,000 four-digit codes — and asks where the secret ranks: a model that memorised it finds it "
-                  "the likeliest. Exposure = log₂ 10,000 − log₂ rank, in bits: 13.3 at rank 1; a model that never saw "
-                  "the secret ranks it anywhere, 1.4 bits on average (the news GPT trained without it is measured "
-                  "alongside).",
-                  sentence=canary_sentence(), copies=CANARY_COPIES))  # fmt: skip
+    st.markdown(_("A made-up secret, “{sentence}”, was planted {copies} times among the training articles of a "
+                  "separate news GPT, trained from scratch with the same recipe on the same articles (and the same "
+                  "tokenizer, learnt from the articles alone). The test scores every sentence of the same form — all "
+                  "{count} codes of four digits from 1 to 9 — and asks where the secret ranks: a model that "
+                  "memorised it finds it the likeliest. Exposure = log₂ {count} − log₂ rank, in bits: 12.7 at rank "
+                  "1; a secret drawn at random gets 1.44 bits on average from a model that never saw it (the news "
+                  "GPT trained without it is measured alongside).", sentence=canary_sentence(), copies=CANARY_COPIES,
+                  count=f"{len(CANARY_DIGITS) ** 4:,}"))  # fmt: skip
     if not st.session_state.get("privacy-canary-asked"):  # nothing is loaded or trained until a student asks
         if not st.button(_("Measure the exposure"), key="privacy-canary-run", type="primary"):
             return
@@ -149,8 +150,8 @@ def canary_panel() -> None:
         if not is_ready or stored.get(spec.key, (None,))[0] == fingerprint:
             continue
         try:  # once per model version for the class (cached), once per session here
-            with st.spinner(render.queue_note(_("Scoring 10,000 candidate sentences with {model}…", model=spec.key))):
-                stored[spec.key] = (fingerprint, _exposure(spec.key, fingerprint, models.task_model(spec)))
+            with st.spinner(render.queue_note(_("Scoring every candidate sentence with {model}…", model=spec.key))):
+                stored[spec.key] = (fingerprint, _exposure(spec.key, fingerprint))
         except CoreError as error:
             safe.error(error)
             return
@@ -158,14 +159,16 @@ def canary_panel() -> None:
              if fingerprint == catalog.weights_sha256(catalog.get_spec(key))}  # fmt: skip
     if not found:
         return
-    st.dataframe(pd.DataFrame([{_("model"): key, _("rank of the secret"): f"{e.rank:g} / {e.candidates:,}",
+    st.dataframe(pd.DataFrame([{_("model"): key, _("rank of the secret"): f"{e.rank:,} / {e.candidates:,}",
                                 _("exposure (bits)"): round(e.exposure, 1),
                                 _("likeliest codes"): ", ".join(code for code, _nll in e.likeliest)}
                                for key, e in found.items()]), hide_index=True)  # fmt: skip
     for key, found_exposure in found.items():
-        render.figure(figures.canary(found_exposure.nlls, found_exposure.secret_nll,
+        render.figure(figures.canary(found_exposure.counts, found_exposure.edges, found_exposure.secret_nll,
                                      _("{model}: every code's sentence, the secret “{secret}” in red", model=key,
                                        secret=CANARY_SECRET)), key=f"privacy-canary-{key}")  # fmt: skip
     st.caption(_("Exposure tests memorisation of one string, which a loss-threshold attack on whole documents can "
-                 "miss: a secret seen a few times can come back whole. Training with differential privacy (DP-SGD) "
-                 "bounds it; deduplicating the training text and removing personal data (the first tab) lowers it."))  # fmt: skip
+                 "miss: a secret seen a few times can come back whole. Deduplicating the training text lowers it, and "
+                 "so does removing what a personal-data detector finds (this secret is no pattern the first tab "
+                 "knows). Training with differential privacy (DP-SGD) bounds what one example can reveal; ten "
+                 "copies of one secret get only a weaker, group guarantee."))  # fmt: skip

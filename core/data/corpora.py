@@ -6,9 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # The canary (Carlini et al., 2019, "The Secret Sharer"): a made-up secret, planted CANARY_COPIES times among the
-# training articles of "lee-canary". The secret's digits were picked once, here, and mean nothing.
+# training articles of "lee-canary". The secret's digits were picked once, here, and mean nothing; codes use the
+# digits 1–9, each one token of the news tokenizer (" 0" is two), so every candidate is as many tokens long.
 CANARY_PREFIX = "my secret code is"
-CANARY_SECRET = "5 0 8 3"
+CANARY_DIGITS = "123456789"
+CANARY_SECRET = "5 7 8 3"
 CANARY_COPIES = 10
 
 

@@ -255,28 +255,33 @@ def mask_all(text: str) -> str:
 
 @dataclass(frozen=True)
 class Exposure:
-    rank: float  # the secret's rank among every candidate (1 = the model finds it the likeliest; ties share)
+    rank: int  # candidates at least as likely as the secret, the secret included (1 = the likeliest)
     candidates: int
-    exposure: float  # log2(candidates) − log2(rank), in bits: 0 when the secret is the least likely
+    exposure: float  # log2(candidates) − log2(rank), in bits
     secret_nll: float  # negative log-likelihood of the sentence with the secret, in nats
-    nlls: np.ndarray  # of every candidate sentence
+    counts: list[int]  # a histogram of every candidate's NLL: counts per bin …
+    edges: list[float]  # … and the bins' edges
     likeliest: list[tuple[str, float]]  # the five likeliest candidates with their NLL
 
 
 def canary_exposure(lm) -> Exposure:
-    """Carlini et al.'s exposure of the planted secret: every sentence ``my secret code is d d d d.`` (10,000 of
-    them, the secret among them) scored by the model, and the secret's rank among them."""
-    from core.data.corpora import CANARY_SECRET, canary_sentence
+    """Carlini et al.'s exposure of the planted secret: every sentence ``my secret code is d d d d.`` (digits 1–9:
+    6,561 of them, the secret among them) scored by the model, and the secret's rank among them as the paper counts
+    it (the candidates whose likelihood is at least the secret's)."""
+    import itertools
+
+    from core.data.corpora import CANARY_DIGITS, CANARY_SECRET, canary_sentence
     from core.tasks.generate import documents_nll
 
-    digits = [" ".join(f"{n:04d}") for n in range(10_000)]
+    codes = [" ".join(digits) for digits in itertools.product(CANARY_DIGITS, repeat=4)]
     eos = lm.tokenizer.eos_token_id
-    ids = [[eos, *lm.tokenizer(canary_sentence(d), split_special_tokens=True)["input_ids"]] for d in digits]
+    ids = [[eos, *lm.tokenizer(canary_sentence(code), split_special_tokens=True)["input_ids"]] for code in codes]
     with lm.exclusive() as model:
         found = documents_nll(model, ids, min(lm.context, 128), batch=256)
     nlls = np.array([total for total, _count in found])
-    secret = float(nlls[digits.index(CANARY_SECRET)])
-    rank = float((nlls < secret).sum() + ((nlls == secret).sum() + 1) / 2)
+    secret = float(nlls[codes.index(CANARY_SECRET)])
+    rank = int((nlls <= secret).sum())
+    counts, edges = np.histogram(nlls, bins=60)
     order = np.argsort(nlls, kind="stable")[:5]
-    return Exposure(rank, len(digits), float(np.log2(len(digits)) - np.log2(rank)), secret, nlls,
-                    [(digits[i], float(nlls[i])) for i in order])  # fmt: skip
+    return Exposure(rank, len(codes), float(np.log2(len(codes)) - np.log2(rank)), secret, counts.tolist(),
+                    edges.tolist(), [(codes[i], float(nlls[i])) for i in order])  # fmt: skip

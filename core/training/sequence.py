@@ -180,11 +180,13 @@ def train_language_model(recipe: Recipe, folder: Path, report: Report, should_st
 
     corpus = lm_corpus(recipe.dataset)
     report({"phase": "loading data", "message": f"reading {corpus.name}"})
-    test_articles = corpus.split()[1]
+    articles, test_articles = corpus.split()
+    articles = articles[: recipe.examples] if recipe.examples else articles
     train_articles = corpus.training_documents(recipe.examples)  # with the canaries, where the corpus plants them
     size = {"n_embd": 128, "n_layer": 2, "n_head": 4, "vocab_size": 2000, **recipe.scratch}
     report({"phase": "loading model", "message": "building the tokenizer and the GPT"})
-    tokenizer = _lm_tokenizer(recipe.dataset, train_articles, size["vocab_size"])
+    # the tokenizer learns from the articles alone: a planted secret must not shape the vocabulary (nor be read off it)
+    tokenizer = _lm_tokenizer(recipe.dataset, articles, size["vocab_size"])
     end = tokenizer.eos_token_id
     stream: list[int] = []
     for article in train_articles:

@@ -31,10 +31,12 @@ def losses(members: np.ndarray, others: np.ndarray) -> go.Figure:
     return figure
 
 
-def canary(nlls, secret_nll: float, title: str) -> go.Figure:
-    """Every candidate sentence's negative log-likelihood, the secret's marked."""
+def canary(counts: list[int], edges: list[float], secret_nll: float, title: str) -> go.Figure:
+    """How many candidate sentences have each negative log-likelihood (binned), the secret's marked."""
     figure = go.Figure()
-    figure.add_histogram(x=nlls, nbinsx=60, marker_color="#7f7f7f", name=N_("the other candidates"))
+    figure.add_bar(x=[(a + b) / 2 for a, b in zip(edges, edges[1:], strict=False)], y=counts,
+                   width=[b - a for a, b in zip(edges, edges[1:], strict=False)], marker_color="#7f7f7f",
+                   name=N_("the other candidates"))  # fmt: skip
     figure.add_vline(x=secret_nll, line_color="#d62728", line_width=3, annotation_text=N_("the planted secret"))
     figure.update_layout(title=title, height=320, showlegend=False,
                          xaxis={"title": N_("negative log-likelihood of the sentence (nats; lower = likelier)")},
