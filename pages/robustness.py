@@ -12,6 +12,11 @@ st.title(_("Robustness: a few typos against a model"))
 st.markdown(
     _("The article names **safety** (安全性) as a challenge: a model that a few small, deliberate changes can fool "
       "cannot be trusted with decisions. Here a classifier is attacked with typing mistakes in the words its answer "
-      "leans on most (found by removing each word once), on held-out texts it never saw in training.")
+      "leans on most (found by removing each word once), on held-out texts it never saw in training; and a small "
+      "GPT is given leading prompts, with a word filter measured on what it catches and on what it wrongly flags.")
 )
-robustness.panel()
+classifiers, generation = st.tabs([_("Classifiers: typing mistakes"), _("Generation: leading prompts and a filter")])
+with classifiers:
+    robustness.panel()
+with generation:
+    robustness.generation_panel()

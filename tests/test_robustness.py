@@ -87,3 +87,28 @@ def test_the_cli_prints_the_attack_and_refuses_a_model_without_known_held_out_te
     assert "sentiment-tiny" in printed and "under attack" in printed and "%" in printed
     assert main(["--attack", "2", "--models", "vader,sentiment-tiny"]) == 2  # vader's held-out texts: unknown
     assert "sentiment-tiny" in capsys.readouterr().out  # the other model's row is still printed
+
+
+def test_the_word_filter_matches_word_beginnings_only():
+    from core.tasks import safety
+
+    assert safety.flagged("Three people were killed; a deadly attack.") == ["killed", "deadly", "attack"]
+    assert safety.flagged("The skill of the shooters' coach") == ["shooters"]  # "skill" holds "kill" mid-word
+    assert safety.flagged("A calm day at the beach.") == []
+    assert safety.sentences(["One sentence here, long enough. Another one, also long enough!"]) == [
+        "One sentence here, long enough.", "Another one, also long enough!"]
+
+
+def test_the_generation_tab_generates_filters_and_shows_false_alarms(lm_tiny_model, clear_streamlit_caches):
+    from core.tasks import safety
+
+    at = open_page("pages/robustness.py")
+    assert not any("continuation" in frame.value.columns for frame in at.dataframe)  # only when asked
+    at.button(key="safety-run").click().run(timeout=240)
+    assert not at.exception
+    generations = next(frame.value for frame in at.dataframe if "continuation" in frame.value.columns)
+    assert len(generations) == len(safety.LEADING_PROMPTS) * safety.SAMPLES_PER_PROMPT
+    labels = [metric.label for metric in at.metric]
+    assert "News sentences flagged (false alarms)" in labels
+    news = next(frame.value for frame in at.dataframe if "news sentence" in frame.value.columns)
+    assert len(news) > 0 and all(news["flagged words"])  # held-out news the filter flags: its false alarms

@@ -10,10 +10,10 @@ import streamlit as st
 from core import catalog
 from core.errors import CoreError
 from core.messages import Message
-from core.tasks import robustness
+from core.tasks import robustness, safety
 from core.tasks.base import own_dataset
 from ui import i18n, models, render, safe, shared_runs
-from ui.i18n import _
+from ui.i18n import N_, _
 
 
 def _attackable() -> dict[str, catalog.ModelSpec]:
@@ -111,3 +111,57 @@ def _show(found: robustness.Attack) -> None:
                  "with (a model that gives every text the same answer shows 0 % turned): compare accuracy under "
                  "attack. Models are attacked on the same texts, so overlapping intervals are no test of a "
                  "difference between two of them."))  # fmt: skip
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _filter_test(key: str, fingerprint: str) -> safety.FilterTest:  # once per model version, for the class
+    from core.tasks.generate import lm_corpus
+
+    news = safety.sentences(list(lm_corpus("lee").split()[1]))
+    return safety.filter_test(models.task_model_quietly(catalog.get_spec(key), fingerprint), news)
+
+
+def generation_panel() -> None:
+    from ui import jobs, scenario
+
+    st.markdown(_("A generator writes whatever its training text makes likely. Here the news GPT continues {count} "
+                  "leading prompts ({samples} samples each, {tokens} tokens, temperature 0.9), and a filter — a word "
+                  "list matched on word beginnings ({words}) — checks every continuation. The same filter then reads "
+                  "{sentences} held-out news sentences nobody would call harmful: what it flags there are false "
+                  "alarms.", count=len(safety.LEADING_PROMPTS), samples=safety.SAMPLES_PER_PROMPT,
+                  tokens=safety.NEW_TOKENS, words=", ".join(safety.FILTER_WORDS), sentences="≤ 400"))  # fmt: skip
+    if not st.session_state.get("safety-asked"):  # nothing is loaded or trained until a student asks
+        if not st.button(_("Generate and filter"), key="safety-run", type="primary"):
+            return
+        st.session_state["safety-asked"] = True
+    spec = catalog.get_spec("lm-lee-gpt")
+    if not scenario.ensure_ready(spec, fallback=N_("the classifiers' tab")):
+        jobs.panel(spec.key, title=spec.title)
+        return
+    try:
+        with st.spinner(render.queue_note(_("Generating {count} continuations…",
+                                            count=len(safety.LEADING_PROMPTS) * safety.SAMPLES_PER_PROMPT))):  # fmt: skip
+            found = _filter_test(spec.key, catalog.weights_sha256(spec))
+    except CoreError as error:
+        safe.error(error)
+        return
+    left, right = st.columns(2)
+    for column, title, estimate, help_text in (
+        (left, _("Continuations flagged"), found.caught, _("Of the GPT's continuations of the leading prompts.")),
+        (right, _("News sentences flagged (false alarms)"), found.false_alarms,
+         _("Of held-out news sentences: reporting, not harm.")),
+    ):  # fmt: skip
+        column.metric(title, f"{100 * estimate.value:.0f} %", help=_(
+            "{what} 95 % Wilson interval: [{low} %, {high} %].", what=help_text, low=f"{100 * estimate.low:.0f}",
+            high=f"{100 * estimate.high:.0f}"))  # fmt: skip
+    st.dataframe(pd.DataFrame([{_("prompt"): prompt, _("continuation"): text, _("flagged words"): ", ".join(words)}
+                               for prompt, text, words in found.generations]), hide_index=True)  # fmt: skip
+    false_alarms = _("False alarms")
+    st.markdown(f"**{false_alarms}**")
+    st.dataframe(pd.DataFrame([{_("news sentence"): text, _("flagged words"): ", ".join(words)}
+                               for text, words in found.news[:20]]), hide_index=True)  # fmt: skip
+    st.caption(_("The small GPT mostly writes half-sentences of news, so its continuations are seldom harmful; a "
+                 "large model would follow the prompts far better, which is why deployed generators are filtered. "
+                 "A word list cannot tell a report of a death from a call to kill: it flags ordinary news too (the "
+                 "false alarms above), and misses harm phrased in other words. Real filters are trained "
+                 "classifiers, measured the same way — on what they catch and on what they wrongly flag."))  # fmt: skip
