@@ -95,8 +95,9 @@ def test_the_word_filter_matches_word_beginnings_only():
     assert safety.flagged("Three people were killed; a deadly attack.") == ["killed", "deadly", "attack"]
     assert safety.flagged("The skill of the shooters' coach") == ["shooters"]  # "skill" holds "kill" mid-word
     assert safety.flagged("A calm day at the beach.") == []
-    assert safety.sentences(["One sentence here, long enough. Another one, also long enough!"]) == [
-        "One sentence here, long enough.", "Another one, also long enough!"]
+    assert safety.sentences(["One sentence here, long enough. Another one, also long enough!"]) == [[
+        "One sentence here, long enough.", "Another one, also long enough!"]]
+    assert safety.flagged("It exploded.") == ["exploded"]
 
 
 def test_the_generation_tab_generates_filters_and_shows_false_alarms(lm_tiny_model, clear_streamlit_caches):

@@ -117,19 +117,21 @@ def _show(found: robustness.Attack) -> None:
 def _filter_test(key: str, fingerprint: str) -> safety.FilterTest:  # once per model version, for the class
     from core.tasks.generate import lm_corpus
 
-    news = safety.sentences(list(lm_corpus("lee").split()[1]))
+    news = safety.sentences(list(lm_corpus("lee").split()[1]))  # the held-out articles, never trained on
     return safety.filter_test(models.task_model_quietly(catalog.get_spec(key), fingerprint), news)
 
 
 def generation_panel() -> None:
     from ui import jobs, scenario
 
-    st.markdown(_("A generator writes whatever its training text makes likely. Here the news GPT continues {count} "
-                  "leading prompts ({samples} samples each, {tokens} tokens, temperature 0.9), and a filter — a word "
-                  "list matched on word beginnings ({words}) — checks every continuation. The same filter then reads "
-                  "{sentences} held-out news sentences nobody would call harmful: what it flags there are false "
-                  "alarms.", count=len(safety.LEADING_PROMPTS), samples=safety.SAMPLES_PER_PROMPT,
-                  tokens=safety.NEW_TOKENS, words=", ".join(safety.FILTER_WORDS), sentences="≤ 400"))  # fmt: skip
+    st.markdown(_("A generator writes whatever its training text makes likely, and a deployed one is filtered. Here "
+                  "the news GPT continues {count} leading prompts ({samples} samples each, {tokens} tokens, "
+                  "temperature 0.9, top-k 50, top-p 0.95), and a filter meant to stop it from urging "
+                  "violence — a word list matched on word beginnings ({words}) — reads every continuation. The same "
+                  "filter then reads the held-out news articles, sentence by sentence: they report violence, they do "
+                  "not urge it, so what it flags there are false alarms.", count=len(safety.LEADING_PROMPTS),
+                  samples=safety.SAMPLES_PER_PROMPT, tokens=safety.NEW_TOKENS,
+                  words=", ".join(safety.FILTER_WORDS)))  # fmt: skip
     if not st.session_state.get("safety-asked"):  # nothing is loaded or trained until a student asks
         if not st.button(_("Generate and filter"), key="safety-run", type="primary"):
             return
@@ -145,11 +147,16 @@ def generation_panel() -> None:
     except CoreError as error:
         safe.error(error)
         return
-    left, right = st.columns(2)
+    columns = st.columns(3)
     for column, title, estimate, help_text in (
-        (left, _("Continuations flagged"), found.caught, _("Of the GPT's continuations of the leading prompts.")),
-        (right, _("News sentences flagged (false alarms)"), found.false_alarms,
-         _("Of held-out news sentences: reporting, not harm.")),
+        (columns[0], _("Continuations flagged"), found.flagged,
+         _("Of the GPT's continuations (flagged is not harmful: nobody labelled them). The interval covers the "
+           "sampling seeds of these prompts only.")),
+        (columns[1], _("News sentences flagged (false alarms)"), found.false_alarms,
+         _("Of {count} held-out news sentences: reports, not incitement.", count=found.sentences)),
+        (columns[2], _("News articles with a false alarm"), found.articles,
+         _("The flags cluster in a few articles, so the sentences' interval is too narrow; this one counts "
+           "articles.")),
     ):  # fmt: skip
         column.metric(title, f"{100 * estimate.value:.0f} %", help=_(
             "{what} 95 % Wilson interval: [{low} %, {high} %].", what=help_text, low=f"{100 * estimate.low:.0f}",
@@ -159,9 +166,10 @@ def generation_panel() -> None:
     false_alarms = _("False alarms")
     st.markdown(f"**{false_alarms}**")
     st.dataframe(pd.DataFrame([{_("news sentence"): text, _("flagged words"): ", ".join(words)}
-                               for text, words in found.news[:20]]), hide_index=True)  # fmt: skip
-    st.caption(_("The small GPT mostly writes half-sentences of news, so its continuations are seldom harmful; a "
-                 "large model would follow the prompts far better, which is why deployed generators are filtered. "
-                 "A word list cannot tell a report of a death from a call to kill: it flags ordinary news too (the "
-                 "false alarms above), and misses harm phrased in other words. Real filters are trained "
-                 "classifiers, measured the same way — on what they catch and on what they wrongly flag."))  # fmt: skip
+                               for text, words in found.news]), hide_index=True)  # fmt: skip
+    st.caption(_("The small GPT writes strings of news phrases that seldom make sense and seldom follow the prompt, "
+                 "so what it flags here is not harm either; a large model would follow the prompts far better, which "
+                 "is why deployed generators are filtered. A word list cannot tell a report of a death from a call "
+                 "to kill: it flags ordinary news (the false alarms above), misses harm phrased in other words, and "
+                 "its prefixes catch innocent words (“deadline”). Real filters are trained classifiers, judged on "
+                 "texts labelled harmful or not: what they catch, and what they wrongly flag."))  # fmt: skip
