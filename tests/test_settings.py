@@ -53,6 +53,7 @@ def test_probe_against_local_listener():
     accepted.start()
     try:
         assert settings._probe("127.0.0.1", port, 1.0)
+        accepted.join(5)  # no thread may still sit in accept(): that keeps the socket listening after close()
     finally:
         server.close()
     assert not settings._probe("127.0.0.1", port, 1.0)  # closed now: refused at once
