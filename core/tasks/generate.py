@@ -188,10 +188,10 @@ class LanguageModel:
 
             card = read_metadata(spec.key) if spec.trained_here else None
             corpus = lm_corpus(card.recipe.get("dataset", "lee") if card else "lee")
-            articles = corpus.split()[0]
-            # the same training documents the Transformer saw (a recipe may have used fewer)
-            used = card.recipe.get("examples") if card else 0
-            ngram = fit_ngram(tokenizer, articles[:used] if used else articles, order=corpus.order)
+            # the same training documents the Transformer saw (a recipe may have used fewer; a canary corpus adds its
+            # planted sentences), as training fitted it
+            used = int(card.recipe.get("examples") or 0) if card else 0
+            ngram = fit_ngram(tokenizer, corpus.training_documents(used), order=corpus.order)
         self.ngram = ngram
         self.context = int(
             getattr(model.config, "n_positions", 0) or getattr(model.config, "max_position_embeddings", 1024)
