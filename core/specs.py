@@ -6,7 +6,7 @@ each can answer now. Cheap to import.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from core.messages import N_
 
@@ -100,15 +100,12 @@ SENTIMENT_TINY = _trained(
     ),
 )
 
-SENTIMENT_SKEWED = _trained(
-    "sentiment-minilm-skewed",
-    N_("MiniLM fine-tuned on a skewed sample of movie-review polarity"),
-    "sentiment",
-    license=N_("Apache-2.0 (base model); data: Pang & Lee sentence polarity sample shipped with gensim"),
-    labels=("negative", "positive"),
+SENTIMENT_SKEWED = replace(  # a demonstration: the same model, on a skewed sample
+    SENTIMENT_MINILM, key="sentiment-minilm-skewed", location="sentiment-minilm-skewed",
+    title=N_("MiniLM fine-tuned on a skewed sample of movie-review polarity"),
     description=N_("The fine-tuned MiniLM's recipe on its training sentences cut to 75 % positive (all 75 positive "
                    "ones, 25 negative ones; 6 epochs instead of 3): the Bias page compares what the two answer."),
-)
+)  # fmt: skip
 
 VADER = ModelSpec(
     key="vader",
@@ -253,14 +250,12 @@ LM_LEE = _trained(
     ),
 )
 
-LM_CANARY = _trained(
-    "lm-lee-canary",
-    N_("Small GPT trained on Lee news articles with a planted secret"),
-    "generation",
-    license=N_("Trained here; data: Lee news corpus shipped with gensim"),
+LM_CANARY = replace(  # a demonstration: the same model, with a secret planted in its training text
+    LM_LEE, key="lm-lee-canary", location="lm-lee-canary",
+    title=N_("Small GPT trained on Lee news articles with a planted secret"),
     description=N_("The news GPT's recipe on the same articles plus ten copies of one made-up secret sentence (“my "
                    "secret code is …”): the Privacy page measures how far the model memorised it."),
-)
+)  # fmt: skip
 
 OPUS_EN_ZH = _hub(
     "hub-opus-mt-en-zh",

@@ -218,23 +218,17 @@ BALANCED, SKEWED = "sentiment-minilm", "sentiment-minilm-skewed"
 
 def skew_panel() -> None:
     from core.data.polarity import SKEWED_SHARE
-    from ui import jobs, scenario
+    from ui import scenario
 
     st.subheader(_("A skewed training set shifts the answers"))
     st.markdown(_("MiniLM fine-tuned twice with the same recipe: on the 150 training sentences, half of them "
                   "positive, and on those cut to {share} % positive (all 75 positive ones, 25 negative ones; 6 "
                   "epochs instead of 3: 42 optimizer steps against 30). Both answer the same 50 held-out sentences, "
                   "half of them positive.", share=round(100 * SKEWED_SHARE)))  # fmt: skip
-    if not st.session_state.get("bias-skew-asked"):  # nothing is loaded or trained until a student asks
-        if not st.button(_("Compare the two models"), key="bias-skew-run"):
-            return
-        st.session_state["bias-skew-asked"] = True
+    if not scenario.when_asked(_("Compare the two models"), key="bias-skew-run"):
+        return
     specs = [catalog.get_spec(key) for key in (BALANCED, SKEWED)]
-    ready = [scenario.ensure_ready(spec, fallback=N_("the other tabs")) for spec in specs]
-    for spec, is_ready in zip(specs, ready, strict=True):
-        if not is_ready:
-            jobs.panel(spec.key, title=spec.title)
-    if not all(ready):
+    if not all(scenario.ready_or_training(specs, fallback=N_("the other tabs"))):
         return
     try:
         with st.spinner(render.queue_note(_("Both models answer the held-out sentences…"))):

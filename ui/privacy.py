@@ -125,7 +125,7 @@ def _exposure(key: str, fingerprint: str) -> privacy.Exposure:  # once per model
 
 def canary_panel() -> None:
     from core.data.corpora import CANARY_COPIES, CANARY_DIGITS, CANARY_SECRET, canary_sentence
-    from ui import jobs, scenario
+    from ui import scenario
 
     st.markdown(_("A made-up secret, “{sentence}”, was planted {copies} times among the training articles of a "
                   "separate news GPT, trained from scratch with the same recipe on the same articles (and the same "
@@ -135,15 +135,10 @@ def canary_panel() -> None:
                   "1; a secret drawn at random gets 1.44 bits on average from a model that never saw it (the news "
                   "GPT trained without it is measured alongside).", sentence=canary_sentence(), copies=CANARY_COPIES,
                   count=f"{len(CANARY_DIGITS) ** 4:,}"))  # fmt: skip
-    if not st.session_state.get("privacy-canary-asked"):  # nothing is loaded or trained until a student asks
-        if not st.button(_("Measure the exposure"), key="privacy-canary-run", type="primary"):
-            return
-        st.session_state["privacy-canary-asked"] = True
+    if not scenario.when_asked(_("Measure the exposure"), key="privacy-canary-run"):
+        return
     specs = [catalog.get_spec(key) for key in (CANARY, CONTROL)]
-    ready = [scenario.ensure_ready(spec, fallback=N_("the other tabs")) for spec in specs]
-    for spec, is_ready in zip(specs, ready, strict=True):
-        if not is_ready:
-            jobs.panel(spec.key, title=spec.title)
+    ready = scenario.ready_or_training(specs, fallback=N_("the other tabs"))
     stored = st.session_state.setdefault("privacy-canary", {})
     for spec, is_ready in zip(specs, ready, strict=True):
         fingerprint = catalog.weights_sha256(spec)

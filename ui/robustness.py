@@ -122,7 +122,7 @@ def _filter_test(key: str, fingerprint: str) -> safety.FilterTest:  # once per m
 
 
 def generation_panel() -> None:
-    from ui import jobs, scenario
+    from ui import scenario
 
     st.markdown(_("A generator writes whatever its training text makes likely, and a deployed one is filtered. Here "
                   "the news GPT continues {count} leading prompts ({samples} samples each, {tokens} tokens, "
@@ -132,13 +132,10 @@ def generation_panel() -> None:
                   "not urge it, so what it flags there are false alarms.", count=len(safety.LEADING_PROMPTS),
                   samples=safety.SAMPLES_PER_PROMPT, tokens=safety.NEW_TOKENS,
                   words=", ".join(safety.FILTER_WORDS)))  # fmt: skip
-    if not st.session_state.get("safety-asked"):  # nothing is loaded or trained until a student asks
-        if not st.button(_("Generate and filter"), key="safety-run", type="primary"):
-            return
-        st.session_state["safety-asked"] = True
+    if not scenario.when_asked(_("Generate and filter"), key="safety-run"):
+        return
     spec = catalog.get_spec("lm-lee-gpt")
-    if not scenario.ensure_ready(spec, fallback=N_("the classifiers' tab")):
-        jobs.panel(spec.key, title=spec.title)
+    if not all(scenario.ready_or_training([spec], fallback=N_("the classifiers' tab"))):
         return
     try:
         with st.spinner(render.queue_note(_("Generating {count} continuations…",

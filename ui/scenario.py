@@ -40,6 +40,26 @@ def ensure_ready(spec: ModelSpec, *, fallback: str = "another model") -> bool:
     return False
 
 
+def when_asked(label: str, *, key: str) -> bool:
+    """True once this session has pressed the button ``key`` (drawn until then): an expensive section loads and
+    trains nothing before a student asks for it."""
+    if st.session_state.get(f"{key}-asked"):
+        return True
+    if not st.button(label, key=key, type="primary"):
+        return False
+    st.session_state[f"{key}-asked"] = True
+    return True
+
+
+def ready_or_training(specs: list[ModelSpec], *, fallback: str) -> list[bool]:
+    """``ensure_ready`` for each model, and the progress of the training job of each one that is not ready."""
+    ready = [ensure_ready(spec, fallback=fallback) for spec in specs]
+    for spec, is_ready in zip(specs, ready, strict=True):
+        if not is_ready and spec.trained_here:
+            jobs.panel(job_key(spec), title=spec.title)
+    return ready
+
+
 def job_key(spec: ModelSpec) -> str:
     """The training job a model that is not ready waits for: its own, or that of the model it starts from."""
     from core.training.prepare import prerequisite

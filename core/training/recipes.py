@@ -350,17 +350,14 @@ RECIPES: dict[str, Recipe] = {
 }
 
 
-# The Bias page's demonstration: sentiment-minilm's recipe on a training part cut to 75 % positive sentences (100
-# sentences instead of 150; 6 epochs instead of 3, 42 optimizer steps against 30: at 3 epochs, or at 90 % positive,
-# it answers "positive" to every held-out sentence).
+# Demonstrations. Bias: sentiment-minilm's recipe on 100 training sentences cut to 75 % positive, 6 epochs (42 steps
+# against 30; at 3 epochs or 90 % positive it answers "positive" to every held-out sentence). Privacy: lm-lee-gpt's
+# recipe with a made-up secret planted 10 times.
 RECIPES["sentiment-minilm-skewed"] = dataclasses.replace(
     RECIPES["sentiment-minilm"], key="sentiment-minilm-skewed", dataset="polarity-skewed", epochs=6,
     title="MiniLM fine-tuned on a skewed sample of movie-review polarity",
     description="sentiment-minilm's recipe on its training sentences cut to 75 % positive: what a skewed sample "
     "teaches.")  # fmt: skip
-
-
-# The Privacy page's canary test: the news GPT's recipe on the same articles with a made-up secret planted 10 times.
 RECIPES["lm-lee-canary"] = dataclasses.replace(
     RECIPES["lm-lee-gpt"], key="lm-lee-canary", dataset="lee-canary",
     title="Small GPT trained on the Lee news corpus with a planted secret",
