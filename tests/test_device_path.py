@@ -140,6 +140,9 @@ def test_the_benchmark_names_the_device_and_how_often_a_variant_agrees_with_fp32
         assert rows["sentiment-tiny@cuda"]["device / precision"] == "cuda / fp32"
         assert rows["sentiment-tiny@cuda-bf16"]["device / precision"] == "cuda / bf16"
         assert rows["sentiment-tiny@cuda"]["same_as_plain"] >= 0.99
+        assert rows["sentiment-tiny@cuda"]["gpu_peak_memory_mb"] > 0  # the weights at least, torch's own count
+    else:
+        assert all(row["gpu_peak_memory_mb"] is None for row in result.rows)  # no GPU: no GPU column, not a 0
     for name in models[1:]:
         assert 0.9 <= rows[name]["same_as_plain"] <= 1.0
 
@@ -160,3 +163,55 @@ def test_an_overflow_in_half_precision_is_refused_in_words():
     assert to_cpu(torch.tensor([1.0, 2.0], dtype=torch.bfloat16)).dtype == torch.float32
     with pytest.raises(CoreError, match="overflowed in fp16"):
         to_cpu(torch.tensor([60000.0], dtype=torch.float16) * 2)  # beyond fp16's 65,504: inf
+
+
+def test_a_gpu_out_of_memory_inside_the_gate_becomes_words_and_frees_the_slot():
+    """The gate every forward runs in turns torch's out-of-memory error into a CoreError the page shows, and the
+    slot is given back. Without a GPU the error torch's CUDA allocator raises is raised by hand; with one, a real
+    allocation beyond what this process may use raises it."""
+    from core.errors import OutOfMemoryError, out_of_memory
+    from core.tasks.inputs import Gate
+
+    gate = Gate(1)
+
+    def too_big():
+        if not torch.cuda.is_available():
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+        free, _ = torch.cuda.mem_get_info()
+        torch.empty(int(free) * 2, dtype=torch.uint8, device="cuda")  # twice what is free: refused
+
+    with pytest.raises(OutOfMemoryError, match="The GPU ran out of memory \\(CUDA\\)"), gate:
+        too_big()
+    assert gate.running == 0 and gate.ahead() == 0  # the next request is served
+    with gate:
+        assert torch.ones(3).sum().item() == 3
+    assert out_of_memory(ValueError("no")) is None and out_of_memory(RuntimeError("shape mismatch")) is None
+    assert isinstance(out_of_memory(RuntimeError("MPS backend out of memory (MPS allocated: 1 GB)")), OutOfMemoryError)
+
+
+def test_the_gpu_peak_memory_is_torch_s_own_count_where_there_is_cuda():
+    from core.bench.run import PeakMemory
+
+    with PeakMemory() as memory:
+        block = torch.zeros(50_000_000, dtype=torch.uint8, device="cuda" if torch.cuda.is_available() else "cpu")
+    if torch.cuda.is_available():
+        assert 50 <= memory.gpu_peak_mb < 60  # 50 MB asked for, rounded up to the allocator's blocks
+    else:
+        assert memory.gpu_peak_mb is None
+    del block
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU to run out of")
+def test_a_training_run_out_of_gpu_memory_fails_in_words(fresh_cache):
+    from core.errors import OutOfMemoryError
+    from core.training import jobs
+
+    torch.cuda.set_per_process_memory_fraction(1e-6)  # a real allocation refused by torch's allocator
+    try:
+        with pytest.raises(OutOfMemoryError):
+            jobs.run_here("sentiment-tiny", {"epochs": 1})
+    finally:
+        torch.cuda.set_per_process_memory_fraction(1.0)
+        torch.cuda.empty_cache()
+    finished = jobs.status("sentiment-tiny")
+    assert finished.state == "failed" and "The GPU ran out of memory (CUDA)" in finished.error

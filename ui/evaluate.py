@@ -147,6 +147,8 @@ def _table_row(r: dict, metric: Metric) -> dict:
                 _("latency p50 (ms)"): r["latency_p50_ms"], _("latency p95 (ms)"): r["latency_p95_ms"],
                 _("repeats"): r["latency_repeats"], _("throughput (ex/s)"): r["throughput_per_s"],
                 _("peak memory added (MB)"): r["peak_memory_mb"]})  # fmt: skip
+    if r.get("gpu_peak_memory_mb") is not None:  # measured where the row computed on a CUDA GPU's memory
+        out[_("GPU peak memory (MB)")] = r["gpu_peak_memory_mb"]
     if r.get("load_s") is not None:
         out[_("load (s)")] = r["load_s"]
     out[_("training (s)")] = r["train_s"]

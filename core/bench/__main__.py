@@ -46,6 +46,8 @@ def _write_and_print(result, out: str | None) -> None:
     columns = ["model", "value", "low", "high", *extras, "diff_vs_baseline", "diff_low", "diff_high", "p_value",
                "p_holm", "tied_with_baseline", "latency_p50_ms", "latency_p95_ms", "throughput_per_s",
                "peak_memory_mb"]  # fmt: skip
+    if any(row.gpu_peak_memory_mb is not None for row in result.rows):  # measured on a CUDA GPU
+        columns.append("gpu_peak_memory_mb")
     test = first["test"]
     print(f"{first['metric']} as value [low, high]" + (f"; secondary: {first['secondary_metric']}" if
           "secondary" in extras else "") + f"; p_value: {test}, p_holm: Holm-corrected")  # fmt: skip

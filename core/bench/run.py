@@ -4,6 +4,7 @@ after warm-up, throughput, memory, load time — one typed ``Row`` per model, on
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
@@ -14,9 +15,15 @@ import psutil
 
 from core import settings
 from core.bench.scoring import Scored, Scoring
-from core.errors import CoreError
+from core.errors import CoreError, out_of_memory
 from core.stats import holm
 from core.tasks.base import get_task
+
+
+def _cuda():
+    """``torch.cuda`` when torch is loaded and a CUDA GPU is there, else None (never imports torch)."""
+    torch = sys.modules.get("torch")
+    return torch.cuda if torch is not None and torch.cuda.is_available() else None
 
 
 class PeakMemory:
@@ -29,6 +36,8 @@ class PeakMemory:
         self.process = psutil.Process()
         self.start = self.peak = self.process.memory_info().rss
         self.interval = interval
+        self.gpu_start: int | None = None
+        self.gpu_peak: int | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -37,6 +46,11 @@ class PeakMemory:
             self.peak = max(self.peak, self.process.memory_info().rss)
 
     def __enter__(self) -> PeakMemory:
+        cuda = _cuda()
+        if cuda is not None:  # the GPU's own peak, exact (torch's allocator counts it), from here on
+            cuda.synchronize()
+            cuda.reset_peak_memory_stats()
+            self.gpu_start = cuda.memory_allocated()
         self._thread.start()
         return self
 
@@ -44,6 +58,15 @@ class PeakMemory:
         self._stop.set()
         self._thread.join()
         self.peak = max(self.peak, self.process.memory_info().rss)
+        cuda = _cuda()
+        if cuda is not None and self.gpu_start is not None:
+            cuda.synchronize()
+            self.gpu_peak = cuda.max_memory_allocated()
+
+    @property
+    def gpu_peak_mb(self) -> float | None:
+        """The most GPU memory torch held above where it started, or None without CUDA."""
+        return None if self.gpu_peak is None else (self.gpu_peak - self.gpu_start) / 1e6
 
     @property
     def peak_mb(self) -> float:
@@ -84,7 +107,8 @@ class Row(Mapping):
     latency_repeats: int | None = None
     latency_text_chars: int | None = None
     throughput_per_s: float | None = None
-    peak_memory_mb: float | None = None
+    peak_memory_mb: float | None = None  # the host's resident memory added, sampled
+    gpu_peak_memory_mb: float | None = None  # the GPU memory torch held at most, above where it started (CUDA only)
     load_s: float | None = None
     run_s: float | None = None
     train_s: float | None = None
@@ -199,14 +223,19 @@ def run(
     found = get_task(task)
     scoring: Scoring = found.hook("scorer")
     held_out = scoring.held_out(task)
-    measured: dict[str, tuple[Scored, float, float]] = {}
+    measured: dict[str, tuple[Scored, PeakMemory, float]] = {}
     for index, model_id in enumerate(model_ids):
         progress(index / len(model_ids), f"scoring {model_id}")
         with PeakMemory() as memory:
             started = time.perf_counter()
-            scored = scoring.score(model_id, held_out, repeats, seed)
+            try:
+                scored = scoring.score(model_id, held_out, repeats, seed)
+            except Exception as error:  # noqa: BLE001 — a GPU out of memory is said in words; the rest re-raised
+                if (oom := out_of_memory(error)) is not None:
+                    raise oom from None
+                raise
             seconds = time.perf_counter() - started
-        measured[model_id] = (scored, memory.peak_mb, seconds)
+        measured[model_id] = (scored, memory, seconds)
     result = BenchResult(task, held_out.dataset, held_out.labels, held_out.texts, held_out.references, [],
                          created_at=datetime.now(UTC).isoformat(timespec="seconds"))  # fmt: skip
     for model_id, (scored, _, _) in measured.items():
@@ -217,15 +246,15 @@ def run(
     from core.device import library_versions
 
     versions = json.dumps(library_versions())
-    for model_id, (scored, peak_mb, seconds) in measured.items():
+    for model_id, (scored, memory, seconds) in measured.items():
         scored.extras.update(_same_as_plain(model_id, result.predictions))
-        result.rows.append(_row(scoring.metric or found.scored_by.key, model_id, scored, peak_mb, seconds, comparisons[model_id],
+        result.rows.append(_row(scoring.metric or found.scored_by.key, model_id, scored, memory, seconds, comparisons[model_id],
                                 test=scoring.test, repeats=repeats, seed=seed, versions=versions))  # fmt: skip
     progress(1.0, "done")
     return result
 
 
-def _row(metric: str, model_id: str, scored: Scored, peak_mb: float, seconds: float, comparison: dict, **more) -> Row:
+def _row(metric: str, model_id: str, scored: Scored, memory: PeakMemory, seconds: float, comparison: dict, **more) -> Row:
     """The benchmark table's row for one measured model."""
     quality = scored.quality
     return Row(model=model_id, source=scored.source, parameters=scored.parameters, size_mb=scored.size_mb,
@@ -233,9 +262,13 @@ def _row(metric: str, model_id: str, scored: Scored, peak_mb: float, seconds: fl
                low=float(quality["low"]), high=float(quality["high"]), n=int(quality["n"]),
                latency_p50_ms=float(np.percentile(scored.timings, 50)), latency_p95_ms=p95(scored.timings),
                latency_text_chars=len(scored.timed_text), throughput_per_s=scored.throughput,
-               peak_memory_mb=round(peak_mb, 1), load_s=scored.load_s, run_s=round(seconds, 2),
+               peak_memory_mb=round(memory.peak_mb, 1), gpu_peak_memory_mb=_rounded(memory.gpu_peak_mb), load_s=scored.load_s, run_s=round(seconds, 2),
                train_s=scored.train_s, latency_repeats=more["repeats"], seed=more["seed"], versions=more["versions"],
                test=more["test"], **comparison, extras=dict(scored.extras))  # fmt: skip
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
 
 
 def _same_as_plain(model_id: str, predictions: dict[str, list]) -> dict:

@@ -8,7 +8,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from core import settings
-from core.errors import CoreError, EmptyInputError, InputError, InputTooLongError
+from core.errors import CoreError, EmptyInputError, InputError, InputTooLongError, out_of_memory
 from core.messages import Message
 
 # Control characters (other than tab and newline), lone surrogates, unassigned code points and
@@ -224,8 +224,10 @@ class Gate:
         self.acquire()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, kind, error, traceback) -> None:
         self.release()
+        if error is not None and (oom := out_of_memory(error)) is not None:  # every forward runs in here
+            raise oom from None
 
 
 _gate: Gate | None = None

@@ -31,7 +31,7 @@ import psutil
 from filelock import Timeout
 
 from core import settings
-from core.errors import JobCancelled, JobError, JobLimitError
+from core.errors import JobCancelled, JobError, JobLimitError, out_of_memory
 from core.io import spawn_module, write_json_atomic
 from core.messages import Message
 from core.training.jobstate import (  # noqa: F401 - status, job_dir, … are part of this module's interface
@@ -275,7 +275,10 @@ def run_here(
             writer.finish("cancelled", "Cancelled; nothing was saved.")
             raise
         except BaseException as error:  # noqa: BLE001 — record every failure, then re-raise it
-            writer.finish("failed", "Training failed.", error=f"{type(error).__name__}: {error}")
+            oom = out_of_memory(error)  # a GPU that ran out of memory is said in words, not as a traceback
+            writer.finish("failed", "Training failed.", error=str(oom) if oom else f"{type(error).__name__}: {error}")
+            if oom is not None:
+                raise oom from None
             raise
         writer.finish("done", f"Saved to the model cache as {key!r}.")
         return path
