@@ -60,7 +60,8 @@ def _open(page, url: str, started: float) -> None:
             time.sleep(0.05)
 
 
-def one_run(browser, script: str = "streamlit_app.py", cwd: Path = ROOT, pause: float = 0.0) -> tuple[float, bool, float | None]:
+def one_run(browser, script: str = "streamlit_app.py", cwd: Path = ROOT, pause: float = 0.0,
+            learn: bool = True) -> tuple[float, bool, float | None]:  # fmt: skip
     """Seconds to Home's content, whether torch was loaded by then, and (LM Lab only) seconds until the
     Self-attention page, opened ``pause`` seconds after Home appeared, has drawn its MiniLM steps."""
     started = time.perf_counter()
@@ -73,7 +74,7 @@ def one_run(browser, script: str = "streamlit_app.py", cwd: Path = ROOT, pause: 
         maps = [m.path for m in psutil.Process(server.pid).memory_maps()]
         torch_loaded = any("libtorch" in path for path in maps)
         learn = None
-        if script == "streamlit_app.py":
+        if script == "streamlit_app.py" and learn:
             time.sleep(pause)
             clicked = time.perf_counter()
             page.goto(f"http://127.0.0.1:{port}/self_attention", timeout=60_000)
@@ -104,6 +105,8 @@ def learn_first(browser) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--home-only", action="store_true",
+                        help="only Home against the trivial app, the two alternating run by run")  # fmt: skip
     args = parser.parse_args()
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     with sync_playwright() as playwright:
@@ -111,12 +114,15 @@ def main() -> None:
             executable_path=chromium,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
-        results = [one_run(browser) for _ in range(args.runs)]
+        results, trivial = [], []
         with tempfile.TemporaryDirectory() as folder:
             (Path(folder) / "app.py").write_text(TRIVIAL_APP, encoding="utf-8")
-            trivial = [one_run(browser, "app.py", Path(folder))[0] for _ in range(args.runs)]
-        direct = [learn_first(browser) for _ in range(args.runs)]
-        later = [one_run(browser, pause=20.0)[2] for _ in range(args.runs)]
+            for _ in range(args.runs):  # alternating, so that a machine that slows down slows both alike
+                results.append(one_run(browser, learn=not args.home_only))
+                trivial.append(one_run(browser, "app.py", Path(folder))[0])
+        if not args.home_only:
+            direct = [learn_first(browser) for _ in range(args.runs)]
+            later = [one_run(browser, pause=20.0)[2] for _ in range(args.runs)]
         browser.close()
     times = [seconds for seconds, _, _ in results]
     learn = [seconds for _, _, seconds in results]
@@ -126,7 +132,10 @@ def main() -> None:
 
     print(f"streamlit run → LM Lab's Home content visible: {runs(times)}")
     print(f"streamlit run → a trivial one-page app's content visible: {runs(trivial)}; "
-          f"Home / trivial = {statistics.median(times) / statistics.median(trivial):.2f}")  # fmt: skip
+          f"Home / trivial = {statistics.median(times) / statistics.median(trivial):.2f} (medians), "
+          f"{statistics.median(h / t for h, t in zip(times, trivial, strict=True)):.2f} (median of each run's pair)")  # fmt: skip
+    if args.home_only:
+        return
     print(f"Home visible → Self-attention drawn with MiniLM, opened next: {runs(learn)}")
     print(f"Home visible, 20 s later Self-attention opened → drawn: {runs(later)}")
     print(f"streamlit run → Self-attention drawn, as the server's first page: {runs(direct)}")

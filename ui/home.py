@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from core import catalog, settings
@@ -259,6 +258,8 @@ def _tilde(path) -> str:
 
 
 def model_table() -> None:
+    import pandas as pd  # here, not at the top: what the page says first reaches the browser before pandas loads
+
     st.subheader(_("Models"))
     st.caption(_("Trained models are cached in `{folder}` (set LMLAB_CACHE_HOME to move it).",
                  folder=_tilde(settings.models_dir())))  # fmt: skip
