@@ -78,9 +78,13 @@ def test_a_translation_is_looked_up_per_session_and_numbers_follow_the_locale(mo
     assert i18n._("Trained models are cached in `{folder}` (set LMLAB_CACHE_HOME to move it).",
                   folder="~/x").startswith("训练好的模型缓存在 `~/x`")  # fmt: skip
     assert i18n._("a sentence nobody translated") == "a sentence nobody translated"  # English, never an error
-    assert i18n.number(12345.678, 1) == "12,345.7"
+    assert i18n.number(12345.678, 1) == "12,345.7" and i18n.number("?") == "?"  # a count a card lacks stays text
+    assert i18n.when("2026-12-04T13:43:32+00:00") == "2026年12月4日 13:43 UTC"
+    assert i18n.when("2026-12-04T21:43:32+08:00") == "2026年12月4日 13:43 UTC"  # another zone, the same moment
     monkeypatch.setattr(st, "session_state", {"lang": "en"})
     assert i18n._("Self-attention") == "Self-attention"
+    assert i18n.when("2026-12-04T13:43:32+00:00") == "Dec 4, 2026 13:43 UTC"
+    assert i18n.when("not a date") == "not a date" and i18n.when("") == ""
 
 
 def test_the_home_page_in_chinese_and_the_choice_stays_with_the_session():

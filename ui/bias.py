@@ -112,7 +112,7 @@ def _show(spec: catalog.ModelSpec) -> None:
     second.metric(_("Permutation p"), f"{found.p_value:.4f}",
                   help=_("Two-sided: whole terms re-assigned to the two groups, the same split in every template (every "
                          "split when there are at most {count}, else {count} random ones). With these group sizes the "
-                         "smallest possible p is {fewest}.", count=f"{bias.PERMUTATIONS:,}",
+                         "smallest possible p is {fewest}.", count=i18n.number(bias.PERMUTATIONS),
                          fewest=f"{bias.fewest_p(len(found.group_a), len(found.group_a) + len(found.group_b)):.4f}"))  # fmt: skip
     third.metric(_("Pairs whose label flips"), f"{100 * found.flip_share:.1f} %",
                  help=_("Of {count} (template, A term, B term) pairs.", count=found.flip_pairs))

@@ -70,9 +70,9 @@ def _gb(value: float) -> str:
 def show_counts(shape: compute.Shape) -> None:
     total, embedding = shape.parameters, shape.embedding
     first, second, third = st.columns(3)
-    first.metric(_("Parameters"), f"{total / 1e6:,.2f} M")
-    second.metric(_("of which token and position tables"), f"{embedding / 1e6:,.2f} M")
-    third.metric(_("in the blocks (N in 6 N D)"), f"{shape.non_embedding / 1e6:,.2f} M")
+    first.metric(_("Parameters"), i18n.number(total / 1e6, 2) + " M")
+    second.metric(_("of which token and position tables"), i18n.number(embedding / 1e6, 2) + " M")
+    third.metric(_("in the blocks (N in 6 N D)"), i18n.number(shape.non_embedding / 1e6, 2) + " M")
     left, right = st.columns(2)
     context = left.number_input(_("Tokens in the context"), 1, max(1, shape.context), max(1, shape.context),
                                 key=f"compute-ctx-{shape.name}")  # fmt: skip
@@ -127,7 +127,7 @@ def measure_panel() -> compute.Throughput | None:
     columns = st.columns(len(measured))
     for column, one in zip(columns, measured, strict=True):
         column.metric(_("{device}, {precision}, {size} × {size}", device=one.device, precision=one.precision,
-                        size=one.size), f"{one.flops_per_s / 1e9:,.1f} GFLOP/s")  # fmt: skip
+                        size=one.size), i18n.number(one.flops_per_s / 1e9, 1) + " GFLOP/s")  # fmt: skip
     return measured[0]
 
 
@@ -138,7 +138,7 @@ def show_runs(throughput: compute.Throughput) -> None:
         return
     rate = throughput.flops_per_s
     frame = pd.DataFrame([{_("model"): run.key, _("parameters (M)"): run.parameters / 1e6,
-                           _("tokens trained"): ("" if run.tokens_exact else "≤ ") + f"{run.tokens:,.0f}",
+                           _("tokens trained"): ("" if run.tokens_exact else "≤ ") + i18n.number(run.tokens),
                            _("device"): run.device, _("measured (s)"): run.seconds,
                            _("its counted FLOPs at this throughput (s)"): run.predicted_seconds(rate),
                            _("measured ÷ predicted"): run.seconds / run.predicted_seconds(rate)} for run in runs])  # fmt: skip
@@ -167,7 +167,7 @@ def show_extrapolation(throughput: compute.Throughput) -> None:
         tokens = famous.tokens if famous.tokens is not None else gpt2_tokens * 1e9
         flops = compute.training_flops(famous.parameters, tokens)
         found = compute.cost(flops, throughput.flops_per_s, watts, grid)
-        rows.append({_("model"): famous.name, _("parameters"): f"{famous.parameters:,.0f}", _("tokens"): f"{tokens:.3g}",
+        rows.append({_("model"): famous.name, _("parameters"): i18n.number(famous.parameters), _("tokens"): f"{tokens:.3g}",
                      _("training FLOPs (6 N D)"): f"{flops:.3g}", _("days here"): found["seconds"] / 86400,
                      _("energy (kWh)"): found["kwh"], _("CO₂ (t)"): found["co2_kg"] / 1000, _("source"): _(famous.source)})  # fmt: skip
         names.append(famous.name)

@@ -17,7 +17,7 @@ from core.errors import CoreError
 from core.stats import confusion, expected_calibration_error, per_class
 from core.tasks.base import Metric, tasks
 from core.viz import charts, heatmaps
-from ui import render, safe
+from ui import i18n, render, safe
 from ui.i18n import N_, _
 
 
@@ -36,7 +36,7 @@ def _run_summary(run_id: str) -> tuple[str, str, int] | None:
     """When a saved run ran, its task and how many models (shared by every session: no words of any language)."""
     try:
         result = bench.load(run_id)
-        return str(result.created_at)[:16].replace("T", " "), str(result.task), len(result.rows)
+        return str(result.created_at), str(result.task), len(result.rows)
     except Exception:  # noqa: BLE001 - one damaged file must not break the picker of every run
         return None
 
@@ -47,7 +47,7 @@ def run_label(run_id: str) -> str:
     if found is None:
         return _("{run} (damaged)", run=run_id)
     when, task, count = found
-    return _("{when} · {task} · {count} model(s)", when=when, task=task_labels().get(task, task), count=count)
+    return _("{when} · {task} · {count} model(s)", when=i18n.when(when), task=task_labels().get(task, task), count=count)
 
 
 def start(task: str, models: list[str], baseline: str | None, repeats: int) -> None:

@@ -238,7 +238,7 @@ def _row(spec: catalog.ModelSpec) -> dict:
         "source": _(catalog.SOURCE_LABELS[spec.source]),
         "status": _("ready") if state.ready else _(state.reason.split(":")[0]),
         "size (MB)": round(size / 1e6, 1) if size else None,
-        "trained": (meta or {}).get("created_at", "")[:16].replace("T", " "),
+        "trained": i18n.when(meta["created_at"]) if (meta or {}).get("created_at") else "",
         "train time (s)": meta.train_seconds if meta else None,
         "held-out quality": (
             _("accuracy") + f" {100 * accuracy['value']:.0f} % [{100 * accuracy['low']:.0f}, {100 * accuracy['high']:.0f}]"

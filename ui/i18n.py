@@ -131,9 +131,33 @@ def N_(message: str, /) -> str:  # noqa: N802 - the gettext name for "mark for t
     return message
 
 
+def when(iso: str) -> str:
+    """A saved moment (ISO 8601, as cards and benchmark runs store it) written for this session's locale, in UTC:
+    "Dec 4, 2026 16:39 UTC", "2026年12月4日 16:39 UTC". Anything that does not parse comes back as it was."""
+    from datetime import UTC, datetime
+
+    from babel.dates import format_skeleton
+
+    try:
+        moment = datetime.fromisoformat(str(iso))
+    except ValueError:
+        return str(iso)
+    moment = (moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment).astimezone(UTC)
+    locale = _locale()
+    return f"{format_skeleton('yMMMd', moment, locale=locale)} {format_skeleton('Hm', moment, locale=locale)} UTC"
+
+
+def _locale() -> str:
+    return "zh_Hans_CN" if language() == "zh" else "en_US"
+
+
 def number(value: float, digits: int = 0) -> str:
-    """A number written for this session's locale (digit grouping, decimal sign)."""
+    """A number written for this session's locale (digit grouping, decimal sign); what is not a number (a "?" for
+    a count a card lacks) comes back as text."""
     from babel.numbers import format_decimal
 
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+
     pattern = "#,##0" + ("." + "0" * digits if digits else "")
-    return format_decimal(value, format=pattern, locale="zh_Hans_CN" if language() == "zh" else "en_US")
+    return format_decimal(value, format=pattern, locale=_locale())

@@ -93,7 +93,7 @@ def attack_panel() -> None:
 def pii_panel() -> None:
     st.session_state.setdefault("privacy-text", _("Write to zhang.san@example.com or call +86 138 1234 5678; "
                                                   "ID 11010519491231002X; see https://example.com/profile."))  # fmt: skip
-    text = st.text_area(_("Text (at most {most} characters)", most=f"{privacy.MAX_PII_CHARS:,}"), key="privacy-text",
+    text = st.text_area(_("Text (at most {most} characters)", most=i18n.number(privacy.MAX_PII_CHARS)), key="privacy-text",
                         height=140, max_chars=privacy.MAX_PII_CHARS)  # fmt: skip
     try:
         found = privacy.find_pii(text)
@@ -134,7 +134,7 @@ def canary_panel() -> None:
                   "memorised it finds it the likeliest. Exposure = log₂ {count} − log₂ rank, in bits: 12.7 at rank "
                   "1; a secret drawn at random gets 1.44 bits on average from a model that never saw it (the news "
                   "GPT trained without it is measured alongside).", sentence=canary_sentence(), copies=CANARY_COPIES,
-                  count=f"{len(CANARY_DIGITS) ** 4:,}"))  # fmt: skip
+                  count=i18n.number(len(CANARY_DIGITS) ** 4)))  # fmt: skip
     if not scenario.when_asked(_("Measure the exposure"), key="privacy-canary-run"):
         return
     specs = [catalog.get_spec(key) for key in (CANARY, CONTROL)]
@@ -154,7 +154,7 @@ def canary_panel() -> None:
              if fingerprint == catalog.weights_sha256(catalog.get_spec(key))}  # fmt: skip
     if not found:
         return
-    st.dataframe(pd.DataFrame([{_("model"): key, _("rank of the secret"): f"{e.rank:,} / {e.candidates:,}",
+    st.dataframe(pd.DataFrame([{_("model"): key, _("rank of the secret"): f"{i18n.number(e.rank)} / {i18n.number(e.candidates)}",
                                 _("exposure (bits)"): round(e.exposure, 1),
                                 _("likeliest codes"): ", ".join(code for code, _nll in e.likeliest)}
                                for key, e in found.items()]), hide_index=True)  # fmt: skip

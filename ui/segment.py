@@ -10,7 +10,7 @@ from core import catalog
 from core.errors import CoreError
 from core.tasks import snippets
 from core.viz import charts, spans
-from ui import models, render, safe
+from ui import i18n, models, render, safe
 from ui.i18n import _
 
 EXAMPLES = [
@@ -115,7 +115,7 @@ def quality(spec) -> None:
               "absent from the model's training paragraphs, the unseen words of the table) from blocks of People's Daily the model never trained on. A predicted word counts "
               "as right only when its first and last character both match the corpus's word.",
               value=f"{100 * vs['value']:+.1f}", low=f"{100 * vs['low']:+.1f}", high=f"{100 * vs['high']:+.1f}",
-              p=p_text, paragraphs=data["test_size"], words=f"{data['test_words']:,}",
+              p=p_text, paragraphs=data["test_size"], words=i18n.number(data["test_words"]),
               oov=f"{100 * card.metrics['oov_share']:.1f}")
         )  # fmt: skip
         st.caption(_("jieba's dictionary was built from People's Daily 1998 itself, MSR's corpus and machine-segmented "

@@ -75,11 +75,11 @@ def show(text: str) -> None:
         if way.key == "jieba":
             st.caption(_("{count} words for {chars} characters ({ratio} per character) · {unknown} not in its "
                          "dictionary · dictionary of {size} words", count=len(tokens.tokens), chars=tokens.characters,
-                         ratio=f"{tokens.per_character:.2f}", unknown=len(unknown), size=f"{tokens.vocabulary:,}"))  # fmt: skip
+                         ratio=f"{tokens.per_character:.2f}", unknown=len(unknown), size=i18n.number(tokens.vocabulary)))  # fmt: skip
         else:
             st.caption(_("{count} tokens for {chars} characters ({ratio} per character) · {unknown} [UNK] · vocabulary "
                          "{size} · from {model}", count=len(tokens.tokens), chars=tokens.characters,
-                         ratio=f"{tokens.per_character:.2f}", unknown=len(unknown), size=f"{tokens.vocabulary:,}",
+                         ratio=f"{tokens.per_character:.2f}", unknown=len(unknown), size=i18n.number(tokens.vocabulary),
                          model=i18n.title(spec)))  # fmt: skip
         counts.append((_(way.title), len(tokens.tokens), len(unknown)))
     if counts:

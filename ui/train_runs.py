@@ -14,7 +14,7 @@ from core.tasks import snippets
 from core.tasks.base import tasks
 from core.training import ownership
 from core.viz import charts, heatmaps
-from ui import render, safe
+from ui import i18n, render, safe
 from ui.i18n import _, pgettext
 from ui.runtime import session_owner
 from ui.train import curve_words
@@ -112,7 +112,7 @@ def compare_runs(all_runs: list[dict]) -> None:
             "accuracy": acc.get("value"), "acc CI": f"{100 * acc['low']:.0f}–{100 * acc['high']:.0f}" if acc else "",
             "macro-F1": f1.get("value"), "lr": hp.get("learning_rate"), "epochs": meta.get("epochs_run", hp.get("epochs")),
             "batch": hp.get("batch_size"), "dropout": hp.get("dropout"), "augment": hp.get("augment"),
-            "patience": hp.get("patience"), "train s": meta.get("train_seconds"), "created": meta.get("created_at", "")[:16],
+            "patience": hp.get("patience"), "train s": meta.get("train_seconds"), "created": i18n.when(meta.get("created_at", "")),
         })  # fmt: skip
     names = {"run": _("run"), "data": _("data"), "base": pgettext("training run", "base"), "accuracy": _("accuracy"), "acc CI": _("acc CI"),
              "epochs": _("epochs"), "batch": _("batch"), "augment": _("augment"), "patience": _("patience"),

@@ -10,7 +10,7 @@ from core.catalog import HUB
 from core.errors import CoreError
 from core.tasks import snippets
 from core.viz import charts, heatmaps
-from ui import models, render, safe
+from ui import i18n, models, render, safe
 from ui.i18n import N_, _
 
 DECODINGS = (N_("greedy"),)  # what core names a decoding, translated where it is shown
@@ -176,7 +176,7 @@ def held_out(spec) -> None:
         st.caption(
             _("{test} held-out sentences built on (verb, noun) pairs the model never saw together in its {train} "
               "training pairs; exact match on all of them: {exact} %. Trained in {seconds} s on {device}.",
-              test=data.get("test_size", "?"), train=f"{data.get('train_size', '?'):,}",
+              test=data.get("test_size", "?"), train=i18n.number(data.get("train_size", "?")),
               exact=f"{100 * meta['metrics'].get('exact_match', 0):.0f}", seconds=f"{meta.get('train_seconds', 0):.0f}",
               device=safe.md(str(meta.get("device", "?"))))
         )  # fmt: skip
