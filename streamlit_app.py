@@ -47,6 +47,7 @@ pages = {
         st.Page("pages/inspect_attention.py", title=_("Attention"), icon=":material/hub:"),
         st.Page("pages/logit_lens.py", title=_("Layers (logit lens)"), icon=":material/layers:"),
         st.Page("pages/ablate.py", title=_("Ablate"), icon=":material/content_cut:"),
+        st.Page("pages/patch.py", title=_("Patch"), icon=":material/compare_arrows:"),
     ],
     _("Challenges"): [
         st.Page("pages/bias.py", title=_("Bias"), icon=":material/balance:"),

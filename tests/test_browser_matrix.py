@@ -33,6 +33,7 @@ PAGES = {
     "inspect_attention": "Inspect attention",
     "logit_lens": "Layers: the logit lens",
     "ablate": "Ablation: switch parts of the model off",
+    "patch": "Activation patching: where the difference lives",
     "bias": "Bias: what the data taught the model",
     "compute": "Compute: what a model costs",
     "privacy": "Privacy: what a model gives away",

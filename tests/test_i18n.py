@@ -111,7 +111,7 @@ def test_an_unknown_language_in_the_url_falls_back_to_english(value):
 TRANSLATED_PAGES = ["pages/home.py", "pages/self_attention.py", "pages/multi_head.py", "pages/positional_encoding.py",
                     "pages/encoder_decoder.py", "pages/sentiment.py", "pages/topic.py", "pages/summarize.py",
                     "pages/translate.py", "pages/srl.py", "pages/generate.py", "pages/train.py", "pages/evaluate.py",
-                    "pages/inspect_attention.py"]  # fmt: skip
+                    "pages/inspect_attention.py", "pages/patch.py"]  # fmt: skip
 _ENGLISH_RUN = re.compile(r"\b[A-Za-z]{2,}(?:[ ,;'’-]+[A-Za-z]{2,}){4,}")  # five English words in a row
 
 

@@ -113,6 +113,14 @@ SECTIONS = [  # (where, what): translated where they are shown
         ),
     ),
     (
+        N_('Inspect → Layers, Ablate, Patch'),
+        N_(
+            "The logit lens (what each block of a GPT would predict), heads and MLPs switched off with a ranking of "
+            "every head on held-out text, and activation patching: one vector of a clean run copied into a corrupted "
+            "run, for every position after every layer, to see where the answer is decided."
+        ),
+    ),
+    (
         N_('Challenges → Bias'),
         N_(
             "The article's data-bias challenge measured: sentences where only a group term changes, the "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from dataclasses import dataclass, field
@@ -217,6 +218,12 @@ class TransformerClassifier:
             return [self._answer(check_text(text)) for text in texts]
         with self._lock:  # sorted and cut into passes of at most PADDED_TOKENS: no unbounded pass
             return self._run(texts, by_length=True)
+
+    @contextlib.contextmanager
+    def exclusive(self):
+        """The PyTorch model to oneself for a moment (an inspection's hooks): its lock and one inference slot."""
+        with self._lock, inference_gate():
+            yield self.model
 
     def predict(self, text: str) -> ClassificationResult:
         """A fresh forward pass (its latency is measured now), shared with the other sessions asking this model

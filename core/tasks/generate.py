@@ -200,6 +200,10 @@ class LanguageModel:
         # next-token requests from every session, answered in one padded forward pass by whoever takes the model
         self.coalescer = Coalescer(self._lock, self._distributions)
 
+    def token_ids(self, text: str) -> list[int]:
+        """``text`` as the model reads it: the boundary token, then its tokens (at most the prompt limit)."""
+        return self._ids(text)
+
     def _ids(self, text: str, *, allow_empty: bool = False) -> list[int]:
         if allow_empty and not text.strip():
             ids: list[int] = []

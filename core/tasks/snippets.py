@@ -246,3 +246,54 @@ def ablation(spec: ModelSpec, text: str, heads, mlps) -> str:
         "    hook.remove()\n"
         "print(f\"perplexity {before:.1f} -> {after:.1f}\")\n"
     )
+
+
+def patching(spec: ModelSpec, clean: str, corrupted: str) -> str:
+    """The Patch page's grid, one patched pass per cell (the page batches a layer's cells into one pass): the same
+    shares it showed."""
+    where, note = _where(spec)
+    causal = spec.task.startswith("generation")
+    auto = "AutoModelForCausalLM" if causal else "AutoModelForSequenceClassification"
+    read = ('    ids = [tokenizer.bos_token_id, *tokenizer(text, split_special_tokens=True)["input_ids"]]\n'
+            '    return {"input_ids": torch.tensor([ids])}\n' if causal else
+            '    return dict(tokenizer(text, return_tensors="pt"))\n')  # fmt: skip
+    return (
+        f"import torch\nfrom transformers import {auto}, AutoTokenizer\n\n"
+        + note
+        + f"folder = {where}\n"
+        "tokenizer = AutoTokenizer.from_pretrained(folder)\n"
+        f"model = {auto}.from_pretrained(folder).eval()\n\n\n"
+        "def encode(text):\n" + read + "\n\n"
+        "def logits(batch):  # what the answer is read from" + (": the next token after the last position\n"
+        "    return model(**batch).logits[:, -1].float()\n\n\n" if causal else ": the classes\n"
+        "    return model(**batch).logits.float()\n\n\n")
+        + f"clean, corrupted = encode({_clean_prompt(clean)!r}), encode({_clean_prompt(corrupted)!r})\n"
+        "base = model.base_model  # the stream entering block 1, then each block's output\n"
+        "modules = [base.drop, *base.h] if hasattr(base, 'h') else [base.embeddings, *base.encoder.layer]\n"
+        "first = lambda out: out[0] if isinstance(out, tuple) else out  # noqa: E731\n"
+        "kept = []\n"
+        "hooks = [m.register_forward_hook(lambda m, i, out: kept.append(first(out))) for m in modules]\n"
+        "with torch.no_grad():\n"
+        "    clean_logits = logits(clean)[0]\n"
+        "for hook in hooks:\n"
+        "    hook.remove()\n"
+        "with torch.no_grad():\n"
+        "    corrupted_logits = logits(corrupted)[0]\n"
+        "good, bad = int(clean_logits.argmax()), int(corrupted_logits.argmax())  # the two answers\n"
+        "metric = lambda row: float(row[good] - row[bad])  # noqa: E731\n"
+        "high, low = metric(clean_logits), metric(corrupted_logits)\n"
+        "width = clean['input_ids'].shape[1]\n"
+        "grid = torch.zeros(len(modules), width)\n"
+        "for layer, module in enumerate(modules):\n"
+        "    for position in range(width):\n"
+        "        def patch(m, i, out, layer=layer, position=position):  # the clean run's vector at one place\n"
+        "            stream = first(out).clone()\n"
+        "            stream[:, position] = kept[layer][:, position]\n"
+        "            return (stream, *out[1:]) if isinstance(out, tuple) else stream\n"
+        "        hook = module.register_forward_hook(patch)\n"
+        "        with torch.no_grad():\n"
+        "            grid[layer, position] = (metric(logits(corrupted)[0]) - low) / (high - low)\n"
+        "        hook.remove()\n"
+        "torch.set_printoptions(precision=2, sci_mode=False)\n"
+        "print(grid)  # rows: embeddings, block 1, ...; columns: positions; 1 = the clean answer's whole lead restored\n"
+    )

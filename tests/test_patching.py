@@ -1,0 +1,124 @@
+"""Activation patching (Inspect → Patch) on real models trained here: the checks every run makes, the cells whose
+value is known from the architecture, an independent one-pass-per-cell computation (the page's own code snippet),
+refusals in words, and the page in both languages."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core import catalog
+from core.errors import InputError
+from core.tasks import patching, snippets
+
+from conftest import SESSION_CACHE, open_page
+
+CLEAN, CORRUPTED = "the film was great in the city", "the film was awful in the city"
+
+
+@pytest.fixture(scope="module")
+def keyword_classifier():
+    """The tiny BERT trained on sentences where one word ('great' / 'awful') decides the label."""
+    import os
+
+    from core.tasks.classify import TransformerClassifier
+    from core.training import jobs
+
+    os.environ["LMLAB_CACHE_HOME"] = str(SESSION_CACHE)
+    if catalog.read_metadata("keyword-tiny") is None:
+        jobs.run_here("keyword-tiny")
+    return TransformerClassifier(catalog.get_spec("keyword-tiny"), runtime="torch")
+
+
+@pytest.fixture(scope="module")
+def language_model(lm_tiny_model):
+    from core.tasks.base import get_task
+
+    spec = catalog.get_spec("lm-lee-gpt")
+    return get_task(spec.task).hook("predictor")(spec)
+
+
+def _snippet_grid(spec, clean: str, corrupted: str) -> np.ndarray:
+    """The page's code snippet run as a user would run it: one patched forward pass per cell."""
+    namespace: dict = {}
+    exec(compile(snippets.patching(spec, clean, corrupted), "snippet", "exec"), namespace)  # noqa: S102
+    return namespace["grid"].numpy()
+
+
+def test_a_classifier_grid_is_exact_where_the_architecture_says_so(keyword_classifier):
+    found = patching.patch_classifier(keyword_classifier, CLEAN, CORRUPTED)
+    assert (found.clean_answer, found.corrupted_answer) == ("positive", "negative")
+    assert found.clean_metric > 0 > found.corrupted_metric
+    # every position of any layer patched gives the clean run; nothing patched gives the corrupted run
+    assert found.all_patched_difference < 1e-4 and found.none_patched_difference < 1e-4
+    changed = found.clean_tokens.index("great")
+    assert found.corrupted_tokens[changed] == "awful" and found.layers[0] == "embeddings"
+    # before the first block only the changed word differs: patching it is the clean input, any other word nothing
+    assert found.recovered[0, changed] == pytest.approx(1.0, abs=1e-4)
+    assert np.abs(np.delete(found.recovered[0], changed)).max() < 1e-4
+    # after the last block the classifier reads [CLS] alone (BERT's pooler): all of it there, nothing elsewhere
+    assert found.recovered[-1, 0] == pytest.approx(1.0, abs=1e-4)
+    assert np.abs(found.recovered[-1, 1:]).max() < 1e-4
+    assert found.strongest(2)[0][2] == pytest.approx(1.0, abs=1e-4)
+    spec = catalog.get_spec("keyword-tiny")
+    assert np.abs(_snippet_grid(spec, CLEAN, CORRUPTED) - found.recovered).max() < 1e-4  # batched = one by one
+
+
+def _differing_pair(lm) -> tuple[str, str]:
+    """Two prompts of the same length that the tiny GPT continues differently (it is trained for seconds, so the
+    pair is searched for among many, not assumed)."""
+    words = ["police", "government", "minister", "people", "company", "court", "army", "team", "president", "year",
+             "world", "city", "Australia", "Israel", "week", "man", "children", "report", "water", "fire"]  # fmt: skip
+    for template in ("the {} said", "the {}", "{}"):
+        answers: dict[int, dict[int, str]] = {}  # length → next token → a prompt of that length answered so
+        for word in words:
+            prompt = template.format(word)
+            following = lm.next_tokens(prompt, k=1)["transformer"][0]["id"]
+            same_length = answers.setdefault(len(lm.token_ids(prompt)), {})
+            other = next((seen for token, seen in same_length.items() if token != following), None)
+            if other is not None:
+                return prompt, other
+            same_length.setdefault(following, prompt)
+    raise AssertionError("the tiny GPT continued every prompt the same way")
+
+
+def test_a_language_model_grid_ends_at_the_last_position(language_model):
+    clean, corrupted = _differing_pair(language_model)
+    found = patching.patch_language_model(language_model, clean, corrupted)
+    assert found.all_patched_difference < 1e-4 and found.none_patched_difference < 1e-4
+    assert found.clean_tokens[0] == found.corrupted_tokens[0]  # the boundary token the model reads first
+    # after the last block the next token is read from the last position alone
+    assert found.recovered[-1, -1] == pytest.approx(1.0, abs=1e-4)
+    assert np.abs(found.recovered[-1, :-1]).max() < 1e-4
+    differs = [i for i, (a, b) in enumerate(zip(found.clean_tokens, found.corrupted_tokens, strict=True)) if a != b]
+    assert found.recovered[0, differs].sum() == pytest.approx(1.0, abs=1e-3) or len(differs) > 1
+    spec = catalog.get_spec("lm-lee-gpt")
+    assert np.abs(_snippet_grid(spec, clean, corrupted) - found.recovered).max() < 1e-4
+
+
+def test_texts_that_cannot_be_compared_are_refused_in_words(keyword_classifier):
+    with pytest.raises(InputError, match="the same number of tokens: the clean one has 9"):
+        patching.patch_classifier(keyword_classifier, CLEAN, "the film was not great in the city")
+    with pytest.raises(InputError, match="Both texts get the same answer \\(positive\\)"):
+        patching.patch_classifier(keyword_classifier, CLEAN, "the book was great in the city")
+    with pytest.raises(InputError, match="at most 32"):
+        long = " ".join(["film"] * 40)
+        patching.patch_classifier(keyword_classifier, long + " great", long + " awful")
+    with pytest.raises(InputError):
+        patching.patch_classifier(keyword_classifier, "", "")
+
+
+def test_the_patch_page_in_both_languages(keyword_classifier, lm_tiny_model):
+    page = open_page("pages/patch.py", model="keyword-tiny")
+    page.text_input(key="patch-clean").set_value(CLEAN)
+    page.text_input(key="patch-corrupted").set_value(CORRUPTED).run()
+    page.button(key="patch-run").click().run()
+    assert not page.exception and not page.error
+    assert [m.value for m in page.metric][:2] == ["positive", "negative"]
+    assert page.dataframe[0].value.iloc[0, 2] == pytest.approx(1.0, abs=1e-3)
+    assert "register_forward_hook" in page.code[0].value
+    chinese = open_page("pages/patch.py", lang="zh", model="lm-lee-gpt")
+    assert chinese.title[0].value.startswith("激活修补")
+    chinese.text_input(key="patch-corrupted").set_value("the").run()
+    chinese.button(key="patch-run").click().run()
+    assert not chinese.exception and "词元" in chinese.error[0].value  # refused, in Chinese

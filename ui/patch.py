@@ -1,0 +1,134 @@
+"""Inspect → Patch glue: a clean and a corrupted text, one model, and the grid of what copying one position of the
+clean run into the corrupted run restores, after every layer."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core import catalog
+from core.errors import CoreError
+from core.tasks import patching, snippets
+from core.tasks.base import CLASSIFICATION, get_task
+from core.viz import heatmaps
+from ui import i18n, language, models, render, safe, scenario
+from ui.i18n import N_, _
+
+TASKS = ("sentiment", "topic", "sentiment-zh", "generation", "generation-zh")
+DEFAULT = "sentiment-minilm"
+# (clean, corrupted) per task: one word swapped that changes the answer, the same number of tokens
+EXAMPLES = {
+    "sentiment": ("The film was great.", "The film was awful."),
+    "topic": ("The rocket reached orbit.", "The bible reached orbit."),
+    "sentiment-zh": ("这家酒店的服务很好。", "这家酒店的服务很差。"),
+    "generation": ("The Australian captain", "The Israeli captain"),
+    "generation-zh": ("中华人民共和国", "中华人民解放军"),
+}
+MAX_CHARS = 300  # per text box; the token cap (patching.MAX_TOKENS) is checked on the tokens
+
+
+def candidates() -> dict[str, catalog.ModelSpec]:
+    """The Transformer classifiers and causal language models LM Lab has (not VADER: it has no layers)."""
+    found = {}
+    for task in TASKS:
+        for spec in catalog.specs_for_task(task):
+            if spec.source in (catalog.TRAINED, catalog.HUB):
+                found[spec.key] = spec
+    return found
+
+
+def pick() -> catalog.ModelSpec:
+    specs = candidates()
+    if st.session_state.get("patch-model") not in specs:
+        asked = st.query_params.get("model")
+        st.session_state["patch-model"] = asked if asked in specs else DEFAULT
+        _fill_example()
+    labels = {key: i18n.title(spec) for key, spec in specs.items()}
+    key = st.selectbox(_("Model"), list(specs), key="patch-model", on_change=_fill_example,
+                       format_func=labels.__getitem__)  # fmt: skip
+    return specs[key]
+
+
+def _fill_example() -> None:
+    spec = candidates().get(st.session_state.get("patch-model"))
+    if spec is not None:
+        st.session_state["patch-clean"], st.session_state["patch-corrupted"] = EXAMPLES[spec.task]
+    st.session_state.pop("patch-result", None)
+
+
+def texts(spec: catalog.ModelSpec) -> tuple[str, str]:
+    left, right = st.columns(2)
+    clean = left.text_input(_("Clean text"), key="patch-clean", max_chars=MAX_CHARS,
+                            help=_("The run whose vectors are copied."))  # fmt: skip
+    corrupted = right.text_input(_("Corrupted text"), key="patch-corrupted", max_chars=MAX_CHARS,
+                                 help=_("The run they are copied into: the same number of tokens, one word changed "
+                                        "that changes the answer."))  # fmt: skip
+    language.warn_text(clean + " " + corrupted, spec.languages, i18n.title(spec))
+    return clean, corrupted
+
+
+def run(spec: catalog.ModelSpec, clean: str, corrupted: str) -> None:
+    try:
+        if get_task(spec.task).family == CLASSIFICATION:
+            found = patching.patch_classifier(_classifier(spec), clean, corrupted)
+        else:
+            found = patching.patch_language_model(models.task_model(spec), clean, corrupted)
+    except CoreError as error:
+        safe.error(error)
+        st.session_state.pop("patch-result", None)
+        return
+    st.session_state["patch-result"] = (spec.key, clean, corrupted, found)
+
+
+def _classifier(spec: catalog.ModelSpec):
+    predictor = models.predictor(spec)
+    if not hasattr(predictor, "exclusive"):
+        raise CoreError(_("{model} is not a Transformer LM Lab can hook into.", model=i18n.title(spec)))
+    return predictor
+
+
+LAYER_WORDS = (N_("embeddings"),)
+
+
+def show(spec: catalog.ModelSpec) -> None:
+    stored = st.session_state.get("patch-result")
+    if not stored or stored[0] != spec.key:
+        return
+    clean, corrupted, found = stored[1], stored[2], stored[3]
+    left, middle, right = st.columns(3)
+    left.metric(_("Clean answer"), found.clean_answer, help=_("m = logit({clean}) − logit({corrupted}) = {value}",
+                clean=found.clean_answer, corrupted=found.corrupted_answer, value=f"{found.clean_metric:.2f}"))  # fmt: skip
+    middle.metric(_("Corrupted answer"), found.corrupted_answer, help=_("m on the corrupted text: {value}",
+                  value=f"{found.corrupted_metric:.2f}"))  # fmt: skip
+    right.metric(_("Every position patched → clean logits"), f"{found.all_patched_difference:.1e}",
+                 help=_("The largest difference between the logits with every position of a layer patched (any layer) "
+                        "and the clean run's; patching nothing gives the corrupted run's logits to "
+                        "{none}. Both differ by rounding only.", none=f"{found.none_patched_difference:.1e}"))  # fmt: skip
+    layers = [_(name) if name == "embeddings" else _("block {number}", number=name.split()[-1]) for name in found.layers]
+    columns = [a if a == b else f"{a} → {b}" for a, b in zip(found.clean_tokens, found.corrupted_tokens, strict=True)]
+    render.figure(heatmaps.heatmap(found.recovered, title=_("Share of the clean answer restored by one patched vector"),
+                                   x_labels=columns, y_labels=layers, x_title=_("position (clean → corrupted)"),
+                                   y_title=_("layer"), colorscale="RdBu", text_values=True),
+                  key="patch-grid")  # fmt: skip
+    st.caption(_("Cell: the corrupted text run again with the residual stream at that position, after that layer, "
+                 "replaced by the clean run's; the value is (m(patched) − m(corrupted)) / (m(clean) − m(corrupted)), "
+                 "where m is the clean answer's logit minus the corrupted answer's. 1: that one vector carries the whole "
+                 "difference; 0: none of it. Follow the 1s down the rows to see where the information travels: from "
+                 "the changed word to the position the answer is read from."))  # fmt: skip
+    rows = [{_("layer"): layers[layer], _("position"): columns[position], _("restored"): round(share, 3)}
+            for layer, position, share in found.strongest()]  # fmt: skip
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="patch-top")
+    with st.expander(_("Code to reproduce this"), icon=":material/code:"):
+        st.code(snippets.patching(spec, clean, corrupted), language="python")
+
+
+def page() -> None:
+    spec = pick()
+    clean, corrupted = texts(spec)
+    st.caption(_("At most {most} tokens per text; one forward pass per layer, each with one row per position.",
+                 most=patching.MAX_TOKENS))  # fmt: skip
+    if not scenario.ready_or_training([spec], fallback=N_("the Attention page"))[0]:
+        return
+    if st.button(_("Patch every position after every layer"), key="patch-run", type="primary"):
+        run(spec, clean, corrupted)
+    show(spec)
