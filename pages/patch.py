@@ -13,8 +13,8 @@ st.title(_("Activation patching: where the difference lives"))
 st.markdown(
     _("Two texts that differ in one word get two different answers. Run the second (corrupted) text again, but "
       "copy one vector of the first (clean) run into it — the residual stream at one position, after one layer — "
-      "and see how much of the clean answer comes back. The grid does that for every position after every layer, "
-      "with hooks on the real model: it shows where the information that decides the answer sits, and how it "
-      "travels from the changed word to where the answer is read.")
+      "and see how much of the clean answer's lead comes back. The grid does that for every position after every "
+      "layer, with hooks on the real model: it shows where one vector alone is enough to restore the answer, and "
+      "how that place moves from the changed word to where the answer is read.")
 )
 patch.page()

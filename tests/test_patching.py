@@ -65,35 +65,74 @@ def test_a_classifier_grid_is_exact_where_the_architecture_says_so(keyword_class
 
 
 def _differing_pair(lm) -> tuple[str, str]:
-    """Two prompts of the same length that the tiny GPT continues differently (it is trained for seconds, so the
-    pair is searched for among many, not assumed)."""
+    """Two prompts one token apart that the tiny GPT continues differently (it is trained for seconds, so the pair
+    is searched for among many, not assumed)."""
     words = ["police", "government", "minister", "people", "company", "court", "army", "team", "president", "year",
              "world", "city", "Australia", "Israel", "week", "man", "children", "report", "water", "fire"]  # fmt: skip
-    for template in ("the {} said", "the {}", "{}"):
-        answers: dict[int, dict[int, str]] = {}  # length → next token → a prompt of that length answered so
+    for template in ("the {} said", "the {} was", "the {}"):
+        seen: dict[tuple, tuple[int, str]] = {}  # the prompt's ids with the word's position blanked → (next token, prompt)
         for word in words:
             prompt = template.format(word)
+            ids = lm.token_ids(prompt)
             following = lm.next_tokens(prompt, k=1)["transformer"][0]["id"]
-            same_length = answers.setdefault(len(lm.token_ids(prompt)), {})
-            other = next((seen for token, seen in same_length.items() if token != following), None)
-            if other is not None:
-                return prompt, other
-            same_length.setdefault(following, prompt)
+            for position in range(len(ids)):
+                frame = (len(ids), position, *ids[:position], *ids[position + 1 :])
+                if frame in seen and seen[frame][0] != following:
+                    return seen[frame][1], prompt
+                seen.setdefault(frame, (following, prompt))
     raise AssertionError("the tiny GPT continued every prompt the same way")
 
 
 def test_a_language_model_grid_ends_at_the_last_position(language_model):
     clean, corrupted = _differing_pair(language_model)
     found = patching.patch_language_model(language_model, clean, corrupted)
-    assert found.all_patched_difference < 1e-4 and found.none_patched_difference < 1e-4
+    assert found.checks_pass and found.all_patched_difference < 1e-4 and found.none_patched_difference < 1e-4
     assert found.clean_tokens[0] == found.corrupted_tokens[0]  # the boundary token the model reads first
     # after the last block the next token is read from the last position alone
     assert found.recovered[-1, -1] == pytest.approx(1.0, abs=1e-4)
     assert np.abs(found.recovered[-1, :-1]).max() < 1e-4
-    differs = [i for i, (a, b) in enumerate(zip(found.clean_tokens, found.corrupted_tokens, strict=True)) if a != b]
-    assert found.recovered[0, differs].sum() == pytest.approx(1.0, abs=1e-3) or len(differs) > 1
+    (changed,) = [i for i, (a, b) in enumerate(zip(found.clean_tokens, found.corrupted_tokens, strict=True)) if a != b]
+    assert found.recovered[0, changed] == pytest.approx(1.0, abs=1e-4)  # before block 1: the clean input itself
+    assert np.abs(np.delete(found.recovered[0], changed)).max() < 1e-4
     spec = catalog.get_spec("lm-lee-gpt")
     assert np.abs(_snippet_grid(spec, clean, corrupted) - found.recovered).max() < 1e-4
+
+
+def test_distilbert_blocks_are_found_and_its_snippet_runs(tmp_path, keyword_classifier):
+    """DistilBERT (the Hub's sentiment model) keeps its blocks elsewhere: a small random one, saved and patched."""
+    import contextlib
+    from types import SimpleNamespace
+
+    import torch
+    from transformers import DistilBertConfig, DistilBertForSequenceClassification
+
+    config = DistilBertConfig(vocab_size=keyword_classifier.tokenizer.vocab_size, dim=32, n_layers=2, n_heads=2,
+                              hidden_dim=64, num_labels=2, initializer_range=0.5, id2label={0: "NEGATIVE", 1: "POSITIVE"},
+                              label2id={"NEGATIVE": 0, "POSITIVE": 1})  # fmt: skip
+    torch.manual_seed(3)  # a fixed random model
+    model = DistilBertForSequenceClassification(config).eval()
+    words = ["great", "awful", "film", "city", "river", "music", "paper", "chair"]
+    with torch.no_grad():  # centre the random head on these texts, so that some go either way
+        texts = keyword_classifier.tokenizer([f"a {word} day" for word in words], return_tensors="pt")
+        model.classifier.bias -= model(**texts).logits.mean(0)
+    model.save_pretrained(tmp_path)
+    keyword_classifier.tokenizer.save_pretrained(tmp_path)
+    wrapper = SimpleNamespace(model=model, tokenizer=keyword_classifier.tokenizer, exclusive=contextlib.nullcontext)
+    assert len(patching.streams_of(model)[1]) == 2
+    for first in words:  # a random model: find two words it answers differently
+        for second in words:
+            try:
+                found = patching.patch_classifier(wrapper, f"a {first} day", f"a {second} day")
+            except InputError:
+                continue
+            assert found.checks_pass and found.recovered[-1, 0] == pytest.approx(1.0, abs=1e-4)  # [CLS] is read
+            code = snippets.patching(catalog.get_spec("keyword-tiny"), f"a {first} day", f"a {second} day")
+            namespace: dict = {}
+            exec(compile(code.replace(repr(str(catalog.cache_entry_dir("keyword-tiny"))), repr(str(tmp_path))),
+                         "snippet", "exec"), namespace)  # noqa: S102
+            assert np.abs(namespace["grid"].numpy() - found.recovered).max() < 1e-4
+            return
+    pytest.fail("the random DistilBERT answered every pair the same way")
 
 
 def test_texts_that_cannot_be_compared_are_refused_in_words(keyword_classifier):

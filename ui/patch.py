@@ -22,7 +22,7 @@ EXAMPLES = {
     "topic": ("The rocket reached orbit.", "The bible reached orbit."),
     "sentiment-zh": ("这家酒店的服务很好。", "这家酒店的服务很差。"),
     "generation": ("The Australian captain", "The Israeli captain"),
-    "generation-zh": ("中华人民共和国", "中华人民解放军"),
+    "generation-zh": ("不能不", "不得不"),
 }
 MAX_CHARS = 300  # per text box; the token cap (patching.MAX_TOKENS) is checked on the tokens
 
@@ -95,26 +95,33 @@ def show(spec: catalog.ModelSpec) -> None:
     if not stored or stored[0] != spec.key:
         return
     clean, corrupted, found = stored[1], stored[2], stored[3]
+    clean_answer, corrupted_answer = safe.md(found.clean_answer), safe.md(found.corrupted_answer)  # labels can be a student's
     left, middle, right = st.columns(3)
-    left.metric(_("Clean answer"), found.clean_answer, help=_("m = logit({clean}) − logit({corrupted}) = {value}",
-                clean=found.clean_answer, corrupted=found.corrupted_answer, value=f"{found.clean_metric:.2f}"))  # fmt: skip
-    middle.metric(_("Corrupted answer"), found.corrupted_answer, help=_("m on the corrupted text: {value}",
+    left.metric(_("Clean answer"), clean_answer, help=_("m = logit({clean}) − logit({corrupted}) = {value}",
+                clean=clean_answer, corrupted=corrupted_answer, value=f"{found.clean_metric:.2f}"))  # fmt: skip
+    middle.metric(_("Corrupted answer"), corrupted_answer, help=_("m on the corrupted text: {value}",
                   value=f"{found.corrupted_metric:.2f}"))  # fmt: skip
     right.metric(_("Every position patched → clean logits"), f"{found.all_patched_difference:.1e}",
                  help=_("The largest difference between the logits with every position of a layer patched (any layer) "
-                        "and the clean run's; patching nothing gives the corrupted run's logits to "
-                        "{none}. Both differ by rounding only.", none=f"{found.none_patched_difference:.1e}"))  # fmt: skip
+                        "and the clean run's; patching nothing gives the corrupted run's logits to {none}. Rounding "
+                        "explains up to {tolerance}.", none=f"{found.none_patched_difference:.1e}",
+                        tolerance=f"{found.tolerance:.0e}"))  # fmt: skip
+    if not found.checks_pass:
+        st.error(_("The checks failed: patching every position should give the clean logits and patching none the "
+                   "corrupted ones, to rounding. The grid is not shown; please report this model."))  # fmt: skip
+        return
     layers = [_(name) if name == "embeddings" else _("block {number}", number=name.split()[-1]) for name in found.layers]
     columns = [a if a == b else f"{a} → {b}" for a, b in zip(found.clean_tokens, found.corrupted_tokens, strict=True)]
-    render.figure(heatmaps.heatmap(found.recovered, title=_("Share of the clean answer restored by one patched vector"),
+    render.figure(heatmaps.heatmap(found.recovered, title=_("Share of the clean answer's lead restored by one patched vector"),
                                    x_labels=columns, y_labels=layers, x_title=_("position (clean → corrupted)"),
                                    y_title=_("layer"), colorscale="RdBu", text_values=True),
                   key="patch-grid")  # fmt: skip
-    st.caption(_("Cell: the corrupted text run again with the residual stream at that position, after that layer, "
+    st.caption(_("Cell: the corrupted text run again with the hidden state at that position, after that layer, "
                  "replaced by the clean run's; the value is (m(patched) − m(corrupted)) / (m(clean) − m(corrupted)), "
-                 "where m is the clean answer's logit minus the corrupted answer's. 1: that one vector carries the whole "
-                 "difference; 0: none of it. Follow the 1s down the rows to see where the information travels: from "
-                 "the changed word to the position the answer is read from."))  # fmt: skip
+                 "where m is the clean answer's logit minus the corrupted answer's. 1: patching this one vector "
+                 "restores the clean answer's whole lead; 0: patching it alone restores none of it (the information "
+                 "may still be there, spread over several positions). Rows need not sum to 1; read down the rows to "
+                 "see where a single vector suffices: at the changed word early, where the answer is read late."))  # fmt: skip
     rows = [{_("layer"): layers[layer], _("position"): columns[position], _("restored"): round(share, 3)}
             for layer, position, share in found.strongest()]  # fmt: skip
     st.dataframe(pd.DataFrame(rows), hide_index=True, key="patch-top")
@@ -125,8 +132,8 @@ def show(spec: catalog.ModelSpec) -> None:
 def page() -> None:
     spec = pick()
     clean, corrupted = texts(spec)
-    st.caption(_("At most {most} tokens per text; one forward pass per layer, each with one row per position.",
-                 most=patching.MAX_TOKENS))  # fmt: skip
+    st.caption(_("At most {most} tokens per text (fewer on big models); one forward pass per layer with a row per "
+                 "position and two more, plus one pass for each text.", most=patching.MAX_TOKENS))  # fmt: skip
     if not scenario.ready_or_training([spec], fallback=N_("the Attention page"))[0]:
         return
     if st.button(_("Patch every position after every layer"), key="patch-run", type="primary"):

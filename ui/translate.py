@@ -105,6 +105,8 @@ def show(spec) -> None:
             )  # fmt: skip
     if result.cross_attentions is not None:
         _alignment(spec, result)
+    if spec.source != HUB:
+        _attributions(spec, result.source)
     with st.expander(_("Code to reproduce this"), icon=":material/code:"):
         st.code(snippets.translation(spec, result.source, beams=beams), language="python")
 
@@ -148,6 +150,58 @@ def _alignment(spec, result) -> None:
         st.caption(_("Choose Encoder, Decoder or Cross in the view's menu; hover a token to see its attention."))
         st.page_link("pages/inspect_attention.py", label=_("Open it on the Inspect page (head and model views)"),
                      icon=":material/hub:", query_params={"architecture": "seq2seq", "text": result.source, "model": spec.key})  # fmt: skip
+
+
+def _attributions(spec, source: str) -> None:
+    """Integrated gradients of each output token onto the source tokens, next to the cross-attention."""
+    from core.tasks.seq_attribution import IG_STEPS, MAX_TARGET, attribute_translation
+
+    st.markdown("#### " + _("Which source tokens changed each output token (integrated gradients)"))
+    stored = st.session_state.get("translate-attribution")
+    if not stored or stored[:2] != (spec.key, source):
+        if not st.button(_("Attribute the greedy translation"), key="translate-attribute",
+                         help=_("At most {most} output tokens; the model runs forward and backward at {points} points of "
+                                "a path from the baseline to the source, in batches.", most=MAX_TARGET,
+                                points=IG_STEPS + 2)):  # fmt: skip
+            return
+        try:
+            found = attribute_translation(models.task_model(spec), source)
+        except CoreError as error:
+            safe.error(error)
+            return
+        stored = (spec.key, source, found)
+        st.session_state["translate-attribution"] = stored
+    _draw_attributions(stored[2])
+
+
+def _draw_attributions(found) -> None:
+    rows = found.target_tokens
+    left, right = st.columns(2)
+    with left:
+        render.figure(heatmaps.heatmap(found.integrated, title=_("Integrated gradients (nats)"),
+                                       x_labels=found.source_tokens, y_labels=rows, x_title=_("source tokens"),
+                                       y_title=_("output tokens"), colorscale="RdBu_r"), key="translate-ig")  # fmt: skip
+    if found.attention is not None:
+        with right:
+            render.figure(heatmaps.heatmap(found.attention, title=_("Cross-attention, last layer, mean of heads"),
+                                           x_labels=found.source_tokens, y_labels=rows, x_title=_("source tokens"),
+                                           y_title=_("output tokens"), zmin=0, zmax=1), key="translate-ig-attention")  # fmt: skip
+    agree = found.top_agreement()
+    first, second = st.columns(2)
+    if agree is not None:
+        first.metric(_("Same top source token"), f"{round(agree * len(rows))} / {len(rows)}",
+                     help=_("Output tokens whose most-attributed source token (largest |score|) is also the one the "
+                            "last layer attends to most."))  # fmt: skip
+    second.metric(_("Completeness error"), f"{100 * found.relative_completeness_error:.2f} %",
+                  help=_("Each row should sum to log p(token | source) − log p(token | baseline source); the largest "
+                         "miss of any row, as a share of the largest such change ({nats} nats).",
+                         nats=f"{float(abs(found.output_change).max()):.2f}"))  # fmt: skip
+    st.caption(_("Row: one output token of the greedy translation, teacher-forced; colour: how much each source token "
+                 "raised (red) or lowered (blue) that token's log-probability, integrated from a baseline in which every "
+                 "source token is replaced by [PAD]. Attention says where the decoder looked; attributions say what "
+                 "changed its answer, and the two need not agree (the count above)."))  # fmt: skip
+    if found.cut:
+        st.caption(_("Only the first {count} output tokens are attributed.", count=len(rows)))
 
 
 def grammar_rules() -> None:

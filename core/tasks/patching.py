@@ -8,14 +8,19 @@ comes back:
     recovered = (m(patched) − m(corrupted)) / (m(clean) − m(corrupted))
 
 where m is a logit difference: the clean answer's logit minus the corrupted answer's (a classifier's two
-labels; a language model's two next tokens after the last position). 1 means that one vector alone carries
-everything that made the answers differ; 0 means it carries nothing of it; the value can leave [0, 1] where a
-patch overshoots or works against the clean answer. Rows are the stream entering the first block
-("embeddings") and after each block; columns the positions. Hooks on the real model do it (Vig et al. 2020,
-Meng et al. 2022 call it causal tracing / interchange intervention); nothing is copied or retrained.
+labels; a language model's two next tokens after the last position). A cell says whether that one vector,
+with everything else still corrupted, is enough to restore the clean answer's lead: 1, all of it; 0, none of it
+— which does not mean the information is absent there: it may be spread over several positions, none enough
+alone. Values can leave [0, 1] where a patch overshoots or works against the clean answer. Rows are the hidden
+state entering the first block ("embeddings") and after each block (in GPT-2 the residual stream itself; in
+BERT-class encoders, which normalise after each block, the normalised hidden state the next block reads);
+columns the positions. Hooks on the real model do it; nothing is copied or retrained. The set-up — a clean and
+a corrupted prompt, a logit difference, patching one activation at a time — is that of Wang et al. (2022) and
+of causal mediation analysis (Vig et al., 2020); Meng et al. (2022) corrupt with noise instead of a second text.
 
 Checked on every run: patching every position of a layer gives the clean run's logits, and patching nothing
-gives the corrupted run's (both to rounding), as they must.
+gives the corrupted run's (both to rounding), as they must: the two inputs have the same length and no padding,
+so the masks and positions are the same, and the models run in eval mode.
 """
 
 from __future__ import annotations
@@ -27,10 +32,11 @@ import numpy as np
 
 from core.errors import CoreError, InputError
 from core.messages import Message
-from core.tasks.inputs import inputs_for, to_cpu
+from core.tasks.inputs import check_text, inputs_for, to_cpu
 
 MAX_TOKENS = 32  # positions per input: one batched forward pass per layer, as many rows as positions
-MIN_GAP = 1e-3  # m(clean) − m(corrupted) below this: the answers are tied, there is nothing to recover
+WORK_BUDGET = 2e11  # weights × passes × rows × positions of one grid: MiniLM reads 32 tokens, GPT-2 small 11
+MIN_GAP = 0.1  # m(clean) − m(corrupted) below this (logits): the answers are nearly tied, the shares meaningless
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,12 @@ class Patching:
     corrupted_metric: float
     all_patched_difference: float  # max |logits with every position of a layer patched − clean logits|, all layers
     none_patched_difference: float  # max |logits of the batch row with no patch − corrupted logits|
+    tolerance: float = 1e-3  # what rounding may explain: 1e-3 of a logit in fp32, more in half precision
+
+    @property
+    def checks_pass(self) -> bool:
+        """Both checks within rounding: the hooks patched what they should, and nothing else."""
+        return max(self.all_patched_difference, self.none_patched_difference) <= self.tolerance
 
     def strongest(self, count: int = 5) -> list[tuple[int, int, float]]:
         """The cells that restore the most, as (layer, position, recovered), largest first."""
@@ -76,7 +88,8 @@ def _with_first(output, replaced):
 
 
 def _read_streams(model, run: Callable, batch: dict) -> tuple[list, object]:
-    """The residual stream after the embeddings and after every block for ``batch``, and the logits."""
+    """The residual stream after the embeddings and after every block for ``batch``, and the logits (the caller
+    holds the model: hooks on a shared model live only inside its lock)."""
     import torch
 
     sources, blocks = streams_of(model)
@@ -119,12 +132,13 @@ def _patched_layer(model, run: Callable, corrupted: dict, clean_stream, layer: i
 
 
 def patch(model, run: Callable, clean: dict, corrupted: dict, answer: Callable[[object], tuple[int, int]],
-          names: Callable[[int], str], tokens: tuple[list[str], list[str]]) -> Patching:  # fmt: skip
+          names: Callable[[int], str], tokens: tuple[list[str], list[str]], guard: Callable) -> Patching:  # fmt: skip
     """The whole grid: ``run(batch)`` gives each row's logits for the metric (classes, or the last position's
     vocabulary), ``answer(clean_logits, corrupted_logits)`` picks the two answers compared, ``names`` writes
-    one. One pass per layer, plus one for each input."""
-    clean_streams, clean_logits = _read_streams(model, run, clean)
-    _, corrupted_logits = _read_streams(model, run, corrupted)
+    one, ``guard()`` holds the model for one pass. One pass per layer, plus one for each input."""
+    with guard():
+        clean_streams, clean_logits = _read_streams(model, run, clean)
+        _, corrupted_logits = _read_streams(model, run, corrupted)
     clean_logits, corrupted_logits = to_cpu(clean_logits[0]), to_cpu(corrupted_logits[0])
     good, bad = answer(clean_logits, corrupted_logits)
     if good == bad:  # then m compares an answer with itself: there is no difference to trace
@@ -135,13 +149,15 @@ def patch(model, run: Callable, clean: dict, corrupted: dict, answer: Callable[[
         return (logits[..., good] - logits[..., bad]).numpy()
 
     high, low = float(metric(clean_logits)), float(metric(corrupted_logits))
-    if high - low < MIN_GAP:  # two answers tied on one of the inputs: the share would divide by almost nothing
-        raise InputError(Message("The two answers ({clean}, {corrupted}) are tied on one of the texts: there is no "
-                                 "difference to trace. Change a word that changes the answer more clearly.",
-                                 clean=names(good), corrupted=names(bad)))  # fmt: skip
+    if high - low < MIN_GAP:  # m(clean) ≥ 0 ≥ m(corrupted): a small gap means nearly tied on both texts
+        raise InputError(Message("The two answers ({clean}, {corrupted}) are nearly tied on both texts (their logits "
+                                 "differ by {gap} in all): the shares would divide by almost nothing. Change a word "
+                                 "that changes the answer more clearly.", clean=names(good), corrupted=names(bad),
+                                 gap=f"{high - low:.3f}"))  # fmt: skip
     rows, all_patched, none_patched = [], 0.0, 0.0
     for layer, stream in enumerate(clean_streams):
-        logits = to_cpu(_patched_layer(model, run, corrupted, stream, layer))
+        with guard():  # the model is given back between layers: other sessions' requests get in
+            logits = to_cpu(_patched_layer(model, run, corrupted, stream, layer))
         width = stream.shape[1]
         rows.append((metric(logits[:width]) - low) / (high - low))
         all_patched = max(all_patched, float((logits[width] - clean_logits).abs().max()))
@@ -150,7 +166,8 @@ def patch(model, run: Callable, clean: dict, corrupted: dict, answer: Callable[[
     return Patching(clean_tokens=tokens[0], corrupted_tokens=tokens[1],
                     layers=["embeddings", *[f"block {n}" for n in range(1, count + 1)]], recovered=np.stack(rows),
                     clean_answer=names(good), corrupted_answer=names(bad), clean_metric=high, corrupted_metric=low,
-                    all_patched_difference=all_patched, none_patched_difference=none_patched)  # fmt: skip
+                    all_patched_difference=all_patched, none_patched_difference=none_patched,
+                    tolerance=1e-3 if next(model.parameters()).dtype.itemsize >= 4 else 5e-2)  # fmt: skip
 
 
 def _two_answers(clean_logits, corrupted_logits) -> tuple[int, int]:
@@ -158,30 +175,38 @@ def _two_answers(clean_logits, corrupted_logits) -> tuple[int, int]:
     return int(clean_logits.argmax()), int(corrupted_logits.argmax())
 
 
-def same_length(clean: Sequence, corrupted: Sequence, shown: Callable[[Sequence], str]) -> None:
-    """Refuse, in words, two inputs whose token counts differ or exceed MAX_TOKENS."""
+def most_tokens(model) -> int:
+    """The positions a grid may have on ``model``: MAX_TOKENS, fewer for a big model, so that one grid costs at most
+    about WORK_BUDGET multiplications by a weight (weights × passes × rows × positions, rows ≈ positions)."""
+    weights = sum(p.numel() for p in model.parameters())
+    passes = len(streams_of(model)[1]) + 1
+    return max(4, min(MAX_TOKENS, int((WORK_BUDGET / max(1, weights * passes)) ** 0.5)))  # rows ≈ positions
+
+
+def same_length(clean: Sequence, corrupted: Sequence, shown: Callable[[Sequence], str], most: int = MAX_TOKENS) -> None:
+    """Refuse, in words, two inputs whose token counts differ or exceed ``most``."""
     if len(clean) != len(corrupted):
         raise InputError(Message("Patching copies one position into the same position of the other run, so both texts "
                                  "need the same number of tokens: the clean one has {clean} ({clean_tokens}), the "
                                  "corrupted one {corrupted} ({corrupted_tokens}). Swap words that are one token each.",
                                  clean=len(clean), corrupted=len(corrupted), clean_tokens=shown(clean),
                                  corrupted_tokens=shown(corrupted)))  # fmt: skip
-    if len(clean) > MAX_TOKENS:
-        raise InputError(Message("Each text has {count} tokens; patching reads at most {most}. Shorten both.",
-                                 count=len(clean), most=MAX_TOKENS))  # fmt: skip
+    if len(clean) > most:
+        raise InputError(Message("Each text has {count} tokens; patching reads at most {most} on this model. Shorten "
+                                 "both.", count=len(clean), most=most))  # fmt: skip
 
 
 def patch_classifier(classifier, clean: str, corrupted: str) -> Patching:
     """The grid for a sequence classifier (``core.tasks.classify.TransformerClassifier``): m compares two labels."""
     model, tokenizer = classifier.model, classifier.tokenizer
-    with classifier.exclusive():
+    clean, corrupted = check_text(clean), check_text(corrupted)
+    with classifier.exclusive():  # the shared tokenizer, like the model, serves one request at a time
         encoded = [dict(tokenizer(text, return_tensors="pt")) for text in (clean, corrupted)]
-        ids = [batch["input_ids"][0].tolist() for batch in encoded]
-        tokens = [tokenizer.convert_ids_to_tokens(row) for row in ids]
-        same_length(tokens[0], tokens[1], " ".join)
-        labels = model.config.id2label
-        return patch(model, lambda batch: model(**inputs_for(model, batch)).logits.float(), encoded[0], encoded[1],
-                     _two_answers, lambda index: str(labels[index]), (tokens[0], tokens[1]))  # fmt: skip
+    tokens = [tokenizer.convert_ids_to_tokens(batch["input_ids"][0].tolist()) for batch in encoded]
+    same_length(tokens[0], tokens[1], " ".join, most_tokens(model))
+    labels = model.config.id2label
+    return patch(model, lambda batch: model(**inputs_for(model, batch)).logits.float(), encoded[0], encoded[1],
+                 _two_answers, lambda index: str(labels[index]), (tokens[0], tokens[1]), classifier.exclusive)  # fmt: skip
 
 
 def patch_language_model(lm, clean: str, corrupted: str) -> Patching:
@@ -192,11 +217,13 @@ def patch_language_model(lm, clean: str, corrupted: str) -> Patching:
     def shown(row) -> list[str]:
         return [lm.tokenizer.decode([i]).replace(" ", "␣") or "∅" for i in row]
 
+    def run(batch):  # the logits of the last position only: a 50,257-token vocabulary per row is not kept
+        return model(**inputs_for(model, batch), logits_to_keep=1, use_cache=False).logits[:, -1].float().clone()
+
     model = lm.model
-    with lm.exclusive():  # the tokenizer too is used by one request at a time
+    with lm.exclusive():  # the shared tokenizer, like the model, serves one request at a time
         ids = [lm.token_ids(text) for text in (clean, corrupted)]
         tokens = [shown(row) for row in ids]
-        same_length(tokens[0], tokens[1], " ".join)
-        return patch(model, lambda batch: model(**inputs_for(model, batch)).logits[:, -1].float(),
-                     {"input_ids": torch.tensor([ids[0]])}, {"input_ids": torch.tensor([ids[1]])}, _two_answers,
-                     lambda index: shown([index])[0], (tokens[0], tokens[1]))  # fmt: skip
+    same_length(tokens[0], tokens[1], " ".join, most_tokens(model))
+    return patch(model, run, {"input_ids": torch.tensor([ids[0]])}, {"input_ids": torch.tensor([ids[1]])},
+                 _two_answers, lambda index: shown([index])[0], (tokens[0], tokens[1]), lm.exclusive)  # fmt: skip

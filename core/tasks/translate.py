@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from dataclasses import dataclass
@@ -142,6 +143,12 @@ class Translator:
             return None
         return tuple([to_cpu(layer).numpy() for layer in group]
                      for group in (forward.cross_attentions, forward.encoder_attentions, forward.decoder_attentions))  # fmt: skip
+
+    @contextlib.contextmanager
+    def exclusive(self):
+        """The model to oneself for a moment (an inspection's hooks or gradients): its lock and one inference slot."""
+        with self._lock, inference_gate():
+            yield self.model
 
     def _decode(self, ids) -> str:
         return join_cjk(self.tokenizer.decode(ids, skip_special_tokens=True))
