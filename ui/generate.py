@@ -10,7 +10,7 @@ from core.errors import CoreError
 from core.tasks import snippets
 from core.tasks.generate import scramble
 from core.viz import charts
-from ui import i18n, models, render, safe
+from ui import attributions, i18n, models, render, safe
 from ui.i18n import N_, _
 
 PROMPTS = [
@@ -213,8 +213,35 @@ def show_generation(spec) -> None:
         st.caption(
             _("Bars: the model's probability of each token it chose. Low bars are where sampling took a risk.")
         )
+    if result.ids and not options.get("use_ngram") and spec.trained_here:  # Hub GPT-2: too big for a class server
+        _attributions(spec, result)
     with st.expander(_("Code to reproduce this"), icon=":material/code:"):
         st.code(snippets.generation(spec, result.prompt, options), language="python")
+
+
+def _attributions(spec, result) -> None:
+    """Integrated gradients of each generated token onto the tokens before it, next to the last layer's attention."""
+    from core.tasks.seq_attribution import IG_STEPS, MAX_TARGET, attribute_generation
+
+    st.markdown("#### " + attributions.heading("generation"))
+    stored = st.session_state.get("generate-attribution")
+    if not stored or stored[:2] != (spec.key, result.ids):
+        if not st.button(_("Attribute the generated tokens"), key="generate-attribute",
+                         help=_("The first {most} generated tokens that fit the model's window; the model runs forward "
+                                "and backward at {points} points of a path from the baseline to the text, in batches.",
+                                most=MAX_TARGET, points=IG_STEPS + 2)):  # fmt: skip
+            return
+        model = _model(spec)
+        if model is None:
+            return
+        try:
+            found = attribute_generation(model, result.ids, result.start)
+        except CoreError as error:
+            safe.error(error)
+            return
+        stored = (spec.key, result.ids, found)
+        st.session_state["generate-attribution"] = stored
+    attributions.draw(stored[2], key="generate", kind="generation")
 
 
 def score(spec, text: str) -> None:

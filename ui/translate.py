@@ -10,7 +10,7 @@ from core.catalog import HUB
 from core.errors import CoreError
 from core.tasks import snippets
 from core.viz import charts, heatmaps
-from ui import i18n, models, render, safe
+from ui import attributions, i18n, models, render, safe
 from ui.i18n import N_, _
 
 DECODINGS = (N_("greedy"),)  # what core names a decoding, translated where it is shown
@@ -106,7 +106,7 @@ def show(spec) -> None:
     if result.cross_attentions is not None:
         _alignment(spec, result)
     if spec.source != HUB:
-        _attributions(spec, result.source)
+        _attributions(spec, result)
     with st.expander(_("Code to reproduce this"), icon=":material/code:"):
         st.code(snippets.translation(spec, result.source, beams=beams), language="python")
 
@@ -152,56 +152,27 @@ def _alignment(spec, result) -> None:
                      icon=":material/hub:", query_params={"architecture": "seq2seq", "text": result.source, "model": spec.key})  # fmt: skip
 
 
-def _attributions(spec, source: str) -> None:
-    """Integrated gradients of each output token onto the source tokens, next to the cross-attention."""
+def _attributions(spec, result) -> None:
+    """Integrated gradients of each output token of the translation shown onto the source tokens."""
     from core.tasks.seq_attribution import IG_STEPS, MAX_TARGET, attribute_translation
 
-    st.markdown("#### " + _("Which source tokens changed each output token (integrated gradients)"))
+    st.markdown("#### " + attributions.heading("translation"))
+    asked = (spec.key, result.source, result.output_ids)
     stored = st.session_state.get("translate-attribution")
-    if not stored or stored[:2] != (spec.key, source):
-        if not st.button(_("Attribute the greedy translation"), key="translate-attribute",
+    if not stored or stored[0] != asked:
+        if not st.button(_("Attribute this translation"), key="translate-attribute",
                          help=_("At most {most} output tokens; the model runs forward and backward at {points} points of "
                                 "a path from the baseline to the source, in batches.", most=MAX_TARGET,
                                 points=IG_STEPS + 2)):  # fmt: skip
             return
         try:
-            found = attribute_translation(models.task_model(spec), source)
+            found = attribute_translation(models.task_model(spec), result.source, result.output_ids)
         except CoreError as error:
             safe.error(error)
             return
-        stored = (spec.key, source, found)
+        stored = (asked, found)
         st.session_state["translate-attribution"] = stored
-    _draw_attributions(stored[2])
-
-
-def _draw_attributions(found) -> None:
-    rows = found.target_tokens
-    left, right = st.columns(2)
-    with left:
-        render.figure(heatmaps.heatmap(found.integrated, title=_("Integrated gradients (nats)"),
-                                       x_labels=found.source_tokens, y_labels=rows, x_title=_("source tokens"),
-                                       y_title=_("output tokens"), colorscale="RdBu_r"), key="translate-ig")  # fmt: skip
-    if found.attention is not None:
-        with right:
-            render.figure(heatmaps.heatmap(found.attention, title=_("Cross-attention, last layer, mean of heads"),
-                                           x_labels=found.source_tokens, y_labels=rows, x_title=_("source tokens"),
-                                           y_title=_("output tokens"), zmin=0, zmax=1), key="translate-ig-attention")  # fmt: skip
-    agree = found.top_agreement()
-    first, second = st.columns(2)
-    if agree is not None:
-        first.metric(_("Same top source token"), f"{round(agree * len(rows))} / {len(rows)}",
-                     help=_("Output tokens whose most-attributed source token (largest |score|) is also the one the "
-                            "last layer attends to most."))  # fmt: skip
-    second.metric(_("Completeness error"), f"{100 * found.relative_completeness_error:.2f} %",
-                  help=_("Each row should sum to log p(token | source) − log p(token | baseline source); the largest "
-                         "miss of any row, as a share of the largest such change ({nats} nats).",
-                         nats=f"{float(abs(found.output_change).max()):.2f}"))  # fmt: skip
-    st.caption(_("Row: one output token of the greedy translation, teacher-forced; colour: how much each source token "
-                 "raised (red) or lowered (blue) that token's log-probability, integrated from a baseline in which every "
-                 "source token is replaced by [PAD]. Attention says where the decoder looked; attributions say what "
-                 "changed its answer, and the two need not agree (the count above)."))  # fmt: skip
-    if found.cut:
-        st.caption(_("Only the first {count} output tokens are attributed.", count=len(rows)))
+    attributions.draw(stored[1], key="translate", kind="translation")
 
 
 def grammar_rules() -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from core.errors import InputError
 from core.messages import Message
 from core.stats import Estimate
 from core.tasks.batching import Coalescer
-from core.tasks.inputs import check_text, follows_inputs, inference_gate, to_cpu
+from core.tasks.inputs import FairLock, check_text, follows_inputs, inference_gate, to_cpu
 from core.tasks.ngram import KneserNey
 
 MAX_PROMPT_TOKENS = 256
@@ -171,6 +170,8 @@ class Generation:
     steps: list[dict]  # per new token: token, probability under the shaped distribution, candidates kept
     latency_ms: float
     seed: int
+    ids: tuple[int, ...] = ()  # the boundary token, the prompt's tokens, then the generated ones (no end token)
+    start: int = 0  # where the generated tokens begin in ids
 
 
 class LanguageModel:
@@ -196,7 +197,7 @@ class LanguageModel:
         self.context = int(
             getattr(model.config, "n_positions", 0) or getattr(model.config, "max_position_embeddings", 1024)
         )
-        self._lock = threading.Lock()
+        self._lock = FairLock()  # first come, first served: a grid's passes alternate with other requests
         # next-token requests from every session, answered in one padded forward pass by whoever takes the model
         self.coalescer = Coalescer(self._lock, self._distributions)
 
@@ -296,7 +297,7 @@ class LanguageModel:
         continuation = self.tokenizer.decode(ids[start:], skip_special_tokens=True)
         prefix = self.tokenizer.decode(ids[:start], skip_special_tokens=True)
         return Generation(prompt=prompt, text=prefix + continuation, continuation=continuation, steps=steps,
-                          latency_ms=latency, seed=seed)  # fmt: skip
+                          latency_ms=latency, seed=seed, ids=tuple(ids), start=start)  # fmt: skip
 
     def scored_ids(self, text: str) -> list[int]:
         """The ids of a text to score whole: the boundary token, then at least one and at most context − 1 tokens."""

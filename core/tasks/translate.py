@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from dataclasses import dataclass
 
@@ -14,6 +13,7 @@ from core.data.text import join_cjk
 from core.stats import Estimate
 from core.tasks.batching import Coalescer
 from core.tasks.inputs import (
+    FairLock,
     check_text,
     follows_inputs,
     inference_gate,
@@ -43,6 +43,7 @@ class Translation:
     cross_attentions: np.ndarray | None = None
     encoder_attentions: np.ndarray | None = None
     decoder_attentions: np.ndarray | None = None
+    output_ids: tuple[int, ...] = ()  # the decoder's start token, then the output's tokens (what attributions read)
 
 
 def corpus_scores(hypotheses: list[str], references: list[str], *, n_bootstrap: int = 1000) -> dict:
@@ -86,7 +87,7 @@ class Translator:
         positions = int(getattr(model.config, "max_position_embeddings", 1024) or 1024)
         self.max_source = min(MAX_SOURCE_TOKENS, positions)
         self.max_new = min(MAX_NEW_TOKENS, positions - 1)
-        self._lock = threading.Lock()
+        self._lock = FairLock()  # first come, first served: an attribution's passes alternate with translations
         # greedy requests from every session, decoded together by whoever takes the model next
         self.coalescer = Coalescer(self._lock, self._greedy_group, max_batch=32)
 
@@ -203,6 +204,7 @@ class Translator:
             cross_attentions=attentions,
             encoder_attentions=encoder_attentions,
             decoder_attentions=decoder_attentions,
+            output_ids=tuple(int(i) for i in generated.tolist()),
         )
 
     def unseen_words(self, text: str) -> list[str]:
