@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from ui import i18n
+from ui import i18n, lesson
 from ui.i18n import _
-from ui.runtime import boot, favicon, run_page, sidebar_status
+from ui.runtime import PAGE_HEADERS, boot, favicon, run_page, sidebar_status
 
 st.set_page_config(page_title="LM Lab", page_icon=favicon(), layout="wide")
 boot()  # online/offline decided before any page can import transformers
@@ -71,4 +71,5 @@ pages = {
     ],
 }
 sidebar_status()
+PAGE_HEADERS[:] = [lesson.panel]  # lesson mode: the current step above every page
 run_page(st.navigation(pages))

@@ -211,3 +211,22 @@ def test_chinese_is_drawn_not_tofu_in_a_figure_and_in_bertviz(server, page):
         page.wait_for_timeout(500)
     assert view is not None, "bertviz drew no Chinese token"
     assert _glyphs_drawn(view, "svg text"), "bertviz's Chinese tokens are tofu"
+
+
+def test_a_lesson_link_a_question_answered_and_the_step_kept_across_pages(server, page):
+    """A teacher's ?lesson=4 link: the step above the page, its question computed and checked, then its page opened
+    from the step with the lesson still there."""
+    page.goto(server + "/?lesson=4")
+    _settle(page, "Lesson · step 4 of 7")
+    page.get_by_role("button", name="Ask me").click()
+    page.get_by_text("both the same").first.wait_for(timeout=60_000)
+    page.get_by_text("both the same").first.click()
+    page.wait_for_timeout(800)
+    page.get_by_role("button", name="Check").click()
+    page.get_by_text("Right.").first.wait_for(timeout=30_000)
+    assert page.get_by_text("1 of 7 answered").first.is_visible()
+    page.get_by_text("Open the page").first.click()
+    _settle(page, "Positional encoding")
+    assert page.get_by_text("Lesson · step 4 of 7").first.is_visible()  # the lesson follows the class to the page
+    assert page.get_by_text("1 of 7 answered").first.is_visible()
+    _shot(page, "lesson.png")

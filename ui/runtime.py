@@ -86,6 +86,9 @@ def boot() -> settings.Mode:
     return settings.decide_mode()
 
 
+PAGE_HEADERS: list = []  # set by the router: drawn at the top of every page, as part of the page's own run
+
+
 def through_router() -> None:
     """First call in every page: make sure the page runs inside the router.
 
@@ -96,6 +99,8 @@ def through_router() -> None:
     ``st.navigation`` itself does, and rerun: the router then opens the requested page.
     """
     if st.session_state.get(_ROUTED):
+        for draw in PAGE_HEADERS:  # what the router asks every page to draw first (lesson mode's step)
+            draw()
         return
     try:
         from streamlit.runtime.pages_manager import PagesManager

@@ -1,0 +1,224 @@
+"""The lesson: the article's outline as numbered steps through LM Lab's pages, each with a goal, the one control to
+try, and a question whose answer is computed from what the models actually do when the question is asked — never
+stored text. A question built from the same model and input is the same for every student, so the class can
+compare answers; the options are fixed by the computation (the true answer and plausible neighbours).
+
+Each ``*_question`` takes what it reads (a tokenizer, attention weights, a model card, a patching grid, next-token
+probabilities) so that the pages' shared models serve it; nothing here loads a model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.errors import CoreError
+from core.messages import N_, Message
+
+TOKENS_TEXT = "这部电影很好看，我非常喜欢。"
+ATTENTION_TEXT = "The animal didn't cross the street because it was too tired."
+HEADS_TEXT = "The keys to the cabinet are on the table."
+PATCH_TEXTS = ("The film was great.", "The film was awful.")
+NEXT_PROMPT = "The Prime Minister"
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str
+    page: str  # the page the step happens on
+    part: str  # where it is in the article's outline (marked for translation)
+    goal: str  # what the student should come away with
+    control: str  # the one control to try on that page
+    needs: str | None = None  # a model trained here that the question reads (None: the packaged MiniLM or nothing)
+
+
+STEPS = (
+    Step("tokens", "pages/tokenization.py", N_("Data preprocessing: tokenization"),
+         N_("A model reads tokens, not characters: what its vocabulary lacks, it cannot see."),
+         N_("Type a Chinese sentence and compare MiniLM's WordPiece with the character vocabulary.")),
+    Step("attention", "pages/self_attention.py", N_("Self-attention"),
+         N_("Every token builds its new vector as a weighted mix of all tokens; the weights come from Q·Kᵀ/√d_k and "
+            "a softmax."),
+         N_("Pick the query token 'it' and read its row of the attention weights.")),
+    Step("heads", "pages/multi_head.py", N_("Multi-head attention"),
+         N_("Different heads learn different jobs; some simply look one token back."),
+         N_("Switch between the heads of one layer and compare their maps.")),
+    Step("positions", "pages/positional_encoding.py", N_("Positional encoding"),
+         N_("Sines and cosines of different frequencies give every position its own code, and nearby positions "
+            "similar codes."),
+         N_("Move the position slider and watch which dimensions change fast and which slowly.")),
+    Step("training", "pages/train.py", N_("Fine-tuning"),
+         N_("Fine-tuning adds a small head to a pretrained encoder and trains both on labelled examples; held-out "
+            "accuracy, with its confidence interval, says how well it learned."),
+         N_("Read the model card of the default sentiment model: its held-out accuracy and its interval."),
+         needs="sentiment-minilm"),
+    Step("patching", "pages/patch.py", N_("Inside the model: where the answer is decided"),
+         N_("Copying one vector from a run on 'great' into a run on 'awful' shows where the deciding information sits "
+            "after each layer."),
+         N_("Press the patch button for the example and follow the cells near 1 down the layers."),
+         needs="sentiment-minilm"),
+    Step("next-token", "pages/generate.py", N_("Generation: a language model predicts the next token"),
+         N_("A language model gives every possible next token a probability; generating is drawing from them again "
+            "and again."),
+         N_("Type a prompt in the Next token tab and read the bars."),
+         needs="lm-lee-gpt"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Question:
+    text: Message
+    options: tuple[str, ...]
+    answer: str  # one of the options
+    why: Message  # the live numbers behind the answer
+    worded: bool = False  # the options are words to translate (else tokens and numbers, shown as they are)
+
+    def right(self, chosen: str | None) -> bool:
+        return chosen == self.answer
+
+
+def _neighbours(answer: int, low: int, high: int, count: int = 4) -> tuple[str, ...]:
+    """``count`` distinct whole numbers in [low, high] around ``answer``, the answer among them, in order."""
+    picked = {answer}
+    for step in range(1, high - low + 1):
+        for candidate in (answer - step, answer + step):
+            if low <= candidate <= high and len(picked) < count:
+                picked.add(candidate)
+    return tuple(str(n) for n in sorted(picked))
+
+
+def tokens_question(tokenizer, text: str = TOKENS_TEXT) -> Question:
+    """How many of the WordPiece tokens of a Chinese sentence are [UNK]."""
+    tokens = tokenizer.tokenize(text)
+    unknown = sum(token == tokenizer.unk_token for token in tokens)
+    return Question(
+        text=Message("MiniLM cuts “{text}” into {count} tokens. How many of them are [UNK] (unknown to it)?",
+                     text=text, count=len(tokens)),
+        options=_neighbours(unknown, 0, len(tokens)), answer=str(unknown),
+        why=Message("{unknown} of {count}: {tokens}. MiniLM's English vocabulary has only a few hundred Chinese "
+                    "characters; whatever it lacks becomes the same [UNK] token.", unknown=unknown, count=len(tokens),
+                    tokens=" ".join(tokens)),
+    )  # fmt: skip
+
+
+def _word(tokens: Sequence[str], index: int) -> str:
+    return str(tokens[index])
+
+
+def attention_question(tokens: Sequence[str], weights: np.ndarray, query: str = "it") -> Question:
+    """Which token the query token attends to most in the last layer, mean of its heads. ``weights`` (L, h, T, T)."""
+    if query not in tokens:
+        raise CoreError(Message("The lesson's sentence has no token “{query}”.", query=query))
+    row = weights[-1].mean(axis=0)[list(tokens).index(query)]  # (T,)
+    order = [int(i) for i in np.argsort(-row, kind="stable")]
+    answer = _word(tokens, order[0])
+    picked: list[int] = []  # the four most attended tokens and the sentence's nouns, in the sentence's order
+    for index in [*order[:4], *[i for i, t in enumerate(tokens) if t in ("animal", "street", "tired")]]:
+        if _word(tokens, index) not in [_word(tokens, i) for i in picked] and len(picked) < 6:
+            picked.append(index)
+    return Question(
+        text=Message("In MiniLM's last layer (the mean of its {heads} heads), which token does “{query}” attend to most "
+                     "in “{text}”?", heads=weights.shape[1], query=query, text=ATTENTION_TEXT),
+        options=tuple(_word(tokens, i) for i in sorted(picked)), answer=answer,
+        why=Message("“{answer}” gets {share} of its attention; the next are {others}. Special tokens such as [SEP] and "
+                    "the token itself often take much of a head's weight: attention is not an explanation by itself.",
+                    answer=answer, share=f"{100 * row[order[0]]:.0f} %",
+                    others=", ".join(f"{_word(tokens, i)} {100 * row[i]:.0f} %" for i in order[1:3])),
+    )  # fmt: skip
+
+
+def previous_token_shares(weights: np.ndarray) -> np.ndarray:
+    """(L, h): each head's mean attention from every token to the one just before it."""
+    count = weights.shape[-1]
+    rows, cols = np.arange(1, count), np.arange(0, count - 1)
+    return weights[..., rows, cols].mean(axis=-1)
+
+
+def heads_question(weights: np.ndarray) -> Question:
+    """Which head of the layer with the clearest previous-token head looks one token back the most."""
+    shares = previous_token_shares(weights)
+    layer = int(shares.max(axis=1).argmax())
+    head = int(shares[layer].argmax())
+    return Question(
+        text=Message("In layer {layer} of MiniLM, which head gives the most attention to the token just before each "
+                     "token, averaged over “{text}”?", layer=layer + 1, text=HEADS_TEXT),
+        options=tuple(str(h + 1) for h in range(shares.shape[1])), answer=str(head + 1),
+        why=Message("Head {head}: {share} of each token's attention goes one token back (the layer's other heads: at "
+                    "most {second}). A previous-token head is one of the simplest jobs a head learns.", head=head + 1,
+                    share=f"{100 * shares[layer, head]:.0f} %", second=f"{100 * np.sort(shares[layer])[-2]:.0f} %"),
+    )  # fmt: skip
+
+
+def positions_question(encoding: np.ndarray, position: int = 10) -> Question:
+    """Which other position's code is most similar (dot product) to ``position``'s. ``encoding`` (positions, d)."""
+    scores = encoding @ encoding[position]
+    scores[position] = -np.inf
+    before, after = scores[position - 1], scores[position + 1]
+    best = int(np.argmax(scores))
+    tied = bool(np.isclose(before, after, rtol=0, atol=1e-9)) and best in (position - 1, position + 1)
+    answer = N_("both the same") if tied else str(best)
+    options = [str(position - 1), str(position + 1), N_("both the same"), "0"]
+    if answer not in options:
+        options[-1] = answer
+    return Question(
+        text=Message("With the paper's sinusoids (d_model = {d}), which position's encoding has the largest dot "
+                     "product with position {position}'s?", d=encoding.shape[1], position=position),
+        options=tuple(options), answer=answer, worded=True,
+        why=Message("Positions {before} and {after} score {first} and {second}: the dot product of two sinusoidal "
+                    "codes depends only on how far apart they are, not on the direction.", before=position - 1,
+                    after=position + 1, first=f"{float(before):.4f}", second=f"{float(after):.4f}"),
+    )  # fmt: skip
+
+
+def training_question(card: Mapping) -> Question:
+    """Which 10-point band the model's held-out accuracy falls in, read from its model card."""
+    accuracy = card.get("metrics", {}).get("accuracy")
+    if not accuracy:
+        raise CoreError(Message("The model card has no held-out accuracy yet."))
+    value = 100 * float(accuracy["value"])
+    band = min(9, int(value // 10))
+    first = max(0, min(band - 2, 6))
+    bands = range(first, first + 4)
+    shown = {b: f"{10 * b}–{10 * b + 10} %" for b in bands}
+    return Question(
+        text=Message("What held-out accuracy did the default sentiment model (MiniLM fine-tuned here) reach?"),
+        options=tuple(shown.values()), answer=shown[band],
+        why=Message("{value} % on {n} held-out sentences, 95 % CI {low}–{high} %: with so few sentences the interval "
+                    "is wide.", value=f"{value:.0f}", n=accuracy["n"], low=f"{100 * accuracy['low']:.0f}",
+                    high=f"{100 * accuracy['high']:.0f}"),
+    )  # fmt: skip
+
+
+def patching_question(layers: Sequence[str], recovered: np.ndarray, threshold: float = 0.9) -> Question:
+    """After which layer the first token ([CLS]) alone restores the clean answer (share ≥ threshold)."""
+    restoring = [i for i in range(len(layers)) if recovered[i, 0] >= threshold]
+    if not restoring:
+        raise CoreError(Message("In this model [CLS] alone never restores the answer; the question does not apply."))
+    answer = layers[restoring[0]]
+    return Question(
+        text=Message("Patching “{clean}” into “{corrupted}”: after which layer does the first token ([CLS]) alone "
+                     "restore at least {share} of the clean answer's lead?", clean=PATCH_TEXTS[0],
+                     corrupted=PATCH_TEXTS[1], share=f"{100 * threshold:.0f} %"),
+        options=tuple(layers), answer=answer, worded=True,
+        why=Message("After {layer}: {share}. Before that, the deciding information still sits at the changed word; the "
+                    "classifier reads [CLS] only, so the information must reach it by the last block.", layer=answer,
+                    share=f"{recovered[restoring[0], 0]:.2f}"),
+    )  # fmt: skip
+
+
+def next_token_question(top: Sequence[Mapping], prompt: str = NEXT_PROMPT) -> Question:
+    """Which of the model's four most likely next tokens it ranks first (the options shuffled by a fixed rule)."""
+    if len(top) < 4:
+        raise CoreError(Message("The model gave fewer than four next tokens."))
+    tokens = [str(entry["token"]).replace(" ", "␣") for entry in top[:4]]  # a leading space is part of the token
+    shown = tuple(sorted(tokens, key=lambda token: token.strip().lower()))
+    return Question(
+        text=Message("The news GPT reads “{prompt}”. Which of these four tokens does it think most likely to come "
+                     "next?", prompt=prompt),
+        options=shown, answer=tokens[0],
+        why=Message("{ranking}. The model has seen these words follow each other in the news it was trained on.",
+                    ranking=" > ".join(f"“{t}” {100 * float(e['probability']):.0f} %" for t, e in zip(tokens, top[:4],
+                                                                                                   strict=True))),
+    )  # fmt: skip

@@ -1,0 +1,120 @@
+"""Lesson mode: every question's answer recomputed independently from the same real models, the options honest
+(the answer among them, never first by construction alone), and the panel walked in AppTest in both languages."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core import catalog, lesson
+
+from conftest import ROOT, open_page
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    from core.attention import AttentionModel
+
+    return AttentionModel(catalog.MINILM)
+
+
+def test_the_toggle_knows_how_many_steps_there_are():
+    from ui.lesson import STEP_COUNT
+
+    assert len(lesson.STEPS) == STEP_COUNT
+    assert len({step.page for step in lesson.STEPS}) == len(lesson.STEPS)  # one page per step, each a real page
+    router = (ROOT / "streamlit_app.py").read_text(encoding="utf-8")
+    assert all(f'"{step.page}"' in router for step in lesson.STEPS)
+
+
+def test_the_unknown_tokens_are_counted_from_the_ids(minilm):
+    question = lesson.tokens_question(minilm.tokenizer)
+    ids = minilm.tokenizer(lesson.TOKENS_TEXT, add_special_tokens=False)["input_ids"]
+    unknown = sum(i == minilm.tokenizer.unk_token_id for i in ids)
+    assert question.answer == str(unknown) and 0 < unknown < len(ids)
+    assert question.answer in question.options and len(set(question.options)) == 4
+
+
+def test_the_attention_and_head_questions_read_minilm_s_weights(minilm):
+    found = minilm.attend(lesson.ATTENTION_TEXT)
+    question = lesson.attention_question(found.tokens, found.weights)
+    mean = found.weights[-1].mean(axis=0)[list(found.tokens).index("it")]
+    assert question.answer == found.tokens[int(mean.argmax())] and question.answer in question.options
+    order = [list(found.tokens).index(option) for option in question.options]
+    assert order == sorted(order)  # options in the sentence's order, not the answer first
+    weights = minilm.attend(lesson.HEADS_TEXT).weights  # (L, h, T, T)
+    heads = lesson.heads_question(weights)
+    back = np.array([[np.mean([weights[layer, head, i, i - 1] for i in range(1, weights.shape[-1])])
+                      for head in range(weights.shape[1])] for layer in range(weights.shape[0])])  # fmt: skip
+    layer = int(back.max(axis=1).argmax())
+    assert heads.answer == str(int(back[layer].argmax()) + 1) and f"layer {layer + 1}" in heads.text
+
+
+def test_the_position_question_follows_the_encoding_it_is_given():
+    from core.transformer.positional import sinusoidal
+
+    tied = lesson.positions_question(sinusoidal(64, 128))
+    assert tied.answer == "both the same" and tied.worded  # the dot product depends on the distance only
+    rng = np.random.default_rng(0)
+    random = rng.normal(size=(20, 8))
+    found = lesson.positions_question(random)
+    scores = random @ random[10]
+    scores[10] = -np.inf
+    assert found.answer == str(int(np.argmax(scores))) and found.answer in found.options
+
+
+@pytest.mark.parametrize(("value", "band"), [(0.84, "80–90 %"), (0.31, "30–40 %"), (1.0, "90–100 %")])
+def test_the_accuracy_band_comes_from_the_card(value, band):
+    card = {"metrics": {"accuracy": {"value": value, "low": value - 0.1, "high": min(1, value + 0.1), "n": 50}}}
+    question = lesson.training_question(card)
+    assert question.answer == band and band in question.options and len(question.options) == 4
+
+
+def test_the_patching_question_finds_the_first_layer_where_cls_restores_the_answer():
+    recovered = np.array([[0.0, 1.0], [0.2, 0.8], [0.95, 0.1], [1.0, 0.0]])
+    question = lesson.patching_question(["embeddings", "block 1", "block 2", "block 3"], recovered)
+    assert question.answer == "block 2" and question.options[0] == "embeddings"
+    with pytest.raises(Exception, match="never restores"):
+        lesson.patching_question(["embeddings"], np.array([[0.1]]))
+
+
+def test_the_next_token_question_is_the_model_s_own_ranking(lm_tiny_model):
+    from core.tasks.base import get_task
+
+    spec = catalog.get_spec("lm-lee-gpt")
+    top = get_task(spec.task).hook("predictor")(spec).next_tokens(lesson.NEXT_PROMPT, k=4)["transformer"]
+    question = lesson.next_token_question(top)
+    assert question.answer == top[0]["token"].replace(" ", "␣") and question.answer in question.options
+    assert list(question.options) == sorted(question.options, key=lambda t: t.strip().lower())
+
+
+def _answer(page, key: str) -> None:
+    page.button(key=f"lesson-ask-{key}").click().run()
+    question = page.session_state[f"lesson-question-{key}"]
+    page.radio(key=f"lesson-answer-{key}").set_value(question.answer).run()
+    page.button(key=f"lesson-check-{key}").click().run()
+
+
+def test_a_teacher_link_opens_the_class_at_a_step_and_progress_is_kept():
+    page = open_page("pages/home.py", lesson="3")
+    assert any("Lesson · step 3 of 7" in m.value for m in page.markdown)
+    _answer(page, "heads")
+    assert not page.exception and any(s.value.startswith("Right.") for s in page.success)
+    page.button(key="lesson-back").click().run()
+    page.button(key="lesson-ask-attention").click().run()
+    page.radio(key="lesson-answer-attention").set_value(
+        next(o for o in page.radio(key="lesson-answer-attention").options
+             if o != page.session_state["lesson-question-attention"].answer)).run()  # fmt: skip
+    page.button(key="lesson-check-attention").click().run()
+    assert any("Not quite" in w.value for w in page.warning)
+    assert page.session_state["lesson-done"] == {"heads"}  # a wrong answer does not count
+    chinese = open_page("pages/home.py", lesson="1", lang="zh")
+    assert any("第 1 步" in m.value for m in chinese.markdown)
+    chinese.button(key="lesson-ask-tokens").click().run()
+    assert "[UNK]" in chinese.radio(key="lesson-answer-tokens").label and "个词元" in chinese.radio(
+        key="lesson-answer-tokens").label  # fmt: skip
+
+
+def test_a_step_whose_model_is_not_trained_says_so(fresh_cache):
+    page = open_page("pages/home.py", lesson="5")
+    assert any("not trained yet" in i.value for i in page.info)
