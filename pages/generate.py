@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import article, generate, i18n, language, safe, scenario
+from ui import article, generate, guess, i18n, language, safe, scenario
 from ui.i18n import N_, _
 from ui.runtime import through_router
 
@@ -19,8 +19,8 @@ task, default, prompts, _sentence, _scrambled = generate.LANGUAGES[generate.text
 spec, ready = scenario.model_header(task, "generate", default=default, fallback=N_("the Learn pages while it trains"))
 if ready:
     generate.heldout(spec)
-next_tab, sample_tab, score_tab, compare_tab = st.tabs(
-    [_("Next token"), _("Generate"), _("Score a sentence"), _("Compare two")]
+next_tab, sample_tab, score_tab, compare_tab, guess_tab = st.tabs(
+    [_("Next token"), _("Generate"), _("Score a sentence"), _("Compare two"), _("Guess the next token")]
 )
 with next_tab:
     prompt = scenario.text_box("generate", prompts, label=_("Prompt"), text_key="generate-prompt",
@@ -59,5 +59,8 @@ with compare_tab:
     second_text = st.text_input(_("Sentence B (by default: A with its words shuffled)"), key="generate-b")
     if st.button(_("Compare"), key="generate-compare-run", disabled=not ready):
         generate.compare(spec, first_text, second_text)
+with guess_tab:
+    if ready:
+        guess.game(spec, prompts[0])
 article.erratum("polarization")
 article.erratum("bert-generates")

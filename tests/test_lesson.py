@@ -118,3 +118,28 @@ def test_a_teacher_link_opens_the_class_at_a_step_and_progress_is_kept():
 def test_a_step_whose_model_is_not_trained_says_so(fresh_cache):
     page = open_page("pages/home.py", lesson="5")
     assert any("not trained yet" in i.value for i in page.info)
+
+
+def test_the_guessing_game_scores_against_the_model_s_own_first_choice(lm_tiny_model):
+    from core.tasks.base import get_task
+
+    spec = catalog.get_spec("lm-lee-gpt")
+    model = get_task(spec.task).hook("predictor")(spec)
+    page = open_page("pages/generate.py")
+    text = page.session_state["guess"]["text"]
+    top = [entry["token"] for entry in model.next_tokens(text, k=4)["transformer"]]
+    choice = page.radio(key="guess-choice-0")
+    shown = [token.replace(" ", "␣") for token in top]  # a leading space written ␣
+    assert sorted(choice.options) == sorted(shown) and choice.value is None  # the four, in an order that tells nothing
+    choice.set_value(top[0]).run()
+    page.button(key="guess-reveal").click().run()
+    assert any(s.value.startswith("Right") for s in page.success)
+    assert any(m.label == "Score" and m.value == "1 / 1" for m in page.metric)
+    page.button(key="guess-next").click().run()
+    assert page.session_state["guess"]["text"] == text + top[0]  # the model's choice appended
+    following = [entry["token"] for entry in model.next_tokens(text + top[0], k=4)["transformer"]]
+    page.radio(key="guess-choice-1").set_value(following[-1]).run()
+    page.button(key="guess-reveal").click().run()
+    assert any("first choice" in w.value for w in page.warning) or following[-1] == following[0]
+    assert any(m.label == "Score" and m.value.endswith("/ 2") for m in page.metric)
+    assert not page.exception
