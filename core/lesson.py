@@ -32,6 +32,7 @@ class Step:
     goal: str  # what the student should come away with
     control: str  # the one control to try on that page
     needs: str | None = None  # a model trained here that the question reads (None: the packaged MiniLM or nothing)
+    link: tuple[tuple[str, str], ...] = ()  # query parameters the step's link opens its page with
 
 
 STEPS = (
@@ -39,31 +40,31 @@ STEPS = (
          N_("A model reads tokens, not characters: what its vocabulary lacks, it cannot see."),
          N_("Type a Chinese sentence and compare MiniLM's WordPiece with the character vocabulary.")),
     Step("attention", "pages/self_attention.py", N_("Self-attention"),
-         N_("Every token builds its new vector as a weighted mix of all tokens; the weights come from Q·Kᵀ/√d_k and "
-            "a softmax."),
-         N_("Pick the query token 'it' and read its row of the attention weights.")),
+         N_("Every token's new vector is a weighted mix of the value vectors (V) of all tokens (with the causal mask, "
+            "of the tokens before it); the weights come from Q·Kᵀ/√d_k and a softmax."),
+         N_("In step 4 (softmax), find the row of 'it' and step through the heads of the last layer.")),
     Step("heads", "pages/multi_head.py", N_("Multi-head attention"),
          N_("Different heads learn different jobs; some simply look one token back."),
-         N_("Switch between the heads of one layer and compare their maps.")),
+         N_("Move the Head slider through the heads of one layer (both counted from 0) and compare their maps.")),
     Step("positions", "pages/positional_encoding.py", N_("Positional encoding"),
          N_("Sines and cosines of different frequencies give every position its own code, and nearby positions "
             "similar codes."),
-         N_("Move the position slider and watch which dimensions change fast and which slowly.")),
-    Step("training", "pages/train.py", N_("Fine-tuning"),
-         N_("Fine-tuning adds a small head to a pretrained encoder and trains both on labelled examples; held-out "
+         N_("Under 'Similarity by distance', see how the dot product of two codes depends on their distance.")),
+    Step("training", "pages/sentiment.py", N_("Fine-tuning"),
+         N_("Fine-tuning adds a small head to a pretrained encoder and trains both on labelled examples; the held-out "
             "accuracy, with its confidence interval, says how well it learned."),
-         N_("Read the model card of the default sentiment model: its held-out accuracy and its interval."),
-         needs="sentiment-minilm"),
-    Step("patching", "pages/patch.py", N_("Inside the model: where the answer is decided"),
+         N_("Read the held-out accuracy and its 95 % interval in the caption under the model picker."),
+         needs="sentiment-minilm", link=(("model", "sentiment-minilm"),)),
+    Step("patching", "pages/patch.py", N_("Beyond the article: where the answer is decided"),
          N_("Copying one vector from a run on 'great' into a run on 'awful' shows where the deciding information sits "
             "after each layer."),
-         N_("Press the patch button for the example and follow the cells near 1 down the layers."),
-         needs="sentiment-minilm"),
-    Step("next-token", "pages/generate.py", N_("Generation: a language model predicts the next token"),
+         N_("Press the patch button for the example and follow the column of the changed word down the layers."),
+         needs="sentiment-minilm", link=(("model", "sentiment-minilm"),)),
+    Step("next-token", "pages/generate.py", N_("The article's definition: a language model predicts the next token"),
          N_("A language model gives every possible next token a probability; generating is drawing from them again "
             "and again."),
-         N_("Type a prompt in the Next token tab and read the bars."),
-         needs="lm-lee-gpt"),
+         N_("In the Next token tab, type the prompt (no space at the end) and read the bars."),
+         needs="lm-lee-gpt", link=(("model", "lm-lee-gpt"), ("text", NEXT_PROMPT))),
 )  # fmt: skip
 
 
@@ -122,8 +123,9 @@ def attention_question(tokens: Sequence[str], weights: np.ndarray, query: str = 
         text=Message("In MiniLM's last layer (the mean of its {heads} heads), which token does “{query}” attend to most "
                      "in “{text}”?", heads=weights.shape[1], query=query, text=ATTENTION_TEXT),
         options=tuple(_word(tokens, i) for i in sorted(picked)), answer=answer,
-        why=Message("“{answer}” gets {share} of its attention; the next are {others}. Special tokens such as [SEP] and "
-                    "the token itself often take much of a head's weight: attention is not an explanation by itself.",
+        why=Message("“{answer}” gets {share} of its attention; the next are {others}. [CLS] and [SEP] often take a large "
+                    "share of a head's weight as places to put attention that changes little, so a large weight alone "
+                    "does not show that a token is used: attention is not an explanation by itself.",
                     answer=answer, share=f"{100 * row[order[0]]:.0f} %",
                     others=", ".join(f"{_word(tokens, i)} {100 * row[i]:.0f} %" for i in order[1:3])),
     )  # fmt: skip
@@ -137,16 +139,17 @@ def previous_token_shares(weights: np.ndarray) -> np.ndarray:
 
 
 def heads_question(weights: np.ndarray) -> Question:
-    """Which head of the layer with the clearest previous-token head looks one token back the most."""
+    """Which head of the layer with the clearest previous-token head looks one token back the most; layers and heads
+    counted from 0, as the Multi-head page counts them."""
     shares = previous_token_shares(weights)
     layer = int(shares.max(axis=1).argmax())
     head = int(shares[layer].argmax())
     return Question(
-        text=Message("In layer {layer} of MiniLM, which head gives the most attention to the token just before each "
-                     "token, averaged over “{text}”?", layer=layer + 1, text=HEADS_TEXT),
-        options=tuple(str(h + 1) for h in range(shares.shape[1])), answer=str(head + 1),
+        text=Message("In layer {layer} of MiniLM (counted from 0, as on the page), which head gives the most attention "
+                     "to the token just before each token, averaged over “{text}”?", layer=layer, text=HEADS_TEXT),
+        options=tuple(str(h) for h in range(shares.shape[1])), answer=str(head),
         why=Message("Head {head}: {share} of each token's attention goes one token back (the layer's other heads: at "
-                    "most {second}). A previous-token head is one of the simplest jobs a head learns.", head=head + 1,
+                    "most {second}). Looking one token back is one of the simplest jobs a head learns.", head=head,
                     share=f"{100 * shares[layer, head]:.0f} %", second=f"{100 * np.sort(shares[layer])[-2]:.0f} %"),
     )  # fmt: skip
 
@@ -173,17 +176,17 @@ def positions_question(encoding: np.ndarray, position: int = 10) -> Question:
 
 
 def training_question(card: Mapping) -> Question:
-    """Which 10-point band the model's held-out accuracy falls in, read from its model card."""
+    """Which 10-point band the model's held-out accuracy falls in, read from its model card. The bands are
+    half-open (80 % ≤ a < 90 %) and where the answer sits among them follows the accuracy, not a rule."""
     accuracy = card.get("metrics", {}).get("accuracy")
-    if not accuracy:
+    if not accuracy or "n" not in accuracy:
         raise CoreError(Message("The model card has no held-out accuracy yet."))
     value = 100 * float(accuracy["value"])
     band = min(9, int(value // 10))
-    first = max(0, min(band - 2, 6))
-    bands = range(first, first + 4)
-    shown = {b: f"{10 * b}–{10 * b + 10} %" for b in bands}
+    first = min(band - band % 4, 6)
+    shown = {b: f"{10 * b} % ≤ a < {10 * b + 10} %" if b < 9 else "90 % ≤ a ≤ 100 %" for b in range(first, first + 4)}
     return Question(
-        text=Message("What held-out accuracy did the default sentiment model (MiniLM fine-tuned here) reach?"),
+        text=Message("What held-out accuracy a did the default sentiment model (MiniLM fine-tuned here) reach?"),
         options=tuple(shown.values()), answer=shown[band],
         why=Message("{value} % on {n} held-out sentences, 95 % CI {low}–{high} %: with so few sentences the interval "
                     "is wide.", value=f"{value:.0f}", n=accuracy["n"], low=f"{100 * accuracy['low']:.0f}",
@@ -191,34 +194,44 @@ def training_question(card: Mapping) -> Question:
     )  # fmt: skip
 
 
-def patching_question(layers: Sequence[str], recovered: np.ndarray, threshold: float = 0.9) -> Question:
-    """After which layer the first token ([CLS]) alone restores the clean answer (share ≥ threshold)."""
-    restoring = [i for i in range(len(layers)) if recovered[i, 0] >= threshold]
-    if not restoring:
-        raise CoreError(Message("In this model [CLS] alone never restores the answer; the question does not apply."))
-    answer = layers[restoring[0]]
+def patching_question(layers: Sequence[str], recovered: np.ndarray, changed: int, threshold: float = 0.5) -> Question:
+    """After which block the changed word's position alone first restores less than ``threshold`` of the clean
+    answer's lead: where the deciding information has begun to spread to other positions."""
+    below = [i for i in range(1, len(layers)) if recovered[i, changed] < threshold]
+    if not below:
+        raise CoreError(Message("In this model the changed word alone restores the answer after every block; the "
+                                "question does not apply."))  # fmt: skip
+    answer = layers[below[0]]
+    column = ", ".join(f"{recovered[i, changed]:.2f}" for i in range(len(layers)))
     return Question(
-        text=Message("Patching “{clean}” into “{corrupted}”: after which layer does the first token ([CLS]) alone "
-                     "restore at least {share} of the clean answer's lead?", clean=PATCH_TEXTS[0],
-                     corrupted=PATCH_TEXTS[1], share=f"{100 * threshold:.0f} %"),
-        options=tuple(layers), answer=answer, worded=True,
-        why=Message("After {layer}: {share}. Before that, the deciding information still sits at the changed word; the "
-                    "classifier reads [CLS] only, so the information must reach it by the last block.", layer=answer,
-                    share=f"{recovered[restoring[0], 0]:.2f}"),
+        text=Message("Patching “{clean}” into “{corrupted}”: after which block does the changed word's position alone "
+                     "first restore less than half of the clean answer's lead?", clean=PATCH_TEXTS[0],
+                     corrupted=PATCH_TEXTS[1]),
+        options=tuple(layers[1:]), answer=answer, worded=True,
+        why=Message("The changed word's column, from the embeddings to the last block: {column}. Block by block the "
+                    "information spreads to other positions; after the last block [CLS] alone restores it all ({last}), "
+                    "because the classifier reads [CLS] only.", column=column,
+                    last=f"{recovered[-1, 0]:.2f}"),
     )  # fmt: skip
 
 
 def next_token_question(top: Sequence[Mapping], prompt: str = NEXT_PROMPT) -> Question:
-    """Which of the model's four most likely next tokens it ranks first (the options shuffled by a fixed rule)."""
-    if len(top) < 4:
-        raise CoreError(Message("The model gave fewer than four next tokens."))
-    tokens = [str(entry["token"]).replace(" ", "␣") for entry in top[:4]]  # a leading space is part of the token
-    shown = tuple(sorted(tokens, key=lambda token: token.strip().lower()))
+    """Which of the model's four most likely next tokens (distinct as written) it ranks first; the options in
+    alphabetical order."""
+    entries: list[tuple[str, Mapping]] = []
+    for entry in top:  # two ids can decode to the same text: keep the more likely one
+        token = str(entry["token"]).replace(" ", "␣")  # a leading space is part of the token
+        if token not in [t for t, _ in entries]:
+            entries.append((token, entry))
+    if len(entries) < 4:
+        raise CoreError(Message("The model gave fewer than four distinct next tokens."))
+    entries = entries[:4]
     return Question(
         text=Message("The news GPT reads “{prompt}”. Which of these four tokens does it think most likely to come "
                      "next?", prompt=prompt),
-        options=shown, answer=tokens[0],
-        why=Message("{ranking}. The model has seen these words follow each other in the news it was trained on.",
-                    ranking=" > ".join(f"“{t}” {100 * float(e['probability']):.0f} %" for t, e in zip(tokens, top[:4],
-                                                                                                   strict=True))),
+        options=tuple(sorted((t for t, _ in entries), key=lambda token: token.strip("␣").lower())),
+        answer=entries[0][0],
+        why=Message("{ranking}. Tokens are often pieces of words (␣ marks a leading space): a piece such as “␣A” can be "
+                    "the start of a name the news mentions after these words.",
+                    ranking=" > ".join(f"“{t}” {100 * float(e['probability']):.0f} %" for t, e in entries)),
     )  # fmt: skip

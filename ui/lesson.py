@@ -42,6 +42,7 @@ def _toggled() -> None:
     st.session_state["lesson-on"] = bool(st.session_state.get("lesson-toggle"))
 
 
+@st.fragment  # Back, Next and Check rerun the step, not the page under it
 def _panel() -> None:
     from core.lesson import STEPS
 
@@ -51,10 +52,11 @@ def _panel() -> None:
     head, bar = st.columns([3, 2])
     title = _("Lesson · step {number} of {total}", number=index + 1, total=len(STEPS))
     head.markdown(f"**{title} · {_(step.part)}**")
-    bar.progress(len(done) / len(STEPS), text=_("{done} of {total} answered", done=len(done), total=len(STEPS)))
+    bar.progress(len(done) / len(STEPS), text=_("{done} of {total} answered correctly", done=len(done),
+                                                  total=len(STEPS)))  # fmt: skip
     st.caption(_(step.goal))
     st.markdown(_("**Try:** {control}", control=_(step.control)))
-    st.page_link(step.page, label=_("Open the page"), icon=":material/arrow_forward:")
+    st.page_link(step.page, label=_("Open the page"), icon=":material/arrow_forward:", query_params=dict(step.link))
     _ask(step)
     back, forward, _space = st.columns([1, 1, 4])
     back.button(_("Back"), key="lesson-back", disabled=index == 0, on_click=_move, args=(-1,))
@@ -65,34 +67,45 @@ def _move(delta: int) -> None:
     st.session_state["lesson-step"] = min(max(st.session_state.get("lesson-step", 0) + delta, 0), STEP_COUNT - 1)
 
 
-def _ask(step) -> None:
+@st.cache_data(ttl=10, show_spinner=False)
+def _fingerprint(key: str | None) -> str | None:
+    """The weights' sha256 of a model the question reads ('' for the packaged MiniLM), None while it is not trained;
+    looked up at most every 10 s, not on every rerun of every page."""
     from core import catalog
-    from core.errors import CoreError
+
+    spec = catalog.get_spec(key) if key else catalog.MINILM
+    return catalog.weights_sha256(spec) if catalog.availability(spec).ready else None
+
+
+def _ask(step) -> None:
     from ui import safe
 
     stored = f"lesson-question-{step.key}"
     if stored not in st.session_state:
-        if step.needs and not catalog.availability(catalog.get_spec(step.needs)).ready:
-            st.info(_("This step's question reads {model}, which is not trained yet: open the page to train it.",
-                      model=step.needs), icon=":material/hourglass_top:")  # fmt: skip
+        fingerprint = _fingerprint(step.needs)
+        if fingerprint is None:
+            st.info(_("This step's question reads {model}, which is not trained yet: a page that uses it trains it in "
+                      "the background, or run python -m core.train --model {model}.", model=step.needs),
+                    icon=":material/hourglass_top:")  # fmt: skip
             return
         if not st.button(_("Ask me"), key=f"lesson-ask-{step.key}"):
             return
         try:
-            st.session_state[stored] = _question(step.key)
-        except CoreError as error:
+            with st.spinner(_("Asking the model…")):
+                st.session_state[stored] = _question(step.key, fingerprint)
+        except Exception as error:  # noqa: BLE001 — a question that cannot be built must not break the page below
             safe.error(error)
             return
     question = st.session_state[stored]
     labels = {option: _shown(question, option) for option in question.options}
-    chosen = st.radio(_(question.text), question.options, index=None, key=f"lesson-answer-{step.key}",
+    chosen = st.radio(safe.md(_(question.text)), question.options, index=None, key=f"lesson-answer-{step.key}",
                       format_func=labels.__getitem__)  # fmt: skip
     st.button(_("Check"), key=f"lesson-check-{step.key}", disabled=chosen is None, on_click=_check, args=(step.key,))
     checked = st.session_state.get(f"lesson-checked-{step.key}")
     if checked is None:
         return
     if question.right(checked):
-        st.success(_("Right. {why}", why=_(question.why)))
+        st.success(safe.md(_("Right. {why}", why=_(question.why))))
     else:
         st.warning(_("Not quite: look at the page again and try another answer."))
 
@@ -106,26 +119,33 @@ def _check(key: str) -> None:
 
 
 def _shown(question, option: str) -> str:
-    """An option as the student reads it: tokens and numbers as they are, words translated."""
+    """An option as the student reads it: tokens and numbers as text, words translated."""
+    from ui import safe
+
     if not question.worded:  # tokens (a leading space already written ␣) and numbers
-        return option
+        return safe.md(option)
     if option.startswith("block "):
         return _("block {number}", number=option.split()[-1])
     return _(option)
 
 
-def _question(key: str):
-    """The step's question (a ``core.lesson.Question``), computed now from the shared models (loaded once per
-    process)."""
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _question(key: str, fingerprint: str):
+    """The step's question (a ``core.lesson.Question``), computed once per process and model version from the shared
+    models: every student of the class gets the same one."""
     from core import catalog, lesson
     from ui import models
+    from ui.inspect import _attention_model
+
+    minilm = _attention_model(catalog.MINILM.key, "")  # the Learn and Inspect pages' MiniLM, not a second copy
     if key == "tokens":
-        return lesson.tokens_question(_minilm().tokenizer)
+        with minilm.lock:  # the shared tokenizer serves one request at a time
+            return lesson.tokens_question(minilm.tokenizer)
     if key == "attention":
-        found = _minilm().attend(lesson.ATTENTION_TEXT)
+        found = minilm.attend(lesson.ATTENTION_TEXT)
         return lesson.attention_question(found.tokens, found.weights)
     if key == "heads":
-        return lesson.heads_question(_minilm().attend(lesson.HEADS_TEXT).weights)
+        return lesson.heads_question(minilm.attend(lesson.HEADS_TEXT).weights)
     if key == "positions":
         from core.transformer.positional import sinusoidal
 
@@ -133,15 +153,19 @@ def _question(key: str):
     if key == "training":
         return lesson.training_question(catalog.read_metadata("sentiment-minilm"))
     if key == "patching":
-        from core.tasks import patching
-
-        found = patching.patch_classifier(models.predictor(catalog.get_spec("sentiment-minilm")), *lesson.PATCH_TEXTS)
-        return lesson.patching_question(found.layers, found.recovered)
-    top = models.task_model(catalog.get_spec("lm-lee-gpt")).next_tokens(lesson.NEXT_PROMPT, k=4)["transformer"]
-    return lesson.next_token_question(top)
+        return _patching_question(models.predictor_quietly(catalog.get_spec("sentiment-minilm"), fingerprint))
+    top = models.task_model_quietly(catalog.get_spec("lm-lee-gpt"), fingerprint).next_tokens(lesson.NEXT_PROMPT, k=8)
+    return lesson.next_token_question(top["transformer"])
 
 
-def _minilm():
-    from ui.learn import minilm
+def _patching_question(classifier):
+    from core import lesson
+    from core.errors import CoreError
+    from core.messages import Message
+    from core.tasks import patching
 
-    return minilm()
+    found = patching.patch_classifier(classifier, *lesson.PATCH_TEXTS)
+    if not found.checks_pass:
+        raise CoreError(Message("The patching checks failed on this model; the question does not apply."))
+    changed = next(i for i, (a, b) in enumerate(zip(found.clean_tokens, found.corrupted_tokens, strict=True)) if a != b)
+    return lesson.patching_question(found.layers, found.recovered, changed)
