@@ -10,7 +10,7 @@ import io
 import numpy as np
 import pytest
 
-from conftest import open_page
+from conftest import _train_once, open_page
 
 
 def _tiny_gpt(layers: int = 3):
@@ -94,3 +94,26 @@ def test_the_layers_page_reads_the_chinese_gpt(tiny_zh_gpt):
     at.text_input(key="lens-text").input("").run()
     at.button(key="lens-run").click().run()
     assert at.error, "empty text gets a clear message"
+
+
+TINY_BERT_ZH = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
+                "vocab_size": 1500}  # the Chinese-model tests' tiny BERT: the same run, trained once per session
+
+
+def test_the_masked_lm_lens_ends_at_the_model_s_own_output_and_the_page_draws_it():
+    from core import catalog
+    from core.tasks.fill_mask import FillMask
+
+    _train_once("zh-bert-mlm", {"examples": 400, "max_length": 32, "scratch": TINY_BERT_ZH})
+    found = FillMask(catalog.get_spec("zh-bert-mlm")).lens("国务院今天召开＿议。")
+    assert found.final_difference < 1e-4 and found.layers == ["embeddings", "block 1"]
+    assert found.top_probs.shape == found.input_probs.shape == (2, len(found.tokens))
+    masked = found.tokens.index("[MASK]")
+    assert np.isnan(found.input_probs[:, masked]).all() and np.isnan(found.input_probs[:, 0]).all()  # nothing there
+    assert np.isfinite(found.input_probs[:, 1]).all()
+    assert ((found.input_probs[:, 1] >= 0) & (found.input_probs[:, 1] <= 1)).all()
+    page = open_page("pages/logit_lens.py", model="zh-bert-mlm")
+    assert "[MASK]" in page.text_input(key="lens-text").value
+    page.button(key="lens-run").click().run()
+    assert not page.exception and not page.error
+    assert len(page.get("plotly_chart")) == 2 and len(page.get("download_button")) == 2

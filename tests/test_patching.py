@@ -4,6 +4,8 @@ refusals in words, and the page in both languages."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -156,6 +158,21 @@ def test_the_patch_page_in_both_languages(keyword_classifier, lm_tiny_model):
     assert [m.value for m in page.metric][:2] == ["positive", "negative"]
     assert page.dataframe[0].value.iloc[0, 2] == pytest.approx(1.0, abs=1e-3)
     assert "register_forward_hook" in page.code[0].value
+    assert len(page.get("download_button")) == 2  # the grid as offline HTML and as JSON
+
+
+def test_an_inspection_view_exports_offline_html_and_plain_json():
+    import json
+
+    from core.viz import heatmaps
+    from ui.render import plain
+
+    figure = heatmaps.heatmap(np.array([[0.5, np.nan]]), title="t", x_labels=["a", "b"], y_labels=["l"])
+    html = figure.to_html(include_plotlyjs=True, full_html=True)
+    assert not re.search(r"<script[^>]+src=", html) and "Plotly.newPlot" in html  # no script fetched from a server:
+    assert len(html) > 1_000_000  # plotly.js is inside the file
+    numbers = plain({"grid": np.array([[0.5, np.nan]]), "tokens": ("a", "b"), "n": np.int64(3)})
+    assert json.loads(json.dumps(numbers)) == {"grid": [[0.5, None]], "tokens": ["a", "b"], "n": 3}
     chinese = open_page("pages/patch.py", lang="zh", model="lm-lee-gpt")
     assert chinese.title[0].value.startswith("激活修补")
     chinese.text_input(key="patch-corrupted").set_value("the").run()

@@ -84,7 +84,9 @@ def _show_sweep(found: dict) -> None:
     render.figure(heatmaps.heatmap(found["delta"], title=_("Δ perplexity when one head is switched off"),
                                    x_labels=[f"H{h}" for h in range(heads)], y_labels=[f"L{n}" for n in range(layers)],
                                    x_title=_("head"), y_title=_("layer"), colorscale="Reds", text_values=True),
-                  key="ablate-sweep-map")  # fmt: skip
+                  key="ablate-sweep-map", stem="ablation-sweep",
+                  numbers={"delta_perplexity": found["delta"], "low": found["low"], "high": found["high"],
+                           "base_perplexity": float(found["base"]), "documents": int(found["documents"])})  # fmt: skip
     rows = [{_("head"): f"L{layer} H{head}", _("Δ perplexity"): round(found["delta"][layer, head], 2),
              _("95 % CI"): f"[{found['low'][layer, head]:.2f}, {found['high'][layer, head]:.2f}]"}
             for layer in range(layers) for head in range(heads)]  # fmt: skip

@@ -11,8 +11,9 @@ from ui.i18n import _
 
 
 def _words(kind: str) -> dict[str, str]:
-    """What the axes, the attention and the caption are called for a translation or a generated text."""
-    if kind == "translation":
+    """What the axes, the attention and the caption are called when the inputs are a translation's "source" or a
+    generated text's "context"."""
+    if kind == "source":
         return {"inputs": _("source tokens"), "attention": _("Cross-attention, last layer, mean of heads"),
                 "same": _("Same top source token"),
                 "sum": _("log p(token | source) − log p(token | baseline source)"),
@@ -37,7 +38,7 @@ def _words(kind: str) -> dict[str, str]:
 
 
 def heading(kind: str) -> str:
-    if kind == "translation":
+    if kind == "source":
         return _("How much each source token raised or lowered each output token's log-probability (integrated "
                  "gradients)")  # fmt: skip
     return _("How much each earlier token raised or lowered each generated token's log-probability (integrated "
@@ -53,7 +54,11 @@ def draw(found, *, key: str, kind: str) -> None:
     with left:
         render.figure(heatmaps.heatmap(found.integrated, title=_("Integrated gradients (nats)"),
                                        x_labels=found.source_tokens, y_labels=rows, x_title=words["inputs"],
-                                       y_title=_("output tokens"), colorscale="RdBu_r"), key=f"{key}-ig")  # fmt: skip
+                                       y_title=_("output tokens"), colorscale="RdBu_r"), key=f"{key}-ig",
+                      stem=f"attributions-{key}",
+                      numbers={"inputs": found.source_tokens, "outputs": rows, "integrated_gradients": found.integrated,
+                               "gradient_x_input": found.gradient_x_input, "attention": found.attention,
+                               "output_change": found.output_change})  # fmt: skip
     if found.attention is not None:
         with right:
             render.figure(heatmaps.heatmap(found.attention, title=words["attention"], x_labels=found.source_tokens,

@@ -223,7 +223,7 @@ def _attributions(spec, result) -> None:
     """Integrated gradients of each generated token onto the tokens before it, next to the last layer's attention."""
     from core.tasks.seq_attribution import IG_STEPS, MAX_TARGET, attribute_generation
 
-    st.markdown("#### " + attributions.heading("generation"))
+    st.markdown("#### " + attributions.heading("context"))
     stored = st.session_state.get("generate-attribution")
     if not stored or stored[:2] != (spec.key, result.ids):
         if not st.button(_("Attribute the generated tokens"), key="generate-attribute",
@@ -241,7 +241,7 @@ def _attributions(spec, result) -> None:
             return
         stored = (spec.key, result.ids, found)
         st.session_state["generate-attribution"] = stored
-    attributions.draw(stored[2], key="generate", kind="generation")
+    attributions.draw(stored[2], key="generate", kind="context")
 
 
 def score(spec, text: str) -> None:

@@ -18,20 +18,25 @@ EXAMPLES = {"en": "The Prime Minister said the government would not change its p
             "zh": "国务院今天召开会议，研究明年的经济工作。"}  # fmt: skip
 
 
-def candidates() -> list[catalog.ModelSpec]:
-    """Every causal language model LM Lab has: the news GPT, the Chinese character GPT, GPT-2 from the Hub."""
-    return [spec for task in ("generation", "generation-zh") for spec in catalog.specs_for_task(task)]
+MASKED_EXAMPLE = "国务院今天召开[MASK]议，研究明年的经济工作。"
 
 
-def pick_model(prefix: str = "lens") -> catalog.ModelSpec | None:
-    """The model picker of an Inspect page on causal language models (``{prefix}-model``, its text box
-    ``{prefix}-text``); None while the chosen one trains (its job shared by the class) or is offline."""
-    specs = {spec.key: spec for spec in candidates()}
+def candidates(masked: bool = False) -> list[catalog.ModelSpec]:
+    """Every causal language model LM Lab has (the news GPT, the Chinese character GPT, GPT-2 from the Hub) and,
+    with ``masked``, the masked language models too (the Chinese BERT pretrained here)."""
+    tasks = ("generation", "generation-zh", *(("fill-mask",) if masked else ()))
+    return [spec for task in tasks for spec in catalog.specs_for_task(task)]
+
+
+def pick_model(prefix: str = "lens", *, masked: bool = False) -> catalog.ModelSpec | None:
+    """The model picker of an Inspect page on language models (``{prefix}-model``, its text box ``{prefix}-text``);
+    None while the chosen one trains (its job shared by the class) or is offline."""
+    specs = {spec.key: spec for spec in candidates(masked)}
     key, text_key = f"{prefix}-model", f"{prefix}-text"
     if st.session_state.get(key) not in specs:
         asked = st.query_params.get("model")
         st.session_state[key] = asked if asked in specs else "lm-lee-gpt"
-    chosen = st.selectbox(_("Model"), list(specs), key=key, on_change=_model_changed, args=(prefix,),
+    chosen = st.selectbox(_("Model"), list(specs), key=key, on_change=_model_changed, args=(prefix, masked),
                           format_func=lambda name: i18n.title(specs[name]))  # fmt: skip
     spec = specs[chosen]
     if text_key not in st.session_state:
@@ -46,11 +51,13 @@ def pick_model(prefix: str = "lens") -> catalog.ModelSpec | None:
 
 
 def _example(spec: catalog.ModelSpec) -> str:
+    if spec.task == "fill-mask":
+        return MASKED_EXAMPLE
     return EXAMPLES["zh" if "zh" in spec.languages else "en"]
 
 
-def _model_changed(prefix: str) -> None:
-    specs = {spec.key: spec for spec in candidates()}
+def _model_changed(prefix: str, masked: bool = False) -> None:
+    specs = {spec.key: spec for spec in candidates(masked)}
     chosen = specs.get(st.session_state.get(f"{prefix}-model"))
     if chosen is not None:
         st.session_state[f"{prefix}-text"] = _example(chosen)
@@ -72,11 +79,17 @@ def show(spec: catalog.ModelSpec) -> None:
         return
     text, lens = stored[1], stored[2]
     layers = [_(name) if name == "embeddings" else _("block {number}", number=name.split()[-1]) for name in lens.layers]
+    if not hasattr(lens, "true_ranks"):  # a masked language model's lens
+        _show_masked(spec, text, lens, layers)
+        return
     st.metric(_("Last row vs the model's own output: max |difference| of the logits"), f"{lens.final_difference:.1e}",
               help=_("The lens after the last block is exactly what the model outputs; only rounding may differ."))  # fmt: skip
     render.figure(heatmaps.token_grid(lens.top_probs, lens.top_tokens, x_labels=lens.tokens, y_labels=layers,
                                       title=_("Top prediction after each block (colour: its probability)")),
-                  key="lens-top")  # fmt: skip
+                  key="lens-top", stem=f"logit-lens-{spec.key}",
+                  numbers={"model": spec.key, "text": text, "tokens": lens.tokens, "layers": lens.layers,
+                           "top_tokens": lens.top_tokens, "top_probs": lens.top_probs, "true_probs": lens.true_probs,
+                           "true_ranks": lens.true_ranks})  # fmt: skip
     st.caption(_("Column: the text up to and including that token; cell: the token the model would write next if it "
                  "stopped at that row. The first column is the document-boundary token. With input and output "
                  "embeddings shared (as in GPT-2), the embeddings row mostly predicts the token itself."))  # fmt: skip
@@ -96,6 +109,28 @@ def show(spec: catalog.ModelSpec) -> None:
                  "2023) trains a small map per layer for that.", count=ranks.shape[1], text=safe.md(text[:80])))  # fmt: skip
     with st.expander(_("Code to reproduce this"), icon=":material/code:"):
         st.code(snippets.logit_lens(spec, text), language="python")
+
+
+def _show_masked(spec: catalog.ModelSpec, text: str, lens, layers: list[str]) -> None:
+    """What a masked language model would put at each position after each block, and how sure it is of the token
+    really there."""
+    st.metric(_("Last row vs the model's own output: max |difference| of the logits"), f"{lens.final_difference:.1e}",
+              help=_("The lens after the last block is exactly what the model outputs; only rounding may differ."))  # fmt: skip
+    render.figure(heatmaps.token_grid(lens.top_probs, lens.top_tokens, x_labels=lens.tokens, y_labels=layers,
+                                      title=_("What the model would put at each position (colour: its probability)"),
+                                      hover="%{y}, at %{x}: %{text} (%{z:.2f})"),
+                  key="lens-masked-top", stem=f"masked-lens-{spec.key}",
+                  numbers={"model": spec.key, "text": text, "tokens": lens.tokens, "layers": lens.layers,
+                           "top_tokens": lens.top_tokens, "top_probs": lens.top_probs,
+                           "input_probs": lens.input_probs})  # fmt: skip
+    st.caption(_("A masked language model (BERT's pretraining) predicts the token at each position from both sides. "
+                 "The masked-LM head (its transform, layer norm and output matrix) is applied to the hidden state "
+                 "after the embeddings and after every block: at a [MASK] the column shows its guess forming; elsewhere "
+                 "the model mostly rebuilds the character that is there."))  # fmt: skip
+    render.figure(heatmaps.heatmap(lens.input_probs, title=_("Probability of the character really there"),
+                                   x_labels=lens.tokens, y_labels=layers, zmin=0, zmax=1, text_values=True),
+                  key="lens-masked-input")  # fmt: skip
+    st.caption(_("Empty cells: [MASK] and the special tokens, where there is nothing to rebuild."))
 
 
 def limits() -> str:

@@ -115,7 +115,12 @@ def show(spec: catalog.ModelSpec) -> None:
     render.figure(heatmaps.heatmap(found.recovered, title=_("Share of the clean answer's lead restored by one patched vector"),
                                    x_labels=columns, y_labels=layers, x_title=_("position (clean → corrupted)"),
                                    y_title=_("layer"), colorscale="RdBu", text_values=True),
-                  key="patch-grid")  # fmt: skip
+                  key="patch-grid", stem=f"patching-{spec.key}",
+                  numbers={"model": spec.key, "clean": clean, "corrupted": corrupted, "layers": found.layers,
+                           "clean_tokens": found.clean_tokens, "corrupted_tokens": found.corrupted_tokens,
+                           "clean_answer": found.clean_answer, "corrupted_answer": found.corrupted_answer,
+                           "recovered": found.recovered, "clean_metric": found.clean_metric,
+                           "corrupted_metric": found.corrupted_metric})  # fmt: skip
     st.caption(_("Cell: the corrupted text run again with the hidden state at that position, after that layer, "
                  "replaced by the clean run's; the value is (m(patched) − m(corrupted)) / (m(clean) − m(corrupted)), "
                  "where m is the clean answer's logit minus the corrupted answer's. 1: patching this one vector "

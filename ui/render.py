@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import streamlit as st
 
 from core.viz import charts
@@ -46,10 +48,37 @@ def _translated(fig):
     return fig
 
 
-def figure(fig, *, key: str) -> None:
+def figure(fig, *, key: str, numbers: dict | None = None, stem: str = "") -> None:
     """Draw a Plotly figure in the session's language; labels that came from users (class names, model names)
-    are drawn as text."""
-    st.plotly_chart(safe.figure(_translated(fig)), key=key, config={"displaylogo": False})
+    are drawn as text. With ``numbers``, an inspection view: it also downloads as an interactive HTML file that
+    opens offline (plotly.js from the installed plotly package goes inside it) and as the JSON of its numbers;
+    PNG is the camera button of every chart's toolbar."""
+    shown = safe.figure(_translated(fig))
+    st.plotly_chart(shown, key=key, config={"displaylogo": False})
+    if numbers is None:
+        return
+    left, right, _space = st.columns([1, 1, 2])
+    left.download_button(_("HTML (works offline)"), lambda: shown.to_html(include_plotlyjs=True, full_html=True),
+                         file_name=f"{stem or key}.html", mime="text/html", key=f"{key}-html",
+                         icon=":material/download:")  # fmt: skip
+    right.download_button(_("Numbers (JSON)"), lambda: json.dumps(plain(numbers), ensure_ascii=False, indent=1),
+                          file_name=f"{stem or key}.json", mime="application/json", key=f"{key}-json",
+                          icon=":material/data_object:")  # fmt: skip
+
+
+def plain(value):
+    """Numbers, arrays, lists and dicts as JSON can hold them (numpy arrays as nested lists, NaN as null)."""
+    import math
+
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, dict):
+        return {str(name): plain(item) for name, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def sentiment_result(result, *, title: str, key: str, compact: bool = False, model: str = "") -> None:

@@ -156,7 +156,7 @@ def _attributions(spec, result) -> None:
     """Integrated gradients of each output token of the translation shown onto the source tokens."""
     from core.tasks.seq_attribution import IG_STEPS, MAX_TARGET, attribute_translation
 
-    st.markdown("#### " + attributions.heading("translation"))
+    st.markdown("#### " + attributions.heading("source"))
     asked = (spec.key, result.source, result.output_ids)
     stored = st.session_state.get("translate-attribution")
     if not stored or stored[0] != asked:
@@ -172,7 +172,7 @@ def _attributions(spec, result) -> None:
             return
         stored = (asked, found)
         st.session_state["translate-attribution"] = stored
-    attributions.draw(stored[1], key="translate", kind="translation")
+    attributions.draw(stored[1], key="translate", kind="source")
 
 
 def grammar_rules() -> None:

@@ -122,3 +122,14 @@ class FillMask:
                                     for p, i in zip(values.tolist(), indices.tolist(), strict=True)])
                    for position, values, indices in zip(hidden, top.values, top.indices, strict=True)]  # fmt: skip
         return Filled(self.tokenizer.convert_ids_to_tokens(ids), guesses)
+
+    def lens(self, text: str):
+        """The masked-LM lens over ``text`` (``core.tasks.lens.read_masked_lens``); [MASK] or ＿ hides a character."""
+        from core.tasks.lens import read_masked_lens
+
+        cleaned = check_text(text)
+        for placeholder in PLACEHOLDERS:
+            cleaned = cleaned.replace(placeholder, f" {self.tokenizer.mask_token} ")
+        with self._lock, inference_gate():
+            ids = self.tokenizer(cleaned, truncation=True, max_length=self.max_tokens)["input_ids"]
+            return read_masked_lens(self.model, self.tokenizer, ids)

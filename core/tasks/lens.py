@@ -100,3 +100,67 @@ def read_lens(model, tokenizer, ids: Sequence[int]) -> Lens:
         true_ranks=to_cpu(ranks).numpy(),
         final_difference=difference,
     )
+
+
+@dataclass(frozen=True)
+class MaskedLens:
+    """The lens of a masked language model (BERT): what it would put at each position after each block."""
+
+    tokens: list[str]  # the input, [CLS] … [SEP], with [MASK] where a token is hidden
+    layers: list[str]  # "embeddings", "block 1", …
+    top_tokens: list[list[str]]  # [layer][position]: the most likely token at that position
+    top_probs: np.ndarray  # (layers, positions)
+    input_probs: np.ndarray  # (layers, positions): the probability of the token really there (NaN at [MASK] and
+    # the special tokens, where there is none to reconstruct)
+    final_difference: float  # max |lens logits after the last block − the model's own logits|
+
+
+def _masked_parts(model):
+    """(embeddings, blocks, masked-LM head) of a BERT-class masked language model."""
+    body, head = getattr(model, "bert", None), getattr(model, "cls", None)
+    if body is None or head is None or not hasattr(getattr(body, "encoder", None), "layer"):
+        raise CoreError(Message("The masked-LM lens reads BERT-class models with their masked-LM head; {name} is "
+                                "not one.", name=type(model).__name__))  # fmt: skip
+    return body.embeddings, list(body.encoder.layer), head
+
+
+def read_masked_lens(model, tokenizer, ids: Sequence[int]) -> MaskedLens:
+    """The masked-LM head (transform, layer norm, output matrix) applied to the hidden state after the embeddings
+    and after every block, read by hooks in one forward pass; the last row is the model's own output."""
+    import torch
+
+    ids = list(ids)[:MAX_TOKENS]
+    embeddings, blocks, head = _masked_parts(model)
+    states: list = []
+
+    def keep(_module, _inputs, output):
+        states.append(output[0] if isinstance(output, tuple) else output)
+
+    hooks = [module.register_forward_hook(keep) for module in (embeddings, *blocks)]
+    try:
+        with torch.no_grad():
+            own = model(input_ids=torch.tensor([ids])).logits[0].float()
+    finally:
+        for hook in hooks:
+            hook.remove()
+    special = set(tokenizer.all_special_ids)
+    real = torch.tensor([i not in special for i in ids], device=own.device)  # [MASK] is special: nothing to rebuild
+    present = torch.tensor(ids, device=own.device)
+    top_probs, top_ids, input_probs, difference = [], [], [], 0.0
+    with torch.no_grad():
+        for state in states:
+            logits = head(state[0]).float()  # (T, V)
+            difference = float((logits - own).abs().max())  # the last layer's is kept
+            probs = torch.softmax(logits, dim=-1)
+            best, best_ids = probs.max(dim=-1)
+            top_probs.append(best)
+            top_ids.append(best_ids)
+            there = probs.gather(-1, present.view(-1, 1))[:, 0]
+            input_probs.append(torch.where(real, there, torch.full_like(there, float("nan"))))
+    return MaskedLens(
+        tokens=tokenizer.convert_ids_to_tokens(ids),
+        layers=["embeddings", *[f"block {n}" for n in range(1, len(blocks) + 1)]],
+        top_tokens=[tokenizer.convert_ids_to_tokens(row) for row in torch.stack(top_ids).tolist()],
+        top_probs=to_cpu(torch.stack(top_probs)).numpy(), input_probs=to_cpu(torch.stack(input_probs)).numpy(),
+        final_difference=difference,
+    )  # fmt: skip
