@@ -27,3 +27,10 @@ if spec is not None:
             ablate.show(spec)
         st.subheader(_("Every head, ranked"))
         ablate.sweep(spec)
+st.header(_("A classifier's heads"))
+st.markdown(
+    _("The same switches on a classifier — the sentiment and topic models trained here, the Chinese ones, the Hub's "
+      "when online: its class probabilities for your text with and without the chosen heads and MLPs, and its "
+      "accuracy on held-out texts both ways.")
+)
+ablate.classifier_section()

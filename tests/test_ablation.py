@@ -93,3 +93,50 @@ def test_the_ablate_page_switches_a_head_off_and_ranks_them_all(tiny_zh_gpt):
     at.button(key="ablate-sweep").click().run()
     assert not at.exception and not at.error and len(at.dataframe) == 1
     assert any("held-out documents" in c.value for c in at.caption)
+
+
+def test_a_classifier_s_heads_switched_off_by_hook_equal_zeroed_columns_of_w_o(tiny_model):
+    import copy
+
+    import torch
+
+    from core import catalog
+    from core.tasks import ablation
+    from core.tasks.base import get_task, own_dataset
+    from core.tasks.classify import TransformerClassifier
+
+    classifier = TransformerClassifier(catalog.get_spec("sentiment-tiny"), runtime="torch")
+    text = "A warm, funny and moving film."
+    split, _ = get_task("sentiment").held_out(own_dataset(classifier.spec))
+    index = classifier.model.config.label2id
+    held_out = ([e.text for e in split.test], [index[e.label] for e in split.test])
+    nothing = ablation.classifier_effect(classifier, text, held_out=held_out)
+    assert nothing.before == nothing.after and nothing.held_out["delta"] == 0 == nothing.held_out["low"]
+    layers, heads = ablation.shape(classifier.model)
+    found = ablation.classifier_effect(classifier, text, [(layers - 1, 0)], [0], held_out=held_out)
+    # the same model with head 0's columns of W_O and MLP 0's output matrix zeroed by hand (biases kept)
+    edited = copy.deepcopy(classifier.model)
+    width = edited.config.hidden_size // heads
+    with torch.no_grad():
+        edited.bert.encoder.layer[layers - 1].attention.output.dense.weight[:, :width] = 0
+        edited.bert.encoder.layer[0].output.dense.weight.zero_()
+        edited.bert.encoder.layer[0].output.dense.bias.zero_()
+        batch = classifier.tokenizer(text, return_tensors="pt")
+        by_hand = torch.softmax(edited(**batch).logits, dim=-1)[0].tolist()
+    assert np.allclose(found.after, by_hand, atol=1e-5) and not np.allclose(found.after, found.before, atol=1e-6)
+    again = ablation.classifier_effect(classifier, text)
+    assert again.before == nothing.before  # the hooks are gone: the model is itself again
+    assert found.held_out["low"] <= found.held_out["delta"] <= found.held_out["high"]
+    assert found.held_out["n"] == len(split.test)
+
+
+def test_the_ablate_page_switches_a_classifier_s_heads_off(tiny_model):
+    from conftest import open_page
+
+    page = open_page("pages/ablate.py")
+    page.selectbox(key="ablate-classifier").set_value("sentiment-tiny").run()
+    page.multiselect(key="ablate-classifier-heads-sentiment-tiny").set_value([(0, 0), (0, 1)]).run()
+    page.button(key="ablate-classifier-run").click().run()
+    assert not page.exception and not page.error
+    assert list(page.dataframe[-1].value.columns) == ["class", "whole model", "switched off"]
+    assert any(m.label == "Held-out accuracy, whole model" for m in page.metric)

@@ -24,12 +24,26 @@ MAX_SWEEP_HEADS = 64  # a sweep scores the held-out text once per head: 2 × 4 h
 SWEEP_DOCUMENTS = 200  # held-out documents a sweep scores (all of them when there are fewer)
 
 
+def _points(model):
+    """Per block: (the module whose input is the heads side by side before the output projection, the MLP module
+    whose output is zeroed) of a GPT-2-class model or a BERT-class encoder (BERT, MiniLM), whatever head is on top."""
+    body = getattr(model, "transformer", None)
+    if hasattr(body, "h"):  # GPT-2: c_proj is W_O, mlp adds its output to the stream
+        return [(block.attn.c_proj, block.mlp) for block in body.h]
+    encoder = getattr(getattr(model, "base_model", None), "encoder", None)
+    if hasattr(encoder, "layer") and all(hasattr(b, "attention") and hasattr(b, "output") for b in encoder.layer):
+        # BERT: attention.output.dense is W_O; output.dense is the MLP's second matrix, added before the norm
+        return [(block.attention.output.dense, block.output.dense) for block in encoder.layer]
+    raise CoreError(Message("Ablation reads GPT-2-class models and BERT-class encoders; {name} is neither.",
+                            name=type(model).__name__))  # fmt: skip
+
+
 def shape(model) -> tuple[int, int]:
-    """(layers, heads per layer) of a GPT-2-class model."""
+    """(layers, heads per layer) of a GPT-2-class model or a BERT-class encoder."""
     config = model.config
-    if not hasattr(getattr(model, "transformer", None), "h"):
-        raise CoreError(Message("Ablation reads GPT-2-class models; {name} is not one.", name=type(model).__name__))
-    return int(config.n_layer), int(config.n_head)
+    layers = len(_points(model))
+    heads = getattr(config, "n_head", None) or config.num_attention_heads
+    return layers, int(heads)
 
 
 @contextlib.contextmanager
@@ -37,8 +51,9 @@ def ablated(model, heads: Iterable[tuple[int, int]] = (), mlps: Iterable[int] = 
     """Within the block, ``model`` runs with those heads ((layer, head) pairs) and MLPs (layers) switched off."""
     import torch
 
+    points = _points(model)
     layers, count = shape(model)
-    width = model.config.n_embd // count
+    width = (getattr(model.config, "n_embd", None) or model.config.hidden_size) // count
     by_layer: dict[int, list[int]] = {}
     for layer, head in heads:
         if not (0 <= layer < layers and 0 <= head < count):
@@ -57,11 +72,11 @@ def ablated(model, heads: Iterable[tuple[int, int]] = (), mlps: Iterable[int] = 
 
     try:
         for layer, chosen in by_layer.items():
-            hooks.append(model.transformer.h[layer].attn.c_proj.register_forward_pre_hook(silence(chosen)))
+            hooks.append(points[layer][0].register_forward_pre_hook(silence(chosen)))
         for layer in set(mlps):
             if not 0 <= layer < layers:
                 raise CoreError(Message("There is no layer {layer}.", layer=layer))
-            hooks.append(model.transformer.h[layer].mlp.register_forward_hook(lambda _m, _i, out: torch.zeros_like(out)))
+            hooks.append(points[layer][1].register_forward_hook(lambda _m, _i, out: torch.zeros_like(out)))
         yield model
     finally:
         for hook in hooks:
@@ -172,3 +187,59 @@ def sweep_model(lm, report: Callable[[float], None] = lambda done: None) -> dict
     found = sweep(score, layers, heads, report)
     found["documents"] = np.array(len(documents))
     return found
+
+
+MAX_HELD_OUT = 200  # held-out texts a classifier's ablation reads (all of them when there are fewer)
+
+
+@dataclass(frozen=True)
+class ClassEffect:
+    labels: list[str]
+    before: list[float]  # the class probabilities for the user's text, the whole model
+    after: list[float]  # the same with the chosen parts switched off
+    held_out: dict | None  # accuracy before and after on the model's held-out texts, the paired Δ with its 95 % CI
+
+
+def _probabilities(model, batch) -> np.ndarray:
+    import torch
+
+    from core.tasks.inputs import inputs_for
+
+    with torch.no_grad():
+        return to_cpu(torch.softmax(model(**inputs_for(model, batch)).logits.float(), dim=-1)).numpy()
+
+
+def classifier_effect(classifier, text: str, heads=(), mlps=(), held_out: tuple[Sequence[str], Sequence[int]] | None = None,
+                      seed: int = 0) -> ClassEffect:  # fmt: skip
+    """A ``core.tasks.classify.TransformerClassifier``'s class probabilities for ``text`` with and without the chosen
+    heads and MLPs, and (given its held-out texts and label indices) its accuracy both ways with a paired bootstrap
+    CI of the change; the model is held one batch at a time."""
+    from core.tasks.inputs import check_text
+
+    text = check_text(text)
+    tokenizer = classifier.tokenizer
+    with classifier.exclusive() as model:
+        batch = dict(tokenizer(text, truncation=True, max_length=classifier.max_tokens, return_tensors="pt"))
+        before = _probabilities(model, batch)[0]
+        with ablated(model, heads, mlps):
+            after = _probabilities(model, batch)[0]
+    labels = [str(model.config.id2label[i]) for i in range(len(before))]
+    found = None
+    if held_out is not None and len(held_out[0]):
+        texts, truth = list(held_out[0])[:MAX_HELD_OUT], np.array(list(held_out[1])[:MAX_HELD_OUT])
+        right = {}
+        for name, parts in (("before", ((), ())), ("after", (heads, mlps))):
+            guesses = []
+            for start in range(0, len(texts), 32):
+                with classifier.exclusive() as model, ablated(model, *parts):
+                    chunk = dict(tokenizer(texts[start : start + 32], truncation=True, padding=True,
+                                           max_length=classifier.max_tokens, return_tensors="pt"))  # fmt: skip
+                    guesses.extend(_probabilities(model, chunk).argmax(axis=1).tolist())
+            right[name] = (np.array(guesses) == truth).astype(float)
+        rng = np.random.default_rng(seed)
+        index = rng.integers(0, len(texts), size=(1000, len(texts)))
+        deltas = right["after"][index].mean(axis=1) - right["before"][index].mean(axis=1)
+        low, high = np.quantile(deltas, [0.025, 0.975])
+        found = {"before": float(right["before"].mean()), "after": float(right["after"].mean()), "n": len(texts),
+                 "delta": float(right["after"].mean() - right["before"].mean()), "low": float(low), "high": float(high)}
+    return ClassEffect(labels=labels, before=before.tolist(), after=after.tolist(), held_out=found)
