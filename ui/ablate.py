@@ -145,7 +145,7 @@ def _run_classifier(spec, classifier, text: str, heads, mlps) -> None:
         split, _labels = get_task(spec.task).held_out(dataset)
         index = classifier.model.config.label2id
         pairs = [(e.text, index[e.label]) for e in split.test if e.label in index]
-        held_out = ([text for text, _ in pairs], [label for _, label in pairs])
+        held_out = ([pair[0] for pair in pairs], [pair[1] for pair in pairs])
     try:
         with st.spinner(render.queue_note(_("Running with and without the chosen parts…"))):
             found = ablation.classifier_effect(classifier, text, heads, mlps, held_out)
