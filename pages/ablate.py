@@ -1,4 +1,5 @@
-"""Inspect → Ablate: switch heads and MLPs of a GPT off with hooks on the real model, and see what it costs."""
+"""Inspect → Ablate: switch heads and MLPs of a GPT or a classifier off with hooks on the real model, and see what it
+costs."""
 
 import streamlit as st
 
@@ -30,7 +31,7 @@ if spec is not None:
 st.header(_("A classifier's heads"))
 st.markdown(
     _("The same switches on a classifier — the sentiment and topic models trained here, the Chinese ones, the Hub's "
-      "when online: its class probabilities for your text with and without the chosen heads and MLPs, and its "
-      "accuracy on held-out texts both ways.")
+      "when online: its class probabilities for your text with and without the chosen heads and MLPs and, for a "
+      "model trained here, its accuracy on the held-out texts of its data both ways.")
 )
 ablate.classifier_section()

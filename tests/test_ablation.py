@@ -134,6 +134,7 @@ def test_the_ablate_page_switches_a_classifier_s_heads_off(tiny_model):
     from conftest import open_page
 
     page = open_page("pages/ablate.py")
+    page.button(key="ablate-classifier-open").click().run()  # nothing loads before this
     page.selectbox(key="ablate-classifier").set_value("sentiment-tiny").run()
     page.multiselect(key="ablate-classifier-heads-sentiment-tiny").set_value([(0, 0), (0, 1)]).run()
     page.button(key="ablate-classifier-run").click().run()

@@ -133,19 +133,20 @@ def test_the_guessing_game_scores_against_the_model_s_own_first_choice(lm_tiny_m
     model = get_task(spec.task).hook("predictor")(spec)
     page = open_page("pages/generate.py")
     text = page.session_state["guess"]["text"]
-    top = [entry["token"] for entry in model.next_tokens(text, k=4)["transformer"]]
-    choice = page.radio(key="guess-choice-0")
-    shown = [token.replace(" ", "␣") for token in top]  # a leading space written ␣
-    assert sorted(choice.options) == sorted(shown) and choice.value is None  # the four, in an order that tells nothing
-    choice.set_value(top[0]).run()
+    top = model.next_tokens(text, k=4)["transformer"]
+    choice = page.radio(key="guess-choice-1")
+    assert sorted(choice.options) == sorted(e["token"].replace(" ", "␣") for e in top) and choice.value is None
+    choice.set_value(top[0]["id"]).run()  # the options are token ids: two tokens written alike stay apart
     page.button(key="guess-reveal").click().run()
     assert any(s.value.startswith("Right") for s in page.success)
-    assert any(m.label == "Score" and m.value == "1 / 1" for m in page.metric)
+    assert any(m.label == "Your score" and m.value == "1 / 1" for m in page.metric)
+    assert page.radio(key="guess-choice-1").value == top[0]["id"]  # the pick stays on screen after the reveal
     page.button(key="guess-next").click().run()
-    assert page.session_state["guess"]["text"] == text + top[0]  # the model's choice appended
-    following = [entry["token"] for entry in model.next_tokens(text + top[0], k=4)["transformer"]]
-    page.radio(key="guess-choice-1").set_value(following[-1]).run()
+    assert page.session_state["guess"]["text"] == text + top[0]["token"]  # the model's choice appended
+    following = model.next_tokens(text + top[0]["token"], k=4)["transformer"]
+    page.radio(key="guess-choice-2").set_value(following[-1]["id"]).run()
     page.button(key="guess-reveal").click().run()
-    assert any("first choice" in w.value for w in page.warning) or following[-1] == following[0]
-    assert any(m.label == "Score" and m.value.endswith("/ 2") for m in page.metric)
-    assert not page.exception
+    assert any("first choice" in w.value for w in page.warning)
+    assert any(m.label == "Your score" and m.value == "1 / 2" for m in page.metric)
+    page.button(key="guess-restart").click().run()
+    assert page.session_state["guess"]["text"] == text and not page.exception

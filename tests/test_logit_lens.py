@@ -112,6 +112,10 @@ def test_the_masked_lm_lens_ends_at_the_model_s_own_output_and_the_page_draws_it
     assert np.isnan(found.input_probs[:, masked]).all() and np.isnan(found.input_probs[:, 0]).all()  # nothing there
     assert np.isfinite(found.input_probs[:, 1]).all()
     assert ((found.input_probs[:, 1] >= 0) & (found.input_probs[:, 1] <= 1)).all()
+    from core.errors import InputError
+
+    with pytest.raises(InputError, match="reads at most 48"):  # cut, it would lose its [SEP]: refused instead
+        FillMask(catalog.get_spec("zh-bert-mlm")).lens("国" * 60)
     page = open_page("pages/logit_lens.py", model="zh-bert-mlm")
     assert "[MASK]" in page.text_input(key="lens-text").value
     page.button(key="lens-run").click().run()

@@ -1,4 +1,5 @@
-"""Inspect → Ablate glue: switch heads and MLPs of a GPT off on the user's text, and rank every head on held-out text."""
+"""Inspect → Ablate glue: switch heads and MLPs of a GPT off on the user's text and rank every head on held-out
+text; the same switches on a BERT-class classifier, with its held-out accuracy both ways."""
 
 from __future__ import annotations
 
@@ -103,32 +104,33 @@ CLASSIFIER_EXAMPLES = {"en": "A warm, funny and moving film.", "zh": "这家酒�
 
 
 def classifier_section() -> None:
-    """Switch heads and MLPs of a Transformer classifier off: its answer for the user's text, and its held-out
-    accuracy both ways with a paired CI."""
-    from ui import patch
+    """Switch heads and MLPs of a Transformer classifier off: its answer for the user's text, and (for a model
+    trained here) its held-out accuracy both ways with a paired CI. Nothing loads before the student asks."""
+    from ui import language, patch
 
+    if not scenario.when_asked(_("Open a classifier"), key="ablate-classifier-open"):
+        return
     specs = {key: spec for key, spec in patch.candidates().items() if not spec.task.startswith("generation")}
     if st.session_state.get("ablate-classifier") not in specs:
         st.session_state["ablate-classifier"] = "sentiment-minilm" if "sentiment-minilm" in specs else next(iter(specs))
+        _classifier_changed()
     labels = {key: i18n.title(spec) for key, spec in specs.items()}
-    spec = specs[st.selectbox(_("Classifier"), list(specs), key="ablate-classifier", format_func=labels.__getitem__)]
+    spec = specs[st.selectbox(_("Classifier"), list(specs), key="ablate-classifier", format_func=labels.__getitem__,
+                              on_change=_classifier_changed)]  # fmt: skip
     if not scenario.ready_or_training([spec], fallback=N_("the language models above"))[0]:
         return
-    if "ablate-classifier-text" not in st.session_state:
-        st.session_state["ablate-classifier-text"] = CLASSIFIER_EXAMPLES["zh" if "zh" in spec.languages else "en"]
     text = st.text_input(_("Text"), key="ablate-classifier-text", max_chars=500)
-    classifier = models.predictor(spec)
-    if not hasattr(classifier, "exclusive"):
-        st.caption(_("{model} has no Transformer layers to switch off.", model=safe.md(i18n.title(spec))))
-        return
+    language.warn_text(text, spec.languages, i18n.title(spec))
     try:
-        layers, heads = ablation.shape(classifier.model)
-    except CoreError as error:
-        safe.error(error)
+        classifier = models.predictor(spec)
+        layers, heads = ablation.shape(getattr(classifier, "model", None))
+    except (CoreError, AttributeError):
+        st.caption(_("{model} has no Transformer layers LM Lab can switch off.", model=safe.md(i18n.title(spec))))
         return
     left, right = st.columns([2, 1])
     chosen = left.multiselect(_("Heads to switch off"), [(layer, head) for layer in range(layers) for head in range(heads)],
-                              key=f"ablate-classifier-heads-{spec.key}", format_func=lambda pair: f"L{pair[0]} H{pair[1]}")  # fmt: skip
+                              key=f"ablate-classifier-heads-{spec.key}", format_func=lambda pair: f"L{pair[0]} H{pair[1]}",
+                              help=_("L = layer, H = head, both from 0."))  # fmt: skip
     mlps = right.multiselect(_("MLPs to switch off"), list(range(layers)), key=f"ablate-classifier-mlps-{spec.key}",
                              format_func=lambda layer: f"MLP L{layer}")  # fmt: skip
     if st.button(_("Run the classifier with these switched off"), key="ablate-classifier-run"):
@@ -136,19 +138,30 @@ def classifier_section() -> None:
     _show_classifier(spec)
 
 
+def _classifier_changed() -> None:
+    from core import catalog
+
+    spec = catalog.get_spec(st.session_state["ablate-classifier"])
+    st.session_state["ablate-classifier-text"] = CLASSIFIER_EXAMPLES["zh" if "zh" in spec.languages else "en"]
+
+
 def _run_classifier(spec, classifier, text: str, heads, mlps) -> None:
+    from core import catalog
     from core.tasks.base import get_task, own_dataset
 
-    held_out = None
-    dataset = own_dataset(spec)
-    if dataset:
-        split, _labels = get_task(spec.task).held_out(dataset)
-        index = classifier.model.config.label2id
-        pairs = [(e.text, index[e.label]) for e in split.test if e.label in index]
-        held_out = ([pair[0] for pair in pairs], [pair[1] for pair in pairs])
+    card = catalog.read_metadata(spec.key) if spec.trained_here else None
     try:
+        held_out = None
+        dataset = own_dataset(spec)
+        if dataset:
+            split, _labels = get_task(spec.task).held_out(dataset)
+            index = classifier.model.config.label2id
+            pairs = [(e.text, index[e.label]) for e in split.test if e.label in index]
+            held_out = ([pair[0] for pair in pairs], [pair[1] for pair in pairs])
         with st.spinner(render.queue_note(_("Running with and without the chosen parts…"))):
-            found = ablation.classifier_effect(classifier, text, heads, mlps, held_out)
+            found = ablation.classifier_effect(classifier, text, heads, mlps, held_out,
+                                               max_length=card.recipe.get("max_length") if card else None,
+                                               version=card.sha256 if card else spec.location or "")  # fmt: skip
     except CoreError as error:
         safe.error(error)
         return
@@ -174,3 +187,6 @@ def _show_classifier(spec) -> None:
                      "zeroing their output before W_O; an MLP by zeroing what it adds (BERT's layer norm after it "
                      "still runs).", n=accuracy["n"], delta=f"{100 * accuracy['delta']:+.1f}",
                      low=f"{100 * accuracy['low']:+.1f}", high=f"{100 * accuracy['high']:+.1f}"))  # fmt: skip
+    else:
+        st.caption(_("No held-out texts are known for this model (it was not trained here on one of LM Lab's "
+                     "datasets): only your text is compared."))  # fmt: skip

@@ -126,11 +126,12 @@ def _show_masked(spec: catalog.ModelSpec, text: str, lens, layers: list[str]) ->
     st.caption(_("A masked language model (BERT's pretraining) predicts the token at each position from both sides. "
                  "The masked-LM head (its transform, layer norm and output matrix) is applied to the hidden state "
                  "after the embeddings and after every block: at a [MASK] the column shows its guess forming; elsewhere "
-                 "the model mostly rebuilds the character that is there."))  # fmt: skip
+                 "what the model would put where a character already is — the grid below says how sure it is of that "
+                 "character (a small model trained briefly often guesses the commonest characters instead)."))  # fmt: skip
     render.figure(heatmaps.heatmap(lens.input_probs, title=_("Probability of the character really there"),
                                    x_labels=lens.tokens, y_labels=layers, zmin=0, zmax=1, text_values=True),
                   key="lens-masked-input")  # fmt: skip
-    st.caption(_("Empty cells: [MASK] and the special tokens, where there is nothing to rebuild."))
+    st.caption(_("Empty cells: [MASK], [UNK] and the other special tokens, where there is no character to rebuild."))
 
 
 def limits() -> str:

@@ -58,12 +58,14 @@ def figure(fig, *, key: str, numbers: dict | None = None, stem: str = "") -> Non
     if numbers is None:
         return
     left, right, _space = st.columns([1, 1, 2])
-    left.download_button(_("HTML (works offline)"), lambda: shown.to_html(include_plotlyjs=True, full_html=True),
-                         file_name=f"{stem or key}.html", mime="text/html", key=f"{key}-html",
+    # built only when asked; a fixed div id makes the same figure the same bytes, so the server keeps one copy
+    left.download_button(_("HTML (works offline)"), lambda: shown.to_html(include_plotlyjs=True, full_html=True,
+                                                                          div_id=key),
+                         file_name=f"{stem or key}.html", mime="text/html", key=f"{key}-html", on_click="ignore",
                          icon=":material/download:")  # fmt: skip
     right.download_button(_("Numbers (JSON)"), lambda: json.dumps(plain(numbers), ensure_ascii=False, indent=1),
                           file_name=f"{stem or key}.json", mime="application/json", key=f"{key}-json",
-                          icon=":material/data_object:")  # fmt: skip
+                          on_click="ignore", icon=":material/data_object:")  # fmt: skip
 
 
 def plain(value):

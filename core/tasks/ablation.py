@@ -1,10 +1,11 @@
-"""Ablation: switch parts of a GPT off and measure what it costs.
+"""Ablation: switch parts of a GPT or a BERT-class classifier off and measure what it costs.
 
-A head is switched off by zeroing its output before the attention block's output projection (W_O), so
-the other heads' outputs and everything else are untouched ("zero ablation"); an MLP is switched off by
-replacing its output with zeros, so that block adds only its attention to the residual stream. The other
-heads of that layer are untouched (W_O's bias is still added); later layers see the changed stream. Hooks on
-the real model do it; nothing is copied or retrained, and removing the hooks restores the model exactly.
+A head is switched off by zeroing its output before the attention block's output projection (W_O), so the
+other heads' outputs are untouched ("zero ablation"); an MLP is switched off by replacing its output with zeros,
+so that block adds only its attention to the residual stream. W_O's bias is still added; later layers see the
+changed stream. In GPT-2 (pre-LN) nothing else changes in that block; in BERT (post-LN) the layer norm after W_O
+and after the MLP still runs, so it rescales what the remaining heads wrote. Hooks on the real model do it;
+nothing is copied or retrained, and removing the hooks restores the model exactly.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.errors import CoreError
+from core.memo import Memo, digest
 from core.messages import Message
 from core.tasks.inputs import to_cpu
 
@@ -31,11 +33,19 @@ def _points(model):
     if hasattr(body, "h"):  # GPT-2: c_proj is W_O, mlp adds its output to the stream
         return [(block.attn.c_proj, block.mlp) for block in body.h]
     encoder = getattr(getattr(model, "base_model", None), "encoder", None)
-    if hasattr(encoder, "layer") and all(hasattr(b, "attention") and hasattr(b, "output") for b in encoder.layer):
-        # BERT: attention.output.dense is W_O; output.dense is the MLP's second matrix, added before the norm
-        return [(block.attention.output.dense, block.output.dense) for block in encoder.layer]
+    points = [(getattr(getattr(getattr(block, "attention", None), "output", None), "dense", None),
+               getattr(getattr(block, "output", None), "dense", None)) for block in getattr(encoder, "layer", ())]  # fmt: skip
+    width = getattr(model.config, "hidden_size", None)
+    if points and all(_linear(w_o, width) and _linear(mlp, None) for w_o, mlp in points):
+        # BERT: attention.output.dense is W_O (its input the heads side by side); output.dense the MLP's second matrix
+        return points
     raise CoreError(Message("Ablation reads GPT-2-class models and BERT-class encoders; {name} is neither.",
                             name=type(model).__name__))  # fmt: skip
+
+
+def _linear(module, inputs: int | None) -> bool:
+    """A linear layer (taking ``inputs`` features, when given): where a BERT block's hooks go."""
+    return type(module).__name__ == "Linear" and (inputs is None or getattr(module, "in_features", None) == inputs)
 
 
 def shape(model) -> tuple[int, int]:
@@ -209,32 +219,56 @@ def _probabilities(model, batch) -> np.ndarray:
         return to_cpu(torch.softmax(model(**inputs_for(model, batch)).logits.float(), dim=-1)).numpy()
 
 
+_MEMO = Memo(max_entry_bytes=64 << 10)  # held-out answers any session already got, by model, parts and texts
+
+
+def _guesses(classifier, texts: list[str], parts, max_length: int) -> list[int]:
+    """The classifier's label for each text with ``parts`` ((heads, mlps)) off: sorted by length, in passes of at
+    most PADDED_TOKENS padded tokens, the model held one pass at a time."""
+    from core.tasks.classify import PADDED_TOKENS
+
+    tokenizer = classifier.tokenizer
+    with classifier.exclusive():  # the shared tokenizer serves one request at a time
+        lengths = [len(ids) for ids in tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]]
+    order = sorted(range(len(texts)), key=lengths.__getitem__)
+    groups: list[list[int]] = [[]]
+    for index in order:
+        if groups[-1] and (len(groups[-1]) + 1) * lengths[index] > PADDED_TOKENS:
+            groups.append([])
+        groups[-1].append(index)
+    found: dict[int, int] = {}
+    for group in groups:
+        with classifier.exclusive() as model, ablated(model, *parts):
+            batch = dict(tokenizer([texts[i] for i in group], truncation=True, padding=True, max_length=max_length,
+                                   return_tensors="pt"))  # fmt: skip
+            found.update(zip(group, _probabilities(model, batch).argmax(axis=1).tolist(), strict=True))
+    return [found[i] for i in range(len(texts))]
+
+
 def classifier_effect(classifier, text: str, heads=(), mlps=(), held_out: tuple[Sequence[str], Sequence[int]] | None = None,
-                      seed: int = 0) -> ClassEffect:  # fmt: skip
+                      *, max_length: int | None = None, version: str = "", seed: int = 0) -> ClassEffect:  # fmt: skip
     """A ``core.tasks.classify.TransformerClassifier``'s class probabilities for ``text`` with and without the chosen
     heads and MLPs, and (given its held-out texts and label indices) its accuracy both ways with a paired bootstrap
-    CI of the change; the model is held one batch at a time."""
+    CI of the change. Held-out answers are computed once per model ``version`` and set of parts, for every session."""
     from core.tasks.inputs import check_text
 
     text = check_text(text)
-    tokenizer = classifier.tokenizer
+    limit = min(max_length or classifier.max_tokens, classifier.max_tokens)
     with classifier.exclusive() as model:
-        batch = dict(tokenizer(text, truncation=True, max_length=classifier.max_tokens, return_tensors="pt"))
+        batch = dict(classifier.tokenizer(text, truncation=True, max_length=limit, return_tensors="pt"))
         before = _probabilities(model, batch)[0]
         with ablated(model, heads, mlps):
             after = _probabilities(model, batch)[0]
-    labels = [str(model.config.id2label[i]) for i in range(len(before))]
+    names = list(getattr(classifier, "labels", None) or [model.config.id2label[i] for i in range(len(before))])
     found = None
     if held_out is not None and len(held_out[0]):
         texts, truth = list(held_out[0])[:MAX_HELD_OUT], np.array(list(held_out[1])[:MAX_HELD_OUT])
+        fingerprint = digest(*texts)
         right = {}
-        for name, parts in (("before", ((), ())), ("after", (heads, mlps))):
-            guesses = []
-            for start in range(0, len(texts), 32):
-                with classifier.exclusive() as model, ablated(model, *parts):
-                    chunk = dict(tokenizer(texts[start : start + 32], truncation=True, padding=True,
-                                           max_length=classifier.max_tokens, return_tensors="pt"))  # fmt: skip
-                    guesses.extend(_probabilities(model, chunk).argmax(axis=1).tolist())
+        off = (tuple(sorted(tuple(pair) for pair in heads)), tuple(sorted(set(mlps))))
+        for name, parts in (("before", ((), ())), ("after", off)):
+            key = (classifier.spec.key, version, parts, limit, fingerprint)
+            guesses = _MEMO.get(key, lambda parts=parts: _guesses(classifier, texts, parts, limit))
             right[name] = (np.array(guesses) == truth).astype(float)
         rng = np.random.default_rng(seed)
         index = rng.integers(0, len(texts), size=(1000, len(texts)))
@@ -242,4 +276,4 @@ def classifier_effect(classifier, text: str, heads=(), mlps=(), held_out: tuple[
         low, high = np.quantile(deltas, [0.025, 0.975])
         found = {"before": float(right["before"].mean()), "after": float(right["after"].mean()), "n": len(texts),
                  "delta": float(right["after"].mean() - right["before"].mean()), "low": float(low), "high": float(high)}
-    return ClassEffect(labels=labels, before=before.tolist(), after=after.tolist(), held_out=found)
+    return ClassEffect(labels=[str(n) for n in names], before=before.tolist(), after=after.tolist(), held_out=found)

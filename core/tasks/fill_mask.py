@@ -130,6 +130,11 @@ class FillMask:
         cleaned = check_text(text)
         for placeholder in PLACEHOLDERS:
             cleaned = cleaned.replace(placeholder, f" {self.tokenizer.mask_token} ")
+        from core.tasks.lens import MAX_TOKENS
+
         with self._lock, inference_gate():
             ids = self.tokenizer(cleaned, truncation=True, max_length=self.max_tokens)["input_ids"]
+            if len(ids) > MAX_TOKENS:  # cut, the text would lose its [SEP] and any [MASK] after the cut: refused
+                raise InputError(Message("The text has {count} tokens; the lens reads at most {most} ([CLS] and [SEP] "
+                                         "included). Shorten it.", count=len(ids), most=MAX_TOKENS))  # fmt: skip
             return read_masked_lens(self.model, self.tokenizer, ids)
