@@ -64,6 +64,41 @@ def test_a_classifier_grid_is_exact_where_the_architecture_says_so(keyword_class
     assert found.strongest(2)[0][2] == pytest.approx(1.0, abs=1e-4)
     spec = catalog.get_spec("keyword-tiny")
     assert np.abs(_snippet_grid(spec, CLEAN, CORRUPTED) - found.recovered).max() < 1e-4  # batched = one by one
+    _one_head_by_hand(keyword_classifier, found)
+
+
+def _one_head_by_hand(classifier, found) -> None:
+    """The head grid's last cell recomputed alone: one head's slice of W_O's input taken from the clean run."""
+    import torch
+
+    from core.tasks.ablation import head_inputs, shape
+
+    model, tokenizer = classifier.model, classifier.tokenizer
+    layers, heads = shape(model)
+    assert found.heads.shape == (layers, heads) and np.isfinite(found.heads).all()
+    w_o = head_inputs(model)[-1]
+    width = w_o.in_features // heads
+    kept = []
+    hook = w_o.register_forward_pre_hook(lambda _m, inputs: kept.append(inputs[0].clone()))
+    with torch.no_grad():
+        clean = model(**tokenizer(CLEAN, return_tensors="pt")).logits[0]
+    hook.remove()
+
+    def swap(_m, inputs):
+        merged = inputs[0].clone()
+        merged[..., (heads - 1) * width :] = kept[0][..., (heads - 1) * width :]
+        return (merged, *inputs[1:])
+
+    hook = w_o.register_forward_pre_hook(swap)
+    with torch.no_grad():
+        patched = model(**tokenizer(CORRUPTED, return_tensors="pt")).logits[0]
+    hook.remove()
+    with torch.no_grad():
+        corrupted = model(**tokenizer(CORRUPTED, return_tensors="pt")).logits[0]
+    good, bad = int(clean.argmax()), int(corrupted.argmax())
+    share = ((patched[good] - patched[bad]) - (corrupted[good] - corrupted[bad])) / (
+        (clean[good] - clean[bad]) - (corrupted[good] - corrupted[bad]))  # fmt: skip
+    assert float(share) == pytest.approx(float(found.heads[-1, -1]), abs=1e-4)
 
 
 def _differing_pair(lm) -> tuple[str, str]:
@@ -158,7 +193,7 @@ def test_the_patch_page_in_both_languages(keyword_classifier, lm_tiny_model):
     assert [m.value for m in page.metric][:2] == ["positive", "negative"]
     assert page.dataframe[0].value.iloc[0, 2] == pytest.approx(1.0, abs=1e-3)
     assert "register_forward_hook" in page.code[0].value
-    assert len(page.get("download_button")) == 2  # the grid as offline HTML and as JSON
+    assert len(page.get("download_button")) == 4  # both grids (positions, heads) as offline HTML and as JSON
 
 
 def test_an_inspection_view_exports_offline_html_and_plain_json():

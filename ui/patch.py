@@ -130,6 +130,17 @@ def show(spec: catalog.ModelSpec) -> None:
     rows = [{_("layer"): layers[layer], _("position"): columns[position], _("restored"): round(share, 3)}
             for layer, position, share in found.strongest()]  # fmt: skip
     st.dataframe(pd.DataFrame(rows), hide_index=True, key="patch-top")
+    if found.heads is not None:
+        blocks, heads = found.heads.shape
+        render.figure(heatmaps.heatmap(found.heads, title=_("Share of the clean answer's lead restored by one head"),
+                                       x_labels=[f"H{h}" for h in range(heads)],
+                                       y_labels=[_("block {number}", number=b + 1) for b in range(blocks)],
+                                       x_title=_("head"), y_title=_("layer"), colorscale="RdBu", text_values=True),
+                      key="patch-heads", stem=f"patching-heads-{spec.key}",
+                      numbers={"model": spec.key, "clean": clean, "corrupted": corrupted, "heads": found.heads})  # fmt: skip
+        st.caption(_("Cell: one head's output — its part of what enters W_O, at every position — copied from the clean "
+                     "run into the corrupted one, everything else left corrupted. Heads counted from 0, blocks from 1 "
+                     "as in the grid above."))  # fmt: skip
     with st.expander(_("Code to reproduce this"), icon=":material/code:"):
         st.code(snippets.patching(spec, clean, corrupted), language="python")
 

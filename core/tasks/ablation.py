@@ -48,6 +48,11 @@ def _linear(module, inputs: int | None) -> bool:
     return type(module).__name__ == "Linear" and (inputs is None or getattr(module, "in_features", None) == inputs)
 
 
+def head_inputs(model) -> list:
+    """Per block, the module whose input is that block's heads side by side (W_O): where a head's output is read."""
+    return [w_o for w_o, _mlp in _points(model)]
+
+
 def shape(model) -> tuple[int, int]:
     """(layers, heads per layer) of a GPT-2-class model or a BERT-class encoder."""
     config = model.config

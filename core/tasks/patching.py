@@ -52,6 +52,7 @@ class Patching:
     all_patched_difference: float  # max |logits with every position of a layer patched − clean logits|, all layers
     none_patched_difference: float  # max |logits of the batch row with no patch − corrupted logits|
     tolerance: float = 1e-3  # what rounding may explain: 1e-3 of a logit in fp32, more in half precision
+    heads: np.ndarray | None = None  # (blocks, heads): the share restored by one head's output, every position
 
     @property
     def checks_pass(self) -> bool:
@@ -163,11 +164,54 @@ def patch(model, run: Callable, clean: dict, corrupted: dict, answer: Callable[[
         all_patched = max(all_patched, float((logits[width] - clean_logits).abs().max()))
         none_patched = max(none_patched, float((logits[width + 1] - corrupted_logits).abs().max()))
     count = len(clean_streams) - 1
-    return Patching(clean_tokens=tokens[0], corrupted_tokens=tokens[1],
+    by_head = _head_grid(model, run, clean, corrupted, guard)
+    return Patching(heads=None if by_head is None else (metric(by_head) - low) / (high - low),
+                    clean_tokens=tokens[0], corrupted_tokens=tokens[1],
                     layers=["embeddings", *[f"block {n}" for n in range(1, count + 1)]], recovered=np.stack(rows),
                     clean_answer=names(good), corrupted_answer=names(bad), clean_metric=high, corrupted_metric=low,
                     all_patched_difference=all_patched, none_patched_difference=none_patched,
                     tolerance=1e-3 if next(model.parameters()).dtype.itemsize >= 4 else 5e-2)  # fmt: skip
+
+
+def _head_grid(model, run: Callable, clean: dict, corrupted: dict, guard: Callable):
+    """Logits (blocks, heads, …) of the corrupted input with one head's output — the head's slice of what enters
+    W_O, at every position — taken from the clean run; one pass per block, a row per head. None for a model whose
+    heads LM Lab cannot reach."""
+    import torch
+
+    from core.tasks.ablation import head_inputs, shape
+
+    try:
+        modules, (_layers, count) = head_inputs(model), shape(model)
+    except CoreError:
+        return None
+    kept: list = []
+    hooks = [module.register_forward_pre_hook(lambda _m, inputs: kept.append(inputs[0].detach().clone()))
+             for module in modules]  # fmt: skip
+    try:
+        with guard(), torch.no_grad():
+            run(clean)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    width = kept[0].shape[-1] // count
+    found = []
+    for layer, module in enumerate(modules):
+        batch = {name: value.repeat(count, *[1] * (value.dim() - 1)) for name, value in corrupted.items()}
+
+        def patch(_module, inputs, layer=layer):
+            merged = inputs[0].clone()
+            for head in range(count):  # row h: head h's output from the clean run
+                merged[head, :, head * width : (head + 1) * width] = kept[layer][0, :, head * width : (head + 1) * width]
+            return (merged, *inputs[1:])
+
+        hook = module.register_forward_pre_hook(patch)
+        try:
+            with guard(), torch.no_grad():
+                found.append(to_cpu(run(batch)))
+        finally:
+            hook.remove()
+    return torch.stack(found)
 
 
 def _two_answers(clean_logits, corrupted_logits) -> tuple[int, int]:
