@@ -149,7 +149,8 @@ def page() -> None:
     spec = pick()
     clean, corrupted = texts(spec)
     st.caption(_("At most {most} tokens per text (fewer on big models); one forward pass per layer with a row per "
-                 "position and two more, plus one pass for each text.", most=patching.MAX_TOKENS))  # fmt: skip
+                 "position and two more, one pass per block with a row per head, and one pass for each text.",
+                 most=patching.MAX_TOKENS))  # fmt: skip
     if not scenario.ready_or_training([spec], fallback=N_("the Attention page"))[0]:
         return
     if st.button(_("Patch every position after every layer"), key="patch-run", type="primary"):

@@ -30,8 +30,8 @@ def _points(model):
     """Per block: (the module whose input is the heads side by side before the output projection, the MLP module
     whose output is zeroed) of a GPT-2-class model or a BERT-class encoder (BERT, MiniLM), whatever head is on top."""
     body = getattr(model, "transformer", None)
-    if hasattr(body, "h"):  # GPT-2: c_proj is W_O, mlp adds its output to the stream
-        return [(block.attn.c_proj, block.mlp) for block in body.h]
+    if hasattr(body, "h") and all(hasattr(getattr(b, "attn", None), "c_proj") and hasattr(b, "mlp") for b in body.h):
+        return [(block.attn.c_proj, block.mlp) for block in body.h]  # GPT-2: c_proj is W_O, mlp adds to the stream
     encoder = getattr(getattr(model, "base_model", None), "encoder", None)
     points = [(getattr(getattr(getattr(block, "attention", None), "output", None), "dense", None),
                getattr(getattr(block, "output", None), "dense", None)) for block in getattr(encoder, "layer", ())]  # fmt: skip

@@ -35,7 +35,7 @@ from core.messages import Message
 from core.tasks.inputs import check_text, inputs_for, to_cpu
 
 MAX_TOKENS = 32  # positions per input: one batched forward pass per layer, as many rows as positions
-WORK_BUDGET = 2e11  # weights × passes × rows × positions of one grid: MiniLM reads 32 tokens, GPT-2 small 11
+WORK_BUDGET = 3e11  # weights × tokens × rows of one request: MiniLM reads 32 tokens, GPT-2 small 8
 MIN_GAP = 0.1  # m(clean) − m(corrupted) below this (logits): the answers are nearly tied, the shares meaningless
 
 
@@ -164,8 +164,8 @@ def patch(model, run: Callable, clean: dict, corrupted: dict, answer: Callable[[
         all_patched = max(all_patched, float((logits[width] - clean_logits).abs().max()))
         none_patched = max(none_patched, float((logits[width + 1] - corrupted_logits).abs().max()))
     count = len(clean_streams) - 1
-    by_head = _head_grid(model, run, clean, corrupted, guard)
-    return Patching(heads=None if by_head is None else (metric(by_head) - low) / (high - low),
+    by_head = _head_grid(model, run, clean, corrupted, guard, metric)
+    return Patching(heads=None if by_head is None else (by_head - low) / (high - low),
                     clean_tokens=tokens[0], corrupted_tokens=tokens[1],
                     layers=["embeddings", *[f"block {n}" for n in range(1, count + 1)]], recovered=np.stack(rows),
                     clean_answer=names(good), corrupted_answer=names(bad), clean_metric=high, corrupted_metric=low,
@@ -173,10 +173,10 @@ def patch(model, run: Callable, clean: dict, corrupted: dict, answer: Callable[[
                     tolerance=1e-3 if next(model.parameters()).dtype.itemsize >= 4 else 5e-2)  # fmt: skip
 
 
-def _head_grid(model, run: Callable, clean: dict, corrupted: dict, guard: Callable):
-    """Logits (blocks, heads, …) of the corrupted input with one head's output — the head's slice of what enters
-    W_O, at every position — taken from the clean run; one pass per block, a row per head. None for a model whose
-    heads LM Lab cannot reach."""
+def _head_grid(model, run: Callable, clean: dict, corrupted: dict, guard: Callable, metric: Callable):
+    """m (blocks, heads) of the corrupted input with one head's output — the head's slice of what enters W_O, at
+    every position — taken from the clean run; one pass per block, a row per head, each pass reduced to m at once.
+    None for a model whose heads LM Lab cannot reach."""
     import torch
 
     from core.tasks.ablation import head_inputs, shape
@@ -194,6 +194,8 @@ def _head_grid(model, run: Callable, clean: dict, corrupted: dict, guard: Callab
     finally:
         for hook in hooks:
             hook.remove()
+    if len(kept) != len(modules):  # a W_O the model never called: no head grid rather than a wrong one
+        return None
     width = kept[0].shape[-1] // count
     found = []
     for layer, module in enumerate(modules):
@@ -208,10 +210,10 @@ def _head_grid(model, run: Callable, clean: dict, corrupted: dict, guard: Callab
         hook = module.register_forward_pre_hook(patch)
         try:
             with guard(), torch.no_grad():
-                found.append(to_cpu(run(batch)))
+                found.append(metric(to_cpu(run(batch))))
         finally:
             hook.remove()
-    return torch.stack(found)
+    return np.stack(found)
 
 
 def _two_answers(clean_logits, corrupted_logits) -> tuple[int, int]:
@@ -220,11 +222,19 @@ def _two_answers(clean_logits, corrupted_logits) -> tuple[int, int]:
 
 
 def most_tokens(model) -> int:
-    """The positions a grid may have on ``model``: MAX_TOKENS, fewer for a big model, so that one grid costs at most
-    about WORK_BUDGET multiplications by a weight (weights × passes × rows × positions, rows ≈ positions)."""
+    """The positions a grid may have on ``model``: MAX_TOKENS, fewer for a big model, so that one request (the
+    position grid and the head grid) costs at most about WORK_BUDGET multiplications by a weight: weights × tokens ×
+    rows, with (layers + 1) × (tokens + 2) rows for positions and layers × heads for heads."""
+    from core.tasks.ablation import shape
+
     weights = sum(p.numel() for p in model.parameters())
-    passes = len(streams_of(model)[1]) + 1
-    return max(4, min(MAX_TOKENS, int((WORK_BUDGET / max(1, weights * passes)) ** 0.5)))  # rows ≈ positions
+    layers = len(streams_of(model)[1])
+    try:
+        heads = shape(model)[1]
+    except CoreError:
+        heads = 0
+    fits = [n for n in range(4, MAX_TOKENS + 1) if weights * n * ((layers + 1) * (n + 2) + layers * heads) <= WORK_BUDGET]
+    return fits[-1] if fits else 4
 
 
 def same_length(clean: Sequence, corrupted: Sequence, shown: Callable[[Sequence], str], most: int = MAX_TOKENS) -> None:
