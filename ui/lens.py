@@ -13,7 +13,6 @@ from core.viz import heatmaps
 from ui import i18n, models, render, safe, scenario
 from ui.i18n import N_, _
 
-LAYER_WORDS = (N_("embeddings"),)  # what core names the first row, translated where it is shown
 EXAMPLES = {"en": "The Prime Minister said the government would not change its policy.",
             "zh": "国务院今天召开会议，研究明年的经济工作。"}  # fmt: skip
 
@@ -78,7 +77,7 @@ def show(spec: catalog.ModelSpec) -> None:
     if not stored or stored[0] != spec.key:
         return
     text, lens = stored[1], stored[2]
-    layers = [_(name) if name == "embeddings" else _("block {number}", number=name.split()[-1]) for name in lens.layers]
+    layers = [render.layer_name(name) for name in lens.layers]
     if not hasattr(lens, "true_ranks"):  # a masked language model's lens
         _show_masked(spec, text, lens, layers)
         return

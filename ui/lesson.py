@@ -124,9 +124,9 @@ def _shown(question, option: str) -> str:
 
     if not question.worded:  # tokens (a leading space already written ␣) and numbers
         return safe.md(option)
-    if option.startswith("block "):
-        return _("block {number}", number=option.split()[-1])
-    return _(option)
+    from ui.render import layer_name
+
+    return layer_name(option)  # "block 3" or a word such as "both the same"
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)

@@ -87,9 +87,6 @@ def _classifier(spec: catalog.ModelSpec):
     return predictor
 
 
-LAYER_WORDS = (N_("embeddings"),)
-
-
 def show(spec: catalog.ModelSpec) -> None:
     stored = st.session_state.get("patch-result")
     if not stored or stored[0] != spec.key:
@@ -110,7 +107,7 @@ def show(spec: catalog.ModelSpec) -> None:
         st.error(_("The checks failed: patching every position should give the clean logits and patching none the "
                    "corrupted ones, to rounding. The grid is not shown; please report this model."))  # fmt: skip
         return
-    layers = [_(name) if name == "embeddings" else _("block {number}", number=name.split()[-1]) for name in found.layers]
+    layers = [render.layer_name(name) for name in found.layers]
     columns = [a if a == b else f"{a} → {b}" for a, b in zip(found.clean_tokens, found.corrupted_tokens, strict=True)]
     render.figure(heatmaps.heatmap(found.recovered, title=_("Share of the clean answer's lead restored by one patched vector"),
                                    x_labels=columns, y_labels=layers, x_title=_("position (clean → corrupted)"),
@@ -134,7 +131,7 @@ def show(spec: catalog.ModelSpec) -> None:
         blocks, heads = found.heads.shape
         render.figure(heatmaps.heatmap(found.heads, title=_("Share of the clean answer's lead restored by one head"),
                                        x_labels=[f"H{h}" for h in range(heads)],
-                                       y_labels=[_("block {number}", number=b + 1) for b in range(blocks)],
+                                       y_labels=[render.layer_name(f"block {b + 1}") for b in range(blocks)],
                                        x_title=_("head"), y_title=_("layer"), colorscale="RdBu", text_values=True),
                       key="patch-heads", stem=f"patching-heads-{spec.key}",
                       numbers={"model": spec.key, "clean": clean, "corrupted": corrupted, "heads": found.heads})  # fmt: skip

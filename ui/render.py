@@ -12,6 +12,7 @@ from ui.i18n import N_, _
 
 # class names of LM Lab's own classifiers, shown in the session's language (other labels as they are)
 LABELS = (N_("positive"), N_("negative"), N_("neutral"), N_("atheism"), N_("space"))
+LAYER_WORDS = (N_("embeddings"),)  # what core names the first row of a lens or patching grid
 
 
 def queue_note(action: str) -> str:
@@ -66,6 +67,13 @@ def figure(fig, *, key: str, numbers: dict | None = None, stem: str = "") -> Non
     right.download_button(_("Numbers (JSON)"), lambda: json.dumps(plain(numbers), ensure_ascii=False, indent=1),
                           file_name=f"{stem or key}.json", mime="application/json", key=f"{key}-json",
                           on_click="ignore", icon=":material/data_object:")  # fmt: skip
+
+
+def layer_name(name: str) -> str:
+    """A layer as core names it ("embeddings", "block 3") in this session's language; other words translated."""
+    if name.startswith("block "):
+        return _("block {number}", number=name.split()[-1])
+    return _(name)
 
 
 def plain(value):

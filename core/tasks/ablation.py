@@ -230,19 +230,13 @@ _MEMO = Memo(max_entry_bytes=64 << 10)  # held-out answers any session already g
 def _guesses(classifier, texts: list[str], parts, max_length: int) -> list[int]:
     """The classifier's label for each text with ``parts`` ((heads, mlps)) off: sorted by length, in passes of at
     most PADDED_TOKENS padded tokens, the model held one pass at a time."""
-    from core.tasks.classify import PADDED_TOKENS
+    from core.tasks.classify import padded_passes
 
     tokenizer = classifier.tokenizer
     with classifier.exclusive():  # the shared tokenizer serves one request at a time
         lengths = [len(ids) for ids in tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]]
-    order = sorted(range(len(texts)), key=lengths.__getitem__)
-    groups: list[list[int]] = [[]]
-    for index in order:
-        if groups[-1] and (len(groups[-1]) + 1) * lengths[index] > PADDED_TOKENS:
-            groups.append([])
-        groups[-1].append(index)
     found: dict[int, int] = {}
-    for group in groups:
+    for group in padded_passes(lengths):
         with classifier.exclusive() as model, ablated(model, *parts):
             batch = dict(tokenizer([texts[i] for i in group], truncation=True, padding=True, max_length=max_length,
                                    return_tensors="pt"))  # fmt: skip

@@ -50,6 +50,17 @@ def _normalise_label(raw: str) -> str:
     )
 
 
+def padded_passes(lengths: list[int]) -> list[list[int]]:
+    """Indices of texts of these token ``lengths``, sorted by length and cut into passes of at most PADDED_TOKENS
+    padded tokens: one long text does not pad thirty short ones to its length."""
+    groups: list[list[int]] = [[]]
+    for index in sorted(range(len(lengths)), key=lengths.__getitem__):  # the longest text comes last
+        if groups[-1] and (len(groups[-1]) + 1) * lengths[index] > PADDED_TOKENS:
+            groups.append([])
+        groups[-1].append(index)
+    return groups
+
+
 class TransformerClassifier:
     """A Hugging Face sequence classifier behind a lock: tokenizer and forward pass are not thread-safe
     when shared (fast tokenizers raise "Already borrowed"), so each call holds the lock for its
@@ -191,14 +202,8 @@ class TransformerClassifier:
         the model's lock. ``latency_ms`` is that pass's time, preprocessing included."""
         if not by_length or not texts:
             return self._forward_once(texts) if texts else []
-        # Sorted by length and cut into passes of at most PADDED_TOKENS padded tokens: one long text does not
-        # pad thirty short ones to its length.
-        groups: list[list[int]] = [[]]
-        for index in sorted(range(len(texts)), key=lambda i: len(texts[i])):  # the longest text comes last
-            tokens = min(self.max_tokens, len(texts[index]) // 2 + 2)  # estimated from characters, generously
-            if groups[-1] and (len(groups[-1]) + 1) * tokens > PADDED_TOKENS:
-                groups.append([])
-            groups[-1].append(index)
+        # tokens estimated from characters, generously
+        groups = padded_passes([min(self.max_tokens, len(text) // 2 + 2) for text in texts])
         answers: list[ClassificationResult] = [None] * len(texts)  # type: ignore[list-item]
         for group in groups:
             for index, result in zip(group, self._forward_once([texts[i] for i in group]), strict=True):
