@@ -139,3 +139,10 @@ def test_no_function_of_the_app_runs_over_sixty_lines():
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60:
                 long.append(f"{name}.{node.name}: {node.end_lineno - node.lineno + 1} lines")
     assert not long, long
+
+
+def test_no_module_of_the_app_runs_over_four_hundred_lines():
+    """A module that grows past 400 lines holds two responsibilities: split it where they meet."""
+    long = [f"{name}: {count} lines" for name, path in _modules().items()
+            if (count := len(path.read_text(encoding="utf-8").splitlines())) > 400]  # fmt: skip
+    assert not long, long
