@@ -1,9 +1,9 @@
-"""Inspect → Ablate: switch heads and MLPs of a GPT or a classifier off with hooks on the real model, and see what it
+"""Inspect → Ablate: switch heads and MLPs of a GPT, a classifier or a translation model off with hooks on the real model, and see what it
 costs."""
 
 import streamlit as st
 
-from ui import ablate, i18n, language, lens
+from ui import ablate, ablate_translation, i18n, language, lens
 from ui.i18n import _
 from ui.runtime import through_router
 
@@ -32,6 +32,15 @@ st.header(_("A classifier's heads"))
 st.markdown(
     _("The same switches on a classifier — the sentiment and topic models trained here, the Chinese ones, the Hub's "
       "when online: its class probabilities for your text with and without the chosen heads and MLPs and, for a "
-      "model trained here, its accuracy on the held-out texts of its data both ways.")
+      "model trained here, its accuracy on the held-out texts of its data both ways, and every head ranked by the "
+      "accuracy it costs.")
 )
 ablate.classifier_section()
+st.header(_("A translation model's heads"))
+st.markdown(
+    _("An encoder-decoder has three kinds of attention: the encoder's self-attention reads the source, the decoder's "
+      "self-attention reads what it has written so far, and cross-attention is where the decoder reads the source. "
+      "Switch any of their heads (or either stack's MLPs) off and see the translation change and, for the models "
+      "trained here, their chrF on held-out sentence pairs; then rank every head.")
+)
+ablate_translation.section()

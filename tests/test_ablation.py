@@ -101,7 +101,7 @@ def test_a_classifier_s_heads_switched_off_by_hook_equal_zeroed_columns_of_w_o(t
     import torch
 
     from core import catalog
-    from core.tasks import ablation
+    from core.tasks import ablation, ablation_classifier
     from core.tasks.base import get_task, own_dataset
     from core.tasks.classify import TransformerClassifier
 
@@ -110,10 +110,10 @@ def test_a_classifier_s_heads_switched_off_by_hook_equal_zeroed_columns_of_w_o(t
     split, _ = get_task("sentiment").held_out(own_dataset(classifier.spec))
     index = classifier.model.config.label2id
     held_out = ([e.text for e in split.test], [index[e.label] for e in split.test])
-    nothing = ablation.classifier_effect(classifier, text, held_out=held_out)
+    nothing = ablation_classifier.classifier_effect(classifier, text, held_out=held_out)
     assert nothing.before == nothing.after and nothing.held_out["delta"] == 0 == nothing.held_out["low"]
     layers, heads = ablation.shape(classifier.model)
-    found = ablation.classifier_effect(classifier, text, [(layers - 1, 0)], [0], held_out=held_out)
+    found = ablation_classifier.classifier_effect(classifier, text, [(layers - 1, 0)], [0], held_out=held_out)
     # the same model with head 0's columns of W_O and MLP 0's output matrix zeroed by hand (biases kept)
     edited = copy.deepcopy(classifier.model)
     width = edited.config.hidden_size // heads
@@ -124,7 +124,7 @@ def test_a_classifier_s_heads_switched_off_by_hook_equal_zeroed_columns_of_w_o(t
         batch = classifier.tokenizer(text, return_tensors="pt")
         by_hand = torch.softmax(edited(**batch).logits, dim=-1)[0].tolist()
     assert np.allclose(found.after, by_hand, atol=1e-5) and not np.allclose(found.after, found.before, atol=1e-6)
-    again = ablation.classifier_effect(classifier, text)
+    again = ablation_classifier.classifier_effect(classifier, text)
     assert again.before == nothing.before  # the hooks are gone: the model is itself again
     assert found.held_out["low"] <= found.held_out["delta"] <= found.held_out["high"]
     assert found.held_out["n"] == len(split.test)
@@ -141,3 +141,168 @@ def test_the_ablate_page_switches_a_classifier_s_heads_off(tiny_model):
     assert not page.exception and not page.error
     assert list(page.dataframe[-1].value.columns) == ["class", "whole model", "switched off"]
     assert any(m.label == "Held-out accuracy, whole model" for m in page.metric)
+
+
+def _tiny_held_out(classifier):
+    from core.tasks.base import get_task, own_dataset
+
+    split, _ = get_task("sentiment").held_out(own_dataset(classifier.spec))
+    index = classifier.model.config.label2id
+    return [e.text for e in split.test], [index[e.label] for e in split.test]
+
+
+def test_a_classifier_sweep_ranks_every_head_and_agrees_with_w_o_zeroed_by_hand(tiny_model, monkeypatch):
+    import copy
+
+    import torch
+
+    from core import catalog
+    from core.errors import CoreError
+    from core.tasks import ablation, ablation_classifier
+    from core.tasks.classify import TransformerClassifier
+
+    classifier = TransformerClassifier(catalog.get_spec("sentiment-tiny"), runtime="torch")
+    texts, truth = _tiny_held_out(classifier)
+    progress = []
+    found = ablation_classifier.classifier_sweep(classifier, (texts, truth), version="test", report=progress.append)
+    layers, heads = ablation.shape(classifier.model)
+    assert found["delta"].shape == (layers, heads) and progress[-1] == 1.0 and len(progress) == layers * heads
+    assert np.all(found["low"] <= found["delta"] + 1e-12) and np.all(found["delta"] <= found["high"] + 1e-12)
+    assert int(found["texts"]) == len(texts)
+    # head (1, 0) by hand: W_O's columns of that head zeroed in a copy, every held-out text classified
+    edited = copy.deepcopy(classifier.model)
+    width = edited.config.hidden_size // heads
+    with torch.no_grad():
+        edited.bert.encoder.layer[1].attention.output.dense.weight[:, :width] = 0
+        whole, cut = [], []
+        for text, label in zip(texts, truth, strict=True):
+            batch = classifier.tokenizer(text, truncation=True, max_length=classifier.max_tokens, return_tensors="pt")
+            whole.append(int(classifier.model(**batch).logits.argmax()) == label)
+            cut.append(int(edited(**batch).logits.argmax()) == label)
+    assert float(found["base"]) == pytest.approx(np.mean(whole))
+    assert found["delta"][1, 0] == pytest.approx(np.mean(cut) - np.mean(whole))
+    monkeypatch.setattr(ablation_classifier, "SWEEP_TOKEN_BUDGET", 10)
+    with pytest.raises(CoreError, match="head × tokens"):
+        ablation_classifier.classifier_sweep(classifier, (texts, truth), version="other")
+
+
+def test_a_translation_model_s_heads_off_by_hook_equal_w_o_zeroed_by_hand(translate_tiny_model):
+    import copy
+
+    import torch
+
+    from core import catalog
+    from core.errors import CoreError
+    from core.tasks import ablation_translation as at
+    from core.tasks.translate import Translator
+
+    translator = Translator(catalog.get_spec("translate-en-zh"))
+    model = translator.model
+    batch = translator.tokenizer(["Tom bought a car."], return_tensors="pt", return_token_type_ids=False)
+    labels = torch.tensor([[model.config.decoder_start_token_id, 5, 6, 7]])
+
+    def logits(m):
+        with torch.no_grad():
+            return m(**batch, decoder_input_ids=labels).logits.numpy()
+
+    whole = logits(model)
+    with at.ablated(model):
+        assert np.array_equal(logits(model), whole)  # nothing switched off changes nothing
+    sizes = at.shape(model)
+    assert set(sizes) == {"encoder", "decoder", "cross"}
+    with at.ablated(model, [("cross", 0, 1), ("encoder", 0, 0)], [("decoder", 0)]):
+        hooked = logits(model)
+    edited = copy.deepcopy(model)
+    width = model.config.d_model // sizes["cross"][1]
+    with torch.no_grad():
+        edited.model.decoder.layers[0].encoder_attn.out_proj.weight[:, width : 2 * width] = 0
+        edited.model.encoder.layers[0].self_attn.out_proj.weight[:, :width] = 0
+        edited.model.decoder.layers[0].fc2.weight.zero_()
+        edited.model.decoder.layers[0].fc2.bias.zero_()
+    assert np.allclose(hooked, logits(edited), atol=1e-5) and not np.allclose(hooked, whole, atol=1e-4)
+    assert np.array_equal(logits(model), whole)  # the hooks are gone
+    with pytest.raises(CoreError, match="no head"), at.ablated(model, [("cross", 9, 0)]):
+        pass
+    every_cross = [head for head in at.every_head(model) if head[0] == "cross"]
+    # with every cross-attention head off the decoder cannot read the source: any two sentences, one output
+    one, two = at._greedy(translator, ["Tom bought a car.", "What did Mary read yesterday?"], (tuple(every_cross), ()))
+    assert one == two
+
+
+def test_a_translation_sweep_ranks_every_head_with_paired_cis(translate_tiny_model):
+    from core import catalog
+    from core.tasks import ablation_translation as at
+    from core.tasks.translate import Translator
+
+    spec = catalog.get_spec("translate-en-zh")
+    translator = Translator(spec)
+    held_out = at.held_out_pairs(spec)
+    assert held_out is not None and len(held_out[0]) == 400
+    nothing = at.translation_effect(translator, "Tom bought a car.", held_out=held_out, version="t")
+    assert nothing.before == nothing.after and nothing.held_out["delta"] == 0
+    found = at.translation_sweep(translator, held_out, version="t")
+    heads = at.every_head(translator.model)
+    assert len(found["rows"]) == len({(g, layer) for g, layer, _ in heads}) and found["pairs"] == 400
+    assert np.isfinite(found["delta"]).sum() == len(heads)
+    finite = np.isfinite(found["delta"])
+    assert np.all(found["low"][finite] <= found["delta"][finite] + 1e-9)
+    assert np.all(found["delta"][finite] <= found["high"][finite] + 1e-9)
+    group, layer, head = heads[-1]
+    alone = at.translation_effect(translator, "Tom bought a car.", [heads[-1]], held_out=held_out, version="t")
+    row = found["rows"].index(f"{at.ABBREVIATIONS[group]} L{layer}")
+    assert alone.held_out["delta"] == pytest.approx(found["delta"][row, head])
+    assert found["base"] == pytest.approx(nothing.held_out["before"])
+    assert at.held_out_pairs(catalog.get_spec("hub-opus-mt-en-zh")) is None
+
+
+def test_the_ablation_code_prints_the_pages_translations_and_probabilities(tiny_model, translate_tiny_model):
+    from core import catalog
+    from core.data.text import join_cjk
+    from core.tasks import ablation_classifier, snippets
+    from core.tasks import ablation_translation as at
+    from core.tasks.classify import TransformerClassifier
+    from core.tasks.translate import Translator
+
+    spec = catalog.get_spec("translate-en-zh")
+    heads, mlps = [("cross", 0, 0), ("decoder", 0, 1)], [("encoder", 0)]
+    translator = Translator(spec)
+    found = at.translation_effect(translator, "Mary bought two cats.", heads, mlps)
+    code = snippets.translation_ablation(spec, "Mary bought two cats.", heads, mlps, max_source=translator.max_source,
+                                         max_new=translator.max_new)  # fmt: skip
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(code, {})  # noqa: S102
+    before, after = printed.getvalue().strip().split(" -> ")
+    assert (join_cjk(before), join_cjk(after)) == (found.before, found.after)
+    spec = catalog.get_spec("sentiment-tiny")
+    classifier = TransformerClassifier(spec, runtime="torch")
+    found = ablation_classifier.classifier_effect(classifier, "A warm film.", [(1, 0)], [0])
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(snippets.classifier_ablation(spec, "A warm film.", [(1, 0)], [0], classifier.max_tokens), {})  # noqa: S102
+    rows = [line.split() for line in printed.getvalue().strip().splitlines()]
+    assert [row[0] for row in rows] == found.labels
+    assert np.allclose([float(row[1]) for row in rows], found.before, atol=1e-4)
+    assert np.allclose([float(row[3]) for row in rows], found.after, atol=1e-4)
+
+
+def test_the_ablate_page_ranks_a_classifier_s_and_a_translation_model_s_heads(tiny_model, translate_tiny_model):
+    from conftest import open_page
+
+    page = open_page("pages/ablate.py")
+    page.button(key="ablate-classifier-open").click().run()
+    page.selectbox(key="ablate-classifier").set_value("sentiment-tiny").run()
+    page.button(key="ablate-classifier-sweep").click().run()  # the page waits for the shared run, with a bar
+    assert not page.exception and not page.error
+    tables = [f.value for f in page.dataframe if "Δ accuracy (points)" in f.value.columns]
+    assert len(tables) == 1 and list(tables[0].columns) == ["head", "Δ accuracy (points)", "95 % CI"]
+    assert len(tables[0]) == 4 and any("held-out texts" in c.value for c in page.caption)
+    page.button(key="ablate-translation-open").click().run()
+    page.multiselect(key="ablate-translation-heads-translate-en-zh").set_value([("cross", 0, 0)]).run()
+    page.button(key="ablate-translation-run").click().run()
+    assert not page.exception and not page.error
+    assert any(m.label == "Held-out chrF, whole model" for m in page.metric)
+    page.button(key="ablate-translation-sweep").click().run()
+    tables = [f.value for f in page.dataframe if "Δ chrF" in f.value.columns]
+    assert len(tables) == 1 and len(tables[0]) == 6
+    assert {name.split()[0] for name in tables[0]["head"]} == {"enc", "dec", "cross"}

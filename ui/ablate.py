@@ -9,7 +9,7 @@ import streamlit as st
 
 from core import catalog
 from core.errors import CoreError
-from core.tasks import ablation, snippets
+from core.tasks import ablation, ablation_classifier, snippets
 from core.viz import charts, heatmaps
 from ui import i18n, models, render, safe, scenario, shared_runs
 from ui.i18n import N_, _
@@ -81,23 +81,33 @@ def sweep(spec: catalog.ModelSpec) -> None:
 
 
 def _show_sweep(found: dict) -> None:
-    layers, heads = found["delta"].shape
-    render.figure(heatmaps.heatmap(found["delta"], title=_("Δ perplexity when one head is switched off"),
-                                   x_labels=[f"H{h}" for h in range(heads)], y_labels=[f"L{n}" for n in range(layers)],
-                                   x_title=_("head"), y_title=_("layer"), colorscale="Reds", text_values=True),
-                  key="ablate-sweep-map", stem="ablation-sweep",
-                  numbers={"delta_perplexity": found["delta"], "low": found["low"], "high": found["high"],
-                           "base_perplexity": float(found["base"]), "documents": int(found["documents"])})  # fmt: skip
-    rows = [{_("head"): f"L{layer} H{head}", _("Δ perplexity"): round(found["delta"][layer, head], 2),
-             _("95 % CI"): f"[{found['low'][layer, head]:.2f}, {found['high'][layer, head]:.2f}]"}
-            for layer in range(layers) for head in range(heads)]  # fmt: skip
-    order = np.argsort(-found["delta"].ravel(), kind="stable")
-    st.dataframe(pd.DataFrame([rows[i] for i in order]), hide_index=True, key="ablate-sweep-table")
+    layers = found["delta"].shape[0]
+    ranking(found, rows=[f"L{n}" for n in range(layers)], title=_("Δ perplexity when one head is switched off"),
+            column=_("Δ perplexity"), costliest="highest", key="ablate-sweep", stem="ablation-sweep",
+            numbers={"delta_perplexity": found["delta"], "low": found["low"], "high": found["high"],
+                     "base_perplexity": float(found["base"]), "documents": int(found["documents"])})  # fmt: skip
     st.caption(_("Perplexity of the whole model on {count} held-out documents: {base}. Each head is switched off "
                  "alone (its output zeroed before W_O); the CI resamples the same documents for both (paired "
                  "bootstrap). A large Δ marks a head the model relies on; one near 0 costs little on its own (heads that back "
                  "each other up can still cost a lot together).",
                  count=int(found["documents"]), base=f"{float(found['base']):.1f}"))  # fmt: skip
+
+
+def ranking(found: dict, *, rows: list[str], title: str, column: str, costliest: str, key: str, stem: str,
+            numbers: dict, scale: float = 1.0) -> None:  # fmt: skip
+    """A sweep's Δ per head as a layer × head heatmap (exported with ``numbers``) and a table, costliest head first:
+    the ``highest`` Δ (perplexity rises) or the ``lowest`` (accuracy or chrF falls). Values are shown × ``scale``."""
+    delta, low, high = (scale * found[name] for name in ("delta", "low", "high"))
+    heads = delta.shape[1]
+    render.figure(heatmaps.heatmap(delta, title=title, x_labels=[f"H{h}" for h in range(heads)], y_labels=rows,
+                                   x_title=_("head"), y_title=_("layer"), text_values=True,
+                                   colorscale="Reds" if costliest == "highest" else "RdBu"),
+                  key=f"{key}-map", stem=stem, numbers=numbers)  # fmt: skip
+    cells = [(r, h) for r in range(len(rows)) for h in range(heads) if np.isfinite(delta[r, h])]
+    cells.sort(key=lambda cell: -delta[cell] if costliest == "highest" else delta[cell])
+    table = [{_("head"): f"{rows[r]} H{h}", column: round(float(delta[r, h]), 2),
+              _("95 % CI"): f"[{low[r, h]:.2f}, {high[r, h]:.2f}]"} for r, h in cells]  # fmt: skip
+    st.dataframe(pd.DataFrame(table), hide_index=True, key=f"{key}-table")
 
 
 CLASSIFIER_EXAMPLES = {"en": "A warm, funny and moving film.", "zh": "这家酒店的服务很好，房间也很干净。"}
@@ -136,6 +146,7 @@ def classifier_section() -> None:
     if st.button(_("Run the classifier with these switched off"), key="ablate-classifier-run"):
         _run_classifier(spec, classifier, text, chosen, mlps)
     _show_classifier(spec)
+    _classifier_sweep(spec, classifier)
 
 
 def _classifier_changed() -> None:
@@ -145,34 +156,77 @@ def _classifier_changed() -> None:
     st.session_state["ablate-classifier-text"] = CLASSIFIER_EXAMPLES["zh" if "zh" in spec.languages else "en"]
 
 
-def _run_classifier(spec, classifier, text: str, heads, mlps) -> None:
-    from core import catalog
+def _held_out(spec, classifier) -> tuple[list[str], list[int]] | None:
+    """The held-out texts and label indices of the data a classifier was trained on here; None for any other."""
     from core.tasks.base import get_task, own_dataset
 
+    dataset = own_dataset(spec)
+    if not dataset:
+        return None
+    split, _labels = get_task(spec.task).held_out(dataset)
+    index = classifier.model.config.label2id
+    pairs = [(e.text, index[e.label]) for e in split.test if e.label in index]
+    return [pair[0] for pair in pairs], [pair[1] for pair in pairs]
+
+
+def _recipe_and_version(spec) -> tuple[int | None, str]:
     card = catalog.read_metadata(spec.key) if spec.trained_here else None
+    return (card.recipe.get("max_length") if card else None), (card.sha256 if card else spec.location or "")
+
+
+def _run_classifier(spec, classifier, text: str, heads, mlps) -> None:
+    max_length, version = _recipe_and_version(spec)
     try:
-        held_out = None
-        dataset = own_dataset(spec)
-        if dataset:
-            split, _labels = get_task(spec.task).held_out(dataset)
-            index = classifier.model.config.label2id
-            pairs = [(e.text, index[e.label]) for e in split.test if e.label in index]
-            held_out = ([pair[0] for pair in pairs], [pair[1] for pair in pairs])
+        held_out = _held_out(spec, classifier)
         with st.spinner(render.queue_note(_("Running with and without the chosen parts…"))):
-            found = ablation.classifier_effect(classifier, text, heads, mlps, held_out,
-                                               max_length=card.recipe.get("max_length") if card else None,
-                                               version=card.sha256 if card else spec.location or "")  # fmt: skip
+            found = ablation_classifier.classifier_effect(classifier, text, heads, mlps, held_out,
+                                                          max_length=max_length, version=version)  # fmt: skip
     except CoreError as error:
         safe.error(error)
         return
-    st.session_state["ablate-classifier-result"] = (spec.key, list(heads), list(mlps), found)
+    code = snippets.classifier_ablation(spec, text, heads, mlps, min(max_length or classifier.max_tokens,
+                                                                     classifier.max_tokens))  # fmt: skip
+    st.session_state["ablate-classifier-result"] = (spec.key, list(heads), list(mlps), found, code)
+
+
+def _classifier_sweep(spec, classifier) -> None:
+    """Every head of a classifier trained here switched off alone, ranked by the held-out accuracy it costs (a
+    shared background run: the sessions that ask for the same model and version wait for one sweep)."""
+    held_out = _held_out(spec, classifier)
+    if held_out is None:
+        return
+    st.subheader(_("Every head, ranked by held-out accuracy"))
+    max_length, version = _recipe_and_version(spec)
+    key = ("ablation-classifier", spec.key, version)
+    state = shared_runs.state(key)
+    if (state is None or "error" in state) and st.button(_("Rank every head on held-out texts"),
+                                                          key="ablate-classifier-sweep"):  # fmt: skip
+        state = shared_runs.start(key, lambda progress: ablation_classifier.classifier_sweep(
+            classifier, held_out, max_length=max_length, version=version, report=progress))  # fmt: skip
+    if state is None:
+        return
+    shared_runs.wait(state, _("Switching each head off in turn…"))
+    if "error" in state:
+        safe.error(state["error"])
+        return
+    found = state["result"]
+    ranking(found, rows=[f"L{n}" for n in range(found["delta"].shape[0])], scale=100,
+            title=_("Δ held-out accuracy (points) when one head is switched off"), column=_("Δ accuracy (points)"),
+            costliest="lowest", key="ablate-classifier-sweep", stem="classifier-ablation-sweep",
+            numbers={"delta_accuracy": found["delta"], "low": found["low"], "high": found["high"],
+                     "base_accuracy": float(found["base"]), "texts": int(found["texts"])})  # fmt: skip
+    st.caption(_("Accuracy of the whole model on {count} held-out texts: {base} %. Each head is switched off alone "
+                 "(its output zeroed before W_O); the CI resamples the same texts for both (paired bootstrap). A "
+                 "head whose Δ is near 0 costs little on its own; heads that back each other up can still cost a "
+                 "lot together — try switching several off above.",
+                 count=int(found["texts"]), base=f"{100 * float(found['base']):.1f}"))  # fmt: skip
 
 
 def _show_classifier(spec) -> None:
     stored = st.session_state.get("ablate-classifier-result")
     if not stored or stored[0] != spec.key:
         return
-    heads, mlps, found = stored[1], stored[2], stored[3]
+    heads, mlps, found, code = stored[1], stored[2], stored[3], stored[4]
     rows = [{_("class"): _(label), _("whole model"): round(before, 4), _("switched off"): round(after, 4)}
             for label, before, after in zip(found.labels, found.before, found.after, strict=True)]  # fmt: skip
     st.dataframe(pd.DataFrame(rows), hide_index=True, key="ablate-classifier-table")
@@ -190,3 +244,5 @@ def _show_classifier(spec) -> None:
     else:
         st.caption(_("No held-out texts are known for this model (it was not trained here on one of LM Lab's "
                      "datasets): only your text is compared."))  # fmt: skip
+    with st.expander(_("Code to reproduce this"), icon=":material/code:"):
+        st.code(code, language="python")

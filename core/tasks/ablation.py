@@ -6,6 +6,9 @@ so that block adds only its attention to the residual stream. W_O's bias is stil
 changed stream. In GPT-2 (pre-LN) nothing else changes in that block; in BERT (post-LN) the layer norm after W_O
 and after the MLP still runs, so it rescales what the remaining heads wrote. Hooks on the real model do it;
 nothing is copied or retrained, and removing the hooks restores the model exactly.
+
+This module holds the hooks and the language model's side (perplexity); a classifier's accuracy is measured in
+``core.tasks.ablation_classifier``, a translation model's chrF in ``core.tasks.ablation_translation``.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.errors import CoreError
-from core.memo import Memo, digest
 from core.messages import Message
 from core.tasks.inputs import to_cpu
 
@@ -64,8 +66,6 @@ def shape(model) -> tuple[int, int]:
 @contextlib.contextmanager
 def ablated(model, heads: Iterable[tuple[int, int]] = (), mlps: Iterable[int] = ()):
     """Within the block, ``model`` runs with those heads ((layer, head) pairs) and MLPs (layers) switched off."""
-    import torch
-
     points = _points(model)
     layers, count = shape(model)
     width = (getattr(model.config, "n_embd", None) or model.config.hidden_size) // count
@@ -74,9 +74,21 @@ def ablated(model, heads: Iterable[tuple[int, int]] = (), mlps: Iterable[int] = 
         if not (0 <= layer < layers and 0 <= head < count):
             raise CoreError(Message("There is no head {head} in layer {layer}.", head=head, layer=layer))
         by_layer.setdefault(layer, []).append(head)
-    hooks = []
+    for layer in set(mlps):
+        if not 0 <= layer < layers:
+            raise CoreError(Message("There is no layer {layer}.", layer=layer))
+    with switched_off([(points[layer][0], chosen, width) for layer, chosen in by_layer.items()],
+                      [points[layer][1] for layer in set(mlps)]):  # fmt: skip
+        yield model
 
-    def silence(chosen: list[int]) -> Callable:
+
+@contextlib.contextmanager
+def switched_off(heads: Sequence[tuple[object, Sequence[int], int]], outputs: Sequence[object] = ()):
+    """Hooks for the block: per (W_O module, heads, width of a head) the chosen heads' slices of W_O's input
+    zeroed; each module of ``outputs`` (an MLP's last layer) answering zeros. Removed on the way out."""
+    import torch
+
+    def silence(chosen: Sequence[int], width: int) -> Callable:
         def hook(_module, inputs):
             merged = inputs[0].clone()  # (batch, tokens, heads × width): the heads side by side, before W_O
             for head in chosen:
@@ -85,17 +97,25 @@ def ablated(model, heads: Iterable[tuple[int, int]] = (), mlps: Iterable[int] = 
 
         return hook
 
+    hooks = []
     try:
-        for layer, chosen in by_layer.items():
-            hooks.append(points[layer][0].register_forward_pre_hook(silence(chosen)))
-        for layer in set(mlps):
-            if not 0 <= layer < layers:
-                raise CoreError(Message("There is no layer {layer}.", layer=layer))
-            hooks.append(points[layer][1].register_forward_hook(lambda _m, _i, out: torch.zeros_like(out)))
-        yield model
+        for module, chosen, width in heads:
+            hooks.append(module.register_forward_pre_hook(silence(list(chosen), width)))
+        for module in outputs:
+            hooks.append(module.register_forward_hook(lambda _m, _i, out: torch.zeros_like(out)))
+        yield
     finally:
         for hook in hooks:
             hook.remove()
+
+
+def paired_mean_change(base: np.ndarray, changed: np.ndarray, *, seed: int = 0,
+                       n_resamples: int = 1000) -> tuple[float, float, float]:  # fmt: skip
+    """Δ mean (changed − base) of a per-item score, with a 95 % bootstrap CI resampling the same items for both."""
+    rng = np.random.default_rng(seed)
+    index = rng.integers(0, len(base), size=(n_resamples, len(base)))
+    low, high = np.quantile(changed[index].mean(axis=1) - base[index].mean(axis=1), [0.025, 0.975])
+    return float(changed.mean() - base.mean()), float(low), float(high)
 
 
 @dataclass(frozen=True)
@@ -202,77 +222,3 @@ def sweep_model(lm, report: Callable[[float], None] = lambda done: None) -> dict
     found = sweep(score, layers, heads, report)
     found["documents"] = np.array(len(documents))
     return found
-
-
-MAX_HELD_OUT = 200  # held-out texts a classifier's ablation reads (all of them when there are fewer)
-
-
-@dataclass(frozen=True)
-class ClassEffect:
-    labels: list[str]
-    before: list[float]  # the class probabilities for the user's text, the whole model
-    after: list[float]  # the same with the chosen parts switched off
-    held_out: dict | None  # accuracy before and after on the model's held-out texts, the paired Δ with its 95 % CI
-
-
-def _probabilities(model, batch) -> np.ndarray:
-    import torch
-
-    from core.tasks.inputs import inputs_for
-
-    with torch.no_grad():
-        return to_cpu(torch.softmax(model(**inputs_for(model, batch)).logits.float(), dim=-1)).numpy()
-
-
-_MEMO = Memo(max_entry_bytes=64 << 10)  # held-out answers any session already got, by model, parts and texts
-
-
-def _guesses(classifier, texts: list[str], parts, max_length: int) -> list[int]:
-    """The classifier's label for each text with ``parts`` ((heads, mlps)) off: sorted by length, in passes of at
-    most PADDED_TOKENS padded tokens, the model held one pass at a time."""
-    from core.tasks.classify import padded_passes
-
-    tokenizer = classifier.tokenizer
-    with classifier.exclusive():  # the shared tokenizer serves one request at a time
-        lengths = [len(ids) for ids in tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]]
-    found: dict[int, int] = {}
-    for group in padded_passes(lengths):
-        with classifier.exclusive() as model, ablated(model, *parts):
-            batch = dict(tokenizer([texts[i] for i in group], truncation=True, padding=True, max_length=max_length,
-                                   return_tensors="pt"))  # fmt: skip
-            found.update(zip(group, _probabilities(model, batch).argmax(axis=1).tolist(), strict=True))
-    return [found[i] for i in range(len(texts))]
-
-
-def classifier_effect(classifier, text: str, heads=(), mlps=(), held_out: tuple[Sequence[str], Sequence[int]] | None = None,
-                      *, max_length: int | None = None, version: str = "", seed: int = 0) -> ClassEffect:  # fmt: skip
-    """A ``core.tasks.classify.TransformerClassifier``'s class probabilities for ``text`` with and without the chosen
-    heads and MLPs, and (given its held-out texts and label indices) its accuracy both ways with a paired bootstrap
-    CI of the change. Held-out answers are computed once per model ``version`` and set of parts, for every session."""
-    from core.tasks.inputs import check_text
-
-    text = check_text(text)
-    limit = min(max_length or classifier.max_tokens, classifier.max_tokens)
-    with classifier.exclusive() as model:
-        batch = dict(classifier.tokenizer(text, truncation=True, max_length=limit, return_tensors="pt"))
-        before = _probabilities(model, batch)[0]
-        with ablated(model, heads, mlps):
-            after = _probabilities(model, batch)[0]
-    names = list(getattr(classifier, "labels", None) or [model.config.id2label[i] for i in range(len(before))])
-    found = None
-    if held_out is not None and len(held_out[0]):
-        texts, truth = list(held_out[0])[:MAX_HELD_OUT], np.array(list(held_out[1])[:MAX_HELD_OUT])
-        fingerprint = digest(*texts)
-        right = {}
-        off = (tuple(sorted(tuple(pair) for pair in heads)), tuple(sorted(set(mlps))))
-        for name, parts in (("before", ((), ())), ("after", off)):
-            key = (classifier.spec.key, version, parts, limit, fingerprint)
-            guesses = _MEMO.get(key, lambda parts=parts: _guesses(classifier, texts, parts, limit))
-            right[name] = (np.array(guesses) == truth).astype(float)
-        rng = np.random.default_rng(seed)
-        index = rng.integers(0, len(texts), size=(1000, len(texts)))
-        deltas = right["after"][index].mean(axis=1) - right["before"][index].mean(axis=1)
-        low, high = np.quantile(deltas, [0.025, 0.975])
-        found = {"before": float(right["before"].mean()), "after": float(right["after"].mean()), "n": len(texts),
-                 "delta": float(right["after"].mean() - right["before"].mean()), "low": float(low), "high": float(high)}
-    return ClassEffect(labels=[str(n) for n in names], before=before.tolist(), after=after.tolist(), held_out=found)

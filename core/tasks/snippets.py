@@ -211,6 +211,17 @@ def logit_lens(spec: ModelSpec, text: str) -> str:
     )
 
 
+_SILENCE = (
+    "def silence(chosen):\n"
+    "    def hook(module, inputs):  # the heads side by side, before W_O: zero the chosen ones\n"
+    "        merged = inputs[0].clone()\n"
+    "        for head in chosen:\n"
+    "            merged[..., head * width : (head + 1) * width] = 0\n"
+    "        return (merged, *inputs[1:])\n"
+    "    return hook\n\n\n"
+)
+
+
 def ablation(spec: ModelSpec, text: str, heads, mlps) -> str:
     """The Ablate page's computation with plain hooks: the same perplexities the page showed."""
     where, note = _where(spec)
@@ -225,14 +236,8 @@ def ablation(spec: ModelSpec, text: str, heads, mlps) -> str:
         f"text = {_clean_prompt(text)!r}\n"
         "ids = torch.tensor([[tokenizer.bos_token_id, *tokenizer(text, split_special_tokens=True)[\"input_ids\"]]])\n"
         "width = model.config.n_embd // model.config.n_head\n\n\n"
-        "def silence(chosen):\n"
-        "    def hook(module, inputs):  # the heads side by side, before W_O: zero the chosen ones\n"
-        "        merged = inputs[0].clone()\n"
-        "        for head in chosen:\n"
-        "            merged[..., head * width : (head + 1) * width] = 0\n"
-        "        return (merged, *inputs[1:])\n"
-        "    return hook\n\n\n"
-        "def perplexity():\n"
+        + _SILENCE
+        + "def perplexity():\n"
         "    with torch.no_grad():\n"
         "        logprobs = torch.log_softmax(model(ids).logits[0], dim=-1)\n"
         "    picked = logprobs[torch.arange(ids.shape[1] - 1), ids[0, 1:]]\n"
@@ -300,3 +305,68 @@ def patching(spec: ModelSpec, clean: str, corrupted: str) -> str:
         "torch.set_printoptions(precision=2, sci_mode=False)\n"
         "print(grid)  # rows: embeddings, block 1, ...; columns: positions; 1 = the clean answer's whole lead restored\n"
     )
+
+
+def classifier_ablation(spec: ModelSpec, text: str, heads, mlps, max_tokens: int) -> str:
+    """The Ablate page's classifier section with plain hooks: the class probabilities it showed, both ways."""
+    where, note = _where(spec)
+    return (
+        "import torch\nfrom transformers import AutoModelForSequenceClassification, AutoTokenizer\n\n"
+        + note
+        + f"folder = {where}\n"
+        "tokenizer = AutoTokenizer.from_pretrained(folder)\n"
+        "model = AutoModelForSequenceClassification.from_pretrained(folder).eval()\n"
+        f"heads = {sorted(tuple(pair) for pair in heads)!r}  # (layer, head) pairs to switch off\n"
+        f"mlps = {sorted(mlps)!r}  # layers whose MLP is switched off\n"
+        f"batch = tokenizer({text!r}, truncation=True, max_length={max_tokens}, return_tensors=\"pt\")\n"
+        "layers = model.base_model.encoder.layer\n"
+        "width = model.config.hidden_size // model.config.num_attention_heads\n\n\n"
+        + _SILENCE
+        + "def probabilities():\n"
+        "    with torch.no_grad():\n"
+        "        return torch.softmax(model(**batch).logits[0], dim=-1).tolist()\n\n\n"
+        "before = probabilities()\n"
+        "# attention.output.dense is W_O; output.dense is the MLP's second layer (BERT's layer norm after it still runs)\n"
+        "hooks = [layers[layer].attention.output.dense.register_forward_pre_hook(silence([h for l, h in heads if l == layer]))\n"
+        "         for layer in {l for l, _ in heads}]\n"
+        "hooks += [layers[layer].output.dense.register_forward_hook(lambda m, i, out: out * 0) for layer in mlps]\n"
+        "after = probabilities()\n"
+        "for hook in hooks:\n"
+        "    hook.remove()\n"
+        "for label, p, q in zip(model.config.id2label.values(), before, after):\n"
+        "    print(f\"{label:>12} {p:.4f} -> {q:.4f}\")\n"
+    )  # fmt: skip
+
+
+def translation_ablation(spec: ModelSpec, text: str, heads, mlps, *, max_source: int = 64, max_new: int = 64) -> str:
+    """The Ablate page's translation section with plain hooks: the two greedy translations it showed."""
+    where, note = _where(spec)
+    return (
+        "import torch\nfrom transformers import AutoModelForSeq2SeqLM, AutoTokenizer\n\n"
+        + note
+        + f"folder = {where}\n"
+        "tokenizer = AutoTokenizer.from_pretrained(folder)\n"
+        "model = AutoModelForSeq2SeqLM.from_pretrained(folder, attn_implementation=\"eager\").eval()  # as LM Lab runs it\n"
+        f"heads = {sorted(tuple(part) for part in heads)!r}  # (where, layer, head) to switch off\n"
+        f"mlps = {sorted(tuple(part) for part in mlps)!r}  # (stack, layer) whose MLP is switched off\n"
+        f"batch = tokenizer([{text[:300]!r}], truncation=True, max_length={max_source}, return_tensors=\"pt\",\n"
+        "                  return_token_type_ids=False)\n"
+        "stacks = {\"encoder\": model.model.encoder.layers, \"decoder\": model.model.decoder.layers}\n"
+        "w_o = {\"encoder\": [b.self_attn.out_proj for b in stacks[\"encoder\"]],\n"
+        "       \"decoder\": [b.self_attn.out_proj for b in stacks[\"decoder\"]],\n"
+        "       \"cross\": [b.encoder_attn.out_proj for b in stacks[\"decoder\"]]}  # cross-attention's W_O\n"
+        "width = model.config.d_model // model.config.decoder_attention_heads\n\n\n"
+        + _SILENCE
+        + "def translate():\n"
+        "    with torch.no_grad():\n"
+        f"        ids = model.generate(**batch, num_beams=1, do_sample=False, max_new_tokens={max_new})[0]\n"
+        "    return tokenizer.decode(ids, skip_special_tokens=True)\n\n\n"
+        "before = translate()\n"
+        "hooks = [w_o[where][layer].register_forward_pre_hook(silence([h for w, l, h in heads if (w, l) == (where, layer)]))\n"
+        "         for where, layer in {(w, l) for w, l, _ in heads}]\n"
+        "hooks += [stacks[stack][layer].fc2.register_forward_hook(lambda m, i, out: out * 0) for stack, layer in mlps]\n"
+        "after = translate()\n"
+        "for hook in hooks:\n"
+        "    hook.remove()\n"
+        "print(before, \"->\", after)  # LM Lab joins the Chinese characters the tokenizer spaces apart\n"
+    )  # fmt: skip

@@ -151,7 +151,8 @@ class Translator:
         with self._lock, inference_gate():
             yield self.model
 
-    def _decode(self, ids) -> str:
+    def decode(self, ids) -> str:
+        """Output ids as text (special tokens dropped, no spaces between Chinese characters)."""
         return join_cjk(self.tokenizer.decode(ids, skip_special_tokens=True))
 
     def translate(self, text: str, *, beams: int = 1, with_attention: bool = True) -> Translation:
@@ -192,7 +193,7 @@ class Translator:
         target_tokens = self.tokenizer.convert_ids_to_tokens(generated[1:].tolist())
         return Translation(
             source=text,
-            text=self._decode(generated),
+            text=self.decode(generated),
             source_tokens=source_tokens,
             target_tokens=target_tokens,
             decoding="greedy" if beams == 1 else f"beam search ({beams} beams)",
@@ -235,5 +236,5 @@ class Translator:
                         **inputs_for(self.model, encoded), num_beams=beams, do_sample=False,
                         max_new_tokens=self.max_new,
                     )  # fmt: skip
-                found += [self._decode(ids) for ids in output.cpu()]
+                found += [self.decode(ids) for ids in output.cpu()]
         return found

@@ -1,0 +1,140 @@
+"""Ablation on a BERT-class classifier: its answer for one text with chosen heads and MLPs switched off, its
+held-out accuracy both ways, and every head ranked by the accuracy it costs when switched off alone.
+
+The hooks are those of ``core.tasks.ablation``; held-out answers are computed once per model version and set of
+parts, for every session (a sweep's passes serve a later hand-picked ablation of one head, and the other way
+round), and the model is held one padded pass at a time, so other sessions are served between passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.errors import CoreError
+from core.memo import Memo, digest
+from core.messages import Message
+from core.tasks.ablation import ablated, paired_mean_change, shape
+from core.tasks.inputs import to_cpu
+
+MAX_HELD_OUT = 200  # held-out texts a classifier's ablation reads (all of them when there are fewer)
+SWEEP_TOKEN_BUDGET = 1_500_000  # heads × held-out tokens a sweep may read: MiniLM's 72 heads × 50 newsgroup posts fit
+
+
+@dataclass(frozen=True)
+class ClassEffect:
+    labels: list[str]
+    before: list[float]  # the class probabilities for the user's text, the whole model
+    after: list[float]  # the same with the chosen parts switched off
+    held_out: dict | None  # accuracy before and after on the model's held-out texts, the paired Δ with its 95 % CI
+
+
+def _probabilities(model, batch) -> np.ndarray:
+    import torch
+
+    from core.tasks.inputs import inputs_for
+
+    with torch.no_grad():
+        return to_cpu(torch.softmax(model(**inputs_for(model, batch)).logits.float(), dim=-1)).numpy()
+
+
+_MEMO = Memo(max_entry_bytes=64 << 10)  # held-out answers any session already got, by model, parts and texts
+
+
+def _lengths(classifier, texts: list[str], max_length: int) -> list[int]:
+    with classifier.exclusive():  # the shared tokenizer serves one request at a time
+        return [len(ids) for ids in classifier.tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]]
+
+
+def _guesses(classifier, texts: list[str], parts, max_length: int) -> list[int]:
+    """The classifier's label for each text with ``parts`` ((heads, mlps)) off: sorted by length, in passes of at
+    most PADDED_TOKENS padded tokens, the model held one pass at a time."""
+    from core.tasks.classify import padded_passes
+
+    tokenizer = classifier.tokenizer
+    found: dict[int, int] = {}
+    for group in padded_passes(_lengths(classifier, texts, max_length)):
+        with classifier.exclusive() as model, ablated(model, *parts):
+            batch = dict(tokenizer([texts[i] for i in group], truncation=True, padding=True, max_length=max_length,
+                                   return_tensors="pt"))  # fmt: skip
+            found.update(zip(group, _probabilities(model, batch).argmax(axis=1).tolist(), strict=True))
+    return [found[i] for i in range(len(texts))]
+
+
+@dataclass(frozen=True)
+class _HeldOut:
+    """The held-out texts an ablation reads, and a way to score them with parts switched off (cached)."""
+
+    classifier: object
+    texts: list[str]
+    truth: np.ndarray
+    limit: int
+    version: str
+
+    def right(self, heads=(), mlps=()) -> np.ndarray:
+        """1.0 where the classifier with those parts off gives a text its true label, else 0.0."""
+        parts = (tuple(sorted(tuple(pair) for pair in heads)), tuple(sorted(set(mlps))))
+        key = (self.classifier.spec.key, self.version, parts, self.limit, digest(*self.texts))
+        guesses = _MEMO.get(key, lambda: _guesses(self.classifier, self.texts, parts, self.limit))
+        return (np.array(guesses) == self.truth).astype(float)
+
+
+def _held_out(classifier, held_out, limit: int, version: str) -> _HeldOut:
+    texts, truth = list(held_out[0])[:MAX_HELD_OUT], np.array(list(held_out[1])[:MAX_HELD_OUT])
+    return _HeldOut(classifier, texts, truth, limit, version)
+
+
+def _limit(classifier, max_length: int | None) -> int:
+    return min(max_length or classifier.max_tokens, classifier.max_tokens)
+
+
+def classifier_effect(classifier, text: str, heads=(), mlps=(), held_out: tuple[Sequence[str], Sequence[int]] | None = None,
+                      *, max_length: int | None = None, version: str = "", seed: int = 0) -> ClassEffect:  # fmt: skip
+    """A ``core.tasks.classify.TransformerClassifier``'s class probabilities for ``text`` with and without the chosen
+    heads and MLPs, and (given its held-out texts and label indices) its accuracy both ways with a paired bootstrap
+    CI of the change. Held-out answers are computed once per model ``version`` and set of parts, for every session."""
+    from core.tasks.inputs import check_text
+
+    text = check_text(text)
+    limit = _limit(classifier, max_length)
+    with classifier.exclusive() as model:
+        batch = dict(classifier.tokenizer(text, truncation=True, max_length=limit, return_tensors="pt"))
+        before = _probabilities(model, batch)[0]
+        with ablated(model, heads, mlps):
+            after = _probabilities(model, batch)[0]
+    names = list(getattr(classifier, "labels", None) or [model.config.id2label[i] for i in range(len(before))])
+    found = None
+    if held_out is not None and len(held_out[0]):
+        scored = _held_out(classifier, held_out, limit, version)
+        base, changed = scored.right(), scored.right(heads, mlps)
+        delta, low, high = paired_mean_change(base, changed, seed=seed)
+        found = {"before": float(base.mean()), "after": float(changed.mean()), "n": len(base),
+                 "delta": delta, "low": low, "high": high}  # fmt: skip
+    return ClassEffect(labels=[str(n) for n in names], before=before.tolist(), after=after.tolist(), held_out=found)
+
+
+def classifier_sweep(classifier, held_out: tuple[Sequence[str], Sequence[int]], *, max_length: int | None = None,
+                     version: str = "", report: Callable[[float], None] = lambda done: None,
+                     seed: int = 0) -> dict[str, np.ndarray]:  # fmt: skip
+    """Every head of the classifier switched off alone, ranked by the held-out accuracy it costs: (layers, heads)
+    arrays of Δ accuracy with its paired 95 % bootstrap CI, the whole model's accuracy and the texts read. Refused
+    (CoreError) when heads × held-out tokens exceed SWEEP_TOKEN_BUDGET."""
+    if not len(held_out[0]):
+        raise CoreError(Message("A sweep needs held-out texts, and this model has none."))
+    scored = _held_out(classifier, held_out, _limit(classifier, max_length), version)
+    layers, heads = shape(classifier.model)
+    tokens = sum(_lengths(classifier, scored.texts, scored.limit))
+    if layers * heads * tokens > SWEEP_TOKEN_BUDGET:
+        raise CoreError(Message("A sweep would read {tokens} held-out tokens once for each of {count} heads; LM Lab "
+                                "sweeps at most {most} head × tokens. Switch heads off by hand instead.",
+                                tokens=tokens, count=layers * heads, most=SWEEP_TOKEN_BUDGET))  # fmt: skip
+    base = scored.right()
+    found = {name: np.zeros((layers, heads)) for name in ("delta", "low", "high")}
+    for n, (layer, head) in enumerate((layer, head) for layer in range(layers) for head in range(heads)):
+        delta, low, high = paired_mean_change(base, scored.right([(layer, head)]), seed=seed)
+        found["delta"][layer, head], found["low"][layer, head], found["high"][layer, head] = delta, low, high
+        report((n + 1) / (layers * heads))
+    found["base"], found["texts"] = np.array(base.mean()), np.array(len(base))
+    return found
