@@ -134,6 +134,7 @@ def test_the_ablate_page_switches_a_classifier_s_heads_off(tiny_model):
     from conftest import open_page
 
     page = open_page("pages/ablate.py")
+    page.segmented_control(key="ablate-kind").set_value("classifier").run()
     page.button(key="ablate-classifier-open").click().run()  # nothing loads before this
     page.selectbox(key="ablate-classifier").set_value("sentiment-tiny").run()
     page.multiselect(key="ablate-classifier-heads-sentiment-tiny").set_value([(0, 0), (0, 1)]).run()
@@ -181,8 +182,12 @@ def test_a_classifier_sweep_ranks_every_head_and_agrees_with_w_o_zeroed_by_hand(
             cut.append(int(edited(**batch).logits.argmax()) == label)
     assert float(found["base"]) == pytest.approx(np.mean(whole))
     assert found["delta"][1, 0] == pytest.approx(np.mean(cut) - np.mean(whole))
-    monkeypatch.setattr(ablation_classifier, "SWEEP_TOKEN_BUDGET", 10)
-    with pytest.raises(CoreError, match="head × tokens"):
+    turned_wrong = sum(w and not c for w, c in zip(whole, cut, strict=True))
+    assert (found["worse"][1, 0], found["better"][1, 0]) == (turned_wrong, sum(c and not w for w, c in zip(whole, cut, strict=True)))
+    # the exact sign test by hand: five texts turned wrong, none right, p = 2 × 0.5⁵
+    assert ablation.sign_test(np.ones(8), np.array([0, 0, 0, 0, 0, 1, 1, 1.0])) == (5, 0, pytest.approx(0.0625))
+    monkeypatch.setattr(ablation_classifier, "SWEEP_WORK_BUDGET", 1e6)
+    with pytest.raises(CoreError, match="more than LM Lab runs for one sweep"):
         ablation_classifier.classifier_sweep(classifier, (texts, truth), version="other")
 
 
@@ -242,7 +247,7 @@ def test_a_translation_sweep_ranks_every_head_with_paired_cis(translate_tiny_mod
     assert nothing.before == nothing.after and nothing.held_out["delta"] == 0
     found = at.translation_sweep(translator, held_out, version="t")
     heads = at.every_head(translator.model)
-    assert len(found["rows"]) == len({(g, layer) for g, layer, _ in heads}) and found["pairs"] == 400
+    assert len(found["rows"]) == len({(g, layer) for g, layer, _ in heads}) and found["pairs"] == at.MAX_HELD_OUT
     assert np.isfinite(found["delta"]).sum() == len(heads)
     finite = np.isfinite(found["delta"])
     assert np.all(found["low"][finite] <= found["delta"][finite] + 1e-9)
@@ -290,13 +295,16 @@ def test_the_ablate_page_ranks_a_classifier_s_and_a_translation_model_s_heads(ti
     from conftest import open_page
 
     page = open_page("pages/ablate.py")
+    page.segmented_control(key="ablate-kind").set_value("classifier").run()
     page.button(key="ablate-classifier-open").click().run()
     page.selectbox(key="ablate-classifier").set_value("sentiment-tiny").run()
     page.button(key="ablate-classifier-sweep").click().run()  # the page waits for the shared run, with a bar
     assert not page.exception and not page.error
     tables = [f.value for f in page.dataframe if "Δ accuracy (points)" in f.value.columns]
-    assert len(tables) == 1 and list(tables[0].columns) == ["head", "Δ accuracy (points)", "95 % CI"]
+    columns = ["head", "Δ accuracy (points)", "95 % CI", "worse / better", "exact p"]
+    assert len(tables) == 1 and list(tables[0].columns) == columns
     assert len(tables[0]) == 4 and any("held-out texts" in c.value for c in page.caption)
+    page.segmented_control(key="ablate-kind").set_value("translation").run()
     page.button(key="ablate-translation-open").click().run()
     page.multiselect(key="ablate-translation-heads-translate-en-zh").set_value([("cross", 0, 0)]).run()
     page.button(key="ablate-translation-run").click().run()

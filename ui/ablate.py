@@ -10,6 +10,7 @@ import streamlit as st
 from core import catalog
 from core.errors import CoreError
 from core.tasks import ablation, ablation_classifier, snippets
+from core.tasks.inputs import check_text
 from core.viz import charts, heatmaps
 from ui import i18n, models, render, safe, scenario, shared_runs
 from ui.i18n import N_, _
@@ -107,6 +108,10 @@ def ranking(found: dict, *, rows: list[str], title: str, column: str, costliest:
     cells.sort(key=lambda cell: -delta[cell] if costliest == "highest" else delta[cell])
     table = [{_("head"): f"{rows[r]} H{h}", column: round(float(delta[r, h]), 2),
               _("95 % CI"): f"[{low[r, h]:.2f}, {high[r, h]:.2f}]"} for r, h in cells]  # fmt: skip
+    if "p" in found:  # right/wrong or per-sentence scores: how many items moved, and the exact test on them
+        for row, cell in zip(table, cells, strict=True):
+            row[_("worse / better")] = f"{int(found['worse'][cell])} / {int(found['better'][cell])}"
+            row[_("exact p")] = round(float(found["p"][cell]), 3)
     st.dataframe(pd.DataFrame(table), hide_index=True, key=f"{key}-table")
 
 
@@ -132,7 +137,7 @@ def classifier_section() -> None:
     text = st.text_input(_("Text"), key="ablate-classifier-text", max_chars=500)
     language.warn_text(text, spec.languages, i18n.title(spec))
     try:
-        classifier = models.predictor(spec)
+        classifier, version = models.predictor_and_version(spec)
         layers, heads = ablation.shape(getattr(classifier, "model", None))
     except (CoreError, AttributeError):
         st.caption(_("{model} has no Transformer layers LM Lab can switch off.", model=safe.md(i18n.title(spec))))
@@ -144,9 +149,9 @@ def classifier_section() -> None:
     mlps = right.multiselect(_("MLPs to switch off"), list(range(layers)), key=f"ablate-classifier-mlps-{spec.key}",
                              format_func=lambda layer: f"MLP L{layer}")  # fmt: skip
     if st.button(_("Run the classifier with these switched off"), key="ablate-classifier-run"):
-        _run_classifier(spec, classifier, text, chosen, mlps)
-    _show_classifier(spec)
-    _classifier_sweep(spec, classifier)
+        _run_classifier(spec, classifier, version, text, chosen, mlps)
+    _show_classifier(spec, version)
+    _classifier_sweep(spec, classifier, version)
 
 
 def _classifier_changed() -> None:
@@ -169,13 +174,14 @@ def _held_out(spec, classifier) -> tuple[list[str], list[int]] | None:
     return [pair[0] for pair in pairs], [pair[1] for pair in pairs]
 
 
-def _recipe_and_version(spec) -> tuple[int | None, str]:
+def _max_length(spec) -> int | None:
+    """The token length the model was trained at (its recipe's), None for a model not trained here."""
     card = catalog.read_metadata(spec.key) if spec.trained_here else None
-    return (card.recipe.get("max_length") if card else None), (card.sha256 if card else spec.location or "")
+    return card.recipe.get("max_length") if card else None
 
 
-def _run_classifier(spec, classifier, text: str, heads, mlps) -> None:
-    max_length, version = _recipe_and_version(spec)
+def _run_classifier(spec, classifier, version: str, text: str, heads, mlps) -> None:
+    max_length = _max_length(spec)
     try:
         held_out = _held_out(spec, classifier)
         with st.spinner(render.queue_note(_("Running with and without the chosen parts…"))):
@@ -184,19 +190,19 @@ def _run_classifier(spec, classifier, text: str, heads, mlps) -> None:
     except CoreError as error:
         safe.error(error)
         return
-    code = snippets.classifier_ablation(spec, text, heads, mlps, min(max_length or classifier.max_tokens,
+    code = snippets.classifier_ablation(spec, check_text(text), heads, mlps, min(max_length or classifier.max_tokens,
                                                                      classifier.max_tokens))  # fmt: skip
-    st.session_state["ablate-classifier-result"] = (spec.key, list(heads), list(mlps), found, code)
+    st.session_state["ablate-classifier-result"] = ((spec.key, version), list(heads), list(mlps), found, code)
 
 
-def _classifier_sweep(spec, classifier) -> None:
+def _classifier_sweep(spec, classifier, version: str) -> None:
     """Every head of a classifier trained here switched off alone, ranked by the held-out accuracy it costs (a
     shared background run: the sessions that ask for the same model and version wait for one sweep)."""
     held_out = _held_out(spec, classifier)
     if held_out is None:
         return
     st.subheader(_("Every head, ranked by held-out accuracy"))
-    max_length, version = _recipe_and_version(spec)
+    max_length = _max_length(spec)
     key = ("ablation-classifier", spec.key, version)
     state = shared_runs.state(key)
     if (state is None or "error" in state) and st.button(_("Rank every head on held-out texts"),
@@ -213,18 +219,24 @@ def _classifier_sweep(spec, classifier) -> None:
     ranking(found, rows=[f"L{n}" for n in range(found["delta"].shape[0])], scale=100,
             title=_("Δ held-out accuracy (points) when one head is switched off"), column=_("Δ accuracy (points)"),
             costliest="lowest", key="ablate-classifier-sweep", stem="classifier-ablation-sweep",
-            numbers={"delta_accuracy": found["delta"], "low": found["low"], "high": found["high"],
-                     "base_accuracy": float(found["base"]), "texts": int(found["texts"])})  # fmt: skip
+            numbers={"delta_accuracy_points": 100 * found["delta"], "low_points": 100 * found["low"],
+                     "high_points": 100 * found["high"], "texts_worse": found["worse"], "texts_better": found["better"],
+                     "exact_p": found["p"], "base_accuracy_percent": 100 * float(found["base"]),
+                     "texts": int(found["texts"])})  # fmt: skip
     st.caption(_("Accuracy of the whole model on {count} held-out texts: {base} %. Each head is switched off alone "
-                 "(its output zeroed before W_O); the CI resamples the same texts for both (paired bootstrap). A "
-                 "head whose Δ is near 0 costs little on its own; heads that back each other up can still cost a "
-                 "lot together — try switching several off above.",
-                 count=int(found["texts"]), base=f"{100 * float(found['base']):.1f}"))  # fmt: skip
+                 "(its output zeroed before W_O); the CI resamples the same texts for both (paired bootstrap). Only "
+                 "the texts whose answer changed carry information: “worse / better” counts the texts turned wrong "
+                 "and right, and the exact p (McNemar's exact test) is the test to trust when few changed — the "
+                 "bootstrap CI is then too narrow. Each head's interval and p stand alone: with {heads} heads ranked, "
+                 "some will look significant by chance. A head whose Δ is near 0 costs little on its own; heads that "
+                 "back each other up can still cost a lot together — try switching several off above.",
+                 count=int(found["texts"]), base=f"{100 * float(found['base']):.1f}",
+                 heads=int(found["delta"].size)))  # fmt: skip
 
 
-def _show_classifier(spec) -> None:
+def _show_classifier(spec, version: str) -> None:
     stored = st.session_state.get("ablate-classifier-result")
-    if not stored or stored[0] != spec.key:
+    if not stored or stored[0] != (spec.key, version):  # another model, or this one before a retrain
         return
     heads, mlps, found, code = stored[1], stored[2], stored[3], stored[4]
     rows = [{_("class"): _(label), _("whole model"): round(before, 4), _("switched off"): round(after, 4)}
@@ -237,10 +249,13 @@ def _show_classifier(spec) -> None:
         right.metric(_("With {count} switched off", count=len(heads) + len(mlps)), f"{100 * accuracy['after']:.1f} %",
                      f"{100 * accuracy['delta']:+.1f}", delta_color="normal")  # fmt: skip
         st.caption(_("On {n} held-out texts of the data the model was trained on; the change {delta} points has a 95 % "
-                     "paired bootstrap CI of [{low}, {high}] (the same texts both ways). Heads are switched off by "
-                     "zeroing their output before W_O; an MLP by zeroing what it adds (BERT's layer norm after it "
-                     "still runs).", n=accuracy["n"], delta=f"{100 * accuracy['delta']:+.1f}",
-                     low=f"{100 * accuracy['low']:+.1f}", high=f"{100 * accuracy['high']:+.1f}"))  # fmt: skip
+                     "paired bootstrap CI of [{low}, {high}] (the same texts both ways); {worse} texts turned wrong and "
+                     "{better} right (McNemar's exact test p = {p}: the test to trust when few changed). Heads are "
+                     "switched off by zeroing their output before W_O; an MLP by zeroing what it adds (BERT's layer "
+                     "norm after it still runs).", n=accuracy["n"], delta=f"{100 * accuracy['delta']:+.1f}",
+                     low=f"{100 * accuracy['low']:+.1f}", high=f"{100 * accuracy['high']:+.1f}",
+                     worse=accuracy.get("worse", 0), better=accuracy.get("better", 0),
+                     p=f"{accuracy.get('p', 1.0):.3f}"))  # fmt: skip
     else:
         st.caption(_("No held-out texts are known for this model (it was not trained here on one of LM Lab's "
                      "datasets): only your text is compared."))  # fmt: skip

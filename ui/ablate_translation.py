@@ -4,12 +4,14 @@ head ranked by the chrF it costs. Nothing loads before the student asks."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 from core import catalog
 from core.errors import CoreError
 from core.tasks import ablation_translation, snippets
+from core.tasks.inputs import check_text
 from core.tasks.translate import ZH_EN
 from ui import ablate, i18n, language, models, render, safe, scenario, shared_runs
 from ui.i18n import N_, _
@@ -36,7 +38,7 @@ def section() -> None:
     text = st.text_input(_("Sentence to translate"), key="ablate-translation-text", max_chars=300)
     language.warn_text(text, spec.languages, i18n.title(spec))
     try:
-        translator = models.task_model(spec)
+        translator, version = models.task_model_and_version(spec)
         heads = ablation_translation.every_head(translator.model)
         stacks = ablation_translation.shape(translator.model)
     except (CoreError, AttributeError) as error:
@@ -52,9 +54,9 @@ def section() -> None:
     off = right.multiselect(_("MLPs to switch off"), mlps, key=f"ablate-translation-mlps-{spec.key}",
                             format_func=ablation_translation.label)  # fmt: skip
     if st.button(_("Translate with these switched off"), key="ablate-translation-run"):
-        _run(spec, translator, text, chosen, off)
-    _show(spec)
-    _sweep(spec, translator)
+        _run(spec, translator, version, text, chosen, off)
+    _show(spec, version)
+    _sweep(spec, translator, version)
 
 
 def _changed() -> None:
@@ -62,28 +64,23 @@ def _changed() -> None:
     st.session_state["ablate-translation-text"] = EXAMPLES["zh" if "zh" in spec.languages else "en"]
 
 
-def _version(spec) -> str:
-    card = catalog.read_metadata(spec.key) if spec.trained_here else None
-    return card.sha256 if card else spec.location or ""
-
-
-def _run(spec, translator, text: str, heads, mlps) -> None:
+def _run(spec, translator, version: str, text: str, heads, mlps) -> None:
     try:
         with st.spinner(render.queue_note(_("Translating with and without the chosen parts…"))):
             found = ablation_translation.translation_effect(translator, text, heads, mlps,
                                                             ablation_translation.held_out_pairs(spec),
-                                                            version=_version(spec))  # fmt: skip
+                                                            version=version)  # fmt: skip
     except CoreError as error:
         safe.error(error)
         return
-    code = snippets.translation_ablation(spec, text, heads, mlps, max_source=translator.max_source,
+    code = snippets.translation_ablation(spec, check_text(text), heads, mlps, max_source=translator.max_source,
                                          max_new=translator.max_new)  # fmt: skip
-    st.session_state["ablate-translation-result"] = (spec.key, len(heads) + len(mlps), found, code)
+    st.session_state["ablate-translation-result"] = ((spec.key, version), len(heads) + len(mlps), found, code)
 
 
-def _show(spec) -> None:
+def _show(spec, version: str) -> None:
     stored = st.session_state.get("ablate-translation-result")
-    if not stored or stored[0] != spec.key:
+    if not stored or stored[0] != (spec.key, version):  # another model, or this one before a retrain
         return
     count, found, code = stored[1], stored[2], stored[3]
     nothing = _("∅ (the model produced no text)")
@@ -102,17 +99,17 @@ def _show(spec) -> None:
     right.metric(_("With {count} switched off", count=count), f"{chrf['after']:.1f}", f"{chrf['delta']:+.1f}")
     st.caption(_("Mean sentence chrF of greedy translations of {n} held-out sentence pairs (sentences the model never "
                  "saw, built on verb–noun combinations it never saw); the change {delta} has a 95 % paired bootstrap "
-                 "CI of [{low}, {high}] (the same sentences both ways). The benchmark reports corpus chrF, which "
-                 "differs slightly from this mean.", n=chrf["n"], delta=f"{chrf['delta']:+.1f}",
-                 low=f"{chrf['low']:+.1f}", high=f"{chrf['high']:+.1f}"))  # fmt: skip
+                 "CI of [{low}, {high}] (the same sentences both ways); {worse} sentences scored lower and {better} "
+                 "higher (exact sign test p = {p}). The model card and the Evaluate page report corpus chrF, which "
+                 "differs from this mean.", n=chrf["n"], delta=f"{chrf['delta']:+.1f}", low=f"{chrf['low']:+.1f}",
+                 high=f"{chrf['high']:+.1f}", worse=chrf["worse"], better=chrf["better"], p=f"{chrf['p']:.3f}"))  # fmt: skip
 
 
-def _sweep(spec, translator) -> None:
+def _sweep(spec, translator, version: str) -> None:
     held_out = ablation_translation.held_out_pairs(spec)
     if held_out is None:
         return
     st.subheader(_("Every head, ranked by held-out chrF"))
-    version = _version(spec)
     key = ("ablation-translation", spec.key, version)
     state = shared_runs.state(key)
     if (state is None or "error" in state) and st.button(_("Rank every head on held-out sentences"),
@@ -130,9 +127,15 @@ def _sweep(spec, translator) -> None:
                    column=_("Δ chrF"), costliest="lowest", key="ablate-translation-sweep",
                    stem="translation-ablation-sweep",
                    numbers={"rows": found["rows"], "delta_chrf": found["delta"], "low": found["low"],
-                            "high": found["high"], "base_chrf": found["base"], "pairs": found["pairs"]})  # fmt: skip
+                            "high": found["high"], "sentences_worse": found["worse"], "sentences_better": found["better"],
+                            "exact_p": found["p"], "base_chrf": found["base"], "pairs": found["pairs"]})  # fmt: skip
     st.caption(_("Mean sentence chrF of the whole model on {count} held-out pairs: {base}. Each head is switched off "
-                 "alone (its output zeroed before W_O, at every decoding step); the CI resamples the same sentences "
-                 "for both (paired bootstrap). Rows: enc = the encoder's self-attention, dec = the decoder's "
-                 "self-attention, cross = cross-attention. A cross-attention head that costs much is one the decoder "
-                 "relies on to read the source.", count=found["pairs"], base=f"{found['base']:.1f}"))  # fmt: skip
+                 "alone (its output zeroed before W_O; in the decoder, at every decoding step); the CI resamples the "
+                 "same sentences for both (paired bootstrap). “worse / better” counts the sentences whose chrF fell "
+                 "and rose, and the exact p is a sign test on them — the one to trust when few changed. Each head's "
+                 "interval and p stand alone: with {heads} heads ranked, some will look significant by chance. Rows: "
+                 "enc = the encoder's self-attention, dec = the decoder's self-attention, cross = cross-attention. A "
+                 "cross-attention head that costs much when zeroed is one the decoder depends on — usually for what "
+                 "it reads from the source, though zeroing also removes the head's average output. A head near 0 "
+                 "can still matter together with others.", count=found["pairs"], base=f"{found['base']:.1f}",
+                 heads=int(np.isfinite(found["delta"]).sum())))  # fmt: skip

@@ -25,10 +25,16 @@ def _predictor(key: str, fingerprint: str):
 
 def predictor(spec: ModelSpec):
     """The shared predictor for ``spec``; a retrained model (new sha256) gets a fresh instance."""
+    return predictor_and_version(spec)[0]
+
+
+def predictor_and_version(spec: ModelSpec) -> tuple[object, str]:
+    """The shared predictor and the version it was loaded for (its weights' sha256; a Hub model's repository),
+    read once: results kept under that version belong to those weights even if a retrain lands meanwhile."""
     meta = catalog.read_metadata(spec.key) if spec.trained_here else None
     fingerprint = meta.sha256 if meta else ""
     with st.spinner(_("Loading {model}…", model=safe.md(spec.title))):
-        return _predictor(spec.key, fingerprint)
+        return _predictor(spec.key, fingerprint), fingerprint or spec.location
 
 
 def predictor_quietly(spec: ModelSpec, fingerprint: str):
@@ -89,9 +95,15 @@ def _task_model(key: str, fingerprint: str):
 
 def task_model(spec: ModelSpec):
     """The shared translator, role labeler or language model for ``spec`` (one per process)."""
+    return task_model_and_version(spec)[0]
+
+
+def task_model_and_version(spec: ModelSpec) -> tuple[object, str]:
+    """``task_model`` and the version it was loaded for, read once (see ``predictor_and_version``)."""
     meta = catalog.read_metadata(spec.key) if spec.trained_here else None
+    fingerprint = meta.sha256 if meta else ""
     with st.spinner(_("Loading {model}…", model=safe.md(spec.title))):
-        return _task_model(spec.key, meta.sha256 if meta else "")
+        return _task_model(spec.key, fingerprint), fingerprint or spec.location
 
 
 def task_model_quietly(spec: ModelSpec, fingerprint: str):

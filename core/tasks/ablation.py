@@ -109,6 +109,15 @@ def switched_off(heads: Sequence[tuple[object, Sequence[int], int]], outputs: Se
             hook.remove()
 
 
+def sign_test(base: np.ndarray, changed: np.ndarray) -> tuple[int, int, float]:
+    """(items that scored lower, items that scored higher, the exact two-sided p of a sign test on those): McNemar's
+    exact test for right/wrong scores. Where few items change, it is the honest test; a bootstrap CI is too narrow."""
+    from scipy.stats import binomtest
+
+    worse, better = int((changed < base).sum()), int((changed > base).sum())
+    return worse, better, 1.0 if worse + better == 0 else float(binomtest(worse, worse + better, 0.5).pvalue)
+
+
 def paired_mean_change(base: np.ndarray, changed: np.ndarray, *, seed: int = 0,
                        n_resamples: int = 1000) -> tuple[float, float, float]:  # fmt: skip
     """Δ mean (changed − base) of a per-item score, with a 95 % bootstrap CI resampling the same items for both."""

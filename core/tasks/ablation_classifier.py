@@ -16,11 +16,14 @@ import numpy as np
 from core.errors import CoreError
 from core.memo import Memo, digest
 from core.messages import Message
-from core.tasks.ablation import ablated, paired_mean_change, shape
+from core.tasks.ablation import ablated, paired_mean_change, shape, sign_test
 from core.tasks.inputs import to_cpu
 
 MAX_HELD_OUT = 200  # held-out texts a classifier's ablation reads (all of them when there are fewer)
-SWEEP_TOKEN_BUDGET = 1_500_000  # heads × held-out tokens a sweep may read: MiniLM's 72 heads × 50 newsgroup posts fit
+# heads × held-out tokens × non-embedding weights a sweep may cost (topic MiniLM's 5e12 took 48 s on 2 cores): every MiniLM
+# classifier here fits (the Chinese one, 72 heads × 13,000 tokens, is the largest at 1e13); BERT-large's does not
+SWEEP_WORK_BUDGET = 2e13
+MAX_SWEEP_HEADS = 144  # BERT-base's 12 × 12
 
 
 @dataclass(frozen=True)
@@ -110,8 +113,9 @@ def classifier_effect(classifier, text: str, heads=(), mlps=(), held_out: tuple[
         scored = _held_out(classifier, held_out, limit, version)
         base, changed = scored.right(), scored.right(heads, mlps)
         delta, low, high = paired_mean_change(base, changed, seed=seed)
-        found = {"before": float(base.mean()), "after": float(changed.mean()), "n": len(base),
-                 "delta": delta, "low": low, "high": high}  # fmt: skip
+        worse, better, p = sign_test(base, changed)
+        found = {"before": float(base.mean()), "after": float(changed.mean()), "n": len(base), "delta": delta,
+                 "low": low, "high": high, "worse": worse, "better": better, "p": p}  # fmt: skip
     return ClassEffect(labels=[str(n) for n in names], before=before.tolist(), after=after.tolist(), held_out=found)
 
 
@@ -119,22 +123,28 @@ def classifier_sweep(classifier, held_out: tuple[Sequence[str], Sequence[int]], 
                      version: str = "", report: Callable[[float], None] = lambda done: None,
                      seed: int = 0) -> dict[str, np.ndarray]:  # fmt: skip
     """Every head of the classifier switched off alone, ranked by the held-out accuracy it costs: (layers, heads)
-    arrays of Δ accuracy with its paired 95 % bootstrap CI, the whole model's accuracy and the texts read. Refused
-    (CoreError) when heads × held-out tokens exceed SWEEP_TOKEN_BUDGET."""
+    arrays of Δ accuracy with its paired 95 % bootstrap CI, the texts turned wrong and right and the exact sign
+    test's p, the whole model's accuracy and the texts read. Refused (CoreError) when heads × held-out tokens exceed
+    SWEEP_TOKEN_BUDGET."""
     if not len(held_out[0]):
         raise CoreError(Message("A sweep needs held-out texts, and this model has none."))
     scored = _held_out(classifier, held_out, _limit(classifier, max_length), version)
     layers, heads = shape(classifier.model)
+    weights = sum(p.numel() for name, p in classifier.model.named_parameters() if "embeddings" not in name)
     tokens = sum(_lengths(classifier, scored.texts, scored.limit))
-    if layers * heads * tokens > SWEEP_TOKEN_BUDGET:
-        raise CoreError(Message("A sweep would read {tokens} held-out tokens once for each of {count} heads; LM Lab "
-                                "sweeps at most {most} head × tokens. Switch heads off by hand instead.",
-                                tokens=tokens, count=layers * heads, most=SWEEP_TOKEN_BUDGET))  # fmt: skip
+    if layers * heads > MAX_SWEEP_HEADS or layers * heads * tokens * weights > SWEEP_WORK_BUDGET:
+        raise CoreError(Message("A sweep would run this model ({weights} M weights) over {tokens} held-out tokens once "
+                                "for each of its {count} heads: more than LM Lab runs for one sweep (at most {most} "
+                                "heads, and a few minutes of work on 2 cores). Switch heads off by hand instead.",
+                                weights=f"{weights / 1e6:.0f}", tokens=tokens, count=layers * heads,
+                                most=MAX_SWEEP_HEADS))  # fmt: skip
     base = scored.right()
-    found = {name: np.zeros((layers, heads)) for name in ("delta", "low", "high")}
+    found = {name: np.zeros((layers, heads)) for name in ("delta", "low", "high", "worse", "better", "p")}
     for n, (layer, head) in enumerate((layer, head) for layer in range(layers) for head in range(heads)):
-        delta, low, high = paired_mean_change(base, scored.right([(layer, head)]), seed=seed)
-        found["delta"][layer, head], found["low"][layer, head], found["high"][layer, head] = delta, low, high
+        changed = scored.right([(layer, head)])
+        for name, value in zip(("delta", "low", "high", "worse", "better", "p"),
+                               (*paired_mean_change(base, changed, seed=seed), *sign_test(base, changed)), strict=True):
+            found[name][layer, head] = value
         report((n + 1) / (layers * heads))
     found["base"], found["texts"] = np.array(base.mean()), np.array(len(base))
     return found

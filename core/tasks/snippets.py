@@ -346,7 +346,9 @@ def translation_ablation(spec: ModelSpec, text: str, heads, mlps, *, max_source:
         + note
         + f"folder = {where}\n"
         "tokenizer = AutoTokenizer.from_pretrained(folder)\n"
-        "model = AutoModelForSeq2SeqLM.from_pretrained(folder, attn_implementation=\"eager\").eval()  # as LM Lab runs it\n"
+        + ("model = AutoModelForSeq2SeqLM.from_pretrained(folder).eval()\n" if spec.source == HUB else
+           "model = AutoModelForSeq2SeqLM.from_pretrained(folder, attn_implementation=\"eager\").eval()\n")
+        +
         f"heads = {sorted(tuple(part) for part in heads)!r}  # (where, layer, head) to switch off\n"
         f"mlps = {sorted(tuple(part) for part in mlps)!r}  # (stack, layer) whose MLP is switched off\n"
         f"batch = tokenizer([{text[:300]!r}], truncation=True, max_length={max_source}, return_tensors=\"pt\",\n"
@@ -355,15 +357,23 @@ def translation_ablation(spec: ModelSpec, text: str, heads, mlps, *, max_source:
         "w_o = {\"encoder\": [b.self_attn.out_proj for b in stacks[\"encoder\"]],\n"
         "       \"decoder\": [b.self_attn.out_proj for b in stacks[\"decoder\"]],\n"
         "       \"cross\": [b.encoder_attn.out_proj for b in stacks[\"decoder\"]]}  # cross-attention's W_O\n"
-        "width = model.config.d_model // model.config.decoder_attention_heads\n\n\n"
-        + _SILENCE
+        "heads_of = {\"encoder\": model.config.encoder_attention_heads, \"decoder\": model.config.decoder_attention_heads,\n"
+        "            \"cross\": model.config.decoder_attention_heads}\n\n\n"
+        "def silence(chosen, width):\n"
+        "    def hook(module, inputs):  # the heads side by side, before W_O: zero the chosen ones\n"
+        "        merged = inputs[0].clone()\n"
+        "        for head in chosen:\n"
+        "            merged[..., head * width : (head + 1) * width] = 0\n"
+        "        return (merged, *inputs[1:])\n"
+        "    return hook\n\n\n"
         + "def translate():\n"
         "    with torch.no_grad():\n"
         f"        ids = model.generate(**batch, num_beams=1, do_sample=False, max_new_tokens={max_new})[0]\n"
         "    return tokenizer.decode(ids, skip_special_tokens=True)\n\n\n"
         "before = translate()\n"
-        "hooks = [w_o[where][layer].register_forward_pre_hook(silence([h for w, l, h in heads if (w, l) == (where, layer)]))\n"
-        "         for where, layer in {(w, l) for w, l, _ in heads}]\n"
+        "hooks = [w_o[where][layer].register_forward_pre_hook(\n"
+        "    silence([h for w, l, h in heads if (w, l) == (where, layer)], w_o[where][layer].in_features // heads_of[where]))\n"
+        "    for where, layer in {(w, l) for w, l, _ in heads}]\n"
         "hooks += [stacks[stack][layer].fc2.register_forward_hook(lambda m, i, out: out * 0) for stack, layer in mlps]\n"
         "after = translate()\n"
         "for hook in hooks:\n"
