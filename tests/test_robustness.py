@@ -77,6 +77,14 @@ def test_the_page_attacks_a_classifier_once_and_the_sliders_read_it(tiny_model, 
     at.slider(key="robust-edits").set_value(1).run()
     assert not at.exception
     assert [metric.value for metric in at.metric][0] == values[0]  # the same texts: accuracy before is unchanged
+    at.button(key="robust-compare").click().run(timeout=300)
+    assert not at.exception and not at.error
+    table = next(frame.value for frame in at.dataframe if "computed by" in frame.value.columns)
+    assert list(table["computed by"])[0] == "PyTorch fp32" and list(table["computed by"])[-1] == "VADER lexicon (baseline)"
+    from core.bench import attack
+
+    assert len(table) == len(attack.compared(catalog.get_spec("sentiment-tiny"), "polarity"))
+    assert all(cell.endswith("]") and " % [" in cell for cell in table["Accuracy under attack"])
 
 
 def test_the_cli_prints_the_attack_and_refuses_a_model_without_known_held_out_texts(tiny_model, capsys):
@@ -85,8 +93,38 @@ def test_the_cli_prints_the_attack_and_refuses_a_model_without_known_held_out_te
     assert main(["--attack", "2", "--models", "sentiment-tiny"]) == 0
     printed = capsys.readouterr().out
     assert "sentiment-tiny" in printed and "under attack" in printed and "%" in printed
-    assert main(["--attack", "2", "--models", "vader,sentiment-tiny"]) == 2  # vader's held-out texts: unknown
-    assert "sentiment-tiny" in capsys.readouterr().out  # the other model's row is still printed
+    # a Hub model's held-out texts are unknown: its row fails, the others are still printed
+    assert main(["--attack", "2", "--models", "hub-distilbert-sst2,sentiment-tiny"]) == 2
+    assert "sentiment-tiny" in capsys.readouterr().out
+    assert main(["--attack", "2", "--models", "sentiment-tiny@fp32,baseline:tfidf-lr,vader"]) == 0
+    printed = capsys.readouterr().out
+    assert all(name in printed for name in ("sentiment-tiny@fp32", "baseline:tfidf-lr", "vader"))
+
+
+def test_the_attack_compares_the_runtimes_and_the_baselines_on_the_same_texts(tiny_model):
+    from core import settings
+    from core.bench import attack
+    from core.bench.adapters import TfidfAdapter
+    from core.tasks.base import dataset_split
+
+    spec = catalog.get_spec("sentiment-tiny")
+    rows = attack.compared(spec, "polarity")
+    runtimes = ["@onnx", "@onnx-int8"] if settings.onnx_available() else []
+    assert rows == [f"sentiment-tiny{r}" for r in ["@fp32", *runtimes]] + ["baseline:tfidf-lr", "vader"]
+    shares = []
+    found = attack.compare(spec, "polarity", shares.append)
+    assert list(found) == rows and shares[-1] == pytest.approx(1.0) and shares == sorted(shares)
+    summaries = {row: found[row].summary(robustness.MAX_TEXTS, 3) for row in rows}
+    assert all(s.clean.n == robustness.MAX_TEXTS for s in summaries.values())  # the same held-out texts for every row
+    if runtimes:  # ONNX fp32 gives PyTorch's labels: the same texts right before the attack
+        assert summaries["sentiment-tiny@onnx"].clean.value == summaries["sentiment-tiny@fp32"].clean.value
+    # the baseline's answers before the attack are scikit-learn's own predictions on those texts
+    split, labels = dataset_split("polarity")
+    texts, truth = robustness.held_out_texts("polarity")
+    tfidf = TfidfAdapter(labels, [e.text for e in split.train], [e.label for e in split.train])
+    right = sum(p == t for p, t in zip(tfidf.pipe.predict(texts), truth, strict=True))
+    assert summaries["baseline:tfidf-lr"].clean.value == pytest.approx(right / len(texts))
+    assert all(s.attacked.value <= s.clean.value for s in summaries.values())
 
 
 def test_the_word_filter_matches_word_beginnings_only():

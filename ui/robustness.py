@@ -51,6 +51,7 @@ def panel() -> None:
         safe.error(run["error"])
         return
     _show(run["result"])
+    _comparison(spec, card.sha256, card.recipe.get("dataset", ""))
 
 
 def _attack(spec: catalog.ModelSpec, sha256: str, dataset: str, progress) -> robustness.Attack:
@@ -111,6 +112,57 @@ def _show(found: robustness.Attack) -> None:
                  "with (a model that gives every text the same answer shows 0 % turned): compare accuracy under "
                  "attack. Models are attacked on the same texts, so overlapping intervals are no test of a "
                  "difference between two of them."))  # fmt: skip
+
+
+# what computed the answers in each row of the comparison (core.bench.attack.compared)
+WAYS = {"fp32": N_("PyTorch fp32"), "onnx": N_("ONNX Runtime fp32"), "onnx-int8": N_("ONNX Runtime int8"),
+        "baseline:tfidf-lr": N_("TF-IDF + logistic regression (baseline)"), "vader": N_("VADER lexicon (baseline)")}  # fmt: skip
+
+
+def _comparison(spec: catalog.ModelSpec, sha256: str, dataset: str) -> None:
+    """The same attack on the model computed three ways and on the baselines: a second shared run, on request."""
+    st.subheader(_("The same attack on other ways to compute the answer"))
+    run_key = ("robustness-compare", spec.key, sha256)
+    run = shared_runs.state(run_key)
+    if run is None or "error" in run:
+        if not st.button(_("Attack PyTorch fp32, ONNX Runtime and the baselines too"), key="robust-compare"):
+            if run is not None:
+                safe.error(run["error"])
+            return
+        run = shared_runs.start(run_key, lambda progress: _compare(spec, sha256, dataset, progress))
+    shared_runs.wait(run, render.queue_note(_("Attacking every way of computing the answer…")))
+    if "error" in run:
+        safe.error(run["error"])
+        return
+    texts, edits = st.session_state.get("robust-texts", robustness.MAX_TEXTS), st.session_state.get("robust-edits", 3)
+
+    def cell(estimate) -> str:
+        return "–" if estimate is None else f"{100 * estimate.value:.0f} % [{100 * estimate.low:.0f}, {100 * estimate.high:.0f}]"
+
+    rows = []
+    for model_id, found in run["result"].items():
+        summary = found.summary(min(texts, len(found.results)), edits)
+        rows.append({_("computed by"): _(WAYS.get(model_id.partition("@")[2] or model_id, model_id)),
+                     _("Accuracy"): cell(summary.clean), _("Accuracy under attack"): cell(summary.attacked),
+                     _("Answers turned"): cell(summary.turned),
+                     _("Mean edits needed"): "–" if summary.mean_edits is None else f"{summary.mean_edits:.1f}"})  # fmt: skip
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="robust-compare-table")
+    st.caption(_("Read at the sliders above: {texts} texts, at most {edits} edits each; 95 % Wilson intervals. Every "
+                 "row is attacked through its own answers (the word it leans on most is mistyped first), on the "
+                 "same held-out texts with the same edit rules. The baselines were fitted on this model's training "
+                 "split. TF-IDF reads English as word 1–2-grams, so a mistyped word is one it never saw and drops "
+                 "out, and Chinese as character 1–3-grams, so a swap keeps every character and changes only the "
+                 "pairs and triples; VADER looks English words up in its lexicon, so a mistyped word counts for "
+                 "nothing.", texts=texts, edits=edits))  # fmt: skip
+
+
+def _compare(spec: catalog.ModelSpec, sha256: str, dataset: str, progress) -> dict:
+    from core.bench import attack
+
+    found = attack.compare(spec, dataset, progress)
+    if catalog.weights_sha256(spec) != sha256:
+        raise CoreError(Message("The model was retrained during the attack: run it again."))
+    return found
 
 
 @st.cache_data(max_entries=4, show_spinner=False)

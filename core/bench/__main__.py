@@ -14,7 +14,8 @@ name ends in .json), keeps the run in the cache, prints the table.
 
 runs the Robustness page's typing-mistake attack instead on each classifier's own held-out texts (the run itself
 goes to 5 edits per text, as on the page) and prints accuracy before and with at most 3 edits, with 95 % Wilson
-intervals.
+intervals: a key as LM Lab serves it, key@fp32 / key@onnx / key@onnx-int8 for one runtime, and baselines
+(baseline:tfidf-lr, vader) fitted on the training split of --task's dataset, each attacked through its own answers.
 """
 
 from __future__ import annotations
@@ -54,16 +55,36 @@ def _write_and_print(result, out: str | None) -> None:
     print(table[columns].round(3).to_string(index=False))
 
 
-def _attack(models: list[str], edits: int) -> int:
+def _attacked(model_id: str, task: str):
+    """(the attack, what computed the answers) for one id: a model as LM Lab serves it, ``key@variant`` (on its own
+    dataset), or a baseline (on ``task``'s dataset, fitted on its training split)."""
+    from core import catalog
+    from core.bench import attack
+    from core.tasks import robustness
+    from core.tasks.base import get_task, own_dataset
+    from core.tasks.classify import make_classifier
+
+    key, _, variant = model_id.partition("@")
+    if model_id.startswith("baseline:") or model_id == "vader":
+        return attack.attack(model_id, next(iter(get_task(task).datasets), "")), "baseline"
+    spec = catalog.get_spec(key)
+    dataset = own_dataset(spec)
+    if dataset is None:
+        raise CoreError(f"{key} is not trained yet, or not on one of LM Lab's datasets: its held-out texts "
+                        "are unknown.")  # fmt: skip
+    if variant:
+        return attack.attack(model_id, dataset), variant
+    classifier = make_classifier(spec)
+    return robustness.run(classifier.predict_batch, *robustness.held_out_texts(dataset)), classifier.runtime
+
+
+def _attack(models: list[str], edits: int, task: str) -> int:
     """The Robustness page's attack on each classifier, printed as one table."""
     import time
 
     import pandas as pd
 
-    from core import catalog
     from core.tasks import robustness
-    from core.tasks.base import own_dataset
-    from core.tasks.classify import make_classifier
 
     def cell(estimate) -> str:
         return "–" if estimate is None else f"{100 * estimate.value:.0f} % [{100 * estimate.low:.0f}, {100 * estimate.high:.0f}]"
@@ -71,26 +92,20 @@ def _attack(models: list[str], edits: int) -> int:
     rows, failed = [], 0
     print(f"typing-mistake attack read at most {edits} edit(s) per text (each run goes to {robustness.MAX_EDITS}); "
           "texts cut to their first 60 words; 95 % Wilson intervals", flush=True)
-    for key in models:
+    for model_id in models:
+        start = time.perf_counter()
         try:
-            spec = catalog.get_spec(key)
-            dataset = own_dataset(spec)
-            if dataset is None:
-                raise CoreError(f"{key} is not trained yet, or not on one of LM Lab's datasets: its held-out texts "
-                                "are unknown.")  # fmt: skip
-            classifier = make_classifier(spec)
-            start = time.perf_counter()
-            found = robustness.run(classifier.predict_batch, *robustness.held_out_texts(dataset))
+            found, runtime = _attacked(model_id, task)
         except (CoreError, OSError, RuntimeError) as error:  # one model's failure keeps the others' rows
-            print(f"error: {key}: {error}", file=sys.stderr, flush=True)
+            print(f"error: {model_id}: {error}", file=sys.stderr, flush=True)
             failed += 1
             continue
         summary = found.summary(len(found.results), edits)
-        rows.append({"model": key, "runtime": getattr(classifier, "runtime", ""), "texts": summary.clean.n,
+        rows.append({"model": model_id, "runtime": runtime, "texts": summary.clean.n,
                      "accuracy": cell(summary.clean), "under attack": cell(summary.attacked),
                      "turned": cell(summary.turned), "mean edits": summary.mean_edits,
                      "seconds": round(time.perf_counter() - start, 1)})  # fmt: skip
-        print(f"{key}: under attack {rows[-1]['under attack']}", file=sys.stderr, flush=True)
+        print(f"{model_id}: under attack {rows[-1]['under attack']}", file=sys.stderr, flush=True)
     if rows:
         print(pd.DataFrame(rows).round(2).to_string(index=False))
     return 2 if failed else 0
@@ -115,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.attack:
         if args.out or args.progress_file:
             parser.error("--attack prints its table; it writes no --out file")
-        return _attack([m.strip() for m in args.models.split(",") if m.strip()], args.attack)
+        return _attack([m.strip() for m in args.models.split(",") if m.strip()], args.attack, args.task)
     from tqdm import tqdm
 
     from core.bench import run
