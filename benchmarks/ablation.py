@@ -5,7 +5,8 @@
 For each model (trained first with its default recipe when absent): every head switched off alone, scored on
 the held-out texts of its data — Δ accuracy for a classifier, Δ mean sentence chrF for a translation model —
 with the paired 95 % bootstrap CI the page shows. Prints the wall time of the sweep on this machine, the whole
-model's score, the three costliest heads and how many heads have a CI that excludes 0.
+model's score, the three costliest heads, and how many heads have a CI that excludes 0 and an exact (McNemar / sign
+test) p below 0.05, neither adjusted for the number of heads.
 """
 
 from __future__ import annotations
@@ -74,8 +75,9 @@ def main() -> None:
         costliest = ", ".join(f"{rows[r]} H{h} {found['delta'][r, h]:+.1f} [{found['low'][r, h]:+.1f}, "
                               f"{found['high'][r, h]:+.1f}]" for r, h in cells[:3])  # fmt: skip
         excluding = int(((found["high"] < 0) | (found["low"] > 0))[finite].sum())
+        exact = int((found["p"] < 0.05)[finite].sum())
         print(f"{key}: {int(finite.sum())} heads in {seconds:.1f} s; whole model {base:.1f}; costliest {costliest}; "
-              f"{excluding} heads with a CI excluding 0", flush=True)
+              f"{excluding} heads with a CI excluding 0, {exact} with exact p < 0.05 (unadjusted)", flush=True)
 
 
 if __name__ == "__main__":
