@@ -44,7 +44,8 @@ class Limits:
     max_chars: int = 5_000
     # The hard cap on tokens fed to any model; a model's own maximum applies when smaller.
     max_tokens: int = 512
-    # How many forward passes may run at once across all sessions. On 2 cores more only thrash.
+    # How many forward passes may run at once across all sessions: one per core, each on one thread (limits() reads
+    # the cores; 2 on a 2-core laptop or Community Cloud, where more only thrash), at most MAX_DEFAULT_INFERENCES.
     max_concurrent_inferences: int = 2
     # Training jobs running at once (each is a process using all cores).
     max_concurrent_jobs: int = 1
@@ -58,11 +59,20 @@ class Limits:
     max_results: int = 200
 
 
+MAX_DEFAULT_INFERENCES = 16  # a bigger machine sets LMLAB_MAX_INFERENCES itself: each slot holds a pass's activations
+
+
+def default_inferences() -> int:
+    """Forward passes at once unless ``LMLAB_MAX_INFERENCES`` says otherwise: one per core this process may use
+    (every pass runs on ``serving_threads()`` threads, 1 by default), at least 1, at most MAX_DEFAULT_INFERENCES."""
+    return max(1, min(cores() // serving_threads(), MAX_DEFAULT_INFERENCES))
+
+
 def limits() -> Limits:
     return Limits(
         max_chars=_int_env("LMLAB_MAX_CHARS", Limits.max_chars),
         max_tokens=_int_env("LMLAB_MAX_TOKENS", Limits.max_tokens),
-        max_concurrent_inferences=_int_env("LMLAB_MAX_INFERENCES", Limits.max_concurrent_inferences),
+        max_concurrent_inferences=_int_env("LMLAB_MAX_INFERENCES", default_inferences()),
         max_concurrent_jobs=_int_env("LMLAB_MAX_JOBS", Limits.max_concurrent_jobs),
         job_timeout_s=_int_env("LMLAB_JOB_TIMEOUT", Limits.job_timeout_s),
         max_runs=_int_env("LMLAB_MAX_RUNS", Limits.max_runs),

@@ -77,3 +77,19 @@ def test_cache_home_override(tmp_path, monkeypatch):
 def test_autotrain_switch(monkeypatch, value, expected):
     monkeypatch.setenv("LMLAB_AUTOTRAIN", value)
     assert settings.autotrain() is expected
+
+
+def test_inference_slots_follow_the_cores_one_pass_per_core(monkeypatch):
+    """A 2-core laptop keeps 2 slots; a 16-core lab server gets 16, each pass on one thread; capped, overridable."""
+    from core import settings
+
+    monkeypatch.delenv("LMLAB_MAX_INFERENCES", raising=False)
+    monkeypatch.delenv("LMLAB_SERVING_THREADS", raising=False)
+    for cores, slots in ((1, 1), (2, 2), (16, 16), (64, settings.MAX_DEFAULT_INFERENCES)):
+        monkeypatch.setattr(settings, "cores", lambda cores=cores: cores)
+        assert settings.limits().max_concurrent_inferences == slots
+    monkeypatch.setattr(settings, "cores", lambda: 16)
+    monkeypatch.setenv("LMLAB_SERVING_THREADS", "2")  # two threads a pass: half as many passes at once
+    assert settings.limits().max_concurrent_inferences == 8
+    monkeypatch.setenv("LMLAB_MAX_INFERENCES", "3")
+    assert settings.limits().max_concurrent_inferences == 3
