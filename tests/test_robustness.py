@@ -125,6 +125,10 @@ def test_the_attack_compares_the_runtimes_and_the_baselines_on_the_same_texts(ti
     right = sum(p == t for p, t in zip(tfidf.pipe.predict(texts), truth, strict=True))
     assert summaries["baseline:tfidf-lr"].clean.value == pytest.approx(right / len(texts))
     assert all(s.attacked.value <= s.clean.value for s in summaries.values())
+    # what the app's child process writes reads back to the same attacks; VADER only where the data is English polarity
+    again = attack.from_json(attack.to_json(found))
+    assert all(again[row].summary(robustness.MAX_TEXTS, 3) == summaries[row] for row in rows)
+    assert "vader" not in attack.compared(spec, "reviews-zh") and attack.from_json({"x": "why"}) == {"x": "why"}
 
 
 def test_the_word_filter_matches_word_beginnings_only():

@@ -14,8 +14,10 @@ name ends in .json), keeps the run in the cache, prints the table.
 
 runs the Robustness page's typing-mistake attack instead on each classifier's own held-out texts (the run itself
 goes to 5 edits per text, as on the page) and prints accuracy before and with at most 3 edits, with 95 % Wilson
-intervals: a key as LM Lab serves it, key@fp32 / key@onnx / key@onnx-int8 for one runtime, and baselines
-(baseline:tfidf-lr, vader) fitted on the training split of --task's dataset, each attacked through its own answers.
+intervals: a key as LM Lab serves it, key@fp32 / key@onnx / key@onnx-int8 for one runtime (each on the model's own
+dataset), and baselines (baseline:tfidf-lr fitted on the training split of --task's first dataset; vader), each
+attacked through its own answers; the dataset column says which texts each row read. The seconds include loading
+the model (and exporting it, or fitting the baseline).
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ def _write_and_print(result, out: str | None) -> None:
 
 
 def _attacked(model_id: str, task: str):
-    """(the attack, what computed the answers) for one id: a model as LM Lab serves it, ``key@variant`` (on its own
+    """(the attack, what computed the answers, the dataset attacked) for one id: a model as LM Lab serves it, ``key@variant`` (on its own
     dataset), or a baseline (on ``task``'s dataset, fitted on its training split)."""
     from core import catalog
     from core.bench import attack
@@ -66,16 +68,17 @@ def _attacked(model_id: str, task: str):
 
     key, _, variant = model_id.partition("@")
     if model_id.startswith("baseline:") or model_id == "vader":
-        return attack.attack(model_id, next(iter(get_task(task).datasets), "")), "baseline"
+        dataset = next(iter(get_task(task).datasets), "")
+        return attack.attack(model_id, dataset), "baseline", dataset
     spec = catalog.get_spec(key)
     dataset = own_dataset(spec)
     if dataset is None:
         raise CoreError(f"{key} is not trained yet, or not on one of LM Lab's datasets: its held-out texts "
                         "are unknown.")  # fmt: skip
     if variant:
-        return attack.attack(model_id, dataset), variant
+        return attack.attack(model_id, dataset), variant, dataset
     classifier = make_classifier(spec)
-    return robustness.run(classifier.predict_batch, *robustness.held_out_texts(dataset)), classifier.runtime
+    return robustness.run(classifier.predict_batch, *robustness.held_out_texts(dataset)), classifier.runtime, dataset
 
 
 def _attack(models: list[str], edits: int, task: str) -> int:
@@ -95,16 +98,16 @@ def _attack(models: list[str], edits: int, task: str) -> int:
     for model_id in models:
         start = time.perf_counter()
         try:
-            found, runtime = _attacked(model_id, task)
+            found, runtime, dataset = _attacked(model_id, task)
         except (CoreError, OSError, RuntimeError) as error:  # one model's failure keeps the others' rows
             print(f"error: {model_id}: {error}", file=sys.stderr, flush=True)
             failed += 1
             continue
         summary = found.summary(len(found.results), edits)
-        rows.append({"model": model_id, "runtime": runtime, "texts": summary.clean.n,
+        rows.append({"model": model_id, "runtime": runtime, "dataset": dataset, "texts": summary.clean.n,
                      "accuracy": cell(summary.clean), "under attack": cell(summary.attacked),
                      "turned": cell(summary.turned), "mean edits": summary.mean_edits,
-                     "seconds": round(time.perf_counter() - start, 1)})  # fmt: skip
+                     "seconds": round(time.perf_counter() - start, 1)})  # fmt: skip  (loading and fitting included)
         print(f"{model_id}: under attack {rows[-1]['under attack']}", file=sys.stderr, flush=True)
     if rows:
         print(pd.DataFrame(rows).round(2).to_string(index=False))

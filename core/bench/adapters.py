@@ -50,7 +50,10 @@ class TransformerAdapter(Adapter):
         self.source = catalog.SOURCE_LABELS[spec.source]
         self._torch = torch
         # the CPU fp32 copy, whatever the serving placement: each variant says where and how it computes
+        fingerprint = catalog.weights_sha256(spec)  # read before loading: a retrain meanwhile must not be exported as it
         tokenizer, model = loading.load_classifier(spec, eager_attention=variant == "eager", place=False)
+        if catalog.weights_sha256(spec) != fingerprint:
+            raise CoreError(f"{spec.key} was retrained while it loaded: run again.")
         if variant in GPU_VARIANTS:
             from core.device import place
 
@@ -67,7 +70,7 @@ class TransformerAdapter(Adapter):
         self.onnx = None
         if variant.startswith("onnx"):
             self.onnx = onnx_runtime.load(model, tokenizer, key=spec.key, runtime=variant, threads=torch.get_num_threads(),
-                                          fingerprint=catalog.weights_sha256(spec))  # fmt: skip
+                                          fingerprint=fingerprint)  # fmt: skip
         self.tokenizer, self.model = tokenizer, model
         self.max_tokens = loading.token_limit(tokenizer, model)
         id2label = model.config.id2label

@@ -48,20 +48,35 @@ def running() -> list[str]:
 
 
 def start(task: str, models: list[str], baseline: str | None, repeats: int) -> str:
+    arguments = ["--task", task, "--models", ",".join(models), "--repeats", str(repeats)]
+    return _start("core.bench", arguments + (["--baseline", baseline] if baseline else []))
+
+
+def start_attack(key: str, dataset: str, sha256: str) -> str:
+    """The Robustness page's comparison (``python -m core.bench.attack``) as a benchmark job: the same limit, the
+    same progress file; its result is ``result_path(job)``."""
+    return _start("core.bench.attack", ["--model", key, "--dataset", dataset, "--sha256", sha256], with_out=True)
+
+
+def result_path(job: str):
+    if not job.isalnum():
+        raise CoreError(f"Unknown benchmark job {job!r}.")
+    return _folder() / f"{job}.out.json"
+
+
+def _start(module: str, arguments: list[str], *, with_out: bool = False) -> str:
     with FileLock(str(_folder() / ".start.lock"), timeout=30):  # count, then spawn, as one step
         if len(running()) >= settings.limits().max_concurrent_jobs:
             raise JobLimitError(Message("A benchmark is already running on this server; wait for it to finish."))
-        return _spawn(task, models, baseline, repeats)
+        return _spawn(module, arguments, with_out)
 
 
-def _spawn(task: str, models: list[str], baseline: str | None, repeats: int) -> str:
+def _spawn(module: str, arguments: list[str], with_out: bool) -> str:
     job = uuid.uuid4().hex[:12]
-    progress = _folder() / f"{job}.json"
-    arguments = ["--task", task, "--models", ",".join(models), "--repeats", str(repeats), "--progress-file",
-                 str(progress)]  # fmt: skip
-    if baseline:
-        arguments += ["--baseline", baseline]
-    _children[job] = spawn_module("core.bench", *arguments, log=_folder() / f"{job}.log", detached=True)
+    arguments = [*arguments, "--progress-file", str(_folder() / f"{job}.json")]
+    if with_out:
+        arguments += ["--out", str(result_path(job))]
+    _children[job] = spawn_module(module, *arguments, log=_folder() / f"{job}.log", detached=True)
     child = _children[job]
     record = {"pid": child.pid, "created": psutil.Process(child.pid).create_time()}
     write_json_atomic(_folder() / f"{job}.pid", record)
