@@ -160,6 +160,16 @@ def test_apply_two_pages_in_a_browser(server, page, translate_tiny_model, srl_ti
     _settle(page, "Entropy — Transformer")
     _shot(page, "generate.png")
 
+    page.goto(server + "/ablate")  # a translation model's heads: one switched off, then every head ranked
+    _settle(page, "Ablation: switch parts of the model off")
+    page.get_by_text("A translation model", exact=True).click()
+    page.get_by_role("button", name="Open a translation model").click()
+    page.get_by_role("button", name="Rank every head on held-out sentences").click()
+    page.get_by_text("Mean sentence chrF of the whole model").first.wait_for(timeout=120_000)
+    page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=60_000)
+    assert page.locator("[data-testid='stException']").count() == 0
+    _shot(page, "ablate-translation.png")
+
 
 # Each Chinese character of the element drawn on a canvas in the element's own font, next to a private-use code
 # point no font has: if they come out the same, the browser has no glyph for it and draws a box ("tofu").
