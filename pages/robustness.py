@@ -20,3 +20,4 @@ with classifiers:
     robustness.panel()
 with generation:
     robustness.generation_panel()
+    robustness.judged_panel()

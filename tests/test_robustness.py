@@ -155,3 +155,34 @@ def test_the_generation_tab_generates_filters_and_shows_false_alarms(lm_tiny_mod
     assert "News sentences flagged (false alarms)" in labels
     news = next(frame.value for frame in at.dataframe if "news sentence" in frame.value.columns)
     assert len(news) > 0 and all(news["flagged words"])  # held-out news the filter flags: its false alarms
+
+
+def test_the_word_list_and_a_trained_classifier_are_judged_on_labelled_sentences():
+    from collections import Counter
+
+    from core.stats import wilson
+    from core.tasks import safety, safety_judged
+    from core.tasks.embeddings import SentenceEncoder
+
+    assert Counter(label for _text, label in safety_judged.SENTENCES) == {"urges": 30, "reports": 30, "ordinary": 30}
+    assert len({text for text, _label in safety_judged.SENTENCES}) == 90  # no sentence twice
+    words = safety_judged.word_list()
+    urging = [text for text, label in safety_judged.SENTENCES if label == "urges"]
+    caught = sum(bool(safety.flagged(text)) for text in urging)
+    assert words.flagged["urges"] == wilson(caught, 30)  # recall, counted by hand
+    # every mistake listed, and only mistakes: a missed urging sentence or a flagged other one
+    assert len(words.wrong) == (30 - caught) + sum(bool(safety.flagged(t)) for t, lab in safety_judged.SENTENCES
+                                                    if lab != "urges")  # fmt: skip
+    trained = safety_judged.classifier(SentenceEncoder().encode)
+    assert trained.flagged["urges"].value > words.flagged["urges"].value  # it reads intent the list misses
+    assert trained.flagged["reports"].value < words.flagged["reports"].value
+    assert all(flag != (label == "urges") for _text, label, flag in trained.wrong)
+
+
+def test_the_generation_tab_judges_the_filters_on_labelled_sentences(clear_streamlit_caches):
+    at = open_page("pages/robustness.py")
+    at.button(key="safety-judge").click().run(timeout=240)
+    assert not at.exception and not at.error
+    table = next(frame.value for frame in at.dataframe if "filter" in frame.value.columns)
+    assert list(table["filter"]) == ["word list", "classifier on MiniLM sentence embeddings"]
+    assert all(cell.endswith("]") for cell in table["flags: urges violence"])

@@ -49,6 +49,11 @@ def _sentence_encoder():
     return SentenceEncoder()
 
 
+def sentence_encoder_quietly():
+    """The shared sentence encoder without a spinner (inside a cached computation)."""
+    return _sentence_encoder()
+
+
 def sentence_encoder():
     """One MiniLM sentence encoder for every page that embeds text (Topic's zero-shot, Summarize)."""
     with st.spinner(_("Loading MiniLM for sentence embeddings…")):

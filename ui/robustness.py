@@ -236,3 +236,54 @@ def generation_panel() -> None:
                  "to kill: it flags ordinary news (the false alarms above), misses harm phrased in other words, and "
                  "its prefixes catch innocent words (“deadline”). Real filters are trained classifiers, judged on "
                  "texts labelled harmful or not: what they catch, and what they wrongly flag."))  # fmt: skip
+
+
+JUDGED_LABELS = {"urges": N_("urges violence"), "reports": N_("reports violence"), "ordinary": N_("ordinary")}
+
+
+@st.cache_data(max_entries=1, show_spinner=False)
+def _judged() -> tuple:  # the same sentences and models for the class: computed once per process
+    from core.tasks import safety_judged
+
+    return safety_judged.word_list(), safety_judged.classifier(models.sentence_encoder_quietly().encode)
+
+
+def judged_panel() -> None:
+    """Both filters judged on labelled sentences: what each catches and what it wrongly flags."""
+    from core.tasks import safety_judged
+
+    st.subheader(_("Judged on labelled sentences"))
+    from ui import scenario
+
+    if not scenario.when_asked(_("Judge the word list and a trained classifier"), key="safety-judge"):
+        return
+    try:
+        with st.spinner(render.queue_note(_("Embedding {count} labelled sentences…",
+                                            count=len(safety_judged.SENTENCES)))):  # fmt: skip
+            found = _judged()
+    except CoreError as error:
+        safe.error(error)
+        return
+    names = {"word list": _("word list"), "classifier": _("classifier on MiniLM sentence embeddings")}
+    st.dataframe(pd.DataFrame([{_("filter"): names[judged.name],
+                                **{_("flags: {label}", label=_(JUDGED_LABELS[label])):
+                                   f"{100 * e.value:.0f} % [{100 * e.low:.0f}, {100 * e.high:.0f}]"
+                                   for label, e in judged.flagged.items()}} for judged in found]),
+                 hide_index=True, key="safety-judged-table")  # fmt: skip
+    for judged in found:
+        with st.expander(_("What the {name} got wrong ({count})", name=names[judged.name], count=len(judged.wrong))):
+            st.dataframe(pd.DataFrame([{_("sentence"): text, _("label"): _(JUDGED_LABELS[label]),
+                                        _("flagged"): _("yes") if flag else _("no")}
+                                       for text, label, flag in judged.wrong]), hide_index=True)  # fmt: skip
+    st.caption(_("{count} short English sentences written for LM Lab and labelled by their author: a third urge or "
+                 "threaten violence (what a filter is for), a third report it as news does, a third are ordinary, "
+                 "many with a listed word in another sense (the deadline, a shot of espresso). The word list is "
+                 "used as it is; the classifier is logistic regression on MiniLM's sentence embeddings, each "
+                 "sentence judged by a model fitted on the other folds ({folds}-fold cross-validation). 95 % Wilson "
+                 "intervals: with 30 sentences a label they are wide, and the sentences share one author's style, "
+                 "so a real filter needs far more, and more varied, labelled text. What it shows: a word list "
+                 "catches the words, not the intent — it misses threats phrased without them and flags reports and "
+                 "idioms — while a small classifier on embeddings, judged on sentences like those it was fitted on, "
+                 "reads the intent far better here.",
+                 count=len(safety_judged.SENTENCES), folds=safety_judged.FOLDS))  # fmt: skip
+
