@@ -129,3 +129,18 @@ def test_the_trigram_is_saved_with_the_model_and_loaded_instead_of_refitted(tiny
     again = LanguageModel(catalog.get_spec("zh-char-gpt"))
     assert np.allclose(again.ngram.distribution(context), refitted.distribution(context))
     model.ngram.save(tiny_zh_gpt / NGRAM_FILE)
+
+
+def test_next_token_answers_are_read_back_for_every_session_until_the_model_changes(tiny_zh_gpt):
+    from core import catalog
+    from core.tasks.generate import LanguageModel
+
+    lm = LanguageModel(catalog.get_spec("zh-char-gpt"))
+    first = lm.next_tokens("国务院今天", k=4)
+    again = lm.next_tokens("国务院今天", k=4)
+    assert not first["cached"] and again["cached"]
+    assert again["transformer"] == first["transformer"] and again["latency_ms"] == first["latency_ms"]
+    assert not lm.next_tokens("国务院今天", k=5)["cached"]  # another k, another answer
+    other = LanguageModel(catalog.get_spec("zh-char-gpt"))  # a reloaded (or retrained) model: computed afresh
+    fresh = other.next_tokens("国务院今天", k=4)
+    assert not fresh["cached"] and [t["id"] for t in fresh["transformer"]] == [t["id"] for t in first["transformer"]]

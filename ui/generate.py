@@ -162,8 +162,11 @@ def next_token(spec, prompt: str, k: int) -> None:
     left.metric(_("Entropy — Transformer"), _("{bits} bits", bits=f"{found['entropy_bits']:.2f}"))
     middle.metric(_("Entropy — trigram"), _("{bits} bits", bits=f"{found['ngram_entropy_bits']:.2f}"))
     right.metric(
-        _("Latency"), f"{found['latency_ms']:.0f} ms", help=_("{count} tokens of context", count=found["context_tokens"])
-    )
+        _("Latency"), f"{found['latency_ms']:.0f} ms",
+        help=_("{count} tokens of context", count=found["context_tokens"]) + (
+            " " + _("Read back from what this class already computed: the latency is that of the pass that computed "
+                    "it.") if found.get("cached") else ""),
+    )  # fmt: skip
     how = (_("Each token is one character (or other symbol), after NFKC normalisation: full-width punctuation, "
              "digits and letters appear in half-width form (，becomes ,), … is three tokens, and spaces are "
              "dropped.") if "zh" in spec.languages else

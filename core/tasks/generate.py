@@ -8,6 +8,7 @@ the same training text with the same tokenizer, so the two can be compared token
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import time
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ import numpy as np
 from core.catalog import ModelSpec
 from core.data.corpora import CORPORA, Corpus, lm_corpus  # noqa: F401 — re-exported: callers import them here
 from core.errors import InputError
+from core.memo import Memo
 from core.messages import Message
 from core.stats import Estimate
 from core.tasks.batching import Coalescer
@@ -174,9 +176,16 @@ class Generation:
     start: int = 0  # where the generated tokens begin in ids
 
 
+# Next-token answers any session already got (a class opens the same prompt; a game's every click reruns its page),
+# by model instance and the exact tokens read: the same model, the same input, the same answer.
+_NEXT_TOKENS = Memo(max_entry_bytes=16 << 10)
+_INSTANCES = itertools.count()
+
+
 class LanguageModel:
     def __init__(self, spec: ModelSpec, tokenizer=None, model=None, ngram: KneserNey | None = None):
         self.spec = spec
+        self._instance = next(_INSTANCES)  # a retrained model is a new instance: its answers are never mixed up
         if model is None:
             from core.loading import load_causal_lm
 
@@ -246,10 +255,20 @@ class LanguageModel:
 
     def next_tokens(self, text: str, k: int = 10) -> dict:
         """Top-k next tokens under the Transformer and under the n-gram model, with the entropy of each; requests
-        of other sessions arriving at the same moment share the Transformer's forward pass."""
+        of other sessions arriving at the same moment share the Transformer's forward pass, and an answer any
+        session already got is read back (``cached`` True: its latency is that of the pass that computed it)."""
         ids = self._ids(text, allow_empty=True)
         if not ids:
             raise InputError(Message("Score needs at least one token of text."))
+        computed = []
+
+        def compute() -> dict:
+            computed.append(True)
+            return self._next_tokens(ids, k)
+
+        return {**_NEXT_TOKENS.get((self._instance, tuple(ids), k), compute), "cached": not computed}
+
+    def _next_tokens(self, ids: list[int], k: int) -> dict:
         probs, latency = self.coalescer.submit(tuple(ids[-self.context :]))
         ngram = self.ngram.distribution(ids)
         vocab = min(len(probs), len(ngram))
