@@ -55,6 +55,8 @@ def test_plotly_labels_are_escaped(probe):
     assert all("<" not in str(value) for value in drawn)
     bar = safe.figure(go.Figure(go.Bar(x=[probe], y=[1], name=probe, text=[probe])))
     assert "<" not in bar.data[0].name and "<" not in bar.data[0].x[0] and "<" not in bar.data[0].text[0]
+    grid = safe.figure(go.Figure(go.Heatmap(z=[[1, 2]], text=[[probe, "ok"]], texttemplate="%{text}")))
+    assert all("<" not in str(cell) for row in grid.data[0].text for cell in row)  # a grid of cell texts too
 
 
 def test_default_run_names_differ_between_sessions(fresh_cache):

@@ -56,6 +56,13 @@ def error(problem: object) -> None:
 _TRACE_TEXT_FIELDS = ("x", "y", "text", "name", "labels", "hovertext", "ids")
 
 
+def _has_text(value) -> bool:
+    """A string anywhere in ``value``, nested lists and tuples included (a heatmap's grid of cell texts)."""
+    if isinstance(value, str):
+        return True
+    return isinstance(value, (list, tuple)) and any(_has_text(item) for item in value)
+
+
 def _escaped(value):
     if isinstance(value, str):
         return plain(value)
@@ -71,9 +78,7 @@ def figure(fig):
             if field not in trace:
                 continue
             value = trace[field]
-            if isinstance(value, str) or (
-                isinstance(value, (list, tuple)) and any(isinstance(item, str) for item in value)
-            ):
+            if _has_text(value):
                 trace[field] = _escaped(list(value) if isinstance(value, tuple) else value)
             elif hasattr(value, "dtype") and value.dtype.kind in "OUS":  # numpy arrays of strings
                 trace[field] = [_escaped(item) for item in value.tolist()]
