@@ -13,7 +13,8 @@ st.markdown(
     _("The article names **safety** (安全性) as a challenge: a model that a few small, deliberate changes can fool "
       "cannot be trusted with decisions. Here a classifier is attacked with typing mistakes in the words its answer "
       "leans on most (found by removing each word once), on held-out texts it never saw in training; and a small "
-      "GPT is given leading prompts, and a word filter is run on what it writes and on news that reports violence.")
+      "GPT is given leading prompts, and a word filter is run on what it writes and on news that reports violence — "
+      "then judged, beside a trained classifier, on sentences labelled by what they do.")
 )
 classifiers, generation = st.tabs([_("Classifiers: typing mistakes"), _("Generation: leading prompts and a filter")])
 with classifiers:

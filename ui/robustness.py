@@ -253,12 +253,17 @@ def judged_panel() -> None:
     from core.tasks import safety_judged
 
     st.subheader(_("Judged on labelled sentences"))
+    st.markdown(_("Real filters are judged on texts labelled by what they do. Here both the word list and a trained "
+                  "classifier (logistic regression on MiniLM's sentence embeddings) read {count} short sentences "
+                  "written for LM Lab: a third urge or threaten violence, a third report it as news does, a third are "
+                  "ordinary. Content note: some of these made-up sentences are threats.",
+                  count=len(safety_judged.SENTENCES)))  # fmt: skip
     from ui import scenario
 
     if not scenario.when_asked(_("Judge the word list and a trained classifier"), key="safety-judge"):
         return
     try:
-        with st.spinner(render.queue_note(_("Embedding {count} labelled sentences…",
+        with st.spinner(render.queue_note(_("Computing sentence embeddings of {count} labelled sentences…",
                                             count=len(safety_judged.SENTENCES)))):  # fmt: skip
             found = _judged()
     except CoreError as error:
@@ -275,15 +280,16 @@ def judged_panel() -> None:
             st.dataframe(pd.DataFrame([{_("sentence"): text, _("label"): _(JUDGED_LABELS[label]),
                                         _("flagged"): _("yes") if flag else _("no")}
                                        for text, label, flag in judged.wrong]), hide_index=True)  # fmt: skip
-    st.caption(_("{count} short English sentences written for LM Lab and labelled by their author: a third urge or "
-                 "threaten violence (what a filter is for), a third report it as news does, a third are ordinary, "
-                 "many with a listed word in another sense (the deadline, a shot of espresso). The word list is "
-                 "used as it is; the classifier is logistic regression on MiniLM's sentence embeddings, each "
-                 "sentence judged by a model fitted on the other folds ({folds}-fold cross-validation). 95 % Wilson "
-                 "intervals: with 30 sentences a label they are wide, and the sentences share one author's style, "
-                 "so a real filter needs far more, and more varied, labelled text. What it shows: a word list "
-                 "catches the words, not the intent — it misses threats phrased without them and flags reports and "
-                 "idioms — while a small classifier on embeddings, judged on sentences like those it was fitted on, "
-                 "reads the intent far better here.",
-                 count=len(safety_judged.SENTENCES), folds=safety_judged.FOLDS))  # fmt: skip
+    st.caption(_("The sentences were written for this demonstration by one author who knew the word list, and "
+                 "labelled by that author: the urging ones are commands and veiled threats, the ordinary ones include "
+                 "harmless commands (Push the door hard) and listed words in another sense (the deadline, Kill the "
+                 "lights). So the shares show what each filter can miss and wrongly flag, not how often it would on "
+                 "real text; the 95 % Wilson intervals cover only the luck of these 30 a label. The word list is used "
+                 "as it is; the classifier judges each sentence with a model fitted on the other folds ({folds}-fold "
+                 "cross-validation), its regularisation chosen inside each training fold. What it shows: a word list "
+                 "catches words, not intent — it misses threats phrased without them and flags news and idioms; the "
+                 "classifier separates these sentences far better, yet it too flags harmless commands and misses veiled "
+                 "threats, and it may be reading the grammar of a command as much as the intent. A real filter needs "
+                 "far more, and more varied, labelled text.",
+                 folds=safety_judged.FOLDS))  # fmt: skip
 
