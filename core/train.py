@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from pathlib import Path
 
 from core import settings
 from core.errors import CoreError, JobCancelled, JobError
@@ -117,33 +119,66 @@ def _terminal_bar():
     return bar, echo
 
 
-def _train_all(*, force: bool) -> int:
-    """Every built-in recipe, one after another, each with its terminal bar; a summary table at the end."""
+def _train_all(*, force: bool, workers: int = 1) -> int:
+    """Every built-in recipe not cached yet (all with ``force``): one after another in this process, each with its
+    terminal bar, or ``workers`` at a time in processes of their own; a summary table at the end."""
     import time
 
     from core.catalog import read_metadata
     from core.training import jobs
     from core.training.recipes import RECIPES
 
-    failures = 0
-    rows = []
-    for key in RECIPES:
-        if read_metadata(key) and not force:
-            rows.append((key, "cached", 0.0))
-            continue
+    keys = [key for key in RECIPES if force or not read_metadata(key)]
+    rows = [(key, "cached", 0.0) for key in RECIPES if key not in keys]
+    if workers > 1:
+        rows += _train_side_by_side(keys, workers)
+    for key in keys if workers <= 1 else ():
         started = time.perf_counter()
         bar, echo = _terminal_bar()
         try:
             jobs.run_here(key, echo=echo)
             rows.append((key, "trained", time.perf_counter() - started))
         except CoreError as error:
-            failures += 1
             rows.append((key, f"failed: {error}", time.perf_counter() - started))
         finally:
             bar.close()
     for key, state, seconds in rows:
-        print(f"{key:20s} {state:10s} {seconds:6.0f} s")
-    return 1 if failures else 0
+        print(f"{key:24s} {state:10s} {seconds:6.0f} s")
+    return 1 if any(state.startswith("failed") for _key, state, _seconds in rows) else 0
+
+
+def _train_side_by_side(keys: list[str], workers: int) -> list[tuple[str, str, float]]:
+    """``workers`` trainings at once, each ``python -m core.train --model KEY --force`` in a process of its own with
+    the cores shared out (small models leave a second core idle: measured on 2 cores, two models side by side on
+    one thread each took 107 s against 151 s one after another, with the same held-out scores). A model waits for
+    the one it starts from (the Chinese BERT's pretraining). Logs go to a temporary folder, named on failure."""
+    import tempfile
+    import time
+
+    from core.io import spawn_module
+    from core.training.prepare import prerequisite
+
+    os.environ["OMP_NUM_THREADS"] = os.environ["LMLAB_THREADS"] = str(max(1, settings.cores() // workers))
+    logs = Path(tempfile.mkdtemp(prefix="lmlab-train-all-"))
+    pending, running, rows = list(keys), {}, []
+    print(f"training {len(keys)} models, {workers} at a time on {os.environ['LMLAB_THREADS']} thread(s) each; "
+          f"logs in {logs}", flush=True)
+    while pending or running:
+        for key in list(pending):
+            first = prerequisite(key)
+            if len(running) >= workers or first in pending or first in running:
+                continue  # no free worker, or the model it starts from is still to come
+            pending.remove(key)
+            running[key] = (spawn_module("core.train", "--model", key, "--force", log=logs / f"{key}.log"),
+                            time.perf_counter())  # fmt: skip
+        time.sleep(0.5)
+        for key, (child, started) in list(running.items()):
+            if child.poll() is not None:
+                del running[key]
+                state = "trained" if child.returncode == 0 else f"failed (exit {child.returncode}, {logs / key}.log)"
+                rows.append((key, state, time.perf_counter() - started))
+                print(f"{key:24s} {state} in {rows[-1][2]:.0f} s", flush=True)
+    return rows
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -154,6 +189,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--list", action="store_true", help="list the recipes and exit")
     parser.add_argument("--all", action="store_true",
                         help="train every built-in model that is not cached yet (with --force: all)")  # fmt: skip
+    parser.add_argument("--jobs", type=int, default=0, metavar="N",
+                        help="with --all: N trainings at once, the cores shared out (default: 2 where there are 2 "
+                             "cores or more; 1 trains one after another in this process)")  # fmt: skip
     parser.add_argument("--pin", metavar="KEY", help="keep this run whatever the cache quota (LMLAB_MAX_RUNS)")
     parser.add_argument("--unpin", metavar="KEY", help="let the cache quota drop this run again")
     parser.add_argument("--delete", metavar="KEY", help="delete a run trained here (never a built-in model)")
@@ -226,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{key:20s} {cached:12s} {recipe.description}")
         return 0
     if args.all:
-        return _train_all(force=args.force)
+        return _train_all(force=args.force, workers=args.jobs or min(2, settings.cores()))
     if not args.model and not args.name:
         parser.error("--model, --name or --all is required (or --list)")
     try:

@@ -383,6 +383,31 @@ def test_cli_all_builds_every_missing_default_once(fresh_cache, monkeypatch, cap
     assert "cached" in capsys.readouterr().out
 
 
+def test_cli_all_trains_side_by_side_and_a_model_waits_for_the_one_it_starts_from(fresh_cache, monkeypatch, capsys):
+    """Two at a time in processes of their own; a model whose base is still to come starts after it is cached."""
+    from core import io, train
+    from core.catalog import read_metadata
+    from core.training import prepare, recipes
+
+    for key in [k for k in recipes.RECIPES if k not in ("keyword-tiny", "sentiment-tiny")]:
+        monkeypatch.delitem(recipes.RECIPES, key)
+    monkeypatch.setitem(recipes.RECIPES, "sentiment-tiny", recipes.RECIPES.pop("sentiment-tiny"))  # listed last
+    # here sentiment-tiny "starts from" keyword-tiny (as the Chinese classifiers start from their pretraining)
+    monkeypatch.setattr(prepare, "prerequisite", lambda key: "keyword-tiny" if key == "sentiment-tiny"
+                        and read_metadata("keyword-tiny") is None else None)  # fmt: skip
+    started, spawn = {}, io.spawn_module
+
+    def spawn_and_note(module, *args, **kwargs):
+        started[args[1]] = read_metadata("keyword-tiny") is not None  # was the base cached when this one began?
+        return spawn(module, *args, **kwargs)
+
+    monkeypatch.setattr(io, "spawn_module", spawn_and_note)
+    assert train.main(["--all", "--jobs", "2"]) == 0
+    assert "2 at a time on 1 thread(s) each" in capsys.readouterr().out
+    assert started == {"keyword-tiny": False, "sentiment-tiny": True}
+    assert read_metadata("keyword-tiny") and read_metadata("sentiment-tiny")
+
+
 def test_conll_recipe_fails_cleanly_offline_and_publishes_nothing(fresh_cache):
     from core.catalog import read_metadata
     from core.training import jobs
