@@ -391,7 +391,9 @@ def test_cli_all_trains_side_by_side_and_a_model_waits_for_the_one_it_starts_fro
 
     for key in [k for k in recipes.RECIPES if k not in ("keyword-tiny", "sentiment-tiny")]:
         monkeypatch.delitem(recipes.RECIPES, key)
-    monkeypatch.setitem(recipes.RECIPES, "sentiment-tiny", recipes.RECIPES.pop("sentiment-tiny"))  # listed last
+    tiny = recipes.RECIPES["sentiment-tiny"]
+    monkeypatch.delitem(recipes.RECIPES, "sentiment-tiny")  # undone last: the recipe is back for the other tests
+    monkeypatch.setitem(recipes.RECIPES, "sentiment-tiny", tiny)  # listed last
     # here sentiment-tiny "starts from" keyword-tiny (as the Chinese classifiers start from their pretraining)
     monkeypatch.setattr(prepare, "prerequisite", lambda key: "keyword-tiny" if key == "sentiment-tiny"
                         and read_metadata("keyword-tiny") is None else None)  # fmt: skip
