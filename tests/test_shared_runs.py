@@ -77,3 +77,24 @@ def test_a_thread_that_cannot_start_is_an_error_not_a_wait(monkeypatch):
 
     monkeypatch.setattr(threading.Thread, "start", refuse)
     assert isinstance(shared_runs.start("no-thread", lambda progress: 1)["error"], CoreError)
+
+
+def test_a_stalled_run_is_never_doubled_and_its_late_result_replaces_the_failure():
+    from ui import shared_runs
+
+    gate, calls = threading.Event(), []
+
+    def slow(progress):
+        calls.append(1)
+        gate.wait(10)
+        return "late"
+
+    run = shared_runs.start("slow", slow)
+    shared_runs._fail(run, CoreError("stalled"))  # what wait() does after STALLED_S without progress
+    assert shared_runs.start("slow", slow) is run and len(calls) == 1  # a second click starts no second copy
+    gate.set()
+    deadline = time.monotonic() + 10
+    while "error" in run:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert run["result"] == "late" and shared_runs.start("slow", slow) is run and len(calls) == 1

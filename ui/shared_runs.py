@@ -2,8 +2,9 @@
 
 A student who clicks away cannot lose the run, a second student who asks for the same one waits on it instead of
 starting it again, and no page's rerun waits on another's. At most ``AT_ONCE`` runs work at the same time (the
-others queue, and say so); a run that stops reporting progress for ``STALLED_S`` seconds counts as failed, and a
-failed one can be started again. Each run's state is a dict: its progress share, then its result or the error to
+others queue, and say so); a run that stops reporting progress for ``STALLED_S`` seconds is shown as failed, and a
+failed one can be started again once its thread has stopped (a stalled thread that still works is never doubled,
+and its result, if it comes, replaces the failure). Each run's state is a dict: its progress share, then its result or the error to
 show (without its traceback, which would keep the run's model alive).
 """
 
@@ -41,6 +42,7 @@ def _work(job: Callable[[Callable[[float], None]], object], state: dict, slots: 
         with slots:  # queued until one of the AT_ONCE slots is free
             state["started"] = state["updated"] = time.monotonic()
             state["result"] = job(lambda share: state.update(share=share, updated=time.monotonic()))
+            state.pop("error", None)  # a run shown as stalled that finished after all: its result stands
     except CoreError as error:
         _fail(state, error)
     except BaseException:  # never leave a page waiting on a thread that died
@@ -59,15 +61,25 @@ def _forget_old(runs: dict) -> None:
         del runs[key]
 
 
+def _alive(run: dict) -> bool:
+    """The run's thread still works (given half a second to finish: a failed job's thread ends right after)."""
+    thread = run.get("thread")
+    if thread is not None and thread.is_alive():
+        thread.join(0.5)
+    return thread is not None and thread.is_alive()
+
+
 def start(key: Hashable, job: Callable[[Callable[[float], None]], object]) -> dict:
-    """Start ``job(progress)`` for ``key`` unless it runs or ran already (a failed run is started again)."""
+    """Start ``job(progress)`` for ``key`` unless it runs or ran already (a failed run is started again, once its
+    thread has stopped)."""
     runs, lock, slots = _runs()
     with lock:
-        if key not in runs or "error" in runs[key]:
+        if key not in runs or ("error" in runs[key] and not _alive(runs[key])):
             _forget_old(runs)
             runs[key] = {"share": 0.0, "queued": time.monotonic()}
             try:
-                threading.Thread(target=_work, args=(job, runs[key], slots), daemon=True).start()
+                runs[key]["thread"] = threading.Thread(target=_work, args=(job, runs[key], slots), daemon=True)
+                runs[key]["thread"].start()
             except RuntimeError:  # no thread could be started: say so instead of waiting for ever
                 _fail(runs[key], CoreError(Message("The server is too busy to start this now. Try again.")))
         return runs[key]
@@ -84,7 +96,10 @@ def wait(run: dict, text: str) -> None:
         else:
             bar.progress(min(1.0, float(run["share"])), text=text)
             if time.monotonic() - run["updated"] > STALLED_S:
-                _fail(run, CoreError(Message("The measurement stopped making progress. Try again.")))
+                _fail(run, CoreError(Message("The measurement has reported no progress for {minutes} minutes. It goes "
+                                             "on in the background (its result shows here if it finishes) and can "
+                                             "be started again once it has stopped.",
+                                             minutes=int(STALLED_S // 60))))  # fmt: skip
         time.sleep(0.3)
     bar.empty()
 
