@@ -19,6 +19,7 @@ def test_each_edit_is_one_typing_mistake_and_never_a_real_word():
     assert robustness.edit_word("the") == "thhe"  # never thee
     assert robustness.edit_word("to") == "tto"  # never too
     assert robustness.edit_word("it'") == "itt'"  # a letter doubled, not the apostrophe
+    assert robustness.edit_word("there's") not in ("three's", "there's")  # every part a word: refused, next edit
     assert robustness.edit_word("I") == "I"  # a one-letter word is not touched
     assert robustness.edit_word("电影") == "影电"  # two Chinese characters swapped, none deleted
     assert robustness.edit_word("故事") == "故事"  # 事故 is a word: no edit

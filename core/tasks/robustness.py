@@ -53,8 +53,13 @@ def _known_words() -> tuple[frozenset, dict]:
 
 
 def _is_word(candidate: str) -> bool:
+    """A real word: in jieba's dictionary (Chinese), or in MiniLM's vocabulary — for an English piece with an
+    apostrophe or a hyphen, every part of it (there's → three's is refused: three and s are both words)."""
     english, chinese = _known_words()
-    return bool(chinese.get(candidate)) if _HAN.fullmatch(candidate) else candidate.lower() in english
+    if _HAN.fullmatch(candidate):
+        return bool(chinese.get(candidate))
+    parts = [part for part in re.split(r"['-]", candidate.lower()) if part]
+    return candidate.lower() in english or bool(parts) and all(part in english for part in parts)
 
 
 def _swapped(word: str, at: int) -> str:
