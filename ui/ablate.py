@@ -68,17 +68,25 @@ def sweep(spec: catalog.ModelSpec) -> None:
         st.caption(_("This model has {count} heads; a sweep here scores at most {most} (one held-out pass per head). "
                      "Switch heads off by hand instead.", count=layers * heads, most=ablation.MAX_SWEEP_HEADS))  # fmt: skip
         return
-    key = ("ablation", spec.key, catalog.weights_sha256(spec))
+    found = shared_sweep(("ablation", spec.key, catalog.weights_sha256(spec)), _("Rank every head on held-out text"),
+                         "ablate-sweep", lambda progress: ablation.sweep_model(lm, progress))  # fmt: skip
+    if found is not None:
+        _show_sweep(found)
+
+
+def shared_sweep(key: tuple, label: str, button: str, job) -> dict | None:
+    """A head sweep as a run shared by the class: started by whoever presses ``label`` first (again after a
+    failure), waited on with a bar by everyone who looks; its result, or None (not asked yet, or failed: said)."""
     state = shared_runs.state(key)
-    if (state is None or "error" in state) and st.button(_("Rank every head on held-out text"), key="ablate-sweep"):
-        state = shared_runs.start(key, lambda progress: ablation.sweep_model(lm, progress))
+    if (state is None or "error" in state) and st.button(label, key=button):
+        state = shared_runs.start(key, job)
     if state is None:
-        return
+        return None
     shared_runs.wait(state, _("Switching each head off in turn…"))
     if "error" in state:
         safe.error(state["error"])
-    else:
-        _show_sweep(state["result"])
+        return None
+    return state["result"]
 
 
 def _show_sweep(found: dict) -> None:
@@ -203,19 +211,11 @@ def _classifier_sweep(spec, classifier, version: str) -> None:
         return
     st.subheader(_("Every head, ranked by held-out accuracy"))
     max_length = _max_length(spec)
-    key = ("ablation-classifier", spec.key, version)
-    state = shared_runs.state(key)
-    if (state is None or "error" in state) and st.button(_("Rank every head on held-out texts"),
-                                                          key="ablate-classifier-sweep"):  # fmt: skip
-        state = shared_runs.start(key, lambda progress: ablation_classifier.classifier_sweep(
-            classifier, held_out, max_length=max_length, version=version, report=progress))  # fmt: skip
-    if state is None:
+    found = shared_sweep(("ablation-classifier", spec.key, version), _("Rank every head on held-out texts"),
+                         "ablate-classifier-sweep", lambda progress: ablation_classifier.classifier_sweep(
+                             classifier, held_out, max_length=max_length, version=version, report=progress))  # fmt: skip
+    if found is None:
         return
-    shared_runs.wait(state, _("Switching each head off in turn…"))
-    if "error" in state:
-        safe.error(state["error"])
-        return
-    found = state["result"]
     ranking(found, rows=[f"L{n}" for n in range(found["delta"].shape[0])], scale=100,
             title=_("Δ held-out accuracy (points) when one head is switched off"), column=_("Δ accuracy (points)"),
             costliest="lowest", key="ablate-classifier-sweep", stem="classifier-ablation-sweep",

@@ -13,7 +13,7 @@ from core.errors import CoreError
 from core.tasks import ablation_translation, snippets
 from core.tasks.inputs import check_text
 from core.tasks.translate import ZH_EN
-from ui import ablate, i18n, language, models, render, safe, scenario, shared_runs
+from ui import ablate, i18n, language, models, render, safe, scenario
 from ui.i18n import N_, _
 
 EXAMPLES = {"en": "Tom read a book in the library yesterday.", "zh": "汤姆昨天在图书馆看了一本书。"}
@@ -110,19 +110,11 @@ def _sweep(spec, translator, version: str) -> None:
     if held_out is None:
         return
     st.subheader(_("Every head, ranked by held-out chrF"))
-    key = ("ablation-translation", spec.key, version)
-    state = shared_runs.state(key)
-    if (state is None or "error" in state) and st.button(_("Rank every head on held-out sentences"),
-                                                          key="ablate-translation-sweep"):  # fmt: skip
-        state = shared_runs.start(key, lambda progress: ablation_translation.translation_sweep(
-            translator, held_out, version=version, report=progress))  # fmt: skip
-    if state is None:
+    found = ablate.shared_sweep(("ablation-translation", spec.key, version), _("Rank every head on held-out sentences"),
+                                "ablate-translation-sweep", lambda progress: ablation_translation.translation_sweep(
+                                    translator, held_out, version=version, report=progress))  # fmt: skip
+    if found is None:
         return
-    shared_runs.wait(state, _("Switching each head off in turn…"))
-    if "error" in state:
-        safe.error(state["error"])
-        return
-    found = state["result"]
     ablate.ranking(found, rows=found["rows"], title=_("Δ held-out chrF when one head is switched off"),
                    column=_("Δ chrF"), costliest="lowest", key="ablate-translation-sweep",
                    stem="translation-ablation-sweep",

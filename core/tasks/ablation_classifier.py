@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -51,14 +52,14 @@ def _lengths(classifier, texts: list[str], max_length: int) -> list[int]:
         return [len(ids) for ids in classifier.tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]]
 
 
-def _guesses(classifier, texts: list[str], parts, max_length: int) -> list[int]:
-    """The classifier's label for each text with ``parts`` ((heads, mlps)) off: sorted by length, in passes of at
-    most PADDED_TOKENS padded tokens, the model held one pass at a time."""
+def _guesses(classifier, texts: list[str], lengths: list[int], parts, max_length: int) -> list[int]:
+    """The classifier's label for each text (of ``lengths`` tokens) with ``parts`` ((heads, mlps)) off: sorted by
+    length, in passes of at most PADDED_TOKENS padded tokens, the model held one pass at a time."""
     from core.tasks.classify import padded_passes
 
     tokenizer = classifier.tokenizer
     found: dict[int, int] = {}
-    for group in padded_passes(_lengths(classifier, texts, max_length)):
+    for group in padded_passes(lengths):
         with classifier.exclusive() as model, ablated(model, *parts):
             batch = dict(tokenizer([texts[i] for i in group], truncation=True, padding=True, max_length=max_length,
                                    return_tensors="pt"))  # fmt: skip
@@ -66,7 +67,7 @@ def _guesses(classifier, texts: list[str], parts, max_length: int) -> list[int]:
     return [found[i] for i in range(len(texts))]
 
 
-@dataclass(frozen=True)
+@dataclass
 class _HeldOut:
     """The held-out texts an ablation reads, and a way to score them with parts switched off (cached)."""
 
@@ -76,11 +77,20 @@ class _HeldOut:
     limit: int
     version: str
 
+    @cached_property
+    def lengths(self) -> list[int]:
+        """Each text's length in tokens: tokenized once, however many sets of parts are scored."""
+        return _lengths(self.classifier, self.texts, self.limit)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        return digest(*self.texts)
+
     def right(self, heads=(), mlps=()) -> np.ndarray:
         """1.0 where the classifier with those parts off gives a text its true label, else 0.0."""
         parts = (tuple(sorted(tuple(pair) for pair in heads)), tuple(sorted(set(mlps))))
-        key = (self.classifier.spec.key, self.version, parts, self.limit, digest(*self.texts))
-        guesses = _MEMO.get(key, lambda: _guesses(self.classifier, self.texts, parts, self.limit))
+        key = (self.classifier.spec.key, self.version, parts, self.limit, self.fingerprint)
+        guesses = _MEMO.get(key, lambda: _guesses(self.classifier, self.texts, self.lengths, parts, self.limit))
         return (np.array(guesses) == self.truth).astype(float)
 
 
@@ -131,7 +141,7 @@ def classifier_sweep(classifier, held_out: tuple[Sequence[str], Sequence[int]], 
     scored = _held_out(classifier, held_out, _limit(classifier, max_length), version)
     layers, heads = shape(classifier.model)
     weights = sum(p.numel() for name, p in classifier.model.named_parameters() if "embeddings" not in name)
-    tokens = sum(_lengths(classifier, scored.texts, scored.limit))
+    tokens = sum(scored.lengths)
     if layers * heads > MAX_SWEEP_HEADS or layers * heads * tokens * weights > SWEEP_WORK_BUDGET:
         raise CoreError(Message("A sweep would run this model ({weights} M weights) over {tokens} held-out tokens once "
                                 "for each of its {count} heads: more than LM Lab runs for one sweep (at most {most} "

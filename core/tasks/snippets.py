@@ -212,7 +212,7 @@ def logit_lens(spec: ModelSpec, text: str) -> str:
 
 
 _SILENCE = (
-    "def silence(chosen):\n"
+    "def silence(chosen, width):\n"
     "    def hook(module, inputs):  # the heads side by side, before W_O: zero the chosen ones\n"
     "        merged = inputs[0].clone()\n"
     "        for head in chosen:\n"
@@ -243,7 +243,7 @@ def ablation(spec: ModelSpec, text: str, heads, mlps) -> str:
         "    picked = logprobs[torch.arange(ids.shape[1] - 1), ids[0, 1:]]\n"
         "    return math.exp(-picked.mean().item())\n\n\n"
         "before = perplexity()\n"
-        "hooks = [model.transformer.h[layer].attn.c_proj.register_forward_pre_hook(silence([h for l, h in heads if l == layer]))\n"
+        "hooks = [model.transformer.h[layer].attn.c_proj.register_forward_pre_hook(silence([h for l, h in heads if l == layer], width))\n"
         "         for layer in {l for l, _ in heads}]\n"
         "hooks += [model.transformer.h[layer].mlp.register_forward_hook(lambda m, i, out: out * 0) for layer in mlps]\n"
         "after = perplexity()\n"
@@ -327,7 +327,7 @@ def classifier_ablation(spec: ModelSpec, text: str, heads, mlps, max_tokens: int
         "        return torch.softmax(model(**batch).logits[0], dim=-1).tolist()\n\n\n"
         "before = probabilities()\n"
         "# attention.output.dense is W_O; output.dense is the MLP's second layer (BERT's layer norm after it still runs)\n"
-        "hooks = [layers[layer].attention.output.dense.register_forward_pre_hook(silence([h for l, h in heads if l == layer]))\n"
+        "hooks = [layers[layer].attention.output.dense.register_forward_pre_hook(silence([h for l, h in heads if l == layer], width))\n"
         "         for layer in {l for l, _ in heads}]\n"
         "hooks += [layers[layer].output.dense.register_forward_hook(lambda m, i, out: out * 0) for layer in mlps]\n"
         "after = probabilities()\n"
@@ -359,13 +359,7 @@ def translation_ablation(spec: ModelSpec, text: str, heads, mlps, *, max_source:
         "       \"cross\": [b.encoder_attn.out_proj for b in stacks[\"decoder\"]]}  # cross-attention's W_O\n"
         "heads_of = {\"encoder\": model.config.encoder_attention_heads, \"decoder\": model.config.decoder_attention_heads,\n"
         "            \"cross\": model.config.decoder_attention_heads}\n\n\n"
-        "def silence(chosen, width):\n"
-        "    def hook(module, inputs):  # the heads side by side, before W_O: zero the chosen ones\n"
-        "        merged = inputs[0].clone()\n"
-        "        for head in chosen:\n"
-        "            merged[..., head * width : (head + 1) * width] = 0\n"
-        "        return (merged, *inputs[1:])\n"
-        "    return hook\n\n\n"
+        + _SILENCE
         + "def translate():\n"
         "    with torch.no_grad():\n"
         f"        ids = model.generate(**batch, num_beams=1, do_sample=False, max_new_tokens={max_new})[0]\n"
