@@ -96,7 +96,7 @@ def _unit(metric: Metric) -> str:
 # metric labels and other words the benchmark writes into its rows, translated where they are shown
 ROW_WORDS = (N_("accuracy"), N_("chrF"), N_("span F1"), N_("perplexity per word"), N_("perplexity per character"), N_("BLEU"), N_("precision"),
              N_("token perplexity"), N_("probability"), N_("not a probability"), N_("McNemar"), N_("paired bootstrap"),
-             N_("one forward pass per frame"), N_("beam search, 4 beams"), N_("baseline"),
+             N_("one forward pass per sentence, its frames together"), N_("beam search, 4 beams"), N_("baseline"),
              N_("baseline (packaged MiniLM)"), N_("masked-token accuracy"),
              N_("15 % of the first 62 tokens hidden at once"))  # fmt: skip
 CAPTIONS = {

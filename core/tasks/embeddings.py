@@ -11,6 +11,7 @@ import threading
 import numpy as np
 
 from core import catalog, loading
+from core.tasks.batching import Coalescer
 from core.tasks.inputs import inference_gate
 
 
@@ -22,25 +23,42 @@ class SentenceEncoder:
         self.tokenizer, self.model = loading.load_encoder(spec)
         self.max_tokens = min(max_tokens, loading.token_limit(self.tokenizer, self.model))
         self._lock = threading.Lock()
+        self.coalescer = Coalescer(self._lock, self._encode_together)
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
-        """Unit-length embeddings, one row per text.  # (N, 384)"""
+        """Unit-length embeddings, one row per text.  # (N, 384)
+
+        Requests from every session are answered together (``Coalescer``): whoever takes the model next embeds
+        all the texts waiting by then, sorted by length in passes of ``batch_size`` so the padding stays small."""
+        if not texts:
+            return np.zeros((0, self.model.config.hidden_size), dtype=np.float32)
+        return self.coalescer.submit((tuple(texts), batch_size))
+
+    def _encode_together(self, requests: list[tuple[tuple[str, ...], int]]) -> list[np.ndarray]:
+        """The coalescer's run (the model's lock is held): every request's texts in passes sorted by length."""
+        texts = [text for request, _ in requests for text in request]
+        lengths = self.tokenizer(texts, truncation=True, max_length=self.max_tokens, return_length=True)["length"]
+        order = sorted(range(len(texts)), key=lambda i: lengths[i])
+        rows = np.zeros((len(texts), self.model.config.hidden_size), dtype=np.float32)
+        size = min(batch for _, batch in requests)
+        with inference_gate():
+            for start in range(0, len(order), size):
+                chosen = order[start : start + size]
+                rows[chosen] = self._pooled([texts[i] for i in chosen])
+        answers, start = [], 0
+        for request, _ in requests:
+            answers.append(rows[start : start + len(request)])
+            start += len(request)
+        return answers
+
+    def _pooled(self, texts: list[str]) -> np.ndarray:
+        """Mean over each text's real tokens, then unit length.  # (B, 384)"""
         from core.tasks.inputs import to_cpu
 
         torch = self._torch
-        rows = []
-        with self._lock, inference_gate():
-            for start in range(0, len(texts), batch_size):
-                batch = self.tokenizer(
-                    texts[start : start + batch_size],
-                    truncation=True,
-                    max_length=self.max_tokens,
-                    padding=True,
-                    return_tensors="pt",
-                )
-                with torch.inference_mode():
-                    hidden = to_cpu(self.model(**batch).last_hidden_state)  # (B, T, d), back from the device
-                mask = batch["attention_mask"].unsqueeze(-1).float()  # (B, T, 1)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp_min(1e-9)  # mean over real tokens
-                rows.append(torch.nn.functional.normalize(pooled, dim=-1).numpy())
-        return np.concatenate(rows) if rows else np.zeros((0, self.model.config.hidden_size))
+        batch = self.tokenizer(texts, truncation=True, max_length=self.max_tokens, padding=True, return_tensors="pt")
+        with torch.inference_mode():
+            hidden = to_cpu(self.model(**batch).last_hidden_state)  # (B, T, d), back from the device
+        mask = batch["attention_mask"].unsqueeze(-1).float()  # (B, T, 1)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp_min(1e-9)  # mean over real tokens
+        return torch.nn.functional.normalize(pooled, dim=-1).numpy()

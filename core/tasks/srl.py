@@ -21,10 +21,12 @@ from core.data.srl import VERB_FORMS, Frame
 from core.errors import InputError
 from core.messages import Message
 from core.stats import Estimate
+from core.tasks.batching import Coalescer
 from core.tasks.inputs import check_text, follows_inputs, inference_gate, refuse_other_language, to_cpu
 
 MAX_TOKENS = 96
 MAX_WORDS = 60
+ROWS = 32  # frames per forward pass
 _WORD = re.compile(r"\w+(?:['’]\w+)*|[^\w\s]")
 
 
@@ -136,31 +138,64 @@ class SrlLabeler:
         self.tokenizer, self.model = tokenizer, follows_inputs(model)
         self.labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
         self._lock = threading.Lock()
+        self.coalescer = Coalescer(self._lock, self._answer_together, max_batch=16)
 
     def label_words(self, words: Sequence[str], predicates: Sequence[int]) -> tuple[list[LabeledFrame], bool]:
+        """Every chosen predicate's frame (one padded forward pass for them all) and whether truncation cut words."""
+        return self._label_many([(tuple(words), tuple(predicates))])[0]
+
+    def _label_many(self, requests: Sequence[tuple[tuple[str, ...], tuple[int, ...]]]) -> list[tuple[list[LabeledFrame], bool]]:
+        """Every frame of every request, in forward passes of at most ``ROWS`` rows sorted by length (little padding);
+        each request's frames come back in its own order."""
+        rows = []  # (request, predicate, encoded row, first word piece of each word)
+        for index, (words, predicates) in enumerate(requests):
+            for predicate in predicates:
+                row, word_ids, sequence_ids = _encode(self.tokenizer, words, predicate, MAX_TOKENS)
+                rows.append((index, predicate, row, _first_pieces(word_ids, sequence_ids, len(words))))
+        probs = self._probabilities([row for _, _, row, _ in rows])
+        answers: list[tuple[list[LabeledFrame], bool]] = [([], False) for _ in requests]
+        for (index, predicate, _, pieces), row_probs in zip(rows, probs, strict=True):
+            frames, truncated = answers[index]
+            frames.append(self._frame(predicate, pieces, row_probs))
+            answers[index] = (frames, truncated or any(piece is None for piece in pieces))
+        return answers
+
+    def _probabilities(self, rows: list[dict]) -> list[np.ndarray]:
+        """Tag probabilities per token of each row (right-padded in batches; padding changes no real token's)."""
         import torch
 
-        frames, truncated = [], False
-        for predicate in predicates:
-            row, word_ids, sequence_ids = _encode(self.tokenizer, words, predicate, MAX_TOKENS)
-            pieces = _first_pieces(word_ids, sequence_ids, len(words))
-            truncated = truncated or any(piece is None for piece in pieces)
-            batch = {name: torch.tensor([values]) for name, values in row.items()}
+        pad = {"input_ids": self.tokenizer.pad_token_id or 0, "attention_mask": 0, "token_type_ids": 0}
+        out: list[np.ndarray | None] = [None] * len(rows)
+        order = sorted(range(len(rows)), key=lambda i: len(rows[i]["input_ids"]))
+        for start in range(0, len(order), ROWS):
+            chosen = order[start : start + ROWS]
+            width = max(len(rows[i]["input_ids"]) for i in chosen)
+            batch = {name: torch.tensor([rows[i][name] + [fill] * (width - len(rows[i][name])) for i in chosen])
+                     for name, fill in pad.items()}  # fmt: skip
             with torch.no_grad():
-                probs = torch.softmax(to_cpu(self.model(**batch).logits[0]), dim=-1).numpy()
-            tags, confidence = [], []
-            for piece in pieces:
-                if piece is None:
-                    tags.append("O")
-                    confidence.append(0.0)
-                    continue
-                best = int(np.argmax(probs[piece]))
-                tags.append(self.labels[best])
-                confidence.append(float(probs[piece, best]))
-            tags = repair_bio(tags)
-            tags[predicate] = "B-V"  # the predicate is given, not predicted
-            frames.append(LabeledFrame(predicate=predicate, tags=tags, confidence=confidence))
-        return frames, truncated
+                probs = torch.softmax(to_cpu(self.model(**batch).logits), dim=-1).numpy()  # (B, T, labels)
+            for position, i in enumerate(chosen):
+                out[i] = probs[position, : len(rows[i]["input_ids"])]
+        return out  # type: ignore[return-value]
+
+    def _frame(self, predicate: int, pieces: list[int | None], probs: np.ndarray) -> LabeledFrame:
+        tags, confidence = [], []
+        for piece in pieces:
+            if piece is None:
+                tags.append("O")
+                confidence.append(0.0)
+                continue
+            best = int(np.argmax(probs[piece]))
+            tags.append(self.labels[best])
+            confidence.append(float(probs[piece, best]))
+        tags = repair_bio(tags)
+        tags[predicate] = "B-V"  # the predicate is given, not predicted
+        return LabeledFrame(predicate=predicate, tags=tags, confidence=confidence)
+
+    def _answer_together(self, requests: list[tuple[tuple[str, ...], tuple[int, ...]]]):
+        """The coalescer's run: the model's lock is held; the gate is taken here, once for the whole batch."""
+        with inference_gate():
+            return self._label_many(requests)
 
     def label(self, text: str, predicates: Sequence[int] | None = None) -> SrlResult:
         text = check_text(text, max_chars=2000)
@@ -178,10 +213,9 @@ class SrlLabeler:
             raise InputError(
                 Message("No predicate (verb) was found or chosen: pick the verb(s) whose roles you want.")
             )
-        with self._lock, inference_gate():
-            started = time.perf_counter()
-            frames, truncated = self.label_words(words, predicates)
-            latency = 1000 * (time.perf_counter() - started)
+        started = time.perf_counter()  # sentences from every session are labelled together (``Coalescer``)
+        frames, truncated = self.coalescer.submit((tuple(words), tuple(predicates)))
+        latency = 1000 * (time.perf_counter() - started)
         return SrlResult(words=words, frames=frames, latency_ms=latency, truncated=truncated)
 
 
