@@ -12,6 +12,7 @@ from core import catalog, loading
 from core.catalog import ModelSpec
 from core.errors import CoreError, ModelUnavailableError
 from core.memo import ATTENTION, Memo, digest
+from core.messages import Message
 from core.tasks.inputs import check_text, inference_gate, to_cpu
 from core.transformer.bert_layer import head_statistics
 
@@ -56,7 +57,7 @@ class AttentionModel:
 
     def __init__(self, spec: ModelSpec):
         if not inspectable(spec):
-            raise CoreError(f"{spec.title} has no attention to show; choose a Transformer encoder.")
+            raise CoreError(Message("{model} has no attention to show; choose a Transformer encoder.", model=spec.title))
         self.spec = spec
         self.tokenizer, self.model = loading.load_encoder(spec, eager_attention=True)
         self.max_tokens = loading.token_limit(self.tokenizer, self.model)
@@ -131,13 +132,13 @@ def compare(first: Attention, second: Attention) -> np.ndarray:
     """Mean Jensen–Shannon distance per head between two models on the same tokens.  # (layers, heads)"""
     if first.tokens != second.tokens:
         raise CoreError(
-            "The two models split the text into different tokens, so their attention maps cannot be "
-            "compared position by position; pick two models with the same tokenizer."
+            Message("The two models split the text into different tokens, so their attention maps cannot be "
+                    "compared position by position; pick two models with the same tokenizer.")
         )
     if first.weights.shape != second.weights.shape:
         raise CoreError(
-            f"The two models have different shapes (layers × heads {first.weights.shape[:2]} vs "
-            f"{second.weights.shape[:2]}); pick models of the same architecture."
+            Message("The two models have different shapes (layers × heads {first} vs {second}); pick models of the "
+                    "same architecture.", first=tuple(first.weights.shape[:2]), second=tuple(second.weights.shape[:2]))
         )
     return jensen_shannon(first.weights, second.weights).mean(axis=-1)
 

@@ -43,7 +43,7 @@ ERRATA = {
            "also has cross-attention, with queries from the decoder and keys and values from the encoder's output. "
            "Positions are encoded in the inputs of both stacks."),
         N_("The masks on this page: the decoder's is a lower triangle, the cross-attention one lets every target "
-           "position see every source token; the shapes table shows where each comes in."),
+           "position see every source token that is not padding; the shapes table shows where each comes in."),
     ),
     "bert-generates": Erratum(
         N_("BERT and RoBERTa do not generate text"),

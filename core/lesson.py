@@ -41,8 +41,9 @@ STEPS = (
          N_("Type a Chinese sentence and compare MiniLM's WordPiece with the character vocabulary.")),
     Step("attention", "pages/self_attention.py", N_("Self-attention"),
          N_("Every token's new vector is a weighted mix of the value vectors (V) of all tokens (with the causal mask, "
-            "of the tokens before it); the weights come from Q·Kᵀ/√d_k and a softmax."),
-         N_("In step 4 (softmax), find the row of 'it' and step through the heads of the last layer.")),
+            "of itself and the tokens before it); the weights come from Q·Kᵀ/√d_k and a softmax."),
+         N_("Set Layer and Head to their last values (layer 5, head 11 on MiniLM); in step 4 (softmax), find the row of "
+            "'it', then step through the other heads of that layer.")),
     Step("heads", "pages/multi_head.py", N_("Multi-head attention"),
          N_("Different heads learn different jobs; some simply look one token back."),
          N_("Move the Head slider through the heads of one layer (both counted from 0) and compare their maps.")),
@@ -109,10 +110,11 @@ def _word(tokens: Sequence[str], index: int) -> str:
 
 
 def attention_question(tokens: Sequence[str], weights: np.ndarray, query: str = "it") -> Question:
-    """Which token the query token attends to most in the last layer, mean of its heads. ``weights`` (L, h, T, T)."""
+    """Which token the query token attends to most in the last head of the last layer (the one the lesson's step sets
+    on the Self-attention page, which shows one head at a time). ``weights`` (L, h, T, T)."""
     if query not in tokens:
         raise CoreError(Message("The lesson's sentence has no token “{query}”.", query=query))
-    row = weights[-1].mean(axis=0)[list(tokens).index(query)]  # (T,)
+    row = weights[-1, -1][list(tokens).index(query)]  # (T,)
     order = [int(i) for i in np.argsort(-row, kind="stable")]
     answer = _word(tokens, order[0])
     picked: list[int] = []  # the four most attended tokens and the sentence's nouns, in the sentence's order
@@ -120,8 +122,8 @@ def attention_question(tokens: Sequence[str], weights: np.ndarray, query: str = 
         if _word(tokens, index) not in [_word(tokens, i) for i in picked] and len(picked) < 6:
             picked.append(index)
     return Question(
-        text=Message("In MiniLM's last layer (the mean of its {heads} heads), which token does “{query}” attend to most "
-                     "in “{text}”?", heads=weights.shape[1], query=query, text=ATTENTION_TEXT),
+        text=Message("In MiniLM's last layer (layer {layer}), head {head}, which token does “{query}” attend to most in "
+                     "“{text}”?", layer=weights.shape[0] - 1, head=weights.shape[1] - 1, query=query, text=ATTENTION_TEXT),
         options=tuple(_word(tokens, i) for i in sorted(picked)), answer=answer,
         why=Message("“{answer}” gets {share} of its attention; the next are {others}. [CLS] and [SEP] often take a large "
                     "share of a head's weight as places to put attention that changes little, so a large weight alone "

@@ -15,7 +15,7 @@ st.markdown(
     + "\n\n"
     + _("A language model assigns probabilities to text. LM Lab lets you watch one at work on real "
         "tasks: every result comes from a real model that runs here, every number says how it was "
-        "measured, and every model that is not downloaded is trained on this machine with the same "
+        "measured, and every neural model that is not downloaded is trained on this machine with the same "
         "Hugging Face `Trainer` you would use yourself.")
 )
 home.environment()

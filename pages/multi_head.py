@@ -22,7 +22,7 @@ st.markdown(
 st.latex(r"\mathrm{MultiHead}(Q,K,V)=\mathrm{Concat}(\mathrm{head}_1,\dots,\mathrm{head}_h)\,W^O,\quad"
          r"\mathrm{head}_i=\mathrm{Attention}(QW_i^Q,\,KW_i^K,\,VW_i^V)")  # fmt: skip
 
-spec = learn.encoder_choice("mha", "mha-text", fallback=N_("MiniLM"))
+spec = learn.encoder_choice("mha", "mha-text", fallback=N_("the MiniLM encoder"))
 if spec is None:
     st.stop()
 try:
@@ -45,8 +45,8 @@ right.metric(_("Max |ours − Hugging Face|, attention block output"), f"{report
              help=_("After W_O, the residual connection and LayerNorm (BertAttention's output)."))  # fmt: skip
 
 render.figure(
-    heatmaps.head_grid(report.ours, report.tokens, title=_("Layer {layer}: the {heads} heads", layer=layer,
-                                                           heads=heads)), key="mha-grid"
+    heatmaps.head_grid(report.ours, report.tokens, title=_("Layer {layer}: the {heads} heads", layer=layer, heads=heads),
+                       titles=[_("head {number}", number=h) for h in range(heads)]), key="mha-grid"
 )  # fmt: skip
 
 st.subheader(_("How the heads differ"))
@@ -80,8 +80,8 @@ st.markdown(
 )  # fmt: skip
 concat = report.head_outputs.transpose(1, 0, 2).reshape(len(report.tokens), -1)
 render.figure(
-    heatmaps.heatmap(concat, title=_("Concat(head_1, …, head_{heads}): {d_k} columns per head, side by side",
-                                     heads=heads, d_k=d_k),
+    heatmaps.heatmap(concat, title=_("Concat(head_0, …, head_{last}): {d_k} columns per head, side by side",
+                                     last=heads - 1, d_k=d_k),
                      y_labels=report.tokens, x_title=_("dimension (head h owns {d_k}h … {d_k}h+{last})", d_k=d_k,
                                                        last=d_k - 1), colorscale="RdBu"),
     key="mha-concat",

@@ -43,13 +43,20 @@ try:
         head = learn.pick(right, _("Head"), heads, "attn-head")
         language.warn_text(text, spec.languages, i18n.title(spec))
         steps = learn.head_steps(text, layer, head, causal, spec)
+        if layer > 0:
+            st.caption(_("X is what enters layer {layer}: the output of the layers below, which already mixed every "
+                         "token of the sentence (only layer 0 reads the embeddings themselves).", layer=layer))
+        if causal and layer > 0:
+            st.caption(_("The causal mask here hides later tokens from this one head only: its input already carries "
+                         "them through the layers below, so this is not yet a decoder. Layer 0 or the toy example "
+                         "shows a truly causal computation."))
 except (CoreError, ValueError) as error:
     safe.error(error)
     st.stop()
 
 tokens = steps.tokens
 small = steps.d_k <= 8 and len(tokens) <= 12
-st.caption(_("{source} · {count} tokens · d_k = {d_k}", source=steps.source, count=len(tokens), d_k=steps.d_k))
+st.caption(_("{source} · {count} tokens · d_k = {d_k}", source=_(steps.source), count=len(tokens), d_k=steps.d_k))
 st.subheader(_("1 · Tokens → vectors"))
 render.figure(
     heatmaps.heatmap(
@@ -60,7 +67,7 @@ render.figure(
 st.subheader(_("2 · Queries, keys, values"))
 columns = st.columns(3)
 for column, (name, matrix) in zip(
-    columns, (("Q = X W_Q", steps.q), ("K = X W_K", steps.k), ("V = X W_V", steps.v)), strict=True
+    columns, (("Q = X W_Q + b_Q", steps.q), ("K = X W_K + b_K", steps.k), ("V = X W_V + b_V", steps.v)), strict=True
 ):
     with column:
         render.figure(

@@ -170,3 +170,15 @@ def test_an_error_from_core_reaches_the_page_in_chinese():
     english.text_input(key="topic-labels").input("sports").run()
     english.button(key="topic-zs-run").click().run()
     assert any("Give at least two candidate labels" in e.value for e in english.error)
+
+
+def test_hover_boxes_head_titles_and_check_names_are_translated():
+    import json
+
+    page = open_page("pages/multi_head.py", lang="zh")
+    figures = [json.dumps(json.loads(chart.proto.spec), ensure_ascii=False) for chart in page.get("plotly_chart")]
+    grid = next(figure for figure in figures if "头 0" in figure)  # the 12 small maps, titled in Chinese
+    assert "查询 %{y}<br>键 %{x}<br>权重 %{z:.3f}<extra></extra>" in grid and "query %{y}" not in grid
+    assert not any("row %{y}" in figure for figure in figures)
+    cases = [str(case) for frame in page.dataframe for case in frame.value.get("情形", [])]
+    assert "因果掩码" in cases and "causal mask" not in cases, cases

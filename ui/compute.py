@@ -84,7 +84,7 @@ def show_counts(shape: compute.Shape) -> None:
     st.dataframe(pd.DataFrame({_("part"): [names[k] for k in flops], _("FLOPs per token"): list(flops.values())}),
                  hide_index=True, column_config={_("FLOPs per token"): st.column_config.NumberColumn(format="%.3e")})  # fmt: skip
     rows = compute.memory(shape, batch=int(batch), context=int(context))
-    table = pd.DataFrame([{_("precision"): p, **{_(PARTS[k]): _gb(v) for k, v in parts.items()}} for p, parts in rows.items()])
+    table = pd.DataFrame([{_("numeric precision"): p, **{_(PARTS[k]): _gb(v) for k, v in parts.items()}} for p, parts in rows.items()])
     st.dataframe(table, hide_index=True)
     render.figure(figures.memory_bars(rows, PARTS), key="compute-memory")
     st.caption(_("Serving needs the weights (plus activations and, while generating, a key–value cache that grows "

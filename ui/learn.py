@@ -177,7 +177,7 @@ def verification_table(results: dict[str, dict[str, float]], tolerance: float = 
 
     largest = _("max |ours − reference|")
     rows = [
-        {_("check"): _(group), _("case"): case, largest: diff, _("within 1e-5"): diff <= tolerance}
+        {_("check"): _(group), _("case"): _(case), largest: diff, _("within 1e-5"): diff <= tolerance}
         for group, cases in results.items()
         for case, diff in cases.items()
     ]

@@ -36,6 +36,10 @@ def _translated(fig):
     for trace in fig.data:
         if isinstance(trace.name, str) and trace.name in found:
             trace.name = found[trace.name]
+        hover = getattr(trace, "hovertemplate", None)
+        if isinstance(hover, str) and hover:  # its lines ("query %{y}") one by one, the trace's box as it is
+            body, box, extra = hover.partition("<extra>")
+            trace.hovertemplate = "<br>".join(found.get(line, line) for line in body.split("<br>")) + box + extra
     layout = fig.layout
     if layout.title and isinstance(layout.title.text, str) and layout.title.text in found:
         layout.title.text = found[layout.title.text]

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.messages import N_
 from core.transformer.attention import scaled_dot_product_attention
 from core.transformer.layers import DecoderLayer, EncoderLayer
 from core.transformer.multihead import MultiHeadAttention
@@ -26,9 +27,9 @@ def attention_vs_torch(
     keep[0, ..., t - 2 :] = False  # the first sequence ends with two padding tokens
     results = {}
     for name, kwargs, theirs_kwargs in (
-        ("no mask", {}, {}),
-        ("causal mask", {"causal": True}, {"is_causal": True}),
-        ("padding mask", {"mask": keep}, {"attn_mask": keep}),
+        (N_("no mask"), {}, {}),
+        (N_("causal mask"), {"causal": True}, {"is_causal": True}),
+        (N_("padding mask"), {"mask": keep}, {"attn_mask": keep}),
     ):
         ours, _ = scaled_dot_product_attention(q, k, v, **kwargs)
         theirs = F.scaled_dot_product_attention(q, k, v, **theirs_kwargs)
@@ -45,7 +46,7 @@ def multihead_vs_torch(seed: int = 0, d_model: int = 32, n_heads: int = 4, t: in
     x = torch.randn(2, t, d_model)
     out_ours, weights_ours = ours(x)
     out_ref, weights_ref = reference(x, x, x, need_weights=True, average_attn_weights=True)
-    return {"output": _diff(out_ours, out_ref), "weights": _diff(weights_ours.mean(dim=1), weights_ref)}
+    return {N_("output"): _diff(out_ours, out_ref), N_("weights"): _diff(weights_ours.mean(dim=1), weights_ref)}
 
 
 @torch.no_grad()
@@ -63,4 +64,4 @@ def layers_vs_torch(seed: int = 0, d_model: int = 32, n_heads: int = 4, d_ff: in
     causal = nn.Transformer.generate_square_subsequent_mask(5)
     memory_ref = encoder_ref(source)
     decoded_ref = decoder_ref(target, memory_ref, tgt_mask=causal)
-    return {"encoder layer": _diff(memory, memory_ref), "decoder layer": _diff(decoded, decoded_ref)}
+    return {N_("encoder layer"): _diff(memory, memory_ref), N_("decoder layer"): _diff(decoded, decoded_ref)}

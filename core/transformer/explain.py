@@ -8,6 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from core.messages import Message
 from core.transformer.attention import scaled_dot_product_attention, softmax_entropy
 
 
@@ -71,7 +72,7 @@ def minilm_head(
     for linear in (attention.query, attention.key, attention.value):  # in fp32 whatever the model is served in
         parts += [linear.weight[rows].float(), linear.bias[rows].float()]
     tokens = tokenizer.convert_ids_to_tokens(batch["input_ids"][0])
-    return _attend(tokens, hidden, *parts, causal=causal, source=f"{name} layer {layer}, head {head}")
+    return _attend(tokens, hidden, *parts, causal=causal, source=Message("{name} layer {layer}, head {head}", name=name, layer=layer, head=head))
 
 
 @torch.no_grad()
@@ -84,7 +85,7 @@ def toy(words: list[str], d_model: int = 8, d_k: int = 4, causal: bool = False, 
     parts = []
     for _ in range(3):
         parts += [torch.randn(d_k, d_model, generator=generator) / d_model**0.5, torch.zeros(d_k)]
-    return _attend(list(words), x, *parts, causal=causal, source=f"toy example, seed {seed}")
+    return _attend(list(words), x, *parts, causal=causal, source=Message("toy example, seed {seed}", seed=seed))
 
 
 @torch.no_grad()

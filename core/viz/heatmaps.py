@@ -8,6 +8,12 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from core.messages import N_
+
+# lines of the hover boxes, translated one by one where the figure is drawn (ui.render)
+ROW, COLUMN, VALUE = N_("row %{y}"), N_("column %{x}"), N_("value %{z:.4f}")
+QUERY, KEY, WEIGHT = N_("query %{y}"), N_("key %{x}"), N_("weight %{z:.3f}")
+
 
 def _unique(labels: list[str]) -> list[str]:
     """Plotly merges equal category labels; number repeated tokens so each keeps its own row."""
@@ -45,7 +51,7 @@ def heatmap(
         zmax=zmax,
         # diverging scales are centred on 0 so the sign reads at a glance
         zmid=0 if colorscale in ("RdBu", "RdBu_r") and zmin is None and zmax is None else None,
-        hovertemplate="row %{y}<br>column %{x}<br>value %{z:.4f}<extra></extra>",
+        hovertemplate=f"{ROW}<br>{COLUMN}<br>{VALUE}<extra></extra>",
         texttemplate="%{z:.2f}" if text_values else None,
     )
     figure = go.Figure(trace)
@@ -93,7 +99,7 @@ def head_grid(
                 x=labels,
                 y=labels,
                 coloraxis="coloraxis",
-                hovertemplate=f"{titles[h]}<br>query %{{y}}<br>key %{{x}}<br>weight %{{z:.3f}}<extra></extra>",
+                hovertemplate=f"{titles[h]}<br>{QUERY}<br>{KEY}<br>{WEIGHT}<extra></extra>",
             ),
             row=h // columns + 1,
             col=h % columns + 1,
