@@ -98,3 +98,24 @@ def test_a_stalled_run_is_never_doubled_and_its_late_result_replaces_the_failure
         assert time.monotonic() < deadline
         time.sleep(0.01)
     assert run["result"] == "late" and shared_runs.start("slow", slow) is run and len(calls) == 1
+
+
+def test_a_long_line_of_waiting_runs_refuses_more_and_takes_them_again_once_it_moves(monkeypatch):
+    """Many tabs cannot line up hours of work: past ``QUEUED`` waiting runs, a new one is refused at once (no thread),
+    and the same key can be asked again once the line is shorter."""
+    from ui import shared_runs
+
+    monkeypatch.setattr(shared_runs, "AT_ONCE", 1)
+    shared_runs._runs.clear()  # a fresh registry with one slot
+    gate = threading.Event()
+    busy = shared_runs.start("busy", lambda progress: gate.wait(10))
+    deadline = time.monotonic() + 5
+    while "started" not in busy:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    waiting = [shared_runs.start(("w", n), lambda progress, n=n: n) for n in range(shared_runs.QUEUED)]
+    refused = shared_runs.start("one more", lambda progress: "late")
+    assert "thread" not in refused and "measurements are waiting" in str(refused["error"])
+    gate.set()
+    assert [_finished(run)["result"] for run in waiting] == list(range(shared_runs.QUEUED))
+    assert _finished(shared_runs.start("one more", lambda progress: "late"))["result"] == "late"

@@ -89,6 +89,31 @@ def shared_sweep(key: tuple, label: str, button: str, job) -> dict | None:
     return state["result"]
 
 
+def parts_key(heads, mlps) -> tuple:
+    """A hand-picked set of parts, the same whatever order they were picked in."""
+    return tuple(sorted(tuple(head) for head in heads)), tuple(sorted({m if isinstance(m, int) else tuple(m) for m in mlps}))
+
+
+def start_held_out(key: tuple, job) -> tuple:
+    """The held-out half of a hand-picked ablation (two passes over the held-out set) as a run shared by the class:
+    it queues behind the other long measurements (at most ``shared_runs.AT_ONCE`` at once), and a set someone already
+    asked for is not computed again. Returns ``key``, for ``held_out_result``."""
+    shared_runs.start(key, job)
+    return key
+
+
+def held_out_result(key: tuple) -> dict | None:
+    """That run's result, waited on with a bar; None when it failed (said) or is no longer kept."""
+    state = shared_runs.state(key)
+    if state is None:
+        return None
+    shared_runs.wait(state, _("Scoring the held-out set with and without the chosen parts…"))
+    if "error" in state:
+        safe.error(state["error"])
+        return None
+    return state["result"]
+
+
 def _show_sweep(found: dict) -> None:
     layers = found["delta"].shape[0]
     ranking(found, rows=[f"L{n}" for n in range(layers)], title=_("Δ perplexity when one head is switched off"),
@@ -193,14 +218,20 @@ def _run_classifier(spec, classifier, version: str, text: str, heads, mlps) -> N
     try:
         held_out = _held_out(spec, classifier)
         with st.spinner(render.queue_note(_("Running with and without the chosen parts…"))):
-            found = ablation_classifier.classifier_effect(classifier, text, heads, mlps, held_out,
-                                                          max_length=max_length, version=version)  # fmt: skip
+            found = ablation_classifier.classifier_effect(classifier, text, heads, mlps, None, max_length=max_length,
+                                                          version=version)  # fmt: skip
     except CoreError as error:
         safe.error(error)
         return
+    run = None
+    if held_out is not None and len(held_out[0]):
+        run = start_held_out(("ablation-classifier-parts", spec.key, version, parts_key(heads, mlps)),
+                             lambda progress: ablation_classifier.held_out_change(
+                                 classifier, held_out, heads, mlps, max_length=max_length, version=version,
+                                 report=progress))  # fmt: skip
     code = snippets.classifier_ablation(spec, check_text(text), heads, mlps, min(max_length or classifier.max_tokens,
                                                                      classifier.max_tokens))  # fmt: skip
-    st.session_state["ablate-classifier-result"] = ((spec.key, version), list(heads), list(mlps), found, code)
+    st.session_state["ablate-classifier-result"] = ((spec.key, version), list(heads), list(mlps), found, code, run)
 
 
 def _classifier_sweep(spec, classifier, version: str) -> None:
@@ -238,12 +269,14 @@ def _show_classifier(spec, version: str) -> None:
     stored = st.session_state.get("ablate-classifier-result")
     if not stored or stored[0] != (spec.key, version):  # another model, or this one before a retrain
         return
-    heads, mlps, found, code = stored[1], stored[2], stored[3], stored[4]
+    heads, mlps, found, code, run = stored[1], stored[2], stored[3], stored[4], stored[5]
     rows = [{_("class"): _(label), _("whole model"): round(before, 4), _("switched off"): round(after, 4)}
             for label, before, after in zip(found.labels, found.before, found.after, strict=True)]  # fmt: skip
     st.dataframe(pd.DataFrame(rows), hide_index=True, key="ablate-classifier-table")
-    if found.held_out:
-        accuracy = found.held_out
+    if run is not None:
+        accuracy = held_out_result(run)
+        if accuracy is None:
+            return
         left, right = st.columns(2)
         left.metric(_("Held-out accuracy, whole model"), f"{100 * accuracy['before']:.1f} %")
         right.metric(_("With {count} switched off", count=len(heads) + len(mlps)), f"{100 * accuracy['after']:.1f} %",

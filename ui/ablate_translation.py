@@ -67,33 +67,38 @@ def _changed() -> None:
 def _run(spec, translator, version: str, text: str, heads, mlps) -> None:
     try:
         with st.spinner(render.queue_note(_("Translating with and without the chosen parts…"))):
-            found = ablation_translation.translation_effect(translator, text, heads, mlps,
-                                                            ablation_translation.held_out_pairs(spec),
-                                                            version=version)  # fmt: skip
+            found = ablation_translation.translation_effect(translator, text, heads, mlps, None, version=version)
     except CoreError as error:
         safe.error(error)
         return
+    held_out, run = ablation_translation.held_out_pairs(spec), None
+    if held_out is not None and len(held_out[0]):
+        run = ablate.start_held_out(("ablation-translation-parts", spec.key, version, ablate.parts_key(heads, mlps)),
+                                    lambda progress: ablation_translation.held_out_change(
+                                        translator, held_out, heads, mlps, version=version, report=progress))  # fmt: skip
     code = snippets.translation_ablation(spec, check_text(text), heads, mlps, max_source=translator.max_source,
                                          max_new=translator.max_new)  # fmt: skip
-    st.session_state["ablate-translation-result"] = ((spec.key, version), len(heads) + len(mlps), found, code)
+    st.session_state["ablate-translation-result"] = ((spec.key, version), len(heads) + len(mlps), found, code, run)
 
 
 def _show(spec, version: str) -> None:
     stored = st.session_state.get("ablate-translation-result")
     if not stored or stored[0] != (spec.key, version):  # another model, or this one before a retrain
         return
-    count, found, code = stored[1], stored[2], stored[3]
+    count, found, code, run = stored[1], stored[2], stored[3], stored[4]
     nothing = _("∅ (the model produced no text)")
     st.dataframe(pd.DataFrame([{_("model"): _("whole model"), _("translation"): found.before or nothing},
                                {_("model"): _("switched off"), _("translation"): found.after or nothing}]),
                  hide_index=True, key="ablate-translation-table")  # fmt: skip
     with st.expander(_("Code to reproduce this"), icon=":material/code:"):
         st.code(code, language="python")
-    if not found.held_out:
+    if run is None:
         st.caption(_("No held-out pairs are known for this model (it was not trained here on LM Lab's generated "
                      "sentence pairs): only your sentence is compared."))  # fmt: skip
         return
-    chrf = found.held_out
+    chrf = ablate.held_out_result(run)
+    if chrf is None:
+        return
     left, right = st.columns(2)
     left.metric(_("Held-out chrF, whole model"), f"{chrf['before']:.1f}")
     right.metric(_("With {count} switched off", count=count), f"{chrf['after']:.1f}", f"{chrf['delta']:+.1f}")

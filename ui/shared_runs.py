@@ -23,6 +23,7 @@ from ui.i18n import _
 
 log = logging.getLogger(__name__)
 AT_ONCE = 2  # runs working at the same time; each holds a model and many forward passes
+QUEUED = 6  # runs waiting for a slot; more are refused (many tabs must not line up hours of work for the class)
 KEPT = 32  # finished runs kept for the class (the oldest go first)
 STALLED_S = 600.0
 
@@ -76,7 +77,13 @@ def start(key: Hashable, job: Callable[[Callable[[float], None]], object]) -> di
     with lock:
         if key not in runs or ("error" in runs[key] and not _alive(runs[key])):
             _forget_old(runs)
+            waiting = sum(1 for run in runs.values() if "started" not in run and "result" not in run
+                          and "error" not in run)  # fmt: skip
             runs[key] = {"share": 0.0, "queued": time.monotonic()}
+            if waiting >= QUEUED:  # refused now; the same button works again once the line is shorter
+                _fail(runs[key], CoreError(Message("{count} measurements are waiting for the server already; try "
+                                                   "again in a minute.", count=waiting)))  # fmt: skip
+                return runs[key]
             try:
                 runs[key]["thread"] = threading.Thread(target=_work, args=(job, runs[key], slots), daemon=True)
                 runs[key]["thread"].start()
