@@ -130,10 +130,11 @@ def test_the_quota_drops_the_oldest_session_run(fresh_cache, monkeypatch):
         if owner:
             (jobs.job_dir(key) / "owner").write_text(owner)
 
-    fake_run("oldest", "alice", 300)
-    fake_run("pinned-run", "bob", 400)
+    last_lesson = ownership.STALE_RUN_S + 300
+    fake_run("oldest", "alice", last_lesson)  # an earlier lesson's run: it may make room
+    fake_run("pinned-run", "bob", last_lesson + 100)
     ownership.set_pinned("pinned-run", True)
-    fake_run("teachers", None, 500)  # from the command line: not a session's, never dropped
+    fake_run("teachers", None, last_lesson + 200)  # from the command line: not a session's, never dropped
     fake_run("newer", "carol", 100)
     recipe = _custom("csv-new")
     jobs.start(recipe.key, recipe=recipe, owner="dave")
@@ -143,6 +144,37 @@ def test_the_quota_drops_the_oldest_session_run(fresh_cache, monkeypatch):
     finally:
         jobs.cancel(recipe.key, owner="dave")
         jobs.wait(recipe.key, timeout=120)
+    fake_run("franks", "frank", 50)  # the cache is now full of this lesson's runs (carol's and frank's)
+    another = _custom("csv-erin")
+    with pytest.raises(JobLimitError, match="none of them is yours"):  # refused: nobody's recent work is dropped
+        jobs.start(another.key, recipe=another, owner="erin")
+    assert {"newer", "franks"} <= {spec.key for spec in catalog.trained_specs()}
+    # a session's own run makes room for its next one
+    jobs.start(another.key, recipe=another, owner="carol")
+    try:
+        assert "newer" not in {spec.key for spec in catalog.trained_specs()}
+    finally:
+        jobs.cancel(another.key, owner="carol")
+        jobs.wait(another.key, timeout=120)
+
+
+def test_a_start_refused_by_the_job_limit_drops_none_of_the_session_s_runs(fresh_cache, monkeypatch):
+    from core import io
+
+    monkeypatch.setenv("LMLAB_MAX_JOBS", "1")
+    for n in range(ownership.RUNS_PER_SESSION):  # alice has as many runs as a session keeps
+        folder = settings.models_dir() / f"alices-{n}"
+        folder.mkdir(parents=True)
+        io.write_json_atomic(folder / "metadata.json", {"task": "sentiment", "labels": ["neg", "pos"]})
+        (jobs.job_dir(f"alices-{n}") / "owner").write_text("alice")
+    jobs.start(TINY_KEY, LONG)  # someone else's training holds the only slot
+    try:
+        mine = _custom("alices-next")
+        with pytest.raises(JobLimitError):
+            jobs.start(mine.key, recipe=mine, owner="alice")
+        assert len([key for _, key in ownership.session_runs() if key.startswith("alices-")]) == ownership.RUNS_PER_SESSION
+    finally:
+        _stop(TINY_KEY)
 
 
 def test_benchmark_jobs_are_counted_across_processes(fresh_cache, monkeypatch):

@@ -105,9 +105,9 @@ def start(key: str, overrides: dict | None = None, recipe: Recipe | None = None,
         grace = DEATH_GRACE_S if current.state == "died" else 0.0
         if current.active or busy_elsewhere(key, wait=grace):
             return status(key)
+        _refuse_over_the_limit()  # before any run is dropped to make room: a refused start loses nothing
         if recipe is not None and owner is not None:
             ownership.make_room_for_a_run(owner)
-        _refuse_over_the_limit()
         (folder / "stop").unlink(missing_ok=True)
         if owner is not None:
             (folder / "owner").write_text(owner, encoding="utf-8")

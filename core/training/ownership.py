@@ -117,11 +117,15 @@ def session_runs() -> list[tuple[float, str]]:
 
 
 RUNS_PER_SESSION = 3  # a session's fourth run replaces its own oldest: one tab cannot push out the class's runs
+STALE_RUN_S = 4 * 3600  # another session's run older than this (an earlier lesson's) may make room for a new one
 
 
 def make_room_for_a_run(owner: str) -> None:
-    """Keep the stored session runs under ``LMLAB_MAX_RUNS`` and each session's under ``RUNS_PER_SESSION``:
-    the oldest idle ones go first (the session's own first)."""
+    """Keep the stored session runs under ``LMLAB_MAX_RUNS`` and each session's under ``RUNS_PER_SESSION``: the
+    session's own oldest idle runs go first, then idle runs of other sessions older than ``STALE_RUN_S``. A run
+    another student made in this lesson is never dropped to make room: the new run is refused instead."""
+    import time
+
     from core.training import store
 
     own = [key for _, key in session_runs() if owner_of(key) == owner and not status(key).active]
@@ -129,13 +133,16 @@ def make_room_for_a_run(owner: str) -> None:
         store.delete(key)
     cap = settings.limits().max_runs
     runs = session_runs()
+    stale = time.time() - STALE_RUN_S
+    droppable = [key for created, key in runs if (owner_of(key) == owner or created < stale) and not status(key).active]
+    droppable.sort(key=lambda key: owner_of(key) != owner)  # the session's own first, each group oldest first
     total = len(runs)
-    for _, key in runs:
+    for key in droppable:
         if total < cap:
             return
-        if status(key).active:
-            continue
         store.delete(key)
         total -= 1
     if total >= cap:
-        raise JobLimitError(f"The cache holds {total} runs, the limit (LMLAB_MAX_RUNS={cap}); delete one first.")
+        raise JobLimitError(Message("The cache holds {total} runs of the class, its limit (LMLAB_MAX_RUNS={cap}), and "
+                                    "none of them is yours or from an earlier lesson; the teacher can delete runs or "
+                                    "raise the limit.", total=total, cap=cap))
