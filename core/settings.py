@@ -52,6 +52,9 @@ class Limits:
     # Wall-clock limit of one training job: the app's recipes finish in minutes on 2 cores; a run
     # still going after an hour is stopped and reported, so a hung job cannot hold the queue.
     job_timeout_s: int = 3_600
+    # A run a student starts from the Train page: the class shares the training slot, so one run holds it for
+    # at most this long (the built-in recipes take 1–3 minutes on 2 cores).
+    session_job_timeout_s: int = 900
     # What the cache keeps of a semester's use: runs trained from sessions, uploaded CSV files and
     # benchmark results. Beyond the cap the oldest go first; built-in and pinned runs never do.
     max_runs: int = 40
@@ -75,6 +78,7 @@ def limits() -> Limits:
         max_concurrent_inferences=_int_env("LMLAB_MAX_INFERENCES", default_inferences()),
         max_concurrent_jobs=_int_env("LMLAB_MAX_JOBS", Limits.max_concurrent_jobs),
         job_timeout_s=_int_env("LMLAB_JOB_TIMEOUT", Limits.job_timeout_s),
+        session_job_timeout_s=_int_env("LMLAB_SESSION_JOB_TIMEOUT", Limits.session_job_timeout_s),
         max_runs=_int_env("LMLAB_MAX_RUNS", Limits.max_runs),
         max_uploads=_int_env("LMLAB_MAX_UPLOADS", Limits.max_uploads),
         max_results=_int_env("LMLAB_MAX_RESULTS", Limits.max_results),

@@ -247,6 +247,15 @@ def _summary(key: str, path) -> dict:
     return summary
 
 
+def _time_limit(key: str) -> int:
+    """A background job's wall-clock limit: ``LMLAB_JOB_TIMEOUT``, and the shorter ``LMLAB_SESSION_JOB_TIMEOUT`` for
+    a run a student started (it has an owner), so one student's run cannot hold the class's training slot for long."""
+    from core.training.ownership import owner_of
+
+    limits = settings.limits()
+    return min(limits.job_timeout_s, limits.session_job_timeout_s) if owner_of(key) else limits.job_timeout_s
+
+
 def main(argv: list[str] | None = None) -> int:
     settings.decide_mode()  # before anything imports transformers (an LMLAB_TASKS module may, for the help text)
     parser = _parser()
@@ -283,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
             if first:  # the model this one starts from, trained first (the app starts that job itself)
                 print(f"{args.model} starts from {first}, which is not trained yet: training it first.", file=sys.stderr)
                 jobs.run_here(first, echo=echo)
-            limit = settings.limits().job_timeout_s if args.background else None  # the app's jobs only
+            limit = _time_limit(args.model) if args.background else None  # the app's jobs only
             path = jobs.run_here(args.model, overrides, echo=echo, recipe=recipe, time_limit_s=limit)
         finally:
             if bar is not None:

@@ -61,6 +61,7 @@ status = core_jobs.status(recipe.key)
 if st.button(_("Start training"), key="train-start", type="primary", disabled=status.active or preview is None,
              icon=":material/model_training:"):  # fmt: skip
     train.start(recipe)
+train.limits_note()
 watching = st.session_state.get("train-watching") or (recipe.key if status.active else None)
 if watching:
     train.live(watching)

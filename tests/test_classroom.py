@@ -325,6 +325,34 @@ def test_a_recipe_with_a_bad_hub_dataset_is_refused():
         dataclasses.replace(get_recipe("sentiment-tiny"), key="x", dataset="hub", hub_dataset="..").validated()
 
 
+def test_hub_rows_without_the_chosen_columns_are_refused_in_words_and_class_numbers_are_named():
+    from datasets import ClassLabel, Features, Value
+
+    from core.data.uploads import hub_rows_to_examples
+    from core.errors import DataError
+
+    rows = [{"text": "a fine film", "label": 1}, {"text": "a dull film", "label": 0}]
+    with pytest.raises(DataError, match="no column 'sentence'; its columns: text, label"):
+        hub_rows_to_examples(rows, None, "sentence", "label")  # the box's default column on stanfordnlp/imdb
+    features = Features({"text": Value("string"), "label": ClassLabel(names=["neg", "pos"])})
+    examples, labels = hub_rows_to_examples(rows, features, "text", "label")
+    assert [e.label for e in examples] == ["pos", "neg"] and labels == ("neg", "pos")
+    with pytest.raises(DataError, match="class numbers"):
+        hub_rows_to_examples([{"text": "x", "label": 7}], features, "text", "label")
+
+
+def test_a_hub_checkpoint_over_the_size_cap_is_refused_before_any_download():
+    from transformers import AutoModelForSequenceClassification, BertConfig
+
+    from core.errors import CoreError
+    from core.training.prepare import refuse_too_big
+
+    big = BertConfig(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096)
+    with pytest.raises(CoreError, match="335 M parameters"):  # BERT-large's size, counted on an empty copy
+        refuse_too_big(AutoModelForSequenceClassification, big, "google-bert/bert-large-uncased")
+    refuse_too_big(AutoModelForSequenceClassification, BertConfig(), "google-bert/bert-base-uncased")  # 110 M: fine
+
+
 # -- row 13: one malformed model card ---------------------------------------------------------------------------
 
 

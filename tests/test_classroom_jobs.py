@@ -235,3 +235,12 @@ def test_a_session_keeps_at_most_three_runs(fresh_cache):
     finally:
         jobs.cancel(recipe.key, owner="mallory")
         jobs.wait(recipe.key, timeout=120)
+
+
+def test_a_student_s_run_stops_sooner_than_the_class_s_models(fresh_cache, monkeypatch):
+    from core.train import _time_limit
+
+    (jobs.job_dir("students-run") / "owner").write_text("alice")
+    assert _time_limit("students-run") == 900 and _time_limit(TINY_KEY) == 3600
+    monkeypatch.setenv("LMLAB_SESSION_JOB_TIMEOUT", "60")
+    assert _time_limit("students-run") == 60

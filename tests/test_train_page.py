@@ -72,3 +72,19 @@ def test_csv_upload_and_its_checks(fresh_cache):
     at.selectbox(key="train-label-column").set_value("mood").run()
     assert not at.error
     assert at.radio(key="train-task").value == "sentiment"
+
+
+def test_a_new_seed_or_length_cap_does_not_tokenize_the_data_again(monkeypatch):
+    """The slow half of the data preview (every training text tokenized) depends on the texts only: a student
+    clicking the seed or the length cap up and down costs the server a lookup, not a pass over the data."""
+    from core.training import preview
+
+    calls = []
+    original = preview.token_lengths
+    monkeypatch.setattr(preview, "token_lengths", lambda recipe: calls.append(1) or original(recipe))
+    at = open_page("pages/train.py")
+    assert len(calls) == 1 and any("will be cut" in c.value for c in at.caption)
+    for seed in (1, 2, 3):
+        at.number_input(key="train-seed").set_value(seed).run()
+    assert not at.exception and len(calls) == 1
+    assert any("stopped after 15 minutes" in c.value for c in at.caption)  # the cap a student's run works under

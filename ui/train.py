@@ -89,6 +89,15 @@ def data_choice() -> dict | None:
     return fields
 
 
+def limits_note() -> None:
+    """The caps a student's run works under, in view before it starts."""
+    limits = settings.limits()
+    minutes = min(limits.job_timeout_s, limits.session_job_timeout_s) // 60
+    st.caption(_("The class shares {jobs} training slot(s): a run started here is stopped after {minutes} minutes, and "
+                 "each session keeps its {runs} newest runs.", jobs=limits.max_concurrent_jobs, minutes=minutes,
+                 runs=ownership.RUNS_PER_SESSION))  # fmt: skip
+
+
 @st.cache_data(show_spinner=False, max_entries=32)
 def _pii(data_id: str, text_column: str) -> dict[str, int]:  # once per upload and column, for every session
     from core.data import uploads
@@ -130,10 +139,17 @@ def _personal_data(data_id: str, text_column: str) -> str:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _preview(fields: dict) -> dict:
-    from core.training.preview import data_preview
+def _lengths(source: dict) -> list[int]:  # tokenized once per set of texts, whatever the seed or length cap
+    from core.training.preview import token_lengths
 
-    return data_preview(fields)
+    return token_lengths(source)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _preview(fields: dict) -> dict:
+    from core.training.preview import SOURCE_FIELDS, data_preview
+
+    return data_preview(fields, lengths=_lengths({name: fields[name] for name in SOURCE_FIELDS}))
 
 
 def data_preview(recipe: Recipe) -> dict | None:

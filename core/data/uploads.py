@@ -218,16 +218,31 @@ def hub_examples(
         raise DataError(
             Message("Hub datasets need internet; LM Lab is offline. Use the packaged datasets or a CSV upload.")
         )
+    import itertools
+
     import datasets
 
-    try:
-        data = datasets.load_dataset(path, config or None, split=f"train[:{limit}]")
+    try:  # streamed: only the first ``limit`` rows are read, never the whole split
+        data = datasets.load_dataset(path, config or None, split="train", streaming=True)
+        rows = list(itertools.islice(data, limit))
     except Exception as error:  # the Hub's errors are many and varied; all mean "could not load"
-        raise DataError(f"Could not load {name!r} from the Hub: {error}") from None
-    feature = data.features.get(label_column)
-    names = getattr(feature, "names", None)
-    examples = [
-        Example(str(row[text_column]), names[row[label_column]] if names else str(row[label_column]))
-        for row in data
-    ]
+        raise DataError(Message("Could not load {name} from the Hub: {error}", name=repr(name),
+                                error=str(error)[:300])) from None  # fmt: skip
+    return hub_rows_to_examples(rows, getattr(data, "features", None), text_column, label_column)
+
+
+def hub_rows_to_examples(rows: list[dict], features, text_column: str, label_column: str):
+    """The examples of a Hub dataset's rows; a column the rows lack is refused in words, naming the ones they have."""
+    present = list(rows[0]) if rows else []
+    for column in (text_column, label_column):
+        if column not in present:
+            raise DataError(Message("The dataset has no column {column}; its columns: {columns}.", column=repr(column),
+                                    columns=", ".join(present) or "none"))  # fmt: skip
+    names = getattr((features or {}).get(label_column), "names", None)
+    try:
+        examples = [Example(str(row[text_column]), names[row[label_column]] if names else str(row[label_column]))
+                    for row in rows]  # fmt: skip
+    except (IndexError, TypeError) as error:
+        raise DataError(Message("The label column {column} does not hold the dataset's class numbers: {error}",
+                                column=repr(label_column), error=str(error)[:200])) from None  # fmt: skip
     return examples, tuple(sorted({e.label for e in examples}))

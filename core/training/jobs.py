@@ -217,7 +217,7 @@ def _watchdog(writer: ProgressWriter, stop_flag: Path, time_limit_s: int, done: 
     while not done.wait(1.0):
         if time.monotonic() - started > time_limit_s:
             message = (f"Stopped after {time_limit_s // 60} min {time_limit_s % 60:02d} s, the time limit of one "
-                       "training job (LMLAB_JOB_TIMEOUT); nothing was saved.")  # fmt: skip
+                       "training job (LMLAB_JOB_TIMEOUT; a student's run: LMLAB_SESSION_JOB_TIMEOUT); nothing was saved.")  # fmt: skip
             writer.finish("timed out", message, error=message)
             os._exit(124)
         try:

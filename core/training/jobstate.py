@@ -116,7 +116,7 @@ def overdue(key: str, data: dict) -> tuple[str, str] | None:
     started = float(data.get("started_at") or time.time())
     if isinstance(limit, int) and time.time() - started > limit:
         return "timed out", (f"Stopped after {limit // 60} min {limit % 60:02d} s, the time limit of one training "
-                             "job (LMLAB_JOB_TIMEOUT); nothing was saved.")  # fmt: skip
+                             "job (LMLAB_JOB_TIMEOUT; a student's run: LMLAB_SESSION_JOB_TIMEOUT); nothing was saved.")  # fmt: skip
     try:
         asked = (job_path(key) / "stop").stat().st_mtime
     except OSError:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from core import catalog
 from core.data.types import Example, Split
 from core.errors import CoreError
+from core.messages import Message
 from core.tasks.base import dataset_split, split_names
 from core.training.recipes import RECIPES, Recipe
 
@@ -117,10 +118,29 @@ def base_model(recipe: Recipe, labels: list[str], *, per_token: bool = False):
         with LOAD_LOCK:
             tokenizer = from_transformers("AutoTokenizer").from_pretrained(hub_id, trust_remote_code=False)
             config = from_transformers("AutoConfig").from_pretrained(hub_id, **head, trust_remote_code=False)
+            refuse_too_big(auto_head, config, recipe.hub_model)  # before a single weight is downloaded
             model = auto_head.from_pretrained(hub_id, config=config, ignore_mismatched_sizes=True, **safe)
     else:
         raise CoreError(f"Unknown base {recipe.base!r}; choose one of {list(BASES)}.")
     return tokenizer, model
+
+
+MAX_HUB_PARAMETERS = 150_000_000  # BERT-base (110 M) fits; fine-tuning more on a classroom server's CPU is hours
+
+
+def refuse_too_big(auto_head, config, name: str) -> None:
+    """Refuse (CoreError) a Hub checkpoint over ``MAX_HUB_PARAMETERS``, counted on an empty copy of its architecture
+    (no memory, no download)."""
+    import torch
+
+    with torch.device("meta"):
+        shell = auto_head.from_config(config)
+    count = sum(parameter.numel() for parameter in shell.parameters())
+    if count > MAX_HUB_PARAMETERS:
+        raise CoreError(Message("{name} has {count} M parameters; runs here start from at most {most} M (BERT-base "
+                                "has 110 M), so that one run cannot fill the server's disk and hold its training "
+                                "slot for hours.", name=name, count=f"{count / 1e6:.0f}",
+                                most=f"{MAX_HUB_PARAMETERS / 1e6:.0f}"))  # fmt: skip
 
 
 def prerequisite(key: str) -> str | None:

@@ -12,6 +12,7 @@ from core.training.recipes import Recipe
 # learning rate or the epochs does not re-tokenize the data or reload the base model.
 DATA_FIELDS = ("dataset", "data_file", "text_column", "label_column", "hub_dataset", "max_length",
                "validation_fraction", "seed")  # fmt: skip
+SOURCE_FIELDS = ("dataset", "data_file", "text_column", "label_column", "hub_dataset")  # the texts, not how they are cut
 ARCHITECTURE_FIELDS = ("base", "scratch", "hub_model", "dropout", "max_length")
 
 
@@ -27,15 +28,26 @@ def _with(fields: dict) -> Recipe:
     return Recipe(**{**base, **fields})
 
 
-def data_preview(recipe: Recipe | dict) -> dict:
-    """Class balance per split, one example's tokens / ids / attention mask, token lengths, truncation count."""
+def token_lengths(recipe: Recipe | dict) -> list[int]:
+    """Every training text's length in tokens, untruncated: the slow part of a preview, which depends on the texts
+    only (``SOURCE_FIELDS``: the split into training and test texts is fixed), not on the seed or the length cap."""
+    from core.loading import load_tokenizer
+
+    recipe = _with(recipe) if isinstance(recipe, dict) else recipe
+    split, _labels = load_split(recipe)
+    return [len(ids) for ids in load_tokenizer(catalog.MINILM)([e.text for e in split.train], truncation=False)["input_ids"]]
+
+
+def data_preview(recipe: Recipe | dict, lengths: list[int] | None = None) -> dict:
+    """Class balance per split, one example's tokens / ids / attention mask, token lengths, truncation count
+    (``lengths``: ``token_lengths`` of the same texts, computed once for any seed and length cap)."""
     from core.loading import load_tokenizer
 
     recipe = _with(recipe) if isinstance(recipe, dict) else recipe
     split, labels = load_split(recipe)
     train, validation = hold_out_validation(list(split.train), recipe.validation_fraction, recipe.seed)
     tokenizer = load_tokenizer(catalog.MINILM)
-    lengths = [len(ids) for ids in tokenizer([e.text for e in split.train], truncation=False)["input_ids"]]
+    lengths = token_lengths(recipe) if lengths is None else lengths
     example = split.train[0]
     encoded = tokenizer(example.text, truncation=True, max_length=recipe.max_length)
     counts = {name: Counter(e.label for e in part) for name, part in
