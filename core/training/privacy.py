@@ -161,9 +161,14 @@ def lm_losses(lm, documents: list[str]) -> np.ndarray:
     from core.tasks.generate import documents_nll
 
     ids = [[lm.tokenizer.eos_token_id, *lm.tokenizer(text, split_special_tokens=True)["input_ids"]] for text in documents]
-    with lm.exclusive() as model:
-        found = documents_nll(model, ids, min(lm.context, 128))
+    found = []
+    for start in range(0, len(ids), DOCUMENTS_PER_HOLD):  # the model is let go between groups: others get their turn
+        with lm.exclusive() as model:
+            found += documents_nll(model, ids[start : start + DOCUMENTS_PER_HOLD], min(lm.context, 128))
     return np.array([total / max(count, 1) for total, count in found])
+
+
+DOCUMENTS_PER_HOLD = 16  # about a second of a shared GPT's time on 2 cores
 
 
 # --- personal data ----------------------------------------------------------------------------------------
