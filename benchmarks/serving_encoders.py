@@ -1,0 +1,98 @@
+"""Serving a class, continued: the sentence encoder (Topic's zero-shot labels) and the SRL tagger, one forward pass
+per request against passes shared by the requests that arrive together.
+
+    python benchmarks/serving_encoders.py [--cache DIR] [--sessions 1,4,16,32] [--requests 200]
+
+N sessions are N threads asking the shared model, as Streamlit serves a class. Each way runs twice on the same
+requests: with the coalescer limited to one request per pass (each request its own forward pass, in turn — how
+these two models answered before), then with shared passes (up to 32 requests, sorted by length). Printed:
+requests per second, the ratio, p50 / p95 latency of one request, and whether every session got the same answer
+both ways (zero-shot: the winning label; SRL: every tag). Zero-shot requests are the held-out newsgroup posts
+(their first 1,000 characters) with the labels "atheism" and "space"; SRL requests the 200 held-out generated sentences, all their predicates.
+The SRL model is the cache's (trained once with its default recipe when absent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from serving import ROOT, _percentile, _sessions  # noqa: E402 - the same sessions and percentiles as serving.py
+
+
+def _table(title: str, unit: str, page, coalescer, requests: list, sessions: list[int]) -> None:
+    print(f"\n{title}\n")
+    print(f"| way | {unit}/s | vs one pass per request | p50 ms | p95 ms | same answers |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for count in sessions:
+        coalescer.max_batch = 1
+        single, single_latencies, reference = _sessions(page, requests, count)
+        coalescer.max_batch, coalescer.batch_sizes = 32, []
+        rate, latencies, answers = _sessions(page, requests, count)
+        same = sum(a == b for a, b in zip(answers, reference, strict=True)) / len(requests)
+        mean = statistics.mean(coalescer.batch_sizes)
+        print(f"| {count} sessions, one pass per request | {single:.1f} | 1.00 | "
+              f"{statistics.median(single_latencies):.1f} | {_percentile(single_latencies, 0.95):.1f} | – |")  # fmt: skip
+        print(f"| {count} sessions, shared passes (mean batch {mean:.1f}) | {rate:.1f} | {rate / single:.2f} | "
+              f"{statistics.median(latencies):.1f} | {_percentile(latencies, 0.95):.1f} | {100 * same:.1f} % |")  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "lmlab-classroom-cache")
+    parser.add_argument("--sessions", default="1,4,16,32")
+    parser.add_argument("--requests", type=int, default=200)
+    args = parser.parse_args(argv)
+    os.environ.update(LMLAB_CACHE_HOME=str(args.cache), LMLAB_OFFLINE="1")
+    if not (args.cache / "models" / "srl-minilm" / "metadata.json").is_file():
+        print("training srl-minilm once…", flush=True)
+        subprocess.run([sys.executable, "-m", "core.train", "--model", "srl-minilm"],
+                       cwd=ROOT, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+    from core import catalog, settings
+    from core.data import newsgroups, srl
+    from core.device import threads_for_serving
+    from core.tasks.srl import SrlLabeler
+    from core.tasks.zero_shot import ZeroShotClassifier
+
+    settings.decide_mode()
+    threads_for_serving()  # torch threads as the server sets them
+    sessions = [int(part) for part in args.sessions.split(",") if part.strip()]
+
+    zero_shot = ZeroShotClassifier()
+    posts = [example.text[:1000] for example in newsgroups.split()[0].test]  # a paragraph pasted: ≤ 1,000 characters
+    posts = (posts * (args.requests // len(posts) + 1))[: args.requests]
+
+    class Topic:  # what the Topic page's zero-shot mode asks for
+        @staticmethod
+        def predict(text: str):
+            return type("Answer", (), {"label": zero_shot.classify(text, ["atheism", "space"]).label})
+
+    for post in posts[:3]:
+        Topic.predict(post)
+    _table(f"zero-shot topic (sentence encoder), {len(posts)} held-out newsgroup posts, 2 labels", "requests",
+           Topic, zero_shot.encoder.coalescer, posts, sessions)  # fmt: skip
+
+    labeler = SrlLabeler(catalog.SRL_MINILM)
+    sentences = [sentence.text for sentence in srl.corpus().test][: args.requests]
+
+    class Roles:  # what the SRL page asks for: every suggested predicate's frame
+        @staticmethod
+        def predict(text: str):
+            return type("Answer", (), {"label": [frame.tags for frame in labeler.label(text).frames]})
+
+    for sentence in sentences[:3]:
+        Roles.predict(sentence)
+    _table(f"semantic role labelling, {len(sentences)} held-out sentences, every predicate", "sentences", Roles,
+           labeler.coalescer, sentences, sessions)  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
