@@ -62,6 +62,21 @@ def test_adamw_keeps_16_bytes_per_weight_as_the_memory_table_says():
     assert "training: activations" not in table["int8"]
 
 
+def test_the_memory_chart_never_stacks_the_serving_weights_on_the_training_bar():
+    from core.viz.compute import memory_bars
+
+    table = compute.memory(compute.shape_from_size(2, 64, 500, 32), batch=2, context=16)
+    figure = memory_bars(table, {}, uses=("serve", "train"))
+    totals: dict[str, float] = {}
+    for trace in figure.data:
+        for x, y in zip(trace.x, trace.y, strict=True):
+            totals[x] = totals.get(x, 0) + y
+    n = table["fp32"]["weights (serving)"] / 4
+    assert totals["fp32 · serve"] == 4 * n / 1e9 and totals["int8 · serve"] == n / 1e9
+    assert abs(totals["fp32 · train"] - (16 * n + table["fp32"]["training: activations"]) / 1e9) < 1e-12
+    assert "int8 · train" not in totals
+
+
 def test_a_catalog_model_is_counted_from_its_config_without_reading_its_weights():
     shape = compute.shape_of(catalog.MINILM)
     assert (shape.layers, shape.d_model, shape.heads) == (6, 384, 12)

@@ -40,7 +40,7 @@ def test_benchmark_two_models_from_the_page(tiny_model, fresh_cache):
     assert not at.exception and not at.error
     table = at.dataframe[0].value
     assert list(table["model"]) == [TINY_KEY, f"{TINY_KEY}@int8", "baseline:majority"]
-    for column in ("latency p50 (ms)", "latency p95 (ms)", "throughput (ex/s)", "McNemar p"):
+    for column in ("latency p50 (ms)", "latency p95 (ms)", "throughput (texts/s)", "McNemar p"):
         assert table[column].map(lambda v: math.isfinite(float(v))).all(), column
     assert "Δ vs baseline:majority (points) [CI]" in table.columns
     assert table.set_index("model").loc["baseline:majority", "tied"] == "tied"

@@ -93,3 +93,16 @@ def test_srl_frames_from_many_sessions_share_passes(srl_tiny_model):
             assert single.tags == frame.tags and np.allclose(single.confidence, frame.confidence, atol=1e-5)
     finally:
         del labeler.model.forward
+
+
+def test_the_benchmark_times_a_fresh_next_token_pass_not_the_shared_answer(lm_tiny_model):
+    """The page reads back an answer any session already got; the benchmark's latency must time the model."""
+    from core.tasks.generate import LanguageModel
+
+    model = LanguageModel(catalog.LM_LEE)
+    first = model.next_tokens("The government said", k=3)
+    assert model.next_tokens("The government said", k=3)["cached"]  # the page: shared
+    passes = len(model.coalescer.batch_sizes)
+    again = model.next_tokens("The government said", k=3, fresh=True)
+    assert not again["cached"] and len(model.coalescer.batch_sizes) == passes + 1  # a real forward pass
+    assert [t["id"] for t in again["transformer"]] == [t["id"] for t in first["transformer"]]

@@ -86,7 +86,7 @@ def show_counts(shape: compute.Shape) -> None:
     rows = compute.memory(shape, batch=int(batch), context=int(context))
     table = pd.DataFrame([{_("numeric precision"): p, **{_(PARTS[k]): _gb(v) for k, v in parts.items()}} for p, parts in rows.items()])
     st.dataframe(table, hide_index=True)
-    render.figure(figures.memory_bars(rows, PARTS), key="compute-memory")
+    render.figure(figures.memory_bars(rows, PARTS, uses=(_("serving"), _("training"))), key="compute-memory")
     st.caption(_("Serving needs the weights (plus activations and, while generating, a key–value cache that grows "
                  "with the context); training with AdamW needs 16 bytes per weight "
                  "(the weights, their gradients, two fp32 moments, and an fp32 master copy in mixed precision) plus "
@@ -174,9 +174,11 @@ def show_extrapolation(throughput: compute.Throughput) -> None:
         days.append(found["seconds"] / 86400)
     st.dataframe(pd.DataFrame(rows), hide_index=True)
     render.figure(figures.training_days(names, days), key="compute-days")
-    st.caption(_("6 N D for GPT-3 gives {ours:.3g} FLOPs; the paper reports 3.14e23. Real runs use thousands of "
-                 "accelerators: divide the days by the number of devices and by how many times this machine's "
-                 "throughput each of them sustains.", ours=compute.training_flops(175e9, 300e9)))  # fmt: skip
+    st.caption(_("Here N is every parameter, embeddings included, as the papers count their models (for BERT-base "
+                 "about a fifth of its 110 M is the embedding tables, so the blocks-only N of the calculator above "
+                 "would be smaller). 6 N D for GPT-3 gives {ours:.3g} FLOPs; the paper reports 3.14e23. Real runs use "
+                 "thousands of accelerators: divide the days by the number of devices and by how many times this "
+                 "machine's throughput each of them sustains.", ours=compute.training_flops(175e9, 300e9)))  # fmt: skip
 
 
 def code() -> None:

@@ -65,7 +65,7 @@ def watch() -> None:
     state = bench_jobs.status(job)
     if state["state"] in ("starting", "running"):
         st.progress(float(state["fraction"]), text=_("Benchmark running in the background: {message}",
-                                                    message=state["message"]))  # fmt: skip
+                                                    message=_progress(str(state["message"]))))  # fmt: skip
         return
     st.session_state["bench-job"] = None
     if state["state"] == "done":
@@ -74,6 +74,13 @@ def watch() -> None:
     else:
         st.session_state["bench-error"] = state["message"]
     st.rerun()
+
+
+def _progress(message: str) -> str:
+    """The benchmark process's progress line (plain text in its status file) in this session's language."""
+    if message.startswith("scoring "):
+        return _("scoring {model}", model=message.removeprefix("scoring "))
+    return _(message) if message in (N_("starting"),) else message
 
 
 def _interval(row: dict, name: str) -> str:
@@ -96,9 +103,15 @@ def _unit(metric: Metric) -> str:
 # metric labels and other words the benchmark writes into its rows, translated where they are shown
 ROW_WORDS = (N_("accuracy"), N_("chrF"), N_("span F1"), N_("perplexity per word"), N_("perplexity per character"), N_("BLEU"), N_("precision"),
              N_("token perplexity"), N_("probability"), N_("not a probability"), N_("McNemar"), N_("paired bootstrap"),
-             N_("one forward pass per sentence, its frames together"), N_("beam search, 4 beams"), N_("baseline"),
+             N_("one row per frame, a sentence's frames in one pass"), N_("beam search, 4 beams"), N_("baseline"),
              N_("baseline (packaged MiniLM)"), N_("masked-token accuracy"),
-             N_("15 % of the first 62 tokens hidden at once"))  # fmt: skip
+             N_("15 % of the first 62 tokens hidden at once"), N_("OOV recall"), N_("dictionary + HMM"),
+             N_("Viterbi over B/M/E/S tags"))  # fmt: skip
+PERCENT_SECONDARY = ("precision", "OOV recall")  # shares, shown in % beside a headline in %
+# what one unit of throughput is, per headline metric (texts for the classifiers)
+TEXTS_PER_S = N_("texts/s")
+THROUGHPUT = {"chrf": N_("sentences/s"), "span_f1": N_("frames/s"), "mask_accuracy": N_("paragraphs/s"),
+              "word_perplexity": N_("tokens/s"), "char_perplexity": N_("tokens/s"), "word_f1": N_("characters/s")}
 CAPTIONS = {
     "chrf": N_("chrF on the held-out generated sentences (sacrebleu); Δ is on sentence-level chrF, paired. "
                "Throughput: sentences per second in batches of 64."),
@@ -115,7 +128,14 @@ CAPTIONS = {
                           "counted): comparable across tokenizers; for a character GPT it equals perplexity per token "
                           "apart from the few characters NFKC splits (… becomes ...). Lower is better; Δ is paired on "
                           "paragraphs. Latency: one next-token distribution; throughput: tokens scored per second."),
+    "word_f1": N_("Word F1 on the 1,880 held-out People's Daily paragraphs (a word counts when both its ends match "
+                  "the corpus's segmentation); OOV recall is the share of the words never seen in training that are "
+                  "found; Δ is paired on paragraphs. Latency: one paragraph; throughput: characters per second."),
 }  # fmt: skip
+
+
+def _throughput(metric: Metric) -> str:
+    return _("throughput ({unit})", unit=_(THROUGHPUT.get(metric.key, TEXTS_PER_S)))
 
 
 def _table_row(r: dict, metric: Metric) -> dict:
@@ -136,7 +156,7 @@ def _table_row(r: dict, metric: Metric) -> dict:
     if r.get("same_as_plain") is not None:  # a variant row (@int8, @cuda-bf16 …) beside its plain model
         out[_("same answer as the plain model (%)")] = 100 * r["same_as_plain"]
     if "secondary_metric" in r:
-        out[_(r["secondary_metric"])] = scale * r["secondary"] if r["secondary_metric"] == "precision" else r["secondary"]
+        out[_(r["secondary_metric"])] = scale * r["secondary"] if r["secondary_metric"] in PERCENT_SECONDARY else r["secondary"]
     delta = (_("Δ vs {baseline} (points) [CI]", baseline=r["baseline"]) if metric.percent
              else _("Δ vs {baseline} [CI]", baseline=r["baseline"]))  # fmt: skip
     out[delta] = (f"{scale * r['diff_vs_baseline']:+.{d + 1}f} "
@@ -145,7 +165,7 @@ def _table_row(r: dict, metric: Metric) -> dict:
         out[_("{test} p", test=_(r["test"]))] = r["p_value"]
     out.update({_("p (Holm)"): r.get("p_holm"), _("tied"): _("tied") if r["tied_with_baseline"] else "",
                 _("latency p50 (ms)"): r["latency_p50_ms"], _("latency p95 (ms)"): r["latency_p95_ms"],
-                _("repeats"): r["latency_repeats"], _("throughput (ex/s)"): r["throughput_per_s"],
+                _("repeats"): r["latency_repeats"], _throughput(metric): r["throughput_per_s"],
                 _("peak memory added (MB)"): r["peak_memory_mb"]})  # fmt: skip
     if r.get("gpu_peak_memory_mb") is not None:  # measured where the row computed on a CUDA GPU's memory
         out[_("GPU peak memory (MB)")] = r["gpu_peak_memory_mb"]
@@ -167,9 +187,10 @@ def table(result: bench.BenchResult) -> pd.DataFrame:
     frame = pd.DataFrame([_table_row(r, metric) for r in result.rows])
     number = st.column_config.NumberColumn
     formats = {"{test} p": "%.3f", "p (Holm)": "%.3f", "latency p50 (ms)": "%.2f", "latency p95 (ms)": "%.2f",
-               "throughput (ex/s)": "%.0f", "parameters (M)": "%.2f", "load (s)": "%.2f"}
+               "parameters (M)": "%.2f", "load (s)": "%.2f"}
     config = {_(name, test=_(test)) if "{test}" in name else _(name): number(format=shown)
               for name, shown in formats.items() for test in ("McNemar", "paired bootstrap")}  # fmt: skip
+    config[_throughput(metric)] = number(format="%.0f")
     st.dataframe(frame, hide_index=True, key="bench-table", column_config={**config, "ECE": number(format="%.3f")})
     left, right = st.columns(2)
     rows = [dict(row) for row in result.rows]

@@ -124,14 +124,14 @@ def _join(*sentences: str) -> str:
 def _verdict(chinese: bool, ngram_wins: bool) -> tuple[str, str]:
     """Who wins on held-out text and why, and what to expect of the samples."""
     if chinese:
-        verdict = (_("the trigram wins: in three minutes on a CPU the GPT sees each training character less than once "
+        verdict = (_("the trigram wins: in about four minutes on a CPU the GPT sees each training character less than once "
                      "(a full pass, over the time budget, still leaves it far behind)") if ngram_wins else
                    _("the Transformer wins"))  # fmt: skip
         return verdict, _("One token is one character, so this is perplexity per character. Expect phrases in the "
                           "style of People's Daily of January 1998, not facts.")  # fmt: skip
     verdict = (_("the trigram still wins: a Transformer needs far more text than an n-gram model to pay off, and "
                  "GPT-2 was trained on billions") if ngram_wins else
-               _("the Transformer wins, though GPT-2 was trained on billions"))  # fmt: skip
+               _("the Transformer wins, even though it saw far less text than GPT-2's billions of tokens"))  # fmt: skip
     return verdict, _("Expect grammatical fragments of Australian 2001 news, not facts.")
 
 

@@ -50,9 +50,9 @@ def attack_panel() -> None:
         return
     titles = {key: i18n.title(spec) for key, spec in specs.items()}
     key = st.selectbox(_("Model trained here"), list(specs), key="privacy-model", format_func=titles.get)
-    st.caption(_("The attacker asks the model for its loss on {most} of its training texts and {most} held-out "
-                 "texts (fewer where there are fewer) and calls a text a member when its loss is low.",
-                 most=privacy.MAX_TEXTS))  # fmt: skip
+    st.caption(_("The attacker asks the model for its loss on up to {most} of its training texts and up to {most} "
+                 "held-out texts (every k-th one, the fewest k that keeps to {most}) and calls a text a member when "
+                 "its loss is low.", most=privacy.MAX_TEXTS))  # fmt: skip
     if st.button(_("Run the attack"), key="privacy-run", type="primary"):
         try:
             with st.spinner(render.queue_note(_("Asking the model about up to {count} texts…",
@@ -77,7 +77,9 @@ def attack_panel() -> None:
                          "over all loss thresholds. The threshold is chosen knowing the answers, so even a model that "
                          "leaks nothing reaches about the 'chance' figure: 95 % of random labellings of the same "
                          "losses stay below it."))  # fmt: skip
-    third.metric(_("Mean loss: training / held-out"), f"{found.member_losses.mean():.2f} / {found.other_losses.mean():.2f}")
+    third.metric(_("Mean loss: training / held-out"), f"{found.member_losses.mean():.2f} / {found.other_losses.mean():.2f}",
+                 help=_("Asked: {members} training texts and {others} held-out texts.", members=len(found.member_losses),
+                        others=len(found.other_losses)))  # fmt: skip
     st.caption(_("95 % CI of the AUC: {low} to {high}. A model that memorised its training texts gives them a lower "
                  "loss than texts it never saw, and the attack finds them; the overfitting remedies of the Train page "
                  "(more data, early stopping, dropout, weight decay) can narrow the gap, and training with differential "

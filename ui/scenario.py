@@ -31,7 +31,7 @@ def ensure_ready(spec: ModelSpec, *, fallback: str = "another model") -> bool:
             st.caption(_("It starts from {base}, which is trained first (about 2½ minutes); then it is fine-tuned "
                          "(about 2 minutes).", base=first))  # fmt: skip
         st.info(
-            _("{model} is {reason}. It trains in the background (one to three minutes on 2 CPU cores); meanwhile, "
+            _("{model} is {reason}. It trains in the background (one to about four minutes on 2 CPU cores); meanwhile, "
               "try {fallback}.", model=safe.md(i18n.title(spec)), reason=_(state.reason), fallback=_(fallback)),
             icon=":material/hourglass_top:",
         )  # fmt: skip

@@ -85,7 +85,7 @@ def show(spec) -> None:
     else:
         st.info(_("The model found no arguments for these predicates."))
     st.caption(
-        _("Latency {ms} ms for {count} frame(s) (one forward pass each).", ms=f"{result.latency_ms:.0f}",
+        _("Latency {ms} ms for {count} frame(s) (one row each, in one forward pass).", ms=f"{result.latency_ms:.0f}",
           count=len(result.frames))
     )  # fmt: skip
     if result.truncated:
@@ -94,6 +94,17 @@ def show(spec) -> None:
         )
     with st.expander(_("Code to reproduce this"), icon=":material/code:"):
         st.code(snippets.srl(spec, result.words, [f.predicate for f in result.frames]), language="python")
+
+
+def _span_f1(estimate: dict) -> str:
+    """F1 with its bootstrap CI; when every frame was right the bootstrap cannot move off 100 %, so the interval shown
+    is Wilson's for "all n frames right" (a frame fully right is what a perfect F1 needs)."""
+    if estimate["value"] < 1 or not estimate.get("n"):
+        return f"{100 * estimate['value']:.1f} % [{100 * estimate['low']:.1f}, {100 * estimate['high']:.1f}]"
+    from core.stats import wilson
+
+    low = wilson(int(estimate["n"]), int(estimate["n"])).low
+    return _("100 % (all {n} frames right; 95 % Wilson interval [{low}, 100])", n=estimate["n"], low=f"{100 * low:.1f}")
 
 
 def quality(spec) -> None:
@@ -107,8 +118,7 @@ def quality(spec) -> None:
         if by_kind:
             st.dataframe(
                 pd.DataFrame([{_("held-out sentences"): kind, _("what is new"): _(HELD_OUT_KINDS.get(kind, "")),
-                               "span F1": f"{100 * e['value']:.1f} % [{100 * e['low']:.1f}, {100 * e['high']:.1f}]",
-                               _("frames"): e["n"]} for kind, e in by_kind.items()]),
+                               "span F1": _span_f1(e), _("frames"): e["n"]} for kind, e in by_kind.items()]),
                 hide_index=True, width="stretch",
             )  # fmt: skip
         table = pd.DataFrame(meta["per_role"]).T.reset_index(names="role")
@@ -125,8 +135,9 @@ def quality(spec) -> None:
               "their usual places. On real text expect errors with verbs it never saw, light verbs and idioms (\"take "
               "a walk\"), long or nested clauses, questions, and arguments far from their verb. Seen here: on "
               "“Officials said the fire destroyed several homes near Sydney on Tuesday.” it labels *the fire* as ARG1 "
-              "of *destroyed* (it is the ARG0, the thing that destroyed) and splits *on Tuesday* — in its training "
-              "data a reported clause always begins with *that*, and its only weekday is *Monday*.",
+              "of *destroyed* (it is the ARG0, the thing that destroyed), and it ends what was said (ARG1 of *said*) at "
+              "*homes*, giving *near Sydney* to *said* as the place of the saying — in its training data a reported "
+              "clause always begins with *that*.",
               train=data.get("train_frames", "?"), test=data.get("test_frames", "?"))
         )  # fmt: skip
         if meta.get("loss_curve"):

@@ -253,13 +253,16 @@ class LanguageModel:
             latency = 1000 * (time.perf_counter() - started)
         return [(row, latency) for row in probs]
 
-    def next_tokens(self, text: str, k: int = 10) -> dict:
+    def next_tokens(self, text: str, k: int = 10, *, fresh: bool = False) -> dict:
         """Top-k next tokens under the Transformer and under the n-gram model, with the entropy of each; requests
         of other sessions arriving at the same moment share the Transformer's forward pass, and an answer any
-        session already got is read back (``cached`` True: its latency is that of the pass that computed it)."""
+        session already got is read back (``cached`` True: its latency is that of the pass that computed it) unless
+        ``fresh`` (the benchmark times the model, not the cache)."""
         ids = self._ids(text, allow_empty=True)
         if not ids:
             raise InputError(Message("Score needs at least one token of text."))
+        if fresh:
+            return {**self._next_tokens(ids, k), "cached": False}
         computed = []
 
         def compute() -> dict:

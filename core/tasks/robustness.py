@@ -1,4 +1,4 @@
-"""Robustness (安全性), the article's third challenge, measured: how few typing mistakes turn a classifier's answer?
+"""Robustness (鲁棒性), LM Lab's addition beside the article's third challenge (安全性, safety), measured: how few typing mistakes turn a classifier's answer?
 
 A greedy **character-edit attack**, guided by occlusion (the same word scores the Sentiment page explains with):
 every word of the text is removed once, in one batch; the words whose removal most lowers the probability of the

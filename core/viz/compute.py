@@ -9,17 +9,23 @@ from core.messages import N_
 PART_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c")
 
 
-def memory_bars(rows: dict[str, dict[str, float]], part_names: dict[str, str]) -> go.Figure:
-    """Stacked bars, one per precision: the bytes of each part (weights, training states, activations) in GB."""
-    precisions = list(rows)
+def memory_bars(rows: dict[str, dict[str, float]], part_names: dict[str, str],
+                uses: tuple[str, str] = ("serving", "training")) -> go.Figure:  # fmt: skip
+    """Per precision, a bar to serve (the weights) and a stacked bar to train (weights with their gradients and AdamW
+    states, then activations), in GB: the training bar already holds the weights, so the two are side by side,
+    never stacked together. ``uses`` names the two bars (in the reader's language)."""
     parts = list(dict.fromkeys(part for row in rows.values() for part in row))
     figure = go.Figure()
     for colour, part in zip(PART_COLOURS, parts, strict=False):
-        values = [rows[p].get(part, 0) / 1e9 for p in precisions]
-        figure.add_bar(x=precisions, y=values, name=part_names.get(part, part), marker_color=colour,
+        use = uses[0] if part == "weights (serving)" else uses[1]
+        chosen = [p for p in rows if part in rows[p]]
+        figure.add_bar(x=[f"{p} · {use}" for p in chosen], y=[rows[p][part] / 1e9 for p in chosen],
+                       name=part_names.get(part, part), marker_color=colour,
                        hovertemplate="%{x}: %{y:.3g} GB<extra></extra>")  # fmt: skip
     figure.update_layout(barmode="stack", title=N_("Memory by precision"), height=340,
-                         xaxis={"title": N_("precision")}, yaxis={"title": N_("GB")},
+                         xaxis={"title": N_("numeric precision"), "categoryorder": "array",
+                                "categoryarray": [f"{p} · {use}" for p in rows for use in uses]},
+                         yaxis={"title": N_("GB")},
                          margin={"l": 10, "r": 10, "t": 40, "b": 40}, legend={"orientation": "h", "y": -0.25})  # fmt: skip
     return figure
 
