@@ -494,3 +494,29 @@ def test_the_server_imports_transformers_only_through_the_lock():
                 if any(module == "transformers" or module.startswith("transformers.") for module in modules):
                     offenders.append(f"{name}:{node.lineno}: {ast.unparse(node)}")
     assert offenders == []
+
+
+def test_vader_refuses_a_text_whose_emoji_expand_past_its_word_cap():
+    """VADER turns each emoji into the words of its name and rereads words around each one: 5,000 emoji took most of a
+    minute of the server's CPU. The cap counts those words."""
+    from core.errors import InputError
+    from core.tasks.sentiment import MAX_VADER_WORDS, VaderSentiment
+
+    vader = VaderSentiment()
+    started = time.perf_counter()
+    with pytest.raises(InputError, match="at most 1000 words"):
+        vader.predict("😸" * 5000)
+    assert time.perf_counter() - started < 1
+    assert vader.predict("😸" * (MAX_VADER_WORDS // 6)).label == "positive"
+    assert vader.predict("good " * 900).label == "positive"
+
+
+def test_a_pile_of_combining_marks_is_cut_before_normalising():
+    """NFC sorts a run of combining marks, in time quadratic in its length: 20,000 marks took half a second before
+    the length check could refuse the text; runs are cut to a few marks first (real scripts stack three or four)."""
+    from core.tasks.inputs import MAX_MARKS, clean_text
+
+    started = time.perf_counter()
+    cleaned = clean_text("a" + "\u0301" * 10_000 + "\u0316" * 9_999)
+    assert time.perf_counter() - started < 0.1 and len(cleaned) <= MAX_MARKS + 1
+    assert clean_text("Zoe\u0308 and pho\u031b\u0309") == "Zoë and phở"  # ordinary accents compose as before
