@@ -64,22 +64,25 @@ class AttentionModel:
         # one lock for the shared tokenizer and model; the Learn pages borrow this model and take it too
         self.lock = threading.Lock()
         # every session of the class shares the maps: the page draws them on each rerun, the model runs once.
-        # A map over 5 MB (about 134 tokens on MiniLM) is recomputed instead of kept.
+        # A map over 5 MB (about 134 tokens on MiniLM) is recomputed instead of kept; Inspect reads at most
+        # INSPECT_TOKENS, so its maps of MiniLM-sized models are kept.
         self.memo = Memo(max_entry_bytes=5 << 20, store=ATTENTION)
 
-    def attend(self, text: str, text_pair: str | None = None) -> Attention:
-        """Every layer's and head's attention for a text (or a pair); the same input is computed once."""
+    def attend(self, text: str, text_pair: str | None = None, *, max_tokens: int | None = None) -> Attention:
+        """Every layer's and head's attention for a text (or a pair), read up to ``max_tokens`` (the model's own limit
+        by default); the same input is computed once."""
         cleaned = check_text(text)
         pair = check_text(text_pair) if text_pair else None
-        return self.memo.get(digest(cleaned, pair), lambda: self._attend(cleaned, pair))
+        limit = min(self.max_tokens, max_tokens or self.max_tokens)
+        return self.memo.get(digest(cleaned, pair, str(limit)), lambda: self._attend(cleaned, pair, limit))
 
-    def _attend(self, cleaned: str, pair: str | None) -> Attention:
+    def _attend(self, cleaned: str, pair: str | None, limit: int) -> Attention:
         import torch
 
         with self.lock, inference_gate():
             full = len(self.tokenizer(cleaned, pair)["input_ids"])
             batch = self.tokenizer(
-                cleaned, pair, truncation=True, max_length=self.max_tokens, return_tensors="pt"
+                cleaned, pair, truncation=True, max_length=limit, return_tensors="pt"
             )
             with torch.inference_mode():
                 outputs = self.model(**batch, output_attentions=True)
@@ -96,6 +99,9 @@ class AttentionModel:
             second = (batch["token_type_ids"][0] == 1).nonzero()
             b_start = int(second[0]) if len(second) else None
         return Attention(self.spec.key, tuple(tokens), weights, b_start, full)
+
+
+INSPECT_TOKENS = 128  # Inspect → Attention's reading cap: its views (bertviz, grid, statistics) redraw on every rerun
 
 
 def statistics_by_layer(attention: Attention) -> dict[str, np.ndarray]:

@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from core import catalog
-from core.attention import compare, rollout, statistics_by_layer
+from core.attention import INSPECT_TOKENS, compare, rollout, statistics_by_layer
 from core.errors import CoreError
 from core.viz import bertviz_html, heatmaps
 from ui import i18n, language, render, safe
@@ -39,7 +39,7 @@ if not catalog.availability(spec).ready:
     st.stop()
 language.warn_text(" ".join(filter(None, [text, text_b])), spec.languages, i18n.title(spec))
 try:
-    full = inspect_ui.attention_model(spec).attend(text, text_b)
+    full = inspect_ui.attention_model(spec).attend(text, text_b, max_tokens=INSPECT_TOKENS)
 except CoreError as error:
     safe.error(error)
     st.stop()
@@ -47,8 +47,8 @@ except CoreError as error:
 n_layers, n_heads, n_tokens = full.weights.shape[0], full.weights.shape[1], len(full.tokens)
 if full.truncated:
     st.warning(
-        _("The text has {length} tokens; {model} reads at most {limit}, so the rest was cut.", length=full.n_tokens_input,
-          model=safe.md(i18n.title(spec)), limit=n_tokens)
+        _("The text has {length} tokens; this page reads at most {limit} (every view here is redrawn for each "
+          "student's click), so the rest was cut.", length=full.n_tokens_input, limit=n_tokens)
     )  # fmt: skip
 left, right = st.columns(2)
 size, start = n_tokens, 0
@@ -128,7 +128,7 @@ with views[6]:
     other = inspect_ui.picker(_("Compare with"), key="inspect-other", default="sentiment-minilm")
     if catalog.availability(other).ready:
         try:
-            second = inspect_ui.attention_model(other).attend(text, text_b)
+            second = inspect_ui.attention_model(other).attend(text, text_b, max_tokens=INSPECT_TOKENS)
             distance = compare(full, second)
         except CoreError as error:
             safe.error(error)

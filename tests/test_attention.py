@@ -39,6 +39,15 @@ def test_long_text_is_truncated(minilm):
     assert result.truncated and len(result.tokens) == 512
 
 
+def test_inspect_reads_at_most_its_cap_and_keeps_the_maps_for_the_next_rerun(minilm):
+    from core.attention import INSPECT_TOKENS
+
+    first = minilm.attend("word " * 700, max_tokens=INSPECT_TOKENS)
+    assert first.truncated and len(first.tokens) == INSPECT_TOKENS
+    assert minilm.attend("word " * 700, max_tokens=INSPECT_TOKENS) is first  # under the memo's 5 MB: kept, not recomputed
+    assert len(minilm.attend("word " * 700).tokens) == 512  # the model's own limit is a different entry
+
+
 def test_rollout_properties():
     rng = np.random.default_rng(0)
     weights = rng.random((3, 2, 5, 5))
