@@ -14,7 +14,7 @@ import pytest
 
 from core import catalog, settings
 from core.bench import background as bench_jobs
-from core.errors import JobError, JobLimitError
+from core.errors import CoreError, JobError, JobLimitError
 from core.training import jobs, ownership
 from core.training.recipes import get_recipe
 
@@ -244,3 +244,19 @@ def test_a_student_s_run_stops_sooner_than_the_class_s_models(fresh_cache, monke
     assert _time_limit("students-run") == 900 and _time_limit(TINY_KEY) == 3600
     monkeypatch.setenv("LMLAB_SESSION_JOB_TIMEOUT", "60")
     assert _time_limit("students-run") == 60
+
+
+def test_a_benchmark_started_from_the_app_stops_at_its_time_limit_and_says_so(fresh_cache, monkeypatch):
+    monkeypatch.setenv("LMLAB_SESSION_JOB_TIMEOUT", "2")
+    job = bench_jobs.start("sentiment", ["vader", "baseline:majority"], None, 20)
+    pid = json.loads((settings.cache_home() / "bench" / "jobs" / f"{job}.pid").read_text())["pid"]
+    final = wait_for(lambda: (state := bench_jobs.status(job))["state"] not in ("starting", "running") and state,
+                     timeout=60, poll=0.5)  # fmt: skip
+    assert final["state"] == "failed" and "stopped after 0 min 02 s" in final["message"], final
+    wait_for(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, timeout=10)
+    assert bench_jobs.running() == []
+
+
+def test_a_benchmark_started_from_the_app_compares_at_most_six_models(fresh_cache):
+    with pytest.raises(CoreError, match="at most 6 models"):
+        bench_jobs.start("sentiment", ["vader"] * 7, None, 20)

@@ -50,6 +50,16 @@ def run_label(run_id: str) -> str:
     return _("{when} · {task} · {count} model(s)", when=i18n.when(when), task=task_labels().get(task, task), count=count)
 
 
+MAX_MODELS = bench_jobs.MAX_MODELS
+
+
+def limits_note() -> str:
+    """The caps a benchmark started here works under."""
+    return _("At most {most} models per run; a run is stopped after {minutes} minutes (the class shares one benchmark "
+             "slot, and the command line has neither limit).", most=MAX_MODELS,
+             minutes=settings.limits().session_job_timeout_s // 60)
+
+
 def start(task: str, models: list[str], baseline: str | None, repeats: int) -> None:
     try:
         st.session_state["bench-job"] = bench_jobs.start(task, models, baseline, repeats)
@@ -72,7 +82,11 @@ def watch() -> None:
         st.session_state["bench-run"] = state["run_id"]
         st.session_state["bench-shown"] = state["run_id"]  # show the new run
     else:
-        st.session_state["bench-error"] = state["message"]
+        message = str(state["message"])
+        st.session_state["bench-error"] = (_("Stopped at the time limit of a benchmark started from the app ({minutes} "
+                                             "minutes): choose fewer models or fewer timed calls.",
+                                             minutes=settings.limits().session_job_timeout_s // 60)
+                                           if message.startswith("stopped after") else message)  # fmt: skip
     st.rerun()
 
 

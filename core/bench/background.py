@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 import uuid
 
 import psutil
@@ -16,6 +17,7 @@ from core.io import spawn_module, write_json_atomic
 from core.messages import Message
 
 _children: dict[str, subprocess.Popen] = {}
+MAX_MODELS = 6  # rows of one benchmark started from the app (each scores the whole held-out set)
 
 
 def _folder():
@@ -41,13 +43,43 @@ def running() -> list[str]:
         except (OSError, ValueError):
             continue
         if isinstance(record, dict) and _alive(record):
+            if time.time() - float(record["created"]) > settings.limits().session_job_timeout_s and _ours(record):
+                _stop_overdue(path.stem, record)
+                continue
             found.append(path.stem)
         else:
             path.unlink(missing_ok=True)  # finished or died: no longer counted
     return found
 
 
+def _ours(record: dict) -> bool:
+    """The recorded process is a benchmark LM Lab started (never kill a process that merely reused the number)."""
+    try:
+        return any(part.startswith("core.bench") for part in psutil.Process(int(record["pid"])).cmdline())
+    except (psutil.Error, KeyError, TypeError, ValueError):
+        return False
+
+
+def _stop_overdue(job: str, record: dict) -> None:
+    """A benchmark past the time limit of a job started from the app: killed (with its children) and reported."""
+    limit = settings.limits().session_job_timeout_s
+    try:
+        process = psutil.Process(int(record["pid"]))
+        for one in [*process.children(recursive=True), process]:
+            one.kill()
+    except psutil.Error:
+        pass
+    write_json_atomic(_folder() / f"{job}.json", {
+        "state": "failed", "fraction": 1.0,
+        "message": f"stopped after {limit // 60} min {limit % 60:02d} s, the time limit of a benchmark started from the app "
+                   "(LMLAB_SESSION_JOB_TIMEOUT)"})  # fmt: skip
+    (_folder() / f"{job}.pid").unlink(missing_ok=True)
+
+
 def start(task: str, models: list[str], baseline: str | None, repeats: int) -> str:
+    if len(models) > MAX_MODELS:
+        raise CoreError(Message("A benchmark started here compares at most {most} models; choose fewer (the command "
+                                "line has no such limit).", most=MAX_MODELS))  # fmt: skip
     arguments = ["--task", task, "--models", ",".join(models), "--repeats", str(repeats)]
     return _start("core.bench", arguments + (["--baseline", baseline] if baseline else []))
 
@@ -86,6 +118,7 @@ def _spawn(module: str, arguments: list[str], with_out: bool) -> str:
 def status(job: str) -> dict:
     if not job.isalnum():
         raise CoreError(f"Unknown benchmark job {job!r}.")
+    live = running()  # stops a job past its time limit first, so its status says why
     try:
         data = json.loads((_folder() / f"{job}.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -94,9 +127,9 @@ def status(job: str) -> dict:
         data = {"state": "starting", "fraction": 0.0, "message": "starting"}
     child = _children.get(job)
     if data["state"] in ("starting", "running"):
-        if child is not None and child.poll() is not None:
+        if child is not None and child.poll() is not None and job not in live:
             data = {"state": "failed", "fraction": 1.0,
                     "message": f"the benchmark process exited with code {child.returncode}"}  # fmt: skip
-        elif child is None and job not in running():  # started by another app process, now gone
+        elif child is None and job not in live:  # started by another app process, now gone
             data = {"state": "failed", "fraction": 1.0, "message": "the benchmark process is no longer running"}
     return data
