@@ -106,3 +106,30 @@ def test_the_benchmark_times_a_fresh_next_token_pass_not_the_shared_answer(lm_ti
     again = model.next_tokens("The government said", k=3, fresh=True)
     assert not again["cached"] and len(model.coalescer.batch_sizes) == passes + 1  # a real forward pass
     assert [t["id"] for t in again["transformer"]] == [t["id"] for t in first["transformer"]]
+
+
+def test_a_long_generation_lets_other_requests_in_between_its_tokens(lm_tiny_model):
+    """Generation takes the model one token at a time: another session's request waits for one step, not for the
+    whole continuation (GPT-2 online takes most of a second per step on 2 cores)."""
+    from core.tasks.generate import LanguageModel
+
+    model = LanguageModel(catalog.LM_LEE)
+    _slowed(model.model.base_model)
+    finished: dict[str, float] = {}
+    made: list = []
+
+    def generate() -> None:
+        made.append(model.generate("The government", max_new_tokens=20, temperature=1.0, seed=3))
+        finished["generate"] = time.monotonic()
+
+    def ask() -> None:
+        time.sleep(0.35)  # a few steps into the generation
+        model.next_tokens("Police said", k=3, fresh=True)
+        finished["ask"] = time.monotonic()
+
+    try:
+        run_together(generate, ask)
+    finally:
+        del model.model.base_model.forward
+    assert len(made[0].steps) >= 10, [step["token"] for step in made[0].steps]  # long enough to interleave with
+    assert finished["ask"] < finished["generate"]

@@ -231,8 +231,25 @@ class LanguageModel:
 
         window = ids[-self.context :]
         with torch.no_grad():
-            logits = to_cpu(self.model(torch.tensor([window])).logits[0, -1])
+            logits = to_cpu(self._last_logits(torch.tensor([window]), torch.ones(1, len(window), dtype=torch.long))[0])
         return torch.softmax(logits, dim=-1).numpy().astype(np.float64)
+
+    def _last_logits(self, ids, mask):
+        """The logits after each row's last real token (rows right-padded, ``mask`` 1 on real tokens)  # (B, vocab)
+
+        The body runs on every position, the output layer on those last ones only: with GPT-2's 50,257 words, logits
+        for every position of 32 windows of 256 tokens would be 1.6 GB."""
+        import torch
+
+        head = self.model.get_output_embeddings()
+        body = self.model.base_model
+        ends = mask.sum(dim=1) - 1
+        if head is None or body is self.model:  # no separate output layer to apply: the whole model, then pick rows
+            logits = self.model(input_ids=ids, attention_mask=mask).logits
+            return logits[torch.arange(len(ids), device=logits.device), ends.to(logits.device)]
+        device = next(self.model.parameters()).device  # the body is called directly: bring the inputs to it
+        hidden = body(input_ids=ids.to(device), attention_mask=mask.to(device)).last_hidden_state
+        return head(hidden[torch.arange(len(ids), device=device), ends.to(device)])
 
     def _distributions(self, windows: list[tuple[int, ...]]) -> list[tuple[np.ndarray, float]]:
         """The next-token distribution after each window, from one forward pass over them all (right-padded, so
@@ -246,9 +263,7 @@ class LanguageModel:
         mask = torch.tensor([[1] * len(window) + [0] * (longest - len(window)) for window in windows])
         with inference_gate(), torch.no_grad():
             started = time.perf_counter()
-            logits = self.model(input_ids=ids, attention_mask=mask).logits  # on the model's device
-            rows, ends = torch.arange(len(windows), device=logits.device), (mask.sum(dim=1) - 1).to(logits.device)
-            last = to_cpu(logits[rows, ends])  # each window's last real token
+            last = to_cpu(self._last_logits(ids, mask))  # each window's last real token
             probs = torch.softmax(last, dim=-1).numpy().astype(np.float64)
             latency = 1000 * (time.perf_counter() - started)
         return [(row, latency) for row in probs]
@@ -301,21 +316,19 @@ class LanguageModel:
         rng = np.random.default_rng(seed)
         steps = []
         end = self.tokenizer.eos_token_id
-        # the trigram needs neither the model nor an inference slot: sampling from it never blocks the class
-        guard = contextlib.nullcontext() if use_ngram else _both(self._lock, inference_gate())
-        with guard:
-            started = time.perf_counter()
-            for _ in range(max_new_tokens):
+        # the trigram needs neither the model nor an inference slot: sampling from it never blocks the class; the
+        # Transformer takes the model and a slot one token at a time, so a long generation lets others in between
+        started = time.perf_counter()
+        for _ in range(max_new_tokens):
+            with contextlib.nullcontext() if use_ngram else _both(self._lock, inference_gate()):
                 probs = self.ngram.distribution(ids) if use_ngram else self._distribution(ids)
-                chosen, shaped = sample_next(
-                    probs, temperature=temperature, top_k=top_k, top_p=top_p, rng=rng
-                )
-                steps.append({"token": self.tokenizer.decode([chosen]), "probability": float(probs[chosen]),
-                              "kept": int((shaped > 0).sum())})  # fmt: skip
-                if chosen == end:
-                    break
-                ids.append(chosen)
-            latency = 1000 * (time.perf_counter() - started)
+            chosen, shaped = sample_next(probs, temperature=temperature, top_k=top_k, top_p=top_p, rng=rng)
+            steps.append({"token": self.tokenizer.decode([chosen]), "probability": float(probs[chosen]),
+                          "kept": int((shaped > 0).sum())})  # fmt: skip
+            if chosen == end:
+                break
+            ids.append(chosen)
+        latency = 1000 * (time.perf_counter() - started)
         continuation = self.tokenizer.decode(ids[start:], skip_special_tokens=True)
         prefix = self.tokenizer.decode(ids[:start], skip_special_tokens=True)
         return Generation(prompt=prompt, text=prefix + continuation, continuation=continuation, steps=steps,
