@@ -520,3 +520,18 @@ def test_a_pile_of_combining_marks_is_cut_before_normalising():
     cleaned = clean_text("a" + "\u0301" * 10_000 + "\u0316" * 9_999)
     assert time.perf_counter() - started < 0.1 and len(cleaned) <= MAX_MARKS + 1
     assert clean_text("Zoe\u0308 and pho\u031b\u0309") == "Zoë and phở"  # ordinary accents compose as before
+
+
+def test_the_nli_zero_shot_reads_a_capped_text_with_few_labels():
+    """The Hub's NLI model (online) runs once per label over the text: at most six labels and 256 tokens."""
+    from core import catalog, loading
+    from core.errors import InputError
+    from core.tasks.zero_shot import NLI_MAX_LABELS, NLI_MAX_TOKENS, nli_text
+
+    tokenizer = loading.load_tokenizer(catalog.MINILM)
+    long = "The space shuttle reached orbit. " * 200
+    cut = nli_text(tokenizer, long, ["space", "atheism"])
+    assert len(tokenizer(cut, add_special_tokens=False)["input_ids"]) <= NLI_MAX_TOKENS + 2 and len(cut) < len(long) / 4
+    assert nli_text(tokenizer, "A short text.", ["a", "b"]) == "A short text."
+    with pytest.raises(InputError, match="at most 6 labels"):
+        nli_text(tokenizer, "A short text.", [f"label {i}" for i in range(NLI_MAX_LABELS + 1)])

@@ -131,6 +131,20 @@ def nli_hypothesis(template: str) -> str:
     return check_template(template).replace(PLACEHOLDER, "{}")
 
 
+NLI_MAX_LABELS = 6  # the NLI model reads the text once per label: 12 labels of a long text held a slot for a minute
+NLI_MAX_TOKENS = 256
+
+
+def nli_text(tokenizer, text: str, labels: list[str]) -> str:
+    """The text the NLI model reads: its first ``NLI_MAX_TOKENS`` tokens; more than ``NLI_MAX_LABELS`` labels are
+    refused (each label is one pass of a large model over the text)."""
+    if len(labels) > NLI_MAX_LABELS:
+        raise InputError(Message("The NLI model reads the text once per label: at most {most} labels here (the "
+                                 "offline MiniLM mode takes more).", most=NLI_MAX_LABELS))  # fmt: skip
+    ids = tokenizer(text, add_special_tokens=False, truncation=True, max_length=NLI_MAX_TOKENS)["input_ids"]
+    return tokenizer.decode(ids) if len(ids) >= NLI_MAX_TOKENS else text
+
+
 class NliZeroShot:
     """The Hub's NLI-based zero-shot pipeline (online only): entailment of "This text is about {label}."."""
 
@@ -146,7 +160,7 @@ class NliZeroShot:
                                  trust_remote_code=False, **pipeline_placement())  # fmt: skip
 
     def classify(self, text: str, labels: list[str], template: str = TEMPLATE) -> ZeroShotResult:
-        cleaned = check_text(text)
+        cleaned = nli_text(self.pipe.tokenizer, check_text(text), labels)
         template = check_template(template)
         started = time.perf_counter()
         hypothesis = nli_hypothesis(template)
