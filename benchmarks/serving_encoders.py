@@ -1,15 +1,15 @@
-"""Serving a class, continued: the sentence encoder (Topic's zero-shot labels) and the SRL tagger, one forward pass
-per request against passes shared by the requests that arrive together.
+"""Serving a class, continued: the sentence encoder (Topic's zero-shot labels) and the SRL tagger, each request alone
+against requests that arrive together sharing passes.
 
     python benchmarks/serving_encoders.py [--cache DIR] [--sessions 1,4,16,32] [--requests 200]
 
 N sessions are N threads asking the shared model, as Streamlit serves a class. Each way runs twice on the same
-requests: with the coalescer limited to one request per pass (each request its own forward pass, in turn — how
-these two models answered before), then with shared passes (up to 32 requests, sorted by length). Printed:
-requests per second, the ratio, p50 / p95 latency of one request, and whether every session got the same answer
-both ways (zero-shot: the winning label; SRL: every tag). Zero-shot requests are the held-out newsgroup posts
-(their first 1,000 characters) with the labels "atheism" and "space"; SRL requests the 200 held-out generated sentences, all their predicates.
-The SRL model is the cache's (trained once with its default recipe when absent).
+requests: with the coalescer limited to one request per turn (each request's own texts or frames, sorted by
+length into passes, in turn), then with shared turns (up to 32 requests, their texts sorted by length together and
+cut where the length jumps). Printed: requests per second, the ratio, p50 / p95 latency of one request, and whether
+every session got the same answer both ways (zero-shot: the winning label; SRL: every tag). Zero-shot requests are
+the held-out newsgroup posts (their first 1,000 characters) with the labels "atheism" and "space"; SRL requests the
+200 held-out generated sentences, all their predicates. The SRL model is the cache's (trained once with its default recipe when absent).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from serving import ROOT, _percentile, _sessions  # noqa: E402 - the same sessio
 
 def _table(title: str, unit: str, page, coalescer, requests: list, sessions: list[int]) -> None:
     print(f"\n{title}\n")
-    print(f"| way | {unit}/s | vs one pass per request | p50 ms | p95 ms | same answers |")
+    print(f"| way | {unit}/s | vs each request alone | p50 ms | p95 ms | same answers |")
     print("|---|---:|---:|---:|---:|---:|")
     for count in sessions:
         coalescer.max_batch = 1
@@ -38,7 +38,7 @@ def _table(title: str, unit: str, page, coalescer, requests: list, sessions: lis
         rate, latencies, answers = _sessions(page, requests, count)
         same = sum(a == b for a, b in zip(answers, reference, strict=True)) / len(requests)
         mean = statistics.mean(coalescer.batch_sizes)
-        print(f"| {count} sessions, one pass per request | {single:.1f} | 1.00 | "
+        print(f"| {count} sessions, each request alone | {single:.1f} | 1.00 | "
               f"{statistics.median(single_latencies):.1f} | {_percentile(single_latencies, 0.95):.1f} | – |")  # fmt: skip
         print(f"| {count} sessions, shared passes (mean batch {mean:.1f}) | {rate:.1f} | {rate / single:.2f} | "
               f"{statistics.median(latencies):.1f} | {_percentile(latencies, 0.95):.1f} | {100 * same:.1f} % |")  # fmt: skip

@@ -29,22 +29,25 @@ class SentenceEncoder:
         """Unit-length embeddings, one row per text.  # (N, 384)
 
         Requests from every session are answered together (``Coalescer``): whoever takes the model next embeds
-        all the texts waiting by then, sorted by length in passes of ``batch_size`` so the padding stays small."""
+        all the texts waiting by then, sorted by length in passes of at most ``batch_size`` texts and
+        ``core.tasks.classify.PADDED_TOKENS`` padded tokens, so the padding stays small."""
         if not texts:
             return np.zeros((0, self.model.config.hidden_size), dtype=np.float32)
         return self.coalescer.submit((tuple(texts), batch_size))
 
     def _encode_together(self, requests: list[tuple[tuple[str, ...], int]]) -> list[np.ndarray]:
         """The coalescer's run (the model's lock is held): every request's texts in passes sorted by length."""
+        from core.tasks.classify import padded_passes
+
         texts = [text for request, _ in requests for text in request]
         lengths = self.tokenizer(texts, truncation=True, max_length=self.max_tokens, return_length=True)["length"]
-        order = sorted(range(len(texts)), key=lambda i: lengths[i])
         rows = np.zeros((len(texts), self.model.config.hidden_size), dtype=np.float32)
         size = min(batch for _, batch in requests)
         with inference_gate():
-            for start in range(0, len(order), size):
-                chosen = order[start : start + size]
-                rows[chosen] = self._pooled([texts[i] for i in chosen])
+            for group in padded_passes(lengths):  # sorted by length, at most PADDED_TOKENS padded tokens a pass
+                for start in range(0, len(group), size):
+                    chosen = group[start : start + size]
+                    rows[chosen] = self._pooled([texts[i] for i in chosen])
         answers, start = [], 0
         for request, _ in requests:
             answers.append(rows[start : start + len(request)])
