@@ -251,9 +251,11 @@ def _time_limit(key: str) -> int:
     """A background job's wall-clock limit: ``LMLAB_JOB_TIMEOUT``, and the shorter ``LMLAB_SESSION_JOB_TIMEOUT`` for
     a run a student started (it has an owner), so one student's run cannot hold the class's training slot for long."""
     from core.training.ownership import owner_of
+    from core.training.recipes import RECIPES
 
     limits = settings.limits()
-    return min(limits.job_timeout_s, limits.session_job_timeout_s) if owner_of(key) else limits.job_timeout_s
+    student = owner_of(key) and key not in RECIPES  # a built-in model is the class's, whoever asked for it
+    return min(limits.job_timeout_s, limits.session_job_timeout_s) if student else limits.job_timeout_s
 
 
 def main(argv: list[str] | None = None) -> int:

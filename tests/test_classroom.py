@@ -337,8 +337,10 @@ def test_hub_rows_without_the_chosen_columns_are_refused_in_words_and_class_numb
     features = Features({"text": Value("string"), "label": ClassLabel(names=["neg", "pos"])})
     examples, labels = hub_rows_to_examples(rows, features, "text", "label")
     assert [e.label for e in examples] == ["pos", "neg"] and labels == ("neg", "pos")
-    with pytest.raises(DataError, match="class numbers"):
+    with pytest.raises(DataError, match="no class number"):
         hub_rows_to_examples([{"text": "x", "label": 7}], features, "text", "label")
+    with pytest.raises(DataError, match="unlabelled rows"):  # -1 would have read as the last class
+        hub_rows_to_examples([*rows, {"text": "no label", "label": -1}], features, "text", "label")
 
 
 def test_a_hub_checkpoint_over_the_size_cap_is_refused_before_any_download():
@@ -351,6 +353,8 @@ def test_a_hub_checkpoint_over_the_size_cap_is_refused_before_any_download():
     with pytest.raises(CoreError, match="335 M parameters"):  # BERT-large's size, counted on an empty copy
         refuse_too_big(AutoModelForSequenceClassification, big, "google-bert/bert-large-uncased")
     refuse_too_big(AutoModelForSequenceClassification, BertConfig(), "google-bert/bert-base-uncased")  # 110 M: fine
+    with pytest.raises(CoreError, match="far larger"):  # refused before ten million layers are built, even on meta
+        refuse_too_big(AutoModelForSequenceClassification, BertConfig(num_hidden_layers=10**7), "crafted/config")
 
 
 # -- row 13: one malformed model card ---------------------------------------------------------------------------

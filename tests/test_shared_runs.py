@@ -119,3 +119,13 @@ def test_a_long_line_of_waiting_runs_refuses_more_and_takes_them_again_once_it_m
     gate.set()
     assert [_finished(run)["result"] for run in waiting] == list(range(shared_runs.QUEUED))
     assert _finished(shared_runs.start("one more", lambda progress: "late"))["result"] == "late"
+
+
+def test_quick_hand_picked_runs_are_forgotten_before_long_sweeps():
+    from ui import shared_runs
+
+    sweep = _finished(shared_runs.start(("sweep", "model"), lambda progress: "ranked heads"))
+    quick = [_finished(shared_runs.start(("parts", n, shared_runs.LIGHT), lambda progress, n=n: n))
+             for n in range(shared_runs.KEPT + 3)]  # fmt: skip
+    assert shared_runs.state(("sweep", "model")) is sweep  # the sweep stays; the oldest quick ones went
+    assert shared_runs.state(("parts", 0, shared_runs.LIGHT)) is None and quick[-1]["result"] == shared_runs.KEPT + 2

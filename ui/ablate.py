@@ -97,8 +97,12 @@ def parts_key(heads, mlps) -> tuple:
 def start_held_out(key: tuple, job) -> tuple:
     """The held-out half of a hand-picked ablation (two passes over the held-out set) as a run shared by the class:
     it queues behind the other long measurements (at most ``shared_runs.AT_ONCE`` at once), and a set someone already
-    asked for is not computed again. Returns ``key``, for ``held_out_result``."""
-    shared_runs.start(key, job)
+    asked for is not computed again. Returns the run's key, for ``held_out_result``; raises CoreError when the
+    queue is full (the run is refused, not kept)."""
+    key = (*key, shared_runs.LIGHT)
+    state = shared_runs.start(key, job)
+    if "error" in state and shared_runs.state(key) is not state:
+        raise state["error"]
     return key
 
 
@@ -106,6 +110,7 @@ def held_out_result(key: tuple) -> dict | None:
     """That run's result, waited on with a bar; None when it failed (said) or is no longer kept."""
     state = shared_runs.state(key)
     if state is None:
+        st.caption(_("The held-out scores of this set are no longer kept for the class; press the button again."))
         return None
     shared_runs.wait(state, _("Scoring the held-out set with and without the chosen parts…"))
     if "error" in state:
@@ -225,10 +230,14 @@ def _run_classifier(spec, classifier, version: str, text: str, heads, mlps) -> N
         return
     run = None
     if held_out is not None and len(held_out[0]):
-        run = start_held_out(("ablation-classifier-parts", spec.key, version, parts_key(heads, mlps)),
-                             lambda progress: ablation_classifier.held_out_change(
-                                 classifier, held_out, heads, mlps, max_length=max_length, version=version,
-                                 report=progress))  # fmt: skip
+        try:
+            run = start_held_out(("ablation-classifier-parts", spec.key, version, parts_key(heads, mlps)),
+                                 lambda progress: ablation_classifier.held_out_change(
+                                     classifier, held_out, heads, mlps, max_length=max_length, version=version,
+                                     report=progress))  # fmt: skip
+        except CoreError as error:
+            safe.error(error)
+            return
     code = snippets.classifier_ablation(spec, check_text(text), heads, mlps, min(max_length or classifier.max_tokens,
                                                                      classifier.max_tokens))  # fmt: skip
     st.session_state["ablate-classifier-result"] = ((spec.key, version), list(heads), list(mlps), found, code, run)
@@ -273,10 +282,8 @@ def _show_classifier(spec, version: str) -> None:
     rows = [{_("class"): _(label), _("whole model"): round(before, 4), _("switched off"): round(after, 4)}
             for label, before, after in zip(found.labels, found.before, found.after, strict=True)]  # fmt: skip
     st.dataframe(pd.DataFrame(rows), hide_index=True, key="ablate-classifier-table")
-    if run is not None:
-        accuracy = held_out_result(run)
-        if accuracy is None:
-            return
+    accuracy = held_out_result(run) if run is not None else None
+    if accuracy is not None:
         left, right = st.columns(2)
         left.metric(_("Held-out accuracy, whole model"), f"{100 * accuracy['before']:.1f} %")
         right.metric(_("With {count} switched off", count=len(heads) + len(mlps)), f"{100 * accuracy['after']:.1f} %",
@@ -289,7 +296,7 @@ def _show_classifier(spec, version: str) -> None:
                      low=f"{100 * accuracy['low']:+.1f}", high=f"{100 * accuracy['high']:+.1f}",
                      worse=accuracy.get("worse", 0), better=accuracy.get("better", 0),
                      p=f"{accuracy.get('p', 1.0):.3f}"))  # fmt: skip
-    else:
+    elif run is None:
         st.caption(_("No held-out texts are known for this model (it was not trained here on one of LM Lab's "
                      "datasets): only your text is compared."))  # fmt: skip
     with st.expander(_("Code to reproduce this"), icon=":material/code:"):

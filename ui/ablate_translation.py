@@ -73,9 +73,14 @@ def _run(spec, translator, version: str, text: str, heads, mlps) -> None:
         return
     held_out, run = ablation_translation.held_out_pairs(spec), None
     if held_out is not None and len(held_out[0]):
-        run = ablate.start_held_out(("ablation-translation-parts", spec.key, version, ablate.parts_key(heads, mlps)),
-                                    lambda progress: ablation_translation.held_out_change(
-                                        translator, held_out, heads, mlps, version=version, report=progress))  # fmt: skip
+        try:
+            run = ablate.start_held_out(("ablation-translation-parts", spec.key, version,
+                                         ablate.parts_key(heads, mlps)),
+                                        lambda progress: ablation_translation.held_out_change(
+                                            translator, held_out, heads, mlps, version=version, report=progress))  # fmt: skip
+        except CoreError as error:
+            safe.error(error)
+            return
     code = snippets.translation_ablation(spec, check_text(text), heads, mlps, max_source=translator.max_source,
                                          max_new=translator.max_new)  # fmt: skip
     st.session_state["ablate-translation-result"] = ((spec.key, version), len(heads) + len(mlps), found, code, run)

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 AT_ONCE = 2  # runs working at the same time; each holds a model and many forward passes
 QUEUED = 6  # runs waiting for a slot; more are refused (many tabs must not line up hours of work for the class)
 KEPT = 32  # finished runs kept for the class (the oldest go first)
+LIGHT = "light"  # in a run's key: a quick measurement (a hand-picked ablation), forgotten before long ones
 STALLED_S = 600.0
 
 
@@ -57,7 +58,9 @@ def state(key: Hashable) -> dict | None:
 
 
 def _forget_old(runs: dict) -> None:
+    """Past ``KEPT``, the oldest finished runs go — quick ones (keys marked ``LIGHT``) before long sweeps."""
     finished = [key for key, run in runs.items() if "result" in run or "error" in run]
+    finished.sort(key=lambda key: not (isinstance(key, tuple) and LIGHT in key))  # stable: oldest first in each
     for key in finished[: max(0, len(runs) - KEPT)]:  # insertion order: the oldest first
         del runs[key]
 
@@ -79,11 +82,12 @@ def start(key: Hashable, job: Callable[[Callable[[float], None]], object]) -> di
             _forget_old(runs)
             waiting = sum(1 for run in runs.values() if "started" not in run and "result" not in run
                           and "error" not in run)  # fmt: skip
+            if waiting >= QUEUED:  # refused now, and not kept: the same button works again once the line is shorter
+                refused: dict = {"share": 0.0}
+                _fail(refused, CoreError(Message("{count} measurements are waiting for the server already; try "
+                                                 "again in a minute.", count=waiting)))  # fmt: skip
+                return refused
             runs[key] = {"share": 0.0, "queued": time.monotonic()}
-            if waiting >= QUEUED:  # refused now; the same button works again once the line is shorter
-                _fail(runs[key], CoreError(Message("{count} measurements are waiting for the server already; try "
-                                                   "again in a minute.", count=waiting)))  # fmt: skip
-                return runs[key]
             try:
                 runs[key]["thread"] = threading.Thread(target=_work, args=(job, runs[key], slots), daemon=True)
                 runs[key]["thread"].start()

@@ -85,7 +85,8 @@ def show(spec) -> None:
     else:
         st.info(_("The model found no arguments for these predicates."))
     st.caption(
-        _("Latency {ms} ms for {count} frame(s) (one row each, in one forward pass).", ms=f"{result.latency_ms:.0f}",
+        _("Latency {ms} ms for {count} frame(s) (one row each; rows of sessions asking at the same moment share passes, "
+          "so the time includes any wait for them).", ms=f"{result.latency_ms:.0f}",
           count=len(result.frames))
     )  # fmt: skip
     if result.truncated:
@@ -104,7 +105,8 @@ def _span_f1(estimate: dict) -> str:
     from core.stats import wilson
 
     low = wilson(int(estimate["n"]), int(estimate["n"])).low
-    return _("100 % (all {n} frames right; 95 % Wilson interval [{low}, 100])", n=estimate["n"], low=f"{100 * low:.1f}")
+    return _("100 % (all {n} frames fully right: a 95 % Wilson interval for that share is [{low}, 100])", n=estimate["n"],
+             low=f"{100 * low:.1f}")
 
 
 def quality(spec) -> None:

@@ -3,6 +3,7 @@ through a progress file, like training jobs; the page only polls that file."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import time
@@ -65,10 +66,15 @@ def _stop_overdue(job: str, record: dict) -> None:
     limit = settings.limits().session_job_timeout_s
     try:
         process = psutil.Process(int(record["pid"]))
-        for one in [*process.children(recursive=True), process]:
-            one.kill()
+        family = [*process.children(recursive=True), process]
     except psutil.Error:
-        pass
+        family = []
+    for one in family:  # each on its own: one that exited meanwhile does not spare the others
+        with contextlib.suppress(psutil.Error):
+            one.kill()
+    psutil.wait_procs(family, timeout=5)
+    if _alive(record):  # could not be stopped: still counted, tried again at the next look
+        return
     write_json_atomic(_folder() / f"{job}.json", {
         "state": "failed", "fraction": 1.0,
         "message": f"stopped after {limit // 60} min {limit % 60:02d} s, the time limit of a benchmark started from the app "

@@ -239,6 +239,9 @@ def hub_rows_to_examples(rows: list[dict], features, text_column: str, label_col
             raise DataError(Message("The dataset has no column {column}; its columns: {columns}.", column=repr(column),
                                     columns=", ".join(present) or "none"))  # fmt: skip
     names = getattr((features or {}).get(label_column), "names", None)
+    if names and any(not isinstance(row[label_column], int) or not 0 <= row[label_column] < len(names) for row in rows):
+        raise DataError(Message("Some rows of {column} hold no class number (-1 marks unlabelled rows in Hub datasets); "
+                                "choose a split or dataset whose rows all carry a label.", column=repr(label_column)))  # fmt: skip
     try:
         examples = [Example(str(row[text_column]), names[row[label_column]] if names else str(row[label_column]))
                     for row in rows]  # fmt: skip

@@ -166,7 +166,8 @@ class LanguageModel:
         head = self.model.get_output_embeddings()
         body = self.model.base_model
         ends = mask.sum(dim=1) - 1
-        if head is None or body is self.model:  # no separate output layer to apply: the whole model, then pick rows
+        # GPT-2's family only: there the output layer is the whole head (other heads add a transform or a scale)
+        if head is None or body is self.model or self.model.config.model_type != "gpt2":
             logits = self.model(input_ids=ids, attention_mask=mask).logits
             return logits[torch.arange(len(ids), device=logits.device), ends.to(logits.device)]
         device = next(self.model.parameters()).device  # the body is called directly: bring the inputs to it

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import threading
 import unicodedata
 from collections import deque
@@ -22,14 +21,23 @@ def clean_text(text: str) -> str:
     """NFC-normalise, drop invisible control characters, trim. Emoji and CJK stay as they are."""
     if not isinstance(text, str):
         raise EmptyInputError(Message("Please enter some text (got no text at all)."))
-    text = _MARK_RUN.sub(lambda run: run.group(0)[:MAX_MARKS], text)  # NFC sorts a run of marks: quadratic in its length
+    text = _few_marks(text)  # NFC sorts a run of marks: quadratic in its length
     text = unicodedata.normalize("NFC", text)
     text = "".join(ch for ch in text if ch in _KEEP or unicodedata.category(ch) not in _DROP_CATEGORIES)
     return text.strip()
 
 
 MAX_MARKS = 8  # combining marks kept on one character (real scripts stack three or four; "Zalgo" text stacks hundreds)
-_MARK_RUN = re.compile(f"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]{{{MAX_MARKS + 1},}}")
+
+
+def _few_marks(text: str) -> str:
+    """``text`` with each run of combining characters (any script's) cut to ``MAX_MARKS``."""
+    kept, run = [], 0
+    for char in text:
+        run = run + 1 if unicodedata.combining(char) else 0
+        if run <= MAX_MARKS:
+            kept.append(char)
+    return "".join(kept) if len(kept) < len(text) else text
 
 
 @dataclass(frozen=True)

@@ -128,21 +128,18 @@ def make_room_for_a_run(owner: str) -> None:
 
     from core.training import store
 
-    own = [key for _, key in session_runs() if owner_of(key) == owner and not status(key).active]
-    for key in own[: max(0, len(own) - RUNS_PER_SESSION + 1)]:
-        store.delete(key)
-    cap = settings.limits().max_runs
     runs = session_runs()
+    own = [key for _, key in runs if owner_of(key) == owner and not status(key).active]
+    over_own = own[: max(0, len(own) - RUNS_PER_SESSION + 1)]
+    cap = settings.limits().max_runs
     stale = time.time() - STALE_RUN_S
-    droppable = [key for created, key in runs if (owner_of(key) == owner or created < stale) and not status(key).active]
+    droppable = [key for created, key in runs if key not in over_own and not status(key).active
+                 and (owner_of(key) == owner or created < stale)]  # fmt: skip
     droppable.sort(key=lambda key: owner_of(key) != owner)  # the session's own first, each group oldest first
-    total = len(runs)
-    for key in droppable:
-        if total < cap:
-            return
-        store.delete(key)
-        total -= 1
-    if total >= cap:
+    needed = max(0, len(runs) - len(over_own) - cap + 1)
+    if needed > len(droppable):  # decided before anything is deleted: a refused start drops nothing
         raise JobLimitError(Message("The cache holds {total} runs of the class, its limit (LMLAB_MAX_RUNS={cap}), and "
-                                    "none of them is yours or from an earlier lesson; the teacher can delete runs or "
-                                    "raise the limit.", total=total, cap=cap))
+                                    "too few of them are yours or from an earlier lesson to make room; the teacher "
+                                    "can delete runs or raise the limit.", total=len(runs), cap=cap))
+    for key in [*over_own, *droppable[:needed]]:
+        store.delete(key)

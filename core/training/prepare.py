@@ -133,6 +133,11 @@ def refuse_too_big(auto_head, config, name: str) -> None:
     (no memory, no download)."""
     import torch
 
+    caps = {"num_hidden_layers": 1000, "n_layer": 1000, "hidden_size": 100_000, "n_embd": 100_000,
+            "intermediate_size": 1_000_000, "vocab_size": 10_000_000}  # fmt: skip
+    sizes = {name: getattr(config, name, 0) or 0 for name in caps}
+    if any(not isinstance(size, int) or size > caps[name] for name, size in sizes.items()):  # before building a module
+        raise CoreError(Message("{name}'s configuration is far larger than any model runs here start from.", name=name))
     with torch.device("meta"):
         shell = auto_head.from_config(config)
     count = sum(parameter.numel() for parameter in shell.parameters())
