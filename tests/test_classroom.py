@@ -343,6 +343,21 @@ def test_hub_rows_without_the_chosen_columns_are_refused_in_words_and_class_numb
         hub_rows_to_examples([*rows, {"text": "no label", "label": -1}], features, "text", "label")
 
 
+def test_a_streamed_dataset_gives_its_first_rows_of_the_chosen_columns_only():
+    from datasets import Dataset
+
+    from core.data.uploads import MAX_HUB_TEXT, first_rows
+    from core.errors import DataError
+
+    stream = Dataset.from_dict({"text": ["short", "x" * (MAX_HUB_TEXT + 50), "third"], "label": [0, 1, 0],
+                                "image": [b"\x00" * 1000] * 3}).to_iterable_dataset()  # fmt: skip
+    rows = first_rows(stream, "text", "label", limit=2)
+    assert [sorted(row) for row in rows] == [["label", "text"]] * 2  # the image column is never held
+    assert rows[0]["text"] == "short" and len(rows[1]["text"]) == MAX_HUB_TEXT
+    with pytest.raises(DataError, match="no column 'sentence'; its columns: text, label, image"):
+        first_rows(stream, "sentence", "label", limit=2)
+
+
 def test_a_hub_checkpoint_over_the_size_cap_is_refused_before_any_download():
     from transformers import AutoModelForSequenceClassification, BertConfig
 

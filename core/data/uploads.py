@@ -218,17 +218,42 @@ def hub_examples(
         raise DataError(
             Message("Hub datasets need internet; LM Lab is offline. Use the packaged datasets or a CSV upload.")
         )
-    import itertools
 
     import datasets
 
     try:  # streamed: only the first ``limit`` rows are read, never the whole split
         data = datasets.load_dataset(path, config or None, split="train", streaming=True)
-        rows = list(itertools.islice(data, limit))
     except Exception as error:  # the Hub's errors are many and varied; all mean "could not load"
         raise DataError(Message("Could not load {name} from the Hub: {error}", name=repr(name),
                                 error=str(error)[:300])) from None  # fmt: skip
-    return hub_rows_to_examples(rows, getattr(data, "features", None), text_column, label_column)
+    return hub_rows_to_examples(first_rows(data, text_column, label_column, limit), getattr(data, "features", None),
+                                text_column, label_column)  # fmt: skip
+
+
+MAX_HUB_TEXT = 20_000  # characters kept of one Hub text (the training recipes read far fewer tokens)
+
+
+def first_rows(data, text_column: str, label_column: str, limit: int) -> list[dict]:
+    """The first ``limit`` rows of a streamed dataset, its two chosen columns only (images, audio and other columns
+    are never held), each text cut to ``MAX_HUB_TEXT`` characters; a column the dataset lacks is refused in words."""
+    import itertools
+
+    names = getattr(data, "column_names", None)
+    if names:
+        for column in (text_column, label_column):
+            if column not in names:
+                raise DataError(Message("The dataset has no column {column}; its columns: {columns}.",
+                                        column=repr(column), columns=", ".join(names)))  # fmt: skip
+        data = data.select_columns([text_column, label_column])
+    try:
+        rows = list(itertools.islice(data, limit))
+    except Exception as error:  # noqa: BLE001 - a stream breaks in many ways; all mean "could not read"
+        raise DataError(Message("Could not read the dataset's rows from the Hub: {error}",
+                                error=str(error)[:300])) from None  # fmt: skip
+    for row in rows:
+        if isinstance(row.get(text_column), str):
+            row[text_column] = row[text_column][:MAX_HUB_TEXT]
+    return rows
 
 
 def hub_rows_to_examples(rows: list[dict], features, text_column: str, label_column: str):
