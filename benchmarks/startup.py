@@ -73,15 +73,15 @@ def one_run(browser, script: str = "streamlit_app.py", cwd: Path = ROOT, pause: 
         elapsed = time.perf_counter() - started
         maps = [m.path for m in psutil.Process(server.pid).memory_maps()]
         torch_loaded = any("libtorch" in path for path in maps)
-        learn = None
+        learn_s = None
         if script == "streamlit_app.py" and learn:
             time.sleep(pause)
             clicked = time.perf_counter()
             page.goto(f"http://127.0.0.1:{port}/self_attention", timeout=60_000)
             page.get_by_text(LEARN_DONE).first.wait_for(timeout=120_000)
-            learn = time.perf_counter() - clicked
+            learn_s = time.perf_counter() - clicked
         page.close()
-        return elapsed, torch_loaded, learn
+        return elapsed, torch_loaded, learn_s
     finally:
         server.terminate()
         server.wait(timeout=20)
