@@ -128,16 +128,25 @@ def load_tokenizer(spec: ModelSpec):
         return from_transformers("AutoTokenizer").from_pretrained(source, **kwargs)
 
 
-def _load(auto_class, spec: ModelSpec, eager_attention: bool, place: bool = True):
+_HANDED: dict[tuple, object] = {}  # a model loaded ahead of its first visitor (core.warmup), for the next who asks
+
+
+def _load(auto_class, spec: ModelSpec, eager_attention: bool, place: bool = True, keep: bool = False):
     """Tokenizer and model in eval mode, on the serving device and precision (``core.device.place``) unless
-    ``place`` is False (an ONNX export or an int8 quantisation needs the CPU fp32 copy)."""
+    ``place`` is False (an ONNX export or an int8 quantisation needs the CPU fp32 copy). With ``keep`` (the warm-up)
+    the model is also kept for the next identical load, which takes it instead of loading it again."""
     _quiet_transformers()
     source, kwargs = model_source(spec)
     if eager_attention:
         kwargs["attn_implementation"] = "eager"  # SDPA kernels return no attention weights
+    handoff = (spec.key, str(source), auto_class.__name__, eager_attention)
     try:
-        with LOAD_LOCK:
-            model = auto_class.from_pretrained(source, **kwargs)
+        with LOAD_LOCK:  # a load waiting on the warm-up's finds its model here once the lock is let go
+            model = _HANDED.pop(handoff, None) if place else None
+            if model is None:
+                model = auto_class.from_pretrained(source, **kwargs)
+                if keep:
+                    _HANDED[handoff] = model
     except OSError as error:
         raise ModelUnavailableError(f"Could not load {spec.title}: {error}") from None
     model.eval()
@@ -154,9 +163,9 @@ def load_classifier(spec: ModelSpec, *, eager_attention: bool = False, place: bo
     return _load(from_transformers("AutoModelForSequenceClassification"), spec, eager_attention, place)
 
 
-def load_encoder(spec: ModelSpec, *, eager_attention: bool = False, place: bool = True):
-    """Tokenizer and bare encoder (no task head) in eval mode."""
-    return _load(from_transformers("AutoModel"), spec, eager_attention, place)
+def load_encoder(spec: ModelSpec, *, eager_attention: bool = False, place: bool = True, keep: bool = False):
+    """Tokenizer and bare encoder (no task head) in eval mode (``keep``: see ``_load``)."""
+    return _load(from_transformers("AutoModel"), spec, eager_attention, place, keep)
 
 
 def token_limit(tokenizer, model) -> int:

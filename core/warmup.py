@@ -1,6 +1,6 @@
 """What a class would otherwise wait for on its first visit, done in the background once the server has
 answered its first page: import torch and transformers, and load (and hash-check) the packaged MiniLM
-that the Learn and Inspect pages draw, so that the weights file is verified and in the page cache.
+that the Learn and Inspect pages draw; the loaded model is handed to the first page that asks for it.
 
 It runs at most once per process, in a daemon thread, after the first script run has finished (so the
 first page is not slowed down), and under the same load lock as every other load. ``LMLAB_WARMUP=0``
@@ -42,7 +42,8 @@ def _warm() -> None:
         from core.device import threads_for_serving
 
         threads_for_serving()  # before the pages' threads run torch: see its note
-        loading.load_encoder(catalog.MINILM, eager_attention=True)  # imports, hash check; the copy is dropped
+        # imports, hash check, and the model itself, kept for the first page that asks for it (it takes it over)
+        loading.load_encoder(catalog.MINILM, eager_attention=True, keep=True)
     except Exception as error:  # noqa: BLE001 - a failed warm-up only means the first visit loads it itself
         logging.getLogger(__name__).warning("warm-up skipped: %s", error)
     seconds = time.perf_counter() - began

@@ -288,6 +288,11 @@ def test_the_warm_up_loads_the_learn_pages_model_once_in_the_background(monkeypa
     torch.set_num_threads(threads)  # the rest of the suite trains in this process
     weights = loading.model_source(catalog.MINILM)[0]
     assert any(str(weights) in marker[0] for marker in loading._verified)  # hashed: the first visit need not
+    kept = next(iter(loading._HANDED.values()))
+    _, first = loading.load_encoder(catalog.MINILM, eager_attention=True)
+    assert first is kept and not loading._HANDED  # the first visit takes the warm-up's model: no second load
+    _, second = loading.load_encoder(catalog.MINILM, eager_attention=True)
+    assert second is not first
     monkeypatch.setenv("LMLAB_WARMUP", "0")
     monkeypatch.setattr(warmup, "_started", None)
     assert warmup.start() is None
