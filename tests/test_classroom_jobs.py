@@ -248,7 +248,8 @@ def test_a_student_s_run_stops_sooner_than_the_class_s_models(fresh_cache, monke
 
 def test_a_benchmark_started_from_the_app_stops_at_its_time_limit_and_says_so(fresh_cache, monkeypatch):
     monkeypatch.setenv("LMLAB_SESSION_JOB_TIMEOUT", "2")
-    job = bench_jobs.start("sentiment", ["vader", "baseline:majority"], None, 20)
+    # MiniLM's zero-shot with 300 timed calls: many seconds of work (the child imports torch and loads MiniLM first)
+    job = bench_jobs.start("sentiment", ["baseline:zero-shot", "baseline:tfidf-lr"], None, 300)
     pid = json.loads((settings.cache_home() / "bench" / "jobs" / f"{job}.pid").read_text())["pid"]
     final = wait_for(lambda: (state := bench_jobs.status(job))["state"] not in ("starting", "running") and state,
                      timeout=60, poll=0.5)  # fmt: skip
