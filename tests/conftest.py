@@ -177,6 +177,20 @@ def serve_app():
     process.wait(timeout=20)
 
 
+def slowed(model) -> list[int]:
+    """Make ``model``'s forward pass slow, as on a loaded server where requests pile up while a pass runs; the
+    returned list gets the batch size of every pass (``del model.forward`` restores the class's own)."""
+    original, passes = model.forward, []
+
+    def slow(*args, **kwargs):
+        passes.append(len(kwargs.get("input_ids", args[0] if args else [])))
+        time.sleep(0.1)
+        return original(*args, **kwargs)
+
+    model.forward = slow
+    return passes
+
+
 def run_together(*targets) -> None:
     """Run the callables in threads at the same moment, as sessions of a class do, and wait for them all."""
     threads = [threading.Thread(target=target) for target in targets]

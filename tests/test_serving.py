@@ -16,6 +16,7 @@ from core.tasks.classify import TransformerClassifier
 from core.viz import heatmaps
 
 from conftest import run_together, start_in_order
+from conftest import slowed as _slowed
 
 
 def test_memos_share_one_byte_budget_and_drop_the_oldest_entry_first():
@@ -164,20 +165,6 @@ def test_a_long_explanation_lets_other_requests_on_the_same_model_in_between(tin
     worker.join()
     assert finished["analyse"] - started < 0.5  # one chunk's wait at most (the path has five)
     assert finished["analyse"] < finished["explanation"]
-
-
-def _slowed(model) -> list[int]:
-    """Make ``model``'s forward pass slow, as on a loaded server where requests pile up while a pass runs; the
-    returned list gets the batch size of every pass."""
-    original, passes = model.forward, []
-
-    def slow(*args, **kwargs):
-        passes.append(len(kwargs.get("input_ids", args[0] if args else [])))
-        time.sleep(0.1)
-        return original(*args, **kwargs)
-
-    model.forward = slow
-    return passes
 
 
 def test_requests_from_many_sessions_share_forward_passes_and_get_their_own_answers(tiny_model):

@@ -11,19 +11,7 @@ import pytest
 from core import catalog
 
 from conftest import run_together
-
-
-def _slowed(model) -> list[int]:
-    """Slow ``model``'s forward pass (a loaded server) and record each pass's batch size."""
-    original, passes = model.forward, []
-
-    def slow(*args, **kwargs):
-        passes.append(len(kwargs.get("input_ids", args[0] if args else [])))
-        time.sleep(0.1)
-        return original(*args, **kwargs)
-
-    model.forward = slow
-    return passes
+from conftest import slowed as _slowed
 
 
 @pytest.fixture(scope="module")

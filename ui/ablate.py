@@ -80,13 +80,7 @@ def shared_sweep(key: tuple, label: str, button: str, job) -> dict | None:
     state = shared_runs.state(key)
     if (state is None or "error" in state) and st.button(label, key=button):
         state = shared_runs.start(key, job)
-    if state is None:
-        return None
-    shared_runs.wait(state, _("Switching each head off in turn…"))
-    if "error" in state:
-        safe.error(state["error"])
-        return None
-    return state["result"]
+    return None if state is None else shared_runs.result(state, _("Switching each head off in turn…"))
 
 
 def parts_key(heads, mlps) -> tuple:
@@ -112,11 +106,7 @@ def held_out_result(key: tuple) -> dict | None:
     if state is None:
         st.caption(_("The held-out scores of this set are no longer kept for the class; press the button again."))
         return None
-    shared_runs.wait(state, _("Scoring the held-out set with and without the chosen parts…"))
-    if "error" in state:
-        safe.error(state["error"])
-        return None
-    return state["result"]
+    return shared_runs.result(state, _("Scoring the held-out set with and without the chosen parts…"))
 
 
 def _show_sweep(found: dict) -> None:

@@ -46,11 +46,10 @@ def panel() -> None:
             return
         run = shared_runs.start(run_key, lambda progress: _attack(spec, card.sha256, card.recipe.get("dataset", ""),
                                                                   progress))  # fmt: skip
-    shared_runs.wait(run, render.queue_note(_("Attacking {count} held-out texts…", count=robustness.MAX_TEXTS)))
-    if "error" in run:
-        safe.error(run["error"])
+    found = shared_runs.result(run, render.queue_note(_("Attacking {count} held-out texts…", count=robustness.MAX_TEXTS)))
+    if found is None:
         return
-    _show(run["result"])
+    _show(found)
     _comparison(spec, card.sha256, card.recipe.get("dataset", ""))
 
 
@@ -130,9 +129,8 @@ def _comparison(spec: catalog.ModelSpec, sha256: str, dataset: str) -> None:
                 safe.error(run["error"])
             return
         run = shared_runs.start(run_key, lambda progress: _compare(spec, sha256, dataset, progress))
-    shared_runs.wait(run, render.queue_note(_("Attacking the other runtimes and the baselines…")))
-    if "error" in run:
-        safe.error(run["error"])
+    compared = shared_runs.result(run, render.queue_note(_("Attacking the other runtimes and the baselines…")))
+    if compared is None:
         return
     texts, edits = st.session_state.get("robust-texts", robustness.MAX_TEXTS), st.session_state.get("robust-edits", 3)
 
@@ -140,7 +138,7 @@ def _comparison(spec: catalog.ModelSpec, sha256: str, dataset: str) -> None:
         return "–" if estimate is None else f"{100 * estimate.value:.0f} % [{100 * estimate.low:.0f}, {100 * estimate.high:.0f}]"
 
     rows = []
-    for model_id, found in run["result"].items():
+    for model_id, found in compared.items():
         way = _(WAYS.get(model_id.partition("@")[2] or model_id, model_id))
         if isinstance(found, str):  # this row could not be computed: its reason, the others stand
             rows.append({_("computed by"): way, _("Accuracy"): "–", _("Accuracy under attack"): "–",

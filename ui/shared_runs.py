@@ -19,6 +19,7 @@ import streamlit as st
 
 from core.errors import CoreError
 from core.messages import Message
+from ui import safe
 from ui.i18n import _
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,15 @@ def wait(run: dict, text: str) -> None:
                                              minutes=int(STALLED_S // 60))))  # fmt: skip
         time.sleep(0.3)
     bar.empty()
+
+
+def result(run: dict, text: str):
+    """``run``'s result once it has one (a progress bar meanwhile), or None when it failed, the error shown."""
+    wait(run, text)
+    if "error" in run:
+        safe.error(run["error"])
+        return None
+    return run["result"]
 
 
 def _waiting() -> str:

@@ -127,6 +127,15 @@ def paired_mean_change(base: np.ndarray, changed: np.ndarray, *, seed: int = 0,
     return float(changed.mean() - base.mean()), float(low), float(high)
 
 
+def held_out_summary(base: np.ndarray, changed: np.ndarray, *, seed: int = 0) -> dict:
+    """A per-item held-out score with and without some parts: both means, the paired change with its 95 % bootstrap
+    CI, and the items that scored lower and higher with the exact sign test's p."""
+    delta, low, high = paired_mean_change(base, changed, seed=seed)
+    worse, better, p = sign_test(base, changed)
+    return {"before": float(base.mean()), "after": float(changed.mean()), "n": len(base), "delta": delta,
+            "low": low, "high": high, "worse": worse, "better": better, "p": p}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Effect:
     tokens: list[str]  # the tokens scored (each given the ones before it)

@@ -17,7 +17,7 @@ import numpy as np
 from core.errors import CoreError
 from core.memo import Memo, digest
 from core.messages import Message
-from core.tasks.ablation import ablated, paired_mean_change, shape, sign_test
+from core.tasks.ablation import ablated, held_out_summary, paired_mean_change, shape, sign_test
 from core.tasks.inputs import to_cpu
 
 MAX_HELD_OUT = 200  # held-out texts a classifier's ablation reads (all of them when there are fewer)
@@ -134,10 +134,7 @@ def held_out_change(classifier, held_out: tuple[Sequence[str], Sequence[int]], h
     base = scored.right()
     report(0.5)
     changed = scored.right(heads, mlps)
-    delta, low, high = paired_mean_change(base, changed, seed=seed)
-    worse, better, p = sign_test(base, changed)
-    return {"before": float(base.mean()), "after": float(changed.mean()), "n": len(base), "delta": delta,
-            "low": low, "high": high, "worse": worse, "better": better, "p": p}  # fmt: skip
+    return held_out_summary(base, changed, seed=seed)
 
 
 def classifier_sweep(classifier, held_out: tuple[Sequence[str], Sequence[int]], *, max_length: int | None = None,

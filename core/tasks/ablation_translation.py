@@ -19,7 +19,7 @@ import numpy as np
 from core.errors import CoreError
 from core.memo import Memo, digest
 from core.messages import Message
-from core.tasks.ablation import MAX_SWEEP_HEADS, paired_mean_change, sign_test, switched_off
+from core.tasks.ablation import MAX_SWEEP_HEADS, held_out_summary, paired_mean_change, sign_test, switched_off
 
 # where a head sits: the encoder's self-attention, the decoder's self-attention, the decoder's cross-attention
 ABBREVIATIONS = {"encoder": "enc", "decoder": "dec", "cross": "cross"}
@@ -189,10 +189,7 @@ def held_out_change(translator, held_out: tuple[Sequence[str], Sequence[str]], h
     base = scored.chrf()
     report(0.5)
     changed = scored.chrf(heads, mlps)
-    delta, low, high = paired_mean_change(base, changed, seed=seed)
-    worse, better, p = sign_test(base, changed)
-    return {"before": float(base.mean()), "after": float(changed.mean()), "n": len(base), "delta": delta,
-            "low": low, "high": high, "worse": worse, "better": better, "p": p}  # fmt: skip
+    return held_out_summary(base, changed, seed=seed)
 
 
 def translation_sweep(translator, held_out: tuple[Sequence[str], Sequence[str]], *, version: str = "",
