@@ -12,7 +12,7 @@ through_router()
 st.title(_("Activation patching: where the difference lives"))
 st.markdown(
     _("Two texts that differ in one word get two different answers. Run the second (corrupted) text again, but "
-      "copy one vector of the first (clean) run into it — the residual stream at one position, after one layer — "
+      "copy one vector of the first (clean) run into it — the hidden state at one position, after one layer (for a GPT, the residual stream) — "
       "and see how much of the clean answer's lead comes back. The grid does that for every position after every "
       "layer, with hooks on the real model: it shows where one vector alone is enough to restore the answer, and "
       "how that place moves from the changed word to where the answer is read.")

@@ -88,6 +88,17 @@ def test_both_attribution_methods_find_the_deciding_word(keyword_model, cue):
         # completeness: integrated gradients add up to the change from the baseline
         total = sum(w.integrated_gradients for w in result.words)
         assert total == pytest.approx(result.log_odds - result.baseline_log_odds, rel=0.05, abs=0.05)
+        assert result.integrated_total == pytest.approx(total, abs=1e-5)  # every token is in a word here
+
+
+def test_integrated_gradients_total_counts_the_tokens_no_word_holds(keyword_model):
+    # full-width punctuation is no word (no bar), yet it is replaced by [PAD] in the baseline: its share of the
+    # change in log-odds is in the total the page shows, not in the words' sum
+    result = explain(keyword_model, "great ， film 。")
+    words = sum(w.integrated_gradients for w in result.words)
+    assert [w.word for w in result.words] == ["great", "film"]
+    assert result.integrated_total == pytest.approx(result.log_odds - result.baseline_log_odds, rel=0.05, abs=0.05)
+    assert result.integrated_total != pytest.approx(words, abs=1e-6)
 
 
 def test_attribution_merges_word_pieces_and_limits_length(keyword_model):

@@ -55,7 +55,7 @@ def show(spec: catalog.ModelSpec) -> None:
     render.figure(charts.token_logprobs(found.tokens, {_("whole model"): found.before,
                                                        _("switched off"): found.after}), key="ablate-tokens")  # fmt: skip
     st.caption(_("Each bar: the log-probability of that token given the ones before it. Where the whole model's bar "
-                 "is higher, the parts you switched off helped predict that token; where it is lower, they worked "
+                 "is closer to 0 (shorter), the parts you switched off helped predict that token; where it is longer, they worked "
                  "against it."))  # fmt: skip
     with st.expander(_("Code to reproduce this"), icon=":material/code:"):
         st.code(snippets.ablation(spec, text, heads, mlps), language="python")
@@ -143,6 +143,8 @@ def ranking(found: dict, *, rows: list[str], title: str, column: str, costliest:
     st.dataframe(pd.DataFrame(table), hide_index=True, key=f"{key}-table")
 
 
+# what to try while a model trains: the page shows one kind of model at a time, so point at the switch
+WHILE_TRAINING = N_("the language-model choice at the top of this page")
 CLASSIFIER_EXAMPLES = {"en": "A warm, funny and moving film.", "zh": "这家酒店的服务很好，房间也很干净。"}
 
 
@@ -160,7 +162,7 @@ def classifier_section() -> None:
     labels = {key: i18n.title(spec) for key, spec in specs.items()}
     spec = specs[st.selectbox(_("Classifier"), list(specs), key="ablate-classifier", format_func=labels.__getitem__,
                               on_change=_classifier_changed)]  # fmt: skip
-    if not scenario.ready_or_training([spec], fallback=N_("the language models above"))[0]:
+    if not scenario.ready_or_training([spec], fallback=WHILE_TRAINING)[0]:
         return
     text = st.text_input(_("Text"), key="ablate-classifier-text", max_chars=500)
     language.warn_text(text, spec.languages, i18n.title(spec))
@@ -168,7 +170,8 @@ def classifier_section() -> None:
         classifier, version = models.predictor_and_version(spec)
         layers, heads = ablation.shape(getattr(classifier, "model", None))
     except (CoreError, AttributeError):
-        st.caption(_("{model} has no Transformer layers LM Lab can switch off.", model=safe.md(i18n.title(spec))))
+        st.caption(_("LM Lab cannot switch off {model}'s heads: its layers are not laid out like BERT's or GPT-2's.",
+                     model=safe.md(i18n.title(spec))))  # fmt: skip
         return
     left, right = st.columns([2, 1])
     chosen = left.multiselect(_("Heads to switch off"), [(layer, head) for layer in range(layers) for head in range(heads)],

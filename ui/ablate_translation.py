@@ -14,7 +14,7 @@ from core.tasks import ablation_translation, snippets
 from core.tasks.inputs import check_text
 from core.tasks.translate import ZH_EN
 from ui import ablate, i18n, language, models, render, safe, scenario
-from ui.i18n import N_, _
+from ui.i18n import _
 
 EXAMPLES = {"en": "Tom read a book in the library yesterday.", "zh": "汤姆昨天在图书馆看了一本书。"}
 
@@ -33,7 +33,7 @@ def section() -> None:
         _changed()
     spec = specs[st.selectbox(_("Translation model"), list(specs), key="ablate-translation",
                               format_func=lambda key: i18n.title(specs[key]), on_change=_changed)]  # fmt: skip
-    if not scenario.ready_or_training([spec], fallback=N_("the language models above"))[0]:
+    if not scenario.ready_or_training([spec], fallback=ablate.WHILE_TRAINING)[0]:
         return
     text = st.text_input(_("Sentence to translate"), key="ablate-translation-text", max_chars=300)
     language.warn_text(text, spec.languages, i18n.title(spec))

@@ -31,8 +31,8 @@ def _words(kind: str) -> dict[str, str]:
             "caption": _("Row: one generated token, read from the text as it was generated (teacher forcing); colour: "
                          "how much each earlier token raised (red) or lowered (blue) that token's log-probability "
                          "compared with a baseline in which every token's embedding is zero (the first, boundary token "
-                         "kept, so its score is 0 by construction; positions kept). Tokens after a row's own cannot "
-                         "matter to it: their scores are 0. Attention is the last layer's where the token is predicted; "
+                         "kept, so its score is 0 by construction; positions kept). The row's own token and those after "
+                         "it cannot matter to it: their scores are 0. Attention is the last layer's where the token is predicted; "
                          "integrated gradients split the change in log-probability among the earlier tokens (not the "
                          "effect of deleting one), and the two need not agree (the count above).")}  # fmt: skip
 

@@ -13,6 +13,10 @@ from core.viz import heatmaps
 from ui import i18n, models, render, safe, scenario
 from ui.i18n import N_, _
 
+# hover lines of the two grids, translated when drawn (ui.render)
+RANK_HOVER = N_("%{y}, after %{x}: rank %{text}")
+MASKED_HOVER = N_("%{y}, at %{x}: %{text} (%{z:.2f})")
+
 EXAMPLES = {"en": "The Prime Minister said the government would not change its policy.",
             "zh": "国务院今天召开会议，研究明年的经济工作。"}  # fmt: skip
 
@@ -97,12 +101,12 @@ def show(spec: catalog.ModelSpec) -> None:
     render.figure(heatmaps.token_grid(np.log10(ranks), texts, x_labels=lens.tokens[:-1], y_labels=layers,
                                       colorscale="Reds_r", zmin=0, zmax=max(1.0, float(np.log10(ranks).max())),
                                       title=_("Rank of the token that really comes next (1 = top prediction)"),
-                                      hover="%{y}, after %{x}: rank %{text}"), key="lens-rank")  # fmt: skip
+                                      hover=RANK_HOVER), key="lens-rank")  # fmt: skip
     summary = lens.summary()
     render.figure(heatmaps.lines(layers, {_("probability of the real next token (geometric mean)"): np.exp(summary["mean_logprob"]),
                                           _("share of positions where it is the top prediction"): summary["top1"]},
                                  title=_("How the prediction forms, layer by layer"), x_title=_("layer"),
-                                 y_title=_("share")), key="lens-lines")  # fmt: skip
+                                 y_title=_("probability / share")), key="lens-lines")  # fmt: skip
     st.caption(_("{count} positions of “{text}”. A curve that rises only at the last block means the earlier layers "
                  "do not yet hold the answer in a form the output matrix can read; the tuned lens (Belrose et al., "
                  "2023) trains a small map per layer for that.", count=ranks.shape[1], text=safe.md(text[:80])))  # fmt: skip
@@ -117,7 +121,7 @@ def _show_masked(spec: catalog.ModelSpec, text: str, lens, layers: list[str]) ->
               help=_("The lens after the last block is exactly what the model outputs; only rounding may differ."))  # fmt: skip
     render.figure(heatmaps.token_grid(lens.top_probs, lens.top_tokens, x_labels=lens.tokens, y_labels=layers,
                                       title=_("What the model would put at each position (colour: its probability)"),
-                                      hover="%{y}, at %{x}: %{text} (%{z:.2f})"),
+                                      hover=MASKED_HOVER),
                   key="lens-masked-top", stem=f"masked-lens-{spec.key}",
                   numbers={"model": spec.key, "text": text, "tokens": lens.tokens, "layers": lens.layers,
                            "top_tokens": lens.top_tokens, "top_probs": lens.top_probs,
@@ -134,4 +138,5 @@ def _show_masked(spec: catalog.ModelSpec, text: str, lens, layers: list[str]) ->
 
 
 def limits() -> str:
-    return _("At most {count} tokens are read (the grid's width).", count=MAX_TOKENS)
+    return _("At most {count} tokens (the grid's width): a GPT reads the first {count}; a masked language model "
+             "refuses a longer text, which would lose its [SEP] and any [MASK] after the cut.", count=MAX_TOKENS)

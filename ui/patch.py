@@ -146,7 +146,8 @@ def page() -> None:
     spec = pick()
     clean, corrupted = texts(spec)
     st.caption(_("At most {most} tokens per text (fewer on big models); one forward pass per layer with a row per "
-                 "position and two more, one pass per block with a row per head, and one pass for each text.",
+                 "position and two more, one pass per block with a row per head, one pass for each text, and one more of the clean "
+                 "text for the heads.",
                  most=patching.MAX_TOKENS))  # fmt: skip
     if not scenario.ready_or_training([spec], fallback=N_("the Attention page"))[0]:
         return

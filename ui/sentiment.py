@@ -202,9 +202,10 @@ def _attributions(spec: ModelSpec, result) -> None:
         _("Gradient × input is the classic one-step method: a local, linear estimate at your text, which can misjudge "
           "words whose effect is not linear. Integrated gradients sum the gradient along the way from a baseline with "
           "every word replaced by [PAD] ({baseline}) to your text ({mine}) and add up to that change in log-odds up to "
-          "the error of a {steps}-step sum: here they add up to {total} for a change of {change}.",
+          "the error of a {steps}-step sum: here every token's adds up to {total} for a change of {change} (the words "
+          "shown: {shown}; punctuation, which has no bar, takes the rest).",
           baseline=f"{result.baseline_log_odds:+.2f}", mine=f"{result.log_odds:+.2f}", steps=IG_STEPS,
-          total=f"{sum(w.integrated_gradients for w in result.words):+.2f}",
+          total=f"{result.integrated_total:+.2f}", shown=f"{sum(w.integrated_gradients for w in result.words):+.2f}",
           change=f"{result.log_odds - result.baseline_log_odds:+.2f}")
     )  # fmt: skip
 

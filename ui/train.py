@@ -166,7 +166,10 @@ def data_preview(recipe: Recipe) -> dict | None:
     st.caption(_("{dataset}: {train} to train on, {validation} for validation curves, {test} held out for the final "
                  "scores (never seen in training).", dataset=safe.md(_(preview["dataset"])), train=sizes["train"],
                  validation=sizes["validation"], test=sizes["test"]))  # fmt: skip
-    st.markdown(_("**Preprocessing** — what the tokenizer makes of the first training example:"))
+    st.markdown(_("**Preprocessing** — what MiniLM's tokenizer (the from-scratch BERT uses it too) makes of the "
+                  "first training example:"))  # fmt: skip
+    if recipe.base == "hub":
+        st.caption(_("A Hub checkpoint brings its own tokenizer: its tokens, ids and lengths may differ from these."))
     example = preview["example"]
     st.caption(f"“{safe.md(example['text'][:200])}” → {safe.md(example['label'])}")
     table = pd.DataFrame([example["tokens"], example["input_ids"], example["attention_mask"]],
@@ -261,6 +264,9 @@ def hyperparameters(base: str) -> dict:
     values["validation_fraction"] = d.select_slider(_("Validation share"), [0.0, 0.1, 0.15, 0.2, 0.3],
                                                     value=NEW_RUN["validation_fraction"],
                                                     key="train-validation")  # fmt: skip
+    if values["patience"] > 0 and values["validation_fraction"] == 0:
+        st.caption(_("Early stopping needs a validation share above 0: with none, every epoch runs and the patience "
+                     "is not used."))  # fmt: skip
     values["group_by_length"] = st.toggle(
         _("Group batches by length (less padding, faster)"), NEW_RUN["group_by_length"], key="train-group"
     )

@@ -60,10 +60,23 @@ def results(meta: dict) -> None:
     render.figure(charts.training_curves({meta["key"]: meta}, title=_("Loss during training"), **curve_words()),
                   key=f"train-curves-{meta['key']}")  # fmt: skip
     if meta.get("overfitting"):
-        flag = meta["overfitting"]
+        overfitting_note(meta)
+
+
+def overfitting_note(meta: dict) -> None:
+    """Validation loss rose after its best epoch. With early stopping on, the saved (and tested) weights are already
+    the best epoch's: say so rather than advise turning it on."""
+    flag = meta["overfitting"]
+    words = {"epoch": f"{flag['best_epoch']:g}", "best": f"{flag['best_eval_loss']:.3f}",
+             "last": f"{flag['last_eval_loss']:.3f}"}  # fmt: skip
+    hyper = meta.get("hyperparameters") or {}
+    if (hyper.get("patience") or 0) > 0 and (meta.get("data") or {}).get("validation_size", 0) > 0:
+        st.info(_("Validation loss was lowest after epoch {epoch} ({best}) and rose to {last}: the model began to "
+                  "overfit. Early stopping kept the weights of epoch {epoch}, and the test scores above are theirs.",
+                  **words), icon=":material/trending_up:")  # fmt: skip
+    else:
         st.warning(_("Overfitting: validation loss was lowest after epoch {epoch} ({best}) and rose to {last}. Try "
-                     "early stopping, more dropout, augmentation or fewer epochs.", epoch=f"{flag['best_epoch']:g}",
-                     best=f"{flag['best_eval_loss']:.3f}", last=f"{flag['last_eval_loss']:.3f}"),
+                     "early stopping, more dropout, augmentation or fewer epochs.", **words),
                    icon=":material/trending_up:")  # fmt: skip
 
 

@@ -57,6 +57,7 @@ class Explanation:
     words: list[WordScore]  # scores in log-odds of the target class
     baseline_log_odds: float  # the output for the all-[PAD] baseline (integrated gradients start here)
     log_odds: float  # the output for the text
+    integrated_total: float = 0.0  # integrated gradients of every token, words or not (punctuation is no word)
 
 
 def _log_odds(logits, index: int):
@@ -165,7 +166,8 @@ def explain(classifier: TransformerClassifier, text: str, target: str | None = N
 
     words = _word_scores(cleaned, spans, offsets, per_token, integrated, [base_odds - o for o in occluded_odds])
     base = float(probabilities[target_index])
-    return Explanation(cleaned, classifier.labels[target_index], base, words, baseline_odds, base_odds)
+    return Explanation(cleaned, classifier.labels[target_index], base, words, baseline_odds, base_odds,
+                       float(sum(integrated)))  # special tokens add 0: the baseline keeps them
 
 
 def _word_scores(text: str, spans: list[tuple[int, int]], offsets: list, per_token, integrated,

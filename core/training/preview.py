@@ -48,7 +48,7 @@ def data_preview(recipe: Recipe | dict, lengths: list[int] | None = None) -> dic
     train, validation = hold_out_validation(list(split.train), recipe.validation_fraction, recipe.seed)
     tokenizer = load_tokenizer(catalog.MINILM)
     lengths = token_lengths(recipe) if lengths is None else lengths
-    example = split.train[0]
+    example = train[0]  # the first text the model trains on (the validation share was taken out above)
     encoded = tokenizer(example.text, truncation=True, max_length=recipe.max_length)
     counts = {name: Counter(e.label for e in part) for name, part in
               (("train", train), ("validation", validation), ("test", split.test))}  # fmt: skip

@@ -13,6 +13,7 @@ from core.messages import N_
 # lines of the hover boxes, translated one by one where the figure is drawn (ui.render)
 ROW, COLUMN, VALUE = N_("row %{y}"), N_("column %{x}"), N_("value %{z:.4f}")
 QUERY, KEY, WEIGHT = N_("query %{y}"), N_("key %{x}"), N_("weight %{z:.3f}")
+LENS_HOVER = N_("%{y}, after %{x}: %{text} (%{z:.2f})")  # a logit-lens cell: layer, position, top token, probability
 
 
 def _unique(labels: list[str]) -> list[str]:
@@ -67,7 +68,7 @@ def heatmap(
 
 def token_grid(values: np.ndarray, texts: list[list[str]], *, title: str, x_labels: list[str],
                y_labels: list[str], colorscale: str = "Blues", zmin: float = 0.0, zmax: float = 1.0,
-               hover: str = "%{y}, after %{x}: %{text} (%{z:.2f})") -> go.Figure:  # fmt: skip
+               hover: str = LENS_HOVER) -> go.Figure:  # fmt: skip
     """A layer × position grid with a token written in every cell (the logit lens)."""
     figure = go.Figure(go.Heatmap(z=values, text=texts, texttemplate="%{text}", x=_unique(x_labels), y=y_labels,
                                   colorscale=colorscale, zmin=zmin, zmax=zmax,
