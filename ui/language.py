@@ -24,7 +24,7 @@ def message(fit: LanguageFit | None, title: str) -> str:
     model = safe.md(title)  # the caller's title, already in the session's language
     reads = _(" and ").join(_name(code) for code in fit.model_languages)
     if not fit.fits and fit.unknown is not None:
-        return _("{model} was trained on {reads} text; your text is {language}, and {unknown} of its {tokens} tokens "
+        return _("{model} has a vocabulary made for {reads} text; your text is {language}, and {unknown} of its {tokens} tokens "
                  "are unknown to the model ([UNK]). Its answer rests on the few tokens it knows: read it as a guess, "
                  "not a judgement of your text.", model=model, reads=reads, language=_name(fit.text_language),
                  unknown=fit.unknown, tokens=fit.tokens)  # fmt: skip

@@ -31,6 +31,10 @@ LANGUAGES = {
     "zh": ("sentiment-zh", "sentiment-zh-bert", N_("the TF-IDF baseline on the Benchmark page"), EXAMPLES_ZH),
 }
 LANGUAGE_NAMES = {"en": "English", "zh": "中文"}
+PLACEHOLDERS = {"en": N_("Type a sentence, e.g. a line from a film review…"),
+                "zh": N_("Type a sentence, e.g. a line from a hotel, computer or book review…")}  # fmt: skip
+WHAT_IF_HINTS = {"en": N_("Try adding or removing 'not', swapping an adjective, or adding 'but…'."),
+                 "zh": N_("Try adding or removing 不, swapping an adjective, or adding 但是……")}  # fmt: skip
 
 
 def review_language() -> str:
@@ -154,6 +158,8 @@ def explain(spec: ModelSpec) -> None:
     )  # fmt: skip
     st.caption(_("Up to {words} words and {tokens} tokens: integrated gradients run the model {passes} times forward "
                  "and backward, occlusion once per word.", words=MAX_WORDS, tokens=MAX_TOKENS, passes=IG_STEPS + 2))  # fmt: skip
+    if st.session_state.get("sentiment-language") == "zh":
+        st.caption(_("Chinese is written without spaces: here each character counts as a word."))
     wanted = (spec.key, text, target)
     if st.button(_("Explain"), key="sentiment-explain-run", icon=":material/psychology:"):
         try:
@@ -217,7 +223,7 @@ def what_if(spec: ModelSpec) -> None:
     if "sentiment-whatif" not in st.session_state:
         st.session_state["sentiment-whatif"] = _negate(original)
     edited = st.text_area(_("Edit the sentence"), key="sentiment-whatif", height=80,
-                          help=_("Try adding or removing 'not', swapping an adjective, or adding 'but…'."))  # fmt: skip
+                          help=_(WHAT_IF_HINTS.get(st.session_state.get("sentiment-language"), WHAT_IF_HINTS["en"])))  # fmt: skip
     try:
         before, after = _memo_predict(spec, original), _memo_predict(spec, edited)
     except CoreError as error:

