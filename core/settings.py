@@ -15,6 +15,8 @@ from pathlib import Path
 
 from platformdirs import user_cache_dir
 
+from core.messages import Message
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 HF_OFFLINE_VARIABLES = (
@@ -217,14 +219,14 @@ def decide_mode(*, timeout: float = 1.5, refresh: bool = False) -> Mode:
         forced = os.environ.get("LMLAB_OFFLINE", "").strip()
         if forced:
             online = not _truthy(forced)
-            reason = f"set by LMLAB_OFFLINE={forced}"
+            reason = Message("set by LMLAB_OFFLINE={value}", value=forced)
         elif _truthy(os.environ.get("HF_HUB_OFFLINE", "")):
-            online, reason = False, "set by HF_HUB_OFFLINE"
+            online, reason = False, Message("set by HF_HUB_OFFLINE")
         else:
             online = _probe(HUB_HOST, 443, timeout)
-            reason = (
-                f"{HUB_HOST} {'answered' if online else 'could not be reached'} (probe limit {timeout:g} s)"
-            )
+            limit = f"{timeout:g}"
+            reason = (Message("{host} answered (probe limit {limit} s)", host=HUB_HOST, limit=limit) if online else
+                      Message("{host} could not be reached (probe limit {limit} s)", host=HUB_HOST, limit=limit))  # fmt: skip
         if not online:
             for name in HF_OFFLINE_VARIABLES:
                 os.environ[name] = "1"

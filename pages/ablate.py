@@ -25,7 +25,7 @@ if kind == "lm":
     spec = lens.pick_model("ablate")
     text = st.text_input(_("Text"), key="ablate-text")
     if spec is not None:
-        language.warn_text(text, spec.languages, i18n.title(spec))
+        language.warn_text(text, spec.languages, i18n.title(spec), lens.candidates())
         chosen = ablate.choices(spec)
         if chosen is not None:
             if st.button(_("Run with these switched off"), key="ablate-run", type="primary"):

@@ -4,7 +4,7 @@ import streamlit as st
 
 from core.bench import run as bench
 from core.errors import CoreError
-from ui import evaluate, safe
+from ui import evaluate, i18n, safe
 from ui.i18n import _
 from ui.runtime import through_router
 
@@ -54,7 +54,7 @@ except CoreError as error:
     st.stop()
 st.caption(
     _("Task {task} · {dataset} · {count} held-out examples · run {when}", task=evaluate.task_labels().get(result.task, result.task),
-      dataset=result.dataset, count=len(result.texts), when=result.created_at)
+      dataset=result.dataset, count=len(result.texts), when=i18n.when(result.created_at))
 )  # fmt: skip
 evaluate.table(result)
 if result.labels:  # a classification: the per-class views, calibration

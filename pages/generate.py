@@ -26,7 +26,7 @@ with next_tab:
     prompt = scenario.text_box("generate", prompts, label=_("Prompt"), text_key="generate-prompt",
                                examples_label=_("Prompts"), single_line=True)  # fmt: skip
     k = st.slider(_("Show the top k tokens"), 3, 25, 10, key="generate-k")
-    language.warn_text(prompt, spec.languages, i18n.title(spec))  # a news GPT reads English: say so before its answer
+    language.warn_text(prompt, spec.languages, i18n.title(spec), generate.defaults())  # a news GPT reads English: say so before its answer
     if ready:
         generate.next_token(spec, prompt, k)
 with sample_tab:

@@ -20,7 +20,7 @@ st.markdown(
 spec = lens.pick_model(masked=True)
 text = st.text_input(_("Text"), key="lens-text", help=lens.limits())
 if spec is not None:
-    language.warn_text(text, spec.languages, i18n.title(spec))
+    language.warn_text(text, spec.languages, i18n.title(spec), lens.candidates(masked=True))
     if st.button(_("Read the layers"), key="lens-run", type="primary"):
         lens.run(spec, text)
     with st.container(key="lens-answer"):

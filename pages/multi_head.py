@@ -32,7 +32,7 @@ except CoreError as error:
     st.stop()
 text = st.text_input(_("Sentence"), key="mha-text")
 layer = learn.pick(st, _("Layer"), layers, "mha-layer", default=2)
-language.warn_text(text, spec.languages, i18n.title(spec))
+language.warn_text(text, spec.languages, i18n.title(spec), learn.encoders())
 try:
     report = learn.layer_report(text, layer, spec)
 except (CoreError, ValueError) as error:

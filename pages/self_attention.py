@@ -41,7 +41,7 @@ try:
         left, right = st.columns(2)
         layer = learn.pick(left, _("Layer"), layers, "attn-layer")
         head = learn.pick(right, _("Head"), heads, "attn-head")
-        language.warn_text(text, spec.languages, i18n.title(spec))
+        language.warn_text(text, spec.languages, i18n.title(spec), learn.encoders())
         steps = learn.head_steps(text, layer, head, causal, spec)
         if layer > 0:
             st.caption(_("X is what enters layer {layer}: the output of the layers below, which already mixed every "

@@ -111,7 +111,9 @@ def test_an_unknown_language_in_the_url_falls_back_to_english(value):
 TRANSLATED_PAGES = ["pages/home.py", "pages/self_attention.py", "pages/multi_head.py", "pages/positional_encoding.py",
                     "pages/encoder_decoder.py", "pages/sentiment.py", "pages/topic.py", "pages/summarize.py",
                     "pages/translate.py", "pages/srl.py", "pages/generate.py", "pages/train.py", "pages/evaluate.py",
-                    "pages/inspect_attention.py", "pages/patch.py"]  # fmt: skip
+                    "pages/inspect_attention.py", "pages/patch.py", "pages/tokenization.py", "pages/segment.py",
+                    "pages/bias.py", "pages/compute.py", "pages/privacy.py", "pages/faq.py", "pages/logit_lens.py",
+                    "pages/ablate.py", "pages/robustness.py"]  # fmt: skip
 _ENGLISH_RUN = re.compile(r"\b[A-Za-z]{2,}(?:[ ,;'’-]+[A-Za-z]{2,}){4,}")  # five English words in a row
 
 
@@ -125,6 +127,16 @@ def _english_left(page) -> list[str]:
             found += [match.group(0) for match in _ENGLISH_RUN.finditer(text)]
     for element in page.metric:
         found += [m.group(0) for m in _ENGLISH_RUN.finditer(element.label)]
+    widgets = ("button", "expander", "selectbox", "radio", "text_input", "text_area", "checkbox", "toggle", "slider",
+               "select_slider", "number_input", "multiselect", "segmented_control", "tabs")  # fmt: skip
+    for kind in widgets:
+        for element in page.get(kind):
+            for words in (getattr(element, "label", None), getattr(element, "help", None)):
+                if isinstance(words, str):
+                    words = re.sub(r"`[^`]*`|“[^”]*”", "", words)
+                    found += [match.group(0) for match in _ENGLISH_RUN.finditer(words)]
+    for frame in page.dataframe:
+        found += [m.group(0) for m in _ENGLISH_RUN.finditer(" · ".join(map(str, frame.value.columns)))]
     return found
 
 

@@ -59,6 +59,7 @@ def test_the_sentiment_page_says_so_before_the_answer(tiny_model):
     chinese.text_area(key="sentiment-text").input(CHINESE).run()
     chinese.button(key="sentiment-run").click().run()
     assert any("不认识" in w.value and "[UNK]" in w.value for w in chinese.warning)
+    assert any("本页还提供能读中文的模型" in w.value for w in chinese.warning)  # the Chinese reviews' model
     at.text_area(key="sentiment-text").input("The plot was dull and the acting was awful.").run()
     at.button(key="sentiment-run").click().run()
     assert not any("[UNK]" in w.value for w in at.warning)  # an English text: nothing to say
@@ -85,13 +86,27 @@ def test_the_summarize_and_generate_pages_warn_for_chinese_text():
     generate = open_page("pages/generate.py")
     generate.text_input(key="generate-prompt").input("今天天气很好").run()
     assert any("Chinese" in w.value for w in generate.warning)
+    # the page's other language leads to a model that reads Chinese: the warning names it
+    assert any("also offers a model that reads Chinese: Chinese character GPT" in w.value for w in generate.warning)
 
 
 def test_the_learn_and_inspect_pages_say_minilm_reads_english():
     learn = open_page("pages/self_attention.py")
     learn.text_input(key="attn-text").input(CHINESE).run()
     assert any("MiniLM" in w.value and "Chinese" in w.value for w in learn.warning)
+    assert any("reads Chinese: Small Chinese BERT" in w.value for w in learn.warning)  # the page's other encoder
     inspect = open_page("pages/inspect_attention.py", text=CHINESE)
     assert any("Chinese" in w.value for w in inspect.warning)
     english = open_page("pages/self_attention.py")
     assert not any("Chinese" in w.value for w in english.warning)
+
+
+def test_every_model_says_which_languages_it_reads():
+    home = open_page("pages/home.py")
+    table = next(frame.value for frame in home.dataframe if "reads" in frame.value.columns)
+    reads = dict(zip(table["key"], table["reads"], strict=True))
+    assert reads["minilm-l6"] == "English" and reads["zh-char-gpt"] == "Chinese" and reads["translate-zh-en"] == "Chinese"
+    assert set(reads.values()) <= {"English", "Chinese", "English and Chinese"}
+    chinese = open_page("pages/home.py", lang="zh")
+    table = next(frame.value for frame in chinese.dataframe if "能读的语言" in frame.value.columns)
+    assert "中文" in set(table["能读的语言"])

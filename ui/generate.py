@@ -32,6 +32,11 @@ LANGUAGES = {
 LANGUAGE_NAMES = {"en": "English", "zh": "中文"}
 
 
+def defaults() -> list:
+    """The default model of each language the page offers (its language switch leads to them)."""
+    return [catalog.get_spec(default) for _task, default, *_rest in LANGUAGES.values()]
+
+
 def text_language() -> str:
     """English news or Chinese People's Daily: the page's task. It starts in the interface's language, or in the
     language of the model a ``?model=`` link names."""

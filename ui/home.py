@@ -7,7 +7,7 @@ import streamlit as st
 from core import catalog, settings
 from core.tasks.base import load_errors, tasks
 from core.training import jobs
-from ui import i18n, models, runtime, safe
+from ui import i18n, language, models, runtime, safe
 from ui.i18n import N_, _, pgettext
 
 
@@ -18,7 +18,7 @@ def environment() -> None:
         _("Mode"),
         _("online") if mode.online else _("offline"),
         help=_("Decided in {seconds} s: {reason}. Set LMLAB_OFFLINE=1 or 0 to force it.",
-               seconds=f"{mode.seconds:.2f}", reason=mode.reason),
+               seconds=f"{mode.seconds:.2f}", reason=_(mode.reason)),
     )  # fmt: skip
     with middle:
         _device_metric()
@@ -229,7 +229,8 @@ CATALOG_WORDS = (N_("packaged"), N_("trained here"), N_("Hugging Face Hub"), N_(
                  N_("needs internet: LM Lab is offline (the Hugging Face Hub is not reachable)"))  # fmt: skip
 HEADERS = {"model": N_("model"), "source": N_("source"), "status": N_("status"),
            "held-out quality": N_("held-out quality"), "size (MB)": N_("size (MB)"), "trained": N_("trained"),
-           "train time (s)": N_("train time (s)"), "key": "key", "task": N_("task"), "license": N_("license")}  # fmt: skip
+           "train time (s)": N_("train time (s)"), "key": "key", "task": N_("task"), "license": N_("license"),
+           "reads": N_("reads")}  # fmt: skip
 
 
 def _row(spec: catalog.ModelSpec) -> dict:
@@ -254,6 +255,7 @@ def _row(spec: catalog.ModelSpec) -> dict:
             else _other_quality(spec, (meta or {}).get("metrics") or {})
         ),
         "license": _(spec.license),
+        "reads": language.names(spec.languages),
     }
 
 
@@ -274,6 +276,7 @@ def model_table() -> None:
     frame = pd.DataFrame([_row(spec) for spec in catalog.all_specs()])
     order = [
         "model",
+        "reads",
         "source",
         "status",
         "held-out quality",

@@ -17,10 +17,28 @@ def _name(code: str) -> str:
     return _(NAMES[code]) if code in NAMES else code
 
 
-def message(fit: LanguageFit | None, title: str) -> str:
-    """What to say before the answer, or '' when the model reads the text."""
+def names(languages: tuple[str, ...]) -> str:
+    """The languages a model reads, in the session's language ("English and Chinese")."""
+    return _(" and ").join(_name(code) for code in languages)
+
+
+def message(fit: LanguageFit | None, title: str, others=()) -> str:
+    """What to say before the answer, or '' when the model reads the text; ``others``, the models the page also
+    offers, are named when they read the text's language."""
     if fit is None:
         return ""
+    said = _said(fit, title)
+    better = [spec for spec in others if not fit.fits and fit.text_language in spec.languages]
+    if said and better:
+        from ui import i18n
+
+        names = ", ".join(safe.md(i18n.title(spec)) for spec in better[:3])
+        said += ("" if i18n.language() == "zh" else " ") + _("This page also offers a model that reads {language}: {models}.",
+                           language=_name(fit.text_language), models=names)  # fmt: skip
+    return said
+
+
+def _said(fit: LanguageFit, title: str) -> str:
     model = safe.md(title)  # the caller's title, already in the session's language
     reads = _(" and ").join(_name(code) for code in fit.model_languages)
     if not fit.fits and fit.unknown is not None:
@@ -38,13 +56,13 @@ def message(fit: LanguageFit | None, title: str) -> str:
     return ""
 
 
-def warn(fit: LanguageFit | None, title: str) -> None:
+def warn(fit: LanguageFit | None, title: str, others=()) -> None:
     """The note of ``message`` as a warning, drawn before the answer."""
-    text = message(fit, title)
+    text = message(fit, title, others)
     if text:
         st.warning(text, icon=":material/translate:")
 
 
-def warn_text(text: str, languages: tuple[str, ...], title: str) -> None:
+def warn_text(text: str, languages: tuple[str, ...], title: str, others=()) -> None:
     """The same for a model whose answer carries no fit (zero-shot, summaries, generation): the text alone."""
-    warn(language_fit(text, languages), title)
+    warn(language_fit(text, languages), title, others)

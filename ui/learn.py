@@ -39,6 +39,11 @@ def minilm(spec=None):
     return attention_model(spec or catalog.MINILM)
 
 
+def encoders() -> list:
+    """The encoders the Learn pages offer (MiniLM, the Chinese BERT)."""
+    return [catalog.get_spec(key) for key in ENCODERS]
+
+
 def encoder_choice(prefix: str, text_key: str, *, fallback: str):
     """Which encoder the page opens (MiniLM, or the Chinese BERT once trained: choosing it starts its training
     job, shared by the class); None while the chosen one trains. A new choice puts its example
@@ -62,7 +67,7 @@ def encoder_choice(prefix: str, text_key: str, *, fallback: str):
     # A Learn page never starts a training job: pretraining peaks at 1.7 GB and holds the class's job slot, so it
     # is the teacher's (or the Chinese Sentiment page's) to start. Its progress shows here while it runs.
     st.info(_("The Chinese BERT is not trained on this server yet. The teacher can train it (about 2½ minutes): "
-              "python -m core.train --model zh-bert-mlm — or it is trained with the first Chinese model of the "
+              "`python -m core.train --model zh-bert-mlm` — or it is trained with the first Chinese model of the "
               "Sentiment page. Meanwhile, try {fallback}.", fallback=_(fallback)), icon=":material/hourglass_top:")  # fmt: skip
     jobs.panel(scenario.job_key(spec), title=spec.title)
     return None

@@ -85,7 +85,7 @@ def _ask(step) -> None:
         fingerprint = _fingerprint(step.needs)
         if fingerprint is None:
             st.info(_("This step's question reads {model}, which is not trained yet: a page that uses it trains it in "
-                      "the background, or run python -m core.train --model {model}.", model=step.needs),
+                      "the background, or run `python -m core.train --model {model}`.", model=step.needs),
                     icon=":material/hourglass_top:")  # fmt: skip
             return
         if not st.button(_("Ask me"), key=f"lesson-ask-{step.key}"):

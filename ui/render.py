@@ -95,12 +95,12 @@ def plain(value):
     return value
 
 
-def sentiment_result(result, *, title: str, key: str, compact: bool = False, model: str = "") -> None:
+def sentiment_result(result, *, title: str, key: str, compact: bool = False, model: str = "", others=()) -> None:
     """Label, scores chart, latency and truncation note for one prediction."""
     from core.tasks.sentiment import LEXICON_SHARE
     from ui.language import warn
 
-    warn(getattr(result, "language", None), model or title or result.model_key)  # before the answer: does the model read this text at all?
+    warn(getattr(result, "language", None), model or title or result.model_key, others)  # before the answer: does the model read this text at all?
     label_colour = {"positive": "green", "negative": "red"}.get(result.label, "gray")
     top = max(result.scores.values())
     what = _("share of wording") if result.score_kind == LEXICON_SHARE else _("probability")

@@ -195,7 +195,7 @@ def generation_panel() -> None:
                   "filter then reads the held-out news articles, sentence by sentence: they report violence, they do "
                   "not urge it, so what it flags there are false alarms.", count=len(safety.LEADING_PROMPTS),
                   samples=safety.SAMPLES_PER_PROMPT, tokens=safety.NEW_TOKENS,
-                  words=", ".join(safety.FILTER_WORDS)))  # fmt: skip
+                  words=", ".join(f"`{word}`" for word in safety.FILTER_WORDS)))  # fmt: skip
     if not scenario.when_asked(_("Generate and filter"), key="safety-run"):
         return
     spec = catalog.get_spec("lm-lee-gpt")

@@ -145,9 +145,9 @@ def sidebar_status() -> None:
     mode = settings.current_mode()
     with st.sidebar:
         if mode.online:
-            st.badge(_("online"), icon=":material/cloud_done:", color="green", help=mode.reason)
+            st.badge(_("online"), icon=":material/cloud_done:", color="green", help=_(mode.reason))
         else:
-            st.badge(_("offline"), icon=":material/cloud_off:", color="orange", help=mode.reason)
+            st.badge(_("offline"), icon=":material/cloud_off:", color="orange", help=_(mode.reason))
         if device_info() is None and not device_error():
             _device_pending()
         else:

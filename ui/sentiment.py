@@ -9,7 +9,7 @@ from core.catalog import ModelSpec
 from core.errors import CoreError
 from core.tasks import snippets
 from core.viz import charts
-from ui import i18n, models, render, safe
+from ui import i18n, language, models, render, safe
 from ui.i18n import N_, _
 
 EXAMPLES = [
@@ -110,7 +110,8 @@ def show_results() -> None:
             st.caption(_(catalog.SOURCE_LABELS[model_spec.source])
                        + (" · " + _("held-out {measured}", measured=measured) if measured else ""))  # fmt: skip
             render.sentiment_result(
-                result, title="", key=f"sentiment-chart-{model_spec.key}", compact=len(results) > 1,
+                result, others=[catalog.get_spec(default) for _task, default, *_rest in LANGUAGES.values()],
+                title="", key=f"sentiment-chart-{model_spec.key}", compact=len(results) > 1,
                 model=i18n.title(model_spec),
             )
     model_spec, result = results[0]
@@ -122,8 +123,9 @@ def show_results() -> None:
 def model_card(spec: ModelSpec) -> None:
     with st.expander(_("About {model}", model=safe.md(i18n.title(spec))), icon=":material/info:"):
         st.markdown(_(spec.description) if not spec.trained_here else safe.md(_(spec.description)))
-        st.markdown(_("**Source:** {source} · **License:** {license}", source=_(catalog.SOURCE_LABELS[spec.source]),
-                      license=_(spec.license)))  # fmt: skip
+        st.markdown(_("**Source:** {source} · **License:** {license} · **Reads:** {languages}",
+                      source=_(catalog.SOURCE_LABELS[spec.source]), license=_(spec.license),
+                      languages=language.names(spec.languages)))  # fmt: skip
         meta = catalog.read_metadata(spec.key) if spec.trained_here else None
         if not meta:
             return

@@ -66,7 +66,7 @@ def show(text: str) -> None:
         st.caption(_(way.how))
         if found[way.key] is None:
             models = " / ".join(way.models)
-            st.info(_("Not trained yet on this machine: train {models} (python -m core.train --model {first}) and it "
+            st.info(_("Not trained yet on this machine: train {models} (`python -m core.train --model {first}`) and it "
                       "appears here.", models=models, first=way.models[0]), icon=":material/hourglass_top:")  # fmt: skip
             continue
         tokens, spec = found[way.key]
