@@ -74,6 +74,29 @@ def test_csv_upload_and_its_checks(fresh_cache):
     assert at.radio(key="train-task").value == "sentiment"
 
 
+def test_a_student_deletes_an_upload_and_its_masked_copy_from_the_server(fresh_cache):
+    from core import settings
+
+    rows = "\n".join(f"write to student{i}@example.com: it was {'great' if i % 2 else 'awful'},{i % 2}" for i in range(30))
+    at = open_page("pages/train.py")
+    at.radio(key="train-dataset").set_value("csv").run()
+    at.file_uploader(key="train-csv").set_value(("mine.csv", f"text,label\n{rows}\n".encode(), "text/csv")).run()
+    assert not at.exception and any("personal data" in w.value for w in at.warning)
+    folder = settings.cache_home() / "datasets"
+    assert len(list(folder.glob("*.csv"))) == 2  # the upload and its masked copy
+    at.button(key="train-csv-delete").click().run()
+    assert not at.exception and not list(folder.glob("*.csv"))
+    assert any("Deleted 2 file(s) from the server" in s.value for s in at.success)
+    assert any("Upload a CSV" in i.value for i in at.info)  # a fresh uploader: the browser's copy is gone too
+    at.run()
+    assert not at.success  # said once
+    from core.data import uploads
+    from core.errors import DataError
+
+    with pytest.raises(DataError):
+        uploads.delete("../../../etc/pass")  # only ids the server wrote
+
+
 def test_a_new_seed_or_length_cap_does_not_tokenize_the_data_again(monkeypatch):
     """The slow half of the data preview (every training text tokenized) depends on the texts only: a student
     clicking the seed or the length cap up and down costs the server a lookup, not a pass over the data."""

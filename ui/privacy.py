@@ -111,9 +111,10 @@ def pii_panel() -> None:
     st.text(privacy.mask(text, found))  # shown as text: it came from a user
     st.caption(_("Found by patterns: URLs; e-mail addresses; phone numbers in Chinese mobile (1[3-9] and 9 digits) "
                  "and landline (0 area code - 7 or 8 digits) and North American formats, with an optional +country "
-                 "code; 18-character Chinese resident ID numbers whose check digit is right (GB 11643-1999). Patterns "
-                 "miss what they were not written for (a name, an address, a phone number written in words, other countries' "
-                 "formats) and flag look-alikes (any 3-3-4 group of digits; about one random 18-digit number in 11 has "
+                 "code, and any number written with + and its country code (7 to 15 digits, grouped or not: +44 20 7946 "
+                 "0958); 18-character Chinese resident ID numbers whose check digit is right (GB 11643-1999). Patterns "
+                 "miss what they were not written for (a name, an address, a phone number written in words, another "
+                 "country's number written without its +country code) and flag look-alikes (any 3-3-4 group of digits; about one random 18-digit number in 11 has "
                  "a right check digit)."))  # fmt: skip
 
 

@@ -48,8 +48,13 @@ def data_choice() -> dict | None:
     dataset = st.radio(_("Dataset"), list(choices), format_func=choices.get, key="train-dataset", horizontal=True)
     fields = {"dataset": dataset}
     if dataset == "csv":
+        done = st.session_state.pop("train-csv-deleted", None)
+        if done is not None:
+            st.success(_("Deleted {count} file(s) from the server: your upload and any masked copy. Models already "
+                         "trained on it stay until you delete them.", count=done), icon=":material/delete:")  # fmt: skip
+        round_ = st.session_state.get("train-csv-round", 0)  # a new uploader after a deletion: the browser's copy goes
         upload = st.file_uploader(_("CSV with a header row: one column of text, one of labels"), type=["csv"],
-                                  key="train-csv")  # fmt: skip
+                                  key="train-csv" if not round_ else f"train-csv-{round_}")  # fmt: skip
         if upload is None:
             st.info(_("Upload a CSV to continue (UTF-8, at most 5 MB, at least 20 labelled rows)."))
             return None
@@ -65,6 +70,11 @@ def data_choice() -> dict | None:
                 safe.error(error)
                 return None
             st.session_state["train-csv-stored"] = (upload.file_id, stored)
+            _own(stored.data_id)
+        st.button(_("Delete my uploaded file from the server"), key="train-csv-delete", on_click=_delete_uploads,
+                  icon=":material/delete:",
+                  help=_("Removes the CSV you uploaded in this session, and its masked copy, from the server's "
+                         "cache now (otherwise the server keeps the newest uploads of the class)."))  # fmt: skip
         left, right = st.columns(2)
         text_column = left.selectbox(_("Text column"), stored.columns, key="train-text-column")
         label_column = right.selectbox(_("Label column"), stored.columns, index=min(1, len(stored.columns) - 1),
@@ -87,6 +97,22 @@ def data_choice() -> dict | None:
             label_column=c.text_input(_("Label column"), "label", key="train-hub-label", max_chars=200),
         )
     return fields
+
+
+def _own(data_id: str) -> None:
+    """Remember an upload (or its masked copy) as this session's: its delete button may remove it."""
+    st.session_state.setdefault("train-own-uploads", set()).add(data_id)
+
+
+def _delete_uploads() -> None:
+    from core.data import uploads
+
+    owned = st.session_state.pop("train-own-uploads", set())
+    st.session_state["train-csv-deleted"] = sum(uploads.delete(data_id) for data_id in owned)
+    st.session_state.pop("train-csv-stored", None)
+    st.session_state["train-csv-round"] = st.session_state.get("train-csv-round", 0) + 1
+    _masked.clear()  # its answers may name a deleted copy
+    _pii.clear()
 
 
 def limits_note() -> None:
@@ -132,7 +158,9 @@ def _personal_data(data_id: str, text_column: str) -> str:
                        key="train-mask-pii"):  # fmt: skip
         return data_id
     try:
-        return _masked(data_id, text_column)
+        masked = _masked(data_id, text_column)
+        _own(masked)
+        return masked
     except CoreError as error:
         safe.error(error)
         return data_id

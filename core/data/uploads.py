@@ -137,10 +137,24 @@ def store(raw: bytes) -> Upload:
     return Upload(data_id, [str(c) for c in frame.columns], len(frame))
 
 
-def _stored_frame(data_id: str):
-    if not data_id.isalnum() or len(data_id) != 16:
+def _path(data_id: str):
+    if not isinstance(data_id, str) or not data_id.isalnum() or len(data_id) != 16:
         raise DataError(f"Unknown dataset id {data_id!r}.")
-    path = settings.cache_home() / "datasets" / f"{data_id}.csv"
+    return settings.cache_home() / "datasets" / f"{data_id}.csv"
+
+
+def delete(data_id: str) -> bool:
+    """Remove a stored upload from the server (a student taking their data back); True if it was there. Models
+    already trained on it stay; a new run on it asks for the file again."""
+    try:
+        _path(data_id).unlink()
+        return True
+    except FileNotFoundError:
+        return False
+
+
+def _stored_frame(data_id: str):
+    path = _path(data_id)
     if not path.is_file():
         raise DataError(Message("The uploaded file is no longer in the cache; upload it again."))
     return _frame(_decode(path.read_bytes()))

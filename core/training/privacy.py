@@ -14,7 +14,7 @@ training texts — the tiny models trained from scratch on 150 sentences — is 
 generalises is not.
 
 Personal data in text (**PII**): URLs, e-mail addresses, phone numbers (Chinese and North American formats, with
-an optional country code) and Chinese resident ID numbers (their check digit verified), found and masked before a
+an optional country code, and any number written with + and its country code) and Chinese resident ID numbers (their check digit verified), found and masked before a
 text is trained on.
 """
 
@@ -181,9 +181,13 @@ PII_PATTERNS = {  # tried in this order; a later match never overlaps an earlier
                          r"\.[A-Za-z]{2,24}(?![A-Za-z0-9-])"),
     "Chinese ID": re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)"),
     # a Chinese mobile (1[3-9] and 9 digits), a Chinese landline (0 area code - 7 or 8 digits), a North American
-    # number ((415) 555-2671, 415-555-2671), each with an optional +country code
-    "phone": re.compile(r"(?<![0-9A-Za-z+])(?:\+\d{1,3}[\s-]?)?(?:1[3-9]\d[\s-]?\d{4}[\s-]?\d{4}|0\d{2,3}-\d{7,8}"
-                        r"|\(\d{3}\)\s?\d{3}[\s.-]\d{4}|\d{3}[\s.-]\d{3}[\s.-]\d{4})(?!\d)"),
+    # number ((415) 555-2671, 415-555-2671), each with an optional +country code; or any number written
+    # internationally, + and the country code, in groups (+44 20 7946 0958, +33 1 42 68 53 00) or in one run
+    # (+493012345678). Groups are separated, so a run of digits splits one way only (linear time); 7 to 15
+    # digits in all (E.164's most) is checked in _find.
+    "phone": re.compile(r"(?<![0-9A-Za-z+])(?:(?:\+\d{1,3}[\s-]?)?(?:1[3-9]\d[\s-]?\d{4}[\s-]?\d{4}|0\d{2,3}-\d{7,8}"
+                        r"|\(\d{3}\)\s?\d{3}[\s.-]\d{4}|\d{3}[\s.-]\d{3}[\s.-]\d{4})"
+                        r"|\+(?:\d{7,15}|\d{1,3}(?:[ .-]?\(\d{1,5}\)|[ .-]\d{1,8}){2,6}))(?!\d)"),
 }
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"
@@ -223,6 +227,8 @@ def _find(text: str) -> list[Found]:
             if taken[match.start() : match.end()].any():
                 continue
             if kind == "Chinese ID" and not valid_chinese_id(match.group()):
+                continue
+            if kind == "phone" and not 7 <= sum(ch.isdigit() for ch in match.group()) <= 15:
                 continue
             found.append(Found(kind, match.start(), match.end(), match.group()))
             taken[match.start() : match.end()] = True
