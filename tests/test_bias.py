@@ -155,3 +155,18 @@ def test_the_page_compares_a_model_trained_on_a_skewed_sample(fresh_cache, clear
     assert not at.exception
     tables = [frame.value.to_string() for frame in at.dataframe]
     assert any("sentiment-minilm-skewed" in table and "answered positive" in table for table in tables)
+
+
+def test_the_flip_share_and_each_terms_mean_have_bootstrap_intervals():
+    # one A term flips the label in every template, the others never: the share is 1/3, and resampling the terms
+    # gives an interval from 0 (that term left out) to well above the share
+    flips = np.zeros((6, 3, 3), dtype=bool)
+    flips[:, 0, :] = True
+    low, high = bias.bootstrap_flips(flips)
+    assert low == 0.0 and 0.6 <= high <= 1.0 and low <= flips.mean() <= high
+    assert bias.bootstrap_flips(np.ones((4, 2, 2), dtype=bool)) == (1.0, 1.0)
+    probabilities = np.array([[0.2, 0.8], [0.4, 0.8], [0.6, 0.8]])
+    found = bias.ProbeResult(("a {x}", "b {x}", "c {x}"), ("p",), ("q",), "positive", probabilities, [], 0, 0, 0, 1, 0, 0)
+    intervals = found.per_term_ci()
+    assert intervals["q"] == pytest.approx((0.8, 0.8))  # the same in every template: no spread
+    assert 0.2 <= intervals["p"][0] < 0.4 < intervals["p"][1] <= 0.6

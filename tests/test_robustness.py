@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import numpy as np
 import pytest
 
 from core import catalog
@@ -64,6 +67,13 @@ def test_the_attack_on_a_trained_classifier_reports_what_it_did(tiny_model):
         assert summary.clean.value * 12 - summary.attacked.value * 12 == pytest.approx(turned)
         assert all(0 < count <= edits for *_, count in summary.examples)
     assert len(found.summary(12, 5).examples) >= len(found.summary(12, 1).examples)  # more edits never turn fewer
+    curve = found.by_edits(12)
+    assert [s.attacked.value for s in curve] == sorted((s.attacked.value for s in curve), reverse=True)
+    for summary in curve:  # the mean edits needed carries a bootstrap interval around it
+        if summary.mean_edits is not None:
+            counts = [count for *_, count in summary.examples]
+            assert summary.mean_edits.value == pytest.approx(np.mean(counts))
+            assert min(counts) <= summary.mean_edits.low <= summary.mean_edits.value <= summary.mean_edits.high <= max(counts)
     with pytest.raises(InputError):
         robustness.run(classifier.predict_batch, ["a"] * 51, ["positive"] * 51)
 
@@ -78,6 +88,8 @@ def test_the_page_attacks_a_classifier_once_and_the_sliders_read_it(tiny_model, 
     at.slider(key="robust-edits").set_value(1).run()
     assert not at.exception
     assert [metric.value for metric in at.metric][0] == values[0]  # the same texts: accuracy before is unchanged
+    curve = next(c for c in at.get("plotly_chart") if "edits allowed per text" in c.proto.spec)
+    assert len(json.loads(curve.proto.spec)["data"][0]["x"]) == robustness.MAX_EDITS
     at.button(key="robust-compare").click().run(timeout=300)
     assert not at.exception and not at.error
     table = next(frame.value for frame in at.dataframe if "computed by" in frame.value.columns)

@@ -115,14 +115,18 @@ def _show(spec: catalog.ModelSpec) -> None:
                          "smallest possible p is {fewest}.", count=i18n.number(bias.PERMUTATIONS),
                          fewest=f"{bias.fewest_p(len(found.group_a), len(found.group_a) + len(found.group_b)):.4f}"))  # fmt: skip
     third.metric(_("Pairs whose label flips"), f"{100 * found.flip_share:.1f} %",
-                 help=_("Of {count} (template, A term, B term) pairs.", count=found.flip_pairs))
+                 help=_("Of {count} (template, A term, B term) pairs; 95 % bootstrap CI, resampling templates and terms: "
+                        "[{low}, {high}] %.", count=found.flip_pairs, low=f"{100 * found.flip_low:.1f}",
+                        high=f"{100 * found.flip_high:.1f}"))  # fmt: skip
     st.caption(_("95 % CI of the gap: {low} to {high} points. A CI that excludes 0 and a small p say the model treats "
                  "the groups differently in these sentences; a CI around 0 says these sentences find no gap, not that "
                  "there is none. A gap can come from one term: look at the bars. Neutral sentences sit near the decision "
                  "boundary, where a change of wording can flip a label either way: read the flips with the gap, not "
                  "alone.", low=f"{100 * found.gap_low:+.2f}",
                  high=f"{100 * found.gap_high:+.2f}"))  # fmt: skip
-    render.figure(figures.per_term(found.per_term(), found.group_a, _(found.label)), key="bias-terms")
+    render.figure(figures.per_term(found.per_term(), found.group_a, _(found.label), found.per_term_ci()),
+                  key="bias-terms")  # fmt: skip
+    st.caption(_("Whiskers: 95 % bootstrap CI of each term's mean, resampling the templates."))
     rows = []
     k = len(found.group_a)
     for template, labels in zip(found.templates, found.predictions, strict=True):

@@ -12,6 +12,7 @@ from core.errors import CoreError
 from core.messages import Message
 from core.tasks import robustness, safety
 from core.tasks.base import own_dataset
+from core.viz import charts
 from ui import i18n, models, render, safe, shared_runs
 from ui.i18n import N_, _
 
@@ -95,8 +96,12 @@ def _show(found: robustness.Attack) -> None:
         column.metric(title, f"{100 * estimate.value:.0f} %", help=_(
             "{what} 95 % Wilson interval: [{low} %, {high} %].", what=help_text, low=f"{100 * estimate.low:.0f}",
             high=f"{100 * estimate.high:.0f}"))  # fmt: skip
-    fourth.metric(_("Mean edits needed"), "–" if summary.mean_edits is None else f"{summary.mean_edits:.1f}",
-                  help=_("Over the texts whose answer turned."))  # fmt: skip
+    fourth.metric(_("Mean edits needed"), "–" if summary.mean_edits is None else f"{summary.mean_edits.value:.1f}",
+                  help=_("Over the texts whose answer turned; 95 % bootstrap CI: {interval}.",
+                         interval=_edits(summary.mean_edits)))  # fmt: skip
+    curve = found.by_edits(texts)
+    render.figure(charts.accuracy_by_edits([s.attacked for s in curve], summary.clean, edits),
+                  key="robust-curve")  # fmt: skip
     rows = [{_("before"): before, _("after"): after, _("edits"): count, _("answer"): f"{_(old)} → {_(new)}"}
             for before, after, old, new, count in summary.examples]  # fmt: skip
     if rows:
@@ -111,6 +116,10 @@ def _show(found: robustness.Attack) -> None:
                  "with (a model that gives every text the same answer shows 0 % turned): compare accuracy under "
                  "attack. Models are attacked on the same texts, so overlapping intervals are no test of a "
                  "difference between two of them."))  # fmt: skip
+
+
+def _edits(estimate) -> str:
+    return "–" if estimate is None else f"{estimate.value:.1f} [{estimate.low:.1f}, {estimate.high:.1f}]"
 
 
 # what computed the answers in each row of the comparison (core.bench.attack.compared)
@@ -147,7 +156,7 @@ def _comparison(spec: catalog.ModelSpec, sha256: str, dataset: str) -> None:
         summary = found.summary(min(texts, len(found.results)), edits)
         rows.append({_("computed by"): way, _("Accuracy"): cell(summary.clean),
                      _("Accuracy under attack"): cell(summary.attacked), _("Answers turned"): cell(summary.turned),
-                     _("Mean edits needed"): "–" if summary.mean_edits is None else f"{summary.mean_edits:.1f}"})  # fmt: skip
+                     _("Mean edits needed"): _edits(summary.mean_edits)})  # fmt: skip
     st.dataframe(pd.DataFrame(rows), hide_index=True, key="robust-compare-table")
     st.caption(_("Read at the sliders above: {texts} texts, at most {edits} edits each; 95 % Wilson intervals. Every "
                  "row is attacked through its own answers (the word it leans on most is mistyped first), on the "

@@ -106,7 +106,7 @@ def _attack(models: list[str], edits: int, task: str) -> int:
         summary = found.summary(len(found.results), edits)
         rows.append({"model": model_id, "runtime": runtime, "dataset": dataset, "texts": summary.clean.n,
                      "accuracy": cell(summary.clean), "under attack": cell(summary.attacked),
-                     "turned": cell(summary.turned), "mean edits": summary.mean_edits,
+                     "turned": cell(summary.turned), "mean edits": summary.mean_edits and summary.mean_edits.value,
                      "seconds": round(time.perf_counter() - start, 1)})  # fmt: skip  (loading and fitting included)
         print(f"{model_id}: under attack {rows[-1]['under attack']}", file=sys.stderr, flush=True)
     if rows:

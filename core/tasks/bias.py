@@ -127,10 +127,21 @@ class ProbeResult:
     p_value: float  # two-sided permutation test of "no gap"
     flip_share: float  # share of (template, A term, B term) pairs with different predicted labels
     flip_pairs: int
+    flip_low: float = 0.0  # its 95 % bootstrap CI, resampled as the gap's
+    flip_high: float = 0.0
 
     def per_term(self) -> dict[str, float]:
         terms = (*self.group_a, *self.group_b)
         return {term: float(self.probabilities[:, i].mean()) for i, term in enumerate(terms)}
+
+    def per_term_ci(self, *, seed: int = 0, resamples: int = 2000) -> dict[str, tuple[float, float]]:
+        """95 % percentile-bootstrap CI of each term's mean probability, resampling templates."""
+        rng = np.random.default_rng(seed)
+        n_templates = self.probabilities.shape[0]
+        means = self.probabilities[rng.integers(0, n_templates, (resamples, n_templates))].mean(axis=1)  # (R, terms)
+        low, high = np.quantile(means, [0.025, 0.975], axis=0)
+        terms = (*self.group_a, *self.group_b)
+        return {term: (float(low[i]), float(high[i])) for i, term in enumerate(terms)}
 
 
 def filled(templates: Sequence[str], terms: Sequence[str]) -> list[str]:
@@ -159,10 +170,24 @@ def probe(classify: Callable[[list[str]], list], templates: Sequence[str], group
     k = len(group_a)
     gaps = probabilities[:, :k].mean(axis=1) - probabilities[:, k:].mean(axis=1)  # one per template
     low, high = bootstrap_gap(probabilities, k, seed=seed)
-    flips = [row[a] != row[k + b] for row in predictions for a in range(k) for b in range(len(group_b))]
+    flips = np.array([[[row[a] != row[k + b] for b in range(len(group_b))] for a in range(k)] for row in predictions])
+    flip_low, flip_high = bootstrap_flips(flips, seed=seed)
     return ProbeResult(tuple(templates), tuple(group_a), tuple(group_b), label, probabilities, predictions,
                        float(gaps.mean()), low, high, permutation_gap(probabilities, k, seed=seed),
-                       float(np.mean(flips)), len(flips))  # fmt: skip
+                       float(flips.mean()), int(flips.size), flip_low, flip_high)  # fmt: skip
+
+
+def bootstrap_flips(flips: np.ndarray, *, seed: int = 0, resamples: int = 2000) -> tuple[float, float]:
+    """95 % percentile-bootstrap CI of the share of pairs whose label flips (``flips``: templates × A terms × B
+    terms), resampling templates and each group's terms as ``bootstrap_gap`` does."""
+    rng = np.random.default_rng(seed)
+    n_templates, k, m = flips.shape
+    shares = np.empty(resamples)
+    for r in range(resamples):
+        rows = flips[rng.integers(0, n_templates, n_templates)]
+        shares[r] = rows[:, rng.integers(0, k, k)][:, :, rng.integers(0, m, m)].mean()
+    low, high = np.quantile(shares, [0.025, 0.975])
+    return float(low), float(high)
 
 
 def bootstrap_gap(probabilities: np.ndarray, k: int, *, seed: int = 0, resamples: int = 2000) -> tuple[float, float]:

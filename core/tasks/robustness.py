@@ -28,7 +28,7 @@ import numpy as np
 from core.data.text import HAN_RANGES
 from core.errors import InputError
 from core.messages import Message
-from core.stats import Estimate, wilson
+from core.stats import Estimate, bootstrap_mean, wilson
 
 MAX_TEXTS = 50
 MAX_EDITS = 5
@@ -170,7 +170,7 @@ class Summary:
     clean: Estimate  # accuracy before the attack
     attacked: Estimate  # accuracy with at most ``edits`` edits per text
     turned: Estimate | None  # share of the correctly answered texts whose answer turned
-    mean_edits: float | None  # over the turned texts
+    mean_edits: Estimate | None  # over the turned texts, with a 95 % bootstrap CI
     examples: list[tuple[str, str, str, str, int]]  # (before, after, answer before, answer after, edits)
 
 
@@ -189,7 +189,11 @@ class Attack:
         examples = [(r.text, o[0], r.label, o[1], o[2]) for r, o in turned]
         return Summary(wilson(len(chosen), texts), wilson(len(chosen) - len(turned), texts),
                        wilson(len(turned), len(chosen)) if chosen else None,
-                       float(np.mean([o[2] for _, o in turned])) if turned else None, examples)  # fmt: skip
+                       bootstrap_mean([o[2] for _, o in turned]) if turned else None, examples)  # fmt: skip
+
+    def by_edits(self, texts: int) -> list[Summary]:
+        """The summary for 1, 2, … MAX_EDITS edits per text (read off the same run: how accuracy falls)."""
+        return [self.summary(texts, edits) for edits in range(1, MAX_EDITS + 1)]
 
 
 def run(classify: Callable[[list[str]], list], texts: Sequence[str], labels: Sequence[str], *,

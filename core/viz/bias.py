@@ -9,11 +9,18 @@ from core.messages import N_
 GROUP_COLOURS = ("#1f77b4", "#ff7f0e")
 
 
-def per_term(values: dict[str, float], group_a: tuple[str, ...], label: str) -> go.Figure:
-    """Mean probability of ``label`` over the templates, one bar per term, coloured by group."""
+def per_term(values: dict[str, float], group_a: tuple[str, ...], label: str,
+             intervals: dict[str, tuple[float, float]] | None = None) -> go.Figure:  # fmt: skip
+    """Mean probability of ``label`` over the templates, one bar per term, coloured by group (with ``intervals``,
+    each term's CI as whiskers)."""
     terms = list(values)
     colours = [GROUP_COLOURS[0] if term in group_a else GROUP_COLOURS[1] for term in terms]
-    figure = go.Figure(go.Bar(x=terms, y=[values[t] for t in terms], marker_color=colours,
+    whiskers = None
+    if intervals:
+        whiskers = {"type": "data", "symmetric": False, "color": "#444",
+                    "array": [intervals[t][1] - values[t] for t in terms],
+                    "arrayminus": [values[t] - intervals[t][0] for t in terms]}  # fmt: skip
+    figure = go.Figure(go.Bar(x=terms, y=[values[t] for t in terms], marker_color=colours, error_y=whiskers,
                               text=[f"{100 * values[t]:.1f} %" for t in terms], textposition="outside",
                               hovertemplate="%{x}: %{y:.3f}<extra></extra>"))  # fmt: skip
     figure.update_layout(title=N_("Mean probability of the class, per term (blue: group A, orange: group B)"),
