@@ -29,9 +29,7 @@ with next_tab:
     language.warn_text(prompt, spec.languages, i18n.title(spec), generate.defaults())  # a news GPT reads English: say so before its answer
     if ready:
         generate.next_token(spec, prompt, k)
-with sample_tab:
-    st.caption(_("Prompt: “{prompt}” (change it in the Next token tab)",
-                 prompt=safe.md(generate.shortened(st.session_state["generate-prompt"]))))  # fmt: skip
+    st.markdown("##### " + _("Sampling settings: the distribution the Generate tab draws from"))
     first, second, third = st.columns(3)
     temperature = first.slider(_("Temperature"), 0.0, 2.0, 0.8, 0.05, key="generate-temperature",
                                help=_("Divides the log-probabilities: below 1 sharpens, above 1 flattens. 0 = greedy."))  # fmt: skip
@@ -40,6 +38,13 @@ with sample_tab:
     )
     top_p = third.slider("Top-p", 0.05, 1.0, 0.95, 0.05, key="generate-top-p",
                          help=_("Keep the smallest set of tokens whose probabilities add up to p (nucleus sampling)."))  # fmt: skip
+    if ready:
+        generate.sampled_next_token(spec, prompt, k, temperature, top_k, top_p)
+with sample_tab:
+    st.caption(_("Prompt: “{prompt}”; temperature {temperature}, top-k {top_k}, top-p {top_p} (change them in the Next "
+                 "token tab, where the bars show what they do)",
+                 prompt=safe.md(generate.shortened(st.session_state["generate-prompt"])),
+                 temperature=f"{temperature:g}", top_k=top_k, top_p=f"{top_p:g}"))  # fmt: skip
     first, second, third = st.columns(3)
     length = first.slider(_("New tokens"), 5, 120, 40, key="generate-length")
     seed = second.number_input(_("Seed"), 0, 2**31 - 1, 0, key="generate-seed")

@@ -11,6 +11,8 @@ import pytest
 
 from core import catalog
 
+from conftest import open_page
+
 # -- the generated Chinese follows Chinese grammar --------------------------------------------------------------
 
 STATIVE_OR_RESULTATIVE = "喜欢|想要|找到|看见|丢"
@@ -153,3 +155,35 @@ def test_sampling_cuts_top_k_first_then_top_p_of_what_is_left():
     _, shaped = sample_next(probs, temperature=1, top_k=3, top_p=0.6, rng=np.random.default_rng(0))
     # top-3 renormalised: 0.444, 0.333, 0.222; cumulative 0.444, 0.778: two tokens
     assert np.count_nonzero(shaped) == 2
+
+
+@pytest.mark.parametrize(("temperature", "top_k", "top_p"), [(0.7, 0, 1.0), (1.3, 5, 1.0), (0.8, 50, 0.9), (1.0, 3, 0.6)])
+def test_the_reshaped_bars_are_the_distribution_transformers_generate_samples_from(temperature, top_k, top_p):
+    """The Next-token tab's 'as sampled' bars against Hugging Face's own warpers, applied in generate's order."""
+    import torch
+    from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
+
+    from core.tasks.generate import reshape
+
+    probs = np.random.default_rng(1).dirichlet(np.full(40, 0.3))
+    warpers = LogitsProcessorList([TemperatureLogitsWarper(temperature),
+                                   *([TopKLogitsWarper(top_k)] if top_k else []),
+                                   *([TopPLogitsWarper(top_p)] if top_p < 1 else [])])  # fmt: skip
+    scores = warpers(torch.zeros(1, 1, dtype=torch.long), torch.log(torch.tensor(probs))[None])
+    theirs = torch.softmax(scores, dim=-1)[0].numpy()
+    ours = reshape(probs, temperature=temperature, top_k=top_k, top_p=top_p)
+    assert np.count_nonzero(ours) == np.count_nonzero(theirs)
+    assert ours == pytest.approx(theirs, abs=1e-6)
+
+
+def test_the_next_token_tab_reshapes_its_bars_as_the_sliders_move(lm_tiny_model):
+    import json
+
+    page = open_page("pages/generate.py")
+    bars = json.loads(next(c for c in page.get("plotly_chart") if "as sampled" in c.proto.spec).proto.spec)
+    assert len(bars["data"][0]["y"]) == 10  # the top 10 of what sampling can draw
+    page.slider(key="generate-temperature").set_value(0.0).run()
+    greedy = json.loads(next(c for c in page.get("plotly_chart") if "as sampled" in c.proto.spec).proto.spec)
+    assert greedy["data"][0]["x"] == [1.0]  # temperature 0: the most likely token, always
+    assert any("any of 1 of the" in c.value for c in page.caption)
+    assert "temperature 0, top-k 50" in " ".join(c.value for c in page.caption)  # the Generate tab reads them

@@ -185,6 +185,26 @@ def next_token(spec, prompt: str, k: int) -> None:
               on_click=_set_prompt, args=(prompt + best,))  # fmt: skip
 
 
+def sampled_next_token(spec, prompt: str, k: int, temperature: float, top_k: int, top_p: float) -> None:
+    """The Transformer's bars again, reshaped by the sampling settings: what the Generate tab draws from."""
+    model = _model(spec)
+    if model is None:
+        return
+    try:
+        found = model.sampled_next_tokens(prompt, k, temperature=temperature, top_k=top_k, top_p=top_p)
+    except CoreError as error:
+        safe.error(error)
+        return
+    title = _("Transformer, as sampled")
+    render.figure(charts.next_token_bars({title: found["rows"]}), key="generate-sampled")
+    st.caption(_("The same distribution after temperature {temperature} (the log-probabilities divided by it), the "
+                 "top-k cut ({top_k}; 0 = none) and the top-p nucleus ({top_p}), renormalised — the order Hugging "
+                 "Face's generate applies them in. Sampling can draw any of {kept} of the {vocabulary} tokens; the "
+                 "rest have probability 0. Temperature 0 always takes the most likely token.",
+                 temperature=f"{temperature:g}", top_k=top_k, top_p=f"{top_p:g}", kept=i18n.number(found["kept"]),
+                 vocabulary=i18n.number(found["vocabulary"])))  # fmt: skip
+
+
 def _set_prompt(text: str) -> None:
     st.session_state["generate-prompt"] = text
 

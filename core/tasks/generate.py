@@ -45,15 +45,22 @@ def fit_ngram(tokenizer, texts: Sequence[str], order: int = 3) -> KneserNey:
 
 def sample_next(probs: np.ndarray, *, temperature: float, top_k: int, top_p: float,
                 rng: np.random.Generator) -> tuple[int, np.ndarray]:  # fmt: skip
-    """One draw from ``probs`` reshaped by temperature, cut to the top-k, renormalised, then cut to the top-p
-    nucleus of what is left — the order Hugging Face's ``generate`` applies them in.
+    """One draw from ``probs`` reshaped as ``reshape`` does. Returns the chosen id and the distribution it was drawn
+    from. temperature 0 means greedy."""
+    shaped = reshape(probs, temperature=temperature, top_k=top_k, top_p=top_p)
+    if temperature <= 0:
+        return int(np.argmax(shaped)), shaped
+    return int(rng.choice(len(shaped), p=shaped)), shaped
 
-    Returns the chosen id and the distribution it was drawn from. temperature 0 means greedy.
-    """
+
+def reshape(probs: np.ndarray, *, temperature: float, top_k: int, top_p: float) -> np.ndarray:
+    """``probs`` reshaped by temperature, cut to the top-k, renormalised, then cut to the top-p nucleus of what is
+    left — the order Hugging Face's ``generate`` applies them in: the distribution sampling draws from."""
+    probs = np.asarray(probs, dtype=np.float64)
     if temperature <= 0:
         shaped = np.zeros_like(probs)
         shaped[int(np.argmax(probs))] = 1.0
-        return int(np.argmax(probs)), shaped
+        return shaped
     logits = np.log(np.maximum(probs, 1e-30)) / temperature
     shaped = np.exp(logits - logits.max())
     shaped /= shaped.sum()
@@ -66,8 +73,7 @@ def sample_next(probs: np.ndarray, *, temperature: float, top_k: int, top_p: flo
         order = order[:nucleus]
     shaped = np.zeros_like(shaped)
     shaped[order] = kept[: len(order)]
-    shaped /= shaped.sum()
-    return int(rng.choice(len(shaped), p=shaped)), shaped
+    return shaped / shaped.sum()
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,9 @@ class Generation:
 # Next-token answers any session already got (a class opens the same prompt; a game's every click reruns its page),
 # by model instance and the exact tokens read: the same model, the same input, the same answer.
 _NEXT_TOKENS = Memo(max_entry_bytes=16 << 10)
+# the whole next-token distribution, for the bars reshaped by the sampling settings (a slider moves, the model does not
+# run again); GPT-2's 50,257 tokens are 200 KB in float32
+_DISTRIBUTIONS = Memo(max_entry_bytes=256 << 10)
 _INSTANCES = itertools.count()
 
 
@@ -227,6 +236,21 @@ class LanguageModel:
 
         return {"transformer": top(probs), "ngram": top(ngram), "entropy_bits": entropy(probs),
                 "ngram_entropy_bits": entropy(ngram), "latency_ms": latency, "context_tokens": len(ids)}  # fmt: skip
+
+    def sampled_next_tokens(self, text: str, k: int, *, temperature: float, top_k: int, top_p: float) -> dict:
+        """The Transformer's next tokens as sampling with these settings would draw them (``reshape``): the top k of
+        the reshaped distribution, each with its probability before and after, and how many tokens stay possible."""
+        ids = self._ids(text, allow_empty=True)
+        if not ids:
+            raise InputError(Message("Score needs at least one token of text."))
+        window = tuple(ids[-self.context :])
+        probs = _DISTRIBUTIONS.get((self._instance, window),
+                                   lambda: np.asarray(self.coalescer.submit(window)[0], dtype=np.float32))  # fmt: skip
+        shaped = reshape(probs, temperature=temperature, top_k=top_k, top_p=top_p)
+        best = [int(i) for i in np.argsort(-shaped, kind="stable")[:k] if shaped[i] > 0]
+        rows = [{"token": self.tokenizer.decode([i]), "id": i, "probability": float(shaped[i]),
+                 "before": float(probs[i])} for i in best]  # fmt: skip
+        return {"rows": rows, "kept": int((shaped > 0).sum()), "vocabulary": len(shaped)}
 
     def generate(self, prompt: str, *, max_new_tokens: int = 40, temperature: float = 0.8, top_k: int = 50,
                  top_p: float = 0.95, seed: int = 0, use_ngram: bool = False) -> Generation:  # fmt: skip

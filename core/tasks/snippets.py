@@ -158,7 +158,7 @@ def generation(spec: ModelSpec, prompt: str, options: dict) -> str:
     from core.tasks import generate
 
     where, note = _where(spec)
-    sampler = inspect.getsource(generate.sample_next)
+    sampler = inspect.getsource(generate.sample_next) + "\n\n" + inspect.getsource(generate.reshape)
     if options.get("use_ngram"):
         note += "# The page sampled from LM Lab's trigram model; this code samples from the Transformer.\n"
     return (
