@@ -75,13 +75,13 @@ with views[0]:
     )
     inspect_ui.bertviz(
         bertviz_html.head_view(shown.weights, shown.tokens, shown.sentence_b_start),
-        height=160 + 24 * len(shown.tokens),
+        height=160 + 24 * len(shown.tokens), key="inspect-bertviz-heads",
     )
 with views[1]:
     st.caption(_("Every layer (rows) × head (columns). Click a thumbnail to enlarge it."))
     inspect_ui.bertviz(
         bertviz_html.model_view(shown.weights, shown.tokens, shown.sentence_b_start),
-        height=180 * n_layers + 120,
+        height=180 * n_layers + 120, key="inspect-bertviz-model",
     )
 with views[2]:
     most = heatmaps.grid_tokens(n_layers, n_heads)
@@ -90,7 +90,9 @@ with views[2]:
         st.caption(_("The grid draws the first {most} tokens of the window ({maps} maps); the other views show all of "
                      "them.", most=most, maps=n_layers * n_heads))  # fmt: skip
     render.figure(heatmaps.layer_head_grid(grid.weights, grid.tokens, title=_("Every layer × head"), offset=start),
-                  key="inspect-grid")  # fmt: skip
+                  key="inspect-grid", stem=f"attention-{spec.key}",
+                  numbers={"model": spec.key, "tokens": grid.tokens, "first_token": start,
+                           "weights (layer, head, query, key)": grid.weights})  # fmt: skip
 with views[3]:
     left, right = st.columns(2)
     layer = left.slider(_("Layer"), 0, n_layers - 1, n_layers - 1, key="inspect-layer")
@@ -100,7 +102,9 @@ with views[3]:
                                                              layer=layer, head=head),
                          x_labels=shown.tokens, y_labels=shown.tokens, x_title=_("key"), y_title=_("query"), zmin=0,
                          zmax=1),
-        key="inspect-one",
+        key="inspect-one", stem=f"attention-{spec.key}-L{layer}-H{head}",
+        numbers={"model": spec.key, "layer": layer, "head": head, "tokens": shown.tokens,
+                 "weights (query, key)": shown.weights[layer, head]},
     )  # fmt: skip
 with views[4]:
     stats = statistics_by_layer(full)
@@ -109,7 +113,8 @@ with views[4]:
         heatmaps.heatmap(stats[statistic], title=_("{statistic}, per layer and head (all {count} tokens)",
                                                    statistic=_(statistic), count=n_tokens),
                          x_title=_("head"), y_title=_("layer"), colorscale="Viridis", text_values=True, height=360),
-        key="inspect-stats",
+        key="inspect-stats", stem=f"head-statistics-{spec.key}",
+        numbers={"model": spec.key, "tokens": full.tokens, **{name: values for name, values in stats.items()}},
     )  # fmt: skip
 with views[5]:
     flow = rollout(full.weights)
@@ -123,7 +128,8 @@ with views[5]:
                           key="inspect-rollout-target")  # fmt: skip
     render.figure(heatmaps.bars([f"{i}:{t}" for i, t in enumerate(full.tokens)], flow[target],
                                 title=_("Rollout into {token}", token=repr(full.tokens[target])), y_title=_("share")),
-                  key="inspect-rollout")  # fmt: skip
+                  key="inspect-rollout", stem=f"rollout-{spec.key}",
+                  numbers={"model": spec.key, "tokens": full.tokens, "rollout (position, input token)": flow})  # fmt: skip
 with views[6]:
     other = inspect_ui.picker(_("Compare with"), key="inspect-other", default="sentiment-minilm")
     if catalog.availability(other).ready:
@@ -137,7 +143,9 @@ with views[6]:
             render.figure(
                 heatmaps.heatmap(distance, title=_("Jensen–Shannon distance per head (0 = same attention, 1 = disjoint)"),
                                  x_title=_("head"), y_title=_("layer"), colorscale="Reds", zmin=0, text_values=True, height=360),
-                key="inspect-compare",
+                key="inspect-compare", stem=f"compare-{spec.key}-{other.key}",
+                numbers={"models": [spec.key, other.key], "tokens": full.tokens,
+                         "Jensen-Shannon distance (layer, head)": distance},
             )  # fmt: skip
             st.caption(_("Most changed: layer {layer}, head {head} (distance {distance}).", layer=layer_most,
                          head=head_most, distance=f"{distance.max():.3f}"))  # fmt: skip

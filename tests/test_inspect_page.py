@@ -11,6 +11,11 @@ def test_inspect_minilm_views_and_controls():
     at = open_page("pages/inspect_attention.py")
     assert len(at.get("iframe")) == 2  # bertviz head view and model view
     assert len(at.get("plotly_chart")) >= 4  # all heads, one head, statistics, rollout
+    # every view downloads: the two bertviz views as their offline HTML, the charts as HTML and as their numbers
+    keys = {button.key for button in at.get("download_button")}
+    assert {"inspect-bertviz-heads-html", "inspect-bertviz-model-html"} <= keys
+    for view in ("inspect-grid", "inspect-one", "inspect-stats", "inspect-rollout"):
+        assert {f"{view}-html", f"{view}-json"} <= keys, (view, keys)
     at.slider(key="inspect-layer").set_value(2).run()
     at.slider(key="inspect-head").set_value(7).run()
     at.selectbox(key="inspect-stat").set_value("mean distance (tokens)").run()

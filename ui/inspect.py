@@ -45,9 +45,13 @@ def picker(label: str, *, key: str, default: str) -> ModelSpec:
     return chosen
 
 
-def bertviz(html: str, *, height: int) -> None:
-    """Self-contained bertviz HTML (built by core.viz.bertviz_html: no CDN, tokens escaped)."""
+def bertviz(html: str, *, height: int, key: str = "") -> None:
+    """Self-contained bertviz HTML (built by core.viz.bertviz_html: no CDN, tokens escaped); with ``key``, it also
+    downloads as that HTML file, which opens offline."""
     st.iframe(html, height=height)
+    if key:
+        st.download_button(_("HTML (works offline)"), html, file_name=f"{key}.html", mime="text/html", key=f"{key}-html",
+                           on_click="ignore", icon=":material/download:")  # fmt: skip
 
 
 def translation_views() -> None:
@@ -86,4 +90,4 @@ def translation_views() -> None:
                          "source tokens (right) it reads."))  # fmt: skip
             html = encoder_decoder_view(result.encoder_attentions, result.decoder_attentions,
                                         result.cross_attentions, result.source_tokens, target, kind=kind)  # fmt: skip
-            bertviz(html, height=620 if kind == "head" else 900)
+            bertviz(html, height=620 if kind == "head" else 900, key=f"inspect-seq2seq-{kind}")
