@@ -79,6 +79,19 @@ def test_the_personal_data_detector_on_a_labelled_list(text, expected):
     assert [item.text for item in privacy.find_pii(text)] == expected
 
 
+def test_the_pages_code_masks_exactly_as_the_page_does():
+    import contextlib
+    import io
+
+    from core.training import privacy_code
+
+    for text, _expected in LABELLED:
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            exec(privacy_code.personal_data(text), {})  # noqa: S102 - our own snippet
+        assert printed.getvalue() == privacy.mask(text) + "\n", text
+
+
 def test_adversarial_text_costs_linear_time_on_the_shared_server():
     import time
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 
 import numpy as np
@@ -88,6 +89,22 @@ def test_the_page_attacks_a_classifier_once_and_the_sliders_read_it(tiny_model, 
     at.slider(key="robust-edits").set_value(1).run()
     assert not at.exception
     assert [metric.value for metric in at.metric][0] == values[0]  # the same texts: accuracy before is unchanged
+    snippet = next((c.value for c in at.code if "turned = [" in c.value), None)
+    assert snippet is not None  # the turned texts, answered again with plain transformers
+    import contextlib
+    import io
+
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(snippet, {})  # noqa: S102 - our own snippet
+    from core.tasks.classify import TransformerClassifier
+
+    # it reproduces PyTorch fp32 exactly (the page's answers came from the serving runtime, and say so)
+    pytorch = TransformerClassifier(catalog.get_spec("sentiment-tiny"), runtime="torch")
+    turned = ast.literal_eval(snippet.split("turned = ", 1)[1].split("  # (before", 1)[0])
+    answers = [r.label for r in pytorch.predict_batch([text for pair in turned for text in pair])]
+    expected = [f"{answers[i]} -> {answers[i + 1]}" for i in range(0, len(answers), 2)]
+    assert [line.split(":")[0] for line in printed.getvalue().splitlines()] == expected
     curve = next(c for c in at.get("plotly_chart") if "edits allowed per text" in c.proto.spec)
     assert len(json.loads(curve.proto.spec)["data"][0]["x"]) == robustness.MAX_EDITS
     at.button(key="robust-compare").click().run(timeout=300)

@@ -7,7 +7,7 @@ import streamlit as st
 
 from core import catalog
 from core.errors import CoreError
-from core.tasks import bias
+from core.tasks import bias, challenge_snippets
 from core.tasks.base import dataset_split, split_names, tasks
 from core.viz import bias as figures
 from ui import i18n, models, render, safe
@@ -137,6 +137,11 @@ def _show(spec: catalog.ModelSpec) -> None:
                                  _("group B"): f"{term_b} → {_(labels[k + b])}"})  # fmt: skip
     if rows:
         st.dataframe(pd.DataFrame(rows[:200]), hide_index=True)  # shown as text: the templates came from a user
+    with st.expander(_("Code to reproduce this"), icon=":material/code:"):
+        classifier = models.predictor(spec)
+        st.code(challenge_snippets.bias_probe(spec, found.templates, found.group_a, found.group_b, found.label,
+                                              classifier.max_tokens, getattr(classifier, "runtime", "torch")),
+                language="python")  # fmt: skip
 
 
 def weat_panel() -> None:

@@ -9,7 +9,7 @@ from core import catalog
 from core.errors import CoreError
 from core.specs import DEMONSTRATIONS
 from core.tasks.base import CLASSIFICATION, own_dataset, tasks
-from core.training import privacy
+from core.training import privacy, privacy_code
 from core.viz import privacy as figures
 from ui import i18n, models, render, safe
 from ui.i18n import N_, _
@@ -109,6 +109,8 @@ def pii_panel() -> None:
                                 _("position"): f"{item.start}–{item.end}"} for item in found]), hide_index=True)  # fmt: skip
     st.markdown(_("**Masked** (what a training run should read instead):"))
     st.text(privacy.mask(text, found))  # shown as text: it came from a user
+    with st.expander(_("Code to reproduce this"), icon=":material/code:"):
+        st.code(privacy_code.personal_data(text), language="python")
     st.caption(_("Found by patterns: URLs; e-mail addresses; phone numbers in Chinese mobile (1[3-9] and 9 digits) "
                  "and landline (0 area code - 7 or 8 digits) and North American formats, with an optional +country "
                  "code, and any number written with + and its country code (7 to 15 digits, grouped or not: +44 20 7946 "

@@ -10,7 +10,7 @@ import streamlit as st
 from core import catalog
 from core.errors import CoreError
 from core.messages import Message
-from core.tasks import robustness, safety
+from core.tasks import challenge_snippets, robustness, safety
 from core.tasks.base import own_dataset
 from core.viz import charts
 from ui import i18n, models, render, safe, shared_runs
@@ -50,7 +50,7 @@ def panel() -> None:
     found = shared_runs.result(run, render.queue_note(_("Attacking {count} held-out texts…", count=robustness.MAX_TEXTS)))
     if found is None:
         return
-    _show(found)
+    _show(found, spec)
     _comparison(spec, card.sha256, card.recipe.get("dataset", ""))
 
 
@@ -64,7 +64,7 @@ def _attack(spec: catalog.ModelSpec, sha256: str, dataset: str, progress) -> rob
     return found
 
 
-def _show(found: robustness.Attack) -> None:
+def _show(found: robustness.Attack, spec: catalog.ModelSpec) -> None:
     most = len(found.results)
     least = min(5, most)
     if not least <= st.session_state.get("robust-texts", most) <= most:  # left over from another model
@@ -106,6 +106,13 @@ def _show(found: robustness.Attack) -> None:
             for before, after, old, new, count in summary.examples]  # fmt: skip
     if rows:
         st.dataframe(pd.DataFrame(rows), hide_index=True)  # shown as text
+        with st.expander(_("Code to reproduce this"), icon=":material/code:"):
+            turned = [(before, after) for before, after, *_rest in summary.examples[:10]]
+            classifier = models.predictor(spec)
+            st.code(challenge_snippets.attack_check(spec, turned, classifier.max_tokens, classifier.runtime),
+                    language="python")  # fmt: skip
+            st.caption(_("Answers again the first {count} turned texts, before and after the attack's edits, with plain "
+                         "transformers.", count=len(turned)))  # fmt: skip
     st.caption(_("The word whose removal lowered the model's confidence in its answer most is edited first "
                  "(occlusion). An edit swaps two inner letters of an English word, else doubles one of its inner "
                  "letters (a two-letter word: one of its letters), or swaps two neighbouring characters of a Chinese "
