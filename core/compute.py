@@ -30,6 +30,10 @@ from core.messages import N_, Message
 
 BYTES = {"fp32": 4, "bf16": 2, "fp16": 2, "int8": 1}
 ADAM_BYTES = 16  # per weight while training with AdamW: see the module's docstring
+# ... and where they go, per training precision: the weights (with bf16's fp32 master copy), the gradients, AdamW's
+# two fp32 moments
+TRAINING_BYTES = {"fp32": {"training: weights": 4, "training: gradients": 4, "training: AdamW moments": 8},
+                  "bf16": {"training: weights": 2 + 4, "training: gradients": 2, "training: AdamW moments": 8}}  # fmt: skip
 MAX_MATMUL = 4096  # the largest square matrix the live measurement multiplies (a cap stated on the page)
 
 
@@ -125,7 +129,7 @@ def memory(shape: Shape, *, batch: int = 8, context: int | None = None) -> dict[
         found[precision] = {"weights (serving)": n * size}
         if precision in ("fp32", "bf16"):  # training in int8 is not a thing LM Lab does
             activations = shape.layers * per_layer_16 * (2 if precision == "fp32" else 1)
-            found[precision]["training: weights, gradients, AdamW"] = n * ADAM_BYTES
+            found[precision].update({part: n * size for part, size in TRAINING_BYTES[precision].items()})
             found[precision]["training: activations"] = activations
     return found
 
@@ -241,15 +245,33 @@ FAMOUS = (
 )
 
 
-def snippet(spec: catalog.ModelSpec | None, size: int) -> str:
-    """Code that counts what this page counts and measures what it measures, outside LM Lab."""
-    source = (f"config = AutoConfig.from_pretrained({str(spec.location if spec.source == catalog.HUB else '<model folder>')!r})"
-              if spec is not None else "config = GPT2Config(n_layer=12, n_embd=768, vocab_size=50257, n_positions=1024)")
+def _folder(spec: catalog.ModelSpec) -> str:
+    if spec.source == catalog.HUB:
+        return spec.location
+    if spec.source == catalog.PACKAGED:
+        return str(catalog.package_path(spec.location))
+    return str(catalog.cache_entry_dir(spec.key))
+
+
+def snippet(spec: catalog.ModelSpec | None, size: int, typed: tuple[int, int, int, int] = (12, 768, 50_257, 1024)) -> str:
+    """Code that counts what this page counts and measures what it measures, outside LM Lab: the chosen model, or the
+    size typed (layers, d_model, vocabulary, context) as a GPT-2-style decoder."""
+    if spec is not None:
+        source = f"config = AutoConfig.from_pretrained({_folder(spec)!r})"
+        causal, translation = spec.task.startswith("generation"), spec.task.startswith("translation")
+        auto = "AutoModelForCausalLM" if causal else "AutoModelForSeq2SeqLM" if translation else "AutoModel"
+    else:
+        layers, d_model, vocab, context = typed
+        heads = next(h for h in range(max(1, d_model // 64), 0, -1) if d_model % h == 0)  # heads must divide d_model
+        source = (f"config = GPT2Config(n_layer={layers}, n_embd={d_model}, n_head={heads}, "
+                  f"vocab_size={vocab}, n_positions={context})")  # fmt: skip
+        auto = "AutoModelForCausalLM"
     return (
-        "import time\n\nimport torch\nfrom transformers import AutoConfig, AutoModel, GPT2Config\n\n"
+        "import time\n\nimport torch\n"
+        f"from transformers import AutoConfig, {auto}, GPT2Config\n\n"
         f"{source}\n"
         "with torch.device(\"meta\"):  # shapes only: no memory, no weights read\n"
-        "    model = AutoModel.from_config(config)\n"
+        f"    model = {auto}.from_config(config)\n"
         "n = sum(p.numel() for p in model.parameters())\n"
         "tables = sum({id(m.weight): m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Embedding)}.values())\n"
         "print(f\"{n:,} parameters, {n - tables:,} outside the token and position tables\")\n"

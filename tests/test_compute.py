@@ -58,7 +58,11 @@ def test_adamw_keeps_16_bytes_per_weight_as_the_memory_table_says():
     table = compute.memory(compute.shape_from_size(2, 64, 500, 32), batch=2, context=16)
     assert weights == table["fp32"]["weights (serving)"] == 4 * n
     assert weights + gradients + states == n * compute.ADAM_BYTES  # fp32: 4 + 4 + 8 bytes, no master copy
-    assert table["bf16"]["training: weights, gradients, AdamW"] == 16 * n  # bf16 mixed: + the fp32 master copy
+    fp32 = table["fp32"]
+    assert (fp32["training: weights"], fp32["training: gradients"], fp32["training: AdamW moments"]) == (
+        weights, gradients, states)  # each part as PyTorch keeps it
+    bf16 = [table["bf16"][f"training: {part}"] for part in ("weights", "gradients", "AdamW moments")]
+    assert sum(bf16) == 16 * n and bf16[0] == 6 * n  # bf16 mixed: 2-byte weights and the fp32 master copy
     assert "training: activations" not in table["int8"]
 
 
@@ -123,3 +127,19 @@ def test_the_page_counts_measures_and_extrapolates_in_both_languages(tiny_model,
     assert any("GFLOP/s" in metric.value for metric in at.metric)
     assert len(at.dataframe) >= 4  # FLOPs, memory, runs here, the article's models
     assert "GPT-3" in at.dataframe[-1].value.iloc[:, 0].tolist()
+
+
+@pytest.mark.parametrize("typed", [(2, 64, 500, 32), (3, 130, 1000, 64)])
+def test_the_pages_code_counts_the_size_typed(typed):
+    import contextlib
+    import io
+    import re
+
+    code = compute.snippet(None, 64, typed)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(code, {})  # noqa: S102 - our own snippet
+    counted = int(re.search(r"([0-9,]+) parameters", printed.getvalue()).group(1).replace(",", ""))
+    assert counted == compute.shape_from_size(*typed).parameters
+    minilm = compute.snippet(catalog.MINILM, 64)
+    assert "AutoModel.from_config" in minilm and "<model folder>" not in minilm

@@ -13,7 +13,8 @@ from ui import i18n, render, safe
 from ui.i18n import N_, _
 
 PARTS = {"weights (serving)": N_("weights (serving)"),
-         "training: weights, gradients, AdamW": N_("training: weights, gradients, AdamW"),
+         "training: weights": N_("training: weights (bf16: with an fp32 master copy)"),
+         "training: gradients": N_("training: gradients"), "training: AdamW moments": N_("training: AdamW moments"),
          "training: activations": N_("training: activations")}  # fmt: skip
 SIZES = (512, 1024, 2048)
 MEASURED_FOR_S = 300  # a measurement is shared for five minutes
@@ -186,4 +187,6 @@ def code() -> None:
     with st.expander(_("Code: count and measure it yourself")):
         chosen = st.session_state.get("compute-model") if st.session_state.get("compute-mode") == "model" else None
         spec = catalog.get_spec(chosen) if chosen else None
-        st.code(compute.snippet(spec, int(st.session_state.get("compute-size", 1024))), language="python")
+        typed = tuple(int(st.session_state.get(f"compute-{name}", default)) for name, default in
+                      (("layers", 12), ("width", 768), ("vocab", 50_257), ("context", 1024)))  # fmt: skip
+        st.code(compute.snippet(spec, int(st.session_state.get("compute-size", 1024)), typed), language="python")

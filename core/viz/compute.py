@@ -6,13 +6,13 @@ import plotly.graph_objects as go
 
 from core.messages import N_
 
-PART_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c")
+PART_COLOURS = ("#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#2ca02c")
 
 
 def memory_bars(rows: dict[str, dict[str, float]], part_names: dict[str, str],
                 uses: tuple[str, str] = ("serving", "training")) -> go.Figure:  # fmt: skip
-    """Per precision, a bar to serve (the weights) and a stacked bar to train (weights with their gradients and AdamW
-    states, then activations), in GB: the training bar already holds the weights, so the two are side by side,
+    """Per precision, a bar to serve (the weights) and a stacked bar to train (weights, gradients, AdamW moments,
+    then activations), in GB: the training bar already holds the weights, so the two are side by side,
     never stacked together. ``uses`` names the two bars (in the reader's language)."""
     parts = list(dict.fromkeys(part for row in rows.values() for part in row))
     figure = go.Figure()
