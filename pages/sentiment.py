@@ -20,7 +20,9 @@ spec, ready = scenario.model_header(task, "sentiment", default=default, fallback
 text = scenario.text_box("sentiment", examples, label=_("Your text"), height=110,
                          placeholder=_(sentiment.PLACEHOLDERS[reviews]))  # fmt: skip
 compare = st.toggle(_("Compare ready models"), key="sentiment-compare",
-                    help=_("The chosen model next to the other ready ones, at most {most}.", most=sentiment.MAX_COMPARE))
+                    help=_("The chosen model next to the other ready ones, at most {most}, and the task's baselines: TF-IDF + "
+                           "logistic regression and the majority class, fitted here on the training split.",
+                           most=sentiment.MAX_COMPARE))  # fmt: skip
 clicked = st.button(_("Analyse"), key="sentiment-run", type="primary", disabled=not (ready or compare))
 
 if clicked:

@@ -99,7 +99,9 @@ def test_compare_is_capped(tiny_model):
         at.toggle(key="sentiment-compare").set_value(True).run()
         at.button(key="sentiment-run").click().run()
         assert not at.exception
-        assert len(at.session_state["sentiment-results"]) == MAX_COMPARE
+        results = at.session_state["sentiment-results"]
+        assert len([spec for spec, _result in results if spec.kind != "baseline"]) == MAX_COMPARE
+        assert [spec.key for spec, _result in results][MAX_COMPARE:] == ["baseline:majority", "baseline:tfidf-lr"]
         assert any(f"at most {MAX_COMPARE} per click" in i.value for i in at.info)
     finally:
         import shutil

@@ -93,6 +93,9 @@ def test_sentiment_compare_runs_every_ready_model(tiny_model):
     text = _texts(at)
     assert "Tiny BERT" in text and "VADER" in text
     assert len(at.get("plotly_chart")) >= 2
+    # the baselines beside them, fitted here, each with its held-out accuracy
+    assert "logistic regression" in text and "Majority class" in text
+    assert sum("fitted here on the training split · held-out accuracy" in c.value for c in at.caption) == 2
 
 
 def test_hub_model_offline_is_explained(tiny_model):

@@ -9,7 +9,7 @@ from core.catalog import ModelSpec
 from core.errors import CoreError
 from core.tasks import snippets
 from core.viz import charts
-from ui import i18n, language, models, render, safe
+from ui import baselines, i18n, language, models, render, safe
 from ui.i18n import N_, _
 
 EXAMPLES = [
@@ -94,6 +94,13 @@ def run(spec: ModelSpec, text: str, *, compare: bool) -> None:
             safe.error(error)
             return
         results.append((model_spec, result))
+    if compare:  # the task's baselines beside the models: what a model must beat
+        try:
+            with st.spinner(_("Fitting the baselines on the training split (once per server)…")):
+                results += [(baselines.spec(name, spec.task), baselines.predict(name, spec.task, text))
+                            for name in baselines.available(spec.task)]  # fmt: skip
+        except CoreError as error:
+            safe.error(error)
     st.session_state["sentiment-results"] = results
     st.session_state["sentiment-whatif"] = _negate(text)  # the what-if starts again from the sentence just analysed
 
@@ -106,9 +113,13 @@ def show_results() -> None:
     for column, (model_spec, result) in zip(columns, results, strict=True):
         with column:
             st.markdown(f"{'#####' if len(results) > 1 else '####'} {safe.md(i18n.title(model_spec))}")
-            measured = models.quality_text(models.quality(model_spec))
-            st.caption(_(catalog.SOURCE_LABELS[model_spec.source])
-                       + (" · " + _("held-out {measured}", measured=measured) if measured else ""))  # fmt: skip
+            if model_spec.kind == "baseline":
+                measured = models.quality_text(baselines.fitted(model_spec.key, model_spec.task)[2])
+                source = _("fitted here on the training split")
+            else:
+                measured = models.quality_text(models.quality(model_spec))
+                source = _(catalog.SOURCE_LABELS[model_spec.source])
+            st.caption(source + (" · " + _("held-out {measured}", measured=measured) if measured else ""))
             render.sentiment_result(
                 result, others=[catalog.get_spec(default) for _task, default, *_rest in LANGUAGES.values()],
                 title="", key=f"sentiment-chart-{model_spec.key}", compact=len(results) > 1,
