@@ -49,6 +49,16 @@ def test_the_last_row_is_the_models_output_and_ranks_agree_with_the_top_tokens()
             assert (lens.true_ranks[layer, position] == 1) == is_top
     summary = lens.summary()
     assert ((summary["top1"] >= 0) & (summary["top1"] <= 1)).all() and (summary["mean_logprob"] <= 0).all()
+    # each block's promoted and suppressed tokens: the largest rises and falls of the lens's distribution
+    assert len(lens.movers) == 3 and all(len(block) == 8 for block in lens.movers)
+    with torch.no_grad():
+        streams = model(torch.tensor([ids]), output_hidden_states=True).hidden_states
+        before, after = (torch.softmax(model.lm_head(model.transformer.ln_f(streams[i][0])), dim=-1) for i in (1, 2))
+    change = (after - before)[4]  # block 2, after the fifth token
+    promoted, suppressed = lens.movers[1][4]
+    assert [int(t) for t, _ in promoted] == change.topk(3).indices.tolist()
+    assert [int(t) for t, _ in suppressed] == (-change).topk(3).indices.tolist()
+    assert promoted[0][1] == pytest.approx(float(change.max()), abs=1e-6) and suppressed[0][1] < 0
 
 
 def test_the_lens_refuses_what_it_cannot_read():
@@ -91,6 +101,10 @@ def test_the_layers_page_reads_the_chinese_gpt(tiny_zh_gpt):
     difference = [m for m in at.metric if m.label.startswith("Last row vs the model's own output")]
     assert difference and float(difference[0].value) < 1e-4
     assert any("output_hidden_states" in c.value for c in at.code)
+    movers = next(frame.value for frame in at.dataframe if "promoted (points of probability)" in frame.value.columns)
+    assert list(movers["block"])[0] == "block 1" and len(movers) == len(at.session_state["lens-result"][2].movers)
+    at.select_slider(key="lens-mover-position").set_value(3).run()
+    assert not at.exception
     at.text_input(key="lens-text").input("").run()
     at.button(key="lens-run").click().run()
     assert at.error, "empty text gets a clear message"

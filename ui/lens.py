@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from core import catalog
@@ -110,8 +111,31 @@ def show(spec: catalog.ModelSpec) -> None:
     st.caption(_("{count} positions of “{text}”. A curve that rises only at the last block means the earlier layers "
                  "do not yet hold the answer in a form the output matrix can read; the tuned lens (Belrose et al., "
                  "2023) trains a small map per layer for that.", count=ranks.shape[1], text=safe.md(text[:80])))  # fmt: skip
+    _movers(lens, layers)
     with st.expander(_("Code to reproduce this"), icon=":material/code:"):
         st.code(snippets.logit_lens(spec, text), language="python")
+
+
+def _movers(lens, layers: list[str]) -> None:
+    """What each block did to the next-token prediction at one position: the tokens it promoted and suppressed."""
+    if not getattr(lens, "movers", ()):
+        return
+    st.markdown("##### " + _("Tokens each block promotes and suppresses"))
+    positions = list(range(len(lens.tokens)))
+    position = st.select_slider(_("After the token"), positions, value=positions[-1], key="lens-mover-position",
+                                format_func=lambda i: f"{i}: {lens.tokens[i]}")  # fmt: skip
+
+    def listed(pairs) -> str:
+        return " · ".join(f"{token} {100 * change:+.1f}" for token, change in pairs)
+
+    rows = [{_("block"): layers[block + 1], _("promoted (points of probability)"): listed(moved[position][0]),
+             _("suppressed (points of probability)"): listed(moved[position][1])}
+            for block, moved in enumerate(lens.movers)]  # fmt: skip
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="lens-movers")  # tokens as text: they came from the text
+    st.caption(_("Each block's change to the lens's next-token distribution at this position: the {count} tokens "
+                 "whose probability rose most and fell most from the row before it to its own row, in percentage "
+                 "points. A block that promotes the token the last row predicts is where the answer is written in.",
+                 count=len(lens.movers[0][position][0])))  # fmt: skip
 
 
 def _show_masked(spec: catalog.ModelSpec, text: str, lens, layers: list[str]) -> None:

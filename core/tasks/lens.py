@@ -20,6 +20,7 @@ from core.messages import Message
 from core.tasks.inputs import to_cpu
 
 MAX_TOKENS = 48  # positions drawn in the grid (the lens itself is one forward pass)
+MOVERS = 3  # tokens a block promotes (and suppresses) most, per position
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,9 @@ class Lens:
     true_probs: np.ndarray  # (layers, positions − 1): the probability of the token that really comes next
     true_ranks: np.ndarray  # (layers, positions − 1): its rank, 1 = the top prediction
     final_difference: float  # max |lens logits after the last block − the model's own logits|
+    # [block − 1][position]: (promoted, suppressed), each MOVERS (token, change in probability) pairs: what the block
+    # did to the lens's next-token distribution there, largest rise and largest fall first
+    movers: tuple = ()
 
     def summary(self) -> dict[str, np.ndarray]:
         """Per layer: mean log-probability (nats) of the real next token, and how often it is the top prediction."""
@@ -72,19 +76,24 @@ def read_lens(model, tokenizer, ids: Sequence[int]) -> Lens:
             hook.remove()
     following = torch.tensor(ids[1:], device=own.device)
     rows = {"top_probs": [], "top_ids": [], "true": [], "ranks": []}
-    difference = 0.0
+    difference, before, moved = 0.0, None, []
     with torch.no_grad():
         for stream in streams:  # one layer at a time: a 50,257-token vocabulary never sits in memory per layer
             logits = unembed(final_norm(stream[0])).float()  # (T, V)
             difference = float((logits - own).abs().max())  # the last layer's is kept
             probs = torch.softmax(logits, dim=-1)
+            if before is not None:  # what this block changed: the largest rises and falls of probability
+                change = probs - before
+                up, down = change.topk(MOVERS, dim=-1), (-change).topk(MOVERS, dim=-1)
+                moved.append((up.indices.tolist(), up.values.tolist(), down.indices.tolist(), (-down.values).tolist()))
+            before = probs
             best, best_ids = probs.max(dim=-1)
             true = probs[:-1].gather(-1, following.view(-1, 1))[:, 0]
             rows["top_probs"].append(best)
             rows["top_ids"].append(best_ids)
             rows["true"].append(true)
             rows["ranks"].append((probs[:-1] > true.unsqueeze(-1)).sum(dim=-1) + 1)
-            del logits, probs
+            del logits
     top_probs, top_ids = torch.stack(rows["top_probs"]), torch.stack(rows["top_ids"])
     true, ranks = torch.stack(rows["true"]), torch.stack(rows["ranks"])
 
@@ -99,6 +108,19 @@ def read_lens(model, tokenizer, ids: Sequence[int]) -> Lens:
         true_probs=to_cpu(true).numpy(),
         true_ranks=to_cpu(ranks).numpy(),
         final_difference=difference,
+        movers=_movers(moved, shown),
+    )
+
+
+def _movers(moved: list, shown) -> tuple:
+    """Per block and position, the promoted and suppressed tokens as (token, change in probability) pairs."""
+
+    def pairs(ids: list[int], values: list[float]) -> tuple:
+        return tuple((shown(i), float(v)) for i, v in zip(ids, values, strict=True))
+
+    return tuple(
+        tuple((pairs(up_i, up_v), pairs(down_i, down_v)) for up_i, up_v, down_i, down_v in zip(*block, strict=True))
+        for block in moved
     )
 
 
