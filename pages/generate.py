@@ -19,8 +19,9 @@ task, default, prompts, _sentence, _scrambled = generate.LANGUAGES[generate.text
 spec, ready = scenario.model_header(task, "generate", default=default, fallback=N_("the Learn pages while it trains"))
 if ready:
     generate.heldout(spec)
-next_tab, sample_tab, score_tab, compare_tab, guess_tab = st.tabs(
-    [_("Next token"), _("Generate"), _("Score a sentence"), _("Compare two"), _("Guess the next token")]
+next_tab, sample_tab, score_tab, compare_tab, guess_tab, cache_tab = st.tabs(
+    [_("Next token"), _("Generate"), _("Score a sentence"), _("Compare two"), _("Guess the next token"),
+     _("KV cache")]
 )
 with next_tab:
     prompt = scenario.text_box("generate", prompts, label=_("Prompt"), text_key="generate-prompt",
@@ -67,5 +68,7 @@ with compare_tab:
 with guess_tab:
     if ready:
         guess.game(spec, prompts[0])
+with cache_tab:
+    generate.kv_cache_tab(spec, ready)
 article.erratum("polarization")
 article.erratum("bert-generates")

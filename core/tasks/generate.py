@@ -145,6 +145,10 @@ class LanguageModel:
         """``text`` as the model reads it: the boundary token, then its tokens (at most the prompt limit)."""
         return self._ids(text)
 
+    def prompt_ids(self, text: str) -> list[int]:
+        """The ids the model reads for a prompt: the boundary token, then the text's (checked, capped)."""
+        return self._ids(text, allow_empty=True)
+
     def _ids(self, text: str, *, allow_empty: bool = False) -> list[int]:
         if allow_empty and not text.strip():
             ids: list[int] = []
