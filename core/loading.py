@@ -14,6 +14,7 @@ from pathlib import Path
 from core import catalog, settings
 from core.catalog import HUB, PACKAGED, TRAINED, ModelSpec
 from core.errors import IntegrityError, ModelUnavailableError
+from core.messages import Message
 
 WEIGHTS_FILE = "model.safetensors"
 
@@ -38,7 +39,8 @@ def verify_file(path: Path, expected: str) -> None:
     try:
         stat = path.stat()
     except OSError as error:
-        raise ModelUnavailableError(f"Weight file {path.name!r} is missing: {error.strerror}.") from None
+        raise ModelUnavailableError(Message("Weight file {name} is missing: {error}.", name=repr(path.name),
+                                            error=str(error.strerror))) from None  # fmt: skip
     marker = (str(path), stat.st_size, stat.st_mtime_ns)
     with _verified_lock:
         known = _verified.get(marker)
@@ -71,7 +73,7 @@ def local_dir(spec: ModelSpec) -> Path:
         path = catalog.cache_entry_dir(spec.key)
         expected = meta.get("sha256")
         if not expected:
-            raise IntegrityError(f"Cache entry {spec.key!r} has no recorded sha256; retrain it.")
+            raise IntegrityError(Message("Cache entry {key} has no recorded sha256; retrain it.", key=repr(spec.key)))
         verify_file(path / WEIGHTS_FILE, expected)
         return path
     raise ModelUnavailableError(f"Model {spec.key!r} comes from the Hub and has no local folder.")
@@ -148,7 +150,8 @@ def _load(auto_class, spec: ModelSpec, eager_attention: bool, place: bool = True
                 if keep:
                     _HANDED[handoff] = model
     except OSError as error:
-        raise ModelUnavailableError(f"Could not load {spec.title}: {error}") from None
+        raise ModelUnavailableError(Message("Could not load {model}: {error}", model=spec.title,
+                                            error=str(error)[:300])) from None  # fmt: skip
     model.eval()
     if place:
         from core.device import place as to_serving_device

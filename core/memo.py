@@ -74,9 +74,11 @@ class _Pending:
         self.value: Any = None
 
 
-# Two stores, so flooding one kind of result (say, many long texts on Inspect) cannot flush the other.
+# Separate stores, so flooding one kind of result (say, many long texts on Inspect) cannot flush another.
 ATTENTION = _Store(int(_budget_mb() * 0.75 * 2**20))  # attention maps: large, few
 PREDICTIONS = _Store(int(_budget_mb() * 0.25 * 2**20))  # class probabilities and other small results
+# whole next-token distributions (a GPT-2 vocabulary is 200 KB): a class's prompts, kept apart from the small results
+DISTRIBUTIONS = _Store(int(_budget_mb() * 0.25 * 2**20))
 _ids = itertools.count()
 
 

@@ -71,6 +71,7 @@ LABELLED = [  # (text, the personal data in it)
     ("Paris +33 1 42 68 53 00；北京 +86 10 6552 9988", ["+33 1 42 68 53 00", "+86 10 6552 9988"]),
     ("+493012345678 or +1 (415) 555-2671", ["+493012345678", "+1 (415) 555-2671"]),
     ("scores +3 5 7 and +12 34, a sum +1234567890123456789", []),  # too few digits; more than E.164's 15
+    ("Call +44 20 7946 0958 2024 edition", ["+44 20 7946 0958"]),  # a number after it is cut off, not the phone
 ]
 
 

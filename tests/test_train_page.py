@@ -84,17 +84,23 @@ def test_a_student_deletes_an_upload_and_its_masked_copy_from_the_server(fresh_c
     assert not at.exception and any("personal data" in w.value for w in at.warning)
     folder = settings.cache_home() / "datasets"
     assert len(list(folder.glob("*.csv"))) == 2  # the upload and its masked copy
+    classmate = open_page("pages/train.py")  # another session uploads the same bytes (a file the teacher handed out)
+    classmate.radio(key="train-dataset").set_value("csv").run()
+    classmate.file_uploader(key="train-csv").set_value(("copy.csv", f"text,label\n{rows}\n".encode(), "text/csv")).run()
     at.button(key="train-csv-delete").click().run()
-    assert not at.exception and not list(folder.glob("*.csv"))
-    assert any("Deleted 2 file(s) from the server" in s.value for s in at.success)
-    assert any("Upload a CSV" in i.value for i in at.info)  # a fresh uploader: the browser's copy is gone too
-    at.run()
-    assert not at.success  # said once
+    assert not at.exception and len(list(folder.glob("*.csv"))) == 2  # the classmate still holds both
+    assert any("other sessions uploaded the same file" in i.value for i in at.info)
+    classmate.button(key="train-csv-delete").click().run()
+    assert not classmate.exception and not list(folder.glob("*.csv"))  # the last holder's delete removes them
+    assert any("Deleted 2 file(s) from the server" in s.value for s in classmate.success)
+    assert any("Upload a CSV" in i.value for i in classmate.info)  # a fresh uploader: the browser's copy is gone too
+    classmate.run()
+    assert not classmate.success  # said once
     from core.data import uploads
     from core.errors import DataError
 
     with pytest.raises(DataError):
-        uploads.delete("../../../etc/pass")  # only ids the server wrote
+        uploads.release("../../../etc/pass", "anyone")  # only ids the server wrote
 
 
 def test_a_new_seed_or_length_cap_does_not_tokenize_the_data_again(monkeypatch):
@@ -111,3 +117,20 @@ def test_a_new_seed_or_length_cap_does_not_tokenize_the_data_again(monkeypatch):
         at.number_input(key="train-seed").set_value(seed).run()
     assert not at.exception and len(calls) == 1
     assert any("stopped after 15 minutes" in c.value for c in at.caption)  # the cap a student's run works under
+
+
+def test_an_upload_a_queued_or_running_job_reads_is_not_deleted(fresh_cache):
+    import os
+    import time
+
+    import psutil
+
+    from core.io import write_json_atomic
+
+    folder = jobs.job_dir("student-run")
+    write_json_atomic(folder / "recipe.json", {"key": "student-run", "data_file": "0123456789abcdef"})
+    write_json_atomic(folder / "progress.json", {"state": "running", "phase": "training", "pid": os.getpid(),
+                                                 "pid_created": psutil.Process().create_time(),
+                                                 "started_at": time.time(), "updated_at": time.time()})  # fmt: skip
+    assert jobs.status("student-run").active
+    assert jobs.reading("0123456789abcdef") and not jobs.reading("fedcba9876543210")

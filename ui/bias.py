@@ -97,7 +97,8 @@ def _run(spec: catalog.ModelSpec, label: str) -> None:
     except CoreError as error:
         safe.error(error)
         return
-    st.session_state["bias-result"] = (spec.key, found)
+    # what the code below needs from the classifier, kept now: a rerun must not load a model to show it
+    st.session_state["bias-result"] = (spec.key, found, classifier.max_tokens, getattr(classifier, "runtime", "torch"))
 
 
 def _show(spec: catalog.ModelSpec) -> None:
@@ -138,10 +139,8 @@ def _show(spec: catalog.ModelSpec) -> None:
     if rows:
         st.dataframe(pd.DataFrame(rows[:200]), hide_index=True)  # shown as text: the templates came from a user
     with st.expander(_("Code to reproduce this"), icon=":material/code:"):
-        classifier = models.predictor(spec)
         st.code(challenge_snippets.bias_probe(spec, found.templates, found.group_a, found.group_b, found.label,
-                                              classifier.max_tokens, getattr(classifier, "runtime", "torch")),
-                language="python")  # fmt: skip
+                                              *stored[2:]), language="python")  # fmt: skip
 
 
 def weat_panel() -> None:

@@ -45,13 +45,14 @@ def picker(label: str, *, key: str, default: str) -> ModelSpec:
     return chosen
 
 
-def bertviz(html: str, *, height: int, key: str = "") -> None:
-    """Self-contained bertviz HTML (built by core.viz.bertviz_html: no CDN, tokens escaped); with ``key``, it also
-    downloads as that HTML file, which opens offline."""
-    st.iframe(html, height=height)
+def bertviz(build, *, height: int, key: str = "") -> None:
+    """Self-contained bertviz HTML (``build()``, by core.viz.bertviz_html: no CDN, tokens escaped); with ``key``, it
+    also downloads as that HTML file, which opens offline — built again only when clicked (a view of 128 tokens is
+    3.5 MB: kept for every session's download, it would fill the server's memory)."""
+    st.iframe(build(), height=height)
     if key:
-        st.download_button(_("HTML (works offline)"), html, file_name=f"{key}.html", mime="text/html", key=f"{key}-html",
-                           on_click="ignore", icon=":material/download:")  # fmt: skip
+        st.download_button(_("HTML (works offline)"), build, file_name=f"{key}.html", mime="text/html",
+                           key=f"{key}-html", on_click="ignore", icon=":material/download:")  # fmt: skip
 
 
 def translation_views() -> None:
@@ -88,6 +89,7 @@ def translation_views() -> None:
         with tab:
             st.caption(_("Choose Encoder, Decoder or Cross in the view's menu. Cross: each output token (left) and the "
                          "source tokens (right) it reads."))  # fmt: skip
-            html = encoder_decoder_view(result.encoder_attentions, result.decoder_attentions,
-                                        result.cross_attentions, result.source_tokens, target, kind=kind)  # fmt: skip
-            bertviz(html, height=620 if kind == "head" else 900, key=f"inspect-seq2seq-{kind}")
+            bertviz(lambda kind=kind: encoder_decoder_view(result.encoder_attentions, result.decoder_attentions,
+                                                           result.cross_attentions, result.source_tokens, target,
+                                                           kind=kind),
+                    height=620 if kind == "head" else 900, key=f"inspect-seq2seq-{kind}")  # fmt: skip

@@ -4,6 +4,8 @@ The attack runs once per model version at the caps, in a shared background run; 
 
 from __future__ import annotations
 
+import dataclasses
+
 import pandas as pd
 import streamlit as st
 
@@ -61,7 +63,7 @@ def _attack(spec: catalog.ModelSpec, sha256: str, dataset: str, progress) -> rob
     found = robustness.run(model.predict_batch, texts, labels, progress=lambda done, total: progress(done / total))
     if catalog.weights_sha256(spec) != sha256:
         raise CoreError(Message("The model was retrained during the attack: run it again."))
-    return found
+    return dataclasses.replace(found, runtime=getattr(model, "runtime", ""), max_tokens=model.max_tokens)
 
 
 def _show(found: robustness.Attack, spec: catalog.ModelSpec) -> None:
@@ -108,9 +110,7 @@ def _show(found: robustness.Attack, spec: catalog.ModelSpec) -> None:
         st.dataframe(pd.DataFrame(rows), hide_index=True)  # shown as text
         with st.expander(_("Code to reproduce this"), icon=":material/code:"):
             turned = [(before, after) for before, after, *_rest in summary.examples[:10]]
-            classifier = models.predictor(spec)
-            st.code(challenge_snippets.attack_check(spec, turned, classifier.max_tokens, classifier.runtime),
-                    language="python")  # fmt: skip
+            st.code(challenge_snippets.attack_check(spec, turned, found.max_tokens, found.runtime), language="python")
             st.caption(_("Answers again the first {count} turned texts, before and after the attack's edits, with plain "
                          "transformers.", count=len(turned)))  # fmt: skip
     st.caption(_("The word whose removal lowered the model's confidence in its answer most is edited first "

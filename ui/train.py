@@ -13,7 +13,7 @@ from core.training import ownership
 from core.training.preview import ARCHITECTURE_FIELDS, DATA_FIELDS, relevant
 from core.training.recipes import NEW_RUN, Recipe, new_run_defaults
 from core.viz import charts
-from ui import render, safe
+from ui import render, safe, train_upload
 from ui.i18n import N_, _, pgettext
 from ui.runtime import session_owner
 
@@ -48,39 +48,10 @@ def data_choice() -> dict | None:
     dataset = st.radio(_("Dataset"), list(choices), format_func=choices.get, key="train-dataset", horizontal=True)
     fields = {"dataset": dataset}
     if dataset == "csv":
-        done = st.session_state.pop("train-csv-deleted", None)
-        if done is not None:
-            st.success(_("Deleted {count} file(s) from the server: your upload and any masked copy. Models already "
-                         "trained on it stay until you delete them.", count=done), icon=":material/delete:")  # fmt: skip
-        round_ = st.session_state.get("train-csv-round", 0)  # a new uploader after a deletion: the browser's copy goes
-        upload = st.file_uploader(_("CSV with a header row: one column of text, one of labels"), type=["csv"],
-                                  key="train-csv" if not round_ else f"train-csv-{round_}")  # fmt: skip
-        if upload is None:
-            st.info(_("Upload a CSV to continue (UTF-8, at most 5 MB, at least 20 labelled rows)."))
+        found = train_upload.csv_fields()
+        if found is None:
             return None
-        remembered = st.session_state.get("train-csv-stored")
-        if remembered and remembered[0] == upload.file_id:
-            stored = remembered[1]  # checked and stored once per upload, not on every rerun
-        else:
-            try:
-                from core.data import uploads
-
-                stored = uploads.store(upload.getvalue())
-            except CoreError as error:
-                safe.error(error)
-                return None
-            st.session_state["train-csv-stored"] = (upload.file_id, stored)
-            _own(stored.data_id)
-        st.button(_("Delete my uploaded file from the server"), key="train-csv-delete", on_click=_delete_uploads,
-                  icon=":material/delete:",
-                  help=_("Removes the CSV you uploaded in this session, and its masked copy, from the server's "
-                         "cache now (otherwise the server keeps the newest uploads of the class)."))  # fmt: skip
-        left, right = st.columns(2)
-        text_column = left.selectbox(_("Text column"), stored.columns, key="train-text-column")
-        label_column = right.selectbox(_("Label column"), stored.columns, index=min(1, len(stored.columns) - 1),
-                                       key="train-label-column")  # fmt: skip
-        fields.update(data_file=_personal_data(stored.data_id, text_column), text_column=text_column,
-                      label_column=label_column)  # fmt: skip
+        fields.update(found)
     elif dataset == "hub":
         if not settings.current_mode().online:
             st.warning(_("Hub datasets need internet; LM Lab is offline. Choose a packaged dataset or upload a CSV."),
@@ -99,22 +70,6 @@ def data_choice() -> dict | None:
     return fields
 
 
-def _own(data_id: str) -> None:
-    """Remember an upload (or its masked copy) as this session's: its delete button may remove it."""
-    st.session_state.setdefault("train-own-uploads", set()).add(data_id)
-
-
-def _delete_uploads() -> None:
-    from core.data import uploads
-
-    owned = st.session_state.pop("train-own-uploads", set())
-    st.session_state["train-csv-deleted"] = sum(uploads.delete(data_id) for data_id in owned)
-    st.session_state.pop("train-csv-stored", None)
-    st.session_state["train-csv-round"] = st.session_state.get("train-csv-round", 0) + 1
-    _masked.clear()  # its answers may name a deleted copy
-    _pii.clear()
-
-
 def limits_note() -> None:
     """The caps a student's run works under, in view before it starts."""
     limits = settings.limits()
@@ -122,48 +77,6 @@ def limits_note() -> None:
     st.caption(_("The class shares {jobs} training slot(s): a run started here is stopped after {minutes} minutes, and "
                  "each session keeps its {runs} newest runs.", jobs=limits.max_concurrent_jobs, minutes=minutes,
                  runs=ownership.RUNS_PER_SESSION))  # fmt: skip
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def _pii(data_id: str, text_column: str) -> dict[str, int]:  # once per upload and column, for every session
-    from core.data import uploads
-    from core.training.privacy import pii_counts
-
-    return pii_counts(uploads.column(data_id, text_column))
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def _masked(data_id: str, text_column: str) -> str:
-    from core.data import uploads
-    from core.training.privacy import mask_all
-
-    return uploads.rewritten(data_id, text_column, mask_all).data_id
-
-
-def _personal_data(data_id: str, text_column: str) -> str:
-    """The upload to train on: the student's, or a copy with its personal data masked when they ask for it."""
-    from ui.privacy import KINDS
-
-    try:
-        counts = _pii(data_id, text_column)
-    except CoreError as error:
-        safe.error(error)
-        return data_id
-    if not counts:
-        return data_id
-    found = ", ".join(f"{count} × {_(KINDS[kind])}" for kind, count in sorted(counts.items()))
-    st.warning(_("The text column holds personal data: {found}. A model can give away what it was trained on "
-                 "(see Challenges → Privacy).", found=found), icon=":material/privacy_tip:")  # fmt: skip
-    if not st.checkbox(_("Mask it before training (e-mail addresses become [e-mail], and so on)"), value=True,
-                       key="train-mask-pii"):  # fmt: skip
-        return data_id
-    try:
-        masked = _masked(data_id, text_column)
-        _own(masked)
-        return masked
-    except CoreError as error:
-        safe.error(error)
-        return data_id
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

@@ -6,6 +6,7 @@ import functools
 
 from core.catalog import package_path
 from core.errors import DataError
+from core.messages import Message
 
 LOCATION = "package:gensim/test/test_data/lee_background.cor"
 
@@ -15,7 +16,8 @@ def articles() -> tuple[str, ...]:
     try:
         raw = package_path(LOCATION).read_bytes()
     except OSError as error:
-        raise DataError(f"Could not read the Lee corpus from gensim: {error}. Reinstall gensim.") from None
+        raise DataError(Message("Could not read the Lee corpus from gensim: {error}. Reinstall gensim.",
+                                error=str(error)[:200])) from None  # fmt: skip
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

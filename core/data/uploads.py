@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -111,7 +112,7 @@ def _uploads_folder():
     return folder
 
 
-def store(raw: bytes) -> Upload:
+def store(raw: bytes, owner: str | None = None) -> Upload:
     """Check the bytes are a usable CSV and keep them in the cache; returns its id and columns.
 
     The file is named by its content hash and written once, atomically (a temporary name, then a
@@ -125,15 +126,18 @@ def store(raw: bytes) -> Upload:
     frame = _frame(_decode(raw))
     data_id = hashlib.sha256(raw).hexdigest()[:16]
     path = _uploads_folder() / f"{data_id}.csv"
-    if path.is_file():
-        os.utime(path)  # recently used: the quota keeps it
-    else:
-        temporary = path.with_name(f".{data_id}.{uuid.uuid4().hex[:8]}.tmp")
-        temporary.write_bytes(raw)
-        os.replace(temporary, path)
-        from core.io import keep_newest
+    with _HOLDERS_LOCK:  # stored and held at once: a classmate's delete of the same bytes cannot fall in between
+        try:
+            os.utime(path)  # already stored (a classmate uploaded the same bytes): recently used, the quota keeps it
+        except FileNotFoundError:
+            temporary = path.with_name(f".{data_id}.{uuid.uuid4().hex[:8]}.tmp")
+            temporary.write_bytes(raw)
+            os.replace(temporary, path)
+            from core.io import keep_newest
 
-        keep_newest(_uploads_folder(), "*.csv", settings.limits().max_uploads, keep=data_id)
+            keep_newest(_uploads_folder(), "*.csv", settings.limits().max_uploads, keep=data_id)
+        if owner is not None:
+            _HOLDERS.setdefault(data_id, set()).add(owner)
     return Upload(data_id, [str(c) for c in frame.columns], len(frame))
 
 
@@ -143,28 +147,54 @@ def _path(data_id: str):
     return settings.cache_home() / "datasets" / f"{data_id}.csv"
 
 
-def delete(data_id: str) -> bool:
-    """Remove a stored upload from the server (a student taking their data back); True if it was there. Models
-    already trained on it stay; a new run on it asks for the file again."""
-    try:
-        _path(data_id).unlink()
-        return True
-    except FileNotFoundError:
-        return False
+# Uploads are named by their content, so a class handed one file stores it once: which sessions uploaded each
+# file (in this process), so that one student's delete takes back their own claim, not the class's copy.
+_HOLDERS: dict[str, set[str]] = {}
+_HOLDERS_LOCK = threading.Lock()
+
+
+def hold(data_id: str, owner: str) -> None:
+    """Record that ``owner`` (a session) uploaded this file (or had it masked)."""
+    _path(data_id)  # a real id only
+    with _HOLDERS_LOCK:
+        _HOLDERS.setdefault(data_id, set()).add(owner)
+
+
+def release(data_id: str, owner: str) -> str:
+    """``owner`` gives the file up: "deleted" when nobody else holds it (it is removed from the server), "kept" when
+    other sessions uploaded the same bytes (it stays for them), "gone" when it was no longer there."""
+    path = _path(data_id)
+    with _HOLDERS_LOCK:
+        holders = _HOLDERS.get(data_id, set())
+        holders.discard(owner)
+        if holders:
+            return "kept"
+        _HOLDERS.pop(data_id, None)
+        try:
+            path.unlink()
+            return "deleted"
+        except FileNotFoundError:
+            return "gone"
+
+
+def exists(data_id: str) -> bool:
+    return _path(data_id).is_file()
 
 
 def _stored_frame(data_id: str):
-    path = _path(data_id)
-    if not path.is_file():
-        raise DataError(Message("The uploaded file is no longer in the cache; upload it again."))
-    return _frame(_decode(path.read_bytes()))
+    try:
+        raw = _path(data_id).read_bytes()
+    except FileNotFoundError:  # deleted, or dropped by the quota, since it was chosen
+        raise DataError(Message("The uploaded file is no longer in the cache; upload it again.")) from None
+    return _frame(_decode(raw))
 
 
 def column(data_id: str, name: str) -> list[str]:
     """One column of a stored upload, as text."""
     frame = _stored_frame(data_id)
     if name not in frame.columns:
-        raise DataError(f"Column {name!r} not found; the file has {list(frame.columns)}.")
+        raise DataError(Message("Column {name} not found; the file has {columns}.", name=repr(name)[:100],
+                                columns=str(list(frame.columns))[:300]))  # fmt: skip
     return frame[name].astype(str).tolist()
 
 
@@ -180,7 +210,8 @@ def load(data_id: str, text_column: str, label_column: str) -> tuple[list[Exampl
     frame = _stored_frame(data_id)
     missing = [c for c in (text_column, label_column) if c not in frame.columns]
     if missing:
-        raise DataError(f"Column(s) {missing} not found; the file has {list(frame.columns)}.")
+        raise DataError(Message("Column(s) {missing} not found; the file has {columns}.", missing=str(missing)[:200],
+                                columns=str(list(frame.columns))[:300]))  # fmt: skip
     if text_column == label_column:
         raise DataError(Message("Choose two different columns for the text and the label."))
     texts = frame[text_column].astype(str).str.strip()

@@ -19,7 +19,7 @@ import numpy as np
 from core.catalog import ModelSpec
 from core.data.corpora import CORPORA, Corpus, lm_corpus  # noqa: F401 — re-exported: callers import them here
 from core.errors import InputError
-from core.memo import Memo
+from core.memo import DISTRIBUTIONS, Memo
 from core.messages import Message
 from core.tasks.batching import Coalescer
 from core.tasks.inputs import FairLock, check_text, follows_inputs, inference_gate, to_cpu
@@ -109,7 +109,7 @@ class Generation:
 _NEXT_TOKENS = Memo(max_entry_bytes=16 << 10)
 # the whole next-token distribution, for the bars reshaped by the sampling settings (a slider moves, the model does not
 # run again); GPT-2's 50,257 tokens are 200 KB in float32
-_DISTRIBUTIONS = Memo(max_entry_bytes=256 << 10)
+_DISTRIBUTIONS = Memo(max_entry_bytes=256 << 10, store=DISTRIBUTIONS)
 _INSTANCES = itertools.count()
 
 
@@ -213,7 +213,7 @@ class LanguageModel:
         if not ids:
             raise InputError(Message("Score needs at least one token of text."))
         if fresh:
-            return {**self._next_tokens(ids, k), "cached": False}
+            return {**self._next_tokens(ids, k, fresh=True), "cached": False}
         computed = []
 
         def compute() -> dict:
@@ -222,8 +222,19 @@ class LanguageModel:
 
         return {**_NEXT_TOKENS.get((self._instance, tuple(ids), k), compute), "cached": not computed}
 
-    def _next_tokens(self, ids: list[int], k: int) -> dict:
-        probs, latency = self.coalescer.submit(tuple(ids[-self.context :]))
+    def _probabilities(self, ids: list[int], *, fresh: bool = False) -> tuple[np.ndarray, float]:
+        """The next-token distribution after ``ids`` (float32) and the latency of the pass that computed it; one pass
+        per input for the bars and their reshaped copy, unless ``fresh`` (the benchmark times the model)."""
+        window = tuple(ids[-self.context :])
+
+        def compute() -> tuple[np.ndarray, float]:
+            probs, latency = self.coalescer.submit(window)
+            return np.asarray(probs, dtype=np.float32), latency
+
+        return compute() if fresh else _DISTRIBUTIONS.get((self._instance, window), compute)
+
+    def _next_tokens(self, ids: list[int], k: int, *, fresh: bool = False) -> dict:
+        probs, latency = self._probabilities(ids, fresh=fresh)
         ngram = self.ngram.distribution(ids)
         vocab = min(len(probs), len(ngram))
 
@@ -247,9 +258,7 @@ class LanguageModel:
         ids = self._ids(text, allow_empty=True)
         if not ids:
             raise InputError(Message("Score needs at least one token of text."))
-        window = tuple(ids[-self.context :])
-        probs = _DISTRIBUTIONS.get((self._instance, window),
-                                   lambda: np.asarray(self.coalescer.submit(window)[0], dtype=np.float32))  # fmt: skip
+        probs, _latency = self._probabilities(ids)
         shaped = reshape(probs, temperature=temperature, top_k=top_k, top_p=top_p)
         best = [int(i) for i in np.argsort(-shaped, kind="stable")[:k] if shaped[i] > 0]
         rows = [{"token": self.tokenizer.decode([i]), "id": i, "probability": float(shaped[i]),

@@ -177,6 +177,8 @@ class Summary:
 @dataclass(frozen=True)
 class Attack:
     results: list[Attacked | None]  # per held-out text in the fixed order; None where the model was already wrong
+    runtime: str = ""  # what computed the answers (the classifier's serving runtime), for the page's code
+    max_tokens: int = 512  # the classifier's reading limit
 
     def summary(self, texts: int, edits: int) -> Summary:
         """What the attack on the first ``texts`` texts with ``edits`` edits each found (read off the stored run)."""

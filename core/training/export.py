@@ -8,6 +8,7 @@ import zipfile
 
 from core.catalog import cache_entry_dir, read_metadata
 from core.errors import ModelUnavailableError
+from core.messages import Message
 
 
 def model_card(meta: dict) -> str:
@@ -33,7 +34,7 @@ def model_card(meta: dict) -> str:
 def zip_bytes(key: str) -> bytes:
     meta = read_metadata(key)
     if meta is None:
-        raise ModelUnavailableError(f"Model {key!r} is not in the cache; train it first.")
+        raise ModelUnavailableError(Message("Model {key} is not in the cache; train it first.", key=repr(key)))
     folder = cache_entry_dir(key)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:

@@ -137,6 +137,20 @@ def start(key: str, overrides: dict | None = None, recipe: Recipe | None = None,
         return status(key)
 
 
+def reading(data_id: str) -> bool:
+    """Whether a queued or running training job was started on this upload (it reads the file when it starts)."""
+    import json
+
+    for job in active_jobs():
+        try:
+            recipe = json.loads((job_dir(job.key) / "recipe.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(recipe, dict) and recipe.get("data_file") == data_id:
+            return True
+    return False
+
+
 def cancel(key: str, owner: str | None = None) -> JobStatus:
     """Ask the job for ``key`` to stop at its next step (killed after ``STOP_GRACE_S``); nothing is kept.
 

@@ -91,10 +91,10 @@ def delete_run(key: str, owner: str | None) -> None:
     if builtin(key):
         raise JobError(Message("{name} is a built-in model; it cannot be deleted from here.", name=repr(key)))
     if not may_change(key, owner):
-        raise JobError(f"The run {key!r} belongs to another session; only that session can delete it.")
+        raise JobError(Message("The run {key} belongs to another session; only that session can delete it.", key=repr(key)))
     with start_lock():
         if status(key).active or busy_elsewhere(key):
-            raise JobError(f"The run {key!r} is still training; cancel it first.")
+            raise JobError(Message("The run {key} is still training; cancel it first.", key=repr(key)))
         store.delete(key)
         shutil.rmtree(job_dir(key), ignore_errors=True)
 

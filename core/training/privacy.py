@@ -202,6 +202,18 @@ def valid_chinese_id(number: str) -> bool:
     return ID_CHECK[total % 11] == number[17].upper()
 
 
+def phone_end(text: str, start: int, end: int) -> int | None:
+    """Where a phone number matched at [start, end) ends: groups of digits that follow it (a year, a page number)
+    are cut off until it has at most 15 digits, E.164's most; None when fewer than 7 are left."""
+    piece = text[start:end]
+    while sum(ch.isdigit() for ch in piece) > 15:
+        cut = max(piece.rfind(" "), piece.rfind("-"), piece.rfind("."))
+        if cut <= 0:
+            return None
+        piece = piece[:cut].rstrip(" .-(")
+    return start + len(piece) if sum(ch.isdigit() for ch in piece) >= 7 else None
+
+
 @dataclass(frozen=True)
 class Found:
     kind: str
@@ -228,10 +240,11 @@ def _find(text: str) -> list[Found]:
                 continue
             if kind == "Chinese ID" and not valid_chinese_id(match.group()):
                 continue
-            if kind == "phone" and not 7 <= sum(ch.isdigit() for ch in match.group()) <= 15:
+            end = phone_end(text, match.start(), match.end()) if kind == "phone" else match.end()
+            if end is None:
                 continue
-            found.append(Found(kind, match.start(), match.end(), match.group()))
-            taken[match.start() : match.end()] = True
+            found.append(Found(kind, match.start(), end, text[match.start() : end]))
+            taken[match.start() : end] = True
     return sorted(found, key=lambda item: item.start)
 
 

@@ -13,7 +13,7 @@ def personal_data(text: str) -> str:
     """The finder and the masking the page ran, its patterns copied from LM Lab's."""
     patterns = "".join(f"    {kind!r}: re.compile({pattern.pattern!r}{', re.IGNORECASE' if pattern.flags & re.IGNORECASE else ''}),\n"
                        for kind, pattern in privacy.PII_PATTERNS.items())  # fmt: skip
-    checker = inspect.getsource(privacy.valid_chinese_id)
+    checker = inspect.getsource(privacy.valid_chinese_id) + "\n\n" + inspect.getsource(privacy.phone_end)
     return (
         "import re\n\n"
         "PATTERNS = {  # tried in this order; a later match never overlaps an earlier one\n"
@@ -31,10 +31,11 @@ def personal_data(text: str) -> str:
         "                continue\n"
         '            if kind == "Chinese ID" and not valid_chinese_id(m.group()):\n'
         "                continue\n"
-        '            if kind == "phone" and not 7 <= sum(ch.isdigit() for ch in m.group()) <= 15:\n'
+        '            end = phone_end(text, m.start(), m.end()) if kind == "phone" else m.end()\n'
+        "            if end is None:\n"
         "                continue\n"
-        "            found.append((m.start(), m.end(), kind))\n"
-        "            taken |= set(range(m.start(), m.end()))\n"
+        "            found.append((m.start(), end, kind))\n"
+        "            taken |= set(range(m.start(), end))\n"
         "    return sorted(found)\n\n\n"
         "def mask(text):\n"
         "    out, last = [], 0\n"
