@@ -22,6 +22,8 @@ ATTENTION_TEXT = "The animal didn't cross the street because it was too tired."
 HEADS_TEXT = "The keys to the cabinet are on the table."
 PATCH_TEXTS = ("The film was great.", "The film was awful.")
 NEXT_PROMPT = "The Prime Minister"
+WALK = ("the cat sat on the mat", "le chat était assis", 2)  # the Encoder and decoder page's example: 2 padding tokens
+TRANSLATE_TEXT = "Tom read a book in the library yesterday."
 
 
 @dataclass(frozen=True)
@@ -51,11 +53,20 @@ STEPS = (
          N_("Sines and cosines of different frequencies give every position its own code, and nearby positions "
             "similar codes."),
          N_("Under 'Similarity by distance', see how the dot product of two codes depends on their distance.")),
+    Step("encoder-decoder", "pages/encoder_decoder.py", N_("Encoder and decoder"),
+         N_("The decoder reads the encoder's output through cross-attention; masks decide what each position may see: "
+            "padding never, and a target position only itself and the positions before it."),
+         N_("Keep the example with 2 padding tokens and compare the masks with the attention weights under them.")),
     Step("training", "pages/sentiment.py", N_("Fine-tuning"),
          N_("Fine-tuning adds a small head to a pretrained encoder and trains both on labelled examples; the held-out "
             "accuracy, with its confidence interval, says how well it learned."),
          N_("Read the held-out accuracy and its 95 % interval in the caption under the model picker."),
          needs="sentiment-minilm", link=(("model", "sentiment-minilm"),)),
+    Step("translation", "pages/translate.py", N_("Applications: machine translation"),
+         N_("An encoder-decoder translates: as it writes each word, its cross-attention shows which source words it "
+            "reads."),
+         N_("Translate the sentence in the question and read the cross-attention map under the translation."),
+         needs="translate-en-zh", link=(("model", "translate-en-zh"),)),
     Step("patching", "pages/patch.py", N_("Beyond the article: where the answer is decided"),
          N_("Copying one vector from a run on 'great' into a run on 'awful' shows where the deciding information sits "
             "after each layer."),
@@ -236,4 +247,48 @@ def next_token_question(top: Sequence[Mapping], prompt: str = NEXT_PROMPT) -> Qu
         why=Message("{ranking}. Tokens are often pieces of words (␣ marks a leading space): a piece such as “␣A” can be "
                     "the start of a name the news mentions after these words.",
                     ranking=" > ".join(f"“{t}” {100 * float(e['probability']):.0f} %" for t, e in entries)),
+    )  # fmt: skip
+
+
+def padding_question(walk) -> Question:
+    """What share of the cross-attention goes to the padding tokens of the source (a core.transformer.walkthrough
+    result): the masked keys get exactly none, whatever the random weights."""
+    padding = [i for i, token in enumerate(walk.source_tokens) if token == "<pad>"]
+    if not padding:
+        raise CoreError(Message("The example has no padding token; the question does not apply."))
+    share = float(walk.cross_weights[..., padding].sum(axis=-1).max())  # the most any head gives them, any target
+    uniform = len(padding) / len(walk.source_tokens)
+    answer = f"{100 * share:.0f} %"
+    options = tuple(dict.fromkeys([answer, f"{100 * uniform:.0f} %", f"{50:.0f} %", "100 %"]))
+    return Question(
+        text=Message("The source “{source}” ends with {count} padding tokens. At most how much of a target position's "
+                     "cross-attention, in any head, goes to them?", source=WALK[0], count=len(padding)),
+        options=options, answer=answer,
+        why=Message("{share}: a padding key's score is set to −∞ before the softmax, so its weight is exactly 0 (the "
+                    "largest measured here is {largest}). Without the mask, an even spread would give them {uniform}.",
+                    share=answer, largest=f"{share:.1e}", uniform=f"{100 * uniform:.0f} %"),
+    )  # fmt: skip
+
+
+def translation_question(result) -> Question:
+    """Which source token the first output token of a translation reads most (its cross-attention row, last decoder
+    layer, mean of heads: the map the Translate page draws)."""
+    if result.alignment is None or not len(result.alignment):
+        raise CoreError(Message("This translation model gives no cross-attention; the question does not apply."))
+    row = result.alignment[0]
+    order = [int(i) for i in np.argsort(-row, kind="stable")]
+    tokens = list(result.source_tokens)
+    picked: list[str] = []
+    for index in order:
+        if tokens[index] not in picked and len(picked) < 4:
+            picked.append(tokens[index])
+    answer = tokens[order[0]]
+    return Question(
+        text=Message("The model translates “{text}” into “{translation}”. When it writes its first token “{token}”, "
+                     "which source token does its cross-attention (last layer, mean of heads) weigh most?",
+                     text=result.source, translation=result.text, token=result.target_tokens[0]),
+        options=tuple(sorted(picked, key=str.lower)), answer=answer,
+        why=Message("“{answer}” gets {share} of that row; the next are {others}. The decoder looks back at the source "
+                    "through these weights as it writes each token.", answer=answer, share=f"{100 * row[order[0]]:.0f} %",
+                    others=", ".join(f"{tokens[i]} {100 * row[i]:.0f} %" for i in order[1:3])),
     )  # fmt: skip

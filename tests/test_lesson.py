@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from core import catalog, lesson
+from core.errors import CoreError
 
 from conftest import ROOT, open_page
 
@@ -104,7 +105,7 @@ def _answer(page, key: str) -> None:
 
 def test_a_teacher_link_opens_the_class_at_a_step_and_progress_is_kept():
     page = open_page("pages/home.py", lesson="3")
-    assert any("Lesson · step 3 of 7" in m.value for m in page.markdown)
+    assert any("Lesson · step 3 of 9" in m.value for m in page.markdown)
     _answer(page, "heads")
     assert not page.exception and any(s.value.startswith("Right.") for s in page.success)
     page.button(key="lesson-back").click().run()
@@ -114,6 +115,10 @@ def test_a_teacher_link_opens_the_class_at_a_step_and_progress_is_kept():
     page.button(key="lesson-check-attention").click().run()
     assert any("Not quite" in w.value for w in page.warning)
     assert page.session_state["lesson-done"] == {"heads"}  # a wrong answer does not count
+    for _ in range(3):  # from step 2 to step 5: the encoder and decoder, asked from LM Lab's own layers
+        page.button(key="lesson-next").click().run()
+    _answer(page, "encoder-decoder")
+    assert page.session_state["lesson-done"] == {"heads", "encoder-decoder"}
     chinese = open_page("pages/home.py", lesson="1", lang="zh")
     assert any("第 1 步" in m.value for m in chinese.markdown)
     chinese.button(key="lesson-ask-tokens").click().run()
@@ -122,7 +127,7 @@ def test_a_teacher_link_opens_the_class_at_a_step_and_progress_is_kept():
 
 
 def test_a_step_whose_model_is_not_trained_says_so(fresh_cache):
-    page = open_page("pages/home.py", lesson="5")
+    page = open_page("pages/home.py", lesson="6")
     assert any("not trained yet" in i.value for i in page.info)
 
 
@@ -150,3 +155,24 @@ def test_the_guessing_game_scores_against_the_model_s_own_first_choice(lm_tiny_m
     assert any(m.label == "Your score" and m.value == "1 / 2" for m in page.metric)
     page.button(key="guess-restart").click().run()
     assert page.session_state["guess"]["text"] == text and not page.exception
+
+
+def test_the_padding_question_reads_the_walkthrough_s_cross_attention():
+    from core.transformer import walkthrough
+
+    source, target, padding = lesson.WALK
+    walk = walkthrough.run(source.split(), target.split(), n_pad=padding)
+    question = lesson.padding_question(walk)
+    assert question.answer == "0 %" and question.right("0 %") and len(question.options) == 4
+    assert "25 %" in question.options  # two of eight source tokens: an even spread's share
+    with pytest.raises(CoreError):
+        lesson.padding_question(walkthrough.run(source.split(), target.split(), n_pad=0))
+
+
+def test_the_translation_question_is_the_cross_attention_s_own_maximum(translate_tiny_model):
+    from core.tasks.translate import Translator
+
+    result = Translator(catalog.get_spec("translate-en-zh")).translate(lesson.TRANSLATE_TEXT)
+    question = lesson.translation_question(result)
+    assert question.answer == result.source_tokens[int(result.alignment[0].argmax())]
+    assert question.answer in question.options and 2 <= len(question.options) <= 4

@@ -8,7 +8,7 @@ import streamlit as st
 
 from ui.i18n import _
 
-STEP_COUNT = 7  # len(core.lesson.STEPS), checked by a test: the toggle on every page imports nothing heavier
+STEP_COUNT = 9  # len(core.lesson.STEPS), checked by a test: the toggle on every page imports nothing heavier
 
 
 def _from_link() -> None:
@@ -150,8 +150,16 @@ def _question(key: str, fingerprint: str):
         from core.transformer.positional import sinusoidal
 
         return lesson.positions_question(sinusoidal(64, 128))
+    if key == "encoder-decoder":
+        from core.transformer import walkthrough
+
+        source, target, padding = lesson.WALK
+        return lesson.padding_question(walkthrough.run(source.split(), target.split(), n_pad=padding))
     if key == "training":
         return lesson.training_question(catalog.read_metadata("sentiment-minilm"))
+    if key == "translation":
+        translator = models.task_model_quietly(catalog.get_spec("translate-en-zh"), fingerprint)
+        return lesson.translation_question(translator.translate(lesson.TRANSLATE_TEXT))
     if key == "patching":
         return _patching_question(models.predictor_quietly(catalog.get_spec("sentiment-minilm"), fingerprint))
     top = models.task_model_quietly(catalog.get_spec("lm-lee-gpt"), fingerprint).next_tokens(lesson.NEXT_PROMPT, k=8)
