@@ -104,26 +104,30 @@ def show(spec: catalog.ModelSpec) -> None:
                                       title=_("Rank of the token that really comes next (1 = top prediction)"),
                                       hover=RANK_HOVER), key="lens-rank")  # fmt: skip
     summary = lens.summary()
-    render.figure(heatmaps.lines(layers, {_("probability of the real next token (geometric mean)"): np.exp(summary["mean_logprob"]),
-                                          _("share of positions where it is the top prediction"): summary["top1"]},
-                                 title=_("How the prediction forms, layer by layer"), x_title=_("layer"),
-                                 y_title=_("probability / share")), key="lens-lines")  # fmt: skip
+    positions = list(range(len(lens.tokens) - 1))
+    position = st.select_slider(_("After the token"), positions, value=positions[-1], key="lens-mover-position",
+                                format_func=lambda i: f"{i}: {lens.tokens[i]}",
+                                help=_("The position the line below follows, and the table under it reads."))  # fmt: skip
+    series = {_("probability of the real next token (geometric mean)"): np.exp(summary["mean_logprob"]),
+              _("share of positions where it is the top prediction"): summary["top1"],
+              _("after “{token}”: probability of “{next}”", token=lens.tokens[position],
+                next=lens.tokens[position + 1]): lens.true_probs[:, position]}  # fmt: skip
+    render.figure(heatmaps.lines(layers, series, title=_("How the prediction forms, layer by layer"),
+                                 x_title=_("layer"), y_title=_("probability / share")), key="lens-lines")  # fmt: skip
     st.caption(_("{count} positions of “{text}”. A curve that rises only at the last block means the earlier layers "
                  "do not yet hold the answer in a form the output matrix can read; the tuned lens (Belrose et al., "
                  "2023) trains a small map per layer for that.", count=ranks.shape[1], text=safe.md(text[:80])))  # fmt: skip
-    _movers(lens, layers)
+    _movers(lens, layers, position)
     with st.expander(_("Code to reproduce this"), icon=":material/code:"):
         st.code(snippets.logit_lens(spec, text), language="python")
 
 
-def _movers(lens, layers: list[str]) -> None:
+def _movers(lens, layers: list[str], position: int) -> None:
     """What each block did to the next-token prediction at one position: the tokens it promoted and suppressed."""
     if not getattr(lens, "movers", ()):
         return
-    st.markdown("##### " + _("Tokens each block promotes and suppresses"))
-    positions = list(range(len(lens.tokens)))
-    position = st.select_slider(_("After the token"), positions, value=positions[-1], key="lens-mover-position",
-                                format_func=lambda i: f"{i}: {lens.tokens[i]}")  # fmt: skip
+    st.markdown("##### " + _("Tokens each block promotes and suppresses after “{token}”",
+                             token=safe.md(lens.tokens[position])))  # fmt: skip
 
     def listed(pairs) -> str:
         return " · ".join(f"{token} {100 * change:+.1f}" for token, change in pairs)
