@@ -10,8 +10,9 @@ Counts (no weights are loaded: a model's parameters are counted on torch's "meta
   Training costs about three forward passes per token (the backward pass is about twice the forward): the
   familiar 6 N per token, and 6 N D for a whole run of D tokens.
 - **Memory**: weights at 4 (fp32), 2 (bf16/fp16) or 1 (int8) bytes each; training with AdamW keeps, per
-  weight, its gradient and two fp32 moments (8 bytes), and in mixed precision an fp32 master copy too: 16 bytes
-  per weight either way. Activations stored for the backward pass follow Korthikanti et al. (2022):
+  weight, its gradient and two fp32 moments (8 bytes): 16 bytes per weight in fp32 and with torch.autocast's bf16
+  (weights and gradients stay fp32), and 16 too in DeepSpeed/Megatron-style mixed precision (2 + 2 + a 4-byte fp32
+  master copy + 8). Activations stored for the backward pass follow Korthikanti et al. (2022):
   context · batch · d_model · (34 + 5 · heads · context / d_model) bytes per layer in 16-bit, about twice that in fp32.
 
 Measured: this machine's matrix-multiply throughput (``measure_matmul``), and the training time of every model
@@ -30,10 +31,11 @@ from core.messages import N_, Message
 
 BYTES = {"fp32": 4, "bf16": 2, "fp16": 2, "int8": 1}
 ADAM_BYTES = 16  # per weight while training with AdamW: see the module's docstring
-# ... and where they go, per training precision: the weights (with bf16's fp32 master copy), the gradients, AdamW's
-# two fp32 moments
+# ... and where they go: the weights, the gradients, AdamW's two fp32 moments. bf16 here is torch.autocast's (what HF
+# Trainer's bf16=True does): weights and gradients stay fp32, only the activations are bf16. DeepSpeed/Megatron-style
+# mixed precision keeps bf16 weights and gradients and an fp32 master copy instead: 2 + 2 + 4 + 8, the same 16.
 TRAINING_BYTES = {"fp32": {"training: weights": 4, "training: gradients": 4, "training: AdamW moments": 8},
-                  "bf16": {"training: weights": 2 + 4, "training: gradients": 2, "training: AdamW moments": 8}}  # fmt: skip
+                  "bf16": {"training: weights": 4, "training: gradients": 4, "training: AdamW moments": 8}}  # fmt: skip
 MAX_MATMUL = 4096  # the largest square matrix the live measurement multiplies (a cap stated on the page)
 
 
@@ -275,6 +277,7 @@ def snippet(spec: catalog.ModelSpec | None, size: int, typed: tuple[int, int, in
         "n = sum(p.numel() for p in model.parameters())\n"
         "tables = sum({id(m.weight): m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Embedding)}.values())\n"
         "print(f\"{n:,} parameters, {n - tables:,} outside the token and position tables\")\n"
+        "# Kaplan's 6 N: N outside the token and position tables (the page adds the output layer and attention)\n"
         "print(f\"training ≈ 6 × {n - tables:,} FLOPs per token; AdamW needs 16 bytes per weight: {16 * n / 1e9:.2f} GB\")\n\n"
         f"a, b = torch.randn({size}, {size}), torch.randn({size}, {size})\n"
         "a @ b  # warm-up\n"

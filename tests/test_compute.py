@@ -62,7 +62,8 @@ def test_adamw_keeps_16_bytes_per_weight_as_the_memory_table_says():
     assert (fp32["training: weights"], fp32["training: gradients"], fp32["training: AdamW moments"]) == (
         weights, gradients, states)  # each part as PyTorch keeps it
     bf16 = [table["bf16"][f"training: {part}"] for part in ("weights", "gradients", "AdamW moments")]
-    assert sum(bf16) == 16 * n and bf16[0] == 6 * n  # bf16 mixed: 2-byte weights and the fp32 master copy
+    assert bf16 == [4 * n, 4 * n, 8 * n]  # torch.autocast (Trainer's bf16=True): fp32 weights and gradients
+    assert table["bf16"]["training: activations"] == table["fp32"]["training: activations"] / 2  # only these shrink
     assert "training: activations" not in table["int8"]
 
 

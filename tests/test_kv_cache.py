@@ -35,7 +35,7 @@ def test_the_generate_page_shows_the_cache(lm_tiny_model):
     at.slider(key="generate-kv-tokens").set_value(8).run()
     at.button(key="generate-kv-run").click().run()
     assert not at.exception and not at.error
-    assert any(m.label == "Cache at the end" and m.value.endswith("KB") for m in at.metric)
+    assert any(m.label == "Cache at the end" and m.value.endswith("KiB") for m in at.metric)
     assert any("The same 8 tokens both ways" in c.value for c in at.caption)
 
 

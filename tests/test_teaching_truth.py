@@ -185,5 +185,5 @@ def test_the_next_token_tab_reshapes_its_bars_as_the_sliders_move(lm_tiny_model)
     page.slider(key="generate-temperature").set_value(0.0).run()
     greedy = json.loads(next(c for c in page.get("plotly_chart") if "as sampled" in c.proto.spec).proto.spec)
     assert greedy["data"][0]["x"] == [1.0]  # temperature 0: the most likely token, always
-    assert any("any of 1 of the" in c.value for c in page.caption)
+    assert any("Temperature 0 is greedy decoding" in c.value for c in page.caption)
     assert "temperature 0, top-k 50" in " ".join(c.value for c in page.caption)  # the Generate tab reads them

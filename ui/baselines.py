@@ -17,6 +17,8 @@ from ui.i18n import N_
 
 TITLES = {"baseline:tfidf-lr": N_("TF-IDF + logistic regression (baseline)"),
           "baseline:majority": N_("Majority class (baseline)")}  # fmt: skip
+# the training split's classes are equally common (the English polarity sentences: 75 and 75): no class is the majority
+TIED = N_("No majority class, a tie: always the first label (baseline)")
 
 
 def available(task_name: str) -> list[str]:
@@ -41,8 +43,12 @@ def fitted(model_id: str, task_name: str) -> tuple[object, list[str], dict]:
 
 def spec(model_id: str, task_name: str) -> ModelSpec:
     """A model card for a baseline: fitted here (on the training split), nothing to download, no weights file."""
-    return ModelSpec(model_id, TITLES[model_id], task_name, catalog.TRAINED, "baseline", model_id, "BSD-3-Clause",
-                     None, TITLES[model_id], languages=tasks()[task_name].languages)  # fmt: skip
+    adapter = fitted(model_id, task_name)[0]
+    shares = getattr(adapter, "share", None)
+    tied = shares is not None and np.sum(np.isclose(shares, shares.max())) > 1
+    title = TIED if tied else TITLES[model_id]
+    return ModelSpec(model_id, title, task_name, catalog.TRAINED, "baseline", model_id, "BSD-3-Clause",
+                     None, title, languages=tasks()[task_name].languages)  # fmt: skip
 
 
 def predict(model_id: str, task_name: str, text: str) -> ClassificationResult:

@@ -115,10 +115,16 @@ def _show(spec: catalog.ModelSpec) -> None:
                          "split when there are at most {count}, else {count} random ones). With these group sizes the "
                          "smallest possible p is {fewest}.", count=i18n.number(bias.PERMUTATIONS),
                          fewest=f"{bias.fewest_p(len(found.group_a), len(found.group_a) + len(found.group_b)):.4f}"))  # fmt: skip
-    third.metric(_("Pairs whose label flips"), f"{100 * found.flip_share:.1f} %",
-                 help=_("Of {count} (template, A term, B term) pairs; 95 % bootstrap CI, resampling templates and terms: "
-                        "[{low}, {high}] %.", count=found.flip_pairs, low=f"{100 * found.flip_low:.1f}",
-                        high=f"{100 * found.flip_high:.1f}"))  # fmt: skip
+    if found.flip_share > 0:
+        flips_help = _("Of {count} (template, A term, B term) pairs; 95 % bootstrap CI, resampling templates and terms: "
+                       "[{low}, {high}] %.", count=found.flip_pairs, low=f"{100 * found.flip_low:.1f}",
+                       high=f"{100 * found.flip_high:.1f}")  # fmt: skip
+    else:  # a bootstrap of no flips is [0, 0]: it says nothing about how rare they are
+        flips_help = _("None of {count} (template, A term, B term) pairs flips. By the rule of three, with {templates} "
+                       "templates the share of such templates where some pair would flip could still be up to {bound} % "
+                       "(95 %).", count=found.flip_pairs, templates=len(found.templates),
+                       bound=f"{min(100.0, 300 / len(found.templates)):.0f}")  # fmt: skip
+    third.metric(_("Pairs whose label flips"), f"{100 * found.flip_share:.1f} %", help=flips_help)
     st.caption(_("95 % CI of the gap: {low} to {high} points. A CI that excludes 0 and a small p say the model treats "
                  "the groups differently in these sentences; a CI around 0 says these sentences find no gap, not that "
                  "there is none. A gap can come from one term: look at the bars. Neutral sentences sit near the decision "

@@ -13,7 +13,7 @@ from ui import i18n, render, safe
 from ui.i18n import N_, _
 
 PARTS = {"weights (serving)": N_("weights (serving)"),
-         "training: weights": N_("training: weights (bf16: with an fp32 master copy)"),
+         "training: weights": N_("training: weights"),
          "training: gradients": N_("training: gradients"), "training: AdamW moments": N_("training: AdamW moments"),
          "training: activations": N_("training: activations")}  # fmt: skip
 SIZES = (512, 1024, 2048)
@@ -90,7 +90,9 @@ def show_counts(shape: compute.Shape) -> None:
     render.figure(figures.memory_bars(rows, PARTS, uses=(_("serving"), _("training"))), key="compute-memory")
     st.caption(_("Serving needs the weights (plus activations and, while generating, a key–value cache that grows "
                  "with the context); training with AdamW needs 16 bytes per weight "
-                 "(the weights, their gradients, two fp32 moments, and an fp32 master copy in mixed precision) plus "
+                 "(4 for the weight, 4 for its gradient, 8 for two fp32 moments; with bf16 as torch.autocast and HF "
+                 "Trainer's bf16=True do it, weights and gradients stay fp32 and only the activations shrink, while "
+                 "DeepSpeed/Megatron-style mixed precision keeps 2 + 2 bytes and a 4-byte fp32 master copy: 16 too) plus "
                  "the activations kept for the backward pass: context · batch · d · (34 + 5 · heads · context / d) "
                  "bytes per layer in 16-bit (Korthikanti et al. 2022), about twice that in fp32. int8 is for serving only."))  # fmt: skip
 

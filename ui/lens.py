@@ -129,8 +129,8 @@ def _movers(lens, layers: list[str], position: int) -> None:
     st.markdown("##### " + _("Tokens each block promotes and suppresses after “{token}”",
                              token=safe.md(lens.tokens[position])))  # fmt: skip
 
-    def listed(pairs) -> str:
-        return " · ".join(f"{token} {100 * change:+.1f}" for token, change in pairs)
+    def listed(pairs) -> str:  # changes under 0.05 points are noise, not a finding
+        return " · ".join(f"{token} {100 * change:+.1f}" for token, change in pairs if abs(change) >= 5e-4) or "–"
 
     rows = [{_("block"): layers[block + 1], _("promoted (points of probability)"): listed(moved[position][0]),
              _("suppressed (points of probability)"): listed(moved[position][1])}
@@ -138,7 +138,10 @@ def _movers(lens, layers: list[str], position: int) -> None:
     st.dataframe(pd.DataFrame(rows), hide_index=True, key="lens-movers")  # tokens as text: they came from the text
     st.caption(_("Each block's change to the lens's next-token distribution at this position: the {count} tokens "
                  "whose probability rose most and fell most from the row before it to its own row, in percentage "
-                 "points. A block that promotes the token the last row predicts is where the answer is written in.",
+                 "points (changes under 0.05 are left out). Where the input and output embeddings are shared, the "
+                 "embeddings row predicts the token itself, so block 1 shows it falling steeply. A block that promotes "
+                 "the token the last row predicts is where the lens first sees the answer; whether that block causes it "
+                 "takes ablation or patching (the Ablate and Patch pages).",
                  count=len(lens.movers[0][position][0])))  # fmt: skip
 
 

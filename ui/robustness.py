@@ -99,7 +99,8 @@ def _show(found: robustness.Attack, spec: catalog.ModelSpec) -> None:
             "{what} 95 % Wilson interval: [{low} %, {high} %].", what=help_text, low=f"{100 * estimate.low:.0f}",
             high=f"{100 * estimate.high:.0f}"))  # fmt: skip
     fourth.metric(_("Mean edits needed"), "–" if summary.mean_edits is None else f"{summary.mean_edits.value:.1f}",
-                  help=_("Over the texts whose answer turned; 95 % bootstrap CI: {interval}.",
+                  help=_("Over the texts whose answer turned within the edits allowed (so it grows with that slider); "
+                         "95 % bootstrap CI where at least 5 turned and not all took as many edits: {interval}.",
                          interval=_edits(summary.mean_edits)))  # fmt: skip
     curve = found.by_edits(texts)
     render.figure(charts.accuracy_by_edits([s.attacked for s in curve], summary.clean, edits),
@@ -126,7 +127,13 @@ def _show(found: robustness.Attack, spec: catalog.ModelSpec) -> None:
 
 
 def _edits(estimate) -> str:
-    return "–" if estimate is None else f"{estimate.value:.1f} [{estimate.low:.1f}, {estimate.high:.1f}]"
+    """The mean edits needed with its interval; without one when fewer than 5 texts turned or all took as many edits
+    (a bootstrap of equal values is a point, which would look like certainty)."""
+    if estimate is None:
+        return "–"
+    if estimate.n < 5 or estimate.low == estimate.high:
+        return f"{estimate.value:.1f}"
+    return f"{estimate.value:.1f} [{estimate.low:.1f}, {estimate.high:.1f}]"
 
 
 # what computed the answers in each row of the comparison (core.bench.attack.compared)
