@@ -153,3 +153,18 @@ def test_the_canary_is_planted_in_training_only_and_its_exposure_is_measured(fre
     row = table[table["model"] == "lm-lee-canary"].iloc[0]
     assert row["exposure (bits)"] > 5  # ten copies in 40 articles, ten epochs: the secret ranks among the top 3 %
     assert row["rank of the secret"].endswith("/ 6,561")
+
+
+def test_the_page_attacks_two_models_side_by_side(tiny_model, lm_tiny_model, clear_streamlit_caches):
+    import json
+
+    at = open_page("pages/privacy.py")
+    at.selectbox(key="privacy-model").set_value("sentiment-tiny").run()
+    at.button(key="privacy-run").click().run()
+    at.multiselect(key="privacy-compare").set_value(["lm-lee-gpt"]).run()
+    at.button(key="privacy-compare-run").click().run()
+    assert not at.exception and not at.error
+    table = next(frame.value for frame in at.dataframe if "attack AUC [95 % CI]" in frame.value.columns)
+    assert len(table) == 2 and all(" [" in cell for cell in table["attack AUC [95 % CI]"])
+    curves = json.loads(next(c for c in at.get("plotly_chart") if "model by model" in c.proto.spec).proto.spec)
+    assert len(curves["data"]) == 3  # guessing, and one curve per model

@@ -90,6 +90,51 @@ def attack_panel() -> None:
         render.figure(figures.roc(found.fpr, found.tpr, found.auc), key="privacy-roc")
     with right:
         render.figure(figures.losses(found.member_losses, found.other_losses), key="privacy-losses")
+    _compare(specs, key, found)
+
+
+MAX_COMPARED = 3  # other models attacked beside the first, per click (each attack asks up to 2 × MAX_TEXTS texts)
+
+
+def _attack(spec: catalog.ModelSpec) -> privacy.Attack:
+    model = models.task_model(spec) if spec.task in LANGUAGE_MODELS else models.predictor(spec)
+    return _run_attack(spec.key, catalog.weights_sha256(spec), model)
+
+
+def _compare(specs: dict[str, catalog.ModelSpec], key: str, found: privacy.Attack) -> None:
+    """The same attack on other models side by side: the overfit (a small model from scratch, many epochs) against
+    the regularised (pretrained, early stopping), one ROC curve each."""
+    st.markdown("##### " + _("Side by side: which models leak more"))
+    others = [k for k in specs if k != key]
+    if not others:
+        st.caption(_("Train another model to compare: the Train page's overfitting remedies should narrow the gap."))
+        return
+    titles = {k: i18n.title(spec) for k, spec in specs.items()}
+    chosen = st.multiselect(_("Attack these too (at most {most})", most=MAX_COMPARED), others, key="privacy-compare",
+                            format_func=titles.get, max_selections=MAX_COMPARED)  # fmt: skip
+    if chosen and st.button(_("Run the attack on them"), key="privacy-compare-run"):
+        try:
+            with st.spinner(render.queue_note(_("Asking {count} models…", count=len(chosen)))):
+                st.session_state["privacy-compared"] = {k: (catalog.weights_sha256(specs[k]), _attack(specs[k]))
+                                                        for k in chosen}  # fmt: skip
+        except CoreError as error:
+            safe.error(error)
+            return
+    compared = {k: attack for k, (fingerprint, attack) in (st.session_state.get("privacy-compared") or {}).items()
+                if k in specs and k != key and fingerprint == catalog.weights_sha256(specs[k])}  # fmt: skip
+    if not compared:
+        return
+    attacks = {titles[key]: found, **{titles[k]: attack for k, attack in compared.items()}}
+    render.figure(figures.rocs({name: (a.fpr, a.tpr, a.auc) for name, a in attacks.items()}), key="privacy-rocs")
+    rows = [{_("model"): name, _("attack AUC [95 % CI]"): f"{a.auc:.3f} [{a.auc_low:.3f}, {a.auc_high:.3f}]",
+             _("advantage (chance up to)"): f"{100 * a.advantage:.1f} % ({100 * a.chance_advantage:.1f} %)",
+             _("mean loss: training / held-out"): f"{a.member_losses.mean():.2f} / {a.other_losses.mean():.2f}"}
+            for name, a in attacks.items()]  # fmt: skip
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="privacy-compare-table")
+    st.caption(_("Each model is attacked on its own training and held-out texts. A model with a wide gap between the "
+                 "two losses (many epochs on few texts, from random weights) leaks more than one that generalises "
+                 "(pretrained, stopped early): overlapping AUC intervals are no test of a difference between two."))  # fmt: skip
+    st.page_link("pages/train.py", label=_("Try the overfitting remedies on the Train page"), icon=":material/tune:")
 
 
 def pii_panel() -> None:

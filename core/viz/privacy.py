@@ -21,6 +21,21 @@ def roc(fpr: np.ndarray, tpr: np.ndarray, auc: float) -> go.Figure:
     return figure
 
 
+def rocs(curves: dict[str, tuple[np.ndarray, np.ndarray, float]]) -> go.Figure:
+    """Several attacks' ROC curves on one plot, each named with its model and AUC."""
+    figure = go.Figure()
+    figure.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "#7f7f7f"},
+                       name=N_("guessing"), hoverinfo="skip")  # fmt: skip
+    for name, (fpr, tpr, auc) in curves.items():
+        figure.add_scatter(x=fpr, y=tpr, mode="lines", name=f"{name} · AUC {auc:.3f}",
+                           hovertemplate="%{x:.2f} → %{y:.2f}<extra></extra>")  # fmt: skip
+    figure.update_layout(title=N_("The attack's ROC curve, model by model"), height=400,
+                         xaxis={"title": N_("held-out texts called members (false positives)"), "range": [0, 1]},
+                         yaxis={"title": N_("training texts found (true positives)"), "range": [0, 1]},
+                         legend={"orientation": "h", "y": -0.3}, margin={"l": 10, "r": 10, "t": 40, "b": 40})  # fmt: skip
+    return figure
+
+
 def losses(members: np.ndarray, others: np.ndarray) -> go.Figure:
     figure = go.Figure()
     for values, name, colour in ((members, N_("training texts"), "#1f77b4"), (others, N_("held-out texts"), "#ff7f0e")):
