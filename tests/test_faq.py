@@ -60,3 +60,14 @@ def test_an_odd_model_card_is_read_as_far_as_it_makes_sense(fresh_cache):
     card = found[0]
     assert card["accuracy"] is None and card["confusion"] is None and card["overfitting"] is None
     assert card["eval_curve"] == [] and card["created_at"] == ""
+
+
+def test_the_pareto_front_keeps_the_models_nothing_beats_on_both_counts():
+    from core.viz.faq import pareto_front
+
+    def row(key, size, accuracy):
+        return {"key": key, "parameters": size, "accuracy": {"value": accuracy}}
+
+    rows = [row("tiny", 10, 0.70), row("small", 100, 0.80), row("bloated", 1000, 0.78), row("same-size", 100, 0.75),
+            row("big", 1000, 0.90)]
+    assert [r["key"] for r in pareto_front(rows)] == ["tiny", "small", "big"]

@@ -30,10 +30,16 @@ def _choose(cards: list[dict]) -> None:
         _nothing_yet()
         return
     render.figure(figures.accuracy_vs_size(rows), key="faq-size")
+    fronts = {task: [row["key"] for row in figures.pareto_front([r for r in rows if r["task"] == task])]
+              for task in sorted({row["task"] for row in rows})}  # fmt: skip
     st.caption(_("Each point is a classifier trained here: its held-out accuracy (95 % CI) against its parameter "
-                 "count, one colour per task. Within a task, a model that is smaller and as accurate as another is the "
-                 "better choice for a classroom server; overlapping intervals alone cannot rank two models. The "
-                 "benchmark adds latency, memory and a paired test on the same texts."))  # fmt: skip
+                 "count, one colour per task. The dashed line joins each task's Pareto front, the models no other one "
+                 "beats on both size and accuracy ({front}): choose among those for a classroom server; overlapping "
+                 "intervals alone cannot rank two models. The benchmark adds latency, memory and a paired test on the "
+                 "same texts, and draws the same front against latency.",
+                 front="; ".join(", ".join(f"`{key}`" for key in keys) for keys in fronts.values())))  # fmt: skip
+    st.page_link("pages/evaluate.py", label=_("The front against latency, on the Evaluate page"),
+                 icon=":material/leaderboard:")  # fmt: skip
 
 
 def _train(cards: list[dict]) -> None:

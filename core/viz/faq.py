@@ -7,11 +7,28 @@ import plotly.graph_objects as go
 from core.messages import N_
 
 
+def pareto_front(rows: list[dict]) -> list[dict]:
+    """The rows no other row beats on both counts — as small or smaller and as accurate or more, better on one —
+    smallest first: the models worth choosing from on a size budget."""
+    def beaten(row: dict) -> bool:
+        size, accuracy = row["parameters"], row["accuracy"]["value"]
+        return any(other["parameters"] <= size and other["accuracy"]["value"] >= accuracy
+                   and (other["parameters"] < size or other["accuracy"]["value"] > accuracy) for other in rows)  # fmt: skip
+
+    return sorted((row for row in rows if not beaten(row)), key=lambda row: row["parameters"])
+
+
 def accuracy_vs_size(rows: list[dict]) -> go.Figure:
-    """Held-out accuracy (95 % CI) of each model against its parameter count (log scale)."""
+    """Held-out accuracy (95 % CI) of each model against its parameter count (log scale), each task's Pareto front
+    drawn as a dashed line."""
     figure = go.Figure()
     for task in sorted({row["task"] for row in rows}):
         group = [row for row in rows if row["task"] == task]
+        front = pareto_front(group)
+        if len(front) > 1:
+            figure.add_scatter(x=[row["parameters"] for row in front], y=[row["accuracy"]["value"] for row in front],
+                               mode="lines", line={"dash": "dash", "width": 1, "color": "#7f7f7f"}, showlegend=False,
+                               hoverinfo="skip")  # fmt: skip
         figure.add_scatter(
             x=[row["parameters"] for row in group], y=[row["accuracy"]["value"] for row in group],
             error_y={"type": "data", "symmetric": False,
