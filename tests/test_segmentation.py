@@ -156,6 +156,15 @@ def test_the_page_shows_both_segmentations_and_where_they_differ(tiny_segmenter)
     assert not at.exception and not at.error
     assert any("jieba" in m.value for m in at.markdown)
     assert len(at.dataframe) >= 1  # the held-out table (and the differences, when there are any)
+    # the two segmentations as chips; a word the other segmenter does not have is highlighted in both rows
+    drawn = [str(element.proto) for element in at.get("html")]
+    rows = [html for html in drawn if "lmlab-w" in html]
+    assert len(rows) == 2
+    result = at.session_state["segment-result"]["result"]
+    if result.model is not None and result.model.words != result.jieba:
+        assert all("lmlab-d" in html for html in rows)
+    else:
+        assert not any("lmlab-d" in html for html in rows)
     at.text_area(key="segment-text").set_value("only English here").run()
     at.button(key="segment-run").click().run()
     assert at.error and "中文" in at.error[0].value
