@@ -62,7 +62,7 @@ STEPS = (
             "accuracy, with its confidence interval, says how well it learned."),
          N_("Read the held-out accuracy and its 95 % interval in the caption under the model picker."),
          needs="sentiment-minilm", link=(("model", "sentiment-minilm"),)),
-    Step("translation", "pages/translate.py", N_("Applications: machine translation"),
+    Step("translating", "pages/translate.py", N_("Applications: machine translation"),
          N_("An encoder-decoder translates: as it writes each word, its cross-attention shows which source words it "
             "reads."),
          N_("Translate the sentence in the question and read the cross-attention map under the translation."),

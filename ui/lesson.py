@@ -157,7 +157,7 @@ def _question(key: str, fingerprint: str):
         return lesson.padding_question(walkthrough.run(source.split(), target.split(), n_pad=padding))
     if key == "training":
         return lesson.training_question(catalog.read_metadata("sentiment-minilm"))
-    if key == "translation":
+    if key == "translating":
         translator = models.task_model_quietly(catalog.get_spec("translate-en-zh"), fingerprint)
         return lesson.translation_question(translator.translate(lesson.TRANSLATE_TEXT))
     if key == "patching":
