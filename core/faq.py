@@ -102,8 +102,35 @@ def trained_cards() -> list[dict]:
                      else None, "stopped_early": bool(card.get("stopped_early")),
                      "eval_curve": _curve(card.get("eval_curve"), "epoch", "eval_loss"),
                      "loss_curve": _curve(card.get("loss_curve"), "epoch", "loss"),
-                     "demonstration": spec.key in DEMONSTRATIONS})  # fmt: skip
+                     "demonstration": spec.key in DEMONSTRATIONS, **_setup(card)})  # fmt: skip
     return sorted(rows, key=lambda row: row["created_at"], reverse=True)
+
+
+REMEDIES = ("epochs", "patience", "dropout", "weight_decay", "augment", "augment_p")  # what a student changes to fight
+# overfitting, on the Train page
+
+
+def _setup(card) -> dict:
+    """What a run learned from (task, starting point, data, length cap, seed, validation share) and the remedies it
+    used: two runs with the same setup and different remedies are a before/after pair."""
+    hyper = card.get("hyperparameters") if isinstance(card.get("hyperparameters"), dict) else {}
+    data = card.get("data") if isinstance(card.get("data"), dict) else {}
+    setup = (str(card.get("task")), str(card.get("base")), str(data.get("dataset")),
+             *(str(hyper.get(name)) for name in ("max_length", "seed", "validation_fraction")))  # fmt: skip
+    return {"setup": setup, "remedies": {name: hyper.get(name) for name in REMEDIES}}
+
+
+def remedy_pairs(cards: list[dict]) -> list[tuple[dict, dict, list[str]]]:
+    """Pairs of runs trained on the same setup whose remedies differ (the newer second), with the settings that
+    changed: a before/after comparison from real runs."""
+    found = []
+    usable = [c for c in cards if c.get("accuracy") and not c.get("demonstration")]
+    for index, newer in enumerate(usable):
+        for older in usable[index + 1 :]:
+            changed = [name for name in REMEDIES if older["remedies"].get(name) != newer["remedies"].get(name)]
+            if older["setup"] == newer["setup"] and changed:
+                found.append((older, newer, changed))
+    return found
 
 
 def under_prior(confusion: list[list[int]], prior: list[float]) -> dict:

@@ -71,3 +71,40 @@ def test_the_pareto_front_keeps_the_models_nothing_beats_on_both_counts():
     rows = [row("tiny", 10, 0.70), row("small", 100, 0.80), row("bloated", 1000, 0.78), row("same-size", 100, 0.75),
             row("big", 1000, 0.90)]
     assert [r["key"] for r in pareto_front(rows)] == ["tiny", "small", "big"]
+
+
+def test_two_runs_on_the_same_data_with_different_remedies_make_a_before_and_after_pair():
+    from core.faq import _setup, remedy_pairs
+
+    def card(key, created, patience, seed=42, dataset="polarity"):
+        found = {"task": "sentiment", "base": "scratch", "data": {"dataset": dataset},
+                 "hyperparameters": {"max_length": 64, "seed": seed, "validation_fraction": 0.15, "epochs": 20,
+                                     "patience": patience, "dropout": 0.1}}  # fmt: skip
+        return {"key": key, "created_at": created, "accuracy": {"value": 0.7}, "eval_curve": [{"epoch": 1}],
+                "demonstration": False, **_setup(found)}
+
+    cards = [card("with-stopping", "2026-12-05", 2), card("other-seed", "2026-12-04", 0, seed=1),
+             card("no-stopping", "2026-12-03", 0), card("other-data", "2026-12-02", 0, dataset="keywords")]
+    pairs = remedy_pairs(cards)
+    assert [(a["key"], b["key"], changed) for a, b, changed in pairs] == [("no-stopping", "with-stopping", ["patience"])]
+
+
+def test_the_page_shows_a_real_before_and_after_pair(tiny_model, clear_streamlit_caches):
+    import json
+    import shutil
+
+    from core import io, settings
+
+    folder = settings.models_dir() / "student-stopping"
+    shutil.copytree(tiny_model, folder, dirs_exist_ok=True)
+    try:
+        meta = json.loads((folder / "metadata.json").read_text())
+        meta["hyperparameters"] = {**meta.get("hyperparameters", {}),
+                                   "patience": (meta.get("hyperparameters", {}).get("patience") or 0) + 3}
+        meta.update(key="student-stopping", title="Student run with early stopping", created_at="2099-01-01T00:00:00")
+        io.write_json_atomic(folder / "metadata.json", meta)
+        at = open_page("pages/faq.py")
+        assert not at.exception
+        assert any("Before and after" in c.value and "patience" in c.value for c in at.caption)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

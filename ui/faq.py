@@ -82,14 +82,40 @@ def _evaluate(cards: list[dict]) -> None:
 
 
 def _overfit(cards: list[dict]) -> None:
+    pairs = faq.remedy_pairs(cards)
+    if pairs:
+        _remedy_pair(*pairs[0])
+        _remedies_caption()
+        return
     runs = [c for c in cards if c["eval_curve"] and not c["demonstration"]]
     runs = sorted(runs, key=lambda c: (not c["overfitting"], not c["stopped_early"]))[:3]
     if runs:
         render.figure(charts.training_curves({c["key"]: c for c in runs}, title=_("Loss during training"),
                                              **curve_words()), key="faq-curves")  # fmt: skip
+        st.caption(_("For a before and after, train the same run again on the Train page with one remedy changed "
+                     "(early stopping, dropout, weight decay, augmentation, epochs): this answer then shows the two "
+                     "side by side."))  # fmt: skip
     else:
         st.info(_("No run here has validation curves yet. On the Train page keep a validation share and train twice "
                   "on the same data: once for many epochs, once with early stopping; then compare the curves here."))  # fmt: skip
+    _remedies_caption()
+
+
+def _remedy_pair(before: dict, after: dict, changed: list[str]) -> None:
+    """Two real runs on the same data whose remedies differ: their curves together and their held-out accuracy."""
+    render.figure(charts.training_curves({before["key"]: before, after["key"]: after}, title=_("Loss during training"),
+                                         **curve_words()), key="faq-curves")  # fmt: skip
+    what = ", ".join(f"{name} {before['remedies'].get(name)} → {after['remedies'].get(name)}" for name in changed)
+    st.dataframe(pd.DataFrame([{_("model"): card["key"], _("held-out accuracy"): _ci(card["accuracy"]),
+                                _("overfitting flagged"): _("yes") if card["overfitting"] else _("no"),
+                                _("stopped early"): _("yes") if card["stopped_early"] else _("no")}
+                               for card in (before, after)]), hide_index=True)  # fmt: skip
+    st.caption(_("Before and after, from two runs trained here on the same data, starting point, length cap and seed; "
+                 "what changed: {what}. Overlapping intervals on a small test set cannot tell them apart.",
+                 what=f"`{what}`"))  # fmt: skip
+
+
+def _remedies_caption() -> None:
     st.caption(_("LM Lab's Train page offers the article's remedies: early stopping (the best epoch is kept), dropout, "
                  "weight decay — AdamW's, applied to the weights directly; close to L2 regularization but not the same "
                  "under Adam — and data augmentation (word dropout, word swap). L1 regularization is rarely used for "
