@@ -111,13 +111,19 @@ REMEDIES = ("epochs", "patience", "dropout", "weight_decay", "augment", "augment
 
 
 def _setup(card) -> dict:
-    """What a run learned from (task, starting point, data, length cap, seed, validation share) and the remedies it
-    used: two runs with the same setup and different remedies are a before/after pair."""
+    """Everything a run was trained with except the remedies — task, starting point (a from-scratch model's size
+    too), the data (its held-out split's fingerprint), every other setting — and the remedies it used: two runs
+    with the same setup and different remedies are a before/after pair."""
+    import json
+
     hyper = card.get("hyperparameters") if isinstance(card.get("hyperparameters"), dict) else {}
+    recipe = card.get("recipe") if isinstance(card.get("recipe"), dict) else {}
     data = card.get("data") if isinstance(card.get("data"), dict) else {}
-    setup = (str(card.get("task")), str(card.get("base")), str(data.get("dataset")),
-             *(str(hyper.get(name)) for name in ("max_length", "seed", "validation_fraction")))  # fmt: skip
-    return {"setup": setup, "remedies": {name: hyper.get(name) for name in REMEDIES}}
+    ignored = {*REMEDIES, "key", "title", "description"}
+    settings = {name: value for name, value in {**hyper, **recipe}.items() if name not in ignored}
+    setup = (str(card.get("task")), str(card.get("base")), str(data.get("dataset")), str(data.get("test_fingerprint")),
+             json.dumps(settings, sort_keys=True, default=str))  # fmt: skip
+    return {"setup": setup, "remedies": {name: hyper.get(name, recipe.get(name)) for name in REMEDIES}}
 
 
 def remedy_pairs(cards: list[dict]) -> list[tuple[dict, dict, list[str]]]:

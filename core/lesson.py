@@ -55,7 +55,8 @@ STEPS = (
          N_("Under 'Similarity by distance', see how the dot product of two codes depends on their distance.")),
     Step("encoder-decoder", "pages/encoder_decoder.py", N_("Encoder and decoder"),
          N_("The decoder reads the encoder's output through cross-attention; masks decide what each position may see: "
-            "padding never, and a target position only itself and the positions before it."),
+            "no position sees padding, and in the decoder's self-attention a target position sees only itself and the "
+            "positions before it."),
          N_("Keep the example with 2 padding tokens and compare the masks with the attention weights under them.")),
     Step("training", "pages/sentiment.py", N_("Fine-tuning"),
          N_("Fine-tuning adds a small head to a pretrained encoder and trains both on labelled examples; the held-out "
@@ -63,8 +64,8 @@ STEPS = (
          N_("Read the held-out accuracy and its 95 % interval in the caption under the model picker."),
          needs="sentiment-minilm", link=(("model", "sentiment-minilm"),)),
     Step("translating", "pages/translate.py", N_("Applications: machine translation"),
-         N_("An encoder-decoder translates: as it writes each word, its cross-attention shows which source words it "
-            "reads."),
+         N_("An encoder-decoder translates: as it writes each token, its last layer's cross-attention shows which source "
+            "tokens it weighs most — a hint, not proof of what it relies on."),
          N_("Translate the sentence in the question and read the cross-attention map under the translation."),
          needs="translate-en-zh", link=(("model", "translate-en-zh"),)),
     Step("patching", "pages/patch.py", N_("Beyond the article: where the answer is decided"),
@@ -259,7 +260,7 @@ def padding_question(walk) -> Question:
     share = float(walk.cross_weights[..., padding].sum(axis=-1).max())  # the most any head gives them, any target
     uniform = len(padding) / len(walk.source_tokens)
     answer = f"{100 * share:.0f} %"
-    options = tuple(dict.fromkeys([answer, f"{100 * uniform:.0f} %", f"{50:.0f} %", "100 %"]))
+    options = tuple(dict.fromkeys([f"{100 * uniform:.0f} %", answer, "100 %", "50 %"]))  # the answer not always first
     return Question(
         text=Message("The source “{source}” ends with {count} padding tokens. At most how much of a target position's "
                      "cross-attention, in any head, goes to them?", source=WALK[0], count=len(padding)),

@@ -77,7 +77,7 @@ def test_two_runs_on_the_same_data_with_different_remedies_make_a_before_and_aft
     from core.faq import _setup, remedy_pairs
 
     def card(key, created, patience, seed=42, dataset="polarity"):
-        found = {"task": "sentiment", "base": "scratch", "data": {"dataset": dataset},
+        found = {"task": "sentiment", "base": "scratch", "data": {"dataset": dataset, "test_fingerprint": dataset},
                  "hyperparameters": {"max_length": 64, "seed": seed, "validation_fraction": 0.15, "epochs": 20,
                                      "patience": patience, "dropout": 0.1}}  # fmt: skip
         return {"key": key, "created_at": created, "accuracy": {"value": 0.7}, "eval_curve": [{"epoch": 1}],
@@ -87,6 +87,12 @@ def test_two_runs_on_the_same_data_with_different_remedies_make_a_before_and_aft
              card("no-stopping", "2026-12-03", 0), card("other-data", "2026-12-02", 0, dataset="keywords")]
     pairs = remedy_pairs(cards)
     assert [(a["key"], b["key"], changed) for a, b, changed in pairs] == [("no-stopping", "with-stopping", ["patience"])]
+    other_rate = card("other-rate", "2026-12-06", 2)
+    other_rate["setup"] = _setup({"task": "sentiment", "base": "scratch", "data": {"dataset": "polarity",
+                                                                                  "test_fingerprint": "polarity"},
+                                  "hyperparameters": {"max_length": 64, "seed": 42, "validation_fraction": 0.15,
+                                                      "learning_rate": 1e-3, "patience": 0}})["setup"]  # fmt: skip
+    assert all("other-rate" not in (a["key"], b["key"]) for a, b, _ in remedy_pairs([other_rate, *cards]))
 
 
 def test_the_page_shows_a_real_before_and_after_pair(tiny_model, clear_streamlit_caches):

@@ -34,7 +34,7 @@ def _choose(cards: list[dict]) -> None:
               for task in sorted({row["task"] for row in rows})}  # fmt: skip
     st.caption(_("Each point is a classifier trained here: its held-out accuracy (95 % CI) against its parameter "
                  "count, one colour per task. The dashed line joins each task's Pareto front, the models no other one "
-                 "beats on both size and accuracy ({front}): choose among those for a classroom server; overlapping "
+                 "matches or beats on both size and accuracy while beating on one, by point estimates ({front}): choose among those for a classroom server; overlapping "
                  "intervals alone cannot rank two models. The benchmark adds latency, memory and a paired test on the "
                  "same texts, and draws the same front against latency.",
                  front="; ".join(", ".join(f"`{key}`" for key in keys) for keys in fronts.values())))  # fmt: skip
@@ -110,8 +110,8 @@ def _remedy_pair(before: dict, after: dict, changed: list[str]) -> None:
                                 _("overfitting flagged"): _("yes") if card["overfitting"] else _("no"),
                                 _("stopped early"): _("yes") if card["stopped_early"] else _("no")}
                                for card in (before, after)]), hide_index=True)  # fmt: skip
-    st.caption(_("Before and after, from two runs trained here on the same data, starting point, length cap and seed; "
-                 "what changed: {what}. Overlapping intervals on a small test set cannot tell them apart.",
+    st.caption(_("Before and after, from two runs trained here with the same data, starting point and every other "
+                 "setting; what changed: {what}. Overlapping intervals on a small test set cannot tell them apart.",
                  what=f"`{what}`"))  # fmt: skip
 
 

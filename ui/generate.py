@@ -389,10 +389,11 @@ def _kv_result(demo) -> None:
     st.caption(_join(same, _(
         "The first step with the cache reads the whole prompt ({prompt} tokens, the boundary token included: the "
         "prefill); each later one runs the new token alone, which still attends to every cached key, so its time grows "
-        "slowly with the length. Without the cache, step n runs all {prompt} + n − 1 tokens again: the work of a whole "
-        "generation grows with the square of its length instead of linearly. The price is memory, {per_token} KiB per "
-        "token here (2 × layers × d_model numbers) for every sequence being generated: what limits how many a server "
-        "generates at once. Measured: {without} ms without the cache, {with_cache} ms with it.",
-        prompt=demo.prompt_tokens, per_token=f"{per_token:.1f}", without=f"{sum(demo.without_ms):.0f}",
+        "slowly with the length. Without the cache, step n runs all {prompt} + n − 1 tokens again. Over a whole "
+        "generation, the cache makes the projections' and MLPs' work linear in its length instead of quadratic, and "
+        "attention's quadratic instead of cubic. The price is memory, {per_token} KiB per token here (2 × layers × d_model numbers "
+        "of {bytes} bytes) for every sequence being generated: what limits how many a server generates at once. "
+        "Measured: {without} ms without the cache, {with_cache} ms with it.",
+        prompt=demo.prompt_tokens, per_token=f"{per_token:.1f}", bytes=per_number, without=f"{sum(demo.without_ms):.0f}",
         with_cache=f"{sum(demo.with_ms):.0f}")))  # fmt: skip
     st.text("".join(demo.tokens))  # generated text: shown as text

@@ -33,13 +33,16 @@ def _attackable() -> dict[str, catalog.ModelSpec]:
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _run_attack(key: str, fingerprint: str, _model) -> privacy.Attack:  # one attack per model version, for the class
+def _run_attack(key: str, fingerprint: str) -> privacy.Attack:  # one attack per model version, for the class
+    """The attack on the model at ``fingerprint``; the model is loaded only when the attack is not cached yet (a
+    click on an attack the class already ran loads nothing, so it evicts nobody's model)."""
     spec = catalog.get_spec(key)
     if spec.task in LANGUAGE_MODELS:
+        model = models.task_model_quietly(spec, fingerprint)
         members, others = privacy.lm_documents(spec)
-        return privacy.attack(privacy.lm_losses(_model, members), privacy.lm_losses(_model, others))
+        return privacy.attack(privacy.lm_losses(model, members), privacy.lm_losses(model, others))
     members, others = privacy.classifier_texts(spec)
-    classify = _model.predict_batch
+    classify = models.predictor_quietly(spec, fingerprint).predict_batch
     return privacy.attack(privacy.classifier_losses(classify, members), privacy.classifier_losses(classify, others))
 
 
@@ -57,10 +60,8 @@ def attack_panel() -> None:
         try:
             with st.spinner(render.queue_note(_("Asking the model about up to {count} texts…",
                                                 count=2 * privacy.MAX_TEXTS))):  # fmt: skip
-                spec = specs[key]
-                model = models.task_model(spec) if spec.task in LANGUAGE_MODELS else models.predictor(spec)
-                fingerprint = catalog.weights_sha256(spec)
-                st.session_state["privacy-result"] = (key, fingerprint, _run_attack(key, fingerprint, model))
+                fingerprint = catalog.weights_sha256(specs[key])  # read once: the attack and its label use the same
+                st.session_state["privacy-result"] = (key, fingerprint, _run_attack(key, fingerprint))
         except CoreError as error:
             safe.error(error)
             return
@@ -93,12 +94,9 @@ def attack_panel() -> None:
     _compare(specs, key, found)
 
 
-MAX_COMPARED = 3  # other models attacked beside the first, per click (each attack asks up to 2 × MAX_TEXTS texts)
-
-
-def _attack(spec: catalog.ModelSpec) -> privacy.Attack:
-    model = models.task_model(spec) if spec.task in LANGUAGE_MODELS else models.predictor(spec)
-    return _run_attack(spec.key, catalog.weights_sha256(spec), model)
+# other models attacked beside the first, per click: each attack asks up to 2 × MAX_TEXTS texts, and with the first
+# they stay within the 3 classifiers the server keeps loaded
+MAX_COMPARED = 2
 
 
 def _compare(specs: dict[str, catalog.ModelSpec], key: str, found: privacy.Attack) -> None:
@@ -115,7 +113,8 @@ def _compare(specs: dict[str, catalog.ModelSpec], key: str, found: privacy.Attac
     if chosen and st.button(_("Run the attack on them"), key="privacy-compare-run"):
         try:
             with st.spinner(render.queue_note(_("Asking {count} models…", count=len(chosen)))):
-                st.session_state["privacy-compared"] = {k: (catalog.weights_sha256(specs[k]), _attack(specs[k]))
+                fingerprints = {k: catalog.weights_sha256(specs[k]) for k in chosen}
+                st.session_state["privacy-compared"] = {k: (fingerprints[k], _run_attack(k, fingerprints[k]))
                                                         for k in chosen}  # fmt: skip
         except CoreError as error:
             safe.error(error)
@@ -124,9 +123,10 @@ def _compare(specs: dict[str, catalog.ModelSpec], key: str, found: privacy.Attac
                 if k in specs and k != key and fingerprint == catalog.weights_sha256(specs[k])}  # fmt: skip
     if not compared:
         return
-    attacks = {titles[key]: found, **{titles[k]: attack for k, attack in compared.items()}}
-    render.figure(figures.rocs({name: (a.fpr, a.tpr, a.auc) for name, a in attacks.items()}), key="privacy-rocs")
-    rows = [{_("model"): name, _("attack AUC [95 % CI]"): f"{a.auc:.3f} [{a.auc_low:.3f}, {a.auc_high:.3f}]",
+    attacks = {key: found, **compared}  # by key: two runs may share a title
+    render.figure(figures.rocs({f"{titles[k]} ({k})": (a.fpr, a.tpr, a.auc) for k, a in attacks.items()}),
+                  key="privacy-rocs")  # fmt: skip
+    rows = [{_("model"): f"{titles[name]} ({name})", _("attack AUC [95 % CI]"): f"{a.auc:.3f} [{a.auc_low:.3f}, {a.auc_high:.3f}]",
              _("advantage (chance up to)"): f"{100 * a.advantage:.1f} % ({100 * a.chance_advantage:.1f} %)",
              _("mean loss: training / held-out"): f"{a.member_losses.mean():.2f} / {a.other_losses.mean():.2f}"}
             for name, a in attacks.items()]  # fmt: skip
