@@ -72,9 +72,9 @@ def test_a_translation_is_looked_up_per_session_and_numbers_follow_the_locale(mo
 
     from ui import i18n
 
-    assert i18n.catalog("zh")["Self-attention"] == "自注意力" and i18n.catalog("en") == {}
+    assert i18n.catalog("zh")["Self-attention"] == "自注意力（self-attention）" and i18n.catalog("en") == {}
     monkeypatch.setattr(st, "session_state", {"lang": "zh"})
-    assert i18n._("Self-attention") == "自注意力"
+    assert i18n._("Self-attention") == "自注意力（self-attention）"
     assert i18n._("Trained models are cached in `{folder}` (set LMLAB_CACHE_HOME to move it).",
                   folder="~/x").startswith("训练好的模型缓存在 `~/x`")  # fmt: skip
     assert i18n._("a sentence nobody translated") == "a sentence nobody translated"  # English, never an error
@@ -194,3 +194,31 @@ def test_hover_boxes_head_titles_and_check_names_are_translated():
     assert not any("row %{y}" in figure for figure in figures)
     cases = [str(case) for frame in page.dataframe for case in frame.value.get("情形", [])]
     assert "因果掩码" in cases and "causal mask" not in cases, cases
+
+
+# The article's terms: on a Chinese page, the first use of each also shows the English term (in parentheses)
+GLOSSARY = {"多头注意力": "multi-head attention", "自注意力": "self-attention", "位置编码": "positional encoding",
+            "编码器": "encoder", "解码器": "decoder", "微调": "fine-tuning", "过拟合": "overfitting",
+            "早停": "early stopping", "困惑度": "perplexity", "词元": "token"}  # fmt: skip
+
+
+def _first_uses_without_english(page) -> list[str]:
+    from core.faq import QUESTIONS
+
+    text = "\n".join(str(element.value) for kind in ("title", "header", "subheader", "markdown", "caption")
+                     for element in getattr(page, kind))  # fmt: skip
+    text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith(">"))  # the article, quoted
+    for question in QUESTIONS:  # the article's own questions, as printed
+        text = text.replace(question.asked, "")
+    text = re.sub(r"“[^”]*”", "", text)  # quoted examples
+    missing = []
+    for term, english in GLOSSARY.items():
+        at = text.find(term)
+        if at >= 0 and english.split()[0] not in text[at : at + len(term) + 40].lower():
+            missing.append(text[at : at + len(term) + 12])
+    return missing
+
+
+def test_the_first_use_of_each_article_term_on_a_chinese_page_shows_the_english():
+    missing = {path: found for path in TRANSLATED_PAGES if (found := _first_uses_without_english(open_page(path, lang="zh")))}
+    assert not missing, missing
