@@ -214,7 +214,7 @@ def _first_uses_without_english(page) -> list[str]:
     missing = []
     for term, english in GLOSSARY.items():
         at = text.find(term)
-        if at >= 0 and english.split()[0] not in text[at : at + len(term) + 40].lower():
+        if at >= 0 and english[:6] not in text[at : at + len(term) + 40].lower():  # fine-tune or fine-tuning
             missing.append(text[at : at + len(term) + 12])
     return missing
 
