@@ -9,6 +9,7 @@ validation loss rose, runs stopped early) and improvement (pretrained against ra
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -114,8 +115,6 @@ def _setup(card) -> dict:
     """Everything a run was trained with except the remedies — task, starting point (a from-scratch model's size
     too), the data (its held-out split's fingerprint), every other setting — and the remedies it used: two runs
     with the same setup and different remedies are a before/after pair."""
-    import json
-
     hyper = card.get("hyperparameters") if isinstance(card.get("hyperparameters"), dict) else {}
     recipe = card.get("recipe") if isinstance(card.get("recipe"), dict) else {}
     data = card.get("data") if isinstance(card.get("data"), dict) else {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.data import uploads
 from core.errors import CoreError
 from core.training import jobs as core_jobs
 from ui import safe
@@ -28,8 +29,6 @@ def csv_fields() -> dict | None:
         stored = remembered[1]  # checked and stored once per upload, not on every rerun
     else:
         try:
-            from core.data import uploads
-
             stored = uploads.store(upload.getvalue(), owner=session_owner())
         except CoreError as error:
             safe.error(error)
@@ -51,8 +50,6 @@ def csv_fields() -> dict | None:
 def _own(data_id: str) -> None:
     """Remember an upload (or its masked copy) as this session's, on the server too: its delete button gives up this
     session's claim, and the file goes once no other session uploaded the same bytes."""
-    from core.data import uploads
-
     owned = st.session_state.setdefault("train-own-uploads", set())
     if data_id not in owned:
         owned.add(data_id)
@@ -60,8 +57,6 @@ def _own(data_id: str) -> None:
 
 
 def _delete_uploads() -> None:
-    from core.data import uploads
-
     owned = st.session_state.get("train-own-uploads", set())
     busy = {data_id for data_id in owned if core_jobs.reading(data_id)}  # a queued run reads it when it starts
     outcomes = [uploads.release(data_id, session_owner()) for data_id in owned - busy]
@@ -87,7 +82,6 @@ def _deleted_note(done: dict) -> None:
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _pii(data_id: str, text_column: str) -> dict[str, int]:  # once per upload and column, for every session
-    from core.data import uploads
     from core.training.privacy import pii_counts
 
     return pii_counts(uploads.column(data_id, text_column))
@@ -95,7 +89,6 @@ def _pii(data_id: str, text_column: str) -> dict[str, int]:  # once per upload a
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _masked(data_id: str, text_column: str) -> str:
-    from core.data import uploads
     from core.training.privacy import mask_all
 
     return uploads.rewritten(data_id, text_column, mask_all).data_id
@@ -103,7 +96,6 @@ def _masked(data_id: str, text_column: str) -> str:
 
 def _personal_data(data_id: str, text_column: str) -> str:
     """The upload to train on: the student's, or a copy with its personal data masked when they ask for it."""
-    from core.data import uploads
     from ui.privacy import KINDS
 
     try:

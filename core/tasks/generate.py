@@ -254,15 +254,14 @@ class LanguageModel:
 
     def sampled_next_tokens(self, text: str, k: int, *, temperature: float, top_k: int, top_p: float) -> dict:
         """The Transformer's next tokens as sampling with these settings would draw them (``reshape``): the top k of
-        the reshaped distribution, each with its probability before and after, and how many tokens stay possible."""
-        ids = self._ids(text, allow_empty=True)
+        the reshaped distribution and how many tokens stay possible."""
+        ids = self.prompt_ids(text)
         if not ids:
             raise InputError(Message("Score needs at least one token of text."))
         probs, _latency = self._probabilities(ids)
         shaped = reshape(probs, temperature=temperature, top_k=top_k, top_p=top_p)
         best = [int(i) for i in np.argsort(-shaped, kind="stable")[:k] if shaped[i] > 0]
-        rows = [{"token": self.tokenizer.decode([i]), "id": i, "probability": float(shaped[i]),
-                 "before": float(probs[i])} for i in best]  # fmt: skip
+        rows = [{"token": self.tokenizer.decode([i]), "id": i, "probability": float(shaped[i])} for i in best]
         return {"rows": rows, "kept": int((shaped > 0).sum()), "vocabulary": len(shaped)}
 
     def generate(self, prompt: str, *, max_new_tokens: int = 40, temperature: float = 0.8, top_k: int = 50,

@@ -139,8 +139,6 @@ def start(key: str, overrides: dict | None = None, recipe: Recipe | None = None,
 
 def reading(data_id: str) -> bool:
     """Whether a queued or running training job was started on this upload (it reads the file when it starts)."""
-    import json
-
     for job in active_jobs():
         try:
             recipe = json.loads((job_dir(job.key) / "recipe.json").read_text(encoding="utf-8"))
