@@ -3,6 +3,7 @@ training sets' shortcut words, and the page in both languages."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import numpy as np
@@ -84,6 +85,44 @@ def test_probes_on_a_trained_classifier_compare_every_term_in_every_template(tin
     assert bias.filled(["{term} wrote it."], ["he"]) == ["He wrote it."]
 
 
+def test_the_probes_compare_the_runtimes_and_the_baselines_on_the_same_sentences(tiny_model):
+    from core import settings
+    from core.bench import attack, bias_compare
+    from core.bench.adapters import TfidfAdapter
+    from core.errors import CoreError
+    from core.tasks.base import dataset_split
+    from core.tasks.classify import TransformerClassifier
+
+    spec = catalog.get_spec("sentiment-tiny")
+    request = bias_compare.Request(("{term} wrote this review.", "This is a story about {term}."), ("he", "my father"),
+                                   ("she", "my mother"), "positive")  # fmt: skip
+    shares = []
+    found = bias_compare.compare(spec, "polarity", bias_compare.Request.from_json(request.to_json()), shares.append)
+    assert list(found) == attack.compared(spec, "polarity") and shares[-1] == 1.0 and shares == sorted(shares)
+    sentences = bias.filled(request.templates, (*request.group_a, *request.group_b))
+    pytorch = TransformerClassifier(spec, runtime="torch").predict_batch(sentences)
+    fp32 = found["sentiment-tiny@fp32"]
+    assert fp32.probabilities.ravel() == pytest.approx([r.scores["positive"] for r in pytorch], abs=1e-4)
+    if settings.onnx_available():  # ONNX fp32 computes PyTorch's answers
+        assert found["sentiment-tiny@onnx"].probabilities == pytest.approx(fp32.probabilities, abs=1e-4)
+    split, labels = dataset_split("polarity")  # the baseline is scikit-learn's own model of the training split
+    tfidf = TfidfAdapter(labels, [e.text for e in split.train], [e.label for e in split.train])
+    expected = tfidf.pipe.predict_proba(sentences)[:, list(tfidf.pipe.classes_).index("positive")]
+    assert found["baseline:tfidf-lr"].probabilities.ravel() == pytest.approx(expected)
+    # VADER's lexicon lists none of these words: every sentence gets the same score, so no gap and no flip
+    assert found["vader"].gap == 0 and found["vader"].flip_share == 0
+    again = bias_compare.from_json(bias_compare.to_json(found))  # what the child process writes reads back the same
+    assert all(again[row].gap == found[row].gap and again[row].flip_high == found[row].flip_high for row in found)
+    assert all((again[row].probabilities == found[row].probabilities).all() for row in found)
+    # a class a row lacks is that row's reason, not a failure of the others
+    missing = bias_compare.compare(spec, "polarity", dataclasses.replace(request, label="neutral"))
+    assert list(missing) == list(found) and all("neutral" in reason for reason in missing.values())
+    too_many = bias_compare.Request(request.templates, tuple(f"term {i}" for i in range(bias.MAX_TERMS + 1)),
+                                    request.group_b, "positive")  # fmt: skip
+    with pytest.raises(CoreError):  # the child process checks the page's caps again
+        bias_compare.Request.from_json(too_many.to_json())
+
+
 def test_bad_templates_and_lists_are_refused_in_words():
     with pytest.raises(InputError):
         bias.parse_lines("no placeholder here", 20, "templates", need=bias.PLACEHOLDER)
@@ -131,6 +170,11 @@ def test_the_page_probes_a_classifier_and_tests_minilm_in_both_languages(tiny_mo
         # in the last digits, which can move a few of the 924 splits past a gap this small
         p_value = float(re.search(r"permutation p: ([0-9.]+)", printed.getvalue()).group(1))
         assert p_value == pytest.approx(float(at.metric[1].value), abs=0.02)
+        at.button(key="bias-compare").click().run(timeout=300)  # the same probes, every runtime and the baselines
+        assert not at.exception and not at.error
+        table = next(frame.value for frame in at.dataframe if "computed by" in frame.value.columns)
+        assert list(table["computed by"])[-2:] == ["TF-IDF + logistic regression (baseline)", "VADER lexicon (baseline)"]
+        assert all(re.fullmatch(r"[+-][0-9.]+ \[[+-][0-9.]+, [+-][0-9.]+\]", cell) for cell in table["Mean gap, A − B (points)"])
     at.button(key="bias-weat-run").click().run()
     assert not at.exception
     assert any(metric.value.startswith(("+", "-")) for metric in at.metric)

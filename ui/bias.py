@@ -147,6 +147,9 @@ def _show(spec: catalog.ModelSpec) -> None:
     with st.expander(_("Code to reproduce this"), icon=":material/code:"):
         st.code(challenge_snippets.bias_probe(spec, found.templates, found.group_a, found.group_b, found.label,
                                               *stored[2:]), language="python")  # fmt: skip
+    from ui import bias_compare
+
+    bias_compare.panel(spec, found)
 
 
 def weat_panel() -> None:

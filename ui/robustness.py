@@ -184,20 +184,9 @@ def _comparison(spec: catalog.ModelSpec, sha256: str, dataset: str) -> None:
 
 def _compare(spec: catalog.ModelSpec, sha256: str, dataset: str, progress) -> dict:
     """The comparison in a benchmark process of its own (the benchmark job limit applies), polled until done."""
-    import json
-    import time
-
     from core.bench import attack, background
 
-    job = background.start_attack(spec.key, dataset, sha256)
-    while True:
-        status = background.status(job)
-        if status["state"] == "done":
-            return attack.from_json(json.loads(background.result_path(job).read_text(encoding="utf-8")))
-        if status["state"] == "failed":
-            raise CoreError(Message("The comparison failed: {reason}", reason=str(status.get("message", ""))[:300]))
-        progress(float(status.get("fraction", 0.0)))
-        time.sleep(0.5)
+    return attack.from_json(background.follow(background.start_attack(spec.key, dataset, sha256), progress))
 
 
 @st.cache_data(max_entries=4, show_spinner=False)

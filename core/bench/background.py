@@ -96,6 +96,26 @@ def start_attack(key: str, dataset: str, sha256: str) -> str:
     return _start("core.bench.attack", ["--model", key, "--dataset", dataset, "--sha256", sha256], with_out=True)
 
 
+def start_bias(key: str, dataset: str, sha256: str, probes: str) -> str:
+    """The Bias page's comparison (``python -m core.bench.bias_compare``) as a benchmark job, like ``start_attack``;
+    ``probes`` is the page's request as JSON (passed as one argument, never through a shell)."""
+    arguments = ["--model", key, "--dataset", dataset, "--sha256", sha256, "--probes", probes]
+    return _start("core.bench.bias_compare", arguments, with_out=True)
+
+
+def follow(job: str, progress) -> dict:
+    """Polls a job started with an output file until it is done (its parsed result) or failed (a CoreError), passing
+    its progress share to ``progress`` meanwhile."""
+    while True:
+        found = status(job)
+        if found["state"] == "done":
+            return json.loads(result_path(job).read_text(encoding="utf-8"))
+        if found["state"] == "failed":
+            raise CoreError(Message("The comparison failed: {reason}", reason=str(found.get("message", ""))[:300]))
+        progress(float(found.get("fraction", 0.0)))
+        time.sleep(0.5)
+
+
 def result_path(job: str):
     if not job.isalnum():
         raise CoreError(f"Unknown benchmark job {job!r}.")
