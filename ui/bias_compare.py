@@ -56,9 +56,11 @@ def _row(model_id: str, one: bias.ProbeResult | str) -> dict:
     gap, p, flips = _("Mean gap, A − B (points)"), _("Permutation p"), _("Pairs whose label flips")
     if isinstance(one, str):  # this row could not be computed: its reason, the others stand
         return {_("computed by"): way, gap: "–", p: "–", flips: one}
+    # no flip at all: a bootstrap of zeros is [0, 0], which would look like certainty (the metric above says why)
+    flipped = (f"{100 * one.flip_share:.1f} % [{100 * one.flip_low:.1f}, {100 * one.flip_high:.1f}]" if one.flip_share
+               else _("none of {count}", count=one.flip_pairs))  # fmt: skip
     return {_("computed by"): way, gap: f"{100 * one.gap:+.2f} [{100 * one.gap_low:+.2f}, {100 * one.gap_high:+.2f}]",
-            p: f"{one.p_value:.4f}",
-            flips: f"{100 * one.flip_share:.1f} % [{100 * one.flip_low:.1f}, {100 * one.flip_high:.1f}]"}  # fmt: skip
+            p: f"{one.p_value:.4f}", flips: flipped}  # fmt: skip
 
 
 def _compare(spec: catalog.ModelSpec, sha256: str, dataset: str, asked: str, progress) -> dict:
