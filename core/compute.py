@@ -70,15 +70,35 @@ def _dims(config) -> tuple[int, int, int, int, int]:
             int(get("max_position_embeddings", "n_positions")))  # fmt: skip
 
 
+def hub_config_here(spec: catalog.ModelSpec) -> bool:
+    """A Hub model's config.json is in this machine's Hugging Face cache (left by an earlier run with internet), so
+    it can be counted offline."""
+    from huggingface_hub import try_to_load_from_cache
+
+    return spec.source == catalog.HUB and isinstance(try_to_load_from_cache(spec.location, "config.json"), str)
+
+
+def countable(spec: catalog.ModelSpec) -> bool:
+    """Its config can be read now: weights on this machine, or a Hub model online or with its config cached."""
+    if spec.kind != "transformers":
+        return False
+    if spec.source == catalog.HUB:
+        return catalog.availability(spec).ready or hub_config_here(spec)
+    return catalog.availability(spec).ready
+
+
 def shape_of(spec: catalog.ModelSpec) -> Shape:
-    """The shape of a model LM Lab has on disk, counted from its config.json on the meta device (no weights read)."""
+    """The shape of a model, counted from its config.json on the meta device (no weights read): on disk, or a Hub
+    model's (its config alone is fetched, a few kilobytes; offline, the copy in the Hugging Face cache)."""
     import torch
 
     from core import loading
 
-    folder = loading.local_dir(spec)
+    hub = spec.source == catalog.HUB
     try:
-        config = loading.from_transformers("AutoConfig").from_pretrained(str(folder), local_files_only=True)
+        where = spec.location if hub else str(loading.local_dir(spec))
+        offline = not hub or not catalog.availability(spec).ready
+        config = loading.from_transformers("AutoConfig").from_pretrained(where, local_files_only=offline)
     except (OSError, ValueError) as error:
         raise CoreError(Message("Could not read the configuration of {name}: {error}", name=spec.title,
                                 error=str(error)[:200])) from None  # fmt: skip

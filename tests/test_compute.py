@@ -144,3 +144,30 @@ def test_the_pages_code_counts_the_size_typed(typed):
     assert counted == compute.shape_from_size(*typed).parameters
     minilm = compute.snippet(catalog.MINILM, 64)
     assert "AutoModel.from_config" in minilm and "<model folder>" not in minilm
+
+
+def test_a_hub_model_whose_config_is_cached_is_counted_offline(monkeypatch, tmp_path, clear_streamlit_caches):
+    """Offline, a Hub model is counted when an earlier run with internet left its config.json in the Hugging Face
+    cache (written here in the cache's own layout); without it, it is not offered."""
+    from huggingface_hub import constants
+    from transformers import DistilBertConfig
+
+    from core.hub_specs import SST2_DISTILBERT
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    assert not compute.countable(SST2_DISTILBERT)  # offline, nothing cached: not offered
+    repo = tmp_path / ("models--" + SST2_DISTILBERT.location.replace("/", "--"))
+    commit = "0" * 40
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    (repo / "snapshots" / commit).mkdir(parents=True)
+    DistilBertConfig().to_json_file(str(repo / "snapshots" / commit / "config.json"))
+    assert compute.countable(SST2_DISTILBERT)
+    shape = compute.shape_of(SST2_DISTILBERT)
+    assert (shape.layers, shape.d_model, shape.heads) == (6, 768, 12)
+    assert shape.parameters == 66_362_880  # DistilBERT-base without a head, as its model card counts it
+    at = open_page("pages/compute.py")
+    at.selectbox(key="compute-model").set_value(SST2_DISTILBERT.key).run()
+    assert not at.exception and not at.error
+    assert at.metric[0].value == "66.36 M"
+    assert any(SST2_DISTILBERT.location in code.value for code in at.code)  # the page's code reads the same config

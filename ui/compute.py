@@ -27,9 +27,9 @@ def _shape(key: str, fingerprint: str) -> compute.Shape:  # the fingerprint: a r
 
 
 def candidates() -> list[catalog.ModelSpec]:
-    """Every model with weights on this machine (packaged, or trained here and finished)."""
-    return [spec for spec in catalog.all_specs()
-            if spec.kind == "transformers" and spec.source != catalog.HUB and catalog.availability(spec).ready]  # fmt: skip
+    """Every model whose config can be read now: with weights on this machine (packaged, or trained here and
+    finished), and the Hub's when online or when their config is in the Hugging Face cache."""
+    return [spec for spec in catalog.all_specs() if compute.countable(spec)]
 
 
 def pick_shape() -> compute.Shape | None:
@@ -43,6 +43,11 @@ def pick_shape() -> compute.Shape | None:
             return None
         titles = {k: i18n.title(spec) for k, spec in specs.items()}
         key = st.selectbox(_("Model"), list(specs), key="compute-model", format_func=titles.get)
+        if specs[key].source == catalog.HUB:
+            st.caption(_("Counted from its config.json alone, a few kilobytes; none of its weights are downloaded.")
+                       + " " + (_("Read from the Hub.") if catalog.availability(specs[key]).ready else
+                                _("Offline: read from the copy an earlier run with internet left in this machine's "
+                                  "Hugging Face cache.")))  # fmt: skip
         try:
             return _shape(key, catalog.weights_sha256(specs[key]))
         except CoreError as error:
