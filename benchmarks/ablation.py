@@ -1,12 +1,18 @@
 """Head sweeps on the models of the cache, as the Ablate page runs them: time, and the costliest heads.
 
     python benchmarks/ablation.py [--models sentiment-minilm,topic-minilm,translate-en-zh,translate-zh-en]
+    python benchmarks/ablation.py --gpt2-shaped [--threads 1]
 
 For each model (trained first with its default recipe when absent): every head switched off alone, scored on
 the held-out texts of its data — Δ accuracy for a classifier, Δ mean sentence chrF for a translation model —
 with the paired 95 % bootstrap CI the page shows. Prints the wall time of the sweep on this machine, the whole
 model's score, the three costliest heads, and how many heads have a CI that excludes 0 and an exact (McNemar / sign
 test) p below 0.05, neither adjusted for the number of heads.
+
+``--gpt2-shaped`` times what a language model's sweep costs at LM Lab's cap (``core.tasks.ablation.sweep_plan``) for
+a model of GPT-2 small's shape (12 layers × 12 heads, 124 M weights), built here with random weights (the Hub's
+GPT-2 is not reachable offline; the arithmetic is the same), on 30 documents of 100–500 random tokens (too many for
+the cap: it reads blocks of them), with the torch threads the server gives a shared run (1 by default).
 """
 
 from __future__ import annotations
@@ -58,10 +64,43 @@ def _translation(spec) -> tuple[dict, list[str], float]:
     return found, found["rows"], float(found["base"])
 
 
+def _gpt2_shaped(threads: int) -> None:
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from core.tasks import ablation
+    from core.tasks.lm_scoring import documents_nll
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(GPT2Config()).eval()
+    rng = np.random.default_rng(0)
+    # 30 documents of 100–500 tokens, like the 30 held-out Lee articles a Hub GPT-2 is swept on
+    available = [[50256, *rng.integers(0, 50000, int(rng.integers(100, 500))).tolist()] for _ in range(30)]
+    layers, heads = ablation.shape(model)
+    weights = sum(p.numel() for p in model.parameters())
+    documents, _cut = ablation.sweep_plan(layers * heads, weights, available)
+
+    def score(chosen) -> list[tuple[float, int]]:
+        with ablation.ablated(model, chosen):
+            return documents_nll(model, documents, ablation.SWEEP_BLOCK)
+
+    started = time.perf_counter()
+    found = ablation.sweep(score, layers, heads)
+    print(f"GPT-2-shaped ({weights / 1e6:.0f} M weights, {layers * heads} heads, {threads} thread(s)): "
+          f"{len(documents)} blocks of {ablation.SWEEP_BLOCK} tokens from {len(available)} documents at the cap, sweep in {time.perf_counter() - started:.0f} s; "
+          f"{int(np.isfinite(found['delta']).sum())} heads ranked", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="sentiment-minilm,topic-minilm,translate-en-zh,translate-zh-en")
+    parser.add_argument("--gpt2-shaped", action="store_true", help="time a GPT-2-small-shaped language model's sweep")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for --gpt2-shaped")
     args = parser.parse_args()
+    if args.gpt2_shaped:
+        _gpt2_shaped(args.threads)
+        return
     from core import catalog
 
     for key in args.models.split(","):

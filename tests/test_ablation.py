@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 
 import numpy as np
 import pytest
@@ -47,17 +48,37 @@ def test_every_head_off_means_no_token_sees_another_and_the_hooks_leave_nothing_
 
 def test_bad_choices_are_refused_and_a_sweep_stays_within_its_cap():
     from core.errors import CoreError
-    from core.tasks.ablation import MAX_SWEEP_HEADS, ablated, paired_change, sweep
+    from core.tasks.ablation import (
+        LM_SWEEP_WORK_BUDGET,
+        MIN_SWEEP_BLOCKS,
+        SWEEP_BLOCK,
+        ablated,
+        paired_change,
+        sweep_plan,
+    )
+    from core.tasks.lm_scoring import windows
 
     model = _tiny_gpt()
     with pytest.raises(CoreError, match="no head 4 in layer 0"), ablated(model, [(0, 4)]):
         pass
     with pytest.raises(CoreError, match="no layer 7"), ablated(model, mlps=[7]):
         pass
-    calls = []
-    with pytest.raises(CoreError, match=f"at most {MAX_SWEEP_HEADS}"):
-        sweep(lambda heads: calls.append(heads) or [], 12, 12)
-    assert not calls, "refused before any scoring"
+    rng = np.random.default_rng(1)
+    documents = [list(rng.integers(0, 1000, int(rng.integers(100, 500)))) for _ in range(30)]  # like the Lee articles
+    read, cut = sweep_plan(8, 1_000_000, documents)  # a small model reads every document whole
+    assert not cut and read == documents
+    # GPT-2 small (144 heads, 124 M weights): blocks of SWEEP_BLOCK tokens, as many as the cap allows, counted as
+    # documents_nll reads them (the whole model once, then each head off)
+    blocks, cut = sweep_plan(144, 124_000_000, documents)
+    tokens = sum(len(w) for block in blocks for w, _first in windows(block, SWEEP_BLOCK))
+    assert cut and 8 <= len(blocks) <= 12 and all(len(block) <= SWEEP_BLOCK for block in blocks)
+    assert tokens == sum(len(block) for block in blocks)  # a block is one window: read once
+    assert 145 * tokens * 124e6 <= LM_SWEEP_WORK_BUDGET < 145 * (tokens + SWEEP_BLOCK) * 124e6
+    cuts = [block for ids in documents for block in (ids[i : i + SWEEP_BLOCK] for i in range(0, len(ids), SWEEP_BLOCK))]
+    positions = [next(i for i, c in enumerate(cuts) if c == block) for block in blocks]
+    assert positions == sorted(positions) and positions[-1] - positions[0] > len(cuts) / 3  # spread, in order
+    with pytest.raises(CoreError, match=f"at least {MIN_SWEEP_BLOCKS} held-out blocks"):
+        sweep_plan(384, 355_000_000, documents)  # GPT-2 medium is refused before any scoring
     base = np.array([10.0, 20.0, 30.0])
     counts = np.array([5.0, 5.0, 5.0])
     assert paired_change(base, base, counts) == (0.0, 0.0, 0.0)
@@ -77,6 +98,7 @@ def test_a_sweep_ranks_the_heads_of_the_chinese_gpt_and_the_code_prints_the_page
     assert found["delta"].shape == (1, 2) and shares[-1] == pytest.approx(1.0)
     assert (found["low"] <= found["delta"] + 1e-9).all() and (found["delta"] <= found["high"] + 1e-9).all()
     assert 150 <= int(found["documents"]) <= 200  # at most SWEEP_DOCUMENTS, spread over the held-out paragraphs
+    assert int(found["available"]) == int(found["documents"]) and not found["blocks"]  # a small model reads every one
     effect = ablation.effect_on(lm, "国务院今天召开会议", heads=[(0, 1)])
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
@@ -93,6 +115,29 @@ def test_the_ablate_page_switches_a_head_off_and_ranks_them_all(tiny_zh_gpt):
     at.button(key="ablate-sweep").click().run()
     assert not at.exception and not at.error and len(at.dataframe) == 1
     assert any("held-out documents" in c.value for c in at.caption)
+
+
+def test_a_large_models_sweep_reads_fewer_documents_and_says_so(tiny_zh_gpt, clear_streamlit_caches, monkeypatch):
+    from core import catalog
+    from core.tasks import ablation
+    from core.tasks.generate import LanguageModel
+
+    lm = LanguageModel(catalog.get_spec("zh-char-gpt"))
+    available = ablation.held_out_ids(lm)
+    layers, heads = ablation.shape(lm.model)
+    weights = sum(p.numel() for p in lm.model.parameters())
+    tokens = sum(len(d) - 1 for d in available)
+    # a cap a quarter of what the whole held-out set would cost: this small model is treated as a large one
+    monkeypatch.setattr(ablation, "LM_SWEEP_WORK_BUDGET", (layers * heads + 1) * weights * tokens / 4)
+    at = open_page("pages/ablate.py", model="zh-char-gpt")
+    at.button(key="ablate-sweep").click().run()
+    assert not at.exception and not at.error
+    read = next(c.value for c in at.caption if "the sweep read" in c.value)
+    count, block, of = (int(n) for n in re.search(r"read (\d+) blocks of (\d+) tokens .* from its (\d+)", read).groups())
+    assert of == len(available) and block == ablation.SWEEP_BLOCK
+    every = sum(-(-len(d) // block) for d in available)  # the blocks cut from every document
+    assert tokens / 4 / block <= count < 0.5 * every  # a quarter of the tokens, in blocks of at most 128
+    assert len(at.dataframe) == 1 and not any("on 1" in c.value and "held-out documents:" in c.value for c in at.caption)
 
 
 def test_a_classifier_s_heads_switched_off_by_hook_equal_zeroed_columns_of_w_o(tiny_model):

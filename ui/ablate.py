@@ -64,10 +64,14 @@ def show(spec: catalog.ModelSpec) -> None:
 def sweep(spec: catalog.ModelSpec) -> None:
     lm = models.task_model(spec)
     layers, heads = ablation.shape(lm.model)
-    if layers * heads > ablation.MAX_SWEEP_HEADS:
-        st.caption(_("This model has {count} heads; a sweep here scores at most {most} (one held-out pass per head). "
-                     "Switch heads off by hand instead.", count=layers * heads, most=ablation.MAX_SWEEP_HEADS))  # fmt: skip
-        return
+    st.caption(_("The sweep scores the held-out documents once with the whole model and once per head ({count} heads), "
+                 "in the background, once for the whole class. Its work is capped at (heads + 1) × tokens read × "
+                 "weights ≤ {budget}: a model too large to read every document reads blocks of {block} tokens cut "
+                 "from them instead, as many as fit, drawn at random, and says how many (GPT-2 small, 144 heads: about "
+                 "1,100 tokens, 8–12 blocks, about 8 minutes on the one core a shared run gets, longer while others use the server; a "
+                 "model that cannot read {least} blocks is refused).", count=layers * heads,
+                 budget=f"{ablation.LM_SWEEP_WORK_BUDGET / 1e13:g} × 10¹³", block=ablation.SWEEP_BLOCK,
+                 least=ablation.MIN_SWEEP_BLOCKS))  # fmt: skip
     found = shared_sweep(("ablation", spec.key, catalog.weights_sha256(spec)), _("Rank every head on held-out text"),
                          "ablate-sweep", lambda progress: ablation.sweep_model(lm, progress))  # fmt: skip
     if found is not None:
@@ -110,16 +114,24 @@ def held_out_result(key: tuple) -> dict | None:
 
 
 def _show_sweep(found: dict) -> None:
-    layers = found["delta"].shape[0]
+    layers, blocks = found["delta"].shape[0], bool(found.get("blocks", False))
     ranking(found, rows=[f"L{n}" for n in range(layers)], title=_("Δ perplexity when one head is switched off"),
             column=_("Δ perplexity"), costliest="highest", key="ablate-sweep", stem="ablation-sweep",
             numbers={"delta_perplexity": found["delta"], "low": found["low"], "high": found["high"],
-                     "base_perplexity": float(found["base"]), "documents": int(found["documents"])})  # fmt: skip
-    st.caption(_("Perplexity of the whole model on {count} held-out documents: {base}. Each head is switched off "
-                 "alone (its output zeroed before W_O); the CI resamples the same documents for both (paired "
-                 "bootstrap). A large Δ marks a head the model relies on; one near 0 costs little on its own (heads that back "
-                 "each other up can still cost a lot together).",
-                 count=int(found["documents"]), base=f"{float(found['base']):.1f}"))  # fmt: skip
+                     "base_perplexity": float(found["base"]), "documents": int(found["documents"]),
+                     "blocks_of_documents": blocks})  # fmt: skip
+    count, base = int(found["documents"]), f"{float(found['base']):.1f}"
+    if blocks:
+        st.caption(_("This model is large: the sweep read {count} blocks of {block} tokens drawn at random from its "
+                     "{available} held-out documents, each block without the text before it. Perplexity of the whole "
+                     "model on these blocks: {base} (higher than on whole documents). Its intervals rest on only "
+                     "{count} blocks: rough, and likely too narrow.", count=count, block=ablation.SWEEP_BLOCK,
+                     available=int(found["available"]), base=base))  # fmt: skip
+    else:
+        st.caption(_("Perplexity of the whole model on {count} held-out documents: {base}.", count=count, base=base))
+    st.caption(_("Each head is switched off alone (its output zeroed before W_O); the CI resamples the same documents "
+                 "(or blocks) for both (paired bootstrap). A large Δ marks a head the model relies on; one near 0 costs "
+                 "little on its own (heads that back each other up can still cost a lot together)."))  # fmt: skip
 
 
 def ranking(found: dict, *, rows: list[str], title: str, column: str, costliest: str, key: str, stem: str,

@@ -24,8 +24,18 @@ from core.errors import CoreError
 from core.messages import Message
 from core.tasks.inputs import to_cpu
 
-MAX_SWEEP_HEADS = 64  # a sweep scores the held-out text once per head: 2 × 4 heads here, GPT-2 small has 144
-SWEEP_DOCUMENTS = 200  # held-out documents a sweep scores (all of them when there are fewer)
+MAX_SWEEP_HEADS = 64  # a translation sweep scores its held-out pairs once per head
+SWEEP_DOCUMENTS = 200  # held-out documents a language model's sweep scores at most (all of them when there are fewer)
+# (heads + 1) × tokens read × weights (a tied output matrix counted once) a language model's sweep may cost: the whole
+# model once, then each head off, every window of documents_nll. A model whose sweep over every document would cost
+# more reads blocks of SWEEP_BLOCK tokens drawn at random instead (GPT-2 small: about 1,100 tokens, 12 blocks of 30
+# documents of 100–500 tokens, swept in 462 s on one thread by benchmarks/ablation.py --gpt2-shaped); one that cannot
+# read MIN_SWEEP_BLOCKS is refused.
+LM_SWEEP_WORK_BUDGET = 2e13
+SWEEP_BLOCK = 128
+MIN_SWEEP_BLOCKS = 5
+# the classifiers' sweeps count heads × held-out tokens × non-embedding weights: the topic MiniLM's 5e12 took 48 s
+SWEEP_WORK_BUDGET = 2e13
 
 
 def _points(model):
@@ -187,10 +197,6 @@ def sweep(score: Callable[[Iterable[tuple[int, int]]], list[tuple[float, int]]],
     the model's lock for each call, so other sessions are served between heads). Returns (layers, heads) arrays:
     Δ perplexity and its CI, and the base perplexity.
     """
-    if layers * heads > MAX_SWEEP_HEADS:
-        raise CoreError(Message("This model has {count} heads; a sweep here scores at most {most} (one held-out pass "
-                                "per head). Switch heads off by hand instead.", count=layers * heads,
-                                most=MAX_SWEEP_HEADS))  # fmt: skip
     base = np.array(score(()), dtype=float)
     found = {name: np.zeros((layers, heads)) for name in ("delta", "low", "high")}
     for n, (layer, head) in enumerate((layer, head) for layer in range(layers) for head in range(heads)):
@@ -200,6 +206,35 @@ def sweep(score: Callable[[Iterable[tuple[int, int]]], list[tuple[float, int]]],
         report((n + 1) / (layers * heads))
     found["base"] = np.array(math.exp(base[:, 0].sum() / base[:, 1].sum()))
     return found
+
+
+def sweep_plan(heads: int, weights: int, documents: Sequence[Sequence[int]]) -> tuple[list[list[int]], bool]:
+    """What a sweep of ``heads`` heads reads of the held-out ``documents`` (ids): all of them when (heads + 1) × the
+    tokens its windows read × weights fits LM_SWEEP_WORK_BUDGET; else blocks of SWEEP_BLOCK tokens cut from them,
+    as many as fit, drawn at random (seed 0: the same for the whole class) and kept in their order, and True. Refused
+    (CoreError) when fewer than MIN_SWEEP_BLOCKS fit."""
+    from core.tasks.lm_scoring import windows
+
+    def cost(tokens: int) -> float:
+        return (heads + 1) * tokens * weights
+
+    read = sum(len(window) for ids in documents for window, _first in windows(list(ids), SWEEP_BLOCK))
+    if cost(read) <= LM_SWEEP_WORK_BUDGET:
+        return [list(ids) for ids in documents], False
+    blocks = [list(ids[i : i + SWEEP_BLOCK]) for ids in documents for i in range(0, len(ids), SWEEP_BLOCK)]
+    blocks = [block for block in blocks if len(block) > 1]  # one window each: read once, every token after the first scored
+    tokens, chosen = 0, []
+    for index in np.random.default_rng(0).permutation(len(blocks)):
+        if cost(tokens + len(blocks[index])) <= LM_SWEEP_WORK_BUDGET:  # one too long is skipped, a shorter may fit
+            tokens += len(blocks[index])
+            chosen.append(int(index))
+    if len(chosen) < MIN_SWEEP_BLOCKS:
+        raise CoreError(Message("A sweep would run this model ({weights} M weights) over at least {count} held-out "
+                                "blocks of {block} tokens once as a whole and once for each of its {heads} heads: more "
+                                "than LM Lab runs for one sweep (about 8 minutes of work on one core). Switch heads off "
+                                "by hand instead.", weights=f"{weights / 1e6:.0f}", count=MIN_SWEEP_BLOCKS,
+                                block=SWEEP_BLOCK, heads=heads))  # fmt: skip
+    return [blocks[i] for i in sorted(chosen)], True
 
 
 def effect_on(lm, text: str, heads=(), mlps=()) -> Effect:
@@ -224,19 +259,21 @@ def held_out_ids(lm) -> list[list[int]]:
 
 
 def sweep_model(lm, report: Callable[[float], None] = lambda done: None) -> dict[str, np.ndarray]:
-    """``sweep`` on a shared language model: its held-out documents, the lock taken per head."""
+    """``sweep`` on a shared language model: its held-out documents, or the blocks of them ``sweep_plan`` allows, the
+    lock taken per head."""
     from core.tasks.generate import documents_nll
 
     layers, heads = shape(lm.model)
-    if layers * heads > MAX_SWEEP_HEADS:
-        return sweep(lambda chosen: [], layers, heads)  # refused before any text is read
-    documents = held_out_ids(lm)
-    block = min(lm.context, 128)
+    available = held_out_ids(lm)
+    weights = sum(p.numel() for p in lm.model.parameters())  # a tied unembedding counted once: it is a matmul too
+    documents, cut = sweep_plan(layers * heads, weights, available)
+    block = min(lm.context, SWEEP_BLOCK)
 
     def score(chosen) -> list[tuple[float, int]]:
         with lm.exclusive() as model, ablated(model, chosen):
             return documents_nll(model, documents, block)
 
     found = sweep(score, layers, heads, report)
-    found["documents"] = np.array(len(documents))
+    found["documents"], found["available"], found["blocks"] = (np.array(len(documents)), np.array(len(available)),
+                                                               np.array(cut))  # fmt: skip
     return found

@@ -17,13 +17,19 @@ import numpy as np
 from core.errors import CoreError
 from core.memo import Memo, digest
 from core.messages import Message
-from core.tasks.ablation import ablated, held_out_summary, paired_mean_change, shape, sign_test
+from core.tasks.ablation import (
+    SWEEP_WORK_BUDGET,
+    ablated,
+    held_out_summary,
+    paired_mean_change,
+    shape,
+    sign_test,
+)
 from core.tasks.inputs import to_cpu
 
 MAX_HELD_OUT = 200  # held-out texts a classifier's ablation reads (all of them when there are fewer)
-# heads × held-out tokens × non-embedding weights a sweep may cost (topic MiniLM's 5e12 took 48 s on 2 cores): every MiniLM
-# classifier here fits (the Chinese one, 72 heads × 13,000 tokens, is the largest at 1e13); BERT-large's does not
-SWEEP_WORK_BUDGET = 2e13
+# SWEEP_WORK_BUDGET, counted with non-embedding weights: every MiniLM classifier here fits (the Chinese one, 72 heads ×
+# 13,000 tokens, is the largest at 1e13); BERT-large's does not
 MAX_SWEEP_HEADS = 144  # BERT-base's 12 × 12
 
 

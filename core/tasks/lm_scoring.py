@@ -55,7 +55,7 @@ def document_nll(model, token_ids: Sequence[int], block: int) -> tuple[float, in
     return total, count
 
 
-def _windows(ids: list[int], block: int) -> list[tuple[list[int], int]]:
+def windows(ids: list[int], block: int) -> list[tuple[list[int], int]]:
     """``document_nll``'s windows of one document: (window, first position scored in it)."""
     stride = max(1, block // 2)
     found, scored_until, start = [], 1, 0
@@ -67,14 +67,21 @@ def _windows(ids: list[int], block: int) -> list[tuple[list[int], int]]:
     return found
 
 
+LOGITS_BYTES = 256 * 2**20
+
+
 def documents_nll(model, documents: Sequence[Sequence[int]], block: int, batch: int = 32) -> list[tuple[float, int]]:
     """``document_nll`` of many documents at once: the same windows, scored in right-padded batches (a causal
     model's logits at real positions do not see the padding after them), several times faster on a CPU."""
     import torch
 
     follows_inputs(model)  # a model training left on a GPU answers there
-    jobs = [(d, window, first) for d, ids in enumerate(documents) for window, first in _windows(list(ids), block)]
+    jobs = [(d, window, first) for d, ids in enumerate(documents) for window, first in windows(list(ids), block)]
     jobs.sort(key=lambda job: len(job[1]))  # similar lengths together: less padding
+    # the logits and their log-softmax of a batch held at once (GPT-2: 32 windows × 128 × 50,257 would be 1.6 GB):
+    # at most LOGITS_BYTES, fewer windows a pass for a large vocabulary
+    longest = max((len(window) for _, window, _ in jobs), default=1)
+    batch = max(1, min(batch, LOGITS_BYTES // (8 * longest * max(1, int(getattr(model.config, "vocab_size", 1) or 1)))))
     totals = [[0.0, 0] for _ in documents]
     for offset in range(0, len(jobs), batch):
         chunk = jobs[offset : offset + batch]
