@@ -63,11 +63,15 @@ def _dims(config) -> tuple[int, int, int, int, int]:
     get = lambda *names: next((getattr(config, n) for n in names if getattr(config, n, None) is not None), 0)  # noqa: E731
     if getattr(config, "encoder_layers", None) and getattr(config, "decoder_layers", None):  # BART: both stacks
         layers = config.encoder_layers + config.decoder_layers
+    elif getattr(config, "is_encoder_decoder", False) and getattr(config, "num_decoder_layers", None):  # T5
+        layers = config.num_layers + config.num_decoder_layers
     else:
         layers = get("num_hidden_layers", "n_layer")
+    # T5's positions are relative, with no table and no fixed limit: counted at the 512 tokens it was pretrained on
+    context = get("max_position_embeddings", "n_positions") or (512 if getattr(config, "relative_attention_num_buckets",
+                                                                                  None) else 0)  # fmt: skip
     return (int(layers), int(get("hidden_size", "n_embd", "d_model")),
-            int(get("num_attention_heads", "n_head", "encoder_attention_heads")), int(get("vocab_size")),
-            int(get("max_position_embeddings", "n_positions")))  # fmt: skip
+            int(get("num_attention_heads", "n_head", "encoder_attention_heads")), int(get("vocab_size")), int(context))
 
 
 def hub_config_here(spec: catalog.ModelSpec) -> bool:
@@ -104,14 +108,18 @@ def shape_of(spec: catalog.ModelSpec) -> Shape:
                                 error=str(error)[:200])) from None  # fmt: skip
     causal = spec.task.startswith("generation")
     auto = "AutoModelForCausalLM" if causal else "AutoModelForSeq2SeqLM" if spec.task.startswith("translation") else "AutoModel"
+    layers, d_model, heads, vocab, context = _dims(config)
+    if not (layers <= 1000 and d_model <= 100_000 and vocab <= 10_000_000):  # a config is data: checked before building
+        raise CoreError(Message("Could not read the configuration of {name}: {error}", name=spec.title,
+                                error=f"{layers} layers × {d_model} wide, {vocab:,} tokens: out of range"))  # fmt: skip
     with loading.LOAD_LOCK, torch.device("meta"):
         model = loading.from_transformers(auto).from_config(config)
     parameters = sum(p.numel() for p in model.parameters())  # a tied output matrix is counted once
     tables = {id(m.weight): m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Embedding)}
     embedding = sum(tables.values())  # a table shared by the encoder and the decoder (BART) counted once
-    layers, d_model, heads, vocab, context = _dims(config)
-    # a language model, a translator and a masked LM (its head scores every position) multiply by the vocabulary
-    predicts = causal or spec.task.startswith("translation") or spec.task == "fill-mask"
+    # a language model, a translator, a summarizer and a masked LM (its head scores every position) multiply by the
+    # vocabulary
+    predicts = causal or spec.task.startswith(("translation", "summarization")) or spec.task == "fill-mask"
     return Shape(spec.key, layers, d_model, heads, vocab, context, parameters, embedding, predicts)
 
 

@@ -166,6 +166,19 @@ def test_a_hub_model_whose_config_is_cached_is_counted_offline(monkeypatch, tmp_
     shape = compute.shape_of(SST2_DISTILBERT)
     assert (shape.layers, shape.d_model, shape.heads) == (6, 768, 12)
     assert shape.parameters == 66_362_880  # DistilBERT-base without a head, as its model card counts it
+    # T5-small: both stacks counted, its relative positions at the 512 tokens it was pretrained on, and its output
+    # layer counted, as every summarizer's (it scores the vocabulary at every step)
+    from transformers import T5Config
+
+    from core.hub_specs import T5_SMALL
+
+    repo = tmp_path / ("models--" + T5_SMALL.location.replace("/", "--"))
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    (repo / "snapshots" / commit).mkdir(parents=True)
+    T5Config().to_json_file(str(repo / "snapshots" / commit / "config.json"))
+    t5 = compute.shape_of(T5_SMALL)
+    assert (t5.layers, t5.context, t5.parameters) == (12, 512, 60_506_624) and t5.predicts_tokens
     at = open_page("pages/compute.py")
     at.selectbox(key="compute-model").set_value(SST2_DISTILBERT.key).run()
     assert not at.exception and not at.error

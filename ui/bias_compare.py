@@ -37,6 +37,12 @@ def panel(spec: catalog.ModelSpec, found: bias.ProbeResult) -> None:
             if run is not None:
                 safe.error(run["error"])
             return
+        earlier = shared_runs.state(st.session_state.get("bias-compare-started"))
+        if earlier is not None and "result" not in earlier and "error" not in earlier:
+            # one comparison at a time per session: edited probes cannot queue up the server's benchmark slot
+            st.info(_("Your previous comparison is still running: wait for it, then run this one."))
+            return
+        st.session_state["bias-compare-started"] = run_key
         run = shared_runs.start(run_key, lambda progress: _compare(spec, card.sha256, dataset, asked, progress))
     compared = shared_runs.result(run, render.queue_note(_("Probing the other runtimes and the baselines…")))
     if compared is None:
@@ -44,11 +50,16 @@ def panel(spec: catalog.ModelSpec, found: bias.ProbeResult) -> None:
     st.dataframe(pd.DataFrame([_row(model_id, one) for model_id, one in compared.items()]), hide_index=True,
                  key="bias-compare-table")  # fmt: skip
     st.caption(_("Every row answers the same {count} sentences. TF-IDF + logistic regression was fitted on the "
-                 "model's training split: a term it met there in more texts of one class pulls every template that "
-                 "way, and a term it never met counts for nothing. VADER is a fixed English lexicon: a term gets a score "
-                 "only if the lexicon lists it, and its gap is in its compound score rescaled to 0–1, not in a "
-                 "probability. A bag of words can be biased too; a model that reads the whole sentence can be biased "
-                 "in ways no single word shows.", count=len(found.templates) * (len(found.group_a) + len(found.group_b))))  # fmt: skip
+                 "model's training split: each word (English) or character and its neighbours (Chinese) of a term "
+                 "carries the weight it learned there, a word it never met counts for nothing, and a longer term "
+                 "dilutes the template's other words. The rows' probabilities are on different scales and answer the "
+                 "same sentences: compare them by the sign of the gap, p and the flips; overlapping intervals are no "
+                 "test of a difference between two rows. A bag of words can be biased too; a model that reads the "
+                 "whole sentence can be biased in ways no single word shows.",
+                 count=len(found.templates) * (len(found.group_a) + len(found.group_b))))  # fmt: skip
+    if "vader" in compared:
+        st.caption(_("VADER is a fixed English lexicon: a term gets a score only if the lexicon lists it, and its gap is "
+                     "in its compound score rescaled to 0–1, not in a probability."))  # fmt: skip
 
 
 def _row(model_id: str, one: bias.ProbeResult | str) -> dict:

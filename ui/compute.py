@@ -39,7 +39,7 @@ def pick_shape() -> compute.Shape | None:
     if mode == "model":
         specs = {spec.key: spec for spec in candidates()}
         if not specs:
-            st.info(_("No model with weights on this machine yet: type a size instead."))
+            st.info(_("No model can be counted here yet: type a size instead."))
             return None
         titles = {k: i18n.title(spec) for k, spec in specs.items()}
         key = st.selectbox(_("Model"), list(specs), key="compute-model", format_func=titles.get)

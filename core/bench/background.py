@@ -152,6 +152,8 @@ def status(job: str) -> dict:
     if not isinstance(data, dict) or "state" not in data:
         data = {"state": "starting", "fraction": 0.0, "message": "starting"}
     child = _children.get(job)
+    if child is not None and data["state"] in ("done", "failed") and child.poll() is not None:
+        _children.pop(job, None)  # reaped: a finished child leaves no zombie behind (its state is in its file)
     if data["state"] in ("starting", "running"):
         if child is not None and child.poll() is not None and job not in live:
             data = {"state": "failed", "fraction": 1.0,

@@ -43,11 +43,16 @@ class Request:
     def from_json(cls, text: str) -> Request:
         data = json.loads(text)
         found = cls(*(tuple(str(x) for x in data[name]) for name in ("templates", "group_a", "group_b")), str(data["label"]))
-        checked = (bias.parse_lines("\n".join(found.templates), bias.MAX_TEMPLATES, "templates", need=bias.PLACEHOLDER),
-                   bias.parse_lines("\n".join(found.group_a), bias.MAX_TERMS, "terms in group A"),
-                   bias.parse_lines("\n".join(found.group_b), bias.MAX_TERMS, "terms in group B"))  # fmt: skip
-        if checked != (found.templates, found.group_a, found.group_b):  # the same caps as the page's, checked again
-            raise CoreError("The probes changed when they were read again.")
+        # the page's caps, checked again (its lines were cleaned there already: they are used as they came)
+        bias.parse_lines("\n".join(found.templates), bias.MAX_TEMPLATES, "templates", need=bias.PLACEHOLDER)
+        for terms, what in ((found.group_a, "terms in group A"), (found.group_b, "terms in group B")):
+            bias.parse_lines("\n".join(terms), bias.MAX_TERMS, what)
+        if len(found.templates) > bias.MAX_TEMPLATES or max(len(found.group_a), len(found.group_b)) > bias.MAX_TERMS:
+            raise CoreError("Too many templates or terms.")
+        if not all(len(line) <= bias.MAX_LINE_CHARS for line in (*found.templates, *found.group_a, *found.group_b)):
+            raise CoreError("A line of the probes is too long.")
+        if any(line.count(bias.PLACEHOLDER) != 1 for line in found.templates):
+            raise CoreError("Every template needs its placeholder exactly once.")
         return found
 
 
