@@ -58,11 +58,12 @@ STEPS = (
             "no position sees padding, and in the decoder's self-attention a target position sees only itself and the "
             "positions before it."),
          N_("Keep the example with 2 padding tokens and compare the masks with the attention weights under them.")),
-    Step("training", "pages/sentiment.py", N_("Fine-tuning"),
+    Step("training", "pages/train.py", N_("Fine-tuning"),
          N_("Fine-tuning adds a small head to a pretrained encoder and trains both on labelled examples; the held-out "
             "accuracy, with its confidence interval, says how well it learned."),
-         N_("Read the held-out accuracy and its 95 % interval in the caption under the model picker."),
-         needs="sentiment-minilm", link=(("model", "sentiment-minilm"),)),
+         N_("Under 4 · Evaluation, the run sentiment-minilm is chosen: read its accuracy and 95 % interval, then its "
+            "loss curves."),
+         needs="sentiment-minilm", link=(("run", "sentiment-minilm"),)),
     Step("translating", "pages/translate.py", N_("Applications: machine translation"),
          N_("An encoder-decoder translates: as it writes each token, its last layer's cross-attention shows which source "
             "tokens it weighs most — a hint, not proof of what it relies on."),
@@ -78,6 +79,12 @@ STEPS = (
             "and again."),
          N_("In the Next token tab, type the prompt (no space at the end) and read the bars."),
          needs="lm-lee-gpt", link=(("model", "lm-lee-gpt"), ("text", NEXT_PROMPT))),
+    Step("evaluating", "pages/evaluate.py", N_("Evaluation: is one model really better?"),
+         N_("Two models answer the same held-out texts; a paired test reads only the texts on which they disagree, and "
+            "says whether the difference is more than chance."),
+         N_("Benchmark sentiment-minilm with TF-IDF + logistic regression as the baseline and read the McNemar p in "
+            "its row."),
+         needs="sentiment-minilm"),
 )  # fmt: skip
 
 
@@ -292,4 +299,33 @@ def translation_question(result) -> Question:
         why=Message("“{answer}” gets {share} of that row; the next are {others}. The decoder looks back at the source "
                     "through these weights as it writes each token.", answer=answer, share=f"{100 * row[order[0]]:.0f} %",
                     others=", ".join(f"{tokens[i]} {100 * row[i]:.0f} %" for i in order[1:3])),
+    )  # fmt: skip
+
+
+BETTER_MODEL, BETTER_BASELINE, NO_DIFFERENCE = (N_("MiniLM, significantly"), N_("TF-IDF + LR, significantly"),
+                                                N_("neither: the test finds no difference"))  # fmt: skip
+
+
+def evaluation_question(truth: Sequence[str], model: Sequence[str], baseline: Sequence[str]) -> Question:
+    """Whether McNemar's exact test — the Benchmark page's paired test for accuracy — finds the fine-tuned MiniLM
+    (``model``'s answers) and TF-IDF + logistic regression (``baseline``'s) different on the same held-out texts, at
+    p < 0.05."""
+    from core.stats import mcnemar
+
+    right_model = [a == t for a, t in zip(model, truth, strict=True)]
+    right_baseline = [a == t for a, t in zip(baseline, truth, strict=True)]
+    test = mcnemar(right_model, right_baseline)
+    if test["p_value"] >= 0.05:
+        answer = NO_DIFFERENCE
+    else:
+        answer = BETTER_MODEL if sum(right_model) > sum(right_baseline) else BETTER_BASELINE
+    return Question(
+        text=Message("On the {n} held-out sentences, MiniLM fine-tuned here gets {model} right and TF-IDF + logistic "
+                     "regression {baseline}. Which is better, by McNemar's exact test at p < 0.05?", n=len(truth),
+                     model=sum(right_model), baseline=sum(right_baseline)),
+        options=(BETTER_MODEL, BETTER_BASELINE, NO_DIFFERENCE), answer=answer, worded=True,
+        why=Message("Only MiniLM is right on {only_model} sentences, only TF-IDF on {only_baseline}; the test reads these "
+                    "{count} alone (on the others both are right or both wrong) and gives p = {p}. With few texts a "
+                    "large gap can still be chance: the test, not the gap, decides.", only_model=test["only_a"],
+                    only_baseline=test["only_b"], count=test["only_a"] + test["only_b"], p=f"{test['p_value']:.4f}"),
     )  # fmt: skip

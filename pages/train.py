@@ -71,6 +71,7 @@ if not all_runs:
     st.stop()
 st.header(_("4 · Evaluation"))
 keys = [meta["key"] for meta in all_runs]
+train_runs.from_link(keys)
 shown = st.selectbox(_("Run"), keys, key="train-shown")
 meta = next(m for m in all_runs if m["key"] == shown)
 train_runs.results(meta)

@@ -227,16 +227,16 @@ def test_a_lesson_link_a_question_answered_and_the_step_kept_across_pages(server
     """A teacher's ?lesson=4 link: the step above the page, its question computed and checked, then its page opened
     from the step with the lesson still there."""
     page.goto(server + "/?lesson=4")
-    _settle(page, "Lesson · step 4 of 9")
+    _settle(page, "Lesson · step 4 of 10")
     page.get_by_role("button", name="Ask me").click()
     page.get_by_text("both the same").first.wait_for(timeout=60_000)
     page.get_by_text("both the same").first.click()
     page.wait_for_timeout(800)
     page.get_by_role("button", name="Check").click()
     page.get_by_text("Right.").first.wait_for(timeout=30_000)
-    assert page.get_by_text("1 of 9 answered correctly").first.is_visible()
+    assert page.get_by_text("1 of 10 answered correctly").first.is_visible()
     page.get_by_text("Open the page").first.click()
     _settle(page, "Positional encoding")
-    assert page.get_by_text("Lesson · step 4 of 9").first.is_visible()  # the lesson follows the class to the page
-    assert page.get_by_text("1 of 9 answered correctly").first.is_visible()
+    assert page.get_by_text("Lesson · step 4 of 10").first.is_visible()  # the lesson follows the class to the page
+    assert page.get_by_text("1 of 10 answered correctly").first.is_visible()
     _shot(page, "lesson.png")

@@ -105,7 +105,7 @@ def _answer(page, key: str) -> None:
 
 def test_a_teacher_link_opens_the_class_at_a_step_and_progress_is_kept():
     page = open_page("pages/home.py", lesson="3")
-    assert any("Lesson · step 3 of 9" in m.value for m in page.markdown)
+    assert any("Lesson · step 3 of 10" in m.value for m in page.markdown)
     _answer(page, "heads")
     assert not page.exception and any(s.value.startswith("Right.") for s in page.success)
     page.button(key="lesson-back").click().run()
@@ -176,3 +176,55 @@ def test_the_translation_question_is_the_cross_attention_s_own_maximum(translate
     question = lesson.translation_question(result)
     assert question.answer == result.source_tokens[int(result.alignment[0].argmax())]
     assert question.answer in question.options and 2 <= len(question.options) <= 4
+
+
+def test_the_evaluation_question_is_mcnemars_exact_test_on_the_disagreements():
+    from scipy.stats import binomtest
+
+    truth = ["positive", "negative"] * 25
+    model = list(truth)
+    baseline = list(truth)
+    for i in range(0, 12):  # the baseline wrong on 12 texts the model gets right, the model wrong on 2 others
+        baseline[i] = "negative" if truth[i] == "positive" else "positive"
+    for i in (40, 41):
+        model[i] = "negative" if truth[i] == "positive" else "positive"
+    question = lesson.evaluation_question(truth, model, baseline)
+    p = binomtest(2, 14, 0.5).pvalue  # the two-sided exact test on the 14 discordant texts
+    assert p < 0.05 and question.answer == lesson.BETTER_MODEL and question.worded
+    assert f"p = {p:.4f}" in question.why and "gets 48 right" in question.text
+    near = lesson.evaluation_question(truth, model, [*baseline[:10], *truth[10:]])  # 10 against 2: p = 0.039
+    assert near.answer == lesson.BETTER_MODEL
+    assert lesson.evaluation_question(truth, truth, [*baseline[:4], *truth[4:]]).answer == lesson.NO_DIFFERENCE  # p 0.125
+    flipped = lesson.evaluation_question(truth, baseline, model)
+    assert flipped.answer == lesson.BETTER_BASELINE and set(flipped.options) == set(question.options)
+
+
+def test_the_train_and_evaluate_steps_read_the_models_the_pages_show(fresh_cache, clear_streamlit_caches):
+    """The fine-tuning step opens the Train page on the default run; the evaluation step's answer is the Benchmark
+    page's own computation: PyTorch fp32 and TF-IDF fitted on the training split, compared on the held-out split."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from core.stats import mcnemar
+    from core.tasks.base import dataset_split
+    from core.tasks.classify import TransformerClassifier
+    from core.training import jobs
+
+    jobs.run_here("sentiment-minilm", {"epochs": 1})
+    jobs.run_here("sentiment-tiny", {"epochs": 1})
+    train = open_page("pages/train.py", run="sentiment-minilm")
+    assert train.selectbox(key="train-shown").value == "sentiment-minilm" and not train.exception
+    page = open_page("pages/home.py", lesson="10")
+    assert any("Lesson · step 10 of 10" in m.value for m in page.markdown)
+    _answer(page, "evaluating")
+    assert not page.exception and any(s.value.startswith("Right.") for s in page.success)
+    split, _labels = dataset_split("polarity")
+    texts, truth = [e.text for e in split.test], [e.label for e in split.test]
+    model = [r.label for r in TransformerClassifier(catalog.get_spec("sentiment-minilm"), runtime="torch").predict_batch(texts)]
+    baseline = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), LogisticRegression(max_iter=1000, C=10.0))
+    baseline.fit([e.text for e in split.train], [e.label for e in split.train])
+    test = mcnemar([a == t for a, t in zip(model, truth, strict=True)],
+                   [a == t for a, t in zip(baseline.predict(texts), truth, strict=True)])  # fmt: skip
+    question = page.session_state["lesson-question-evaluating"]
+    assert f"p = {test['p_value']:.4f}" in question.why

@@ -8,7 +8,7 @@ import streamlit as st
 
 from ui.i18n import _
 
-STEP_COUNT = 9  # len(core.lesson.STEPS), checked by a test: the toggle on every page imports nothing heavier
+STEP_COUNT = 10  # len(core.lesson.STEPS), checked by a test: the toggle on every page imports nothing heavier
 
 
 def _from_link() -> None:
@@ -162,8 +162,26 @@ def _question(key: str, fingerprint: str):
         return lesson.translation_question(translator.translate(lesson.TRANSLATE_TEXT))
     if key == "patching":
         return _patching_question(models.predictor_quietly(catalog.get_spec("sentiment-minilm"), fingerprint))
+    if key == "evaluating":
+        return _evaluation_question()
     top = models.task_model_quietly(catalog.get_spec("lm-lee-gpt"), fingerprint).next_tokens(lesson.NEXT_PROMPT, k=8)
     return lesson.next_token_question(top["transformer"])
+
+
+def _evaluation_question():
+    """The Benchmark page's two rows, computed as it computes them: the fine-tuned MiniLM in PyTorch fp32 and TF-IDF +
+    logistic regression fitted on the training split, on the held-out sentences."""
+    from core import lesson
+    from core.bench import adapters
+    from core.tasks.base import dataset_split
+
+    split, labels = dataset_split("polarity")
+    texts, truth = [e.text for e in split.test], [e.label for e in split.test]
+    answers = {}
+    for model_id in ("sentiment-minilm", "baseline:tfidf-lr"):
+        adapter = adapters.make(model_id, list(labels), [e.text for e in split.train], [e.label for e in split.train])
+        answers[model_id] = [labels[int(i)] for i in adapter.probabilities(texts).argmax(axis=1)]
+    return lesson.evaluation_question(truth, answers["sentiment-minilm"], answers["baseline:tfidf-lr"])
 
 
 def _patching_question(classifier):

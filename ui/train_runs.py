@@ -32,6 +32,14 @@ def runs() -> list[dict]:
     return sorted(found, key=lambda meta: meta.get("created_at", ""), reverse=True)
 
 
+def from_link(keys: list[str]) -> None:
+    """A link's ``?run=KEY`` (the lesson's) chooses the run shown, once per session."""
+    wanted = st.query_params.get("run")
+    if wanted in keys and not st.session_state.get("train-linked"):
+        st.session_state["train-shown"] = wanted
+        st.session_state["train-linked"] = True
+
+
 def results(meta: dict) -> None:
     metrics = meta.get("metrics", {})
     columns = st.columns(4)
