@@ -133,8 +133,8 @@ def test_a_large_models_sweep_reads_fewer_documents_and_says_so(tiny_zh_gpt, cle
     at.button(key="ablate-sweep").click().run()
     assert not at.exception and not at.error
     read = next(c.value for c in at.caption if "the sweep read" in c.value)
-    count, block, of = (int(n) for n in re.search(r"read (\d+) blocks of (\d+) tokens .* from its (\d+)", read).groups())
-    assert of == len(available) and block == ablation.SWEEP_BLOCK
+    count, block, of = (int(n) for n in re.search(r"read (\d+) blocks of at most (\d+) tokens .* from its (\d+)", read).groups())
+    assert of == len(available) and block == min(lm.context, ablation.SWEEP_BLOCK)
     every = sum(-(-len(d) // block) for d in available)  # the blocks cut from every document
     assert tokens / 4 / block <= count < 0.5 * every  # a quarter of the tokens, in blocks of at most 128
     assert len(at.dataframe) == 1 and not any("on 1" in c.value and "held-out documents:" in c.value for c in at.caption)

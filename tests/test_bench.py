@@ -93,3 +93,19 @@ def test_cli(tiny_model, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "core.bench", "--models", "nope"], cwd=ROOT, env=dict(os.environ),
                          capture_output=True, text=True, timeout=120)  # fmt: skip
     assert bad.returncode == 2 and "Unknown model" in bad.stderr
+
+
+def test_a_benchmark_child_that_dies_is_reported_with_its_exit_code_and_reaped(fresh_cache):
+    """A child that exits without writing its progress file is failed with its exit code, and once it has exited
+    the app keeps no handle on it (no zombie), whoever stopped watching."""
+    import time
+
+    from core.bench import background
+
+    job = background._start("core.bench.attack", ["--model", "no-such-model"])  # argparse refuses: exit code 2
+    deadline = time.monotonic() + 60
+    while background.status(job)["state"] != "failed" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    found = background.status(job)
+    assert found["state"] == "failed" and "exited with code 2" in found["message"]
+    assert job not in background._children and background._exit_codes[job] == 2

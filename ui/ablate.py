@@ -66,12 +66,12 @@ def sweep(spec: catalog.ModelSpec) -> None:
     layers, heads = ablation.shape(lm.model)
     st.caption(_("The sweep scores the held-out documents once with the whole model and once per head ({count} heads), "
                  "in the background, once for the whole class. Its work is capped at (heads + 1) × tokens read × "
-                 "weights ≤ {budget}: a model too large to read every document reads blocks of {block} tokens cut "
-                 "from them instead, as many as fit, drawn at random, and says how many (GPT-2 small, 144 heads: about "
-                 "1,100 tokens, 8–12 blocks, about 8 minutes on the one core a shared run gets, longer while others use the server; a "
-                 "model that cannot read {least} blocks is refused).", count=layers * heads,
-                 budget=f"{ablation.LM_SWEEP_WORK_BUDGET / 1e13:g} × 10¹³", block=ablation.SWEEP_BLOCK,
-                 least=ablation.MIN_SWEEP_BLOCKS))  # fmt: skip
+                 "weights ≤ {budget}: a model too large to read every document reads blocks of at most {block} tokens "
+                 "cut from them instead, as many as fit, drawn at random, and says how many (GPT-2 small, 144 heads: "
+                 "about 1,100 tokens in at least 8 blocks, about 8 minutes on the one core a shared run gets, longer "
+                 "while others use the server; a model that cannot read {least} blocks is refused).",
+                 count=layers * heads, budget=f"{ablation.LM_SWEEP_WORK_BUDGET / 1e13:g} × 10¹³",
+                 block=min(lm.context, ablation.SWEEP_BLOCK), least=ablation.MIN_SWEEP_BLOCKS))  # fmt: skip
     found = shared_sweep(("ablation", spec.key, catalog.weights_sha256(spec)), _("Rank every head on held-out text"),
                          "ablate-sweep", lambda progress: ablation.sweep_model(lm, progress))  # fmt: skip
     if found is not None:
@@ -122,11 +122,12 @@ def _show_sweep(found: dict) -> None:
                      "blocks_of_documents": blocks})  # fmt: skip
     count, base = int(found["documents"]), f"{float(found['base']):.1f}"
     if blocks:
-        st.caption(_("This model is large: the sweep read {count} blocks of {block} tokens drawn at random from its "
-                     "{available} held-out documents, each block without the text before it. Perplexity of the whole "
-                     "model on these blocks: {base} (higher than on whole documents). Its intervals rest on only "
-                     "{count} blocks: rough, and likely too narrow.", count=count, block=ablation.SWEEP_BLOCK,
-                     available=int(found["available"]), base=base))  # fmt: skip
+        st.caption(_("This model is large: the sweep read {count} blocks of at most {block} tokens drawn at random "
+                     "from its {available} held-out documents, each block without the text before it. Perplexity of "
+                     "the whole model on these blocks: {base} (usually higher than on whole documents). Its intervals "
+                     "rest on only {count} blocks: rough, and likely too narrow.", count=count,
+                     block=int(found.get("block", ablation.SWEEP_BLOCK)), available=int(found["available"]),
+                     base=base))  # fmt: skip
     else:
         st.caption(_("Perplexity of the whole model on {count} held-out documents: {base}.", count=count, base=base))
     st.caption(_("Each head is switched off alone (its output zeroed before W_O); the CI resamples the same documents "

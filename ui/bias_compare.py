@@ -50,8 +50,9 @@ def panel(spec: catalog.ModelSpec, found: bias.ProbeResult) -> None:
     st.dataframe(pd.DataFrame([_row(model_id, one) for model_id, one in compared.items()]), hide_index=True,
                  key="bias-compare-table")  # fmt: skip
     st.caption(_("Every row answers the same {count} sentences. TF-IDF + logistic regression was fitted on the "
-                 "model's training split: each word (English) or character and its neighbours (Chinese) of a term "
-                 "carries the weight it learned there, a word it never met counts for nothing, and a longer term "
+                 "model's training split: each word and word pair (English) or character and its neighbours (Chinese) "
+                 "of a term carries the weight it learned there, pairs that join the term to the template's words "
+                 "too, a word it never met counts for nothing, and a longer term "
                  "dilutes the template's other words. The rows' probabilities are on different scales and answer the "
                  "same sentences: compare them by the sign of the gap, p and the flips; overlapping intervals are no "
                  "test of a difference between two rows. A bag of words can be biased too; a model that reads the "

@@ -18,6 +18,7 @@ from core.io import spawn_module, write_json_atomic
 from core.messages import Message
 
 _children: dict[str, subprocess.Popen] = {}
+_exit_codes: dict[str, int] = {}  # this process's children that have exited and been reaped
 MAX_MODELS = 6  # rows of one benchmark started from the app (each scores the whole held-out set)
 
 
@@ -36,7 +37,13 @@ def _alive(record: dict) -> bool:
 
 
 def running() -> list[str]:
-    """Benchmark jobs alive on this machine, started by any app process (each leaves ``<job>.pid``)."""
+    """Benchmark jobs alive on this machine, started by any app process (each leaves ``<job>.pid``). This process's
+    children that have exited are reaped first: none is left a zombie, whoever stopped watching it."""
+    for job, child in list(_children.items()):
+        if child.poll() is not None:
+            _exit_codes[job] = _children.pop(job).returncode
+            while len(_exit_codes) > 256:  # the oldest first: a status asked that late reads the job's file alone
+                del _exit_codes[next(iter(_exit_codes))]
     found = []
     for path in _folder().glob("*.pid"):
         try:
@@ -151,13 +158,10 @@ def status(job: str) -> dict:
         data = {"state": "starting", "fraction": 0.0, "message": "starting"}
     if not isinstance(data, dict) or "state" not in data:
         data = {"state": "starting", "fraction": 0.0, "message": "starting"}
-    child = _children.get(job)
-    if child is not None and data["state"] in ("done", "failed") and child.poll() is not None:
-        _children.pop(job, None)  # reaped: a finished child leaves no zombie behind (its state is in its file)
-    if data["state"] in ("starting", "running"):
-        if child is not None and child.poll() is not None and job not in live:
+    if data["state"] in ("starting", "running") and job not in live:
+        if job in _exit_codes:
             data = {"state": "failed", "fraction": 1.0,
-                    "message": f"the benchmark process exited with code {child.returncode}"}  # fmt: skip
-        elif child is None and job not in live:  # started by another app process, now gone
+                    "message": f"the benchmark process exited with code {_exit_codes[job]}"}  # fmt: skip
+        elif job not in _children:  # started by another app process, now gone
             data = {"state": "failed", "fraction": 1.0, "message": "the benchmark process is no longer running"}
     return data

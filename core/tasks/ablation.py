@@ -28,9 +28,9 @@ MAX_SWEEP_HEADS = 64  # a translation sweep scores its held-out pairs once per h
 SWEEP_DOCUMENTS = 200  # held-out documents a language model's sweep scores at most (all of them when there are fewer)
 # (heads + 1) × tokens read × weights (a tied output matrix counted once) a language model's sweep may cost: the whole
 # model once, then each head off, every window of documents_nll. A model whose sweep over every document would cost
-# more reads blocks of SWEEP_BLOCK tokens drawn at random instead (GPT-2 small: about 1,100 tokens, 12 blocks of 30
-# documents of 100–500 tokens, swept in 462 s on one thread by benchmarks/ablation.py --gpt2-shaped); one that cannot
-# read MIN_SWEEP_BLOCKS is refused.
+# more reads blocks of at most SWEEP_BLOCK tokens (its context, if shorter) drawn at random instead (GPT-2 small:
+# about 1,100 tokens, at least 8 blocks; 12 from 30 documents of 100–500 tokens, swept in 462 s on one thread by
+# benchmarks/ablation.py --gpt2-shaped); one that cannot read MIN_SWEEP_BLOCKS is refused.
 LM_SWEEP_WORK_BUDGET = 2e13
 SWEEP_BLOCK = 128
 MIN_SWEEP_BLOCKS = 5
@@ -208,20 +208,21 @@ def sweep(score: Callable[[Iterable[tuple[int, int]]], list[tuple[float, int]]],
     return found
 
 
-def sweep_plan(heads: int, weights: int, documents: Sequence[Sequence[int]]) -> tuple[list[list[int]], bool]:
+def sweep_plan(heads: int, weights: int, documents: Sequence[Sequence[int]],
+               block: int = SWEEP_BLOCK) -> tuple[list[list[int]], bool]:  # fmt: skip
     """What a sweep of ``heads`` heads reads of the held-out ``documents`` (ids): all of them when (heads + 1) × the
-    tokens its windows read × weights fits LM_SWEEP_WORK_BUDGET; else blocks of SWEEP_BLOCK tokens cut from them,
-    as many as fit, drawn at random (seed 0: the same for the whole class) and kept in their order, and True. Refused
-    (CoreError) when fewer than MIN_SWEEP_BLOCKS fit."""
+    tokens its windows of ``block`` tokens read × weights fits LM_SWEEP_WORK_BUDGET; else blocks of at most ``block``
+    tokens cut from them (one window each), as many as fit, drawn at random (seed 0: the same for the whole class) and
+    kept in their order, and True. Refused (CoreError) when fewer than MIN_SWEEP_BLOCKS fit."""
     from core.tasks.lm_scoring import windows
 
     def cost(tokens: int) -> float:
         return (heads + 1) * tokens * weights
 
-    read = sum(len(window) for ids in documents for window, _first in windows(list(ids), SWEEP_BLOCK))
+    read = sum(len(window) for ids in documents for window, _first in windows(list(ids), block))
     if cost(read) <= LM_SWEEP_WORK_BUDGET:
         return [list(ids) for ids in documents], False
-    blocks = [list(ids[i : i + SWEEP_BLOCK]) for ids in documents for i in range(0, len(ids), SWEEP_BLOCK)]
+    blocks = [list(ids[i : i + block]) for ids in documents for i in range(0, len(ids), block)]
     blocks = [block for block in blocks if len(block) > 1]  # one window each: read once, every token after the first scored
     tokens, chosen = 0, []
     for index in np.random.default_rng(0).permutation(len(blocks)):
@@ -230,10 +231,10 @@ def sweep_plan(heads: int, weights: int, documents: Sequence[Sequence[int]]) -> 
             chosen.append(int(index))
     if len(chosen) < MIN_SWEEP_BLOCKS:
         raise CoreError(Message("A sweep would run this model ({weights} M weights) over at least {count} held-out "
-                                "blocks of {block} tokens once as a whole and once for each of its {heads} heads: more "
+                                "blocks of up to {block} tokens once as a whole and once for each of its {heads} heads: more "
                                 "than LM Lab runs for one sweep (about 8 minutes of work on one core). Switch heads off "
                                 "by hand instead.", weights=f"{weights / 1e6:.0f}", count=MIN_SWEEP_BLOCKS,
-                                block=SWEEP_BLOCK, heads=heads))  # fmt: skip
+                                block=block, heads=heads))  # fmt: skip
     return [blocks[i] for i in sorted(chosen)], True
 
 
@@ -266,8 +267,8 @@ def sweep_model(lm, report: Callable[[float], None] = lambda done: None) -> dict
     layers, heads = shape(lm.model)
     available = held_out_ids(lm)
     weights = sum(p.numel() for p in lm.model.parameters())  # a tied unembedding counted once: it is a matmul too
-    documents, cut = sweep_plan(layers * heads, weights, available)
-    block = min(lm.context, SWEEP_BLOCK)
+    block = min(lm.context, SWEEP_BLOCK)  # the windows documents_nll reads: the plan counts and cuts with the same
+    documents, cut = sweep_plan(layers * heads, weights, available, block)
 
     def score(chosen) -> list[tuple[float, int]]:
         with lm.exclusive() as model, ablated(model, chosen):
@@ -276,4 +277,5 @@ def sweep_model(lm, report: Callable[[float], None] = lambda done: None) -> dict
     found = sweep(score, layers, heads, report)
     found["documents"], found["available"], found["blocks"] = (np.array(len(documents)), np.array(len(available)),
                                                                np.array(cut))  # fmt: skip
+    found["block"] = np.array(block)
     return found
