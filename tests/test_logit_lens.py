@@ -134,4 +134,31 @@ def test_the_masked_lm_lens_ends_at_the_model_s_own_output_and_the_page_draws_it
     assert "[MASK]" in page.text_input(key="lens-text").value
     page.button(key="lens-run").click().run()
     assert not page.exception and not page.error
-    assert len(page.get("plotly_chart")) == 2 and len(page.get("download_button")) == 2
+    assert len(page.get("plotly_chart")) == 2 and len(page.get("download_button")) == 4  # HTML and JSON each
+
+
+def test_every_chart_of_the_lens_and_ablate_pages_downloads_its_numbers(tiny_zh_gpt, clear_streamlit_caches,
+                                                                         monkeypatch):  # fmt: skip
+    """Each inspection chart comes with its HTML and JSON downloads, and its numbers are plain JSON (built only when
+    a student clicks, so an error there would show only then)."""
+    import json
+
+    from ui import render
+
+    drawn, figure = {}, render.figure
+
+    def recording(fig, *, key, numbers=None, stem=""):
+        drawn[key] = numbers
+        return figure(fig, key=key, numbers=numbers, stem=stem)
+
+    monkeypatch.setattr(render, "figure", recording)
+    lens = open_page("pages/logit_lens.py", model="zh-char-gpt")
+    lens.button(key="lens-run").click().run()
+    ablate = open_page("pages/ablate.py", model="zh-char-gpt")
+    ablate.multiselect(key="ablate-heads-zh-char-gpt").set_value([(0, 0)]).run()
+    ablate.button(key="ablate-run").click().run()
+    assert not lens.exception and not ablate.exception
+    assert {"lens-top", "lens-rank", "lens-lines", "ablate-tokens"} <= set(drawn)
+    assert all(numbers is not None for numbers in drawn.values()), [k for k, v in drawn.items() if v is None]
+    for numbers in drawn.values():
+        json.loads(json.dumps(render.plain(numbers)))

@@ -53,7 +53,12 @@ def show(spec: catalog.ModelSpec) -> None:
                  f"{found.perplexity_after:.1f}", f"{found.perplexity_after - found.perplexity_before:+.1f}",
                  delta_color="inverse")  # fmt: skip
     render.figure(charts.token_logprobs(found.tokens, {_("whole model"): found.before,
-                                                       _("switched off"): found.after}), key="ablate-tokens")  # fmt: skip
+                                                       _("switched off"): found.after}), key="ablate-tokens",
+                  stem=f"ablation-{spec.key}",
+                  numbers={"model": spec.key, "text": text, "heads_off": [list(h) for h in heads], "mlps_off": list(mlps),
+                           "tokens": found.tokens, "logprob_whole_model": found.before, "logprob_switched_off": found.after,
+                           "perplexity_whole_model": found.perplexity_before,
+                           "perplexity_switched_off": found.perplexity_after})  # fmt: skip
     st.caption(_("Each bar: the log-probability of that token given the ones before it. Where the whole model's bar "
                  "is closer to 0 (shorter), the parts you switched off helped predict that token; where it is longer, they worked "
                  "against it."))  # fmt: skip

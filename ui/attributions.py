@@ -63,7 +63,8 @@ def draw(found, *, key: str, kind: str) -> None:
         with right:
             render.figure(heatmaps.heatmap(found.attention, title=words["attention"], x_labels=found.source_tokens,
                                            y_labels=rows, x_title=words["inputs"], y_title=_("output tokens"), zmin=0,
-                                           zmax=1), key=f"{key}-ig-attention")  # fmt: skip
+                                           zmax=1), key=f"{key}-ig-attention", stem=f"attention-{key}",
+                          numbers={"inputs": found.source_tokens, "outputs": rows, "attention": found.attention})  # fmt: skip
     agree = found.top_agreement()
     first, second = st.columns(2)
     if agree is not None:

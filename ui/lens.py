@@ -102,7 +102,9 @@ def show(spec: catalog.ModelSpec) -> None:
     render.figure(heatmaps.token_grid(np.log10(ranks), texts, x_labels=lens.tokens[:-1], y_labels=layers,
                                       colorscale="Reds_r", zmin=0, zmax=max(1.0, float(np.log10(ranks).max())),
                                       title=_("Rank of the token that really comes next (1 = top prediction)"),
-                                      hover=RANK_HOVER), key="lens-rank")  # fmt: skip
+                                      hover=RANK_HOVER), key="lens-rank", stem=f"logit-lens-ranks-{spec.key}",
+                  numbers={"model": spec.key, "text": text, "next_tokens": lens.tokens[1:], "layers": lens.layers,
+                           "true_ranks": ranks})  # fmt: skip
     summary = lens.summary()
     positions = list(range(len(lens.tokens) - 1))
     position = st.select_slider(_("After the token"), positions, value=positions[-1], key="lens-mover-position",
@@ -113,7 +115,11 @@ def show(spec: catalog.ModelSpec) -> None:
               _("after “{token}”: probability of “{next}”", token=lens.tokens[position],
                 next=lens.tokens[position + 1]): lens.true_probs[:, position]}  # fmt: skip
     render.figure(heatmaps.lines(layers, series, title=_("How the prediction forms, layer by layer"),
-                                 x_title=_("layer"), y_title=_("probability / share")), key="lens-lines")  # fmt: skip
+                                 x_title=_("layer"), y_title=_("probability / share")), key="lens-lines",
+                  stem=f"logit-lens-lines-{spec.key}",
+                  numbers={"model": spec.key, "text": text, "layers": lens.layers, "position": position,
+                           "mean_probability_of_next": np.exp(summary["mean_logprob"]), "top1_share": summary["top1"],
+                           "probability_of_next_at_position": lens.true_probs[:, position]})  # fmt: skip
     st.caption(_("{count} positions of “{text}”. A curve that rises only at the last block means the earlier layers "
                  "do not yet hold the answer in a form the output matrix can read; the tuned lens (Belrose et al., "
                  "2023) trains a small map per layer for that.", count=ranks.shape[1], text=safe.md(text[:80])))  # fmt: skip
@@ -164,7 +170,9 @@ def _show_masked(spec: catalog.ModelSpec, text: str, lens, layers: list[str]) ->
                  "character (a small model trained briefly often guesses the commonest characters instead)."))  # fmt: skip
     render.figure(heatmaps.heatmap(lens.input_probs, title=_("Probability of the character really there"),
                                    x_labels=lens.tokens, y_labels=layers, zmin=0, zmax=1, text_values=True),
-                  key="lens-masked-input")  # fmt: skip
+                  key="lens-masked-input", stem=f"masked-lens-input-{spec.key}",
+                  numbers={"model": spec.key, "text": text, "tokens": lens.tokens, "layers": lens.layers,
+                           "input_probs": lens.input_probs})  # fmt: skip
     st.caption(_("Empty cells: [MASK], [UNK] and the other special tokens, where there is no character to rebuild."))
 
 
