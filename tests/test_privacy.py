@@ -168,3 +168,24 @@ def test_the_page_attacks_two_models_side_by_side(tiny_model, lm_tiny_model, cle
     assert len(table) == 2 and all(" [" in cell for cell in table["attack AUC [95 % CI]"])
     curves = json.loads(next(c for c in at.get("plotly_chart") if "model by model" in c.proto.spec).proto.spec)
     assert len(curves["data"]) == 3  # guessing, and one curve per model
+
+
+@pytest.mark.parametrize("key", ["sentiment-tiny", "lm-lee-gpt"])
+def test_the_attacks_code_recomputes_the_pages_auc_with_transformers_and_scikit_learn(
+        tiny_model, lm_tiny_model, clear_streamlit_caches, key):  # fmt: skip
+    import contextlib
+    import io
+    import re
+
+    at = open_page("pages/privacy.py")
+    at.selectbox(key="privacy-model").set_value(key).run()
+    at.button(key="privacy-run").click().run()
+    assert not at.exception and not at.error
+    snippet = next(c.value for c in at.code if "roc_auc_score" in c.value)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(snippet, {})  # noqa: S102 - our own snippet
+    auc = float(re.search(r"AUC ([0-9.]+) on", printed.getvalue()).group(1))
+    # the language model's losses are the page's to the last digit; the classifier's page answers came from the
+    # serving runtime (ONNX int8 where it agrees), the code's from PyTorch fp32
+    assert auc == pytest.approx(float(at.metric[0].value), abs=1e-3 if key == "lm-lee-gpt" else 0.03)

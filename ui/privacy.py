@@ -91,6 +91,8 @@ def attack_panel() -> None:
         render.figure(figures.roc(found.fpr, found.tpr, found.auc), key="privacy-roc")
     with right:
         render.figure(figures.losses(found.member_losses, found.other_losses), key="privacy-losses")
+    with st.expander(_("Code to reproduce this"), icon=":material/code:"):
+        st.code(privacy_code.membership(specs[key], specs[key].task in LANGUAGE_MODELS), language="python")
     _compare(specs, key, found)
 
 
