@@ -64,6 +64,31 @@ def test_weat_on_vectors_built_to_associate_finds_a_large_effect():
 
     found = bias.weat(embed, ["x1", "x2"], ["y1", "y2"], ["a1", "a2"], ["b1", "b2"])
     assert found.effect_size > 1.0 and found.p_value == pytest.approx(1 / 6)  # the best of C(4, 2) = 6 splits
+    assert found.effect_low <= found.effect_size <= found.effect_high
+
+
+def test_weats_interval_resamples_the_words_and_narrows_with_more_of_them():
+    rng = np.random.default_rng(3)
+
+    def sets(count, lean):  # X leans to A and Y to B by ``lean``, every word with its own noise
+        a_dir, b_dir = np.eye(16)[0], np.eye(16)[1]
+        x = rng.normal(size=(count, 16)) + lean * a_dir
+        y = rng.normal(size=(count, 16)) + lean * b_dir
+        a = rng.normal(size=(count, 16)) + 2 * a_dir
+        b = rng.normal(size=(count, 16)) + 2 * b_dir
+        table = {f"w{i}": v / np.linalg.norm(v) for i, v in enumerate(np.concatenate([x, y, a, b]))}
+        words = list(table)
+        return (lambda chosen: np.array([table[w] for w in chosen])), [words[i * count : (i + 1) * count] for i in range(4)]
+
+    embed, (x, y, a, b) = sets(30, 1.5)
+    strong = bias.weat(embed, x, y, a, b)
+    assert 0 < strong.effect_low <= strong.effect_size <= strong.effect_high  # a real association: CI above 0
+    embed, (x, y, a, b) = sets(30, 0.0)
+    none = bias.weat(embed, x, y, a, b)
+    assert none.effect_low < 0 < none.effect_high  # no association: the interval spans 0
+    embed, (x, y, a, b) = sets(6, 0.0)
+    few = bias.weat(embed, x, y, a, b)
+    assert few.effect_high - few.effect_low > none.effect_high - none.effect_low  # fewer words, a wider interval
     with pytest.raises(InputError):
         bias.weat(embed, ["x1", "x2"], ["y1"], ["a1", "a2"], ["b1", "b2"])
 

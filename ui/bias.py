@@ -176,13 +176,19 @@ def weat_panel() -> None:
     if stored:
         words, found = stored
         left, right = st.columns(2)
-        left.metric(_("Effect size d"), f"{found.effect_size:+.2f}")
+        left.metric(_("Effect size d"), f"{found.effect_size:+.2f}",
+                    help=_("95 % bootstrap CI, resampling the words of each of the four sets: [{low}, {high}]",
+                           low=f"{found.effect_low:+.2f}", high=f"{found.effect_high:+.2f}"))  # fmt: skip
         right.metric(_("Permutation p (one-sided)"), f"{found.p_value:.4f}")
         render.figure(figures.weat_scores(list(words["x"]), found.scores_x.tolist(), list(words["y"]),
                                           found.scores_y.tolist()), key="bias-weat-plot")  # fmt: skip
         st.caption(_("d is the difference of the two target sets' mean association in units of its spread (|d| ≥ 0.8 "
                      "is large by Cohen's convention); p is the share of equal-size re-splits of X ∪ Y whose X "
                      "associates with A at least as strongly."))  # fmt: skip
+        st.caption(_("95 % CI of d: {low} to {high}, resampling the words of each set: roughly the range of d "
+                     "that other word lists for the same concepts would give. The permutation p asks whether these target words differ; the "
+                     "interval asks how much the answer rests on the words chosen.",
+                     low=f"{found.effect_low:+.2f}", high=f"{found.effect_high:+.2f}"))  # fmt: skip
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

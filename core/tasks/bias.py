@@ -237,6 +237,8 @@ class Weat:
     p_value: float  # one-sided: X more associated with A than Y is
     scores_x: np.ndarray  # s(w) of each target word
     scores_y: np.ndarray
+    effect_low: float = float("nan")  # 95 % bootstrap CI of the effect size, resampling the words of each set
+    effect_high: float = float("nan")
 
 
 WEAT_SETS = {
@@ -259,7 +261,25 @@ def weat(embed: Callable[[list[str]], np.ndarray], x: Sequence[str], y: Sequence
     n, m = len(x), len(a)
     targets, attr_a, attr_b = vectors[: 2 * n], vectors[2 * n : 2 * n + m], vectors[2 * n + m :]
     s = (targets @ attr_a.T).mean(axis=1) - (targets @ attr_b.T).mean(axis=1)
-    return Weat(_effect(s, n), weat_p_value(s, n, seed=seed, permutations=permutations), s[:n], s[n:])
+    low, high = weat_effect_ci(targets @ attr_a.T, targets @ attr_b.T, n, seed=seed)
+    return Weat(_effect(s, n), weat_p_value(s, n, seed=seed, permutations=permutations), s[:n], s[n:], low, high)
+
+
+def weat_effect_ci(cos_a: np.ndarray, cos_b: np.ndarray, n: int, *, seed: int = 0,
+                   resamples: int = 2000) -> tuple[float, float]:  # fmt: skip
+    """95 % percentile-bootstrap CI of the effect size, resampling with replacement the words of each of the four
+    sets (X and Y: the rows of ``cos_a`` and ``cos_b``, X first; A and B: their columns): the words stand for the
+    concepts, so they are the units a claim about the concepts rests on."""
+    rng = np.random.default_rng(seed)
+    effects = np.empty(resamples)
+    for r in range(resamples):
+        rows = np.concatenate([rng.integers(0, n, n), n + rng.integers(0, n, n)])
+        pick_a = rng.integers(0, cos_a.shape[1], cos_a.shape[1])
+        pick_b = rng.integers(0, cos_b.shape[1], cos_b.shape[1])
+        s = cos_a[np.ix_(rows, pick_a)].mean(axis=1) - cos_b[np.ix_(rows, pick_b)].mean(axis=1)
+        effects[r] = _effect(s, n)
+    low, high = np.quantile(effects, [0.025, 0.975])
+    return float(low), float(high)
 
 
 def _effect(s: np.ndarray, n: int) -> float:
