@@ -157,6 +157,23 @@ def under_prior(confusion: list[list[int]], prior: list[float]) -> dict:
     return {"accuracy": accuracy, "macro_f1": f1, "majority_accuracy": base_accuracy, "majority_macro_f1": base_f1}
 
 
+def under_prior_ci(confusion: list[list[int]], prior: list[float], *, seed: int = 0,
+                   resamples: int = 2000) -> dict[str, tuple[float, float]]:  # fmt: skip
+    """95 % bootstrap CIs of ``under_prior``'s accuracy and macro-F1: each class's held-out texts resampled (its row
+    of the confusion matrix drawn again, multinomially, with as many texts), the shares of the classes kept fixed."""
+    matrix = np.asarray(confusion, dtype=int)
+    rng = np.random.default_rng(seed)
+    sizes = matrix.sum(axis=1)
+    rows = matrix / np.maximum(sizes[:, None], 1)
+    found = {"accuracy": [], "macro_f1": []}
+    for _ in range(resamples):
+        drawn = np.array([rng.multinomial(n, row) if n else row for n, row in zip(sizes, rows, strict=True)])
+        scores = under_prior(drawn.tolist(), prior)
+        found["accuracy"].append(scores["accuracy"])
+        found["macro_f1"].append(scores["macro_f1"])
+    return {name: tuple(float(q) for q in np.quantile(values, [0.025, 0.975])) for name, values in found.items()}
+
+
 def pretraining_pairs(cards: list[dict]) -> list[tuple[dict, dict]]:
     """The (pretrained, from random weights) pairs whose two models are both trained here."""
     by_key = {card["key"]: card for card in cards if card["accuracy"]}

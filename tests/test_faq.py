@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from core import faq
@@ -24,6 +26,16 @@ def test_scores_under_another_class_prior_match_scikit_learn_on_the_expanded_tes
     assert faq.under_prior(confusion, [1, 1])["macro_f1"] == pytest.approx(0.84)
 
 
+def test_the_scores_under_another_prior_get_intervals_from_resampling_each_class():
+    confusion, prior = [[21, 4], [4, 21]], [80, 20]
+    found, ci = faq.under_prior(confusion, prior), faq.under_prior_ci(confusion, prior)
+    for name in ("accuracy", "macro_f1"):
+        assert ci[name][0] <= found[name] <= ci[name][1]
+    tenfold = faq.under_prior_ci([[210, 40], [40, 210]], prior)  # ten times the texts: about a third as wide
+    assert tenfold["accuracy"][1] - tenfold["accuracy"][0] < 0.5 * (ci["accuracy"][1] - ci["accuracy"][0])
+    assert faq.under_prior_ci([[25, 0], [0, 25]], prior) == {"accuracy": (1.0, 1.0), "macro_f1": (1.0, 1.0)}
+
+
 def test_every_question_quotes_the_article_and_links_a_page():
     assert len(faq.QUESTIONS) == 5
     for question in faq.QUESTIONS:
@@ -43,6 +55,7 @@ def test_the_page_answers_from_the_models_trained_here(tiny_model, lang, clear_s
     before = tables[1].to_string()
     at.slider(key="faq-prior").set_value(50).run()
     assert not at.exception and [frame.value for frame in at.dataframe][1].to_string() != before
+    assert re.fullmatch(r"[0-9.]+ % \[[0-9.]+, [0-9.]+\]", str(at.dataframe[1].value.iloc[0, 1]))
 
 
 def test_an_odd_model_card_is_read_as_far_as_it_makes_sense(fresh_cache):

@@ -67,18 +67,28 @@ def _evaluate(cards: list[dict]) -> None:
     share = st.slider(_("Share of the test texts in the class “{label}”", label=_(labels[0])), 50, 95, step=5,
                       key="faq-prior", format="%d %%")  # fmt: skip
     others = (100 - share) / (len(labels) - 1)
-    found = faq.under_prior(confusion, [share] + [others] * (len(labels) - 1))
+    prior = [share] + [others] * (len(labels) - 1)
+    found = faq.under_prior(confusion, prior)
+    ci = _prior_ci(tuple(map(tuple, confusion)), tuple(prior))
+
+    def shown(name: str) -> str:
+        return f"{100 * found[name]:.1f} % [{100 * ci[name][0]:.1f}, {100 * ci[name][1]:.1f}]"
+
     st.dataframe(pd.DataFrame([
-        {_("model"): card["key"], _("accuracy"): f"{100 * found['accuracy']:.1f} %",
-         _("macro-F1"): f"{100 * found['macro_f1']:.1f} %"},
+        {_("model"): card["key"], _("accuracy"): shown("accuracy"), _("macro-F1"): shown("macro_f1")},
         {_("model"): _("always the largest class"), _("accuracy"): f"{100 * found['majority_accuracy']:.1f} %",
          _("macro-F1"): f"{100 * found['majority_macro_f1']:.1f} %"},
     ]), hide_index=True)  # fmt: skip
     st.caption(_("What {model} would score if each class kept the recall it had on its {n} held-out texts and only "
-                 "the shares of the classes changed (the arithmetic is exact; those recalls are estimates from few "
-                 "texts). When one class dominates, a model that always answers it reaches high accuracy and learns "
+                 "the shares of the classes changed; in brackets a 95 % bootstrap interval, each class's held-out "
+                 "texts resampled (those recalls are estimates from few texts). When one class dominates, a model that always answers it reaches high accuracy and learns "
                  "nothing; macro-F1, the mean of the classes' F1, shows it.", model=card["key"],
                  n=int(sum(map(sum, confusion)))))  # fmt: skip
+
+
+@st.cache_data(max_entries=64, show_spinner=False)  # a slider's ten positions per model, shared by the class
+def _prior_ci(confusion: tuple, prior: tuple) -> dict:
+    return faq.under_prior_ci([list(row) for row in confusion], list(prior))
 
 
 def _overfit(cards: list[dict]) -> None:
