@@ -56,7 +56,8 @@ ERRATA = {
            "generates text left to right."),
         N_("The Transformer models on this page are GPTs (decoders, causal masks). BERT-style encoders in LM Lab classify "
            "(Sentiment, Topic) and tag (Semantic roles, Word segmentation); Inspect → Attention shows that their "
-           "attention looks both ways."),
+           "attention looks both ways. Below, the Chinese BERT pretrained here is made to write beside the Chinese "
+           "GPT."),
     ),
     "srl": Erratum(
         N_("Semantic roles are not subject and object"),

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import article, generate, guess, i18n, language, safe, scenario
+from ui import article, bert_writes, generate, guess, i18n, language, safe, scenario
 from ui.i18n import N_, _
 from ui.runtime import through_router
 
@@ -72,3 +72,5 @@ with cache_tab:
     generate.kv_cache_tab(spec, ready)
 article.erratum("polarization")
 article.erratum("bert-generates")
+with st.expander(_("A BERT made to write, beside a GPT"), icon=":material/edit_off:"):
+    bert_writes.panel()

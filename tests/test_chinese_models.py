@@ -190,3 +190,29 @@ def test_a_learn_page_never_starts_the_chinese_berts_pretraining(fresh_cache):
     assert not at.exception and not at.error
     assert any("not trained on this server yet" in i.value for i in at.info)
     assert jobs.status("zh-bert-mlm").state == "none", "1.7 GB of pretraining is the teacher's to start"
+
+
+def test_a_bert_made_to_write_appends_its_own_top_guess_and_the_page_shows_it_beside_the_gpt(tiny_mlm, tiny_zh_gpt):
+    """The erratum "BERT does not generate text", shown live: each written character is the BERT's top guess (no
+    special token) at a [MASK] after the text so far, recomputed here with a plain forward pass."""
+    import torch
+
+    from core import catalog
+    from core.tasks.fill_mask import FillMask
+
+    filler = FillMask(catalog.get_spec("zh-bert-mlm"))
+    written = filler.continue_text("国务院", steps=3)
+    assert 1 <= len(written) <= 3 and all(0 < p <= 1 for _, p in written)
+    tokenizer, model = filler.tokenizer, filler.model
+    ids = tokenizer("国务院", add_special_tokens=False)["input_ids"]
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor([[tokenizer.cls_token_id, *ids, tokenizer.mask_token_id,
+                                                 tokenizer.sep_token_id]])).logits[0, -2]  # fmt: skip
+    logits[sorted(set(tokenizer.all_special_ids))] = float("-inf")
+    assert written[0][0] == tokenizer.convert_ids_to_tokens(int(logits.argmax()))
+    page = open_page("pages/generate.py", model="zh-char-gpt", lang="zh")
+    page.text_input(key="bert-writes-prompt").set_value("国务院").run()
+    page.button(key="bert-writes-run").click().run()
+    assert not page.exception and not page.error
+    shown = [element.value for element in page.text if element.value.startswith("国务院")]
+    assert len(shown) == 2 and all(len(text) > len("国务院") for text in shown)  # the BERT's and the GPT's

@@ -26,6 +26,7 @@ MASK_SEED = 0  # the hidden positions of the measurement: the same for every mod
 HELD_OUT_PARAGRAPHS = 400  # held-out People's Daily paragraphs the measurement reads
 PLACEHOLDERS = ("＿",)  # what a student may type for a hidden character, besides [MASK] ("_" is in code and names)
 MAX_MASKS = 16
+MAX_CONTINUED = 20  # tokens the masked model is made to write, one forward pass each
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,35 @@ class FillMask:
                                     for p, i in zip(values.tolist(), indices.tolist(), strict=True)])
                    for position, values, indices in zip(hidden, top.values, top.indices, strict=True)]  # fmt: skip
         return Filled(self.tokenizer.convert_ids_to_tokens(ids), guesses)
+
+    def continue_text(self, prompt: str, steps: int = MAX_CONTINUED) -> list[tuple[str, float]]:
+        """The masked language model made to write, greedily: a [MASK] after the text (then [SEP]), its likeliest
+        token that is no special token appended, ``steps`` times (fewer where the text and they would pass the
+        64-token blocks it was pretrained on). Each token with the probability the model gave it.
+        BERT was pretrained to fill a hidden token from both sides, inside a text; here nothing is on the right."""
+        import torch
+
+        cleaned = check_text(prompt)
+        ids = self.tokenizer(cleaned, add_special_tokens=False)["input_ids"]
+        room = min(self.max_tokens, HELD_OUT_TOKENS) - 3  # [CLS], [MASK], [SEP]; pretrained on 64-token blocks
+        if len(ids) >= room:
+            raise InputError(Message("At most {most} tokens of text before the model writes; this one has {count}.",
+                                     most=room - 1, count=len(ids)))  # fmt: skip
+        steps = max(1, min(steps, MAX_CONTINUED, room - len(ids)))  # fewer when the text fills the model's length
+        special = sorted(set(self.tokenizer.all_special_ids))
+        token = self.tokenizer
+        written = []
+        with self._lock, inference_gate(), torch.inference_mode():
+            follows_inputs(self.model)
+            for _ in range(steps):
+                batch = torch.tensor([[token.cls_token_id, *ids, token.mask_token_id, token.sep_token_id]])
+                logits = self.model(input_ids=batch.to(self.model.device)).logits[0, -2].float().cpu()
+                logits[special] = float("-inf")
+                probabilities = torch.softmax(logits, dim=-1)
+                best = int(probabilities.argmax())
+                ids.append(best)
+                written.append((token.convert_ids_to_tokens(best), float(probabilities[best])))
+        return written
 
     def lens(self, text: str):
         """The masked-LM lens over ``text`` (``core.tasks.lens.read_masked_lens``); [MASK] or ＿ hides a character."""
