@@ -174,13 +174,15 @@ def _evaluation_question():
     from core import lesson
     from core.bench import adapters
     from core.tasks.base import dataset_split
+    from core.tasks.inputs import inference_gate
 
     split, labels = dataset_split("polarity")
     texts, truth = [e.text for e in split.test], [e.label for e in split.test]
     answers = {}
     for model_id in ("sentiment-minilm", "baseline:tfidf-lr"):
         adapter = adapters.make(model_id, list(labels), [e.text for e in split.train], [e.label for e in split.train])
-        answers[model_id] = [labels[int(i)] for i in adapter.probabilities(texts).argmax(axis=1)]
+        with inference_gate():  # a pass like any page's: it waits its turn with the class's requests
+            answers[model_id] = [labels[int(i)] for i in adapter.probabilities(texts).argmax(axis=1)]
     return lesson.evaluation_question(truth, answers["sentiment-minilm"], answers["baseline:tfidf-lr"])
 
 

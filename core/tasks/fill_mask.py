@@ -132,16 +132,16 @@ class FillMask:
         import torch
 
         cleaned = check_text(prompt)
-        ids = self.tokenizer(cleaned, add_special_tokens=False)["input_ids"]
-        room = min(self.max_tokens, HELD_OUT_TOKENS) - 3  # [CLS], [MASK], [SEP]; pretrained on 64-token blocks
-        if len(ids) >= room:
-            raise InputError(Message("At most {most} tokens of text before the model writes; this one has {count}.",
-                                     most=room - 1, count=len(ids)))  # fmt: skip
-        steps = max(1, min(steps, MAX_CONTINUED, room - len(ids)))  # fewer when the text fills the model's length
-        special = sorted(set(self.tokenizer.all_special_ids))
         token = self.tokenizer
         written = []
-        with self._lock, inference_gate(), torch.inference_mode():
+        with self._lock, inference_gate(), torch.inference_mode():  # the shared tokenizer too: one caller at a time
+            ids = token(cleaned, add_special_tokens=False)["input_ids"]
+            room = min(self.max_tokens, HELD_OUT_TOKENS) - 3  # [CLS], [MASK], [SEP]; pretrained on 64-token blocks
+            if len(ids) >= room:
+                raise InputError(Message("At most {most} tokens of text before the model writes; this one has "
+                                         "{count}.", most=room - 1, count=len(ids)))  # fmt: skip
+            steps = max(1, min(steps, MAX_CONTINUED, room - len(ids)))  # fewer when the text fills the model's length
+            special = sorted(set(token.all_special_ids))
             follows_inputs(self.model)
             for _ in range(steps):
                 batch = torch.tensor([[token.cls_token_id, *ids, token.mask_token_id, token.sep_token_id]])
