@@ -159,15 +159,15 @@ def under_prior(confusion: list[list[int]], prior: list[float]) -> dict:
 
 def under_prior_ci(confusion: list[list[int]], prior: list[float], *, seed: int = 0,
                    resamples: int = 2000) -> dict[str, tuple[float, float]]:  # fmt: skip
-    """95 % bootstrap CIs of ``under_prior``'s accuracy and macro-F1: each class's held-out texts resampled (its row
-    of the confusion matrix drawn again, multinomially, with as many texts), the shares of the classes kept fixed."""
-    matrix = np.asarray(confusion, dtype=int)
+    """95 % intervals of ``under_prior``'s accuracy and macro-F1, the shares of the classes kept fixed: each class's
+    row of the confusion matrix (where its held-out texts went) drawn from its posterior under Jeffreys' prior,
+    Dirichlet(counts + ½). A plain bootstrap would redraw a class with no error as error-free every time and give a
+    zero-width interval; with 25 of 25 right the recall is still only known to be above about 90 %."""
+    matrix = np.asarray(confusion, dtype=float)
     rng = np.random.default_rng(seed)
-    sizes = matrix.sum(axis=1)
-    rows = matrix / np.maximum(sizes[:, None], 1)
     found = {"accuracy": [], "macro_f1": []}
     for _ in range(resamples):
-        drawn = np.array([rng.multinomial(n, row) if n else row for n, row in zip(sizes, rows, strict=True)])
+        drawn = np.array([rng.dirichlet(row + 0.5) for row in matrix])  # each row's shares: P(predicted | true)
         scores = under_prior(drawn.tolist(), prior)
         found["accuracy"].append(scores["accuracy"])
         found["macro_f1"].append(scores["macro_f1"])

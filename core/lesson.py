@@ -303,7 +303,7 @@ def translation_question(result) -> Question:
 
 
 BETTER_MODEL, BETTER_BASELINE, NO_DIFFERENCE = (N_("MiniLM, significantly"), N_("TF-IDF + LR, significantly"),
-                                                N_("neither: the test finds no difference"))  # fmt: skip
+                                                N_("neither: the test cannot tell them apart (p ≥ 0.05)"))  # fmt: skip
 
 
 def evaluation_question(truth: Sequence[str], model: Sequence[str], baseline: Sequence[str]) -> Question:

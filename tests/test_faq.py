@@ -33,7 +33,8 @@ def test_the_scores_under_another_prior_get_intervals_from_resampling_each_class
         assert ci[name][0] <= found[name] <= ci[name][1]
     tenfold = faq.under_prior_ci([[210, 40], [40, 210]], prior)  # ten times the texts: about a third as wide
     assert tenfold["accuracy"][1] - tenfold["accuracy"][0] < 0.5 * (ci["accuracy"][1] - ci["accuracy"][0])
-    assert faq.under_prior_ci([[25, 0], [0, 25]], prior) == {"accuracy": (1.0, 1.0), "macro_f1": (1.0, 1.0)}
+    perfect = faq.under_prior_ci([[25, 0], [0, 25]], prior)  # no error in 25 + 25 texts is no proof of none
+    assert 0.85 < perfect["accuracy"][0] < 0.99 and perfect["accuracy"][1] == pytest.approx(1.0, abs=1e-3)
 
 
 def test_every_question_quotes_the_article_and_links_a_page():

@@ -185,9 +185,10 @@ def weat_panel() -> None:
         st.caption(_("d is the difference of the two target sets' mean association in units of its spread (|d| ≥ 0.8 "
                      "is large by Cohen's convention); p is the share of equal-size re-splits of X ∪ Y whose X "
                      "associates with A at least as strongly."))  # fmt: skip
-        st.caption(_("95 % CI of d: {low} to {high}, resampling the words of each set: roughly the range of d "
-                     "that other word lists for the same concepts would give. The permutation p asks whether these target words differ; the "
-                     "interval asks how much the answer rests on the words chosen.",
+        st.caption(_("95 % CI of d: {low} to {high}, resampling the words of each set — the interval d would have if "
+                     "these words were a random sample of words for the same concepts; approximate with so few words, "
+                     "and d cannot pass about ±2. Hand-picked lists of other words can move d further. The permutation "
+                     "p asks whether these target words differ; the interval, how much the answer rests on the words.",
                      low=f"{found.effect_low:+.2f}", high=f"{found.effect_high:+.2f}"))  # fmt: skip
 
 

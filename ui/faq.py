@@ -80,8 +80,8 @@ def _evaluate(cards: list[dict]) -> None:
          _("macro-F1"): f"{100 * found['majority_macro_f1']:.1f} %"},
     ]), hide_index=True)  # fmt: skip
     st.caption(_("What {model} would score if each class kept the recall it had on its {n} held-out texts and only "
-                 "the shares of the classes changed; in brackets a 95 % bootstrap interval, each class's held-out "
-                 "texts resampled (those recalls are estimates from few texts). When one class dominates, a model that always answers it reaches high accuracy and learns "
+                 "the shares of the classes changed; in brackets a 95 % interval for how uncertain those recalls are "
+                 "(they are estimates from few texts; each class's row drawn from its Jeffreys posterior). When one class dominates, a model that always answers it reaches high accuracy and learns "
                  "nothing; macro-F1, the mean of the classes' F1, shows it.", model=card["key"],
                  n=int(sum(map(sum, confusion)))))  # fmt: skip
 

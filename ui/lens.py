@@ -118,7 +118,7 @@ def show(spec: catalog.ModelSpec) -> None:
                                  x_title=_("layer"), y_title=_("probability / share")), key="lens-lines",
                   stem=f"logit-lens-lines-{spec.key}",
                   numbers={"model": spec.key, "text": text, "layers": lens.layers, "position": position,
-                           "mean_probability_of_next": np.exp(summary["mean_logprob"]), "top1_share": summary["top1"],
+                           "geometric_mean_probability_of_next": np.exp(summary["mean_logprob"]), "top1_share": summary["top1"],
                            "probability_of_next_at_position": lens.true_probs[:, position]})  # fmt: skip
     st.caption(_("{count} positions of “{text}”. A curve that rises only at the last block means the earlier layers "
                  "do not yet hold the answer in a form the output matrix can read; the tuned lens (Belrose et al., "

@@ -146,9 +146,9 @@ class FillMask:
             for _ in range(steps):
                 batch = torch.tensor([[token.cls_token_id, *ids, token.mask_token_id, token.sep_token_id]])
                 logits = self.model(input_ids=batch.to(self.model.device)).logits[0, -2].float().cpu()
+                probabilities = torch.softmax(logits, dim=-1)  # the model's own, over its whole vocabulary
                 logits[special] = float("-inf")
-                probabilities = torch.softmax(logits, dim=-1)
-                best = int(probabilities.argmax())
+                best = int(logits.argmax())  # the likeliest token that is no special token
                 ids.append(best)
                 written.append((token.convert_ids_to_tokens(best), float(probabilities[best])))
         return written
