@@ -79,17 +79,17 @@ def _gpt2_shaped(threads: int) -> None:
     available = [[50256, *rng.integers(0, 50000, int(rng.integers(100, 500))).tolist()] for _ in range(30)]
     layers, heads = ablation.shape(model)
     weights = sum(p.numel() for p in model.parameters())
-    documents, _cut = ablation.sweep_plan(layers * heads, weights, available)
+    documents, _cut = ablation.sweep_plan(layers * heads + layers, weights, available)  # heads, then MLPs
 
-    def score(chosen) -> list[tuple[float, int]]:
-        with ablation.ablated(model, chosen):
+    def score(chosen, mlps=()) -> list[tuple[float, int]]:
+        with ablation.ablated(model, chosen, mlps):
             return documents_nll(model, documents, ablation.SWEEP_BLOCK)
 
     started = time.perf_counter()
-    found = ablation.sweep(score, layers, heads)
+    found = ablation.sweep(score, layers, heads, mlps=True)
     print(f"GPT-2-shaped ({weights / 1e6:.0f} M weights, {layers * heads} heads, {threads} thread(s)): "
           f"{len(documents)} blocks of {ablation.SWEEP_BLOCK} tokens from {len(available)} documents at the cap, sweep in {time.perf_counter() - started:.0f} s; "
-          f"{int(np.isfinite(found['delta']).sum())} heads ranked", flush=True)
+          f"{int(np.isfinite(found['delta']).sum())} heads and {len(found['mlp_delta'])} MLPs ranked", flush=True)
 
 
 def main() -> None:

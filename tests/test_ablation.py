@@ -99,6 +99,17 @@ def test_a_sweep_ranks_the_heads_of_the_chinese_gpt_and_the_code_prints_the_page
     assert (found["low"] <= found["delta"] + 1e-9).all() and (found["delta"] <= found["high"] + 1e-9).all()
     assert 150 <= int(found["documents"]) <= 200  # at most SWEEP_DOCUMENTS, spread over the held-out paragraphs
     assert int(found["available"]) == int(found["documents"]) and not found["blocks"]  # a small model reads every one
+    # the MLP's column is the same held-out score with that MLP's output zeroed, computed here by hand
+    from core.tasks.lm_scoring import documents_nll
+
+    documents, block = ablation.held_out_ids(lm), min(lm.context, ablation.SWEEP_BLOCK)
+    with lm.exclusive() as model:
+        base = np.array(documents_nll(model, documents, block))
+        with ablation.ablated(model, mlps=[0]):
+            off = np.array(documents_nll(model, documents, block))
+    expected = np.exp(off[:, 0].sum() / off[:, 1].sum()) - np.exp(base[:, 0].sum() / base[:, 1].sum())
+    assert found["mlp_delta"].shape == (1,) and found["mlp_delta"][0] == pytest.approx(expected, rel=1e-6)
+    assert found["mlp_low"][0] <= found["mlp_delta"][0] <= found["mlp_high"][0]
     effect = ablation.effect_on(lm, "国务院今天召开会议", heads=[(0, 1)])
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
@@ -115,6 +126,9 @@ def test_the_ablate_page_switches_a_head_off_and_ranks_them_all(tiny_zh_gpt):
     at.button(key="ablate-sweep").click().run()
     assert not at.exception and not at.error and len(at.dataframe) == 1
     assert any("held-out documents" in c.value for c in at.caption)
+    table = at.dataframe[0].value  # every head and the MLP, costliest first
+    assert sorted(table["head or MLP"]) == ["L0 H0", "L0 H1", "L0 MLP"]
+    assert list(table["Δ perplexity"]) == sorted(table["Δ perplexity"], reverse=True)
 
 
 def test_a_large_models_sweep_reads_fewer_documents_and_says_so(tiny_zh_gpt, clear_streamlit_caches, monkeypatch):
@@ -128,7 +142,7 @@ def test_a_large_models_sweep_reads_fewer_documents_and_says_so(tiny_zh_gpt, cle
     weights = sum(p.numel() for p in lm.model.parameters())
     tokens = sum(len(d) - 1 for d in available)
     # a cap a quarter of what the whole held-out set would cost: this small model is treated as a large one
-    monkeypatch.setattr(ablation, "LM_SWEEP_WORK_BUDGET", (layers * heads + 1) * weights * tokens / 4)
+    monkeypatch.setattr(ablation, "LM_SWEEP_WORK_BUDGET", (layers * heads + layers + 1) * weights * tokens / 4)
     at = open_page("pages/ablate.py", model="zh-char-gpt")
     at.button(key="ablate-sweep").click().run()
     assert not at.exception and not at.error

@@ -69,13 +69,14 @@ def show(spec: catalog.ModelSpec) -> None:
 def sweep(spec: catalog.ModelSpec) -> None:
     lm = models.task_model(spec)
     layers, heads = ablation.shape(lm.model)
-    st.caption(_("The sweep scores the held-out documents once with the whole model and once per head ({count} heads), "
-                 "in the background, once for the whole class. Its work is capped at (heads + 1) × tokens read × "
+    st.caption(_("The sweep scores the held-out documents once with the whole model, once per head ({count} heads) "
+                 "and once per layer's MLP ({layers}), "
+                 "in the background, once for the whole class. Its work is capped at (parts + 1) × tokens read × "
                  "weights ≤ {budget}: a model too large to read every document reads blocks of at most {block} tokens "
-                 "cut from them instead, as many as fit, drawn at random, and says how many (GPT-2 small, 144 heads: "
-                 "about 1,100 tokens in at least 8 blocks, about 8 minutes on the one core a shared run gets, longer "
-                 "while others use the server; a model that cannot read {least} blocks is refused).",
-                 count=layers * heads, budget=f"{ablation.LM_SWEEP_WORK_BUDGET / 1e13:g} × 10¹³",
+                 "cut from them instead, as many as fit, drawn at random, and says how many (GPT-2 small, 144 heads and 12 "
+                 "MLPs: about 1,000 tokens in at least 7 blocks, 6–8 minutes on the one core a shared run gets, "
+                 "longer while others use the server; a model that cannot read {least} blocks is refused).",
+                 count=layers * heads, layers=layers, budget=f"{ablation.LM_SWEEP_WORK_BUDGET / 1e13:g} × 10¹³",
                  block=min(lm.context, ablation.SWEEP_BLOCK), least=ablation.MIN_SWEEP_BLOCKS))  # fmt: skip
     found = shared_sweep(("ablation", spec.key, catalog.weights_sha256(spec)), _("Rank every head on held-out text"),
                          "ablate-sweep", lambda progress: ablation.sweep_model(lm, progress))  # fmt: skip
@@ -119,12 +120,19 @@ def held_out_result(key: tuple) -> dict | None:
 
 
 def _show_sweep(found: dict) -> None:
-    layers, blocks = found["delta"].shape[0], bool(found.get("blocks", False))
-    ranking(found, rows=[f"L{n}" for n in range(layers)], title=_("Δ perplexity when one head is switched off"),
-            column=_("Δ perplexity"), costliest="highest", key="ablate-sweep", stem="ablation-sweep",
-            numbers={"delta_perplexity": found["delta"], "low": found["low"], "high": found["high"],
-                     "base_perplexity": float(found["base"]), "documents": int(found["documents"]),
-                     "blocks_of_documents": blocks})  # fmt: skip
+    (layers, heads), blocks = found["delta"].shape, bool(found.get("blocks", False))
+    numbers = {"delta_perplexity": found["delta"], "low": found["low"], "high": found["high"],
+               "base_perplexity": float(found["base"]), "documents": int(found["documents"]),
+               "blocks_of_documents": blocks}  # fmt: skip
+    shown, columns = found, [f"H{h}" for h in range(heads)]
+    if "mlp_delta" in found:  # one more column: each layer's MLP switched off alone
+        shown = {name: np.column_stack([found[name], found[f"mlp_{name}"]]) for name in ("delta", "low", "high")}
+        columns.append("MLP")
+        numbers.update({"mlp_delta_perplexity": found["mlp_delta"], "mlp_low": found["mlp_low"],
+                        "mlp_high": found["mlp_high"]})  # fmt: skip
+    ranking(shown, rows=[f"L{n}" for n in range(layers)], title=_("Δ perplexity when one part is switched off"),
+            column=_("Δ perplexity"), costliest="highest", key="ablate-sweep", stem="ablation-sweep", numbers=numbers,
+            columns=columns)  # fmt: skip
     count, base = int(found["documents"]), f"{float(found['base']):.1f}"
     if blocks:
         st.caption(_("This model is large: the sweep read {count} blocks of at most {block} tokens drawn at random "
@@ -135,24 +143,27 @@ def _show_sweep(found: dict) -> None:
                      base=base))  # fmt: skip
     else:
         st.caption(_("Perplexity of the whole model on {count} held-out documents: {base}.", count=count, base=base))
-    st.caption(_("Each head is switched off alone (its output zeroed before W_O); the CI resamples the same documents "
-                 "(or blocks) for both (paired bootstrap). A large Δ marks a head the model relies on; one near 0 costs "
-                 "little on its own (heads that back each other up can still cost a lot together)."))  # fmt: skip
+    st.caption(_("Each head is switched off alone (its output zeroed before W_O), then each layer's MLP (its output "
+                 "replaced by zeros; column MLP); the CI resamples the same documents (or blocks) for both (paired "
+                 "bootstrap). A large Δ marks a part the model relies on; one near 0 costs little on its own (parts "
+                 "that back each other up can still cost a lot together)."))  # fmt: skip
 
 
 def ranking(found: dict, *, rows: list[str], title: str, column: str, costliest: str, key: str, stem: str,
-            numbers: dict, scale: float = 1.0) -> None:  # fmt: skip
+            numbers: dict, scale: float = 1.0, columns: list[str] | None = None) -> None:  # fmt: skip
     """A sweep's Δ per head as a layer × head heatmap (exported with ``numbers``) and a table, costliest head first:
-    the ``highest`` Δ (perplexity rises) or the ``lowest`` (accuracy or chrF falls). Values are shown × ``scale``."""
+    the ``highest`` Δ (perplexity rises) or the ``lowest`` (accuracy or chrF falls). Values are shown × ``scale``.
+    ``columns`` names the heatmap's columns (heads H0, H1, … by default; a language model's sweep adds its MLPs)."""
     delta, low, high = (scale * found[name] for name in ("delta", "low", "high"))
-    heads = delta.shape[1]
-    render.figure(heatmaps.heatmap(delta, title=title, x_labels=[f"H{h}" for h in range(heads)], y_labels=rows,
-                                   x_title=_("head"), y_title=_("layer"), text_values=True,
+    columns = columns or [f"H{h}" for h in range(delta.shape[1])]
+    part = _("head or MLP") if "MLP" in columns else _("head")
+    render.figure(heatmaps.heatmap(delta, title=title, x_labels=columns, y_labels=rows, x_title=part,
+                                   y_title=_("layer"), text_values=True,
                                    colorscale="Reds" if costliest == "highest" else "RdBu"),
                   key=f"{key}-map", stem=stem, numbers=numbers)  # fmt: skip
-    cells = [(r, h) for r in range(len(rows)) for h in range(heads) if np.isfinite(delta[r, h])]
+    cells = [(r, h) for r in range(len(rows)) for h in range(len(columns)) if np.isfinite(delta[r, h])]
     cells.sort(key=lambda cell: -delta[cell] if costliest == "highest" else delta[cell])
-    table = [{_("head"): f"{rows[r]} H{h}", column: round(float(delta[r, h]), 2),
+    table = [{part: f"{rows[r]} {columns[h]}", column: round(float(delta[r, h]), 2),
               _("95 % CI"): f"[{low[r, h]:.2f}, {high[r, h]:.2f}]"} for r, h in cells]  # fmt: skip
     if "p" in found:  # right/wrong or per-sentence scores: how many items moved, and the exact test on them
         for row, cell in zip(table, cells, strict=True):

@@ -28,9 +28,9 @@ MAX_SWEEP_HEADS = 64  # a translation sweep scores its held-out pairs once per h
 SWEEP_DOCUMENTS = 200  # held-out documents a language model's sweep scores at most (all of them when there are fewer)
 # (heads + 1) × tokens read × weights (a tied output matrix counted once) a language model's sweep may cost: the whole
 # model once, then each head off, every window of documents_nll. A model whose sweep over every document would cost
-# more reads blocks of at most SWEEP_BLOCK tokens (its context, if shorter) drawn at random instead (GPT-2 small:
-# about 1,100 tokens, at least 8 blocks; 12 from 30 documents of 100–500 tokens, swept in 462 s on one thread by
-# benchmarks/ablation.py --gpt2-shaped); one that cannot read MIN_SWEEP_BLOCKS is refused.
+# more reads blocks of at most SWEEP_BLOCK tokens (its context, if shorter) drawn at random instead (GPT-2 small,
+# 144 heads and 12 MLPs: about 1,000 tokens, at least 7 blocks; 13 from 30 documents of 100–500 tokens, swept in
+# 381 s on one thread by benchmarks/ablation.py --gpt2-shaped); one that cannot read MIN_SWEEP_BLOCKS is refused.
 LM_SWEEP_WORK_BUDGET = 2e13
 SWEEP_BLOCK = 128
 MIN_SWEEP_BLOCKS = 5
@@ -189,28 +189,38 @@ def paired_change(base: np.ndarray, changed: np.ndarray, counts: np.ndarray, *, 
     return float(value), float(low), float(high)
 
 
-def sweep(score: Callable[[Iterable[tuple[int, int]]], list[tuple[float, int]]], layers: int, heads: int,
-          report: Callable[[float], None] = lambda done: None) -> dict[str, np.ndarray]:  # fmt: skip
-    """Every head switched off alone, ranked by what it costs on held-out text.
+def sweep(score: Callable[..., list[tuple[float, int]]], layers: int, heads: int,
+          report: Callable[[float], None] = lambda done: None, *, mlps: bool = False) -> dict[str, np.ndarray]:  # fmt: skip
+    """Every head switched off alone (and, with ``mlps``, every MLP), ranked by what it costs on held-out text.
 
-    ``score(heads)`` returns (summed NLL, tokens) per held-out document with those heads off (the caller takes
-    the model's lock for each call, so other sessions are served between heads). Returns (layers, heads) arrays:
-    Δ perplexity and its CI, and the base perplexity.
+    ``score(heads)`` — ``score(heads, mlps)`` when ``mlps`` — returns (summed NLL, tokens) per held-out document with
+    those parts off (the caller takes the model's lock for each call, so other sessions are served between parts).
+    Returns (layers, heads) arrays: Δ perplexity and its CI, the base perplexity, and with ``mlps`` the same per
+    layer's MLP (``mlp_delta``, ``mlp_low``, ``mlp_high``).
     """
     base = np.array(score(()), dtype=float)
     found = {name: np.zeros((layers, heads)) for name in ("delta", "low", "high")}
+    total = layers * heads + (layers if mlps else 0)
     for n, (layer, head) in enumerate((layer, head) for layer in range(layers) for head in range(heads)):
         changed = np.array(score([(layer, head)]), dtype=float)
         delta, low, high = paired_change(base[:, 0], changed[:, 0], base[:, 1])
         found["delta"][layer, head], found["low"][layer, head], found["high"][layer, head] = delta, low, high
-        report((n + 1) / (layers * heads))
+        report((n + 1) / total)
+    if mlps:
+        found.update({name: np.zeros(layers) for name in ("mlp_delta", "mlp_low", "mlp_high")})
+        for layer in range(layers):
+            changed = np.array(score((), [layer]), dtype=float)
+            found["mlp_delta"][layer], found["mlp_low"][layer], found["mlp_high"][layer] = paired_change(
+                base[:, 0], changed[:, 0], base[:, 1])
+            report((layers * heads + layer + 1) / total)
     found["base"] = np.array(math.exp(base[:, 0].sum() / base[:, 1].sum()))
     return found
 
 
 def sweep_plan(heads: int, weights: int, documents: Sequence[Sequence[int]],
                block: int = SWEEP_BLOCK) -> tuple[list[list[int]], bool]:  # fmt: skip
-    """What a sweep of ``heads`` heads reads of the held-out ``documents`` (ids): all of them when (heads + 1) × the
+    """What a sweep of ``heads`` parts (heads, and MLPs if it ranks them) reads of the held-out ``documents`` (ids): all
+    of them when (parts + 1) × the
     tokens its windows of ``block`` tokens read × weights fits LM_SWEEP_WORK_BUDGET; else blocks of at most ``block``
     tokens cut from them (one window each), as many as fit, drawn at random (seed 0: the same for the whole class) and
     kept in their order, and True. Refused (CoreError) when fewer than MIN_SWEEP_BLOCKS fit."""
@@ -231,7 +241,8 @@ def sweep_plan(heads: int, weights: int, documents: Sequence[Sequence[int]],
             chosen.append(int(index))
     if len(chosen) < MIN_SWEEP_BLOCKS:
         raise CoreError(Message("A sweep would run this model ({weights} M weights) over at least {count} held-out "
-                                "blocks of up to {block} tokens once as a whole and once for each of its {heads} heads: more "
+                                "blocks of up to {block} tokens once as a whole and once for each of its {heads} heads "
+                                "and MLPs: more "
                                 "than LM Lab runs for one sweep (about 8 minutes of work on one core). Switch heads off "
                                 "by hand instead.", weights=f"{weights / 1e6:.0f}", count=MIN_SWEEP_BLOCKS,
                                 block=block, heads=heads))  # fmt: skip
@@ -268,13 +279,13 @@ def sweep_model(lm, report: Callable[[float], None] = lambda done: None) -> dict
     available = held_out_ids(lm)
     weights = sum(p.numel() for p in lm.model.parameters())  # a tied unembedding counted once: it is a matmul too
     block = min(lm.context, SWEEP_BLOCK)  # the windows documents_nll reads: the plan counts and cuts with the same
-    documents, cut = sweep_plan(layers * heads, weights, available, block)
+    documents, cut = sweep_plan(layers * heads + layers, weights, available, block)  # every head, then every MLP
 
-    def score(chosen) -> list[tuple[float, int]]:
-        with lm.exclusive() as model, ablated(model, chosen):
+    def score(chosen, mlps=()) -> list[tuple[float, int]]:
+        with lm.exclusive() as model, ablated(model, chosen, mlps):
             return documents_nll(model, documents, block)
 
-    found = sweep(score, layers, heads, report)
+    found = sweep(score, layers, heads, report, mlps=True)
     found["documents"], found["available"], found["blocks"] = (np.array(len(documents)), np.array(len(available)),
                                                                np.array(cut))  # fmt: skip
     found["block"] = np.array(block)
