@@ -79,7 +79,7 @@ def _gpt2_shaped(threads: int) -> None:
     available = [[50256, *rng.integers(0, 50000, int(rng.integers(100, 500))).tolist()] for _ in range(30)]
     layers, heads = ablation.shape(model)
     weights = sum(p.numel() for p in model.parameters())
-    documents, _cut = ablation.sweep_plan(layers * heads + layers, weights, available)  # heads, then MLPs
+    documents, _cut = ablation.sweep_plan(layers * heads, weights, available, mlps=layers)  # heads, then MLPs
 
     def score(chosen, mlps=()) -> list[tuple[float, int]]:
         with ablation.ablated(model, chosen, mlps):

@@ -67,18 +67,18 @@ def test_bad_choices_are_refused_and_a_sweep_stays_within_its_cap():
     documents = [list(rng.integers(0, 1000, int(rng.integers(100, 500)))) for _ in range(30)]  # like the Lee articles
     read, cut = sweep_plan(8, 1_000_000, documents)  # a small model reads every document whole
     assert not cut and read == documents
-    # GPT-2 small (144 heads, 124 M weights): blocks of SWEEP_BLOCK tokens, as many as the cap allows, counted as
-    # documents_nll reads them (the whole model once, then each head off)
-    blocks, cut = sweep_plan(144, 124_000_000, documents)
+    # GPT-2 small (144 heads, 12 MLPs, 124,439,808 weights): blocks of SWEEP_BLOCK tokens, as many as the cap allows,
+    # counted as documents_nll reads them (the whole model once, then each head and each MLP off: 157 passes)
+    blocks, cut = sweep_plan(144, 124_439_808, documents, mlps=12)
     tokens = sum(len(w) for block in blocks for w, _first in windows(block, SWEEP_BLOCK))
-    assert cut and 8 <= len(blocks) <= 12 and all(len(block) <= SWEEP_BLOCK for block in blocks)
+    assert cut and 7 <= len(blocks) <= 12 and all(len(block) <= SWEEP_BLOCK for block in blocks)
     assert tokens == sum(len(block) for block in blocks)  # a block is one window: read once
-    assert 145 * tokens * 124e6 <= LM_SWEEP_WORK_BUDGET < 145 * (tokens + SWEEP_BLOCK) * 124e6
+    assert 157 * tokens * 124_439_808 <= LM_SWEEP_WORK_BUDGET < 157 * (tokens + SWEEP_BLOCK) * 124_439_808
     cuts = [block for ids in documents for block in (ids[i : i + SWEEP_BLOCK] for i in range(0, len(ids), SWEEP_BLOCK))]
     positions = [next(i for i, c in enumerate(cuts) if c == block) for block in blocks]
     assert positions == sorted(positions) and positions[-1] - positions[0] > len(cuts) / 3  # spread, in order
-    with pytest.raises(CoreError, match=f"at least {MIN_SWEEP_BLOCKS} held-out blocks"):
-        sweep_plan(384, 355_000_000, documents)  # GPT-2 medium is refused before any scoring
+    with pytest.raises(CoreError, match=f"at least {MIN_SWEEP_BLOCKS} held-out blocks.* 384 heads and 24 MLPs"):
+        sweep_plan(384, 355_000_000, documents, mlps=24)  # GPT-2 medium is refused before any scoring
     base = np.array([10.0, 20.0, 30.0])
     counts = np.array([5.0, 5.0, 5.0])
     assert paired_change(base, base, counts) == (0.0, 0.0, 0.0)

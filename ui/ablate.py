@@ -78,19 +78,22 @@ def sweep(spec: catalog.ModelSpec) -> None:
                  "longer while others use the server; a model that cannot read {least} blocks is refused).",
                  count=layers * heads, layers=layers, budget=f"{ablation.LM_SWEEP_WORK_BUDGET / 1e13:g} × 10¹³",
                  block=min(lm.context, ablation.SWEEP_BLOCK), least=ablation.MIN_SWEEP_BLOCKS))  # fmt: skip
-    found = shared_sweep(("ablation", spec.key, catalog.weights_sha256(spec)), _("Rank every head on held-out text"),
-                         "ablate-sweep", lambda progress: ablation.sweep_model(lm, progress))  # fmt: skip
+    found = shared_sweep(("ablation", spec.key, catalog.weights_sha256(spec)),
+                         _("Rank every head and MLP on held-out text"), "ablate-sweep",
+                         lambda progress: ablation.sweep_model(lm, progress),
+                         _("Switching each head, then each MLP, off in turn…"))  # fmt: skip
     if found is not None:
         _show_sweep(found)
 
 
-def shared_sweep(key: tuple, label: str, button: str, job) -> dict | None:
+def shared_sweep(key: tuple, label: str, button: str, job, waiting: str = "") -> dict | None:
     """A head sweep as a run shared by the class: started by whoever presses ``label`` first (again after a
-    failure), waited on with a bar by everyone who looks; its result, or None (not asked yet, or failed: said)."""
+    failure), waited on with a bar (``waiting`` its text) by everyone who looks; its result, or None (not asked yet,
+    or failed: said)."""
     state = shared_runs.state(key)
     if (state is None or "error" in state) and st.button(label, key=button):
         state = shared_runs.start(key, job)
-    return None if state is None else shared_runs.result(state, _("Switching each head off in turn…"))
+    return None if state is None else shared_runs.result(state, waiting or _("Switching each head off in turn…"))
 
 
 def parts_key(heads, mlps) -> tuple:
@@ -124,15 +127,17 @@ def _show_sweep(found: dict) -> None:
     numbers = {"delta_perplexity": found["delta"], "low": found["low"], "high": found["high"],
                "base_perplexity": float(found["base"]), "documents": int(found["documents"]),
                "blocks_of_documents": blocks}  # fmt: skip
-    shown, columns = found, [f"H{h}" for h in range(heads)]
-    if "mlp_delta" in found:  # one more column: each layer's MLP switched off alone
+    shown, columns, mlps = found, [f"H{h}" for h in range(heads)], "mlp_delta" in found
+    if mlps:  # one more column: each layer's MLP switched off alone
         shown = {name: np.column_stack([found[name], found[f"mlp_{name}"]]) for name in ("delta", "low", "high")}
         columns.append("MLP")
         numbers.update({"mlp_delta_perplexity": found["mlp_delta"], "mlp_low": found["mlp_low"],
                         "mlp_high": found["mlp_high"]})  # fmt: skip
+    # the colours span the heads (an MLP's far larger Δ would wash them out); every cell prints its value
     ranking(shown, rows=[f"L{n}" for n in range(layers)], title=_("Δ perplexity when one part is switched off"),
             column=_("Δ perplexity"), costliest="highest", key="ablate-sweep", stem="ablation-sweep", numbers=numbers,
-            columns=columns)  # fmt: skip
+            columns=columns,
+            zrange=(float(np.nanmin(found["delta"])), float(np.nanmax(found["delta"]))) if mlps else None)  # fmt: skip
     count, base = int(found["documents"]), f"{float(found['base']):.1f}"
     if blocks:
         st.caption(_("This model is large: the sweep read {count} blocks of at most {block} tokens drawn at random "
@@ -143,23 +148,29 @@ def _show_sweep(found: dict) -> None:
                      base=base))  # fmt: skip
     else:
         st.caption(_("Perplexity of the whole model on {count} held-out documents: {base}.", count=count, base=base))
-    st.caption(_("Each head is switched off alone (its output zeroed before W_O), then each layer's MLP (its output "
-                 "replaced by zeros; column MLP); the CI resamples the same documents (or blocks) for both (paired "
-                 "bootstrap). A large Δ marks a part the model relies on; one near 0 costs little on its own (parts "
-                 "that back each other up can still cost a lot together)."))  # fmt: skip
+    st.caption(_("Each head is switched off alone (its output zeroed before W_O); the CI resamples the same documents "
+                 "(or blocks) for both (paired bootstrap). A large Δ marks a head the model relies on; one near 0 costs "
+                 "little on its own (heads that back each other up can still cost a lot together)."))  # fmt: skip
+    if mlps:
+        st.caption(_("Column MLP: each layer's MLP switched off alone, its output (bias included) replaced by zeros. "
+                     "An MLP is a much larger part than one head (about two thirds of a block's weights), so compare "
+                     "it with that layer's heads switched off together (above), not with one head; the colours span "
+                     "the heads' values, and an MLP beyond them shows at full colour."))  # fmt: skip
 
 
 def ranking(found: dict, *, rows: list[str], title: str, column: str, costliest: str, key: str, stem: str,
-            numbers: dict, scale: float = 1.0, columns: list[str] | None = None) -> None:  # fmt: skip
+            numbers: dict, scale: float = 1.0, columns: list[str] | None = None,
+            zrange: tuple[float, float] | None = None) -> None:  # fmt: skip
     """A sweep's Δ per head as a layer × head heatmap (exported with ``numbers``) and a table, costliest head first:
     the ``highest`` Δ (perplexity rises) or the ``lowest`` (accuracy or chrF falls). Values are shown × ``scale``.
     ``columns`` names the heatmap's columns (heads H0, H1, … by default; a language model's sweep adds its MLPs)."""
     delta, low, high = (scale * found[name] for name in ("delta", "low", "high"))
     columns = columns or [f"H{h}" for h in range(delta.shape[1])]
     part = _("head or MLP") if "MLP" in columns else _("head")
+    scaled = {} if zrange is None else {"zmin": zrange[0], "zmax": max(zrange[1], zrange[0] + 1e-9)}
     render.figure(heatmaps.heatmap(delta, title=title, x_labels=columns, y_labels=rows, x_title=part,
                                    y_title=_("layer"), text_values=True,
-                                   colorscale="Reds" if costliest == "highest" else "RdBu"),
+                                   colorscale="Reds" if costliest == "highest" else "RdBu", **scaled),
                   key=f"{key}-map", stem=stem, numbers=numbers)  # fmt: skip
     cells = [(r, h) for r in range(len(rows)) for h in range(len(columns)) if np.isfinite(delta[r, h])]
     cells.sort(key=lambda cell: -delta[cell] if costliest == "highest" else delta[cell])

@@ -217,17 +217,17 @@ def sweep(score: Callable[..., list[tuple[float, int]]], layers: int, heads: int
     return found
 
 
-def sweep_plan(heads: int, weights: int, documents: Sequence[Sequence[int]],
-               block: int = SWEEP_BLOCK) -> tuple[list[list[int]], bool]:  # fmt: skip
-    """What a sweep of ``heads`` parts (heads, and MLPs if it ranks them) reads of the held-out ``documents`` (ids): all
-    of them when (parts + 1) × the
+def sweep_plan(heads: int, weights: int, documents: Sequence[Sequence[int]], block: int = SWEEP_BLOCK,
+               mlps: int = 0) -> tuple[list[list[int]], bool]:  # fmt: skip
+    """What a sweep of ``heads`` heads and ``mlps`` MLPs reads of the held-out ``documents`` (ids): all of them when
+    (heads + mlps + 1) × the
     tokens its windows of ``block`` tokens read × weights fits LM_SWEEP_WORK_BUDGET; else blocks of at most ``block``
     tokens cut from them (one window each), as many as fit, drawn at random (seed 0: the same for the whole class) and
     kept in their order, and True. Refused (CoreError) when fewer than MIN_SWEEP_BLOCKS fit."""
     from core.tasks.lm_scoring import windows
 
     def cost(tokens: int) -> float:
-        return (heads + 1) * tokens * weights
+        return (heads + mlps + 1) * tokens * weights
 
     read = sum(len(window) for ids in documents for window, _first in windows(list(ids), block))
     if cost(read) <= LM_SWEEP_WORK_BUDGET:
@@ -242,10 +242,10 @@ def sweep_plan(heads: int, weights: int, documents: Sequence[Sequence[int]],
     if len(chosen) < MIN_SWEEP_BLOCKS:
         raise CoreError(Message("A sweep would run this model ({weights} M weights) over at least {count} held-out "
                                 "blocks of up to {block} tokens once as a whole and once for each of its {heads} heads "
-                                "and MLPs: more "
+                                "and {mlps} MLPs: more "
                                 "than LM Lab runs for one sweep (about 8 minutes of work on one core). Switch heads off "
                                 "by hand instead.", weights=f"{weights / 1e6:.0f}", count=MIN_SWEEP_BLOCKS,
-                                block=block, heads=heads))  # fmt: skip
+                                block=block, heads=heads, mlps=mlps))  # fmt: skip
     return [blocks[i] for i in sorted(chosen)], True
 
 
@@ -279,7 +279,7 @@ def sweep_model(lm, report: Callable[[float], None] = lambda done: None) -> dict
     available = held_out_ids(lm)
     weights = sum(p.numel() for p in lm.model.parameters())  # a tied unembedding counted once: it is a matmul too
     block = min(lm.context, SWEEP_BLOCK)  # the windows documents_nll reads: the plan counts and cuts with the same
-    documents, cut = sweep_plan(layers * heads + layers, weights, available, block)  # every head, then every MLP
+    documents, cut = sweep_plan(layers * heads, weights, available, block, mlps=layers)  # every head, then every MLP
 
     def score(chosen, mlps=()) -> list[tuple[float, int]]:
         with lm.exclusive() as model, ablated(model, chosen, mlps):
