@@ -90,10 +90,7 @@ def shared_sweep(key: tuple, label: str, button: str, job, waiting: str = "") ->
     """A head sweep as a run shared by the class: started by whoever presses ``label`` first (again after a
     failure), waited on with a bar (``waiting`` its text) by everyone who looks; its result, or None (not asked yet,
     or failed: said)."""
-    state = shared_runs.state(key)
-    if (state is None or "error" in state) and st.button(label, key=button):
-        state = shared_runs.start(key, job)
-    return None if state is None else shared_runs.result(state, waiting or _("Switching each head off in turn…"))
+    return shared_runs.on_request(key, label, button, job, waiting or _("Switching each head off in turn…"))
 
 
 def parts_key(heads, mlps) -> tuple:

@@ -11,7 +11,7 @@ import streamlit as st
 from core import catalog
 from core.tasks import bias
 from core.tasks.base import own_dataset
-from ui import render, safe, shared_runs
+from ui import render, shared_runs
 from ui.i18n import _
 from ui.robustness import WAYS
 
@@ -31,20 +31,20 @@ def panel(spec: catalog.ModelSpec, found: bias.ProbeResult) -> None:
     request = bias_compare.Request(found.templates, found.group_a, found.group_b, found.label)
     asked = request.to_json()
     run_key = ("bias-compare", spec.key, card.sha256, hashlib.sha256(asked.encode()).hexdigest())
-    run = shared_runs.state(run_key)
-    if run is None or "error" in run:
-        if not st.button(_("Run the same probes on the other runtimes and the baselines"), key="bias-compare"):
-            if run is not None:
-                safe.error(run["error"])
-            return
+
+    def one_at_a_time() -> bool:  # per session: edited probes cannot queue up the server's benchmark slot
         earlier = shared_runs.state(st.session_state.get("bias-compare-started"))
         if earlier is not None and "result" not in earlier and "error" not in earlier:
-            # one comparison at a time per session: edited probes cannot queue up the server's benchmark slot
             st.info(_("Your previous comparison is still running: wait for it, then run this one."))
-            return
+            return False
         st.session_state["bias-compare-started"] = run_key
-        run = shared_runs.start(run_key, lambda progress: _compare(spec, card.sha256, dataset, asked, progress))
-    compared = shared_runs.result(run, render.queue_note(_("Probing the other runtimes and the baselines…")))
+        return True
+
+    compared = shared_runs.on_request(run_key, _("Run the same probes on the other runtimes and the baselines"),
+                                      "bias-compare",
+                                      lambda progress: _compare(spec, card.sha256, dataset, asked, progress),
+                                      render.queue_note(_("Probing the other runtimes and the baselines…")),
+                                      one_at_a_time)  # fmt: skip
     if compared is None:
         return
     st.dataframe(pd.DataFrame([_row(model_id, one) for model_id, one in compared.items()]), hide_index=True,

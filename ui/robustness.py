@@ -144,15 +144,10 @@ WAYS = {"fp32": N_("PyTorch fp32"), "onnx": N_("ONNX Runtime fp32"), "onnx-int8"
 def _comparison(spec: catalog.ModelSpec, sha256: str, dataset: str) -> None:
     """The same attack on the model computed three ways and on the baselines: a second shared run, on request."""
     st.subheader(_("The same attack on the model's other runtimes and on baselines"))
-    run_key = ("robustness-compare", spec.key, sha256)
-    run = shared_runs.state(run_key)
-    if run is None or "error" in run:
-        if not st.button(_("Run the same attack on the other runtimes and the baselines"), key="robust-compare"):
-            if run is not None:
-                safe.error(run["error"])
-            return
-        run = shared_runs.start(run_key, lambda progress: _compare(spec, sha256, dataset, progress))
-    compared = shared_runs.result(run, render.queue_note(_("Attacking the other runtimes and the baselines…")))
+    compared = shared_runs.on_request(("robustness-compare", spec.key, sha256),
+                                      _("Run the same attack on the other runtimes and the baselines"), "robust-compare",
+                                      lambda progress: _compare(spec, sha256, dataset, progress),
+                                      render.queue_note(_("Attacking the other runtimes and the baselines…")))  # fmt: skip
     if compared is None:
         return
     texts, edits = st.session_state.get("robust-texts", robustness.MAX_TEXTS), st.session_state.get("robust-edits", 3)

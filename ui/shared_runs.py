@@ -116,6 +116,23 @@ def wait(run: dict, text: str) -> None:
     bar.empty()
 
 
+def on_request(key: Hashable, label: str, button: str, job: Callable[[Callable[[float], None]], object], waiting: str,
+               allowed: Callable[[], bool] = lambda: True):  # fmt: skip
+    """The run for ``key`` behind a button: while none has run (or the last one failed, its error shown meanwhile),
+    pressing ``label`` starts ``job`` unless ``allowed()`` says no (it says why itself); then its result, waited on
+    with a bar reading ``waiting``, or None."""
+    run = state(key)
+    if run is None or "error" in run:
+        if not st.button(label, key=button):
+            if run is not None:
+                safe.error(run["error"])
+            return None
+        if not allowed():
+            return None
+        run = start(key, job)
+    return result(run, waiting)
+
+
 def result(run: dict, text: str):
     """``run``'s result once it has one (a progress bar meanwhile), or None when it failed, the error shown."""
     wait(run, text)

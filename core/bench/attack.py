@@ -13,11 +13,9 @@ export, an export that failed before) is reported with its reason; the others st
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from core import catalog, settings
 from core.bench import adapters
@@ -109,26 +107,11 @@ def from_json(data: dict) -> dict[str, robustness.Attack | str]:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m core.bench.attack --model KEY --dataset NAME --sha256 S --out FILE --progress-file FILE``."""
-    from core.io import write_json_atomic
+    from core.bench import background
 
-    parser = argparse.ArgumentParser(prog="python -m core.bench.attack", description=__doc__.split("\n\n")[0])
-    for name in ("--model", "--dataset", "--out", "--progress-file"):
-        parser.add_argument(name, required=True)
-    parser.add_argument("--sha256")
-    args = parser.parse_args(argv)
-    progress = Path(args.progress_file)
-
-    def report(fraction: float) -> None:
-        write_json_atomic(progress, {"state": "running", "fraction": fraction, "message": "attacking"})
-
-    try:
-        found = compare(catalog.get_spec(args.model), args.dataset, report, sha256=args.sha256)
-    except CoreError as error:
-        write_json_atomic(progress, {"state": "failed", "fraction": 1.0, "message": str(error)})
-        return 2
-    write_json_atomic(Path(args.out), to_json(found))
-    write_json_atomic(progress, {"state": "done", "fraction": 1.0, "message": "done"})
-    return 0
+    return background.child_main(argv, "core.bench.attack", __doc__, ("--model", "--dataset"), "attacking",
+                                 lambda args, report: to_json(compare(catalog.get_spec(args.model), args.dataset,
+                                                                      report, sha256=args.sha256)))  # fmt: skip
 
 
 if __name__ == "__main__":

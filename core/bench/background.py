@@ -3,11 +3,14 @@ through a progress file, like training jobs; the page only polls that file."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import subprocess
 import time
 import uuid
+from collections.abc import Callable
+from pathlib import Path
 
 import psutil
 from filelock import FileLock
@@ -165,3 +168,30 @@ def status(job: str) -> dict:
         elif job not in _children:  # started by another app process, now gone
             data = {"state": "failed", "fraction": 1.0, "message": "the benchmark process is no longer running"}
     return data
+
+
+def child_main(argv: list[str] | None, module: str, doc: str, names: tuple[str, ...], message: str,
+               work: Callable[[argparse.Namespace, Callable[[float], None]], dict]) -> int:  # fmt: skip
+    """The child side of a comparison started with ``_start(..., with_out=True)``: ``python -m <module>`` with the
+    required ``names`` (and ``--sha256``, ``--out``, ``--progress-file``); ``work(args, report)`` runs with its
+    progress written for the page, its JSON result goes to ``--out``, and a failure is written as the job's message.
+    Returns the exit code."""
+    parser = argparse.ArgumentParser(prog=f"python -m {module}", description=doc.split("\n\n")[0])
+    for name in (*names, "--out", "--progress-file"):
+        parser.add_argument(name, required=True)
+    parser.add_argument("--sha256")
+    args = parser.parse_args(argv)
+    progress = Path(args.progress_file)
+
+    def report(fraction: float) -> None:
+        write_json_atomic(progress, {"state": "running", "fraction": fraction, "message": message})
+
+    try:
+        found = work(args, report)
+    except (CoreError, ValueError, KeyError, TypeError) as error:  # a bad request too: said, not a traceback
+        write_json_atomic(progress, {"state": "failed", "fraction": 1.0, "message": str(error)[:300]})
+        return 2
+    write_json_atomic(Path(args.out), found)
+    write_json_atomic(progress, {"state": "done", "fraction": 1.0, "message": "done"})
+    return 0
+

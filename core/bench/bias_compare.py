@@ -12,12 +12,10 @@ class the baseline lacks) is reported with its reason; the others stand.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -43,14 +41,11 @@ class Request:
     def from_json(cls, text: str) -> Request:
         data = json.loads(text)
         found = cls(*(tuple(str(x) for x in data[name]) for name in ("templates", "group_a", "group_b")), str(data["label"]))
-        # the page's caps, checked again (its lines were cleaned there already: they are used as they came)
-        bias.parse_lines("\n".join(found.templates), bias.MAX_TEMPLATES, "templates", need=bias.PLACEHOLDER)
-        for terms, what in ((found.group_a, "terms in group A"), (found.group_b, "terms in group B")):
-            bias.parse_lines("\n".join(terms), bias.MAX_TERMS, what)
-        if len(found.templates) > bias.MAX_TEMPLATES or max(len(found.group_a), len(found.group_b)) > bias.MAX_TERMS:
-            raise CoreError("Too many templates or terms.")
-        if not all(len(line) <= bias.MAX_LINE_CHARS for line in (*found.templates, *found.group_a, *found.group_b)):
-            raise CoreError("A line of the probes is too long.")
+        # the page's caps, checked again on the lines as they came (the page cleaned them already)
+        lines = (*found.templates, *found.group_a, *found.group_b)
+        if not (1 <= len(found.templates) <= bias.MAX_TEMPLATES and 1 <= len(found.group_a) <= bias.MAX_TERMS
+                and 1 <= len(found.group_b) <= bias.MAX_TERMS) or any(len(line) > bias.MAX_LINE_CHARS for line in lines):
+            raise CoreError("The probes are over the page's caps.")
         if any(line.count(bias.PLACEHOLDER) != 1 for line in found.templates):
             raise CoreError("Every template needs its placeholder exactly once.")
         return found
@@ -114,27 +109,12 @@ def from_json(data: dict) -> dict[str, bias.ProbeResult | str]:
 def main(argv: list[str] | None = None) -> int:
     """``python -m core.bench.bias_compare --model KEY --dataset NAME --probes JSON --sha256 S --out FILE
     --progress-file FILE``."""
-    from core.io import write_json_atomic
+    from core.bench import background
 
-    parser = argparse.ArgumentParser(prog="python -m core.bench.bias_compare", description=__doc__.split("\n\n")[0])
-    for name in ("--model", "--dataset", "--probes", "--out", "--progress-file"):
-        parser.add_argument(name, required=True)
-    parser.add_argument("--sha256")
-    args = parser.parse_args(argv)
-    progress = Path(args.progress_file)
-
-    def report(fraction: float) -> None:
-        write_json_atomic(progress, {"state": "running", "fraction": fraction, "message": "probing"})
-
-    try:
-        found = compare(catalog.get_spec(args.model), args.dataset, Request.from_json(args.probes), report,
-                        sha256=args.sha256)  # fmt: skip
-    except (CoreError, ValueError, KeyError, TypeError) as error:
-        write_json_atomic(progress, {"state": "failed", "fraction": 1.0, "message": str(error)[:300]})
-        return 2
-    write_json_atomic(Path(args.out), to_json(found))
-    write_json_atomic(progress, {"state": "done", "fraction": 1.0, "message": "done"})
-    return 0
+    return background.child_main(argv, "core.bench.bias_compare", __doc__, ("--model", "--dataset", "--probes"),
+                                 "probing", lambda args, report: to_json(compare(
+                                     catalog.get_spec(args.model), args.dataset, Request.from_json(args.probes),
+                                     report, sha256=args.sha256)))  # fmt: skip
 
 
 if __name__ == "__main__":
