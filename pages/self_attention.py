@@ -43,6 +43,9 @@ try:
         head = learn.pick(right, _("Head"), heads, "attn-head")
         language.warn_text(text, spec.languages, i18n.title(spec), learn.encoders())
         steps = learn.head_steps(text, layer, head, causal, spec)
+        st.caption(_("The vectors that enter the layer and the head's weights come straight from the model's weight "
+                     "file, and the layers below are computed by LM Lab's own BERT code (shown at the bottom), not by "
+                     "transformers; the test suite checks them against transformers' hidden states."))
         if layer > 0:
             st.caption(_("X is what enters layer {layer}: the output of the layers below, which already mixed every "
                          "token of the sentence (only layer 0 reads the embeddings themselves).", layer=layer))
@@ -125,3 +128,6 @@ with right:
     )  # fmt: skip
 with st.expander(_("The code that computed this"), icon=":material/code:"):
     st.code(learn.source_of("scaled_dot_product_attention"), language="python")
+    if mode == REAL:
+        st.caption(_("One BERT layer, as the sentence's vectors pass through the layers below the chosen one:"))
+        st.code(learn.source_of("bert_weights.encoder_layer"), language="python")

@@ -53,8 +53,14 @@ def test_real_minilm_layer_is_reproduced(minilm, layer):
 
 def test_minilm_head_steps_match_torch(minilm):
     tokenizer, model = minilm
-    steps = explain.minilm_head(model, tokenizer, "it was too tired", layer=1, head=4, causal=True)
+    steps = explain.encoder_head(loading.local_dir(catalog.MINILM), "it was too tired", layer=1, head=4, causal=True)
     assert steps.d_k == 32 and steps.diff_vs_torch < 1e-5
+    # the head's queries are those of the model's own layer 1, applied to what transformers feeds it
+    batch = tokenizer("it was too tired", return_tensors="pt")
+    with torch.no_grad():
+        entering = model(**batch, output_hidden_states=True).hidden_states[1][0]
+        query = model.encoder.layer[1].attention.self.query(entering)[:, 4 * 32 : 5 * 32]
+    assert np.abs(steps.q - query.numpy()).max() < 1e-5
     assert np.allclose(steps.weights.sum(1), 1, atol=1e-5)
     assert np.isneginf(steps.scores[0, 1])
 

@@ -94,12 +94,15 @@ def pick(where, label: str, count: int, key: str, default: int = 0) -> int:
 
 
 def shape(spec) -> tuple[int, int, int]:
-    """(layers, heads, width) of an encoder the Learn pages open (a damaged model folder is a CoreError)."""
+    """(layers, heads, width) of an encoder the Learn pages open, from its config.json (a damaged model folder is a
+    CoreError)."""
+    from core.transformer import bert_weights
+
     try:
-        config = minilm(spec).model.config
-    except OSError as error:
+        found = bert_weights.read_shape(_folder(spec))
+    except (OSError, ValueError, KeyError) as error:
         raise CoreError(_("{model} could not be loaded: {error}", model=spec.key, error=str(error))) from None
-    return config.num_hidden_layers, config.num_attention_heads, config.hidden_size
+    return found.layers, found.heads, found.width
 
 
 def _checked(text: str, max_chars: int = 500) -> str:
@@ -109,13 +112,25 @@ def _checked(text: str, max_chars: int = 500) -> str:
 
 
 def head_steps(text: str, layer: int, head: int, causal: bool, spec=None):
+    """One head's stages, computed by LM Lab's own code from the model's verified folder (no transformers: on a
+    fresh server the page need not wait for it to load)."""
     from core.transformer import explain
 
-    shared = minilm(spec)
+    spec = spec or catalog.MINILM
     cleaned = _checked(text)
-    name = "MiniLM" if spec is None or spec.key == catalog.MINILM.key else spec.key
-    with shared.lock, inference_gate():
-        return explain.minilm_head(shared.model, shared.tokenizer, cleaned, layer, head, causal, name=name)
+    name = "MiniLM" if spec.key == catalog.MINILM.key else spec.key
+    with inference_gate():
+        return explain.encoder_head(_folder(spec), cleaned, layer, head, causal, name=name)
+
+
+def _folder(spec):
+    """The verified folder of an encoder the Learn pages open (a missing or damaged one is a CoreError)."""
+    from core import loading
+
+    try:
+        return loading.local_dir(spec)
+    except OSError as error:
+        raise CoreError(_("{model} could not be loaded: {error}", model=spec.key, error=str(error))) from None
 
 
 def toy_steps(words: str, d_model: int, d_k: int, causal: bool, seed: int):
@@ -164,7 +179,7 @@ def checked() -> dict[str, dict[str, float]]:
 
 def source_of(name: str) -> str:
     """The source of one of our Transformer functions, shown on the page so text and code cannot drift."""
-    from core.transformer import attention, layers, multihead, positional
+    from core.transformer import attention, bert_weights, layers, multihead, positional
 
     objects = {
         "scaled_dot_product_attention": attention.scaled_dot_product_attention,
@@ -173,6 +188,7 @@ def source_of(name: str) -> str:
         "DecoderLayer.forward": layers.DecoderLayer.forward,
         "sinusoidal": positional.sinusoidal,
         "rope_rotate": positional.rope_rotate,
+        "bert_weights.encoder_layer": bert_weights.encoder_layer,
     }
     return inspect.getsource(objects[name])
 

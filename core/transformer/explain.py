@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -54,25 +55,16 @@ def _attend(tokens, x, w_q, b_q, w_k, b_k, w_v, b_v, causal: bool, source: str) 
     )
 
 
-@torch.no_grad()
-def minilm_head(
-    model, tokenizer, text: str, layer: int, head: int, causal: bool, max_tokens: int = 32, name: str = "MiniLM"
-) -> Steps:
-    """Head ``head`` of layer ``layer`` of a BERT-style encoder (MiniLM by default) on ``text``, with the layer's
-    real weights and inputs."""
-    config = model.config
-    if not 0 <= head < config.num_attention_heads:
-        raise ValueError(f"head must be between 0 and {config.num_attention_heads - 1}, got {head}.")
-    batch = tokenizer(text, return_tensors="pt", truncation=True, max_length=max_tokens)
-    hidden = model(**batch, output_hidden_states=True).hidden_states[layer][0].float()  # (T, d_model), in fp32
-    attention = model.encoder.layer[layer].attention.self
-    d_k = config.hidden_size // config.num_attention_heads
-    rows = slice(head * d_k, (head + 1) * d_k)  # this head's slice of W_Q, W_K, W_V
-    parts = []
-    for linear in (attention.query, attention.key, attention.value):  # in fp32 whatever the model is served in
-        parts += [linear.weight[rows].float(), linear.bias[rows].float()]
-    tokens = tokenizer.convert_ids_to_tokens(batch["input_ids"][0])
-    return _attend(tokens, hidden, *parts, causal=causal, source=Message("{name} layer {layer}, head {head}", name=name, layer=layer, head=head))
+def encoder_head(folder: Path, text: str, layer: int, head: int, causal: bool, max_tokens: int = 32,
+                 name: str = "MiniLM") -> Steps:
+    """Head ``head`` of layer ``layer`` of a BERT encoder (MiniLM by default) on ``text``, with the layer's real
+    weights and the real vectors that enter it, read from the model's folder and computed by LM Lab's own code
+    (``core.transformer.bert_weights``)."""
+    from core.transformer import bert_weights
+
+    found = bert_weights.head_inputs(folder, text, layer, head, max_tokens=max_tokens)
+    return _attend(found.tokens, found.x, *found.projections, causal=causal,
+                   source=Message("{name} layer {layer}, head {head}", name=name, layer=layer, head=head))  # fmt: skip
 
 
 @torch.no_grad()

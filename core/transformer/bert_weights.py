@@ -1,0 +1,166 @@
+"""A BERT encoder read straight from its files and run by LM Lab's own code, without transformers.
+
+The Self-attention page needs the vectors that enter one layer and that layer's W_Q, W_K, W_V for one head.
+Here they come from the model's ``model.safetensors`` (memory-mapped: only the embedding rows of the sentence's
+tokens and the layers up to the chosen one are read) and its ``tokenizer.json`` (the Rust tokenizers library).
+On a fresh server that takes a few hundredths of a second where importing transformers and building the model
+take two to three. The page says so, and a test checks every layer's input and the tokens against transformers.
+
+Folders are the verified ones ``core.loading.local_dir`` returns: a bare BERT (the packaged MiniLM) or one with a
+task head, whose encoder's names start with ``bert.`` (the Chinese BERT pretrained here).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from core.transformer.attention import scaled_dot_product_attention
+
+WEIGHTS_FILE = "model.safetensors"
+PREFIXES = ("", "bert.")  # a bare encoder's names, then those of an encoder under a task head
+
+
+@dataclass(frozen=True)
+class Shape:
+    layers: int
+    heads: int
+    width: int
+    eps: float  # LayerNorm's epsilon
+    positions: int  # learned positions: the most tokens the encoder reads
+
+
+def read_shape(folder: Path) -> Shape:
+    """The encoder's size from its config.json; ValueError for anything but a BERT this code runs exactly."""
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    if config.get("model_type") != "bert" or config.get("hidden_act", "gelu") != "gelu":
+        raise ValueError(f"{folder.name} is not a BERT encoder with GELU activations.")
+    if config.get("position_embedding_type", "absolute") != "absolute":
+        raise ValueError(f"{folder.name} does not use learned absolute positions.")
+    return Shape(layers=int(config["num_hidden_layers"]), heads=int(config["num_attention_heads"]),
+                 width=int(config["hidden_size"]), eps=float(config.get("layer_norm_eps", 1e-12)),
+                 positions=int(config.get("max_position_embeddings", 512)))  # fmt: skip
+
+
+# One tokenizer per file (and length cap), each with its own lock: a Rust tokenizer used by two threads at once
+# can fail ("Already borrowed"). A few entries only: the Learn pages open two encoders.
+_tokenizers: OrderedDict[tuple, tuple] = OrderedDict()
+_tokenizers_lock = threading.Lock()
+
+
+def _tokenizer(folder: Path, max_tokens: int):
+    from tokenizers import Tokenizer
+
+    path = folder / "tokenizer.json"
+    key = (str(path), path.stat().st_mtime_ns, max_tokens)
+    with _tokenizers_lock:
+        if key not in _tokenizers:
+            tokenizer = Tokenizer.from_file(str(path))
+            tokenizer.no_padding()
+            tokenizer.enable_truncation(max_tokens)  # counts [CLS] and [SEP], as transformers' truncation does
+            _tokenizers[key] = (tokenizer, threading.Lock())
+            while len(_tokenizers) > 4:
+                _tokenizers.popitem(last=False)
+        _tokenizers.move_to_end(key)
+        return _tokenizers[key]
+
+
+def tokenize(folder: Path, text: str, max_tokens: int) -> tuple[list[str], list[int]]:
+    """The tokens and ids the model's own tokenizer gives ``text``, [CLS] and [SEP] included."""
+    tokenizer, lock = _tokenizer(folder, max_tokens)
+    with lock:
+        encoding = tokenizer.encode(text)
+    return list(encoding.tokens), list(encoding.ids)
+
+
+class _Reader:
+    """Named tensors of one open weight file, in fp32, under the encoder's prefix."""
+
+    def __init__(self, handle) -> None:
+        self.handle = handle
+        names = set(handle.keys())
+        found = [p for p in PREFIXES if f"{p}embeddings.word_embeddings.weight" in names]
+        if not found:
+            raise ValueError("The weight file holds no BERT embeddings.")
+        self.prefix = found[0]
+
+    def __call__(self, name: str) -> torch.Tensor:
+        return self.handle.get_tensor(self.prefix + name).float()
+
+    def rows(self, name: str, ids: list[int]) -> torch.Tensor:
+        """Only the rows ``ids`` of a table (the word embeddings are most of the file).  # (len(ids), width)"""
+        table = self.handle.get_slice(self.prefix + name)
+        return torch.cat([table[i : i + 1] for i in ids]).float()
+
+
+def _embed(read: _Reader, ids: list[int], shape: Shape) -> torch.Tensor:
+    """Word + position + segment-0 embeddings, then LayerNorm.  # (T, width)"""
+    x = read.rows("embeddings.word_embeddings.weight", ids)
+    x = x + read("embeddings.position_embeddings.weight")[: len(ids)]
+    x = x + read("embeddings.token_type_embeddings.weight")[0]
+    return F.layer_norm(x, (shape.width,), read("embeddings.LayerNorm.weight"), read("embeddings.LayerNorm.bias"),
+                        shape.eps)  # fmt: skip
+
+
+def _linear(read: _Reader, name: str, x: torch.Tensor) -> torch.Tensor:
+    return F.linear(x, read(f"{name}.weight"), read(f"{name}.bias"))
+
+
+def _norm(read: _Reader, name: str, x: torch.Tensor, shape: Shape) -> torch.Tensor:
+    return F.layer_norm(x, (shape.width,), read(f"{name}.weight"), read(f"{name}.bias"), shape.eps)
+
+
+def encoder_layer(read: _Reader, index: int, x: torch.Tensor, shape: Shape) -> torch.Tensor:
+    """One encoder layer: multi-head self-attention, W_O, residual + LayerNorm; GELU feed-forward, residual +
+    LayerNorm (BERT's post-norm order). One sentence, so no padding mask.  # (T, width)"""
+    name = f"encoder.layer.{index}"
+    t, d_k = x.shape[0], shape.width // shape.heads
+
+    def heads(part: str) -> torch.Tensor:  # (heads, T, d_k)
+        return _linear(read, f"{name}.attention.self.{part}", x).view(t, shape.heads, d_k).transpose(0, 1)
+
+    mixed, _weights = scaled_dot_product_attention(heads("query"), heads("key"), heads("value"))
+    merged = mixed.transpose(0, 1).reshape(t, shape.width)
+    attended = _norm(read, f"{name}.attention.output.LayerNorm",
+                     _linear(read, f"{name}.attention.output.dense", merged) + x, shape)  # fmt: skip
+    inner = F.gelu(_linear(read, f"{name}.intermediate.dense", attended))
+    return _norm(read, f"{name}.output.LayerNorm", _linear(read, f"{name}.output.dense", inner) + attended, shape)
+
+
+@dataclass(frozen=True)
+class HeadInputs:
+    tokens: list[str]
+    x: torch.Tensor  # what enters the layer  # (T, width)
+    projections: tuple[torch.Tensor, ...]  # this head's W_Q, b_Q, W_K, b_K, W_V, b_V  # (d_k, width) / (d_k,)
+
+
+@torch.no_grad()
+def head_inputs(folder: Path, text: str, layer: int, head: int, max_tokens: int = 32) -> HeadInputs:
+    """The tokens of ``text``, the vectors entering layer ``layer`` (the embeddings for layer 0, else the output of
+    the layers below, computed here) and head ``head``'s slice of that layer's query, key and value projections."""
+    from safetensors import safe_open
+
+    shape = read_shape(folder)
+    if not 0 <= layer < shape.layers:
+        raise ValueError(f"layer must be between 0 and {shape.layers - 1}, got {layer}.")
+    if not 0 <= head < shape.heads:
+        raise ValueError(f"head must be between 0 and {shape.heads - 1}, got {head}.")
+    tokens, ids = tokenize(folder, text, min(max_tokens, shape.positions))
+    d_k = shape.width // shape.heads
+    rows = slice(head * d_k, (head + 1) * d_k)
+    with safe_open(str(folder / WEIGHTS_FILE), framework="pt") as handle:
+        read = _Reader(handle)
+        x = _embed(read, ids, shape)
+        for index in range(layer):
+            x = encoder_layer(read, index, x, shape)
+        projections = []
+        for part in ("query", "key", "value"):
+            name = f"encoder.layer.{layer}.attention.self.{part}"
+            projections += [read(f"{name}.weight")[rows], read(f"{name}.bias")[rows]]
+    return HeadInputs(tokens=tokens, x=x, projections=tuple(projections))

@@ -1,0 +1,72 @@
+"""The Self-attention page's encoder, read from the model's files and run by LM Lab's own code, against
+transformers: the same tokens, and the same vectors entering every layer."""
+
+import json
+
+import pytest
+import torch
+
+from core import catalog, loading
+from core.transformer import bert_weights, explain
+
+TEXTS = [
+    "The animal didn't cross the street because it was too tired.",
+    "这只动物没有过马路，因为它太累了。",  # MiniLM knows few Chinese characters: [UNK]s, as transformers gives them
+    "Café naïve ÉCOLE 🙂 x\u200by\u0301",  # accents, an emoji, a zero-width space, a combining mark
+    "word " * 80,  # longer than the cap: cut to 32 tokens, [SEP] kept
+]
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    return loading.load_encoder(catalog.MINILM, eager_attention=True)
+
+
+def _entering(tokenizer, model, text: str) -> tuple[list[int], tuple]:
+    batch = tokenizer(text, return_tensors="pt", truncation=True, max_length=32)
+    with torch.no_grad():
+        hidden = model(**batch, output_hidden_states=True).hidden_states
+    return batch["input_ids"][0].tolist(), hidden
+
+
+@pytest.mark.parametrize("text", TEXTS, ids=["english", "chinese", "odd-unicode", "long"])
+def test_minilm_from_its_files_matches_transformers_at_every_layer(minilm, text):
+    tokenizer, model = minilm
+    folder = loading.local_dir(catalog.MINILM)
+    ids, hidden = _entering(tokenizer, model, text)
+    tokens, our_ids = bert_weights.tokenize(folder, text, 32)
+    assert our_ids == ids and tokens == tokenizer.convert_ids_to_tokens(ids)
+    assert len(ids) <= 32 and tokens[-1] == "[SEP]"
+    for layer in range(model.config.num_hidden_layers):
+        found = bert_weights.head_inputs(folder, text, layer, head=layer)
+        assert (found.x - hidden[layer][0]).abs().max() < 1e-4, layer
+        query = model.encoder.layer[layer].attention.self.query
+        rows = slice(layer * 32, (layer + 1) * 32)
+        assert torch.equal(found.projections[0], query.weight[rows]) and torch.equal(found.projections[1], query.bias[rows])
+
+
+def test_an_encoder_under_a_task_head_is_read_under_its_prefix(tiny_model):
+    """A classifier's folder names its encoder ``bert.…``: the same computation, the same vectors."""
+    spec = catalog.get_spec("sentiment-tiny")
+    tokenizer, model = loading.load_encoder(spec, eager_attention=True)
+    text = "A warm and funny film."
+    ids, hidden = _entering(tokenizer, model, text)
+    shape = bert_weights.read_shape(tiny_model)
+    assert (shape.layers, shape.heads) == (model.config.num_hidden_layers, model.config.num_attention_heads)
+    for layer in range(shape.layers):
+        found = bert_weights.head_inputs(tiny_model, text, layer, 0)
+        assert bert_weights.tokenize(tiny_model, text, 32)[1] == ids
+        assert (found.x - hidden[layer][0]).abs().max() < 1e-4
+
+
+def test_out_of_range_and_foreign_models_are_refused(tmp_path):
+    folder = loading.local_dir(catalog.MINILM)
+    with pytest.raises(ValueError, match="layer must be between 0 and 5"):
+        explain.encoder_head(folder, "a cat", 6, 0, causal=False)
+    with pytest.raises(ValueError, match="head must be between 0 and 11"):
+        explain.encoder_head(folder, "a cat", 0, 12, causal=False)
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    for change in ({"hidden_act": "relu"}, {"position_embedding_type": "relative_key"}, {"model_type": "roformer"}):
+        (tmp_path / "config.json").write_text(json.dumps({**config, **change}), encoding="utf-8")
+        with pytest.raises(ValueError):
+            bert_weights.read_shape(tmp_path)
