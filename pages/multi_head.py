@@ -17,7 +17,7 @@ st.markdown(
       "own W_Q, W_K, W_V of size d_model × d_k (d_k = d_model / h), concatenates what they found and mixes it "
       "with W_O. Below: one layer of the packaged MiniLM (d_model = 384, h = 12, d_k = 32) or of the Chinese BERT "
       "pretrained here (d_model = 128, h = 4, d_k = 32), recomputed by LM Lab's own code from the layer's real "
-      "weights and compared with Hugging Face's result.")
+      "weights, and at the bottom compared with Hugging Face's result.")
 )
 st.latex(r"\mathrm{MultiHead}(Q,K,V)=\mathrm{Concat}(\mathrm{head}_1,\dots,\mathrm{head}_h)\,W^O,\quad"
          r"\mathrm{head}_i=\mathrm{Attention}(QW_i^Q,\,KW_i^K,\,VW_i^V)")  # fmt: skip
@@ -38,11 +38,6 @@ try:
 except (CoreError, ValueError) as error:
     safe.error(error)
     st.stop()
-
-left, right = st.columns(2)
-left.metric(_("Max |ours − Hugging Face|, attention probabilities"), f"{report.weights_diff:.1e}")
-right.metric(_("Max |ours − Hugging Face|, attention block output"), f"{report.output_diff:.1e}",
-             help=_("After W_O, the residual connection and LayerNorm (BertAttention's output)."))  # fmt: skip
 
 render.figure(
     heatmaps.head_grid(report.ours, report.tokens, title=_("Layer {layer}: the {heads} heads", layer=layer, heads=heads),
@@ -88,5 +83,20 @@ render.figure(
 )  # fmt: skip
 with st.expander(_("The code that computed this"), icon=":material/code:"):
     st.code(learn.source_of("MultiHeadAttention.forward"), language="python")
+st.subheader(_("Checked against Hugging Face"))
+st.caption(_("Everything above was computed by LM Lab's own code from the weight file. Here transformers runs the "
+             "same sentence through the same layer, and the two are compared."))  # fmt: skip
+try:
+    agreement = learn.layer_check(report, text, spec)
+except (CoreError, ValueError) as error:
+    safe.error(error)
+else:
+    left, right = st.columns(2)
+    left.metric(_("Max |ours − Hugging Face|, attention probabilities"), f"{agreement.weights_diff:.1e}")
+    right.metric(_("Max |ours − Hugging Face|, attention block output"), f"{agreement.output_diff:.1e}",
+                 help=_("After W_O, the residual connection and LayerNorm (BertAttention's output)."))  # fmt: skip
+    if agreement.precision != "float32":
+        st.caption(_("LM Lab serves this model in {precision}: Hugging Face's side computes in it, so the two differ "
+                     "by its rounding, not by a mistake.", precision=agreement.precision))  # fmt: skip
 st.subheader(_("Checked against PyTorch"))
 learn.verification_table(learn.checked())

@@ -70,19 +70,20 @@ def test_the_classifier_answers_on_its_device_and_says_so(tiny_model, placed):
 def test_attention_and_the_learn_recomputations_come_back_to_the_cpu_to_be_drawn(tiny_model, placed):
     from core.attention import AttentionModel
     from core.transformer import explain
-    from core.transformer.bert_layer import learned_positions, recompute_layer
+    from core.transformer.bert_layer import against_transformers, layer_from_files
 
     where, precision = placed
     shared = AttentionModel(catalog.get_spec("sentiment-tiny"))
     assert _where(shared.model)[0] == where
     found = shared.attend("A warm and funny film.")
     assert found.weights.dtype == np.float32 and np.allclose(found.weights.sum(-1), 1, atol=2e-2)
-    report = recompute_layer(shared.model, shared.tokenizer, "A warm and funny film.", 0)
-    tolerance = 1e-4  # ours against Hugging Face's: in fp32 whatever the model is served in
-    assert report.ours.dtype == np.float32 and report.weights_diff < tolerance
+    report = layer_from_files(tiny_model, "A warm and funny film.", 0)  # ours, from the files, in fp32 on the CPU
+    agreement = against_transformers(report, shared.model, shared.tokenizer, "A warm and funny film.")
+    assert report.ours.dtype == np.float32 and agreement.precision == str(device.PRECISIONS[precision])[6:]
+    # Hugging Face's side runs as served: bf16 rounds its activations (about 3 significant digits)
+    assert agreement.weights_diff < (1e-4 if precision == "fp32" else 3e-2)
     steps = explain.encoder_head(tiny_model, "A warm film.", 0, 0, causal=True)  # read from its files, on the CPU
-    assert steps.weights.dtype == np.float32 and steps.diff_vs_torch < tolerance
-    assert learned_positions(shared.model, 8).shape[0] == 8
+    assert steps.weights.dtype == np.float32 and steps.diff_vs_torch < 1e-4
 
 
 def test_translation_decodes_on_its_device_with_the_same_words(translate_tiny_model, placed):

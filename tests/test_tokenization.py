@@ -15,16 +15,37 @@ def character_vocabulary():
 
 
 def test_minilm_wordpiece_loses_most_of_a_chinese_sentence():
-    from core import catalog, loading
-    from core.tasks.tokenization import cut
+    from core import catalog
+    from core.tasks.tokenization import cut, load
 
-    tokens = cut("wordpiece", loading.load_tokenizer(catalog.MINILM), "这部电影很好看，我非常喜欢。")
+    tokens = cut("wordpiece", load(catalog.MINILM), "这部电影很好看，我非常喜欢。")
     # the issue's example, token for token: [CLS] and [SEP] are not part of the text
     assert tokens.tokens == ["[UNK]", "部", "[UNK]", "[UNK]", "[UNK]", "[UNK]", "[UNK]", "，", "我", "[UNK]", "[UNK]",
                              "[UNK]", "[UNK]", "。"]  # fmt: skip
     assert sum(tokens.unknown) == 10 and tokens.characters == 14 and tokens.vocabulary == 30522
-    typed = cut("wordpiece", loading.load_tokenizer(catalog.MINILM), "a [UNK] b [SEP]")
+    typed = cut("wordpiece", load(catalog.MINILM), "a [UNK] b [SEP]")
     assert not any(typed.unknown) and "[SEP]" not in typed.tokens  # typed brackets are text, not special tokens
+
+
+TEXTS = ["这部电影很好看，我非常喜欢。", "The film was great, and I loved it.", "a [UNK] b [SEP] [CLS][MASK]",
+         "Ｗｉ－Ｆｉ 很慢 🙂 e\u0301 x\u200by", "自然语言处理（NLP）让计算机理解人类语言。"]
+
+
+@pytest.mark.parametrize("key", ["minilm-l6", "segment-zh", "lm-lee-gpt"])
+def test_the_tokenizers_library_cuts_as_transformers_does(key, character_vocabulary, lm_tiny_model):
+    """The page reads each model's tokenizer.json with the tokenizers library: the same tokens, [UNK]s and vocabulary
+    size as the model's transformers tokenizer, typed special tokens treated as text."""
+    from core import catalog, loading
+    from core.tasks.inputs import check_text
+    from core.tasks.tokenization import MAX_CHARS, cut, load
+
+    spec = catalog.get_spec(key)
+    ours, theirs = load(spec), loading.load_tokenizer(spec)
+    for text in TEXTS:
+        found = cut("wordpiece", ours, text)  # the text as checked for the page (NFC, control characters)
+        ids = theirs(check_text(text, max_chars=MAX_CHARS), add_special_tokens=False, split_special_tokens=True)["input_ids"]
+        assert found.tokens == theirs.convert_ids_to_tokens(ids), text
+        assert found.unknown == [i == theirs.unk_token_id for i in ids] and found.vocabulary == len(theirs)
 
 
 def test_jieba_words_flag_only_chinese_words_outside_its_dictionary():
@@ -36,16 +57,16 @@ def test_jieba_words_flag_only_chinese_words_outside_its_dictionary():
 
 
 def test_coverage_of_held_out_reviews_counts_unknown_tokens(character_vocabulary):
-    from core import catalog, loading
-    from core.tasks.tokenization import BY_KEY, coverage, held_out_reviews, source
+    from core import catalog
+    from core.tasks.tokenization import BY_KEY, coverage, held_out_reviews, load, source
 
     reviews = held_out_reviews()
     assert len(reviews) == 2000
-    minilm = coverage("wordpiece", loading.load_tokenizer(catalog.MINILM), reviews[:100])
+    minilm = coverage("wordpiece", load(catalog.MINILM), reviews[:100])
     assert minilm["texts"] == 100 and minilm["unknown_share"] > 0.5 and minilm["texts_with_unknown"] > 0.9
     spec = source(BY_KEY["characters"])
     assert spec is not None and spec.key in ("zh-bert-mlm", "segment-zh")  # whichever Chinese model is trained
-    chars = coverage("characters", loading.load_tokenizer(spec), reviews[:100])
+    chars = coverage("characters", load(spec), reviews[:100])
     assert chars["unknown_share"] < minilm["unknown_share"] / 5 and 0.9 < chars["tokens_per_character"] <= 1.0
 
 

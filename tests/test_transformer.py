@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from core import catalog, loading
-from core.transformer import checks, explain, positional, walkthrough
+from core.transformer import bert_weights, checks, explain, positional, walkthrough
 from core.transformer.attention import causal_mask, scaled_dot_product_attention
-from core.transformer.bert_layer import learned_positions, recompute_layer
+from core.transformer.bert_layer import against_transformers, layer_from_files
 
 
 def test_attention_rows_sum_to_one_and_causal_is_lower_triangular():
@@ -43,12 +43,21 @@ def minilm():
 @pytest.mark.parametrize("layer", [0, 3, 5])
 def test_real_minilm_layer_is_reproduced(minilm, layer):
     tokenizer, model = minilm
-    report = recompute_layer(model, tokenizer, "The keys to the cabinet are on the table.", layer)
-    assert report.weights_diff <= 1e-5
-    assert report.output_diff <= 1e-5
+    text = "The keys to the cabinet are on the table."
+    report = layer_from_files(loading.local_dir(catalog.MINILM), text, layer)
+    agreement = against_transformers(report, model, tokenizer, text)
+    assert agreement.weights_diff <= 1e-5 and agreement.output_diff <= 1e-5 and agreement.precision == "float32"
     assert report.ours.shape == (12, len(report.tokens), len(report.tokens))
+    assert report.head_outputs.shape == (12, len(report.tokens), 32)
     assert report.tokens[0] == "[CLS]" and report.tokens[-1] == "[SEP]"
     assert np.allclose(report.stats["share to [CLS]"] + 0, report.ours[..., 0].mean(-1), atol=1e-6)
+
+
+def test_a_tokenizer_that_cuts_differently_is_not_compared(minilm):
+    tokenizer, model = minilm
+    report = layer_from_files(loading.local_dir(catalog.MINILM), "a cat sat", 0)
+    with pytest.raises(ValueError, match="cut the text differently"):
+        against_transformers(report, model, tokenizer, "a dog sat")
 
 
 def test_minilm_head_steps_match_torch(minilm):
@@ -111,7 +120,8 @@ def test_rope_pair_moves_on_a_circle():
 
 def test_learned_positions_and_walkthrough(minilm):
     _, model = minilm
-    assert learned_positions(model, 10).shape == (10, 384)
+    table = bert_weights.positions(loading.local_dir(catalog.MINILM), 10)
+    assert torch.equal(table, model.embeddings.position_embeddings.weight[:10])
     walk = walkthrough.run(["a", "b", "c"], ["x", "y"], d_model=16, n_heads=2, n_pad=1)
     assert walk.source_tokens[-1] == "<pad>" and walk.target_tokens == ["<bos>", "x"]
     assert walk.cross_weights.shape == (2, 2, 4) and np.all(walk.cross_weights[..., -1] == 0)

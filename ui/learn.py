@@ -152,12 +152,22 @@ def scaling(d_ks: tuple[int, ...], n_keys: int) -> dict:
 
 
 def layer_report(text: str, layer: int, spec=None):
-    from core.transformer.bert_layer import recompute_layer
+    """One layer's heads, recomputed by LM Lab's own code from the model's verified folder (no transformers)."""
+    from core.transformer.bert_layer import layer_from_files
+
+    spec = spec or catalog.MINILM
+    cleaned = _checked(text)
+    with inference_gate():
+        return layer_from_files(_folder(spec), cleaned, layer)
+
+
+def layer_check(report, text: str, spec=None):
+    """The same layer by Hugging Face (the shared model, loaded once per process), compared with ``report``."""
+    from core.transformer.bert_layer import against_transformers
 
     shared = minilm(spec)
-    cleaned = _checked(text)
     with shared.lock, inference_gate():
-        return recompute_layer(shared.model, shared.tokenizer, cleaned, layer)
+        return against_transformers(report, shared.model, shared.tokenizer, _checked(text))
 
 
 @st.cache_data(show_spinner=False)
@@ -211,9 +221,10 @@ def verification_table(results: dict[str, dict[str, float]], tolerance: float = 
 
 
 def learned_positions(n_positions: int):
-    from core.transformer.bert_layer import learned_positions as read
+    """MiniLM's learned position table (first rows), read from its weight file.  # (N, d)"""
+    from core.transformer import bert_weights
 
-    return read(minilm().model, n_positions)
+    return bert_weights.positions(_folder(catalog.MINILM), n_positions).numpy().astype(float)
 
 
 def walkthrough(source: str, target: str, d_model: int, n_heads: int, n_pad: int, seed: int):

@@ -27,9 +27,7 @@ _locks: dict[str, threading.Lock] = {way.key: threading.Lock() for way in tokeni
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _tokenizer(key: str, fingerprint: str):
-    from core.loading import load_tokenizer
-
-    return load_tokenizer(catalog.get_spec(key))
+    return tokenization.load(catalog.get_spec(key))
 
 
 def tokenizer_of(way):

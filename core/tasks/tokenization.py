@@ -98,10 +98,31 @@ def _tokens(way_key: str, tokenizer, text: str) -> Tokens:
 
         words, (dictionary, size) = jieba_words(text), _jieba_dictionary()
         return Tokens(words, [has_han(word) and not dictionary.get(word) for word in words], characters, size)
-    # typed "[UNK]" or "[SEP]" is text like any other, not the special token itself
-    ids = tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"]
-    unk = tokenizer.unk_token_id
-    return Tokens(tokenizer.convert_ids_to_tokens(ids), [i == unk for i in ids], characters, len(tokenizer))
+    encoding = tokenizer.encode(text, add_special_tokens=False)
+    unk = _unknown_id(tokenizer)
+    return Tokens(list(encoding.tokens), [i == unk for i in encoding.ids], characters,
+                  tokenizer.get_vocab_size(with_added_tokens=True))  # fmt: skip
+
+
+def load(spec: catalog.ModelSpec):
+    """A model's own tokenizer, read from its verified folder's tokenizer.json with the tokenizers library (so a
+    fresh server's page need not wait for transformers to load). A typed "[UNK]" or "[SEP]" is text like any
+    other, not the special token itself."""
+    from tokenizers import Tokenizer
+
+    from core.loading import local_dir
+
+    tokenizer = Tokenizer.from_file(str(local_dir(spec) / "tokenizer.json"))
+    tokenizer.encode_special_tokens = True
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return tokenizer
+
+
+def _unknown_id(tokenizer) -> int | None:
+    """The id of the vocabulary's unknown token; None for a byte-level vocabulary, which has none."""
+    unknown = getattr(tokenizer.model, "unk_token", None)
+    return tokenizer.token_to_id(unknown) if unknown else None
 
 
 def coverage(way_key: str, tokenizer, texts: Sequence[str]) -> dict:

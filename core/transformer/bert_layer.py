@@ -1,19 +1,22 @@
-"""One real layer of the packaged MiniLM (a BERT encoder), recomputed by our own code.
+"""One real layer of a BERT encoder (the packaged MiniLM, or the Chinese BERT pretrained here), recomputed by our code.
 
-We take the layer's real weights and the real hidden states that enter it, run our
-multi-head attention, and compare with what Hugging Face computed: the attention
-probabilities of all heads and the attention block's output (after W_O, residual, LayerNorm).
+The layer's real weights and the vectors that enter it are read from the model's files (``bert_weights``), our
+multi-head attention runs on them, and ``against_transformers`` compares the result with what Hugging Face computes:
+the attention probabilities of all heads and the attention block's output (after W_O, residual, LayerNorm).
 """
 
 from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
-from core.transformer.attention import padding_mask, softmax_entropy
+from core.transformer import bert_weights
+from core.transformer.attention import softmax_entropy
 from core.transformer.multihead import MultiHeadAttention
 
 
@@ -22,11 +25,16 @@ class LayerReport:
     tokens: list[str]
     layer: int
     ours: np.ndarray  # our attention probabilities  # (h, T, T)
-    theirs: np.ndarray  # Hugging Face's  # (h, T, T)
-    weights_diff: float
-    output_diff: float
     head_outputs: np.ndarray  # each head's weighted values before concatenation  # (h, T, d_k)
+    block_output: np.ndarray  # after W_O, the residual connection and LayerNorm  # (T, d_model)
     stats: dict[str, np.ndarray]  # per-head statistics  # each (h,)
+
+
+@dataclass(frozen=True)
+class Agreement:
+    weights_diff: float  # max |ours − Hugging Face| over the attention probabilities
+    output_diff: float  # … over the attention block's output
+    precision: str  # what Hugging Face's side computed in: the served model's dtype ("float32", "bfloat16")
 
 
 def head_statistics(weights: np.ndarray, tokens: list[str]) -> dict[str, np.ndarray]:
@@ -50,48 +58,35 @@ def head_statistics(weights: np.ndarray, tokens: list[str]) -> dict[str, np.ndar
 
 
 @torch.no_grad()
-def recompute_layer(model, tokenizer, text: str, layer: int, max_tokens: int = 64) -> LayerReport:
-    """Run MiniLM (eager attention) on ``text`` and redo layer ``layer``'s attention with our code."""
-    n_layers = model.config.num_hidden_layers
-    if not 0 <= layer < n_layers:
-        raise ValueError(f"layer must be between 0 and {n_layers - 1}, got {layer}.")
-    batch = tokenizer(text, return_tensors="pt", truncation=True, max_length=max_tokens)
-    device = next(model.parameters()).device  # where LM Lab placed the model; ours computes there too
-    batch = {name: value.to(device) for name, value in batch.items()}
-    outputs = model(**batch, output_hidden_states=True, output_attentions=True)
-    hidden_in = outputs.hidden_states[layer]  # what enters the layer  # (1, T, d_model)
-    theirs = outputs.attentions[layer][0]  # (h, T, T)
-    block = model.encoder.layer[layer].attention  # BertAttention: self + output (dense, LayerNorm)
-    if hidden_in.dtype != torch.float32:  # a model served in bf16/fp16: both sides recompute this layer in fp32
-        import copy
-
-        block, hidden_in = copy.deepcopy(block).float(), hidden_in.float()
-        theirs = block(hidden_in)[1][0]
-
-    config = model.config
-    ours_mha = MultiHeadAttention(config.hidden_size, config.num_attention_heads).load_from_bert(block).eval()
-    ours_mha.to(device=hidden_in.device, dtype=hidden_in.dtype)
+def layer_from_files(folder: Path, text: str, layer: int, max_tokens: int = 64) -> LayerReport:
+    """Layer ``layer``'s attention on ``text``, by our ``MultiHeadAttention`` on the weights and inputs read from the
+    model's folder: no transformers involved."""
+    found = bert_weights.layer_inputs(folder, text, layer, max_tokens)
+    width = found.x.shape[-1]
+    ours_mha = MultiHeadAttention(width, found.heads).load_from_bert(found.attention).eval()
     trace: dict = {}
-    projected, weights = ours_mha(hidden_in, mask=padding_mask(batch["attention_mask"]), trace=trace)
+    projected, weights = ours_mha(found.x[None], trace=trace)
     # BERT's attention block ends with residual + LayerNorm around W_O (dropout is off in eval mode)
-    ours_out = block.output.LayerNorm(projected + hidden_in)
-    theirs_out = block(hidden_in)[0]
-
-    tokens = tokenizer.convert_ids_to_tokens(batch["input_ids"][0].tolist())
-    ours_np = weights[0].float().cpu().numpy()  # back on the CPU only to be drawn
-    return LayerReport(
-        tokens=tokens,
-        layer=layer,
-        ours=ours_np,
-        theirs=theirs.float().cpu().numpy(),
-        weights_diff=float((weights[0] - theirs).abs().max()),
-        output_diff=float((ours_out - theirs_out).abs().max()),
-        head_outputs=trace["heads"][0].float().cpu().numpy(),
-        stats=head_statistics(ours_np, tokens),
-    )
+    block_output = F.layer_norm(projected[0] + found.x, (width,), found.attention["output.LayerNorm.weight"],
+                                found.attention["output.LayerNorm.bias"], found.eps)  # fmt: skip
+    ours = weights[0].numpy()
+    return LayerReport(tokens=found.tokens, layer=layer, ours=ours, head_outputs=trace["heads"][0].numpy(),
+                       block_output=block_output.numpy(), stats=head_statistics(ours, found.tokens))  # fmt: skip
 
 
-def learned_positions(model, n_positions: int) -> np.ndarray:
-    """BERT's learned absolute position embeddings (rows 0…n−1), as trained — no formula behind them.  # (N, d)"""
-    table = model.embeddings.position_embeddings.weight
-    return table[:n_positions].detach().float().cpu().numpy().astype(float)
+@torch.no_grad()
+def against_transformers(report: LayerReport, model, tokenizer, text: str, max_tokens: int = 64) -> Agreement:
+    """Hugging Face's attention probabilities and attention-block output for the same text and layer (eager
+    attention, on the device and in the precision LM Lab serves the model in), compared with ``report``'s."""
+    batch = tokenizer(text, return_tensors="pt", truncation=True, max_length=max_tokens)
+    if tokenizer.convert_ids_to_tokens(batch["input_ids"][0].tolist()) != report.tokens:
+        raise ValueError("transformers' tokenizer cut the text differently from the model's tokenizer.json.")
+    parameter = next(model.parameters())
+    outputs = model(**{name: value.to(parameter.device) for name, value in batch.items()},
+                    output_hidden_states=True, output_attentions=True)  # fmt: skip
+    theirs = outputs.attentions[report.layer][0].float().cpu()  # (h, T, T)
+    block = model.encoder.layer[report.layer].attention  # BertAttention: self + output (dense, LayerNorm)
+    theirs_out = block(outputs.hidden_states[report.layer])[0][0].float().cpu()  # (T, d_model)
+    return Agreement(weights_diff=float((torch.from_numpy(report.ours) - theirs).abs().max()),
+                     output_diff=float((torch.from_numpy(report.block_output) - theirs_out).abs().max()),
+                     precision=str(parameter.dtype).removeprefix("torch."))  # fmt: skip

@@ -133,6 +133,42 @@ def encoder_layer(read: _Reader, index: int, x: torch.Tensor, shape: Shape) -> t
     return _norm(read, f"{name}.output.LayerNorm", _linear(read, f"{name}.output.dense", inner) + attended, shape)
 
 
+def _open(folder: Path):
+    from safetensors import safe_open
+
+    return safe_open(str(folder / WEIGHTS_FILE), framework="pt")
+
+
+@dataclass(frozen=True)
+class LayerInputs:
+    tokens: list[str]
+    x: torch.Tensor  # what enters the layer: the embeddings for layer 0, else the output of the layers below  # (T, width)
+    attention: dict[str, torch.Tensor]  # the layer's attention block, by BERT's names ("self.query.weight", …)
+    heads: int
+    eps: float  # LayerNorm's epsilon
+
+
+ATTENTION_NAMES = tuple(f"{part}.{kind}" for part in ("self.query", "self.key", "self.value", "output.dense",
+                                                      "output.LayerNorm") for kind in ("weight", "bias"))  # fmt: skip
+
+
+@torch.no_grad()
+def layer_inputs(folder: Path, text: str, layer: int, max_tokens: int = 64) -> LayerInputs:
+    """The tokens of ``text``, the vectors entering layer ``layer`` (computed here, layer by layer, from the weight
+    file) and that layer's attention weights."""
+    shape = read_shape(folder)
+    if not 0 <= layer < shape.layers:
+        raise ValueError(f"layer must be between 0 and {shape.layers - 1}, got {layer}.")
+    tokens, ids = tokenize(folder, text, min(max_tokens, shape.positions))
+    with _open(folder) as handle:
+        read = _Reader(handle)
+        x = _embed(read, ids, shape)
+        for index in range(layer):
+            x = encoder_layer(read, index, x, shape)
+        attention = {name: read(f"encoder.layer.{layer}.attention.{name}") for name in ATTENTION_NAMES}
+    return LayerInputs(tokens=tokens, x=x, attention=attention, heads=shape.heads, eps=shape.eps)
+
+
 @dataclass(frozen=True)
 class HeadInputs:
     tokens: list[str]
@@ -140,27 +176,20 @@ class HeadInputs:
     projections: tuple[torch.Tensor, ...]  # this head's W_Q, b_Q, W_K, b_K, W_V, b_V  # (d_k, width) / (d_k,)
 
 
-@torch.no_grad()
 def head_inputs(folder: Path, text: str, layer: int, head: int, max_tokens: int = 32) -> HeadInputs:
-    """The tokens of ``text``, the vectors entering layer ``layer`` (the embeddings for layer 0, else the output of
-    the layers below, computed here) and head ``head``'s slice of that layer's query, key and value projections."""
-    from safetensors import safe_open
-
+    """``layer_inputs``, with head ``head``'s slice of the layer's query, key and value projections."""
     shape = read_shape(folder)
-    if not 0 <= layer < shape.layers:
-        raise ValueError(f"layer must be between 0 and {shape.layers - 1}, got {layer}.")
     if not 0 <= head < shape.heads:
         raise ValueError(f"head must be between 0 and {shape.heads - 1}, got {head}.")
-    tokens, ids = tokenize(folder, text, min(max_tokens, shape.positions))
+    found = layer_inputs(folder, text, layer, max_tokens)
     d_k = shape.width // shape.heads
     rows = slice(head * d_k, (head + 1) * d_k)
-    with safe_open(str(folder / WEIGHTS_FILE), framework="pt") as handle:
-        read = _Reader(handle)
-        x = _embed(read, ids, shape)
-        for index in range(layer):
-            x = encoder_layer(read, index, x, shape)
-        projections = []
-        for part in ("query", "key", "value"):
-            name = f"encoder.layer.{layer}.attention.self.{part}"
-            projections += [read(f"{name}.weight")[rows], read(f"{name}.bias")[rows]]
-    return HeadInputs(tokens=tokens, x=x, projections=tuple(projections))
+    projections = tuple(found.attention[f"self.{part}.{kind}"][rows] for part in ("query", "key", "value")
+                        for kind in ("weight", "bias"))  # fmt: skip
+    return HeadInputs(tokens=found.tokens, x=found.x, projections=projections)
+
+
+def positions(folder: Path, count: int) -> torch.Tensor:
+    """The first ``count`` rows of the encoder's learned position table, as trained.  # (count, width)"""
+    with _open(folder) as handle:
+        return _Reader(handle)("embeddings.position_embeddings.weight")[:count]

@@ -64,15 +64,10 @@ class MultiHeadAttention(nn.Module):
         return self
 
     @torch.no_grad()
-    def load_from_bert(self, bert_attention) -> MultiHeadAttention:
-        """Copy a Hugging Face ``BertAttention`` block: self.query/key/value and output.dense."""
-        pairs = (
-            (self.w_q, bert_attention.self.query),
-            (self.w_k, bert_attention.self.key),
-            (self.w_v, bert_attention.self.value),
-            (self.w_o, bert_attention.output.dense),
-        )
-        for ours, theirs in pairs:
-            ours.weight.copy_(theirs.weight)
-            ours.bias.copy_(theirs.bias)
+    def load_from_bert(self, tensors: dict[str, torch.Tensor]) -> MultiHeadAttention:
+        """Copy a BERT attention block's weights, by BERT's names: self.query/key/value and output.dense."""
+        for ours, name in ((self.w_q, "self.query"), (self.w_k, "self.key"), (self.w_v, "self.value"),
+                           (self.w_o, "output.dense")):  # fmt: skip
+            ours.weight.copy_(tensors[f"{name}.weight"])
+            ours.bias.copy_(tensors[f"{name}.bias"])
         return self
