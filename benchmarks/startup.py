@@ -40,7 +40,7 @@ TRIVIAL_APP = 'import streamlit as st\n\nst.title("A trivial app")\nst.write("Wh
 # a heading each Learn page draws after the model has answered
 LEARN_DONE = {"self_attention": "4 · Softmax", "multi_head": "How the heads differ",
               "positional_encoding": "Rotary position embedding (RoPE)",
-              "tokenization": "How each way fits real Chinese text"}
+              "tokenization": "How each way fits real Chinese text", "encoder_decoder": "Shapes, step by step"}
 
 
 def _serve(script: str, cwd: Path) -> tuple[subprocess.Popen, int]:
