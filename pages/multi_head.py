@@ -17,7 +17,7 @@ st.markdown(
       "own W_Q, W_K, W_V of size d_model × d_k (d_k = d_model / h), concatenates what they found and mixes it "
       "with W_O. Below: one layer of the packaged MiniLM (d_model = 384, h = 12, d_k = 32) or of the Chinese BERT "
       "pretrained here (d_model = 128, h = 4, d_k = 32), recomputed by LM Lab's own code from the layer's real "
-      "weights, and at the bottom compared with Hugging Face's result.")
+      "weights, and further down compared with Hugging Face's result.")
 )
 st.latex(r"\mathrm{MultiHead}(Q,K,V)=\mathrm{Concat}(\mathrm{head}_1,\dots,\mathrm{head}_h)\,W^O,\quad"
          r"\mathrm{head}_i=\mathrm{Attention}(QW_i^Q,\,KW_i^K,\,VW_i^V)")  # fmt: skip
@@ -96,7 +96,9 @@ else:
     right.metric(_("Max |ours − Hugging Face|, attention block output"), f"{agreement.output_diff:.1e}",
                  help=_("After W_O, the residual connection and LayerNorm (BertAttention's output)."))  # fmt: skip
     if agreement.precision != "float32":
-        st.caption(_("LM Lab serves this model in {precision}: Hugging Face's side computes in it, so the two differ "
-                     "by its rounding, not by a mistake.", precision=agreement.precision))  # fmt: skip
+        st.caption(_("LM Lab serves this model in {precision}, and Hugging Face's side computes in it while ours "
+                     "computes in float32 from the weight file. bfloat16 keeps about 3 significant digits and float16 "
+                     "about 4, so differences up to a few hundredths are expected here; far larger ones would be a "
+                     "mistake.", precision=agreement.precision))  # fmt: skip
 st.subheader(_("Checked against PyTorch"))
 learn.verification_table(learn.checked())

@@ -3,9 +3,10 @@
 import numpy as np
 import streamlit as st
 
+from core.errors import CoreError
 from core.transformer import positional as pe
 from core.viz import heatmaps
-from ui import learn, render
+from ui import learn, render, safe
 from ui.i18n import _
 from ui.runtime import through_router
 
@@ -94,25 +95,31 @@ st.markdown(
 
 st.subheader(_("BERT learns its positions instead"))
 n_learned = min(length, 512)
-learned = learn.learned_positions(n_learned)
-left, right = st.columns(2)
-with left:
-    render.figure(heatmaps.heatmap(pe.cosine_similarity(learned), title=_("MiniLM's learned positions (first {count})", count=n_learned),
-                                   x_title=_("position"), y_title=_("position"), colorscale="Viridis", height=420), key="pe-learned")  # fmt: skip
-with right:
-    render.figure(heatmaps.heatmap(pe.cosine_similarity(pe.sinusoidal(n_learned, 384)), title=_("Sinusoidal, d_model = 384"),
-                                   x_title=_("position"), y_title=_("position"), colorscale="Viridis", height=420), key="pe-sinsim")  # fmt: skip
-learned_sim, sinusoid_sim = pe.cosine_similarity(learned), pe.cosine_similarity(pe.sinusoidal(n_learned, 384))
-offset = min(20, n_learned - 1)
-near = np.diagonal(learned_sim, offset=offset).mean(), np.diagonal(sinusoid_sim, offset=offset).mean()
-upper = np.triu_indices(n_learned, 1)
-agreement = np.corrcoef(learned_sim[upper], sinusoid_sim[upper])[0, 1]
-st.caption(
-    _("Cosine similarity between positions. In both tables nearby positions are alike; the two similarity "
-      "matrices correlate only moderately (r = {r}), and far apart they differ: at offset {offset} the "
-      "mean cosine is {learned} for MiniLM and {sinusoids} for the sinusoids.", r=f"{agreement:.2f}", offset=offset,
-      learned=f"{near[0]:.2f}", sinusoids=f"{near[1]:.2f}")
-)  # fmt: skip
+try:
+    learned = learn.learned_positions(n_learned)
+except (CoreError, ValueError) as error:
+    safe.error(error)
+    learned = None
+if learned is not None:
+    left, right = st.columns(2)
+    with left:
+        render.figure(heatmaps.heatmap(pe.cosine_similarity(learned), title=_("MiniLM's learned positions (first {count})", count=n_learned),
+                                       x_title=_("position"), y_title=_("position"), colorscale="Viridis", height=420), key="pe-learned")  # fmt: skip
+    with right:
+        render.figure(heatmaps.heatmap(pe.cosine_similarity(pe.sinusoidal(n_learned, 384)), title=_("Sinusoidal, d_model = 384"),
+                                       x_title=_("position"), y_title=_("position"), colorscale="Viridis", height=420), key="pe-sinsim")  # fmt: skip
+    learned_sim, sinusoid_sim = pe.cosine_similarity(learned), pe.cosine_similarity(pe.sinusoidal(n_learned, 384))
+    offset = min(20, n_learned - 1)
+    near = np.diagonal(learned_sim, offset=offset).mean(), np.diagonal(sinusoid_sim, offset=offset).mean()
+    upper = np.triu_indices(n_learned, 1)
+    agreement = np.corrcoef(learned_sim[upper], sinusoid_sim[upper])[0, 1]
+    st.caption(
+        _("Cosine similarity between positions. In both tables nearby positions are alike; the two similarity "
+          "matrices correlate only moderately (r = {r}), and far apart they differ: at offset {offset} the "
+          "mean cosine is {learned} for MiniLM and {sinusoids} for the sinusoids.", r=f"{agreement:.2f}", offset=offset,
+          learned=f"{near[0]:.2f}", sinusoids=f"{near[1]:.2f}")
+    )  # fmt: skip
+
 
 st.subheader(_("Rotary position embedding (RoPE)"))
 st.markdown(

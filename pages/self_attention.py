@@ -43,9 +43,9 @@ try:
         head = learn.pick(right, _("Head"), heads, "attn-head")
         language.warn_text(text, spec.languages, i18n.title(spec), learn.encoders())
         steps = learn.head_steps(text, layer, head, causal, spec)
-        st.caption(_("The vectors that enter the layer and the head's weights come straight from the model's weight "
-                     "file, and the layers below are computed by LM Lab's own BERT code (shown at the bottom), not by "
-                     "transformers; the test suite checks them against transformers' hidden states."))
+        st.caption(_("The embeddings and the head's weights are read from the model's weight file; the layers below "
+                     "the chosen one are computed by LM Lab's own BERT code (shown at the bottom), not by transformers. "
+                     "The test suite checks what enters every layer against transformers' hidden states."))
         if layer > 0:
             st.caption(_("X is what enters layer {layer}: the output of the layers below, which already mixed every "
                          "token of the sentence (only layer 0 reads the embeddings themselves).", layer=layer))

@@ -45,6 +45,31 @@ def test_minilm_from_its_files_matches_transformers_at_every_layer(minilm, text)
         assert torch.equal(found.projections[0], query.weight[rows]) and torch.equal(found.projections[1], query.bias[rows])
 
 
+def test_every_hidden_state_of_minilm_the_last_included(minilm):
+    tokenizer, model = minilm
+    text = TEXTS[0]
+    ids, theirs = _entering(tokenizer, model, text)
+    tokens, ours = bert_weights.hidden_states(loading.local_dir(catalog.MINILM), text, max_tokens=32)
+    assert len(ours) == len(theirs) == 7 and tokens == tokenizer.convert_ids_to_tokens(ids)
+    assert max(float((a - b[0]).abs().max()) for a, b in zip(ours, theirs, strict=True)) < 1e-4
+
+
+def test_damaged_files_give_a_clear_message(tmp_path):
+    import shutil
+
+    from core.errors import ModelUnavailableError
+
+    folder = loading.local_dir(catalog.MINILM)
+    for name in ("config.json", "tokenizer.json"):
+        shutil.copy(folder / name, tmp_path / name)
+    (tmp_path / "model.safetensors").write_bytes(b"not a weight file")
+    with pytest.raises(ModelUnavailableError, match="could not be read"):
+        bert_weights.head_inputs(tmp_path, "a cat", 0, 0)
+    (tmp_path / "tokenizer.json").write_text("{", encoding="utf-8")
+    with pytest.raises(ModelUnavailableError, match="could not be read"):
+        bert_weights.tokenize(tmp_path, "a cat", 32)
+
+
 def test_an_encoder_under_a_task_head_is_read_under_its_prefix(tiny_model):
     """A classifier's folder names its encoder ``bert.…``: the same computation, the same vectors."""
     spec = catalog.get_spec("sentiment-tiny")
@@ -66,7 +91,8 @@ def test_out_of_range_and_foreign_models_are_refused(tmp_path):
     with pytest.raises(ValueError, match="head must be between 0 and 11"):
         explain.encoder_head(folder, "a cat", 0, 12, causal=False)
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    for change in ({"hidden_act": "relu"}, {"position_embedding_type": "relative_key"}, {"model_type": "roformer"}):
+    for change in ({"hidden_act": "relu"}, {"position_embedding_type": "relative_key"}, {"model_type": "roformer"},
+                   {"is_decoder": True}, {"num_attention_heads": 0}, {"num_attention_heads": 5}, {"hidden_size": "x"}):
         (tmp_path / "config.json").write_text(json.dumps({**config, **change}), encoding="utf-8")
         with pytest.raises(ValueError):
             bert_weights.read_shape(tmp_path)

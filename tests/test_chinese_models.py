@@ -182,6 +182,26 @@ def test_the_learn_pages_open_the_chinese_bert_on_a_chinese_sentence(tiny_mlm):
     assert mha.text_input(key="mha-text").value == "The keys to the cabinet are on the table."
 
 
+def test_the_chinese_bert_read_from_its_files_matches_transformers(tiny_mlm):
+    """The Learn pages read the Chinese BERT (a masked-LM folder: its encoder's names start with bert.) from its files:
+    the same tokens and every hidden state as transformers, the last layer's output included."""
+    import torch
+
+    from core import catalog, loading
+    from core.transformer import bert_weights
+
+    spec = catalog.get_spec("zh-bert-mlm")
+    tokenizer, model = loading.load_encoder(spec, eager_attention=True)
+    for text in ("这只动物没有过马路，因为它太累了。", "柜子的钥匙在桌子上。Wi-Fi 很慢 [SEP]"):
+        batch = tokenizer(text, return_tensors="pt", truncation=True, max_length=64)
+        with torch.no_grad():
+            theirs = model(**batch, output_hidden_states=True).hidden_states
+        tokens, ours = bert_weights.hidden_states(loading.local_dir(spec), text)
+        assert tokens == tokenizer.convert_ids_to_tokens(batch["input_ids"][0].tolist())
+        assert len(ours) == len(theirs) == model.config.num_hidden_layers + 1
+        assert max(float((a - b[0]).abs().max()) for a, b in zip(ours, theirs, strict=True)) < 1e-4
+
+
 def test_a_learn_page_never_starts_the_chinese_berts_pretraining(fresh_cache):
     from core.training import jobs
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 
 import streamlit as st
 
@@ -113,14 +114,27 @@ def _checked(text: str, max_chars: int = 500) -> str:
 
 def head_steps(text: str, layer: int, head: int, causal: bool, spec=None):
     """One head's stages, computed by LM Lab's own code from the model's verified folder (no transformers: on a
-    fresh server the page need not wait for it to load)."""
-    from core.transformer import explain
-
+    fresh server the page need not wait for it to load); kept per model version, text and choice, so a rerun that
+    changes nothing of them (another widget) computes nothing."""
     spec = spec or catalog.MINILM
     cleaned = _checked(text)
     name = "MiniLM" if spec.key == catalog.MINILM.key else spec.key
+    return _head_steps(spec.key, _fingerprint(spec), str(_folder(spec)), cleaned, layer, head, causal, name)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _head_steps(key: str, fingerprint: str, folder: str, cleaned: str, layer: int, head: int, causal: bool,
+                name: str):  # fmt: skip
+    from core.transformer import explain
+
     with inference_gate():
-        return explain.encoder_head(_folder(spec), cleaned, layer, head, causal, name=name)
+        return explain.encoder_head(Path(folder), cleaned, layer, head, causal, name=name)
+
+
+def _fingerprint(spec) -> str:
+    """The version of a model's weights: its pinned sha256, or the one its card recorded when it was trained."""
+    card = catalog.read_metadata(spec.key) if spec.trained_here else None
+    return card.sha256 if card else (spec.sha256 or "")
 
 
 def _folder(spec):
@@ -152,22 +166,35 @@ def scaling(d_ks: tuple[int, ...], n_keys: int) -> dict:
 
 
 def layer_report(text: str, layer: int, spec=None):
-    """One layer's heads, recomputed by LM Lab's own code from the model's verified folder (no transformers)."""
+    """One layer's heads, recomputed by LM Lab's own code from the model's verified folder (no transformers); kept
+    per model version, text and layer."""
+    spec = spec or catalog.MINILM
+    return _layer_report(spec.key, _fingerprint(spec), str(_folder(spec)), _checked(text), layer)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _layer_report(key: str, fingerprint: str, folder: str, cleaned: str, layer: int):
     from core.transformer.bert_layer import layer_from_files
 
-    spec = spec or catalog.MINILM
-    cleaned = _checked(text)
     with inference_gate():
-        return layer_from_files(_folder(spec), cleaned, layer)
+        return layer_from_files(Path(folder), cleaned, layer)
 
 
 def layer_check(report, text: str, spec=None):
-    """The same layer by Hugging Face (the shared model, loaded once per process), compared with ``report``."""
+    """The same layer by Hugging Face (the shared model, loaded once per process), compared with ``report``; kept
+    per model version, text and layer."""
+    spec = spec or catalog.MINILM
+    cleaned = _checked(text)
+    return _layer_check(spec.key, _fingerprint(spec), cleaned, report.layer, report, minilm(spec))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _layer_check(key: str, fingerprint: str, cleaned: str, layer: int, _report, _shared):
     from core.transformer.bert_layer import against_transformers
 
-    shared = minilm(spec)
+    shared = _shared
     with shared.lock, inference_gate():
-        return against_transformers(report, shared.model, shared.tokenizer, _checked(text))
+        return against_transformers(_report, shared.model, shared.tokenizer, cleaned)
 
 
 @st.cache_data(show_spinner=False)

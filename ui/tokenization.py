@@ -40,10 +40,15 @@ def tokenizer_of(way):
 
 
 def cut_all(text: str) -> dict:
-    """Each way's tokens of ``text`` (a CoreError message for the text, "" for a way that is not ready)."""
+    """Each way's tokens of ``text`` (None for a way that is not ready, the CoreError of one whose files cannot be
+    read or fail their check); a CoreError about the text itself is raised."""
     found = {}
     for way in tokenization.WAYS:
-        tokenizer, spec = tokenizer_of(way) if way.models else (None, None)
+        try:
+            tokenizer, spec = tokenizer_of(way) if way.models else (None, None)
+        except CoreError as error:  # one damaged model folder does not blank the other ways
+            found[way.key] = error
+            continue
         if way.models and tokenizer is None:
             found[way.key] = None
             continue
@@ -66,6 +71,9 @@ def show(text: str) -> None:
             models = " / ".join(way.models)
             st.info(_("Not trained yet on this machine: train {models} (`python -m core.train --model {first}`) and it "
                       "appears here.", models=models, first=way.models[0]), icon=":material/hourglass_top:")  # fmt: skip
+            continue
+        if isinstance(found[way.key], CoreError):
+            safe.error(found[way.key])
             continue
         tokens, spec = found[way.key]
         unknown = {i for i, flag in enumerate(tokens.unknown) if flag}

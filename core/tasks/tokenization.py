@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core import catalog
-from core.messages import N_
+from core.errors import ModelUnavailableError
+from core.messages import N_, Message
 from core.tasks.inputs import check_text
 
 MAX_CHARS = 1000
@@ -112,7 +113,12 @@ def load(spec: catalog.ModelSpec):
 
     from core.loading import local_dir
 
-    tokenizer = Tokenizer.from_file(str(local_dir(spec) / "tokenizer.json"))
+    folder = local_dir(spec)
+    try:
+        tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    except Exception as error:  # noqa: BLE001 - the Rust library raises a bare Exception for a missing or damaged file
+        raise ModelUnavailableError(Message("{name}'s tokenizer could not be read ({error}); retrain it or reinstall "
+                                            "LM Lab's packages.", name=spec.key, error=str(error)[:200])) from None  # fmt: skip
     tokenizer.encode_special_tokens = True
     tokenizer.no_padding()
     tokenizer.no_truncation()

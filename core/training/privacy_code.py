@@ -58,7 +58,9 @@ def membership(spec, language_model: bool) -> str:
     head = ("import math\n\nimport numpy as np\nimport torch\nfrom sklearn.metrics import roc_auc_score\n"
             f"from transformers import {'AutoModelForCausalLM' if language_model else 'AutoModelForSequenceClassification'}"
             ", AutoTokenizer\n\n"
-            "from core import catalog\nfrom core.training import privacy  # the lists of texts: run this in LM Lab's folder\n\n"
+            "from core import catalog\n"
+            + ("" if language_model else "from core.tasks.inputs import clean_text\n")
+            + "from core.training import privacy  # the lists of texts: run this in LM Lab's folder\n\n"
             + note + f"folder = {where}\ntokenizer = AutoTokenizer.from_pretrained(folder)\n")  # fmt: skip
     if language_model:
         body = (
@@ -86,9 +88,9 @@ def membership(spec, language_model: bool) -> str:
             f"members, others = privacy.classifier_texts(catalog.get_spec({spec.key!r}))\n"
             f"most = min({settings.limits().max_tokens}, model.config.max_position_embeddings, tokenizer.model_max_length)\n"
             "names = {i: n.lower() for i, n in model.config.id2label.items()}\n\n\n"
-            "def loss(example):  # -log p(true label)\n"
-            f"    batch = tokenizer(example.text[:{settings.limits().max_chars}], truncation=True, max_length=most, "
-            "return_tensors='pt')\n"
+            "def loss(example):  # -log p(true label) of the text as the page's classifier read it (cut, then cleaned)\n"
+            f"    text = clean_text(example.text[:{settings.limits().max_chars}])  # NFC, invisible control characters dropped\n"
+            "    batch = tokenizer(text, truncation=True, max_length=most, return_tensors='pt')\n"
             "    with torch.no_grad():\n"
             "        p = torch.softmax(model(**batch).logits[0], dim=-1)\n"
             "    index = next(i for i, n in names.items() if n == example.label)\n"

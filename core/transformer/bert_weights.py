@@ -21,6 +21,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from core.errors import ModelUnavailableError
+from core.messages import Message
 from core.transformer.attention import scaled_dot_product_attention
 
 WEIGHTS_FILE = "model.safetensors"
@@ -37,15 +39,26 @@ class Shape:
 
 
 def read_shape(folder: Path) -> Shape:
-    """The encoder's size from its config.json; ValueError for anything but a BERT this code runs exactly."""
+    """The encoder's size from its config.json; ValueError for anything but a BERT encoder this code runs exactly."""
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    if config.get("model_type") != "bert" or config.get("hidden_act", "gelu") != "gelu":
+    if not isinstance(config, dict) or config.get("model_type") != "bert" or config.get("hidden_act", "gelu") != "gelu":
         raise ValueError(f"{folder.name} is not a BERT encoder with GELU activations.")
-    if config.get("position_embedding_type", "absolute") != "absolute":
-        raise ValueError(f"{folder.name} does not use learned absolute positions.")
-    return Shape(layers=int(config["num_hidden_layers"]), heads=int(config["num_attention_heads"]),
-                 width=int(config["hidden_size"]), eps=float(config.get("layer_norm_eps", 1e-12)),
-                 positions=int(config.get("max_position_embeddings", 512)))  # fmt: skip
+    if config.get("position_embedding_type", "absolute") != "absolute" or config.get("is_decoder"):
+        raise ValueError(f"{folder.name} is not an encoder with learned absolute positions.")
+    try:
+        shape = Shape(layers=int(config["num_hidden_layers"]), heads=int(config["num_attention_heads"]),
+                      width=int(config["hidden_size"]), eps=float(config.get("layer_norm_eps", 1e-12)),
+                      positions=int(config.get("max_position_embeddings", 512)))  # fmt: skip
+    except (KeyError, TypeError, ValueError):
+        raise ValueError(f"{folder.name}'s config.json lacks a readable size.") from None
+    if shape.layers < 1 or shape.heads < 1 or shape.width % shape.heads or shape.positions < 2:
+        raise ValueError(f"{folder.name}'s config.json gives an impossible size.")
+    return shape
+
+
+def _unreadable(folder: Path, error: Exception) -> ModelUnavailableError:
+    return ModelUnavailableError(Message("{name} could not be read ({error}); retrain it or reinstall LM Lab's "
+                                         "packages.", name=f"{folder.parent.name}/{folder.name}", error=str(error)[:200]))  # fmt: skip
 
 
 # One tokenizer per file (and length cap), each with its own lock: a Rust tokenizer used by two threads at once
@@ -58,10 +71,16 @@ def _tokenizer(folder: Path, max_tokens: int):
     from tokenizers import Tokenizer
 
     path = folder / "tokenizer.json"
-    key = (str(path), path.stat().st_mtime_ns, max_tokens)
+    try:
+        key = (str(path), path.stat().st_mtime_ns, max_tokens)
+    except OSError as error:
+        raise _unreadable(folder, error) from None
     with _tokenizers_lock:
         if key not in _tokenizers:
-            tokenizer = Tokenizer.from_file(str(path))
+            try:
+                tokenizer = Tokenizer.from_file(str(path))
+            except Exception as error:  # noqa: BLE001 - the Rust library raises a bare Exception for a damaged file
+                raise _unreadable(folder, error) from None
             tokenizer.no_padding()
             tokenizer.enable_truncation(max_tokens)  # counts [CLS] and [SEP], as transformers' truncation does
             _tokenizers[key] = (tokenizer, threading.Lock())
@@ -84,18 +103,23 @@ class _Reader:
 
     def __init__(self, handle) -> None:
         self.handle = handle
-        names = set(handle.keys())
+        self.names = names = set(handle.keys())
         found = [p for p in PREFIXES if f"{p}embeddings.word_embeddings.weight" in names]
         if not found:
             raise ValueError("The weight file holds no BERT embeddings.")
         self.prefix = found[0]
 
     def __call__(self, name: str) -> torch.Tensor:
+        if self.prefix + name not in self.names:
+            raise ValueError(f"The weight file holds no {name}: it does not match its config.json.")
         return self.handle.get_tensor(self.prefix + name).float()
 
     def rows(self, name: str, ids: list[int]) -> torch.Tensor:
         """Only the rows ``ids`` of a table (the word embeddings are most of the file).  # (len(ids), width)"""
         table = self.handle.get_slice(self.prefix + name)
+        count = table.get_shape()[0]
+        if any(not 0 <= i < count for i in ids):  # a tokenizer.json that does not belong to these weights
+            raise ValueError(f"The tokenizer gives ids beyond the {count} rows of {name}.")
         return torch.cat([table[i : i + 1] for i in ids]).float()
 
 
@@ -134,9 +158,12 @@ def encoder_layer(read: _Reader, index: int, x: torch.Tensor, shape: Shape) -> t
 
 
 def _open(folder: Path):
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
 
-    return safe_open(str(folder / WEIGHTS_FILE), framework="pt")
+    try:
+        return safe_open(str(folder / WEIGHTS_FILE), framework="pt")
+    except (OSError, SafetensorError) as error:
+        raise _unreadable(folder, error) from None
 
 
 @dataclass(frozen=True)
@@ -187,6 +214,20 @@ def head_inputs(folder: Path, text: str, layer: int, head: int, max_tokens: int 
     projections = tuple(found.attention[f"self.{part}.{kind}"][rows] for part in ("query", "key", "value")
                         for kind in ("weight", "bias"))  # fmt: skip
     return HeadInputs(tokens=found.tokens, x=found.x, projections=projections)
+
+
+@torch.no_grad()
+def hidden_states(folder: Path, text: str, max_tokens: int = 64) -> tuple[list[str], list[torch.Tensor]]:
+    """The tokens of ``text`` and every hidden state, as transformers' ``output_hidden_states`` gives them: the
+    embeddings, then each layer's output.  # each (T, width)"""
+    shape = read_shape(folder)
+    tokens, ids = tokenize(folder, text, min(max_tokens, shape.positions))
+    with _open(folder) as handle:
+        read = _Reader(handle)
+        states = [_embed(read, ids, shape)]
+        for index in range(shape.layers):
+            states.append(encoder_layer(read, index, states[-1], shape))
+    return tokens, states
 
 
 def positions(folder: Path, count: int) -> torch.Tensor:
