@@ -117,7 +117,7 @@ def autotrain() -> bool:
 
 
 def warmup() -> bool:
-    """Load the Learn pages' model in the background once the first page is served (``LMLAB_WARMUP=0`` turns it off)."""
+    """Load MiniLM in the background once the first page is served (``LMLAB_WARMUP=0`` turns it off)."""
     return os.environ.get("LMLAB_WARMUP", "1").strip().lower() not in {"0", "false", "no", "off"}
 
 

@@ -1,6 +1,7 @@
 """What a class would otherwise wait for on its first visit, done in the background once the server has
 answered its first page: import torch and transformers, and load (and hash-check) the packaged MiniLM
-that the Learn and Inspect pages draw; the loaded model is handed to the first page that asks for it.
+that the Inspect page draws and the Multi-head page compares with (the Learn pages themselves read its files
+without transformers); the loaded model is handed to the first page that asks for it.
 
 It runs at most once per process, in a daemon thread, after the first script run has finished (so the
 first page is not slowed down), and under the same load lock as every other load. ``LMLAB_WARMUP=0``
