@@ -46,6 +46,50 @@ def test_every_head_off_means_no_token_sees_another_and_the_hooks_leave_nothing_
         assert np.array_equal(_logits(model, first), original), "nothing switched off, nothing changed"
 
 
+def test_mean_ablation_puts_each_parts_held_out_mean_in_its_place():
+    import torch
+
+    from core.tasks.ablation import ablated, mean_outputs
+
+    model = _tiny_gpt()
+    every_head = [(layer, head) for layer in range(2) for head in range(4)]
+    # averaged over one token, the mean is that token's own output: switching everything to it changes nothing
+    alone = mean_outputs(model, [[7]], block=8)
+    original = _logits(model, [7])
+    with ablated(model, every_head, [0, 1], alone):
+        assert np.allclose(_logits(model, [7]), original, atol=1e-6)
+    with ablated(model, every_head, [0, 1]):
+        assert not np.allclose(_logits(model, [7]), original, atol=1e-3), "zeroing does change it"
+    # over several documents, cut into pieces of `block` tokens, up to `most` tokens: W_O's input and the MLP's output
+    documents = [[1, 2, 3, 4, 5], [6, 7, 8]]
+    means = mean_outputs(model, documents, block=3, most=6)
+    seen = {"w_o": [], "mlp": []}
+    w_o, mlp = model.transformer.h[1].attn.c_proj, model.transformer.h[1].mlp
+    hooks = [w_o.register_forward_pre_hook(lambda _m, inputs: seen["w_o"].append(inputs[0][0])),
+             mlp.register_forward_hook(lambda _m, _i, out: seen["mlp"].append(out[0]))]  # fmt: skip
+    with torch.no_grad():
+        for piece in ([1, 2, 3], [4, 5], [6]):  # 6 tokens: the second document stops after one
+            model(torch.tensor([piece]))
+    for hook in hooks:
+        hook.remove()
+    assert means["tokens"] == 6
+    assert torch.allclose(means[("heads", 1)], torch.cat(seen["w_o"]).mean(0), atol=1e-6)
+    assert torch.allclose(means[("mlp", 1)], torch.cat(seen["mlp"]).mean(0), atol=1e-6)
+    # a head switched off by its mean: W_O reads that head's slice of the mean, the other heads untouched
+    read, width = [], 16 // 4
+    with ablated(model, [(1, 2)], means=means):  # an observer registered after the ablation's hook sees its work
+        hook = w_o.register_forward_pre_hook(lambda _m, inputs: read.append(inputs[0][0].clone()))
+        _logits(model, [3, 4])
+        hook.remove()
+    hook = w_o.register_forward_pre_hook(lambda _m, inputs: read.append(inputs[0][0].clone()))
+    _logits(model, [3, 4])  # the whole model: the other heads' slices are what W_O read above
+    hook.remove()
+    assert torch.allclose(read[0][:, 2 * width : 3 * width], means[("heads", 1)][2 * width : 3 * width].expand(2, width))
+    assert torch.equal(read[0][:, : 2 * width], read[1][:, : 2 * width])
+    assert np.array_equal(_logits(model, [1, 2, 3]), _logits(model, [1, 2, 3])) and not any(
+        h for h in (w_o._forward_pre_hooks, mlp._forward_hooks) if len(h) > 0), "the hooks leave nothing behind"
+
+
 def test_bad_choices_are_refused_and_a_sweep_stays_within_its_cap():
     from core.errors import CoreError
     from core.tasks.ablation import (
@@ -129,6 +173,14 @@ def test_the_ablate_page_switches_a_head_off_and_ranks_them_all(tiny_zh_gpt):
     table = at.dataframe[0].value  # every head and the MLP, costliest first
     assert sorted(table["head or MLP"]) == ["L0 H0", "L0 H1", "L0 MLP"]
     assert list(table["Δ perplexity"]) == sorted(table["Δ perplexity"], reverse=True)
+    zeroed = dict(zip(table["head or MLP"], table["Δ perplexity"], strict=True))
+    at.segmented_control(key="ablate-sweep-mode").set_value("mean").run()  # a shared run of its own, asked again
+    at.button(key="ablate-sweep").click().run()
+    assert not at.exception and not at.error and len(at.dataframe) == 1
+    assert any(c.value.startswith("Mean ablation: each part's output is replaced by its mean over the first") for c in at.caption)
+    table = at.dataframe[0].value
+    averaged = dict(zip(table["head or MLP"], table["Δ perplexity"], strict=True))
+    assert averaged.keys() == zeroed.keys() and averaged != zeroed
 
 
 def test_a_large_models_sweep_reads_fewer_documents_and_says_so(tiny_zh_gpt, clear_streamlit_caches, monkeypatch):

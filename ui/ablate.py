@@ -78,12 +78,21 @@ def sweep(spec: catalog.ModelSpec) -> None:
                  "longer while others use the server; a model that cannot read {least} blocks is refused).",
                  count=layers * heads, layers=layers, budget=f"{ablation.LM_SWEEP_WORK_BUDGET / 1e13:g} × 10¹³",
                  block=min(lm.context, ablation.SWEEP_BLOCK), least=ablation.MIN_SWEEP_BLOCKS))  # fmt: skip
-    found = shared_sweep(("ablation", spec.key, catalog.weights_sha256(spec)),
+    mode = st.segmented_control(_("Switch each part off by"), list(SWITCH_OFF), key="ablate-sweep-mode",
+                                default="zero", required=True, format_func=lambda name: _(SWITCH_OFF[name]),
+                                help=_("Zeroing is what the rest of this page does. A zero output can be far from "
+                                       "anything the layers after the part saw in training; its mean output on "
+                                       "held-out text is a typical one, so replacing it removes what the part says "
+                                       "about each particular text but keeps its average contribution."))  # fmt: skip
+    found = shared_sweep(("ablation", spec.key, catalog.weights_sha256(spec), mode),
                          _("Rank every head and MLP on held-out text"), "ablate-sweep",
-                         lambda progress: ablation.sweep_model(lm, progress),
+                         lambda progress: ablation.sweep_model(lm, progress, mean=mode == "mean"),
                          _("Switching each head, then each MLP, off in turn…"))  # fmt: skip
     if found is not None:
         _show_sweep(found)
+
+
+SWITCH_OFF = {"zero": N_("zeroing its output"), "mean": N_("its mean output on held-out text")}
 
 
 def shared_sweep(key: tuple, label: str, button: str, job, waiting: str = "") -> dict | None:
@@ -145,10 +154,27 @@ def _show_sweep(found: dict) -> None:
                      base=base))  # fmt: skip
     else:
         st.caption(_("Perplexity of the whole model on {count} held-out documents: {base}.", count=count, base=base))
+    means = int(found.get("mean_tokens", 0))
+    if means:
+        st.caption(_("Mean ablation: each part's output is replaced by its mean over the first {tokens} held-out tokens "
+                     "read here (each head's slice of W_O's input; each MLP's whole output), not by zeros. Where a "
+                     "part's Δ is much smaller than with zeroing, much of what zeroing cost came from losing the part's "
+                     "average contribution (the later layers get an input unlike what they were trained on), not from "
+                     "what the part says about each text. Switch "
+                     "between the two above to compare (each is its own shared run).", tokens=means))  # fmt: skip
     st.caption(_("Each head is switched off alone (its output zeroed before W_O); the CI resamples the same documents "
                  "(or blocks) for both (paired bootstrap). A large Δ marks a head the model relies on; one near 0 costs "
-                 "little on its own (heads that back each other up can still cost a lot together)."))  # fmt: skip
-    if mlps:
+                 "little on its own (heads that back each other up can still cost a lot together).")
+               if not means else
+               _("Each head is switched off alone; the CI resamples the same documents (or blocks) for both (paired "
+                 "bootstrap). A large Δ marks a head the model relies on; one near 0 costs little on its own (heads "
+                 "that back each other up can still cost a lot together)."))  # fmt: skip
+    if mlps and means:
+        st.caption(_("Column MLP: each layer's MLP switched off alone, its output replaced by its mean. An MLP is a much "
+                     "larger part than one head (about two thirds of a block's weights): compare it with a whole "
+                     "layer's heads, not with one head; the colours span the heads' values, and an MLP beyond them "
+                     "shows at full colour."))  # fmt: skip
+    elif mlps:
         st.caption(_("Column MLP: each layer's MLP switched off alone, its output (bias included) replaced by zeros. "
                      "An MLP is a much larger part than one head (about two thirds of a block's weights), so compare "
                      "it with that layer's heads switched off together (above), not with one head; the colours span "

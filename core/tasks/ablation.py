@@ -74,8 +74,9 @@ def shape(model) -> tuple[int, int]:
 
 
 @contextlib.contextmanager
-def ablated(model, heads: Iterable[tuple[int, int]] = (), mlps: Iterable[int] = ()):
-    """Within the block, ``model`` runs with those heads ((layer, head) pairs) and MLPs (layers) switched off."""
+def ablated(model, heads: Iterable[tuple[int, int]] = (), mlps: Iterable[int] = (), means: dict | None = None):
+    """Within the block, ``model`` runs with those heads ((layer, head) pairs) and MLPs (layers) switched off: their
+    output zeroed, or with ``means`` (``mean_outputs``) replaced by its mean on held-out text."""
     points = _points(model)
     layers, count = shape(model)
     width = (getattr(model.config, "n_embd", None) or model.config.hidden_size) // count
@@ -87,36 +88,93 @@ def ablated(model, heads: Iterable[tuple[int, int]] = (), mlps: Iterable[int] = 
     for layer in set(mlps):
         if not 0 <= layer < layers:
             raise CoreError(Message("There is no layer {layer}.", layer=layer))
+    means = means or {}
     with switched_off([(points[layer][0], chosen, width) for layer, chosen in by_layer.items()],
-                      [points[layer][1] for layer in set(mlps)]):  # fmt: skip
+                      [points[layer][1] for layer in set(mlps)],
+                      [means.get(("heads", layer)) for layer in by_layer], [means.get(("mlp", layer)) for layer in set(mlps)]):  # fmt: skip
         yield model
 
 
 @contextlib.contextmanager
-def switched_off(heads: Sequence[tuple[object, Sequence[int], int]], outputs: Sequence[object] = ()):
+def switched_off(heads: Sequence[tuple[object, Sequence[int], int]], outputs: Sequence[object] = (),
+                 head_means: Sequence[object] = (), output_means: Sequence[object] = ()):  # fmt: skip
     """Hooks for the block: per (W_O module, heads, width of a head) the chosen heads' slices of W_O's input
-    zeroed; each module of ``outputs`` (an MLP's last layer) answering zeros. Removed on the way out."""
+    zeroed; each module of ``outputs`` (an MLP's last layer) answering zeros. Where ``head_means`` / ``output_means``
+    give a vector for a module (in the same order; None for zeros), that vector replaces the part instead: W_O's
+    whole input for the heads, its slices taken; the MLP's output. Removed on the way out."""
     import torch
 
-    def silence(chosen: Sequence[int], width: int) -> Callable:
+    def silence(chosen: Sequence[int], width: int, mean) -> Callable:
         def hook(_module, inputs):
             merged = inputs[0].clone()  # (batch, tokens, heads × width): the heads side by side, before W_O
             for head in chosen:
-                merged[..., head * width : (head + 1) * width] = 0
+                part = slice(head * width, (head + 1) * width)
+                merged[..., part] = 0 if mean is None else mean[part].to(merged.device, merged.dtype)
             return (merged, *inputs[1:])
 
         return hook
 
+    def replaced(mean) -> Callable:
+        if mean is None:
+            return lambda _m, _i, out: torch.zeros_like(out)
+        return lambda _m, _i, out: mean.to(out.device, out.dtype).expand_as(out).clone()
+
     hooks = []
     try:
-        for module, chosen, width in heads:
-            hooks.append(module.register_forward_pre_hook(silence(list(chosen), width)))
-        for module in outputs:
-            hooks.append(module.register_forward_hook(lambda _m, _i, out: torch.zeros_like(out)))
+        for (module, chosen, width), mean in zip(heads, [*head_means, *[None] * len(heads)], strict=False):
+            hooks.append(module.register_forward_pre_hook(silence(list(chosen), width, mean)))
+        for module, mean in zip(outputs, [*output_means, *[None] * len(outputs)], strict=False):
+            hooks.append(module.register_forward_hook(replaced(mean)))
         yield
     finally:
         for hook in hooks:
             hook.remove()
+
+
+MEAN_TOKENS = 4096  # held-out tokens whose activations mean ablation averages (the first blocks of a sweep's text)
+
+
+def mean_outputs(model, documents: Sequence[Sequence[int]], block: int, most: int = MEAN_TOKENS) -> dict:
+    """What mean ablation puts in place of a part: per layer, the mean over held-out tokens (the documents cut into
+    pieces of at most ``block`` tokens, up to ``most`` tokens in all) of W_O's input (every head's output side by
+    side: ``("heads", layer)``) and of the MLP's output (``("mlp", layer)``), as 1-D tensors."""
+    import torch
+
+    points = _points(model)
+    sums: dict = {}
+    counts = {"tokens": 0}
+
+    def add(key, value) -> None:
+        flat = value.detach().reshape(-1, value.shape[-1]).double()
+        sums[key] = sums.get(key, 0) + flat.sum(dim=0)
+
+    def before_w_o(layer: int) -> Callable:
+        return lambda _module, inputs: add(("heads", layer), inputs[0])
+
+    def after_mlp(layer: int) -> Callable:
+        return lambda _module, _inputs, output: add(("mlp", layer), output)
+
+    hooks = []
+    try:
+        for layer, (w_o, mlp) in enumerate(points):
+            hooks.append(w_o.register_forward_pre_hook(before_w_o(layer)))
+            hooks.append(mlp.register_forward_hook(after_mlp(layer)))
+        with torch.no_grad():
+            for ids in documents:
+                for start in range(0, len(ids), block):
+                    piece = list(ids[start : start + block])[: most - counts["tokens"]]
+                    if not piece:
+                        break
+                    model(torch.tensor([piece], device=next(model.parameters()).device))
+                    counts["tokens"] += len(piece)
+                if counts["tokens"] >= most:
+                    break
+    finally:
+        for hook in hooks:
+            hook.remove()
+    if not counts["tokens"]:
+        raise CoreError(Message("Mean ablation needs some held-out text to average over."))
+    return {key: (total / counts["tokens"]).float().cpu() for key, total in sums.items()} | {"tokens": counts["tokens"]}
 
 
 def sign_test(base: np.ndarray, changed: np.ndarray) -> tuple[int, int, float]:
@@ -270,9 +328,10 @@ def held_out_ids(lm) -> list[list[int]]:
             for text in documents[::step]]
 
 
-def sweep_model(lm, report: Callable[[float], None] = lambda done: None) -> dict[str, np.ndarray]:
+def sweep_model(lm, report: Callable[[float], None] = lambda done: None, *, mean: bool = False) -> dict[str, np.ndarray]:
     """``sweep`` on a shared language model: its held-out documents, or the blocks of them ``sweep_plan`` allows, the
-    lock taken per head."""
+    lock taken per head. With ``mean``, each part is replaced by its mean on the first MEAN_TOKENS tokens of those
+    documents (``mean_outputs``) instead of zeroed."""
     from core.tasks.generate import documents_nll
 
     layers, heads = shape(lm.model)
@@ -281,11 +340,17 @@ def sweep_model(lm, report: Callable[[float], None] = lambda done: None) -> dict
     block = min(lm.context, SWEEP_BLOCK)  # the windows documents_nll reads: the plan counts and cuts with the same
     documents, cut = sweep_plan(layers * heads, weights, available, block, mlps=layers)  # every head, then every MLP
 
+    means = None
+    if mean:
+        with lm.exclusive() as model:
+            means = mean_outputs(model, documents, block)
+
     def score(chosen, mlps=()) -> list[tuple[float, int]]:
-        with lm.exclusive() as model, ablated(model, chosen, mlps):
+        with lm.exclusive() as model, ablated(model, chosen, mlps, means):
             return documents_nll(model, documents, block)
 
     found = sweep(score, layers, heads, report, mlps=True)
+    found["mean_tokens"] = np.array(means["tokens"] if means else 0)  # 0: parts were zeroed
     found["documents"], found["available"], found["blocks"] = (np.array(len(documents)), np.array(len(available)),
                                                                np.array(cut))  # fmt: skip
     found["block"] = np.array(block)
