@@ -71,7 +71,8 @@ def sweep(spec: catalog.ModelSpec) -> None:
     layers, heads = ablation.shape(lm.model)
     st.caption(_("The sweep scores the held-out documents once with the whole model, once per head ({count} heads) "
                  "and once per layer's MLP ({layers}), "
-                 "in the background, once for the whole class. Its work is capped at (parts + 1) × tokens read × "
+                 "in the background, once for the whole class (mean ablation first reads them once more for the means). "
+                 "Its work is capped at (parts + passes for the whole model and the means) × tokens read × "
                  "weights ≤ {budget}: a model too large to read every document reads blocks of at most {block} tokens "
                  "cut from them instead, as many as fit, drawn at random, and says how many (GPT-2 small, 144 heads and 12 "
                  "MLPs: about 1,000 tokens in at least 7 blocks, 6–8 minutes on the one core a shared run gets, "

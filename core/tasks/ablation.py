@@ -276,16 +276,17 @@ def sweep(score: Callable[..., list[tuple[float, int]]], layers: int, heads: int
 
 
 def sweep_plan(heads: int, weights: int, documents: Sequence[Sequence[int]], block: int = SWEEP_BLOCK,
-               mlps: int = 0) -> tuple[list[list[int]], bool]:  # fmt: skip
+               mlps: int = 0, extra: int = 0) -> tuple[list[list[int]], bool]:  # fmt: skip
     """What a sweep of ``heads`` heads and ``mlps`` MLPs reads of the held-out ``documents`` (ids): all of them when
     (heads + mlps + 1) × the
     tokens its windows of ``block`` tokens read × weights fits LM_SWEEP_WORK_BUDGET; else blocks of at most ``block``
     tokens cut from them (one window each), as many as fit, drawn at random (seed 0: the same for the whole class) and
-    kept in their order, and True. Refused (CoreError) when fewer than MIN_SWEEP_BLOCKS fit."""
+    kept in their order, and True. Refused (CoreError) when fewer than MIN_SWEEP_BLOCKS fit. ``extra`` passes over
+    the same tokens are counted too (mean ablation's pass that takes the means)."""
     from core.tasks.lm_scoring import windows
 
     def cost(tokens: int) -> float:
-        return (heads + mlps + 1) * tokens * weights
+        return (heads + mlps + 1 + extra) * tokens * weights
 
     read = sum(len(window) for ids in documents for window, _first in windows(list(ids), block))
     if cost(read) <= LM_SWEEP_WORK_BUDGET:
@@ -338,7 +339,8 @@ def sweep_model(lm, report: Callable[[float], None] = lambda done: None, *, mean
     available = held_out_ids(lm)
     weights = sum(p.numel() for p in lm.model.parameters())  # a tied unembedding counted once: it is a matmul too
     block = min(lm.context, SWEEP_BLOCK)  # the windows documents_nll reads: the plan counts and cuts with the same
-    documents, cut = sweep_plan(layers * heads, weights, available, block, mlps=layers)  # every head, then every MLP
+    # every head, then every MLP (and, for mean ablation, the pass that takes the means)
+    documents, cut = sweep_plan(layers * heads, weights, available, block, mlps=layers, extra=int(mean))
 
     means = None
     if mean:
