@@ -49,6 +49,7 @@ def test_every_head_off_means_no_token_sees_another_and_the_hooks_leave_nothing_
 def test_mean_ablation_puts_each_parts_held_out_mean_in_its_place():
     import torch
 
+    from core.errors import CoreError
     from core.tasks.ablation import ablated, mean_outputs
 
     model = _tiny_gpt()
@@ -86,8 +87,10 @@ def test_mean_ablation_puts_each_parts_held_out_mean_in_its_place():
     hook.remove()
     assert torch.allclose(read[0][:, 2 * width : 3 * width], means[("heads", 1)][2 * width : 3 * width].expand(2, width))
     assert torch.equal(read[0][:, : 2 * width], read[1][:, : 2 * width])
-    assert np.array_equal(_logits(model, [1, 2, 3]), _logits(model, [1, 2, 3])) and not any(
+    assert np.array_equal(_logits(model, [7]), original) and not any(
         h for h in (w_o._forward_pre_hooks, mlp._forward_hooks) if len(h) > 0), "the hooks leave nothing behind"
+    with pytest.raises(CoreError, match="No mean was taken"), ablated(model, [(0, 1)], means={"tokens": 1}):
+        pass
 
 
 def test_bad_choices_are_refused_and_a_sweep_stays_within_its_cap():
@@ -154,6 +157,16 @@ def test_a_sweep_ranks_the_heads_of_the_chinese_gpt_and_the_code_prints_the_page
     expected = np.exp(off[:, 0].sum() / off[:, 1].sum()) - np.exp(base[:, 0].sum() / base[:, 1].sum())
     assert found["mlp_delta"].shape == (1,) and found["mlp_delta"][0] == pytest.approx(expected, rel=1e-6)
     assert found["mlp_low"][0] <= found["mlp_delta"][0] <= found["mlp_high"][0]
+    # mean ablation: the same text, each part replaced by its mean over the first MEAN_TOKENS held-out tokens
+    averaged = ablation.sweep_model(lm, mean=True)
+    assert float(averaged["base"]) == float(found["base"]) and averaged["delta"].shape == found["delta"].shape
+    with lm.exclusive() as model:
+        means = ablation.mean_outputs(model, documents, block)
+        with ablation.ablated(model, mlps=[0], means=means):
+            off = np.array(documents_nll(model, documents, block))
+    assert int(averaged["mean_tokens"]) == means["tokens"] == min(ablation.MEAN_TOKENS, sum(len(d) for d in documents))
+    expected = np.exp(off[:, 0].sum() / off[:, 1].sum()) - np.exp(base[:, 0].sum() / base[:, 1].sum())
+    assert averaged["mlp_delta"][0] == pytest.approx(expected, rel=1e-6)
     effect = ablation.effect_on(lm, "国务院今天召开会议", heads=[(0, 1)])
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
@@ -174,6 +187,7 @@ def test_the_ablate_page_switches_a_head_off_and_ranks_them_all(tiny_zh_gpt):
     assert sorted(table["head or MLP"]) == ["L0 H0", "L0 H1", "L0 MLP"]
     assert list(table["Δ perplexity"]) == sorted(table["Δ perplexity"], reverse=True)
     zeroed = dict(zip(table["head or MLP"], table["Δ perplexity"], strict=True))
+    base_caption = next(c.value for c in at.caption if "held-out documents:" in c.value)
     at.segmented_control(key="ablate-sweep-mode").set_value("mean").run()  # a shared run of its own, asked again
     at.button(key="ablate-sweep").click().run()
     assert not at.exception and not at.error and len(at.dataframe) == 1
@@ -181,6 +195,8 @@ def test_the_ablate_page_switches_a_head_off_and_ranks_them_all(tiny_zh_gpt):
     table = at.dataframe[0].value
     averaged = dict(zip(table["head or MLP"], table["Δ perplexity"], strict=True))
     assert averaged.keys() == zeroed.keys() and averaged != zeroed
+    bases = [c.value for c in at.caption if "held-out documents:" in c.value]
+    assert len(bases) == 1 and bases[0] == base_caption, "both modes score the same text: the same base perplexity"
 
 
 def test_a_large_models_sweep_reads_fewer_documents_and_says_so(tiny_zh_gpt, clear_streamlit_caches, monkeypatch):
@@ -194,7 +210,8 @@ def test_a_large_models_sweep_reads_fewer_documents_and_says_so(tiny_zh_gpt, cle
     weights = sum(p.numel() for p in lm.model.parameters())
     tokens = sum(len(d) - 1 for d in available)
     # a cap a quarter of what the whole held-out set would cost: this small model is treated as a large one
-    monkeypatch.setattr(ablation, "LM_SWEEP_WORK_BUDGET", (layers * heads + layers + 1) * weights * tokens / 4)
+    # (the whole model, each head, each MLP, and the pass mean ablation takes its means in: counted in either mode)
+    monkeypatch.setattr(ablation, "LM_SWEEP_WORK_BUDGET", (layers * heads + layers + 2) * weights * tokens / 4)
     at = open_page("pages/ablate.py", model="zh-char-gpt")
     at.button(key="ablate-sweep").click().run()
     assert not at.exception and not at.error

@@ -83,8 +83,10 @@ def sweep(spec: catalog.ModelSpec) -> None:
                                 default="zero", required=True, format_func=lambda name: _(SWITCH_OFF[name]),
                                 help=_("Zeroing is what the rest of this page does. A zero output can be far from "
                                        "anything the layers after the part saw in training; its mean output on "
-                                       "held-out text is a typical one, so replacing it removes what the part says "
-                                       "about each particular text but keeps its average contribution."))  # fmt: skip
+                                       "held-out text is where its outputs are centred, so replacing it removes what "
+                                       "the part writes differently at each token and position but keeps its average "
+                                       "contribution."))  # fmt: skip
+    mode = mode if mode in SWITCH_OFF else "zero"  # the browser sends None when a required choice is forged empty
     found = shared_sweep(("ablation", spec.key, catalog.weights_sha256(spec), mode),
                          _("Rank every head and MLP on held-out text"), "ablate-sweep",
                          lambda progress: ablation.sweep_model(lm, progress, mean=mode == "mean"),
@@ -100,7 +102,9 @@ def shared_sweep(key: tuple, label: str, button: str, job, waiting: str = "") ->
     """A head sweep as a run shared by the class: started by whoever presses ``label`` first (again after a
     failure), waited on with a bar (``waiting`` its text) by everyone who looks; its result, or None (not asked yet,
     or failed: said)."""
-    return shared_runs.on_request(key, label, button, job, waiting or _("Switching each head off in turn…"))
+    return shared_runs.on_request(key, label, button, job, waiting or _("Switching each head off in turn…"),
+                                  shared_runs.one_at_a_time("ablate-sweep-started", key, _(
+                                      "Your previous sweep is still running: wait for it, then start this one.")))
 
 
 def parts_key(heads, mlps) -> tuple:
@@ -158,11 +162,12 @@ def _show_sweep(found: dict) -> None:
     means = int(found.get("mean_tokens", 0))
     if means:
         st.caption(_("Mean ablation: each part's output is replaced by its mean over the first {tokens} held-out tokens "
-                     "read here (each head's slice of W_O's input; each MLP's whole output), not by zeros. Where a "
-                     "part's Δ is much smaller than with zeroing, much of what zeroing cost came from losing the part's "
-                     "average contribution (the later layers get an input unlike what they were trained on), not from "
-                     "what the part says about each text. Switch "
-                     "between the two above to compare (each is its own shared run).", tokens=means))  # fmt: skip
+                     "read here, the same tokens that are then scored (each head's slice of W_O's input; each MLP's "
+                     "whole output), not by zeros. Where a part's Δ is much smaller than with zeroing, much of what "
+                     "zeroing cost came from losing the part's average contribution (e.g. because the later layers get "
+                     "an input unlike what they were trained on), not from what the part writes differently for each "
+                     "token. Switch between the two above to compare: both read the same held-out text, and each is "
+                     "its own shared run.", tokens=means))  # fmt: skip
     st.caption(_("Each head is switched off alone (its output zeroed before W_O); the CI resamples the same documents "
                  "(or blocks) for both (paired bootstrap). A large Δ marks a head the model relies on; one near 0 costs "
                  "little on its own (heads that back each other up can still cost a lot together).")
@@ -173,7 +178,7 @@ def _show_sweep(found: dict) -> None:
     if mlps and means:
         st.caption(_("Column MLP: each layer's MLP switched off alone, its output replaced by its mean. An MLP is a much "
                      "larger part than one head (about two thirds of a block's weights): compare it with a whole "
-                     "layer's heads, not with one head; the colours span the heads' values, and an MLP beyond them "
+                     "layer's heads (switched off together above, by zeroing), not with one head; the colours span the heads' values, and an MLP beyond them "
                      "shows at full colour."))  # fmt: skip
     elif mlps:
         st.caption(_("Column MLP: each layer's MLP switched off alone, its output (bias included) replaced by zeros. "

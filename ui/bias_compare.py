@@ -32,19 +32,14 @@ def panel(spec: catalog.ModelSpec, found: bias.ProbeResult) -> None:
     asked = request.to_json()
     run_key = ("bias-compare", spec.key, card.sha256, hashlib.sha256(asked.encode()).hexdigest())
 
-    def one_at_a_time() -> bool:  # per session: edited probes cannot queue up the server's benchmark slot
-        earlier = shared_runs.state(st.session_state.get("bias-compare-started"))
-        if earlier is not None and "result" not in earlier and "error" not in earlier:
-            st.info(_("Your previous comparison is still running: wait for it, then run this one."))
-            return False
-        st.session_state["bias-compare-started"] = run_key
-        return True
-
     compared = shared_runs.on_request(run_key, _("Run the same probes on the other runtimes and the baselines"),
                                       "bias-compare",
                                       lambda progress: _compare(spec, card.sha256, dataset, asked, progress),
                                       render.queue_note(_("Probing the other runtimes and the baselines…")),
-                                      one_at_a_time)  # fmt: skip
+                                      # per session: edited probes cannot queue up the server's benchmark slot
+                                      shared_runs.one_at_a_time("bias-compare-started", run_key, _(
+                                          "Your previous comparison is still running: wait for it, then run this "
+                                          "one.")))  # fmt: skip
     if compared is None:
         return
     st.dataframe(pd.DataFrame([_row(model_id, one) for model_id, one in compared.items()]), hide_index=True,

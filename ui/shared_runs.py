@@ -133,6 +133,21 @@ def on_request(key: Hashable, label: str, button: str, job: Callable[[Callable[[
     return result(run, waiting)
 
 
+def one_at_a_time(slot: str, key: Hashable, busy: str) -> Callable[[], bool]:
+    """An ``allowed`` for ``on_request``: a session starts a new run in ``slot`` only once its previous one there has
+    finished (it says ``busy`` otherwise), so one student cannot fill the class's queue of long measurements."""
+
+    def allowed() -> bool:
+        earlier = state(st.session_state.get(slot))
+        if earlier is not None and "result" not in earlier and "error" not in earlier:
+            st.info(busy)
+            return False
+        st.session_state[slot] = key
+        return True
+
+    return allowed
+
+
 def result(run: dict, text: str):
     """``run``'s result once it has one (a progress bar meanwhile), or None when it failed, the error shown."""
     wait(run, text)

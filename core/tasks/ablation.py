@@ -26,11 +26,12 @@ from core.tasks.inputs import to_cpu
 
 MAX_SWEEP_HEADS = 64  # a translation sweep scores its held-out pairs once per head
 SWEEP_DOCUMENTS = 200  # held-out documents a language model's sweep scores at most (all of them when there are fewer)
-# (heads + 1) × tokens read × weights (a tied output matrix counted once) a language model's sweep may cost: the whole
-# model once, then each head off, every window of documents_nll. A model whose sweep over every document would cost
+# (heads + MLPs + 2) × tokens read × weights (a tied output matrix counted once) a language model's sweep may cost: the
+# whole model once, the pass mean ablation takes its means in, then each head and MLP off, every window of
+# documents_nll. A model whose sweep over every document would cost
 # more reads blocks of at most SWEEP_BLOCK tokens (its context, if shorter) drawn at random instead (GPT-2 small,
-# 144 heads and 12 MLPs: about 1,000 tokens, at least 7 blocks; 13 from 30 documents of 100–500 tokens, swept in
-# 381 s on one thread by benchmarks/ablation.py --gpt2-shaped); one that cannot read MIN_SWEEP_BLOCKS is refused.
+# 144 heads and 12 MLPs: about 1,000 tokens, at least 7 blocks; 12 from 30 documents of 100–500 tokens; 13 before the
+# means pass was counted, swept in 381 s on one thread by benchmarks/ablation.py --gpt2-shaped); one that cannot read MIN_SWEEP_BLOCKS is refused.
 LM_SWEEP_WORK_BUDGET = 2e13
 SWEEP_BLOCK = 128
 MIN_SWEEP_BLOCKS = 5
@@ -88,10 +89,16 @@ def ablated(model, heads: Iterable[tuple[int, int]] = (), mlps: Iterable[int] = 
     for layer in set(mlps):
         if not 0 <= layer < layers:
             raise CoreError(Message("There is no layer {layer}.", layer=layer))
-    means = means or {}
+    mlp_layers = sorted(set(mlps))
+    head_means, mlp_means = [], []
+    if means is not None:  # every part switched off gets its mean: none falls back to zeros unsaid
+        try:
+            head_means = [means[("heads", layer)] for layer in by_layer]
+            mlp_means = [means[("mlp", layer)] for layer in mlp_layers]
+        except KeyError as missing:
+            raise CoreError(Message("No mean was taken for {part}.", part=str(missing))) from None
     with switched_off([(points[layer][0], chosen, width) for layer, chosen in by_layer.items()],
-                      [points[layer][1] for layer in set(mlps)],
-                      [means.get(("heads", layer)) for layer in by_layer], [means.get(("mlp", layer)) for layer in set(mlps)]):  # fmt: skip
+                      [points[layer][1] for layer in mlp_layers], head_means, mlp_means):  # fmt: skip
         yield model
 
 
@@ -135,8 +142,9 @@ MEAN_TOKENS = 4096  # held-out tokens whose activations mean ablation averages (
 
 
 def mean_outputs(model, documents: Sequence[Sequence[int]], block: int, most: int = MEAN_TOKENS) -> dict:
-    """What mean ablation puts in place of a part: per layer, the mean over held-out tokens (the documents cut into
-    pieces of at most ``block`` tokens, up to ``most`` tokens in all) of W_O's input (every head's output side by
+    """What mean ablation puts in place of a part of a language model: per layer, the mean over held-out tokens (the
+    documents, ids as the model reads them, cut into pieces of at most ``block`` tokens, up to ``most`` tokens in
+    all; every position counted alike, the first of each piece too) of W_O's input (every head's output side by
     side: ``("heads", layer)``) and of the MLP's output (``("mlp", layer)``), as 1-D tensors."""
     import torch
 
@@ -145,7 +153,7 @@ def mean_outputs(model, documents: Sequence[Sequence[int]], block: int, most: in
     counts = {"tokens": 0}
 
     def add(key, value) -> None:
-        flat = value.detach().reshape(-1, value.shape[-1]).double()
+        flat = value.detach().reshape(-1, value.shape[-1]).to("cpu", torch.float64)  # MPS has no float64
         sums[key] = sums.get(key, 0) + flat.sum(dim=0)
 
     def before_w_o(layer: int) -> Callable:
@@ -278,7 +286,7 @@ def sweep(score: Callable[..., list[tuple[float, int]]], layers: int, heads: int
 def sweep_plan(heads: int, weights: int, documents: Sequence[Sequence[int]], block: int = SWEEP_BLOCK,
                mlps: int = 0, extra: int = 0) -> tuple[list[list[int]], bool]:  # fmt: skip
     """What a sweep of ``heads`` heads and ``mlps`` MLPs reads of the held-out ``documents`` (ids): all of them when
-    (heads + mlps + 1) × the
+    (heads + mlps + 1 + extra) × the
     tokens its windows of ``block`` tokens read × weights fits LM_SWEEP_WORK_BUDGET; else blocks of at most ``block``
     tokens cut from them (one window each), as many as fit, drawn at random (seed 0: the same for the whole class) and
     kept in their order, and True. Refused (CoreError) when fewer than MIN_SWEEP_BLOCKS fit. ``extra`` passes over
@@ -339,8 +347,9 @@ def sweep_model(lm, report: Callable[[float], None] = lambda done: None, *, mean
     available = held_out_ids(lm)
     weights = sum(p.numel() for p in lm.model.parameters())  # a tied unembedding counted once: it is a matmul too
     block = min(lm.context, SWEEP_BLOCK)  # the windows documents_nll reads: the plan counts and cuts with the same
-    # every head, then every MLP (and, for mean ablation, the pass that takes the means)
-    documents, cut = sweep_plan(layers * heads, weights, available, block, mlps=layers, extra=int(mean))
+    # every head, then every MLP, and the pass mean ablation takes its means in: counted in either mode, so that
+    # both modes read the same held-out text (a large model's blocks are drawn to fit the cap)
+    documents, cut = sweep_plan(layers * heads, weights, available, block, mlps=layers, extra=1)
 
     means = None
     if mean:
