@@ -129,3 +129,20 @@ def test_quick_hand_picked_runs_are_forgotten_before_long_sweeps():
              for n in range(shared_runs.KEPT + 3)]  # fmt: skip
     assert shared_runs.state(("sweep", "model")) is sweep  # the sweep stays; the oldest quick ones went
     assert shared_runs.state(("parts", 0, shared_runs.LIGHT)) is None and quick[-1]["result"] == shared_runs.KEPT + 2
+
+
+def test_a_session_starts_its_next_long_run_only_once_its_last_has_finished():
+    """One student clicking through models and modes cannot fill the class's queue of long measurements."""
+    import streamlit as st
+
+    from ui import shared_runs
+
+    gate = threading.Event()
+    st.session_state.pop("guard-slot", None)
+    assert shared_runs.one_at_a_time("guard-slot", "first", "busy")()  # nothing of this session's runs yet
+    first = shared_runs.start("first", lambda progress: gate.wait(5))
+    assert not shared_runs.one_at_a_time("guard-slot", "second", "busy")(), "the first still runs"
+    assert st.session_state["guard-slot"] == "first"
+    gate.set()
+    _finished(first)
+    assert shared_runs.one_at_a_time("guard-slot", "second", "busy")() and st.session_state["guard-slot"] == "second"
