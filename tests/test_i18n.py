@@ -102,6 +102,24 @@ def test_the_home_page_in_chinese_and_the_choice_stays_with_the_session():
     assert chinese.subheader[0].value == "What you can do"
 
 
+def test_the_language_survives_a_run_that_lost_the_switchs_widget_state():
+    """Streamlit drops a widget's state when a run does not draw it (a rerun started from a fragment did, on a fresh
+    server's first Home page, and the class's Chinese turned English): the session's choice is kept under a key of its
+    own, and neither the URL nor the browser decides again."""
+    from streamlit.testing.v1 import AppTest
+
+    def script():
+        import streamlit as st
+
+        from ui import i18n
+
+        st.session_state.setdefault("lang-chosen", "zh")  # what the earlier runs left; the widget's own state is gone
+        st.write(f"language={i18n.switch()}")
+
+    at = AppTest.from_function(script).run()
+    assert not at.exception and at.markdown[0].value == "language=zh" and at.sidebar.radio[0].value == "zh"
+
+
 @pytest.mark.parametrize("value", ["fr", "zh<script>", ""])
 def test_an_unknown_language_in_the_url_falls_back_to_english(value):
     page = open_page("pages/home.py", lang=value)

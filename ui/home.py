@@ -37,9 +37,16 @@ def environment() -> None:
 
 
 def _device_metric() -> None:
+    if runtime.device_info() is None and not runtime.device_error():
+        _device_pending()
+        return
+    _device_now()
+
+
+def _device_now() -> None:
     info = runtime.device_info()
     if info is None:
-        _device_pending()
+        st.caption(runtime.device_error())
         return
     detail = info["name"] + (f", {info['memory_gb']} GB" if info.get("memory_gb") else "")
     st.metric(
@@ -53,8 +60,11 @@ def _device_metric() -> None:
 
 @st.fragment(run_every=1.0)
 def _device_pending() -> None:
+    """Polls until the probe answers, then shows the metric in place: never a whole-app ``st.rerun()`` (see
+    ``ui.runtime._device_pending``; a rerun started from this fragment also lost the session's language)."""
     if runtime.device_info() is not None or runtime.device_error():
-        st.rerun()
+        _device_now()
+        return
     st.metric(_("Device"), _("detecting…"))
 
 

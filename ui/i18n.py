@@ -32,6 +32,7 @@ from core.messages import Message
 
 LANGUAGES = {"en": "English", "zh": "中文"}
 KEY = "lang"  # the session-state key and the URL's query parameter
+CHOSEN = "lang-chosen"  # the same choice, in a key no widget owns
 FOLDER = Path(__file__).parent / "locale"
 _lock = threading.Lock()
 
@@ -60,9 +61,9 @@ def _browser_language() -> str:
 
 def language() -> str:
     """This session's language: its choice, else the URL's ``?lang=``, else the browser's."""
-    value = st.session_state.get(KEY)
-    if value in LANGUAGES:
-        return value
+    for value in (st.session_state.get(KEY), st.session_state.get(CHOSEN)):
+        if value in LANGUAGES:
+            return value
     asked = st.query_params.get(KEY)
     return asked if asked in LANGUAGES else _browser_language()
 
@@ -73,12 +74,15 @@ def switch() -> str:
     The URL carries ``?lang=`` once a session is in Chinese or came with one, so its address opens the same way.
     """
     if st.session_state.get(KEY) not in LANGUAGES:
-        asked = st.query_params.get(KEY)
-        st.session_state[KEY] = asked if asked in LANGUAGES else _browser_language()
+        # the session's last choice, kept under a key of its own: Streamlit drops a widget's state when a run does
+        # not draw it (a fragment's rerun can), and the language must survive that
+        kept, asked = st.session_state.get(CHOSEN), st.query_params.get(KEY)
+        st.session_state[KEY] = kept if kept in LANGUAGES else asked if asked in LANGUAGES else _browser_language()
     with st.sidebar:
         st.radio("Language · 语言", list(LANGUAGES), format_func=LANGUAGES.get, key=KEY, horizontal=True,
                  label_visibility="collapsed")  # fmt: skip
     chosen = language()
+    st.session_state[CHOSEN] = chosen
     if st.query_params.get(KEY) != chosen and (chosen != "en" or KEY in st.query_params):
         st.query_params[KEY] = chosen
     return chosen
