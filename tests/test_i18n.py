@@ -240,3 +240,32 @@ def _first_uses_without_english(page) -> list[str]:
 def test_the_first_use_of_each_article_term_on_a_chinese_page_shows_the_english():
     missing = {path: found for path in TRANSLATED_PAGES if (found := _first_uses_without_english(open_page(path, lang="zh")))}
     assert not missing, missing
+
+
+def _unusable_bold(text: str) -> list[str]:
+    """The ``**`` runs of ``text`` that CommonMark cannot read as the bold they open or close (its flanking rules):
+    a closing ``**`` after punctuation and before a letter — in Chinese, "**来源：**{source}" — stays as two stars.
+    A placeholder counts as the letters it becomes."""
+    import unicodedata
+
+    def punctuation(char: str) -> bool:
+        return unicodedata.category(char)[0] in "PS"
+
+    found = []
+    for n, match in enumerate(re.finditer(r"(?<!\*)\*\*(?!\*)", text)):
+        start = match.start()
+        before = text[start - 1] if start else " "
+        after = text[start + 2] if start + 2 < len(text) else " "
+        before, after = ("a" if before == "}" else before), ("a" if after == "{" else after)
+        opens = not after.isspace() and (not punctuation(after) or before.isspace() or punctuation(before))
+        closes = not before.isspace() and (not punctuation(before) or after.isspace() or punctuation(after))
+        if not (closes if n % 2 else opens):
+            found.append(text[max(0, start - 20) : start + 20])
+    return found
+
+
+def test_bold_in_every_message_is_bold_on_screen_in_both_languages():
+    assert _unusable_bold("**来源：**{source}") and not _unusable_bold("**来源**：{source}")
+    broken = {m.id: _unusable_bold(m.string) + _unusable_bold(m.id) for m in _catalog()
+              if m.id and isinstance(m.id, str) and isinstance(m.string, str) and m.string}  # fmt: skip
+    assert not {key: value for key, value in broken.items() if value}

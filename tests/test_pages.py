@@ -115,7 +115,7 @@ def test_first_use_trains_in_the_background(fresh_cache, monkeypatch):
     assert not at.exception
     assert at.selectbox(key="sentiment-model").value == TINY_KEY
     assert jobs.status(TINY_KEY).state in ("starting", "running", "done")
-    assert any("trains in the background" in i.value for i in at.info)
+    assert any("is training in the background now" in i.value for i in at.info)
     finished = jobs.wait(TINY_KEY, timeout=300)
     assert finished.state == "done", finished
     assert catalog.read_metadata(TINY_KEY) is not None
@@ -129,5 +129,6 @@ def test_untrained_model_without_autotrain_offers_a_button(fresh_cache):
     at = _sentiment(_app())
     at.selectbox(key="sentiment-model").set_value(TINY_KEY).run()
     assert jobs.status(TINY_KEY).state == "none"
+    assert any("Press “Train it now”" in i.value for i in at.info), "nothing trains yet, and the page says so"
     assert at.button(key=f"train-{TINY_KEY}")
     assert at.button(key="sentiment-run").disabled

@@ -30,11 +30,15 @@ def ensure_ready(spec: ModelSpec, *, fallback: str = "another model") -> bool:
         if first != spec.key:
             st.caption(_("It starts from {base}, which is trained first (about 2½ minutes); then it is fine-tuned "
                          "(about 2 minutes).", base=first))  # fmt: skip
-        st.info(
-            _("{model} is {reason}. It trains in the background (one to about four minutes on 2 CPU cores); meanwhile, "
-              "try {fallback}.", model=safe.md(i18n.title(spec)), reason=_(state.reason), fallback=_(fallback)),
-            icon=":material/hourglass_top:",
-        )  # fmt: skip
+        if core_jobs.status(first).active:
+            said = _("{model} is {reason}. It is training in the background now (one to about four minutes on 2 CPU "
+                     "cores); meanwhile, try {fallback}.", model=safe.md(i18n.title(spec)), reason=_(state.reason),
+                     fallback=_(fallback))  # fmt: skip
+        else:
+            said = _("{model} is {reason}. Press “Train it now” to train it in the background (one to about four "
+                     "minutes on 2 CPU cores); meanwhile, try {fallback}.", model=safe.md(i18n.title(spec)),
+                     reason=_(state.reason), fallback=_(fallback))  # fmt: skip
+        st.info(said, icon=":material/hourglass_top:")
     else:
         st.warning(f"{safe.md(i18n.title(spec))}: {_(state.reason)}.", icon=":material/cloud_off:")
     return False
