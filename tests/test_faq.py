@@ -53,6 +53,7 @@ def test_the_page_answers_from_the_models_trained_here(tiny_model, lang, clear_s
     assert all(question.answer in shown for question in faq.QUESTIONS)
     tables = [frame.value for frame in at.dataframe]
     assert any("sentiment-tiny" in table.to_string() for table in tables)  # the run's cost and its scores
+    assert not any(table.isna().to_numpy().any() or "None" in table.to_string() for table in tables), "no empty cell"
     before = tables[1].to_string()
     at.slider(key="faq-prior").set_value(50).run()
     assert not at.exception and [frame.value for frame in at.dataframe][1].to_string() != before

@@ -90,7 +90,9 @@ def show_counts(shape: compute.Shape) -> None:
     st.dataframe(pd.DataFrame({_("part"): [names[k] for k in flops], _("FLOPs per token"): list(flops.values())}),
                  hide_index=True, column_config={_("FLOPs per token"): st.column_config.NumberColumn(format="%.3e")})  # fmt: skip
     rows = compute.memory(shape, batch=int(batch), context=int(context))
-    table = pd.DataFrame([{_("numeric precision"): p, **{_(PARTS[k]): _gb(v) for k, v in parts.items()}} for p, parts in rows.items()])
+    every = list(dict.fromkeys(part for parts in rows.values() for part in parts))  # fp16 and int8 only serve: "–"
+    table = pd.DataFrame([{_("numeric precision"): p, **{_(PARTS[k]): _gb(parts[k]) if k in parts else "–" for k in every}}
+                          for p, parts in rows.items()])  # fmt: skip
     st.dataframe(table, hide_index=True)
     render.figure(figures.memory_bars(rows, PARTS, uses=(_("serving"), _("training"))), key="compute-memory")
     st.caption(_("Serving needs the weights (plus activations and, while generating, a key–value cache that grows "

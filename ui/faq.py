@@ -48,7 +48,8 @@ def _train(cards: list[dict]) -> None:
         return
     st.dataframe(pd.DataFrame([{_("model"): c["key"], _("parameters"): c["parameters"],
                                 _("training time (s)"): c["train_seconds"], _("device"): c["device"],
-                                _("numeric precision"): c["precision"], _("epochs run"): c["epochs"]} for c in cards]),
+                                _("numeric precision"): c["precision"],
+                                _("epochs run"): "–" if c["epochs"] is None else f"{c['epochs']:.3g}"} for c in cards]),
                  hide_index=True)  # fmt: skip
     st.caption(_("What each run here cost. Training in mixed precision (bf16 or fp16) is what LM Lab does on a GPU; "
                  "on a CPU it trains in fp32. Distributed training splits one run over many GPUs — "

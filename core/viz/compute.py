@@ -24,7 +24,8 @@ def memory_bars(rows: dict[str, dict[str, float]], part_names: dict[str, str],
                        hovertemplate="%{x}: %{y:.3g} GB<extra></extra>")  # fmt: skip
     figure.update_layout(barmode="stack", title=N_("Memory by precision"), height=340,
                          xaxis={"title": N_("numeric precision"), "categoryorder": "array",
-                                "categoryarray": [f"{p} · {use}" for p in rows for use in uses]},
+                                "categoryarray": [f"{p} · {use}" for p in rows for use in uses
+                                                  if use == uses[0] or len(rows[p]) > 1]},  # no empty training slot
                          yaxis={"title": N_("GB")},
                          margin={"l": 10, "r": 10, "t": 40, "b": 40}, legend={"orientation": "h", "y": -0.25})  # fmt: skip
     return figure
