@@ -34,7 +34,9 @@ def test_train_a_tiny_model_and_use_it_on_sentiment(fresh_cache):
     at.run()
     assert "4 · Evaluation" in [h.value for h in at.header]
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["accuracy"].endswith("%") and metrics["macro-f1"].endswith("%")
+    assert metrics["accuracy"].endswith("%") and metrics["macro-F1"].endswith("%")
+    perclass = next(frame.value for frame in at.dataframe if "support" in frame.value.columns)
+    assert list(perclass.columns) == ["precision", "recall", "F1", "support"] and "positive" in perclass.index
     assert "ui-run" in set(at.dataframe[-1].value["run"])
     assert any(b.label == "Download the model (zip)" for b in at.get("download_button"))
     assert any(b.label == "Download the script" for b in at.get("download_button"))  # the article's code, fixed

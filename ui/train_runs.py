@@ -46,15 +46,16 @@ def results(meta: dict) -> None:
     for column, name in zip(columns, ("accuracy", "macro_f1"), strict=False):
         estimate = metrics.get(name)
         if estimate:
-            column.metric(_(name.replace("_", "-")), f"{100 * estimate['value']:.1f} %",
+            column.metric(_("accuracy") if name == "accuracy" else _("macro-F1"), f"{100 * estimate['value']:.1f} %",
                           help=_("95 % bootstrap CI {low}–{high}, n={n}", low=f"{100 * estimate['low']:.1f}",
                                  high=f"{100 * estimate['high']:.1f}", n=estimate["n"]))  # fmt: skip
             column.caption(_("95 % CI {low}–{high} %", low=f"{100 * estimate['low']:.0f}",
                              high=f"{100 * estimate['high']:.0f}"))  # fmt: skip
     columns[2].metric(_("Training time"), f"{meta.get('train_seconds', 0):.0f} s")
-    columns[3].metric(_("Epochs run"), f"{meta.get('epochs_run', meta.get('hyperparameters', {}).get('epochs'))}",
+    epochs = meta.get("epochs_run", meta.get("hyperparameters", {}).get("epochs"))
+    columns[3].metric(_("Epochs run"), f"{epochs:g}" if isinstance(epochs, int | float) else "–",
                       help=_("Fewer than asked when early stopping ended the run."))  # fmt: skip
-    labels = meta.get("labels", [])
+    labels = [_(label) for label in meta.get("labels", [])]  # negative, positive, … in the session's language
     if meta.get("confusion"):
         left, right = st.columns(2)
         with left:
@@ -62,9 +63,10 @@ def results(meta: dict) -> None:
                                            x_labels=labels, y_labels=labels, x_title=_("predicted"), y_title=_("true"),
                                            text_values=True, height=320), key=f"train-confusion-{meta['key']}")  # fmt: skip
         with right:
-            st.dataframe(
-                pd.DataFrame(meta.get("per_class", {})).T.round(3), key=f"train-perclass-{meta['key']}"
-            )
+            table = pd.DataFrame(meta.get("per_class", {})).T.round(3)
+            table.index = [_(label) for label in table.index]
+            names = {"precision": _("precision"), "recall": _("recall"), "f1": "F1", "support": _("support")}
+            st.dataframe(table.rename(columns=names), key=f"train-perclass-{meta['key']}")
     render.figure(charts.training_curves({meta["key"]: meta}, title=_("Loss during training"), **curve_words()),
                   key=f"train-curves-{meta['key']}")  # fmt: skip
     if meta.get("overfitting"):
