@@ -13,7 +13,7 @@ from core.errors import CoreError
 from core.tasks import snippets
 from core.viz import charts, spans
 from ui import models, render, safe
-from ui.i18n import _
+from ui.i18n import N_, _
 
 EXAMPLES = [
     "The teacher gave the student a book in the classroom yesterday.",
@@ -23,6 +23,8 @@ EXAMPLES = [
     "The police did not find the keys because of the storm.",
     "Officials said the fire destroyed several homes near Sydney on Tuesday.",
 ]
+KIND_NAMES = {"unseen combination": N_("unseen combination"), "unseen verb": N_("unseen verb"),
+              "fronted time phrase": N_("fronted time phrase")}  # the held-out sentences' kinds, as core names them
 
 
 def predicate_choice(text: str) -> list[int] | None:
@@ -119,7 +121,8 @@ def quality(spec) -> None:
         by_kind = meta.get("by_kind", {})
         if by_kind:
             st.dataframe(
-                pd.DataFrame([{_("held-out sentences"): kind, _("what is new"): _(HELD_OUT_KINDS.get(kind, "")),
+                pd.DataFrame([{_("held-out sentences"): _(KIND_NAMES.get(kind, kind)),
+                               _("what is new"): _(HELD_OUT_KINDS.get(kind, "")),
                                "span F1": _span_f1(e), _("frames"): e["n"]} for kind, e in by_kind.items()]),
                 hide_index=True, width="stretch",
             )  # fmt: skip

@@ -11,7 +11,7 @@ from core.errors import CoreError
 from core.tasks import snippets
 from core.viz import charts, heatmaps
 from ui import attributions, i18n, models, render, safe
-from ui.i18n import N_, _
+from ui.i18n import N_, _, pgettext
 
 DECODINGS = (N_("greedy"),)  # what core names a decoding, translated where it is shown
 
@@ -193,9 +193,9 @@ def held_out(spec) -> None:
     ):
         rows = pd.DataFrame(meta["samples"])
         rows["match"] = rows["output"] == rows["reference"]
-        st.dataframe(
-            rows[["source", "output", "reference", "match", "form"]], hide_index=True, width="stretch"
-        )
+        names = {"source": pgettext("translation", "source"), "output": _("output"), "reference": _("reference"),
+                 "match": _("exact match"), "form": _("form")}  # fmt: skip
+        st.dataframe(rows[list(names)].rename(columns=names), hide_index=True, width="stretch")
         data = meta.get("data", {})
         st.caption(
             _("{test} held-out sentences built on (verb, noun) pairs the model never saw together in its {train} "
