@@ -291,4 +291,4 @@ def other_tasks() -> None:
                      disabled=not mode.online):  # fmt: skip
             start(conll_srl_recipe())
         if not mode.online:
-            st.caption(":material/cloud_off: " + _("needs internet: LM Lab is offline ({reason}).", reason=mode.reason))
+            st.caption(":material/cloud_off: " + _("needs internet: LM Lab is offline ({reason}).", reason=_(mode.reason)))
