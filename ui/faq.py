@@ -9,7 +9,7 @@ from core import faq
 from core.viz import charts
 from core.viz import faq as figures
 from ui import i18n, render
-from ui.i18n import _
+from ui.i18n import N_, _
 from ui.train import curve_words
 
 
@@ -17,6 +17,10 @@ def _ci(estimate: dict | None) -> str:
     if not estimate:
         return "–"
     return f"{100 * estimate['value']:.1f} % [{100 * estimate['low']:.1f}, {100 * estimate['high']:.1f}]"
+
+
+# the task keys the charts name their traces by (render.figure translates them): the Chinese reviews' task too
+TASK_NAMES = (N_("sentiment"), N_("topic"), N_("sentiment-zh"))
 
 
 def _nothing_yet() -> None:
