@@ -127,7 +127,7 @@ with views[5]:
     target = st.selectbox(_("Position"), list(range(n_tokens)), format_func=lambda i: f"{i}: {full.tokens[i]}",
                           key="inspect-rollout-target")  # fmt: skip
     render.figure(heatmaps.bars([f"{i}:{t}" for i, t in enumerate(full.tokens)], flow[target],
-                                title=_("Rollout into {token}", token=repr(full.tokens[target])), y_title=_("share")),
+                                title=_("Rollout into {token}", token=f"“{full.tokens[target]}”"), y_title=_("share")),
                   key="inspect-rollout", stem=f"rollout-{spec.key}",
                   numbers={"model": spec.key, "tokens": full.tokens, "rollout (position, input token)": flow})  # fmt: skip
 with views[6]:

@@ -6,7 +6,7 @@ import streamlit as st
 from core.errors import CoreError
 from core.transformer import positional as pe
 from core.viz import heatmaps
-from ui import learn, render, safe
+from ui import i18n, learn, render, safe
 from ui.i18n import _
 from ui.runtime import through_router
 
@@ -63,11 +63,11 @@ render.figure(
 )  # fmt: skip
 first_rise = next((int(o) for o in offsets[1:-1] if paper_sim[o + 1] > paper_sim[o] + 1e-9), None)
 st.caption(
-    _("Nearby positions are most alike.") + " "
-    + (_("The fall is not monotonic here: for the paper's encoding the dot product first rises again after offset "
+    i18n.sentences(_("Nearby positions are most alike."),
+    (_("The fall is not monotonic here: for the paper's encoding the dot product first rises again after offset "
          "{offset} (the fastest waves come back into phase), while the slow waves keep the overall trend.",
          offset=first_rise)
-       if first_rise is not None else _("At these settings the paper's curve falls all the way."))
+       if first_rise is not None else _("At these settings the paper's curve falls all the way.")))
 )  # fmt: skip
 
 st.subheader(_("Relative positions: PE(pos + k) as a linear function of PE(pos)"))

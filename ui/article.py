@@ -63,9 +63,9 @@ def erratum(key: str) -> None:
     entry = ERRATA[key]
     with st.container(border=True, key=f"erratum-{key}"):
         erratum, wrong, right = _("Erratum"), _("Wrong"), _("Right")  # outside f-strings: the extractor reads these
-        st.markdown(f":material/fact_check: **{erratum}: {_(entry.title)}**")
+        st.markdown(":material/fact_check: " + _("**{label}: {text}**", label=erratum, text=_(entry.title)))
         st.markdown(_("The article says:") + f"\n\n> {entry.quote}")
-        st.markdown(f"**{wrong}:** " + _(entry.wrong))
-        st.markdown(f"**{right}:** " + _(entry.right))
+        st.markdown(_("**{label}:** {text}", label=wrong, text=_(entry.wrong)))
+        st.markdown(_("**{label}:** {text}", label=right, text=_(entry.right)))
         measured = _pretraining_measured() if key == "pretraining" else ""
         st.caption(_(entry.shown) + (" " + measured if measured else ""))

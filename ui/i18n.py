@@ -111,6 +111,11 @@ def problem(error: object) -> str:
     return _(found) if isinstance(found, Message) else str(error)
 
 
+def sentences(*parts: str) -> str:
+    """Translated sentences one after another: a space between them in English, none in Chinese."""
+    return ("" if language() == "zh" else " ").join(part for part in parts if part)
+
+
 def labels(options) -> Callable[[object], str]:
     """A widget's ``format_func`` that shows each option in this session's language, translated now (while the
     page runs) rather than whenever the widget asks again."""
