@@ -70,6 +70,13 @@ def _device_pending() -> None:
 
 SECTIONS = [  # (where, what): translated where they are shown
     (
+        N_('Learn → Tokenization'),
+        N_(
+            'The article\'s step 1: one text cut four ways (MiniLM\'s WordPiece, a Chinese character vocabulary, '
+            'jieba\'s words, a byte-level BPE), what each way does not know, and how each fits real Chinese reviews.'
+        ),
+    ),
+    (
         N_('Learn → Self-attention'),
         N_(
             'Q, K, V, scores, softmax and the weighted sum of one real MiniLM head (or a toy example), as '
@@ -197,6 +204,13 @@ SECTIONS = [  # (where, what): translated where they are shown
             'English to Chinese with an encoder-decoder trained here on a generated grammar (word order, measure '
             'words, tense, questions, negation): greedy or beam search, the cross-attention alignment as a '
             'heatmap and in bertviz, chrF and BLEU with CIs; Marian models from the Hub when online.'
+        ),
+    ),
+    (
+        N_('Apply → Word segmentation'),
+        N_(
+            'Chinese text cut into words by a character tagger trained here on People\'s Daily and by jieba, side '
+            'by side with their disagreements marked, and both scored on held-out paragraphs.'
         ),
     ),
     (
