@@ -130,6 +130,19 @@ def load_tokenizer(spec: ModelSpec):
         return from_transformers("AutoTokenizer").from_pretrained(source, **kwargs)
 
 
+def read_tokenizer(folder: Path):
+    """A model folder's tokenizer.json, read with the tokenizers library (no transformers to wait for); a missing or
+    damaged file is a ModelUnavailableError."""
+    from tokenizers import Tokenizer
+
+    try:
+        return Tokenizer.from_file(str(folder / "tokenizer.json"))
+    except Exception as error:  # noqa: BLE001 - the Rust library raises a bare Exception for a missing or damaged file
+        raise ModelUnavailableError(Message("{name}'s tokenizer could not be read ({error}); retrain it or reinstall "
+                                            "LM Lab's packages.", name=f"{folder.parent.name}/{folder.name}",
+                                            error=str(error)[:200])) from None  # fmt: skip
+
+
 _HANDED: dict[tuple, object] = {}  # a model loaded ahead of its first visitor (core.warmup), for the next who asks
 
 

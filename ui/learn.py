@@ -101,7 +101,7 @@ def shape(spec) -> tuple[int, int, int]:
 
     try:
         found = bert_weights.read_shape(_folder(spec))
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, ValueError) as error:
         raise CoreError(_("{model} could not be loaded: {error}", model=spec.key, error=str(error))) from None
     return found.layers, found.heads, found.width
 
@@ -119,7 +119,7 @@ def head_steps(text: str, layer: int, head: int, causal: bool, spec=None):
     spec = spec or catalog.MINILM
     cleaned = _checked(text)
     name = "MiniLM" if spec.key == catalog.MINILM.key else spec.key
-    return _head_steps(spec.key, _fingerprint(spec), str(_folder(spec)), cleaned, layer, head, causal, name)
+    return _head_steps(spec.key, catalog.weights_sha256(spec), str(_folder(spec)), cleaned, layer, head, causal, name)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -129,12 +129,6 @@ def _head_steps(key: str, fingerprint: str, folder: str, cleaned: str, layer: in
 
     with inference_gate():
         return explain.encoder_head(Path(folder), cleaned, layer, head, causal, name=name)
-
-
-def _fingerprint(spec) -> str:
-    """The version of a model's weights: its pinned sha256, or the one its card recorded when it was trained."""
-    card = catalog.read_metadata(spec.key) if spec.trained_here else None
-    return card.sha256 if card else (spec.sha256 or "")
 
 
 def _folder(spec):
@@ -169,7 +163,7 @@ def layer_report(text: str, layer: int, spec=None):
     """One layer's heads, recomputed by LM Lab's own code from the model's verified folder (no transformers); kept
     per model version, text and layer."""
     spec = spec or catalog.MINILM
-    return _layer_report(spec.key, _fingerprint(spec), str(_folder(spec)), _checked(text), layer)
+    return _layer_report(spec.key, catalog.weights_sha256(spec), str(_folder(spec)), _checked(text), layer)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -185,16 +179,15 @@ def layer_check(report, text: str, spec=None):
     per model version, text and layer."""
     spec = spec or catalog.MINILM
     cleaned = _checked(text)
-    return _layer_check(spec.key, _fingerprint(spec), cleaned, report.layer, report, minilm(spec))
+    return _layer_check(spec.key, catalog.weights_sha256(spec), cleaned, report.layer, report, minilm(spec))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _layer_check(key: str, fingerprint: str, cleaned: str, layer: int, _report, _shared):
     from core.transformer.bert_layer import against_transformers
 
-    shared = _shared
-    with shared.lock, inference_gate():
-        return against_transformers(_report, shared.model, shared.tokenizer, cleaned)
+    with _shared.lock, inference_gate():
+        return against_transformers(_report, _shared.model, _shared.tokenizer, cleaned)
 
 
 @st.cache_data(show_spinner=False)

@@ -126,11 +126,12 @@ def switched_off(heads: Sequence[tuple[object, Sequence[int], int]], outputs: Se
             return lambda _m, _i, out: torch.zeros_like(out)
         return lambda _m, _i, out: mean.to(out.device, out.dtype).expand_as(out).clone()
 
+    head_means, output_means = list(head_means) or [None] * len(heads), list(output_means) or [None] * len(outputs)
     hooks = []
     try:
-        for (module, chosen, width), mean in zip(heads, [*head_means, *[None] * len(heads)], strict=False):
+        for (module, chosen, width), mean in zip(heads, head_means, strict=True):
             hooks.append(module.register_forward_pre_hook(silence(list(chosen), width, mean)))
-        for module, mean in zip(outputs, [*output_means, *[None] * len(outputs)], strict=False):
+        for module, mean in zip(outputs, output_means, strict=True):
             hooks.append(module.register_forward_hook(replaced(mean)))
         yield
     finally:
@@ -150,7 +151,7 @@ def mean_outputs(model, documents: Sequence[Sequence[int]], block: int, most: in
 
     points = _points(model)
     sums: dict = {}
-    counts = {"tokens": 0}
+    tokens = 0
 
     def add(key, value) -> None:
         flat = value.detach().reshape(-1, value.shape[-1]).to("cpu", torch.float64)  # MPS has no float64
@@ -170,19 +171,19 @@ def mean_outputs(model, documents: Sequence[Sequence[int]], block: int, most: in
         with torch.no_grad():
             for ids in documents:
                 for start in range(0, len(ids), block):
-                    piece = list(ids[start : start + block])[: most - counts["tokens"]]
+                    piece = list(ids[start : start + block])[: most - tokens]
                     if not piece:
                         break
                     model(torch.tensor([piece], device=next(model.parameters()).device))
-                    counts["tokens"] += len(piece)
-                if counts["tokens"] >= most:
+                    tokens += len(piece)
+                if tokens >= most:
                     break
     finally:
         for hook in hooks:
             hook.remove()
-    if not counts["tokens"]:
+    if not tokens:
         raise CoreError(Message("Mean ablation needs some held-out text to average over."))
-    return {key: (total / counts["tokens"]).float().cpu() for key, total in sums.items()} | {"tokens": counts["tokens"]}
+    return {key: (total / tokens).float().cpu() for key, total in sums.items()} | {"tokens": tokens}
 
 
 def sign_test(base: np.ndarray, changed: np.ndarray) -> tuple[int, int, float]:

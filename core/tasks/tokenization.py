@@ -15,8 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core import catalog
-from core.errors import ModelUnavailableError
-from core.messages import N_, Message
+from core.messages import N_
 from core.tasks.inputs import check_text
 
 MAX_CHARS = 1000
@@ -109,16 +108,9 @@ def load(spec: catalog.ModelSpec):
     """A model's own tokenizer, read from its verified folder's tokenizer.json with the tokenizers library (so a
     fresh server's page need not wait for transformers to load). A typed "[UNK]" or "[SEP]" is text like any
     other, not the special token itself."""
-    from tokenizers import Tokenizer
+    from core.loading import local_dir, read_tokenizer
 
-    from core.loading import local_dir
-
-    folder = local_dir(spec)
-    try:
-        tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-    except Exception as error:  # noqa: BLE001 - the Rust library raises a bare Exception for a missing or damaged file
-        raise ModelUnavailableError(Message("{name}'s tokenizer could not be read ({error}); retrain it or reinstall "
-                                            "LM Lab's packages.", name=spec.key, error=str(error)[:200])) from None  # fmt: skip
+    tokenizer = read_tokenizer(local_dir(spec))
     tokenizer.encode_special_tokens = True
     tokenizer.no_padding()
     tokenizer.no_truncation()

@@ -68,7 +68,7 @@ _tokenizers_lock = threading.Lock()
 
 
 def _tokenizer(folder: Path, max_tokens: int):
-    from tokenizers import Tokenizer
+    from core.loading import read_tokenizer
 
     path = folder / "tokenizer.json"
     try:
@@ -77,10 +77,7 @@ def _tokenizer(folder: Path, max_tokens: int):
         raise _unreadable(folder, error) from None
     with _tokenizers_lock:
         if key not in _tokenizers:
-            try:
-                tokenizer = Tokenizer.from_file(str(path))
-            except Exception as error:  # noqa: BLE001 - the Rust library raises a bare Exception for a damaged file
-                raise _unreadable(folder, error) from None
+            tokenizer = read_tokenizer(folder)
             tokenizer.no_padding()
             tokenizer.enable_truncation(max_tokens)  # counts [CLS] and [SEP], as transformers' truncation does
             _tokenizers[key] = (tokenizer, threading.Lock())
@@ -205,11 +202,10 @@ class HeadInputs:
 
 def head_inputs(folder: Path, text: str, layer: int, head: int, max_tokens: int = 32) -> HeadInputs:
     """``layer_inputs``, with head ``head``'s slice of the layer's query, key and value projections."""
-    shape = read_shape(folder)
-    if not 0 <= head < shape.heads:
-        raise ValueError(f"head must be between 0 and {shape.heads - 1}, got {head}.")
     found = layer_inputs(folder, text, layer, max_tokens)
-    d_k = shape.width // shape.heads
+    if not 0 <= head < found.heads:
+        raise ValueError(f"head must be between 0 and {found.heads - 1}, got {head}.")
+    d_k = found.x.shape[-1] // found.heads
     rows = slice(head * d_k, (head + 1) * d_k)
     projections = tuple(found.attention[f"self.{part}.{kind}"][rows] for part in ("query", "key", "value")
                         for kind in ("weight", "bias"))  # fmt: skip
