@@ -213,3 +213,12 @@ def test_an_inspection_view_exports_offline_html_and_plain_json():
     chinese.text_input(key="patch-corrupted").set_value("the").run()
     chinese.button(key="patch-run").click().run()
     assert not chinese.exception and "词元" in chinese.error[0].value  # refused, in Chinese
+
+
+def test_a_matrix_of_counts_prints_whole_numbers_and_a_matrix_of_shares_two_decimals():
+    from core.viz import heatmaps
+
+    counts = heatmaps.heatmap(np.array([[7.0, 1200.0], [0.0, np.nan]]), title="t", text_values=True)
+    shares = heatmaps.heatmap(np.array([[0.5, 1.0]]), title="t", text_values=True)
+    assert counts.data[0].texttemplate == "%{z:,.0f}"  # a confusion matrix reads 7 and 1,200, not 7.00
+    assert shares.data[0].texttemplate == "%{z:.2f}"

@@ -203,9 +203,22 @@ def _data_facts(dataset: str) -> tuple[dict[str, int], dict[str, list]] | None:
     return {label: classes.count(label) for label in labels}, bias.shortcut_words(texts, classes)
 
 
+# The splits no task offers for new runs, named here; the others take their task's title (e.g. the Train page's).
+_SPLIT_TITLES = {"keyword": N_("Keyword sentences: one word decides the label (generated)"),
+                 "polarity-skewed": N_("Movie-review polarity cut to {share} % positive (the skewed model's)")}  # fmt: skip
+
+
+def _split_titles(names: list[str]) -> dict[str, str]:
+    """Each split's title in this session's language (its own name where it has none)."""
+    from core.data.polarity import SKEWED_SHARE
+
+    titles = {**{n: t for task in tasks().values() for n, t in task.datasets.items()}, **_SPLIT_TITLES}
+    return {name: _(titles[name], share=round(100 * SKEWED_SHARE)) if name in titles else name for name in names}
+
+
 def data_panel() -> None:
     names = split_names()
-    dataset = st.selectbox(_("Training set"), names, key="bias-data")
+    dataset = st.selectbox(_("Training set"), names, key="bias-data", format_func=_split_titles(names).get)
     try:
         facts = _data_facts(dataset)
     except CoreError as error:
@@ -214,7 +227,7 @@ def data_panel() -> None:
     if facts is None:
         return
     counts, words = facts
-    render.figure(figures.class_balance(counts), key="bias-balance")
+    render.figure(figures.class_balance({_(label): count for label, count in counts.items()}), key="bias-balance")
     rows = [{_("class"): _(label), _("word"): word, _("log-odds"): round(odds, 2), _("texts of the class"): inside,
              _("texts of other classes"): outside} for label, found_words in words.items()
             for word, odds, inside, outside in found_words]  # fmt: skip

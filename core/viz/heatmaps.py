@@ -43,6 +43,7 @@ def heatmap(
     """One matrix, rows top to bottom, with optional token labels and printed values."""
     values = np.where(np.isfinite(matrix), matrix, np.nan)
     rows, cols = values.shape
+    counts = bool(np.all(np.isnan(values) | (values == np.round(values))))  # e.g. a confusion matrix: 7, not 7.00
     trace = go.Heatmap(
         z=values,
         x=_unique(x_labels) if x_labels is not None else list(range(cols)),
@@ -53,7 +54,7 @@ def heatmap(
         # diverging scales are centred on 0 so the sign reads at a glance
         zmid=0 if colorscale in ("RdBu", "RdBu_r") and zmin is None and zmax is None else None,
         hovertemplate=f"{ROW}<br>{COLUMN}<br>{VALUE}<extra></extra>",
-        texttemplate="%{z:.2f}" if text_values else None,
+        texttemplate=("%{z:,.0f}" if counts else "%{z:.2f}") if text_values else None,
     )
     figure = go.Figure(trace)
     figure.update_layout(
