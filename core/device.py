@@ -124,6 +124,13 @@ def place(model, placement: tuple[str, str] | None = None):
     return follows_inputs(model)
 
 
+def precision_of(model) -> str:
+    """"fp32", "bf16" or "fp16": the precision of a model's weights (LM Lab's placement decides it)."""
+    weight = next(model.parameters(), None) if model is not None else None
+    dtype = str(weight.dtype).removeprefix("torch.") if weight is not None else "float32"
+    return {"bfloat16": "bf16", "float16": "fp16"}.get(dtype, "fp32")
+
+
 def placement_title(placement: tuple[str, str] | None = None) -> str:
     """'PyTorch fp32', 'PyTorch bf16 on cuda': what computes an answer, for the pages and the benchmark."""
     device, precision = placement or inference_placement()

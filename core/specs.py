@@ -262,7 +262,7 @@ ZH_CHAR_GPT = trained_spec(
     languages=("zh",),
     description=(
         N_("A classroom model: a 2-layer GPT-2-class Transformer (about 0.9 M parameters) that reads and writes one "
-        "character at a time, trained here from random weights in about three to four minutes on 2 CPU cores, on the 1.7 million characters "
+        "character at a time, trained here from random weights in about two and a half minutes on 2 CPU cores, on the 1.7 million characters "
         "of People's Daily's (January 1998) training paragraphs; a Kneser–Ney character trigram on the same text is "
         "its baseline.")
     ),

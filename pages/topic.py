@@ -28,7 +28,7 @@ if mode == TRAINED:
 else:
     left, right = st.columns([2, 1])
     labels = left.text_input(
-        _("Candidate labels, comma-separated (2 to 12, each up to 60 characters)"),
+        topic.labels_prompt(),
         "space, religion, sports, politics",
         key="topic-labels",
         max_chars=1000,

@@ -57,8 +57,10 @@ def _train(cards: list[dict]) -> None:
                  hide_index=True)  # fmt: skip
     st.caption(_("What each run here cost. Training in mixed precision (bf16 or fp16) is what LM Lab does on a GPU; "
                  "on a CPU it trains in fp32. Distributed training splits one run over many GPUs — "
-                 "beyond a classroom server. The Compute page predicts a run's time from 6 × parameters × tokens and "
-                 "this machine's measured throughput."))  # fmt: skip
+                 "beyond a classroom server. The Compute page predicts a run's time from its FLOPs: per token, "
+                 "6 × the weights outside the token and position tables, plus attention, plus the output layer for a "
+                 "language model; times the tokens, at this machine's measured throughput. The parameters above count "
+                 "the embedding tables too, so 6 × parameters × tokens overstates a small model's cost."))  # fmt: skip
 
 
 def _evaluate(cards: list[dict]) -> None:

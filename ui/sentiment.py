@@ -196,10 +196,10 @@ def _attributions(spec: ModelSpec, result) -> None:
 
     words = [w.word for w in result.words]
     st.caption(
-        _("{model} in PyTorch fp32 (the attributions need its gradients) gives '{label}' a probability of {share} %. "
-          "Green words raise its log-odds, red ones lower it. The methods work differently; where they agree, trust "
-          "them more.", model=safe.md(i18n.title(spec)), label=safe.md(_(result.target)),
-          share=f"{100 * result.probability:.1f}")
+        _("{model} in PyTorch {precision} (the attributions need its gradients) gives '{label}' a probability of "
+          "{share} %. Green words raise its log-odds, red ones lower it. The methods work differently; where they "
+          "agree, trust them more.", model=safe.md(i18n.title(spec)), label=safe.md(_(result.target)),
+          precision=result.precision, share=f"{100 * result.probability:.1f}")
     )  # fmt: skip
     st.html(
         attribution.coloured_words(

@@ -134,7 +134,8 @@ def quality(spec) -> None:
         data = meta.get("data", {})
         st.markdown(
             _("Trained on {train} generated frames, scored on {test} frames with something never seen in training: a "
-              "verb in a new construction (seen only in the active voice, tested in the passive), three verbs absent "
+              "verb in a construction it never had in training (the passive for some verbs, the active or a "
+              "coordination for others), three verbs absent "
               "from training, or a time phrase moved to the front (table above). **Trained on generated data:** the "
               "sentences are simple and complete, every verb comes from a list of about 40, and roles are always in "
               "their usual places. On real text expect errors with verbs it never saw, light verbs and idioms (\"take "

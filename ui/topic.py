@@ -18,6 +18,14 @@ EXAMPLES = [
 ]
 
 
+def labels_prompt() -> str:
+    """The labels box's label, with the caps the two zero-shot methods apply (the NLI model takes fewer)."""
+    from core.tasks.zero_shot import MAX_LABEL_CHARS, MAX_LABELS, NLI_MAX_LABELS
+
+    return _("Candidate labels, comma-separated (2 to {most}; at most {nli} with the NLI model; each up to {chars} "
+             "characters)", most=MAX_LABELS, nli=NLI_MAX_LABELS, chars=MAX_LABEL_CHARS)
+
+
 def zero_shot_classifier():
     from core.tasks.zero_shot import ZeroShotClassifier
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core import catalog
+from core.device import precision_of  # noqa: F401  (the benchmark rows' precision; imported from here)
 from core.errors import CoreError
 
 
@@ -149,13 +150,6 @@ def spec_and_variant(model_id: str, task: str) -> tuple[catalog.ModelSpec, str]:
     if not catalog.availability(spec).ready:
         raise CoreError(f"{spec.title} is {catalog.availability(spec).reason}.")
     return spec, variant
-
-
-def precision_of(model) -> str:
-    """"fp32", "bf16" or "fp16": the precision of a model's weights (LM Lab's placement decides it)."""
-    weight = next(model.parameters(), None) if model is not None else None
-    dtype = str(weight.dtype).removeprefix("torch.") if weight is not None else "float32"
-    return {"bfloat16": "bf16", "float16": "fp16"}.get(dtype, "fp32")
 
 
 def described(spec: catalog.ModelSpec, model) -> dict:

@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass
 
 from core.data.text import HAN_RANGES
+from core.device import precision_of
 from core.errors import InputError
 from core.messages import Message
 from core.tasks.classify import TransformerClassifier
@@ -58,6 +59,7 @@ class Explanation:
     baseline_log_odds: float  # the output for the all-[PAD] baseline (integrated gradients start here)
     log_odds: float  # the output for the text
     integrated_total: float = 0.0  # integrated gradients of every token, words or not (punctuation is no word)
+    precision: str = "fp32"  # of the weights the gradients ran through (bf16 or fp16 where the server runs so)
 
 
 def _log_odds(logits, index: int):
@@ -167,7 +169,7 @@ def explain(classifier: TransformerClassifier, text: str, target: str | None = N
     words = _word_scores(cleaned, spans, offsets, per_token, integrated, [base_odds - o for o in occluded_odds])
     base = float(probabilities[target_index])
     return Explanation(cleaned, classifier.labels[target_index], base, words, baseline_odds, base_odds,
-                       float(sum(integrated)))  # special tokens add 0: the baseline keeps them
+                       float(sum(integrated)), precision_of(model))  # special tokens add 0: the baseline keeps them
 
 
 def _word_scores(text: str, spans: list[tuple[int, int]], offsets: list, per_token, integrated,
