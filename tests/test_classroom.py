@@ -242,6 +242,28 @@ def test_a_file_with_thousands_of_columns_is_refused_at_once(fresh_cache):
     assert time.perf_counter() - started < 1.0
 
 
+@pytest.mark.parametrize(("raw", "message"), [
+    (b"t,l\n" + b"\n" * 4_999_000, "lines; at most 200,000 are read"),  # 5 MB of line breaks
+    (b"t,l\n" + b"a,b\n" * 60_000, "more than 50,000 rows"),
+    ((",".join(f"c{i}" for i in range(40)) + "\n" + ("x," * 39 + "x\n") * 13_000).encode(), "more than 500,000 cells"),
+])  # fmt: skip
+def test_a_file_past_a_cap_is_refused_while_it_is_read_not_after(fresh_cache, raw, message):
+    import tracemalloc
+
+    from core.data import uploads
+    from core.errors import DataError
+
+    assert len(raw) <= uploads.MAX_BYTES
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match=message):
+            uploads.store(raw)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 150_000_000, peak  # before: every row of the file in memory first (a 5 MB file took 470 MB)
+
+
 def test_concurrent_uploads_of_one_file_never_expose_half_a_file(fresh_cache):
     from core import settings
     from core.data import uploads

@@ -110,14 +110,15 @@ def test_a_new_seed_or_length_cap_does_not_tokenize_the_data_again(monkeypatch):
     clicking the seed or the length cap up and down costs the server a lookup, not a pass over the data."""
     from core.training import preview
 
-    calls = []
-    original = preview.token_lengths
-    monkeypatch.setattr(preview, "token_lengths", lambda recipe: calls.append(1) or original(recipe))
+    calls, reads = [], []
+    original, read = preview.token_lengths, preview.source_split
+    monkeypatch.setattr(preview, "token_lengths", lambda recipe, split: calls.append(1) or original(recipe, split))
+    monkeypatch.setattr(preview, "source_split", lambda recipe: reads.append(1) or read(recipe))
     at = open_page("pages/train.py")
     assert len(calls) == 1 and any("will be cut" in c.value for c in at.caption)
     for seed in (1, 2, 3):
         at.number_input(key="train-seed").set_value(seed).run()
-    assert not at.exception and len(calls) == 1
+    assert not at.exception and len(calls) == 1 and len(reads) == 1  # the data is read once too (an upload: parsed)
     assert any("stopped after 15 minutes" in c.value for c in at.caption)  # the cap a student's run works under
 
 

@@ -79,18 +79,32 @@ def limits_note() -> None:
                  runs=ownership.RUNS_PER_SESSION))  # fmt: skip
 
 
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _split(source: dict) -> tuple:  # an upload read once per file and columns, whatever the seed or length cap
+    from core.training.preview import source_split
+
+    return source_split(source)
+
+
 @st.cache_data(show_spinner=False, max_entries=8)
 def _lengths(source: dict) -> list[int]:  # tokenized once per set of texts, whatever the seed or length cap
     from core.training.preview import token_lengths
 
-    return token_lengths(source)
+    return token_lengths(source, _split(source))
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _preview(fields: dict) -> dict:
     from core.training.preview import SOURCE_FIELDS, data_preview
 
-    return data_preview(fields, lengths=_lengths({name: fields[name] for name in SOURCE_FIELDS}))
+    source = {name: fields[name] for name in SOURCE_FIELDS}
+    return data_preview(fields, lengths=_lengths(source), split=_split(source))
+
+
+def forget_previews() -> None:
+    """Drop every preview's texts from memory (a student deleted an upload; the others' are read again once)."""
+    _split.clear()
+    _preview.clear()
 
 
 def data_preview(recipe: Recipe) -> dict | None:

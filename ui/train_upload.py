@@ -27,10 +27,14 @@ def csv_fields() -> dict | None:
     remembered = st.session_state.get("train-csv-stored")
     if remembered and remembered[0] == upload.file_id:
         stored = remembered[1]  # checked and stored once per upload, not on every rerun
+        if isinstance(stored, CoreError):  # a refused file is not read again on every rerun either
+            safe.error(stored)
+            return None
     else:
         try:
             stored = uploads.store(upload.getvalue(), owner=session_owner())
         except CoreError as error:
+            st.session_state["train-csv-stored"] = (upload.file_id, error)
             safe.error(error)
             return None
         st.session_state["train-csv-stored"] = (upload.file_id, stored)
@@ -63,6 +67,9 @@ def _delete_uploads() -> None:
     st.session_state["train-own-uploads"] = busy
     st.session_state["train-csv-deleted"] = {"deleted": outcomes.count("deleted"), "kept": outcomes.count("kept"),
                                              "busy": len(busy)}  # fmt: skip
+    from ui import train
+
+    train.forget_previews()  # the page's previews keep texts in memory: dropped with the files (others reread theirs)
     if not busy:
         st.session_state.pop("train-csv-stored", None)
         st.session_state["train-csv-round"] = st.session_state.get("train-csv-round", 0) + 1

@@ -49,33 +49,64 @@ MAX_ROWS = 50_000  # more than a classroom run needs on 2 cores; bigger sets bel
 MAX_COLUMNS = 50  # a text column and a label column are needed; a wide export is fine, 20,000 columns is not
 
 
+MAX_CELLS = 500_000  # rows × columns kept in memory: 50,000 rows of 10 columns; a wide, long export is refused
+MAX_LINES = 4 * MAX_ROWS  # line breaks in the file (empty lines and line breaks inside quotes count too)
+
+
 def _rows(text: str) -> tuple[list[str], list[list[str]]]:
     """The header and the rows, read strictly: a row with more fields than the header is an error.
 
     pandas would shift such a row's columns (an unquoted comma inside the text moves the label into
     the text's place and silently loses the first part); Python's csv module reads in linear time and
-    lets every row be checked.
+    lets every row be checked. Rows are read one at a time and reading stops at the first cap passed, so a
+    file made of line breaks or of many wide rows costs the server no more than a file at the caps.
     """
     import csv
 
+    if text.count("\n") > MAX_LINES:  # before anything else: counting costs little, reading millions of rows a lot
+        raise DataError(Message("The file has {count} lines; at most {most} are read. Remove the empty lines, or "
+                                "upload a sample.", count=f"{text.count(chr(10)):,}", most=f"{MAX_LINES:,}"))  # fmt: skip
     lines = io.StringIO(text, newline="")
     first = lines.readline()
-    if first.count(",") + 1 > MAX_COLUMNS:  # before anything else: a huge header costs nothing more
+    if first.count(",") + 1 > MAX_COLUMNS:  # a huge header costs nothing more
         raise DataError(Message("The header has {count} columns; at most {most} are read. Keep the text and label "
                                 "columns and delete the rest.", count=f"{first.count(',') + 1:,}", most=MAX_COLUMNS))  # fmt: skip
     lines.seek(0)
     try:
         reader = csv.reader(lines, strict=True)
-        header = next(reader, None)
-        rows = list(reader)
+        header = [name.strip() for name in next(reader, None) or []]
+        _check_header(header)
+        rows = []
+        for row in reader:
+            if len(row) > len(header):
+                raise DataError(Message(
+                    "Line {number} has {fields} fields but the header has {columns}: a comma inside the text must be "
+                    'inside double quotes ("I liked it, mostly",pos). Fix that line and upload again.',
+                    number=reader.line_num, fields=len(row), columns=len(header)))  # fmt: skip
+            if any(cell.strip() for cell in row):
+                if len(rows) == MAX_ROWS:
+                    raise DataError(Message(
+                        "The file has more than {most} rows; at most that many are trained on here. Upload a sample "
+                        "(or train on all of it with `python -m core.train` on a bigger machine).",
+                        most=f"{MAX_ROWS:,}"))  # fmt: skip
+                if (len(rows) + 1) * len(header) > MAX_CELLS:
+                    raise DataError(Message(
+                        "The file has more than {most} cells (rows × columns); at most that many are read. Delete the "
+                        "columns you do not need, or upload a sample.", most=f"{MAX_CELLS:,}"))  # fmt: skip
+                rows.append(row + [""] * (len(header) - len(row)))
     except csv.Error as error:
         raise DataError(Message("Could not read the file as CSV: {error}. Check the commas and quotes.",
                                 error=str(error)[:200])) from None  # fmt: skip
-    if not header or len(header) < 2:
+    if not rows:
+        raise DataError(Message("The CSV has a header but no rows."))
+    return header, rows
+
+
+def _check_header(header: list[str]) -> None:
+    if len(header) < 2:
         raise DataError(
             Message("The CSV needs a header row and at least two columns (a text column and a label column).")
         )
-    header = [name.strip() for name in header]
     if len(header) > MAX_COLUMNS:
         raise DataError(Message("The header has {count} columns; at most {most} are read. Keep the text and label "
                                 "columns and delete the rest.", count=f"{len(header):,}", most=MAX_COLUMNS))  # fmt: skip
@@ -83,20 +114,6 @@ def _rows(text: str) -> tuple[list[str], list[list[str]]]:
         duplicate = next(name for name in header if header.count(name) > 1)
         raise DataError(Message("The header names the column {name} twice; give every column its own name.",
                                 name=repr(duplicate)[:100]))  # fmt: skip
-    for number, row in enumerate(rows, start=2):
-        if len(row) > len(header):
-            raise DataError(Message(
-                "Line {number} has {fields} fields but the header has {columns}: a comma inside the text must be "
-                'inside double quotes ("I liked it, mostly",pos). Fix that line and upload again.', number=number,
-                fields=len(row), columns=len(header)))  # fmt: skip
-    rows = [row + [""] * (len(header) - len(row)) for row in rows if any(cell.strip() for cell in row)]
-    if len(rows) > MAX_ROWS:
-        raise DataError(Message("The file has {count} rows; at most {most} are trained on here. Upload a sample (or "
-                                "train on all of it with python -m core.train on a bigger machine).",
-                                count=f"{len(rows):,}", most=f"{MAX_ROWS:,}"))  # fmt: skip
-    if not rows:
-        raise DataError(Message("The CSV has a header but no rows."))
-    return header, rows
 
 
 def _frame(text: str):

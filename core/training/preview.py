@@ -28,23 +28,29 @@ def _with(fields: dict) -> Recipe:
     return Recipe(**{**base, **fields})
 
 
-def token_lengths(recipe: Recipe | dict) -> list[int]:
+def source_split(recipe: Recipe | dict) -> tuple:
+    """The split a preview reads (``SOURCE_FIELDS`` decide it: the split into training and test texts is fixed), so
+    a page can read an upload once for every seed, length cap and validation share."""
+    return load_split(_with(recipe) if isinstance(recipe, dict) else recipe)
+
+
+def token_lengths(recipe: Recipe | dict, split: tuple | None = None) -> list[int]:
     """Every training text's length in tokens, untruncated: the slow part of a preview, which depends on the texts
-    only (``SOURCE_FIELDS``: the split into training and test texts is fixed), not on the seed or the length cap."""
+    only (``SOURCE_FIELDS``), not on the seed or the length cap. ``split``: ``source_split``'s, when already read."""
     from core.loading import load_tokenizer
 
-    recipe = _with(recipe) if isinstance(recipe, dict) else recipe
-    split, _labels = load_split(recipe)
+    split, _labels = split or source_split(recipe)
     return [len(ids) for ids in load_tokenizer(catalog.MINILM)([e.text for e in split.train], truncation=False)["input_ids"]]
 
 
-def data_preview(recipe: Recipe | dict, lengths: list[int] | None = None) -> dict:
+def data_preview(recipe: Recipe | dict, lengths: list[int] | None = None, split: tuple | None = None) -> dict:
     """Class balance per split, one example's tokens / ids / attention mask, token lengths, truncation count
-    (``lengths``: ``token_lengths`` of the same texts, computed once for any seed and length cap)."""
+    (``lengths``: ``token_lengths`` of the same texts, computed once for any seed and length cap; ``split``:
+    ``source_split``'s)."""
     from core.loading import load_tokenizer
 
     recipe = _with(recipe) if isinstance(recipe, dict) else recipe
-    split, labels = load_split(recipe)
+    split, labels = split or source_split(recipe)
     train, validation = hold_out_validation(list(split.train), recipe.validation_fraction, recipe.seed)
     tokenizer = load_tokenizer(catalog.MINILM)
     lengths = token_lengths(recipe) if lengths is None else lengths
