@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Collection
 from pathlib import Path
 
 from core import settings
@@ -42,16 +43,23 @@ def age(path: Path) -> float:
         return 0.0
 
 
-def keep_newest(folder: Path, pattern: str, cap: int, keep: str) -> None:
-    """At most ``cap`` files matching ``pattern`` in ``folder``: the least recently touched go first, never ``keep``."""
+def keep_newest(folder: Path, pattern: str, cap: int, keep: str, protected: Collection[str] = (),
+                hard_cap: int | None = None) -> None:  # fmt: skip
+    """At most ``cap`` files matching ``pattern`` in ``folder``: the least recently touched go first, never ``keep``.
+    Files named in ``protected`` (by stem) go only when more than ``hard_cap`` files are left (never, without one)."""
     files = sorted(folder.glob(pattern), key=age, reverse=True)  # oldest first
-    excess = len(files) - cap
-    for path in files:
-        if excess <= 0:
-            break
-        if path.stem != keep:
-            path.unlink(missing_ok=True)
-            excess -= 1
+    for limit, removable in ((cap, lambda stem: stem not in protected),
+                             (hard_cap, lambda stem: True)):  # fmt: skip
+        if limit is None:
+            continue
+        excess = len(files) - limit
+        for path in list(files):
+            if excess <= 0:
+                break
+            if path.stem != keep and removable(path.stem):
+                path.unlink(missing_ok=True)
+                files.remove(path)
+                excess -= 1
 
 
 def spawn_module(module: str, *args: str, log: Path | None = None, detached: bool = False,

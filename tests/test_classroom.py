@@ -303,6 +303,32 @@ def test_uploads_are_capped_oldest_first(fresh_cache, monkeypatch):
     assert kept == set(ids[-3:])
 
 
+def test_a_classmates_held_upload_is_pushed_out_last_and_one_session_holds_at_most_a_few(fresh_cache, monkeypatch):
+    """A student uploading file after file cannot push out the upload a classmate is working with (only past twice
+    the cap, which bounds the disk), and past ``PER_OWNER`` files must delete their own before uploading more."""
+    from core import settings
+    from core.data import uploads
+    from core.errors import DataError
+
+    monkeypatch.setenv("LMLAB_MAX_UPLOADS", "3")
+    monkeypatch.setattr(uploads, "_HOLDERS", {})
+    classmate = uploads.store(_csv(rows=20), owner="classmate").data_id
+    spam = [uploads.store(_csv(rows=21 + i), owner=f"tab {i}").data_id for i in range(4)]
+    stored = lambda: {path.stem for path in (settings.cache_home() / "datasets").glob("*.csv")}  # noqa: E731
+    assert classmate in stored() and len(stored()) == 5  # every file is someone's: kept up to twice the cap
+    uploads.store(_csv(rows=40), owner="tab 8")
+    assert classmate in stored() and len(stored()) == 6
+    uploads.store(_csv(rows=41), owner="tab 9")
+    assert classmate not in stored() and len(stored()) == 6  # past twice the cap the oldest goes, held or not
+    mine = [uploads.store(_csv(rows=50 + i), owner="greedy").data_id for i in range(uploads.PER_OWNER)]
+    with pytest.raises(DataError, match="files on the server already"):
+        uploads.store(_csv(rows=70), owner="greedy")
+    assert uploads.store(_csv(rows=50), owner="greedy").data_id == mine[0]  # the same bytes again: no new file
+    uploads.release(mine[0], "greedy")
+    uploads.store(_csv(rows=70), owner="greedy")
+    assert spam
+
+
 # -- row 8: labels that differ only in case ---------------------------------------------------------------------
 
 

@@ -63,6 +63,18 @@ def test_built_in_names_are_reserved():
             ownership.custom_recipe(_custom(name))
 
 
+def test_a_built_in_model_belongs_to_nobody_so_no_student_cancels_the_class_job(fresh_cache):
+    """Whoever pressed Train first on a built-in model owns nothing: the job everyone waits for is not theirs to stop,
+    and a leftover owner file (from a session's earlier start) is cleared by the next start."""
+    (jobs.job_dir(TINY_KEY) / "owner").parent.mkdir(parents=True, exist_ok=True)
+    (jobs.job_dir(TINY_KEY) / "owner").write_text("mallory", encoding="utf-8")
+    assert jobs.start(TINY_KEY, owner="mallory").active
+    assert ownership.owner_of(TINY_KEY) is None
+    with pytest.raises(JobError, match="no page can cancel it"):
+        jobs.cancel(TINY_KEY, owner="mallory")
+    _stop(TINY_KEY)  # the command line still may
+
+
 def test_a_run_belongs_to_the_session_that_started_it(fresh_cache):
     recipe = _custom("csv-shared-name")
     first = jobs.start(recipe.key, recipe=recipe, owner="alice")

@@ -133,6 +133,7 @@ def test_a_step_whose_model_is_not_trained_says_so(fresh_cache):
 
 def test_the_guessing_game_scores_against_the_model_s_own_first_choice(lm_tiny_model):
     from core.tasks.base import get_task
+    from ui import safe  # a token is shown as text: "*" or "_" never turn the labels into emphasis
 
     spec = catalog.get_spec("lm-lee-gpt")
     model = get_task(spec.task).hook("predictor")(spec)
@@ -140,7 +141,7 @@ def test_the_guessing_game_scores_against_the_model_s_own_first_choice(lm_tiny_m
     text = page.session_state["guess"]["text"]
     top = model.next_tokens(text, k=4)["transformer"]
     choice = page.radio(key="guess-choice-1")
-    assert sorted(choice.options) == sorted(e["token"].replace(" ", "␣") for e in top) and choice.value is None
+    assert sorted(choice.options) == sorted(safe.md(e["token"].replace(" ", "␣")) for e in top) and choice.value is None
     choice.set_value(top[0]["id"]).run()  # the options are token ids: two tokens written alike stay apart
     page.button(key="guess-reveal").click().run()
     assert any(s.value.startswith("Right") for s in page.success)

@@ -113,12 +113,30 @@ def test_a_long_line_of_waiting_runs_refuses_more_and_takes_them_again_once_it_m
     while "started" not in busy:
         assert time.monotonic() < deadline
         time.sleep(0.01)
-    waiting = [shared_runs.start(("w", n), lambda progress, n=n: n) for n in range(shared_runs.QUEUED)]
-    refused = shared_runs.start("one more", lambda progress: "late")
+    waiting = [shared_runs.start(("w", n), lambda progress, n=n: n, owner=f"student {n}")
+               for n in range(shared_runs.QUEUED)]  # fmt: skip
+    refused = shared_runs.start("one more", lambda progress: "late", owner="another student")
     assert "thread" not in refused and "measurements are waiting" in str(refused["error"])
     gate.set()
     assert [_finished(run)["result"] for run in waiting] == list(range(shared_runs.QUEUED))
     assert _finished(shared_runs.start("one more", lambda progress: "late"))["result"] == "late"
+
+
+def test_one_session_cannot_fill_the_class_line_with_runs_of_its_own():
+    """However many buttons (models, modes, head sets) one session presses, it has at most ``PER_SESSION`` runs
+    queued or working; it may still join a run someone else started, and start again once one has finished."""
+    from ui import shared_runs
+
+    gate = threading.Event()
+    mine = [shared_runs.start(("mine", n), lambda progress: gate.wait(10), owner="a") for n in range(shared_runs.PER_SESSION)]
+    refused = shared_runs.start(("mine", "more"), lambda progress: "more", owner="a")
+    assert "thread" not in refused and "under way already" in str(refused["error"])
+    theirs = shared_runs.start("theirs", lambda progress: gate.wait(10), owner="b")  # another student is not held up
+    assert "error" not in theirs and shared_runs.start("theirs", lambda progress: 0, owner="a") is theirs  # joined
+    gate.set()
+    for run in (*mine, theirs):
+        _finished(run)
+    assert _finished(shared_runs.start(("mine", "more"), lambda progress: "more", owner="a"))["result"] == "more"
 
 
 def test_quick_hand_picked_runs_are_forgotten_before_long_sweeps():

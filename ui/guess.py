@@ -67,7 +67,7 @@ def game(spec, prompt: str) -> None:
     shown = {int(entry["id"]): _written(entry["token"]) for entry in top}  # ids: two tokens may be written alike
     options = sorted(shown, key=lambda i: (shown[i].strip("␣").lower(), shown[i], i))
     key = f"guess-choice-{state['rounds'] + (state['revealed'] is None)}"  # the same key from pick to reveal
-    chosen = st.radio(_("The most likely next token"), options, index=None, key=key, format_func=shown.__getitem__,
+    chosen = st.radio(_("The most likely next token"), options, index=None, key=key, format_func=lambda i: safe.md(shown[i]),
                       disabled=state["revealed"] is not None, horizontal=True)  # fmt: skip
     if state["revealed"] is None:
         left.button(_("Reveal"), key="guess-reveal", disabled=chosen is None, type="primary", on_click=_reveal,

@@ -60,10 +60,12 @@ def _live(key: str, title: str) -> None:
     eta = _eta(current.eta_s) if current.phase == "training" else ""
     st.caption(
         _("Running in a background process (pid {pid}) for {seconds} s.{eta} The job keeps running if you switch "
-          "pages or close the tab, but only this browser session can cancel it. Everyone asking for this model sees "
-          "this same job.", pid=current.pid, seconds=f"{current.elapsed_s:.0f}", eta=eta)
+          "pages or close the tab. Everyone asking for this model sees this same job.", pid=current.pid, seconds=f"{current.elapsed_s:.0f}", eta=eta)
     )  # fmt: skip
-    if not ownership.may_change(key, session_owner()):
+    if ownership.owner_of(key) is None:
+        st.caption(_("No page can cancel this job: it trains a model the whole class uses, or it was started on the "
+                     "server's command line."))
+    elif not ownership.may_change(key, session_owner()):
         st.caption(_("Another session started this job; only it can cancel it."))
     elif st.button(_("Cancel training"), key=f"cancel-{key}", icon=":material/stop_circle:"):
         try:

@@ -25,6 +25,7 @@ from ui.i18n import _
 log = logging.getLogger(__name__)
 AT_ONCE = 2  # runs working at the same time; each holds a model and many forward passes
 QUEUED = 6  # runs waiting for a slot; more are refused (many tabs must not line up hours of work for the class)
+PER_SESSION = 2  # runs one session may have queued or working at once (two tabs, say); one student cannot fill the line
 KEPT = 32  # finished runs kept for the class (the oldest go first)
 LIGHT = "light"  # in a run's key: a quick measurement (a hand-picked ablation), forgotten before long ones
 STALLED_S = 600.0
@@ -74,21 +75,34 @@ def _alive(run: dict) -> bool:
     return thread is not None and thread.is_alive()
 
 
-def start(key: Hashable, job: Callable[[Callable[[float], None]], object]) -> dict:
+def _refused(error: CoreError) -> dict:
+    """A run refused now and not kept: the same button works again once the line is shorter."""
+    refused: dict = {"share": 0.0}
+    _fail(refused, error)
+    return refused
+
+
+def start(key: Hashable, job: Callable[[Callable[[float], None]], object], owner: str | None = None) -> dict:
     """Start ``job(progress)`` for ``key`` unless it runs or ran already (a failed run is started again, once its
-    thread has stopped)."""
+    thread has stopped). A new run is ``owner``'s (this session's by default): a session with ``PER_SESSION`` runs
+    queued or working is refused another, whoever's run it would join is not."""
+    from ui.runtime import session_owner
+
+    owner = owner or session_owner()
     runs, lock, slots = _runs()
     with lock:
         if key not in runs or ("error" in runs[key] and not _alive(runs[key])):
             _forget_old(runs)
-            waiting = sum(1 for run in runs.values() if "started" not in run and "result" not in run
-                          and "error" not in run)  # fmt: skip
-            if waiting >= QUEUED:  # refused now, and not kept: the same button works again once the line is shorter
-                refused: dict = {"share": 0.0}
-                _fail(refused, CoreError(Message("{count} measurements are waiting for the server already; try "
-                                                 "again in a minute.", count=waiting)))  # fmt: skip
-                return refused
-            runs[key] = {"share": 0.0, "queued": time.monotonic()}
+            unfinished = [run for run in runs.values() if "result" not in run and "error" not in run]
+            waiting = sum(1 for run in unfinished if "started" not in run)
+            if waiting >= QUEUED:
+                return _refused(CoreError(Message("{count} measurements are waiting for the server already; try "
+                                                  "again in a minute.", count=waiting)))  # fmt: skip
+            mine = sum(1 for run in unfinished if run.get("owner") == owner)
+            if mine >= PER_SESSION:
+                return _refused(CoreError(Message("You have {count} measurements under way already; start another "
+                                                  "once one of them has finished.", count=mine)))  # fmt: skip
+            runs[key] = {"share": 0.0, "queued": time.monotonic(), "owner": owner}
             try:
                 runs[key]["thread"] = threading.Thread(target=_work, args=(job, runs[key], slots), daemon=True)
                 runs[key]["thread"].start()

@@ -28,27 +28,35 @@ def csv_fields() -> dict | None:
     if remembered and remembered[0] == upload.file_id:
         stored = remembered[1]  # checked and stored once per upload, not on every rerun
         if isinstance(stored, CoreError):  # a refused file is not read again on every rerun either
-            safe.error(stored)
-            return None
+            return _refused(stored)
     else:
         try:
             stored = uploads.store(upload.getvalue(), owner=session_owner())
         except CoreError as error:
             st.session_state["train-csv-stored"] = (upload.file_id, error)
-            safe.error(error)
-            return None
+            return _refused(error)
         st.session_state["train-csv-stored"] = (upload.file_id, stored)
         _own(stored.data_id)
-    st.button(_("Delete my uploaded file from the server"), key="train-csv-delete", on_click=_delete_uploads,
-              icon=":material/delete:",
-              help=_("Removes the CSV you uploaded in this session, and its masked copy, from the server's "
-                     "cache now (otherwise the server keeps the newest uploads of the class)."))  # fmt: skip
+    _delete_button()
     left, right = st.columns(2)
     text_column = left.selectbox(_("Text column"), stored.columns, key="train-text-column")
     label_column = right.selectbox(_("Label column"), stored.columns, index=min(1, len(stored.columns) - 1),
                                    key="train-label-column")  # fmt: skip
     return {"data_file": _personal_data(stored.data_id, text_column), "text_column": text_column,
             "label_column": label_column}
+
+
+def _refused(error: CoreError) -> None:
+    safe.error(error)
+    if st.session_state.get("train-own-uploads"):  # e.g. too many files of this session's on the server already
+        _delete_button()
+
+
+def _delete_button() -> None:
+    st.button(_("Delete my uploaded file from the server"), key="train-csv-delete", on_click=_delete_uploads,
+              icon=":material/delete:",
+              help=_("Removes the CSV you uploaded in this session, and its masked copy, from the server's "
+                     "cache now (otherwise the server keeps the newest uploads of the class)."))  # fmt: skip
 
 
 def _own(data_id: str) -> None:

@@ -140,8 +140,9 @@ def store(raw: bytes, owner: str | None = None) -> Upload:
     if len(raw) > MAX_BYTES:
         raise DataError(Message("The file is {size} MB; the limit is {limit} MB. Upload a sample.",
                                 size=f"{len(raw) / 1e6:.1f}", limit=f"{MAX_BYTES / 1e6:.0f}"))  # fmt: skip
-    frame = _frame(_decode(raw))
     data_id = hashlib.sha256(raw).hexdigest()[:16]
+    _refuse_past_own_cap(data_id, owner)  # before the file is read: a refused upload costs nothing
+    frame = _frame(_decode(raw))
     path = _uploads_folder() / f"{data_id}.csv"
     with _HOLDERS_LOCK:  # stored and held at once: a classmate's delete of the same bytes cannot fall in between
         try:
@@ -152,7 +153,8 @@ def store(raw: bytes, owner: str | None = None) -> Upload:
             os.replace(temporary, path)
             from core.io import keep_newest
 
-            keep_newest(_uploads_folder(), "*.csv", settings.limits().max_uploads, keep=data_id)
+            cap = settings.limits().max_uploads  # files some session holds go last, and only past twice the cap
+            keep_newest(_uploads_folder(), "*.csv", cap, keep=data_id, protected=set(_HOLDERS), hard_cap=2 * cap)
         if owner is not None:
             _HOLDERS.setdefault(data_id, set()).add(owner)
     return Upload(data_id, [str(c) for c in frame.columns], len(frame))
@@ -168,6 +170,19 @@ def _path(data_id: str):
 # file (in this process), so that one student's delete takes back their own claim, not the class's copy.
 _HOLDERS: dict[str, set[str]] = {}
 _HOLDERS_LOCK = threading.Lock()
+
+
+PER_OWNER = 6  # files one session may hold (its uploads and masked copies): one student cannot push out the class's
+
+
+def _refuse_past_own_cap(data_id: str, owner: str | None) -> None:
+    if owner is None:
+        return
+    with _HOLDERS_LOCK:
+        held = sum(1 for other, holders in _HOLDERS.items() if owner in holders and other != data_id)
+    if held >= PER_OWNER:
+        raise DataError(Message("You have {count} files on the server already (uploads and masked copies); delete "
+                                "them with the button below the uploader before you upload another.", count=held))  # fmt: skip
 
 
 def hold(data_id: str, owner: str) -> None:

@@ -86,11 +86,14 @@ def start(key: str, overrides: dict | None = None, recipe: Recipe | None = None,
 
     ``key`` is a built-in recipe, or — with ``recipe`` — a run defined on the Train page. ``owner``
     is the starting session's id (None from the command line): a session joins a built-in job
-    that is already running, but never another session's run.
+    that is already running, but never another session's run. A built-in model is the class's: whoever
+    pressed Train first owns nothing, so no page can cancel the job everyone waits for.
     """
     from core.training import ownership
 
     resolved = _resolve(key, overrides, recipe)  # unknown keys and bad options fail here, in the caller
+    if recipe is None:
+        owner = None
     if recipe is not None and recipe.key in ownership.SHARED_RUNS and owner is not None:
         if not ownership.shared_run(recipe):
             raise JobError(Message("{name} is the name of a model the class shares; choose another name for your run.",
@@ -111,8 +114,8 @@ def start(key: str, overrides: dict | None = None, recipe: Recipe | None = None,
         (folder / "stop").unlink(missing_ok=True)
         if owner is not None:
             (folder / "owner").write_text(owner, encoding="utf-8")
-        elif recipe is not None:
-            (folder / "owner").unlink(missing_ok=True)  # the command line's run: no session owns it
+        else:
+            (folder / "owner").unlink(missing_ok=True)  # the command line's run, or the class's model: nobody's
         if recipe is not None:
             write_json_atomic(folder / "recipe.json", resolved.to_json())
         arguments = ["--model", key, "--background"]
@@ -154,9 +157,12 @@ def cancel(key: str, owner: str | None = None) -> JobStatus:
 
     A session may cancel only a job it started; the command line (``owner=None``) may cancel any.
     """
-    from core.training.ownership import may_change
+    from core.training.ownership import may_change, owner_of
 
     if not may_change(key, owner):
+        if owner_of(key) is None:
+            raise JobError(Message("The job for {name} trains a model the whole class uses, or was started on the "
+                                   "server's command line; no page can cancel it.", name=repr(key)))  # fmt: skip
         raise JobError(Message("The job for {name} was started by another session; only that session can cancel it.",
                                name=repr(key)))
     stop = job_dir(key) / "stop"
