@@ -88,7 +88,11 @@ def split_hub_dataset(name: str) -> tuple[str, str | None]:
             "(e.g. stanfordnlp/sst2, nyu-mll/glue/sst2)."
         )
     parts = name.split("/")
-    return ("/".join(parts[:2]), parts[2]) if len(parts) == 3 else (name, None)
+    repository, configuration = ("/".join(parts[:2]), parts[2]) if len(parts) == 3 else (name, None)
+    if Path(repository).exists() or Path(parts[0]).exists():  # datasets would read that folder, not the Hub's
+        raise UnsafeNameError(f"Hub dataset {name[:100]!r} is also the name of a folder on the server; LM Lab reads "
+                              "only the Hub's datasets. Give the dataset as owner/name.")  # fmt: skip
+    return repository, configuration
 
 
 def cache_entry_dir(key: str) -> Path:

@@ -355,6 +355,19 @@ def test_hub_dataset_ids_that_are_paths_are_refused(name):
         split_hub_dataset(name)
 
 
+@pytest.mark.parametrize("name", ["core", "pages/x", "tests"])
+def test_a_hub_dataset_id_that_names_a_folder_of_the_server_is_refused(name, monkeypatch):
+    """``datasets`` reads a local folder of that name before it asks the Hub: its files would become training rows."""
+    from core.catalog import split_hub_dataset
+    from core.errors import UnsafeNameError
+    from core.settings import PROJECT_ROOT
+
+    monkeypatch.chdir(PROJECT_ROOT)  # where the server runs
+
+    with pytest.raises(UnsafeNameError, match="folder on the server"):
+        split_hub_dataset(name)
+
+
 def test_hub_dataset_ids_are_split_into_repository_and_configuration():
     from core.catalog import split_hub_dataset
 
@@ -383,8 +396,13 @@ def test_hub_rows_without_the_chosen_columns_are_refused_in_words_and_class_numb
     with pytest.raises(DataError, match="no column 'sentence'; its columns: text, label"):
         hub_rows_to_examples(rows, None, "sentence", "label")  # the box's default column on stanfordnlp/imdb
     features = Features({"text": Value("string"), "label": ClassLabel(names=["neg", "pos"])})
-    examples, labels = hub_rows_to_examples(rows, features, "text", "label")
-    assert [e.label for e in examples] == ["pos", "neg"] and labels == ("neg", "pos")
+    examples, labels = hub_rows_to_examples(rows * 10, features, "text", "label")
+    assert [e.label for e in examples[:2]] == ["pos", "neg"] and labels == ("neg", "pos")
+    with pytest.raises(DataError, match="at least 20 are needed"):  # the checks an upload gets
+        hub_rows_to_examples(rows, features, "text", "label")
+    many = [{"text": f"post {i}", "label": f"post {i}"} for i in range(4000)]  # the text column chosen as labels
+    with pytest.raises(DataError, match="4000 different values; at most 20"):
+        hub_rows_to_examples(many, None, "text", "label")
     with pytest.raises(DataError, match="no class number"):
         hub_rows_to_examples([{"text": "x", "label": 7}], features, "text", "label")
     with pytest.raises(DataError, match="unlabelled rows"):  # -1 would have read as the last class

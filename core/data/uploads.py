@@ -250,10 +250,22 @@ def load(data_id: str, text_column: str, label_column: str) -> tuple[list[Exampl
     labels = frame[label_column].astype(str).str.strip()
     keep = (texts != "") & (labels != "")
     examples = [Example(t, lab) for t, lab in zip(texts[keep], labels[keep], strict=True)]
+    return checked(examples)
+
+
+def checked(examples: list[Example]) -> tuple[list[Example], tuple[str, ...]]:
+    """The examples and their classes, once they are enough to train on: at least ``MIN_ROWS``, two to
+    ``MAX_CLASSES`` classes (none differing from another only in case), each with ``MIN_PER_CLASS`` rows."""
+    from collections import Counter
+
     if len(examples) < MIN_ROWS:
         raise DataError(Message("Only {count} rows have both a text and a label; at least {least} are needed.",
                                 count=len(examples), least=MIN_ROWS))  # fmt: skip
-    classes = sorted(set(labels[keep]))
+    counts = Counter(e.label for e in examples)
+    if len(counts) > MAX_CLASSES:  # before anything else reads every class
+        raise DataError(Message("The label column has {count} different values; at most {most} classes are supported. "
+                                "Is it the right column?", count=len(counts), most=MAX_CLASSES))  # fmt: skip
+    classes = sorted(counts)
     folded: dict[str, str] = {}
     for label in classes:
         other = folded.setdefault(label.casefold(), label)
@@ -264,10 +276,6 @@ def load(data_id: str, text_column: str, label_column: str) -> tuple[list[Exampl
     if len(classes) < 2:
         raise DataError(Message("Every row has the label {label}: a classifier needs at least two classes.",
                                 label=repr(classes[0])[:100]))  # fmt: skip
-    if len(classes) > MAX_CLASSES:
-        raise DataError(Message("The label column has {count} different values; at most {most} classes are supported. "
-                                "Is it the right column?", count=len(classes), most=MAX_CLASSES))  # fmt: skip
-    counts = {c: sum(1 for e in examples if e.label == c) for c in classes}
     rare = {c: n for c, n in counts.items() if n < MIN_PER_CLASS}
     if rare:
         raise DataError(Message("Some classes have fewer than {least} rows: {rare}. Add examples or merge classes.",
@@ -350,4 +358,4 @@ def hub_rows_to_examples(rows: list[dict], features, text_column: str, label_col
     except (IndexError, TypeError) as error:
         raise DataError(Message("The label column {column} does not hold the dataset's class numbers: {error}",
                                 column=repr(label_column), error=str(error)[:200])) from None  # fmt: skip
-    return examples, tuple(sorted({e.label for e in examples}))
+    return checked([e for e in examples if e.text.strip() and e.label.strip()])  # the same checks as an upload's
