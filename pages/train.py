@@ -62,6 +62,7 @@ if st.button(_("Start training"), key="train-start", type="primary", disabled=st
              icon=":material/model_training:"):  # fmt: skip
     train.start(recipe)
 train.limits_note()
+train_runs.session_key()
 watching = st.session_state.get("train-watching") or (recipe.key if status.active else None)
 if watching:
     train.live(watching)

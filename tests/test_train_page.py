@@ -137,3 +137,25 @@ def test_an_upload_a_queued_or_running_job_reads_is_not_deleted(fresh_cache):
                                                  "started_at": time.time(), "updated_at": time.time()})  # fmt: skip
     assert jobs.status("student-run").active
     assert jobs.reading("0123456789abcdef") and not jobs.reading("fedcba9876543210")
+
+
+def test_a_student_who_reloaded_takes_their_runs_back_with_their_key(fresh_cache):
+    """A reload is a new session; the key shown on the page (and only there) makes the new one the runs' owner again,
+    so the student can cancel or delete them. A wrong or made-up key takes nothing."""
+    from core.training import ownership
+
+    before = open_page("pages/train.py")
+    key = before.session_state["_lmlab_owner"]
+    assert any(code.value == key for code in before.code)  # shown to its own session, to copy
+    (jobs.job_dir("my-run") / "owner").write_text(key, encoding="utf-8")
+    (jobs.job_dir("their-run") / "owner").write_text("f" * 32, encoding="utf-8")
+    after = open_page("pages/train.py")  # the reload
+    assert after.session_state["_lmlab_owner"] != key
+    for wrong in ("0" * 32, key[:-1], "../" + key):
+        after.text_input(key="train-claim").set_value(wrong).run()
+        after.button(key="train-claim-run").click().run()
+        assert any("No run on the server belongs" in e.value for e in after.error)
+    after.text_input(key="train-claim").set_value(f"  {key.upper()} ").run()
+    after.button(key="train-claim-run").click().run()
+    assert after.session_state["_lmlab_owner"] == key and any("my-run" in s.value for s in after.success)
+    assert "their-run" not in after.success[0].value and ownership.may_change("my-run", key)

@@ -36,14 +36,33 @@ def favicon():
     return image
 
 
+OWNER = "_lmlab_owner"
+
+
 def session_owner() -> str:
     """This browser session's opaque owner id: runs it starts belong to it (cancel, overwrite, delete).
 
-    Kept in session state only, never shown, never put in a URL: another student cannot borrow it.
+    Kept in session state, never put in a URL, shown only to its own session (the Train page's key, which takes
+    the runs back after a reload): another student cannot borrow it.
     """
     import uuid
 
-    return st.session_state.setdefault("_lmlab_owner", uuid.uuid4().hex)
+    return st.session_state.setdefault(OWNER, uuid.uuid4().hex)
+
+
+def take_over(key: str) -> list[str] | None:
+    """This session becomes the owner ``key`` (pasted after a reload) when some run on the server is its; the runs,
+    or None when the key is malformed or owns nothing."""
+    import re
+
+    from core.training import ownership
+
+    key = key.strip().lower()
+    runs = ownership.runs_of(key) if re.fullmatch(r"[0-9a-f]{32}", key) else []
+    if not runs:
+        return None
+    st.session_state[OWNER] = key
+    return runs
 
 
 @st.cache_resource(show_spinner=False)

@@ -150,3 +150,27 @@ def compare_runs(all_runs: list[dict]) -> None:
         render.figure(charts.training_curves({key: by_key[key] for key in chosen}, title=_("Runs compared"),
                                              **curve_words()),
                       key="train-overlay-chart")  # fmt: skip
+
+
+def session_key() -> None:
+    """The session's key, to take its runs back after a reload (a reload starts a new session)."""
+    with st.expander(_("Reloading the page? Keep your runs"), icon=":material/key:"):
+        st.caption(_("A reload starts a new session, and a run belongs to the session that started it: only that "
+                     "session can cancel or delete it. Copy this key before you reload and paste it afterwards. Keep "
+                     "it to yourself: whoever has it can cancel and delete your runs."))  # fmt: skip
+        st.code(session_owner(), language=None)
+        pasted = st.text_input(_("Key from before a reload"), key="train-claim", max_chars=64)
+        st.button(_("Take my runs back"), key="train-claim-run", disabled=not pasted.strip(), on_click=_claim)
+        taken = st.session_state.pop("train-claimed", None)
+        if taken == []:
+            st.error(_("No run on the server belongs to that key."))
+        elif taken:
+            st.success(_("This session now owns {count} run(s): {runs}.", count=len(taken),
+                         runs=safe.md(", ".join(taken))))  # fmt: skip
+
+
+def _claim() -> None:
+    """Before the page runs again: the whole page then sees the session as the runs' owner."""
+    from ui.runtime import take_over
+
+    st.session_state["train-claimed"] = take_over(st.session_state.get("train-claim", "")) or []

@@ -54,6 +54,14 @@ def owner_of(key: str) -> str | None:
         return None
 
 
+def runs_of(owner: str) -> list[str]:
+    """The runs (queued, running or finished) whose recorded owner is ``owner``."""
+    folder = settings.jobs_dir()
+    if not owner or not folder.is_dir():
+        return []
+    return sorted(path.name for path in folder.iterdir() if not path.name.startswith(".") and owner_of(path.name) == owner)
+
+
 def may_change(key: str, owner: str | None) -> bool:
     """May ``owner`` cancel, overwrite or delete ``key``'s run? The command line (None) always may."""
     return owner is None or owner_of(key) == owner
