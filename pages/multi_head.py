@@ -97,8 +97,8 @@ else:
                  help=_("After W_O, the residual connection and LayerNorm (BertAttention's output)."))  # fmt: skip
     if agreement.precision != "float32":
         st.caption(_("LM Lab serves this model in {precision}, and Hugging Face's side computes in it while ours "
-                     "computes in float32 from the weight file. bfloat16 keeps about 3 significant digits and float16 "
-                     "about 4, so differences up to a few hundredths are expected here; far larger ones would be a "
+                     "computes in float32 from the weight file. bfloat16 keeps only 2 to 3 significant digits and "
+                     "float16 about 3, so absolute differences up to a few hundredths are expected here; far larger ones would be a "
                      "mistake.", precision=agreement.precision))  # fmt: skip
 st.subheader(_("Checked against PyTorch"))
 learn.verification_table(learn.checked())

@@ -58,7 +58,8 @@ def panel() -> None:
             st.caption(_("The Chinese GPT is not trained yet: `python -m core.train --model {key}`.", key=GPT))
         else:
             st.text(prompt + continuation)
-    st.caption(_("Both are tiny models trained here on People's Daily, and this BERT is undertrained even at its own "
+    st.caption(_("Both are tiny models trained here (the GPT on People's Daily, the BERT on People's Daily and the "
+                 "training reviews), and this BERT is undertrained even at its own "
                  "task: its top guess for most hidden characters is a comma, 的 or 。 (its accuracy is above), so part "
                  "of what it writes shows that, not only what an encoder is. What does show the difference: the BERT "
                  "was pretrained to fill hidden characters in 64-token rows that [SEP] closes (it also stands between "

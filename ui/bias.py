@@ -228,12 +228,13 @@ def data_panel() -> None:
         return
     counts, words = facts
     render.figure(figures.class_balance({_(label): count for label, count in counts.items()}), key="bias-balance")
-    rows = [{_("class"): _(label), _("word"): word, _("log-odds"): round(odds, 2), _("texts of the class"): inside,
+    rows = [{_("class"): _(label), _("word"): word, _("log odds ratio"): round(odds, 2), _("texts of the class"): inside,
              _("texts of other classes"): outside} for label, found_words in words.items()
             for word, odds, inside, outside in found_words]  # fmt: skip
     st.dataframe(pd.DataFrame(rows), hide_index=True)
-    st.caption(_("Each word's smoothed log-odds of appearing in a text of the class rather than of another class "
-                 "(words, or characters for Chinese, in at least 3 training texts). A word that names no sentiment or "
+    st.caption(_("Each word's smoothed log odds ratio: the log-odds that a text of the class contains it, minus the "
+                 "log-odds that a text of another class does — so it does not move with the classes' sizes (words, or "
+                 "characters for Chinese, in at least 3 training texts). A word that names no sentiment or "
                  "topic but predicts a class is a shortcut the model can learn instead of the task."))  # fmt: skip
 
 

@@ -46,6 +46,16 @@ def _run_attack(key: str, fingerprint: str) -> privacy.Attack:  # one attack per
     return privacy.attack(privacy.classifier_losses(classify, members), privacy.classifier_losses(classify, others))
 
 
+def _partial_pass_note(key: str) -> None:
+    """A model trained for less than one pass over its data never read part of the texts counted as members."""
+    card = catalog.read_metadata(key)
+    epochs = (card.recipe or {}).get("epochs") if card else None
+    if isinstance(epochs, int | float) and 0 < epochs < 1:
+        st.warning(_("This model trained for {epochs} of a pass over its training split: about {unseen} % of the "
+                     "training texts attacked here were never read by it, so its AUC understates what it leaks.",
+                     epochs=f"{epochs:.2g}", unseen=round(100 * (1 - epochs))))  # fmt: skip
+
+
 def attack_panel() -> None:
     specs = _attackable()
     if not specs:
@@ -53,9 +63,10 @@ def attack_panel() -> None:
         return
     titles = {key: i18n.title(spec) for key, spec in specs.items()}
     key = st.selectbox(_("Model trained here"), list(specs), key="privacy-model", format_func=titles.get)
-    st.caption(_("The attacker asks the model for its loss on up to {most} of its training texts and up to {most} "
-                 "held-out texts (every k-th one, the fewest k that keeps to {most}) and calls a text a member when "
-                 "its loss is low.", most=privacy.MAX_TEXTS))  # fmt: skip
+    st.caption(_("The attacker asks the model for its loss on up to {most} texts of its training split and up to "
+                 "{most} held-out texts (every k-th one, the fewest k that keeps to {most}) and calls a text a member "
+                 "when its loss is low.", most=privacy.MAX_TEXTS))  # fmt: skip
+    _partial_pass_note(key)
     if st.button(_("Run the attack"), key="privacy-run", type="primary"):
         try:
             with st.spinner(render.queue_note(_("Asking the model about up to {count} texts…",

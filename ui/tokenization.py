@@ -90,7 +90,8 @@ def show(text: str) -> None:
         counts.append((_(way.title), len(tokens.tokens), len(unknown)))
     if counts:
         figure = go.Figure([go.Bar(x=[c[0] for c in counts], y=[c[1] - c[2] for c in counts], name=_("known tokens")),
-                            go.Bar(x=[c[0] for c in counts], y=[c[2] for c in counts], name="[UNK]")])  # fmt: skip
+                            go.Bar(x=[c[0] for c in counts], y=[c[2] for c in counts],
+                                   name=_("unknown ([UNK]; for jieba: words not in its dictionary, kept whole)"))])  # fmt: skip
         figure.update_layout(barmode="stack", title=_("Tokens for the same text"), yaxis_title=_("tokens"), height=320)
         render.figure(figure, key="tokenization-counts")
 
@@ -115,8 +116,8 @@ def coverage() -> None:
         return
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     st.caption(_("Unknown: [UNK] for the model vocabularies; for jieba, words its HMM made up. A model reads nothing "
-                 "of an [UNK] but that something was there. MiniLM fine-tuned briefly on these reviews answers "
-                 "'negative' to all of them: the [UNK]s and the short training may both be to blame (see the Benchmark "
+                 "of an [UNK] but that something was there. MiniLM, fine-tuned briefly on the training "
+                 "reviews, answers 'negative' to every one of these held-out reviews: the [UNK]s and the short training may both be to blame (see the Benchmark "
                  "page, task Chinese sentiment)."))  # fmt: skip
 
 
