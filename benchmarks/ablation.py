@@ -1,13 +1,14 @@
 """Head sweeps on the models of the cache, as the Ablate page runs them: time, and the costliest heads.
 
-    python benchmarks/ablation.py [--models sentiment-minilm,topic-minilm,translate-en-zh,translate-zh-en]
+    python benchmarks/ablation.py [--models sentiment-minilm,topic-minilm,translate-en-zh,translate-zh-en] [--mean]
     python benchmarks/ablation.py --gpt2-shaped [--threads 1]
 
 For each model (trained first with its default recipe when absent): every head switched off alone, scored on
 the held-out texts of its data — Δ accuracy for a classifier, Δ mean sentence chrF for a translation model —
 with the paired 95 % bootstrap CI the page shows. Prints the wall time of the sweep on this machine, the whole
 model's score, the three costliest heads, and how many heads have a CI that excludes 0 and an exact (McNemar / sign
-test) p below 0.05, neither adjusted for the number of heads.
+test) p below 0.05, neither adjusted for the number of heads. ``--mean``: a classifier's heads are switched off by
+mean ablation (their mean output over the first 4,096 held-out tokens) instead of zeros.
 
 ``--gpt2-shaped`` times what a language model's sweep costs at LM Lab's cap (``core.tasks.ablation.sweep_plan``) for
 a model of GPT-2 small's shape (12 layers × 12 heads, 124 M weights), built here with random weights (the Hub's
@@ -37,7 +38,7 @@ def _ensure(key: str) -> None:
         jobs.run_here(key)
 
 
-def _classifier(spec) -> tuple[dict, list[str], float]:
+def _classifier(spec, mean: bool = False) -> tuple[dict, list[str], float]:
     from core import catalog
     from core.tasks import ablation_classifier
     from core.tasks.base import get_task, own_dataset
@@ -49,12 +50,12 @@ def _classifier(spec) -> tuple[dict, list[str], float]:
     held_out = ([e.text for e in split.test], [index[e.label] for e in split.test])
     card = catalog.read_metadata(spec.key)
     found = ablation_classifier.classifier_sweep(classifier, held_out, max_length=card.recipe.get("max_length"),
-                                                 version=card.sha256)  # fmt: skip
+                                                 version=card.sha256, mean=mean)  # fmt: skip
     rows = [f"L{n}" for n in range(found["delta"].shape[0])]
     return {**found, "delta": 100 * found["delta"], "low": 100 * found["low"], "high": 100 * found["high"]}, rows, 100 * float(found["base"])
 
 
-def _translation(spec) -> tuple[dict, list[str], float]:
+def _translation(spec, mean: bool = False) -> tuple[dict, list[str], float]:  # translation: zero ablation only
     from core import catalog
     from core.tasks import ablation_translation
     from core.tasks.translate import Translator
@@ -97,6 +98,7 @@ def main() -> None:
     parser.add_argument("--models", default="sentiment-minilm,topic-minilm,translate-en-zh,translate-zh-en")
     parser.add_argument("--gpt2-shaped", action="store_true", help="time a GPT-2-small-shaped language model's sweep")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for --gpt2-shaped")
+    parser.add_argument("--mean", action="store_true", help="mean ablation for the classifiers' heads")
     args = parser.parse_args()
     if args.gpt2_shaped:
         _gpt2_shaped(args.threads)
@@ -107,7 +109,7 @@ def main() -> None:
         _ensure(key)
         spec = catalog.get_spec(key)
         started = time.perf_counter()
-        found, rows, base = (_classifier if spec.task.startswith(("sentiment", "topic")) else _translation)(spec)
+        found, rows, base = (_classifier if spec.task.startswith(("sentiment", "topic")) else _translation)(spec, args.mean)
         seconds = time.perf_counter() - started
         finite = np.isfinite(found["delta"])
         cells = sorted(zip(*np.nonzero(finite), strict=True), key=lambda cell: found["delta"][cell])

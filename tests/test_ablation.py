@@ -419,6 +419,33 @@ def test_the_ablation_code_prints_the_pages_translations_and_probabilities(tiny_
     assert np.allclose([float(row[3]) for row in rows], found.after, atol=1e-4)
 
 
+def test_a_classifier_sweep_by_mean_ablation_agrees_with_the_means_put_in_by_hand(tiny_model):
+    """Mean mode: each head's output replaced by its mean over the held-out texts' tokens (each text read alone, so
+    no padding is averaged); the same base as zeroing, and one head's Δ recomputed by hand with hooks."""
+    import torch
+
+    from core import catalog
+    from core.tasks import ablation, ablation_classifier
+    from core.tasks.classify import TransformerClassifier
+
+    classifier = TransformerClassifier(catalog.get_spec("sentiment-tiny"), runtime="torch")
+    texts, truth = _tiny_held_out(classifier)
+    zeroed = ablation_classifier.classifier_sweep(classifier, (texts, truth), version="mean-test")
+    averaged = ablation_classifier.classifier_sweep(classifier, (texts, truth), version="mean-test", mean=True)
+    assert float(averaged["base"]) == float(zeroed["base"]) and "mean_tokens" not in zeroed
+    ids = [classifier.tokenizer(t, truncation=True, max_length=classifier.max_tokens)["input_ids"] for t in texts]
+    assert int(averaged["mean_tokens"]) == min(ablation.MEAN_TOKENS, sum(map(len, ids)))
+    model = classifier.model
+    means = ablation.mean_outputs(model, ids, block=classifier.max_tokens)  # all texts at once, by the other path
+    whole, cut = [], []
+    with torch.no_grad():
+        for one, label in zip(ids, truth, strict=True):
+            whole.append(int(model(input_ids=torch.tensor([one])).logits.argmax()) == label)
+            with ablation.ablated(model, [(1, 0)], means=means):
+                cut.append(int(model(input_ids=torch.tensor([one])).logits.argmax()) == label)
+    assert averaged["delta"][1, 0] == pytest.approx(np.mean(cut) - np.mean(whole))
+
+
 def test_the_ablate_page_ranks_a_classifier_s_and_a_translation_model_s_heads(tiny_model, translate_tiny_model):
     from conftest import open_page
 
@@ -431,7 +458,11 @@ def test_the_ablate_page_ranks_a_classifier_s_and_a_translation_model_s_heads(ti
     tables = [f.value for f in page.dataframe if "Δ accuracy (points)" in f.value.columns]
     columns = ["head", "Δ accuracy (points)", "95 % CI", "worse / better", "exact p"]
     assert len(tables) == 1 and list(tables[0].columns) == columns
-    assert len(tables[0]) == 4 and any("held-out texts" in c.value for c in page.caption)
+    assert len(tables[0]) == 4 and any("(its output zeroed before W_O)" in c.value for c in page.caption)
+    page.segmented_control(key="ablate-classifier-sweep-mode").set_value("mean").run()  # a shared run of its own
+    page.button(key="ablate-classifier-sweep").click().run()
+    assert not page.exception and not page.error
+    assert any("replaced by its mean over the first" in c.value for c in page.caption)
     page.segmented_control(key="ablate-kind").set_value("translation").run()
     page.button(key="ablate-translation-open").click().run()
     page.multiselect(key="ablate-translation-heads-translate-en-zh").set_value([("cross", 0, 0)]).run()

@@ -79,14 +79,7 @@ def sweep(spec: catalog.ModelSpec) -> None:
                  "longer while others use the server; a model that cannot read {least} blocks is refused).",
                  count=layers * heads, layers=layers, budget=f"{ablation.LM_SWEEP_WORK_BUDGET / 1e13:g} × 10¹³",
                  block=min(lm.context, ablation.SWEEP_BLOCK), least=ablation.MIN_SWEEP_BLOCKS))  # fmt: skip
-    mode = st.segmented_control(_("Switch each part off by"), list(SWITCH_OFF), key="ablate-sweep-mode",
-                                default="zero", required=True, format_func=lambda name: _(SWITCH_OFF[name]),
-                                help=_("Zeroing is what the rest of this page does. A zero output can be far from "
-                                       "anything the layers after the part saw in training; its mean output on "
-                                       "held-out text is where its outputs are centred, so replacing it removes what "
-                                       "the part writes differently at each token and position but keeps its average "
-                                       "contribution."))  # fmt: skip
-    mode = mode if mode in SWITCH_OFF else "zero"  # the browser sends None when a required choice is forged empty
+    mode = switch_off_mode("ablate-sweep-mode")
     found = shared_sweep(("ablation", spec.key, catalog.weights_sha256(spec), mode),
                          _("Rank every head and MLP on held-out text"), "ablate-sweep",
                          lambda progress: ablation.sweep_model(lm, progress, mean=mode == "mean"),
@@ -96,6 +89,18 @@ def sweep(spec: catalog.ModelSpec) -> None:
 
 
 SWITCH_OFF = {"zero": N_("zeroing its output"), "mean": N_("its mean output on held-out text")}
+
+
+def switch_off_mode(key: str) -> str:
+    """How a sweep switches each part off: "zero" or "mean"."""
+    mode = st.segmented_control(_("Switch each part off by"), list(SWITCH_OFF), key=key, default="zero",
+                                required=True, format_func=lambda name: _(SWITCH_OFF[name]),
+                                help=_("Zeroing is what the rest of this page does. A zero output can be far from "
+                                       "anything the layers after the part saw in training; its mean output on "
+                                       "held-out text is where its outputs are centred, so replacing it removes what "
+                                       "the part writes differently at each token and position but keeps its average "
+                                       "contribution."))  # fmt: skip
+    return mode if mode in SWITCH_OFF else "zero"  # the browser sends None when a required choice is forged empty
 
 
 def shared_sweep(key: tuple, label: str, button: str, job, waiting: str = "") -> dict | None:
@@ -313,9 +318,11 @@ def _classifier_sweep(spec, classifier, version: str) -> None:
         return
     st.subheader(_("Every head, ranked by held-out accuracy"))
     max_length = _max_length(spec)
-    found = shared_sweep(("ablation-classifier", spec.key, version), _("Rank every head on held-out texts"),
+    mode = switch_off_mode("ablate-classifier-sweep-mode")
+    found = shared_sweep(("ablation-classifier", spec.key, version, mode), _("Rank every head on held-out texts"),
                          "ablate-classifier-sweep", lambda progress: ablation_classifier.classifier_sweep(
-                             classifier, held_out, max_length=max_length, version=version, report=progress))  # fmt: skip
+                             classifier, held_out, max_length=max_length, version=version, report=progress,
+                             mean=mode == "mean"))  # fmt: skip
     if found is None:
         return
     ranking(found, rows=[f"L{n}" for n in range(found["delta"].shape[0])], scale=100,
@@ -324,16 +331,18 @@ def _classifier_sweep(spec, classifier, version: str) -> None:
             numbers={"delta_accuracy_points": 100 * found["delta"], "low_points": 100 * found["low"],
                      "high_points": 100 * found["high"], "texts_worse": found["worse"], "texts_better": found["better"],
                      "exact_p": found["p"], "base_accuracy_percent": 100 * float(found["base"]),
-                     "texts": int(found["texts"])})  # fmt: skip
+                     "texts": int(found["texts"]), "mean_tokens": int(found.get("mean_tokens", 0))})  # fmt: skip
+    means = int(found.get("mean_tokens", 0))
     st.caption(_("Accuracy of the whole model on {count} held-out texts: {base} %. Each head is switched off alone "
-                 "(its output zeroed before W_O); the CI resamples the same texts for both (paired bootstrap). Only "
+                 "({how}); the CI resamples the same texts for both (paired bootstrap). Only "
                  "the texts whose answer changed carry information: “worse / better” counts the texts turned wrong "
                  "and right, and the exact p (McNemar's exact test) is the test to trust when few changed — the "
                  "bootstrap CI is then too narrow. Each head's interval and p stand alone: with {heads} heads ranked, "
                  "some will look significant by chance. A head whose Δ is near 0 costs little on its own; heads that "
                  "back each other up can still cost a lot together — try switching several off above.",
-                 count=int(found["texts"]), base=f"{100 * float(found['base']):.1f}",
-                 heads=int(found["delta"].size)))  # fmt: skip
+                 count=int(found["texts"]), base=f"{100 * float(found['base']):.1f}", heads=int(found["delta"].size),
+                 how=_("its output before W_O replaced by its mean over the first {tokens} tokens of the same held-out "
+                       "texts, each read alone", tokens=means) if means else _("its output zeroed before W_O")))  # fmt: skip
 
 
 def _show_classifier(spec, version: str) -> None:

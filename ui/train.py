@@ -101,13 +101,10 @@ def _preview(fields: dict) -> dict:
     return data_preview(fields, lengths=_lengths(source), split=_split(source))
 
 
-def forget_previews() -> None:
-    """Drop every preview's texts from memory (a student deleted an upload; the others' are read again once)."""
-    _split.clear()
-    _preview.clear()
-
-
 def data_preview(recipe: Recipe) -> dict | None:
+    if st.session_state.pop(train_upload.FORGET_PREVIEWS, False):  # a student deleted an upload: its texts go from
+        _split.clear()  # memory too (the other students' previews are read again once)
+        _preview.clear()
     try:
         with st.spinner(_("Reading and tokenizing the data…")):
             preview = _preview(relevant(recipe, DATA_FIELDS))

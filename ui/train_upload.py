@@ -46,6 +46,9 @@ def csv_fields() -> dict | None:
             "label_column": label_column}
 
 
+FORGET_PREVIEWS = "train-forget-previews"
+
+
 def _refused(error: CoreError) -> None:
     safe.error(error)
     if st.session_state.get("train-own-uploads"):  # e.g. too many files of this session's on the server already
@@ -75,9 +78,7 @@ def _delete_uploads() -> None:
     st.session_state["train-own-uploads"] = busy
     st.session_state["train-csv-deleted"] = {"deleted": outcomes.count("deleted"), "kept": outcomes.count("kept"),
                                              "busy": len(busy)}  # fmt: skip
-    from ui import train
-
-    train.forget_previews()  # the page's previews keep texts in memory: dropped with the files (others reread theirs)
+    st.session_state[FORGET_PREVIEWS] = True  # the page's previews keep texts in memory: dropped with the files
     if not busy:
         st.session_state.pop("train-csv-stored", None)
         st.session_state["train-csv-round"] = st.session_state.get("train-csv-round", 0) + 1

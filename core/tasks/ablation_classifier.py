@@ -18,9 +18,11 @@ from core.errors import CoreError
 from core.memo import Memo, digest
 from core.messages import Message
 from core.tasks.ablation import (
+    MEAN_TOKENS,
     SWEEP_WORK_BUDGET,
     ablated,
     held_out_summary,
+    mean_outputs,
     paired_mean_change,
     shape,
     sign_test,
@@ -58,15 +60,17 @@ def _lengths(classifier, texts: list[str], max_length: int) -> list[int]:
         return [len(ids) for ids in classifier.tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]]
 
 
-def _guesses(classifier, texts: list[str], lengths: list[int], parts, max_length: int) -> list[int]:
-    """The classifier's label for each text (of ``lengths`` tokens) with ``parts`` ((heads, mlps)) off: sorted by
-    length, in passes of at most PADDED_TOKENS padded tokens, the model held one pass at a time."""
+def _guesses(classifier, texts: list[str], lengths: list[int], parts, max_length: int,
+             means: dict | None = None) -> list[int]:  # fmt: skip
+    """The classifier's label for each text (of ``lengths`` tokens) with ``parts`` ((heads, mlps)) off (zeroed, or
+    replaced by ``means``): sorted by length, in passes of at most PADDED_TOKENS padded tokens, the model held one pass
+    at a time."""
     from core.tasks.classify import padded_passes
 
     tokenizer = classifier.tokenizer
     found: dict[int, int] = {}
     for group in padded_passes(lengths):
-        with classifier.exclusive() as model, ablated(model, *parts):
+        with classifier.exclusive() as model, ablated(model, *parts, means=means):
             batch = dict(tokenizer([texts[i] for i in group], truncation=True, padding=True, max_length=max_length,
                                    return_tensors="pt"))  # fmt: skip
             found.update(zip(group, _probabilities(model, batch).argmax(axis=1).tolist(), strict=True))
@@ -92,11 +96,32 @@ class _HeldOut:
     def fingerprint(self) -> str:
         return digest(*self.texts)
 
-    def right(self, heads=(), mlps=()) -> np.ndarray:
-        """1.0 where the classifier with those parts off gives a text its true label, else 0.0."""
+    @cached_property
+    def means(self) -> dict:
+        """Mean ablation's replacements: each part's mean output over the first ``MEAN_TOKENS`` tokens of these texts
+        (each read alone, so no padding is averaged), the model held for a few texts at a time."""
+        import torch
+
+        tokenizer, sums, tokens = self.classifier.tokenizer, {}, 0
+        for start in range(0, len(self.texts), 8):
+            if tokens >= MEAN_TOKENS:
+                break
+            with self.classifier.exclusive() as model:
+                ids = tokenizer(self.texts[start : start + 8], truncation=True, max_length=self.limit)["input_ids"]
+                found = mean_outputs(model, ids, block=self.limit, most=MEAN_TOKENS - tokens)
+            for key, mean in found.items():
+                if key != "tokens":
+                    sums[key] = sums.get(key, 0) + mean.to(torch.float64) * found["tokens"]
+            tokens += found["tokens"]
+        return {key: (total / tokens).float() for key, total in sums.items()} | {"tokens": tokens}
+
+    def right(self, heads=(), mlps=(), mean: bool = False) -> np.ndarray:
+        """1.0 where the classifier with those parts off (zeroed, or with ``mean`` replaced by their means) gives a
+        text its true label, else 0.0."""
         parts = (tuple(sorted(tuple(pair) for pair in heads)), tuple(sorted(set(mlps))))
-        key = (self.classifier.spec.key, self.version, parts, self.limit, self.fingerprint)
-        guesses = _MEMO.get(key, lambda: _guesses(self.classifier, self.texts, self.lengths, parts, self.limit))
+        means = self.means if mean and (parts[0] or parts[1]) else None
+        key = (self.classifier.spec.key, self.version, parts, self.limit, self.fingerprint, means is not None)
+        guesses = _MEMO.get(key, lambda: _guesses(self.classifier, self.texts, self.lengths, parts, self.limit, means))
         return (np.array(guesses) == self.truth).astype(float)
 
 
@@ -145,11 +170,12 @@ def held_out_change(classifier, held_out: tuple[Sequence[str], Sequence[int]], h
 
 def classifier_sweep(classifier, held_out: tuple[Sequence[str], Sequence[int]], *, max_length: int | None = None,
                      version: str = "", report: Callable[[float], None] = lambda done: None,
-                     seed: int = 0) -> dict[str, np.ndarray]:  # fmt: skip
-    """Every head of the classifier switched off alone, ranked by the held-out accuracy it costs: (layers, heads)
-    arrays of Δ accuracy with its paired 95 % bootstrap CI, the texts turned wrong and right and the exact sign
-    test's p, the whole model's accuracy and the texts read. Refused (CoreError) when heads × held-out tokens exceed
-    SWEEP_TOKEN_BUDGET."""
+                     seed: int = 0, mean: bool = False) -> dict[str, np.ndarray]:  # fmt: skip
+    """Every head of the classifier switched off alone (zeroed, or with ``mean`` replaced by its mean output over the
+    first ``MEAN_TOKENS`` tokens of the same held-out texts), ranked by the held-out accuracy it costs: (layers,
+    heads) arrays of Δ accuracy with its paired 95 % bootstrap CI, the texts turned wrong and right and the exact
+    sign test's p, the whole model's accuracy and the texts read. Refused (CoreError) when heads × held-out tokens
+    × weights exceed SWEEP_WORK_BUDGET."""
     if not len(held_out[0]):
         raise CoreError(Message("A sweep needs held-out texts, and this model has none."))
     scored = _held_out(classifier, held_out, _limit(classifier, max_length), version)
@@ -164,8 +190,10 @@ def classifier_sweep(classifier, held_out: tuple[Sequence[str], Sequence[int]], 
                                 most=MAX_SWEEP_HEADS))  # fmt: skip
     base = scored.right()
     found = {name: np.zeros((layers, heads)) for name in ("delta", "low", "high", "worse", "better", "p")}
+    if mean:
+        found["mean_tokens"] = np.array(scored.means["tokens"])
     for n, (layer, head) in enumerate((layer, head) for layer in range(layers) for head in range(heads)):
-        changed = scored.right([(layer, head)])
+        changed = scored.right([(layer, head)], mean=mean)
         for name, value in zip(("delta", "low", "high", "worse", "better", "p"),
                                (*paired_mean_change(base, changed, seed=seed), *sign_test(base, changed)), strict=True):
             found[name][layer, head] = value
