@@ -117,7 +117,8 @@ def main() -> None:
                               f"{found['high'][r, h]:+.1f}]" for r, h in cells[:3])  # fmt: skip
         excluding = int(((found["high"] < 0) | (found["low"] > 0))[finite].sum())
         exact = int((found["p"] < 0.05)[finite].sum())
-        print(f"{key}: {int(finite.sum())} heads in {seconds:.1f} s; whole model {base:.1f}; costliest {costliest}; "
+        how = "mean ablation" if args.mean and spec.task.startswith(("sentiment", "topic")) else "zero ablation"
+        print(f"{key} ({how}): {int(finite.sum())} heads in {seconds:.1f} s; whole model {base:.1f}; costliest {costliest}; "
               f"{excluding} heads with a CI excluding 0, {exact} with exact p < 0.05 (unadjusted)", flush=True)
 
 

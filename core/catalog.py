@@ -72,23 +72,25 @@ def validate_hub_id(repo_id: str) -> str:
 
 
 _HUB_PART = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}"
-_HUB_DATASET_PATTERN = re.compile(rf"^(?:{_HUB_PART}/)?{_HUB_PART}(?:/[A-Za-z0-9][A-Za-z0-9_.-]{{0,63}})?$")
+# owner/name, never a bare name: datasets reads a bare "csv", "json", "text" … from the server's own folder
+_HUB_DATASET_PATTERN = re.compile(rf"^{_HUB_PART}/{_HUB_PART}(?:/[A-Za-z0-9][A-Za-z0-9_.-]{{0,63}})?$")
 
 
 def split_hub_dataset(name: str) -> tuple[str, str | None]:
-    """A Hub dataset given as ``name``, ``owner/name`` or ``owner/name/configuration``: (repository, configuration).
+    """A Hub dataset given as ``owner/name`` or ``owner/name/configuration``: (repository, configuration).
 
-    Anything else (``..``, a path, a URL, spaces) is refused before it reaches ``datasets``, which would
-    otherwise read a local folder of that name.
+    Anything else (a bare name, ``..``, a path, a URL, spaces) is refused before it reaches ``datasets``, which
+    would otherwise read a local folder of that name, or, for a bare "csv", "json", "text" or "parquet", the
+    server's own files.
     """
     name = name.strip() if isinstance(name, str) else ""
     if not _HUB_DATASET_PATTERN.fullmatch(name) or ".." in name:
         raise UnsafeNameError(
-            f"Hub dataset {name[:100]!r} is not of the form 'name', 'owner/name' or 'owner/name/configuration' "
+            f"Hub dataset {name[:100]!r} is not of the form 'owner/name' or 'owner/name/configuration' "
             "(e.g. stanfordnlp/sst2, nyu-mll/glue/sst2)."
         )
     parts = name.split("/")
-    repository, configuration = ("/".join(parts[:2]), parts[2]) if len(parts) == 3 else (name, None)
+    repository, configuration = "/".join(parts[:2]), (parts[2] if len(parts) == 3 else None)
     if Path(repository).exists() or Path(parts[0]).exists():  # datasets would read that folder, not the Hub's
         raise UnsafeNameError(f"Hub dataset {name[:100]!r} is also the name of a folder on the server; LM Lab reads "
                               "only the Hub's datasets. Give the dataset as owner/name.")  # fmt: skip

@@ -419,24 +419,43 @@ def test_the_ablation_code_prints_the_pages_translations_and_probabilities(tiny_
     assert np.allclose([float(row[3]) for row in rows], found.after, atol=1e-4)
 
 
-def test_a_classifier_sweep_by_mean_ablation_agrees_with_the_means_put_in_by_hand(tiny_model):
-    """Mean mode: each head's output replaced by its mean over the held-out texts' tokens (each text read alone, so
-    no padding is averaged); the same base as zeroing, and one head's Δ recomputed by hand with hooks."""
+def test_a_classifier_sweep_by_mean_ablation_agrees_with_the_means_put_in_by_hand(tiny_model, monkeypatch):
+    """Mean mode: each head's output replaced by its mean over the held-out texts' first tokens (each text read alone,
+    so no padding is averaged), kept apart at [CLS], where the classifier reads its answer. The means are checked
+    against hooks read by hand, the cap cuts inside a text, and one head's Δ is recomputed with the means put in."""
     import torch
 
     from core import catalog
     from core.tasks import ablation, ablation_classifier
     from core.tasks.classify import TransformerClassifier
 
+    monkeypatch.setattr(ablation_classifier, "MEAN_TOKENS", 100)  # fewer than the texts have: the cap cuts one
     classifier = TransformerClassifier(catalog.get_spec("sentiment-tiny"), runtime="torch")
     texts, truth = _tiny_held_out(classifier)
+    model, layers = classifier.model, ablation.shape(classifier.model)[0]
+    ids = [classifier.tokenizer(t, truncation=True, max_length=classifier.max_tokens)["input_ids"] for t in texts]
+    seen: dict = {}  # by hand: W_O's input of every layer, text by text, until 100 tokens are read
+    hooks = [w_o.register_forward_pre_hook(lambda _m, inputs, n=n: seen.setdefault(n, []).append(inputs[0][0]))
+             for n, w_o in enumerate(ablation.head_inputs(model))]  # fmt: skip
+    left = 100
+    with torch.no_grad():
+        for one in ids:
+            if left <= 0:
+                break
+            model(input_ids=torch.tensor([one[:left]]))
+            left -= len(one[:left])
+    for hook in hooks:
+        hook.remove()
+    means = ablation_classifier._held_out(classifier, (texts, truth), classifier.max_tokens, "mean-test").means
+    assert means["tokens"] == 100 and means["pieces"] == len(seen[0]) < len(texts)
+    for layer in range(layers):
+        first = torch.stack([rows[0] for rows in seen[layer]]).mean(0)
+        rest = torch.cat([rows[1:] for rows in seen[layer]]).mean(0)
+        assert torch.allclose(means[("heads", layer)], torch.stack([first, rest]), atol=1e-5)
+    assert not torch.allclose(means[("heads", 1)][0], means[("heads", 1)][1], atol=1e-3)  # [CLS] is not the others
     zeroed = ablation_classifier.classifier_sweep(classifier, (texts, truth), version="mean-test")
     averaged = ablation_classifier.classifier_sweep(classifier, (texts, truth), version="mean-test", mean=True)
-    assert float(averaged["base"]) == float(zeroed["base"]) and "mean_tokens" not in zeroed
-    ids = [classifier.tokenizer(t, truncation=True, max_length=classifier.max_tokens)["input_ids"] for t in texts]
-    assert int(averaged["mean_tokens"]) == min(ablation.MEAN_TOKENS, sum(map(len, ids)))
-    model = classifier.model
-    means = ablation.mean_outputs(model, ids, block=classifier.max_tokens)  # all texts at once, by the other path
+    assert float(averaged["base"]) == float(zeroed["base"]) and int(averaged["mean_tokens"]) == 100
     whole, cut = [], []
     with torch.no_grad():
         for one, label in zip(ids, truth, strict=True):

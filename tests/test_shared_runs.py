@@ -131,10 +131,12 @@ def test_one_session_cannot_fill_the_class_line_with_runs_of_its_own():
     mine = [shared_runs.start(("mine", n), lambda progress: gate.wait(10), owner="a") for n in range(shared_runs.PER_SESSION)]
     refused = shared_runs.start(("mine", "more"), lambda progress: "more", owner="a")
     assert "thread" not in refused and "under way already" in str(refused["error"])
+    quick = shared_runs.start(("mine", "check", shared_runs.LIGHT), lambda progress: "quick", owner="a")
+    assert "error" not in quick  # a quick check has its own cap beside the long runs
     theirs = shared_runs.start("theirs", lambda progress: gate.wait(10), owner="b")  # another student is not held up
     assert "error" not in theirs and shared_runs.start("theirs", lambda progress: 0, owner="a") is theirs  # joined
     gate.set()
-    for run in (*mine, theirs):
+    for run in (*mine, quick, theirs):
         _finished(run)
     assert _finished(shared_runs.start(("mine", "more"), lambda progress: "more", owner="a"))["result"] == "more"
 

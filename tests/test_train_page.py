@@ -146,6 +146,8 @@ def test_a_student_who_reloaded_takes_their_runs_back_with_their_key(fresh_cache
 
     before = open_page("pages/train.py")
     key = before.session_state["_lmlab_owner"]
+    assert not any(code.value == key for code in before.code)  # hidden until asked for (a projected screen)
+    before.toggle(key="train-show-key").set_value(True).run()
     assert any(code.value == key for code in before.code)  # shown to its own session, to copy
     (jobs.job_dir("my-run") / "owner").write_text(key, encoding="utf-8")
     (jobs.job_dir("their-run") / "owner").write_text("f" * 32, encoding="utf-8")

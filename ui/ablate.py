@@ -172,7 +172,7 @@ def _show_sweep(found: dict) -> None:
                      "zeroing cost came from losing the part's average contribution (e.g. because the later layers get "
                      "an input unlike what they were trained on), not from what the part writes differently for each "
                      "token. Switch between the two above to compare: both read the same held-out text, and each is "
-                     "its own shared run.", tokens=means))  # fmt: skip
+                     "its own shared run.", tokens=f"{means:,}"))  # fmt: skip
     st.caption(_("Each head is switched off alone (its output zeroed before W_O); the CI resamples the same documents "
                  "(or blocks) for both (paired bootstrap). A large Δ marks a head the model relies on; one near 0 costs "
                  "little on its own (heads that back each other up can still cost a lot together).")
@@ -342,7 +342,8 @@ def _classifier_sweep(spec, classifier, version: str) -> None:
                  "back each other up can still cost a lot together — try switching several off above.",
                  count=int(found["texts"]), base=f"{100 * float(found['base']):.1f}", heads=int(found["delta"].size),
                  how=_("its output before W_O replaced by its mean over the first {tokens} tokens of the same held-out "
-                       "texts, each read alone", tokens=means) if means else _("its output zeroed before W_O")))  # fmt: skip
+                       "texts, each read alone; at [CLS], where the answer is read, by its mean at [CLS]",
+                       tokens=f"{means:,}") if means else _("its output zeroed before W_O")))  # fmt: skip
 
 
 def _show_classifier(spec, version: str) -> None:

@@ -60,7 +60,8 @@ def _train(cards: list[dict]) -> None:
                  "beyond a classroom server. The Compute page predicts a run's time from its FLOPs: per token, "
                  "6 × the weights outside the token and position tables, plus attention, plus the output layer for a "
                  "language model; times the tokens, at this machine's measured throughput. The parameters above count "
-                 "the embedding tables too, so 6 × parameters × tokens overstates a small model's cost."))  # fmt: skip
+                 "the embedding tables too, so 6 × parameters × tokens overstates a classifier's cost (its word table "
+                 "is much of its size); for the small language models here the two agree within a few percent."))  # fmt: skip
 
 
 def _evaluate(cards: list[dict]) -> None:

@@ -177,6 +177,6 @@ def _show_masked(spec: catalog.ModelSpec, text: str, lens, layers: list[str]) ->
 
 
 def limits() -> str:
-    return _("At most {count} tokens (the grid's width): a GPT reads its boundary token and the first {text} of the "
-             "text; a masked language model refuses a longer text, which would lose its [SEP] and any [MASK] after the "
+    return _("At most {count} tokens (the grid's width): a GPT reads its boundary token and the first {text} tokens "
+             "of the text; a masked language model refuses a longer text, which would lose its [SEP] and any [MASK] after the "
              "cut.", count=MAX_TOKENS, text=MAX_TOKENS - 1)

@@ -49,8 +49,15 @@ def _run_attack(key: str, fingerprint: str) -> privacy.Attack:  # one attack per
 def _partial_pass_note(key: str) -> None:
     """A model trained for less than one pass over its data never read part of the texts counted as members."""
     card = catalog.read_metadata(key)
-    epochs = (card.recipe or {}).get("epochs") if card else None
-    if isinstance(epochs, int | float) and 0 < epochs < 1:
+    epochs = card.recipe.get("epochs") if card else None
+    if not isinstance(epochs, int | float) or not 0 < epochs < 1:
+        return
+    if catalog.get_spec(key).task.startswith("generation"):  # a language model reads blocks cut from all its text
+        st.warning(_("This model trained for {epochs} of a pass over its training text, read in blocks of {block} "
+                     "tokens: about {unseen} % of that text was never read, so part of each training text's loss is on "
+                     "text the model never saw, and its AUC understates what it leaks.", epochs=f"{epochs:.2g}",
+                     block=card.recipe.get("max_length", "?"), unseen=round(100 * (1 - epochs))))  # fmt: skip
+    else:  # a classifier reads whole texts in a random order: the share never read is the share of a pass left
         st.warning(_("This model trained for {epochs} of a pass over its training split: about {unseen} % of the "
                      "training texts attacked here were never read by it, so its AUC understates what it leaks.",
                      epochs=f"{epochs:.2g}", unseen=round(100 * (1 - epochs))))  # fmt: skip

@@ -25,7 +25,7 @@ from ui.i18n import _
 log = logging.getLogger(__name__)
 AT_ONCE = 2  # runs working at the same time; each holds a model and many forward passes
 QUEUED = 6  # runs waiting for a slot; more are refused (many tabs must not line up hours of work for the class)
-PER_SESSION = 2  # runs one session may have queued or working at once (two tabs, say); one student cannot fill the line
+PER_SESSION = 2  # long runs one session may have queued or working at once (two tabs, say), and quick ones beside them
 KEPT = 32  # finished runs kept for the class (the oldest go first)
 LIGHT = "light"  # in a run's key: a quick measurement (a hand-picked ablation), forgotten before long ones
 STALLED_S = 600.0
@@ -98,11 +98,12 @@ def start(key: Hashable, job: Callable[[Callable[[float], None]], object], owner
             if waiting >= QUEUED:
                 return _refused(CoreError(Message("{count} measurements are waiting for the server already; try "
                                                   "again in a minute.", count=waiting)))  # fmt: skip
-            mine = sum(1 for run in unfinished if run.get("owner") == owner)
+            light = isinstance(key, tuple) and LIGHT in key  # quick checks have a cap of their own beside sweeps
+            mine = sum(1 for run in unfinished if run.get("owner") == owner and run.get("light") == light)
             if mine >= PER_SESSION:
                 return _refused(CoreError(Message("You have {count} measurements under way already; start another "
                                                   "once one of them has finished.", count=mine)))  # fmt: skip
-            runs[key] = {"share": 0.0, "queued": time.monotonic(), "owner": owner}
+            runs[key] = {"share": 0.0, "queued": time.monotonic(), "owner": owner, "light": light}
             try:
                 runs[key]["thread"] = threading.Thread(target=_work, args=(job, runs[key], slots), daemon=True)
                 runs[key]["thread"].start()

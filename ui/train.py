@@ -44,6 +44,9 @@ def task_titles() -> dict[str, str]:
 
 def data_choice() -> dict | None:
     """The dataset fields of the recipe, or None when the choice is not usable yet (with the reason shown)."""
+    if st.session_state.pop(train_upload.FORGET_PREVIEWS, False):  # a student deleted an upload: its texts go from
+        _kept_split.clear()  # memory too (the other students' previews are read again once)
+        _preview.clear()
     choices = {name: _(title) for name, title in datasets().items()}
     dataset = st.radio(_("Dataset"), list(choices), format_func=choices.get, key="train-dataset", horizontal=True)
     fields = {"dataset": dataset}
@@ -80,10 +83,18 @@ def limits_note() -> None:
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def _split(source: dict) -> tuple:  # an upload read once per file and columns, whatever the seed or length cap
+def _kept_split(source: dict) -> tuple:  # an upload read once per file and columns, whatever the seed or length cap
     from core.training.preview import source_split
 
     return source_split(source)
+
+
+def _split(source: dict) -> tuple:
+    """The split a preview reads: an upload's (at most 5 MB) kept for every seed and length cap; a Hub dataset's (up
+    to 4,000 texts of 20,000 characters) read again instead of held in memory for the class."""
+    from core.training.preview import source_split
+
+    return source_split(source) if source.get("dataset") == "hub" else _kept_split(source)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -102,9 +113,6 @@ def _preview(fields: dict) -> dict:
 
 
 def data_preview(recipe: Recipe) -> dict | None:
-    if st.session_state.pop(train_upload.FORGET_PREVIEWS, False):  # a student deleted an upload: its texts go from
-        _split.clear()  # memory too (the other students' previews are read again once)
-        _preview.clear()
     try:
         with st.spinner(_("Reading and tokenizing the data…")):
             preview = _preview(relevant(recipe, DATA_FIELDS))

@@ -158,7 +158,8 @@ def session_key() -> None:
         st.caption(_("A reload starts a new session, and a run belongs to the session that started it: only that "
                      "session can cancel or delete it. Copy this key before you reload and paste it afterwards. Keep "
                      "it to yourself: whoever has it can cancel and delete your runs."))  # fmt: skip
-        st.code(session_owner(), language=None)
+        if st.toggle(_("Show my key"), key="train-show-key", help=_("Not on a projected screen.")):
+            st.code(session_owner(), language=None)
         pasted = st.text_input(_("Key from before a reload"), key="train-claim", max_chars=64)
         st.button(_("Take my runs back"), key="train-claim-run", disabled=not pasted.strip(), on_click=_claim)
         taken = st.session_state.pop("train-claimed", None)

@@ -3,6 +3,8 @@ and the button that takes the upload back off the server."""
 
 from __future__ import annotations
 
+import contextlib
+
 import streamlit as st
 
 from core.data import uploads
@@ -67,8 +69,8 @@ def _own(data_id: str) -> None:
     session's claim, and the file goes once no other session uploaded the same bytes."""
     owned = st.session_state.setdefault("train-own-uploads", set())
     if data_id not in owned:
-        owned.add(data_id)
         uploads.hold(data_id, session_owner())
+        owned.add(data_id)
 
 
 def _delete_uploads() -> None:
@@ -132,7 +134,8 @@ def _personal_data(data_id: str, text_column: str) -> str:
         if not uploads.exists(masked):  # its last holder deleted it since: mask again
             _masked.clear(data_id, text_column)
             masked = _masked(data_id, text_column)
-        _own(masked)
+        with contextlib.suppress(CoreError):  # past the session's cap: the copy trains, held by nobody (leaves first)
+            _own(masked)
         return masked
     except CoreError as error:
         safe.error(error)

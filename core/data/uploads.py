@@ -78,6 +78,9 @@ def _rows(text: str) -> tuple[list[str], list[list[str]]]:
         _check_header(header)
         rows = []
         for row in reader:
+            if reader.line_num > MAX_LINES:  # lines ended by a lone \r, which the count above does not see
+                raise DataError(Message("The file has more than {most} lines; at most that many are read. Remove the "
+                                        "empty lines, or upload a sample.", most=f"{MAX_LINES:,}"))  # fmt: skip
             if len(row) > len(header):
                 raise DataError(Message(
                     "Line {number} has {fields} fields but the header has {columns}: a comma inside the text must be "
@@ -186,10 +189,27 @@ def _refuse_past_own_cap(data_id: str, owner: str | None) -> None:
 
 
 def hold(data_id: str, owner: str) -> None:
-    """Record that ``owner`` (a session) uploaded this file (or had it masked)."""
+    """Record that ``owner`` (a session) uploaded this file (or had it masked); refused (DataError) past
+    ``PER_OWNER`` files, so one session cannot make many files leave the cache last."""
     _path(data_id)  # a real id only
+    _refuse_past_own_cap(data_id, owner)
     with _HOLDERS_LOCK:
         _HOLDERS.setdefault(data_id, set()).add(owner)
+
+
+def held_by(owner: str) -> set[str]:
+    """The files ``owner`` holds."""
+    with _HOLDERS_LOCK:
+        return {data_id for data_id, holders in _HOLDERS.items() if owner in holders}
+
+
+def hand_over(old: str, new: str) -> None:
+    """``old``'s claims become ``new``'s (a student took their earlier session's runs back): no file is deleted."""
+    with _HOLDERS_LOCK:
+        for holders in _HOLDERS.values():
+            if old in holders:
+                holders.discard(old)
+                holders.add(new)
 
 
 def release(data_id: str, owner: str) -> str:

@@ -111,12 +111,21 @@ def switched_off(heads: Sequence[tuple[object, Sequence[int], int]], outputs: Se
     whole input for the heads, its slices taken; the MLP's output. Removed on the way out."""
     import torch
 
+    def put(target, mean) -> None:  # into (…, tokens, width): one vector, or (2, width): the first position's, the rest's
+        mean = mean.to(target.device, target.dtype)
+        target[...] = mean if mean.dim() == 1 else mean[1]
+        if mean.dim() == 2:
+            target[..., :1, :] = mean[0]
+
     def silence(chosen: Sequence[int], width: int, mean) -> Callable:
         def hook(_module, inputs):
             merged = inputs[0].clone()  # (batch, tokens, heads × width): the heads side by side, before W_O
             for head in chosen:
                 part = slice(head * width, (head + 1) * width)
-                merged[..., part] = 0 if mean is None else mean[part].to(merged.device, merged.dtype)
+                if mean is None:
+                    merged[..., part] = 0
+                else:
+                    put(merged[..., part], mean[..., part])
             return (merged, *inputs[1:])
 
         return hook
@@ -124,7 +133,12 @@ def switched_off(heads: Sequence[tuple[object, Sequence[int], int]], outputs: Se
     def replaced(mean) -> Callable:
         if mean is None:
             return lambda _m, _i, out: torch.zeros_like(out)
-        return lambda _m, _i, out: mean.to(out.device, out.dtype).expand_as(out).clone()
+
+        def hook(_m, _i, out):
+            put(new := torch.empty_like(out), mean)
+            return new
+
+        return hook
 
     head_means, output_means = list(head_means) or [None] * len(heads), list(output_means) or [None] * len(outputs)
     hooks = []
@@ -142,20 +156,28 @@ def switched_off(heads: Sequence[tuple[object, Sequence[int], int]], outputs: Se
 MEAN_TOKENS = 4096  # held-out tokens whose activations mean ablation averages (the first blocks of a sweep's text)
 
 
-def mean_outputs(model, documents: Sequence[Sequence[int]], block: int, most: int = MEAN_TOKENS) -> dict:
+def mean_outputs(model, documents: Sequence[Sequence[int]], block: int, most: int = MEAN_TOKENS,
+                 first_apart: bool = False) -> dict:  # fmt: skip
     """What mean ablation puts in place of a part of a language model: per layer, the mean over held-out tokens (the
     documents, ids as the model reads them, cut into pieces of at most ``block`` tokens, up to ``most`` tokens in
     all; every position counted alike, the first of each piece too) of W_O's input (every head's output side by
-    side: ``("heads", layer)``) and of the MLP's output (``("mlp", layer)``), as 1-D tensors."""
+    side: ``("heads", layer)``) and of the MLP's output (``("mlp", layer)``), as 1-D tensors. With ``first_apart``
+    (a classifier, which reads its answer at the first position, [CLS]): (2, width) tensors, the mean at the first
+    position of each piece, then the mean at the others."""
     import torch
 
     points = _points(model)
     sums: dict = {}
-    tokens = 0
+    tokens = pieces = 0
 
     def add(key, value) -> None:
-        flat = value.detach().reshape(-1, value.shape[-1]).to("cpu", torch.float64)  # MPS has no float64
-        sums[key] = sums.get(key, 0) + flat.sum(dim=0)
+        value = value.detach().to("cpu", torch.float64)  # MPS has no float64
+        if first_apart:
+            total = torch.stack([value[..., 0, :].reshape(-1, value.shape[-1]).sum(dim=0),
+                                 value[..., 1:, :].reshape(-1, value.shape[-1]).sum(dim=0)])  # fmt: skip
+        else:
+            total = value.reshape(-1, value.shape[-1]).sum(dim=0)
+        sums[key] = sums.get(key, 0) + total
 
     def before_w_o(layer: int) -> Callable:
         return lambda _module, inputs: add(("heads", layer), inputs[0])
@@ -176,6 +198,7 @@ def mean_outputs(model, documents: Sequence[Sequence[int]], block: int, most: in
                         break
                     model(torch.tensor([piece], device=next(model.parameters()).device))
                     tokens += len(piece)
+                    pieces += 1
                 if tokens >= most:
                     break
     finally:
@@ -183,6 +206,12 @@ def mean_outputs(model, documents: Sequence[Sequence[int]], block: int, most: in
             hook.remove()
     if not tokens:
         raise CoreError(Message("Mean ablation needs some held-out text to average over."))
+    if first_apart:  # a piece of one token has no other positions: its first stands in for them
+        counts = torch.tensor([[pieces], [max(tokens - pieces, 1)]], dtype=torch.float64)
+        means = {key: total / counts for key, total in sums.items()}
+        if tokens == pieces:
+            means = {key: mean[[0, 0]] for key, mean in means.items()}
+        return {key: mean.float() for key, mean in means.items()} | {"tokens": tokens, "pieces": pieces}
     return {key: (total / tokens).float().cpu() for key, total in sums.items()} | {"tokens": tokens}
 
 
