@@ -53,9 +53,10 @@ PROBES = {
     "empty": "",
     "spaces": "   \t  ",
     "200 KB": "word " * 40_000,
-    "scripts": "中文句子 😀👍🏽 مرحبا بالعالم zero\u200bwidth\u200d end",
-    "html": f"a cat {HOSTILE} sat",
-    "markdown": "**[claim your grade](https://evil.example/grade)** :red[alarm]",
+    # other scripts, an HTML injection and a Markdown link in one text: each is checked after every probe, so one
+    # probe asks all three (three probes took a third of this test's two minutes of browser time)
+    "scripts, html, markdown": f"中文句子 😀👍🏽 مرحبا بالعالم zero\u200bwidth\u200d end; a cat {HOSTILE} sat "
+                               "**[claim your grade](https://evil.example/grade)** :red[alarm]",
 }
 REFUSED = ("empty", "spaces", "200 KB")  # where a pressed button must say why nothing ran (or the box cut it)
 

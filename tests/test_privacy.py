@@ -114,6 +114,7 @@ def test_masking_replaces_each_item_by_its_kind_and_long_text_is_refused():
 def test_the_page_attacks_a_model_and_masks_personal_data(tiny_model, clear_streamlit_caches, lang):
     at = open_page("pages/privacy.py", lang=lang)
     at.selectbox(key="privacy-model").set_value("sentiment-tiny").run()
+    assert not any("遍" in w.value or "of a pass" in w.value for w in at.warning)  # 6 whole passes: no warning
     at.button(key="privacy-run").click().run()
     assert not at.exception
     assert float(at.metric[0].value) > 0.5
@@ -129,10 +130,6 @@ def test_a_model_trained_for_part_of_a_pass_is_flagged_its_members_partly_unseen
     at = open_page("pages/privacy.py")
     at.selectbox(key="privacy-model").set_value(TINY_KEY).run()
     assert any("0.5 of a pass" in w.value and "about 50 %" in w.value for w in at.warning), [w.value for w in at.warning]
-    jobs.run_here(TINY_KEY, {"epochs": 2})
-    at = open_page("pages/privacy.py")
-    at.selectbox(key="privacy-model").set_value(TINY_KEY).run()
-    assert not any("of a pass" in w.value for w in at.warning)
 
 
 def test_an_upload_with_personal_data_is_counted_and_a_masked_copy_trains_instead(fresh_cache):
