@@ -91,7 +91,7 @@ def split_hub_dataset(name: str) -> tuple[str, str | None]:
         )
     parts = name.split("/")
     repository, configuration = "/".join(parts[:2]), (parts[2] if len(parts) == 3 else None)
-    if Path(repository).exists() or Path(parts[0]).exists():  # datasets would read that folder, not the Hub's
+    if Path(parts[0]).exists():  # datasets would read that folder (or one inside it), not the Hub's
         raise UnsafeNameError(f"Hub dataset {name[:100]!r} is also the name of a folder on the server; LM Lab reads "
                               "only the Hub's datasets. Give the dataset as owner/name.")  # fmt: skip
     return repository, configuration

@@ -243,7 +243,7 @@ def test_a_file_with_thousands_of_columns_is_refused_at_once(fresh_cache):
 
 
 @pytest.mark.parametrize(("raw", "message"), [
-    (b"t,l\n" + b"\n" * 4_999_000, "lines; at most 200,000 are read"),  # 5 MB of line breaks
+    (b"t,l\n" + b"\n" * 4_999_000, "more than 200,000 lines"),  # 5 MB of line breaks
     (b"t,l\n" + b"\r" * 4_999_000, "more than 200,000 lines"),  # line ends the first count does not see
     (b"t,l\n" + b"a,b\n" * 60_000, "more than 50,000 rows"),
     ((",".join(f"c{i}" for i in range(40)) + "\n" + ("x," * 39 + "x\n") * 13_000).encode(), "more than 500,000 cells"),

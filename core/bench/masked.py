@@ -7,7 +7,8 @@ import time
 
 import numpy as np
 
-from core.bench.scoring import HeldOut, Scored, Scoring, described, precision_of, spec_and_variant, timed
+from core.bench.scoring import HeldOut, Scored, Scoring, described, spec_and_variant, timed
+from core.device import precision_of
 from core.tasks.fill_mask import HELD_OUT_PARAGRAPHS
 
 

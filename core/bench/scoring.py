@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core import catalog
-from core.device import precision_of  # noqa: F401  (the benchmark rows' precision; imported from here)
 from core.errors import CoreError
 
 

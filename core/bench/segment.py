@@ -9,7 +9,8 @@ import time
 
 import numpy as np
 
-from core.bench.scoring import HeldOut, Scored, Scoring, described, precision_of, spec_and_variant, timed
+from core.bench.scoring import HeldOut, Scored, Scoring, described, spec_and_variant, timed
+from core.device import precision_of
 
 JIEBA = "baseline:jieba"
 

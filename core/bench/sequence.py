@@ -17,7 +17,8 @@ import time
 import numpy as np
 
 from core import catalog
-from core.bench.scoring import HeldOut, Scored, Scoring, described, precision_of, spec_and_variant, timed
+from core.bench.scoring import HeldOut, Scored, Scoring, described, spec_and_variant, timed
+from core.device import precision_of
 
 # GPT-2's blocks are Conv1D layers, which dynamic quantisation leaves alone (only the output head would
 # change), so the language model has no @int8 variant: it would be the same model under another name.
