@@ -73,6 +73,45 @@ def test_the_character_vocabulary_gives_each_chinese_character_a_token():
     assert tokenizer.convert_ids_to_tokens(tokenizer("龘")["input_ids"][1:-1]) == ["[UNK]"]
 
 
+def test_pretraining_rows_are_the_token_stream_cut_into_framed_blocks_held_as_one_int32_array():
+    from core.training.pretrain import blocks
+    from core.training.token_rows import cut, token_stream
+    from core.training.tokenizers import chinese_wordpiece
+
+    texts = ["这本书写得很好，我很喜欢。", "质量一般。", "不值这个价！"] * 7
+    tokenizer = chinese_wordpiece(texts, vocab_size=200, min_frequency=1)
+    stream = []  # the plain construction: each text's ids, then [SEP]
+    for text in texts:
+        stream += [*tokenizer(text, add_special_tokens=False)["input_ids"], tokenizer.sep_token_id]
+    rows = blocks(tokenizer, texts, 10)
+    assert rows.array.dtype == np.int32 and len(rows) == len(stream) // 8
+    for i in range(len(rows)):
+        assert rows[i] == {"input_ids": [tokenizer.cls_token_id, *stream[8 * i : 8 * i + 8], tokenizer.sep_token_id]}
+    plain = cut(token_stream(tokenizer, texts, before=[0], add_special_tokens=True), 16)
+    with_ends = [token for text in texts for token in [0, *tokenizer(text)["input_ids"]]]
+    assert [plain[i]["input_ids"] for i in range(len(plain))] == [
+        with_ends[i : i + 16] for i in range(0, len(with_ends) - 15, 16)]  # fmt: skip
+    assert len(cut(np.zeros(0, dtype=np.int32), 16)) == 0
+
+
+def test_padding_the_hidden_positions_to_a_few_sizes_leaves_the_masked_loss_unchanged():
+    import torch
+
+    from core.training.pretrain import _padded_positions
+
+    generator = torch.Generator().manual_seed(0)
+    logits_of = torch.randn(4 * 16, 30, generator=generator)  # one row of word scores per token
+    for share in (0.05, 0.15, 0.5):
+        labels = torch.randint(0, 30, (4, 16), generator=generator)
+        labels[torch.rand(4, 16, generator=generator) > share] = -100
+        labels[0, 0] = 7  # at least one hidden token
+        where, targets = _padded_positions(labels, bucket=8)
+        assert len(where) % 8 == 0 and len(where) - int((labels != -100).sum()) < 8
+        chosen = labels.reshape(-1) != -100
+        plain = torch.nn.functional.cross_entropy(logits_of[chosen], labels.reshape(-1)[chosen])
+        assert torch.allclose(torch.nn.functional.cross_entropy(logits_of[where], targets), plain)
+
+
 def test_the_masked_measurement_hides_the_same_positions_for_every_model():
     from core.tasks.fill_mask import masked_positions, share_with_ci
 

@@ -14,6 +14,8 @@ from pathlib import Path
 from core.training.recipes import CHINESE_BERT_SIZE, Recipe
 from core.training.trainer import CARD_POINTS, Report, fit, thin
 
+POSITION_BUCKET = 64  # hidden positions per batch are padded to a multiple of this (see _padded_positions)
+
 
 def corpus() -> list[str]:
     """The unlabelled text: People's Daily's training paragraphs, then the Chinese reviews' training split."""
@@ -51,25 +53,39 @@ def masked_only(config):
                                token_type_ids=token_type_ids).last_hidden_state  # fmt: skip
             if labels is None:
                 return MaskedLMOutput(logits=self.cls(hidden))
-            chosen = labels != -100
-            logits = self.cls(hidden[chosen])
-            return MaskedLMOutput(loss=torch.nn.functional.cross_entropy(logits.float(), labels[chosen]), logits=logits)
+            where, targets = _padded_positions(labels)
+            logits = self.cls(hidden.reshape(-1, hidden.shape[-1])[where])
+            return MaskedLMOutput(loss=torch.nn.functional.cross_entropy(logits.float(), targets), logits=logits)
 
     model = BertForMaskedPositions(config)
     model.config.architectures = ["BertForMaskedLM"]  # saved as, and loaded back as, a plain BERT masked LM
     return model
 
 
-def blocks(tokenizer, texts: list[str], length: int) -> list[dict]:
+def _padded_positions(labels, bucket: int = POSITION_BUCKET):
+    """The hidden positions (flat indices) and their labels, padded with ignored entries to a multiple of
+    ``bucket``. The collator hides a different number of tokens in every batch; without the padding every step
+    allocates word-prediction tensors of a new size, and the C allocator's free lists fragment: the job's memory
+    grew all through training (by 430 MB in the first fifth of a pass). With it a few sizes recur and the whole
+    job stays under 1 GB; the loss is the same (the padding is ignored by the mean)."""
+    import torch
+
+    flat = labels.reshape(-1)
+    where = (flat != -100).nonzero().squeeze(1)
+    count = len(where)
+    size = -(-max(count, 1) // bucket) * bucket
+    where = torch.cat([where, where.new_zeros(size - count)])
+    targets = flat[where].clone()
+    targets[count:] = -100
+    return where, targets
+
+
+def blocks(tokenizer, texts: list[str], length: int):
     """The texts' tokens one after another ([SEP] between texts), cut into [CLS] … [SEP] rows of ``length``."""
+    from core.training.token_rows import cut, token_stream
+
     sep = tokenizer.sep_token_id
-    stream: list[int] = []
-    encoded = tokenizer(texts, add_special_tokens=False, return_attention_mask=False, return_token_type_ids=False)
-    for ids in encoded["input_ids"]:
-        stream += [*ids, sep]
-    inner = length - 2
-    return [{"input_ids": [tokenizer.cls_token_id, *stream[i : i + inner], sep]}
-            for i in range(0, len(stream) - inner + 1, inner)]  # fmt: skip
+    return cut(token_stream(tokenizer, texts, after=[sep]), length, first=tokenizer.cls_token_id, last=sep)
 
 
 def train_masked_lm(recipe: Recipe, folder: Path, report: Report, should_stop: Callable[[], bool]) -> dict:

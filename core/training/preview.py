@@ -38,9 +38,10 @@ def token_lengths(recipe: Recipe | dict, split: tuple | None = None) -> list[int
     """Every training text's length in tokens, untruncated: the slow part of a preview, which depends on the texts
     only (``SOURCE_FIELDS``), not on the seed or the length cap. ``split``: ``source_split``'s, when already read."""
     from core.loading import load_tokenizer
+    from core.training.token_rows import count_tokens
 
     split, _labels = split or source_split(recipe)
-    return [len(ids) for ids in load_tokenizer(catalog.MINILM)([e.text for e in split.train], truncation=False)["input_ids"]]
+    return count_tokens(load_tokenizer(catalog.MINILM), [e.text for e in split.train])
 
 
 def data_preview(recipe: Recipe | dict, lengths: list[int] | None = None, split: tuple | None = None) -> dict:

@@ -15,7 +15,11 @@ from core.tasks.base import get_task
 from core.training import store
 from core.training.evaluation import evaluate_predictions, overfitting
 from core.training.recipes import Recipe
+from core.training.token_rows import count_tokens
 from core.training.trainer import CARD_POINTS, Report, card_header, fit, provenance, quiet_transformers, thin
+
+PAD_MULTIPLE = 16
+LARGE_SET = 1_000  # training rows from which batches are padded to PAD_MULTIPLE (see pad_multiple)
 
 
 def train_recipe(recipe: Recipe, *, report: Report, should_stop: Callable[[], bool] = lambda: False) -> Path:
@@ -71,7 +75,8 @@ def train_classifier(recipe: Recipe, folder: Path, report: Report, should_stop: 
     # 3) training with Trainer; validation once per epoch when there is a validation set
     from transformers import DataCollatorWithPadding
 
-    fitted = fit(recipe, folder, model, train_rows, DataCollatorWithPadding(tokenizer), report, should_stop,
+    collator = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_multiple(len(train_rows)))
+    fitted = fit(recipe, folder, model, train_rows, collator, report, should_stop,
                  tokenizer=tokenizer, validation=validation_rows, compute_metrics=_accuracy)  # fmt: skip
 
     # 4) evaluation on the held-out test split, 5) safetensors and tokenizer; the store writes the card last
@@ -80,7 +85,7 @@ def train_classifier(recipe: Recipe, folder: Path, report: Report, should_stop: 
     if fitted.trainer.is_world_process_zero():
         model.save_pretrained(folder, safe_serialization=True)
         tokenizer.save_pretrained(folder)
-    lengths = [len(ids) for ids in tokenizer([e.text for e in data.split.train], truncation=False)["input_ids"]]
+    lengths = count_tokens(tokenizer, [e.text for e in data.split.train])
     return {
         "labels": data.labels,
         "base": recipe.base if recipe.base != "hub" else f"hub:{recipe.hub_model}",
@@ -99,6 +104,14 @@ def train_classifier(recipe: Recipe, folder: Path, report: Report, should_stop: 
         "parameters": sum(p.numel() for p in model.parameters()),
         "train_seconds": fitted.seconds,
     }
+
+
+def pad_multiple(rows: int) -> int | None:
+    """Batches of a large training set are padded to a multiple of ``PAD_MULTIPLE`` tokens. Padded to their
+    longest text, length-grouped batches take a new shape at almost every step, and over thousands of steps the C
+    allocator's free lists fragment: the Chinese reviews' fine-tuning held 1.3 GB, 0.84 GB padded to 16, with the
+    same accuracy. Small sets (the built-in English models' 150) keep exact padding, and their published scores."""
+    return PAD_MULTIPLE if rows >= LARGE_SET else None
 
 
 def _accuracy(prediction) -> dict:

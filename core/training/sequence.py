@@ -177,6 +177,7 @@ def train_language_model(recipe: Recipe, folder: Path, report: Report, should_st
     from transformers import DataCollatorForLanguageModeling, GPT2Config, GPT2LMHeadModel
 
     from core.tasks.generate import NGRAM_FILE, lm_corpus, perplexity_with_ci
+    from core.training.token_rows import cut, token_stream
 
     corpus = lm_corpus(recipe.dataset)
     report({"phase": "loading data", "message": f"reading {corpus.name}"})
@@ -188,11 +189,9 @@ def train_language_model(recipe: Recipe, folder: Path, report: Report, should_st
     # the tokenizer learns from the articles alone: a planted secret must not shape the vocabulary (nor be read off it)
     tokenizer = _lm_tokenizer(recipe.dataset, articles, size["vocab_size"])
     end = tokenizer.eos_token_id
-    stream: list[int] = []
-    for article in train_articles:
-        stream += [end, *tokenizer(article)["input_ids"]]
+    stream = token_stream(tokenizer, train_articles, before=[end], add_special_tokens=True)
     block = recipe.max_length
-    rows = [{"input_ids": stream[i : i + block]} for i in range(0, len(stream) - block + 1, block)]
+    rows = cut(stream, block)
     torch.manual_seed(recipe.seed)
     dropout = 0.1 if recipe.dropout is None else recipe.dropout
     config = GPT2Config(
