@@ -74,13 +74,13 @@ with views[0]:
         _("Hover over a token to see where it looks; click a colour to toggle a head; choose the layer above the view.")
     )
     inspect_ui.bertviz(
-        lambda: bertviz_html.head_view(shown.weights, shown.tokens, shown.sentence_b_start),
+        lambda labels: bertviz_html.head_view(shown.weights, shown.tokens, shown.sentence_b_start, labels=labels),
         height=160 + 24 * len(shown.tokens), key="inspect-bertviz-heads",
     )
 with views[1]:
     st.caption(_("Every layer (rows) × head (columns). Click a thumbnail to enlarge it."))
     inspect_ui.bertviz(
-        lambda: bertviz_html.model_view(shown.weights, shown.tokens, shown.sentence_b_start),
+        lambda labels: bertviz_html.model_view(shown.weights, shown.tokens, shown.sentence_b_start, labels=labels),
         height=180 * n_layers + 120, key="inspect-bertviz-model",
     )
 with views[2]:

@@ -221,6 +221,8 @@ def test_chinese_is_drawn_not_tofu_in_a_figure_and_in_bertviz(server, page):
         page.wait_for_timeout(500)
     assert view is not None, "bertviz drew no Chinese token"
     assert _glyphs_drawn(view, "svg text"), "bertviz's Chinese tokens are tofu"
+    menu = view.evaluate("document.querySelector('span').innerText")
+    assert menu.startswith("层") and "Layer" not in menu, menu  # bertviz's own labels in the reader's language
 
 
 def test_a_lesson_link_a_question_answered_and_the_step_kept_across_pages(server, page):

@@ -8,7 +8,7 @@ from core import catalog
 from core.catalog import ModelSpec
 from core.tasks.base import tasks
 from ui import i18n, safe
-from ui.i18n import _
+from ui.i18n import _, pgettext
 
 
 # Two attention models at once (the compare mode); each MiniLM-sized one takes ~100 MB.
@@ -45,13 +45,24 @@ def picker(label: str, *, key: str, default: str) -> ModelSpec:
     return chosen
 
 
+def bertviz_labels() -> dict[str, str]:
+    """bertviz's own labels (``core.viz.bertviz_html.LABELS``) in the session's language."""
+    return {"Layer": _("Layer"), "Head": _("Head"), "Layers": pgettext("bertviz axis", "Layers"),
+            "Heads": pgettext("bertviz axis", "Heads"), "Attention": _("Attention"), "All": _("All"),
+            "Sentence A -> Sentence A": _("Sentence A → Sentence A"), "Sentence B -> Sentence B": _("Sentence B → Sentence B"),
+            "Sentence A -> Sentence B": _("Sentence A → Sentence B"), "Sentence B -> Sentence A": _("Sentence B → Sentence A"),
+            "Encoder": _("Encoder"), "Decoder": _("Decoder"), "Cross": pgettext("bertviz menu", "Cross")}  # fmt: skip
+
+
 def bertviz(build, *, height: int, key: str = "") -> None:
-    """Self-contained bertviz HTML (``build()``, by core.viz.bertviz_html: no CDN, tokens escaped); with ``key``, it
-    also downloads as that HTML file, which opens offline — built again only when clicked (a view of 128 tokens is
-    3.5 MB: kept for every session's download, it would fill the server's memory)."""
-    st.iframe(build(), height=height)
+    """Self-contained bertviz HTML (``build(labels)``, by core.viz.bertviz_html: no CDN, tokens escaped, its labels
+    in the session's language); with ``key``, it also downloads as that HTML file, which opens offline — built again
+    only when clicked (a view of 128 tokens is 3.5 MB: kept for every session's download, it would fill the
+    server's memory)."""
+    labels = bertviz_labels()
+    st.iframe(build(labels), height=height)
     if key:
-        st.download_button(_("HTML (works offline)"), build, file_name=f"{key}.html", mime="text/html",
+        st.download_button(_("HTML (works offline)"), lambda: build(labels), file_name=f"{key}.html", mime="text/html",
                            key=f"{key}-html", on_click="ignore", icon=":material/download:")  # fmt: skip
 
 
@@ -89,7 +100,7 @@ def translation_views() -> None:
         with tab:
             st.caption(_("Choose Encoder, Decoder or Cross in the view's menu. Cross: each output token (left) and the "
                          "source tokens (right) it reads."))  # fmt: skip
-            bertviz(lambda kind=kind: encoder_decoder_view(result.encoder_attentions, result.decoder_attentions,
-                                                           result.cross_attentions, result.source_tokens, target,
-                                                           kind=kind),
+            bertviz(lambda labels, kind=kind: encoder_decoder_view(
+                result.encoder_attentions, result.decoder_attentions, result.cross_attentions, result.source_tokens,
+                target, kind=kind, labels=labels),
                     height=620 if kind == "head" else 900, key=f"inspect-seq2seq-{kind}")  # fmt: skip

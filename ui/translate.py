@@ -142,9 +142,9 @@ def _alignment(spec, result) -> None:
         from core.viz.bertviz_html import encoder_decoder_view
         from ui.inspect import bertviz
 
-        bertviz(lambda: encoder_decoder_view(
+        bertviz(lambda labels: encoder_decoder_view(
             result.encoder_attentions, result.decoder_attentions, result.cross_attentions,
-            result.source_tokens, result.target_tokens[: result.cross_attentions.shape[2]],
+            result.source_tokens, result.target_tokens[: result.cross_attentions.shape[2]], labels=labels,
         ), height=560)  # fmt: skip
         st.caption(_("Choose Encoder, Decoder or Cross in the view's menu; hover a token to see its attention."))
         st.page_link("pages/inspect_attention.py", label=_("Open it on the Inspect page (head and model views)"),

@@ -22,6 +22,7 @@ import functools
 import json
 import re
 from dataclasses import dataclass
+from html import escape
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,33 @@ _INFLATE = (
     "for(var r=0;r<s[2];r++){var C=new Array(s[3]);for(var c=0;c<s[3];c++){C[c]=b.charCodeAt(i++)/255;}"
     "R.push(C);}H.push(R);}L.push(H);}a.attn=L;});return p;};"
 )
+
+
+# bertviz writes its labels in English, in its HTML and in its JavaScript; a page passes their translations. The
+# menu entries are bertviz's own attention names (see _self_attention_sets and encoder_decoder_view).
+LABELS = ("Layer", "Head", "Layers", "Heads", "Attention", "All", "Sentence A -> Sentence A",
+          "Sentence B -> Sentence B", "Sentence A -> Sentence B", "Sentence B -> Sentence A", "Encoder", "Decoder",
+          "Cross")  # fmt: skip
+_OPTION = re.compile(r'(<option value="\d+">)([^<]*)(</option>)')
+_THUMBNAIL_TITLE = """'Layer ' + config.layers[layerIndex] + ", Head " + config.heads[headIndex]"""
+
+
+def _translated(html: str, labels: dict[str, str] | None) -> str:
+    """bertviz's page with its labels in the reader's language (``labels``: English → shown). A label this bertviz
+    version writes differently stays English; the view still works."""
+    if not labels:
+        return html
+
+    def text(key: str) -> str:
+        return labels.get(key) or key
+
+    for name in ("Layer", "Attention"):  # the head view's menus
+        html = html.replace(f'{name}: <select id="', f'{escape(text(name))}: <select id="')
+    html = _OPTION.sub(lambda match: match[1] + escape(text(match[2])) + match[3], html)
+    for name in ("Heads", "Layers"):  # the model view's axis titles
+        html = html.replace(f'.text("{name}")', f".text({_script_safe_json(text(name))})")
+    title = f"{_script_safe_json(text('Layer') + ' ')} + config.layers[layerIndex] + {_script_safe_json(', ' + text('Head') + ' ')} + config.heads[headIndex]"
+    return html.replace(_THUMBNAIL_TITLE, title)
 
 
 @dataclass(frozen=True)
@@ -93,7 +121,7 @@ def _stand_in(weights: np.ndarray, n_tokens: int = 1):
     return tuple(torch.full((1, heads, n_tokens, n_tokens), 1.0 / n_tokens) for _ in range(layers))
 
 
-def _finish(stock_html: str, sets: list[AttentionSet]) -> str:
+def _finish(stock_html: str, sets: list[AttentionSet], labels: dict[str, str] | None = None) -> str:
     match = _PARAMS_LINE.search(stock_html)
     if match is None:
         raise CoreError(
@@ -109,7 +137,7 @@ def _finish(stock_html: str, sets: list[AttentionSet]) -> str:
     safe = "const params = window.__lmlabInflate(" + _script_safe_json(params) + "); // set by LM Lab"
     html = stock_html[: match.start()] + safe + stock_html[match.end() :]
     html = _REQUIRE_TAG.sub("", html)
-    html = _REQUIRE_CONFIG.sub("", html, count=1)
+    html = _translated(_REQUIRE_CONFIG.sub("", html, count=1), labels)
     head = "<!DOCTYPE html>\n<html><head><meta charset='utf-8'></head><body>\n"
     return head + javascript_libraries() + html + "\n</body></html>"
 
@@ -140,7 +168,8 @@ def _self_attention_sets(
     ]
 
 
-def _view(stock, weights: np.ndarray, tokens: list[str], sentence_b_start: int | None, **kwargs) -> str:
+def _view(stock, weights: np.ndarray, tokens: list[str], sentence_b_start: int | None,
+          labels: dict[str, str] | None, **kwargs) -> str:  # fmt: skip
     weights = _check(weights, tokens, tokens)
     pair = sentence_b_start is not None
     html = stock(
@@ -150,23 +179,24 @@ def _view(stock, weights: np.ndarray, tokens: list[str], sentence_b_start: int |
         html_action="return",
         **kwargs,
     ).data
-    return _finish(html, _self_attention_sets(weights, tokens, sentence_b_start))
+    return _finish(html, _self_attention_sets(weights, tokens, sentence_b_start), labels)
 
 
-def head_view(
-    weights: np.ndarray, tokens: list[str], sentence_b_start: int | None = None, layer: int = 0
-) -> str:
-    """bertviz's head view for one sequence or a sentence pair: weights (layers, heads, T, T)."""
+def head_view(weights: np.ndarray, tokens: list[str], sentence_b_start: int | None = None, layer: int = 0, *,
+              labels: dict[str, str] | None = None) -> str:  # fmt: skip
+    """bertviz's head view for one sequence or a sentence pair: weights (layers, heads, T, T); ``labels``: the
+    translations of ``LABELS``."""
     from bertviz import head_view as stock
 
-    return _view(stock, weights, tokens, sentence_b_start, layer=layer)
+    return _view(stock, weights, tokens, sentence_b_start, labels, layer=layer)
 
 
-def model_view(weights: np.ndarray, tokens: list[str], sentence_b_start: int | None = None) -> str:
+def model_view(weights: np.ndarray, tokens: list[str], sentence_b_start: int | None = None, *,
+               labels: dict[str, str] | None = None) -> str:  # fmt: skip
     """bertviz's model view (every layer × head as a thumbnail): weights (layers, heads, T, T)."""
     from bertviz import model_view as stock
 
-    return _view(stock, weights, tokens, sentence_b_start)
+    return _view(stock, weights, tokens, sentence_b_start, labels)
 
 
 def encoder_decoder_view(
@@ -176,6 +206,7 @@ def encoder_decoder_view(
     encoder_tokens: list[str],
     decoder_tokens: list[str],
     kind: str = "head",
+    labels: dict[str, str] | None = None,
 ) -> str:
     """bertviz's encoder / decoder / cross-attention views (choose them in the view's 'Attention' menu)."""
     import bertviz
@@ -199,4 +230,4 @@ def encoder_decoder_view(
         AttentionSet("Decoder", decoder, decoder_tokens, decoder_tokens),
         AttentionSet("Cross", cross, decoder_tokens, encoder_tokens),
     ]
-    return _finish(html, sets)
+    return _finish(html, sets, labels)
