@@ -7,8 +7,9 @@ For each model (trained first with its default recipe when absent): every head s
 the held-out texts of its data — Δ accuracy for a classifier, Δ mean sentence chrF for a translation model —
 with the paired 95 % bootstrap CI the page shows. Prints the wall time of the sweep on this machine, the whole
 model's score, the three costliest heads, and how many heads have a CI that excludes 0 and an exact (McNemar / sign
-test) p below 0.05, neither adjusted for the number of heads. ``--mean``: a classifier's heads are switched off by
-mean ablation (their mean output over the first 4,096 held-out tokens) instead of zeros.
+test) p below 0.05, neither adjusted for the number of heads. ``--mean``: the heads are switched off by mean
+ablation instead of zeros — a classifier's by their mean output over the first 4,096 held-out tokens ([CLS] apart),
+a translation model's by their mean over the same held-out pairs read teacher-forced.
 
 ``--gpt2-shaped`` times what a language model's sweep costs at LM Lab's cap (``core.tasks.ablation.sweep_plan``) for
 a model of GPT-2 small's shape (12 layers × 12 heads, 124 M weights), built here with random weights (the Hub's
@@ -55,13 +56,13 @@ def _classifier(spec, mean: bool = False) -> tuple[dict, list[str], float]:
     return {**found, "delta": 100 * found["delta"], "low": 100 * found["low"], "high": 100 * found["high"]}, rows, 100 * float(found["base"])
 
 
-def _translation(spec, mean: bool = False) -> tuple[dict, list[str], float]:  # translation: zero ablation only
+def _translation(spec, mean: bool = False) -> tuple[dict, list[str], float]:
     from core import catalog
     from core.tasks import ablation_translation
     from core.tasks.translate import Translator
 
     found = ablation_translation.translation_sweep(Translator(spec), ablation_translation.held_out_pairs(spec),
-                                                   version=catalog.read_metadata(spec.key).sha256)  # fmt: skip
+                                                   version=catalog.read_metadata(spec.key).sha256, mean=mean)  # fmt: skip
     return found, found["rows"], float(found["base"])
 
 
@@ -98,7 +99,7 @@ def main() -> None:
     parser.add_argument("--models", default="sentiment-minilm,topic-minilm,translate-en-zh,translate-zh-en")
     parser.add_argument("--gpt2-shaped", action="store_true", help="time a GPT-2-small-shaped language model's sweep")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for --gpt2-shaped")
-    parser.add_argument("--mean", action="store_true", help="mean ablation for the classifiers' heads")
+    parser.add_argument("--mean", action="store_true", help="switch heads off by their mean output, not zeros")
     args = parser.parse_args()
     if args.gpt2_shaped:
         _gpt2_shaped(args.threads)
@@ -117,7 +118,7 @@ def main() -> None:
                               f"{found['high'][r, h]:+.1f}]" for r, h in cells[:3])  # fmt: skip
         excluding = int(((found["high"] < 0) | (found["low"] > 0))[finite].sum())
         exact = int((found["p"] < 0.05)[finite].sum())
-        how = "mean ablation" if args.mean and spec.task.startswith(("sentiment", "topic")) else "zero ablation"
+        how = "mean ablation" if args.mean else "zero ablation"
         print(f"{key} ({how}): {int(finite.sum())} heads in {seconds:.1f} s; whole model {base:.1f}; costliest {costliest}; "
               f"{excluding} heads with a CI excluding 0, {exact} with exact p < 0.05 (unadjusted)", flush=True)
 

@@ -388,6 +388,53 @@ def test_a_translation_sweep_ranks_every_head_with_paired_cis(translate_tiny_mod
     assert at.held_out_pairs(catalog.get_spec("hub-opus-mt-en-zh")) is None
 
 
+def test_a_translation_sweep_by_mean_ablation_puts_each_heads_mean_over_held_out_pairs_in_its_place(
+        translate_tiny_model):  # fmt: skip
+    import copy
+
+    import torch
+
+    from core import catalog
+    from core.tasks import ablation_translation as at
+    from core.tasks.translate import Translator
+
+    spec = catalog.get_spec("translate-en-zh")
+    translator = Translator(spec)
+    model, tokenizer = translator.model, translator.tokenizer
+    sources, references = (list(side)[: at.MAX_HELD_OUT] for side in at.held_out_pairs(spec))
+    with translator.exclusive():
+        means = at.mean_outputs(translator, sources[:3], references[:3])
+    # the cross-attention's mean in layer 0, read by hand: W_O's input at every reference token, three pairs
+    seen = []
+    hook = model.model.decoder.layers[0].encoder_attn.out_proj.register_forward_pre_hook(
+        lambda _m, inputs: seen.append(inputs[0][0]))
+    with torch.no_grad():
+        for source, reference in zip(sources[:3], references[:3], strict=True):
+            target = tokenizer(reference, return_tensors="pt")["input_ids"]
+            start = torch.tensor([[model.config.decoder_start_token_id]])
+            model(**tokenizer(source, return_tensors="pt", return_token_type_ids=False),
+                  decoder_input_ids=torch.cat([start, target[:, :-1]], dim=1))  # fmt: skip
+    hook.remove()
+    assert torch.allclose(means[("cross", 0)], torch.cat(seen).mean(dim=0), atol=1e-6)
+    assert set(means) >= {("encoder", 0), ("decoder", 0), ("mlp", "encoder", 0), ("mlp", "decoder", 0)}
+    # one head replaced by its mean = that head's columns of W_O zeroed and their product with the mean in the bias
+    found = at.translation_sweep(translator, (sources, references), version="t", mean=True)
+    means = at._held_out(translator, (sources, references), "t").means
+    group, layer, head = "cross", 0, 1
+    edited = copy.deepcopy(model)
+    w_o = edited.model.decoder.layers[layer].encoder_attn.out_proj
+    width = w_o.in_features // at.shape(model)[group][1]
+    part = slice(head * width, (head + 1) * width)
+    with torch.no_grad():
+        w_o.bias += w_o.weight[:, part] @ means[(group, layer)][part]
+        w_o.weight[:, part] = 0
+    by_hand = at._sentence_chrf(at._greedy(Translator(spec, tokenizer, edited), sources, ((), ())), references)
+    base = at._sentence_chrf(at._greedy(translator, sources, ((), ())), references)
+    row = found["rows"].index(f"cross L{layer}")
+    assert found["delta"][row, head] == pytest.approx(np.mean(by_hand) - np.mean(base), abs=1e-9)
+    assert np.isfinite(found["delta"]).sum() == len(at.every_head(model))
+
+
 def test_the_ablation_code_prints_the_pages_translations_and_probabilities(tiny_model, translate_tiny_model):
     from core import catalog
     from core.data.text import join_cjk
@@ -492,3 +539,9 @@ def test_the_ablate_page_ranks_a_classifier_s_and_a_translation_model_s_heads(ti
     tables = [f.value for f in page.dataframe if "Δ chrF" in f.value.columns]
     assert len(tables) == 1 and len(tables[0]) == 6
     assert {name.split()[0] for name in tables[0]["head"]} == {"enc", "dec", "cross"}
+    assert any("(its output zeroed before W_O; in the decoder" in c.value for c in page.caption)
+    page.segmented_control(key="ablate-translation-sweep-mode").set_value("mean").run()  # a shared run of its own
+    page.button(key="ablate-translation-sweep").click().run()
+    assert not page.exception and not page.error
+    assert len([f for f in page.dataframe if "Δ chrF" in f.value.columns]) == 1
+    assert any("replaced by its mean over the same held-out pairs" in c.value for c in page.caption)

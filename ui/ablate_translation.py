@@ -120,9 +120,11 @@ def _sweep(spec, translator, version: str) -> None:
     if held_out is None:
         return
     st.subheader(_("Every head, ranked by held-out chrF"))
-    found = ablate.shared_sweep(("ablation-translation", spec.key, version), _("Rank every head on held-out sentences"),
-                                "ablate-translation-sweep", lambda progress: ablation_translation.translation_sweep(
-                                    translator, held_out, version=version, report=progress))  # fmt: skip
+    mode = ablate.switch_off_mode("ablate-translation-sweep-mode")
+    found = ablate.shared_sweep(("ablation-translation", spec.key, version, mode),
+                                _("Rank every head on held-out sentences"), "ablate-translation-sweep",
+                                lambda progress: ablation_translation.translation_sweep(
+                                    translator, held_out, version=version, report=progress, mean=mode == "mean"))  # fmt: skip
     if found is None:
         return
     ablate.ranking(found, rows=found["rows"], title=_("Δ held-out chrF when one head is switched off"),
@@ -130,14 +132,19 @@ def _sweep(spec, translator, version: str) -> None:
                    stem="translation-ablation-sweep",
                    numbers={"rows": found["rows"], "delta_chrf": found["delta"], "low": found["low"],
                             "high": found["high"], "sentences_worse": found["worse"], "sentences_better": found["better"],
-                            "exact_p": found["p"], "base_chrf": found["base"], "pairs": found["pairs"]})  # fmt: skip
+                            "exact_p": found["p"], "base_chrf": found["base"], "pairs": found["pairs"],
+                            "switched_off_by": mode})  # fmt: skip
+    how = (_("its output before W_O replaced by its mean over the same held-out pairs read with the reference "
+             "translation as the decoder's input") if mode == "mean" else _("its output zeroed before W_O"))
     st.caption(_("Mean sentence chrF of the whole model on {count} held-out pairs: {base}. Each head is switched off "
-                 "alone (its output zeroed before W_O; in the decoder, at every decoding step); the CI resamples the "
+                 "alone ({how}; in the decoder, at every decoding step); the CI resamples the "
                  "same sentences for both (paired bootstrap). “worse / better” counts the sentences whose chrF fell "
                  "and rose, and the exact p is a sign test on them — the one to trust when few changed. Each head's "
                  "interval and p stand alone: with {heads} heads ranked, some will look significant by chance. Rows: "
                  "enc = the encoder's self-attention, dec = the decoder's self-attention, cross = cross-attention. A "
                  "cross-attention head that costs much when zeroed is one the decoder depends on — usually for what "
-                 "it reads from the source, though zeroing also removes the head's average output. A head near 0 "
+                 "it reads from the source, though zeroing also removes the head's average output; switched off by "
+                 "its mean, a head keeps that average and loses only what it writes differently from token to token. "
+                 "A head near 0 "
                  "can still matter together with others.", count=found["pairs"], base=f"{found['base']:.1f}",
-                 heads=int(np.isfinite(found["delta"]).sum())))  # fmt: skip
+                 heads=int(np.isfinite(found["delta"]).sum()), how=how))  # fmt: skip

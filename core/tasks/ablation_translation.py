@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -63,8 +64,10 @@ def label(part: tuple) -> str:
 
 
 @contextlib.contextmanager
-def ablated(model, heads: Iterable[tuple[str, int, int]] = (), mlps: Iterable[tuple[str, int]] = ()):
-    """Within the block, ``model`` runs with those heads ((group, layer, head)) and MLPs ((stack, layer)) off."""
+def ablated(model, heads: Iterable[tuple[str, int, int]] = (), mlps: Iterable[tuple[str, int]] = (),
+            means: dict | None = None):  # fmt: skip
+    """Within the block, ``model`` runs with those heads ((group, layer, head)) and MLPs ((stack, layer)) off:
+    zeroed, or with ``means`` (``mean_outputs``) put in their place."""
     encoder, decoder = _stacks(model)
     sizes = shape(model)
     w_o = {"encoder": [b.self_attn.out_proj for b in encoder], "decoder": [b.self_attn.out_proj for b in decoder],
@@ -77,31 +80,79 @@ def ablated(model, heads: Iterable[tuple[str, int, int]] = (), mlps: Iterable[tu
         if not (0 <= layer < layers and 0 <= head < count):
             raise CoreError(Message("There is no head {head} in layer {layer}.", head=head, layer=layer))
         chosen.setdefault((group, layer), []).append(head)
-    outputs = []
+    outputs, output_keys = [], []
     for stack, layer in set(mlps):
         blocks = {"encoder": encoder, "decoder": decoder}.get(stack, ())
         if not 0 <= layer < len(blocks):
             raise CoreError(Message("There is no layer {layer}.", layer=layer))
         outputs.append(blocks[layer].fc2)
+        output_keys.append(("mlp", stack, layer))
     heads_of = [(w_o[group][layer], picked, w_o[group][layer].in_features // sizes[group][1])
                 for (group, layer), picked in chosen.items()]  # fmt: skip
-    with switched_off(heads_of, outputs):
+    head_means = [means[key] for key in chosen] if means else ()
+    output_means = [means[key] for key in output_keys] if means else ()
+    with switched_off(heads_of, outputs, head_means, output_means):
         yield model
+
+
+def mean_outputs(translator, sources: Sequence[str], references: Sequence[str]) -> dict:
+    """What mean ablation puts in place of a part: per (group, layer), W_O's input (every head's output side by
+    side) averaged over the tokens of the held-out pairs read teacher-forced — the encoder's over the source tokens,
+    the decoder's and the cross-attention's over the reference's tokens as the decoder reads them —, and per
+    ("mlp", stack, layer) fc2's output; 1-D tensors. One pair per pass, so no padding is averaged; the caller holds
+    the model (``translator.exclusive()``)."""
+    import torch
+
+    from core.tasks.inputs import inputs_for
+
+    model = translator.model
+    encoder, decoder = _stacks(model)
+    points = {**{("encoder", n): b.self_attn.out_proj for n, b in enumerate(encoder)},
+              **{("decoder", n): b.self_attn.out_proj for n, b in enumerate(decoder)},
+              **{("cross", n): b.encoder_attn.out_proj for n, b in enumerate(decoder)}}  # fmt: skip
+    mlps = {**{("mlp", "encoder", n): b.fc2 for n, b in enumerate(encoder)},
+            **{("mlp", "decoder", n): b.fc2 for n, b in enumerate(decoder)}}  # fmt: skip
+    sums: dict = {}
+    counts: dict = {}
+
+    def add(key, value) -> None:
+        value = value.detach().to("cpu", torch.float64).reshape(-1, value.shape[-1])  # MPS has no float64
+        sums[key] = sums.get(key, 0) + value.sum(dim=0)
+        counts[key] = counts.get(key, 0) + value.shape[0]
+
+    hooks = [module.register_forward_pre_hook(lambda _m, inputs, key=key: add(key, inputs[0]))
+             for key, module in points.items()]  # fmt: skip
+    hooks += [module.register_forward_hook(lambda _m, _i, output, key=key: add(key, output))
+              for key, module in mlps.items()]  # fmt: skip
+    device = next(model.parameters()).device
+    try:
+        with torch.no_grad():
+            for source, reference in zip(sources, references, strict=True):
+                encoded = translator.tokenizer(source, truncation=True, max_length=translator.max_source,
+                                               return_tensors="pt", return_token_type_ids=False)  # fmt: skip
+                target = translator.tokenizer(reference, truncation=True, max_length=translator.max_new,
+                                              return_tensors="pt", return_token_type_ids=False)["input_ids"]  # fmt: skip
+                model(**inputs_for(model, encoded), labels=target.to(device))  # labels shifted right: teacher forcing
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return {key: (total / counts[key]).to(torch.float32) for key, total in sums.items()}
 
 
 def _parts_key(heads, mlps) -> tuple:
     return tuple(sorted(tuple(h) for h in heads)), tuple(sorted({tuple(m) for m in mlps}))
 
 
-def _greedy(translator, texts: Sequence[str], parts: tuple) -> list[str]:
-    """Greedy translations with ``parts`` off, BATCH sentences per pass, the model held one pass at a time."""
+def _greedy(translator, texts: Sequence[str], parts: tuple, means: dict | None = None) -> list[str]:
+    """Greedy translations with ``parts`` off (zeroed, or replaced by ``means``), BATCH sentences per pass, the
+    model held one pass at a time."""
     import torch
 
     from core.tasks.inputs import inputs_for
 
     found: list[str] = []
     for start in range(0, len(texts), BATCH):
-        with translator.exclusive() as model, ablated(model, *parts):
+        with translator.exclusive() as model, ablated(model, *parts, means=means):
             encoded = translator.tokenizer(list(texts[start : start + BATCH]), truncation=True, padding=True,
                                            max_length=translator.max_source, return_tensors="pt",
                                            return_token_type_ids=False)  # fmt: skip
@@ -122,11 +173,19 @@ class _HeldOut:
     references: list[str]
     version: str
 
-    def chrf(self, heads=(), mlps=()) -> np.ndarray:
-        """Sentence chrF of each held-out translation with those parts off (cached for every session)."""
+    @cached_property
+    def means(self) -> dict:
+        """Mean ablation's replacements, from these pairs (one short pass each, the model held for all of them)."""
+        with self.translator.exclusive():
+            return mean_outputs(self.translator, self.sources, self.references)
+
+    def chrf(self, heads=(), mlps=(), mean: bool = False) -> np.ndarray:
+        """Sentence chrF of each held-out translation with those parts off — zeroed, or with ``mean`` replaced by
+        their means over these pairs (cached for every session)."""
         parts = _parts_key(heads, mlps)
-        key = (self.translator.spec.key, self.version, parts, digest(*self.sources, *self.references))
-        return np.array(_MEMO.get(key, lambda: _sentence_chrf(_greedy(self.translator, self.sources, parts),
+        means = self.means if mean and (parts[0] or parts[1]) else None
+        key = (self.translator.spec.key, self.version, parts, digest(*self.sources, *self.references), means is not None)
+        return np.array(_MEMO.get(key, lambda: _sentence_chrf(_greedy(self.translator, self.sources, parts, means),
                                                                 self.references)))  # fmt: skip
 
 
@@ -193,8 +252,10 @@ def held_out_change(translator, held_out: tuple[Sequence[str], Sequence[str]], h
 
 
 def translation_sweep(translator, held_out: tuple[Sequence[str], Sequence[str]], *, version: str = "",
-                      report: Callable[[float], None] = lambda done: None, seed: int = 0) -> dict:  # fmt: skip
-    """Every head switched off alone, ranked by the held-out chrF it costs: ``rows`` (a label per group and layer,
+                      report: Callable[[float], None] = lambda done: None, seed: int = 0,
+                      mean: bool = False) -> dict:  # fmt: skip
+    """Every head switched off alone (zeroed, or with ``mean`` replaced by its mean output over the same held-out
+    pairs read teacher-forced), ranked by the held-out chrF it costs: ``rows`` (a label per group and layer,
     "enc L0" …) and (rows, heads) arrays of Δ mean sentence chrF with paired 95 % CIs, the sentences that scored
     lower and higher and the exact sign test's p, the whole model's mean, the pairs read. Refused (CoreError) over MAX_SWEEP_HEADS heads or without held-out pairs."""
     heads = every_head(translator.model)
@@ -210,7 +271,7 @@ def translation_sweep(translator, held_out: tuple[Sequence[str], Sequence[str]],
     found = {name: np.full((len(rows), width), np.nan) for name in ("delta", "low", "high", "worse", "better", "p")}
     base = scored.chrf()
     for n, (group, layer, head) in enumerate(heads):
-        changed = scored.chrf([(group, layer, head)])
+        changed = scored.chrf([(group, layer, head)], mean=mean)
         row = rows.index((group, layer))
         for name, value in zip(("delta", "low", "high", "worse", "better", "p"),
                                (*paired_mean_change(base, changed, seed=seed), *sign_test(base, changed)), strict=True):
