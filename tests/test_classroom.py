@@ -308,11 +308,12 @@ def test_a_classmates_held_upload_is_pushed_out_last_and_one_session_holds_at_mo
     """A student uploading file after file cannot push out the upload a classmate is working with (only past twice
     the cap, which bounds the disk), and past ``PER_OWNER`` files must delete their own before uploading more."""
     from core import settings
-    from core.data import uploads
+    from core.data import claims, uploads
     from core.errors import DataError
 
     monkeypatch.setenv("LMLAB_MAX_UPLOADS", "3")
-    monkeypatch.setattr(uploads, "_HOLDERS", {})
+    monkeypatch.setattr(claims, "HOLDERS", {})
+    monkeypatch.setattr(claims, "_SEEN", {})
     classmate = uploads.store(_csv(rows=20), owner="classmate").data_id
     spam = [uploads.store(_csv(rows=21 + i), owner=f"tab {i}").data_id for i in range(4)]
     stored = lambda: {path.stem for path in (settings.cache_home() / "datasets").glob("*.csv")}  # noqa: E731
@@ -321,7 +322,7 @@ def test_a_classmates_held_upload_is_pushed_out_last_and_one_session_holds_at_mo
     assert classmate in stored() and len(stored()) == 6
     uploads.store(_csv(rows=41), owner="tab 9")
     assert classmate not in stored() and len(stored()) == 6  # past twice the cap the oldest goes, held or not
-    mine = [uploads.store(_csv(rows=50 + i), owner="greedy").data_id for i in range(uploads.PER_OWNER)]
+    mine = [uploads.store(_csv(rows=50 + i), owner="greedy").data_id for i in range(claims.PER_OWNER)]
     with pytest.raises(DataError, match="files on the server already"):
         uploads.store(_csv(rows=70), owner="greedy")
     assert uploads.store(_csv(rows=50), owner="greedy").data_id == mine[0]  # the same bytes again: no new file
@@ -329,8 +330,37 @@ def test_a_classmates_held_upload_is_pushed_out_last_and_one_session_holds_at_mo
         uploads.hold(classmate if classmate in stored() else spam[-1], "greedy")
     uploads.release(mine[0], "greedy")
     newest = uploads.store(_csv(rows=70), owner="greedy").data_id
-    uploads.hand_over("greedy", "greedy after a reload")  # the files go with the runs a student takes back
-    assert uploads.held_by("greedy after a reload") == {*mine[1:], newest} and not uploads.held_by("greedy")
+    claims.hand_over("greedy", "greedy after a reload")  # the files go with the runs a student takes back
+    assert claims.held_by("greedy after a reload") == {*mine[1:], newest} and not claims.held_by("greedy")
+
+
+def test_the_claims_of_a_session_not_seen_for_a_school_day_lapse_and_its_files_leave_in_turn(fresh_cache, monkeypatch):
+    """A tab closed in the morning says nothing: its claim lapses after CLAIM_SECONDS without a sign of it (an upload,
+    a hold, the Train page opened with files of its own), deleting nothing, and its file then leaves the cache like
+    anyone's; a session still seen keeps its claim."""
+    import time
+
+    from core import settings
+    from core.data import claims, uploads
+
+    monkeypatch.setenv("LMLAB_MAX_UPLOADS", "3")
+    monkeypatch.setattr(claims, "HOLDERS", {})
+    monkeypatch.setattr(claims, "_SEEN", {})
+    clock = [time.monotonic()]
+    monkeypatch.setattr(claims.time, "monotonic", lambda: clock[0])
+    stored = lambda: {path.stem for path in (settings.cache_home() / "datasets").glob("*.csv")}  # noqa: E731
+    closed = uploads.store(_csv(rows=20), owner="closed tab").data_id
+    here = uploads.store(_csv(rows=21), owner="still here").data_id
+    clock[0] += claims.CLAIM_SECONDS - 60
+    claims.seen("still here")  # the Train page opened again
+    claims.seen("never held")  # a session without files is not tracked
+    clock[0] += 120  # the closed tab unseen for longer than CLAIM_SECONDS, the other for two minutes
+    uploads.store(_csv(rows=22), owner="newcomer")
+    assert claims.held_by("closed tab") == set() and claims.held_by("still here") == {here}
+    assert closed in stored()  # lapsing deletes nothing
+    uploads.store(_csv(rows=23), owner="another newcomer")
+    assert closed not in stored() and here in stored()  # unheld now, it left first; the held file stayed
+    assert "never held" not in claims._SEEN
 
 
 # -- row 8: labels that differ only in case ---------------------------------------------------------------------

@@ -61,11 +61,11 @@ def take_over(key: str) -> list[str] | None:
     runs = ownership.runs_of(key) if re.fullmatch(r"[0-9a-f]{32}", key) else []
     if not runs:
         return None
-    from core.data import uploads
+    from core.data import claims
 
-    uploads.hand_over(session_owner(), key)  # the uploads of this session go with it, and the earlier ones are its
+    claims.hand_over(session_owner(), key)  # the uploads of this session go with it, and the earlier ones are its
     st.session_state[OWNER] = key
-    st.session_state["train-own-uploads"] = uploads.held_by(key)
+    st.session_state["train-own-uploads"] = claims.held_by(key)
     return runs
 
 

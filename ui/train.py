@@ -47,6 +47,7 @@ def data_choice() -> dict | None:
     if st.session_state.pop(train_upload.FORGET_PREVIEWS, False):  # a student deleted an upload: its texts go from
         _kept_split.clear()  # memory too (the other students' previews are read again once)
         _preview.clear()
+    train_upload.still_here()
     choices = {name: _(title) for name, title in datasets().items()}
     dataset = st.radio(_("Dataset"), list(choices), format_func=choices.get, key="train-dataset", horizontal=True)
     fields = {"dataset": dataset}

@@ -7,7 +7,7 @@ import contextlib
 
 import streamlit as st
 
-from core.data import uploads
+from core.data import claims, uploads
 from core.errors import CoreError
 from core.training import jobs as core_jobs
 from ui import safe
@@ -55,6 +55,12 @@ def _refused(error: CoreError) -> None:
     safe.error(error)
     if st.session_state.get("train-own-uploads"):  # e.g. too many files of this session's on the server already
         _delete_button()
+
+
+def still_here() -> None:
+    """A session with files of its own on the server keeps its claims while it opens the Train page."""
+    if st.session_state.get("train-own-uploads"):
+        claims.seen(session_owner())
 
 
 def _delete_button() -> None:

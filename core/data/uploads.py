@@ -9,12 +9,12 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from core import settings
+from core.data import claims
 from core.data.types import Example, Split, stratified
 from core.errors import DataError
 from core.messages import Message
@@ -141,10 +141,11 @@ def store(raw: bytes, owner: str | None = None) -> Upload:
         raise DataError(Message("The file is {size} MB; the limit is {limit} MB. Upload a sample.",
                                 size=f"{len(raw) / 1e6:.1f}", limit=f"{MAX_BYTES / 1e6:.0f}"))  # fmt: skip
     data_id = hashlib.sha256(raw).hexdigest()[:16]
-    _refuse_past_own_cap(data_id, owner)  # before the file is read: a refused upload costs nothing
+    claims.refuse_past_own_cap(data_id, owner)  # before the file is read: a refused upload costs nothing
     frame = _frame(_decode(raw))
     path = _uploads_folder() / f"{data_id}.csv"
-    with _HOLDERS_LOCK:  # stored and held at once: a classmate's delete of the same bytes cannot fall in between
+    with claims.LOCK:  # stored and held at once: a classmate's delete of the same bytes cannot fall in between
+        claims.drop_lapsed()
         try:
             os.utime(path)  # already stored (a classmate uploaded the same bytes): recently used, the quota keeps it
         except FileNotFoundError:
@@ -154,9 +155,9 @@ def store(raw: bytes, owner: str | None = None) -> Upload:
             from core.io import keep_newest
 
             cap = settings.limits().max_uploads  # files some session holds go last, and only past twice the cap
-            keep_newest(_uploads_folder(), "*.csv", cap, keep=data_id, protected=set(_HOLDERS), hard_cap=2 * cap)
+            keep_newest(_uploads_folder(), "*.csv", cap, keep=data_id, protected=set(claims.HOLDERS), hard_cap=2 * cap)
         if owner is not None:
-            _HOLDERS.setdefault(data_id, set()).add(owner)
+            claims.add(data_id, owner)
     return Upload(data_id, [str(c) for c in frame.columns], len(frame))
 
 
@@ -166,59 +167,22 @@ def _path(data_id: str):
     return settings.cache_home() / "datasets" / f"{data_id}.csv"
 
 
-# Uploads are named by their content, so a class handed one file stores it once: which sessions uploaded each
-# file (in this process), so that one student's delete takes back their own claim, not the class's copy.
-_HOLDERS: dict[str, set[str]] = {}
-_HOLDERS_LOCK = threading.Lock()
-
-
-PER_OWNER = 6  # files one session may hold (its uploads and masked copies): one student cannot push out the class's
-
-
-def _refuse_past_own_cap(data_id: str, owner: str | None) -> None:
-    if owner is None:
-        return
-    with _HOLDERS_LOCK:
-        held = sum(1 for other, holders in _HOLDERS.items() if owner in holders and other != data_id)
-    if held >= PER_OWNER:
-        raise DataError(Message("You have {count} files on the server already (uploads and masked copies); delete "
-                                "them with the button below the uploader before you upload another.", count=held))  # fmt: skip
-
-
 def hold(data_id: str, owner: str) -> None:
     """Record that ``owner`` (a session) uploaded this file (or had it masked); refused (DataError) past
-    ``PER_OWNER`` files, so one session cannot make many files leave the cache last."""
+    ``claims.PER_OWNER`` files, so one session cannot make many files leave the cache last."""
     _path(data_id)  # a real id only
-    _refuse_past_own_cap(data_id, owner)
-    with _HOLDERS_LOCK:
-        _HOLDERS.setdefault(data_id, set()).add(owner)
-
-
-def held_by(owner: str) -> set[str]:
-    """The files ``owner`` holds."""
-    with _HOLDERS_LOCK:
-        return {data_id for data_id, holders in _HOLDERS.items() if owner in holders}
-
-
-def hand_over(old: str, new: str) -> None:
-    """``old``'s claims become ``new``'s (a student took their earlier session's runs back): no file is deleted."""
-    with _HOLDERS_LOCK:
-        for holders in _HOLDERS.values():
-            if old in holders:
-                holders.discard(old)
-                holders.add(new)
+    claims.refuse_past_own_cap(data_id, owner)
+    with claims.LOCK:
+        claims.add(data_id, owner)
 
 
 def release(data_id: str, owner: str) -> str:
     """``owner`` gives the file up: "deleted" when nobody else holds it (it is removed from the server), "kept" when
     other sessions uploaded the same bytes (it stays for them), "gone" when it was no longer there."""
     path = _path(data_id)
-    with _HOLDERS_LOCK:
-        holders = _HOLDERS.get(data_id, set())
-        holders.discard(owner)
-        if holders:
+    with claims.LOCK:
+        if not claims.give_up(data_id, owner):
             return "kept"
-        _HOLDERS.pop(data_id, None)
         try:
             path.unlink()
             return "deleted"
