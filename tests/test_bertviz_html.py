@@ -64,11 +64,12 @@ def test_bertviz_labels_are_shown_in_the_readers_language_and_stay_safe():
     from ui.i18n import catalog
 
     zh = catalog("zh")
-    labels = {"Layer": zh["Layer"], "Head": zh["Head"], "Layers": "层", "Heads": "头", "Attention": zh["Attention"],
-              "All": zh["All"], "Sentence A -> Sentence B": zh["Sentence A → Sentence B"], "Encoder": EVIL}  # fmt: skip
+    labels = {"Layer:": zh["Layer:"], "Attention:": zh["Attention:"], "Layers": "层", "Heads": "头",
+              "Layer {layer}, head {head}": zh["Layer {layer}, head {head}"], "All": zh["All"],
+              "Sentence A -> Sentence B": zh["Sentence A → Sentence B"], "Encoder": EVIL}  # fmt: skip
     tokens = ["[CLS]", "a", "[SEP]", "b", "c", "[SEP]"]
     pair = bertviz_html.head_view(_weights(), tokens, sentence_b_start=3, labels=labels)
-    assert '层: <select id="layer">' in pair and '注意力: <select id="filter">' in pair
+    assert '层： <select id="layer">' in pair and '注意力： <select id="filter">' in pair
     assert '<option value="0">全部</option>' in pair and ">句子 A → 句子 B</option>" in pair
     assert "Layer: <select" not in pair and "Attention: <select" not in pair
     assert ">Sentence B -&gt; Sentence A</option>" in pair  # no translation given: bertviz's own name, escaped
@@ -76,13 +77,15 @@ def test_bertviz_labels_are_shown_in_the_readers_language_and_stay_safe():
     grid = bertviz_html.model_view(_weights(), tokens, labels=labels)
     js = json.dumps  # JavaScript strings written as JSON: 头 as \u5934
     assert f".text({js('头')})" in grid and f".text({js('层')})" in grid
-    assert f"{js('层 ')} + config.layers[layerIndex] + {js(', 头 ')} + config.heads[headIndex]" in grid
-    assert '.text("Heads")' not in grid and "'Layer ' + config.layers" not in grid
+    heading = f"{js('第 ')} + config.layers[layerIndex] + {js(' 层，第 ')} + config.heads[headIndex] + {js(' 个头')}"
+    assert heading in grid and "'Layer ' + config.layers" not in grid and '.text("Heads")' not in grid
     english = bertviz_html.model_view(_weights(), tokens)
     assert '.text("Heads")' in english and "'Layer ' + config.layers" in english
     hostile = bertviz_html.encoder_decoder_view(_weights(1, 2, 3), _weights(1, 2, 2), _weights(1, 2, 2, 3), list("abc"),
                                                 list("xy"), labels=labels)  # fmt: skip
     assert EVIL not in hostile and "<img" not in hostile and hostile.count("</script") == 4
+    broken = bertviz_html.model_view(_weights(), tokens, labels={"Layer {layer}, head {head}": "{layer} only"})
+    assert "'Layer ' + config.layers" in broken  # a template without both places keeps bertviz's heading
 
 
 def test_encoder_decoder_views_from_a_real_seq2seq_model():

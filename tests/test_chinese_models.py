@@ -73,13 +73,15 @@ def test_the_character_vocabulary_gives_each_chinese_character_a_token():
     assert tokenizer.convert_ids_to_tokens(tokenizer("龘")["input_ids"][1:-1]) == ["[UNK]"]
 
 
-def test_pretraining_rows_are_the_token_stream_cut_into_framed_blocks_held_as_one_int32_array():
+def test_pretraining_rows_are_the_token_stream_cut_into_framed_blocks_held_as_one_int32_array(monkeypatch):
+    from core.training import token_rows
     from core.training.pretrain import blocks
     from core.training.token_rows import cut, token_stream
     from core.training.tokenizers import chinese_wordpiece
 
     texts = ["这本书写得很好，我很喜欢。", "质量一般。", "不值这个价！"] * 7
     tokenizer = chinese_wordpiece(texts, vocab_size=200, min_frequency=1)
+    monkeypatch.setattr(token_rows, "CHUNK", 5)  # texts encoded five at a time: chunk boundaries inside the stream
     stream = []  # the plain construction: each text's ids, then [SEP]
     for text in texts:
         stream += [*tokenizer(text, add_special_tokens=False)["input_ids"], tokenizer.sep_token_id]

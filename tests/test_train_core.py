@@ -93,10 +93,10 @@ def test_augmentation_and_validation_hold_out():
 
 def test_a_large_training_set_is_encoded_a_chunk_at_a_time_and_padded_to_a_few_lengths(monkeypatch):
     from core.loading import load_tokenizer
-    from core.training import prepare, runner
-    from core.training.token_rows import CHUNK, count_tokens
+    from core.training import prepare, runner, token_rows
+    from core.training.token_rows import count_tokens
 
-    monkeypatch.setattr(prepare, "ENCODE_CHUNK", 7)
+    monkeypatch.setattr(token_rows, "CHUNK", 7)
     tokenizer = load_tokenizer(catalog.MINILM)
     examples = [Example(text="good " * (i % 13) + f"film {i}", label="pos" if i % 2 else "neg") for i in range(30)]
     recipe = Recipe(key="t", title="t", task="sentiment", dataset="csv", base="minilm-l6", epochs=1, learning_rate=1e-4,
@@ -104,9 +104,10 @@ def test_a_large_training_set_is_encoded_a_chunk_at_a_time_and_padded_to_a_few_l
     whole = tokenizer([e.text for e in examples], truncation=True, max_length=12)
     rows = prepare.encode(tokenizer, examples, {"neg": 0, "pos": 1}, recipe)
     assert [r["input_ids"] for r in rows] == whole["input_ids"] and [r["labels"] for r in rows] == [i % 2 for i in range(30)]
-    texts = [e.text for e in examples] * (CHUNK // 30 + 2)  # more than one chunk
+    texts = [e.text for e in examples] * 2  # several chunks
     assert count_tokens(tokenizer, texts) == [len(ids) for ids in tokenizer(texts, truncation=False)["input_ids"]]
-    assert runner.pad_multiple(150) is None and runner.pad_multiple(15_358) == runner.PAD_MULTIPLE
+    assert runner.pad_multiple(150, 64) is None and runner.pad_multiple(15_358, 128) == runner.PAD_MULTIPLE
+    assert runner.pad_multiple(15_358, 200) is None  # never past a length that is not a multiple
 
 
 def test_recipe_options_are_typed_and_checked():

@@ -47,8 +47,9 @@ def picker(label: str, *, key: str, default: str) -> ModelSpec:
 
 def bertviz_labels() -> dict[str, str]:
     """bertviz's own labels (``core.viz.bertviz_html.LABELS``) in the session's language."""
-    return {"Layer": _("Layer"), "Head": _("Head"), "Layers": pgettext("bertviz axis", "Layers"),
-            "Heads": pgettext("bertviz axis", "Heads"), "Attention": _("Attention"), "All": _("All"),
+    return {"Layer:": _("Layer:"), "Attention:": _("Attention:"), "Layer {layer}, head {head}": _(
+                "Layer {layer}, head {head}"), "Layers": pgettext("bertviz axis", "Layers"),
+            "Heads": pgettext("bertviz axis", "Heads"), "All": _("All"),
             "Sentence A -> Sentence A": _("Sentence A → Sentence A"), "Sentence B -> Sentence B": _("Sentence B → Sentence B"),
             "Sentence A -> Sentence B": _("Sentence A → Sentence B"), "Sentence B -> Sentence A": _("Sentence B → Sentence A"),
             "Encoder": _("Encoder"), "Decoder": _("Decoder"), "Cross": pgettext("bertviz menu", "Cross")}  # fmt: skip

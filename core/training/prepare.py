@@ -15,7 +15,6 @@ from core.training.recipes import RECIPES, Recipe
 UPLOADED = ("csv", "hub")  # datasets a run brings with it; the named ones come from the task registry
 BASES = ("minilm-l6", "scratch", "hub", "zh-bert", "zh-scratch")
 PRETRAINED_ZH = "zh-bert-mlm"  # the Chinese BERT pretrained here, which base "zh-bert" fine-tunes
-ENCODE_CHUNK = 1000  # texts tokenized at a time when encoding a training set (see encode)
 
 
 @dataclass(frozen=True)
@@ -184,12 +183,15 @@ def _chinese_base(recipe: Recipe, head: dict, dropout: dict):
 
 
 def encode(tokenizer, examples: list[Example], label_ids: dict[str, int], recipe: Recipe) -> list[dict]:
-    """Each example's token ids, attention mask and label id. Encoded a chunk at a time: the tokenizer's full
-    encodings (offsets, tokens, word ids) of 15,000 reviews at once cost about 250 MB that the process kept."""
+    """Each example's token ids, attention mask and label id. Encoded a chunk at a time (``token_rows.CHUNK``
+    texts): the tokenizer's full encodings (offsets, tokens, word ids) of 15,000 reviews at once raised the
+    process's memory by about 250 MB, which it kept."""
+    from core.training import token_rows
+
     padding = "max_length" if recipe.padding == "max_length" else False
     rows = []
-    for start in range(0, len(examples), ENCODE_CHUNK):
-        chunk = examples[start : start + ENCODE_CHUNK]
+    for start in range(0, len(examples), token_rows.CHUNK):
+        chunk = examples[start : start + token_rows.CHUNK]
         encoded = tokenizer([e.text for e in chunk], truncation=True, max_length=recipe.max_length, padding=padding)
         rows += [
             {"input_ids": ids, "attention_mask": mask, "labels": label_ids[e.label]}

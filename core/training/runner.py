@@ -75,7 +75,7 @@ def train_classifier(recipe: Recipe, folder: Path, report: Report, should_stop: 
     # 3) training with Trainer; validation once per epoch when there is a validation set
     from transformers import DataCollatorWithPadding
 
-    collator = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_multiple(len(train_rows)))
+    collator = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_multiple(len(train_rows), recipe.max_length))
     fitted = fit(recipe, folder, model, train_rows, collator, report, should_stop,
                  tokenizer=tokenizer, validation=validation_rows, compute_metrics=_accuracy)  # fmt: skip
 
@@ -106,12 +106,15 @@ def train_classifier(recipe: Recipe, folder: Path, report: Report, should_stop: 
     }
 
 
-def pad_multiple(rows: int) -> int | None:
+def pad_multiple(rows: int, max_length: int) -> int | None:
     """Batches of a large training set are padded to a multiple of ``PAD_MULTIPLE`` tokens. Padded to their
-    longest text, length-grouped batches take a new shape at almost every step, and over thousands of steps the C
-    allocator's free lists fragment: the Chinese reviews' fine-tuning held 1.3 GB, 0.84 GB padded to 16, with the
-    same accuracy. Small sets (the built-in English models' 150) keep exact padding, and their published scores."""
-    return PAD_MULTIPLE if rows >= LARGE_SET else None
+    longest text, length-grouped batches take a new shape at almost every step, and the C allocator's free lists
+    fragment: fine-tuning the Chinese BERT on 15,358 reviews (960 steps) grew by 280 MB while it trained, and stays
+    flat padded to 16, with the same accuracy. Training sets under ``LARGE_SET`` rows (after the validation share;
+    the built-in English models train on 150–600) keep exact padding, and their published scores. So does a
+    ``max_length`` that is not a multiple of ``PAD_MULTIPLE``: a batch is never padded past it (a model built for
+    that length has no position beyond it)."""
+    return PAD_MULTIPLE if rows >= LARGE_SET and max_length % PAD_MULTIPLE == 0 else None
 
 
 def _accuracy(prediction) -> dict:

@@ -7,14 +7,14 @@ nobody trained on, and returns the model card the store writes as ``metadata.jso
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from core.training.recipes import Recipe
 from core.training.trainer import CARD_POINTS, Report, fit, thin
 
 
-def _fit(recipe: Recipe, folder: Path, model, rows: list[dict], collator, report: Report,
+def _fit(recipe: Recipe, folder: Path, model, rows: Sequence[dict], collator, report: Report,
          should_stop: Callable[[], bool]) -> tuple[list[dict], float]:  # fmt: skip
     """Train (no evaluation during training; the held-out score comes after): the loss curve and the seconds."""
     fitted = fit(recipe, folder, model, rows, collator, report, should_stop)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-CHUNK = 512  # texts encoded at a time: the tokenizer's encodings of one chunk are dropped before the next
+CHUNK = 512  # texts encoded at a time: the tokenizer's full encodings of one chunk go before the next is made
 
 
 def token_stream(tokenizer, texts: Sequence[str], *, before: Sequence[int] = (), after: Sequence[int] = (),
@@ -20,6 +20,7 @@ def token_stream(tokenizer, texts: Sequence[str], *, before: Sequence[int] = (),
         encoded = tokenizer(list(texts[start : start + CHUNK]), add_special_tokens=add_special_tokens,
                             return_attention_mask=False, return_token_type_ids=False)["input_ids"]  # fmt: skip
         parts.extend(np.asarray([*before, *ids, *after], dtype=np.int32) for ids in encoded)
+        del encoded
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
 
 
@@ -59,4 +60,5 @@ def count_tokens(tokenizer, texts: Sequence[str]) -> list[int]:
         encoded = tokenizer(list(texts[start : start + CHUNK]), truncation=False, return_attention_mask=False,
                             return_token_type_ids=False)["input_ids"]  # fmt: skip
         lengths += map(len, encoded)
+        del encoded
     return lengths

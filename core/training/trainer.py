@@ -9,7 +9,7 @@ the same provenance fields at the end of every model card.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -93,7 +93,7 @@ class Fitted:
     epochs_run: float = 0.0
 
 
-def fit(recipe: Recipe, folder: Path, model, rows: list, collator, report: Report,
+def fit(recipe: Recipe, folder: Path, model, rows: Sequence[dict], collator, report: Report,
         should_stop: Callable[[], bool], *, tokenizer=None, validation: list | None = None,
         compute_metrics=None) -> Fitted:  # fmt: skip
     """Train ``model`` on ``rows`` with Trainer. With ``validation`` rows: one evaluation per epoch, and

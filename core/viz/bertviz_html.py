@@ -22,7 +22,7 @@ import functools
 import json
 import re
 from dataclasses import dataclass
-from html import escape
+from html import escape, unescape
 from pathlib import Path
 
 import numpy as np
@@ -53,11 +53,11 @@ _INFLATE = (
 
 # bertviz writes its labels in English, in its HTML and in its JavaScript; a page passes their translations. The
 # menu entries are bertviz's own attention names (see _self_attention_sets and encoder_decoder_view).
-LABELS = ("Layer", "Head", "Layers", "Heads", "Attention", "All", "Sentence A -> Sentence A",
+LABELS = ("Layer:", "Attention:", "Layer {layer}, head {head}", "Layers", "Heads", "All", "Sentence A -> Sentence A",
           "Sentence B -> Sentence B", "Sentence A -> Sentence B", "Sentence B -> Sentence A", "Encoder", "Decoder",
           "Cross")  # fmt: skip
 _OPTION = re.compile(r'(<option value="\d+">)([^<]*)(</option>)')
-_THUMBNAIL_TITLE = """'Layer ' + config.layers[layerIndex] + ", Head " + config.heads[headIndex]"""
+_DETAIL_HEADING = """'Layer ' + config.layers[layerIndex] + ", Head " + config.heads[headIndex]"""
 
 
 def _translated(html: str, labels: dict[str, str] | None) -> str:
@@ -70,12 +70,15 @@ def _translated(html: str, labels: dict[str, str] | None) -> str:
         return labels.get(key) or key
 
     for name in ("Layer", "Attention"):  # the head view's menus
-        html = html.replace(f'{name}: <select id="', f'{escape(text(name))}: <select id="')
-    html = _OPTION.sub(lambda match: match[1] + escape(text(match[2])) + match[3], html)
+        html = html.replace(f'{name}: <select id="', f'{escape(text(name + ":"))} <select id="')
+    html = _OPTION.sub(lambda match: match[1] + escape(text(unescape(match[2]))) + match[3], html)
     for name in ("Heads", "Layers"):  # the model view's axis titles
         html = html.replace(f'.text("{name}")', f".text({_script_safe_json(text(name))})")
-    title = f"{_script_safe_json(text('Layer') + ' ')} + config.layers[layerIndex] + {_script_safe_json(', ' + text('Head') + ' ')} + config.heads[headIndex]"
-    return html.replace(_THUMBNAIL_TITLE, title)
+    pieces = re.split(r"(\{layer\}|\{head\})", text("Layer {layer}, head {head}"))
+    if sorted(pieces[1::2]) == ["{head}", "{layer}"]:  # the model view's heading over a head drawn large
+        values = {"{layer}": "config.layers[layerIndex]", "{head}": "config.heads[headIndex]"}
+        html = html.replace(_DETAIL_HEADING, " + ".join(values.get(p) or _script_safe_json(p) for p in pieces))
+    return html
 
 
 @dataclass(frozen=True)
@@ -135,9 +138,10 @@ def _finish(stock_html: str, sets: list[AttentionSet], labels: dict[str, str] | 
         entry["left_text"] = list(chosen.row_tokens)
         entry["right_text"] = list(chosen.column_tokens)
     safe = "const params = window.__lmlabInflate(" + _script_safe_json(params) + "); // set by LM Lab"
-    html = stock_html[: match.start()] + safe + stock_html[match.end() :]
+    # the labels go into bertviz's own code only, never near the tokens: translated before the params go in
+    html = _translated(stock_html[: match.start()], labels) + safe + _translated(stock_html[match.end() :], labels)
     html = _REQUIRE_TAG.sub("", html)
-    html = _translated(_REQUIRE_CONFIG.sub("", html, count=1), labels)
+    html = _REQUIRE_CONFIG.sub("", html, count=1)
     head = "<!DOCTYPE html>\n<html><head><meta charset='utf-8'></head><body>\n"
     return head + javascript_libraries() + html + "\n</body></html>"
 
