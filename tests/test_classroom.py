@@ -347,13 +347,13 @@ def test_the_claims_of_a_session_not_seen_for_a_school_day_lapse_and_its_files_l
     monkeypatch.setattr(claims, "HOLDERS", {})
     monkeypatch.setattr(claims, "_SEEN", {})
     clock = [time.monotonic()]
-    monkeypatch.setattr(claims.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(claims, "_clock", lambda: clock[0])
     stored = lambda: {path.stem for path in (settings.cache_home() / "datasets").glob("*.csv")}  # noqa: E731
     closed = uploads.store(_csv(rows=20), owner="closed tab").data_id
     here = uploads.store(_csv(rows=21), owner="still here").data_id
     clock[0] += claims.CLAIM_SECONDS - 60
-    claims.seen("still here")  # the Train page opened again
-    claims.seen("never held")  # a session without files is not tracked
+    claims.renew("still here", {here})  # the Train page opened again
+    claims.renew("never held", set())  # a session without files is not tracked
     clock[0] += 120  # the closed tab unseen for longer than CLAIM_SECONDS, the other for two minutes
     uploads.store(_csv(rows=22), owner="newcomer")
     assert claims.held_by("closed tab") == set() and claims.held_by("still here") == {here}
@@ -361,6 +361,12 @@ def test_the_claims_of_a_session_not_seen_for_a_school_day_lapse_and_its_files_l
     uploads.store(_csv(rows=23), owner="another newcomer")
     assert closed not in stored() and here in stored()  # unheld now, it left first; the held file stayed
     assert "never held" not in claims._SEEN
+    clock[0] += claims.CLAIM_SECONDS + 1  # "still here" away for a day, its tab left open: its claim lapses …
+    assert claims.held_by("still here") == set()
+    claims.renew("still here", {here})  # … and comes back when it opens the Train page again
+    uploads.store(_csv(rows=24), owner="third newcomer")
+    uploads.store(_csv(rows=25), owner="fourth newcomer")
+    assert here in stored() and claims.held_by("still here") == {here}
 
 
 # -- row 8: labels that differ only in case ---------------------------------------------------------------------

@@ -144,7 +144,8 @@ def _sweep(spec, translator, version: str) -> None:
                  "enc = the encoder's self-attention, dec = the decoder's self-attention, cross = cross-attention. A "
                  "cross-attention head that costs much when zeroed is one the decoder depends on — usually for what "
                  "it reads from the source, though zeroing also removes the head's average output; switched off by "
-                 "its mean, a head keeps that average and loses only what it writes differently from token to token. "
+                 "its mean, a head keeps that average and loses only what it writes differently from token to token "
+                 "and from sentence to sentence. "
                  "A head near 0 "
                  "can still matter together with others.", count=found["pairs"], base=f"{found['base']:.1f}",
                  heads=int(np.isfinite(found["delta"]).sum()), how=how))  # fmt: skip

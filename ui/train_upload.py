@@ -59,8 +59,7 @@ def _refused(error: CoreError) -> None:
 
 def still_here() -> None:
     """A session with files of its own on the server keeps its claims while it opens the Train page."""
-    if st.session_state.get("train-own-uploads"):
-        claims.seen(session_owner())
+    claims.renew(session_owner(), st.session_state.get("train-own-uploads", set()))
 
 
 def _delete_button() -> None:

@@ -4,9 +4,10 @@ Uploads are named by their content, so a class handed one file stores it once. T
 uploaded each file (or had it masked), so that one student's delete takes back their own claim, not the class's copy;
 files some session holds leave the cache last; and one session holds at most ``PER_OWNER`` files, so one student
 cannot push the class's uploads out. A session that ended says nothing, so a claim lasts ``CLAIM_SECONDS`` after
-its session was last seen (uploading, holding, or opening the Train page with files of its own): a lesson never
-loses one, and over a long day the claims of closed tabs lapse instead of keeping their files last in the queue.
-A lapsed claim deletes nothing: the file stays until the upload cap pushes it out.
+its session was last seen (uploading, holding, or opening the Train page with files of its own; a session that
+comes back renews its claims): a lesson never loses one, and the claims of tabs closed one day have lapsed by the
+next instead of keeping their files last in the queue. A lapsed claim deletes nothing: the file stays until the
+upload cap pushes it out.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ CLAIM_SECONDS = 8 * 3600  # a school day
 
 HOLDERS: dict[str, set[str]] = {}  # file id → the sessions holding it
 LOCK = threading.Lock()  # held around every change of HOLDERS, and by the store around a file's write or delete
-_SEEN: dict[str, float] = {}  # session → when it was last seen (time.monotonic)
+_SEEN: dict[str, float] = {}  # session → when it was last seen (_clock)
+_clock = time.monotonic
 
 
 def drop_lapsed() -> None:
     """Forget the claims of sessions not seen for ``CLAIM_SECONDS`` (the caller holds ``LOCK``)."""
-    now = time.monotonic()
+    now = _clock()
     lapsed = {owner for owner, when in _SEEN.items() if now - when > CLAIM_SECONDS}
     if not lapsed:
         return
@@ -43,14 +45,19 @@ def add(data_id: str, owner: str) -> None:
     """``owner`` holds the file from now on (the caller holds ``LOCK``)."""
     drop_lapsed()
     HOLDERS.setdefault(data_id, set()).add(owner)
-    _SEEN[owner] = time.monotonic()
+    _SEEN[owner] = _clock()
 
 
-def seen(owner: str) -> None:
-    """``owner`` (a session) is still here: its claims last another ``CLAIM_SECONDS``."""
+def renew(owner: str, data_ids: set[str]) -> None:
+    """``owner`` (a session) is still here with these files of its own: its claims on them last another
+    ``CLAIM_SECONDS``, and claims that lapsed while it was away come back (the file may be gone: harmless)."""
+    if not data_ids:
+        return
     with LOCK:
-        if owner in _SEEN:
-            _SEEN[owner] = time.monotonic()
+        drop_lapsed()
+        for data_id in list(data_ids)[:PER_OWNER]:
+            HOLDERS.setdefault(data_id, set()).add(owner)
+        _SEEN[owner] = _clock()
 
 
 def refuse_past_own_cap(data_id: str, owner: str | None) -> None:
@@ -58,6 +65,7 @@ def refuse_past_own_cap(data_id: str, owner: str | None) -> None:
     if owner is None:
         return
     with LOCK:
+        drop_lapsed()
         held = sum(1 for other, holders in HOLDERS.items() if owner in holders and other != data_id)
     if held >= PER_OWNER:
         raise DataError(Message("You have {count} files on the server already (uploads and masked copies); delete "
@@ -67,18 +75,20 @@ def refuse_past_own_cap(data_id: str, owner: str | None) -> None:
 def held_by(owner: str) -> set[str]:
     """The files ``owner`` holds."""
     with LOCK:
+        drop_lapsed()
         return {data_id for data_id, holders in HOLDERS.items() if owner in holders}
 
 
 def hand_over(old: str, new: str) -> None:
     """``old``'s claims become ``new``'s (a student took their earlier session's runs back): no file is deleted."""
     with LOCK:
+        drop_lapsed()
         for holders in HOLDERS.values():
             if old in holders:
                 holders.discard(old)
                 holders.add(new)
         if _SEEN.pop(old, None) is not None or new in _SEEN:
-            _SEEN[new] = time.monotonic()
+            _SEEN[new] = _clock()
 
 
 def give_up(data_id: str, owner: str) -> bool:

@@ -98,9 +98,10 @@ def ablated(model, heads: Iterable[tuple[str, int, int]] = (), mlps: Iterable[tu
 def mean_outputs(translator, sources: Sequence[str], references: Sequence[str]) -> dict:
     """What mean ablation puts in place of a part: per (group, layer), W_O's input (every head's output side by
     side) averaged over the tokens of the held-out pairs read teacher-forced — the encoder's over the source tokens,
-    the decoder's and the cross-attention's over the reference's tokens as the decoder reads them —, and per
-    ("mlp", stack, layer) fc2's output; 1-D tensors. One pair per pass, so no padding is averaged; the caller holds
-    the model (``translator.exclusive()``)."""
+    the decoder's and the cross-attention's over the reference's tokens as the decoder reads them (the start token,
+    then the reference without its end token) —, and per ("mlp", stack, layer) fc2's output; 1-D tensors. One pair
+    per pass, so no padding is averaged. Every position gets the same mean, the decoder's first too (greedy decoding
+    with a cache reads one position at a time). The caller holds the model (``translator.exclusive()``)."""
     import torch
 
     from core.tasks.inputs import inputs_for
@@ -125,6 +126,7 @@ def mean_outputs(translator, sources: Sequence[str], references: Sequence[str]) 
     hooks += [module.register_forward_hook(lambda _m, _i, output, key=key: add(key, output))
               for key, module in mlps.items()]  # fmt: skip
     device = next(model.parameters()).device
+    start = torch.tensor([[model.config.decoder_start_token_id]], device=device)
     try:
         with torch.no_grad():
             for source, reference in zip(sources, references, strict=True):
@@ -132,7 +134,7 @@ def mean_outputs(translator, sources: Sequence[str], references: Sequence[str]) 
                                                return_tensors="pt", return_token_type_ids=False)  # fmt: skip
                 target = translator.tokenizer(reference, truncation=True, max_length=translator.max_new,
                                               return_tensors="pt", return_token_type_ids=False)["input_ids"]  # fmt: skip
-                model(**inputs_for(model, encoded), labels=target.to(device))  # labels shifted right: teacher forcing
+                model(**inputs_for(model, encoded), decoder_input_ids=torch.cat([start, target[:, :-1].to(device)], 1))
     finally:
         for hook in hooks:
             hook.remove()
