@@ -68,6 +68,22 @@ def test_windows_cut_after_punctuation_and_keep_every_character():
     assert all(p.endswith("。") for p in pieces[:2])  # a full stop in the window's second half ends it
 
 
+def test_the_taggers_training_rows_are_held_compactly_and_read_back_as_lists():
+    from core.training.token_rows import TaggedRows
+
+    rows = TaggedRows()
+    plain = [([2, 50, 51, 3], [-100, 0, 3, -100]), ([2, 7, 3], [-100, 3, -100]), ([2, 3], [-100, -100])]
+    for ids, labels in plain:
+        rows.append(ids, labels)
+    assert len(rows) == 3 and [rows[i] for i in range(3)] == [
+        {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels} for ids, labels in plain]  # fmt: skip
+    assert rows[-1] == rows[2] and [row["input_ids"] for row in rows] == [ids for ids, _ in plain]  # iterates, stops
+    with pytest.raises(IndexError):
+        rows[3]
+    with pytest.raises(ValueError, match="3 tokens but 2 labels"):
+        rows.append([1, 2, 3], [0, 1])
+
+
 def test_jieba_is_the_baseline_and_runs_offline():
     from core.tasks.segment import jieba_words
 

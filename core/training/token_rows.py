@@ -1,6 +1,7 @@
 """A corpus's token ids for pretraining, held as one int32 array: 4 bytes a token, not a Python list of ints
 (about 36 bytes a token, plus the tokenizer's per-text encodings while they last). On the Chinese BERT's 2.8 M
-characters that is about 11 MB instead of several hundred.
+characters that is about 11 MB instead of several hundred. ``TaggedRows`` does the same for a tagger's rows of
+different lengths.
 """
 
 from __future__ import annotations
@@ -62,3 +63,32 @@ def count_tokens(tokenizer, texts: Sequence[str]) -> list[int]:
         lengths += map(len, encoded)
         del encoded
     return lengths
+
+
+class TaggedRows:
+    """Rows of different lengths with a label per token (a tagger's training set), held as two flat int32 arrays
+    and where each row starts; each handed out as ``{"input_ids", "attention_mask", "labels"}`` lists, the same
+    rows a list of dicts would give (no padding inside a row: its attention mask is all ones)."""
+
+    def __init__(self) -> None:
+        from array import array
+
+        self._ids, self._labels, self._starts = array("i"), array("i"), array("q", [0])
+
+    def append(self, ids: Sequence[int], labels: Sequence[int]) -> None:
+        if len(ids) != len(labels):
+            raise ValueError(f"{len(ids)} tokens but {len(labels)} labels")
+        self._ids.extend(ids)
+        self._labels.extend(labels)
+        self._starts.append(len(self._ids))
+
+    def __len__(self) -> int:
+        return len(self._starts) - 1
+
+    def __getitem__(self, index: int) -> dict:
+        if not -len(self) <= index < len(self):
+            raise IndexError(index)
+        index %= len(self)
+        where = slice(self._starts[index], self._starts[index + 1])
+        ids = self._ids[where].tolist()
+        return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": self._labels[where].tolist()}
