@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import re
 
 import numpy as np
@@ -197,6 +198,11 @@ def test_the_ablate_page_switches_a_head_off_and_ranks_them_all(tiny_zh_gpt):
     assert averaged.keys() == zeroed.keys() and averaged != zeroed
     bases = [c.value for c in at.caption if "held-out documents:" in c.value]
     assert len(bases) == 1 and bases[0] == base_caption, "both modes score the same text: the same base perplexity"
+    assert any("dotted diagonal" in c.value and "Δ perplexity" in c.value for c in at.caption)
+    drawn = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    points = next(f["data"][1] for f in drawn if len(f["data"]) == 2 and "customdata" in f["data"][1])
+    for part, x, y in zip(points["customdata"], points["x"], points["y"], strict=True):  # each part both ways
+        assert x == pytest.approx(zeroed[part], abs=0.006) and y == pytest.approx(averaged[part], abs=0.006)
 
 
 def test_a_large_models_sweep_reads_fewer_documents_and_says_so(tiny_zh_gpt, clear_streamlit_caches, monkeypatch):
@@ -512,6 +518,17 @@ def test_a_classifier_sweep_by_mean_ablation_agrees_with_the_means_put_in_by_han
     assert averaged["delta"][1, 0] == pytest.approx(np.mean(cut) - np.mean(whole))
 
 
+def test_a_sweep_run_both_ways_is_drawn_one_way_against_the_other():
+    from core.viz import charts
+
+    figure = charts.mode_comparison(["L0 H0", "L0 H1", "L1 MLP"], [1.0, 50.0, 491.0], [1.2, 48.0, 128.0],
+                                    title="t", x_title="zeroed", y_title="by its mean", named=1)  # fmt: skip
+    diagonal, points = figure.data
+    assert list(diagonal.x) == list(diagonal.y) == [0.0, 491.0]  # from 0 (or below) to the largest Δ either way
+    assert list(points.x) == [1.0, 50.0, 491.0] and list(points.y) == [1.2, 48.0, 128.0]
+    assert list(points.text) == ["", "", "L1 MLP"]  # only the part farthest from the diagonal is named
+
+
 def test_the_ablate_page_ranks_a_classifier_s_and_a_translation_model_s_heads(tiny_model, translate_tiny_model):
     from conftest import open_page
 
@@ -525,10 +542,12 @@ def test_the_ablate_page_ranks_a_classifier_s_and_a_translation_model_s_heads(ti
     columns = ["head", "Δ accuracy (points)", "95 % CI", "worse / better", "exact p"]
     assert len(tables) == 1 and list(tables[0].columns) == columns
     assert len(tables[0]) == 4 and any("(its output zeroed before W_O)" in c.value for c in page.caption)
+    assert not any("dotted diagonal" in c.value for c in page.caption)  # one way only: nothing to compare yet
     page.segmented_control(key="ablate-classifier-sweep-mode").set_value("mean").run()  # a shared run of its own
     page.button(key="ablate-classifier-sweep").click().run()
     assert not page.exception and not page.error
     assert any("replaced by its mean over the first" in c.value for c in page.caption)
+    assert any("dotted diagonal" in c.value for c in page.caption)  # both sweeps done: each head one way and the other
     page.segmented_control(key="ablate-kind").set_value("translation").run()
     page.button(key="ablate-translation-open").click().run()
     page.multiselect(key="ablate-translation-heads-translate-en-zh").set_value([("cross", 0, 0)]).run()
@@ -545,3 +564,4 @@ def test_the_ablate_page_ranks_a_classifier_s_and_a_translation_model_s_heads(ti
     assert not page.exception and not page.error
     assert len([f for f in page.dataframe if "Δ chrF" in f.value.columns]) == 1
     assert any("replaced by its mean over the same held-out pairs" in c.value for c in page.caption)
+    assert any("dotted diagonal" in c.value and "Δ chrF" in c.value for c in page.caption)

@@ -12,7 +12,7 @@ from core.errors import CoreError
 from core.tasks import ablation, ablation_classifier, snippets
 from core.tasks.inputs import check_text
 from core.viz import charts, heatmaps
-from ui import i18n, models, render, safe, scenario, shared_runs
+from ui import ablate_compare, i18n, models, render, safe, scenario, shared_runs
 from ui.i18n import N_, _
 
 
@@ -80,12 +80,16 @@ def sweep(spec: catalog.ModelSpec) -> None:
                  count=layers * heads, layers=layers, budget=f"{ablation.LM_SWEEP_WORK_BUDGET / 1e13:g} × 10¹³",
                  block=min(lm.context, ablation.SWEEP_BLOCK), least=ablation.MIN_SWEEP_BLOCKS))  # fmt: skip
     mode = switch_off_mode("ablate-sweep-mode")
-    found = shared_sweep(("ablation", spec.key, catalog.weights_sha256(spec), mode),
+    version = catalog.weights_sha256(spec)
+    found = shared_sweep(("ablation", spec.key, version, mode),
                          _("Rank every head and MLP on held-out text"), "ablate-sweep",
                          lambda progress: ablation.sweep_model(lm, progress, mean=mode == "mean"),
                          _("Switching each head, then each MLP, off in turn…"))  # fmt: skip
     if found is not None:
         _show_sweep(found)
+        ablate_compare.both_modes({m: ("ablation", spec.key, version, m) for m in SWITCH_OFF},
+                                  [f"L{n}" for n in range(layers)], [f"H{h}" for h in range(heads)],
+                                  measure=_("perplexity"), stem=f"ablation-modes-{spec.key}", key="ablate-sweep")  # fmt: skip
 
 
 SWITCH_OFF = {"zero": N_("zeroing its output"), "mean": N_("its mean output on held-out text")}
@@ -332,6 +336,10 @@ def _classifier_sweep(spec, classifier, version: str) -> None:
                      "high_points": 100 * found["high"], "texts_worse": found["worse"], "texts_better": found["better"],
                      "exact_p": found["p"], "base_accuracy_percent": 100 * float(found["base"]),
                      "texts": int(found["texts"]), "mean_tokens": int(found.get("mean_tokens", 0))})  # fmt: skip
+    ablate_compare.both_modes({m: ("ablation-classifier", spec.key, version, m) for m in SWITCH_OFF},
+                              [f"L{n}" for n in range(found["delta"].shape[0])],
+                              [f"H{h}" for h in range(found["delta"].shape[1])], measure=_("accuracy (points)"),
+                              stem=f"classifier-ablation-modes-{spec.key}", key="ablate-classifier-sweep", scale=100)  # fmt: skip
     means = int(found.get("mean_tokens", 0))
     st.caption(_("Accuracy of the whole model on {count} held-out texts: {base} %. Each head is switched off alone "
                  "({how}); the CI resamples the same texts for both (paired bootstrap). Only "

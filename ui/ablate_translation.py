@@ -13,7 +13,7 @@ from core.errors import CoreError
 from core.tasks import ablation_translation, snippets
 from core.tasks.inputs import check_text
 from core.tasks.translate import ZH_EN
-from ui import ablate, i18n, language, models, render, safe, scenario
+from ui import ablate, ablate_compare, i18n, language, models, render, safe, scenario
 from ui.i18n import _
 
 EXAMPLES = {"en": "Tom read a book in the library yesterday.", "zh": "汤姆昨天在图书馆看了一本书。"}
@@ -134,6 +134,9 @@ def _sweep(spec, translator, version: str) -> None:
                             "high": found["high"], "sentences_worse": found["worse"], "sentences_better": found["better"],
                             "exact_p": found["p"], "base_chrf": found["base"], "pairs": found["pairs"],
                             "switched_off_by": mode})  # fmt: skip
+    ablate_compare.both_modes({m: ("ablation-translation", spec.key, version, m) for m in ablate.SWITCH_OFF},
+                              found["rows"], [f"H{h}" for h in range(found["delta"].shape[1])], measure=_("chrF"),
+                              stem=f"translation-ablation-modes-{spec.key}", key="ablate-translation-sweep")  # fmt: skip
     how = (_("its output before W_O replaced by its mean over the same held-out pairs read with the reference "
              "translation as the decoder's input") if mode == "mean" else _("its output zeroed before W_O"))
     st.caption(_("Mean sentence chrF of the whole model on {count} held-out pairs: {base}. Each head is switched off "
