@@ -527,6 +527,11 @@ def test_a_sweep_run_both_ways_is_drawn_one_way_against_the_other():
     assert list(diagonal.x) == list(diagonal.y) == [0.0, 491.0]  # from 0 (or below) to the largest Δ either way
     assert list(points.x) == [1.0, 50.0, 491.0] and list(points.y) == [1.2, 48.0, 128.0]
     assert list(points.text) == ["", "", "L1 MLP"]  # only the part farthest from the diagonal is named
+    assert list(points.marker.symbol) == ["circle", "circle", "diamond"]  # an MLP is drawn apart from the heads
+    on_it = charts.mode_comparison(["L0 H0", "L0 H1"], [0.0, -2.0], [0.0, -1.0], title="t", x_title="zeroed",
+                                   y_title="by its mean")  # fmt: skip
+    assert list(on_it.data[1].text) == ["", "L0 H1"]  # a part on the diagonal is never named
+    assert "zeroed: %{x:.2f}" in on_it.data[1].hovertemplate and on_it.layout.yaxis.scaleanchor == "x"
 
 
 def test_the_ablate_page_ranks_a_classifier_s_and_a_translation_model_s_heads(tiny_model, translate_tiny_model):

@@ -89,7 +89,8 @@ def sweep(spec: catalog.ModelSpec) -> None:
         _show_sweep(found)
         ablate_compare.both_modes({m: ("ablation", spec.key, version, m) for m in SWITCH_OFF},
                                   [f"L{n}" for n in range(layers)], [f"H{h}" for h in range(heads)],
-                                  measure=_("perplexity"), stem=f"ablation-modes-{spec.key}", key="ablate-sweep")  # fmt: skip
+                                  measure=_("perplexity"), costliest="highest", stem=f"ablation-modes-{spec.key}",
+                                  key="ablate-sweep")  # fmt: skip
 
 
 SWITCH_OFF = {"zero": N_("zeroing its output"), "mean": N_("its mean output on held-out text")}
@@ -336,10 +337,6 @@ def _classifier_sweep(spec, classifier, version: str) -> None:
                      "high_points": 100 * found["high"], "texts_worse": found["worse"], "texts_better": found["better"],
                      "exact_p": found["p"], "base_accuracy_percent": 100 * float(found["base"]),
                      "texts": int(found["texts"]), "mean_tokens": int(found.get("mean_tokens", 0))})  # fmt: skip
-    ablate_compare.both_modes({m: ("ablation-classifier", spec.key, version, m) for m in SWITCH_OFF},
-                              [f"L{n}" for n in range(found["delta"].shape[0])],
-                              [f"H{h}" for h in range(found["delta"].shape[1])], measure=_("accuracy (points)"),
-                              stem=f"classifier-ablation-modes-{spec.key}", key="ablate-classifier-sweep", scale=100)  # fmt: skip
     means = int(found.get("mean_tokens", 0))
     st.caption(_("Accuracy of the whole model on {count} held-out texts: {base} %. Each head is switched off alone "
                  "({how}); the CI resamples the same texts for both (paired bootstrap). Only "
@@ -352,6 +349,11 @@ def _classifier_sweep(spec, classifier, version: str) -> None:
                  how=_("its output before W_O replaced by its mean over the first {tokens} tokens of the same held-out "
                        "texts, each read alone; at [CLS], where the answer is read, by its mean at [CLS]",
                        tokens=f"{means:,}") if means else _("its output zeroed before W_O")))  # fmt: skip
+    ablate_compare.both_modes({m: ("ablation-classifier", spec.key, version, m) for m in SWITCH_OFF},
+                              [f"L{n}" for n in range(found["delta"].shape[0])],
+                              [f"H{h}" for h in range(found["delta"].shape[1])], measure=_("accuracy (points)"),
+                              costliest="lowest", stem=f"classifier-ablation-modes-{spec.key}",
+                              key="ablate-classifier-sweep", scale=100)  # fmt: skip
 
 
 def _show_classifier(spec, version: str) -> None:

@@ -20,10 +20,11 @@ def _cells(found: dict, rows: list[str], columns: list[str], scale: float) -> di
     return cells
 
 
-def both_modes(keys: dict[str, tuple], rows: list[str], columns: list[str], *, measure: str, stem: str,
-               key: str, scale: float = 1.0) -> None:  # fmt: skip
+def both_modes(keys: dict[str, tuple], rows: list[str], columns: list[str], *, measure: str, costliest: str,
+               stem: str, key: str, scale: float = 1.0) -> None:  # fmt: skip
     """Once the class has run a sweep both ways (``keys``: "zero" and "mean" → their shared runs' keys), each part's
-    Δ zeroed against its Δ by its mean; nothing until both have finished."""
+    Δ zeroed against its Δ by its mean; nothing until both have finished. ``costliest``: "highest" when a costly
+    part raises the measure (perplexity), "lowest" when it lowers it (accuracy, chrF)."""
     runs = {mode: shared_runs.state(run_key) for mode, run_key in keys.items()}
     if not all(run is not None and "result" in run for run in runs.values()):
         return
@@ -36,11 +37,13 @@ def both_modes(keys: dict[str, tuple], rows: list[str], columns: list[str], *, m
                                     title=_("Δ {measure}, each part switched off both ways", measure=measure),
                                     x_title=_("zeroed"), y_title=_("replaced by its mean"))  # fmt: skip
     render.figure(figure, key=f"{key}-modes", stem=stem,
-                  numbers={"parts": parts, "delta_zeroed": [zero[p] for p in parts],
-                           "delta_by_mean": [mean[p] for p in parts]})  # fmt: skip
-    st.caption(_("Each point is one part: its Δ {measure} when zeroed (across) and when replaced by its mean (up). On "
-                 "the dotted diagonal a part costs the same either way. A point nearer 0 by its mean than zeroed cost, "
-                 "when zeroed, mostly its average output (the layers after it got an input unlike any in training); "
-                 "a point farther from 0 by its mean costs more when its output is replaced by its average than when "
-                 "it writes nothing. The five parts farthest from the diagonal are named.",
-                 measure=measure))  # fmt: skip
+                  numbers={"run": list(keys["zero"][:-1]), "measure": measure, "parts": parts,
+                           "delta_zeroed": [zero[p] for p in parts], "delta_by_mean": [mean[p] for p in parts]})  # fmt: skip
+    st.caption(_("Each point is one part (a diamond: a layer's MLP): its Δ {measure} zeroed (across) and replaced by "
+                 "its mean (up); each Δ's CI is in the sweep's table for its mode. On the dotted diagonal a part costs the same "
+                 "either way. Where both Δs are costs ({direction}), the share of the zeroed cost that the mean "
+                 "keeps away was the part's average output, lost when it is zeroed (perhaps because the layers after "
+                 "it then get an input unlike any in training); a part whose Δ by its mean is the larger costs more "
+                 "replaced by its average than writing nothing. Up to five parts off the diagonal, the farthest, are "
+                 "named.", measure=measure,
+                 direction=_("above 0") if costliest == "highest" else _("below 0")))  # fmt: skip

@@ -134,9 +134,6 @@ def _sweep(spec, translator, version: str) -> None:
                             "high": found["high"], "sentences_worse": found["worse"], "sentences_better": found["better"],
                             "exact_p": found["p"], "base_chrf": found["base"], "pairs": found["pairs"],
                             "switched_off_by": mode})  # fmt: skip
-    ablate_compare.both_modes({m: ("ablation-translation", spec.key, version, m) for m in ablate.SWITCH_OFF},
-                              found["rows"], [f"H{h}" for h in range(found["delta"].shape[1])], measure=_("chrF"),
-                              stem=f"translation-ablation-modes-{spec.key}", key="ablate-translation-sweep")  # fmt: skip
     how = (_("its output before W_O replaced by its mean over the same held-out pairs read with the reference "
              "translation as the decoder's input") if mode == "mean" else _("its output zeroed before W_O"))
     st.caption(_("Mean sentence chrF of the whole model on {count} held-out pairs: {base}. Each head is switched off "
@@ -152,3 +149,7 @@ def _sweep(spec, translator, version: str) -> None:
                  "A head near 0 "
                  "can still matter together with others.", count=found["pairs"], base=f"{found['base']:.1f}",
                  heads=int(np.isfinite(found["delta"]).sum()), how=how))  # fmt: skip
+    ablate_compare.both_modes({m: ("ablation-translation", spec.key, version, m) for m in ablate.SWITCH_OFF},
+                              found["rows"], [f"H{h}" for h in range(found["delta"].shape[1])], measure=_("chrF"),
+                              costliest="lowest", stem=f"translation-ablation-modes-{spec.key}",
+                              key="ablate-translation-sweep")  # fmt: skip

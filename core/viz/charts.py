@@ -297,18 +297,23 @@ def accuracy_by_edits(attacked: list, clean, chosen: int) -> go.Figure:
 
 def mode_comparison(parts: list[str], zeroed: list[float], by_mean: list[float], *, title: str, x_title: str,
                     y_title: str, named: int = 5) -> go.Figure:  # fmt: skip
-    """Each part's Δ when switched off by zeroing (across) against by its mean (up), one point per part, with the
-    diagonal where both cost the same; the ``named`` parts farthest from it carry their names."""
+    """Each part's Δ when switched off by zeroing (across) against by its mean (up), one point per part (an MLP a
+    diamond), on axes of one scale with the diagonal where both cost the same; up to ``named`` parts off the
+    diagonal, the farthest, carry their names."""
     values = [*zeroed, *by_mean, 0.0]
     low, high = min(values), max(values)
-    farthest = set(sorted(range(len(parts)), key=lambda i: -abs(zeroed[i] - by_mean[i]))[:named])
+    off = [i for i in range(len(parts)) if zeroed[i] != by_mean[i]]
+    farthest = set(sorted(off, key=lambda i: -abs(zeroed[i] - by_mean[i]))[:named])
     figure = go.Figure()
     figure.add_trace(go.Scatter(x=[low, high], y=[low, high], mode="lines", hoverinfo="skip", showlegend=False,
                                 line={"dash": "dot", "color": "grey"}))  # fmt: skip
     figure.add_trace(go.Scatter(x=zeroed, y=by_mean, mode="markers+text", showlegend=False, customdata=parts,
                                 text=[part if i in farthest else "" for i, part in enumerate(parts)],
-                                textposition="top center", marker={"size": 9},
-                                hovertemplate="%{customdata}: %{x:.2f} / %{y:.2f}<extra></extra>"))  # fmt: skip
-    figure.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title, height=440,
+                                textposition="top center",
+                                marker={"size": 9, "symbol": ["diamond" if p.endswith("MLP") else "circle" for p in parts]},
+                                hovertemplate=f"%{{customdata}}<br>{x_title}: %{{x:.2f}}<br>{y_title}: %{{y:.2f}}"
+                                              "<extra></extra>"))  # fmt: skip
+    figure.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title, height=480,
+                         yaxis={"scaleanchor": "x", "scaleratio": 1},
                          margin={"l": 60, "r": 20, "t": 60, "b": 50})  # fmt: skip
     return figure
