@@ -145,9 +145,7 @@ def _sweep(spec, translator, version: str) -> None:
                  "cross-attention head that costs much when zeroed is one the decoder depends on — usually for what "
                  "it reads from the source, though zeroing also removes the head's average output; switched off by "
                  "its mean, a head keeps that average and loses only what it writes differently from token to token "
-                 "and from sentence to sentence. "
-                 "A head near 0 "
-                 "can still matter together with others.", count=found["pairs"], base=f"{found['base']:.1f}",
+                 "and from sentence to sentence. A head near 0 can still matter together with others.", count=found["pairs"], base=f"{found['base']:.1f}",
                  heads=int(np.isfinite(found["delta"]).sum()), how=how))  # fmt: skip
     ablate_compare.both_modes({m: ("ablation-translation", spec.key, version, m) for m in ablate.SWITCH_OFF},
                               found["rows"], [f"H{h}" for h in range(found["delta"].shape[1])], measure=_("chrF"),

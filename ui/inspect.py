@@ -46,7 +46,7 @@ def picker(label: str, *, key: str, default: str) -> ModelSpec:
 
 
 def bertviz_labels() -> dict[str, str]:
-    """bertviz's own labels (``core.viz.bertviz_html.LABELS``) in the session's language."""
+    """bertviz's own labels, keyed as ``core.viz.bertviz_html`` reads them, in the session's language."""
     return {"Layer:": _("Layer:"), "Attention:": _("Attention:"), "Layer {layer}, head {head}": _(
                 "Layer {layer}, head {head}"), "Layers": pgettext("bertviz axis", "Layers"),
             "Heads": pgettext("bertviz axis", "Heads"), "All": _("All"),

@@ -22,6 +22,7 @@ import numpy as np
 
 from core.errors import CoreError
 from core.messages import Message
+from core.tasks.activation_sums import summed
 from core.tasks.inputs import to_cpu
 
 MAX_SWEEP_HEADS = 64  # a translation sweep scores its held-out pairs once per head
@@ -167,43 +168,20 @@ def mean_outputs(model, documents: Sequence[Sequence[int]], block: int, most: in
     import torch
 
     points = _points(model)
-    sums: dict = {}
+    before = {("heads", layer): w_o for layer, (w_o, _mlp) in enumerate(points)}
+    after = {("mlp", layer): mlp for layer, (_w_o, mlp) in enumerate(points)}
     tokens = pieces = 0
-
-    def add(key, value) -> None:
-        value = value.detach().to("cpu", torch.float64)  # MPS has no float64
-        if first_apart:
-            total = torch.stack([value[..., 0, :].reshape(-1, value.shape[-1]).sum(dim=0),
-                                 value[..., 1:, :].reshape(-1, value.shape[-1]).sum(dim=0)])  # fmt: skip
-        else:
-            total = value.reshape(-1, value.shape[-1]).sum(dim=0)
-        sums[key] = sums.get(key, 0) + total
-
-    def before_w_o(layer: int) -> Callable:
-        return lambda _module, inputs: add(("heads", layer), inputs[0])
-
-    def after_mlp(layer: int) -> Callable:
-        return lambda _module, _inputs, output: add(("mlp", layer), output)
-
-    hooks = []
-    try:
-        for layer, (w_o, mlp) in enumerate(points):
-            hooks.append(w_o.register_forward_pre_hook(before_w_o(layer)))
-            hooks.append(mlp.register_forward_hook(after_mlp(layer)))
-        with torch.no_grad():
-            for ids in documents:
-                for start in range(0, len(ids), block):
-                    piece = list(ids[start : start + block])[: most - tokens]
-                    if not piece:
-                        break
-                    model(torch.tensor([piece], device=next(model.parameters()).device))
-                    tokens += len(piece)
-                    pieces += 1
-                if tokens >= most:
+    with summed(before, after, first_apart) as (sums, _positions), torch.no_grad():
+        for ids in documents:
+            for start in range(0, len(ids), block):
+                piece = list(ids[start : start + block])[: most - tokens]
+                if not piece:
                     break
-    finally:
-        for hook in hooks:
-            hook.remove()
+                model(torch.tensor([piece], device=next(model.parameters()).device))
+                tokens += len(piece)
+                pieces += 1
+            if tokens >= most:
+                break
     if not tokens:
         raise CoreError(Message("Mean ablation needs some held-out text to average over."))
     if first_apart:  # a piece of one token has no other positions: its first stands in for them

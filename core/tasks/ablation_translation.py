@@ -20,7 +20,14 @@ import numpy as np
 from core.errors import CoreError
 from core.memo import Memo, digest
 from core.messages import Message
-from core.tasks.ablation import MAX_SWEEP_HEADS, held_out_summary, paired_mean_change, sign_test, switched_off
+from core.tasks.ablation import (
+    MAX_SWEEP_HEADS,
+    held_out_summary,
+    paired_mean_change,
+    sign_test,
+    switched_off,
+)
+from core.tasks.activation_sums import summed
 
 # where a head sits: the encoder's self-attention, the decoder's self-attention, the decoder's cross-attention
 ABBREVIATIONS = {"encoder": "enc", "decoder": "dec", "cross": "cross"}
@@ -113,31 +120,15 @@ def mean_outputs(translator, sources: Sequence[str], references: Sequence[str]) 
               **{("cross", n): b.encoder_attn.out_proj for n, b in enumerate(decoder)}}  # fmt: skip
     mlps = {**{("mlp", "encoder", n): b.fc2 for n, b in enumerate(encoder)},
             **{("mlp", "decoder", n): b.fc2 for n, b in enumerate(decoder)}}  # fmt: skip
-    sums: dict = {}
-    counts: dict = {}
-
-    def add(key, value) -> None:
-        value = value.detach().to("cpu", torch.float64).reshape(-1, value.shape[-1])  # MPS has no float64
-        sums[key] = sums.get(key, 0) + value.sum(dim=0)
-        counts[key] = counts.get(key, 0) + value.shape[0]
-
-    hooks = [module.register_forward_pre_hook(lambda _m, inputs, key=key: add(key, inputs[0]))
-             for key, module in points.items()]  # fmt: skip
-    hooks += [module.register_forward_hook(lambda _m, _i, output, key=key: add(key, output))
-              for key, module in mlps.items()]  # fmt: skip
     device = next(model.parameters()).device
     start = torch.tensor([[model.config.decoder_start_token_id]], device=device)
-    try:
-        with torch.no_grad():
-            for source, reference in zip(sources, references, strict=True):
-                encoded = translator.tokenizer(source, truncation=True, max_length=translator.max_source,
-                                               return_tensors="pt", return_token_type_ids=False)  # fmt: skip
-                target = translator.tokenizer(reference, truncation=True, max_length=translator.max_new,
-                                              return_tensors="pt", return_token_type_ids=False)["input_ids"]  # fmt: skip
-                model(**inputs_for(model, encoded), decoder_input_ids=torch.cat([start, target[:, :-1].to(device)], 1))
-    finally:
-        for hook in hooks:
-            hook.remove()
+    with summed(points, mlps) as (sums, counts), torch.no_grad():
+        for source, reference in zip(sources, references, strict=True):
+            encoded = translator.tokenizer(source, truncation=True, max_length=translator.max_source,
+                                           return_tensors="pt", return_token_type_ids=False)  # fmt: skip
+            target = translator.tokenizer(reference, truncation=True, max_length=translator.max_new,
+                                          return_tensors="pt", return_token_type_ids=False)["input_ids"]  # fmt: skip
+            model(**inputs_for(model, encoded), decoder_input_ids=torch.cat([start, target[:, :-1].to(device)], 1))
     return {key: (total / counts[key]).to(torch.float32) for key, total in sums.items()}
 
 

@@ -183,18 +183,14 @@ def _chinese_base(recipe: Recipe, head: dict, dropout: dict):
 
 
 def encode(tokenizer, examples: list[Example], label_ids: dict[str, int], recipe: Recipe) -> list[dict]:
-    """Each example's token ids, attention mask and label id. Encoded a chunk at a time (``token_rows.CHUNK``
-    texts): the tokenizer's full encodings (offsets, tokens, word ids) of 15,000 reviews at once raised the
-    process's memory by about 250 MB, which it kept."""
-    from core.training import token_rows
+    """Each example's token ids, attention mask and label id. Encoded a chunk at a time (``token_rows.in_chunks``):
+    the tokenizer's full encodings (offsets, tokens, word ids) of 15,000 reviews at once raised the process's
+    memory by about 250 MB, which it kept."""
+    from core.training.token_rows import in_chunks
 
     padding = "max_length" if recipe.padding == "max_length" else False
-    rows = []
-    for start in range(0, len(examples), token_rows.CHUNK):
-        chunk = examples[start : start + token_rows.CHUNK]
-        encoded = tokenizer([e.text for e in chunk], truncation=True, max_length=recipe.max_length, padding=padding)
-        rows += [
-            {"input_ids": ids, "attention_mask": mask, "labels": label_ids[e.label]}
-            for ids, mask, e in zip(encoded["input_ids"], encoded["attention_mask"], chunk, strict=True)
-        ]
-    return rows
+    encoded = [(ids, mask) for chunk in in_chunks(tokenizer, [e.text for e in examples], truncation=True,
+                                                   max_length=recipe.max_length, padding=padding)
+               for ids, mask in zip(chunk["input_ids"], chunk["attention_mask"], strict=True)]  # fmt: skip
+    return [{"input_ids": ids, "attention_mask": mask, "labels": label_ids[e.label]}
+            for (ids, mask), e in zip(encoded, examples, strict=True)]  # fmt: skip

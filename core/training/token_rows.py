@@ -13,15 +13,19 @@ import numpy as np
 CHUNK = 512  # texts encoded at a time: the tokenizer's full encodings of one chunk go before the next is made
 
 
+def in_chunks(tokenizer, texts: Sequence[str], **options):
+    """``tokenizer(texts, **options)``, ``CHUNK`` texts at a time: one chunk's output after another."""
+    for start in range(0, len(texts), CHUNK):
+        yield tokenizer(list(texts[start : start + CHUNK]), **options)
+
+
 def token_stream(tokenizer, texts: Sequence[str], *, before: Sequence[int] = (), after: Sequence[int] = (),
                  add_special_tokens: bool = False) -> np.ndarray:  # fmt: skip
     """Every text's token ids one after another, with ``before`` and ``after`` around each text."""
-    parts = []
-    for start in range(0, len(texts), CHUNK):
-        encoded = tokenizer(list(texts[start : start + CHUNK]), add_special_tokens=add_special_tokens,
-                            return_attention_mask=False, return_token_type_ids=False)["input_ids"]  # fmt: skip
-        parts.extend(np.asarray([*before, *ids, *after], dtype=np.int32) for ids in encoded)
-        del encoded
+    parts = [np.asarray([*before, *ids, *after], dtype=np.int32)
+             for encoded in in_chunks(tokenizer, texts, add_special_tokens=add_special_tokens,
+                                      return_attention_mask=False, return_token_type_ids=False)
+             for ids in encoded["input_ids"]]  # fmt: skip
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
 
 
@@ -56,13 +60,8 @@ def cut(stream: np.ndarray, length: int, *, first: int | None = None, last: int 
 def count_tokens(tokenizer, texts: Sequence[str]) -> list[int]:
     """How many tokens each text makes, untruncated: encoded a chunk at a time, so 50,000 texts never hold
     50,000 full encodings at once."""
-    lengths = []
-    for start in range(0, len(texts), CHUNK):
-        encoded = tokenizer(list(texts[start : start + CHUNK]), truncation=False, return_attention_mask=False,
-                            return_token_type_ids=False)["input_ids"]  # fmt: skip
-        lengths += map(len, encoded)
-        del encoded
-    return lengths
+    return [len(ids) for encoded in in_chunks(tokenizer, texts, truncation=False, return_attention_mask=False,
+                                              return_token_type_ids=False) for ids in encoded["input_ids"]]  # fmt: skip
 
 
 class TaggedRows:

@@ -51,11 +51,9 @@ _INFLATE = (
 )
 
 
-# bertviz writes its labels in English, in its HTML and in its JavaScript; a page passes their translations. The
-# menu entries are bertviz's own attention names (see _self_attention_sets and encoder_decoder_view).
-LABELS = ("Layer:", "Attention:", "Layer {layer}, head {head}", "Layers", "Heads", "All", "Sentence A -> Sentence A",
-          "Sentence B -> Sentence B", "Sentence A -> Sentence B", "Sentence B -> Sentence A", "Encoder", "Decoder",
-          "Cross")  # fmt: skip
+# bertviz writes its labels in English, in its HTML and in its JavaScript; a page passes their translations, keyed
+# as _translated reads them ("Layer:", "Attention:", "Layer {layer}, head {head}", "Layers", "Heads", and the menu's
+# entries: bertviz's own attention names, see _self_attention_sets and encoder_decoder_view).
 _OPTION = re.compile(r'(<option value="\d+">)([^<]*)(</option>)')
 _DETAIL_HEADING = """'Layer ' + config.layers[layerIndex] + ", Head " + config.heads[headIndex]"""
 
@@ -189,7 +187,7 @@ def _view(stock, weights: np.ndarray, tokens: list[str], sentence_b_start: int |
 def head_view(weights: np.ndarray, tokens: list[str], sentence_b_start: int | None = None, layer: int = 0, *,
               labels: dict[str, str] | None = None) -> str:  # fmt: skip
     """bertviz's head view for one sequence or a sentence pair: weights (layers, heads, T, T); ``labels``: the
-    translations of ``LABELS``."""
+    translations of bertviz's labels (see ``_translated``)."""
     from bertviz import head_view as stock
 
     return _view(stock, weights, tokens, sentence_b_start, labels, layer=layer)
