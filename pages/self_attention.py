@@ -68,9 +68,17 @@ render.figure(
     key="attn-x",
 )
 st.subheader(_("2 · Queries, keys, values"))
+if steps.rotated:
+    st.caption(_("This model is a RoFormer: BERT's layers with rotary position embeddings (RoPE, on the Positional "
+                 "encoding page). Its token vectors carry no position; instead each query and each key is turned by "
+                 "an angle proportional to its token's position, so position enters a score only as the offset between the "
+                 "two tokens (how far apart, and which comes first). "
+                 "Q and K below are after the turn; V is not turned."))  # fmt: skip
+rope = "RoPE({})" if steps.rotated else "{}"
 columns = st.columns(3)
 for column, (name, matrix) in zip(
-    columns, (("Q = X W_Q + b_Q", steps.q), ("K = X W_K + b_K", steps.k), ("V = X W_V + b_V", steps.v)), strict=True
+    columns, (("Q = " + rope.format("X W_Q + b_Q"), steps.q), ("K = " + rope.format("X W_K + b_K"), steps.k),
+              ("V = X W_V + b_V", steps.v)), strict=True  # fmt: skip
 ):
     with column:
         render.figure(

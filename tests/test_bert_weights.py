@@ -91,8 +91,25 @@ def test_out_of_range_and_foreign_models_are_refused(tmp_path):
     with pytest.raises(ValueError, match="head must be between 0 and 11"):
         explain.encoder_head(folder, "a cat", 0, 12, causal=False)
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    for change in ({"hidden_act": "relu"}, {"position_embedding_type": "relative_key"}, {"model_type": "roformer"},
+    for change in ({"hidden_act": "relu"}, {"position_embedding_type": "relative_key"}, {"model_type": "gpt2"},
+                   {"model_type": "roformer", "rotary_value": True}, {"model_type": "roformer", "embedding_size": 64},
                    {"is_decoder": True}, {"num_attention_heads": 0}, {"num_attention_heads": 5}, {"hidden_size": "x"}):
         (tmp_path / "config.json").write_text(json.dumps({**config, **change}), encoding="utf-8")
         with pytest.raises(ValueError):
             bert_weights.read_shape(tmp_path)
+
+
+def test_our_rotary_turn_is_the_positional_pages_rope():
+    """The RoFormer's queries and keys are turned by ``rotate`` (torch, any leading axes); the Positional encoding
+    page draws ``positional.rope_rotate`` (numpy): the same turn."""
+    import numpy as np
+
+    from core.transformer import positional
+
+    heads = torch.randn(3, 7, 16, generator=torch.Generator().manual_seed(0))
+    ours = bert_weights.rotate(heads)
+    for head in range(3):
+        page = positional.rope_rotate(heads[head].double().numpy(), np.arange(7, dtype=float))
+        assert np.abs(ours[head].double().numpy() - page).max() < 1e-5
+    assert torch.equal(ours[:, 0], heads[:, 0]), "position 0 is not turned"
+    assert torch.allclose(ours.norm(dim=-1), heads.norm(dim=-1), atol=1e-5), "a turn keeps each vector's length"

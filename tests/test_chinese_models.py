@@ -224,12 +224,13 @@ def test_the_learn_pages_open_the_chinese_bert_on_a_chinese_sentence(tiny_mlm):
 
 
 def test_the_chinese_bert_read_from_its_files_matches_transformers(tiny_mlm):
-    """The Learn pages read the Chinese BERT (a masked-LM folder: its encoder's names start with bert.) from its files:
-    the same tokens and every hidden state as transformers, the last layer's output included."""
+    """The Learn pages read the Chinese BERT (a RoFormer masked-LM folder: its encoder's names start with roformer.)
+    from its files: the same tokens and every hidden state as transformers, the last layer's output included; and
+    one head computed by hand (queries and keys turned by RoPE) gives transformers' attention weights."""
     import torch
 
     from core import catalog, loading
-    from core.transformer import bert_weights
+    from core.transformer import bert_weights, explain
 
     spec = catalog.get_spec("zh-bert-mlm")
     tokenizer, model = loading.load_encoder(spec, eager_attention=True)
@@ -241,6 +242,14 @@ def test_the_chinese_bert_read_from_its_files_matches_transformers(tiny_mlm):
         assert tokens == tokenizer.convert_ids_to_tokens(batch["input_ids"][0].tolist())
         assert len(ours) == len(theirs) == model.config.num_hidden_layers + 1
         assert max(float((a - b[0]).abs().max()) for a, b in zip(ours, theirs, strict=True)) < 1e-4
+    assert bert_weights.read_shape(loading.local_dir(spec)).rotary
+    text = "这只动物没有过马路，因为它太累了。"
+    batch = tokenizer(text, return_tensors="pt", truncation=True, max_length=32)
+    with torch.no_grad():
+        attentions = model(**batch, output_attentions=True).attentions
+    for layer in range(model.config.num_hidden_layers):
+        steps = explain.encoder_head(loading.local_dir(spec), text, layer, 1, causal=False)
+        assert steps.rotated and float(abs(torch.from_numpy(steps.weights) - attentions[layer][0, 1]).max()) < 1e-5
 
 
 def test_a_learn_page_never_starts_the_chinese_berts_pretraining(fresh_cache):
@@ -250,7 +259,7 @@ def test_a_learn_page_never_starts_the_chinese_berts_pretraining(fresh_cache):
     at.segmented_control(key="mha-encoder").set_value("zh-bert-mlm").run()
     assert not at.exception and not at.error
     assert any("not trained on this server yet" in i.value for i in at.info)
-    assert jobs.status("zh-bert-mlm").state == "none", "1.7 GB of pretraining is the teacher's to start"
+    assert jobs.status("zh-bert-mlm").state == "none", "a gigabyte of pretraining is the teacher's to start"
 
 
 def test_a_bert_made_to_write_appends_its_own_top_guess_and_the_page_shows_it_beside_the_gpt(tiny_mlm, tiny_zh_gpt):

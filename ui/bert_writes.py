@@ -59,9 +59,8 @@ def panel() -> None:
         else:
             st.text(prompt + continuation)
     st.caption(_("Both are tiny models trained here (the GPT on People's Daily, the BERT on People's Daily and the "
-                 "training reviews), and this BERT is undertrained even at its own "
-                 "task: its top guess for most hidden characters is a comma, 的 or 。 (its accuracy is above), so part "
-                 "of what it writes shows that, not only what an encoder is. What does show the difference: the BERT "
+                 "training reviews), and this BERT is weak even at its own task: it gets most hidden characters "
+                 "wrong (its accuracy is above), so part of what it writes shows that, not only what an encoder is. What does show the difference: the BERT "
                  "was pretrained to fill hidden characters in 64-token rows that [SEP] closes (it also stands between "
                  "paragraphs), most with text on both sides; a [MASK] right before [SEP] has one side to go on, and "
                  "nothing taught the model to read it as “what comes next”. And an "

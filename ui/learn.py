@@ -65,9 +65,9 @@ def encoder_choice(prefix: str, text_key: str, *, fallback: str):
     spec = catalog.get_spec(chosen)
     if catalog.availability(spec).ready:
         return spec
-    # A Learn page never starts a training job: pretraining peaks at 1.7 GB and holds the class's job slot, so it
+    # A Learn page never starts a training job: pretraining takes about 1 GB and holds the class's job slot, so it
     # is the teacher's (or the Chinese Sentiment page's) to start. Its progress shows here while it runs.
-    st.info(_("The Chinese BERT is not trained on this server yet. The teacher can train it (about two minutes on two CPU cores): "
+    st.info(_("The Chinese BERT is not trained on this server yet. The teacher can train it (a few minutes on two CPU cores): "
               "`python -m core.train --model zh-bert-mlm` — or it is trained with the first Chinese model of the "
               "Sentiment page. Meanwhile, try {fallback}.", fallback=_(fallback)), icon=":material/hourglass_top:")  # fmt: skip
     jobs.panel(scenario.job_key(spec), title=spec.title)

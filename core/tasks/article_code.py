@@ -68,7 +68,7 @@ _BASES = {  # base: (extra transformers classes, LM Lab imports, where the base 
                 "start random\n"),
     "zh-bert": ("", _LOCAL, 'BASE = local_dir(catalog.get_spec("zh-bert-mlm"))  # the Chinese BERT pretrained in LM '
                 "Lab (python -m core.train --model zh-bert-mlm)\n"),
-    "zh-scratch": ("BertForSequenceClassification", "from core.training.pretrain import bert_config, "
+    "zh-scratch": ("RoFormerForSequenceClassification", "from core.training.pretrain import chinese_config, "
                    "chinese_tokenizer\n", ""),
 }  # fmt: skip
 
@@ -87,8 +87,8 @@ def _model_lines(recipe: dict) -> str:
                 "weights: nothing pretrained\n")  # fmt: skip
     if base == "zh-scratch":
         return ("tokenizer = chinese_tokenizer()  # the character vocabulary LM Lab built for its Chinese BERT\n"
-                f"config = bert_config(tokenizer, {recipe['scratch']!r}, max_length={recipe['max_length']}, "
-                f"dropout={dropout!r}, {head})\nmodel = BertForSequenceClassification(config)  # random weights\n")  # fmt: skip
+                f"config = chinese_config(tokenizer, {recipe['scratch']!r}, max_length={recipe['max_length']}, "
+                f"dropout={dropout!r}, {head})\nmodel = RoFormerForSequenceClassification(config)  # random weights\n")  # fmt: skip
     source = f"{recipe['hub_model']!r}" if base == "hub" else "BASE"
     mismatched = ", ignore_mismatched_sizes=True" if base == "hub" else ""
     if base == "hub":  # LM Lab keeps a Hub model's own dropout (its config may not even name these fields)

@@ -163,11 +163,11 @@ def _chinese_base(recipe: Recipe, head: dict, dropout: dict):
     from core.loading import LOAD_LOCK, from_transformers, load_tokenizer, local_dir
 
     if recipe.base == "zh-scratch":
-        from core.training.pretrain import bert_config, chinese_tokenizer
+        from core.training.pretrain import chinese_config, chinese_tokenizer
 
         tokenizer = chinese_tokenizer()
-        config = bert_config(tokenizer, recipe.scratch, max_length=recipe.max_length, dropout=recipe.dropout, **head)
-        return tokenizer, from_transformers("BertForSequenceClassification")(config)
+        config = chinese_config(tokenizer, recipe.scratch, max_length=recipe.max_length, dropout=recipe.dropout, **head)
+        return tokenizer, from_transformers("RoFormerForSequenceClassification")(config)
     spec = catalog.get_spec(PRETRAINED_ZH)
     if catalog.read_metadata(PRETRAINED_ZH) is None:  # never trained here: a job or the command line does it first
         from core.errors import ModelUnavailableError

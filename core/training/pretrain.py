@@ -4,6 +4,14 @@ split, never a held-out one — with a character vocabulary built here from the 
 
 The encoder it leaves is the starting point of the Chinese classifiers (``base="zh-bert"``); the same
 architecture from random weights (``base="zh-scratch"``) is the comparison that says what pretraining buys.
+
+The BERT is a RoFormer: BERT's layers, with rotary position embeddings (RoPE) in place of BERT's learned position
+table. The choice is measured. With learned positions, one pass over the text (as long as the budget allows) left
+the model on the first plateau of masked-language-model training: it guessed the comma, 的 and 。 everywhere (4.0 %
+of held-out hidden characters right, whatever the learning rate, batch, masking share or starting positions). It
+had not learnt to read its neighbours. Rotary positions make "the character just before me" the same relation at
+every place, and the same pass reaches 12–17 % (three runs; the word segmenter made the same choice for the same
+reason).
 """
 
 from __future__ import annotations
@@ -31,34 +39,37 @@ def chinese_tokenizer(texts: list[str] | None = None, vocab_size: int = CHINESE_
     return chinese_wordpiece(texts if texts is not None else corpus(), vocab_size=vocab_size)
 
 
-def bert_config(tokenizer, size: dict, *, max_length: int, dropout: float | None, **head):
-    from transformers import BertConfig
+def chinese_config(tokenizer, size: dict, *, max_length: int, dropout: float | None, **head):
+    """The Chinese BERT's configuration: a RoFormer (BERT's layers, rotary positions) of ``CHINESE_BERT_SIZE``."""
+    from transformers import RoFormerConfig
 
     shape = {name: value for name, value in {**CHINESE_BERT_SIZE, **size}.items() if name != "vocab_size"}
     rates = {} if dropout is None else {"hidden_dropout_prob": dropout, "attention_probs_dropout_prob": dropout}
-    return BertConfig(vocab_size=len(tokenizer), max_position_embeddings=max(128, max_length),
-                      pad_token_id=tokenizer.pad_token_id, **shape, **rates, **head)  # fmt: skip
+    return RoFormerConfig(vocab_size=len(tokenizer), embedding_size=shape["hidden_size"],
+                          max_position_embeddings=max(128, max_length), pad_token_id=tokenizer.pad_token_id,
+                          **shape, **rates, **head)  # fmt: skip
 
 
 def masked_only(config):
-    """BERT with its masked-LM head, whose loss reads the word-prediction layer at the hidden positions only: the
-    same loss as ``BertForMaskedLM``, without a 6,000-way softmax for the 85 % of tokens nobody asked about."""
+    """The Chinese BERT with its masked-LM head, whose loss reads the word-prediction layer at the hidden positions
+    only: the same loss as ``RoFormerForMaskedLM``, without a 6,000-way softmax for the 85 % of tokens nobody asked
+    about."""
     import torch
-    from transformers import BertForMaskedLM
+    from transformers import RoFormerForMaskedLM
     from transformers.modeling_outputs import MaskedLMOutput
 
-    class BertForMaskedPositions(BertForMaskedLM):
+    class MaskedPositions(RoFormerForMaskedLM):
         def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, labels=None, **kwargs):
-            hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask,
-                               token_type_ids=token_type_ids).last_hidden_state  # fmt: skip
+            hidden = self.roformer(input_ids=input_ids, attention_mask=attention_mask,
+                                   token_type_ids=token_type_ids).last_hidden_state  # fmt: skip
             if labels is None:
                 return MaskedLMOutput(logits=self.cls(hidden))
             where, targets = _padded_positions(labels)
             logits = self.cls(hidden.reshape(-1, hidden.shape[-1])[where])
             return MaskedLMOutput(loss=torch.nn.functional.cross_entropy(logits.float(), targets), logits=logits)
 
-    model = BertForMaskedPositions(config)
-    model.config.architectures = ["BertForMaskedLM"]  # saved as, and loaded back as, a plain BERT masked LM
+    model = MaskedPositions(config)
+    model.config.architectures = ["RoFormerForMaskedLM"]  # saved as, and loaded back as, a plain masked LM
     return model
 
 
@@ -104,7 +115,7 @@ def train_masked_lm(recipe: Recipe, folder: Path, report: Report, should_stop: C
     tokenizer = chinese_tokenizer(texts, size["vocab_size"])
     rows = blocks(tokenizer, texts, recipe.max_length)
     torch.manual_seed(recipe.seed)
-    model = masked_only(bert_config(tokenizer, size, max_length=recipe.max_length, dropout=recipe.dropout))
+    model = masked_only(chinese_config(tokenizer, size, max_length=recipe.max_length, dropout=recipe.dropout))
     collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=MASK_SHARE)
     fitted = fit(recipe, folder, model, rows, collator, report, should_stop)
 
@@ -124,5 +135,5 @@ def train_masked_lm(recipe: Recipe, folder: Path, report: Report, should_stop: C
         "loss_curve": thin(fitted.losses, CARD_POINTS),
         "parameters": sum(p.numel() for p in model.parameters()),
         "train_seconds": fitted.seconds,
-        "architecture": {"class": "BertForMaskedLM", **size, "block": recipe.max_length},
+        "architecture": {"class": "RoFormerForMaskedLM", **size, "block": recipe.max_length},
     }  # fmt: skip

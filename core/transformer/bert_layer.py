@@ -63,7 +63,7 @@ def layer_from_files(folder: Path, text: str, layer: int, max_tokens: int = 64) 
     model's folder: no transformers involved."""
     found = bert_weights.layer_inputs(folder, text, layer, max_tokens)
     width = found.x.shape[-1]
-    ours_mha = MultiHeadAttention(width, found.heads).load_from_bert(found.attention).eval()
+    ours_mha = MultiHeadAttention(width, found.heads).load_from_bert(found.attention, rotary=found.rotary).eval()
     trace: dict = {}
     projected, weights = ours_mha(found.x[None], trace=trace)
     # BERT's attention block ends with residual + LayerNorm around W_O (dropout is off in eval mode)
@@ -85,8 +85,12 @@ def against_transformers(report: LayerReport, model, tokenizer, text: str, max_t
     outputs = model(**{name: value.to(parameter.device) for name, value in batch.items()},
                     output_hidden_states=True, output_attentions=True)  # fmt: skip
     theirs = outputs.attentions[report.layer][0].float().cpu()  # (h, T, T)
-    block = model.encoder.layer[report.layer].attention  # BertAttention: self + output (dense, LayerNorm)
-    theirs_out = block(outputs.hidden_states[report.layer])[0][0].float().cpu()  # (T, d_model)
+    encoder = model.base_model.encoder
+    block = encoder.layer[report.layer].attention  # BertAttention: self + output (dense, LayerNorm)
+    extra = {}
+    if hasattr(encoder, "embed_positions"):  # a RoFormer's attention takes the rotary angles of the positions
+        extra["sinusoidal_pos"] = encoder.embed_positions(batch["input_ids"].shape)[None, None]
+    theirs_out = block(outputs.hidden_states[report.layer], **extra)[0][0].float().cpu()  # (T, d_model)
     return Agreement(weights_diff=float((torch.from_numpy(report.ours) - theirs).abs().max()),
                      output_diff=float((torch.from_numpy(report.block_output) - theirs_out).abs().max()),
                      precision=str(parameter.dtype).removeprefix("torch."))  # fmt: skip

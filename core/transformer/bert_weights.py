@@ -6,8 +6,9 @@ tokens and the layers up to the chosen one are read) and its ``tokenizer.json`` 
 On a fresh server that takes a few hundredths of a second where importing transformers and building the model
 take two to three. The page says so, and a test checks every layer's input and the tokens against transformers.
 
-Folders are the verified ones ``core.loading.local_dir`` returns: a bare BERT (the packaged MiniLM) or one with a
-task head, whose encoder's names start with ``bert.`` (the Chinese BERT pretrained here).
+Folders are the verified ones ``core.loading.local_dir`` returns: a bare BERT (the packaged MiniLM), or one with a
+task head, whose encoder's names start with ``bert.``, or a RoFormer (the Chinese BERT pretrained here: BERT's
+layers with rotary position embeddings), whose names start with ``roformer.``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from core.messages import Message
 from core.transformer.attention import scaled_dot_product_attention
 
 WEIGHTS_FILE = "model.safetensors"
-PREFIXES = ("", "bert.")  # a bare encoder's names, then those of an encoder under a task head
+PREFIXES = ("", "bert.", "roformer.")  # a bare encoder's names, then those of an encoder under a task head
 
 
 @dataclass(frozen=True)
@@ -35,20 +36,25 @@ class Shape:
     heads: int
     width: int
     eps: float  # LayerNorm's epsilon
-    positions: int  # learned positions: the most tokens the encoder reads
+    positions: int  # the most tokens the encoder reads (its learned position table, or its rotary limit)
+    rotary: bool = False  # RoFormer: no position table; queries and keys rotated by their positions (RoPE)
 
 
 def read_shape(folder: Path) -> Shape:
-    """The encoder's size from its config.json; ValueError for anything but a BERT encoder this code runs exactly."""
+    """The encoder's size from its config.json; ValueError for anything but a BERT (learned absolute positions) or
+    RoFormer (rotary positions on queries and keys only) encoder this code runs exactly."""
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    if not isinstance(config, dict) or config.get("model_type") != "bert" or config.get("hidden_act", "gelu") != "gelu":
+    kind = config.get("model_type") if isinstance(config, dict) else None
+    if kind not in ("bert", "roformer") or config.get("hidden_act", "gelu") != "gelu":
         raise ValueError(f"{folder.name} is not a BERT encoder with GELU activations.")
     if config.get("position_embedding_type", "absolute") != "absolute" or config.get("is_decoder"):
         raise ValueError(f"{folder.name} is not an encoder with learned absolute positions.")
+    if kind == "roformer" and (config.get("rotary_value") or config.get("embedding_size") not in (None, config.get("hidden_size"))):
+        raise ValueError(f"{folder.name} is a RoFormer with rotated values or a projected embedding.")
     try:
         shape = Shape(layers=int(config["num_hidden_layers"]), heads=int(config["num_attention_heads"]),
                       width=int(config["hidden_size"]), eps=float(config.get("layer_norm_eps", 1e-12)),
-                      positions=int(config.get("max_position_embeddings", 512)))  # fmt: skip
+                      positions=int(config.get("max_position_embeddings", 512)), rotary=kind == "roformer")  # fmt: skip
     except (KeyError, TypeError, ValueError):
         raise ValueError(f"{folder.name}'s config.json lacks a readable size.") from None
     if shape.layers < 1 or shape.heads < 1 or shape.width % shape.heads or shape.positions < 2:
@@ -121,9 +127,10 @@ class _Reader:
 
 
 def _embed(read: _Reader, ids: list[int], shape: Shape) -> torch.Tensor:
-    """Word + position + segment-0 embeddings, then LayerNorm.  # (T, width)"""
+    """Word + position + segment-0 embeddings, then LayerNorm (a RoFormer adds no position here).  # (T, width)"""
     x = read.rows("embeddings.word_embeddings.weight", ids)
-    x = x + read("embeddings.position_embeddings.weight")[: len(ids)]
+    if not shape.rotary:
+        x = x + read("embeddings.position_embeddings.weight")[: len(ids)]
     x = x + read("embeddings.token_type_embeddings.weight")[0]
     return F.layer_norm(x, (shape.width,), read("embeddings.LayerNorm.weight"), read("embeddings.LayerNorm.bias"),
                         shape.eps)  # fmt: skip
@@ -137,14 +144,26 @@ def _norm(read: _Reader, name: str, x: torch.Tensor, shape: Shape) -> torch.Tens
     return F.layer_norm(x, (shape.width,), read(f"{name}.weight"), read(f"{name}.bias"), shape.eps)
 
 
+def rotate(heads: torch.Tensor) -> torch.Tensor:
+    """RoPE on queries or keys: each pair (x_2i, x_2i+1) of the token at position m turned by the angle
+    m / 10000^(2i/d_k), as ``core.transformer.positional.rope_rotate`` draws it.  # (…, T, d_k)"""
+    t, d_k = heads.shape[-2], heads.shape[-1]
+    angles = torch.arange(t, dtype=torch.float64)[:, None] / 10_000 ** (torch.arange(0, d_k, 2, dtype=torch.float64) / d_k)
+    cos, sin = angles.cos().to(heads.dtype), angles.sin().to(heads.dtype)  # (T, d_k/2)
+    even, odd = heads[..., 0::2], heads[..., 1::2]
+    return torch.stack([even * cos - odd * sin, even * sin + odd * cos], dim=-1).flatten(-2)
+
+
 def encoder_layer(read: _Reader, index: int, x: torch.Tensor, shape: Shape) -> torch.Tensor:
     """One encoder layer: multi-head self-attention, W_O, residual + LayerNorm; GELU feed-forward, residual +
-    LayerNorm (BERT's post-norm order). One sentence, so no padding mask.  # (T, width)"""
+    LayerNorm (BERT's post-norm order). One sentence, so no padding mask. A RoFormer rotates the queries and keys
+    by their positions (RoPE) before the scores.  # (T, width)"""
     name = f"encoder.layer.{index}"
     t, d_k = x.shape[0], shape.width // shape.heads
 
     def heads(part: str) -> torch.Tensor:  # (heads, T, d_k)
-        return _linear(read, f"{name}.attention.self.{part}", x).view(t, shape.heads, d_k).transpose(0, 1)
+        projected = _linear(read, f"{name}.attention.self.{part}", x).view(t, shape.heads, d_k).transpose(0, 1)
+        return rotate(projected) if shape.rotary and part != "value" else projected
 
     mixed, _weights = scaled_dot_product_attention(heads("query"), heads("key"), heads("value"))
     merged = mixed.transpose(0, 1).reshape(t, shape.width)
@@ -170,6 +189,7 @@ class LayerInputs:
     attention: dict[str, torch.Tensor]  # the layer's attention block, by BERT's names ("self.query.weight", …)
     heads: int
     eps: float  # LayerNorm's epsilon
+    rotary: bool  # queries and keys are rotated by their positions (RoPE) before the scores
 
 
 ATTENTION_NAMES = tuple(f"{part}.{kind}" for part in ("self.query", "self.key", "self.value", "output.dense",
@@ -190,7 +210,7 @@ def layer_inputs(folder: Path, text: str, layer: int, max_tokens: int = 64) -> L
         for index in range(layer):
             x = encoder_layer(read, index, x, shape)
         attention = {name: read(f"encoder.layer.{layer}.attention.{name}") for name in ATTENTION_NAMES}
-    return LayerInputs(tokens=tokens, x=x, attention=attention, heads=shape.heads, eps=shape.eps)
+    return LayerInputs(tokens=tokens, x=x, attention=attention, heads=shape.heads, eps=shape.eps, rotary=shape.rotary)
 
 
 @dataclass(frozen=True)
@@ -198,6 +218,7 @@ class HeadInputs:
     tokens: list[str]
     x: torch.Tensor  # what enters the layer  # (T, width)
     projections: tuple[torch.Tensor, ...]  # this head's W_Q, b_Q, W_K, b_K, W_V, b_V  # (d_k, width) / (d_k,)
+    rotary: bool  # queries and keys are rotated by their positions (RoPE) before the scores
 
 
 def head_inputs(folder: Path, text: str, layer: int, head: int, max_tokens: int = 32) -> HeadInputs:
@@ -209,7 +230,7 @@ def head_inputs(folder: Path, text: str, layer: int, head: int, max_tokens: int 
     rows = slice(head * d_k, (head + 1) * d_k)
     projections = tuple(found.attention[f"self.{part}.{kind}"][rows] for part in ("query", "key", "value")
                         for kind in ("weight", "bias"))  # fmt: skip
-    return HeadInputs(tokens=found.tokens, x=found.x, projections=projections)
+    return HeadInputs(tokens=found.tokens, x=found.x, projections=projections, rotary=found.rotary)
 
 
 @torch.no_grad()

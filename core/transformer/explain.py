@@ -26,13 +26,18 @@ class Steps:
     d_k: int
     diff_vs_torch: float  # max |ours − torch SDPA| on the output
     source: str
+    rotated: bool = False  # q and k are shown after RoPE turned them by their positions (a RoFormer head)
 
 
-def _attend(tokens, x, w_q, b_q, w_k, b_k, w_v, b_v, causal: bool, source: str) -> Steps:
+def _attend(tokens, x, w_q, b_q, w_k, b_k, w_v, b_v, causal: bool, source: str, rotary: bool = False) -> Steps:
     # 1) project every token vector into a query, a key and a value
     q = x @ w_q.T + b_q  # (T, d_k)
     k = x @ w_k.T + b_k  # (T, d_k)
     v = x @ w_v.T + b_v  # (T, d_k)
+    if rotary:  # a RoFormer: RoPE turns each query and key by its position (the values keep theirs)
+        from core.transformer.bert_weights import rotate
+
+        q, k = rotate(q), rotate(k)
     d_k = q.shape[-1]
     # 2) scores, 3) softmax, 4) weighted sum — the same function the rest of LM Lab uses
     output, weights = scaled_dot_product_attention(q, k, v, causal=causal)
@@ -52,6 +57,7 @@ def _attend(tokens, x, w_q, b_q, w_k, b_k, w_v, b_v, causal: bool, source: str) 
         d_k=d_k,
         diff_vs_torch=float((output - reference).abs().max()),  # computed where the model is, then drawn on the CPU
         source=source,
+        rotated=rotary,
     )
 
 
@@ -59,11 +65,11 @@ def encoder_head(folder: Path, text: str, layer: int, head: int, causal: bool, m
                  name: str = "MiniLM") -> Steps:
     """Head ``head`` of layer ``layer`` of a BERT encoder (MiniLM by default) on ``text``, with the layer's real
     weights and the real vectors that enter it, read from the model's folder and computed by LM Lab's own code
-    (``core.transformer.bert_weights``)."""
+    (``core.transformer.bert_weights``); a RoFormer's queries and keys are rotated by their positions."""
     from core.transformer import bert_weights
 
     found = bert_weights.head_inputs(folder, text, layer, head, max_tokens=max_tokens)
-    return _attend(found.tokens, found.x, *found.projections, causal=causal,
+    return _attend(found.tokens, found.x, *found.projections, causal=causal, rotary=found.rotary,
                    source=Message("{name} layer {layer}, head {head}", name=name, layer=layer, head=head))  # fmt: skip
 
 

@@ -21,6 +21,7 @@ class MultiHeadAttention(nn.Module):
         self.w_k = nn.Linear(d_model, d_model, bias=bias)
         self.w_v = nn.Linear(d_model, d_model, bias=bias)
         self.w_o = nn.Linear(d_model, d_model, bias=bias)
+        self.rotary = False  # a RoFormer's block (load_from_bert): queries and keys turned by their positions
 
     def split_heads(self, x: torch.Tensor) -> torch.Tensor:
         b, t, _ = x.shape
@@ -41,6 +42,10 @@ class MultiHeadAttention(nn.Module):
         q = self.split_heads(self.w_q(x_q))  # (B, h, T_q, d_k)
         k = self.split_heads(self.w_k(x_kv))  # (B, h, T_k, d_k)
         v = self.split_heads(self.w_v(x_kv))  # (B, h, T_k, d_k)
+        if self.rotary:  # RoPE: each query and key turned by its position; the values keep theirs
+            from core.transformer.bert_weights import rotate
+
+            q, k = rotate(q), rotate(k)
         # 2) every head attends on its own
         heads, weights = scaled_dot_product_attention(q, k, v, mask=mask, causal=causal)  # (B, h, T_q, d_k)
         # 3) concatenate the heads back into d_model
@@ -64,8 +69,10 @@ class MultiHeadAttention(nn.Module):
         return self
 
     @torch.no_grad()
-    def load_from_bert(self, tensors: dict[str, torch.Tensor]) -> MultiHeadAttention:
-        """Copy a BERT attention block's weights, by BERT's names: self.query/key/value and output.dense."""
+    def load_from_bert(self, tensors: dict[str, torch.Tensor], rotary: bool = False) -> MultiHeadAttention:
+        """Copy a BERT attention block's weights, by BERT's names: self.query/key/value and output.dense (a
+        RoFormer's have the same names; ``rotary`` turns its queries and keys by their positions)."""
+        self.rotary = rotary
         for ours, name in ((self.w_q, "self.query"), (self.w_k, "self.key"), (self.w_v, "self.value"),
                            (self.w_o, "output.dense")):  # fmt: skip
             ours.weight.copy_(tensors[f"{name}.weight"])
