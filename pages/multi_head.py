@@ -44,6 +44,10 @@ render.figure(
                        titles=[_("head {number}", number=h) for h in range(heads)]), key="mha-grid"
 )  # fmt: skip
 
+if report.rotary:
+    st.caption(_("This model is a RoFormer: before the scores, every head turns its queries and keys by their "
+                 "positions (RoPE, on the Positional encoding page). Our recomputation does the same "
+                 "(MultiHeadAttention.forward, in the code further down the page)."))  # fmt: skip
 st.subheader(_("How the heads differ"))
 stats = pd.DataFrame(report.stats)
 metric = st.selectbox(_("Statistic"), list(report.stats), key="mha-stat", format_func=i18n.labels(report.stats))
@@ -94,7 +98,8 @@ else:
     left, right = st.columns(2)
     left.metric(_("Max |ours − Hugging Face|, attention probabilities"), f"{agreement.weights_diff:.1e}")
     right.metric(_("Max |ours − Hugging Face|, attention block output"), f"{agreement.output_diff:.1e}",
-                 help=_("After W_O, the residual connection and LayerNorm (BertAttention's output)."))  # fmt: skip
+                 help=_("After W_O, the residual connection and LayerNorm (the output of transformers' BertAttention, or "
+                        "RoFormerAttention for the Chinese BERT)."))  # fmt: skip
     if agreement.precision != "float32":
         st.caption(_("LM Lab serves this model in {precision}, and Hugging Face's side computes in it while ours "
                      "computes in float32 from the weight file. bfloat16 keeps only 2 to 3 significant digits and "

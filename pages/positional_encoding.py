@@ -128,7 +128,8 @@ st.markdown(
       "their dot product depends only on the signed offset m − n: the same for (10, 3) and (17, 10), but in "
       "general not the same for (10, 3) and (3, 10).")
 )
-st.caption(_("LM Lab's own Chinese models use it too (the Chinese BERT and the word segmenter, both RoFormers). "
+st.caption(_("Two of LM Lab's own Chinese models use it too: the Chinese BERT (with the classifiers fine-tuned from "
+             "it) and the word segmenter, both RoFormers. "
              "Measured here: with BERT's learned position table, the Chinese BERT's pretraining (one pass, a few "
              "CPU-minutes) stayed on the plateau of guessing the commonest characters everywhere — 4 % of held-out "
              "hidden characters right; with rotary positions the same pass got 12–17 % right (three runs)."))  # fmt: skip

@@ -70,10 +70,10 @@ render.figure(
 st.subheader(_("2 · Queries, keys, values"))
 if steps.rotated:
     st.caption(_("This model is a RoFormer: BERT's layers with rotary position embeddings (RoPE, on the Positional "
-                 "encoding page). Its token vectors carry no position; instead each query and each key is turned by "
-                 "an angle proportional to its token's position, so position enters a score only as the offset between the "
-                 "two tokens (how far apart, and which comes first). "
-                 "Q and K below are after the turn; V is not turned."))  # fmt: skip
+                 "encoding page). Its embeddings carry no position. Instead RoPE turns each pair of coordinates of a "
+                 "query at position m and of a key at position n by m·ωᵢ and n·ωᵢ, so the turn brings position into a "
+                 "score only through the signed offset m − n. From layer 1 on, X has already mixed in its neighbours "
+                 "and can carry position of its own. Q and K below are after the turn; V is not turned."))  # fmt: skip
 rope = "RoPE({})" if steps.rotated else "{}"
 columns = st.columns(3)
 for column, (name, matrix) in zip(
@@ -139,3 +139,6 @@ with st.expander(_("The code that computed this"), icon=":material/code:"):
     if mode == REAL:
         st.caption(_("One BERT layer, as the sentence's vectors pass through the layers below the chosen one:"))
         st.code(learn.source_of("bert_weights.encoder_layer"), language="python")
+        if steps.rotated:
+            st.caption(_("The turn of the queries and keys (RoPE):"))
+            st.code(learn.source_of("bert_weights.rotate"), language="python")

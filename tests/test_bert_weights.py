@@ -93,6 +93,7 @@ def test_out_of_range_and_foreign_models_are_refused(tmp_path):
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     for change in ({"hidden_act": "relu"}, {"position_embedding_type": "relative_key"}, {"model_type": "gpt2"},
                    {"model_type": "roformer", "rotary_value": True}, {"model_type": "roformer", "embedding_size": 64},
+                   {"model_type": "roformer", "num_attention_heads": 128},  # heads of 3 coordinates: no pairs to turn
                    {"is_decoder": True}, {"num_attention_heads": 0}, {"num_attention_heads": 5}, {"hidden_size": "x"}):
         (tmp_path / "config.json").write_text(json.dumps({**config, **change}), encoding="utf-8")
         with pytest.raises(ValueError):
@@ -113,3 +114,19 @@ def test_our_rotary_turn_is_the_positional_pages_rope():
         assert np.abs(ours[head].double().numpy() - page).max() < 1e-5
     assert torch.equal(ours[:, 0], heads[:, 0]), "position 0 is not turned"
     assert torch.allclose(ours.norm(dim=-1), heads.norm(dim=-1), atol=1e-5), "a turn keeps each vector's length"
+
+
+def test_rope_turns_self_attention_only():
+    """A RoFormer's block turns queries and keys in self-attention; cross-attention (which RoFormer's encoder never
+    runs) is left as it is."""
+    from core.transformer.multihead import MultiHeadAttention
+
+    torch.manual_seed(0)
+    plain, turned = MultiHeadAttention(16, 2).eval(), MultiHeadAttention(16, 2).eval()
+    turned.load_state_dict(plain.state_dict())
+    turned.rotary = True
+    x, memory = torch.randn(1, 5, 16), torch.randn(1, 7, 16)
+    with torch.no_grad():
+        assert torch.equal(plain(x, memory)[1], turned(x, memory)[1])
+        assert not torch.allclose(plain(x)[1], turned(x)[1])
+        assert torch.allclose(plain(x[:, :1])[1], turned(x[:, :1])[1])  # one token at position 0: nothing turns

@@ -219,6 +219,7 @@ def source_of(name: str) -> str:
         "sinusoidal": positional.sinusoidal,
         "rope_rotate": positional.rope_rotate,
         "bert_weights.encoder_layer": bert_weights.encoder_layer,
+        "bert_weights.rotate": bert_weights.rotate,
     }
     return inspect.getsource(objects[name])
 

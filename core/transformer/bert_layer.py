@@ -28,6 +28,7 @@ class LayerReport:
     head_outputs: np.ndarray  # each head's weighted values before concatenation  # (h, T, d_k)
     block_output: np.ndarray  # after W_O, the residual connection and LayerNorm  # (T, d_model)
     stats: dict[str, np.ndarray]  # per-head statistics  # each (h,)
+    rotary: bool = False  # a RoFormer: queries and keys turned by their positions (RoPE) before the scores
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,8 @@ def layer_from_files(folder: Path, text: str, layer: int, max_tokens: int = 64) 
                                 found.attention["output.LayerNorm.bias"], found.eps)  # fmt: skip
     ours = weights[0].numpy()
     return LayerReport(tokens=found.tokens, layer=layer, ours=ours, head_outputs=trace["heads"][0].numpy(),
-                       block_output=block_output.numpy(), stats=head_statistics(ours, found.tokens))  # fmt: skip
+                       block_output=block_output.numpy(), stats=head_statistics(ours, found.tokens),
+                       rotary=found.rotary)  # fmt: skip
 
 
 @torch.no_grad()

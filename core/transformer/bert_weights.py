@@ -57,7 +57,8 @@ def read_shape(folder: Path) -> Shape:
                       positions=int(config.get("max_position_embeddings", 512)), rotary=kind == "roformer")  # fmt: skip
     except (KeyError, TypeError, ValueError):
         raise ValueError(f"{folder.name}'s config.json lacks a readable size.") from None
-    if shape.layers < 1 or shape.heads < 1 or shape.width % shape.heads or shape.positions < 2:
+    if shape.layers < 1 or shape.heads < 1 or shape.width % shape.heads or shape.positions < 2 or (
+            shape.rotary and (shape.width // shape.heads) % 2):  # RoPE turns pairs of coordinates
         raise ValueError(f"{folder.name}'s config.json gives an impossible size.")
     return shape
 

@@ -36,13 +36,14 @@ class MultiHeadAttention(nn.Module):
         trace: dict | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Self-attention when ``x_kv`` is None, cross-attention otherwise. Returns (output, weights)."""
+        rotate_qk = self.rotary and x_kv is None  # RoFormer's RoPE is for self-attention only
         x_kv = x_q if x_kv is None else x_kv
         b, t_q, _ = x_q.shape
         # 1) project into queries, keys and values, and split them into h heads
         q = self.split_heads(self.w_q(x_q))  # (B, h, T_q, d_k)
         k = self.split_heads(self.w_k(x_kv))  # (B, h, T_k, d_k)
         v = self.split_heads(self.w_v(x_kv))  # (B, h, T_k, d_k)
-        if self.rotary:  # RoPE: each query and key turned by its position; the values keep theirs
+        if rotate_qk:  # RoPE: each query and key turned by its position; the values keep theirs
             from core.transformer.bert_weights import rotate
 
             q, k = rotate(q), rotate(k)
