@@ -49,6 +49,9 @@ from core.specs import (  # noqa: F401 — re-exported: callers use catalog.MINI
     ModelSpec,
 )
 
+# built-in models whose architecture changed under the same key: the model_type a current copy has
+_EXPECTED_TYPES = {spec.key: spec.model_type for spec in STATIC_SPECS if spec.trained_here and spec.model_type}
+
 # Keys of models stored in the cache: a plain lowercase name, so a key can never be a path.
 _KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 # Hub repository ids: "owner/name" and nothing else (no "..", no leading slash, no URL).
@@ -107,8 +110,14 @@ def cache_entry_dir(key: str) -> Path:
 
 
 def read_metadata(key: str) -> ModelCard | None:
-    """The model card of a finished cache entry, or None when there is no complete entry."""
-    return cards.read(cache_entry_dir(key))
+    """The model card of a finished cache entry, or None when there is no complete entry — or when a built-in model
+    was trained by an earlier LM Lab with another architecture (its spec's ``model_type``): out of date, it counts as
+    not trained, so the next job or ``--all`` trains it again and the pages never describe one model and run another."""
+    card = cards.read(cache_entry_dir(key))
+    expected = _EXPECTED_TYPES.get(key)
+    if card is not None and expected and card.get("model_type") != expected:
+        return None
+    return card
 
 
 def weights_sha256(spec: ModelSpec) -> str:

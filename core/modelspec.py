@@ -29,6 +29,9 @@ class ModelSpec:
     # the languages of the text it reads (a translation model: its source language); every model LM Lab has
     # today reads English — its vocabulary, its training data or its lexicon is English
     languages: tuple[str, ...] = ("en",)
+    # a trained model's transformers model_type, where an earlier LM Lab built another architecture under the same
+    # key: a cached copy whose card records another (or none) is out of date (``catalog.read_metadata``)
+    model_type: str = ""
 
     @property
     def trained_here(self) -> bool:
@@ -37,12 +40,12 @@ class ModelSpec:
 
 def trained_spec(
     key: str, title: str, task: str, *, license: str, description: str, labels: tuple[str, ...] = (),
-    languages: tuple[str, ...] = ("en",),
+    languages: tuple[str, ...] = ("en",), model_type: str = "",
 ):
     """A model LM Lab trains itself: cached under its key, made by the recipe of the same name."""
     return ModelSpec(key=key, title=title, task=task, source=TRAINED, kind="transformers", location=key,
                      license=license, size_bytes=None, labels=labels, description=description,
-                     languages=languages)  # fmt: skip
+                     languages=languages, model_type=model_type)  # fmt: skip
 
 
 def hub_spec(key: str, title: str, task: str, repo: str, size: int | None, description: str, *,

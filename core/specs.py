@@ -186,6 +186,7 @@ ZH_BERT_MLM = trained_spec(
     "fill-mask",
     license=_PKU,
     languages=("zh",),
+    model_type="roformer",  # a BERT with learned positions before 2026-12-05
     description=(
         N_("A 2-layer BERT (hidden size 128, 1.2 M parameters) with a 6,000-token character vocabulary, both built "
         "here. Its positions are rotary: it is a RoFormer, BERT's layers with RoPE turning each query and key by its "
@@ -205,6 +206,7 @@ SENTIMENT_ZH_BERT = trained_spec(
     license=_REVIEWS,
     labels=("negative", "positive"),
     languages=("zh",),
+    model_type="roformer",  # a BERT with learned positions before 2026-12-05
     description=(
         N_("The Chinese BERT pretrained here, with a classification head, fine-tuned on 15,358 Chinese reviews of "
         "hotels, computers and books; 2,000 more are held out.")
@@ -218,6 +220,7 @@ SENTIMENT_ZH_SCRATCH = trained_spec(
     license=_REVIEWS,
     labels=("negative", "positive"),
     languages=("zh",),
+    model_type="roformer",  # a BERT with learned positions before 2026-12-05
     description=(
         N_("The Chinese BERT's architecture and vocabulary with random weights, trained on the same reviews for "
         "as long (at learning rate 3e-4; the pretrained one at 2e-4, which scored 2 points more than at 5e-4). Next "

@@ -252,6 +252,30 @@ def test_the_chinese_bert_read_from_its_files_matches_transformers(tiny_mlm):
         assert steps.rotated and float(abs(torch.from_numpy(steps.weights) - attentions[layer][0, 1]).max()) < 1e-5
 
 
+def test_a_chinese_bert_trained_before_it_became_a_roformer_counts_as_not_trained(tiny_mlm):
+    """A cache trained by an earlier LM Lab (a BERT with learned positions under the same key, a card without the
+    model type) is out of date: read as not trained, so the next job trains it again, rather than pages describing a
+    RoFormer while the cache holds the older BERT."""
+    import json
+
+    from core import catalog, io
+
+    path = catalog.cache_entry_dir("zh-bert-mlm") / "metadata.json"
+    original = path.read_text(encoding="utf-8")
+    card = json.loads(original)
+    assert card["model_type"] == "roformer" and catalog.read_metadata("zh-bert-mlm") is not None
+    try:
+        for older in ({k: v for k, v in card.items() if k != "model_type"}, {**card, "model_type": "bert"}):
+            io.write_json_atomic(path, older)
+            assert catalog.read_metadata("zh-bert-mlm") is None
+            assert not catalog.availability(catalog.get_spec("zh-bert-mlm")).ready
+    finally:
+        path.write_text(original, encoding="utf-8")
+    assert catalog.read_metadata("zh-bert-mlm")["model_type"] == "roformer"
+    # only the three models whose architecture changed are checked; every other card reads as before
+    assert set(catalog._EXPECTED_TYPES) == {"zh-bert-mlm", "sentiment-zh-bert", "sentiment-zh-scratch"}
+
+
 def test_a_learn_page_never_starts_the_chinese_berts_pretraining(fresh_cache):
     from core.training import jobs
 

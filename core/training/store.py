@@ -8,6 +8,7 @@ a hidden ``.tmp-*`` folder that nothing loads and the next job for that key remo
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -50,6 +51,7 @@ def publish(key: str, build: Callable[[Path], dict]) -> Path:
             raise FileNotFoundError(f"Training wrote no {WEIGHTS_FILE}; nothing to publish.")
         metadata["sha256"] = sha256_of(weights)
         metadata["size_bytes"] = folder_size(temporary)
+        metadata["model_type"] = _model_type(temporary)
         cards.write(temporary, metadata)
         trash = None
         if final.exists():
@@ -62,6 +64,15 @@ def publish(key: str, build: Callable[[Path], dict]) -> Path:
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
+
+
+def _model_type(folder: Path) -> str:
+    """The architecture transformers reads from the folder's config.json ("" where there is none)."""
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    return str(config.get("model_type", "")) if isinstance(config, dict) else ""
 
 
 def delete(key: str) -> bool:
