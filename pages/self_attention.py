@@ -141,4 +141,4 @@ with st.expander(_("The code that computed this"), icon=":material/code:"):
         st.code(learn.source_of("bert_weights.encoder_layer"), language="python")
         if steps.rotated:
             st.caption(_("The turn of the queries and keys (RoPE):"))
-            st.code(learn.source_of("bert_weights.rotate"), language="python")
+            st.code(learn.source_of("rope_heads"), language="python")

@@ -101,14 +101,14 @@ def test_out_of_range_and_foreign_models_are_refused(tmp_path):
 
 
 def test_our_rotary_turn_is_the_positional_pages_rope():
-    """The RoFormer's queries and keys are turned by ``rotate`` (torch, any leading axes); the Positional encoding
+    """The RoFormer's queries and keys are turned by ``rope_heads`` (torch, any leading axes); the Positional encoding
     page draws ``positional.rope_rotate`` (numpy): the same turn."""
     import numpy as np
 
     from core.transformer import positional
 
     heads = torch.randn(3, 7, 16, generator=torch.Generator().manual_seed(0))
-    ours = bert_weights.rotate(heads)
+    ours = positional.rope_heads(heads)
     for head in range(3):
         page = positional.rope_rotate(heads[head].double().numpy(), np.arange(7, dtype=float))
         assert np.abs(ours[head].double().numpy() - page).max() < 1e-5

@@ -219,7 +219,7 @@ def source_of(name: str) -> str:
         "sinusoidal": positional.sinusoidal,
         "rope_rotate": positional.rope_rotate,
         "bert_weights.encoder_layer": bert_weights.encoder_layer,
-        "bert_weights.rotate": bert_weights.rotate,
+        "rope_heads": positional.rope_heads,
     }
     return inspect.getsource(objects[name])
 

@@ -140,7 +140,7 @@ class MaskedLens:
 def _masked_parts(model):
     """(embeddings, blocks, masked-LM head) of a BERT-class masked language model (BERT, or a RoFormer: the Chinese
     BERT pretrained here)."""
-    body, head = getattr(model, "bert", None) or getattr(model, "roformer", None), getattr(model, "cls", None)
+    body, head = getattr(model, "base_model", None), getattr(model, "cls", None)
     if body is None or head is None or not hasattr(getattr(body, "encoder", None), "layer"):
         raise CoreError(Message("The masked-LM lens reads BERT-class models with their masked-LM head; {name} is "
                                 "not one.", name=type(model).__name__))  # fmt: skip

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from core.errors import ModelUnavailableError
 from core.messages import Message
 from core.transformer.attention import scaled_dot_product_attention
+from core.transformer.positional import rope_heads
 
 WEIGHTS_FILE = "model.safetensors"
 PREFIXES = ("", "bert.", "roformer.")  # a bare encoder's names, then those of an encoder under a task head
@@ -145,16 +146,6 @@ def _norm(read: _Reader, name: str, x: torch.Tensor, shape: Shape) -> torch.Tens
     return F.layer_norm(x, (shape.width,), read(f"{name}.weight"), read(f"{name}.bias"), shape.eps)
 
 
-def rotate(heads: torch.Tensor) -> torch.Tensor:
-    """RoPE on queries or keys: each pair (x_2i, x_2i+1) of the token at position m turned by the angle
-    m / 10000^(2i/d_k), as ``core.transformer.positional.rope_rotate`` draws it.  # (…, T, d_k)"""
-    t, d_k = heads.shape[-2], heads.shape[-1]
-    angles = torch.arange(t, dtype=torch.float64)[:, None] / 10_000 ** (torch.arange(0, d_k, 2, dtype=torch.float64) / d_k)
-    cos, sin = angles.cos().to(heads.dtype), angles.sin().to(heads.dtype)  # (T, d_k/2)
-    even, odd = heads[..., 0::2], heads[..., 1::2]
-    return torch.stack([even * cos - odd * sin, even * sin + odd * cos], dim=-1).flatten(-2)
-
-
 def encoder_layer(read: _Reader, index: int, x: torch.Tensor, shape: Shape) -> torch.Tensor:
     """One encoder layer: multi-head self-attention, W_O, residual + LayerNorm; GELU feed-forward, residual +
     LayerNorm (BERT's post-norm order). One sentence, so no padding mask. A RoFormer rotates the queries and keys
@@ -164,7 +155,7 @@ def encoder_layer(read: _Reader, index: int, x: torch.Tensor, shape: Shape) -> t
 
     def heads(part: str) -> torch.Tensor:  # (heads, T, d_k)
         projected = _linear(read, f"{name}.attention.self.{part}", x).view(t, shape.heads, d_k).transpose(0, 1)
-        return rotate(projected) if shape.rotary and part != "value" else projected
+        return rope_heads(projected) if shape.rotary and part != "value" else projected
 
     mixed, _weights = scaled_dot_product_attention(heads("query"), heads("key"), heads("value"))
     merged = mixed.transpose(0, 1).reshape(t, shape.width)

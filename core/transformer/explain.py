@@ -35,9 +35,9 @@ def _attend(tokens, x, w_q, b_q, w_k, b_k, w_v, b_v, causal: bool, source: str, 
     k = x @ w_k.T + b_k  # (T, d_k)
     v = x @ w_v.T + b_v  # (T, d_k)
     if rotary:  # a RoFormer: RoPE turns each query and key by its position (the values keep theirs)
-        from core.transformer.bert_weights import rotate
+        from core.transformer.positional import rope_heads
 
-        q, k = rotate(q), rotate(k)
+        q, k = rope_heads(q), rope_heads(k)
     d_k = q.shape[-1]
     # 2) scores, 3) softmax, 4) weighted sum — the same function the rest of LM Lab uses
     output, weights = scaled_dot_product_attention(q, k, v, causal=causal)

@@ -44,9 +44,9 @@ class MultiHeadAttention(nn.Module):
         k = self.split_heads(self.w_k(x_kv))  # (B, h, T_k, d_k)
         v = self.split_heads(self.w_v(x_kv))  # (B, h, T_k, d_k)
         if rotate_qk:  # RoPE: each query and key turned by its position; the values keep theirs
-            from core.transformer.bert_weights import rotate
+            from core.transformer.positional import rope_heads
 
-            q, k = rotate(q), rotate(k)
+            q, k = rope_heads(q), rope_heads(k)
         # 2) every head attends on its own
         heads, weights = scaled_dot_product_attention(q, k, v, mask=mask, causal=causal)  # (B, h, T_q, d_k)
         # 3) concatenate the heads back into d_model

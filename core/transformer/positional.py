@@ -92,6 +92,18 @@ def rope_rotate(x: np.ndarray, positions: np.ndarray, base: float = 10_000.0) ->
     return out
 
 
+def rope_heads(heads):
+    """``rope_rotate`` on a torch tensor of queries or keys, positions 0, 1, … along its second-to-last axis (how a
+    RoFormer turns them before the scores; the angles in float64, as transformers computes them).  # (…, T, d_k)"""
+    import torch
+
+    t, d_k = heads.shape[-2], heads.shape[-1]
+    angles = torch.from_numpy(np.arange(t)[:, None] * frequencies(d_k)[None, :])  # (T, d_k/2)
+    cos, sin = angles.cos().to(heads.dtype), angles.sin().to(heads.dtype)
+    even, odd = heads[..., 0::2], heads[..., 1::2]
+    return torch.stack([even * cos - odd * sin, even * sin + odd * cos], dim=-1).flatten(-2)
+
+
 def cosine_similarity(vectors: np.ndarray) -> np.ndarray:
     """Cosine similarity of every pair of rows.  # (N, N)"""
     unit = vectors / np.linalg.norm(vectors, axis=-1, keepdims=True).clip(min=1e-12)
