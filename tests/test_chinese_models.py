@@ -73,6 +73,24 @@ def test_the_character_vocabulary_gives_each_chinese_character_a_token():
     assert tokenizer.convert_ids_to_tokens(tokenizer("龘")["input_ids"][1:-1]) == ["[UNK]"]
 
 
+def test_the_vocabulary_for_a_classifier_from_random_weights_lets_go_of_the_parsed_newspaper(monkeypatch):
+    """Building the vocabulary parses People's Daily (about 90 MB of word strings); a training process that parsed it
+    only for that lets it go, one that already had it keeps it."""
+    from core.data import peoples_daily
+    from core.training import pretrain, tokenizers
+
+    seen = []
+    monkeypatch.setattr(tokenizers, "chinese_wordpiece", lambda texts, vocab_size: seen.append(len(texts)) or "vocab")
+    peoples_daily.split.cache_clear()
+    peoples_daily.paragraphs.cache_clear()
+    assert pretrain.chinese_tokenizer() == "vocab"
+    assert peoples_daily.paragraphs.cache_info().currsize == 0 and peoples_daily.split.cache_info().currsize == 0
+    peoples_daily.split()
+    assert pretrain.chinese_tokenizer() == "vocab"
+    assert peoples_daily.paragraphs.cache_info().currsize == 1 and peoples_daily.split.cache_info().currsize == 1
+    assert seen[0] == seen[1] == len(pretrain.corpus()) > 30_000
+
+
 def test_pretraining_rows_are_the_token_stream_cut_into_framed_blocks_held_as_one_int32_array(monkeypatch):
     from core.training import token_rows
     from core.training.pretrain import blocks

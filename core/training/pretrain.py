@@ -34,9 +34,17 @@ def corpus() -> list[str]:
 
 def chinese_tokenizer(texts: list[str] | None = None, vocab_size: int = CHINESE_BERT_SIZE["vocab_size"]):
     """The character vocabulary built from ``corpus()`` (a few seconds; the same text gives the same vocabulary)."""
+    from core.data import peoples_daily
     from core.training.tokenizers import chinese_wordpiece
 
-    return chinese_wordpiece(texts if texts is not None else corpus(), vocab_size=vocab_size)
+    if texts is not None:
+        return chinese_wordpiece(texts, vocab_size=vocab_size)
+    parsed_before = peoples_daily.paragraphs.cache_info().currsize > 0
+    tokenizer = chinese_wordpiece(corpus(), vocab_size=vocab_size)
+    if not parsed_before:  # parsed only for this: People's Daily's 1.1 M words as strings hold about 90 MB
+        peoples_daily.split.cache_clear()
+        peoples_daily.paragraphs.cache_clear()
+    return tokenizer
 
 
 def chinese_config(tokenizer, size: dict, *, max_length: int, dropout: float | None, **head):
