@@ -161,3 +161,33 @@ def test_a_student_who_reloaded_takes_their_runs_back_with_their_key(fresh_cache
     after.button(key="train-claim-run").click().run()
     assert after.session_state["_lmlab_owner"] == key and any("my-run" in s.value for s in after.success)
     assert "their-run" not in after.success[0].value and ownership.may_change("my-run", key)
+
+
+def test_a_hub_dataset_is_read_when_asked_not_while_its_id_is_typed(monkeypatch):
+    """Online, choosing a Hub dataset reads nothing until the student asks (each read streams up to 4,000 rows);
+    training waits for that read, and the same dataset is not asked for again on the next rerun."""
+    from core import settings
+    from core.data import uploads
+    from core.data.types import Example
+
+    reads = []
+    texts = [("a fine film", "positive"), ("a dull film", "negative")] * 30
+
+    def from_the_hub(name, text_column, label_column, limit=4000):  # the network's side: no Hub here
+        reads.append(name)
+        return [Example(text, label) for text, label in texts], ("negative", "positive")
+
+    monkeypatch.setattr(settings, "_mode", settings.Mode(online=True, reason="test", seconds=0.0))
+    monkeypatch.setattr(uploads, "hub_examples", from_the_hub)
+    at = open_page("pages/train.py")
+    at.radio(key="train-dataset").set_value("hub").run()
+    at.text_input(key="train-hub-dataset").input("someone/reviews").run()
+    assert not at.exception and reads == []
+    assert at.button(key="train-start").disabled and any("up to 4,000 rows" in c.value for c in at.caption)
+    at.button(key="train-hub-read").click().run()
+    assert not at.exception and reads == ["someone/reviews"] and at.get("plotly_chart")
+    assert not at.button(key="train-start").disabled
+    at.number_input(key="train-epochs").set_value(2).run()
+    assert reads == ["someone/reviews"]  # asked once: the preview stays
+    at.text_input(key="train-hub-dataset").input("someone/other").run()
+    assert reads == ["someone/reviews"] and at.button(key="train-start").disabled  # a new id waits for its own ask

@@ -10,7 +10,7 @@ from core.errors import CoreError
 from core.tasks.base import CLASSIFICATION, new_run_datasets, task_for_dataset, tasks
 from core.training import jobs as core_jobs
 from core.training import ownership
-from core.training.preview import ARCHITECTURE_FIELDS, DATA_FIELDS, relevant
+from core.training.preview import ARCHITECTURE_FIELDS, DATA_FIELDS, SOURCE_FIELDS, relevant
 from core.training.recipes import NEW_RUN, Recipe, new_run_defaults
 from core.viz import charts
 from ui import render, safe, train_upload
@@ -99,21 +99,41 @@ def _split(source: dict) -> tuple:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _lengths(source: dict) -> list[int]:  # tokenized once per set of texts, whatever the seed or length cap
+def _lengths(source: dict, _texts: tuple) -> list[int]:  # tokenized once per set of texts, whatever the seed or cap
     from core.training.preview import token_lengths
 
-    return token_lengths(source, _split(source))
+    return token_lengths(source, _texts)  # _texts: the split of ``source``, left out of the cache key
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _preview(fields: dict) -> dict:
-    from core.training.preview import SOURCE_FIELDS, data_preview
+    from core.training.preview import data_preview
 
     source = {name: fields[name] for name in SOURCE_FIELDS}
-    return data_preview(fields, lengths=_lengths(source), split=_split(source))
+    split = _split(source)  # a Hub dataset's is read once for both
+    return data_preview(fields, lengths=_lengths(source, split), split=split)
+
+
+HUB_ASKED = "train-hub-asked"  # the Hub dataset (its source fields) this session asked to read
+
+
+def _hub_read_asked(recipe: Recipe) -> bool:
+    """Whether this session asked to read the Hub dataset the fields name: each read streams up to 4,000 of its rows
+    from the Hub, so it waits for a button instead of starting while a student types the id."""
+    source = relevant(recipe, SOURCE_FIELDS)
+    if st.session_state.get(HUB_ASKED) == source:
+        return True
+    st.caption(_("The preview, and the run, read up to {rows} rows of this dataset from the Hub.", rows="4,000"))
+    if st.button(_("Read this dataset"), key="train-hub-read", icon=":material/cloud_download:"):
+        st.session_state[HUB_ASKED] = source
+        return True
+    return False
 
 
 def data_preview(recipe: Recipe) -> dict | None:
+    """The data as the model will see it (None while there is nothing to show: training waits for it)."""
+    if recipe.dataset == "hub" and not _hub_read_asked(recipe):
+        return None
     try:
         with st.spinner(_("Reading and tokenizing the data…")):
             preview = _preview(relevant(recipe, DATA_FIELDS))
