@@ -12,7 +12,7 @@ from core.tasks.base import CLASSIFICATION, own_dataset, tasks
 from core.training import privacy, privacy_code
 from core.viz import privacy as figures
 from ui import i18n, models, render, safe
-from ui.i18n import N_, _
+from ui.i18n import N_, _, pgettext
 
 KINDS = {"e-mail": N_("e-mail"), "URL": N_("URL"), "Chinese ID": N_("Chinese ID"), "phone": N_("phone")}
 LANGUAGE_MODELS = ("generation", "generation-zh")
@@ -174,6 +174,10 @@ def pii_panel() -> None:
                                 _("position"): f"{item.start}–{item.end}"} for item in found]), hide_index=True)  # fmt: skip
     st.markdown(_("**Masked** (what a training run should read instead):"))
     st.text(privacy.mask(text, found))  # shown as text: it came from a user
+    kinds = dict.fromkeys(item.kind for item in found)  # the kinds found, in order of first appearance
+    st.caption(_("Each piece becomes its kind in brackets ({tags}). The tags are the same in every interface language: "
+                 "an upload masked in one session is the same text for a run started in another.",
+                 tags=pgettext("list separator", ", ").join(f"[{kind}] {_(KINDS[kind])}" for kind in kinds)))  # fmt: skip
     with st.expander(_("Code to reproduce this"), icon=":material/code:"):
         st.code(privacy_code.personal_data(text), language="python")
     st.caption(_("Found by patterns: URLs; e-mail addresses; phone numbers in Chinese mobile (1[3-9] and 9 digits) "
