@@ -165,16 +165,20 @@ def test_a_student_who_reloaded_takes_their_runs_back_with_their_key(fresh_cache
 
 def test_a_hub_dataset_is_read_when_asked_not_while_its_id_is_typed(monkeypatch):
     """Online, choosing a Hub dataset reads nothing until the student asks (each read streams up to 4,000 rows);
-    training waits for that read, and the same dataset is not asked for again on the next rerun."""
+    training waits for that read, no later rerun reads it again, a new length cap waits for its own read, and a read
+    that fails is not retried behind the student's back."""
     from core import settings
     from core.data import uploads
     from core.data.types import Example
+    from core.errors import DataError
 
     reads = []
     texts = [("a fine film", "positive"), ("a dull film", "negative")] * 30
 
     def from_the_hub(name, text_column, label_column, limit=4000):  # the network's side: no Hub here
         reads.append(name)
+        if name == "someone/broken":
+            raise DataError("The Hub dataset someone/broken has no column 'sentence'.")
         return [Example(text, label) for text, label in texts], ("negative", "positive")
 
     monkeypatch.setattr(settings, "_mode", settings.Mode(online=True, reason="test", seconds=0.0))
@@ -185,9 +189,17 @@ def test_a_hub_dataset_is_read_when_asked_not_while_its_id_is_typed(monkeypatch)
     assert not at.exception and reads == []
     assert at.button(key="train-start").disabled and any("up to 4,000 rows" in c.value for c in at.caption)
     at.button(key="train-hub-read").click().run()
-    assert not at.exception and reads == ["someone/reviews"] and at.get("plotly_chart")
+    assert not at.exception and reads == ["someone/reviews"] and at.get("plotly_chart")  # once for lengths and preview
     assert not at.button(key="train-start").disabled
     at.number_input(key="train-epochs").set_value(2).run()
-    assert reads == ["someone/reviews"]  # asked once: the preview stays
-    at.text_input(key="train-hub-dataset").input("someone/other").run()
-    assert reads == ["someone/reviews"] and at.button(key="train-start").disabled  # a new id waits for its own ask
+    at.text_input(key="train-name").input("hub-run").run()
+    assert reads == ["someone/reviews"] and not at.button(key="train-start").disabled  # the preview stays
+    at.select_slider(key="train-maxlen").set_value(32).run()
+    assert reads == ["someone/reviews"] and at.button(key="train-start").disabled  # a new length cap: asked anew
+    at.button(key="train-hub-read").click().run()
+    assert reads == ["someone/reviews"] * 2 and not at.button(key="train-start").disabled
+    at.text_input(key="train-hub-dataset").input("someone/broken").run()
+    at.button(key="train-hub-read").click().run()
+    assert reads[-1] == "someone/broken" and any("no column" in e.value for e in at.error)
+    at.number_input(key="train-epochs").set_value(3).run()
+    assert reads.count("someone/broken") == 1 and at.button(key="train-hub-read")  # not read again; the button stays

@@ -175,8 +175,8 @@ def pii_panel() -> None:
     st.markdown(_("**Masked** (what a training run should read instead):"))
     st.text(privacy.mask(text, found))  # shown as text: it came from a user
     kinds = dict.fromkeys(item.kind for item in found)  # the kinds found, in order of first appearance
-    st.caption(_("Each piece becomes its kind in brackets ({tags}). The tags are the same in every interface language: "
-                 "an upload masked in one session is the same text for a run started in another.",
+    st.caption(_("Each piece of personal data becomes its kind in brackets ({tags}). The tags are the same in every "
+                 "interface language: an upload masked in one session is the same text for a run started in another.",
                  tags=pgettext("list separator", ", ").join(f"[{kind}] {_(KINDS[kind])}" for kind in kinds)))  # fmt: skip
     with st.expander(_("Code to reproduce this"), icon=":material/code:"):
         st.code(privacy_code.personal_data(text), language="python")

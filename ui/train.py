@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core import settings
+from core.data import uploads
 from core.errors import CoreError
 from core.tasks.base import CLASSIFICATION, new_run_datasets, task_for_dataset, tasks
 from core.training import jobs as core_jobs
@@ -13,7 +14,7 @@ from core.training import ownership
 from core.training.preview import ARCHITECTURE_FIELDS, DATA_FIELDS, SOURCE_FIELDS, relevant
 from core.training.recipes import NEW_RUN, Recipe, new_run_defaults
 from core.viz import charts
-from ui import render, safe, train_upload
+from ui import i18n, render, safe, train_upload
 from ui.i18n import N_, _, pgettext
 from ui.runtime import session_owner
 
@@ -90,14 +91,6 @@ def _kept_split(source: dict) -> tuple:  # an upload read once per file and colu
     return source_split(source)
 
 
-def _split(source: dict) -> tuple:
-    """The split a preview reads: an upload's (at most 5 MB) kept for every seed and length cap; a Hub dataset's (up
-    to 4,000 texts of 20,000 characters) read again instead of held in memory for the class."""
-    from core.training.preview import source_split
-
-    return source_split(source) if source.get("dataset") == "hub" else _kept_split(source)
-
-
 @st.cache_data(show_spinner=False, max_entries=8)
 def _lengths(source: dict, _texts: tuple) -> list[int]:  # tokenized once per set of texts, whatever the seed or cap
     from core.training.preview import token_lengths
@@ -107,36 +100,51 @@ def _lengths(source: dict, _texts: tuple) -> list[int]:  # tokenized once per se
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _preview(fields: dict) -> dict:
+    """A packaged dataset's or an upload's preview (an upload, at most 5 MB, read once for every seed and length cap)."""
     from core.training.preview import data_preview
 
     source = {name: fields[name] for name in SOURCE_FIELDS}
-    split = _split(source)  # a Hub dataset's is read once for both
+    split = _kept_split(source)
     return data_preview(fields, lengths=_lengths(source, split), split=split)
 
 
-HUB_ASKED = "train-hub-asked"  # the Hub dataset (its source fields) this session asked to read
+HUB_PREVIEW = "train-hub-preview"  # (data fields, their preview): the Hub dataset this session read, and what it showed
 
 
-def _hub_read_asked(recipe: Recipe) -> bool:
-    """Whether this session asked to read the Hub dataset the fields name: each read streams up to 4,000 of its rows
-    from the Hub, so it waits for a button instead of starting while a student types the id."""
-    source = relevant(recipe, SOURCE_FIELDS)
-    if st.session_state.get(HUB_ASKED) == source:
-        return True
-    st.caption(_("The preview, and the run, read up to {rows} rows of this dataset from the Hub.", rows="4,000"))
-    if st.button(_("Read this dataset"), key="train-hub-read", icon=":material/cloud_download:"):
-        st.session_state[HUB_ASKED] = source
-        return True
-    return False
+def _hub_preview(recipe: Recipe) -> dict | None:
+    """A Hub dataset's preview, read when the student asks: each read streams up to HUB_ROWS rows from the Hub, so it
+    waits for a button instead of starting while an id is typed. The preview (not the texts) stays in the session for
+    as long as the data fields do, so no rerun reads the Hub again and nothing is held for the class; a read that
+    fails keeps nothing, and the button stays."""
+    from core.training.preview import data_preview, source_split, token_lengths
+
+    fields = relevant(recipe, DATA_FIELDS)
+    kept = st.session_state.get(HUB_PREVIEW)
+    if kept is not None and kept[0] == fields:
+        return kept[1]
+    st.caption(_("The preview reads up to {rows} rows of this dataset from the Hub (and the run reads them again); a "
+                 "new dataset, column, length cap, seed or validation share is read anew.",
+                 rows=i18n.number(uploads.HUB_ROWS)))  # fmt: skip
+    if not st.button(_("Read this dataset"), key="train-hub-read", icon=":material/cloud_download:"):
+        return None
+    with st.spinner(_("Reading and tokenizing the data…")):
+        source = {name: fields[name] for name in SOURCE_FIELDS}
+        split = source_split(source)  # read once for the token lengths and the preview
+        preview = data_preview(fields, lengths=token_lengths(source, split), split=split)
+    st.session_state[HUB_PREVIEW] = (fields, preview)
+    return preview
 
 
 def data_preview(recipe: Recipe) -> dict | None:
     """The data as the model will see it (None while there is nothing to show: training waits for it)."""
-    if recipe.dataset == "hub" and not _hub_read_asked(recipe):
-        return None
     try:
-        with st.spinner(_("Reading and tokenizing the data…")):
-            preview = _preview(relevant(recipe, DATA_FIELDS))
+        if recipe.dataset == "hub":
+            preview = _hub_preview(recipe)
+            if preview is None:
+                return None
+        else:
+            with st.spinner(_("Reading and tokenizing the data…")):
+                preview = _preview(relevant(recipe, DATA_FIELDS))
     except CoreError as error:
         safe.error(error)
         return None

@@ -272,8 +272,11 @@ def stratified_split(examples: list[Example], labels: tuple[str, ...], seed: int
     )
 
 
+HUB_ROWS = 4000  # a Hub dataset's first rows read (streamed): never its whole split
+
+
 def hub_examples(
-    name: str, text_column: str, label_column: str, limit: int = 4000
+    name: str, text_column: str, label_column: str, limit: int = HUB_ROWS
 ) -> tuple[list[Example], tuple[str, ...]]:
     """A Hub dataset's train split (online only), e.g. "stanfordnlp/sst2", "fancyzhx/ag_news" or
     "nyu-mll/glue/sst2" (repository, then configuration); at most ``limit`` rows."""
