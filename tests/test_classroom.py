@@ -449,9 +449,9 @@ def test_hub_rows_without_the_chosen_columns_are_refused_in_words_and_class_numb
 
 
 def test_a_streamed_dataset_gives_its_first_rows_of_the_chosen_columns_only():
-    from datasets import Dataset
+    from datasets import Dataset, IterableDataset
 
-    from core.data.uploads import MAX_HUB_TEXT, first_rows
+    from core.data.uploads import MAX_HUB_LABEL, MAX_HUB_TEXT, first_rows
     from core.errors import DataError
 
     stream = Dataset.from_dict({"text": ["short", "x" * (MAX_HUB_TEXT + 50), "third"], "label": [0, 1, 0],
@@ -461,6 +461,16 @@ def test_a_streamed_dataset_gives_its_first_rows_of_the_chosen_columns_only():
     assert rows[0]["text"] == "short" and len(rows[1]["text"]) == MAX_HUB_TEXT
     with pytest.raises(DataError, match="no column 'sentence'; its columns: text, label, image"):
         first_rows(stream, "sentence", "label", limit=2)
+    # a text column of lists and a text column chosen as the label are cut as they arrive
+    odd = Dataset.from_dict({"words": [["w"] * MAX_HUB_TEXT], "review": ["y" * 5000]}).to_iterable_dataset()
+    row = first_rows(odd, "words", "review", limit=1)[0]
+    assert len(row["words"]) == MAX_HUB_TEXT and row["review"] == "y" * MAX_HUB_LABEL
+
+    def unknown():  # a stream whose columns nobody declared: the first row tells
+        yield {"text": "fine", "stars": 5}
+
+    with pytest.raises(DataError, match="no column 'label'; its columns: text, stars"):
+        first_rows(IterableDataset.from_generator(unknown), "text", "label", limit=2)
 
 
 def test_a_hub_checkpoint_over_the_size_cap_is_refused_before_any_download():

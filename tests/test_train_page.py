@@ -165,15 +165,15 @@ def test_a_student_who_reloaded_takes_their_runs_back_with_their_key(fresh_cache
 
 def test_a_hub_dataset_is_read_when_asked_not_while_its_id_is_typed(monkeypatch):
     """Online, choosing a Hub dataset reads nothing until the student asks (each read streams up to 4,000 rows);
-    training waits for that read, no later rerun reads it again, a new length cap waits for its own read, and a read
-    that fails is not retried behind the student's back."""
+    training waits for that read, no later rerun reads it again (a new length cap is recut from the kept preview), a
+    new seed waits for its own read, and a read that fails is not retried behind the student's back."""
     from core import settings
     from core.data import uploads
     from core.data.types import Example
     from core.errors import DataError
 
     reads = []
-    texts = [("a fine film", "positive"), ("a dull film", "negative")] * 30
+    texts = [("a fine film " * 10, "positive"), ("a dull film " * 10, "negative")] * 30  # 32 tokens each
 
     def from_the_hub(name, text_column, label_column, limit=4000):  # the network's side: no Hub here
         reads.append(name)
@@ -190,12 +190,17 @@ def test_a_hub_dataset_is_read_when_asked_not_while_its_id_is_typed(monkeypatch)
     assert at.button(key="train-start").disabled and any("up to 4,000 rows" in c.value for c in at.caption)
     at.button(key="train-hub-read").click().run()
     assert not at.exception and reads == ["someone/reviews"] and at.get("plotly_chart")  # once for lengths and preview
+    assert next(frame.value for frame in at.dataframe if "token" in frame.value.index).shape[1] == 32
     assert not at.button(key="train-start").disabled
     at.number_input(key="train-epochs").set_value(2).run()
     at.text_input(key="train-name").input("hub-run").run()
     assert reads == ["someone/reviews"] and not at.button(key="train-start").disabled  # the preview stays
-    at.select_slider(key="train-maxlen").set_value(32).run()
-    assert reads == ["someone/reviews"] and at.button(key="train-start").disabled  # a new length cap: asked anew
+    at.select_slider(key="train-maxlen").set_value(16).run()  # a new length cap is recut from the kept preview
+    assert reads == ["someone/reviews"] and not at.button(key="train-start").disabled
+    tokens = next(frame.value for frame in at.dataframe if "token" in frame.value.index)
+    assert tokens.shape[1] == 16 and tokens.iloc[0, -1] == "[SEP]"  # the example recut at 16 tokens (32 at 64)
+    at.number_input(key="train-seed").set_value(7).run()
+    assert reads == ["someone/reviews"] and at.button(key="train-start").disabled  # a new seed: asked anew
     at.button(key="train-hub-read").click().run()
     assert reads == ["someone/reviews"] * 2 and not at.button(key="train-start").disabled
     at.text_input(key="train-hub-dataset").input("someone/broken").run()
@@ -203,3 +208,4 @@ def test_a_hub_dataset_is_read_when_asked_not_while_its_id_is_typed(monkeypatch)
     assert reads[-1] == "someone/broken" and any("no column" in e.value for e in at.error)
     at.number_input(key="train-epochs").set_value(3).run()
     assert reads.count("someone/broken") == 1 and at.button(key="train-hub-read")  # not read again; the button stays
+    assert at.button(key="train-start").disabled

@@ -109,29 +109,32 @@ def _preview(fields: dict) -> dict:
 
 
 HUB_PREVIEW = "train-hub-preview"  # (data fields, their preview): the Hub dataset this session read, and what it showed
+HUB_FIELDS = tuple(name for name in DATA_FIELDS if name != "max_length")  # a new length cap is recut, not read again
 
 
 def _hub_preview(recipe: Recipe) -> dict | None:
     """A Hub dataset's preview, read when the student asks: each read streams up to HUB_ROWS rows from the Hub, so it
-    waits for a button instead of starting while an id is typed. The preview (not the texts) stays in the session for
-    as long as the data fields do, so no rerun reads the Hub again and nothing is held for the class; a read that
-    fails keeps nothing, and the button stays."""
-    from core.training.preview import data_preview, source_split, token_lengths
+    waits for a button instead of starting while an id is typed. The preview (its lengths and one example, not the
+    texts) stays in the session while the data fields do — a new length cap is recut from it — so no rerun reads the
+    Hub again and nothing is held for the class; a read that fails keeps nothing, and the button stays."""
+    from core.training.preview import data_preview, recut, source_split, token_lengths
 
-    fields = relevant(recipe, DATA_FIELDS)
+    fields = relevant(recipe, HUB_FIELDS)
     kept = st.session_state.get(HUB_PREVIEW)
     if kept is not None and kept[0] == fields:
-        return kept[1]
-    st.caption(_("The preview reads up to {rows} rows of this dataset from the Hub (and the run reads them again); a "
-                 "new dataset, column, length cap, seed or validation share is read anew.",
+        return recut(kept[1], recipe.max_length)
+    st.caption(_("The preview reads up to {rows} rows of this dataset from the Hub, and the run reads them again; "
+                 "changing the dataset, a column, the seed or the validation share means reading it again.",
                  rows=i18n.number(uploads.HUB_ROWS)))  # fmt: skip
     if not st.button(_("Read this dataset"), key="train-hub-read", icon=":material/cloud_download:"):
         return None
     with st.spinner(_("Reading and tokenizing the data…")):
         source = {name: fields[name] for name in SOURCE_FIELDS}
         split = source_split(source)  # read once for the token lengths and the preview
-        preview = data_preview(fields, lengths=token_lengths(source, split), split=split)
-    st.session_state[HUB_PREVIEW] = (fields, preview)
+        preview = data_preview({**fields, "max_length": recipe.max_length}, lengths=token_lengths(source, split),
+                               split=split)  # fmt: skip
+        # kept before the spinner ends: a click during the read reruns the page as the spinner closes
+        st.session_state[HUB_PREVIEW] = (fields, preview)
     return preview
 
 

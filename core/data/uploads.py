@@ -300,28 +300,48 @@ def hub_examples(
 
 
 MAX_HUB_TEXT = 20_000  # characters kept of one Hub text (the training recipes read far fewer tokens)
+MAX_HUB_LABEL = 200  # characters kept of a label that is text (a class name; a text column chosen as label is cut)
+
+
+def _no_column(column: str, columns) -> DataError:
+    return DataError(Message("The dataset has no column {column}; its columns: {columns}.", column=repr(column),
+                             columns=", ".join(map(str, columns))[:1000] or "none"))  # fmt: skip
+
+
+def _narrow(row: dict, text_column: str, label_column: str) -> dict:
+    """One row as LM Lab keeps it: the two chosen columns only, the text cut to ``MAX_HUB_TEXT`` characters (a list
+    or a record as its text), a label that is not a class number cut to ``MAX_HUB_LABEL``."""
+    for column in (text_column, label_column):
+        if column not in row:  # a stream whose columns were not known in advance
+            raise _no_column(column, row)
+    text, label = row[text_column], row[label_column]
+    text = (text if isinstance(text, str) else str(text))[:MAX_HUB_TEXT]
+    if not isinstance(label, int):
+        label = (label if isinstance(label, str) else str(label))[:MAX_HUB_LABEL]
+    return {text_column: text, label_column: label}
 
 
 def first_rows(data, text_column: str, label_column: str, limit: int) -> list[dict]:
     """The first ``limit`` rows of a streamed dataset, its two chosen columns only (images, audio and other columns
-    are never held), each text cut to ``MAX_HUB_TEXT`` characters; a column the dataset lacks is refused in words."""
+    are never held), each cut as it arrives (``_narrow``), so 4,000 rows of long documents never sit in memory whole;
+    a column the dataset lacks is refused in words."""
     import itertools
 
     names = getattr(data, "column_names", None)
     if names:
         for column in (text_column, label_column):
             if column not in names:
-                raise DataError(Message("The dataset has no column {column}; its columns: {columns}.",
-                                        column=repr(column), columns=", ".join(names)))  # fmt: skip
+                raise _no_column(column, names)
         data = data.select_columns([text_column, label_column])
+    rows = []
     try:
-        rows = list(itertools.islice(data, limit))
+        for row in itertools.islice(data, limit):
+            rows.append(_narrow(row, text_column, label_column))
+    except DataError:
+        raise
     except Exception as error:  # noqa: BLE001 - a stream breaks in many ways; all mean "could not read"
         raise DataError(Message("Could not read the dataset's rows from the Hub: {error}",
                                 error=str(error)[:300])) from None  # fmt: skip
-    for row in rows:
-        if isinstance(row.get(text_column), str):
-            row[text_column] = row[text_column][:MAX_HUB_TEXT]
     return rows
 
 

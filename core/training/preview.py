@@ -48,31 +48,35 @@ def data_preview(recipe: Recipe | dict, lengths: list[int] | None = None, split:
     """Class balance per split, one example's tokens / ids / attention mask, token lengths, truncation count
     (``lengths``: ``token_lengths`` of the same texts, computed once for any seed and length cap; ``split``:
     ``source_split``'s)."""
-    from core.loading import load_tokenizer
-
     recipe = _with(recipe) if isinstance(recipe, dict) else recipe
     split, labels = split or source_split(recipe)
     train, validation = hold_out_validation(list(split.train), recipe.validation_fraction, recipe.seed)
-    tokenizer = load_tokenizer(catalog.MINILM)
     lengths = token_lengths(recipe) if lengths is None else lengths
     example = train[0]  # the first text the model trains on (the validation share was taken out above)
-    encoded = tokenizer(example.text, truncation=True, max_length=recipe.max_length)
     counts = {name: Counter(e.label for e in part) for name, part in
               (("train", train), ("validation", validation), ("test", split.test))}  # fmt: skip
-    return {
+    found = {
         "dataset": split.dataset,
         "labels": labels,
         "balance": {name: [counts[name].get(label, 0) for label in labels] for name in counts},
-        "example": {
-            "text": example.text,
-            "label": example.label,
-            "tokens": tokenizer.convert_ids_to_tokens(encoded["input_ids"]),
-            "input_ids": encoded["input_ids"],
-            "attention_mask": encoded["attention_mask"],
-        },
+        "example": {"text": example.text, "label": example.label},
         "lengths": lengths,
-        "truncated": sum(length > recipe.max_length for length in lengths),
     }
+    return recut(found, recipe.max_length)
+
+
+def recut(preview: dict, max_length: int) -> dict:
+    """``preview`` for the length cap ``max_length``: the example's tokens, ids and attention mask cut there, and how
+    many training texts the cap cuts — from what the preview holds (the example's text, the untruncated lengths), so a
+    new cap never reads the data again."""
+    from core.loading import load_tokenizer
+
+    tokenizer = load_tokenizer(catalog.MINILM)
+    encoded = tokenizer(preview["example"]["text"], truncation=True, max_length=max_length)
+    example = {"text": preview["example"]["text"], "label": preview["example"]["label"],
+               "tokens": tokenizer.convert_ids_to_tokens(encoded["input_ids"]), "input_ids": encoded["input_ids"],
+               "attention_mask": encoded["attention_mask"]}  # fmt: skip
+    return {**preview, "example": example, "truncated": sum(length > max_length for length in preview["lengths"])}
 
 
 def architecture(recipe: Recipe | dict, n_labels: int) -> dict:
