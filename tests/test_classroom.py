@@ -462,15 +462,22 @@ def test_a_streamed_dataset_gives_its_first_rows_of_the_chosen_columns_only():
     with pytest.raises(DataError, match="no column 'sentence'; its columns: text, label, image"):
         first_rows(stream, "sentence", "label", limit=2)
     # a text column of lists and a text column chosen as the label are cut as they arrive
-    odd = Dataset.from_dict({"words": [["w"] * MAX_HUB_TEXT], "review": ["y" * 5000]}).to_iterable_dataset()
-    row = first_rows(odd, "words", "review", limit=1)[0]
-    assert len(row["words"]) == MAX_HUB_TEXT and row["review"] == "y" * MAX_HUB_LABEL
+    odd = Dataset.from_dict({"words": [["w"] * 10_000], "review": ["y" * 5000]}).to_iterable_dataset()
+    row = first_rows(odd, "words", "review", limit=1)[0]  # the list's text (50,000 characters) cut, not the list
+    assert isinstance(row["words"], str) and row["words"].startswith("['w', ") and len(row["words"]) == MAX_HUB_TEXT
+    assert row["review"] == "y" * MAX_HUB_LABEL
+    with pytest.raises(DataError, match="two different columns"):
+        first_rows(stream, "text", "text", limit=1)
 
-    def unknown():  # a stream whose columns nobody declared: the first row tells
+    def unknown():  # a stream whose columns nobody declared: a later row lacks the label
+        yield {"text": "fine", "label": 1}
+        yield {"text": None, "label": 0}
         yield {"text": "fine", "stars": 5}
 
+    undeclared = IterableDataset.from_generator(unknown)
+    assert first_rows(undeclared, "text", "label", limit=2) == [{"text": "fine", "label": 1}, {"text": "", "label": 0}]
     with pytest.raises(DataError, match="no column 'label'; its columns: text, stars"):
-        first_rows(IterableDataset.from_generator(unknown), "text", "label", limit=2)
+        first_rows(undeclared, "text", "label", limit=3)
 
 
 def test_a_hub_checkpoint_over_the_size_cap_is_refused_before_any_download():

@@ -199,6 +199,7 @@ def test_a_hub_dataset_is_read_when_asked_not_while_its_id_is_typed(monkeypatch)
     assert reads == ["someone/reviews"] and not at.button(key="train-start").disabled
     tokens = next(frame.value for frame in at.dataframe if "token" in frame.value.index)
     assert tokens.shape[1] == 16 and tokens.iloc[0, -1] == "[SEP]"  # the example recut at 16 tokens (32 at 64)
+    assert any("max length 16" in c.value and "will be cut" in c.value for c in at.caption)  # every text: 32 > 16
     at.number_input(key="train-seed").set_value(7).run()
     assert reads == ["someone/reviews"] and at.button(key="train-start").disabled  # a new seed: asked anew
     at.button(key="train-hub-read").click().run()

@@ -108,7 +108,7 @@ def _preview(fields: dict) -> dict:
     return data_preview(fields, lengths=_lengths(source, split), split=split)
 
 
-HUB_PREVIEW = "train-hub-preview"  # (data fields, their preview): the Hub dataset this session read, and what it showed
+HUB_PREVIEW = "train-hub-preview"  # (data fields, length cap, preview): the Hub dataset this session read, as shown
 HUB_FIELDS = tuple(name for name in DATA_FIELDS if name != "max_length")  # a new length cap is recut, not read again
 
 
@@ -120,9 +120,13 @@ def _hub_preview(recipe: Recipe) -> dict | None:
     from core.training.preview import data_preview, recut, source_split, token_lengths
 
     fields = relevant(recipe, HUB_FIELDS)
-    kept = st.session_state.get(HUB_PREVIEW)
+    kept = st.session_state.get(HUB_PREVIEW)  # (fields, length cap, preview)
     if kept is not None and kept[0] == fields:
-        return recut(kept[1], recipe.max_length)
+        if kept[1] != recipe.max_length:  # recut once per new cap (the tokenizer loads under the class's load lock)
+            with st.spinner(_("Reading and tokenizing the data…")):
+                kept = (fields, recipe.max_length, recut(kept[2], recipe.max_length))
+                st.session_state[HUB_PREVIEW] = kept  # before the spinner closes (see below)
+        return kept[2]
     st.caption(_("The preview reads up to {rows} rows of this dataset from the Hub, and the run reads them again; "
                  "changing the dataset, a column, the seed or the validation share means reading it again.",
                  rows=i18n.number(uploads.HUB_ROWS)))  # fmt: skip
@@ -134,7 +138,7 @@ def _hub_preview(recipe: Recipe) -> dict | None:
         preview = data_preview({**fields, "max_length": recipe.max_length}, lengths=token_lengths(source, split),
                                split=split)  # fmt: skip
         # kept before the spinner ends: a click during the read reruns the page as the spinner closes
-        st.session_state[HUB_PREVIEW] = (fields, preview)
+        st.session_state[HUB_PREVIEW] = (fields, recipe.max_length, preview)
     return preview
 
 

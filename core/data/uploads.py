@@ -310,11 +310,12 @@ def _no_column(column: str, columns) -> DataError:
 
 def _narrow(row: dict, text_column: str, label_column: str) -> dict:
     """One row as LM Lab keeps it: the two chosen columns only, the text cut to ``MAX_HUB_TEXT`` characters (a list
-    or a record as its text), a label that is not a class number cut to ``MAX_HUB_LABEL``."""
+    or a record as its text; a missing value as empty, so the row is dropped like an upload's empty cell), a label that
+    is not a class number cut to ``MAX_HUB_LABEL``."""
     for column in (text_column, label_column):
         if column not in row:  # a stream whose columns were not known in advance
             raise _no_column(column, row)
-    text, label = row[text_column], row[label_column]
+    text, label = ("" if value is None else value for value in (row[text_column], row[label_column]))  # empty: dropped
     text = (text if isinstance(text, str) else str(text))[:MAX_HUB_TEXT]
     if not isinstance(label, int):
         label = (label if isinstance(label, str) else str(label))[:MAX_HUB_LABEL]
@@ -327,6 +328,8 @@ def first_rows(data, text_column: str, label_column: str, limit: int) -> list[di
     a column the dataset lacks is refused in words."""
     import itertools
 
+    if text_column == label_column:
+        raise DataError(Message("Choose two different columns for the text and the label."))
     names = getattr(data, "column_names", None)
     if names:
         for column in (text_column, label_column):
