@@ -171,6 +171,7 @@ def test_a_hub_dataset_is_read_when_asked_not_while_its_id_is_typed(monkeypatch)
     from core.data import uploads
     from core.data.types import Example
     from core.errors import DataError
+    from core.training import preview
 
     reads = []
     texts = [("a fine film " * 10, "positive"), ("a dull film " * 10, "negative")] * 30  # 32 tokens each
@@ -183,6 +184,8 @@ def test_a_hub_dataset_is_read_when_asked_not_while_its_id_is_typed(monkeypatch)
 
     monkeypatch.setattr(settings, "_mode", settings.Mode(online=True, reason="test", seconds=0.0))
     monkeypatch.setattr(uploads, "hub_examples", from_the_hub)
+    tokenized, count = [], preview.token_lengths
+    monkeypatch.setattr(preview, "token_lengths", lambda recipe, split: tokenized.append(recipe["hub_dataset"]) or count(recipe, split))
     at = open_page("pages/train.py")
     at.radio(key="train-dataset").set_value("hub").run()
     at.text_input(key="train-hub-dataset").input("someone/reviews").run()
@@ -204,6 +207,7 @@ def test_a_hub_dataset_is_read_when_asked_not_while_its_id_is_typed(monkeypatch)
     assert reads == ["someone/reviews"] and at.button(key="train-start").disabled  # a new seed: asked anew
     at.button(key="train-hub-read").click().run()
     assert reads == ["someone/reviews"] * 2 and not at.button(key="train-start").disabled
+    assert tokenized.count("someone/reviews") == 1  # the same texts' lengths, shared by the class: tokenized once
     at.text_input(key="train-hub-dataset").input("someone/broken").run()
     at.button(key="train-hub-read").click().run()
     assert reads[-1] == "someone/broken" and any("no column" in e.value for e in at.error)

@@ -116,8 +116,9 @@ def _hub_preview(recipe: Recipe) -> dict | None:
     """A Hub dataset's preview, read when the student asks: each read streams up to HUB_ROWS rows from the Hub, so it
     waits for a button instead of starting while an id is typed. The preview (its lengths and one example, not the
     texts) stays in the session while the data fields do — a new length cap is recut from it — so no rerun reads the
-    Hub again and nothing is held for the class; a read that fails keeps nothing, and the button stays."""
-    from core.training.preview import data_preview, recut, source_split, token_lengths
+    Hub again and the class shares only the token lengths (a few KB); a read that fails keeps nothing, and the button
+    stays."""
+    from core.training.preview import data_preview, recut, source_split
 
     fields = relevant(recipe, HUB_FIELDS)
     kept = st.session_state.get(HUB_PREVIEW)  # (fields, length cap, preview)
@@ -135,8 +136,8 @@ def _hub_preview(recipe: Recipe) -> dict | None:
     with st.spinner(_("Reading and tokenizing the data…")):
         source = {name: fields[name] for name in SOURCE_FIELDS}
         split = source_split(source)  # read once for the token lengths and the preview
-        preview = data_preview({**fields, "max_length": recipe.max_length}, lengths=token_lengths(source, split),
-                               split=split)  # fmt: skip
+        preview = data_preview({**fields, "max_length": recipe.max_length}, lengths=_lengths(source, split),
+                               split=split)  # the lengths (small) shared: a class reading one dataset tokenizes it once
         # kept before the spinner ends: a click during the read reruns the page as the spinner closes
         st.session_state[HUB_PREVIEW] = (fields, recipe.max_length, preview)
     return preview
