@@ -114,7 +114,7 @@ HUB_FIELDS = tuple(name for name in DATA_FIELDS if name != "max_length")  # a ne
 
 def _hub_preview(recipe: Recipe) -> dict | None:
     """A Hub dataset's preview, read when the student asks: each read streams up to HUB_ROWS rows from the Hub, so it
-    waits for a button instead of starting while an id is typed. The preview (its lengths and one example, not the
+    waits for a button instead of starting while an id is typed. The preview (class balance, lengths, one example; not the
     texts) stays in the session while the data fields do — a new length cap is recut from it — so no rerun reads the
     Hub again and the class shares only the token lengths (a few KB); a read that fails keeps nothing, and the button
     stays."""
