@@ -425,6 +425,11 @@ def test_a_translation_sweep_by_mean_ablation_puts_each_heads_mean_over_held_out
     assert set(means) >= {("encoder", 0), ("decoder", 0), ("mlp", "encoder", 0), ("mlp", "decoder", 0)}
     # one head replaced by its mean = that head's columns of W_O zeroed and their product with the mean in the bias
     found = at.translation_sweep(translator, (sources, references), version="t", mean=True)
+    passes = []  # the same sweep asked again (another session): its scores and its means come from the memo
+    counting = model.register_forward_pre_hook(lambda *_: passes.append(1))
+    again = at.translation_sweep(translator, (sources, references), version="t", mean=True)
+    counting.remove()
+    assert passes == [] and np.array_equal(again["delta"], found["delta"], equal_nan=True)
     means = at._held_out(translator, (sources, references), "t").means
     group, layer, head = "cross", 0, 1
     edited = copy.deepcopy(model)
@@ -509,6 +514,11 @@ def test_a_classifier_sweep_by_mean_ablation_agrees_with_the_means_put_in_by_han
     zeroed = ablation_classifier.classifier_sweep(classifier, (texts, truth), version="mean-test")
     averaged = ablation_classifier.classifier_sweep(classifier, (texts, truth), version="mean-test", mean=True)
     assert float(averaged["base"]) == float(zeroed["base"]) and int(averaged["mean_tokens"]) == 100
+    passes = []  # the same sweep asked again (another session): its answers and its means come from the memo
+    counting = model.register_forward_pre_hook(lambda *_: passes.append(1))
+    again = ablation_classifier.classifier_sweep(classifier, (texts, truth), version="mean-test", mean=True)
+    counting.remove()
+    assert passes == [] and np.array_equal(again["delta"], averaged["delta"]) and int(again["mean_tokens"]) == 100
     whole, cut = [], []
     with torch.no_grad():
         for one, label in zip(ids, truth, strict=True):

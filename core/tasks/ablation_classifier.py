@@ -101,17 +101,25 @@ class _HeldOut:
         """Mean ablation's replacements: each part's mean output over the first ``MEAN_TOKENS`` tokens of these texts
         (each read alone, so no padding is averaged), apart at the first position ([CLS], where the answer is read)
         and at the others; one pass per text, the model held for all of them (about a second for MiniLM)."""
-        with self.classifier.exclusive() as model:
-            ids = self.classifier.tokenizer(self.texts, truncation=True, max_length=self.limit)["input_ids"]
-            return mean_outputs(model, ids, block=self.limit, most=MEAN_TOKENS, first_apart=True)
+
+        def take() -> dict:
+            with self.classifier.exclusive() as model:
+                ids = self.classifier.tokenizer(self.texts, truncation=True, max_length=self.limit)["input_ids"]
+                return mean_outputs(model, ids, block=self.limit, most=MEAN_TOKENS, first_apart=True)
+
+        # taken once per model version, cap and texts for every session (40 KB for MiniLM; a model whose means pass
+        # the memo's entry cap takes them again per sweep)
+        return _MEMO.get((self.classifier.spec.key, self.version, self.limit, self.fingerprint, "means"), take)
 
     def right(self, heads=(), mlps=(), mean: bool = False) -> np.ndarray:
         """1.0 where the classifier with those parts off (zeroed, or with ``mean`` replaced by their means) gives a
         text its true label, else 0.0."""
         parts = (tuple(sorted(tuple(pair) for pair in heads)), tuple(sorted(set(mlps))))
-        means = self.means if mean and (parts[0] or parts[1]) else None
-        key = (self.classifier.spec.key, self.version, parts, self.limit, self.fingerprint, means is not None)
-        guesses = _MEMO.get(key, lambda: _guesses(self.classifier, self.texts, self.lengths, parts, self.limit, means))
+        with_means = bool(mean and (parts[0] or parts[1]))
+        key = (self.classifier.spec.key, self.version, parts, self.limit, self.fingerprint, with_means)
+        # the means are taken only on a miss: a sweep already scored for another session runs nothing
+        guesses = _MEMO.get(key, lambda: _guesses(self.classifier, self.texts, self.lengths, parts, self.limit,
+                                                  self.means if with_means else None))
         return (np.array(guesses) == self.truth).astype(float)
 
 
