@@ -428,9 +428,11 @@ def test_a_translation_sweep_by_mean_ablation_puts_each_heads_mean_over_held_out
     passes = []  # the same sweep asked again (another session): its scores and its means come from the memo
     counting = model.register_forward_pre_hook(lambda *_: passes.append(1))
     again = at.translation_sweep(translator, (sources, references), version="t", mean=True)
-    counting.remove()
+    means = at._held_out(translator, (sources, references), "t").means  # the sweep's means, from the memo
     assert passes == [] and np.array_equal(again["delta"], found["delta"], equal_nan=True)
-    means = at._held_out(translator, (sources, references), "t").means
+    fewer = at._held_out(translator, (sources[:3], references[:3]), "t").means  # other pairs: taken anew
+    counting.remove()
+    assert len(passes) == 3 and torch.allclose(fewer[("cross", 0)], torch.cat(seen).mean(dim=0), atol=1e-6)
     group, layer, head = "cross", 0, 1
     edited = copy.deepcopy(model)
     w_o = edited.model.decoder.layers[layer].encoder_attn.out_proj
@@ -517,8 +519,10 @@ def test_a_classifier_sweep_by_mean_ablation_agrees_with_the_means_put_in_by_han
     passes = []  # the same sweep asked again (another session): its answers and its means come from the memo
     counting = model.register_forward_pre_hook(lambda *_: passes.append(1))
     again = ablation_classifier.classifier_sweep(classifier, (texts, truth), version="mean-test", mean=True)
-    counting.remove()
     assert passes == [] and np.array_equal(again["delta"], averaged["delta"]) and int(again["mean_tokens"]) == 100
+    shorter = ablation_classifier._held_out(classifier, (texts, truth), 8, "mean-test").means  # another cap: taken anew
+    counting.remove()
+    assert passes and shorter["tokens"] == 100 and shorter["pieces"] > means["pieces"]  # 8 tokens a text at most
     whole, cut = [], []
     with torch.no_grad():
         for one, label in zip(ids, truth, strict=True):

@@ -109,14 +109,16 @@ class _HeldOut:
 
         # taken once per model version, cap and texts for every session (40 KB for MiniLM; a model whose means pass
         # the memo's entry cap takes them again per sweep)
-        return _MEMO.get((self.classifier.spec.key, self.version, self.limit, self.fingerprint, "means"), take)
+        return _MEMO.get((self.classifier.spec.key, self.version, self.limit, self.fingerprint, MEAN_TOKENS, "means"),
+                         take)
 
     def right(self, heads=(), mlps=(), mean: bool = False) -> np.ndarray:
         """1.0 where the classifier with those parts off (zeroed, or with ``mean`` replaced by their means) gives a
         text its true label, else 0.0."""
         parts = (tuple(sorted(tuple(pair) for pair in heads)), tuple(sorted(set(mlps))))
         with_means = bool(mean and (parts[0] or parts[1]))
-        key = (self.classifier.spec.key, self.version, parts, self.limit, self.fingerprint, with_means)
+        key = (self.classifier.spec.key, self.version, parts, self.limit, self.fingerprint,
+               MEAN_TOKENS if with_means else 0)
         # the means are taken only on a miss: a sweep already scored for another session runs nothing
         guesses = _MEMO.get(key, lambda: _guesses(self.classifier, self.texts, self.lengths, parts, self.limit,
                                                   self.means if with_means else None))
@@ -188,8 +190,8 @@ def classifier_sweep(classifier, held_out: tuple[Sequence[str], Sequence[int]], 
                                 most=MAX_SWEEP_HEADS))  # fmt: skip
     base = scored.right()
     found = {name: np.zeros((layers, heads)) for name in ("delta", "low", "high", "worse", "better", "p")}
-    if mean:
-        found["mean_tokens"] = np.array(scored.means["tokens"])
+    if mean:  # what the means read, counted without taking them: each text is one piece of at most the cap
+        found["mean_tokens"] = np.array(min(MEAN_TOKENS, tokens))
     for n, (layer, head) in enumerate((layer, head) for layer in range(layers) for head in range(heads)):
         changed = scored.right([(layer, head)], mean=mean)
         for name, value in zip(("delta", "low", "high", "worse", "better", "p"),
