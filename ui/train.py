@@ -124,7 +124,7 @@ def _hub_preview(recipe: Recipe) -> dict | None:
     kept = st.session_state.get(HUB_PREVIEW)  # (fields, length cap, preview)
     if kept is not None and kept[0] == fields:
         if kept[1] != recipe.max_length:  # recut once per new cap (the tokenizer loads under the class's load lock)
-            with st.spinner(_("Reading and tokenizing the data…")):
+            with st.spinner(_("Cutting the example at the new length…")):
                 kept = (fields, recipe.max_length, recut(kept[2], recipe.max_length))
                 st.session_state[HUB_PREVIEW] = kept  # before the spinner closes (see below)
         return kept[2]

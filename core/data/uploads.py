@@ -226,7 +226,7 @@ def load(data_id: str, text_column: str, label_column: str) -> tuple[list[Exampl
         raise DataError(Message("Column(s) {missing} not found; the file has {columns}.", missing=str(missing)[:200],
                                 columns=str(list(frame.columns))[:300]))  # fmt: skip
     if text_column == label_column:
-        raise DataError(Message("Choose two different columns for the text and the label."))
+        raise _same_column()
     texts = frame[text_column].astype(str).str.strip()
     labels = frame[label_column].astype(str).str.strip()
     keep = (texts != "") & (labels != "")
@@ -303,6 +303,11 @@ MAX_HUB_TEXT = 20_000  # characters kept of one Hub text (the training recipes r
 MAX_HUB_LABEL = 200  # characters kept of a label that is text (a class name; a text column chosen as label is cut)
 
 
+def _same_column() -> DataError:
+    """An upload's or a Hub dataset's text and label read from one column: refused the same way for both."""
+    return DataError(Message("Choose two different columns for the text and the label."))
+
+
 def _no_column(column: str, columns) -> DataError:
     return DataError(Message("The dataset has no column {column}; its columns: {columns}.", column=repr(column),
                              columns=", ".join(map(str, columns))[:1000] or "none"))  # fmt: skip
@@ -329,7 +334,7 @@ def first_rows(data, text_column: str, label_column: str, limit: int) -> list[di
     import itertools
 
     if text_column == label_column:
-        raise DataError(Message("Choose two different columns for the text and the label."))
+        raise _same_column()
     names = getattr(data, "column_names", None)
     if names:
         for column in (text_column, label_column):
