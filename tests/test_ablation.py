@@ -521,8 +521,13 @@ def test_a_classifier_sweep_by_mean_ablation_agrees_with_the_means_put_in_by_han
     again = ablation_classifier.classifier_sweep(classifier, (texts, truth), version="mean-test", mean=True)
     assert passes == [] and np.array_equal(again["delta"], averaged["delta"]) and int(again["mean_tokens"]) == 100
     shorter = ablation_classifier._held_out(classifier, (texts, truth), 8, "mean-test").means  # another cap: taken anew
-    counting.remove()
     assert passes and shorter["tokens"] == 100 and shorter["pieces"] > means["pieces"]  # 8 tokens a text at most
+    passes.clear()  # a token cap above the texts' total: means and scores taken anew, every token counted
+    monkeypatch.setattr(ablation_classifier, "MEAN_TOKENS", 10**6)
+    every = ablation_classifier.classifier_sweep(classifier, (texts, truth), version="mean-test", mean=True)
+    counting.remove()
+    held = ablation_classifier._held_out(classifier, (texts, truth), classifier.max_tokens, "mean-test")
+    assert passes and int(every["mean_tokens"]) == sum(held.lengths) == held.means["tokens"] > 100
     whole, cut = [], []
     with torch.no_grad():
         for one, label in zip(ids, truth, strict=True):
