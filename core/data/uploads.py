@@ -358,8 +358,7 @@ def hub_rows_to_examples(rows: list[dict], features, text_column: str, label_col
     present = list(rows[0]) if rows else []
     for column in (text_column, label_column):
         if column not in present:
-            raise DataError(Message("The dataset has no column {column}; its columns: {columns}.", column=repr(column),
-                                    columns=", ".join(present) or "none"))  # fmt: skip
+            raise _no_column(column, present)
     names = getattr((features or {}).get(label_column), "names", None)
     if names and any(not isinstance(row[label_column], int) or not 0 <= row[label_column] < len(names) for row in rows):
         raise DataError(Message("Some rows of {column} hold no class number (-1 marks unlabelled rows in Hub datasets); "
