@@ -7,6 +7,7 @@ import subprocess
 import sys
 import zipfile
 from io import BytesIO
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -89,6 +90,47 @@ def test_augmentation_and_validation_hold_out():
     assert len(augment.augmented(examples, "word-swap", 0.1, 0)) == 80
     kept, held = hold_out_validation(examples, 0.15, 0)
     assert len(held) == 6 and {e.label for e in held} == {"x", "y"} and not set(kept) & set(held)
+
+
+def test_a_run_spends_a_sample_of_the_labels_that_keeps_each_label_s_share_and_grows_by_adding():
+    from core.training.prepare import sample_indices, training_part
+
+    labels = ["pos"] * 700 + ["neg"] * 300
+    random.Random(3).shuffle(labels)
+    assert sample_indices(labels, 0, 42) == list(range(1000)) == sample_indices(labels, 5000, 42)
+    smaller: set[int] = set()
+    for n in (1, 2, 7, 10, 99, 250, 999):
+        chosen = sample_indices(labels, n, 42)
+        assert len(chosen) == len(set(chosen)) == n and chosen == sample_indices(labels, n, 42)
+        positives = sum(labels[i] == "pos" for i in chosen)
+        assert abs(positives - 0.7 * n) <= 1  # each label's share to within one example
+        assert smaller <= set(chosen)  # a larger sample adds to a smaller one
+        smaller = set(chosen)
+    assert set(sample_indices(labels, 250, 7)) != set(sample_indices(labels, 250, 42))  # the seed draws it
+    examples = [Example(f"text {i}", label) for i, label in enumerate(labels)]
+    recipe = {"examples": 200, "validation_fraction": 0.15, "seed": 42}  # a model card's recipe
+    positions, kept, held = training_part(examples, recipe)
+    assert len(positions) == 200 and len(kept) == 170 and len(held) == 30
+    assert {e.text for e in kept + held} == {examples[i].text for i in positions}
+
+
+def test_the_preview_and_the_privacy_page_read_the_sample_the_run_spends(fresh_cache):
+    from core.training import privacy
+    from core.training.preview import data_preview
+
+    fields = {"dataset": "polarity", "max_length": 32, "validation_fraction": 0.1, "seed": 42}
+    whole, sampled = data_preview(fields), data_preview({**fields, "examples": 60})
+    assert sum(whole["balance"]["train"]) + sum(whole["balance"]["validation"]) == whole["available"]
+    assert sum(sampled["balance"]["train"]) == 54 and sum(sampled["balance"]["validation"]) == 6
+    assert len(sampled["lengths"]) == 60 and sampled["available"] == whole["available"] > 60
+    assert sampled["balance"]["test"] == whole["balance"]["test"]  # the held-out split never changes
+    recipe = get_recipe("sentiment-tiny").with_overrides({"examples": 60, "validation_fraction": 0.1})
+    card = {"key": "tiny-60", "recipe": recipe.to_json(), "task": "sentiment"}
+    catalog_dir = catalog.cache_entry_dir("tiny-60")
+    catalog_dir.mkdir(parents=True)
+    (catalog_dir / "metadata.json").write_text(json.dumps(card))
+    members, _ = privacy.classifier_texts(SimpleNamespace(key="tiny-60", title="a run on 60 labels"))
+    assert len(members) == 54  # the texts it trained on: the sample less its validation share
 
 
 def test_a_large_training_set_is_encoded_a_chunk_at_a_time_and_padded_to_a_few_lengths(monkeypatch):
@@ -187,7 +229,7 @@ def test_cli_new_run_from_a_csv(fresh_cache, tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "core.train", "--name", "cli-reviews", "--dataset", "csv", "--csv", str(path),
          "--text-column", "review", "--label-column", "stars", "--task", "sentiment", "--base", "scratch",
-         "--set", "epochs=2", "--set", "validation_fraction=0.2"],
+         "--set", "epochs=2", "--set", "validation_fraction=0.2", "--set", "examples=20"],
         cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
@@ -195,6 +237,9 @@ def test_cli_new_run_from_a_csv(fresh_cache, tmp_path):
     assert report["model"] == "cli-reviews"
     meta = catalog.read_metadata("cli-reviews")
     assert meta["data"]["dataset"].startswith("uploaded CSV") and meta["hyperparameters"]["epochs"] == 2
+    # 20 of the training split's labelled rows spent, 4 of them (20 %) held back for validation
+    assert meta["data"]["train_size"] > 20 and meta["data"]["labelled_examples_used"] == 20
+    assert meta["data"]["validation_size"] == 4 and meta["hyperparameters"]["examples"] == 20
     missing = subprocess.run([sys.executable, "-m", "core.train", "--name", "x-run", "--dataset", "csv"], cwd=ROOT,
                              env=dict(os.environ), capture_output=True, text=True, timeout=120)  # fmt: skip
     assert missing.returncode == 2 and "--csv FILE" in missing.stderr

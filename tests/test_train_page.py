@@ -21,6 +21,7 @@ def test_train_a_tiny_model_and_use_it_on_sentiment(fresh_cache):
     at.select_slider(key="train-hidden").set_value(32).run()
     at.number_input(key="train-epochs").set_value(2).run()
     at.number_input(key="train-patience").set_value(0).run()
+    at.number_input(key="train-examples").set_value(150).run()
     at.text_input(key="train-name").input("ui-run").run()
     assert any(m.label == "Parameters" for m in at.metric)
     at.button(key="train-start").click().run()
@@ -41,7 +42,8 @@ def test_train_a_tiny_model_and_use_it_on_sentiment(fresh_cache):
     assert any(b.label == "Download the model (zip)" for b in at.get("download_button"))
     assert any(b.label == "Download the script" for b in at.get("download_button"))  # the article's code, fixed
     assert any("held-out accuracy" in block.value for block in at.code)
-    assert catalog.read_metadata("ui-run")["task"] == "sentiment"
+    card = catalog.read_metadata("ui-run")
+    assert card["task"] == "sentiment" and card["data"]["labelled_examples_used"] == 150
 
     sentiment = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=180)
     sentiment.query_params["model"] = "ui-run"
@@ -119,6 +121,9 @@ def test_a_new_seed_or_length_cap_does_not_tokenize_the_data_again(monkeypatch):
     for seed in (1, 2, 3):
         at.number_input(key="train-seed").set_value(seed).run()
     assert not at.exception and len(calls) == 1 and len(reads) == 1  # the data is read once too (an upload: parsed)
+    at.number_input(key="train-examples").set_value(100).run()  # a sample of the labels: nothing read again either
+    assert not at.exception and len(calls) == 1 and len(reads) == 1
+    assert any(c.value.startswith("A sample of 100 of the ") for c in at.caption)
     assert any("stopped after 15 minutes" in c.value for c in at.caption)  # the cap a student's run works under
 
 

@@ -129,7 +129,8 @@ def _hub_preview(recipe: Recipe) -> dict | None:
                 st.session_state[HUB_PREVIEW] = kept  # before the spinner closes (see below)
         return kept[2]
     st.caption(_("The preview reads up to {rows} rows of this dataset from the Hub, and the run reads them again; "
-                 "changing the dataset, a column, the seed or the validation share means reading it again.",
+                 "changing the dataset, a column, the seed, the validation share or the number of labelled examples means "
+                 "reading it again.",
                  rows=i18n.number(uploads.HUB_ROWS)))  # fmt: skip
     if not st.button(_("Read this dataset"), key="train-hub-read", icon=":material/cloud_download:"):
         return None
@@ -163,6 +164,9 @@ def data_preview(recipe: Recipe) -> dict | None:
     st.caption(_("{dataset}: {train} to train on, {validation} for validation curves, {test} held out for the final "
                  "scores (never seen in training).", dataset=safe.md(_(preview["dataset"])), train=sizes["train"],
                  validation=sizes["validation"], test=sizes["test"]))  # fmt: skip
+    if sizes["train"] + sizes["validation"] < preview.get("available", 0):
+        st.caption(_("A sample of {used} of the {available} labelled training examples, each label keeping its share.",
+                     used=sizes["train"] + sizes["validation"], available=preview["available"]))  # fmt: skip
     st.markdown(_("**Preprocessing** — what MiniLM's tokenizer (the from-scratch BERT uses it too) makes of the "
                   "first training example:"))  # fmt: skip
     if recipe.base == "hub":
@@ -264,7 +268,14 @@ def hyperparameters(base: str) -> dict:
     if values["patience"] > 0 and values["validation_fraction"] == 0:
         st.caption(_("Early stopping needs a validation share above 0: with none, every epoch runs and the patience "
                      "is not used."))  # fmt: skip
-    values["group_by_length"] = st.toggle(
+    a, b = st.columns([1, 3], vertical_alignment="bottom")
+    values["examples"] = int(a.number_input(
+        _("Labelled examples (0 = all)"), 0, 1_000_000, 0, step=100, key="train-examples",
+        help=_("How many of the training set's labelled examples this run spends, its validation share included; each "
+               "label keeps its share, and with the same seed a larger number adds examples to a smaller one's. Train "
+               "the same model on 200, 1,000 and all of them, then compare the runs on the Evaluate page: how much "
+               "labelled data a model needs, and whether one that starts pretrained needs less.")))  # fmt: skip
+    values["group_by_length"] = b.toggle(
         _("Group batches by length (less padding, faster)"), NEW_RUN["group_by_length"], key="train-group"
     )
     return values

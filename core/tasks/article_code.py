@@ -138,7 +138,8 @@ def training_script(recipe: dict, precision: str = "fp32") -> str:
         + imports
         + "from core.training.prepare import prepare\nfrom core.training.recipes import Recipe\n\n"
         + f"# The run's settings, from its model card\nrecipe = Recipe.from_json({settings})\n\n"
-        "# 1 · Data: the fixed train/test split, a stratified validation share of the training part, augmentation\n"
+        "# 1 · Data: the fixed train/test split, the labelled examples the run spends (recipe.examples, 0 = all),\n"
+        "# a stratified validation share of them, augmentation\n"
         "data = prepare(recipe)\nlabels = data.labels\nlabel2id = {label: i for i, label in enumerate(labels)}\n\n"
         "# 2 · Architecture\ntorch.manual_seed(recipe.seed)\n" + base + _model_lines(recipe) + "\n\n"
         "def encode(examples):  # ④ token ids and a label id per example\n"

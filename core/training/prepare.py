@@ -21,8 +21,9 @@ PRETRAINED_ZH = "zh-bert-mlm"  # the Chinese BERT pretrained here, which base "z
 class Prepared:
     split: Split
     labels: list[str]
-    train: list[Example]  # after validation hold-out and augmentation
+    train: list[Example]  # after sampling, validation hold-out and augmentation
     validation: list[Example]
+    labelled: list[Example]  # the training split's examples this run spends (``examples``), validation included
 
 
 def load_split(recipe: Recipe) -> tuple[Split, list[str]]:
@@ -47,6 +48,37 @@ def load_split(recipe: Recipe) -> tuple[Split, list[str]]:
     )
 
 
+def sample_indices(labels: list[str], n: int, seed: int) -> list[int]:
+    """Positions of ``n`` of the examples whose labels are ``labels`` (all of them when ``n`` is 0 or too large).
+
+    Each label keeps its share of the whole to within one example, and with the same seed a larger sample contains
+    every smaller one: within each label the examples are shuffled, and example ``i`` of a label with ``m`` examples is
+    ranked at ``(i + 0.5) / m``; the sample is the ``n`` lowest ranks. A learning curve then adds labels to the same
+    run's data instead of drawing new data at every size."""
+    if not n or n >= len(labels):
+        return list(range(len(labels)))
+    rng = random.Random(seed)
+    ranked = []
+    for label in sorted(set(labels)):
+        group = [i for i, found in enumerate(labels) if found == label]
+        rng.shuffle(group)
+        ranked.extend(((rank + 0.5) / len(group), label, rank, index) for rank, index in enumerate(group))
+    ranked.sort()
+    return [index for *_, index in ranked[:n]]
+
+
+def training_part(train: list[Example], recipe) -> tuple[list[int], list[Example], list[Example]]:
+    """(positions, kept, validation): where in the training split the ``examples`` the run spends are
+    (``sample_indices``), and those examples cut into what it trains on and its validation share. ``recipe``: a Recipe
+    or its card's dict."""
+    get = recipe.get if isinstance(recipe, dict) else lambda name, default: getattr(recipe, name, default)
+    seed = int(get("seed", 42))
+    positions = sample_indices([e.label for e in train], int(get("examples", 0) or 0), seed)
+    kept, validation = hold_out_validation([train[i] for i in positions], float(get("validation_fraction", 0) or 0),
+                                           seed)  # fmt: skip
+    return positions, kept, validation
+
+
 def hold_out_validation(
     train: list[Example], fraction: float, seed: int
 ) -> tuple[list[Example], list[Example]]:
@@ -69,9 +101,9 @@ def prepare(recipe: Recipe) -> Prepared:
     from core.data.augment import augmented
 
     split, labels = load_split(recipe)
-    train, validation = hold_out_validation(list(split.train), recipe.validation_fraction, recipe.seed)
+    positions, train, validation = training_part(list(split.train), recipe)
     train = augmented(train, recipe.augment, recipe.augment_p, recipe.seed)
-    return Prepared(split, labels, train, validation)
+    return Prepared(split, labels, train, validation, [split.train[i] for i in positions])
 
 
 def base_model(recipe: Recipe, labels: list[str], *, per_token: bool = False):

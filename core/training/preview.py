@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections import Counter
 
 from core import catalog
-from core.training.prepare import hold_out_validation, load_split
+from core.training.prepare import load_split, training_part
 from core.training.recipes import Recipe
 
 # What each preview reads from a recipe: the page caches on these fields only, so changing the
 # learning rate or the epochs does not re-tokenize the data or reload the base model.
 DATA_FIELDS = ("dataset", "data_file", "text_column", "label_column", "hub_dataset", "max_length",
-               "validation_fraction", "seed")  # fmt: skip
+               "validation_fraction", "seed", "examples")  # fmt: skip
 SOURCE_FIELDS = ("dataset", "data_file", "text_column", "label_column", "hub_dataset")  # the texts, not how they are cut
 ARCHITECTURE_FIELDS = ("base", "scratch", "hub_model", "dropout", "max_length")
 
@@ -50,8 +50,9 @@ def data_preview(recipe: Recipe | dict, lengths: list[int] | None = None, split:
     ``source_split``'s)."""
     recipe = _with(recipe) if isinstance(recipe, dict) else recipe
     split, labels = split or source_split(recipe)
-    train, validation = hold_out_validation(list(split.train), recipe.validation_fraction, recipe.seed)
-    lengths = token_lengths(recipe) if lengths is None else lengths
+    positions, train, validation = training_part(list(split.train), recipe)
+    lengths = token_lengths(recipe, (split, labels)) if lengths is None else lengths
+    lengths = [lengths[i] for i in positions]  # the texts this run spends
     example = train[0]  # the first text the model trains on (the validation share was taken out above)
     counts = {name: Counter(e.label for e in part) for name, part in
               (("train", train), ("validation", validation), ("test", split.test))}  # fmt: skip
@@ -61,6 +62,7 @@ def data_preview(recipe: Recipe | dict, lengths: list[int] | None = None, split:
         "balance": {name: [counts[name].get(label, 0) for label in labels] for name in counts},
         "example": {"text": example.text, "label": example.label},
         "lengths": lengths,
+        "available": len(split.train),  # labelled training examples in all (``examples`` may spend fewer)
     }
     return recut(found, recipe.max_length)
 

@@ -119,7 +119,7 @@ def _spread(items: list, most: int) -> list:
 def classifier_texts(spec: catalog.ModelSpec) -> tuple[list, list]:
     """(members, non-members) of a classifier trained here on a named dataset: Examples with text and label."""
     from core.tasks.base import dataset_split
-    from core.training.prepare import hold_out_validation
+    from core.training.prepare import training_part
 
     card = catalog.read_metadata(spec.key)
     recipe = card.recipe if card is not None else {}
@@ -128,8 +128,7 @@ def classifier_texts(spec: catalog.ModelSpec) -> tuple[list, list]:
         raise CoreError(Message("{name} was not trained here on one of LM Lab's datasets: there is no list of its "
                                 "training texts to test.", name=spec.title))  # fmt: skip
     split, _ = found
-    members, _ = hold_out_validation(list(split.train), float(recipe.get("validation_fraction") or 0),
-                                     int(recipe.get("seed", 42)))  # fmt: skip
+    _, members, _ = training_part(list(split.train), recipe)
     return _spread(members, MAX_TEXTS), _spread(list(split.test), MAX_TEXTS)
 
 

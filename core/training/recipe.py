@@ -51,7 +51,9 @@ class Recipe:
     # For base="hub": a Hub checkpoint id (online only).
     hub_model: str = ""
     # For generated corpora (translation, SRL): how many training sentences; for the language model,
-    # how many training articles. 0 keeps the dataset's default.
+    # how many training articles; for a classifier, how many of its training split's labelled examples it
+    # spends, validation share included (each label keeping its share: core.training.prepare.sample_indices).
+    # 0 keeps the dataset's default (a classifier: every example).
     examples: int = 0
 
     def unused(self) -> tuple[str, ...]:
@@ -128,9 +130,9 @@ class Recipe:
         return cls(**{k: v for k, v in data.items() if k in names}).validated()
 
 
-# Options only one family of tasks uses. Classifiers train on a fixed split (no generated examples); the
-# sequence models train on their whole corpus with no validation share, early stopping, augmentation or padding.
-CLASSIFIER_IGNORES = ("examples",)
+# Options only one family of tasks uses: the sequence models train on their whole corpus with no validation share,
+# early stopping, augmentation or padding.
+CLASSIFIER_IGNORES = ()
 SEQUENCE_IGNORES = ("patience", "augment", "augment_p", "validation_fraction", "padding")
 
 

@@ -85,12 +85,13 @@ def train_classifier(recipe: Recipe, folder: Path, report: Report, should_stop: 
     if fitted.trainer.is_world_process_zero():
         model.save_pretrained(folder, safe_serialization=True)
         tokenizer.save_pretrained(folder)
-    lengths = count_tokens(tokenizer, [e.text for e in data.split.train])
+    lengths = count_tokens(tokenizer, [e.text for e in data.labelled])
     return {
         "labels": data.labels,
         "base": recipe.base if recipe.base != "hub" else f"hub:{recipe.hub_model}",
         "data": {
             **data.split.describe(),
+            "labelled_examples_used": len(data.labelled),
             "validation_size": len(data.validation),
             "train_size_after_augmentation": len(data.train),
             "truncated_at_max_length": sum(length > recipe.max_length for length in lengths),
