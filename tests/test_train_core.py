@@ -107,6 +107,12 @@ def test_a_run_spends_a_sample_of_the_labels_that_keeps_each_label_s_share_and_g
         assert smaller <= set(chosen)  # a larger sample adds to a smaller one
         smaller = set(chosen)
     assert set(sample_indices(labels, 250, 7)) != set(sample_indices(labels, 250, 42))  # the seed draws it
+    skewed = ["big"] * 375 + [f"small {k}" for k in range(19) for _ in range(3)]  # 20 classes, one of them large
+    random.Random(5).shuffle(skewed)
+    for n in (19, 50, 200, 369):
+        chosen = sample_indices(skewed, n, 0)
+        for label in set(skewed):  # every label within one example of its share, at every size
+            assert abs(sum(skewed[i] == label for i in chosen) - n * skewed.count(label) / len(skewed)) < 1
     examples = [Example(f"text {i}", label) for i, label in enumerate(labels)]
     recipe = {"examples": 200, "validation_fraction": 0.15, "seed": 42}  # a model card's recipe
     positions, kept, held = training_part(examples, recipe)

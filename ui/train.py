@@ -272,7 +272,8 @@ def hyperparameters(base: str) -> dict:
     values["examples"] = int(a.number_input(
         _("Labelled examples (0 = all)"), 0, 1_000_000, 0, step=100, key="train-examples",
         help=_("How many of the training set's labelled examples this run spends, its validation share included; each "
-               "label keeps its share, and with the same seed a larger number adds examples to a smaller one's. Train "
+               "label keeps its share, and with the same seed a larger number takes the same examples and more (the "
+               "validation share is drawn from them anew). Train "
                "the same model on 200, 1,000 and all of them, then compare the runs on the Evaluate page: how much "
                "labelled data a model needs, and whether one that starts pretrained needs less.")))  # fmt: skip
     values["group_by_length"] = b.toggle(

@@ -16,8 +16,9 @@ def model_card(meta: dict) -> str:
     metrics = meta.get("metrics", {})
     lines = [f"# {meta.get('title', meta.get('key'))}", "", meta.get("description", ""), ""]
     data = meta.get("data", {})
-    lines.append(f"- Data: {data.get('dataset')} — {data.get('train_size')} train, {data.get('validation_size', 0)} "
-                 f"validation, {data.get('test_size')} test (seed {data.get('seed')})")  # fmt: skip
+    used = data.get("labelled_examples_used", data.get("train_size"))  # a run may spend a sample of the split
+    lines.append(f"- Data: {data.get('dataset')} — {used} labelled training examples ({data.get('validation_size', 0)} "
+                 f"of them for validation), {data.get('test_size')} test (seed {data.get('seed')})")  # fmt: skip
     for name, estimate in metrics.items():
         lines.append(f"- {name}: {100 * estimate['value']:.1f} % (95 % CI {100 * estimate['low']:.1f}–"
                      f"{100 * estimate['high']:.1f}, n={estimate['n']})")  # fmt: skip

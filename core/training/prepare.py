@@ -51,20 +51,28 @@ def load_split(recipe: Recipe) -> tuple[Split, list[str]]:
 def sample_indices(labels: list[str], n: int, seed: int) -> list[int]:
     """Positions of ``n`` of the examples whose labels are ``labels`` (all of them when ``n`` is 0 or too large).
 
-    Each label keeps its share of the whole to within one example, and with the same seed a larger sample contains
-    every smaller one: within each label the examples are shuffled, and example ``i`` of a label with ``m`` examples is
-    ranked at ``(i + 0.5) / m``; the sample is the ``n`` lowest ranks. A learning curve then adds labels to the same
-    run's data instead of drawing new data at every size."""
-    if not n or n >= len(labels):
+    Each label's count stays within one example of its share of ``n`` (its exact share rounded down or up), and with
+    the same seed a larger sample contains every smaller one: the examples are taken one at a time, each from a label
+    still under its upper share at that size, the one with most examples per example taken (Balinski and Young's quota
+    method, which keeps both bounds at every size); within a label, in an order shuffled by ``seed``. A learning curve
+    then adds labels to the same data instead of drawing new data at every size."""
+    if n <= 0 or n >= len(labels):
         return list(range(len(labels)))
     rng = random.Random(seed)
-    ranked = []
-    for label in sorted(set(labels)):
-        group = [i for i, found in enumerate(labels) if found == label]
-        rng.shuffle(group)
-        ranked.extend(((rank + 0.5) / len(group), label, rank, index) for rank, index in enumerate(group))
-    ranked.sort()
-    return [index for *_, index in ranked[:n]]
+    groups: dict[str, list[int]] = {}
+    for index, label in enumerate(labels):
+        groups.setdefault(label, []).append(index)
+    names = sorted(groups)
+    for name in names:
+        rng.shuffle(groups[name])
+    total, taken, chosen = len(labels), dict.fromkeys(names, 0), []
+    for size in range(1, n + 1):
+        # under its upper share at this size: taken + 1 <= ceil(size * count / total)
+        open_ = [name for name in names if (taken[name] + 1) * total <= size * len(groups[name]) + total - 1]
+        name = max(open_, key=lambda label: (len(groups[label]) / (taken[label] + 1), -names.index(label)))
+        chosen.append(groups[name][taken[name]])
+        taken[name] += 1
+    return chosen
 
 
 def training_part(train: list[Example], recipe) -> tuple[list[int], list[Example], list[Example]]:
