@@ -219,3 +219,25 @@ def test_a_hub_dataset_is_read_when_asked_not_while_its_id_is_typed(monkeypatch)
     at.number_input(key="train-epochs").set_value(3).run()
     assert reads.count("someone/broken") == 1 and at.button(key="train-hub-read")  # not read again; the button stays
     assert at.button(key="train-start").disabled
+
+
+def test_the_pretraining_erratum_reads_the_chinese_pair_and_the_learning_curve_from_their_cards(fresh_cache):
+    """The box under Architecture states what pretraining bought here, read from the model cards in the cache: the two
+    Chinese classifiers on every review, then each learning-curve pair (benchmarks/pretraining_curve.py) with both
+    halves trained."""
+    import json
+
+    accuracies = {"sentiment-zh-bert": 0.806, "sentiment-zh-scratch": 0.815, "sentiment-zh-bert-n250": 0.642,
+                  "sentiment-zh-scratch-n250": 0.711, "sentiment-zh-bert-n1000": 0.734}  # fmt: skip
+    for key, value in accuracies.items():
+        folder = catalog.cache_entry_dir(key)
+        folder.mkdir(parents=True)
+        card = {"key": key, "title": key, "task": "sentiment-zh", "model_type": "roformer",
+                "labels": ["negative", "positive"],
+                "metrics": {"accuracy": {"value": value, "low": value - 0.02, "high": value + 0.02, "n": 2000}}}
+        (folder / "metadata.json").write_text(json.dumps(card))
+    at = open_page("pages/train.py")
+    caption = next(c.value for c in at.caption if c.value.startswith("Step 2 lets you"))
+    assert "pretrained first 80.6 % [78.6, 82.6], from random weights 81.5 % [79.5, 83.5]" in caption
+    assert "250 reviews: 64.2 % against 71.1 %" in caption
+    assert "1,000 reviews" not in caption  # a pair is shown only when both of its models are trained

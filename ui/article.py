@@ -37,23 +37,56 @@ def code_panel(meta: dict) -> None:
                                mime="text/x-python", key=f"train-script-{meta['key']}", on_click="ignore")  # fmt: skip
 
 
-def _pretraining_measured() -> str:
-    """The Chinese BERT fine-tuned from its pretrained weights against the same architecture from random weights,
-    from their model cards, when both are trained."""
+PAIR = ("sentiment-zh-bert", "sentiment-zh-scratch")  # the Chinese BERT pretrained here, and from random weights
+
+
+def _accuracy(key: str) -> dict | None:
+    """A trained classifier's held-out accuracy with its interval, from its card (None when there is none)."""
     from core import catalog
 
-    cards = [catalog.read_metadata(key) for key in ("sentiment-zh-bert", "sentiment-zh-scratch")]
-    if not all(card and "accuracy" in card.metrics for card in cards):
+    card = catalog.read_metadata(key)
+    found = card.metrics.get("accuracy") if card is not None else None
+    return found if isinstance(found, dict) and {"value", "low", "high"} <= found.keys() else None
+
+
+def _percent(estimate: dict) -> dict:
+    return {name: f"{100 * estimate[name]:.1f}" for name in ("value", "low", "high")}
+
+
+def _pretraining_measured() -> str:
+    """The Chinese BERT fine-tuned from its pretrained weights against the same architecture from random weights,
+    from their model cards, when both are trained; then the learning curve's pairs in the cache, when there are any."""
+    pretrained, scratch = (_accuracy(key) for key in PAIR)
+    if pretrained is None or scratch is None:
         return ""
-    pretrained, scratch = (card.metrics["accuracy"] for card in cards)
-    if not all(isinstance(e, dict) and {"value", "low", "high"} <= e.keys() for e in (pretrained, scratch)):
-        return ""
-    return _("Measured here on the Chinese reviews, same architecture, data and epochs (each with its own learning "
+    a, b = _percent(pretrained), _percent(scratch)
+    text = _("Measured here on the Chinese reviews, same architecture, data and epochs (each with its own learning "
              "rate): pretrained first {a} % [{a_low}, {a_high}], from random weights {b} % [{b_low}, {b_high}] "
-             "held-out accuracy.",
-             a=f"{100 * pretrained['value']:.1f}", a_low=f"{100 * pretrained['low']:.1f}",
-             a_high=f"{100 * pretrained['high']:.1f}", b=f"{100 * scratch['value']:.1f}",
-             b_low=f"{100 * scratch['low']:.1f}", b_high=f"{100 * scratch['high']:.1f}")  # fmt: skip
+             "held-out accuracy.", a=a["value"], a_low=a["low"], a_high=a["high"], b=b["value"], b_low=b["low"],
+             b_high=b["high"])  # fmt: skip
+    return " ".join([text, *_curve_measured()])
+
+
+def _curve_measured() -> list[str]:
+    """The learning curve's pairs (``benchmarks/pretraining_curve.py``) in the cache: both models on the same few
+    labelled reviews, each at its own learning rate."""
+    import re
+
+    from core import catalog
+    from ui import i18n
+
+    pattern = re.compile(PAIR[0] + r"-n(\d+)")
+    sizes = sorted(int(found.group(1)) for spec in catalog.trained_specs() if (found := pattern.fullmatch(spec.key)))
+    pairs = []
+    for size in sizes:
+        pretrained, scratch = (_accuracy(f"{key}-n{size}") for key in PAIR)
+        if pretrained is not None and scratch is not None:
+            pairs.append(_("{count} reviews: {a} % against {b} %", count=i18n.number(size),
+                           a=_percent(pretrained)["value"], b=_percent(scratch)["value"]))  # fmt: skip
+    if not pairs:
+        return []
+    return [_("With fewer labels, each pair trained on the same sample of the training reviews for the same number of "
+              "steps (pretrained first, then from random weights): {pairs}.", pairs="; ".join(pairs))]  # fmt: skip
 
 
 def erratum(key: str) -> None:
