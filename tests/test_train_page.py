@@ -232,7 +232,9 @@ def test_the_pretraining_erratum_reads_the_chinese_pair_and_the_learning_curve_f
     for key, value in accuracies.items():
         folder = catalog.cache_entry_dir(key)
         folder.mkdir(parents=True)
-        card = {"key": key, "title": key, "task": "sentiment-zh", "model_type": "roformer",
+        size = int(key.rpartition("-n")[2]) if "-n" in key else 0
+        recipe = {"base": "zh-scratch" if "scratch" in key else "zh-bert", "dataset": "reviews-zh", "examples": size}
+        card = {"key": key, "title": key, "task": "sentiment-zh", "model_type": "roformer", "recipe": recipe,
                 "labels": ["negative", "positive"],
                 "metrics": {"accuracy": {"value": value, "low": value - 0.02, "high": value + 0.02, "n": 2000}}}
         (folder / "metadata.json").write_text(json.dumps(card))
@@ -241,3 +243,14 @@ def test_the_pretraining_erratum_reads_the_chinese_pair_and_the_learning_curve_f
     assert "pretrained first 80.6 % [78.6, 82.6], from random weights 81.5 % [79.5, 83.5]" in caption
     assert "250 reviews: 64.2 % against 71.1 %" in caption
     assert "1,000 reviews" not in caption  # a pair is shown only when both of its models are trained
+    # a student's Train-page run named like one half of a pair (it can only start from MiniLM, random weights or the
+    # Hub) is not taken for it
+    folder = catalog.cache_entry_dir("sentiment-zh-scratch-n1000")
+    folder.mkdir(parents=True)
+    (folder / "metadata.json").write_text(json.dumps({
+        "key": "sentiment-zh-scratch-n1000", "task": "sentiment-zh", "labels": ["negative", "positive"],
+        "recipe": {"base": "scratch", "dataset": "reviews-zh", "examples": 1000},
+        "metrics": {"accuracy": {"value": 0.99, "low": 0.98, "high": 1.0, "n": 2000}}}))  # fmt: skip
+    at.run()
+    caption = next(c.value for c in at.caption if c.value.startswith("Step 2 lets you"))
+    assert "250 reviews: 64.2 % against 71.1 %" in caption and "1,000 reviews" not in caption

@@ -40,12 +40,15 @@ def code_panel(meta: dict) -> None:
 PAIR = ("sentiment-zh-bert", "sentiment-zh-scratch")  # the Chinese BERT pretrained here, and from random weights
 
 
-def _accuracy(key: str) -> dict | None:
-    """A trained classifier's held-out accuracy with its interval, from its card (None when there is none)."""
+def _accuracy(key: str, **recipe) -> dict | None:
+    """A trained classifier's held-out accuracy with its interval, from its card (None when there is none, or when
+    its recipe does not have the ``recipe`` settings given)."""
     from core import catalog
 
     card = catalog.read_metadata(key)
-    found = card.metrics.get("accuracy") if card is not None else None
+    if card is None or any(card.recipe.get(name) != value for name, value in recipe.items()):
+        return None
+    found = card.metrics.get("accuracy")
     return found if isinstance(found, dict) and {"value", "low", "high"} <= found.keys() else None
 
 
@@ -78,8 +81,10 @@ def _curve_measured() -> list[str]:
     pattern = re.compile(PAIR[0] + r"-n(\d+)")
     sizes = sorted(int(found.group(1)) for spec in catalog.trained_specs() if (found := pattern.fullmatch(spec.key)))
     pairs = []
-    for size in sizes:
-        pretrained, scratch = (_accuracy(f"{key}-n{size}") for key in PAIR)
+    for size in sizes:  # only the curve's own runs: started from the two bases (a student's run cannot be), on the
+        # reviews, spending ``size`` labels
+        pretrained, scratch = (_accuracy(f"{key}-n{size}", base=base, dataset="reviews-zh", examples=size)
+                               for key, base in zip(PAIR, ("zh-bert", "zh-scratch"), strict=True))  # fmt: skip
         if pretrained is not None and scratch is not None:
             pairs.append(_("{count} reviews: {a} % against {b} %", count=i18n.number(size),
                            a=_percent(pretrained)["value"], b=_percent(scratch)["value"]))  # fmt: skip
