@@ -480,6 +480,28 @@ def test_a_streamed_dataset_gives_its_first_rows_of_the_chosen_columns_only():
         first_rows(undeclared, "text", "label", limit=3)
 
 
+def test_a_hub_read_that_takes_too_long_stops_with_a_message(monkeypatch):
+    """A Hub that trickles rows (each request within its own timeout) cannot hold a student's page for ever: the
+    whole read stops after ``HUB_READ_SECONDS``, saying how far it got."""
+    import time
+
+    from datasets import IterableDataset
+
+    from core.data import uploads
+    from core.errors import DataError
+
+    def slow():
+        for i in range(100):
+            time.sleep(0.05)
+            yield {"text": f"row {i}", "label": i % 2}
+
+    monkeypatch.setattr(uploads, "HUB_READ_SECONDS", 0.3)
+    started = time.monotonic()
+    with pytest.raises(DataError, match=r"stopped after 0.3 s with \d+ of its first 100 rows read"):
+        uploads.first_rows(IterableDataset.from_generator(slow), "text", "label", limit=100)
+    assert time.monotonic() - started < 2  # not the 5 s the 100 rows would take
+
+
 def test_a_hub_checkpoint_over_the_size_cap_is_refused_before_any_download():
     from transformers import AutoModelForSequenceClassification, BertConfig
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -273,6 +274,7 @@ def stratified_split(examples: list[Example], labels: tuple[str, ...], seed: int
 
 
 HUB_ROWS = 4000  # a Hub dataset's first rows read (streamed): never its whole split
+HUB_READ_SECONDS = 120  # a read of those rows that takes longer stops with a message (a slow Hub, a huge first file)
 
 
 def hub_examples(
@@ -330,7 +332,7 @@ def _narrow(row: dict, text_column: str, label_column: str) -> dict:
 def first_rows(data, text_column: str, label_column: str, limit: int) -> list[dict]:
     """The first ``limit`` rows of a streamed dataset, its two chosen columns only (images, audio and other columns
     are never held), each cut as it arrives (``_narrow``), so 4,000 rows of long documents never sit in memory whole;
-    a column the dataset lacks is refused in words."""
+    a column the dataset lacks is refused in words, and so is a read that takes more than ``HUB_READ_SECONDS``."""
     import itertools
 
     if text_column == label_column:
@@ -341,10 +343,15 @@ def first_rows(data, text_column: str, label_column: str, limit: int) -> list[di
             if column not in names:
                 raise _no_column(column, names)
         data = data.select_columns([text_column, label_column])
-    rows = []
+    rows, deadline = [], time.monotonic() + HUB_READ_SECONDS
     try:
         for row in itertools.islice(data, limit):
             rows.append(_narrow(row, text_column, label_column))
+            if time.monotonic() > deadline:  # checked between rows: one slow request still ends on its own timeout
+                raise DataError(Message("Reading the dataset from the Hub stopped after {seconds} s with {rows} of its "
+                                        "first {limit} rows read: the Hub answers too slowly. Try again later, or "
+                                        "choose a smaller dataset.", seconds=HUB_READ_SECONDS, rows=len(rows),
+                                        limit=limit))  # fmt: skip
     except DataError:
         raise
     except Exception as error:  # noqa: BLE001 - a stream breaks in many ways; all mean "could not read"
