@@ -223,34 +223,38 @@ def test_a_hub_dataset_is_read_when_asked_not_while_its_id_is_typed(monkeypatch)
 
 def test_the_pretraining_erratum_reads_the_chinese_pair_and_the_learning_curve_from_their_cards(fresh_cache):
     """The box under Architecture states what pretraining bought here, read from the model cards in the cache: the two
-    Chinese classifiers on every review, then each learning-curve pair (benchmarks/pretraining_curve.py) with both
-    halves trained."""
+    Chinese classifiers on every review, then each learning-curve pair (benchmarks/pretraining_curve.py) trained as
+    the curve trains it — never a lookalike."""
     import json
 
-    accuracies = {"sentiment-zh-bert": 0.806, "sentiment-zh-scratch": 0.815, "sentiment-zh-bert-n250": 0.642,
-                  "sentiment-zh-scratch-n250": 0.711, "sentiment-zh-bert-n1000": 0.734}  # fmt: skip
-    for key, value in accuracies.items():
+    from core.training import curve
+
+    def plant(key: str, value: float, recipe: dict, **extra) -> None:
         folder = catalog.cache_entry_dir(key)
-        folder.mkdir(parents=True)
-        size = int(key.rpartition("-n")[2]) if "-n" in key else 0
-        recipe = {"base": "zh-scratch" if "scratch" in key else "zh-bert", "dataset": "reviews-zh", "examples": size}
+        folder.mkdir(parents=True, exist_ok=True)
         card = {"key": key, "title": key, "task": "sentiment-zh", "model_type": "roformer", "recipe": recipe,
-                "labels": ["negative", "positive"],
+                "labels": ["negative", "positive"], **extra,
                 "metrics": {"accuracy": {"value": value, "low": value - 0.02, "high": value + 0.02, "n": 2000}}}
         (folder / "metadata.json").write_text(json.dumps(card))
+
+    plant("zh-bert-mlm", 0.118, {}, sha256="a" * 64)
+    plant("sentiment-zh-bert", 0.806, {})
+    plant("sentiment-zh-scratch", 0.815, {})
+    for size, first, second in ((250, 0.642, 0.711), (1000, 0.734, 0.753), (4000, 0.735, 0.766)):
+        plant(f"sentiment-zh-bert-n{size}", first, curve.recipe_for("sentiment-zh-bert", size, 250).to_json(),
+              base_sha256="a" * 64)  # fmt: skip
+        plant(f"sentiment-zh-scratch-n{size}", second, curve.recipe_for("sentiment-zh-scratch", size, 250).to_json())
+    # three lookalikes: a student's run on random weights under a pair's name (the Train page's bases are MiniLM,
+    # random weights and the Hub), a half trained for other epochs, a half from an earlier pretraining
+    plant("sentiment-zh-scratch-n1000", 0.99, {**curve.recipe_for("sentiment-zh-scratch", 1000, 250).to_json(),
+                                               "base": "scratch"})  # fmt: skip
+    plant("sentiment-zh-scratch-n4000", 0.99, curve.recipe_for("sentiment-zh-scratch", 4000, 500).to_json())
+    plant("sentiment-zh-bert-n500", 0.70, curve.recipe_for("sentiment-zh-bert", 500, 250).to_json(),
+          base_sha256="b" * 64)  # fmt: skip
+    plant("sentiment-zh-scratch-n500", 0.71, curve.recipe_for("sentiment-zh-scratch", 500, 250).to_json())
     at = open_page("pages/train.py")
     caption = next(c.value for c in at.caption if c.value.startswith("Step 2 lets you"))
     assert "pretrained first 80.6 % [78.6, 82.6], from random weights 81.5 % [79.5, 83.5]" in caption
-    assert "250 reviews: 64.2 % against 71.1 %" in caption
-    assert "1,000 reviews" not in caption  # a pair is shown only when both of its models are trained
-    # a student's Train-page run named like one half of a pair (it can only start from MiniLM, random weights or the
-    # Hub) is not taken for it
-    folder = catalog.cache_entry_dir("sentiment-zh-scratch-n1000")
-    folder.mkdir(parents=True)
-    (folder / "metadata.json").write_text(json.dumps({
-        "key": "sentiment-zh-scratch-n1000", "task": "sentiment-zh", "labels": ["negative", "positive"],
-        "recipe": {"base": "scratch", "dataset": "reviews-zh", "examples": 1000},
-        "metrics": {"accuracy": {"value": 0.99, "low": 0.98, "high": 1.0, "n": 2000}}}))  # fmt: skip
-    at.run()
-    caption = next(c.value for c in at.caption if c.value.startswith("Step 2 lets you"))
-    assert "250 reviews: 64.2 % against 71.1 %" in caption and "1,000 reviews" not in caption
+    assert "250 reviews: 64.2 % [62.2, 66.2] against 71.1 % [69.1, 73.1]" in caption
+    assert "1,000 reviews" not in caption and "4,000 reviews" not in caption and "500 reviews" not in caption
+    assert [size for size, *_ in curve.pairs_in_cache()] == [250]

@@ -37,21 +37,6 @@ def code_panel(meta: dict) -> None:
                                mime="text/x-python", key=f"train-script-{meta['key']}", on_click="ignore")  # fmt: skip
 
 
-PAIR = ("sentiment-zh-bert", "sentiment-zh-scratch")  # the Chinese BERT pretrained here, and from random weights
-
-
-def _accuracy(key: str, **recipe) -> dict | None:
-    """A trained classifier's held-out accuracy with its interval, from its card (None when there is none, or when
-    its recipe does not have the ``recipe`` settings given)."""
-    from core import catalog
-
-    card = catalog.read_metadata(key)
-    if card is None or any(card.recipe.get(name) != value for name, value in recipe.items()):
-        return None
-    found = card.metrics.get("accuracy")
-    return found if isinstance(found, dict) and {"value", "low", "high"} <= found.keys() else None
-
-
 def _percent(estimate: dict) -> dict:
     return {name: f"{100 * estimate[name]:.1f}" for name in ("value", "low", "high")}
 
@@ -59,7 +44,10 @@ def _percent(estimate: dict) -> dict:
 def _pretraining_measured() -> str:
     """The Chinese BERT fine-tuned from its pretrained weights against the same architecture from random weights,
     from their model cards, when both are trained; then the learning curve's pairs in the cache, when there are any."""
-    pretrained, scratch = (_accuracy(key) for key in PAIR)
+    from core import catalog
+    from core.training import curve
+
+    pretrained, scratch = (curve.accuracy(catalog.read_metadata(key)) for key in curve.PAIR)
     if pretrained is None or scratch is None:
         return ""
     a, b = _percent(pretrained), _percent(scratch)
@@ -71,27 +59,21 @@ def _pretraining_measured() -> str:
 
 
 def _curve_measured() -> list[str]:
-    """The learning curve's pairs (``benchmarks/pretraining_curve.py``) in the cache: both models on the same few
-    labelled reviews, each at its own learning rate."""
-    import re
-
-    from core import catalog
+    """The learning curve's pairs in the cache (``core.training.curve``), in words."""
+    from core.training import curve
     from ui import i18n
 
-    pattern = re.compile(PAIR[0] + r"-n(\d+)")
-    sizes = sorted(int(found.group(1)) for spec in catalog.trained_specs() if (found := pattern.fullmatch(spec.key)))
     pairs = []
-    for size in sizes:  # only the curve's own runs: started from the two bases (a student's run cannot be), on the
-        # reviews, spending ``size`` labels
-        pretrained, scratch = (_accuracy(f"{key}-n{size}", base=base, dataset="reviews-zh", examples=size)
-                               for key, base in zip(PAIR, ("zh-bert", "zh-scratch"), strict=True))  # fmt: skip
-        if pretrained is not None and scratch is not None:
-            pairs.append(_("{count} reviews: {a} % against {b} %", count=i18n.number(size),
-                           a=_percent(pretrained)["value"], b=_percent(scratch)["value"]))  # fmt: skip
+    for size, pretrained, scratch in curve.pairs_in_cache():
+        a, b = _percent(pretrained), _percent(scratch)
+        pairs.append(_("{count} reviews: {a} % [{a_low}, {a_high}] against {b} % [{b_low}, {b_high}]",
+                       count=i18n.number(size), a=a["value"], a_low=a["low"], a_high=a["high"], b=b["value"],
+                       b_low=b["low"], b_high=b["high"]))  # fmt: skip
     if not pairs:
         return []
     return [_("With fewer labels, each pair trained on the same sample of the training reviews for the same number of "
-              "steps (pretrained first, then from random weights): {pairs}.", pairs="; ".join(pairs))]  # fmt: skip
+              "steps, each at its own learning rate (pretrained first, then from random weights): {pairs}.",
+              pairs="; ".join(pairs))]  # fmt: skip
 
 
 def erratum(key: str) -> None:

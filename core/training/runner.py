@@ -68,6 +68,7 @@ def train_classifier(recipe: Recipe, folder: Path, report: Report, should_stop: 
     report({"phase": "loading model", "message": f"building the model from {recipe.base!r}"})
     torch.manual_seed(recipe.seed)
     tokenizer, model = base_model(recipe, data.labels)
+    base_weights = pretrained_from(recipe)
     train_rows = encode(tokenizer, data.train, label_ids, recipe)
     validation_rows = encode(tokenizer, data.validation, label_ids, recipe)
     test_rows = encode(tokenizer, list(data.split.test), label_ids, recipe)
@@ -89,6 +90,7 @@ def train_classifier(recipe: Recipe, folder: Path, report: Report, should_stop: 
     return {
         "labels": data.labels,
         "base": recipe.base if recipe.base != "hub" else f"hub:{recipe.hub_model}",
+        **base_weights,
         "data": {
             **data.split.describe(),
             "labelled_examples_used": len(data.labelled),
@@ -105,6 +107,18 @@ def train_classifier(recipe: Recipe, folder: Path, report: Report, should_stop: 
         "parameters": sum(p.numel() for p in model.parameters()),
         "train_seconds": fitted.seconds,
     }
+
+
+def pretrained_from(recipe: Recipe) -> dict:
+    """For a run fine-tuned from a model pretrained here: that model's weights (``base_sha256``), so that a card says
+    which pretraining it started from after the pretrained model is trained again."""
+    if recipe.base != "zh-bert":
+        return {}
+    from core.catalog import read_metadata
+    from core.training.prepare import PRETRAINED_ZH
+
+    card = read_metadata(PRETRAINED_ZH)
+    return {"base_sha256": card.sha256} if card is not None else {}
 
 
 def pad_multiple(rows: int, max_length: int) -> int | None:
