@@ -25,6 +25,7 @@ from core.training.evaluation import overfitting
 from core.training.export import zip_bytes
 from core.training.prepare import hold_out_validation
 from core.training.recipes import Recipe, get_recipe
+from core.viz import charts
 
 from conftest import ROOT
 
@@ -118,6 +119,27 @@ def test_a_run_spends_a_sample_of_the_labels_that_keeps_each_label_s_share_and_g
     positions, kept, held = training_part(examples, recipe)
     assert len(positions) == 200 and len(kept) == 170 and len(held) == 30
     assert {e.text for e in kept + held} == {examples[i].text for i in positions}
+
+
+def test_runs_become_learning_curves_by_data_and_starting_point():
+    from core.training.curve import by_labels
+
+    def run(key, used, value, **recipe):
+        recipe = {"dataset": "csv", "base": "scratch", "data_file": "a", **recipe}
+        return {"key": key, "recipe": recipe, "data": {"labelled_examples_used": used},
+                "metrics": {"accuracy": {"value": value, "low": value - 0.1, "high": value + 0.1}}}
+
+    cards = [run("a-1000", 1000, 0.8), run("a-200", 200, 0.6), run("b-200", 200, 0.5, data_file="b"),
+             run("b-900", 900, 0.7, data_file="b"), run("lone", 300, 0.9, base="minilm-l6"),
+             {"key": "broken", "recipe": "not a recipe", "data": {}}]  # fmt: skip
+    curves = by_labels(cards)
+    # two uploads, each a line of its own named by base and dataset key (never the file's name), numbered apart;
+    # a run alone on its data and base draws no line
+    assert list(curves) == ["scratch · csv", "scratch · csv (2)"]
+    assert [(size, key) for size, _, key in curves["scratch · csv"]] == [(200, "a-200"), (1000, "a-1000")]
+    figure = charts.learning_curves(curves)
+    assert [list(trace.x) for trace in figure.data] == [[200, 1000], [200, 900]]
+    assert figure.layout.xaxis.type == "log"
 
 
 def test_the_preview_and_the_privacy_page_read_the_sample_the_run_spends(fresh_cache):

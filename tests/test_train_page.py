@@ -233,7 +233,8 @@ def test_the_pretraining_erratum_reads_the_chinese_pair_and_the_learning_curve_f
         folder = catalog.cache_entry_dir(key)
         folder.mkdir(parents=True, exist_ok=True)
         card = {"key": key, "title": key, "task": "sentiment-zh", "model_type": "roformer", "recipe": recipe,
-                "labels": ["negative", "positive"], **extra,
+                "labels": ["negative", "positive"], "data": {"labelled_examples_used": recipe.get("examples") or 15358},
+                "base": recipe.get("base"), **extra,
                 "metrics": {"accuracy": {"value": value, "low": value - 0.02, "high": value + 0.02, "n": 2000}}}
         (folder / "metadata.json").write_text(json.dumps(card))
 
@@ -258,3 +259,10 @@ def test_the_pretraining_erratum_reads_the_chinese_pair_and_the_learning_curve_f
     assert "250 reviews: 64.2 % [62.2, 66.2] against 71.1 % [69.1, 73.1]" in caption
     assert "1,000 reviews" not in caption and "4,000 reviews" not in caption and "500 reviews" not in caption
     assert [size for size, *_ in curve.pairs_in_cache()] == [250]
+    # the runs as learning curves under Compare runs: one line per data and starting point, a point per run
+    chart = next(c for c in at.get("plotly_chart") if "labelled examples" in c.proto.spec)
+    lines = {trace["name"]: trace for trace in json.loads(chart.proto.spec)["data"]}
+    assert set(lines) == {"zh-bert · reviews-zh", "zh-scratch · reviews-zh"}  # the lookalike on random weights: one
+    # size of its own, so no line
+    assert lines["zh-bert · reviews-zh"]["x"] == [250, 500, 1000, 4000]
+    assert lines["zh-scratch · reviews-zh"]["customdata"][0] == "sentiment-zh-scratch-n250"

@@ -13,6 +13,7 @@ from core.errors import CoreError
 from core.tasks import snippets
 from core.tasks.base import tasks
 from core.training import ownership
+from core.training.curve import by_labels
 from core.viz import charts, heatmaps
 from ui import i18n, render, safe
 from ui.i18n import _, pgettext
@@ -145,6 +146,11 @@ def compare_runs(all_runs: list[dict]) -> None:
     st.dataframe(pd.DataFrame(rows).rename(columns=names), hide_index=True, key="train-runs",
                  column_config={names["accuracy"]: st.column_config.NumberColumn(format="percent"),
                                 "macro-F1": st.column_config.NumberColumn(format="percent")})  # fmt: skip
+    curves = by_labels(all_runs)
+    if curves:  # runs of one dataset and starting point on different numbers of labels: a learning curve
+        render.figure(charts.learning_curves(curves), key="train-learning-curve")
+        st.caption(_("Each point is a run (hover for its name); runs of one line share their data and starting point, "
+                     "but other settings may differ between them."))  # fmt: skip
     chosen = st.multiselect(_("Overlay the curves of"), [r["run"] for r in rows], default=[r["run"] for r in rows[:3]],
                             key="train-overlay")  # fmt: skip
     if chosen:

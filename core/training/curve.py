@@ -33,8 +33,9 @@ def recipe_for(key: str, size: int, steps: int, learning_rate: float | None = No
 
 
 def accuracy(card) -> dict | None:
-    """A classifier card's held-out accuracy with its interval (None when it has none)."""
-    found = card.metrics.get("accuracy") if card is not None else None
+    """A classifier card's (or a card's dict's) held-out accuracy with its interval (None when it has none)."""
+    metrics = card.get("metrics") if card is not None else None
+    found = metrics.get("accuracy") if isinstance(metrics, dict) else None
     return found if isinstance(found, dict) and {"value", "low", "high"} <= found.keys() else None
 
 
@@ -66,3 +67,33 @@ def pairs_in_cache() -> list[tuple[int, dict, dict]]:
         if is_pair(*cards, size=size, pretraining=pretraining.sha256):
             found.append((size, accuracy(cards[0]), accuracy(cards[1])))
     return found
+
+
+# what makes two runs points of one learning curve: the same data (and columns) and the same starting point
+_SAME_CURVE = ("task", "dataset", "data_file", "hub_dataset", "text_column", "label_column", "base", "hub_model",
+               "scratch")  # fmt: skip
+
+
+def by_labels(cards: list) -> dict[str, list[tuple[int, dict, str]]]:
+    """Classifier runs as learning curves: grouped by their data and their starting point, each group's points
+    (labelled examples spent, accuracy, run key) by size; only groups with two sizes or more. A group is named by its
+    base and its dataset key (never a user's text), numbered when two share a name."""
+    groups: dict[tuple, list[tuple[int, dict, str]]] = {}
+    names: dict[tuple, str] = {}
+    for card in cards:
+        recipe, data, found = card.get("recipe") or {}, card.get("data") or {}, accuracy(card)
+        used = data.get("labelled_examples_used", data.get("train_size"))
+        if not isinstance(recipe, dict) or found is None or not isinstance(used, int) or used <= 0:
+            continue
+        group = tuple(repr(recipe.get(name)) for name in _SAME_CURVE)
+        groups.setdefault(group, []).append((used, found, str(card.get("key", ""))))
+        names.setdefault(group, f"{card.get('base') or recipe.get('base')} · {recipe.get('dataset')}")
+    curves: dict[str, list[tuple[int, dict, str]]] = {}
+    for group, points in groups.items():
+        if len({size for size, *_ in points}) < 2:
+            continue
+        name, number = names[group], 2
+        while name in curves:
+            name, number = f"{names[group]} ({number})", number + 1
+        curves[name] = sorted(points, key=lambda point: point[0])
+    return curves

@@ -317,3 +317,21 @@ def mode_comparison(parts: list[str], zeroed: list[float], by_mean: list[float],
                          yaxis={"scaleanchor": "x", "scaleratio": 1},
                          margin={"l": 60, "r": 20, "t": 60, "b": 50})  # fmt: skip
     return figure
+
+
+def learning_curves(curves: dict[str, list[tuple[int, dict, str]]]) -> go.Figure:
+    """Held-out accuracy (95 % CIs as whiskers) against the labelled examples a run spent, one line per group of runs
+    (``core.training.curve.by_labels``): how much labelled data a model needs. Each point's hover names its run."""
+    figure = go.Figure()
+    for name, points in curves.items():
+        sizes, estimates, keys = zip(*points, strict=True)
+        figure.add_trace(go.Scatter(
+            x=list(sizes), y=[e["value"] for e in estimates], mode="lines+markers", name=name, customdata=list(keys),
+            error_y={"type": "data", "symmetric": False, "array": [e["high"] - e["value"] for e in estimates],
+                     "arrayminus": [e["value"] - e["low"] for e in estimates]},
+            hovertemplate="%{customdata}: %{x} → %{y:.1%}<extra></extra>"))  # fmt: skip
+    figure.update_layout(title=N_("Accuracy against the labelled examples a run spent"), height=360,
+                         xaxis={"title": N_("labelled examples (log scale)"), "type": "log"},
+                         yaxis={"title": N_("held-out accuracy"), "tickformat": ".0%"},
+                         margin={"l": 10, "r": 10, "t": 40, "b": 40})  # fmt: skip
+    return figure
