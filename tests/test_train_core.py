@@ -1,5 +1,6 @@
 """Training workflow pieces: CSV validation, augmentation, options, metrics, custom runs, export, the CLI."""
 
+import dataclasses
 import json
 import os
 import random
@@ -136,10 +137,30 @@ def test_runs_become_learning_curves_by_data_and_starting_point():
     # two uploads, each a line of its own named by base and dataset key (never the file's name), numbered apart;
     # a run alone on its data and base draws no line
     assert list(curves) == ["scratch · csv", "scratch · csv (2)"]
-    assert [(size, key) for size, _, key in curves["scratch · csv"]] == [(200, "a-200"), (1000, "a-1000")]
+    assert [(size, label.split(" · ")[0]) for size, _, label in curves["scratch · csv"]] == [(200, "a-200"),
+                                                                                           (1000, "a-1000")]
+    # a run with other settings (the learning rate) is a line of its own, whatever the order of its recipe's keys
+    other = [run("c-200", 200, 0.7, learning_rate=0.1), run("c-900", 900, 0.75, learning_rate=0.1)]
+    same = [{**card, "recipe": dict(reversed(list(card["recipe"].items())))} for card in cards[:2]]
+    assert len(by_labels(cards + other)) == 3 and list(by_labels(same)) == ["scratch · csv"]
     figure = charts.learning_curves(curves)
     assert [list(trace.x) for trace in figure.data] == [[200, 1000], [200, 900]]
     assert figure.layout.xaxis.type == "log"
+
+
+def test_the_learning_curve_s_run_names_are_kept_for_its_own_runs():
+    from core.errors import JobError
+    from core.training import curve, ownership
+
+    mine = curve.recipe_for("sentiment-zh-bert", 250, 250)
+    assert ownership.custom_recipe(mine) == mine  # the curve's own run, under its name
+    assert ownership.custom_recipe(curve.recipe_for("sentiment-zh-scratch", 1000, 600, 3e-4)).epochs == 20
+    lookalike = Recipe(key="sentiment-zh-scratch-n250", title="mine", task="sentiment-zh", dataset="reviews-zh",
+                       base="scratch", epochs=3, learning_rate=1e-3, batch_size=16)  # fmt: skip
+    for recipe in (lookalike, dataclasses.replace(mine, learning_rate=0.1)):
+        with pytest.raises(JobError, match="name of a built-in model"):
+            ownership.custom_recipe(recipe)
+    assert not curve.reserved("sentiment-zh-bert-n0") and curve.reserved("sentiment-zh-bert-n250-lr0.0003")
 
 
 def test_the_preview_and_the_privacy_page_read_the_sample_the_run_spends(fresh_cache):

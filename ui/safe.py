@@ -53,7 +53,7 @@ def error(problem: object) -> None:
     st.error(md(translated(problem)))
 
 
-_TRACE_TEXT_FIELDS = ("x", "y", "text", "name", "labels", "hovertext", "ids")
+_TRACE_TEXT_FIELDS = ("x", "y", "text", "name", "labels", "hovertext", "ids", "customdata")
 
 
 def _has_text(value) -> bool:

@@ -147,10 +147,11 @@ def compare_runs(all_runs: list[dict]) -> None:
                  column_config={names["accuracy"]: st.column_config.NumberColumn(format="percent"),
                                 "macro-F1": st.column_config.NumberColumn(format="percent")})  # fmt: skip
     curves = by_labels(all_runs)
-    if curves:  # runs of one dataset and starting point on different numbers of labels: a learning curve
+    if curves:  # runs that differ in the labels they spent (and their epochs): a learning curve
         render.figure(charts.learning_curves(curves), key="train-learning-curve")
-        st.caption(_("Each point is a run (hover for its name); runs of one line share their data and starting point, "
-                     "but other settings may differ between them."))  # fmt: skip
+        st.caption(_("Each point is a run (hover for its name, learning rate and epochs); the runs of one line have the "
+                     "same data, starting point and settings, except the labelled examples they spent and their "
+                     "epochs."))  # fmt: skip
     chosen = st.multiselect(_("Overlay the curves of"), [r["run"] for r in rows], default=[r["run"] for r in rows[:3]],
                             key="train-overlay")  # fmt: skip
     if chosen:

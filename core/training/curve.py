@@ -5,6 +5,7 @@ pretraining box reads their cards)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import re
 
@@ -13,10 +14,29 @@ from core.training.recipes import RECIPES, Recipe
 
 PAIR = ("sentiment-zh-bert", "sentiment-zh-scratch")  # pretrained here, then from random weights
 PRETRAINING = "zh-bert-mlm"
-# what the two halves of a pair share: everything but the base, the learning rate and the names
-SHARED = ("task", "dataset", "examples", "epochs", "batch_size", "max_length", "seed", "validation_fraction",
-          "warmup_ratio", "weight_decay", "dropout", "augment", "padding", "group_by_length", "scratch")  # fmt: skip
+# what may differ between the two halves of a pair: their names, their starting point and its learning rate
+_PAIR_MAY_DIFFER = ("key", "title", "description", "base", "learning_rate")
+# what may differ between the runs of one learning curve: their names, how many labels they spend and for how long
+_CURVE_MAY_DIFFER = ("key", "title", "description", "examples", "epochs")
 _KEY = re.compile(PAIR[0] + r"-n([1-9][0-9]*)")
+_RESERVED = re.compile(r"sentiment-zh-(bert|scratch)-n[1-9][0-9]*(-lr[0-9.e+-]+)?")
+
+
+def reserved(key: str) -> bool:
+    """A name the curve's runs use: nobody else's run may take it (``ownership.builtin``)."""
+    return bool(_RESERVED.fullmatch(key))
+
+
+def own_run(recipe: Recipe) -> bool:
+    """Whether ``recipe`` is one of the curve's own (``recipe_for``'s, whatever its number of steps)."""
+    found = re.fullmatch(r"(sentiment-zh-(?:bert|scratch))-n([1-9][0-9]*)(?:-lr([0-9.e+-]+))?", recipe.key)
+    if found is None:
+        return False
+    try:
+        expected = recipe_for(found.group(1), int(found.group(2)), 1, float(found.group(3)) if found.group(3) else None)
+    except Exception:  # noqa: BLE001 - a name no valid curve recipe has (a size or a rate out of range)
+        return False
+    return dataclasses.replace(recipe, epochs=expected.epochs) == expected
 
 
 def recipe_for(key: str, size: int, steps: int, learning_rate: float | None = None) -> Recipe:
@@ -51,12 +71,20 @@ def is_pair(pretrained, scratch, size: int, pretraining: str) -> bool:
             and first.get("dataset") == "reviews-zh" and first.get("examples") == size
             and first.get("learning_rate") == RECIPES[PAIR[0]].learning_rate
             and second.get("learning_rate") == RECIPES[PAIR[1]].learning_rate
-            and all(first.get(name) == second.get(name) for name in SHARED)
+            and _without(first, _PAIR_MAY_DIFFER) == _without(second, _PAIR_MAY_DIFFER)
+            and not pretrained.get("stopped_early") and not scratch.get("stopped_early")
             and pretrained.get("base_sha256") == pretraining)  # fmt: skip
 
 
+def _without(recipe, names: tuple[str, ...]) -> str:
+    """A card's recipe less ``names``, as text that compares equal whatever the order of its keys."""
+    return json.dumps({name: value for name, value in dict(recipe).items() if name not in names}, sort_keys=True,
+                      default=str)  # fmt: skip
+
+
 def pairs_in_cache() -> list[tuple[int, dict, dict]]:
-    """(labelled reviews, pretrained accuracy, random-weights accuracy) of every curve pair in the cache, by size."""
+    """(labelled reviews spent, pretrained accuracy, random-weights accuracy) of every curve pair in the cache, by
+    size."""
     pretraining = catalog.read_metadata(PRETRAINING)
     if pretraining is None:
         return []
@@ -64,20 +92,18 @@ def pairs_in_cache() -> list[tuple[int, dict, dict]]:
     found = []
     for size in sizes:
         cards = [catalog.read_metadata(f"{key}-n{size}") for key in PAIR]
-        if is_pair(*cards, size=size, pretraining=pretraining.sha256):
-            found.append((size, accuracy(cards[0]), accuracy(cards[1])))
+        used = cards[0].get("data", {}).get("labelled_examples_used") if cards[0] is not None else None
+        if is_pair(*cards, size=size, pretraining=pretraining.sha256) and isinstance(used, int):
+            found.append((used, accuracy(cards[0]), accuracy(cards[1])))
     return found
 
 
-# what makes two runs points of one learning curve: the same data (and columns) and the same starting point
-_SAME_CURVE = ("task", "dataset", "data_file", "hub_dataset", "text_column", "label_column", "base", "hub_model",
-               "scratch")  # fmt: skip
-
-
 def by_labels(cards: list) -> dict[str, list[tuple[int, dict, str]]]:
-    """Classifier runs as learning curves: grouped by their data and their starting point, each group's points
-    (labelled examples spent, accuracy, run key) by size; only groups with two sizes or more. A group is named by its
-    base and its dataset key (never a user's text), numbered when two share a name."""
+    """Classifier runs as learning curves: grouped by everything in their recipes but the labels they spend and the
+    epochs (the same data, starting point and settings), by the weights they started from where a card records them
+    and by the held-out split; each group's points (labelled examples spent, accuracy, a hover label: run key,
+    learning rate, epochs) by size, only groups with two sizes or more. A group is named by its base and its dataset
+    key, numbered when two share a name."""
     groups: dict[tuple, list[tuple[int, dict, str]]] = {}
     names: dict[tuple, str] = {}
     for card in cards:
@@ -85,8 +111,10 @@ def by_labels(cards: list) -> dict[str, list[tuple[int, dict, str]]]:
         used = data.get("labelled_examples_used", data.get("train_size"))
         if not isinstance(recipe, dict) or found is None or not isinstance(used, int) or used <= 0:
             continue
-        group = tuple(repr(recipe.get(name)) for name in _SAME_CURVE)
-        groups.setdefault(group, []).append((used, found, str(card.get("key", ""))))
+        group = (_without(recipe, _CURVE_MAY_DIFFER), str(card.get("base_sha256", "")),
+                 str(data.get("test_fingerprint", "")))  # fmt: skip
+        label = f"{card.get('key', '')} · lr {recipe.get('learning_rate')} · {recipe.get('epochs')} epochs"
+        groups.setdefault(group, []).append((used, found, label))
         names.setdefault(group, f"{card.get('base') or recipe.get('base')} · {recipe.get('dataset')}")
     curves: dict[str, list[tuple[int, dict, str]]] = {}
     for group, points in groups.items():
