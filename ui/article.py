@@ -49,7 +49,7 @@ def _pretraining_measured() -> str:
 
     pretrained, scratch = (curve.accuracy(catalog.read_metadata(key)) for key in curve.PAIR)
     if pretrained is None or scratch is None:
-        return ""
+        return " ".join(_curve_measured())
     a, b = _percent(pretrained), _percent(scratch)
     text = _("Measured here on the Chinese reviews, same architecture, data and epochs (each with its own learning "
              "rate): pretrained first {a} % [{a_low}, {a_high}], from random weights {b} % [{b_low}, {b_high}] "
