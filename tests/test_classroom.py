@@ -500,6 +500,10 @@ def test_a_hub_read_that_takes_too_long_stops_with_a_message(monkeypatch):
     with pytest.raises(DataError, match=r"stopped after 0.3 s with \d+ of its first 100 rows read"):
         uploads.first_rows(IterableDataset.from_generator(slow), "text", "label", limit=100)
     assert time.monotonic() - started < 2  # not the 5 s the 100 rows would take
+    assert len(uploads.first_rows(IterableDataset.from_generator(slow), "text", "label", limit=3)) == 3  # done
+    # in time, or finished as the limit passes (its last row late), a read is kept
+    monkeypatch.setattr(uploads, "HUB_READ_SECONDS", 0.12)
+    assert len(uploads.first_rows(IterableDataset.from_generator(slow), "text", "label", limit=3)) == 3
 
 
 def test_a_hub_checkpoint_over_the_size_cap_is_refused_before_any_download():

@@ -137,13 +137,13 @@ def test_runs_become_learning_curves_by_data_and_starting_point():
     # two uploads, each a line of its own named by base and dataset key (never the file's name), numbered apart;
     # a run alone on its data and base draws no line
     assert list(curves) == ["scratch · csv", "scratch · csv (2)"]
-    assert [(size, label.split(" · ")[0]) for size, _, label in curves["scratch · csv"]] == [(200, "a-200"),
-                                                                                           (1000, "a-1000")]
+    assert [(size, run) for size, _, (run, *_) in curves["scratch · csv"]] == [(200, "a-200"), (1000, "a-1000")]
     # a run with other settings (the learning rate) is a line of its own, whatever the order of its recipe's keys
     other = [run("c-200", 200, 0.7, learning_rate=0.1), run("c-900", 900, 0.75, learning_rate=0.1)]
     same = [{**card, "recipe": dict(reversed(list(card["recipe"].items())))} for card in cards[:2]]
     assert len(by_labels(cards + other)) == 3 and list(by_labels(same)) == ["scratch · csv"]
-    figure = charts.learning_curves(curves)
+    figure = charts.learning_curves({name: [(size, found, run) for size, found, (run, *_) in points]
+                                     for name, points in curves.items()})  # fmt: skip
     assert [list(trace.x) for trace in figure.data] == [[200, 1000], [200, 900]]
     assert figure.layout.xaxis.type == "log"
 
@@ -161,6 +161,9 @@ def test_the_learning_curve_s_run_names_are_kept_for_its_own_runs():
         with pytest.raises(JobError, match="name of a built-in model"):
             ownership.custom_recipe(recipe)
     assert not curve.reserved("sentiment-zh-bert-n0") and curve.reserved("sentiment-zh-bert-n250-lr0.0003")
+    odd_rate = curve.recipe_for("sentiment-zh-bert", 250, 250, 1.2345678e-4)  # a name that rounds its rate
+    assert ownership.custom_recipe(odd_rate) == odd_rate
+    assert ownership.builtin("sentiment-zh-bert") and not ownership.builtin("sentiment-zh-bert-n250")  # deletable
 
 
 def test_the_preview_and_the_privacy_page_read_the_sample_the_run_spends(fresh_cache):

@@ -267,4 +267,5 @@ def test_the_pretraining_erratum_reads_the_chinese_pair_and_the_learning_curve_f
     # (the pretrained half from another pretraining is not a point of this pretraining's line)
     assert lines["zh-bert · reviews-zh"]["x"] == [250, 1000, 4000] and lines["zh-scratch · reviews-zh"]["x"] == [
         250, 500, 4000]
-    assert lines["zh-scratch · reviews-zh"]["customdata"][0] == "sentiment-zh-scratch-n250 · lr 0.0003 · 32 epochs"
+    assert lines["zh-scratch · reviews-zh"]["customdata"][0] == (
+        "sentiment-zh-scratch-n250 · learning rate 0.0003 · 32 epochs")

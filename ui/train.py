@@ -274,7 +274,8 @@ def hyperparameters(base: str) -> dict:
         help=_("How many of the training set's labelled examples this run spends, its validation share included; each "
                "label keeps its share, and with the same seed a larger number takes the same examples and more (the "
                "validation share is drawn from them anew). Train "
-               "the same model on 200, 1,000 and all of them, then compare the runs on the Evaluate page: how much "
+               "the same model on 200, 1,000 and all of them, then compare the runs under Compare runs (a learning "
+               "curve) and on the Evaluate page: how much "
                "labelled data a model needs, and whether one that starts pretrained needs less.")))  # fmt: skip
     values["group_by_length"] = b.toggle(
         _("Group batches by length (less padding, faster)"), NEW_RUN["group_by_length"], key="train-group"

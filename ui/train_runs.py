@@ -146,7 +146,9 @@ def compare_runs(all_runs: list[dict]) -> None:
     st.dataframe(pd.DataFrame(rows).rename(columns=names), hide_index=True, key="train-runs",
                  column_config={names["accuracy"]: st.column_config.NumberColumn(format="percent"),
                                 "macro-F1": st.column_config.NumberColumn(format="percent")})  # fmt: skip
-    curves = by_labels(all_runs)
+    curves = {name: [(size, found, _("{run} · learning rate {rate} · {epochs} epochs", run=run, rate=rate,
+                                     epochs=epochs)) for size, found, (run, rate, epochs) in points]
+              for name, points in by_labels(all_runs).items()}  # fmt: skip
     if curves:  # runs that differ in the labels they spent (and their epochs): a learning curve
         render.figure(charts.learning_curves(curves), key="train-learning-curve")
         st.caption(_("Each point is a run (hover for its name, learning rate and epochs); the runs of one line have the "

@@ -347,7 +347,8 @@ def first_rows(data, text_column: str, label_column: str, limit: int) -> list[di
     try:
         for row in itertools.islice(data, limit):
             rows.append(_narrow(row, text_column, label_column))
-            if time.monotonic() > deadline:  # checked between rows: one slow request still ends on its own timeout
+            if len(rows) < limit and time.monotonic() > deadline:  # checked between rows: one slow request (and
+                # the dataset's opening) still end on their own timeouts
                 raise DataError(Message("Reading the dataset from the Hub stopped after {seconds} s with {rows} of its "
                                         "first {limit} rows read: the Hub answers too slowly. Try again later, or "
                                         "choose a smaller dataset.", seconds=HUB_READ_SECONDS, rows=len(rows),

@@ -23,7 +23,7 @@ _RESERVED = re.compile(r"sentiment-zh-(bert|scratch)-n[1-9][0-9]*(-lr[0-9.e+-]+)
 
 
 def reserved(key: str) -> bool:
-    """A name the curve's runs use: nobody else's run may take it (``ownership.builtin``)."""
+    """A name the curve's runs use: no other run may take it (``ownership.custom_recipe``)."""
     return bool(_RESERVED.fullmatch(key))
 
 
@@ -32,8 +32,11 @@ def own_run(recipe: Recipe) -> bool:
     found = re.fullmatch(r"(sentiment-zh-(?:bert|scratch))-n([1-9][0-9]*)(?:-lr([0-9.e+-]+))?", recipe.key)
     if found is None:
         return False
+    rate = found.group(3)
+    if rate is not None and f"{recipe.learning_rate:g}" != rate:  # the name carries the rate as recipe_for writes it
+        return False
     try:
-        expected = recipe_for(found.group(1), int(found.group(2)), 1, float(found.group(3)) if found.group(3) else None)
+        expected = recipe_for(found.group(1), int(found.group(2)), 1, recipe.learning_rate if rate else None)
     except Exception:  # noqa: BLE001 - a name no valid curve recipe has (a size or a rate out of range)
         return False
     return dataclasses.replace(recipe, epochs=expected.epochs) == expected
@@ -98,13 +101,13 @@ def pairs_in_cache() -> list[tuple[int, dict, dict]]:
     return found
 
 
-def by_labels(cards: list) -> dict[str, list[tuple[int, dict, str]]]:
+def by_labels(cards: list) -> dict[str, list[tuple[int, dict, tuple]]]:
     """Classifier runs as learning curves: grouped by everything in their recipes but the labels they spend and the
     epochs (the same data, starting point and settings), by the weights they started from where a card records them
-    and by the held-out split; each group's points (labelled examples spent, accuracy, a hover label: run key,
-    learning rate, epochs) by size, only groups with two sizes or more. A group is named by its base and its dataset
+    and by the held-out split; each group's points (labelled examples spent, accuracy, (run key, learning rate,
+    epochs)) by size, only groups with two sizes or more. A group is named by its base and its dataset
     key, numbered when two share a name."""
-    groups: dict[tuple, list[tuple[int, dict, str]]] = {}
+    groups: dict[tuple, list[tuple[int, dict, tuple]]] = {}
     names: dict[tuple, str] = {}
     for card in cards:
         recipe, data, found = card.get("recipe") or {}, card.get("data") or {}, accuracy(card)
@@ -113,15 +116,15 @@ def by_labels(cards: list) -> dict[str, list[tuple[int, dict, str]]]:
             continue
         group = (_without(recipe, _CURVE_MAY_DIFFER), str(card.get("base_sha256", "")),
                  str(data.get("test_fingerprint", "")))  # fmt: skip
-        label = f"{card.get('key', '')} · lr {recipe.get('learning_rate')} · {recipe.get('epochs')} epochs"
-        groups.setdefault(group, []).append((used, found, label))
+        groups.setdefault(group, []).append((used, found, (str(card.get("key", "")), recipe.get("learning_rate"),
+                                                           recipe.get("epochs"))))  # fmt: skip
         names.setdefault(group, f"{card.get('base') or recipe.get('base')} · {recipe.get('dataset')}")
-    curves: dict[str, list[tuple[int, dict, str]]] = {}
+    curves: dict[str, list[tuple[int, dict, tuple]]] = {}
     for group, points in groups.items():
         if len({size for size, *_ in points}) < 2:
             continue
         name, number = names[group], 2
         while name in curves:
             name, number = f"{names[group]} ({number})", number + 1
-        curves[name] = sorted(points, key=lambda point: point[0])
+        curves[name] = sorted(points, key=lambda point: (point[0], point[2][0]))
     return curves

@@ -24,9 +24,8 @@ SHARED_RUNS = ("srl-conll",)
 def builtin(key: str) -> bool:
     """A name reserved for LM Lab's own models (a recipe, a catalog entry or a shared run)."""
     from core.catalog import STATIC_SPECS
-    from core.training.curve import reserved
 
-    return key in RECIPES or key in SHARED_RUNS or key in {spec.key for spec in STATIC_SPECS} or reserved(key)
+    return key in RECIPES or key in SHARED_RUNS or key in {spec.key for spec in STATIC_SPECS}
 
 
 def shared_run(recipe: Recipe) -> bool:
@@ -38,9 +37,9 @@ def shared_run(recipe: Recipe) -> bool:
 def custom_recipe(recipe: Recipe) -> Recipe:
     """Check a run defined on the Train page or the command line: a fresh name, valid options."""
     validate_key(recipe.key)
-    from core.training.curve import own_run
+    from core.training.curve import own_run, reserved
 
-    if builtin(recipe.key) and recipe.key not in SHARED_RUNS and not own_run(recipe):
+    if (builtin(recipe.key) and recipe.key not in SHARED_RUNS) or (reserved(recipe.key) and not own_run(recipe)):
         raise JobError(Message("{name} is the name of a built-in model; choose another name for your run.",
                                name=repr(recipe.key)))
     return recipe.validated()
