@@ -13,23 +13,22 @@ from core import catalog
 from core.training.recipes import RECIPES, Recipe
 
 PAIR = ("sentiment-zh-bert", "sentiment-zh-scratch")  # pretrained here, then from random weights
-PRETRAINING = "zh-bert-mlm"
 # what may differ between the two halves of a pair: their names, their starting point and its learning rate
 _PAIR_MAY_DIFFER = ("key", "title", "description", "base", "learning_rate")
 # what may differ between the runs of one learning curve: their names, how many labels they spend and for how long
 _CURVE_MAY_DIFFER = ("key", "title", "description", "examples", "epochs")
-_KEY = re.compile(PAIR[0] + r"-n([1-9][0-9]*)")
-_RESERVED = re.compile(r"sentiment-zh-(bert|scratch)-n[1-9][0-9]*(-lr[0-9.e+-]+)?")
+_KEY = re.compile(PAIR[0] + r"-n([1-9][0-9]*)")  # a pair's pretrained half (the box lists no other rate's)
+_NAME = re.compile(r"(sentiment-zh-(?:bert|scratch))-n([1-9][0-9]*)(?:-lr([0-9.e+-]+))?")  # recipe_for's names
 
 
 def reserved(key: str) -> bool:
     """A name the curve's runs use: no other run may take it (``ownership.custom_recipe``)."""
-    return bool(_RESERVED.fullmatch(key))
+    return bool(_NAME.fullmatch(key))
 
 
 def own_run(recipe: Recipe) -> bool:
     """Whether ``recipe`` is one of the curve's own (``recipe_for``'s, whatever its number of steps)."""
-    found = re.fullmatch(r"(sentiment-zh-(?:bert|scratch))-n([1-9][0-9]*)(?:-lr([0-9.e+-]+))?", recipe.key)
+    found = _NAME.fullmatch(recipe.key)
     if found is None:
         return False
     rate = found.group(3)
@@ -88,7 +87,9 @@ def _without(recipe, names: tuple[str, ...]) -> str:
 def pairs_in_cache() -> list[tuple[int, dict, dict]]:
     """(labelled reviews spent, pretrained accuracy, random-weights accuracy) of every curve pair in the cache, by
     size."""
-    pretraining = catalog.read_metadata(PRETRAINING)
+    from core.training.prepare import PRETRAINED_ZH
+
+    pretraining = catalog.read_metadata(PRETRAINED_ZH)
     if pretraining is None:
         return []
     sizes = sorted({int(found.group(1)) for spec in catalog.trained_specs() if (found := _KEY.fullmatch(spec.key))})
