@@ -420,4 +420,10 @@ def test_conll_recipe_fails_cleanly_offline_and_publishes_nothing(fresh_cache):
     with pytest.raises(CoreError, match="offline"):
         jobs.run_here(recipe.key, recipe=recipe)
     assert read_metadata(recipe.key) is None
-    assert jobs.status(recipe.key).state == "failed"
+    failed = jobs.status(recipe.key)
+    assert failed.state == "failed"
+    # the failure's words kept as a Message, so the Train page says them in the reader's language
+    from core.messages import Message
+    from ui.i18n import catalog
+
+    assert isinstance(failed.error, Message) and "offline" in failed.error and catalog("zh").get(failed.error.template)

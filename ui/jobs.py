@@ -11,7 +11,7 @@ import streamlit as st
 
 from core.errors import CoreError
 from core.training import jobs, ownership
-from ui import safe
+from ui import i18n, safe
 from ui.i18n import _
 from ui.runtime import session_owner
 
@@ -39,7 +39,8 @@ def panel(key: str, *, title: str) -> None:
         _live(key, title)
         return
     if current.state == "failed":
-        safe.error(_("Training {title} failed: {reason}", title=title, reason=current.error or current.message))  # escaped
+        reason = i18n.problem(current.error) if current.error else current.message  # in the reader's language
+        safe.error(_("Training {title} failed: {reason}", title=title, reason=reason))  # escaped
     elif current.state in ("died", "timed out"):
         st.warning(current.message)
     elif current.state == "cancelled":

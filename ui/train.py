@@ -307,7 +307,7 @@ def live(key: str) -> None:
     if not status.active:
         if status.state in ("failed", "died", "timed out"):
             safe.error(_("Training {run} {state}: {reason}", run=key, state=_(status.state),
-                         reason=status.error or status.message))  # fmt: skip
+                         reason=i18n.problem(status.error) if status.error else status.message))  # fmt: skip
         elif status.state == "cancelled":
             st.info(_("Training {title} was cancelled; nothing was saved.", title=safe.md(key)))
         if st.session_state.get("train-watching") == key and status.state != "none":

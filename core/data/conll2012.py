@@ -38,9 +38,10 @@ def hub_corpus(name: str, train_size: int = 4000, test_size: int = 500) -> SrlCo
     ``ontonotes/conll2012_ontonotesv5/english_v4`` (repository id, then the configuration)."""
     from core import settings
     from core.errors import DataError
+    from core.messages import Message
 
     if not settings.current_mode().online:
-        raise DataError("The CoNLL-2012 frames come from the Hugging Face Hub; LM Lab is offline.")
+        raise DataError(Message("The CoNLL-2012 frames come from the Hugging Face Hub; LM Lab is offline."))
     import datasets
 
     from core.catalog import split_hub_dataset

@@ -225,6 +225,16 @@ class ProgressWriter:
         self.write(force=True)
 
 
+def said(error: BaseException) -> dict | None:
+    """A failure's ``Message`` (template and arguments) where core said it in words, so that the page shows it in the
+    reader's language; None where it did not, or where an argument would not survive JSON."""
+    found = error.args[0] if len(error.args) == 1 else None
+    plain = (str, int, float, bool, type(None))
+    if not isinstance(found, Message) or not all(isinstance(value, plain) for value in found.args.values()):
+        return None
+    return {"template": found.template, "args": found.args}
+
+
 def _watchdog(writer: ProgressWriter, stop_flag: Path, time_limit_s: int, done: threading.Event) -> None:
     """In a background job: end the process when it runs past its time limit or ignores a cancel.
 
@@ -294,6 +304,7 @@ def run_here(
             raise
         except BaseException as error:  # noqa: BLE001 — record every failure, then re-raise it
             oom = out_of_memory(error)  # a GPU that ran out of memory is said in words, not as a traceback
+            writer.data["error_message"] = said(oom if oom is not None else error)
             writer.finish("failed", "Training failed.", error=str(oom) if oom else f"{type(error).__name__}: {error}")
             if oom is not None:
                 raise oom from None

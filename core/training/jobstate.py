@@ -23,6 +23,7 @@ from filelock import FileLock, Timeout
 from core import settings
 from core.catalog import validate_key
 from core.io import write_json_atomic
+from core.messages import Message
 
 ACTIVE = ("starting", "running")
 FINISHED = ("done", "failed", "cancelled", "died", "timed out")
@@ -154,8 +155,20 @@ def status(key: str) -> JobStatus:
         eta_s=data.get("eta_s"),
         elapsed_s=max(0.0, float(ended or started) - float(started)),
         pid=data.get("pid"),
-        error=data.get("error", ""),
+        error=_error(data),
     )
+
+
+def _error(data: dict) -> str:
+    """The failure as recorded: its ``Message`` again where the job kept one (the page translates it), else the text
+    (an exception's name and words)."""
+    kept = data.get("error_message")
+    if isinstance(kept, dict) and isinstance(kept.get("template"), str) and isinstance(kept.get("args"), dict):
+        try:
+            return Message(kept["template"], **kept["args"])
+        except (KeyError, IndexError, ValueError, TypeError):  # a progress file from elsewhere: its words as they are
+            pass
+    return str(data.get("error", ""))
 
 
 def progress_data(key: str) -> dict:
