@@ -220,8 +220,10 @@ class ProgressWriter:
             self.echo(dict(self.data))
         self.write(force=phase_changed)
 
-    def finish(self, state: str, message: str, error: str = "") -> None:
-        self.data.update({"state": state, "message": message, "error": error, "eta_s": 0})
+    def finish(self, state: str, message: str, error: str = "", said: dict | None = None) -> None:
+        """The job's end, written at once; ``said``: the failure's Message (``said()``), kept with its words so that
+        whichever end is written last (a failure, or the watchdog's time limit) is the one shown."""
+        self.data.update({"state": state, "message": message, "error": error, "error_message": said, "eta_s": 0})
         self.write(force=True)
 
 
@@ -304,8 +306,8 @@ def run_here(
             raise
         except BaseException as error:  # noqa: BLE001 — record every failure, then re-raise it
             oom = out_of_memory(error)  # a GPU that ran out of memory is said in words, not as a traceback
-            writer.data["error_message"] = said(oom if oom is not None else error)
-            writer.finish("failed", "Training failed.", error=str(oom) if oom else f"{type(error).__name__}: {error}")
+            writer.finish("failed", "Training failed.", error=str(oom) if oom else f"{type(error).__name__}: {error}",
+                          said=said(oom if oom is not None else error))  # fmt: skip
             if oom is not None:
                 raise oom from None
             raise

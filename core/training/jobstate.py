@@ -166,9 +166,9 @@ def _error(data: dict) -> str:
     if isinstance(kept, dict) and isinstance(kept.get("template"), str) and isinstance(kept.get("args"), dict):
         try:
             return Message(kept["template"], **kept["args"])
-        except (KeyError, IndexError, ValueError, TypeError):  # a progress file from elsewhere: its words as they are
+        except (KeyError, IndexError, ValueError, TypeError, AttributeError):  # a progress file from elsewhere
             pass
-    return str(data.get("error", ""))
+    return str(data.get("error") or "")
 
 
 def progress_data(key: str) -> dict:
