@@ -95,6 +95,13 @@ _cache: dict[Path, tuple[tuple[int, int, int], ModelCard]] = {}
 _lock = threading.Lock()
 
 
+def labelled_examples(card: Mapping):
+    """The labelled training examples a classifier run spent (``examples`` may take a sample of its training split;
+    a card written before that recorded only the split's size, which it spent whole)."""
+    data = card.get("data") or {}
+    return data.get("labelled_examples_used", data.get("train_size")) if isinstance(data, Mapping) else None
+
+
 def read(folder: Path) -> ModelCard | None:
     """The card in ``folder``, or None when there is none or it is not a JSON object."""
     path = folder / FILE

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core import catalog
+from core.cards import labelled_examples
 from core.catalog import ModelSpec
 from core.errors import CoreError
 from core.tasks import snippets
@@ -145,7 +146,7 @@ def model_card(spec: ModelSpec) -> None:
             _("**Trained** {when} on {device} in {seconds} s · **data** {dataset}: {train} train / {test} held out "
               "(seed {seed}) · **parameters** {parameters} M", when=i18n.when(meta.get("created_at", "")),
               device=safe.md(str(meta.get("device", "?"))), seconds=f"{meta.get('train_seconds', 0):.0f}",
-              dataset=safe.md(data.get("dataset", "")), train=data.get("labelled_examples_used", data.get("train_size")), test=data.get("test_size"),
+              dataset=safe.md(data.get("dataset", "")), train=labelled_examples(meta), test=data.get("test_size"),
               seed=data.get("seed"), parameters=f"{meta.get('parameters', 0) / 1e6:.1f}")
         )  # fmt: skip
         st.json(meta.get("hyperparameters", {}), expanded=False)

@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from core import catalog
+from core.cards import labelled_examples
 from core.errors import CoreError
 from core.tasks import snippets
 from core.tasks.base import tasks
@@ -133,7 +134,7 @@ def compare_runs(all_runs: list[dict]) -> None:
         f1 = meta.get("metrics", {}).get("macro_f1", {})
         rows.append({
             "run": meta["key"], "data": meta.get("data", {}).get("dataset", ""), "base": meta.get("base"),
-            "labelled": meta.get("data", {}).get("labelled_examples_used", meta.get("data", {}).get("train_size")),
+            "labelled": labelled_examples(meta),
             "accuracy": acc.get("value"), "acc CI": f"{100 * acc['low']:.0f}–{100 * acc['high']:.0f}" if acc else "",
             "macro-F1": f1.get("value"), "lr": hp.get("learning_rate"), "epochs": meta.get("epochs_run", hp.get("epochs")),
             "batch": hp.get("batch_size"), "dropout": hp.get("dropout"), "augment": hp.get("augment"),

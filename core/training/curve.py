@@ -10,6 +10,7 @@ import math
 import re
 
 from core import catalog
+from core.cards import labelled_examples
 from core.training.recipes import RECIPES, Recipe
 
 PAIR = ("sentiment-zh-bert", "sentiment-zh-scratch")  # pretrained here, then from random weights
@@ -112,7 +113,7 @@ def by_labels(cards: list) -> dict[str, list[tuple[int, dict, tuple]]]:
     names: dict[tuple, str] = {}
     for card in cards:
         recipe, data, found = card.get("recipe") or {}, card.get("data") or {}, accuracy(card)
-        used = data.get("labelled_examples_used", data.get("train_size"))
+        used = labelled_examples(card)
         if not isinstance(recipe, dict) or found is None or not isinstance(used, int) or used <= 0:
             continue
         group = (_without(recipe, _CURVE_MAY_DIFFER), str(card.get("base_sha256", "")),

@@ -6,6 +6,7 @@ import io
 import json
 import zipfile
 
+from core.cards import labelled_examples
 from core.catalog import cache_entry_dir, read_metadata
 from core.errors import ModelUnavailableError
 from core.messages import Message
@@ -16,7 +17,7 @@ def model_card(meta: dict) -> str:
     metrics = meta.get("metrics", {})
     lines = [f"# {meta.get('title', meta.get('key'))}", "", meta.get("description", ""), ""]
     data = meta.get("data", {})
-    used = data.get("labelled_examples_used", data.get("train_size"))  # a run may spend a sample of the split
+    used = labelled_examples(meta)  # a run may spend a sample of the split
     lines.append(f"- Data: {data.get('dataset')} — {used} labelled training examples ({data.get('validation_size', 0)} "
                  f"of them for validation), {data.get('test_size')} test (seed {data.get('seed')})")  # fmt: skip
     for name, estimate in metrics.items():
