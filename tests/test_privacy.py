@@ -119,7 +119,7 @@ def test_the_page_attacks_a_model_and_masks_personal_data(tiny_model, clear_stre
     assert not at.exception
     assert float(at.metric[0].value) > 0.5
     assert "[e-mail]" in at.text[0].value and "[Chinese ID]" in at.text[0].value
-    legend = {"en": "[e-mail] e-mail, [phone] phone, [Chinese ID] Chinese ID, [URL] URL",
+    legend = {"en": "[e-mail], [phone], [Chinese ID], [URL]",
               "zh": "[e-mail] 电子邮件，[phone] 电话，[Chinese ID] 身份证号，[URL] 网址"}[lang]
     assert any(legend in c.value for c in at.caption), [c.value for c in at.caption]  # the tags read in either language
 

@@ -18,6 +18,12 @@ KINDS = {"e-mail": N_("e-mail"), "URL": N_("URL"), "Chinese ID": N_("Chinese ID"
 LANGUAGE_MODELS = ("generation", "generation-zh")
 
 
+def _tag(kind: str) -> str:
+    """A mask tag and, where the session's language names the kind in other words, that name: "[phone] 电话"."""
+    name = _(KINDS[kind])
+    return f"[{kind}]" if name == kind else f"[{kind}] {name}"
+
+
 def _attackable() -> dict[str, catalog.ModelSpec]:
     """Finished models trained here whose training texts LM Lab can list: classifiers and language models."""
     families = {name for name, task in tasks().items() if task.family == CLASSIFICATION}
@@ -177,7 +183,7 @@ def pii_panel() -> None:
     kinds = dict.fromkeys(item.kind for item in found)  # the kinds found, in order of first appearance
     st.caption(_("Each piece of personal data becomes its kind in brackets ({tags}). The tags are the same in every "
                  "interface language: an upload masked in one session is the same text for a run started in another.",
-                 tags=pgettext("list separator", ", ").join(f"[{kind}] {_(KINDS[kind])}" for kind in kinds)))  # fmt: skip
+                 tags=pgettext("list separator", ", ").join(_tag(kind) for kind in kinds)))  # fmt: skip
     with st.expander(_("Code to reproduce this"), icon=":material/code:"):
         st.code(privacy_code.personal_data(text), language="python")
     st.caption(_("Found by patterns: URLs; e-mail addresses; phone numbers in Chinese mobile (1[3-9] and 9 digits) "
