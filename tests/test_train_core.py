@@ -144,8 +144,14 @@ def test_runs_become_learning_curves_by_data_and_starting_point():
     assert len(by_labels(cards + other)) == 3 and list(by_labels(same)) == ["scratch · csv"]
     figure = charts.learning_curves({name: [(size, found, run) for size, found, (run, *_) in points]
                                      for name, points in curves.items()})  # fmt: skip
-    assert [list(trace.x) for trace in figure.data] == [[200, 1000], [200, 900]]
+    assert [list(trace.x) for trace in figure.data if trace.mode == "markers"] == [[200, 1000], [200, 900]]
     assert figure.layout.xaxis.type == "log"
+    # two runs of one size are two points, and the line runs through their mean rather than zigzagging between them
+    again = by_labels(cards + [run("a-200-again", 200, 0.7)])["scratch · csv"]
+    figure = charts.learning_curves({"a": [(size, found, run) for size, found, (run, *_) in again]})
+    points, line = figure.data
+    assert list(points.x) == [200, 200, 1000] and list(line.x) == [200, 1000]
+    assert list(line.y) == pytest.approx([0.65, 0.8]) and points.legendgroup == line.legendgroup
 
 
 def test_the_learning_curve_s_run_names_are_kept_for_its_own_runs():

@@ -154,7 +154,7 @@ def compare_runs(all_runs: list[dict]) -> None:
         render.figure(charts.learning_curves(curves), key="train-learning-curve")
         st.caption(_("Each point is a run (hover for its name, learning rate and epochs); the runs of one line have the "
                      "same data, starting point and settings, except the labelled examples they spent and their "
-                     "epochs."))  # fmt: skip
+                     "epochs. Where a size was run more than once, the line passes through the mean of its runs."))  # fmt: skip
     chosen = st.multiselect(_("Overlay the curves of"), [r["run"] for r in rows], default=[r["run"] for r in rows[:3]],
                             key="train-overlay")  # fmt: skip
     if chosen:

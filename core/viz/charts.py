@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import statistics
+
+import plotly.colors
 import plotly.graph_objects as go
 
 from core.messages import N_
@@ -323,13 +326,21 @@ def learning_curves(curves: dict[str, list[tuple[int, dict, str]]]) -> go.Figure
     """Held-out accuracy (95 % CIs as whiskers) against the labelled examples a run spent, one line per group of runs
     (``core.training.curve.by_labels``): how much labelled data a model needs. Each point's hover names its run."""
     figure = go.Figure()
-    for name, points in curves.items():
+    colours = plotly.colors.qualitative.Plotly
+    for number, (name, points) in enumerate(curves.items()):
         sizes, estimates, keys = zip(*points, strict=True)
+        colour = colours[number % len(colours)]
         figure.add_trace(go.Scatter(
-            x=list(sizes), y=[e["value"] for e in estimates], mode="lines+markers", name=name, customdata=list(keys),
+            x=list(sizes), y=[e["value"] for e in estimates], mode="markers", name=name, customdata=list(keys),
+            legendgroup=name, marker={"color": colour},
             error_y={"type": "data", "symmetric": False, "array": [e["high"] - e["value"] for e in estimates],
                      "arrayminus": [e["value"] - e["low"] for e in estimates]},
             hovertemplate="%{customdata}: %{x} → %{y:.1%}<extra></extra>"))  # fmt: skip
+        # The line runs through each size's mean, so two runs of one size are two points, not a zigzag.
+        means = {size: statistics.fmean(e["value"] for s, e in zip(sizes, estimates, strict=True) if s == size)
+                 for size in sorted(set(sizes))}  # fmt: skip
+        figure.add_trace(go.Scatter(x=list(means), y=list(means.values()), mode="lines", legendgroup=name,
+                                    showlegend=False, hoverinfo="skip", line={"color": colour}))  # fmt: skip
     figure.update_layout(title=N_("Accuracy against the labelled examples a run spent"), height=360,
                          xaxis={"title": N_("labelled examples (log scale)"), "type": "log"},
                          yaxis={"title": N_("held-out accuracy"), "tickformat": ".0%"},
