@@ -22,6 +22,7 @@ def test_train_a_tiny_model_and_use_it_on_sentiment(fresh_cache):
     at.number_input(key="train-epochs").set_value(2).run()
     at.number_input(key="train-patience").set_value(0).run()
     at.number_input(key="train-examples").set_value(150).run()
+    at.toggle(key="train-checkpointing").set_value(True).run()  # less memory, the same numbers
     at.text_input(key="train-name").input("ui-run").run()
     assert any(m.label == "Parameters" for m in at.metric)
     at.button(key="train-start").click().run()
@@ -44,6 +45,7 @@ def test_train_a_tiny_model_and_use_it_on_sentiment(fresh_cache):
     assert any("held-out accuracy" in block.value for block in at.code)
     card = catalog.read_metadata("ui-run")
     assert card["task"] == "sentiment" and card["data"]["labelled_examples_used"] == 150
+    assert card["hyperparameters"]["checkpointing"] is True and card["hyperparameters"]["freeze_word_embeddings"] is False
 
     sentiment = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=180)
     sentiment.query_params["model"] = "ui-run"

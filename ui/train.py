@@ -280,6 +280,17 @@ def hyperparameters(base: str) -> dict:
     values["group_by_length"] = b.toggle(
         _("Group batches by length (less padding, faster)"), NEW_RUN["group_by_length"], key="train-group"
     )
+    a, b = st.columns(2)
+    values["checkpointing"] = a.toggle(
+        _("Save memory: activation checkpointing"), NEW_RUN["checkpointing"], key="train-checkpointing",
+        help=_("Keep only each layer's input during the forward pass and compute the rest again during the backward "
+               "pass: the same numbers, far less memory for activations, about half as much time again. Measured on "
+               "MiniLM with batches of 16 × 128 tokens: about 0.4 GB less at the peak."))  # fmt: skip
+    values["freeze_word_embeddings"] = b.toggle(
+        _("Freeze the word-embedding table"), NEW_RUN["freeze_word_embeddings"], key="train-freeze",
+        help=_("Train every weight except the table of word vectors, which stays as the base model has it: no "
+               "gradients or optimiser state for it (MiniLM: 11.7 M of its 22.7 M weights, about 0.14 GB). Words the "
+               "base model never learnt keep the vectors they have."))  # fmt: skip
     return values
 
 

@@ -14,10 +14,11 @@ from core.cards import labelled_examples
 from core.training.recipes import RECIPES, Recipe
 
 PAIR = ("sentiment-zh-bert", "sentiment-zh-scratch")  # pretrained here, then from random weights
-# what may differ between the two halves of a pair: their names, their starting point and its learning rate
-_PAIR_MAY_DIFFER = ("key", "title", "description", "base", "learning_rate")
+# what may differ between the two halves of a pair: their names, their starting point and its learning rate (and
+# activation checkpointing, which saves memory and changes no number)
+_PAIR_MAY_DIFFER = ("key", "title", "description", "base", "learning_rate", "checkpointing")
 # what may differ between the runs of one learning curve: their names, how many labels they spend and for how long
-_CURVE_MAY_DIFFER = ("key", "title", "description", "examples", "epochs")
+_CURVE_MAY_DIFFER = ("key", "title", "description", "examples", "epochs", "checkpointing")
 _KEY = re.compile(PAIR[0] + r"-n([1-9][0-9]*)")  # a pair's pretrained half (the box lists no other rate's)
 _NAME = re.compile(r"(sentiment-zh-(?:bert|scratch))-n([1-9][0-9]*)(?:-lr([0-9.e+-]+))?")  # recipe_for's names
 

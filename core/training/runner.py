@@ -68,6 +68,8 @@ def train_classifier(recipe: Recipe, folder: Path, report: Report, should_stop: 
     report({"phase": "loading model", "message": f"building the model from {recipe.base!r}"})
     torch.manual_seed(recipe.seed)
     tokenizer, model = base_model(recipe, data.labels)
+    if recipe.freeze_word_embeddings:  # Trainer's optimiser takes only the weights that want gradients
+        model.get_input_embeddings().weight.requires_grad_(False)
     base_weights = pretrained_from(recipe)
     train_rows = encode(tokenizer, data.train, label_ids, recipe)
     validation_rows = encode(tokenizer, data.validation, label_ids, recipe)
