@@ -39,11 +39,12 @@ def train(recipe, force: bool) -> float:
     started from the pretraining in the cache now)."""
     from core.catalog import read_metadata
     from core.training import jobs
+    from core.training.recipe import complete
     from core.training.runner import pretrained_from
 
     card = read_metadata(recipe.key)
     same_start = card is not None and card.get("base_sha256") == pretrained_from(recipe).get("base_sha256")
-    if card is not None and not force and card.recipe == recipe.to_json() and same_start:
+    if card is not None and not force and complete(card.recipe) == recipe.to_json() and same_start:
         return 0.0
     started = time.perf_counter()
     jobs.run_here(recipe.key, recipe=recipe)

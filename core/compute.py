@@ -203,7 +203,8 @@ class Run:
 
     key: str
     parameters: int  # every weight, as its card says
-    training_flops_per_token: float  # ``flops_per_token(shape, max_length)["training"]``: 6 N plus attention and output
+    training_flops_per_token: float  # ``flops_per_token(shape, max_length)["training"]`` (6 N plus attention and output),
+    # and the layers' forward pass again for a run with activation checkpointing
     tokens: float  # tokens it trained on (see ``tokens_trained``)
     tokens_exact: bool  # False: an upper bound (examples × epochs × the longest length a batch is padded to)
     seconds: float
@@ -247,8 +248,12 @@ def runs_here(shape: Callable[[catalog.ModelSpec], Shape] | None = None) -> list
             counted = shape(spec)
         except CoreError:
             continue
-        per_token = flops_per_token(counted, int((card.get("hyperparameters") or {}).get("max_length") or counted.context))
-        found.append(Run(spec.key, int(card["parameters"]), per_token["training"], tokens[0], tokens[1],
+        hyper = card.get("hyperparameters") or {}
+        per_token = flops_per_token(counted, int(hyper.get("max_length") or counted.context))
+        training = per_token["training"]
+        if hyper.get("checkpointing") is True:  # every layer's forward pass once more, in the backward pass
+            training += per_token["weights"] + per_token["attention"]
+        found.append(Run(spec.key, int(card["parameters"]), training, tokens[0], tokens[1],
                          float(card["train_seconds"]), str(card.get("device", "cpu")), card.get("threads")))  # fmt: skip
     return found
 

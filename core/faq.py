@@ -18,6 +18,7 @@ from core import catalog
 from core.messages import N_
 from core.specs import DEMONSTRATIONS
 from core.stats import per_class
+from core.training.recipe import complete
 
 
 @dataclass(frozen=True)
@@ -116,9 +117,9 @@ def _setup(card) -> dict:
     too), the data (its held-out split's fingerprint), every other setting — and the remedies it used: two runs
     with the same setup and different remedies are a before/after pair."""
     hyper = card.get("hyperparameters") if isinstance(card.get("hyperparameters"), dict) else {}
-    recipe = card.get("recipe") if isinstance(card.get("recipe"), dict) else {}
+    recipe = complete(card["recipe"]) if isinstance(card.get("recipe"), dict) else {}  # options it predates: defaults
     data = card.get("data") if isinstance(card.get("data"), dict) else {}
-    ignored = {*REMEDIES, "key", "title", "description"}
+    ignored = {*REMEDIES, "key", "title", "description", "checkpointing"}  # checkpointing changes no number
     settings = {name: value for name, value in {**hyper, **recipe}.items() if name not in ignored}
     setup = (str(card.get("task")), str(card.get("base")), str(data.get("dataset")), str(data.get("test_fingerprint")),
              json.dumps(settings, sort_keys=True, default=str))  # fmt: skip

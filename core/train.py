@@ -258,30 +258,8 @@ def _time_limit(key: str) -> int:
     return min(limits.job_timeout_s, limits.session_job_timeout_s) if student else limits.job_timeout_s
 
 
-def return_freed_memory() -> bool:
-    """Have glibc's malloc give every block of 64 KiB or more straight back to the system when it is freed.
-
-    By default malloc raises that threshold to the size of each large block freed (up to 32 MiB), so a training
-    step's activations, freed after its backward pass, stay in the heap, and the next step's land beside them. A
-    fixed threshold turns that off. Measured fine-tuning MiniLM on the Chinese reviews (batches of 16 × 128 tokens):
-    1.74 GB resident after a backward pass, 0.96 GB with this; the job peaked at 1.46 GB with this (1.70 GB in an
-    earlier run without it).
-    Linux with glibc only; elsewhere nothing changes. Whether it took effect."""
-    if not sys.platform.startswith("linux"):
-        return False
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return bool(libc.mallopt(-3, 64 * 1024))  # M_MMAP_THRESHOLD
-    except (OSError, AttributeError):  # another C library (musl has no mallopt)
-        return False
-
-
 def main(argv: list[str] | None = None) -> int:
     settings.decide_mode()  # before anything imports transformers (an LMLAB_TASKS module may, for the help text)
-    return_freed_memory()  # a training process: its steps' activations go back to the system between steps
     parser = _parser()
     args = parser.parse_args(argv)
 
@@ -336,4 +314,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    from core.training import trainer
+
+    trainer.OWN_PROCESS = True  # a run that saves memory may change how this process's malloc hands memory back
     sys.exit(main())

@@ -156,7 +156,8 @@ def show_runs(throughput: compute.Throughput) -> None:
     render.figure(figures.predicted_vs_measured([r.key for r in runs], [r.predicted_seconds(rate) for r in runs],
                                                 [r.seconds for r in runs]), key="compute-runs")  # fmt: skip
     st.caption(_("The prediction is the run's FLOPs (3 forward passes per token, counted as above at its training "
-                 "length) at the throughput just measured. A ratio above 1 is everything else a step does (tokenizing, "
+                 "length, and the layers' once more for a run with activation checkpointing) at the throughput just "
+                 "measured. A ratio above 1 is everything else a step does (tokenizing, "
                  "padding, hundreds of small operations, evaluation) and matrices too small to reach that rate; below "
                  "1, the token count was an upper bound (\"≤\": examples × epochs × the length batches are padded to "
                  "at most; the language models count their tokens exactly). Runs made on another device are compared "

@@ -112,6 +112,10 @@ def _arguments(recipe: dict, precision: str) -> str:
                   "greater_is_better=False"]  # fmt: skip
     if recipe.get("group_by_length"):
         lines.append('train_sampling_strategy="group_by_length"')
+    if recipe.get("checkpointing"):  # recompute each layer in the backward pass: less memory, the same numbers
+        from core.training.trainer import checkpointing_argument
+
+        lines.append(f"{checkpointing_argument()}=True")
     if precision in ("bf16", "fp16"):  # the run was trained on a GPU in mixed precision: so is this one, on a GPU
         lines.append(f"{precision}=torch.cuda.is_available()")
     lines.append('report_to="none"')
@@ -141,7 +145,9 @@ def training_script(recipe: dict, precision: str = "fp32") -> str:
         "# 1 · Data: the fixed train/test split, the labelled examples the run spends (recipe.examples, 0 = all),\n"
         "# a stratified validation share of them, augmentation\n"
         "data = prepare(recipe)\nlabels = data.labels\nlabel2id = {label: i for i, label in enumerate(labels)}\n\n"
-        "# 2 · Architecture\ntorch.manual_seed(recipe.seed)\n" + base + _model_lines(recipe) + "\n\n"
+        "# 2 · Architecture\ntorch.manual_seed(recipe.seed)\n" + base + _model_lines(recipe)
+        + ("model.get_input_embeddings().weight.requires_grad_(False)  # the word table stays as it started\n"
+           if recipe.get("freeze_word_embeddings") else "") + "\n\n"
         "def encode(examples):  # ④ token ids and a label id per example\n"
         "    if not examples:\n        return []\n"
         f"    encoded = tokenizer([e.text for e in examples], truncation=True, max_length={recipe['max_length']}"

@@ -11,6 +11,7 @@ import re
 
 from core import catalog
 from core.cards import labelled_examples
+from core.training.recipe import complete
 from core.training.recipes import RECIPES, Recipe
 
 PAIR = ("sentiment-zh-bert", "sentiment-zh-scratch")  # pretrained here, then from random weights
@@ -82,8 +83,8 @@ def is_pair(pretrained, scratch, size: int, pretraining: str) -> bool:
 
 def _without(recipe, names: tuple[str, ...]) -> str:
     """A card's recipe less ``names``, as text that compares equal whatever the order of its keys."""
-    return json.dumps({name: value for name, value in dict(recipe).items() if name not in names}, sort_keys=True,
-                      default=str)  # fmt: skip
+    return json.dumps({name: value for name, value in complete(dict(recipe)).items() if name not in names},
+                      sort_keys=True, default=str)  # fmt: skip
 
 
 def pairs_in_cache() -> list[tuple[int, dict, dict]]:

@@ -46,8 +46,8 @@ class Recipe:
     # Activation checkpointing: keep only each layer's input in the forward pass and recompute the rest during the
     # backward pass. The same arithmetic (dropout draws the same masks again), less memory, more time.
     checkpointing: bool = False
-    # A classifier's word-embedding table left as its base has it (no gradients or optimiser state for its weights):
-    # a third less memory to fine-tune MiniLM, whose table holds 11.7 M of its 22.7 M weights.
+    # A classifier's word-embedding table left as its base has it (random, from scratch): no gradients or optimiser
+    # state for its weights, 0.14 GB less to fine-tune MiniLM, whose table holds 11.7 M of its 22.7 M weights.
     freeze_word_embeddings: bool = False
     # For dataset="csv": the stored upload and its columns; for dataset="hub": "name" or "name/config".
     data_file: str = ""
@@ -104,6 +104,9 @@ class Recipe:
             problems.append(f"validation_fraction must be in [0, 0.5), got {self.validation_fraction}")
         if not 0 <= self.examples <= 1_000_000:
             problems.append(f"examples must be 0–1,000,000, got {self.examples}")
+        for name in ("group_by_length", "checkpointing", "freeze_word_embeddings"):
+            if not isinstance(getattr(self, name), bool):
+                problems.append(f"{name} must be true or false, got {getattr(self, name)!r}")
         if self.dropout is not None and not 0 <= self.dropout < 1:
             problems.append(f"dropout must be in [0, 1), got {self.dropout}")
         if self.dataset == "hub" or self.hub_dataset:
@@ -136,8 +139,16 @@ class Recipe:
         return cls(**{k: v for k, v in data.items() if k in names}).validated()
 
 
+def complete(stored: dict) -> dict:
+    """A recipe as a model card stores it, with every option it predates at its default: a card written before an
+    option existed compares equal to one written after with that option off."""
+    defaults = {f.name: f.default for f in dataclasses.fields(Recipe) if f.default is not dataclasses.MISSING}
+    return {**defaults, **stored}
+
+
 # Options only one family of tasks uses: the sequence models train on their whole corpus with no validation share,
-# early stopping, augmentation or padding, and their word tables are also their output layers (never frozen).
+# early stopping, augmentation or padding; only the text classifiers' trainer freezes a word table (in translation
+# and the language models it is also the output layer).
 CLASSIFIER_IGNORES = ()
 SEQUENCE_IGNORES = ("patience", "augment", "augment_p", "validation_fraction", "padding", "freeze_word_embeddings")
 

@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from core.errors import CoreError
+from core.messages import Message
 from core.tasks.base import get_task
 from core.training import store
 from core.training.evaluation import evaluate_predictions, overfitting
@@ -53,6 +55,18 @@ def train_into(recipe: Recipe, folder: Path, report: Report, should_stop: Callab
     return {**card_header(recipe), **card, **provenance(recipe, describe(), started)}
 
 
+def freeze_word_table(recipe: Recipe, model) -> None:
+    """The recipe's frozen word table (Trainer's optimiser takes only the weights that want gradients), refused in
+    words where the model has none to freeze."""
+    if recipe.freeze_word_embeddings:
+        try:
+            table = model.get_input_embeddings().weight
+        except (AttributeError, NotImplementedError):
+            raise CoreError(Message("{model} has no word table LM Lab can freeze: train it without freezing.",
+                                    model=type(model).__name__)) from None
+        table.requires_grad_(False)
+
+
 def train_classifier(recipe: Recipe, folder: Path, report: Report, should_stop: Callable[[], bool]) -> dict:
     """A text classifier: data → model → fit → held-out scores → saved weights and its model card."""
     import torch
@@ -68,8 +82,7 @@ def train_classifier(recipe: Recipe, folder: Path, report: Report, should_stop: 
     report({"phase": "loading model", "message": f"building the model from {recipe.base!r}"})
     torch.manual_seed(recipe.seed)
     tokenizer, model = base_model(recipe, data.labels)
-    if recipe.freeze_word_embeddings:  # Trainer's optimiser takes only the weights that want gradients
-        model.get_input_embeddings().weight.requires_grad_(False)
+    freeze_word_table(recipe, model)
     base_weights = pretrained_from(recipe)
     train_rows = encode(tokenizer, data.train, label_ids, recipe)
     validation_rows = encode(tokenizer, data.validation, label_ids, recipe)

@@ -8,14 +8,20 @@ the same provenance fields at the end of every model card.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from core.errors import JobCancelled
+from core.errors import CoreError, JobCancelled
+from core.messages import Message
 from core.training.recipes import Recipe
+
+# Whether this process is a training job of its own (``python -m core.train``), not the app or a test that trains
+# in-process: only then may a run change how the process's malloc hands memory back (``return_freed_memory``).
+OWN_PROCESS = False
 
 Report = Callable[[dict], None]
 PROGRESS_POINTS = 300  # points of the loss curve in the progress file, read by every page that shows it
@@ -93,6 +99,27 @@ class Fitted:
     epochs_run: float = 0.0
 
 
+def return_freed_memory() -> bool:
+    """Have glibc's malloc give every block of 64 KiB or more straight back to the system when it is freed.
+
+    By default malloc raises that threshold to the size of each large block freed (up to 32 MiB), so a training
+    step's activations, freed after its backward pass, stay in the heap, and the next step's land beside them. A
+    fixed threshold turns that off, at the price of mapping those blocks afresh every step: only a run that asks to
+    save memory (``checkpointing``) in a process of its own (``OWN_PROCESS``, set by ``python -m core.train``) pays
+    it. Measured fine-tuning MiniLM on the Chinese reviews (batches of 16 × 128 tokens): 1.74 GB resident after a
+    backward pass, 0.96 GB with this; with checkpointing, 1.03 GB at the job's peak with it, 1.42 GB without.
+    Linux with glibc only; elsewhere nothing changes. Whether it took effect."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(-3, 64 * 1024))  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):  # another C library (musl has no mallopt)
+        return False
+
+
 def fit(recipe: Recipe, folder: Path, model, rows: Sequence[dict], collator, report: Report,
         should_stop: Callable[[], bool], *, tokenizer=None, validation: list | None = None,
         compute_metrics=None) -> Fitted:  # fmt: skip
@@ -104,6 +131,11 @@ def fit(recipe: Recipe, folder: Path, model, rows: Sequence[dict], collator, rep
 
     if should_stop():
         raise JobCancelled("Training was cancelled.")
+    if recipe.checkpointing and not getattr(model, "supports_gradient_checkpointing", False):
+        raise CoreError(Message("{model} does not support activation checkpointing: train it without checkpointing.",
+                                model=type(model).__name__))
+    if recipe.checkpointing and OWN_PROCESS:  # the run asked to save memory: freed activations go back too
+        return_freed_memory()
     device = describe()
     evaluate_each_epoch = bool(validation)
     early_stopping = recipe.patience > 0 and evaluate_each_epoch
@@ -137,6 +169,17 @@ def fit(recipe: Recipe, folder: Path, model, rows: Sequence[dict], collator, rep
     )
 
 
+def checkpointing_argument() -> str:
+    """TrainingArguments' name for activation checkpointing: ``activation_checkpointing`` where this transformers
+    has it (``gradient_checkpointing``, its older name, warns there), else ``gradient_checkpointing``."""
+    import dataclasses
+
+    from core.loading import from_transformers
+
+    names = {option.name for option in dataclasses.fields(from_transformers("TrainingArguments"))}
+    return "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
+
+
 def _arguments(recipe: Recipe, folder: Path, device, evaluate_each_epoch: bool, early_stopping: bool):
     """One TrainingArguments for every task: the recipe's settings, validation and early stopping when asked."""
     from transformers import TrainingArguments
@@ -161,7 +204,7 @@ def _arguments(recipe: Recipe, folder: Path, device, evaluate_each_epoch: bool, 
         metric_for_best_model="eval_loss" if early_stopping else None,
         greater_is_better=False if early_stopping else None,
         train_sampling_strategy="group_by_length" if recipe.group_by_length else "random",
-        gradient_checkpointing=recipe.checkpointing,
+        **({checkpointing_argument(): True} if recipe.checkpointing else {}),
         report_to="none",
         disable_tqdm=True,
         use_cpu=device.device == "cpu",
