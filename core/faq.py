@@ -18,7 +18,6 @@ from core import catalog
 from core.messages import N_
 from core.specs import DEMONSTRATIONS
 from core.stats import per_class
-from core.training.recipe import complete
 
 
 @dataclass(frozen=True)
@@ -117,10 +116,12 @@ def _setup(card) -> dict:
     too), the data (its held-out split's fingerprint), every other setting — and the remedies it used: two runs
     with the same setup and different remedies are a before/after pair."""
     hyper = card.get("hyperparameters") if isinstance(card.get("hyperparameters"), dict) else {}
-    recipe = complete(card["recipe"]) if isinstance(card.get("recipe"), dict) else {}  # options it predates: defaults
+    recipe = card.get("recipe") if isinstance(card.get("recipe"), dict) else {}
     data = card.get("data") if isinstance(card.get("data"), dict) else {}
     ignored = {*REMEDIES, "key", "title", "description", "checkpointing"}  # checkpointing changes no number
     settings = {name: value for name, value in {**hyper, **recipe}.items() if name not in ignored}
+    if settings.get("freeze_word_embeddings") is False:  # off: as a card from before the option existed reads
+        del settings["freeze_word_embeddings"]
     setup = (str(card.get("task")), str(card.get("base")), str(data.get("dataset")), str(data.get("test_fingerprint")),
              json.dumps(settings, sort_keys=True, default=str))  # fmt: skip
     return {"setup": setup, "remedies": {name: hyper.get(name, recipe.get(name)) for name in REMEDIES}}

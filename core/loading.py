@@ -214,3 +214,12 @@ def load_causal_lm(spec: ModelSpec, *, eager_attention: bool = False, place: boo
 def load_masked_lm(spec: ModelSpec, *, eager_attention: bool = False, place: bool = True):
     """Tokenizer and masked language model (a BERT with its word-prediction head) in eval mode."""
     return _load(from_transformers("AutoModelForMaskedLM"), spec, eager_attention, place)
+
+
+def checkpointing_argument() -> str:
+    """TrainingArguments' name for activation checkpointing: ``activation_checkpointing`` where this transformers
+    has it (``gradient_checkpointing``, its older name, warns there), else ``gradient_checkpointing``."""
+    import dataclasses
+
+    names = {option.name for option in dataclasses.fields(from_transformers("TrainingArguments"))}
+    return "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"

@@ -275,6 +275,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{key:20s} {cached:12s} {recipe.description}")
         return 0
     if args.all:
+        from core.training import trainer
+
+        # one process may train every model in turn: a run that saves memory must not change malloc for the rest
+        trainer.OWN_PROCESS = False
         return _train_all(force=args.force, workers=args.jobs or min(2, settings.cores()))
     if not args.model and not args.name:
         parser.error("--model, --name or --all is required (or --list)")

@@ -280,20 +280,25 @@ def hyperparameters(base: str) -> dict:
     values["group_by_length"] = b.toggle(
         _("Group batches by length (less padding, faster)"), NEW_RUN["group_by_length"], key="train-group"
     )
+    return {**values, **memory_savers()}
+
+
+def memory_savers() -> dict:
+    """The two ways to train in less memory, as toggles: activation checkpointing and a frozen word table."""
     a, b = st.columns(2)
-    values["checkpointing"] = a.toggle(
+    checkpointing = a.toggle(
         _("Save memory: activation checkpointing"), NEW_RUN["checkpointing"], key="train-checkpointing",
         help=_("Keep only each layer's input during the forward pass and compute the rest again during the backward "
                "pass, and hand freed memory straight back to the system: the same numbers, far less memory, about "
                "half as much time again. Measured on MiniLM with batches of 16 × 128 tokens: 7.6–8.4 s a step "
                "against 4.8–5.4 (two runs each)."))  # fmt: skip
-    values["freeze_word_embeddings"] = b.toggle(
+    freeze = b.toggle(
         _("Freeze the word-embedding table"), NEW_RUN["freeze_word_embeddings"], key="train-freeze",
         help=_("Train every weight except the table of token vectors, which stays as the base model has it: no "
                "gradients or optimiser state for it (MiniLM: 11.7 M of its 22.7 M weights, about 0.14 GB less). From "
                "a pretrained model every token keeps the vector pretraining gave it, [UNK] included; from random "
                "weights the table stays random."))  # fmt: skip
-    return values
+    return {"checkpointing": checkpointing, "freeze_word_embeddings": freeze}
 
 
 def curve_words() -> dict[str, str]:

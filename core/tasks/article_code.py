@@ -113,7 +113,7 @@ def _arguments(recipe: dict, precision: str) -> str:
     if recipe.get("group_by_length"):
         lines.append('train_sampling_strategy="group_by_length"')
     if recipe.get("checkpointing"):  # recompute each layer in the backward pass: less memory, the same numbers
-        from core.training.trainer import checkpointing_argument
+        from core.loading import checkpointing_argument
 
         lines.append(f"{checkpointing_argument()}=True")
     if precision in ("bf16", "fp16"):  # the run was trained on a GPU in mixed precision: so is this one, on a GPU

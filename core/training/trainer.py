@@ -169,22 +169,12 @@ def fit(recipe: Recipe, folder: Path, model, rows: Sequence[dict], collator, rep
     )
 
 
-def checkpointing_argument() -> str:
-    """TrainingArguments' name for activation checkpointing: ``activation_checkpointing`` where this transformers
-    has it (``gradient_checkpointing``, its older name, warns there), else ``gradient_checkpointing``."""
-    import dataclasses
-
-    from core.loading import from_transformers
-
-    names = {option.name for option in dataclasses.fields(from_transformers("TrainingArguments"))}
-    return "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
-
-
 def _arguments(recipe: Recipe, folder: Path, device, evaluate_each_epoch: bool, early_stopping: bool):
     """One TrainingArguments for every task: the recipe's settings, validation and early stopping when asked."""
     from transformers import TrainingArguments
 
     from core.device import mixed_precision_flags
+    from core.loading import checkpointing_argument
 
     return TrainingArguments(
         output_dir=str(folder / "checkpoints"),
