@@ -183,7 +183,7 @@ RECIPES: dict[str, Recipe] = {
                description="A 2-layer RoFormer tagging each character B/M/E/S, trained from random weights on People's "
                "Daily (January 1998) with a character vocabulary built here; jieba is its baseline."),  # fmt: skip
         # MiniLM is 12 times the Chinese BERT's size: a sixth of an epoch (about 2,600 reviews) fits the budget.
-        # Under 1 GB (0.88 at the peak on a twentieth of an epoch, 1.64 without these two; 1.03 with checkpointing
+        # Under 1 GB (0.88 at the peak on a twentieth of an epoch, 1.64 without these two; 1.01 with checkpointing
         # alone, which also has a training process hand freed memory back): activation checkpointing, and the word
         # table frozen (no gradients or Adam state for 11.7 M weights). It keeps the vectors of the 244 CJK characters
         # MiniLM knows; every other character is [UNK] anyway.
