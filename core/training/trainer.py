@@ -107,7 +107,7 @@ def return_freed_memory() -> bool:
     fixed threshold turns that off, at the price of mapping those blocks afresh every step: only a run that asks to
     save memory (``checkpointing``) in a process of its own (``OWN_PROCESS``, set by ``python -m core.train``) pays
     it. Measured fine-tuning MiniLM on the Chinese reviews (batches of 16 × 128 tokens): 1.74 GB resident after a
-    backward pass, 0.96 GB with this; with checkpointing, 1.03 GB at the job's peak with it, 1.42 GB without.
+    backward pass, 0.96 GB with this; with checkpointing, 1.01 GB at the job's peak (1.64 GB with neither).
     Linux with glibc only; elsewhere nothing changes. Whether it took effect."""
     if not sys.platform.startswith("linux"):
         return False

@@ -337,8 +337,10 @@ def learning_curves(curves: dict[str, list[tuple[int, dict, str]]]) -> go.Figure
                      "arrayminus": [e["value"] - e["low"] for e in estimates]},
             hovertemplate="%{customdata}: %{x} → %{y:.1%}<extra></extra>"))  # fmt: skip
         # The line runs through each size's mean, so two runs of one size are two points, not a zigzag.
-        means = {size: statistics.fmean(e["value"] for s, e in zip(sizes, estimates, strict=True) if s == size)
-                 for size in sorted(set(sizes))}  # fmt: skip
+        runs_of: dict[int, list[float]] = {}
+        for size, estimate in zip(sizes, estimates, strict=True):
+            runs_of.setdefault(size, []).append(estimate["value"])
+        means = {size: statistics.fmean(runs_of[size]) for size in sorted(runs_of)}
         figure.add_trace(go.Scatter(x=list(means), y=list(means.values()), mode="lines", legendgroup=name,
                                     showlegend=False, hoverinfo="skip", line={"color": colour}))  # fmt: skip
     figure.update_layout(title=N_("Accuracy against the labelled examples a run spent"), height=360,
