@@ -194,3 +194,30 @@ def wilson(successes: int, n: int, *, confidence: float = 0.95) -> Estimate:
     centre = (share + z * z / (2 * n)) / (1 + z * z / n)
     half = z / (1 + z * z / n) * np.sqrt(share * (1 - share) / n + z * z / (4 * n * n))
     return Estimate(share, float(max(0.0, centre - half)), float(min(1.0, centre + half)), n, confidence)
+
+
+def sign_test(base: np.ndarray, changed: np.ndarray) -> tuple[int, int, float]:
+    """(items that scored lower, items that scored higher, the exact two-sided p of a sign test on those): McNemar's
+    exact test for right/wrong scores. Where few items change, it is the honest test; a bootstrap CI is too narrow."""
+    from scipy.stats import binomtest
+
+    worse, better = int((changed < base).sum()), int((changed > base).sum())
+    return worse, better, 1.0 if worse + better == 0 else float(binomtest(worse, worse + better, 0.5).pvalue)
+
+
+def paired_mean_change(base: np.ndarray, changed: np.ndarray, *, seed: int = 0,
+                       n_resamples: int = 1000) -> tuple[float, float, float]:  # fmt: skip
+    """Δ mean (changed − base) of a per-item score, with a 95 % bootstrap CI resampling the same items for both."""
+    rng = np.random.default_rng(seed)
+    index = rng.integers(0, len(base), size=(n_resamples, len(base)))
+    low, high = np.quantile(changed[index].mean(axis=1) - base[index].mean(axis=1), [0.025, 0.975])
+    return float(changed.mean() - base.mean()), float(low), float(high)
+
+
+def held_out_summary(base: np.ndarray, changed: np.ndarray, *, seed: int = 0) -> dict:
+    """A per-item held-out score with and without some parts: both means, the paired change with its 95 % bootstrap
+    CI, and the items that scored lower and higher with the exact sign test's p."""
+    delta, low, high = paired_mean_change(base, changed, seed=seed)
+    worse, better, p = sign_test(base, changed)
+    return {"before": float(base.mean()), "after": float(changed.mean()), "n": len(base), "delta": delta,
+            "low": low, "high": high, "worse": worse, "better": better, "p": p}  # fmt: skip

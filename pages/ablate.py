@@ -3,7 +3,7 @@ model, and see what it costs."""
 
 import streamlit as st
 
-from ui import ablate, ablate_translation, i18n, language, lens
+from ui import ablate, ablate_classifier, ablate_translation, i18n, language, lens
 from ui.i18n import N_, _
 from ui.runtime import through_router
 
@@ -42,7 +42,7 @@ elif kind == "classifier":
           "for a model trained here, its accuracy on the held-out texts of its data both ways, and every head ranked "
           "by the accuracy it costs.")
     )
-    ablate.classifier_section()
+    ablate_classifier.section()
 else:
     st.header(_("A translation model's heads"))
     st.markdown(

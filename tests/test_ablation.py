@@ -136,7 +136,7 @@ def test_bad_choices_are_refused_and_a_sweep_stays_within_its_cap():
 
 def test_a_sweep_ranks_the_heads_of_the_chinese_gpt_and_the_code_prints_the_pages_numbers(tiny_zh_gpt):
     from core import catalog
-    from core.tasks import ablation, snippets
+    from core.tasks import ablation, ablation_code
     from core.tasks.generate import LanguageModel
 
     spec = catalog.get_spec("zh-char-gpt")
@@ -171,7 +171,7 @@ def test_a_sweep_ranks_the_heads_of_the_chinese_gpt_and_the_code_prints_the_page
     effect = ablation.effect_on(lm, "国务院今天召开会议", heads=[(0, 1)])
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        exec(snippets.ablation(spec, "国务院今天召开会议", [(0, 1)], []), {})  # noqa: S102 — the page's own code
+        exec(ablation_code.ablation(spec, "国务院今天召开会议", [(0, 1)], []), {})  # noqa: S102 — the page's own code
     assert printed.getvalue().strip() == f"perplexity {effect.perplexity_before:.1f} -> {effect.perplexity_after:.1f}"
 
 
@@ -291,7 +291,7 @@ def test_a_classifier_sweep_ranks_every_head_and_agrees_with_w_o_zeroed_by_hand(
 
     import torch
 
-    from core import catalog
+    from core import catalog, stats
     from core.errors import CoreError
     from core.tasks import ablation, ablation_classifier
     from core.tasks.classify import TransformerClassifier
@@ -319,7 +319,7 @@ def test_a_classifier_sweep_ranks_every_head_and_agrees_with_w_o_zeroed_by_hand(
     turned_wrong = sum(w and not c for w, c in zip(whole, cut, strict=True))
     assert (found["worse"][1, 0], found["better"][1, 0]) == (turned_wrong, sum(c and not w for w, c in zip(whole, cut, strict=True)))
     # the exact sign test by hand: five texts turned wrong, none right, p = 2 × 0.5⁵
-    assert ablation.sign_test(np.ones(8), np.array([0, 0, 0, 0, 0, 1, 1, 1.0])) == (5, 0, pytest.approx(0.0625))
+    assert stats.sign_test(np.ones(8), np.array([0, 0, 0, 0, 0, 1, 1, 1.0])) == (5, 0, pytest.approx(0.0625))
     monkeypatch.setattr(ablation_classifier, "SWEEP_WORK_BUDGET", 1e6)
     with pytest.raises(CoreError, match="more than LM Lab runs for one sweep"):
         ablation_classifier.classifier_sweep(classifier, (texts, truth), version="other")
@@ -451,7 +451,7 @@ def test_a_translation_sweep_by_mean_ablation_puts_each_heads_mean_over_held_out
 def test_the_ablation_code_prints_the_pages_translations_and_probabilities(tiny_model, translate_tiny_model):
     from core import catalog
     from core.data.text import join_cjk
-    from core.tasks import ablation_classifier, snippets
+    from core.tasks import ablation_classifier, ablation_code
     from core.tasks import ablation_translation as at
     from core.tasks.classify import TransformerClassifier
     from core.tasks.translate import Translator
@@ -460,7 +460,7 @@ def test_the_ablation_code_prints_the_pages_translations_and_probabilities(tiny_
     heads, mlps = [("cross", 0, 0), ("decoder", 0, 1)], [("encoder", 0)]
     translator = Translator(spec)
     found = at.translation_effect(translator, "Mary bought two cats.", heads, mlps)
-    code = snippets.translation_ablation(spec, "Mary bought two cats.", heads, mlps, max_source=translator.max_source,
+    code = ablation_code.translation_ablation(spec, "Mary bought two cats.", heads, mlps, max_source=translator.max_source,
                                          max_new=translator.max_new)  # fmt: skip
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
@@ -472,7 +472,7 @@ def test_the_ablation_code_prints_the_pages_translations_and_probabilities(tiny_
     found = ablation_classifier.classifier_effect(classifier, "A warm film.", [(1, 0)], [0])
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        exec(snippets.classifier_ablation(spec, "A warm film.", [(1, 0)], [0], classifier.max_tokens), {})  # noqa: S102
+        exec(ablation_code.classifier_ablation(spec, "A warm film.", [(1, 0)], [0], classifier.max_tokens), {})  # noqa: S102
     rows = [line.split() for line in printed.getvalue().strip().splitlines()]
     assert [row[0] for row in rows] == found.labels
     assert np.allclose([float(row[1]) for row in rows], found.before, atol=1e-4)

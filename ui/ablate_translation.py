@@ -10,7 +10,7 @@ import streamlit as st
 
 from core import catalog
 from core.errors import CoreError
-from core.tasks import ablation_translation, snippets
+from core.tasks import ablation_code, ablation_translation
 from core.tasks.inputs import check_text
 from core.tasks.translate import ZH_EN
 from ui import ablate, ablate_compare, i18n, language, models, render, safe, scenario
@@ -53,8 +53,10 @@ def section() -> None:
                                      "both from 0."))  # fmt: skip
     off = right.multiselect(_("MLPs to switch off"), mlps, key=f"ablate-translation-mlps-{spec.key}",
                             format_func=ablation_translation.label)  # fmt: skip
+    held_out = ablation_translation.held_out_pairs(spec)  # mean ablation averages over these: none, no means
+    mode = ablate.switch_off_mode("ablate-translation-mode") if held_out is not None and len(held_out[0]) else "zero"
     if st.button(_("Translate with these switched off"), key="ablate-translation-run"):
-        _run(spec, translator, version, text, chosen, off)
+        _run(spec, translator, version, text, (chosen, off), held_out, mode)
     _show(spec, version)
     _sweep(spec, translator, version)
 
@@ -64,37 +66,46 @@ def _changed() -> None:
     st.session_state["ablate-translation-text"] = EXAMPLES["zh" if "zh" in spec.languages else "en"]
 
 
-def _run(spec, translator, version: str, text: str, heads, mlps) -> None:
+def _run(spec, translator, version: str, text: str, parts, held_out, mode: str) -> None:
+    (heads, mlps), means, run = parts, None, None
     try:
+        if mode == "mean" and (heads or mlps):
+            with st.spinner(render.queue_note(ablate.MEANS_NOTE)):
+                means = ablation_translation.held_out_means(translator, held_out, version=version)
         with st.spinner(render.queue_note(_("Translating with and without the chosen parts…"))):
-            found = ablation_translation.translation_effect(translator, text, heads, mlps, None, version=version)
+            found = ablation_translation.translation_effect(translator, text, heads, mlps, None, version=version,
+                                                            means=means)  # fmt: skip
     except CoreError as error:
         safe.error(error)
         return
-    held_out, run = ablation_translation.held_out_pairs(spec), None
     if held_out is not None and len(held_out[0]):
         try:
             run = ablate.start_held_out(("ablation-translation-parts", spec.key, version,
-                                         ablate.parts_key(heads, mlps)),
+                                         ablate.parts_key(heads, mlps), bool(means)),
                                         lambda progress: ablation_translation.held_out_change(
-                                            translator, held_out, heads, mlps, version=version, report=progress))  # fmt: skip
+                                            translator, held_out, heads, mlps, version=version, mean=means is not None,
+                                            report=progress))  # fmt: skip
         except CoreError as error:
             safe.error(error)
             return
-    code = snippets.translation_ablation(spec, check_text(text), heads, mlps, max_source=translator.max_source,
-                                         max_new=translator.max_new)  # fmt: skip
-    st.session_state["ablate-translation-result"] = ((spec.key, version), len(heads) + len(mlps), found, code, run)
+    code = ablation_code.translation_ablation(spec, check_text(text), heads, mlps, max_source=translator.max_source,
+                                              max_new=translator.max_new, mean=means is not None)  # fmt: skip
+    st.session_state["ablate-translation-result"] = ((spec.key, version), len(heads) + len(mlps), found, code, run,
+                                                     means["pairs"] if means else 0)  # fmt: skip
 
 
 def _show(spec, version: str) -> None:
     stored = st.session_state.get("ablate-translation-result")
     if not stored or stored[0] != (spec.key, version):  # another model, or this one before a retrain
         return
-    count, found, code, run = stored[1], stored[2], stored[3], stored[4]
+    count, found, code, run, pairs = stored[1:]
     nothing = _("∅ (the model produced no text)")
     st.dataframe(pd.DataFrame([{_("model"): _("whole model"), _("translation"): found.before or nothing},
                                {_("model"): _("switched off"), _("translation"): found.after or nothing}]),
                  hide_index=True, key="ablate-translation-table")  # fmt: skip
+    st.caption(_("Each part was replaced by its mean output over {pairs} held-out sentence pairs read teacher-forced: "
+                 "the means the ranking below uses in that mode.", pairs=pairs) if pairs else
+               _("The parts were switched off by zeroing their output."))  # fmt: skip
     with st.expander(_("Code to reproduce this"), icon=":material/code:"):
         st.code(code, language="python")
     if run is None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.errors import CoreError
+from core.memo import Memo
 from core.messages import Message
 from core.tasks.activation_sums import summed
 from core.tasks.inputs import to_cpu
@@ -193,33 +194,6 @@ def mean_outputs(model, documents: Sequence[Sequence[int]], block: int, most: in
     return {key: (total / tokens).float().cpu() for key, total in sums.items()} | {"tokens": tokens}
 
 
-def sign_test(base: np.ndarray, changed: np.ndarray) -> tuple[int, int, float]:
-    """(items that scored lower, items that scored higher, the exact two-sided p of a sign test on those): McNemar's
-    exact test for right/wrong scores. Where few items change, it is the honest test; a bootstrap CI is too narrow."""
-    from scipy.stats import binomtest
-
-    worse, better = int((changed < base).sum()), int((changed > base).sum())
-    return worse, better, 1.0 if worse + better == 0 else float(binomtest(worse, worse + better, 0.5).pvalue)
-
-
-def paired_mean_change(base: np.ndarray, changed: np.ndarray, *, seed: int = 0,
-                       n_resamples: int = 1000) -> tuple[float, float, float]:  # fmt: skip
-    """Δ mean (changed − base) of a per-item score, with a 95 % bootstrap CI resampling the same items for both."""
-    rng = np.random.default_rng(seed)
-    index = rng.integers(0, len(base), size=(n_resamples, len(base)))
-    low, high = np.quantile(changed[index].mean(axis=1) - base[index].mean(axis=1), [0.025, 0.975])
-    return float(changed.mean() - base.mean()), float(low), float(high)
-
-
-def held_out_summary(base: np.ndarray, changed: np.ndarray, *, seed: int = 0) -> dict:
-    """A per-item held-out score with and without some parts: both means, the paired change with its 95 % bootstrap
-    CI, and the items that scored lower and higher with the exact sign test's p."""
-    delta, low, high = paired_mean_change(base, changed, seed=seed)
-    worse, better, p = sign_test(base, changed)
-    return {"before": float(base.mean()), "after": float(changed.mean()), "n": len(base), "delta": delta,
-            "low": low, "high": high, "worse": worse, "better": better, "p": p}  # fmt: skip
-
-
 @dataclass(frozen=True)
 class Effect:
     tokens: list[str]  # the tokens scored (each given the ones before it)
@@ -229,8 +203,9 @@ class Effect:
     perplexity_after: float
 
 
-def effect(model, tokenizer, ids: Sequence[int], heads=(), mlps=()) -> Effect:
-    """Each token's log-probability with and without the chosen parts, and the text's perplexity both ways."""
+def effect(model, tokenizer, ids: Sequence[int], heads=(), mlps=(), means: dict | None = None) -> Effect:
+    """Each token's log-probability with and without the chosen parts (zeroed, or replaced by ``means``), and the
+    text's perplexity both ways."""
     import torch
 
     ids = list(ids)
@@ -243,7 +218,7 @@ def effect(model, tokenizer, ids: Sequence[int], heads=(), mlps=()) -> Effect:
         return [float(found[i - 1, ids[i]]) for i in range(1, len(ids))]
 
     before = logprobs()
-    with ablated(model, heads, mlps):
+    with ablated(model, heads, mlps, means):
         after = logprobs()
     return Effect(tokens=[tokenizer.decode([i]) for i in ids[1:]], before=before, after=after,
                   perplexity_before=math.exp(-sum(before) / len(before)),
@@ -324,11 +299,11 @@ def sweep_plan(heads: int, weights: int, documents: Sequence[Sequence[int]], blo
     return [blocks[i] for i in sorted(chosen)], True
 
 
-def effect_on(lm, text: str, heads=(), mlps=()) -> Effect:
-    """``effect`` for a shared ``core.tasks.generate.LanguageModel`` and a user's text."""
+def effect_on(lm, text: str, heads=(), mlps=(), means: dict | None = None) -> Effect:
+    """``effect`` for a shared ``core.tasks.generate.LanguageModel`` and a user's text (``means``: ``lm_means``)."""
     ids = lm.scored_ids(text)
     with lm.exclusive() as model:
-        return effect(model, lm.tokenizer, ids, heads, mlps)
+        return effect(model, lm.tokenizer, ids, heads, mlps, means)
 
 
 def held_out_ids(lm) -> list[list[int]]:
@@ -345,24 +320,16 @@ def held_out_ids(lm) -> list[list[int]]:
             for text in documents[::step]]
 
 
-def sweep_model(lm, report: Callable[[float], None] = lambda done: None, *, mean: bool = False) -> dict[str, np.ndarray]:
+def sweep_model(lm, report: Callable[[float], None] = lambda done: None, *, mean: bool = False,
+                version: str = "") -> dict[str, np.ndarray]:  # fmt: skip
     """``sweep`` on a shared language model: its held-out documents, or the blocks of them ``sweep_plan`` allows, the
     lock taken per head. With ``mean``, each part is replaced by its mean on the first MEAN_TOKENS tokens of those
-    documents (``mean_outputs``) instead of zeroed."""
+    documents (``lm_means``, shared with hand-picked runs of the same model ``version``) instead of zeroed."""
     from core.tasks.generate import documents_nll
 
     layers, heads = shape(lm.model)
-    available = held_out_ids(lm)
-    weights = sum(p.numel() for p in lm.model.parameters())  # a tied unembedding counted once: it is a matmul too
-    block = min(lm.context, SWEEP_BLOCK)  # the windows documents_nll reads: the plan counts and cuts with the same
-    # every head, then every MLP, and the pass mean ablation takes its means in: counted in either mode, so that
-    # both modes read the same held-out text (a large model's blocks are drawn to fit the cap)
-    documents, cut = sweep_plan(layers * heads, weights, available, block, mlps=layers, extra=1)
-
-    means = None
-    if mean:
-        with lm.exclusive() as model:
-            means = mean_outputs(model, documents, block)
+    documents, available, block, cut = _sweep_text(lm)
+    means = lm_means(lm, version) if mean else None
 
     def score(chosen, mlps=()) -> list[tuple[float, int]]:
         with lm.exclusive() as model, ablated(model, chosen, mlps, means):
@@ -370,7 +337,39 @@ def sweep_model(lm, report: Callable[[float], None] = lambda done: None, *, mean
 
     found = sweep(score, layers, heads, report, mlps=True)
     found["mean_tokens"] = np.array(means["tokens"] if means else 0)  # 0: parts were zeroed
-    found["documents"], found["available"], found["blocks"] = (np.array(len(documents)), np.array(len(available)),
+    found["documents"], found["available"], found["blocks"] = (np.array(len(documents)), np.array(available),
                                                                np.array(cut))  # fmt: skip
     found["block"] = np.array(block)
     return found
+
+
+def _sweep_text(lm) -> tuple[list[list[int]], int, int, bool]:
+    """What a sweep of a shared language model reads: (its held-out documents, or the blocks of them ``sweep_plan``
+    allows; how many documents there were; the window ``documents_nll`` reads them in; whether they were cut)."""
+    layers, heads = shape(lm.model)
+    available = held_out_ids(lm)
+    weights = sum(p.numel() for p in lm.model.parameters())  # a tied unembedding counted once: it is a matmul too
+    block = min(lm.context, SWEEP_BLOCK)  # the windows documents_nll reads: the plan counts and cuts with the same
+    # every head, then every MLP, and the pass mean ablation takes its means in: counted in either mode, so that
+    # both modes read the same held-out text (a large model's blocks are drawn to fit the cap)
+    documents, cut = sweep_plan(layers * heads, weights, available, block, mlps=layers, extra=1)
+    return documents, len(available), block, cut
+
+
+_MEANS = Memo(max_entry_bytes=1 << 20)  # each part's mean output per model version (GPT-2 small's: 74 KB)
+
+
+def lm_means(lm, version: str = "") -> dict:
+    """Mean ablation's replacements for a shared language model: each part's mean output over the first MEAN_TOKENS
+    tokens its sweep reads (``mean_outputs``; a model too large to sweep: of its held-out documents), in one pass.
+    Taken once per model ``version`` for every session: hand-picked runs and the sweep use the same means."""
+
+    def take() -> dict:
+        try:
+            documents, _available, block, _cut = _sweep_text(lm)
+        except CoreError:  # refused as a sweep: the means read only MEAN_TOKENS tokens anyway
+            documents, block = held_out_ids(lm), min(lm.context, SWEEP_BLOCK)
+        with lm.exclusive() as model:
+            return mean_outputs(model, documents, block)
+
+    return _MEANS.get((lm.spec.key, version, MEAN_TOKENS), take) if version else take()

@@ -17,15 +17,13 @@ import numpy as np
 from core.errors import CoreError
 from core.memo import Memo, digest
 from core.messages import Message
+from core.stats import held_out_summary, paired_mean_change, sign_test
 from core.tasks.ablation import (
     MEAN_TOKENS,
     SWEEP_WORK_BUDGET,
     ablated,
-    held_out_summary,
     mean_outputs,
-    paired_mean_change,
     shape,
-    sign_test,
 )
 from core.tasks.inputs import to_cpu
 
@@ -135,10 +133,12 @@ def _limit(classifier, max_length: int | None) -> int:
 
 
 def classifier_effect(classifier, text: str, heads=(), mlps=(), held_out: tuple[Sequence[str], Sequence[int]] | None = None,
-                      *, max_length: int | None = None, version: str = "", seed: int = 0) -> ClassEffect:  # fmt: skip
+                      *, max_length: int | None = None, version: str = "", seed: int = 0,
+                      means: dict | None = None) -> ClassEffect:  # fmt: skip
     """A ``core.tasks.classify.TransformerClassifier``'s class probabilities for ``text`` with and without the chosen
-    heads and MLPs, and (given its held-out texts and label indices) its accuracy both ways with a paired bootstrap
-    CI of the change. Held-out answers are computed once per model ``version`` and set of parts, for every session."""
+    heads and MLPs (zeroed, or replaced by ``means``: ``held_out_means``), and (given its held-out texts and label
+    indices) its accuracy both ways with a paired bootstrap CI of the change. Held-out answers are computed once per
+    model ``version`` and set of parts, for every session."""
     from core.tasks.inputs import check_text
 
     text = check_text(text)
@@ -146,26 +146,48 @@ def classifier_effect(classifier, text: str, heads=(), mlps=(), held_out: tuple[
     with classifier.exclusive() as model:
         batch = dict(classifier.tokenizer(text, truncation=True, max_length=limit, return_tensors="pt"))
         before = _probabilities(model, batch)[0]
-        with ablated(model, heads, mlps):
+        with ablated(model, heads, mlps, means):
             after = _probabilities(model, batch)[0]
     names = list(getattr(classifier, "labels", None) or [model.config.id2label[i] for i in range(len(before))])
     found = None
     if held_out is not None and len(held_out[0]):
-        found = held_out_change(classifier, held_out, heads, mlps, max_length=max_length, version=version, seed=seed)
+        found = held_out_change(classifier, held_out, heads, mlps, max_length=max_length, version=version, seed=seed,
+                                mean=means is not None)  # fmt: skip
     return ClassEffect(labels=[str(n) for n in names], before=before.tolist(), after=after.tolist(), held_out=found)
 
 
 def held_out_change(classifier, held_out: tuple[Sequence[str], Sequence[int]], heads=(), mlps=(), *,
-                    max_length: int | None = None, version: str = "", seed: int = 0,
+                    max_length: int | None = None, version: str = "", seed: int = 0, mean: bool = False,
                     report: Callable[[float], None] = lambda done: None) -> dict:  # fmt: skip
-    """Held-out accuracy with and without the chosen parts, the paired change with its 95 % bootstrap CI, and the
-    texts turned wrong and right with the exact sign test's p (the slow half of ``classifier_effect``; each pass is
-    cached for every session)."""
+    """Held-out accuracy with and without the chosen parts (zeroed, or with ``mean`` replaced by ``held_out_means``),
+    the paired change with its 95 % bootstrap CI, and the texts turned wrong and right with the exact sign test's p
+    (the slow half of ``classifier_effect``; each pass is cached for every session)."""
     scored = _held_out(classifier, held_out, _limit(classifier, max_length), version)
     base = scored.right()
     report(0.5)
-    changed = scored.right(heads, mlps)
+    changed = scored.right(heads, mlps, mean=mean)
     return held_out_summary(base, changed, seed=seed)
+
+
+def held_out_means(classifier, held_out: tuple[Sequence[str], Sequence[int]], *, max_length: int | None = None,
+                   version: str = "") -> dict:  # fmt: skip
+    """Mean ablation's replacements for a classifier: each part's mean output over the first ``MEAN_TOKENS`` tokens of
+    its held-out texts, [CLS] apart (``_HeldOut.means``): the same means its sweep and held-out scoring use, taken
+    once per model ``version`` for every session."""
+    return _held_out(classifier, held_out, _limit(classifier, max_length), version).means
+
+
+def held_out_texts(classifier) -> tuple[list[str], list[int]] | None:
+    """The held-out texts and label indices of the data a classifier was trained on here; None for any other."""
+    from core.tasks.base import get_task, own_dataset
+
+    dataset = own_dataset(classifier.spec)
+    if not dataset:
+        return None
+    split, _labels = get_task(classifier.spec.task).held_out(dataset)
+    index = classifier.model.config.label2id
+    pairs = [(e.text, index[e.label]) for e in split.test if e.label in index]
+    return [pair[0] for pair in pairs], [pair[1] for pair in pairs]
 
 
 def classifier_sweep(classifier, held_out: tuple[Sequence[str], Sequence[int]], *, max_length: int | None = None,

@@ -20,11 +20,9 @@ import numpy as np
 from core.errors import CoreError
 from core.memo import Memo, digest
 from core.messages import Message
+from core.stats import held_out_summary, paired_mean_change, sign_test
 from core.tasks.ablation import (
     MAX_SWEEP_HEADS,
-    held_out_summary,
-    paired_mean_change,
-    sign_test,
     switched_off,
 )
 from core.tasks.activation_sums import summed
@@ -225,31 +223,41 @@ class TranslationEffect:
 
 
 def translation_effect(translator, text: str, heads=(), mlps=(), held_out: tuple[Sequence[str], Sequence[str]] | None = None,
-                       *, version: str = "", seed: int = 0) -> TranslationEffect:  # fmt: skip
-    """A ``core.tasks.translate.Translator``'s greedy translation of ``text`` with and without the chosen parts and
-    (given held-out sources and references) its mean sentence chrF both ways, with a paired bootstrap CI."""
+                       *, version: str = "", seed: int = 0, means: dict | None = None) -> TranslationEffect:  # fmt: skip
+    """A ``core.tasks.translate.Translator``'s greedy translation of ``text`` with and without the chosen parts
+    (zeroed, or replaced by ``means``: ``held_out_means``) and (given held-out sources and references) its mean
+    sentence chrF both ways, with a paired bootstrap CI."""
     from core.tasks.inputs import check_text
 
     text = check_text(text)
     _stacks(translator.model)  # refused in words before anything runs
     before = _greedy(translator, [text], ((), ()))[0]
-    after = _greedy(translator, [text], _parts_key(heads, mlps))[0]
+    after = _greedy(translator, [text], _parts_key(heads, mlps), means)[0]
     found = None
     if held_out is not None and len(held_out[0]):
-        found = held_out_change(translator, held_out, heads, mlps, version=version, seed=seed)
+        found = held_out_change(translator, held_out, heads, mlps, version=version, seed=seed, mean=means is not None)
     return TranslationEffect(before=before, after=after, held_out=found)
 
 
 def held_out_change(translator, held_out: tuple[Sequence[str], Sequence[str]], heads=(), mlps=(), *, version: str = "",
-                    seed: int = 0, report: Callable[[float], None] = lambda done: None) -> dict:  # fmt: skip
-    """Mean sentence chrF of the held-out pairs with and without the chosen parts, the paired change with its 95 %
-    bootstrap CI, and the sentences scored lower and higher with the exact sign test's p (the slow half of
-    ``translation_effect``: two greedy passes over the pairs, each cached for every session)."""
+                    seed: int = 0, mean: bool = False, report: Callable[[float], None] = lambda done: None) -> dict:  # fmt: skip
+    """Mean sentence chrF of the held-out pairs with and without the chosen parts (zeroed, or with ``mean`` replaced
+    by ``held_out_means``), the paired change with its 95 % bootstrap CI, and the sentences scored lower and higher
+    with the exact sign test's p (the slow half of ``translation_effect``: two greedy passes over the pairs, each
+    cached for every session)."""
     scored = _held_out(translator, held_out, version)
     base = scored.chrf()
     report(0.5)
-    changed = scored.chrf(heads, mlps)
+    changed = scored.chrf(heads, mlps, mean=mean)
     return held_out_summary(base, changed, seed=seed)
+
+
+def held_out_means(translator, held_out: tuple[Sequence[str], Sequence[str]], *, version: str = "") -> dict:
+    """Mean ablation's replacements for a translation model: each part's mean output over the first MAX_HELD_OUT
+    held-out pairs read teacher-forced (``mean_outputs``): the means its sweep and held-out scoring use, taken once per
+    model ``version`` for every session. Also says how many pairs they average (``"pairs"``)."""
+    scored = _held_out(translator, held_out, version)
+    return {**scored.means, "pairs": len(scored.sources)}
 
 
 def translation_sweep(translator, held_out: tuple[Sequence[str], Sequence[str]], *, version: str = "",
