@@ -79,6 +79,9 @@ ATTENTION = _Store(int(_budget_mb() * 0.75 * 2**20))  # attention maps: large, f
 PREDICTIONS = _Store(int(_budget_mb() * 0.25 * 2**20))  # class probabilities and other small results
 # whole next-token distributions (a GPT-2 vocabulary is 200 KB): a class's prompts, kept apart from the small results
 DISTRIBUTIONS = _Store(int(_budget_mb() * 0.25 * 2**20))
+# mean ablation's means (one pass over held-out text with the model held, once per model version): kept apart, so
+# that no flood of other results makes the class pay for that pass again
+MEANS = _Store(int(_budget_mb() * 0.25 * 2**20))
 _ids = itertools.count()
 
 

@@ -12,7 +12,7 @@ through_router()
 st.title(_("Ablation: switch parts of the model off"))
 st.markdown(
     _("Which parts of a Transformer does a prediction depend on? Switch attention heads (their output zeroed "
-      "before W_O) or whole MLPs off, with hooks on the real model, and see what changes — a language model's "
+      "before W_O, or replaced by its mean on held-out text) or whole MLPs off, with hooks on the real model, and see what changes — a language model's "
       "probability of each token and its perplexity, a classifier's answer and accuracy, a translation and its chrF; "
       "then rank every head by what switching it off alone costs on held-out data.")
 )

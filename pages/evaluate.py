@@ -21,7 +21,7 @@ labels = evaluate.task_labels()
 task = left.selectbox(_("Task"), list(labels), format_func=labels.get, key="bench-task")
 options = evaluate.choices(task)
 default = [m for m in options if "@" not in m][:4]
-models = right.multiselect(_("Models"), options, default=default, key=f"bench-models-{task}",
+models = right.multiselect(_("Models"), options, default=default, placeholder=_("Choose options"), key=f"bench-models-{task}",
                            max_selections=evaluate.MAX_MODELS, help=evaluate.limits_note())  # fmt: skip
 left, right = st.columns(2)
 baseline = left.selectbox(_("Baseline for the comparison"), models or ["—"], key=f"bench-baseline-{task}")

@@ -46,7 +46,7 @@ with right:
 
 st.subheader(_("Each dimension is a wave"))
 chosen = st.multiselect(_("Dimensions"), list(range(d_model)), default=[0, 1, min(6, d_model - 1), min(7, d_model - 1)],
-                        key="pe-dims")  # fmt: skip
+                        placeholder=_("Choose options"), key="pe-dims")  # fmt: skip
 render.figure(
     heatmaps.lines(np.arange(length), {_("dim {number}", number=d): paper[:, d] for d in chosen},
                    title=_("Paper's encoding, chosen dimensions"), x_title=_("position"), y_title=_("value")),

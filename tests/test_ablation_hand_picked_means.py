@@ -93,12 +93,17 @@ def test_a_classifier_s_and_a_translation_model_s_hand_picked_means_and_their_co
 
 
 def test_the_page_switches_hand_picked_parts_off_by_their_means_and_says_so(tiny_zh_gpt, tiny_model):
+    from core.tasks.ablation import MEAN_MEMO
+
     at = open_page("pages/ablate.py", model="zh-char-gpt")
     at.multiselect(key="ablate-heads-zh-char-gpt").set_value([(0, 0)]).run()
     at.segmented_control(key="ablate-mode").set_value("mean").run()
     at.button(key="ablate-run").click().run()
     assert not at.exception and not at.error
-    assert any("mean output over the first" in c.value and "held-out tokens" in c.value for c in at.caption)
+    assert any("with its mean over the first" in c.value and "held-out tokens" in c.value for c in at.caption)
+    taken = MEAN_MEMO.misses
+    at.button(key="ablate-run").click().run()  # the means are kept for the model's version: nothing is taken again
+    assert MEAN_MEMO.misses == taken and not at.exception
     code = next(c.value for c in at.code if "perplexity" in c.value)
     assert "lm_means(" in code
     at.segmented_control(key="ablate-mode").set_value("zero").run()

@@ -1,5 +1,5 @@
-"""Inspect → Ablate glue: switch heads and MLPs of a GPT off on the user's text and rank every head on held-out
-text; the same switches on a BERT-class classifier, with its held-out accuracy both ways."""
+"""Inspect → Ablate glue: switch heads and MLPs of a GPT off (zeroed, or replaced by their mean output) on the
+user's text and rank every head on held-out text; the helpers the classifier and translation sections share."""
 
 from __future__ import annotations
 
@@ -25,21 +25,21 @@ def choices(spec: catalog.ModelSpec) -> tuple[list[tuple[int, int]], list[int], 
         return None
     every_head = [(layer, head) for layer in range(layers) for head in range(heads)]
     left, right = st.columns([2, 1])
-    chosen = left.multiselect(_("Heads to switch off"), every_head, key=f"ablate-heads-{spec.key}",
+    chosen = left.multiselect(_("Heads to switch off"), every_head, placeholder=_("Choose options"), key=f"ablate-heads-{spec.key}",
                               format_func=lambda pair: f"L{pair[0]} H{pair[1]}",
                               help=_("L = layer, H = head, both from 0 (layer 0 is block 1 on the Layers page)."))  # fmt: skip
-    mlps = right.multiselect(_("MLPs to switch off"), list(range(layers)), key=f"ablate-mlps-{spec.key}",
+    mlps = right.multiselect(_("MLPs to switch off"), list(range(layers)), placeholder=_("Choose options"), key=f"ablate-mlps-{spec.key}",
                              format_func=lambda layer: f"MLP L{layer}")  # fmt: skip
     return chosen, mlps, switch_off_mode("ablate-mode")
 
 
 def run(spec: catalog.ModelSpec, text: str, heads, mlps, mode: str = "zero") -> None:
-    lm = models.task_model(spec)
     try:
+        lm, version = models.task_model_and_version(spec)  # read together: a retrain in between cannot mix them
         means = None
         if mode == "mean" and (heads or mlps):
-            with st.spinner(render.queue_note(MEANS_NOTE)):
-                means = ablation.lm_means(lm, catalog.weights_sha256(spec))
+            with st.spinner(render.queue_note(_(MEANS_NOTE))):
+                means = ablation.lm_means(lm, version)
         found = ablation.effect_on(lm, text, heads, mlps, means)
     except CoreError as error:
         safe.error(error)
@@ -80,12 +80,12 @@ def how_switched_off(means: int) -> str:
     ``means`` held-out tokens (the sweep's means)."""
     if not means:
         return _("The parts were switched off by zeroing their output.")
-    return _("The parts were switched off by putting each one's mean output over the first {tokens} held-out tokens "
-             "in its place, the same means the ranking below uses in that mode.", tokens=f"{means:,}")
+    return _("The parts were switched off by replacing each one's output with its mean over the first {tokens} "
+             "held-out tokens the ranking below reads: the means it uses when run in that mode.", tokens=f"{means:,}")
 
 
 def sweep(spec: catalog.ModelSpec) -> None:
-    lm = models.task_model(spec)
+    lm, version = models.task_model_and_version(spec)
     layers, heads = ablation.shape(lm.model)
     st.caption(_("The sweep scores the held-out documents once with the whole model, once per head ({count} heads) "
                  "and once per layer's MLP ({layers}), "
@@ -98,7 +98,6 @@ def sweep(spec: catalog.ModelSpec) -> None:
                  count=layers * heads, layers=layers, budget=f"{ablation.LM_SWEEP_WORK_BUDGET / 1e13:g} × 10¹³",
                  block=min(lm.context, ablation.SWEEP_BLOCK), least=ablation.MIN_SWEEP_BLOCKS))  # fmt: skip
     mode = switch_off_mode("ablate-sweep-mode")
-    version = catalog.weights_sha256(spec)
     found = shared_sweep(("ablation", spec.key, version, mode),
                          _("Rank every head and MLP on held-out text"), "ablate-sweep",
                          lambda progress: ablation.sweep_model(lm, progress, mean=mode == "mean", version=version),

@@ -53,16 +53,20 @@ def section() -> None:
         return
     left, right = st.columns([2, 1])
     chosen = left.multiselect(_("Heads to switch off"), [(layer, head) for layer in range(layers) for head in range(heads)],
-                              key=f"ablate-classifier-heads-{spec.key}", format_func=lambda pair: f"L{pair[0]} H{pair[1]}",
+                              placeholder=_("Choose options"), key=f"ablate-classifier-heads-{spec.key}", format_func=lambda pair: f"L{pair[0]} H{pair[1]}",
                               help=_("L = layer, H = head, both from 0."))  # fmt: skip
-    mlps = right.multiselect(_("MLPs to switch off"), list(range(layers)), key=f"ablate-classifier-mlps-{spec.key}",
+    mlps = right.multiselect(_("MLPs to switch off"), list(range(layers)), placeholder=_("Choose options"), key=f"ablate-classifier-mlps-{spec.key}",
                              format_func=lambda layer: f"MLP L{layer}")  # fmt: skip
-    held_out = ablation_classifier.held_out_texts(classifier)  # mean ablation averages over these: none, no means
+    try:  # read once a rerun, for the button and the sweep; mean ablation averages over these: none, no means
+        held_out = ablation_classifier.held_out_texts(classifier)
+    except CoreError as error:
+        safe.error(error)
+        return
     mode = switch_off_mode("ablate-classifier-mode") if held_out is not None and len(held_out[0]) else "zero"
     if st.button(_("Run the classifier with these switched off"), key="ablate-classifier-run"):
         _run_classifier(spec, classifier, version, text, (chosen, mlps), held_out, mode)
     _show_classifier(spec, version)
-    _classifier_sweep(spec, classifier, version)
+    _classifier_sweep(spec, classifier, version, held_out)
 
 
 def _classifier_changed() -> None:
@@ -82,7 +86,7 @@ def _run_classifier(spec, classifier, version: str, text: str, parts, held_out, 
     (heads, mlps), max_length, means = parts, _max_length(spec), None
     try:
         if mode == "mean" and (heads or mlps):
-            with st.spinner(render.queue_note(ablate.MEANS_NOTE)):
+            with st.spinner(render.queue_note(_(ablate.MEANS_NOTE))):
                 means = ablation_classifier.held_out_means(classifier, held_out, max_length=max_length, version=version)
         with st.spinner(render.queue_note(_("Running with and without the chosen parts…"))):
             found = ablation_classifier.classifier_effect(classifier, text, heads, mlps, None, max_length=max_length,
@@ -106,10 +110,9 @@ def _run_classifier(spec, classifier, version: str, text: str, parts, held_out, 
                                                     means["tokens"] if means else 0)  # fmt: skip
 
 
-def _classifier_sweep(spec, classifier, version: str) -> None:
+def _classifier_sweep(spec, classifier, version: str, held_out) -> None:
     """Every head of a classifier trained here switched off alone, ranked by the held-out accuracy it costs (a
     shared background run: the sessions that ask for the same model and version wait for one sweep)."""
-    held_out = ablation_classifier.held_out_texts(classifier)
     if held_out is None:
         return
     st.subheader(_("Every head, ranked by held-out accuracy"))
@@ -183,4 +186,4 @@ def _how(means: int) -> str:
         return _("Heads are switched off by zeroing their output before W_O; an MLP by zeroing what it adds (BERT's "
                  "layer norm after it still runs).")
     return _("Each part was replaced by its mean output over the first {tokens} tokens of the held-out texts, at "
-             "[CLS] by its mean at [CLS]: the means the ranking below uses in that mode.", tokens=f"{means:,}")
+             "[CLS] by its mean at [CLS]: the means the ranking below uses for its heads when run in that mode.", tokens=f"{means:,}")

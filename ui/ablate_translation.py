@@ -46,19 +46,23 @@ def section() -> None:
         return
     mlps = [(stack, layer) for stack in ("encoder", "decoder") for layer in range(stacks[stack][0])]
     left, right = st.columns([2, 1])
-    chosen = left.multiselect(_("Heads to switch off"), heads, key=f"ablate-translation-heads-{spec.key}",
+    chosen = left.multiselect(_("Heads to switch off"), heads, placeholder=_("Choose options"), key=f"ablate-translation-heads-{spec.key}",
                               format_func=ablation_translation.label,
                               help=_("enc = the encoder's self-attention, dec = the decoder's self-attention, cross = "
                                      "the decoder's cross-attention (where it reads the source); L = layer, H = head, "
                                      "both from 0."))  # fmt: skip
-    off = right.multiselect(_("MLPs to switch off"), mlps, key=f"ablate-translation-mlps-{spec.key}",
+    off = right.multiselect(_("MLPs to switch off"), mlps, placeholder=_("Choose options"), key=f"ablate-translation-mlps-{spec.key}",
                             format_func=ablation_translation.label)  # fmt: skip
-    held_out = ablation_translation.held_out_pairs(spec)  # mean ablation averages over these: none, no means
+    try:  # read once a rerun, for the button and the sweep; mean ablation averages over these: none, no means
+        held_out = ablation_translation.held_out_pairs(spec)
+    except CoreError as error:
+        safe.error(error)
+        return
     mode = ablate.switch_off_mode("ablate-translation-mode") if held_out is not None and len(held_out[0]) else "zero"
     if st.button(_("Translate with these switched off"), key="ablate-translation-run"):
         _run(spec, translator, version, text, (chosen, off), held_out, mode)
     _show(spec, version)
-    _sweep(spec, translator, version)
+    _sweep(spec, translator, version, held_out)
 
 
 def _changed() -> None:
@@ -70,7 +74,7 @@ def _run(spec, translator, version: str, text: str, parts, held_out, mode: str) 
     (heads, mlps), means, run = parts, None, None
     try:
         if mode == "mean" and (heads or mlps):
-            with st.spinner(render.queue_note(ablate.MEANS_NOTE)):
+            with st.spinner(render.queue_note(_(ablate.MEANS_NOTE))):
                 means = ablation_translation.held_out_means(translator, held_out, version=version)
         with st.spinner(render.queue_note(_("Translating with and without the chosen parts…"))):
             found = ablation_translation.translation_effect(translator, text, heads, mlps, None, version=version,
@@ -104,7 +108,7 @@ def _show(spec, version: str) -> None:
                                {_("model"): _("switched off"), _("translation"): found.after or nothing}]),
                  hide_index=True, key="ablate-translation-table")  # fmt: skip
     st.caption(_("Each part was replaced by its mean output over {pairs} held-out sentence pairs read teacher-forced: "
-                 "the means the ranking below uses in that mode.", pairs=pairs) if pairs else
+                 "the means the ranking below uses when run in that mode.", pairs=pairs) if pairs else
                _("The parts were switched off by zeroing their output."))  # fmt: skip
     with st.expander(_("Code to reproduce this"), icon=":material/code:"):
         st.code(code, language="python")
@@ -126,8 +130,7 @@ def _show(spec, version: str) -> None:
                  high=f"{chrf['high']:+.1f}", worse=chrf["worse"], better=chrf["better"], p=f"{chrf['p']:.3f}"))  # fmt: skip
 
 
-def _sweep(spec, translator, version: str) -> None:
-    held_out = ablation_translation.held_out_pairs(spec)
+def _sweep(spec, translator, version: str, held_out) -> None:
     if held_out is None:
         return
     st.subheader(_("Every head, ranked by held-out chrF"))

@@ -134,7 +134,7 @@ def _compare(specs: dict[str, catalog.ModelSpec], key: str, found: privacy.Attac
         st.caption(_("Train another model to compare: the Train page's overfitting remedies should narrow the gap."))
         return
     titles = {k: i18n.title(spec) for k, spec in specs.items()}
-    chosen = st.multiselect(_("Attack these too (at most {most})", most=MAX_COMPARED), others, key="privacy-compare",
+    chosen = st.multiselect(_("Attack these too (at most {most})", most=MAX_COMPARED), others, placeholder=_("Choose options"), key="privacy-compare",
                             format_func=titles.get, max_selections=MAX_COMPARED)  # fmt: skip
     if chosen and st.button(_("Run the attack on them"), key="privacy-compare-run"):
         try:

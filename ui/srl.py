@@ -44,7 +44,7 @@ def predicate_choice(text: str) -> list[int] | None:
     options = list(range(len(words)))
     chosen = st.multiselect(
         _("Predicates (verbs) to label — one frame each"), options, default=suggest_predicates(words)[:6],
-        format_func=[_("{word} (word {number})", word=w, number=i + 1) for i, w in enumerate(words)].__getitem__, key=key,
+        format_func=[_("{word} (word {number})", word=w, number=i + 1) for i, w in enumerate(words)].__getitem__, placeholder=_("Choose options"), key=key,
         max_selections=6,
         help=_("LM Lab pre-selects the verbs it recognises; add or remove any word."),
     )  # fmt: skip

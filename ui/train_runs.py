@@ -156,7 +156,7 @@ def compare_runs(all_runs: list[dict]) -> None:
                      "same data, starting point and settings, except the labelled examples they spent and their "
                      "epochs. Where a size was run more than once, the line passes through the mean of its runs."))  # fmt: skip
     chosen = st.multiselect(_("Overlay the curves of"), [r["run"] for r in rows], default=[r["run"] for r in rows[:3]],
-                            key="train-overlay")  # fmt: skip
+                            placeholder=_("Choose options"), key="train-overlay")  # fmt: skip
     if chosen:
         by_key = {meta["key"]: meta for meta in all_runs}
         render.figure(charts.training_curves({key: by_key[key] for key in chosen}, title=_("Runs compared"),

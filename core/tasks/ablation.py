@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.errors import CoreError
-from core.memo import Memo
+from core.memo import MEANS, Memo
 from core.messages import Message
 from core.tasks.activation_sums import summed
 from core.tasks.inputs import to_cpu
@@ -356,13 +356,14 @@ def _sweep_text(lm) -> tuple[list[list[int]], int, int, bool]:
     return documents, len(available), block, cut
 
 
-_MEANS = Memo(max_entry_bytes=1 << 20)  # each part's mean output per model version (GPT-2 small's: 74 KB)
+MEAN_MEMO = Memo(max_entry_bytes=1 << 20, store=MEANS)  # each part's means per model version (GPT-2 small's: 74 KB)
 
 
 def lm_means(lm, version: str = "") -> dict:
     """Mean ablation's replacements for a shared language model: each part's mean output over the first MEAN_TOKENS
     tokens its sweep reads (``mean_outputs``; a model too large to sweep: of its held-out documents), in one pass.
-    Taken once per model ``version`` for every session: hand-picked runs and the sweep use the same means."""
+    Taken once per model ``version`` for every session: hand-picked runs and the sweep use the same means (without a
+    ``version``, as in the copyable code's own process, taken afresh)."""
 
     def take() -> dict:
         try:
@@ -372,4 +373,4 @@ def lm_means(lm, version: str = "") -> dict:
         with lm.exclusive() as model:
             return mean_outputs(model, documents, block)
 
-    return _MEANS.get((lm.spec.key, version, MEAN_TOKENS), take) if version else take()
+    return MEAN_MEMO.get((lm.spec.key, version, MEAN_TOKENS), take) if version else take()

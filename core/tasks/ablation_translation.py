@@ -23,6 +23,7 @@ from core.messages import Message
 from core.stats import held_out_summary, paired_mean_change, sign_test
 from core.tasks.ablation import (
     MAX_SWEEP_HEADS,
+    MEAN_MEMO,
     switched_off,
 )
 from core.tasks.activation_sums import summed
@@ -174,7 +175,7 @@ class _HeldOut:
                 return mean_outputs(self.translator, self.sources, self.references)
 
         key = (self.translator.spec.key, self.version, digest(*self.sources, *self.references), "means")
-        return _MEMO.get(key, take)
+        return MEAN_MEMO.get(key, take)
 
     def chrf(self, heads=(), mlps=(), mean: bool = False) -> np.ndarray:
         """Sentence chrF of each held-out translation with those parts off — zeroed, or with ``mean`` replaced by
