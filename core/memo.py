@@ -2,10 +2,11 @@
 
 A class opens the same pages with the same default texts; an attention map or a probability computed
 for one student is the answer for the next one too. Only pure results go here (same model, same input,
-same output), keyed by everything that decides them. The memos hold at most ``LMLAB_MEMO_MB`` (32 MB by
-default) in two stores, three quarters for attention maps and a quarter for small results, so flooding
-one kind cannot flush the other; each entry has its own cap, and a result over it is computed and not
-kept. When several sessions ask for the same missing key at once, one computes and the others wait for
+same output), keyed by everything that decides them. The memos hold their results in four stores, so
+flooding one kind cannot flush another: attention maps (three quarters of ``LMLAB_MEMO_MB``, 32 MB by
+default), small results and next-token distributions (a quarter each) and mean ablation's means (an
+eighth): at most 1.375 × ``LMLAB_MEMO_MB`` in all, 44 MB by default. Each entry has its own cap, and a
+result over it is computed and not kept. When several sessions ask for the same missing key at once, one computes and the others wait for
 its result (and take it even when it is too big to keep).
 """
 
@@ -81,7 +82,7 @@ PREDICTIONS = _Store(int(_budget_mb() * 0.25 * 2**20))  # class probabilities an
 DISTRIBUTIONS = _Store(int(_budget_mb() * 0.25 * 2**20))
 # mean ablation's means (one pass over held-out text with the model held, once per model version): kept apart, so
 # that no flood of other results makes the class pay for that pass again
-MEANS = _Store(int(_budget_mb() * 0.25 * 2**20))
+MEANS = _Store(int(_budget_mb() * 0.125 * 2**20))
 _ids = itertools.count()
 
 
