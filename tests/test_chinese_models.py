@@ -328,3 +328,31 @@ def test_a_bert_made_to_write_appends_its_own_top_guess_and_the_page_shows_it_be
     assert not page.exception and not page.error
     shown = [element.value for element in page.text if element.value.startswith("国务院")]
     assert len(shown) == 2 and all(len(text) > len("国务院") for text in shown)  # the BERT's and the GPT's
+
+
+def test_a_run_whose_pretrained_model_is_published_again_while_it_loads_is_refused(tiny_mlm, fresh_cache, monkeypatch):
+    """The card records which pretraining a fine-tune started from (``base_sha256``). If the pretrained model is
+    trained again while the run loads it, the card could not say which weights were read: the run stops, says so and
+    publishes nothing. The second publication is simulated by rewriting the pretrained card during the real load."""
+    import json
+    import shutil
+
+    from core import catalog
+    from core.errors import JobError
+    from core.training import jobs, prepare
+
+    shutil.copytree(tiny_mlm, fresh_cache / "models" / "zh-bert-mlm")
+    card_file = fresh_cache / "models" / "zh-bert-mlm" / "metadata.json"
+    real = prepare.base_model
+
+    def published_meanwhile(*args, **kwargs):
+        loaded = real(*args, **kwargs)
+        card_file.write_text(json.dumps(json.loads(card_file.read_text(encoding="utf-8")) | {"sha256": "f" * 64}),
+                             encoding="utf-8")  # fmt: skip
+        return loaded
+
+    monkeypatch.setattr(prepare, "base_model", published_meanwhile)
+    with pytest.raises(JobError, match="trained again while the run loaded it"):
+        jobs.run_here("sentiment-zh-bert", {"epochs": 0.05, "max_length": 64})
+    assert catalog.read_metadata("sentiment-zh-bert") is None
+    assert "trained again" in jobs.status("sentiment-zh-bert").error

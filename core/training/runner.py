@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from core.errors import CoreError
+from core.errors import CoreError, JobError
 from core.messages import Message
 from core.tasks.base import get_task
 from core.training import store
@@ -81,9 +81,10 @@ def train_classifier(recipe: Recipe, folder: Path, report: Report, should_stop: 
     # 2) architecture
     report({"phase": "loading model", "message": f"building the model from {recipe.base!r}"})
     torch.manual_seed(recipe.seed)
-    tokenizer, model = base_model(recipe, data.labels)
-    freeze_word_table(recipe, model)
     base_weights = pretrained_from(recipe)
+    tokenizer, model = base_model(recipe, data.labels)
+    same_base(base_weights, recipe)
+    freeze_word_table(recipe, model)
     train_rows = encode(tokenizer, data.train, label_ids, recipe)
     validation_rows = encode(tokenizer, data.validation, label_ids, recipe)
     test_rows = encode(tokenizer, list(data.split.test), label_ids, recipe)
@@ -134,6 +135,14 @@ def pretrained_from(recipe: Recipe) -> dict:
 
     card = read_metadata(PRETRAINED_ZH)
     return {"base_sha256": card.sha256} if card is not None else {}
+
+
+def same_base(before: dict, recipe: Recipe) -> None:
+    """Refuse a run whose pretrained model was published again while it loaded (its card, written last, changed):
+    the card could not say which weights the run started from."""
+    if pretrained_from(recipe) != before:
+        raise JobError(Message("The Chinese BERT this run starts from was trained again while the run loaded it; "
+                               "start the run again."))
 
 
 def pad_multiple(rows: int, max_length: int) -> int | None:
