@@ -124,10 +124,16 @@ def from_transformers(name: str):
 
 
 def load_tokenizer(spec: ModelSpec):
+    """``spec``'s tokenizer; a missing or damaged tokenizer file (a hand-edited cache, a disk error) is a
+    ModelUnavailableError, said in words like a damaged config."""
     source, kwargs = model_source(spec)
     kwargs.pop("use_safetensors", None)
-    with LOAD_LOCK:
-        return from_transformers("AutoTokenizer").from_pretrained(source, **kwargs)
+    try:
+        with LOAD_LOCK:
+            return from_transformers("AutoTokenizer").from_pretrained(source, **kwargs)
+    except Exception as error:  # noqa: BLE001 - JSON, Rust and OS errors alike: the file cannot be read as a tokenizer
+        raise ModelUnavailableError(Message("Could not load {model}: {error}", model=spec.title,
+                                            error=f"tokenizer: {str(error)[:300]}")) from None  # fmt: skip
 
 
 def read_tokenizer(folder: Path):

@@ -81,6 +81,27 @@ def test_tampered_trained_weights_are_refused(tiny_model):
     loading.local_dir(spec)
 
 
+def test_a_damaged_tokenizer_or_config_is_said_in_words_on_the_page(tiny_model, fresh_cache, clear_streamlit_caches):
+    """A cache entry whose tokenizer.json or config.json no longer parses (a hand edit, a disk error): the weights'
+    hash still matches, but loading says what failed, and the page shows it as a message, not a traceback."""
+    from conftest import open_page
+
+    spec = catalog.get_spec("sentiment-tiny")
+    copy = fresh_cache / "models" / "sentiment-tiny"
+    shutil.copytree(tiny_model, copy)
+    for name in ("tokenizer.json", "config.json"):
+        original = (copy / name).read_text(encoding="utf-8")
+        (copy / name).write_text('{"truncated": ', encoding="utf-8")
+        with pytest.raises(ModelUnavailableError, match="Could not load"):
+            loading.load_classifier(spec)
+        (copy / name).write_text(original, encoding="utf-8")
+    (copy / "tokenizer.json").write_text("{garbage", encoding="utf-8")
+    page = open_page("pages/sentiment.py", model="sentiment-tiny")
+    page.button(key="sentiment-run").click().run()
+    assert not page.exception
+    assert any("Could not load" in e.value and "tokenizer" in e.value for e in page.error)
+
+
 def test_untrained_model_says_how_to_train(fresh_cache):
     with pytest.raises(ModelUnavailableError, match="python -m core.train --model sentiment-minilm"):
         loading.local_dir(catalog.SENTIMENT_MINILM)
