@@ -100,6 +100,22 @@ def test_a_stalled_run_is_never_doubled_and_its_late_result_replaces_the_failure
     assert run["result"] == "late" and shared_runs.start("slow", slow) is run and len(calls) == 1
 
 
+def test_a_run_shown_as_stalled_still_counts_against_its_session_while_it_works():
+    """A stalled run's thread still holds its slot: its session cannot start more runs past ``PER_SESSION`` by letting
+    one stall, and once the thread ends the share is free again."""
+    from ui import shared_runs
+
+    gate = threading.Event()
+    mine = [shared_runs.start(("stuck", n), lambda progress: gate.wait(10), owner="a") for n in range(shared_runs.PER_SESSION)]
+    shared_runs._fail(mine[0], CoreError("stalled"))  # what wait() does after STALLED_S without progress
+    refused = shared_runs.start(("stuck", "more"), lambda progress: "more", owner="a")
+    assert "thread" not in refused and "under way already" in str(refused["error"])
+    gate.set()
+    for run in mine:
+        run["thread"].join(10)
+    assert _finished(shared_runs.start(("stuck", "more"), lambda progress: "more", owner="a"))["result"] == "more"
+
+
 def test_a_long_line_of_waiting_runs_refuses_more_and_takes_them_again_once_it_moves(monkeypatch):
     """Many tabs cannot line up hours of work: past ``QUEUED`` waiting runs, a new one is refused at once (no thread),
     and the same key can be asked again once the line is shorter."""

@@ -4,7 +4,7 @@ A student who clicks away cannot lose the run, a second student who asks for the
 starting it again, and no page's rerun waits on another's. At most ``AT_ONCE`` runs work at the same time (the
 others queue, and say so); a run that stops reporting progress for ``STALLED_S`` seconds is shown as failed, and a
 failed one can be started again once its thread has stopped (a stalled thread that still works is never doubled,
-and its result, if it comes, replaces the failure). Each run's state is a dict: its progress share, then its result or the error to
+still counts against the line and its session's share, and its result, if it comes, replaces the failure). Each run's state is a dict: its progress share, then its result or the error to
 show (without its traceback, which would keep the run's model alive).
 """
 
@@ -75,6 +75,15 @@ def _alive(run: dict) -> bool:
     return thread is not None and thread.is_alive()
 
 
+def _busy(run: dict) -> bool:
+    """Queued or working: no result or error yet, or shown as stalled while its thread still works (it still holds
+    its slot, so it still counts against the line and its session's share)."""
+    if "result" not in run and "error" not in run:
+        return True
+    thread = run.get("thread")
+    return "error" in run and "result" not in run and thread is not None and thread.is_alive()
+
+
 def _refused(error: CoreError) -> dict:
     """A run refused now and not kept: the same button works again once the line is shorter."""
     refused: dict = {"share": 0.0}
@@ -93,7 +102,7 @@ def start(key: Hashable, job: Callable[[Callable[[float], None]], object], owner
     with lock:
         if key not in runs or ("error" in runs[key] and not _alive(runs[key])):
             _forget_old(runs)
-            unfinished = [run for run in runs.values() if "result" not in run and "error" not in run]
+            unfinished = [run for run in runs.values() if _busy(run)]
             waiting = sum(1 for run in unfinished if "started" not in run)
             if waiting >= QUEUED:
                 return _refused(CoreError(Message("{count} measurements are waiting for the server already; try "
