@@ -8,6 +8,7 @@ before a single byte reaches torch.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from pathlib import Path
 
@@ -132,8 +133,9 @@ def load_tokenizer(spec: ModelSpec):
         with LOAD_LOCK:
             return from_transformers("AutoTokenizer").from_pretrained(source, **kwargs)
     except Exception as error:  # noqa: BLE001 - JSON, Rust and OS errors alike: the file cannot be read as a tokenizer
-        raise ModelUnavailableError(Message("Could not load {model}: {error}", model=spec.title,
-                                            error=f"tokenizer: {str(error)[:300]}")) from None  # fmt: skip
+        logging.getLogger(__name__).warning("Could not load the tokenizer of %s", spec.key, exc_info=True)
+        raise ModelUnavailableError(Message("Could not load {model}'s tokenizer: {error}", model=spec.title,
+                                            error=str(error)[:300])) from None  # fmt: skip
 
 
 def read_tokenizer(folder: Path):

@@ -1,4 +1,4 @@
-"""Results shared by every session of the process: one bounded LRU for deterministic work.
+"""Results shared by every session of the process: bounded LRU stores for deterministic work.
 
 A class opens the same pages with the same default texts; an attention map or a probability computed
 for one student is the answer for the next one too. Only pure results go here (same model, same input,
@@ -56,7 +56,7 @@ def digest(*parts: str | None) -> str:
 
 
 class _Store:
-    """The one LRU behind every memo: the oldest entry of any memo goes first when the budget is full."""
+    """An LRU shared by the memos that use it: the oldest entry of any of them goes first when its budget is full."""
 
     def __init__(self, max_bytes: int):
         self.max_bytes = max_bytes

@@ -3,8 +3,8 @@
 A student who clicks away cannot lose the run, a second student who asks for the same one waits on it instead of
 starting it again, and no page's rerun waits on another's. At most ``AT_ONCE`` runs work at the same time (the
 others queue, and say so); a run that stops reporting progress for ``STALLED_S`` seconds is shown as failed, and a
-failed one can be started again once its thread has stopped (a stalled thread that still works is never doubled,
-still counts against the line and its session's share, and its result, if it comes, replaces the failure). Each run's state is a dict: its progress share, then its result or the error to
+failed one can be started again once its thread has stopped (a stalled thread that still works is never doubled or
+forgotten, still counts against its session's share, and its result, if it comes, replaces the failure). Each run's state is a dict: its progress share, then its result or the error to
 show (without its traceback, which would keep the run's model alive).
 """
 
@@ -61,7 +61,7 @@ def state(key: Hashable) -> dict | None:
 
 def _forget_old(runs: dict) -> None:
     """Past ``KEPT``, the oldest finished runs go — quick ones (keys marked ``LIGHT``) before long sweeps."""
-    finished = [key for key, run in runs.items() if "result" in run or "error" in run]
+    finished = [key for key, run in runs.items() if not _busy(run)]  # a stalled run whose thread works is kept
     finished.sort(key=lambda key: not (isinstance(key, tuple) and LIGHT in key))  # stable: oldest first in each
     for key in finished[: max(0, len(runs) - KEPT)]:  # insertion order: the oldest first
         del runs[key]
@@ -77,7 +77,7 @@ def _alive(run: dict) -> bool:
 
 def _busy(run: dict) -> bool:
     """Queued or working: no result or error yet, or shown as stalled while its thread still works (it still holds
-    its slot, so it still counts against the line and its session's share)."""
+    its slot, so it still counts against its session's share and is not forgotten)."""
     if "result" not in run and "error" not in run:
         return True
     thread = run.get("thread")
