@@ -3,6 +3,8 @@ user's text and rank every head on held-out text; the helpers the classifier and
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -36,10 +38,7 @@ def choices(spec: catalog.ModelSpec) -> tuple[list[tuple[int, int]], list[int], 
 def run(spec: catalog.ModelSpec, text: str, heads, mlps, mode: str = "zero") -> None:
     try:
         lm, version = models.task_model_and_version(spec)  # read together: a retrain in between cannot mix them
-        means = None
-        if mode == "mean" and (heads or mlps):
-            with st.spinner(render.queue_note(_(MEANS_NOTE))):
-                means = ablation.lm_means(lm, version)
+        means = means_if_asked(mode, heads, mlps, lambda: ablation.lm_means(lm, version))
         found = ablation.effect_on(lm, text, heads, mlps, means)
     except CoreError as error:
         safe.error(error)
@@ -48,6 +47,20 @@ def run(spec: catalog.ModelSpec, text: str, heads, mlps, mode: str = "zero") -> 
 
 
 MEANS_NOTE = N_("Taking each part's mean output on held-out text (once per model for the whole class)…")
+
+
+def means_if_asked(mode: str, heads, mlps, take: Callable[[], dict]) -> dict | None:
+    """A hand-picked run's means: ``take()`` (cached per model version in core) when the mode is "mean" and some part
+    is chosen, with a spinner; None to zero the parts."""
+    if mode != "mean" or not (heads or mlps):
+        return None
+    with st.spinner(render.queue_note(_(MEANS_NOTE))):
+        return take()
+
+
+def hand_picked_mode(key: str, held_out) -> str:
+    """How hand-picked parts are switched off: asked only where there are held-out data to average over."""
+    return switch_off_mode(key) if held_out is not None and len(held_out[0]) else "zero"
 
 
 def show(spec: catalog.ModelSpec) -> None:

@@ -62,7 +62,7 @@ def section() -> None:
     except CoreError as error:
         safe.error(error)
         return
-    mode = switch_off_mode("ablate-classifier-mode") if held_out is not None and len(held_out[0]) else "zero"
+    mode = ablate.hand_picked_mode("ablate-classifier-mode", held_out)
     if st.button(_("Run the classifier with these switched off"), key="ablate-classifier-run"):
         _run_classifier(spec, classifier, version, text, (chosen, mlps), held_out, mode)
     _show_classifier(spec, version)
@@ -83,11 +83,10 @@ def _max_length(spec) -> int | None:
 
 
 def _run_classifier(spec, classifier, version: str, text: str, parts, held_out, mode: str) -> None:
-    (heads, mlps), max_length, means = parts, _max_length(spec), None
+    (heads, mlps), max_length = parts, _max_length(spec)
     try:
-        if mode == "mean" and (heads or mlps):
-            with st.spinner(render.queue_note(_(ablate.MEANS_NOTE))):
-                means = ablation_classifier.held_out_means(classifier, held_out, max_length=max_length, version=version)
+        means = ablate.means_if_asked(mode, heads, mlps, lambda: ablation_classifier.held_out_means(
+            classifier, held_out, max_length=max_length, version=version))  # fmt: skip
         with st.spinner(render.queue_note(_("Running with and without the chosen parts…"))):
             found = ablation_classifier.classifier_effect(classifier, text, heads, mlps, None, max_length=max_length,
                                                           version=version, means=means)  # fmt: skip

@@ -58,7 +58,7 @@ def section() -> None:
     except CoreError as error:
         safe.error(error)
         return
-    mode = ablate.switch_off_mode("ablate-translation-mode") if held_out is not None and len(held_out[0]) else "zero"
+    mode = ablate.hand_picked_mode("ablate-translation-mode", held_out)
     if st.button(_("Translate with these switched off"), key="ablate-translation-run"):
         _run(spec, translator, version, text, (chosen, off), held_out, mode)
     _show(spec, version)
@@ -71,11 +71,10 @@ def _changed() -> None:
 
 
 def _run(spec, translator, version: str, text: str, parts, held_out, mode: str) -> None:
-    (heads, mlps), means, run = parts, None, None
+    (heads, mlps), run = parts, None
     try:
-        if mode == "mean" and (heads or mlps):
-            with st.spinner(render.queue_note(_(ablate.MEANS_NOTE))):
-                means = ablation_translation.held_out_means(translator, held_out, version=version)
+        means = ablate.means_if_asked(mode, heads, mlps, lambda: ablation_translation.held_out_means(
+            translator, held_out, version=version))  # fmt: skip
         with st.spinner(render.queue_note(_("Translating with and without the chosen parts…"))):
             found = ablation_translation.translation_effect(translator, text, heads, mlps, None, version=version,
                                                             means=means)  # fmt: skip
