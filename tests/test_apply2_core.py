@@ -232,6 +232,11 @@ def test_kneser_ney_arrays_agree_with_the_plain_definition():
             for token in (0, 3, 11, 14):
                 expected = _reference_kneser_ney(sequences, 15, order, context, token)
                 assert model.probability(context, token) == pytest.approx(expected, rel=1e-12)
+        # a whole sequence's log-probabilities, computed for every position at once, are the pointwise ones
+        for sequence in [[rng.randrange(15) for _ in range(rng.randrange(0, 40))] for _ in range(20)] + [[], [7]]:
+            pointwise = [math.log(_reference_kneser_ney(sequences, 15, order, sequence[max(0, i - order + 1) : i],
+                                                        sequence[i])) for i in range(1, len(sequence))]  # fmt: skip
+            assert model.token_logprobs(sequence) == pytest.approx(pointwise, rel=1e-12)
 
 
 def test_sampling_respects_temperature_top_k_and_top_p():

@@ -117,7 +117,7 @@ def _srl(model_id: str, held_out: HeldOut, repeats: int, seed: int) -> Scored:
 
 
 def _generation(model_id: str, held_out: HeldOut, repeats: int, seed: int) -> Scored:
-    from core.tasks.generate import LanguageModel, document_nll, ngram_nll, perplexity_with_ci
+    from core.tasks.generate import LanguageModel, documents_nll, ngram_nll, perplexity_with_ci
 
     baseline = model_id == KNESER_NEY
     chinese = held_out.task == "generation-zh"  # perplexity per character, not per whitespace-separated word
@@ -125,16 +125,16 @@ def _generation(model_id: str, held_out: HeldOut, repeats: int, seed: int) -> Sc
     spec, variant = (own, "") if baseline else spec_and_variant(model_id, held_out.task)
     lm = LanguageModel(spec)
     block = min(lm.context, 128)
-    per_item, tokens, articles = [], 0, held_out.data
+    articles = held_out.data
     started = time.perf_counter()
-    for article in articles:
-        ids = [lm.tokenizer.eos_token_id, *lm.tokenizer(article)["input_ids"]]  # as in training: a boundary first
-        nll, count = ngram_nll(lm.ngram, ids) if baseline else document_nll(lm.model, ids, block)
-        units = len("".join(article.split())) if chinese else len(article.split())
-        per_item.append([nll, units, count])
-        tokens += count
-    throughput = tokens / (time.perf_counter() - started)
-    stats = np.array(per_item)
+    documents = [[lm.tokenizer.eos_token_id, *lm.tokenizer(article)["input_ids"]] for article in articles]  # as in
+    # training: a boundary first; the Transformer's windows scored in padded batches of 16 (faster here than 8 or 32,
+    # and with less memory than 32), the same sums as one document at a time
+    scored = ([ngram_nll(lm.ngram, ids) for ids in documents] if baseline
+              else documents_nll(lm.model, documents, block, batch=16))  # fmt: skip
+    throughput = sum(count for _, count in scored) / (time.perf_counter() - started)
+    units = [len("".join(article.split())) if chinese else len(article.split()) for article in articles]
+    stats = np.array([[nll, unit, count] for (nll, count), unit in zip(scored, units, strict=True)])
     token_ppl = perplexity_with_ci(stats[:, 0], stats[:, 2])
     word = perplexity_with_ci(stats[:, 0], stats[:, 1])
     prompts = ["".join(article.split())[:40] if chinese else " ".join(article.split()[:40]) for article in articles]

@@ -17,8 +17,9 @@ import numpy as np
 
 class KneserNey:
     """Counts are kept as sorted numpy arrays of n-gram keys (token ids read as digits in base ``vocab_size``),
-    not as dictionaries: a character trigram over People's Daily (1.7 M characters) takes a few megabytes
-    (26 MB) instead of about 200 MB as dictionaries, and fits in about half a second."""
+    not as dictionaries: a character trigram over People's Daily (1.7 M characters) takes 26 MB (34 MB once it has
+    scored a text: each level's whole n-gram keys are rebuilt for the searches) instead of about 200 MB as
+    dictionaries, and fits in about half a second."""
 
     def __init__(self, order: int = 3, discount: float = 0.75):
         if order < 2:
@@ -120,9 +121,45 @@ class KneserNey:
             probs = discounted + self.discount * len(tokens) / total * probs
         return probs
 
+    def _keys(self, level: int) -> np.ndarray:
+        """The level's whole n-gram keys (context and token), sorted: rebuilt from its arrays on first use, not saved."""
+        found = self.levels[level]
+        if "keys" not in found:
+            found["keys"] = np.repeat(found["contexts"], found["end"] - found["first"]) * self.vocab_size + found["tokens"]
+        return found["keys"]
+
     def token_logprobs(self, tokens: Sequence[int]) -> list[float]:
-        """Natural-log probability of each token after the first, given the tokens before it."""
-        return [math.log(self.probability(tokens[max(0, i - self.order + 1) : i], tokens[i])) for i in range(1, len(tokens))]  # fmt: skip
+        """Natural-log probability of each token after the first, given the tokens before it.
+
+        The same interpolation as ``probability``, level by level for every position at once (numpy searches
+        instead of a Python call per token and level: 1,880 held-out paragraphs in about a second, not 16)."""
+        ids = np.asarray(tokens, dtype=np.int64)
+        if len(ids) < 2:
+            return []
+        targets, positions = ids[1:], np.arange(1, len(ids))
+        probs = np.full(len(targets), 1.0 / self.vocab_size)
+        context = np.zeros(len(targets), dtype=np.int64)  # the last ``level`` tokens before each position, as a key
+        for level in range(self.order):
+            if level:
+                shift = ids[np.maximum(positions - level, 0)]
+                context = context + shift * self.vocab_size ** (level - 1)
+            found = self.levels[level]
+            if not len(found["contexts"]):
+                continue
+            index = np.minimum(np.searchsorted(found["contexts"], context), len(found["contexts"]) - 1)
+            # a position with fewer tokens before it stops at a lower level, as does an unseen context
+            seen = (positions >= level) & (found["contexts"][index] == context)
+            if not seen.any():
+                continue
+            keys = self._keys(level)
+            gram = context * self.vocab_size + targets
+            at = np.minimum(np.searchsorted(keys, gram), len(keys) - 1)
+            count = np.where(keys[at] == gram, found["counts"][at], 0.0)
+            total = found["totals"][index]
+            types = (found["end"][index] - found["first"][index]).astype(np.float64)
+            mixed = np.maximum(count - self.discount, 0.0) / total + self.discount * types / total * probs
+            probs = np.where(seen, mixed, probs)
+        return np.log(probs).tolist()
 
     def perplexity(self, sequences: Sequence[Sequence[int]]) -> float:
         logprobs = [lp for sequence in sequences for lp in self.token_logprobs(sequence)]
