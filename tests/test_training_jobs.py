@@ -83,6 +83,22 @@ def test_two_requests_share_one_job_and_cancel_saves_nothing(fresh_cache):
     assert catalog.read_metadata(TINY_KEY) is None and _visible_entries() == []
 
 
+def test_a_cancel_while_the_job_loads_ends_it_at_the_next_phase_not_its_first_step(fresh_cache):
+    """Cancelled before training starts (a student's second thought while data and model load), the run stops at
+    the next phase it reports, not after loading everything for a first step; nothing is published."""
+    from core.errors import JobCancelled
+    from core.training.recipes import get_recipe
+    from core.training.runner import train_recipe
+
+    phases = []
+    with pytest.raises(JobCancelled, match="cancelled while loading model"):
+        train_recipe(get_recipe(TINY_KEY), report=lambda update: phases.append(update["phase"]),
+                     should_stop=lambda: "loading data" in phases)  # fmt: skip
+    assert phases == ["preparing", "loading data"]  # the model was never built, no step was taken
+    assert catalog.read_metadata(TINY_KEY) is None and _visible_entries() == []
+    assert not [p for p in settings.models_dir().iterdir() if p.name.startswith(".tmp-")]
+
+
 def test_global_cap_on_concurrent_jobs(fresh_cache, monkeypatch):
     monkeypatch.setenv("LMLAB_MAX_JOBS", "1")
     jobs.start(TINY_KEY, LONG)

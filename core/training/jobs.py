@@ -6,7 +6,7 @@
 * The training process holds ``train.lock`` for its key for its whole life, so the app, a
   second app process and the command line can never train the same model at once.
 * Progress is ``jobs/<key>/progress.json``, replaced atomically; ``cancel(key)`` drops a stop
-  flag that the training loop checks at every step.
+  flag that the training loop checks at every step, and the run at every phase before (data, model).
 * A job whose process vanished (killed, out of memory) is reported as ``died``; its
   half-written model lives only in a hidden temporary folder that nothing loads.
 * Ownership (``core.training.ownership``): a job started for a session records that session's

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from core.errors import CoreError, JobError
+from core.errors import CoreError, JobCancelled, JobError
 from core.messages import Message
 from core.tasks.base import get_task
 from core.training import store
@@ -25,12 +25,20 @@ LARGE_SET = 1_000  # training rows from which batches are padded to PAD_MULTIPLE
 
 
 def train_recipe(recipe: Recipe, *, report: Report, should_stop: Callable[[], bool] = lambda: False) -> Path:
-    """Train ``recipe`` and publish it under ``recipe.key``; returns the cache folder."""
+    """Train ``recipe`` and publish it under ``recipe.key``; returns the cache folder.
+
+    A cancel is honoured at every phase the run reports (reading data, building the model, scoring), not only at
+    training steps: a job cancelled while it loads ends there instead of at its first step."""
+
+    def checked(update: dict) -> None:
+        if update.get("phase") != "training" and should_stop():  # a step checks for itself, in Trainer's callback
+            raise JobCancelled(f"Training was cancelled while {update.get('phase', 'preparing')}.")
+        report(update)
 
     def build(folder: Path) -> dict:
-        return train_into(recipe, folder, report, should_stop)
+        return train_into(recipe, folder, checked, should_stop)
 
-    report({"phase": "preparing", "message": "removing leftovers of earlier jobs"})
+    checked({"phase": "preparing", "message": "removing leftovers of earlier jobs"})
     store.remove_leftovers(recipe.key)
     return store.publish(recipe.key, build)
 
