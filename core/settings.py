@@ -15,7 +15,7 @@ from pathlib import Path
 
 from platformdirs import user_cache_dir
 
-from core.messages import Message
+from core.messages import N_, Message
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -124,7 +124,7 @@ def warmup() -> bool:
 RUNTIMES = {  # what computes a classifier's answers when it serves the pages (core/tasks/onnx_runtime.py)
     "torch": "PyTorch fp32",
     "onnx": "ONNX Runtime fp32",
-    "onnx-int8": "ONNX Runtime dynamic int8",
+    "onnx-int8": N_("ONNX Runtime dynamic int8"),  # pages show it translated ("dynamic" is a word, not a name)
 }
 
 

@@ -122,7 +122,7 @@ def sentiment_result(result, *, title: str, key: str, compact: bool = False, mod
             note = f" ({_(result.runtime_note)})" if result.runtime_note else ""
             where = (_("on the server's CPU") if result.device == "cpu"
                      else _("on the server's GPU ({device})", device=result.device))  # fmt: skip
-            st.caption(_("Computed by {runtime} {where}{note}.", runtime=safe.md(result.runtime), where=where,
+            st.caption(_("Computed by {runtime} {where}{note}.", runtime=safe.md(_(result.runtime)), where=where,
                          note=safe.md(note)))  # fmt: skip
     scores = {_(name): value for name, value in result.scores.items()}
     if len(scores) < len(result.scores):  # two classes that read the same once translated: keep them apart
