@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 
+import psutil
 import pytest
 
 from core import catalog, settings
@@ -97,6 +98,17 @@ def test_a_cancel_while_the_job_loads_ends_it_at_the_next_phase_not_its_first_st
     assert phases == ["preparing", "loading data"]  # the model was never built, no step was taken
     assert catalog.read_metadata(TINY_KEY) is None and _visible_entries() == []
     assert not [p for p in settings.models_dir().iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_a_stop_flag_left_by_a_killed_job_does_not_cancel_the_next_run(fresh_cache):
+    """A job killed before it could clear its stop flag leaves it behind; a later run from the command line (which,
+    unlike the app, does not clear it before starting) trains to the end and clears it."""
+    flag = jobs.job_dir(TINY_KEY) / "stop"
+    flag.parent.mkdir(parents=True, exist_ok=True)
+    flag.touch()
+    os.utime(flag, (psutil.Process().create_time() - 60,) * 2)  # older than this process: an earlier job's
+    assert jobs.run_here(TINY_KEY, {"epochs": 0.1}) is not None
+    assert catalog.read_metadata(TINY_KEY) is not None and not flag.exists()
 
 
 def test_global_cap_on_concurrent_jobs(fresh_cache, monkeypatch):

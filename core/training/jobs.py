@@ -6,7 +6,8 @@
 * The training process holds ``train.lock`` for its key for its whole life, so the app, a
   second app process and the command line can never train the same model at once.
 * Progress is ``jobs/<key>/progress.json``, replaced atomically; ``cancel(key)`` drops a stop
-  flag that the training loop checks at every step, and the run at every phase before (data, model).
+  flag that the training loop checks at every step, and the run at every phase it reports (reading data, building
+  the model, scoring, saving); a flag older than the training process (left by a killed job) is cleared, not obeyed.
 * A job whose process vanished (killed, out of memory) is reported as ``died``; its
   half-written model lives only in a hidden temporary folder that nothing loads.
 * Ownership (``core.training.ownership``): a job started for a session records that session's
@@ -153,7 +154,7 @@ def reading(data_id: str) -> bool:
 
 
 def cancel(key: str, owner: str | None = None) -> JobStatus:
-    """Ask the job for ``key`` to stop at its next step (killed after ``STOP_GRACE_S``); nothing is kept.
+    """Ask the job for ``key`` to stop at its next step or phase (killed after ``STOP_GRACE_S``); nothing is kept.
 
     A session may cancel only a job it started; the command line (``owner=None``) may cancel any.
     """
@@ -292,6 +293,17 @@ def run_here(
             "Wait for it to finish or cancel it."
         ) from None
     stop_flag = folder / "stop"
+    born = psutil.Process(os.getpid()).create_time()
+
+    def asked_to_stop() -> bool:
+        """A stop flag dropped since this process started (the app spawns a job only after clearing it)."""
+        try:
+            return stop_flag.stat().st_mtime >= born - 1.0
+        except OSError:
+            return False
+
+    if stop_flag.exists() and not asked_to_stop():  # left by a job killed before it could clear it: not a cancel of
+        stop_flag.unlink(missing_ok=True)  # this run (a command-line run would stop at once, then be killed as deaf)
     done = threading.Event()
     try:
         writer = ProgressWriter(key, echo=echo, time_limit_s=time_limit_s)
@@ -300,7 +312,7 @@ def run_here(
         try:
             from core.training.runner import train_recipe
 
-            path = train_recipe(recipe, report=writer.update, should_stop=stop_flag.exists)
+            path = train_recipe(recipe, report=writer.update, should_stop=asked_to_stop)
         except JobCancelled:
             writer.finish("cancelled", "Cancelled; nothing was saved.")
             raise

@@ -31,8 +31,9 @@ def train_recipe(recipe: Recipe, *, report: Report, should_stop: Callable[[], bo
     training steps: a job cancelled while it loads ends there instead of at its first step."""
 
     def checked(update: dict) -> None:
-        if update.get("phase") != "training" and should_stop():  # a step checks for itself, in Trainer's callback
-            raise JobCancelled(f"Training was cancelled while {update.get('phase', 'preparing')}.")
+        phase = update.get("phase")  # a step checks for itself, in Trainer's callback; curves carry no phase
+        if phase and phase != "training" and should_stop():
+            raise JobCancelled(f"Training was cancelled while {phase}.")
         report(update)
 
     def build(folder: Path) -> dict:
