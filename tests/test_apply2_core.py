@@ -237,6 +237,9 @@ def test_kneser_ney_arrays_agree_with_the_plain_definition():
             pointwise = [math.log(_reference_kneser_ney(sequences, 15, order, sequence[max(0, i - order + 1) : i],
                                                         sequence[i])) for i in range(1, len(sequence))]  # fmt: skip
             assert model.token_logprobs(sequence) == pytest.approx(pointwise, rel=1e-12)
+        for outside in ([1, 15], [-1, 2]):  # an id outside the vocabulary would read another n-gram's count
+            with pytest.raises(ValueError, match="token ids"):
+                model.token_logprobs(outside)
 
 
 def test_sampling_respects_temperature_top_k_and_top_p():

@@ -10,9 +10,12 @@ with the uniform distribution over the vocabulary, so no token ever gets probabi
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
 
 import numpy as np
+
+_KEYS_LOCK = threading.Lock()
 
 
 class KneserNey:
@@ -122,20 +125,26 @@ class KneserNey:
         return probs
 
     def _keys(self, level: int) -> np.ndarray:
-        """The level's whole n-gram keys (context and token), sorted: rebuilt from its arrays on first use, not saved."""
+        """The level's whole n-gram keys (context and token), sorted: rebuilt from its arrays on first use, not saved.
+        Built once under a lock: sessions that score at once with a model just loaded share one copy."""
         found = self.levels[level]
         if "keys" not in found:
-            found["keys"] = np.repeat(found["contexts"], found["end"] - found["first"]) * self.vocab_size + found["tokens"]
+            with _KEYS_LOCK:
+                if "keys" not in found:
+                    repeated = np.repeat(found["contexts"], found["end"] - found["first"])
+                    found["keys"] = repeated * self.vocab_size + found["tokens"]
         return found["keys"]
 
     def token_logprobs(self, tokens: Sequence[int]) -> list[float]:
         """Natural-log probability of each token after the first, given the tokens before it.
 
         The same interpolation as ``probability``, level by level for every position at once (numpy searches
-        instead of a Python call per token and level: 1,880 held-out paragraphs in about a second, not 16)."""
+        instead of a Python call per token and level: 1,880 held-out paragraphs in about a second, not 11)."""
         ids = np.asarray(tokens, dtype=np.int64)
         if len(ids) < 2:
             return []
+        if ids.min() < 0 or ids.max() >= self.vocab_size:  # a key of an id outside would read another n-gram's count
+            raise ValueError(f"token ids must lie in [0, {self.vocab_size}): this model was fitted on that vocabulary")
         targets, positions = ids[1:], np.arange(1, len(ids))
         probs = np.full(len(targets), 1.0 / self.vocab_size)
         context = np.zeros(len(targets), dtype=np.int64)  # the last ``level`` tokens before each position, as a key
