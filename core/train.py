@@ -299,7 +299,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{args.model} starts from {first}, which is not trained yet: training it first.", file=sys.stderr)
                 jobs.run_here(first, echo=echo)
             limit = _time_limit(args.model) if args.background else None  # the app's jobs only
-            path = jobs.run_here(args.model, overrides, echo=echo, recipe=recipe, time_limit_s=limit)
+            path = jobs.run_here(args.model, overrides, echo=echo, recipe=recipe, time_limit_s=limit,
+                                 spawned=args.background)
         finally:
             if bar is not None:
                 bar.close()

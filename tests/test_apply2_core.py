@@ -238,8 +238,12 @@ def test_kneser_ney_arrays_agree_with_the_plain_definition():
                                                         sequence[i])) for i in range(1, len(sequence))]  # fmt: skip
             assert model.token_logprobs(sequence) == pytest.approx(pointwise, rel=1e-12)
         for outside in ([1, 15], [-1, 2]):  # an id outside the vocabulary would read another n-gram's count
-            with pytest.raises(ValueError, match="token ids"):
+            with pytest.raises(InputError, match="Token ids"):
                 model.token_logprobs(outside)
+            with pytest.raises(InputError, match="Token ids"):
+                model.probability(outside[:1], outside[1])
+            with pytest.raises(InputError, match="Token ids"):
+                model.distribution([min(outside)] if min(outside) < 0 else [max(outside)])
 
 
 def test_sampling_respects_temperature_top_k_and_top_p():

@@ -101,14 +101,23 @@ def test_a_cancel_while_the_job_loads_ends_it_at_the_next_phase_not_its_first_st
 
 
 def test_a_stop_flag_left_by_a_killed_job_does_not_cancel_the_next_run(fresh_cache):
-    """A job killed before it could clear its stop flag leaves it behind; a later run from the command line (which,
-    unlike the app, does not clear it before starting) trains to the end and clears it."""
+    """A job killed before it could clear its stop flag leaves it behind. A run in this process (the command line,
+    one model after another) trains past it and clears it, however recent; a spawned job obeys only a flag newer
+    than its process (the app clears the flag just before spawning it, so a newer one is a real cancel)."""
+    from core.errors import JobCancelled
+
     flag = jobs.job_dir(TINY_KEY) / "stop"
     flag.parent.mkdir(parents=True, exist_ok=True)
-    flag.touch()
-    os.utime(flag, (psutil.Process().create_time() - 60,) * 2)  # older than this process: an earlier job's
+    flag.touch()  # newer than this process: left while it was training another model
     assert jobs.run_here(TINY_KEY, {"epochs": 0.1}) is not None
     assert catalog.read_metadata(TINY_KEY) is not None and not flag.exists()
+    flag.touch()
+    os.utime(flag, (psutil.Process().create_time() - 60,) * 2)  # older than the (spawned) process
+    assert jobs.run_here(TINY_KEY, {"epochs": 0.1}, spawned=True) is not None and not flag.exists()
+    flag.touch()  # a cancel pressed after the spawned job started
+    with pytest.raises(JobCancelled, match="while preparing"):
+        jobs.run_here(TINY_KEY, {"epochs": 0.1}, spawned=True)
+    assert not flag.exists()
 
 
 def test_global_cap_on_concurrent_jobs(fresh_cache, monkeypatch):

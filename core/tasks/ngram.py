@@ -15,6 +15,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from core.errors import InputError
+
 _KEYS_LOCK = threading.Lock()
 
 
@@ -81,6 +83,13 @@ class KneserNey:
             model.levels = [{name: stored[f"{level}_{name}"] for name in cls.FIELDS} for level in range(model.order)]
         return model
 
+    def _check(self, ids) -> None:
+        """Token ids outside the fitted vocabulary are refused: their keys would read other n-grams' counts."""
+        found = np.asarray(ids, dtype=np.int64)
+        if found.size and (found.min() < 0 or found.max() >= self.vocab_size):
+            raise InputError(f"Token ids must lie in [0, {self.vocab_size}): the n-gram model was fitted on that "
+                             "vocabulary.")
+
     def _following(self, level: int, context: tuple) -> tuple[np.ndarray, np.ndarray, float] | None:
         """The tokens seen after ``context`` at this level, their counts and total, or None if it was never seen."""
         found = self.levels[level]
@@ -108,11 +117,13 @@ class KneserNey:
 
     def probability(self, context: Sequence[int], token: int) -> float:
         context = tuple(context)[-(self.order - 1) :] if self.order > 1 else ()
+        self._check([*context, token])
         return self._probability(len(context), context, token)
 
     def distribution(self, context: Sequence[int]) -> np.ndarray:
         """The whole next-token distribution (sums to 1) after ``context``."""
         context = tuple(context)[-(self.order - 1) :]
+        self._check(context)
         probs = np.full(self.vocab_size, 1.0 / self.vocab_size)
         for level in range(len(context) + 1):
             following = self._following(level, context[len(context) - level :] if level else ())
@@ -143,8 +154,7 @@ class KneserNey:
         ids = np.asarray(tokens, dtype=np.int64)
         if len(ids) < 2:
             return []
-        if ids.min() < 0 or ids.max() >= self.vocab_size:  # a key of an id outside would read another n-gram's count
-            raise ValueError(f"token ids must lie in [0, {self.vocab_size}): this model was fitted on that vocabulary")
+        self._check(ids)
         targets, positions = ids[1:], np.arange(1, len(ids))
         probs = np.full(len(targets), 1.0 / self.vocab_size)
         context = np.zeros(len(targets), dtype=np.int64)  # the last ``level`` tokens before each position, as a key

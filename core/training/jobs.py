@@ -267,8 +267,9 @@ def run_here(
     echo: Callable[[dict], None] | None = None,
     recipe: Recipe | None = None,
     time_limit_s: int | None = None,
+    spawned: bool = False,
 ) -> Path | None:
-    """Train ``key`` in this process (the command line, or the background child), holding its lock.
+    """Train ``key`` in this process (the command line, or the background child: ``spawned``), holding its lock.
 
     Under ``torchrun`` / ``accelerate launch`` only rank 0 takes the lock, reports progress and
     publishes the model; the other ranks train alongside it and return None. ``time_limit_s`` (the
@@ -293,17 +294,21 @@ def run_here(
             "Wait for it to finish or cancel it."
         ) from None
     stop_flag = folder / "stop"
-    born = psutil.Process(os.getpid()).create_time()
+    # A flag left by a job killed before it could clear it is not a cancel of this run (obeyed, a command-line run
+    # would stop at once, or be killed as deaf to it). The app clears the flag just before it spawns a job, so in
+    # a spawned job a flag newer than the process is a real cancel; an in-process run (the command line, one model
+    # after another) cannot have been cancelled before this point, so any flag here is stale.
+    since = psutil.Process(os.getpid()).create_time() - 1.0 if spawned else None
 
     def asked_to_stop() -> bool:
-        """A stop flag dropped since this process started (the app spawns a job only after clearing it)."""
         try:
-            return stop_flag.stat().st_mtime >= born - 1.0
+            asked = stop_flag.stat().st_mtime
         except OSError:
             return False
+        return since is None or asked >= since
 
-    if stop_flag.exists() and not asked_to_stop():  # left by a job killed before it could clear it: not a cancel of
-        stop_flag.unlink(missing_ok=True)  # this run (a command-line run would stop at once, then be killed as deaf)
+    if since is None or not asked_to_stop():
+        stop_flag.unlink(missing_ok=True)
     done = threading.Event()
     try:
         writer = ProgressWriter(key, echo=echo, time_limit_s=time_limit_s)
