@@ -7,7 +7,7 @@
   second app process and the command line can never train the same model at once.
 * Progress is ``jobs/<key>/progress.json``, replaced atomically; ``cancel(key)`` drops a stop
   flag that the training loop checks at every step, and the run at every phase it reports (reading data, building
-  the model, scoring, saving); a flag older than the training process (left by a killed job) is cleared, not obeyed.
+  the model, scoring, saving); a flag from before the run (left by a killed job) is cleared, not obeyed.
 * A job whose process vanished (killed, out of memory) is reported as ``died``; its
   half-written model lives only in a hidden temporary folder that nothing loads.
 * Ownership (``core.training.ownership``): a job started for a session records that session's
