@@ -261,6 +261,27 @@ def _watchdog(writer: ProgressWriter, stop_flag: Path, time_limit_s: int, done: 
             os._exit(130)
 
 
+def _stop_check(stop_flag: Path, spawned: bool) -> Callable[[], bool]:
+    """Whether this run has been asked to stop, once a stale flag is cleared.
+
+    A flag left by a job killed before it could clear it is not a cancel of this run (obeyed, a command-line run
+    would stop at once, or be killed as deaf to it). The app clears the flag just before it spawns a job, so in a
+    spawned job a flag newer than the process is a real cancel; an in-process run (the command line, one model after
+    another) cannot have been cancelled before it holds the model's lock, so any flag found then is stale."""
+    since = psutil.Process(os.getpid()).create_time() - 1.0 if spawned else None
+
+    def asked_to_stop() -> bool:
+        try:
+            asked = stop_flag.stat().st_mtime
+        except OSError:
+            return False
+        return since is None or asked >= since
+
+    if since is None or not asked_to_stop():
+        stop_flag.unlink(missing_ok=True)
+    return asked_to_stop
+
+
 def run_here(
     key: str,
     overrides: dict | None = None,
@@ -294,21 +315,7 @@ def run_here(
             "Wait for it to finish or cancel it."
         ) from None
     stop_flag = folder / "stop"
-    # A flag left by a job killed before it could clear it is not a cancel of this run (obeyed, a command-line run
-    # would stop at once, or be killed as deaf to it). The app clears the flag just before it spawns a job, so in
-    # a spawned job a flag newer than the process is a real cancel; an in-process run (the command line, one model
-    # after another) cannot have been cancelled before this point, so any flag here is stale.
-    since = psutil.Process(os.getpid()).create_time() - 1.0 if spawned else None
-
-    def asked_to_stop() -> bool:
-        try:
-            asked = stop_flag.stat().st_mtime
-        except OSError:
-            return False
-        return since is None or asked >= since
-
-    if since is None or not asked_to_stop():
-        stop_flag.unlink(missing_ok=True)
+    asked_to_stop = _stop_check(stop_flag, spawned)
     done = threading.Event()
     try:
         writer = ProgressWriter(key, echo=echo, time_limit_s=time_limit_s)
