@@ -1,6 +1,7 @@
 """Serving one shared classifier to many sessions: the article's per-text pipeline against LM Lab's predictor.
 
     python benchmarks/serving.py [--cache DIR] [--sessions 1,4,16,32] [--texts 200] [--runtimes torch,onnx,onnx-int8]
+        [--no-translation] [--no-generation] [--no-segmentation]
 
 Side by side, in one run, on the sentiment MiniLM of the cache (trained with its default recipe first if
 absent): the article's `pipeline("text-classification")` called once per text; the same pipeline with
@@ -11,7 +12,8 @@ each request is a pass of its own and two run side by side. Printed per way:
 texts per second, the ratio to the per-text pipeline, p50 / p95 latency of one request, label agreement
 with the per-text pipeline, and the process's peak resident memory so far; and each runtime's accuracy on
 the held-out polarity split. The texts are the 200 polarity sentences (short, of similar length): mixed
-lengths are not measured here.
+lengths are not measured here. Then (each can be left out) the translation page's requests, the GPT's
+next-token bars and Chinese word segmentation, each answered one request at a time against shared passes.
 """
 
 from __future__ import annotations
@@ -94,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="also measure the translation model (trained once if absent)")  # fmt: skip
     parser.add_argument("--generation", action=argparse.BooleanOptionalAction, default=True,
                         help="also measure the GPT's next-token bars (trained once if absent)")  # fmt: skip
+    parser.add_argument("--segmentation", action=argparse.BooleanOptionalAction, default=True,
+                        help="also measure Chinese word segmentation (trained once if absent)")  # fmt: skip
     args = parser.parse_args(argv)
     os.environ.update(LMLAB_CACHE_HOME=str(args.cache), LMLAB_OFFLINE="1")
     if not (args.cache / "models" / "sentiment-minilm" / "metadata.json").is_file():
@@ -190,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         _translation(args)
     if args.generation:
         _generation(args)
+    if args.segmentation:
+        _segmentation(args)
     return 0
 
 
@@ -272,6 +278,46 @@ def _generation(args) -> None:
         rate, latencies, outputs = _sessions(Page, prompts, count)
         same = sum(a == b for a, b in zip(outputs, reference, strict=True)) / len(prompts)
         mean = statistics.mean(model.coalescer.batch_sizes)
+        print(f"| {count} sessions, one pass per request | {single:.0f} | 1.00 | {statistics.median(single_latencies):.1f} | "
+              f"{_percentile(single_latencies, 0.95):.1f} | – |")  # fmt: skip
+        print(f"| {count} sessions, shared passes (mean batch {mean:.1f}) | {rate:.0f} | {rate / single:.2f} | "
+              f"{statistics.median(latencies):.1f} | {_percentile(latencies, 0.95):.1f} | {100 * same:.1f} % |")  # fmt: skip
+
+
+def _segmentation(args) -> None:
+    """The Segmentation page's model side: one forward pass per request in turn, then shared passes."""
+    if not (args.cache / "models" / "segment-zh" / "metadata.json").is_file():
+        print("training segment-zh once…", flush=True)
+        subprocess.run([sys.executable, "-m", "core.train", "--model", "segment-zh"],
+                       cwd=ROOT, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+    from core import catalog
+    from core.data import peoples_daily
+    from core.tasks.segment import Segmenter
+
+    segmenter = Segmenter(catalog.get_spec("segment-zh"))
+    sentences = [part + "。" for words in peoples_daily.split()[1] for part in "".join(words).split("。")
+                 if 8 <= len(part) <= 61]  # fmt: skip
+    sentences = (sentences * (args.texts // len(sentences) + 1))[: args.texts]
+
+    class Page:  # what the page asks the model trained here for (jieba's side runs outside the model)
+        @staticmethod
+        def predict(text: str):
+            return type("Answer", (), {"label": segmenter.segment(text).words})
+
+    for text in sentences[:5]:
+        Page.predict(text)
+    lengths = sorted(len(text) for text in sentences)
+    print(f"\nChinese word segmentation, {len(sentences)} held-out People's Daily sentences "
+          f"({lengths[0]}–{lengths[-1]} characters, one window each)\n")  # fmt: skip
+    print("| way | sentences/s | vs one pass per request | p50 ms | p95 ms | same words |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for count in [int(part) for part in args.sessions.split(",") if part.strip()]:
+        segmenter.coalescer.max_batch = 1  # one forward pass per request, in turn: as before the shared passes
+        single, single_latencies, reference = _sessions(Page, sentences, count)
+        segmenter.coalescer.max_batch, segmenter.coalescer.batch_sizes = 16, []
+        rate, latencies, outputs = _sessions(Page, sentences, count)
+        same = sum(a == b for a, b in zip(outputs, reference, strict=True)) / len(sentences)
+        mean = statistics.mean(segmenter.coalescer.batch_sizes)
         print(f"| {count} sessions, one pass per request | {single:.0f} | 1.00 | {statistics.median(single_latencies):.1f} | "
               f"{_percentile(single_latencies, 0.95):.1f} | – |")  # fmt: skip
         print(f"| {count} sessions, shared passes (mean batch {mean:.1f}) | {rate:.0f} | {rate / single:.2f} | "

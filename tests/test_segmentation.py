@@ -9,7 +9,7 @@ import io
 import numpy as np
 import pytest
 
-from conftest import TINY_SEGMENTER, _train_once, open_page
+from conftest import TINY_SEGMENTER, _train_once, open_page, run_together, slowed
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +125,30 @@ def test_bad_input_gets_a_clear_message(tiny_segmenter):
     rows = [row for part in segmenter.scores([dotted])[0] for row in part]  # "…" is three tokens after NFKC
     assert len(rows) == len(dotted) and not any(np.allclose(row, np.log(0.25)) for row in rows)  # none cut off
     assert "".join(segmenter.segment("研究\u200b生命").words) == "研究\u200b生命"  # a zero-width space is kept
+
+
+def test_texts_from_many_sessions_share_passes_and_each_gets_its_own_words(tiny_segmenter):
+    from core import catalog
+    from core.tasks.segment import Segmenter
+
+    segmenter = Segmenter(catalog.get_spec("segment-zh"))
+    texts = ["研究生命的起源。", "今天下午，同学们在教室里讨论人工智能的发展。", "好",
+             "自然语言处理是人工智能的一个重要方向，分词是中文处理的第一步。" * 4] * 3  # fmt: skip
+    alone = [segmenter.segment(text) for text in texts]
+    passes = slowed(segmenter.model)
+    try:
+        together: dict[int, object] = {}
+        run_together(*[lambda i=i: together.__setitem__(i, segmenter.segment(texts[i])) for i in range(len(texts))])
+        assert len(passes) < len(texts) and max(segmenter.coalescer.batch_sizes) > 1  # shared passes
+        for i, expected in enumerate(alone):  # padded next to other sessions' windows: the same words
+            assert together[i].words == expected.words
+            assert np.allclose(together[i].confidence, expected.confidence, atol=1e-5)
+            assert together[i].latency_ms > 0
+        passes.clear()
+        segmenter.segment("南京市长江大桥")
+        assert passes == [1]  # a lone request: one window, one pass, no waiting for company
+    finally:
+        del segmenter.model.forward
 
 
 def test_the_copyable_code_gives_the_page_s_segmentation(tiny_segmenter):

@@ -5,7 +5,8 @@ words a person marked (People's Daily, January 1998, in Peking University's stan
 
 ``Segmenter`` runs a character tagger trained here: the text is cut into windows of at most ``WINDOW``
 characters (after a comma or full stop where one is near), every window is tagged in one batch, and the
-tags are decoded with Viterbi so that only valid sequences come out (an M or E never starts a word). ``jieba_words``
+tags are decoded with Viterbi so that only valid sequences come out (an M or E never starts a word). Texts that
+sessions send at the same moment share forward passes (``Coalescer``), their windows sorted by length. ``jieba_words``
 is the baseline: jieba's dictionary and HMM. ``word_counts`` / ``word_scores`` are the word-level precision,
 recall and F1 (a predicted word is right when its start and end both match a gold word), with recall on words
 never seen in training (out of vocabulary, OOV) apart.
@@ -27,6 +28,7 @@ from core.catalog import ModelSpec
 from core.errors import InputError
 from core.messages import Message
 from core.stats import Estimate
+from core.tasks.batching import Coalescer
 from core.tasks.inputs import FairLock, check_text, follows_inputs, inference_gate, to_cpu
 
 TAGS = ("B", "M", "E", "S")
@@ -141,7 +143,8 @@ class Segmentation:
 
 
 class Segmenter:
-    """One shared character tagger; thread-safe (a fair lock around the forward pass)."""
+    """One shared character tagger; thread-safe (a fair lock around the forward passes, which the texts of every
+    session waiting at that moment share)."""
 
     def __init__(self, spec: ModelSpec, tokenizer=None, model=None):
         self.spec = spec
@@ -152,6 +155,7 @@ class Segmenter:
         self.tokenizer, self.model = tokenizer, follows_inputs(model)
         self.labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
         self._lock = FairLock()
+        self.coalescer = Coalescer(self._lock, self._answer_together, max_batch=16)
         # a character's tokens after the tokenizer's NFKC ("…" is three), so that no window is cut by truncation
         self._cost = functools.lru_cache(maxsize=20_000)(lambda char: len(self.tokenizer.tokenize(char)))
 
@@ -177,12 +181,16 @@ class Segmenter:
         return out
 
     def scores(self, texts: Sequence[str], batch: int = 64) -> list[list[np.ndarray]]:
-        """Each text's windows' tag log-probabilities (white space removed first): the forward passes."""
+        """Each text's windows' tag log-probabilities (white space removed first): the forward passes, in rows of
+        similar length (padding changes no real character's scores)."""
         runs = ["".join(text.split()) for text in texts]
         pieces = [(i, piece) for i, run in enumerate(runs) for piece in windows(run, cost=self._cost)]
-        scores: list[np.ndarray] = []
-        for start in range(0, len(pieces), batch):
-            scores += self._log_probs([piece for _, piece in pieces[start : start + batch]])
+        order = sorted(range(len(pieces)), key=lambda k: len(pieces[k][1]))
+        scores: list[np.ndarray | None] = [None] * len(pieces)
+        for start in range(0, len(order), batch):
+            chosen = order[start : start + batch]
+            for k, found in zip(chosen, self._log_probs([pieces[k][1] for k in chosen]), strict=True):
+                scores[k] = found
         joined: list[list[np.ndarray]] = [[] for _ in runs]
         for (i, _), piece_scores in zip(pieces, scores, strict=True):
             joined[i].append(piece_scores)
@@ -196,15 +204,24 @@ class Segmenter:
         """Each text's words (the held-out measurement reads these)."""
         return [words_of("".join(text.split()), tags) for text, (tags, _) in zip(texts, self.tag(texts), strict=True)]
 
+    def _answer_together(self, texts: list[str]) -> list[tuple[list[np.ndarray], float]]:
+        """The coalescer's run (the model's lock held): every waiting text's windows in shared passes, the gate taken
+        once; each text gets its scores and the time of the passes that answered it."""
+        with inference_gate():
+            started = time.perf_counter()
+            scores = self.scores(texts)
+        elapsed = 1000 * (time.perf_counter() - started)
+        return [(found, elapsed) for found in scores]
+
     def segment(self, text: str) -> Segmentation:
-        """The words of a student's text, each with the model's confidence."""
+        """The words of a student's text, each with the model's confidence; its latency is the passes that answered
+        it and the decoding, not the wait for the model."""
         text = check_text(text, max_chars=MAX_CHARS)
         refuse_without_chinese(text)
-        with self._lock, inference_gate():
-            started = time.perf_counter()
-            scores = self.scores([text])
-        tags, chosen = decode(scores)[0]  # outside the gate: numbers only
-        latency = 1000 * (time.perf_counter() - started)
+        scores, passes_ms = self.coalescer.submit(text)
+        started = time.perf_counter()
+        tags, chosen = decode([scores])[0]  # outside the lock and the gate: numbers only
+        latency = passes_ms + 1000 * (time.perf_counter() - started)
         words = words_of("".join(text.split()), tags)
         confidence, start = [], 0
         for word in words:
