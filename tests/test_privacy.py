@@ -151,6 +151,22 @@ def test_an_upload_with_personal_data_is_counted_and_a_masked_copy_trains_instea
     assert "@example.com" in original[0].text  # the student's own file is left as it was
 
 
+def test_a_masked_copy_may_outgrow_the_upload_limit(fresh_cache):
+    """a@b.cc becomes [e-mail]: a file near the 5 MB limit gets a longer masked copy, which must still be stored
+    (refused, the page used to fall back to training on the unmasked file)."""
+    from core.data import uploads
+    from core.errors import DataError
+
+    raw = ("text,label\n" + "\n".join(f"{i} a@b.cc {'x' * 85},{i % 2}" for i in range(48_000)) + "\n").encode()
+    assert 4.5e6 < len(raw) <= uploads.MAX_BYTES
+    stored = uploads.store(raw)
+    longer = uploads.rewritten(stored.data_id, "text", lambda text: text.replace("a@b.cc", "[e-mail]") + " [phone] [URL]")
+    assert uploads.load(longer.data_id, "text", "label")[0][0].text.startswith("0 [e-mail] x")
+    assert (fresh_cache / "datasets" / f"{longer.data_id}.csv").stat().st_size > uploads.MAX_BYTES
+    with pytest.raises(DataError, match="limit is 10 MB"):  # twice the limit, no more
+        uploads.rewritten(stored.data_id, "text", lambda text: text * 3)
+
+
 def test_the_canary_is_planted_in_training_only_and_its_exposure_is_measured(fresh_cache, clear_streamlit_caches):
     from core.data.corpora import CANARY_COPIES, canary_sentence, lm_corpus
     from core.training import jobs

@@ -109,6 +109,25 @@ def test_a_student_deletes_an_upload_and_its_masked_copy_from_the_server(fresh_c
         uploads.release("../../../etc/pass", "anyone")  # only ids the server wrote
 
 
+def test_personal_data_the_student_asked_to_mask_is_never_trained_on_as_it_is(fresh_cache, monkeypatch):
+    """When no masked copy can be made, nothing can start: before, the run quietly trained on the unmasked file."""
+    from core.data import uploads
+    from core.errors import DataError
+
+    def refused(*args, **kwargs):
+        raise DataError("the disk is full")
+
+    monkeypatch.setattr(uploads, "rewritten", refused)
+    rows = "\n".join(f"mail me at me{i}@example.com: it was {'great' if i % 2 else 'awful'},{i % 2}" for i in range(30))
+    at = open_page("pages/train.py")
+    at.radio(key="train-dataset").set_value("csv").run()
+    at.file_uploader(key="train-csv").set_value(("mine.csv", f"text,label\n{rows}\n".encode(), "text/csv")).run()
+    assert not at.exception and any("cannot be masked" in e.value for e in at.error)
+    assert not [b for b in at.button if b.key == "train-start" and not b.disabled]  # nothing starts on the raw file
+    at.checkbox(key="train-mask-pii").uncheck().run()  # the student's own choice: train on it as it is
+    assert not at.error and not at.button(key="train-start").disabled
+
+
 def test_a_new_seed_or_length_cap_does_not_tokenize_the_data_again(monkeypatch):
     """The slow half of the data preview (every training text tokenized) depends on the texts only: a student
     clicking the seed or the length cap up and down costs the server a lookup, not a pass over the data."""

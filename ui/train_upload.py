@@ -44,8 +44,10 @@ def csv_fields() -> dict | None:
     text_column = left.selectbox(_("Text column"), stored.columns, key="train-text-column")
     label_column = right.selectbox(_("Label column"), stored.columns, index=min(1, len(stored.columns) - 1),
                                    key="train-label-column")  # fmt: skip
-    return {"data_file": _personal_data(stored.data_id, text_column), "text_column": text_column,
-            "label_column": label_column}
+    data_file = _personal_data(stored.data_id, text_column)
+    if data_file is None:  # the personal data could not be counted or masked: nothing trains on the file unasked
+        return None
+    return {"data_file": data_file, "text_column": text_column, "label_column": label_column}
 
 
 FORGET_PREVIEWS = "train-forget-previews"
@@ -117,15 +119,17 @@ def _masked(data_id: str, text_column: str) -> str:
     return uploads.rewritten(data_id, text_column, mask_all).data_id
 
 
-def _personal_data(data_id: str, text_column: str) -> str:
-    """The upload to train on: the student's, or a copy with its personal data masked when they ask for it."""
+def _personal_data(data_id: str, text_column: str) -> str | None:
+    """The upload to train on: the student's, or a copy with its personal data masked when they ask for it; None
+    (with the reason shown) when the column could not be searched or the masked copy could not be made, so that a
+    run never trains on personal data the student asked to mask."""
     from ui.privacy import KINDS
 
     try:
         counts = _pii(data_id, text_column)
     except CoreError as error:
         safe.error(error)
-        return data_id
+        return None
     if not counts:
         return data_id
     found = ", ".join(f"{count} × {_(KINDS[kind])}" for kind, count in sorted(counts.items()))
@@ -144,4 +148,6 @@ def _personal_data(data_id: str, text_column: str) -> str:
         return masked
     except CoreError as error:
         safe.error(error)
-        return data_id
+        st.error(_("Nothing trains on this file while its personal data cannot be masked. Untick the box only if the "
+                   "file may be trained on as it is."))  # fmt: skip
+        return None

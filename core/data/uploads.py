@@ -130,7 +130,7 @@ def _uploads_folder():
     return folder
 
 
-def store(raw: bytes, owner: str | None = None) -> Upload:
+def store(raw: bytes, owner: str | None = None, *, max_bytes: int = MAX_BYTES) -> Upload:
     """Check the bytes are a usable CSV and keep them in the cache; returns its id and columns.
 
     The file is named by its content hash and written once, atomically (a temporary name, then a
@@ -138,9 +138,9 @@ def store(raw: bytes, owner: str | None = None) -> Upload:
     """
     if not raw:
         raise DataError(Message("The file is empty."))
-    if len(raw) > MAX_BYTES:
+    if len(raw) > max_bytes:
         raise DataError(Message("The file is {size} MB; the limit is {limit} MB. Upload a sample.",
-                                size=f"{len(raw) / 1e6:.1f}", limit=f"{MAX_BYTES / 1e6:.0f}"))  # fmt: skip
+                                size=f"{len(raw) / 1e6:.1f}", limit=f"{max_bytes / 1e6:.0f}"))  # fmt: skip
     data_id = hashlib.sha256(raw).hexdigest()[:16]
     claims.refuse_past_own_cap(data_id, owner)  # before the file is read: a refused upload costs nothing
     frame = _frame(_decode(raw))
@@ -214,10 +214,11 @@ def column(data_id: str, name: str) -> list[str]:
 
 def rewritten(data_id: str, name: str, rewrite: Callable[[str], str]) -> Upload:
     """A copy of a stored upload with one column rewritten (personal data masked, say), stored like any upload; the
-    original stays as it was."""
+    original stays as it was. The copy may be up to twice the upload limit: a mask can be longer than what it hides
+    (a@b.cc becomes [e-mail]), and a file near the limit must still get its masked copy."""
     frame = _stored_frame(data_id)
     frame[name] = frame[name].astype(str).map(rewrite)
-    return store(frame.to_csv(index=False).encode("utf-8"))
+    return store(frame.to_csv(index=False).encode("utf-8"), max_bytes=2 * MAX_BYTES)
 
 
 def load(data_id: str, text_column: str, label_column: str) -> tuple[list[Example], tuple[str, ...]]:
