@@ -319,3 +319,39 @@ def test_torchrun_two_processes_publish_one_model(fresh_cache):
     assert result.stdout.count('"model": "ddp-run"') == 1  # one report, from rank 0
     meta = catalog.read_metadata("ddp-run")
     assert meta is not None and meta["data"]["validation_size"] > 0
+
+
+def test_a_batch_too_big_for_one_pass_on_the_cpu_runs_as_parts_whose_gradients_add_up(fresh_cache):
+    """A student's 64 × 512 tokens in one pass took MiniLM past 11 GB (32 × 512 did); a new run's batch goes in parts of
+    at most ``step_tokens`` tokens, and gradient accumulation keeps the training the same: the same steps and, with
+    no dropout and the texts in the same order, the same losses."""
+    from core.training.trainer import passes
+
+    def parts(batch, length, tokens=2048, on_cpu=True):
+        recipe = Recipe("k", "t", "sentiment", "polarity", "scratch", 1, 1e-3, batch, max_length=length, step_tokens=tokens)
+        return passes(recipe, on_cpu)
+
+    assert parts(16, 128) == (16, 1, 64)  # the default batch at the longest default length: one pass
+    assert parts(64, 512) == (4, 16, 16) and parts(48, 512) == (4, 12, 16) and parts(7, 512) == (1, 7, 16)
+    assert parts(64, 512, on_cpu=False) == (64, 1, 64) and parts(64, 512, tokens=0) == (64, 1, 64)
+    assert get_recipe("topic-minilm").step_tokens == 0  # the built-in recipes train as measured
+    curves = []
+    for tokens in (0, 128):  # one pass of 8 × 64, then four passes of 2 × 64 per step
+        jobs.run_here("sentiment-tiny", {"batch_size": 8, "max_length": 64, "step_tokens": tokens, "dropout": 0.0,
+                                         "group_by_length": False, "epochs": 1, "examples": 120})  # fmt: skip
+        card = catalog.read_metadata("sentiment-tiny")
+        assert card["recipe"]["step_tokens"] == tokens
+        curves.append([(point["step"], point["loss"]) for point in card["loss_curve"]])
+    (steps, losses), (parted_steps, parted_losses) = (list(zip(*curve, strict=True)) for curve in curves)
+    assert steps == parted_steps and len(steps) >= 10
+    assert np.allclose(losses, parted_losses, rtol=1e-3), (losses, parted_losses)
+    from core.tasks.article_code import training_script
+
+    script = fresh_cache / "train_again.py"  # the page's copyable code trains it in parts too, step for step
+    script.write_text(training_script(card.recipe, card.get("precision", "fp32")), encoding="utf-8")
+    assert "gradient_accumulation_steps=accumulate" in script.read_text(encoding="utf-8")
+    done = subprocess.run([sys.executable, str(script)], cwd=fresh_cache, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"})  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    accuracy = float(done.stdout.split("held-out accuracy:")[1].split()[0])
+    assert accuracy == pytest.approx(card.metrics["accuracy"]["value"], abs=1e-9)

@@ -128,6 +128,15 @@ def test_personal_data_the_student_asked_to_mask_is_never_trained_on_as_it_is(fr
     assert not at.error and not at.button(key="train-start").disabled
 
 
+def test_the_page_says_how_a_batch_too_big_for_one_pass_runs():
+    at = open_page("pages/train.py")
+    assert not [c for c in at.caption if "gradient accumulation" in c.value]  # 16 × 64: one pass
+    at.select_slider(key="train-batch").set_value(64).run()
+    at.select_slider(key="train-maxlen").set_value(512).run()
+    note = [c.value for c in at.caption if "gradient accumulation" in c.value]
+    assert not at.exception and note and "64 × 512 runs as 16 passes of 4 texts" in note[0], note
+
+
 def test_a_new_seed_or_length_cap_does_not_tokenize_the_data_again(monkeypatch):
     """The slow half of the data preview (every training text tokenized) depends on the texts only: a student
     clicking the seed or the length cap up and down costs the server a lookup, not a pass over the data."""

@@ -98,12 +98,19 @@ def _model_lines(recipe: dict) -> str:
             "a new head for these labels\n")  # fmt: skip
 
 
+def _split(recipe: dict) -> bool:
+    """Whether the run's batch is too big for one pass on the CPU (``step_tokens``): then it trained in parts."""
+    return bool(recipe.get("step_tokens")) and recipe["batch_size"] * recipe["max_length"] > recipe["step_tokens"]
+
+
 def _arguments(recipe: dict, precision: str) -> str:
     early = recipe["patience"] > 0 and recipe["validation_fraction"] > 0
     evaluate = recipe["validation_fraction"] > 0
+    batches = (["per_device_train_batch_size=part", "gradient_accumulation_steps=accumulate",
+                "per_device_eval_batch_size=scoring"] if _split(recipe)
+               else [f"per_device_train_batch_size={recipe['batch_size']}", "per_device_eval_batch_size=64"])  # fmt: skip
     lines = [f'output_dir="checkpoints-{recipe["key"]}"', f"num_train_epochs={recipe['epochs']!r}",
-             f"learning_rate={recipe['learning_rate']!r}", f"per_device_train_batch_size={recipe['batch_size']}",
-             "per_device_eval_batch_size=64", f"weight_decay={recipe['weight_decay']!r}",
+             f"learning_rate={recipe['learning_rate']!r}", *batches, f"weight_decay={recipe['weight_decay']!r}",
              f"warmup_steps={recipe['warmup_ratio']!r}",
              f"seed={recipe['seed']}", f'eval_strategy="{"epoch" if evaluate else "no"}"',
              f'save_strategy="{"epoch" if early else "no"}"']  # fmt: skip
@@ -159,12 +166,18 @@ def training_script(recipe: dict, precision: str = "fp32") -> str:
         "def accuracy(prediction):\n"
         '    return {"accuracy": float((prediction.predictions.argmax(-1) == prediction.label_ids).mean())}\n\n\n'
         "# 3 · Training (③ every setting stated; validation each epoch when there is a validation share)\n"
-        "args = TrainingArguments(\n" + _arguments(recipe, precision) + ")\n"
+        + ("# on the CPU a batch too big for one pass (recipe.step_tokens) goes in parts whose gradients add up\n"
+           "from core.training.trainer import passes\n\n"
+           "part, accumulate, scoring = passes(recipe, on_cpu=not torch.cuda.is_available())\n"
+           if _split(recipe) else "")
+        + "args = TrainingArguments(\n" + _arguments(recipe, precision) + ")\n"
         "trainer = Trainer(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset or None,\n"
         "                  data_collator=DataCollatorWithPadding(tokenizer), processing_class=tokenizer,\n"
         "                  compute_metrics=accuracy if eval_dataset else None"
         + (f",\n                  callbacks=[EarlyStoppingCallback(early_stopping_patience={recipe['patience']})])\n"
            if early else ")\n")
+        + ("trainer.model_accepts_loss_kwargs = False  # each part's loss is its own mean: Trainer divides it over "
+           "the parts\n" if _split(recipe) else "")
         + "trainer.train()\n\n"
         "# 4 · Evaluation on the held-out test split, never seen in training\n"
         "output = trainer.predict(test_dataset)\n"

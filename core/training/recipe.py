@@ -49,6 +49,10 @@ class Recipe:
     # A classifier's word-embedding table left as its base has it (random, from scratch): no gradients or optimiser
     # state for its weights, 0.14 GB less to fine-tune MiniLM, whose table holds 11.7 M of its 22.7 M weights.
     freeze_word_embeddings: bool = False
+    # The most tokens (batch_size × max_length) one forward and backward pass takes on the CPU, where a run shares the
+    # server's memory: a bigger batch runs as passes over parts of it whose gradients add up before the optimiser's
+    # step (gradient accumulation; ``core.training.trainer.passes``). 0: no limit (the built-in recipes, measured).
+    step_tokens: int = 0
     # For dataset="csv": the stored upload and its columns; for dataset="hub": "name" or "name/config".
     data_file: str = ""
     text_column: str = "text"
@@ -102,6 +106,8 @@ class Recipe:
             problems.append(f"padding must be dynamic or max_length, got {self.padding!r}")
         if not 0 <= self.validation_fraction < 0.5:
             problems.append(f"validation_fraction must be in [0, 0.5), got {self.validation_fraction}")
+        if not 0 <= self.step_tokens <= 1_000_000:
+            problems.append(f"step_tokens must be 0–1,000,000, got {self.step_tokens}")
         if not 0 <= self.examples <= 1_000_000:
             problems.append(f"examples must be 0–1,000,000, got {self.examples}")
         for name in ("group_by_length", "checkpointing", "freeze_word_embeddings"):
@@ -127,7 +133,7 @@ class Recipe:
     def hyperparameters(self) -> dict:
         keep = ("epochs", "learning_rate", "batch_size", "max_length", "weight_decay", "warmup_ratio", "seed",
                 "dropout", "patience", "augment", "augment_p", "validation_fraction", "padding", "group_by_length",
-                "examples", "checkpointing", "freeze_word_embeddings")  # fmt: skip
+                "examples", "checkpointing", "freeze_word_embeddings", "step_tokens")  # fmt: skip
         return {name: getattr(self, name) for name in keep if name not in self.unused()}
 
     def to_json(self) -> dict:
@@ -189,6 +195,9 @@ NEW_RUN = {
     "epochs": 3.0, "learning_rate": 2e-4, "batch_size": 16, "weight_decay": 0.01, "warmup_ratio": 0.1,
     "dropout": 0.1, "seed": 42, "patience": 2, "augment": "none", "augment_p": 0.1, "validation_fraction": 0.15,
     "group_by_length": True, "checkpointing": False, "freeze_word_embeddings": False,
+    # 16 × 128 tokens, the default batch at the longest default length, in one pass; 64 × 512 in one pass would take
+    # about 20 GB on MiniLM (32 × 512 peaked at 11.4 GB)
+    "step_tokens": 2048,
 }  # fmt: skip
 SCRATCH_LEARNING_RATE = 1e-3  # random weights need bigger steps than fine-tuning
 

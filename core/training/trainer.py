@@ -155,6 +155,11 @@ def fit(recipe: Recipe, folder: Path, model, rows: Sequence[dict], collator, rep
         callbacks=callbacks,
     )
     trainer.remove_callback(PrinterCallback)  # progress goes through report(), never print
+    if args.gradient_accumulation_steps > 1:
+        # Trainer reads a forward(**kwargs) as a loss already divided over the whole step's items, and then does not
+        # divide it by the passes; but a classifier's loss is the mean over its own pass, so the step's gradient came
+        # out as many times too big as there were passes (and the logged loss too): each pass's mean, divided.
+        trainer.model_accepts_loss_kwargs = False
     started = time.perf_counter()
     result = trainer.train()
     seconds = time.perf_counter() - started
@@ -169,6 +174,18 @@ def fit(recipe: Recipe, folder: Path, model, rows: Sequence[dict], collator, rep
     )
 
 
+def passes(recipe: Recipe, on_cpu: bool) -> tuple[int, int, int]:
+    """(texts per training pass, passes per optimiser step, texts per scoring pass): the whole batch in one pass,
+    unless on the CPU its batch_size × max_length tokens would pass the recipe's ``step_tokens``; then the largest
+    part of the batch that divides it and fits, the parts' gradients added up before each step (the same batches and
+    steps, a fraction of the memory). Scoring, which keeps no activations for a backward pass, takes 4 times as many."""
+    if not on_cpu or not recipe.step_tokens:
+        return recipe.batch_size, 1, 64
+    most = max(1, recipe.step_tokens // recipe.max_length)
+    part = max(size for size in range(1, min(most, recipe.batch_size) + 1) if recipe.batch_size % size == 0)
+    return part, recipe.batch_size // part, max(1, min(64, 4 * recipe.step_tokens // recipe.max_length))
+
+
 def _arguments(recipe: Recipe, folder: Path, device, evaluate_each_epoch: bool, early_stopping: bool):
     """One TrainingArguments for every task: the recipe's settings, validation and early stopping when asked."""
     from transformers import TrainingArguments
@@ -176,12 +193,14 @@ def _arguments(recipe: Recipe, folder: Path, device, evaluate_each_epoch: bool, 
     from core.device import mixed_precision_flags
     from core.loading import checkpointing_argument
 
+    part, accumulate, scoring = passes(recipe, device.device == "cpu")
     return TrainingArguments(
         output_dir=str(folder / "checkpoints"),
         num_train_epochs=recipe.epochs,
         learning_rate=recipe.learning_rate,
-        per_device_train_batch_size=recipe.batch_size,
-        per_device_eval_batch_size=64,
+        per_device_train_batch_size=part,
+        gradient_accumulation_steps=accumulate,
+        per_device_eval_batch_size=scoring,
         weight_decay=recipe.weight_decay,
         warmup_steps=recipe.warmup_ratio,  # a float below 1 is a ratio of all steps
         seed=recipe.seed,
