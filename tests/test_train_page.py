@@ -23,15 +23,15 @@ def test_train_a_tiny_model_and_use_it_on_sentiment(fresh_cache):
     at.number_input(key="train-patience").set_value(0).run()
     at.number_input(key="train-examples").set_value(150).run()
     at.toggle(key="train-checkpointing").set_value(True).run()  # less memory, the same numbers
-    at.text_input(key="train-name").input("ui-run").run()
+    at.text_input(key="train-name").input("www.ui-run.com").run()
     assert any(m.label == "Parameters" for m in at.metric)
     at.button(key="train-start").click().run()
     assert not at.exception and not at.error
-    state = jobs.status("ui-run").state
+    state = jobs.status("www.ui-run.com").state
     assert state in ("starting", "running", "done")
     if state != "done":
         assert at.get("progress"), "a live progress bar while the job runs"
-    finished = jobs.wait("ui-run", timeout=300)
+    finished = jobs.wait("www.ui-run.com", timeout=300)
     assert finished.state == "done", finished
     at.run()
     assert "4 · Evaluation" in [h.value for h in at.header]
@@ -39,18 +39,20 @@ def test_train_a_tiny_model_and_use_it_on_sentiment(fresh_cache):
     assert metrics["accuracy"].endswith("%") and metrics["macro-F1"].endswith("%")
     perclass = next(frame.value for frame in at.dataframe if "support" in frame.value.columns)
     assert list(perclass.columns) == ["precision", "recall", "F1", "support"] and "positive" in perclass.index
-    assert "ui-run" in set(at.dataframe[-1].value["run"])
+    assert "www.ui-run.com" in set(at.dataframe[-1].value["run"])
+    link = next(p.proto.label for p in at.get("page_link") if "on its page" in p.proto.label)
+    assert "www\u200b.ui-run.com" in link  # escaped: a run's name never becomes a live link in the label
     assert any(b.label == "Download the model (zip)" for b in at.get("download_button"))
     assert any(b.label == "Download the script" for b in at.get("download_button"))  # the article's code, fixed
     assert any("held-out accuracy" in block.value for block in at.code)
-    card = catalog.read_metadata("ui-run")
+    card = catalog.read_metadata("www.ui-run.com")
     assert card["task"] == "sentiment" and card["data"]["labelled_examples_used"] == 150
     assert card["hyperparameters"]["checkpointing"] is True and card["hyperparameters"]["freeze_word_embeddings"] is False
 
     sentiment = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=180)
-    sentiment.query_params["model"] = "ui-run"
+    sentiment.query_params["model"] = "www.ui-run.com"
     sentiment.switch_page("pages/sentiment.py").run()
-    assert sentiment.selectbox(key="sentiment-model").value == "ui-run"
+    assert sentiment.selectbox(key="sentiment-model").value == "www.ui-run.com"
     sentiment.button(key="sentiment-run").click().run()
     assert not sentiment.exception and any(m.label == "Latency" for m in sentiment.metric)
 

@@ -75,7 +75,7 @@ def watch() -> None:
     state = bench_jobs.status(job)
     if state["state"] in ("starting", "running"):
         st.progress(float(state["fraction"]), text=_("Benchmark running in the background: {message}",
-                                                    message=_progress(str(state["message"]))))  # fmt: skip
+                                                    message=safe.md(_progress(str(state["message"])))))  # fmt: skip
         return
     st.session_state["bench-job"] = None
     if state["state"] == "done":

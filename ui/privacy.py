@@ -225,7 +225,7 @@ def canary_panel() -> None:
         if not is_ready or stored.get(spec.key, (None,))[0] == fingerprint:
             continue
         try:  # once per model version for the class (cached), once per session here
-            with st.spinner(render.queue_note(_("Scoring every candidate sentence with {model}…", model=spec.key))):
+            with st.spinner(render.queue_note(_("Scoring every candidate sentence with {model}…", model=safe.md(spec.key)))):
                 stored[spec.key] = (fingerprint, _exposure(spec.key, fingerprint))
         except CoreError as error:
             safe.error(error)

@@ -99,7 +99,7 @@ def deployment(meta: dict) -> None:
     task = tasks().get(str(meta.get("task")))
     if task and task.page:
         with contextlib.suppress(st.errors.StreamlitAPIException):  # a plug-in task's page this app lacks
-            st.page_link(task.page, label=_("Use {run} on its page ({task})", run=meta["key"], task=_(task.title)),
+            st.page_link(task.page, label=_("Use {run} on its page ({task})", run=safe.md(meta["key"]), task=_(task.title)),
                          icon=":material/open_in_new:",
                          query_params={"model": meta["key"]})  # fmt: skip
     key = meta["key"]
@@ -122,7 +122,7 @@ def delete_button(meta: dict) -> None:
         except CoreError as error:
             safe.error(error)
             return
-        st.toast(_("Deleted {run}.", run=key))
+        st.toast(_("Deleted {run}.", run=safe.md(key)))
         st.rerun()
 
 
