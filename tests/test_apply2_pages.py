@@ -101,10 +101,18 @@ def test_generate_page(lm_tiny_model):
     assert any("Please enter some text" in e.value for e in at.error)
 
 
-def test_inspect_shows_a_translation_models_attention(translate_tiny_model):
+def test_inspect_shows_a_translation_models_attention(translate_tiny_model, monkeypatch):
+    from core.tasks.translate import Translator
+
     at = open_page("pages/inspect_attention.py", architecture="seq2seq", text="Tom read a book.")
     assert at.segmented_control(key="inspect-architecture").value == "Encoder-decoder (translation)"
     assert any(m.value.startswith("**Tom read a book.** →") for m in at.markdown)
+    calls, original = [], Translator.translate
+    monkeypatch.setattr(Translator, "translate", lambda self, text, **kw: calls.append(text) or original(self, text, **kw))
+    at.run()
+    assert not calls and any(m.value.startswith("**Tom read a book.** →") for m in at.markdown)  # read back
+    at.text_input(key="inspect-seq2seq-text").input("Mary sold the house.").run()
+    assert calls == ["Mary sold the house."]
     at.text_input(key="inspect-seq2seq-text").input("").run()
     assert any("Please enter some text" in e.value for e in at.error)
     at.segmented_control(key="inspect-architecture").set_value("Encoder").run()

@@ -90,7 +90,11 @@ def translation_views() -> None:
     text = st.text_input(_("Sentence to translate"), linked_text or example,
                          key="inspect-seq2seq-text")  # fmt: skip
     try:
-        result = models.task_model(spec).translate(text)
+        translator, version = models.task_model_and_version(spec)
+        asked = (spec.key, version, text)  # a rerun with the same sentence and model reads the answer back
+        kept = st.session_state.get("inspect-seq2seq-result")
+        result = kept[1] if kept and kept[0] == asked else translator.translate(text)
+        st.session_state["inspect-seq2seq-result"] = (asked, result)
     except CoreError as error:
         safe.error(error)
         return
