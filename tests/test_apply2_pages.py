@@ -119,8 +119,18 @@ def test_inspect_shows_a_translation_models_attention(translate_tiny_model, monk
     assert not at.exception and at.selectbox(key="inspect-model").value == "minilm-l6"
 
 
-def test_train_page_offers_conll_srl_only_online():
+def test_train_page_offers_conll_srl_only_online(srl_tiny_model, fresh_cache, monkeypatch):
+    import shutil
+
+    from core import settings
+
     at = open_page("pages/train.py")
     assert at.button(key="train-conll").disabled
     assert any("needs internet" in c.value for c in at.caption)
     assert any("conll2012_ontonotesv5" in m.value for m in at.markdown)
+    monkeypatch.setattr(settings, "current_mode", lambda: settings.Mode(True, "test", 0.0))  # as if the Hub answered
+    at.run()
+    assert not at.button(key="train-conll").disabled  # not trained yet: anyone online may start the class's run
+    shutil.copytree(srl_tiny_model, fresh_cache / "models" / "srl-conll")  # once it is there, nobody redoes it
+    at.run()
+    assert at.button(key="train-conll").disabled and any("add --force" in c.value for c in at.caption)

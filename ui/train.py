@@ -331,7 +331,7 @@ def start(recipe: Recipe) -> None:
         safe.error(error)
         return
     st.session_state["train-watching"] = recipe.key
-    st.toast(_("Training {run} started in the background.", run=recipe.key))
+    st.toast(_("Training {run} started in the background.", run=safe.md(recipe.key)))
 
 
 @st.fragment(run_every=1.0)
@@ -371,7 +371,7 @@ def live(key: str) -> None:
 
 def other_tasks() -> None:
     """Where the translation, role-labeling and language models are trained, and real SRL data from the Hub."""
-    from core import settings
+    from core import catalog, settings
     from core.training.recipes import CONLL_DATASET, conll_srl_recipe
 
     with st.expander(
@@ -391,8 +391,12 @@ def other_tasks() -> None:
             f"    --hub-dataset {CONLL_DATASET} --set examples=4000\n```"
         )  # fmt: skip
         mode = settings.current_mode()
+        trained = catalog.read_metadata(conll_srl_recipe().key) is not None  # the class's: not one student's to redo
         if st.button(_("Fine-tune MiniLM on CoNLL-2012 now"), key="train-conll", icon=":material/cloud_download:",
-                     disabled=not mode.online):  # fmt: skip
+                     disabled=not mode.online or trained):  # fmt: skip
             start(conll_srl_recipe())
+        if trained:
+            st.caption(_("Trained: it is on the Semantic roles page for the whole class. Training it again replaces "
+                         "everyone's copy, so only the command line does that (add --force)."))  # fmt: skip
         if not mode.online:
             st.caption(":material/cloud_off: " + _("needs internet: LM Lab is offline ({reason}).", reason=_(mode.reason)))
