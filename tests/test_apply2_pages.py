@@ -133,4 +133,4 @@ def test_train_page_offers_conll_srl_only_online(srl_tiny_model, fresh_cache, mo
     assert not at.button(key="train-conll").disabled  # not trained yet: anyone online may start the class's run
     shutil.copytree(srl_tiny_model, fresh_cache / "models" / "srl-conll")  # once it is there, nobody redoes it
     at.run()
-    assert at.button(key="train-conll").disabled and any("add --force" in c.value for c in at.caption)
+    assert at.button(key="train-conll").disabled and any("only the command above" in c.value for c in at.caption)

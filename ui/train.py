@@ -397,6 +397,6 @@ def other_tasks() -> None:
             start(conll_srl_recipe())
         if trained:
             st.caption(_("Trained: it is on the Semantic roles page for the whole class. Training it again replaces "
-                         "everyone's copy, so only the command line does that (add --force)."))  # fmt: skip
+                         "everyone's copy, so only the command above does that."))  # fmt: skip
         if not mode.online:
             st.caption(":material/cloud_off: " + _("needs internet: LM Lab is offline ({reason}).", reason=_(mode.reason)))
