@@ -115,6 +115,16 @@ def test_sentence_splitting():
     sentences = [text[s:e] for s, e in summarize.split_sentences(text)]
     assert sentences == ["Mr. Smith went to Washington.", "He met Dr. Jones at 4.30 pm.",
                          'Then U.S. officials said "Yes."', "It ended!"]  # fmt: skip
+    import time
+
+    for stops in (5_000, 20_000):  # initials that never end a sentence: each stop read once, not again from the start
+        started = time.perf_counter()
+        assert summarize.split_sentences("A. " * stops) == [(0, 3 * stops - 1)]
+        seconds = time.perf_counter() - started
+        assert seconds < 0.5, seconds  # 2.3 s for 20,000 before: every stop re-split everything since the last cut
+    long = "x" * 100 + " Dr. Who came. Then " + "y" * 100 + ". Next"  # a long word is read from its last 64 characters
+    assert [long[s:e] for s, e in summarize.split_sentences(long)] == [long[: long.index("Then") - 1],
+                                                                       "Then " + "y" * 100 + ".", "Next"]
 
 
 def test_extractive_summary_keeps_order_and_budget(encoder):

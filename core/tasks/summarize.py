@@ -46,11 +46,10 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
         return _chinese_sentences(text)
     spans, start = [], 0
     for match in _BOUNDARY.finditer(text):
-        word = (
-            text[start : match.start() + 1].split()[-1].rstrip(".").lower()
-            if text[start : match.start() + 1].split()
-            else ""
-        )
+        # the word before the stop, from at most 64 characters back: a longer word is no abbreviation or initial
+        # either way, and reading back only that far keeps many skipped stops ("A. A. A. …") linear, not quadratic
+        tail = text[max(start, match.start() + 1 - 64) : match.start() + 1].split()
+        word = tail[-1].rstrip(".").lower() if tail else ""
         if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
             continue
         spans.append((start, match.start() + 1 + len(match.group(0)[1:].rstrip())))
