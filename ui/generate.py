@@ -168,9 +168,10 @@ def next_token(spec, prompt: str, k: int) -> None:
     middle.metric(_("Entropy — trigram"), _("{bits} bits", bits=f"{found['ngram_entropy_bits']:.2f}"))
     right.metric(
         _("Latency"), f"{found['latency_ms']:.0f} ms",
-        help=_("{count} tokens of context", count=found["context_tokens"]) + (
-            " " + _("Read back from what this class already computed: the latency is that of the pass that computed "
-                    "it.") if found.get("cached") else ""),
+        # said whether or not this answer was read back: saying it only then would tell a student that a classmate
+        # typed the same prompt
+        help=_("{count} tokens of context", count=found["context_tokens"]) + " " + _(
+            "An answer any session of the class already got is read back, with the latency of the pass that computed it."),
     )  # fmt: skip
     how = (_("Each token is one character (or other symbol), after NFKC normalisation: full-width punctuation, "
              "digits and letters appear in half-width form (，becomes ,), … is three tokens, and spaces are "
