@@ -280,12 +280,12 @@ def hyperparameters(base: str) -> dict:
     values["group_by_length"] = b.toggle(
         _("Group batches by length (less padding, faster)"), NEW_RUN["group_by_length"], key="train-group"
     )
-    _passes_note(values["batch_size"], values["max_length"])
-    return {**values, **memory_savers()}
+    return {**values, **memory_savers(values["batch_size"], values["max_length"])}
 
 
-def _passes_note(batch: int, length: int) -> None:
-    """What a batch too big for one pass on the CPU becomes (the cap the server holds every run to)."""
+def memory_savers(batch: int, length: int) -> dict:
+    """The two ways to train in less memory, as toggles: activation checkpointing and a frozen word table; and what
+    a batch too big for one pass on the CPU becomes (the cap the server holds every new run to)."""
     from core.training.recipe import Recipe
     from core.training.trainer import passes
 
@@ -298,10 +298,6 @@ def _passes_note(batch: int, length: int) -> None:
                      "steps in a fraction of the memory: MiniLM took 2.5 GB for batches of 64 × 512 this way, against "
                      "11.4 GB for 32 × 512 in one pass.", tokens=f"{tokens:,}", batch=batch, length=length,
                      count=count, part=part))  # fmt: skip
-
-
-def memory_savers() -> dict:
-    """The two ways to train in less memory, as toggles: activation checkpointing and a frozen word table."""
     a, b = st.columns(2)
     checkpointing = a.toggle(
         _("Save memory: activation checkpointing"), NEW_RUN["checkpointing"], key="train-checkpointing",
