@@ -158,7 +158,7 @@ def test_the_quota_drops_the_oldest_session_run(fresh_cache, monkeypatch):
         jobs.wait(recipe.key, timeout=120)
     fake_run("franks", "frank", 50)  # the cache is now full of this lesson's runs (carol's and frank's)
     another = _custom("csv-erin")
-    with pytest.raises(JobLimitError, match="newest run a classmate made"):  # refused: each one's only recent run
+    with pytest.raises(JobLimitError, match="too few of them are yours"):  # refused: nobody's recent work is dropped
         jobs.start(another.key, recipe=another, owner="erin")
     assert {"newer", "franks"} <= {spec.key for spec in catalog.trained_specs()}
     # a session's own run makes room for its next one
@@ -168,15 +168,6 @@ def test_the_quota_drops_the_oldest_session_run(fresh_cache, monkeypatch):
     finally:
         jobs.cancel(another.key, owner="carol")
         jobs.wait(another.key, timeout=120)
-    fake_run("franks-second", "frank", 40)  # frank has two of the lesson's runs: his older one makes room for erin
-    erins = _custom("erins-first")
-    jobs.start(erins.key, recipe=erins, owner="erin")
-    try:
-        keys = {spec.key for spec in catalog.trained_specs()}
-        assert "franks" not in keys and "franks-second" in keys  # he keeps his newest
-    finally:
-        jobs.cancel(erins.key, owner="erin")
-        jobs.wait(erins.key, timeout=120)
 
 
 def test_a_start_refused_by_the_job_limit_drops_none_of_the_session_s_runs(fresh_cache, monkeypatch):

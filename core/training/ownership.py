@@ -132,32 +132,24 @@ STALE_RUN_S = 4 * 3600  # another session's run older than this (an earlier less
 
 def make_room_for_a_run(owner: str) -> None:
     """Keep the stored session runs under ``LMLAB_MAX_RUNS`` and each session's under ``RUNS_PER_SESSION``: the
-    session's own oldest idle runs go first, then idle runs of other sessions older than ``STALE_RUN_S``, then
-    other sessions' older runs of this lesson, from the session holding the most (each keeps its newest: when the
-    cache is full, a student who has trained nothing yet still gets a turn). Refused only when every run is the
-    only one its session made in this lesson."""
+    session's own oldest idle runs go first, then idle runs of other sessions older than ``STALE_RUN_S``. A run
+    another student made in this lesson is never dropped to make room: the new run is refused instead."""
     import time
-    from collections import Counter
 
     from core.training import store
 
-    runs = session_runs()  # oldest first
+    runs = session_runs()
     own = [key for _, key in runs if owner_of(key) == owner and not status(key).active]
     over_own = own[: max(0, len(own) - RUNS_PER_SESSION + 1)]
     cap = settings.limits().max_runs
     stale = time.time() - STALE_RUN_S
-    idle = [(created, key, owner_of(key)) for created, key in runs if key not in over_own and not status(key).active]
-    newest = {holder: key for _, key, holder in idle}  # the last one seen, runs being oldest first
-    held = Counter(holder for _, _, holder in idle)
-    droppable = [key for _, key, holder in idle if holder == owner]
-    droppable += [key for created, key, holder in idle if holder != owner and created < stale]
-    droppable += sorted((key for created, key, holder in idle if holder != owner and created >= stale
-                         and newest[holder] != key), key=lambda key: -held[owner_of(key)])  # fmt: skip
+    droppable = [key for created, key in runs if key not in over_own and not status(key).active
+                 and (owner_of(key) == owner or created < stale)]  # fmt: skip
+    droppable.sort(key=lambda key: owner_of(key) != owner)  # the session's own first, each group oldest first
     needed = max(0, len(runs) - len(over_own) - cap + 1)
     if needed > len(droppable):  # decided before anything is deleted: a refused start drops nothing
         raise JobLimitError(Message("The cache holds {total} runs of the class, its limit (LMLAB_MAX_RUNS={cap}), and "
-                                    "none can make room: each is training or is the newest run a classmate made in "
-                                    "this lesson. The teacher can delete runs or raise the limit.", total=len(runs),
-                                    cap=cap))  # fmt: skip
+                                    "too few of them are yours or from an earlier lesson to make room; the teacher "
+                                    "can delete runs or raise the limit.", total=len(runs), cap=cap))
     for key in [*over_own, *droppable[:needed]]:
         store.delete(key)
