@@ -228,6 +228,26 @@ def test_the_shared_conll_name_cannot_be_taken_by_a_session(fresh_cache):
         ownership.delete_run("srl-conll", owner="mallory")
     assert not (settings.jobs_dir() / "asked-about").exists()
     assert jobs.status("asked-about").state == "none" and not (settings.jobs_dir() / "asked-about").exists()
+    from core import io
+    from core.training.recipes import conll_srl_recipe
+
+    (settings.models_dir() / "srl-conll").mkdir(parents=True)  # the class's model, once trained, as the cache holds it
+    io.write_json_atomic(settings.models_dir() / "srl-conll" / "metadata.json", {"task": "srl", "labels": ["O"]})
+    with pytest.raises(JobError, match="only the command line trains it again"):  # whatever a page's button sends
+        jobs.start("srl-conll", recipe=conll_srl_recipe(), owner="mallory")
+
+
+def test_a_student_s_run_is_held_to_the_memory_cap_on_one_pass_whatever_the_page_sent(fresh_cache):
+    from core.training.recipes import NEW_RUN
+
+    for sent in (0, 10**6):  # no cap, or one far above the server's
+        recipe = dataclasses.replace(_custom(f"big-{sent}", epochs=1), step_tokens=sent)
+        jobs.start(recipe.key, recipe=recipe, owner="mallory")
+        try:
+            stored = json.loads((jobs.job_dir(recipe.key) / "recipe.json").read_text(encoding="utf-8"))
+            assert stored["step_tokens"] == NEW_RUN["step_tokens"] == 2048
+        finally:
+            _stop(recipe.key)
 
 
 def test_a_session_keeps_at_most_three_runs(fresh_cache):

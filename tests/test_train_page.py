@@ -48,6 +48,7 @@ def test_train_a_tiny_model_and_use_it_on_sentiment(fresh_cache):
     card = catalog.read_metadata("www.ui-run.com")
     assert card["task"] == "sentiment" and card["data"]["labelled_examples_used"] == 150
     assert card["hyperparameters"]["checkpointing"] is True and card["hyperparameters"]["freeze_word_embeddings"] is False
+    assert card["hyperparameters"]["step_tokens"] == 2048  # a pass's memory capped, as the page says
 
     sentiment = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=180)
     sentiment.query_params["model"] = "www.ui-run.com"

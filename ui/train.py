@@ -286,12 +286,13 @@ def hyperparameters(base: str) -> dict:
 def memory_savers(batch: int, length: int) -> dict:
     """The two ways to train in less memory, as toggles: activation checkpointing and a frozen word table; and what
     a batch too big for one pass on the CPU becomes (the cap the server holds every new run to)."""
+    from core.device import pick_device
     from core.training.recipe import Recipe
     from core.training.trainer import passes
 
     tokens = NEW_RUN["step_tokens"]
     part, count, _scoring = passes(Recipe("", "", "", "", "", 1, 1e-4, batch, max_length=length, step_tokens=tokens),
-                                   on_cpu=True)  # fmt: skip
+                                   on_cpu=pick_device() == "cpu")  # fmt: skip
     if count > 1:
         st.caption(_("On the CPU a pass takes at most {tokens} tokens: each batch of {batch} × {length} runs as {count} "
                      "passes of {part} texts whose gradients add up before the step (gradient accumulation). The same "
@@ -311,7 +312,7 @@ def memory_savers(batch: int, length: int) -> dict:
                "gradients or optimiser state for it (MiniLM: 11.7 M of its 22.7 M weights, about 0.14 GB less). From "
                "a pretrained model every token keeps the vector pretraining gave it, [UNK] included; from random "
                "weights the table stays random."))  # fmt: skip
-    return {"checkpointing": checkpointing, "freeze_word_embeddings": freeze}
+    return {"checkpointing": checkpointing, "freeze_word_embeddings": freeze, "step_tokens": tokens}
 
 
 def curve_words() -> dict[str, str]:

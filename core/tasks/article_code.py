@@ -99,8 +99,9 @@ def _model_lines(recipe: dict) -> str:
 
 
 def _split(recipe: dict) -> bool:
-    """Whether the run's batch is too big for one pass on the CPU (``step_tokens``): then it trained in parts."""
-    return bool(recipe.get("step_tokens")) and recipe["batch_size"] * recipe["max_length"] > recipe["step_tokens"]
+    """Whether the run had a cap on one pass's tokens on the CPU (``step_tokens``): then its batches (and its scoring
+    batches) were sized by ``core.training.trainer.passes``, and the script sizes them the same way."""
+    return bool(recipe.get("step_tokens"))
 
 
 def _arguments(recipe: dict, precision: str) -> str:
@@ -167,8 +168,8 @@ def training_script(recipe: dict, precision: str = "fp32") -> str:
         '    return {"accuracy": float((prediction.predictions.argmax(-1) == prediction.label_ids).mean())}\n\n\n'
         "# 3 · Training (③ every setting stated; validation each epoch when there is a validation share)\n"
         + ("# on the CPU a batch too big for one pass (recipe.step_tokens) goes in parts whose gradients add up\n"
-           "from core.training.trainer import passes\n\n"
-           "part, accumulate, scoring = passes(recipe, on_cpu=not torch.cuda.is_available())\n"
+           "from core.device import pick_device\nfrom core.training.trainer import passes\n\n"
+           'part, accumulate, scoring = passes(recipe, on_cpu=pick_device() == "cpu")  # as LM Lab chose the device\n'
            if _split(recipe) else "")
         + "args = TrainingArguments(\n" + _arguments(recipe, precision) + ")\n"
         "trainer = Trainer(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset or None,\n"
@@ -176,8 +177,8 @@ def training_script(recipe: dict, precision: str = "fp32") -> str:
         "                  compute_metrics=accuracy if eval_dataset else None"
         + (f",\n                  callbacks=[EarlyStoppingCallback(early_stopping_patience={recipe['patience']})])\n"
            if early else ")\n")
-        + ("trainer.model_accepts_loss_kwargs = False  # each part's loss is its own mean: Trainer divides it over "
-           "the parts\n" if _split(recipe) else "")
+        + ("if accumulate > 1:  # each part's loss is its own mean: Trainer divides it over the parts\n"
+           "    trainer.model_accepts_loss_kwargs = False\n" if _split(recipe) else "")
         + "trainer.train()\n\n"
         "# 4 · Evaluation on the held-out test split, never seen in training\n"
         "output = trainer.predict(test_dataset)\n"

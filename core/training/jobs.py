@@ -21,6 +21,7 @@ Cheap to import: no torch.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
@@ -52,7 +53,29 @@ from core.training.jobstate import (  # noqa: F401 - status, job_dir, … are pa
     status,
     train_lock,
 )
-from core.training.recipes import RECIPES, Recipe, get_recipe
+from core.training.recipes import NEW_RUN, RECIPES, Recipe, get_recipe
+
+
+def _a_sessions_run(recipe: Recipe, owner: str | None) -> tuple[Recipe, str | None]:
+    """A run defined on a page and its owner, as the server allows them: the class's shared run (nobody's, and only
+    while it is not trained yet), or a session's own run with one pass's tokens capped on the CPU."""
+    from core.training import ownership
+
+    if owner is None:
+        return recipe, None
+    if recipe.key in ownership.SHARED_RUNS:
+        if not ownership.shared_run(recipe):
+            raise JobError(Message("{name} is the name of a model the class shares; choose another name for your run.",
+                                   name=repr(recipe.key)))
+        from core.catalog import read_metadata
+
+        if read_metadata(recipe.key) is not None:  # trained: a page may not replace everyone's copy
+            raise JobError(Message("{name} is trained and the class shares it: only the command line trains it again.",
+                                   name=repr(recipe.key)))  # fmt: skip
+        return recipe, None  # the class's model: nobody's own
+    if not 0 < recipe.step_tokens <= NEW_RUN["step_tokens"]:  # whatever the page sent: the memory cap holds
+        recipe = dataclasses.replace(recipe, step_tokens=NEW_RUN["step_tokens"])
+    return recipe, owner
 
 
 def _resolve(key: str, overrides: dict | None, recipe: Recipe | None) -> Recipe:
@@ -93,13 +116,7 @@ def start(key: str, overrides: dict | None = None, recipe: Recipe | None = None,
     from core.training import ownership
 
     resolved = _resolve(key, overrides, recipe)  # unknown keys and bad options fail here, in the caller
-    if recipe is None:
-        owner = None
-    if recipe is not None and recipe.key in ownership.SHARED_RUNS and owner is not None:
-        if not ownership.shared_run(recipe):
-            raise JobError(Message("{name} is the name of a model the class shares; choose another name for your run.",
-                                   name=repr(recipe.key)))
-        owner = None  # the class's model: nobody's own
+    resolved, owner = _a_sessions_run(resolved, owner) if recipe is not None else (resolved, None)
     folder = job_dir(key)
     with start_lock():
         if recipe is not None and ownership.name_taken(key, owner):
