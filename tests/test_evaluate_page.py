@@ -47,3 +47,26 @@ def test_benchmark_two_models_from_the_page(tiny_model, fresh_cache):
     assert len(at.get("plotly_chart")) >= 4  # Pareto, confusion matrices, reliability
     assert any("Calibration from 50 examples" in w.value for w in at.warning)
     assert any(b.label == "Download CSV" for b in at.get("download_button"))
+
+
+def test_the_session_that_started_a_benchmark_cancels_it_and_frees_the_slot(fresh_cache):
+    import json
+
+    import psutil
+
+    st.cache_data.clear()
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=180)
+    at.switch_page("pages/evaluate.py").run()
+    # MiniLM's zero-shot with 300 timed calls: many seconds of work, long enough to be caught running
+    at.multiselect(key="bench-models-sentiment").set_value(["baseline:zero-shot", "baseline:tfidf-lr"]).run()
+    at.slider(key="bench-repeats").set_value(300).run()
+    at.button(key="bench-run-button").click().run()
+    job = at.session_state["bench-job"]
+    pid = json.loads((fresh_cache / "bench" / "jobs" / f"{job}.pid").read_text())["pid"]
+    at.button(key="bench-cancel").click().run()
+    assert background.status(job) == {"state": "failed", "fraction": 1.0, "message": background.CANCELLED}
+    assert background.running() == [] and (not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie")
+    at.run()
+    assert not at.exception and not at.error and at.session_state["bench-job"] is None
+    assert any("cancelled" in toast.value for toast in at.toast)
+    assert not background.cancel(job)  # no longer running: nothing to stop

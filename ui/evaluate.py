@@ -76,11 +76,17 @@ def watch() -> None:
     if state["state"] in ("starting", "running"):
         st.progress(float(state["fraction"]), text=_("Benchmark running in the background: {message}",
                                                     message=safe.md(_progress(str(state["message"])))))  # fmt: skip
+        if st.button(_("Cancel the benchmark"), key="bench-cancel", icon=":material/stop_circle:",
+                     help=_("Stops it now and frees the class's slot; nothing is saved.")):  # fmt: skip
+            bench_jobs.cancel(job)
+            st.rerun(scope="fragment")
         return
     st.session_state["bench-job"] = None
     if state["state"] == "done":
         st.session_state["bench-run"] = state["run_id"]
         st.session_state["bench-shown"] = state["run_id"]  # show the new run
+    elif state["message"] == bench_jobs.CANCELLED:
+        st.toast(_("Benchmark cancelled; nothing was saved."))
     else:
         message = str(state["message"])
         st.session_state["bench-error"] = (_("Stopped at the time limit of a benchmark started from the app ({minutes} "

@@ -74,6 +74,28 @@ def _ours(record: dict) -> bool:
 def _stop_overdue(job: str, record: dict) -> None:
     """A benchmark past the time limit of a job started from the app: killed (with its children) and reported."""
     limit = settings.limits().session_job_timeout_s
+    _kill(job, record, f"stopped after {limit // 60} min {limit % 60:02d} s, the time limit of a benchmark started from "
+                       "the app (LMLAB_SESSION_JOB_TIMEOUT)")  # fmt: skip
+
+
+CANCELLED = "cancelled"
+
+
+def cancel(job: str) -> bool:
+    """Stop a benchmark the asking session started (the job's id is known only to it): killed with its children, its
+    status then says so and nothing is saved. False when it was no longer running."""
+    if not job.isalnum():
+        raise CoreError(f"Unknown benchmark job {job!r}.")
+    try:
+        record = json.loads((_folder() / f"{job}.pid").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and _alive(record) and _ours(record) and _kill(job, record, CANCELLED)
+
+
+def _kill(job: str, record: dict, message: str) -> bool:
+    """Kill the job's process and its children, then record why; False if it could not be stopped (still counted,
+    tried again at the next look)."""
     try:
         process = psutil.Process(int(record["pid"]))
         family = [*process.children(recursive=True), process]
@@ -83,13 +105,11 @@ def _stop_overdue(job: str, record: dict) -> None:
         with contextlib.suppress(psutil.Error):
             one.kill()
     psutil.wait_procs(family, timeout=5)
-    if _alive(record):  # could not be stopped: still counted, tried again at the next look
-        return
-    write_json_atomic(_folder() / f"{job}.json", {
-        "state": "failed", "fraction": 1.0,
-        "message": f"stopped after {limit // 60} min {limit % 60:02d} s, the time limit of a benchmark started from the app "
-                   "(LMLAB_SESSION_JOB_TIMEOUT)"})  # fmt: skip
+    if _alive(record):
+        return False
+    write_json_atomic(_folder() / f"{job}.json", {"state": "failed", "fraction": 1.0, "message": message})
     (_folder() / f"{job}.pid").unlink(missing_ok=True)
+    return True
 
 
 def start(task: str, models: list[str], baseline: str | None, repeats: int) -> str:
