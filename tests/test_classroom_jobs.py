@@ -290,6 +290,28 @@ def test_a_benchmark_started_from_the_app_stops_at_its_time_limit_and_says_so(fr
     assert bench_jobs.running() == []
 
 
+def test_a_cancel_that_comes_as_a_benchmark_finishes_leaves_it_done(fresh_cache):
+    """The benchmark saves its run and writes "done", then takes a moment to exit: a kill in that moment must not
+    report a run that was saved as cancelled."""
+    import subprocess
+    import sys
+
+    from core import io
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        record = {"pid": child.pid, "created": psutil.Process(child.pid).create_time()}
+        folder = settings.cache_home() / "bench" / "jobs"
+        folder.mkdir(parents=True, exist_ok=True)
+        io.write_json_atomic(folder / "abc123.pid", record)
+        io.write_json_atomic(folder / "abc123.json", {"state": "done", "fraction": 1.0, "run_id": "r1"})
+        assert bench_jobs._kill("abc123", record, bench_jobs.CANCELLED) is False  # stopped, but it had finished
+        assert child.wait(timeout=10) is not None and bench_jobs.status("abc123")["state"] == "done"
+        assert not (folder / "abc123.pid").exists()
+    finally:
+        child.kill()
+
+
 def test_a_benchmark_started_from_the_app_compares_at_most_six_models(fresh_cache):
     with pytest.raises(CoreError, match="at most 6 models"):
         bench_jobs.start("sentiment", ["vader"] * 7, None, 20)

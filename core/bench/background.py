@@ -107,9 +107,14 @@ def _kill(job: str, record: dict, message: str) -> bool:
     psutil.wait_procs(family, timeout=5)
     if _alive(record):
         return False
-    write_json_atomic(_folder() / f"{job}.json", {"state": "failed", "fraction": 1.0, "message": message})
+    try:  # a job that saved its run and wrote "done" just before it was killed (exiting takes a moment) stays done
+        finished = json.loads((_folder() / f"{job}.json").read_text(encoding="utf-8")).get("state") == "done"
+    except (OSError, ValueError, AttributeError):
+        finished = False
+    if not finished:
+        write_json_atomic(_folder() / f"{job}.json", {"state": "failed", "fraction": 1.0, "message": message})
     (_folder() / f"{job}.pid").unlink(missing_ok=True)
-    return True
+    return not finished
 
 
 def start(task: str, models: list[str], baseline: str | None, repeats: int) -> str:

@@ -108,7 +108,7 @@ def _arguments(recipe: dict, precision: str) -> str:
     early = recipe["patience"] > 0 and recipe["validation_fraction"] > 0
     evaluate = recipe["validation_fraction"] > 0
     batches = (["per_device_train_batch_size=part", "gradient_accumulation_steps=accumulate",
-                "per_device_eval_batch_size=scoring"] if _split(recipe)
+                "per_device_eval_batch_size=scoring", 'use_cpu=pick_device() == "cpu"'] if _split(recipe)
                else [f"per_device_train_batch_size={recipe['batch_size']}", "per_device_eval_batch_size=64"])  # fmt: skip
     lines = [f'output_dir="checkpoints-{recipe["key"]}"', f"num_train_epochs={recipe['epochs']!r}",
              f"learning_rate={recipe['learning_rate']!r}", *batches, f"weight_decay={recipe['weight_decay']!r}",

@@ -116,9 +116,9 @@ def start(key: str, overrides: dict | None = None, recipe: Recipe | None = None,
     from core.training import ownership
 
     resolved = _resolve(key, overrides, recipe)  # unknown keys and bad options fail here, in the caller
-    resolved, owner = _a_sessions_run(resolved, owner) if recipe is not None else (resolved, None)
     folder = job_dir(key)
     with start_lock():
+        resolved, owner = _a_sessions_run(resolved, owner) if recipe is not None else (resolved, None)
         if recipe is not None and ownership.name_taken(key, owner):
             raise JobError(Message("The name {name} is taken by another run; choose another name for yours.",
                                    name=repr(key)))
@@ -137,7 +137,7 @@ def start(key: str, overrides: dict | None = None, recipe: Recipe | None = None,
         if recipe is not None:
             write_json_atomic(folder / "recipe.json", resolved.to_json())
         arguments = ["--model", key, "--background"]
-        for name, value in (overrides or {}).items():
+        for name, value in (overrides or {}).items() if recipe is None else ():  # a recipe's are in recipe.json
             arguments += ["--set", f"{name}={value}"]
         # a new session: a Streamlit rerun or Ctrl-C in the app does not kill training
         child = spawn_module("core.train", *arguments, log=folder / "log.txt", append=True, detached=True)

@@ -155,12 +155,12 @@ def fit(recipe: Recipe, folder: Path, model, rows: Sequence[dict], collator, rep
         callbacks=callbacks,
     )
     trainer.remove_callback(PrinterCallback)  # progress goes through report(), never print
-    if args.gradient_accumulation_steps > 1 and type(model).__name__.endswith(PER_PASS_MEAN_HEADS):
+    if args.gradient_accumulation_steps > 1:
         # Trainer reads a forward(**kwargs) as a loss already divided over the whole step's items, and then does not
-        # divide it by the passes; but these heads' loss is the mean over their own pass, so the step's gradient came
-        # out as many times too big as there were passes (and the logged loss too): each pass's mean, divided. (A
-        # language model's loss does divide by the step's tokens: Trainer's own handling is right for it.) On an
-        # epoch's last, shorter step the parts differ in size, and each part's mean still counts the same.
+        # divide it by the passes; but a classifier's, a tagger's, BART's and the masked model's loss is the mean over
+        # its own pass, so the step's gradient came out as many times too big as there were passes (and the logged
+        # loss too). Each pass's mean, divided by the passes, instead: exact where the parts are the same size (and for
+        # the GPTs, whose blocks all have one length), the usual approximation on an epoch's last, shorter step.
         trainer.model_accepts_loss_kwargs = False
     started = time.perf_counter()
     result = trainer.train()
@@ -174,9 +174,6 @@ def fit(recipe: Recipe, folder: Path, model, rows: Sequence[dict], collator, rep
         stopped_early=early_stopping and result.global_step < trainer.state.max_steps,
         epochs_run=round(float(trainer.state.epoch or 0), 2),
     )
-
-
-PER_PASS_MEAN_HEADS = ("ForSequenceClassification", "ForTokenClassification")  # CrossEntropyLoss(), a plain mean
 
 
 def passes(recipe: Recipe, on_cpu: bool) -> tuple[int, int, int]:
