@@ -95,7 +95,7 @@ def cancel(job: str) -> bool:
 
 def _kill(job: str, record: dict, message: str) -> bool:
     """Kill the job's process and its children, then record why; False if it could not be stopped (still counted,
-    tried again at the next look)."""
+    tried again at the next look) or had already finished (its "done" is kept)."""
     try:
         process = psutil.Process(int(record["pid"]))
         family = [*process.children(recursive=True), process]

@@ -155,12 +155,13 @@ def fit(recipe: Recipe, folder: Path, model, rows: Sequence[dict], collator, rep
         callbacks=callbacks,
     )
     trainer.remove_callback(PrinterCallback)  # progress goes through report(), never print
-    if args.gradient_accumulation_steps > 1:
+    if args.gradient_accumulation_steps > 1 and not type(model).__name__.endswith(("LMHeadModel", "ForCausalLM")):
         # Trainer reads a forward(**kwargs) as a loss already divided over the whole step's items, and then does not
         # divide it by the passes; but a classifier's, a tagger's, BART's and the masked model's loss is the mean over
         # its own pass, so the step's gradient came out as many times too big as there were passes (and the logged
-        # loss too). Each pass's mean, divided by the passes, instead: exact where the parts are the same size (and for
-        # the GPTs, whose blocks all have one length), the usual approximation on an epoch's last, shorter step.
+        # loss too). Each pass's mean, divided by the passes, instead: exact for a classifier whose parts are the same
+        # size, the usual approximation where the counted labels differ from pass to pass. A GPT's loss does divide by
+        # the step's counted tokens (Trainer passes their number), so Trainer's own handling stays: exact for it.
         trainer.model_accepts_loss_kwargs = False
     started = time.perf_counter()
     result = trainer.train()
