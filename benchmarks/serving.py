@@ -86,6 +86,30 @@ def _sessions(predictor, texts: list[str], sessions: int) -> tuple[float, list[f
     return len(texts) / (time.perf_counter() - started), latencies, labels
 
 
+def _trained_once(cache: Path, key: str) -> None:
+    """Train ``key`` by its default recipe into the benchmark's cache, unless it is there already."""
+    if not (cache / "models" / key / "metadata.json").is_file():
+        print(f"training {key} once…", flush=True)
+        subprocess.run([sys.executable, "-m", "core.train", "--model", key],
+                       cwd=ROOT, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+
+
+def _one_pass_against_shared(page, texts: list[str], sessions: str, coalescer, shared_batch: int) -> None:
+    """For each number of sessions, two table rows: every request its own forward pass in turn (as before shared
+    passes), then requests that arrive together sharing passes of up to ``shared_batch``, with their agreement."""
+    for count in [int(part) for part in sessions.split(",") if part.strip()]:
+        coalescer.max_batch = 1  # one forward pass per request, in turn: as before the shared passes
+        single, single_latencies, reference = _sessions(page, texts, count)
+        coalescer.max_batch, coalescer.batch_sizes = shared_batch, []
+        rate, latencies, outputs = _sessions(page, texts, count)
+        same = sum(a == b for a, b in zip(outputs, reference, strict=True)) / len(texts)
+        mean = statistics.mean(coalescer.batch_sizes)
+        print(f"| {count} sessions, one pass per request | {single:.0f} | 1.00 | {statistics.median(single_latencies):.1f} | "
+              f"{_percentile(single_latencies, 0.95):.1f} | – |")  # fmt: skip
+        print(f"| {count} sessions, shared passes (mean batch {mean:.1f}) | {rate:.0f} | {rate / single:.2f} | "
+              f"{statistics.median(latencies):.1f} | {_percentile(latencies, 0.95):.1f} | {100 * same:.1f} % |")  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "lmlab-classroom-cache")
@@ -100,10 +124,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="also measure Chinese word segmentation (trained once if absent)")  # fmt: skip
     args = parser.parse_args(argv)
     os.environ.update(LMLAB_CACHE_HOME=str(args.cache), LMLAB_OFFLINE="1")
-    if not (args.cache / "models" / "sentiment-minilm" / "metadata.json").is_file():
-        print("training sentiment-minilm once…", flush=True)
-        subprocess.run([sys.executable, "-m", "core.train", "--model", "sentiment-minilm"],
-                       cwd=ROOT, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+    _trained_once(args.cache, "sentiment-minilm")
     from transformers import pipeline
 
     from core import catalog, settings
@@ -201,10 +222,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _translation(args) -> None:
     """The translation page's requests (greedy, with the cross-attention pass): one at a time, then N sessions."""
-    if not (args.cache / "models" / "translate-en-zh" / "metadata.json").is_file():
-        print("training translate-en-zh once…", flush=True)
-        subprocess.run([sys.executable, "-m", "core.train", "--model", "translate-en-zh"],
-                       cwd=ROOT, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+    _trained_once(args.cache, "translate-en-zh")
     import torch
 
     from core import catalog
@@ -249,10 +267,7 @@ def _translation(args) -> None:
 
 def _generation(args) -> None:
     """The Generate page's first view, the next-token bars: one forward pass per request, then shared passes."""
-    if not (args.cache / "models" / "lm-lee-gpt" / "metadata.json").is_file():
-        print("training lm-lee-gpt once…", flush=True)
-        subprocess.run([sys.executable, "-m", "core.train", "--model", "lm-lee-gpt"],
-                       cwd=ROOT, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+    _trained_once(args.cache, "lm-lee-gpt")
     from core import catalog
     from core.data.lee import lm_split
     from core.tasks.generate import LanguageModel
@@ -271,25 +286,12 @@ def _generation(args) -> None:
     print(f"\nnext-token bars, {len(prompts)} prompts of the held-out Lee articles (12–33 words)\n")
     print("| way | requests/s | vs one pass per request | p50 ms | p95 ms | same top token |")
     print("|---|---:|---:|---:|---:|---:|")
-    for count in [int(part) for part in args.sessions.split(",") if part.strip()]:
-        model.coalescer.max_batch = 1  # one forward pass per request, in turn: as before the shared passes
-        single, single_latencies, reference = _sessions(Page, prompts, count)
-        model.coalescer.max_batch, model.coalescer.batch_sizes = 32, []
-        rate, latencies, outputs = _sessions(Page, prompts, count)
-        same = sum(a == b for a, b in zip(outputs, reference, strict=True)) / len(prompts)
-        mean = statistics.mean(model.coalescer.batch_sizes)
-        print(f"| {count} sessions, one pass per request | {single:.0f} | 1.00 | {statistics.median(single_latencies):.1f} | "
-              f"{_percentile(single_latencies, 0.95):.1f} | – |")  # fmt: skip
-        print(f"| {count} sessions, shared passes (mean batch {mean:.1f}) | {rate:.0f} | {rate / single:.2f} | "
-              f"{statistics.median(latencies):.1f} | {_percentile(latencies, 0.95):.1f} | {100 * same:.1f} % |")  # fmt: skip
+    _one_pass_against_shared(Page, prompts, args.sessions, model.coalescer, 32)
 
 
 def _segmentation(args) -> None:
     """The Segmentation page's model side: one forward pass per request in turn, then shared passes."""
-    if not (args.cache / "models" / "segment-zh" / "metadata.json").is_file():
-        print("training segment-zh once…", flush=True)
-        subprocess.run([sys.executable, "-m", "core.train", "--model", "segment-zh"],
-                       cwd=ROOT, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+    _trained_once(args.cache, "segment-zh")
     from core import catalog
     from core.data import peoples_daily
     from core.tasks.segment import Segmenter
@@ -311,17 +313,7 @@ def _segmentation(args) -> None:
           f"({lengths[0]}–{lengths[-1]} characters, one window each)\n")  # fmt: skip
     print("| way | sentences/s | vs one pass per request | p50 ms | p95 ms | same words |")
     print("|---|---:|---:|---:|---:|---:|")
-    for count in [int(part) for part in args.sessions.split(",") if part.strip()]:
-        segmenter.coalescer.max_batch = 1  # one forward pass per request, in turn: as before the shared passes
-        single, single_latencies, reference = _sessions(Page, sentences, count)
-        segmenter.coalescer.max_batch, segmenter.coalescer.batch_sizes = 16, []
-        rate, latencies, outputs = _sessions(Page, sentences, count)
-        same = sum(a == b for a, b in zip(outputs, reference, strict=True)) / len(sentences)
-        mean = statistics.mean(segmenter.coalescer.batch_sizes)
-        print(f"| {count} sessions, one pass per request | {single:.0f} | 1.00 | {statistics.median(single_latencies):.1f} | "
-              f"{_percentile(single_latencies, 0.95):.1f} | – |")  # fmt: skip
-        print(f"| {count} sessions, shared passes (mean batch {mean:.1f}) | {rate:.0f} | {rate / single:.2f} | "
-              f"{statistics.median(latencies):.1f} | {_percentile(latencies, 0.95):.1f} | {100 * same:.1f} % |")  # fmt: skip
+    _one_pass_against_shared(Page, sentences, args.sessions, segmenter.coalescer, 16)
 
 
 if __name__ == "__main__":
