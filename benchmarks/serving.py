@@ -276,10 +276,10 @@ def _generation(args) -> None:
     prompts = [" ".join(article.split()[: 12 + 3 * (i % 8)]) for i, article in enumerate(lm_split()[1])]
     prompts = (prompts * (args.texts // len(prompts) + 1))[: args.texts]
 
-    class Page:  # what the Generate page asks for: the top-10 next tokens of both models
+    class Page:  # the Generate page's top-10 next tokens, each a real pass (never read back from the shared answers)
         @staticmethod
         def predict(text: str):
-            return type("Answer", (), {"label": model.next_tokens(text, k=10)["transformer"][0]["token"]})
+            return type("Answer", (), {"label": model.next_tokens(text, k=10, fresh=True)["transformer"][0]["token"]})
 
     for text in prompts[:5]:
         Page.predict(text)
