@@ -286,13 +286,11 @@ def hyperparameters(base: str) -> dict:
 def memory_savers(batch: int, length: int) -> dict:
     """The two ways to train in less memory, as toggles: activation checkpointing and a frozen word table; and what
     a batch too big for one pass on the CPU becomes (the cap the server holds every new run to)."""
-    from core.training.recipe import Recipe
-    from core.training.trainer import passes
+    from core.training.trainer import split
     from ui.runtime import device_info
 
     tokens, info = NEW_RUN["step_tokens"], device_info() or {"device": "cpu"}  # the probe's answer, torch not imported
-    part, count, _scoring = passes(Recipe("", "", "", "", "", 1, 1e-4, batch, max_length=length, step_tokens=tokens),
-                                   on_cpu=info["device"] == "cpu")  # fmt: skip
+    part, count, _scoring = split(batch, length, tokens, on_cpu=info["device"] == "cpu")
     if count > 1:
         st.caption(_("On the CPU a pass takes at most {tokens} tokens: each batch of {batch} × {length} runs as {count} "
                      "passes of {part} texts whose gradients add up before the step (gradient accumulation). The same "

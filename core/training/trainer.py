@@ -178,15 +178,20 @@ def fit(recipe: Recipe, folder: Path, model, rows: Sequence[dict], collator, rep
 
 
 def passes(recipe: Recipe, on_cpu: bool) -> tuple[int, int, int]:
+    """``split`` for the recipe's batch size, token length and ``step_tokens``."""
+    return split(recipe.batch_size, recipe.max_length, recipe.step_tokens, on_cpu)
+
+
+def split(batch: int, length: int, step_tokens: int, on_cpu: bool) -> tuple[int, int, int]:
     """(texts per training pass, passes per optimiser step, texts per scoring pass): the whole batch in one pass,
-    unless on the CPU its batch_size × max_length tokens would pass the recipe's ``step_tokens``; then the largest
-    part of the batch that divides it and fits, the parts' gradients added up before each step (the same batches and
-    steps, a fraction of the memory). Scoring, which keeps no activations for a backward pass, takes 4 times as many."""
-    if not on_cpu or not recipe.step_tokens:
-        return recipe.batch_size, 1, 64
-    most = max(1, recipe.step_tokens // recipe.max_length)
-    part = max(size for size in range(1, min(most, recipe.batch_size) + 1) if recipe.batch_size % size == 0)
-    return part, recipe.batch_size // part, max(1, min(64, 4 * recipe.step_tokens // recipe.max_length))
+    unless on the CPU its batch × length tokens would pass ``step_tokens`` (0: no limit); then the largest part of
+    the batch that divides it and fits, the parts' gradients added up before each step (the same batches and steps,
+    a fraction of the memory). Scoring, which keeps no activations for a backward pass, takes 4 times as many."""
+    if not on_cpu or not step_tokens:
+        return batch, 1, 64
+    most = max(1, step_tokens // length)
+    part = max(size for size in range(1, min(most, batch) + 1) if batch % size == 0)
+    return part, batch // part, max(1, min(64, 4 * step_tokens // length))
 
 
 def _arguments(recipe: Recipe, folder: Path, device, evaluate_each_epoch: bool, early_stopping: bool):
