@@ -269,3 +269,20 @@ def test_bold_in_every_message_is_bold_on_screen_in_both_languages():
     broken = {m.id: _unusable_bold(m.string) + _unusable_bold(m.id) for m in _catalog()
               if m.id and isinstance(m.id, str) and isinstance(m.string, str) and m.string}  # fmt: skip
     assert not {key: value for key, value in broken.items() if value}
+
+
+def test_every_fallback_reads_as_a_clause_in_chinese():
+    """A model still training says "meanwhile, try {fallback}." — in Chinese "在此期间，{fallback}。", so each
+    fallback's translation must carry its own verb (其他标签页 alone left a sentence with none)."""
+    sources = [*(ROOT / "ui").glob("*.py"), *(ROOT / "pages").glob("*.py")]
+    constants = {name: text for path in sources
+                 for name, text in re.findall(r'^(\w+) = N_\("([^"]+)"\)', path.read_text(encoding="utf-8"), re.M)}  # fmt: skip
+    fallbacks = set()
+    for path in sources:
+        code = path.read_text(encoding="utf-8")
+        fallbacks |= set(re.findall(r'fallback=N_\("([^"]+)"\)', code))
+        fallbacks |= {constants[name] for name in re.findall(r"fallback=(?:\w+\.)?([A-Z][A-Z_]+)\b(?!\()", code)}
+    catalog = _catalog()
+    assert len(fallbacks) >= 10, fallbacks
+    verbless = {text: catalog[text].string for text in fallbacks if not catalog[text].string.startswith(("可以", "等"))}
+    assert not verbless, verbless
