@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ui import i18n, lesson
-from ui.i18n import _
+from ui.i18n import _, pgettext
 from ui.runtime import PAGE_HEADERS, boot, favicon, run_page, sidebar_status
 
 st.set_page_config(page_title="LM Lab", page_icon=favicon(), layout="wide")
@@ -14,28 +14,14 @@ pages = {
     "LM Lab": [
         st.Page("pages/home.py", title=_("Home"), icon=":material/home:", default=True),
     ],
-    _("Learn"): [
-        st.Page("pages/tokenization.py", title=_("Tokenization"), icon=":material/data_array:"),
-        st.Page(
-            "pages/self_attention.py",
-            title=_("Self-attention"),
-            icon=":material/visibility:",
-        ),
-        st.Page(
-            "pages/multi_head.py",
-            title=_("Multi-head attention"),
-            icon=":material/grid_view:",
-        ),
-        st.Page(
-            "pages/positional_encoding.py",
-            title=_("Positional encoding"),
-            icon=":material/timeline:",
-        ),
-        st.Page(
-            "pages/encoder_decoder.py",
-            title=_("Encoder and decoder"),
-            icon=":material/swap_horiz:",
-        ),
+    _("Learn"): [  # the sidebar's names carry no English gloss in Chinese (the pages' titles do): it would be cut off
+        st.Page("pages/tokenization.py", title=pgettext("sidebar", "Tokenization"), icon=":material/data_array:"),
+        st.Page("pages/self_attention.py", title=pgettext("sidebar", "Self-attention"), icon=":material/visibility:"),
+        st.Page("pages/multi_head.py", title=pgettext("sidebar", "Multi-head attention"), icon=":material/grid_view:"),
+        st.Page("pages/positional_encoding.py", title=pgettext("sidebar", "Positional encoding"),
+                icon=":material/timeline:"),
+        st.Page("pages/encoder_decoder.py", title=pgettext("sidebar", "Encoder and decoder"),
+                icon=":material/swap_horiz:"),
     ],
     _("Train"): [
         st.Page("pages/train.py", title=_("Train a classifier"), icon=":material/model_training:"),
@@ -72,4 +58,4 @@ pages = {
 }
 sidebar_status()
 PAGE_HEADERS[:] = [lesson.panel]  # lesson mode: the current step above every page
-run_page(st.navigation(pages))
+run_page(st.navigation(pages, expanded=True))  # every page in view: no "View N more" (in English only)

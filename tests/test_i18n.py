@@ -286,3 +286,14 @@ def test_every_fallback_reads_as_a_clause_in_chinese():
     assert len(fallbacks) >= 10, fallbacks
     verbless = {text: catalog[text].string for text in fallbacks if not catalog[text].string.startswith(("可以", "等"))}
     assert not verbless, verbless
+
+
+def test_the_sidebar_names_pages_without_an_english_gloss_in_chinese():
+    """The pages' titles gloss the article's terms (自注意力（self-attention）); the sidebar has no room for that:
+    its names are short, and the router asks for them in their own context."""
+    router = (ROOT / "streamlit_app.py").read_text(encoding="utf-8")
+    names = re.findall(r'pgettext\("sidebar", "([^"]+)"\)', router)
+    assert len(names) == 5, names
+    catalog = _catalog()
+    short = {name: catalog.get(name, context="sidebar").string for name in names}
+    assert all(text and not re.search("[A-Za-z（(]", text) for text in short.values()), short
