@@ -76,4 +76,4 @@ def test_a_hub_run_keeps_the_hub_models_own_dropout_as_lm_lab_did():
     script = article_code.training_script(recipe)
     compile(script, "hub.py", "exec")
     assert "'distilbert/distilbert-base-uncased'" in script and "hidden_dropout_prob" not in script
-    assert "print(classifier(data.split.test[0].text))" in script  # a held-out text in the data's own language
+    assert "print(classifier(data.split.test[0].text, truncation=True, max_length=" in script  # a held-out text in the data's own language

@@ -24,6 +24,14 @@ def tiny_zh_classifier(tiny_mlm):
     return _train_once("sentiment-zh-bert", {"epochs": 0.05, "max_length": 64})
 
 
+@pytest.fixture(scope="module")
+def tiny_zh_pieces():
+    """The same tiny BERT from random weights, reading BPE pieces learnt on the training reviews, for a twentieth of
+    an epoch: the Sentiment page's default Chinese model."""
+    return _train_once("sentiment-zh-pieces", {"epochs": 0.05, "max_length": 64,
+                                               "scratch": {**TINY_BERT_ZH, "vocab_size": 1500}})  # fmt: skip
+
+
 def test_the_review_split_has_no_duplicate_no_contradiction_and_no_leak():
     from core.data import reviews_zh
 
@@ -201,12 +209,12 @@ def test_the_benchmark_scores_chinese_models_against_character_tfidf(tiny_zh_cla
     assert adapter.features == "character 1–3-grams"
 
 
-def test_the_sentiment_page_reads_chinese_reviews_with_chinese_models(tiny_zh_classifier):
+def test_the_sentiment_page_reads_chinese_reviews_with_chinese_models(tiny_zh_pieces):
     at = open_page("pages/sentiment.py", lang="zh")
     assert at.session_state["sentiment-language"] == "zh"
-    assert at.selectbox(key="sentiment-model").value == "sentiment-zh-bert"
-    options = at.selectbox(key="sentiment-model").options  # the three Chinese review models, by their titles
-    assert len(options) == 3 and any("随机权重" in option for option in options)
+    assert at.selectbox(key="sentiment-model").value == "sentiment-zh-pieces"  # the best neural one measured here
+    options = at.selectbox(key="sentiment-model").options  # the four Chinese review models, by their titles
+    assert len(options) == 4 and any("随机权重" in option for option in options)
     at.button(key="sentiment-run").click().run()
     assert not at.exception and not at.error
     assert not [w for w in at.warning if "[UNK]" in w.value]  # a Chinese model reading Chinese: no warning
@@ -356,3 +364,38 @@ def test_a_run_whose_pretrained_model_is_published_again_while_it_loads_is_refus
         jobs.run_here("sentiment-zh-bert", {"epochs": 0.05, "max_length": 64})
     assert catalog.read_metadata("sentiment-zh-bert") is None
     assert "trained again" in jobs.status("sentiment-zh-bert").error
+
+
+def test_pieces_read_chinese_words_whole_and_the_script_trains_the_same_model(tiny_zh_pieces, tmp_path):
+    """BPE pieces learnt on the training reviews: fewer tokens than characters, whole words among them, no [UNK]
+    for ordinary text, character offsets for the attributions; the copyable script builds the same vocabulary and
+    trains the same model step for step."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    from core import catalog
+    from core.tasks import article_code
+    from core.tasks.classify import make_classifier
+    from core.training.pretrain import chinese_pieces, chinese_tokenizer
+
+    text = "这本书写得很好，孩子每天晚上都要我读给他听。"
+    pieces, characters = chinese_pieces(8000).tokenize(text), chinese_tokenizer().tokenize(text)
+    assert len(pieces) < 0.75 * len(characters) and {"很好", "孩子"} <= set(pieces) and "[UNK]" not in pieces
+    offsets = chinese_pieces(1500)(text, return_offsets_mapping=True)["offset_mapping"]
+    assert all(text[start:end] for start, end in offsets[1:-1])  # every piece maps back to its characters
+    result = make_classifier(catalog.get_spec("sentiment-zh-pieces")).predict(text)
+    assert result.label in ("negative", "positive") and result.language.unknown == 0
+
+    card = catalog.read_metadata("sentiment-zh-pieces")
+    script = tmp_path / "train_pieces.py"
+    script.write_text(article_code.training_script(card.recipe, card.get("precision", "fp32")), encoding="utf-8")
+    assert "chinese_pieces(1500)" in script.read_text(encoding="utf-8")
+    from conftest import ROOT
+
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"})  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    accuracy = float(re.search(r"held-out accuracy: ([0-9.]+)", done.stdout).group(1))
+    assert accuracy == pytest.approx(card.metrics["accuracy"]["value"], abs=1e-9)

@@ -29,7 +29,7 @@ EXAMPLES_ZH = [
 # Which reviews the page reads: its task, the default model, and what to try while that model trains.
 LANGUAGES = {
     "en": ("sentiment", "sentiment-minilm", N_("the VADER baseline"), EXAMPLES),
-    "zh": ("sentiment-zh", "sentiment-zh-bert", N_("the TF-IDF baseline on the Benchmark page"), EXAMPLES_ZH),
+    "zh": ("sentiment-zh", "sentiment-zh-pieces", N_("the TF-IDF baseline on the Benchmark page"), EXAMPLES_ZH),
 }
 LANGUAGE_NAMES = {"en": "English", "zh": "中文"}
 PLACEHOLDERS = {"en": N_("Type a sentence, e.g. a line from a film review…"),

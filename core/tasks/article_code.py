@@ -70,6 +70,8 @@ _BASES = {  # base: (extra transformers classes, LM Lab imports, where the base 
                 "Lab (python -m core.train --model zh-bert-mlm)\n"),
     "zh-scratch": ("RoFormerForSequenceClassification", "from core.training.pretrain import chinese_config, "
                    "chinese_tokenizer\n", ""),
+    "zh-pieces": ("RoFormerForSequenceClassification", "from core.training.pretrain import chinese_config, "
+                  "chinese_pieces\n", ""),
 }  # fmt: skip
 
 
@@ -85,8 +87,11 @@ def _model_lines(recipe: dict) -> str:
                 f"config = BertConfig(vocab_size=tokenizer.vocab_size, max_position_embeddings={size},\n"
                 f"                    {head}{extra},\n                    **{recipe['scratch']!r})\nmodel = BertForSequenceClassification(config)  # random "
                 "weights: nothing pretrained\n")  # fmt: skip
-    if base == "zh-scratch":
-        return ("tokenizer = chinese_tokenizer()  # the character vocabulary LM Lab built for its Chinese BERT\n"
+    if base in ("zh-scratch", "zh-pieces"):
+        vocabulary = ("tokenizer = chinese_tokenizer()  # the character vocabulary LM Lab built for its Chinese BERT\n"
+                      if base == "zh-scratch" else f"tokenizer = chinese_pieces({recipe['scratch'].get('vocab_size', 8000)})"
+                      "  # BPE pieces learnt on the training reviews\n")  # fmt: skip
+        return (vocabulary +
                 f"config = chinese_config(tokenizer, {recipe['scratch']!r}, max_length={recipe['max_length']}, "
                 f"dropout={dropout!r}, {head})\nmodel = RoFormerForSequenceClassification(config)  # random weights\n")  # fmt: skip
     source = f"{recipe['hub_model']!r}" if base == "hub" else "BASE"
@@ -186,5 +191,6 @@ def training_script(recipe: dict, precision: str = "fp32") -> str:
         "# 5 · Deployment: save the trained model and load that folder (⑤ not the base checkpoint again)\n"
         f'trainer.save_model("{recipe["key"]}-model")\n'
         f'classifier = pipeline("text-classification", model="{recipe["key"]}-model")\n'
-        "print(classifier(data.split.test[0].text))  # a held-out text, in the data's own language\n"
+        f"print(classifier(data.split.test[0].text, truncation=True, max_length={recipe['max_length']}))  # a held-out "
+        "text, in the data's own language, cut as in training (a vocabulary built here sets no length of its own)\n"
     )

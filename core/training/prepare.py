@@ -13,7 +13,7 @@ from core.tasks.base import dataset_split, split_names
 from core.training.recipes import RECIPES, Recipe
 
 UPLOADED = ("csv", "hub")  # datasets a run brings with it; the named ones come from the task registry
-BASES = ("minilm-l6", "scratch", "hub", "zh-bert", "zh-scratch")
+BASES = ("minilm-l6", "scratch", "hub", "zh-bert", "zh-scratch", "zh-pieces")
 PRETRAINED_ZH = "zh-bert-mlm"  # the Chinese BERT pretrained here, which base "zh-bert" fine-tunes
 
 
@@ -145,7 +145,7 @@ def base_model(recipe: Recipe, labels: list[str], *, per_token: bool = False):
         config = from_transformers("BertConfig")(vocab_size=tokenizer.vocab_size, max_position_embeddings=max(128, recipe.max_length),
                             **head, **dropout, **recipe.scratch)  # fmt: skip
         model = bert_head(config)
-    elif recipe.base in ("zh-bert", "zh-scratch"):
+    elif recipe.base in ("zh-bert", "zh-scratch", "zh-pieces"):
         tokenizer, model = _chinese_base(recipe, head, dropout)
     elif recipe.base == "hub":
         from core.loading import model_source
@@ -199,13 +199,13 @@ def prerequisite(key: str) -> str | None:
 
 def _chinese_base(recipe: Recipe, head: dict, dropout: dict):
     """The Chinese BERT pretrained here (it must be in the cache: see ``prerequisite``), or the same architecture
-    with the same vocabulary and random weights."""
+    with random weights: with the same character vocabulary, or with multi-character pieces (``zh-pieces``)."""
     from core.loading import LOAD_LOCK, from_transformers, load_tokenizer, local_dir
 
-    if recipe.base == "zh-scratch":
-        from core.training.pretrain import chinese_config, chinese_tokenizer
+    if recipe.base in ("zh-scratch", "zh-pieces"):
+        from core.training.pretrain import chinese_config, chinese_pieces, chinese_tokenizer
 
-        tokenizer = chinese_tokenizer()
+        tokenizer = chinese_tokenizer() if recipe.base == "zh-scratch" else chinese_pieces(recipe.scratch.get("vocab_size", 8000))
         config = chinese_config(tokenizer, recipe.scratch, max_length=recipe.max_length, dropout=recipe.dropout, **head)
         return tokenizer, from_transformers("RoFormerForSequenceClassification")(config)
     spec = catalog.get_spec(PRETRAINED_ZH)
