@@ -240,7 +240,7 @@ SENTIMENT_ZH_PIECES = trained_spec(
         N_("The Chinese BERT's architecture with random weights, trained on the same reviews in the same way as the "
         "one from random weights, with one change: its vocabulary. Instead of one token per character it reads 8,000 "
         "pieces of up to four characters (这本书, 很好, 失望) that byte-pair encoding (BPE) learnt from the training "
-        "reviews, merging the most frequent neighbours first. A review becomes about a fifth fewer tokens, and words "
+        "reviews, merging the most frequent neighbours first. A review becomes about a third fewer tokens, and words "
         "reach the model whole instead of being put together from characters by its two layers. Next to the "
         "character model it shows what a vocabulary buys; the Benchmark page tests the difference.")
     ),

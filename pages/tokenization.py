@@ -1,4 +1,4 @@
-"""Learn → Tokenization: the article's step 1, data preprocessing — the same text cut four ways, as a model gets it."""
+"""Learn → Tokenization: the article's step 1, data preprocessing — the same text cut five ways, as a model gets it."""
 
 import streamlit as st
 
@@ -15,7 +15,7 @@ st.markdown(
       "**tokens** from a fixed vocabulary and hands the model their ids. What the vocabulary lacks is lost "
       "(**[UNK]**, unknown) or spread over several tokens, and every token costs the model work: self-attention "
       "compares every token with every other, so twice the tokens is four times the attention scores (the rest of "
-      "the model only doubles). Type a text and see it cut four ways; the highlighted chips are what the way does "
+      "the model only doubles). Type a text and see it cut five ways; the highlighted chips are what the way does "
       "not know.")
 )  # fmt: skip
 text = scenario.text_box("tokenization", tokenization.EXAMPLES, label=_("Text"), max_chars=MAX_CHARS,

@@ -28,8 +28,8 @@ def tiny_zh_classifier(tiny_mlm):
 def tiny_zh_pieces():
     """The same tiny BERT from random weights, reading BPE pieces learnt on the training reviews, for a twentieth of
     an epoch: the Sentiment page's default Chinese model."""
-    return _train_once("sentiment-zh-pieces", {"epochs": 0.05, "max_length": 64,
-                                               "scratch": {**TINY_BERT_ZH, "vocab_size": 1500}})  # fmt: skip
+    return _train_once("sentiment-zh-pieces", {"epochs": 0.05, "max_length": 64,  # the reviews have ~4,400
+                                               "scratch": {**TINY_BERT_ZH, "vocab_size": 6000}})  # characters  # fmt: skip
 
 
 def test_the_review_split_has_no_duplicate_no_contradiction_and_no_leak():
@@ -383,15 +383,28 @@ def test_pieces_read_chinese_words_whole_and_the_script_trains_the_same_model(ti
     text = "这本书写得很好，孩子每天晚上都要我读给他听。"
     pieces, characters = chinese_pieces(8000).tokenize(text), chinese_tokenizer().tokenize(text)
     assert len(pieces) < 0.75 * len(characters) and {"很好", "孩子"} <= set(pieces) and "[UNK]" not in pieces
-    offsets = chinese_pieces(1500)(text, return_offsets_mapping=True)["offset_mapping"]
+    offsets = chinese_pieces(6000)(text, return_offsets_mapping=True)["offset_mapping"]
     assert all(text[start:end] for start, end in offsets[1:-1])  # every piece maps back to its characters
     result = make_classifier(catalog.get_spec("sentiment-zh-pieces")).predict(text)
     assert result.label in ("negative", "positive") and result.language.unknown == 0
+    from core.tasks.attribution import explain
+    from core.tasks.classify import TransformerClassifier
+
+    explained = explain(TransformerClassifier(catalog.get_spec("sentiment-zh-pieces"), runtime="torch"), text)
+    words = [word.word for word in explained.words]  # a piece is one word: its score is not left on its first character
+    assert {"很好", "孩子"} <= set(words) and "好" not in words and len(words) < len(text) - 2
+    assert all(word.integrated_gradients != 0 and word.gradient_x_input != 0 for word in explained.words)  # none empty
+    from core.tasks import tokenization  # Learn → Tokenization's fifth way: the model's own pieces
+
+    spec = tokenization.source(tokenization.BY_KEY["pieces"])
+    assert spec is not None and spec.key == "sentiment-zh-pieces"
+    cut = tokenization.cut("pieces", tokenization.load(spec), text)
+    assert cut.per_character < 0.9 and "很好" in cut.tokens and not any(cut.unknown)
 
     card = catalog.read_metadata("sentiment-zh-pieces")
     script = tmp_path / "train_pieces.py"
     script.write_text(article_code.training_script(card.recipe, card.get("precision", "fp32")), encoding="utf-8")
-    assert "chinese_pieces(1500)" in script.read_text(encoding="utf-8")
+    assert "chinese_pieces(6000)" in script.read_text(encoding="utf-8")
     from conftest import ROOT
 
     done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=600,

@@ -72,8 +72,9 @@ SECTIONS = [  # (where, what): translated where they are shown
     (
         N_('Learn → Tokenization'),
         N_(
-            'The article\'s step 1: one text cut four ways (MiniLM\'s WordPiece, a Chinese character vocabulary, '
-            'jieba\'s words, a byte-level BPE), what each way does not know, and how each fits real Chinese reviews.'
+            'The article\'s step 1: one text cut five ways (MiniLM\'s WordPiece, a Chinese character vocabulary, '
+            'Chinese pieces, jieba\'s words, a byte-level BPE), what each way does not know, and how each fits real '
+            'Chinese reviews.'
         ),
     ),
     (

@@ -173,7 +173,8 @@ def explain(spec: ModelSpec) -> None:
     st.caption(_("Up to {words} words and {tokens} tokens: integrated gradients run the model {passes} times forward "
                  "and backward, occlusion once per word.", words=MAX_WORDS, tokens=MAX_TOKENS, passes=IG_STEPS + 2))  # fmt: skip
     if st.session_state.get("sentiment-language") == "zh":
-        st.caption(_("Chinese is written without spaces: here each character counts as a word."))
+        st.caption(_("Chinese is written without spaces: here each character counts as a word, and each piece "
+                     "(很好) for a model that reads pieces."))
     wanted = (spec.key, text, target)
     if st.button(_("Explain"), key="sentiment-explain-run", icon=":material/psychology:"):
         try:

@@ -25,7 +25,7 @@ EXAMPLES = [
 _locks: dict[str, threading.Lock] = {way.key: threading.Lock() for way in tokenization.WAYS}
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
+@st.cache_resource(max_entries=len(tokenization.WAYS), show_spinner=False)
 def _tokenizer(key: str, fingerprint: str):
     return tokenization.load(catalog.get_spec(key))
 
@@ -123,7 +123,7 @@ def coverage() -> None:
 
 def _coverage_rows() -> list[dict]:
     rows = []
-    with st.spinner(_("Tokenizing 2,000 reviews four ways…")):
+    with st.spinner(_("Tokenizing 2,000 reviews five ways…")):
         for way in tokenization.WAYS:
             spec = tokenization.source(way) if way.models else None
             if way.models and spec is None:

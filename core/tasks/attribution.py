@@ -80,6 +80,19 @@ def _words(text: str) -> list[tuple[int, int]]:
     return [(m.start(), m.end()) for m in _WORD.finditer(text)]
 
 
+def _joined(spans: list[tuple[int, int]], offsets: list) -> list[tuple[int, int]]:
+    """Neighbouring words joined where one token covers both: a model that reads multi-character pieces (很好) has
+    one score per piece, which belongs to all its characters, and leaving the piece out removes all of them."""
+    tokens = [(start, end) for start, end in offsets if end > start]
+    joined: list[tuple[int, int]] = []
+    for start, end in spans:
+        if joined and any(first < joined[-1][1] and last > start for first, last in tokens):
+            joined[-1] = (joined[-1][0], end)
+        else:
+            joined.append((start, end))
+    return joined
+
+
 IG_STEPS = 32  # midpoint Riemann sum; the tests check, on the tiny keyword model, that the scores add up to
 # the change in log-odds within 5 % or 0.05 (whichever is larger); the page shows the gap for every text
 
@@ -147,6 +160,7 @@ def explain(classifier: TransformerClassifier, text: str, target: str | None = N
         batch = tokenizer(cleaned, truncation=True, max_length=classifier.max_tokens, return_tensors="pt",
                           return_offsets_mapping=True)  # fmt: skip
         offsets = batch.pop("offset_mapping")[0].tolist()
+        spans = _joined(spans, offsets)  # a piece such as 很好 is one word: its score cannot be split
         special = torch.tensor(tokenizer.get_special_tokens_mask(batch["input_ids"][0].tolist(),
                                                                  already_has_special_tokens=True)).bool()  # fmt: skip
         pad_id = tokenizer.pad_token_id or 0

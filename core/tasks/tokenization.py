@@ -1,10 +1,10 @@
-"""Tokenization, the article's step 1 (数据预处理): the same text cut four ways, as a model receives it.
+"""Tokenization, the article's step 1 (数据预处理): the same text cut five ways, as a model receives it.
 
 A model never sees text, only the ids of its vocabulary's tokens; what the vocabulary lacks becomes [UNK]
 (or, for a byte-level vocabulary, several byte tokens), and every extra token costs attention, which grows
-with the square of the length. ``WAYS`` are the four LM Lab can show offline: the packaged MiniLM's English
-WordPiece, the character vocabulary built here for Chinese, jieba's dictionary words, and the byte-level BPE
-built here from English news. ``cut`` tokenizes one text; ``coverage`` measures a way on the held-out Chinese
+with the square of the length. ``WAYS`` are the five LM Lab can show offline: the packaged MiniLM's English
+WordPiece, the character vocabulary built here for Chinese, the Chinese pieces (BPE) built here from the training
+reviews, jieba's dictionary words, and the byte-level BPE built here from English news. ``cut`` tokenizes one text; ``coverage`` measures a way on the held-out Chinese
 reviews.
 """
 
@@ -39,6 +39,12 @@ WAYS = (
         N_("6,000 entries, built with the tokenizers library from People's Daily and the training reviews: one token "
            "for every Chinese character in that text, plus English and number pieces; NFKC first (full-width ，"
            "becomes ,)."), ("zh-bert-mlm", "segment-zh")),
+    Way("pieces", N_("Chinese pieces built here (BPE)"),
+        N_("8,000 entries learnt from the training reviews by byte-pair encoding: every character first, then the "
+           "most frequent neighbours merged, into pieces of up to four characters (很好, 失望); text is cut at white "
+           "space and punctuation first. The sentiment model that reads them scores 2.4 points more on the held-out "
+           "reviews than the same model reading characters (Benchmark page, task Chinese sentiment)."),
+        ("sentiment-zh-pieces",)),
     Way("jieba", N_("jieba's words"),
         N_("Whole words from jieba's dictionary, and its HMM's guesses for words the dictionary lacks (highlighted). "
            "No neural model here reads words: a vocabulary of words needs hundreds of thousands of entries and still "
