@@ -204,7 +204,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="owner/name[/configuration], e.g. stanfordnlp/sst2 (with --dataset hub; online)")  # fmt: skip
     custom.add_argument("--text-column", default="text")
     custom.add_argument("--label-column", default="label")
-    custom.add_argument("--base", choices=["minilm-l6", "scratch", "hub"], default="minilm-l6")
+    from core.training.recipe import NEW_RUN_BASES
+
+    custom.add_argument("--base", choices=list(NEW_RUN_BASES), default="minilm-l6")
     custom.add_argument("--hub-model", default="", help="Hub checkpoint to fine-tune (with --base hub; online)")
     custom.add_argument("--task", help="which page offers the model (default: the dataset's task; srl: with --dataset hub)")
     return parser

@@ -315,3 +315,19 @@ def test_a_cancel_that_comes_as_a_benchmark_finishes_leaves_it_done(fresh_cache)
 def test_a_benchmark_started_from_the_app_compares_at_most_six_models(fresh_cache):
     with pytest.raises(CoreError, match="at most 6 models"):
         bench_jobs.start("sentiment", ["vader"] * 7, None, 20)
+
+
+def test_a_student_s_run_starts_only_from_what_the_train_page_offers(fresh_cache):
+    """A crafted request cannot start a built-in Chinese base or a BERT far larger than the page's sliders allow."""
+    from core.training.recipe import SCRATCH_LIMITS
+
+    asks = [dataclasses.replace(_custom("other-base"), base="zh-pieces"),
+            dataclasses.replace(_custom("wide"), scratch={**SCRATCH_LIMITS, "hidden_size": 4096}),
+            dataclasses.replace(_custom("odd-field"), scratch={"hidden_size": 64, "vocab_size": 10**7})]  # fmt: skip
+    for recipe in asks:
+        with pytest.raises(JobError, match="starts from MiniLM"):
+            jobs.start(recipe.key, recipe=recipe, owner="mallory")
+        assert jobs.status(recipe.key).state == "none"
+    largest = dataclasses.replace(_custom("largest", epochs=1), scratch=dict(SCRATCH_LIMITS))  # the page's maximum
+    jobs.start(largest.key, recipe=largest, owner="mallory")
+    _stop(largest.key)

@@ -12,6 +12,7 @@ from core.tasks.base import CLASSIFICATION, new_run_datasets, task_for_dataset, 
 from core.training import jobs as core_jobs
 from core.training import ownership
 from core.training.preview import ARCHITECTURE_FIELDS, DATA_FIELDS, SOURCE_FIELDS, relevant
+from core.training.recipe import NEW_RUN_BASES
 from core.training.recipes import NEW_RUN, Recipe, new_run_defaults
 from core.viz import charts
 from ui import i18n, render, safe, train_upload
@@ -185,7 +186,7 @@ def data_preview(recipe: Recipe) -> dict | None:
 
 
 def architecture_choice() -> dict:
-    base = st.radio(_("Start from"), ["minilm-l6", "scratch", "hub"], key="train-base", horizontal=True,
+    base = st.radio(_("Start from"), list(NEW_RUN_BASES), key="train-base", horizontal=True,
                     format_func={"minilm-l6": _("Packaged MiniLM (pretrained)"), "scratch": _("Random BERT (from scratch)"),
                                  "hub": _("A Hub checkpoint (online)")}.get)  # fmt: skip
     fields: dict = {"base": base}

@@ -53,6 +53,7 @@ from core.training.jobstate import (  # noqa: F401 - status, job_dir, … are pa
     status,
     train_lock,
 )
+from core.training.recipe import NEW_RUN_BASES, SCRATCH_LIMITS
 from core.training.recipes import NEW_RUN, RECIPES, Recipe, get_recipe
 
 
@@ -73,6 +74,12 @@ def _a_sessions_run(recipe: Recipe, owner: str | None) -> tuple[Recipe, str | No
             raise JobError(Message("{name} is trained and the class shares it: only the command line trains it again.",
                                    name=repr(recipe.key)))  # fmt: skip
         return recipe, None  # the class's model: nobody's own
+    shape = recipe.scratch if recipe.base == "scratch" else {}
+    if recipe.base not in NEW_RUN_BASES or set(shape) - set(SCRATCH_LIMITS) or any(
+            not isinstance(shape[name], int) or not 0 < shape[name] <= SCRATCH_LIMITS[name] for name in shape):
+        raise JobError(Message("A run from a page starts from MiniLM, a Hub model, or a BERT of random weights of at "
+                               "most {layers} layers of width {width}.", layers=SCRATCH_LIMITS["num_hidden_layers"],
+                               width=SCRATCH_LIMITS["hidden_size"]))  # fmt: skip
     if not 0 < recipe.step_tokens <= NEW_RUN["step_tokens"]:  # whatever the page sent: the memory cap holds
         recipe = dataclasses.replace(recipe, step_tokens=NEW_RUN["step_tokens"])
     return recipe, owner

@@ -199,6 +199,9 @@ NEW_RUN = {
     # about 20 GB on MiniLM (32 × 512 peaked at 11.4 GB)
     "step_tokens": 2048,
 }  # fmt: skip
+NEW_RUN_BASES = ("minilm-l6", "scratch", "hub")  # what a new run starts from (the Train page's choice, the CLI's --base)
+# and the most a session's run from random weights may ask for (the Train page's largest choices)
+SCRATCH_LIMITS = {"num_hidden_layers": 6, "hidden_size": 256, "num_attention_heads": 8, "intermediate_size": 512}
 SCRATCH_LEARNING_RATE = 1e-3  # random weights need bigger steps than fine-tuning
 
 
