@@ -17,6 +17,7 @@ st.markdown(
 reviews = sentiment.review_language()
 task, default, fallback, examples = sentiment.LANGUAGES[reviews]
 spec, ready = scenario.model_header(task, "sentiment", default=default, fallback=fallback)
+sentiment.why_this_default(reviews, spec)
 text = scenario.text_box("sentiment", examples, label=_("Your text"), height=110,
                          placeholder=_(sentiment.PLACEHOLDERS[reviews]))  # fmt: skip
 compare = st.toggle(_("Compare ready models"), key="sentiment-compare",

@@ -66,10 +66,10 @@ def encoder_choice(prefix: str, text_key: str, *, fallback: str):
     if catalog.availability(spec).ready:
         return spec
     # A Learn page never starts a training job: pretraining takes about 1 GB and holds the class's job slot, so it
-    # is the teacher's (or the Chinese Sentiment page's) to start. Its progress shows here while it runs.
+    # is the teacher's (or the Sentiment page's, for its pretrained Chinese model) to start. Its progress shows here.
     st.info(_("The Chinese BERT is not trained on this server yet. The teacher can train it (a few minutes on two CPU cores): "
-              "`python -m core.train --model zh-bert-mlm` — or it is trained with the first Chinese model of the "
-              "Sentiment page. Meanwhile, try {fallback}.", fallback=_(fallback)), icon=":material/hourglass_top:")  # fmt: skip
+              "`python -m core.train --model zh-bert-mlm` — or it is trained with the Sentiment page's Chinese model "
+              "that starts from it ('Chinese BERT pretrained here, fine-tuned on reviews'). Meanwhile, try {fallback}.", fallback=_(fallback)), icon=":material/hourglass_top:")  # fmt: skip
     jobs.panel(scenario.job_key(spec), title=spec.title)
     return None
 

@@ -47,6 +47,15 @@ def review_language() -> str:
                                 help=_("Each language has its own models, trained on reviews in that language."))  # fmt: skip
 
 
+def why_this_default(reviews: str, spec: ModelSpec) -> None:
+    """In Chinese the default is not the pretrained model the article describes: the page says why."""
+    if reviews == "zh" and spec.key == LANGUAGES["zh"][1]:
+        st.caption(_("In Chinese the page starts with the best of the neural models measured here: a BERT from random "
+                     "weights that reads multi-character pieces, not a pretrained one (LM Lab's few minutes of "
+                     "pretraining bought nothing measurable). Character TF-IDF + logistic regression still scores "
+                     "higher: switch on Compare ready models to see it beside them."))  # fmt: skip
+
+
 def _linked_language() -> str | None:
     """The language of the model a link names (``?model=``), so a link to an English model opens in English."""
     try:

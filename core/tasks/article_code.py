@@ -89,7 +89,7 @@ def _model_lines(recipe: dict) -> str:
                 "weights: nothing pretrained\n")  # fmt: skip
     if base in ("zh-scratch", "zh-pieces"):
         vocabulary = ("tokenizer = chinese_tokenizer()  # the character vocabulary LM Lab built for its Chinese BERT\n"
-                      if base == "zh-scratch" else f"tokenizer = chinese_pieces({recipe['scratch'].get('vocab_size', 8000)})"
+                      if base == "zh-scratch" else f"tokenizer = chinese_pieces({recipe['scratch'].get('vocab_size', '')})"
                       "  # BPE pieces learnt on the training reviews\n")  # fmt: skip
         return (vocabulary +
                 f"config = chinese_config(tokenizer, {recipe['scratch']!r}, max_length={recipe['max_length']}, "

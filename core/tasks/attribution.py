@@ -138,11 +138,6 @@ def explain(classifier: TransformerClassifier, text: str, target: str | None = N
 
     cleaned = check_text(text)
     spans = _words(cleaned)
-    if len(spans) > MAX_WORDS:
-        raise InputError(
-            Message("Explanations take at most {most} words (one model call per word); yours has {count}.",
-                    most=MAX_WORDS, count=len(spans))
-        )
     tokenizer, model = classifier.tokenizer, classifier.model
     if target is not None and target not in classifier.labels:
         raise InputError(f"Unknown class {target!r}; choose one of {list(classifier.labels)}.")
@@ -161,6 +156,11 @@ def explain(classifier: TransformerClassifier, text: str, target: str | None = N
                           return_offsets_mapping=True)  # fmt: skip
         offsets = batch.pop("offset_mapping")[0].tolist()
         spans = _joined(spans, offsets)  # a piece such as 很好 is one word: its score cannot be split
+        if len(spans) > MAX_WORDS:
+            raise InputError(
+                Message("Explanations take at most {most} words (one model call per word); yours has {count}.",
+                        most=MAX_WORDS, count=len(spans))
+            )
         special = torch.tensor(tokenizer.get_special_tokens_mask(batch["input_ids"][0].tolist(),
                                                                  already_has_special_tokens=True)).bool()  # fmt: skip
         pad_id = tokenizer.pad_token_id or 0

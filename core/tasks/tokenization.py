@@ -41,9 +41,9 @@ WAYS = (
            "becomes ,)."), ("zh-bert-mlm", "segment-zh")),
     Way("pieces", N_("Chinese pieces built here (BPE)"),
         N_("8,000 entries learnt from the training reviews by byte-pair encoding: every character first, then the "
-           "most frequent neighbours merged, into pieces of up to four characters (很好, 失望); text is cut at white "
-           "space and punctuation first. The sentiment model that reads them scores 2.4 points more on the held-out "
-           "reviews than the same model reading characters (Benchmark page, task Chinese sentiment)."),
+           "most frequent neighbours merged, into pieces of up to three characters (很好, 失望); text is first cut at "
+           "white space, punctuation and symbols. The default Chinese sentiment model reads them; the Benchmark page "
+           "(task Chinese sentiment) compares it with the same model reading characters."),
         ("sentiment-zh-pieces",)),
     Way("jieba", N_("jieba's words"),
         N_("Whole words from jieba's dictionary, and its HMM's guesses for words the dictionary lacks (highlighted). "

@@ -203,9 +203,9 @@ def _chinese_base(recipe: Recipe, head: dict, dropout: dict):
     from core.loading import LOAD_LOCK, from_transformers, load_tokenizer, local_dir
 
     if recipe.base in ("zh-scratch", "zh-pieces"):
-        from core.training.pretrain import chinese_config, chinese_pieces, chinese_tokenizer
+        from core.training.pretrain import PIECES, chinese_config, chinese_pieces, chinese_tokenizer
 
-        tokenizer = chinese_tokenizer() if recipe.base == "zh-scratch" else chinese_pieces(recipe.scratch.get("vocab_size", 8000))
+        tokenizer = chinese_tokenizer() if recipe.base == "zh-scratch" else chinese_pieces(recipe.scratch.get("vocab_size", PIECES))
         config = chinese_config(tokenizer, recipe.scratch, max_length=recipe.max_length, dropout=recipe.dropout, **head)
         return tokenizer, from_transformers("RoFormerForSequenceClassification")(config)
     spec = catalog.get_spec(PRETRAINED_ZH)

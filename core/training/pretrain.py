@@ -2,7 +2,7 @@
 unlabelled text — People's Daily's training paragraphs and the training reviews of the Chinese sentiment
 split, never a held-out one — with a character vocabulary built here from the same text.
 
-The encoder it leaves is the starting point of the Chinese classifiers (``base="zh-bert"``); the same
+The encoder it leaves is the starting point of the pretrained Chinese classifier (``base="zh-bert"``); the same
 architecture from random weights (``base="zh-scratch"``) is the comparison that says what pretraining buys.
 
 The BERT is a RoFormer: BERT's layers, with rotary position embeddings (RoPE) in place of BERT's learned position
@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from core.training.recipes import CHINESE_BERT_SIZE, Recipe
+from core.training.recipes import CHINESE_BERT_SIZE, PIECES, Recipe
 from core.training.trainer import CARD_POINTS, Report, fit, thin
 
 POSITION_BUCKET = 64  # hidden positions per batch are padded to a multiple of this (see _padded_positions)
@@ -45,11 +45,6 @@ def chinese_tokenizer(texts: list[str] | None = None, vocab_size: int = CHINESE_
         peoples_daily.split.cache_clear()
         peoples_daily.paragraphs.cache_clear()
     return tokenizer
-
-
-PIECES = 8000  # measured on the review split from random weights: 85.1 and 84.4 % (two seeds) against 82.3 % with
-# characters; 4,000 leaves almost only single characters (82.2 %), 16,000 scored 83.6 %, and pieces learnt on People's
-# Daily with the reviews 83.7 % (one run each)
 
 
 def chinese_pieces(vocab_size: int = PIECES):

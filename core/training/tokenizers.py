@@ -97,10 +97,11 @@ def chinese_wordpiece(texts: Iterable[str], vocab_size: int = 6000, min_frequenc
 
 
 def chinese_pieces(texts: Iterable[str], vocab_size: int = 8000, min_frequency: int = 3):
-    """A vocabulary of Chinese pieces of up to 4 characters (这本书, 很好, 失望), learnt by byte-pair encoding (BPE)
-    merges: every character first, then the most frequent neighbours merged until ``vocab_size``. Text is cut at
-    white space and punctuation only, so a piece never crosses a comma. NFKC and lower case first, as
-    ``chinese_wordpiece``; [CLS] … [SEP] around every text."""
+    """A vocabulary of Chinese pieces of up to three characters (这本书, 很好, 失望), learnt by byte-pair encoding
+    (BPE) merges: every character first, then the most frequent neighbours merged until ``vocab_size`` (the
+    library's ``max_token_length=4`` admits a merge only below 4 characters). Text is first cut at white space,
+    punctuation and symbols (and between letters, digits and Chinese), so a piece never crosses a comma. NFKC and
+    lower case first (no accent stripping, unlike ``chinese_wordpiece``); [CLS] … [SEP] around every text."""
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
