@@ -18,7 +18,8 @@ st.markdown(
 )
 left, right = st.columns([1, 3])
 labels = evaluate.task_labels()
-task = left.selectbox(_("Task"), list(labels), format_func=labels.get, key="bench-task")
+task = left.selectbox(_("Task"), list(labels), index=evaluate.first_task(list(labels)), format_func=labels.get,
+                      key="bench-task")
 options = evaluate.choices(task)
 default = [m for m in options if "@" not in m][:4]
 models = right.multiselect(_("Models"), options, default=default, placeholder=_("Choose options"), key=f"bench-models-{task}",

@@ -70,3 +70,11 @@ def test_the_session_that_started_a_benchmark_cancels_it_and_frees_the_slot(fres
     assert not at.exception and not at.error and at.session_state["bench-job"] is None
     assert any("cancelled" in toast.value for toast in at.toast)
     assert not background.cancel(job)  # no longer running: nothing to stop
+
+
+def test_the_task_picker_starts_in_the_session_s_language():
+    from conftest import open_page
+
+    assert open_page("pages/evaluate.py").selectbox(key="bench-task").value == "sentiment"
+    chinese = open_page("pages/evaluate.py", lang="zh")
+    assert chinese.selectbox(key="bench-task").value == "sentiment-zh" and not chinese.exception

@@ -26,6 +26,12 @@ def task_labels() -> dict[str, str]:
     return {name: _(task.title) for name, task in tasks().items()}
 
 
+def first_task(names: list[str]) -> int:
+    """Where the task picker starts: a session in Chinese starts on Chinese sentiment, one in English on sentiment."""
+    wanted = "sentiment-zh" if i18n.language() == "zh" else "sentiment"
+    return names.index(wanted) if wanted in names else 0
+
+
 def choices(task: str) -> list[str]:
     """Ready catalog models for the task, their precision variants, and the baselines."""
     return scoring.choices(task)
