@@ -74,8 +74,7 @@ CLS, SEP, MASK = "[CLS]", "[SEP]", "[MASK]"
 def chinese_wordpiece(texts: Iterable[str], vocab_size: int = 6000, min_frequency: int = 3):
     """A BERT-style vocabulary for Chinese built here: every Chinese character its own token, other scripts in
     WordPiece pieces. NFKC first (full-width and half-width forms agree); [CLS] … [SEP] around every text."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
     tokenizer = Tokenizer(models.WordPiece(unk_token=UNK))
     tokenizer.normalizer = normalizers.Sequence(
@@ -86,14 +85,7 @@ def chinese_wordpiece(texts: Iterable[str], vocab_size: int = 6000, min_frequenc
     trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_frequency,
                                         special_tokens=[PAD, UNK, CLS, SEP, MASK])  # fmt: skip
     tokenizer.train_from_iterator(texts, trainer)
-    cls, sep = tokenizer.token_to_id(CLS), tokenizer.token_to_id(SEP)
-    tokenizer.post_processor = processors.TemplateProcessing(
-        single=f"{CLS} $A {SEP}", pair=f"{CLS} $A {SEP} $B:1 {SEP}:1", special_tokens=[(CLS, cls), (SEP, sep)]
-    )
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer, pad_token=PAD, unk_token=UNK, cls_token=CLS, sep_token=SEP, mask_token=MASK,
-        model_input_names=["input_ids", "token_type_ids", "attention_mask"],
-    )  # fmt: skip
+    return _as_bert(tokenizer)
 
 
 def chinese_pieces(texts: Iterable[str], vocab_size: int = 8000, min_frequency: int = 3):
@@ -102,8 +94,7 @@ def chinese_pieces(texts: Iterable[str], vocab_size: int = 8000, min_frequency: 
     library's ``max_token_length=4`` admits a merge only below 4 characters). Text is first cut at white space,
     punctuation and symbols (and between letters, digits and Chinese), so a piece never crosses a comma. NFKC and
     lower case first (no accent stripping, unlike ``chinese_wordpiece``); [CLS] … [SEP] around every text."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 
     tokenizer = Tokenizer(models.BPE(unk_token=UNK))
     tokenizer.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Lowercase()])
@@ -111,6 +102,14 @@ def chinese_pieces(texts: Iterable[str], vocab_size: int = 8000, min_frequency: 
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=min_frequency, max_token_length=4,
                                   special_tokens=[PAD, UNK, CLS, SEP, MASK])  # fmt: skip
     tokenizer.train_from_iterator(texts, trainer)
+    return _as_bert(tokenizer)
+
+
+def _as_bert(tokenizer):
+    """A trained vocabulary as BERT reads it: [CLS] … [SEP] around every text, BERT's special tokens and inputs."""
+    from tokenizers import processors
+    from transformers import PreTrainedTokenizerFast
+
     cls, sep = tokenizer.token_to_id(CLS), tokenizer.token_to_id(SEP)
     tokenizer.post_processor = processors.TemplateProcessing(
         single=f"{CLS} $A {SEP}", pair=f"{CLS} $A {SEP} $B:1 {SEP}:1", special_tokens=[(CLS, cls), (SEP, sep)]
