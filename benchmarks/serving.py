@@ -54,6 +54,11 @@ def _normal(label: str) -> str:
     return {"label_0": "negative", "label_1": "positive"}.get(label.lower(), label.lower())
 
 
+def _counts(sessions: str) -> list[int]:
+    """The numbers of sessions asked for, "1,4,16,32" → [1, 4, 16, 32]."""
+    return [int(part) for part in sessions.split(",") if part.strip()]
+
+
 def _percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[max(0, int(round(share * len(ordered))) - 1)]
@@ -94,19 +99,20 @@ def _trained_once(cache: Path, key: str) -> None:
                        cwd=ROOT, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
 
 
-def _one_pass_against_shared(page, texts: list[str], sessions: str, coalescer, shared_batch: int) -> None:
+def _one_pass_against_shared(page, texts: list, sessions: list[int], coalescer, shared_batch: int, *, decimals: int = 0,
+                             alone: str = "one pass per request") -> None:
     """For each number of sessions, two table rows: every request its own forward pass in turn (as before shared
     passes), then requests that arrive together sharing passes of up to ``shared_batch``, with their agreement."""
-    for count in [int(part) for part in sessions.split(",") if part.strip()]:
+    for count in sessions:
         coalescer.max_batch = 1  # one forward pass per request, in turn: as before the shared passes
         single, single_latencies, reference = _sessions(page, texts, count)
         coalescer.max_batch, coalescer.batch_sizes = shared_batch, []
         rate, latencies, outputs = _sessions(page, texts, count)
         same = sum(a == b for a, b in zip(outputs, reference, strict=True)) / len(texts)
         mean = statistics.mean(coalescer.batch_sizes)
-        print(f"| {count} sessions, one pass per request | {single:.0f} | 1.00 | {statistics.median(single_latencies):.1f} | "
+        print(f"| {count} sessions, {alone} | {single:.{decimals}f} | 1.00 | {statistics.median(single_latencies):.1f} | "
               f"{_percentile(single_latencies, 0.95):.1f} | – |")  # fmt: skip
-        print(f"| {count} sessions, shared passes (mean batch {mean:.1f}) | {rate:.0f} | {rate / single:.2f} | "
+        print(f"| {count} sessions, shared passes (mean batch {mean:.1f}) | {rate:.{decimals}f} | {rate / single:.2f} | "
               f"{statistics.median(latencies):.1f} | {_percentile(latencies, 0.95):.1f} | {100 * same:.1f} % |")  # fmt: skip
 
 
@@ -192,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
             rate, latencies, labels = _sessions(_OneAtATime(predictor), texts, 16)
             add(f"LM Lab, {title}, 16 sessions at once, without batching", rate, latencies,
                 [as_article(label) for label in labels], article_labels, rate=True)  # fmt: skip
-        for count in [int(part) for part in args.sessions.split(",") if part.strip()]:
+        for count in _counts(args.sessions):
             predictor.coalescer.batch_sizes = []
             rate, latencies, labels = _sessions(predictor, texts, count)
             sizes = predictor.coalescer.batch_sizes
@@ -255,7 +261,7 @@ def _translation(args) -> None:
     print("| way | sentences/s | vs sequential per sentence | p50 ms | p95 ms | outputs identical |")
     print("|---|---:|---:|---:|---:|---:|")
     print(f"| one generate per sentence, in turn (no attention pass) | {sequential:.1f} | 1.00 | – | – | 100.0 % |")
-    for count in [int(part) for part in args.sessions.split(",") if part.strip()]:
+    for count in _counts(args.sessions):
         translator.coalescer.batch_sizes = []
         rate, latencies, outputs = _sessions(Page, sources, count)
         same = sum(a == b for a, b in zip(outputs, reference, strict=True)) / len(sources)
@@ -286,7 +292,7 @@ def _generation(args) -> None:
     print(f"\nnext-token bars, {len(prompts)} prompts of the held-out Lee articles (12–33 words)\n")
     print("| way | requests/s | vs one pass per request | p50 ms | p95 ms | same top token |")
     print("|---|---:|---:|---:|---:|---:|")
-    _one_pass_against_shared(Page, prompts, args.sessions, model.coalescer, 32)
+    _one_pass_against_shared(Page, prompts, _counts(args.sessions), model.coalescer, 32)
 
 
 def _segmentation(args) -> None:
@@ -313,7 +319,7 @@ def _segmentation(args) -> None:
           f"({lengths[0]}–{lengths[-1]} characters, one window each)\n")  # fmt: skip
     print("| way | sentences/s | vs one pass per request | p50 ms | p95 ms | same words |")
     print("|---|---:|---:|---:|---:|---:|")
-    _one_pass_against_shared(Page, sentences, args.sessions, segmenter.coalescer, 16)
+    _one_pass_against_shared(Page, sentences, _counts(args.sessions), segmenter.coalescer, 16)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,24 +23,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from serving import ROOT, _percentile, _sessions  # noqa: E402 - the same sessions and percentiles as serving.py
+from serving import ROOT, _counts, _one_pass_against_shared  # noqa: E402 - the same sessions and rows as serving.py
 
 
 def _table(title: str, unit: str, page, coalescer, requests: list, sessions: list[int]) -> None:
     print(f"\n{title}\n")
     print(f"| way | {unit}/s | vs each request alone | p50 ms | p95 ms | same answers |")
     print("|---|---:|---:|---:|---:|---:|")
-    for count in sessions:
-        coalescer.max_batch = 1
-        single, single_latencies, reference = _sessions(page, requests, count)
-        coalescer.max_batch, coalescer.batch_sizes = 32, []
-        rate, latencies, answers = _sessions(page, requests, count)
-        same = sum(a == b for a, b in zip(answers, reference, strict=True)) / len(requests)
-        mean = statistics.mean(coalescer.batch_sizes)
-        print(f"| {count} sessions, each request alone | {single:.1f} | 1.00 | "
-              f"{statistics.median(single_latencies):.1f} | {_percentile(single_latencies, 0.95):.1f} | – |")  # fmt: skip
-        print(f"| {count} sessions, shared passes (mean batch {mean:.1f}) | {rate:.1f} | {rate / single:.2f} | "
-              f"{statistics.median(latencies):.1f} | {_percentile(latencies, 0.95):.1f} | {100 * same:.1f} % |")  # fmt: skip
+    _one_pass_against_shared(page, requests, sessions, coalescer, 32, decimals=1, alone="each request alone")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
 
     settings.decide_mode()
     threads_for_serving()  # torch threads as the server sets them
-    sessions = [int(part) for part in args.sessions.split(",") if part.strip()]
+    sessions = _counts(args.sessions)
 
     zero_shot = ZeroShotClassifier()
     posts = [example.text[:1000] for example in newsgroups.split()[0].test]  # a paragraph pasted: ≤ 1,000 characters
