@@ -302,3 +302,15 @@ def test_the_pretraining_erratum_reads_the_chinese_pair_and_the_learning_curve_f
         250, 500, 4000]
     assert lines["zh-scratch · reviews-zh"]["customdata"][0] == (
         "sentiment-zh-scratch-n250 · learning rate 0.0003 · 32 epochs")
+
+
+def test_the_page_s_largest_random_bert_is_the_largest_the_server_accepts():
+    from core.training.recipe import NEW_RUN_BASES, SCRATCH_LIMITS
+
+    at = open_page("pages/train.py")
+    assert len(at.radio(key="train-base").options) == len(NEW_RUN_BASES)
+    at.radio(key="train-base").set_value("scratch").run()
+    assert at.slider(key="train-layers").max == SCRATCH_LIMITS["num_hidden_layers"]
+    assert max(int(v) for v in at.select_slider(key="train-hidden").options) == SCRATCH_LIMITS["hidden_size"]
+    assert max(int(v) for v in at.select_slider(key="train-heads").options) == SCRATCH_LIMITS["num_attention_heads"]
+    assert 2 * SCRATCH_LIMITS["hidden_size"] <= SCRATCH_LIMITS["intermediate_size"]  # the page's feed-forward width
