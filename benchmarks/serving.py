@@ -198,13 +198,19 @@ def main(argv: list[str] | None = None) -> int:
             rate, latencies, labels = _sessions(_OneAtATime(predictor), texts, 16)
             add(f"LM Lab, {title}, 16 sessions at once, without batching", rate, latencies,
                 [as_article(label) for label in labels], article_labels, rate=True)  # fmt: skip
+        checked = predictor.recheck_below
         for count in _counts(args.sessions):
-            predictor.coalescer.batch_sizes = []
-            rate, latencies, labels = _sessions(predictor, texts, count)
-            sizes = predictor.coalescer.batch_sizes
-            shared = f"mean batch {statistics.mean(sizes):.1f}" if sizes else "a pass per request, side by side"
-            add(f"LM Lab, {title}, {count} sessions at once ({shared})", rate,
-                latencies, [as_article(label) for label in labels], article_labels, rate=True)  # fmt: skip
+            for recheck in [checked, 0.0] if checked else [checked]:  # int8 with its close calls in fp32, then without
+                predictor.coalescer.batch_sizes, predictor.recheck_below = [], recheck
+                predictor.answered = predictor.rechecked = 0
+                rate, latencies, labels = _sessions(predictor, texts, count)
+                sizes = predictor.coalescer.batch_sizes
+                shared = (f"{100 * predictor.rechecked / max(1, predictor.answered):.1f} % close calls computed again in "
+                          "PyTorch fp32" if recheck else "no close call computed again") if checked else (
+                    f"mean batch {statistics.mean(sizes):.1f}" if sizes else "a pass per request, side by side")  # fmt: skip
+                add(f"LM Lab, {title}, {count} sessions at once ({shared})", rate,
+                    latencies, [as_article(label) for label in labels], article_labels, rate=True)  # fmt: skip
+        predictor.recheck_below = checked
 
     base = rows[0][1]
     print(f"{len(texts)} texts, sentiment MiniLM, torch threads {threads_at_start} for the article's rows, "

@@ -126,11 +126,13 @@ RUNTIMES = {  # what computes a classifier's answers when it serves the pages (c
     "onnx": "ONNX Runtime fp32",
     "onnx-int8": N_("ONNX Runtime dynamic int8"),  # pages show it translated ("dynamic" is a word, not a name)
 }
+# a benchmark row of int8 as the pages serve it: int8's answers, its close calls computed again by PyTorch in fp32
+INT8_CHECKED = N_("ONNX Runtime dynamic int8, close calls in fp32")
 
 
 def serving_runtime() -> str:
     """``LMLAB_SERVING``: onnx-int8 (the default: fastest, used for a model only where it gives PyTorch's label
-    on at least 98 % of held-out texts), onnx (PyTorch's answers to about 1e-6, faster than PyTorch), or
+    on at least 98 % of held-out texts, its close calls computed again in fp32), onnx (PyTorch's answers to about 1e-6, faster than PyTorch), or
     torch. Without onnxruntime installed, torch."""
     wanted = os.environ.get("LMLAB_SERVING", "").strip().lower()
     wanted = wanted if wanted in RUNTIMES else "onnx-int8"

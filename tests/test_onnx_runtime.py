@@ -50,11 +50,35 @@ def test_int8_serves_only_where_it_gives_pytorchs_labels_on_held_out_texts(tiny_
     assert of == 50 and same >= 0.98 * of  # the polarity split's test sentences, measured at load
     a, b = fp32.predict_batch(TEXTS), int8.predict_batch(TEXTS)
     assert np.mean([x.label == y.label for x, y in zip(a, b, strict=True)]) >= 0.9
-    assert b[0].runtime == "ONNX Runtime dynamic int8" and "same label as PyTorch fp32" in b[0].runtime_note
+    plain = [r for r in b if r.runtime == "ONNX Runtime dynamic int8"]
+    assert plain and "computed again in fp32" in plain[0].runtime_note
+
+
     monkeypatch.setattr(classify, "MIN_INT8_AGREEMENT", 1.01)  # a model int8 would change: fp32 serves it
     strict = TransformerClassifier(spec, runtime="onnx-int8")
     assert strict.runtime == "onnx" and strict.runtime_note.startswith(f"int8 gave PyTorch's label on {same} of 50")
     assert np.abs(_probabilities(strict.predict_batch(TEXTS)) - _probabilities(a)).max() < 1e-4
+
+
+def test_int8s_close_calls_are_answered_by_pytorch_so_every_held_out_label_is_fp32s(tiny_model):
+    from core.tasks import onnx_runtime
+
+    spec = catalog.get_spec(TINY_KEY)
+    torch_model, int8 = TransformerClassifier(spec, runtime="torch"), TransformerClassifier(spec, runtime="onnx-int8")
+    held_out = onnx_runtime.check_texts(spec.task)
+    expected, served = torch_model.predict_batch(held_out), [int8.predict(text) for text in held_out]
+    raw = [int8.onnx.logits(int8.preprocess([text])[0])[0] for text in held_out]  # int8 alone, without the check
+    assert int8.recheck_below > 0 and int8.answered == len(held_out)
+    flipped = [i for i, row in enumerate(raw) if int8.labels[int(row.argmax())] != expected[i].label]
+    assert flipped  # this tiny model is one int8 changes (49 of 50 above) …
+    assert [r.label for r in served] == [e.label for e in expected]  # … yet every held-out label served is fp32's
+    checked = [i for i, r in enumerate(served) if r.runtime == "PyTorch fp32"]
+    assert set(flipped) <= set(checked) and len(checked) == int8.rechecked < len(held_out)
+    for i in checked:  # PyTorch's own answer, which says why it computed it
+        assert np.abs(np.array(list(served[i].scores.values())) - list(expected[i].scores.values())).max() < 1e-5
+        assert "computed again in fp32" in served[i].runtime_note
+    # a gap under the threshold is exactly what was computed again
+    assert checked == [i for i, row in enumerate(raw) if onnx_runtime.top_gap(row) < int8.recheck_below]
 
 
 def test_an_export_is_made_once_and_a_damaged_one_is_replaced(tiny_model):
@@ -89,7 +113,8 @@ def test_the_benchmark_compares_the_runtimes_on_the_held_out_split(tiny_model):
     result = bench.run("sentiment", models, repeats=3)
     rows = {row["model"]: row for row in result.rows}
     assert rows[f"{TINY_KEY}@onnx"]["device / precision"] == "cpu / ONNX Runtime fp32"
-    assert rows[f"{TINY_KEY}@onnx-int8"]["device / precision"] == "cpu / ONNX Runtime dynamic int8"
+    assert rows[f"{TINY_KEY}@onnx-int8"]["device / precision"] == "cpu / ONNX Runtime dynamic int8, close calls in fp32"
+    assert result.predictions[f"{TINY_KEY}@onnx-int8"] == result.predictions[TINY_KEY]  # its close calls in fp32
     assert result.predictions[f"{TINY_KEY}@onnx"] == result.predictions[TINY_KEY]  # identical labels
     assert rows[f"{TINY_KEY}@onnx"]["value"] == rows[TINY_KEY]["value"]
     assert rows[f"{TINY_KEY}@onnx"]["tied_with_baseline"]

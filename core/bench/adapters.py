@@ -12,6 +12,7 @@ import numpy as np
 
 from core import catalog
 from core.errors import CoreError, UnknownModelError
+from core.settings import INT8_CHECKED
 from core.tasks import onnx_runtime
 from core.tasks.inputs import to_cpu
 
@@ -67,12 +68,16 @@ class TransformerAdapter(Adapter):
                           **onnx_runtime.RUNTIMES}.get(variant, "fp32") + (  # fmt: skip
             ", eager attention" if variant == "eager" else ""
         )
-        self.onnx = None
+        self.onnx, self.recheck_below = None, 0.0
+        self.tokenizer, self.model = tokenizer, model
+        self.max_tokens = loading.token_limit(tokenizer, model)
         if variant.startswith("onnx"):
             self.onnx = onnx_runtime.load(model, tokenizer, key=spec.key, runtime=variant, threads=torch.get_num_threads(),
                                           fingerprint=fingerprint)  # fmt: skip
-        self.tokenizer, self.model = tokenizer, model
-        self.max_tokens = loading.token_limit(tokenizer, model)
+        if variant == "onnx-int8":  # as the pages serve it: close calls computed again in fp32
+            texts = onnx_runtime.check_texts(spec.task)
+            self.recheck_below = onnx_runtime.agreement(self.onnx, model, tokenizer, texts, self.max_tokens).recheck_below
+            self.precision = INT8_CHECKED
         id2label = model.config.id2label
         own = [str(id2label[i]).lower() for i in range(len(id2label))]
         missing = [label for label in labels if label not in own]
@@ -90,6 +95,12 @@ class TransformerAdapter(Adapter):
             singles = [self.tokenizer([text], truncation=True, max_length=self.max_tokens, return_tensors="pt")
                        for text in texts]  # fmt: skip
             logits = torch.from_numpy(np.concatenate([self.onnx.logits(one) for one in singles])).float()
+            close = [i for i, row in enumerate(logits.tolist()) if onnx_runtime.top_gap(row) < self.recheck_below]
+            if close:  # where int8 could have changed the label, PyTorch fp32 answers, as on the pages
+                batch = self.tokenizer([texts[i] for i in close], truncation=True, max_length=self.max_tokens,
+                                       padding=True, return_tensors="pt")  # fmt: skip
+                with torch.inference_mode():
+                    logits[close] = self.model(**batch).logits.float()
         else:
             batch = self.tokenizer(texts, truncation=True, max_length=self.max_tokens, padding=True, return_tensors="pt")
             with torch.inference_mode():

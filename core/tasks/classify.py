@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass, field
 
 from core import catalog, loading, settings
 from core.catalog import ModelSpec
-from core.errors import CoreError
 from core.memo import Memo, digest
 from core.messages import Message
 from core.tasks import onnx_runtime
-from core.tasks.base import get_task
 from core.tasks.batching import Coalescer
 from core.tasks.inputs import FairLock, LanguageFit, check_text, inference_gate, language_fit, to_cpu
 
@@ -81,7 +80,7 @@ class TransformerClassifier:
         id2label = self.model.config.id2label
         self.labels = [_normalise_label(id2label[i]) for i in range(len(id2label))]
         # the serving runtime: ONNX Runtime when the model exports faithfully, else PyTorch (with the reason)
-        self.runtime, self.runtime_note, self.onnx = "torch", "", None
+        self.runtime, self.runtime_note, self.onnx, self.recheck_below = "torch", "", None, 0.0
         wanted = runtime or settings.serving_runtime()
         from core import device
 
@@ -95,6 +94,7 @@ class TransformerClassifier:
         self.memo = Memo(max_entry_bytes=64 << 10)  # answers any session already got, by text
         # single requests from every session, answered in batches by whoever takes the model next
         self.coalescer = Coalescer(self._lock, lambda texts: self._run(texts, by_length=True))
+        self.answered = self.rechecked = 0  # int8's answers, and those computed again in fp32 (close calls)
 
     def _serve_with(self, runtime: str) -> None:
         if self.spec.source == catalog.HUB:  # no fixed version to export once: the Hub's copy can change
@@ -108,8 +108,9 @@ class TransformerClassifier:
                 self.onnx = onnx_runtime.load(self.model, self.tokenizer, key=self.spec.key, runtime=runtime,
                                               fingerprint=self._fingerprint, threads=self._onnx_threads(runtime))  # fmt: skip
                 if runtime == "onnx-int8":
-                    texts = self._check_texts()
-                    same, of = onnx_runtime.agreement(self.onnx, self.model, self.tokenizer, texts, self.max_tokens)
+                    texts = onnx_runtime.check_texts(self.spec.task)
+                    found = onnx_runtime.agreement(self.onnx, self.model, self.tokenizer, texts, self.max_tokens)
+                    same, of = found.same, found.of
         except Exception as error:  # noqa: BLE001 - whatever went wrong, PyTorch still answers, and says why
             self.onnx, self.runtime_note = None, str(error)[:300]
             if runtime == "onnx-int8":  # int8 could not be had: fp32 ONNX, else PyTorch
@@ -126,7 +127,10 @@ class TransformerClassifier:
             return
         self.runtime = runtime
         if runtime == "onnx-int8":
-            self.runtime_note = Message("the same label as PyTorch fp32 on {same} of {of} held-out texts", same=same, of=of)
+            self.recheck_below = found.recheck_below
+            self.runtime_note = Message("int8 alone gives PyTorch fp32's label on {same} of {of} held-out texts; an "
+                                        "answer whose top two classes are less than {margin} apart (in logits) is "
+                                        "computed again in fp32", same=same, of=of, margin=f"{self.recheck_below:.2g}")  # fmt: skip
         # fast tokenizers are not thread-safe when shared; this one only tokenizes, for a moment per request
         self._serving_tokenizer, self._serving_lock = loading.load_tokenizer(self.spec), threading.Lock()
 
@@ -134,14 +138,6 @@ class TransformerClassifier:
         """ONNX Runtime answers one request per pass, and the gate's slots run side by side: a share of the cores each
         (its own thread pool spin-waits; torch's OpenMP pool is what ``threads_for_serving`` is about)."""
         return max(1, settings.cores() // max(1, settings.limits().max_concurrent_inferences))
-
-    def _check_texts(self) -> list[str]:
-        """The held-out texts of this model's task (at most 200), on which int8 must give PyTorch's labels."""
-        try:
-            split, _ = get_task(self.spec.task).held_out()
-        except CoreError:
-            return []
-        return [example.text for example in split.test][:200]
 
     @property
     def runtime_title(self) -> str:
@@ -170,14 +166,16 @@ class TransformerClassifier:
         return batch, full_lengths, fits
 
     # 2) forward: logits for the batch  # (B, n_classes)
-    def forward(self, batch):
-        if self.onnx is not None:
+    def forward(self, batch, *, exact: bool = False):
+        """``exact``: PyTorch's pass even where ONNX Runtime serves (a close call computed again)."""
+        if self.onnx is not None and not exact:
             return self._torch.from_numpy(self.onnx.logits(batch))
         with self._torch.inference_mode():
             return to_cpu(self.model(**batch).logits)
 
     # 3) postprocess: softmax → plain floats and the arg-max label
-    def postprocess(self, logits, batch, full_lengths, latency_ms: float, fits) -> list[ClassificationResult]:
+    def postprocess(self, logits, batch, full_lengths, latency_ms: float, fits, *,
+                    runtime: str | None = None) -> list[ClassificationResult]:
         probabilities = self._torch.softmax(logits.float(), dim=-1).tolist()
         used = batch["attention_mask"].sum(dim=1).tolist()
         results = []
@@ -193,10 +191,10 @@ class TransformerClassifier:
                     n_tokens_input=int(n_full),
                     max_tokens=self.max_tokens,
                     latency_ms=latency_ms,
-                    runtime=self.runtime_title,
+                    runtime=runtime or self.runtime_title,
                     runtime_note=self.runtime_note,
                     language=fit,
-                    device=self._placement[0] if self.runtime == "torch" else "cpu",
+                    device=self._placement[0] if self.runtime == "torch" or runtime else "cpu",
                 )
             )
         return results
@@ -215,12 +213,14 @@ class TransformerClassifier:
         return answers
 
     def _forward_once(self, texts: list[str]) -> list[ClassificationResult]:
+        """One PyTorch pass (where ONNX Runtime serves, this computes its close calls again)."""
         with inference_gate():
             started = time.perf_counter()
             batch, full_lengths, fits = self.preprocess(texts)
-            logits = self.forward(batch)
+            logits = self.forward(batch, exact=True)
             latency_ms = 1000 * (time.perf_counter() - started)
-            return self.postprocess(logits, batch, full_lengths, latency_ms, fits)
+            runtime = f"PyTorch {self._placement[1]}" if self.onnx is not None else None
+            return self.postprocess(logits, batch, full_lengths, latency_ms, fits, runtime=runtime)
 
     def predict_batch(self, texts: list[str]) -> list[ClassificationResult]:
         if self.onnx is not None:  # each text its own pass: the answers predict() gives (see _answer)
@@ -253,7 +253,8 @@ class TransformerClassifier:
         is where its throughput comes from. On ONNX Runtime each request is a pass of its own and the gate's slots
         run them side by side: measured here, that is faster than its batches, and it keeps int8's answers
         independent of other sessions (int8 quantises each pass's activations with one scale for the whole
-        batch, so a text's probabilities would depend on what others sent at the same moment)."""
+        batch, so a text's probabilities would depend on what others sent at the same moment). Where int8 serves,
+        a close call (top two classes nearer than ``recheck_below``) is answered by PyTorch fp32 instead."""
         if self.onnx is None:
             return self.coalescer.submit(cleaned)
         with self._serving_lock:  # a tokenizer of its own: an explanation holding the model does not stop it
@@ -264,7 +265,15 @@ class TransformerClassifier:
             started = time.perf_counter()
             logits = self.forward(batch)
             latency_ms = 1000 * (tokenizing + time.perf_counter() - started)
-        return self.postprocess(logits, batch, full_lengths, latency_ms, fits)[0]
+        self.answered += 1
+        gap = onnx_runtime.top_gap(logits[0].tolist())
+        if gap >= self.recheck_below:
+            return self.postprocess(logits, batch, full_lengths, latency_ms, fits)[0]
+        self.rechecked += 1  # a close call: int8 could have changed the label, so PyTorch answers (shared passes)
+        exact = self.coalescer.submit(cleaned)
+        why = Message("int8's top two classes were {gap} apart, under {margin}: computed again in fp32",
+                      gap=f"{gap:.2g}", margin=f"{self.recheck_below:.2g}")  # fmt: skip
+        return dataclasses.replace(exact, latency_ms=latency_ms + exact.latency_ms, runtime_note=why)
 
 
 def make_classifier(spec: ModelSpec) -> TransformerClassifier:

@@ -10,7 +10,9 @@ row says by how much.
 Which runtime serves is ``LMLAB_SERVING``: ``onnx-int8`` (the default), ``onnx`` (PyTorch's logits to
 within 1e-3, about 1e-6 measured) or ``torch``. int8 serves a model only where it gives PyTorch's label on
 at least 98 % of the task's held-out texts (measured once per export, CPU and runtime version); elsewhere
-fp32 serves. A model that cannot be exported faithfully, a model from the Hub, a model over
+fp32 serves. Where int8 serves, an answer whose top two classes are closer than twice the most int8 moved
+such a gap on those texts is computed again by PyTorch in fp32 (``Agreement.recheck_below``): a close call
+is where int8 could change the label. A model that cannot be exported faithfully, a model from the Hub, a model over
 ``MAX_PARAMETERS``, or a machine without onnxruntime is served by PyTorch, and the reason is kept.
 Explanations, attention maps and training always use the PyTorch model.
 """
@@ -170,9 +172,45 @@ def forget(key: str) -> bool:
         return True
 
 
-def agreement(found: OnnxClassifier, model, tokenizer, texts: list[str], max_tokens: int) -> tuple[int, int]:
-    """On how many of ``texts`` the exported model gives PyTorch's label: (same, of). Measured once per export
-    and kept next to it (a JSON file), so a restart does not measure again."""
+@dataclass(frozen=True)
+class Agreement:
+    """int8 against PyTorch fp32 on a task's held-out texts, one text per pass as int8 serves."""
+
+    same: int  # texts on which int8 gave PyTorch's label
+    of: int
+    margin_error: float  # the most int8 moved a gap between its top class and another class (in logits)
+
+    @property
+    def recheck_below(self) -> float:
+        """int8's answers whose top two classes are closer than this are computed again in fp32: twice the largest
+        move measured, so a text's label changes only where int8 errs more than twice as much as on any held-out
+        text (a changed label needs a move at least as large as the gap)."""
+        return RECHECK_FACTOR * self.margin_error
+
+
+RECHECK_FACTOR = 2.0
+
+
+def check_texts(task: str) -> list[str]:
+    """The held-out texts of ``task`` (at most 200), on which int8 must give PyTorch's labels to serve."""
+    from core.tasks.base import get_task
+
+    try:
+        split, _ = get_task(task).held_out()
+    except CoreError:
+        return []
+    return [example.text for example in split.test][:200]
+
+
+def top_gap(row) -> float:
+    """How far apart the two highest logits of one answer are (infinite for a single class)."""
+    ordered = sorted((float(value) for value in row), reverse=True)
+    return ordered[0] - ordered[1] if len(ordered) > 1 else float("inf")
+
+
+def agreement(found: OnnxClassifier, model, tokenizer, texts: list[str], max_tokens: int) -> Agreement:
+    """On how many of ``texts`` the exported model gives PyTorch's label, and how far int8 moves the gaps between
+    classes. Measured once per export and kept next to it (a JSON file), so a restart does not measure again."""
     import json
 
     import numpy as np
@@ -187,19 +225,23 @@ def agreement(found: OnnxClassifier, model, tokenizer, texts: list[str], max_tok
     try:
         kept = json.loads(record.read_text(encoding="utf-8"))
         if {key: kept.get(key) for key in measured_on} == measured_on:
-            return int(kept["same"]), len(texts)
+            return Agreement(int(kept["same"]), len(texts), float(kept["margin_error"]))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
-    same = 0
+    same, margin_error = 0, 0.0
     for text in texts:  # one at a time, as int8 serves (its activation scale is per pass)
         batch = tokenizer([text], truncation=True, max_length=max_tokens, return_tensors="pt")
         with torch.inference_mode():
-            expected = int(model(**batch).logits.float().numpy().argmax(axis=1)[0])
-        same += int(int(np.asarray(found.logits(batch)).argmax(axis=1)[0]) == expected)
+            expected = model(**batch).logits.float().numpy()[0]
+        served = np.asarray(found.logits(batch), dtype=np.float64)[0]
+        top = int(served.argmax())
+        same += int(top == int(expected.argmax()))
+        # each class's gap to int8's top class, as int8 computed it and as fp32 did
+        margin_error = max(margin_error, float(np.abs((served - served[top]) - (expected - expected[top])).max()))
     from core.io import write_json_atomic
 
-    write_json_atomic(record, {**measured_on, "same": same})
-    return same, len(texts)
+    write_json_atomic(record, {**measured_on, "same": same, "margin_error": margin_error})
+    return Agreement(same, len(texts), margin_error)
 
 
 def _cpu() -> str:
