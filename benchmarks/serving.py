@@ -178,10 +178,12 @@ def main(argv: list[str] | None = None) -> int:
                      "label_1": "positive"}.get(raw.lower()))), label)  # fmt: skip
 
     split = polarity.split()
-    accuracy = {}
+    accuracy, notes = {}, []
     for runtime in [part.strip() for part in args.runtimes.split(",") if part.strip()]:
         predictor = TransformerClassifier(catalog.get_spec("sentiment-minilm"), runtime=runtime)
-        title = predictor.runtime_title + (f" ({predictor.runtime_note})" if predictor.runtime_note else "")
+        title = predictor.runtime_title
+        if predictor.runtime_note:
+            notes.append(f"{title}: {predictor.runtime_note}")
         held_out = predictor.predict_batch([e.text for e in split.test])
         accuracy[title] = sum(r.label == e.label for r, e in zip(held_out, split.test, strict=True)) / len(split.test)
         for text in texts[:5]:
@@ -217,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{serving_threads} for LM Lab's (as the server sets them)\n")
     print(f"held-out accuracy ({len(split.test)} sentences): article pipeline (PyTorch fp32) {100 * pipeline_accuracy:.1f} %; "
           + "; ".join(f"{title} {100 * value:.1f} %" for title, value in accuracy.items()) + "\n")
+    for note in notes:
+        print(note + "\n")
     print("| way | texts/s | vs the article's per-text pipeline | p50 ms | p95 ms | label agreement | peak RSS GB so far |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for way, per_s, latencies, agree, rss in rows:
@@ -250,7 +254,7 @@ def _translation(args) -> None:
                                            return_tensors="pt", return_token_type_ids=False)  # fmt: skip
             output = translator.model.generate(**encoded, num_beams=1, do_sample=False,
                                                max_new_tokens=translator.max_new)  # fmt: skip
-        return translator._decode(output[0])
+        return translator.decode(output[0])
 
     for text in sources[:5]:
         alone(text)

@@ -1,0 +1,35 @@
+"""benchmarks/serving.py, the script behind the README's serving tables, run for real on tiny models: its translation
+and next-token blocks print one row per way, and shared passes give the same outputs as one pass per request."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+
+from conftest import ROOT, SESSION_CACHE
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("serving_benchmark", ROOT / "benchmarks" / "serving.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _rows(printed: str) -> list[list[str]]:
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in printed.splitlines()
+            if line.startswith("| ") and not line.startswith("| way")]  # fmt: skip
+
+
+def test_the_translation_and_next_token_tables(translate_tiny_model, lm_tiny_model, capsys):
+    serving = _script()
+    args = argparse.Namespace(cache=SESSION_CACHE, texts=12, sessions="1,3")
+    serving._translation(args)  # trains nothing: the tiny models sit under the default keys
+    serving._generation(args)
+    translation_part, bars_part = capsys.readouterr().out.split("next-token bars")
+    translation, bars = _rows(translation_part), _rows(bars_part)
+    assert [row[0].split(",")[0] for row in translation] == ["one generate per sentence"] + [
+        "LM Lab page requests (with attention)"] * 2
+    assert all(row[-1] == "100.0 %" for row in translation)  # batched greedy gives each sentence its own output
+    assert len(bars) == 4 and all(float(row[1]) > 0 for row in bars)  # two rows per number of sessions
+    assert all(row[-1] == "100.0 %" for row in bars if "shared passes" in row[0])
