@@ -170,8 +170,8 @@ def _table_row(r: dict, metric: Metric) -> dict:
     interval = f"{scale * r['value']:.{d}f} [{scale * r['low']:.{d}f}, {scale * r['high']:.{d}f}]"
     out = {_("model"): r["model"], _("source"): _(str(r["source"])),
            _("parameters (M)"): r["parameters"] / 1e6 if r.get("parameters") else None, _("size (MB)"): r["size_mb"],
-           _("device / precision"): r["device / precision"].replace("dynamic int8", _("dynamic int8"))
-                                                .replace("close calls in fp32", _("close calls in fp32"))}  # fmt: skip
+           _("device / precision"): r["device / precision"].replace(settings.INT8_CHECKED, _(settings.INT8_CHECKED))
+                                                .replace("dynamic int8", _("dynamic int8"))}  # fmt: skip
     if "decoding" in r:
         out[_("decoding")] = _(str(r["decoding"]))
     out[_("{metric} [95 % CI]", metric=_unit(metric))] = interval

@@ -195,8 +195,8 @@ def _device_line() -> None:
           runtime=_served_by(info)),
         help=_("LMLAB_SERVING chooses: onnx-int8 (the default; used for a model only where it gives PyTorch's label "
                "on at least 98 % of its task's held-out texts, else fp32 serves it; an answer whose top two "
-               "classes are closer than twice the most int8 moved them on those texts is computed again by PyTorch "
-               "in fp32), onnx (PyTorch's logits, checked to within 1e-3 at export; about 1e-6 measured) or torch. "
+               "classes are closer than twice the most int8 moved the gap between a text's top class and another, "
+               "measured on training texts, is computed again by PyTorch in fp32), onnx (PyTorch's logits, checked to within 1e-3 at export; about 1e-6 measured) or torch. "
                "A model whose export fails that check, "
                "models from the Hub and models over 150 M parameters are served by PyTorch. Each answer says what "
                "computed it; the Evaluate page's @onnx and @onnx-int8 rows compare them on the held-out split, one "

@@ -19,6 +19,7 @@ from core.tasks.inputs import FairLock, LanguageFit, check_text, inference_gate,
 PROBABILITY = "probability"
 PADDED_TOKENS = 4096  # the most padded tokens one pass of batched single requests may hold
 MIN_INT8_AGREEMENT = 0.98  # the share of held-out labels int8 must share with PyTorch fp32 to serve
+MOST_CLOSE = 0.25  # int8 serves only where at most this share of held-out answers would be computed again in fp32
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ class TransformerClassifier:
         # single requests from every session, answered in batches by whoever takes the model next
         self.coalescer = Coalescer(self._lock, lambda texts: self._run(texts, by_length=True))
         self.answered = self.rechecked = 0  # int8's answers, and those computed again in fp32 (close calls)
+        self._counting = threading.Lock()
 
     def _serve_with(self, runtime: str) -> None:
         if self.spec.source == catalog.HUB:  # no fixed version to export once: the Hub's copy can change
@@ -118,19 +120,21 @@ class TransformerClassifier:
                 self.runtime_note = f"int8 could not serve ({str(error)[:200]}); " + (
                     "fp32 serves" if self.onnx is not None else f"PyTorch serves ({self.runtime_note})")
             return
-        if runtime == "onnx-int8" and (not texts or same < MIN_INT8_AGREEMENT * of):
+        if runtime == "onnx-int8" and (not of or same < MIN_INT8_AGREEMENT * of or found.close > MOST_CLOSE * of):
             self.onnx = None
             self._serve_with("onnx")
-            found = f"on {same} of {of}" if texts else "with no held-out texts to check it on"
+            why = (f"int8 gave PyTorch's label on {same} of {of} held-out texts" if same < MIN_INT8_AGREEMENT * of
+                   else f"int8 left {found.close} of {of} held-out answers too close to call" if of
+                   else "int8 had no held-out texts to be checked on")  # fmt: skip
             fallback = "fp32 serves" if self.onnx is not None else f"PyTorch serves ({self.runtime_note})"
-            self.runtime_note = f"int8 gave PyTorch's label {found}; {fallback}"
+            self.runtime_note = f"{why}; {fallback}"
             return
         self.runtime = runtime
         if runtime == "onnx-int8":
             self.recheck_below = found.recheck_below
             self.runtime_note = Message("int8 alone gives PyTorch fp32's label on {same} of {of} held-out texts; an "
                                         "answer whose top two classes are less than {margin} apart (in logits) is "
-                                        "computed again in fp32", same=same, of=of, margin=f"{self.recheck_below:.2g}")  # fmt: skip
+                                        "computed again in fp32", same=same, of=of, margin=f"{self.recheck_below:.3g}")  # fmt: skip
         # fast tokenizers are not thread-safe when shared; this one only tokenizes, for a moment per request
         self._serving_tokenizer, self._serving_lock = loading.load_tokenizer(self.spec), threading.Lock()
 
@@ -223,8 +227,14 @@ class TransformerClassifier:
             return self.postprocess(logits, batch, full_lengths, latency_ms, fits, runtime=runtime)
 
     def predict_batch(self, texts: list[str]) -> list[ClassificationResult]:
-        if self.onnx is not None:  # each text its own pass: the answers predict() gives (see _answer)
-            return [self._answer(check_text(text)) for text in texts]
+        if self.onnx is not None:  # each text its own int8 pass, the answers predict() gives (see _answer) …
+            cleaned = [check_text(text) for text in texts]
+            answers = [self._int8(text) for text in cleaned]
+            close = [i for i, (_result, gap) in enumerate(answers) if gap < self.recheck_below]
+            results = [result for result, _gap in answers]
+            for i, exact in zip(close, self._again([cleaned[i] for i in close], [answers[i] for i in close]), strict=True):
+                results[i] = exact  # … and the close calls computed again together, in passes sorted by length
+            return results
         with self._lock:  # sorted and cut into passes of at most PADDED_TOKENS: no unbounded pass
             return self._run(texts, by_length=True)
 
@@ -254,9 +264,15 @@ class TransformerClassifier:
         run them side by side: measured here, that is faster than its batches, and it keeps int8's answers
         independent of other sessions (int8 quantises each pass's activations with one scale for the whole
         batch, so a text's probabilities would depend on what others sent at the same moment). Where int8 serves,
-        a close call (top two classes nearer than ``recheck_below``) is answered by PyTorch fp32 instead."""
+        a close call (top two classes nearer than ``recheck_below``) is answered by PyTorch fp32 instead: that pass
+        waits for the model's lock like any PyTorch answer (an explanation holding it holds the close call up)."""
         if self.onnx is None:
             return self.coalescer.submit(cleaned)
+        result, gap = self._int8(cleaned)
+        return result if gap >= self.recheck_below else self._again([cleaned], [(result, gap)])[0]
+
+    def _int8(self, cleaned: str) -> tuple[ClassificationResult, float]:
+        """ONNX Runtime's answer for one text, alone in its pass, and the gap between its top two logits."""
         with self._serving_lock:  # a tokenizer of its own: an explanation holding the model does not stop it
             started = time.perf_counter()
             batch, full_lengths, fits = self.preprocess([cleaned], self._serving_tokenizer)
@@ -265,15 +281,31 @@ class TransformerClassifier:
             started = time.perf_counter()
             logits = self.forward(batch)
             latency_ms = 1000 * (tokenizing + time.perf_counter() - started)
-        self.answered += 1
-        gap = onnx_runtime.top_gap(logits[0].tolist())
-        if gap >= self.recheck_below:
-            return self.postprocess(logits, batch, full_lengths, latency_ms, fits)[0]
-        self.rechecked += 1  # a close call: int8 could have changed the label, so PyTorch answers (shared passes)
-        exact = self.coalescer.submit(cleaned)
-        why = Message("int8's top two classes were {gap} apart, under {margin}: computed again in fp32",
-                      gap=f"{gap:.2g}", margin=f"{self.recheck_below:.2g}")  # fmt: skip
-        return dataclasses.replace(exact, latency_ms=latency_ms + exact.latency_ms, runtime_note=why)
+        with self._counting:
+            self.answered += 1
+        return self.postprocess(logits, batch, full_lengths, latency_ms, fits)[0], onnx_runtime.top_gap(logits[0].tolist())
+
+    def _again(self, texts: list[str], answers: list[tuple[ClassificationResult, float]]) -> list[ClassificationResult]:
+        """Close calls, where int8 could have changed the label, answered by PyTorch fp32 (one request through the
+        coalescer, which shares passes with other sessions' close calls; several in passes sorted by length). Where
+        that pass fails, int8's answer stands, and says so."""
+        if not texts:
+            return []
+        with self._counting:
+            self.rechecked += len(texts)
+        try:
+            if len(texts) == 1:
+                exact = [self.coalescer.submit(texts[0])]
+            else:
+                with self._lock:
+                    exact = self._run(texts, by_length=True)
+        except Exception as error:  # noqa: BLE001 - the int8 answer is a good answer, only not checked
+            why = Message("a close call for int8 that could not be computed again in fp32 ({error})", error=str(error)[:200])
+            return [dataclasses.replace(result, runtime_note=why) for result, _gap in answers]
+        return [dataclasses.replace(one, latency_ms=result.latency_ms + one.latency_ms, runtime_note=Message(
+                    "int8's top two classes were {gap} apart, under {margin}: computed again in fp32",
+                    gap=f"{gap:.3g}", margin=f"{self.recheck_below:.3g}"))
+                for one, (result, gap) in zip(exact, answers, strict=True)]  # fmt: skip
 
 
 def make_classifier(spec: ModelSpec) -> TransformerClassifier:

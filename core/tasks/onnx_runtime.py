@@ -174,32 +174,38 @@ def forget(key: str) -> bool:
 
 @dataclass(frozen=True)
 class Agreement:
-    """int8 against PyTorch fp32 on a task's held-out texts, one text per pass as int8 serves."""
+    """int8 against PyTorch fp32, one text per pass as int8 serves: its labels on a task's held-out texts, and how
+    far it moves the gaps between classes on training texts (never scored, so the held-out labels stay a test)."""
 
-    same: int  # texts on which int8 gave PyTorch's label
+    same: int  # held-out texts on which int8 gave PyTorch's label
     of: int
-    margin_error: float  # the most int8 moved a gap between its top class and another class (in logits)
+    margin_error: float  # the most int8 moved a gap between its top class and another, on the training texts (logits)
+    close: int  # held-out texts whose int8 answer falls under ``recheck_below``: computed again when served
 
     @property
     def recheck_below(self) -> float:
         """int8's answers whose top two classes are closer than this are computed again in fp32: twice the largest
-        move measured, so a text's label changes only where int8 errs more than twice as much as on any held-out
-        text (a changed label needs a move at least as large as the gap)."""
+        move measured. A label changes only where int8 moves a gap by at least the top two's gap, so a text escapes
+        the check only where int8 errs at least twice as much as on any text it was measured on."""
         return RECHECK_FACTOR * self.margin_error
 
 
 RECHECK_FACTOR = 2.0
+MOST_TEXTS = 200  # held-out texts checked, and training texts measured, per export
 
 
-def check_texts(task: str) -> list[str]:
-    """The held-out texts of ``task`` (at most 200), on which int8 must give PyTorch's labels to serve."""
+def check_texts(task: str) -> tuple[list[str], list[str]]:
+    """The texts int8 is checked on for ``task``: held-out texts (its labels must match PyTorch's) and training texts
+    that are not also held out (how far it moves the gaps), at most MOST_TEXTS each; ([], []) without a split."""
     from core.tasks.base import get_task
 
     try:
         split, _ = get_task(task).held_out()
     except CoreError:
-        return []
-    return [example.text for example in split.test][:200]
+        return [], []
+    held_out = [example.text for example in split.test][:MOST_TEXTS]
+    seen = set(held_out)
+    return held_out, [example.text for example in split.train if example.text not in seen][:MOST_TEXTS]
 
 
 def top_gap(row) -> float:
@@ -208,40 +214,59 @@ def top_gap(row) -> float:
     return ordered[0] - ordered[1] if len(ordered) > 1 else float("inf")
 
 
-def agreement(found: OnnxClassifier, model, tokenizer, texts: list[str], max_tokens: int) -> Agreement:
-    """On how many of ``texts`` the exported model gives PyTorch's label, and how far int8 moves the gaps between
-    classes. Measured once per export and kept next to it (a JSON file), so a restart does not measure again."""
+def agreement(found: OnnxClassifier, model, tokenizer, texts: tuple[list[str], list[str]], max_tokens: int) -> Agreement:
+    """int8's labels on the held-out ``texts[0]`` against PyTorch's, and the most it moves a gap between classes on
+    the training ``texts[1]``. Measured once per export and kept next to it (a JSON file), so a restart does not
+    measure again; a kept value out of range (a negative or NaN move, more texts than there are) is measured again."""
     import json
+    import math
 
-    import numpy as np
     import onnxruntime
-    import torch
 
+    held_out, training = texts
     record = found.path.with_suffix(".agreement.json")
     status = found.path.stat()
     # int8 kernels differ between CPUs and versions: measured again on another runtime or another file
-    measured_on = {"texts": len(texts), "file": [status.st_size, status.st_mtime_ns], "onnxruntime": onnxruntime.__version__,
-                   "cpu": _cpu()}  # fmt: skip
+    measured_on = {"texts": [len(held_out), len(training)], "file": [status.st_size, status.st_mtime_ns],
+                   "onnxruntime": onnxruntime.__version__, "cpu": _cpu()}  # fmt: skip
     try:
         kept = json.loads(record.read_text(encoding="utf-8"))
-        if {key: kept.get(key) for key in measured_on} == measured_on:
-            return Agreement(int(kept["same"]), len(texts), float(kept["margin_error"]))
+        found_before = Agreement(int(kept["same"]), len(held_out), float(kept["margin_error"]), int(kept["close"]))
+        if ({key: kept.get(key) for key in measured_on} == measured_on and found_before.margin_error >= 0  # not NaN
+                and 0 <= found_before.same <= len(held_out) and 0 <= found_before.close <= len(held_out)):  # fmt: skip
+            return found_before
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
-    same, margin_error = 0, 0.0
-    for text in texts:  # one at a time, as int8 serves (its activation scale is per pass)
-        batch = tokenizer([text], truncation=True, max_length=max_tokens, return_tensors="pt")
-        with torch.inference_mode():
-            expected = model(**batch).logits.float().numpy()[0]
-        served = np.asarray(found.logits(batch), dtype=np.float64)[0]
-        top = int(served.argmax())
-        same += int(top == int(expected.argmax()))
-        # each class's gap to int8's top class, as int8 computed it and as fp32 did
-        margin_error = max(margin_error, float(np.abs((served - served[top]) - (expected - expected[top])).max()))
+    pairs = [_both(found, model, tokenizer, text, max_tokens) for text in held_out]
+    moves = [_moved(*_both(found, model, tokenizer, text, max_tokens)) for text in training]
+    # no training text, or a logit that is not a number: every answer counts as close (and fp32 serves)
+    margin_error = max(moves) if moves and all(math.isfinite(move) for move in moves) else math.inf
+    same = sum(int(served.argmax() == expected.argmax()) for served, expected in pairs)
+    close = sum(int(not top_gap(served) >= RECHECK_FACTOR * margin_error) for served, _expected in pairs)
     from core.io import write_json_atomic
 
-    write_json_atomic(record, {**measured_on, "same": same, "margin_error": margin_error})
-    return Agreement(same, len(texts), margin_error)
+    write_json_atomic(record, {**measured_on, "same": same, "margin_error": margin_error, "close": close})
+    return Agreement(same, len(held_out), margin_error, close)
+
+
+def _both(found: OnnxClassifier, model, tokenizer, text: str, max_tokens: int):
+    """int8's logits and PyTorch's for one text, alone in its pass (int8's activation scale is per pass)."""
+    import numpy as np
+    import torch
+
+    batch = tokenizer([text], truncation=True, max_length=max_tokens, return_tensors="pt")
+    with torch.inference_mode():
+        expected = model(**batch).logits.double().numpy()[0]
+    return np.asarray(found.logits(batch), dtype=np.float64)[0], expected
+
+
+def _moved(served, expected) -> float:
+    """The most int8 moved the gap between its top class and another class (NaN where a logit is not finite)."""
+    import numpy as np
+
+    top = int(served.argmax())
+    moved = np.abs((served - served[top]) - (expected - expected[top]))
+    return float(moved.max()) if np.isfinite(moved).all() else float("nan")
 
 
 def _cpu() -> str:
