@@ -145,6 +145,12 @@ def test_serving_runtime_is_chosen_by_environment(monkeypatch):
     assert settings.serving_runtime() == "onnx-int8"
     monkeypatch.setenv("LMLAB_SERVING", "quantum")
     assert settings.serving_runtime() == "onnx-int8"  # unknown: the default
+    from ui.runtime import _served_by
+
+    cpu = {"device": "cpu", "infer_dtype": "fp32"}
+    assert _served_by(cpu) == "ONNX Runtime dynamic int8, close calls in fp32"  # what the sidebar's device line says
+    monkeypatch.setenv("LMLAB_SERVING", "onnx")
+    assert _served_by(cpu) == "ONNX Runtime fp32" and _served_by({"device": "cuda", "infer_dtype": "bf16"}) == "PyTorch bf16"
     monkeypatch.setenv("LMLAB_SERVING", "torch")
     assert settings.serving_runtime() == "torch"
     monkeypatch.setattr(settings, "onnx_available", lambda: False)

@@ -180,7 +180,8 @@ def sidebar_status() -> None:
 def _served_by(info: dict) -> str:
     """What computes the classifiers' answers: the serving runtime on a CPU in fp32, else PyTorch on the device."""
     if info["device"] == "cpu" and info.get("infer_dtype", "fp32") == "fp32":
-        return _(settings.RUNTIMES[settings.serving_runtime()])
+        runtime = settings.serving_runtime()
+        return _(settings.INT8_CHECKED if runtime == "onnx-int8" else settings.RUNTIMES[runtime])
     return f"PyTorch {info.get('infer_dtype', 'fp32')}"
 
 
