@@ -297,3 +297,13 @@ def test_the_sidebar_names_pages_without_an_english_gloss_in_chinese():
     catalog = _catalog()
     short = {name: catalog.get(name, context="sidebar").string for name in names}
     assert all(text and not re.search("[A-Za-z（(]", text) for text in short.values()), short
+
+
+def test_a_message_inside_a_message_is_translated_too(monkeypatch):
+    """Core composes reasons (why int8 does not serve, then what serves instead): both parts reach Chinese."""
+    from core.messages import Message
+    from ui import i18n
+
+    monkeypatch.setattr(i18n, "language", lambda: "zh")
+    why = Message("int8 gave PyTorch's label on {same} of {of} held-out texts", same=190, of=200)
+    assert i18n._(Message("{why}; fp32 serves", why=why)) == "在 200 条留出文本中，int8 只有 190 条的标签与 PyTorch 相同；改用 fp32"

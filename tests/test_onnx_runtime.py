@@ -40,7 +40,7 @@ def test_onnx_serves_pytorchs_answers_one_at_a_time_and_in_batches(tiny_model):
 
 
 def test_int8_serves_only_where_it_gives_pytorchs_labels_on_held_out_texts(tiny_model, monkeypatch):
-    from core.tasks import classify
+    from core.tasks import onnx_runtime
 
     spec = catalog.get_spec(TINY_KEY)
     fp32 = TransformerClassifier(spec, runtime="onnx")
@@ -54,7 +54,7 @@ def test_int8_serves_only_where_it_gives_pytorchs_labels_on_held_out_texts(tiny_
     assert plain and "computed again in fp32" in plain[0].runtime_note
 
 
-    monkeypatch.setattr(classify, "MIN_INT8_AGREEMENT", 1.01)  # a model int8 would change: fp32 serves it
+    monkeypatch.setattr(onnx_runtime, "MIN_INT8_AGREEMENT", 1.01)  # a model int8 would change: fp32 serves it
     strict = TransformerClassifier(spec, runtime="onnx-int8")
     assert strict.runtime == "onnx" and strict.runtime_note.startswith(f"int8 gave PyTorch's label on {same} of 50")
     assert np.abs(_probabilities(strict.predict_batch(TEXTS)) - _probabilities(a)).max() < 1e-4
@@ -95,7 +95,7 @@ def test_int8s_close_calls_are_answered_by_pytorch_in_fp32(tiny_model):
 
 def test_a_close_call_keeps_int8s_answer_when_fp32_fails_and_int8_that_calls_too_many_close_is_not_used(
         tiny_model, monkeypatch):  # fmt: skip
-    from core.tasks import classify, onnx_runtime
+    from core.tasks import onnx_runtime
 
     spec = catalog.get_spec(TINY_KEY)
     int8 = TransformerClassifier(spec, runtime="onnx-int8")
@@ -108,14 +108,16 @@ def test_a_close_call_keeps_int8s_answer_when_fp32_fails_and_int8_that_calls_too
     monkeypatch.setattr(int8, "_run", fail)
     answer = int8.predict(text)
     assert answer.runtime == "ONNX Runtime dynamic int8" and "could not be computed again" in answer.runtime_note
-    monkeypatch.setattr(classify, "MOST_CLOSE", 0.0)  # a model int8 leaves too close to call: fp32 serves it
+    monkeypatch.setattr(onnx_runtime, "MOST_CLOSE", 0.0)  # a model int8 leaves too close to call: fp32 serves it
     strict = TransformerClassifier(spec, runtime="onnx-int8")
     assert strict.runtime == "onnx" and "too close to call; fp32 serves" in strict.runtime_note
 
 
-def test_a_damaged_agreement_record_is_measured_again(tiny_model):
+def test_a_damaged_agreement_record_is_measured_again_and_so_are_other_texts(tiny_model):
     import json
     import math
+
+    from core.tasks import onnx_runtime
 
     first = TransformerClassifier(catalog.get_spec(TINY_KEY), runtime="onnx-int8")
     record = first.onnx.path.with_suffix(".agreement.json")
@@ -125,6 +127,12 @@ def test_a_damaged_agreement_record_is_measured_again(tiny_model):
         again = TransformerClassifier(catalog.get_spec(TINY_KEY), runtime="onnx-int8")
         assert again.recheck_below == pytest.approx(first.recheck_below)
         assert json.loads(record.read_text())["margin_error"] == pytest.approx(kept["margin_error"])
+    held_out, training = onnx_runtime.check_texts(first.spec.task)
+    other = onnx_runtime.agreement(first.onnx, first.model, first.tokenizer, (held_out, training[::-1][:-1] + ["Fine."]),
+                                   first.max_tokens)  # the same counts, other texts: measured on them  # fmt: skip
+    assert json.loads(record.read_text())["texts"][2] != kept["texts"][2] and other.of == len(held_out)
+    # a logit that is not a number is a close call wherever it is compared as ``not gap >= threshold``
+    assert math.isnan(onnx_runtime.top_gap([2.0, 1.0, math.nan])) and onnx_runtime.top_gap([2.0, 1.5, -1.0]) == 0.5
 
 
 def test_an_export_is_made_once_and_a_damaged_one_is_replaced(tiny_model):

@@ -33,3 +33,14 @@ def test_the_translation_and_next_token_tables(translate_tiny_model, lm_tiny_mod
     assert all(row[-1] == "100.0 %" for row in translation)  # batched greedy gives each sentence its own output
     assert len(bars) == 4 and all(float(row[1]) > 0 for row in bars)  # two rows per number of sessions
     assert all(row[-1] == "100.0 %" for row in bars if "shared passes" in row[0])
+
+
+def test_the_int8_check_counts_labels_unlike_fp32s_on_held_out_texts(tiny_model):
+    spec = importlib.util.spec_from_file_location("int8_check", ROOT / "benchmarks" / "int8_check.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    row = [cell.strip() for cell in module.check("sentiment-tiny").strip("|").split("|")]
+    key, texts, threshold, alone, served, again = row[:6]
+    assert (key, texts) == ("sentiment-tiny", "50") and float(threshold) > 0
+    assert int(alone) >= 1 and int(served) == 0  # int8 alone changes this tiny model's labels; as served, none
+    assert 0 < float(again.rstrip(" %")) < 100

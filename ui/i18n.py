@@ -93,7 +93,8 @@ def _(message: str, /, **values) -> str:
     from core is looked up by its template and filled with its own arguments."""
     found = catalog(language())
     if isinstance(message, Message):  # its arguments may be words core wrote too ("English", a model's title)
-        args = {k: found.get(v, v) if isinstance(v, str) else v for k, v in message.args.items()}
+        args = {k: _(v) if isinstance(v, Message) else found.get(v, v) if isinstance(v, str) else v
+                for k, v in message.args.items()}  # fmt: skip
         message, values = message.template, {**args, **values}
     text = found.get(message, message)
     return text.format(**values) if values else text

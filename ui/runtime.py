@@ -181,7 +181,8 @@ def _served_by(info: dict) -> str:
     """What computes the classifiers' answers: the serving runtime on a CPU in fp32, else PyTorch on the device."""
     if info["device"] == "cpu" and info.get("infer_dtype", "fp32") == "fp32":
         runtime = settings.serving_runtime()
-        return _(settings.INT8_CHECKED if runtime == "onnx-int8" else settings.RUNTIMES[runtime])
+        title = settings.INT8_CHECKED if runtime == "onnx-int8" else settings.RUNTIMES[runtime]
+        return _(title)
     return f"PyTorch {info.get('infer_dtype', 'fp32')}"
 
 
@@ -195,9 +196,10 @@ def _device_line() -> None:
           device=info["device"], threads=info["threads"], dtype=info["train_dtype"],
           runtime=_served_by(info)),
         help=_("LMLAB_SERVING chooses: onnx-int8 (the default; used for a model only where it gives PyTorch's label "
-               "on at least 98 % of its task's held-out texts, else fp32 serves it; an answer whose top two "
-               "classes are closer than twice the most int8 moved the gap between a text's top class and another, "
-               "measured on training texts, is computed again by PyTorch in fp32), onnx (PyTorch's logits, checked to within 1e-3 at export; about 1e-6 measured) or torch. "
+               "on at least 98 % of its task's held-out texts and leaves at most a quarter of them too close to call, "
+               "else fp32 serves it; where int8's top two classes are within twice the largest error it made on "
+               "training texts, PyTorch fp32 answers instead, so its labels are usually fp32's), onnx (PyTorch's "
+               "logits, checked to within 1e-3 at export; about 1e-6 measured) or torch. "
                "A model whose export fails that check, "
                "models from the Hub and models over 150 M parameters are served by PyTorch. Each answer says what "
                "computed it; the Evaluate page's @onnx and @onnx-int8 rows compare them on the held-out split, one "

@@ -74,7 +74,8 @@ class TransformerAdapter(Adapter):
         if variant.startswith("onnx"):
             self.onnx = onnx_runtime.load(model, tokenizer, key=spec.key, runtime=variant, threads=torch.get_num_threads(),
                                           fingerprint=fingerprint)  # fmt: skip
-        if variant == "onnx-int8":  # as the pages serve it: close calls computed again in fp32
+        if variant == "onnx-int8":  # as the pages serve int8: close calls computed again in fp32 (a model int8 may not
+            # serve, by ``Agreement.serves``, is served by fp32 on the pages; its @onnx row scores that)
             texts = onnx_runtime.check_texts(spec.task)
             self.recheck_below = onnx_runtime.agreement(self.onnx, model, tokenizer, texts, self.max_tokens).recheck_below
             self.precision = INT8_CHECKED
@@ -95,7 +96,7 @@ class TransformerAdapter(Adapter):
             singles = [self.tokenizer([text], truncation=True, max_length=self.max_tokens, return_tensors="pt")
                        for text in texts]  # fmt: skip
             logits = torch.from_numpy(np.concatenate([self.onnx.logits(one) for one in singles])).float()
-            close = [i for i, row in enumerate(logits.tolist()) if onnx_runtime.top_gap(row) < self.recheck_below]
+            close = [i for i, row in enumerate(logits.tolist()) if not onnx_runtime.top_gap(row) >= self.recheck_below]
             if close:  # where int8 could have changed the label, PyTorch fp32 answers, as on the pages
                 batch = self.tokenizer([texts[i] for i in close], truncation=True, max_length=self.max_tokens,
                                        padding=True, return_tensors="pt")  # fmt: skip

@@ -18,8 +18,6 @@ from core.tasks.inputs import FairLock, LanguageFit, check_text, inference_gate,
 
 PROBABILITY = "probability"
 PADDED_TOKENS = 4096  # the most padded tokens one pass of batched single requests may hold
-MIN_INT8_AGREEMENT = 0.98  # the share of held-out labels int8 must share with PyTorch fp32 to serve
-MOST_CLOSE = 0.25  # int8 serves only where at most this share of held-out answers would be computed again in fp32
 
 
 @dataclass(frozen=True)
@@ -120,14 +118,11 @@ class TransformerClassifier:
                 self.runtime_note = f"int8 could not serve ({str(error)[:200]}); " + (
                     "fp32 serves" if self.onnx is not None else f"PyTorch serves ({self.runtime_note})")
             return
-        if runtime == "onnx-int8" and (not of or same < MIN_INT8_AGREEMENT * of or found.close > MOST_CLOSE * of):
+        if runtime == "onnx-int8" and not found.serves:
             self.onnx = None
             self._serve_with("onnx")
-            why = (f"int8 gave PyTorch's label on {same} of {of} held-out texts" if same < MIN_INT8_AGREEMENT * of
-                   else f"int8 left {found.close} of {of} held-out answers too close to call" if of
-                   else "int8 had no held-out texts to be checked on")  # fmt: skip
-            fallback = "fp32 serves" if self.onnx is not None else f"PyTorch serves ({self.runtime_note})"
-            self.runtime_note = f"{why}; {fallback}"
+            self.runtime_note = (Message("{why}; fp32 serves", why=found.refusal) if self.onnx is not None else
+                                 Message("{why}; PyTorch serves ({reason})", why=found.refusal, reason=self.runtime_note))  # fmt: skip
             return
         self.runtime = runtime
         if runtime == "onnx-int8":
@@ -203,16 +198,19 @@ class TransformerClassifier:
             )
         return results
 
-    def _run(self, texts: list[str], *, by_length: bool = False) -> list[ClassificationResult]:
-        """One forward pass for ``texts`` (sorted by length first when asked: less padding); the caller holds
-        the model's lock. ``latency_ms`` is that pass's time, preprocessing included."""
+    def _run(self, texts: list[str], *, by_length: bool = False, lock=None) -> list[ClassificationResult]:
+        """One forward pass for ``texts`` (sorted by length first when asked: less padding, and cut into passes);
+        the caller holds the model's lock, or passes it as ``lock`` to have it taken for each pass. ``latency_ms`` is
+        that pass's time, preprocessing included."""
         if not by_length or not texts:
             return self._forward_once(texts) if texts else []
         # tokens estimated from characters, generously
         groups = padded_passes([min(self.max_tokens, len(text) // 2 + 2) for text in texts])
         answers: list[ClassificationResult] = [None] * len(texts)  # type: ignore[list-item]
         for group in groups:
-            for index, result in zip(group, self._forward_once([texts[i] for i in group]), strict=True):
+            with lock or contextlib.nullcontext():
+                found = self._forward_once([texts[i] for i in group])
+            for index, result in zip(group, found, strict=True):
                 answers[index] = result
         return answers
 
@@ -230,7 +228,7 @@ class TransformerClassifier:
         if self.onnx is not None:  # each text its own int8 pass, the answers predict() gives (see _answer) …
             cleaned = [check_text(text) for text in texts]
             answers = [self._int8(text) for text in cleaned]
-            close = [i for i, (_result, gap) in enumerate(answers) if gap < self.recheck_below]
+            close = [i for i, (_result, gap) in enumerate(answers) if self._close(gap)]
             results = [result for result, _gap in answers]
             for i, exact in zip(close, self._again([cleaned[i] for i in close], [answers[i] for i in close]), strict=True):
                 results[i] = exact  # … and the close calls computed again together, in passes sorted by length
@@ -269,7 +267,11 @@ class TransformerClassifier:
         if self.onnx is None:
             return self.coalescer.submit(cleaned)
         result, gap = self._int8(cleaned)
-        return result if gap >= self.recheck_below else self._again([cleaned], [(result, gap)])[0]
+        return self._again([cleaned], [(result, gap)])[0] if self._close(gap) else result
+
+    def _close(self, gap: float) -> bool:
+        """A close call for int8 (a NaN gap included), to be computed again in fp32; never for another runtime."""
+        return self.runtime == "onnx-int8" and not gap >= self.recheck_below
 
     def _int8(self, cleaned: str) -> tuple[ClassificationResult, float]:
         """ONNX Runtime's answer for one text, alone in its pass, and the gap between its top two logits."""
@@ -296,9 +298,8 @@ class TransformerClassifier:
         try:
             if len(texts) == 1:
                 exact = [self.coalescer.submit(texts[0])]
-            else:
-                with self._lock:
-                    exact = self._run(texts, by_length=True)
+            else:  # the lock taken for each pass: a batch of close calls does not keep the model from the others
+                exact = self._run(texts, by_length=True, lock=self._lock)
         except Exception as error:  # noqa: BLE001 - the int8 answer is a good answer, only not checked
             why = Message("a close call for int8 that could not be computed again in fp32 ({error})", error=str(error)[:200])
             return [dataclasses.replace(result, runtime_note=why) for result, _gap in answers]

@@ -20,6 +20,7 @@ Explanations, attention maps and training always use the PyTorch model.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import warnings
@@ -189,9 +190,32 @@ class Agreement:
         the check only where int8 errs at least twice as much as on any text it was measured on."""
         return RECHECK_FACTOR * self.margin_error
 
+    @property
+    def serves(self) -> bool:
+        """Whether int8 may serve: PyTorch's label on at least MIN_INT8_AGREEMENT of the held-out texts, and at most
+        MOST_CLOSE of them close calls (beyond that, fp32 serves: computing so many again would cost more)."""
+        return bool(self.of) and self.same >= MIN_INT8_AGREEMENT * self.of and self.close <= MOST_CLOSE * self.of
+
+    @property
+    def refusal(self):
+        """Why int8 may not serve, in words (None where it may)."""
+        from core.messages import Message
+
+        if self.serves:
+            return None
+        if not self.of:
+            return Message("int8 had no held-out texts to be checked on")
+        if self.same < MIN_INT8_AGREEMENT * self.of:
+            return Message("int8 gave PyTorch's label on {same} of {of} held-out texts", same=self.same, of=self.of)
+        if math.isinf(self.margin_error):
+            return Message("int8's error could not be measured on training texts")
+        return Message("int8 left {close} of {of} held-out answers too close to call", close=self.close, of=self.of)
+
 
 RECHECK_FACTOR = 2.0
 MOST_TEXTS = 200  # held-out texts checked, and training texts measured, per export
+MIN_INT8_AGREEMENT = 0.98  # the share of held-out labels int8 must share with PyTorch fp32 to serve
+MOST_CLOSE = 0.25  # int8 serves only where at most this share of held-out answers would be computed again in fp32
 
 
 def check_texts(task: str) -> tuple[list[str], list[str]]:
@@ -209,17 +233,21 @@ def check_texts(task: str) -> tuple[list[str], list[str]]:
 
 
 def top_gap(row) -> float:
-    """How far apart the two highest logits of one answer are (infinite for a single class)."""
-    ordered = sorted((float(value) for value in row), reverse=True)
-    return ordered[0] - ordered[1] if len(ordered) > 1 else float("inf")
+    """How far apart the two highest logits of one answer are (infinite for a single class; NaN where a logit is not
+    a finite number, which no threshold passes: compare with ``not gap >= threshold`` to call it close)."""
+    values = [float(value) for value in row]
+    if not all(math.isfinite(value) for value in values):
+        return math.nan
+    ordered = sorted(values, reverse=True)
+    return ordered[0] - ordered[1] if len(ordered) > 1 else math.inf
 
 
 def agreement(found: OnnxClassifier, model, tokenizer, texts: tuple[list[str], list[str]], max_tokens: int) -> Agreement:
     """int8's labels on the held-out ``texts[0]`` against PyTorch's, and the most it moves a gap between classes on
     the training ``texts[1]``. Measured once per export and kept next to it (a JSON file), so a restart does not
     measure again; a kept value out of range (a negative or NaN move, more texts than there are) is measured again."""
+    import hashlib
     import json
-    import math
 
     import onnxruntime
 
@@ -227,8 +255,10 @@ def agreement(found: OnnxClassifier, model, tokenizer, texts: tuple[list[str], l
     record = found.path.with_suffix(".agreement.json")
     status = found.path.stat()
     # int8 kernels differ between CPUs and versions: measured again on another runtime or another file
-    measured_on = {"texts": [len(held_out), len(training)], "file": [status.st_size, status.st_mtime_ns],
-                   "onnxruntime": onnxruntime.__version__, "cpu": _cpu()}  # fmt: skip
+    # … and again on other texts (a changed split), at another cut or threshold factor
+    which = hashlib.sha256("\x00".join([*held_out, "\x01", *training]).encode("utf-8")).hexdigest()
+    measured_on = {"texts": [len(held_out), len(training), which, max_tokens, RECHECK_FACTOR],
+                   "file": [status.st_size, status.st_mtime_ns], "onnxruntime": onnxruntime.__version__, "cpu": _cpu()}  # fmt: skip
     try:
         kept = json.loads(record.read_text(encoding="utf-8"))
         found_before = Agreement(int(kept["same"]), len(held_out), float(kept["margin_error"]), int(kept["close"]))
@@ -242,7 +272,7 @@ def agreement(found: OnnxClassifier, model, tokenizer, texts: tuple[list[str], l
     # no training text, or a logit that is not a number: every answer counts as close (and fp32 serves)
     margin_error = max(moves) if moves and all(math.isfinite(move) for move in moves) else math.inf
     same = sum(int(served.argmax() == expected.argmax()) for served, expected in pairs)
-    close = sum(int(not top_gap(served) >= RECHECK_FACTOR * margin_error) for served, _expected in pairs)
+    close = sum(int(not top_gap(served) >= RECHECK_FACTOR * margin_error) for served, _expected in pairs)  # NaN: close
     from core.io import write_json_atomic
 
     write_json_atomic(record, {**measured_on, "same": same, "margin_error": margin_error, "close": close})
