@@ -4,7 +4,7 @@
 
 For each classifier of the cache (those named, or every trained one LM Lab serves by ONNX Runtime): the threshold
 the server sets (twice the most int8 moved the gap between its top class and another, on up to 200 training
-texts), then every held-out text of its task answered three ways — PyTorch fp32, int8 alone, and int8 as served
+texts), then every held-out text of the split it was trained on answered three ways — PyTorch fp32, int8 alone, and int8 as served
 (close calls computed again) — one text per request, as a page asks. Printed per model: how many labels int8
 alone and int8 as served give that fp32 does not, the share of answers computed again, and the held-out accuracy
 of each way. The held-out texts do not set the threshold (they decide only whether int8 serves at all), so the
@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 def check(key: str) -> str:
     """One model's table row."""
     from core import catalog, settings
-    from core.tasks.base import get_task
+    from core.tasks.base import dataset_split, get_task, own_dataset
     from core.tasks.classify import TransformerClassifier
 
     spec = catalog.get_spec(key)
@@ -34,7 +34,8 @@ def check(key: str) -> str:
     if served.runtime != "onnx-int8":
         return f"| {key} | int8 does not serve it: {served.runtime_note} | | | | | | |"
     fp32 = TransformerClassifier(spec, runtime="torch")
-    split, _ = get_task(spec.task).held_out()
+    dataset = own_dataset(spec)  # the split the model was trained on here, as the server checks it
+    split, _ = dataset_split(dataset) if dataset else get_task(spec.task).held_out()
     limit = settings.limits().max_chars
     examples = [example for example in split.test if len(example.text) <= limit]
     texts, truth = [e.text for e in examples], [e.label for e in examples]

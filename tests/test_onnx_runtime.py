@@ -65,7 +65,7 @@ def test_int8s_close_calls_are_answered_by_pytorch_in_fp32(tiny_model):
 
     spec = catalog.get_spec(TINY_KEY)
     torch_model, int8 = TransformerClassifier(spec, runtime="torch"), TransformerClassifier(spec, runtime="onnx-int8")
-    held_out, training = onnx_runtime.check_texts(spec.task)
+    held_out, training = onnx_runtime.check_texts(spec)
     assert held_out and training and not set(held_out) & set(training)  # the threshold is set on texts never scored
     # the threshold: twice the most int8 moved a gap between its top class and another, on the training texts
     moved = 0.0
@@ -99,7 +99,7 @@ def test_a_close_call_keeps_int8s_answer_when_fp32_fails_and_int8_that_calls_too
 
     spec = catalog.get_spec(TINY_KEY)
     int8 = TransformerClassifier(spec, runtime="onnx-int8")
-    text = next(t for t in onnx_runtime.check_texts(spec.task)[0]
+    text = next(t for t in onnx_runtime.check_texts(spec)[0]
                 if onnx_runtime.top_gap(int8.onnx.logits(int8.preprocess([t])[0])[0]) < int8.recheck_below)  # fmt: skip
 
     def fail(*_args, **_kwargs):
@@ -127,7 +127,7 @@ def test_a_damaged_agreement_record_is_measured_again_and_so_are_other_texts(tin
         again = TransformerClassifier(catalog.get_spec(TINY_KEY), runtime="onnx-int8")
         assert again.recheck_below == pytest.approx(first.recheck_below)
         assert json.loads(record.read_text())["margin_error"] == pytest.approx(kept["margin_error"])
-    held_out, training = onnx_runtime.check_texts(first.spec.task)
+    held_out, training = onnx_runtime.check_texts(first.spec)
     other = onnx_runtime.agreement(first.onnx, first.model, first.tokenizer, (held_out, training[::-1][:-1] + ["Fine."]),
                                    first.max_tokens)  # the same counts, other texts: measured on them  # fmt: skip
     assert json.loads(record.read_text())["texts"][2] != kept["texts"][2] and other.of == len(held_out)

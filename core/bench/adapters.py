@@ -76,7 +76,7 @@ class TransformerAdapter(Adapter):
                                           fingerprint=fingerprint)  # fmt: skip
         if variant == "onnx-int8":  # as the pages serve int8: close calls computed again in fp32 (a model int8 may not
             # serve, by ``Agreement.serves``, is served by fp32 on the pages; its @onnx row scores that)
-            texts = onnx_runtime.check_texts(spec.task)
+            texts = onnx_runtime.check_texts(spec)
             self.recheck_below = onnx_runtime.agreement(self.onnx, model, tokenizer, texts, self.max_tokens).recheck_below
             self.precision = INT8_CHECKED
         id2label = model.config.id2label

@@ -108,7 +108,7 @@ class TransformerClassifier:
                 self.onnx = onnx_runtime.load(self.model, self.tokenizer, key=self.spec.key, runtime=runtime,
                                               fingerprint=self._fingerprint, threads=self._onnx_threads(runtime))  # fmt: skip
                 if runtime == "onnx-int8":
-                    texts = onnx_runtime.check_texts(self.spec.task)
+                    texts = onnx_runtime.check_texts(self.spec)
                     found = onnx_runtime.agreement(self.onnx, self.model, self.tokenizer, texts, self.max_tokens)
                     same, of = found.same, found.of
         except Exception as error:  # noqa: BLE001 - whatever went wrong, PyTorch still answers, and says why

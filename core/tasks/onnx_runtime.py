@@ -218,13 +218,15 @@ MIN_INT8_AGREEMENT = 0.98  # the share of held-out labels int8 must share with P
 MOST_CLOSE = 0.25  # int8 serves only where at most this share of held-out answers would be computed again in fp32
 
 
-def check_texts(task: str) -> tuple[list[str], list[str]]:
-    """The texts int8 is checked on for ``task``: held-out texts (its labels must match PyTorch's) and training texts
-    that are not also held out (how far it moves the gaps), at most MOST_TEXTS each; ([], []) without a split."""
-    from core.tasks.base import get_task
+def check_texts(spec) -> tuple[list[str], list[str]]:
+    """The texts int8 is checked on for the model ``spec``: held-out texts (its labels must match PyTorch's) and
+    training texts that are not also held out (how far it moves the gaps), at most MOST_TEXTS each, from the split
+    it was trained on here (else its task's); ([], []) without a split."""
+    from core.tasks.base import dataset_split, get_task, own_dataset
 
     try:
-        split, _ = get_task(task).held_out()
+        dataset = own_dataset(spec)
+        split, _ = dataset_split(dataset) if dataset else get_task(spec.task).held_out()
     except CoreError:
         return [], []
     held_out = [example.text for example in split.test][:MOST_TEXTS]
