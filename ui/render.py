@@ -120,7 +120,7 @@ def sentiment_result(result, *, title: str, key: str, compact: bool = False, mod
                    "other close calls may share). Time waiting for the model is not included."),
         )  # fmt: skip
         if result.runtime:
-            note = f" ({_(result.runtime_note)})" if result.runtime_note else ""
+            note = _(" ({note})", note=_(result.runtime_note)) if result.runtime_note else ""  # （…） in Chinese
             where = (_("on the server's CPU") if result.device == "cpu"
                      else _("on the server's GPU ({device})", device=result.device))  # fmt: skip
             st.caption(_("Computed by {runtime} {where}{note}.", runtime=safe.md(_(result.runtime)), where=where,
