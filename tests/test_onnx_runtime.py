@@ -239,3 +239,28 @@ def test_a_failed_export_is_noted_and_not_tried_again_and_large_models_stay_on_p
     with pytest.raises(CoreError, match="served by PyTorch"):
         onnx_runtime.load(model, tokenizer, key="export-probe", fingerprint="0" * 16, runtime="onnx", threads=1)
     assert onnx_runtime.forget("export-probe")
+
+
+def test_int8_is_checked_on_the_split_a_model_was_trained_on_and_measured_on_texts_never_scored(fresh_cache):
+    import json
+
+    from core.data import keyword
+    from core.tasks import onnx_runtime
+    from core.tasks.base import own_dataset
+
+    def plant(key: str, recipe: dict):
+        folder = catalog.cache_entry_dir(key)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "metadata.json").write_text(json.dumps({"key": key, "title": key, "task": "sentiment", "recipe": recipe,
+                                                          "labels": ["negative", "positive"]}))  # fmt: skip
+        return catalog.get_spec(key)
+
+    cues, odd = plant("cue-run", {"dataset": "keyword"}), plant("odd-run", {"dataset": ["keyword"]})
+    held_out, training = onnx_runtime.check_texts(cues)
+    split, _ = keyword.split()
+    assert held_out == [e.text for e in split.test][:onnx_runtime.MOST_TEXTS]  # its own sentences, not polarity's
+    polarity_train = {e.text for e in polarity.split().train}
+    assert set(training) & {e.text for e in split.train} and set(training) & polarity_train  # both, never scored
+    assert not set(training) & set(held_out)
+    assert own_dataset(odd) is None  # a card whose dataset is not a name: its task's split, no crash
+    assert onnx_runtime.check_texts(odd)[0] == [e.text for e in polarity.split().test]

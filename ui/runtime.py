@@ -196,7 +196,7 @@ def _device_line() -> None:
           device=info["device"], threads=info["threads"], dtype=info["train_dtype"],
           runtime=_served_by(info)),
         help=_("LMLAB_SERVING chooses: onnx-int8 (the default; used for a model only where it gives PyTorch's label "
-               "on at least 98 % of its task's held-out texts and leaves at most a quarter of them too close to call, "
+               "on at least 98 % of its held-out texts and leaves at most a quarter of them too close to call, "
                "else fp32 serves it; where int8's top two classes are within twice the largest error it made on "
                "training texts, PyTorch fp32 answers instead, so its labels are usually fp32's), onnx (PyTorch's "
                "logits, checked to within 1e-3 at export; about 1e-6 measured) or torch. "

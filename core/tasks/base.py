@@ -216,8 +216,8 @@ def own_dataset(spec) -> str | None:
     from core import catalog
 
     card = catalog.read_metadata(spec.key) if spec.trained_here else None
-    dataset = card.recipe.get("dataset", "") if card is not None else ""
-    return dataset if dataset and dataset_split(dataset) is not None else None
+    dataset = card.recipe.get("dataset", "") if card is not None and isinstance(card.recipe, dict) else ""
+    return dataset if isinstance(dataset, str) and dataset and dataset_split(dataset) is not None else None
 
 
 # --- LM Lab's own tasks --------------------------------------------------------------------------------

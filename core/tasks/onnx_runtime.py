@@ -9,9 +9,9 @@ row says by how much.
 
 Which runtime serves is ``LMLAB_SERVING``: ``onnx-int8`` (the default), ``onnx`` (PyTorch's logits to
 within 1e-3, about 1e-6 measured) or ``torch``. int8 serves a model only where it gives PyTorch's label on
-at least 98 % of the task's held-out texts (measured once per export, CPU and runtime version); elsewhere
-fp32 serves. Where int8 serves, an answer whose top two classes are closer than twice the most int8 moved
-such a gap on those texts is computed again by PyTorch in fp32 (``Agreement.recheck_below``): a close call
+at least 98 % of its held-out texts (``check_texts``; measured once per export, CPU and runtime version); elsewhere
+fp32 serves. Where int8 serves, an answer whose top two classes are closer than twice the most int8 moved the
+gap between a text's top class and another, on training texts never scored, is computed again by PyTorch in fp32 (``Agreement.recheck_below``): a close call
 is where int8 could change the label. A model that cannot be exported faithfully, a model from the Hub, a model over
 ``MAX_PARAMETERS``, or a machine without onnxruntime is served by PyTorch, and the reason is kept.
 Explanations, attention maps and training always use the PyTorch model.
@@ -175,7 +175,7 @@ def forget(key: str) -> bool:
 
 @dataclass(frozen=True)
 class Agreement:
-    """int8 against PyTorch fp32, one text per pass as int8 serves: its labels on a task's held-out texts, and how
+    """int8 against PyTorch fp32, one text per pass as int8 serves: its labels on a model's held-out texts, and how
     far it moves the gaps between classes on training texts (never scored, so the held-out labels stay a test)."""
 
     same: int  # held-out texts on which int8 gave PyTorch's label
@@ -219,19 +219,23 @@ MOST_CLOSE = 0.25  # int8 serves only where at most this share of held-out answe
 
 
 def check_texts(spec) -> tuple[list[str], list[str]]:
-    """The texts int8 is checked on for the model ``spec``: held-out texts (its labels must match PyTorch's) and
-    training texts that are not also held out (how far it moves the gaps), at most MOST_TEXTS each, from the split
-    it was trained on here (else its task's); ([], []) without a split."""
+    """The texts int8 is checked on for the model ``spec``: held-out texts (its labels must match PyTorch's), at most
+    MOST_TEXTS, from the split it was trained on here (else its task's, which a run on uploaded or Hub data may
+    have seen), and training texts that are never scored (how far it moves the gaps): up to MOST_TEXTS of that
+    split's and up to MOST_TEXTS more of its task's, less the held-out ones. ([], []) without a split."""
     from core.tasks.base import dataset_split, get_task, own_dataset
 
     try:
+        task_split, _ = get_task(spec.task).held_out()
         dataset = own_dataset(spec)
-        split, _ = dataset_split(dataset) if dataset else get_task(spec.task).held_out()
+        split = dataset_split(dataset)[0] if dataset else task_split
     except CoreError:
         return [], []
     held_out = [example.text for example in split.test][:MOST_TEXTS]
     seen = set(held_out)
-    return held_out, [example.text for example in split.train if example.text not in seen][:MOST_TEXTS]
+    training = [example.text for example in split.train if example.text not in seen][:MOST_TEXTS]
+    seen.update(training)
+    return held_out, training + [example.text for example in task_split.train if example.text not in seen][:MOST_TEXTS]
 
 
 def top_gap(row) -> float:
