@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 def check(key: str) -> str:
     """One model's table row."""
     from core import catalog, settings
-    from core.tasks.base import dataset_split, get_task, own_dataset
+    from core.tasks.base import get_task, own_dataset
     from core.tasks.classify import TransformerClassifier
 
     spec = catalog.get_spec(key)
@@ -34,8 +34,7 @@ def check(key: str) -> str:
     if served.runtime != "onnx-int8":
         return f"| {key} | int8 does not serve it: {served.runtime_note} | | | | | | |"
     fp32 = TransformerClassifier(spec, runtime="torch")
-    dataset = own_dataset(spec)  # the split the model was trained on here, as the server checks it
-    split, _ = dataset_split(dataset) if dataset else get_task(spec.task).held_out()
+    split, _ = get_task(spec.task).held_out(own_dataset(spec))  # the split it was trained on here, as the server checks
     limit = settings.limits().max_chars
     examples = [example for example in split.test if len(example.text) <= limit]
     texts, truth = [e.text for e in examples], [e.label for e in examples]

@@ -91,6 +91,16 @@ def _sessions(predictor, texts: list[str], sessions: int) -> tuple[float, list[f
     return len(texts) / (time.perf_counter() - started), latencies, labels
 
 
+def _how_served(predictor, checked: float) -> str:
+    """What the last sessions' run shared or computed again, for its row's name."""
+    if checked:  # int8: how many of its answers were close calls computed again in fp32 (none when switched off)
+        share = 100 * predictor.rechecked / max(1, predictor.answered)
+        return f"{share:.1f} % close calls computed again in PyTorch fp32" if predictor.recheck_below else \
+            "no close call computed again"
+    sizes = predictor.coalescer.batch_sizes
+    return f"mean batch {statistics.mean(sizes):.1f}" if sizes else "a pass per request, side by side"
+
+
 def _trained_once(cache: Path, key: str) -> None:
     """Train ``key`` by its default recipe into the benchmark's cache, unless it is there already."""
     if not (cache / "models" / key / "metadata.json").is_file():
@@ -206,11 +216,7 @@ def main(argv: list[str] | None = None) -> int:
                 predictor.coalescer.batch_sizes, predictor.recheck_below = [], recheck
                 predictor.answered = predictor.rechecked = 0
                 rate, latencies, labels = _sessions(predictor, texts, count)
-                sizes = predictor.coalescer.batch_sizes
-                shared = (f"{100 * predictor.rechecked / max(1, predictor.answered):.1f} % close calls computed again in "
-                          "PyTorch fp32" if recheck else "no close call computed again") if checked else (
-                    f"mean batch {statistics.mean(sizes):.1f}" if sizes else "a pass per request, side by side")  # fmt: skip
-                add(f"LM Lab, {title}, {count} sessions at once ({shared})", rate,
+                add(f"LM Lab, {title}, {count} sessions at once ({_how_served(predictor, checked)})", rate,
                     latencies, [as_article(label) for label in labels], article_labels, rate=True)  # fmt: skip
         predictor.recheck_below = checked
 

@@ -223,12 +223,11 @@ def check_texts(spec) -> tuple[list[str], list[str]]:
     MOST_TEXTS, from the split it was trained on here (else its task's, which a run on uploaded or Hub data may
     have seen), and training texts that are never scored (how far it moves the gaps): up to MOST_TEXTS of that
     split's and up to MOST_TEXTS more of its task's, less the held-out ones. ([], []) without a split."""
-    from core.tasks.base import dataset_split, get_task, own_dataset
+    from core.tasks.base import get_task, own_dataset
 
     try:
-        task_split, _ = get_task(spec.task).held_out()
-        dataset = own_dataset(spec)
-        split = dataset_split(dataset)[0] if dataset else task_split
+        task = get_task(spec.task)
+        (split, _), (task_split, _) = task.held_out(own_dataset(spec)), task.held_out()
     except CoreError:
         return [], []
     held_out = [example.text for example in split.test][:MOST_TEXTS]
