@@ -168,6 +168,39 @@ def test_gate_admits_first_come_first_served():
     assert order == list(range(5)) and gate.running == 0 and gate.waiting == 0
 
 
+def test_a_thread_that_holds_a_slot_enters_again_at_once_while_others_wait():
+    """Two holders, a third caller waiting, then each holder starts a nested pass: were a nested pass to queue,
+    each holder would wait for the other's slot, behind the waiter, for ever."""
+    gate, entered, go_on = Gate(2), [], threading.Event()
+
+    def holder(i):
+        with gate:
+            go_on.wait(5)
+            with gate:  # nested: runs in the slot this thread holds
+                entered.append(i)
+
+    holders = start_in_order(2, holder)
+    waiter = threading.Thread(target=lambda: (gate.acquire(), entered.append("waiter"), gate.release()))
+    waiter.start()
+    while gate.waiting < 1:
+        time.sleep(0.01)
+    assert gate.held_here() is False and gate.running == 2
+    go_on.set()
+    for thread in [*holders, waiter]:
+        thread.join(5)
+    assert sorted(map(str, entered)) == ["0", "1", "waiter"] and gate.running == 0 and gate.waiting == 0
+
+
+def test_single_passes_run_on_their_own_threads_and_report_failures():
+    from core.tasks.batching import run_single
+
+    assert run_single(threading.current_thread) is not threading.current_thread()
+    assert run_single(threading.current_thread).name.startswith("lmlab-pass")
+    with pytest.raises(InputError, match="refused"):
+        run_single(lambda: (_ for _ in ()).throw(InputError("refused")))
+    assert run_single(sum, [1, 2, 3]) == 6  # the threads still serve after a failure
+
+
 def test_a_busy_model_does_not_hold_up_another(tiny_model, monkeypatch):
     """A slow call on model A, a second request for A, then a request for B: B answers at once."""
     gate = Gate(2)

@@ -93,6 +93,43 @@ def test_int8s_close_calls_are_answered_by_pytorch_in_fp32(tiny_model):
     assert [(r.label, r.runtime) for r in batched] == [(r.label, r.runtime) for r in served]
 
 
+def test_sessions_asking_at_once_get_the_answers_each_would_get_alone(tiny_model, monkeypatch):
+    """int8's passes run on the shared single-pass threads: sixteen sessions at once get, text for text, the answer a
+    session alone gets (close calls computed again included); a caller already holding an inference slot computes in
+    its own slot, so it never waits for a thread that would need that slot."""
+    import threading
+
+    from core.tasks import inputs
+
+    int8 = TransformerClassifier(catalog.get_spec(TINY_KEY), runtime="onnx-int8")
+    alone = [int8.predict(text) for text in TEXTS]
+    together: dict[int, object] = {}
+
+    def session(first: int) -> None:
+        for i in range(first, len(TEXTS), 16):
+            together[i] = int8.predict(TEXTS[i])
+
+    threads = [threading.Thread(target=session, args=(first,)) for first in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    for i, result in enumerate(alone):
+        assert (together[i].label, together[i].runtime, together[i].scores) == (result.label, result.runtime, result.scores)
+    assert any(thread.name.startswith("lmlab-pass") for thread in threading.enumerate())
+    monkeypatch.setattr(inputs, "_gate", inputs.Gate(1))
+    answered = []
+
+    def holding_the_only_slot() -> None:
+        with inputs.inference_gate():
+            answered.append(int8.predict(TEXTS[0]))
+
+    holder = threading.Thread(target=holding_the_only_slot, daemon=True)
+    holder.start()
+    holder.join(10)
+    assert answered and answered[0].scores == alone[0].scores  # the slot it holds is the only one: it computed here
+
+
 def test_a_close_call_keeps_int8s_answer_when_fp32_fails_and_int8_that_calls_too_many_close_is_not_used(
         tiny_model, monkeypatch):  # fmt: skip
     from core.tasks import onnx_runtime

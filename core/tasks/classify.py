@@ -13,7 +13,7 @@ from core.catalog import ModelSpec
 from core.memo import Memo, digest
 from core.messages import Message
 from core.tasks import onnx_runtime
-from core.tasks.batching import Coalescer
+from core.tasks.batching import Coalescer, run_single
 from core.tasks.inputs import FairLock, LanguageFit, check_text, inference_gate, language_fit, to_cpu
 
 PROBABILITY = "probability"
@@ -266,7 +266,9 @@ class TransformerClassifier:
         waits for the model's lock like any PyTorch answer (an explanation holding it holds the close call up)."""
         if self.onnx is None:
             return self.coalescer.submit(cleaned)
-        result, gap = self._int8(cleaned)
+        # on the single-pass threads, which go from one session's request to the next without a pause; a caller that
+        # holds an inference slot already computes here, in its own slot (the threads could need that slot)
+        result, gap = self._int8(cleaned) if inference_gate().held_here() else run_single(self._int8, cleaned)
         return self._again([cleaned], [(result, gap)])[0] if self._close(gap) else result
 
     def _close(self, gap: float) -> bool:

@@ -179,7 +179,7 @@ class Gate:
         # callers waiting, in arrival order: each with a lock of its own that the releasing thread opens, so a
         # freed slot wakes exactly the next caller (waking every waiter to check its ticket cost a class of
         # sixteen a quarter of the model's throughput)
-        self._queue: deque[tuple[threading.Lock, int]] = deque()
+        self._queue: deque[threading.Lock] = deque()
         self._local = threading.local()  # whether this thread holds a slot: a nested acquire never waits for itself
 
     @property
@@ -190,49 +190,61 @@ class Gate:
     def waiting(self) -> int:
         return len(self._queue)
 
+    def held_here(self) -> bool:
+        """Whether the calling thread holds a slot (a pass it starts now is a nested one)."""
+        return getattr(self._local, "held", 0) > 0
+
     def ahead(self) -> int:
         """Requests a new caller would find in front of it (running beyond the free slots, plus waiting)."""
         with self._guard:
             return max(0, self._running + len(self._queue) - self.slots + 1)
 
     def acquire(self) -> None:
-        """Wait for a slot; callers are admitted in the order they arrived."""
+        """Wait for a slot; callers are admitted in the order they arrived. A thread that holds a slot already enters
+        again at once: its nested pass runs in the slot it has (were it to queue, two holders nesting behind a
+        waiter would each wait for the other's slot)."""
         held = getattr(self._local, "held", 0)
+        if held:
+            self._local.held = held + 1
+            return
         with self._guard:
-            if not self._queue and self._running - held < self.slots:
+            if not self._queue and self._running < self.slots:
                 self._running += 1
-                self._local.held = held + 1
+                self._local.held = 1
                 return
             turn = threading.Lock()
             turn.acquire()
-            self._queue.append((turn, held))
+            self._queue.append(turn)
         try:
             turn.acquire()  # opened by _admit, which has counted this caller's slot
         except BaseException:  # interrupted while waiting: leave the queue, or give back the slot just granted
             with self._guard:
-                if (turn, held) in self._queue:
-                    self._queue.remove((turn, held))
+                if turn in self._queue:
+                    self._queue.remove(turn)
                     self._admit()
                     raise
-            self._local.held = held + 1
+            self._local.held = 1
             self.release()
             raise
-        self._local.held = held + 1
+        self._local.held = 1
 
     def release(self) -> None:
+        held = getattr(self._local, "held", 0)
+        if held > 1:  # a nested pass ends: the slot stays this thread's
+            self._local.held = held - 1
+            return
         with self._guard:
             if self._running <= 0:
                 raise RuntimeError("Gate released more often than acquired.")
             self._running -= 1
             self._admit()
-        self._local.held = max(0, getattr(self._local, "held", 0) - 1)
+        self._local.held = 0
 
     def _admit(self) -> None:
         """Let in the callers at the head of the queue while there are slots for them (guard held)."""
-        while self._queue and self._running - self._queue[0][1] < self.slots:
-            turn, _ = self._queue.popleft()
+        while self._queue and self._running < self.slots:
             self._running += 1
-            turn.release()
+            self._queue.popleft().release()
 
     def __enter__(self) -> Gate:
         self.acquire()
