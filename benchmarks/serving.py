@@ -95,7 +95,8 @@ def _how_served(predictor, checked: float) -> str:
     """What the last sessions' run shared or computed again, for its row's name."""
     if checked:  # int8: how many of its answers were close calls computed again in fp32 (none when switched off)
         share = 100 * predictor.rechecked / max(1, predictor.answered)
-        return f"{share:.1f} % close calls computed again in PyTorch fp32" if predictor.recheck_below else \
+        by = "ONNX Runtime" if predictor.exact is not None else "PyTorch"
+        return f"{share:.1f} % close calls computed again in {by} fp32" if predictor.recheck_below else \
             "no close call computed again"
     sizes = predictor.coalescer.batch_sizes
     return f"mean batch {statistics.mean(sizes):.1f}" if sizes else "a pass per request, side by side"

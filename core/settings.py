@@ -126,7 +126,7 @@ RUNTIMES = {  # what computes a classifier's answers when it serves the pages (c
     "onnx": "ONNX Runtime fp32",
     "onnx-int8": N_("ONNX Runtime dynamic int8"),  # pages show it translated ("dynamic" is a word, not a name)
 }
-# a benchmark row of int8 as the pages serve it: int8's answers, its close calls computed again by PyTorch in fp32
+# a benchmark row of int8 as the pages serve it: int8's answers, its close calls computed again in fp32
 INT8_CHECKED = N_("ONNX Runtime dynamic int8, close calls in fp32")
 
 

@@ -97,7 +97,7 @@ class TransformerAdapter(Adapter):
                        for text in texts]  # fmt: skip
             logits = torch.from_numpy(np.concatenate([self.onnx.logits(one) for one in singles])).float()
             close = [i for i, row in enumerate(logits.tolist()) if not onnx_runtime.top_gap(row) >= self.recheck_below]
-            if close:  # where int8 could have changed the label, PyTorch fp32 answers, as on the pages
+            if close:  # where int8 could have changed the label, fp32 answers (the pages ask the fp32 export, PyTorch's to ~1e-6)
                 batch = self.tokenizer([texts[i] for i in close], truncation=True, max_length=self.max_tokens,
                                        padding=True, return_tensors="pt")  # fmt: skip
                 with torch.inference_mode():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -80,6 +81,7 @@ class TransformerClassifier:
         self.labels = [_normalise_label(id2label[i]) for i in range(len(id2label))]
         # the serving runtime: ONNX Runtime when the model exports faithfully, else PyTorch (with the reason)
         self.runtime, self.runtime_note, self.onnx, self.recheck_below = "torch", "", None, 0.0
+        self.exact = None  # where int8 serves: the fp32 export, which computes its close calls again
         wanted = runtime or settings.serving_runtime()
         from core import device
 
@@ -127,6 +129,11 @@ class TransformerClassifier:
         self.runtime = runtime
         if runtime == "onnx-int8":
             self.recheck_below = found.recheck_below
+            try:  # PyTorch's answers to about 1e-6, without waiting for the model's lock; else PyTorch computes them
+                self.exact = onnx_runtime.load(self.model, self.tokenizer, key=self.spec.key, runtime="onnx",
+                                               fingerprint=self._fingerprint, threads=self._onnx_threads(runtime))  # fmt: skip
+            except Exception:  # noqa: BLE001 - the close calls still get fp32, from PyTorch
+                self.exact = None
             self.runtime_note = Message("int8 alone gives PyTorch fp32's label on {same} of {of} held-out texts; an "
                                         "answer whose top two classes are less than {margin} apart (in logits) is "
                                         "computed again in fp32", same=same, of=of, margin=f"{self.recheck_below:.3g}")  # fmt: skip
@@ -146,8 +153,9 @@ class TransformerClassifier:
         return onnx_runtime.RUNTIMES[self.runtime]
 
     # 1) preprocess: clean, check, tokenize with truncation at the model's real maximum
-    def preprocess(self, texts: list[str], tokenizer=None):
-        cleaned = [check_text(text) for text in texts]
+    def preprocess(self, texts: list[str], tokenizer=None, *, checked: bool = False):
+        """``checked``: the texts come from ``check_text`` already (a served request's), so they are not cleaned twice."""
+        cleaned = list(texts) if checked else [check_text(text) for text in texts]
         tokenizer = tokenizer or self.tokenizer
         batch = tokenizer(
             cleaned, truncation=True, max_length=self.max_tokens, padding=True, return_tensors="pt"
@@ -268,8 +276,17 @@ class TransformerClassifier:
             return self.coalescer.submit(cleaned)
         # on the single-pass threads, which go from one session's request to the next without a pause; a caller that
         # holds an inference slot already computes here, in its own slot (the threads could need that slot)
-        result, gap = self._int8(cleaned) if inference_gate().held_here() else run_single(self._int8, cleaned)
+        result, gap = self._checked(cleaned) if inference_gate().held_here() else run_single(self._checked, cleaned)
+        # a close call left to PyTorch is computed here: waiting for the model's lock holds up no single-pass thread
         return self._again([cleaned], [(result, gap)])[0] if self._close(gap) else result
+
+    def _checked(self, cleaned: str) -> tuple[ClassificationResult, float]:
+        """int8's answer and the gap between its top two logits; a close call computed again by the fp32 export where
+        it is open (its gap then infinite: nothing is left to check)."""
+        result, gap = self._int8(cleaned)
+        if self._close(gap) and self.exact is not None:
+            return self._again([cleaned], [(result, gap)])[0], math.inf
+        return result, gap
 
     def _close(self, gap: float) -> bool:
         """A close call for int8 (a NaN gap included), to be computed again in fp32; never for another runtime."""
@@ -277,28 +294,35 @@ class TransformerClassifier:
 
     def _int8(self, cleaned: str) -> tuple[ClassificationResult, float]:
         """ONNX Runtime's answer for one text, alone in its pass, and the gap between its top two logits."""
+        result, logits = self._single(cleaned, self.onnx)
+        with self._counting:
+            self.answered += 1
+        return result, onnx_runtime.top_gap(logits[0].tolist())
+
+    def _single(self, cleaned: str, found, runtime: str | None = None):
+        """An exported model's answer for one text, alone in its pass, and its logits."""
         with self._serving_lock:  # a tokenizer of its own: an explanation holding the model does not stop it
             started = time.perf_counter()
-            batch, full_lengths, fits = self.preprocess([cleaned], self._serving_tokenizer)
+            batch, full_lengths, fits = self.preprocess([cleaned], self._serving_tokenizer, checked=True)
             tokenizing = time.perf_counter() - started
         with inference_gate():
             started = time.perf_counter()
-            logits = self.forward(batch)
+            logits = self._torch.from_numpy(found.logits(batch))
             latency_ms = 1000 * (tokenizing + time.perf_counter() - started)
-        with self._counting:
-            self.answered += 1
-        return self.postprocess(logits, batch, full_lengths, latency_ms, fits)[0], onnx_runtime.top_gap(logits[0].tolist())
+        return self.postprocess(logits, batch, full_lengths, latency_ms, fits, runtime=runtime)[0], logits
 
     def _again(self, texts: list[str], answers: list[tuple[ClassificationResult, float]]) -> list[ClassificationResult]:
-        """Close calls, where int8 could have changed the label, answered by PyTorch fp32 (one request through the
-        coalescer, which shares passes with other sessions' close calls; several in passes sorted by length). Where
-        that pass fails, int8's answer stands, and says so."""
+        """Close calls, where int8 could have changed the label, answered in fp32: by the fp32 export where it is open
+        (a pass each), else by PyTorch (one request through the coalescer, which shares passes with other sessions'
+        close calls; several in passes sorted by length). Where that pass fails, int8's answer stands, and says so."""
         if not texts:
             return []
         with self._counting:
             self.rechecked += len(texts)
         try:
-            if len(texts) == 1:
+            if self.exact is not None:
+                exact = [self._single(text, self.exact, onnx_runtime.RUNTIMES["onnx"])[0] for text in texts]
+            elif len(texts) == 1:
                 exact = [self.coalescer.submit(texts[0])]
             else:  # the lock taken for each pass: a batch of close calls does not keep the model from the others
                 exact = self._run(texts, by_length=True, lock=self._lock)
