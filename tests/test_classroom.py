@@ -5,6 +5,8 @@ Each test reproduces a row of the classroom table (README "A class on one server
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -199,6 +201,13 @@ def test_single_passes_run_on_their_own_threads_and_report_failures():
     with pytest.raises(InputError, match="refused"):
         run_single(lambda: (_ for _ in ()).throw(InputError("refused")))
     assert run_single(sum, [1, 2, 3]) == 6  # the threads still serve after a failure
+    if hasattr(os, "fork"):  # a forked child has none of the threads: it starts its own instead of waiting for ever
+        child = os.fork()
+        if child == 0:
+            signal.alarm(10)
+            os._exit(0 if run_single(sum, [4, 5]) == 9 else 1)
+        _, status = os.waitpid(child, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
 
 
 def test_a_busy_model_does_not_hold_up_another(tiny_model, monkeypatch):

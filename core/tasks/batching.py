@@ -9,6 +9,7 @@ the requests that arrive while a batch runs form the next one.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -124,6 +125,16 @@ def single_passes():
 
             _runner = ThreadPoolExecutor(max(1, settings.limits().max_concurrent_inferences), "lmlab-pass")
         return _runner
+
+
+def _forget_runner() -> None:
+    """In a forked child the threads are gone while the pool would still count them: it makes its own."""
+    global _runner
+    _runner = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_runner)
 
 
 def run_single(function: Callable[..., R], *args) -> R:
