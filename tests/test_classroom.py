@@ -201,6 +201,8 @@ def test_single_passes_run_on_their_own_threads_and_report_failures():
     with pytest.raises(InputError, match="refused"):
         run_single(lambda: (_ for _ in ()).throw(InputError("refused")))
     assert run_single(sum, [1, 2, 3]) == 6  # the threads still serve after a failure
+    inner = run_single(lambda: run_single(threading.current_thread))  # asked again from one of them: answered there
+    assert inner.name.startswith("lmlab-pass")
     if hasattr(os, "fork"):  # a forked child has none of the threads: it starts its own instead of waiting for ever
         child = os.fork()
         if child == 0:

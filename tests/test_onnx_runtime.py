@@ -146,16 +146,35 @@ def test_a_close_call_keeps_int8s_answer_when_fp32_fails_and_int8_that_calls_too
     def fail(*_args, **_kwargs):
         raise RuntimeError("out of memory")
 
-    monkeypatch.setattr(int8.exact, "logits", fail)  # the fp32 export's pass fails …
-    answer = int8.predict(text)
-    assert answer.runtime == "ONNX Runtime dynamic int8" and "could not be computed again" in answer.runtime_note
-    monkeypatch.setattr(int8, "exact", None)  # … and, without it, PyTorch's
-    monkeypatch.setattr(int8, "_run", fail)
-    answer = int8.predict(text)
-    assert answer.runtime == "ONNX Runtime dynamic int8" and "could not be computed again" in answer.runtime_note
+    monkeypatch.setattr(int8.exact, "logits", fail)  # the fp32 export's pass fails: PyTorch computes it …
+    for answer in (int8.predict(text), *int8.predict_batch([text])):
+        assert answer.runtime == "PyTorch fp32" and "computed again in fp32" in answer.runtime_note
+    monkeypatch.setattr(int8, "_run", fail)  # … and where PyTorch's fails too, int8's answer stands, and says so
+    for answer in (int8.predict(text), *int8.predict_batch([text])):
+        assert answer.runtime == "ONNX Runtime dynamic int8" and "could not be computed again" in answer.runtime_note
     monkeypatch.setattr(onnx_runtime, "MOST_CLOSE", 0.0)  # a model int8 leaves too close to call: fp32 serves it
     strict = TransformerClassifier(spec, runtime="onnx-int8")
     assert strict.runtime == "onnx" and "too close to call; fp32 serves" in strict.runtime_note
+
+
+def test_a_damaged_or_too_large_fp32_export_leaves_int8_serving_and_its_close_calls_to_pytorch(tiny_model, monkeypatch):
+    from core.tasks import onnx_runtime
+
+    spec = catalog.get_spec(TINY_KEY)
+    int8 = TransformerClassifier(spec, runtime="onnx-int8")
+    fp32_file, int8_file = int8.exact.path, int8.onnx.path
+    kept = fp32_file.read_bytes()
+    try:
+        fp32_file.write_bytes(b"not an ONNX model")
+        damaged = TransformerClassifier(spec, runtime="onnx-int8")
+        assert damaged.runtime == "onnx-int8" and damaged.exact is None  # int8 serves; PyTorch computes close calls
+        assert int8_file.is_file() and fp32_file.read_bytes() == b"not an ONNX model"  # nothing removed or rebuilt
+        assert not list(fp32_file.parent.glob("*.failed"))
+    finally:
+        fp32_file.write_bytes(kept)
+    monkeypatch.setattr(onnx_runtime, "MAX_PARAMETERS_EXACT", 0)
+    assert TransformerClassifier(spec, runtime="onnx-int8").exact is None
+    assert TransformerClassifier(spec, runtime="onnx-int8").runtime == "onnx-int8"
 
 
 def test_a_damaged_agreement_record_is_measured_again_and_so_are_other_texts(tiny_model):
@@ -309,3 +328,54 @@ def test_int8_is_checked_on_the_split_a_model_was_trained_on_and_measured_on_tex
     assert not set(training) & set(held_out)
     assert own_dataset(odd) is None  # a card whose dataset is not a name: its task's split, no crash
     assert onnx_runtime.check_texts(odd)[0] == [e.text for e in polarity.split().test]
+
+
+@pytest.mark.parametrize("runtime", ["torch", "onnx-int8"])
+def test_a_classifier_dropped_from_the_caches_is_freed_at_once(tiny_model, runtime):
+    """Nothing a predictor builds points back at it (its coalescer holds it weakly): dropped, its weights and exported
+    sessions go at once, not at some later garbage-collection pass."""
+    import gc
+    import weakref
+
+    TransformerClassifier(catalog.get_spec(TINY_KEY), runtime=runtime).predict("warm up")  # first-load imports done
+    gc.collect()
+    gc.disable()
+    try:
+        predictor = TransformerClassifier(catalog.get_spec(TINY_KEY), runtime=runtime)
+        predictor.predict("a fine film")
+        predictor.predict_batch(["a fine film", "a dull one"])
+        dropped = weakref.ref(predictor)
+        del predictor
+        assert dropped() is None
+    finally:
+        gc.enable()
+
+
+def test_while_other_work_waits_at_the_gate_a_request_keeps_its_own_place_in_the_queue(tiny_model, monkeypatch):
+    """The single-pass threads hold as many places in the gate's queue as there are threads; while other passes wait
+    there, a request queues in its own thread instead, one place per request as before."""
+    import threading
+
+    from core.tasks import inputs
+
+    int8 = TransformerClassifier(catalog.get_spec(TINY_KEY), runtime="onnx-int8")
+    ran_on, checked = [], int8._checked
+    monkeypatch.setattr(int8, "_checked", lambda text: ran_on.append(threading.current_thread().name) or checked(text))
+    int8.predict("nobody else is waiting")
+    assert ran_on[-1].startswith("lmlab-pass")
+    gate = inputs.Gate(1)
+    monkeypatch.setattr(inputs, "_gate", gate)
+    gate.acquire()  # a long pass holds the only slot, and another waits behind it
+    other = threading.Thread(target=lambda: (gate.acquire(), gate.release()))
+    other.start()
+    while gate.waiting < 1:
+        threading.Event().wait(0.01)
+    answered = []
+    asking = threading.Thread(target=lambda: answered.append(int8.predict("a fine film")), name="a session")
+    asking.start()
+    while gate.waiting < 2:  # in the queue itself, behind the other pass
+        threading.Event().wait(0.01)
+    gate.release()
+    for thread in (other, asking):
+        thread.join(10)
+    assert answered and ran_on[-1] == "a session"

@@ -116,8 +116,8 @@ def sentiment_result(result, *, title: str, key: str, compact: bool = False, mod
             f"{result.latency_ms:.1f} ms",
             help=_("Tokenize + forward pass on the server: the pass that answered this call (on PyTorch, other "
                    "sessions' requests arriving at the same moment may have shared it; on ONNX Runtime every request "
-                   "has a pass of its own, and a close call computed again in fp32 adds that fp32 pass). Time waiting for "
-                   "the model is not included."),
+                   "has a pass of its own, and a close call computed again in fp32 adds that fp32 pass, on PyTorch one "
+                   "that other close calls may share). Time waiting for the model is not included."),
         )  # fmt: skip
         if result.runtime:
             note = _(" ({note})", note=_(result.runtime_note)) if result.runtime_note else ""  # （…） in Chinese

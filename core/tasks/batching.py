@@ -108,6 +108,7 @@ class Coalescer(Generic[T, R]):
 
 _runner = None
 _runner_guard = threading.Lock()
+_here = threading.local()  # ``on_pool`` on the single-pass threads themselves
 
 
 def single_passes():
@@ -123,14 +124,20 @@ def single_passes():
 
             from core import settings
 
-            _runner = ThreadPoolExecutor(max(1, settings.limits().max_concurrent_inferences), "lmlab-pass")
+            _runner = ThreadPoolExecutor(max(1, settings.limits().max_concurrent_inferences), "lmlab-pass",
+                                         initializer=_mark_pool_thread)  # fmt: skip
         return _runner
 
 
+def _mark_pool_thread() -> None:
+    _here.on_pool = True
+
+
 def _forget_runner() -> None:
-    """In a forked child the threads are gone while the pool would still count them: it makes its own."""
-    global _runner
-    _runner = None
+    """In a forked child the threads are gone while the pool would still count them: it makes its own (and a guard
+    some parent thread held at the fork would stay held: a new one)."""
+    global _runner, _runner_guard
+    _runner, _runner_guard = None, threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
@@ -139,7 +146,10 @@ if hasattr(os, "register_at_fork"):
 
 def run_single(function: Callable[..., R], *args) -> R:
     """``function(*args)`` on the single-pass threads, its answer (or its exception) back to the caller; a caller
-    interrupted while waiting gives up a pass not yet started."""
+    interrupted while waiting gives up a pass not yet started. Called on one of those threads, it runs there: queued,
+    it could wait for a thread that waits for it."""
+    if getattr(_here, "on_pool", False):
+        return function(*args)
     future = single_passes().submit(function, *args)
     try:
         return future.result()

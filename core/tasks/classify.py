@@ -7,6 +7,7 @@ import dataclasses
 import math
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 
 from core import catalog, loading, settings
@@ -94,7 +95,8 @@ class TransformerClassifier:
         self._lock = FairLock()  # first come, first served: a long explanation cannot keep the model
         self.memo = Memo(max_entry_bytes=64 << 10)  # answers any session already got, by text
         # single requests from every session, answered in batches by whoever takes the model next
-        self.coalescer = Coalescer(self._lock, lambda texts: self._run(texts, by_length=True))
+        me = weakref.ref(self)  # not a cycle: a model dropped from the caches is freed at once, not by a later gc pass
+        self.coalescer = Coalescer(self._lock, lambda texts: me()._run(texts, by_length=True))
         self.answered = self.rechecked = 0  # int8's answers, and those computed again in fp32 (close calls)
         self._counting = threading.Lock()
 
@@ -113,6 +115,7 @@ class TransformerClassifier:
                     texts = onnx_runtime.check_texts(self.spec)
                     found = onnx_runtime.agreement(self.onnx, self.model, self.tokenizer, texts, self.max_tokens)
                     same, of = found.same, found.of
+                    self.exact = self._exact_export(runtime) if found.serves else None
         except Exception as error:  # noqa: BLE001 - whatever went wrong, PyTorch still answers, and says why
             self.onnx, self.runtime_note = None, str(error)[:300]
             if runtime == "onnx-int8":  # int8 could not be had: fp32 ONNX, else PyTorch
@@ -129,16 +132,20 @@ class TransformerClassifier:
         self.runtime = runtime
         if runtime == "onnx-int8":
             self.recheck_below = found.recheck_below
-            try:  # PyTorch's answers to about 1e-6, without waiting for the model's lock; else PyTorch computes them
-                self.exact = onnx_runtime.load(self.model, self.tokenizer, key=self.spec.key, runtime="onnx",
-                                               fingerprint=self._fingerprint, threads=self._onnx_threads(runtime))  # fmt: skip
-            except Exception:  # noqa: BLE001 - the close calls still get fp32, from PyTorch
-                self.exact = None
             self.runtime_note = Message("int8 alone gives PyTorch fp32's label on {same} of {of} held-out texts; an "
                                         "answer whose top two classes are less than {margin} apart (in logits) is "
                                         "computed again in fp32", same=same, of=of, margin=f"{self.recheck_below:.3g}")  # fmt: skip
         # fast tokenizers are not thread-safe when shared; this one only tokenizes, for a moment per request
         self._serving_tokenizer, self._serving_lock = loading.load_tokenizer(self.spec), threading.Lock()
+
+    def _exact_export(self, runtime: str):
+        """The fp32 export for int8's close calls: PyTorch's answers to about 1e-6, a pass about half PyTorch's, and no
+        wait for the model's lock. None where it cannot be opened (PyTorch computes them then)."""
+        try:
+            return onnx_runtime.open_exact(self.model, self.tokenizer, key=self.spec.key, fingerprint=self._fingerprint,
+                                           threads=self._onnx_threads(runtime))  # fmt: skip
+        except Exception:  # noqa: BLE001 - the close calls still get fp32, from PyTorch
+            return None
 
     def _onnx_threads(self, runtime: str) -> int:
         """ONNX Runtime answers one request per pass, and the gate's slots run side by side: a share of the cores each
@@ -223,7 +230,8 @@ class TransformerClassifier:
         return answers
 
     def _forward_once(self, texts: list[str]) -> list[ClassificationResult]:
-        """One PyTorch pass (where ONNX Runtime serves, this computes its close calls again)."""
+        """One PyTorch pass (where ONNX Runtime serves, this computes its close calls again when the fp32 export is not
+        open)."""
         with inference_gate():
             started = time.perf_counter()
             batch, full_lengths, fits = self.preprocess(texts)
@@ -235,11 +243,16 @@ class TransformerClassifier:
     def predict_batch(self, texts: list[str]) -> list[ClassificationResult]:
         if self.onnx is not None:  # each text its own int8 pass, the answers predict() gives (see _answer) …
             cleaned = [check_text(text) for text in texts]
-            answers = [self._int8(text) for text in cleaned]
+            prepared = [self._prepare(text) for text in cleaned]
+            answers = [self._int8(text, one) for text, one in zip(cleaned, prepared, strict=True)]
             close = [i for i, (_result, gap) in enumerate(answers) if self._close(gap)]
+            with self._counting:
+                self.rechecked += len(close)
             results = [result for result, _gap in answers]
-            for i, exact in zip(close, self._again([cleaned[i] for i in close], [answers[i] for i in close]), strict=True):
-                results[i] = exact  # … and the close calls computed again together, in passes sorted by length
+            found = [answers[i] for i in close]  # … and the close calls in fp32: a pass each on the fp32 export, or
+            exact = self._on_export([prepared[i] for i in close], found) or self._on_pytorch([cleaned[i] for i in close], found)
+            for i, one in zip(close, exact, strict=True):  # PyTorch's passes sorted by length
+                results[i] = one
             return results
         with self._lock:  # sorted and cut into passes of at most PADDED_TOKENS: no unbounded pass
             return self._run(texts, by_length=True)
@@ -266,69 +279,94 @@ class TransformerClassifier:
 
     def _answer(self, cleaned: str) -> ClassificationResult:
         """One request's answer. On PyTorch, requests arriving together share a forward pass (the coalescer): that
-        is where its throughput comes from. On ONNX Runtime each request is a pass of its own and the gate's slots
-        run them side by side: measured here, that is faster than its batches, and it keeps int8's answers
+        is where its throughput comes from. On ONNX Runtime each request is a pass of its own, run on the single-pass
+        threads, two side by side: measured here, that is faster than its batches, and it keeps int8's answers
         independent of other sessions (int8 quantises each pass's activations with one scale for the whole
         batch, so a text's probabilities would depend on what others sent at the same moment). Where int8 serves,
-        a close call (top two classes nearer than ``recheck_below``) is answered by PyTorch fp32 instead: that pass
-        waits for the model's lock like any PyTorch answer (an explanation holding it holds the close call up)."""
+        a close call (top two classes nearer than ``recheck_below``) is answered in fp32 instead: by the fp32 export
+        in the same slot, else by PyTorch, whose pass waits for the model's lock like any PyTorch answer (an
+        explanation holding it holds the close call up). A caller must not hold an inference slot and ask a model
+        PyTorch serves (the model's lock is taken before a slot, never after)."""
         if self.onnx is None:
             return self.coalescer.submit(cleaned)
-        # on the single-pass threads, which go from one session's request to the next without a pause; a caller that
-        # holds an inference slot already computes here, in its own slot (the threads could need that slot)
-        result, gap = self._checked(cleaned) if inference_gate().held_here() else run_single(self._checked, cleaned)
+        # on the single-pass threads, which go from one session's request to the next without a pause. Computed here
+        # instead by a caller holding an inference slot already (the threads could need that slot), and while other
+        # work waits at the gate: there each request keeps a place of its own in the queue, as fair as before
+        gate = inference_gate()
+        here = gate.held_here() or gate.waiting > 0
+        result, gap = self._checked(cleaned) if here else run_single(self._checked, cleaned)
         # a close call left to PyTorch is computed here: waiting for the model's lock holds up no single-pass thread
-        return self._again([cleaned], [(result, gap)])[0] if self._close(gap) else result
+        return self._on_pytorch([cleaned], [(result, gap)])[0] if self._close(gap) else result
 
     def _checked(self, cleaned: str) -> tuple[ClassificationResult, float]:
         """int8's answer and the gap between its top two logits; a close call computed again by the fp32 export where
-        it is open (its gap then infinite: nothing is left to check)."""
-        result, gap = self._int8(cleaned)
-        if self._close(gap) and self.exact is not None:
-            return self._again([cleaned], [(result, gap)])[0], math.inf
-        return result, gap
+        it is open, on the same tokens in the same slot (its gap then infinite: nothing is left to check)."""
+        with inference_gate():
+            prepared = self._prepare(cleaned)
+            result, gap = self._int8(cleaned, prepared)
+            if not self._close(gap):
+                return result, gap
+            with self._counting:
+                self.rechecked += 1
+            exact = self._on_export([prepared], [(result, gap)])
+            return (exact[0], math.inf) if exact else (result, gap)
 
     def _close(self, gap: float) -> bool:
         """A close call for int8 (a NaN gap included), to be computed again in fp32; never for another runtime."""
         return self.runtime == "onnx-int8" and not gap >= self.recheck_below
 
-    def _int8(self, cleaned: str) -> tuple[ClassificationResult, float]:
+    def _prepare(self, cleaned: str):
+        """One checked text tokenized for an exported model: the batch, its lengths, its language fit, and the
+        seconds that took."""
+        with self._serving_lock:  # a tokenizer of its own: an explanation holding the model does not stop it
+            started = time.perf_counter()
+            batch, full_lengths, fits = self.preprocess([cleaned], self._serving_tokenizer, checked=True)
+            return batch, full_lengths, fits, time.perf_counter() - started
+
+    def _int8(self, cleaned: str, prepared=None) -> tuple[ClassificationResult, float]:
         """ONNX Runtime's answer for one text, alone in its pass, and the gap between its top two logits."""
-        result, logits = self._single(cleaned, self.onnx)
+        result, logits = self._single(prepared or self._prepare(cleaned), self.onnx)
         with self._counting:
             self.answered += 1
         return result, onnx_runtime.top_gap(logits[0].tolist())
 
-    def _single(self, cleaned: str, found, runtime: str | None = None):
-        """An exported model's answer for one text, alone in its pass, and its logits."""
-        with self._serving_lock:  # a tokenizer of its own: an explanation holding the model does not stop it
-            started = time.perf_counter()
-            batch, full_lengths, fits = self.preprocess([cleaned], self._serving_tokenizer, checked=True)
-            tokenizing = time.perf_counter() - started
+    def _single(self, prepared, found, runtime: str | None = None):
+        """An exported model's answer for one prepared text, alone in its pass, and its logits."""
+        batch, full_lengths, fits, tokenizing = prepared
         with inference_gate():
             started = time.perf_counter()
             logits = self._torch.from_numpy(found.logits(batch))
             latency_ms = 1000 * (tokenizing + time.perf_counter() - started)
         return self.postprocess(logits, batch, full_lengths, latency_ms, fits, runtime=runtime)[0], logits
 
-    def _again(self, texts: list[str], answers: list[tuple[ClassificationResult, float]]) -> list[ClassificationResult]:
-        """Close calls, where int8 could have changed the label, answered in fp32: by the fp32 export where it is open
-        (a pass each), else by PyTorch (one request through the coalescer, which shares passes with other sessions'
-        close calls; several in passes sorted by length). Where that pass fails, int8's answer stands, and says so."""
+    def _on_export(self, prepared: list, answers: list[tuple[ClassificationResult, float]]) -> list | None:
+        """Close calls answered by the fp32 export, a pass each; None where it is not open or a pass fails (PyTorch
+        computes them then)."""
+        if self.exact is None:
+            return None
+        try:
+            exact = [self._single(one, self.exact, onnx_runtime.RUNTIMES["onnx"])[0] for one in prepared]
+        except Exception:  # noqa: BLE001 - PyTorch is still there to compute them
+            return None
+        return self._marked(exact, answers)
+
+    def _on_pytorch(self, texts: list[str], answers: list[tuple[ClassificationResult, float]]) -> list[ClassificationResult]:
+        """Close calls answered by PyTorch fp32 (one request through the coalescer, which shares passes with other
+        sessions' close calls; several in passes sorted by length). Where that fails, int8's answer stands, and says so."""
         if not texts:
             return []
-        with self._counting:
-            self.rechecked += len(texts)
         try:
-            if self.exact is not None:
-                exact = [self._single(text, self.exact, onnx_runtime.RUNTIMES["onnx"])[0] for text in texts]
-            elif len(texts) == 1:
+            if len(texts) == 1:
                 exact = [self.coalescer.submit(texts[0])]
             else:  # the lock taken for each pass: a batch of close calls does not keep the model from the others
                 exact = self._run(texts, by_length=True, lock=self._lock)
         except Exception as error:  # noqa: BLE001 - the int8 answer is a good answer, only not checked
             why = Message("a close call for int8 that could not be computed again in fp32 ({error})", error=str(error)[:200])
             return [dataclasses.replace(result, runtime_note=why) for result, _gap in answers]
+        return self._marked(exact, answers)
+
+    def _marked(self, exact: list[ClassificationResult], answers) -> list[ClassificationResult]:
+        """fp32's answers to close calls, saying why they were computed, with both passes' time."""
         return [dataclasses.replace(one, latency_ms=result.latency_ms + one.latency_ms, runtime_note=Message(
                     "int8's top two classes were {gap} apart, under {margin}: computed again in fp32",
                     gap=f"{gap:.3g}", margin=f"{self.recheck_below:.3g}"))

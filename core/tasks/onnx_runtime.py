@@ -38,6 +38,9 @@ AGREEMENT_TOLERANCE = 1e-3  # the most an fp32 export's logits may differ from P
 # leave the mask out (an all-ones mask changes nothing) and the graph would then ignore padding for good.
 _SAMPLE = ["A short sentence.", "A second, somewhat longer sentence to check the padded positions with."]
 MAX_PARAMETERS = 150_000_000  # larger models stay on PyTorch: an export holds the weights a second time
+# the fp32 export kept open beside int8's for its close calls holds them a third time (0.1 GB for a MiniLM); a larger
+# model's close calls go to PyTorch
+MAX_PARAMETERS_EXACT = 50_000_000
 _locks: dict[str, threading.Lock] = {}  # per model key; another process is kept apart by atomic renames
 _locks_guard = threading.Lock()
 
@@ -78,9 +81,7 @@ def load(model, tokenizer, *, key: str, fingerprint: str, runtime: str, threads:
         raise CoreError(f"models over {MAX_PARAMETERS // 10**6} M parameters are served by PyTorch (this one has "
                         f"{parameters / 1e6:.0f} M: an export would hold its weights in memory a second time)")  # fmt: skip
     inputs = _inputs(model, tokenizer)
-    folder = folder_of(key)
-    stem = (fingerprint or "packaged")[:16]
-    fp32, int8, failed = folder / f"{stem}.onnx", folder / f"{stem}-int8-per-channel.onnx", folder / f"{stem}.failed"
+    fp32, int8, failed = _paths(key, fingerprint)
     path = int8 if runtime == "onnx-int8" else fp32
     with _lock_for(key):
         if failed.is_file():
@@ -98,6 +99,27 @@ def load(model, tokenizer, *, key: str, fingerprint: str, runtime: str, threads:
         if isinstance(error, CoreError):
             raise
         raise CoreError(f"ONNX Runtime could not open the exported model: {str(error)[:300]}") from None
+    return found
+
+
+def _paths(key: str, fingerprint: str) -> tuple[Path, Path, Path]:
+    """A version's fp32 export, its int8 one and its failure note, named by the weights' sha256."""
+    folder, stem = folder_of(key), (fingerprint or "packaged")[:16]
+    return folder / f"{stem}.onnx", folder / f"{stem}-int8-per-channel.onnx", folder / f"{stem}.failed"
+
+
+def open_exact(model, tokenizer, *, key: str, fingerprint: str, threads: int) -> OnnxClassifier:
+    """The fp32 export beside a served int8 one, for int8's close calls: opened and checked against PyTorch, never
+    exported or removed here (int8's files stay as they are). CoreError where it is missing, unfaithful, or the model
+    is over MAX_PARAMETERS_EXACT."""
+    parameters = sum(p.numel() for p in model.parameters())
+    if parameters > MAX_PARAMETERS_EXACT:
+        raise CoreError(f"models over {MAX_PARAMETERS_EXACT // 10**6} M parameters compute int8's close calls in PyTorch")
+    path = _paths(key, fingerprint)[0]
+    if not path.is_file():
+        raise CoreError("the fp32 export is missing")
+    found = _open(path, "onnx", _inputs(model, tokenizer), threads)
+    _check(found, model, tokenizer)
     return found
 
 
