@@ -351,9 +351,10 @@ def test_a_classifier_dropped_from_the_caches_is_freed_at_once(tiny_model, runti
         gc.enable()
 
 
-def test_while_other_work_waits_at_the_gate_a_request_keeps_its_own_place_in_the_queue(tiny_model, monkeypatch):
-    """The single-pass threads hold as many places in the gate's queue as there are threads; while other passes wait
-    there, a request queues in its own thread instead, one place per request as before."""
+def test_while_other_work_is_at_the_gate_a_request_keeps_its_own_place_in_the_queue(tiny_model, monkeypatch):
+    """The single-pass threads hold as many places in the gate's queue as there are threads; while other passes hold
+    or wait for a slot, a request queues in its own thread instead, one place per request as before; once they are
+    gone, requests go to the threads again."""
     import threading
 
     from core.tasks import inputs
@@ -379,3 +380,5 @@ def test_while_other_work_waits_at_the_gate_a_request_keeps_its_own_place_in_the
     for thread in (other, asking):
         thread.join(10)
     assert answered and ran_on[-1] == "a session"
+    int8.predict("the others are gone")
+    assert ran_on[-1].startswith("lmlab-pass") and gate.running == gate.waiting == 0

@@ -15,7 +15,7 @@ from core.catalog import ModelSpec
 from core.memo import Memo, digest
 from core.messages import Message
 from core.tasks import onnx_runtime
-from core.tasks.batching import Coalescer, run_single
+from core.tasks.batching import Coalescer, at_the_gate, run_single
 from core.tasks.inputs import FairLock, LanguageFit, check_text, inference_gate, language_fit, to_cpu
 
 PROBABILITY = "probability"
@@ -285,23 +285,29 @@ class TransformerClassifier:
         batch, so a text's probabilities would depend on what others sent at the same moment). Where int8 serves,
         a close call (top two classes nearer than ``recheck_below``) is answered in fp32 instead: by the fp32 export
         in the same slot, else by PyTorch, whose pass waits for the model's lock like any PyTorch answer (an
-        explanation holding it holds the close call up). A caller must not hold an inference slot and ask a model
-        PyTorch serves (the model's lock is taken before a slot, never after)."""
+        explanation holding it holds the close call up). A caller must not hold an inference slot and ask a model that
+        PyTorch serves, or whose close calls PyTorch computes (no fp32 export open): the model's lock is taken before a
+        slot, never after."""
         if self.onnx is None:
             return self.coalescer.submit(cleaned)
         # on the single-pass threads, which go from one session's request to the next without a pause. Computed here
         # instead by a caller holding an inference slot already (the threads could need that slot), and while other
-        # work waits at the gate: there each request keeps a place of its own in the queue, as fair as before
+        # work is at the gate: there each request keeps a place of its own in the queue, as fair as before
         gate = inference_gate()
-        here = gate.held_here() or gate.waiting > 0
-        result, gap = self._checked(cleaned) if here else run_single(self._checked, cleaned)
+        if gate.held_here() or at_the_gate.others(gate):
+            result, gap = self._checked(cleaned)
+        else:
+            result, gap = run_single(self._checked, cleaned)
         # a close call left to PyTorch is computed here: waiting for the model's lock holds up no single-pass thread
         return self._on_pytorch([cleaned], [(result, gap)])[0] if self._close(gap) else result
 
     def _checked(self, cleaned: str) -> tuple[ClassificationResult, float]:
         """int8's answer and the gap between its top two logits; a close call computed again by the fp32 export where
-        it is open, on the same tokens in the same slot (its gap then infinite: nothing is left to check)."""
-        with inference_gate():
+        it is open, on the same tokens in the same slot (its gap then infinite: nothing is left to check). Counted in
+        ``at_the_gate`` while it waits for its slot and holds it."""
+        nested = inference_gate().held_here()
+        with contextlib.nullcontext() if nested else at_the_gate, inference_gate():
+            at_the_gate.admitted()
             prepared = self._prepare(cleaned)
             result, gap = self._int8(cleaned, prepared)
             if not self._close(gap):
@@ -345,7 +351,8 @@ class TransformerClassifier:
         if self.exact is None:
             return None
         try:
-            exact = [self._single(one, self.exact, onnx_runtime.RUNTIMES["onnx"])[0] for one in prepared]
+            # the tokens are int8's, and so is the time that took: counted once, in int8's latency
+            exact = [self._single((*one[:3], 0.0), self.exact, onnx_runtime.RUNTIMES["onnx"])[0] for one in prepared]
         except Exception:  # noqa: BLE001 - PyTorch is still there to compute them
             return None
         return self._marked(exact, answers)
