@@ -91,6 +91,28 @@ def _sessions(predictor, texts: list[str], sessions: int) -> tuple[float, list[f
     return len(texts) / (time.perf_counter() - started), latencies, labels
 
 
+def beside_pytorch(predictor, texts: list[str], sessions: int = 16) -> tuple[float, float]:
+    """``sessions`` asking ``predictor`` while one more session loops PyTorch passes of the same model (an
+    explanation's or a translation's stand-in): the answers/s, and the loop's passes/s — how the inference gate's
+    places are shared between the two kinds of work."""
+    from core.tasks.classify import TransformerClassifier
+
+    looping, stop, passes = TransformerClassifier(predictor.spec, runtime="torch"), threading.Event(), [0]
+
+    def loop() -> None:
+        while not stop.is_set():
+            looping._forward_once([texts[passes[0] % len(texts)]])
+            passes[0] += 1
+
+    thread = threading.Thread(target=loop)
+    started = time.perf_counter()
+    thread.start()
+    rate, _latencies, _labels = _sessions(predictor, texts, sessions)
+    stop.set()
+    thread.join()
+    return rate, passes[0] / (time.perf_counter() - started)
+
+
 def _how_served(predictor, checked: float) -> str:
     """What the last sessions' run shared or computed again, for its row's name."""
     if checked:  # int8: how many of its answers were close calls computed again in fp32 (none when switched off)
@@ -220,6 +242,10 @@ def main(argv: list[str] | None = None) -> int:
                 add(f"LM Lab, {title}, {count} sessions at once ({_how_served(predictor, checked)})", rate,
                     latencies, [as_article(label) for label in labels], article_labels, rate=True)  # fmt: skip
         predictor.recheck_below = checked
+        if checked:
+            answers, passes = beside_pytorch(predictor, texts)
+            notes.append(f"{title}, 16 sessions beside one more session looping PyTorch passes of the same model: "
+                         f"{answers:.1f} answers/s, the loop {passes:.1f} passes/s")  # fmt: skip
 
     base = rows[0][1]
     print(f"{len(texts)} texts, sentiment MiniLM, torch threads {threads_at_start} for the article's rows, "

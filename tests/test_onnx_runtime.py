@@ -381,4 +381,14 @@ def test_while_other_work_is_at_the_gate_a_request_keeps_its_own_place_in_the_qu
         thread.join(10)
     assert answered and ran_on[-1] == "a session"
     int8.predict("the others are gone")
-    assert ran_on[-1].startswith("lmlab-pass") and gate.running == gate.waiting == 0
+    from core.tasks.batching import at_the_gate
+
+    assert ran_on[-1].startswith("lmlab-pass") and gate.running == gate.waiting == at_the_gate.count == 0
+
+    def refused():
+        raise RuntimeError("interrupted while waiting for a slot")
+
+    monkeypatch.setattr(gate, "acquire", refused)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        int8.predict("a request that never gets a slot")
+    assert at_the_gate.count == 0  # it left the count as it left the queue

@@ -44,3 +44,17 @@ def test_the_int8_check_counts_labels_unlike_fp32s_on_held_out_texts(tiny_model)
     assert (key, texts) == ("sentiment-tiny", "50") and float(threshold) > 0
     assert int(alone) >= 1 and int(served) == 0  # int8 alone changes this tiny model's labels; as served, none
     assert 0 < float(again.rstrip(" %")) < 100
+
+
+def test_beside_other_work_each_request_keeps_its_own_place(tiny_model):
+    """The serving script's row of int8 answers beside a session looping PyTorch passes: both kinds of work go on
+    (the loop is not shut out by the single-pass threads, nor the answers by the loop)."""
+    from core import catalog
+    from core.tasks.batching import at_the_gate
+    from core.tasks.classify import TransformerClassifier
+
+    serving = _script()
+    predictor = TransformerClassifier(catalog.get_spec("sentiment-tiny"), runtime="onnx-int8")
+    answers, passes = serving.beside_pytorch(predictor, ["a fine film", "a dull one", "not bad at all"] * 20)
+    assert answers > 0 and passes > 0
+    assert at_the_gate.count == 0  # every answer that waited at the gate or held a slot has left it

@@ -135,9 +135,10 @@ def _mark_pool_thread() -> None:
 
 def _forget_runner() -> None:
     """In a forked child the threads are gone while the pool would still count them: it makes its own (and a guard
-    some parent thread held at the fork would stay held: a new one)."""
+    some parent thread held at the fork would stay held: a new one), and counts no answers at the gate."""
     global _runner, _runner_guard
     _runner, _runner_guard = None, threading.Lock()
+    at_the_gate.count, at_the_gate._guard = 0, threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
@@ -159,39 +160,26 @@ def run_single(function: Callable[..., R], *args) -> R:
 
 
 class AtTheGate:
-    """How many answers of exported models wait at the inference gate or hold a slot, on the single-pass threads or
-    in their own (``TransformerClassifier._checked``). Where the gate holds more than these, other work is there (a
-    translation, an explanation, a PyTorch answer), and a new request queues in its own thread, with a place of its
-    own in the queue as every request had before the threads: two threads would hold two places against the
-    other work's one, however many sessions wait behind them."""
+    """How many answers of exported models are at the inference gate, waiting for a slot or holding one, on the
+    single-pass threads or in their own (``TransformerClassifier._checked``). Where the gate holds more than these,
+    other work is there (a translation, an explanation, a PyTorch answer, a page's batch), and a new request queues in
+    its own thread, with a place of its own in the queue as every request had before the threads: two threads would
+    hold two places against the other work's one, however many sessions wait behind them."""
 
     def __init__(self):
-        self.waiting = self.running = 0
-        self._guard, self._local = threading.Lock(), threading.local()
+        self.count, self._guard = 0, threading.Lock()
 
     def __enter__(self):
         with self._guard:
-            self.waiting += 1
-        self._local.state = "waiting"
+            self.count += 1
 
-    def admitted(self) -> None:
-        """Through the gate, in a slot (nothing, for a thread not counted)."""
-        if getattr(self._local, "state", None) == "waiting":
-            self._local.state = "running"
-            with self._guard:
-                self.waiting, self.running = self.waiting - 1, self.running + 1
+    def __exit__(self, *exc) -> None:
+        with self._guard:
+            self.count -= 1
 
     def others(self, gate) -> bool:
         """Whether work other than these answers holds or waits for one of the gate's slots."""
-        return gate.running + gate.waiting > self.waiting + self.running
-
-    def __exit__(self, *exc) -> None:
-        state, self._local.state = getattr(self._local, "state", None), None
-        with self._guard:
-            if state == "waiting":  # never got through (an error while waiting)
-                self.waiting -= 1
-            elif state == "running":
-                self.running -= 1
+        return gate.running + gate.waiting > self.count
 
 
 at_the_gate = AtTheGate()  # one for the process, like the gate

@@ -307,7 +307,6 @@ class TransformerClassifier:
         ``at_the_gate`` while it waits for its slot and holds it."""
         nested = inference_gate().held_here()
         with contextlib.nullcontext() if nested else at_the_gate, inference_gate():
-            at_the_gate.admitted()
             prepared = self._prepare(cleaned)
             result, gap = self._int8(cleaned, prepared)
             if not self._close(gap):
