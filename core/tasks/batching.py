@@ -105,7 +105,6 @@ class Coalescer(Generic[T, R]):
             self.batch_sizes = [*self.batch_sizes[-999:], len(batch)]
 
 
-
 _runner = None
 _runner_guard = threading.Lock()
 _here = threading.local()  # ``on_pool`` on the single-pass threads themselves
@@ -138,7 +137,7 @@ def _forget_runner() -> None:
     some parent thread held at the fork would stay held: a new one), and counts no answers at the gate."""
     global _runner, _runner_guard
     _runner, _runner_guard = None, threading.Lock()
-    at_the_gate.count, at_the_gate._guard = 0, threading.Lock()
+    at_the_gate.__init__()
 
 
 if hasattr(os, "register_at_fork"):

@@ -180,10 +180,8 @@ class TransformerClassifier:
         return batch, full_lengths, fits
 
     # 2) forward: logits for the batch  # (B, n_classes)
-    def forward(self, batch, *, exact: bool = False):
-        """``exact``: PyTorch's pass even where ONNX Runtime serves (a close call computed again)."""
-        if self.onnx is not None and not exact:
-            return self._torch.from_numpy(self.onnx.logits(batch))
+    def forward(self, batch):
+        """PyTorch's pass (ONNX Runtime's, one text each, go through ``_single``)."""
         with self._torch.inference_mode():
             return to_cpu(self.model(**batch).logits)
 
@@ -235,7 +233,7 @@ class TransformerClassifier:
         with inference_gate():
             started = time.perf_counter()
             batch, full_lengths, fits = self.preprocess(texts)
-            logits = self.forward(batch, exact=True)
+            logits = self.forward(batch)
             latency_ms = 1000 * (time.perf_counter() - started)
             runtime = f"PyTorch {self._placement[1]}" if self.onnx is not None else None
             return self.postprocess(logits, batch, full_lengths, latency_ms, fits, runtime=runtime)
@@ -244,7 +242,7 @@ class TransformerClassifier:
         if self.onnx is not None:  # each text its own int8 pass, the answers predict() gives (see _answer) …
             cleaned = [check_text(text) for text in texts]
             prepared = [self._prepare(text) for text in cleaned]
-            answers = [self._int8(text, one) for text, one in zip(cleaned, prepared, strict=True)]
+            answers = [self._int8(one) for one in prepared]
             close = [i for i, (_result, gap) in enumerate(answers) if self._close(gap)]
             with self._counting:
                 self.rechecked += len(close)
@@ -308,7 +306,7 @@ class TransformerClassifier:
         nested = inference_gate().held_here()
         with contextlib.nullcontext() if nested else at_the_gate, inference_gate():
             prepared = self._prepare(cleaned)
-            result, gap = self._int8(cleaned, prepared)
+            result, gap = self._int8(prepared)
             if not self._close(gap):
                 return result, gap
             with self._counting:
@@ -328,9 +326,9 @@ class TransformerClassifier:
             batch, full_lengths, fits = self.preprocess([cleaned], self._serving_tokenizer, checked=True)
             return batch, full_lengths, fits, time.perf_counter() - started
 
-    def _int8(self, cleaned: str, prepared=None) -> tuple[ClassificationResult, float]:
-        """ONNX Runtime's answer for one text, alone in its pass, and the gap between its top two logits."""
-        result, logits = self._single(prepared or self._prepare(cleaned), self.onnx)
+    def _int8(self, prepared) -> tuple[ClassificationResult, float]:
+        """ONNX Runtime's answer for one prepared text, alone in its pass, and the gap between its top two logits."""
+        result, logits = self._single(prepared, self.onnx)
         with self._counting:
             self.answered += 1
         return result, onnx_runtime.top_gap(logits[0].tolist())
