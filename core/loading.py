@@ -7,6 +7,7 @@ before a single byte reaches torch.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import threading
@@ -231,3 +232,18 @@ def checkpointing_argument() -> str:
 
     names = {option.name for option in dataclasses.fields(from_transformers("TrainingArguments"))}
     return "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
+
+
+@contextlib.contextmanager
+def eager_attention(model):
+    """The model computes attention in plain PyTorch for a moment (SDPA kernels return no weights, and traced into
+    ONNX they make a slower graph), then as before; the caller holds the model, so no other request sees the switch."""
+    before = getattr(model.config, "_attn_implementation", None)
+    if before in (None, "eager"):
+        yield
+        return
+    model.set_attn_implementation("eager")
+    try:
+        yield
+    finally:
+        model.set_attn_implementation(before)

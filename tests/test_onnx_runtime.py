@@ -39,6 +39,23 @@ def test_onnx_serves_pytorchs_answers_one_at_a_time_and_in_batches(tiny_model):
     assert [r.label for r in served.predict_batch(TEXTS)] == [r.label for r in torch_model.predict_batch(TEXTS)]
 
 
+def test_the_export_is_traced_with_attention_in_plain_operations_and_the_model_keeps_its_own(tiny_model):
+    from core.tasks import onnx_runtime
+
+    spec = catalog.get_spec(TINY_KEY)
+    onnx_runtime.forget(TINY_KEY)  # exported afresh here
+    seen = []
+    served = TransformerClassifier(spec, runtime="torch")
+    assert served.model.config._attn_implementation == "sdpa"  # what transformers picks for BERT on this torch
+    hook = served.model.register_forward_pre_hook(lambda module, args: seen.append(module.config._attn_implementation))
+    found = onnx_runtime.load(served.model, served.tokenizer, key=TINY_KEY, runtime="onnx", threads=1,
+                              fingerprint=catalog.weights_sha256(spec))  # fmt: skip
+    hook.remove()
+    assert seen and seen[0] == "eager" and found.path.name.endswith("-eager.onnx")  # the trace; the checks after it
+    assert served.model.config._attn_implementation == "sdpa"  # switched back: PyTorch's own passes keep SDPA
+    assert {node.op_type for node in __import__("onnx").load(str(found.path)).graph.node}.isdisjoint({"IsNaN"})
+
+
 def test_int8_serves_only_where_it_gives_pytorchs_labels_on_held_out_texts(tiny_model, monkeypatch):
     from core.tasks import onnx_runtime
 

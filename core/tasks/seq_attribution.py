@@ -18,7 +18,6 @@ the most-attended one says how often they agree.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ import numpy as np
 
 from core.catalog import HUB, weights_sha256
 from core.errors import CoreError, InputError
+from core.loading import eager_attention
 from core.memo import Memo
 from core.messages import Message
 from core.tasks.inputs import check_text, inputs_for, refuse_other_language, to_cpu
@@ -208,21 +208,6 @@ def _attribute_translation(translator, text: str, output: Sequence[int] = ()) ->
     )  # fmt: skip
 
 
-@contextlib.contextmanager
-def _eager(model):
-    """The model computes attention in plain PyTorch for a moment (SDPA kernels return no weights), then as before;
-    the caller holds the model, so no other request sees the switch."""
-    before = getattr(model.config, "_attn_implementation", None)
-    if before in (None, "eager"):
-        yield
-        return
-    model.set_attn_implementation("eager")
-    try:
-        yield
-    finally:
-        model.set_attn_implementation(before)
-
-
 def _attribute_generation(lm, ids, start: int) -> SourceAttribution:
     """Integrated gradients of each generated token of ``ids`` (from ``start`` on) onto every token before it, for a
     ``core.tasks.generate.LanguageModel``: the baseline sets every token's embedding to zero but the first (the
@@ -242,7 +227,7 @@ def _attribute_generation(lm, ids, start: int) -> SourceAttribution:
         source = embed(sequence)[None].float()  # (1, n, d)
         baseline = torch.zeros_like(source)
         baseline[0, 0] = source[0, 0]  # the boundary token stays
-    with lm.exclusive(), torch.no_grad(), _eager(model):
+    with lm.exclusive(), torch.no_grad(), eager_attention(model):
         plain = model(input_ids=sequence[None], output_attentions=True)
     objective = _generation_objective(model, sequence, positions)
     values, integrated, times_input = _integrals(objective, source, baseline, rows, embed.weight.dtype, lm.exclusive)
