@@ -210,6 +210,7 @@ class Run:
     seconds: float
     device: str
     threads: int | None
+    precision: str = "fp32"  # the card's training precision: bf16 mixed precision computes its products in bf16
 
     def predicted_seconds(self, flops_per_s: float) -> float:
         return self.training_flops_per_token * self.tokens / flops_per_s
@@ -254,7 +255,8 @@ def runs_here(shape: Callable[[catalog.ModelSpec], Shape] | None = None) -> list
         if hyper.get("checkpointing") is True:  # every layer's forward pass once more, in the backward pass
             training += per_token["weights"] + per_token["attention"]
         found.append(Run(spec.key, int(card["parameters"]), training, tokens[0], tokens[1],
-                         float(card["train_seconds"]), str(card.get("device", "cpu")), card.get("threads")))  # fmt: skip
+                         float(card["train_seconds"]), str(card.get("device", "cpu")), card.get("threads"),
+                         str(card.get("precision") or "fp32")))  # fmt: skip
     return found
 
 

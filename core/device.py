@@ -21,8 +21,10 @@ from core import settings
 class DeviceInfo:
     device: str  # "cuda", "mps" or "cpu"
     name: str  # human-readable accelerator or processor name
-    # Precision for training: bf16 where the GPU supports it (no loss scaling needed),
-    # fp16 on older GPUs, fp32 on CPU and Apple's MPS (mixed precision there is still fragile).
+    # Precision for training: bf16 mixed precision where the GPU supports it (no loss scaling needed); fp16 on older
+    # GPUs; fp32 on a CPU and Apple's MPS (mixed precision there is still fragile), unless ``LMLAB_TRAIN_PRECISION=bf16``
+    # asks for bf16 on a CPU that computes it in hardware (``native_cpu_bf16``; for runs of at most
+    # CPU_BF16_MAX_LENGTH tokens: see ``training_precision``).
     train_dtype: str
     # Precision for inference: fp32 unless ``LMLAB_PRECISION`` asks for bf16/fp16 (see inference_placement).
     infer_dtype: str
@@ -62,6 +64,41 @@ def native_bf16() -> bool:
         return torch.cuda.is_bf16_supported(including_emulation=False)
     except TypeError:  # a torch without the argument
         return torch.cuda.is_bf16_supported()
+
+
+def native_cpu_bf16() -> bool:
+    """Whether this CPU computes bf16 in hardware, as far as LM Lab can tell: Intel AMX or AVX-512 BF16 in the flags
+    Linux lists (False on other systems, and on ARM CPUs, whose bf16 LM Lab has not measured)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            flags = next((line.split(":", 1)[1].split() for line in handle if line.startswith("flags")), [])
+    except (OSError, IndexError):
+        return False
+    return bool({"amx_bf16", "avx512_bf16"} & set(flags))
+
+
+# The longest runs a CPU trains in bf16 (with LMLAB_TRAIN_PRECISION=bf16). Measured here (AMX, one thread, one
+# training step), bf16 mixed precision with attention in plain operations against fp32 with PyTorch's fused attention:
+# MiniLM, 16 × 64 tokens, 405 against 721 ms; the translation model (a 2+2-layer BART of width 128), 32 × 20 tokens,
+# 43 against 52 ms. With the fused attention bf16 was slower there (89 ms: its backward pass in bf16 took three times
+# fp32's), so bf16 runs compute attention in plain operations, which keep each layer's attention weights for the
+# backward pass, a cost that grows with the square of the length (not measured past 128 tokens): longer runs keep
+# fp32 and the fused attention.
+CPU_BF16_MAX_LENGTH = 128
+
+
+def cpu_bf16_wanted() -> bool:
+    """``LMLAB_TRAIN_PRECISION=bf16``: train on the CPU in bf16 mixed precision where it computes bf16 in hardware
+    (by default fp32, in which every number the README gives for training on a CPU was measured)."""
+    return os.environ.get("LMLAB_TRAIN_PRECISION", "").strip().lower() == "bf16"
+
+
+def training_precision(info: DeviceInfo, max_length: int) -> str:
+    """"bf16", "fp16" or "fp32": the precision a run of ``max_length`` tokens trains in on the device ``info``
+    describes (``train_dtype``), except that a CPU trains runs longer than CPU_BF16_MAX_LENGTH tokens in fp32."""
+    if info.device == "cpu" and info.train_dtype == "bf16" and max_length > CPU_BF16_MAX_LENGTH:
+        return "fp32"
+    return info.train_dtype
 
 
 def inference_placement() -> tuple[str, str]:
@@ -175,10 +212,15 @@ def describe() -> DeviceInfo:
             memory_gb=round(props.total_memory / 2**30, 1),
         )
     name = "Apple GPU (MPS)" if device == "mps" else _cpu_name()
+    if device == "cpu" and cpu_bf16_wanted() and not native_cpu_bf16():
+        import logging
+
+        logging.getLogger(__name__).warning("LMLAB_TRAIN_PRECISION=bf16: this CPU does not compute bf16 in hardware, "
+                                            "so LM Lab trains in fp32 (emulated bf16 would be slower)")  # fmt: skip
     return DeviceInfo(
         device=device,
         name=name,
-        train_dtype="fp32",
+        train_dtype="bf16" if device == "cpu" and cpu_bf16_wanted() and native_cpu_bf16() else "fp32",
         infer_dtype=inference_placement()[1],
         threads=threads,
         torch_version=torch.__version__,
@@ -210,9 +252,9 @@ def library_versions() -> dict[str, str]:
     return found
 
 
-def mixed_precision_flags(info: DeviceInfo) -> dict[str, bool]:
-    """``TrainingArguments`` flags for the device's training precision."""
-    return {"bf16": info.train_dtype == "bf16", "fp16": info.train_dtype == "fp16"}
+def mixed_precision_flags(precision: str) -> dict[str, bool]:
+    """``TrainingArguments`` flags for a run's training precision (``training_precision``)."""
+    return {"bf16": precision == "bf16", "fp16": precision == "fp16"}
 
 
 if __name__ == "__main__":

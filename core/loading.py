@@ -242,8 +242,8 @@ def eager_attention(model):
     if before in (None, "eager"):
         yield
         return
-    model.set_attn_implementation("eager")
     try:
+        model.set_attn_implementation("eager")
         yield
-    finally:
+    finally:  # also after a switch that failed half-way
         model.set_attn_implementation(before)

@@ -30,7 +30,7 @@ def test_every_mistake_is_marked_in_the_article_code_and_the_article_code_does_n
                                                                                            "sentiment-zh")])
 def test_a_script_is_valid_python_for_every_built_in_classifier(key):
     recipe = RECIPES[key].to_json()
-    script = article_code.training_script(recipe, "bf16")
+    script = article_code.training_script(recipe, "bf16", "cuda")  # a run trained on a GPU in bf16
     compile(script, f"train_{key}.py", "exec")
     assert "bf16=torch.cuda.is_available()" in script and f'"{key}-model"' in script
     early = recipe["patience"] > 0 and recipe["validation_fraction"] > 0
@@ -40,7 +40,7 @@ def test_a_script_is_valid_python_for_every_built_in_classifier(key):
 def test_the_script_trains_the_same_model_again_offline(tiny_model, tmp_path):
     card = catalog.read_metadata("sentiment-tiny")
     script = tmp_path / "train_sentiment_tiny.py"
-    script.write_text(article_code.training_script(card.recipe, card.get("precision", "fp32")), encoding="utf-8")
+    script.write_text(article_code.training_script(card.recipe, card.get("precision", "fp32"), card.get("device", "cpu")), encoding="utf-8")
     environment = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
     done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=environment, capture_output=True,
                           text=True, timeout=600)  # fmt: skip

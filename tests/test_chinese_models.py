@@ -403,7 +403,7 @@ def test_pieces_read_chinese_words_whole_and_the_script_trains_the_same_model(ti
 
     card = catalog.read_metadata("sentiment-zh-pieces")
     script = tmp_path / "train_pieces.py"
-    script.write_text(article_code.training_script(card.recipe, card.get("precision", "fp32")), encoding="utf-8")
+    script.write_text(article_code.training_script(card.recipe, card.get("precision", "fp32"), card.get("device", "cpu")), encoding="utf-8")
     assert "chinese_pieces(6000)" in script.read_text(encoding="utf-8")
     from conftest import ROOT
 

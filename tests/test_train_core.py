@@ -348,7 +348,7 @@ def test_a_batch_too_big_for_one_pass_on_the_cpu_runs_as_parts_whose_gradients_a
     from core.tasks.article_code import training_script
 
     script = fresh_cache / "train_again.py"  # the page's copyable code trains it in parts too, step for step
-    script.write_text(training_script(card.recipe, card.get("precision", "fp32")), encoding="utf-8")
+    script.write_text(training_script(card.recipe, card.get("precision", "fp32"), card.get("device", "cpu")), encoding="utf-8")
     assert "gradient_accumulation_steps=accumulate" in script.read_text(encoding="utf-8")
     done = subprocess.run([sys.executable, str(script)], cwd=fresh_cache, capture_output=True, text=True, timeout=600,
                           env={**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"})  # fmt: skip

@@ -26,7 +26,7 @@ def code_panel(meta: dict) -> None:
             for marker, mistake in article_code.MISTAKES:
                 st.markdown(f"{marker} " + _(mistake))
         try:
-            script = article_code.training_script(recipe, str(meta.get("precision", "fp32")))
+            script = article_code.training_script(recipe, str(meta.get("precision", "fp32")), str(meta.get("device", "cpu")))
         except (KeyError, TypeError, ValueError):  # a card written by an older or foreign LM Lab: no script
             st.info(_("This run's model card lacks settings the script needs."))
             return

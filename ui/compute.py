@@ -116,9 +116,7 @@ def _measured(device: str, precisions: tuple[str, ...], size: int) -> list[compu
 
 def measure_panel() -> compute.Throughput | None:
     """The button that measures this machine's matrix throughput (kept for this session)."""
-    import torch
-
-    from core.device import pick_device
+    from core.device import native_bf16, native_cpu_bf16, pick_device
 
     device = pick_device()
     size = st.selectbox(_("Matrix size"), SIZES, index=1, key="compute-size",
@@ -126,7 +124,8 @@ def measure_panel() -> compute.Throughput | None:
                                "warm-up. At most {most} rows; the measurement waits for a free inference slot, and "
                                "the class shares it for {minutes} minutes.", most=compute.MAX_MATMUL,
                                minutes=MEASURED_FOR_S // 60))  # fmt: skip
-    precisions = ["fp32", "bf16"] if device == "cuda" and torch.cuda.is_bf16_supported() else ["fp32"]
+    bf16 = (device == "cuda" and native_bf16()) or (device == "cpu" and native_cpu_bf16())
+    precisions = ["fp32", "bf16"] if bf16 else ["fp32"]  # bf16 beside fp32 where this machine computes it in hardware
     if st.button(_("Measure this machine"), key="compute-measure", type="primary"):
         with st.spinner(render.queue_note(_("Multiplying matrices…"))):
             st.session_state["compute-throughput"] = _measured(device, tuple(precisions), int(size))
@@ -149,7 +148,7 @@ def show_runs(throughput: compute.Throughput) -> None:
     rate = throughput.flops_per_s
     frame = pd.DataFrame([{_("model"): run.key, _("parameters (M)"): run.parameters / 1e6,
                            _("tokens trained"): ("" if run.tokens_exact else "≤ ") + i18n.number(run.tokens),
-                           _("device"): run.device, _("measured (s)"): run.seconds,
+                           _("device"): run.device, _("numeric precision"): run.precision, _("measured (s)"): run.seconds,
                            _("its counted FLOPs at this throughput (s)"): run.predicted_seconds(rate),
                            _("measured ÷ predicted"): run.seconds / run.predicted_seconds(rate)} for run in runs])  # fmt: skip
     st.dataframe(frame, hide_index=True)
@@ -161,7 +160,10 @@ def show_runs(throughput: compute.Throughput) -> None:
                  "padding, hundreds of small operations, evaluation) and matrices too small to reach that rate; below "
                  "1, the token count was an upper bound (\"≤\": examples × epochs × the length batches are padded to "
                  "at most; the language models count their tokens exactly). Runs made on another device are compared "
-                 "with this machine's throughput all the same."))  # fmt: skip
+                 "with this machine's throughput all the same, and so are runs trained in bf16 mixed precision (the "
+                 "precision column): their matrix products ran at bf16's rate, which the measurement above shows "
+                 "beside fp32's where this machine computes bf16 in hardware, so their ratio usually comes out "
+                 "lower."))  # fmt: skip
 
 
 def show_extrapolation(throughput: compute.Throughput) -> None:

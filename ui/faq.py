@@ -55,8 +55,10 @@ def _train(cards: list[dict]) -> None:
                                 _("numeric precision"): c["precision"],
                                 _("epochs run"): "–" if c["epochs"] is None else f"{c['epochs']:.3g}"} for c in cards]),
                  hide_index=True)  # fmt: skip
-    st.caption(_("What each run here cost. Training in mixed precision (bf16 or fp16) is what LM Lab does on a GPU; "
-                 "on a CPU it trains in fp32. Distributed training splits one run over many GPUs — "
+    st.caption(_("What each run here cost. Training in mixed precision (bf16 or fp16) is what LM Lab does on a CUDA "
+                 "GPU; on Apple's MPS it trains in fp32, and on a CPU in fp32, or in bf16 where LMLAB_TRAIN_PRECISION=bf16 asks for it, the CPU "
+                 "computes bf16 in hardware (Intel AMX or AVX-512 BF16, as Linux reports them) and the run's maximum "
+                 "length is at most 128 tokens. Distributed training splits one run over many GPUs — "
                  "beyond a classroom server. The Compute page predicts a run's time from its FLOPs: per token, "
                  "6 × the weights outside the token and position tables, plus attention, plus the output layer for a "
                  "language model; times the tokens, at this machine's measured throughput. The parameters above count "

@@ -53,7 +53,7 @@ def _device_now() -> None:
         _("Device"),
         info["device"].upper(),
         help=_("{detail}; {threads} CPU threads; training precision {train}, inference {infer}; torch {torch}. "
-               "LMLAB_DEVICE overrides.", detail=detail, threads=info["threads"], train=info["train_dtype"],
+               "LMLAB_DEVICE overrides.", detail=detail, threads=info["threads"], train=runtime.training_precision(info),
                infer=info["infer_dtype"], torch=info["torch_version"]),
     )  # fmt: skip
 

@@ -159,6 +159,14 @@ def device_info() -> dict | None:
     return _device_probe().result
 
 
+def training_precision(info: dict) -> str:
+    """The device's training precision in words: on a CPU, bf16 (``LMLAB_TRAIN_PRECISION=bf16``) covers runs of at most
+    128 tokens (``core.device.CPU_BF16_MAX_LENGTH``) and longer ones train in fp32."""
+    if info.get("device") == "cpu" and info.get("train_dtype") == "bf16":
+        return _("bf16 (runs of up to 128 tokens; fp32 beyond)")
+    return str(info.get("train_dtype", "fp32"))
+
+
 def device_error() -> str:
     return _device_probe().error
 
@@ -193,7 +201,7 @@ def _device_line() -> None:
         return
     st.caption(
         _("device: **{device}** · {threads} threads · training in {dtype} · classifiers served by {runtime}",
-          device=info["device"], threads=info["threads"], dtype=info["train_dtype"],
+          device=info["device"], threads=info["threads"], dtype=training_precision(info),
           runtime=_served_by(info)),
         help=_("LMLAB_SERVING chooses: onnx-int8 (the default; used for a model only where it gives PyTorch's label "
                "on at least 98 % of its held-out texts and leaves at most a quarter of them too close to call, "

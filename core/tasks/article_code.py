@@ -109,11 +109,12 @@ def _split(recipe: dict) -> bool:
     return bool(recipe.get("step_tokens"))
 
 
-def _arguments(recipe: dict, precision: str) -> str:
+def _arguments(recipe: dict, precision: str, device: str) -> str:
     early = recipe["patience"] > 0 and recipe["validation_fraction"] > 0
     evaluate = recipe["validation_fraction"] > 0
+    on_cpu = "True" if precision == "bf16" and device == "cpu" else 'pick_device() == "cpu"'  # bf16 on the CPU, as it was
     batches = (["per_device_train_batch_size=part", "gradient_accumulation_steps=accumulate",
-                "per_device_eval_batch_size=scoring", 'use_cpu=pick_device() == "cpu"'] if _split(recipe)
+                "per_device_eval_batch_size=scoring", f"use_cpu={on_cpu}"] if _split(recipe)
                else [f"per_device_train_batch_size={recipe['batch_size']}", "per_device_eval_batch_size=64"])  # fmt: skip
     lines = [f'output_dir="checkpoints-{recipe["key"]}"', f"num_train_epochs={recipe['epochs']!r}",
              f"learning_rate={recipe['learning_rate']!r}", *batches, f"weight_decay={recipe['weight_decay']!r}",
@@ -129,15 +130,31 @@ def _arguments(recipe: dict, precision: str) -> str:
         from core.loading import checkpointing_argument
 
         lines.append(f"{checkpointing_argument()}=True")
-    if precision in ("bf16", "fp16"):  # the run was trained on a GPU in mixed precision: so is this one, on a GPU
+    if precision == "bf16" and device == "cpu":  # trained on a CPU in bf16 (LMLAB_TRAIN_PRECISION=bf16): so is this
+        lines += ["bf16=True"] if _split(recipe) else ["use_cpu=True", "bf16=True"]  # on the CPU (use_cpu once)
+    elif precision in ("bf16", "fp16"):  # the run was trained on a GPU in mixed precision: so is this one, on a GPU
         lines.append(f"{precision}=torch.cuda.is_available()")
     lines.append('report_to="none"')
     return "".join(f"    {line},\n" for line in lines)  # warmup_steps below 1 is a share of all steps
 
 
-def training_script(recipe: dict, precision: str = "fp32") -> str:
-    """A runnable script that trains the classifier ``recipe`` (a model card's ``recipe``) the way LM Lab did, in
-    the card's training ``precision``."""
+def _precision_lines(precision: str, device: str) -> tuple[str, str]:
+    """The script's lines before and after ``trainer.train()`` for the card's precision: a bf16 run on the CPU trains
+    with attention in plain operations, as LM Lab does there; any mixed-precision run is scored in fp32, as served."""
+    before = after = ""
+    if precision == "bf16" and device == "cpu":
+        before = ('attention = model.config._attn_implementation\nmodel.set_attn_implementation("eager")  # attention '
+                  "in plain operations while it trains in bf16 on the CPU\n")
+        after = "model.set_attn_implementation(attention)  # its own attention again\n"
+    if precision in ("bf16", "fp16"):
+        after += ('if "_original_forward" in model.__dict__:  # the forward without autocast: scored in fp32, as served\n'
+                  "    del model.forward, model._original_forward\n")
+    return before, after
+
+
+def training_script(recipe: dict, precision: str = "fp32", device: str = "cpu") -> str:
+    """A runnable script that trains the classifier ``recipe`` (a card's) as LM Lab did, in its precision and place."""
+    on_cpu_bf16, (before, after) = precision == "bf16" and device == "cpu", _precision_lines(precision, device)
     classes, imports, base = _BASES.get(recipe["base"], ("", "", ""))
     early = recipe["patience"] > 0 and recipe["validation_fraction"] > 0
     padding = ', padding="max_length"' if recipe.get("padding") == "max_length" else ""
@@ -160,7 +177,7 @@ def training_script(recipe: dict, precision: str = "fp32") -> str:
         "data = prepare(recipe)\nlabels = data.labels\nlabel2id = {label: i for i, label in enumerate(labels)}\n\n"
         "# 2 · Architecture\ntorch.manual_seed(recipe.seed)\n" + base + _model_lines(recipe)
         + ("model.get_input_embeddings().weight.requires_grad_(False)  # the word table stays as it started\n"
-           if recipe.get("freeze_word_embeddings") else "") + "\n\n"
+           if recipe.get("freeze_word_embeddings") else "") + before + "\n\n"
         "def encode(examples):  # ④ token ids and a label id per example\n"
         "    if not examples:\n        return []\n"
         f"    encoded = tokenizer([e.text for e in examples], truncation=True, max_length={recipe['max_length']}"
@@ -174,9 +191,10 @@ def training_script(recipe: dict, precision: str = "fp32") -> str:
         "# 3 · Training (③ every setting stated; validation each epoch when there is a validation share)\n"
         + ("# on the CPU a batch too big for one pass (recipe.step_tokens) goes in parts whose gradients add up\n"
            "from core.device import pick_device\nfrom core.training.trainer import passes\n\n"
-           'part, accumulate, scoring = passes(recipe, on_cpu=pick_device() == "cpu")  # as LM Lab chose the device\n'
+           "part, accumulate, scoring = passes(recipe, on_cpu=" + ("True" if on_cpu_bf16 else 'pick_device() == "cpu"')
+           + ")  # as LM Lab chose the device\n"
            if _split(recipe) else "")
-        + "args = TrainingArguments(\n" + _arguments(recipe, precision) + ")\n"
+        + "args = TrainingArguments(\n" + _arguments(recipe, precision, device) + ")\n"
         "trainer = Trainer(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset or None,\n"
         "                  data_collator=DataCollatorWithPadding(tokenizer), processing_class=tokenizer,\n"
         "                  compute_metrics=accuracy if eval_dataset else None"
@@ -184,7 +202,7 @@ def training_script(recipe: dict, precision: str = "fp32") -> str:
            if early else ")\n")
         + ("if accumulate > 1:  # each part's loss is its own mean: Trainer divides it over the parts\n"
            "    trainer.model_accepts_loss_kwargs = False\n" if _split(recipe) else "")
-        + "trainer.train()\n\n"
+        + "trainer.train()\n" + after + "\n"
         "# 4 · Evaluation on the held-out test split, never seen in training\n"
         "output = trainer.predict(test_dataset)\n"
         'print("held-out accuracy:", float((output.predictions.argmax(-1) == output.label_ids).mean()))\n\n'

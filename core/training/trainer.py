@@ -8,6 +8,7 @@ the same provenance fields at the end of every model card.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -127,7 +128,7 @@ def fit(recipe: Recipe, folder: Path, model, rows: Sequence[dict], collator, rep
     early stopping after ``recipe.patience`` epochs without improvement (restoring the best epoch)."""
     from transformers import EarlyStoppingCallback, PrinterCallback, Trainer
 
-    from core.device import describe
+    from core.device import describe, training_precision
 
     if should_stop():
         raise JobCancelled("Training was cancelled.")
@@ -137,9 +138,10 @@ def fit(recipe: Recipe, folder: Path, model, rows: Sequence[dict], collator, rep
     if recipe.checkpointing and OWN_PROCESS:  # the run asked to save memory: freed activations go back too
         return_freed_memory()
     device = describe()
+    precision = training_precision(device, recipe.max_length)
     evaluate_each_epoch = bool(validation)
     early_stopping = recipe.patience > 0 and evaluate_each_epoch
-    args = _arguments(recipe, folder, device, evaluate_each_epoch, early_stopping)
+    args = _arguments(recipe, folder, device, precision, evaluate_each_epoch, early_stopping)
     progress = ProgressCallback(report, should_stop)
     callbacks = [progress.callback]
     if early_stopping:
@@ -164,9 +166,8 @@ def fit(recipe: Recipe, folder: Path, model, rows: Sequence[dict], collator, rep
         # the step's counted tokens (Trainer passes their number), so Trainer's own handling stays: exact for it.
         trainer.model_accepts_loss_kwargs = False
     started = time.perf_counter()
-    result = trainer.train()
+    result = _train(trainer, model, device.device, precision)
     seconds = time.perf_counter() - started
-    model.eval()
     return Fitted(
         trainer=trainer,
         losses=progress.losses,
@@ -175,6 +176,33 @@ def fit(recipe: Recipe, folder: Path, model, rows: Sequence[dict], collator, rep
         stopped_early=early_stopping and result.global_step < trainer.state.max_steps,
         epochs_run=round(float(trainer.state.epoch or 0), 2),
     )
+
+
+def _train(trainer, model, device: str, precision: str):
+    """``trainer.train()`` in the run's precision; the model in eval mode after, computing in fp32 again."""
+    from core.loading import eager_attention
+
+    # bf16 on a CPU: attention in plain operations (PyTorch's fused CPU attention trains slowly in bf16; see
+    # core.device.CPU_BF16_MAX_LENGTH), the model's own attention again once trained
+    with eager_attention(model) if device == "cpu" and precision == "bf16" else contextlib.nullcontext():
+        result = trainer.train()
+    if precision != "fp32":  # held-out scores, and whatever comes after, in fp32, as the model is served
+        _without_autocast(model)
+    model.eval()
+    return result
+
+
+def _without_autocast(model) -> None:
+    """The model's own forward again: mixed precision (accelerate) replaced it with one wrapped in autocast, keeping the
+    original as ``_original_forward`` (accelerate's ``unwrap_model`` would strip transformers' own decorators of
+    ``forward`` as well)."""
+    original = model.__dict__.pop("_original_forward", None)
+    if original is None:
+        return
+    if getattr(original, "__func__", None) is type(model).forward:
+        model.__dict__.pop("forward", None)  # the class's method, decorators and all
+    else:
+        model.forward = original
 
 
 def passes(recipe: Recipe, on_cpu: bool) -> tuple[int, int, int]:
@@ -194,7 +222,7 @@ def split(batch: int, length: int, step_tokens: int, on_cpu: bool) -> tuple[int,
     return part, batch // part, max(1, min(64, 4 * step_tokens // length))
 
 
-def _arguments(recipe: Recipe, folder: Path, device, evaluate_each_epoch: bool, early_stopping: bool):
+def _arguments(recipe: Recipe, folder: Path, device, precision: str, evaluate_each_epoch: bool, early_stopping: bool):
     """One TrainingArguments for every task: the recipe's settings, validation and early stopping when asked."""
     from transformers import TrainingArguments
 
@@ -226,7 +254,7 @@ def _arguments(recipe: Recipe, folder: Path, device, evaluate_each_epoch: bool, 
         disable_tqdm=True,
         use_cpu=device.device == "cpu",
         dataloader_num_workers=0,
-        **mixed_precision_flags(device),
+        **mixed_precision_flags(precision),
     )
 
 
@@ -240,12 +268,12 @@ def quiet_transformers() -> None:
 
 def provenance(recipe: Recipe, device, started: float) -> dict:
     """Where, when and with what a model was trained: the last fields of every model card."""
-    from core.device import library_versions
+    from core.device import library_versions, training_precision
 
     return {
         "total_seconds": round(time.perf_counter() - started, 2),
         "device": device.device,
-        "precision": device.train_dtype,
+        "precision": training_precision(device, recipe.max_length),
         "threads": device.threads,
         "versions": library_versions(),
         "seed": recipe.seed,
