@@ -7,6 +7,7 @@ This module imports torch; the app's Home page asks for this information through
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import sys
@@ -66,6 +67,7 @@ def native_bf16() -> bool:
         return torch.cuda.is_bf16_supported()
 
 
+@functools.cache  # read once per process: the Compute page asks on every rerun
 def native_cpu_bf16() -> bool:
     """Whether this CPU computes bf16 in hardware, as far as LM Lab can tell: Intel AMX or AVX-512 BF16 in the flags
     Linux lists (False on other systems, and on ARM CPUs, whose bf16 LM Lab has not measured)."""

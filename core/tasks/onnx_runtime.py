@@ -1,8 +1,9 @@
 """A classifier's forward pass on ONNX Runtime, the faster CPU runtime LM Lab serves with when it is installed.
 
 The PyTorch model is exported once per version of its weights (``torch.onnx.export``, opset 17, batch and
-length left free, attention traced in plain operations rather than SDPA: a smaller, faster graph) into ``<cache>/onnx/<key>/``, checked against PyTorch's logits on three batch shapes
-before it is kept (and before it is quantised), and run by ONNX Runtime on the CPU. ``onnx-int8``
+length left free, attention traced in plain operations rather than SDPA: a smaller, faster graph) into
+``<cache>/onnx/<key>/``, checked against PyTorch's logits on three batch shapes before it is kept (and before it is
+quantised), and run by ONNX Runtime on the CPU. ``onnx-int8``
 quantises the exported weights to int8 (ONNX Runtime's dynamic quantisation, one scale per output
 channel): faster again, with answers that can differ slightly from fp32 — the benchmark's ``@onnx-int8``
 row says by how much.
