@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -142,6 +143,37 @@ def wait_for(condition, timeout: float = 120.0, poll: float = 0.1):
             return value
         time.sleep(poll)
     raise AssertionError("timed out waiting for the job")
+
+
+# Streamlit's frontend writes the script's state on its root element (`data-test-script-state`: running,
+# notRunning, …). Added to a browser context, this counts the changes, so that a test can tell a run that has
+# ended from one that has not begun yet, without fixed pauses.
+WATCH_SCRIPT_RUNS = """
+window.__runChanges = 0; window.__lastRunChange = 0;
+new MutationObserver(() => { window.__runChanges += 1; window.__lastRunChange = performance.now(); })
+  .observe(document, {attributes: true, subtree: true, attributeFilter: ["data-test-script-state"]});
+"""
+_RUN_OVER = """quiet => {
+  const app = document.querySelector("[data-testid='stApp']");
+  return app !== null && app.getAttribute("data-test-script-state") === "notRunning"
+    && performance.now() - window.__lastRunChange > quiet;
+}"""
+
+
+def wait_for_script(page, timeout: float = 90.0, start: float = 1.0, quiet: float = 150.0) -> None:
+    """Wait until the script run that the last action started has ended (a page of a context that has
+    ``WATCH_SCRIPT_RUNS``): at most ``start`` seconds for the run to begin (an action that starts none waits that
+    long), then until the app says no script is running and nothing changed for ``quiet`` milliseconds."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    seen = page.evaluate("window.__seenRunChanges || 0")
+    with contextlib.suppress(PlaywrightTimeout):  # else no run began, or it began and ended between two frames
+        page.wait_for_function("seen => window.__runChanges > seen", arg=seen, timeout=start * 1000, polling=50)
+    try:
+        page.wait_for_function(_RUN_OVER, arg=quiet, timeout=timeout * 1000, polling=50)
+    except PlaywrightTimeout as error:
+        raise AssertionError(f"the page was still running after {timeout:.0f} s") from error
+    page.evaluate("window.__seenRunChanges = window.__runChanges")
 
 
 def serve_app():

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, TINY_KEY, serve_app
+from conftest import ROOT, TINY_KEY, WATCH_SCRIPT_RUNS, serve_app, wait_for_script
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
@@ -34,6 +34,7 @@ def page():
                   "--disable-sync", "--no-first-run"],
         )  # fmt: skip
         context = browser.new_context(viewport={"width": 1300, "height": 1000})
+        context.add_init_script(WATCH_SCRIPT_RUNS)
         # Only this machine: any request to another host is refused, as in a classroom without internet.
         context.route(
             "**/*",
@@ -49,7 +50,7 @@ def page():
 
 def _settle(page, text: str) -> None:
     page.get_by_text(text).first.wait_for(timeout=90_000)
-    page.wait_for_timeout(1500)
+    wait_for_script(page)
     assert page.locator("[data-testid='stException']").count() == 0
     assert page.locator("[data-testid='stAlertContentError']").count() == 0
 
@@ -73,7 +74,7 @@ def test_deep_link_first_and_sentiment_in_a_browser(server, page):
     page.get_by_role("button", name="Analyse").click()
     page.get_by_text("Latency").first.wait_for(timeout=90_000)
     page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=30_000)
-    page.wait_for_timeout(1000)
+    wait_for_script(page)
     assert page.locator("[data-testid='stException']").count() == 0
     _shot(page, "sentiment.png")
 
@@ -104,7 +105,7 @@ def test_more_pages_in_a_browser(server, page, path, heading, chart):
     _settle(page, heading)
     if chart:
         page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=90_000)
-    page.wait_for_timeout(1500)
+    wait_for_script(page)
     assert page.locator("[data-testid='stException']").count() == 0
     _shot(page, path.strip("/") + ".png")
 
@@ -203,7 +204,7 @@ def test_chinese_is_drawn_not_tofu_in_a_figure_and_in_bertviz(server, page):
     _settle(page, "自注意力")
     chart = page.locator("[data-testid='stPlotlyChart']").first
     chart.wait_for(timeout=90_000)
-    page.wait_for_timeout(1500)
+    page.wait_for_selector(".gtitle, .xtitle, .ytitle", state="attached", timeout=30_000)
     assert _glyphs_drawn(page, ".gtitle, .xtitle, .ytitle"), "the figure's Chinese title is tofu"
     _shot(page, "self_attention-zh.png")
 
@@ -233,7 +234,7 @@ def test_a_lesson_link_a_question_answered_and_the_step_kept_across_pages(server
     page.get_by_role("button", name="Ask me").click()
     page.get_by_text("both the same").first.wait_for(timeout=60_000)
     page.get_by_text("both the same").first.click()
-    page.wait_for_timeout(800)
+    wait_for_script(page)
     page.get_by_role("button", name="Check").click()
     page.get_by_text("Right.").first.wait_for(timeout=30_000)
     assert page.get_by_text("1 of 10 answered correctly").first.is_visible()
