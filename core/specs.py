@@ -258,9 +258,10 @@ SENTIMENT_ZH_MINILM = trained_spec(
     languages=("en",),
     description=(
         N_("The packaged MiniLM fine-tuned on Chinese reviews for a sixth of an epoch. Its English vocabulary has "
-        "only 244 single Chinese characters, so most of a Chinese review reaches it as [UNK]: the lesson of a "
-        "vocabulary that does not fit (the short training may add to its failure; the two causes are not "
-        "separated here).")
+        "only 244 single Chinese characters, so most of a review's tokens (about 63 %) reach it as [UNK]: the "
+        "lesson of a vocabulary that does not fit. The Tokenization page measures what that costs: the same linear "
+        "model learns about 71 % from its tokens, about 85 % from characters. In a run here MiniLM itself scored "
+        "about 63 % in its short training.")
     ),
 )
 

@@ -22,3 +22,4 @@ text = scenario.text_box("tokenization", tokenization.EXAMPLES, label=_("Text"),
                          help=_("Up to {most} characters.", most=f"{MAX_CHARS:,}"))  # fmt: skip
 tokenization.show(text)
 tokenization.coverage()
+tokenization.probe()

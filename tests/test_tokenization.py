@@ -70,6 +70,23 @@ def test_coverage_of_held_out_reviews_counts_unknown_tokens(character_vocabulary
     assert chars["unknown_share"] < minilm["unknown_share"] / 5 and 0.9 < chars["tokens_per_character"] <= 1.0
 
 
+def test_a_linear_model_learns_less_from_minilm_s_tokens_than_from_characters(character_vocabulary):
+    from core import catalog
+    from core.data import reviews_zh
+    from core.tasks.tokenization import BY_KEY, linear_probe, load, source
+
+    split = reviews_zh.split()
+    train, test = split.train[:4000], split.test[:600]
+    minilm = linear_probe("wordpiece", load(catalog.MINILM), train, test)
+    chars = linear_probe("characters", load(source(BY_KEY["characters"])), train, test)
+    words = linear_probe("jieba", None, train, test)
+    assert minilm["train"] == 4000 and minilm["test"] == 600 and 0.5 <= minilm["majority"] < 0.6
+    assert minilm["low"] <= minilm["accuracy"] <= minilm["high"]
+    # the [UNK]s cost the same model about 14 points on the full split (71 against 85 %): well outside both CIs here
+    assert chars["low"] > minilm["high"] and words["low"] > minilm["high"]
+    assert minilm["accuracy"] > minilm["majority"] + 0.05  # the 244 characters MiniLM knows still carry something
+
+
 def test_the_page_cuts_one_text_four_ways_in_chinese(character_vocabulary):
     at = open_page("pages/tokenization.py", lang="zh")
     assert not at.error
@@ -79,5 +96,11 @@ def test_the_page_cuts_one_text_four_ways_in_chinese(character_vocabulary):
     assert not at.exception and not at.error
     table = at.dataframe[0].value
     assert len(table) >= 3 and table.iloc[0, 2] > 50  # MiniLM: most tokens of the reviews are [UNK]
+    at.button(key="tokenization-probe").click().run(timeout=120)
+    assert not at.exception and not at.error
+    probed = at.dataframe[-1].value  # the coverage table went with its button press
+    assert len(probed) == len(table) and probed.iloc[:, 4].eq(2000).all()  # every ready way, the whole split
+    accuracy = dict(zip(probed.iloc[:, 0], probed.iloc[:, 1], strict=True))
+    assert accuracy["MiniLM 的 WordPiece（英文）"] + 8 < min(v for k, v in accuracy.items() if "MiniLM" not in k)
     at.text_area(key="tokenization-text").set_value("").run()
     assert at.error  # empty text: a clear message, nothing else breaks
