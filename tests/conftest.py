@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import tempfile
@@ -153,6 +152,11 @@ window.__runChanges = 0; window.__lastRunChange = 0;
 new MutationObserver(() => { window.__runChanges += 1; window.__lastRunChange = performance.now(); })
   .observe(document, {attributes: true, subtree: true, attributeFilter: ["data-test-script-state"]});
 """
+# a change since the last wait, or a run going on now (a click during a run joins it: no change to see)
+_RUN_BEGUN = """seen => {
+  const app = document.querySelector("[data-testid='stApp']");
+  return window.__runChanges > seen || (app !== null && app.getAttribute("data-test-script-state") === "running");
+}"""
 _RUN_OVER = """quiet => {
   const app = document.querySelector("[data-testid='stApp']");
   return app !== null && app.getAttribute("data-test-script-state") === "notRunning"
@@ -160,15 +164,20 @@ _RUN_OVER = """quiet => {
 }"""
 
 
-def wait_for_script(page, timeout: float = 90.0, start: float = 1.0, quiet: float = 150.0) -> None:
+def wait_for_script(page, expect_run: bool = True, timeout: float = 90.0, quiet: float = 150.0) -> None:
     """Wait until the script run that the last action started has ended (a page of a context that has
-    ``WATCH_SCRIPT_RUNS``): at most ``start`` seconds for the run to begin (an action that starts none waits that
-    long), then until the app says no script is running and nothing changed for ``quiet`` milliseconds."""
+    ``WATCH_SCRIPT_RUNS``), then until the app says no script is running, with nothing changed for ``quiet``
+    milliseconds. After an action that must start a run (``expect_run``: a button, a page opened) the run must begin
+    within 10 s — the browser learns of it from the server, so a busy server is given time — or the test fails;
+    after one that may start none (a text box committed, a second look), 1.5 s are given, then the wait goes on."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     seen = page.evaluate("window.__seenRunChanges || 0")
-    with contextlib.suppress(PlaywrightTimeout):  # else no run began, or it began and ended between two frames
-        page.wait_for_function("seen => window.__runChanges > seen", arg=seen, timeout=start * 1000, polling=50)
+    try:
+        page.wait_for_function(_RUN_BEGUN, arg=seen, timeout=10_000 if expect_run else 1_500, polling=50)
+    except PlaywrightTimeout as error:
+        if expect_run:
+            raise AssertionError("no script run began within 10 s of the action") from error
     try:
         page.wait_for_function(_RUN_OVER, arg=quiet, timeout=timeout * 1000, polling=50)
     except PlaywrightTimeout as error:
