@@ -3,6 +3,8 @@ masked language modelling and fine-tuned, the same BERT from random weights, and
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -300,6 +302,25 @@ def test_a_chinese_bert_trained_before_it_became_a_roformer_counts_as_not_traine
     assert catalog.read_metadata("zh-bert-mlm")["model_type"] == "roformer"
     # only the three models whose architecture changed are checked; every other card reads as before
     assert set(catalog._EXPECTED_TYPES) == {"zh-bert-mlm", "sentiment-zh-bert", "sentiment-zh-scratch"}
+
+
+def test_the_chinese_minilm_of_the_retired_recipe_counts_as_not_trained(tiny_model, fresh_cache):
+    """Before 2026-12-07 MiniLM trained on the Chinese reviews at 2e-4 and learnt nothing (the majority class): such a
+    copy is out of date, so the next job trains it by the current recipe (a real card, moved under that key)."""
+    import shutil
+
+    from core import catalog, io
+    from core.training.recipes import get_recipe
+
+    entry = catalog.cache_entry_dir("sentiment-zh-minilm")
+    shutil.copytree(tiny_model, entry)
+    card = json.loads((entry / "metadata.json").read_text(encoding="utf-8"))
+    current = get_recipe("sentiment-zh-minilm").to_json()
+    for rate, counts in ((2e-4, False), (current["learning_rate"], True)):
+        io.write_json_atomic(entry / "metadata.json", {**card, "recipe": {**current, "learning_rate": rate}})
+        assert (catalog.read_metadata("sentiment-zh-minilm") is not None) is counts
+        assert catalog.availability(catalog.get_spec("sentiment-zh-minilm")).ready is counts
+    assert current["learning_rate"] != 2e-4
 
 
 def test_a_learn_page_never_starts_the_chinese_berts_pretraining(fresh_cache):

@@ -107,8 +107,8 @@ def _coverage(way_key: str, model_key: str, fingerprint: str) -> dict:
 
 def coverage() -> None:
     st.markdown("#### " + _("How each way fits real Chinese text"))
-    if not st.button(_("Measure on the 2,000 held-out Chinese reviews"), key="tokenization-coverage",
-                     help=_("About two seconds per way, once per server: the result is shared.")):  # fmt: skip
+    if not _shown("tokenization-coverage", _("Measure on the 2,000 held-out Chinese reviews"),
+                  _("About two seconds per way, once per server: the result is shared.")):  # fmt: skip
         return
     try:
         rows = _coverage_rows()
@@ -118,6 +118,14 @@ def coverage() -> None:
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     st.caption(_("Unknown: [UNK] for the model vocabularies; for jieba, words its HMM made up. A model reads nothing "
                  "of an [UNK] but that something was there: what that costs, below."))  # fmt: skip
+
+
+def _shown(key: str, label: str, help: str) -> bool:
+    """A button whose result stays on the page for the session once pressed (it is cached: showing it again is
+    cheap), so that the two measurements below can be read side by side."""
+    if st.button(label, key=key, help=help):
+        st.session_state[key + "-shown"] = True
+    return bool(st.session_state.get(key + "-shown"))
 
 
 def _coverage_rows() -> list[dict]:
@@ -152,27 +160,29 @@ def probe() -> None:
     st.markdown("#### " + _("What a model can learn from each way's tokens"))
     st.caption(_("The same simple model for every way: logistic regression on TF-IDF of the tokens and of each pair "
                  "of neighbouring tokens, trained on the training reviews as that way cuts them and scored on the "
-                 "2,000 held-out ones. The model is the same, so the differences are the tokens': what becomes "
-                 "[UNK] no model can read."))  # fmt: skip
-    if not st.button(_("Train one on each way"), key="tokenization-probe",
-                     help=_("About 25 s on 2 cores, once per server: the result is shared.")):  # fmt: skip
+                 "2,000 held-out ones. The differences come from the tokens: what each way keeps, and how much text "
+                 "two neighbouring tokens span (under one character for the byte-level BPE, which loses nothing; "
+                 "a few characters for jieba's words). Which character became [UNK], no model can know."))  # fmt: skip
+    if not _shown("tokenization-probe", _("Train one on each way"),
+                  _("About 25 s on 2 cores, once per server: the result is shared. While it runs, other students' "
+                    "requests may wait longer.")):  # fmt: skip
         return
-    rows, bar = [], st.progress(0.0, text=_("Training a linear model on each way's tokens…"))
+    rows, bar = [], st.progress(0.0, text=render.queue_note(_("Training a linear model on each way's tokens…")))
     try:
         for i, way in enumerate(tokenization.WAYS):
+            bar.progress(i / len(tokenization.WAYS), text=render.queue_note(_(way.title)))
             spec = tokenization.source(way) if way.models else None
             if way.models and spec is None:
                 continue
-            card = catalog.read_metadata(spec.key) if spec is not None and spec.trained_here else None
-            found = _probe(way.key, spec.key if spec else "", card.sha256 if card else "")
-            rows.append((_(way.title), found))
-            bar.progress((i + 1) / len(tokenization.WAYS), text=_(way.title))
-    except CoreError as error:
-        safe.error(error)
-        return
+            try:  # one way that cannot be read does not blank the others
+                card = catalog.read_metadata(spec.key) if spec is not None and spec.trained_here else None
+                rows.append((_(way.title), _probe(way.key, spec.key if spec else "", card.sha256 if card else "")))
+            except CoreError as error:
+                safe.error(error)
     finally:
         bar.empty()
-    _probe_figure(rows)
+    if rows:
+        _probe_figure(rows)
 
 
 def _probe_figure(rows: list) -> None:
@@ -190,4 +200,4 @@ def _probe_figure(rows: list) -> None:
                                for name, f in rows]), hide_index=True, width="stretch")  # fmt: skip
     st.caption(_("Answering the commoner label every time scores {majority} %. The neural models are on the Benchmark "
                  "page (task Chinese sentiment): MiniLM fine-tuned on these reviews reads them as the first way cuts "
-                 "them.", majority=f"{100 * found[0]['majority']:.1f}"))  # fmt: skip
+                 "them (its first 126 tokens).", majority=f"{100 * found[0]['majority']:.1f}"))  # fmt: skip

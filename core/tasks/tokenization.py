@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from core import catalog
-from core.messages import N_
+from core.errors import CoreError
+from core.messages import N_, Message
 from core.tasks.inputs import check_text
 
 MAX_CHARS = 1000
@@ -161,8 +162,13 @@ def linear_probe(way_key: str, tokenizer, train: Sequence, test: Sequence) -> di
 
     vectorizer = TfidfVectorizer(analyzer=grams, sublinear_tf=True, min_df=2)
     model = LogisticRegression(C=3, max_iter=2000)
-    model.fit(vectorizer.fit_transform([e.text for e in train]), [e.label for e in train])
-    found = accuracy_with_ci(list(model.predict(vectorizer.transform([e.text for e in test]))), [e.label for e in test])
+    try:
+        model.fit(vectorizer.fit_transform([e.text for e in train]), [e.label for e in train])
+        vectorizer.stop_words_ = None  # the n-grams min_df dropped: not needed to score
+        predicted = model.predict(vectorizer.transform([e.text for e in test]))
+    except ValueError as error:  # e.g. a tokenizer that leaves no token in two reviews: nothing to learn from
+        raise CoreError(Message("Could not train the linear model on these tokens: {error}", error=str(error)[:200])) from None
+    found = accuracy_with_ci(list(predicted), [e.label for e in test])
     labels = [e.label for e in test]
     majority = max(labels.count(label) for label in set(labels)) / len(labels)
     return {"accuracy": found.value, "low": found.low, "high": found.high, "train": len(train), "test": len(test),
