@@ -164,20 +164,27 @@ _RUN_OVER = """quiet => {
 }"""
 
 
-def wait_for_script(page, expect_run: bool = True, timeout: float = 90.0, quiet: float = 150.0) -> None:
+def mark_runs(page) -> None:
+    """Call just before an action: the runs before it (a page's second run on load, say) are not the action's."""
+    page.evaluate("window.__seenRunChanges = window.__runChanges")
+
+
+def wait_for_script(page, begin_within: float = 10.0, must_begin: bool = True, timeout: float = 90.0,
+                    quiet: float = 150.0) -> None:
     """Wait until the script run that the last action started has ended (a page of a context that has
-    ``WATCH_SCRIPT_RUNS``), then until the app says no script is running, with nothing changed for ``quiet``
-    milliseconds. After an action that must start a run (``expect_run``: a button, a page opened) the run must begin
-    within 10 s — the browser learns of it from the server, so a busy server is given time — or the test fails;
-    after one that may start none (a text box committed, a second look), 1.5 s are given, then the wait goes on."""
+    ``WATCH_SCRIPT_RUNS``; ``mark_runs`` just before the action, or after a page is opened nothing), then until the
+    app says no script is running, with nothing changed for ``quiet`` milliseconds. The run is given
+    ``begin_within`` seconds to begin (the browser learns of it from the server: a busy server is given time); if
+    none begins, the test fails when ``must_begin``, else the wait goes on (an action that may start none: a text
+    box committed in a form, a second look)."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     seen = page.evaluate("window.__seenRunChanges || 0")
     try:
-        page.wait_for_function(_RUN_BEGUN, arg=seen, timeout=10_000 if expect_run else 1_500, polling=50)
+        page.wait_for_function(_RUN_BEGUN, arg=seen, timeout=begin_within * 1000, polling=50)
     except PlaywrightTimeout as error:
-        if expect_run:
-            raise AssertionError("no script run began within 10 s of the action") from error
+        if must_begin:
+            raise AssertionError(f"no script run began within {begin_within:.0f} s of the action") from error
     try:
         page.wait_for_function(_RUN_OVER, arg=quiet, timeout=timeout * 1000, polling=50)
     except PlaywrightTimeout as error:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, TINY_KEY, WATCH_SCRIPT_RUNS, serve_app, wait_for_script
+from conftest import ROOT, TINY_KEY, WATCH_SCRIPT_RUNS, mark_runs, serve_app, wait_for_script
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
@@ -50,7 +50,7 @@ def page():
 
 def _settle(page, text: str) -> None:
     page.get_by_text(text).first.wait_for(timeout=90_000)
-    wait_for_script(page, expect_run=False)  # the text is there: its run has begun, or ended already
+    wait_for_script(page, 1.5, must_begin=False)  # the text is there: its run has begun, or ended already
     assert page.locator("[data-testid='stException']").count() == 0
     assert page.locator("[data-testid='stAlertContentError']").count() == 0
 
@@ -71,6 +71,7 @@ def test_deep_link_first_and_sentiment_in_a_browser(server, page):
     navigation = page.locator("[data-testid='stSidebarNav']").inner_text()
     assert "Apply" in navigation and "Sentiment" in navigation, navigation
     assert page.get_by_text("offline").first.is_visible()
+    mark_runs(page)
     page.get_by_role("button", name="Analyse").click()
     page.get_by_text("Latency").first.wait_for(timeout=90_000)
     page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=30_000)
@@ -233,6 +234,7 @@ def test_a_lesson_link_a_question_answered_and_the_step_kept_across_pages(server
     _settle(page, "Lesson · step 4 of 10")
     page.get_by_role("button", name="Ask me").click()
     page.get_by_text("both the same").first.wait_for(timeout=60_000)
+    mark_runs(page)
     page.get_by_text("both the same").first.click()
     wait_for_script(page)
     page.get_by_role("button", name="Check").click()

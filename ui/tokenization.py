@@ -188,11 +188,13 @@ def probe() -> None:
 def _probe_figure(rows: list) -> None:
     names, found = [row[0] for row in rows], [row[1] for row in rows]
     figure = go.Figure(go.Bar(
-        x=names, y=[100 * f["accuracy"] for f in found],
+        x=names, y=[100 * f["accuracy"] for f in found], text=[f"{100 * f['accuracy']:.1f}" for f in found],
         error_y={"type": "data", "symmetric": False, "array": [100 * (f["high"] - f["accuracy"]) for f in found],
                  "arrayminus": [100 * (f["accuracy"] - f["low"]) for f in found]}))  # fmt: skip
     figure.update_layout(title=_("Held-out accuracy of the same linear model, per way (95 % CI)"),
                          yaxis_title=_("accuracy (%)"), yaxis_range=[40, 100], height=340)  # fmt: skip
+    figure.add_hline(y=100 * found[0]["majority"], line_dash="dot",
+                     annotation_text=_("the commoner label every time"), annotation_position="bottom right")  # fmt: skip
     render.figure(figure, key="tokenization-probe-chart")
     st.dataframe(pd.DataFrame([{_("way"): name, _("held-out accuracy (%)"): round(100 * f["accuracy"], 1),
                                 _("95 % CI"): f"{100 * f['low']:.1f}–{100 * f['high']:.1f}",
