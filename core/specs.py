@@ -261,7 +261,7 @@ SENTIMENT_ZH_MINILM = trained_spec(
         "only 244 single Chinese characters, so most of a review's tokens (about 63 %) reach it as [UNK]: the "
         "lesson of a vocabulary that does not fit. The Tokenization page measures what that costs: the same linear "
         "model, trained on its tokens, scores about 71 % on the held-out reviews, and about 85 % trained on "
-        "characters. MiniLM itself scored 63 % held-out accuracy when LM Lab measured it (2026-12-07; the commoner "
+        "characters. MiniLM itself scored 63 % held-out accuracy when LM Lab measured it (2026-12-06; the commoner "
         "label alone: 52 %).")
     ),
 )

@@ -305,7 +305,7 @@ def test_a_chinese_bert_trained_before_it_became_a_roformer_counts_as_not_traine
 
 
 def test_the_chinese_minilm_of_the_retired_recipe_counts_as_not_trained(tiny_model, fresh_cache):
-    """Before 2026-12-07 MiniLM trained on the Chinese reviews at 2e-4 and learnt nothing (the majority class): such a
+    """Until the night of 2026-12-06 MiniLM trained on the Chinese reviews at 2e-4 and learnt nothing (the majority class): such a
     copy is out of date, so the next job trains it by the current recipe (a real card, moved under that key)."""
     import shutil
 
@@ -316,8 +316,11 @@ def test_the_chinese_minilm_of_the_retired_recipe_counts_as_not_trained(tiny_mod
     shutil.copytree(tiny_model, entry)
     card = json.loads((entry / "metadata.json").read_text(encoding="utf-8"))
     current = get_recipe("sentiment-zh-minilm").to_json()
-    for rate, counts in ((2e-4, False), (current["learning_rate"], True)):
-        io.write_json_atomic(entry / "metadata.json", {**card, "recipe": {**current, "learning_rate": rate}})
+    cases = ((2e-4, "2026-12-06T12:00:00+00:00", False), (current["learning_rate"], "2026-12-06T12:00:00+00:00", True),
+             (2e-4, "2026-12-08T12:00:00+00:00", True))  # the last: asked for on purpose since, and left alone
+    for rate, created, counts in cases:
+        io.write_json_atomic(entry / "metadata.json",
+                             {**card, "created_at": created, "recipe": {**current, "learning_rate": rate}})  # fmt: skip
         assert (catalog.read_metadata("sentiment-zh-minilm") is not None) is counts
         assert catalog.availability(catalog.get_spec("sentiment-zh-minilm")).ready is counts
     assert current["learning_rate"] != 2e-4

@@ -91,7 +91,8 @@ def test_a_linear_model_learns_less_from_minilm_s_tokens_than_from_characters(ch
     rng = np.random.default_rng(0)
     labels = rng.permutation([e.label for e in train])
     shuffled = [type(e)(e.text, label) for e, label in zip(train, labels, strict=True)]
-    assert linear_probe("characters", load(source(BY_KEY["characters"])), shuffled, test)["accuracy"] < 0.6
+    blind = linear_probe("characters", load(source(BY_KEY["characters"])), shuffled, test)
+    assert blind["accuracy"] < blind["majority"] + 0.03, blind
 
 
 def test_the_page_cuts_one_text_four_ways_in_chinese(character_vocabulary):

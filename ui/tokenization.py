@@ -3,6 +3,7 @@ counts, and the coverage of the held-out Chinese reviews behind a button."""
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import pandas as pd
@@ -23,6 +24,7 @@ EXAMPLES = [
     "自然语言处理（NLP）让计算机理解人类语言。",
     "酒店的服务不错，但是早餐一般。Wi-Fi 很慢。",
 ]
+logger = logging.getLogger(__name__)
 _locks: dict[str, threading.Lock] = {way.key: threading.Lock() for way in tokenization.WAYS}
 
 
@@ -107,40 +109,47 @@ def _coverage(way_key: str, model_key: str, fingerprint: str) -> dict:
 
 def coverage() -> None:
     st.markdown("#### " + _("How each way fits real Chinese text"))
-    if not _shown("tokenization-coverage", _("Measure on the 2,000 held-out Chinese reviews"),
-                  _("About two seconds per way, once per server: the result is shared.")):  # fmt: skip
+    if st.button(_("Measure on the 2,000 held-out Chinese reviews"), key="tokenization-coverage",
+                 help=_("About two seconds per way, once per server: the result is shared.")):  # fmt: skip
+        with st.spinner(_("Tokenizing 2,000 reviews five ways…")):
+            _keep("tokenization-coverage", _measure_each(_coverage))
+    found = st.session_state.get("tokenization-coverage-found")
+    if not found:
         return
-    try:
-        rows = _coverage_rows()
-    except CoreError as error:
-        safe.error(error)
-        return
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame([{_("way"): _(tokenization.BY_KEY[key].title),
+                                _("tokens per character"): round(f["tokens_per_character"], 2),
+                                _("unknown tokens (%)"): round(100 * f["unknown_share"], 1),
+                                _("reviews with an unknown token (%)"): round(100 * f["texts_with_unknown"], 1),
+                                _("vocabulary"): f["vocabulary"]} for key, f in found]),
+                 hide_index=True, width="stretch")  # fmt: skip
     st.caption(_("Unknown: [UNK] for the model vocabularies; for jieba, words its HMM made up. A model reads nothing "
                  "of an [UNK] but that something was there: what that costs, below."))  # fmt: skip
 
 
-def _shown(key: str, label: str, help: str) -> bool:
-    """A button whose result stays on the page for the session once pressed (it is cached: showing it again is
-    cheap), so that the two measurements below can be read side by side."""
-    if st.button(label, key=key, help=help):
-        st.session_state[key + "-shown"] = True
-    return bool(st.session_state.get(key + "-shown"))
+def _keep(key: str, found: list) -> None:
+    """A measurement's results, kept for the session when pressed (not measured again on every rerun, a failed way
+    included), so that the two measurements below can be read side by side; in any language (ways by key)."""
+    st.session_state[key + "-found"] = found
 
 
-def _coverage_rows() -> list[dict]:
+def _measure_each(measure, progress=None) -> list[tuple[str, dict]]:
+    """(way key, ``measure``'s result) for every ready way; a way that cannot be measured shows why, and the others
+    their results."""
     rows = []
-    with st.spinner(_("Tokenizing 2,000 reviews five ways…")):
-        for way in tokenization.WAYS:
-            spec = tokenization.source(way) if way.models else None
-            if way.models and spec is None:
-                continue
+    for i, way in enumerate(tokenization.WAYS):
+        if progress is not None:
+            progress.progress(i / len(tokenization.WAYS), text=render.queue_note(_(way.title)))
+        spec = tokenization.source(way) if way.models else None
+        if way.models and spec is None:
+            continue
+        try:
             card = catalog.read_metadata(spec.key) if spec is not None and spec.trained_here else None
-            found = _coverage(way.key, spec.key if spec else "", card.sha256 if card else "")
-            rows.append({_("way"): _(way.title), _("tokens per character"): round(found["tokens_per_character"], 2),
-                         _("unknown tokens (%)"): round(100 * found["unknown_share"], 1),
-                         _("reviews with an unknown token (%)"): round(100 * found["texts_with_unknown"], 1),
-                         _("vocabulary"): found["vocabulary"]})  # fmt: skip
+            rows.append((way.key, measure(way.key, spec.key if spec else "", card.sha256 if card else "")))
+        except CoreError as error:
+            safe.error(error)
+        except Exception as error:  # a damaged tokenizer file can fail inside the tokenizers library
+            logger.exception("measuring %s failed", way.key)
+            st.error(_("Could not measure {way}: {error}", way=_(way.title), error=type(error).__name__))
     return rows
 
 
@@ -163,26 +172,17 @@ def probe() -> None:
                  "2,000 held-out ones. The differences come from the tokens: what each way keeps, and how much text "
                  "two neighbouring tokens span (under one character for the byte-level BPE, which loses nothing; "
                  "a few characters for jieba's words). Which character became [UNK], no model can know."))  # fmt: skip
-    if not _shown("tokenization-probe", _("Train one on each way"),
-                  _("About 25 s on 2 cores, once per server: the result is shared. While it runs, other students' "
-                    "requests may wait longer.")):  # fmt: skip
-        return
-    rows, bar = [], st.progress(0.0, text=render.queue_note(_("Training a linear model on each way's tokens…")))
-    try:
-        for i, way in enumerate(tokenization.WAYS):
-            bar.progress(i / len(tokenization.WAYS), text=render.queue_note(_(way.title)))
-            spec = tokenization.source(way) if way.models else None
-            if way.models and spec is None:
-                continue
-            try:  # one way that cannot be read does not blank the others
-                card = catalog.read_metadata(spec.key) if spec is not None and spec.trained_here else None
-                rows.append((_(way.title), _probe(way.key, spec.key if spec else "", card.sha256 if card else "")))
-            except CoreError as error:
-                safe.error(error)
-    finally:
-        bar.empty()
-    if rows:
-        _probe_figure(rows)
+    if st.button(_("Train one on each way"), key="tokenization-probe",
+                 help=_("About 25 s on 2 cores, once per server: the result is shared. While it runs, other students' "
+                        "requests may wait longer.")):  # fmt: skip
+        bar = st.progress(0.0, text=render.queue_note(_("Training a linear model on each way's tokens…")))
+        try:
+            _keep("tokenization-probe", _measure_each(_probe, bar))
+        finally:
+            bar.empty()
+    found = st.session_state.get("tokenization-probe-found")
+    if found:
+        _probe_figure([(_(tokenization.BY_KEY[key].title), f) for key, f in found])
 
 
 def _probe_figure(rows: list) -> None:

@@ -149,8 +149,8 @@ def coverage(way_key: str, tokenizer, texts: Sequence[str]) -> dict:
 def linear_probe(way_key: str, tokenizer, train: Sequence, test: Sequence) -> dict:
     """What a way's tokens let a model learn: logistic regression on TF-IDF of the tokens and of each pair of
     neighbours, trained on ``train`` and scored on ``test`` (examples with ``.text`` and ``.label``) as the way cuts
-    them — held-out accuracy with its 95 % bootstrap interval. The same simple model for every way, so the
-    differences are the tokens'."""
+    them — held-out accuracy with its 95 % bootstrap interval. The same simple model for every way: the differences
+    come from the tokens (what each way keeps, and how much text a pair of neighbours spans)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
