@@ -152,11 +152,11 @@ window.__runChanges = 0; window.__lastRunChange = 0;
 new MutationObserver(() => { window.__runChanges += 1; window.__lastRunChange = performance.now(); })
   .observe(document, {attributes: true, subtree: true, attributeFilter: ["data-test-script-state"]});
 """
-# a change since the last wait, or a run going on now (a click during a run joins it: no change to see)
-_RUN_BEGUN = """seen => {
-  const app = document.querySelector("[data-testid='stApp']");
-  return window.__runChanges > seen || (app !== null && app.getAttribute("data-test-script-state") === "running");
-}"""
+_STATE = """(document.querySelector("[data-testid='stApp']") || {getAttribute: () => null})
+  .getAttribute("data-test-script-state")"""
+# a change since the action, or a run going on now that was not already going on at the action (a click during a
+# run joins it: no change to see)
+_RUN_BEGUN = f"""seen => window.__runChanges > seen || (!window.__runningAtMark && {_STATE} === "running")"""
 _RUN_OVER = """quiet => {
   const app = document.querySelector("[data-testid='stApp']");
   return app !== null && app.getAttribute("data-test-script-state") === "notRunning"
@@ -166,7 +166,7 @@ _RUN_OVER = """quiet => {
 
 def mark_runs(page) -> None:
     """Call just before an action: the runs before it (a page's second run on load, say) are not the action's."""
-    page.evaluate("window.__seenRunChanges = window.__runChanges")
+    page.evaluate(f"window.__seenRunChanges = window.__runChanges; window.__runningAtMark = {_STATE} === 'running'")
 
 
 def wait_for_script(page, begin_within: float = 10.0, must_begin: bool = True, timeout: float = 90.0,
@@ -189,7 +189,7 @@ def wait_for_script(page, begin_within: float = 10.0, must_begin: bool = True, t
         page.wait_for_function(_RUN_OVER, arg=quiet, timeout=timeout * 1000, polling=50)
     except PlaywrightTimeout as error:
         raise AssertionError(f"the page was still running after {timeout:.0f} s") from error
-    page.evaluate("window.__seenRunChanges = window.__runChanges")
+    page.evaluate("window.__seenRunChanges = window.__runChanges; window.__runningAtMark = false")
 
 
 def serve_app():
