@@ -202,4 +202,4 @@ def _probe_figure(rows: list) -> None:
                                for name, f in rows]), hide_index=True, width="stretch")  # fmt: skip
     st.caption(_("Answering the commoner label every time scores {majority} %. The neural models are on the Benchmark "
                  "page (task Chinese sentiment): MiniLM fine-tuned on these reviews reads them as the first way cuts "
-                 "them (its first 126 tokens).", majority=f"{100 * found[0]['majority']:.1f}"))  # fmt: skip
+                 "them (trained on each review's first 126 tokens).", majority=f"{100 * found[0]['majority']:.1f}"))  # fmt: skip
