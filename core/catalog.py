@@ -123,9 +123,10 @@ def read_metadata(key: str) -> ModelCard | None:
     if card is not None and expected and card.get("model_type") != expected:
         return None
     retired = _RETIRED_RECIPES.get(key)
-    if card is not None and retired and card.recipe.get(retired[0]) == retired[1] \
-            and str(card.get("created_at", ""))[:10] < retired[2]:
-        return None
+    if card is not None and retired:
+        setting, value, changed = retired
+        if card.recipe.get(setting) == value and str(card.get("created_at", ""))[:10] < changed:
+            return None
     return card
 
 

@@ -167,7 +167,8 @@ def linear_probe(way_key: str, tokenizer, train: Sequence, test: Sequence) -> di
         vectorizer.stop_words_ = None  # the n-grams min_df dropped: not needed to score
         predicted = model.predict(vectorizer.transform([e.text for e in test]))
     except ValueError as error:  # e.g. a tokenizer that leaves no token in two reviews: nothing to learn from
-        raise CoreError(Message("Could not train the linear model on these tokens: {error}", error=str(error)[:200])) from None
+        raise CoreError(Message("Could not train the linear model on these tokens: {error}",
+                                error=str(error)[:200])) from None
     found = accuracy_with_ci(list(predicted), [e.label for e in test])
     labels = [e.label for e in test]
     majority = max(labels.count(label) for label in set(labels)) / len(labels)

@@ -191,8 +191,9 @@ RECIPES: dict[str, Recipe] = {
                description="A 2-layer RoFormer tagging each character B/M/E/S, trained from random weights on People's "
                "Daily (January 1998) with a character vocabulary built here; jieba is its baseline."),  # fmt: skip
         # MiniLM is 12 times the Chinese BERT's size: a sixth of an epoch (about 2,600 reviews) fits the budget.
-        # At 2e-4 (the rate until the night of 2026-12-06) it learnt nothing: 52.0 %, the majority class; 1e-4 54.2 %, 5e-5 63.0 %,
-        # 3e-5 63.3 % (one run each, on the held-out reviews). A linear model on the very tokens it reads: 70.7 %.
+        # At 2e-4 (the rate until the night of 2026-12-06) it learnt nothing: 52.0 %, the majority class; 1e-4
+        # 54.2 %, 5e-5 63.0 %, 3e-5 63.3 % (one run each, on the held-out reviews). A linear model on the very tokens
+        # it reads: 70.7 %.
         # Under 1 GB (0.88 at the peak on a twentieth of an epoch, 1.64 without these two; 1.01 with checkpointing
         # alone, which also has a training process hand freed memory back): activation checkpointing, and the word
         # table frozen (no gradients or Adam state for 11.7 M weights). It keeps the vectors of the 244 CJK characters
