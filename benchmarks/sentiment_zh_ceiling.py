@@ -81,39 +81,32 @@ def linear(train, y_train, test, y_test, brief: bool = False) -> np.ndarray:
     return found[3]
 
 
-def minilm_tokens(train, y_train, test, y_test) -> None:
-    """TF-IDF + LR (1–2-grams) on the tokens MiniLM reads: what its vocabulary lets through, for any model."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from tokenizers import Tokenizer
-
-    from core.catalog import package_path
-    from core.specs import MINILM
+def minilm_tokens() -> None:
+    """The Tokenization page's linear model (``core.tasks.tokenization.probe``) on the tokens MiniLM reads: what its
+    vocabulary lets through, for any model."""
+    from core import catalog
+    from core.data import reviews_zh
+    from core.tasks import tokenization
+    from core.tasks.tokenization import probe
 
     started = time.perf_counter()
-    tokenizer = Tokenizer.from_file(str(package_path(MINILM.location) / "tokenizer.json"))
-    tokenizer.no_padding()
-    tokenizer.enable_truncation(128)  # the recipe's max_length: [CLS], 126 tokens, [SEP]
+    split = reviews_zh.split()
+    tokenizer = tokenization.load(catalog.MINILM)
+    tokenizer.enable_truncation(126)  # the recipe's max_length, 128, less [CLS] and [SEP]
 
-    def tokens(texts) -> list[list[str]]:
-        return [encoding.tokens[1:-1] for encoding in tokenizer.encode_batch(list(texts))]
+    def minilm(text: str, keep_unknown: bool = True) -> list[str]:
+        tokens = tokenizer.encode(text, add_special_tokens=False).tokens
+        return tokens if keep_unknown else [t for t in tokens if t != "[UNK]"]
 
-    tokens_train, tokens_test = tokens(train), tokens(test)
-    unknown = sum(t == "[UNK]" for row in tokens_test for t in row) / sum(len(row) for row in tokens_test)
+    rows = [minilm(e.text) for e in split.test]
+    unknown = sum(t == "[UNK]" for row in rows for t in row) / sum(len(row) for row in rows)
     print(f"MiniLM's tokens of the held-out reviews: {100 * unknown:.1f} % [UNK]", flush=True)
-    for keep_unknown in (True, False):
-        def grams(row: list[str], keep=keep_unknown) -> list[str]:
-            row = row if keep else [t for t in row if t != "[UNK]"]
-            return row + [a + " " + b for a, b in zip(row, row[1:], strict=False)]
-
-        vectorizer = TfidfVectorizer(analyzer=grams, sublinear_tf=True, min_df=2)
-        model = LogisticRegression(C=3, max_iter=2000).fit(vectorizer.fit_transform(tokens_train), y_train)
-        name = "MiniLM's tokens 1-2 + LR, C=3" + ("" if keep_unknown else ", [UNK]s dropped")
-        _row(name, model.predict(vectorizer.transform(tokens_test)), y_test, time.perf_counter() - started)
-    chars = TfidfVectorizer(analyzer="char", ngram_range=(1, 2), sublinear_tf=True, min_df=2)
-    model = LogisticRegression(C=3, max_iter=2000).fit(chars.fit_transform([t[:126] for t in train]), y_train)
-    _row("all characters 1-2 + LR, C=3, each review's first 126", model.predict(chars.transform([t[:126] for t in test])),
-         y_test, time.perf_counter() - started)
+    for name, tokens_of in (("MiniLM's tokens 1-2 + LR, C=3", minilm),
+                            ("MiniLM's tokens 1-2 + LR, C=3, [UNK]s dropped", lambda t: minilm(t, False)),
+                            ("all characters 1-2 + LR, C=3, each review's first 126", lambda t: list(t[:126]))):
+        found = probe(tokens_of, split.train, split.test)
+        print(f"{name:58s} {100 * found['accuracy']:5.1f} %  [{100 * found['low']:.1f}, {100 * found['high']:.1f}]  "
+              f"{time.perf_counter() - started:6.1f} s", flush=True)
 
 
 def neural_bag(train, y_train, test, y_test, epochs: int, seed: int = 0) -> np.ndarray:
@@ -264,7 +257,7 @@ def main() -> None:
     train, y_train, test, y_test = _data()
     print(f"{len(train)} training reviews, {len(test)} held out; accuracy, 95 % bootstrap CI, seconds so far")
     if args.minilm_tokens:
-        minilm_tokens(train, y_train, test, y_test)
+        minilm_tokens()
         return
     if args.ensemble:
         ensemble(train, y_train, test, y_test, linear(train, y_train, test, y_test, brief=True), args.cnn_epochs)

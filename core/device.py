@@ -214,15 +214,17 @@ def describe() -> DeviceInfo:
             memory_gb=round(props.total_memory / 2**30, 1),
         )
     name = "Apple GPU (MPS)" if device == "mps" else _cpu_name()
-    if device == "cpu" and cpu_bf16_wanted() and not native_cpu_bf16():
+    cpu_bf16 = device == "cpu" and cpu_bf16_wanted()
+    if cpu_bf16 and not native_cpu_bf16():
         import logging
 
+        cpu_bf16 = False
         logging.getLogger(__name__).warning("LMLAB_TRAIN_PRECISION=bf16: this CPU does not compute bf16 in hardware, "
                                             "so LM Lab trains in fp32 (emulated bf16 would be slower)")  # fmt: skip
     return DeviceInfo(
         device=device,
         name=name,
-        train_dtype="bf16" if device == "cpu" and cpu_bf16_wanted() and native_cpu_bf16() else "fp32",
+        train_dtype="bf16" if cpu_bf16 else "fp32",
         infer_dtype=inference_placement()[1],
         threads=threads,
         torch_version=torch.__version__,

@@ -157,11 +157,7 @@ _STATE = """(document.querySelector("[data-testid='stApp']") || {getAttribute: (
 # a change since the action, or a run going on now that was not already going on at the action (a click during a
 # run joins it: no change to see)
 _RUN_BEGUN = f"""seen => window.__runChanges > seen || (!window.__runningAtMark && {_STATE} === "running")"""
-_RUN_OVER = """quiet => {
-  const app = document.querySelector("[data-testid='stApp']");
-  return app !== null && app.getAttribute("data-test-script-state") === "notRunning"
-    && performance.now() - window.__lastRunChange > quiet;
-}"""
+_RUN_OVER = f"""quiet => {_STATE} === "notRunning" && performance.now() - window.__lastRunChange > quiet"""
 
 
 def mark_runs(page) -> None:

@@ -147,17 +147,22 @@ def coverage(way_key: str, tokenizer, texts: Sequence[str]) -> dict:
 
 
 def linear_probe(way_key: str, tokenizer, train: Sequence, test: Sequence) -> dict:
-    """What a way's tokens let a model learn: logistic regression on TF-IDF of the tokens and of each pair of
-    neighbours, trained on ``train`` and scored on ``test`` (examples with ``.text`` and ``.label``) as the way cuts
-    them — held-out accuracy with its 95 % bootstrap interval. The same simple model for every way: the differences
-    come from the tokens (what each way keeps, and how much text a pair of neighbours spans)."""
+    """What a way's tokens let a model learn: ``probe`` on the tokens the way cuts each review into."""
+    return probe(lambda text: _tokens(way_key, tokenizer, text).tokens, train, test)
+
+
+def probe(tokens_of, train: Sequence, test: Sequence) -> dict:
+    """Logistic regression on TF-IDF of ``tokens_of(text)`` and of each pair of neighbouring tokens, trained on
+    ``train`` and scored on ``test`` (examples with ``.text`` and ``.label``): held-out accuracy with its 95 %
+    bootstrap interval. The same simple model whatever the tokens: the differences come from them (what they keep,
+    and how much text a pair of neighbours spans)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
     from core.stats import accuracy_with_ci
 
     def grams(text: str) -> list[str]:
-        tokens = _tokens(way_key, tokenizer, text).tokens
+        tokens = tokens_of(text)
         return tokens + [a + " " + b for a, b in zip(tokens, tokens[1:], strict=False)]
 
     vectorizer = TfidfVectorizer(analyzer=grams, sublinear_tf=True, min_df=2)
@@ -169,8 +174,8 @@ def linear_probe(way_key: str, tokenizer, train: Sequence, test: Sequence) -> di
     except ValueError as error:  # e.g. a tokenizer that leaves no token in two reviews: nothing to learn from
         raise CoreError(Message("Could not train the linear model on these tokens: {error}",
                                 error=str(error)[:200])) from None
-    found = accuracy_with_ci(list(predicted), [e.label for e in test])
     labels = [e.label for e in test]
+    found = accuracy_with_ci(list(predicted), labels)
     majority = max(labels.count(label) for label in set(labels)) / len(labels)
     return {"accuracy": found.value, "low": found.low, "high": found.high, "train": len(train), "test": len(test),
             "majority": majority}
