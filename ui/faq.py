@@ -131,7 +131,8 @@ def _remedy_pair(before: dict, after: dict, changed: list[str]) -> None:
                                 _("stopped early"): _("yes") if card["stopped_early"] else _("no")}
                                for card in (before, after)]), hide_index=True)  # fmt: skip
     st.caption(_("Before and after, from two runs trained here with the same data, starting point and every other "
-                 "setting; what changed: {what}. Overlapping intervals on a small test set cannot tell them apart.",
+                 "setting; what changed: {what}. Whether their intervals overlap is no test of a difference: the "
+                 "Evaluate page compares the two runs paired, on the same held-out texts.",
                  what=f"`{what}`"))  # fmt: skip
 
 
