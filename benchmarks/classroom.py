@@ -1,6 +1,7 @@
 """A class on one server: N sessions at once, some of them sending the worst inputs.
 
     python benchmarks/classroom.py [--sessions 1,10,20] [--client protocol|browser] [--cache DIR] [--rounds 1]
+                                   [--lesson en|zh]
 
 Starts the real server (offline, its own model cache), trains the models the flows need once (the real
 architectures, one short epoch each: this measures serving, not accuracy), then for each N opens N
@@ -8,7 +9,10 @@ sessions and runs them all at once. Every session does the five flows of a lesso
 "Analyse", Topic zero-shot, Translate, Generate, Inspect — with its own text. One session in five is
 "mischievous": between its flows it sends the bad inputs of the classroom table (a 5,000-character
 summary of "Go. ", an explanation of 430 tokens of made-up words, a format-bomb label template, a
-200 KB paste).
+200 KB paste). `--lesson zh` runs the Chinese lesson instead, with the interface in Chinese: Sentiment on Chinese
+reviews, Tokenization (five ways, redrawn as the text changes), Segmentation, Translate Chinese → English and Generate
+with the Chinese character GPT; its mischievous sessions paste 200,000 characters of Chinese, send a box of
+invisible characters to segment, and the heaviest accepted inputs (2,000 characters to segment, 1,000 to tokenize).
 
 Two kinds of session. `protocol` (the default) speaks Streamlit's websocket protocol from Python
 (benchmarks/streamlit_client.py): the server receives exactly what a browser sends, and the students'
@@ -52,6 +56,15 @@ PREPARE = {
     "translate-en-zh": ["epochs=1", "examples=2000"],
     "lm-lee-gpt": ["epochs=2"],
 }
+# The Chinese lesson's: its Sentiment, Segmentation, Translate and Generate models, and the tokenizers the Tokenization
+# page shows (the character vocabulary comes with the segmenter, the byte-level BPE with the English GPT).
+PREPARE_ZH = {
+    "sentiment-zh-pieces": ["epochs=0.2"],
+    "segment-zh": ["epochs=0.2"],
+    "translate-zh-en": ["epochs=1", "examples=2000"],
+    "zh-char-gpt": ["epochs=0.1"],
+    "lm-lee-gpt": ["epochs=2"],
+}
 
 
 def _free_port() -> int:
@@ -60,9 +73,9 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def prepare(cache: Path) -> None:
+def prepare(cache: Path, lesson: str = "en") -> None:
     env = dict(os.environ, LMLAB_CACHE_HOME=str(cache), LMLAB_OFFLINE="1")
-    for key, overrides in PREPARE.items():
+    for key, overrides in (PREPARE_ZH if lesson == "zh" else PREPARE).items():
         if (cache / "models" / key / "metadata.json").is_file():
             continue
         print(f"training {key} once for the benchmark ({', '.join(overrides)})…", flush=True)
@@ -158,7 +171,8 @@ def _check(tally, reference: dict[tuple[str, str], str]) -> None:
                                f"…{expected[max(0, first - 30):first + 50]!r}")
 
 
-def _sessions(client: str, url: str, count: int, rounds: int, mischief: bool, server_pid: int, tag: str = ""):
+def _sessions(client: str, url: str, count: int, rounds: int, mischief: bool, server_pid: int, tag: str = "",
+              lesson: str = "en"):  # fmt: skip
     """Run `count` sessions with the chosen client: (tally, clicks sent again, browser CPU seconds)."""
     if client == "browser":
         import classroom_browser
@@ -169,22 +183,31 @@ def _sessions(client: str, url: str, count: int, rounds: int, mischief: bool, se
         return tally, len(classroom_browser.RESENT), meter.total
     import classroom_protocol
 
-    return asyncio.run(classroom_protocol.run(url, count, rounds, mischief, tag)), 0, 0.0
+    return asyncio.run(classroom_protocol.run(url, count, rounds, mischief, tag, lesson)), 0, 0.0
 
 
-def _protocol_reference(cache: Path, counts: list[int]) -> dict[tuple[str, str], str]:
+def _protocol_reference(cache: Path, counts: list[int], lesson: str = "en") -> dict[tuple[str, str], str]:
     """Every input the measured sessions will send, answered one at a time by a lone session on a server of
     its own: the measured server starts with nothing computed (no shared result is warm)."""
     import classroom_protocol
-    from lesson import FLOWS, text_for
+    from lesson import LESSONS, text_for
 
     inputs = [(name, text_for(name, number, f"class of {count}, seat"))
-              for count in counts for number in range(count) for name in FLOWS]  # fmt: skip
+              for count in counts for number in range(count) for name in LESSONS[lesson]]  # fmt: skip
     server = Server(cache)
     try:
         return asyncio.run(classroom_protocol.reference(server.url, inputs))
     finally:
         server.close()
+
+
+def _per_flow(tally) -> str:
+    """p50 / max seconds of each flow's normal requests (a latency and its answer are recorded together)."""
+    by_flow: dict[str, list[float]] = {}
+    for (name, _text, _answer), seconds in zip(tally.answers, tally.latencies, strict=True):
+        by_flow.setdefault(name, []).append(seconds)
+    return "; ".join(f"{name} p50 {statistics.median(found):.2f} / max {max(found):.2f} s"
+                     for name, found in by_flow.items())  # fmt: skip
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -205,7 +228,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--client", choices=["protocol", "browser"], default="protocol")
     parser.add_argument("--rounds", type=int, default=1, help="lessons (five flows) per session")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "lmlab-classroom-cache")
+    parser.add_argument("--lesson", choices=["en", "zh"], default="en",
+                        help="zh: the Chinese lesson (Chinese interface; Sentiment on Chinese reviews, Tokenization, "
+                        "Segmentation, Translate Chinese to English, Generate with the Chinese character GPT)")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.client == "browser" and args.lesson != "en":
+        print("The Chinese lesson runs with the protocol client only.", file=sys.stderr)
+        return 2
     if args.client == "browser":
         from classroom_browser import CHROMIUM
 
@@ -213,15 +242,15 @@ def main(argv: list[str] | None = None) -> int:
             print("Debian's chromium is needed (apt-get install chromium).", file=sys.stderr)
             return 2
     args.cache.mkdir(parents=True, exist_ok=True)
-    prepare(args.cache)
+    prepare(args.cache, args.lesson)
     counts = [int(part) for part in args.sessions.split(",") if part.strip()]
     if args.client == "protocol":
         print(f"reference answers: {5 * sum(counts)} inputs, one lone session, a server of its own…", flush=True)
-        reference = _protocol_reference(args.cache, counts)
+        reference = _protocol_reference(args.cache, counts, args.lesson)
     server = Server(args.cache)
     try:
         print("warming up: each model loaded once by a lesson with inputs nobody sends later…", flush=True)
-        warm, _, _ = _sessions(args.client, server.url, 4, 1, False, server.process.pid, "warm-up, seat")
+        warm, _, _ = _sessions(args.client, server.url, 4, 1, False, server.process.pid, "warm-up, seat", args.lesson)
         if warm.errors:
             print("the warm-up failed:", *warm.errors, sep="\n  ")
             return 1
@@ -233,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
             started, server_cpu, wall_start = time.perf_counter(), server.cpu_seconds(), time.time()
             harness_cpu = sum(psutil.Process().cpu_times()[:2])  # this script: asyncio, the clients
             tally, resent, browser_cpu = _sessions(args.client, server.url, count, args.rounds, count >= 5,
-                                                   server.process.pid, f"class of {count}, seat")  # fmt: skip
+                                                   server.process.pid, f"class of {count}, seat", args.lesson)  # fmt: skip
             wall = time.perf_counter() - started
             server_cpu = server.cpu_seconds() - server_cpu
             runs = server.script_runs(wall_start, time.time())
@@ -251,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
                 print("   ", line)
             print(f"  N={count}: p50 {rows[-1][2]:.2f} s, p95 {rows[-1][3]:.2f} s, max {rows[-1][4]:.2f} s, "
                   f"slowest step {rows[-1][5]:.2f} s", flush=True)  # fmt: skip
+            print("   ", _per_flow(tally), flush=True)
         print()
         print(f"client: {args.client}")
         print(HEADER)

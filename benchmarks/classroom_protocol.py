@@ -15,12 +15,16 @@ from lesson import (
     ANSWER_TIMEOUT_S,
     EXPLAIN_BOMB,
     EXPLAIN_MAX,
-    HEAVY,
-    MISCHIEF,
+    HEAVIEST,
+    INVISIBLE,
+    MISCHIEF_OF,
     PASTE_BOMB,
+    PASTE_BOMB_ZH,
+    SEGMENT_MAX,
     SUMMARY_BOMB,
     SUMMARY_MAX,
     TEMPLATE_BOMB,  # fmt: skip
+    TOKENIZE_MAX,
     Tally,
     flows_of,
     text_for,
@@ -29,6 +33,7 @@ from lesson import (
 from streamlit_client import Session
 
 ZERO_SHOT = ["Zero-shot (your labels)"]
+ZH = "lang=zh"
 
 
 async def _ask(session: Session, widgets: dict, answer: str, containing: str) -> tuple[float, str]:
@@ -64,6 +69,26 @@ async def flow(session: Session, name: str, text: str) -> tuple[float, str]:
             raise RuntimeError("no attention view on the page")
         charts = [e.proto.spec for _, e in sorted(page.elements.items()) if e.kind == "plotly_chart"]
         return page.seconds, hashlib.sha256("\n".join(charts).encode()).hexdigest()  # every map and statistic
+    return await _flow_zh(session, name, text)
+
+
+async def _flow_zh(session: Session, name: str, text: str) -> tuple[float, str]:
+    """The Chinese lesson's flows, with the interface in Chinese (each page opened with ``lang=zh``)."""
+    if name == "sentiment-zh":  # the page starts in the interface's language: the Chinese reviews' model
+        await session.open("sentiment", ZH)
+        return await _ask(session, {"sentiment-text": text, "sentiment-run": True}, "sentiment-answer", "延迟")
+    if name == "tokenize":  # no button: the five ways redraw as the text changes
+        await session.open("tokenization", ZH)
+        return await _ask(session, {"tokenization-text": text}, "tokenization-answer", "jieba")
+    if name == "segment":
+        await session.open("segment", ZH)
+        return await _ask(session, {"segment-text": text, "segment-run": True}, "segment-answer", "jieba")
+    if name == "translate-zh":
+        await session.open("translate", ZH + "&model=translate-zh-en")
+        return await _ask(session, {"translate-text": text, "translate-run": True}, "translate-answer", "延迟")
+    if name == "generate-zh":
+        await session.open("generate", ZH)
+        return await _ask(session, {"generate-prompt": text, "generate-run": True}, "generate-answer", "个词元")
     raise ValueError(name)
 
 
@@ -93,6 +118,22 @@ async def _bad(session: Session, name: str) -> bool:
         await session.rerun({"sentiment-text": EXPLAIN_MAX, "sentiment-run": True}, ANSWER_TIMEOUT_S)
         page = await session.rerun({"sentiment-explain-run": True}, ANSWER_TIMEOUT_S)
         wanted = "Integrated gradients sum the gradient"
+    elif name == "paste-zh":
+        await session.open("sentiment", ZH)
+        page = await session.rerun({"sentiment-text": PASTE_BOMB_ZH, "sentiment-run": True}, ANSWER_TIMEOUT_S)
+        wanted = "上限是"
+    elif name == "invisible":
+        await session.open("segment", ZH)
+        page = await session.rerun({"segment-text": INVISIBLE, "segment-run": True}, ANSWER_TIMEOUT_S)
+        wanted = "请输入一些文本"
+    elif name == "tokenize-max":
+        await session.open("tokenization", ZH)
+        page = await session.rerun({"tokenization-text": TOKENIZE_MAX}, ANSWER_TIMEOUT_S)
+        wanted = "jieba"
+    elif name == "segment-max":
+        await session.open("segment", ZH)
+        page = await session.rerun({"segment-text": SEGMENT_MAX, "segment-run": True}, ANSWER_TIMEOUT_S)
+        wanted = "jieba"
     else:  # summary-max, accepted: 150 sentences, the cap
         await session.open("summarize")
         page = await session.rerun({"sum-text": SUMMARY_MAX, "sum-run": True}, ANSWER_TIMEOUT_S)
@@ -101,21 +142,23 @@ async def _bad(session: Session, name: str) -> bool:
                                                                      page.elements.values())  # fmt: skip
 
 
-async def _session(url: str, number: int, mischievous: bool, tally: Tally, rounds: int, tag: str) -> None:
+async def _session(url: str, number: int, mischievous: bool, tally: Tally, rounds: int, tag: str,
+                   lesson: str) -> None:  # fmt: skip
     session = Session(url)
     await session.connect()
     try:
         for round_ in range(rounds):
-            for step, name in enumerate(flows_of(number)):
+            for step, name in enumerate(flows_of(number, lesson)):
                 session.durations.clear()
                 if mischievous:
-                    bad = MISCHIEF[(step + round_ + number // 5) % len(MISCHIEF)]
+                    mischief = MISCHIEF_OF[lesson]
+                    bad = mischief[(step + round_ + number // 5) % len(mischief)]
                     try:
                         ok = await _bad(session, bad)
                     except Exception as error:  # noqa: BLE001 - a timeout is a finding, not a crash of the benchmark
                         ok = False
                         tally.bad_unclear.append(f"session {number} {bad}: {type(error).__name__}")
-                    if bad in HEAVY:
+                    if bad in HEAVIEST:
                         tally.heavy_done += ok
                     else:
                         tally.refused += ok
@@ -141,10 +184,10 @@ async def _session(url: str, number: int, mischievous: bool, tally: Tally, round
         await session.close()
 
 
-async def run(url: str, sessions: int, rounds: int, mischief: bool, tag: str = "") -> Tally:
+async def run(url: str, sessions: int, rounds: int, mischief: bool, tag: str = "", lesson: str = "en") -> Tally:
     """``sessions`` at once; with a ``tag`` every session sends inputs of its own (nothing is shared)."""
     tally = Tally()
-    await asyncio.gather(*[_session(url, number, mischief and number % 5 == 4, tally, rounds, tag)
+    await asyncio.gather(*[_session(url, number, mischief and number % 5 == 4, tally, rounds, tag, lesson)
                            for number in range(sessions)])  # fmt: skip
     return tally
 
