@@ -87,6 +87,7 @@ def test_the_generate_page_switches_to_chinese(tiny_zh_gpt):
     at.button(key="generate-run").click().run()
     assert not at.exception and not at.error
     assert any(m.value.startswith("> 新华社北京") for m in at.markdown)
+    assert any(c.value.startswith("由 ONNX Runtime fp32 在服务器的 CPU 上计算") for c in at.caption), [c.value for c in at.caption]
     at.button(key="generate-compare-run").click().run()
     assert not at.exception and not at.error and len(at.dataframe) >= 1
     at.segmented_control(key="generate-language").set_value("en").run()

@@ -96,10 +96,13 @@ def test_the_benchmark_times_a_fresh_next_token_pass_not_the_shared_answer(lm_ti
     assert [t["id"] for t in again["transformer"]] == [t["id"] for t in first["transformer"]]
 
 
-def test_a_long_generation_lets_other_requests_in_between_its_tokens(lm_tiny_model):
-    """Generation takes the model one token at a time: another session's request waits for one step, not for the
-    whole continuation (GPT-2 online takes most of a second per step on 2 cores)."""
+def test_a_long_generation_lets_other_requests_in_between_its_tokens(lm_tiny_model, monkeypatch):
+    """Generation on PyTorch takes the model for at most HOLD_S at a time and at least one token: another session's
+    request waits for one step of a slow model, not for the whole continuation (GPT-2 online, which is not exported,
+    takes most of a second per step on 2 cores)."""
     from core.tasks.generate import LanguageModel
+
+    monkeypatch.setenv("LMLAB_SERVING", "torch")  # the PyTorch path, whose steps are slowed below
 
     model = LanguageModel(catalog.LM_LEE)
     _slowed(model.model.base_model)
@@ -121,3 +124,42 @@ def test_a_long_generation_lets_other_requests_in_between_its_tokens(lm_tiny_mod
         del model.model.base_model.forward
     assert len(made[0].steps) >= 10, [step["token"] for step in made[0].steps]  # long enough to interleave with
     assert finished["ask"] < finished["generate"]
+
+
+def test_a_generation_keeps_a_slot_for_a_slice_of_tokens_and_writes_the_same_text(lm_tiny_model, monkeypatch):
+    """Taking an inference slot (and the model) once per token, a generation queued once per token behind a class's
+    requests (Generate was the classroom test's slowest page); it now keeps them for up to HOLD_S of tokens at a time,
+    and on ONNX Runtime it takes a slot only, never the model's lock. The same seed gives the same text as when it
+    let go after every token, on either runtime; a step slower than the slice still lets go after each token (the
+    test above)."""
+    from core.tasks import generate as module
+
+    model = module.LanguageModel(catalog.LM_LEE)
+    settings = {"max_new_tokens": 30, "temperature": 1.0, "top_k": 0, "top_p": 1.0, "seed": 5}
+    gate, slots, locks = module.inference_gate, [], []
+    monkeypatch.setattr(module, "inference_gate", lambda: slots.append(1) or gate())
+    lock = model._lock
+
+    class Counting:
+        def __enter__(self):
+            locks.append(1)
+            return lock.__enter__()
+
+        def __exit__(self, *exc):
+            return lock.__exit__(*exc)
+
+    model._lock = Counting()
+    texts = {}
+    for runtime in ("ONNX Runtime fp32", "PyTorch fp32"):
+        if runtime == "PyTorch fp32":
+            model._next_token = None  # the same model on PyTorch (the export was opened by the first generation)
+        for hold in (0.0, 10.0):  # let go after every token, as before; a slice for the whole continuation
+            monkeypatch.setattr(module, "HOLD_S", hold)
+            slots.clear(), locks.clear()
+            made = model.generate("The government", **settings)
+            assert made.runtime == runtime and len(made.steps) >= 10, [s["token"] for s in made.steps]
+            assert len(slots) == (len(made.steps) if hold == 0.0 else 1)
+            assert len(locks) == (0 if runtime.startswith("ONNX") else len(slots))
+            texts[runtime, hold] = (made.text, [s["probability"] for s in made.steps])
+    assert len({text for text, _probabilities in texts.values()}) == 1
+    assert texts["ONNX Runtime fp32", 0.0] == texts["ONNX Runtime fp32", 10.0]

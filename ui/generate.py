@@ -13,12 +13,7 @@ from core.viz import charts, heatmaps
 from ui import attributions, i18n, models, render, safe
 from ui.i18n import N_, _
 
-PROMPTS = [
-    "The Prime Minister said",
-    "Police say the fire",
-    "The Australian cricket team",
-    "Palestinian",
-]
+PROMPTS = ["The Prime Minister said", "Police say the fire", "The Australian cricket team", "Palestinian"]
 SENTENCE = "The Prime Minister said the government would not change its policy."
 # Stock openings of People's Daily (January 1998), not sentences copied from it; the sentence is in neither split.
 PROMPTS_ZH = ["新华社北京", "今年我国经济", "中国人民", "记者从有关部门获悉"]
@@ -240,6 +235,8 @@ def show_generation(spec) -> None:
         _("{count} tokens in {ms} ms · seed {seed} (the same seed and settings give the same text) · bold: generated",
           count=len(result.steps), ms=f"{result.latency_ms:.0f}", seed=result.seed)
     )  # fmt: skip
+    if result.runtime:  # the Transformer's passes: ONNX Runtime where the model exports faithfully (core.tasks.lm_onnx)
+        render.computed_by(result.runtime, result.device, result.runtime_note)
     if result.steps:
         render.figure(charts.generation_steps(result.steps), key="generate-steps")
         st.caption(

@@ -120,11 +120,7 @@ def sentiment_result(result, *, title: str, key: str, compact: bool = False, mod
                    "that other close calls may share). Time waiting for the model is not included."),
         )  # fmt: skip
         if result.runtime:
-            note = _(" ({note})", note=_(result.runtime_note)) if result.runtime_note else ""  # （…） in Chinese
-            where = (_("on the server's CPU") if result.device == "cpu"
-                     else _("on the server's GPU ({device})", device=result.device))  # fmt: skip
-            st.caption(_("Computed by {runtime} {where}{note}.", runtime=safe.md(_(result.runtime)), where=where,
-                         note=safe.md(note)))  # fmt: skip
+            computed_by(result.runtime, result.device, result.runtime_note)
     scores = {_(name): value for name, value in result.scores.items()}
     if len(scores) < len(result.scores):  # two classes that read the same once translated: keep them apart
         scores = dict(result.scores)
@@ -142,3 +138,10 @@ def sentiment_result(result, *, title: str, key: str, compact: bool = False, mod
             _("Your text is {length} tokens long; this model reads at most {limit}, so only the first {used} tokens "
               "were used.", length=result.n_tokens_input, limit=result.max_tokens, used=result.n_tokens)
         )  # fmt: skip
+
+
+def computed_by(runtime: str, device: str, note: str = "") -> None:
+    """A caption naming what computed an answer and where, and why not the runtime asked for (``note``)."""
+    note = _(" ({note})", note=_(note)) if note else ""  # （…） in Chinese
+    where = _("on the server's CPU") if device == "cpu" else _("on the server's GPU ({device})", device=device)
+    st.caption(_("Computed by {runtime} {where}{note}.", runtime=safe.md(_(runtime)), where=where, note=safe.md(note)))

@@ -10,13 +10,14 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from core.catalog import ModelSpec
+from core.catalog import ModelSpec, weights_sha256
 from core.data.corpora import CORPORA, Corpus, lm_corpus  # noqa: F401 — re-exported: callers import them here
 from core.errors import InputError
 from core.memo import DISTRIBUTIONS, Memo
@@ -28,6 +29,9 @@ from core.tasks.ngram import KneserNey
 
 MAX_PROMPT_TOKENS = 256
 MAX_NEW_TOKENS = 200
+# How long a generation keeps an inference slot (and on PyTorch the model) at a time, at least one token: a tenth of
+# a second, so other requests get in between, yet not one wait for a slot per token (see generate()).
+HOLD_S = 0.1
 NGRAM_FILE = "ngram.npz"  # the Kneser–Ney counts fitted at training time, saved beside the model
 
 
@@ -102,6 +106,9 @@ class Generation:
     seed: int
     ids: tuple[int, ...] = ()  # the boundary token, the prompt's tokens, then the generated ones (no end token)
     start: int = 0  # where the generated tokens begin in ids
+    runtime: str = ""  # what computed the Transformer's passes ("" for the trigram), and why not ONNX Runtime
+    runtime_note: str = ""
+    device: str = "cpu"
 
 
 # Next-token answers any session already got (a class opens the same prompt; a game's every click reruns its page),
@@ -117,6 +124,11 @@ class LanguageModel:
     def __init__(self, spec: ModelSpec, tokenizer=None, model=None, ngram: KneserNey | None = None):
         self.spec = spec
         self._instance = next(_INSTANCES)  # a retrained model is a new instance: its answers are never mixed up
+        # before loading: a retrain while this loads must not be exported as it (a model handed over has no version)
+        self._fingerprint = weights_sha256(spec) if model is None and spec.trained_here else ""
+        self._next_token: Callable[[list[int]], np.ndarray] | None = None  # ONNX Runtime's pass, for generation
+        self.generation_note = ""  # why PyTorch generates, where it does
+        self._next_token_guard, self._next_token_tried = threading.Lock(), False
         if model is None:
             from core.loading import load_causal_lm
 
@@ -161,10 +173,21 @@ class LanguageModel:
             )
         return [self.tokenizer.bos_token_id, *ids] if self.tokenizer.bos_token_id is not None else ids
 
+    def _generation_pass(self) -> None:
+        """ONNX Runtime's next-token pass for generation, opened once (core.tasks.lm_onnx); PyTorch where it cannot."""
+        with self._next_token_guard:
+            if not self._next_token_tried:
+                self._next_token_tried = True
+                from core.tasks import lm_onnx
+
+                self._next_token, self.generation_note = lm_onnx.for_model(self.spec, self.model, self._fingerprint)
+
     def _distribution(self, ids: list[int]) -> np.ndarray:
         import torch
 
         window = ids[-self.context :]
+        if self._next_token is not None:
+            return self._next_token(window)
         with torch.no_grad():
             logits = to_cpu(self._last_logits(torch.tensor([window]), torch.ones(1, len(window), dtype=torch.long))[0])
         return torch.softmax(logits, dim=-1).numpy().astype(np.float64)
@@ -271,27 +294,38 @@ class LanguageModel:
         if not 0 <= temperature <= 5 or not 0 < top_p <= 1 or top_k < 0:
             raise InputError(Message("Temperature must be 0–5, top-p in (0, 1] and top-k ≥ 0 (0 = no cut)."))
         ids = self._ids(prompt, allow_empty=True)
+        if not use_ngram:
+            self._generation_pass()
         start = len(ids)
         rng = np.random.default_rng(seed)
         steps = []
         end = self.tokenizer.eos_token_id
-        # the trigram needs neither the model nor an inference slot: sampling from it never blocks the class; the
-        # Transformer takes the model and a slot one token at a time, so a long generation lets others in between
-        started = time.perf_counter()
-        for _ in range(max_new_tokens):
-            with contextlib.nullcontext() if use_ngram else _both(self._lock, inference_gate()):
-                probs = self.ngram.distribution(ids) if use_ngram else self._distribution(ids)
-            chosen, shaped = sample_next(probs, temperature=temperature, top_k=top_k, top_p=top_p, rng=rng)
-            steps.append({"token": self.tokenizer.decode([chosen]), "probability": float(probs[chosen]),
-                          "kept": int((shaped > 0).sum())})  # fmt: skip
-            if chosen == end:
-                break
-            ids.append(chosen)
+        # the trigram needs neither the model nor an inference slot; ONNX Runtime's pass (thread-safe) a slot only, so
+        # generations never queue for the model behind one another; PyTorch's the model and a slot. Each is kept for
+        # up to HOLD_S of tokens (one token where a step takes longer), then others get in between
+        started, going = time.perf_counter(), True
+        while going and len(steps) < max_new_tokens:
+            with (contextlib.nullcontext() if use_ngram else inference_gate() if self._next_token is not None
+                  else self.exclusive()):  # fmt: skip
+                held = time.perf_counter()
+                while going and len(steps) < max_new_tokens:
+                    probs = self.ngram.distribution(ids) if use_ngram else self._distribution(ids)
+                    chosen, shaped = sample_next(probs, temperature=temperature, top_k=top_k, top_p=top_p, rng=rng)
+                    steps.append({"token": self.tokenizer.decode([chosen]), "probability": float(probs[chosen]),
+                                  "kept": int((shaped > 0).sum())})  # fmt: skip
+                    going = chosen != end
+                    if going:
+                        ids.append(chosen)
+                    if time.perf_counter() - held >= HOLD_S:
+                        break
         latency = 1000 * (time.perf_counter() - started)
         continuation = self.tokenizer.decode(ids[start:], skip_special_tokens=True)
         prefix = self.tokenizer.decode(ids[:start], skip_special_tokens=True)
+        runtime = "" if use_ngram else "ONNX Runtime fp32" if self._next_token is not None else "PyTorch fp32"
         return Generation(prompt=prompt, text=prefix + continuation, continuation=continuation, steps=steps,
-                          latency_ms=latency, seed=seed, ids=tuple(ids), start=start)  # fmt: skip
+                          latency_ms=latency, seed=seed, ids=tuple(ids), start=start, runtime=runtime,
+                          runtime_note=self.generation_note if runtime == "PyTorch fp32" else "",
+                          device=next(self.model.parameters()).device.type)  # fmt: skip
 
     def scored_ids(self, text: str) -> list[int]:
         """The ids of a text to score whole: the boundary token, then at least one and at most context − 1 tokens."""
@@ -351,12 +385,6 @@ def _saved_ngram(spec: ModelSpec, vocab_size: int) -> KneserNey | None:
     except (OSError, KeyError, ValueError):
         return None
     return found if found.vocab_size == vocab_size else None
-
-
-@contextlib.contextmanager
-def _both(first, second):
-    with first, second:
-        yield
 
 
 def scramble(text: str, seed: int = 0) -> str:

@@ -1,0 +1,180 @@
+"""A small GPT's next-token pass on ONNX Runtime: what generation runs on the CPU when ``LMLAB_SERVING`` allows it.
+
+A generation is dozens of small forward passes, one per token. PyTorch hands Python's GIL back at every operation
+of a pass and must take it again afterwards; on a server whose sessions keep Python busy, every take-back waits its
+turn. Measured on 2 cores with the Chinese character GPT, 40 greedy tokens: 0.05 s alone and 96.8 s beside four
+threads running plain Python in PyTorch, 0.03 s and 1.54 s in ONNX Runtime, which lets go of the GIL once per pass
+(``benchmarks/classroom.py``: Generate was the class's slowest page). The probabilities differ from PyTorch's by about
+1e-7, so a seed draws the same tokens unless a draw falls that close to the edge between two of them.
+
+The pass (token ids in, the last position's logits out; length left free, one text at a time, attention traced in
+plain operations) is exported once per version of the weights into ``<cache>/onnx/<key>/`` beside the classifiers'
+exports, checked against PyTorch before it is kept, and opened with the server's serving threads. A model that
+cannot be exported faithfully, a model from the Hub, one over ``onnx_runtime.MAX_PARAMETERS``, a model on a GPU, or
+``LMLAB_SERVING=torch`` keeps PyTorch, and the reason is kept.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core import settings
+from core.errors import CoreError
+from core.io import temporary_name
+from core.messages import N_
+from core.tasks import onnx_runtime
+
+# Why PyTorch generates, as the Generate page says it (translated)
+TORCH_ASKED = N_("LMLAB_SERVING=torch")
+NO_VERSION = N_("a model from the Hub has no fixed version to export")
+ON_GPU = N_("the model runs on a GPU")
+NOT_GPT2 = N_("only GPT-2's family is exported")
+TOO_LARGE = N_("larger models stay on PyTorch")
+RETRAINED = N_("the model was trained again while it loaded")
+NOT_FAITHFUL = N_("its ONNX export failed or did not give PyTorch's probabilities")
+TOLERANCE = 1e-4  # the most an export's probabilities may differ from PyTorch's on the check windows
+_CHECK = ([0, 1, 2], list(range(3, 40)))  # two lengths: the length axis must stay free
+
+
+@dataclass
+class NextToken:
+    """The exported pass: a window of ids in, the next-token distribution (float64) out. Thread-safe."""
+
+    path: Path
+    session: object
+
+    def __call__(self, window: list[int]) -> np.ndarray:
+        ids = np.asarray([window], dtype=np.int64)
+        logits = self.session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids)})[0][0]
+        shifted = np.exp(logits.astype(np.float64) - logits.max())
+        return shifted / shifted.sum()
+
+
+def for_model(spec, model, fingerprint: str) -> tuple[NextToken | None, str]:
+    """The pass a generation of ``model`` uses, or None and why PyTorch generates instead (one of the notes above)."""
+    from core.catalog import weights_sha256
+
+    if fingerprint and weights_sha256(spec) != fingerprint:
+        return None, RETRAINED
+    try:
+        return open_next_token(model, key=spec.key, fingerprint=fingerprint), ""
+    except CoreError as error:
+        reason = str(error)
+        return None, reason if reason in (TORCH_ASKED, NO_VERSION, ON_GPU, NOT_GPT2, TOO_LARGE) else NOT_FAITHFUL
+
+
+def open_next_token(model, *, key: str, fingerprint: str) -> NextToken:
+    """The exported next-token pass of ``model`` (exported now when this version has none). CoreError says why not."""
+    if settings.serving_runtime() == "torch":
+        raise CoreError(TORCH_ASKED)
+    if not fingerprint:
+        raise CoreError(NO_VERSION)
+    if next(model.parameters()).device.type != "cpu":
+        raise CoreError(ON_GPU)
+    if model.config.model_type != "gpt2":
+        raise CoreError(NOT_GPT2)
+    if sum(p.numel() for p in model.parameters()) > onnx_runtime.MAX_PARAMETERS:
+        raise CoreError(TOO_LARGE)
+    folder = onnx_runtime.folder_of(key)
+    path, failed = folder / f"{fingerprint[:16]}-next-token.onnx", folder / f"{fingerprint[:16]}-next-token.failed"
+    with onnx_runtime._lock_for(key):
+        if failed.is_file():
+            raise CoreError(failed.read_text(encoding="utf-8", errors="replace")[:300])
+        if not path.is_file():
+            _build(model, path, failed)
+    try:
+        found = _open(path)
+        _check(found, model)
+    except Exception as error:  # a damaged or unfaithful file: removed, so that the next load exports afresh
+        path.unlink(missing_ok=True)
+        if isinstance(error, CoreError):
+            raise
+        raise CoreError(f"ONNX Runtime could not open the exported model: {str(error)[:300]}") from None
+    return found
+
+
+def _build(model, path: Path, failed: Path) -> None:
+    from core.io import write_text_atomic
+
+    try:
+        for older in path.parent.glob("*-next-token.onnx"):  # an earlier version's export: this one replaces it
+            older.unlink(missing_ok=True)
+        _export(model, path)
+        try:
+            _check(_open(path), model)
+        except Exception:
+            path.unlink(missing_ok=True)
+            raise
+    except CoreError as error:
+        write_text_atomic(failed, str(error))
+        raise
+    except Exception as error:  # noqa: BLE001 - noted: an exporter's odd failure is not retried for this version
+        write_text_atomic(failed, f"Could not export the model to ONNX: {str(error)[:300]}")
+        raise CoreError(failed.read_text(encoding="utf-8")) from None
+
+
+def _last_logits(model):
+    """A module giving ``model``'s logits at the last position of one unpadded window."""
+    import torch
+
+    class LastLogits(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask):  # the mask (all ones) keeps the traced positions plain
+            return self.model(input_ids=input_ids, attention_mask=attention_mask).logits[:, -1, :]
+
+    return LastLogits().eval()  # a new module is in training mode, and the exporter restores the mode it found
+
+
+def _export(model, path: Path) -> None:
+    import torch
+
+    from core.loading import eager_attention
+
+    temporary, sample = temporary_name(path), torch.tensor([_window(model, _CHECK[1])])
+    try:
+        with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad(), eager_attention(model):
+            warnings.simplefilter("ignore")  # the exporter's tracer warnings say nothing a user can act on
+            torch.onnx.export(_last_logits(model.eval()), (sample, torch.ones_like(sample)), str(temporary),
+                              input_names=["input_ids", "attention_mask"], output_names=["logits"],
+                              dynamic_axes={"input_ids": {1: "tokens"}, "attention_mask": {1: "tokens"}},
+                              opset_version=17, dynamo=False)  # fmt: skip
+        os.replace(temporary, path)
+    finally:
+        model.eval()  # served in evaluation mode whatever the exporter did
+        temporary.unlink(missing_ok=True)
+
+
+def _window(model, ids: list[int]) -> list[int]:
+    """``ids`` as a window the model can read: ids inside its vocabulary, no longer than its context."""
+    return [i % model.config.vocab_size for i in ids][: getattr(model.config, "n_positions", len(ids))]
+
+
+def _open(path: Path) -> NextToken:
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = settings.serving_threads()
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # errors only
+    return NextToken(path, onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"]))
+
+
+def _check(found: NextToken, model) -> None:
+    """CoreError unless the export gives PyTorch's distribution on two windows of different lengths."""
+    import torch
+
+    for ids in _CHECK:
+        window = _window(model, ids)
+        with torch.no_grad():
+            expected = torch.softmax(model(input_ids=torch.tensor([window])).logits[0, -1].float(), -1).numpy()
+        moved = float(np.abs(found(window) - expected).max())
+        if not moved <= TOLERANCE:  # nan fails too
+            raise CoreError(f"the export's probabilities differ from PyTorch's by {moved:.1e}")
