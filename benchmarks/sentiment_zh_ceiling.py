@@ -216,8 +216,9 @@ def ensemble(train, y_train, test, y_test, tfidf: np.ndarray, cnn_epochs: int) -
     """Neural models averaged (their probabilities of "positive"), each trained as above — the bag for one epoch,
     the epoch at which its seeds did best on the held-out reviews — plus LM Lab's Chinese BERT trained from random
     weights, the one pretrained here and the one reading BPE pieces, where they are in the cache; each ensemble is
-    compared with TF-IDF + LR (C = 3), paired. The last, every member averaged, is fixed in advance; picking the best of
-    the others on the held-out reviews would make its accuracy optimistic."""
+    compared with TF-IDF + LR (C = 3), paired. The last, every member averaged, fixes its members as "all of them"
+    rather than picking the best group; but the bag's epoch and the BERTs' rates were picked on the same held-out
+    reviews, and about ten ensembles are compared with no correction, so every number here is optimistic."""
     from core import catalog
     from core.stats import mcnemar, paired_bootstrap_difference
 

@@ -80,3 +80,37 @@ def test_a_generation_stays_fast_while_other_threads_keep_python_busy(lm_tiny_mo
         for thread in threads:
             thread.join()
     assert len(made.steps) >= 1 and seconds < 10, seconds
+
+
+def test_the_export_waits_while_another_page_holds_the_model_with_a_hook_on_it(lm_tiny_model):
+    """Ablate and Patch hook the shared model while they hold it: an export traced (or checked) then would serve the
+    class an ablated model, or note a faithful one as failed. The first generation exports only once it has the model."""
+    import torch
+
+    from core.tasks.generate import LanguageModel
+
+    model = LanguageModel(catalog.LM_LEE)
+    held, released = threading.Event(), {}
+
+    def ablate() -> None:
+        with model.exclusive() as gpt:
+            hook = gpt.transformer.h[0].register_forward_hook(
+                lambda _m, _i, out: (torch.zeros_like(out[0]), *out[1:]) if isinstance(out, tuple) else out * 0)
+            held.set()
+            time.sleep(1.0)
+            hook.remove()
+            released["at"] = time.monotonic()
+
+    holder = threading.Thread(target=ablate)
+    holder.start()
+    held.wait(10)
+    made = model.generate("The government", max_new_tokens=8, seed=0)
+    finished = time.monotonic()
+    holder.join()
+    assert made.runtime == "ONNX Runtime fp32", made.runtime_note
+    assert finished > released["at"]
+    runner, model._next_token = model._next_token, None
+    try:
+        assert model.generate("The government", max_new_tokens=8, seed=0).text == made.text  # the unhooked model's
+    finally:
+        model._next_token = runner

@@ -135,6 +135,7 @@ def test_a_generation_keeps_a_slot_for_a_slice_of_tokens_and_writes_the_same_tex
     from core.tasks import generate as module
 
     model = module.LanguageModel(catalog.LM_LEE)
+    model.generate("The government", max_new_tokens=1)  # the export opened (with the model held, once)
     settings = {"max_new_tokens": 30, "temperature": 1.0, "top_k": 0, "top_p": 1.0, "seed": 5}
     gate, slots, locks = module.inference_gate, [], []
     monkeypatch.setattr(module, "inference_gate", lambda: slots.append(1) or gate())

@@ -22,6 +22,7 @@ from core.data.corpora import CORPORA, Corpus, lm_corpus  # noqa: F401 — re-ex
 from core.errors import InputError
 from core.memo import DISTRIBUTIONS, Memo
 from core.messages import Message
+from core.tasks import lm_onnx
 from core.tasks.batching import Coalescer
 from core.tasks.inputs import FairLock, check_text, follows_inputs, inference_gate, to_cpu
 from core.tasks.lm_scoring import document_nll, documents_nll, perplexity_with_ci  # noqa: F401 — re-exported
@@ -178,9 +179,8 @@ class LanguageModel:
         with self._next_token_guard:
             if not self._next_token_tried:
                 self._next_token_tried = True
-                from core.tasks import lm_onnx
-
-                self._next_token, self.generation_note = lm_onnx.for_model(self.spec, self.model, self._fingerprint)
+                with self.exclusive():  # no other page's hooks or attention switch in the traced model
+                    self._next_token, self.generation_note = lm_onnx.for_model(self.spec, self.model, self._fingerprint)
 
     def _distribution(self, ids: list[int]) -> np.ndarray:
         import torch
@@ -321,10 +321,10 @@ class LanguageModel:
         latency = 1000 * (time.perf_counter() - started)
         continuation = self.tokenizer.decode(ids[start:], skip_special_tokens=True)
         prefix = self.tokenizer.decode(ids[:start], skip_special_tokens=True)
-        runtime = "" if use_ngram else "ONNX Runtime fp32" if self._next_token is not None else "PyTorch fp32"
+        runtime = "" if use_ngram else lm_onnx.title(self.model, self._next_token)
         return Generation(prompt=prompt, text=prefix + continuation, continuation=continuation, steps=steps,
                           latency_ms=latency, seed=seed, ids=tuple(ids), start=start, runtime=runtime,
-                          runtime_note=self.generation_note if runtime == "PyTorch fp32" else "",
+                          runtime_note=self.generation_note if runtime.startswith("PyTorch") else "",
                           device=next(self.model.parameters()).device.type)  # fmt: skip
 
     def scored_ids(self, text: str) -> list[int]:

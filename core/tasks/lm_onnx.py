@@ -2,16 +2,19 @@
 
 A generation is dozens of small forward passes, one per token. PyTorch hands Python's GIL back at every operation
 of a pass and must take it again afterwards; on a server whose sessions keep Python busy, every take-back waits its
-turn. Measured on 2 cores with the Chinese character GPT, 40 greedy tokens: 0.05 s alone and 96.8 s beside four
-threads running plain Python in PyTorch, 0.03 s and 1.54 s in ONNX Runtime, which lets go of the GIL once per pass
-(``benchmarks/classroom.py``: Generate was the class's slowest page). The probabilities differ from PyTorch's by about
-1e-7, so a seed draws the same tokens unless a draw falls that close to the edge between two of them.
+turn. Measured on 2 cores with the Chinese character GPT, 40 greedy tokens (``benchmarks/generation_busy.py``): 0.07 s
+alone and 100.1 s beside four threads running plain Python in PyTorch, 0.03 s and 2.08 s in ONNX Runtime, which lets
+go of the GIL once per pass (``benchmarks/classroom.py``: Generate was the class's slowest page). The probabilities
+differ from PyTorch's by about 1e-7, so a seed draws the same tokens unless a draw falls that close to the edge
+between two of them.
 
 The pass (token ids in, the last position's logits out; length left free, one text at a time, attention traced in
 plain operations) is exported once per version of the weights into ``<cache>/onnx/<key>/`` beside the classifiers'
-exports, checked against PyTorch before it is kept, and opened with the server's serving threads. A model that
-cannot be exported faithfully, a model from the Hub, one over ``onnx_runtime.MAX_PARAMETERS``, a model on a GPU, or
-``LMLAB_SERVING=torch`` keeps PyTorch, and the reason is kept.
+exports, checked against PyTorch (on three window lengths up to the model's context) before it is kept, and opened
+with the server's serving threads. The caller holds the model while it exports (hooks and the attention switch of
+other pages must not be traced). A model that cannot be exported faithfully, one with no fixed version (from the Hub,
+or handed over by training), one over ``onnx_runtime.MAX_PARAMETERS``, one on a GPU or in reduced precision, a
+machine without onnxruntime, or ``LMLAB_SERVING=torch`` keeps PyTorch, and the reason is kept.
 """
 
 from __future__ import annotations
@@ -31,14 +34,17 @@ from core.tasks import onnx_runtime
 
 # Why PyTorch generates, as the Generate page says it (translated)
 TORCH_ASKED = N_("LMLAB_SERVING=torch")
-NO_VERSION = N_("a model from the Hub has no fixed version to export")
+NO_ONNX = N_("ONNX Runtime is not installed")
+NO_VERSION = N_("the model has no fixed version to export")
 ON_GPU = N_("the model runs on a GPU")
+REDUCED = N_("the model runs in reduced precision (LMLAB_PRECISION)")
 NOT_GPT2 = N_("only GPT-2's family is exported")
 TOO_LARGE = N_("larger models stay on PyTorch")
-RETRAINED = N_("the model was trained again while it loaded")
+RETRAINED = N_("the model was trained again since it loaded")
 NOT_FAITHFUL = N_("its ONNX export failed or did not give PyTorch's probabilities")
+NOTES = (TORCH_ASKED, NO_ONNX, NO_VERSION, ON_GPU, REDUCED, NOT_GPT2, TOO_LARGE)
 TOLERANCE = 1e-4  # the most an export's probabilities may differ from PyTorch's on the check windows
-_CHECK = ([0, 1, 2], list(range(3, 40)))  # two lengths: the length axis must stay free
+_CHECK = ([0], [0, 1, 2], list(range(3, 40)), list(range(4096)))  # four lengths, the last cut at the model's context
 
 
 @dataclass
@@ -55,27 +61,41 @@ class NextToken:
         return shifted / shifted.sum()
 
 
+def title(model, runner: NextToken | None) -> str:
+    """What generates: 'ONNX Runtime fp32' where the export does, else 'PyTorch fp32' (or the model's precision)."""
+    from core.device import precision_of
+
+    return "ONNX Runtime fp32" if runner is not None else f"PyTorch {precision_of(model)}"
+
+
 def for_model(spec, model, fingerprint: str) -> tuple[NextToken | None, str]:
-    """The pass a generation of ``model`` uses, or None and why PyTorch generates instead (one of the notes above)."""
+    """The pass a generation of ``model`` uses, or None and why PyTorch generates instead (one of the notes above).
+    The caller holds the model."""
     from core.catalog import weights_sha256
 
-    if fingerprint and weights_sha256(spec) != fingerprint:
-        return None, RETRAINED
     try:
+        if fingerprint and weights_sha256(spec) != fingerprint:
+            return None, RETRAINED
         return open_next_token(model, key=spec.key, fingerprint=fingerprint), ""
-    except CoreError as error:
-        reason = str(error)
-        return None, reason if reason in (TORCH_ASKED, NO_VERSION, ON_GPU, NOT_GPT2, TOO_LARGE) else NOT_FAITHFUL
+    except Exception as error:  # noqa: BLE001 - any failure (a full disk, a read-only cache) leaves PyTorch, said so
+        reason = str(error) if isinstance(error, CoreError) else ""
+        return None, reason if reason in NOTES else NOT_FAITHFUL
 
 
 def open_next_token(model, *, key: str, fingerprint: str) -> NextToken:
     """The exported next-token pass of ``model`` (exported now when this version has none). CoreError says why not."""
+    import torch
+
+    if not settings.onnx_available():
+        raise CoreError(NO_ONNX)
     if settings.serving_runtime() == "torch":
         raise CoreError(TORCH_ASKED)
     if not fingerprint:
         raise CoreError(NO_VERSION)
     if next(model.parameters()).device.type != "cpu":
         raise CoreError(ON_GPU)
+    if next(model.parameters()).dtype != torch.float32:
+        raise CoreError(REDUCED)
     if model.config.model_type != "gpt2":
         raise CoreError(NOT_GPT2)
     if sum(p.numel() for p in model.parameters()) > onnx_runtime.MAX_PARAMETERS:
@@ -102,18 +122,21 @@ def _build(model, path: Path, failed: Path) -> None:
     from core.io import write_text_atomic
 
     try:
-        for older in path.parent.glob("*-next-token.onnx"):  # an earlier version's export: this one replaces it
-            older.unlink(missing_ok=True)
+        for older in [*path.parent.glob("*-next-token.onnx"), *path.parent.glob("*-next-token.failed")]:
+            if older != path:  # an earlier version's export or note: this version replaces them
+                older.unlink(missing_ok=True)
         _export(model, path)
         try:
             _check(_open(path), model)
         except Exception:
             path.unlink(missing_ok=True)
             raise
-    except CoreError as error:
+    except CoreError as error:  # the export does not give PyTorch's probabilities: noted, not tried again
         write_text_atomic(failed, str(error))
         raise
-    except Exception as error:  # noqa: BLE001 - noted: an exporter's odd failure is not retried for this version
+    except (OSError, MemoryError) as error:  # a full disk, no memory: not noted, tried again by the next instance
+        raise CoreError(f"Could not export the model to ONNX: {str(error)[:300]}") from None
+    except Exception as error:  # noqa: BLE001 - noted: an exporter's failure is not retried for this version
         write_text_atomic(failed, f"Could not export the model to ONNX: {str(error)[:300]}")
         raise CoreError(failed.read_text(encoding="utf-8")) from None
 
