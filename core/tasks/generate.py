@@ -178,9 +178,9 @@ class LanguageModel:
         """ONNX Runtime's next-token pass for generation, opened once (core.tasks.lm_onnx); PyTorch where it cannot."""
         with self._next_token_guard:
             if not self._next_token_tried:
-                self._next_token_tried = True
                 with self.exclusive():  # no other page's hooks or attention switch in the traced model
                     self._next_token, self.generation_note = lm_onnx.for_model(self.spec, self.model, self._fingerprint)
+                self._next_token_tried = True
 
     def _distribution(self, ids: list[int]) -> np.ndarray:
         import torch

@@ -10,7 +10,7 @@ between two of them.
 
 The pass (token ids in, the last position's logits out; length left free, one text at a time, attention traced in
 plain operations) is exported once per version of the weights into ``<cache>/onnx/<key>/`` beside the classifiers'
-exports, checked against PyTorch (on three window lengths up to the model's context) before it is kept, and opened
+exports, checked against PyTorch (on four window lengths, from 1 token to the model's context) before it is kept, and opened
 with the server's serving threads. The caller holds the model while it exports (hooks and the attention switch of
 other pages must not be traced). A model that cannot be exported faithfully, one with no fixed version (from the Hub,
 or handed over by training), one over ``onnx_runtime.MAX_PARAMETERS``, one on a GPU or in reduced precision, a
@@ -44,7 +44,7 @@ RETRAINED = N_("the model was trained again since it loaded")
 NOT_FAITHFUL = N_("its ONNX export failed or did not give PyTorch's probabilities")
 NOTES = (TORCH_ASKED, NO_ONNX, NO_VERSION, ON_GPU, REDUCED, NOT_GPT2, TOO_LARGE)
 TOLERANCE = 1e-4  # the most an export's probabilities may differ from PyTorch's on the check windows
-_CHECK = ([0], [0, 1, 2], list(range(3, 40)), list(range(4096)))  # four lengths, the last cut at the model's context
+_CHECK = ([0], [0, 1, 2], list(range(3, 40)))  # with the model's whole context: four lengths, the axis must stay free
 
 
 @dataclass
@@ -134,11 +134,19 @@ def _build(model, path: Path, failed: Path) -> None:
     except CoreError as error:  # the export does not give PyTorch's probabilities: noted, not tried again
         write_text_atomic(failed, str(error))
         raise
-    except (OSError, MemoryError) as error:  # a full disk, no memory: not noted, tried again by the next instance
-        raise CoreError(f"Could not export the model to ONNX: {str(error)[:300]}") from None
-    except Exception as error:  # noqa: BLE001 - noted: an exporter's failure is not retried for this version
-        write_text_atomic(failed, f"Could not export the model to ONNX: {str(error)[:300]}")
-        raise CoreError(failed.read_text(encoding="utf-8")) from None
+    except Exception as error:
+        if not _passing(error):  # an exporter's failure: noted, not retried for this version
+            write_text_atomic(failed, f"Could not export the model to ONNX: {str(error)[:300]}")
+            raise CoreError(failed.read_text(encoding="utf-8")) from None
+        raise CoreError(f"Could not export the model to ONNX: {str(error)[:300]}") from None  # tried again next time
+
+
+def _passing(error: BaseException) -> bool:
+    """A failure of the moment (a full disk, no memory: PyTorch and ONNX Runtime say so in a RuntimeError), not of
+    the model: not noted, so the next instance tries again."""
+    words = str(error).lower()
+    return isinstance(error, OSError | MemoryError) or any(
+        sign in words for sign in ("can't allocate memory", "not enough memory", "failed to allocate", "bad_alloc"))
 
 
 def _last_logits(model):
@@ -175,9 +183,14 @@ def _export(model, path: Path) -> None:
         temporary.unlink(missing_ok=True)
 
 
+def _context(model) -> int:
+    """The most tokens the model reads at once (as LanguageModel counts them)."""
+    return int(getattr(model.config, "n_positions", 0) or getattr(model.config, "max_position_embeddings", 0) or 1024)
+
+
 def _window(model, ids: list[int]) -> list[int]:
     """``ids`` as a window the model can read: ids inside its vocabulary, no longer than its context."""
-    return [i % model.config.vocab_size for i in ids][: getattr(model.config, "n_positions", len(ids))]
+    return [i % model.config.vocab_size for i in ids][: _context(model)]
 
 
 def _open(path: Path) -> NextToken:
@@ -191,10 +204,11 @@ def _open(path: Path) -> NextToken:
 
 
 def _check(found: NextToken, model) -> None:
-    """CoreError unless the export gives PyTorch's distribution on two windows of different lengths."""
+    """CoreError unless the export gives PyTorch's distribution on windows of four lengths, the model's whole context
+    the last."""
     import torch
 
-    for ids in _CHECK:
+    for ids in (*_CHECK, list(range(_context(model)))):
         window = _window(model, ids)
         with torch.no_grad():
             expected = torch.softmax(model(input_ids=torch.tensor([window])).logits[0, -1].float(), -1).numpy()
