@@ -92,52 +92,38 @@ async def _flow_zh(session: Session, name: str, text: str) -> tuple[float, str]:
     raise ValueError(name)
 
 
+# The bad and heaviest inputs sent in one rerun of one page: (page, query, widgets, words the answer must hold).
+ONE_STEP = {
+    "summary": ("summarize", "", {"sum-text": SUMMARY_BOMB, "sum-run": True}, "summaries take at most"),
+    "paste": ("sentiment", "", {"sentiment-text": PASTE_BOMB, "sentiment-run": True}, "the limit is"),
+    "summary-max": ("summarize", "", {"sum-text": SUMMARY_MAX, "sum-run": True}, "Summary"),  # 150 sentences, the cap
+    "paste-zh": ("sentiment", ZH, {"sentiment-text": PASTE_BOMB_ZH, "sentiment-run": True}, "上限是"),
+    "invisible": ("segment", ZH, {"segment-text": INVISIBLE, "segment-run": True}, "请输入一些文本"),
+    "tokenize-max": ("tokenization", ZH, {"tokenization-text": TOKENIZE_MAX}, "jieba"),  # accepted: the cap
+    "segment-max": ("segment", ZH, {"segment-text": SEGMENT_MAX, "segment-run": True}, "jieba"),  # accepted: the cap
+}
+# The explanations: the text first, then the button (a bomb of 430 tokens; the heaviest accepted, 51 words).
+EXPLAINED = {"explain": (EXPLAIN_BOMB, "Explanations take at most"),
+             "explain-max": (EXPLAIN_MAX, "Integrated gradients sum the gradient")}  # fmt: skip
+
+
 async def _bad(session: Session, name: str) -> bool:
     """One bad input (True when the server answered with a clear message in time) or one of the heaviest
     accepted ones (True when its answer came)."""
-    if name == "summary":
-        await session.open("summarize")
-        page = await session.rerun({"sum-text": SUMMARY_BOMB, "sum-run": True}, ANSWER_TIMEOUT_S)
-        wanted = "summaries take at most"
-    elif name == "explain":
+    if name in ONE_STEP:
+        page_name, query, widgets, wanted = ONE_STEP[name]
+        await session.open(page_name, query)
+        page = await session.rerun(widgets, ANSWER_TIMEOUT_S)
+    elif name in EXPLAINED:
+        text, wanted = EXPLAINED[name]
         await session.open("sentiment")
-        await session.rerun({"sentiment-text": EXPLAIN_BOMB, "sentiment-run": True}, ANSWER_TIMEOUT_S)
+        await session.rerun({"sentiment-text": text, "sentiment-run": True}, ANSWER_TIMEOUT_S)
         page = await session.rerun({"sentiment-explain-run": True}, ANSWER_TIMEOUT_S)
-        wanted = "Explanations take at most"
-    elif name == "template":
+    else:  # the format-bomb label template, in the zero-shot mode
         await session.open("topic")
         await session.rerun({"topic-mode": ZERO_SHOT})
         page = await session.rerun({"topic-template": TEMPLATE_BOMB, "topic-zs-run": True}, ANSWER_TIMEOUT_S)
         wanted = "no braces other than"
-    elif name == "paste":
-        await session.open("sentiment")
-        page = await session.rerun({"sentiment-text": PASTE_BOMB, "sentiment-run": True}, ANSWER_TIMEOUT_S)
-        wanted = "the limit is"
-    elif name == "explain-max":  # accepted: attributions for 51 words, the heaviest explanation allowed
-        await session.open("sentiment")
-        await session.rerun({"sentiment-text": EXPLAIN_MAX, "sentiment-run": True}, ANSWER_TIMEOUT_S)
-        page = await session.rerun({"sentiment-explain-run": True}, ANSWER_TIMEOUT_S)
-        wanted = "Integrated gradients sum the gradient"
-    elif name == "paste-zh":
-        await session.open("sentiment", ZH)
-        page = await session.rerun({"sentiment-text": PASTE_BOMB_ZH, "sentiment-run": True}, ANSWER_TIMEOUT_S)
-        wanted = "上限是"
-    elif name == "invisible":
-        await session.open("segment", ZH)
-        page = await session.rerun({"segment-text": INVISIBLE, "segment-run": True}, ANSWER_TIMEOUT_S)
-        wanted = "请输入一些文本"
-    elif name == "tokenize-max":
-        await session.open("tokenization", ZH)
-        page = await session.rerun({"tokenization-text": TOKENIZE_MAX}, ANSWER_TIMEOUT_S)
-        wanted = "jieba"
-    elif name == "segment-max":
-        await session.open("segment", ZH)
-        page = await session.rerun({"segment-text": SEGMENT_MAX, "segment-run": True}, ANSWER_TIMEOUT_S)
-        wanted = "jieba"
-    else:  # summary-max, accepted: 150 sentences, the cap
-        await session.open("summarize")
-        page = await session.rerun({"sum-text": SUMMARY_MAX, "sum-run": True}, ANSWER_TIMEOUT_S)
-        wanted = "Summary"
     return any(wanted in text for text in page.texts()) and not any(e.kind == "exception" for e in
                                                                      page.elements.values())  # fmt: skip
 
