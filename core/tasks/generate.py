@@ -107,8 +107,8 @@ class Generation:
     seed: int
     ids: tuple[int, ...] = ()  # the boundary token, the prompt's tokens, then the generated ones (no end token)
     start: int = 0  # where the generated tokens begin in ids
-    runtime: str = ""  # what computed the Transformer's passes ("" for the trigram), and why not ONNX Runtime
-    runtime_note: str = ""
+    runtime: str = ""  # what computed the Transformer's passes ("" for the trigram)
+    runtime_note: str = ""  # why PyTorch did, where it did (core.tasks.lm_onnx's notes)
     device: str = "cpu"
 
 

@@ -106,7 +106,7 @@ def open_next_token(model, *, key: str, fingerprint: str) -> NextToken:
         if failed.is_file():
             raise CoreError(failed.read_text(encoding="utf-8", errors="replace")[:300])
         if not path.is_file():
-            _build(model, path, failed)
+            return _build(model, path, failed)  # exported and checked just now
     try:
         found = _open(path)
         _check(found, model)
@@ -118,7 +118,8 @@ def open_next_token(model, *, key: str, fingerprint: str) -> NextToken:
     return found
 
 
-def _build(model, path: Path, failed: Path) -> None:
+def _build(model, path: Path, failed: Path) -> NextToken:
+    """Export, check against PyTorch and return the opened pass; a failure of the model is noted in ``failed``."""
     from core.io import write_text_atomic
 
     try:
@@ -127,7 +128,9 @@ def _build(model, path: Path, failed: Path) -> None:
                 older.unlink(missing_ok=True)
         _export(model, path)
         try:
-            _check(_open(path), model)
+            found = _open(path)
+            _check(found, model)
+            return found
         except Exception:
             path.unlink(missing_ok=True)
             raise
@@ -183,14 +186,9 @@ def _export(model, path: Path) -> None:
         temporary.unlink(missing_ok=True)
 
 
-def _context(model) -> int:
-    """The most tokens the model reads at once (as LanguageModel counts them)."""
-    return int(getattr(model.config, "n_positions", 0) or getattr(model.config, "max_position_embeddings", 0) or 1024)
-
-
 def _window(model, ids: list[int]) -> list[int]:
-    """``ids`` as a window the model can read: ids inside its vocabulary, no longer than its context."""
-    return [i % model.config.vocab_size for i in ids][: _context(model)]
+    """``ids`` as a window the model (a GPT-2) can read: ids inside its vocabulary, no longer than its context."""
+    return [i % model.config.vocab_size for i in ids][: model.config.n_positions]
 
 
 def _open(path: Path) -> NextToken:
@@ -208,7 +206,7 @@ def _check(found: NextToken, model) -> None:
     the last."""
     import torch
 
-    for ids in (*_CHECK, list(range(_context(model)))):
+    for ids in (*_CHECK, list(range(model.config.n_positions))):
         window = _window(model, ids)
         with torch.no_grad():
             expected = torch.softmax(model(input_ids=torch.tensor([window])).logits[0, -1].float(), -1).numpy()
