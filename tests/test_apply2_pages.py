@@ -15,6 +15,7 @@ def test_translate_page(translate_tiny_model):
     assert not at.exception and not at.error
     assert any(m.label == "Latency" for m in at.metric)
     assert any(m.label == "Decoding" and m.value == "greedy" for m in at.metric)
+    assert any(c.value == "Computed by ONNX Runtime fp32 on the server's CPU." for c in at.caption)
     assert any("AutoModelForSeq2SeqLM" in c.value for c in at.code)
     assert any("Cross-attention" in m.value for m in at.markdown)
     # beam search, another layer and head of the alignment
@@ -22,6 +23,8 @@ def test_translate_page(translate_tiny_model):
     at.slider(key="translate-beams").set_value(3).run()
     at.button(key="translate-run").click().run()
     assert any(m.label == "Decoding" and "3 beams" in m.value for m in at.metric)
+    assert any(c.value.startswith("Computed by PyTorch fp32 on the server's CPU")  # markdown: \( draws (
+               and "beam search decodes on PyTorch" in c.value for c in at.caption)
     at.segmented_control(key="translate-head").set_value("1").run()
     assert not at.exception
     # a sentence outside the grammar is translated, with a warning naming the unseen words

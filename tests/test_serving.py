@@ -288,29 +288,38 @@ def test_the_warm_up_loads_the_learn_pages_model_once_in_the_background(monkeypa
     assert warmup.start() is None
 
 
-def test_translations_asked_at_once_share_a_generate_and_keep_their_outputs(translate_tiny_model):
+@pytest.mark.parametrize("runtime", ["ONNX Runtime fp32", "PyTorch fp32"])
+def test_translations_asked_at_once_share_a_generate_and_keep_their_outputs(translate_tiny_model, runtime, monkeypatch):
     from core.data import translation
     from core.tasks.translate import Translator
 
+    if runtime.startswith("PyTorch"):
+        monkeypatch.setenv("LMLAB_SERVING", "torch")
     translator = Translator(catalog.get_spec("translate-en-zh"))
     sources = [pair.english for pair in translation.corpus(train_size=0).test][:24]
     alone = [translator.translate(text) for text in sources]  # one after another: each a batch of one
-    original, passes = translator.model.generate, []
+    assert {one.runtime for one in alone} == {runtime}
+    passes = []
 
-    def slow(*args, **kwargs):  # slow enough that the others queue while one decodes
-        passes.append(len(kwargs["input_ids"]))
+    def slow(decode, size):  # slow enough that the others queue while one decodes
+        passes.append(size)
         time.sleep(0.05)
-        return original(*args, **kwargs)
+        return decode()
 
-    translator.model.generate = slow
+    if translator._greedy is None:
+        original = translator.model.generate
+        translator.model.generate = lambda *a, **k: slow(lambda: original(*a, **k), len(k["input_ids"]))
+    else:
+        decoder = translator._greedy
+        translator._greedy = lambda ids, mask, **k: slow(lambda: decoder(ids, mask, **k), len(ids))
     together: list = [None] * len(sources)
     run_together(*[lambda i=i: together.__setitem__(i, translator.translate(sources[i])) for i in range(len(sources))])
     assert max(passes) > 1 and len(passes) < len(sources)  # shared passes
     for one, other in zip(alone, together, strict=True):
         assert (one.text, one.target_tokens, one.source_tokens) == (other.text, other.target_tokens, other.source_tokens)
         assert np.allclose(one.alignment, other.alignment, atol=1e-5)  # the attention pass of the same output
-    beam = translator.translate(sources[0], beams=2)  # beam search decodes alone, as before
-    assert beam.decoding == "beam search (2 beams)" and beam.text
+    beam = translator.translate(sources[0], beams=2)  # beam search decodes alone, as before, on PyTorch
+    assert beam.decoding == "beam search (2 beams)" and beam.text and beam.runtime == "PyTorch fp32"
 
 
 def test_next_token_requests_from_many_sessions_share_a_padded_forward_pass(lm_tiny_model):

@@ -60,6 +60,7 @@ def test_the_translate_page_switches_direction(tiny_zh_en):
     assert at.text_area(key="translate-text").value == "玛丽买了两只猫。"
     at.button(key="translate-run").click().run()
     assert not at.exception and not at.error
+    assert any(c.value.startswith("由 ONNX Runtime fp32 在服务器的 CPU 上计算") for c in at.caption), [c.value for c in at.caption]
     at.session_state["translate-direction"] = "en-zh"
     at.run()
     assert at.selectbox(key="translate-model").value == "translate-en-zh"

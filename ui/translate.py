@@ -91,6 +91,7 @@ def show(spec) -> None:
                "same moment shared them. Time waiting for the model is not included."),
     )  # fmt: skip
     third.metric(_("Tokens in → out"), f"{len(result.source_tokens)} → {len(result.target_tokens)}")
+    render.computed_by(result.runtime, result.device, result.runtime_note)
     if result.truncated:
         st.warning(
             _("The input was longer than the model's 64-token window; only its beginning was translated.")

@@ -84,6 +84,41 @@ def for_model(spec, model, fingerprint: str) -> tuple[NextToken | None, str]:
 
 def open_next_token(model, *, key: str, fingerprint: str) -> NextToken:
     """The exported next-token pass of ``model`` (exported now when this version has none). CoreError says why not."""
+    refuse_unless_exportable(model, fingerprint, family="gpt2", other_family=NOT_GPT2)
+
+    def opened(paths: list[Path]) -> NextToken:
+        found = _open(paths[0])
+        _check(found, model)
+        return found
+
+    return exported(key, fingerprint, ["next-token"], lambda paths: _export(model, paths[0]), opened)
+
+
+def exported(key: str, fingerprint: str, kinds: list[str], export, opened):
+    """``opened(paths)`` of this version's exports ``<cache>/onnx/<key>/<fingerprint>-<kind>.onnx``, after
+    ``export(paths)`` where they are missing. ``opened`` opens and checks them (CoreError where they do not give
+    PyTorch's numbers). A damaged or unfaithful file is removed, so that the next load exports afresh; a version whose
+    export failed (noted in ``-<first kind>.failed``) is not exported again."""
+    folder = onnx_runtime.folder_of(key)
+    paths = [folder / f"{fingerprint[:16]}-{kind}.onnx" for kind in kinds]
+    failed = folder / f"{fingerprint[:16]}-{kinds[0]}.failed"
+    with onnx_runtime._lock_for(key):
+        if failed.is_file():
+            raise CoreError(failed.read_text(encoding="utf-8", errors="replace")[:300])
+        if not all(path.is_file() for path in paths):
+            return build_checked(paths, failed, lambda: export(paths), lambda: opened(paths))  # checked just now
+    try:
+        return opened(paths)
+    except Exception as error:
+        for path in paths:
+            path.unlink(missing_ok=True)
+        if isinstance(error, CoreError):
+            raise
+        raise CoreError(f"ONNX Runtime could not open the exported model: {str(error)[:300]}") from None
+
+
+def refuse_unless_exportable(model, fingerprint: str, *, family: str, other_family: str) -> None:
+    """CoreError with the note that says why ``model`` generates on PyTorch, if anything does."""
     import torch
 
     if not settings.onnx_available():
@@ -96,55 +131,42 @@ def open_next_token(model, *, key: str, fingerprint: str) -> NextToken:
         raise CoreError(ON_GPU)
     if next(model.parameters()).dtype != torch.float32:
         raise CoreError(REDUCED)
-    if model.config.model_type != "gpt2":
-        raise CoreError(NOT_GPT2)
+    if model.config.model_type != family:
+        raise CoreError(other_family)
     if sum(p.numel() for p in model.parameters()) > onnx_runtime.MAX_PARAMETERS:
         raise CoreError(TOO_LARGE)
-    folder = onnx_runtime.folder_of(key)
-    path, failed = folder / f"{fingerprint[:16]}-next-token.onnx", folder / f"{fingerprint[:16]}-next-token.failed"
-    with onnx_runtime._lock_for(key):
-        if failed.is_file():
-            raise CoreError(failed.read_text(encoding="utf-8", errors="replace")[:300])
-        if not path.is_file():
-            return _build(model, path, failed)  # exported and checked just now
-    try:
-        found = _open(path)
-        _check(found, model)
-    except Exception as error:  # a damaged or unfaithful file: removed, so that the next load exports afresh
-        path.unlink(missing_ok=True)
-        if isinstance(error, CoreError):
-            raise
-        raise CoreError(f"ONNX Runtime could not open the exported model: {str(error)[:300]}") from None
-    return found
 
 
-def _build(model, path: Path, failed: Path) -> NextToken:
-    """Export, check against PyTorch and return the opened pass; a failure of the model is noted in ``failed``."""
+def build_checked(paths: list[Path], failed: Path, export, opened):
+    """``export()`` writes ``paths``; ``opened()`` opens and checks them (CoreError where they do not give PyTorch's
+    numbers) and is returned. An earlier version's files beside them are removed first; a failure of the model (an
+    unfaithful export, an exporter's error) is noted in ``failed`` and not tried again for this version, a failure of
+    the moment (a full disk, no memory) is not noted. Where anything fails, ``paths`` are removed."""
     from core.io import write_text_atomic
 
+    kinds = {path.name[17:] for path in [*paths, failed]}  # "<fingerprint[:16]>-<kind>"
     try:
-        for older in [*path.parent.glob("*-next-token.onnx"), *path.parent.glob("*-next-token.failed")]:
-            if older != path:  # an earlier version's export or note: this version replaces them
+        for older in failed.parent.iterdir():
+            if older.name[17:] in kinds and older not in paths:  # this version replaces them
                 older.unlink(missing_ok=True)
-        _export(model, path)
+        export()
         try:
-            found = _open(path)
-            _check(found, model)
-            return found
+            return opened()
         except Exception:
-            path.unlink(missing_ok=True)
+            for path in paths:
+                path.unlink(missing_ok=True)
             raise
-    except CoreError as error:  # the export does not give PyTorch's probabilities: noted, not tried again
+    except CoreError as error:  # the export does not give PyTorch's numbers: noted, not tried again
         write_text_atomic(failed, str(error))
         raise
     except Exception as error:
-        if not _passing(error):  # an exporter's failure: noted, not retried for this version
+        if not passing(error):  # an exporter's failure: noted, not retried for this version
             write_text_atomic(failed, f"Could not export the model to ONNX: {str(error)[:300]}")
             raise CoreError(failed.read_text(encoding="utf-8")) from None
         raise CoreError(f"Could not export the model to ONNX: {str(error)[:300]}") from None  # tried again next time
 
 
-def _passing(error: BaseException) -> bool:
+def passing(error: BaseException) -> bool:
     """A failure of the moment (a full disk, no memory: PyTorch and ONNX Runtime say so in a RuntimeError), not of
     the model: not noted, so the next instance tries again."""
     words = str(error).lower()
@@ -192,13 +214,18 @@ def _window(model, ids: list[int]) -> list[int]:
 
 
 def _open(path: Path) -> NextToken:
+    return NextToken(path, open_session(path))
+
+
+def open_session(path: Path):
+    """An ONNX Runtime session of ``path`` on the CPU, with the server's serving threads."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = settings.serving_threads()
     options.inter_op_num_threads = 1
     options.log_severity_level = 3  # errors only
-    return NextToken(path, onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"]))
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def _check(found: NextToken, model) -> None:

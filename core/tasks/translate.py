@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import copy
+import threading
 import time
 from dataclasses import dataclass
 
@@ -11,6 +13,7 @@ import numpy as np
 from core.catalog import HUB, ModelSpec
 from core.data.text import join_cjk
 from core.stats import Estimate
+from core.tasks import lm_onnx, seq2seq_onnx
 from core.tasks.batching import Coalescer
 from core.tasks.inputs import (
     FairLock,
@@ -44,6 +47,9 @@ class Translation:
     encoder_attentions: np.ndarray | None = None
     decoder_attentions: np.ndarray | None = None
     output_ids: tuple[int, ...] = ()  # the decoder's start token, then the output's tokens (what attributions read)
+    runtime: str = ""  # what decoded: "ONNX Runtime fp32" or "PyTorch <precision>"
+    runtime_note: str = ""  # why PyTorch did, where it did (core.tasks.seq2seq_onnx's notes)
+    device: str = "cpu"
 
 
 def corpus_scores(hypotheses: list[str], references: list[str], *, n_bootstrap: int = 1000) -> dict:
@@ -77,7 +83,11 @@ class Translator:
     """A seq2seq model (trained here, or a Hub Marian model) behind one lock, like every shared predictor."""
 
     def __init__(self, spec: ModelSpec, tokenizer=None, model=None):
+        from core.catalog import weights_sha256
+
         self.spec = spec
+        # before loading: a retrain while this loads must not be exported as it (a model handed over has no version)
+        self._fingerprint = weights_sha256(spec) if model is None and spec.trained_here else ""
         if model is None:
             from core.loading import load_seq2seq
 
@@ -88,17 +98,51 @@ class Translator:
         self.max_source = min(MAX_SOURCE_TOKENS, positions)
         self.max_new = min(MAX_NEW_TOKENS, positions - 1)
         self._lock = FairLock()  # first come, first served: an attribution's passes alternate with translations
-        # greedy requests from every session, decoded together by whoever takes the model next
-        self.coalescer = Coalescer(self._lock, self._greedy_group, max_batch=32)
+        # ONNX Runtime's greedy decoding (opened at the first greedy batch), its own tokenizer, or why PyTorch decodes
+        self._greedy: seq2seq_onnx.GreedyDecoder | None = None
+        self._greedy_tokenizer = None
+        self.runtime_note = ""
+        self._greedy_guard, self._greedy_tried = threading.Lock(), False
+        # greedy requests from every session, decoded together by whoever takes the next turn (one batch at a time;
+        # on PyTorch the batch also takes the model, on ONNX Runtime it leaves the model to the inspections)
+        self.coalescer = Coalescer(FairLock(), self._greedy_group, max_batch=32)
+
+    def _greedy_decoder(self) -> seq2seq_onnx.GreedyDecoder | None:
+        """ONNX Runtime's greedy decoding, opened once (core.tasks.seq2seq_onnx); None where PyTorch decodes."""
+        with self._greedy_guard:
+            if not self._greedy_tried:
+                with self.exclusive():  # no other page's hooks in the traced model; the tokenizer copied at rest
+                    self._greedy, self.runtime_note = seq2seq_onnx.for_model(self.spec, self.model, self._fingerprint,
+                                                                             max_new=self.max_new)  # fmt: skip
+                    if self._greedy is not None:
+                        self._greedy_tokenizer = copy.deepcopy(self.tokenizer)  # batches pad it; pages read the other
+                self._greedy_tried = True
+        return self._greedy
 
     def _greedy_group(self, items: list[tuple[str, bool]]) -> list[dict]:
-        """Greedy decoding of the texts in one padded ``generate``, then, for those that asked, one padded
-        teacher-forced pass over the chosen outputs for their attention (the caller holds the model's lock).
-        Per text: its source ids, its output ids cut after the end token, the milliseconds of the passes, and
-        its attention maps cut to its own lengths (padding is masked, so they are those of a pass alone)."""
+        """Greedy decoding of the texts in one padded batch, then, for those that asked, their attention maps from a
+        pass over the chosen outputs (PyTorch: one teacher-forced pass; ONNX Runtime: the decoder's last pass).
+        Per text: its source ids, its output ids cut after the end token, the milliseconds of the passes, its
+        attention maps cut to its own lengths (padding is masked, so they are those of a pass alone) and the runtime."""
+        decoder = self._greedy_decoder()
+        texts, wanted = [text for text, _ in items], any(asked for _, asked in items)
+        if decoder is None:
+            with self._lock:
+                return self._torch_group(items, texts, wanted)
+        with inference_gate():
+            started = time.perf_counter()
+            encoded = self._greedy_tokenizer(texts, truncation=True, max_length=self.max_source, padding=True,
+                                             return_tensors="np", return_token_type_ids=False)  # fmt: skip
+            ids, mask = encoded["input_ids"].astype(np.int64), encoded["attention_mask"].astype(np.int64)
+            rows, attentions = decoder(ids, mask, max_new=self.max_new,
+                                       maps=wanted and self._greedy_tokenizer.padding_side == "right")  # fmt: skip
+            milliseconds = 1000 * (time.perf_counter() - started)
+        return self._answers(items, rows, attentions, ids.tolist(), mask, milliseconds, "ONNX Runtime fp32",
+                             self._greedy_tokenizer.padding_side)  # fmt: skip
+
+    def _torch_group(self, items, texts: list[str], wanted: bool) -> list[dict]:
         import torch
 
-        texts = [text for text, _ in items]
         with inference_gate():
             started = time.perf_counter()
             encoded = self.tokenizer(texts, truncation=True, max_length=self.max_source, padding=True,
@@ -112,20 +156,25 @@ class Translator:
             for row in output.tolist():
                 rows.append(row[: next((i + 1 for i, token in enumerate(row[1:], 1) if token in ends), len(row))])
             attentions = None
-            if any(wanted for _, wanted in items) and self.spec.source != HUB:
+            if wanted and self.spec.source != HUB:
                 attentions = self._attention_pass(encoded, rows)
             milliseconds = 1000 * (time.perf_counter() - started)
+        return self._answers(items, rows, attentions, encoded["input_ids"].tolist(), encoded["attention_mask"].numpy(),
+                             milliseconds, lm_onnx.title(self.model, None), self.tokenizer.padding_side)  # fmt: skip
+
+    @staticmethod
+    def _answers(items, rows, attentions, ids, mask, milliseconds: float, runtime: str, side: str) -> list[dict]:
         found = []
         for i, ((_, wanted), row) in enumerate(zip(items, rows, strict=True)):
-            source = int(encoded["attention_mask"][i].sum())
-            ids = encoded["input_ids"][i].tolist()
-            source_ids = ids[:source] if self.tokenizer.padding_side == "right" else ids[len(ids) - source :]
+            source = int(mask[i].sum())
+            source_ids = ids[i][:source] if side == "right" else ids[i][len(ids[i]) - source :]
             maps = None
             if wanted and attentions is not None:
                 target = len(row) - 1
                 maps = tuple(np.stack([layer[i, :, :size_q, :size_k] for layer in group]) for group, size_q, size_k
                              in ((attentions[0], target, source), (attentions[1], source, source), (attentions[2], target, target)))  # fmt: skip
-            found.append({"source_ids": source_ids, "ids": row, "ms": milliseconds, "attentions": maps})
+            found.append({"source_ids": source_ids, "ids": row, "ms": milliseconds, "attentions": maps,
+                          "runtime": runtime})  # fmt: skip
         return found
 
     def _attention_pass(self, encoded, rows: list[list[int]]):
@@ -166,6 +215,8 @@ class Translator:
         if beams == 1:  # shared with the other sessions' greedy requests of the moment: one generate for all
             answer = self.coalescer.submit((text, with_attention))
             generated, latency, source_ids = torch.tensor(answer["ids"]), answer["ms"], answer["source_ids"]
+            runtime = answer["runtime"]
+            note = self.runtime_note if runtime.startswith("PyTorch") else ""
             if answer["attentions"] is not None:
                 attentions, encoder_attentions, decoder_attentions = answer["attentions"]
         else:
@@ -189,6 +240,7 @@ class Translator:
                             np.stack([layer[0] for layer in group]) for group in found)  # fmt: skip
                 latency = 1000 * (time.perf_counter() - started)
             source_ids = encoded["input_ids"][0].tolist()
+            runtime, note = lm_onnx.title(self.model, None), seq2seq_onnx.BEAMS
         source_tokens = self.tokenizer.convert_ids_to_tokens(source_ids)
         target_tokens = self.tokenizer.convert_ids_to_tokens(generated[1:].tolist())
         return Translation(
@@ -206,6 +258,9 @@ class Translator:
             encoder_attentions=encoder_attentions,
             decoder_attentions=decoder_attentions,
             output_ids=tuple(int(i) for i in generated.tolist()),
+            runtime=runtime,
+            runtime_note=note,
+            device="cpu" if runtime.startswith("ONNX") else next(self.model.parameters()).device.type,
         )
 
     def unseen_words(self, text: str) -> list[str]:
