@@ -1,12 +1,15 @@
-"""One generation while other threads keep Python busy, on PyTorch and on ONNX Runtime.
+"""One generation (or translation) while other threads keep Python busy, on PyTorch and on ONNX Runtime.
 
     python benchmarks/generation_busy.py [--model zh-char-gpt] [--busy 0,4] [--tokens 40]
+    python benchmarks/generation_busy.py --translation [--model translate-zh-en] [--busy 0,2,4]
 
 A server's sessions are threads of one Python process. PyTorch lets go of Python's GIL during every operation of a
 forward pass and takes it back afterwards; when other threads want it, each take-back waits. A generation is dozens
 of small passes of many operations, so it is the request that suffers most. This times one greedy generation of the
 model (trained here, in the cache) alone and beside N threads running plain Python, on PyTorch and on the ONNX
-Runtime export LM Lab generates with (core.tasks.lm_onnx), and checks that both write the same text.
+Runtime export LM Lab generates with (core.tasks.lm_onnx), and checks that both write the same text. With
+``--translation``, one greedy translation of a held-out sentence with its attention maps, as the Translate page asks
+for it (core.tasks.seq2seq_onnx).
 """
 
 from __future__ import annotations
@@ -32,7 +35,11 @@ def main() -> None:
     parser.add_argument("--model", default="zh-char-gpt")
     parser.add_argument("--busy", default="0,4", help="comma-separated numbers of busy Python threads")
     parser.add_argument("--tokens", type=int, default=40)
+    parser.add_argument("--translation", action="store_true", help="a translation model's greedy decoding instead")
     args = parser.parse_args()
+    if args.translation:
+        _translation("translate-zh-en" if args.model == "zh-char-gpt" else args.model, args.busy)
+        return
     from core import catalog
     from core.tasks.generate import LanguageModel
 
@@ -46,20 +53,52 @@ def main() -> None:
     for busy in [int(part) for part in args.busy.split(",")]:
         for runtime, runner in (("ONNX Runtime", onnx), ("PyTorch", None)):
             model._next_token = runner
-            stop = threading.Event()
-            threads = [threading.Thread(target=_busy, args=(stop,)) for _ in range(busy)]
-            for thread in threads:
-                thread.start()
-            started = time.perf_counter()
-            made = model.generate(prompt, max_new_tokens=args.tokens, temperature=0.0, seed=0)
-            seconds = time.perf_counter() - started
-            stop.set()
-            for thread in threads:
-                thread.join()
+            made, seconds = _busy_while(busy, lambda: model.generate(prompt, max_new_tokens=args.tokens, temperature=0.0,
+                                                                     seed=0))  # fmt: skip
             texts[runtime] = made.text
             print(f"{busy} busy threads, {runtime:12s}: {len(made.steps)} tokens in {seconds:7.2f} s", flush=True)
     model._next_token = onnx
     print("the same text on both:", texts["ONNX Runtime"] == texts["PyTorch"])
+
+
+def _busy_while(busy: int, work):
+    """``work()``'s answer and seconds, beside ``busy`` threads running plain Python."""
+    stop = threading.Event()
+    threads = [threading.Thread(target=_busy, args=(stop,)) for _ in range(busy)]
+    for thread in threads:
+        thread.start()
+    try:
+        started = time.perf_counter()
+        answer = work()
+        return answer, time.perf_counter() - started
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+
+
+def _translation(key: str, busy_counts: str) -> None:
+    from core import catalog
+    from core.data import translation
+    from core.tasks.translate import Translator, direction
+
+    spec = catalog.get_spec(key)
+    text = direction(spec.task)[0](translation.corpus(train_size=0).test[0])
+    translator = Translator(spec)
+    translator.translate(text)  # exports on first use
+    onnx = translator._greedy
+    if onnx is None:
+        sys.exit(f"{key} decodes on PyTorch here: {translator.runtime_note}")
+    texts = {}
+    for busy in [int(part) for part in busy_counts.split(",")]:
+        for runtime, decoder in (("ONNX Runtime", onnx), ("PyTorch", None)):
+            translator._greedy = decoder
+            made, seconds = _busy_while(busy, lambda: translator.translate(text))
+            texts[runtime] = made.text
+            print(f"{busy} busy threads, {runtime:12s}: {len(made.target_tokens)} tokens with their attention maps in "
+                  f"{seconds:7.2f} s ({made.runtime})", flush=True)  # fmt: skip
+    translator._greedy = onnx
+    print(f"{text} → {texts['ONNX Runtime']}; the same text on both:", texts["ONNX Runtime"] == texts["PyTorch"])
 
 
 if __name__ == "__main__":
