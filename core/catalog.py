@@ -106,9 +106,9 @@ def split_hub_dataset(name: str) -> tuple[str, str | None]:
 
 def cache_entry_dir(key: str) -> Path:
     """The folder of a trained model in the cache; never outside the cache."""
-    root = settings.models_dir()
-    path = (root / validate_key(key)).resolve()
-    if path.parent != root:
+    root = settings.models_dir()  # resolved already: only the key's own folder can be a link
+    path = root / validate_key(key)
+    if path.is_symlink() and path.resolve().parent != root:
         raise UnsafeNameError(f"Model name {key!r} points outside the model cache.")
     return path
 
@@ -174,9 +174,17 @@ def all_specs() -> list[ModelSpec]:
     return [*STATIC_SPECS, *trained_specs()]
 
 
+_STATIC_BY_KEY = {spec.key: spec for spec in STATIC_SPECS}
+
+
 def get_spec(key: str) -> ModelSpec:
-    for spec in all_specs():
-        if spec.key == key:
+    """The spec of ``key``: a built-in model's at once, a cache entry's from its card (pages ask on every rerun)."""
+    if isinstance(key, str) and key in _STATIC_BY_KEY:
+        return _STATIC_BY_KEY[key]
+    if isinstance(key, str) and _KEY_PATTERN.fullmatch(key) and (settings.models_dir() / key).is_dir():
+        card = read_metadata(key)
+        spec = _spec_from_metadata(key, card) if card else None
+        if spec is not None:
             return spec
     choices = sorted(spec.key for spec in all_specs())
     raise UnknownModelError(f"Unknown model {key!r}; choose one of {choices}.")

@@ -145,17 +145,24 @@ def onnx_available() -> bool:
     return importlib.util.find_spec("onnxruntime") is not None
 
 
+_RESOLVED: dict[str, Path] = {}  # LMLAB_CACHE_HOME as set → the folder it names, resolved once (pages ask every rerun)
+
+
 def cache_home() -> Path:
     """Where trained models, job progress and results live. ``LMLAB_CACHE_HOME`` overrides."""
     override = os.environ.get("LMLAB_CACHE_HOME", "").strip()
-    path = Path(override).expanduser() if override else Path(user_cache_dir("lm-lab"))
-    path.mkdir(parents=True, exist_ok=True)
-    return path.resolve()
+    path = _RESOLVED.get(override)
+    if path is None or not os.path.isdir(path):  # made again if it was removed
+        path = Path(override).expanduser() if override else Path(user_cache_dir("lm-lab"))
+        path.mkdir(parents=True, exist_ok=True)
+        path = _RESOLVED[override] = path.resolve()
+    return path
 
 
 def models_dir() -> Path:
     path = cache_home() / "models"
-    path.mkdir(parents=True, exist_ok=True)
+    if not os.path.isdir(path):
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 

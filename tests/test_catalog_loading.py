@@ -38,6 +38,24 @@ def test_unknown_model_lists_choices():
         catalog.get_spec("../../etc/passwd")
 
 
+def test_a_cache_entry_is_found_by_its_card_and_a_link_out_of_the_cache_is_refused(fresh_cache, tmp_path):
+    from core import cards
+
+    assert catalog.get_spec("sentiment-minilm") is catalog.get_spec("sentiment-minilm")  # built in: no cache read
+    entry = catalog.cache_entry_dir("my-run")
+    with pytest.raises(UnknownModelError, match="my-run"):
+        catalog.get_spec("my-run")  # no folder yet
+    entry.mkdir()
+    cards.write(entry, {"task": "sentiment", "title": "My run", "labels": ["negative", "positive"]})
+    assert catalog.get_spec("my-run").title == "My run"
+    assert "my-run" in [spec.key for spec in catalog.all_specs()]  # the same entries either way
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (catalog.settings.models_dir() / "linked").symlink_to(outside)
+    with pytest.raises(UnsafeNameError, match="outside the model cache"):
+        catalog.cache_entry_dir("linked")
+
+
 def test_hub_model_greyed_out_offline():
     state = catalog.availability(catalog.SST2_DISTILBERT, online=False)
     assert not state.ready and "internet" in state.reason

@@ -132,3 +132,28 @@ def test_untrained_model_without_autotrain_offers_a_button(fresh_cache):
     assert any("Press “Train it now”" in i.value for i in at.info), "nothing trains yet, and the page says so"
     assert at.button(key=f"train-{TINY_KEY}")
     assert at.button(key="sentiment-run").disabled
+
+
+def test_the_page_list_is_built_once_per_language_and_each_run_navigates_its_own_copy(monkeypatch):
+    """Building an st.Page reads its script's path on disk: a class's reruns built all of them every time."""
+    import streamlit as st
+
+    from ui import runtime
+
+    built = []
+    real = st.Page
+    monkeypatch.setattr(st, "Page", lambda *args, **kwargs: built.append(args[0]) or real(*args, **kwargs))
+    monkeypatch.setattr(runtime, "_PAGES", {})
+    english = _app().switch_page("pages/faq.py").run()
+    pages = len(built)
+    assert pages >= 20 and not english.exception
+    chinese = _app()
+    chinese.query_params["lang"] = "zh"
+    chinese.switch_page("pages/faq.py").run()
+    assert not chinese.exception and pages < len(built) <= 2 * pages  # the Chinese titles: built once more
+    before = len(built)
+    english.run()
+    chinese.switch_page("pages/home.py").run()
+    english.switch_page("pages/translate.py").run()
+    assert len(built) == before and not english.exception and not chinese.exception  # reruns copy what was built
+    assert len(runtime._PAGES) == before

@@ -6,6 +6,7 @@ answers without importing torch; the sidebar shows "detecting…" for the second
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import sys
@@ -34,6 +35,19 @@ def favicon():
     for x, y in left + right:
         draw.ellipse((x - 4, y - 4, x + 4, y + 4), fill=(255, 200, 80, 255))
     return image
+
+
+_PAGES: dict[tuple, st.Page] = {}  # (path, title, icon, default) → the page built for it: at most pages × languages
+
+
+def page(path: str, *, title: str, icon: str, default: bool = False) -> st.Page:
+    """``st.Page(path, …)``, built once per process and copied for each run: building one resolves its script on disk
+    (a class's reruns built 26 of them each), and st.navigation marks the copy it runs, so sessions never share one."""
+    key = (path, title, icon, default)
+    built = _PAGES.get(key)
+    if built is None:
+        built = _PAGES[key] = st.Page(path, title=title, icon=icon, default=default)
+    return copy.copy(built)
 
 
 OWNER = "_lmlab_owner"
