@@ -156,15 +156,28 @@ def _spec_from_metadata(name: str, card: ModelCard) -> ModelSpec | None:
     )
 
 
+_STATIC_BY_KEY = {spec.key: spec for spec in STATIC_SPECS}
+_LISTED: dict[Path, tuple[int, list[str]]] = {}  # the models folder → (its mtime, the names of its entries)
+
+
+def _entry_names(root: Path) -> list[str]:
+    """The cache entries' names that could be models, listed again only when the folder changed (an entry is added,
+    removed or renamed into place; a card rewritten inside one is read by its own file's identity)."""
+    changed = root.stat().st_mtime_ns
+    listed = _LISTED.get(root)
+    if listed is None or listed[0] != changed:
+        names = sorted(entry.name for entry in root.iterdir() if not entry.name.startswith(".")
+                       and entry.name not in _STATIC_BY_KEY and _KEY_PATTERN.fullmatch(entry.name))  # fmt: skip
+        listed = _LISTED[root] = (changed, names)
+    return listed[1]
+
+
 def trained_specs() -> list[ModelSpec]:
     """Models in the cache that are not static catalog entries (for example, trained on the Train page)."""
-    static_keys = {spec.key for spec in STATIC_SPECS}
     found: list[ModelSpec] = []
-    for entry in sorted(settings.models_dir().iterdir()):
-        if entry.name.startswith(".") or entry.name in static_keys or not _KEY_PATTERN.fullmatch(entry.name):
-            continue
-        meta = read_metadata(entry.name)
-        spec = _spec_from_metadata(entry.name, meta) if meta else None
+    for name in _entry_names(settings.models_dir()):
+        meta = read_metadata(name)
+        spec = _spec_from_metadata(name, meta) if meta else None
         if spec is not None:
             found.append(spec)
     return found
@@ -172,9 +185,6 @@ def trained_specs() -> list[ModelSpec]:
 
 def all_specs() -> list[ModelSpec]:
     return [*STATIC_SPECS, *trained_specs()]
-
-
-_STATIC_BY_KEY = {spec.key: spec for spec in STATIC_SPECS}
 
 
 def get_spec(key: str) -> ModelSpec:

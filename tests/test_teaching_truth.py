@@ -157,6 +157,21 @@ def test_sampling_cuts_top_k_first_then_top_p_of_what_is_left():
     assert np.count_nonzero(shaped) == 2
 
 
+def test_the_top_k_without_sorting_the_vocabulary_keeps_the_whole_sort_s_tokens_and_order():
+    """A generation cuts the top-k once per token; the partial selection must give the first k of a stable sort of
+    every token, equal probabilities in id order, exactly (a seed draws the same text)."""
+    from core.tasks.generate import most_likely
+
+    rng = np.random.default_rng(3)
+    for trial in range(500):
+        size = int(rng.integers(2, 200))
+        probs = rng.dirichlet(np.full(size, 0.3))
+        if trial % 2:
+            probs = np.round(probs, 2)  # many equal probabilities, zeros among them
+        for k in {1, 2, 7, size - 1, size}:
+            assert np.array_equal(most_likely(probs, k), np.argsort(-probs, kind="stable")[:k]), (trial, k)
+
+
 @pytest.mark.parametrize(("temperature", "top_k", "top_p"), [(0.7, 0, 1.0), (1.3, 5, 1.0), (0.8, 50, 0.9), (1.0, 3, 0.6)])
 def test_the_reshaped_bars_are_the_distribution_transformers_generate_samples_from(temperature, top_k, top_p):
     """The Next-token tab's 'as sampled' bars against Hugging Face's own warpers, applied in generate's order."""

@@ -69,9 +69,7 @@ def reshape(probs: np.ndarray, *, temperature: float, top_k: int, top_p: float) 
     logits = np.log(np.maximum(probs, 1e-30)) / temperature
     shaped = np.exp(logits - logits.max())
     shaped /= shaped.sum()
-    order = np.argsort(-shaped, kind="stable")  # most likely first
-    if top_k > 0:
-        order = order[:top_k]
+    order = most_likely(shaped, top_k if 0 < top_k < len(shaped) else len(shaped))
     kept = shaped[order] / shaped[order].sum()
     if top_p < 1:  # the smallest set of the top-k whose (renormalised) mass reaches top_p, at least one token
         nucleus = int(np.searchsorted(np.cumsum(kept), top_p, side="left")) + 1
@@ -79,6 +77,18 @@ def reshape(probs: np.ndarray, *, temperature: float, top_k: int, top_p: float) 
     shaped = np.zeros_like(shaped)
     shaped[order] = kept[: len(order)]
     return shaped / shaped.sum()
+
+
+def most_likely(shaped: np.ndarray, k: int) -> np.ndarray:
+    """The ids of the ``k`` most likely tokens, most likely first, equals in id order: the first ``k`` of a stable
+    sort of the whole vocabulary, without sorting all of it (once per generated token)."""
+    if k >= len(shaped):
+        return np.argsort(-shaped, kind="stable")
+    kth = np.partition(shaped, len(shaped) - k)[len(shaped) - k]  # the k-th largest probability
+    above = np.flatnonzero(shaped > kth)
+    chosen = np.concatenate([above, np.flatnonzero(shaped == kth)[: k - len(above)]])
+    chosen.sort()  # id order, so that the stable sort below breaks ties as the whole sort does
+    return chosen[np.argsort(-shaped[chosen], kind="stable")]
 
 
 @dataclass(frozen=True)

@@ -158,7 +158,7 @@ def generation(spec: ModelSpec, prompt: str, options: dict) -> str:
     from core.tasks import generate
 
     where, note = _where(spec)
-    sampler = inspect.getsource(generate.sample_next) + "\n\n" + inspect.getsource(generate.reshape)
+    sampler = "\n\n".join(inspect.getsource(part) for part in (generate.sample_next, generate.reshape, generate.most_likely))
     if options.get("use_ngram"):
         note += "# The page sampled from LM Lab's trigram model; this code samples from the Transformer.\n"
     return (
