@@ -222,3 +222,24 @@ def test_a_matrix_of_counts_prints_whole_numbers_and_a_matrix_of_shares_two_deci
     shares = heatmaps.heatmap(np.array([[0.5, 1.0]]), title="t", text_values=True)
     assert counts.data[0].texttemplate == "%{z:,.0f}"  # a confusion matrix reads 7 and 1,200, not 7.00
     assert shares.data[0].texttemplate == "%{z:.2f}"
+
+
+def test_the_head_grid_hooks_the_shared_model_only_once_it_holds_it(language_model, monkeypatch):
+    """A hook put on the class's shared model before its lock is taken runs inside other sessions' passes while the
+    request waits (their next-token bars, or a first export of the model, would read a patched model)."""
+    model = language_model.model
+
+    def hooks() -> int:
+        return sum(len(m._forward_pre_hooks) + len(m._forward_hooks) for m in model.modules())
+
+    before, asked = hooks(), []
+    real = language_model.exclusive
+
+    def watched():  # the hooks on the model at every moment the grid asks for it
+        asked.append(hooks())
+        return real()
+
+    monkeypatch.setattr(language_model, "exclusive", watched)
+    clean, corrupted = _differing_pair(language_model)
+    found = patching.patch_language_model(language_model, clean, corrupted)
+    assert found.heads is not None and len(asked) > 3 and set(asked) == {before} and hooks() == before

@@ -186,14 +186,14 @@ def _head_grid(model, run: Callable, clean: dict, corrupted: dict, guard: Callab
     except CoreError:
         return None
     kept: list = []
-    hooks = [module.register_forward_pre_hook(lambda _m, inputs: kept.append(inputs[0].detach().clone()))
-             for module in modules]  # fmt: skip
-    try:
-        with guard(), torch.no_grad():
+    with guard(), torch.no_grad():  # hooks only while the model is held: other sessions' passes never run through them
+        hooks = [module.register_forward_pre_hook(lambda _m, inputs: kept.append(inputs[0].detach().clone()))
+                 for module in modules]  # fmt: skip
+        try:
             run(clean)
-    finally:
-        for hook in hooks:
-            hook.remove()
+        finally:
+            for hook in hooks:
+                hook.remove()
     if len(kept) != len(modules):  # a W_O the model never called: no head grid rather than a wrong one
         return None
     width = kept[0].shape[-1] // count
@@ -207,12 +207,12 @@ def _head_grid(model, run: Callable, clean: dict, corrupted: dict, guard: Callab
                 merged[head, :, head * width : (head + 1) * width] = kept[layer][0, :, head * width : (head + 1) * width]
             return (merged, *inputs[1:])
 
-        hook = module.register_forward_pre_hook(patch)
-        try:
-            with guard(), torch.no_grad():
+        with guard(), torch.no_grad():
+            hook = module.register_forward_pre_hook(patch)
+            try:
                 found.append(metric(to_cpu(run(batch))))
-        finally:
-            hook.remove()
+            finally:
+                hook.remove()
     return np.stack(found)
 
 
