@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,10 +107,12 @@ def split_hub_dataset(name: str) -> tuple[str, str | None]:
 
 def cache_entry_dir(key: str) -> Path:
     """The folder of a trained model in the cache; never outside the cache."""
-    root = settings.models_dir()  # resolved already: only the key's own folder can be a link
+    root = settings.models_dir()  # the cache home is resolved: the key's own folder is the link to look for
     path = root / validate_key(key)
-    if path.is_symlink() and path.resolve().parent != root:
-        raise UnsafeNameError(f"Model name {key!r} points outside the model cache.")
+    if path.is_symlink():
+        path = path.resolve()
+        if path.parent != root:
+            raise UnsafeNameError(f"Model name {key!r} points outside the model cache.")
     return path
 
 
@@ -168,6 +171,10 @@ def _entry_names(root: Path) -> list[str]:
     if listed is None or listed[0] != changed:
         names = sorted(entry.name for entry in root.iterdir() if not entry.name.startswith(".")
                        and entry.name not in _STATIC_BY_KEY and _KEY_PATTERN.fullmatch(entry.name))  # fmt: skip
+        # a folder changed within the last two seconds may change again within the same tick of its clock (a retrain
+        # renames twice): such a listing is used once, not kept
+        if time.time_ns() - changed < 2_000_000_000:
+            return names
         listed = _LISTED[root] = (changed, names)
     return listed[1]
 

@@ -247,7 +247,7 @@ def test_kneser_ney_arrays_agree_with_the_plain_definition():
 
 
 def test_sampling_respects_temperature_top_k_and_top_p():
-    from core.tasks.generate import sample_next
+    from core.tasks.sampling import sample_next
 
     probs = np.array([0.5, 0.3, 0.15, 0.05])
     rng = np.random.default_rng(0)

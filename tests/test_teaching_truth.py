@@ -146,7 +146,7 @@ def test_the_generation_snippet_prints_what_the_page_generated(lm_tiny_model):
 
 
 def test_sampling_cuts_top_k_first_then_top_p_of_what_is_left():
-    from core.tasks.generate import sample_next
+    from core.tasks.sampling import sample_next
 
     probs = np.array([0.4, 0.3, 0.2, 0.1])
     _, shaped = sample_next(probs, temperature=1, top_k=2, top_p=0.5, rng=np.random.default_rng(0))
@@ -160,7 +160,7 @@ def test_sampling_cuts_top_k_first_then_top_p_of_what_is_left():
 def test_the_top_k_without_sorting_the_vocabulary_keeps_the_whole_sort_s_tokens_and_order():
     """A generation cuts the top-k once per token; the partial selection must give the first k of a stable sort of
     every token, equal probabilities in id order, exactly (a seed draws the same text)."""
-    from core.tasks.generate import most_likely
+    from core.tasks.sampling import most_likely
 
     rng = np.random.default_rng(3)
     for trial in range(500):
@@ -178,7 +178,7 @@ def test_the_reshaped_bars_are_the_distribution_transformers_generate_samples_fr
     import torch
     from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
 
-    from core.tasks.generate import reshape
+    from core.tasks.sampling import reshape
 
     probs = np.random.default_rng(1).dirichlet(np.full(40, 0.3))
     warpers = LogitsProcessorList([TemperatureLogitsWarper(temperature),

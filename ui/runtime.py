@@ -42,7 +42,7 @@ _PAGES: dict[tuple, st.Page] = {}  # (path, title, icon, default) → the page b
 
 def page(path: str, *, title: str, icon: str, default: bool = False) -> st.Page:
     """``st.Page(path, …)``, built once per process and copied for each run: building one resolves its script on disk
-    (a class's reruns built 26 of them each), and st.navigation marks the copy it runs, so sessions never share one."""
+    (a class's reruns built 24 of them each), and st.navigation marks the copy it runs, so sessions never share one."""
     key = (path, title, icon, default)
     built = _PAGES.get(key)
     if built is None:

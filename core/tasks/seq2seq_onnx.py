@@ -2,18 +2,20 @@
 
 Greedy decoding is a pass of the decoder per output token, and PyTorch hands Python's GIL back at every operation of
 a pass (``core.tasks.lm_onnx`` says why that hurts a busy server). Measured on 2 cores, one Chinese → English
-sentence of 11 tokens with its attention maps (``benchmarks/generation_busy.py --translation``): 0.02 s alone and
-13.8 s beside two threads running plain Python in PyTorch.
+sentence of 10 tokens with its attention maps (``benchmarks/generation_busy.py --translation``): 0.03 s alone and
+17.5 s beside two threads running plain Python in PyTorch, 0.01 s and 0.12 s in ONNX Runtime.
 
 A model trained here (BART's family) is exported once per version of its weights into ``<cache>/onnx/<key>/``: its
 encoder (ids and mask in; the states and each layer's self-attention out) and its decoder (the output so far, the
 encoder's states and the source mask in; the next token's logits and each layer's cross- and self-attention out). It
-is checked against PyTorch on a padded batch at three output lengths, up to the longest a translation may be, before
-it is kept. The decoding is Hugging Face's greedy ``generate``: the most likely token each step (the first of equals),
-padding after a row's end token, until every row has ended or the limit. The attention maps are those of a last
+is checked against PyTorch on a padded batch of two sources and on one source alone, at three output lengths up to the
+longest a translation may be, before it is kept. The decoding is Hugging Face's greedy ``generate``: the most likely
+token each step (the first of equals), padding after a row's end token, until every row has ended or the limit. The attention maps are those of a last
 decoder pass over the chosen output, as PyTorch's teacher-forced pass gives them (the decoder is causal, so a row's
-padding changes nothing before it). Beam search, models from the Hub and the reasons of ``lm_onnx.for_model`` keep
-PyTorch.
+padding changes nothing before it). Beam search, models from the Hub, generation settings beyond plain greedy decoding
+and the reasons of ``lm_onnx.for_model`` keep PyTorch. No cache of keys and values: each step runs the decoder over
+the whole output so far, which costs more than PyTorch's cached decoding where outputs run long (the README measures
+it).
 """
 
 from __future__ import annotations
@@ -29,7 +31,16 @@ from core.tasks import lm_onnx
 
 NOT_BART = N_("only BART's family is exported")
 BEAMS = N_("beam search decodes on PyTorch")
-NOTES = (*lm_onnx.NOTES, NOT_BART)
+NOT_ASKED = N_("the caller asked for PyTorch")
+SETTINGS = N_("its generation settings do more than greedy decoding")
+NOTES = (*lm_onnx.NOTES, NOT_BART, SETTINGS)
+# generate's settings that change what greedy decoding writes, each with the values that leave it plain
+_PLAIN = {"forced_bos_token_id": (None,), "forced_eos_token_id": (None,), "min_length": (None, 0),
+          "min_new_tokens": (None, 0), "no_repeat_ngram_size": (None, 0), "encoder_no_repeat_ngram_size": (None, 0),
+          "repetition_penalty": (None, 1.0), "encoder_repetition_penalty": (None, 1.0), "bad_words_ids": (None,),
+          "suppress_tokens": (None,), "begin_suppress_tokens": (None,), "sequence_bias": (None,),
+          "exponential_decay_length_penalty": (None,), "forced_decoder_ids": (None,),
+          "stop_strings": (None,), "max_time": (None,), "guidance_scale": (None, 1.0)}
 _SOURCE_LENGTHS = (5, 9)  # the check batch: two sources, the shorter padded
 
 
@@ -86,6 +97,9 @@ def for_model(spec, model, fingerprint: str, *, max_new: int) -> tuple[GreedyDec
         if fingerprint and weights_sha256(spec) != fingerprint:
             return None, lm_onnx.RETRAINED
         lm_onnx.refuse_unless_exportable(model, fingerprint, family="bart", other_family=NOT_BART)
+        for config in (model.generation_config, model.config):
+            if any(getattr(config, name, None) not in plain for name, plain in _PLAIN.items()):
+                raise CoreError(SETTINGS)
         start, pad = model.generation_config.decoder_start_token_id, model.config.pad_token_id or 0
         end = model.generation_config.eos_token_id
         ends = frozenset(end if isinstance(end, list) else [end] if end is not None else [])
@@ -121,9 +135,11 @@ def _modules(model):
             self.model = model
 
         def forward(self, decoder_input_ids, encoder_hidden_states, attention_mask):
-            found = self.model(attention_mask=attention_mask, encoder_outputs=(encoder_hidden_states,),
-                               decoder_input_ids=decoder_input_ids, output_attentions=True, use_cache=False)  # fmt: skip
-            return (found.logits[:, -1, :], *found.cross_attentions, *found.decoder_attentions)
+            found = self.model.model(attention_mask=attention_mask, encoder_outputs=(encoder_hidden_states,),
+                                     decoder_input_ids=decoder_input_ids, output_attentions=True, use_cache=False)  # fmt: skip
+            # the output layer on the last position alone (as BartForConditionalGeneration computes it for all)
+            logits = self.model.lm_head(found.last_hidden_state[:, -1, :]) + self.model.final_logits_bias
+            return (logits, *found.cross_attentions, *found.decoder_attentions)
 
     return Encoder().eval(), Decoder().eval()
 
@@ -181,11 +197,16 @@ def _export(model, paths: list[Path]) -> None:
 
 
 def _check(found: GreedyDecoder, model, max_new: int) -> None:
-    """CoreError unless the export gives PyTorch's next-token probabilities and attention maps on a padded batch, at
-    output lengths of 1, 3 and the longest a translation may be."""
+    """CoreError unless the export gives PyTorch's next-token probabilities and attention maps on a padded batch of
+    two sources and on one source alone, at output lengths of 1, 3 and the longest a translation may be."""
+    for lengths in (_SOURCE_LENGTHS, (3,)):  # the traced batch, and one source of another length alone
+        _check_batch(found, model, max_new, lengths)
+
+
+def _check_batch(found: GreedyDecoder, model, max_new: int, lengths: tuple[int, ...]) -> None:
     import torch
 
-    ids, mask = _sample(model, _SOURCE_LENGTHS)
+    ids, mask = _sample(model, lengths)
     states, encoder_maps = found.encode(ids.numpy(), mask.numpy())
     start, vocabulary = model.generation_config.decoder_start_token_id, model.config.vocab_size
     for length in (1, 3, max_new):

@@ -155,10 +155,10 @@ def generation(spec: ModelSpec, prompt: str, options: dict) -> str:
     same numpy generator and seed — so this code prints the text the page showed."""
     import inspect
 
-    from core.tasks import generate
+    from core.tasks import sampling
 
     where, note = _where(spec)
-    sampler = "\n\n".join(inspect.getsource(part) for part in (generate.sample_next, generate.reshape, generate.most_likely))
+    sampler = "\n\n".join(inspect.getsource(part) for part in (sampling.sample_next, sampling.reshape, sampling.most_likely))
     if options.get("use_ngram"):
         note += "# The page sampled from LM Lab's trigram model; this code samples from the Transformer.\n"
     return (

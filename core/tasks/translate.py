@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import threading
 import time
 from dataclasses import dataclass
 
@@ -82,7 +81,7 @@ def direction(task: str):
 class Translator:
     """A seq2seq model (trained here, or a Hub Marian model) behind one lock, like every shared predictor."""
 
-    def __init__(self, spec: ModelSpec, tokenizer=None, model=None):
+    def __init__(self, spec: ModelSpec, tokenizer=None, model=None, *, onnx: bool = True):
         from core.catalog import weights_sha256
 
         self.spec = spec
@@ -98,37 +97,39 @@ class Translator:
         self.max_source = min(MAX_SOURCE_TOKENS, positions)
         self.max_new = min(MAX_NEW_TOKENS, positions - 1)
         self._lock = FairLock()  # first come, first served: an attribution's passes alternate with translations
-        # ONNX Runtime's greedy decoding (opened at the first greedy batch), its own tokenizer, or why PyTorch decodes
+        # ONNX Runtime's greedy decoding, opened (exported once per version) before any page has the model, with a
+        # tokenizer of its own (batches pad it; pages read the other); or None and why PyTorch decodes
         self._greedy: seq2seq_onnx.GreedyDecoder | None = None
-        self._greedy_tokenizer = None
-        self.runtime_note = ""
-        self._greedy_guard, self._greedy_tried = threading.Lock(), False
-        # greedy requests from every session, decoded together by whoever takes the next turn (one batch at a time;
-        # on PyTorch the batch also takes the model, on ONNX Runtime it leaves the model to the inspections)
-        self.coalescer = Coalescer(FairLock(), self._greedy_group, max_batch=32)
-
-    def _greedy_decoder(self) -> seq2seq_onnx.GreedyDecoder | None:
-        """ONNX Runtime's greedy decoding, opened once (core.tasks.seq2seq_onnx); None where PyTorch decodes."""
-        with self._greedy_guard:
-            if not self._greedy_tried:
-                with self.exclusive():  # no other page's hooks in the traced model; the tokenizer copied at rest
-                    self._greedy, self.runtime_note = seq2seq_onnx.for_model(self.spec, self.model, self._fingerprint,
-                                                                             max_new=self.max_new)  # fmt: skip
-                    if self._greedy is not None:
-                        self._greedy_tokenizer = copy.deepcopy(self.tokenizer)  # batches pad it; pages read the other
-                self._greedy_tried = True
-        return self._greedy
+        self._greedy_tokenizer, self.runtime_note = None, seq2seq_onnx.NOT_ASKED
+        if onnx:
+            self._greedy, self.runtime_note = seq2seq_onnx.for_model(spec, self.model, self._fingerprint,
+                                                                     max_new=self.max_new)  # fmt: skip
+            if self._greedy is not None:
+                try:
+                    self._greedy_tokenizer = copy.deepcopy(tokenizer)
+                except Exception:  # noqa: BLE001 - a tokenizer that cannot be copied: PyTorch decodes, said so
+                    self._greedy, self.runtime_note = None, lm_onnx.NOT_FAITHFUL
+        # greedy requests from every session, decoded together by whoever takes the next turn: on PyTorch that turn
+        # is the model's lock; on ONNX Runtime a lock of its own, so inspections of the model never hold it up
+        self.coalescer = Coalescer(self._lock if self._greedy is None else FairLock(), self._greedy_group, max_batch=32)
 
     def _greedy_group(self, items: list[tuple[str, bool]]) -> list[dict]:
         """Greedy decoding of the texts in one padded batch, then, for those that asked, their attention maps from a
         pass over the chosen outputs (PyTorch: one teacher-forced pass; ONNX Runtime: the decoder's last pass).
         Per text: its source ids, its output ids cut after the end token, the milliseconds of the passes, its
         attention maps cut to its own lengths (padding is masked, so they are those of a pass alone) and the runtime."""
-        decoder = self._greedy_decoder()
         texts, wanted = [text for text, _ in items], any(asked for _, asked in items)
-        if decoder is None:
-            with self._lock:
-                return self._torch_group(items, texts, wanted)
+        decoder = self._greedy
+        if decoder is not None:
+            try:
+                return self._onnx_group(decoder, items, texts, wanted)
+            except Exception as error:  # noqa: BLE001 - ONNX Runtime failed on this batch: PyTorch answers it
+                if not lm_onnx.passing(error):  # not a failure of the moment (memory): PyTorch from now on
+                    self._greedy, self.runtime_note = None, lm_onnx.NOT_FAITHFUL
+        with contextlib.nullcontext() if self.coalescer.lock is self._lock else self._lock:
+            return self._torch_group(items, texts, wanted)
+
+    def _onnx_group(self, decoder, items, texts: list[str], wanted: bool) -> list[dict]:
         with inference_gate():
             started = time.perf_counter()
             encoded = self._greedy_tokenizer(texts, truncation=True, max_length=self.max_source, padding=True,
