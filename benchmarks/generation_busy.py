@@ -84,20 +84,18 @@ def _translation(key: str, busy_counts: str) -> None:
 
     spec = catalog.get_spec(key)
     text = direction(spec.task)[0](translation.corpus(train_size=0).test[0])
-    translator = Translator(spec)
-    translator.translate(text)  # exports on first use
-    onnx = translator._greedy
-    if onnx is None:
-        sys.exit(f"{key} decodes on PyTorch here: {translator.runtime_note}")
+    on_onnx = Translator(spec)  # exported as it loads
+    if on_onnx._greedy is None:
+        sys.exit(f"{key} decodes on PyTorch here: {on_onnx.runtime_note}")
+    on_torch = Translator(spec, onnx=False)
     texts = {}
     for busy in [int(part) for part in busy_counts.split(",")]:
-        for runtime, decoder in (("ONNX Runtime", onnx), ("PyTorch", None)):
-            translator._greedy = decoder
-            made, seconds = _busy_while(busy, lambda: translator.translate(text))
+        for runtime, translator in (("ONNX Runtime", on_onnx), ("PyTorch", on_torch)):
+            translator.translate(text)
+            made, seconds = _busy_while(busy, lambda translator=translator: translator.translate(text))
             texts[runtime] = made.text
             print(f"{busy} busy threads, {runtime:12s}: {len(made.target_tokens)} tokens with their attention maps in "
                   f"{seconds:7.2f} s ({made.runtime})", flush=True)  # fmt: skip
-    translator._greedy = onnx
     print(f"{text} → {texts['ONNX Runtime']}; the same text on both:", texts["ONNX Runtime"] == texts["PyTorch"])
 
 

@@ -299,21 +299,20 @@ def _translation(args) -> None:
     print("| way | sentences/s | vs sequential per sentence | p50 ms | p95 ms | outputs identical |")
     print("|---|---:|---:|---:|---:|---:|")
     print(f"| one generate per sentence, in turn (no attention pass) | {sequential:.1f} | 1.00 | – | – | 100.0 % |")
-    translator.translate(sources[0])  # the page's decoding: ONNX Runtime where the export serves (exported now)
-    runtimes = [("ONNX Runtime", translator._greedy)] if translator._greedy is not None else []
-    for runtime, decoder in [*runtimes, ("PyTorch", None)]:
-        translator._greedy = decoder
+    # the page's translator (ONNX Runtime where the export serves), then one that decodes on PyTorch
+    runtimes = [("ONNX Runtime", translator)] if translator._greedy is not None else []
+    for runtime, serving in [*runtimes, ("PyTorch", Translator(catalog.get_spec("translate-en-zh"), onnx=False))]:
 
         class Page:  # what the Translate page asks for: greedy, with the attention views
             @staticmethod
-            def predict(text: str):
-                return type("Answer", (), {"label": translator.translate(text).text})
+            def predict(text: str, serving=serving):
+                return type("Answer", (), {"label": serving.translate(text).text})
 
         for count in _counts(args.sessions):
-            translator.coalescer.batch_sizes = []
+            serving.coalescer.batch_sizes = []
             rate, latencies, outputs = _sessions(Page, sources, count)
             same = sum(a == b for a, b in zip(outputs, reference, strict=True)) / len(sources)
-            mean = statistics.mean(translator.coalescer.batch_sizes)
+            mean = statistics.mean(serving.coalescer.batch_sizes)
             print(f"| LM Lab page requests (with attention) on {runtime}, {count} sessions (mean batch {mean:.1f}) | "
                   f"{rate:.1f} | {rate / sequential:.2f} | {statistics.median(latencies):.1f} | "
                   f"{_percentile(latencies, 0.95):.1f} | {100 * same:.1f} % |")  # fmt: skip
