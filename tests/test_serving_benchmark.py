@@ -29,7 +29,7 @@ def test_the_translation_and_next_token_tables(translate_tiny_model, lm_tiny_mod
     translation_part, bars_part = capsys.readouterr().out.split("next-token bars")
     translation, bars = _rows(translation_part), _rows(bars_part)
     assert [row[0].split(",")[0] for row in translation] == ["one generate per sentence"] + [
-        "LM Lab page requests (with attention)"] * 2
+        "LM Lab page requests (with attention) on ONNX Runtime"] * 2 + ["LM Lab page requests (with attention) on PyTorch"] * 2
     assert all(row[-1] == "100.0 %" for row in translation)  # batched greedy gives each sentence its own output
     assert len(bars) == 4 and all(float(row[1]) > 0 for row in bars)  # two rows per number of sessions
     assert all(row[-1] == "100.0 %" for row in bars if "shared passes" in row[0])
