@@ -244,6 +244,29 @@ def run_together(*targets) -> None:
         thread.join()
 
 
+def beside_busy_python(work, threads: int = 2):
+    """``work()``'s answer and seconds while ``threads`` threads run plain Python, as a server's other sessions do."""
+    stop = threading.Event()
+
+    def busy() -> None:
+        total = 0
+        while not stop.is_set():
+            for i in range(1000):
+                total += i * i
+
+    running = [threading.Thread(target=busy) for _ in range(threads)]
+    for thread in running:
+        thread.start()
+    try:
+        started = time.perf_counter()
+        answer = work()
+        return answer, time.perf_counter() - started
+    finally:
+        stop.set()
+        for thread in running:
+            thread.join()
+
+
 def start_in_order(count: int, action, gap: float = 0.05) -> list[threading.Thread]:
     """Start ``count`` threads running ``action(i)``, each after the one before has had time to queue."""
     threads = []

@@ -9,6 +9,8 @@ import time
 from core import catalog
 from core.tasks import lm_onnx
 
+from conftest import beside_busy_python
+
 
 def _generations(model, seeds=range(6)) -> list[str]:
     return [model.generate("The government", max_new_tokens=16, temperature=1.0, seed=seed).text for seed in seeds]
@@ -60,25 +62,7 @@ def test_a_generation_stays_fast_while_other_threads_keep_python_busy(lm_tiny_mo
     model = LanguageModel(catalog.LM_LEE)
     model.generate("The government", max_new_tokens=4, seed=0)
     assert model._next_token is not None
-    stop = threading.Event()
-
-    def busy() -> None:
-        total = 0
-        while not stop.is_set():
-            for i in range(1000):
-                total += i * i
-
-    threads = [threading.Thread(target=busy) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    try:
-        started = time.perf_counter()
-        made = model.generate("The government", max_new_tokens=20, temperature=0.0, seed=0)
-        seconds = time.perf_counter() - started
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join()
+    made, seconds = beside_busy_python(lambda: model.generate("The government", max_new_tokens=20, temperature=0.0, seed=0))
     assert len(made.steps) >= 1 and seconds < 10, seconds
 
 

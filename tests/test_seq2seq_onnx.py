@@ -4,13 +4,12 @@ busy."""
 
 from __future__ import annotations
 
-import threading
-import time
-
 import numpy as np
 
 from core import catalog
 from core.tasks import lm_onnx, seq2seq_onnx
+
+from conftest import beside_busy_python
 
 SPEC = "translate-en-zh"
 
@@ -89,25 +88,7 @@ def test_a_translation_stays_fast_while_other_threads_keep_python_busy(translate
     translator = Translator(catalog.get_spec(SPEC))
     text = _sources(1)[0]
     assert translator.translate(text).runtime == "ONNX Runtime fp32"
-    stop = threading.Event()
-
-    def busy() -> None:
-        total = 0
-        while not stop.is_set():
-            for i in range(1000):
-                total += i * i
-
-    threads = [threading.Thread(target=busy) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    try:
-        started = time.perf_counter()
-        found = translator.translate(text)
-        seconds = time.perf_counter() - started
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join()
+    found, seconds = beside_busy_python(lambda: translator.translate(text))
     assert found.text and found.cross_attentions is not None and seconds < 3, seconds
 
 
