@@ -22,12 +22,15 @@ def _finite(rows, *columns):
 
 def test_translation_benchmark_with_variants(translate_tiny_model):
     assert "translate-en-zh@beam4" in scoring.choices("translation")
-    result = run.run("translation", ["translate-en-zh", "translate-en-zh@int8"], repeats=3)
-    assert [r["model"] for r in result.rows] == ["translate-en-zh", "translate-en-zh@int8"]
+    result = run.run("translation", ["translate-en-zh", "translate-en-zh@int8", "translate-en-zh@onnx"], repeats=3)
+    assert [r["model"] for r in result.rows] == ["translate-en-zh", "translate-en-zh@int8", "translate-en-zh@onnx"]
     _finite(
         result.rows, "value", "low", "high", "secondary", "latency_p50_ms", "throughput_per_s", "diff_low"
     )
-    base, int8 = result.rows
+    base, int8, onnx = result.rows
+    assert base["device / precision"] == "cpu / fp32" and onnx["device / precision"] == "cpu / ONNX Runtime fp32"
+    assert result.predictions["translate-en-zh@onnx"] == result.predictions["translate-en-zh"]  # PyTorch's outputs
+    assert onnx["value"] == base["value"] and onnx["diff_vs_baseline"] == 0
     assert base["low"] <= base["value"] <= base["high"] and base["n"] == len(result.texts) == 400
     assert base["diff_vs_baseline"] == 0 and base["tied_with_baseline"]
     assert int8["device / precision"] == "cpu / dynamic int8" and int8["parameters"] is not None

@@ -3,7 +3,8 @@ for the classifiers (quality with a 95 % CI, a paired comparison with a baseline
 warm-up, throughput, peak memory, size) in the same table, each task with its own metric:
 
 * translation: chrF (and BLEU) on the held-out generated sentences; the paired comparison is on
-  sentence-level chrF; variants ``@beam4`` (beam search) and ``@int8`` (dynamic quantisation);
+  sentence-level chrF; variants ``@beam4`` (beam search), ``@int8`` (dynamic quantisation) and ``@onnx`` (greedy
+  decoding on ONNX Runtime, as the Translate page serves it);
 * srl: argument-span F1 on the held-out frames; paired on frames; variant ``@int8``;
 * generation: perplexity per *word* on the held-out Lee articles — comparable across tokenizers,
   unlike perplexity per token — with the Kneser–Ney trigram as ``baseline:kneser-ney``; paired on
@@ -19,6 +20,7 @@ import numpy as np
 from core import catalog
 from core.bench.scoring import HeldOut, Scored, Scoring, described, spec_and_variant, timed
 from core.device import precision_of
+from core.errors import CoreError
 
 # GPT-2's blocks are Conv1D layers, which dynamic quantisation leaves alone (only the output head would
 # change), so the language model has no @int8 variant: it would be the same model under another name.
@@ -45,7 +47,7 @@ def _word_perplexity(stats: np.ndarray) -> float:
 
 
 def _seq(spec: catalog.ModelSpec, variant: str, model, **fields) -> Scored:
-    precision = "dynamic int8" if variant == "int8" else precision_of(model)
+    precision = {"int8": "dynamic int8", "onnx": "ONNX Runtime fp32"}.get(variant) or precision_of(model)
     return Scored(**described(spec, model), precision=precision, **fields)
 
 
@@ -60,6 +62,10 @@ def _translation(model_id: str, held_out: HeldOut, repeats: int, seed: int) -> S
 
         tokenizer, model = load_seq2seq(spec, eager_attention=spec.source != catalog.HUB, place=False)
         translator = Translator(spec, tokenizer, _quantised(model))
+    elif variant == "onnx":  # greedy decoding on ONNX Runtime, as the Translate page serves it
+        translator = Translator(spec)
+        if translator._greedy is None:
+            raise CoreError(f"{spec.title} does not decode on ONNX Runtime here: {translator.runtime_note}.")
     else:  # PyTorch, as the row's precision and the batched throughput say (the page decodes greedily on ONNX Runtime)
         translator = Translator(spec, onnx=False)
     beams = 4 if variant == "beam4" else 1

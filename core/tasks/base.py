@@ -309,7 +309,7 @@ register(Task("topic", N_("topic"), CLASSIFICATION, ACCURACY, page="pages/topic.
               splits={"newsgroups": _newsgroups}, variants=CLASSIFIER_VARIANTS,
               description=N_("Which newsgroup, atheism or space, is a post from?")))  # fmt: skip
 register(Task("translation", N_("translation (chrF)"), SEQUENCE, Metric("chrf", "chrF", digits=1),
-              page="pages/translate.py", variants=("beam4", "int8"), languages=("en", "zh"), describe=_translation_words,
+              page="pages/translate.py", variants=("beam4", "int8", "onnx"), languages=("en", "zh"), describe=_translation_words,
               trainer="core.training.sequence:train_translation", scorer="core.bench.sequence:TRANSLATION",
               predictor="core.tasks.translate:Translator",
               description=N_("English to Chinese.")))  # fmt: skip
@@ -326,7 +326,7 @@ register(Task("generation", N_("language model (perplexity)"), SEQUENCE,
               predictor="core.tasks.generate:LanguageModel", baselines=("baseline:kneser-ney",),
               description=N_("The next token, and the one after it.")))  # fmt: skip
 register(Task("translation-zh-en", N_("Chinese → English translation (chrF)"), SEQUENCE,
-              Metric("chrf", "chrF", digits=1), page="pages/translate.py", variants=("beam4", "int8"),
+              Metric("chrf", "chrF", digits=1), page="pages/translate.py", variants=("beam4", "int8", "onnx"),
               languages=("zh",), describe=_translation_words, trainer="core.training.sequence:train_translation",
               scorer="core.bench.sequence:TRANSLATION", predictor="core.tasks.translate:Translator",
               description=N_("Chinese to English.")))  # fmt: skip
