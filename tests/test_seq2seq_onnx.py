@@ -104,7 +104,8 @@ def test_a_batch_onnx_runtime_fails_on_is_answered_by_pytorch(translate_tiny_mod
 
     translator._greedy = short_of_memory  # a failure of the moment: PyTorch answers, ONNX Runtime stays
     found = translator.translate(text)
-    assert (found.text, found.runtime) == (expected.text, "PyTorch fp32") and translator._greedy is short_of_memory
+    assert (found.text, found.runtime, found.runtime_note) == (expected.text, "PyTorch fp32", seq2seq_onnx.SHORT)
+    assert translator._greedy is short_of_memory and translator.translate(text).runtime_note == seq2seq_onnx.SHORT
     translator._greedy = lambda *_args, **_kwargs: 1 / 0  # anything else: PyTorch from now on, said so
     found = translator.translate(text)
     assert (found.text, found.runtime, found.runtime_note) == (expected.text, "PyTorch fp32", lm_onnx.NOT_FAITHFUL)

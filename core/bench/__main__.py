@@ -6,7 +6,7 @@
 Model ids: catalog keys (add @int8, @bf16, @eager, @onnx or @onnx-int8 for a precision, attention or
 runtime variant) and the
 baselines baseline:majority, baseline:tfidf-lr, baseline:zero-shot. Tasks translation, srl and
-generation score chrF, span F1 and perplexity per word (variants @beam4 and @int8; the baseline
+generation score chrF, span F1 and perplexity per word (variants @beam4, @int8 and, for translation, @onnx; the baseline
 baseline:kneser-ney for generation). Writes CSV (or JSON when the
 name ends in .json), keeps the run in the cache, prints the table.
 

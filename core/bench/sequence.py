@@ -61,12 +61,12 @@ def _translation(model_id: str, held_out: HeldOut, repeats: int, seed: int) -> S
         from core.loading import load_seq2seq
 
         tokenizer, model = load_seq2seq(spec, eager_attention=spec.source != catalog.HUB, place=False)
-        translator = Translator(spec, tokenizer, _quantised(model))
+        translator = Translator(spec, tokenizer, _quantised(model), onnx=False)
     elif variant == "onnx":  # greedy decoding on ONNX Runtime, as the Translate page serves it
         translator = Translator(spec)
         if translator._greedy is None:
             raise CoreError(f"{spec.title} does not decode on ONNX Runtime here: {translator.runtime_note}.")
-    else:  # PyTorch, as the row's precision and the batched throughput say (the page decodes greedily on ONNX Runtime)
+    else:  # PyTorch's generate, for the latency and the batched throughput (the page decodes greedily on ONNX Runtime)
         translator = Translator(spec, onnx=False)
     beams = 4 if variant == "beam4" else 1
     sources, references = held_out.texts, held_out.references

@@ -31,10 +31,11 @@ class _Slot(Generic[T, R]):
 
 class Coalescer(Generic[T, R]):
     """``submit(item)`` returns ``run([items…])``'s answer for ``item``; ``run`` is called with ``lock`` held
-    (the model's own lock), so it must not take that lock itself."""
+    (the model's own lock, or a turn of the batches' own where they do not need the model), so it must not take that
+    lock itself."""
 
     def __init__(self, lock: AbstractContextManager, run: Callable[[list[T]], list[R]], *, max_batch: int = 32):
-        self.lock = lock  # the model's own lock
+        self.lock = lock  # the model's own lock, or the batches' turn
         self.run = run
         self.max_batch = max(1, max_batch)
         self._waiting: list[_Slot[T, R]] = []

@@ -10,9 +10,9 @@ encoder (ids and mask in; the states and each layer's self-attention out) and it
 encoder's states and the source mask in; the next token's logits and each layer's cross- and self-attention out). It
 is checked against PyTorch on a padded batch of two sources and on one source alone, at three output lengths up to the
 longest a translation may be, before it is kept. The decoding is Hugging Face's greedy ``generate``: the most likely
-token each step (the first of equals), padding after a row's end token, until every row has ended or the limit. The attention maps are those of a last
-decoder pass over the chosen output, as PyTorch's teacher-forced pass gives them (the decoder is causal, so a row's
-padding changes nothing before it). Beam search, models from the Hub, generation settings beyond plain greedy decoding
+token each step (the first of equals), padding after a row's end token, until every row has ended or the limit. The
+attention maps are those of a last decoder pass over the chosen output, as PyTorch's teacher-forced pass gives them
+(the decoder is causal, so a row's padding changes nothing before it). Beam search, models from the Hub, generation settings beyond plain greedy decoding
 and the reasons of ``lm_onnx.for_model`` keep PyTorch. No cache of keys and values: each step runs the decoder over
 the whole output so far, which costs more than PyTorch's cached decoding where outputs run long (the README measures
 it).
@@ -32,6 +32,8 @@ from core.tasks import lm_onnx
 NOT_BART = N_("only BART's family is exported")
 BEAMS = N_("beam search decodes on PyTorch")
 NOT_ASKED = N_("the caller asked for PyTorch")
+NO_COPY = N_("its tokenizer could not be copied for ONNX Runtime")
+SHORT = N_("ONNX Runtime ran short of memory for this batch")
 SETTINGS = N_("its generation settings do more than greedy decoding")
 NOTES = (*lm_onnx.NOTES, NOT_BART, SETTINGS)
 # generate's settings that change what greedy decoding writes, each with the values that leave it plain
@@ -40,7 +42,8 @@ _PLAIN = {"forced_bos_token_id": (None,), "forced_eos_token_id": (None,), "min_l
           "repetition_penalty": (None, 1.0), "encoder_repetition_penalty": (None, 1.0), "bad_words_ids": (None,),
           "suppress_tokens": (None,), "begin_suppress_tokens": (None,), "sequence_bias": (None,),
           "exponential_decay_length_penalty": (None,), "forced_decoder_ids": (None,),
-          "stop_strings": (None,), "max_time": (None,), "guidance_scale": (None, 1.0)}
+          "stop_strings": (None,), "max_time": (None,), "guidance_scale": (None, 1.0),
+          "watermarking_config": (None,)}
 _SOURCE_LENGTHS = (5, 9)  # the check batch: two sources, the shorter padded
 
 
@@ -90,7 +93,8 @@ class GreedyDecoder:
 
 def for_model(spec, model, fingerprint: str, *, max_new: int) -> tuple[GreedyDecoder | None, str]:
     """The greedy decoder a translation of ``model`` (at most ``max_new`` tokens) uses, or None and why PyTorch
-    decodes instead (one of the notes above). The caller holds the model."""
+    decodes instead (one of the notes above). No other page may have the model (its hooks would be traced): the
+    Translator opens it as the model loads."""
     from core.catalog import weights_sha256
 
     try:

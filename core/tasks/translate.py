@@ -108,7 +108,7 @@ class Translator:
                 try:
                     self._greedy_tokenizer = copy.deepcopy(tokenizer)
                 except Exception:  # noqa: BLE001 - a tokenizer that cannot be copied: PyTorch decodes, said so
-                    self._greedy, self.runtime_note = None, lm_onnx.NOT_FAITHFUL
+                    self._greedy, self.runtime_note = None, seq2seq_onnx.NO_COPY
         # greedy requests from every session, decoded together by whoever takes the next turn: on PyTorch that turn
         # is the model's lock; on ONNX Runtime a lock of its own, so inspections of the model never hold it up
         self.coalescer = Coalescer(self._lock if self._greedy is None else FairLock(), self._greedy_group, max_batch=32)
@@ -119,27 +119,26 @@ class Translator:
         Per text: its source ids, its output ids cut after the end token, the milliseconds of the passes, its
         attention maps cut to its own lengths (padding is masked, so they are those of a pass alone) and the runtime."""
         texts, wanted = [text for text, _ in items], any(asked for _, asked in items)
-        decoder = self._greedy
+        decoder, note = self._greedy, ""
         if decoder is not None:
-            try:
-                return self._onnx_group(decoder, items, texts, wanted)
-            except Exception as error:  # noqa: BLE001 - ONNX Runtime failed on this batch: PyTorch answers it
-                if not lm_onnx.passing(error):  # not a failure of the moment (memory): PyTorch from now on
-                    self._greedy, self.runtime_note = None, lm_onnx.NOT_FAITHFUL
+            with inference_gate():
+                started = time.perf_counter()
+                encoded = self._greedy_tokenizer(texts, truncation=True, max_length=self.max_source, padding=True,
+                                                 return_tensors="np", return_token_type_ids=False)  # fmt: skip
+                ids, mask = encoded["input_ids"].astype(np.int64), encoded["attention_mask"].astype(np.int64)
+                try:
+                    rows, attentions = decoder(ids, mask, max_new=self.max_new,
+                                               maps=wanted and self._greedy_tokenizer.padding_side == "right")  # fmt: skip
+                except Exception as error:  # noqa: BLE001 - ONNX Runtime failed on this batch: PyTorch answers it
+                    rows, note = None, seq2seq_onnx.SHORT if lm_onnx.passing(error) else lm_onnx.NOT_FAITHFUL
+                    if note == lm_onnx.NOT_FAITHFUL:  # not a failure of the moment: PyTorch from now on, said so
+                        self._greedy, self.runtime_note = None, note
+                milliseconds = 1000 * (time.perf_counter() - started)
+            if rows is not None:
+                return self._answers(items, rows, attentions, ids.tolist(), mask, milliseconds, "ONNX Runtime fp32",
+                                     self._greedy_tokenizer.padding_side)  # fmt: skip
         with contextlib.nullcontext() if self.coalescer.lock is self._lock else self._lock:
-            return self._torch_group(items, texts, wanted)
-
-    def _onnx_group(self, decoder, items, texts: list[str], wanted: bool) -> list[dict]:
-        with inference_gate():
-            started = time.perf_counter()
-            encoded = self._greedy_tokenizer(texts, truncation=True, max_length=self.max_source, padding=True,
-                                             return_tensors="np", return_token_type_ids=False)  # fmt: skip
-            ids, mask = encoded["input_ids"].astype(np.int64), encoded["attention_mask"].astype(np.int64)
-            rows, attentions = decoder(ids, mask, max_new=self.max_new,
-                                       maps=wanted and self._greedy_tokenizer.padding_side == "right")  # fmt: skip
-            milliseconds = 1000 * (time.perf_counter() - started)
-        return self._answers(items, rows, attentions, ids.tolist(), mask, milliseconds, "ONNX Runtime fp32",
-                             self._greedy_tokenizer.padding_side)  # fmt: skip
+            return [answer | {"note": note} for answer in self._torch_group(items, texts, wanted)]
 
     def _torch_group(self, items, texts: list[str], wanted: bool) -> list[dict]:
         import torch
@@ -217,7 +216,7 @@ class Translator:
             answer = self.coalescer.submit((text, with_attention))
             generated, latency, source_ids = torch.tensor(answer["ids"]), answer["ms"], answer["source_ids"]
             runtime = answer["runtime"]
-            note = self.runtime_note if runtime.startswith("PyTorch") else ""
+            note = (answer.get("note") or self.runtime_note) if runtime.startswith("PyTorch") else ""
             if answer["attentions"] is not None:
                 attentions, encoder_attentions, decoder_attentions = answer["attentions"]
         else:

@@ -63,7 +63,7 @@ def train_translation(recipe: Recipe, folder: Path, report: Report, should_stop:
     )
 
     report({"phase": "evaluating", "message": f"translating {len(data.test)} held-out sentences"})
-    translator = Translator(_unsaved_spec(recipe), tokenizer, model)
+    translator = Translator(_unsaved_spec(recipe), tokenizer, model, onnx=False)
     greedy = translator.translate_batch([source_of(p) for p in data.test])
     references = [target_of(p) for p in data.test]
     scores = corpus_scores(greedy, references)
