@@ -53,7 +53,7 @@ def main() -> None:
     for busy in [int(part) for part in args.busy.split(",")]:
         for runtime, runner in (("ONNX Runtime", onnx), ("PyTorch", None)):
             model._next_token = runner
-            made, seconds = _busy_while(busy, lambda: model.generate(prompt, max_new_tokens=args.tokens, temperature=0.0,
+            made, seconds = beside_busy_python(busy, lambda: model.generate(prompt, max_new_tokens=args.tokens, temperature=0.0,
                                                                      seed=0))  # fmt: skip
             texts[runtime] = made.text
             print(f"{busy} busy threads, {runtime:12s}: {len(made.steps)} tokens in {seconds:7.2f} s", flush=True)
@@ -61,7 +61,7 @@ def main() -> None:
     print("the same text on both:", texts["ONNX Runtime"] == texts["PyTorch"])
 
 
-def _busy_while(busy: int, work):
+def beside_busy_python(busy: int, work):
     """``work()``'s answer and seconds, beside ``busy`` threads running plain Python."""
     stop = threading.Event()
     threads = [threading.Thread(target=_busy, args=(stop,)) for _ in range(busy)]
@@ -92,7 +92,7 @@ def _translation(key: str, busy_counts: str) -> None:
     for busy in [int(part) for part in busy_counts.split(",")]:
         for runtime, translator in (("ONNX Runtime", on_onnx), ("PyTorch", on_torch)):
             translator.translate(text)
-            made, seconds = _busy_while(busy, lambda translator=translator: translator.translate(text))
+            made, seconds = beside_busy_python(busy, lambda translator=translator: translator.translate(text))
             texts[runtime] = made.text
             print(f"{busy} busy threads, {runtime:12s}: {len(made.target_tokens)} tokens with their attention maps in "
                   f"{seconds:7.2f} s ({made.runtime})", flush=True)  # fmt: skip

@@ -245,26 +245,14 @@ def run_together(*targets) -> None:
 
 
 def beside_busy_python(work, threads: int = 2):
-    """``work()``'s answer and seconds while ``threads`` threads run plain Python, as a server's other sessions do."""
-    stop = threading.Event()
+    """``work()``'s answer and seconds while ``threads`` threads run plain Python, as a server's other sessions do
+    (the benchmark's own helper, ``benchmarks/generation_busy.py``)."""
+    import importlib.util
 
-    def busy() -> None:
-        total = 0
-        while not stop.is_set():
-            for i in range(1000):
-                total += i * i
-
-    running = [threading.Thread(target=busy) for _ in range(threads)]
-    for thread in running:
-        thread.start()
-    try:
-        started = time.perf_counter()
-        answer = work()
-        return answer, time.perf_counter() - started
-    finally:
-        stop.set()
-        for thread in running:
-            thread.join()
+    spec = importlib.util.spec_from_file_location("generation_busy", ROOT / "benchmarks" / "generation_busy.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.beside_busy_python(threads, work)
 
 
 def start_in_order(count: int, action, gap: float = 0.05) -> list[threading.Thread]:
