@@ -53,8 +53,8 @@ def main() -> None:
     for busy in [int(part) for part in args.busy.split(",")]:
         for runtime, runner in (("ONNX Runtime", onnx), ("PyTorch", None)):
             model._next_token = runner
-            made, seconds = beside_busy_python(busy, lambda: model.generate(prompt, max_new_tokens=args.tokens, temperature=0.0,
-                                                                     seed=0))  # fmt: skip
+            made, seconds = beside_busy_python(
+                busy, lambda: model.generate(prompt, max_new_tokens=args.tokens, temperature=0.0, seed=0))
             texts[runtime] = made.text
             print(f"{busy} busy threads, {runtime:12s}: {len(made.steps)} tokens in {seconds:7.2f} s", flush=True)
     model._next_token = onnx

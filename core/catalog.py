@@ -198,8 +198,8 @@ def get_spec(key: str) -> ModelSpec:
     """The spec of ``key``: a built-in model's at once, a cache entry's from its card (pages ask on every rerun)."""
     if isinstance(key, str) and key in _STATIC_BY_KEY:
         return _STATIC_BY_KEY[key]
-    if isinstance(key, str) and _KEY_PATTERN.fullmatch(key) and (settings.models_dir() / key).is_dir():
-        card = read_metadata(key)
+    if isinstance(key, str) and _KEY_PATTERN.fullmatch(key):
+        card = read_metadata(key)  # None where the cache has no such entry
         spec = _spec_from_metadata(key, card) if card else None
         if spec is not None:
             return spec

@@ -56,9 +56,13 @@ class NextToken:
 
     def __call__(self, window: list[int]) -> np.ndarray:
         ids = np.asarray([window], dtype=np.int64)
-        logits = self.session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids)})[0][0]
-        shifted = np.exp(logits.astype(np.float64) - logits.max())
-        return shifted / shifted.sum()
+        return softmax(self.session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids)})[0][0])
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Probabilities (float64) over the last axis of an export's logits."""
+    shifted = np.exp(logits.astype(np.float64) - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
 def title(model, runner: NextToken | None) -> str:
@@ -71,15 +75,21 @@ def title(model, runner: NextToken | None) -> str:
 def for_model(spec, model, fingerprint: str) -> tuple[NextToken | None, str]:
     """The pass a generation of ``model`` uses, or None and why PyTorch generates instead (one of the notes above).
     The caller holds the model."""
+    return opened_or_why(spec, fingerprint, NOTES, lambda: open_next_token(model, key=spec.key, fingerprint=fingerprint))
+
+
+def opened_or_why(spec, fingerprint: str, notes: tuple[str, ...], open_it):
+    """``(open_it(), "")``, or ``(None, why)`` with one of ``notes`` (or NOT_FAITHFUL) where the export cannot serve:
+    the weights changed since ``fingerprint`` was read, or opening failed in any way."""
     from core.catalog import weights_sha256
 
     try:
         if fingerprint and weights_sha256(spec) != fingerprint:
             return None, RETRAINED
-        return open_next_token(model, key=spec.key, fingerprint=fingerprint), ""
+        return open_it(), ""
     except Exception as error:  # noqa: BLE001 - any failure (a full disk, a read-only cache) leaves PyTorch, said so
         reason = str(error) if isinstance(error, CoreError) else ""
-        return None, reason if reason in NOTES else NOT_FAITHFUL
+        return None, reason if reason in notes else NOT_FAITHFUL
 
 
 def open_next_token(model, *, key: str, fingerprint: str) -> NextToken:

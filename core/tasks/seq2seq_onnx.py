@@ -81,9 +81,7 @@ class GreedyDecoder:
             going &= ~np.isin(chosen, ends)
             if not going.any():
                 break
-        rows = []
-        for row in output.tolist():
-            rows.append(row[: next((i + 1 for i, token in enumerate(row[1:], 1) if token in self.ends), len(row))])
+        rows = [cut_after_end(row, self.ends) for row in output.tolist()]
         if not maps:
             return rows, None
         layers = (len(self.decoder.get_outputs()) - 1) // 2
@@ -95,29 +93,35 @@ def for_model(spec, model, fingerprint: str, *, max_new: int) -> tuple[GreedyDec
     """The greedy decoder a translation of ``model`` (at most ``max_new`` tokens) uses, or None and why PyTorch
     decodes instead (one of the notes above). No other page may have the model (its hooks would be traced): the
     Translator opens it as the model loads."""
-    from core.catalog import weights_sha256
 
-    try:
-        if fingerprint and weights_sha256(spec) != fingerprint:
-            return None, lm_onnx.RETRAINED
+    def open_it() -> GreedyDecoder:
         lm_onnx.refuse_unless_exportable(model, fingerprint, family="bart", other_family=NOT_BART)
         for config in (model.generation_config, model.config):
             if any(getattr(config, name, None) not in plain for name, plain in _PLAIN.items()):
                 raise CoreError(SETTINGS)
         start, pad = model.generation_config.decoder_start_token_id, model.config.pad_token_id or 0
-        end = model.generation_config.eos_token_id
-        ends = frozenset(end if isinstance(end, list) else [end] if end is not None else [])
 
         def opened(paths: list[Path]) -> GreedyDecoder:
-            found = GreedyDecoder(lm_onnx.open_session(paths[0]), lm_onnx.open_session(paths[1]), start, ends, pad)
+            found = GreedyDecoder(lm_onnx.open_session(paths[0]), lm_onnx.open_session(paths[1]), start,
+                                  end_tokens(model), pad)  # fmt: skip
             _check(found, model, max_new)
             return found
 
         return lm_onnx.exported(spec.key, fingerprint, ["encoder", "decoder"], lambda paths: _export(model, paths),
-                                opened), ""  # fmt: skip
-    except Exception as error:  # noqa: BLE001 - any failure (a full disk, a read-only cache) leaves PyTorch, said so
-        reason = str(error) if isinstance(error, CoreError) else ""
-        return None, reason if reason in NOTES else lm_onnx.NOT_FAITHFUL
+                                opened)  # fmt: skip
+
+    return lm_onnx.opened_or_why(spec, fingerprint, NOTES, open_it)
+
+
+def end_tokens(model) -> frozenset[int]:
+    """The ids that end a generated output (``generate``'s end token, one or several)."""
+    end = model.generation_config.eos_token_id
+    return frozenset(end if isinstance(end, list) else [end] if end is not None else [])
+
+
+def cut_after_end(row: list[int], ends: frozenset[int]) -> list[int]:
+    """An output from its start token up to and with its first end token (what follows is padding)."""
+    return row[: next((i + 1 for i, token in enumerate(row[1:], 1) if token in ends), len(row))]
 
 
 def _modules(model):
@@ -219,14 +223,9 @@ def _check_batch(found: GreedyDecoder, model, max_new: int, lengths: tuple[int, 
             expected = model(input_ids=ids, attention_mask=mask, decoder_input_ids=output, output_attentions=True,
                              use_cache=False)  # fmt: skip
         got = found.step(output.numpy(), states, mask.numpy(), maps=True)
-        moved = float(np.abs(_softmax(got[0]) - torch.softmax(expected.logits[:, -1].float(), -1).numpy()).max())
+        moved = float(np.abs(lm_onnx.softmax(got[0]) - torch.softmax(expected.logits[:, -1].float(), -1).numpy()).max())
         theirs = (*expected.cross_attentions, *expected.decoder_attentions, *expected.encoder_attentions)
         for mine, reference in zip([*got[1:], *encoder_maps], theirs, strict=True):
             moved = max(moved, float(np.abs(mine - reference.numpy()).max()))
         if not moved <= lm_onnx.TOLERANCE:  # nan fails too
             raise CoreError(f"the export's probabilities differ from PyTorch's by {moved:.1e}")
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits.astype(np.float64) - logits.max(axis=-1, keepdims=True))
-    return shifted / shifted.sum(axis=-1, keepdims=True)

@@ -150,11 +150,8 @@ class Translator:
             with torch.no_grad():
                 output = self.model.generate(**inputs_for(self.model, encoded), num_beams=1, do_sample=False,
                                              max_new_tokens=self.max_new)  # fmt: skip
-            end = self.model.generation_config.eos_token_id
-            ends = set(end if isinstance(end, list) else [end] if end is not None else [])
-            rows = []
-            for row in output.tolist():
-                rows.append(row[: next((i + 1 for i, token in enumerate(row[1:], 1) if token in ends), len(row))])
+            ends = seq2seq_onnx.end_tokens(self.model)
+            rows = [seq2seq_onnx.cut_after_end(row, ends) for row in output.tolist()]
             attentions = None
             if wanted and self.spec.source != HUB:
                 attentions = self._attention_pass(encoded, rows)
