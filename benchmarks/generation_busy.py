@@ -1,7 +1,8 @@
-"""One generation (or translation) while other threads keep Python busy, on PyTorch and on ONNX Runtime.
+"""One generation (or translation, or explanation) while other threads keep Python busy, two ways side by side.
 
     python benchmarks/generation_busy.py [--model zh-char-gpt] [--busy 0,4] [--tokens 40]
     python benchmarks/generation_busy.py --translation [--model translate-zh-en] [--busy 0,2,4]
+    python benchmarks/generation_busy.py --explain [--model sentiment-minilm] [--busy 0,2,4]
 
 A server's sessions are threads of one Python process. PyTorch lets go of Python's GIL during every operation of a
 forward pass and takes it back afterwards; when other threads want it, each take-back waits. A generation is dozens
@@ -9,7 +10,9 @@ of small passes of many operations, so it is the request that suffers most. This
 model (trained here, in the cache) alone and beside N threads running plain Python, on PyTorch and on the ONNX
 Runtime export LM Lab generates with (core.tasks.lm_onnx), and checks that both write the same text. With
 ``--translation``, one greedy translation of a held-out sentence with its attention maps, as the Translate page asks
-for it (core.tasks.seq2seq_onnx).
+for it (core.tasks.seq2seq_onnx). With ``--explain``, the Sentiment page's explanation (integrated gradients, 34 passes
+forward and backward, and occlusion) of the longest held-out polarity sentence, eager and through the traced pass
+explanations run on (core.tasks.traced), on one torch thread as the server runs them; the scores must be the same.
 """
 
 from __future__ import annotations
@@ -36,7 +39,11 @@ def main() -> None:
     parser.add_argument("--busy", default="0,4", help="comma-separated numbers of busy Python threads")
     parser.add_argument("--tokens", type=int, default=40)
     parser.add_argument("--translation", action="store_true", help="a translation model's greedy decoding instead")
+    parser.add_argument("--explain", action="store_true", help="a classifier's explanation instead")
     args = parser.parse_args()
+    if args.explain:
+        _explain("sentiment-minilm" if args.model == "zh-char-gpt" else args.model, args.busy)
+        return
     if args.translation:
         _translation("translate-zh-en" if args.model == "zh-char-gpt" else args.model, args.busy)
         return
@@ -97,6 +104,34 @@ def _translation(key: str, busy_counts: str) -> None:
             print(f"{busy} busy threads, {runtime:12s}: {len(made.target_tokens)} tokens with their attention maps in "
                   f"{seconds:7.2f} s ({made.runtime})", flush=True)  # fmt: skip
     print(f"{text} → {texts['ONNX Runtime']}; the same text on both:", texts["ONNX Runtime"] == texts["PyTorch"])
+
+
+def _explain(key: str, busy_counts: str) -> None:
+    from core import catalog
+    from core.data import polarity
+    from core.device import threads_for_serving
+    from core.tasks.attribution import explain
+    from core.tasks.classify import TransformerClassifier
+
+    threads_for_serving()
+    text = max((example.text for example in polarity.split().test), key=len)
+    traced, eager = TransformerClassifier(catalog.get_spec(key)), TransformerClassifier(catalog.get_spec(key))
+    started = time.perf_counter()
+    with traced.exclusive():
+        forward = traced.embeddings_forward()
+    if forward.traced is None:
+        sys.exit(f"{key} is not traced here: {forward.why}")
+    print(f"traced and checked in {time.perf_counter() - started:.2f} s; {len(text.split())} words", flush=True)
+    with eager.exclusive():
+        eager.embeddings_forward().traced = None  # this one keeps the eager model
+    scores = {}
+    for busy in [int(part) for part in busy_counts.split(",")]:
+        for name, classifier in (("traced", traced), ("eager", eager)):
+            explain(classifier, text)
+            made, seconds = beside_busy_python(busy, lambda classifier=classifier: explain(classifier, text))
+            scores[name] = [(w.gradient_x_input, w.integrated_gradients, w.occlusion) for w in made.words]
+            print(f"{busy} busy threads, {name:6s}: {seconds:6.2f} s", flush=True)
+    print("the same scores both ways:", scores["traced"] == scores["eager"])
 
 
 if __name__ == "__main__":

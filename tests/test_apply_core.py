@@ -108,6 +108,63 @@ def test_attribution_merges_word_pieces_and_limits_length(keyword_model):
         explain(keyword_model, "word " * 61)
 
 
+def _scores(result) -> list[tuple]:
+    return [(w.word, w.gradient_x_input, w.integrated_gradients, w.occlusion) for w in result.words]
+
+
+def _eager(classifier: TransformerClassifier) -> TransformerClassifier:
+    with classifier.exclusive():
+        classifier.embeddings_forward().traced = None  # this instance keeps the eager model
+    return classifier
+
+
+def test_explanations_run_on_a_traced_pass_with_the_eager_models_scores(keyword_model):
+    traced, eager = TransformerClassifier(keyword_model.spec), _eager(TransformerClassifier(keyword_model.spec))
+    with traced.exclusive():
+        forward = traced.embeddings_forward()  # traced and checked against the eager model once
+    assert forward.traced is not None, forward.why
+    calls = []
+    for classifier in (traced, eager):  # the eager modules run only where the trace does not
+        classifier.model.register_forward_hook(lambda _m, _i, _o, name=classifier is traced: calls.append(name))
+    for text in ("a great film", "the worst , dullest plot of the year", "film " * 40):
+        found, expected = explain(traced, text), explain(eager, text)
+        assert _scores(found) == _scores(expected)  # the same operations in the same order: the same numbers
+        assert (found.probability, found.log_odds, found.baseline_log_odds) == (
+            expected.probability, expected.log_odds, expected.baseline_log_odds)  # fmt: skip
+    assert calls and not any(calls)
+
+
+def test_a_trace_that_differs_from_the_eager_model_is_not_used(keyword_model, monkeypatch):
+    from core.tasks import traced as traced_module
+
+    real = traced_module._run
+    monkeypatch.setattr(traced_module, "_run", lambda *args: real(*args) + 1e-3)  # a trace 0.001 off in every logit
+    classifier = TransformerClassifier(keyword_model.spec)
+    text = "a great film"
+    found = explain(classifier, text)
+    forward = classifier.embeddings_forward()
+    assert forward.traced is None and "differ from the eager model's by 1.00e-03" in forward.why
+    assert _scores(found) == _scores(explain(_eager(TransformerClassifier(keyword_model.spec)), text))
+
+
+def test_an_explanation_beside_busy_python_threads_takes_a_fraction_of_the_eager_time(keyword_model):
+    import torch
+
+    from conftest import beside_busy_python
+
+    traced, eager = TransformerClassifier(keyword_model.spec), _eager(TransformerClassifier(keyword_model.spec))
+    text = " ".join(["a great film with a plot"] * 8)  # 48 words
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the server runs a page's passes (core.device.threads_for_serving)
+    try:
+        explain(traced, text), explain(eager, text)
+        _found, traced_seconds = beside_busy_python(lambda: explain(traced, text))
+        _found, eager_seconds = beside_busy_python(lambda: explain(eager, text))
+    finally:
+        torch.set_num_threads(before)
+    assert traced_seconds < eager_seconds / 2, (traced_seconds, eager_seconds)
+
+
 def test_sentence_splitting():
     text = (
         'Mr. Smith went to Washington. He met Dr. Jones at 4.30 pm. Then U.S. officials said "Yes." It ended!'

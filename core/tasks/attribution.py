@@ -31,7 +31,7 @@ from core.device import precision_of
 from core.errors import InputError
 from core.messages import Message
 from core.tasks.classify import TransformerClassifier
-from core.tasks.inputs import check_text, inference_gate
+from core.tasks.inputs import check_text, inference_gate, inputs_for
 
 MAX_WORDS = 60  # occlusion costs one forward pass per word
 # Integrated gradients run IG_STEPS + 2 copies of the input forward and backward: memory and time grow
@@ -102,8 +102,6 @@ def _integrated_gradients(classifier: TransformerClassifier, batch, special, pad
     log-odds; the model is taken one chunk of the path at a time."""
     import torch
 
-    from core.tasks.inputs import inputs_for
-
     model = classifier.model
     batch = inputs_for(model, dict(batch))  # the embedding layer is called directly: the inputs go to its device
     special = special.to(batch["input_ids"].device)
@@ -122,7 +120,13 @@ def _integrated_gradients(classifier: TransformerClassifier, batch, special, pad
         with classifier._lock, inference_gate(), torch.enable_grad():
             chunk = chunk.to(dtype).clone().requires_grad_(True)
             repeat = {k: v.expand(len(chunk), -1) for k, v in extra.items()}
-            chunk_odds = _log_odds(model(inputs_embeds=chunk, **repeat).logits.float(), target_index)
+            forward = classifier.embeddings_forward()  # traced once: the GIL is not handed back at every operation
+            if forward.traced is not None and set(repeat) <= {"attention_mask", "token_type_ids"}:
+                logits = forward(chunk, repeat.get("attention_mask", torch.ones(chunk.shape[:2], dtype=torch.long)),
+                                 repeat.get("token_type_ids"))  # fmt: skip
+            else:
+                logits = model(inputs_embeds=chunk, **repeat).logits
+            chunk_odds = _log_odds(logits.float(), target_index)
             (chunk_gradient,) = torch.autograd.grad(chunk_odds.sum(), chunk)
         odds_parts.append(chunk_odds.detach())
         gradient_parts.append(chunk_gradient.float())
@@ -167,8 +171,8 @@ def explain(classifier: TransformerClassifier, text: str, target: str | None = N
         variants = [" ".join((cleaned[:start] + cleaned[end:]).split()) or "." for start, end in spans]
         occluded = tokenizer(variants, truncation=True, max_length=classifier.max_tokens, padding=True,
                              return_tensors="pt")  # fmt: skip
-        with torch.inference_mode():
-            logits = model(**batch).logits[0].float()
+        with torch.no_grad():
+            logits = _logits(classifier, batch)[0].float()
             probabilities = torch.softmax(logits, dim=-1)
         target_index = classifier.labels.index(target) if target is not None else int(probabilities.argmax())
 
@@ -176,14 +180,25 @@ def explain(classifier: TransformerClassifier, text: str, target: str | None = N
     per_token, integrated, baseline_odds = _integrated_gradients(classifier, batch, special, pad_id, target_index)
 
     # 2) occlusion: the same text with one word removed, all variants in one batch
-    with classifier._lock, inference_gate(), torch.inference_mode():
-        occluded_odds = _log_odds(model(**occluded).logits.float(), target_index).tolist()
+    with classifier._lock, inference_gate(), torch.no_grad():
+        occluded_odds = _log_odds(_logits(classifier, occluded).float(), target_index).tolist()
     base_odds = float(_log_odds(logits, target_index))
 
     words = _word_scores(cleaned, spans, offsets, per_token, integrated, [base_odds - o for o in occluded_odds])
     base = float(probabilities[target_index])
     return Explanation(cleaned, classifier.labels[target_index], base, words, baseline_odds, base_odds,
                        float(sum(integrated)), precision_of(model))  # special tokens add 0: the baseline keeps them
+
+
+def _logits(classifier: TransformerClassifier, batch):
+    """The model's logits for a tokenized batch: through the traced pass where there is one (the same numbers), else
+    the eager model. The caller holds the model."""
+    forward = classifier.embeddings_forward()
+    if forward.traced is None or not set(batch) <= {"input_ids", "attention_mask", "token_type_ids"}:
+        return classifier.model(**batch).logits
+    batch = inputs_for(classifier.model, dict(batch))
+    return forward(classifier.model.get_input_embeddings()(batch["input_ids"]), batch["attention_mask"],
+                   batch.get("token_type_ids"))  # fmt: skip
 
 
 def _word_scores(text: str, spans: list[tuple[int, int]], offsets: list, per_token, integrated,

@@ -99,6 +99,16 @@ class TransformerClassifier:
         self.coalescer = Coalescer(self._lock, lambda texts: me()._run(texts, by_length=True))
         self.answered = self.rechecked = 0  # int8's answers, and those computed again in fp32 (close calls)
         self._counting = threading.Lock()
+        self._embeddings_forward = None
+
+    def embeddings_forward(self):
+        """The model's pass from input embeddings to logits, traced once by the first explanation
+        (``core.tasks.traced``). The caller holds the model."""
+        if self._embeddings_forward is None:
+            from core.tasks.traced import EmbeddingsForward
+
+            self._embeddings_forward = EmbeddingsForward(self.model)
+        return self._embeddings_forward
 
     def _serve_with(self, runtime: str) -> None:
         if self.spec.source == catalog.HUB:  # no fixed version to export once: the Hub's copy can change
