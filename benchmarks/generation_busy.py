@@ -11,8 +11,9 @@ model (trained here, in the cache) alone and beside N threads running plain Pyth
 Runtime export LM Lab generates with (core.tasks.lm_onnx), and checks that both write the same text. With
 ``--translation``, one greedy translation of a held-out sentence with its attention maps, as the Translate page asks
 for it (core.tasks.seq2seq_onnx). With ``--explain``, the Sentiment page's explanation (integrated gradients, 34 passes
-forward and backward, and occlusion) of the longest held-out polarity sentence, eager and through the traced pass
-explanations run on (core.tasks.traced), on one torch thread as the server runs them; the scores must be the same.
+forward and backward, and occlusion) of the longest held-out polarity sentence, then Inspect's attention maps and the
+sentence encoder's embedding of it, eager and through the traced passes they run on (core.tasks.traced), on one torch
+thread as the server runs them; the numbers must be the same.
 """
 
 from __future__ import annotations
@@ -108,30 +109,43 @@ def _translation(key: str, busy_counts: str) -> None:
 
 def _explain(key: str, busy_counts: str) -> None:
     from core import catalog
+    from core.attention import AttentionModel
     from core.data import polarity
     from core.device import threads_for_serving
     from core.tasks.attribution import explain
     from core.tasks.classify import TransformerClassifier
+    from core.tasks.embeddings import SentenceEncoder
 
     threads_for_serving()
     text = max((example.text for example in polarity.split().test), key=len)
     traced, eager = TransformerClassifier(catalog.get_spec(key)), TransformerClassifier(catalog.get_spec(key))
     started = time.perf_counter()
-    with traced.exclusive():
-        forward = traced.embeddings_forward()
+    forward = traced.embeddings_forward()
     if forward.traced is None:
         sys.exit(f"{key} is not traced here: {forward.why}")
     print(f"traced and checked in {time.perf_counter() - started:.2f} s; {len(text.split())} words", flush=True)
-    with eager.exclusive():
-        eager.embeddings_forward().traced = None  # this one keeps the eager model
-    scores = {}
-    for busy in [int(part) for part in busy_counts.split(",")]:
-        for name, classifier in (("traced", traced), ("eager", eager)):
-            explain(classifier, text)
-            made, seconds = beside_busy_python(busy, lambda classifier=classifier: explain(classifier, text))
-            scores[name] = [(w.gradient_x_input, w.integrated_gradients, w.occlusion) for w in made.words]
-            print(f"{busy} busy threads, {name:6s}: {seconds:6.2f} s", flush=True)
-    print("the same scores both ways:", scores["traced"] == scores["eager"])
+    eager.embeddings_forward().traced = None  # this one keeps the eager model
+    maps = [AttentionModel(catalog.MINILM) for _ in range(2)]
+    encoders = [SentenceEncoder() for _ in range(2)]
+    for found in (maps[1]._traced(), encoders[1]._traced()):
+        found.traced = None
+    work = {  # name: (traced, eager, what to compare)
+        "explanation": (lambda: explain(traced, text), lambda: explain(eager, text),
+                        lambda made: [(w.gradient_x_input, w.integrated_gradients, w.occlusion) for w in made.words]),
+        "Inspect's maps": (lambda: maps[0]._attend(text, None, 128), lambda: maps[1]._attend(text, None, 128),
+                           lambda made: made.weights.tobytes()),
+        "sentence encoder": (lambda: encoders[0].encode([text]), lambda: encoders[1].encode([text]),
+                             lambda made: made.tobytes()),
+    }  # fmt: skip
+    for name, (on_trace, on_eager, outcome) in work.items():
+        answers = {}
+        for busy in [int(part) for part in busy_counts.split(",")]:
+            for way, run in (("traced", on_trace), ("eager", on_eager)):
+                run()
+                made, seconds = beside_busy_python(busy, run)
+                answers[way] = outcome(made)
+                print(f"{name}, {busy} busy threads, {way:6s}: {seconds:6.2f} s", flush=True)
+        print(f"{name}: the same numbers both ways:", answers["traced"] == answers["eager"], flush=True)
 
 
 if __name__ == "__main__":

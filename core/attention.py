@@ -63,6 +63,7 @@ class AttentionModel:
         self.max_tokens = loading.token_limit(self.tokenizer, self.model)
         # one lock for the shared tokenizer and model; the Learn pages borrow this model and take it too
         self.lock = threading.Lock()
+        self._pass, self._tracing = None, threading.Lock()
         # every session of the class shares the maps: the page draws them on each rerun, the model runs once.
         # A map over 5 MB (about 134 tokens on MiniLM) is recomputed instead of kept; Inspect reads at most
         # INSPECT_TOKENS, so its maps of MiniLM-sized models are kept.
@@ -76,22 +77,42 @@ class AttentionModel:
         limit = min(self.max_tokens, max_tokens or self.max_tokens)
         return self.memo.get(digest(cleaned, pair, str(limit)), lambda: self._attend(cleaned, pair, limit))
 
+    def _traced(self):
+        """The pass that gives every layer's attention, traced by the first text (``core.tasks.traced``); the caller
+        must not hold the model."""
+        if self._pass is None:
+            import torch
+
+            from core.tasks.traced import attention_maps, holding
+
+            with self._tracing:
+                if self._pass is None:
+                    with holding(self.lock), torch.inference_mode():  # a model without weights to return says so
+                        self._eager_maps(self.tokenizer("a", return_tensors="pt"))
+                    self._pass = attention_maps(self.model, hold=lambda: holding(self.lock))
+        return self._pass
+
+    def _eager_maps(self, batch):
+        import torch
+
+        outputs = self.model(**batch, output_attentions=True)
+        if not outputs.attentions or outputs.attentions[0] is None:
+            raise ModelUnavailableError(f"{self.spec.title} returned no attention weights (eager attention is off).")
+        return torch.stack(outputs.attentions)
+
     def _attend(self, cleaned: str, pair: str | None, limit: int) -> Attention:
         import torch
 
+        traced = self._traced()
         with self.lock, inference_gate():
             full = len(self.tokenizer(cleaned, pair)["input_ids"])
             batch = self.tokenizer(
                 cleaned, pair, truncation=True, max_length=limit, return_tensors="pt"
             )
-            with torch.inference_mode():
-                outputs = self.model(**batch, output_attentions=True)
-            if not outputs.attentions or outputs.attentions[0] is None:
-                raise ModelUnavailableError(
-                    f"{self.spec.title} returned no attention weights (eager attention is off)."
-                )
+            with torch.inference_mode():  # traced once (core.tasks.traced): the GIL is taken once per pass
+                stacked = traced.of_batch(batch, lambda: self._eager_maps(batch))  # (L, 1, h, T, T)
             # back on the CPU before the slot is let go: a GPU computes asynchronously
-            weights = to_cpu(torch.stack([layer[0] for layer in outputs.attentions])).numpy()  # (L, h, T, T)
+            weights = to_cpu(stacked[:, 0]).numpy()  # (L, h, T, T)
         weights.setflags(write=False)  # shared by every session that asks for this text
         tokens = self.tokenizer.convert_ids_to_tokens(batch["input_ids"][0])
         b_start = None

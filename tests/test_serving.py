@@ -140,19 +140,31 @@ def test_the_layer_by_head_grid_is_one_trace_with_every_cell_named():
     assert np.asarray(big.data[0].z).size <= heatmaps.GRID_CELLS and most >= 60
 
 
-def test_a_long_explanation_lets_other_requests_on_the_same_model_in_between(tiny_model):
+@pytest.mark.parametrize("traced", [True, False], ids=["traced", "eager"])
+def test_a_long_explanation_lets_other_requests_on_the_same_model_in_between(tiny_model, traced):
     """Integrated gradients take the model one chunk at a time: an "Analyse" waits for one chunk, not all."""
     from core.tasks.attribution import explain
 
     classifier = TransformerClassifier(catalog.get_spec("sentiment-tiny"), runtime="torch")  # the batching path
-    original = classifier.model.forward
+    forward = classifier.embeddings_forward()  # traced and checked (the model taken step by step)
+    assert forward.traced is not None, forward.why
+    if traced:
+        original = forward.traced
 
-    def slow_on_the_path(*args, **kwargs):
-        if kwargs.get("inputs_embeds") is not None:
+        def slow_on_the_path(*args):
             time.sleep(0.25)  # each chunk of the path takes a while, as on a loaded server
-        return original(*args, **kwargs)
+            return original(*args)
 
-    classifier.model.forward = slow_on_the_path
+        forward.traced = slow_on_the_path
+    else:
+        forward.traced, original = None, classifier.model.forward
+
+        def slow_on_the_path(*args, **kwargs):
+            if kwargs.get("inputs_embeds") is not None:
+                time.sleep(0.25)
+            return original(*args, **kwargs)
+
+        classifier.model.forward = slow_on_the_path
     finished = {}
 
     def long_explanation():

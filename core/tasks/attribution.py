@@ -31,7 +31,7 @@ from core.device import precision_of
 from core.errors import InputError
 from core.messages import Message
 from core.tasks.classify import TransformerClassifier
-from core.tasks.inputs import check_text, inference_gate, inputs_for
+from core.tasks.inputs import check_text, inference_gate
 
 MAX_WORDS = 60  # occlusion costs one forward pass per word
 # Integrated gradients run IG_STEPS + 2 copies of the input forward and backward: memory and time grow
@@ -97,10 +97,13 @@ IG_STEPS = 32  # midpoint Riemann sum; the tests check, on the tiny keyword mode
 # the change in log-odds within 5 % or 0.05 (whichever is larger); the page shows the gap for every text
 
 
-def _integrated_gradients(classifier: TransformerClassifier, batch, special, pad_id: int, target_index: int):
+def _integrated_gradients(classifier: TransformerClassifier, forward, batch, special, pad_id: int,
+                          target_index: int):  # fmt: skip
     """Gradient × input at the text, integrated gradients from the all-[PAD] baseline, and the baseline's
     log-odds; the model is taken one chunk of the path at a time."""
     import torch
+
+    from core.tasks.inputs import inputs_for
 
     model = classifier.model
     batch = inputs_for(model, dict(batch))  # the embedding layer is called directly: the inputs go to its device
@@ -120,12 +123,8 @@ def _integrated_gradients(classifier: TransformerClassifier, batch, special, pad
         with classifier._lock, inference_gate(), torch.enable_grad():
             chunk = chunk.to(dtype).clone().requires_grad_(True)
             repeat = {k: v.expand(len(chunk), -1) for k, v in extra.items()}
-            forward = classifier.embeddings_forward()  # traced once: the GIL is not handed back at every operation
-            if forward.traced is not None and set(repeat) <= {"attention_mask", "token_type_ids"}:
-                logits = forward(chunk, repeat.get("attention_mask", torch.ones(chunk.shape[:2], dtype=torch.long)),
-                                 repeat.get("token_type_ids"))  # fmt: skip
-            else:
-                logits = model(inputs_embeds=chunk, **repeat).logits
+            logits = forward.of_batch(repeat, lambda rows=chunk, rest=repeat: model(inputs_embeds=rows, **rest).logits,
+                                      first=chunk)  # fmt: skip
             chunk_odds = _log_odds(logits.float(), target_index)
             (chunk_gradient,) = torch.autograd.grad(chunk_odds.sum(), chunk)
         odds_parts.append(chunk_odds.detach())
@@ -145,6 +144,7 @@ def explain(classifier: TransformerClassifier, text: str, target: str | None = N
     tokenizer, model = classifier.tokenizer, classifier.model
     if target is not None and target not in classifier.labels:
         raise InputError(f"Unknown class {target!r}; choose one of {list(classifier.labels)}.")
+    forward = classifier.embeddings_forward()  # traced once (the GIL is taken once per pass), the model taken step by step
     # The model lock and an inference slot are taken one step at a time (the first forward pass, each chunk
     # of the integrated-gradients path, the occlusion batch): another student's request on the same model
     # waits for one step, not for the whole explanation.
@@ -172,16 +172,16 @@ def explain(classifier: TransformerClassifier, text: str, target: str | None = N
         occluded = tokenizer(variants, truncation=True, max_length=classifier.max_tokens, padding=True,
                              return_tensors="pt")  # fmt: skip
         with torch.no_grad():
-            logits = _logits(classifier, batch)[0].float()
+            logits = _logits(forward, model, batch)[0].float()
             probabilities = torch.softmax(logits, dim=-1)
         target_index = classifier.labels.index(target) if target is not None else int(probabilities.argmax())
 
     # 1) gradients on the token embeddings (only the embeddings get a gradient, never the shared weights)
-    per_token, integrated, baseline_odds = _integrated_gradients(classifier, batch, special, pad_id, target_index)
+    per_token, integrated, baseline_odds = _integrated_gradients(classifier, forward, batch, special, pad_id, target_index)
 
     # 2) occlusion: the same text with one word removed, all variants in one batch
     with classifier._lock, inference_gate(), torch.no_grad():
-        occluded_odds = _log_odds(_logits(classifier, occluded).float(), target_index).tolist()
+        occluded_odds = _log_odds(_logits(forward, model, occluded).float(), target_index).tolist()
     base_odds = float(_log_odds(logits, target_index))
 
     words = _word_scores(cleaned, spans, offsets, per_token, integrated, [base_odds - o for o in occluded_odds])
@@ -190,15 +190,13 @@ def explain(classifier: TransformerClassifier, text: str, target: str | None = N
                        float(sum(integrated)), precision_of(model))  # special tokens add 0: the baseline keeps them
 
 
-def _logits(classifier: TransformerClassifier, batch):
+def _logits(forward, model, batch):
     """The model's logits for a tokenized batch: through the traced pass where there is one (the same numbers), else
     the eager model. The caller holds the model."""
-    forward = classifier.embeddings_forward()
-    if forward.traced is None or not set(batch) <= {"input_ids", "attention_mask", "token_type_ids"}:
-        return classifier.model(**batch).logits
-    batch = inputs_for(classifier.model, dict(batch))
-    return forward(classifier.model.get_input_embeddings()(batch["input_ids"]), batch["attention_mask"],
-                   batch.get("token_type_ids"))  # fmt: skip
+    if forward.traced is None:
+        return model(**batch).logits
+    embeddings = model.get_input_embeddings()(batch["input_ids"])  # on the CPU: traced there only
+    return forward.of_batch(batch, lambda: model(**batch).logits, first=embeddings)
 
 
 def _word_scores(text: str, spans: list[tuple[int, int]], offsets: list, per_token, integrated,

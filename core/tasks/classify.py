@@ -99,15 +99,17 @@ class TransformerClassifier:
         self.coalescer = Coalescer(self._lock, lambda texts: me()._run(texts, by_length=True))
         self.answered = self.rechecked = 0  # int8's answers, and those computed again in fp32 (close calls)
         self._counting = threading.Lock()
-        self._embeddings_forward = None
+        self._embeddings_forward, self._tracing = None, threading.Lock()
 
     def embeddings_forward(self):
-        """The model's pass from input embeddings to logits, traced once by the first explanation
-        (``core.tasks.traced``). The caller holds the model."""
+        """The model's pass from input embeddings to logits, traced by the first explanation (``core.tasks.traced``),
+        which takes the model step by step: the caller must not hold it."""
         if self._embeddings_forward is None:
-            from core.tasks.traced import EmbeddingsForward
+            from core.tasks.traced import holding, logits_from_embeddings
 
-            self._embeddings_forward = EmbeddingsForward(self.model)
+            with self._tracing:
+                if self._embeddings_forward is None:
+                    self._embeddings_forward = logits_from_embeddings(self.model, hold=lambda: holding(self._lock))
         return self._embeddings_forward
 
     def _serve_with(self, runtime: str) -> None:

@@ -23,6 +23,7 @@ class SentenceEncoder:
         self.tokenizer, self.model = loading.load_encoder(spec)
         self.max_tokens = min(max_tokens, loading.token_limit(self.tokenizer, self.model))
         self._lock = threading.Lock()
+        self._pass, self._tracing = None, threading.Lock()
         self.coalescer = Coalescer(self._lock, self._encode_together)
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
@@ -33,6 +34,7 @@ class SentenceEncoder:
         ``core.tasks.classify.PADDED_TOKENS`` padded tokens, so the padding stays small."""
         if not texts:
             return np.zeros((0, self.model.config.hidden_size), dtype=np.float32)
+        self._traced()  # the first request traces the pass, taking the model step by step
         return self.coalescer.submit((tuple(texts), batch_size))
 
     def _encode_together(self, requests: list[tuple[tuple[str, ...], int]]) -> list[np.ndarray]:
@@ -54,14 +56,25 @@ class SentenceEncoder:
             start += len(request)
         return answers
 
+    def _traced(self):
+        """The encoder's pass, traced by the first request (``core.tasks.traced``); the caller must not hold the model."""
+        if self._pass is None:
+            from core.tasks.traced import hidden_states, holding
+
+            with self._tracing:
+                if self._pass is None:
+                    self._pass = hidden_states(self.model, hold=lambda: holding(self._lock))
+        return self._pass
+
     def _pooled(self, texts: list[str]) -> np.ndarray:
         """Mean over each text's real tokens, then unit length.  # (B, 384)"""
         from core.tasks.inputs import to_cpu
 
         torch = self._torch
         batch = self.tokenizer(texts, truncation=True, max_length=self.max_tokens, padding=True, return_tensors="pt")
-        with torch.inference_mode():
-            hidden = to_cpu(self.model(**batch).last_hidden_state)  # (B, T, d), back from the device
+        with torch.inference_mode():  # traced once (core.tasks.traced): the GIL is taken once per pass
+            eager = lambda: self.model(**batch).last_hidden_state  # noqa: E731
+            hidden = to_cpu(eager() if self._pass is None else self._pass.of_batch(batch, eager))  # (B, T, d)
         mask = batch["attention_mask"].unsqueeze(-1).float()  # (B, T, 1)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp_min(1e-9)  # mean over real tokens
         return torch.nn.functional.normalize(pooled, dim=-1).numpy()

@@ -21,44 +21,86 @@ hooks added later are not run by the trace, which is what an explanation wants: 
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import warnings
+from collections.abc import Callable
 
-TOLERANCE = 1e-4  # absolute and relative, on logits and gradients (measured: no difference at all)
+TOLERANCE = 1e-4  # absolute and relative, on outputs and gradients (measured: no difference at all)
 _SHAPES = ((8, 12, ()), (3, 5, ((0, 2),)), (1, 40, ()))  # rows, tokens, (row, first padded position) pairs
 
 
-class EmbeddingsForward:
-    """``model(inputs_embeds=..., attention_mask=..., token_type_ids=...).logits``, traced where that is faithful.
+class TracedPass:
+    """``run(first, mask, types)`` of one model, traced where that gives the eager numbers; ``first`` is the token
+    ids, or their input embeddings for a pass whose gradients are wanted. ``traced`` is None where the eager pass runs,
+    and ``why`` says why. Made by a caller that does not hold the model: the trace and each shape of its check take
+    it with ``hold()`` (its lock and an inference slot), so that other requests get it in between. Callers of the
+    pass hold the model."""
 
-    ``traced`` says which ran; ``why`` says why not where it is the eager model. Callers hold the model."""
+    def __init__(self, model, run: Callable, *, hold: Callable, embeddings: bool = False,
+                 reference: Callable | None = None):  # fmt: skip
+        import torch
 
-    def __init__(self, model):
-        self.model, self.traced, self.why = model, None, ""
+        self.model, self.run, self.traced, self.why, self.hold = model, run, None, "", hold
+        self.embeddings, self.reference = embeddings, reference  # reference(ids, mask, types): what the pass must give
         self.takes_types = "token_type_ids" in inspect.signature(model.forward).parameters
         try:
-            import torch
-
-            with torch.enable_grad():  # the check takes gradients, whatever mode the first caller is in
+            with torch.inference_mode(False), torch.enable_grad():  # the check takes gradients, whatever the caller's mode
                 self.traced = _checked_trace(self)
         except Exception as error:  # noqa: BLE001 - any failure leaves the eager model, which is what was asked for
             self.why = f"{type(error).__name__}: {str(error)[:200]}"
 
-    def __call__(self, embeddings, mask, types=None):
+    def __call__(self, first, mask, types=None):
         import torch
 
         if types is None:
             types = torch.zeros_like(mask)
         if self.traced is None:
-            return self.eager(embeddings, mask, types)
-        return _run(self.traced, embeddings, mask, types if self.takes_types else None)
+            return self.run(first, mask, types)
+        return _run(self.traced, first, mask, types if self.takes_types else None)
 
-    def eager(self, embeddings, mask, types):
-        extra = {"token_type_ids": types} if self.takes_types else {}
-        return self.model(inputs_embeds=embeddings, attention_mask=mask, **extra).logits
+    def of_batch(self, batch: dict, eager: Callable, first=None):
+        """The pass on a tokenizer's output (its ids, or ``first`` in their place, its mask and, where given, its
+        token types); ``eager()`` where the batch holds anything else."""
+        rest = set(batch) - {"input_ids"}
+        if not rest <= {"attention_mask", "token_type_ids"} or "attention_mask" not in rest:
+            return eager()
+        return self(batch["input_ids"] if first is None else first, batch["attention_mask"], batch.get("token_type_ids"))
 
 
-def _run(traced, embeddings, mask, types):
+def logits_from_embeddings(model, hold: Callable) -> TracedPass:
+    """``model(inputs_embeds=…).logits``: a classifier's pass for integrated gradients, whose logits from the embedding
+    layer's output must also equal the model's from the token ids."""
+    extra = _type_keyword(model)
+    return TracedPass(
+        model, lambda embeddings, mask, types: model(inputs_embeds=embeddings, attention_mask=mask, **extra(types)).logits,
+        hold=hold, embeddings=True, reference=lambda ids, mask, types: model(input_ids=ids, attention_mask=mask, **extra(types)).logits)  # fmt: skip
+
+
+def hidden_states(model, hold: Callable) -> TracedPass:
+    """``model(input_ids=…).last_hidden_state``: an encoder's pass (the sentence encoder's)."""
+    extra = _type_keyword(model)
+    return TracedPass(model, lambda ids, mask, types: model(input_ids=ids, attention_mask=mask,
+                                                            **extra(types)).last_hidden_state, hold=hold)  # fmt: skip
+
+
+def attention_maps(model, hold: Callable) -> TracedPass:
+    """Every layer's attention weights, stacked: ``(layers, rows, heads, T, T)`` (a model loaded with eager
+    attention, which returns them)."""
+    import torch
+
+    extra = _type_keyword(model)
+    return TracedPass(model, lambda ids, mask, types: torch.stack(model(
+        input_ids=ids, attention_mask=mask, output_attentions=True, **extra(types)).attentions), hold=hold)  # fmt: skip
+
+
+def _type_keyword(model) -> Callable:
+    """The token types as the model's keyword, where it takes them."""
+    takes = "token_type_ids" in inspect.signature(model.forward).parameters
+    return lambda types: {"token_type_ids": types} if takes else {}
+
+
+def _run(traced, first, mask, types):
     """The traced graph, run by TorchScript's plain interpreter: operation by operation, each recording its own
     gradient as in eager mode (so a backward pass computes only the gradients asked for, the same numbers to the last
     bit), with no GIL in between. The optimizing executor's one backward graph also computed every weight's gradient:
@@ -66,15 +108,15 @@ def _run(traced, embeddings, mask, types):
     import torch
 
     with torch.jit.optimized_execution(False):
-        return traced(embeddings, mask) if types is None else traced(embeddings, mask, types)
+        return traced(first, mask) if types is None else traced(first, mask, types)
 
 
-def _checked_trace(forward: EmbeddingsForward):
+def _checked_trace(found: TracedPass):
     import torch
 
     from core.device import precision_of
 
-    model = forward.model
+    model = found.model
     if next(model.parameters()).device.type != "cpu" or precision_of(model) != "fp32":
         raise ValueError("traced on the CPU in fp32 only")
     if not hasattr(torch, "jit") or not hasattr(torch.jit, "trace"):
@@ -90,35 +132,53 @@ def _checked_trace(forward: EmbeddingsForward):
             mask[row, first:] = 0
         return ids, mask
 
+    def first_of(ids):
+        return embed(ids).detach().requires_grad_(True) if found.embeddings else ids
+
     class Wrapped(torch.nn.Module):
         def __init__(self):
             super().__init__()
             self.model = model
 
-        def forward(self, embeddings, mask, types=None):
-            return forward.eager(embeddings, mask, torch.zeros_like(mask) if types is None else types)
+        def forward(self, first, mask, types=None):
+            return found.run(first, mask, torch.zeros_like(mask) if types is None else types)
 
     ids, mask = rows(2, 12, ((1, 7),))
-    example = (embed(ids).detach(), mask) + ((torch.zeros_like(ids),) if forward.takes_types else ())
-    with warnings.catch_warnings():
+    example = (first_of(ids).detach(), mask) + ((torch.zeros_like(ids),) if found.takes_types else ())
+    with found.hold(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # deprecation and tracer warnings: the check below decides
         traced = torch.jit.trace(Wrapped().eval(), example, check_trace=False)
     for count, tokens, padded in _SHAPES:
-        ids, mask = rows(count, tokens, padded)
-        types = torch.zeros_like(ids)
-        with torch.no_grad():
-            from_ids = model(input_ids=ids, attention_mask=mask,
-                             **({"token_type_ids": types} if forward.takes_types else {})).logits  # fmt: skip
-        found = []
-        for run in (forward.eager, lambda e, m, t: _run(traced, e, m, t if forward.takes_types else None)):
-            embeddings = embed(ids).detach().requires_grad_(True)
-            logits = run(embeddings, mask, types)
-            (gradient,) = torch.autograd.grad(logits.sum(), embeddings)
-            found.append((logits.detach(), gradient))
-        (eager, eager_gradient), (mine, gradient) = found
-        for want, got, what in ((from_ids, mine, "logits from token ids"), (eager, mine, "logits"),
-                                (eager_gradient, gradient, "gradients")):  # fmt: skip
-            if not torch.allclose(got, want, atol=TOLERANCE, rtol=TOLERANCE):
-                raise ValueError(f"the trace's {what} differ from the eager model's by "
-                                 f"{(got - want).abs().max().item():.2e} on {count} × {tokens} tokens")  # fmt: skip
+        with found.hold():
+            _check(found, traced, *rows(count, tokens, padded), first_of)
     return traced
+
+
+@contextlib.contextmanager
+def holding(lock):
+    """``lock`` and an inference slot: what a step of the trace and its check hold."""
+    from core.tasks.inputs import inference_gate
+
+    with lock, inference_gate():
+        yield
+
+
+def _check(found: TracedPass, traced, ids, mask, first_of) -> None:
+    import torch
+
+    count, tokens = ids.shape
+    types = torch.zeros_like(ids)
+    pairs = []
+    for run in (found.run, lambda first, m, t: _run(traced, first, m, t if found.takes_types else None)):
+        first = first_of(ids)
+        output = run(first, mask, types)
+        pairs.append((output.detach(), torch.autograd.grad(output.sum(), first)[0] if found.embeddings else None))
+    (eager, eager_gradient), (mine, gradient) = pairs
+    checks = [(eager, mine, "outputs")] + ([(eager_gradient, gradient, "gradients")] if found.embeddings else [])
+    if found.reference is not None:
+        with torch.no_grad():
+            checks.append((found.reference(ids, mask, types), mine, "outputs from token ids"))
+    for want, got, what in checks:
+        if not torch.allclose(got, want, atol=TOLERANCE, rtol=TOLERANCE):
+            raise ValueError(f"the trace's {what} differ from the eager model's by "
+                             f"{(got - want).abs().max().item():.2e} on {count} × {tokens} tokens")  # fmt: skip
