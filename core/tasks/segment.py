@@ -155,9 +155,21 @@ class Segmenter:
         self.tokenizer, self.model = tokenizer, follows_inputs(model)
         self.labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
         self._lock = FairLock()
+        self._pass, self._tracing = None, threading.Lock()
         self.coalescer = Coalescer(self._lock, self._answer_together, max_batch=16)
         # a character's tokens after the tokenizer's NFKC ("…" is three), so that no window is cut by truncation
         self._cost = functools.lru_cache(maxsize=20_000)(lambda char: len(self.tokenizer.tokenize(char)))
+
+    def traced(self):
+        """The tagger's pass, traced by the first page request (``core.tasks.traced``); the caller must not hold
+        the model."""
+        if self._pass is None:
+            from core.tasks.traced import holding, logits
+
+            with self._tracing:
+                if self._pass is None:
+                    self._pass = logits(self.model, hold=lambda: holding(self._lock))
+        return self._pass
 
     def _log_probs(self, pieces: list[str]) -> list[np.ndarray]:
         """(characters, 4) tag log-probabilities for each piece, in B/M/E/S order, from one batched forward pass."""
@@ -165,8 +177,10 @@ class Segmenter:
 
         encoded = self.tokenizer([list(piece) for piece in pieces], is_split_into_words=True, truncation=True,
                                  max_length=WINDOW + 2, padding=True, return_tensors="pt")  # fmt: skip
-        with torch.inference_mode():
-            logits = self.model(input_ids=encoded["input_ids"], attention_mask=encoded["attention_mask"]).logits
+        batch = {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
+        with torch.inference_mode():  # the traced pass where a page's request built it (core.tasks.traced)
+            eager = lambda: self.model(**batch).logits  # noqa: E731
+            logits = eager() if self._pass is None else self._pass.of_batch(batch, eager)
         order = [self.labels.index(tag) for tag in TAGS]
         scores = torch.log_softmax(to_cpu(logits), dim=-1)[..., order].numpy()
         out = []
@@ -218,6 +232,7 @@ class Segmenter:
         it and the decoding, not the wait for the model."""
         text = check_text(text, max_chars=MAX_CHARS)
         refuse_without_chinese(text)
+        self.traced()
         scores, passes_ms = self.coalescer.submit(text)
         started = time.perf_counter()
         tags, chosen = decode([scores])[0]  # outside the lock and the gate: numbers only

@@ -77,6 +77,13 @@ def logits_from_embeddings(model, hold: Callable) -> TracedPass:
         hold=hold, embeddings=True, reference=lambda ids, mask, types: model(input_ids=ids, attention_mask=mask, **extra(types)).logits)  # fmt: skip
 
 
+def logits(model, hold: Callable) -> TracedPass:
+    """``model(input_ids=…).logits``: a token classifier's pass (the Chinese segmenter's)."""
+    extra = _type_keyword(model)
+    return TracedPass(model, lambda ids, mask, types: model(input_ids=ids, attention_mask=mask,
+                                                            **extra(types)).logits, hold=hold)  # fmt: skip
+
+
 def hidden_states(model, hold: Callable) -> TracedPass:
     """``model(input_ids=…).last_hidden_state``: an encoder's pass (the sentence encoder's)."""
     extra = _type_keyword(model)
