@@ -12,8 +12,10 @@ Runtime export LM Lab generates with (core.tasks.lm_onnx), and checks that both 
 ``--translation``, one greedy translation of a held-out sentence with its attention maps, as the Translate page asks
 for it (core.tasks.seq2seq_onnx). With ``--explain``, the Sentiment page's explanation (integrated gradients, 34 passes
 forward and backward, and occlusion) of the longest held-out polarity sentence, then Inspect's attention maps and the
-sentence encoder's embedding of it, eager and through the traced passes they run on (core.tasks.traced), on one torch
-thread as the server runs them; the numbers must be the same.
+sentence encoder's embedding of it, and the Generate page's attribution of 20 tokens the English GPT wrote, eager and
+through the traced passes they run on (core.tasks.traced), on one torch thread as the server runs them; the numbers
+must be the same (for the attribution, whose texts differ run to run, only their shape is compared here: the tests
+compare the numbers).
 """
 
 from __future__ import annotations
@@ -127,8 +129,17 @@ def _explain(key: str, busy_counts: str) -> None:
     eager.embeddings_forward().traced = None  # this one keeps the eager model
     maps = [AttentionModel(catalog.MINILM) for _ in range(2)]
     encoders = [SentenceEncoder() for _ in range(2)]
-    for found in (maps[1]._traced(), encoders[1]._traced()):
+    from core.tasks.generate import LanguageModel
+    from core.tasks.seq_attribution import attribute_generation
+
+    writers = [LanguageModel(catalog.LM_LEE) for _ in range(2)]
+    written = iter(writers[0].generate("The government said", max_new_tokens=20, seed=seed) for seed in range(99))
+    for found in (maps[1]._traced(), encoders[1]._traced(), writers[1].traced_body()):
         found.traced = None
+
+    def attributed(writer):
+        made = next(written)  # a new text each time: a repeated one is answered from the shared memo
+        return attribute_generation(writer, made.ids, made.start)
     work = {  # name: (traced, eager, what to compare)
         "explanation": (lambda: explain(traced, text), lambda: explain(eager, text),
                         lambda made: [(w.gradient_x_input, w.integrated_gradients, w.occlusion) for w in made.words]),
@@ -136,6 +147,8 @@ def _explain(key: str, busy_counts: str) -> None:
                            lambda made: made.weights.tobytes()),
         "sentence encoder": (lambda: encoders[0].encode([text]), lambda: encoders[1].encode([text]),
                              lambda made: made.tobytes()),
+        "Generate's attribution": (lambda: attributed(writers[0]), lambda: attributed(writers[1]),
+                                   lambda made: made.integrated.shape),
     }  # fmt: skip
     for name, (on_trace, on_eager, outcome) in work.items():
         answers = {}

@@ -119,6 +119,21 @@ def test_generated_tokens_are_attributed_to_the_tokens_before_them(lm_tiny_model
         attribute_generation(lm, generated.ids[: generated.start], generated.start)  # nothing generated
 
 
+def test_generated_tokens_are_attributed_through_a_traced_pass_with_the_eager_numbers(lm_tiny_model):
+    from core.tasks.base import get_task
+    from core.tasks.seq_attribution import attribute_generation
+
+    spec = catalog.get_spec("lm-lee-gpt")
+    traced, eager = (get_task(spec.task).hook("predictor")(spec) for _ in range(2))
+    eager.traced_body().traced = None  # this one keeps the eager model
+    generated = traced.generate("the government said", max_new_tokens=6, temperature=0.0, top_k=0, top_p=1.0, seed=0)
+    found = attribute_generation(traced, generated.ids, generated.start)
+    assert traced.traced_body().traced is not None, traced.traced_body().why
+    expected = attribute_generation(eager, generated.ids, generated.start)  # another model: not the shared result
+    for name in ("integrated", "gradient_x_input", "output_change", "attention"):
+        assert np.array_equal(getattr(found, name), getattr(expected, name)), name
+
+
 def test_the_attribution_refuses_what_the_translation_refuses(translator):
     from core.tasks.seq_attribution import attribute_translation
 

@@ -121,6 +121,7 @@ class LanguageModel:
         self._lock = FairLock()  # first come, first served: a grid's passes alternate with other requests
         # next-token requests from every session, answered in one padded forward pass by whoever takes the model
         self.coalescer = Coalescer(self._lock, self._distributions)
+        self._body_pass, self._tracing = None, threading.Lock()  # attributions' pass (core.tasks.traced)
 
     def token_ids(self, text: str) -> list[int]:
         """``text`` as the model reads it: the boundary token, then its tokens (at most the prompt limit)."""
@@ -305,6 +306,17 @@ class LanguageModel:
                                      "at most {limit}. Shorten it.", count=len(ids) - 1,
                                      limit=self.context - 1))  # fmt: skip
         return ids
+
+    def traced_body(self):
+        """The GPT body's pass from input embeddings, traced by the first attribution (``core.tasks.traced``); the
+        caller must not hold the model."""
+        if self._body_pass is None:
+            from core.tasks.traced import causal_hidden_states, holding
+
+            with self._tracing:
+                if self._body_pass is None:
+                    self._body_pass = causal_hidden_states(self.model.transformer, hold=lambda: holding(self._lock))
+        return self._body_pass
 
     @contextlib.contextmanager
     def exclusive(self):

@@ -103,13 +103,14 @@ def _translation_objective(model, mask, decoder, labels):
     return objective
 
 
-def _generation_objective(model, ids, positions):
-    """Row r's value: log p(ids[p] | ids before p) at p = positions[r % len(positions)] of a GPT-2-class model."""
+def _generation_objective(model, ids, positions, body):
+    """Row r's value: log p(ids[p] | ids before p) at p = positions[r % len(positions)] of a GPT-2-class model;
+    ``body(rows)`` is its body's pass from input embeddings (traced where it can be: ``core.tasks.traced``)."""
     import torch
 
     def objective(rows):
         count = len(rows)
-        hidden = model.transformer(inputs_embeds=rows).last_hidden_state  # (rows, n, d), after the final norm
+        hidden = body(rows)  # (rows, n, d), after the final norm
         index = torch.arange(count, device=hidden.device)
         at = positions[index % len(positions)]
         logits = model.lm_head(hidden[index, at - 1])  # the prediction for position p is read at p − 1
@@ -227,9 +228,10 @@ def _attribute_generation(lm, ids, start: int) -> SourceAttribution:
         source = embed(sequence)[None].float()  # (1, n, d)
         baseline = torch.zeros_like(source)
         baseline[0, 0] = source[0, 0]  # the boundary token stays
+    body = lm.traced_body()  # traced once: the GIL taken once per pass, not once per operation
     with lm.exclusive(), torch.no_grad(), eager_attention(model):
         plain = model(input_ids=sequence[None], output_attentions=True)
-    objective = _generation_objective(model, sequence, positions)
+    objective = _generation_objective(model, sequence, positions, body)
     values, integrated, times_input = _integrals(objective, source, baseline, rows, embed.weight.dtype, lm.exclusive)
     own = torch.log_softmax(plain.logits[0].float(), dim=-1)[positions - 1, sequence[positions]]
     _check_inputs(own, values[IG_STEPS], embed.weight.dtype, lm.spec.title)

@@ -27,7 +27,7 @@ import warnings
 from collections.abc import Callable
 
 TOLERANCE = 1e-4  # absolute and relative, on outputs and gradients (measured: no difference at all)
-_SHAPES = ((8, 12, ()), (3, 5, ((0, 2),)), (1, 40, ()))  # rows, tokens, (row, first padded position) pairs
+_SHAPES = ((8, 12, ()), (3, 5, ((0, 2),)), (1, 40, ()), (2, 2, ()))  # rows, tokens, (row, first padded position)
 
 
 class TracedPass:
@@ -38,26 +38,30 @@ class TracedPass:
     pass hold the model."""
 
     def __init__(self, model, run: Callable, *, hold: Callable, embeddings: bool = False,
-                 reference: Callable | None = None):  # fmt: skip
+                 reference: Callable | None = None, masked: bool = True):  # fmt: skip
         import torch
 
         self.model, self.run, self.traced, self.why, self.hold = model, run, None, "", hold
         self.embeddings, self.reference = embeddings, reference  # reference(ids, mask, types): what the pass must give
-        self.takes_types = "token_type_ids" in inspect.signature(model.forward).parameters
+        self.masked = masked  # False: ``run`` reads ``first`` alone (a causal model's whole rows), and so does the trace
+        self.takes_types = masked and "token_type_ids" in inspect.signature(model.forward).parameters
         try:
             with torch.inference_mode(False), torch.enable_grad():  # the check takes gradients, whatever the caller's mode
                 self.traced = _checked_trace(self)
         except Exception as error:  # noqa: BLE001 - any failure leaves the eager model, which is what was asked for
             self.why = f"{type(error).__name__}: {str(error)[:200]}"
 
-    def __call__(self, first, mask, types=None):
+    def __call__(self, first, mask=None, types=None):
         import torch
 
-        if types is None:
+        if types is None and mask is not None:
             types = torch.zeros_like(mask)
         if self.traced is None:
             return self.run(first, mask, types)
-        return _run(self.traced, first, mask, types if self.takes_types else None)
+        return _run(self.traced, *self._inputs(first, mask, types))
+
+    def _inputs(self, first, mask, types) -> tuple:
+        return (first,) if not self.masked else (first, mask, types) if self.takes_types else (first, mask)
 
     def of_batch(self, batch: dict, eager: Callable, first=None):
         """The pass on a tokenizer's output (its ids, or ``first`` in their place, its mask and, where given, its
@@ -101,13 +105,20 @@ def attention_maps(model, hold: Callable) -> TracedPass:
         input_ids=ids, attention_mask=mask, output_attentions=True, **extra(types)).attentions), hold=hold)  # fmt: skip
 
 
+def causal_hidden_states(body, hold: Callable) -> TracedPass:
+    """``body(inputs_embeds=…).last_hidden_state`` of a GPT, whole unpadded rows (no mask): the pass integrated
+    gradients of generated tokens run through."""
+    return TracedPass(body, lambda embeddings, _mask, _types: body(inputs_embeds=embeddings).last_hidden_state,
+                      hold=hold, embeddings=True, masked=False)  # fmt: skip
+
+
 def _type_keyword(model) -> Callable:
     """The token types as the model's keyword, where it takes them."""
     takes = "token_type_ids" in inspect.signature(model.forward).parameters
     return lambda types: {"token_type_ids": types} if takes else {}
 
 
-def _run(traced, first, mask, types):
+def _run(traced, *inputs):
     """The traced graph, run by TorchScript's plain interpreter: operation by operation, each recording its own
     gradient as in eager mode (so a backward pass computes only the gradients asked for, the same numbers to the last
     bit), with no GIL in between. The optimizing executor's one backward graph also computed every weight's gradient:
@@ -115,7 +126,7 @@ def _run(traced, first, mask, types):
     import torch
 
     with torch.jit.optimized_execution(False):
-        return traced(first, mask) if types is None else traced(first, mask, types)
+        return traced(*inputs)
 
 
 def _checked_trace(found: TracedPass):
@@ -147,11 +158,11 @@ def _checked_trace(found: TracedPass):
             super().__init__()
             self.model = model
 
-        def forward(self, first, mask, types=None):
-            return found.run(first, mask, torch.zeros_like(mask) if types is None else types)
+        def forward(self, first, mask=None, types=None):
+            return found.run(first, mask, torch.zeros_like(mask) if types is None and mask is not None else types)
 
     ids, mask = rows(2, 12, ((1, 7),))
-    example = (first_of(ids).detach(), mask) + ((torch.zeros_like(ids),) if found.takes_types else ())
+    example = found._inputs(first_of(ids).detach(), mask, torch.zeros_like(ids))
     with found.hold(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # deprecation and tracer warnings: the check below decides
         traced = torch.jit.trace(Wrapped().eval(), example, check_trace=False)
@@ -176,7 +187,7 @@ def _check(found: TracedPass, traced, ids, mask, first_of) -> None:
     count, tokens = ids.shape
     types = torch.zeros_like(ids)
     pairs = []
-    for run in (found.run, lambda first, m, t: _run(traced, first, m, t if found.takes_types else None)):
+    for run in (found.run, lambda first, m, t: _run(traced, *found._inputs(first, m, t))):
         first = first_of(ids)
         output = run(first, mask, types)
         pairs.append((output.detach(), torch.autograd.grad(output.sum(), first)[0] if found.embeddings else None))
