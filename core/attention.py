@@ -3,6 +3,7 @@ per-head statistics across layers, attention rollout, and the per-head differenc
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass
 
@@ -13,6 +14,7 @@ from core.catalog import ModelSpec
 from core.errors import CoreError, ModelUnavailableError
 from core.memo import ATTENTION, Memo, digest
 from core.messages import Message
+from core.tasks import traced
 from core.tasks.inputs import check_text, inference_gate, to_cpu
 from core.transformer.bert_layer import head_statistics
 
@@ -63,7 +65,8 @@ class AttentionModel:
         self.max_tokens = loading.token_limit(self.tokenizer, self.model)
         # one lock for the shared tokenizer and model; the Learn pages borrow this model and take it too
         self.lock = threading.Lock()
-        self._pass, self._tracing = None, threading.Lock()
+        self._pass = traced.OnePass(functools.partial(_maps_pass, self.model, self.tokenizer,
+                                                      functools.partial(traced.holding, self.lock)))  # fmt: skip
         # every session of the class shares the maps: the page draws them on each rerun, the model runs once.
         # A map over 5 MB (about 134 tokens on MiniLM) is recomputed instead of kept; Inspect reads at most
         # INSPECT_TOKENS, so its maps of MiniLM-sized models are kept.
@@ -78,39 +81,25 @@ class AttentionModel:
         return self.memo.get(digest(cleaned, pair, str(limit)), lambda: self._attend(cleaned, pair, limit))
 
     def _traced(self):
-        """The pass that gives every layer's attention, traced by the first text (``core.tasks.traced``); the caller
-        must not hold the model."""
-        if self._pass is None:
-            import torch
-
-            from core.tasks.traced import attention_maps, holding
-
-            with self._tracing:
-                if self._pass is None:
-                    with holding(self.lock), torch.inference_mode():  # a model without weights to return says so
-                        self._eager_maps(self.tokenizer("a", return_tensors="pt"))
-                    self._pass = attention_maps(self.model, hold=lambda: holding(self.lock))
-        return self._pass
+        """The traced pass that gives every layer's attention (``core.tasks.traced``), built by the first text; None
+        while it is built. The caller must not hold the model."""
+        return self._pass.get()
 
     def _eager_maps(self, batch):
-        import torch
-
-        outputs = self.model(**batch, output_attentions=True)
-        if not outputs.attentions or outputs.attentions[0] is None:
-            raise ModelUnavailableError(f"{self.spec.title} returned no attention weights (eager attention is off).")
-        return torch.stack(outputs.attentions)
+        return _eager_maps(self.model, batch, self.spec.title)
 
     def _attend(self, cleaned: str, pair: str | None, limit: int) -> Attention:
         import torch
 
-        traced = self._traced()
+        found = self._traced()
         with self.lock, inference_gate():
             full = len(self.tokenizer(cleaned, pair)["input_ids"])
             batch = self.tokenizer(
                 cleaned, pair, truncation=True, max_length=limit, return_tensors="pt"
             )
             with torch.inference_mode():  # traced once (core.tasks.traced): the GIL is taken once per pass
-                stacked = traced.of_batch(batch, lambda: self._eager_maps(batch))  # (L, 1, h, T, T)
+                eager = lambda: self._eager_maps(batch)  # noqa: E731
+                stacked = eager() if found is None else found.of_batch(batch, eager)  # (L, 1, h, T, T)
             # back on the CPU before the slot is let go: a GPU computes asynchronously
             weights = to_cpu(stacked[:, 0]).numpy()  # (L, h, T, T)
         weights.setflags(write=False)  # shared by every session that asks for this text
@@ -120,6 +109,24 @@ class AttentionModel:
             second = (batch["token_type_ids"][0] == 1).nonzero()
             b_start = int(second[0]) if len(second) else None
         return Attention(self.spec.key, tuple(tokens), weights, b_start, full)
+
+
+def _eager_maps(model, batch, title: str):
+    import torch
+
+    outputs = model(**batch, output_attentions=True)
+    if not outputs.attentions or outputs.attentions[0] is None:
+        raise ModelUnavailableError(f"{title} returned no attention weights (eager attention is off).")
+    return torch.stack(outputs.attentions)
+
+
+def _maps_pass(model, tokenizer, hold) -> traced.TracedPass:
+    """The traced maps pass, once a short text has shown that the model returns attention weights at all."""
+    import torch
+
+    with hold(), torch.inference_mode():
+        _eager_maps(model, tokenizer("a", return_tensors="pt"), type(model).__name__)
+    return traced.attention_maps(model, hold)
 
 
 INSPECT_TOKENS = 128  # Inspect → Attention's reading cap: its views (bertviz, grid, statistics) redraw on every rerun

@@ -30,6 +30,15 @@ TINY_KEY = "sentiment-tiny"
 TINY_OVERRIDES = {"epochs": 6}
 
 
+@pytest.fixture(autouse=True)
+def _traces_counted_per_test(monkeypatch):
+    """Each test starts with a process that has made no traces (a server makes at most core.tasks.traced.MAX_TRACES;
+    the suite makes many more, each on a model of its own)."""
+    from core.tasks import traced
+
+    monkeypatch.setattr(traced, "_made", 0)
+
+
 @pytest.fixture(scope="session")
 def tiny_model() -> Path:
     """The tiny from-scratch sentiment model, trained once per session into the session cache."""

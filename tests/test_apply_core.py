@@ -154,6 +154,43 @@ def test_a_trace_that_differs_from_the_eager_model_is_not_used(keyword_model, mo
     assert _scores(found) == _scores(explain(_eager(TransformerClassifier(keyword_model.spec)), text))
 
 
+def test_a_process_makes_a_bounded_number_of_traces_then_keeps_the_eager_passes(keyword_model, monkeypatch):
+    from core.tasks import traced
+
+    monkeypatch.setattr(traced, "_made", traced.MAX_TRACES)  # each trace keeps memory for good: a server stops at the cap
+    classifier = TransformerClassifier(keyword_model.spec)
+    found = explain(classifier, "a great film")
+    forward = classifier.embeddings_forward()
+    assert forward.traced is None and f"made its {traced.MAX_TRACES} traces" in forward.why
+    assert _scores(found) == _scores(explain(keyword_model, "a great film"))
+
+
+def test_a_request_arriving_while_the_pass_is_traced_runs_the_eager_model(keyword_model):
+    import threading
+
+    classifier = TransformerClassifier(keyword_model.spec)
+    building, release = threading.Event(), threading.Event()
+    real = classifier._traced._build
+
+    def slow_build():
+        building.set()
+        release.wait(30)
+        return real()
+
+    classifier._traced._build = slow_build
+    first = threading.Thread(target=lambda: explain(classifier, "a great film"))
+    first.start()
+    assert building.wait(30)
+    try:
+        assert classifier.embeddings_forward() is None  # not waiting for the build
+        found = explain(classifier, "a dull film")  # answered meanwhile, by the eager model
+    finally:
+        release.set()
+        first.join()
+    assert classifier.embeddings_forward().traced is not None
+    assert _scores(found) == _scores(explain(keyword_model, "a dull film"))
+
+
 def test_an_explanation_beside_busy_python_threads_takes_a_fraction_of_the_eager_time(keyword_model):
     import torch
 

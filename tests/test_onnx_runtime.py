@@ -354,6 +354,8 @@ def test_a_classifier_dropped_from_the_caches_is_freed_at_once(tiny_model, runti
     import gc
     import weakref
 
+    from core.tasks.attribution import explain
+
     TransformerClassifier(catalog.get_spec(TINY_KEY), runtime=runtime).predict("warm up")  # first-load imports done
     gc.collect()
     gc.disable()
@@ -361,6 +363,8 @@ def test_a_classifier_dropped_from_the_caches_is_freed_at_once(tiny_model, runti
         predictor = TransformerClassifier(catalog.get_spec(TINY_KEY), runtime=runtime)
         predictor.predict("a fine film")
         predictor.predict_batch(["a fine film", "a dull one"])
+        explain(predictor, "a fine film")  # its traced pass holds the model's lock, not the predictor
+        assert predictor.embeddings_forward().traced is not None
         dropped = weakref.ref(predictor)
         del predictor
         assert dropped() is None

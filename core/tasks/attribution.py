@@ -123,8 +123,8 @@ def _integrated_gradients(classifier: TransformerClassifier, forward, batch, spe
         with classifier._lock, inference_gate(), torch.enable_grad():
             chunk = chunk.to(dtype).clone().requires_grad_(True)
             repeat = {k: v.expand(len(chunk), -1) for k, v in extra.items()}
-            logits = forward.of_batch(repeat, lambda rows=chunk, rest=repeat: model(inputs_embeds=rows, **rest).logits,
-                                      first=chunk)  # fmt: skip
+            eager = lambda rows=chunk, rest=repeat: model(inputs_embeds=rows, **rest).logits  # noqa: E731
+            logits = eager() if forward is None else forward.of_batch(repeat, eager, first=chunk)
             chunk_odds = _log_odds(logits.float(), target_index)
             (chunk_gradient,) = torch.autograd.grad(chunk_odds.sum(), chunk)
         odds_parts.append(chunk_odds.detach())
@@ -193,7 +193,7 @@ def explain(classifier: TransformerClassifier, text: str, target: str | None = N
 def _logits(forward, model, batch):
     """The model's logits for a tokenized batch: through the traced pass where there is one (the same numbers), else
     the eager model. The caller holds the model."""
-    if forward.traced is None:
+    if forward is None or forward.traced is None:
         return model(**batch).logits
     embeddings = model.get_input_embeddings()(batch["input_ids"])  # on the CPU: traced there only
     return forward.of_batch(batch, lambda: model(**batch).logits, first=embeddings)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import math
 import threading
 import time
@@ -14,7 +15,7 @@ from core import catalog, loading, settings
 from core.catalog import ModelSpec
 from core.memo import Memo, digest
 from core.messages import Message
-from core.tasks import onnx_runtime
+from core.tasks import onnx_runtime, traced
 from core.tasks.batching import Coalescer, at_the_gate, run_single
 from core.tasks.inputs import FairLock, LanguageFit, check_text, inference_gate, language_fit, to_cpu
 
@@ -99,18 +100,14 @@ class TransformerClassifier:
         self.coalescer = Coalescer(self._lock, lambda texts: me()._run(texts, by_length=True))
         self.answered = self.rechecked = 0  # int8's answers, and those computed again in fp32 (close calls)
         self._counting = threading.Lock()
-        self._embeddings_forward, self._tracing = None, threading.Lock()
+        # explanations' pass from input embeddings, traced by the first one (core.tasks.traced); no reference back
+        self._traced = traced.OnePass(functools.partial(traced.logits_from_embeddings, self.model,
+                                                        functools.partial(traced.holding, self._lock)))  # fmt: skip
 
     def embeddings_forward(self):
-        """The model's pass from input embeddings to logits, traced by the first explanation (``core.tasks.traced``),
-        which takes the model step by step: the caller must not hold it."""
-        if self._embeddings_forward is None:
-            from core.tasks.traced import holding, logits_from_embeddings
-
-            with self._tracing:
-                if self._embeddings_forward is None:
-                    self._embeddings_forward = logits_from_embeddings(self.model, hold=lambda: holding(self._lock))
-        return self._embeddings_forward
+        """The traced pass explanations run on (None while another request builds it: the eager model then); the
+        caller must not hold the model, which the first call takes step by step."""
+        return self._traced.get()
 
     def _serve_with(self, runtime: str) -> None:
         if self.spec.source == catalog.HUB:  # no fixed version to export once: the Hub's copy can change

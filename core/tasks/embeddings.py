@@ -6,11 +6,13 @@ cosine similarity between two embeddings measures how close two texts are in mea
 
 from __future__ import annotations
 
+import functools
 import threading
 
 import numpy as np
 
 from core import catalog, loading
+from core.tasks import traced
 from core.tasks.batching import Coalescer
 from core.tasks.inputs import inference_gate
 
@@ -23,7 +25,8 @@ class SentenceEncoder:
         self.tokenizer, self.model = loading.load_encoder(spec)
         self.max_tokens = min(max_tokens, loading.token_limit(self.tokenizer, self.model))
         self._lock = threading.Lock()
-        self._pass, self._tracing = None, threading.Lock()
+        self._pass = traced.OnePass(functools.partial(traced.hidden_states, self.model,
+                                                      functools.partial(traced.holding, self._lock)))  # fmt: skip
         self.coalescer = Coalescer(self._lock, self._encode_together)
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
@@ -57,14 +60,8 @@ class SentenceEncoder:
         return answers
 
     def _traced(self):
-        """The encoder's pass, traced by the first request (``core.tasks.traced``); the caller must not hold the model."""
-        if self._pass is None:
-            from core.tasks.traced import hidden_states, holding
-
-            with self._tracing:
-                if self._pass is None:
-                    self._pass = hidden_states(self.model, hold=lambda: holding(self._lock))
-        return self._pass
+        """The encoder's traced pass (``core.tasks.traced``), built by the first request; None while it is built."""
+        return self._pass.get()
 
     def _pooled(self, texts: list[str]) -> np.ndarray:
         """Mean over each text's real tokens, then unit length.  # (B, 384)"""
@@ -74,7 +71,8 @@ class SentenceEncoder:
         batch = self.tokenizer(texts, truncation=True, max_length=self.max_tokens, padding=True, return_tensors="pt")
         with torch.inference_mode():  # traced once (core.tasks.traced): the GIL is taken once per pass
             eager = lambda: self.model(**batch).last_hidden_state  # noqa: E731
-            hidden = to_cpu(eager() if self._pass is None else self._pass.of_batch(batch, eager))  # (B, T, d)
+            found = self._pass.found  # the traced pass once a request has built it
+            hidden = to_cpu(eager() if found is None else found.of_batch(batch, eager))  # (B, T, d)
         mask = batch["attention_mask"].unsqueeze(-1).float()  # (B, T, 1)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp_min(1e-9)  # mean over real tokens
         return torch.nn.functional.normalize(pooled, dim=-1).numpy()

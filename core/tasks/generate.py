@@ -8,6 +8,7 @@ the same training text with the same tokenizer, so the two can be compared token
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import math
 import threading
@@ -22,7 +23,7 @@ from core.data.corpora import CORPORA, Corpus, lm_corpus  # noqa: F401 — re-ex
 from core.errors import InputError
 from core.memo import DISTRIBUTIONS, Memo
 from core.messages import Message
-from core.tasks import lm_onnx
+from core.tasks import lm_onnx, traced
 from core.tasks.batching import Coalescer
 from core.tasks.inputs import FairLock, check_text, follows_inputs, inference_gate, to_cpu
 from core.tasks.lm_scoring import document_nll, documents_nll, perplexity_with_ci  # noqa: F401 — re-exported
@@ -121,7 +122,8 @@ class LanguageModel:
         self._lock = FairLock()  # first come, first served: a grid's passes alternate with other requests
         # next-token requests from every session, answered in one padded forward pass by whoever takes the model
         self.coalescer = Coalescer(self._lock, self._distributions)
-        self._body_pass, self._tracing = None, threading.Lock()  # attributions' pass (core.tasks.traced)
+        self._body_pass = traced.OnePass(functools.partial(_traced_body, self.model,  # attributions' pass
+                                                           functools.partial(traced.holding, self._lock)))  # fmt: skip
 
     def token_ids(self, text: str) -> list[int]:
         """``text`` as the model reads it: the boundary token, then its tokens (at most the prompt limit)."""
@@ -308,15 +310,9 @@ class LanguageModel:
         return ids
 
     def traced_body(self):
-        """The GPT body's pass from input embeddings, traced by the first attribution (``core.tasks.traced``); the
-        caller must not hold the model."""
-        if self._body_pass is None:
-            from core.tasks.traced import causal_hidden_states, holding
-
-            with self._tracing:
-                if self._body_pass is None:
-                    self._body_pass = causal_hidden_states(self.model.transformer, hold=lambda: holding(self._lock))
-        return self._body_pass
+        """The GPT body's traced pass from input embeddings (``core.tasks.traced``), built by the first attribution;
+        None while it is built. The caller must not hold the model."""
+        return self._body_pass.get()
 
     @contextlib.contextmanager
     def exclusive(self):
@@ -350,6 +346,10 @@ class LanguageModel:
         ids = self._ids(text)
         with self._lock, inference_gate():
             return read_lens(self.model, self.tokenizer, ids)
+
+
+def _traced_body(model, hold):
+    return traced.causal_hidden_states(model.transformer, hold)  # GPT-2's family: the body before the output layer
 
 
 def _saved_ngram(spec: ModelSpec, vocab_size: int) -> KneserNey | None:

@@ -31,6 +31,7 @@ from core.errors import CoreError
 from core.io import temporary_name
 from core.messages import N_
 from core.tasks import onnx_runtime
+from core.tasks.traced import TRACING  # the exporter's tracer and torch.jit.trace share state
 
 # Why PyTorch generates, as the Generate page says it (translated)
 TORCH_ASKED = N_("LMLAB_SERVING=torch")
@@ -206,7 +207,7 @@ def _export(model, path: Path) -> None:
 
     temporary, sample = temporary_name(path), torch.tensor([_window(model, _CHECK[1])])
     try:
-        with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad(), eager_attention(model):
+        with TRACING, warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad(), eager_attention(model):
             warnings.simplefilter("ignore")  # the exporter's tracer warnings say nothing a user can act on
             torch.onnx.export(_last_logits(model.eval()), (sample, torch.ones_like(sample)), str(temporary),
                               input_names=["input_ids", "attention_mask"], output_names=["logits"],

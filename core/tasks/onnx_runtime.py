@@ -32,6 +32,7 @@ from pathlib import Path
 from core import settings
 from core.errors import CoreError
 from core.io import temporary_name
+from core.tasks.traced import TRACING  # the exporter's tracer and torch.jit.trace share state
 
 RUNTIMES = settings.RUNTIMES
 AGREEMENT_TOLERANCE = 1e-3  # the most an fp32 export's logits may differ from PyTorch's on the check sample
@@ -346,12 +347,11 @@ def _export(model, tokenizer, inputs: list[str], target: Path) -> None:
 
     from core.loading import eager_attention
 
-    sample = tokenizer(_SAMPLE, padding=True, return_tensors="pt")
-    temporary = temporary_name(target)
+    sample, temporary = tokenizer(_SAMPLE, padding=True, return_tensors="pt"), temporary_name(target)
     axes = {name: {0: "batch", 1: "tokens"} for name in inputs}
     try:
         # attention traced in plain ops: the sentiment MiniLM's int8 pass 2.11 ms, 2.21 through SDPA (fp32 5.53, 5.76)
-        with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad(), eager_attention(model):
+        with TRACING, warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad(), eager_attention(model):
             warnings.simplefilter("ignore")  # the exporter's tracer warnings say nothing a user can act on
             torch.onnx.export(model.eval(), (), str(temporary), kwargs={name: sample[name] for name in inputs},
                               input_names=inputs, output_names=["logits"], dynamic_axes={**axes, "logits": {0: "batch"}},

@@ -28,6 +28,7 @@ from core.catalog import ModelSpec
 from core.errors import InputError
 from core.messages import Message
 from core.stats import Estimate
+from core.tasks import traced
 from core.tasks.batching import Coalescer
 from core.tasks.inputs import FairLock, check_text, follows_inputs, inference_gate, to_cpu
 
@@ -155,21 +156,16 @@ class Segmenter:
         self.tokenizer, self.model = tokenizer, follows_inputs(model)
         self.labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
         self._lock = FairLock()
-        self._pass, self._tracing = None, threading.Lock()
+        self._pass = traced.OnePass(functools.partial(traced.logits, self.model,
+                                                      functools.partial(traced.holding, self._lock)))  # fmt: skip
         self.coalescer = Coalescer(self._lock, self._answer_together, max_batch=16)
         # a character's tokens after the tokenizer's NFKC ("…" is three), so that no window is cut by truncation
         self._cost = functools.lru_cache(maxsize=20_000)(lambda char: len(self.tokenizer.tokenize(char)))
 
     def traced(self):
-        """The tagger's pass, traced by the first page request (``core.tasks.traced``); the caller must not hold
-        the model."""
-        if self._pass is None:
-            from core.tasks.traced import holding, logits
-
-            with self._tracing:
-                if self._pass is None:
-                    self._pass = logits(self.model, hold=lambda: holding(self._lock))
-        return self._pass
+        """The tagger's traced pass (``core.tasks.traced``), built by the first page request; None while it is
+        built. The caller must not hold the model."""
+        return self._pass.get()
 
     def _log_probs(self, pieces: list[str]) -> list[np.ndarray]:
         """(characters, 4) tag log-probabilities for each piece, in B/M/E/S order, from one batched forward pass."""
@@ -180,7 +176,8 @@ class Segmenter:
         batch = {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
         with torch.inference_mode():  # the traced pass where a page's request built it (core.tasks.traced)
             eager = lambda: self.model(**batch).logits  # noqa: E731
-            logits = eager() if self._pass is None else self._pass.of_batch(batch, eager)
+            found = self._pass.found
+            logits = eager() if found is None else found.of_batch(batch, eager)
         order = [self.labels.index(tag) for tag in TAGS]
         scores = torch.log_softmax(to_cpu(logits), dim=-1)[..., order].numpy()
         out = []

@@ -28,6 +28,7 @@ import numpy as np
 from core.errors import CoreError
 from core.messages import N_
 from core.tasks import lm_onnx
+from core.tasks.traced import TRACING  # the exporter's tracer and torch.jit.trace share state
 
 NOT_BART = N_("only BART's family is exported")
 BEAMS = N_("beam search decodes on PyTorch")
@@ -177,7 +178,7 @@ def _export(model, paths: list[Path]) -> None:
     layers = model.config.decoder_layers
     temporaries = [temporary_name(path) for path in paths]
     try:
-        with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad(), eager_attention(model):
+        with TRACING, warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad(), eager_attention(model):
             warnings.simplefilter("ignore")  # the exporter's tracer warnings say nothing a user can act on
             states = encoder(ids, mask)[0]
             maps = [f"encoder_{i}" for i in range(model.config.encoder_layers)]

@@ -105,12 +105,13 @@ def _translation_objective(model, mask, decoder, labels):
 
 def _generation_objective(model, ids, positions, body):
     """Row r's value: log p(ids[p] | ids before p) at p = positions[r % len(positions)] of a GPT-2-class model;
-    ``body(rows)`` is its body's pass from input embeddings (traced where it can be: ``core.tasks.traced``)."""
+    ``body(rows)`` is its body's pass from input embeddings, after the final norm (traced: ``core.tasks.traced``;
+    None: the eager body)."""
     import torch
 
     def objective(rows):
         count = len(rows)
-        hidden = body(rows)  # (rows, n, d), after the final norm
+        hidden = model.transformer(inputs_embeds=rows).last_hidden_state if body is None else body(rows)  # (rows, n, d)
         index = torch.arange(count, device=hidden.device)
         at = positions[index % len(positions)]
         logits = model.lm_head(hidden[index, at - 1])  # the prediction for position p is read at p − 1

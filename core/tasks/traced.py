@@ -1,33 +1,66 @@
-"""A classifier's forward pass from input embeddings, traced once with TorchScript: what explanations run on the CPU.
+"""Model passes traced once with TorchScript: what explanations, Inspect's maps, the sentence encoder, the Chinese
+segmenter and Generate's attributions run on the CPU.
 
-An explanation is dozens of forward and backward passes (integrated gradients) and two more forward passes. Eager
-PyTorch hands Python's GIL back at every operation of a forward pass and must take it again afterwards; on a server
-whose sessions keep Python busy, every take-back waits its turn (the stall ``core.tasks.lm_onnx`` avoids for
-generation). A traced graph runs all its operations in C++ and takes the GIL back once per call; the backward pass
-runs in autograd's engine, which lets go of the GIL for the whole pass either way. Measured on 2 cores, one torch
-thread as the server runs, with ``python benchmarks/generation_busy.py --explain`` (the sentiment MiniLM's explanation
-of the longest held-out polarity sentence, 36 words): 1.07 s both ways alone; beside two threads running plain Python
-19.3 s eager and 2.7 s traced, beside four 35.7 and 4.6 s, with the same scores to the last bit.
+These passes stay on PyTorch (explanations need gradients, which the ONNX Runtime inference sessions LM Lab uses do
+not give; the others are used in ways the exports do not cover). Eager PyTorch hands Python's GIL back at every
+operation of a forward pass and must take it again afterwards; on a server whose sessions keep Python busy, every
+take-back waits its turn (the stall ``core.tasks.lm_onnx`` avoids for generation). A traced graph runs all its
+operations in C++ and takes the GIL back once per call, and its backward pass needs no GIL either. Measured with
+``python benchmarks/generation_busy.py --explain`` (2 cores, one torch thread as the server runs; the README has the
+table): the sentiment MiniLM's explanation of a 36-word sentence, 1 s both ways alone, 32–37 s eager and 3.1–3.4 s
+traced beside two threads running plain Python.
 
-The trace is made once per loaded model, on a padded batch of two rows (so that it records the masked path, which
-serves unpadded rows too), and checked against the eager model before it is used: on three more shapes (one row of
-40 tokens, a padded batch of three, an unpadded batch of eight) its logits and its gradients with respect to the
-embeddings must match within ``TOLERANCE``, and its logits from the embedding layer's output must match the eager
-model's from the token ids. Anything else — a model on a GPU or in reduced precision, a trace that fails or does not
-match, a PyTorch without TorchScript (``torch.jit.trace`` is deprecated, not removed, in PyTorch 2.13) — keeps the
-eager model, whose numbers the trace only reproduces. The caller holds the model, so no other page's hooks are traced;
-hooks added later are not run by the trace, which is what an explanation wants: the plain model.
+The graph is run by TorchScript's plain interpreter, operation by operation as eager mode runs them (one difference:
+transformers builds the attention mask while tracing even for unpadded rows, where eager mode passes none; adding
+its zeros changed no number in any case measured). The trace is made on a padded batch of two rows and checked
+against the eager model before it is used, on five more shapes (up to 130 tokens, with padding and with token types
+of 1): its outputs (and, for a pass whose gradients are wanted, its gradients with respect to the embeddings, and its
+logits from the embedding layer's output against the model's from the token ids) must match within ``TOLERANCE``.
+Anything else — a model on a GPU or in reduced precision, a trace that fails or does not match, TorchScript switched
+off, a process that has made ``MAX_TRACES`` traces — keeps the eager model, whose numbers the trace only reproduces,
+and the reason is logged. ``torch.jit.trace`` is deprecated, not removed, in PyTorch 2.13 (and unsupported on Python
+3.14). The trace and each step of its check take the model (``hold``), so no other page's hooks are traced; hooks added
+later are not run by the trace, which is what these passes want: the plain model.
 """
 
 from __future__ import annotations
 
 import contextlib
 import inspect
+import logging
+import threading
 import warnings
 from collections.abc import Callable
 
 TOLERANCE = 1e-4  # absolute and relative, on outputs and gradients (measured: no difference at all)
-_SHAPES = ((8, 12, ()), (3, 5, ((0, 2),)), (1, 40, ()), (2, 2, ()))  # rows, tokens, (row, first padded position)
+# rows, tokens, (row, first padded position) pairs; the last one's second half has token type 1 where types are read
+_SHAPES = ((8, 12, ()), (3, 5, ((0, 2),)), (1, 40, ()), (2, 2, ()), (2, 130, ((0, 70),)))
+# Every trace keeps about 10 MB for the life of the process (TorchScript registers its types and functions for good:
+# measured on the sentiment MiniLM, +10 MB a trace, the model itself freed), so a process makes at most this many; a
+# class uses about six (two classifiers, Inspect's MiniLM, the encoder, the segmenter, a GPT), and a retrained model's
+# new version traces again.
+MAX_TRACES = 12
+TRACING = threading.Lock()  # torch.jit.trace and the legacy ONNX exporter share a module-level map: one at a time
+_made = 0
+_counting = threading.Lock()
+
+
+class OnePass:
+    """The traced pass an owner (a classifier, the encoder, …) builds once: ``get()`` is it, built by the first
+    caller, who must not hold the model; callers arriving while it is built get None and run the eager model instead
+    of waiting. Hold ``build`` without a reference to the owner, so that a dropped owner is freed at once."""
+
+    def __init__(self, build: Callable[[], TracedPass]):
+        self._build, self.found, self._building = build, None, threading.Lock()
+
+    def get(self) -> TracedPass | None:
+        if self.found is None and self._building.acquire(blocking=False):
+            try:
+                if self.found is None:
+                    self.found = self._build()
+            finally:
+                self._building.release()
+        return self.found
 
 
 class TracedPass:
@@ -50,6 +83,7 @@ class TracedPass:
                 self.traced = _checked_trace(self)
         except Exception as error:  # noqa: BLE001 - any failure leaves the eager model, which is what was asked for
             self.why = f"{type(error).__name__}: {str(error)[:200]}"
+            logging.getLogger(__name__).warning("%s keeps its eager pass: %s", type(model).__name__, self.why)
 
     def __call__(self, first, mask=None, types=None):
         import torch
@@ -139,16 +173,19 @@ def _checked_trace(found: TracedPass):
         raise ValueError("traced on the CPU in fp32 only")
     if not hasattr(torch, "jit") or not hasattr(torch.jit, "trace"):
         raise ValueError("this PyTorch has no TorchScript")
+    _count_a_trace()
     embed = model.get_input_embeddings()
     longest = int(getattr(model.config, "max_position_embeddings", 0) or 40)
     generator = torch.Generator().manual_seed(0)
 
     def rows(count: int, tokens: int, padded) -> tuple:
         ids = torch.randint(0, embed.num_embeddings, (count, min(tokens, longest)), generator=generator)
-        mask = torch.ones_like(ids)
+        mask, types = torch.ones_like(ids), torch.zeros_like(ids)
         for row, first in padded:
             mask[row, first:] = 0
-        return ids, mask
+        if tokens > 100 and getattr(model.config, "type_vocab_size", 1) > 1:
+            types[:, ids.shape[1] // 2 :] = 1  # a sentence pair's second sentence
+        return ids, mask, types
 
     def first_of(ids):
         return embed(ids).detach().requires_grad_(True) if found.embeddings else ids
@@ -161,11 +198,13 @@ def _checked_trace(found: TracedPass):
         def forward(self, first, mask=None, types=None):
             return found.run(first, mask, torch.zeros_like(mask) if types is None and mask is not None else types)
 
-    ids, mask = rows(2, 12, ((1, 7),))
-    example = found._inputs(first_of(ids).detach(), mask, torch.zeros_like(ids))
-    with found.hold(), warnings.catch_warnings():
+    ids, mask, types = rows(2, 12, ((1, 7),))
+    example = found._inputs(first_of(ids).detach(), mask, types)
+    with found.hold(), TRACING, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # deprecation and tracer warnings: the check below decides
         traced = torch.jit.trace(Wrapped().eval(), example, check_trace=False)
+    if not isinstance(traced, torch.jit.ScriptModule):
+        raise ValueError("TorchScript is switched off (PYTORCH_JIT=0)")
     for count, tokens, padded in _SHAPES:
         with found.hold():
             _check(found, traced, *rows(count, tokens, padded), first_of)
@@ -181,15 +220,23 @@ def holding(lock):
         yield
 
 
-def _check(found: TracedPass, traced, ids, mask, first_of) -> None:
+def _count_a_trace() -> None:
+    global _made
+    with _counting:
+        if _made >= MAX_TRACES:
+            raise ValueError(f"this process has made its {MAX_TRACES} traces (each keeps about 10 MB for good)")
+        _made += 1
+
+
+def _check(found: TracedPass, traced, ids, mask, types, first_of) -> None:
     import torch
 
     count, tokens = ids.shape
-    types = torch.zeros_like(ids)
     pairs = []
     for run in (found.run, lambda first, m, t: _run(traced, *found._inputs(first, m, t))):
         first = first_of(ids)
-        output = run(first, mask, types)
+        with torch.set_grad_enabled(found.embeddings):
+            output = run(first, mask, types)
         pairs.append((output.detach(), torch.autograd.grad(output.sum(), first)[0] if found.embeddings else None))
     (eager, eager_gradient), (mine, gradient) = pairs
     checks = [(eager, mine, "outputs")] + ([(eager_gradient, gradient, "gradients")] if found.embeddings else [])
