@@ -65,8 +65,9 @@ class AttentionModel:
         self.max_tokens = loading.token_limit(self.tokenizer, self.model)
         # one lock for the shared tokenizer and model; the Learn pages borrow this model and take it too
         self.lock = threading.Lock()
-        self._pass = traced.OnePass(functools.partial(_maps_pass, self.model, self.tokenizer,
-                                                      functools.partial(traced.holding, self.lock)))  # fmt: skip
+        self._pass = traced.OnePass(functools.partial(_maps_pass, self.model, self.tokenizer, spec.title,
+                                                      functools.partial(traced.holding, self.lock)),
+                                    key=spec.key, hub=spec.source == catalog.HUB)  # fmt: skip
         # every session of the class shares the maps: the page draws them on each rerun, the model runs once.
         # A map over 5 MB (about 134 tokens on MiniLM) is recomputed instead of kept; Inspect reads at most
         # INSPECT_TOKENS, so its maps of MiniLM-sized models are kept.
@@ -120,13 +121,13 @@ def _eager_maps(model, batch, title: str):
     return torch.stack(outputs.attentions)
 
 
-def _maps_pass(model, tokenizer, hold) -> traced.TracedPass:
+def _maps_pass(model, tokenizer, title: str, hold, **options) -> traced.TracedPass:
     """The traced maps pass, once a short text has shown that the model returns attention weights at all."""
     import torch
 
     with hold(), torch.inference_mode():
-        _eager_maps(model, tokenizer("a", return_tensors="pt"), type(model).__name__)
-    return traced.attention_maps(model, hold)
+        _eager_maps(model, tokenizer("a", return_tensors="pt"), title)
+    return traced.attention_maps(model, hold, **options)
 
 
 INSPECT_TOKENS = 128  # Inspect → Attention's reading cap: its views (bertviz, grid, statistics) redraw on every rerun

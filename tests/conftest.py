@@ -37,6 +37,7 @@ def _traces_counted_per_test(monkeypatch):
     from core.tasks import traced
 
     monkeypatch.setattr(traced, "_made", 0)
+    monkeypatch.setattr(traced, "_per_model", {})
 
 
 @pytest.fixture(scope="session")

@@ -124,6 +124,7 @@ def _integrated_gradients(classifier: TransformerClassifier, forward, batch, spe
             chunk = chunk.to(dtype).clone().requires_grad_(True)
             repeat = {k: v.expand(len(chunk), -1) for k, v in extra.items()}
             eager = lambda rows=chunk, rest=repeat: model(inputs_embeds=rows, **rest).logits  # noqa: E731
+            forward = forward or classifier._traced.found  # built meanwhile by another request: used from here on
             logits = eager() if forward is None else forward.of_batch(repeat, eager, first=chunk)
             chunk_odds = _log_odds(logits.float(), target_index)
             (chunk_gradient,) = torch.autograd.grad(chunk_odds.sum(), chunk)
@@ -181,7 +182,7 @@ def explain(classifier: TransformerClassifier, text: str, target: str | None = N
 
     # 2) occlusion: the same text with one word removed, all variants in one batch
     with classifier._lock, inference_gate(), torch.no_grad():
-        occluded_odds = _log_odds(_logits(forward, model, occluded).float(), target_index).tolist()
+        occluded_odds = _log_odds(_logits(forward or classifier._traced.found, model, occluded).float(), target_index).tolist()
     base_odds = float(_log_odds(logits, target_index))
 
     words = _word_scores(cleaned, spans, offsets, per_token, integrated, [base_odds - o for o in occluded_odds])

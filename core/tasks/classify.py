@@ -102,7 +102,8 @@ class TransformerClassifier:
         self._counting = threading.Lock()
         # explanations' pass from input embeddings, traced by the first one (core.tasks.traced); no reference back
         self._traced = traced.OnePass(functools.partial(traced.logits_from_embeddings, self.model,
-                                                        functools.partial(traced.holding, self._lock)))  # fmt: skip
+                                                        functools.partial(traced.holding, self._lock)),
+                                      key=spec.key, hub=spec.source == catalog.HUB)  # fmt: skip
 
     def embeddings_forward(self):
         """The traced pass explanations run on (None while another request builds it: the eager model then); the

@@ -26,7 +26,8 @@ class SentenceEncoder:
         self.max_tokens = min(max_tokens, loading.token_limit(self.tokenizer, self.model))
         self._lock = threading.Lock()
         self._pass = traced.OnePass(functools.partial(traced.hidden_states, self.model,
-                                                      functools.partial(traced.holding, self._lock)))  # fmt: skip
+                                                      functools.partial(traced.holding, self._lock)),
+                                    key=spec.key, hub=spec.source == catalog.HUB)  # fmt: skip
         self.coalescer = Coalescer(self._lock, self._encode_together)
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.catalog import ModelSpec, weights_sha256
+from core.catalog import HUB, ModelSpec, weights_sha256
 from core.data.corpora import CORPORA, Corpus, lm_corpus  # noqa: F401 — re-exported: callers import them here
 from core.errors import InputError
 from core.memo import DISTRIBUTIONS, Memo
@@ -123,7 +123,8 @@ class LanguageModel:
         # next-token requests from every session, answered in one padded forward pass by whoever takes the model
         self.coalescer = Coalescer(self._lock, self._distributions)
         self._body_pass = traced.OnePass(functools.partial(_traced_body, self.model,  # attributions' pass
-                                                           functools.partial(traced.holding, self._lock)))  # fmt: skip
+                                                           functools.partial(traced.holding, self._lock)),
+                                         key=spec.key, hub=spec.source == HUB)  # fmt: skip
 
     def token_ids(self, text: str) -> list[int]:
         """``text`` as the model reads it: the boundary token, then its tokens (at most the prompt limit)."""
@@ -348,8 +349,8 @@ class LanguageModel:
             return read_lens(self.model, self.tokenizer, ids)
 
 
-def _traced_body(model, hold):
-    return traced.causal_hidden_states(model.transformer, hold)  # GPT-2's family: the body before the output layer
+def _traced_body(model, hold, **options):
+    return traced.causal_hidden_states(model.transformer, hold, **options)  # GPT-2's family: the body before the output layer
 
 
 def _saved_ngram(spec: ModelSpec, vocab_size: int) -> KneserNey | None:

@@ -40,8 +40,10 @@ _SHAPES = ((8, 12, ()), (3, 5, ((0, 2),)), (1, 40, ()), (2, 2, ()), (2, 130, ((0
 # class uses about six (two classifiers, Inspect's MiniLM, the encoder, the segmenter, a GPT), and a retrained model's
 # new version traces again.
 MAX_TRACES = 12
+PER_MODEL = 4  # traces of one model name (its passes, again after each reload): one model's churn leaves the rest room
+HUB_NOTE = "models from the Hub keep the eager pass (every trace keeps memory for good)"
 TRACING = threading.Lock()  # torch.jit.trace and the legacy ONNX exporter share a module-level map: one at a time
-_made = 0
+_made, _per_model = 0, {}
 _counting = threading.Lock()
 
 
@@ -50,14 +52,15 @@ class OnePass:
     caller, who must not hold the model; callers arriving while it is built get None and run the eager model instead
     of waiting. Hold ``build`` without a reference to the owner, so that a dropped owner is freed at once."""
 
-    def __init__(self, build: Callable[[], TracedPass]):
+    def __init__(self, build: Callable[..., TracedPass], *, key: str, hub: bool = False):
         self._build, self.found, self._building = build, None, threading.Lock()
+        self._key, self._refusal = key, HUB_NOTE if hub else ""
 
     def get(self) -> TracedPass | None:
         if self.found is None and self._building.acquire(blocking=False):
             try:
                 if self.found is None:
-                    self.found = self._build()
+                    self.found = self._build(key=self._key, refusal=self._refusal)
             finally:
                 self._building.release()
         return self.found
@@ -71,13 +74,15 @@ class TracedPass:
     pass hold the model."""
 
     def __init__(self, model, run: Callable, *, hold: Callable, embeddings: bool = False,
-                 reference: Callable | None = None, masked: bool = True):  # fmt: skip
+                 reference: Callable | None = None, masked: bool = True, key: str = "", refusal: str = ""):  # fmt: skip
         import torch
 
-        self.model, self.run, self.traced, self.why, self.hold = model, run, None, "", hold
+        self.model, self.run, self.traced, self.why, self.hold, self.key = model, run, None, refusal, hold, key
         self.embeddings, self.reference = embeddings, reference  # reference(ids, mask, types): what the pass must give
         self.masked = masked  # False: ``run`` reads ``first`` alone (a causal model's whole rows), and so does the trace
         self.takes_types = masked and "token_type_ids" in inspect.signature(model.forward).parameters
+        if refusal:
+            return
         try:
             with torch.inference_mode(False), torch.enable_grad():  # the check takes gradients, whatever the caller's mode
                 self.traced = _checked_trace(self)
@@ -106,44 +111,46 @@ class TracedPass:
         return self(batch["input_ids"] if first is None else first, batch["attention_mask"], batch.get("token_type_ids"))
 
 
-def logits_from_embeddings(model, hold: Callable) -> TracedPass:
+def logits_from_embeddings(model, hold: Callable, **options) -> TracedPass:
     """``model(inputs_embeds=…).logits``: a classifier's pass for integrated gradients, whose logits from the embedding
     layer's output must also equal the model's from the token ids."""
     extra = _type_keyword(model)
     return TracedPass(
         model, lambda embeddings, mask, types: model(inputs_embeds=embeddings, attention_mask=mask, **extra(types)).logits,
-        hold=hold, embeddings=True, reference=lambda ids, mask, types: model(input_ids=ids, attention_mask=mask, **extra(types)).logits)  # fmt: skip
+        hold=hold, embeddings=True, reference=lambda ids, mask, types: model(input_ids=ids, attention_mask=mask, **extra(types)).logits,
+        **options)  # fmt: skip
 
 
-def logits(model, hold: Callable) -> TracedPass:
+def logits(model, hold: Callable, **options) -> TracedPass:
     """``model(input_ids=…).logits``: a token classifier's pass (the Chinese segmenter's)."""
     extra = _type_keyword(model)
     return TracedPass(model, lambda ids, mask, types: model(input_ids=ids, attention_mask=mask,
-                                                            **extra(types)).logits, hold=hold)  # fmt: skip
+                                                            **extra(types)).logits, hold=hold, **options)  # fmt: skip
 
 
-def hidden_states(model, hold: Callable) -> TracedPass:
+def hidden_states(model, hold: Callable, **options) -> TracedPass:
     """``model(input_ids=…).last_hidden_state``: an encoder's pass (the sentence encoder's)."""
     extra = _type_keyword(model)
     return TracedPass(model, lambda ids, mask, types: model(input_ids=ids, attention_mask=mask,
-                                                            **extra(types)).last_hidden_state, hold=hold)  # fmt: skip
+                                                            **extra(types)).last_hidden_state, hold=hold,
+                      **options)  # fmt: skip
 
 
-def attention_maps(model, hold: Callable) -> TracedPass:
+def attention_maps(model, hold: Callable, **options) -> TracedPass:
     """Every layer's attention weights, stacked: ``(layers, rows, heads, T, T)`` (a model loaded with eager
     attention, which returns them)."""
     import torch
 
     extra = _type_keyword(model)
     return TracedPass(model, lambda ids, mask, types: torch.stack(model(
-        input_ids=ids, attention_mask=mask, output_attentions=True, **extra(types)).attentions), hold=hold)  # fmt: skip
+        input_ids=ids, attention_mask=mask, output_attentions=True, **extra(types)).attentions), hold=hold, **options)  # fmt: skip
 
 
-def causal_hidden_states(body, hold: Callable) -> TracedPass:
+def causal_hidden_states(body, hold: Callable, **options) -> TracedPass:
     """``body(inputs_embeds=…).last_hidden_state`` of a GPT, whole unpadded rows (no mask): the pass integrated
     gradients of generated tokens run through."""
     return TracedPass(body, lambda embeddings, _mask, _types: body(inputs_embeds=embeddings).last_hidden_state,
-                      hold=hold, embeddings=True, masked=False)  # fmt: skip
+                      hold=hold, embeddings=True, masked=False, **options)  # fmt: skip
 
 
 def _type_keyword(model) -> Callable:
@@ -154,9 +161,9 @@ def _type_keyword(model) -> Callable:
 
 def _run(traced, *inputs):
     """The traced graph, run by TorchScript's plain interpreter: operation by operation, each recording its own
-    gradient as in eager mode (so a backward pass computes only the gradients asked for, the same numbers to the last
-    bit), with no GIL in between. The optimizing executor's one backward graph also computed every weight's gradient:
-    1.4 times slower. The setting is per thread."""
+    gradient as in eager mode (so a backward pass computes only the gradients asked for), with no GIL in between. The
+    optimizing executor's one backward graph also computed every weight's gradient: 1.4 times slower. The setting is
+    per thread. Every call of a trace goes through here: an optimized plan, once made, would serve every thread."""
     import torch
 
     with torch.jit.optimized_execution(False):
@@ -171,9 +178,9 @@ def _checked_trace(found: TracedPass):
     model = found.model
     if next(model.parameters()).device.type != "cpu" or precision_of(model) != "fp32":
         raise ValueError("traced on the CPU in fp32 only")
-    if not hasattr(torch, "jit") or not hasattr(torch.jit, "trace"):
-        raise ValueError("this PyTorch has no TorchScript")
-    _count_a_trace()
+    if not hasattr(torch, "jit") or not hasattr(torch.jit, "trace") or not torch.jit._state._enabled:
+        raise ValueError("TorchScript is missing or switched off (PYTORCH_JIT=0)")
+    _count_a_trace(found.key)
     embed = model.get_input_embeddings()
     longest = int(getattr(model.config, "max_position_embeddings", 0) or 40)
     generator = torch.Generator().manual_seed(0)
@@ -200,9 +207,19 @@ def _checked_trace(found: TracedPass):
 
     ids, mask, types = rows(2, 12, ((1, 7),))
     example = found._inputs(first_of(ids).detach(), mask, types)
-    with found.hold(), TRACING, warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # deprecation and tracer warnings: the check below decides
-        traced = torch.jit.trace(Wrapped().eval(), example, check_trace=False)
+    traced = None
+    while traced is None:  # the model held, TRACING taken if free; else waited for without the model or a slot
+        with found.hold():
+            if TRACING.acquire(blocking=False):
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")  # deprecation and tracer warnings: the check below decides
+                        traced = torch.jit.trace(Wrapped().eval(), example, check_trace=False)
+                finally:
+                    TRACING.release()
+        if traced is None:
+            with TRACING:  # an export or another trace is under way
+                pass
     if not isinstance(traced, torch.jit.ScriptModule):
         raise ValueError("TorchScript is switched off (PYTORCH_JIT=0)")
     for count, tokens, padded in _SHAPES:
@@ -220,12 +237,16 @@ def holding(lock):
         yield
 
 
-def _count_a_trace() -> None:
+def _count_a_trace(key: str) -> None:
     global _made
     with _counting:
         if _made >= MAX_TRACES:
             raise ValueError(f"this process has made its {MAX_TRACES} traces (each keeps about 10 MB for good)")
+        if _per_model.get(key, 0) >= PER_MODEL:
+            raise ValueError(f"{key} has been traced {PER_MODEL} times in this process (loaded again after a retrain "
+                             "or a cache eviction)")  # fmt: skip
         _made += 1
+        _per_model[key] = _per_model.get(key, 0) + 1
 
 
 def _check(found: TracedPass, traced, ids, mask, types, first_of) -> None:
