@@ -16,9 +16,9 @@ its zeros changed no number in any case measured). The trace is made on a padded
 against the eager model before it is used, on five more shapes (up to 130 tokens, with padding and with token types
 of 1): its outputs (and, for a pass whose gradients are wanted, its gradients with respect to the embeddings, and its
 logits from the embedding layer's output against the model's from the token ids) must match within ``TOLERANCE``.
-Anything else — a model on a GPU or in reduced precision, a trace that fails or does not match, TorchScript switched
-off, a process that has made ``MAX_TRACES`` traces — keeps the eager model, whose numbers the trace only reproduces,
-and the reason is logged. ``torch.jit.trace`` is deprecated, not removed, in PyTorch 2.13 (and unsupported on Python
+Anything else — a model on a GPU, in reduced precision or from the Hub, a trace that fails or does not match,
+TorchScript switched off, a process that has made ``MAX_TRACES`` traces or ``PER_MODEL`` of one model — keeps the
+eager model, whose numbers the trace only reproduces, and the reason is logged. ``torch.jit.trace`` is deprecated, not removed, in PyTorch 2.13 (and unsupported on Python
 3.14). The trace and each step of its check take the model (``hold``), so no other page's hooks are traced; hooks added
 later are not run by the trace, which is what these passes want: the plain model.
 """
@@ -37,8 +37,8 @@ TOLERANCE = 1e-4  # absolute and relative, on outputs and gradients (measured: n
 _SHAPES = ((8, 12, ()), (3, 5, ((0, 2),)), (1, 40, ()), (2, 2, ()), (2, 130, ((0, 70),)))
 # Every trace keeps about 10 MB for the life of the process (TorchScript registers its types and functions for good:
 # measured on the sentiment MiniLM, +10 MB a trace, the model itself freed), so a process makes at most this many; a
-# class uses about six (two classifiers, Inspect's MiniLM, the encoder, the segmenter, a GPT), and a retrained model's
-# new version traces again.
+# class uses about six (two classifiers, Inspect's MiniLM, the encoder, the segmenter, a GPT), and a model loaded
+# again (a retrain's new version, or one the page caches dropped for others) traces again.
 MAX_TRACES = 12
 PER_MODEL = 4  # traces of one model name (its passes, again after each reload): one model's churn leaves the rest room
 HUB_NOTE = "models from the Hub keep the eager pass (every trace keeps memory for good)"
