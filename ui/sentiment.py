@@ -227,7 +227,8 @@ def _attributions(spec: ModelSpec, result) -> None:
         _("integrated gradients"): [w.integrated_gradients for w in result.words],
         _("gradient × input"): [w.gradient_x_input for w in result.words],
     }
-    render.figure(attribution.word_bars(words, methods, target=result.target), key="sentiment-attribution")
+    title = _("Support for “{label}” (+) or against it (−), scaled per method", label=_(result.target))
+    render.figure(attribution.word_bars(words, methods, target=result.target, title=title), key="sentiment-attribution")
     st.caption(
         _("Gradient × input is the classic one-step method: a local, linear estimate at your text, which can misjudge "
           "words whose effect is not linear. Integrated gradients sum the gradient along the way from a baseline with "

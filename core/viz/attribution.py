@@ -7,6 +7,8 @@ import html
 import numpy as np
 import plotly.graph_objects as go
 
+from core.messages import N_
+
 
 def _normalised(scores: list[float]) -> np.ndarray:
     values = np.asarray(scores, dtype=float)
@@ -31,8 +33,9 @@ def coloured_words(words: list[str], scores: list[float], *, label: str) -> str:
     return f'<div style="line-height: 2; font-size: 1.05rem"><b>{caption}</b><br>{" ".join(spans)}</div>'
 
 
-def word_bars(words: list[str], methods: dict[str, list[float]], *, target: str) -> go.Figure:
-    """Scores per word for each method, each scaled so its largest magnitude is 1 (methods use different units)."""
+def word_bars(words: list[str], methods: dict[str, list[float]], *, target: str, title: str = "") -> go.Figure:
+    """Scores per word for each method, each scaled so its largest magnitude is 1 (methods use different units);
+    ``title`` in the reader's language, else the English one."""
     figure = go.Figure()
     labels = [f"{i}:{word}" for i, word in enumerate(words)]
     for name, scores in methods.items():
@@ -41,8 +44,8 @@ def word_bars(words: list[str], methods: dict[str, list[float]], *, target: str)
         )
     figure.update_layout(
         barmode="group",
-        title=f"Support for '{target}' (+) or against it (−), scaled per method",
-        yaxis={"range": [-1.05, 1.05], "title": "relative attribution"},
+        title=title or f"Support for '{target}' (+) or against it (−), scaled per method",
+        yaxis={"range": [-1.05, 1.05], "title": N_("relative attribution")},
         height=340,
         margin={"l": 10, "r": 10, "t": 50, "b": 40},
         legend={"orientation": "h", "y": -0.3},
