@@ -122,11 +122,11 @@ def _explain(key: str, busy_counts: str) -> None:
     text = max((example.text for example in polarity.split().test), key=len)
     traced, eager = TransformerClassifier(catalog.get_spec(key)), TransformerClassifier(catalog.get_spec(key))
     started = time.perf_counter()
-    forward = traced.embeddings_forward()
+    forward = traced.traced_pass.get()
     if forward.traced is None:
         sys.exit(f"{key} is not traced here: {forward.why}")
     print(f"traced and checked in {time.perf_counter() - started:.2f} s; {len(text.split())} words", flush=True)
-    eager.embeddings_forward().traced = None  # this one keeps the eager model
+    eager.traced_pass.stay_eager()  # this one keeps the eager model
     maps = [AttentionModel(catalog.MINILM) for _ in range(2)]
     encoders = [SentenceEncoder() for _ in range(2)]
     from core.tasks.generate import LanguageModel
@@ -134,8 +134,8 @@ def _explain(key: str, busy_counts: str) -> None:
 
     writers = [LanguageModel(catalog.LM_LEE) for _ in range(2)]
     written = iter(writers[0].generate("The government said", max_new_tokens=20, seed=seed) for seed in range(99))
-    for found in (maps[1]._traced(), encoders[1]._traced(), writers[1].traced_body()):
-        found.traced = None
+    for eager_one in (maps[1], encoders[1], writers[1]):
+        eager_one.traced_pass.stay_eager()
 
     def attributed(writer):
         made = next(written)  # a new text each time: a repeated one is answered from the shared memo

@@ -65,9 +65,10 @@ class AttentionModel:
         self.max_tokens = loading.token_limit(self.tokenizer, self.model)
         # one lock for the shared tokenizer and model; the Learn pages borrow this model and take it too
         self.lock = threading.Lock()
-        self._pass = traced.OnePass(functools.partial(_maps_pass, self.model, self.tokenizer, spec.title,
-                                                      functools.partial(traced.holding, self.lock)),
-                                    key=spec.key, hub=spec.source == catalog.HUB)  # fmt: skip
+        # every layer's maps in one traced pass (core.tasks.traced), built by the first text; no reference back
+        self.traced_pass = traced.OnePass(functools.partial(_maps_pass, self.model, self.tokenizer, spec.title,
+                                                            functools.partial(traced.holding, self.lock)),
+                                          key=spec.key, hub=spec.source == catalog.HUB)  # fmt: skip
         # every session of the class shares the maps: the page draws them on each rerun, the model runs once.
         # A map over 5 MB (about 134 tokens on MiniLM) is recomputed instead of kept; Inspect reads at most
         # INSPECT_TOKENS, so its maps of MiniLM-sized models are kept.
@@ -81,28 +82,19 @@ class AttentionModel:
         limit = min(self.max_tokens, max_tokens or self.max_tokens)
         return self.memo.get(digest(cleaned, pair, str(limit)), lambda: self._attend(cleaned, pair, limit))
 
-    def _traced(self):
-        """The traced pass that gives every layer's attention (``core.tasks.traced``), built by the first text; None
-        while it is built. The caller must not hold the model."""
-        return self._pass.get()
-
-    def _eager_maps(self, batch):
-        return _eager_maps(self.model, batch, self.spec.title)
-
     def _attend(self, cleaned: str, pair: str | None, limit: int) -> Attention:
         import torch
 
-        found = self._traced()
+        self.traced_pass.get()  # built outside the lock: it takes the model step by step
         with self.lock, inference_gate():
             full = len(self.tokenizer(cleaned, pair)["input_ids"])
             batch = self.tokenizer(
                 cleaned, pair, truncation=True, max_length=limit, return_tensors="pt"
             )
             with torch.inference_mode():  # traced once (core.tasks.traced): the GIL is taken once per pass
-                eager = lambda: self._eager_maps(batch)  # noqa: E731
-                stacked = eager() if found is None else found.of_batch(batch, eager)  # (L, 1, h, T, T)
+                stacked = self.traced_pass.on_batch(batch, lambda: _eager_maps(self.model, batch, self.spec.title))
             # back on the CPU before the slot is let go: a GPU computes asynchronously
-            weights = to_cpu(stacked[:, 0]).numpy()  # (L, h, T, T)
+            weights = to_cpu(stacked[:, 0]).numpy()  # (L, 1, h, T, T) → (L, h, T, T)
         weights.setflags(write=False)  # shared by every session that asks for this text
         tokens = self.tokenizer.convert_ids_to_tokens(batch["input_ids"][0])
         b_start = None

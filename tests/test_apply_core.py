@@ -111,9 +111,9 @@ def test_attribution_merges_word_pieces_and_limits_length(keyword_model):
 def test_the_sentence_encoder_runs_a_traced_pass_with_the_eager_models_numbers(encoder):
     texts = ["The shuttle launched at dawn.", "Stocks fell.", "an atheist and a believer argue " * 30]
     eager = SentenceEncoder()
-    eager._traced().traced = None  # this instance keeps the eager model
+    eager.traced_pass.stay_eager()  # this instance keeps the eager model
     found = encoder.encode(texts)
-    assert encoder._traced().traced is not None, encoder._traced().why
+    assert encoder.traced_pass.get().traced is not None, encoder.traced_pass.get().why
     assert np.array_equal(found, eager.encode(texts))
 
 
@@ -122,13 +122,13 @@ def _scores(result) -> list[tuple]:
 
 
 def _eager(classifier: TransformerClassifier) -> TransformerClassifier:
-    classifier.embeddings_forward().traced = None  # this instance keeps the eager model
+    classifier.traced_pass.stay_eager()  # this instance keeps the eager model
     return classifier
 
 
 def test_explanations_run_on_a_traced_pass_with_the_eager_models_scores(keyword_model):
     traced, eager = TransformerClassifier(keyword_model.spec), _eager(TransformerClassifier(keyword_model.spec))
-    forward = traced.embeddings_forward()  # traced and checked against the eager model once
+    forward = traced.traced_pass.get()  # traced and checked against the eager model once
     assert forward.traced is not None, forward.why
     calls = []
     for classifier in (traced, eager):  # the eager modules run only where the trace does not
@@ -149,7 +149,7 @@ def test_a_trace_that_differs_from_the_eager_model_is_not_used(keyword_model, mo
     classifier = TransformerClassifier(keyword_model.spec)
     text = "a great film"
     found = explain(classifier, text)
-    forward = classifier.embeddings_forward()
+    forward = classifier.traced_pass.get()
     assert forward.traced is None and "differ from the eager model's by 1.00e-03" in forward.why
     assert _scores(found) == _scores(explain(_eager(TransformerClassifier(keyword_model.spec)), text))
 
@@ -166,7 +166,7 @@ def test_a_process_makes_a_bounded_number_of_traces_then_keeps_the_eager_passes(
         why = f"traced {traced.PER_MODEL} times"
     classifier = TransformerClassifier(keyword_model.spec)
     found = explain(classifier, "a great film")
-    forward = classifier.embeddings_forward()
+    forward = classifier.traced_pass.get()
     assert forward.traced is None and why in forward.why
     assert _scores(found) == _scores(explain(keyword_model, "a great film"))
 
@@ -176,24 +176,24 @@ def test_a_request_arriving_while_the_pass_is_traced_runs_the_eager_model(keywor
 
     classifier = TransformerClassifier(keyword_model.spec)
     building, release = threading.Event(), threading.Event()
-    real = classifier._traced._build
+    real = classifier.traced_pass._build
 
     def slow_build(**options):
         building.set()
         release.wait(30)
         return real(**options)
 
-    classifier._traced._build = slow_build
+    classifier.traced_pass._build = slow_build
     first = threading.Thread(target=lambda: explain(classifier, "a great film"))
     first.start()
     assert building.wait(30)
     try:
-        assert classifier.embeddings_forward() is None  # not waiting for the build
+        assert classifier.traced_pass.get() is None  # not waiting for the build
         found = explain(classifier, "a dull film")  # answered meanwhile, by the eager model
     finally:
         release.set()
         first.join()
-    assert classifier.embeddings_forward().traced is not None
+    assert classifier.traced_pass.get().traced is not None
     assert _scores(found) == _scores(explain(keyword_model, "a dull film"))
 
 

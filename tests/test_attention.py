@@ -24,8 +24,8 @@ def test_extraction_shapes_and_rows(minilm):
 
 def test_the_maps_come_from_a_traced_pass_that_gives_the_eager_models_numbers(minilm):
     eager = AttentionModel(catalog.MINILM)
-    eager._traced().traced = None  # this instance keeps the eager model
-    assert minilm._traced().traced is not None, minilm._traced().why
+    eager.traced_pass.stay_eager()  # this instance keeps the eager model
+    assert minilm.traced_pass.get().traced is not None, minilm.traced_pass.get().why
     for text, pair in (("The cat sat on the mat.", None), ("The movie was great.", "I loved it."), ("word " * 200, None)):
         found, expected = minilm._attend(text, pair, 512), eager._attend(text, pair, 512)
         assert found.tokens == expected.tokens and found.sentence_b_start == expected.sentence_b_start

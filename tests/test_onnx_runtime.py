@@ -364,7 +364,7 @@ def test_a_classifier_dropped_from_the_caches_is_freed_at_once(tiny_model, runti
         predictor.predict("a fine film")
         predictor.predict_batch(["a fine film", "a dull one"])
         explain(predictor, "a fine film")  # its traced pass holds the model's lock, not the predictor
-        assert predictor.embeddings_forward().traced is not None
+        assert predictor.traced_pass.get().traced is not None
         dropped = weakref.ref(predictor)
         del predictor
         assert dropped() is None

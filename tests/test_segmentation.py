@@ -132,7 +132,7 @@ def test_texts_from_many_sessions_share_passes_and_each_gets_its_own_words(tiny_
     from core.tasks.segment import Segmenter
 
     segmenter = Segmenter(catalog.get_spec("segment-zh"))
-    segmenter.traced().traced = None  # the eager pass, whose calls the test counts
+    segmenter.traced_pass.stay_eager()  # the eager pass, whose calls the test counts
     texts = ["研究生命的起源。", "今天下午，同学们在教室里讨论人工智能的发展。", "好",
              "自然语言处理是人工智能的一个重要方向，分词是中文处理的第一步。" * 4] * 3  # fmt: skip
     alone = [segmenter.segment(text) for text in texts]
@@ -157,11 +157,11 @@ def test_a_page_segments_on_a_traced_pass_with_the_eager_models_numbers(tiny_seg
     from core.tasks.segment import Segmenter
 
     traced, eager = Segmenter(catalog.get_spec("segment-zh")), Segmenter(catalog.get_spec("segment-zh"))
-    eager.traced().traced = None
+    eager.traced_pass.stay_eager()
     for text in ("研究生命的起源。", "自然语言处理是人工智能的一个重要方向，分词是中文处理的第一步。" * 6, "好"):
         found, expected = traced.segment(text), eager.segment(text)
         assert (found.words, found.confidence) == (expected.words, expected.confidence)
-    assert traced.traced().traced is not None, traced.traced().why
+    assert traced.traced_pass.get().traced is not None, traced.traced_pass.get().why
 
 
 def test_the_copyable_code_gives_the_page_s_segmentation(tiny_segmenter):

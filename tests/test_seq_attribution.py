@@ -125,10 +125,10 @@ def test_generated_tokens_are_attributed_through_a_traced_pass_with_the_eager_nu
 
     spec = catalog.get_spec("lm-lee-gpt")
     traced, eager = (get_task(spec.task).hook("predictor")(spec) for _ in range(2))
-    eager.traced_body().traced = None  # this one keeps the eager model
+    eager.traced_pass.stay_eager()  # this one keeps the eager model
     generated = traced.generate("the government said", max_new_tokens=6, temperature=0.0, top_k=0, top_p=1.0, seed=0)
     found = attribute_generation(traced, generated.ids, generated.start)
-    assert traced.traced_body().traced is not None, traced.traced_body().why
+    assert traced.traced_pass.get().traced is not None, traced.traced_pass.get().why
     expected = attribute_generation(eager, generated.ids, generated.start)  # another model: not the shared result
     for name in ("integrated", "gradient_x_input", "output_change", "attention"):
         assert np.array_equal(getattr(found, name), getattr(expected, name)), name

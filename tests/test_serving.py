@@ -146,7 +146,7 @@ def test_a_long_explanation_lets_other_requests_on_the_same_model_in_between(tin
     from core.tasks.attribution import explain
 
     classifier = TransformerClassifier(catalog.get_spec("sentiment-tiny"), runtime="torch")  # the batching path
-    forward = classifier.embeddings_forward()  # traced and checked (the model taken step by step)
+    forward = classifier.traced_pass.get()  # traced and checked (the model taken step by step)
     assert forward.traced is not None, forward.why
     if traced:
         original = forward.traced

@@ -20,7 +20,7 @@ def encoder():
     from core.tasks.embeddings import SentenceEncoder
 
     found = SentenceEncoder()
-    found._traced().traced = None
+    found.traced_pass.stay_eager()
     return found
 
 

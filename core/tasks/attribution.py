@@ -97,8 +97,7 @@ IG_STEPS = 32  # midpoint Riemann sum; the tests check, on the tiny keyword mode
 # the change in log-odds within 5 % or 0.05 (whichever is larger); the page shows the gap for every text
 
 
-def _integrated_gradients(classifier: TransformerClassifier, forward, batch, special, pad_id: int,
-                          target_index: int):  # fmt: skip
+def _integrated_gradients(classifier: TransformerClassifier, batch, special, pad_id: int, target_index: int):
     """Gradient × input at the text, integrated gradients from the all-[PAD] baseline, and the baseline's
     log-odds; the model is taken one chunk of the path at a time."""
     import torch
@@ -123,9 +122,10 @@ def _integrated_gradients(classifier: TransformerClassifier, forward, batch, spe
         with classifier._lock, inference_gate(), torch.enable_grad():
             chunk = chunk.to(dtype).clone().requires_grad_(True)
             repeat = {k: v.expand(len(chunk), -1) for k, v in extra.items()}
-            eager = lambda rows=chunk, rest=repeat: model(inputs_embeds=rows, **rest).logits  # noqa: E731
-            forward = forward or classifier._traced.found  # built meanwhile by another request: used from here on
-            logits = eager() if forward is None else forward.of_batch(repeat, eager, first=chunk)
+            # the traced pass once built (also by another request meanwhile), else the eager model
+            logits = classifier.traced_pass.on_batch(
+                repeat, lambda rows=chunk, rest=repeat: model(inputs_embeds=rows, **rest).logits,
+                first=lambda rows=chunk: rows)  # fmt: skip
             chunk_odds = _log_odds(logits.float(), target_index)
             (chunk_gradient,) = torch.autograd.grad(chunk_odds.sum(), chunk)
         odds_parts.append(chunk_odds.detach())
@@ -145,7 +145,7 @@ def explain(classifier: TransformerClassifier, text: str, target: str | None = N
     tokenizer, model = classifier.tokenizer, classifier.model
     if target is not None and target not in classifier.labels:
         raise InputError(f"Unknown class {target!r}; choose one of {list(classifier.labels)}.")
-    forward = classifier.embeddings_forward()  # traced once (the GIL is taken once per pass), the model taken step by step
+    classifier.traced_pass.get()  # traced once (the GIL is taken once per pass), the model taken step by step
     # The model lock and an inference slot are taken one step at a time (the first forward pass, each chunk
     # of the integrated-gradients path, the occlusion batch): another student's request on the same model
     # waits for one step, not for the whole explanation.
@@ -173,16 +173,16 @@ def explain(classifier: TransformerClassifier, text: str, target: str | None = N
         occluded = tokenizer(variants, truncation=True, max_length=classifier.max_tokens, padding=True,
                              return_tensors="pt")  # fmt: skip
         with torch.no_grad():
-            logits = _logits(forward, model, batch)[0].float()
+            logits = _logits(classifier, batch)[0].float()
             probabilities = torch.softmax(logits, dim=-1)
         target_index = classifier.labels.index(target) if target is not None else int(probabilities.argmax())
 
     # 1) gradients on the token embeddings (only the embeddings get a gradient, never the shared weights)
-    per_token, integrated, baseline_odds = _integrated_gradients(classifier, forward, batch, special, pad_id, target_index)
+    per_token, integrated, baseline_odds = _integrated_gradients(classifier, batch, special, pad_id, target_index)
 
     # 2) occlusion: the same text with one word removed, all variants in one batch
     with classifier._lock, inference_gate(), torch.no_grad():
-        occluded_odds = _log_odds(_logits(forward or classifier._traced.found, model, occluded).float(), target_index).tolist()
+        occluded_odds = _log_odds(_logits(classifier, occluded).float(), target_index).tolist()
     base_odds = float(_log_odds(logits, target_index))
 
     words = _word_scores(cleaned, spans, offsets, per_token, integrated, [base_odds - o for o in occluded_odds])
@@ -191,13 +191,12 @@ def explain(classifier: TransformerClassifier, text: str, target: str | None = N
                        float(sum(integrated)), precision_of(model))  # special tokens add 0: the baseline keeps them
 
 
-def _logits(forward, model, batch):
+def _logits(classifier: TransformerClassifier, batch):
     """The model's logits for a tokenized batch: through the traced pass where there is one (the same numbers), else
     the eager model. The caller holds the model."""
-    if forward is None or forward.traced is None:
-        return model(**batch).logits
-    embeddings = model.get_input_embeddings()(batch["input_ids"])  # on the CPU: traced there only
-    return forward.of_batch(batch, lambda: model(**batch).logits, first=embeddings)
+    model = classifier.model
+    return classifier.traced_pass.on_batch(batch, lambda: model(**batch).logits,
+                                           first=lambda: model.get_input_embeddings()(batch["input_ids"]))  # fmt: skip
 
 
 def _word_scores(text: str, spans: list[tuple[int, int]], offsets: list, per_token, integrated,

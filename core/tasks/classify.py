@@ -101,14 +101,9 @@ class TransformerClassifier:
         self.answered = self.rechecked = 0  # int8's answers, and those computed again in fp32 (close calls)
         self._counting = threading.Lock()
         # explanations' pass from input embeddings, traced by the first one (core.tasks.traced); no reference back
-        self._traced = traced.OnePass(functools.partial(traced.logits_from_embeddings, self.model,
-                                                        functools.partial(traced.holding, self._lock)),
-                                      key=spec.key, hub=spec.source == catalog.HUB)  # fmt: skip
-
-    def embeddings_forward(self):
-        """The traced pass explanations run on (None while another request builds it: the eager model then); the
-        caller must not hold the model, which the first call takes step by step."""
-        return self._traced.get()
+        self.traced_pass = traced.OnePass(functools.partial(traced.logits_from_embeddings, self.model,
+                                                            functools.partial(traced.holding, self._lock)),
+                                           key=spec.key, hub=spec.source == catalog.HUB)  # fmt: skip
 
     def _serve_with(self, runtime: str) -> None:
         if self.spec.source == catalog.HUB:  # no fixed version to export once: the Hub's copy can change

@@ -25,9 +25,9 @@ class SentenceEncoder:
         self.tokenizer, self.model = loading.load_encoder(spec)
         self.max_tokens = min(max_tokens, loading.token_limit(self.tokenizer, self.model))
         self._lock = threading.Lock()
-        self._pass = traced.OnePass(functools.partial(traced.hidden_states, self.model,
-                                                      functools.partial(traced.holding, self._lock)),
-                                    key=spec.key, hub=spec.source == catalog.HUB)  # fmt: skip
+        self.traced_pass = traced.OnePass(functools.partial(traced.hidden_states, self.model,
+                                                            functools.partial(traced.holding, self._lock)),
+                                          key=spec.key, hub=spec.source == catalog.HUB)  # fmt: skip
         self.coalescer = Coalescer(self._lock, self._encode_together)
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
@@ -38,7 +38,7 @@ class SentenceEncoder:
         ``core.tasks.classify.PADDED_TOKENS`` padded tokens, so the padding stays small."""
         if not texts:
             return np.zeros((0, self.model.config.hidden_size), dtype=np.float32)
-        self._traced()  # the first request traces the pass, taking the model step by step
+        self.traced_pass.get()  # the first request traces the pass (core.tasks.traced), taking the model step by step
         return self.coalescer.submit((tuple(texts), batch_size))
 
     def _encode_together(self, requests: list[tuple[tuple[str, ...], int]]) -> list[np.ndarray]:
@@ -60,10 +60,6 @@ class SentenceEncoder:
             start += len(request)
         return answers
 
-    def _traced(self):
-        """The encoder's traced pass (``core.tasks.traced``), built by the first request; None while it is built."""
-        return self._pass.get()
-
     def _pooled(self, texts: list[str]) -> np.ndarray:
         """Mean over each text's real tokens, then unit length.  # (B, 384)"""
         from core.tasks.inputs import to_cpu
@@ -71,9 +67,7 @@ class SentenceEncoder:
         torch = self._torch
         batch = self.tokenizer(texts, truncation=True, max_length=self.max_tokens, padding=True, return_tensors="pt")
         with torch.inference_mode():  # traced once (core.tasks.traced): the GIL is taken once per pass
-            eager = lambda: self.model(**batch).last_hidden_state  # noqa: E731
-            found = self._pass.found  # the traced pass once a request has built it
-            hidden = to_cpu(eager() if found is None else found.of_batch(batch, eager))  # (B, T, d)
+            hidden = to_cpu(self.traced_pass.on_batch(batch, lambda: self.model(**batch).last_hidden_state))  # (B, T, d)
         mask = batch["attention_mask"].unsqueeze(-1).float()  # (B, T, 1)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp_min(1e-9)  # mean over real tokens
         return torch.nn.functional.normalize(pooled, dim=-1).numpy()

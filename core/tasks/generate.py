@@ -122,9 +122,10 @@ class LanguageModel:
         self._lock = FairLock()  # first come, first served: a grid's passes alternate with other requests
         # next-token requests from every session, answered in one padded forward pass by whoever takes the model
         self.coalescer = Coalescer(self._lock, self._distributions)
-        self._body_pass = traced.OnePass(functools.partial(_traced_body, self.model,  # attributions' pass
-                                                           functools.partial(traced.holding, self._lock)),
-                                         key=spec.key, hub=spec.source == HUB)  # fmt: skip
+        # the body's pass from input embeddings that attributions run (core.tasks.traced), built by the first one
+        self.traced_pass = traced.OnePass(functools.partial(_traced_body, self.model,
+                                                            functools.partial(traced.holding, self._lock)),
+                                          key=spec.key, hub=spec.source == HUB)  # fmt: skip
 
     def token_ids(self, text: str) -> list[int]:
         """``text`` as the model reads it: the boundary token, then its tokens (at most the prompt limit)."""
@@ -309,11 +310,6 @@ class LanguageModel:
                                      "at most {limit}. Shorten it.", count=len(ids) - 1,
                                      limit=self.context - 1))  # fmt: skip
         return ids
-
-    def traced_body(self):
-        """The GPT body's traced pass from input embeddings (``core.tasks.traced``), built by the first attribution;
-        None while it is built. The caller must not hold the model."""
-        return self._body_pass.get()
 
     @contextlib.contextmanager
     def exclusive(self):

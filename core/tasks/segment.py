@@ -156,17 +156,12 @@ class Segmenter:
         self.tokenizer, self.model = tokenizer, follows_inputs(model)
         self.labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
         self._lock = FairLock()
-        self._pass = traced.OnePass(functools.partial(traced.logits, self.model,
-                                                      functools.partial(traced.holding, self._lock)),
-                                    key=spec.key, hub=spec.source == HUB)  # fmt: skip
+        self.traced_pass = traced.OnePass(functools.partial(traced.logits, self.model,
+                                                            functools.partial(traced.holding, self._lock)),
+                                          key=spec.key, hub=spec.source == HUB)  # fmt: skip
         self.coalescer = Coalescer(self._lock, self._answer_together, max_batch=16)
         # a character's tokens after the tokenizer's NFKC ("…" is three), so that no window is cut by truncation
         self._cost = functools.lru_cache(maxsize=20_000)(lambda char: len(self.tokenizer.tokenize(char)))
-
-    def traced(self):
-        """The tagger's traced pass (``core.tasks.traced``), built by the first page request; None while it is
-        built. The caller must not hold the model."""
-        return self._pass.get()
 
     def _log_probs(self, pieces: list[str]) -> list[np.ndarray]:
         """(characters, 4) tag log-probabilities for each piece, in B/M/E/S order, from one batched forward pass."""
@@ -176,9 +171,7 @@ class Segmenter:
                                  max_length=WINDOW + 2, padding=True, return_tensors="pt")  # fmt: skip
         batch = {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
         with torch.inference_mode():  # the traced pass where a page's request built it (core.tasks.traced)
-            eager = lambda: self.model(**batch).logits  # noqa: E731
-            found = self._pass.found
-            logits = eager() if found is None else found.of_batch(batch, eager)
+            logits = self.traced_pass.on_batch(batch, lambda: self.model(**batch).logits)
         order = [self.labels.index(tag) for tag in TAGS]
         scores = torch.log_softmax(to_cpu(logits), dim=-1)[..., order].numpy()
         out = []
@@ -230,7 +223,7 @@ class Segmenter:
         it and the decoding, not the wait for the model."""
         text = check_text(text, max_chars=MAX_CHARS)
         refuse_without_chinese(text)
-        self.traced()
+        self.traced_pass.get()  # a page's first request traces the pass; the held-out measurement keeps the eager one
         scores, passes_ms = self.coalescer.submit(text)
         started = time.perf_counter()
         tags, chosen = decode([scores])[0]  # outside the lock and the gate: numbers only

@@ -229,7 +229,7 @@ def _attribute_generation(lm, ids, start: int) -> SourceAttribution:
         source = embed(sequence)[None].float()  # (1, n, d)
         baseline = torch.zeros_like(source)
         baseline[0, 0] = source[0, 0]  # the boundary token stays
-    body = lm.traced_body()  # traced once: the GIL taken once per pass, not once per operation (None: eager)
+    body = lm.traced_pass.get()  # traced once: the GIL taken once per pass, not once per operation (None: eager)
     with lm.exclusive(), torch.no_grad(), eager_attention(model):
         plain = model(input_ids=sequence[None], output_attentions=True)
     objective = _generation_objective(model, sequence, positions, body)
@@ -268,6 +268,6 @@ def attribute_generation(lm, ids, start: int) -> SourceAttribution:
     """Integrated gradients of each generated token of ``ids`` (from ``start`` on) onto every token before it; one
     at a time in the process, shared with a session that asked the same."""
     _refuse_hub(lm.spec)
-    lm.traced_body()  # built (or being built by another request) before the one-at-a-time turn: none waits for it
+    lm.traced_pass.get()  # built (or being built by another request) before the one-at-a-time turn: none waits for it
     key = ("generation", lm.spec.key, weights_sha256(lm.spec), id(lm.model), tuple(int(i) for i in ids), int(start))
     return _MEMO.get(key, lambda: _only_one(lambda: _attribute_generation(lm, ids, start)))

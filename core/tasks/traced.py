@@ -50,7 +50,8 @@ _counting = threading.Lock()
 class OnePass:
     """The traced pass an owner (a classifier, the encoder, …) builds once: ``get()`` is it, built by the first
     caller, who must not hold the model; callers arriving while it is built get None and run the eager model instead
-    of waiting. Hold ``build`` without a reference to the owner, so that a dropped owner is freed at once."""
+    of waiting. ``on_batch`` runs whichever serves now. Hold ``build`` without a reference to the owner, so that a
+    dropped owner is freed at once."""
 
     def __init__(self, build: Callable[..., TracedPass], *, key: str, hub: bool = False):
         self._build, self.found, self._building = build, None, threading.Lock()
@@ -64,6 +65,20 @@ class OnePass:
             finally:
                 self._building.release()
         return self.found
+
+    def stay_eager(self, why: str = "asked to keep the eager pass") -> None:
+        """No trace for this owner (the eager model is what a comparison wants); nothing is traced or counted."""
+        self.found = self._build(key=self._key, refusal=why)
+
+    def on_batch(self, batch: dict, eager: Callable, first: Callable | None = None):
+        """The traced pass on a tokenizer's output (its ids, or ``first()`` in their place, its mask and, where given,
+        its token types) once one is built and serves; ``eager()`` otherwise, or where the batch holds anything else.
+        The caller holds the model."""
+        found, rest = self.found, set(batch) - {"input_ids"}
+        if found is None or found.traced is None or not rest <= {"attention_mask", "token_type_ids"} \
+                or "attention_mask" not in rest:  # fmt: skip
+            return eager()
+        return found(batch["input_ids"] if first is None else first(), batch["attention_mask"], batch.get("token_type_ids"))
 
 
 class TracedPass:
@@ -80,7 +95,7 @@ class TracedPass:
         self.model, self.run, self.traced, self.why, self.hold, self.key = model, run, None, refusal, hold, key
         self.embeddings, self.reference = embeddings, reference  # reference(ids, mask, types): what the pass must give
         self.masked = masked  # False: ``run`` reads ``first`` alone (a causal model's whole rows), and so does the trace
-        self.takes_types = masked and "token_type_ids" in inspect.signature(model.forward).parameters
+        self.takes_types = masked and _takes_types(model)
         if refusal:
             return
         try:
@@ -101,14 +116,6 @@ class TracedPass:
 
     def _inputs(self, first, mask, types) -> tuple:
         return (first,) if not self.masked else (first, mask, types) if self.takes_types else (first, mask)
-
-    def of_batch(self, batch: dict, eager: Callable, first=None):
-        """The pass on a tokenizer's output (its ids, or ``first`` in their place, its mask and, where given, its
-        token types); ``eager()`` where the batch holds anything else."""
-        rest = set(batch) - {"input_ids"}
-        if not rest <= {"attention_mask", "token_type_ids"} or "attention_mask" not in rest:
-            return eager()
-        return self(batch["input_ids"] if first is None else first, batch["attention_mask"], batch.get("token_type_ids"))
 
 
 def logits_from_embeddings(model, hold: Callable, **options) -> TracedPass:
@@ -153,9 +160,13 @@ def causal_hidden_states(body, hold: Callable, **options) -> TracedPass:
                       hold=hold, embeddings=True, masked=False, **options)  # fmt: skip
 
 
+def _takes_types(model) -> bool:
+    return "token_type_ids" in inspect.signature(model.forward).parameters
+
+
 def _type_keyword(model) -> Callable:
     """The token types as the model's keyword, where it takes them."""
-    takes = "token_type_ids" in inspect.signature(model.forward).parameters
+    takes = _takes_types(model)
     return lambda types: {"token_type_ids": types} if takes else {}
 
 
