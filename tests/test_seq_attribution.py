@@ -134,6 +134,20 @@ def test_generated_tokens_are_attributed_through_a_traced_pass_with_the_eager_nu
         assert np.array_equal(getattr(found, name), getattr(expected, name)), name
 
 
+def test_a_translation_is_attributed_through_a_traced_pass_with_the_eager_numbers(translator):
+    from core.tasks.seq_attribution import attribute_translation
+    from core.tasks.translate import Translator
+
+    eager = Translator(catalog.get_spec("translate-en-zh"))
+    eager.traced_pass.stay_eager()  # another model: not the shared result, and the eager pass
+    for text in ("The teacher read a book.", "The old man sold two houses in the morning."):
+        shown = translator.translate(text).output_ids  # as the page asks: the translation it shows
+        found, expected = attribute_translation(translator, text, shown), attribute_translation(eager, text, shown)
+        for name in ("integrated", "gradient_x_input", "output_change", "attention"):
+            assert np.array_equal(getattr(found, name), getattr(expected, name)), name
+    assert translator.traced_pass.get().traced is not None, translator.traced_pass.get().why
+
+
 def test_the_attribution_refuses_what_the_translation_refuses(translator):
     from core.tasks.seq_attribution import attribute_translation
 

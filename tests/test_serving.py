@@ -341,6 +341,7 @@ def test_next_token_requests_from_many_sessions_share_a_padded_forward_pass(lm_t
     from core.tasks.generate import LanguageModel
 
     model = LanguageModel(catalog.LM_LEE)
+    model.traced_pass.stay_eager()  # the eager body, whose passes are counted (the traced one: test_serving_shared_passes)
     prompts = ["The government", "Police say the fire", "The Australian cricket team has", "Palestinian",
                "The Prime Minister said on Tuesday that the", "Officials"] * 2  # fmt: skip
     alone = [model._distribution(model._ids(prompt)) for prompt in prompts]  # one unpadded pass each

@@ -60,6 +60,7 @@ def test_srl_frames_from_many_sessions_share_passes(srl_tiny_model):
     from core.tasks.srl import SrlLabeler
 
     labeler = SrlLabeler(catalog.SRL_MINILM)
+    labeler.traced_pass.stay_eager()  # the eager pass, whose calls are counted (the traced one: the test below)
     sentences = ["The teacher gave the student a book yesterday.", "Mary bought two red cars last week.",
                  "Tom read the letter and wrote an answer.", "The old man sold the house."] * 3  # fmt: skip
     alone = [labeler.label(sentence) for sentence in sentences]
@@ -108,6 +109,7 @@ def test_a_long_generation_lets_other_requests_in_between_its_tokens(lm_tiny_mod
     monkeypatch.setenv("LMLAB_SERVING", "torch")  # the PyTorch path, whose steps are slowed below
 
     model = LanguageModel(catalog.LM_LEE)
+    model.traced_pass.stay_eager()  # the eager body, which is slowed
     _slowed(model.model.base_model)
     finished: dict[str, float] = {}
     made: list = []
@@ -167,3 +169,55 @@ def test_a_generation_keeps_a_slot_for_a_slice_of_tokens_and_writes_the_same_tex
             texts[runtime, hold] = (made.text, [s["probability"] for s in made.steps])
     assert len({text for text, _probabilities in texts.values()}) == 1
     assert texts["ONNX Runtime fp32", 0.0] == texts["ONNX Runtime fp32", 10.0]
+
+
+def test_srl_frames_come_from_a_traced_pass_with_the_eager_numbers_and_stay_fast_beside_busy_threads(srl_tiny_model):
+    import torch
+
+    from core.tasks.srl import SrlLabeler
+
+    from conftest import beside_busy_python
+
+    traced, eager = SrlLabeler(catalog.SRL_MINILM), SrlLabeler(catalog.SRL_MINILM)
+    eager.traced_pass.stay_eager()
+    sentences = ["The teacher gave the student a book yesterday.", "Tom read the letter and wrote an answer.",
+                 " ".join(["The old man who lived by the river sold the house"] * 5) + "."]  # fmt: skip
+    for sentence in sentences:  # a predicate's word pieces have token type 1: the trace reads them
+        found, expected = traced.label(sentence), eager.label(sentence)
+        assert [(f.predicate, f.tags, f.confidence) for f in found.frames] == \
+            [(f.predicate, f.tags, f.confidence) for f in expected.frames]  # fmt: skip
+    assert traced.traced_pass.get().traced is not None, traced.traced_pass.get().why
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the server runs a page's passes (core.device.threads_for_serving)
+    try:
+        _found, traced_seconds = beside_busy_python(lambda: [traced.label(s + " Then it rained.") for s in sentences])
+        _found, eager_seconds = beside_busy_python(lambda: [eager.label(s + " Then it rained.") for s in sentences])
+    finally:
+        torch.set_num_threads(before)
+    assert traced_seconds < eager_seconds / 2, (traced_seconds, eager_seconds)
+
+
+def test_next_token_bars_scores_and_pytorch_generation_run_on_the_traced_body_with_the_eager_numbers(
+        lm_tiny_model, monkeypatch):  # fmt: skip
+    from core.tasks.generate import LanguageModel
+
+    traced, eager = LanguageModel(catalog.LM_LEE), LanguageModel(catalog.LM_LEE)
+    eager.traced_pass.stay_eager()
+    prompts = ["The government", "Police say the fire", "The Prime Minister said on Tuesday that the"]
+    for prompt in prompts:
+        found, expected = traced.next_tokens(prompt, k=8, fresh=True), eager.next_tokens(prompt, k=8, fresh=True)
+        assert found["transformer"] == expected["transformer"] and found["entropy_bits"] == expected["entropy_bits"]
+    assert traced.traced_pass.get().traced is not None, traced.traced_pass.get().why
+    windows = [tuple(traced.prompt_ids(prompt)) for prompt in prompts]  # right-padded together: no mask needed
+    with traced._lock, eager._lock:
+        together = zip(traced._distributions(windows), eager._distributions(windows), strict=True)
+        assert all(np.array_equal(mine, theirs) for (mine, _ms), (theirs, _ms2) in together)
+    found, expected = traced.score(prompts[2]), eager.score(prompts[2])
+    assert (found.logprob, [t.logprob for t in found.tokens]) == (expected.logprob, [t.logprob for t in expected.tokens])
+    monkeypatch.setenv("LMLAB_SERVING", "torch")  # PyTorch generates, through the trace where it serves
+    torch_traced, torch_eager = LanguageModel(catalog.LM_LEE), LanguageModel(catalog.LM_LEE)
+    torch_eager.traced_pass.stay_eager()
+    settings = {"max_new_tokens": 12, "temperature": 1.0, "top_k": 0, "top_p": 1.0, "seed": 2}
+    made, plain = torch_traced.generate(prompts[0], **settings), torch_eager.generate(prompts[0], **settings)
+    assert made.runtime == plain.runtime == "PyTorch fp32" and torch_traced.traced_pass.get().traced is not None
+    assert (made.text, made.steps) == (plain.text, plain.steps)

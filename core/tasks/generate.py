@@ -122,7 +122,8 @@ class LanguageModel:
         self._lock = FairLock()  # first come, first served: a grid's passes alternate with other requests
         # next-token requests from every session, answered in one padded forward pass by whoever takes the model
         self.coalescer = Coalescer(self._lock, self._distributions)
-        # the body's pass from input embeddings that attributions run (core.tasks.traced), built by the first one
+        # the body's pass from input embeddings (core.tasks.traced) that attributions, the next-token bars, scoring and
+        # PyTorch's generation run, built by the first request
         self.traced_pass = traced.OnePass(functools.partial(_traced_body, self.model,
                                                             functools.partial(traced.holding, self._lock)),
                                           key=spec.key, hub=spec.source == HUB)  # fmt: skip
@@ -180,8 +181,19 @@ class LanguageModel:
             logits = self.model(input_ids=ids, attention_mask=mask).logits
             return logits[torch.arange(len(ids), device=logits.device), ends.to(logits.device)]
         device = next(self.model.parameters()).device  # the body is called directly: bring the inputs to it
-        hidden = body(input_ids=ids.to(device), attention_mask=mask.to(device)).last_hidden_state
+        hidden = self._traced_hidden(ids)
+        if hidden is None:
+            hidden = body(input_ids=ids.to(device), attention_mask=mask.to(device)).last_hidden_state
         return head(hidden[torch.arange(len(ids), device=device), ends.to(device)])
+
+    def _traced_hidden(self, ids):
+        """The body's output through its traced pass (core.tasks.traced: the GIL taken once per pass), or None where
+        the eager body runs. Rows right-padded need no mask: a causal model's real tokens never see the padding after
+        them. The caller holds the model."""
+        found = self.traced_pass.found
+        if found is None or found.traced is None:
+            return None
+        return found(self.model.get_input_embeddings()(ids))
 
     def _distributions(self, windows: list[tuple[int, ...]]) -> list[tuple[np.ndarray, float]]:
         """The next-token distribution after each window, from one forward pass over them all (right-padded, so
@@ -224,6 +236,7 @@ class LanguageModel:
         window = tuple(ids[-self.context :])
 
         def compute() -> tuple[np.ndarray, float]:
+            self.traced_pass.get()  # the first request traces the body (outside the lock); others run eager meanwhile
             probs, latency = self.coalescer.submit(window)
             return np.asarray(probs, dtype=np.float32), latency
 
@@ -269,6 +282,8 @@ class LanguageModel:
         ids = self._ids(prompt, allow_empty=True)
         if not use_ngram:
             self._generation_pass()
+            if self._next_token is None:  # PyTorch generates: through the traced body where it serves
+                self.traced_pass.get()
         start = len(ids)
         rng = np.random.default_rng(seed)
         steps = []
@@ -322,8 +337,11 @@ class LanguageModel:
         import torch
 
         ids = self.scored_ids(text)
+        self.traced_pass.get()  # the first request traces the body (outside the lock); others run eager meanwhile
         with self._lock, inference_gate(), torch.no_grad():
-            logits = to_cpu(self.model(torch.tensor([ids[-self.context :]])).logits[0])
+            window = torch.tensor([ids[-self.context :]])
+            hidden = self._traced_hidden(window) if self.model.config.model_type == "gpt2" else None
+            logits = to_cpu(self.model(window).logits[0] if hidden is None else self.model.get_output_embeddings()(hidden)[0])
         logprobs = torch.log_softmax(logits, dim=-1)
         window = ids[-self.context :]
         transformer = [float(logprobs[i - 1, window[i]]) for i in range(1, len(window))]

@@ -86,15 +86,17 @@ class SourceAttribution:
         return Agreement(same=same, rows=rows, chance=chance / rows if rows else 0.0)
 
 
-def _translation_objective(model, mask, decoder, labels):
+def _translation_objective(model, mask, decoder, labels, body):
     """Row r's value: log p(labels[t] | source row r, decoder tokens before t), t = r % T. Only the row's own
-    position goes through the output layer: never a (rows × T × vocabulary) tensor."""
+    position goes through the output layer: never a (rows × T × vocabulary) tensor. ``body(rows, mask, decoder)``
+    is the model's pass before the output layer (traced: ``core.tasks.traced``; None: the eager one)."""
     import torch
 
     def objective(rows):
         count = len(rows)
-        hidden = model.base_model(inputs_embeds=rows, attention_mask=mask.expand(count, -1),
-                                  decoder_input_ids=decoder.expand(count, -1)).last_hidden_state  # (rows, T, d)
+        masks, decoders = mask.expand(count, -1), decoder.expand(count, -1)
+        hidden = (model.base_model(inputs_embeds=rows, attention_mask=masks, decoder_input_ids=decoders).last_hidden_state
+                  if body is None else body(rows, masks, decoders))  # (rows, T, d)  # fmt: skip
         index = torch.arange(count, device=hidden.device)
         position = index % labels.shape[0]
         logits = model.lm_head(hidden[index, position]) + getattr(model, "final_logits_bias", 0)
@@ -176,6 +178,7 @@ def _attribute_translation(translator, text: str, output: Sequence[int] = ()) ->
     text = check_text(text)
     refuse_other_language(text, translator.spec.languages, translator.spec.title)
     model, tokenizer = translator.model, translator.tokenizer
+    body = translator.traced_pass.get()  # traced once: the GIL taken once per pass, not once per operation (None: eager)
     with translator.exclusive():
         encoded = inputs_for(model, dict(tokenizer(text, truncation=True, max_length=translator.max_source,
                                                    return_tensors="pt", return_token_type_ids=False)))  # fmt: skip
@@ -192,7 +195,7 @@ def _attribute_translation(translator, text: str, output: Sequence[int] = ()) ->
             source = embed(ids).float()  # (1, S, d)
             baseline = embed(torch.where(special, ids[0], tokenizer.pad_token_id or 0)[None]).float()
             plain = model(**encoded, decoder_input_ids=decoder, output_attentions=True)
-    objective = _translation_objective(model, mask, decoder, labels)
+    objective = _translation_objective(model, mask, decoder, labels, body)
     values, integrated, times_input = _integrals(objective, source, baseline, len(labels), embed.weight.dtype,
                                                  translator.exclusive)  # fmt: skip
     own = torch.log_softmax(plain.logits[0].float(), dim=-1)[torch.arange(len(labels)), labels]
@@ -259,6 +262,7 @@ def attribute_translation(translator, text: str, output: Sequence[int] = ()) -> 
     request another session already made is answered from its result."""
     _refuse_hub(translator.spec)
     text = check_text(text)
+    translator.traced_pass.get()  # built (or being built by another request) before the one-at-a-time turn
     key = ("translation", translator.spec.key, weights_sha256(translator.spec), id(translator.model), text,
            tuple(int(i) for i in output))  # fmt: skip
     return _MEMO.get(key, lambda: _only_one(lambda: _attribute_translation(translator, text, output)))

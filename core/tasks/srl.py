@@ -8,6 +8,7 @@ Only the first word piece of each word is trained and read out.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import time
@@ -16,11 +17,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.catalog import ModelSpec
+from core.catalog import HUB, ModelSpec
 from core.data.srl import VERB_FORMS, Frame
 from core.errors import InputError
 from core.messages import Message
 from core.stats import Estimate
+from core.tasks import traced
 from core.tasks.batching import Coalescer
 from core.tasks.inputs import check_text, follows_inputs, inference_gate, refuse_other_language, to_cpu
 
@@ -139,6 +141,10 @@ class SrlLabeler:
         self.labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
         self._lock = threading.Lock()
         self.coalescer = Coalescer(self._lock, self._answer_together, max_batch=16)
+        # the tagger's pass traced once (core.tasks.traced), built by a page's first request; no reference back
+        self.traced_pass = traced.OnePass(functools.partial(traced.logits, self.model,
+                                                            functools.partial(traced.holding, self._lock)),
+                                          key=spec.key, hub=spec.source == HUB)  # fmt: skip
 
     def label_words(self, words: Sequence[str], predicates: Sequence[int]) -> tuple[list[LabeledFrame], bool]:
         """Every chosen predicate's frame (one padded forward pass for them all) and whether truncation cut words."""
@@ -172,11 +178,15 @@ class SrlLabeler:
             width = max(len(rows[i]["input_ids"]) for i in chosen)
             batch = {name: torch.tensor([rows[i][name] + [fill] * (width - len(rows[i][name])) for i in chosen])
                      for name, fill in pad.items()}  # fmt: skip
-            with torch.no_grad():
-                probs = torch.softmax(to_cpu(self.model(**batch).logits), dim=-1).numpy()  # (B, T, labels)
+            with torch.inference_mode():  # the traced pass where a page's request built it: the GIL taken once
+                logits = self.traced_pass.on_batch(batch, functools.partial(self._eager, batch))
+                probs = torch.softmax(to_cpu(logits), dim=-1).numpy()  # (B, T, labels)
             for position, i in enumerate(chosen):
                 out[i] = probs[position, : len(rows[i]["input_ids"])]
         return out  # type: ignore[return-value]
+
+    def _eager(self, batch: dict):
+        return self.model(**batch).logits
 
     def _frame(self, predicate: int, pieces: list[int | None], probs: np.ndarray) -> LabeledFrame:
         tags, confidence = [], []
@@ -213,6 +223,7 @@ class SrlLabeler:
             raise InputError(
                 Message("No predicate (verb) was found or chosen: pick the verb(s) whose roles you want.")
             )
+        self.traced_pass.get()  # a page's first request traces the pass (outside the model's lock); others run eager meanwhile
         started = time.perf_counter()  # sentences from every session are labelled together (``Coalescer``)
         frames, truncated = self.coalescer.submit((tuple(words), tuple(predicates)))
         latency = 1000 * (time.perf_counter() - started)

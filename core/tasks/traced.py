@@ -1,5 +1,6 @@
 """Model passes traced once with TorchScript: what explanations, Inspect's maps, the sentence encoder, the Chinese
-segmenter and Generate's attributions run on the CPU.
+segmenter, the SRL tagger, the GPTs' next-token bars and scores (and their attributions) and translations'
+attributions run on the CPU.
 
 These passes stay on PyTorch (explanations need gradients, which the ONNX Runtime inference sessions LM Lab uses do
 not give; the others are used in ways the exports do not cover). Eager PyTorch hands Python's GIL back at every
@@ -37,9 +38,10 @@ TOLERANCE = 1e-4  # absolute and relative, on outputs and gradients (measured: n
 _SHAPES = ((8, 12, ()), (3, 5, ((0, 2),)), (1, 40, ()), (2, 2, ()), (2, 130, ((0, 70),)))
 # Every trace keeps about 10 MB for the life of the process (TorchScript registers its types and functions for good:
 # measured on the sentiment MiniLM, +10 MB a trace, the model itself freed), so a process makes at most this many; a
-# class uses about six (two classifiers, Inspect's MiniLM, the encoder, the segmenter, a GPT), and a model loaded
-# again (a retrain's new version, or one the page caches dropped for others) traces again.
-MAX_TRACES = 12
+# class that visits every page uses about eleven (two classifiers, Inspect's two MiniLMs, the encoder, the segmenter,
+# the SRL tagger, two GPTs, two translators), and a model loaded again (a retrain's new version, or one the page
+# caches dropped for others) traces again.
+MAX_TRACES = 16
 PER_MODEL = 4  # traces of one model name (its passes, again after each reload): one model's churn leaves the rest room
 HUB_NOTE = "models from the Hub keep the eager pass (every trace keeps memory for good)"
 TRACING = threading.Lock()  # torch.jit.trace and the legacy ONNX exporter share a module-level map: one at a time
@@ -89,13 +91,15 @@ class TracedPass:
     pass hold the model."""
 
     def __init__(self, model, run: Callable, *, hold: Callable, embeddings: bool = False,
-                 reference: Callable | None = None, masked: bool = True, key: str = "", refusal: str = ""):  # fmt: skip
+                 reference: Callable | None = None, masked: bool = True, decoder: bool = False, key: str = "",
+                 refusal: str = ""):  # fmt: skip
         import torch
 
         self.model, self.run, self.traced, self.why, self.hold, self.key = model, run, None, refusal, hold, key
         self.embeddings, self.reference = embeddings, reference  # reference(ids, mask, types): what the pass must give
         self.masked = masked  # False: ``run`` reads ``first`` alone (a causal model's whole rows), and so does the trace
-        self.takes_types = masked and _takes_types(model)
+        self.decoder = decoder  # True: the third input is an encoder–decoder's decoder tokens, not token types
+        self.takes_types = masked and (decoder or _takes_types(model))
         if refusal:
             return
         try:
@@ -160,6 +164,15 @@ def causal_hidden_states(body, hold: Callable, **options) -> TracedPass:
                       hold=hold, embeddings=True, masked=False, **options)  # fmt: skip
 
 
+def seq2seq_hidden_from_embeddings(model, hold: Callable, **options) -> TracedPass:
+    """``model.base_model(inputs_embeds=…, attention_mask=…, decoder_input_ids=…).last_hidden_state`` of an
+    encoder–decoder: the pass integrated gradients of a translation run through (the third input is the decoder's
+    tokens)."""
+    return TracedPass(model, lambda embeddings, mask, decoder: model.base_model(
+        inputs_embeds=embeddings, attention_mask=mask, decoder_input_ids=decoder).last_hidden_state, hold=hold,
+        embeddings=True, decoder=True, **options)  # fmt: skip
+
+
 def _takes_types(model) -> bool:
     return "token_type_ids" in inspect.signature(model.forward).parameters
 
@@ -203,6 +216,8 @@ def _checked_trace(found: TracedPass):
             mask[row, first:] = 0
         if tokens > 100 and getattr(model.config, "type_vocab_size", 1) > 1:
             types[:, ids.shape[1] // 2 :] = 1  # a sentence pair's second sentence
+        if found.decoder:  # decoder tokens, fewer than the source's
+            types = torch.randint(0, embed.num_embeddings, (count, max(1, ids.shape[1] // 2)), generator=generator)
         return ids, mask, types
 
     def first_of(ids):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import time
 from dataclasses import dataclass
 
@@ -12,7 +13,7 @@ import numpy as np
 from core.catalog import HUB, ModelSpec
 from core.data.text import join_cjk
 from core.stats import Estimate
-from core.tasks import lm_onnx, seq2seq_onnx
+from core.tasks import lm_onnx, seq2seq_onnx, traced
 from core.tasks.batching import Coalescer
 from core.tasks.inputs import (
     FairLock,
@@ -97,6 +98,11 @@ class Translator:
         self.max_source = min(MAX_SOURCE_TOKENS, positions)
         self.max_new = min(MAX_NEW_TOKENS, positions - 1)
         self._lock = FairLock()  # first come, first served: an attribution's passes alternate with translations
+        # the pass attributions run, from the source's embeddings to the decoder's output (core.tasks.traced), built
+        # by the first one; no reference back
+        self.traced_pass = traced.OnePass(functools.partial(traced.seq2seq_hidden_from_embeddings, self.model,
+                                                            functools.partial(traced.holding, self._lock)),
+                                          key=spec.key, hub=spec.source == HUB)  # fmt: skip
         # ONNX Runtime's greedy decoding, opened (exported once per version) before any page has the model, with a
         # tokenizer of its own (batches pad it; pages read the other); or None and why PyTorch decodes
         self._greedy: seq2seq_onnx.GreedyDecoder | None = None
