@@ -93,3 +93,46 @@ def test_inference_slots_follow_the_cores_one_pass_per_core(monkeypatch):
     assert settings.limits().max_concurrent_inferences == 8
     monkeypatch.setenv("LMLAB_MAX_INFERENCES", "3")
     assert settings.limits().max_concurrent_inferences == 3
+
+
+@pytest.fixture
+def python_switch_interval():
+    import sys
+
+    before = sys.getswitchinterval()
+    yield
+    sys.setswitchinterval(before)
+
+
+def test_the_server_hands_the_gil_round_every_half_millisecond_unless_told(monkeypatch, python_switch_interval):
+    import sys
+
+    monkeypatch.delenv("LMLAB_SWITCH_INTERVAL_MS", raising=False)
+    assert settings.serve_switch_interval() == settings.SWITCH_INTERVAL_MS == 0.5
+    assert sys.getswitchinterval() == pytest.approx(0.0005)
+    for wanted, expected in (("5", 5.0), ("0.2", 0.2), ("0", 0.05), ("1e9", 100.0), ("fast", 0.5), ("nan", 0.5)):
+        monkeypatch.setenv("LMLAB_SWITCH_INTERVAL_MS", wanted)
+        assert settings.serve_switch_interval() == expected, wanted
+        assert sys.getswitchinterval() == pytest.approx(expected / 1000)
+
+
+def test_a_generation_beside_busy_python_threads_waits_less_for_the_gil_at_the_server_s_interval(
+        lm_tiny_model, python_switch_interval):  # fmt: skip
+    """Every ONNX Runtime pass lets go of the GIL; beside threads running Python, taking it back waited up to
+    Python's 5 ms a token."""
+    import sys
+
+    from core import catalog
+    from core.tasks.generate import LanguageModel
+
+    from conftest import beside_busy_python
+
+    model = LanguageModel(catalog.LM_LEE)
+    settings_ = {"max_new_tokens": 40, "temperature": 0.0, "seed": 0}
+    model.generate("The government", **settings_)  # exported and opened
+    times = {}
+    for milliseconds in (5.0, 0.5):
+        sys.setswitchinterval(milliseconds / 1000)
+        made, times[milliseconds] = beside_busy_python(lambda: model.generate("The government", **settings_))
+        assert made.runtime == "ONNX Runtime fp32" and made.steps
+    assert times[0.5] < times[5.0] / 2, times

@@ -118,8 +118,10 @@ def boot() -> settings.Mode:
     """Decide online/offline once per process, before any page imports transformers; sweep the cache."""
     st.session_state[_ROUTED] = True
     _swept_once()
-    if settings.warmup() and "torch" not in sys.modules:  # the server's pages: one thread count for every thread
-        settings.serve_threads_before_torch()
+    if settings.warmup():  # the server's pages
+        settings.serve_switch_interval()
+        if "torch" not in sys.modules:  # one thread count for every thread
+            settings.serve_threads_before_torch()
     return settings.decide_mode()
 
 
