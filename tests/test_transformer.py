@@ -118,6 +118,29 @@ def test_rope_pair_moves_on_a_circle():
     assert np.allclose(np.diff(angles), omega)
 
 
+def test_the_walkthrough_draws_its_seed_s_weights_whatever_other_threads_draw():
+    """A server's sessions build toy layers at the same moment: each seed still gives its own weights, and the
+    global generator is left as it was."""
+    import threading
+
+    alone = {seed: walkthrough.run(["a", "b", "c"], ["x", "y"], n_pad=1, seed=seed) for seed in range(6)}
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    together: dict[int, object] = {}
+    threads = [threading.Thread(target=lambda s=seed: together.__setitem__(s, walkthrough.run(
+        ["a", "b", "c"], ["x", "y"], n_pad=1, seed=s))) for seed in range(6) for _ in range(3)]  # fmt: skip
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for seed, walk in alone.items():
+        assert np.array_equal(together[seed].cross_weights, walk.cross_weights)
+        assert np.array_equal(together[seed].encoder_weights, walk.encoder_weights)
+    assert torch.equal(torch.rand(3), expected)  # the walkthroughs drew nothing from it
+    assert not np.array_equal(alone[0].encoder_weights, alone[1].encoder_weights)
+
+
 def test_learned_positions_and_walkthrough(minilm):
     _, model = minilm
     table = bert_weights.positions(loading.local_dir(catalog.MINILM), 10)

@@ -249,9 +249,16 @@ def learned_positions(n_positions: int):
 
 
 def walkthrough(source: str, target: str, d_model: int, n_heads: int, n_pad: int, seed: int):
-    from core.transformer import walkthrough as walk
-
     source_words, target_words = _checked(source).split(), _checked(target).split()
     if len(source_words) + n_pad > 24 or len(target_words) > 24:
         raise CoreError(_("Keep the toy sentences to 24 tokens or fewer each, padding included."))
-    return walk.run(source_words, target_words, d_model=d_model, n_heads=n_heads, n_pad=n_pad, seed=seed)
+    return _walkthrough(tuple(source_words), tuple(target_words), d_model, n_heads, n_pad, seed)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _walkthrough(source: tuple, target: tuple, d_model: int, n_heads: int, n_pad: int, seed: int):
+    """Computed once for every session that asks the same (the class's default sentences): its many small torch
+    operations each wait for the GIL on a busy server."""
+    from core.transformer import walkthrough as walk
+
+    return walk.run(list(source), list(target), d_model=d_model, n_heads=n_heads, n_pad=n_pad, seed=seed)

@@ -3,3 +3,19 @@ encoder and decoder layers — each checked against PyTorch and Hugging Face in 
 
 Names follow "Attention Is All You Need" (Vaswani et al., 2017): d_model, d_k, n_heads, q, k, v.
 """
+
+import contextlib
+import threading
+
+_SEEDING = threading.Lock()
+
+
+@contextlib.contextmanager
+def seeded(seed: int):
+    """Torch's global generator seeded with ``seed`` for the toy layers built inside, one caller at a time, and put
+    back afterwards: the same seed draws the same weights whatever other sessions of the server do meanwhile."""
+    import torch
+
+    with _SEEDING, torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield

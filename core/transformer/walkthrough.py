@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from core.transformer import seeded
 from core.transformer.attention import causal_mask
 from core.transformer.layers import DecoderLayer, EncoderLayer
 from core.transformer.positional import sinusoidal
@@ -36,7 +37,11 @@ def run(
     """
     if d_model % n_heads or d_model % 2:
         raise ValueError(f"d_model={d_model} must be even and divisible by n_heads={n_heads}.")
-    torch.manual_seed(seed)
+    with seeded(seed):
+        return _run(source, target, d_model, n_heads, n_pad)
+
+
+def _run(source: list[str], target: list[str], d_model: int, n_heads: int, n_pad: int) -> Walkthrough:
     source_tokens = list(source) + ["<pad>"] * n_pad
     target_tokens = ["<bos>", *target[:-1]] if target else ["<bos>"]
     s, t = len(source_tokens), len(target_tokens)
