@@ -3,6 +3,8 @@
     python benchmarks/generation_busy.py [--model zh-char-gpt] [--busy 0,4] [--tokens 40]
     python benchmarks/generation_busy.py --translation [--model translate-zh-en] [--busy 0,2,4]
     python benchmarks/generation_busy.py --explain [--model sentiment-minilm] [--busy 0,2,4]
+    python benchmarks/generation_busy.py --served [--busy 0,2]
+    python benchmarks/generation_busy.py --intervals 5,0.5 [--busy 0,2]
 
 A server's sessions are threads of one Python process. PyTorch lets go of Python's GIL during every operation of a
 forward pass and takes it back afterwards; when other threads want it, each take-back waits. A generation is dozens
@@ -43,7 +45,14 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=40)
     parser.add_argument("--translation", action="store_true", help="a translation model's greedy decoding instead")
     parser.add_argument("--explain", action="store_true", help="a classifier's explanation instead")
+    parser.add_argument("--served", action="store_true",
+                        help="SRL labels, next-token bars and scores, and a translation's attribution instead")
+    parser.add_argument("--intervals", default="",
+                        help="comma-separated GIL switch intervals in ms to run the generation at (Python's: 5)")
     args = parser.parse_args()
+    if args.served:
+        _served(args.busy)
+        return
     if args.explain:
         _explain("sentiment-minilm" if args.model == "zh-char-gpt" else args.model, args.busy)
         return
@@ -60,13 +69,16 @@ def main() -> None:
     if onnx is None:
         sys.exit(f"{args.model} generates on PyTorch here: {model.generation_note}")
     texts = {}
-    for busy in [int(part) for part in args.busy.split(",")]:
-        for runtime, runner in (("ONNX Runtime", onnx), ("PyTorch", None)):
-            model._next_token = runner
-            made, seconds = beside_busy_python(
-                busy, lambda: model.generate(prompt, max_new_tokens=args.tokens, temperature=0.0, seed=0))
-            texts[runtime] = made.text
-            print(f"{busy} busy threads, {runtime:12s}: {len(made.steps)} tokens in {seconds:7.2f} s", flush=True)
+    for interval in [float(part) for part in args.intervals.split(",") if part] or [sys.getswitchinterval() * 1000]:
+        sys.setswitchinterval(interval / 1000)
+        for busy in [int(part) for part in args.busy.split(",")]:
+            for runtime, runner in (("ONNX Runtime", onnx), ("PyTorch", None)):
+                model._next_token = runner
+                made, seconds = beside_busy_python(
+                    busy, lambda: model.generate(prompt, max_new_tokens=args.tokens, temperature=0.0, seed=0))
+                texts[runtime] = made.text
+                print(f"switch interval {interval:g} ms, {busy} busy threads, {runtime:12s}: {len(made.steps)} tokens "
+                      f"in {seconds:7.2f} s", flush=True)  # fmt: skip
     model._next_token = onnx
     print("the same text on both:", texts["ONNX Runtime"] == texts["PyTorch"])
 
@@ -150,6 +162,11 @@ def _explain(key: str, busy_counts: str) -> None:
         "Generate's attribution": (lambda: attributed(writers[0]), lambda: attributed(writers[1]),
                                    lambda made: made.integrated.shape),
     }  # fmt: skip
+    _compare(work, busy_counts)
+
+
+def _compare(work: dict, busy_counts: str) -> None:
+    """Each piece of work on its traced and its eager pass, alone and beside busy threads; the answers compared."""
     for name, (on_trace, on_eager, outcome) in work.items():
         answers = {}
         for busy in [int(part) for part in busy_counts.split(",")]:
@@ -159,6 +176,50 @@ def _explain(key: str, busy_counts: str) -> None:
                 answers[way] = outcome(made)
                 print(f"{name}, {busy} busy threads, {way:6s}: {seconds:6.2f} s", flush=True)
         print(f"{name}: the same numbers both ways:", answers["traced"] == answers["eager"], flush=True)
+
+
+def _served(busy_counts: str) -> None:
+    """The SRL page's labels, the Generate page's next-token bars and sentence score, and the Translate page's
+    attribution of a translation it shows (English → Chinese), each on its traced and its eager pass."""
+    from core import catalog
+    from core.device import threads_for_serving
+    from core.tasks.generate import LanguageModel
+    from core.tasks.seq_attribution import attribute_translation
+    from core.tasks.srl import SrlLabeler
+    from core.tasks.translate import Translator
+
+    threads_for_serving()
+    labelers = [SrlLabeler(catalog.SRL_MINILM) for _ in range(2)]
+    writers = [LanguageModel(catalog.LM_LEE) for _ in range(2)]
+    translators = [Translator(catalog.get_spec("translate-en-zh")) for _ in range(2)]
+    for eager_one in (labelers[1], writers[1], translators[1]):
+        eager_one.traced_pass.stay_eager()
+    sentence = "The teacher gave the students a long book about the history of the city last week."
+    calls: dict[int, int] = {}  # each way's n-th call gets the n-th input, so the two ways' answers compare
+
+    def nth(owner) -> int:
+        calls[id(owner)] = calls.get(id(owner), 0) + 1
+        return calls[id(owner)]
+
+    def bars_and_score(writer):  # new words each time: a repeated prompt is answered from the shared memo
+        words = " the city" * nth(writer)
+        return (writer.next_tokens("The Prime Minister said" + words, k=10)["transformer"],
+                [t.logprob for t in writer.score("The government said it would act" + words).tokens])  # fmt: skip
+
+    def attributed(translator):  # as the page asks: the translation it shows, a new one each time
+        things = ("a key", "two keys", "the book", "a car", "the house", "two books", "a letter", "three apples")
+        text = f"The child sold {things[nth(translator) % len(things)]} in the evening."
+        return attribute_translation(translator, text, translator.translate(text).output_ids)
+
+    work = {  # name: (traced, eager, what to compare)
+        "SRL labels": (lambda: labelers[0].label(sentence), lambda: labelers[1].label(sentence),
+                       lambda made: [(f.tags, f.confidence) for f in made.frames]),
+        "next-token bars and a score": (lambda: bars_and_score(writers[0]), lambda: bars_and_score(writers[1]),
+                                        lambda made: made),
+        "translation attribution": (lambda: attributed(translators[0]), lambda: attributed(translators[1]),
+                                    lambda made: made.integrated.tobytes()),
+    }  # fmt: skip
+    _compare(work, busy_counts)
 
 
 if __name__ == "__main__":
