@@ -171,6 +171,26 @@ def test_a_process_makes_a_bounded_number_of_traces_then_keeps_the_eager_passes(
     assert _scores(found) == _scores(explain(keyword_model, "a great film"))
 
 
+def test_runs_sessions_trained_share_one_model_s_budget_of_traces(keyword_model, monkeypatch, tmp_path):
+    """Every run a student trains has a new name: counted by name, a class's runs could spend the traces of the
+    models every page uses."""
+    from core.tasks import traced
+
+    classifier, other = TransformerClassifier(keyword_model.spec), TransformerClassifier(keyword_model.spec)
+    monkeypatch.setenv("LMLAB_CACHE_HOME", str(tmp_path))  # where the run's owner is recorded (the model is loaded)
+    (tmp_path / "jobs" / keyword_model.spec.key).mkdir(parents=True)
+    (tmp_path / "jobs" / keyword_model.spec.key / "owner").write_text("a-session", encoding="utf-8")
+    monkeypatch.setattr(traced, "_per_model", {traced.OWN_RUNS: traced.PER_MODEL - 1})
+    explain(classifier, "a great film")
+    assert classifier.traced_pass.get().traced is not None  # the budget's last trace
+    assert traced._per_model == {traced.OWN_RUNS: traced.PER_MODEL}  # counted under the shared name, not its own
+    explain(other, "a great film")
+    forward = other.traced_pass.get()
+    assert forward.traced is None and f"{traced.OWN_RUNS} has been traced {traced.PER_MODEL} times" in forward.why
+    (tmp_path / "jobs" / keyword_model.spec.key / "owner").unlink()  # started from the command line: its own name
+    assert traced._budget(keyword_model.spec.key) == keyword_model.spec.key
+
+
 def test_a_request_arriving_while_the_pass_is_traced_runs_the_eager_model(keyword_model):
     import threading
 

@@ -220,6 +220,7 @@ class LanguageModel:
         ids = self._ids(text, allow_empty=True)
         if not ids:
             raise InputError(Message("Score needs at least one token of text."))
+        self.traced_pass.get()  # built before the shared answer, which other sessions asking the same wait for
         if fresh:
             return {**self._next_tokens(ids, k, fresh=True), "cached": False}
         computed = []
@@ -236,10 +237,12 @@ class LanguageModel:
         window = tuple(ids[-self.context :])
 
         def compute() -> tuple[np.ndarray, float]:
-            self.traced_pass.get()  # the first request traces the body (outside the lock); others run eager meanwhile
             probs, latency = self.coalescer.submit(window)
             return np.asarray(probs, dtype=np.float32), latency
 
+        # the first request traces the body, outside the lock and before the shared answer, which other sessions
+        # asking the same wait for; requests meanwhile run the eager body
+        self.traced_pass.get()
         return compute() if fresh else _DISTRIBUTIONS.get((self._instance, window), compute)
 
     def _next_tokens(self, ids: list[int], k: int, *, fresh: bool = False) -> dict:
@@ -364,7 +367,11 @@ class LanguageModel:
 
 
 def _traced_body(model, hold, **options):
-    return traced.causal_hidden_states(model.transformer, hold, **options)  # GPT-2's family: the body before the output layer
+    body = getattr(model, "transformer", None)  # GPT-2's family: the body before the output layer
+    if body is None:  # another family keeps its eager passes
+        return traced.causal_hidden_states(model, hold, **{**options, "refusal": options.get("refusal") or
+                                                           "only GPT-2's family is traced"})  # fmt: skip
+    return traced.causal_hidden_states(body, hold, **options)
 
 
 def _saved_ngram(spec: ModelSpec, vocab_size: int) -> KneserNey | None:

@@ -43,6 +43,7 @@ _SHAPES = ((8, 12, ()), (3, 5, ((0, 2),)), (1, 40, ()), (2, 2, ()), (2, 130, ((0
 # caches dropped for others) traces again.
 MAX_TRACES = 16
 PER_MODEL = 4  # traces of one model name (its passes, again after each reload): one model's churn leaves the rest room
+OWN_RUNS = "the runs sessions trained"  # the name every session's own run is counted under (see _budget)
 HUB_NOTE = "models from the Hub keep the eager pass (every trace keeps memory for good)"
 TRACING = threading.Lock()  # torch.jit.trace and the legacy ONNX exporter share a module-level map: one at a time
 _made, _per_model = 0, {}
@@ -85,7 +86,8 @@ class OnePass:
 
 class TracedPass:
     """``run(first, mask, types)`` of one model, traced where that gives the eager numbers; ``first`` is the token
-    ids, or their input embeddings for a pass whose gradients are wanted. ``traced`` is None where the eager pass runs,
+    ids, or their input embeddings for a pass whose gradients are wanted; ``types`` is an encoder–decoder's decoder
+    tokens where ``decoder``. ``traced`` is None where the eager pass runs,
     and ``why`` says why. Made by a caller that does not hold the model: the trace and each shape of its check take
     it with ``hold()`` (its lock and an inference slot), so that other requests get it in between. Callers of the
     pass hold the model."""
@@ -97,7 +99,7 @@ class TracedPass:
 
         self.model, self.run, self.traced, self.why, self.hold, self.key = model, run, None, refusal, hold, key
         self.embeddings, self.reference = embeddings, reference  # reference(ids, mask, types): what the pass must give
-        self.masked = masked  # False: ``run`` reads ``first`` alone (a causal model's whole rows), and so does the trace
+        self.masked = masked  # False: ``run`` reads ``first`` alone (a causal model's rows, whole or right-padded)
         self.decoder = decoder  # True: the third input is an encoder–decoder's decoder tokens, not token types
         self.takes_types = masked and (decoder or _takes_types(model))
         if refusal:
@@ -158,8 +160,9 @@ def attention_maps(model, hold: Callable, **options) -> TracedPass:
 
 
 def causal_hidden_states(body, hold: Callable, **options) -> TracedPass:
-    """``body(inputs_embeds=…).last_hidden_state`` of a GPT, whole unpadded rows (no mask): the pass integrated
-    gradients of generated tokens run through."""
+    """``body(inputs_embeds=…).last_hidden_state`` of a GPT, no mask: the pass integrated gradients of generated
+    tokens run through, and the next-token bars and scores on right-padded rows (a causal model's real tokens never
+    see the padding after them)."""
     return TracedPass(body, lambda embeddings, _mask, _types: body(inputs_embeds=embeddings).last_hidden_state,
                       hold=hold, embeddings=True, masked=False, **options)  # fmt: skip
 
@@ -216,8 +219,9 @@ def _checked_trace(found: TracedPass):
             mask[row, first:] = 0
         if tokens > 100 and getattr(model.config, "type_vocab_size", 1) > 1:
             types[:, ids.shape[1] // 2 :] = 1  # a sentence pair's second sentence
-        if found.decoder:  # decoder tokens, fewer than the source's
-            types = torch.randint(0, embed.num_embeddings, (count, max(1, ids.shape[1] // 2)), generator=generator)
+        if found.decoder:  # decoder tokens: fewer than the source's, or (odd row counts) more
+            length = min(longest, ids.shape[1] * 3 // 2) if count % 2 else max(1, ids.shape[1] // 2)
+            types = torch.randint(0, embed.num_embeddings, (count, length), generator=generator)
         return ids, mask, types
 
     def first_of(ids):
@@ -263,16 +267,29 @@ def holding(lock):
         yield
 
 
+def _budget(key: str) -> str:
+    """What a trace of ``key`` is counted under: the model's name, or ``OWN_RUNS`` for a run a session started on the
+    Train page (it has an owner): every such run has a new name, so they share one model's budget, and a class's
+    runs cannot spend the budget of the models every page uses."""
+    from core import settings
+
+    try:
+        return OWN_RUNS if key and (settings.jobs_dir() / key / "owner").is_file() else key
+    except (OSError, ValueError):
+        return key
+
+
 def _count_a_trace(key: str) -> None:
     global _made
+    counted = _budget(key)
     with _counting:
         if _made >= MAX_TRACES:
             raise ValueError(f"this process has made its {MAX_TRACES} traces (each keeps about 10 MB for good)")
-        if _per_model.get(key, 0) >= PER_MODEL:
-            raise ValueError(f"{key} has been traced {PER_MODEL} times in this process (loaded again after a retrain "
-                             "or a cache eviction)")  # fmt: skip
+        if _per_model.get(counted, 0) >= PER_MODEL:
+            raise ValueError(f"{counted} has been traced {PER_MODEL} times in this process (loaded again after a "
+                             "retrain or a cache eviction, or new runs)")  # fmt: skip
         _made += 1
-        _per_model[key] = _per_model.get(key, 0) + 1
+        _per_model[counted] = _per_model.get(counted, 0) + 1
 
 
 def _check(found: TracedPass, traced, ids, mask, types, first_of) -> None:
