@@ -48,10 +48,14 @@ def main() -> None:
     parser.add_argument("--served", action="store_true",
                         help="SRL labels, next-token bars and scores, and a translation's attribution instead")
     parser.add_argument("--intervals", default="",
-                        help="comma-separated GIL switch intervals in ms to run the generation at (Python's: 5)")
+                        help="comma-separated GIL switch intervals in ms to run at (Python's: 5; the server's: 0.5)")
     args = parser.parse_args()
+    intervals = [max(0.01, float(part)) for part in args.intervals.split(",") if part] or [sys.getswitchinterval() * 1000]
     if args.served:
-        _served(args.busy)
+        for interval in intervals:
+            sys.setswitchinterval(interval / 1000)
+            print(f"GIL switch interval {interval:g} ms", flush=True)
+            _served(args.busy)
         return
     if args.explain:
         _explain("sentiment-minilm" if args.model == "zh-char-gpt" else args.model, args.busy)
@@ -69,7 +73,7 @@ def main() -> None:
     if onnx is None:
         sys.exit(f"{args.model} generates on PyTorch here: {model.generation_note}")
     texts = {}
-    for interval in [float(part) for part in args.intervals.split(",") if part] or [sys.getswitchinterval() * 1000]:
+    for interval in intervals:
         sys.setswitchinterval(interval / 1000)
         for busy in [int(part) for part in args.busy.split(",")]:
             for runtime, runner in (("ONNX Runtime", onnx), ("PyTorch", None)):

@@ -100,16 +100,18 @@ def serving_threads() -> int:
     return int(wanted) if wanted.isdigit() and int(wanted) > 0 else 1
 
 
-SWITCH_INTERVAL_MS = 0.5  # measured below; Python's own is 5
+SWITCH_INTERVAL_MS = 0.5  # Python's own is 5; see serve_switch_interval
 
 
 def serve_switch_interval() -> float:
     """How often, in milliseconds, a thread running Python in the server hands the GIL to a thread waiting for it:
     ``LMLAB_SWITCH_INTERVAL_MS``, else ``SWITCH_INTERVAL_MS``. Every forward pass (ONNX Runtime's, or an eager
     PyTorch operation's) and every file or socket call lets go of the GIL and must take it back; beside sessions
-    running Python (Streamlit and Plotly building pages), each take-back waited up to Python's 5 ms. Measured on 2
-    cores beside two threads running plain Python: 40 tokens generated on ONNX Runtime in 4.13 s at 5 ms, 0.61 s at
-    1 ms, 0.19 s at 0.2 ms. Set once per process, for every thread."""
+    running Python (Streamlit and Plotly building pages), each take-back waited up to Python's 5 ms, or several times
+    that behind other waiters. Measured on 2 cores beside two threads running plain Python (``python
+    benchmarks/generation_busy.py --model lm-lee-gpt --intervals 5,1,0.5,0.2``): 40 tokens generated on ONNX Runtime
+    in 1.36 s at 5 ms, 0.38 s at 1 ms, 0.17 s at 0.5 ms, 0.08 s at 0.2 ms. Process-wide, for every thread (the
+    server sets it at each session's start; the README weighs what a class gains and what it costs)."""
     wanted = os.environ.get("LMLAB_SWITCH_INTERVAL_MS", "").strip()
     try:
         milliseconds = float(wanted) if wanted else SWITCH_INTERVAL_MS

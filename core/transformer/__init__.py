@@ -13,11 +13,11 @@ _SEEDING = threading.Lock()
 @contextlib.contextmanager
 def seeded(seed: int):
     """Torch's global generator seeded with ``seed`` for the toy layers built inside, one caller at a time, and put
-    back afterwards: the same seed draws the same weights whatever other walkthroughs and checks draw meanwhile. (A
-    model the Train page's preview builds in the same moment also draws from the global generator; that rare overlap
-    is not guarded.)"""
+    back afterwards: the same seed draws the same weights whatever other walkthroughs, checks and Learn's layers
+    draw meanwhile. (A model the Train page's preview builds in the same moment also draws from the global
+    generator; that rare overlap is not guarded.)"""
     import torch
 
     with _SEEDING, torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+        torch.default_generator.manual_seed(seed)  # the CPU's only: torch.manual_seed would reseed a GPU's too
         yield

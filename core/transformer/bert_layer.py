@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core.transformer import bert_weights
+from core.transformer import bert_weights, seeded
 from core.transformer.attention import softmax_entropy
 from core.transformer.multihead import MultiHeadAttention
 
@@ -64,7 +64,8 @@ def layer_from_files(folder: Path, text: str, layer: int, max_tokens: int = 64) 
     model's folder: no transformers involved."""
     found = bert_weights.layer_inputs(folder, text, layer, max_tokens)
     width = found.x.shape[-1]
-    ours_mha = MultiHeadAttention(width, found.heads).load_from_bert(found.attention, rotary=found.rotary).eval()
+    with seeded(0):  # its random start is overwritten by the weights read, but must not move a walkthrough's draws
+        ours_mha = MultiHeadAttention(width, found.heads).load_from_bert(found.attention, rotary=found.rotary).eval()
     trace: dict = {}
     projected, weights = ours_mha(found.x[None], trace=trace)
     # BERT's attention block ends with residual + LayerNorm around W_O (dropout is off in eval mode)
