@@ -282,7 +282,10 @@ def main(argv: list[str] | None = None) -> int:
                   f"slowest step {rows[-1][5]:.2f} s", flush=True)  # fmt: skip
             print("   ", _per_flow(tally), flush=True)
         print()
-        print(f"client: {args.client}")
+        from core import settings
+
+        interval = os.environ.get("LMLAB_SWITCH_INTERVAL_MS", "").strip() or f"{settings.SWITCH_INTERVAL_MS:g}"
+        print(f"client: {args.client}; the server's GIL switch interval: {interval} ms (LMLAB_SWITCH_INTERVAL_MS)")
         print(HEADER)
         print("|" + "---:|" * (HEADER.count(" | ") + 1))
         for row in rows:
