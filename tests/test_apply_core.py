@@ -186,7 +186,7 @@ def test_runs_sessions_trained_share_one_model_s_budget_of_traces(keyword_model,
     assert traced._per_model == {traced.OWN_RUNS: traced.PER_MODEL}  # counted under the shared name, not its own
     explain(other, "a great film")
     forward = other.traced_pass.get()
-    assert forward.traced is None and f"{traced.OWN_RUNS} has been traced {traced.PER_MODEL} times" in forward.why
+    assert forward.traced is None and f"{traced.OWN_RUNS} have been traced {traced.PER_MODEL} times" in forward.why
     (tmp_path / "jobs" / keyword_model.spec.key / "owner").unlink()  # started from the command line: its own name
     assert traced._budget(keyword_model.spec.key) == keyword_model.spec.key
 

@@ -368,7 +368,7 @@ class LanguageModel:
 
 def _traced_body(model, hold, **options):
     body = getattr(model, "transformer", None)  # GPT-2's family: the body before the output layer
-    if body is None:  # another family keeps its eager passes
+    if body is None or model.config.model_type != "gpt2":  # another family keeps its eager passes
         return traced.causal_hidden_states(model, hold, **{**options, "refusal": options.get("refusal") or
                                                            "only GPT-2's family is traced"})  # fmt: skip
     return traced.causal_hidden_states(body, hold, **options)

@@ -113,7 +113,8 @@ def _generation_objective(model, ids, positions, body):
 
     def objective(rows):
         count = len(rows)
-        hidden = model.transformer(inputs_embeds=rows).last_hidden_state if body is None else body(rows)  # (rows, n, d)
+        eager = body is None or body.traced is None  # None: being built; .traced None: refused (its reason logged)
+        hidden = model.transformer(inputs_embeds=rows).last_hidden_state if eager else body(rows)  # (rows, n, d)
         index = torch.arange(count, device=hidden.device)
         at = positions[index % len(positions)]
         logits = model.lm_head(hidden[index, at - 1])  # the prediction for position p is read at p − 1

@@ -274,9 +274,10 @@ def _budget(key: str) -> str:
     from core import settings
 
     try:
-        return OWN_RUNS if key and (settings.jobs_dir() / key / "owner").is_file() else key
+        owned = bool(key) and bool((settings.jobs_dir() / key / "owner").read_text(encoding="utf-8").strip())
     except (OSError, ValueError):
-        return key
+        owned = False
+    return OWN_RUNS if owned else key
 
 
 def _count_a_trace(key: str) -> None:
@@ -286,8 +287,8 @@ def _count_a_trace(key: str) -> None:
         if _made >= MAX_TRACES:
             raise ValueError(f"this process has made its {MAX_TRACES} traces (each keeps about 10 MB for good)")
         if _per_model.get(counted, 0) >= PER_MODEL:
-            raise ValueError(f"{counted} has been traced {PER_MODEL} times in this process (loaded again after a "
-                             "retrain or a cache eviction, or new runs)")  # fmt: skip
+            raise ValueError(f"{counted} {'have' if counted == OWN_RUNS else 'has'} been traced {PER_MODEL} times in "
+                             "this process (loaded again after a retrain or a cache eviction, or new runs)")  # fmt: skip
         _made += 1
         _per_model[counted] = _per_model.get(counted, 0) + 1
 
