@@ -109,7 +109,7 @@ def serve_switch_interval() -> float:
     PyTorch operation's) and every file or socket call lets go of the GIL and must take it back; beside sessions
     running Python (Streamlit and Plotly building pages), each take-back waited up to Python's 5 ms, or several times
     that behind other waiters. Measured on 2 cores beside two threads running plain Python (``python
-    benchmarks/generation_busy.py --model lm-lee-gpt --intervals 5,1,0.5,0.2``): 40 tokens generated on ONNX Runtime
+    benchmarks/generation_busy.py --model lm-lee-gpt --intervals 5,1,0.5,0.2 --busy 0,2``): 40 tokens generated on ONNX Runtime
     in 1.36 s at 5 ms, 0.38 s at 1 ms, 0.17 s at 0.5 ms, 0.08 s at 0.2 ms. Process-wide, for every thread (the
     server sets it at each session's start; the README weighs what a class gains and what it costs)."""
     wanted = os.environ.get("LMLAB_SWITCH_INTERVAL_MS", "").strip()
