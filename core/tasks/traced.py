@@ -274,7 +274,7 @@ def _budget(key: str) -> str:
     from core import settings
 
     try:
-        owned = bool(key) and bool((settings.jobs_dir() / key / "owner").read_text(encoding="utf-8").strip())
+        owned = bool(key) and bool((settings.cache_home() / "jobs" / key / "owner").read_text(encoding="utf-8").strip())
     except (OSError, ValueError):
         owned = False
     return OWN_RUNS if owned else key
