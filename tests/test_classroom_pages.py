@@ -59,6 +59,24 @@ def test_plotly_labels_are_escaped(probe):
     assert all("<" not in str(cell) for row in grid.data[0].text for cell in row)  # a grid of cell texts too
 
 
+@pytest.mark.parametrize("probe", PROBES)
+def test_next_token_panels_are_laid_out_as_subplots_and_their_tokens_escaped(probe):
+    """The Generate page's bars: one panel per model, side by side, titled, best first; a token a user could
+    type is drawn as text."""
+    from core.viz import charts
+    from ui import safe
+
+    rows = [{"token": probe, "probability": 0.6}, {"token": " the", "probability": 0.3}]
+    figure = safe.figure(charts.next_token_bars({"Transformer": rows, "Kneser–Ney trigram": rows[:1]}))
+    first, second = figure.layout.xaxis.domain, figure.layout.xaxis2.domain
+    assert first[0] == 0 and second[1] == 1 and first[1] < second[0]  # side by side, a gap between
+    assert [bar.xaxis for bar in figure.data] == ["x", "x2"] and [bar.yaxis for bar in figure.data] == ["y", "y2"]
+    assert figure.layout.yaxis.autorange == figure.layout.yaxis2.autorange == "reversed"  # the most likely on top
+    assert [note.text for note in figure.layout.annotations] == ["Transformer", "Kneser–Ney trigram"]
+    assert figure.layout.yaxis.anchor == "x" and figure.layout.yaxis2.anchor == "x2"
+    assert all("<" not in str(token) for token in figure.data[0].y) and figure.data[0].y[1] == "␣the"
+
+
 def test_default_run_names_differ_between_sessions(fresh_cache):
     first, second = open_page("pages/train.py"), open_page("pages/train.py")
     name_a, name_b = first.text_input(key="train-name").value, second.text_input(key="train-name").value

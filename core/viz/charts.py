@@ -211,32 +211,28 @@ def _visible(token: str) -> str:
 
 
 def next_token_bars(models: dict[str, list[dict]]) -> go.Figure:
-    """Top-k next tokens, one panel per model, probability bars best first."""
-    from plotly.subplots import make_subplots
-
-    names = list(models)
-    figure = make_subplots(rows=1, cols=len(names), subplot_titles=names, horizontal_spacing=0.18)
-    for column, name in enumerate(names, start=1):
-        rows = models[name]
-        figure.add_trace(
-            go.Bar(
-                x=[row["probability"] for row in rows],
-                y=[f"{_visible(row['token'])}" for row in rows],
-                orientation="h",
-                text=[f"{100 * row['probability']:.1f} %" for row in rows],
-                textposition="auto",
-                marker_color="#1f77b4" if column == 1 else "#ff7f0e",
-                hovertemplate="%{y}: %{x:.4f}<extra></extra>",
-                showlegend=False,
-            ),
-            row=1,
-            col=column,
-        )
-        figure.update_yaxes(autorange="reversed", row=1, col=column)
-        figure.update_xaxes(tickformat=".0%", title=N_("probability"), row=1, col=column)
-    height = 120 + 26 * max(len(rows) for rows in models.values())
-    figure.update_layout(height=height, margin={"l": 10, "r": 10, "t": 40, "b": 40})
-    return figure
+    """Top-k next tokens, one panel per model, probability bars best first. The panels are laid out by hand, as
+    ``make_subplots`` would with these spacings: built on every run of the Generate page (twice), it took 10 ms a
+    figure against 2 ms."""
+    names, gap = list(models), 0.18
+    width = (1 - gap * (len(names) - 1)) / len(names)
+    layout = {"height": 120 + 26 * max(len(rows) for rows in models.values()), "annotations": [],
+              "margin": {"l": 10, "r": 10, "t": 40, "b": 40}}  # fmt: skip
+    bars = []
+    for index, name in enumerate(names):
+        rows, left, axis = models[name], index * (width + gap), "" if index == 0 else str(index + 1)
+        bars.append(go.Bar(x=[row["probability"] for row in rows], y=[_visible(row["token"]) for row in rows],
+                           orientation="h", text=[f"{100 * row['probability']:.1f} %" for row in rows],
+                           textposition="auto", marker_color="#1f77b4" if index == 0 else "#ff7f0e",
+                           hovertemplate="%{y}: %{x:.4f}<extra></extra>", showlegend=False, xaxis=f"x{axis}",
+                           yaxis=f"y{axis}"))  # fmt: skip
+        layout[f"xaxis{axis}"] = {"domain": [left, left + width], "anchor": f"y{axis}", "tickformat": ".0%",
+                                  "title": {"text": N_("probability")}}  # fmt: skip
+        layout[f"yaxis{axis}"] = {"domain": [0, 1], "anchor": f"x{axis}", "autorange": "reversed"}
+        layout["annotations"].append({"text": name, "x": left + width / 2, "y": 1, "xref": "paper", "yref": "paper",
+                                      "xanchor": "center", "yanchor": "bottom", "showarrow": False,
+                                      "font": {"size": 16}})  # panel titles, as make_subplots writes them  # fmt: skip
+    return go.Figure(data=bars, layout=layout)
 
 
 def token_logprobs(tokens: list[str], series: dict[str, list[float]], *, title: str = "") -> go.Figure:
