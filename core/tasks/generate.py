@@ -220,7 +220,9 @@ class LanguageModel:
         ids = self._ids(text, allow_empty=True)
         if not ids:
             raise InputError(Message("Score needs at least one token of text."))
-        self.traced_pass.get()  # built before the shared answer, which other sessions asking the same wait for
+        # the first request traces the body (outside the lock) before the shared answer, which other sessions asking
+        # the same wait for; requests arriving meanwhile run the eager body
+        self.traced_pass.get()
         if fresh:
             return {**self._next_tokens(ids, k, fresh=True), "cached": False}
         computed = []
@@ -240,9 +242,7 @@ class LanguageModel:
             probs, latency = self.coalescer.submit(window)
             return np.asarray(probs, dtype=np.float32), latency
 
-        # the first request traces the body, outside the lock and before the shared answer, which other sessions
-        # asking the same wait for; requests meanwhile run the eager body
-        self.traced_pass.get()
+        self.traced_pass.get()  # as in next_tokens: before the shared answer
         return compute() if fresh else _DISTRIBUTIONS.get((self._instance, window), compute)
 
     def _next_tokens(self, ids: list[int], k: int, *, fresh: bool = False) -> dict:

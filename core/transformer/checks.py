@@ -41,7 +41,7 @@ def attention_vs_torch(
 @torch.no_grad()
 def multihead_vs_torch(seed: int = 0, d_model: int = 32, n_heads: int = 4, t: int = 6) -> dict[str, float]:
     """Ours vs ``torch.nn.MultiheadAttention`` with the same weights: outputs and head-averaged weights."""
-    with seeded(seed):  # the same weights whatever other sessions draw meanwhile
+    with seeded(seed):  # the same weights whatever other walkthroughs and checks draw meanwhile
         reference = nn.MultiheadAttention(d_model, n_heads, batch_first=True).eval()
         ours = MultiHeadAttention(d_model, n_heads).load_from_torch(reference).eval()
         x = torch.randn(2, t, d_model)
@@ -53,7 +53,7 @@ def multihead_vs_torch(seed: int = 0, d_model: int = 32, n_heads: int = 4, t: in
 @torch.no_grad()
 def layers_vs_torch(seed: int = 0, d_model: int = 32, n_heads: int = 4, d_ff: int = 64) -> dict[str, float]:
     """Our encoder and decoder layers vs ``nn.TransformerEncoderLayer`` / ``nn.TransformerDecoderLayer``."""
-    with seeded(seed):  # the same weights whatever other sessions draw meanwhile
+    with seeded(seed):  # the same weights whatever other walkthroughs and checks draw meanwhile
         common = {"dim_feedforward": d_ff, "dropout": 0.0, "batch_first": True, "norm_first": False}
         encoder_ref = nn.TransformerEncoderLayer(d_model, n_heads, **common).eval()
         decoder_ref = nn.TransformerDecoderLayer(d_model, n_heads, **common).eval()
