@@ -3,7 +3,6 @@ per-head statistics across layers, attention rollout, and the per-head differenc
 
 from __future__ import annotations
 
-import functools
 import threading
 from dataclasses import dataclass
 
@@ -66,9 +65,7 @@ class AttentionModel:
         # one lock for the shared tokenizer and model; the Learn pages borrow this model and take it too
         self.lock = threading.Lock()
         # every layer's maps in one traced pass (core.tasks.traced), built by the first text; no reference back
-        self.traced_pass = traced.OnePass(functools.partial(_maps_pass, self.model, self.tokenizer, spec.title,
-                                                            functools.partial(traced.holding, self.lock)),
-                                          key=spec.key, hub=spec.source == catalog.HUB)  # fmt: skip
+        self.traced_pass = traced.OnePass.of(spec, self.lock, _maps_pass, self.model, self.tokenizer, spec.title)
         # every session of the class shares the maps: the page draws them on each rerun, the model runs once.
         # A map over 5 MB (about 134 tokens on MiniLM) is recomputed instead of kept; Inspect reads at most
         # INSPECT_TOKENS, so its maps of MiniLM-sized models are kept.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import math
 import threading
 import time
@@ -101,9 +100,7 @@ class TransformerClassifier:
         self.answered = self.rechecked = 0  # int8's answers, and those computed again in fp32 (close calls)
         self._counting = threading.Lock()
         # explanations' pass from input embeddings, traced by the first one (core.tasks.traced); no reference back
-        self.traced_pass = traced.OnePass(functools.partial(traced.logits_from_embeddings, self.model,
-                                                            functools.partial(traced.holding, self._lock)),
-                                           key=spec.key, hub=spec.source == catalog.HUB)  # fmt: skip
+        self.traced_pass = traced.OnePass.of(spec, self._lock, traced.logits_from_embeddings, self.model)
 
     def _serve_with(self, runtime: str) -> None:
         if self.spec.source == catalog.HUB:  # no fixed version to export once: the Hub's copy can change

@@ -6,7 +6,6 @@ cosine similarity between two embeddings measures how close two texts are in mea
 
 from __future__ import annotations
 
-import functools
 import threading
 
 import numpy as np
@@ -25,9 +24,7 @@ class SentenceEncoder:
         self.tokenizer, self.model = loading.load_encoder(spec)
         self.max_tokens = min(max_tokens, loading.token_limit(self.tokenizer, self.model))
         self._lock = threading.Lock()
-        self.traced_pass = traced.OnePass(functools.partial(traced.hidden_states, self.model,
-                                                            functools.partial(traced.holding, self._lock)),
-                                          key=spec.key, hub=spec.source == catalog.HUB)  # fmt: skip
+        self.traced_pass = traced.OnePass.of(spec, self._lock, traced.hidden_states, self.model)
         self.coalescer = Coalescer(self._lock, self._encode_together)
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:

@@ -8,7 +8,6 @@ the same training text with the same tokenizer, so the two can be compared token
 from __future__ import annotations
 
 import contextlib
-import functools
 import itertools
 import math
 import threading
@@ -18,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.catalog import HUB, ModelSpec, weights_sha256
+from core.catalog import ModelSpec, weights_sha256
 from core.data.corpora import CORPORA, Corpus, lm_corpus  # noqa: F401 — re-exported: callers import them here
 from core.errors import InputError
 from core.memo import DISTRIBUTIONS, Memo
@@ -124,9 +123,7 @@ class LanguageModel:
         self.coalescer = Coalescer(self._lock, self._distributions)
         # the body's pass from input embeddings (core.tasks.traced) that attributions, the next-token bars, scoring and
         # PyTorch's generation run, built by the first request
-        self.traced_pass = traced.OnePass(functools.partial(_traced_body, self.model,
-                                                            functools.partial(traced.holding, self._lock)),
-                                          key=spec.key, hub=spec.source == HUB)  # fmt: skip
+        self.traced_pass = traced.OnePass.of(spec, self._lock, _traced_body, self.model)
 
     def token_ids(self, text: str) -> list[int]:
         """``text`` as the model reads it: the boundary token, then its tokens (at most the prompt limit)."""
@@ -343,7 +340,7 @@ class LanguageModel:
         self.traced_pass.get()  # the first request traces the body (outside the lock); others run eager meanwhile
         with self._lock, inference_gate(), torch.no_grad():
             window = torch.tensor([ids[-self.context :]])
-            hidden = self._traced_hidden(window) if self.model.config.model_type == "gpt2" else None
+            hidden = self._traced_hidden(window)  # None but for GPT-2's family (``_traced_body``)
             logits = to_cpu(self.model(window).logits[0] if hidden is None else self.model.get_output_embeddings()(hidden)[0])
         logprobs = torch.log_softmax(logits, dim=-1)
         window = ids[-self.context :]

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.catalog import HUB, ModelSpec
+from core.catalog import ModelSpec
 from core.errors import InputError
 from core.messages import Message
 from core.stats import Estimate
@@ -156,9 +156,7 @@ class Segmenter:
         self.tokenizer, self.model = tokenizer, follows_inputs(model)
         self.labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
         self._lock = FairLock()
-        self.traced_pass = traced.OnePass(functools.partial(traced.logits, self.model,
-                                                            functools.partial(traced.holding, self._lock)),
-                                          key=spec.key, hub=spec.source == HUB)  # fmt: skip
+        self.traced_pass = traced.OnePass.of(spec, self._lock, traced.logits, self.model)
         self.coalescer = Coalescer(self._lock, self._answer_together, max_batch=16)
         # a character's tokens after the tokenizer's NFKC ("…" is three), so that no window is cut by truncation
         self._cost = functools.lru_cache(maxsize=20_000)(lambda char: len(self.tokenizer.tokenize(char)))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.catalog import HUB, ModelSpec
+from core.catalog import ModelSpec
 from core.data.srl import VERB_FORMS, Frame
 from core.errors import InputError
 from core.messages import Message
@@ -142,9 +142,7 @@ class SrlLabeler:
         self._lock = threading.Lock()
         self.coalescer = Coalescer(self._lock, self._answer_together, max_batch=16)
         # the tagger's pass traced once (core.tasks.traced), built by a page's first request; no reference back
-        self.traced_pass = traced.OnePass(functools.partial(traced.logits, self.model,
-                                                            functools.partial(traced.holding, self._lock)),
-                                          key=spec.key, hub=spec.source == HUB)  # fmt: skip
+        self.traced_pass = traced.OnePass.of(spec, self._lock, traced.logits, self.model)
 
     def label_words(self, words: Sequence[str], predicates: Sequence[int]) -> tuple[list[LabeledFrame], bool]:
         """Every chosen predicate's frame (one padded forward pass for them all) and whether truncation cut words."""

@@ -27,6 +27,7 @@ later are not run by the trace, which is what these passes want: the plain model
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import logging
 import threading
@@ -59,6 +60,15 @@ class OnePass:
     def __init__(self, build: Callable[..., TracedPass], *, key: str, hub: bool = False):
         self._build, self.found, self._building = build, None, threading.Lock()
         self._key, self._refusal = key, HUB_NOTE if hub else ""
+
+    @classmethod
+    def of(cls, spec, lock, build: Callable[..., TracedPass], *args) -> OnePass:
+        """An owner's pass for ``spec``'s model: ``build(*args, hold)``, where ``hold()`` takes ``lock`` and an inference
+        slot; a model from the Hub keeps its eager pass."""
+        from core.specs import HUB
+
+        return cls(functools.partial(build, *args, functools.partial(holding, lock)), key=spec.key,
+                   hub=spec.source == HUB)  # fmt: skip
 
     def get(self) -> TracedPass | None:
         if self.found is None and self._building.acquire(blocking=False):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import functools
 import time
 from dataclasses import dataclass
 
@@ -100,9 +99,7 @@ class Translator:
         self._lock = FairLock()  # first come, first served: an attribution's passes alternate with translations
         # the pass attributions run, from the source's embeddings to the decoder's output (core.tasks.traced), built
         # by the first one; no reference back
-        self.traced_pass = traced.OnePass(functools.partial(traced.seq2seq_hidden_from_embeddings, self.model,
-                                                            functools.partial(traced.holding, self._lock)),
-                                          key=spec.key, hub=spec.source == HUB)  # fmt: skip
+        self.traced_pass = traced.OnePass.of(spec, self._lock, traced.seq2seq_hidden_from_embeddings, self.model)
         # ONNX Runtime's greedy decoding, opened (exported once per version) before any page has the model, with a
         # tokenizer of its own (batches pad it; pages read the other); or None and why PyTorch decodes
         self._greedy: seq2seq_onnx.GreedyDecoder | None = None
