@@ -29,8 +29,8 @@ ERRATA = {
            "embedding matrix itself) to give one score per vocabulary entry; a softmax turns the scores into "
            "next-token probabilities; a decoding rule — greedy, beam search, or sampling with temperature, top-k and "
            "top-p — picks the token, which is appended and fed back in."),
-        N_("On Apply → Generate the bars are the top k of that softmax over the whole vocabulary, and the Generate "
-           "tab's temperature, top-k and top-p are the decoding rule."),
+        N_("On Apply → Generate, the Next token tab's bars are the top k of that softmax over the whole vocabulary, "
+           "and its temperature, top-k and top-p are the decoding rule the Generate tab samples with."),
     ),
     "decoder": Erratum(
         N_("What makes a decoder a decoder"),

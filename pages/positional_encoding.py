@@ -124,9 +124,11 @@ if learned is not None:
 st.subheader(_("Rotary position embedding (RoPE)"))
 st.markdown(
     _("Modern decoders (LLaMA, Qwen, …) rotate queries and keys instead of adding a vector: the pair "
-      "(x₂ᵢ, x₂ᵢ₊₁) at position m turns by m·ωᵢ. A query at m and a key at n then meet at angle (m − n)·ωᵢ, so "
-      "their dot product depends only on the signed offset m − n: the same for (10, 3) and (17, 10), but in "
-      "general not the same for (10, 3) and (3, 10).")
+      "(x₂ᵢ, x₂ᵢ₊₁) at position m turns by m·ωᵢ (LM Lab and RoFormer pair neighbouring coordinates; Hugging "
+      "Face's LLaMA and Qwen code pairs xᵢ with xᵢ₊d/2 — the same rotation, the coordinates in another order). "
+      "A query at m and a key at n then meet at angle (m − n)·ωᵢ, so their dot product depends only on the "
+      "signed offset m − n: the same for (10, 3) and (17, 10), but in general not the same for (10, 3) and "
+      "(3, 10).")
 )
 st.caption(_("Two of LM Lab's own Chinese models use it too: the Chinese BERT (with the classifiers fine-tuned from "
              "it) and the word segmenter, both RoFormers. "

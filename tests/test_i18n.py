@@ -212,6 +212,10 @@ def test_hover_boxes_head_titles_and_check_names_are_translated():
     assert not any("row %{y}" in figure for figure in figures)
     cases = [str(case) for frame in page.dataframe for case in frame.value.get("情形", [])]
     assert "因果掩码" in cases and "causal mask" not in cases, cases
+    rotation = open_page("pages/positional_encoding.py", lang="zh")  # RoPE's turning pair: its position hover
+    figures = [json.dumps(json.loads(chart.proto.spec), ensure_ascii=False) for chart in rotation.get("plotly_chart")]
+    assert any("位置 %{customdata}<br>" in figure for figure in figures)
+    assert not any("position " in figure for figure in figures)
 
 
 # The article's terms: on a Chinese page, the first use of each also shows the English term (in parentheses)

@@ -14,6 +14,7 @@ from core.messages import N_
 ROW, COLUMN, VALUE = N_("row %{y}"), N_("column %{x}"), N_("value %{z:.4f}")
 QUERY, KEY, WEIGHT = N_("query %{y}"), N_("key %{x}"), N_("weight %{z:.3f}")
 LENS_HOVER = N_("%{y}, after %{x}: %{text} (%{z:.2f})")  # a logit-lens cell: layer, position, top token, probability
+POSITION = N_("position %{customdata}")
 
 
 def _unique(labels: list[str]) -> list[str]:
@@ -208,7 +209,8 @@ def rotation_plot(points: np.ndarray, *, title: str) -> go.Figure:
                 marker={"size": [0, 8]},
                 line={"width": 1.5},
                 showlegend=False,
-                hovertemplate=f"position {position}<br>(%{{x:.3f}}, %{{y:.3f}})<extra></extra>",
+                customdata=[position, position],
+                hovertemplate=f"{POSITION}<br>(%{{x:.3f}}, %{{y:.3f}})<extra></extra>",
             )
         )
     limit = float(np.abs(points).max()) * 1.25 or 1.0
