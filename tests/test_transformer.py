@@ -119,9 +119,12 @@ def test_rope_pair_moves_on_a_circle():
 
 
 def test_the_walkthrough_draws_its_seed_s_weights_whatever_other_threads_draw():
-    """A server's sessions build toy layers at the same moment: each seed still gives its own weights, and the
-    global generator is left as it was."""
+    """A server's sessions build toy layers (and the Train page's preview its model) at the same moment: each seed
+    still gives its own weights, and the global generator is left as it was."""
     import threading
+
+    from core.training.preview import architecture
+    from core.training.recipes import get_recipe
 
     alone = {seed: walkthrough.run(["a", "b", "c"], ["x", "y"], n_pad=1, seed=seed) for seed in range(6)}
     torch.manual_seed(123)
@@ -130,6 +133,9 @@ def test_the_walkthrough_draws_its_seed_s_weights_whatever_other_threads_draw():
     together: dict[int, object] = {}
     threads = [threading.Thread(target=lambda s=seed: together.__setitem__(s, walkthrough.run(
         ["a", "b", "c"], ["x", "y"], n_pad=1, seed=s))) for seed in range(6) for _ in range(3)]  # fmt: skip
+    built = []
+    threads[3:3] = [threading.Thread(target=lambda: built.append(architecture(get_recipe("sentiment-tiny"), 2)))
+                    for _ in range(2)]  # fmt: skip
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -137,7 +143,8 @@ def test_the_walkthrough_draws_its_seed_s_weights_whatever_other_threads_draw():
     for seed, walk in alone.items():
         assert np.array_equal(together[seed].cross_weights, walk.cross_weights)
         assert np.array_equal(together[seed].encoder_weights, walk.encoder_weights)
-    assert torch.equal(torch.rand(3), expected)  # the walkthroughs drew nothing from it
+    assert torch.equal(torch.rand(3), expected)  # the walkthroughs and previews drew nothing from it
+    assert len(built) == 2 and built[0]["parameters"] > 0
     assert not np.array_equal(alone[0].encoder_weights, alone[1].encoder_weights)
 
 

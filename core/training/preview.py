@@ -91,8 +91,10 @@ def architecture(recipe: Recipe | dict, n_labels: int) -> dict:
             "note": "Read from the Hub when training starts.",
         }
     from core.training.prepare import base_model
+    from core.transformer import seeded
 
-    _, model = base_model(recipe, [f"class {i}" for i in range(n_labels)])
+    with seeded(0):  # its random start must not move the draws of a walkthrough built in the same moment
+        _, model = base_model(recipe, [f"class {i}" for i in range(n_labels)])
     config = model.config.to_dict()
     keep = ("model_type", "num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size",
             "max_position_embeddings", "vocab_size", "hidden_dropout_prob", "attention_probs_dropout_prob")  # fmt: skip

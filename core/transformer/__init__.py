@@ -13,9 +13,8 @@ _SEEDING = threading.Lock()
 @contextlib.contextmanager
 def seeded(seed: int):
     """Torch's global generator seeded with ``seed`` for the toy layers built inside, one caller at a time, and put
-    back afterwards: the same seed draws the same weights whatever other walkthroughs, checks and Learn's layers
-    draw meanwhile. (A model the Train page's preview builds in the same moment also draws from the global
-    generator; that rare overlap is not guarded.)"""
+    back afterwards: the same seed draws the same weights whatever other walkthroughs, checks, Learn's layers and
+    the Train page's architecture preview draw meanwhile. (Training runs in a process of its own.)"""
     import torch
 
     with _SEEDING, torch.random.fork_rng(devices=[]):
