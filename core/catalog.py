@@ -63,19 +63,25 @@ _KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _HUB_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 
 
+def quoted(name: object, most: int = 80) -> str:
+    """``name`` quoted for a message, cut to its first ``most`` characters: a refused name can be megabytes long."""
+    text = name if isinstance(name, str) else str(name)
+    return repr(text[:most]) + ("…" if len(text) > most else "")
+
+
 def validate_key(key: str) -> str:
     """Return ``key`` if it is a safe cache name, else raise ``UnsafeNameError``."""
     if not isinstance(key, str) or not _KEY_PATTERN.fullmatch(key):
         raise UnsafeNameError(
             Message("Model name {name} is not allowed: use 1-64 lowercase letters, digits, '.', '_' or '-', "
-                    "starting with a letter or digit.", name=repr(key))
+                    "starting with a letter or digit.", name=quoted(key))
         )
     return key
 
 
 def validate_hub_id(repo_id: str) -> str:
     if not isinstance(repo_id, str) or not _HUB_ID_PATTERN.fullmatch(repo_id) or ".." in repo_id:
-        raise UnsafeNameError(f"Hub model id {repo_id!r} is not of the form 'owner/name'.")
+        raise UnsafeNameError(Message("Hub model id {name} is not of the form 'owner/name'.", name=quoted(repo_id)))
     return repo_id
 
 

@@ -42,7 +42,7 @@ st.header(_("3 · Training"))
 hyper = train.hyperparameters(arch_fields["base"])
 default_name = f"{data_fields['dataset']}-{session_owner()[:6]}"  # unique per session: nobody joins another's run
 name = st.text_input(
-    _("Name of the run (also the model's name in the cache)"), default_name, key="train-name"
+    _("Name of the run (also the model's name in the cache)"), default_name, key="train-name", max_chars=64
 ).strip()
 try:
     recipe = Recipe(key=validate_key(name), title=name, task=task, description=f"Trained on the Train page ({name}).",

@@ -1,11 +1,14 @@
 """Catalog entries, name validation, and refusing weights whose sha256 does not match."""
 
+import dataclasses
+import json
 import shutil
 
 import pytest
 
 from core import catalog, loading
-from core.errors import IntegrityError, ModelUnavailableError, UnknownModelError, UnsafeNameError
+from core.errors import CoreError, IntegrityError, ModelUnavailableError, UnknownModelError, UnsafeNameError
+from core.messages import Message
 
 
 def test_catalog_has_the_three_sentiment_sources():
@@ -31,6 +34,33 @@ def test_unsafe_keys_are_refused(bad):
 def test_unsafe_hub_ids_are_refused(bad):
     with pytest.raises(UnsafeNameError):
         catalog.validate_hub_id(bad)
+
+
+def test_a_huge_refused_name_is_quoted_short_and_a_recipe_checks_its_hub_id():
+    """A megabyte pasted as a run's name or Hub id: refused with its first 80 characters quoted, before any job."""
+    from core.training.recipes import Recipe
+
+    huge = "\u200b*" * 500_000
+    for check in (catalog.validate_key, catalog.validate_hub_id):
+        with pytest.raises(UnsafeNameError) as refused:
+            check(huge)
+        assert len(str(refused.value)) < 1000 and "…" in str(refused.value)  # 80 characters, escaped
+    recipe = Recipe(key="mine", title="mine", task="sentiment", dataset="polarity", base="hub", hub_model=huge,
+                    epochs=1, learning_rate=1e-4, batch_size=8)
+    with pytest.raises(CoreError, match="is not of the form 'owner/name'") as refused:
+        recipe.validated()
+    assert len(str(refused.value)) < 1000
+    assert dataclasses.replace(recipe, hub_model="owner/name").validated().hub_model == "owner/name"
+
+
+def test_a_job_s_end_keeps_at_most_a_few_thousand_characters_of_what_failed(fresh_cache):
+    from core.training import jobs
+    writer = jobs.ProgressWriter("toy")
+    writer.finish("failed", "Training failed." + "x" * 10**6, error="y" * 10**6,
+                  said=jobs.said(CoreError(Message("Bad {name}.", name="z" * 10**6))))  # fmt: skip
+    kept = json.loads((jobs.job_dir("toy") / "progress.json").read_text(encoding="utf-8"))
+    assert len(kept["message"]) == len(kept["error"]) == len(kept["error_message"]["args"]["name"]) == 2000
+    assert kept["state"] == "failed" and kept["message"].startswith("Training failed.")
 
 
 def test_unknown_model_lists_choices():

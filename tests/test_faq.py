@@ -77,6 +77,22 @@ def test_an_odd_model_card_is_read_as_far_as_it_makes_sense(fresh_cache):
     assert card["eval_curve"] == [] and card["created_at"] == ""
 
 
+def test_a_student_s_class_name_is_shown_as_text_in_the_slider(tiny_model, fresh_cache, clear_streamlit_caches):
+    """Where a student's CSV run is the newest usable model, its first class names the slider: as text, not a link."""
+    import json
+    import shutil
+
+    folder = fresh_cache / "models" / "student-csv"
+    shutil.copytree(tiny_model, folder)
+    meta = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
+    meta.update(key="student-csv", labels=["[Quiz answers](http://example.com)", "other"])
+    (folder / "metadata.json").write_text(json.dumps(meta), encoding="utf-8")
+    at = open_page("pages/faq.py")
+    assert not at.exception
+    label = at.slider(key="faq-prior").label
+    assert "\\[Quiz answers\\]\\(http" in label and "](http" not in label, label
+
+
 def test_the_pareto_front_keeps_the_models_nothing_beats_on_both_counts():
     from core.viz.faq import pareto_front
 

@@ -276,6 +276,15 @@ def test_custom_run_with_early_stopping_and_export(fresh_cache):
     names = archive.namelist()
     assert "toy-csv/model.safetensors" in names and "toy-csv/README.md" in names
     assert "macro_f1" in archive.read("toy-csv/README.md").decode()
+    weights = archive.getinfo("toy-csv/model.safetensors")  # stored as it is, dated 1980: the same model, same bytes
+    assert weights.compress_type == zipfile.ZIP_STORED and weights.date_time == (1980, 1, 1, 0, 0, 0)
+    assert archive.read(weights) == (catalog.cache_entry_dir("toy-csv") / "model.safetensors").read_bytes()
+    assert archive.getinfo("toy-csv/config.json").compress_type == zipfile.ZIP_DEFLATED
+    assert zip_bytes("toy-csv") is zip_bytes("toy-csv")  # a second click builds nothing
+    card = catalog.cache_entry_dir("toy-csv") / "metadata.json"
+    card.write_text(card.read_text(encoding="utf-8").replace('"title": "', '"title": "Renamed '), encoding="utf-8")
+    again = zipfile.ZipFile(BytesIO(zip_bytes("toy-csv")))  # a changed model is zipped again
+    assert again.read("toy-csv/README.md").decode().startswith("# Renamed")
     with pytest.raises(CoreError, match="built-in model"):
         jobs.start("vader", recipe=Recipe(key="vader", title="x", task="sentiment", dataset="polarity",
                                           base="scratch", epochs=1, learning_rate=1e-3, batch_size=8))  # fmt: skip

@@ -8,7 +8,7 @@ import streamlit as st
 from core import faq
 from core.viz import charts
 from core.viz import faq as figures
-from ui import i18n, render
+from ui import i18n, render, safe
 from ui.i18n import N_, _
 from ui.train import curve_words
 
@@ -74,7 +74,7 @@ def _evaluate(cards: list[dict]) -> None:
     card = next((c for c in usable if c["key"] == "sentiment-minilm"), usable[0])
     confusion, labels = card["confusion"]
     st.session_state.setdefault("faq-prior", 90)  # set before the slider: it takes no default
-    share = st.slider(_("Share of the test texts in the class “{label}”", label=_(labels[0])), 50, 95, step=5,
+    share = st.slider(_("Share of the test texts in the class “{label}”", label=safe.md(_(labels[0]))), 50, 95, step=5,
                       key="faq-prior", format="%d %%")  # fmt: skip
     others = (100 - share) / (len(labels) - 1)
     prior = [share] + [others] * (len(labels) - 1)

@@ -201,7 +201,7 @@ def architecture_choice() -> dict:
                              "intermediate_size": 2 * hidden}  # fmt: skip
     elif base == "hub":
         fields["hub_model"] = st.text_input(
-            _("Hub model id"), "distilbert/distilbert-base-uncased", key="train-hub-model"
+            _("Hub model id"), "distilbert/distilbert-base-uncased", key="train-hub-model", max_chars=200
         )
         if not settings.current_mode().online:
             st.warning(_("Hub checkpoints need internet; LM Lab is offline."), icon=":material/cloud_off:")

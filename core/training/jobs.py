@@ -56,6 +56,8 @@ from core.training.jobstate import (  # noqa: F401 - status, job_dir, … are pa
 from core.training.recipe import NEW_RUN_BASES, SCRATCH_LIMITS
 from core.training.recipes import NEW_RUN, RECIPES, Recipe, get_recipe
 
+END_TEXT_CHARS = 2000  # a job's last message and error as kept in its progress file, which every Home run reads
+
 
 def _a_sessions_run(recipe: Recipe, owner: str | None) -> tuple[Recipe, str | None]:
     """A run defined on a page and its owner, as the server allows them: the class's shared run (nobody's, and only
@@ -248,6 +250,7 @@ class ProgressWriter:
     def finish(self, state: str, message: str, error: str = "", said: dict | None = None) -> None:
         """The job's end, written at once; ``said``: the failure's Message (``said()``), kept with its words so that
         whichever end is written last (a failure, or the watchdog's time limit) is the one shown."""
+        message, error = message[:END_TEXT_CHARS], error[:END_TEXT_CHARS]  # what failed may quote a huge input
         self.data.update({"state": state, "message": message, "error": error, "error_message": said, "eta_s": 0})
         self.write(force=True)
 
@@ -259,7 +262,8 @@ def said(error: BaseException) -> dict | None:
     plain = (str, int, float, bool, type(None))
     if not isinstance(found, Message) or not all(isinstance(value, plain) for value in found.args.values()):
         return None
-    return {"template": found.template, "args": found.args}
+    return {"template": found.template, "args": {name: value[:END_TEXT_CHARS] if isinstance(value, str) else value
+                                                 for name, value in found.args.items()}}  # fmt: skip
 
 
 def _watchdog(writer: ProgressWriter, stop_flag: Path, time_limit_s: int, done: threading.Event) -> None:

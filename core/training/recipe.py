@@ -123,6 +123,14 @@ class Recipe:
                 split_hub_dataset(self.hub_dataset)
             except UnsafeNameError as error:
                 problems.append(str(error))
+        if self.base == "hub" or self.hub_model:
+            from core.catalog import validate_hub_id
+            from core.errors import UnsafeNameError
+
+            try:
+                validate_hub_id(self.hub_model)
+            except UnsafeNameError as error:
+                problems.append(str(error))
         for column in (self.text_column, self.label_column):
             if not isinstance(column, str) or len(column) > 200:
                 problems.append("column names must be text of at most 200 characters")
