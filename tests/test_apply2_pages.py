@@ -104,6 +104,16 @@ def test_generate_page(lm_tiny_model):
     assert any("Please enter some text" in e.value for e in at.error)
 
 
+def test_translate_page_in_chinese_names_its_decoding_and_grammar_rules_in_chinese(translate_tiny_model):
+    at = open_page("pages/translate.py", lang="zh")
+    rules = next(frame.value for frame in at.dataframe if "规则" in frame.value.columns)
+    assert "时间和地点放在动词前" in list(rules.iloc[:, 0]) and "Time and place" not in rules.to_string()
+    at.segmented_control(key="translate-decoding").set_value("Beam search").run()
+    at.slider(key="translate-beams").set_value(3).run()
+    at.button(key="translate-run").click().run()
+    assert not at.exception and any(m.value == "束搜索（3 束）" for m in at.metric), [m.value for m in at.metric]
+
+
 def test_inspect_shows_a_translation_models_attention(translate_tiny_model, monkeypatch):
     from core.tasks.translate import Translator
 

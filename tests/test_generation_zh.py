@@ -90,6 +90,8 @@ def test_the_generate_page_switches_to_chinese(tiny_zh_gpt):
     assert any(c.value.startswith("由 ONNX Runtime fp32 在服务器的 CPU 上计算") for c in at.caption), [c.value for c in at.caption]
     at.button(key="generate-compare-run").click().run()
     assert not at.exception and not at.error and len(at.dataframe) >= 1
+    columns = list(at.dataframe[-1].value.columns)
+    assert columns[:3] == ["句子", "文本", "词元"] and "三元语法困惑度" in columns, columns
     at.segmented_control(key="generate-language").set_value("en").run()
     assert at.text_input(key="generate-prompt").value == "The Prime Minister said"
     assert at.selectbox(key="generate-model").value == "lm-lee-gpt"

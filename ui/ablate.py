@@ -218,8 +218,8 @@ def _show_sweep(found: dict) -> None:
     if mlps and means:
         st.caption(_("Column MLP: each layer's MLP switched off alone, its output replaced by its mean. An MLP is a much "
                      "larger part than one head (about two thirds of a block's weights): compare it with a whole "
-                     "layer's heads (switched off together above, by zeroing), not with one head; the colours span the heads' values, and an MLP beyond them "
-                     "shows at full colour."))  # fmt: skip
+                     "layer's heads switched off together above in the same mode, not with one head; the colours span "
+                     "the heads' values, and an MLP beyond them shows at full colour."))  # fmt: skip
     elif mlps:
         st.caption(_("Column MLP: each layer's MLP switched off alone, its output (bias included) replaced by zeros. "
                      "An MLP is a much larger part than one head (about two thirds of a block's weights), so compare "

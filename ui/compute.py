@@ -189,9 +189,10 @@ def show_extrapolation(throughput: compute.Throughput) -> None:
     render.figure(figures.training_days(names, days), key="compute-days")
     st.caption(_("Here N is every parameter, embeddings included, as the papers count their models (for BERT-base "
                  "about a fifth of its 110 M is the embedding tables, so the blocks-only N of the calculator above "
-                 "would be smaller). 6 N D for GPT-3 gives {ours:.3g} FLOPs; the paper reports 3.14e23. Real runs use "
-                 "thousands of accelerators: divide the days by the number of devices and by how many times this "
-                 "machine's throughput each of them sustains.", ours=compute.training_flops(175e9, 300e9)))  # fmt: skip
+                 "would be smaller). 6 N D for GPT-3 gives {ours:.3g} FLOPs; the paper reports 3.14e23. Real runs are "
+                 "spread over many accelerators (BERT-base: 16 TPU chips for 4 days, BERT-large: 64; GPT-3: a V100 "
+                 "cluster whose size the paper does not give): divide the days by the number of devices and by how "
+                 "many times this machine's throughput each of them sustains.", ours=compute.training_flops(175e9, 300e9)))  # fmt: skip
 
 
 def code() -> None:

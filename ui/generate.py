@@ -168,9 +168,9 @@ def next_token(spec, prompt: str, k: int) -> None:
         help=_("{count} tokens of context", count=found["context_tokens"]) + " " + _(
             "An answer any session of the class already got is read back, with the latency of the pass that computed it."),
     )  # fmt: skip
-    how = (_("Each token is one character (or other symbol), after NFKC normalisation: full-width punctuation, "
-             "digits and letters appear in half-width form (，becomes ,), … is three tokens, and spaces are "
-             "dropped.") if "zh" in spec.languages else
+    how = (_("Each token is one character (or other symbol), after NFKC normalisation: full-width forms of ASCII "
+             "characters (，！？：；（）, digits, letters) become half width (，becomes ,), while 。、“”《》 stay as "
+             "they are; … is three tokens, and spaces are dropped.") if "zh" in spec.languages else
            _("␣ marks a leading space (the BPE keeps it with the word)."))  # fmt: skip
     st.caption(_join(how, _("A language model is exactly this: a probability for every token of the vocabulary, "
                             "given the tokens so far. Lower entropy means a more confident guess.")))  # fmt: skip
@@ -330,7 +330,10 @@ def compare(spec, first: str, second: str) -> None:
                      "Transformer log P": round(found.logprob, 2), "Transformer perplexity": round(found.perplexity, 1),
                      "trigram log P": round(found.ngram_logprob, 2),
                      "trigram perplexity": round(found.ngram_perplexity, 1)})  # fmt: skip
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    headers = {"sentence": _("sentence"), "text": _("text"), "tokens": _("tokens"),
+               "trigram log P": _("trigram log P"), "trigram perplexity": _("trigram perplexity"),
+               "Transformer perplexity": _("Transformer perplexity")}  # the rows keep their keys: more_likely reads them
+    st.dataframe(pd.DataFrame(rows).rename(columns=headers), hide_index=True, width="stretch")
     for model_name in ("Transformer", N_("trigram")):
         st.markdown(f"- {more_likely(rows, model_name)}")
     st.caption(_("More likely = higher total log-probability of the sentence's tokens as the start of a text (after "

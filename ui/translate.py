@@ -180,7 +180,8 @@ def grammar_rules() -> None:
     from core.data.translation import GRAMMAR_COVERS, GRAMMAR_LEAVES_OUT, lexicon_size
 
     with st.expander(_("What the classroom grammar covers, and what it leaves out"), icon=":material/rule:"):
-        st.dataframe(pd.DataFrame(GRAMMAR_COVERS, columns=[_("rule"), _("English"), _("Chinese")]), hide_index=True,
+        rows = [(_(rule), english, chinese) for rule, english, chinese in GRAMMAR_COVERS]
+        st.dataframe(pd.DataFrame(rows, columns=[_("rule"), _("English"), _("Chinese")]), hide_index=True,
                      width="stretch", key="translate-grammar")  # fmt: skip
         st.caption(_("{count} English words. Not covered: {missing}", count=lexicon_size(), missing=_(GRAMMAR_LEAVES_OUT)))
 

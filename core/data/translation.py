@@ -376,19 +376,19 @@ def corpus(train_size: int = 20000, test_size: int = 400, seed: int = 5) -> Corp
 
 # What the grammar covers and what it leaves out, for the Translate page (a teacher's checklist).
 GRAMMAR_COVERS = [
-    ("Time and place before the verb", "Tom read a book in the library yesterday.", "汤姆昨天在图书馆看了一本书。"),
-    ("A measure word with every count", "Mary bought two cats.", "玛丽买了两只猫。"),
-    ("了 after a completed action", "Mary bought a car.", "玛丽买了一辆车。"),
-    ("没有 for a past action not done; 一 + measure word dropped", "Tom did not buy a car.", "汤姆没有买车。"),
-    ("Stative verbs (喜欢, 想要): no 了, negated with 不", "Tom did not like apples.", "汤姆不喜欢苹果。"),
-    ("正在 for an action in progress, with no second 在", "She is buying buses at the market now.",
+    (N_("Time and place before the verb"), "Tom read a book in the library yesterday.", "汤姆昨天在图书馆看了一本书。"),
+    (N_("A measure word with every count"), "Mary bought two cats.", "玛丽买了两只猫。"),
+    (N_("了 after a completed action"), "Mary bought a car.", "玛丽买了一辆车。"),
+    (N_("没有 for a past action not done; 一 + measure word dropped"), "Tom did not buy a car.", "汤姆没有买车。"),
+    (N_("Stative verbs (喜欢, 想要): no 了, negated with 不"), "Tom did not like apples.", "汤姆不喜欢苹果。"),
+    (N_("正在 for an action in progress, with no second 在"), "She is buying buses at the market now.",
      "她现在正在市场买公共汽车。"),
-    ("No progressive for stative verbs (like, want): the simple present with 现在", "She likes cats now.",
+    (N_("No progressive for stative verbs (like, want): the simple present with 现在"), "She likes cats now.",
      "她现在喜欢猫。"),
-    ("看见, 找到, 丢 name an outcome: past with 了, negated with 没有", "She did not find the key.", "她没有找到那把钥匙。"),
-    ("会 / 不会 for the future", "He will not read a book tomorrow.", "他明天不会看书。"),
-    ("吗 for yes-no questions; wh-words stay in place", "What did Tom buy?", "汤姆买了什么？"),
-    ("Plural -s in English, bare nouns in Chinese; 们 on people", "The teachers read these books.",
+    (N_("看见, 找到, 丢 name an outcome: past with 了, negated with 没有"), "She did not find the key.", "她没有找到那把钥匙。"),
+    (N_("会 / 不会 for the future"), "He will not read a book tomorrow.", "他明天不会看书。"),
+    (N_("吗 for yes-no questions; wh-words stay in place"), "What did Tom buy?", "汤姆买了什么？"),
+    (N_("Plural -s in English, bare nouns in Chinese; 们 on people"), "The teachers read these books.",
      "老师们看这些书。"),
 ]  # fmt: skip
 GRAMMAR_LEAVES_OUT = N_(

@@ -11,6 +11,7 @@ import numpy as np
 
 from core.catalog import HUB, ModelSpec
 from core.data.text import join_cjk
+from core.messages import Message
 from core.stats import Estimate
 from core.tasks import lm_onnx, seq2seq_onnx, traced
 from core.tasks.batching import Coalescer
@@ -248,7 +249,7 @@ class Translator:
             text=self.decode(generated),
             source_tokens=source_tokens,
             target_tokens=target_tokens,
-            decoding="greedy" if beams == 1 else f"beam search ({beams} beams)",
+            decoding="greedy" if beams == 1 else Message("beam search ({beams} beams)", beams=beams),
             latency_ms=latency,
             # the shared tokenizer is used only under the model's lock (the batch changes its settings): a source
             # that fills the whole window is taken as cut
