@@ -64,6 +64,9 @@ class Limits:
     max_runs: int = 40
     max_uploads: int = 50
     max_results: int = 200
+    # A run starting from a Hub checkpoint (online) downloads it into Hugging Face's cache, which nothing here
+    # empties: one that would leave the disk with less than this many MB free is refused before it downloads.
+    disk_reserve_mb: int = 2_000
 
 
 MAX_DEFAULT_INFERENCES = 16  # a bigger machine sets LMLAB_MAX_INFERENCES itself: each slot holds a pass's activations
@@ -86,6 +89,7 @@ def limits() -> Limits:
         max_runs=_int_env("LMLAB_MAX_RUNS", Limits.max_runs),
         max_uploads=_int_env("LMLAB_MAX_UPLOADS", Limits.max_uploads),
         max_results=_int_env("LMLAB_MAX_RESULTS", Limits.max_results),
+        disk_reserve_mb=_int_env("LMLAB_DISK_RESERVE_MB", Limits.disk_reserve_mb),
     )
 
 

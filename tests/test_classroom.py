@@ -495,7 +495,7 @@ def test_hub_rows_without_the_chosen_columns_are_refused_in_words_and_class_numb
 def test_a_streamed_dataset_gives_its_first_rows_of_the_chosen_columns_only():
     from datasets import Dataset, IterableDataset
 
-    from core.data.uploads import MAX_HUB_LABEL, MAX_HUB_TEXT, first_rows
+    from core.data.uploads import HUB_CHARACTERS, MAX_HUB_LABEL, MAX_HUB_TEXT, first_rows
     from core.errors import DataError
 
     stream = Dataset.from_dict({"text": ["short", "x" * (MAX_HUB_TEXT + 50), "third"], "label": [0, 1, 0],
@@ -512,6 +512,9 @@ def test_a_streamed_dataset_gives_its_first_rows_of_the_chosen_columns_only():
     assert row["review"] == "y" * MAX_HUB_LABEL
     with pytest.raises(DataError, match="two different columns"):
         first_rows(stream, "text", "text", limit=1)
+    long = Dataset.from_dict({"text": ["z" * MAX_HUB_TEXT] * 400, "label": [0, 1] * 200}).to_iterable_dataset()
+    read = first_rows(long, "text", "label", limit=4000)  # long documents: rows only until 5 M characters
+    assert len(read) == HUB_CHARACTERS // MAX_HUB_TEXT and sum(len(row["text"]) for row in read) == HUB_CHARACTERS
 
     def unknown():  # a stream whose columns nobody declared: a later row lacks the label
         yield {"text": "fine", "label": 1}
@@ -550,18 +553,22 @@ def test_a_hub_read_that_takes_too_long_stops_with_a_message(monkeypatch):
     assert len(uploads.first_rows(IterableDataset.from_generator(slow), "text", "label", limit=3)) == 3
 
 
-def test_a_hub_checkpoint_over_the_size_cap_is_refused_before_any_download():
+def test_a_hub_checkpoint_over_the_size_cap_is_refused_before_any_download(monkeypatch):
     from transformers import AutoModelForSequenceClassification, BertConfig
 
     from core.errors import CoreError
     from core.training.prepare import refuse_too_big
 
+    monkeypatch.setenv("LMLAB_DISK_RESERVE_MB", "1")  # whatever this machine's disk holds: the size cap alone
     big = BertConfig(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096)
     with pytest.raises(CoreError, match="335 M parameters"):  # BERT-large's size, counted on an empty copy
         refuse_too_big(AutoModelForSequenceClassification, big, "google-bert/bert-large-uncased")
     refuse_too_big(AutoModelForSequenceClassification, BertConfig(), "google-bert/bert-base-uncased")  # 110 M: fine
     with pytest.raises(CoreError, match="far larger"):  # refused before ten million layers are built, even on meta
         refuse_too_big(AutoModelForSequenceClassification, BertConfig(num_hidden_layers=10**7), "crafted/config")
+    monkeypatch.setenv("LMLAB_DISK_RESERVE_MB", str(10**12))  # a petabyte kept free: no disk has room for BERT-base
+    with pytest.raises(CoreError, match=r"Downloading google-bert/bert-base-uncased \(about 0.4 GB\) would leave"):
+        refuse_too_big(AutoModelForSequenceClassification, BertConfig(), "google-bert/bert-base-uncased")
 
 
 # -- row 13: one malformed model card ---------------------------------------------------------------------------

@@ -129,10 +129,10 @@ def _hub_preview(recipe: Recipe) -> dict | None:
                 kept = (fields, recipe.max_length, recut(kept[2], recipe.max_length))
                 st.session_state[HUB_PREVIEW] = kept  # before the spinner closes (see below)
         return kept[2]
-    st.caption(_("The preview reads up to {rows} rows of this dataset from the Hub, and the run reads them again; "
-                 "changing the dataset, a column, the seed, the validation share or the number of labelled examples means "
-                 "reading it again.",
-                 rows=i18n.number(uploads.HUB_ROWS)))  # fmt: skip
+    st.caption(_("The preview reads up to {rows} rows of this dataset from the Hub (fewer where their texts reach "
+                 "{characters} characters), and the run reads them again; changing the dataset, a column, the seed, "
+                 "the validation share or the number of labelled examples means reading it again.",
+                 rows=i18n.number(uploads.HUB_ROWS), characters=i18n.number(uploads.HUB_CHARACTERS)))  # fmt: skip
     if not st.button(_("Read this dataset"), key="train-hub-read", icon=":material/cloud_download:"):
         return None
     with st.spinner(_("Reading and tokenizing the data…")):

@@ -275,6 +275,7 @@ def stratified_split(examples: list[Example], labels: tuple[str, ...], seed: int
 
 
 HUB_ROWS = 4000  # a Hub dataset's first rows read (streamed): never its whole split
+HUB_CHARACTERS = 5_000_000  # and only until their texts hold this many characters (tokenized in the server)
 HUB_READ_SECONDS = 120  # a read of those rows that takes longer stops with a message (a slow Hub, a huge first file)
 
 
@@ -332,7 +333,8 @@ def _narrow(row: dict, text_column: str, label_column: str) -> dict:
 
 def first_rows(data, text_column: str, label_column: str, limit: int) -> list[dict]:
     """The first ``limit`` rows of a streamed dataset, its two chosen columns only (images, audio and other columns
-    are never held), each cut as it arrives (``_narrow``), so 4,000 rows of long documents never sit in memory whole;
+    are never held), each cut as it arrives (``_narrow``), so 4,000 rows of long documents never sit in memory whole,
+    and no more rows once their texts hold ``HUB_CHARACTERS``;
     a column the dataset lacks is refused in words, and so is a read that takes more than ``HUB_READ_SECONDS``."""
     import itertools
 
@@ -344,10 +346,13 @@ def first_rows(data, text_column: str, label_column: str, limit: int) -> list[di
             if column not in names:
                 raise _no_column(column, names)
         data = data.select_columns([text_column, label_column])
-    rows, deadline = [], time.monotonic() + HUB_READ_SECONDS
+    rows, deadline, characters = [], time.monotonic() + HUB_READ_SECONDS, 0
     try:
         for row in itertools.islice(data, limit):
             rows.append(_narrow(row, text_column, label_column))
+            characters += len(rows[-1][text_column])
+            if characters >= HUB_CHARACTERS:  # long documents: fewer rows, as many characters as an upload's 5 MB
+                break
             if len(rows) < limit and time.monotonic() > deadline:  # checked between rows: one slow request (and
                 # the dataset's opening) still end on their own timeouts
                 raise DataError(Message("Reading the dataset from the Hub stopped after {seconds} s with {rows} of its "

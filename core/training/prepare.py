@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
-from core import catalog
+from core import catalog, settings
 from core.data.types import Example, Split
 from core.errors import CoreError
 from core.messages import Message
@@ -186,6 +187,24 @@ def refuse_too_big(auto_head, config, name: str) -> None:
                                 "has 110 M), so that one run cannot fill the server's disk and hold its training "
                                 "slot for hours.", name=name, count=f"{count / 1e6:.0f}",
                                 most=f"{MAX_HUB_PARAMETERS / 1e6:.0f}"))  # fmt: skip
+    refuse_a_full_disk(name, 4 * count)
+
+
+def refuse_a_full_disk(name: str, download_bytes: int) -> None:
+    """Refuse (CoreError) a download into Hugging Face's cache that would leave less than ``LMLAB_DISK_RESERVE_MB``
+    free there: each student's run may start from another checkpoint, and that cache is never emptied here."""
+    import shutil
+
+    from huggingface_hub import constants
+
+    folder = Path(constants.HF_HUB_CACHE)
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # the disk it will be made on
+    free, reserve = shutil.disk_usage(folder).free, settings.limits().disk_reserve_mb * 1_000_000
+    if free - download_bytes < reserve:
+        raise CoreError(Message("Downloading {name} (about {size} GB) would leave less than {reserve} GB free on the "
+                                "server's disk; the teacher can free space, or lower LMLAB_DISK_RESERVE_MB.", name=name,
+                                size=f"{download_bytes / 1e9:.1f}", reserve=f"{reserve / 1e9:.1f}"))  # fmt: skip
 
 
 def prerequisite(key: str) -> str | None:
