@@ -203,9 +203,9 @@ SECTIONS = [  # (where, what): translated where they are shown
         N_('Apply → Translate'),
         N_(
             'English to Chinese and Chinese to English, each with an encoder-decoder trained here on a generated '
-            'grammar (word order, measure words, tense, questions, negation): greedy or beam search, the cross-attention alignment as a '
-            'heatmap and in bertviz, chrF and BLEU with CIs; online, Marian models from the Hub (English to Chinese, German '
-            'and French).'
+            'grammar (word order, measure words, tense, questions, negation): greedy or beam search, the '
+            'cross-attention alignment as a heatmap and in bertviz, chrF and BLEU with CIs; online, Marian models '
+            'from the Hub (English to Chinese, German and French).'
         ),
     ),
     (
