@@ -12,7 +12,7 @@ through_router()
 st.title(_("Chinese word segmentation"))
 st.markdown(
     _("Chinese is written without spaces between words, so finding them has traditionally been the first step of "
-      "Chinese preprocessing (数据预处理); Chinese BERTs skip it: they read single characters, or pieces learnt from "
+      "Chinese preprocessing (数据预处理); most Chinese BERTs skip it: they read single characters, or pieces learnt from "
       "how often characters occur together (as LM Lab's model that reads pieces does), not words from a dictionary. "
       "Segmentations overlap (crossing ambiguity): 研究生命的起源 is 研究 / 生命 / 的 / 起源 (studying the origin of life), not 研究生 / 命 (a "
       "graduate student's fate), and 南京市长江大桥 is the Nanjing Yangtze River Bridge (南京市 / 长江 / 大桥), not a "

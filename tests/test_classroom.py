@@ -571,6 +571,19 @@ def test_a_hub_checkpoint_over_the_size_cap_is_refused_before_any_download(monke
         refuse_too_big(AutoModelForSequenceClassification, BertConfig(), "google-bert/bert-base-uncased")
 
 
+def test_a_hub_repository_is_sized_by_the_files_a_load_fetches_before_any_download(monkeypatch):
+    from core.errors import CoreError
+    from core.training.prepare import fetched_bytes, refuse_big_files
+
+    files = [("model.safetensors", 20_000_000_000), ("config.json", 600), ("tokenizer.json", 700_000),
+             ("vocab.txt", 230_000), ("README.md", 9_000), ("onnx/model.onnx", 400_000_000),
+             ("pytorch_model.bin", 440_000_000), ("sub/model.safetensors", 5), ("notes.txt", None)]  # fmt: skip
+    assert fetched_bytes(files) == (20_000_000_000, 930_600)  # top-level weights, configs and vocabularies only
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # this machine cannot reach the Hub: refused in words, nothing read
+    with pytest.raises(CoreError, match="Could not read google-bert/bert-base-uncased's list of files"):
+        refuse_big_files("google-bert/bert-base-uncased")
+
+
 # -- row 13: one malformed model card ---------------------------------------------------------------------------
 
 

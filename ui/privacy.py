@@ -100,7 +100,8 @@ def attack_panel() -> None:
                   delta=_("chance: up to {chance} %", chance=f"{100 * found.chance_advantage:.1f}"), delta_color="off",
                   help=_("The largest (share of training texts found) − (share of held-out texts wrongly called members) "
                          "over all loss thresholds. The threshold is chosen knowing the answers, so even a model that "
-                         "leaks nothing shows some advantage, up to the 'chance' figure: 95 % of random labellings of "
+                         "leaks nothing shows some advantage, usually (19 times in 20) up to the 'chance' figure: 95 % of "
+                         "random labellings of "
                          "the same losses stay below it."))  # fmt: skip
     third.metric(_("Mean loss: training / held-out"), f"{found.member_losses.mean():.2f} / {found.other_losses.mean():.2f}",
                  help=_("Asked: {members} training texts and {others} held-out texts.", members=len(found.member_losses),

@@ -36,7 +36,7 @@ class Translation:
     text: str
     source_tokens: list[str]
     target_tokens: list[str]
-    decoding: str  # "greedy" or "beam search (n)"
+    decoding: str  # "greedy", or the Message "beam search ({beams} beams)"
     latency_ms: float
     truncated: bool
     # cross-attention (target × source), averaged over the heads of the last decoder layer; None for Hub models

@@ -6,6 +6,7 @@ import io
 import json
 import threading
 import zipfile
+from pathlib import Path
 
 from core.cards import labelled_examples
 from core.catalog import cache_entry_dir, read_metadata
@@ -37,23 +38,40 @@ def model_card(meta: dict) -> str:
 _ZIPPING = threading.Lock()  # one zip built at a time: a class clicking "Download" together waits for the first
 _FIXED_DATE = (1980, 1, 1, 0, 0, 0)  # zip's earliest date: entries carry no time of building
 _LAST: dict = {}  # the last zip built, by (key, the model's files and their sizes and times): one copy in memory
+KEEP_BYTES = 150_000_000  # a bigger zip (a run from a large Hub checkpoint) is built for each click, never kept
 
 
 def zip_bytes(key: str) -> bytes:
     """The model's folder and its card as a zip. The weights are stored as they are (deflating them saved 8 % for
-    3 s of CPU); entries carry a fixed date, so the same model gives the same bytes, and the last zip is kept:
-    clicking again, or another session's click, costs nothing."""
-    meta = read_metadata(key)
-    if meta is None:
-        raise ModelUnavailableError(Message("Model {key} is not in the cache; train it first.", key=repr(key)))
+    3 s of CPU); entries carry a fixed date, so the same model gives the same bytes, and the last zip (up to
+    ``KEEP_BYTES``) is kept: clicking again, or another session's click, costs nothing. A model retrained while it is
+    zipped is zipped again."""
     folder = cache_entry_dir(key)
     with _ZIPPING:
-        files = sorted(path for path in folder.rglob("*") if path.is_file())
-        stamp = (key, tuple((str(path), path.stat().st_size, path.stat().st_mtime_ns) for path in files))
-        if _LAST.get("stamp") != stamp:
-            _LAST.clear()  # the old zip goes before the new one is built
-            _LAST.update(stamp=stamp, data=_zipped(key, folder, files, model_card(meta)))
-        return _LAST["data"]
+        for _attempt in range(2):
+            try:
+                stamp = _stamp(key, folder)
+                if _LAST.get("stamp") == stamp:
+                    return _LAST["data"]
+                _LAST.clear()  # the old zip goes before the new one is built
+                meta = read_metadata(key)
+                if meta is None:
+                    raise ModelUnavailableError(Message("Model {key} is not in the cache; train it first.",
+                                                        key=repr(key)))  # fmt: skip
+                data = _zipped(key, folder, [Path(name) for name, _size, _time in stamp[1]], model_card(meta))
+                if _stamp(key, folder) != stamp:
+                    continue  # published anew while it was read: zipped again
+            except FileNotFoundError:  # a file of the old folder gone while it was read
+                continue
+            if len(data) <= KEEP_BYTES:
+                _LAST.update(stamp=stamp, data=data)
+            return data
+    raise ModelUnavailableError(Message("Model {key} changed while it was being zipped; try again.", key=repr(key)))
+
+
+def _stamp(key: str, folder: Path) -> tuple:
+    files = sorted(path for path in folder.rglob("*") if path.is_file())
+    return key, tuple((str(path), path.stat().st_size, path.stat().st_mtime_ns) for path in files)
 
 
 def _zipped(key: str, folder, files: list, card: str) -> bytes:

@@ -157,10 +157,11 @@ def base_model(recipe: Recipe, labels: list[str], *, per_token: bool = False):
                               size_bytes=None, description="")
         )  # fmt: skip
         with LOAD_LOCK:
-            tokenizer = from_transformers("AutoTokenizer").from_pretrained(hub_id, trust_remote_code=False)
-            config = from_transformers("AutoConfig").from_pretrained(hub_id, **head, trust_remote_code=False)
+            pinned = {"revision": refuse_big_files(hub_id)} if not Path(hub_id).exists() else {}  # before any download
+            tokenizer = from_transformers("AutoTokenizer").from_pretrained(hub_id, trust_remote_code=False, **pinned)
+            config = from_transformers("AutoConfig").from_pretrained(hub_id, **head, trust_remote_code=False, **pinned)
             refuse_too_big(auto_head, config, recipe.hub_model)  # before a single weight is downloaded
-            model = auto_head.from_pretrained(hub_id, config=config, ignore_mismatched_sizes=True, **safe)
+            model = auto_head.from_pretrained(hub_id, config=config, ignore_mismatched_sizes=True, **safe, **pinned)
     else:
         raise CoreError(f"Unknown base {recipe.base!r}; choose one of {list(BASES)}.")
     return tokenizer, model
@@ -171,7 +172,7 @@ MAX_HUB_PARAMETERS = 150_000_000  # BERT-base (110 M) fits; fine-tuning more on 
 
 def refuse_too_big(auto_head, config, name: str) -> None:
     """Refuse (CoreError) a Hub checkpoint over ``MAX_HUB_PARAMETERS``, counted on an empty copy of its architecture
-    (no memory, no download)."""
+    (no memory, no download), and one whose download would leave too little disk free (``refuse_a_full_disk``)."""
     import torch
 
     caps = {"num_hidden_layers": 1000, "n_layer": 1000, "hidden_size": 100_000, "n_embd": 100_000,
@@ -190,13 +191,46 @@ def refuse_too_big(auto_head, config, name: str) -> None:
     refuse_a_full_disk(name, 4 * count)
 
 
+FETCHED = (".safetensors", ".json", ".txt", ".model")  # what a load reads from a repository's top folder
+
+
+def fetched_bytes(files) -> tuple[int, int]:
+    """(weights, everything else) in bytes of the files a load fetches, from ``(name, size)`` pairs of a repository."""
+    chosen = [(name, size or 0) for name, size in files if "/" not in name and name.endswith(FETCHED)]
+    weights = sum(size for name, size in chosen if name.endswith(".safetensors"))
+    return weights, sum(size for _name, size in chosen) - weights
+
+
+def refuse_big_files(name: str) -> str:
+    """The revision of Hub repository ``name`` to load, refused (CoreError) before anything is downloaded when its
+    files are larger than a model within ``MAX_HUB_PARAMETERS`` needs (a crafted repository's config can claim a
+    small model beside huge weights) or would leave too little disk free. Loading that revision means the files
+    checked are the files read."""
+    from huggingface_hub import HfApi
+
+    try:
+        info = HfApi().model_info(name, files_metadata=True)
+    except Exception as error:  # noqa: BLE001 - the Hub's errors are many; all mean "could not read"
+        raise CoreError(Message("Could not read {name}'s list of files from the Hub: {error}", name=name,
+                                error=str(error)[:300])) from None  # fmt: skip
+    weights, others = fetched_bytes((file.rfilename, file.size) for file in info.siblings or ())
+    if weights > 4.4 * MAX_HUB_PARAMETERS or others > 100_000_000:  # fp32 weights of 150 M parameters, and 10 %
+        raise CoreError(Message("{name}'s files hold {size} GB; runs here start from checkpoints of at most {most} M "
+                                "parameters.", name=name, size=f"{(weights + others) / 1e9:.1f}",
+                                most=f"{MAX_HUB_PARAMETERS / 1e6:.0f}"))  # fmt: skip
+    refuse_a_full_disk(name, weights + others)
+    return info.sha
+
+
 def refuse_a_full_disk(name: str, download_bytes: int) -> None:
     """Refuse (CoreError) a download into Hugging Face's cache that would leave less than ``LMLAB_DISK_RESERVE_MB``
     free there: each student's run may start from another checkpoint, and that cache is never emptied here."""
     import shutil
 
-    from huggingface_hub import constants
+    from huggingface_hub import constants, try_to_load_from_cache
 
+    if isinstance(try_to_load_from_cache(name, "model.safetensors"), str):
+        return  # already downloaded: nothing more to hold
     folder = Path(constants.HF_HUB_CACHE)
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent  # the disk it will be made on

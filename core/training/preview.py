@@ -90,10 +90,13 @@ def architecture(recipe: Recipe | dict, n_labels: int) -> dict:
             "config": {"hub_model": recipe.hub_model},
             "note": "Read from the Hub when training starts.",
         }
+    from core.loading import LOAD_LOCK
     from core.training.prepare import base_model
     from core.transformer import seeded
 
-    with seeded(0):  # its random start must not move the draws of a walkthrough built in the same moment
+    # its random start must not move the draws of a walkthrough built in the same moment; the load lock first, so
+    # that walkthroughs wait for this build alone, never behind another session's load
+    with LOAD_LOCK, seeded(0):
         _, model = base_model(recipe, [f"class {i}" for i in range(n_labels)])
     config = model.config.to_dict()
     keep = ("model_type", "num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size",

@@ -245,6 +245,7 @@ def _arguments(recipe: Recipe, folder: Path, device, precision: str, evaluate_ea
         # early stopping restores the best epoch, which needs that epoch's checkpoint
         save_strategy="epoch" if early_stopping else "no",
         save_total_limit=1 if early_stopping else None,
+        save_only_model=True,  # nothing resumes a run: its checkpoints need no optimizer state (twice the weights)
         load_best_model_at_end=early_stopping,
         metric_for_best_model="eval_loss" if early_stopping else None,
         greater_is_better=False if early_stopping else None,
