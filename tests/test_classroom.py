@@ -567,8 +567,26 @@ def test_a_hub_checkpoint_over_the_size_cap_is_refused_before_any_download(monke
     with pytest.raises(CoreError, match="far larger"):  # refused before ten million layers are built, even on meta
         refuse_too_big(AutoModelForSequenceClassification, BertConfig(num_hidden_layers=10**7), "crafted/config")
     monkeypatch.setenv("LMLAB_DISK_RESERVE_MB", str(10**12))  # a petabyte kept free: no disk has room for BERT-base
-    with pytest.raises(CoreError, match=r"Downloading google-bert/bert-base-uncased \(about 0.4 GB\) would leave"):
-        refuse_too_big(AutoModelForSequenceClassification, BertConfig(), "google-bert/bert-base-uncased")
+    with pytest.raises(CoreError, match=r"Downloading lmlab-test/never-downloaded \(about 0.4 GB\) would leave"):
+        refuse_too_big(AutoModelForSequenceClassification, BertConfig(), "lmlab-test/never-downloaded")
+
+
+def test_a_checkpoint_already_downloaded_at_the_revision_loaded_skips_the_disk_check(tmp_path, monkeypatch):
+    """A run pins the revision it checked; Hugging Face's cache then holds that snapshot and no "main" pointer."""
+    import huggingface_hub
+
+    from core.errors import CoreError
+    from core.training.prepare import refuse_a_full_disk
+
+    sha = "a" * 40
+    snapshot = tmp_path / "models--lmlab-test--tiny" / "snapshots" / sha
+    snapshot.mkdir(parents=True)
+    (snapshot / "model.safetensors").write_bytes(b"")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setenv("LMLAB_DISK_RESERVE_MB", str(10**12))
+    refuse_a_full_disk("lmlab-test/tiny", 10**9, sha)  # held already: nothing to download
+    with pytest.raises(CoreError, match="would leave less than"):
+        refuse_a_full_disk("lmlab-test/tiny", 10**9, "b" * 40)  # another revision would be downloaded
 
 
 def test_a_hub_repository_is_sized_by_the_files_a_load_fetches_before_any_download(monkeypatch):

@@ -21,7 +21,7 @@ from core.data import augment, uploads
 from core.data.types import Example
 from core.errors import CoreError, DataError
 from core.stats import confusion, macro_f1, macro_f1_with_ci, per_class
-from core.training import jobs
+from core.training import export, jobs
 from core.training.evaluation import overfitting
 from core.training.export import zip_bytes
 from core.training.prepare import hold_out_validation
@@ -259,7 +259,7 @@ NOISE = _csv([f"{' '.join(random.Random(i).choices(['red', 'blue', 'cat', 'dog',
               f"{'good' if random.Random(1000 + i).random() < 0.5 else 'bad'}" for i in range(40)])  # fmt: skip
 
 
-def test_custom_run_with_early_stopping_and_export(fresh_cache):
+def test_custom_run_with_early_stopping_and_export(fresh_cache, monkeypatch):
     stored = uploads.store(NOISE)
     recipe = Recipe(key="toy-csv", title="toy", task="sentiment", dataset="csv", base="scratch", epochs=30,
                     learning_rate=2e-3, batch_size=8, data_file=stored.data_id, patience=1, validation_fraction=0.2,
@@ -285,6 +285,10 @@ def test_custom_run_with_early_stopping_and_export(fresh_cache):
     card.write_text(card.read_text(encoding="utf-8").replace('"title": "', '"title": "Renamed '), encoding="utf-8")
     again = zipfile.ZipFile(BytesIO(zip_bytes("toy-csv")))  # a changed model is zipped again
     assert again.read("toy-csv/README.md").decode().startswith("# Renamed")
+    monkeypatch.setattr(export, "KEEP_BYTES", 1000)  # a zip over the cap is built for each click, never kept
+    export._LAST.clear()
+    big = zip_bytes("toy-csv")
+    assert big == zip_bytes("toy-csv") and big is not zip_bytes("toy-csv") and not export._LAST
     with pytest.raises(CoreError, match="built-in model"):
         jobs.start("vader", recipe=Recipe(key="vader", title="x", task="sentiment", dataset="polarity",
                                           base="scratch", epochs=1, learning_rate=1e-3, batch_size=8))  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+import time
 import zipfile
 from pathlib import Path
 
@@ -45,7 +46,8 @@ def zip_bytes(key: str) -> bytes:
     """The model's folder and its card as a zip. The weights are stored as they are (deflating them saved 8 % for
     3 s of CPU); entries carry a fixed date, so the same model gives the same bytes, and the last zip (up to
     ``KEEP_BYTES``) is kept: clicking again, or another session's click, costs nothing. A model retrained while it is
-    zipped is zipped again."""
+    zipped is zipped again. (A download button's callable that raises shows Streamlit's own "failed to generate"
+    message; these errors' words reach the server's log.)"""
     folder = cache_entry_dir(key)
     with _ZIPPING:
         for _attempt in range(2):
@@ -55,6 +57,9 @@ def zip_bytes(key: str) -> bytes:
                     return _LAST["data"]
                 _LAST.clear()  # the old zip goes before the new one is built
                 meta = read_metadata(key)
+                if meta is None and not _attempt:  # perhaps the moment between a publish's two renames
+                    time.sleep(0.2)
+                    continue
                 if meta is None:
                     raise ModelUnavailableError(Message("Model {key} is not in the cache; train it first.",
                                                         key=repr(key)))  # fmt: skip

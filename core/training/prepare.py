@@ -160,7 +160,7 @@ def base_model(recipe: Recipe, labels: list[str], *, per_token: bool = False):
             pinned = {"revision": refuse_big_files(hub_id)} if not Path(hub_id).exists() else {}  # before any download
             tokenizer = from_transformers("AutoTokenizer").from_pretrained(hub_id, trust_remote_code=False, **pinned)
             config = from_transformers("AutoConfig").from_pretrained(hub_id, **head, trust_remote_code=False, **pinned)
-            refuse_too_big(auto_head, config, recipe.hub_model)  # before a single weight is downloaded
+            refuse_too_big(auto_head, config, recipe.hub_model, pinned.get("revision"))  # before any weight
             model = auto_head.from_pretrained(hub_id, config=config, ignore_mismatched_sizes=True, **safe, **pinned)
     else:
         raise CoreError(f"Unknown base {recipe.base!r}; choose one of {list(BASES)}.")
@@ -170,7 +170,7 @@ def base_model(recipe: Recipe, labels: list[str], *, per_token: bool = False):
 MAX_HUB_PARAMETERS = 150_000_000  # BERT-base (110 M) fits; fine-tuning more on a classroom server's CPU is hours
 
 
-def refuse_too_big(auto_head, config, name: str) -> None:
+def refuse_too_big(auto_head, config, name: str, revision: str | None = None) -> None:
     """Refuse (CoreError) a Hub checkpoint over ``MAX_HUB_PARAMETERS``, counted on an empty copy of its architecture
     (no memory, no download), and one whose download would leave too little disk free (``refuse_a_full_disk``)."""
     import torch
@@ -188,7 +188,7 @@ def refuse_too_big(auto_head, config, name: str) -> None:
                                 "has 110 M), so that one run cannot fill the server's disk and hold its training "
                                 "slot for hours.", name=name, count=f"{count / 1e6:.0f}",
                                 most=f"{MAX_HUB_PARAMETERS / 1e6:.0f}"))  # fmt: skip
-    refuse_a_full_disk(name, 4 * count)
+    refuse_a_full_disk(name, 4 * count, revision)
 
 
 FETCHED = (".safetensors", ".json", ".txt", ".model")  # what a load reads from a repository's top folder
@@ -218,19 +218,19 @@ def refuse_big_files(name: str) -> str:
         raise CoreError(Message("{name}'s files hold {size} GB; runs here start from checkpoints of at most {most} M "
                                 "parameters.", name=name, size=f"{(weights + others) / 1e9:.1f}",
                                 most=f"{MAX_HUB_PARAMETERS / 1e6:.0f}"))  # fmt: skip
-    refuse_a_full_disk(name, weights + others)
+    refuse_a_full_disk(name, weights + others, info.sha)
     return info.sha
 
 
-def refuse_a_full_disk(name: str, download_bytes: int) -> None:
+def refuse_a_full_disk(name: str, download_bytes: int, revision: str | None = None) -> None:
     """Refuse (CoreError) a download into Hugging Face's cache that would leave less than ``LMLAB_DISK_RESERVE_MB``
     free there: each student's run may start from another checkpoint, and that cache is never emptied here."""
     import shutil
 
     from huggingface_hub import constants, try_to_load_from_cache
 
-    if isinstance(try_to_load_from_cache(name, "model.safetensors"), str):
-        return  # already downloaded: nothing more to hold
+    if isinstance(try_to_load_from_cache(name, "model.safetensors", revision=revision), str):
+        return  # already downloaded (at the revision that will be loaded): nothing more to hold
     folder = Path(constants.HF_HUB_CACHE)
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent  # the disk it will be made on
