@@ -99,15 +99,15 @@ def split_hub_dataset(name: str) -> tuple[str, str | None]:
     """
     name = name.strip() if isinstance(name, str) else ""
     if not _HUB_DATASET_PATTERN.fullmatch(name) or ".." in name:
-        raise UnsafeNameError(
-            f"Hub dataset {name[:100]!r} is not of the form 'owner/name' or 'owner/name/configuration' "
-            "(e.g. stanfordnlp/sst2, nyu-mll/glue/sst2)."
-        )
+        raise UnsafeNameError(Message("Hub dataset {name} is not of the form 'owner/name' or "
+                                      "'owner/name/configuration' (e.g. stanfordnlp/sst2, nyu-mll/glue/sst2).",
+                                      name=quoted(name, 100)))  # fmt: skip
     parts = name.split("/")
     repository, configuration = "/".join(parts[:2]), (parts[2] if len(parts) == 3 else None)
     if Path(parts[0]).exists():  # datasets would read that folder (or one inside it), not the Hub's
-        raise UnsafeNameError(f"Hub dataset {name[:100]!r} is also the name of a folder on the server; LM Lab reads "
-                              "only the Hub's datasets. Give the dataset as owner/name.")  # fmt: skip
+        raise UnsafeNameError(Message("Hub dataset {name} is also the name of a folder on the server; LM Lab reads "
+                                      "only the Hub's datasets. Give the dataset as owner/name.",
+                                      name=quoted(name, 100)))  # fmt: skip
     return repository, configuration
 
 

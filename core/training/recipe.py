@@ -115,22 +115,12 @@ class Recipe:
                 problems.append(f"{name} must be true or false, got {getattr(self, name)!r}")
         if self.dropout is not None and not 0 <= self.dropout < 1:
             problems.append(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.dataset == "hub" or self.hub_dataset:
-            from core.catalog import split_hub_dataset
-            from core.errors import UnsafeNameError
+        from core.catalog import split_hub_dataset, validate_hub_id
 
-            try:
-                split_hub_dataset(self.hub_dataset)
-            except UnsafeNameError as error:
-                problems.append(str(error))
+        if self.dataset == "hub" or self.hub_dataset:  # names a student types: refused on their own, in words
+            split_hub_dataset(self.hub_dataset)
         if self.base == "hub" or self.hub_model:
-            from core.catalog import validate_hub_id
-            from core.errors import UnsafeNameError
-
-            try:
-                validate_hub_id(self.hub_model)
-            except UnsafeNameError as error:
-                problems.append(str(error))
+            validate_hub_id(self.hub_model)
         for column in (self.text_column, self.label_column):
             if not isinstance(column, str) or len(column) > 200:
                 problems.append("column names must be text of at most 200 characters")
