@@ -388,3 +388,28 @@ def test_only_the_request_that_runs_a_batch_takes_the_model_lock():
     assert answers == {item: item.upper() for item in "abcdefgh"}
     assert coalescer.batch_sizes == [8]
     assert CountingLock.taken == 1 + 1  # the test's own hold, then one turn for the whole batch
+
+
+def test_small_classifiers_keep_their_place_beside_three_large_ones(tiny_model, clear_streamlit_caches):
+    """A class on the Chinese and the English pages at once: the small models trained here are not evicted by
+    three MiniLM-sized ones (nor do they evict them), so nobody waits for a reload."""
+    import json
+    import shutil
+
+    from ui import models
+
+    copies = [tiny_model.parent / f"large-{name}" for name in "abc"]
+    try:
+        for folder in copies:  # the tiny model's weights, described as a MiniLM-sized model
+            shutil.copytree(tiny_model, folder)
+            meta = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
+            meta.update(key=folder.name, size_bytes=91_600_000)
+            (folder / "metadata.json").write_text(json.dumps(meta), encoding="utf-8")
+        small = models.predictor(catalog.get_spec(tiny_model.name))
+        large = [models.predictor(catalog.get_spec(folder.name)) for folder in copies]
+        assert models.predictor(catalog.get_spec(tiny_model.name)) is small  # still loaded
+        assert [models.predictor(catalog.get_spec(folder.name)) for folder in copies] == large
+        assert len({id(model) for model in [small, *large]}) == 4
+    finally:
+        for folder in copies:
+            shutil.rmtree(folder, ignore_errors=True)

@@ -11,16 +11,35 @@ from core.tasks.base import CLASSIFICATION, get_task, tasks
 from ui import i18n, safe
 from ui.i18n import _
 
+# Community Cloud gives 2.7 GB: keep at most three loaded large models (a MiniLM classifier holds ~170–200 MB with
+# its ONNX session, a Hub DistilBERT more); the least recently used one is dropped first. Small ones (the Chinese
+# classifiers trained here, 5–6 MB of weights; VADER) are kept apart, so that a class on the Chinese and the English
+# pages at once does not make them evict MiniLMs and load them again (about a second each, under the load lock).
+SMALL_MODEL_BYTES = 30_000_000
 
-# Community Cloud gives 2.7 GB: keep at most three loaded models (MiniLM-sized ones take ~100 MB,
-# a Hub DistilBERT ~270 MB); the least recently used one is dropped first.
+
 @st.cache_resource(max_entries=3, show_spinner=False)
-def _predictor(key: str, fingerprint: str):
+def _large_predictor(key: str, fingerprint: str):
+    return _load_predictor(key)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _small_predictor(key: str, fingerprint: str):
+    return _load_predictor(key)
+
+
+def _load_predictor(key: str):
     from core.tasks.classify import make_classifier
     from core.tasks.sentiment import VaderSentiment
 
     spec = catalog.get_spec(key)
     return VaderSentiment(spec) if spec.kind == "vader" else make_classifier(spec)
+
+
+def _predictor(spec: ModelSpec, fingerprint: str, size_bytes: int | None):
+    """The shared predictor, from the cache its size belongs to (an unknown size counts as large)."""
+    small = spec.kind == "vader" or (size_bytes or spec.size_bytes or SMALL_MODEL_BYTES) < SMALL_MODEL_BYTES
+    return (_small_predictor if small else _large_predictor)(spec.key, fingerprint)
 
 
 def predictor(spec: ModelSpec):
@@ -34,12 +53,13 @@ def predictor_and_version(spec: ModelSpec) -> tuple[object, str]:
     meta = catalog.read_metadata(spec.key) if spec.trained_here else None
     fingerprint = meta.sha256 if meta else ""
     with st.spinner(_("Loading {model}…", model=safe.md(spec.title))):
-        return _predictor(spec.key, fingerprint), fingerprint or spec.location
+        return _predictor(spec, fingerprint, meta.size_bytes if meta else None), fingerprint or spec.location
 
 
 def predictor_quietly(spec: ModelSpec, fingerprint: str):
     """The shared predictor for ``spec`` at ``fingerprint``, loaded without a spinner (from a background run)."""
-    return _predictor(spec.key, fingerprint)
+    meta = catalog.read_metadata(spec.key) if spec.trained_here else None
+    return _predictor(spec, fingerprint, meta.size_bytes if meta else None)
 
 
 @st.cache_resource(show_spinner=False)
