@@ -390,14 +390,16 @@ def test_only_the_request_that_runs_a_batch_takes_the_model_lock():
     assert CountingLock.taken == 1 + 1  # the test's own hold, then one turn for the whole batch
 
 
-def test_small_classifiers_keep_their_place_beside_three_large_ones(tiny_model, clear_streamlit_caches):
+def test_small_classifiers_keep_their_place_beside_three_large_ones(tiny_model, clear_streamlit_caches, monkeypatch):
     """A class on the Chinese and the English pages at once: the small models trained here are not evicted by
     three MiniLM-sized ones (nor do they evict them), so nobody waits for a reload."""
     import json
     import shutil
 
+    from core.tasks import onnx_runtime
     from ui import models
 
+    monkeypatch.setenv("LMLAB_SERVING", "torch")  # the caches are the point here, not the runtime
     copies = [tiny_model.parent / f"large-{name}" for name in "abc"]
     try:
         for folder in copies:  # the tiny model's weights, described as a MiniLM-sized model
@@ -413,3 +415,4 @@ def test_small_classifiers_keep_their_place_beside_three_large_ones(tiny_model, 
     finally:
         for folder in copies:
             shutil.rmtree(folder, ignore_errors=True)
+            onnx_runtime.forget(folder.name)

@@ -49,29 +49,39 @@ def zip_bytes(key: str) -> bytes:
     zipped is zipped again. (A download button's callable that raises shows Streamlit's own "failed to generate"
     message; these errors' words reach the server's log.)"""
     folder = cache_entry_dir(key)
-    with _ZIPPING:
-        for _attempt in range(2):
+    missing = False
+    for attempt in range(2):
+        if attempt:
+            time.sleep(0.2)  # outside the lock: perhaps the moment between a publish's two renames
+        with _ZIPPING:
             try:
-                stamp = _stamp(key, folder)
-                if _LAST.get("stamp") == stamp:
-                    return _LAST["data"]
-                _LAST.clear()  # the old zip goes before the new one is built
-                meta = read_metadata(key)
-                if meta is None and not _attempt:  # perhaps the moment between a publish's two renames
-                    time.sleep(0.2)
-                    continue
-                if meta is None:
-                    raise ModelUnavailableError(Message("Model {key} is not in the cache; train it first.",
-                                                        key=repr(key)))  # fmt: skip
-                data = _zipped(key, folder, [Path(name) for name, _size, _time in stamp[1]], model_card(meta))
-                if _stamp(key, folder) != stamp:
-                    continue  # published anew while it was read: zipped again
+                found = _zip_once(key, folder)
             except FileNotFoundError:  # a file of the old folder gone while it was read
                 continue
-            if len(data) <= KEEP_BYTES:
-                _LAST.update(stamp=stamp, data=data)
-            return data
+        if isinstance(found, bytes):
+            return found
+        missing = found == "missing"
+    if missing:
+        raise ModelUnavailableError(Message("Model {key} is not in the cache; train it first.", key=repr(key)))
     raise ModelUnavailableError(Message("Model {key} changed while it was being zipped; try again.", key=repr(key)))
+
+
+def _zip_once(key: str, folder: Path) -> bytes | str:
+    """The zip (the kept one if the files did not change), or why there is none: "missing" or "changed" (the caller
+    holds ``_ZIPPING``)."""
+    stamp = _stamp(key, folder)
+    if _LAST.get("stamp") == stamp:
+        return _LAST["data"]
+    _LAST.clear()  # the old zip goes before the new one is built
+    meta = read_metadata(key)
+    if meta is None:
+        return "missing"
+    data = _zipped(key, folder, [Path(name) for name, _size, _time in stamp[1]], model_card(meta))
+    if _stamp(key, folder) != stamp:
+        return "changed"  # published anew while it was read: zipped again
+    if len(data) <= KEEP_BYTES:
+        _LAST.update(stamp=stamp, data=data)
+    return data
 
 
 def _stamp(key: str, folder: Path) -> tuple:
