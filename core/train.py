@@ -195,6 +195,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--pin", metavar="KEY", help="keep this run whatever the cache quota (LMLAB_MAX_RUNS)")
     parser.add_argument("--unpin", metavar="KEY", help="let the cache quota drop this run again")
     parser.add_argument("--delete", metavar="KEY", help="delete a run trained here (never a built-in model)")
+    parser.add_argument("--delete-session-runs", action="store_true",
+                        help="delete every run the app's sessions trained that is not training now and not pinned "
+                             "(when a class has filled the cache)")  # fmt: skip
     parser.add_argument("--background", action="store_true", help=argparse.SUPPRESS)
     custom = parser.add_argument_group("a new run (instead of --model)")
     custom.add_argument("--name", help="cache name for the new model (lowercase letters, digits, . _ -)")
@@ -213,7 +216,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _manage(args) -> int:
-    """--pin, --unpin, --delete."""
+    """--pin, --unpin, --delete, --delete-session-runs."""
     from core.catalog import read_metadata
     from core.training import ownership
 
@@ -221,6 +224,9 @@ def _manage(args) -> int:
         if args.delete:
             ownership.delete_run(args.delete, owner=None)  # the command line may delete any session's run
             print(f"deleted {args.delete}")
+        elif args.delete_session_runs:
+            deleted = ownership.delete_session_runs()
+            print(f"deleted {len(deleted)} session run(s)" + (": " + ", ".join(deleted) if deleted else ""))
         else:
             key = args.pin or args.unpin
             if read_metadata(key) is None:
@@ -269,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     from core.training import jobs
     from core.training.recipes import RECIPES
 
-    if args.pin or args.unpin or args.delete:
+    if args.pin or args.unpin or args.delete or args.delete_session_runs:
         return _manage(args)
     if args.list:
         for key, recipe in RECIPES.items():

@@ -331,3 +331,22 @@ def test_a_student_s_run_starts_only_from_what_the_train_page_offers(fresh_cache
     largest = dataclasses.replace(_custom("largest", epochs=1), scratch=dict(SCRATCH_LIMITS))  # the page's maximum
     jobs.start(largest.key, recipe=largest, owner="mallory")
     _stop(largest.key)
+
+
+def test_the_teacher_deletes_every_idle_session_run_at_once(fresh_cache, capsys):
+    """A class that filled the cache: one command frees it, keeping pinned runs, the command line's and built-ins."""
+    from core import io
+    from core.train import main
+
+    for key, owner in (("alices", "alice"), ("pinned-run", "bob"), ("teachers", None), ("carols", "carol")):
+        folder = settings.models_dir() / key
+        folder.mkdir(parents=True)
+        io.write_json_atomic(folder / "metadata.json", {"task": "sentiment", "labels": ["neg", "pos"]})
+        if owner:
+            (jobs.job_dir(key) / "owner").write_text(owner)
+    ownership.set_pinned("pinned-run", True)
+    assert main(["--delete-session-runs"]) == 0
+    assert "deleted 2 session run(s): " in capsys.readouterr().out
+    kept = {spec.key for spec in catalog.trained_specs()}
+    assert {"pinned-run", "teachers"} <= kept and not {"alices", "carols"} & kept
+    assert not (settings.jobs_dir() / "alices").exists()  # its job record too
