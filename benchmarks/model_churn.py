@@ -4,7 +4,8 @@
         [--rounds 5]
 
 The server keeps its loaded classifiers in Streamlit's resource cache (ui/models.py): three MiniLM-sized ones, and
-the small ones (the Chinese classifiers trained here, VADER) in a cache of their own. This asks each model in turn
+the small ones (under 12 MB on disk: the Chinese BERT classifiers trained here, the tiny English ones; VADER) in a
+cache of their own. This asks each model in turn
 for one answer, round after round, as students on the English Sentiment, Topic and Bias pages and the Chinese
 Sentiment page do, and prints the time of the rounds after the first (every model loaded once) and the process's
 resident memory. The models must be trained (``python -m core.train --all``).
