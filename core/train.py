@@ -225,8 +225,10 @@ def _manage(args) -> int:
             ownership.delete_run(args.delete, owner=None)  # the command line may delete any session's run
             print(f"deleted {args.delete}")
         elif args.delete_session_runs:
-            deleted = ownership.delete_session_runs()
+            deleted, training = ownership.delete_session_runs()
             print(f"deleted {len(deleted)} session run(s)" + (": " + ", ".join(deleted) if deleted else ""))
+            if training:
+                print(f"kept {len(training)} training now: {', '.join(training)}")
         else:
             key = args.pin or args.unpin
             if read_metadata(key) is None:

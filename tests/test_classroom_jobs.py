@@ -338,15 +338,21 @@ def test_the_teacher_deletes_every_idle_session_run_at_once(fresh_cache, capsys)
     from core import io
     from core.train import main
 
-    for key, owner in (("alices", "alice"), ("pinned-run", "bob"), ("teachers", None), ("carols", "carol")):
+    runs = (("alices", "alice"), ("pinned-run", "bob"), ("teachers", None), ("carols", "carol"), ("daves", "dave"),
+            (TINY_KEY, "erin"))  # fmt: skip
+    for key, owner in runs:
         folder = settings.models_dir() / key
         folder.mkdir(parents=True)
         io.write_json_atomic(folder / "metadata.json", {"task": "sentiment", "labels": ["neg", "pos"]})
         if owner:
             (jobs.job_dir(key) / "owner").write_text(owner)
     ownership.set_pinned("pinned-run", True)
+    me = psutil.Process()  # dave's run is training again right now (this process stands for its job)
+    io.write_json_atomic(jobs.job_dir("daves") / "progress.json",
+                         {"state": "running", "pid": me.pid, "pid_created": me.create_time()})  # fmt: skip
     assert main(["--delete-session-runs"]) == 0
-    assert "deleted 2 session run(s): " in capsys.readouterr().out
-    kept = {spec.key for spec in catalog.trained_specs()}
-    assert {"pinned-run", "teachers"} <= kept and not {"alices", "carols"} & kept
+    printed = capsys.readouterr().out
+    assert "deleted 2 session run(s): " in printed and "kept 1 training now: daves" in printed
+    kept = {path.name for path in settings.models_dir().iterdir()}
+    assert {"pinned-run", "teachers", "daves", TINY_KEY} <= kept and not {"alices", "carols"} & kept
     assert not (settings.jobs_dir() / "alices").exists()  # its job record too

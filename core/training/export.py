@@ -57,6 +57,7 @@ def zip_bytes(key: str) -> bytes:
             try:
                 found = _zip_once(key, folder)
             except FileNotFoundError:  # a file of the old folder gone while it was read
+                missing = False
                 continue
         if isinstance(found, bytes):
             return found

@@ -125,8 +125,8 @@ def start(key: str, overrides: dict | None = None, recipe: Recipe | None = None,
     from core.training import ownership
 
     resolved = _resolve(key, overrides, recipe)  # unknown keys and bad options fail here, in the caller
-    folder = job_dir(key)
     with start_lock():
+        folder = job_dir(key)  # made under the lock: a deletion of the run cannot take it away before it is used
         resolved, owner = _a_sessions_run(resolved, owner) if recipe is not None else (resolved, None)
         if recipe is not None and ownership.name_taken(key, owner):
             raise JobError(Message("The name {name} is taken by another run; choose another name for yours.",

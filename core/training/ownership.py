@@ -126,18 +126,19 @@ def session_runs() -> list[tuple[float, str]]:
     return sorted(found)
 
 
-def delete_session_runs() -> list[str]:
-    """The teacher's clean-up (``python -m core.train --delete-session-runs``): every run trained for a session that
-    is not training now and not pinned, deleted; the keys deleted. Built-in models and runs from the command line
-    stay."""
-    deleted = []
+def delete_session_runs() -> tuple[list[str], list[str]]:
+    """The teacher's clean-up after a lesson (``python -m core.train --delete-session-runs``): every run trained for a
+    session that is not training now and not pinned, deleted. Built-in models and runs from the command line stay.
+    (deleted, kept because they are training) keys."""
+    deleted, training = [], []
     for _created, key in session_runs():
         try:
             delete_run(key, owner=None)
-        except JobError:  # it started training again meanwhile
+        except JobError:  # training now
+            training.append(key)
             continue
         deleted.append(key)
-    return deleted
+    return deleted, training
 
 
 RUNS_PER_SESSION = 3  # a session's fourth run replaces its own oldest: one tab cannot push out the class's runs
@@ -164,7 +165,7 @@ def make_room_for_a_run(owner: str) -> None:
     if needed > len(droppable):  # decided before anything is deleted: a refused start drops nothing
         raise JobLimitError(Message("The cache holds {total} runs of the class, its limit (LMLAB_MAX_RUNS={cap}), and "
                                     "too few of them are yours or from an earlier lesson to make room; the teacher "
-                                    "can delete runs (python -m core.train --delete-session-runs) or raise the "
-                                    "limit.", total=len(runs), cap=cap))
+                                    "can delete runs (python -m core.train --delete KEY; after the lesson, all of "
+                                    "them: --delete-session-runs) or raise the limit.", total=len(runs), cap=cap))
     for key in [*over_own, *droppable[:needed]]:
         store.delete(key)
