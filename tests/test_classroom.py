@@ -557,9 +557,8 @@ def test_a_hub_checkpoint_over_the_size_cap_is_refused_before_any_download(monke
     from transformers import AutoModelForSequenceClassification, BertConfig
 
     from core.errors import CoreError
-    from core.training.prepare import refuse_too_big
+    from core.training.prepare import refuse_a_full_disk, refuse_too_big
 
-    monkeypatch.setenv("LMLAB_DISK_RESERVE_MB", "1")  # whatever this machine's disk holds: the size cap alone
     big = BertConfig(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096)
     with pytest.raises(CoreError, match="335 M parameters"):  # BERT-large's size, counted on an empty copy
         refuse_too_big(AutoModelForSequenceClassification, big, "google-bert/bert-large-uncased")
@@ -568,7 +567,7 @@ def test_a_hub_checkpoint_over_the_size_cap_is_refused_before_any_download(monke
         refuse_too_big(AutoModelForSequenceClassification, BertConfig(num_hidden_layers=10**7), "crafted/config")
     monkeypatch.setenv("LMLAB_DISK_RESERVE_MB", str(10**12))  # a petabyte kept free: no disk has room for BERT-base
     with pytest.raises(CoreError, match=r"Downloading lmlab-test/never-downloaded \(about 0.4 GB\) would leave"):
-        refuse_too_big(AutoModelForSequenceClassification, BertConfig(), "lmlab-test/never-downloaded")
+        refuse_a_full_disk("lmlab-test/never-downloaded", 440_000_000)  # BERT-base's weights, as the Hub lists them
 
 
 def test_a_checkpoint_already_downloaded_at_the_revision_loaded_skips_the_disk_check(tmp_path, monkeypatch):

@@ -160,7 +160,7 @@ def base_model(recipe: Recipe, labels: list[str], *, per_token: bool = False):
             pinned = {"revision": refuse_big_files(hub_id)} if not Path(hub_id).exists() else {}  # before any download
             tokenizer = from_transformers("AutoTokenizer").from_pretrained(hub_id, trust_remote_code=False, **pinned)
             config = from_transformers("AutoConfig").from_pretrained(hub_id, **head, trust_remote_code=False, **pinned)
-            refuse_too_big(auto_head, config, recipe.hub_model, pinned.get("revision"))  # before any weight
+            refuse_too_big(auto_head, config, recipe.hub_model)  # before a single weight is downloaded
             model = auto_head.from_pretrained(hub_id, config=config, ignore_mismatched_sizes=True, **safe, **pinned)
     else:
         raise CoreError(f"Unknown base {recipe.base!r}; choose one of {list(BASES)}.")
@@ -170,9 +170,9 @@ def base_model(recipe: Recipe, labels: list[str], *, per_token: bool = False):
 MAX_HUB_PARAMETERS = 150_000_000  # BERT-base (110 M) fits; fine-tuning more on a classroom server's CPU is hours
 
 
-def refuse_too_big(auto_head, config, name: str, revision: str | None = None) -> None:
+def refuse_too_big(auto_head, config, name: str) -> None:
     """Refuse (CoreError) a Hub checkpoint over ``MAX_HUB_PARAMETERS``, counted on an empty copy of its architecture
-    (no memory, no download), and one whose download would leave too little disk free (``refuse_a_full_disk``)."""
+    (no memory, no download). Its files' size and the disk were checked before (``refuse_big_files``)."""
     import torch
 
     caps = {"num_hidden_layers": 1000, "n_layer": 1000, "hidden_size": 100_000, "n_embd": 100_000,
@@ -188,7 +188,6 @@ def refuse_too_big(auto_head, config, name: str, revision: str | None = None) ->
                                 "has 110 M), so that one run cannot fill the server's disk and hold its training "
                                 "slot for hours.", name=name, count=f"{count / 1e6:.0f}",
                                 most=f"{MAX_HUB_PARAMETERS / 1e6:.0f}"))  # fmt: skip
-    refuse_a_full_disk(name, 4 * count, revision)
 
 
 FETCHED = (".safetensors", ".json", ".txt", ".model")  # what a load reads from a repository's top folder
