@@ -104,7 +104,9 @@ def test_int8s_close_calls_are_answered_in_fp32(tiny_model):
         else:  # int8's, which keeps fp32's label whenever the gap is over twice the largest move
             assert result.runtime == "ONNX Runtime dynamic int8" and result.label == int8.labels[int(raw[i].argmax())]
     flipped = [i for i, row in enumerate(raw) if int8.labels[int(row.argmax())] != expected[i].label]
-    assert flipped and set(flipped) <= set(checked)  # this tiny model is one int8 changes; each change was a close call
+    # each label int8 alone changes was a close call (how many it changes depends on the CPU's int8 kernels: some on
+    # one machine, none on another, for this same tiny model)
+    assert set(flipped) <= set(checked)
     assert [r.label for r in served] == [e.label for e in expected]
     batched = int8.predict_batch(held_out)  # a batch computes its close calls again the same way: the same answers
     assert [(r.label, r.runtime) for r in batched] == [(r.label, r.runtime) for r in served]
