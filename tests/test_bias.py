@@ -228,9 +228,11 @@ def test_the_answer_shift_counts_shares_accuracy_and_recall():
     assert right["share"].value == 0.5 and right["accuracy"].value == 1.0 and 0 < right["share"].low < 0.5
 
 
-def test_the_page_compares_a_model_trained_on_a_skewed_sample(fresh_cache, clear_streamlit_caches):
+def test_the_page_compares_a_model_trained_on_a_skewed_sample(fresh_cache, clear_streamlit_caches, monkeypatch):
     from core.training import jobs
 
+    # served by PyTorch: int8's export and check of two fresh MiniLMs (17 s of this test's 28) are other tests' subject
+    monkeypatch.setenv("LMLAB_SERVING", "torch")
     for key in ("sentiment-minilm", "sentiment-minilm-skewed"):
         jobs.run_here(key, {"epochs": 0.3})  # a few steps: the page's comparison is under test, not the models
     at = open_page("pages/bias.py")
