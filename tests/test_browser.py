@@ -1,4 +1,5 @@
-"""End to end: the real server in headless Chromium, every page, no error box, one real prediction."""
+"""End to end: the real server in headless Chromium: a deep link as its first session, Home, real predictions, bertviz
+offline, Chinese drawn, a lesson link (every page as first opened: test_browser_matrix.py)."""
 
 import shutil
 import time
@@ -86,28 +87,6 @@ def test_home_in_a_browser(server, page):
     assert page.get_by_text("offline").first.is_visible()
     page.get_by_text("CPU").first.wait_for(timeout=60_000)  # the device probe answered
     _shot(page, "home.png")
-
-
-@pytest.mark.parametrize(
-    "path, heading, chart",
-    [
-        ("/self_attention", "Self-attention, step by step", True),
-        ("/multi_head", "Multi-head attention", True),
-        ("/positional_encoding", "Positional encoding", True),
-        ("/encoder_decoder", "Encoder and decoder", True),
-        ("/topic", "Topic classification", False),  # its chart appears after "Classify"
-        ("/summarize", "Summarization", False),  # the summary appears after "Summarize"
-        ("/evaluate", "Benchmark models side by side", False),  # tables appear after a run
-        ("/train", "Train a classifier", True),
-    ],
-)
-def test_more_pages_in_a_browser(server, page, path, heading, chart):
-    page.goto(server + path)
-    _settle(page, heading)
-    if chart:
-        page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=90_000)
-    assert page.locator("[data-testid='stException']").count() == 0
-    _shot(page, path.strip("/") + ".png")
 
 
 def test_offline_bertviz_draws_and_a_hostile_token_stays_text(server, page):

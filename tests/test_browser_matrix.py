@@ -1,7 +1,7 @@
 """Bad input on every page, in a real browser: each probe typed into every text box, then the primary button.
 
-No exception box, no dialog (no script ran), no request to another host, and a clear message where the
-input is refused. The sidebar shows every page at once (no "View more" fold), and the list below is every page.
+First, each page as opened: no error box, and its chart where it draws one before any button. Then no exception
+box, no dialog (no script ran), no request to another host, and a clear message where the input is refused. The sidebar shows every page at once (no "View more" fold), and the list below is every page.
 """
 
 from __future__ import annotations
@@ -58,6 +58,9 @@ PROBES = {
                                "**[claim your grade](https://evil.example/grade)** :red[alarm]",
 }
 REFUSED = ("empty", "spaces", "200 KB")  # where a pressed button must say why nothing ran (or the box cut it)
+# pages that draw a chart before any button is pressed (the others draw theirs after a run)
+CHART_ON_LOAD = ("self_attention", "multi_head", "positional_encoding", "encoder_decoder", "train")
+ARTIFACTS, SHOTS = ROOT / "test-artifacts", (*CHART_ON_LOAD, "topic", "summarize", "evaluate")  # screenshots kept
 
 
 @pytest.fixture(scope="module")
@@ -146,6 +149,13 @@ def test_bad_input_on_every_text_box(server, page, path):
         # shows only after a moment, so a run still busy higher up can look idle)
         page.locator("[data-testid='stMain']").locator(TEXT_BOX).first.wait_for(timeout=90_000)
     _idle(page)
+    # as first opened: no error box, its chart drawn where it has one on load, a screenshot kept for a reader
+    assert page.locator("[data-testid='stAlertContentError']").count() == 0, f"{path}: an error box on load"
+    if path in CHART_ON_LOAD:
+        page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=90_000)
+    if path in SHOTS:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"{path}.png"), full_page=True)
     seen_boxes = 0
     for name, probe in PROBES.items():
         boxes = _text_boxes(page)
