@@ -147,15 +147,8 @@ def coverage(way_key: str, tokenizer, texts: Sequence[str]) -> dict:
 
 
 def linear_probe(way_key: str, tokenizer, train: Sequence, test: Sequence) -> dict:
-    """What a way's tokens let a model learn: ``probe`` on the tokens the way cuts each review into (a tokenizer's
-    in one batch call: 0.8 s against 2.2 s one review at a time for MiniLM's on the 15,358 training reviews)."""
-    texts = [example.text for example in [*train, *test]]
-    if way_key == "jieba":
-        cuts = [_tokens(way_key, tokenizer, text).tokens for text in texts]
-    else:
-        cuts = [list(encoding.tokens) for encoding in tokenizer.encode_batch(texts, add_special_tokens=False)]
-    tokens = dict(zip(texts, cuts, strict=True))
-    return probe(tokens.__getitem__, train, test)
+    """What a way's tokens let a model learn: ``probe`` on the tokens the way cuts each review into."""
+    return probe(lambda text: _tokens(way_key, tokenizer, text).tokens, train, test)
 
 
 def probe(tokens_of, train: Sequence, test: Sequence) -> dict:
