@@ -229,7 +229,7 @@ def test_an_explanation_beside_busy_python_threads_takes_a_fraction_of_the_eager
     try:
         explain(traced, text), explain(eager, text)
         # one busy thread: the traced pass measured 0.21 of the eager time beside one and 0.17–0.29 beside two, which
-        # took 18 s where one takes 4.5
+        # took 18 s where one takes 5.5
         _found, traced_seconds = beside_busy_python(lambda: explain(traced, text), threads=1)
         _found, eager_seconds = beside_busy_python(lambda: explain(eager, text), threads=1)
     finally:

@@ -10,6 +10,7 @@ import pytest
 
 from core import catalog, settings
 from core.data import polarity
+from core.tasks import onnx_agreement
 from core.tasks.classify import TransformerClassifier
 
 from conftest import TINY_KEY, open_page
@@ -57,7 +58,6 @@ def test_the_export_is_traced_with_attention_in_plain_operations_and_the_model_k
 
 
 def test_int8_serves_only_where_it_gives_pytorchs_labels_on_held_out_texts(tiny_model, monkeypatch):
-    from core.tasks import onnx_runtime
 
     spec = catalog.get_spec(TINY_KEY)
     fp32 = TransformerClassifier(spec, runtime="onnx")
@@ -71,18 +71,17 @@ def test_int8_serves_only_where_it_gives_pytorchs_labels_on_held_out_texts(tiny_
     assert plain and "computed again in fp32" in plain[0].runtime_note
 
 
-    monkeypatch.setattr(onnx_runtime, "MIN_INT8_AGREEMENT", 1.01)  # a model int8 would change: fp32 serves it
+    monkeypatch.setattr(onnx_agreement, "MIN_INT8_AGREEMENT", 1.01)  # a model int8 would change: fp32 serves it
     strict = TransformerClassifier(spec, runtime="onnx-int8")
     assert strict.runtime == "onnx" and strict.runtime_note.startswith(f"int8 gave PyTorch's label on {same} of 50")
     assert np.abs(_probabilities(strict.predict_batch(TEXTS)) - _probabilities(a)).max() < 1e-4
 
 
 def test_int8s_close_calls_are_answered_in_fp32(tiny_model):
-    from core.tasks import onnx_runtime
 
     spec = catalog.get_spec(TINY_KEY)
     torch_model, int8 = TransformerClassifier(spec, runtime="torch"), TransformerClassifier(spec, runtime="onnx-int8")
-    held_out, training = onnx_runtime.check_texts(spec)
+    held_out, training = onnx_agreement.check_texts(spec)
     assert held_out and training and not set(held_out) & set(training)  # the threshold is set on texts never scored
     # the threshold: twice the most int8 moved a gap between its top class and another, on the training texts
     moved = 0.0
@@ -95,7 +94,7 @@ def test_int8s_close_calls_are_answered_in_fp32(tiny_model):
     expected = torch_model.predict_batch(held_out)
     served = [int8.predict(text) for text in held_out]
     raw = [int8.onnx.logits(int8.preprocess([text])[0])[0] for text in held_out]  # int8 alone, without the check
-    checked = [i for i, row in enumerate(raw) if onnx_runtime.top_gap(row) < int8.recheck_below]
+    checked = [i for i, row in enumerate(raw) if onnx_agreement.top_gap(row) < int8.recheck_below]
     assert 0 < len(checked) == int8.rechecked < len(held_out) and int8.answered == len(held_out)
     for i, (result, truth) in enumerate(zip(served, expected, strict=True)):
         if i in checked:  # the fp32 export's answer (PyTorch's to 1e-5), which says why it computed it
@@ -155,12 +154,11 @@ def test_sessions_asking_at_once_get_the_answers_each_would_get_alone(tiny_model
 
 def test_a_close_call_keeps_int8s_answer_when_fp32_fails_and_int8_that_calls_too_many_close_is_not_used(
         tiny_model, monkeypatch):  # fmt: skip
-    from core.tasks import onnx_runtime
 
     spec = catalog.get_spec(TINY_KEY)
     int8 = TransformerClassifier(spec, runtime="onnx-int8")
-    text = next(t for t in onnx_runtime.check_texts(spec)[0]
-                if onnx_runtime.top_gap(int8.onnx.logits(int8.preprocess([t])[0])[0]) < int8.recheck_below)  # fmt: skip
+    text = next(t for t in onnx_agreement.check_texts(spec)[0]
+                if onnx_agreement.top_gap(int8.onnx.logits(int8.preprocess([t])[0])[0]) < int8.recheck_below)  # fmt: skip
 
     def fail(*_args, **_kwargs):
         raise RuntimeError("out of memory")
@@ -171,7 +169,7 @@ def test_a_close_call_keeps_int8s_answer_when_fp32_fails_and_int8_that_calls_too
     monkeypatch.setattr(int8, "_run", fail)  # … and where PyTorch's fails too, int8's answer stands, and says so
     for answer in (int8.predict(text), *int8.predict_batch([text])):
         assert answer.runtime == "ONNX Runtime dynamic int8" and "could not be computed again" in answer.runtime_note
-    monkeypatch.setattr(onnx_runtime, "MOST_CLOSE", 0.0)  # a model int8 leaves too close to call: fp32 serves it
+    monkeypatch.setattr(onnx_agreement, "MOST_CLOSE", 0.0)  # a model int8 leaves too close to call: fp32 serves it
     strict = TransformerClassifier(spec, runtime="onnx-int8")
     assert strict.runtime == "onnx" and "too close to call; fp32 serves" in strict.runtime_note
 
@@ -200,7 +198,6 @@ def test_a_damaged_agreement_record_is_measured_again_and_so_are_other_texts(tin
     import json
     import math
 
-    from core.tasks import onnx_runtime
 
     first = TransformerClassifier(catalog.get_spec(TINY_KEY), runtime="onnx-int8")
     record = first.onnx.path.with_suffix(".agreement.json")
@@ -210,12 +207,12 @@ def test_a_damaged_agreement_record_is_measured_again_and_so_are_other_texts(tin
         again = TransformerClassifier(catalog.get_spec(TINY_KEY), runtime="onnx-int8")
         assert again.recheck_below == pytest.approx(first.recheck_below)
         assert json.loads(record.read_text())["margin_error"] == pytest.approx(kept["margin_error"])
-    held_out, training = onnx_runtime.check_texts(first.spec)
-    other = onnx_runtime.agreement(first.onnx, first.model, first.tokenizer, (held_out, training[::-1][:-1] + ["Fine."]),
+    held_out, training = onnx_agreement.check_texts(first.spec)
+    other = onnx_agreement.agreement(first.onnx, first.model, first.tokenizer, (held_out, training[::-1][:-1] + ["Fine."]),
                                    first.max_tokens)  # the same counts, other texts: measured on them  # fmt: skip
     assert json.loads(record.read_text())["texts"][2] != kept["texts"][2] and other.of == len(held_out)
     # a logit that is not a number is a close call wherever it is compared as ``not gap >= threshold``
-    assert math.isnan(onnx_runtime.top_gap([2.0, 1.0, math.nan])) and onnx_runtime.top_gap([2.0, 1.5, -1.0]) == 0.5
+    assert math.isnan(onnx_agreement.top_gap([2.0, 1.0, math.nan])) and onnx_agreement.top_gap([2.0, 1.5, -1.0]) == 0.5
 
 
 def test_an_export_is_made_once_and_a_damaged_one_is_replaced(tiny_model):
@@ -328,7 +325,6 @@ def test_int8_is_checked_on_the_split_a_model_was_trained_on_and_measured_on_tex
     import json
 
     from core.data import keyword
-    from core.tasks import onnx_runtime
     from core.tasks.base import own_dataset
 
     def plant(key: str, recipe: dict):
@@ -339,14 +335,14 @@ def test_int8_is_checked_on_the_split_a_model_was_trained_on_and_measured_on_tex
         return catalog.get_spec(key)
 
     cues, odd = plant("cue-run", {"dataset": "keyword"}), plant("odd-run", {"dataset": ["keyword"]})
-    held_out, training = onnx_runtime.check_texts(cues)
+    held_out, training = onnx_agreement.check_texts(cues)
     split, _ = keyword.split()
-    assert held_out == [e.text for e in split.test][:onnx_runtime.MOST_TEXTS]  # its own sentences, not polarity's
+    assert held_out == [e.text for e in split.test][:onnx_agreement.MOST_TEXTS]  # its own sentences, not polarity's
     polarity_train = {e.text for e in polarity.split().train}
     assert set(training) & {e.text for e in split.train} and set(training) & polarity_train  # both, never scored
     assert not set(training) & set(held_out)
     assert own_dataset(odd) is None  # a card whose dataset is not a name: its task's split, no crash
-    assert onnx_runtime.check_texts(odd)[0] == [e.text for e in polarity.split().test]
+    assert onnx_agreement.check_texts(odd)[0] == [e.text for e in polarity.split().test]
 
 
 @pytest.mark.parametrize("runtime", ["torch", "onnx-int8"])

@@ -200,10 +200,10 @@ def test_requests_from_many_sessions_share_forward_passes_and_get_their_own_answ
 
 
 def test_a_long_text_is_not_padded_together_with_short_ones(tiny_model, monkeypatch):
-    from core.tasks import classify
+    from core.tasks import batching
 
     classifier = TransformerClassifier(catalog.get_spec("sentiment-tiny"), runtime="torch")  # the batching path
-    monkeypatch.setattr(classify, "PADDED_TOKENS", 120)
+    monkeypatch.setattr(batching, "PADDED_TOKENS", 120)
     passes = []
     original = classifier._forward_once
     monkeypatch.setattr(classifier, "_forward_once", lambda texts: passes.append(len(texts)) or original(texts))

@@ -50,6 +50,7 @@ def test_the_int8_check_counts_labels_unlike_fp32s_on_held_out_texts(tiny_model)
 
     spec = catalog.get_spec("sentiment-tiny")
     int8, fp32 = TransformerClassifier(spec, runtime="onnx-int8"), TransformerClassifier(spec, runtime="torch")
+    assert int8.runtime == "onnx-int8"  # the raw logits below are int8's
     held_out = [e.text for e in get_task(spec.task).held_out(own_dataset(spec))[0].test
                 if len(e.text) <= settings.limits().max_chars]  # fmt: skip
     raw = [int8.labels[int(int8.onnx.logits(int8.preprocess([text])[0])[0].argmax())] for text in held_out]

@@ -13,7 +13,7 @@ import numpy as np
 from core import catalog
 from core.errors import CoreError, UnknownModelError
 from core.settings import INT8_CHECKED
-from core.tasks import onnx_runtime
+from core.tasks import onnx_agreement, onnx_runtime
 from core.tasks.inputs import to_cpu
 
 BASELINES = {
@@ -76,8 +76,8 @@ class TransformerAdapter(Adapter):
                                           fingerprint=fingerprint)  # fmt: skip
         if variant == "onnx-int8":  # as the pages serve int8: close calls computed again in fp32 (a model int8 may not
             # serve, by ``Agreement.serves``, is served by fp32 on the pages; its @onnx row scores that)
-            texts = onnx_runtime.check_texts(spec)
-            self.recheck_below = onnx_runtime.agreement(self.onnx, model, tokenizer, texts, self.max_tokens).recheck_below
+            texts = onnx_agreement.check_texts(spec)
+            self.recheck_below = onnx_agreement.agreement(self.onnx, model, tokenizer, texts, self.max_tokens).recheck_below
             self.precision = INT8_CHECKED
         id2label = model.config.id2label
         own = [str(id2label[i]).lower() for i in range(len(id2label))]
@@ -96,7 +96,7 @@ class TransformerAdapter(Adapter):
             singles = [self.tokenizer([text], truncation=True, max_length=self.max_tokens, return_tensors="pt")
                        for text in texts]  # fmt: skip
             logits = torch.from_numpy(np.concatenate([self.onnx.logits(one) for one in singles])).float()
-            close = [i for i, row in enumerate(logits.tolist()) if not onnx_runtime.top_gap(row) >= self.recheck_below]
+            close = [i for i, row in enumerate(logits.tolist()) if not onnx_agreement.top_gap(row) >= self.recheck_below]
             if close:  # where int8 could have changed the label, fp32 answers (the pages ask the fp32 export, PyTorch's to ~1e-6)
                 batch = self.tokenizer([texts[i] for i in close], truncation=True, max_length=self.max_tokens,
                                        padding=True, return_tensors="pt")  # fmt: skip

@@ -64,7 +64,7 @@ def _guesses(classifier, texts: list[str], lengths: list[int], parts, max_length
     """The classifier's label for each text (of ``lengths`` tokens) with ``parts`` ((heads, mlps)) off (zeroed, or
     replaced by ``means``): sorted by length, in passes of at most PADDED_TOKENS padded tokens, the model held one pass
     at a time."""
-    from core.tasks.classify import padded_passes
+    from core.tasks.batching import padded_passes
 
     tokenizer = classifier.tokenizer
     found: dict[int, int] = {}

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Generic, TypeVar
 
+PADDED_TOKENS = 4096  # the most padded tokens one pass of batched single requests may hold
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -183,3 +184,18 @@ class AtTheGate:
 
 
 at_the_gate = AtTheGate()  # one for the process, like the gate
+
+
+def padded_passes(lengths: list[int]) -> list[list[int]]:
+    """Indices of texts of these token ``lengths``, sorted by length and cut into passes of at most PADDED_TOKENS
+    padded tokens, a new pass starting where the length jumps (past 1.5 times the pass's shortest, plus 8): one long
+    text does not pad thirty short ones to its length. (Three requests of a long post and two short label sentences
+    each, merged into one pass, padded 1,548 positions against 1,266 asked one by one; cut at the jumps, 534.)"""
+    groups: list[list[int]] = [[]]
+    for index in sorted(range(len(lengths)), key=lengths.__getitem__):  # the longest text comes last
+        group = groups[-1]
+        if group and ((len(group) + 1) * lengths[index] > PADDED_TOKENS
+                      or lengths[index] > 1.5 * lengths[group[0]] + 8):  # fmt: skip
+            groups.append([])
+        groups[-1].append(index)
+    return groups

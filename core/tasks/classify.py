@@ -14,12 +14,11 @@ from core import catalog, loading, settings
 from core.catalog import ModelSpec
 from core.memo import Memo, digest
 from core.messages import Message
-from core.tasks import onnx_runtime, traced
-from core.tasks.batching import Coalescer, at_the_gate, run_single
+from core.tasks import onnx_agreement, onnx_runtime, traced
+from core.tasks.batching import Coalescer, at_the_gate, padded_passes, run_single
 from core.tasks.inputs import FairLock, LanguageFit, check_text, inference_gate, language_fit, to_cpu
 
 PROBABILITY = "probability"
-PADDED_TOKENS = 4096  # the most padded tokens one pass of batched single requests may hold
 
 
 @dataclass(frozen=True)
@@ -48,21 +47,6 @@ def _normalise_label(raw: str) -> str:
     return {"label_0": "negative", "label_1": "positive", "neg": "negative", "pos": "positive"}.get(
         lowered, lowered
     )
-
-
-def padded_passes(lengths: list[int]) -> list[list[int]]:
-    """Indices of texts of these token ``lengths``, sorted by length and cut into passes of at most PADDED_TOKENS
-    padded tokens, a new pass starting where the length jumps (past 1.5 times the pass's shortest, plus 8): one long
-    text does not pad thirty short ones to its length. (Three requests of a long post and two short label sentences
-    each, merged into one pass, padded 1,548 positions against 1,266 asked one by one; cut at the jumps, 534.)"""
-    groups: list[list[int]] = [[]]
-    for index in sorted(range(len(lengths)), key=lengths.__getitem__):  # the longest text comes last
-        group = groups[-1]
-        if group and ((len(group) + 1) * lengths[index] > PADDED_TOKENS
-                      or lengths[index] > 1.5 * lengths[group[0]] + 8):  # fmt: skip
-            groups.append([])
-        groups[-1].append(index)
-    return groups
 
 
 class TransformerClassifier:
@@ -114,8 +98,8 @@ class TransformerClassifier:
                 self.onnx = onnx_runtime.load(self.model, self.tokenizer, key=self.spec.key, runtime=runtime,
                                               fingerprint=self._fingerprint, threads=self._onnx_threads(runtime))  # fmt: skip
                 if runtime == "onnx-int8":
-                    texts = onnx_runtime.check_texts(self.spec)
-                    found = onnx_runtime.agreement(self.onnx, self.model, self.tokenizer, texts, self.max_tokens)
+                    texts = onnx_agreement.check_texts(self.spec)
+                    found = onnx_agreement.agreement(self.onnx, self.model, self.tokenizer, texts, self.max_tokens)
                     same, of = found.same, found.of
                     self.exact = self._exact_export(runtime) if found.serves else None
         except Exception as error:  # noqa: BLE001 - whatever went wrong, PyTorch still answers, and says why
@@ -333,7 +317,7 @@ class TransformerClassifier:
         result, logits = self._single(prepared, self.onnx)
         with self._counting:
             self.answered += 1
-        return result, onnx_runtime.top_gap(logits[0].tolist())
+        return result, onnx_agreement.top_gap(logits[0].tolist())
 
     def _single(self, prepared, found, runtime: str | None = None):
         """An exported model's answer for one prepared text, alone in its pass, and its logits."""

@@ -32,7 +32,7 @@ class SentenceEncoder:
 
         Requests from every session are answered together (``Coalescer``): whoever takes the model next embeds
         all the texts waiting by then, sorted by length in passes of at most ``batch_size`` texts and
-        ``core.tasks.classify.PADDED_TOKENS`` padded tokens, so the padding stays small."""
+        ``core.tasks.batching.PADDED_TOKENS`` padded tokens, so the padding stays small."""
         if not texts:
             return np.zeros((0, self.model.config.hidden_size), dtype=np.float32)
         self.traced_pass.get()  # the first request traces the pass (core.tasks.traced), taking the model step by step
@@ -40,7 +40,7 @@ class SentenceEncoder:
 
     def _encode_together(self, requests: list[tuple[tuple[str, ...], int]]) -> list[np.ndarray]:
         """The coalescer's run (the model's lock is held): every request's texts in passes sorted by length."""
-        from core.tasks.classify import padded_passes
+        from core.tasks.batching import padded_passes
 
         texts = [text for request, _ in requests for text in request]
         lengths = self.tokenizer(texts, truncation=True, max_length=self.max_tokens, return_length=True)["length"]
