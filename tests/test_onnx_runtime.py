@@ -58,7 +58,6 @@ def test_the_export_is_traced_with_attention_in_plain_operations_and_the_model_k
 
 
 def test_int8_serves_only_where_it_gives_pytorchs_labels_on_held_out_texts(tiny_model, monkeypatch):
-
     spec = catalog.get_spec(TINY_KEY)
     fp32 = TransformerClassifier(spec, runtime="onnx")
     int8 = TransformerClassifier(spec, runtime="onnx-int8")
@@ -78,7 +77,6 @@ def test_int8_serves_only_where_it_gives_pytorchs_labels_on_held_out_texts(tiny_
 
 
 def test_int8s_close_calls_are_answered_in_fp32(tiny_model):
-
     spec = catalog.get_spec(TINY_KEY)
     torch_model, int8 = TransformerClassifier(spec, runtime="torch"), TransformerClassifier(spec, runtime="onnx-int8")
     held_out, training = onnx_agreement.check_texts(spec)
@@ -154,7 +152,6 @@ def test_sessions_asking_at_once_get_the_answers_each_would_get_alone(tiny_model
 
 def test_a_close_call_keeps_int8s_answer_when_fp32_fails_and_int8_that_calls_too_many_close_is_not_used(
         tiny_model, monkeypatch):  # fmt: skip
-
     spec = catalog.get_spec(TINY_KEY)
     int8 = TransformerClassifier(spec, runtime="onnx-int8")
     text = next(t for t in onnx_agreement.check_texts(spec)[0]
@@ -198,7 +195,6 @@ def test_a_damaged_agreement_record_is_measured_again_and_so_are_other_texts(tin
     import json
     import math
 
-
     first = TransformerClassifier(catalog.get_spec(TINY_KEY), runtime="onnx-int8")
     record = first.onnx.path.with_suffix(".agreement.json")
     kept = json.loads(record.read_text())
@@ -213,6 +209,9 @@ def test_a_damaged_agreement_record_is_measured_again_and_so_are_other_texts(tin
     assert json.loads(record.read_text())["texts"][2] != kept["texts"][2] and other.of == len(held_out)
     # a logit that is not a number is a close call wherever it is compared as ``not gap >= threshold``
     assert math.isnan(onnx_agreement.top_gap([2.0, 1.0, math.nan])) and onnx_agreement.top_gap([2.0, 1.5, -1.0]) == 0.5
+    # a model without a split to be checked on: nothing measured, so int8 does not serve, and says why
+    none = onnx_agreement.agreement(first.onnx, first.model, first.tokenizer, ([], []), first.max_tokens)
+    assert (none.of, none.serves, math.isinf(none.margin_error)) == (0, False, True) and "no held-out" in str(none.refusal)
 
 
 def test_an_export_is_made_once_and_a_damaged_one_is_replaced(tiny_model):

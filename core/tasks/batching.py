@@ -4,7 +4,8 @@ A class asks one model many small questions at once. Instead of one forward pass
 waiting in turn for the model, whoever takes the model next answers everyone who is waiting by then
 (up to ``max_batch``, sorted by length so the padding stays small) in one forward pass. A lone request
 waits for nothing: there is no batching window, so one session alone is as fast as before; under load,
-the requests that arrive while a batch runs form the next one.
+the requests that arrive while a batch runs form the next one. ``padded_passes`` cuts texts of known lengths
+into passes of at most ``PADDED_TOKENS`` padded tokens, for whoever runs many texts at once.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ within 1e-3, about 1e-6 measured) or ``torch``. int8 serves a model only where i
 at least 98 % of its held-out texts (``onnx_agreement``; measured once per export, CPU and runtime version); elsewhere
 fp32 serves. Where int8 serves, an answer whose top two classes are closer than twice the most int8 moved the
 gap between a text's top class and another, on training texts never scored, is computed again in fp32
-(``Agreement.recheck_below``), by the fp32 export (opened beside int8's; else by PyTorch): a close call is where int8
+(``onnx_agreement.Agreement.recheck_below``), by the fp32 export (opened beside int8's; else by PyTorch): a close call is where int8
 could change the label. A model that cannot be exported faithfully, a model from the Hub, a model over
 ``MAX_PARAMETERS``, or a machine without onnxruntime is served by PyTorch, and the reason is kept.
 Explanations, attention maps and training always use the PyTorch model.
