@@ -170,6 +170,12 @@ _RUN_BEGUN = f"""seen => window.__runChanges > seen || (!window.__runningAtMark 
 _RUN_OVER = f"""quiet => {_STATE} === "notRunning" && performance.now() - window.__lastRunChange > quiet"""
 
 
+def screenshot(page, name: str) -> None:
+    """Keep a full-page screenshot in ``test-artifacts/`` (ignored by git) for a reader of a browser run."""
+    (ROOT / "test-artifacts").mkdir(exist_ok=True)
+    page.screenshot(path=str(ROOT / "test-artifacts" / name), full_page=True)
+
+
 def mark_runs(page) -> None:
     """Call just before an action: the runs before it (a page's second run on load, say) are not the action's."""
     page.evaluate(f"window.__seenRunChanges = window.__runChanges; window.__runningAtMark = {_STATE} === 'running'")

@@ -5,18 +5,16 @@ import shutil
 import time
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, TINY_KEY, WATCH_SCRIPT_RUNS, mark_runs, serve_app, wait_for_script
+from conftest import TINY_KEY, WATCH_SCRIPT_RUNS, mark_runs, screenshot, serve_app, wait_for_script
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)"),
 ]
-ARTIFACTS = ROOT / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
@@ -56,11 +54,6 @@ def _settle(page, text: str) -> None:
     assert page.locator("[data-testid='stAlertContentError']").count() == 0
 
 
-def _shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(Path(ARTIFACTS) / name), full_page=True)
-
-
 def test_deep_link_first_and_sentiment_in_a_browser(server, page):
     """The server's very first session opens a deep link: it must still run inside the router."""
     page.goto(server + f"/sentiment?model={TINY_KEY}")
@@ -78,7 +71,7 @@ def test_deep_link_first_and_sentiment_in_a_browser(server, page):
     page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=30_000)
     wait_for_script(page)
     assert page.locator("[data-testid='stException']").count() == 0
-    _shot(page, "sentiment.png")
+    screenshot(page, "sentiment.png")
 
 
 def test_home_in_a_browser(server, page):
@@ -86,7 +79,7 @@ def test_home_in_a_browser(server, page):
     _settle(page, "What you can do")
     assert page.get_by_text("offline").first.is_visible()
     page.get_by_text("CPU").first.wait_for(timeout=60_000)  # the device probe answered
-    _shot(page, "home.png")
+    screenshot(page, "home.png")
 
 
 def test_offline_bertviz_draws_and_a_hostile_token_stays_text(server, page):
@@ -113,7 +106,7 @@ def test_offline_bertviz_draws_and_a_hostile_token_stays_text(server, page):
     assert any("script" in t for t in texts)  # the hostile token's word pieces are drawn as text
     assert dialogs == []
     assert [url for url in external if not url.startswith("http://127.0.0.1")] == []
-    _shot(page, "inspect.png")
+    screenshot(page, "inspect.png")
 
 
 def test_apply_two_pages_in_a_browser(server, page, translate_tiny_model, srl_tiny_model, lm_tiny_model):
@@ -124,21 +117,21 @@ def test_apply_two_pages_in_a_browser(server, page, translate_tiny_model, srl_ti
     page.get_by_text("Cross-attention: which source tokens").first.wait_for(timeout=90_000)
     page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=60_000)
     _settle(page, "Decoding")
-    _shot(page, "translate.png")
+    screenshot(page, "translate.png")
 
     page.goto(server + "/srl")
     _settle(page, "Semantic role labeling")
     page.get_by_role("button", name="Label roles").click()
     page.get_by_text("Who did what to whom").first.wait_for(timeout=90_000)
     _settle(page, "Frame of")
-    _shot(page, "srl.png")
+    screenshot(page, "srl.png")
 
     page.goto(server + "/generate")
     _settle(page, "Text generation and next-token probabilities")
     # the next-token bars (the loss curve above them sits in a closed expander)
     page.locator("[data-testid='stPlotlyChart'] >> visible=true").first.wait_for(timeout=90_000)
     _settle(page, "Entropy — Transformer")
-    _shot(page, "generate.png")
+    screenshot(page, "generate.png")
 
     page.goto(server + "/ablate")  # a translation model's heads: one switched off, then every head ranked
     _settle(page, "Ablation: switch parts of the model off")
@@ -148,7 +141,7 @@ def test_apply_two_pages_in_a_browser(server, page, translate_tiny_model, srl_ti
     page.get_by_text("Mean sentence chrF of the whole model").first.wait_for(timeout=120_000)
     page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=60_000)
     assert page.locator("[data-testid='stException']").count() == 0
-    _shot(page, "ablate-translation.png")
+    screenshot(page, "ablate-translation.png")
 
 
 # Each Chinese character of the element drawn on a canvas in the element's own font, next to a private-use code
@@ -186,7 +179,7 @@ def test_chinese_is_drawn_not_tofu_in_a_figure_and_in_bertviz(server, page):
     page.wait_for_selector(".gtitle, .xtitle, .ytitle", state="attached", timeout=30_000)
     page.evaluate("document.fonts.ready.then(() => true)")  # a web font still loading is not a missing glyph
     assert _glyphs_drawn(page, ".gtitle, .xtitle, .ytitle"), "the figure's Chinese title is tofu"
-    _shot(page, "self_attention-zh.png")
+    screenshot(page, "self_attention-zh.png")
 
     page.goto(server + "/inspect_attention?lang=zh&text=" + urllib.parse.quote("中 国 人 大 小"))
     _settle(page, "探查注意力")
@@ -221,4 +214,4 @@ def test_a_lesson_link_a_question_answered_and_the_step_kept_across_pages(server
     _settle(page, "Positional encoding")
     assert page.get_by_text("Lesson · step 4 of 10").first.is_visible()  # the lesson follows the class to the page
     assert page.get_by_text("1 of 10 answered correctly").first.is_visible()
-    _shot(page, "lesson.png")
+    screenshot(page, "lesson.png")

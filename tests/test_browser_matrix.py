@@ -11,7 +11,7 @@ import shutil
 
 import pytest
 
-from conftest import ROOT, WATCH_SCRIPT_RUNS, mark_runs, serve_app, wait_for_script
+from conftest import ROOT, WATCH_SCRIPT_RUNS, mark_runs, screenshot, serve_app, wait_for_script
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
@@ -60,7 +60,7 @@ PROBES = {
 REFUSED = ("empty", "spaces", "200 KB")  # where a pressed button must say why nothing ran (or the box cut it)
 # pages that draw a chart before any button is pressed (the others draw theirs after a run)
 CHART_ON_LOAD = ("self_attention", "multi_head", "positional_encoding", "encoder_decoder", "train")
-ARTIFACTS, SHOTS = ROOT / "test-artifacts", (*CHART_ON_LOAD, "topic", "summarize", "evaluate")  # screenshots kept
+SHOTS = (*CHART_ON_LOAD, "topic", "summarize", "evaluate")  # pages whose screenshot is kept
 
 
 @pytest.fixture(scope="module")
@@ -154,8 +154,7 @@ def test_bad_input_on_every_text_box(server, page, path):
     if path in CHART_ON_LOAD:
         page.locator("[data-testid='stPlotlyChart']").first.wait_for(timeout=90_000)
     if path in SHOTS:
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"{path}.png"), full_page=True)
+        screenshot(page, f"{path}.png")
     seen_boxes = 0
     for name, probe in PROBES.items():
         boxes = _text_boxes(page)
