@@ -151,7 +151,8 @@ def _train_side_by_side(keys: list[str], workers: int) -> list[tuple[str, str, f
     """``workers`` trainings at once, each ``python -m core.train --model KEY --force`` in a process of its own with
     the cores shared out (small models leave a second core idle: measured on 2 cores, two models side by side on
     one thread each took 107 s against 151 s one after another, with the same held-out scores). A model waits for
-    the one it starts from (the Chinese BERT's pretraining). Logs go to a temporary folder, named on failure."""
+    the one it starts from (the Chinese BERT's pretraining). Logs go to a temporary folder, kept and named only on failure."""
+    import shutil
     import tempfile
     import time
 
@@ -162,7 +163,7 @@ def _train_side_by_side(keys: list[str], workers: int) -> list[tuple[str, str, f
     logs = Path(tempfile.mkdtemp(prefix="lmlab-train-all-"))
     pending, running, rows = list(keys), {}, []
     print(f"training {len(keys)} models, {workers} at a time on {os.environ['LMLAB_THREADS']} thread(s) each; "
-          f"logs in {logs}", flush=True)
+          f"logs in {logs} (kept if one fails)", flush=True)
     while pending or running:
         for key in list(pending):
             first = prerequisite(key)
@@ -178,6 +179,8 @@ def _train_side_by_side(keys: list[str], workers: int) -> list[tuple[str, str, f
                 state = "trained" if child.returncode == 0 else f"failed (exit {child.returncode}, {logs / key}.log)"
                 rows.append((key, state, time.perf_counter() - started))
                 print(f"{key:24s} {state} in {rows[-1][2]:.0f} s", flush=True)
+    if all(state == "trained" for _key, state, _seconds in rows):
+        shutil.rmtree(logs, ignore_errors=True)  # kept only when a log names a failure
     return rows
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -24,6 +25,13 @@ os.environ["LMLAB_WARMUP"] = "0"  # no background model load competing with the 
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 SESSION_CACHE = Path(tempfile.mkdtemp(prefix="lmlab-test-cache-"))
 os.environ["LMLAB_CACHE_HOME"] = str(SESSION_CACHE)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The session's model cache (about 160 MB after a full run) goes when the run ends, as pytest's own tmp_path
+    folders are pruned: repeated runs do not fill the temporary folder."""
+    shutil.rmtree(SESSION_CACHE, ignore_errors=True)
+
 
 TINY_KEY = "sentiment-tiny"
 # Enough epochs for the tiny model to fit its training sentences; about 5 s on 2 cores.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import random
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -417,7 +419,10 @@ def test_cli_all_trains_side_by_side_and_a_model_waits_for_the_one_it_starts_fro
 
     monkeypatch.setattr(io, "spawn_module", spawn_and_note)
     assert train.main(["--all", "--jobs", "2"]) == 0
-    assert "2 at a time on 1 thread(s) each" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "2 at a time on 1 thread(s) each" in out
+    logs = Path(re.search(r"logs in (\S+) \(kept if one fails\)", out).group(1))
+    assert logs.name.startswith("lmlab-train-all-") and not logs.exists()  # both trained: no folder left behind
     assert started == {"keyword-tiny": False, "sentiment-tiny": True}
     assert read_metadata("keyword-tiny") and read_metadata("sentiment-tiny")
 
