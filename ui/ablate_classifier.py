@@ -163,7 +163,7 @@ def _show_classifier(spec, version: str) -> None:
         left.metric(_("Held-out accuracy, whole model"), f"{100 * accuracy['before']:.1f} %")
         right.metric(_("With {count} switched off", count=len(heads) + len(mlps)), f"{100 * accuracy['after']:.1f} %",
                      f"{100 * accuracy['delta']:+.1f}", delta_color="normal")  # fmt: skip
-        st.caption(_("On {n} held-out texts of the data the model was trained on; the change {delta} points has a 95 % "
+        st.caption(_("On {n} held-out texts of the dataset the model was trained on; the change {delta} points has a 95 % "
                      "paired bootstrap CI of [{low}, {high}] (the same texts both ways); {worse} texts turned wrong and "
                      "{better} right (McNemar's exact test p = {p}: the test to trust when few changed).",
                      n=accuracy["n"], delta=f"{100 * accuracy['delta']:+.1f}",
