@@ -215,7 +215,7 @@ SENTIMENT_ZH_BERT = trained_spec(
 
 SENTIMENT_ZH_SCRATCH = trained_spec(
     "sentiment-zh-scratch",
-    N_("The same Chinese BERT from random weights"),
+    N_("Chinese BERT from random weights (not pretrained)"),
     "sentiment-zh",
     license=_REVIEWS,
     labels=("negative", "positive"),
@@ -231,7 +231,7 @@ SENTIMENT_ZH_SCRATCH = trained_spec(
 
 SENTIMENT_ZH_PIECES = trained_spec(
     "sentiment-zh-pieces",
-    N_("The same Chinese BERT from random weights, reading multi-character pieces"),
+    N_("Chinese BERT from random weights, reading multi-character pieces"),
     "sentiment-zh",
     license=_REVIEWS,
     labels=("negative", "positive"),

@@ -170,12 +170,12 @@ RECIPES: dict[str, Recipe] = {
         # Fine-tuned from the pretrained RoFormer at 2e-4: 81 % on the held-out reviews, 79 % at 5e-4 (one run each).
         _chinese_classifier("sentiment-zh-bert", "Chinese BERT pretrained here, fine-tuned on reviews", "zh-bert", 2e-4,
                             "The pretrained Chinese BERT + classification head, fine-tuned on 15,358 Chinese reviews."),
-        _chinese_classifier("sentiment-zh-scratch", "The same Chinese BERT from random weights, trained on reviews",
+        _chinese_classifier("sentiment-zh-scratch", "Chinese BERT from random weights, trained on reviews",
                             "zh-scratch", 3e-4, "The Chinese BERT's architecture and vocabulary with random weights, "
                             "trained on the same reviews: what pretraining buys."),
         # The same architecture from random weights, reading multi-character pieces: 8,000 BPE pieces learnt on the
         # training reviews (see core.training.recipe.PIECES for the sizes tried); 3 epochs gave 85.2 % (one run).
-        dataclasses.replace(_chinese_classifier("sentiment-zh-pieces", "The same Chinese BERT from random weights, reading "
+        dataclasses.replace(_chinese_classifier("sentiment-zh-pieces", "Chinese BERT from random weights, reading "
                                     "multi-character pieces", "zh-pieces", 3e-4, "The Chinese BERT's architecture with "
                                     "random weights and a vocabulary of 8,000 pieces of up to 3 characters (BPE), "
                                     "learnt on the training reviews: what a vocabulary buys."),
