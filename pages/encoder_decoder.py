@@ -69,7 +69,7 @@ st.caption(
 )
 
 st.subheader(_("Shapes, step by step"))
-st.dataframe(
+safe.table(
     pd.DataFrame([{_("step"): _(name), _("shape"): " × ".join(map(str, shape))} for name, shape in walk.trace]),
     hide_index=True,
     key="ed-trace",

@@ -249,7 +249,7 @@ def ranking(found: dict, *, rows: list[str], title: str, column: str, costliest:
         for row, cell in zip(table, cells, strict=True):
             row[_("worse / better")] = f"{int(found['worse'][cell])} / {int(found['better'][cell])}"
             row[_("exact p")] = round(float(found["p"][cell]), 3)
-    st.dataframe(pd.DataFrame(table), hide_index=True, key=f"{key}-table")
+    safe.table(pd.DataFrame(table), hide_index=True, key=f"{key}-table")
 
 
 # what to try while a model trains: the page shows one kind of model at a time, so point at the switch

@@ -156,7 +156,7 @@ def _show_classifier(spec, version: str) -> None:
     heads, mlps, found, code, run, means = stored[1:]
     rows = [{_("class"): _(label), _("whole model"): round(before, 4), _("switched off"): round(after, 4)}
             for label, before, after in zip(found.labels, found.before, found.after, strict=True)]  # fmt: skip
-    st.dataframe(pd.DataFrame(rows), hide_index=True, key="ablate-classifier-table")
+    safe.table(pd.DataFrame(rows), hide_index=True, key="ablate-classifier-table")
     accuracy = held_out_result(run) if run is not None else None
     if accuracy is not None:
         left, right = st.columns(2)

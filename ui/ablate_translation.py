@@ -103,7 +103,7 @@ def _show(spec, version: str) -> None:
         return
     count, found, code, run, pairs = stored[1:]
     nothing = _("∅ (the model produced no text)")
-    st.dataframe(pd.DataFrame([{_("model"): _("whole model"), _("translation"): found.before or nothing},
+    safe.table(pd.DataFrame([{_("model"): _("whole model"), _("translation"): found.before or nothing},
                                {_("model"): _("switched off"), _("translation"): found.after or nothing}]),
                  hide_index=True, key="ablate-translation-table")  # fmt: skip
     st.caption(_("Each part was replaced by its mean output over {pairs} held-out sentence pairs read teacher-forced: "

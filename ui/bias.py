@@ -143,7 +143,7 @@ def _show(spec: catalog.ModelSpec) -> None:
                     rows.append({_("template"): template, _("group A"): f"{term_a} → {_(labels[a])}",
                                  _("group B"): f"{term_b} → {_(labels[k + b])}"})  # fmt: skip
     if rows:
-        st.dataframe(pd.DataFrame(rows[:200]), hide_index=True)  # shown as text: the templates came from a user
+        safe.table(pd.DataFrame(rows[:200]), hide_index=True)  # shown as text: the templates came from a user
     with st.expander(_("Code to reproduce this"), icon=":material/code:"):
         st.code(challenge_snippets.bias_probe(spec, found.templates, found.group_a, found.group_b, found.label,
                                               *stored[2:]), language="python")  # fmt: skip
@@ -231,7 +231,7 @@ def data_panel() -> None:
     rows = [{_("class"): _(label), _("word"): word, _("log odds ratio"): round(odds, 2), _("texts of the class"): inside,
              _("texts of other classes"): outside} for label, found_words in words.items()
             for word, odds, inside, outside in found_words]  # fmt: skip
-    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    safe.table(pd.DataFrame(rows), hide_index=True)
     st.caption(_("Each word's smoothed log odds ratio: the log-odds that a text of the class contains it, minus the "
                  "log-odds that a text of another class does — so it does not move with the classes' sizes (words, or "
                  "characters for Chinese, in at least 3 training texts). A word that names no sentiment or "
@@ -277,7 +277,7 @@ def skew_panel() -> None:
     rows = bias.answer_shift(answers, truth, "positive")
     render.figure(figures.answer_shift(rows, _("Share of held-out sentences answered “{label}” (95 % CI)",
                                                label=_("positive"))), key="bias-shift")  # fmt: skip
-    st.dataframe(pd.DataFrame([{_("model"): row["model"], _("answered positive"): _interval(row["share"]),
+    safe.table(pd.DataFrame([{_("model"): row["model"], _("answered positive"): _interval(row["share"]),
                                 _("accuracy"): _interval(row["accuracy"]),
                                 _("recall, negative"): f"{100 * row['recall']['negative']:.0f} %",
                                 _("recall, positive"): f"{100 * row['recall']['positive']:.0f} %"} for row in rows]),

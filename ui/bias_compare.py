@@ -11,7 +11,7 @@ import streamlit as st
 from core import catalog
 from core.tasks import bias
 from core.tasks.base import own_dataset
-from ui import render, shared_runs
+from ui import render, safe, shared_runs
 from ui.i18n import _
 from ui.robustness import WAYS
 
@@ -42,7 +42,7 @@ def panel(spec: catalog.ModelSpec, found: bias.ProbeResult) -> None:
                                           "one.")))  # fmt: skip
     if compared is None:
         return
-    st.dataframe(pd.DataFrame([_row(model_id, one) for model_id, one in compared.items()]), hide_index=True,
+    safe.table(pd.DataFrame([_row(model_id, one) for model_id, one in compared.items()]), hide_index=True,
                  key="bias-compare-table")  # fmt: skip
     st.caption(_("Every row answers the same {count} sentences. TF-IDF + logistic regression was fitted on the "
                  "model's training split: each word and word pair (English) or character and its neighbours (Chinese) "

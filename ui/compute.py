@@ -87,13 +87,13 @@ def show_counts(shape: compute.Shape) -> None:
     names = {"weights": _("weights of the blocks (2 per weight)"), "output layer": _("output layer (2 · vocabulary · d)"),
              "attention": _("attention scores and sums (4 · layers · context · d)"),
              "forward": _("forward pass, per token"), "training": _("training, per token (≈ 3 forward passes)")}  # fmt: skip
-    st.dataframe(pd.DataFrame({_("part"): [names[k] for k in flops], _("FLOPs per token"): list(flops.values())}),
+    safe.table(pd.DataFrame({_("part"): [names[k] for k in flops], _("FLOPs per token"): list(flops.values())}),
                  hide_index=True, column_config={_("FLOPs per token"): st.column_config.NumberColumn(format="%.3e")})  # fmt: skip
     rows = compute.memory(shape, batch=int(batch), context=int(context))
     every = list(dict.fromkeys(part for parts in rows.values() for part in parts))  # fp16 and int8 only serve: "–"
     table = pd.DataFrame([{_("numeric precision"): p, **{_(PARTS[k]): _gb(parts[k]) if k in parts else "–" for k in every}}
                           for p, parts in rows.items()])  # fmt: skip
-    st.dataframe(table, hide_index=True)
+    safe.table(table, hide_index=True)
     render.figure(figures.memory_bars(rows, PARTS, uses=(_("serving"), _("training"))), key="compute-memory")
     st.caption(_("Serving needs the weights (plus activations and, while generating, a key–value cache that grows "
                  "with the context); training with AdamW needs 16 bytes per weight "
@@ -151,7 +151,7 @@ def show_runs(throughput: compute.Throughput) -> None:
                            _("device"): run.device, _("numeric precision"): run.precision, _("measured (s)"): run.seconds,
                            _("its counted FLOPs at this throughput (s)"): run.predicted_seconds(rate),
                            _("measured ÷ predicted"): run.seconds / run.predicted_seconds(rate)} for run in runs])  # fmt: skip
-    st.dataframe(frame, hide_index=True)
+    safe.table(frame, hide_index=True)
     render.figure(figures.predicted_vs_measured([r.key for r in runs], [r.predicted_seconds(rate) for r in runs],
                                                 [r.seconds for r in runs]), key="compute-runs")  # fmt: skip
     st.caption(_("The prediction is the run's FLOPs (3 forward passes per token, counted as above at its training "
@@ -185,7 +185,7 @@ def show_extrapolation(throughput: compute.Throughput) -> None:
                      _("energy (kWh)"): found["kwh"], _("CO₂ (t)"): found["co2_kg"] / 1000, _("source"): _(famous.source)})  # fmt: skip
         names.append(famous.name)
         days.append(found["seconds"] / 86400)
-    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    safe.table(pd.DataFrame(rows), hide_index=True)
     render.figure(figures.training_days(names, days), key="compute-days")
     st.caption(_("Here N is every parameter, embeddings included, as the papers count their models (for BERT-base "
                  "about a fifth of its 110 M is the embedding tables, so the blocks-only N of the calculator above "

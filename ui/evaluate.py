@@ -218,7 +218,7 @@ def table(result: bench.BenchResult) -> pd.DataFrame:
     config = {_(name, test=_(test)) if "{test}" in name else _(name): number(format=shown)
               for name, shown in formats.items() for test in ("McNemar", "paired bootstrap")}  # fmt: skip
     config[_throughput(metric)] = number(format="%.0f")
-    st.dataframe(frame, hide_index=True, key="bench-table", column_config={**config, "ECE": number(format="%.3f")})
+    safe.table(frame, hide_index=True, key="bench-table", column_config={**config, "ECE": number(format="%.3f")})
     left, right = st.columns(2)
     rows = [dict(row) for row in result.rows]
     left.download_button(_("Download CSV"), pd.DataFrame(rows).to_csv(index=False), "benchmark.csv", "text/csv",
@@ -261,7 +261,7 @@ def plots(result: bench.BenchResult) -> None:
         matrix = confusion(result.predictions[model], result.references, len(result.labels))
         for label, row in zip(result.labels, per_class(matrix), strict=True):
             per_class_rows.append({_("model"): model, _("class"): _(label), **row})
-    st.dataframe(pd.DataFrame(per_class_rows).round(3), hide_index=True, key="bench-per-class")
+    safe.table(pd.DataFrame(per_class_rows).round(3), hide_index=True, key="bench-per-class")
     truth = np.array(result.references)
     not_probabilities = {r["model"] for r in result.rows if r.get("scores") == "not a probability"}
     bins = {m: expected_calibration_error(result.confidences[m], np.array(result.predictions[m]) == truth)["bins"]
@@ -301,4 +301,4 @@ def disagreements(result: bench.BenchResult) -> None:
     config = {"open": st.column_config.LinkColumn(_("open"), display_text=_("scenario page"))}
     if result.labels:
         config["inspect"] = st.column_config.LinkColumn(_("inspect"), display_text=_("attention"))
-    st.dataframe(pd.DataFrame(rows), hide_index=True, key="bench-disagree", column_config=config)
+    safe.table(pd.DataFrame(rows), hide_index=True, key="bench-disagree", column_config=config)

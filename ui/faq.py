@@ -50,7 +50,7 @@ def _train(cards: list[dict]) -> None:
     if not cards:
         _nothing_yet()
         return
-    st.dataframe(pd.DataFrame([{_("model"): c["key"], _("parameters"): c["parameters"],
+    safe.table(pd.DataFrame([{_("model"): c["key"], _("parameters"): c["parameters"],
                                 _("training time (s)"): c["train_seconds"], _("device"): c["device"],
                                 _("numeric precision"): c["precision"],
                                 _("epochs run"): "–" if c["epochs"] is None else f"{c['epochs']:.3g}"} for c in cards]),
@@ -84,7 +84,7 @@ def _evaluate(cards: list[dict]) -> None:
     def shown(name: str) -> str:
         return f"{100 * found[name]:.1f} % [{100 * ci[name][0]:.1f}, {100 * ci[name][1]:.1f}]"
 
-    st.dataframe(pd.DataFrame([
+    safe.table(pd.DataFrame([
         {_("model"): card["key"], _("accuracy"): shown("accuracy"), _("macro-F1"): shown("macro_f1")},
         {_("model"): _("always the largest class"), _("accuracy"): f"{100 * found['majority_accuracy']:.1f} %",
          _("macro-F1"): f"{100 * found['majority_macro_f1']:.1f} %"},
@@ -126,7 +126,7 @@ def _remedy_pair(before: dict, after: dict, changed: list[str]) -> None:
     render.figure(charts.training_curves({before["key"]: before, after["key"]: after}, title=_("Loss during training"),
                                          **curve_words()), key="faq-curves")  # fmt: skip
     what = ", ".join(f"{name} {before['remedies'].get(name)} → {after['remedies'].get(name)}" for name in changed)
-    st.dataframe(pd.DataFrame([{_("model"): card["key"], _("held-out accuracy"): _ci(card["accuracy"]),
+    safe.table(pd.DataFrame([{_("model"): card["key"], _("held-out accuracy"): _ci(card["accuracy"]),
                                 _("overfitting flagged"): _("yes") if card["overfitting"] else _("no"),
                                 _("stopped early"): _("yes") if card["stopped_early"] else _("no")}
                                for card in (before, after)]), hide_index=True)  # fmt: skip
@@ -150,7 +150,7 @@ def _improve(cards: list[dict]) -> None:
                   "sentiment-tiny) to see what the starting weights buy."))  # fmt: skip
         return
     render.figure(figures.pretraining_bars(pairs), key="faq-pretraining")
-    st.dataframe(pd.DataFrame([{_("pretrained"): a["key"], _("accuracy (pretrained)"): _ci(a["accuracy"]),
+    safe.table(pd.DataFrame([{_("pretrained"): a["key"], _("accuracy (pretrained)"): _ci(a["accuracy"]),
                                 _("parameters (pretrained)"): a["parameters"], _("from random weights"): b["key"],
                                 _("accuracy (random weights)"): _ci(b["accuracy"]),
                                 _("parameters (random weights)"): b["parameters"]} for a, b in pairs]),

@@ -333,7 +333,7 @@ def compare(spec, first: str, second: str) -> None:
     headers = {"sentence": _("sentence"), "text": _("text"), "tokens": _("tokens"),
                "trigram log P": _("trigram log P"), "trigram perplexity": _("trigram perplexity"),
                "Transformer perplexity": _("Transformer perplexity")}  # the rows keep their keys: more_likely reads them
-    st.dataframe(pd.DataFrame(rows).rename(columns=headers), hide_index=True, width="stretch")
+    safe.table(pd.DataFrame(rows).rename(columns=headers), hide_index=True, width="stretch")
     for model_name in ("Transformer", N_("trigram")):
         st.markdown(f"- {more_likely(rows, model_name)}")
     st.caption(_("More likely = higher total log-probability of the sentence's tokens as the start of a text (after "

@@ -314,5 +314,5 @@ def model_table() -> None:
     ]
     names = {column: pgettext("model table", "key") if column == "key" else _(HEADERS[column])
              for column in frame.columns}  # fmt: skip
-    st.dataframe(frame.rename(columns=names), hide_index=True, key="home-models",
+    safe.table(frame.rename(columns=names), hide_index=True, key="home-models",
                  column_order=[names[column] for column in [*order, "license"]])  # fmt: skip

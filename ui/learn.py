@@ -10,6 +10,7 @@ import streamlit as st
 from core import catalog
 from core.errors import CoreError
 from core.tasks.inputs import inference_gate
+from ui import safe
 from ui.i18n import N_, _
 
 # what core names, marked for the message catalog and translated where it is shown
@@ -233,7 +234,7 @@ def verification_table(results: dict[str, dict[str, float]], tolerance: float = 
         for group, cases in results.items()
         for case, diff in cases.items()
     ]
-    st.dataframe(
+    safe.table(
         pd.DataFrame(rows),
         hide_index=True,
         column_config={largest: st.column_config.NumberColumn(format="%.2e")},

@@ -141,7 +141,7 @@ def _movers(lens, layers: list[str], position: int) -> None:
     rows = [{_("block"): layers[block + 1], _("promoted (points of probability)"): listed(moved[position][0]),
              _("suppressed (points of probability)"): listed(moved[position][1])}
             for block, moved in enumerate(lens.movers)]  # fmt: skip
-    st.dataframe(pd.DataFrame(rows), hide_index=True, key="lens-movers")  # tokens as text: they came from the text
+    safe.table(pd.DataFrame(rows), hide_index=True, key="lens-movers")  # tokens as text: they came from the text
     st.caption(_("Each block's change to the lens's next-token distribution at this position: the {count} tokens "
                  "whose probability rose most and fell most from the row before it to its own row, in percentage "
                  "points (changes under 0.05 are left out). Where the input and output embeddings are shared, the "

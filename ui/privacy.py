@@ -157,7 +157,7 @@ def _compare(specs: dict[str, catalog.ModelSpec], key: str, found: privacy.Attac
              _("advantage (chance up to)"): f"{100 * a.advantage:.1f} % ({100 * a.chance_advantage:.1f} %)",
              _("mean loss: training / held-out"): f"{a.member_losses.mean():.2f} / {a.other_losses.mean():.2f}"}
             for name, a in attacks.items()]  # fmt: skip
-    st.dataframe(pd.DataFrame(rows), hide_index=True, key="privacy-compare-table")
+    safe.table(pd.DataFrame(rows), hide_index=True, key="privacy-compare-table")
     st.caption(_("Each model is attacked on its own training and held-out texts. A model with a wide gap between the "
                  "two losses (many epochs on few texts, from random weights) leaks more than one that generalises "
                  "(pretrained, stopped early): overlapping AUC intervals are no test of a difference between two."))  # fmt: skip
@@ -177,7 +177,7 @@ def pii_panel() -> None:
     if not found:
         st.info(_("No e-mail address, URL, phone number or Chinese ID number found."))
         return
-    st.dataframe(pd.DataFrame([{_("kind"): _(KINDS[item.kind]), _("found"): item.text,
+    safe.table(pd.DataFrame([{_("kind"): _(KINDS[item.kind]), _("found"): item.text,
                                 _("position"): f"{item.start}–{item.end}"} for item in found]), hide_index=True)  # fmt: skip
     st.markdown(_("**Masked** (what a training run should read instead):"))
     st.text(privacy.mask(text, found))  # shown as text: it came from a user
@@ -235,7 +235,7 @@ def canary_panel() -> None:
              if fingerprint == catalog.weights_sha256(catalog.get_spec(key))}  # fmt: skip
     if not found:
         return
-    st.dataframe(pd.DataFrame([{_("model"): key, _("rank of the secret"): f"{i18n.number(e.rank)} / {i18n.number(e.candidates)}",
+    safe.table(pd.DataFrame([{_("model"): key, _("rank of the secret"): f"{i18n.number(e.rank)} / {i18n.number(e.candidates)}",
                                 _("exposure (bits)"): round(e.exposure, 1),
                                 _("likeliest codes"): ", ".join(code for code, _nll in e.likeliest)}
                                for key, e in found.items()]), hide_index=True)  # fmt: skip

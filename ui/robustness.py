@@ -108,7 +108,7 @@ def _show(found: robustness.Attack, spec: catalog.ModelSpec) -> None:
     rows = [{_("before"): before, _("after"): after, _("edits"): count, _("answer"): f"{_(old)} → {_(new)}"}
             for before, after, old, new, count in summary.examples]  # fmt: skip
     if rows:
-        st.dataframe(pd.DataFrame(rows), hide_index=True)  # shown as text
+        safe.table(pd.DataFrame(rows), hide_index=True)  # shown as text
         with st.expander(_("Code to reproduce this"), icon=":material/code:"):
             turned = [(before, after) for before, after, *_rest in summary.examples[:10]]
             st.code(challenge_snippets.attack_check(spec, turned, found.max_tokens, found.runtime), language="python")
@@ -166,7 +166,7 @@ def _comparison(spec: catalog.ModelSpec, sha256: str, dataset: str) -> None:
         rows.append({_("computed by"): way, _("Accuracy"): cell(summary.clean),
                      _("Accuracy under attack"): cell(summary.attacked), _("Answers turned"): cell(summary.turned),
                      _("Mean edits needed"): _edits(summary.mean_edits)})  # fmt: skip
-    st.dataframe(pd.DataFrame(rows), hide_index=True, key="robust-compare-table")
+    safe.table(pd.DataFrame(rows), hide_index=True, key="robust-compare-table")
     st.caption(_("Read at the sliders above: {texts} texts, at most {edits} edits each; 95 % Wilson intervals. Every "
                  "row is attacked through its own answers (the word it leans on most is mistyped first), on the "
                  "same held-out texts with the same edit rules. TF-IDF + logistic regression was fitted on the "
@@ -229,11 +229,11 @@ def generation_panel() -> None:
         column.metric(title, f"{100 * estimate.value:.0f} %", help=_(
             "{what} 95 % Wilson interval: [{low} %, {high} %].", what=help_text, low=f"{100 * estimate.low:.0f}",
             high=f"{100 * estimate.high:.0f}"))  # fmt: skip
-    st.dataframe(pd.DataFrame([{_("prompt"): prompt, _("continuation"): text, _("flagged words"): ", ".join(words)}
+    safe.table(pd.DataFrame([{_("prompt"): prompt, _("continuation"): text, _("flagged words"): ", ".join(words)}
                                for prompt, text, words in found.generations]), hide_index=True)  # fmt: skip
     false_alarms = _("False alarms")
     st.markdown(f"**{false_alarms}**")
-    st.dataframe(pd.DataFrame([{_("news sentence"): text, _("flagged words"): ", ".join(words)}
+    safe.table(pd.DataFrame([{_("news sentence"): text, _("flagged words"): ", ".join(words)}
                                for text, words in found.news]), hide_index=True)  # fmt: skip
     st.caption(_("The small GPT writes strings of news phrases that seldom make sense and seldom follow the prompt, "
                  "so what it flags here is not harm either; a large model would follow the prompts far better, which "
@@ -275,14 +275,14 @@ def judged_panel() -> None:
         safe.error(error)
         return
     names = {"word list": _("word list"), "classifier": _("classifier on MiniLM sentence embeddings")}
-    st.dataframe(pd.DataFrame([{_("filter"): names[judged.name],
+    safe.table(pd.DataFrame([{_("filter"): names[judged.name],
                                 **{_("flags: {label}", label=_(JUDGED_LABELS[label])):
                                    f"{100 * e.value:.0f} % [{100 * e.low:.0f}, {100 * e.high:.0f}]"
                                    for label, e in judged.flagged.items()}} for judged in found]),
                  hide_index=True, key="safety-judged-table")  # fmt: skip
     for judged in found:
         with st.expander(_("What the {name} got wrong ({count})", name=names[judged.name], count=len(judged.wrong))):
-            st.dataframe(pd.DataFrame([{_("sentence"): text, _("label"): _(JUDGED_LABELS[label]),
+            safe.table(pd.DataFrame([{_("sentence"): text, _("label"): _(JUDGED_LABELS[label]),
                                         _("flagged"): _("yes") if flag else _("no")}
                                        for text, label, flag in judged.wrong]), hide_index=True)  # fmt: skip
     st.caption(_("The sentences were written for this demonstration by one author who knew the word list, and "

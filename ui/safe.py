@@ -98,3 +98,11 @@ def figure(fig):
         if annotation.text:
             annotation.text = plain(annotation.text)
     return fig
+
+
+def table(data, **kwargs):
+    """``st.dataframe`` with a missing value shown as an empty cell: Streamlit writes "None" by default, an English
+    word in the middle of a Chinese page (a baseline has no size, a model no score yet). Its cells are shown as
+    text, so strings from a user are safe in it as they are."""
+    kwargs.setdefault("placeholder", "")
+    return st.dataframe(data, **kwargs)

@@ -85,7 +85,7 @@ def show(spec) -> None:
         st.markdown(_("**Where they differ: {count}** (highlighted). Some differences are standards (how long a word "
                       "is), some are plain mistakes, often on a word the model never saw; hover over a word for the "
                       "model's confidence.", count=len(found)))  # fmt: skip
-        st.dataframe(pd.DataFrame([{_("trained here"): " / ".join(a), "jieba": " / ".join(b)} for a, b in found]),
+        safe.table(pd.DataFrame([{_("trained here"): " / ".join(a), "jieba": " / ".join(b)} for a, b in found]),
                      hide_index=True, width="stretch")  # fmt: skip
     with st.expander(_("Code to reproduce this"), icon=":material/code:"):
         st.code(snippets.segmentation(spec, "".join(result.model.words)), language="python")
@@ -104,7 +104,7 @@ def quality(spec) -> None:
                     _("precision"): f"{100 * found['precision']:.1f} %", _("recall"): f"{100 * found['recall']:.1f} %",
                     _("recall of unseen words (OOV)"): f"{100 * oov['value']:.1f} % [{100 * oov['low']:.1f}, {100 * oov['high']:.1f}]"}  # fmt: skip
 
-        st.dataframe(pd.DataFrame([row(_("trained here"), card.metrics), row("jieba", card["jieba"])]),
+        safe.table(pd.DataFrame([row(_("trained here"), card.metrics), row("jieba", card["jieba"])]),
                      hide_index=True, width="stretch")  # fmt: skip
         vs, data = card["vs_jieba"], card["data"]
         floor = 2 / 1001  # the smallest p-value 1,000 paired resamples can give

@@ -83,7 +83,7 @@ def show(spec) -> None:
     st.html(spans.legend([role for role in order if role in roles_seen], meanings))
     st.markdown("#### " + _("Who did what to whom, when and where"))
     if rows:
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        safe.table(pd.DataFrame(rows), hide_index=True, width="stretch")
     else:
         st.info(_("The model found no arguments for these predicates."))
     st.caption(
@@ -120,7 +120,7 @@ def quality(spec) -> None:
 
         by_kind = meta.get("by_kind", {})
         if by_kind:
-            st.dataframe(
+            safe.table(
                 pd.DataFrame([{_("held-out sentences"): _(KIND_NAMES.get(kind, kind)),
                                _("what is new"): _(HELD_OUT_KINDS.get(kind, "")),
                                "span F1": _span_f1(e), _("frames"): e["n"]} for kind, e in by_kind.items()]),
@@ -130,7 +130,7 @@ def quality(spec) -> None:
         table["meaning"] = table["role"].map(lambda role: _(ROLE_MEANINGS.get(role, role)))
         columns = {"role": _("role"), "meaning": _("meaning"), "precision": _("precision"), "recall": _("recall"),
                    "f1": "F1", "support": _("support")}  # fmt: skip
-        st.dataframe(table[list(columns)].rename(columns=columns), hide_index=True, width="stretch")
+        safe.table(table[list(columns)].rename(columns=columns), hide_index=True, width="stretch")
         data = meta.get("data", {})
         st.markdown(
             _("Trained on {train} generated frames, scored on {test} frames with something never seen in training: a "

@@ -116,7 +116,7 @@ def coverage() -> None:
     found = st.session_state.get("tokenization-coverage-found")
     if not found:
         return
-    st.dataframe(pd.DataFrame([{_("way"): _(tokenization.BY_KEY[key].title),
+    safe.table(pd.DataFrame([{_("way"): _(tokenization.BY_KEY[key].title),
                                 _("tokens per character"): round(f["tokens_per_character"], 2),
                                 _("unknown tokens (%)"): round(100 * f["unknown_share"], 1),
                                 _("reviews with an unknown token (%)"): round(100 * f["texts_with_unknown"], 1),
@@ -196,7 +196,7 @@ def _probe_figure(rows: list) -> None:
     figure.add_hline(y=100 * found[0]["majority"], line_dash="dot",
                      annotation_text=_("the commoner label every time"), annotation_position="bottom right")  # fmt: skip
     render.figure(figure, key="tokenization-probe-chart")
-    st.dataframe(pd.DataFrame([{_("way"): name, _("held-out accuracy (%)"): round(100 * f["accuracy"], 1),
+    safe.table(pd.DataFrame([{_("way"): name, _("held-out accuracy (%)"): round(100 * f["accuracy"], 1),
                                 _("95 % CI"): f"{100 * f['low']:.1f}–{100 * f['high']:.1f}",
                                 _("training reviews"): f["train"], _("held-out reviews"): f["test"]}
                                for name, f in rows]), hide_index=True, width="stretch")  # fmt: skip

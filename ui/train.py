@@ -176,7 +176,7 @@ def data_preview(recipe: Recipe) -> dict | None:
     st.caption(f"“{safe.md(example['text'][:200])}” → {safe.md(example['label'])}")
     table = pd.DataFrame([example["tokens"], example["input_ids"], example["attention_mask"]],
                          index=[_("token"), "id", _("attention mask")]).astype(str)  # fmt: skip
-    st.dataframe(table, key="train-tokens")
+    safe.table(table, key="train-tokens")
     render.figure(charts.histogram(preview["lengths"], title=_("Tokens per training example"), x_title=_("tokens"),
                                    marker=recipe.max_length, marker_label=_("max length {value}")),
                   key="train-lengths")  # fmt: skip

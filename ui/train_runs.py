@@ -68,7 +68,7 @@ def results(meta: dict) -> None:
             table = pd.DataFrame(meta.get("per_class", {})).T.round(3)
             table.index = [_(label) for label in table.index]
             names = {"precision": _("precision"), "recall": _("recall"), "f1": "F1", "support": _("support")}
-            st.dataframe(table.rename(columns=names), key=f"train-perclass-{meta['key']}")
+            safe.table(table.rename(columns=names), key=f"train-perclass-{meta['key']}")
     render.figure(charts.training_curves({meta["key"]: meta}, title=_("Loss during training"), **curve_words()),
                   key=f"train-curves-{meta['key']}")  # fmt: skip
     if meta.get("overfitting"):
@@ -144,7 +144,7 @@ def compare_runs(all_runs: list[dict]) -> None:
              "accuracy": _("accuracy"), "acc CI": _("acc CI"),
              "epochs": _("epochs"), "batch": _("batch"), "augment": _("augment"), "patience": _("patience"),
              "train s": _("train s"), "created": _("created")}  # fmt: skip
-    st.dataframe(pd.DataFrame(rows).rename(columns=names), hide_index=True, key="train-runs",
+    safe.table(pd.DataFrame(rows).rename(columns=names), hide_index=True, key="train-runs",
                  column_config={names["accuracy"]: st.column_config.NumberColumn(format="percent"),
                                 "macro-F1": st.column_config.NumberColumn(format="percent")})  # fmt: skip
     curves = {name: [(size, found, _("{run} · learning rate {rate} · {epochs} epochs", run=run, rate=rate,

@@ -181,7 +181,7 @@ def grammar_rules() -> None:
 
     with st.expander(_("What the classroom grammar covers, and what it leaves out"), icon=":material/rule:"):
         rows = [(_(rule), english, chinese) for rule, english, chinese in GRAMMAR_COVERS]
-        st.dataframe(pd.DataFrame(rows, columns=[_("rule"), _("English"), _("Chinese")]), hide_index=True,
+        safe.table(pd.DataFrame(rows, columns=[_("rule"), _("English"), _("Chinese")]), hide_index=True,
                      width="stretch", key="translate-grammar")  # fmt: skip
         st.caption(_("{count} English words. Not covered: {missing}", count=lexicon_size(), missing=_(GRAMMAR_LEAVES_OUT)))
 
@@ -197,7 +197,7 @@ def held_out(spec) -> None:
         rows["match"] = rows["output"] == rows["reference"]
         names = {"source": pgettext("translation", "source"), "output": _("output"), "reference": _("reference"),
                  "match": _("exact match"), "form": _("form")}  # fmt: skip
-        st.dataframe(rows[list(names)].rename(columns=names), hide_index=True, width="stretch")
+        safe.table(rows[list(names)].rename(columns=names), hide_index=True, width="stretch")
         data = meta.get("data", {})
         st.caption(
             _("{test} held-out sentences built on (verb, noun) pairs the model never saw together in its {train} "
