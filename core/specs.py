@@ -93,7 +93,7 @@ VADER = ModelSpec(
     labels=("negative", "neutral", "positive"),
     description=(
         N_("A hand-built lexicon of 7,500 words and emoticons with rules for negation, intensifiers "
-        "and punctuation. No neural network: a baseline every model should beat.")
+        "and punctuation. No neural network: the baseline a trained model has to beat to be worth its training.")
     ),
 )
 
@@ -141,7 +141,7 @@ TRANSLATE_ZH_EN = trained_spec(
         "same 10,000 generated sentence pairs, read from the Chinese side. Chinese often says less than English "
         "must (那 is both \"the\" and \"that\"; 你喜欢那首歌 is both \"You like that song.\" and \"You liked the "
         "song.\"), so about a third of the held-out sentences have a second right English translation, which the "
-        "measurement counts as a miss; most misses, though, are plain errors, such as a 了 or a time word ignored.")
+        "measurement counts as a miss; most misses, though, are plain errors, such as a wrong noun, or a 了, a 们 or a time word ignored.")
     ),
 )
 
@@ -192,8 +192,8 @@ ZH_BERT_MLM = trained_spec(
         "here. Its positions are rotary: it is a RoFormer, BERT's layers with RoPE turning each query and key by its "
         "position instead of BERT's learned position table. Pretrained for a few minutes on 2 CPU cores by hiding "
         "15 % of the characters of People's Daily (January 1998) and the training reviews and learning to fill them "
-        "in — BERT's own pretraining task, at a tiny scale. It fills in 12–17 % of the hidden characters of held-out "
-        "text (three runs; its card has this run's share). With BERT's learned positions the same training stayed on the first plateau of masked-language-model "
+        "in — BERT's own pretraining task, at a tiny scale. It fills in 10–17 % of the hidden characters of held-out "
+        "text (the runs measured here; its card has this run's share). With BERT's learned positions the same training stayed on the first plateau of masked-language-model "
         "training, guessing the commonest characters (the comma, 的, 。) everywhere: 4 % right. Real BERTs train for "
         "days on far more text.")
     ),
@@ -223,9 +223,9 @@ SENTIMENT_ZH_SCRATCH = trained_spec(
     model_type="roformer",  # a BERT with learned positions before 2026-12-05
     description=(
         N_("The Chinese BERT's architecture and vocabulary with random weights, trained on the same reviews for "
-        "as long (at learning rate 3e-4; the pretrained one at 2e-4, which scored 2 points more than at 5e-4). Next "
+        "as long (at learning rate 3e-4; the pretrained one at 2e-4, which scored 2 points more than at 5e-4 in one run each, within the noise). Next "
         "to the pretrained one it shows what pretraining buys — with LM Lab's few CPU-minutes of pretraining, no "
-        "measurable gain on 15,000 labelled reviews: the paired test finds no significant difference between the two.")
+        "measurable gain on 15,000 labelled reviews: the paired test has found no significant difference between the two in any run here.")
     ),
 )
 
@@ -289,7 +289,7 @@ ZH_CHAR_GPT = trained_spec(
     languages=("zh",),
     description=(
         N_("A classroom model: a 2-layer GPT-2-class Transformer (about 0.9 M parameters) that reads and writes one "
-        "character at a time, trained here from random weights in about two and a half minutes on 2 CPU cores, on the 1.7 million characters "
+        "character at a time, trained here from random weights in about three minutes on 2 CPU cores, on the 1.7 million characters "
         "of People's Daily's (January 1998) training paragraphs; a Kneser–Ney character trigram on the same text is "
         "its baseline.")
     ),

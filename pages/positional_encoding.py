@@ -134,7 +134,7 @@ st.caption(_("Two of LM Lab's own Chinese models use it too: the Chinese BERT (w
              "it) and the word segmenter, both RoFormers. "
              "Measured here: with BERT's learned position table, the Chinese BERT's pretraining (one pass, a few "
              "CPU-minutes) stayed on the plateau of guessing the commonest characters everywhere — 4 % of held-out "
-             "hidden characters right; with rotary positions the same pass got 12–17 % right (three runs)."))  # fmt: skip
+             "hidden characters right; with rotary positions the same pass got 10–17 % right (the runs measured here)."))  # fmt: skip
 left, right = st.columns(2)
 pair = left.slider(_("Pair i"), 0, d_model // 2 - 1, 0, key="pe-pair")
 steps = right.slider(_("Positions shown"), 2, 16, 8, key="pe-rope-steps")

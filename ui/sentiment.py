@@ -50,10 +50,10 @@ def review_language() -> str:
 def why_this_default(reviews: str, spec: ModelSpec) -> None:
     """In Chinese the default is not the pretrained model the article describes: the page says why."""
     if reviews == "zh" and spec.key == LANGUAGES["zh"][1]:
-        st.caption(_("In Chinese the page starts with the best of the neural models measured here: a BERT from random "
+        st.caption(_("In Chinese the page starts with the neural model that scored best in the runs measured here: a BERT from random "
                      "weights that reads multi-character pieces, not a pretrained one (LM Lab's few minutes of "
-                     "pretraining bought nothing measurable). Character TF-IDF + logistic regression still scores "
-                     "higher: switch on Compare ready models to see it beside them."))  # fmt: skip
+                     "pretraining bought nothing measurable). Character TF-IDF + logistic regression has scored "
+                     "higher still: switch on Compare ready models to see it beside them."))  # fmt: skip
 
 
 def _linked_language() -> str | None:

@@ -139,7 +139,7 @@ def quality(spec) -> None:
               "from training, or a time phrase moved to the front (table above). **Trained on generated data:** the "
               "sentences are simple and complete, every verb comes from a list of about 40, and roles are always in "
               "their usual places. On real text expect errors with verbs it never saw, light verbs and idioms (\"take "
-              "a walk\"), long or nested clauses, questions, and arguments far from their verb. Seen here: on "
+              "a walk\"), long or nested clauses, questions, and arguments far from their verb. Seen in one run here: on "
               "“Officials said the fire destroyed several homes near Sydney on Tuesday.” it labels *the fire* as ARG1 "
               "of *destroyed* (it is the ARG0, the thing that destroyed), and it ends what was said (ARG1 of *said*) at "
               "*homes*, giving *near Sydney* to *said* as the place of the saying — in its training data a reported "
