@@ -223,7 +223,7 @@ SENTIMENT_ZH_SCRATCH = trained_spec(
     model_type="roformer",  # a BERT with learned positions before 2026-12-05
     description=(
         N_("The Chinese BERT's architecture and vocabulary with random weights, trained on the same reviews for "
-        "as long (at learning rate 3e-4; the pretrained one at 2e-4, which scored 2 points more than at 5e-4 in one run each, within the noise). Next "
+        "as long (at learning rate 3e-4; the pretrained one at 2e-4, which scored 2 points more than at 5e-4, one run each, their 95 % intervals overlapping). Next "
         "to the pretrained one it shows what pretraining buys — with LM Lab's few CPU-minutes of pretraining, no "
         "measurable gain on 15,000 labelled reviews: the paired test has found no significant difference between the two in any run here.")
     ),
@@ -289,7 +289,7 @@ ZH_CHAR_GPT = trained_spec(
     languages=("zh",),
     description=(
         N_("A classroom model: a 2-layer GPT-2-class Transformer (about 0.9 M parameters) that reads and writes one "
-        "character at a time, trained here from random weights in about three minutes on 2 CPU cores, on the 1.7 million characters "
+        "character at a time, trained here from random weights in two to three minutes on 2 CPU cores, on the 1.7 million characters "
         "of People's Daily's (January 1998) training paragraphs; a Kneser–Ney character trigram on the same text is "
         "its baseline.")
     ),

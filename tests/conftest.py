@@ -27,6 +27,7 @@ SESSION_CACHE = Path(tempfile.mkdtemp(prefix="lmlab-test-cache-"))
 os.environ["LMLAB_CACHE_HOME"] = str(SESSION_CACHE)
 
 
+@pytest.hookimpl(trylast=True)  # after pytest's own hook has torn down the fixtures still up (a run stopped by -x)
 def pytest_sessionfinish(session, exitstatus):
     """The session's model cache (about 160 MB after a full run) goes when the run ends, as pytest's own tmp_path
     folders are pruned: repeated runs do not fill the temporary folder."""

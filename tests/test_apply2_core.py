@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -425,6 +426,24 @@ def test_cli_all_trains_side_by_side_and_a_model_waits_for_the_one_it_starts_fro
     assert logs.name.startswith("lmlab-train-all-") and not logs.exists()  # both trained: no folder left behind
     assert started == {"keyword-tiny": False, "sentiment-tiny": True}
     assert read_metadata("keyword-tiny") and read_metadata("sentiment-tiny")
+
+
+def test_cli_all_side_by_side_keeps_its_logs_and_names_them_when_a_model_fails(fresh_cache, monkeypatch, capsys):
+    """A failed training's log stays where the run said, for the teacher to read (here the child is asked for a
+    recipe that does not exist: a real process that fails)."""
+    from core import io, train
+    from core.training import recipes
+
+    for key in [k for k in recipes.RECIPES if k != "keyword-tiny"]:
+        monkeypatch.delitem(recipes.RECIPES, key)
+    spawn = io.spawn_module
+    monkeypatch.setattr(io, "spawn_module", lambda module, *args, **kwargs: spawn(module, "--model", "no-such-recipe",
+                                                                               *args[2:], **kwargs))  # fmt: skip
+    assert train.main(["--all", "--jobs", "2"]) == 1
+    out = capsys.readouterr().out
+    log = Path(re.search(r"failed \(exit \d+, (\S+)\)", out).group(1))
+    assert log.name == "keyword-tiny.log" and log.exists() and "no-such-recipe" in log.read_text(encoding="utf-8")
+    shutil.rmtree(log.parent)
 
 
 def test_conll_recipe_fails_cleanly_offline_and_publishes_nothing(fresh_cache):

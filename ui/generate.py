@@ -124,7 +124,7 @@ def _join(*sentences: str) -> str:
 def _verdict(chinese: bool, ngram_wins: bool) -> tuple[str, str]:
     """Who wins on held-out text and why, and what to expect of the samples."""
     if chinese:
-        verdict = (_("the trigram wins: in about three minutes of training on a CPU the GPT sees each training character less than once "
+        verdict = (_("the trigram wins: in two to three minutes of training on a CPU the GPT sees each training character less than once "
                      "(a full pass, over the time budget, still leaves it far behind)") if ngram_wins else
                    _("the Transformer wins"))  # fmt: skip
         return verdict, _("One token is one character, so this is perplexity per character. Expect phrases in the "

@@ -123,7 +123,7 @@ def quality(spec) -> None:
             safe.table(
                 pd.DataFrame([{_("held-out sentences"): _(KIND_NAMES.get(kind, kind)),
                                _("what is new"): _(HELD_OUT_KINDS.get(kind, "")),
-                               "span F1": _span_f1(e), _("frames"): e["n"]} for kind, e in by_kind.items()]),
+                               _("span F1"): _span_f1(e), _("frames"): e["n"]} for kind, e in by_kind.items()]),
                 hide_index=True, width="stretch",
             )  # fmt: skip
         table = pd.DataFrame(meta["per_role"]).T.reset_index(names="role")

@@ -137,12 +137,13 @@ def compare_runs(all_runs: list[dict]) -> None:
             "labelled": labelled_examples(meta),
             "accuracy": acc.get("value"), "acc CI": f"{100 * acc['low']:.0f}–{100 * acc['high']:.0f}" if acc else "",
             "macro-F1": f1.get("value"), "lr": hp.get("learning_rate"), "epochs": meta.get("epochs_run", hp.get("epochs")),
-            "batch": hp.get("batch_size"), "dropout": hp.get("dropout"), "augment": hp.get("augment"),
+            "batch": hp.get("batch_size"),
+            "dropout": _("default") if hp.get("dropout") is None else str(hp["dropout"]), "augment": hp.get("augment"),
             "patience": hp.get("patience"), "train s": meta.get("train_seconds"), "created": i18n.when(meta.get("created_at", "")),
         })  # fmt: skip
     names = {"run": _("run"), "data": _("data"), "base": pgettext("training run", "base"), "labelled": _("labelled examples"),
              "accuracy": _("accuracy"), "acc CI": _("acc CI"),
-             "epochs": _("epochs"), "batch": _("batch"), "augment": _("augment"), "patience": _("patience"),
+             "lr": _("learning rate"), "epochs": _("epochs"), "batch": _("batch"), "augment": _("augment"), "patience": _("patience"),
              "train s": _("train s"), "created": _("created")}  # fmt: skip
     safe.table(pd.DataFrame(rows).rename(columns=names), hide_index=True, key="train-runs",
                  column_config={names["accuracy"]: st.column_config.NumberColumn(format="percent"),

@@ -10,7 +10,7 @@ table. The choice is measured. With learned positions, one pass over the text (a
 the model on the first plateau of masked-language-model training: it guessed the comma, 的 and 。 everywhere (4.0 %
 of held-out hidden characters right, whatever the learning rate, batch, masking share or starting positions). It
 had not learnt to read its neighbours. Rotary positions make "the character just before me" the same relation at
-every place, and the same pass reaches 12–17 % (three runs; the word segmenter made the same choice for the same
+every place, and the same pass reaches 10–17 % (four runs; the word segmenter made the same choice for the same
 reason).
 """
 
