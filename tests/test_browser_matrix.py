@@ -1,7 +1,8 @@
 """Bad input on every page, in a real browser: each probe typed into every text box, then the primary button.
 
 First, each page as opened: no error box, and its chart where it draws one before any button. Then no exception
-box, no dialog (no script ran), no request to another host, and a clear message where the input is refused. The sidebar shows every page at once (no "View more" fold), and the list below is every page.
+box, no dialog (no script ran), no request to another host, and a clear message where the input is refused. The
+sidebar shows every page at once (no "View more" fold), and the list below is every page.
 """
 
 from __future__ import annotations

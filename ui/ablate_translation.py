@@ -104,8 +104,8 @@ def _show(spec, version: str) -> None:
     count, found, code, run, pairs = stored[1:]
     nothing = _("∅ (the model produced no text)")
     safe.table(pd.DataFrame([{_("model"): _("whole model"), _("translation"): found.before or nothing},
-                               {_("model"): _("switched off"), _("translation"): found.after or nothing}]),
-                 hide_index=True, key="ablate-translation-table")  # fmt: skip
+                             {_("model"): _("switched off"), _("translation"): found.after or nothing}]),
+               hide_index=True, key="ablate-translation-table")  # fmt: skip
     st.caption(_("Each part was replaced by its mean output over {pairs} held-out sentence pairs read teacher-forced: "
                  "the means the ranking below uses when run in that mode.", pairs=pairs) if pairs else
                _("The parts were switched off by zeroing their output."))  # fmt: skip

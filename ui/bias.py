@@ -278,10 +278,10 @@ def skew_panel() -> None:
     render.figure(figures.answer_shift(rows, _("Share of held-out sentences answered “{label}” (95 % CI)",
                                                label=_("positive"))), key="bias-shift")  # fmt: skip
     safe.table(pd.DataFrame([{_("model"): row["model"], _("answered positive"): _interval(row["share"]),
-                                _("accuracy"): _interval(row["accuracy"]),
-                                _("recall, negative"): f"{100 * row['recall']['negative']:.0f} %",
-                                _("recall, positive"): f"{100 * row['recall']['positive']:.0f} %"} for row in rows]),
-                 hide_index=True)  # fmt: skip
+                              _("accuracy"): _interval(row["accuracy"]),
+                              _("recall, negative"): f"{100 * row['recall']['negative']:.0f} %",
+                              _("recall, positive"): f"{100 * row['recall']['positive']:.0f} %"} for row in rows]),
+               hide_index=True)  # fmt: skip
     st.caption(_("Intervals: 95 % Wilson intervals over the 50 sentences (the model cards' accuracy uses a bootstrap, "
                  "so its bounds differ a little); they do not include the variation between training runs with other "
                  "seeds. The skewed model says “positive” far more often than the sentences are positive: it learned "

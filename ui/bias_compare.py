@@ -43,7 +43,7 @@ def panel(spec: catalog.ModelSpec, found: bias.ProbeResult) -> None:
     if compared is None:
         return
     safe.table(pd.DataFrame([_row(model_id, one) for model_id, one in compared.items()]), hide_index=True,
-                 key="bias-compare-table")  # fmt: skip
+               key="bias-compare-table")  # fmt: skip
     st.caption(_("Every row answers the same {count} sentences. TF-IDF + logistic regression was fitted on the "
                  "model's training split: each word and word pair (English) or character and its neighbours (Chinese) "
                  "of a term carries the weight it learned there, pairs that join the term to the template's words "

@@ -88,7 +88,7 @@ def show_counts(shape: compute.Shape) -> None:
              "attention": _("attention scores and sums (4 · layers · context · d)"),
              "forward": _("forward pass, per token"), "training": _("training, per token (≈ 3 forward passes)")}  # fmt: skip
     safe.table(pd.DataFrame({_("part"): [names[k] for k in flops], _("FLOPs per token"): list(flops.values())}),
-                 hide_index=True, column_config={_("FLOPs per token"): st.column_config.NumberColumn(format="%.3e")})  # fmt: skip
+               hide_index=True, column_config={_("FLOPs per token"): st.column_config.NumberColumn(format="%.3e")})  # fmt: skip
     rows = compute.memory(shape, batch=int(batch), context=int(context))
     every = list(dict.fromkeys(part for parts in rows.values() for part in parts))  # fp16 and int8 only serve: "–"
     table = pd.DataFrame([{_("numeric precision"): p, **{_(PARTS[k]): _gb(parts[k]) if k in parts else "–" for k in every}}

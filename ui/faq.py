@@ -51,10 +51,10 @@ def _train(cards: list[dict]) -> None:
         _nothing_yet()
         return
     safe.table(pd.DataFrame([{_("model"): c["key"], _("parameters"): c["parameters"],
-                                _("training time (s)"): c["train_seconds"], _("device"): c["device"],
-                                _("numeric precision"): c["precision"],
-                                _("epochs run"): "–" if c["epochs"] is None else f"{c['epochs']:.3g}"} for c in cards]),
-                 hide_index=True)  # fmt: skip
+                              _("training time (s)"): c["train_seconds"], _("device"): c["device"],
+                              _("numeric precision"): c["precision"],
+                              _("epochs run"): "–" if c["epochs"] is None else f"{c['epochs']:.3g}"} for c in cards]),
+               hide_index=True)  # fmt: skip
     st.caption(_("What each run here cost. Training in mixed precision (bf16 or fp16) is what LM Lab does on a CUDA "
                  "GPU; on Apple's MPS it trains in fp32, and on a CPU in fp32, or in bf16 where LMLAB_TRAIN_PRECISION=bf16 asks for it, the CPU "
                  "computes bf16 in hardware (Intel AMX or AVX-512 BF16, as Linux reports them) and the run's maximum "
@@ -127,9 +127,9 @@ def _remedy_pair(before: dict, after: dict, changed: list[str]) -> None:
                                          **curve_words()), key="faq-curves")  # fmt: skip
     what = ", ".join(f"{name} {before['remedies'].get(name)} → {after['remedies'].get(name)}" for name in changed)
     safe.table(pd.DataFrame([{_("model"): card["key"], _("held-out accuracy"): _ci(card["accuracy"]),
-                                _("overfitting flagged"): _("yes") if card["overfitting"] else _("no"),
-                                _("stopped early"): _("yes") if card["stopped_early"] else _("no")}
-                               for card in (before, after)]), hide_index=True)  # fmt: skip
+                              _("overfitting flagged"): _("yes") if card["overfitting"] else _("no"),
+                              _("stopped early"): _("yes") if card["stopped_early"] else _("no")}
+                             for card in (before, after)]), hide_index=True)  # fmt: skip
     st.caption(_("Before and after, from two runs trained here with the same data, starting point and every other "
                  "setting; what changed: {what}. Whether their intervals overlap is no test of a difference: the "
                  "Evaluate page compares the two runs paired, on the same held-out texts.",
@@ -151,10 +151,10 @@ def _improve(cards: list[dict]) -> None:
         return
     render.figure(figures.pretraining_bars(pairs), key="faq-pretraining")
     safe.table(pd.DataFrame([{_("pretrained"): a["key"], _("accuracy (pretrained)"): _ci(a["accuracy"]),
-                                _("parameters (pretrained)"): a["parameters"], _("from random weights"): b["key"],
-                                _("accuracy (random weights)"): _ci(b["accuracy"]),
-                                _("parameters (random weights)"): b["parameters"]} for a, b in pairs]),
-                 hide_index=True)  # fmt: skip
+                              _("parameters (pretrained)"): a["parameters"], _("from random weights"): b["key"],
+                              _("accuracy (random weights)"): _ci(b["accuracy"]),
+                              _("parameters (random weights)"): b["parameters"]} for a, b in pairs]),
+               hide_index=True)  # fmt: skip
     if any(a["key"] == "sentiment-zh-bert" for a, _b in pairs):
         st.caption(_("The article lists depth, width, optimizers and initialization. Here the starting point is "
                      "measured: each pair learns the same task from the same data, once from pretrained weights and "

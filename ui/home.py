@@ -315,4 +315,4 @@ def model_table() -> None:
     names = {column: pgettext("model table", "key") if column == "key" else _(HEADERS[column])
              for column in frame.columns}  # fmt: skip
     safe.table(frame.rename(columns=names), hide_index=True, key="home-models",
-                 column_order=[names[column] for column in [*order, "license"]])  # fmt: skip
+               column_order=[names[column] for column in [*order, "license"]])  # fmt: skip

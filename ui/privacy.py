@@ -178,7 +178,7 @@ def pii_panel() -> None:
         st.info(_("No e-mail address, URL, phone number or Chinese ID number found."))
         return
     safe.table(pd.DataFrame([{_("kind"): _(KINDS[item.kind]), _("found"): item.text,
-                                _("position"): f"{item.start}–{item.end}"} for item in found]), hide_index=True)  # fmt: skip
+                              _("position"): f"{item.start}–{item.end}"} for item in found]), hide_index=True)  # fmt: skip
     st.markdown(_("**Masked** (what a training run should read instead):"))
     st.text(privacy.mask(text, found))  # shown as text: it came from a user
     kinds = dict.fromkeys(item.kind for item in found)  # the kinds found, in order of first appearance
@@ -236,9 +236,9 @@ def canary_panel() -> None:
     if not found:
         return
     safe.table(pd.DataFrame([{_("model"): key, _("rank of the secret"): f"{i18n.number(e.rank)} / {i18n.number(e.candidates)}",
-                                _("exposure (bits)"): round(e.exposure, 1),
-                                _("likeliest codes"): ", ".join(code for code, _nll in e.likeliest)}
-                               for key, e in found.items()]), hide_index=True)  # fmt: skip
+                              _("exposure (bits)"): round(e.exposure, 1),
+                              _("likeliest codes"): ", ".join(code for code, _nll in e.likeliest)}
+                             for key, e in found.items()]), hide_index=True)  # fmt: skip
     for key, found_exposure in found.items():
         render.figure(figures.canary(found_exposure.counts, found_exposure.edges, found_exposure.secret_nll,
                                      _("{model}: every code's sentence, the secret “{secret}” in red", model=key,

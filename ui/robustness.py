@@ -230,11 +230,11 @@ def generation_panel() -> None:
             "{what} 95 % Wilson interval: [{low} %, {high} %].", what=help_text, low=f"{100 * estimate.low:.0f}",
             high=f"{100 * estimate.high:.0f}"))  # fmt: skip
     safe.table(pd.DataFrame([{_("prompt"): prompt, _("continuation"): text, _("flagged words"): ", ".join(words)}
-                               for prompt, text, words in found.generations]), hide_index=True)  # fmt: skip
+                             for prompt, text, words in found.generations]), hide_index=True)  # fmt: skip
     false_alarms = _("False alarms")
     st.markdown(f"**{false_alarms}**")
     safe.table(pd.DataFrame([{_("news sentence"): text, _("flagged words"): ", ".join(words)}
-                               for text, words in found.news]), hide_index=True)  # fmt: skip
+                             for text, words in found.news]), hide_index=True)  # fmt: skip
     st.caption(_("The small GPT writes strings of news phrases that seldom make sense and seldom follow the prompt, "
                  "so what it flags here is not harm either; a large model would follow the prompts far better, which "
                  "is why deployed generators are filtered. A word list cannot tell a report of a death from a call "
@@ -276,15 +276,15 @@ def judged_panel() -> None:
         return
     names = {"word list": _("word list"), "classifier": _("classifier on MiniLM sentence embeddings")}
     safe.table(pd.DataFrame([{_("filter"): names[judged.name],
-                                **{_("flags: {label}", label=_(JUDGED_LABELS[label])):
-                                   f"{100 * e.value:.0f} % [{100 * e.low:.0f}, {100 * e.high:.0f}]"
-                                   for label, e in judged.flagged.items()}} for judged in found]),
-                 hide_index=True, key="safety-judged-table")  # fmt: skip
+                              **{_("flags: {label}", label=_(JUDGED_LABELS[label])):
+                                 f"{100 * e.value:.0f} % [{100 * e.low:.0f}, {100 * e.high:.0f}]"
+                                 for label, e in judged.flagged.items()}} for judged in found]),
+               hide_index=True, key="safety-judged-table")  # fmt: skip
     for judged in found:
         with st.expander(_("What the {name} got wrong ({count})", name=names[judged.name], count=len(judged.wrong))):
             safe.table(pd.DataFrame([{_("sentence"): text, _("label"): _(JUDGED_LABELS[label]),
-                                        _("flagged"): _("yes") if flag else _("no")}
-                                       for text, label, flag in judged.wrong]), hide_index=True)  # fmt: skip
+                                      _("flagged"): _("yes") if flag else _("no")}
+                                     for text, label, flag in judged.wrong]), hide_index=True)  # fmt: skip
     st.caption(_("The sentences were written for this demonstration by one author who knew the word list, and "
                  "labelled by that author: the urging ones are commands and veiled threats, the ordinary ones include "
                  "harmless commands (Push the door hard) and listed words in another sense (the deadline, Kill the "

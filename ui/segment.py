@@ -86,7 +86,7 @@ def show(spec) -> None:
                       "is), some are plain mistakes, often on a word the model never saw; hover over a word for the "
                       "model's confidence.", count=len(found)))  # fmt: skip
         safe.table(pd.DataFrame([{_("trained here"): " / ".join(a), "jieba": " / ".join(b)} for a, b in found]),
-                     hide_index=True, width="stretch")  # fmt: skip
+                   hide_index=True, width="stretch")  # fmt: skip
     with st.expander(_("Code to reproduce this"), icon=":material/code:"):
         st.code(snippets.segmentation(spec, "".join(result.model.words)), language="python")
 
@@ -105,7 +105,7 @@ def quality(spec) -> None:
                     _("recall of unseen words (OOV)"): f"{100 * oov['value']:.1f} % [{100 * oov['low']:.1f}, {100 * oov['high']:.1f}]"}  # fmt: skip
 
         safe.table(pd.DataFrame([row(_("trained here"), card.metrics), row("jieba", card["jieba"])]),
-                     hide_index=True, width="stretch")  # fmt: skip
+                   hide_index=True, width="stretch")  # fmt: skip
         vs, data = card["vs_jieba"], card["data"]
         floor = 2 / 1001  # the smallest p-value 1,000 paired resamples can give
         p_text = f"< {floor:.3f}" if vs["p_value"] <= floor + 1e-12 else f"= {vs['p_value']:.3f}"

@@ -117,11 +117,11 @@ def coverage() -> None:
     if not found:
         return
     safe.table(pd.DataFrame([{_("way"): _(tokenization.BY_KEY[key].title),
-                                _("tokens per character"): round(f["tokens_per_character"], 2),
-                                _("unknown tokens (%)"): round(100 * f["unknown_share"], 1),
-                                _("reviews with an unknown token (%)"): round(100 * f["texts_with_unknown"], 1),
-                                _("vocabulary"): f["vocabulary"]} for key, f in found]),
-                 hide_index=True, width="stretch")  # fmt: skip
+                              _("tokens per character"): round(f["tokens_per_character"], 2),
+                              _("unknown tokens (%)"): round(100 * f["unknown_share"], 1),
+                              _("reviews with an unknown token (%)"): round(100 * f["texts_with_unknown"], 1),
+                              _("vocabulary"): f["vocabulary"]} for key, f in found]),
+               hide_index=True, width="stretch")  # fmt: skip
     st.caption(_("Unknown: [UNK] for the model vocabularies; for jieba, words its HMM made up. A model reads nothing "
                  "of an [UNK] but that something was there: what that costs, below."))  # fmt: skip
 
@@ -197,9 +197,9 @@ def _probe_figure(rows: list) -> None:
                      annotation_text=_("the commoner label every time"), annotation_position="bottom right")  # fmt: skip
     render.figure(figure, key="tokenization-probe-chart")
     safe.table(pd.DataFrame([{_("way"): name, _("held-out accuracy (%)"): round(100 * f["accuracy"], 1),
-                                _("95 % CI"): f"{100 * f['low']:.1f}–{100 * f['high']:.1f}",
-                                _("training reviews"): f["train"], _("held-out reviews"): f["test"]}
-                               for name, f in rows]), hide_index=True, width="stretch")  # fmt: skip
+                              _("95 % CI"): f"{100 * f['low']:.1f}–{100 * f['high']:.1f}",
+                              _("training reviews"): f["train"], _("held-out reviews"): f["test"]}
+                             for name, f in rows]), hide_index=True, width="stretch")  # fmt: skip
     st.caption(_("Answering the commoner label every time scores {majority} %. The neural models are on the Benchmark "
                  "page (task Chinese sentiment): MiniLM fine-tuned on these reviews reads them as the first way cuts "
                  "them (trained on each review's first 126 tokens).", majority=f"{100 * found[0]['majority']:.1f}"))  # fmt: skip

@@ -146,8 +146,8 @@ def compare_runs(all_runs: list[dict]) -> None:
              "lr": _("learning rate"), "epochs": _("epochs"), "batch": _("batch"), "augment": _("augment"), "patience": _("patience"),
              "train s": _("train s"), "created": _("created")}  # fmt: skip
     safe.table(pd.DataFrame(rows).rename(columns=names), hide_index=True, key="train-runs",
-                 column_config={names["accuracy"]: st.column_config.NumberColumn(format="percent"),
-                                "macro-F1": st.column_config.NumberColumn(format="percent")})  # fmt: skip
+               column_config={names["accuracy"]: st.column_config.NumberColumn(format="percent"),
+                              "macro-F1": st.column_config.NumberColumn(format="percent")})  # fmt: skip
     curves = {name: [(size, found, _("{run} · learning rate {rate} · {epochs} epochs", run=run, rate=rate,
                                      epochs=epochs)) for size, found, (run, rate, epochs) in points]
               for name, points in by_labels(all_runs).items()}  # fmt: skip

@@ -182,7 +182,7 @@ def grammar_rules() -> None:
     with st.expander(_("What the classroom grammar covers, and what it leaves out"), icon=":material/rule:"):
         rows = [(_(rule), english, chinese) for rule, english, chinese in GRAMMAR_COVERS]
         safe.table(pd.DataFrame(rows, columns=[_("rule"), _("English"), _("Chinese")]), hide_index=True,
-                     width="stretch", key="translate-grammar")  # fmt: skip
+                   width="stretch", key="translate-grammar")  # fmt: skip
         st.caption(_("{count} English words. Not covered: {missing}", count=lexicon_size(), missing=_(GRAMMAR_LEAVES_OUT)))
 
 
