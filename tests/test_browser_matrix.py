@@ -157,7 +157,9 @@ def test_bad_input_on_every_text_box(server, page, path):
     if path in SHOTS:
         screenshot(page, f"{path}.png")
     seen_boxes = 0
-    for name, probe in PROBES.items():
+    # a page with no text box gets no probe: its primary button is pressed once (four presses would repeat one run)
+    probes = [("no text box", "")] if path in NO_TEXT_BOXES else PROBES.items()
+    for name, probe in probes:
         boxes = _text_boxes(page)
         seen_boxes = max(seen_boxes, len(boxes))
         for box in boxes:
