@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 
 import numpy as np
 import pytest
@@ -101,6 +102,15 @@ def test_the_layers_page_reads_the_chinese_gpt(tiny_zh_gpt):
     difference = [m for m in at.metric if m.label.startswith("Last row vs the model's own output")]
     assert difference and float(difference[0].value) < 1e-4
     assert any("output_hidden_states" in c.value for c in at.code)
+    drawn = {chart["layout"]["title"]["text"]: chart for chart in
+             (json.loads(element.proto.spec) for element in at.get("plotly_chart"))}  # fmt: skip
+    forming = drawn["How the prediction forms, layer by layer"]  # x: the layers' names, so a category axis
+    assert forming["layout"]["xaxis"]["type"] == "category" and forming["data"][0]["x"][0] == "embeddings"
+    top = drawn["Top prediction after each block (colour: its probability)"]["data"][0]
+    assert top["textfont"]["size"] >= 10 and all(len(cell) <= 7 for row in top["customdata"] for cell in row)
+    assert top["text"] == at.session_state["lens-result"][2].top_tokens  # the whole token, on hover
+    ranks = drawn["Rank of the token that really comes next (1 = top prediction)"]["data"][0]["colorbar"]
+    assert ranks["ticktext"][:2] == ["1", "10"] and ranks["tickvals"][:2] == [0, 1]  # the colour is log10 of the rank
     movers = next(frame.value for frame in at.dataframe if "promoted (points of probability)" in frame.value.columns)
     assert list(movers["block"])[0] == "block 1" and len(movers) == len(at.session_state["lens-result"][2].movers)
     at.select_slider(key="lens-mover-position").set_value(3).run()

@@ -102,7 +102,7 @@ def show(spec: catalog.ModelSpec) -> None:
     render.figure(heatmaps.token_grid(np.log10(ranks), texts, x_labels=lens.tokens[:-1], y_labels=layers,
                                       colorscale="Reds_r", zmin=0, zmax=max(1.0, float(np.log10(ranks).max())),
                                       title=_("Rank of the token that really comes next (1 = top prediction)"),
-                                      hover=RANK_HOVER), key="lens-rank", stem=f"logit-lens-ranks-{spec.key}",
+                                      hover=RANK_HOVER, colorbar=_rank_colorbar(int(ranks.max()))), key="lens-rank", stem=f"logit-lens-ranks-{spec.key}",
                   numbers={"model": spec.key, "text": text, "next_tokens": lens.tokens[1:], "layers": lens.layers,
                            "true_ranks": ranks})  # fmt: skip
     summary = lens.summary()
@@ -126,6 +126,12 @@ def show(spec: catalog.ModelSpec) -> None:
     _movers(lens, layers, position)
     with st.expander(_("Code to reproduce this"), icon=":material/code:"):
         st.code(snippets.logit_lens(spec, text), language="python")
+
+
+def _rank_colorbar(highest: int) -> dict:
+    """The colour is log10 of the rank: the bar's ticks say 1, 10, 100… (the ranks) rather than 0, 1, 2…"""
+    powers = range(int(np.floor(np.log10(max(highest, 10)))) + 1)
+    return {"title": {"text": _("rank")}, "tickvals": list(powers), "ticktext": [f"{10 ** p:,}" for p in powers]}
 
 
 def _movers(lens, layers: list[str], position: int) -> None:

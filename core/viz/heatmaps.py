@@ -68,12 +68,24 @@ def heatmap(
     return figure
 
 
+GRID_TEXT_CHARS = 7  # a cell shows a token's first characters (the whole token on hover)
+GRID_READABLE_COLUMNS = 24  # up to this many columns a cell's text has a fixed, readable size
+
+
 def token_grid(values: np.ndarray, texts: list[list[str]], *, title: str, x_labels: list[str],
                y_labels: list[str], colorscale: str = "Blues", zmin: float = 0.0, zmax: float = 1.0,
-               hover: str = LENS_HOVER) -> go.Figure:  # fmt: skip
-    """A layer × position grid with a token written in every cell (the logit lens)."""
-    figure = go.Figure(go.Heatmap(z=values, text=texts, texttemplate="%{text}", x=_unique(x_labels), y=y_labels,
-                                  colorscale=colorscale, zmin=zmin, zmax=zmax,
+               hover: str = LENS_HOVER, colorbar: dict | None = None) -> go.Figure:  # fmt: skip
+    """A layer × position grid with a token written in every cell (the logit lens). Left to itself, Plotly shrinks
+    each cell's text until it fits, which leaves a long token a few pixels tall: up to ``GRID_READABLE_COLUMNS``
+    columns the text keeps a fixed size and a long token is cut to its first characters."""
+    def short(text: str) -> str:
+        return text if len(text) <= GRID_TEXT_CHARS else text[: GRID_TEXT_CHARS - 1] + "…"
+
+    readable = len(x_labels) <= GRID_READABLE_COLUMNS
+    figure = go.Figure(go.Heatmap(z=values, text=texts, customdata=[[short(t) for t in row] for row in texts],
+                                  texttemplate="%{customdata}" if readable else "%{text}",
+                                  textfont={"size": 11} if readable else None, x=_unique(x_labels), y=y_labels,
+                                  colorscale=colorscale, zmin=zmin, zmax=zmax, colorbar=colorbar,
                                   hovertemplate=hover + "<extra></extra>"))  # fmt: skip
     figure.update_layout(title=title, yaxis={"autorange": "reversed"}, height=160 + 34 * len(y_labels),
                          margin={"l": 10, "r": 10, "t": 50, "b": 40})  # fmt: skip
@@ -178,7 +190,8 @@ def lines(
         )
     figure.update_layout(
         title=title,
-        xaxis={"title": x_title, "type": "log" if log_x else "linear"},
+        # names (a model's layers) are categories: on a linear axis Plotly would draw no point at all
+        xaxis={"title": x_title, "type": "log" if log_x else "category" if len(x) and isinstance(x[0], str) else "linear"},
         yaxis_title=y_title,
         height=340,
         margin={"l": 10, "r": 10, "t": 50, "b": 40},
