@@ -55,7 +55,7 @@ except CoreError as error:
     st.stop()
 st.caption(
     _("Task {task} · {dataset} · {count} held-out examples · run {when}", task=evaluate.task_labels().get(result.task, result.task),
-      dataset=result.dataset, count=len(result.texts), when=i18n.when(result.created_at))
+      dataset=safe.md(_(result.dataset)), count=len(result.texts), when=i18n.when(result.created_at))
 )  # fmt: skip
 evaluate.table(result)
 if result.labels:  # a classification: the per-class views, calibration

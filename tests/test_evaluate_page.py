@@ -1,5 +1,6 @@
 """The Evaluate page in AppTest: a real background benchmark of two tiny models and baselines."""
 
+import json
 import math
 import time
 
@@ -47,6 +48,16 @@ def test_benchmark_two_models_from_the_page(tiny_model, fresh_cache):
     assert len(at.get("plotly_chart")) >= 4  # Pareto, confusion matrices, reliability
     assert any("Calibration from 50 examples" in w.value for w in at.warning)
     assert any(b.label == "Download CSV" for b in at.get("download_button"))
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=180)  # a Chinese session: the same result,
+    at.query_params["lang"] = "zh"  # its classes, headers and dataset in Chinese
+    at.switch_page("pages/evaluate.py").run()
+    assert not at.exception
+    per_class = next(frame.value for frame in at.dataframe if "样本数" in frame.value.columns)
+    assert {"精确率", "召回率", "F1", "类别"} <= set(per_class.columns) and set(per_class["类别"]) == {"负面", "正面"}
+    drawn = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    confusion = [c for c in drawn if c["layout"].get("xaxis", {}).get("title", {}).get("text") == "预测标签"]
+    assert confusion and all(set(c["data"][0]["x"]) == {"负面", "正面"} for c in confusion)
+    assert any("gensim 自带的测试数据" in c.value for c in at.caption)
 
 
 def test_the_session_that_started_a_benchmark_cancels_it_and_frees_the_slot(fresh_cache):

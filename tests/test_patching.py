@@ -194,6 +194,11 @@ def test_the_patch_page_in_both_languages(keyword_classifier, lm_tiny_model):
     assert page.dataframe[0].value.iloc[0, 2] == pytest.approx(1.0, abs=1e-3)
     assert "register_forward_hook" in page.code[0].value
     assert len(page.get("download_button")) == 4  # both grids (positions, heads) as offline HTML and as JSON
+    chinese = open_page("pages/patch.py", lang="zh", model="keyword-tiny")
+    chinese.text_input(key="patch-clean").set_value(CLEAN)
+    chinese.text_input(key="patch-corrupted").set_value(CORRUPTED).run()
+    chinese.button(key="patch-run").click().run()
+    assert [m.value for m in chinese.metric][:2] == ["正面", "负面"]  # the answers in the page's language
 
 
 def test_an_inspection_view_exports_offline_html_and_plain_json():

@@ -314,3 +314,15 @@ def test_the_page_s_largest_random_bert_is_the_largest_the_server_accepts():
     assert max(int(v) for v in at.select_slider(key="train-hidden").options) == SCRATCH_LIMITS["hidden_size"]
     assert max(int(v) for v in at.select_slider(key="train-heads").options) == SCRATCH_LIMITS["num_attention_heads"]
     assert 2 * SCRATCH_LIMITS["hidden_size"] <= SCRATCH_LIMITS["intermediate_size"]  # the page's feed-forward width
+
+
+def test_the_data_preview_names_the_classes_and_the_dataset_in_chinese():
+    import json
+
+    at = open_page("pages/train.py", lang="zh")
+    assert not at.exception
+    balance = next(chart for chart in (json.loads(c.proto.spec) for c in at.get("plotly_chart"))
+                   if chart["data"][0]["type"] == "bar")  # fmt: skip
+    assert set(balance["data"][0]["x"]) == {"负面", "正面"}  # as the confusion matrix and the tables name them
+    assert any("gensim 自带的测试数据" in c.value for c in at.caption)
+    assert any(c.value.endswith("→ 负面") or c.value.endswith("→ 正面") for c in at.caption)  # the first example

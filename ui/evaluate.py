@@ -249,18 +249,20 @@ def plots(result: bench.BenchResult) -> None:
     """A classification's per-class views: confusion matrices, per-class scores, calibration."""
     models = list(result.predictions)
     columns = st.columns(min(3, len(models)))
+    names = [_(label) for label in result.labels]  # the classes as the tables below name them
     for index, model in enumerate(models):
         matrix = confusion(result.predictions[model], result.references, len(result.labels))
         with columns[index % len(columns)]:
-            render.figure(heatmaps.heatmap(matrix.astype(float), title=model, x_labels=result.labels,
-                                           y_labels=result.labels, x_title=_("predicted"), y_title=_("true"), text_values=True,
+            render.figure(heatmaps.heatmap(matrix.astype(float), title=model, x_labels=names,
+                                           y_labels=names, x_title=_("predicted"), y_title=_("true"), text_values=True,
                                            height=300), key=f"bench-confusion-{index}")  # fmt: skip
     st.markdown(_("**Per class** (test split)"))
     per_class_rows = []
     for model in models:
         matrix = confusion(result.predictions[model], result.references, len(result.labels))
-        for label, row in zip(result.labels, per_class(matrix), strict=True):
-            per_class_rows.append({_("model"): model, _("class"): _(label), **row})
+        for name, row in zip(names, per_class(matrix), strict=True):
+            per_class_rows.append({_("model"): model, _("class"): name, _("precision"): row["precision"],
+                                   _("recall"): row["recall"], "F1": row["f1"], _("support"): row["support"]})
     safe.table(pd.DataFrame(per_class_rows).round(3), hide_index=True, key="bench-per-class")
     truth = np.array(result.references)
     not_probabilities = {r["model"] for r in result.rows if r.get("scores") == "not a probability"}

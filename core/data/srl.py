@@ -295,7 +295,7 @@ def held_out_constructions(seed: int = 3) -> frozenset[tuple[str, str]]:
 
 @dataclass(frozen=True)
 class SrlCorpus(Split[SrlSentence]):
-    dataset: str = "LM Lab generated PropBank-style SRL"
+    dataset: str = N_("LM Lab generated PropBank-style SRL")
 
     def describe(self) -> dict:
         return {

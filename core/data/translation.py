@@ -343,7 +343,7 @@ def make_pair(rng: random.Random, verb_key: str, noun_key: str) -> Pair:
 
 @dataclass(frozen=True)
 class Corpus(Split[Pair]):
-    dataset: str = "LM Lab generated English-Chinese grammar"
+    dataset: str = N_("LM Lab generated English-Chinese grammar")
 
     def describe(self) -> dict:
         return {**super().describe(), "lexicon_words": lexicon_size(),

@@ -7,6 +7,8 @@ import random
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from core.messages import N_
+
 
 @dataclass(frozen=True)
 class Example:
@@ -25,7 +27,7 @@ class Split(Generic[Item]):
     test: tuple[Item, ...]
     seed: int
     fingerprint: str  # sha256 of the held-out texts, to check two runs used the same split
-    dataset: str = "pang-lee-polarity (gensim test data)"
+    dataset: str = N_("pang-lee-polarity (gensim test data)")
 
     def describe(self) -> dict:
         return {
