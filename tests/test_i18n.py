@@ -181,6 +181,7 @@ def test_a_summary_and_a_chinese_sentiment_answer_in_chinese(tiny_model):
     summary = open_page("pages/summarize.py", lang="zh")
     summary.button(key="sum-run").click().run()
     assert any(m.label == "压缩率" for m in summary.metric) and not _english_left(summary), _english_left(summary)
+    assert summary.selectbox(key="sum-abstractive-model").options[0].endswith("（Hub，生成式）")  # its title translated
     sentiment = open_page("pages/sentiment.py", lang="zh", model=TINY_KEY)
     sentiment.button(key="sentiment-run").click().run()
     sentiment.button(key="sentiment-explain-run").click().run()

@@ -10,7 +10,7 @@ import streamlit as st
 from core import catalog
 from core.errors import CoreError
 from core.tasks.inputs import inference_gate
-from ui import safe
+from ui import i18n, safe
 from ui.i18n import N_, _
 
 # what core names, marked for the message catalog and translated where it is shown
@@ -71,7 +71,7 @@ def encoder_choice(prefix: str, text_key: str, *, fallback: str):
     st.info(_("The Chinese BERT is not trained on this server yet. The teacher can train it (a few minutes on two CPU cores): "
               "`python -m core.train --model zh-bert-mlm` — or it is trained with the Sentiment page's Chinese model "
               "that starts from it ('Chinese BERT pretrained here, fine-tuned on reviews'). Meanwhile, try {fallback}.", fallback=_(fallback)), icon=":material/hourglass_top:")  # fmt: skip
-    jobs.panel(scenario.job_key(spec), title=spec.title)
+    jobs.panel(scenario.job_key(spec), title=i18n.title(spec))
     return None
 
 

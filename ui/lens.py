@@ -49,7 +49,7 @@ def pick_model(prefix: str = "lens", *, masked: bool = False) -> catalog.ModelSp
         if spec.trained_here:
             from ui import jobs
 
-            jobs.panel(scenario.job_key(spec), title=spec.title)
+            jobs.panel(scenario.job_key(spec), title=i18n.title(spec))
         return None
     return spec
 

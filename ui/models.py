@@ -53,7 +53,7 @@ def predictor_and_version(spec: ModelSpec) -> tuple[object, str]:
     read once: results kept under that version belong to those weights even if a retrain lands meanwhile."""
     meta = catalog.read_metadata(spec.key) if spec.trained_here else None
     fingerprint = meta.sha256 if meta else ""
-    with st.spinner(_("Loading {model}…", model=safe.md(spec.title))):
+    with st.spinner(_("Loading {model}…", model=safe.md(i18n.title(spec)))):
         return _predictor(spec, fingerprint, meta.size_bytes if meta else None), fingerprint or spec.location
 
 
@@ -128,7 +128,7 @@ def task_model_and_version(spec: ModelSpec) -> tuple[object, str]:
     """``task_model`` and the version it was loaded for, read once (see ``predictor_and_version``)."""
     meta = catalog.read_metadata(spec.key) if spec.trained_here else None
     fingerprint = meta.sha256 if meta else ""
-    with st.spinner(_("Loading {model}…", model=safe.md(spec.title))):
+    with st.spinner(_("Loading {model}…", model=safe.md(i18n.title(spec)))):
         return _task_model(spec.key, fingerprint), fingerprint or spec.location
 
 

@@ -60,7 +60,7 @@ def ready_or_training(specs: list[ModelSpec], *, fallback: str) -> list[bool]:
     ready = [ensure_ready(spec, fallback=fallback) for spec in specs]
     for spec, is_ready in zip(specs, ready, strict=True):
         if not is_ready and spec.trained_here:
-            jobs.panel(job_key(spec), title=spec.title)
+            jobs.panel(job_key(spec), title=i18n.title(spec))
     return ready
 
 
@@ -85,7 +85,7 @@ def model_header(task: str, prefix: str, *, default: str, fallback: str) -> tupl
     ready = ensure_ready(spec, fallback=fallback)
     if spec.trained_here:
         first = job_key(spec) if not ready else spec.key
-        jobs.panel(first, title=spec.title if first == spec.key else first)
+        jobs.panel(first, title=i18n.title(spec) if first == spec.key else first)
     return spec, ready
 
 

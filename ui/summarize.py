@@ -7,7 +7,7 @@ import streamlit as st
 from core import catalog
 from core.errors import CoreError
 from core.viz import attribution, charts
-from ui import models, render, safe
+from ui import i18n, models, render, safe
 from ui.i18n import _
 
 
@@ -84,13 +84,13 @@ def abstractive_section(text: str, extractive_summary: str) -> None:
     st.subheader(_("Abstractive (writes new sentences)"))
     chosen = specs[
         st.selectbox(
-            _("Model"), range(len(specs)), format_func=lambda i: specs[i].title, key="sum-abstractive-model"
+            _("Model"), range(len(specs)), format_func=lambda i: i18n.title(specs[i]), key="sum-abstractive-model"
         )
     ]
     state = catalog.availability(chosen)
     if not state.ready:
         st.info(
-            _("{model}: {reason}. Extractive summaries above work offline.", model=safe.md(chosen.title),
+            _("{model}: {reason}. Extractive summaries above work offline.", model=safe.md(i18n.title(chosen)),
               reason=_(state.reason)),
             icon=":material/cloud_off:",
         )  # fmt: skip
