@@ -94,7 +94,8 @@ def trained_cards() -> list[dict]:
             continue
         metrics = card.get("metrics") if isinstance(card.get("metrics"), dict) else {}
         flag = card.get("overfitting")
-        rows.append({"key": spec.key, "task": str(card.get("task") or spec.task),
+        data = card.get("data") if isinstance(card.get("data"), dict) else {}
+        rows.append({"key": spec.key, "task": str(card.get("task") or spec.task), "dataset": str(data.get("dataset") or ""),
                      "accuracy": _estimate(metrics.get("accuracy")), "parameters": _number(card.get("parameters")),
                      "train_seconds": _number(card.get("train_seconds")), "device": str(card.get("device") or ""),
                      "precision": str(card.get("precision") or ""), "epochs": _number(card.get("epochs_run")),

@@ -145,3 +145,29 @@ def test_the_page_shows_a_real_before_and_after_pair(tiny_model, clear_streamlit
         assert any("Before and after" in c.value and "patience" in c.value for c in at.caption)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_models_scored_on_different_held_out_texts_share_no_front(tiny_model, clear_streamlit_caches):
+    """The keyword model's 100 % is on generated one-cue sentences: it is drawn apart from the film-review models,
+    and only each front's models are named on the chart (every point on hover)."""
+    import json
+    import os
+
+    from core import catalog
+    from core.training import jobs
+
+    from conftest import SESSION_CACHE
+
+    os.environ["LMLAB_CACHE_HOME"] = str(SESSION_CACHE)
+    if catalog.read_metadata("keyword-tiny") is None:
+        jobs.run_here("keyword-tiny")
+    at = open_page("pages/faq.py")
+    chart = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
+                 if "against model size" in json.loads(c.proto.spec)["layout"]["title"]["text"])  # fmt: skip
+    points = {trace["name"]: trace for trace in chart["data"] if trace.get("mode") == "markers+text"}
+    of = {key: name for name, trace in points.items() for key in trace["customdata"]}
+    assert of["keyword-tiny"] == "sentiment · keyword cue (generated)"
+    assert of["sentiment-tiny"] == "sentiment · pang-lee-polarity (gensim test data)"
+    for trace in points.values():
+        assert all(shown in ("", key) for shown, key in zip(trace["text"], trace["customdata"], strict=True))
+        assert any(trace["text"])  # a front has at least one model, named

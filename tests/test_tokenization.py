@@ -99,7 +99,7 @@ def test_the_page_cuts_one_text_four_ways_in_chinese(character_vocabulary):
     at = open_page("pages/tokenization.py", lang="zh")
     assert not at.error
     captions = " ".join(c.value for c in at.caption)
-    assert "30,522" in captions and "来自" in captions  # counts and sources, in Chinese
+    assert "30,522" in captions and "所用模型" in captions  # counts and sources, in Chinese
     at.button(key="tokenization-coverage").click().run()
     assert not at.exception and not at.error
     table = at.dataframe[0].value

@@ -28,14 +28,30 @@ def _nothing_yet() -> None:
               "page, or python -m core.train --all)."))  # fmt: skip
 
 
+def _by_held_out_data(rows: list[dict]) -> dict[str, list[dict]]:
+    """The models in groups scored on the same held-out texts (a task's accuracies on other data are not comparable:
+    the keyword model's generated one-cue sentences are no film reviews), named by their task, and by their data too
+    where a task has more than one."""
+    datasets: dict[str, set] = {}
+    for row in rows:
+        datasets.setdefault(row["task"], set()).add(row["dataset"])
+    groups: dict[str, list[dict]] = {}
+    for row in sorted(rows, key=lambda r: (r["task"], r["dataset"])):
+        name = _(row["task"])
+        if len(datasets[row["task"]]) > 1 and row["dataset"]:
+            name = _("{task} · {dataset}", task=name, dataset=_(row["dataset"]))
+        groups.setdefault(name, []).append(row)
+    return groups
+
+
 def _choose(cards: list[dict]) -> None:
     rows = [card for card in cards if card["accuracy"] and card["parameters"] and not card["demonstration"]]
     if not rows:
         _nothing_yet()
         return
-    render.figure(figures.accuracy_vs_size(rows), key="faq-size")
-    fronts = {task: [row["key"] for row in figures.pareto_front([r for r in rows if r["task"] == task])]
-              for task in sorted({row["task"] for row in rows})}  # fmt: skip
+    groups = _by_held_out_data(rows)
+    render.figure(figures.accuracy_vs_size(groups), key="faq-size")
+    fronts = {name: [row["key"] for row in figures.pareto_front(group)] for name, group in groups.items()}
     st.caption(_("Each point is a classifier trained here: its held-out accuracy (95 % CI) against its parameter "
                  "count, one colour per task. The dashed line joins each task's Pareto front, the models no other one "
                  "matches or beats on both size and accuracy while beating on one, by point estimates ({front}): choose among those for a classroom server; overlapping "

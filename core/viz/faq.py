@@ -18,13 +18,15 @@ def pareto_front(rows: list[dict]) -> list[dict]:
     return sorted((row for row in rows if not beaten(row)), key=lambda row: row["parameters"])
 
 
-def accuracy_vs_size(rows: list[dict]) -> go.Figure:
-    """Held-out accuracy (95 % CI) of each model against its parameter count (log scale), each task's Pareto front
-    drawn as a dashed line."""
+def accuracy_vs_size(groups: dict[str, list[dict]]) -> go.Figure:
+    """Held-out accuracy (95 % CI) of each model against its parameter count (log scale): one trace per group of
+    models scored on the same held-out texts (``groups``: its name → its rows), its Pareto front drawn as a dashed
+    line. Only the front's models are named on the chart (every point on hover): names of neighbouring points
+    would print over one another."""
     figure = go.Figure()
-    for task in sorted({row["task"] for row in rows}):
-        group = [row for row in rows if row["task"] == task]
+    for name, group in groups.items():
         front = pareto_front(group)
+        named = {row["key"] for row in front}
         if len(front) > 1:
             figure.add_scatter(x=[row["parameters"] for row in front], y=[row["accuracy"]["value"] for row in front],
                                mode="lines", line={"dash": "dash", "width": 1, "color": "#7f7f7f"}, showlegend=False,
@@ -34,8 +36,9 @@ def accuracy_vs_size(rows: list[dict]) -> go.Figure:
             error_y={"type": "data", "symmetric": False,
                      "array": [row["accuracy"]["high"] - row["accuracy"]["value"] for row in group],
                      "arrayminus": [row["accuracy"]["value"] - row["accuracy"]["low"] for row in group]},
-            mode="markers+text", text=[row["key"] for row in group], textposition="top center", marker={"size": 11},
-            name=task, hovertemplate="%{text}<br>%{x:,} parameters<br>%{y:.1%}<extra></extra>")  # fmt: skip
+            mode="markers+text", text=[row["key"] if row["key"] in named else "" for row in group],
+            customdata=[row["key"] for row in group], textposition="top center", marker={"size": 11}, name=name,
+            hovertemplate="%{customdata}<br>%{x:,} parameters<br>%{y:.1%}<extra></extra>")  # fmt: skip
     figure.update_layout(title=N_("Held-out accuracy (95 % CI) against model size"), height=420,
                          xaxis={"title": N_("parameters (log scale)"), "type": "log"},
                          yaxis={"title": N_("held-out accuracy"), "tickformat": ".0%"},
