@@ -18,6 +18,16 @@ def test_translate_page(translate_tiny_model):
     assert any(c.value == "Computed by ONNX Runtime fp32 on the server's CPU." for c in at.caption)
     assert any("AutoModelForSeq2SeqLM" in c.value for c in at.code)
     assert any("Cross-attention" in m.value for m in at.markdown)
+    # the grammar's own translation beside the model's: a match, or what the model's lacks and adds
+    output = at.session_state["translate-result"][1].text.strip()
+    if output == "汤姆昨天在图书馆看了一本书。":
+        assert any(s.value.startswith("Matches the grammar's own translation.") for s in at.success)
+    else:
+        shown = next(w.value for w in at.warning if w.value.startswith("The grammar's own translation:"))
+        assert "汤姆昨天在图书馆看了一本书。" in shown and "grammar table below" in shown
+    at.button_group(key="translate-example").set_value(at.button_group(key="translate-example").options[1]).run()
+    at.button(key="translate-run").click().run()
+    assert any("400 held-out sentences" in block.value for block in [*at.success, *at.warning])
     # beam search, another layer and head of the alignment
     at.segmented_control(key="translate-decoding").set_value("Beam search").run()
     at.slider(key="translate-beams").set_value(3).run()
@@ -33,6 +43,7 @@ def test_translate_page(translate_tiny_model):
     ).run()
     at.button(key="translate-run").click().run()
     assert any("Never seen in training" in w.value and "Sydney" in w.value for w in at.warning)
+    assert any(c.value.startswith("No reference: this sentence is not one of") for c in at.caption)
     # bad input: empty, then odd Unicode only
     at.text_area(key="translate-text").input("").run()
     at.button(key="translate-run").click().run()

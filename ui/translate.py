@@ -15,13 +15,14 @@ from ui.i18n import N_, _, pgettext
 
 DECODINGS = (N_("greedy"),)  # what core names a decoding, translated where it is shown
 
-# Sentences of the generated grammar (the model was trained on its kind) and one from outside it.
+# Sentences of the generated grammar — the grammar table's first example, then held-out sentences the models never saw
+# (each page run sets the grammar's own translation beside the model's) — and one from outside it.
 EXAMPLES = [
     "Tom read a book in the library yesterday.",
-    "Did Mary buy two red cars last week?",
-    "What will the teacher eat tomorrow?",
-    "My sister does not like cats.",
-    "The children are feeding three rabbits in the garden now.",
+    "Will the students carry a glass of water next year?",
+    "Where did my workers lose ten computers?",
+    "Linda is feeding the beautiful dog right now.",
+    "Mike did not see ten houses on Monday.",
     "The weather in Sydney was lovely this afternoon.",
 ]
 
@@ -92,6 +93,7 @@ def show(spec) -> None:
     )  # fmt: skip
     third.metric(_("Tokens in → out"), f"{len(result.source_tokens)} → {len(result.target_tokens)}")
     render.computed_by(result.runtime, result.device, result.runtime_note)
+    _compare(spec, result)
     if result.truncated:
         st.warning(
             _("The input was longer than the model's 64-token window; only its beginning was translated.")
@@ -110,6 +112,42 @@ def show(spec) -> None:
         _attributions(spec, result)
     with st.expander(_("Code to reproduce this"), icon=":material/code:"):
         st.code(snippets.translation(spec, result.source, beams=beams), language="python")
+
+
+def _compare(spec, result) -> None:
+    """The grammar's own translation beside the model's, where LM Lab's data has the sentence: a dropped 了 is then
+    seen as a mistake, not taken on the model's word."""
+    from core.data.translation_reference import HELD_OUT, difference, reference
+
+    direction = "zh-en" if spec.task == DIRECTIONS["zh-en"][0] else "en-zh"
+    meta = catalog.read_metadata(spec.key) if spec.trained_here else None
+    train_size = int((meta or {}).get("data", {}).get("train_size") or 0)
+    found = reference(result.source, direction, train_size=train_size, output=result.text)
+    if found is None:
+        if spec.source != HUB:
+            st.caption(_("No reference: this sentence is not one of LM Lab's generated pairs, so nothing here checks "
+                         "the translation above."))  # fmt: skip
+        return
+    where = {"held-out": _("One of the {count} held-out sentences every translation model here is scored on; the "
+                           "models trained here never saw it.", count=HELD_OUT),
+             "training": _("The model saw this very pair in training: a match shows memory, not generalisation."),
+             "table": _("An example of the grammar table below, not one of the model's training pairs.")}[found.where]
+    notes = [where]
+    if found.others:
+        notes.append(_("The grammar makes {count} more translations of this sentence (Chinese often leaves tense, "
+                       "number or “the” and “that” unsaid); the one closest to the model's is shown.",
+                       count=found.others))  # fmt: skip
+    if result.text.strip() == found.text:
+        st.success(i18n.sentences(_("Matches the grammar's own translation."), *notes), icon=":material/check:")
+        return
+    missing, extra = difference(result.text.strip(), found.text, chinese=direction == "en-zh")
+    quoted = ", ".join  # each piece as text, in quotes: it came from the model or the data
+    lines = [_("The grammar's own translation: {reference}", reference=safe.md(found.text))]
+    if missing:
+        lines.append(_("Missing from the model's translation: {pieces}.", pieces=quoted(f"“{safe.md(p)}”" for p in missing)))
+    if extra:
+        lines.append(_("Not in the reference: {pieces}.", pieces=quoted(f"“{safe.md(p)}”" for p in extra)))
+    st.warning("  \n".join([*lines, i18n.sentences(*notes)]), icon=":material/difference:")
 
 
 def _alignment(spec, result) -> None:
