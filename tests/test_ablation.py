@@ -177,10 +177,14 @@ def test_a_sweep_ranks_the_heads_of_the_chinese_gpt_and_the_code_prints_the_page
 
 def test_the_ablate_page_switches_a_head_off_and_ranks_them_all(tiny_zh_gpt):
     at = open_page("pages/ablate.py", model="zh-char-gpt")
+    at.button(key="ablate-run").click().run()  # nothing switched off: the same perplexity, coloured as no change
+    unchanged = next(m for m in at.metric if m.label.startswith("Perplexity with 0 switched off"))
+    assert unchanged.proto.delta == "+0.0" and unchanged.proto.color == unchanged.proto.GRAY
     at.multiselect(key="ablate-heads-zh-char-gpt").set_value([(0, 0)]).run()
     at.button(key="ablate-run").click().run()
     assert not at.exception and not at.error
-    assert any(m.label.startswith("Perplexity with 1 switched off") for m in at.metric)
+    changed = next(m for m in at.metric if m.label.startswith("Perplexity with 1 switched off"))
+    assert changed.proto.color != changed.proto.GRAY  # a change is coloured: red for worse, green for better
     at.button(key="ablate-sweep").click().run()
     assert not at.exception and not at.error and len(at.dataframe) == 1
     assert any("held-out documents" in c.value for c in at.caption)

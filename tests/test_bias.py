@@ -4,6 +4,7 @@ training sets' shortcut words, and the page in both languages."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 
 import numpy as np
@@ -182,6 +183,9 @@ def test_the_page_probes_a_classifier_and_tests_minilm_in_both_languages(tiny_mo
     at.button(key="bias-run").click().run()
     assert not at.exception
     assert at.metric[0].label and at.metric[2].value.endswith("%")
+    per_term = next(chart["data"][0] for chart in (json.loads(c.proto.spec) for c in at.get("plotly_chart"))
+                    if chart["data"][0].get("error_y"))  # fmt: skip
+    assert per_term["textposition"] == "inside"  # the numbers sit in the bars, clear of the whiskers
     if lang == "en":  # the page's code, run with plain transformers, prints the page's gap
         import contextlib
         import io

@@ -129,6 +129,14 @@ def test_the_page_counts_measures_and_extrapolates_in_both_languages(tiny_model,
     assert not at.exception
     assert any("GFLOP/s" in metric.value for metric in at.metric)
     assert len(at.dataframe) >= 4  # FLOPs, memory, runs here, the article's models
+    import json
+
+    runs = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
+                if len(json.loads(c.proto.spec)["data"]) == 2 and json.loads(c.proto.spec)["data"][1].get("customdata"))
+    assert runs["data"][1]["mode"] == "markers" and "sentiment-tiny" in runs["data"][1]["customdata"]  # names on hover
+    here = next(frame.value for frame in at.dataframe if "sentiment-tiny" in frame.value.iloc[:, 0].tolist())
+    measured, ratio = here.iloc[:, 5], here.iloc[:, 7]  # seconds to a tenth, the ratio to a hundredth
+    assert (measured == measured.round(1)).all() and (ratio == ratio.round(2)).all()
     assert "GPT-3" in at.dataframe[-1].value.iloc[:, 0].tolist()
 
 

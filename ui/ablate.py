@@ -70,9 +70,10 @@ def show(spec: catalog.ModelSpec) -> None:
     text, heads, mlps, found, means = stored[1:]
     left, right = st.columns(2)
     left.metric(_("Perplexity, whole model"), f"{found.perplexity_before:.1f}")
+    change = found.perplexity_after - found.perplexity_before
     right.metric(_("Perplexity with {count} switched off", count=len(heads) + len(mlps)),
-                 f"{found.perplexity_after:.1f}", f"{found.perplexity_after - found.perplexity_before:+.1f}",
-                 delta_color="inverse")  # fmt: skip
+                 f"{found.perplexity_after:.1f}", f"{change:+.1f}",
+                 delta_color="inverse" if round(change, 1) else "off")  # no change is neither better nor worse # fmt: skip
     render.figure(charts.token_logprobs(found.tokens, {_("whole model"): found.before,
                                                        _("switched off"): found.after}), key="ablate-tokens",
                   stem=f"ablation-{spec.key}",

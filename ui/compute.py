@@ -146,11 +146,13 @@ def show_runs(throughput: compute.Throughput) -> None:
         st.info(_("No model trained here yet: train one (Train page or python -m core.train) and come back."))
         return
     rate = throughput.flops_per_s
-    frame = pd.DataFrame([{_("model"): run.key, _("parameters (M)"): run.parameters / 1e6,
+    frame = pd.DataFrame([{_("model"): run.key, _("parameters (M)"): round(run.parameters / 1e6, 3),
                            _("tokens trained"): ("" if run.tokens_exact else "≤ ") + i18n.number(run.tokens),
-                           _("device"): run.device, _("numeric precision"): run.precision, _("measured (s)"): run.seconds,
-                           _("its counted FLOPs at this throughput (s)"): run.predicted_seconds(rate),
-                           _("measured ÷ predicted"): run.seconds / run.predicted_seconds(rate)} for run in runs])  # fmt: skip
+                           _("device"): run.device, _("numeric precision"): run.precision,
+                           _("measured (s)"): round(run.seconds, 1),
+                           _("its counted FLOPs at this throughput (s)"): float(f"{run.predicted_seconds(rate):.3g}"),
+                           _("measured ÷ predicted"): round(run.seconds / run.predicted_seconds(rate), 2)}
+                          for run in runs])  # fmt: skip
     safe.table(frame, hide_index=True)
     render.figure(figures.predicted_vs_measured([r.key for r in runs], [r.predicted_seconds(rate) for r in runs],
                                                 [r.seconds for r in runs]), key="compute-runs")  # fmt: skip

@@ -21,7 +21,9 @@ def per_term(values: dict[str, float], group_a: tuple[str, ...], label: str,
                     "array": [intervals[t][1] - values[t] for t in terms],
                     "arrayminus": [values[t] - intervals[t][0] for t in terms]}  # fmt: skip
     figure = go.Figure(go.Bar(x=terms, y=[values[t] for t in terms], marker_color=colours, error_y=whiskers,
-                              text=[f"{100 * values[t]:.1f} %" for t in terms], textposition="outside",
+                              text=[f"{100 * values[t]:.1f} %" for t in terms],
+                              # above the bar the whiskers would strike the numbers through: at its foot instead
+                              textposition="inside" if intervals else "outside", insidetextanchor="start",
                               hovertemplate="%{x}: %{y:.3f}<extra></extra>"))  # fmt: skip
     figure.update_layout(title=N_("Mean probability of the class, per term (blue: group A, orange: group B)"),
                          height=380, yaxis={"title": label, "range": [0, 1.08], "tickformat": ".0%"},

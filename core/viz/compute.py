@@ -33,15 +33,16 @@ def memory_bars(rows: dict[str, dict[str, float]], part_names: dict[str, str],
 
 def predicted_vs_measured(names: list[str], predicted: list[float], measured: list[float]) -> go.Figure:
     """Each run trained here: the time its FLOP count predicts at the measured throughput against the time it took (log-log),
-    with the line where they agree."""
+    with the line where they agree. Runs are named on hover (the table beside it lists them all): with a class's
+    runs close together, names printed on the chart would cover one another."""
     low = min([*predicted, *measured]) / 2
     high = max([*predicted, *measured]) * 2
     figure = go.Figure()
     figure.add_scatter(x=[low, high], y=[low, high], mode="lines", line={"dash": "dot", "color": "#7f7f7f"},
                        name=N_("prediction = measurement"), hoverinfo="skip")  # fmt: skip
-    figure.add_scatter(x=predicted, y=measured, mode="markers+text", text=names, textposition="top center",
+    figure.add_scatter(x=predicted, y=measured, mode="markers", customdata=names,
                        name=N_("runs trained here"), marker={"size": 10, "color": "#1f77b4"},
-                       hovertemplate="%{text}: %{x:.3g} s → %{y:.3g} s<extra></extra>")  # fmt: skip
+                       hovertemplate="%{customdata}: %{x:.3g} s → %{y:.3g} s<extra></extra>")  # fmt: skip
     figure.update_layout(title=N_("Training time: predicted from the FLOP count vs measured"), height=380,
                          xaxis={"title": N_("predicted (s)"), "type": "log"},
                          yaxis={"title": N_("measured (s)"), "type": "log"},
