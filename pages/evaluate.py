@@ -42,10 +42,8 @@ saved = bench.saved_runs()
 if not saved:
     st.info(_("No benchmark has run yet on this server."))
     st.stop()
-current = st.session_state.get("bench-run")
-index = saved.index(current) if current in saved else 0
 chosen = st.selectbox(
-    _("Results of the run"), saved, index=index, key="bench-shown",
+    _("Results of the run"), saved, index=evaluate.shown_first(saved, task), key="bench-shown",
     format_func={run: evaluate.run_label(run) for run in saved}.get,
 )
 try:

