@@ -84,8 +84,9 @@ def test_the_session_that_started_a_benchmark_cancels_it_and_frees_the_slot(fres
 
 
 def test_the_task_picker_starts_in_the_session_s_language_and_so_do_the_results_shown(fresh_cache):
-    from conftest import open_page
     from core.bench import run
+
+    from conftest import open_page
 
     for task in ("sentiment-zh", "sentiment"):  # two real runs of the baselines, the Chinese one older
         run.save(run.run(task, ["baseline:majority"], repeats=20))

@@ -107,8 +107,9 @@ def test_the_layers_page_reads_the_chinese_gpt(tiny_zh_gpt):
     forming = drawn["How the prediction forms, layer by layer"]  # x: the layers' names, so a category axis
     assert forming["layout"]["xaxis"]["type"] == "category" and forming["data"][0]["x"][0] == "embeddings"
     top = drawn["Top prediction after each block (colour: its probability)"]["data"][0]
-    assert top["textfont"]["size"] >= 10 and all(len(cell) <= 7 for row in top["customdata"] for cell in row)
-    assert top["text"] == at.session_state["lens-result"][2].top_tokens  # the whole token, on hover
+    assert top["textfont"]["size"] >= 10 and top["texttemplate"] == "%{text}"  # a heatmap's cells draw only text
+    assert all(len(cell) <= 7 for row in top["text"] for cell in row) and "%{customdata}" in top["hovertemplate"]
+    assert top["customdata"] == at.session_state["lens-result"][2].top_tokens  # the whole token, on hover
     ranks = drawn["Rank of the token that really comes next (1 = top prediction)"]["data"][0]["colorbar"]
     assert ranks["ticktext"][:2] == ["1", "10"] and ranks["tickvals"][:2] == [0, 1]  # the colour is log10 of the rank
     movers = next(frame.value for frame in at.dataframe if "promoted (points of probability)" in frame.value.columns)

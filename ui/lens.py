@@ -15,8 +15,8 @@ from ui import i18n, models, render, safe, scenario
 from ui.i18n import N_, _
 
 # hover lines of the two grids, translated when drawn (ui.render)
-RANK_HOVER = N_("%{y}, after %{x}: rank %{text}")
-MASKED_HOVER = N_("%{y}, at %{x}: %{text} (%{z:.2f})")
+RANK_HOVER = N_("%{y}, after %{x}: rank %{customdata}")
+MASKED_HOVER = N_("%{y}, at %{x}: %{customdata} (%{z:.2f})")
 
 EXAMPLES = {"en": "The Prime Minister said the government would not change its policy.",
             "zh": "国务院今天召开会议，研究明年的经济工作。"}  # fmt: skip

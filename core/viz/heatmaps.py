@@ -13,7 +13,7 @@ from core.messages import N_
 # lines of the hover boxes, translated one by one where the figure is drawn (ui.render)
 ROW, COLUMN, VALUE = N_("row %{y}"), N_("column %{x}"), N_("value %{z:.4f}")
 QUERY, KEY, WEIGHT = N_("query %{y}"), N_("key %{x}"), N_("weight %{z:.3f}")
-LENS_HOVER = N_("%{y}, after %{x}: %{text} (%{z:.2f})")  # a logit-lens cell: layer, position, top token, probability
+LENS_HOVER = N_("%{y}, after %{x}: %{customdata} (%{z:.2f})")  # a logit-lens cell: layer, position, top token, probability
 POSITION = N_("position %{customdata}")
 
 
@@ -82,8 +82,9 @@ def token_grid(values: np.ndarray, texts: list[list[str]], *, title: str, x_labe
         return text if len(text) <= GRID_TEXT_CHARS else text[: GRID_TEXT_CHARS - 1] + "…"
 
     readable = len(x_labels) <= GRID_READABLE_COLUMNS
-    figure = go.Figure(go.Heatmap(z=values, text=texts, customdata=[[short(t) for t in row] for row in texts],
-                                  texttemplate="%{customdata}" if readable else "%{text}",
+    # a heatmap's cell text can only be %{text}: the cut tokens there, the whole ones in customdata for the hover
+    figure = go.Figure(go.Heatmap(z=values, text=[[short(t) for t in row] for row in texts] if readable else texts,
+                                  customdata=texts, texttemplate="%{text}",
                                   textfont={"size": 11} if readable else None, x=_unique(x_labels), y=y_labels,
                                   colorscale=colorscale, zmin=zmin, zmax=zmax, colorbar=colorbar,
                                   hovertemplate=hover + "<extra></extra>"))  # fmt: skip
