@@ -115,39 +115,58 @@ def show(spec) -> None:
 
 
 def _compare(spec, result) -> None:
-    """The grammar's own translation beside the model's, where LM Lab's data has the sentence: a dropped 了 is then
-    seen as a mistake, not taken on the model's word."""
-    from core.data.translation_reference import HELD_OUT, difference, reference
+    """The grammar's own translation beside the output of a model trained here on it, where LM Lab's data has the
+    sentence: a dropped 了 is then seen as a mistake, not taken on the model's word. (A Hub model learnt other data,
+    and may answer in German: nothing here checks it.)"""
+    from core.data.translation_reference import HELD_OUT, reference
 
-    direction = "zh-en" if spec.task == DIRECTIONS["zh-en"][0] else "en-zh"
-    meta = catalog.read_metadata(spec.key) if spec.trained_here else None
-    train_size = int((meta or {}).get("data", {}).get("train_size") or 0)
-    found = reference(result.source, direction, train_size=train_size, output=result.text)
-    if found is None:
-        if spec.source != HUB:
-            st.caption(_("No reference: this sentence is not one of LM Lab's generated pairs, so nothing here checks "
-                         "the translation above."))  # fmt: skip
+    if not spec.trained_here or spec.source == HUB:
         return
-    where = {"held-out": _("One of the {count} held-out sentences every translation model here is scored on; the "
-                           "models trained here never saw it.", count=HELD_OUT),
-             "training": _("The model saw this very pair in training: a match shows memory, not generalisation."),
-             "table": _("An example of the grammar table below, not one of the model's training pairs.")}[found.where]
-    notes = [where]
+    direction = "zh-en" if spec.task == DIRECTIONS["zh-en"][0] else "en-zh"
+    data = (catalog.read_metadata(spec.key) or {}).get("data")
+    train_size = data.get("train_size") if isinstance(data, dict) else None
+    found = reference(result.source, direction, train_size=train_size if isinstance(train_size, int) else -1,
+                      output=result.text)  # fmt: skip
+    if found is None:
+        st.caption(_("No reference: this sentence is not one of LM Lab's generated pairs, so nothing here checks the "
+                     "translation above."))  # fmt: skip
+        return
+    notes = [{"held-out": _("One of the {count} held-out sentences every translation model here is scored on; this "
+                            "model never saw it in training.", count=HELD_OUT),
+              "training": _("The model saw this very pair in training: a match may be memory, and says nothing about "
+                            "generalisation."),
+              "generated": _("A pair of LM Lab's generated data that this model was not trained on."),
+              "table": _("An example of the grammar table below, not one of the model's training pairs.")}[found.where]]
+    if found.source_seen and found.where != "training":
+        notes.append(_("The model did see this sentence in training, paired with another translation."))
     if found.others:
-        notes.append(_("The grammar makes {count} more translations of this sentence (Chinese often leaves tense, "
-                       "number or “the” and “that” unsaid); the one closest to the model's is shown.",
-                       count=found.others))  # fmt: skip
+        notes.append(_("LM Lab's data pairs this sentence with {count} more translations; the one closest to the "
+                       "model's is shown.", count=found.others))  # fmt: skip
     if result.text.strip() == found.text:
         st.success(i18n.sentences(_("Matches the grammar's own translation."), *notes), icon=":material/check:")
         return
-    missing, extra = difference(result.text.strip(), found.text, chinese=direction == "en-zh")
-    quoted = ", ".join  # each piece as text, in quotes: it came from the model or the data
-    lines = [_("The grammar's own translation: {reference}", reference=safe.md(found.text))]
+    _difference(result.text.strip(), found.text, direction, notes)
+
+
+def _difference(output: str, expected: str, direction: str, notes: list[str]) -> None:
+    """Where the model's translation and the grammar's part: in English → Chinese the grammar's is the translation;
+    from Chinese, whose sentence often leaves tense, number, "the" or "that" unsaid, it is one right answer."""
+    from core.data.translation_reference import difference
+
+    missing, extra = difference(output, expected, chinese=direction == "en-zh")
+    comma = "、" if i18n.language() == "zh" else ", "
+    quoted = lambda pieces: comma.join(f"“{safe.md(piece)}”" for piece in pieces)  # noqa: E731 - text, in quotes
+    lines = [_("The grammar's own translation: {reference}", reference=safe.md(expected))]
     if missing:
-        lines.append(_("Missing from the model's translation: {pieces}.", pieces=quoted(f"“{safe.md(p)}”" for p in missing)))
+        lines.append(_("Only in the reference: {pieces}.", pieces=quoted(missing)))
     if extra:
-        lines.append(_("Not in the reference: {pieces}.", pieces=quoted(f"“{safe.md(p)}”" for p in extra)))
-    st.warning("  \n".join([*lines, i18n.sentences(*notes)]), icon=":material/difference:")
+        lines.append(_("Only in the model's translation: {pieces}.", pieces=quoted(extra)))
+    if direction == "zh-en":
+        notes = [_("Chinese often leaves tense, number, “the” or “that” unsaid, so an English sentence unlike this "
+                   "one can be just as right."), *notes]  # fmt: skip
+        st.info("  \n".join([*lines, i18n.sentences(*notes)]), icon=":material/difference:")
+    else:
+        st.warning("  \n".join([*lines, i18n.sentences(*notes)]), icon=":material/difference:")
 
 
 def _alignment(spec, result) -> None:

@@ -1,15 +1,18 @@
 """The generated grammar's own translation of a sentence, where LM Lab's data has one: what the Translate page sets
-beside a model's output, so that a student sees a wrong 了 as wrong instead of taking the model's word for it.
+beside the output of a model trained here, so that a student sees a dropped 了 as a mistake instead of taking the
+model's word for it.
 
-The grammar's pairs are known exactly: the held-out sentences (every model is scored on them), the training pairs of
-a model trained here (rebuilt from the corpus's seed and the model's number of training pairs) and the examples of
-the grammar table. A sentence is looked up as typed, give or take case, spacing, full-width forms and the final stop.
+The grammar's pairs are known exactly: the held-out pairs (every model is scored on them), the training pairs (a
+model trained on n pairs saw the first n of the corpus's draw, its seed fixed) and the grammar table's examples. One
+table of them, built once per process, serves every model. A sentence is looked up as typed, give or take case,
+spacing, full-width forms and the final stop. English → Chinese is a function in this grammar; Chinese → English is
+not (那 is "the" or "that", tense and number often go unsaid), so there the reference is one right answer of several.
 """
 
 from __future__ import annotations
 
 import difflib
-import functools
+import threading
 import unicodedata
 from dataclasses import dataclass
 
@@ -17,16 +20,17 @@ from core.data import translation
 
 DIRECTIONS = ("en-zh", "zh-en")
 HELD_OUT = 400  # the held-out pairs every translation model is scored on (the corpus's default)
-# a source sentence's place in the data: "training" wherever the model saw it (a Chinese sentence can come from
-# several English ones), else held out, else only in the grammar table
-WHERE = ("training", "held-out", "table")
+LOOKUP_PAIRS = 10_000  # training pairs the table knows (the recipes' default): a model trained on more gets none
+_HELD, _TABLE = -1, -2  # places that are not a position in the training draw
 
 
 @dataclass(frozen=True)
 class Reference:
-    text: str  # the grammar's translation (for Chinese → English, the one the model wrote where it is among them)
-    where: str  # "held-out", "training" (the model saw the pair) or "table" (the grammar table's example)
-    others: int  # how many more translations the grammar has for the same source (Chinese often says less)
+    text: str  # the grammar's translation (where the data has several, the one closest to the model's output)
+    where: str  # that pair's place: "held-out", "training" (the model saw it), "generated" (a training pair beyond
+    # the model's), "table" (a grammar-table example)
+    others: int  # how many more translations LM Lab's data pairs the same source with
+    source_seen: bool  # the model saw the source sentence in training (perhaps paired with another translation)
 
 
 def _key(text: str) -> str:
@@ -34,36 +38,53 @@ def _key(text: str) -> str:
     return plain.rstrip(".?!。？！ ")
 
 
-@functools.lru_cache(maxsize=4)
-def _table(train_size: int) -> dict[tuple[str, str], dict[str, str]]:
-    """(direction, source key) → {translation: where}: every pair of the held-out set, the first ``train_size``
-    training pairs and the grammar table (about 10 MB and 0.3 s for 10,000 pairs; shared by every session)."""
-    data = translation.corpus(train_size=train_size, test_size=HELD_OUT)
-    found: dict[tuple[str, str], dict[str, str]] = {}
-    rows = [("held-out", p.english, p.chinese) for p in data.test]
-    rows += [("training", p.english, p.chinese) for p in data.train]
-    rows += [("table", english, chinese) for _rule, english, chinese in translation.GRAMMAR_COVERS]
-    for where, english, chinese in rows:
-        for direction, source, target in (("en-zh", english, chinese), ("zh-en", chinese, english)):
-            found.setdefault((direction, _key(source)), {}).setdefault(target, where)
-    return found
+_table: dict[tuple[str, str], dict[str, int]] | None = None
+_lock = threading.Lock()
+
+
+def _pairs() -> dict[tuple[str, str], dict[str, int]]:
+    """(direction, source key) → {translation: place}, built once (about 0.5 s and 11 MB; a class asking at the same
+    moment waits for one build, not one each)."""
+    global _table
+    if _table is None:
+        with _lock:
+            if _table is None:
+                data = translation.corpus(train_size=LOOKUP_PAIRS, test_size=HELD_OUT)
+                rows = [(_HELD, p.english, p.chinese) for p in data.test]
+                rows += [(index, p.english, p.chinese) for index, p in enumerate(data.train)]
+                rows += [(_TABLE, english, chinese) for _rule, english, chinese in translation.GRAMMAR_COVERS]
+                found: dict[tuple[str, str], dict[str, int]] = {}
+                for place, english, chinese in rows:
+                    for direction, source, target in (("en-zh", english, chinese), ("zh-en", chinese, english)):
+                        found.setdefault((direction, _key(source)), {}).setdefault(target, place)
+                _table = found
+    return _table
 
 
 def reference(text: str, direction: str, train_size: int = 0, output: str | None = None) -> Reference | None:
-    """The grammar's translation of ``text`` in ``direction``, or None where the data has none. ``train_size``: the
-    model's training pairs (0 for a model not trained on this data). Where the grammar has several translations,
-    the one closest to ``output`` is chosen (``output`` itself where it is one of them), else the first."""
+    """The grammar's translation of ``text`` in ``direction`` for a model trained here on ``train_size`` pairs, or
+    None where the data has none (or the model was trained on more pairs than the table knows). Where the data has
+    several translations, the one closest to ``output`` is chosen (``output`` itself where it is one of them)."""
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}")
-    targets = _table(max(0, int(train_size))).get((direction, _key(text)))
+    if not 0 <= train_size <= LOOKUP_PAIRS:
+        return None
+    targets = _pairs().get((direction, _key(text)))
     if not targets:
         return None
     chosen = next(iter(targets))
-    if output is not None:  # the translation the model's output is closest to (itself, where it is one of them)
+    if output is not None:
         chosen = max(targets, key=lambda target: difflib.SequenceMatcher(a=output.strip(), b=target).ratio())
-    places = set(targets.values())
-    where = next(place for place in WHERE if place in places)
-    return Reference(text=chosen, where=where, others=len(targets) - 1)
+
+    def where(place: int) -> str:
+        if place == _HELD:
+            return "held-out"
+        if place == _TABLE:
+            return "table"
+        return "training" if place < train_size else "generated"
+
+    seen = any(where(place) == "training" for place in targets.values())
+    return Reference(text=chosen, where=where(targets[chosen]), others=len(targets) - 1, source_seen=seen)
 
 
 def difference(output: str, expected: str, chinese: bool) -> tuple[list[str], list[str]]:
