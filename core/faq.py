@@ -96,6 +96,7 @@ def trained_cards() -> list[dict]:
         flag = card.get("overfitting")
         data = card.get("data") if isinstance(card.get("data"), dict) else {}
         rows.append({"key": spec.key, "task": str(card.get("task") or spec.task), "dataset": str(data.get("dataset") or ""),
+                     "held_out": str(data.get("test_fingerprint") or data.get("dataset") or ""),
                      "accuracy": _estimate(metrics.get("accuracy")), "parameters": _number(card.get("parameters")),
                      "train_seconds": _number(card.get("train_seconds")), "device": str(card.get("device") or ""),
                      "precision": str(card.get("precision") or ""), "epochs": _number(card.get("epochs_run")),

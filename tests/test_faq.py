@@ -171,3 +171,8 @@ def test_models_scored_on_different_held_out_texts_share_no_front(tiny_model, cl
     for trace in points.values():
         assert all(shown in ("", key) for shown, key in zip(trace["text"], trace["customdata"], strict=True))
         assert any(trace["text"])  # a front has at least one model, named
+    caption = next(c.value for c in at.caption if c.value.startswith("Each point is a classifier trained here"))
+    assert "sentiment · keyword cue \\(generated\\): `keyword-tiny`" in caption  # each front under its group's name
+    from ui.faq import _short
+
+    assert _short("uploaded CSV 1a2b (\u202ereview → label)" + "x" * 80) == "uploaded CSV 1a2b (review → label)xxxxx…"

@@ -29,19 +29,30 @@ def _nothing_yet() -> None:
 
 
 def _by_held_out_data(rows: list[dict]) -> dict[str, list[dict]]:
-    """The models in groups scored on the same held-out texts (a task's accuracies on other data are not comparable:
-    the keyword model's generated one-cue sentences are no film reviews), named by their task, and by their data too
-    where a task has more than one."""
-    datasets: dict[str, set] = {}
+    """The models in groups scored on the same held-out texts (their split's fingerprint: a task's accuracies on other
+    texts are not comparable — the keyword model's generated one-cue sentences are no film reviews), named by their
+    task, and by their data too where a task has more than one group."""
+    keys: dict[str, set] = {}
     for row in rows:
-        datasets.setdefault(row["task"], set()).add(row["dataset"])
+        keys.setdefault(row["task"], set()).add(row["held_out"])
     groups: dict[str, list[dict]] = {}
-    for row in sorted(rows, key=lambda r: (r["task"], r["dataset"])):
+    for row in sorted(rows, key=lambda r: (r["task"], r["dataset"], r["held_out"])):
         name = _(row["task"])
-        if len(datasets[row["task"]]) > 1 and row["dataset"]:
-            name = _("{task} · {dataset}", task=name, dataset=_(row["dataset"]))
+        if len(keys[row["task"]]) > 1:
+            name = _("{task} · {dataset}", task=name, dataset=_short(_(row["dataset"])) or row["held_out"][:8])
+        while name in groups and groups[name][0]["held_out"] != row["held_out"]:  # same name, other texts
+            name += f" ({row['held_out'][:6]})"
         groups.setdefault(name, []).append(row)
     return groups
+
+
+def _short(name: str, most: int = 40) -> str:
+    """A dataset's name fit for a legend: no control or direction-changing characters (a student's column names are
+    in an upload's name), cut to ``most`` characters."""
+    import unicodedata
+
+    plain = "".join(char for char in name if unicodedata.category(char) not in ("Cc", "Cf"))
+    return plain if len(plain) <= most else plain[: most - 1] + "…"
 
 
 def _choose(cards: list[dict]) -> None:
@@ -53,11 +64,13 @@ def _choose(cards: list[dict]) -> None:
     render.figure(figures.accuracy_vs_size(groups), key="faq-size")
     fronts = {name: [row["key"] for row in figures.pareto_front(group)] for name, group in groups.items()}
     st.caption(_("Each point is a classifier trained here: its held-out accuracy (95 % CI) against its parameter "
-                 "count, one colour per task. The dashed line joins each task's Pareto front, the models no other one "
-                 "matches or beats on both size and accuracy while beating on one, by point estimates ({front}): choose among those for a classroom server; overlapping "
-                 "intervals alone cannot rank two models. The benchmark adds latency, memory and a paired test on the "
-                 "same texts, and draws the same front against latency.",
-                 front="; ".join(", ".join(f"`{key}`" for key in keys) for keys in fronts.values())))  # fmt: skip
+                 "count, one colour per group of models scored on the same held-out texts. The dashed line joins each "
+                 "group's Pareto front, the models no other one of the group matches or beats on both size and "
+                 "accuracy while beating on one, by point estimates ({front}): choose among those for a classroom "
+                 "server; overlapping intervals alone cannot rank two models. The benchmark adds latency, memory and a "
+                 "paired test on the same texts, and draws the same front against latency.",
+                 front="; ".join(f"{safe.md(name)}: " + ", ".join(f"`{key}`" for key in keys)
+                                 for name, keys in fronts.items())))  # fmt: skip
     st.page_link("pages/evaluate.py", label=_("The front against latency, on the Evaluate page"),
                  icon=":material/leaderboard:")  # fmt: skip
 
