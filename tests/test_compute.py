@@ -135,8 +135,8 @@ def test_the_page_counts_measures_and_extrapolates_in_both_languages(tiny_model,
                 if len(json.loads(c.proto.spec)["data"]) == 2 and json.loads(c.proto.spec)["data"][1].get("customdata"))
     assert runs["data"][1]["mode"] == "markers" and "sentiment-tiny" in runs["data"][1]["customdata"]  # names on hover
     here = next(frame.value for frame in at.dataframe if "sentiment-tiny" in frame.value.iloc[:, 0].tolist())
-    measured, ratio = here.iloc[:, 5], here.iloc[:, 7]  # seconds to a tenth, the ratio to a hundredth
-    assert (measured == measured.round(1)).all() and (ratio == ratio.round(2)).all()
+    measured, ratio = here.iloc[:, 5], here.iloc[:, 7]  # seconds to a tenth, the ratio to 3 significant figures
+    assert (measured == measured.round(1)).all() and all(float(f"{r:.3g}") == r for r in ratio)
     assert "GPT-3" in at.dataframe[-1].value.iloc[:, 0].tolist()
 
 

@@ -329,3 +329,18 @@ def test_a_message_inside_a_message_is_translated_too(monkeypatch):
     monkeypatch.setattr(i18n, "language", lambda: "zh")
     why = Message("int8 gave PyTorch's label on {same} of {of} held-out texts", same=190, of=200)
     assert i18n._(Message("{why}; fp32 serves", why=why)) == "在 200 条留出文本中，int8 只有 190 条的标签与 PyTorch 相同；改用 fp32"
+
+
+def test_lm_lab_s_own_class_names_and_titles_are_translated_a_student_s_are_not(monkeypatch):
+    """A student's run keeps the class names its data gave: its "positive" and "正面" stay two classes."""
+    from dataclasses import replace
+
+    from core import catalog
+    from ui import i18n
+
+    monkeypatch.setattr(i18n, "language", lambda: "zh")
+    builtin = catalog.get_spec("sentiment-minilm")
+    keyword = replace(builtin, key="keyword-tiny", source=catalog.TRAINED)  # a recipe of LM Lab's own, trained here
+    student = replace(builtin, key="polarity-abc123", source=catalog.TRAINED, title="positive")
+    assert i18n.class_name("positive", builtin) == "正面" == i18n.class_name("positive", keyword)
+    assert i18n.class_name("positive", student) == "positive" and i18n.title(student) == "positive"

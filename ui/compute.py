@@ -151,7 +151,7 @@ def show_runs(throughput: compute.Throughput) -> None:
                            _("device"): run.device, _("numeric precision"): run.precision,
                            _("measured (s)"): round(run.seconds, 1),
                            _("its counted FLOPs at this throughput (s)"): float(f"{run.predicted_seconds(rate):.3g}"),
-                           _("measured ÷ predicted"): round(run.seconds / run.predicted_seconds(rate), 2)}
+                           _("measured ÷ predicted"): float(f"{run.seconds / run.predicted_seconds(rate):.3g}")}
                           for run in runs])  # fmt: skip
     safe.table(frame, hide_index=True)
     render.figure(figures.predicted_vs_measured([r.key for r in runs], [r.predicted_seconds(rate) for r in runs],

@@ -130,10 +130,19 @@ def title(spec) -> str:
     return spec.title if spec.trained_here and not _is_builtin(spec.key) else _(spec.title)
 
 
-def _is_builtin(key: str) -> bool:
-    from core.specs import STATIC_SPECS
+def class_name(label: str, spec=None) -> str:
+    """A class's name in this session's language where it is one of LM Lab's own (positive, negative, the topics); a
+    student's run keeps the names its data gave (its "正面" and "positive" stay two classes, as they were trained)."""
+    return label if spec is not None and spec.trained_here and not _is_builtin(spec.key) else _(label)
 
-    return any(spec.key == key for spec in STATIC_SPECS)
+
+def _is_builtin(key: str) -> bool:
+    """One of LM Lab's own models: a catalog entry, or a recipe of its own trained here (the keyword model); not a
+    student's run."""
+    from core.specs import STATIC_SPECS
+    from core.training.recipes import RECIPES
+
+    return key in RECIPES or any(spec.key == key for spec in STATIC_SPECS)
 
 
 def N_(message: str, /) -> str:  # noqa: N802 - the gettext name for "mark for translation, translate later"

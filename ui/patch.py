@@ -93,7 +93,8 @@ def show(spec: catalog.ModelSpec) -> None:
         return
     clean, corrupted, found = stored[1], stored[2], stored[3]
     # the model's class names, translated where they are LM Lab's own (a student's run may name its classes anything)
-    clean_answer, corrupted_answer = safe.md(_(found.clean_answer)), safe.md(_(found.corrupted_answer))
+    clean_answer = safe.md(i18n.class_name(found.clean_answer, spec))
+    corrupted_answer = safe.md(i18n.class_name(found.corrupted_answer, spec))
     left, middle, right = st.columns(3)
     left.metric(_("Clean answer"), clean_answer, help=_("m = logit({clean}) − logit({corrupted}) = {value}",
                 clean=clean_answer, corrupted=corrupted_answer, value=f"{found.clean_metric:.2f}"))  # fmt: skip

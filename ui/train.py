@@ -158,9 +158,10 @@ def data_preview(recipe: Recipe) -> dict | None:
     except CoreError as error:
         safe.error(error)
         return None
-    labels = preview["labels"]
+    own = recipe.dataset not in ("csv", "hub")  # LM Lab's data: its class names in the session's language
+    labels = [_(label) if own else label for label in preview["labels"]]
     splits = {"train": _("training set"), "validation": _("validation set"), "test": _("test set")}
-    render.figure(charts.class_balance([_(label) for label in labels], preview["balance"], splits), key="train-balance")
+    render.figure(charts.class_balance(labels, preview["balance"], splits), key="train-balance")
     sizes = {name: sum(counts) for name, counts in preview["balance"].items()}
     st.caption(_("{dataset}: {train} to train on, {validation} for validation curves, {test} held out for the final "
                  "scores (never seen in training).", dataset=safe.md(_(preview["dataset"])), train=sizes["train"],
@@ -173,7 +174,7 @@ def data_preview(recipe: Recipe) -> dict | None:
     if recipe.base == "hub":
         st.caption(_("A Hub checkpoint brings its own tokenizer: its tokens, ids and lengths may differ from these."))
     example = preview["example"]
-    st.caption(f"“{safe.md(example['text'][:200])}” → {safe.md(_(example['label']))}")
+    st.caption(f"“{safe.md(example['text'][:200])}” → {safe.md(_(example['label']) if own else example['label'])}")
     table = pd.DataFrame([example["tokens"], example["input_ids"], example["attention_mask"]],
                          index=[_("token"), "id", _("attention mask")]).astype(str)  # fmt: skip
     safe.table(table, key="train-tokens")

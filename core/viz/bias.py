@@ -24,6 +24,7 @@ def per_term(values: dict[str, float], group_a: tuple[str, ...], label: str,
                               text=[f"{100 * values[t]:.1f} %" for t in terms],
                               # above the bar the whiskers would strike the numbers through: at its foot instead
                               textposition="inside" if intervals else "outside", insidetextanchor="start",
+                              constraintext="none",  # a short bar's number keeps its size
                               hovertemplate="%{x}: %{y:.3f}<extra></extra>"))  # fmt: skip
     figure.update_layout(title=N_("Mean probability of the class, per term (blue: group A, orange: group B)"),
                          height=380, yaxis={"title": label, "range": [0, 1.08], "tickformat": ".0%"},
