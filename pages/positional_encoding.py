@@ -61,7 +61,7 @@ render.figure(
                    title=_("Mean PE(pos) · PE(pos + k)"), x_title=_("offset k"), y_title=_("dot product")),
     key="pe-offset",
 )  # fmt: skip
-first_rise = next((int(o) for o in offsets[1:-1] if paper_sim[o + 1] > paper_sim[o] + 1e-9), None)
+first_rise = pe.first_visible_rise(offsets, paper_sim)
 st.caption(
     i18n.sentences(_("Nearby positions are most alike."),
     (_("The fall is not monotonic here: for the paper's encoding the dot product first rises again after offset "

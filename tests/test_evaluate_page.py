@@ -44,6 +44,9 @@ def test_benchmark_two_models_from_the_page(tiny_model, fresh_cache):
     for column in ("latency p50 (ms)", "latency p95 (ms)", "throughput (texts/s)", "McNemar p"):
         assert table[column].map(lambda v: math.isfinite(float(v))).all(), column
     assert "Δ vs baseline:majority (points) [CI]" in table.columns
+    accuracy = next(column for column in table.columns if column.startswith("accuracy") and "[95 % CI]" in column)
+    for cells in (table[accuracy], table["macro-F1 % [95 % CI]"]):  # both percentages to one decimal
+        assert cells.str.fullmatch(r"\d+\.\d \[\d+\.\d, \d+\.\d\]").all(), list(cells)
     assert table.set_index("model").loc["baseline:majority", "tied"] == "tied"
     assert len(at.get("plotly_chart")) >= 4  # Pareto, confusion matrices, reliability
     assert any("Calibration from 50 examples" in w.value for w in at.warning)

@@ -157,3 +157,18 @@ def test_learned_positions_and_walkthrough(minilm):
     assert walk.cross_weights.shape == (2, 2, 4) and np.all(walk.cross_weights[..., -1] == 0)
     assert np.all(walk.decoder_weights[:, 0, 1] == 0)
     assert [name for name, _ in walk.trace][0] == "encoder input"
+
+
+def test_the_first_rise_the_page_names_is_one_the_chart_shows():
+    """The caption names the first offset after which the curve rises by a visible step (0.5 % of its range): a
+    rise of a few thousandths on a range of twenty is drawn flat and must not be the one named."""
+    import numpy as np
+
+    from core.transformer import positional as pe
+
+    offsets, similarity = pe.similarity_by_offset(pe.sinusoidal(100, 64, 10_000))  # the page's defaults
+    rises = np.diff(similarity)
+    assert 0 < rises[5] < 0.005 * np.ptp(similarity)  # 5 → 6 rises, invisibly
+    first = pe.first_visible_rise(offsets, similarity)
+    assert first == 10 and rises[first] > 0.005 * np.ptp(similarity)
+    assert pe.first_visible_rise(np.arange(5), np.array([5.0, 4, 3, 2, 1])) is None  # falls all the way

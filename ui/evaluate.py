@@ -175,7 +175,8 @@ def _throughput(metric: Metric) -> str:
 
 def _table_row(r: dict, metric: Metric) -> dict:
     """One benchmark row as the table shows it: the columns every task has, then those only some tasks have."""
-    scale, d = (100 if metric.percent else 1), metric.digits
+    # a percentage to one decimal beside the other percentages (macro-F1): "82" next to "81.4" reads as a contradiction
+    scale, d = (100, max(metric.digits, 1)) if metric.percent else (1, metric.digits)
     interval = f"{scale * r['value']:.{d}f} [{scale * r['low']:.{d}f}, {scale * r['high']:.{d}f}]"
     out = {_("model"): r["model"], _("source"): _(str(r["source"])),
            _("parameters (M)"): r["parameters"] / 1e6 if r.get("parameters") else None, _("size (MB)"): r["size_mb"],

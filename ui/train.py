@@ -178,11 +178,11 @@ def data_preview(recipe: Recipe) -> dict | None:
     table = pd.DataFrame([example["tokens"], example["input_ids"], example["attention_mask"]],
                          index=[_("token"), "id", _("attention mask")]).astype(str)  # fmt: skip
     safe.table(table, key="train-tokens")
-    render.figure(charts.histogram(preview["lengths"], title=_("Tokens per training example"), x_title=_("tokens"),
+    render.figure(charts.histogram(preview["lengths"], title=_("Tokens per example for training and validation"), x_title=_("tokens"),
                                    marker=recipe.max_length, marker_label=_("max length {value}")),
                   key="train-lengths")  # fmt: skip
-    st.caption(_("{cut} of {count} examples are longer than max length {limit} and will be cut.",
-                 cut=preview["truncated"], count=len(preview["lengths"]), limit=recipe.max_length))  # fmt: skip
+    st.caption(_("Longer than max length {limit}, and so cut: {cut} of the {count} examples for training and "
+                 "validation.", cut=preview["truncated"], count=len(preview["lengths"]), limit=recipe.max_length))  # fmt: skip
     return preview
 
 

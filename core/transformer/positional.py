@@ -139,3 +139,11 @@ def rope_pair_path(
     q = np.random.default_rng(seed).standard_normal(d_model)
     rotated = rope_rotate(np.tile(q, (n_positions, 1)), np.arange(n_positions, dtype=float), base)
     return rotated[:, 2 * pair : 2 * pair + 2]
+
+
+def first_visible_rise(offsets: np.ndarray, similarity: np.ndarray, share: float = 0.005) -> int | None:
+    """The first offset after which the similarity curve rises again by a step one can see on its chart (at least
+    ``share`` of the curve's whole range; a rise of a thousandth of a unit on a range of twenty is drawn flat), or
+    None where it falls all the way."""
+    step = share * float(np.ptp(similarity))
+    return next((int(offsets[i]) for i in range(1, len(offsets) - 1) if similarity[i + 1] > similarity[i] + step), None)
