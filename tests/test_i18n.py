@@ -187,6 +187,12 @@ def test_a_summary_and_a_chinese_sentiment_answer_in_chinese(tiny_model):
     sentiment.button(key="sentiment-explain-run").click().run()
     assert not sentiment.exception and not _english_left(sentiment), _english_left(sentiment)
     assert any("积分梯度" in str(element.proto) for element in sentiment.get("html"))
+    import json
+
+    bars = next(chart["data"][0] for chart in (json.loads(c.proto.spec) for c in sentiment.get("plotly_chart"))
+                if chart["data"][0].get("orientation") == "h")  # fmt: skip
+    colours = dict(zip(bars["y"], bars["marker"]["color"], strict=True))
+    assert colours == {"负面": "#d62728", "正面": "#2ca02c"}  # the classes keep their colours once translated
 
 
 @pytest.mark.parametrize("path", TRANSLATED_PAGES)

@@ -124,7 +124,7 @@ def sentiment_result(result, *, title: str, key: str, compact: bool = False, mod
     scores = {_(name): value for name, value in result.scores.items()}
     if len(scores) < len(result.scores):  # two classes that read the same once translated: keep them apart
         scores = dict(result.scores)
-    figure(charts.class_scores(scores, score_kind=what, title=title), key=key)
+    figure(charts.class_scores(scores, score_kind=what, title=title, classes=list(result.scores)), key=key)
     if result.score_kind == LEXICON_SHARE:
         compound = result.details.get("compound", 0.0)
         st.caption(

@@ -258,11 +258,12 @@ def what_if(spec: ModelSpec) -> None:
     with left:
         render.figure(
             charts.class_scores({_(k): v for k, v in before.scores.items()}, score_kind=_("original"),
-                                title=_("Original")), key="whatif-before"
+                                title=_("Original"), classes=list(before.scores)), key="whatif-before"
         )
     with right:
         render.figure(
-            charts.class_scores({_(k): v for k, v in after.scores.items()}, score_kind=_("edited"), title=_("Edited")),
+            charts.class_scores({_(k): v for k, v in after.scores.items()}, score_kind=_("edited"), title=_("Edited"),
+                                classes=list(after.scores)),
             key="whatif-after"
         )
     moved = {label: after.scores[label] - before.scores[label] for label in before.scores}

@@ -13,16 +13,19 @@ from core.messages import N_
 LABEL_COLOURS = {"negative": "#d62728", "neutral": "#7f7f7f", "positive": "#2ca02c"}
 
 
-def class_scores(scores: dict[str, float], *, score_kind: str, title: str = "") -> go.Figure:
-    """Horizontal bars, one per class, labelled with the score as a percentage."""
+def class_scores(scores: dict[str, float], *, score_kind: str, title: str = "",
+                 classes: list[str] | None = None) -> go.Figure:  # fmt: skip
+    """Horizontal bars, one per class, labelled with the score as a percentage. ``classes``: each bar's class as the
+    model names it, for its colour, where ``scores`` names them in another language (负面 is still red)."""
     labels = list(scores)
     values = [scores[label] for label in labels]
+    colours = [LABEL_COLOURS.get(name, "#1f77b4") for name in (classes or labels)]
     figure = go.Figure(
         go.Bar(
             x=values,
             y=labels,
             orientation="h",
-            marker_color=[LABEL_COLOURS.get(label, "#1f77b4") for label in labels],
+            marker_color=colours,
             text=[f"{100 * value:.1f} %" for value in values],
             textposition="auto",
             hovertemplate="%{y}: %{x:.3f}<extra></extra>",
