@@ -35,7 +35,17 @@ def choices(spec: catalog.ModelSpec) -> tuple[list[tuple[int, int]], list[int], 
     return chosen, mlps, switch_off_mode("ablate-mode")
 
 
+def nothing_to_switch_off(heads, mlps) -> bool:
+    """True, with a note, where no head and no MLP is chosen: a run would only show the whole model twice."""
+    if heads or mlps:
+        return False
+    st.info(_("Choose at least one head or MLP to switch off first."), icon=":material/touch_app:")
+    return True
+
+
 def run(spec: catalog.ModelSpec, text: str, heads, mlps, mode: str = "zero") -> None:
+    if nothing_to_switch_off(heads, mlps):
+        return
     try:
         lm, version = models.task_model_and_version(spec)  # read together: a retrain in between cannot mix them
         means = means_if_asked(mode, heads, mlps, lambda: ablation.lm_means(lm, version))

@@ -84,6 +84,8 @@ def _max_length(spec) -> int | None:
 
 def _run_classifier(spec, classifier, version: str, text: str, parts, held_out, mode: str) -> None:
     (heads, mlps), max_length = parts, _max_length(spec)
+    if ablate.nothing_to_switch_off(heads, mlps):
+        return
     try:
         means = ablate.means_if_asked(mode, heads, mlps, lambda: ablation_classifier.held_out_means(
             classifier, held_out, max_length=max_length, version=version))  # fmt: skip

@@ -72,6 +72,8 @@ def _changed() -> None:
 
 def _run(spec, translator, version: str, text: str, parts, held_out, mode: str) -> None:
     (heads, mlps), run = parts, None
+    if ablate.nothing_to_switch_off(heads, mlps):
+        return
     try:
         means = ablate.means_if_asked(mode, heads, mlps, lambda: ablation_translation.held_out_means(
             translator, held_out, version=version))  # fmt: skip
