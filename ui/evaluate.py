@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import urllib.parse
 
@@ -242,10 +243,15 @@ def table(result: bench.BenchResult) -> pd.DataFrame:
         test = _("the paired bootstrap finds no difference from the baseline")
     if CAPTIONS.get(metric.key):
         st.caption(_(CAPTIONS[metric.key]))
-    st.caption(_("'tied' = {test} at 5 % after Holm's correction for the {comparisons} models compared with it "
-                 "(p (Holm)): these data cannot tell them apart. The Δ interval is the size of the difference, a 95 % "
-                 "paired bootstrap CI without correction. Versions: {versions}.", test=test, comparisons=comparisons,
-                 versions=result.rows[0]["versions"]))  # fmt: skip
+    versions = result.rows[0]["versions"]
+    with contextlib.suppress(ValueError):  # saved as JSON: shown as "python 3.11.7 · torch 2.13.0+cpu", not as JSON
+        versions = json.loads(versions) if isinstance(versions, str) else versions
+    if isinstance(versions, dict):
+        versions = " · ".join(f"{name} {version}" for name, version in versions.items())
+    st.caption(_("'tied' = {test} at 5 % after Holm's correction for the {comparisons} models compared with it (the "
+                 "column “p (Holm)”): these data cannot tell them apart. The Δ interval is the size of the difference, "
+                 "a 95 % paired bootstrap CI without correction. Versions: {versions}.", test=test,
+                 comparisons=comparisons, versions=safe.md(str(versions))))  # fmt: skip
     unit = _unit(metric)
     render.figure(charts.quality_latency(result.rows, label=unit, higher_is_better=metric.higher_is_better, scale=scale,
                                          title=_("{metric} (95 % CI) against median latency", metric=unit),

@@ -158,7 +158,8 @@ def class_balance(labels: list[str], balance: dict[str, list[int]], names: dict 
 
 def quality_latency(rows: list, *, label: str = N_("accuracy"), higher_is_better: bool = True, scale: float = 1.0,
                     percent: bool = False, title: str | None = None, y_title: str | None = None) -> go.Figure:  # fmt: skip
-    """Quality against median latency, with 95 % CI error bars; the Pareto front (no model both better and faster) joined.
+    """Quality against median latency, with 95 % CI error bars; the Pareto front (no model both better and faster) joined
+    and its models named (every model on hover).
 
     ``rows`` are benchmark rows (their ``value``, ``low``, ``high`` times ``scale``, and ``latency_p50_ms``)."""
     rows = [{"model": r["model"], "latency_p50_ms": r["latency_p50_ms"], "q": scale * r["value"],
@@ -179,9 +180,10 @@ def quality_latency(rows: list, *, label: str = N_("accuracy"), higher_is_better
             error_y={"type": "data", "symmetric": False,
                      "array": [r[f"{metric}_high"] - r[metric] for r in rows],
                      "arrayminus": [r[metric] - r[f"{metric}_low"] for r in rows]},
-            mode="markers+text", text=[r["model"] for r in rows], textposition="top center",
-            marker={"size": 11}, name=N_("models"),
-            hovertemplate="%{text}<br>latency %{x:.2f} ms<br>" + label + " %{y:.3f}<extra></extra>",
+            # named on the chart: the front's models (names of neighbours print over one another); all on hover
+            mode="markers+text", text=[r["model"] if r in front else "" for r in rows], textposition="top center",
+            customdata=[r["model"] for r in rows], cliponaxis=False, marker={"size": 11}, name=N_("models"),
+            hovertemplate="%{customdata}<br>latency %{x:.2f} ms<br>" + label + " %{y:.3f}<extra></extra>",
         )
     )  # fmt: skip
     figure.add_trace(go.Scatter(x=[r["latency_p50_ms"] for r in front], y=[r[metric] for r in front], mode="lines",
