@@ -196,7 +196,8 @@ def test_benchmark_jobs_are_counted_across_processes(fresh_cache, monkeypatch):
     other = psutil.Process(os.getppid())  # a live process that is not this one: "another app process"
     (folder / "elsewhere.pid").write_text(json.dumps({"pid": other.pid, "created": other.create_time()}))
     assert bench_jobs.running() == ["elsewhere"]
-    with pytest.raises(JobLimitError):
+    (folder / "elsewhere.json").write_text(json.dumps({"state": "running", "fraction": 0.4, "message": "scoring x"}))
+    with pytest.raises(JobLimitError, match=r"already running on this server \(40 % done\)"):  # how far it is
         bench_jobs.start("sentiment", ["vader"], None, 1)
     (folder / "elsewhere.pid").write_text(json.dumps({"pid": 999_999_999, "created": 0}))
     assert bench_jobs.running() == []

@@ -52,7 +52,7 @@ def test_benchmark_two_models_from_the_page(tiny_model, fresh_cache):
     drawn = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
     models = next(t for c in drawn for t in c["data"] if t.get("name") == "models")
     assert set(models["customdata"]) == set(table["model"])  # every model on hover, the front's named on the chart
-    assert 0 < sum(bool(name) for name in models["text"]) and models["cliponaxis"] is False
+    assert sum(bool(name) for name in models["text"]) > 0 and models["cliponaxis"] is False
     versions = next(c.value for c in at.caption if "Versions:" in c.value)
     assert "{" not in versions and "python 3." in versions  # read as "python 3.11 · torch …", not a dictionary
     assert any("Calibration from 50 examples" in w.value for w in at.warning)

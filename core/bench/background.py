@@ -159,8 +159,12 @@ def result_path(job: str):
 
 def _start(module: str, arguments: list[str], *, with_out: bool = False) -> str:
     with FileLock(str(_folder() / ".start.lock"), timeout=30):  # count, then spawn, as one step
-        if len(running()) >= settings.limits().max_concurrent_jobs:
-            raise JobLimitError(Message("A benchmark is already running on this server; wait for it to finish."))
+        busy = running()
+        if len(busy) >= settings.limits().max_concurrent_jobs:
+            done = max(float(_progress(job).get("fraction", 0.0)) for job in busy)
+            raise JobLimitError(Message("A benchmark is already running on this server ({done} % done); wait for it to "
+                                        "finish. Its result joins the list of runs below, for everyone to open.",
+                                        done=f"{100 * min(max(done, 0.0), 1.0):.0f}"))  # fmt: skip
         return _spawn(module, arguments, with_out)
 
 
@@ -174,6 +178,15 @@ def _spawn(module: str, arguments: list[str], with_out: bool) -> str:
     record = {"pid": child.pid, "created": psutil.Process(child.pid).create_time()}
     write_json_atomic(_folder() / f"{job}.pid", record)
     return job
+
+
+def _progress(job: str) -> dict:
+    """A running job's progress file as it stands (empty while it starts or where the file is unreadable)."""
+    try:
+        found = json.loads((_folder() / f"{job}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) and isinstance(found.get("fraction", 0.0), int | float) else {}
 
 
 def status(job: str) -> dict:
