@@ -173,15 +173,15 @@ def _alignment(spec, result) -> None:
     layers, heads = result.cross_attentions.shape[:2]
     st.markdown("#### " + _("Cross-attention: which source tokens each output token looked at"))
     left, right = st.columns(2)
-    layer = left.select_slider(
-        _("Decoder layer"), options=list(range(1, layers + 1)), value=layers, key="translate-layer"
-    )
+    counted = _("Counted from 0, as on the Inspect, Ablate and Patch pages.")
+    layer = left.select_slider(_("Decoder layer"), options=list(range(layers)), value=layers - 1, key="translate-layer",
+                               help=counted)  # fmt: skip
     mean = _("mean")
-    head = right.segmented_control(_("Head"), ["mean", *[str(h) for h in range(1, heads + 1)]], default="mean",
-                                   key="translate-head", required=True,
+    head = right.segmented_control(_("Head"), ["mean", *[str(h) for h in range(heads)]], default="mean",
+                                   key="translate-head", required=True, help=counted,
                                    format_func=lambda h: mean if h == "mean" else h)  # fmt: skip
-    weights = result.cross_attentions[layer - 1]
-    matrix = weights.mean(axis=0) if head == "mean" else weights[int(head) - 1]
+    weights = result.cross_attentions[layer]
+    matrix = weights.mean(axis=0) if head == "mean" else weights[int(head)]
     title = (_("Layer {layer}, mean of heads", layer=layer) if head == "mean"
              else _("Layer {layer}, head {head}", layer=layer, head=head))  # fmt: skip
     figure = heatmaps.heatmap(
