@@ -124,6 +124,8 @@ def test_the_page_counts_measures_and_extrapolates_in_both_languages(tiny_model,
     assert at.metric[0].value == "124.44 M"  # the default size is GPT-2 small
     memory = next(frame.value for frame in at.dataframe if len(frame.value) == 4)  # fp32, bf16, fp16, int8
     assert not memory.isna().to_numpy().any() and "–" in memory.to_string(), "fp16 and int8 serve only: a dash"
+    units = {cell.split()[-1] for cell in memory.iloc[:, 1:].to_numpy().ravel() if cell != "–"}
+    assert len(units) == 1, units  # one unit for the whole table, not MB beside GB
     at.selectbox(key="compute-size").set_value(512).run()
     at.button(key="compute-measure").click().run()
     assert not at.exception

@@ -69,8 +69,10 @@ def pick_shape() -> compute.Shape | None:
         return None
 
 
-def _gb(value: float) -> str:
-    return f"{value / 1e9:.3g} GB" if value >= 1e8 else f"{value / 1e6:.3g} MB"
+def _gb(value: float, largest: float | None = None) -> str:
+    """Bytes in GB, or in MB where they (or, given ``largest``, the largest number of the same table) stay under
+    100 MB: one unit for a whole table."""
+    return f"{value / 1e9:.3g} GB" if (value if largest is None else largest) >= 1e8 else f"{value / 1e6:.3g} MB"
 
 
 def show_counts(shape: compute.Shape) -> None:
@@ -91,7 +93,9 @@ def show_counts(shape: compute.Shape) -> None:
                hide_index=True, column_config={_("FLOPs per token"): st.column_config.NumberColumn(format="%.3e")})  # fmt: skip
     rows = compute.memory(shape, batch=int(batch), context=int(context))
     every = list(dict.fromkeys(part for parts in rows.values() for part in parts))  # fp16 and int8 only serve: "–"
-    table = pd.DataFrame([{_("numeric precision"): p, **{_(PARTS[k]): _gb(parts[k]) if k in parts else "–" for k in every}}
+    largest = max(value for parts in rows.values() for value in parts.values())
+    table = pd.DataFrame([{_("numeric precision"): p,
+                           **{_(PARTS[k]): _gb(parts[k], largest) if k in parts else "–" for k in every}}
                           for p, parts in rows.items()])  # fmt: skip
     safe.table(table, hide_index=True)
     render.figure(figures.memory_bars(rows, PARTS, uses=(_("serving"), _("training"))), key="compute-memory")
