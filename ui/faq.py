@@ -79,8 +79,9 @@ def _train(cards: list[dict]) -> None:
     if not cards:
         _nothing_yet()
         return
-    safe.table(pd.DataFrame([{_("model"): c["key"], _("parameters"): c["parameters"],
-                              _("training time (s)"): c["train_seconds"], _("device"): c["device"],
+    safe.table(pd.DataFrame([{_("model"): c["key"], _("parameters"): i18n.number(c["parameters"]) if c["parameters"] else "–",
+                              _("training time (s)"): round(c["train_seconds"], 1) if c["train_seconds"] else "–",
+                              _("device"): c["device"],
                               _("numeric precision"): c["precision"],
                               _("epochs run"): "–" if c["epochs"] is None else f"{c['epochs']:.3g}"} for c in cards]),
                hide_index=True)  # fmt: skip
