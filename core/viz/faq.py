@@ -26,7 +26,7 @@ def accuracy_vs_size(groups: dict[str, list[dict]]) -> go.Figure:
     figure = go.Figure()
     for name, group in groups.items():
         front = pareto_front(group)
-        named = {row["key"] for row in front}
+        named = {row["key"]: index for index, row in enumerate(front)}  # smallest first: neighbours alternate sides
         if len(front) > 1:
             figure.add_scatter(x=[row["parameters"] for row in front], y=[row["accuracy"]["value"] for row in front],
                                mode="lines", line={"dash": "dash", "width": 1, "color": "#7f7f7f"}, showlegend=False,
@@ -37,7 +37,8 @@ def accuracy_vs_size(groups: dict[str, list[dict]]) -> go.Figure:
                      "array": [row["accuracy"]["high"] - row["accuracy"]["value"] for row in group],
                      "arrayminus": [row["accuracy"]["value"] - row["accuracy"]["low"] for row in group]},
             mode="markers+text", text=[row["key"] if row["key"] in named else "" for row in group],
-            customdata=[row["key"] for row in group], textposition="top center", marker={"size": 11}, name=name,
+            customdata=[row["key"] for row in group], cliponaxis=False, marker={"size": 11}, name=name,
+            textposition=["bottom center" if named.get(row["key"], 0) % 2 else "top center" for row in group],
             hovertemplate="%{customdata}<br>%{x:,} parameters<br>%{y:.1%}<extra></extra>")  # fmt: skip
     figure.update_layout(title=N_("Held-out accuracy (95 % CI) against model size"), height=420,
                          xaxis={"title": N_("parameters (log scale)"), "type": "log"},
