@@ -15,7 +15,7 @@ def test_train_a_tiny_model_and_use_it_on_sentiment(fresh_cache):
     at = open_page("pages/train.py")
     assert [h.value for h in at.header][:3] == ["1 · Data", "2 · Architecture", "3 · Training"]
     assert at.get("plotly_chart"), "class balance and length histogram expected"
-    assert any("will be cut" in c.value for c in at.caption)
+    assert any("and so cut" in c.value for c in at.caption)
     at.radio(key="train-base").set_value("scratch").run()
     at.slider(key="train-layers").set_value(1).run()
     at.select_slider(key="train-hidden").set_value(32).run()
@@ -150,7 +150,7 @@ def test_a_new_seed_or_length_cap_does_not_tokenize_the_data_again(monkeypatch):
     monkeypatch.setattr(preview, "token_lengths", lambda recipe, split: calls.append(1) or original(recipe, split))
     monkeypatch.setattr(preview, "source_split", lambda recipe: reads.append(1) or read(recipe))
     at = open_page("pages/train.py")
-    assert len(calls) == 1 and any("will be cut" in c.value for c in at.caption)
+    assert len(calls) == 1 and any("and so cut" in c.value for c in at.caption)
     for seed in (1, 2, 3):
         at.number_input(key="train-seed").set_value(seed).run()
     assert not at.exception and len(calls) == 1 and len(reads) == 1  # the data is read once too (an upload: parsed)
@@ -240,7 +240,7 @@ def test_a_hub_dataset_is_read_when_asked_not_while_its_id_is_typed(monkeypatch)
     assert reads == ["someone/reviews"] and not at.button(key="train-start").disabled
     tokens = next(frame.value for frame in at.dataframe if "token" in frame.value.index)
     assert tokens.shape[1] == 16 and tokens.iloc[0, -1] == "[SEP]"  # the example recut at 16 tokens (32 at 64)
-    assert any("max length 16" in c.value and "will be cut" in c.value for c in at.caption)  # every text: 32 > 16
+    assert any("max length 16" in c.value and "and so cut" in c.value for c in at.caption)  # every text: 32 > 16
     at.number_input(key="train-seed").set_value(7).run()
     assert reads == ["someone/reviews"] and at.button(key="train-start").disabled  # a new seed: asked anew
     at.button(key="train-hub-read").click().run()

@@ -131,8 +131,11 @@ def _compare(spec, result) -> None:
         st.caption(_("No reference: this sentence is not one of LM Lab's generated pairs, so nothing here checks the "
                      "translation above."))  # fmt: skip
         return
-    notes = [{"held-out": _("One of the {count} held-out sentences every translation model here is scored on; this "
-                            "model never saw it in training.", count=HELD_OUT),
+    held_out = (_("One of the {count} held-out pairs every translation model here is scored on.", count=HELD_OUT)
+                if found.source_seen else  # the next note says where the model did see the sentence
+                _("One of the {count} held-out sentences every translation model here is scored on; this model never "
+                  "saw it in training.", count=HELD_OUT))  # fmt: skip
+    notes = [{"held-out": held_out,
               "training": _("The model saw this very pair in training: a match may be memory, and says nothing about "
                             "generalisation."),
               "generated": _("A pair of LM Lab's generated data that this model was not trained on."),
