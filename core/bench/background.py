@@ -193,11 +193,8 @@ def status(job: str) -> dict:
     if not job.isalnum():
         raise CoreError(f"Unknown benchmark job {job!r}.")
     live = running()  # stops a job past its time limit first, so its status says why
-    try:
-        data = json.loads((_folder() / f"{job}.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        data = {"state": "starting", "fraction": 0.0, "message": "starting"}
-    if not isinstance(data, dict) or "state" not in data:
+    data = _progress(job)
+    if "state" not in data:
         data = {"state": "starting", "fraction": 0.0, "message": "starting"}
     if data["state"] in ("starting", "running") and job not in live:
         if job in _exit_codes:
