@@ -44,6 +44,18 @@ def test_texts_are_cut_into_words_and_chinese_into_jieba_words():
     assert "".join(robustness.pieces_of(few)[0]) == "a" * 2395
 
 
+def test_the_words_an_attack_mistyped_are_read_off_the_two_texts():
+    before = "why we go to the cinema : to be fed through the eye, the heart"
+    after = before.replace("cinema", robustness.edit_word("cinema")).replace("heart", robustness.edit_word("heart"))
+    assert robustness.edited_words(before, after) == [("cinema", robustness.edit_word("cinema")),
+                                                      ("heart", robustness.edit_word("heart"))]  # fmt: skip
+    assert robustness.edited_words("a good movie", "a goood movie") == [("good", "goood")]  # a letter doubled
+    assert robustness.edited_words("there's nothing", "thre'es nothing") == [("there's", "thre'es")]
+    # Chinese: the two characters swapped, not the whole run (it has no spaces)
+    assert robustness.edited_words("我很喜欢这个故事，非常好", "我很欢喜这个事故，非常好") == [("喜欢", "欢喜"), ("故事", "事故")]
+    assert robustness.edited_words("same text", "same text") == []
+
+
 def test_the_attack_on_a_trained_classifier_reports_what_it_did(tiny_model):
     from core.tasks.base import get_task
     from core.tasks.classify import TransformerClassifier
@@ -105,6 +117,12 @@ def test_the_page_attacks_a_classifier_once_and_the_sliders_read_it(tiny_model, 
     answers = [r.label for r in pytorch.predict_batch([text for pair in turned for text in pair])]
     expected = [f"{answers[i]} -> {answers[i + 1]}" for i in range(0, len(answers), 2)]
     assert [line.split(":")[0] for line in printed.getvalue().splitlines()] == expected
+    turned_table = next(frame.value for frame in at.dataframe if "words mistyped" in frame.value.columns)
+    assert len(turned_table)
+    for _index, row in turned_table.iterrows():  # each turned text says which words were mistyped, and how
+        pairs = robustness.edited_words(row["before"], row["after"])
+        assert row["edits"] == len(pairs) or " " in "".join(was for was, _now in pairs)  # adjacent words read as one
+        assert row["words mistyped"] == " · ".join(f"{was} → {now}" for was, now in pairs) and "→" in row["words mistyped"]
     curve = next(c for c in at.get("plotly_chart") if "edits allowed per text" in c.proto.spec)
     assert len(json.loads(curve.proto.spec)["data"][0]["x"]) == robustness.MAX_EDITS
     at.button(key="robust-compare").click().run(timeout=300)

@@ -105,8 +105,8 @@ def _show(found: robustness.Attack, spec: catalog.ModelSpec) -> None:
     curve = found.by_edits(texts)
     render.figure(charts.accuracy_by_edits([s.attacked for s in curve], summary.clean, edits),
                   key="robust-curve")  # fmt: skip
-    rows = [{_("before"): before, _("after"): after, _("edits"): count, _("answer"): f"{_(old)} → {_(new)}"}
-            for before, after, old, new, count in summary.examples]  # fmt: skip
+    rows = [{_("answer"): f"{_(old)} → {_(new)}", _("edits"): count, _("words mistyped"): _words(before, after),
+             _("before"): before, _("after"): after} for before, after, old, new, count in summary.examples]  # fmt: skip
     if rows:
         safe.table(pd.DataFrame(rows), hide_index=True)  # shown as text
         with st.expander(_("Code to reproduce this"), icon=":material/code:"):
@@ -124,6 +124,11 @@ def _show(found: robustness.Attack, spec: catalog.ModelSpec) -> None:
                  "with (a model that gives every text the same answer shows 0 % turned): compare accuracy under "
                  "attack. Models are attacked on the same texts, so overlapping intervals are no test of a "
                  "difference between two of them."))  # fmt: skip
+
+
+def _words(before: str, after: str) -> str:
+    """The attack's edits in one cell, in reading order (the texts are too long to show whole in a table)."""
+    return " · ".join(f"{was} → {now}" for was, now in robustness.edited_words(before, after))
 
 
 def _edits(estimate) -> str:

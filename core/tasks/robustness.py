@@ -18,6 +18,7 @@ the attack turns, each with a 95 % Wilson interval, the mean edits over turned t
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -128,6 +129,36 @@ def held_out_texts(dataset: str) -> tuple[list[str], list[str]]:
     examples = list(split.test)
     order = np.random.default_rng(0).permutation(len(examples))[:MAX_TEXTS]
     return [examples[i].text for i in order], [examples[i].label for i in order]
+
+
+def _latin(ch: str) -> bool:
+    return ch.isascii() and (ch.isalnum() or ch in "'-")
+
+
+def _widened(text: str, start: int, end: int) -> tuple[int, int]:
+    """``text[start:end]`` widened to the whole Latin word around it (a Chinese run has no spaces: it is not widened)."""
+    while start > 0 and _latin(text[start - 1]):
+        start -= 1
+    while end < len(text) and _latin(text[end]):
+        end += 1
+    return start, end
+
+
+def edited_words(before: str, after: str) -> list[tuple[str, str]]:
+    """What the attack changed, as (before, after) pairs in reading order: each changed English word whole
+    (wonderful → wondreful), and each Chinese swap as the characters it swapped (故事 → 事故). Read off the two
+    texts, so it holds for every stored run."""
+    spans: list[list[int]] = []
+    matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        (i1, i2), (j1, j2) = _widened(before, i1, i2), _widened(after, j1, j2)
+        if spans and i1 <= spans[-1][1] + 1 and j1 <= spans[-1][3] + 1:  # one edit that the diff split in two
+            spans[-1][1], spans[-1][3] = max(i2, spans[-1][1]), max(j2, spans[-1][3])
+        else:
+            spans.append([i1, i2, j1, j2])
+    return [(before[i1:i2], after[j1:j2]) for i1, i2, j1, j2 in spans]
 
 
 @dataclass(frozen=True)
