@@ -122,6 +122,13 @@ def test_the_page_counts_measures_and_extrapolates_in_both_languages(tiny_model,
     assert at.metric[0].value.endswith(" M")
     at.radio(key="compute-mode").set_value("size").run()
     assert at.metric[0].value == "124.44 M"  # the default size is GPT-2 small
+    import json
+
+    flops = next(frame for frame in at.dataframe if len(frame.value) == 5)  # the parts of a token's FLOPs
+    counted = compute.flops_per_token(compute.shape_from_size(12, 768, 50257, 1024), 1024)
+    assert flops.value.iloc[:, 1].tolist() == [value / 1e6 for value in counted.values()]  # in millions, as the
+    formats = {config.get("type_config", {}).get("format") for config in json.loads(flops.proto.columns).values()}
+    assert "%.2f M" in formats  # parameter counts above it, not 2.159e+7
     memory = next(frame.value for frame in at.dataframe if len(frame.value) == 4)  # fp32, bf16, fp16, int8
     assert not memory.isna().to_numpy().any() and "–" in memory.to_string(), "fp16 and int8 serve only: a dash"
     units = {cell.split()[-1] for cell in memory.iloc[:, 1:].to_numpy().ravel() if cell != "–"}
@@ -131,7 +138,6 @@ def test_the_page_counts_measures_and_extrapolates_in_both_languages(tiny_model,
     assert not at.exception
     assert any("GFLOP/s" in metric.value for metric in at.metric)
     assert len(at.dataframe) >= 4  # FLOPs, memory, runs here, the article's models
-    import json
 
     runs = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
                 if len(json.loads(c.proto.spec)["data"]) == 2 and json.loads(c.proto.spec)["data"][1].get("customdata"))

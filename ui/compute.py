@@ -89,8 +89,9 @@ def show_counts(shape: compute.Shape) -> None:
     names = {"weights": _("weights of the blocks (2 per weight)"), "output layer": _("output layer (2 · vocabulary · d)"),
              "attention": _("attention scores and sums (4 · layers · context · d)"),
              "forward": _("forward pass, per token"), "training": _("training, per token (≈ 3 forward passes)")}  # fmt: skip
-    safe.table(pd.DataFrame({_("part"): [names[k] for k in flops], _("FLOPs per token"): list(flops.values())}),
-               hide_index=True, column_config={_("FLOPs per token"): st.column_config.NumberColumn(format="%.3e")})  # fmt: skip
+    per_token = [value / 1e6 for value in flops.values()]  # in millions, as the parameter counts above
+    safe.table(pd.DataFrame({_("part"): [names[k] for k in flops], _("FLOPs per token"): per_token}), hide_index=True,
+               column_config={_("FLOPs per token"): st.column_config.NumberColumn(format="%.2f M")})  # fmt: skip
     rows = compute.memory(shape, batch=int(batch), context=int(context))
     every = list(dict.fromkeys(part for parts in rows.values() for part in parts))  # fp16 and int8 only serve: "–"
     largest = max(value for parts in rows.values() for value in parts.values())
