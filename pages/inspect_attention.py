@@ -159,4 +159,4 @@ with views[6]:
                         key=f"inspect-side-{index}",
                     )  # fmt: skip
             frame = pd.DataFrame(distance, columns=[_("head {number}", number=h) for h in range(n_heads)])
-            safe.table(frame.round(3), key="inspect-compare-table")
+            safe.table(frame.round(3), decimals=3, key="inspect-compare-table")

@@ -55,7 +55,7 @@ render.figure(heatmaps.bars([_("head {number}", number=h) for h in range(len(sta
                             title=_(metric), y_title=_(metric)), key="mha-bars")  # fmt: skip
 stats = stats.rename(columns=_)
 stats.insert(0, _("head"), range(len(stats)))
-safe.table(stats.round(3), hide_index=True, key="mha-table")
+safe.table(stats.round(3), decimals=3, hide_index=True, key="mha-table")
 st.caption(
     _("Entropy near 0: a head that looks at one token; near log T: a head that spreads evenly. Mean distance: "
       "how far, in tokens, a head looks. Heads that pour weight on [CLS] or [SEP] often use them as a 'no-op' "

@@ -38,6 +38,12 @@ def test_multi_headopen_page():
     assert float(_metric(at, "Max |ours − Hugging Face|, attention block output")) <= 1e-5
     table = at.dataframe[0].value
     assert len(table) == 12 and "entropy (nats)" in table.columns
+    import json
+
+    formats = {name: config.get("type_config", {}).get("format") for name, config in
+               json.loads(at.dataframe[0].proto.columns).items()}  # fmt: skip
+    floats = [name for name, kind in table.dtypes.items() if kind.kind == "f"]
+    assert floats and all(formats.get(name) == "%.3f" for name in floats)  # 0.970 beside 1.078, not 0.97
     at.slider(key="mha-layer").set_value(5).run()
     at.slider(key="mha-head").set_value(11).run()
     at.selectbox(key="mha-stat").set_value("share to [CLS]").run()

@@ -279,7 +279,7 @@ def plots(result: bench.BenchResult) -> None:
         for name, row in zip(names, per_class(matrix), strict=True):
             per_class_rows.append({_("model"): model, _("class"): name, _("precision"): row["precision"],
                                    _("recall"): row["recall"], "F1": row["f1"], _("support"): row["support"]})
-    safe.table(pd.DataFrame(per_class_rows).round(3), hide_index=True, key="bench-per-class")
+    safe.table(pd.DataFrame(per_class_rows).round(3), decimals=3, hide_index=True, key="bench-per-class")
     truth = np.array(result.references)
     not_probabilities = {r["model"] for r in result.rows if r.get("scores") == "not a probability"}
     bins = {m: expected_calibration_error(result.confidences[m], np.array(result.predictions[m]) == truth)["bins"]

@@ -128,7 +128,7 @@ def show(spec: catalog.ModelSpec) -> None:
                  "see where a single vector suffices: at the changed word early, where the answer is read late."))  # fmt: skip
     rows = [{_("layer"): layers[layer], _("position"): columns[position], _("restored"): round(share, 3)}
             for layer, position, share in found.strongest()]  # fmt: skip
-    safe.table(pd.DataFrame(rows), hide_index=True, key="patch-top")
+    safe.table(pd.DataFrame(rows), decimals=3, hide_index=True, key="patch-top")
     if found.heads is not None:
         blocks, heads = found.heads.shape
         render.figure(heatmaps.heatmap(found.heads, title=_("Share of the clean answer's lead restored by one head"),

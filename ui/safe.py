@@ -100,9 +100,14 @@ def figure(fig):
     return fig
 
 
-def table(data, **kwargs):
+def table(data, *, decimals: int | None = None, **kwargs):
     """``st.dataframe`` with a missing value shown as an empty cell: Streamlit writes "None" by default, an English
     word in the middle of a Chinese page (a baseline has no size, a model no score yet). Its cells are shown as
-    text, so strings from a user are safe in it as they are."""
+    text, so strings from a user are safe in it as they are. With ``decimals``, every column of floats not
+    configured otherwise shows that many (0.970 above 1.078, not 0.97)."""
     kwargs.setdefault("placeholder", "")
+    if decimals is not None:
+        floats = [str(name) for name, kind in data.dtypes.items() if kind.kind == "f"]
+        number = st.column_config.NumberColumn(format=f"%.{decimals}f")
+        kwargs["column_config"] = {**{name: number for name in floats}, **kwargs.get("column_config", {})}
     return st.dataframe(data, **kwargs)

@@ -66,9 +66,11 @@ def results(meta: dict) -> None:
                                            text_values=True, height=320), key=f"train-confusion-{meta['key']}")  # fmt: skip
         with right:
             table = pd.DataFrame(meta.get("per_class", {})).T.round(3)
+            if "support" in table:  # a count, shown without decimals beside the three-decimal scores
+                table["support"] = table["support"].astype(int)
             table.index = [_(label) for label in table.index]
             names = {"precision": _("precision"), "recall": _("recall"), "f1": "F1", "support": _("support")}
-            safe.table(table.rename(columns=names), key=f"train-perclass-{meta['key']}")
+            safe.table(table.rename(columns=names), decimals=3, key=f"train-perclass-{meta['key']}")
     render.figure(charts.training_curves({meta["key"]: meta}, title=_("Loss during training"), **curve_words()),
                   key=f"train-curves-{meta['key']}")  # fmt: skip
     if meta.get("overfitting"):
