@@ -84,6 +84,6 @@ def test_translation_benchmark_from_the_page(translate_tiny_model, fresh_cache):
     assert "chrF [95 % CI]" in table.columns and "Δ vs translate-en-zh [CI]" in table.columns
     assert table.set_index("model").loc["translate-en-zh@beam4", "decoding"] == "beam search, 4 beams"
     assert at.get("plotly_chart"), "quality against latency"
-    assert at.selectbox(key="bench-shown").options[0].endswith("· translation (chrF) · 2 model(s)")
+    assert at.selectbox(key="bench-shown").options[0].endswith("· translation (chrF) · 2 models")
     at.selectbox(key="bench-task").set_value("srl").run()
     assert any("No model for this task is ready" in i.value for i in at.info)

@@ -85,6 +85,11 @@ def test_a_translation_is_looked_up_per_session_and_numbers_follow_the_locale(mo
     assert i18n._("Self-attention") == "Self-attention"
     assert i18n.when("2026-12-04T13:43:32+00:00") == "Dec 4, 2026 13:43 UTC"
     assert i18n.when("not a date") == "not a date" and i18n.when("") == ""
+    ahead = ("({count} request of other users ahead of yours)", "({count} requests of other users ahead of yours)")
+    assert [i18n.plural(n, *ahead) for n in (1, 3)] == ["(1 request of other users ahead of yours)",
+                                                        "(3 requests of other users ahead of yours)"]  # fmt: skip
+    monkeypatch.setattr(st, "session_state", {"lang": "zh"})
+    assert i18n.plural(1, *ahead) == "（前面还有其他用户的 1 个请求）" and "3 个请求" in i18n.plural(3, *ahead)
 
 
 def test_the_home_page_in_chinese_and_the_choice_stays_with_the_session():

@@ -101,7 +101,7 @@ def test_a_student_deletes_an_upload_and_its_masked_copy_from_the_server(fresh_c
     assert any("other sessions uploaded the same file" in i.value for i in at.info)
     classmate.button(key="train-csv-delete").click().run()
     assert not classmate.exception and not list(folder.glob("*.csv"))  # the last holder's delete removes them
-    assert any("Deleted 2 file(s) from the server" in s.value for s in classmate.success)
+    assert any("Deleted 2 files from the server" in s.value for s in classmate.success)
     assert any("Upload a CSV" in i.value for i in classmate.info)  # a fresh uploader: the browser's copy is gone too
     classmate.run()
     assert not classmate.success  # said once

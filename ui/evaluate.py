@@ -63,7 +63,8 @@ def run_label(run_id: str) -> str:
     if found is None:
         return _("{run} (damaged)", run=run_id)
     when, task, count = found
-    return _("{when} · {task} · {count} model(s)", when=i18n.when(when), task=task_labels().get(task, task), count=count)
+    return i18n.plural(count, N_("{when} · {task} · {count} model"), N_("{when} · {task} · {count} models"),
+                       when=i18n.when(when), task=task_labels().get(task, task))
 
 
 MAX_MODELS = bench_jobs.MAX_MODELS

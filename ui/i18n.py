@@ -100,6 +100,12 @@ def _(message: str, /, **values) -> str:
     return text.format(**values) if values else text
 
 
+def plural(count: int, one: str, many: str, /, **values) -> str:
+    """``one`` or ``many`` by ``count`` (English's two forms; both are in the catalog, and Chinese writes them
+    alike), with ``{count}`` filled in."""
+    return _(one if count == 1 else many, count=count, **values)
+
+
 def pgettext(context: str, message: str, /) -> str:
     """``message`` where the same English word means something else elsewhere (``context`` tells them apart,
     e.g. "key" of an attention head and "key" of a model in a table)."""

@@ -8,7 +8,7 @@ import streamlit as st
 
 from core.viz import charts
 from ui import safe
-from ui.i18n import N_, _
+from ui.i18n import N_, _, plural
 
 # class names of LM Lab's own classifiers, shown in the session's language (other labels as they are)
 LABELS = (N_("positive"), N_("negative"), N_("neutral"), N_("atheism"), N_("space"))
@@ -22,7 +22,8 @@ def queue_note(action: str) -> str:
     ahead = inference_gate().ahead()
     if not ahead:
         return action
-    return action + " " + _("({count} request(s) of other users ahead of yours)", count=ahead)
+    return action + " " + plural(ahead, N_("({count} request of other users ahead of yours)"),
+                                 N_("({count} requests of other users ahead of yours)"))
 
 
 def _translated(fig):

@@ -13,7 +13,7 @@ from core.errors import CoreError
 from core.tasks import snippets
 from core.viz import charts, spans
 from ui import models, render, safe
-from ui.i18n import N_, _
+from ui.i18n import N_, _, plural
 
 EXAMPLES = [
     "The teacher gave the student a book in the classroom yesterday.",
@@ -87,9 +87,10 @@ def show(spec) -> None:
     else:
         st.info(_("The model found no arguments for these predicates."))
     st.caption(
-        _("Latency {ms} ms for {count} frame(s) (one row each; rows of sessions asking at the same moment share passes, "
-          "so the time includes any wait for them).", ms=f"{result.latency_ms:.0f}",
-          count=len(result.frames))
+        plural(len(result.frames), N_("Latency {ms} ms for {count} frame (one row; rows of sessions asking at the same "
+                                      "moment share passes, so the time includes any wait for them)."),
+               N_("Latency {ms} ms for {count} frames (one row each; rows of sessions asking at the same moment share "
+                  "passes, so the time includes any wait for them)."), ms=f"{result.latency_ms:.0f}")
     )  # fmt: skip
     if result.truncated:
         st.warning(

@@ -17,7 +17,7 @@ from core.training import ownership
 from core.training.curve import by_labels
 from core.viz import charts, heatmaps
 from ui import i18n, render, safe
-from ui.i18n import _, pgettext
+from ui.i18n import N_, _, pgettext
 from ui.runtime import session_owner
 from ui.train import curve_words
 
@@ -181,8 +181,8 @@ def session_key() -> None:
         if taken == []:
             st.error(_("No run on the server belongs to that key."))
         elif taken:
-            st.success(_("This session now owns {count} run(s): {runs}.", count=len(taken),
-                         runs=safe.md(", ".join(taken))))  # fmt: skip
+            st.success(i18n.plural(len(taken), N_("This session now owns {count} run: {runs}."),
+                                   N_("This session now owns {count} runs: {runs}."), runs=safe.md(", ".join(taken))))
 
 
 def _claim() -> None:

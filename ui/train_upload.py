@@ -11,7 +11,7 @@ from core.data import claims, uploads
 from core.errors import CoreError
 from core.training import jobs as core_jobs
 from ui import safe
-from ui.i18n import _
+from ui.i18n import N_, _, plural
 from ui.runtime import session_owner
 
 
@@ -95,14 +95,20 @@ def _delete_uploads() -> None:
 
 def _deleted_note(done: dict) -> None:
     if done["deleted"]:
-        st.success(_("Deleted {count} file(s) from the server: your upload and any masked copy. Models already "
-                     "trained on it stay until you delete them.", count=done["deleted"]), icon=":material/delete:")  # fmt: skip
+        st.success(plural(done["deleted"], N_("Deleted {count} file from the server: your upload or a masked copy of "
+                                              "it. Models already trained on it stay until you delete them."),
+                          N_("Deleted {count} files from the server: your uploads and any masked copies. Models "
+                             "already trained on them stay until you delete them.")), icon=":material/delete:")  # fmt: skip
     if done["kept"]:
-        st.info(_("{count} file(s) stay on the server for now: other sessions uploaded the same file, and it goes when "
-                  "the last of them deletes it. Your claim on it is gone.", count=done["kept"]))  # fmt: skip
+        st.info(plural(done["kept"], N_("{count} file stays on the server for now: other sessions uploaded the same "
+                                        "file, and it goes when the last of them deletes it. Your claim on it is gone."),
+                       N_("{count} files stay on the server for now: other sessions uploaded the same files, and each "
+                          "goes when the last of them deletes it. Your claim on them is gone.")))  # fmt: skip
     if done["busy"]:
-        st.warning(_("{count} file(s) are read by a training run that is queued or running: delete them when it has "
-                     "finished, or cancel it first.", count=done["busy"]))  # fmt: skip
+        st.warning(plural(done["busy"], N_("{count} file is read by a training run that is queued or running: delete "
+                                           "it when the run has finished, or cancel the run first."),
+                          N_("{count} files are read by a training run that is queued or running: delete them when "
+                             "it has finished, or cancel it first.")))  # fmt: skip
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
