@@ -63,16 +63,18 @@ def keep_newest(folder: Path, pattern: str, cap: int, keep: str, protected: Coll
 
 
 def spawn_module(module: str, *args: str, log: Path | None = None, detached: bool = False,
-                 append: bool = False) -> subprocess.Popen:  # fmt: skip
+                 append: bool = False, extra_env: dict[str, str] | None = None) -> subprocess.Popen:  # fmt: skip
     """``python -m module args…`` from the project root, with the project importable.
 
     With ``log`` the child's output goes there (appended with ``append``), else to pipes the caller reads.
     ``detached`` starts a new session: a Streamlit rerun or Ctrl-C in the app does not stop the child.
+    ``extra_env`` is set in the child's environment only (this process keeps its own).
     """
     env = dict(os.environ)
     if env.pop(settings.SERVER_SET_OMP, None):  # the server's one-thread setting, not the child's: training uses every core
         env.pop("OMP_NUM_THREADS", None)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(settings.PROJECT_ROOT), env.get("PYTHONPATH", "")]))
+    env.update(extra_env or {})
     command = [sys.executable, "-m", module, *args]
     with log.open("ab" if append else "wb") if log is not None else contextlib.nullcontext() as handle:
         output = ({"stdout": handle, "stderr": subprocess.STDOUT} if log is not None

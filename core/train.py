@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -159,10 +158,10 @@ def _train_side_by_side(keys: list[str], workers: int) -> list[tuple[str, str, f
     from core.io import spawn_module
     from core.training.prepare import prerequisite
 
-    os.environ["OMP_NUM_THREADS"] = os.environ["LMLAB_THREADS"] = str(max(1, settings.cores() // workers))
+    threads = str(max(1, settings.cores() // workers))  # each child's share; this process keeps its own setting
     logs = Path(tempfile.mkdtemp(prefix="lmlab-train-all-"))
     pending, running, rows = list(keys), {}, []
-    print(f"training {len(keys)} models, {workers} at a time on {os.environ['LMLAB_THREADS']} thread(s) each; "
+    print(f"training {len(keys)} models, {workers} at a time on {threads} thread(s) each; "
           f"logs in {logs} (kept if one fails)", flush=True)
     while pending or running:
         for key in list(pending):
@@ -170,7 +169,8 @@ def _train_side_by_side(keys: list[str], workers: int) -> list[tuple[str, str, f
             if len(running) >= workers or first in pending or first in running:
                 continue  # no free worker, or the model it starts from is still to come
             pending.remove(key)
-            running[key] = (spawn_module("core.train", "--model", key, "--force", log=logs / f"{key}.log"),
+            running[key] = (spawn_module("core.train", "--model", key, "--force", log=logs / f"{key}.log",
+                                         extra_env={"OMP_NUM_THREADS": threads, "LMLAB_THREADS": threads}),
                             time.perf_counter())  # fmt: skip
         time.sleep(0.5)
         for key, (child, started) in list(running.items()):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import random
 import re
 import shutil
@@ -412,16 +413,18 @@ def test_cli_all_trains_side_by_side_and_a_model_waits_for_the_one_it_starts_fro
     # here sentiment-tiny "starts from" keyword-tiny (as the Chinese classifiers start from their pretraining)
     monkeypatch.setattr(prepare, "prerequisite", lambda key: "keyword-tiny" if key == "sentiment-tiny"
                         and read_metadata("keyword-tiny") is None else None)  # fmt: skip
-    started, spawn = {}, io.spawn_module
+    started, spawn, threads = {}, io.spawn_module, (os.environ.get("OMP_NUM_THREADS"), os.environ.get("LMLAB_THREADS"))
 
     def spawn_and_note(module, *args, **kwargs):
         started[args[1]] = read_metadata("keyword-tiny") is not None  # was the base cached when this one began?
-        return spawn(module, *args, **kwargs)
+        assert kwargs["extra_env"] == {"OMP_NUM_THREADS": "1", "LMLAB_THREADS": "1"}  # each child: one of the 2 cores
+        return spawn(module, *args, "--set", "epochs=0.3", **kwargs)  # what is tested is the order, not the fit
 
     monkeypatch.setattr(io, "spawn_module", spawn_and_note)
     assert train.main(["--all", "--jobs", "2"]) == 0
     out = capsys.readouterr().out
     assert "2 at a time on 1 thread(s) each" in out
+    assert (os.environ.get("OMP_NUM_THREADS"), os.environ.get("LMLAB_THREADS")) == threads  # this process keeps its own
     logs = Path(re.search(r"logs in (\S+) \(kept if one fails\)", out).group(1))
     assert logs.name.startswith("lmlab-train-all-") and not logs.exists()  # both trained: no folder left behind
     assert started == {"keyword-tiny": False, "sentiment-tiny": True}
