@@ -294,7 +294,7 @@ def test_custom_run_with_early_stopping_and_export(fresh_cache, monkeypatch):
                                           base="scratch", epochs=1, learning_rate=1e-3, batch_size=8))  # fmt: skip
 
 
-def test_cli_new_run_from_a_csv(fresh_cache, tmp_path):
+def test_cli_new_run_from_a_csv(fresh_cache, tmp_path, capsys):
     path = tmp_path / "reviews.csv"
     path.write_bytes(GOOD.replace(b"text,label", b"review,stars"))
     result = subprocess.run(
@@ -311,9 +311,10 @@ def test_cli_new_run_from_a_csv(fresh_cache, tmp_path):
     # 20 of the training split's labelled rows spent, 4 of them (20 %) held back for validation
     assert meta["data"]["train_size"] > 20 and meta["data"]["labelled_examples_used"] == 20
     assert meta["data"]["validation_size"] == 4 and meta["hyperparameters"]["examples"] == 20
-    missing = subprocess.run([sys.executable, "-m", "core.train", "--name", "x-run", "--dataset", "csv"], cwd=ROOT,
-                             env=dict(os.environ), capture_output=True, text=True, timeout=120)  # fmt: skip
-    assert missing.returncode == 2 and "--csv FILE" in missing.stderr
+    from core import train
+
+    capsys.readouterr()
+    assert train.main(["--name", "x-run", "--dataset", "csv"]) == 2 and "--csv FILE" in capsys.readouterr().err
 
 
 def test_torchrun_two_processes_publish_one_model(fresh_cache):

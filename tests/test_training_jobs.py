@@ -148,17 +148,17 @@ def _cli(*args, env):
     )
 
 
-def test_cli_trains_the_same_cache_entry(fresh_cache):
+def test_cli_trains_the_same_cache_entry(fresh_cache, capsys):
+    from core import train
+
     env = dict(os.environ)
-    listed = _cli("--list", env=env)
-    assert listed.returncode == 0 and "sentiment-minilm" in listed.stdout
-    trained = _cli("--model", TINY_KEY, "--set", "epochs=1", env=env)
+    assert train.main(["--list"]) == 0 and "sentiment-minilm" in capsys.readouterr().out
+    trained = _cli("--model", TINY_KEY, "--set", "epochs=1", env=env)  # a process of its own, as a teacher runs it
     assert trained.returncode == 0, trained.stderr
     report = json.loads(trained.stdout[trained.stdout.index("{") :])
     assert report["model"] == TINY_KEY and 0 <= report["accuracy"]["value"] <= 1
     assert "training" in trained.stderr  # the terminal progress bar
     assert catalog.read_metadata(TINY_KEY)["hyperparameters"]["epochs"] == 1
-    cached = _cli("--model", TINY_KEY, env=env)
-    assert cached.returncode == 0 and "already in the cache" in cached.stdout
-    assert _cli("--model", "no-such-model", env=env).returncode == 2
-    assert _cli("--model", TINY_KEY, "--set", "bogus=1", "--force", env=env).returncode == 2
+    assert train.main(["--model", TINY_KEY]) == 0 and "already in the cache" in capsys.readouterr().out
+    assert train.main(["--model", "no-such-model"]) == 2
+    assert train.main(["--model", TINY_KEY, "--set", "bogus=1", "--force"]) == 2
