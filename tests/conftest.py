@@ -213,6 +213,28 @@ def wait_for_script(page, begin_within: float = 10.0, must_begin: bool = True, t
     page.evaluate("window.__seenRunChanges = window.__runChanges; window.__runningAtMark = false")
 
 
+@pytest.fixture(scope="session")
+def app_server(tiny_model):
+    """One real server for every browser test of the run (each test opens sessions of its own; the models a test
+    needs are trained into the cache before it asks, and the server reads the cache as a page asks)."""
+    yield from serve_app()
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One headless Debian Chromium for the run (each test opens contexts of its own)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=shutil.which("chromium") or shutil.which("chromium-browser"),
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )  # fmt: skip
+        yield launched
+        launched.close()
+
+
 def serve_app():
     """The real server on a free local port (a generator for module fixtures: yields its URL, then stops it)."""
     import socket

@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from conftest import TINY_KEY, WATCH_SCRIPT_RUNS, mark_runs, screenshot, serve_app, wait_for_script
+from conftest import TINY_KEY, WATCH_SCRIPT_RUNS, mark_runs, screenshot, wait_for_script
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
@@ -18,33 +18,25 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def server(tiny_model):
-    yield from serve_app()
+def server(app_server):
+    return app_server  # the run's one server: these tests come first, so the deep link is its very first session
 
 
 @pytest.fixture(scope="module")
-def page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
-        )  # fmt: skip
-        context = browser.new_context(viewport={"width": 1300, "height": 1000})
-        context.add_init_script(WATCH_SCRIPT_RUNS)
-        # Only this machine: any request to another host is refused, as in a classroom without internet.
-        context.route(
-            "**/*",
-            lambda route: (
-                route.continue_()
-                if route.request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:"))
-                else route.abort()
-            ),
-        )
-        yield context.new_page()
-        browser.close()
+def page(chromium):
+    context = chromium.new_context(viewport={"width": 1300, "height": 1000})
+    context.add_init_script(WATCH_SCRIPT_RUNS)
+    # Only this machine: any request to another host is refused, as in a classroom without internet.
+    context.route(
+        "**/*",
+        lambda route: (
+            route.continue_()
+            if route.request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:"))
+            else route.abort()
+        ),
+    )
+    yield context.new_page()
+    context.close()
 
 
 def _settle(page, text: str) -> None:

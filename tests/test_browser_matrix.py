@@ -12,7 +12,7 @@ import shutil
 
 import pytest
 
-from conftest import ROOT, WATCH_SCRIPT_RUNS, mark_runs, screenshot, serve_app, wait_for_script
+from conftest import ROOT, WATCH_SCRIPT_RUNS, mark_runs, screenshot, wait_for_script
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
@@ -65,22 +65,13 @@ SHOTS = (*CHART_ON_LOAD, "topic", "summarize", "evaluate")  # pages whose screen
 
 
 @pytest.fixture(scope="module")
-def server(tiny_model, translate_tiny_model, srl_tiny_model, lm_tiny_model):
-    yield from serve_app()
+def server(app_server, tiny_model, translate_tiny_model, srl_tiny_model, lm_tiny_model):
+    return app_server  # the run's one server (test_browser.py opened it first), with every tiny model in its cache
 
 
 @pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )  # fmt: skip
-        yield launched
-        launched.close()
+def browser(chromium):
+    return chromium
 
 
 @pytest.fixture
