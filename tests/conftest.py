@@ -213,10 +213,14 @@ def wait_for_script(page, begin_within: float = 10.0, must_begin: bool = True, t
     page.evaluate("window.__seenRunChanges = window.__runChanges; window.__runningAtMark = false")
 
 
+APP_SERVER_USERS: list[str] = []  # the modules that have used the run's one server, in order
+
+
 @pytest.fixture(scope="session")
 def app_server(tiny_model):
     """One real server for every browser test of the run (each test opens sessions of its own; the models a test
-    needs are trained into the cache before it asks, and the server reads the cache as a page asks)."""
+    needs are trained into the cache before it asks, and the server reads the cache as a page asks). A module that
+    uses it notes so in APP_SERVER_USERS (a test that needs a server nobody has used yet can check)."""
     yield from serve_app()
 
 

@@ -401,7 +401,7 @@ def test_cli_all_builds_every_missing_default_once(fresh_cache, monkeypatch, cap
 
 def test_cli_all_trains_side_by_side_and_a_model_waits_for_the_one_it_starts_from(fresh_cache, monkeypatch, capsys):
     """Two at a time in processes of their own; a model whose base is still to come starts after it is cached."""
-    from core import io, train
+    from core import io, settings, train
     from core.catalog import read_metadata
     from core.training import prepare, recipes
 
@@ -417,13 +417,14 @@ def test_cli_all_trains_side_by_side_and_a_model_waits_for_the_one_it_starts_fro
 
     def spawn_and_note(module, *args, **kwargs):
         started[args[1]] = read_metadata("keyword-tiny") is not None  # was the base cached when this one began?
-        assert kwargs["extra_env"] == {"OMP_NUM_THREADS": "1", "LMLAB_THREADS": "1"}  # each child: one of the 2 cores
+        share = str(max(1, settings.cores() // 2))  # each child: its half of the cores
+        assert kwargs["extra_env"] == {"OMP_NUM_THREADS": share, "LMLAB_THREADS": share}
         return spawn(module, *args, "--set", "epochs=0.3", **kwargs)  # what is tested is the order, not the fit
 
     monkeypatch.setattr(io, "spawn_module", spawn_and_note)
     assert train.main(["--all", "--jobs", "2"]) == 0
     out = capsys.readouterr().out
-    assert "2 at a time on 1 thread(s) each" in out
+    assert f"2 at a time on {max(1, settings.cores() // 2)} thread(s) each" in out
     assert (os.environ.get("OMP_NUM_THREADS"), os.environ.get("LMLAB_THREADS")) == threads  # this process keeps its own
     logs = Path(re.search(r"logs in (\S+) \(kept if one fails\)", out).group(1))
     assert logs.name.startswith("lmlab-train-all-") and not logs.exists()  # both trained: no folder left behind

@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from conftest import TINY_KEY, WATCH_SCRIPT_RUNS, mark_runs, screenshot, wait_for_script
+from conftest import APP_SERVER_USERS, TINY_KEY, WATCH_SCRIPT_RUNS, mark_runs, screenshot, wait_for_script
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
@@ -19,7 +19,9 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def server(app_server):
-    return app_server  # the run's one server: these tests come first, so the deep link is its very first session
+    """The run's one server: these tests come first (the deep link must be its very first session)."""
+    APP_SERVER_USERS.append(__name__)
+    return app_server
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +50,7 @@ def _settle(page, text: str) -> None:
 
 def test_deep_link_first_and_sentiment_in_a_browser(server, page):
     """The server's very first session opens a deep link: it must still run inside the router."""
+    assert [__name__] == APP_SERVER_USERS, f"the server was used before its first session here: {APP_SERVER_USERS}"
     page.goto(server + f"/sentiment?model={TINY_KEY}")
     _settle(page, "Sentiment analysis")
     more = page.locator("[data-testid='stSidebarNavViewButton']")

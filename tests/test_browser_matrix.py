@@ -12,7 +12,7 @@ import shutil
 
 import pytest
 
-from conftest import ROOT, WATCH_SCRIPT_RUNS, mark_runs, screenshot, wait_for_script
+from conftest import APP_SERVER_USERS, ROOT, WATCH_SCRIPT_RUNS, mark_runs, screenshot, wait_for_script
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
@@ -66,6 +66,7 @@ SHOTS = (*CHART_ON_LOAD, "topic", "summarize", "evaluate")  # pages whose screen
 
 @pytest.fixture(scope="module")
 def server(app_server, tiny_model, translate_tiny_model, srl_tiny_model, lm_tiny_model):
+    APP_SERVER_USERS.append(__name__)
     return app_server  # the run's one server (test_browser.py opened it first), with every tiny model in its cache
 
 

@@ -51,8 +51,16 @@ def test_the_words_an_attack_mistyped_are_read_off_the_two_texts():
                                                       ("heart", robustness.edit_word("heart"))]  # fmt: skip
     assert robustness.edited_words("a good movie", "a goood movie") == [("good", "goood")]  # a letter doubled
     assert robustness.edited_words("there's nothing", "thre'es nothing") == [("there's", "thre'es")]
-    # Chinese: the two characters swapped, not the whole run (it has no spaces)
-    assert robustness.edited_words("我很喜欢这个故事，非常好", "我很欢喜这个事故，非常好") == [("喜欢", "欢喜"), ("故事", "事故")]
+    # neighbouring words edited: one pair each, not one for both
+    assert robustness.edited_words("a good movie here", "a goood moive here") == [("good", "goood"), ("movie", "moive")]
+    # Chinese: the two characters swapped, not the whole run (it has no spaces); a neighbour that repeats one of them
+    # (喜欢喜剧) or a swap beside another (电影故事) still gives one pair per edit
+    assert robustness.edit_word("电影") == "影电" and robustness.edit_word("喜剧") != "喜剧"
+    assert robustness.edited_words("我很喜欢这部电影，非常好", "我很喜欢这部影电，非常好") == [("电影", "影电")]
+    assert robustness.edited_words("我喜欢喜剧", "我欢喜喜剧") == [("喜欢", "欢喜")]
+    assert robustness.edited_words("电影故事", "影电事故") == [("电影", "影电"), ("故事", "事故")]
+    assert robustness.edited_words("大大小小的", "大小大小的") == [("大小", "小大")]
+    assert robustness.edited_words("很好很好", "好很很好") == [("很好", "好很")]  # a diff would read two changes
     assert robustness.edited_words("same text", "same text") == []
 
 
@@ -121,7 +129,7 @@ def test_the_page_attacks_a_classifier_once_and_the_sliders_read_it(tiny_model, 
     assert len(turned_table)
     for _index, row in turned_table.iterrows():  # each turned text says which words were mistyped, and how
         pairs = robustness.edited_words(row["before"], row["after"])
-        assert row["edits"] == len(pairs) or " " in "".join(was for was, _now in pairs)  # adjacent words read as one
+        assert row["edits"] == len(pairs)  # one pair per edit
         assert row["words mistyped"] == " · ".join(f"{was} → {now}" for was, now in pairs) and "→" in row["words mistyped"]
     curve = next(c for c in at.get("plotly_chart") if "edits allowed per text" in c.proto.spec)
     assert len(json.loads(curve.proto.spec)["data"][0]["x"]) == robustness.MAX_EDITS

@@ -75,6 +75,17 @@ def _gb(value: float, largest: float | None = None) -> str:
     return f"{value / 1e9:.3g} GB" if (value if largest is None else largest) >= 1e8 else f"{value / 1e6:.3g} MB"
 
 
+def _si(value: float) -> str:
+    """A count to 3 significant figures with its k / M / G / T / P prefix, as the parameter counts are written
+    (26.3 M, 1.02 k, 0): a table's parts span a millionfold (an output layer of a tiny model, GPT-3's training)."""
+    if value == 0:
+        return "0"
+    for power, prefix in ((15, "P"), (12, "T"), (9, "G"), (6, "M"), (3, "k"), (0, "")):
+        if abs(value) >= 10**power * 0.9995 or power == 0:
+            return f"{value / 10**power:.3g} {prefix}".rstrip()
+    return str(value)
+
+
 def show_counts(shape: compute.Shape) -> None:
     total, embedding = shape.parameters, shape.embedding
     first, second, third = st.columns(3)
@@ -89,9 +100,8 @@ def show_counts(shape: compute.Shape) -> None:
     names = {"weights": _("weights of the blocks (2 per weight)"), "output layer": _("output layer (2 · vocabulary · d)"),
              "attention": _("attention scores and sums (4 · layers · context · d)"),
              "forward": _("forward pass, per token"), "training": _("training, per token (≈ 3 forward passes)")}  # fmt: skip
-    per_token = [value / 1e6 for value in flops.values()]  # in millions, as the parameter counts above
-    safe.table(pd.DataFrame({_("part"): [names[k] for k in flops], _("FLOPs per token"): per_token}), hide_index=True,
-               column_config={_("FLOPs per token"): st.column_config.NumberColumn(format="%.2f M")})  # fmt: skip
+    safe.table(pd.DataFrame({_("part"): [names[k] for k in flops], _("FLOPs per token"): [_si(v) for v in flops.values()]}),
+               hide_index=True)  # fmt: skip
     rows = compute.memory(shape, batch=int(batch), context=int(context))
     every = list(dict.fromkeys(part for parts in rows.values() for part in parts))  # fp16 and int8 only serve: "–"
     largest = max(value for parts in rows.values() for value in parts.values())

@@ -67,7 +67,7 @@ def results(meta: dict) -> None:
         with right:
             table = pd.DataFrame(meta.get("per_class", {})).T.round(3)
             if "support" in table:  # a count, shown without decimals beside the three-decimal scores
-                table["support"] = table["support"].astype(int)
+                table["support"] = pd.to_numeric(table["support"], errors="coerce").astype("Int64")
             table.index = [_(label) for label in table.index]
             names = {"precision": _("precision"), "recall": _("recall"), "f1": "F1", "support": _("support")}
             safe.table(table.rename(columns=names), decimals=3, key=f"train-perclass-{meta['key']}")

@@ -97,7 +97,7 @@ def _deleted_note(done: dict) -> None:
     if done["deleted"]:
         st.success(plural(done["deleted"], N_("Deleted {count} file from the server: your upload or a masked copy of "
                                               "it. Models already trained on it stay until you delete them."),
-                          N_("Deleted {count} files from the server: your uploads and any masked copies. Models "
+                          N_("Deleted {count} files from the server: what you uploaded and any masked copies. Models "
                              "already trained on them stay until you delete them.")), icon=":material/delete:")  # fmt: skip
     if done["kept"]:
         st.info(plural(done["kept"], N_("{count} file stays on the server for now: other sessions uploaded the same "

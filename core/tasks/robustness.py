@@ -131,34 +131,29 @@ def held_out_texts(dataset: str) -> tuple[list[str], list[str]]:
     return [examples[i].text for i in order], [examples[i].label for i in order]
 
 
-def _latin(ch: str) -> bool:
-    return ch.isascii() and (ch.isalnum() or ch in "'-")
-
-
-def _widened(text: str, start: int, end: int) -> tuple[int, int]:
-    """``text[start:end]`` widened to the whole Latin word around it (a Chinese run has no spaces: it is not widened)."""
-    while start > 0 and _latin(text[start - 1]):
-        start -= 1
-    while end < len(text) and _latin(text[end]):
-        end += 1
-    return start, end
-
-
 def edited_words(before: str, after: str) -> list[tuple[str, str]]:
-    """What the attack changed, as (before, after) pairs in reading order: each changed English word whole
-    (wonderful → wondreful), and each Chinese swap as the characters it swapped (故事 → 事故). Read off the two
-    texts, so it holds for every stored run."""
-    spans: list[list[int]] = []
-    matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
+    """What the attack changed, as (before, after) pairs in reading order, one pair per edit: each changed English
+    word whole (wonderful → wondreful) and each Chinese swap as the two characters it swapped (电影 → 影电). An edit
+    keeps the text's words where they were (letters swapped or doubled in a word; two characters of a Chinese run
+    swapped), so the words are compared one by one; read off the two texts, it holds for every stored run."""
+    was, now = _PIECE.findall(before), _PIECE.findall(after)
+    if len(was) != len(now):  # not two texts of one attack: the words that differ, read off a diff
+        return _diffed(before, after)
+    pairs = []
+    for old, new in zip(was, now, strict=True):
+        if old == new:
             continue
-        (i1, i2), (j1, j2) = _widened(before, i1, i2), _widened(after, j1, j2)
-        if spans and i1 <= spans[-1][1] + 1 and j1 <= spans[-1][3] + 1:  # one edit that the diff split in two
-            spans[-1][1], spans[-1][3] = max(i2, spans[-1][1]), max(j2, spans[-1][3])
+        if _HAN.fullmatch(old) and len(old) == len(new):  # each swap changes two neighbouring characters
+            changed = [i for i in range(len(old)) if old[i] != new[i]]  # in twos: i, i + 1 for each swap
+            pairs += [(old[i : i + 2], new[i : i + 2]) for i in changed[::2]]
         else:
-            spans.append([i1, i2, j1, j2])
-    return [(before[i1:i2], after[j1:j2]) for i1, i2, j1, j2 in spans]
+            pairs.append((old, new))
+    return pairs
+
+
+def _diffed(before: str, after: str) -> list[tuple[str, str]]:
+    matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
+    return [(before[i1:i2], after[j1:j2]) for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal"]
 
 
 @dataclass(frozen=True)

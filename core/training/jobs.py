@@ -107,9 +107,12 @@ def _refuse_over_the_limit() -> None:
     cap = settings.limits().max_concurrent_jobs
     running = active_jobs()
     if len(running) >= cap:
+        names = ", ".join(job.key for job in running)
         raise JobLimitError(
-            Message("{count} training job(s) already running ({names}); the limit is {cap}. Wait for one to "
-                    "finish, or cancel it.", count=len(running), names=", ".join(job.key for job in running), cap=cap)
+            Message("{count} training job is already running ({names}); the limit is {cap}. Wait for it to finish, "
+                    "or cancel it.", count=len(running), names=names, cap=cap) if len(running) == 1
+            else Message("{count} training jobs are already running ({names}); the limit is {cap}. Wait for one to "
+                         "finish, or cancel it.", count=len(running), names=names, cap=cap)
         )
 
 
