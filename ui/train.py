@@ -80,12 +80,10 @@ def limits_note() -> None:
     """The caps a student's run works under, in view before it starts."""
     limits = settings.limits()
     minutes = min(limits.job_timeout_s, limits.session_job_timeout_s) // 60
-    st.caption(i18n.plural(limits.max_concurrent_jobs,
-                           N_("The class shares {count} training slot: a run started here is stopped after {minutes} "
-                              "minutes, and each session keeps its {runs} newest runs."),
-                           N_("The class shares {count} training slots: a run started here is stopped after {minutes} "
-                              "minutes, and each session keeps its {runs} newest runs."),
-                           minutes=minutes, runs=ownership.RUNS_PER_SESSION))  # fmt: skip
+    st.caption(i18n.plural(limits.max_concurrent_jobs, N_("The class shares {count} training slot: a run started here is "
+               "stopped after {minutes} minutes, and each session keeps its {runs} newest runs."), N_("The class shares "
+               "{count} training slots: a run started here is stopped after {minutes} minutes, and each session keeps "
+               "its {runs} newest runs."), minutes=minutes, runs=ownership.RUNS_PER_SESSION))  # fmt: skip
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
