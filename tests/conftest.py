@@ -141,6 +141,19 @@ def lm_tiny_model() -> Path:
                                       "scratch": {"n_embd": 64, "n_layer": 2, "n_head": 2, "vocab_size": 1000}})  # fmt: skip
 
 
+# A BERT small enough to pretrain in seconds on 400 paragraphs; the real size is in core/training/recipes.py.
+TINY_BERT_ZH = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
+                "vocab_size": 1500}  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def tiny_zh_pieces() -> Path:
+    """The tiny BERT from random weights, reading BPE pieces learnt on the training reviews, for a twentieth of an
+    epoch under the default key: the Sentiment page's default Chinese model."""
+    return _train_once("sentiment-zh-pieces", {"epochs": 0.05, "max_length": 64,  # the reviews have ~4,400
+                                               "scratch": {**TINY_BERT_ZH, "vocab_size": 6000}})  # characters  # fmt: skip
+
+
 @pytest.fixture(scope="session")
 def tiny_zh_gpt() -> Path:
     """A one-layer character GPT on 400 People's Daily paragraphs under the default key (about 20 s with its

@@ -8,11 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import _train_once, open_page
-
-# A BERT small enough to pretrain in seconds on 400 paragraphs; the real size is in core/training/recipes.py.
-TINY_BERT_ZH = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
-                "vocab_size": 1500}  # fmt: skip
+from conftest import TINY_BERT_ZH, _train_once, open_page
 
 
 @pytest.fixture(scope="module")
@@ -24,14 +20,6 @@ def tiny_mlm():
 def tiny_zh_classifier(tiny_mlm):
     """The tiny pretrained BERT (vocabulary from 400 paragraphs only) fine-tuned for a twentieth of an epoch."""
     return _train_once("sentiment-zh-bert", {"epochs": 0.05, "max_length": 64})
-
-
-@pytest.fixture(scope="module")
-def tiny_zh_pieces():
-    """The same tiny BERT from random weights, reading BPE pieces learnt on the training reviews, for a twentieth of
-    an epoch: the Sentiment page's default Chinese model."""
-    return _train_once("sentiment-zh-pieces", {"epochs": 0.05, "max_length": 64,  # the reviews have ~4,400
-                                               "scratch": {**TINY_BERT_ZH, "vocab_size": 6000}})  # characters  # fmt: skip
 
 
 def test_the_review_split_has_no_duplicate_no_contradiction_and_no_leak():

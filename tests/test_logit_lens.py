@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import _train_once, open_page
+from conftest import TINY_BERT_ZH, _train_once, open_page
 
 
 def _tiny_gpt(layers: int = 3):
@@ -119,10 +119,6 @@ def test_the_layers_page_reads_the_chinese_gpt(tiny_zh_gpt):
     at.text_input(key="lens-text").input("").run()
     at.button(key="lens-run").click().run()
     assert at.error, "empty text gets a clear message"
-
-
-TINY_BERT_ZH = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
-                "vocab_size": 1500}  # the Chinese-model tests' tiny BERT: the same run, trained once per session
 
 
 def test_the_masked_lm_lens_ends_at_the_model_s_own_output_and_the_page_draws_it():

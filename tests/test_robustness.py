@@ -143,6 +143,24 @@ def test_the_page_attacks_a_classifier_once_and_the_sliders_read_it(tiny_model, 
     assert all(cell.endswith("]") and " % [" in cell for cell in table["Accuracy under attack"])
 
 
+def test_a_chinese_session_starts_on_the_chinese_classifier_and_a_chinese_attack_swaps_characters(
+        tiny_model, tiny_zh_pieces, clear_streamlit_caches):  # fmt: skip
+    import re
+
+    from core.bench import attack
+
+    assert open_page("pages/robustness.py").selectbox(key="robust-model").value != "sentiment-zh-pieces"
+    chinese = open_page("pages/robustness.py", lang="zh")
+    assert chinese.selectbox(key="robust-model").value == "sentiment-zh-pieces"  # as the Sentiment page: Chinese first
+    # the attack on Chinese reviews, against character TF-IDF + LR fitted on the training reviews (a real model that
+    # some swaps turn): every turned review's mistyped words are pairs of neighbouring characters, one per edit
+    turned = attack.attack("baseline:tfidf-lr", "reviews-zh").summary(robustness.MAX_TEXTS, robustness.MAX_EDITS).examples
+    assert turned
+    for before, after, _old, _new, edits in turned:
+        pairs = robustness.edited_words(before, after)
+        assert edits == len(pairs) and all(re.fullmatch(r"[\u4e00-\u9fff]{2}", a) and a == b[::-1] for a, b in pairs)
+
+
 def test_the_cli_prints_the_attack_and_refuses_a_model_without_known_held_out_texts(tiny_model, capsys):
     from core.bench.__main__ import main
 

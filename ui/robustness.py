@@ -18,6 +18,8 @@ from core.viz import charts
 from ui import i18n, models, render, safe, shared_runs
 from ui.i18n import N_, _
 
+FIRST = {"en": "sentiment-minilm", "zh": "sentiment-zh-pieces"}  # the Sentiment page's default in each language
+
 
 def _attackable() -> dict[str, catalog.ModelSpec]:
     """Ready classifiers trained here on a dataset whose held-out texts LM Lab holds (never seen in training)."""
@@ -30,6 +32,9 @@ def panel() -> None:
         st.info(_("No classifier trained here is ready yet: train one on the Train page (or python -m core.train "
                   "--all)."))  # fmt: skip
         return
+    if st.session_state.get("robust-model") not in specs:  # as the Sentiment page: the session's language first
+        first = FIRST.get(i18n.language())
+        st.session_state["robust-model"] = first if first in specs else next(iter(specs))
     titles = {key: i18n.title(spec) for key, spec in specs.items()}
     key = st.selectbox(_("Classifier"), list(specs), key="robust-model", format_func=titles.get)
     spec = specs[key]
