@@ -33,8 +33,10 @@ def panel() -> None:
                   "--all)."))  # fmt: skip
         return
     if st.session_state.get("robust-model") not in specs:  # as the Sentiment page: the session's language first
-        first = FIRST.get(i18n.language())
-        st.session_state["robust-model"] = first if first in specs else next(iter(specs))
+        language = i18n.language()
+        readers = [key for key, spec in specs.items() if language in spec.languages]
+        first = FIRST.get(language)
+        st.session_state["robust-model"] = first if first in specs else next(iter(readers or specs))
     titles = {key: i18n.title(spec) for key, spec in specs.items()}
     key = st.selectbox(_("Classifier"), list(specs), key="robust-model", format_func=titles.get)
     spec = specs[key]
