@@ -226,6 +226,7 @@ def wait_for_script(page, begin_within: float = 10.0, must_begin: bool = True, t
     page.evaluate("window.__seenRunChanges = window.__runChanges; window.__runningAtMark = false")
 
 
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")  # Debian's (.ci/run installs it)
 APP_SERVER_USERS: list[str] = []  # the modules that have used the run's one server, in order
 
 
@@ -244,7 +245,7 @@ def chromium():
 
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
-            executable_path=shutil.which("chromium") or shutil.which("chromium-browser"),
+            executable_path=CHROMIUM,
             args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run"],
         )  # fmt: skip

@@ -1,16 +1,22 @@
 """End to end: the real server in headless Chromium: a deep link as its first session, Home, real predictions, bertviz
 offline, Chinese drawn, a lesson link (every page as first opened: test_browser_matrix.py)."""
 
-import shutil
 import time
 import urllib.parse
 import urllib.request
 
 import pytest
 
-from conftest import APP_SERVER_USERS, TINY_KEY, WATCH_SCRIPT_RUNS, mark_runs, screenshot, wait_for_script
+from conftest import (
+    APP_SERVER_USERS,
+    CHROMIUM,
+    TINY_KEY,
+    WATCH_SCRIPT_RUNS,
+    mark_runs,
+    screenshot,
+    wait_for_script,
+)
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)"),

@@ -8,13 +8,19 @@ sidebar shows every page at once (no "View more" fold), and the list below is ev
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
 
-from conftest import APP_SERVER_USERS, ROOT, WATCH_SCRIPT_RUNS, mark_runs, screenshot, wait_for_script
+from conftest import (
+    APP_SERVER_USERS,
+    CHROMIUM,
+    ROOT,
+    WATCH_SCRIPT_RUNS,
+    mark_runs,
+    screenshot,
+    wait_for_script,
+)
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)"),

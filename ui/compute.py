@@ -80,10 +80,10 @@ def _si(value: float) -> str:
     (26.3 M, 1.02 k, 0): a table's parts span a millionfold (an output layer of a tiny model, GPT-3's training)."""
     if value == 0:
         return "0"
-    for power, prefix in ((15, "P"), (12, "T"), (9, "G"), (6, "M"), (3, "k"), (0, "")):
-        if abs(value) >= 10**power * 0.9995 or power == 0:
-            return f"{value / 10**power:.3g} {prefix}".rstrip()
-    return str(value)
+    for power, prefix in ((15, "P"), (12, "T"), (9, "G"), (6, "M"), (3, "k")):
+        if abs(value) >= 10**power * 0.9995:  # 999.7 reads 1 k, not 1e+03
+            return f"{value / 10**power:.3g} {prefix}"
+    return f"{value:.3g}"
 
 
 def show_counts(shape: compute.Shape) -> None:

@@ -15,10 +15,11 @@ from core.messages import Message
 from core.tasks import challenge_snippets, robustness, safety
 from core.tasks.base import own_dataset
 from core.viz import charts
-from ui import i18n, models, render, safe, shared_runs
+from ui import i18n, models, render, safe, sentiment, shared_runs
 from ui.i18n import N_, _
 
-FIRST = {"en": "sentiment-minilm", "zh": "sentiment-zh-pieces"}  # the Sentiment page's default in each language
+# an attack starts where the Sentiment page does: on its default classifier for the session's language
+FIRST = {language: default for language, (_task, default, *_more) in sentiment.LANGUAGES.items()}
 
 
 def _attackable() -> dict[str, catalog.ModelSpec]:
