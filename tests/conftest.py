@@ -23,6 +23,10 @@ for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "HF_EVALUATE_OFFLINE", "TR
 os.environ["LMLAB_AUTOTRAIN"] = "0"  # tests start jobs on purpose, never as a side effect
 os.environ["LMLAB_WARMUP"] = "0"  # no background model load competing with the tests (one test turns it on)
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))  # pytest -n N: N processes share the cores
+if _WORKERS > 1 and "LMLAB_THREADS" not in os.environ:  # each takes its share, or their thread teams fight
+    _SHARE = str(max(1, len(os.sched_getaffinity(0)) // _WORKERS))
+    os.environ["LMLAB_THREADS"] = os.environ["OMP_NUM_THREADS"] = _SHARE  # before torch is imported
 SESSION_CACHE = Path(tempfile.mkdtemp(prefix="lmlab-test-cache-"))
 os.environ["LMLAB_CACHE_HOME"] = str(SESSION_CACHE)
 
@@ -227,14 +231,14 @@ def wait_for_script(page, begin_within: float = 10.0, must_begin: bool = True, t
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")  # Debian's (.ci/run installs it)
-APP_SERVER_USERS: list[str] = []  # the modules that have used the run's one server, in order
+SERVER_USERS: dict[str, list[str]] = {}  # by URL, the modules that have used a test server, in order
 
 
 @pytest.fixture(scope="session")
 def app_server(tiny_model):
     """One real server for every browser test of the run (each test opens sessions of its own; the models a test
     needs are trained into the cache before it asks, and the server reads the cache as a page asks). A module that
-    uses it notes so in APP_SERVER_USERS (a test that needs a server nobody has used yet can check)."""
+    uses it notes so in SERVER_USERS (a test that needs a server nobody has used yet can check)."""
     yield from serve_app()
 
 
@@ -270,6 +274,7 @@ def serve_app():
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
+    SERVER_USERS[url] = []
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:

@@ -8,12 +8,13 @@ import urllib.request
 import pytest
 
 from conftest import (
-    APP_SERVER_USERS,
     CHROMIUM,
+    SERVER_USERS,
     TINY_KEY,
     WATCH_SCRIPT_RUNS,
     mark_runs,
     screenshot,
+    serve_app,
     wait_for_script,
 )
 
@@ -25,9 +26,15 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def server(app_server):
-    """The run's one server: these tests come first (the deep link must be its very first session)."""
-    APP_SERVER_USERS.append(__name__)
-    return app_server
+    """The run's one server while nobody has used it (the deep link must be its very first session); a server of
+    this module's own where another module came first (pytest -n: which module a worker runs first is not fixed)."""
+    if SERVER_USERS[app_server]:
+        for own in serve_app():
+            SERVER_USERS[own].append(__name__)
+            yield own
+        return
+    SERVER_USERS[app_server].append(__name__)
+    yield app_server
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +63,7 @@ def _settle(page, text: str) -> None:
 
 def test_deep_link_first_and_sentiment_in_a_browser(server, page):
     """The server's very first session opens a deep link: it must still run inside the router."""
-    assert [__name__] == APP_SERVER_USERS, f"the server was used before its first session here: {APP_SERVER_USERS}"
+    assert SERVER_USERS[server] == [__name__], f"the server was used before its first session here: {SERVER_USERS}"
     page.goto(server + f"/sentiment?model={TINY_KEY}")
     _settle(page, "Sentiment analysis")
     more = page.locator("[data-testid='stSidebarNavViewButton']")

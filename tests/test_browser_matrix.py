@@ -12,9 +12,9 @@ import re
 import pytest
 
 from conftest import (
-    APP_SERVER_USERS,
     CHROMIUM,
     ROOT,
+    SERVER_USERS,
     WATCH_SCRIPT_RUNS,
     mark_runs,
     screenshot,
@@ -72,8 +72,8 @@ SHOTS = (*CHART_ON_LOAD, "topic", "summarize", "evaluate")  # pages whose screen
 
 @pytest.fixture(scope="module")
 def server(app_server, tiny_model, translate_tiny_model, srl_tiny_model, lm_tiny_model):
-    APP_SERVER_USERS.append(__name__)
-    return app_server  # the run's one server (test_browser.py opened it first), with every tiny model in its cache
+    SERVER_USERS[app_server].append(__name__)
+    return app_server  # the run's one server, with every tiny model in its cache
 
 
 @pytest.fixture(scope="module")
