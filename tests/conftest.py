@@ -325,6 +325,19 @@ def beside_busy_python(work, threads: int = 2):
     return module.beside_busy_python(threads, work)
 
 
+def fastest_beside_busy(works, enough, threads: int = 2, rounds: int = 3) -> list[float]:
+    """Each of ``works`` timed beside ``threads`` busy Python threads, in turn (A, B, then A, B again), until the
+    fastest time of each is ``enough(times)`` or ``rounds`` rounds have run: a burst of another process's work
+    (pytest -n: the other worker's) slows one round, and the next is timed afresh."""
+    best = [float("inf")] * len(works)
+    for _ in range(rounds):
+        for i, work in enumerate(works):
+            best[i] = min(best[i], beside_busy_python(work, threads)[1])
+        if enough(best):
+            break
+    return best
+
+
 def start_in_order(count: int, action, gap: float = 0.05) -> list[threading.Thread]:
     """Start ``count`` threads running ``action(i)``, each after the one before has had time to queue."""
     threads = []
