@@ -38,6 +38,32 @@ def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(SESSION_CACHE, ignore_errors=True)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """pytest -n: a test marked ``timed`` compares wall-clock times, which another worker's load would skew, so it runs
+    (its fixtures' setup and teardown included) while no other worker runs a test; the others run side by side. A
+    gate, held while a test waits for its turn, lets a timed test in as soon as the tests already running end."""
+    try:
+        import fcntl  # POSIX: shared and exclusive locks on a file
+    except ImportError:
+        fcntl = None
+    if _WORKERS < 2 or fcntl is None:
+        yield
+        return
+    timed = item.get_closest_marker("timed") is not None
+    shared = Path(item.config.option.basetemp).parent  # the run's folder, above each worker's own
+    with open(shared / "lmlab-gate.lock", "a") as gate, open(shared / "lmlab-turn.lock", "a") as turn:
+        fcntl.flock(gate, fcntl.LOCK_EX)
+        fcntl.flock(turn, fcntl.LOCK_EX if timed else fcntl.LOCK_SH)
+        if not timed:
+            fcntl.flock(gate, fcntl.LOCK_UN)
+        try:
+            yield
+        finally:
+            fcntl.flock(turn, fcntl.LOCK_UN)
+            fcntl.flock(gate, fcntl.LOCK_UN)
+
+
 TINY_KEY = "sentiment-tiny"
 # Enough epochs for the tiny model to fit its training sentences; about 5 s on 2 cores.
 TINY_OVERRIDES = {"epochs": 6}
@@ -258,11 +284,28 @@ def chromium():
 
 
 def serve_app():
-    """The real server on a free local port (a generator for module fixtures: yields its URL, then stops it)."""
+    """The real server on a free local port (a generator for module fixtures: yields its URL, then stops it). A port
+    found free can be taken before the server binds it (pytest -n: the other worker's server); then another."""
+    for _attempt in range(3):
+        process, url = _start_server()
+        if process is not None:
+            break
+    else:
+        pytest.fail("streamlit did not start on a free port in three tries")
+    SERVER_USERS[url] = []
+    yield url
+    process.terminate()
+    process.wait(timeout=20)
+
+
+def _start_server():
+    """(the server's process, its URL) once it answers on a port it holds itself, or (None, None) where it exited
+    first (another process took the port)."""
     import socket
     import subprocess
-    import time
     import urllib.request
+
+    import psutil
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -274,21 +317,22 @@ def serve_app():
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    SERVER_USERS[url] = []
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return None, None
         try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=1) as answer:
-                if answer.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail("streamlit did not answer within 60 s")
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
+            listening = any(c.laddr.port == port and c.status == psutil.CONN_LISTEN
+                            for c in psutil.Process(process.pid).net_connections("tcp"))  # fmt: skip
+            if listening:
+                with urllib.request.urlopen(url + "/_stcore/health", timeout=1) as answer:
+                    if answer.status == 200:
+                        return process, url
+        except (OSError, psutil.Error):
+            pass
+        time.sleep(0.2)
+    process.kill()
+    pytest.fail("streamlit did not answer within 60 s")
 
 
 def slowed(model) -> list[int]:
@@ -323,19 +367,6 @@ def beside_busy_python(work, threads: int = 2):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.beside_busy_python(threads, work)
-
-
-def fastest_beside_busy(works, enough, threads: int = 2, rounds: int = 3) -> list[float]:
-    """Each of ``works`` timed beside ``threads`` busy Python threads, in turn (A, B, then A, B again), until the
-    fastest time of each is ``enough(times)`` or ``rounds`` rounds have run: a burst of another process's work
-    (pytest -n: the other worker's) slows one round, and the next is timed afresh."""
-    best = [float("inf")] * len(works)
-    for _ in range(rounds):
-        for i, work in enumerate(works):
-            best[i] = min(best[i], beside_busy_python(work, threads)[1])
-        if enough(best):
-            break
-    return best
 
 
 def start_in_order(count: int, action, gap: float = 0.05) -> list[threading.Thread]:

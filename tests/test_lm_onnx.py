@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from core import catalog
 from core.tasks import lm_onnx
 
@@ -54,6 +56,7 @@ def test_pytorch_generates_where_asked_or_where_the_export_is_unusable(lm_tiny_m
         "ONNX Runtime fp32") and path.is_file()
 
 
+@pytest.mark.timed
 def test_a_generation_stays_fast_while_other_threads_keep_python_busy(lm_tiny_model):
     """PyTorch takes Python's GIL back after every operation of every pass: beside four threads running plain Python,
     40 tokens of the Chinese character GPT took 96.8 s in PyTorch (0.05 s alone), 1.5 s in ONNX Runtime."""
@@ -66,6 +69,7 @@ def test_a_generation_stays_fast_while_other_threads_keep_python_busy(lm_tiny_mo
     assert len(made.steps) >= 1 and seconds < 10, seconds
 
 
+@pytest.mark.timed
 def test_the_export_waits_while_another_page_holds_the_model_with_a_hook_on_it(lm_tiny_model):
     """Ablate and Patch hook the shared model while they hold it: an export traced (or checked) then would serve the
     class an ablated model, or note a faithful one as failed. The first generation exports only once it has the model."""

@@ -93,6 +93,7 @@ def test_the_pages_code_masks_exactly_as_the_page_does():
         assert printed.getvalue() == privacy.mask(text) + "\n", text
 
 
+@pytest.mark.timed
 def test_adversarial_text_costs_linear_time_on_the_shared_server():
     import time
 

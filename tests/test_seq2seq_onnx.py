@@ -5,6 +5,7 @@ busy."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from core import catalog
 from core.tasks import lm_onnx, seq2seq_onnx
@@ -80,6 +81,7 @@ def test_an_unfaithful_export_is_noted_and_not_tried_again(translate_tiny_model,
     assert Translator(catalog.get_spec(SPEC)).translate(_sources(1)[0]).runtime == "ONNX Runtime fp32"
 
 
+@pytest.mark.timed
 def test_a_translation_stays_fast_while_other_threads_keep_python_busy(translate_tiny_model):
     """Beside two threads running plain Python, one sentence of the Chinese → English model with its attention maps
     took 17.5 s in PyTorch (0.03 s alone), 0.12 s in ONNX Runtime."""

@@ -141,6 +141,7 @@ def test_the_layer_by_head_grid_is_one_trace_with_every_cell_named():
 
 
 @pytest.mark.parametrize("traced", [True, False], ids=["traced", "eager"])
+@pytest.mark.timed
 def test_a_long_explanation_lets_other_requests_on_the_same_model_in_between(tiny_model, traced):
     """Integrated gradients take the model one chunk at a time: an "Analyse" waits for one chunk, not all."""
     from core.tasks.attribution import explain
@@ -275,6 +276,7 @@ def test_the_warm_up_loads_the_learn_pages_model_once_in_the_background(monkeypa
     from core import loading, warmup
 
     threads = torch.get_num_threads()
+    torch.set_num_threads(2)  # more than a page's one, even where this process was given one (pytest -n)
     monkeypatch.setenv("LMLAB_WARMUP", "1")
     monkeypatch.setenv("LMLAB_SERVING_THREADS", "1")
     monkeypatch.setattr(warmup, "_started", None)
