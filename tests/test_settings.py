@@ -131,10 +131,15 @@ def test_a_generation_beside_busy_python_threads_waits_less_for_the_gil_at_the_s
 
     model = LanguageModel(catalog.LM_LEE)
     settings_ = {"max_new_tokens": 40, "temperature": 0.0, "seed": 0}
-    model.generate("The government", **settings_)  # exported and opened
+    made = model.generate("The government", **settings_)  # exported and opened
+    assert made.runtime == "ONNX Runtime fp32" and made.steps
+
+    def forty_passes() -> int:  # the tiny model may write its end token early (how early depends on its training run)
+        return sum(len(model.generate("The government", **settings_).steps) for _ in range(-(-40 // len(made.steps))))
+
     times = {}
     for milliseconds in (5.0, 0.5):
         sys.setswitchinterval(milliseconds / 1000)
-        made, times[milliseconds] = beside_busy_python(lambda: model.generate("The government", **settings_))
-        assert made.runtime == "ONNX Runtime fp32" and made.steps
-    assert times[0.5] < times[5.0] / 2, times
+        passes, times[milliseconds] = beside_busy_python(forty_passes)
+        assert passes >= 40
+    assert times[0.5] < times[5.0] / 2, (times, len(made.steps))
