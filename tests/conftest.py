@@ -23,10 +23,12 @@ for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "HF_EVALUATE_OFFLINE", "TR
 os.environ["LMLAB_AUTOTRAIN"] = "0"  # tests start jobs on purpose, never as a side effect
 os.environ["LMLAB_WARMUP"] = "0"  # no background model load competing with the tests (one test turns it on)
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
-_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))  # pytest -n N: N processes share the cores
-if _WORKERS > 1 and "LMLAB_THREADS" not in os.environ:  # each takes its share, or their thread teams fight
-    _SHARE = str(max(1, len(os.sched_getaffinity(0)) // _WORKERS))
-    os.environ["LMLAB_THREADS"] = os.environ["OMP_NUM_THREADS"] = _SHARE  # before torch is imported
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
+if _WORKERS > 1 and "LMLAB_THREADS" not in os.environ:  # pytest -n N: N processes share the cores; each takes its
+    # share before torch is imported, or their thread teams fight
+    _CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    os.environ["LMLAB_THREADS"] = str(max(1, _CORES // _WORKERS))
+    os.environ.setdefault("OMP_NUM_THREADS", os.environ["LMLAB_THREADS"])
 SESSION_CACHE = Path(tempfile.mkdtemp(prefix="lmlab-test-cache-"))
 os.environ["LMLAB_CACHE_HOME"] = str(SESSION_CACHE)
 
@@ -51,7 +53,11 @@ def pytest_runtest_protocol(item, nextitem):
         yield
         return
     timed = item.get_closest_marker("timed") is not None
-    shared = Path(item.config.option.basetemp).parent  # the run's folder, above each worker's own
+    if item.config.option.basetemp:  # a worker's own folder (pytest -n: popen-gw0, …), in the run's, which they share
+        shared = Path(item.config.option.basetemp).parent
+    else:
+        shared = Path(tempfile.gettempdir()) / f"lmlab-tests-{os.environ.get('PYTEST_XDIST_TESTRUNUID', 'run')}"
+        shared.mkdir(exist_ok=True)
     with open(shared / "lmlab-gate.lock", "a") as gate, open(shared / "lmlab-turn.lock", "a") as turn:
         fcntl.flock(gate, fcntl.LOCK_EX)
         fcntl.flock(turn, fcntl.LOCK_EX if timed else fcntl.LOCK_SH)
@@ -323,7 +329,7 @@ def _start_server():
             return None, None
         try:
             listening = any(c.laddr.port == port and c.status == psutil.CONN_LISTEN
-                            for c in psutil.Process(process.pid).net_connections("tcp"))  # fmt: skip
+                            for c in _connections(psutil.Process(process.pid)))  # fmt: skip
             if listening:
                 with urllib.request.urlopen(url + "/_stcore/health", timeout=1) as answer:
                     if answer.status == 200:
@@ -333,6 +339,11 @@ def _start_server():
         time.sleep(0.2)
     process.kill()
     pytest.fail("streamlit did not answer within 60 s")
+
+
+def _connections(process) -> list:
+    """A process's TCP connections (psutil 6 renamed the method)."""
+    return (getattr(process, "net_connections", None) or process.connections)("tcp")
 
 
 def slowed(model) -> list[int]:

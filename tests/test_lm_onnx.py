@@ -69,7 +69,6 @@ def test_a_generation_stays_fast_while_other_threads_keep_python_busy(lm_tiny_mo
     assert len(made.steps) >= 1 and seconds < 10, seconds
 
 
-@pytest.mark.timed
 def test_the_export_waits_while_another_page_holds_the_model_with_a_hook_on_it(lm_tiny_model):
     """Ablate and Patch hook the shared model while they hold it: an export traced (or checked) then would serve the
     class an ablated model, or note a faithful one as failed. The first generation exports only once it has the model."""

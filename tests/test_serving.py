@@ -280,16 +280,18 @@ def test_the_warm_up_loads_the_learn_pages_model_once_in_the_background(monkeypa
     monkeypatch.setenv("LMLAB_WARMUP", "1")
     monkeypatch.setenv("LMLAB_SERVING_THREADS", "1")
     monkeypatch.setattr(warmup, "_started", None)
-    thread = warmup.start()
-    assert thread is not None and warmup.start() is thread  # once per process
-    thread.join(timeout=120)
-    assert warmup.seconds is not None and not thread.is_alive()
-    seen = []
-    page = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))  # as a page's script thread
-    page.start()
-    page.join()
-    assert seen == [1]  # the server's pages run torch in threads of their own: one thread each
-    torch.set_num_threads(threads)  # the rest of the suite trains in this process
+    try:
+        thread = warmup.start()
+        assert thread is not None and warmup.start() is thread  # once per process
+        thread.join(timeout=120)
+        assert warmup.seconds is not None and not thread.is_alive()
+        seen = []
+        page = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))  # as a page's script thread
+        page.start()
+        page.join()
+        assert seen == [1]  # the server's pages run torch in threads of their own: one thread each
+    finally:
+        torch.set_num_threads(threads)  # the rest of the suite trains in this process
     weights = loading.model_source(catalog.MINILM)[0]
     assert any(str(weights) in marker[0] for marker in loading._verified)  # hashed: the first visit need not
     kept = next(iter(loading._HANDED.values()))
