@@ -238,7 +238,6 @@ def test_an_explanation_beside_busy_python_threads_takes_a_fraction_of_the_eager
     assert traced_seconds < eager_seconds / 2, (traced_seconds, eager_seconds)
 
 
-@pytest.mark.timed
 def test_sentence_splitting():
     text = (
         'Mr. Smith went to Washington. He met Dr. Jones at 4.30 pm. Then U.S. officials said "Yes." It ended!'
@@ -249,9 +248,9 @@ def test_sentence_splitting():
     import time
 
     for stops in (5_000, 20_000):  # initials that never end a sentence: each stop read once, not again from the start
-        started = time.perf_counter()
+        started = time.process_time()  # CPU time of this process: another process's load does not count
         assert summarize.split_sentences("A. " * stops) == [(0, 3 * stops - 1)]
-        seconds = time.perf_counter() - started
+        seconds = time.process_time() - started
         assert seconds < 0.5, seconds  # 2.3 s for 20,000 before: every stop re-split everything since the last cut
     long = "x" * 100 + " Dr. Who came. Then " + "y" * 100 + ". Next"  # a long word is read from its last 64 characters
     assert [long[s:e] for s, e in summarize.split_sentences(long)] == [long[: long.index("Then") - 1],

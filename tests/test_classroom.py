@@ -42,25 +42,23 @@ def encoder():
 # -- row 1: a summary of 1,249 tiny sentences ---------------------------------------------------------------
 
 
-@pytest.mark.timed
 def test_summary_refuses_too_many_sentences_quickly(encoder):
     text = ("Go. " * 1250)[:5000]
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time of this process: another process's load does not count
     with pytest.raises(InputError, match=f"at most {summarize.MAX_SENTENCES}"):
         summarize.extractive(encoder, text)
-    assert time.perf_counter() - started < 1.0  # refused before any sentence is embedded
+    assert time.process_time() - started < 1.0  # refused before any sentence is embedded
 
 
-@pytest.mark.timed
 def test_mmr_selection_is_quadratic_not_cubic():
     rng = np.random.default_rng(0)
     n = 2000  # far beyond the cap: the selection alone must stay cheap
     vectors = rng.normal(size=(n, 16))
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     similarity = vectors @ vectors.T
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time of this process: another process's load does not count
     chosen = summarize.mmr_select(similarity, rng.random(n), [1] * n, budget_words=n, diversity=0.5)
-    assert time.perf_counter() - started < 5.0  # the old loop took minutes here
+    assert time.process_time() - started < 5.0  # the old loop took minutes here
     assert sorted(chosen) == list(range(n))
 
 
@@ -278,16 +276,15 @@ def test_an_unquoted_comma_is_refused_not_shifted(fresh_cache):
     assert examples[-1].text == "I did not like the ending, but the cast was fine" and labels == ("neg", "pos")
 
 
-@pytest.mark.timed
 def test_a_file_with_thousands_of_columns_is_refused_at_once(fresh_cache):
     from core.data import uploads
     from core.errors import DataError
 
     wide = (",".join(f"c{i}" for i in range(450_000)) + "\n" + ",".join("x" * 450_000) + "\n").encode()[:5_000_000]
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time of this process: another process's load does not count
     with pytest.raises(DataError, match="columns"):
         uploads.store(wide)
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - started < 1.0
 
 
 @pytest.mark.parametrize(("raw", "message"), [
@@ -749,7 +746,6 @@ def test_the_server_imports_transformers_only_through_the_lock():
     assert offenders == []
 
 
-@pytest.mark.timed
 def test_vader_refuses_a_text_whose_emoji_expand_past_its_word_cap():
     """VADER turns each emoji into the words of its name and rereads words around each one: 5,000 emoji took most of a
     minute of the server's CPU. The cap counts those words."""
@@ -757,10 +753,10 @@ def test_vader_refuses_a_text_whose_emoji_expand_past_its_word_cap():
     from core.tasks.sentiment import MAX_VADER_WORDS, VaderSentiment
 
     vader = VaderSentiment()
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time of this process: another process's load does not count
     with pytest.raises(InputError, match="at most 1000 words"):
         vader.predict("😸" * 5000)
-    assert time.perf_counter() - started < 1
+    assert time.process_time() - started < 1
     assert vader.predict("😸" * (MAX_VADER_WORDS // 6)).label == "positive"
     assert vader.predict("good " * 900).label == "positive"
 

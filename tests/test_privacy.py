@@ -93,15 +93,14 @@ def test_the_pages_code_masks_exactly_as_the_page_does():
         assert printed.getvalue() == privacy.mask(text) + "\n", text
 
 
-@pytest.mark.timed
 def test_adversarial_text_costs_linear_time_on_the_shared_server():
     import time
 
     for text in ("a" * 199_999, "." * 199_999, "1" * 199_999, "a@" + "a" * 199_990, "www." * 49_999,
                  "+1 2" * 49_999, "+12 (3" * 33_333, "+" + "1 " * 99_999):
-        started = time.perf_counter()
+        started = time.process_time()  # CPU time of this process: another process's load does not count
         privacy.find_pii(text)
-        assert time.perf_counter() - started < 1.0, text[:10]
+        assert time.process_time() - started < 1.0, text[:10]
 
 
 def test_masking_replaces_each_item_by_its_kind_and_long_text_is_refused():
