@@ -229,6 +229,7 @@ def test_an_explanation_beside_busy_python_threads_takes_a_fraction_of_the_eager
     torch.set_num_threads(1)  # as the server runs a page's passes (core.device.threads_for_serving)
     try:
         explain(traced, text), explain(eager, text)
+        assert traced.traced_pass.get().traced is not None, traced.traced_pass.get().why  # the trace serves
         # one busy thread: the traced pass measured 0.21 of the eager time beside one and 0.17–0.29 beside two, which
         # took 18 s where one takes 5.5
         _found, traced_seconds = beside_busy_python(lambda: explain(traced, text), threads=1)
